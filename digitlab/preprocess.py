@@ -1,0 +1,365 @@
+"""The one preprocessing path: any picture of a digit -> a 28x28 MNIST-like model input.
+
+Training, evaluation, the predict CLI and the app all call ``prepare`` (or
+``prepare_batch`` for arrays that are already MNIST-sized).  The recipe is the
+one MNIST itself was built with (LeCun et al.):
+
+    load (any mode, EXIF orientation)      -> grey float HxW in [0, 1]
+    polarity (auto / override)             -> light ink on dark
+    remove background level + noise floor  -> ink in [0, 1], background 0
+    crop to the ink's bounding box
+    fit the longer side into 20 px, keeping the aspect ratio (area resampling)
+    paste into 28x28 with the centre of mass at (14, 14)
+
+Every step is recorded in ``Prepared.steps`` from this same code, so the app's
+inspector shows exactly what the model saw.  A blank or near-blank picture
+gives ``Prepared.no_ink = True`` and no image: never a made-up prediction.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+PREPROCESS_VERSION = "1.0"
+SIZE = 28  # model input side
+BOX = 20  # the digit's longer side inside the 28x28 frame, as in MNIST
+CENTRE = 14.0  # MNIST's mean centre of mass (row, col) in pixel-index coordinates, measured on x_test
+MAX_PIXELS = 40_000_000  # refuse larger pictures (decompression bombs, 10000x10000 scans)
+MIN_SIDE = 8  # a picture smaller than this cannot hold a legible digit
+WORK_SIDE = 512  # larger pictures are shrunk to this before the recipe, for speed
+MIN_CONTRAST = 0.12  # ink must differ from the background by this much (of full scale)
+MIN_INK_FRACTION = 0.0005  # fewer ink pixels than this fraction of the picture is "no ink"
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+
+Invert = Literal["auto", "yes", "no"]
+
+
+class ImageError(ValueError):
+    """The input is not a picture we can read (or one we refuse); the message says why."""
+
+
+@dataclass
+class Prepared:
+    """Result of ``prepare``.
+
+    image: (28, 28) float32 in [0, 1], light ink on black, or None when ``no_ink``.
+    steps: (title, array) pairs from the raw picture to the model input; arrays are
+           uint8 RGB (H, W, 3) for the raw picture, float32 [0, 1] (H, W) after it.
+    """
+
+    image: np.ndarray | None
+    no_ink: bool
+    inverted: bool
+    steps: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    bbox: tuple[int, int, int, int] | None = None  # (top, left, height, width) of ink in the work image
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def _open_pil(source) -> Image.Image:
+    """Open a path / bytes / file-like as a PIL image, refusing bombs and non-images."""
+    if isinstance(source, (str, os.PathLike)):
+        p = Path(source)
+        if not p.exists():
+            raise ImageError(f"{p}: no such file")
+        if p.is_dir():
+            raise ImageError(f"{p}: is a directory, not an image")
+        fp = p.open("rb")
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        fp = io.BytesIO(bytes(source))
+    else:
+        fp = source
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(fp)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageError(f"image refused as a possible decompression bomb ({e})") from e
+    except UnidentifiedImageError as e:
+        raise ImageError("not an image file we can read (PNG, JPEG, WebP, BMP, TIFF, GIF)") from e
+    except OSError as e:
+        raise ImageError(f"cannot read image: {e}") from e
+    return im
+
+
+def _check_size(w: int, h: int) -> None:
+    if w * h > MAX_PIXELS:
+        raise ImageError(f"image is {w}x{h} pixels; the limit is {MAX_PIXELS / 1e6:.0f} megapixels")
+    if min(w, h) < MIN_SIDE:
+        raise ImageError(f"image is {w}x{h} pixels; too small to hold a digit (at least {MIN_SIDE}x{MIN_SIDE})")
+
+
+def _pil_to_arrays(im: Image.Image, notes: list[str]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """PIL image of any mode -> (grey HxW float32 [0,1], alpha HxW float32 or None, RGB uint8 preview)."""
+    _check_size(*im.size)  # before decoding: PIL opens lazily
+    if getattr(im, "n_frames", 1) > 1:
+        notes.append(f"animated image with {im.n_frames} frames: using the first frame")
+        im.seek(0)
+    try:
+        im.load()
+        im = ImageOps.exif_transpose(im)
+    except Exception as e:  # truncated data, broken EXIF, unsupported compression...
+        raise ImageError(f"cannot decode image: {e}") from e
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        a = np.asarray(im).astype(np.float64)
+        top = 65535.0 if mode.startswith("I;16") else max(255.0, float(a.max()) or 1.0)
+        grey = np.clip(a / top, 0, 1).astype(np.float32)
+        return grey, None, (grey * 255).astype(np.uint8)[..., None].repeat(3, -1)
+    if mode in ("1", "L"):
+        grey = np.asarray(im.convert("L"), np.float32) / 255
+        return grey, None, np.asarray(im.convert("RGB"))
+    if mode in ("LA", "La", "P", "PA", "RGBA", "RGBa") or "transparency" in im.info:
+        rgba = np.asarray(im.convert("RGBA"))
+        return _luma(rgba[..., :3]), rgba[..., 3].astype(np.float32) / 255, rgba[..., :3]
+    rgb = np.asarray(im.convert("RGB"))  # RGB, CMYK, YCbCr, LAB, HSV
+    return _luma(rgb), None, rgb
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    return (rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)) / 255
+
+
+def _array_to_arrays(a: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """numpy picture (canvas RGBA, RGB, grey; uint8, uint16 or float) -> same triple as above."""
+    a = np.asarray(a)
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] not in (3, 4)):
+        raise ImageError(f"array of shape {a.shape} is not a picture (H, W), (H, W, 3) or (H, W, 4)")
+    _check_size(a.shape[1], a.shape[0])
+    if not np.isfinite(a).all():
+        raise ImageError("array contains NaN or infinite values")
+    if a.dtype == np.uint8:
+        f = a.astype(np.float32) / 255
+    elif a.dtype == np.uint16:
+        f = a.astype(np.float32) / 65535
+    elif a.dtype == bool:
+        f = a.astype(np.float32)
+    else:
+        f = a.astype(np.float32)
+        if f.min() < 0:
+            raise ImageError("array has negative values; expected [0, 1] or [0, 255]")
+        if f.max() > 1:
+            f = f / (255.0 if f.max() <= 255 else f.max())
+    if f.ndim == 2:
+        return f, None, (f * 255).astype(np.uint8)[..., None].repeat(3, -1)
+    rgb = (f[..., :3] * 255).astype(np.uint8)
+    grey = f[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+    alpha = f[..., 3] if f.shape[-1] == 4 else None
+    return grey, alpha, rgb
+
+
+def load_picture(source) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Any supported input -> (grey HxW float32 [0, 1] with alpha composited, RGB preview, notes).
+
+    ``source``: a path, bytes, a binary file object, a PIL image or a numpy array
+    (e.g. the canvas' RGBA ``image_data``).  Raises ImageError with a reason.
+    """
+    notes: list[str] = []
+    if isinstance(source, np.ndarray):
+        grey, alpha, preview = _array_to_arrays(source)
+    else:
+        im = source if isinstance(source, Image.Image) else _open_pil(source)
+        grey, alpha, preview = _pil_to_arrays(im, notes)
+    if alpha is not None and alpha.min() < 0.98:
+        # Transparent parts are background.  Composite onto the colour opposite to
+        # the opaque pixels, so ink on transparency (canvas strokes, logos) stands out
+        # and opaque paper on transparency merges with the background.
+        opaque = alpha > 0.5
+        back = 0.0 if (not opaque.any() or np.median(grey[opaque]) >= 0.5) else 1.0
+        grey = alpha * grey + (1 - alpha) * back
+        notes.append("transparent background composited")
+    return grey.astype(np.float32), preview, notes
+
+
+# ----------------------------------------------------------------------------- the recipe
+
+
+def _border(a: np.ndarray) -> np.ndarray:
+    k = max(1, round(0.03 * min(a.shape)))
+    return np.concatenate([a[:k].ravel(), a[-k:].ravel(), a[:, :k].ravel(), a[:, -k:].ravel()])
+
+
+def ink_is_dark(grey: np.ndarray) -> bool:
+    """True when the ink is darker than the background (pen on paper)."""
+    smooth = cv2.medianBlur((grey * 255).astype(np.uint8), 3).astype(np.float32) / 255
+    bg = float(np.median(_border(smooth)))
+    return (bg - smooth.min()) > (smooth.max() - bg)
+
+
+def remove_background(ink: np.ndarray) -> tuple[np.ndarray, float]:
+    """Light-ink image -> (ink in [0, 1] with background 0, contrast of the ink above background).
+
+    Large pictures (photos, canvases) first lose slow illumination changes with a
+    morphological top-hat whose window is far wider than any pen stroke.  Then the
+    background level (median) and a noise floor (5 robust sigmas) are subtracted and
+    the ink is stretched so its bright end is 1.  An MNIST digit passes unchanged.
+    """
+    h, w = ink.shape
+    if min(h, w) > 64:
+        k = max(15, min(h, w) // 4)
+        ink = ink - cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    level = float(np.median(ink))
+    sigma = 1.4826 * float(np.median(np.abs(ink - level)))
+    floor = level + 5 * sigma
+    if min(h, w) > 64:
+        floor = max(floor, level + 0.1 * (float(ink.max()) - level))
+    above = ink[ink > floor]
+    peak = float(np.percentile(above, 99.5)) if above.size else floor
+    contrast = peak - level
+    if peak - floor <= 1e-6:
+        return np.zeros_like(ink), contrast
+    return np.clip((ink - floor) / (peak - floor), 0, 1).astype(np.float32), contrast
+
+
+def _drop_specks(ink: np.ndarray) -> np.ndarray:
+    """Zero connected blobs that are tiny next to the largest one (dust, sensor noise)."""
+    mask = (ink > 0.3).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if n <= 2:
+        return ink
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    small = np.flatnonzero((areas < 0.05 * areas.max()) & (areas < 0.002 * ink.size)) + 1
+    if small.size == 0:
+        return ink
+    drop = cv2.dilate(np.isin(labels, small).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    return np.where(drop, 0, ink).astype(np.float32)
+
+
+def fit_box(crop: np.ndarray, box: int = BOX) -> np.ndarray:
+    """Scale so the longer side is ``box`` px, keeping the aspect ratio (area resampling when shrinking)."""
+    h, w = crop.shape
+    s = box / max(h, w)
+    nh, nw = max(1, round(h * s)), max(1, round(w * s))
+    if (nh, nw) == (h, w):
+        return crop.astype(np.float32)
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    return np.clip(cv2.resize(crop, (nw, nh), interpolation=interp), 0, 1).astype(np.float32)
+
+
+def centre_of_mass(img: np.ndarray) -> tuple[float, float]:
+    m = float(img.sum())
+    if m <= 0:
+        return (img.shape[0] - 1) / 2, (img.shape[1] - 1) / 2
+    ys, xs = np.indices(img.shape)
+    return float((img * ys).sum() / m), float((img * xs).sum() / m)
+
+
+def paste_centred(digit: np.ndarray, size: int = SIZE, centre: float = CENTRE) -> np.ndarray:
+    """Paste into size x size so the centre of mass lands on ``centre`` (whole-pixel shift, kept in frame)."""
+    h, w = digit.shape
+    cy, cx = centre_of_mass(digit)
+    top = int(np.clip(round(centre - cy), 0, size - h))
+    left = int(np.clip(round(centre - cx), 0, size - w))
+    out = np.zeros((size, size), np.float32)
+    out[top : top + h, left : left + w] = digit
+    return out
+
+
+def prepare(source, invert: Invert = "auto") -> Prepared:
+    """Any picture of one digit -> ``Prepared`` (28x28 float32 model input, or no_ink).
+
+    invert: "auto" detects dark-ink-on-light; "yes" forces inversion (dark ink on
+    light paper); "no" takes the picture as light ink on dark.
+    Raises ImageError for inputs that are not readable pictures.
+    """
+    if invert not in ("auto", "yes", "no"):
+        raise ValueError(f"invert must be 'auto', 'yes' or 'no', not {invert!r}")
+    grey, preview, notes = load_picture(source)
+    steps: list[tuple[str, np.ndarray]] = [("input", preview)]
+    h, w = grey.shape
+    if max(h, w) > WORK_SIDE:
+        s = WORK_SIDE / max(h, w)
+        grey = cv2.resize(grey, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        notes.append(f"shrunk from {w}x{h} to {grey.shape[1]}x{grey.shape[0]} for speed")
+    inverted = ink_is_dark(grey) if invert == "auto" else invert == "yes"
+    ink = 1.0 - grey if inverted else grey
+    steps.append(("grey, ink light" + (" (inverted)" if inverted else ""), ink.astype(np.float32)))
+    clean, contrast = remove_background(ink)
+    clean = _drop_specks(clean)
+    steps.append(("background removed", clean))
+    n_ink = int((clean > 0.5).sum())
+    if contrast < MIN_CONTRAST or n_ink < max(3, MIN_INK_FRACTION * clean.size):
+        notes.append(f"no ink found (contrast {contrast:.2f}, {n_ink} ink pixels)")
+        return Prepared(None, True, inverted, steps, notes)
+    rows = np.flatnonzero(clean.max(axis=1) > 0)
+    cols = np.flatnonzero(clean.max(axis=0) > 0)
+    top, left = int(rows[0]), int(cols[0])
+    bh, bw = int(rows[-1]) - top + 1, int(cols[-1]) - left + 1
+    crop = clean[top : top + bh, left : left + bw]
+    steps.append(("cropped to ink", crop))
+    digit = fit_box(crop)
+    steps.append((f"fitted into {BOX}x{BOX}", digit))
+    image = paste_centred(digit)
+    steps.append((f"{SIZE}x{SIZE}, centre of mass at centre", image))
+    return Prepared(image, False, inverted, steps, notes, (top, left, bh, bw))
+
+
+def prepare_batch(images: np.ndarray) -> np.ndarray:
+    """(N, 28, 28) uint8 MNIST-style arrays -> (N, 28, 28) float32 model inputs via ``prepare``.
+
+    Used by training and evaluation so MNIST goes through the very same recipe as
+    drawings.  A blank image (none in MNIST) stays blank.
+    """
+    out = np.zeros(images.shape, np.float32)
+    for i, img in enumerate(images):
+        p = prepare(img, invert="no")
+        if p.image is not None:
+            out[i] = p.image
+    return out
+
+
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+# ----------------------------------------------------------------------------- MNIST-likeness
+
+
+def stroke_width(img: np.ndarray) -> float:
+    """Mean stroke width in px: twice the ink area over the outline length (a thin stroke of
+    length L and width w has area L*w and outline ~2L)."""
+    mask = (img > 0.5).astype(np.uint8)
+    if not mask.any():
+        return 0.0
+    contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    perimeter = sum(cv2.arcLength(c, True) for c in contours)
+    return float(2 * mask.sum() / max(perimeter, 1.0))
+
+
+def shape_stats(img: np.ndarray) -> dict[str, float]:
+    """How an (28, 28) input compares with MNIST: box size, centring, stroke width, ink."""
+    rows = np.flatnonzero(img.max(axis=1) > 0.1)
+    cols = np.flatnonzero(img.max(axis=0) > 0.1)
+    if rows.size == 0:
+        return {"box_height": 0.0, "box_width": 0.0, "centre_offset": 0.0, "stroke_width": 0.0, "ink": 0.0}
+    cy, cx = centre_of_mass(img)
+    return {
+        "box_height": float(rows[-1] - rows[0] + 1),
+        "box_width": float(cols[-1] - cols[0] + 1),
+        "centre_offset": float(np.hypot(cy - CENTRE, cx - CENTRE)),
+        "stroke_width": stroke_width(img),
+        "ink": float(img.mean()),
+    }
+
+
+def reference_stats(images: np.ndarray) -> dict[str, dict[str, float]]:
+    """Median and 5-95% range of ``shape_stats`` over MNIST-style float images (N, 28, 28)."""
+    table = [shape_stats(im) for im in images]
+    out = {}
+    for key in table[0]:
+        v = np.array([t[key] for t in table])
+        out[key] = {"median": float(np.median(v)), "p5": float(np.percentile(v, 5)), "p95": float(np.percentile(v, 95))}
+    return out

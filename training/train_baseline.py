@@ -1,0 +1,15 @@
+"""python training/train_baseline.py [--dry-run] [--out models/]
+
+Softmax regression baseline: scikit-learn LogisticRegression on the 784 pixels of
+preprocessed MNIST, copied into a one-layer Keras model (models/mnist_baseline.keras)
+so the app and the CLI serve it like any other model.
+"""
+
+import _bootstrap  # noqa: F401
+
+from digitlab.train import TrainConfig, main
+
+DEFAULTS = TrainConfig(name="mnist_baseline", builder="logistic", epochs=1)
+
+if __name__ == "__main__":
+    main(DEFAULTS, __doc__)
