@@ -13,6 +13,7 @@ layer so the app and the CLI treat it like any other model.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import platform
@@ -21,12 +22,12 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from digitlab import artifacts, data, preprocess
+from digitlab import artifacts, data, metrics, plots, preprocess
 from digitlab.paths import MODELS_DIR, RUNS_DIR
 
 DRY_RUN_SIZES = (1024, 256, 256)  # train, val, test images in --dry-run
@@ -213,17 +214,11 @@ def learning_rate(config: TrainConfig, steps_per_epoch: int):
     raise ValueError(f"unknown schedule {config.schedule!r}")
 
 
-def fit_keras(config: TrainConfig, d: Prepared, run_dir: Path):
-    """Train a registered builder; returns (best model by val accuracy, history dict)."""
+def compile_model(model, config: TrainConfig, steps_per_epoch: int) -> None:
+    """Optimizer (AdamW when weight_decay > 0, else Adam), schedule and loss from ``config``."""
     import keras
 
-    from digitlab import models
-
-    model = models.build(config.builder, **config.model_kwargs)
-    train_ds = make_dataset(d.x_train, d.y_train, config, training=True)
-    val_ds = make_dataset(d.x_val, d.y_val, config, training=False)
-    steps = int(np.ceil(len(d.x_train) / config.batch_size))
-    lr = learning_rate(config, steps)
+    lr = learning_rate(config, steps_per_epoch)
     opt = (
         keras.optimizers.AdamW(learning_rate=lr, weight_decay=config.weight_decay)
         if config.weight_decay > 0
@@ -234,6 +229,18 @@ def fit_keras(config: TrainConfig, d: Prepared, run_dir: Path):
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
         metrics=["accuracy"],
     )
+
+
+def fit_keras(config: TrainConfig, d: Prepared, run_dir: Path):
+    """Train a registered builder; returns (best model by val accuracy, history dict)."""
+    import keras
+
+    from digitlab import models
+
+    model = models.build(config.builder, **config.model_kwargs)
+    train_ds = make_dataset(d.x_train, d.y_train, config, training=True)
+    val_ds = make_dataset(d.x_val, d.y_val, config, training=False)
+    compile_model(model, config, steps_per_epoch=int(np.ceil(len(d.x_train) / config.batch_size)))
     best_path = run_dir / "best.keras"
     log_path = run_dir / "history.csv"
     callbacks = [
@@ -280,58 +287,14 @@ def fit_logistic(config: TrainConfig, d: Prepared):
 # ----------------------------------------------------------------------------- evaluation + card
 
 
-def evaluate_probs(probs: np.ndarray, y: np.ndarray) -> dict:
-    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
-
-    pred = probs.argmax(1)
-    return {
-        "pred": pred,
-        "accuracy": float(accuracy_score(y, pred)),
-        "weighted_f1": float(f1_score(y, pred, average="weighted")),
-        "confusion": confusion_matrix(y, pred, labels=list(range(10))).tolist(),
-    }
-
-
-def _without_pred(m: dict) -> dict:
-    return {k: v for k, v in m.items() if k != "pred"}
-
-
 def versions() -> dict[str, str]:
     import importlib.metadata as md
 
     out = {"python": platform.python_version()}
     for pkg in ("tensorflow-cpu", "tensorflow", "keras", "numpy", "scikit-learn", "opencv-python-headless", "pillow"):
-        try:
+        with contextlib.suppress(md.PackageNotFoundError):
             out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
     return out
-
-
-def curves_png(history: dict[str, list[float]], title: str) -> bytes:
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
-    for ax, metric in zip(axes, ("loss", "accuracy")):
-        for split, style in (("", "-"), ("val_", "--")):
-            values = history.get(split + metric)
-            if values:
-                ax.plot(range(1, len(values) + 1), values, style, marker="o", ms=3, label=(split or "train_") + metric)
-        ax.set_xlabel("epoch")
-        ax.set_title(metric)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.suptitle(title)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
 
 
 def run(config: TrainConfig, out: Path = MODELS_DIR) -> Path:
@@ -361,8 +324,8 @@ def run(config: TrainConfig, out: Path = MODELS_DIR) -> Path:
 
     entry = artifacts.ModelEntry(config.name, run_dir / "best.keras", None, True, layout="28x28x1", outputs="probabilities", model=model)
     classifier = Classifier(entry)
-    val = evaluate_probs(classifier.predict_proba(d.x_val), d.y_val)
-    test = evaluate_probs(classifier.predict_proba(d.x_test), d.y_test)
+    val = metrics.classification_metrics(classifier.predict_proba(d.x_val), d.y_val)
+    test = metrics.classification_metrics(classifier.predict_proba(d.x_test), d.y_test)
     extra_metrics = {}
     if config.builder == "logistic":  # the Keras copy must agree with scikit-learn
         agree = float((clf.predict(d.x_test.reshape(len(d.x_test), -1)) == test["pred"]).mean())
@@ -388,16 +351,16 @@ def run(config: TrainConfig, out: Path = MODELS_DIR) -> Path:
         "versions": versions(),
         "preprocess_version": preprocess.PREPROCESS_VERSION,
         "input": "28x28x1 float32 in [0,1], light ink on black, via digitlab.preprocess",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "dry_run": config.dry_run,
     }
-    metrics = {"val": _without_pred(val), "test": _without_pred(test), "history": history}
+    report = {"val": metrics.jsonable(val), "test": metrics.jsonable(test), "history": history}
     extras = {
         ".history.json": json.dumps(history, indent=1).encode(),
-        ".metrics.json": json.dumps(metrics, indent=1).encode(),
+        ".metrics.json": json.dumps(report, indent=1).encode(),
     }
     if history and any(len(v) > 0 for v in history.values()):
-        extras[".curves.png"] = curves_png(history, f"{config.name} ({config.builder})")
+        extras[".curves.png"] = plots.curves_png(history, f"{config.name} ({config.builder})")
     path = artifacts.save_model(model, card, config.name, Path(out), extras=extras)
     print(
         f"saved {path} | val {val['accuracy']:.4f} | test {test['accuracy']:.4f} | "

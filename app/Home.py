@@ -1,0 +1,111 @@
+"""Draw or upload a digit and see what the model thinks, live.
+
+    streamlit run app/Home.py
+"""
+
+import common
+import streamlit as st
+
+from digitlab import inspect_input, preprocess
+
+CANVAS = 280  # px; 10x MNIST's 28
+THEMES = {"Light": ("#FFFFFF", "#000000", "yes"), "Dark": ("#000000", "#FFFFFF", "no")}  # background, ink, invert
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
+INVERT = {"auto": "Detect", "yes": "Dark ink on light paper", "no": "Light ink on dark background"}
+
+
+def canvas_key() -> str:
+    return f"canvas-{st.session_state.get('canvas_theme', 'Light')}-{st.session_state.canvas_nonce}"
+
+
+def clear_canvas() -> None:
+    st.session_state.canvas_nonce += 1
+    st.session_state.canvas_json = st.session_state.canvas_restore = st.session_state.drawn = None
+
+
+common.page("Draw a digit")
+clf = common.require_model(common.sidebar())
+
+source = st.segmented_control(
+    "Input", ["Draw", "Upload"], default="Draw", required=True, key="input_mode", label_visibility="collapsed", persist_state="session"
+)
+left, right = st.columns([1, 1], gap="large")
+
+with left:
+    if source == "Draw":
+        from streamlit_drawable_canvas import st_canvas  # only inside a running app (STACK.md)
+
+        # The controls are drawn below the canvas (its toolbar floats over the area just above it),
+        # so the canvas reads their values from session state.
+        brush = st.session_state.get("brush", 20)
+        theme = st.session_state.get("canvas_theme") or "Light"
+        background, ink, invert = THEMES[theme]
+        key = canvas_key()
+        if key not in st.session_state:
+            # A fresh mount (first visit, or back from another page, which drops widget state):
+            # redraw the last strokes.  Kept constant while the canvas lives, so undo keeps working.
+            st.session_state.canvas_restore = st.session_state.canvas_json
+        result = st_canvas(
+            stroke_width=brush,
+            stroke_color=ink,
+            background_color=background,
+            height=CANVAS,
+            width=CANVAS,
+            drawing_mode="freedraw",
+            update_streamlit=True,
+            return_image_data=True,
+            initial_drawing=st.session_state.canvas_restore,
+            key=key,
+        )
+        c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
+        c1.slider("Brush size", 6, 40, 20, key="brush", persist_state="session")
+        c2.segmented_control(
+            "Canvas", list(THEMES), default="Light", required=True, key="canvas_theme", on_change=clear_canvas, persist_state="session"
+        )
+        c3.button("Clear", on_click=clear_canvas, key="clear", width="stretch")
+        st.caption("Draw one digit, large. Undo and redo are in the canvas toolbar (top right); **Clear** starts over.")
+        picture = result.image_data
+        if picture is not None:  # the canvas sent a new drawing
+            st.session_state.canvas_json = result.json_data
+            st.session_state.drawn = common.Digit(preprocess.prepare(picture, invert=invert), "drawing")
+        elif inspect_input.stroke_count(result.json_data) == 0 and st.session_state.canvas_restore is None:
+            st.session_state.drawn = None  # a blank canvas, not a restored one
+        st.session_state[common.DIGIT_KEY] = st.session_state.drawn
+    else:
+        upload = st.file_uploader("Picture of one digit", type=UPLOAD_TYPES, key="upload", help="PNG, JPEG, WebP, BMP, TIFF or GIF")
+        invert = st.radio("Ink", list(INVERT), format_func=INVERT.get, horizontal=True, key="upload_invert")
+        st.session_state[common.DIGIT_KEY] = None
+        if upload is None:
+            st.info("Upload a photo or scan of one handwritten digit.")
+        else:
+            last = st.session_state.uploaded
+            if last and last[:2] == (upload.file_id, invert):  # reruns reuse the prepared picture
+                st.session_state[common.DIGIT_KEY] = last[2]
+            else:
+                try:
+                    prepared = preprocess.prepare(upload.getvalue(), invert=invert)
+                except preprocess.ImageError as e:
+                    st.error(f"Cannot use **{upload.name}**: {e}")
+                else:
+                    digit = common.Digit(prepared, f"upload: {upload.name}")
+                    st.session_state.uploaded = (upload.file_id, invert, digit)
+                    st.session_state[common.DIGIT_KEY] = digit
+            digit = st.session_state[common.DIGIT_KEY]
+            if digit is not None:
+                st.image(inspect_input.enlarge(digit.prepared.steps[0][1], CANVAS), caption=upload.name)
+                for note in digit.prepared.notes:
+                    st.caption(f"ℹ️ {note}")
+
+digit = st.session_state[common.DIGIT_KEY]
+with right:
+    if digit is None:
+        st.info("Draw a digit on the canvas (or upload a picture): the prediction appears here as soon as a stroke ends.")
+    else:
+        common.show_prediction(clf.predict_prepared([digit.prepared])[0])
+        strokes = inspect_input.stroke_count(st.session_state.canvas_json) if digit.origin == "drawing" else 0
+        st.caption(f"Model: **{clf.name}** · input from the {digit.origin}" + (f" ({strokes} strokes)" if strokes else ""))
+
+if digit is not None and st.toggle("Show the preprocessing steps", key="show_steps"):
+    common.show_steps(digit.prepared, size=130)
+    if digit.prepared.image is not None:
+        common.show_likeness(digit.prepared.image)

@@ -1,0 +1,227 @@
+"""What every page shares: page setup, session state, the one cached model loader,
+the sidebar model picker, and a few render helpers.  Layout only: every number
+comes from a ``digitlab`` call.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `streamlit run app/Home.py` puts app/ on the path, not the repo
+    sys.path.insert(0, str(ROOT))
+
+from digitlab import artifacts, inference, inspect_input, paths, preprocess  # noqa: E402
+
+MODEL_KEY = "model"  # name of the chosen model; survives page switches (not a widget key)
+PICKER_KEY = "_model_picker"  # the sidebar widget; widget state is dropped on page switches
+DIGIT_KEY = "digit"  # the current input (a Digit), shared by every page
+
+
+@dataclass
+class Digit:
+    """The input drawn or uploaded on Home, as the other pages see it."""
+
+    prepared: preprocess.Prepared
+    origin: str  # "drawing" or "upload: <file name>"
+
+
+def models_dir() -> Path:
+    """Re-read $DIGITLAB_MODELS_DIR on every run (tests point it at a scratch folder)."""
+    env = os.environ.get("DIGITLAB_MODELS_DIR")
+    return Path(env) if env else paths.MODELS_DIR
+
+
+def page(title: str, icon: str = "✏️") -> None:
+    """Page config, title and session-state defaults (set once per session)."""
+    st.set_page_config(page_title=f"digitlab · {title}", page_icon=icon, layout="wide")
+    defaults = {
+        MODEL_KEY: None,
+        DIGIT_KEY: None,
+        "drawn": None,  # Digit from the canvas
+        "uploaded": None,  # (file id, invert, Digit) of the last good picture upload
+        "canvas_nonce": 0,  # part of the canvas key: Clear bumps it, which empties the canvas
+        "canvas_json": None,  # the last strokes (Fabric.js JSON), redrawn when Home is opened again
+        "canvas_restore": None,
+        "model_upload_result": None,  # ("success" | "error", message) from the Models page
+    }
+    for key, value in defaults.items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+    st.title(title)
+
+
+# ----------------------------------------------------------------------------- models
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=8)
+def _classifier(path: str, mtime_ns: int, size: int) -> inference.Classifier:
+    """One Classifier per model file version, shared by every page and session.
+
+    Keyed by (path, mtime, size) so a replaced file is loaded again.  The first forward
+    pass traces the tf.function; doing it here keeps it out of the first stroke.
+    """
+    entry = next((e for e in artifacts.list_models(Path(path).parent) if str(e.path) == path), None)
+    if entry is None or not entry.usable:
+        entry = artifacts.inspect(Path(path))
+    clf = inference.Classifier(entry)
+    clf.predict_proba(preprocess.prepare(inspect_input.digit_as_canvas(_warmup_digit())).image[None])
+    return clf
+
+
+def _warmup_digit():
+    import numpy as np
+
+    d = np.zeros((28, 28), np.uint8)
+    d[4:24, 12:16] = 255  # a "1"
+    return d
+
+
+def list_models() -> list[artifacts.ModelEntry]:
+    return artifacts.list_models(models_dir())
+
+
+def classifier(entry: artifacts.ModelEntry) -> inference.Classifier:
+    st_ = entry.path.stat()
+    return _classifier(str(entry.path), st_.st_mtime_ns, st_.st_size)
+
+
+def _remember_pick() -> None:
+    st.session_state[MODEL_KEY] = st.session_state[PICKER_KEY]
+
+
+def sidebar() -> inference.Classifier | None:
+    """Model picker: every usable model with its card's headline, unusable files with their reason.
+
+    Returns the chosen model's Classifier, or None when no model is usable.
+    """
+    entries = list_models()
+    usable = [e for e in entries if e.usable]
+    bad = [e for e in entries if not e.usable]
+    with st.sidebar:
+        st.header("Model")
+        if not usable:
+            st.error(f"No usable model in `{models_dir()}`. Train one: `python training/train_cnn.py` (or add a .keras file on the Models page).")
+        else:
+            names = [e.name for e in usable]
+            if st.session_state[MODEL_KEY] not in names:
+                st.session_state[MODEL_KEY] = names[0]  # the best test accuracy on its card
+            st.session_state[PICKER_KEY] = st.session_state[MODEL_KEY]
+            captions = [e.headline().removeprefix(e.name).strip(" ·") for e in usable]
+            st.radio("Model", names, key=PICKER_KEY, captions=captions, on_change=_remember_pick, label_visibility="collapsed")
+        if bad:
+            st.caption(f"{len(bad)} file(s) in models/ cannot be used:")
+            for e in bad:
+                st.caption(f"⚠️ {e.reason}")
+    if not usable:
+        return None
+    chosen = next(e for e in usable if e.name == st.session_state[MODEL_KEY])
+    return classifier(chosen)
+
+
+def require_model(clf: inference.Classifier | None) -> inference.Classifier:
+    """Guard: stop the page with a clear message when there is no model."""
+    if clf is None:
+        st.warning("There is no usable model yet, so there is nothing to predict with. See the sidebar.")
+        st.stop()
+    return clf
+
+
+def require_digit() -> Digit:
+    """Guard for the pages that explain the current digit."""
+    digit = st.session_state.get(DIGIT_KEY)
+    if digit is None:
+        st.info("No digit yet: draw one or upload a picture on the **Home** page, then come back.")
+        st.page_link("Home.py", label="Go to Home", icon="✏️")
+        st.stop()
+    if digit.prepared.no_ink:
+        st.info("The current picture has no ink: draw a digit on **Home** first.")
+        st.page_link("Home.py", label="Go to Home", icon="✏️")
+        st.stop()
+    return digit
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+def show_prediction(pred: inference.Prediction) -> None:
+    """The predicted digit, its confidence and a bar chart over all ten digits."""
+    if pred.label is None:
+        st.info("No ink found yet: draw a digit (or upload a picture of one) and the prediction appears here.")
+        return
+    st.metric("Prediction", str(pred.label), f"{pred.confidence:.1%} confident", delta_color="off", delta_arrow="off")
+    chart = {"digit": [str(d) for d in range(10)], "probability": [float(p) for p in pred.probabilities]}
+    st.bar_chart(chart, x="digit", y="probability", height=220, x_label="digit", y_label="probability")
+
+
+def show_steps(prepared: preprocess.Prepared, size: int = 150) -> None:
+    """Every preprocessing step from the raw picture to the 28x28 input, side by side."""
+    cols = st.columns(len(prepared.steps))
+    for col, (title, picture) in zip(cols, prepared.steps):
+        h, w = picture.shape[:2]
+        col.image(inspect_input.enlarge(picture, size), caption=f"{title} ({w}×{h})")
+    for note in prepared.notes:
+        st.caption(f"ℹ️ {note}")
+
+
+def show_likeness(image) -> None:
+    """How MNIST-like the 28x28 input is, quantity by quantity."""
+    rows = inspect_input.mnist_likeness(image)
+    summary = inspect_input.likeness_score(rows)
+    (st.success if summary.startswith("MNIST-like") else st.warning)(summary)
+    st.dataframe([r.as_row() for r in rows], hide_index=True, width="stretch")
+
+
+# ----------------------------------------------------------------------------- explanations
+
+
+def model_key(clf: inference.Classifier) -> str:
+    """Identifies a model file version in cache keys (keras models are not hashable by st.cache_data)."""
+    s = clf.entry.path.stat()
+    return f"{clf.entry.path}:{s.st_mtime_ns}:{s.st_size}"
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def explanation(method: str, key: str, image, class_index: int, layer: str | None, _model):
+    """Cached ``digitlab.explain`` heat map ((28, 28) in [0, 1]) for one model version, input, class and layer."""
+    from digitlab import explain
+
+    if method == "saliency":
+        return explain.saliency(_model, image, class_index, samples=16)
+    fn = {"grad_cam": explain.grad_cam, "grad_cam_plus_plus": explain.grad_cam_plus_plus}[method]
+    return fn(_model, image, class_index, layer)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def activation_maps(key: str, image, _model):
+    from digitlab import explain
+
+    return explain.activation_maps(_model, image)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def confusion_png(model_path: str, mtime_ns: int) -> bytes | None:
+    """The test confusion matrix from ``<name>.metrics.json`` as a PNG (cached per file version)."""
+    from digitlab import model_report
+
+    cm = model_report.confusion(Path(model_path))
+    return None if cm is None else model_report.confusion_png(cm, "test confusion matrix")
+
+
+def install_uploaded_model() -> None:
+    """Models page upload button: validate and save through artifacts; remember the outcome to show it."""
+    upload = st.session_state.get("model_file")
+    if upload is None:
+        st.session_state.model_upload_result = ("error", "Choose a .keras file first.")
+        return
+    try:
+        entry = artifacts.install_model_file(upload.getvalue(), upload.name, models_dir())
+    except artifacts.ModelError as e:
+        st.session_state.model_upload_result = ("error", f"**{upload.name}** was refused, nothing was saved: {e}")
+    else:
+        st.session_state.model_upload_result = ("success", f"Added **{entry.name}** ({entry.layout} input, {entry.outputs}). It is now in the model picker.")

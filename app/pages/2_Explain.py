@@ -1,0 +1,76 @@
+"""Where does the model look?  Grad-CAM, Grad-CAM++, gradient saliency and activation maps
+for the digit drawn or uploaded on Home."""
+
+import common
+import streamlit as st
+
+from digitlab import explain, inspect_input
+
+SIZE = 210  # px for the main overlays
+
+common.page("Explain the prediction", "🔥")
+clf = common.require_model(common.sidebar())
+digit = common.require_digit()
+
+image = digit.prepared.image
+pred = clf.predict_prepared([digit.prepared])[0]
+key = common.model_key(clf)
+layers = explain.feature_layers(clf.model)
+has_conv = any(f.is_conv for f in layers)
+
+st.caption(
+    f"Model **{clf.name}** predicts **{pred.label}** ({pred.confidence:.1%}) for the input from the {digit.origin}. "
+    "Warm colours mark the pixels that raise the chosen digit's score (its logit)."
+)
+c1, c2 = st.columns(2)
+choice = c1.selectbox(
+    "Digit to explain",
+    ["predicted", *range(10)],
+    format_func=lambda d: f"the predicted digit ({pred.label})" if d == "predicted" else f"{d} ({pred.probabilities[d]:.1%})",
+    key="explain_class",
+)
+target = pred.label if choice == "predicted" else int(choice)
+layer = None
+if has_conv:
+    names = [f.name for f in layers]
+    default = explain.default_cam_layer(clf.model)
+    layer = c2.selectbox(
+        "Feature map for Grad-CAM",
+        names,
+        index=names.index(default),
+        format_func=lambda n: next(f"{n} · {f.kind} · {'×'.join(map(str, f.shape))}" for f in layers if f.name == n),
+        key=f"cam_layer::{clf.name}",
+        help="Default: the last convolution, after its BatchNorm and activation (the last feature map before pooling).",
+    )
+else:
+    c2.info(f"Grad-CAM and activation maps: {explain.NO_CONV}.")
+
+cols = st.columns(4)
+cols[0].image(inspect_input.enlarge(image, SIZE), caption="model input (28×28)")
+if has_conv:
+    cam = common.explanation("grad_cam", key, image, target, layer, clf.model)
+    campp = common.explanation("grad_cam_plus_plus", key, image, target, layer, clf.model)
+    cols[1].image(explain.overlay(image, cam, SIZE), caption=f"Grad-CAM for {target}")
+    cols[2].image(explain.overlay(image, campp, SIZE), caption=f"Grad-CAM++ for {target}")
+    if not cam.any():
+        st.caption(f"Grad-CAM is zero everywhere: nothing in `{layer}` speaks for {target}.")
+sal = common.explanation("saliency", key, image, target, None, clf.model)
+cols[3].image(explain.overlay(image, sal, SIZE, alpha=0.65), caption=f"gradient saliency for {target} (SmoothGrad)")
+
+if has_conv:
+    st.subheader("Grad-CAM for every digit")
+    row = st.columns(10)
+    for d, col in enumerate(row):
+        heat = common.explanation("grad_cam", key, image, d, layer, clf.model)
+        col.image(explain.overlay(image, heat, 112), caption=f"{d} · {pred.probabilities[d]:.1%}")
+
+    st.subheader("Activation maps of every convolution")
+    st.caption("Each small square is one channel's output for this input, scaled to its own range (white is high). Up to 64 channels per layer.")
+    maps = common.activation_maps(key, image, clf.model)
+    grid = st.columns(2)
+    for i, a in enumerate(maps):
+        h, w, c = a.shape
+        with grid[i % 2]:
+            shown = min(c, 64)
+            st.markdown(f"**{a.name}** · {a.kind} · output {h}×{w}×{c}" + (f" (first {shown} channels)" if shown < c else ""))
+            st.image(inspect_input.enlarge(explain.tile(a.maps, limit=64), 360))

@@ -1,0 +1,50 @@
+"""Every model on disk side by side: card numbers, training curves, confusion matrix; add your own .keras."""
+
+import common
+import streamlit as st
+
+from digitlab import artifacts, model_report
+
+PER_ROW = 3
+
+common.page("Models", "📊")
+common.sidebar()
+
+entries = common.list_models()
+usable = [e for e in entries if e.usable]
+if not usable:
+    st.info(f"No usable model in `{common.models_dir()}` yet. Train one with `python training/train_cnn.py`, or add a .keras file below.")
+for start in range(0, len(usable), PER_ROW):
+    for col, entry in zip(st.columns(PER_ROW, border=True), usable[start : start + PER_ROW]):
+        with col:
+            st.subheader(entry.name)
+            if entry.card is None:
+                st.caption("No model card: added by hand, so only what the file itself tells.")
+            rows = model_report.summary(entry)
+            st.table({"": list(rows), "value": list(rows.values())})
+            curves = model_report.curves_path(entry.path)
+            if curves is not None:
+                st.image(str(curves), caption="training curves (train solid, validation dashed)")
+            png = common.confusion_png(str(entry.path), entry.path.stat().st_mtime_ns)
+            if png is not None:
+                st.image(png, caption="test confusion matrix (rows: true digit)")
+                cm = model_report.confusion(entry.path)
+                worst = ", ".join(f"{t}→{p} ×{n}" for t, p, n in model_report.top_confusions(cm))
+                st.caption(f"Most frequent mistakes: {worst or 'none'}")
+
+bad = [e for e in entries if not e.usable]
+if bad:
+    st.subheader("Files that cannot be used")
+    for e in bad:
+        st.warning(e.reason)
+
+st.subheader("Add a model")
+st.caption(
+    f"A Keras 3 `.keras` file mapping a 28×28 grey digit ((28,28,1), (28,28) or (784,)) to 10 classes, up to "
+    f"{artifacts.MAX_MODEL_BYTES / 2**20:.0f} MB. It is loaded with Keras safe mode on and checked before anything is saved."
+)
+st.file_uploader("Keras model", type=["keras"], key="model_file", label_visibility="collapsed")
+st.button("Add model", on_click=common.install_uploaded_model, key="add_model", type="primary")
+result = st.session_state.model_upload_result
+if result is not None:
+    (st.success if result[0] == "success" else st.error)(result[1])

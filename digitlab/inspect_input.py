@@ -1,0 +1,167 @@
+"""What the app computes about an input besides the prediction.
+
+* How MNIST-like a prepared (28, 28) input is: box size, centring, stroke width
+  and ink, each against MNIST's typical range, with advice when it is off.
+* Canvas helpers: the drawing canvas (streamlit-drawable-canvas 0.13) hands its
+  picture over as a PNG data URL next to a Fabric.js JSON of the strokes.
+* Display helpers: nearest-neighbour enlargement, so a 28x28 input shows as
+  crisp squares instead of a browser-blurred smudge.
+
+No streamlit here: the pages call these functions and lay out what they return.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from digitlab import preprocess
+
+# Median and 5-95 % range of preprocess.shape_stats over the real MNIST test split
+# after the one preprocessing path (preprocess.prepare_batch(x_test), 10,000 digits).
+# tests/test_explain.py recomputes them from MNIST, so they cannot drift from the recipe.
+MNIST_REFERENCE: dict[str, dict[str, float]] = {
+    "box_height": {"median": 20.0, "p5": 18.0, "p95": 20.0},
+    "box_width": {"median": 16.0, "p5": 8.0, "p95": 20.0},
+    "centre_offset": {"median": 0.4004, "p5": 0.1277, "p95": 0.6028},
+    "stroke_width": {"median": 2.4578, "p5": 1.6401, "p95": 3.7986},
+    "ink": {"median": 0.1297, "p5": 0.0661, "p95": 0.2095},
+}
+
+_LABELS = {
+    "box_height": ("digit height", "px"),
+    "box_width": ("digit width", "px"),
+    "centre_offset": ("centre of mass off centre", "px"),
+    "stroke_width": ("stroke width", "px"),
+    "ink": ("ink (mean pixel)", ""),
+}
+_ADVICE = {
+    ("stroke_width", "low"): "strokes are thinner than MNIST's: use a bigger brush",
+    ("stroke_width", "high"): "strokes are thicker than MNIST's: use a smaller brush or draw the digit larger",
+    ("ink", "low"): "little ink for the digit's size: thicker strokes look more like MNIST",
+    ("ink", "high"): "a lot of ink: thinner strokes or a larger digit look more like MNIST",
+    ("box_height", "low"): "the digit is wider than tall, so it was fitted by its width; MNIST digits are fitted by their height",
+    ("box_width", "low"): "a very narrow digit (fine for a 1)",
+    ("centre_offset", "high"): "the ink's centre of mass could not be centred well (the digit touches the frame)",
+}
+
+
+@dataclass(frozen=True)
+class Likeness:
+    """One quantity of the input against MNIST's typical range."""
+
+    key: str
+    label: str
+    value: float
+    median: float
+    low: float  # 5th percentile of MNIST
+    high: float  # 95th percentile of MNIST
+    verdict: str  # "typical", "low" or "high"
+    advice: str
+
+    def as_row(self) -> dict[str, str]:
+        unit = _LABELS[self.key][1]
+        fmt = "{:.3f}" if self.key == "ink" else "{:.1f}"
+        return {
+            "quantity": self.label,
+            "this input": fmt.format(self.value) + (f" {unit}" if unit else ""),
+            "MNIST median": fmt.format(self.median),
+            "MNIST typical (5-95 %)": f"{fmt.format(self.low)} - {fmt.format(self.high)}",
+            "verdict": self.verdict,
+            "advice": self.advice,
+        }
+
+
+def mnist_likeness(image: np.ndarray, reference: dict[str, dict[str, float]] | None = None) -> list[Likeness]:
+    """Compare a prepared (28, 28) input in [0, 1] with MNIST, quantity by quantity."""
+    image = np.asarray(image, np.float32)
+    if image.shape != (preprocess.SIZE, preprocess.SIZE):
+        raise ValueError(f"expected a prepared 28x28 input, got shape {image.shape}")
+    reference = reference or MNIST_REFERENCE
+    stats = preprocess.shape_stats(image)
+    rows = []
+    for key, (label, _) in _LABELS.items():
+        ref, value = reference[key], stats[key]
+        # Small tolerance: integer box sizes and float noise sit exactly on the percentiles.
+        tol = 0.02 * max(abs(ref["p95"]), 1e-6)
+        verdict = "low" if value < ref["p5"] - tol else "high" if value > ref["p95"] + tol else "typical"
+        if key == "centre_offset" and verdict == "low":
+            verdict = "typical"  # better centred than MNIST is no problem
+        advice = _ADVICE.get((key, verdict), "" if verdict == "typical" else f"{verdict}er than most MNIST digits")
+        rows.append(Likeness(key, label, value, ref["median"], ref["p5"], ref["p95"], verdict, advice))
+    return rows
+
+
+def likeness_score(rows: list[Likeness]) -> str:
+    """One line summary: "MNIST-like" or which quantities are unusual."""
+    odd = [f"{r.label} {r.verdict}" for r in rows if r.verdict != "typical"]
+    return "MNIST-like: every quantity is in MNIST's typical range" if not odd else "unlike MNIST in: " + ", ".join(odd)
+
+
+# ----------------------------------------------------------------------------- canvas
+
+
+def png_bytes(picture: np.ndarray) -> bytes:
+    """(H, W), (H, W, 3) or (H, W, 4) uint8 array -> PNG bytes."""
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(picture)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def data_url(picture: np.ndarray) -> str:
+    """uint8 picture -> "data:image/png;base64,..." (what the canvas sends for its drawing)."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(picture)).decode("ascii")
+
+
+def canvas_state(picture: np.ndarray, objects: list[dict] | None = None) -> dict:
+    """The state streamlit-drawable-canvas 0.13 keeps under its key after a stroke.
+
+    ``{"drawing": {"raw": <Fabric.js JSON>, "data": <PNG data URL>}, "backgroundFit": None}``;
+    putting this into session state before a run stands in for drawing (AppTest).
+    """
+    raw = {"version": "6", "objects": objects if objects is not None else [{"type": "Path"}]}
+    return {"drawing": {"raw": raw, "data": data_url(picture)}, "backgroundFit": None}
+
+
+def stroke_count(json_data: dict | None) -> int:
+    """Number of objects (free-hand strokes, shapes) in the canvas' Fabric.js JSON."""
+    if not json_data:
+        return 0
+    return len(json_data.get("objects") or [])
+
+
+def digit_as_canvas(digit: np.ndarray, size: int = 280, dark: bool = False) -> np.ndarray:
+    """An MNIST digit (28, 28) uint8 (light ink on black) as an opaque RGBA canvas picture.
+
+    Upscaled smoothly to ``size``; ``dark=False`` gives black ink on white like the
+    light canvas, ``dark=True`` white ink on black.
+    """
+    d = cv2.resize(np.asarray(digit, np.uint8), (size, size), interpolation=cv2.INTER_CUBIC)
+    grey = d if dark else 255 - d
+    rgba = np.empty((size, size, 4), np.uint8)
+    rgba[..., :3] = grey[..., None]
+    rgba[..., 3] = 255
+    return rgba
+
+
+# ----------------------------------------------------------------------------- display
+
+
+def enlarge(picture: np.ndarray, size: int = 168) -> np.ndarray:
+    """Any step picture (float [0, 1] or uint8; grey or RGB) -> uint8 whose longer side is ``size``.
+
+    Small pictures grow by nearest neighbour (crisp pixels); large ones shrink by area.
+    """
+    a = np.asarray(picture)
+    if a.dtype != np.uint8:
+        a = (np.clip(a.astype(np.float32), 0, 1) * 255).round().astype(np.uint8)
+    h, w = a.shape[:2]
+    s = size / max(h, w)
+    nh, nw = max(1, round(h * s)), max(1, round(w * s))
+    interp = cv2.INTER_NEAREST if s >= 1 else cv2.INTER_AREA
+    return cv2.resize(a, (nw, nh), interpolation=interp)

@@ -1,0 +1,38 @@
+"""Classification metrics shared by training, the evaluation scripts and the app."""
+
+from __future__ import annotations
+
+import numpy as np
+
+CLASSES = list(range(10))
+
+
+def classification_metrics(probs: np.ndarray, y: np.ndarray) -> dict:
+    """(N, 10) probabilities and (N,) labels -> accuracy, weighted F1, per-class report, confusion.
+
+    Also returns ``pred`` (N,) and ``confidence`` (N,) for galleries; drop them before saving JSON.
+    """
+    from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
+
+    pred = probs.argmax(1)
+    return {
+        "pred": pred,
+        "confidence": probs.max(1),
+        "n": int(len(y)),
+        "accuracy": float(accuracy_score(y, pred)),
+        "weighted_f1": float(f1_score(y, pred, average="weighted", labels=CLASSES, zero_division=0)),
+        "per_class": classification_report(y, pred, labels=CLASSES, output_dict=True, zero_division=0),
+        "confusion": confusion_matrix(y, pred, labels=CLASSES).tolist(),
+    }
+
+
+def jsonable(m: dict) -> dict:
+    """``classification_metrics`` without its per-sample arrays."""
+    return {k: v for k, v in m.items() if k not in ("pred", "confidence")}
+
+
+def most_confused(confusion: list[list[int]], top: int = 5) -> list[dict]:
+    """The largest off-diagonal cells: [{"true": t, "pred": p, "count": n}, ...]."""
+    c = np.asarray(confusion)
+    pairs = [(int(c[t, p]), t, p) for t in CLASSES for p in CLASSES if t != p and c[t, p] > 0]
+    return [{"true": t, "pred": p, "count": n} for n, t, p in sorted(pairs, reverse=True)[:top]]

@@ -1,0 +1,127 @@
+"""What the Models page shows about each model: card summary, curves, confusion matrix.
+
+Reads only what ``digitlab.train`` wrote beside each model (``<name>.json`` card,
+``<name>.metrics.json`` with the test confusion matrix under ["test"]["confusion"],
+``<name>.curves.png``), so the page shows the numbers the training run printed.
+Models dropped in without a card still get their size and parameter count.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from digitlab.artifacts import ModelEntry
+
+
+def read_metrics(model_path: Path) -> dict | None:
+    """``<name>.metrics.json`` beside the model, or None when missing or unreadable."""
+    p = _side(model_path, ".metrics.json")
+    try:
+        m = json.loads(p.read_text())
+    except (OSError, ValueError):
+        return None
+    return m if isinstance(m, dict) else None
+
+
+def confusion(model_path: Path, split: str = "test") -> np.ndarray | None:
+    """(10, 10) int confusion matrix (rows true digit, columns prediction), or None."""
+    m = read_metrics(model_path) or {}
+    cm = (m.get(split) or {}).get("confusion")
+    if cm is None:
+        return None
+    cm = np.asarray(cm)
+    return cm.astype(np.int64) if cm.shape == (10, 10) else None
+
+
+def curves_path(model_path: Path) -> Path | None:
+    """``<name>.curves.png`` (loss and accuracy per epoch) when the training run wrote one."""
+    p = _side(model_path, ".curves.png")
+    return p if p.is_file() else None
+
+
+def _side(model_path: Path, suffix: str) -> Path:
+    model_path = Path(model_path)
+    stem = model_path.name[: -len(".keras")] if model_path.name.endswith(".keras") else model_path.stem
+    return model_path.with_name(stem + suffix)
+
+
+def summary(entry: ModelEntry) -> dict[str, str]:
+    """Card headline numbers as display strings, in a fixed order; "-" when the card lacks one."""
+    card = entry.card or {}
+    m = card.get("metrics") or {}
+    size = card.get("file_bytes")
+    if size is None and entry.path.is_file():
+        size = entry.path.stat().st_size
+    params = card.get("params")
+    if params is None and entry.model is not None:
+        params = int(entry.model.count_params())
+    secs = card.get("train_seconds")
+    return {
+        "test accuracy": _pct(m.get("test_accuracy")),
+        "test weighted F1": _num(m.get("test_weighted_f1")),
+        "validation accuracy": _pct(m.get("val_accuracy")),
+        "parameters": f"{params:,}" if isinstance(params, int) else "-",
+        "file size": f"{size / 1e6:.2f} MB" if isinstance(size, (int, float)) else "-",
+        "training time": _duration(secs) if isinstance(secs, (int, float)) else "-",
+        "epochs": str(card["epochs_run"]) if card.get("epochs_run") is not None else "-",
+        "builder": str(card.get("builder", "-")),
+        "date": str(card.get("date", "-")).replace("T", " "),
+        "command": str(card.get("command") or "-"),
+        "input": f"{entry.layout}, outputs {entry.outputs}" if entry.usable else "-",
+    }
+
+
+def _pct(v) -> str:
+    return f"{v:.2%}" if isinstance(v, (int, float)) else "-"
+
+
+def _num(v) -> str:
+    return f"{v:.4f}" if isinstance(v, (int, float)) else "-"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min"
+
+
+def top_confusions(cm: np.ndarray, k: int = 3) -> list[tuple[int, int, int]]:
+    """The k largest off-diagonal cells as (true digit, predicted digit, count), largest first."""
+    off = np.array(cm, np.int64)
+    np.fill_diagonal(off, 0)
+    order = np.argsort(off, axis=None)[::-1][:k]
+    return [(int(i // 10), int(i % 10), int(off.flat[i])) for i in order if off.flat[i] > 0]
+
+
+def confusion_png(cm: np.ndarray, title: str = "") -> bytes:
+    """(10, 10) confusion matrix -> PNG bytes: counts in each cell, colour on a log scale.
+
+    Log colour so the few off-diagonal mistakes are visible next to ~1000 correct per digit.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    cm = np.asarray(cm)
+    fig, ax = plt.subplots(figsize=(4.2, 3.8))
+    ax.imshow(np.maximum(cm, 0.5), cmap="Blues", norm=LogNorm(vmin=0.5, vmax=max(cm.max(), 1)))
+    for (i, j), v in np.ndenumerate(cm):
+        if v:
+            dark = i == j
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=6.5, color="white" if dark else "black")
+    ax.set_xticks(range(10))
+    ax.set_yticks(range(10))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title or "test confusion matrix", fontsize=10)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()

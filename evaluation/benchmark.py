@@ -1,0 +1,106 @@
+"""python evaluation/benchmark.py [--model NAME] [--skip-training] [--target 0.99] [--quick]
+
+Measures, in one run on this machine:
+  (a) single-image latency of the predict path (preprocessing of a 280x280 canvas-style
+      drawing + forward pass), p50/p95, for model.predict, model(x) and the Classifier's
+      traced tf.function (the path the app and CLI use);
+  (b) training wall time for train_cnn.py's recipe to reach --target test accuracy, beside
+      the keras-io mnist_convnet reference (Adam, batch 128) trained in the same run, as a ratio.
+Writes evaluation/reports/benchmark.json and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import platform
+import sys
+from datetime import UTC, datetime
+
+import _bootstrap  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="mnist_cnn", help="model for the latency part (default mnist_cnn)")
+    p.add_argument("--repeats", type=int, default=300, help="latency samples per path (default 300)")
+    p.add_argument("--skip-training", action="store_true", help="only measure latency")
+    p.add_argument("--target", type=float, default=0.99, help="test accuracy to race to (default 0.99)")
+    p.add_argument("--max-epochs", type=int, default=15, help="give up after this many epochs (default 15)")
+    p.add_argument("--quick", action="store_true", help="tiny run for tests: 20 latency samples, race on 2,048 images to 0.5")
+    p.add_argument("--out", default=None, help="JSON output (default evaluation/reports/benchmark.json)")
+    a = p.parse_args(argv)
+
+    import keras
+    import numpy as np
+
+    from digitlab import artifacts, bench, models, train
+    from digitlab.inference import load_classifier
+    from digitlab.paths import REPORTS_DIR
+
+    try:
+        classifier = load_classifier(a.model)
+        mnist = train.prepare_mnist(dataclasses.replace(train.TrainConfig(), dry_run=a.quick))
+    except (artifacts.ModelError, train.data.DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    raw = train.data.load_mnist().x_test[:50]
+    pictures = [bench.canvas_like(d) for d in raw]
+    result = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version(), **train.versions()},
+        "latency_model": classifier.name,
+        "latency": bench.latency(classifier, pictures, repeats=20 if a.quick else a.repeats),
+    }
+    if not a.skip_training:
+        from digitlab.train import TrainConfig
+
+        sys.path.insert(0, str(_bootstrap.ROOT + "/training"))
+        from train_cnn import DEFAULTS as cnn_recipe  # the exact recipe of training/train_cnn.py
+
+        target = 0.5 if a.quick else a.target
+        x_tr, y_tr = mnist.x_train, mnist.y_train
+        if a.quick:
+            x_tr, y_tr = x_tr[:2048], y_tr[:2048]
+        races = []
+        for label, config, build in (
+            ("train_cnn.py recipe", cnn_recipe, lambda: models.build(cnn_recipe.builder, **cnn_recipe.model_kwargs)),
+            ("keras-io mnist_convnet", TrainConfig(batch_size=128, rotation_deg=0, translate=0, zoom=0, stroke=0), models.build_convnet_reference),
+        ):
+            keras.utils.set_random_seed(0)
+            model = build()
+            steps = int(np.ceil(len(x_tr) / config.batch_size))
+            if label.startswith("keras-io"):
+                model.compile(optimizer=keras.optimizers.Adam(), loss="categorical_crossentropy", metrics=["accuracy"])
+            else:
+                train.compile_model(model, config, steps)
+            ds = train.make_dataset(x_tr, y_tr, config, training=True)
+            print(f"racing {label} to {target:.2%} test accuracy", flush=True)
+            races.append(bench.time_to_accuracy(label, model, ds, steps, mnist.x_test, mnist.y_test, target, max_epochs=a.max_epochs))
+        ours, ref = races
+        result["race"] = [dataclasses.asdict(r) for r in races]
+        result["speedup"] = (ref.train_seconds / ours.train_seconds) if ours.reached and ref.reached else None
+
+    out = a.out or (REPORTS_DIR / "benchmark.json")
+    artifacts.atomic_write_json(out, result)
+    print(render(result))
+    print(f"\nwritten {out}")
+    return 0
+
+
+def render(r: dict) -> str:
+    lines = [f"Single-image latency, {r['latency_model']}, 280x280 canvas drawing -> probabilities", "",
+             "| path | p50 ms | p95 ms |", "| --- | --- | --- |"]
+    for name, v in r["latency"].items():
+        lines.append(f"| {name} | {v['p50_ms']:.2f} | {v['p95_ms']:.2f} |")
+    if "race" in r:
+        lines += ["", "| recipe | reached | epochs | train seconds |", "| --- | --- | --- | --- |"]
+        for race in r["race"]:
+            lines.append(f"| {race['name']} | {race['reached']} ({race['target']:.2%}) | {race['epochs']:.2f} | {race['train_seconds']:.1f} |")
+        if r.get("speedup"):
+            lines.append(f"\nspeed-up to {r['race'][0]['target']:.2%}: {r['speedup']:.1f}x")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

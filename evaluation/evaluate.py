@@ -1,0 +1,53 @@
+"""python evaluation/evaluate.py [--model NAME_OR_FILE ...] [--split test|val] [--limit N]
+
+Evaluate models on MNIST (through the one preprocessing path): accuracy, weighted F1,
+per-class report (scikit-learn), most-confused pairs, confusion-matrix PNG,
+misclassified-gallery PNG, per-class F1 chart and metrics.json, written under
+evaluation/reports/<model>/. Without --model, every usable model in models/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import _bootstrap  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", action="append", help="model name in models/ or a .keras file; repeatable (default: every usable model)")
+    p.add_argument("--split", choices=("test", "val"), default="test", help="MNIST split to evaluate on (default test)")
+    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N images (default: all)")
+    p.add_argument("--mnist", default=None, help="mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
+    p.add_argument("--out", type=Path, default=None, help="reports folder (default evaluation/reports/)")
+    a = p.parse_args(argv)
+
+    from digitlab import artifacts, data, evaluation
+    from digitlab.paths import REPORTS_DIR
+
+    try:
+        entries = [artifacts.resolve(m) for m in a.model] if a.model else [e for e in artifacts.list_models() if e.usable]
+        mnist = data.load_mnist(a.mnist)
+    except (artifacts.ModelError, data.DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if not entries:
+        print("error: no usable model in models/", file=sys.stderr)
+        return 2
+    x, y = (mnist.x_test, mnist.y_test) if a.split == "test" else (mnist.x_val, mnist.y_val)
+    if a.limit:
+        x, y = x[: a.limit], y[: a.limit]
+    for entry in entries:
+        out = (a.out or REPORTS_DIR) / entry.name
+        report = evaluation.evaluate_entry(entry, x, y, out, split=a.split)
+        print(json.dumps({"model": entry.name, "split": a.split, "n": report["n"], "accuracy": round(report["accuracy"], 4),
+                          "weighted_f1": round(report["weighted_f1"], 4), "report": str(out)}))
+        print(evaluation.format_report(report), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

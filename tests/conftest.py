@@ -1,0 +1,53 @@
+"""Shared fixtures: real MNIST from the offline copy, a scratch models folder."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from digitlab.paths import SHARED_MNIST  # noqa: E402
+
+# Tests never download: point the loader at the offline copy unless the caller chose a file.
+if "DIGITLAB_MNIST" not in os.environ and SHARED_MNIST.is_file():
+    os.environ["DIGITLAB_MNIST"] = str(SHARED_MNIST)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="session")
+def mnist_path() -> Path:
+    p = Path(os.environ.get("DIGITLAB_MNIST", SHARED_MNIST))
+    if not p.is_file():
+        pytest.fail(f"MNIST not found at {p}: set DIGITLAB_MNIST to mnist.npz in keras layout")
+    return p
+
+
+@pytest.fixture(scope="session")
+def mnist_test(mnist_path) -> tuple[np.ndarray, np.ndarray]:
+    """The real MNIST test split: (10000, 28, 28) uint8 images and (10000,) labels."""
+    with np.load(mnist_path) as f:
+        return f["x_test"], f["y_test"]
+
+
+@pytest.fixture
+def run_script():
+    """Run a repo script as a user would (python path/to/script.py ...), return the CompletedProcess."""
+    import subprocess
+
+    def run(script: str, *args: str, timeout: float = 300, check: bool = True, env: dict | None = None):
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / script), *map(str, args)],
+            capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+            env={**os.environ, **(env or {})},
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{script} {' '.join(map(str, args))} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        return proc
+
+    return run

@@ -1,0 +1,195 @@
+"""The one preprocessing path, on real MNIST digits and on pictures made from them."""
+
+import io
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitlab import preprocess as P
+
+
+def corr(a, b) -> float:
+    """Shape similarity of two images: correlation after a 1 px blur, so a half-pixel shift of a thin
+    stroke (which rescaling always causes) does not count as a different digit."""
+    a, b = (cv2.GaussianBlur(np.asarray(v, np.float32), (0, 0), 1.0) for v in (a, b))
+    return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+
+def test_mnist_digits_come_out_nearly_unchanged(mnist_test):
+    x, _ = mnist_test
+    raw = x[:1000]
+    out = P.prepare_batch(raw)
+    ref = raw.astype(np.float32) / 255
+    diff = np.abs(out - ref)
+    assert diff.mean() < 0.002, diff.mean()  # mean absolute change, on a [0, 1] scale
+    assert np.percentile(diff.mean(axis=(1, 2)), 99) < 0.01
+    # the recipe's invariants hold on its own output
+    stats = [P.shape_stats(im) for im in out[:200]]
+    assert all(s["box_height"] == 20 or s["box_width"] == 20 for s in stats)
+    assert max(s["centre_offset"] for s in stats) < 1.0
+
+
+def test_steps_are_recorded_from_raw_to_model_input(mnist_test):
+    p = P.prepare(mnist_test[0][0])
+    titles = [t for t, _ in p.steps]
+    assert titles[0] == "input" and len(titles) == 6
+    assert p.steps[-1][1] is p.image and p.image.shape == (28, 28) and p.image.dtype == np.float32
+    assert 0.0 <= p.image.min() and p.image.max() <= 1.0
+
+
+def canvas(digit: np.ndarray, side=280, white_ink=True) -> np.ndarray:
+    """A real MNIST digit as the canvas returns a drawing: RGBA, ink opaque, background transparent."""
+    big = cv2.resize(digit, (side, side), interpolation=cv2.INTER_LINEAR)
+    rgba = np.zeros((side, side, 4), np.uint8)
+    rgba[..., :3] = 255 if white_ink else 0
+    rgba[..., 3] = big
+    return rgba
+
+
+def photo(digit: np.ndarray, seed: int, side=360) -> bytes:
+    """A synthetic phone photo of a real MNIST digit: dark ink on off-white paper, off-centre and small,
+    uneven lighting, sensor noise, JPEG compression."""
+    rng = np.random.default_rng(seed)
+    ink = cv2.resize(digit, (120, 120), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
+    page = np.zeros((side, side), np.float32)
+    top, left = rng.integers(30, side - 150, size=2)
+    page[top : top + 120, left : left + 120] = ink
+    yy, xx = np.mgrid[0:side, 0:side] / side
+    light = 0.85 - 0.25 * xx + 0.1 * yy  # a shadow falling across the page
+    grey = light * (1 - 0.75 * page) + rng.normal(0, 0.02, page.shape)
+    rgb = np.clip(np.stack([grey * 0.98, grey * 0.95, grey * 0.9], -1) * 255, 0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=85)
+    return buf.getvalue()
+
+
+def test_canvas_drawings_match_the_mnist_digit(mnist_test):
+    x, _ = mnist_test
+    scores = []
+    for digit in x[:50]:
+        ref = P.prepare(digit).image
+        white = P.prepare(canvas(digit, white_ink=True))
+        black = P.prepare(canvas(digit, white_ink=False))  # black strokes on a transparent canvas
+        assert not white.inverted
+        scores += [corr(white.image, ref), corr(black.image, ref)]
+    # 28 -> 280 -> 20 px resampling can never give back the exact pixels; the shape must survive
+    assert np.median(scores) > 0.95 and min(scores) > 0.85, (np.median(scores), min(scores))
+
+
+def test_photos_of_dark_ink_on_paper_are_inverted_and_cleaned(mnist_test):
+    x, _ = mnist_test
+    scores = []
+    for i, digit in enumerate(x[:60]):
+        p = P.prepare(photo(digit, i))
+        assert p.inverted and not p.no_ink
+        scores.append(corr(p.image, P.prepare(digit).image))
+    assert np.median(scores) > 0.85, np.median(scores)
+    # the naive route (resize the whole photo) loses the digit in the page
+    naive = [corr(cv2.resize(255 - np.asarray(Image.open(io.BytesIO(photo(d, i))).convert("L")), (28, 28),
+                             interpolation=cv2.INTER_AREA), P.prepare(d).image) for i, d in enumerate(x[:60])]
+    assert np.median(naive) < np.median(scores) - 0.3
+
+
+def test_invert_override(mnist_test):
+    digit = mnist_test[0][0]
+    dark_on_light = 255 - cv2.resize(digit, (140, 140))
+    forced = P.prepare(dark_on_light, invert="yes")
+    assert forced.inverted and corr(forced.image, P.prepare(digit).image) > 0.9
+    wrong = P.prepare(dark_on_light, invert="no")  # told the paper is the ink: it cannot look like the digit
+    assert wrong.no_ink or corr(wrong.image, P.prepare(digit).image) < 0.5
+    with pytest.raises(ValueError):
+        P.prepare(digit, invert="maybe")
+
+
+def _encode(im: Image.Image, fmt="PNG", **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "P", "I;16", "CMYK", "1"])
+def test_every_image_mode_gives_the_same_input(mnist_test, mode):
+    digit = cv2.resize(mnist_test[0][3], (112, 112))
+    paper = Image.fromarray(255 - digit)  # dark ink on white, like a scan
+    ref = P.prepare(_encode(paper)).image
+    if mode == "I;16":
+        im = Image.fromarray((255 - digit).astype(np.uint16) * 257)
+    elif mode == "1":
+        im = paper.point(lambda v: 255 if v > 128 else 0).convert("1")
+    else:
+        im = paper.convert(mode)
+    fmt = "TIFF" if mode in ("CMYK", "I;16") else "PNG"
+    got = P.prepare(_encode(im, fmt))
+    assert got.inverted and corr(got.image, ref) > (0.85 if mode == "1" else 0.98)
+
+
+def test_exif_orientation_is_honoured(mnist_test):
+    digit = Image.fromarray(255 - cv2.resize(mnist_test[0][0], (100, 100)))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display": store the picture turned 90 CCW
+    stored = _encode(digit.rotate(90, expand=True), "JPEG", exif=exif, quality=95)
+    upright = P.prepare(_encode(digit)).image
+    assert corr(P.prepare(stored).image, upright) > 0.95
+
+
+@pytest.mark.parametrize(
+    "picture",
+    [
+        np.zeros((280, 280, 4), np.uint8),  # empty canvas, transparent
+        np.full((280, 280, 4), [0, 0, 0, 255], np.uint8),  # empty canvas, opaque black
+        np.clip(np.random.default_rng(0).normal(235, 4, (300, 300)), 0, 255).astype(np.uint8),  # blank paper
+    ],
+    ids=["transparent", "black", "paper"],
+)
+def test_blank_pictures_are_no_ink(picture):
+    p = P.prepare(picture)
+    assert p.no_ink and p.image is None
+
+
+def test_a_speck_is_no_ink():
+    a = np.zeros((280, 280), np.uint8)
+    a[100:103, 100:103] = 255
+    assert P.prepare(a).no_ink
+
+
+def test_dust_beside_the_digit_is_dropped(mnist_test):
+    big = cv2.resize(mnist_test[0][0], (280, 280))
+    dusty = big.copy()
+    dusty[5:8, 5:8] = 255  # a speck far from the digit would stretch the bounding box
+    assert corr(P.prepare(dusty).image, P.prepare(big).image) > 0.98
+
+
+def test_bad_inputs_raise_clear_errors(tmp_path):
+    with pytest.raises(P.ImageError, match="not an image"):
+        P.prepare(b"%PDF-1.4 definitely not a picture")
+    png = _encode(Image.fromarray(np.zeros((64, 64), np.uint8)))
+    with pytest.raises(P.ImageError, match="cannot decode"):
+        P.prepare(png[: len(png) // 2])
+    with pytest.raises(P.ImageError, match="too small"):
+        P.prepare(_encode(Image.new("L", (1, 1))))
+    with pytest.raises(P.ImageError, match="megapixels"):
+        P.prepare(_encode(Image.new("L", (10000, 10000))))
+    with pytest.raises(P.ImageError, match="no such file"):
+        P.prepare(tmp_path / "missing.png")
+    with pytest.raises(P.ImageError, match="shape"):
+        P.prepare(np.zeros((28, 28, 2)))
+    with pytest.raises(P.ImageError, match="NaN"):
+        P.prepare(np.full((28, 28), np.nan, np.float32))
+
+
+def test_animated_gif_uses_first_frame(mnist_test):
+    frames = [Image.fromarray(255 - cv2.resize(d, (84, 84))) for d in mnist_test[0][:3]]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:])
+    p = P.prepare(buf.getvalue())
+    assert any("first frame" in n for n in p.notes)
+    assert corr(p.image, P.prepare(mnist_test[0][0]).image) > 0.9
+
+
+def test_mnist_reference_stats_are_recomputable(mnist_test):
+    ref = P.reference_stats(mnist_test[0][:500].astype(np.float32) / 255)
+    assert ref["box_height"]["median"] == 20
+    assert 1.8 < ref["stroke_width"]["median"] < 2.8
+    assert ref["centre_offset"]["p95"] < 1.0
