@@ -45,22 +45,23 @@ def _conv_bn_relu(x, filters: int, name: str, momentum: float, separable: bool =
     return layers.ReLU(name=f"{name}_relu")(x) if relu else x
 
 
-def build_cnn(width: int = 32, dropout: float = 0.2, bn_momentum: float = 0.9, name: str = "cnn") -> keras.Model:
-    """Compact CNN, built for fast training on a CPU (~95k params at width 32).
+def build_cnn(width: int = 32, dropout: float = 0.25, bn_momentum: float = 0.9, name: str = "cnn") -> keras.Model:
+    """Compact CNN, built for fast training on a CPU (~88k params at width 32).
 
-    (28,28,1) -> conv w -> pool (14,14,w) -> conv 2w -> pool (7,7,2w) -> conv 4w "last_conv"
-    -> global average pool -> dropout -> 10.  Every conv is followed by BatchNorm, which
-    lets it train at a high learning rate; pooling early keeps each step cheap.  A BatchNorm
-    momentum of 0.9 (Keras' default is 0.99) makes the inference statistics usable after a few
-    dozen steps instead of a few hundred, so the model is good early in training.
+    (28,28,1) -> conv w -> pool (14,14,w) -> conv 2w -> pool (7,7,2w) -> conv 2w "last_conv"
+    -> flatten (3136) -> dropout -> 10.  Every conv is followed by BatchNorm, which lets it train
+    at a high learning rate; pooling early keeps each step cheap.  A flatten head keeps where
+    the strokes are, and learned several times faster than global average pooling in a
+    measured comparison.  BatchNorm momentum 0.9 (Keras' default is 0.99) makes the inference
+    statistics usable after a few dozen steps instead of a few hundred.
     """
     inputs = keras.Input(INPUT_SHAPE, name="image")
     x = _conv_bn_relu(inputs, width, "conv0", bn_momentum)
     x = layers.MaxPooling2D(name="pool0")(x)
     x = _conv_bn_relu(x, 2 * width, "conv1", bn_momentum)
     x = layers.MaxPooling2D(name="pool1")(x)
-    x = _conv_bn_relu(x, 4 * width, LAST_CONV, bn_momentum)
-    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = _conv_bn_relu(x, 2 * width, LAST_CONV, bn_momentum)
+    x = layers.Flatten(name="flatten")(x)
     outputs = layers.Activation("softmax", name="probs")(_head(x, dropout))
     return keras.Model(inputs, outputs, name=name)
 

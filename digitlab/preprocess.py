@@ -40,6 +40,7 @@ MIN_CONTRAST = 0.12  # ink must differ from the background by this much (of full
 MIN_INK_FRACTION = 0.0005  # fewer ink pixels than this fraction of the picture is "no ink"
 INK_LEVEL = 0.25  # a pixel this bright (after background removal) is ink for bounding box and specks;
 # every MNIST digit's box at this level is still exactly 20 px (measured on x_test)
+NORMALISE_STROKE = False  # decided by measurement: see evaluation/drawn_digits.py and the README
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
 Invert = Literal["auto", "yes", "no"]
@@ -268,11 +269,37 @@ def paste_centred(digit: np.ndarray, size: int = SIZE, centre: float = CENTRE) -
     return out
 
 
-def prepare(source, invert: Invert = "auto") -> Prepared:
+STROKE_BAND = (1.53, 3.53)  # MNIST's 5-95 % stroke width (px, 20 px box), measured on x_test
+STROKE_TARGET = 2.29  # MNIST's median stroke width
+WORK_BOX = 80  # stroke normalisation works at 4x the final box, where 1 px of erosion is fine-grained
+
+
+def normalise_stroke(digit: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Bring the stroke width of a cropped digit into MNIST's range by grey-level erosion or dilation.
+
+    Works on the crop scaled so its longer side is WORK_BOX (= 4 x BOX) px.  Widths inside
+    MNIST's 5-95 % band are left alone, so MNIST digits pass through unchanged.
+    Returns (digit at WORK_BOX scale or the untouched input when in band, width before, width after),
+    widths in final (20 px box) pixels.
+    """
+    big = fit_box(digit, WORK_BOX)
+    scale = BOX / WORK_BOX
+    before = stroke_width(big) * scale
+    lo, hi = STROKE_BAND
+    r = round(abs(before - STROKE_TARGET) / scale / 2)  # erosion/dilation by r changes the width by 2r
+    if lo <= before <= hi or before == 0 or r == 0:
+        return digit, before, before
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    out = cv2.erode(big, kernel) if before > hi else cv2.dilate(big, kernel)
+    return out, before, stroke_width(out) * scale
+
+
+def prepare(source, invert: Invert = "auto", stroke: bool | None = None) -> Prepared:
     """Any picture of one digit -> ``Prepared`` (28x28 float32 model input, or no_ink).
 
     invert: "auto" detects dark-ink-on-light; "yes" forces inversion (dark ink on
     light paper); "no" takes the picture as light ink on dark.
+    stroke: normalise the stroke width into MNIST's range (None: the default, NORMALISE_STROKE).
     Raises ImageError for inputs that are not readable pictures.
     """
     if invert not in ("auto", "yes", "no"):
@@ -304,6 +331,11 @@ def prepare(source, invert: Invert = "auto") -> Prepared:
     bh, bw = int(rows[-1]) - top + 1, int(cols[-1]) - left + 1
     crop = clean[top : top + bh, left : left + bw]
     steps.append(("cropped to ink", crop))
+    if NORMALISE_STROKE if stroke is None else stroke:
+        crop, before, after = normalise_stroke(crop)
+        if after != before:
+            notes.append(f"stroke width {before:.1f} px -> {after:.1f} px (MNIST: {STROKE_BAND[0]}-{STROKE_BAND[1]})")
+            steps.append(("stroke width normalised", crop))
     digit = fit_box(crop)
     steps.append((f"fitted into {BOX}x{BOX}", digit))
     image = paste_centred(digit)

@@ -297,6 +297,15 @@ def versions() -> dict[str, str]:
     return out
 
 
+def _can_resume(run_dir: Path, config: TrainConfig) -> bool:
+    """BackupAndRestore left state behind for this very config (an interrupted run of another
+    architecture or recipe must not be resumed: its weights would not fit)."""
+    saved = run_dir / "config.json"
+    if config.dry_run or not (run_dir / "backup").exists() or not saved.is_file():
+        return False
+    return json.loads(saved.read_text()) == json.loads(json.dumps(dataclasses.asdict(config), sort_keys=True))
+
+
 def run(config: TrainConfig, out: Path = MODELS_DIR) -> Path:
     """Train per ``config``, evaluate on validation and test, save model + card into ``out``."""
     import keras
@@ -309,12 +318,13 @@ def run(config: TrainConfig, out: Path = MODELS_DIR) -> Path:
     d = prepare_mnist(config)
     print(f"data: {len(d.x_train)} train / {len(d.x_val)} val / {len(d.x_test)} test from {d.source}", flush=True)
     run_dir = RUNS_DIR / (config.name + ("-dry" if config.dry_run else ""))
-    resuming = (run_dir / "backup").exists() and not config.dry_run  # BackupAndRestore left state behind
+    resuming = _can_resume(run_dir, config)
     if run_dir.exists() and not resuming:
         shutil.rmtree(run_dir)  # a fresh run must not append to an old log or reuse an old checkpoint
     if resuming:
         print(f"resuming the interrupted run from {run_dir / 'backup'}", flush=True)
     run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), sort_keys=True))
     t_fit = time.time()
     if config.builder == "logistic":
         model, history, clf = fit_logistic(config, d)

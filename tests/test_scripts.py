@@ -1,0 +1,123 @@
+"""Every script run for real, as a user would: training in --dry-run, predict / evaluate / benchmark."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitlab import artifacts
+
+CARD_FIELDS = {
+    "builder", "config", "seed", "data", "metrics", "params", "file_bytes", "train_seconds", "command",
+    "versions", "preprocess_version", "date",
+}
+
+
+@pytest.mark.parametrize("script", ["training/train_baseline.py", "training/train_cnn.py", "training/train_advanced.py"])
+def test_training_script_help_shows_defaults(run_script, script):
+    out = run_script(script, "--help").stdout
+    for flag in ("--epochs", "--batch-size", "--seed", "--out", "--dry-run"):
+        assert flag in out
+    assert "(default" in out
+
+
+@pytest.mark.parametrize("script, name", [
+    ("training/train_cnn.py", "mnist_cnn"),
+    ("training/train_advanced.py", "mnist_advanced"),
+])
+def test_keras_training_dry_run_writes_model_and_card(run_script, tmp_path, script, name):
+    run_script(script, "--dry-run", "--out", tmp_path, "--epochs", "2", "--seed", "3")
+    card = json.loads((tmp_path / f"{name}.json").read_text())
+    assert set(card) >= CARD_FIELDS and card["dry_run"] and card["seed"] == 3
+    assert card["config"]["epochs"] == 2 and card["data"]["fingerprint"].startswith("sha256:")
+    assert 0 <= card["metrics"]["test_accuracy"] <= 1 and card["epochs_run"] == 2
+    for suffix in (".keras", ".history.json", ".metrics.json", ".curves.png"):
+        assert (tmp_path / f"{name}{suffix}").is_file()
+    [entry] = artifacts.list_models(tmp_path)
+    assert entry.usable, entry.reason
+
+
+def test_baseline_keras_copy_predicts_like_scikit_learn(run_script, tmp_path):
+    out = run_script("training/train_baseline.py", "--dry-run", "--out", tmp_path).stdout
+    card = json.loads((tmp_path / "mnist_baseline.json").read_text())
+    assert card["metrics"]["sklearn_agreement"] == 1.0, out
+    assert card["metrics"]["test_accuracy"] > 0.75  # even 1,024 training digits give a real classifier
+
+
+def test_training_rejects_bad_flags(run_script, tmp_path):
+    proc = run_script("training/train_cnn.py", "--epochs", "0", "--out", tmp_path, check=False)
+    assert proc.returncode == 2 and "--epochs must be at least 1" in proc.stderr
+    proc = run_script("training/train_cnn.py", "--dry-run", "--out", tmp_path, check=False, env={"DIGITLAB_MNIST": str(tmp_path / "none.npz")})
+    assert proc.returncode != 0 and "DIGITLAB_MNIST" in proc.stderr + proc.stdout
+    assert not list(tmp_path.glob("*.keras"))
+
+
+@pytest.fixture(scope="module")
+def png_folder(tmp_path_factory, mnist_path):
+    """200 real MNIST test digits as PNG files (half dark-on-light, like scans), a broken file, a blank."""
+    folder = tmp_path_factory.mktemp("pngs")
+    with np.load(mnist_path) as f:
+        x, y = f["x_test"][:200], f["y_test"][:200]
+    for i, (img, label) in enumerate(zip(x, y)):
+        Image.fromarray(255 - img if i % 2 else img).save(folder / f"{i:04d}_{label}.png")
+    (folder / "0500_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n this file was cut short")
+    Image.new("L", (64, 64), 255).save(folder / "0501_blank.png")
+    (folder / "notes.txt").write_text("not an image: skipped by the directory listing")
+    return folder, y
+
+
+def _committed_model_or_skip(name="mnist_baseline"):
+    try:
+        return artifacts.resolve(name)
+    except artifacts.ModelError as e:
+        pytest.skip(f"committed model missing: {e}")
+
+
+def test_predict_cli_on_a_folder_with_a_broken_file(run_script, png_folder):
+    folder, y = png_folder
+    model = _committed_model_or_skip("mnist_baseline")
+    proc = run_script("evaluation/predict.py", folder, "--model", model.name, "--format", "json", check=False)
+    assert proc.returncode == 1  # one file was unreadable
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(lines) == 202 and [line["path"] for line in lines] == sorted(line["path"] for line in lines)
+    broken = [line for line in lines if "error" in line]
+    assert len(broken) == 1 and broken[0]["path"].endswith("0500_broken.png") and "decode" in broken[0]["error"]
+    blank = next(line for line in lines if line["path"].endswith("0501_blank.png"))
+    assert blank["label"] is None
+    preds = [line for line in lines if "error" not in line and line["label"] is not None]
+    assert len(preds) == 200 and all(len(p["probabilities"]) == 10 for p in preds)
+    acc = np.mean([p["label"] == int(p["path"].rsplit("_", 1)[1][0]) for p in preds])
+    assert acc > 0.85, acc  # the baseline on real digits, half of them inverted scans
+
+
+def test_predict_cli_text_and_errors(run_script, png_folder, tmp_path):
+    folder, _ = png_folder
+    model = _committed_model_or_skip("mnist_baseline")
+    proc = run_script("evaluation/predict.py", folder / "0000_7.png", "--model", model.name)
+    assert proc.stdout.split("\t")[1] == "7"
+    proc = run_script("evaluation/predict.py", folder / "0000_7.png", "--model", "no_such_model", check=False)
+    assert proc.returncode == 2 and "no model 'no_such_model'" in proc.stderr
+    proc = run_script("evaluation/predict.py", tmp_path / "missing.png", "--model", model.name, "--format", "json", check=False)
+    assert proc.returncode == 1 and "no such file" in json.loads(proc.stdout)["error"]
+
+
+def test_evaluate_writes_report(run_script, tmp_path):
+    model = _committed_model_or_skip("mnist_baseline")
+    proc = run_script("evaluation/evaluate.py", "--model", model.name, "--limit", "500", "--out", tmp_path)
+    summary = json.loads(proc.stdout.splitlines()[-1])
+    report = json.loads((tmp_path / model.name / "metrics.json").read_text())
+    assert summary["accuracy"] == round(report["accuracy"], 4) and report["n"] == 500
+    assert report["accuracy"] > 0.85 and len(report["per_class"]) >= 10 and report["most_confused"]
+    for png in ("confusion.png", "misclassified.png", "per_class_f1.png"):
+        assert (tmp_path / model.name / png).stat().st_size > 1000
+
+
+def test_benchmark_quick(run_script, tmp_path):
+    model = _committed_model_or_skip("mnist_cnn")
+    out = tmp_path / "bench.json"
+    run_script("evaluation/benchmark.py", "--quick", "--model", model.name, "--out", out, timeout=600)
+    r = json.loads(out.read_text())
+    lat = r["latency"]
+    assert lat["Classifier (tf.function)"]["p50_ms"] < lat["model.predict"]["p50_ms"]
+    assert {race["name"] for race in r["race"]} == {"train_cnn.py recipe", "keras-io mnist_convnet"}
