@@ -25,14 +25,24 @@ def centre_line(digit: np.ndarray, side: int = CANVAS) -> np.ndarray:
     return cv2.dilate(ridge.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))).astype(bool)
 
 
-def restroke(digit: np.ndarray, width_fraction: float, side: int = CANVAS) -> np.ndarray:
+def restroke(digit: np.ndarray, width_fraction: float, seed: int | None = None, side: int = CANVAS) -> np.ndarray:
     """Redraw ``digit`` with a brush ``width_fraction`` of the digit's height wide.
 
+    With a ``seed``, the digit is drawn the way people use a canvas: at a random size (35-90 %
+    of the canvas height) and a random place, not centred like MNIST.
     Returns (side, side, 4) uint8 RGBA like the app's canvas: white ink, transparent background.
     MNIST strokes are ~0.11 of the digit height.
     """
     ridge = centre_line(digit, side).astype(np.uint8)
     height = side * 20 / 28  # MNIST digits are 20 px tall in the 28 px frame
+    if seed is not None:
+        rng = np.random.default_rng(seed)
+        scale = rng.uniform(0.35, 0.9) * side / height
+        height *= scale
+        free = side - height * 28 / 20
+        shift = rng.uniform(min(0, free), max(0, free), size=2) if free else np.zeros(2)
+        m = np.float32([[scale, 0, shift[0]], [0, scale, shift[1]]])
+        ridge = cv2.warpAffine(ridge, m, (side, side), flags=cv2.INTER_NEAREST)
     width = max(1, round(width_fraction * height))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (width, width))
     ink = cv2.dilate(ridge, kernel) * 255

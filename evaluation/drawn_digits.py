@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     x, y = mnist.x_test[: a.n], mnist.y_test[: a.n]
-    sets = {f"drawn, brush {w:.2f}": [synth.restroke(d, w) for d in x] for w in WIDTHS}
+    sets = {f"drawn, brush {w:.2f}": [synth.restroke(d, w, seed=i) for i, d in enumerate(x)] for w in WIDTHS}
     sets["photo"] = [synth.photo(d, i) for i, d in enumerate(x)]
 
     def inputs(pictures, how):
