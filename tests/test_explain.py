@@ -1,0 +1,194 @@
+"""digitlab.explain on the real models in models/ and real MNIST test digits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digitlab import artifacts, explain, preprocess
+
+MODELS = Path(__file__).resolve().parents[1] / "models"  # the real, committed models
+
+
+@pytest.fixture(scope="module")
+def entries():
+    found = [e for e in artifacts.list_models(MODELS) if e.usable]
+    if not found:
+        pytest.skip(f"no usable model in {MODELS}: train them first (python training/train_cnn.py ...)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def conv_entries(entries):
+    convs = [e for e in entries if explain.conv_layers(e.model)]
+    if not convs:
+        pytest.fail(f"models in {MODELS} ({[e.name for e in entries]}) but none with a convolution: mnist_cnn is expected")
+    return convs
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_test):
+    """40 real test digits through the one preprocessing path: (40, 28, 28) float32, labels (40,)."""
+    x, y = mnist_test
+    return preprocess.prepare_batch(x[:40]), y[:40].astype(int)
+
+
+def _ink_ratio(heat: np.ndarray, image: np.ndarray) -> float:
+    ink = image > 0.3
+    return float(heat[ink].mean() / max(heat[~ink].mean(), 1e-6))
+
+
+@pytest.mark.parametrize("method", [explain.grad_cam, explain.grad_cam_plus_plus])
+def test_cam_is_a_unit_map_that_concentrates_on_the_ink(conv_entries, digits, method):
+    images, labels = digits
+    for entry in conv_entries:
+        ratios = []
+        for img, label in zip(images, labels):
+            heat = method(entry.model, img, int(label))
+            assert heat.shape == (28, 28) and heat.dtype == np.float32
+            assert heat.min() >= 0 and heat.max() <= 1
+            assert heat.max() == pytest.approx(1.0), f"{entry.name}: a non-empty map is scaled to max 1"
+            assert heat.std() > 0.05, f"{entry.name}: {method.__name__} is (nearly) constant"
+            ratios.append(_ink_ratio(heat, img))
+        ratios = np.array(ratios)
+        # The evidence for the true digit sits on its strokes, not on the empty frame.
+        assert (ratios > 1).mean() >= 0.9, f"{entry.name} {method.__name__}: ink/background ratios {np.round(ratios, 2)}"
+        assert np.median(ratios) > 1.5, f"{entry.name} {method.__name__}: median ink/background ratio {np.median(ratios):.2f}"
+
+
+def test_cam_depends_on_the_class(conv_entries, digits):
+    images, labels = digits
+    model = conv_entries[0].model
+    img, label = images[0], int(labels[0])
+    own = explain.grad_cam(model, img, label)
+    other = explain.grad_cam(model, img, (label + 1) % 10)
+    assert np.abs(own - other).mean() > 0.02
+
+
+def test_saliency_for_every_model(entries, digits):
+    images, labels = digits
+    for entry in entries:  # includes the dense-only baseline
+        for smooth in (0, 8):
+            sal = explain.saliency(entry.model, images[1], int(labels[1]), samples=smooth)
+            assert sal.shape == (28, 28) and sal.dtype == np.float32
+            assert sal.min() >= 0 and sal.max() == pytest.approx(1.0)
+            assert sal.std() > 0.02, f"{entry.name}: saliency is constant"
+
+
+def test_layers_of_the_models_built_here(conv_entries, digits):
+    images, _ = digits
+    for entry in conv_entries:
+        convs = explain.conv_layers(entry.model)
+        assert convs[-1].name == "last_conv", f"{entry.name}: the builders name the last convolution last_conv"
+        default = explain.default_cam_layer(entry.model)
+        assert default in {"last_conv_relu", "s2_out", "last_conv"}
+        maps = explain.activation_maps(entry.model, images[0])
+        assert [m.name for m in maps] == [c.name for c in convs]
+        for m in maps:
+            assert m.maps.shape == m.shape and m.shape[:2] in {(28, 28), (14, 14), (7, 7)}
+            assert m.maps.min() >= 0 and m.maps.max() <= 1 and m.maps.max() == pytest.approx(1.0)
+        grid = explain.tile(maps[0].maps, limit=16)
+        h, w, _ = maps[0].shape
+        assert grid.shape == (4 * h + 3, 4 * w + 3)
+
+
+def test_no_conv_model_gets_a_clear_error(entries, digits):
+    images, labels = digits
+    dense = [e for e in entries if not explain.conv_layers(e.model)]
+    if not dense:
+        pytest.skip("no dense-only model (mnist_baseline) in models/")
+    model = dense[0].model
+    for fn in (explain.grad_cam, explain.grad_cam_plus_plus):
+        with pytest.raises(explain.ExplainError, match="no convolutional layer"):
+            fn(model, images[0], int(labels[0]))
+    with pytest.raises(explain.ExplainError, match="no convolutional layer"):
+        explain.activation_maps(model, images[0])
+    with pytest.raises(explain.ExplainError, match="no convolutional layer"):
+        explain.default_cam_layer(model)
+
+
+def test_sequential_model_saved_and_reloaded(tmp_path, mnist_test):
+    """A reloaded Sequential's layer.output is stale (STACK.md); explain rebuilds the graph."""
+    import keras
+    from keras import layers
+
+    x, y = mnist_test
+    images = preprocess.prepare_batch(x[:3000])
+    keras.utils.set_random_seed(0)
+    seq = keras.Sequential(
+        [
+            keras.Input((28, 28)),  # another input layout than the models built here
+            layers.Reshape((28, 28, 1)),
+            layers.Conv2D(16, 3, activation="relu", name="c1"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(32, 3, activation="relu", name="c2"),
+            layers.GlobalAveragePooling2D(),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+    seq.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    seq.fit(images[:2500], y[:2500], epochs=2, batch_size=64, verbose=0)
+    path = tmp_path / "seq.keras"
+    seq.save(path)
+    model = artifacts.load_model(path)
+    assert isinstance(model, keras.Sequential)
+    test_x, test_y = images[2500:2540], y[2500:2540].astype(int)
+    before = np.asarray(model(test_x, training=False))
+    assert (before.argmax(1) == test_y).mean() > 0.6, "the tiny model should have learnt something"
+
+    assert [c.name for c in explain.conv_layers(model)] == ["c1", "c2"]
+    assert explain.default_cam_layer(model) == "c2"
+    ratios = []
+    for img, label in zip(test_x, test_y):
+        heat = explain.grad_cam(model, img, int(label))
+        assert heat.shape == (28, 28) and heat.min() >= 0 and heat.max() <= 1
+        if heat.any():
+            ratios.append(_ink_ratio(heat, img))
+    assert len(ratios) >= 30 and np.median(ratios) > 1.2
+    # The probe shares the weights and leaves the model's own forward pass alone.
+    after = np.asarray(model(test_x, training=False))
+    np.testing.assert_allclose(after, before, atol=1e-6)
+    # The class score is the Dense layer's logit, not the saturated softmax.
+    pp = explain.grad_cam_plus_plus(model, test_x[0], int(test_y[0]))
+    assert pp.max() == pytest.approx(1.0)
+
+
+def test_dense_only_sequential_784(tmp_path, digits):
+    import keras
+
+    images, labels = digits
+    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10), keras.layers.Softmax()])
+    model.save(tmp_path / "flat.keras")
+    model = artifacts.load_model(tmp_path / "flat.keras")
+    assert explain.feature_layers(model) == []
+    with pytest.raises(explain.ExplainError, match="gradient saliency works for any model"):
+        explain.grad_cam(model, images[0], 3)
+    sal = explain.saliency(model, images[0], 3)
+    # For softmax regression the logit's input gradient is the class's weight row, whatever the input.
+    w = np.abs(np.asarray(model.layers[0].kernel)[:, 3]).reshape(28, 28)
+    np.testing.assert_allclose(sal, w / w.max(), atol=1e-5)
+
+
+def test_bad_arguments(conv_entries, digits):
+    images, _ = digits
+    model = conv_entries[0].model
+    with pytest.raises(explain.ExplainError, match="digit 0-9"):
+        explain.grad_cam(model, images[0], 10)
+    with pytest.raises(explain.ExplainError, match="no spatial output"):
+        explain.grad_cam(model, images[0], 1, layer="logits")
+    with pytest.raises(explain.ExplainError, match="one 28x28 image"):
+        explain.saliency(model, np.zeros((14, 14), np.float32), 1)
+
+
+def test_overlay_and_colorize(digits):
+    images, _ = digits
+    heat = np.zeros((28, 28), np.float32)
+    heat[10:18, 10:18] = 1.0
+    out = explain.overlay(images[0], heat, size=112, alpha=0.5)
+    assert out.shape == (112, 112, 3) and out.dtype == np.uint8
+    hot, cold = out[14 * 4, 14 * 4], out[2, 2]
+    assert hot[0] > hot[2], "hot areas are red in the jet colour map"
+    assert cold[2] > cold[0], "cold areas are blue"
+    assert explain.colorize(np.linspace(0, 1, 28 * 28).reshape(28, 28)).shape == (28, 28, 3)
