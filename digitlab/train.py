@@ -231,7 +231,7 @@ def compile_model(model, config: TrainConfig, steps_per_epoch: int) -> None:
     )
 
 
-def fit_keras(config: TrainConfig, d: Prepared, run_dir: Path):
+def fit_keras(config: TrainConfig, d: Prepared, run_dir: Path, extra_callbacks=()):
     """Train a registered builder; returns (best model by val accuracy, history dict)."""
     import keras
 
@@ -248,10 +248,12 @@ def fit_keras(config: TrainConfig, d: Prepared, run_dir: Path):
         keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_accuracy", mode="max", save_best_only=True),
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience),
         keras.callbacks.CSVLogger(str(log_path), append=True),
+        *extra_callbacks,
     ]
     model.fit(
         train_ds, validation_data=val_ds, epochs=min(config.epochs, 2) if config.dry_run else config.epochs, callbacks=callbacks,
         steps_per_epoch=2 if config.dry_run else None,
+        shuffle=False,  # the dataset shuffles itself
         verbose=1 if sys.stdout.isatty() else 2,
     )
     history = read_history(log_path)
@@ -301,13 +303,16 @@ def _can_resume(run_dir: Path, config: TrainConfig) -> bool:
     """BackupAndRestore left state behind for this very config (an interrupted run of another
     architecture or recipe must not be resumed: its weights would not fit)."""
     saved = run_dir / "config.json"
-    if config.dry_run or not (run_dir / "backup").exists() or not saved.is_file():
+    if not (run_dir / "backup").exists() or not saved.is_file():
         return False
     return json.loads(saved.read_text()) == json.loads(json.dumps(dataclasses.asdict(config), sort_keys=True))
 
 
-def run(config: TrainConfig, out: Path = MODELS_DIR) -> Path:
-    """Train per ``config``, evaluate on validation and test, save model + card into ``out``."""
+def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=()) -> Path:
+    """Train per ``config``, evaluate on validation and test, save model + card into ``out``.
+
+    ``callbacks``: extra Keras callbacks for the fit (e.g. progress reporting in the app).
+    """
     import keras
 
     from digitlab.inference import Classifier
@@ -329,7 +334,7 @@ def run(config: TrainConfig, out: Path = MODELS_DIR) -> Path:
     if config.builder == "logistic":
         model, history, clf = fit_logistic(config, d)
     else:
-        model, history = fit_keras(config, d, run_dir)
+        model, history = fit_keras(config, d, run_dir, callbacks)
     train_seconds = time.time() - t_fit
 
     entry = artifacts.ModelEntry(config.name, run_dir / "best.keras", None, True, layout="28x28x1", outputs="probabilities", model=model)
@@ -377,6 +382,5 @@ def run(config: TrainConfig, out: Path = MODELS_DIR) -> Path:
         f"weighted F1 {test['weighted_f1']:.4f} | {card['params']:,} params | {train_seconds:.0f}s",
         flush=True,
     )
-    if not config.dry_run:
-        shutil.rmtree(run_dir / "backup", ignore_errors=True)
+    shutil.rmtree(run_dir / "backup", ignore_errors=True)  # finished: the next run starts fresh
     return path

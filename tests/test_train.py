@@ -1,0 +1,67 @@
+"""Training internals: augmentation, schedules, resume after an interruption."""
+
+import dataclasses
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from digitlab import train
+
+
+@pytest.fixture
+def dry_config(mnist_path):
+    return train.TrainConfig(name="resume_probe", builder="cnn", model_kwargs={"width": 8}, epochs=2,
+                             batch_size=64, mnist_path=str(mnist_path), dry_run=True, seed=7)
+
+
+def test_augmentation_keeps_range_and_changes_images(dry_config, mnist_test):
+    x = (mnist_test[0][:32] / 255.0).astype(np.float32)[..., None]
+    y = np.zeros((32, 10), np.float32)
+    out, _ = train.augmenter(dry_config, seed=1)(x, y)
+    out = np.asarray(out)
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+    changed = np.abs(out - x).mean(axis=(1, 2, 3)) > 0.01
+    assert changed.mean() > 0.8
+    # stroke augmentation alone changes the ink amount, both ways
+    stroke_only = dataclasses.replace(dry_config, rotation_deg=0, translate=0, zoom=0, stroke=1.0)
+    s, _ = train.augmenter(stroke_only, seed=2)(x, y)
+    ratio = np.asarray(s).sum(axis=(1, 2, 3)) / x.sum(axis=(1, 2, 3))
+    assert ratio.max() > 1.1 and ratio.min() < 0.9
+
+
+@pytest.mark.parametrize("schedule", ["onecycle", "cosine_restarts", "constant"])
+def test_schedules_peak_at_the_configured_rate(dry_config, schedule):
+    c = dataclasses.replace(dry_config, schedule=schedule, learning_rate=0.01, epochs=4)
+    lr = train.learning_rate(c, steps_per_epoch=100)
+    values = [float(lr(s)) if callable(lr) else lr for s in range(0, 400, 5)]
+    assert max(values) == pytest.approx(0.01, rel=0.02)
+    if schedule != "constant":
+        assert values[-1] < 0.5 * max(values)
+
+
+class StopAfter(keras.callbacks.Callback):
+    """Simulates Ctrl-C after a given epoch."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_run_resumes_where_it_stopped(dry_config, tmp_path, capsys):
+    with pytest.raises(KeyboardInterrupt):
+        train.run(dry_config, tmp_path, callbacks=[StopAfter(1)])
+    assert not list(tmp_path.glob("*.keras"))  # nothing half-written into the models folder
+    train.run(dry_config, tmp_path)
+    assert "resuming the interrupted run" in capsys.readouterr().out
+    card = json.loads((tmp_path / "resume_probe.json").read_text())
+    history = json.loads((tmp_path / "resume_probe.history.json").read_text())
+    assert card["epochs_run"] == 2 and history["epoch"] == [0.0, 1.0]
+    # a different recipe under the same name starts afresh instead of loading unfitting weights
+    train.run(dataclasses.replace(dry_config, model_kwargs={"width": 12}, epochs=1), tmp_path)
+    assert "resuming" not in capsys.readouterr().out
