@@ -305,12 +305,13 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None) -> Prep
     if invert not in ("auto", "yes", "no"):
         raise ValueError(f"invert must be 'auto', 'yes' or 'no', not {invert!r}")
     grey, preview, notes = load_picture(source)
-    steps: list[tuple[str, np.ndarray]] = [("input", preview)]
     h, w = grey.shape
     if max(h, w) > WORK_SIDE:
-        s = WORK_SIDE / max(h, w)
-        grey = cv2.resize(grey, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-        notes.append(f"shrunk from {w}x{h} to {grey.shape[1]}x{grey.shape[0]} for speed")
+        size = (max(1, round(w * WORK_SIDE / max(h, w))), max(1, round(h * WORK_SIDE / max(h, w))))
+        grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        preview = cv2.resize(preview, size, interpolation=cv2.INTER_AREA)
+        notes.append(f"shrunk from {w}x{h} to {size[0]}x{size[1]} for speed")
+    steps: list[tuple[str, np.ndarray]] = [("input", preview)]
     inverted = ink_is_dark(grey) if invert == "auto" else invert == "yes"
     ink = 1.0 - grey if inverted else grey
     steps.append(("grey, ink light" + (" (inverted)" if inverted else ""), ink.astype(np.float32)))

@@ -1,0 +1,61 @@
+"""python evaluation/mnist_pngs.py export DIR [--n 10000] [--split test]
+   python evaluation/mnist_pngs.py score PREDICTIONS.jsonl
+
+Checks a model the way users feed it: MNIST digits saved as PNG files, read back by
+evaluation/predict.py. `export` writes DIR/<index>_<label>.png; `score` reads
+predict.py's --format json output and prints the accuracy against the labels in the
+file names. For example:
+
+    python evaluation/mnist_pngs.py export /tmp/mnist_png
+    python evaluation/predict.py /tmp/mnist_png --model mnist_cnn --format json > /tmp/cnn.jsonl
+    python evaluation/mnist_pngs.py score /tmp/cnn.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import _bootstrap  # noqa: F401
+
+
+def export(folder: Path, n: int, split: str) -> int:
+    from PIL import Image
+
+    from digitlab import data
+
+    (x_train, y_train), (x_test, y_test) = data.load_keras_layout()
+    x, y = (x_test, y_test) if split == "test" else (x_train, y_train)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, (img, label) in enumerate(zip(x[:n], y[:n])):
+        Image.fromarray(img).save(folder / f"{i:05d}_{label}.png")
+    print(f"wrote {min(n, len(x))} PNG files to {folder}")
+    return 0
+
+
+def score(jsonl: Path) -> int:
+    rows = [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()]
+    scored = [r for r in rows if "error" not in r]
+    correct = sum(r["label"] == int(Path(r["path"]).stem.rsplit("_", 1)[1]) for r in scored)
+    errors = len(rows) - len(scored)
+    print(json.dumps({"files": len(rows), "errors": errors, "correct": correct, "accuracy": correct / max(1, len(scored))}))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    e = sub.add_parser("export", help="write MNIST digits as PNG files named <index>_<label>.png")
+    e.add_argument("folder", type=Path)
+    e.add_argument("--n", type=int, default=10000, help="how many digits (default 10000)")
+    e.add_argument("--split", choices=("test", "train"), default="test", help="MNIST split (default test)")
+    s = sub.add_parser("score", help="accuracy of predict.py --format json output against the file names")
+    s.add_argument("predictions", type=Path)
+    a = p.parse_args(argv)
+    return export(a.folder, a.n, a.split) if a.command == "export" else score(a.predictions)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,455 @@
+"""The Streamlit app through streamlit.testing.v1.AppTest, on the real models and real MNIST digits,
+plus the app-side library (digitlab.inspect_input, digitlab.model_report).
+
+Drawing: streamlit-drawable-canvas 0.13 keeps its state under its widget key as
+``{"drawing": {"raw": <Fabric.js JSON>, "data": <PNG data URL>}, "backgroundFit": None}``;
+putting that into session state before ``at.run()`` stands in for a stroke (AppTest shows the
+canvas as an unknown element and cannot draw on it).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitlab import artifacts, inspect_input, model_report, preprocess
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app"
+MODELS = ROOT / "models"  # the real, committed models
+sys.path.insert(0, str(APP))  # `streamlit run app/Home.py` puts app/ on the path; AppTest does not
+
+CANVAS_KEY = "canvas-Light-0"  # app/Home.py: canvas-<theme>-<clear count>
+TIMEOUT = 180  # the first run imports TensorFlow and loads every model
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def usable():
+    entries = [e for e in artifacts.list_models(MODELS) if e.usable]
+    if not entries:
+        pytest.skip(f"no usable model in {MODELS}: train them first (python training/train_cnn.py ...)")
+    return entries
+
+
+@pytest.fixture(scope="module")
+def samples(mnist_test):
+    """The first test digit of each class: {label: (28, 28) uint8}."""
+    x, y = mnist_test
+    return {d: x[int(np.flatnonzero(y == d)[0])] for d in range(10)}
+
+
+@pytest.fixture
+def scratch_models(tmp_path, monkeypatch, usable):
+    """A models folder holding links to the real models (so uploads never touch models/)."""
+    d = tmp_path / "models"
+    d.mkdir()
+    for f in MODELS.iterdir():
+        if not f.name.startswith("."):
+            (d / f.name).symlink_to(f)
+    monkeypatch.setenv("DIGITLAB_MODELS_DIR", str(d))
+    return d
+
+
+def new_app(page: str = "Home.py"):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=TIMEOUT)
+    if page != "Home.py":
+        at.run()
+        at.switch_page(page)
+    return at
+
+
+def png(picture: np.ndarray, **save) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(picture).save(buf, format="PNG", **save)
+    return buf.getvalue()
+
+
+def draw(at, digit: np.ndarray, key: str = CANVAS_KEY, dark: bool = False):
+    at.session_state[key] = inspect_input.canvas_state(inspect_input.digit_as_canvas(digit, 280, dark=dark))
+    return at.run()
+
+
+def no_exception(at) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def snapshot(folder: Path) -> dict[str, int]:
+    return {p.name: p.lstat().st_size for p in folder.iterdir()}
+
+
+# ----------------------------------------------------------------------------- Home
+
+
+def test_home_draw_predicts_real_mnist_digits(usable, samples):
+    at = new_app().run()
+    no_exception(at)
+    assert "the prediction appears here" in texts(at.info)
+    assert not at.metric
+    wrong = []
+    for label, digit in samples.items():
+        draw(at, digit)
+        no_exception(at)
+        shown = at.metric[0].value
+        if shown != str(label):
+            wrong.append((label, shown))
+        assert at.metric[0].label == "Prediction"
+        assert "confident" in at.metric[0].delta
+    assert len(wrong) <= 1, f"(true, shown): {wrong}"
+    assert usable[0].name in texts(at.caption), "the best model is picked by default"
+
+
+def test_home_dark_canvas(samples):
+    at = new_app().run()
+    at.segmented_control(key="canvas_theme").set_value("Dark").run()
+    no_exception(at)
+    for label in (3, 8):
+        draw(at, samples[label], key="canvas-Dark-0", dark=True)
+        no_exception(at)
+        assert at.metric[0].value == str(label)
+
+
+def test_home_blank_drawing_is_no_ink_not_a_guess():
+    at = new_app().run()
+    blank = np.full((280, 280, 4), 255, np.uint8)
+    at.session_state[CANVAS_KEY] = inspect_input.canvas_state(blank)
+    at.run()
+    no_exception(at)
+    assert not at.metric
+    assert "No ink found yet" in texts(at.info)
+
+
+def test_home_clear_button_empties_the_prediction(samples):
+    at = new_app().run()
+    draw(at, samples[5])
+    assert at.metric[0].value == "5"
+    at.button(key="clear").click().run()
+    no_exception(at)
+    assert not at.metric
+    assert "the prediction appears here" in texts(at.info)
+
+
+def test_home_preprocessing_toggle(samples):
+    at = draw(new_app().run(), samples[2])
+    at.toggle(key="show_steps").set_value(True).run()
+    no_exception(at)
+    prepared = preprocess.prepare(inspect_input.digit_as_canvas(samples[2]), invert="yes")
+    captions = [c for img in at.image for c in img.captions]
+    assert len(captions) == len(prepared.steps)
+    assert captions[-1].startswith("28x28, centre of mass at centre")
+    table = at.dataframe[0].value
+    assert list(table["quantity"]) == [r.label for r in inspect_input.mnist_likeness(prepared.image)]
+
+
+def test_model_picker_lists_what_is_on_disk(scratch_models, samples):
+    (scratch_models / "broken.keras").write_bytes(b"this is not a keras archive")
+    at = new_app().run()
+    no_exception(at)
+    on_disk = artifacts.list_models(scratch_models)
+    picker = at.sidebar.radio[0]
+    assert picker.options == [e.name for e in on_disk if e.usable]
+    assert picker.value == on_disk[0].name
+    assert "broken.keras: not a Keras 3 .keras archive" in texts(at.sidebar.caption)
+    # Switching model changes what predicts.
+    other = on_disk[-2] if not on_disk[-1].usable else on_disk[-1]
+    draw(at, samples[7])
+    picker.set_value(other.name).run()
+    no_exception(at)
+    assert at.sidebar.radio[0].value == other.name
+    assert f"Model: **{other.name}**" in texts(at.caption)
+    assert at.metric[0].value == "7"
+
+
+# ----------------------------------------------------------------------------- uploads
+
+
+def _upload(at, name: str, data: bytes, mime: str = "image/png"):
+    at.file_uploader(key="upload").upload(name, data, mime)
+    return at.run()
+
+
+def _upload_mode():
+    at = new_app().run()
+    at.segmented_control(key="input_mode").set_value("Upload").run()
+    no_exception(at)
+    assert at.file_uploader(key="upload").allowed_type
+    return at
+
+
+def test_upload_real_digit_png(samples):
+    at = _upload_mode()
+    at = _upload(at, "four.png", png(samples[4]))
+    no_exception(at)
+    assert at.metric[0].value == "4"
+    assert "upload: four.png" in texts(at.caption)
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height (8-bit grey) with almost no pixel data: a bomb's shape."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+
+
+BAD_UPLOADS = {
+    "not_an_image.png": (lambda s: b"hello, I am a text file\n" * 20, "not an image file"),
+    "truncated.png": (lambda s: png(np.kron(s[1], np.ones((8, 8), np.uint8)))[:400], "cannot decode image"),
+    "one_pixel.png": (lambda s: png(np.zeros((1, 1), np.uint8)), "too small to hold a digit"),
+    "huge_10000.png": (lambda s: _png_header_only(10000, 10000), "the limit is 40 megapixels"),
+    "bomb_60000.png": (lambda s: _png_header_only(60000, 60000), "decompression bomb"),
+    "big_7000.png": (lambda s: _png_header_only(7000, 7000), "limit is 40 megapixels"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_UPLOADS))
+def test_bad_upload_shows_a_message_and_writes_nothing(name, samples, scratch_models, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    make, expected = BAD_UPLOADS[name]
+    before_models, before_cwd = snapshot(scratch_models), snapshot(tmp_path)
+    at = _upload_mode()
+    at = _upload(at, name, make(samples))
+    no_exception(at)
+    assert not at.metric, "no guess for a refused picture"
+    message = texts(at.error)
+    assert f"Cannot use **{name}**" in message and expected in message, message
+    # The app keeps running: a good picture afterwards is predicted.
+    at = _upload(at, "six.png", png(samples[6]))
+    no_exception(at)
+    assert at.metric[0].value == "6"
+    assert snapshot(scratch_models) == before_models and snapshot(tmp_path) == before_cwd
+
+
+def _cmyk_jpeg(digit):
+    return _save(Image.fromarray(255 - np.kron(digit, np.ones((4, 4), np.uint8))).convert("CMYK"), "JPEG", quality=95)
+
+
+def _save(im: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def _animated_gif(first, second):
+    frames = [Image.fromarray(255 - np.kron(d, np.ones((4, 4), np.uint8))) for d in (first, second)]
+    return _save(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=200, loop=0)
+
+
+def _transparent_png(digit):
+    rgba = np.zeros((112, 112, 4), np.uint8)  # black ink, transparent background
+    rgba[..., 3] = np.kron(digit, np.ones((4, 4), np.uint8))
+    return png(rgba)
+
+
+UNUSUAL_UPLOADS = {
+    "sixteen_bit.png": (lambda s: png(s[9].astype(np.uint16) * 257), 9, None),
+    "cmyk.jpg": (lambda s: _cmyk_jpeg(s[3]), 3, None),
+    "animated.gif": (lambda s: _animated_gif(s[2], s[7]), 2, "animated image with 2 frames: using the first frame"),
+    "transparent.png": (lambda s: _transparent_png(s[0]), 0, "transparent background composited"),
+}
+
+
+@pytest.mark.parametrize("name", list(UNUSUAL_UPLOADS))
+def test_unusual_pictures_are_read(name, samples):
+    make, label, note = UNUSUAL_UPLOADS[name]
+    data = make(samples)
+    if name == "sixteen_bit.png":
+        assert Image.open(io.BytesIO(data)).mode.startswith("I;16")
+    if name == "cmyk.jpg":
+        assert Image.open(io.BytesIO(data)).mode == "CMYK"
+    at = _upload(_upload_mode(), name, data, "image/gif" if name.endswith("gif") else "image/png")
+    no_exception(at)
+    assert not at.error
+    assert at.metric[0].value == str(label)
+    if note:
+        assert note in texts(at.caption)
+
+
+# ----------------------------------------------------------------------------- other pages
+
+
+@pytest.mark.parametrize("page", ["pages/1_Preprocessing.py", "pages/2_Explain.py"])
+def test_pages_without_a_digit_ask_for_one(page, usable):
+    at = new_app(page).run()
+    no_exception(at)
+    assert "No digit yet" in texts(at.info)
+
+
+def test_preprocessing_page_shows_every_step(samples):
+    at = draw(new_app().run(), samples[1])
+    at.switch_page("pages/1_Preprocessing.py").run()
+    no_exception(at)
+    prepared = preprocess.prepare(inspect_input.digit_as_canvas(samples[1]), invert="yes")
+    assert [c for img in at.image for c in img.captions] == [
+        f"{title} ({p.shape[1]}×{p.shape[0]})" for title, p in prepared.steps
+    ]
+    assert "MNIST" in texts(at.success) + texts(at.warning)
+    assert len(at.dataframe[0].value) == 5
+
+
+def test_explain_page_for_a_drawn_digit(samples, usable):
+    at = draw(new_app().run(), samples[8])
+    assert at.metric[0].value == "8"
+    at.switch_page("pages/2_Explain.py").run()
+    no_exception(at)
+    assert "predicts **8**" in texts(at.caption)
+    captions = [c for img in at.image for c in img.captions]
+    for expected in ("Grad-CAM for 8", "Grad-CAM++ for 8", "gradient saliency for 8 (SmoothGrad)"):
+        assert expected in captions
+    assert sum(c.split(" · ")[0] in {str(d) for d in range(10)} for c in captions) == 10, "a Grad-CAM per digit"
+    layers = [m.value for m in at.markdown if m.value.startswith("**") and "output" in m.value]
+    assert any("last_conv" in v for v in layers), layers
+    # Explain another class on request.
+    at.selectbox(key="explain_class").set_value(3).run()
+    no_exception(at)
+    assert "Grad-CAM for 3" in [c for img in at.image for c in img.captions]
+    # The digit survives the page switch: back on Home it is still predicted.
+    at.switch_page("Home.py").run()
+    no_exception(at)
+    assert at.metric[0].value == "8"
+
+
+def test_explain_page_with_the_dense_baseline(samples, usable):
+    dense = [e for e in usable if e.name == "mnist_baseline"]
+    if not dense:
+        pytest.fail(f"mnist_baseline.keras is missing from {MODELS}")
+    at = draw(new_app().run(), samples[6])
+    at.sidebar.radio[0].set_value("mnist_baseline").run()
+    at.switch_page("pages/2_Explain.py").run()
+    no_exception(at)
+    assert "no convolutional layer" in texts(at.info)
+    captions = [c for img in at.image for c in img.captions]
+    assert any(c.startswith("gradient saliency") for c in captions)
+    assert not any(c.startswith("Grad-CAM") for c in captions)
+
+
+def test_models_page_shows_every_card(usable):
+    at = new_app("pages/3_Models.py").run()
+    no_exception(at)
+    assert [h.value for h in at.subheader][: len(usable)] == [e.name for e in usable]
+    for entry, table in zip(usable, at.table):
+        rows = dict(zip(table.value.iloc[:, 0], table.value.iloc[:, 1]))
+        assert rows["test accuracy"] == f"{entry.card['metrics']['test_accuracy']:.2%}"
+        assert rows["parameters"] == f"{entry.card['params']:,}"
+        assert rows["command"] == entry.card["command"]
+    captions = [c for img in at.image for c in img.captions]
+    assert captions.count("test confusion matrix (rows: true digit)") == sum(
+        model_report.confusion(e.path) is not None for e in usable
+    )
+    assert captions.count("training curves (train solid, validation dashed)") == sum(
+        model_report.curves_path(e.path) is not None for e in usable
+    )
+
+
+def test_models_page_upload(scratch_models, usable, tmp_path):
+    import keras
+
+    at = new_app("pages/3_Models.py").run()
+    before = snapshot(scratch_models)
+    # Refused: not a .keras archive.
+    at.file_uploader(key="model_file").upload("junk.keras", b"PK\x03\x04 definitely not a model", "application/octet-stream")
+    at.run()
+    at.button(key="add_model").click().run()
+    no_exception(at)
+    assert "junk.keras** was refused, nothing was saved" in texts(at.error)
+    assert snapshot(scratch_models) == before
+    # Refused: a Lambda layer (Keras safe mode).
+    inp = keras.Input((28, 28, 1))
+    lam = keras.Model(inp, keras.layers.Dense(10)(keras.layers.Flatten()(keras.layers.Lambda(lambda t: t * 2)(inp))))
+    lam.save(tmp_path / "lam.keras")
+    at.file_uploader(key="model_file").upload("lam.keras", (tmp_path / "lam.keras").read_bytes(), "application/octet-stream")
+    at.run()
+    at.button(key="add_model").click().run()
+    assert "safe mode" in texts(at.error)
+    assert snapshot(scratch_models) == before
+    # Accepted: a copy of a real model under a new name; it appears in the picker.
+    at.file_uploader(key="model_file").upload("My copy.keras", usable[0].path.read_bytes(), "application/octet-stream")
+    at.run()
+    at.button(key="add_model").click().run()
+    no_exception(at)
+    assert "Added **My_copy**" in texts(at.success)
+    assert (scratch_models / "My_copy.keras").is_file()
+    at.run()
+    assert "My_copy" in at.sidebar.radio[0].options
+    assert "My_copy" in [h.value for h in at.subheader]
+
+
+# ----------------------------------------------------------------------------- app-side library
+
+
+def test_mnist_reference_matches_real_mnist(mnist_test):
+    """inspect_input.MNIST_REFERENCE is what shape_stats gives on the prepared MNIST test split."""
+    x, _ = mnist_test
+    measured = preprocess.reference_stats(preprocess.prepare_batch(x))
+    for key, ref in inspect_input.MNIST_REFERENCE.items():
+        for stat, value in ref.items():
+            assert measured[key][stat] == pytest.approx(value, abs=1e-3), (key, stat)
+
+
+def test_likeness_of_real_and_odd_drawings(samples):
+    import cv2
+
+    rows = inspect_input.mnist_likeness(preprocess.prepare(samples[0], invert="no").image)
+    assert [r.verdict for r in rows] == ["typical"] * 5
+    assert inspect_input.likeness_score(rows).startswith("MNIST-like")
+
+    def seven(thickness: int) -> np.ndarray:
+        canvas = np.full((280, 280), 255, np.uint8)
+        cv2.polylines(canvas, [np.array([[60, 50], [220, 50], [120, 240]], np.int32)], False, 0, thickness)
+        return canvas
+
+    thin = {r.key: r for r in inspect_input.mnist_likeness(preprocess.prepare(seven(3)).image)}
+    thick = {r.key: r for r in inspect_input.mnist_likeness(preprocess.prepare(seven(45)).image)}
+    assert thin["stroke_width"].verdict == "low" and "bigger brush" in thin["stroke_width"].advice
+    assert thick["stroke_width"].verdict == "high" and "smaller brush" in thick["stroke_width"].advice
+    assert thin["box_height"].verdict == "typical"
+
+
+def test_canvas_state_round_trip(samples):
+    rgba = inspect_input.digit_as_canvas(samples[3], 280)
+    state = inspect_input.canvas_state(rgba)
+    url = state["drawing"]["data"]
+    assert url.startswith("data:image/png;base64,")
+    import base64
+
+    back = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
+    np.testing.assert_array_equal(back, rgba)
+    assert inspect_input.stroke_count(state["drawing"]["raw"]) == 1
+    assert inspect_input.stroke_count(None) == 0
+    assert inspect_input.enlarge(samples[3], 168).shape == (168, 168)
+
+
+def test_model_report_agrees_with_the_cards(usable):
+    for entry in usable:
+        card = entry.card or {}
+        cm = model_report.confusion(entry.path)
+        if cm is None:
+            continue
+        assert cm.shape == (10, 10) and cm.sum() == card["data"]["test"]
+        assert np.trace(cm) / cm.sum() == pytest.approx(card["metrics"]["test_accuracy"], abs=1e-9)
+        for true, pred, n in model_report.top_confusions(cm):
+            assert true != pred and cm[true, pred] == n
+        png_bytes = model_report.confusion_png(cm, entry.name)
+        assert Image.open(io.BytesIO(png_bytes)).size[0] > 300
+        summary = model_report.summary(entry)
+        assert summary["test accuracy"] == f"{card['metrics']['test_accuracy']:.2%}"
+        assert summary["file size"] == f"{entry.path.stat().st_size / 1e6:.2f} MB"
+        assert json.loads(entry.path.with_name(entry.name + ".metrics.json").read_text())["test"]["confusion"] == cm.tolist()
