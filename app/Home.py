@@ -103,7 +103,7 @@ with right:
     else:
         common.show_prediction(clf.predict_prepared([digit.prepared])[0])
         strokes = inspect_input.stroke_count(st.session_state.canvas_json) if digit.origin == "drawing" else 0
-        st.caption(f"Model: **{clf.name}** · input from the {digit.origin}" + (f" ({strokes} strokes)" if strokes else ""))
+        st.caption(f"Model: **{clf.name}** · input from the {digit.origin}" + (f" ({strokes} stroke{'s' if strokes != 1 else ''})" if strokes else ""))
 
 if digit is not None and st.toggle("Show the preprocessing steps", key="show_steps"):
     common.show_steps(digit.prepared, size=130)

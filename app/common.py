@@ -254,10 +254,11 @@ def confusion_png(model_path: str, mtime_ns: int) -> bytes | None:
 
 
 def install_uploaded_model() -> None:
-    """Models page upload button: validate and save through artifacts; remember the outcome to show it."""
+    """Models page uploader callback (runs once per new file): validate and save through
+    artifacts, and remember the outcome to show it."""
     upload = st.session_state.get("model_file")
-    if upload is None:
-        st.session_state.model_upload_result = ("error", "Choose a .keras file first.")
+    if upload is None:  # the file was removed from the uploader
+        st.session_state.model_upload_result = None
         return
     try:
         entry = artifacts.install_model_file(upload.getvalue(), upload.name, models_dir())

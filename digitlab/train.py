@@ -54,6 +54,8 @@ class TrainConfig:
     max_iter: int = 200  # logistic regression solver iterations
     l2_c: float = 0.05  # logistic regression inverse regularisation strength
     seed: int = 42
+    adversarial: dict = field(default_factory=dict)  # adversarial training recipe (digitlab.attacks.install_adversarial_training); {} = plain
+    monitor: str = "val_accuracy"  # metric that picks the checkpoint and stops early (robust training: "val_pgd_accuracy")
     val_size: int = data.VAL_SIZE
     mnist_path: str | None = None  # explicit MNIST .npz (else $DIGITLAB_MNIST, keras cache, download)
     dry_run: bool = False  # a few batches on a subset: seconds, for tests
@@ -241,12 +243,16 @@ def fit_keras(config: TrainConfig, d: Prepared, run_dir: Path, extra_callbacks=(
     train_ds = make_dataset(d.x_train, d.y_train, config, training=True)
     val_ds = make_dataset(d.x_val, d.y_val, config, training=False)
     compile_model(model, config, steps_per_epoch=int(np.ceil(len(d.x_train) / config.batch_size)))
+    if config.adversarial:
+        from digitlab import attacks
+
+        attacks.install_adversarial_training(model, config.adversarial, steps_per_epoch=int(np.ceil(len(d.x_train) / config.batch_size)))
     best_path = run_dir / "best.keras"
     log_path = run_dir / "history.csv"
     callbacks = [
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
-        keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_accuracy", mode="max", save_best_only=True),
-        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience),
+        keras.callbacks.ModelCheckpoint(str(best_path), monitor=config.monitor, mode="max", save_best_only=True),
+        keras.callbacks.EarlyStopping(monitor=config.monitor, mode="max", patience=config.patience),
         keras.callbacks.CSVLogger(str(log_path), append=True),
         *extra_callbacks,
     ]

@@ -27,7 +27,6 @@ APP = ROOT / "app"
 MODELS = ROOT / "models"  # the real, committed models
 sys.path.insert(0, str(APP))  # `streamlit run app/Home.py` puts app/ on the path; AppTest does not
 
-CANVAS_KEY = "canvas-Light-0"  # app/Home.py: canvas-<theme>-<clear count>
 TIMEOUT = 180  # the first run imports TensorFlow and loads every model
 
 
@@ -77,8 +76,21 @@ def png(picture: np.ndarray, **save) -> bytes:
     return buf.getvalue()
 
 
-def draw(at, digit: np.ndarray, key: str = CANVAS_KEY, dark: bool = False):
-    at.session_state[key] = inspect_input.canvas_state(inspect_input.digit_as_canvas(digit, 280, dark=dark))
+def canvas_key(at) -> str:
+    """The key of the canvas on the page (it changes with Clear and with the canvas theme)."""
+    keys = [e.key for e in _walk(at.main) if type(e).__name__ == "UnknownElement" and str(e.key).startswith("canvas-")]
+    assert len(keys) == 1, keys
+    return keys[0]
+
+
+def _walk(block):
+    for child in getattr(block, "children", {}).values():
+        yield child
+        yield from _walk(child)
+
+
+def draw(at, digit: np.ndarray, dark: bool = False):
+    at.session_state[canvas_key(at)] = inspect_input.canvas_state(inspect_input.digit_as_canvas(digit, 280, dark=dark))
     return at.run()
 
 
@@ -120,7 +132,8 @@ def test_home_dark_canvas(samples):
     at.segmented_control(key="canvas_theme").set_value("Dark").run()
     no_exception(at)
     for label in (3, 8):
-        draw(at, samples[label], key="canvas-Dark-0", dark=True)
+        assert canvas_key(at).startswith("canvas-Dark-")
+        draw(at, samples[label], dark=True)
         no_exception(at)
         assert at.metric[0].value == str(label)
 
@@ -128,7 +141,7 @@ def test_home_dark_canvas(samples):
 def test_home_blank_drawing_is_no_ink_not_a_guess():
     at = new_app().run()
     blank = np.full((280, 280, 4), 255, np.uint8)
-    at.session_state[CANVAS_KEY] = inspect_input.canvas_state(blank)
+    at.session_state[canvas_key(at)] = inspect_input.canvas_state(blank)
     at.run()
     no_exception(at)
     assert not at.metric
@@ -367,7 +380,6 @@ def test_models_page_upload(scratch_models, usable, tmp_path):
     # Refused: not a .keras archive.
     at.file_uploader(key="model_file").upload("junk.keras", b"PK\x03\x04 definitely not a model", "application/octet-stream")
     at.run()
-    at.button(key="add_model").click().run()
     no_exception(at)
     assert "junk.keras** was refused, nothing was saved" in texts(at.error)
     assert snapshot(scratch_models) == before
@@ -377,13 +389,11 @@ def test_models_page_upload(scratch_models, usable, tmp_path):
     lam.save(tmp_path / "lam.keras")
     at.file_uploader(key="model_file").upload("lam.keras", (tmp_path / "lam.keras").read_bytes(), "application/octet-stream")
     at.run()
-    at.button(key="add_model").click().run()
     assert "safe mode" in texts(at.error)
     assert snapshot(scratch_models) == before
     # Accepted: a copy of a real model under a new name; it appears in the picker.
     at.file_uploader(key="model_file").upload("My copy.keras", usable[0].path.read_bytes(), "application/octet-stream")
     at.run()
-    at.button(key="add_model").click().run()
     no_exception(at)
     assert "Added **My_copy**" in texts(at.success)
     assert (scratch_models / "My_copy.keras").is_file()
@@ -401,7 +411,8 @@ def test_mnist_reference_matches_real_mnist(mnist_test):
     measured = preprocess.reference_stats(preprocess.prepare_batch(x))
     for key, ref in inspect_input.MNIST_REFERENCE.items():
         for stat, value in ref.items():
-            assert measured[key][stat] == pytest.approx(value, abs=1e-3), (key, stat)
+            # 2 %: room for float noise and tiny recipe tweaks, not for a changed recipe.
+            assert measured[key][stat] == pytest.approx(value, rel=0.02, abs=1e-3), (key, stat, measured[key][stat])
 
 
 def test_likeness_of_real_and_odd_drawings(samples):
@@ -416,11 +427,13 @@ def test_likeness_of_real_and_odd_drawings(samples):
         cv2.polylines(canvas, [np.array([[60, 50], [220, 50], [120, 240]], np.int32)], False, 0, thickness)
         return canvas
 
-    thin = {r.key: r for r in inspect_input.mnist_likeness(preprocess.prepare(seven(3)).image)}
-    thick = {r.key: r for r in inspect_input.mnist_likeness(preprocess.prepare(seven(45)).image)}
+    thin = {r.key: r for r in inspect_input.mnist_likeness(preprocess.prepare(seven(8)).image)}
+    thick = {r.key: r for r in inspect_input.mnist_likeness(preprocess.prepare(seven(60)).image)}
     assert thin["stroke_width"].verdict == "low" and "bigger brush" in thin["stroke_width"].advice
     assert thick["stroke_width"].verdict == "high" and "smaller brush" in thick["stroke_width"].advice
-    assert thin["box_height"].verdict == "typical"
+    assert thin["ink"].verdict == "low" and thin["box_height"].verdict == "typical"
+    normal = inspect_input.mnist_likeness(preprocess.prepare(seven(30)).image)
+    assert [r.verdict for r in normal] == ["typical"] * 5
 
 
 def test_canvas_state_round_trip(samples):

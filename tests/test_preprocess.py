@@ -21,15 +21,22 @@ def corr(a, b) -> float:
 def test_mnist_digits_come_out_nearly_unchanged(mnist_test):
     x, _ = mnist_test
     raw = x[:1000]
-    out = P.prepare_batch(raw)
     ref = raw.astype(np.float32) / 255
-    diff = np.abs(out - ref)
+    recipe = np.stack([P.prepare(d, stroke=False).image for d in raw])
+    diff = np.abs(recipe - ref)
     assert diff.mean() < 0.002, diff.mean()  # mean absolute change, on a [0, 1] scale
     assert np.percentile(diff.mean(axis=(1, 2)), 99) < 0.01
     # the recipe's invariants hold on its own output
-    stats = [P.shape_stats(im) for im in out[:200]]
+    stats = [P.shape_stats(im) for im in recipe[:200]]
     assert all(s["box_height"] == 20 or s["box_width"] == 20 for s in stats)
     assert max(s["centre_offset"] for s in stats) < 1.0
+    # the default path also normalises stroke width: digits inside MNIST's 5-95 % band are
+    # untouched, the outliers keep their shape
+    default = P.prepare_batch(raw)
+    touched = np.abs(default - recipe).max(axis=(1, 2)) > 0
+    assert 0.02 < touched.mean() < 0.15, touched.mean()
+    assert min(corr(a, b) for a, b in zip(default[touched], recipe[touched])) > 0.8
+    assert np.abs(default - ref).mean() < 0.01
 
 
 def test_steps_are_recorded_from_raw_to_model_input(mnist_test):
@@ -176,3 +183,19 @@ def test_mnist_reference_stats_are_recomputable(mnist_test):
     assert ref["box_height"]["median"] == 20
     assert 1.8 < ref["stroke_width"]["median"] < 2.8
     assert ref["centre_offset"]["p95"] < 1.0
+
+
+def test_stroke_width_is_brought_into_mnist_range(mnist_test):
+    from digitlab.synth import restroke
+
+    lo, hi = P.STROKE_BAND
+    for fraction in (0.04, 0.3):  # a thin pen, a fat brush (MNIST is ~0.11)
+        widths_off, widths_on = [], []
+        for i, digit in enumerate(mnist_test[0][:30]):
+            drawing = restroke(digit, fraction, seed=i)
+            widths_off.append(P.shape_stats(P.prepare(drawing, stroke=False).image)["stroke_width"])
+            on = P.prepare(drawing, stroke=True)
+            widths_on.append(P.shape_stats(on.image)["stroke_width"])
+            assert any("stroke width" in n for n in on.notes) or lo <= widths_off[-1] <= hi
+        assert not lo <= np.median(widths_off) <= hi  # the drawing really was off MNIST's range
+        assert lo <= np.median(widths_on) <= hi + 0.5, (fraction, np.median(widths_on))

@@ -41,10 +41,9 @@ if bad:
 st.subheader("Add a model")
 st.caption(
     f"A Keras 3 `.keras` file mapping a 28×28 grey digit ((28,28,1), (28,28) or (784,)) to 10 classes, up to "
-    f"{artifacts.MAX_MODEL_BYTES / 2**20:.0f} MB. It is loaded with Keras safe mode on and checked before anything is saved."
+    f"{artifacts.MAX_MODEL_BYTES / 2**20:.0f} MB. It is loaded with Keras safe mode on and checked before anything is saved; a refused file changes nothing."
 )
-st.file_uploader("Keras model", type=["keras"], key="model_file", label_visibility="collapsed")
-st.button("Add model", on_click=common.install_uploaded_model, key="add_model", type="primary")
+st.file_uploader("Keras model", type=["keras"], key="model_file", label_visibility="collapsed", on_change=common.install_uploaded_model)
 result = st.session_state.model_upload_result
 if result is not None:
     (st.success if result[0] == "success" else st.error)(result[1])

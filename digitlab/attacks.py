@@ -1,0 +1,361 @@
+"""L-infinity adversarial attacks (FGSM, PGD) on a model's logits, and accuracy-vs-epsilon curves.
+
+Shared by evaluation/attack.py, the leaderboard, adversarial training (``digitlab.train`` with
+``TrainConfig.adversarial``) and the app.  Everything works on model inputs: (N, 28, 28)
+float32 in [0, 1], light ink on black (the output of ``digitlab.preprocess``).
+
+    FGSM  (Goodfellow et al. 2015):  x' = clip(x + eps * sign(grad_x loss))
+    PGD   (Madry et al. 2018):        random start in the eps-ball, then ``steps`` signed-gradient
+                                      steps of ``step_size``, each projected back onto the eps-ball
+                                      and onto [0, 1]
+
+The loss is the cross-entropy of the model's *logits* (the Dense layer named ``logits`` that every
+builder in ``digitlab.models`` has), not of the saturated softmax: a confident softmax rounds to
+1.0 in float32 and its gradient vanishes, which would make a model look robust when it is not.
+Models without a ``logits`` layer fall back to the log of their probabilities (or to their raw
+outputs when those already are logits).  Gradients come from ``tf.GradientTape`` on a traced
+forward pass; ``model.predict`` (numpy, no gradient) is never used.
+
+An evaluation attack keeps, for each digit, the first iterate that is misclassified, so the
+accuracy it reports is the accuracy under the strongest point PGD visited, not only its last one.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+
+EPS_GRID = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)  # default epsilons of accuracy-vs-eps curves
+PGD_STEPS = 40  # the PGD-40 of Madry et al.'s MNIST challenge
+BATCH = 500  # images per attack batch: large enough to keep the CPU busy, small enough for memory
+
+Progress = Callable[[float, str], None] | None  # progress(fraction done in [0, 1], message)
+
+
+def default_step_size(eps: float, steps: int) -> float:
+    """Madry et al.'s rule of thumb: 2.5 * eps / steps, so the walk can cross the ball and back."""
+    return 2.5 * eps / max(1, steps)
+
+
+# ----------------------------------------------------------------------------- logits
+
+
+def keras_model(model):
+    """A keras.Model from a keras.Model, an ``artifacts.ModelEntry`` or an ``inference.Classifier``."""
+    inner = getattr(model, "model", None)  # Classifier.model / ModelEntry.model
+    return inner if inner is not None else model
+
+
+def logits_function(model) -> tuple[Callable, tuple[int, ...], str]:
+    """(model's logits as a function of its own input tensor, the model's input shape, which source).
+
+    source: "logits layer", "log probabilities" (softmax output, no ``logits`` layer) or "outputs".
+    """
+    import keras
+
+    model = keras_model(model)
+    shape = tuple(model.inputs[0].shape[1:])
+    try:
+        layer = model.get_layer("logits")
+    except ValueError:
+        layer = None
+    if layer is not None and not isinstance(model, keras.Sequential):
+        sub = keras.Model(model.inputs, layer.output, name=f"{model.name}_logits")
+        return (lambda x, training=False: sub(x, training=training)), shape, "logits layer"
+    if layer is not None:
+        # Sequential models loaded from .keras keep stale layer outputs (STACK.md): call the layers in turn.
+        upto = model.layers[: model.layers.index(layer) + 1]
+
+        def seq(x, training=False):
+            for lyr in upto:
+                x = lyr(x, training=training)
+            return x
+
+        return seq, shape, "logits layer"
+    last = model.layers[-1]
+    if getattr(getattr(last, "activation", None), "__name__", "") == "softmax":
+        # log p = logits - logsumexp(logits): the same gradients up to the saturation of p in float32
+        return (lambda x, training=False: tf.math.log(tf.maximum(model(x, training=training), 1e-30))), shape, "log probabilities"
+    return (lambda x, training=False: model(x, training=training)), shape, "outputs"
+
+
+# ----------------------------------------------------------------------------- the attack itself
+
+
+def perturb(logits_fn, x, y, eps, step_size, steps: int, random_start: bool = True, seed=None, keep_first_success: bool = False):
+    """Signed-gradient L-inf attack on a batch of tensors; FGSM is ``steps=1, step_size=eps, random_start=False``.
+
+    logits_fn: model-input tensor -> (B, 10) logits (differentiable)
+    x: (B, ...) float32 in [0, 1]; y: (B,) int labels; eps, step_size: scalars (may be tensors)
+    steps: a Python int (the loop is unrolled) or a scalar int tensor (a tf.while_loop)
+    seed: None (TensorFlow's global generator, for training) or a (2,) int tensor (stateless, reproducible)
+    keep_first_success: return, per image, the first iterate that is misclassified (evaluation);
+    otherwise the last iterate (training).  Result: x_adv with |x_adv - x| <= eps and 0 <= x_adv <= 1.
+    """
+    x = tf.convert_to_tensor(x, tf.float32)
+    y = tf.cast(y, tf.int64)
+    eps = tf.cast(eps, tf.float32)
+    step_size = tf.cast(step_size, tf.float32)
+    lo = tf.maximum(x - eps, 0.0)
+    hi = tf.minimum(x + eps, 1.0)
+    if random_start:
+        if seed is None:
+            noise = tf.random.uniform(tf.shape(x), -1.0, 1.0)
+        else:
+            noise = tf.random.stateless_uniform(tf.shape(x), seed, -1.0, 1.0)
+        x_adv = tf.clip_by_value(x + eps * noise, lo, hi)
+    else:
+        x_adv = x
+    per_image = tf.concat([[-1], tf.ones([tf.rank(x) - 1], tf.int32)], 0)  # reshapes a (B,) mask to broadcast
+
+    def step(x_adv, best, fooled):
+        with tf.GradientTape() as tape:
+            tape.watch(x_adv)
+            logits = logits_fn(x_adv)
+            loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+        grad = tape.gradient(loss, x_adv)
+        if keep_first_success:
+            wrong = tf.argmax(logits, 1) != y
+            best = tf.where(tf.reshape(wrong & ~fooled, per_image), x_adv, best)
+            fooled = fooled | wrong
+        return tf.clip_by_value(x_adv + step_size * tf.sign(grad), lo, hi), best, fooled
+
+    state = (x_adv, x_adv, tf.zeros(tf.shape(y), tf.bool))
+    if isinstance(steps, int):  # unrolled: works inside Keras' train/test functions, where AutoGraph is off
+        for _ in range(steps):
+            state = step(*state)
+    else:
+        state = tf.while_loop(lambda i, *s: i < steps, lambda i, *s: (i + 1, *step(*s)), (tf.constant(0), *state))[1:]
+    x_adv, best, fooled = state
+    if not keep_first_success:
+        return x_adv
+    return tf.where(tf.reshape(fooled, per_image), best, x_adv)
+
+
+class Attacker:
+    """FGSM / PGD against one model on numpy batches; the attack loop is traced once per step count.
+
+    ``attacker(model)`` returns a cached instance, so pages and scripts share the traced functions.
+    """
+
+    def __init__(self, model):
+        self.model = keras_model(model)
+        self.logits_fn, self.input_shape, self.source = logits_function(self.model)
+        fn = self.logits_fn
+
+        @tf.function(reduce_retracing=True)
+        def run(x, y, eps, step_size, steps, seed, random_start: bool):
+            return perturb(fn, x, y, eps, step_size, steps, random_start, seed, keep_first_success=True)
+
+        @tf.function(reduce_retracing=True)
+        def logits(x):
+            return fn(x, training=False)
+
+        self._run = run
+        self._logits = logits
+
+    def logits(self, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+        """(N, 28, 28) inputs -> (N, 10) logits (or their stand-in, see ``source``)."""
+        x = np.asarray(x, np.float32).reshape(-1, 28, 28)
+        out = [self._logits(tf.constant(x[i : i + batch_size].reshape(-1, *self.input_shape))).numpy() for i in range(0, len(x), batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, 10), np.float32)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.logits(x).argmax(1)
+
+    def attack(self, x: np.ndarray, y: np.ndarray | None, eps: float, steps: int = PGD_STEPS, step_size: float | None = None,
+               random_start: bool = True, restarts: int = 1, seed: int = 0, batch_size: int = BATCH, progress: Progress = None) -> np.ndarray:
+        """(N, 28, 28) inputs -> adversarial (N, 28, 28) inputs.  y None attacks the model's own prediction.
+
+        With ``restarts`` > 1, each restart (a new random start) only works on the digits
+        that are still classified correctly.
+        """
+        x = np.asarray(x, np.float32).reshape(-1, 28, 28)
+        y = self.predict(x) if y is None else np.asarray(y, np.int64).reshape(-1)
+        if eps <= 0 or len(x) == 0:
+            return x.copy()
+        step_size = default_step_size(eps, steps) if step_size is None else step_size
+        out = x.copy()
+        todo = np.arange(len(x))
+        restarts = max(1, restarts) if random_start else 1
+        total = restarts * len(x)
+        done = 0
+        for r in range(restarts):
+            for b, i in enumerate(range(0, len(todo), batch_size)):
+                idx = todo[i : i + batch_size]
+                xb = tf.constant(x[idx].reshape(-1, *self.input_shape))
+                seed_t = tf.constant([seed * 1000 + r, b], tf.int64)
+                adv = self._run(xb, tf.constant(y[idx]), tf.constant(eps, tf.float32), tf.constant(step_size, tf.float32),
+                                tf.constant(steps), seed_t, bool(random_start))
+                out[idx] = adv.numpy().reshape(-1, 28, 28)
+                done += len(idx)
+                if progress:
+                    progress(min(1.0, done / total), f"eps {eps:g}: {done}/{total} images")
+            if r + 1 < restarts:
+                todo = todo[self.predict(out[todo]) == y[todo]]
+                done = (r + 1) * len(x) + (len(x) - len(todo))  # finished digits count as done
+                if len(todo) == 0:
+                    break
+        if progress:
+            progress(1.0, f"eps {eps:g}: done")
+        return out
+
+
+_ATTACKERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def attacker(model) -> Attacker:
+    """The cached ``Attacker`` of a model (keras.Model, ModelEntry or Classifier)."""
+    m = keras_model(model)
+    if m not in _ATTACKERS:
+        _ATTACKERS[m] = Attacker(m)
+    return _ATTACKERS[m]
+
+
+# ----------------------------------------------------------------------------- public, page-friendly functions
+
+
+def fgsm(model, x: np.ndarray, y: np.ndarray | None = None, eps: float = 0.1, batch_size: int = BATCH, progress: Progress = None) -> np.ndarray:
+    """Fast gradient sign method: one step of size eps from x.  (N, 28, 28) -> (N, 28, 28) in [0, 1]."""
+    return attacker(model).attack(x, y, eps, steps=1, step_size=eps, random_start=False, batch_size=batch_size, progress=progress)
+
+
+def pgd(model, x: np.ndarray, y: np.ndarray | None = None, eps: float = 0.3, steps: int = PGD_STEPS, step_size: float | None = None,
+        random_start: bool = True, restarts: int = 1, seed: int = 0, batch_size: int = BATCH, progress: Progress = None) -> np.ndarray:
+    """Projected gradient descent (L-inf) with a random start; step_size defaults to 2.5 * eps / steps."""
+    return attacker(model).attack(x, y, eps, steps, step_size, random_start, restarts, seed, batch_size, progress)
+
+
+def run_attack(model, x, y, attack: str, eps: float, steps: int = PGD_STEPS, restarts: int = 1, seed: int = 0, progress: Progress = None) -> np.ndarray:
+    """``fgsm`` or ``pgd`` by name (attack: "fgsm" | "pgd")."""
+    if attack == "fgsm":
+        return fgsm(model, x, y, eps, progress=progress)
+    if attack == "pgd":
+        return pgd(model, x, y, eps, steps=steps, restarts=restarts, seed=seed, progress=progress)
+    raise ValueError(f"unknown attack {attack!r}: 'fgsm' or 'pgd'")
+
+
+def accuracy_under_attack(model, x: np.ndarray, y: np.ndarray, attack: str, eps: float, steps: int = PGD_STEPS,
+                          restarts: int = 1, seed: int = 0, progress: Progress = None) -> float:
+    """Fraction of (N, 28, 28) inputs still classified as ``y`` after the attack."""
+    adv = run_attack(model, x, y, attack, eps, steps, restarts, seed, progress)
+    return float((attacker(model).predict(adv) == np.asarray(y)).mean())
+
+
+def accuracy_vs_eps(model, x: np.ndarray, y: np.ndarray, eps_list=EPS_GRID, attack: str = "pgd", steps: int = PGD_STEPS,
+                    restarts: int = 1, seed: int = 0, progress: Progress = None) -> dict:
+    """Accuracy under ``attack`` for each epsilon: {"attack", "steps", "eps": [...], "accuracy": [...], "n"}."""
+    eps_list = [float(e) for e in eps_list]
+    acc = []
+    for k, eps in enumerate(eps_list):
+        sub = None if progress is None else (lambda f, msg, k=k: progress((k + f) / len(eps_list), f"{attack} {msg}"))
+        acc.append(accuracy_under_attack(model, x, y, attack, eps, steps, restarts, seed, sub))
+    return {"attack": attack, "steps": 1 if attack == "fgsm" else steps, "restarts": restarts if attack == "pgd" else 1,
+            "eps": eps_list, "accuracy": acc, "n": int(len(x))}
+
+
+HEADLINE = (("fgsm", 0.1), ("fgsm", 0.3), ("pgd", 0.1), ("pgd", 0.3))  # the points quoted in cards and the leaderboard
+
+
+def headline_key(attack: str, eps: float, steps: int = PGD_STEPS) -> str:
+    """"fgsm_eps0.1", "pgd40_eps0.3": the names of the headline figures."""
+    return f"{attack}{steps if attack == 'pgd' else ''}_eps{eps:g}"
+
+
+def headline(model, x: np.ndarray, y: np.ndarray, steps: int = PGD_STEPS, restarts: int = 1, seed: int = 0,
+             points=HEADLINE, progress: Progress = None) -> dict:
+    """Clean accuracy and accuracy under each (attack, eps) in ``points`` on (N, 28, 28) inputs:
+    {"n", "pgd_steps", "restarts", "clean_accuracy", "fgsm_eps0.1": ..., "pgd40_eps0.3": ...}."""
+    y = np.asarray(y)
+    out = {"n": int(len(x)), "pgd_steps": steps, "restarts": restarts,
+           "clean_accuracy": float((attacker(model).predict(x) == y).mean())}
+    for k, (attack, eps) in enumerate(points):
+        sub = None if progress is None else (lambda f, msg, k=k, a=attack: progress((k + f) / len(points), f"{a} {msg}"))
+        out[headline_key(attack, eps, steps)] = accuracy_under_attack(model, x, y, attack, eps, steps, restarts, seed, sub)
+    return out
+
+
+def attack_one(model, image: np.ndarray, eps_list=EPS_GRID, attack: str = "pgd", steps: int = PGD_STEPS, seed: int = 0) -> list[dict]:
+    """One (28, 28) input (e.g. the user's drawing) attacked at growing eps, against its own prediction.
+
+    Returns [{"eps", "image" (28, 28) float32, "label", "confidence", "probabilities" (10,)}, ...].
+    """
+    a = attacker(model)
+    image = np.asarray(image, np.float32).reshape(1, 28, 28)
+    target = a.predict(image)
+    out = []
+    for eps in eps_list:
+        adv = run_attack(model, image, target, attack, float(eps), steps, seed=seed)
+        z = a.logits(adv)[0].astype(np.float64)
+        p = np.exp(z - z.max())
+        p /= p.sum()
+        out.append({"eps": float(eps), "image": adv[0], "label": int(p.argmax()), "confidence": float(p.max()), "probabilities": p.astype(np.float32)})
+    return out
+
+
+# ----------------------------------------------------------------------------- adversarial training
+
+
+def install_adversarial_training(model, recipe: dict, steps_per_epoch: int) -> None:
+    """Make ``model.fit`` train on adversarial examples (``TrainConfig.adversarial`` is the recipe).
+
+    Each training batch is replaced by its FGSM-with-random-start ("Fast is better than free",
+    Wong et al. 2020) or PGD perturbation, found against the current weights in inference mode;
+    Keras' own train step (compiled loss, optimizer, metrics) then trains on it.  Validation
+    additionally reports ``pgd_accuracy`` (PGD with ``val_steps`` steps at the full eps) so the
+    checkpoint can be chosen on robustness: FGSM training can overfit catastrophically (PGD
+    accuracy collapses while FGSM accuracy rises), and that must not be the model we keep.
+
+    recipe keys (defaults): attack "fgsm" | "pgd" ("fgsm"), eps (0.3), alpha: FGSM step, in units
+    of eps (1.25), pgd_steps (10) and pgd_alpha (2.5 / pgd_steps) for attack "pgd", ramp_epochs:
+    eps grows linearly from 0 over this many epochs (2), val_steps (10), val_fraction: share of
+    each validation batch that is attacked (0.25; the clean metrics use all of it).
+    The model itself is untouched: only this instance's ``train_step``/``test_step`` change, so the
+    saved file is a plain Functional model.
+    """
+    import keras
+
+    r = {"attack": "fgsm", "eps": 0.3, "alpha": 1.25, "pgd_steps": 10, "pgd_alpha": None, "ramp_epochs": 2.0,
+         "val_steps": 10, "val_fraction": 0.25, **recipe}
+    if r["attack"] not in ("fgsm", "pgd"):
+        raise ValueError(f"unknown adversarial training attack {r['attack']!r}")
+    logits_fn, _, _ = logits_function(model)
+    eps_max = float(r["eps"])
+    ramp_steps = max(1.0, float(r["ramp_epochs"]) * steps_per_epoch)
+    if r["attack"] == "fgsm":
+        n_steps, alpha, random_start = 1, float(r["alpha"]), True
+    else:
+        n_steps = int(r["pgd_steps"])
+        alpha, random_start = float(r["pgd_alpha"] or 2.5 / n_steps), True
+    val_steps, val_fraction = int(r["val_steps"]), float(r["val_fraction"])
+    keras_train_step, keras_test_step = model.train_step, model.test_step
+    tracker = keras.metrics.Mean(name="pgd_accuracy")
+
+    def train_step(data):
+        x, y = data[0], data[1]
+        done = tf.cast(model.optimizer.iterations, tf.float32)
+        eps = eps_max * tf.minimum(1.0, (done + 1.0) / ramp_steps)
+        x_adv = perturb(logits_fn, x, tf.argmax(y, -1), eps, alpha * eps, n_steps, random_start)
+        return keras_train_step((tf.stop_gradient(x_adv), y))
+
+    def test_step(data):
+        x, y = data[0], data[1]
+        logs = keras_test_step(data)
+        k = tf.maximum(1, tf.cast(tf.cast(tf.shape(x)[0], tf.float32) * val_fraction, tf.int32))
+        xs, ys = x[:k], tf.argmax(y[:k], -1)
+        seed = tf.stack([tf.constant(7, tf.int64), tf.cast(tf.reduce_sum(xs * 1000.0), tf.int64)])  # fixed per batch
+        x_adv = perturb(logits_fn, xs, ys, eps_max, default_step_size(eps_max, val_steps), val_steps, True, seed,
+                        keep_first_success=True)
+        tracker.update_state(tf.cast(tf.argmax(logits_fn(x_adv), -1) == ys, tf.float32))
+        return {**logs, "pgd_accuracy": tracker.result()}
+
+    def reset_metrics():
+        keras.Model.reset_metrics(model)
+        tracker.reset_state()
+
+    model.train_step = train_step
+    model.test_step = test_step
+    model.reset_metrics = reset_metrics

@@ -1,0 +1,138 @@
+"""Real-browser fixtures: Debian's Chromium (driven by Playwright) against `streamlit run app/Home.py`.
+
+The app runs on a free localhost port with a scratch models folder of links to the real
+models in models/, so uploads in the tests never write into the repository.  Without
+/usr/bin/chromium the tests skip, unless DIGITLAB_REQUIRE_BROWSER=1 (CI), where they fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from _support import CHROMIUM, CHROMIUM_ARGS, DOCS, LATENCY_PROBE, MODELS, ROOT, TIMINGS, VIEWPORT
+
+
+def _require_browser():
+    missing = None
+    if not CHROMIUM.is_file():
+        missing = f"{CHROMIUM} is missing (apt-get install -y chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            missing = "the playwright Python package is missing (pip install playwright; never `playwright install`)"
+    if missing:
+        if os.environ.get("DIGITLAB_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"browser tests required (DIGITLAB_REQUIRE_BROWSER=1) but {missing}")
+        pytest.skip(f"browser tests skipped: {missing}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class App:
+    def __init__(self, url: str, models_dir: Path, proc: subprocess.Popen, log: Path):
+        self.url, self.models_dir, self.proc, self.log = url, models_dir, proc, log
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
+
+
+@pytest.fixture(scope="session")
+def app(browser, tmp_path_factory):
+    """`streamlit run app/Home.py` on a free port; measures the cold start with the first page load.
+
+    Cold start = from launching the server process to the Home page showing its canvas and
+    prompt in the browser (TensorFlow imported, every model listed and the chosen one loaded).
+    """
+    if not any(MODELS.glob("*.keras")):
+        pytest.skip(f"no model in {MODELS}: train them first (python training/train_cnn.py ...)")
+    scratch = tmp_path_factory.mktemp("browser") / "models"
+    scratch.mkdir()
+    for f in MODELS.iterdir():
+        if not f.name.startswith("."):
+            (scratch / f.name).symlink_to(f)
+    port = _free_port()
+    log = scratch.parent / "streamlit.log"
+    env = {**os.environ, "DIGITLAB_MODELS_DIR": str(scratch), "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", "app/Home.py",
+        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    t0 = time.monotonic()
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    app = App(url, scratch, proc, log)
+    try:
+        deadline = t0 + 90
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"streamlit exited with {proc.returncode}:\n{app.tail()}")
+            try:
+                with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not answer on {url} within 90 s:\n{app.tail()}")
+            time.sleep(0.05)
+        t_server = time.monotonic() - t0
+        page = browser.new_page(viewport=VIEWPORT)
+        page.goto(url)
+        page.get_by_text("the prediction appears here").wait_for(timeout=90_000)
+        page.locator("canvas.upper-canvas").wait_for(timeout=30_000)
+        cold = time.monotonic() - t0
+        page.close()
+        TIMINGS["cold_start_s"] = round(cold, 2)
+        TIMINGS["server_ready_s"] = round(t_server, 2)
+        yield app
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)  # the server we started, and only it
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        if TIMINGS:
+            TIMINGS["machine"] = {"cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2), "python": platform.python_version()}
+            DOCS.mkdir(exist_ok=True)
+            (DOCS / "browser_timings.json").write_text(json.dumps(TIMINGS, indent=2) + "\n")
+
+
+@pytest.fixture
+def page(browser, app):
+    """A fresh browser context (its own Streamlit session) on the Home page."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.add_init_script(LATENCY_PROBE)
+    pg = context.new_page()
+    pg.goto(app.url)
+    pg.get_by_text("the prediction appears here").wait_for(timeout=60_000)
+    yield pg
+    context.close()
