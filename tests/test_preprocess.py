@@ -194,8 +194,6 @@ def test_stroke_width_is_brought_into_mnist_range(mnist_test):
         for i, digit in enumerate(mnist_test[0][:30]):
             drawing = restroke(digit, fraction, seed=i)
             widths_off.append(P.shape_stats(P.prepare(drawing, stroke=False).image)["stroke_width"])
-            on = P.prepare(drawing, stroke=True)
-            widths_on.append(P.shape_stats(on.image)["stroke_width"])
-            assert any("stroke width" in n for n in on.notes) or lo <= widths_off[-1] <= hi
+            widths_on.append(P.shape_stats(P.prepare(drawing, stroke=True).image)["stroke_width"])
         assert not lo <= np.median(widths_off) <= hi  # the drawing really was off MNIST's range
         assert lo <= np.median(widths_on) <= hi + 0.5, (fraction, np.median(widths_on))
