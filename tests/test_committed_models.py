@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from digitlab import artifacts
+from digitlab import artifacts, preprocess
 
 TARGETS = {"mnist_baseline": 0.90, "mnist_cnn": 0.993, "mnist_advanced": 0.996}
 
@@ -36,8 +36,10 @@ def test_committed_model_accuracy_through_predict_cli(name, mnist_png, run_scrip
     score = json.loads(run_script("evaluation/mnist_pngs.py", "score", out).stdout)
     assert score["files"] == 10000 and score["errors"] == 0
     assert score["accuracy"] >= TARGETS[name], score
-    # PNG is lossless and every route uses the same preprocessing: the CLI matches the card exactly
-    assert score["accuracy"] == pytest.approx(card["metrics"]["test_accuracy"], abs=1e-4)
+    # PNG is lossless and every route uses the same preprocessing: the CLI matches the card exactly,
+    # unless the model was trained under an earlier preprocessing version (recorded on its card)
+    same = card["preprocess_version"] == preprocess.PREPROCESS_VERSION
+    assert score["accuracy"] == pytest.approx(card["metrics"]["test_accuracy"], abs=1e-4 if same else 2e-3)
 
 
 def test_models_folder_stays_small():
