@@ -80,17 +80,13 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
     for flag, value in (("--epochs", a.epochs), ("--batch-size", a.batch_size)):
         if value < 1:
             p.error(f"{flag} must be at least 1")
-    if not preprocess_name_ok(a.name):
+    if not artifacts.NAME_RE.match(a.name):
         p.error(f"--name {a.name!r}: use letters, digits, '_', '.', '-'")
     config = dataclasses.replace(
         d, epochs=a.epochs, batch_size=a.batch_size, learning_rate=a.learning_rate, seed=a.seed,
         name=a.name, mnist_path=a.mnist, dry_run=a.dry_run,
     )
     return config, a.out
-
-
-def preprocess_name_ok(name: str) -> bool:
-    return bool(artifacts.NAME_RE.match(name))
 
 
 def main(defaults: TrainConfig, doc: str | None = None, argv: list[str] | None = None) -> Path:
@@ -105,7 +101,7 @@ def main(defaults: TrainConfig, doc: str | None = None, argv: list[str] | None =
 
 
 @dataclass
-class Prepared:
+class MnistInputs:
     """Model inputs (N, 28, 28) float32 in [0, 1] and labels (N,) int for the three splits."""
 
     x_train: np.ndarray
@@ -118,7 +114,7 @@ class Prepared:
     source: str
 
 
-def prepare_mnist(config: TrainConfig) -> Prepared:
+def prepare_mnist(config: TrainConfig) -> MnistInputs:
     """Load MNIST and send every split through ``preprocess.prepare_batch``; cached on disk per
     data fingerprint and preprocessing version (it takes ~20 s)."""
     mnist = data.load_mnist(config.mnist_path, val_size=config.val_size)
@@ -141,7 +137,7 @@ def prepare_mnist(config: TrainConfig) -> Prepared:
         if not config.dry_run:
             cache.parent.mkdir(parents=True, exist_ok=True)
             np.savez(cache, **arrays)
-    return Prepared(**arrays, fingerprint=mnist.fingerprint, source=mnist.source)
+    return MnistInputs(**arrays, fingerprint=mnist.fingerprint, source=mnist.source)
 
 
 # ----------------------------------------------------------------------------- keras training
@@ -233,7 +229,7 @@ def compile_model(model, config: TrainConfig, steps_per_epoch: int) -> None:
     )
 
 
-def fit_keras(config: TrainConfig, d: Prepared, run_dir: Path, extra_callbacks=()):
+def fit_keras(config: TrainConfig, d: MnistInputs, run_dir: Path, extra_callbacks=()):
     """Train a registered builder; returns (best model by val accuracy, history dict)."""
     import keras
 
@@ -277,7 +273,7 @@ def read_history(csv_path: Path) -> dict[str, list[float]]:
     return {k: [float(r[k]) for r in rows] for k in keys}
 
 
-def fit_logistic(config: TrainConfig, d: Prepared):
+def fit_logistic(config: TrainConfig, d: MnistInputs):
     """scikit-learn LogisticRegression on the 784 pixels, copied into ``models.build_baseline``."""
     from sklearn.linear_model import LogisticRegression
 
