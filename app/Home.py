@@ -23,18 +23,32 @@ def clear_canvas() -> None:
     st.session_state.canvas_json = st.session_state.canvas_restore = st.session_state.drawn = None
 
 
-common.page("Draw a digit")
-clf = common.require_model(common.sidebar())
+def show_prediction(clf, digit: common.Digit | None) -> None:
+    """The right-hand column: the prediction for the current digit, or a prompt."""
+    if digit is None:
+        st.info("Draw a digit on the canvas (or upload a picture): the prediction appears here as soon as a stroke ends.")
+        return
+    common.show_prediction(clf.predict_prepared([digit.prepared])[0])
+    strokes = inspect_input.stroke_count(st.session_state.canvas_json) if digit.origin == "drawing" else 0
+    st.caption(f"Model: **{clf.name}** · input from the {digit.origin}" + (f" ({strokes} stroke{'s' if strokes != 1 else ''})" if strokes else ""))
 
-source = st.segmented_control(
-    "Input", ["Draw", "Upload"], default="Draw", required=True, key="input_mode", label_visibility="collapsed", persist_state="session"
-)
-left, right = st.columns([1, 1], gap="large")
 
-with left:
-    if source == "Draw":
-        from streamlit_drawable_canvas import st_canvas  # only inside a running app (STACK.md)
+def show_steps(digit: common.Digit | None) -> None:
+    """Optional inline inspector (the Preprocessing page shows the same, larger)."""
+    if digit is not None and st.toggle("Show the preprocessing steps", key="show_steps"):
+        common.show_steps(digit.prepared, size=130)
+        if digit.prepared.image is not None:
+            common.show_likeness(digit.prepared.image)
 
+
+@st.fragment
+def draw_panel(clf) -> None:
+    """Canvas, prediction and steps.  A fragment: a stroke reruns only this, not the page and
+    sidebar around it, which keeps stroke-to-prediction short."""
+    from streamlit_drawable_canvas import st_canvas  # only inside a running app (STACK.md)
+
+    left, right = st.columns([1, 1], gap="large")
+    with left:
         # The controls are drawn below the canvas (its toolbar floats over the area just above it),
         # so the canvas reads their values from session state.
         brush = st.session_state.get("brush", 20)
@@ -71,7 +85,14 @@ with left:
         elif inspect_input.stroke_count(result.json_data) == 0 and st.session_state.canvas_restore is None:
             st.session_state.drawn = None  # a blank canvas, not a restored one
         st.session_state[common.DIGIT_KEY] = st.session_state.drawn
-    else:
+    with right:
+        show_prediction(clf, st.session_state[common.DIGIT_KEY])
+    show_steps(st.session_state[common.DIGIT_KEY])
+
+
+def upload_panel(clf) -> None:
+    left, right = st.columns([1, 1], gap="large")
+    with left:
         upload = st.file_uploader("Picture of one digit", type=UPLOAD_TYPES, key="upload", help="PNG, JPEG, WebP, BMP, TIFF or GIF")
         invert = st.radio("Ink", list(INVERT), format_func=INVERT.get, horizontal=True, key="upload_invert")
         st.session_state[common.DIGIT_KEY] = None
@@ -95,17 +116,17 @@ with left:
                 st.image(inspect_input.enlarge(digit.prepared.steps[0][1], CANVAS), caption=upload.name)
                 for note in digit.prepared.notes:
                     st.caption(f"ℹ️ {note}")
+    with right:
+        show_prediction(clf, st.session_state[common.DIGIT_KEY])
+    show_steps(st.session_state[common.DIGIT_KEY])
 
-digit = st.session_state[common.DIGIT_KEY]
-with right:
-    if digit is None:
-        st.info("Draw a digit on the canvas (or upload a picture): the prediction appears here as soon as a stroke ends.")
-    else:
-        common.show_prediction(clf.predict_prepared([digit.prepared])[0])
-        strokes = inspect_input.stroke_count(st.session_state.canvas_json) if digit.origin == "drawing" else 0
-        st.caption(f"Model: **{clf.name}** · input from the {digit.origin}" + (f" ({strokes} stroke{'s' if strokes != 1 else ''})" if strokes else ""))
 
-if digit is not None and st.toggle("Show the preprocessing steps", key="show_steps"):
-    common.show_steps(digit.prepared, size=130)
-    if digit.prepared.image is not None:
-        common.show_likeness(digit.prepared.image)
+common.page("Draw a digit")
+clf = common.require_model(common.sidebar())
+source = st.segmented_control(
+    "Input", ["Draw", "Upload"], default="Draw", required=True, key="input_mode", label_visibility="collapsed", persist_state="session"
+)
+if source == "Draw":
+    draw_panel(clf)
+else:
+    upload_panel(clf)

@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,16 +101,8 @@ def _classifier(path: str, mtime_ns: int, size: int) -> inference.Classifier:
     if entry is None or not entry.usable:
         entry = artifacts.inspect(Path(path))
     clf = inference.Classifier(entry)
-    clf.predict_proba(preprocess.prepare(inspect_input.digit_as_canvas(_warmup_digit())).image[None])
+    clf.predict_proba(np.zeros((1, 28, 28), np.float32))  # traces the tf.function now, not on the first stroke
     return clf
-
-
-def _warmup_digit():
-    import numpy as np
-
-    d = np.zeros((28, 28), np.uint8)
-    d[4:24, 12:16] = 255  # a "1"
-    return d
 
 
 def list_models() -> list[artifacts.ModelEntry]:
@@ -204,14 +197,30 @@ def show_steps(prepared: preprocess.Prepared, size: int = 150) -> None:
     cols = st.columns(len(prepared.steps))
     for col, (title, picture) in zip(cols, prepared.steps):
         h, w = picture.shape[:2]
-        col.image(inspect_input.enlarge(picture, size), caption=f"{title} ({w}×{h})")
+        col.image(inspect_input.enlarge(picture, size, square=True), caption=f"{title} ({w}×{h})")
     for note in prepared.notes:
         st.caption(f"ℹ️ {note}")
 
 
+def _mnist_path() -> str | None:
+    """$DIGITLAB_MNIST, else the offline copy beside the repo, else None (digitlab.data's own lookup)."""
+    env = os.environ.get("DIGITLAB_MNIST")
+    if env:
+        return env
+    return str(paths.SHARED_MNIST) if paths.SHARED_MNIST.is_file() else None
+
+
 def show_likeness(image) -> None:
     """How MNIST-like the 28x28 input is, quantity by quantity."""
-    rows = inspect_input.mnist_likeness(image)
+    from digitlab import data
+
+    try:
+        with st.spinner("Measuring MNIST's typical digit shape (once per server)…"):
+            reference = inspect_input.mnist_reference(path=_mnist_path())
+    except data.DataError as e:
+        st.info(f"Cannot compare with MNIST: {e}")
+        return
+    rows = inspect_input.mnist_likeness(image, reference)
     summary = inspect_input.likeness_score(rows)
     (st.success if summary.startswith("MNIST-like") else st.warning)(summary)
     st.dataframe([r.as_row() for r in rows], hide_index=True, width="stretch")

@@ -65,6 +65,13 @@ class ModelEntry:
 # ----------------------------------------------------------------------------- writing
 
 
+def _umask_mode() -> int:
+    """0o666 minus the process umask: what a plain open() would have created (mkstemp makes 0o600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,6 +81,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -123,6 +131,7 @@ def save_model(model, card: dict | None, name: str, models_dir: Path = MODELS_DI
     os.close(fd)
     try:
         model.save(tmp)
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

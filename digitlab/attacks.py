@@ -85,7 +85,8 @@ def logits_function(model) -> tuple[Callable, tuple[int, ...], str]:
 # ----------------------------------------------------------------------------- the attack itself
 
 
-def perturb(logits_fn, x, y, eps, step_size, steps: int, random_start: bool = True, seed=None, keep_first_success: bool = False):
+def perturb(logits_fn, x, y, eps, step_size, steps: int, random_start: bool = True, seed=None, keep_first_success: bool = False,
+            loss: str = "ce"):
     """Signed-gradient L-inf attack on a batch of tensors; FGSM is ``steps=1, step_size=eps, random_start=False``.
 
     logits_fn: model-input tensor -> (B, 10) logits (differentiable)
@@ -93,7 +94,9 @@ def perturb(logits_fn, x, y, eps, step_size, steps: int, random_start: bool = Tr
     steps: a Python int (the loop is unrolled) or a scalar int tensor (a tf.while_loop)
     seed: None (TensorFlow's global generator, for training) or a (2,) int tensor (stateless, reproducible)
     keep_first_success: return, per image, the first iterate that is misclassified (evaluation);
-    otherwise the last iterate (training).  Result: x_adv with |x_adv - x| <= eps and 0 <= x_adv <= 1.
+    otherwise the last iterate (training).  loss: "ce" (cross-entropy of the logits, Madry et al.) or "margin"
+    (best other logit minus the true one, Carlini & Wagner: it never saturates, a check against gradient masking).
+    Result: x_adv with |x_adv - x| <= eps and 0 <= x_adv <= 1.
     """
     x = tf.convert_to_tensor(x, tf.float32)
     y = tf.cast(y, tf.int64)
@@ -115,8 +118,13 @@ def perturb(logits_fn, x, y, eps, step_size, steps: int, random_start: bool = Tr
         with tf.GradientTape() as tape:
             tape.watch(x_adv)
             logits = logits_fn(x_adv)
-            loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
-        grad = tape.gradient(loss, x_adv)
+            if loss == "margin":
+                true = tf.gather(logits, y, batch_dims=1)
+                other = tf.reduce_max(logits - 1e9 * tf.one_hot(y, tf.shape(logits)[-1]), axis=1)
+                objective = tf.reduce_sum(other - true)
+            else:
+                objective = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+        grad = tape.gradient(objective, x_adv)
         if keep_first_success:
             wrong = tf.argmax(logits, 1) != y
             best = tf.where(tf.reshape(wrong & ~fooled, per_image), x_adv, best)
@@ -147,8 +155,8 @@ class Attacker:
         fn = self.logits_fn
 
         @tf.function(reduce_retracing=True)
-        def run(x, y, eps, step_size, steps, seed, random_start: bool):
-            return perturb(fn, x, y, eps, step_size, steps, random_start, seed, keep_first_success=True)
+        def run(x, y, eps, step_size, steps, seed, random_start: bool, loss: str):
+            return perturb(fn, x, y, eps, step_size, steps, random_start, seed, keep_first_success=True, loss=loss)
 
         @tf.function(reduce_retracing=True)
         def logits(x):
@@ -167,7 +175,8 @@ class Attacker:
         return self.logits(x).argmax(1)
 
     def attack(self, x: np.ndarray, y: np.ndarray | None, eps: float, steps: int = PGD_STEPS, step_size: float | None = None,
-               random_start: bool = True, restarts: int = 1, seed: int = 0, batch_size: int = BATCH, progress: Progress = None) -> np.ndarray:
+               random_start: bool = True, restarts: int = 1, seed: int = 0, batch_size: int = BATCH, progress: Progress = None,
+               loss: str = "ce") -> np.ndarray:
         """(N, 28, 28) inputs -> adversarial (N, 28, 28) inputs.  y None attacks the model's own prediction.
 
         With ``restarts`` > 1, each restart (a new random start) only works on the digits
@@ -189,7 +198,7 @@ class Attacker:
                 xb = tf.constant(x[idx].reshape(-1, *self.input_shape))
                 seed_t = tf.constant([seed * 1000 + r, b], tf.int64)
                 adv = self._run(xb, tf.constant(y[idx]), tf.constant(eps, tf.float32), tf.constant(step_size, tf.float32),
-                                tf.constant(steps), seed_t, bool(random_start))
+                                tf.constant(steps), seed_t, bool(random_start), loss)
                 out[idx] = adv.numpy().reshape(-1, 28, 28)
                 done += len(idx)
                 if progress:
@@ -224,18 +233,20 @@ def fgsm(model, x: np.ndarray, y: np.ndarray | None = None, eps: float = 0.1, ba
 
 
 def pgd(model, x: np.ndarray, y: np.ndarray | None = None, eps: float = 0.3, steps: int = PGD_STEPS, step_size: float | None = None,
-        random_start: bool = True, restarts: int = 1, seed: int = 0, batch_size: int = BATCH, progress: Progress = None) -> np.ndarray:
-    """Projected gradient descent (L-inf) with a random start; step_size defaults to 2.5 * eps / steps."""
-    return attacker(model).attack(x, y, eps, steps, step_size, random_start, restarts, seed, batch_size, progress)
+        random_start: bool = True, restarts: int = 1, seed: int = 0, batch_size: int = BATCH, progress: Progress = None,
+        loss: str = "ce") -> np.ndarray:
+    """Projected gradient descent (L-inf) with a random start; step_size defaults to 2.5 * eps / steps;
+    loss "ce" (default) or "margin" (see ``perturb``)."""
+    return attacker(model).attack(x, y, eps, steps, step_size, random_start, restarts, seed, batch_size, progress, loss)
 
 
 def run_attack(model, x, y, attack: str, eps: float, steps: int = PGD_STEPS, restarts: int = 1, seed: int = 0, progress: Progress = None) -> np.ndarray:
-    """``fgsm`` or ``pgd`` by name (attack: "fgsm" | "pgd")."""
+    """By name: "fgsm", "pgd" (cross-entropy) or "pgd_margin" (PGD on the logit margin)."""
     if attack == "fgsm":
         return fgsm(model, x, y, eps, progress=progress)
-    if attack == "pgd":
-        return pgd(model, x, y, eps, steps=steps, restarts=restarts, seed=seed, progress=progress)
-    raise ValueError(f"unknown attack {attack!r}: 'fgsm' or 'pgd'")
+    if attack in ("pgd", "pgd_margin"):
+        return pgd(model, x, y, eps, steps=steps, restarts=restarts, seed=seed, progress=progress, loss="margin" if attack == "pgd_margin" else "ce")
+    raise ValueError(f"unknown attack {attack!r}: 'fgsm', 'pgd' or 'pgd_margin'")
 
 
 def accuracy_under_attack(model, x: np.ndarray, y: np.ndarray, attack: str, eps: float, steps: int = PGD_STEPS,
@@ -253,7 +264,7 @@ def accuracy_vs_eps(model, x: np.ndarray, y: np.ndarray, eps_list=EPS_GRID, atta
     for k, eps in enumerate(eps_list):
         sub = None if progress is None else (lambda f, msg, k=k: progress((k + f) / len(eps_list), f"{attack} {msg}"))
         acc.append(accuracy_under_attack(model, x, y, attack, eps, steps, restarts, seed, sub))
-    return {"attack": attack, "steps": 1 if attack == "fgsm" else steps, "restarts": restarts if attack == "pgd" else 1,
+    return {"attack": attack, "steps": 1 if attack == "fgsm" else steps, "restarts": 1 if attack == "fgsm" else restarts,
             "eps": eps_list, "accuracy": acc, "n": int(len(x))}
 
 
@@ -261,20 +272,25 @@ HEADLINE = (("fgsm", 0.1), ("fgsm", 0.3), ("pgd", 0.1), ("pgd", 0.3))  # the poi
 
 
 def headline_key(attack: str, eps: float, steps: int = PGD_STEPS) -> str:
-    """"fgsm_eps0.1", "pgd40_eps0.3": the names of the headline figures."""
-    return f"{attack}{steps if attack == 'pgd' else ''}_eps{eps:g}"
+    """The name of a headline figure: "fgsm_eps0.1", "pgd40_eps0.3", "pgd40_margin_eps0.3"."""
+    if attack == "fgsm":
+        return f"fgsm_eps{eps:g}"
+    return f"pgd{steps}{'_margin' if attack == 'pgd_margin' else ''}_eps{eps:g}"
 
 
 def headline(model, x: np.ndarray, y: np.ndarray, steps: int = PGD_STEPS, restarts: int = 1, seed: int = 0,
-             points=HEADLINE, progress: Progress = None) -> dict:
+             points=HEADLINE, curves: list[dict] | None = None, progress: Progress = None) -> dict:
     """Clean accuracy and accuracy under each (attack, eps) in ``points`` on (N, 28, 28) inputs:
-    {"n", "pgd_steps", "restarts", "clean_accuracy", "fgsm_eps0.1": ..., "pgd40_eps0.3": ...}."""
+    {"n", "pgd_steps", "restarts", "clean_accuracy", "fgsm_eps0.1": ..., "pgd40_eps0.3": ...}.
+    Points already in ``curves`` (from ``accuracy_vs_eps`` on the same digits) are taken from there."""
     y = np.asarray(y)
     out = {"n": int(len(x)), "pgd_steps": steps, "restarts": restarts,
            "clean_accuracy": float((attacker(model).predict(x) == y).mean())}
+    known = {(c["attack"], e): acc for c in (curves or []) for e, acc in zip(c["eps"], c["accuracy"])}
     for k, (attack, eps) in enumerate(points):
         sub = None if progress is None else (lambda f, msg, k=k, a=attack: progress((k + f) / len(points), f"{a} {msg}"))
-        out[headline_key(attack, eps, steps)] = accuracy_under_attack(model, x, y, attack, eps, steps, restarts, seed, sub)
+        acc = known.get((attack, float(eps)))
+        out[headline_key(attack, eps, steps)] = acc if acc is not None else accuracy_under_attack(model, x, y, attack, eps, steps, restarts, seed, sub)
     return out
 
 
@@ -303,14 +319,17 @@ def install_adversarial_training(model, recipe: dict, steps_per_epoch: int) -> N
     """Make ``model.fit`` train on adversarial examples (``TrainConfig.adversarial`` is the recipe).
 
     Each training batch is replaced by its FGSM-with-random-start ("Fast is better than free",
-    Wong et al. 2020) or PGD perturbation, found against the current weights in inference mode;
+    Wong et al. 2020), N-FGSM (de Jorge et al. 2022: a random start of up to 2 eps and one eps step,
+    not projected back onto the eps-ball, which avoids FGSM's catastrophic overfitting at large eps)
+    or PGD perturbation, found against the current weights in inference mode;
     Keras' own train step (compiled loss, optimizer, metrics) then trains on it.  Validation
     additionally reports ``pgd_accuracy`` (PGD with ``val_steps`` steps at the full eps) so the
     checkpoint can be chosen on robustness: FGSM training can overfit catastrophically (PGD
     accuracy collapses while FGSM accuracy rises), and that must not be the model we keep.
 
-    recipe keys (defaults): attack "fgsm" | "pgd" ("fgsm"), eps (0.3), alpha: FGSM step, in units
-    of eps (1.25), pgd_steps (10) and pgd_alpha (2.5 / pgd_steps) for attack "pgd", ramp_epochs:
+    recipe keys (defaults): attack "fgsm" | "nfgsm" | "pgd" ("fgsm"), eps (0.3), alpha: FGSM step, in units
+    of eps (1.25; N-FGSM: 1.0), noise: N-FGSM's random start in units of eps (2.0), pgd_steps (10) and
+    pgd_alpha (2.5 / pgd_steps) for attack "pgd", ramp_epochs:
     eps grows linearly from 0 over this many epochs (2), val_steps (10), val_fraction: share of
     each validation batch that is attacked (0.25; the clean metrics use all of it).
     The model itself is untouched: only this instance's ``train_step``/``test_step`` change, so the
@@ -318,9 +337,9 @@ def install_adversarial_training(model, recipe: dict, steps_per_epoch: int) -> N
     """
     import keras
 
-    r = {"attack": "fgsm", "eps": 0.3, "alpha": 1.25, "pgd_steps": 10, "pgd_alpha": None, "ramp_epochs": 2.0,
-         "val_steps": 10, "val_fraction": 0.25, **recipe}
-    if r["attack"] not in ("fgsm", "pgd"):
+    r = {"attack": "fgsm", "eps": 0.3, "alpha": 1.0 if recipe.get("attack") == "nfgsm" else 1.25, "noise": 2.0,
+         "pgd_steps": 10, "pgd_alpha": None, "ramp_epochs": 2.0, "val_steps": 10, "val_fraction": 0.25, **recipe}
+    if r["attack"] not in ("fgsm", "nfgsm", "pgd"):
         raise ValueError(f"unknown adversarial training attack {r['attack']!r}")
     logits_fn, _, _ = logits_function(model)
     eps_max = float(r["eps"])
@@ -334,11 +353,18 @@ def install_adversarial_training(model, recipe: dict, steps_per_epoch: int) -> N
     keras_train_step, keras_test_step = model.train_step, model.test_step
     tracker = keras.metrics.Mean(name="pgd_accuracy")
 
+    noise = float(r["noise"])
+
     def train_step(data):
         x, y = data[0], data[1]
         done = tf.cast(model.optimizer.iterations, tf.float32)
         eps = eps_max * tf.minimum(1.0, (done + 1.0) / ramp_steps)
-        x_adv = perturb(logits_fn, x, tf.argmax(y, -1), eps, alpha * eps, n_steps, random_start)
+        if r["attack"] == "nfgsm":
+            # one alpha-step from a noisy start up to noise * eps away, not projected back onto the eps-ball of x
+            x0 = tf.clip_by_value(x + noise * eps * tf.random.uniform(tf.shape(x), -1.0, 1.0), 0.0, 1.0)
+            x_adv = perturb(logits_fn, x0, tf.argmax(y, -1), alpha * eps, alpha * eps, 1, random_start=False)
+        else:
+            x_adv = perturb(logits_fn, x, tf.argmax(y, -1), eps, alpha * eps, n_steps, random_start)
         return keras_train_step((tf.stop_gradient(x_adv), y))
 
     def test_step(data):

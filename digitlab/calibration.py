@@ -403,3 +403,27 @@ def reliability_png(report: dict, model: str) -> bytes:
     fig.suptitle(f"{model}: reliability on MNIST test ({N_BINS} bins)")
     fig.tight_layout()
     return plots._png(fig)
+
+
+def non_digits_png(pictures: list[tuple[str, str, np.ndarray]], images: np.ndarray, decisions: list[tuple[int | None, str]],
+                   title: str, cols: int = 10) -> bytes:
+    """Gallery of non-digit pictures: what the model saw (28x28), captioned with the decision
+    ("-" abstained, or the digit it claimed) and what the picture was."""
+    import matplotlib.pyplot as plt
+
+    from digitlab import plots
+    from digitlab.robustness import mosaic
+
+    n = len(pictures)
+    tiles = [list(images[i : i + cols]) for i in range(0, n, cols)]
+    m = mosaic(tiles, pad=16)
+    fig, ax = plt.subplots(figsize=(m.shape[1] / 30, m.shape[0] / 30))
+    ax.imshow(m, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    for i, ((_, detail, _), (label, _)) in enumerate(zip(pictures, decisions)):
+        r, c = divmod(i, cols)
+        x0, y0 = 16 + c * 44, 16 + r * 44
+        ax.text(x0 + 14, y0 - 2, "-" if label is None else f"{label}", ha="center", fontsize=7, color="green" if label is None else "crimson")
+        ax.text(x0 + 14, y0 + 28 + 7, detail[:10], ha="center", fontsize=5, color="white")
+    ax.axis("off")
+    ax.set_title(title, fontsize=8)
+    return plots._png(fig)

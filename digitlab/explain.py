@@ -6,9 +6,14 @@ Every explanation is a pure function ``(model, image, ...) -> array in [0, 1]``
 ``digitlab.preprocess``; it is reshaped to whatever the model wants (28x28x1,
 28x28 or 784), the same way ``digitlab.inference`` does.
 
-Class scores are the logits (the input of a final softmax), as in the Grad-CAM
-paper: gradients of a saturated softmax are close to zero and carry little
-signal.
+The score explained for class c is its logit margin over the other classes,
+``z_c - logsumexp_{j != c} z_j`` (z: the logits, the input of a final softmax).
+Grad-CAM's paper uses the raw logit z_c; but logits are only defined up to a
+common shift, and a model whose logits all sit below zero (seen on the
+adversarially trained mnist_robust) gets ReLU(sum_k w_k A_k) = 0 everywhere for a
+confidently predicted digit.  The margin is shift-invariant, does not saturate
+like the softmax probability, and asks the question users have: why this digit
+rather than the others.
 
 Works for Functional models (inner tensors are reachable through
 ``layer.output``) and for Sequential models loaded from ``.keras`` files, whose
@@ -188,7 +193,7 @@ def default_cam_layer(model) -> str:
 
 
 def _feature_grads(model, image: np.ndarray, class_index: int, layer: str | None):
-    """(A (h, w, k), dS/dA (h, w, k), logits (10,)) for the class score S at ``layer``."""
+    """(A (h, w, k), dS/dA (h, w, k), logits (10,)) for the class score S (``class_score``) at ``layer``."""
     import tensorflow as tf
 
     _check_class(class_index)
@@ -201,7 +206,7 @@ def _feature_grads(model, image: np.ndarray, class_index: int, layer: str | None
     with tf.GradientTape() as tape:
         feats, logits = probe.run(image)
         a = feats[layer]
-        score = logits[:, class_index]
+        score = class_score(logits, int(class_index))
     g = tape.gradient(score, a)
     if g is None:
         raise ExplainError(f"no gradient reaches layer {layer!r} from the class score")
@@ -243,7 +248,7 @@ def grad_cam_plus_plus(model, image: np.ndarray, class_index: int, layer: str | 
 
 
 def saliency(model, image: np.ndarray, class_index: int, samples: int = 0, noise: float = 0.15, seed: int = 0) -> np.ndarray:
-    """Gradient saliency |dS/dx| -> (28, 28) float32 in [0, 1]; works for any model.
+    """Gradient saliency |dS/dx| (S: ``class_score``) -> (28, 28) float32 in [0, 1]; works for any model.
 
     samples > 0 averages the gradient over that many noisy copies (SmoothGrad,
     Smilkov et al. 2017; ``noise`` is the std in pixel units), which is less speckled.
@@ -260,7 +265,7 @@ def saliency(model, image: np.ndarray, class_index: int, samples: int = 0, noise
     with tf.GradientTape() as tape:
         tape.watch(xt)
         _, logits = probe.run(xt)
-        score = tf.reduce_sum(logits[:, class_index])
+        score = tf.reduce_sum(class_score(logits, int(class_index)))
     g = tape.gradient(score, xt)
     if g is None:
         raise ExplainError("no gradient reaches the input from the class score")
@@ -287,6 +292,14 @@ def activation_maps(model, image: np.ndarray, layers: list[str] | None = None) -
         maps = np.where(span > 0, (a - lo) / np.where(span > 0, span, 1), 0).astype(np.float32)
         out.append(ActivationMap(f.name, f.kind, f.shape, maps))
     return out
+
+
+def class_score(logits, class_index: int):
+    """(N, 10) logits tensor -> (N,) margin of ``class_index`` over the other classes (see module doc)."""
+    import tensorflow as tf
+
+    others = tf.concat([logits[:, :class_index], logits[:, class_index + 1 :]], axis=1)
+    return logits[:, class_index] - tf.reduce_logsumexp(others, axis=1)
 
 
 def _check_class(class_index: int) -> None:

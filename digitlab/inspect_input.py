@@ -1,7 +1,8 @@
 """What the app computes about an input besides the prediction.
 
 * How MNIST-like a prepared (28, 28) input is: box size, centring, stroke width
-  and ink, each against MNIST's typical range, with advice when it is off.
+  and ink, each against the typical range measured on real MNIST digits through the
+  same recipe, with advice when it is off.
 * Canvas helpers: the drawing canvas (streamlit-drawable-canvas 0.13) hands its
   picture over as a PNG data URL next to a Fabric.js JSON of the strokes.
 * Display helpers: nearest-neighbour enlargement, so a 28x28 input shows as
@@ -13,6 +14,7 @@ No streamlit here: the pages call these functions and lay out what they return.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 from dataclasses import dataclass
 
@@ -22,16 +24,23 @@ from PIL import Image
 
 from digitlab import preprocess
 
-# Median and 5-95 % range of preprocess.shape_stats over the real MNIST test split
-# after the one preprocessing path (preprocess.prepare_batch(x_test), 10,000 digits).
-# tests/test_app.py recomputes them from MNIST, so they cannot drift away from the recipe unnoticed.
-MNIST_REFERENCE: dict[str, dict[str, float]] = {
-    "box_height": {"median": 20.0, "p5": 18.0, "p95": 20.0},
-    "box_width": {"median": 16.0, "p5": 8.0, "p95": 20.0},
-    "centre_offset": {"median": 0.4004, "p5": 0.1278, "p95": 0.6028},
-    "stroke_width": {"median": 2.4578, "p5": 1.6401, "p95": 3.8004},
-    "ink": {"median": 0.1297, "p5": 0.0661, "p95": 0.2096},
-}
+REFERENCE_SAMPLE = 2000  # first MNIST test digits behind the reference; ~1.5 s once per process
+
+
+@functools.lru_cache(maxsize=4)
+def mnist_reference(n: int = REFERENCE_SAMPLE, path: str | None = None) -> dict[str, dict[str, float]]:
+    """Median and 5-95 % range of ``preprocess.shape_stats`` over the first ``n`` real MNIST test
+    digits after the current preprocessing recipe (``prepare_batch``, what the models train on).
+
+    Measured, not hard-coded, so it follows the recipe when the recipe changes (stroke-width
+    normalisation, 1.1, moved the stroke-width band).  Cached per process.  Raises
+    ``data.DataError`` when MNIST cannot be found (see ``digitlab.data`` for the lookup order).
+    """
+    from digitlab import data
+
+    _, (x_test, _) = data.load_keras_layout(path)
+    return preprocess.reference_stats(preprocess.prepare_batch(x_test[:n]))
+
 
 _LABELS = {
     "box_height": ("digit height", "px"),
@@ -78,11 +87,14 @@ class Likeness:
 
 
 def mnist_likeness(image: np.ndarray, reference: dict[str, dict[str, float]] | None = None) -> list[Likeness]:
-    """Compare a prepared (28, 28) input in [0, 1] with MNIST, quantity by quantity."""
+    """Compare a prepared (28, 28) input in [0, 1] with MNIST, quantity by quantity.
+
+    reference: as returned by ``mnist_reference`` (the default, measured on real MNIST).
+    """
     image = np.asarray(image, np.float32)
     if image.shape != (preprocess.SIZE, preprocess.SIZE):
         raise ValueError(f"expected a prepared 28x28 input, got shape {image.shape}")
-    reference = reference or MNIST_REFERENCE
+    reference = reference or mnist_reference()
     stats = preprocess.shape_stats(image)
     rows = []
     for key, (label, _) in _LABELS.items():
@@ -152,10 +164,12 @@ def digit_as_canvas(digit: np.ndarray, size: int = 280, dark: bool = False) -> n
 # ----------------------------------------------------------------------------- display
 
 
-def enlarge(picture: np.ndarray, size: int = 168) -> np.ndarray:
+def enlarge(picture: np.ndarray, size: int = 168, square: bool = False, pad: int = 64) -> np.ndarray:
     """Any step picture (float [0, 1] or uint8; grey or RGB) -> uint8 whose longer side is ``size``.
 
     Small pictures grow by nearest neighbour (crisp pixels); large ones shrink by area.
+    ``square`` centres the result on a size x size tile of grey ``pad``, so pictures of
+    different shapes line up side by side and the crop's proportions stay visible.
     """
     a = np.asarray(picture)
     if a.dtype != np.uint8:
@@ -164,4 +178,10 @@ def enlarge(picture: np.ndarray, size: int = 168) -> np.ndarray:
     s = size / max(h, w)
     nh, nw = max(1, round(h * s)), max(1, round(w * s))
     interp = cv2.INTER_NEAREST if s >= 1 else cv2.INTER_AREA
-    return cv2.resize(a, (nw, nh), interpolation=interp)
+    out = cv2.resize(a, (nw, nh), interpolation=interp)
+    if not square or (nh, nw) == (size, size):
+        return out
+    tile = np.full((size, size, *out.shape[2:]), pad, np.uint8)
+    top, left = (size - nh) // 2, (size - nw) // 2
+    tile[top : top + nh, left : left + nw] = out
+    return tile

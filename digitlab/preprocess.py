@@ -331,7 +331,10 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None) -> Prep
     steps.append(("background removed", clean))
     n_ink = int((clean > 0.5).sum())
     if contrast < MIN_CONTRAST or n_ink < max(3, MIN_INK_FRACTION * clean.size):
-        notes.append(f"no ink found (contrast {contrast:.2f}, {n_ink} ink pixels)")
+        if float(np.median(ink)) > 0.5:  # a canvas covered in ink, or blank paper taken as ink
+            notes.append("no digit found: the picture is one flat tone (covered in ink, or blank): draw one digit with space around it")
+        else:
+            notes.append(f"no ink found (contrast {contrast:.2f}, {n_ink} ink pixels)")
         return Prepared(None, True, inverted, steps, notes)
     rows = np.flatnonzero(clean.max(axis=1) > 0)
     cols = np.flatnonzero(clean.max(axis=0) > 0)

@@ -21,6 +21,7 @@ Two families:
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -399,13 +400,19 @@ def corrupt(x: np.ndarray, corruption: Corruption | str, level: float, seed: int
 # ----------------------------------------------------------------------------- data
 
 
+@functools.lru_cache(maxsize=1)
+def _prepared(mnist_path: str | None):
+    """``train.prepare_mnist`` once per process (its disk cache still takes seconds to read)."""
+    from digitlab.train import TrainConfig, prepare_mnist
+
+    return prepare_mnist(TrainConfig(mnist_path=mnist_path))
+
+
 def mnist_inputs(split: str = "test", n: int | None = None, seed: int = 0, mnist_path: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A split of MNIST as model inputs (through the one preprocessing path, cached by ``train.prepare_mnist``):
     (x (n, 28, 28) float32, y (n,) int64).  ``n`` digits drawn at random with ``seed`` (all when None),
     kept in their original order."""
-    from digitlab.train import TrainConfig, prepare_mnist
-
-    d = prepare_mnist(TrainConfig(mnist_path=mnist_path))
+    d = _prepared(mnist_path)
     x, y = getattr(d, f"x_{split}"), getattr(d, f"y_{split}")
     if n is not None and n < len(x):
         idx = np.sort(np.random.default_rng(seed).choice(len(x), n, replace=False))
@@ -519,8 +526,9 @@ def markdown_table(result: dict, model: str) -> str:
 
 def sweep_png(result: dict, model: str) -> bytes:
     """Accuracy-vs-severity panels (one per suite corruption) and a bar chart of the MNIST-C-style set."""
-    from digitlab import plots
     import matplotlib.pyplot as plt
+
+    from digitlab import plots
 
     names = list(result["suite"])
     cols = 4
@@ -550,31 +558,40 @@ def sweep_png(result: dict, model: str) -> bytes:
     return plots._png(fig)
 
 
+def mosaic(tiles: list[list[np.ndarray | None]], pad: int = 2) -> np.ndarray:
+    """Rows of (28, 28) tiles (None: empty) -> one grey image with ``pad`` px of grey between tiles."""
+    cols = max(len(r) for r in tiles)
+    out = np.full((len(tiles) * (SIDE + pad) + pad, cols * (SIDE + pad) + pad), 0.35, np.float32)
+    for i, row in enumerate(tiles):
+        for j, tile in enumerate(row):
+            if tile is not None:
+                top, left = pad + i * (SIDE + pad), pad + j * (SIDE + pad)
+                out[top : top + SIDE, left : left + SIDE] = tile
+    return out
+
+
 def examples_png(image: np.ndarray, seed: int = 0) -> bytes:
-    """One digit under every corruption and level (rows: corruptions)."""
-    from digitlab import plots
+    """One digit under every corruption and level: a row per suite corruption (clean first), then the
+    MNIST-C-style set in rows of 6.  One image, so it renders in a fraction of a second."""
     import matplotlib.pyplot as plt
 
+    from digitlab import plots
+
     ex = examples(image, seed)
-    suite_rows = [k for k in ex if k.startswith("suite/")]
-    mc = [k for k in ex if k.startswith("mnist_c/")]
-    cols = max(len(ex[k]) for k in suite_rows) + 1
-    rows = len(suite_rows) + int(np.ceil(len(mc) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.2), squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
-    for r, key in enumerate(suite_rows):
-        axes[r, 0].imshow(image, cmap="gray", vmin=0, vmax=1)
-        axes[r, 0].set_title(key.split("/")[1], fontsize=7)
-        for c, (img, lv) in enumerate(zip(ex[key], SUITE[key.split("/")[1]].levels)):
-            axes[r, c + 1].imshow(img, cmap="gray", vmin=0, vmax=1)
-            axes[r, c + 1].set_title(f"{lv:g}", fontsize=7)
-    for k, key in enumerate(mc):
-        ax = axes[len(suite_rows) + k // cols, k % cols]
-        ax.imshow(ex[key][0], cmap="gray", vmin=0, vmax=1)
-        ax.set_title(key.split("/")[1], fontsize=6)
-    fig.suptitle("corruptions: the suite at every level, then the MNIST-C-style set")
-    fig.tight_layout()
+    names = list(SUITE)
+    rows: list[list[np.ndarray | None]] = [[image, *ex[f"suite/{n}"]] for n in names]
+    labels = [f"{n} ({', '.join(f'{lv:g}' for lv in SUITE[n].levels)})" for n in names]
+    mc = list(MNIST_C)
+    for i in range(0, len(mc), 6):
+        rows.append([ex[f"mnist_c/{n}"][0] for n in mc[i : i + 6]])
+        labels.append("MNIST-C-style: " + ", ".join(mc[i : i + 6]))
+    m = mosaic(rows)
+    fig, ax = plt.subplots(figsize=(m.shape[1] / 22 + 5.5, m.shape[0] / 22))
+    ax.imshow(m, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_yticks([2 + i * 30 + 14 for i in range(len(rows))])
+    ax.set_yticklabels(labels, fontsize=7)
+    ax.set_xticks([])
+    ax.set_title("corruptions: clean, then each level (suite); the MNIST-C-style set", fontsize=8)
     return plots._png(fig)
 
 

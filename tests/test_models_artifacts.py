@@ -140,3 +140,14 @@ def test_resolve_errors_are_clear(tmp_path):
         artifacts.best_model(tmp_path)
     with pytest.raises(artifacts.ModelError, match="no model 'nope'"):
         artifacts.resolve("nope", tmp_path)
+
+
+def test_saved_files_are_readable_by_others(tmp_path):
+    import os
+    import stat
+
+    artifacts.save_model(models.build_baseline(), _card("perm"), "perm", tmp_path)
+    umask = os.umask(0)
+    os.umask(umask)
+    for p in tmp_path.iterdir():
+        assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~umask, p.name

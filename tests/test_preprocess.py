@@ -197,3 +197,8 @@ def test_stroke_width_is_brought_into_mnist_range(mnist_test):
             widths_on.append(P.shape_stats(P.prepare(drawing, stroke=True).image)["stroke_width"])
         assert not lo <= np.median(widths_off) <= hi  # the drawing really was off MNIST's range
         assert lo <= np.median(widths_on) <= hi + 0.5, (fraction, np.median(widths_on))
+
+
+def test_a_picture_that_is_all_ink_says_so():
+    p = P.prepare(np.full((280, 280, 4), 255, np.uint8))  # a canvas scribbled over completely
+    assert p.no_ink and any("one flat tone" in n for n in p.notes)

@@ -1,21 +1,25 @@
-"""python training/train_robust.py [--attack fgsm] [--eps 0.3] [--epochs 14] [--dry-run]
+"""python training/train_robust.py [--attack pgd] [--pgd-steps 3] [--eps 0.3] [--epochs 14] [--dry-run]
 
-Adversarially trained CNN ("Fast is better than free", Wong et al. 2020): every training batch
-is replaced by its FGSM perturbation from a random start in the eps-ball (step 1.25 eps), found
-against the current weights; eps ramps up linearly from 0 over the first epochs.  The checkpoint
-is chosen on PGD accuracy of the validation split (val_pgd_accuracy), which guards against
-FGSM training's catastrophic overfitting.  --attack pgd trains on PGD instead (Madry et al.,
---pgd-steps x slower).  Same training path, card and files as every other model
-(digitlab.train.run); afterwards FGSM and PGD-40 accuracies on MNIST test are measured with
+Adversarially trained CNN (the `cnn` builder).  Every training batch is replaced by its
+adversarial version, found against the current weights: by default PGD (Madry et al. 2018)
+with a random start and 3 steps of 2.5 eps / 3, at eps 0.3 after a linear ramp from 0 over the
+first 3 epochs.  --attack fgsm is FGSM with a random start and a 1.25 eps step ("Fast is better
+than free", Wong et al. 2020), 1/2 the cost of PGD-3, and --attack nfgsm is N-FGSM (de Jorge et
+al. 2022).  Measured here at eps 0.3 (see the README): FGSM training overfitted catastrophically
+(validation PGD accuracy 62 % after 3 epochs, then 40 % as FGSM accuracy kept rising) and
+N-FGSM was no better over 3 epochs, hence PGD-3.  The checkpoint is chosen on PGD accuracy of
+the validation split (val_pgd_accuracy, PGD-10 on a quarter of each validation batch), never on
+clean accuracy.  Same training path, card and files as every other model (digitlab.train.run);
+afterwards FGSM, PGD-40 and PGD-40-on-the-margin accuracies on MNIST test are measured with
 digitlab.attacks and written into the card under "adversarial".
 Writes models/mnist_robust.keras with its card.
 
 Robust-training flags (besides the common ones below):
-  --attack {fgsm,pgd}   attack used for training (default fgsm)
+  --attack {fgsm,nfgsm,pgd}  attack used for training (default pgd)
   --eps EPS             L-inf radius trained for (default 0.3)
-  --alpha A             FGSM step in units of eps (default 1.25)
-  --pgd-steps K         PGD steps when --attack pgd (default 10)
-  --ramp-epochs R       epochs over which eps grows from 0 (default 2)
+  --alpha A             FGSM step in units of eps (default 1.25; nfgsm 1.0)
+  --pgd-steps K         PGD steps when --attack pgd (default 3)
+  --ramp-epochs R       epochs over which eps grows from 0 (default 3)
   --eval-n N            MNIST test digits for the card's attack figures (default 10000; --dry-run 200)
 """
 
@@ -45,8 +49,8 @@ DEFAULTS = TrainConfig(
     translate=0.0,
     zoom=0.0,
     stroke=0.0,
-    patience=6,
-    adversarial={"attack": "fgsm", "eps": 0.3, "alpha": 1.25, "pgd_steps": 10, "ramp_epochs": 2.0, "val_steps": 10, "val_fraction": 0.25},
+    patience=14,  # no early stop: robust accuracy dips and recovers while eps and the learning rate settle
+    adversarial={"attack": "pgd", "eps": 0.3, "alpha": 1.25, "pgd_steps": 3, "ramp_epochs": 3.0, "val_steps": 10, "val_fraction": 0.25},
     monitor="val_pgd_accuracy",
 )
 
@@ -55,21 +59,22 @@ def parse_robust(argv: list[str] | None) -> tuple[TrainConfig, int | None, list[
     """The robust-training flags; the rest go to digitlab.train's common parser."""
     p = argparse.ArgumentParser(add_help=False)
     r = DEFAULTS.adversarial
-    p.add_argument("--attack", choices=("fgsm", "pgd"), default=r["attack"])
+    p.add_argument("--attack", choices=("fgsm", "nfgsm", "pgd"), default=r["attack"])
     p.add_argument("--eps", type=float, default=r["eps"])
-    p.add_argument("--alpha", type=float, default=r["alpha"])
+    p.add_argument("--alpha", type=float, default=None)
     p.add_argument("--pgd-steps", type=int, default=r["pgd_steps"])
     p.add_argument("--ramp-epochs", type=float, default=r["ramp_epochs"])
     p.add_argument("--eval-n", type=int, default=None)
     a, rest = p.parse_known_args(argv)
     if not 0 < a.eps <= 1:
         p.error("--eps must be in (0, 1]")
-    recipe = dict(r, attack=a.attack, eps=a.eps, alpha=a.alpha, pgd_steps=a.pgd_steps, ramp_epochs=a.ramp_epochs)
+    alpha = a.alpha if a.alpha is not None else (r["alpha"] if a.attack == r["attack"] else {"fgsm": 1.25, "nfgsm": 1.0, "pgd": 1.25}[a.attack])
+    recipe = dict(r, attack=a.attack, eps=a.eps, alpha=alpha, pgd_steps=a.pgd_steps, ramp_epochs=a.ramp_epochs)
     return dataclasses.replace(DEFAULTS, adversarial=recipe), a.eval_n, rest
 
 
 def measure(path, config: TrainConfig, eval_n: int | None) -> dict:
-    """FGSM (eps 0.1, 0.3) and PGD-40 (eps 0.1, 0.3) accuracy on MNIST test, as in the card."""
+    """FGSM (eps 0.1, 0.3), PGD-40 (eps 0.1, 0.3) and PGD-40 on the logit margin (eps 0.3) accuracy on MNIST test."""
     from digitlab import artifacts, attacks
     from digitlab.robustness import console_progress
     from digitlab.train import prepare_mnist
@@ -78,7 +83,8 @@ def measure(path, config: TrainConfig, eval_n: int | None) -> dict:
     n = eval_n or (200 if config.dry_run else len(d.x_test))
     entry = artifacts.inspect(path)
     t0 = time.time()
-    figures = attacks.headline(entry, d.x_test[:n], d.y_test[:n], progress=console_progress("attacks on test"))
+    points = (*attacks.HEADLINE, ("pgd_margin", 0.3))  # the margin loss checks that the robustness is not gradient masking
+    figures = attacks.headline(entry, d.x_test[:n], d.y_test[:n], points=points, progress=console_progress("attacks on test"))
     figures["seconds"] = round(time.time() - t0, 1)
     return figures
 

@@ -15,12 +15,16 @@ digit = common.require_digit()
 image = digit.prepared.image
 pred = clf.predict_prepared([digit.prepared])[0]
 key = common.model_key(clf)
-layers = explain.feature_layers(clf.model)
+try:
+    layers = explain.feature_layers(clf.model)
+except explain.ExplainError as e:  # e.g. a model that reuses a layer, so inner tensors are ambiguous
+    st.warning(f"Cannot explain **{clf.name}**: {e}")
+    st.stop()
 has_conv = any(f.is_conv for f in layers)
 
 st.caption(
     f"Model **{clf.name}** predicts **{pred.label}** ({pred.confidence:.1%}) for the input from the {digit.origin}. "
-    "Warm colours mark the pixels that raise the chosen digit's score (its logit)."
+    "Warm colours mark what raises the chosen digit's score against the other digits (its logit margin)."
 )
 c1, c2 = st.columns(2)
 choice = c1.selectbox(

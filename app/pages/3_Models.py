@@ -15,7 +15,8 @@ usable = [e for e in entries if e.usable]
 if not usable:
     st.info(f"No usable model in `{common.models_dir()}` yet. Train one with `python training/train_cnn.py`, or add a .keras file below.")
 for start in range(0, len(usable), PER_ROW):
-    for col, entry in zip(st.columns(PER_ROW, border=True), usable[start : start + PER_ROW]):
+    row = usable[start : start + PER_ROW]
+    for col, entry in zip(st.columns(len(row), border=True), row):
         with col:
             st.subheader(entry.name)
             if entry.card is None:

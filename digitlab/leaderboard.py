@@ -1,0 +1,148 @@
+"""One row per model: clean accuracy, weighted F1, mean corruption accuracy, FGSM / PGD accuracy, ECE,
+latency and size, from the same functions the evaluation scripts use (metrics, robustness,
+attacks, calibration).  Rows are cached in evaluation/reports/leaderboard/<model>.json, keyed by
+the model file's hash and the settings, so the app's Leaderboard page is instant once computed
+and a retrained model is measured again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from digitlab import artifacts, attacks, calibration, metrics, robustness
+from digitlab.paths import MODELS_DIR, REPORTS_DIR
+
+CACHE_DIR = REPORTS_DIR / "leaderboard"
+COLUMNS = (  # (key, header, format) for tables
+    ("name", "model", "{}"),
+    ("test_accuracy", "clean accuracy", "{:.2%}"),
+    ("test_weighted_f1", "weighted F1", "{:.4f}"),
+    ("mean_corruption_accuracy", "mean corruption acc. (MNIST-C-style)", "{:.2%}"),
+    ("fgsm_eps0.1", "FGSM ε=0.1", "{:.1%}"),
+    ("pgd40_eps0.3", "PGD-40 ε=0.3", "{:.1%}"),
+    ("ece", "ECE", "{:.2%}"),
+    ("ece_calibrated", "ECE (card's T)", "{:.2%}"),
+    ("latency_p50_ms", "latency p50 (ms)", "{:.2f}"),
+    ("params", "params", "{:,}"),
+    ("file_kb", "size (kB)", "{:,.0f}"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    n_corrupt: int = 1000  # MNIST test digits for the MNIST-C-style corruptions
+    n_attack: int = 500  # MNIST test digits for FGSM / PGD
+    pgd_steps: int = 40
+    seed: int = 0  # digit subsets, corruptions and PGD random starts
+    latency_runs: int = 200  # single-image forward passes timed (Classifier, tf.function)
+    mnist_path: str | None = None
+
+
+def file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def _latency_ms(clf, image: np.ndarray, runs: int) -> float:
+    for _ in range(5):  # warm-up: tracing, first allocations
+        clf.predict_proba(image[None])
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        clf.predict_proba(image[None])
+        samples.append((time.perf_counter() - t0) * 1000)
+    return float(np.percentile(samples, 50))
+
+
+def compute_row(entry: artifacts.ModelEntry, settings: Settings = Settings(), progress: robustness.Progress = None) -> dict:
+    """Measure one usable model (no cache).  ~20-60 s on 2 CPU cores with the default settings."""
+    from digitlab.inference import Classifier
+
+    def say(f, msg):
+        if progress:
+            progress(f, f"{entry.name}: {msg}")
+
+    clf = Classifier(entry)
+    t0 = time.time()
+    say(0.0, "clean test")
+    x_test, y_test = robustness.mnist_inputs("test", None, settings.seed, settings.mnist_path)
+    probs = clf.predict_proba(x_test)
+    m = metrics.classification_metrics(probs, y_test)
+    say(0.15, "calibration")
+    card = entry.card or {}
+    temperature = (card.get("calibration") or {}).get("temperature")
+    say(0.2, "corruptions")
+    xc, yc = robustness.mnist_inputs("test", settings.n_corrupt, settings.seed, settings.mnist_path)
+    corr = robustness.sweep({entry.name: clf.predict_proba}, xc, yc, suite={}, seed=settings.seed)[entry.name]
+    say(0.5, "attacks")
+    xa, ya = robustness.mnist_inputs("test", settings.n_attack, settings.seed, settings.mnist_path)
+    adv = attacks.headline(entry, xa, ya, settings.pgd_steps, 1, settings.seed, points=(("fgsm", 0.1), ("pgd", 0.3)))
+    say(0.9, "latency")
+    latency = _latency_ms(clf, x_test[0], settings.latency_runs)
+    say(1.0, "done")
+    return {
+        "name": entry.name,
+        "test_accuracy": m["accuracy"],
+        "test_weighted_f1": m["weighted_f1"],
+        "mean_corruption_accuracy": corr["mnist_c_mean"],
+        "mnist_c": corr["mnist_c"],
+        "fgsm_eps0.1": adv["fgsm_eps0.1"],
+        attacks.headline_key("pgd", 0.3, settings.pgd_steps): adv[attacks.headline_key("pgd", 0.3, settings.pgd_steps)],
+        "ece": calibration.ece(probs, y_test),
+        "ece_calibrated": calibration.ece(calibration.apply_temperature(probs, temperature), y_test) if temperature else None,
+        "temperature": temperature,
+        "latency_p50_ms": latency,
+        "params": int(clf.model.count_params()),
+        "file_kb": entry.path.stat().st_size / 1024,
+        "adversarially_trained": bool((card.get("config") or {}).get("adversarial")),
+        "n": {"clean": len(y_test), "corruptions": len(yc), "attacks": len(ya)},
+        "seconds": round(time.time() - t0, 1),
+    }
+
+
+def row(entry: artifacts.ModelEntry, settings: Settings = Settings(), refresh: bool = False, cache_dir: Path = CACHE_DIR,
+        progress: robustness.Progress = None) -> dict:
+    """``compute_row`` through the cache: reused while the model file, its calibration and the settings are unchanged."""
+    key = {"file": file_hash(entry.path), "temperature": ((entry.card or {}).get("calibration") or {}).get("temperature"),
+           "settings": dataclasses.asdict(settings)}
+    path = Path(cache_dir) / f"{entry.name}.json"
+    if not refresh and path.is_file():
+        try:
+            cached = json.loads(path.read_text())
+            if cached.get("key") == key:
+                return cached["row"]
+        except (OSError, ValueError):
+            pass  # a broken cache file is simply recomputed
+    r = compute_row(entry, settings, progress)
+    artifacts.atomic_write_json(path, {"key": key, "row": r})
+    return r
+
+
+def table(models_dir: Path = MODELS_DIR, settings: Settings = Settings(), refresh: bool = False, cache_dir: Path = CACHE_DIR,
+          progress: robustness.Progress = None) -> list[dict]:
+    """Rows for every usable model in ``models_dir``, best clean accuracy first."""
+    entries = [e for e in artifacts.list_models(models_dir) if e.usable]
+    rows = []
+    for k, e in enumerate(entries):
+        sub = None if progress is None else (lambda f, msg, k=k: progress((k + f) / len(entries), msg))
+        rows.append(row(e, settings, refresh, cache_dir, sub))
+    return sorted(rows, key=lambda r: -r["test_accuracy"])
+
+
+def markdown(rows: list[dict]) -> str:
+    head = "| " + " | ".join(h for _, h, _ in COLUMNS) + " |"
+    lines = [head, "|" + "---|" * len(COLUMNS)]
+    for r in rows:
+        cells = [fmt.format(r[k]) if r.get(k) is not None else "-" for k, _, fmt in COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

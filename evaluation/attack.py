@@ -1,0 +1,128 @@
+"""python evaluation/attack.py [--model NAME_OR_FILE ...] [--n 1000] [--eps 0,0.02,0.05,0.1,0.15,0.2,0.25,0.3] [--steps 40] [--quick]
+
+Accuracy under L-inf FGSM and PGD (random start, --steps steps of 2.5 eps / steps, --restarts
+restarts) against epsilon, on a fixed random subset of MNIST test, through digitlab.attacks
+(gradients of the logits, never model.predict).  Without --model, every usable model in models/.
+Writes evaluation/reports/<model>/attack.json (every number), attack.png (accuracy vs eps) and
+attack_examples.png (one digit at growing eps), and prints a Markdown table.
+--write-card also stores the headline figures (FGSM eps 0.1 / 0.3, PGD eps 0.1 / 0.3 on the same
+digits) in the model card under "adversarial".  --quick: 100 digits, 3 epsilons, 10 PGD steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import _bootstrap  # noqa: F401
+import numpy as np
+
+
+def curves_png(result: dict, model: str) -> bytes:
+    """Accuracy against epsilon, one line per attack."""
+    import matplotlib.pyplot as plt
+
+    from digitlab import plots
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for curve in result["curves"]:
+        label = "FGSM" if curve["attack"] == "fgsm" else f"PGD-{curve['steps']}" + (f" x{curve['restarts']}" if curve["restarts"] > 1 else "")
+        ax.plot(curve["eps"], curve["accuracy"], marker="o", ms=3, label=label)
+    ax.set_xlabel("epsilon (L-inf, pixel scale 0-1)")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(f"{model}: accuracy under attack (n={result['n']})")
+    return plots._png(fig)
+
+
+def examples_png(rows: list[dict], model: str, attack: str) -> bytes:
+    import matplotlib.pyplot as plt
+
+    from digitlab import plots
+
+    fig, axes = plt.subplots(1, len(rows), figsize=(len(rows) * 1.2, 1.6), squeeze=False)
+    for ax, r in zip(axes[0], rows):
+        ax.imshow(r["image"], cmap="gray", vmin=0, vmax=1)
+        ax.set_title(f"ε {r['eps']:g}\n{r['label']} ({r['confidence']:.0%})", fontsize=7)
+        ax.axis("off")
+    fig.suptitle(f"{model}: {attack.upper()} against its own prediction", fontsize=9)
+    return plots._png(fig)
+
+
+def markdown(results: dict[str, dict]) -> str:
+    eps = next(iter(results.values()))["curves"][0]["eps"]
+    lines = ["| model | attack | " + " | ".join(f"ε={e:g}" for e in eps) + " |", "|---|---|" + "---|" * len(eps)]
+    for model, r in results.items():
+        for c in r["curves"]:
+            name = "FGSM" if c["attack"] == "fgsm" else f"PGD-{c['steps']}"
+            lines.append(f"| {model} | {name} | " + " | ".join(f"{a:.1%}" for a in c["accuracy"]) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", action="append", help="model name in models/ or a .keras file; repeatable (default: every usable model)")
+    p.add_argument("--n", type=int, default=1000, help="MNIST test digits, a fixed random subset (default 1000)")
+    p.add_argument("--eps", default="0,0.02,0.05,0.1,0.15,0.2,0.25,0.3", help="comma-separated epsilons (default 0,0.02,0.05,0.1,0.15,0.2,0.25,0.3)")
+    p.add_argument("--steps", type=int, default=40, help="PGD steps (default 40)")
+    p.add_argument("--restarts", type=int, default=1, help="PGD random restarts (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the digit subset and of PGD's random starts (default 0)")
+    p.add_argument("--write-card", action="store_true", help="store the headline figures in each model's card (default off)")
+    p.add_argument("--quick", "--dry-run", action="store_true", help="100 digits, eps 0/0.1/0.3, 10 PGD steps: seconds, for tests")
+    p.add_argument("--mnist", default=None, help="mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
+    p.add_argument("--out", type=Path, default=None, help="reports folder (default evaluation/reports/)")
+    a = p.parse_args(argv)
+    if a.quick:
+        a.n, a.eps, a.steps = min(a.n, 100), "0,0.1,0.3", min(a.steps, 10)
+    try:
+        eps = [float(e) for e in a.eps.split(",")]
+    except ValueError:
+        p.error(f"--eps {a.eps!r}: give comma-separated numbers")
+    if a.n < 1 or a.steps < 1 or a.restarts < 1 or any(not 0 <= e <= 1 for e in eps):
+        p.error("--n, --steps and --restarts must be at least 1 and every eps in [0, 1]")
+
+    from digitlab import artifacts, attacks, data
+    from digitlab.paths import REPORTS_DIR
+    from digitlab.robustness import console_progress, mnist_inputs
+
+    try:
+        entries = [artifacts.resolve(m) for m in a.model] if a.model else [e for e in artifacts.list_models() if e.usable]
+        x, y = mnist_inputs("test", a.n, a.seed, a.mnist)
+    except (artifacts.ModelError, data.DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if not entries:
+        print("error: no usable model in models/", file=sys.stderr)
+        return 2
+    results = {}
+    for entry in entries:
+        t0 = time.time()
+        source = attacks.attacker(entry).source
+        curves = [attacks.accuracy_vs_eps(entry, x, y, eps, attack, a.steps, a.restarts, a.seed, console_progress(f"{entry.name} {attack}"))
+                  for attack in ("fgsm", "pgd")]
+        figures = attacks.headline(entry, x, y, a.steps, a.restarts, a.seed, curves=curves)  # missing points computed
+        result = {"model": entry.name, "split": "test", "n": int(len(x)), "seed": a.seed, "gradient_of": source,
+                  "curves": curves, "headline": figures, "seconds": round(time.time() - t0, 1)}
+        results[entry.name] = result
+        out = (a.out or REPORTS_DIR) / entry.name
+        out.mkdir(parents=True, exist_ok=True)
+        artifacts.atomic_write_json(out / "attack.json", result)
+        artifacts.atomic_write_bytes(out / "attack.png", curves_png(result, entry.name))
+        right = np.flatnonzero(attacks.attacker(entry).predict(x) == y)
+        digit = x[right[0] if len(right) else 0]  # the first digit the model gets right
+        artifacts.atomic_write_bytes(out / "attack_examples.png", examples_png(attacks.attack_one(entry, digit, eps, "pgd", a.steps), entry.name, "pgd"))
+        if a.write_card:
+            artifacts.update_card(entry.path, {"adversarial": {**figures, "seconds": result["seconds"], "command": "python evaluation/attack.py --write-card"}})
+        print(json.dumps({"model": entry.name, **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in figures.items()},
+                          "report": str(out)}), flush=True)
+    print(markdown(results), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
