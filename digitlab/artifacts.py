@@ -308,3 +308,12 @@ def resolve(name_or_path: str | None, models_dir: Path = MODELS_DIR) -> ModelEnt
     if not entry.usable:
         raise ModelError(f"model {entry.name} is unusable: {entry.reason}")
     return entry
+
+
+def select(names: list[str] | None, models_dir: Path = MODELS_DIR) -> list[ModelEntry]:
+    """Models named on a command line (names or files), or every usable model; raises ModelError
+    when a name is unknown or unusable, or when there is nothing to use."""
+    entries = [resolve(n, models_dir) for n in names] if names else [e for e in list_models(models_dir) if e.usable]
+    if not entries:
+        raise ModelError(f"no usable model in {models_dir}; train one with training/train_cnn.py")
+    return entries

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.paths import REPORTS_DIR
 
     try:
-        entries = [artifacts.resolve(m) for m in a.model] if a.model else [e for e in artifacts.list_models() if e.usable]
+        entries = artifacts.select(a.model)
         mnist = data.load_mnist()
     except (artifacts.ModelError, data.DataError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -29,13 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.paths import REPORTS_DIR
 
     try:
-        entries = [artifacts.resolve(m) for m in a.model] if a.model else [e for e in artifacts.list_models() if e.usable]
+        entries = artifacts.select(a.model)
         mnist = data.load_mnist(a.mnist)
     except (artifacts.ModelError, data.DataError) as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
-    if not entries:
-        print("error: no usable model in models/", file=sys.stderr)
         return 2
     x, y = (mnist.x_test, mnist.y_test) if a.split == "test" else (mnist.x_val, mnist.y_val)
     if a.limit:
