@@ -91,13 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.robustness import console_progress, mnist_inputs
 
     try:
-        entries = [artifacts.resolve(m) for m in a.model] if a.model else [e for e in artifacts.list_models() if e.usable]
+        entries = artifacts.select(a.model)
         x, y = mnist_inputs("test", a.n, a.seed, a.mnist)
     except (artifacts.ModelError, data.DataError) as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
-    if not entries:
-        print("error: no usable model in models/", file=sys.stderr)
         return 2
     results = {}
     for entry in entries:

@@ -61,14 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.robustness import mnist_inputs
 
     try:
-        entries = [artifacts.resolve(m) for m in a.model] if a.model else [e for e in artifacts.list_models() if e.usable]
+        entries = artifacts.select(a.model)
         x_val, y_val = mnist_inputs("val", n_val, 0, a.mnist)
         x_test, y_test = mnist_inputs("test", n_test, 0, a.mnist)
     except (artifacts.ModelError, data.DataError) as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
-    if not entries:
-        print("error: no usable model in models/", file=sys.stderr)
         return 2
     pictures = calibration.non_digit_pictures(n_nd, a.seed)
     non_digits = calibration.prepare_pictures(pictures)

@@ -57,13 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.paths import REPORTS_DIR
 
     try:
-        entries = [artifacts.resolve(m) for m in a.model] if a.model else [e for e in artifacts.list_models() if e.usable]
+        entries = artifacts.select(a.model)
         x, y = robustness.mnist_inputs("test", a.n, a.seed, a.mnist)
     except (artifacts.ModelError, data.DataError) as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
-    if not entries:
-        print("error: no usable model in models/", file=sys.stderr)
         return 2
     out = a.out or REPORTS_DIR
     t0 = time.time()
