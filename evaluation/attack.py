@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         digit = x[right[0] if len(right) else 0]  # the first digit the model gets right
         artifacts.atomic_write_bytes(out / "attack_examples.png", examples_png(attacks.attack_one(entry, digit, eps, "pgd", a.steps), entry.name, "pgd"))
         if a.write_card:
-            artifacts.update_card(entry.path, {"adversarial": {**figures, "seconds": result["seconds"], "command": "python evaluation/attack.py --write-card"}})
+            command = "python evaluation/attack.py " + " ".join(map(str, sys.argv[1:] if argv is None else argv))
+            artifacts.update_card(entry.path, {"adversarial": {**figures, "seconds": result["seconds"], "command": command.strip()}})
         print(json.dumps({"model": entry.name, **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in figures.items()},
                           "report": str(out)}), flush=True)
     print(markdown(results), file=sys.stderr)
