@@ -51,3 +51,15 @@ def run_script():
         return proc
 
     return run
+
+
+@pytest.fixture(scope="session")
+def committed_models():
+    """The usable models committed in models/ (the real ones, not a scratch folder)."""
+    from digitlab import artifacts
+
+    models = ROOT / "models"
+    found = [e for e in artifacts.list_models(models) if e.usable]
+    if not found:
+        pytest.skip(f"no usable model in {models}: train them first (python training/train_cnn.py ...)")
+    return found

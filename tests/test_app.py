@@ -34,11 +34,8 @@ TIMEOUT = 180  # the first run imports TensorFlow and loads every model
 
 
 @pytest.fixture(scope="module")
-def usable():
-    entries = [e for e in artifacts.list_models(MODELS) if e.usable]
-    if not entries:
-        pytest.skip(f"no usable model in {MODELS}: train them first (python training/train_cnn.py ...)")
-    return entries
+def usable(committed_models):
+    return committed_models
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,8 @@ MODELS = Path(__file__).resolve().parents[1] / "models"  # the real, committed m
 
 
 @pytest.fixture(scope="module")
-def entries():
-    found = [e for e in artifacts.list_models(MODELS) if e.usable]
-    if not found:
-        pytest.skip(f"no usable model in {MODELS}: train them first (python training/train_cnn.py ...)")
-    return found
+def entries(committed_models):
+    return committed_models
 
 
 @pytest.fixture(scope="module")
