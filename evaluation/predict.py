@@ -5,10 +5,17 @@ inside, sorted). Every picture goes through digitlab's one preprocessing path; t
 model is loaded once and pictures are predicted in batches.
 
 --format json prints one JSON object per line:
-    {"path": str, "label": int or null, "confidence": float, "probabilities": [10 floats]}
-(label null when the picture has no ink). An unreadable file prints
-{"path": ..., "error": "..."} on its line; the others go on and the exit code is 1.
-The default model is the best usable model in models/ by its card.
+    {"path": str, "label": int or null, "confidence": float, "probabilities": [10 floats],
+     "abstain": bool, "reason": str}
+label is the model's answer (the most probable digit; null only when the picture has no ink) and
+confidence its raw probability, as before.  abstain and reason come from the abstain rule in the
+model card (digitlab.calibration.decide: temperature-scaled confidence below the card's threshold):
+abstain is true when the model should not be trusted to say which digit this is ("not sure this is a
+digit"), and also for no ink; label is kept even then, so consumers that ignore abstain still work.
+A model whose card has no calibration never abstains on inked pictures.  --format text prints
+"PATH<tab>LABEL<tab>CONFIDENCE", with a fourth column "not sure this is a digit: ..." when it abstains.
+An unreadable file prints {"path": ..., "error": "..."} on its line; the others go on and the exit
+code is 1.  The default model is the best usable model in models/ by its card.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from pathlib import Path
 import _bootstrap  # noqa: F401
 
 BATCH = 256  # pictures prepared, then predicted in one forward pass
+NOT_SURE = "not sure this is a digit"
 
 
 def expand(paths: list[str]) -> list[Path]:
@@ -36,7 +44,10 @@ def expand(paths: list[str]) -> list[Path]:
     return out
 
 
-def format_line(path: Path, pred, fmt: str) -> str:
+def format_line(path: Path, pred, decision: tuple[int | None, str], fmt: str) -> str:
+    """decision: ``calibration.decide``'s (label or None, reason) for this prediction."""
+    abstain = decision[0] is None
+    reason = decision[1]
     if fmt == "json":
         return json.dumps(
             {
@@ -44,11 +55,14 @@ def format_line(path: Path, pred, fmt: str) -> str:
                 "label": pred.label,
                 "confidence": round(pred.confidence, 6),
                 "probabilities": [round(float(p), 6) for p in pred.probabilities],
+                "abstain": abstain,
+                "reason": reason,
             }
         )
     if pred.label is None:
         return f"{path}\tno ink"
-    return f"{path}\t{pred.label}\t{pred.confidence:.3f}"
+    line = f"{path}\t{pred.label}\t{pred.confidence:.3f}"
+    return f"{line}\t{NOT_SURE}: {reason.removeprefix(NOT_SURE + ': ')}" if abstain else line
 
 
 def format_error(path: Path, message: str, fmt: str) -> str:
@@ -64,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="auto-detect dark ink on light paper, or force it: yes = dark ink on light, no = light ink on dark (default auto)")
     a = p.parse_args(argv)
 
-    from digitlab import artifacts, preprocess
+    from digitlab import artifacts, calibration, preprocess
     from digitlab.inference import load_classifier
 
     try:
@@ -94,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
                 failed = True
                 print(format_error(f, str(r), a.format))
             else:
-                print(format_line(f, next(preds), a.format))
+                pred = next(preds)
+                print(format_line(f, pred, calibration.decide(pred.probabilities, classifier.entry.card), a.format))
         sys.stdout.flush()
     return 1 if failed else 0
 
