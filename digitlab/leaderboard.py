@@ -45,6 +45,10 @@ class Settings:
     mnist_path: str | None = None
 
 
+QUICK = Settings(n_corrupt=100, n_attack=50, pgd_steps=10, latency_runs=20)  # a rough look in seconds per model: the
+# app's "quick" choice and evaluation/leaderboard.py --dry-run; its rows are cached apart from the standard ones
+
+
 def file_hash(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -110,39 +114,103 @@ def compute_row(entry: artifacts.ModelEntry, settings: Settings = Settings(), pr
     }
 
 
+def describe(settings: Settings = Settings()) -> str:
+    """The settings in words, for captions and report headers."""
+    return (f"clean accuracy, F1 and ECE on the whole MNIST test split; {settings.n_corrupt:,} test digits for the 15 "
+            f"MNIST-C-style corruptions, {settings.n_attack:,} for FGSM and PGD-{settings.pgd_steps}; latency over "
+            f"{settings.latency_runs} single-image runs; seed {settings.seed}")
+
+
+def _settings_key(settings: Settings) -> dict:
+    return {**dataclasses.asdict(settings), "mnist_path": None}  # where MNIST was read from does not change a number
+
+
+def _cache_key(entry: artifacts.ModelEntry, settings: Settings) -> dict:
+    return {"file": file_hash(entry.path), "temperature": ((entry.card or {}).get("calibration") or {}).get("temperature"),
+            "settings": _settings_key(settings)}
+
+
+def cache_path(entry: artifacts.ModelEntry, settings: Settings = Settings(), cache_dir: Path = CACHE_DIR) -> Path:
+    """``<cache_dir>/<model>.json`` for the standard settings, ``<model>.<settings hash>.json`` for any
+    other, so a quick look never replaces a full measurement."""
+    if _settings_key(settings) == _settings_key(Settings()):
+        return Path(cache_dir) / f"{entry.name}.json"
+    digest = hashlib.sha256(json.dumps(_settings_key(settings), sort_keys=True).encode()).hexdigest()[:8]
+    return Path(cache_dir) / f"{entry.name}.{digest}.json"
+
+
+def cached_row(entry: artifacts.ModelEntry, settings: Settings = Settings(), cache_dir: Path = CACHE_DIR) -> dict | None:
+    """The cached row, or None when there is none or it no longer matches the model file, its calibration or the settings."""
+    try:
+        cached = json.loads(cache_path(entry, settings, cache_dir).read_text())
+        return cached["row"] if cached.get("key") == _cache_key(entry, settings) else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # missing or broken: measured again
+
+
 def row(entry: artifacts.ModelEntry, settings: Settings = Settings(), refresh: bool = False, cache_dir: Path = CACHE_DIR,
         progress: robustness.Progress = None) -> dict:
     """``compute_row`` through the cache: reused while the model file, its calibration and the settings are unchanged."""
-    key = {"file": file_hash(entry.path), "temperature": ((entry.card or {}).get("calibration") or {}).get("temperature"),
-           "settings": dataclasses.asdict(settings)}
-    path = Path(cache_dir) / f"{entry.name}.json"
-    if not refresh and path.is_file():
-        try:
-            cached = json.loads(path.read_text())
-            if cached.get("key") == key:
-                return cached["row"]
-        except (OSError, ValueError):
-            pass  # a broken cache file is simply recomputed
-    r = compute_row(entry, settings, progress)
-    artifacts.atomic_write_json(path, {"key": key, "row": r})
+    r = None if refresh else cached_row(entry, settings, cache_dir)
+    if r is None:
+        r = compute_row(entry, settings, progress)
+        artifacts.atomic_write_json(cache_path(entry, settings, cache_dir), {"key": _cache_key(entry, settings), "row": r})
     return r
 
 
+def usable_models(models_dir: Path = MODELS_DIR, names: list[str] | None = None) -> list[artifacts.ModelEntry]:
+    """The models named (names or .keras files; raises ``artifacts.ModelError`` for an unknown or unusable
+    one), or every usable model in ``models_dir`` (possibly none)."""
+    if names:
+        return artifacts.select(names, models_dir)
+    return [e for e in artifacts.list_models(models_dir) if e.usable]
+
+
 def table(models_dir: Path = MODELS_DIR, settings: Settings = Settings(), refresh: bool = False, cache_dir: Path = CACHE_DIR,
-          progress: robustness.Progress = None) -> list[dict]:
-    """Rows for every usable model in ``models_dir``, best clean accuracy first."""
-    entries = [e for e in artifacts.list_models(models_dir) if e.usable]
+          progress: robustness.Progress = None, names: list[str] | None = None) -> list[dict]:
+    """Rows for every usable model in ``models_dir`` (or the ``names`` given), best clean accuracy first.
+    Cached rows are reused (unless ``refresh``); missing ones are measured, ``progress`` reporting over all of them."""
+    entries = usable_models(models_dir, names)
+    todo = [e for e in entries if refresh or cached_row(e, settings, cache_dir) is None]
     rows = []
-    for k, e in enumerate(entries):
-        sub = None if progress is None else (lambda f, msg, k=k: progress((k + f) / len(entries), msg))
+    for e in entries:
+        k = todo.index(e) if e in todo else None
+        sub = None if progress is None or k is None else (lambda f, msg, k=k: progress((k + f) / len(todo), msg))
         rows.append(row(e, settings, refresh, cache_dir, sub))
     return sorted(rows, key=lambda r: -r["test_accuracy"])
 
 
-def markdown(rows: list[dict]) -> str:
-    head = "| " + " | ".join(h for _, h, _ in COLUMNS) + " |"
-    lines = [head, "|" + "---|" * len(COLUMNS)]
-    for r in rows:
-        cells = [fmt.format(r[k]) if r.get(k) is not None else "-" for k, _, fmt in COLUMNS]
-        lines.append("| " + " | ".join(cells) + " |")
+def cached_table(models_dir: Path = MODELS_DIR, settings: Settings = Settings(), cache_dir: Path = CACHE_DIR,
+                 names: list[str] | None = None) -> tuple[list[dict], list[artifacts.ModelEntry]]:
+    """What ``table`` would return without measuring anything: (cached rows best first, models still to measure)."""
+    rows, missing = [], []
+    for e in usable_models(models_dir, names):
+        r = cached_row(e, settings, cache_dir)
+        (missing.append(e) if r is None else rows.append(r))
+    return sorted(rows, key=lambda r: -r["test_accuracy"]), missing
+
+
+def columns(settings: Settings = Settings()) -> tuple[tuple[str, str, str], ...]:
+    """``COLUMNS`` with the PGD column named after the settings' step count."""
+    pgd = attacks.headline_key("pgd", 0.3, settings.pgd_steps)
+    return tuple((pgd, f"PGD-{settings.pgd_steps} ε=0.3", f) if k == "pgd40_eps0.3" else (k, h, f) for k, h, f in COLUMNS)
+
+
+def formatted(rows: list[dict], settings: Settings = Settings()) -> list[dict[str, str]]:
+    """Rows as {header: text}, formatted like the Markdown table (the app shows these)."""
+    cols = columns(settings)
+    return [{h: fmt.format(r[k]) if r.get(k) is not None else "-" for k, h, fmt in cols} for r in rows]
+
+
+def markdown(rows: list[dict], settings: Settings = Settings()) -> str:
+    cols = columns(settings)
+    head = "| " + " | ".join(h for _, h, _ in cols) + " |"
+    lines = [head, "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(r.values()) + " |" for r in formatted(rows, settings)]
     return "\n".join(lines)
+
+
+def corruption_table(rows: list[dict]) -> list[dict[str, str]]:
+    """Accuracy on each MNIST-C-style corruption: one row per corruption, one column per model."""
+    names = list(dict.fromkeys(c for r in rows for c in r.get("mnist_c", {})))
+    return [{"corruption": c, **{r["name"]: f"{r['mnist_c'][c]:.1%}" if c in r.get("mnist_c", {}) else "-" for r in rows}} for c in names]

@@ -420,6 +420,21 @@ def mnist_inputs(split: str = "test", n: int | None = None, seed: int = 0, mnist
     return x, y
 
 
+def mnist_test_digits(n: int | None = None, seed: int = 0, mnist_path: str | None = None,
+                      indices=None) -> tuple[np.ndarray, np.ndarray]:
+    """The same test digits as ``mnist_inputs("test", n, seed)`` (or the given ``indices``), but only those
+    are prepared: a few hundred take well under a second, where ``mnist_inputs`` first prepares all
+    70,000 digits (~20 s once, then a disk cache).  For the app's live measurements.
+    Returns (x (n, 28, 28) float32, y (n,) int64)."""
+    from digitlab import data, preprocess
+
+    _, (x, y) = data.load_keras_layout(mnist_path)
+    if indices is None:
+        indices = np.arange(len(x)) if n is None or n >= len(x) else np.sort(np.random.default_rng(seed).choice(len(x), n, replace=False))
+    indices = np.asarray(indices, np.int64).reshape(-1)
+    return preprocess.prepare_batch(x[indices]), y[indices].astype(np.int64)
+
+
 # ----------------------------------------------------------------------------- sweeps
 
 Predict = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28) inputs -> (N, 10) probabilities
@@ -501,6 +516,33 @@ def examples(image: np.ndarray, seed: int = 0) -> dict[str, list[np.ndarray]]:
         for c in table.values():
             out[f"{family}/{c.name}"] = [corrupt(image, c, lv, seed) for lv in c.levels]
     return out
+
+
+def curve(result: dict, corruption: str, family: str = "suite") -> dict | None:
+    """One corruption's accuracy against severity from one model's ``sweep`` result (or a report written
+    from one): {"levels": [0, ...], "accuracy": [clean, ...], "unit"}; None when the result lacks it."""
+    if family == "suite":
+        e = (result.get("suite") or {}).get(corruption)
+        return None if e is None else {"levels": [0.0, *e["levels"]], "accuracy": [result["clean"], *e["accuracy"]], "unit": e["unit"]}
+    acc = (result.get("mnist_c") or {}).get(corruption)
+    c = get(corruption, family)
+    return None if acc is None else {"levels": [0.0, c.levels[0]], "accuracy": [result["clean"], acc], "unit": c.unit}
+
+
+def read_report(reports_dir, name: str, model_path) -> dict | None:
+    """The sweep evaluation/evaluate_robustness.py wrote for model ``name`` (``<reports_dir>/<name>/robustness.json``),
+    or None when there is none, it cannot be read, or it is older than the model file (it measured an earlier version)."""
+    import json
+    from pathlib import Path
+
+    path = Path(reports_dir) / name / "robustness.json"
+    try:
+        if path.stat().st_mtime < Path(model_path).stat().st_mtime:
+            return None
+        report = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return report if isinstance(report, dict) and "clean" in report else None
 
 
 # ----------------------------------------------------------------------------- reporting

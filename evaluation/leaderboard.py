@@ -1,0 +1,58 @@
+"""python evaluation/leaderboard.py [--models NAME_OR_FILE ...] [--refresh] [--dry-run] [--out evaluation/reports]
+
+One row per usable model in models/ (or per --models): clean accuracy and weighted F1 on the MNIST
+test split, mean accuracy over the 15 MNIST-C-style corruptions (1,000 test digits), FGSM eps 0.1 and
+PGD-40 eps 0.3 accuracy (500 test digits), ECE before and after the card's temperature, single-image
+latency, parameters and file size, all from digitlab.leaderboard.table(), the function the app's
+Leaderboard page calls, so both show the same numbers.  Rows are cached per model file, calibration
+and settings in <out>/leaderboard/<model>.json; --refresh measures every model again.
+Writes <out>/leaderboard.md and <out>/leaderboard.json (every number) and prints the Markdown table.
+--dry-run: the app's quick settings (100 corrupted and 50 attacked digits, PGD-10), seconds per model,
+written as leaderboard_quick.md / .json so the full table is never replaced by a rough one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+import _bootstrap  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", nargs="+", metavar="NAME_OR_FILE", help="model names in models/ or .keras files (default: every usable model)")
+    p.add_argument("--refresh", action="store_true", help="measure again even when a cached row matches (default off)")
+    p.add_argument("--dry-run", "--quick", action="store_true", help="quick settings: 100 corrupted / 50 attacked digits, PGD-10 (default off)")
+    p.add_argument("--mnist", default=None, help="mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
+    p.add_argument("--out", type=Path, default=None, help="reports folder (default evaluation/reports/)")
+    a = p.parse_args(argv)
+
+    from digitlab import artifacts, data, leaderboard, robustness
+    from digitlab.paths import REPORTS_DIR
+
+    settings = dataclasses.replace(leaderboard.QUICK if a.dry_run else leaderboard.Settings(), mnist_path=a.mnist)
+    out = a.out or REPORTS_DIR
+    try:
+        if not leaderboard.usable_models(names=a.models):
+            raise artifacts.ModelError("no usable model in models/; train one with training/train_cnn.py")
+        rows = leaderboard.table(settings=settings, refresh=a.refresh, cache_dir=out / "leaderboard", names=a.models,
+                                 progress=robustness.console_progress("leaderboard"))
+    except (artifacts.ModelError, data.DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    stem = "leaderboard_quick" if a.dry_run else "leaderboard"
+    command = "python evaluation/leaderboard.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    table = leaderboard.markdown(rows, settings)
+    md = f"# Leaderboard\n\n`{command.strip()}`: {leaderboard.describe(settings)}\n\n{table}\n"
+    out.mkdir(parents=True, exist_ok=True)
+    artifacts.atomic_write_bytes(out / f"{stem}.md", md.encode())
+    artifacts.atomic_write_json(out / f"{stem}.json", {"command": command.strip(), "settings": dataclasses.asdict(settings), "rows": rows})
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
