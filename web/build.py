@@ -1,0 +1,111 @@
+"""python web/build.py [--model mnist_cnn] [--out web/model] [--make-default]
+
+Writes the browser page's model files:
+
+    <out>/<name>.onnx   digitlab.export.to_onnx: "image" (N, 28, 28) float32 -> "probabilities" (N, 10)
+    <out>/<name>.json   what the page needs: class names, preprocessing version, input and output
+                        names, the card's test accuracy, the sha256 of the .keras it came from
+    <out>/index.json    the models the page offers, and its default (the first one built, or
+                        --make-default)
+
+Before anything is written, the ONNX file runs in onnxruntime on MNIST test digits (through
+digitlab.preprocess) next to the Keras model; a probability gap above --tolerance refuses the
+build, so the page never gets a model that disagrees with the one it claims to be.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+WEB = Path(__file__).resolve().parent
+sys.path.insert(0, str(WEB.parent))  # `import digitlab` when run as python web/build.py
+
+DEFAULT_MODEL = "mnist_cnn"  # the committed page model: best of the committed models on drawn digits (README)
+CHECK_DIGITS = 500  # MNIST test digits compared between Keras and onnxruntime
+
+
+def sha256(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def parity(onnx_path: Path, classifier, images) -> float:
+    """Max |probability difference| between onnxruntime and the Keras model on (N, 28, 28) inputs."""
+    import numpy as np
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"image": images})[0]
+    return float(np.abs(got - classifier.predict_proba(images)).max())
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--model", default=DEFAULT_MODEL, help="model name in models/ or a .keras file")
+    ap.add_argument("--out", type=Path, default=WEB / "model", help="folder the page loads its models from")
+    ap.add_argument("--make-default", action="store_true", help="make this the model the page opens with")
+    ap.add_argument("--tolerance", type=float, default=1e-5, help="largest allowed |Keras - ONNX| probability gap")
+    ap.add_argument("--mnist", help="MNIST .npz (default: $DIGITLAB_MNIST, then the usual places)")
+    args = ap.parse_args(argv)
+
+    from digitlab import artifacts, data, export, inference, preprocess
+
+    try:
+        entry = artifacts.resolve(args.model)
+        classifier = inference.Classifier(entry)
+    except artifacts.ModelError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    try:
+        _, (x_test, _) = data.load_keras_layout(args.mnist)
+    except data.DataError as e:  # missing or invalid file: the message says which and why
+        print(f"error: MNIST is needed for the parity check: {e}", file=sys.stderr)
+        return 1
+    images = preprocess.prepare_batch(x_test[:CHECK_DIGITS])
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=args.out) as tmp:
+        onnx_tmp = export.to_onnx(entry, Path(tmp) / f"{entry.name}.onnx")
+        gap = parity(onnx_tmp, classifier, images)
+        if gap > args.tolerance:
+            print(f"error: the ONNX export of {entry.name} differs from Keras by {gap:.2e} (> {args.tolerance:g}); nothing written", file=sys.stderr)
+            return 1
+        onnx_bytes = onnx_tmp.read_bytes()
+    card = entry.card or {}
+    info = {
+        "name": entry.name,
+        "onnx": f"{entry.name}.onnx",
+        "onnx_sha256": "sha256:" + hashlib.sha256(onnx_bytes).hexdigest(),
+        "keras_sha256": sha256(entry.path),
+        "classes": [str(d) for d in range(10)],
+        "input": {"name": export.INPUT_NAME, "shape": ["batch", 28, 28], "dtype": "float32", "range": [0, 1], "polarity": "light ink on black"},
+        "output": {"name": export.OUTPUT_NAME, "shape": ["batch", 10]},
+        "preprocess_version": preprocess.PREPROCESS_VERSION,
+        "test_accuracy": (card.get("metrics") or {}).get("test_accuracy"),
+        "params": card.get("params"),
+        "parity_max_abs_dp": gap,
+        "parity_digits": len(images),
+        "command": "python web/build.py --model " + entry.name,
+    }
+    artifacts.atomic_write_bytes(args.out / info["onnx"], onnx_bytes)
+    artifacts.atomic_write_bytes(args.out / f"{entry.name}.json", (json.dumps(info, indent=2) + "\n").encode())
+    index_path = args.out / "index.json"
+    index = json.loads(index_path.read_text()) if index_path.exists() else {}
+    names = [n for n in index.get("models", []) if (args.out / f"{n}.onnx").exists() and n != entry.name] + [entry.name]
+    default = index.get("default")
+    if args.make_default or default not in names:
+        default = entry.name
+    index = {"default": default, "models": sorted(names, key=lambda n: n != default)}
+    artifacts.atomic_write_bytes(index_path, (json.dumps(index, indent=2) + "\n").encode())
+    print(f"{args.out / info['onnx']}: {len(onnx_bytes) / 1024:.0f} kB, max |Keras - ONNX| {gap:.1e} on {len(images)} MNIST test digits; page default: {default}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
