@@ -112,7 +112,8 @@ def perturb(logits_fn, x, y, eps, step_size, steps: int, random_start: bool = Tr
         x_adv = tf.clip_by_value(x + eps * noise, lo, hi)
     else:
         x_adv = x
-    per_image = tf.concat([[-1], tf.ones([tf.rank(x) - 1], tf.int32)], 0)  # reshapes a (B,) mask to broadcast
+    per_image = [-1] + [1] * (x.shape.rank - 1)  # reshapes a (B,) mask to broadcast; a static shape keeps the batch size
+    # known, which tf.while_loop needs when the batch is fixed (one image: "enters the loop with shape (1, ...)")
 
     def step(x_adv, best, fooled):
         with tf.GradientTape() as tape:
