@@ -8,6 +8,7 @@ a model wants its pixels (28x28x1, 28x28 or 784) and whether it ends in softmax.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,28 @@ class Prediction:
     prepared: preprocess.Prepared | None = None
 
 
-class Classifier:
+class _Predicts:
+    """Pictures -> Predictions for anything with ``predict_proba((N, 28, 28) float32) -> (N, 10)``."""
+
+    def predict_proba(self, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict_prepared(self, prepared: list[preprocess.Prepared]) -> list[Prediction]:
+        """Predict a batch of prepared pictures in one forward pass; no-ink ones get label None."""
+        inked = [i for i, p in enumerate(prepared) if not p.no_ink]
+        probs = self.predict_proba(np.stack([prepared[i].image for i in inked])) if inked else np.zeros((0, 10))
+        result = [Prediction(None, 0.0, np.zeros(10, np.float32), p) for p in prepared]
+        for row, i in enumerate(inked):
+            p = probs[row]
+            result[i] = Prediction(int(p.argmax()), float(p.max()), p.astype(np.float32), prepared[i])
+        return result
+
+    def predict_picture(self, source, invert: preprocess.Invert = "auto") -> Prediction:
+        """Any picture -> Prediction, through the one preprocessing path."""
+        return self.predict_prepared([preprocess.prepare(source, invert=invert)])[0]
+
+
+class Classifier(_Predicts):
     """A usable model plus its fast forward pass: (N, 28, 28) float32 in [0, 1] -> (N, 10) probabilities."""
 
     def __init__(self, entry: artifacts.ModelEntry):
@@ -58,21 +80,223 @@ class Classifier:
         out = [self._forward(tf.constant(x[i : i + batch_size])).numpy() for i in range(0, len(x), batch_size)]
         return np.concatenate(out) if out else np.zeros((0, 10), np.float32)
 
-    def predict_prepared(self, prepared: list[preprocess.Prepared]) -> list[Prediction]:
-        """Predict a batch of prepared pictures in one forward pass; no-ink ones get label None."""
-        inked = [i for i, p in enumerate(prepared) if not p.no_ink]
-        probs = self.predict_proba(np.stack([prepared[i].image for i in inked])) if inked else np.zeros((0, 10))
-        result = [Prediction(None, 0.0, np.zeros(10, np.float32), p) for p in prepared]
-        for row, i in enumerate(inked):
-            p = probs[row]
-            result[i] = Prediction(int(p.argmax()), float(p.max()), p.astype(np.float32), prepared[i])
-        return result
 
-    def predict_picture(self, source, invert: preprocess.Invert = "auto") -> Prediction:
-        """Any picture -> Prediction, through the one preprocessing path."""
-        return self.predict_prepared([preprocess.prepare(source, invert=invert)])[0]
+def load_classifier(name_or_path: str | None = None, models_dir: Path = MODELS_DIR) -> Classifier | ExportedClassifier:
+    """Classifier for a model name in ``models_dir``, a file path, or (None) the best model by its card.
 
-
-def load_classifier(name_or_path: str | None = None, models_dir: Path = MODELS_DIR) -> Classifier:
-    """Classifier for a model name in ``models_dir``, a file path, or (None) the best model by its card."""
+    An exported ``.onnx`` or ``.tflite`` file or a SavedModel folder gives an ExportedClassifier; a
+    ``.h5`` file goes through ``artifacts`` like a ``.keras`` one (Keras safe mode, same checks).
+    """
+    if name_or_path is not None and exported_format(Path(name_or_path), models_dir) is not None:
+        return ExportedClassifier(name_or_path)
     return Classifier(artifacts.resolve(name_or_path, models_dir))
+
+
+# ----------------------------------------------------------------------------- exported formats
+#
+# digitlab.export writes every graph format with one interface, image (N, 28, 28) -> probabilities
+# (N, 10).  The loaders below also take files made elsewhere: the input may be (28, 28), (28, 28, 1),
+# (1, 28, 28) or (784,), and an output that is not a probability distribution is taken as logits.
+
+_EXPORTED_SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}
+_INPUT_LAYOUTS = {(28, 28): (28, 28), (28, 28, 1): (28, 28, 1), (1, 28, 28): (1, 28, 28), (784,): (784,)}
+EXPORT_BATCH = 256  # rows per call: TFLite re-allocates its tensors whenever the batch size changes
+
+# A SavedModel graph can read and write files or log; a digit classifier needs none of that, so a
+# serving graph with one of these ops is refused (a denylist: load SavedModels only from people you
+# trust).  ONNX and TFLite have no file or Python ops in their standard op sets.
+_UNSAFE_TF_OPS = frozenset({
+    "ReadFile", "WriteFile", "MatchingFiles", "DeleteFile", "Save", "SaveV2", "SaveSlices", "Restore", "RestoreV2",
+    "RestoreSlice", "MergeV2Checkpoints", "ShardedFilename", "ShardedFilespec", "PyFunc", "PyFuncStateless",
+    "EagerPyFunc", "Print", "PrintV2", "ImmutableConst", "WholeFileReader", "WholeFileReaderV2", "TextLineReaderV2",
+    "TFRecordReaderV2", "FixedLengthRecordReaderV2", "TFRecordDataset", "TFRecordDatasetV2", "TextLineDataset",
+    "FixedLengthRecordDataset", "FixedLengthRecordDatasetV2", "SaveDataset", "SaveDatasetV2", "LoadDataset",
+    "DatasetToTFRecord", "InitializeTableFromTextFile", "InitializeTableFromTextFileV2", "CreateSummaryFileWriter",
+    "WriteSummary", "WriteScalarSummary", "WriteImageSummary", "WriteHistogramSummary", "WriteAudioSummary",
+    "WriteGraphSummary", "WriteRawProtoSummary", "DebugIdentity", "DebugIdentityV2", "DebugIdentityV3",
+})
+
+
+def exported_format(path: Path, models_dir: Path = MODELS_DIR) -> str | None:
+    """"onnx", "tflite" or "savedmodel" when ``path`` names an exported model, else None (a name or a
+    Keras file).  A folder counts as a SavedModel unless a model of that name is in ``models_dir``."""
+    path = Path(path)
+    if path.suffix.lower() in _EXPORTED_SUFFIXES:
+        return _EXPORTED_SUFFIXES[path.suffix.lower()]
+    if path.is_dir() and not (Path(models_dir) / f"{path.name}{artifacts.MODEL_SUFFIX}").is_file():
+        return "savedmodel"
+    return None
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:200]}" if text else type(e).__name__
+
+
+def _input_shape(name: str, shape) -> tuple[int, ...]:
+    """The declared per-example input shape, if it is one of the 28x28 grey layouts."""
+    dims = tuple(int(d) if isinstance(d, (int, np.integer)) and d > 0 else None for d in shape[1:])
+    if dims not in _INPUT_LAYOUTS:
+        raise artifacts.ModelError(f"{name}: input shape {tuple(shape)} is not a batch of 28x28 grey digits "
+                                   "(accepted per image: (28,28), (28,28,1), (1,28,28), (784,))")
+    return _INPUT_LAYOUTS[dims]
+
+
+def _check_output(name: str, shape) -> None:
+    if len(shape) != 2 or shape[-1] != 10:
+        raise artifacts.ModelError(f"{name}: output shape {tuple(shape)} is not (N, 10) digit scores")
+
+
+def _onnx_runner(path: Path):
+    import onnxruntime as ort
+
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as e:  # InvalidProtobuf, Fail, NotImplemented (unknown op) ...
+        raise artifacts.ModelError(f"{path.name}: not a usable ONNX model ({_first_line(e)})") from e
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if len(inputs) != 1:
+        raise artifacts.ModelError(f"{path.name}: expected one input, found {len(inputs)}")
+    if inputs[0].type != "tensor(float)":
+        raise artifacts.ModelError(f"{path.name}: input is {inputs[0].type}, expected float32 pixels")
+    shape = _input_shape(path.name, inputs[0].shape)
+    _check_output(path.name, [o if isinstance(o, int) else -1 for o in outputs[0].shape])
+    in_name, out_name = inputs[0].name, outputs[0].name
+
+    def run(x: np.ndarray) -> np.ndarray:
+        return session.run([out_name], {in_name: x.reshape(-1, *shape)})[0]
+
+    return run, "onnx"
+
+
+def _tflite_runner(path: Path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    try:
+        interpreter = Interpreter(model_path=str(path))
+    except Exception as e:  # ValueError: "Model provided has model identifier ..." for a non-TFLite file
+        raise artifacts.ModelError(f"{path.name}: not a usable TFLite model ({_first_line(e)})") from e
+    inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+    if len(inputs) != 1:
+        raise artifacts.ModelError(f"{path.name}: expected one input, found {len(inputs)}")
+    inp, out = inputs[0], outputs[0]
+    shape = _input_shape(path.name, inp["shape_signature"])
+    _check_output(path.name, out["shape_signature"])
+    # Full-integer models take int8 pixels and give int8 scores: quantise and dequantise here.
+    in_scale, in_zero = inp["quantization"]
+    out_scale, out_zero = out["quantization"]
+    quantised_in = inp["dtype"] in (np.int8, np.uint8)
+    quantised_out = out["dtype"] in (np.int8, np.uint8)
+    if quantised_in and not in_scale:
+        raise artifacts.ModelError(f"{path.name}: integer input without quantisation parameters")
+    batch = [None]  # the batch size the tensors are currently allocated for
+
+    def run(x: np.ndarray) -> np.ndarray:
+        n = len(x)
+        if batch[0] != n:
+            interpreter.resize_tensor_input(inp["index"], [n, *shape])
+            interpreter.allocate_tensors()
+            batch[0] = n
+        x = x.reshape(n, *shape)
+        if quantised_in:
+            info = np.iinfo(inp["dtype"])
+            x = np.clip(np.round(x / in_scale + in_zero), info.min, info.max).astype(inp["dtype"])
+        interpreter.set_tensor(inp["index"], x)
+        interpreter.invoke()
+        y = interpreter.get_tensor(out["index"])
+        return (y.astype(np.float32) - out_zero) * out_scale if quantised_out else y
+
+    variant = "tflite-int8" if quantised_in else "tflite"
+    return run, variant
+
+
+def _savedmodel_runner(path: Path):
+    if not (path / "saved_model.pb").is_file():
+        raise artifacts.ModelError(f"{path}: a folder, but not a SavedModel (no saved_model.pb inside)")
+    try:
+        loaded = tf.saved_model.load(str(path))
+    except Exception as e:
+        raise artifacts.ModelError(f"{path.name}: not a loadable SavedModel ({_first_line(e)})") from e
+    signature = loaded.signatures.get("serving_default")
+    if signature is None:
+        raise artifacts.ModelError(f"{path.name}: no serving_default signature (has {sorted(loaded.signatures)})")
+    graph = signature.graph.as_graph_def()
+    ops = {n.op for n in graph.node} | {n.op for f in graph.library.function for n in f.node_def}
+    unsafe = sorted(ops & _UNSAFE_TF_OPS)
+    if unsafe:
+        raise artifacts.ModelError(f"{path.name}: refused, its serving graph reads/writes files or runs callbacks ({', '.join(unsafe)})")
+    _, kwargs = signature.structured_input_signature
+    if len(kwargs) != 1:
+        raise artifacts.ModelError(f"{path.name}: expected one input, found {sorted(kwargs)}")
+    [(in_name, spec)] = kwargs.items()
+    if spec.dtype != tf.float32:
+        raise artifacts.ModelError(f"{path.name}: input is {spec.dtype.name}, expected float32 pixels")
+    shape = _input_shape(path.name, spec.shape.as_list())
+    outputs = signature.structured_outputs
+    out_name = "probabilities" if "probabilities" in outputs else next(iter(outputs))
+    if len(outputs) != 1 and "probabilities" not in outputs:
+        raise artifacts.ModelError(f"{path.name}: several outputs {sorted(outputs)} and none called 'probabilities'")
+    _check_output(path.name, [d if d is not None else -1 for d in outputs[out_name].shape.as_list()])
+
+    def run(x: np.ndarray) -> np.ndarray:
+        return signature(**{in_name: tf.constant(x.reshape(-1, *shape))})[out_name].numpy()
+
+    run.keep_alive = loaded  # the signature's variables live as long as the loaded object
+    return run, "savedmodel"
+
+
+_RUNNERS = {"onnx": _onnx_runner, "tflite": _tflite_runner, "savedmodel": _savedmodel_runner}
+
+
+def export_card(path: Path) -> dict | None:
+    """The source model's card written beside an export by digitlab.export (it lists the export's file)."""
+    path = Path(path)
+    for candidate in sorted(path.parent.glob("*.json")):
+        try:
+            card = json.loads(candidate.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(card, dict) and path.name in ((card.get("export") or {}).get("files") or {}).values():
+            return card
+    return None
+
+
+class ExportedClassifier(_Predicts):
+    """An exported model (ONNX, TFLite, SavedModel) behind the Classifier interface:
+    (N, 28, 28) float32 in [0, 1] -> (N, 10) probabilities.  Loading problems raise ModelError."""
+
+    def __init__(self, path):
+        path = Path(path)
+        fmt = exported_format(path)
+        if fmt is None:
+            raise artifacts.ModelError(f"{path}: not an exported model (.onnx, .tflite or a SavedModel folder)")
+        if not path.exists():
+            raise artifacts.ModelError(f"{path}: no such {'folder' if fmt == 'savedmodel' else 'file'}")
+        if path.is_file() and path.stat().st_size == 0:
+            raise artifacts.ModelError(f"{path.name}: empty file")
+        self._run, self.format = _RUNNERS[fmt](path)
+        self.entry = artifacts.ModelEntry(path.name, path, export_card(path), True, None, "28x28", "probabilities")
+        self._softmax = False
+        probe = np.stack([np.zeros((28, 28), np.float32), np.random.default_rng(0).random((28, 28), np.float32)])
+        try:
+            y = np.asarray(self._run(probe), np.float32)
+        except Exception as e:
+            raise artifacts.ModelError(f"{path.name}: forward pass failed ({_first_line(e)})") from e
+        if y.shape != (2, 10) or not np.isfinite(y).all():
+            raise artifacts.ModelError(f"{path.name}: forward pass gave shape {y.shape} or non-finite values")
+        # 1/128 covers int8 outputs (steps of 1/256) that still sum to one
+        self._softmax = bool((y < -1e-6).any() or (np.abs(y.sum(axis=1) - 1) > 1 / 128).any())
+        self.entry.outputs = "logits" if self._softmax else "probabilities"
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    def predict_proba(self, x: np.ndarray, batch_size: int = EXPORT_BATCH) -> np.ndarray:
+        x = np.asarray(x, np.float32).reshape(-1, 28, 28)
+        out = [np.asarray(self._run(x[i : i + batch_size]), np.float32) for i in range(0, len(x), batch_size)]
+        y = np.concatenate(out) if out else np.zeros((0, 10), np.float32)
+        if self._softmax:
+            y = np.exp(y - y.max(axis=1, keepdims=True))
+            y /= y.sum(axis=1, keepdims=True)
+        return y

@@ -72,7 +72,7 @@ def format_error(path: Path, message: str, fmt: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or directories of images")
-    p.add_argument("--model", default=None, help="model name in models/ or a .keras file (default: best usable model by its card)")
+    p.add_argument("--model", default=None, help="model name in models/, a .keras or .h5 file, or an export from evaluation/export.py (.onnx, .tflite, SavedModel folder) (default: best usable model by its card)")
     p.add_argument("--format", choices=("json", "text"), default="text", help="output format (default text)")
     p.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
                    help="auto-detect dark ink on light paper, or force it: yes = dark ink on light, no = light ink on dark (default auto)")

@@ -1,0 +1,89 @@
+"""python evaluation/export.py [--model NAME_OR_FILE ...] [--formats h5,savedmodel,tflite,tflite-dynamic,tflite-int8,onnx] [--out DIR] [--check-only] [--dry-run]
+
+Export models to .h5, SavedModel, TFLite (float, dynamic-range, full int8) and ONNX under
+DIR/<model>/ (default exports/<model>/), then check every export against the Keras model:
+the same probe set (MNIST test digits, and test digits redrawn as canvas strokes, all through
+digitlab.preprocess) goes through the original and through each file, loaded the way
+`evaluation/predict.py --model FILE` loads it.  Prints and writes a table (parity.md,
+parity.json): max |difference in probability|, argmax agreement, accuracy, file size, median
+single-image latency.  Every graph format takes "image" (N, 28, 28) and returns
+"probabilities" (N, 10).  int8 is calibrated on training digits through the same preprocessing.
+
+Exit code 1, with a PARITY FAILED line per format, when an export is outside its tolerance
+(float formats: 100% agreement and max |dp| <= 1e-4; dynamic-range >= 99.5%; int8 >= 99%;
+see digitlab.export.TOLERANCES).  --check-only re-checks the files already in DIR without
+exporting.  --dry-run uses a small probe set and few timing runs (seconds; used by the tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import _bootstrap  # noqa: F401
+
+PROBE = (1000, 500)  # MNIST test digits, redrawn test digits
+DRY_PROBE = (100, 50)
+REPRESENTATIVE, DRY_REPRESENTATIVE = 500, 100  # training digits that calibrate int8
+LATENCY_RUNS, DRY_LATENCY_RUNS = 300, 20
+
+
+def parse_formats(text: str) -> list[str]:
+    from digitlab.export import FORMATS
+
+    formats = [f.strip() for f in text.split(",") if f.strip()]
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise argparse.ArgumentTypeError(f"unknown format(s) {unknown or text!r}; choose from {','.join(FORMATS)}")
+    return formats
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", action="append", help="model name in models/ or a .keras file; repeatable (default: every usable model)")
+    p.add_argument("--formats", type=parse_formats, default=None,
+                   help="comma-separated formats (default h5,savedmodel,tflite,tflite-dynamic,tflite-int8,onnx)")
+    p.add_argument("--out", type=Path, default=None, help="exports go to OUT/<model>/ (default exports/)")
+    p.add_argument("--check-only", action="store_true", help="check the files already in OUT/<model>/, export nothing")
+    p.add_argument("--mnist", default=None, help="mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
+    p.add_argument("--dry-run", action="store_true", help=f"probe {DRY_PROBE[0]}+{DRY_PROBE[1]} digits, {DRY_LATENCY_RUNS} timing runs (default: "
+                   f"{PROBE[0]}+{PROBE[1]} digits, {LATENCY_RUNS} runs)")
+    a = p.parse_args(argv)
+    command = "python evaluation/export.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+
+    from digitlab import artifacts, data, export
+
+    formats = a.formats or list(export.FORMATS)
+    try:
+        entries = artifacts.select(a.model)
+        n_mnist, n_drawn = DRY_PROBE if a.dry_run else PROBE
+        probe = export.probe_set(n_mnist, n_drawn, mnist_path=a.mnist)
+        needs_rep = "tflite-int8" in formats and not a.check_only
+        representative = export.representative_images(DRY_REPRESENTATIVE if a.dry_run else REPRESENTATIVE, mnist_path=a.mnist) if needs_rep else None
+    except (artifacts.ModelError, data.DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+    failed: list[str] = []
+    for entry in entries:
+        out_dir = (a.out or export.EXPORTS_DIR) / entry.name
+        if a.check_only:
+            files = {f: out_dir / export.file_name(entry.name, f) for f in formats}
+        else:
+            print(f"exporting {entry.name} -> {out_dir}", file=sys.stderr)
+            files = export.export(entry, formats, out_dir, representative)
+        report = export.check(entry, files, probe, DRY_LATENCY_RUNS if a.dry_run else LATENCY_RUNS)
+        export.write_report(report, files, out_dir, entry.card, command)
+        print(f"\n## {entry.name} ({out_dir})\n\n{export.markdown(report)}")
+        failed += export.failures(report)
+    print(json.dumps({"ok": not failed, "failures": failed}))
+    for line in failed:
+        print(f"PARITY FAILED: {line}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
