@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import io
 import json
 import platform
 import shlex
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlab import artifacts, data, metrics, plots, preprocess
+from digitlab.distributed import DistributedError
 from digitlab.paths import MODELS_DIR, RUNS_DIR
 
 DRY_RUN_SIZES = (1024, 256, 256)  # train, val, test images in --dry-run
@@ -59,6 +61,7 @@ class TrainConfig:
     val_size: int = data.VAL_SIZE
     mnist_path: str | None = None  # explicit MNIST .npz (else $DIGITLAB_MNIST, keras cache, download)
     dry_run: bool = False  # a few batches on a subset: seconds, for tests
+    distribute: str = "none"  # "multiworker": MultiWorkerMirroredStrategy over the workers in $TF_CONFIG (digitlab.distributed)
 
 
 # ----------------------------------------------------------------------------- command line
@@ -76,6 +79,8 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
     p.add_argument("--out", type=Path, default=MODELS_DIR, help="folder for <name>.keras and its card (default models/)")
     p.add_argument("--mnist", default=None, help="path to mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
     p.add_argument("--dry-run", action="store_true", help="a few batches on a small subset, in seconds (for tests)")
+    p.add_argument("--distribute", choices=("none", "multiworker"), default=d.distribute,
+                   help=f"multiworker: train on the workers listed in $TF_CONFIG, see digitlab/distributed.py (default {d.distribute})")
     a = p.parse_args(argv)
     for flag, value in (("--epochs", a.epochs), ("--batch-size", a.batch_size)):
         if value < 1:
@@ -84,7 +89,7 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
         p.error(f"--name {a.name!r}: use letters, digits, '_', '.', '-'")
     config = dataclasses.replace(
         d, epochs=a.epochs, batch_size=a.batch_size, learning_rate=a.learning_rate, seed=a.seed,
-        name=a.name, mnist_path=a.mnist, dry_run=a.dry_run,
+        name=a.name, mnist_path=a.mnist, dry_run=a.dry_run, distribute=a.distribute,
     )
     return config, a.out
 
@@ -93,7 +98,7 @@ def main(defaults: TrainConfig, doc: str | None = None, argv: list[str] | None =
     config, out = parse_args(defaults, doc, argv)
     try:
         return run(config, out)
-    except data.DataError as e:
+    except (data.DataError, DistributedError) as e:
         sys.exit(f"error: {e}")
 
 
@@ -136,7 +141,9 @@ def prepare_mnist(config: TrainConfig) -> MnistInputs:
             arrays[f"y_{k}"] = y.astype(np.int64)
         if not config.dry_run:
             cache.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(cache, **arrays)
+            buf = io.BytesIO()
+            np.savez(buf, **arrays)
+            artifacts.atomic_write_bytes(cache, buf.getvalue())  # atomic: workers sharing a host may write it at once
     return MnistInputs(**arrays, fingerprint=mnist.fingerprint, source=mnist.source)
 
 
@@ -319,12 +326,22 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=()) -> Path:
 
     from digitlab.inference import Classifier
 
+    worker = None
+    if config.distribute == "multiworker":
+        from digitlab import distributed
+
+        if callbacks:
+            raise DistributedError("Keras callbacks need model.fit, which --distribute multiworker does not use")
+        worker = distributed.start(config)  # first: the strategy must exist before any other TensorFlow op
+        out = worker.output_dir(out)  # only the chief writes into the models folder
+    elif config.distribute != "none":
+        raise ValueError(f"unknown distribute {config.distribute!r}")
     keras.utils.set_random_seed(config.seed)
     command = "python " + shlex.join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]) if sys.argv and sys.argv[0] else None
     t0 = time.time()
     d = prepare_mnist(config)
     print(f"data: {len(d.x_train)} train / {len(d.x_val)} val / {len(d.x_test)} test from {d.source}", flush=True)
-    run_dir = RUNS_DIR / (config.name + ("-dry" if config.dry_run else ""))
+    run_dir = RUNS_DIR / (config.name + ("-dry" if config.dry_run else "") + (worker.run_suffix() if worker else ""))
     resuming = _can_resume(run_dir, config)
     if run_dir.exists() and not resuming:
         shutil.rmtree(run_dir)  # a fresh run must not append to an old log or reuse an old checkpoint
@@ -336,7 +353,7 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=()) -> Path:
     if config.builder == "logistic":
         model, history, clf = fit_logistic(config, d)
     else:
-        model, history = fit_keras(config, d, run_dir, callbacks)
+        model, history = distributed.fit(worker, config, d, run_dir) if worker else fit_keras(config, d, run_dir, callbacks)
     train_seconds = time.time() - t_fit
 
     entry = artifacts.ModelEntry(config.name, run_dir / "best.keras", None, True, layout="28x28x1", outputs="probabilities", model=model)
@@ -370,6 +387,7 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=()) -> Path:
         "input": "28x28x1 float32 in [0,1], light ink on black, via digitlab.preprocess",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "dry_run": config.dry_run,
+        **({"distributed": worker.card(model)} if worker else {}),
     }
     report = {"val": metrics.jsonable(val), "test": metrics.jsonable(test), "history": history}
     extras = {
@@ -385,4 +403,6 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=()) -> Path:
         flush=True,
     )
     shutil.rmtree(run_dir / "backup", ignore_errors=True)  # finished: the next run starts fresh
+    if worker:
+        worker.finish(path)
     return path
