@@ -78,9 +78,11 @@ class Race:
     curve: list[tuple[float, float, float]] = field(default_factory=list)  # (epochs, train seconds, test accuracy)
 
 
-def time_to_accuracy(name, model, train_ds, steps_per_epoch, x_test, y_test, target=0.99, evals_per_epoch=4, max_epochs=15) -> Race:
+def time_to_accuracy(name, model, train_ds, steps_per_epoch, x_test, y_test, target=0.99, evals_per_epoch=4, max_epochs=15,
+                     callbacks=()) -> Race:
     """Train ``model`` (compiled) on ``train_ds`` and evaluate on test every 1/evals_per_epoch epoch;
-    stop as soon as test accuracy >= target.  Evaluation time is not counted."""
+    stop as soon as test accuracy >= target.  Evaluation time is not counted.  ``callbacks``: those
+    the training recipe needs (``train.training_data``)."""
     import keras
     import tensorflow as tf
 
@@ -116,6 +118,6 @@ def time_to_accuracy(name, model, train_ds, steps_per_epoch, x_test, y_test, tar
             self.t0 = None  # the clock restarts at the next batch
 
     watch = Watch()
-    model.fit(train_ds, epochs=max_epochs, callbacks=[watch], verbose=0)
+    model.fit(train_ds, epochs=max_epochs, callbacks=[*callbacks, watch], verbose=0)
     last = watch.curve[-1] if watch.curve else (0.0, 0.0, 0.0)
     return Race(name, target, watch.reached, last[1], last[0], watch.curve)

@@ -74,9 +74,10 @@ def main(argv: list[str] | None = None) -> int:
                 model.compile(optimizer=keras.optimizers.Adam(), loss="categorical_crossentropy", metrics=["accuracy"])
             else:
                 train.compile_model(model, config, steps)
-            ds = train.make_dataset(x_tr, y_tr, config, training=True)
+            ds, recipe_callbacks = train.training_data(x_tr, y_tr, config)
             print(f"racing {label} to {target:.2%} test accuracy", flush=True)
-            races.append(bench.time_to_accuracy(label, model, ds, steps, mnist.x_test, mnist.y_test, target, max_epochs=a.max_epochs))
+            races.append(bench.time_to_accuracy(label, model, ds, steps, mnist.x_test, mnist.y_test, target, max_epochs=a.max_epochs,
+                                                callbacks=recipe_callbacks))
         ours, ref = races
         result["race"] = [dataclasses.asdict(r) for r in races]
         result["speedup"] = (ref.train_seconds / ours.train_seconds) if ours.reached and ref.reached else None

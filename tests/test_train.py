@@ -31,6 +31,28 @@ def test_augmentation_keeps_range_and_changes_images(dry_config, mnist_test):
     assert ratio.max() > 1.1 and ratio.min() < 0.9
 
 
+def test_clean_epochs_switch_augmentation_on_at_the_right_epoch(dry_config, mnist_test):
+    """Progressive augmentation: plain digits in the first epoch, augmented ones from the second,
+    switched by the callback inside a real ``fit`` (the way Keras builds each epoch's iterator)."""
+    x = (mnist_test[0][:256] / 255.0).astype(np.float32)
+    y = mnist_test[1][:256]
+    config = dataclasses.replace(dry_config, clean_epochs=1, batch_size=64)
+    ds, callbacks = train.training_data(x, y, config)
+    plain = {x[i].tobytes() for i in range(len(x))}
+    seen: list[float] = []
+
+    class Look(keras.callbacks.Callback):  # fraction of each epoch's first batch that is an untouched MNIST digit
+        def on_epoch_begin(self, epoch, logs=None):
+            batch = next(iter(ds))[0].numpy()[..., 0]
+            seen.append(np.mean([b.tobytes() in plain for b in batch]))
+
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    model.fit(ds, epochs=3, callbacks=[*callbacks, Look()], verbose=0)
+    assert seen[0] == 1.0  # epoch 0: every digit as it is
+    assert seen[1] < 0.3 and seen[2] < 0.3  # epochs 1, 2: augmented
+
+
 @pytest.mark.parametrize("schedule", ["onecycle", "cosine_restarts", "constant"])
 def test_schedules_peak_at_the_configured_rate(dry_config, schedule):
     c = dataclasses.replace(dry_config, schedule=schedule, learning_rate=0.01, epochs=4)
