@@ -1,0 +1,311 @@
+// The page: a drawing canvas -> preprocess.js (the port of digitlab.preprocess) -> onnxruntime-web.
+// Layout and events only; the recipe lives in preprocess.js, the model in model/<name>.onnx
+// (built by web/build.py).  Everything is loaded from this server: no CDN, works offline.
+
+import { ImageError, PREPROCESS_VERSION, prepare } from "./preprocess.js";
+
+const ORT_DIR = new URL("./node_modules/onnxruntime-web/dist/", import.meta.url).href;
+const PAPER = "#ffffff";
+const INK = "#000000";
+
+const $ = (id) => document.getElementById(id);
+const pad = $("pad");
+const ctx = pad.getContext("2d", { willReadFrequently: true });
+
+// Shared with the browser test and handy in the console: the last result and every timing.
+const state = { ort: null, session: null, info: null, predictions: 0, last: null, timings: [], error: null };
+window.digitlab = state;
+
+function setStatus(text, kind) {
+  const el = $("status");
+  el.textContent = text;
+  el.dataset.state = kind;
+  el.className = kind === "error" ? "error" : "muted";
+  if (kind === "error") state.error = text;
+}
+
+// ----------------------------------------------------------------------------- drawing
+
+function clearPad() {
+  ctx.fillStyle = PAPER;
+  ctx.fillRect(0, 0, pad.width, pad.height);
+}
+
+function point(e) {
+  const r = pad.getBoundingClientRect();
+  return [((e.clientX - r.left) * pad.width) / r.width, ((e.clientY - r.top) * pad.height) / r.height];
+}
+
+let stroke = null; // last point of the stroke being drawn
+
+pad.addEventListener("pointerdown", (e) => {
+  pad.setPointerCapture(e.pointerId);
+  stroke = point(e);
+  ctx.fillStyle = INK;
+  ctx.beginPath();
+  ctx.arc(stroke[0], stroke[1], $("brush").value / 2, 0, 2 * Math.PI);
+  ctx.fill();
+});
+
+pad.addEventListener("pointermove", (e) => {
+  if (!stroke) return;
+  const p = point(e);
+  ctx.strokeStyle = INK;
+  ctx.lineWidth = $("brush").value;
+  ctx.lineCap = "round";
+  ctx.lineJoin = "round";
+  ctx.beginPath();
+  ctx.moveTo(...stroke);
+  ctx.lineTo(...p);
+  ctx.stroke();
+  stroke = p;
+});
+
+function endStroke() {
+  if (!stroke) return;
+  stroke = null;
+  schedule(); // predict when a stroke ends
+}
+pad.addEventListener("pointerup", endStroke);
+pad.addEventListener("pointercancel", endStroke);
+
+$("clear").addEventListener("click", () => {
+  clearPad();
+  schedule();
+});
+$("brush").addEventListener("input", () => ($("brushValue").textContent = $("brush").value));
+$("invert").addEventListener("change", () => schedule());
+
+/** Draw a picture onto the canvas, fitted and centred; the margins take the picture's corner colour. */
+function drawPicture(bitmap) {
+  const s = Math.min(pad.width / bitmap.width, pad.height / bitmap.height);
+  const w = Math.max(1, Math.round(bitmap.width * s));
+  const h = Math.max(1, Math.round(bitmap.height * s));
+  const x = Math.floor((pad.width - w) / 2);
+  const y = Math.floor((pad.height - h) / 2);
+  clearPad();
+  ctx.imageSmoothingEnabled = true;
+  ctx.imageSmoothingQuality = "high";
+  ctx.drawImage(bitmap, x, y, w, h);
+  if (w < pad.width || h < pad.height) {
+    const [r, g, b] = ctx.getImageData(x, y, 1, 1).data;
+    ctx.fillStyle = `rgb(${r}, ${g}, ${b})`;
+    ctx.fillRect(0, 0, pad.width, y);
+    ctx.fillRect(0, y + h, pad.width, pad.height - y - h);
+    ctx.fillRect(0, 0, x, pad.height);
+    ctx.fillRect(x + w, 0, pad.width - x - w, pad.height);
+  }
+}
+
+$("upload").addEventListener("change", async () => {
+  const file = $("upload").files[0];
+  if (!file) return;
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file);
+  } catch {
+    showProblem(`${file.name}: not a picture this browser can read (PNG, JPEG, WebP, GIF, BMP)`);
+    return;
+  } finally {
+    $("upload").value = ""; // choosing the same file again reloads it
+  }
+  drawPicture(bitmap);
+  schedule();
+});
+
+// ----------------------------------------------------------------------------- model
+
+async function fetchOk(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return r;
+}
+
+async function loadOrt() {
+  let ort;
+  try {
+    ort = await import(ORT_DIR + "ort.wasm.min.mjs");
+  } catch (e) {
+    throw new Error(`onnxruntime-web is not installed next to this page (run \`npm ci --prefix web\`): ${e.message}`);
+  }
+  ort.env.wasm.wasmPaths = ORT_DIR; // the .wasm comes from this server, never a CDN
+  ort.env.wasm.numThreads = 1; // threads need cross-origin isolation; one is plenty for a 28x28 CNN
+  ort.env.wasm.proxy = false;
+  return ort;
+}
+
+async function loadModel(name) {
+  setStatus(`Loading ${name}…`, "loading");
+  state.session = null;
+  const info = await (await fetchOk(`model/${name}.json`)).json();
+  if (info.preprocess_version !== PREPROCESS_VERSION) {
+    throw new Error(`model ${name} expects preprocessing ${info.preprocess_version}, this page implements ${PREPROCESS_VERSION}: rebuild it with \`python web/build.py --model ${name}\``);
+  }
+  const bytes = new Uint8Array(await (await fetchOk(`model/${info.onnx}`)).arrayBuffer());
+  const session = await state.ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+  if (!session.inputNames.includes(info.input.name) || !session.outputNames.includes(info.output.name)) {
+    throw new Error(`model/${info.onnx} has inputs ${session.inputNames} and outputs ${session.outputNames}, not ${info.input.name} -> ${info.output.name}`);
+  }
+  state.session = session;
+  state.info = info;
+  const acc = info.test_accuracy == null ? "" : ` (MNIST test ${(100 * info.test_accuracy).toFixed(2)}%)`;
+  setStatus(`Model ${name}${acc} ready · onnxruntime-web ${state.ort.env.versions.web}, WebAssembly, 1 thread · draw a digit`, "ready");
+}
+
+async function start() {
+  clearPad();
+  try {
+    state.ort = await loadOrt();
+    const index = await (await fetchOk("model/index.json")).json();
+    const select = $("model");
+    for (const name of index.models) select.add(new Option(name, name, false, name === index.default));
+    select.addEventListener("change", () => {
+      state.ready = loadModel(select.value).catch((e) => setStatus(e.message, "error"));
+      state.ready.then(schedule);
+    });
+    await loadModel(index.default);
+  } catch (e) {
+    setStatus(e.message, "error"); // the page stays usable for drawing; predictions wait for a model
+  }
+}
+state.ready = start();
+
+// ----------------------------------------------------------------------------- predicting
+
+/** RGBA canvas pixels -> prepared input and probabilities, with the time each half took. */
+async function classify(rgba, width, height, invert) {
+  const t0 = performance.now();
+  const prepared = prepare(rgba, width, height, { invert });
+  const t1 = performance.now();
+  let probs = null;
+  if (!prepared.noInk) {
+    const input = new state.ort.Tensor("float32", prepared.image, [1, 28, 28]);
+    const out = await state.session.run({ [state.info.input.name]: input });
+    probs = Float32Array.from(out[state.info.output.name].data);
+  }
+  return { prepared, probs, preprocessMs: t1 - t0, inferenceMs: performance.now() - t1 };
+}
+
+let running = null;
+let again = false;
+
+/** Predict the canvas now, or right after the prediction in flight (never two at once). */
+function schedule() {
+  if (running) {
+    again = true;
+    return running;
+  }
+  running = (async () => {
+    try {
+      await state.ready;
+      do {
+        again = false;
+        if (state.session) await predictCanvas();
+      } while (again);
+    } finally {
+      running = null;
+    }
+  })();
+  return running;
+}
+state.schedule = schedule;
+
+async function predictCanvas() {
+  const rgba = ctx.getImageData(0, 0, pad.width, pad.height).data;
+  const invert = $("invert").value;
+  let r;
+  try {
+    r = await classify(rgba, pad.width, pad.height, invert);
+  } catch (e) {
+    showProblem(e instanceof ImageError ? e.message : `prediction failed: ${e.message}`);
+    return;
+  }
+  const { prepared, probs } = r;
+  const label = probs ? probs.indexOf(Math.max(...probs)) : null;
+  state.timings.push({ preprocessMs: r.preprocessMs, inferenceMs: r.inferenceMs });
+  state.last = {
+    rgba, width: pad.width, height: pad.height, invert, model: state.info.name,
+    image: prepared.image ? Array.from(prepared.image) : null,
+    noInk: prepared.noInk, inverted: prepared.inverted, notes: prepared.notes,
+    probs: probs ? Array.from(probs) : null, label,
+    preprocessMs: r.preprocessMs, inferenceMs: r.inferenceMs,
+  }; // prettier-ignore
+  render(prepared, probs, label, r);
+  state.predictions += 1;
+  $("result").dataset.count = String(state.predictions);
+}
+
+/** Run the current canvas `n` times (after one warm-up) and return every timing, for measurements. */
+state.measure = async (n = 50) => {
+  await state.ready;
+  const rgba = ctx.getImageData(0, 0, pad.width, pad.height).data;
+  const invert = $("invert").value;
+  await classify(rgba, pad.width, pad.height, invert);
+  const runs = [];
+  for (let i = 0; i < n; i++) {
+    const r = await classify(rgba, pad.width, pad.height, invert);
+    runs.push({ preprocessMs: r.preprocessMs, inferenceMs: r.inferenceMs });
+  }
+  return runs;
+};
+
+/** The canvas' RGBA bytes of the last prediction as base64 (for comparing with Python). */
+state.lastRGBABase64 = () => {
+  const bytes = state.last.rgba;
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+};
+
+// ----------------------------------------------------------------------------- rendering
+
+function paintGrey(canvas, img) {
+  canvas.width = img.w;
+  canvas.height = img.h;
+  const c = canvas.getContext("2d");
+  const out = c.createImageData(img.w, img.h);
+  for (let i = 0; i < img.data.length; i++) {
+    const v = Math.round(255 * Math.min(1, Math.max(0, img.data[i])));
+    out.data[4 * i] = out.data[4 * i + 1] = out.data[4 * i + 2] = v;
+    out.data[4 * i + 3] = 255;
+  }
+  c.putImageData(out, 0, 0);
+}
+
+function showProblem(text) {
+  $("label").textContent = "–";
+  $("notes").textContent = text;
+  $("notes").className = "error";
+}
+
+function render(prepared, probs, label, r) {
+  const input = $("input28");
+  if (prepared.image) paintGrey(input, { data: prepared.image, h: 28, w: 28 });
+  else input.getContext("2d").clearRect(0, 0, input.width, input.height);
+  $("label").textContent = probs ? `${label}  ·  ${(100 * probs[label]).toFixed(1)}%` : "–";
+  const result = $("result");
+  result.replaceChildren();
+  if (probs) {
+    probs.forEach((p, d) => {
+      const row = document.createElement("div");
+      row.className = d === label ? "bar top" : "bar";
+      row.dataset.digit = String(d);
+      row.innerHTML = `<span>${state.info.classes[d]}</span><div class="track"><div class="fill"></div></div><span>${(100 * p).toFixed(2)}%</span>`;
+      row.querySelector(".fill").style.width = `${100 * p}%`;
+      result.append(row);
+    });
+  }
+  $("timing").textContent = `preprocessing ${r.preprocessMs.toFixed(1)} ms · inference ${r.inferenceMs.toFixed(1)} ms (in this browser)`;
+  const notes = $("notes");
+  notes.className = "muted";
+  notes.textContent = prepared.noInk ? prepared.notes.at(-1) : prepared.notes.join(" · ");
+  const steps = $("steps");
+  steps.replaceChildren();
+  for (const [title, img] of prepared.steps) {
+    const fig = document.createElement("figure");
+    const c = document.createElement("canvas");
+    paintGrey(c, img);
+    fig.append(c, Object.assign(document.createElement("figcaption"), { textContent: title }));
+    steps.append(fig);
+  }
+}
