@@ -1,0 +1,292 @@
+"""The in-browser page (web/): preprocessing ported to JavaScript, onnxruntime-web, offline.
+
+Starts `python web/serve.py --port 0`, opens the page in headless Chromium with every request
+recorded and anything not on localhost aborted, draws digits with the mouse and uploads real
+MNIST test digits, and checks each result against Python on the very same canvas pixels:
+web/preprocess.js against digitlab.preprocess.prepare, the page's probabilities against
+onnxruntime and the Keras model on the page's 28x28 input.  Writes docs/web_page.json
+(agreement figures and per-image latency in the browser).
+
+Skips without Chromium, Playwright or web/node_modules (`npm ci --prefix web`), unless
+DIGITLAB_REQUIRE_BROWSER=1 (CI), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import os
+import platform
+import re
+import subprocess
+import sys
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+from _support import DOCS, ROOT
+
+from digitlab import preprocess
+
+WEB = ROOT / "web"
+MODEL_DIR = WEB / "model"
+ORT_MJS = WEB / "node_modules" / "onnxruntime-web" / "dist" / "ort.wasm.min.mjs"
+CANVAS = 280
+N_MNIST = 30  # real test digits uploaded through the page
+# Measured: the port reproduces Python to float32 rounding (max |diff| 3e-7 over 120 drawn,
+# photographed, shrunk and enlarged pictures); these bounds leave room for that and nothing more.
+MAX_PIXEL_DIFF, MEAN_PIXEL_DIFF = 1e-5, 1e-6
+MAX_PROB_DIFF = 1e-5
+FIGURES: dict = {"pixels": [], "probs_onnxruntime": [], "probs_keras": [], "timings": []}
+
+
+def _ellipse(cx, cy, rx, ry, start, end, n=24):
+    return [(cx + rx * math.cos(math.radians(a)), cy + ry * math.sin(math.radians(a))) for a in np.linspace(start, end, n)]
+
+
+# Mouse-drawn digits: (label, brush px, strokes as canvas points).  Thin and fat brushes make the
+# stroke-width normalisation dilate and erode; the small 7 makes fit_box enlarge.
+DRAWN = [
+    (1, 20, [[(150, 45), (135, 235)]]),
+    (7, 20, [[(80, 70), (200, 70), (120, 230)]]),
+    (0, 6, [_ellipse(140, 140, 55, 95, -90, 270, 40)]),
+    (4, 40, [[(165, 70), (100, 160), (200, 160)], [(172, 105), (172, 215)]]),
+    (2, 14, [_ellipse(140, 95, 55, 45, 200, 360, 20) + [(90, 230), (205, 230)]]),
+    (3, 16, [_ellipse(135, 90, 50, 42, 200, 450, 20), _ellipse(135, 180, 55, 48, 270, 520, 20)]),
+    (7, 8, [[(30, 30), (75, 30), (45, 90)]]),
+]
+
+
+def _require(what_is_missing: str | None):
+    if what_is_missing:
+        if os.environ.get("DIGITLAB_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"web page tests required (DIGITLAB_REQUIRE_BROWSER=1) but {what_is_missing}")
+        pytest.skip(f"web page tests skipped: {what_is_missing}")
+
+
+@pytest.fixture(scope="module")
+def site():
+    """`python web/serve.py --port 0`: the page's URL, and the server stopped afterwards."""
+    _require(None if ORT_MJS.is_file() else f"{ORT_MJS.relative_to(ROOT)} is missing (npm ci --prefix web)")
+    proc = subprocess.Popen([sys.executable, str(WEB / "serve.py"), "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        line = proc.stdout.readline()
+        match = re.search(r"http://[\d.]+:\d+/", line)
+        if not match:
+            proc.kill()
+            pytest.fail(f"web/serve.py did not start: {line}{proc.stderr.read()[-2000:]}")
+        yield match.group(0)
+    finally:
+        proc.terminate()  # the server we started, and only it
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def web(browser, site):
+    """The page, ready with its model; every request recorded, anything off localhost aborted."""
+    host = urlparse(site).netloc
+    requests, blocked = [], []
+    context = browser.new_context(viewport={"width": 1200, "height": 1000})
+
+    def gate(route):
+        url = route.request.url
+        if urlparse(url).scheme in ("data", "blob") or urlparse(url).netloc == host:
+            route.continue_()
+        else:
+            blocked.append(url)
+            route.abort()
+
+    context.route("**/*", gate)
+    page = context.new_page()
+    page.on("request", lambda r: requests.append(r.url))
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(site)
+    page.wait_for_function("document.getElementById('status').dataset.state !== 'loading'", timeout=60_000)
+    status = page.inner_text("#status")
+    assert page.get_attribute("#status", "data-state") == "ready", f"the page did not load its model: {status} {errors}"
+    page.requests, page.blocked, page.errors, page.host = requests, blocked, errors, host
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def references():
+    """onnxruntime on the page's own .onnx file, and the Keras model it was built from."""
+    import onnxruntime as ort
+
+    from digitlab import inference
+
+    info = json.loads((MODEL_DIR / "index.json").read_text())
+    name = info["default"]
+    session = ort.InferenceSession(str(MODEL_DIR / f"{name}.onnx"), providers=["CPUExecutionProvider"])
+    return name, session, inference.load_classifier(name)
+
+
+def _last(page) -> dict:
+    """Wait for the prediction of the canvas as it is now; the page's result plus its canvas pixels."""
+    last = page.evaluate("window.digitlab.schedule().then(() => ({...window.digitlab.last, rgba: window.digitlab.lastRGBABase64()}))")
+    last["rgba"] = np.frombuffer(base64.b64decode(last["rgba"]), np.uint8).reshape(last["height"], last["width"], 4)
+    return last
+
+
+def _draw(page, brush: int, strokes) -> dict:
+    page.click("#clear")
+    page.locator("#brush").fill(str(brush))
+    box = page.locator("#pad").bounding_box()
+    for stroke in strokes:
+        page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
+        page.mouse.down()
+        for (ax, ay), (bx, by) in zip(stroke, stroke[1:]):
+            n = max(2, int(math.hypot(bx - ax, by - ay) / 8))
+            for i in range(1, n + 1):
+                page.mouse.move(box["x"] + ax + (bx - ax) * i / n, box["y"] + ay + (by - ay) * i / n)
+        page.mouse.up()
+    return _last(page)
+
+
+def _no_numbers(notes: list[str]) -> list[str]:
+    return [re.sub(r"[\d.]+", "#", n) for n in notes]
+
+
+def _check_against_python(last: dict, references) -> preprocess.Prepared:
+    """The page's 28x28 input and probabilities against Python on the same canvas pixels."""
+    py = preprocess.prepare(last["rgba"], invert=last["invert"])
+    assert last["noInk"] == py.no_ink and last["inverted"] == py.inverted
+    assert _no_numbers(last["notes"]) == _no_numbers(py.notes), (last["notes"], py.notes)
+    if py.no_ink:
+        assert last["image"] is None and last["probs"] is None and last["label"] is None
+        return py
+    js = np.asarray(last["image"], np.float32).reshape(28, 28)
+    diff = np.abs(js - py.image)
+    FIGURES["pixels"].append((float(diff.max()), float(diff.mean())))
+    assert diff.max() <= MAX_PIXEL_DIFF and diff.mean() <= MEAN_PIXEL_DIFF, f"JS vs Python 28x28: max {diff.max():.2e}, mean {diff.mean():.2e}"
+    _, session, keras = references
+    probs = np.asarray(last["probs"], np.float32)
+    from_ort = session.run(None, {"image": js[None]})[0][0]
+    from_keras = keras.predict_proba(js[None])[0]
+    FIGURES["probs_onnxruntime"].append(float(np.abs(probs - from_ort).max()))
+    FIGURES["probs_keras"].append(float(np.abs(probs - from_keras).max()))
+    assert np.abs(probs - from_ort).max() <= MAX_PROB_DIFF, f"onnxruntime-web vs onnxruntime: {np.abs(probs - from_ort).max():.2e}"
+    assert np.abs(probs - from_keras).max() <= MAX_PROB_DIFF, f"onnxruntime-web vs Keras: {np.abs(probs - from_keras).max():.2e}"
+    assert last["label"] == int(probs.argmax())
+    return py
+
+
+# ----------------------------------------------------------------------------- without a browser
+
+
+def test_page_model_is_the_committed_model():
+    """The committed web/model files come from the committed .keras and the current recipe."""
+    index = json.loads((MODEL_DIR / "index.json").read_text())
+    info = json.loads((MODEL_DIR / f"{index['default']}.json").read_text())
+    keras_file = ROOT / "models" / f"{info['name']}.keras"
+    rebuild = f"rebuild with `python web/build.py --model {info['name']}`"
+    assert info["keras_sha256"] == "sha256:" + hashlib.sha256(keras_file.read_bytes()).hexdigest(), f"{keras_file} changed: {rebuild}"
+    assert info["onnx_sha256"] == "sha256:" + hashlib.sha256((MODEL_DIR / info["onnx"]).read_bytes()).hexdigest(), rebuild
+    assert info["preprocess_version"] == preprocess.PREPROCESS_VERSION, rebuild
+    js_version = re.search(r'PREPROCESS_VERSION = "([^"]+)"', (WEB / "preprocess.js").read_text()).group(1)
+    assert js_version == preprocess.PREPROCESS_VERSION, "digitlab/preprocess.py changed version: port the change to web/preprocess.js"
+
+
+# ----------------------------------------------------------------------------- in the browser
+
+
+def test_drawn_digits_match_python(web, references):
+    """Digits drawn with the mouse: same 28x28 input as Python, same probabilities, right label.
+
+    The set reaches the hard parts of the port: stroke-width dilation (thin pen) and erosion
+    (fat brush) and enlarging a small digit (bilinear fit_box)."""
+    strokes_changed, crop_sides = [], []
+    for label, brush, strokes in DRAWN:
+        last = _draw(web, brush, strokes)
+        FIGURES["timings"].append((last["preprocessMs"], last["inferenceMs"]))
+        py = _check_against_python(last, references)
+        shown = web.inner_text("#label")
+        assert last["label"] == label and shown.startswith(str(label)), f"drew a {label} with a {brush} px brush, the page says {shown}"
+        assert web.locator("#result .bar").count() == 10
+        for note in py.notes:
+            if m := re.match(r"stroke width ([\d.]+) px -> ([\d.]+) px", note):
+                strokes_changed.append((float(m.group(1)), float(m.group(2))))
+        crop_sides.append(max(py.bbox[2:]))
+    assert any(a < b for a, b in strokes_changed) and any(a > b for a, b in strokes_changed), strokes_changed
+    assert min(crop_sides) < preprocess.WORK_BOX, crop_sides
+
+
+def test_a_dot_and_a_blank_canvas_are_no_digit(web, references):
+    dot = _draw(web, 6, [[(140, 140)]])
+    _check_against_python(dot, references)
+    assert dot["noInk"] and web.inner_text("#label") == "–"
+    web.click("#clear")
+    blank = _last(web)
+    _check_against_python(blank, references)
+    assert blank["noInk"] and "no digit found" in web.inner_text("#notes")
+
+
+def test_real_mnist_digits_uploaded(web, references, mnist_test, tmp_path):
+    """Real MNIST test digits as PNG files, uploaded: drawn onto the canvas, predicted in the page."""
+    from PIL import Image
+
+    x, y = mnist_test
+    pick = np.random.default_rng(0).choice(len(x), N_MNIST, replace=False)
+    right = []
+    for i in pick:
+        path = tmp_path / f"mnist_{i}_label{y[i]}.png"
+        Image.fromarray(x[i]).save(path)
+        before = web.evaluate("window.digitlab.predictions")
+        web.set_input_files("#upload", str(path))
+        web.wait_for_function(f"window.digitlab.predictions > {before}", timeout=30_000)
+        last = _last(web)
+        FIGURES["timings"].append((last["preprocessMs"], last["inferenceMs"]))
+        _check_against_python(last, references)
+        right.append(last["label"] == y[i])
+    FIGURES["mnist"] = {"digits": N_MNIST, "right": int(sum(right))}
+    assert sum(right) >= N_MNIST - 1, f"{sum(right)}/{N_MNIST} real MNIST digits right through the page"
+
+
+def test_unreadable_upload_is_explained(web, tmp_path):
+    bad = tmp_path / "notes.png"
+    bad.write_text("not a picture")
+    web.set_input_files("#upload", str(bad))
+    web.wait_for_function("document.getElementById('notes').textContent.includes('not a picture')", timeout=10_000)
+    assert "notes.png" in web.inner_text("#notes")
+
+
+def test_latency_and_figures(web):
+    """Median time per image in the browser, canvas pixels to probabilities; written to docs/web_page.json."""
+    runs = web.evaluate("window.digitlab.measure(20)")
+    per_image = [a + b for a, b in FIGURES["timings"]]
+    assert len(per_image) >= N_MNIST
+    median = float(np.median(per_image))
+    figures = {
+        "command": "python -m pytest -q tests/browser/test_web_page.py",
+        "model": json.loads((MODEL_DIR / "index.json").read_text())["default"],
+        "per_image_ms": {"n": len(per_image), "median": round(median, 2), "p95": round(float(np.percentile(per_image, 95)), 2)},
+        "preprocess_ms_median": round(float(np.median([a for a, _ in FIGURES["timings"]])), 2),
+        "inference_ms_median": round(float(np.median([b for _, b in FIGURES["timings"]])), 2),
+        "same_image_20_runs_ms_median": round(float(np.median([r["preprocessMs"] + r["inferenceMs"] for r in runs])), 2),
+        "js_vs_python_28x28": {
+            "inputs": len(FIGURES["pixels"]),
+            "max_abs_diff": max(m for m, _ in FIGURES["pixels"]),
+            "mean_abs_diff": float(np.mean([m for _, m in FIGURES["pixels"]])),
+        },
+        "probabilities_max_abs_diff": {"onnxruntime": max(FIGURES["probs_onnxruntime"]), "keras": max(FIGURES["probs_keras"])},
+        "mnist_uploaded": FIGURES.get("mnist"),
+        "browser": web.context.browser.version,
+        "machine": {"cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2), "python": platform.python_version()},
+    }
+    DOCS.mkdir(exist_ok=True)
+    (DOCS / "web_page.json").write_text(json.dumps(figures, indent=2) + "\n")
+    assert median < 1000, f"{median:.0f} ms per image in the browser"  # ~10-50 ms measured; 1 s means something broke
+
+
+def test_no_request_left_localhost(web):
+    """Everything, the .wasm and the model included, came from the local server."""
+    assert not web.blocked, f"requests to other hosts: {web.blocked}"
+    hosts = {urlparse(u).netloc for u in web.requests if urlparse(u).scheme not in ("data", "blob")}
+    assert hosts == {web.host}, hosts
+    served = [urlparse(u).path for u in web.requests]
+    assert any(p.endswith(".wasm") for p in served) and any(p.endswith(".onnx") for p in served), served
+    assert not web.errors, web.errors
