@@ -126,7 +126,7 @@ def to_h5(model_or_entry, path) -> Path:
     os.close(fd)
     try:
         model.save(tmp)
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, artifacts._umask_mode())  # mkstemp makes 0o600; others may serve the file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
