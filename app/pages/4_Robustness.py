@@ -1,0 +1,143 @@
+"""How does the model cope with digits unlike its training data?  Accuracy against the severity of a
+corruption on MNIST test digits (evaluation/evaluate_robustness.py's report, or measured live), and the
+current digit under the same corruption and under FGSM / PGD attacks at growing epsilon."""
+
+import common
+import streamlit as st
+
+from digitlab import attacks, data, inspect_input, robustness
+
+FAMILIES = {"suite": "Severity suite", "mnist_c": "MNIST-C-style (one severity each)"}
+LIVE_SIZES = (100, 200, 500, 1000)  # MNIST test digits for a live measurement (~1 s per 1,000 digits and level)
+EPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)  # attack strengths shown on the current digit (pixels are in [0, 1])
+ATTACKS = {"fgsm": "FGSM (one signed-gradient step of ε)", "pgd": f"PGD-{attacks.PGD_STEPS} (random start, {attacks.PGD_STEPS} projected steps)"}
+TILE = 96  # px per perturbed digit
+CURVE = {
+    "height": 260,
+    "mark": {"type": "line", "point": True, "tooltip": True},
+    "encoding": {
+        "y": {"field": "accuracy", "type": "quantitative", "scale": {"domain": [0, 1]}, "axis": {"format": "%"}},
+        "color": {"field": "source", "type": "nominal", "legend": {"orient": "bottom", "title": None}},
+    },
+}
+
+
+@st.cache_data(show_spinner="Preparing MNIST test digits…", max_entries=16)
+def test_digits(n: int | None, path: str | None, indices: tuple[int, ...] | None = None):
+    return robustness.mnist_test_digits(n, 0, path, indices)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def digit_sweep(key: str, image, corruption: str, family: str, _predict):
+    return robustness.sweep_one(image, _predict, corruption, family)
+
+
+@st.cache_data(show_spinner="Attacking the digit…", max_entries=128)
+def digit_attack(key: str, image, attack: str, _model):
+    return attacks.attack_one(_model, image, EPS, attack)
+
+
+@st.cache_data(show_spinner="Drawing every corruption…", max_entries=32)
+def examples_png(image) -> bytes:
+    return robustness.examples_png(image)
+
+
+def tiles(rows: list[dict], caption) -> None:
+    """A row of perturbed (28, 28) digits, each captioned with what the model says."""
+    for col, r in zip(st.columns(len(rows)), rows):
+        col.image(inspect_input.enlarge(r["image"], TILE), caption=f"{caption(r)} → {r['label']} ({r['confidence']:.0%})")
+
+
+common.page("Robustness", "🛡️")
+clf = common.require_model(common.sidebar())
+key = common.model_key(clf)
+if "robustness_live" not in st.session_state:
+    st.session_state.robustness_live = {}  # (model version, family, corruption, n) -> sweep result
+
+c1, c2 = st.columns([1, 2])
+family = c1.segmented_control("Corruptions", list(FAMILIES), format_func=FAMILIES.get, default="suite", required=True, key="rob_family")
+table = robustness.SUITE if family == "suite" else robustness.MNIST_C
+name = c2.selectbox("Corruption", list(table), format_func=lambda n: f"{n} · {table[n].unit}", key=f"rob_corruption_{family}")
+corruption = table[name]
+st.caption(
+    f"Model **{clf.name}**. `{name}` at severities {', '.join(f'{lv:g}' for lv in corruption.levels)} ({corruption.unit}), "
+    "applied to the 28×28 model input with a fixed seed (`digitlab.robustness`, the code behind `evaluation/evaluate_robustness.py`)."
+)
+
+# ----------------------------------------------------------------------------- accuracy vs severity
+
+st.subheader(f"Accuracy vs severity: {name}")
+curves = []  # (source, curve)
+report = robustness.read_report(common.reports_dir(), clf.name, clf.entry.path)
+if report is not None and (curve := robustness.curve(report, name, family)) is not None:
+    curves.append((f"report, {report['n']:,} digits", curve))
+n = st.select_slider("Live measurement on", LIVE_SIZES, value=200, format_func=lambda v: f"{v:,} MNIST test digits", key="rob_live_n")
+live_key = (key, family, name, n)
+live = st.session_state.robustness_live
+if live_key not in live and (not curves or st.button(f"Measure live on {n:,} digits too", key="rob_measure")):
+    try:
+        x, y = test_digits(n, common.mnist_path())
+    except data.DataError as e:
+        st.info(f"Cannot measure live without MNIST: {e}")
+    else:
+        bar = st.progress(0.0, text=f"{name} on {n:,} digits…")
+        chosen = {name: corruption}
+        result = robustness.sweep({clf.name: clf.predict_proba}, x, y, suite=chosen if family == "suite" else {},
+                                  mnist_c=chosen if family == "mnist_c" else {}, progress=lambda f, msg: bar.progress(f, text=msg))
+        bar.empty()
+        live[live_key] = result[clf.name]
+if live_key in live:
+    curves.append((f"live, {n:,} digits", robustness.curve(live[live_key], name, family)))
+
+if not curves:
+    st.info("No robustness report for this model yet, and MNIST is not available to measure live.")
+else:
+    points = [{"severity": lv, "accuracy": acc, "source": source} for source, c in curves for lv, acc in zip(c["levels"], c["accuracy"])]
+    spec = {**CURVE, "encoding": {**CURVE["encoding"], "x": {"field": "severity", "type": "quantitative", "title": f"{name}: {corruption.unit}"}}}
+    left, right = st.columns([3, 2])
+    left.vega_lite_chart({"values": points}, spec, width="stretch")
+    by_level = {}
+    for source, c in curves:
+        for lv, acc in zip(c["levels"], c["accuracy"]):
+            by_level.setdefault(lv, {"severity": "clean" if lv == 0 else f"{lv:g}"})[source] = f"{acc:.1%}"
+    right.dataframe(list(by_level.values()), hide_index=True, width="stretch")
+    if report is not None and curves[0][0].startswith("report"):
+        path = common.reports_dir() / clf.name / "robustness.json"
+        right.caption(
+            f"The report is `{path.relative_to(common.ROOT) if path.is_relative_to(common.ROOT) else path}`, written by "
+            f"`python evaluation/evaluate_robustness.py` ({report['n']:,} test digits, seed {report.get('seed', 0)}"
+            + (", re-prepared like pictures" if report.get("through_preprocess") else "") + ")."
+        )
+    else:
+        right.caption("No report for this model version: `python evaluation/evaluate_robustness.py` writes one (3,000 digits, every corruption).")
+
+# ----------------------------------------------------------------------------- the current digit
+
+st.subheader(f"Your digit under {name}")
+digit = st.session_state.get(common.DIGIT_KEY)
+if digit is not None and not digit.prepared.no_ink:
+    image, origin = digit.prepared.image, f"the {digit.origin} on Home"
+else:
+    st.info("No digit drawn or uploaded on **Home** yet, so this uses an MNIST test digit: pick one by its index, or draw your own on Home.")
+    st.page_link("Home.py", label="Draw on Home", icon="✏️")
+    index = st.number_input("MNIST test digit (index)", 0, 9999, 0, key="rob_mnist_index")
+    try:
+        xs, ys = test_digits(None, common.mnist_path(), (int(index),))
+    except data.DataError as e:
+        st.info(f"Cannot load MNIST either: {e}")
+        st.stop()
+    image, origin = xs[0], f"MNIST test digit #{int(index)} (a {int(ys[0])})"
+
+st.caption(f"Input: {origin}. Each picture: severity → prediction (confidence) of **{clf.name}**.")
+tiles(digit_sweep(key, image, name, family, clf.predict_proba), lambda r: "clean" if r["level"] == 0 else f"{r['level']:g}")
+if st.toggle("Show this digit under every corruption and level", key="rob_examples"):
+    st.image(examples_png(image))
+
+st.subheader("Your digit under attack")
+st.caption(
+    "Each pixel moves by at most ε (pixels are in [0, 1]) in the direction that most lowers the model's score for its own "
+    "answer, computed from the gradients of its logits (`digitlab.attacks`)."
+)
+for attack, title in ATTACKS.items():
+    st.markdown(f"**{title}**")
+    tiles(digit_attack(key, image, attack, clf.model), lambda r: "clean" if r["eps"] == 0 else f"ε {r['eps']:g}")

@@ -1,0 +1,60 @@
+"""Every usable model side by side: clean accuracy, corruption and attack robustness, calibration,
+speed and size, from digitlab.leaderboard.table() (the function evaluation/leaderboard.py prints)."""
+
+import dataclasses
+
+import common
+import streamlit as st
+
+from digitlab import data, leaderboard
+
+SETTINGS = {"standard": "Standard (as evaluation/leaderboard.py)", "quick": "Quick look (rough, seconds per model)"}
+
+common.page("Leaderboard", "🏆")
+common.sidebar()
+
+choice = st.segmented_control("Measured with", list(SETTINGS), format_func=SETTINGS.get, default="standard", required=True, key="lb_settings")
+settings = dataclasses.replace(leaderboard.Settings() if choice == "standard" else leaderboard.QUICK, mnist_path=common.mnist_path())
+cache = common.reports_dir() / "leaderboard"
+st.caption(
+    f"Measured with {leaderboard.describe(settings)}. Rows are cached per model file, calibration and settings in "
+    f"`{cache.relative_to(common.ROOT) if cache.is_relative_to(common.ROOT) else cache}`, so a retrained model is measured again."
+)
+board = st.container()
+
+rows, missing = leaderboard.cached_table(common.models_dir(), settings, cache)
+if not rows and not missing:
+    st.info(f"No usable model in `{common.models_dir()}`: nothing to compare. Train one with `python training/train_cnn.py`.")
+    st.stop()
+measure = refresh = False
+c1, c2 = st.columns(2)
+if missing:
+    c1.info(f"Not measured yet with these settings: {', '.join(e.name for e in missing)}.")
+    measure = c1.button(f"Measure {len(missing)} model{'s' if len(missing) != 1 else ''}", type="primary", key="lb_measure")
+if rows:
+    refresh = c2.button("Measure every model again", key="lb_refresh", help="Ignore the cache, e.g. after changing the evaluation code")
+if measure or refresh:
+    bar = st.progress(0.0, text="Starting…")
+    try:
+        rows = leaderboard.table(common.models_dir(), settings, refresh=refresh, cache_dir=cache,
+                                 progress=lambda f, msg: bar.progress(min(1.0, f), text=msg))
+    except data.DataError as e:
+        st.error(f"Cannot measure without MNIST: {e}")
+    else:
+        st.rerun()  # show the full table and drop the buttons that no longer apply
+    finally:
+        bar.empty()
+
+with board:
+    if not rows:
+        st.info("No model measured yet: measure them below (Quick takes seconds per model), or run `python evaluation/leaderboard.py`.")
+    else:
+        st.dataframe(leaderboard.formatted(rows, settings), hide_index=True, width="stretch")
+        trained = [r["name"] for r in rows if r.get("adversarially_trained")]
+        st.caption(
+            "ECE: expected calibration error (15 bins) of the raw probabilities, then after the temperature in the model card. "
+            "FGSM / PGD: accuracy when each pixel may move by ε against the model (gradients of its logits)."
+            + (f" Adversarially trained: {', '.join(trained)}." if trained else "")
+        )
+        with st.expander("Accuracy on each MNIST-C-style corruption"):
+            st.dataframe(leaderboard.corruption_table(rows), hide_index=True, width="stretch")
