@@ -280,7 +280,7 @@ class Probe:
 
     def describe(self) -> str:
         n = {g: int((self.group == g).sum()) for g in ("mnist", "drawn")}
-        return (f"{n['mnist']} MNIST test digits + {n['drawn']} of them redrawn as canvas strokes "
+        return (f"{n['mnist']} MNIST test digits + {n['drawn']} other test digits redrawn as canvas strokes "
                 f"(synth.restroke, brush {DRAWN_WIDTHS[0]}-{DRAWN_WIDTHS[-1]} of the digit height), all through digitlab.preprocess")
 
 

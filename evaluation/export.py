@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dry-run", action="store_true", help=f"probe {DRY_PROBE[0]}+{DRY_PROBE[1]} digits, {DRY_LATENCY_RUNS} timing runs (default: "
                    f"{PROBE[0]}+{PROBE[1]} digits, {LATENCY_RUNS} runs)")
     a = p.parse_args(argv)
-    command = "python evaluation/export.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    command = " ".join(["python evaluation/export.py", shlex.join(sys.argv[1:] if argv is None else argv)]).strip()
 
     from digitlab import artifacts, data, export
 
