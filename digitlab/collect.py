@@ -1,0 +1,226 @@
+"""The user's own digits: a folder ``my_digits/0 … my_digits/9`` of pictures, one subfolder per label.
+
+The app's Collect page saves canvas drawings here; ``training/finetune_on_custom.py`` reads
+it.  Pictures are stored as they were drawn or scanned (any size, mode or format) and only
+go through ``digitlab.preprocess`` when they are read, so a later preprocessing version
+sees the originals.  Writes are atomic and never replace an existing file; reading never
+stops at one bad picture: unreadable or blank pictures are skipped and listed with the
+reason, the rest go on.
+
+    my_digits/
+      0/0_20261122-101500_3fa9c1.png
+      1/...
+      ...
+      9/...
+
+The folder is ``$DIGITLAB_MY_DIGITS`` when set (tests point it at a scratch folder), else
+``<repo>/my_digits`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from digitlab import preprocess
+from digitlab.paths import ROOT
+
+ENV_VAR = "DIGITLAB_MY_DIGITS"
+DEFAULT_DIR = ROOT / "my_digits"
+LABELS = tuple(str(d) for d in range(10))
+MIN_PER_CLASS = 2  # one to learn from and one to check on: the held-out split needs both
+
+
+class CollectError(ValueError):
+    """The digits folder, a label or a picture cannot be used; the message says why and what to do."""
+
+
+def default_dir() -> Path:
+    """``$DIGITLAB_MY_DIGITS``, read on every call (tests change it), else ``<repo>/my_digits``."""
+    env = os.environ.get(ENV_VAR)
+    return Path(env) if env else DEFAULT_DIR
+
+
+def _label(label) -> str:
+    text = str(label).strip()
+    if text not in LABELS:
+        raise CollectError(f"label {label!r} is not a digit 0-9")
+    return text
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _png(picture) -> bytes:
+    """A canvas array (H, W, 4 / 3 / grey, uint8) or a picture file's bytes -> bytes to store."""
+    if isinstance(picture, (bytes, bytearray, memoryview)):
+        return bytes(picture)
+    from digitlab.inspect_input import png_bytes
+
+    a = np.asarray(picture)
+    if a.dtype != np.uint8:
+        raise CollectError(f"expected a uint8 picture, got {a.dtype}")
+    return png_bytes(a)
+
+
+def save(picture, label, folder: Path | None = None, invert: preprocess.Invert = "auto") -> Path:
+    """Store one picture of ``label`` as ``<folder>/<label>/<label>_<time>_<random>.png``; returns its path.
+
+    The picture is first sent through ``preprocess.prepare``: an unreadable picture or one
+    with no ink raises CollectError and nothing is written.  The write is atomic (a temp file
+    in the same folder, then a hard link under a name that does not exist yet), so a crash
+    never leaves half a file and two saves in the same second never overwrite each other.
+    """
+    folder = Path(folder) if folder is not None else default_dir()
+    text = _label(label)
+    data = _png(picture)
+    try:
+        prepared = preprocess.prepare(data, invert=invert)
+    except preprocess.ImageError as e:
+        raise CollectError(f"not saved: {e}") from e
+    if prepared.no_ink:
+        raise CollectError("not saved: the picture has no ink; draw the digit first")
+    target_dir = folder / text
+    target_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target_dir, prefix=".saving.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        for _ in range(100):
+            target = target_dir / f"{text}_{time.strftime('%Y%m%d-%H%M%S')}_{secrets.token_hex(3)}.png"
+            try:
+                os.link(tmp, target)  # fails if the name exists: never replaces a sample
+            except FileExistsError:
+                continue
+            return target
+        raise CollectError(f"could not find a free file name in {target_dir}")
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def delete(path: Path, folder: Path | None = None) -> None:
+    """Delete one stored sample; refuses anything that is not a picture inside ``<folder>/<digit>/``."""
+    folder = (Path(folder) if folder is not None else default_dir()).resolve()
+    path = Path(path)
+    resolved = path.resolve()
+    if resolved.parent.parent != folder or resolved.parent.name not in LABELS or not preprocess.is_image_file(resolved):
+        raise CollectError(f"{path} is not a sample in {folder}; nothing was deleted")
+    if not resolved.is_file():
+        raise CollectError(f"{path.name} is already gone")
+    resolved.unlink()
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _visible(path: Path) -> bool:
+    return not path.name.startswith(".")  # .DS_Store, .ipynb_checkpoints, our own temp files
+
+
+def samples(label, folder: Path | None = None) -> list[Path]:
+    """The picture files of one label, newest first."""
+    d = (Path(folder) if folder is not None else default_dir()) / _label(label)
+    if not d.is_dir():
+        return []
+    files = [p for p in d.iterdir() if p.is_file() and _visible(p) and preprocess.is_image_file(p)]
+    return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name), reverse=True)
+
+
+def counts(folder: Path | None = None) -> dict[int, int]:
+    """Picture files per digit (not yet checked for ink): {0: n0, …, 9: n9}."""
+    return {int(d): len(samples(d, folder)) for d in LABELS}
+
+
+@dataclass
+class UserDigits:
+    """The usable pictures of a digits folder, through the one preprocessing path.
+
+    images: (N, 28, 28) float32 model inputs; labels: (N,) int64; paths: N source files.
+    skipped: (path, reason) for every picture that could not be used.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    paths: list[Path]
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+    def per_class(self) -> dict[int, int]:
+        return {d: int((self.labels == d).sum()) for d in range(10)}
+
+
+def read_folder(folder: Path | None = None, min_per_class: int = MIN_PER_CLASS) -> UserDigits:
+    """Read every picture under ``<folder>/0 … <folder>/9``.
+
+    Raises CollectError for a missing folder, subfolders not named 0-9, or fewer than
+    ``min_per_class`` usable pictures of any digit (naming the digits and their counts).
+    Unreadable pictures, pictures with no ink, and files outside the digit folders are
+    skipped and listed in ``UserDigits.skipped``.
+    """
+    folder = Path(folder) if folder is not None else default_dir()
+    if not folder.exists():
+        raise CollectError(
+            f"{folder}: no such folder. Collect digits on the app's Collect page, or make folders "
+            f"{folder}/0 … {folder}/9 holding pictures of each digit"
+        )
+    if not folder.is_dir():
+        raise CollectError(f"{folder} is a file, not a folder of digit folders 0-9")
+    entries = sorted(p for p in folder.iterdir() if _visible(p))
+    bad = [p.name for p in entries if p.is_dir() and p.name not in LABELS]
+    if bad:
+        raise CollectError(
+            f"{folder}: folder names must be the digit they hold (0-9); these are not: {', '.join(repr(b) for b in bad)}. "
+            "Rename or move them"
+        )
+    skipped: list[tuple[Path, str]] = []
+    for p in entries:
+        if p.is_file():
+            skipped.append((p, "not inside a digit folder 0-9, so its label is unknown"))
+    images, labels, paths = [], [], []
+    for text in LABELS:
+        d = folder / text
+        if not d.is_dir():
+            continue
+        for p in sorted(q for q in d.iterdir() if _visible(q)):
+            if p.is_dir():
+                skipped.append((p, "a folder inside a digit folder (pictures must sit directly in it)"))
+                continue
+            if not preprocess.is_image_file(p):
+                skipped.append((p, f"not a picture file ({p.suffix or 'no extension'}; expected {', '.join(sorted(preprocess.IMAGE_SUFFIXES))})"))
+                continue
+            try:
+                prepared = preprocess.prepare(p, invert="auto")
+            except preprocess.ImageError as e:
+                skipped.append((p, f"unreadable: {e}"))
+                continue
+            if prepared.no_ink:
+                skipped.append((p, "no ink found (blank or nearly blank picture)"))
+                continue
+            images.append(prepared.image)
+            labels.append(int(text))
+            paths.append(p)
+    y = np.asarray(labels, np.int64)
+    per_class = {dgt: int((y == dgt).sum()) for dgt in range(10)}
+    short = {dgt: n for dgt, n in per_class.items() if n < min_per_class}
+    if short:
+        listing = ", ".join(f"{dgt}: {n}" for dgt, n in short.items())
+        note = f" ({len(skipped)} picture(s) skipped: {_summary(skipped)})" if skipped else ""
+        raise CollectError(
+            f"too few usable pictures in {folder}: every digit needs at least {min_per_class} "
+            f"(one to learn from, one to check on); digits short of that -> {listing}{note}"
+        )
+    x = np.stack(images).astype(np.float32) if images else np.zeros((0, 28, 28), np.float32)
+    return UserDigits(x, y, paths, skipped)
+
+
+def _summary(skipped: list[tuple[Path, str]], limit: int = 5) -> str:
+    shown = "; ".join(f"{p.parent.name}/{p.name}: {reason}" for p, reason in skipped[:limit])
+    return shown + (f"; … {len(skipped) - limit} more" if len(skipped) > limit else "")

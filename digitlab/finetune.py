@@ -1,0 +1,507 @@
+"""Fine-tune a trained model on the user's own digits, and measure what it gained and forgot.
+
+    my_digits/0 … 9 (any pictures) -> the one preprocessing path -> stratified held-out split
+    base model -> 1. warm-up: only the head ("logits") learns, the body is frozen (Adam)
+               -> 2. everything but BatchNorm learns, AdamW at a small learning rate
+    every batch: the user's training digits (augmented) + MNIST train digits (replay)
+    before/after accuracy on the held-out user digits and on MNIST test -> model + card
+
+Why this recipe: with ~20 pictures the new head would otherwise start by pushing large,
+random gradients into a body that already reads digits well; warming the head up first
+keeps them small.  BatchNorm stays frozen (inference mode) in both phases because batch
+statistics of a few dozen pictures would drag MNIST's running averages away.  Replay —
+MNIST train digits mixed into every epoch — is what keeps the model from forgetting MNIST
+while it learns someone's 7s (measured: ``evaluation/finetune_study.py``).  No checkpoint is
+chosen on the held-out digits: they are only measured, once before and once after.
+
+Used by ``training/finetune_on_custom.py`` (``main``) and, through ``start_job``, by the
+app's Collect page, which runs that script in a background process and reads its progress
+from a status file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from digitlab import artifacts, collect, data, metrics, preprocess
+from digitlab.paths import MODELS_DIR, ROOT
+
+SCRIPT = ROOT / "training" / "finetune_on_custom.py"
+Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    base: str = "mnist_advanced"  # model name in models/, or a .keras file
+    name: str = "mnist_finetuned"  # file stem of the result
+    head_epochs: int = 3  # phase 1: only the last Dense layer ("logits") learns
+    epochs: int = 12  # phase 2: every layer but BatchNorm learns
+    head_learning_rate: float = 1e-3  # Adam, constant
+    learning_rate: float = 1e-4  # AdamW peak, cosine decay to 1 %; small, the body already reads digits
+    weight_decay: float = 1e-4
+    batch_size: int = 64
+    user_per_epoch: int = 384  # user pictures per epoch: the few training pictures cycled, each augmented anew
+    replay: float = 1.0  # MNIST train digits per user picture in every epoch (0: no replay)
+    holdout: float = 0.25  # share of each digit's pictures held out to measure (at least one per digit)
+    label_smoothing: float = 0.05
+    rotation_deg: float = 10.0  # augmentation (digitlab.train.augmenter): max rotation either way
+    translate: float = 0.1  # fraction of the side
+    zoom: float = 0.1  # fraction, in and out
+    stroke: float = 0.5  # probability of a thicker or thinner stroke
+    min_per_class: int = collect.MIN_PER_CLASS
+    mnist_test: int = 10000  # MNIST test digits for the forgetting check (the first n of the test split)
+    seed: int = 0
+    mnist_path: str | None = None  # explicit MNIST .npz (else $DIGITLAB_MNIST, keras cache, download)
+    dry_run: bool = False  # one short epoch per phase, 256 MNIST test digits: seconds, for tests
+
+
+DRY_RUN = {"head_epochs": 1, "epochs": 1, "user_per_epoch": 64, "mnist_test": 256}
+
+
+@dataclass
+class Result:
+    path: Path  # the saved model
+    card: dict
+
+    @property
+    def before(self) -> dict:
+        return self.card["finetune"]["before"]
+
+    @property
+    def after(self) -> dict:
+        return self.card["finetune"]["after"]
+
+
+# ----------------------------------------------------------------------------- pieces
+
+
+def holdout_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified split -> (train indices, held-out indices).
+
+    Each digit with n pictures gives round(fraction * n) to the held-out set, but at least one
+    and never all of them (n >= 2 is checked by ``collect.read_folder``).
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"holdout must be between 0 and 1, not {fraction}")
+    rng = np.random.default_rng(seed)
+    train, held = [], []
+    for d in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == d))
+        k = int(np.clip(round(fraction * len(idx)), 1, len(idx) - 1))
+        held.extend(idx[:k])
+        train.extend(idx[k:])
+    return np.sort(np.asarray(train, np.int64)), np.sort(np.asarray(held, np.int64))
+
+
+def _head_layer(model):
+    """The layer to warm up first: the one named "logits" (every digitlab builder has it), else the
+    last layer with weights (models added by hand)."""
+    names = [layer.name for layer in model.layers]
+    if "logits" in names:
+        return model.get_layer("logits")
+    return [layer for layer in model.layers if layer.weights][-1]
+
+
+def _set_trainable(model, phase: str) -> None:
+    """phase "head": only the head learns; "body": everything but BatchNorm (kept in inference mode)."""
+    import keras
+
+    head = _head_layer(model)
+    model.trainable = True
+    for layer in model.layers:
+        if phase == "head":
+            layer.trainable = layer is head
+        else:
+            layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
+
+
+def _compile(model, config: FinetuneConfig, phase: str, outputs: str, steps: int) -> None:
+    import keras
+
+    loss = keras.losses.CategoricalCrossentropy(from_logits=outputs == "logits", label_smoothing=config.label_smoothing)
+    if phase == "head":
+        opt = keras.optimizers.Adam(config.head_learning_rate)
+    else:
+        lr = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=max(1, steps), alpha=0.01)
+        opt = keras.optimizers.AdamW(lr, weight_decay=config.weight_decay)
+    model.compile(optimizer=opt, loss=loss, metrics=["accuracy"])
+
+
+def _dataset(x: np.ndarray, y: np.ndarray, config: FinetuneConfig, layout: str, seed: int):
+    """(N, 28, 28) inputs and labels -> shuffled, augmented batches shaped for the model's layout."""
+    import tensorflow as tf
+
+    from digitlab import train
+
+    aug = train.augmenter(
+        train.TrainConfig(rotation_deg=config.rotation_deg, translate=config.translate, zoom=config.zoom, stroke=config.stroke),
+        seed,
+    )
+    shape = {"28x28x1": (-1, 28, 28, 1), "28x28": (-1, 28, 28), "784": (-1, 784)}[layout]
+    ds = tf.data.Dataset.from_tensor_slices((x[..., None].astype(np.float32), np.eye(10, dtype=np.float32)[y]))
+    ds = ds.shuffle(len(x), seed=seed).batch(config.batch_size).map(aug)
+    return ds.map(lambda a, b: (tf.reshape(a, shape), b)).prefetch(2)
+
+
+def _accuracy(clf, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    probs = clf.predict_proba(x)
+    return float((probs.argmax(1) == y).mean()) if len(y) else float("nan"), probs
+
+
+@dataclass
+class _Mnist:
+    replay: np.ndarray  # (R, 28, 28) prepared MNIST train digits
+    replay_y: np.ndarray
+    test: np.ndarray  # (T, 28, 28) prepared MNIST test digits
+    test_y: np.ndarray
+    source: str
+    fingerprint: str
+
+
+def _mnist(config: FinetuneConfig, n_replay: int) -> _Mnist:
+    """Only the MNIST digits fine-tuning needs, through the one preprocessing path: ``n_replay``
+    random train digits (never validation or test) and the first ``config.mnist_test`` test digits.
+    Preparing ~15k digits takes seconds, against ~20 s for the whole of MNIST."""
+    m = data.load_mnist(config.mnist_path)
+    rng = np.random.default_rng(config.seed + 1)
+    pick = rng.choice(len(m.x_train), size=min(n_replay, len(m.x_train)), replace=False)
+    n_test = min(config.mnist_test, len(m.x_test))
+    return _Mnist(
+        preprocess.prepare_batch(m.x_train[pick]), m.y_train[pick].astype(np.int64),
+        preprocess.prepare_batch(m.x_test[:n_test]), m.y_test[:n_test].astype(np.int64),
+        m.source, m.fingerprint,
+    )
+
+
+def _epoch_data(x_user, y_user, mnist: _Mnist, config: FinetuneConfig, epoch: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """One epoch: the user's training pictures cycled up to ``user_per_epoch`` (every picture at least
+    once), plus ``replay`` times as many MNIST train digits, a different slice of the pool each epoch."""
+    n_user = max(config.user_per_epoch, len(x_user))
+    idx = np.concatenate([rng.permutation(len(x_user)) for _ in range(-(-n_user // len(x_user)))])[:n_user]
+    xs, ys = [x_user[idx]], [y_user[idx]]
+    n_rep = int(round(config.replay * n_user))
+    if n_rep:
+        start = (epoch * n_rep) % len(mnist.replay)
+        take = np.arange(start, start + n_rep) % len(mnist.replay)
+        xs.append(mnist.replay[take])
+        ys.append(mnist.replay_y[take])
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def run(config: FinetuneConfig, folder: Path | None = None, out: Path = MODELS_DIR, progress: Progress | None = None) -> Result:
+    """Fine-tune ``config.base`` on the pictures in ``folder`` and save ``<out>/<config.name>.keras`` + card.
+
+    Raises collect.CollectError (folder problems), artifacts.ModelError (base model) or
+    data.DataError (MNIST); nothing is written then.
+    """
+    import keras
+
+    from digitlab import inference
+
+    say = progress or (lambda f, m: None)
+    if dry := config.dry_run:
+        config = dataclasses.replace(config, **{k: min(getattr(config, k), v) for k, v in DRY_RUN.items()})
+    if not artifacts.NAME_RE.match(config.name):
+        raise artifacts.ModelError(f"invalid model name {config.name!r}: use letters, digits, '_', '.', '-'")
+    t0 = time.time()
+    folder = Path(folder) if folder is not None else collect.default_dir()
+    say(0.0, f"reading {folder}")
+    user = collect.read_folder(folder, config.min_per_class)
+    train_idx, held_idx = holdout_split(user.labels, config.holdout, config.seed)
+    x_tr, y_tr = user.images[train_idx], user.labels[train_idx]
+    x_ho, y_ho = user.images[held_idx], user.labels[held_idx]
+
+    base = artifacts.resolve(config.base)
+    keras.utils.set_random_seed(config.seed)
+    model = artifacts.load_model(base.path)  # a fresh copy: the base file and any cached copy stay as they are
+    layout, outputs = artifacts.check_classifier(model)
+    entry = artifacts.ModelEntry(config.name, base.path, None, True, None, layout, outputs, model)
+    clf = inference.Classifier(entry)  # the traced forward pass reads the live weights, before and after
+
+    total_epochs = config.head_epochs + config.epochs
+    n_user = max(config.user_per_epoch, len(x_tr))
+    say(0.02, "preparing MNIST digits for replay and the forgetting check")
+    mnist = _mnist(config, int(round(config.replay * n_user)) * total_epochs)
+
+    say(0.05, "measuring the base model")
+    before = {
+        "user_holdout": _accuracy(clf, x_ho, y_ho)[0],
+        "mnist_test": _accuracy(clf, mnist.test, mnist.test_y)[0],
+        "user_train": _accuracy(clf, x_tr, y_tr)[0],
+    }
+
+    rng = np.random.default_rng(config.seed + 2)
+    history: dict[str, list[float]] = {"loss": [], "accuracy": []}
+    t_fit = time.time()
+    for epoch in range(total_epochs):
+        phase = "head" if epoch < config.head_epochs else "body"
+        if epoch in (0, config.head_epochs):
+            _set_trainable(model, phase)
+            steps = (config.epochs if phase == "body" else config.head_epochs) * int(np.ceil(n_user * (1 + config.replay) / config.batch_size))
+            _compile(model, config, phase, outputs, steps)
+        x, y = _epoch_data(x_tr, y_tr, mnist, config, epoch, rng)
+        h = model.fit(_dataset(x, y, config, layout, config.seed + epoch), epochs=1, verbose=0, shuffle=False).history  # the dataset shuffles itself
+        for k in history:
+            history[k].append(float(h[k][-1]))
+        say(0.08 + 0.82 * (epoch + 1) / total_epochs,
+            f"epoch {epoch + 1}/{total_epochs} ({'head only' if phase == 'head' else 'all layers'}): loss {history['loss'][-1]:.3f}")
+    train_seconds = time.time() - t_fit
+
+    say(0.92, "measuring the fine-tuned model")
+    ho_acc, ho_probs = _accuracy(clf, x_ho, y_ho)
+    test_acc, test_probs = _accuracy(clf, mnist.test, mnist.test_y)
+    after = {"user_holdout": ho_acc, "mnist_test": test_acc, "user_train": _accuracy(clf, x_tr, y_tr)[0]}
+    test = metrics.classification_metrics(test_probs, mnist.test_y)
+
+    _set_trainable(model, "body")
+    model.trainable = True  # saved as an ordinary model: whoever loads it can train every layer again
+    card = _card(config, dry, base, user, folder, train_idx, held_idx, mnist, before, after, test, ho_probs, y_ho,
+                 model, train_seconds, time.time() - t0)
+    report = {"test": metrics.jsonable(test), "history": history}
+    extras = {".history.json": json.dumps(history, indent=1).encode(), ".metrics.json": json.dumps(report, indent=1).encode()}
+    say(0.97, "saving")
+    path = artifacts.save_model(model, card, config.name, Path(out), extras=extras)
+    say(1.0, f"saved {path}")
+    return Result(path, artifacts.read_card(path) or card)
+
+
+def _card(config, dry, base, user, folder, train_idx, held_idx, mnist, before, after, test, ho_probs, y_ho, model,
+          train_seconds, total_seconds) -> dict:
+    from digitlab import train
+
+    base_card = base.card or {}
+    command = "python " + shlex.join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]) if sys.argv and sys.argv[0] else None
+    per_class_ho = {str(d): float((ho_probs.argmax(1)[y_ho == d] == d).mean()) for d in range(10) if (y_ho == d).any()}
+    return {
+        "name": config.name,
+        "builder": base_card.get("builder", "unknown"),
+        "config": dataclasses.asdict(config) | {"dry_run": dry},
+        "seed": config.seed,
+        "base": {
+            "name": base.name,
+            "file": str(base.path),
+            "test_accuracy": (base_card.get("metrics") or {}).get("test_accuracy"),
+            "command": base_card.get("command"),
+        },
+        "data": {
+            "user_folder": str(folder),
+            "user_pictures": len(user.labels),
+            "user_per_class": {str(d): n for d, n in user.per_class().items()},
+            "user_train": len(train_idx),
+            "user_holdout": len(held_idx),
+            "holdout_files": [str(user.paths[i].relative_to(folder)) for i in held_idx],
+            "skipped": [{"path": str(p), "reason": r} for p, r in user.skipped],
+            "replay_pool": len(mnist.replay),
+            "mnist_test": len(mnist.test_y),
+            "source": mnist.source,
+            "fingerprint": mnist.fingerprint,
+        },
+        "metrics": {
+            "test_accuracy": after["mnist_test"],  # MNIST test, like every other card (the first `mnist_test` digits)
+            "test_weighted_f1": test["weighted_f1"],
+            "user_holdout_accuracy": after["user_holdout"],
+        },
+        "finetune": {
+            "before": before,
+            "after": after,
+            "gain_user_holdout_pp": round(100 * (after["user_holdout"] - before["user_holdout"]), 2),
+            "forgetting_mnist_pp": round(100 * (before["mnist_test"] - after["mnist_test"]), 2),
+            "after_per_class_holdout": per_class_ho,
+            "measured_on": f"{len(held_idx)} held-out user pictures (never trained on) and the first {len(mnist.test_y)} MNIST test digits",
+        },
+        "epochs_run": config.head_epochs + config.epochs,
+        "params": int(model.count_params()),
+        "train_seconds": round(train_seconds, 1),
+        "total_seconds": round(total_seconds, 1),
+        "command": command,
+        "versions": train.versions(),
+        "preprocess_version": preprocess.PREPROCESS_VERSION,
+        "input": "28x28x1 float32 in [0,1], light ink on black, via digitlab.preprocess",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "dry_run": dry,
+        # The base card's calibration (temperature, abstain threshold) is not copied: it no longer holds.
+    }
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def parse_args(doc: str | None, argv: list[str] | None = None) -> tuple[FinetuneConfig, Path, Path, Path | None]:
+    d = FinetuneConfig()
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("folder", nargs="?", type=Path, default=None,
+                   help=f"folder with subfolders 0 … 9 of pictures (default ${collect.ENV_VAR} or {collect.DEFAULT_DIR.name}/)")
+    p.add_argument("--base", default=d.base, help=f"model to start from: a name in models/ or a .keras file (default {d.base})")
+    p.add_argument("--out", type=Path, default=MODELS_DIR, help="folder for <name>.keras and its card (default models/)")
+    p.add_argument("--name", default=d.name, help=f"model file stem (default {d.name})")
+    p.add_argument("--head-epochs", type=int, default=d.head_epochs, help=f"epochs with only the head learning (default {d.head_epochs})")
+    p.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs with every layer but BatchNorm learning (default {d.epochs})")
+    p.add_argument("--learning-rate", type=float, default=d.learning_rate, help=f"AdamW peak learning rate (default {d.learning_rate})")
+    p.add_argument("--replay", type=float, default=d.replay, help=f"MNIST train digits per user picture each epoch; 0 turns replay off (default {d.replay})")
+    p.add_argument("--holdout", type=float, default=d.holdout, help=f"share of each digit's pictures held out to measure (default {d.holdout})")
+    p.add_argument("--min-per-class", type=int, default=d.min_per_class, help=f"usable pictures every digit needs (default {d.min_per_class})")
+    p.add_argument("--mnist-test", type=int, default=d.mnist_test, help=f"MNIST test digits for the forgetting check (default {d.mnist_test})")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"random seed for the split, replay, augmentation and weights (default {d.seed})")
+    p.add_argument("--mnist", default=None, help="path to mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
+    p.add_argument("--status-file", type=Path, default=None, help="write progress as JSON here (the app reads it)")
+    p.add_argument("--dry-run", action="store_true", help="one short epoch per phase and 256 MNIST test digits, in seconds (for tests)")
+    a = p.parse_args(argv)
+    for flag, value, low in (("--head-epochs", a.head_epochs, 0), ("--epochs", a.epochs, 1), ("--min-per-class", a.min_per_class, 2),
+                             ("--mnist-test", a.mnist_test, 1)):
+        if value < low:
+            p.error(f"{flag} must be at least {low}")
+    if not 0 < a.holdout < 1:
+        p.error("--holdout must be between 0 and 1 (e.g. 0.25)")
+    if a.replay < 0:
+        p.error("--replay must be 0 or more")
+    if not a.learning_rate > 0:
+        p.error("--learning-rate must be positive")
+    if not artifacts.NAME_RE.match(a.name):
+        p.error(f"--name {a.name!r}: use letters, digits, '_', '.', '-'")
+    config = dataclasses.replace(
+        d, base=a.base, name=a.name, head_epochs=a.head_epochs, epochs=a.epochs, learning_rate=a.learning_rate,
+        replay=a.replay, holdout=a.holdout, min_per_class=a.min_per_class, mnist_test=a.mnist_test, seed=a.seed,
+        mnist_path=a.mnist, dry_run=a.dry_run,
+    )
+    return config, a.folder if a.folder is not None else collect.default_dir(), a.out, a.status_file
+
+
+def _status_writer(path: Path | None) -> Callable[[dict], None]:
+    def write(state: dict) -> None:
+        if path is not None:
+            artifacts.atomic_write_json(path, state)
+
+    return write
+
+
+def summary_rows(card: dict) -> list[dict[str, str]]:
+    """Before/after accuracy from a fine-tuned model's card, as display rows (the script prints
+    them as a table, the app shows the same rows)."""
+    f, d = card["finetune"], card["data"]
+    rows = [
+        (f"held-out user digits ({d['user_holdout']}, never trained on)", "user_holdout"),
+        (f"MNIST test ({d['mnist_test']:,} digits)", "mnist_test"),
+        (f"user training digits ({d['user_train']})", "user_train"),
+    ]
+    return [{"measured on": label, "before": f"{f['before'][k]:.2%}", "after": f"{f['after'][k]:.2%}"} for label, k in rows]
+
+
+def summary_table(card: dict) -> str:
+    rows = summary_rows(card)
+    width = max(len(r["measured on"]) for r in rows)
+    lines = [f"{'':{width}}  {'before':>8}  {'after':>8}"]
+    lines += [f"{r['measured on']:{width}}  {r['before']:>8}  {r['after']:>8}" for r in rows]
+    return "\n".join(lines)
+
+
+def main(doc: str | None = None, argv: list[str] | None = None) -> int:
+    config, folder, out, status_path = parse_args(doc, argv)
+    status = _status_writer(status_path)
+
+    def progress(fraction: float, message: str) -> None:
+        print(f"[{fraction:4.0%}] {message}", flush=True)
+        status({"state": "running", "fraction": round(fraction, 3), "message": message})
+
+    try:
+        result = run(config, folder, out, progress)
+    except (collect.CollectError, artifacts.ModelError, data.DataError) as e:
+        status({"state": "error", "message": str(e)})
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except BaseException as e:  # the app must hear about a crash too, not wait forever
+        status({"state": "error", "message": f"{type(e).__name__}: {e}"})
+        raise
+    card = result.card
+    for s in card["data"]["skipped"]:
+        print(f"skipped {s['path']}: {s['reason']}", file=sys.stderr)
+    print(summary_table(card))
+    print(f"saved {result.path} (base {card['base']['name']})")
+    status({"state": "done", "fraction": 1.0, "message": f"saved {result.path.name}", "model": str(result.path), "card": card})
+    return 0
+
+
+# ----------------------------------------------------------------------------- background job (the app)
+
+
+class JobError(RuntimeError):
+    """A fine-tuning job cannot start (another one is writing the same model)."""
+
+
+@dataclass
+class Job:
+    """``training/finetune_on_custom.py`` running in its own process; its progress comes from a status file."""
+
+    name: str
+    out: Path
+    proc: subprocess.Popen
+    status_path: Path
+    log_path: Path
+    command: list[str]
+    started: float = field(default_factory=time.time)
+
+    def status(self) -> dict:
+        """{"state": "running" | "done" | "error", "fraction", "message", ("model", "card" when done)}."""
+        try:
+            state = json.loads(self.status_path.read_text())
+        except (OSError, ValueError):
+            state = {"state": "running", "fraction": 0.0, "message": "starting (loading TensorFlow)"}
+        code = self.proc.poll()
+        if code is not None and state.get("state") == "running":
+            # The process ended without saying why (killed, out of memory): show the end of its log.
+            tail = self.log_path.read_text(errors="replace").strip().splitlines()[-5:] if self.log_path.is_file() else []
+            state = {"state": "error", "message": f"fine-tuning stopped (exit code {code}): " + " | ".join(tail)}
+        state["seconds"] = round(time.time() - self.started, 1)
+        return state
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def cancel(self) -> None:
+        if self.running():
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+_JOBS: dict[str, Job] = {}  # per server process: one job per output model, whichever session started it
+
+
+def start_job(folder: Path, out: Path, base: str, name: str = FinetuneConfig.name, extra: list[str] | None = None) -> Job:
+    """Run the fine-tuning script in the background; returns at once.  Raises JobError when a job
+    writing the same model is still running."""
+    key = str(Path(out).resolve() / name)
+    old = _JOBS.get(key)
+    if old is not None and old.running():
+        raise JobError(f"{name} is already being fine-tuned (started {time.time() - old.started:.0f} s ago)")
+    work = Path(tempfile.mkdtemp(prefix="digitlab-finetune-"))
+    status_path, log_path = work / "status.json", work / "log.txt"
+    cmd = [sys.executable, str(SCRIPT), str(folder), "--base", str(base), "--out", str(out), "--name", name,
+           "--status-file", str(status_path), *(extra or [])]
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    job = Job(name, Path(out), proc, status_path, log_path, cmd)
+    _JOBS[key] = job
+    return job
+
+
+def job_for(out: Path, name: str = FinetuneConfig.name) -> Job | None:
+    """The latest job (running or finished) that writes ``<out>/<name>.keras`` in this server process."""
+    return _JOBS.get(str(Path(out).resolve() / name))

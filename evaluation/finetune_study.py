@@ -1,0 +1,117 @@
+"""python evaluation/finetune_study.py [--base mnist_advanced] [--per-class 2,5,20] [--replay 0,1] [--seeds 0] [--fresh 50] [--dry-run]
+
+Does fine-tuning on a few of one person's digits pay off, and does MNIST replay stop it from
+forgetting?  For every combination of --per-class, --replay and --seeds: draw that many digits
+per class in the synthetic user's hand (digitlab.user_style, the same drawings
+`evaluation/make_user_digits.py --per-class N --seed S` writes), fine-tune --base on them with
+training/finetune_on_custom.py's recipe (digitlab.finetune, everything at its defaults except
+the replay and seed), and measure before/after accuracy on
+
+  * the held-out share of those digits (what the script and the app report),
+  * --fresh new drawings per class by the same hand, never seen (a larger, steadier check),
+  * MNIST test (10,000 digits): how much it forgot.
+
+Markdown to stdout, everything to evaluation/reports/finetune_study.json.  Models go to a
+temporary folder and are thrown away.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import _bootstrap  # noqa: F401
+
+
+def _ints(text: str) -> list[int]:
+    return [int(v) for v in text.split(",")]
+
+
+def _floats(text: str) -> list[float]:
+    return [float(v) for v in text.split(",")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--base", default="mnist_advanced", help="model to fine-tune (default mnist_advanced)")
+    p.add_argument("--per-class", type=_ints, default=[2, 5, 20], help="user digits per class, comma-separated (default 2,5,20)")
+    p.add_argument("--replay", type=_floats, default=[0.0, 1.0], help="replay ratios to compare, comma-separated (default 0,1)")
+    p.add_argument("--seeds", type=_ints, default=[0], help="seeds (drawings, split, training), comma-separated (default 0)")
+    p.add_argument("--fresh", type=int, default=50, help="new drawings per class for the steadier check (default 50)")
+    p.add_argument("--out", type=Path, default=None, help="JSON output (default evaluation/reports/finetune_study.json)")
+    p.add_argument("--dry-run", action="store_true", help="one tiny run of each: seconds, for tests")
+    a = p.parse_args(argv)
+
+    import numpy as np
+
+    from digitlab import artifacts, collect, data, finetune, preprocess, user_style
+    from digitlab.inference import Classifier
+    from digitlab.paths import REPORTS_DIR
+
+    try:
+        base = Classifier(artifacts.resolve(a.base))
+    except artifacts.ModelError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    fresh_n = 2 if a.dry_run else a.fresh
+    pictures, fresh_y = user_style.drawings(fresh_n, seed=10_000)  # seeds of the studied folders are small: never the same drawings
+    fresh_x = np.stack([preprocess.prepare(pic, invert="yes").image for pic in pictures])
+    fresh_before = float((base.predict_proba(fresh_x).argmax(1) == fresh_y).mean())
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="finetune-study-") as tmp:
+        for per_class in a.per_class:
+            for seed in a.seeds:
+                folder = Path(tmp) / f"user_{per_class}_{seed}"
+                drawn, labels = user_style.drawings(per_class, seed=seed)
+                for pic, label in zip(drawn, labels):
+                    collect.save(pic, int(label), folder, invert="yes")
+                for replay in a.replay:
+                    config = finetune.FinetuneConfig(base=str(base.entry.path), name="study", replay=replay, seed=seed, dry_run=a.dry_run)
+                    t0 = time.time()
+                    try:
+                        result = finetune.run(config, folder, Path(tmp) / "models")
+                    except (collect.CollectError, data.DataError) as e:
+                        print(f"error: {e}", file=sys.stderr)
+                        return 1
+                    tuned = Classifier(artifacts.inspect(result.path))
+                    fresh_after = float((tuned.predict_proba(fresh_x).argmax(1) == fresh_y).mean())
+                    card = result.card
+                    row = {
+                        "per_class": per_class, "pictures": card["data"]["user_pictures"], "train": card["data"]["user_train"],
+                        "holdout": card["data"]["user_holdout"], "replay": replay, "seed": seed,
+                        "holdout_before": result.before["user_holdout"], "holdout_after": result.after["user_holdout"],
+                        "fresh_before": fresh_before, "fresh_after": fresh_after, "fresh_n": len(fresh_y),
+                        "mnist_before": result.before["mnist_test"], "mnist_after": result.after["mnist_test"],
+                        "mnist_n": card["data"]["mnist_test"], "seconds": round(time.time() - t0, 1),
+                        "config": dataclasses.asdict(config),
+                    }
+                    rows.append(row)
+                    print(json.dumps({k: v for k, v in row.items() if k != "config"}), flush=True)
+
+    lines = [
+        f"| user digits (train + held out) | replay | seed | held-out before -> after | {rows[0]['fresh_n']} fresh drawings before -> after | "
+        f"MNIST test before -> after |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['pictures']} ({r['train']} + {r['holdout']}) | {r['replay']:g} | {r['seed']} | "
+            f"{r['holdout_before']:.1%} -> {r['holdout_after']:.1%} | {r['fresh_before']:.1%} -> {r['fresh_after']:.1%} | "
+            f"{r['mnist_before']:.2%} -> {r['mnist_after']:.2%} |"
+        )
+    print("\n".join(lines))
+    out = a.out or REPORTS_DIR / "finetune_study.json"
+    artifacts.atomic_write_json(out, {"base": base.name, "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+                                      "rows": rows, "table": lines})
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
