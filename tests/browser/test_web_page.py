@@ -5,7 +5,7 @@ recorded and anything not on localhost aborted, draws digits with the mouse and 
 MNIST test digits, and checks each result against Python on the very same canvas pixels:
 web/preprocess.js against digitlab.preprocess.prepare, the page's probabilities against
 onnxruntime and the Keras model on the page's 28x28 input.  Writes docs/web_page.json
-(agreement figures and per-image latency in the browser).
+(agreement figures and per-image latency in the browser) and the screenshot docs/web_page.png.
 
 Skips without Chromium, Playwright or web/node_modules (`npm ci --prefix web`), unless
 DIGITLAB_REQUIRE_BROWSER=1 (CI), where that is a failure.
@@ -35,8 +35,8 @@ MODEL_DIR = WEB / "model"
 ORT_MJS = WEB / "node_modules" / "onnxruntime-web" / "dist" / "ort.wasm.min.mjs"
 CANVAS = 280
 N_MNIST = 30  # real test digits uploaded through the page
-# Measured: the port reproduces Python to float32 rounding (max |diff| 3e-7 over 120 drawn,
-# photographed, shrunk and enlarged pictures); these bounds leave room for that and nothing more.
+# Measured by this file: the port reproduces Python to float32 rounding (max |diff| ~2e-7);
+# these bounds leave room for rounding and nothing more.
 MAX_PIXEL_DIFF, MEAN_PIXEL_DIFF = 1e-5, 1e-6
 MAX_PROB_DIFF = 1e-5
 FIGURES: dict = {"pixels": [], "probs_onnxruntime": [], "probs_keras": [], "timings": []}
@@ -211,6 +211,9 @@ def test_drawn_digits_match_python(web, references):
             if m := re.match(r"stroke width ([\d.]+) px -> ([\d.]+) px", note):
                 strokes_changed.append((float(m.group(1)), float(m.group(2))))
         crop_sides.append(max(py.bbox[2:]))
+        if label == 0:  # the thin-pen 0 shows every step, stroke normalisation included
+            DOCS.mkdir(exist_ok=True)
+            web.screenshot(path=str(DOCS / "web_page.png"), full_page=True)
     assert any(a < b for a, b in strokes_changed) and any(a > b for a, b in strokes_changed), strokes_changed
     assert min(crop_sides) < preprocess.WORK_BOX, crop_sides
 
@@ -242,8 +245,51 @@ def test_real_mnist_digits_uploaded(web, references, mnist_test, tmp_path):
         FIGURES["timings"].append((last["preprocessMs"], last["inferenceMs"]))
         _check_against_python(last, references)
         right.append(last["label"] == y[i])
-    FIGURES["mnist"] = {"digits": N_MNIST, "right": int(sum(right))}
-    assert sum(right) >= N_MNIST - 1, f"{sum(right)}/{N_MNIST} real MNIST digits right through the page"
+    # The same digits straight from the 28x28 arrays through Python: the page's route (PNG, scaled
+    # onto the canvas, preprocessed there) may lose at most one of them.
+    keras = references[2]
+    direct = keras.predict_proba(preprocess.prepare_batch(x[pick])).argmax(axis=1) == y[pick]
+    FIGURES["mnist"] = {"digits": N_MNIST, "right_in_page": int(sum(right)), "right_in_python_from_28x28": int(direct.sum())}
+    assert sum(right) >= max(direct.sum() - 1, 0.9 * N_MNIST), FIGURES["mnist"]
+
+
+def _pictures(x):
+    """Pictures a canvas drawing does not produce, for the parts of the port it does not reach:
+    white ink on a transparent canvas (alpha compositing) at five brush widths, phone photos (uneven
+    paper: the top-hat), a 500 px canvas (shrunk to 400 first), dark ink on a 120 px canvas."""
+    import io
+
+    from PIL import Image
+
+    from digitlab import synth
+
+    for k, width in enumerate((0.04, 0.07, 0.11, 0.2, 0.3)):
+        yield f"transparent, brush {width}", synth.restroke(x[k], width, seed=k)
+    for k in range(5, 8):
+        yield "photo", np.asarray(Image.open(io.BytesIO(synth.photo(x[k], seed=k))).convert("RGBA"))
+    for k, side in ((8, 500), (9, 120)):
+        grey = 255 - synth.restroke(x[k], 0.11, seed=k, side=side)[..., 3]
+        yield f"dark ink, {side} px", np.dstack([grey, grey, grey, np.full_like(grey, 255)])
+
+
+def test_port_matches_python_beyond_the_canvas(web, mnist_test):
+    """The port itself (web/preprocess.js in this page), fed pictures the canvas never makes."""
+    for what, rgba in _pictures(mnist_test[0]):
+        h, w = rgba.shape[:2]
+        js = web.evaluate(
+            """async ([b64, w, h]) => {
+                const { prepare } = await import("./preprocess.js");
+                const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+                const p = prepare(bytes, w, h);
+                return { image: p.image && Array.from(p.image), notes: p.notes, inverted: p.inverted };
+            }""",
+            [base64.b64encode(rgba.tobytes()).decode(), w, h],
+        )
+        py = preprocess.prepare(rgba)
+        assert js["inverted"] == py.inverted and _no_numbers(js["notes"]) == _no_numbers(py.notes), (what, js["notes"], py.notes)
+        diff = np.abs(np.asarray(js["image"], np.float32).reshape(28, 28) - py.image)
+        FIGURES["pixels"].append((float(diff.max()), float(diff.mean())))
+        assert diff.max() <= MAX_PIXEL_DIFF and diff.mean() <= MEAN_PIXEL_DIFF, f"{what}: max {diff.max():.2e}, mean {diff.mean():.2e}"
 
 
 def test_unreadable_upload_is_explained(web, tmp_path):
