@@ -66,6 +66,14 @@ def draw(at, picture: np.ndarray):
     return at.run()
 
 
+def chart_data(at) -> dict[str, list]:
+    """The data behind the page's one Vega-Lite chart, as columns."""
+    import pyarrow as pa
+
+    (chart,) = at.get("vega_lite_chart")
+    return pa.ipc.open_stream(chart.proto.data.data).read_all().to_pydict()
+
+
 def percent(cell: str) -> float:
     return float(cell.rstrip("%")) / 100
 
@@ -205,7 +213,7 @@ def test_home_not_sure_on_a_non_digit_then_robustness_on_the_drawing(committed_m
     warning = texts(at.warning)
     assert "Not sure this is a digit" in warning and "below" in warning and f"Best guess: {pred.label}" in warning
     assert not at.metric, "no confident headline when the model abstains"
-    assert at.get("vega_lite_chart"), "the probabilities are still shown"
+    np.testing.assert_allclose(chart_data(at)["probability"], pred.probabilities, atol=1e-6, err_msg="the probabilities are still shown")
 
     at.switch_page("pages/4_Robustness.py")
     at.run()
@@ -228,7 +236,6 @@ def test_robustness_page_live_curve_mnist_picker_and_attacks(reports, committed_
     model = committed_models[0]
     assert "No digit drawn or uploaded on **Home** yet" in texts(at.info)
     # No report in the scratch folder: the curve is measured live on 200 test digits.
-    assert at.get("vega_lite_chart")
     table = at.dataframe[0].value
     name = at.selectbox(key="rob_corruption_suite").value
     levels = robustness.SUITE[name].levels
@@ -238,7 +245,10 @@ def test_robustness_page_live_curve_mnist_picker_and_attacks(reports, committed_
     clf = Classifier(model)
     expected = [float((clf.predict_proba(x).argmax(1) == y).mean())]
     expected += [float((clf.predict_proba(robustness.corrupt(x, name, lv)).argmax(1) == y).mean()) for lv in levels]
-    np.testing.assert_allclose(shown, expected, atol=0.0006)  # shown to 0.1 %
+    np.testing.assert_allclose(shown, expected, atol=0.0006)  # the table shows 0.1 %
+    curve = chart_data(at)
+    assert curve["source"] == ["live, 200 digits"] * (1 + len(levels)) and curve["severity"] == [0.0, *levels]
+    np.testing.assert_allclose(curve["accuracy"], expected, atol=1e-9)
     assert shown[0] >= 0.95 and shown[-1] < shown[0] - 0.2, "the strongest level hurts"
 
     # The MNIST test digit stands in for a drawing: the sweep, then FGSM and PGD at growing eps.
@@ -278,6 +288,7 @@ def test_robustness_page_shows_the_script_report(reports, committed_models, monk
     at.button(key="rob_measure").click().run()
     no_exception(at)
     assert list(at.dataframe[0].value.columns) == ["severity", "report, 40 digits", "live, 200 digits"]
+    assert sorted(set(chart_data(at)["source"])) == ["live, 200 digits", "report, 40 digits"], "both curves in one chart"
 
 
 # ----------------------------------------------------------------------------- Leaderboard: script and page

@@ -7,7 +7,7 @@ import streamlit as st
 
 from digitlab import attacks, data, inspect_input, robustness
 
-FAMILIES = {"suite": "Severity suite", "mnist_c": "MNIST-C-style (one severity each)"}
+FAMILIES = {"suite": "Severity suite", "mnist_c": "MNIST-C-style"}
 LIVE_SIZES = (100, 200, 500, 1000)  # MNIST test digits for a live measurement (~1 s per 1,000 digits and level)
 EPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)  # attack strengths shown on the current digit (pixels are in [0, 1])
 ATTACKS = {"fgsm": "FGSM (one signed-gradient step of ε)", "pgd": f"PGD-{attacks.PGD_STEPS} (random start, {attacks.PGD_STEPS} projected steps)"}
@@ -55,7 +55,9 @@ if "robustness_live" not in st.session_state:
     st.session_state.robustness_live = {}  # (model version, family, corruption, n) -> sweep result
 
 c1, c2 = st.columns([1, 2])
-family = c1.segmented_control("Corruptions", list(FAMILIES), format_func=FAMILIES.get, default="suite", required=True, key="rob_family")
+family = c1.segmented_control("Corruptions", list(FAMILIES), format_func=FAMILIES.get, default="suite", required=True, key="rob_family",
+                              help="The suite grows each corruption over several severities; the 15 MNIST-C-style corruptions "
+                                   "(Mu & Gilmer 2019) have the one severity of the MNIST-C dataset each.")
 table = robustness.SUITE if family == "suite" else robustness.MNIST_C
 name = c2.selectbox("Corruption", list(table), format_func=lambda n: f"{n} · {table[n].unit}", key=f"rob_corruption_{family}")
 corruption = table[name]
@@ -92,10 +94,14 @@ if live_key in live:
 if not curves:
     st.info("No robustness report for this model yet, and MNIST is not available to measure live.")
 else:
-    points = [{"severity": lv, "accuracy": acc, "source": source} for source, c in curves for lv, acc in zip(c["levels"], c["accuracy"])]
+    points = {"severity": [], "accuracy": [], "source": []}  # one column per field, one row per point
+    for source, c in curves:
+        points["severity"] += c["levels"]
+        points["accuracy"] += c["accuracy"]
+        points["source"] += [source] * len(c["levels"])
     spec = {**CURVE, "encoding": {**CURVE["encoding"], "x": {"field": "severity", "type": "quantitative", "title": f"{name}: {corruption.unit}"}}}
     left, right = st.columns([3, 2])
-    left.vega_lite_chart({"values": points}, spec, width="stretch")
+    left.vega_lite_chart(points, spec, width="stretch")
     by_level = {}
     for source, c in curves:
         for lv, acc in zip(c["levels"], c["accuracy"]):
@@ -120,7 +126,7 @@ if digit is not None and not digit.prepared.no_ink:
 else:
     st.info("No digit drawn or uploaded on **Home** yet, so this uses an MNIST test digit: pick one by its index, or draw your own on Home.")
     st.page_link("Home.py", label="Draw on Home", icon="✏️")
-    index = st.number_input("MNIST test digit (index)", 0, 9999, 0, key="rob_mnist_index")
+    index = st.columns(4)[0].number_input("MNIST test digit (index)", 0, 9999, 0, key="rob_mnist_index")
     try:
         xs, ys = test_digits(None, common.mnist_path(), (int(index),))
     except data.DataError as e:

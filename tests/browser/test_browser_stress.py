@@ -1,0 +1,156 @@
+"""The Robustness and Leaderboard pages in a real browser (Playwright + Debian Chromium).
+
+Its own `streamlit run app/Home.py`, on a models folder of links to two committed models and a
+scratch reports folder ($DIGITLAB_REPORTS_DIR), so every number on screen is measured here and
+nothing is written into evaluation/reports/.
+
+    DIGITLAB_REQUIRE_BROWSER=1 python -m pytest -q tests/browser/test_browser_stress.py
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+from _support import DOCS, MODELS, ROOT, VIEWPORT
+from PIL import Image
+
+pytestmark = pytest.mark.browser
+
+MODEL_NAMES = ("mnist_robust", "mnist_baseline")  # one adversarially trained, one small: a quick leaderboard
+
+
+@pytest.fixture(scope="module")
+def stress_app(browser, tmp_path_factory):
+    missing = [n for n in MODEL_NAMES if not (MODELS / f"{n}.keras").is_file()]
+    if missing:
+        pytest.skip(f"committed models missing: {missing}")
+    base = tmp_path_factory.mktemp("stress")
+    models, reports = base / "models", base / "reports"
+    models.mkdir()
+    reports.mkdir()
+    for name in MODEL_NAMES:
+        for f in MODELS.glob(f"{name}.*"):
+            (models / f.name).symlink_to(f)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "DIGITLAB_MODELS_DIR": str(models), "DIGITLAB_REPORTS_DIR": str(reports), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", "app/Home.py",
+        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    log = base / "streamlit.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not answer on {url} within 120 s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        yield url, reports
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)  # the server this fixture started, and only it
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def page(browser, stress_app):
+    context = browser.new_context(viewport=VIEWPORT)
+    yield context.new_page()
+    context.close()
+
+
+def wait_idle(page, timeout: float = 180_000) -> None:
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=stApp]')?.getAttribute('data-test-script-state') === 'notRunning'",
+        timeout=timeout,
+    )
+
+
+def screenshot(page, name: str) -> None:
+    """docs/<name>.png of the whole page (the viewport stretched to the content, as in test_browser.py)."""
+    measure = "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], [data-testid=stAppViewContainer]')].map(e => e.scrollHeight), 800)"
+    for _ in range(2):
+        page.set_viewport_size({"width": VIEWPORT["width"], "height": min(int(page.evaluate(measure)) + 60, 5000)})
+        page.wait_for_timeout(600)
+    wait_idle(page)
+    DOCS.mkdir(exist_ok=True)
+    page.screenshot(path=str(DOCS / f"{name}.png"))
+    page.set_viewport_size(VIEWPORT)
+
+
+def coloured_pixels(png: bytes) -> int:
+    """Strongly coloured pixels in a screenshot: a chart's lines and points, not its grey axes and text."""
+    hsv = np.asarray(Image.open(io.BytesIO(png)).convert("RGB").convert("HSV"))
+    return int(((hsv[..., 1] > 120) & (hsv[..., 2] > 80)).sum())
+
+
+def assert_no_errors(page) -> None:
+    for testid in ("stException", "stAlertContentError"):
+        found = page.locator(f'[data-testid="{testid}"]')
+        assert found.count() == 0, found.all_inner_texts()
+
+
+def test_robustness_page_draws_the_curve_and_the_attacked_digit(page, stress_app):
+    url, _ = stress_app
+    page.goto(url + "/Robustness")
+    page.get_by_text("Your digit under attack").wait_for(timeout=180_000)
+    wait_idle(page)
+    assert_no_errors(page)
+    assert page.get_by_text("No digit drawn or uploaded on Home yet").count() == 1, "an MNIST digit stands in for a drawing"
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first
+    chart.wait_for(timeout=30_000)
+    box = chart.bounding_box()
+    assert box and box["height"] > 150 and box["width"] > 300
+    assert coloured_pixels(chart.screenshot()) > 400, "the accuracy-vs-severity curve is drawn, not an empty frame"
+    assert page.locator('[data-testid="stDataFrame"]').count() == 1
+    # The digit under the corruption (clean + 5 levels) and under FGSM and PGD (6 strengths each), as pictures.
+    assert page.locator('[data-testid="stImage"] img').count() == 6 + 2 * 6
+    assert page.get_by_text("ε 0.3 →").count() == 2
+    screenshot(page, "robustness")
+
+
+def test_leaderboard_page_measures_and_shows_a_row_per_model(page, stress_app):
+    url, reports = stress_app
+    page.goto(url + "/Leaderboard")
+    page.get_by_text("Not measured yet with these settings").wait_for(timeout=180_000)
+    page.get_by_text("Quick look", exact=False).click()
+    measure = page.get_by_role("button", name=f"Measure {len(MODEL_NAMES)} models")
+    measure.wait_for(timeout=60_000)
+    measure.click()
+    page.get_by_text("Adversarially trained: mnist_robust").wait_for(timeout=300_000)
+    wait_idle(page)
+    assert_no_errors(page)
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.wait_for(timeout=30_000)
+    box = grid.bounding_box()
+    assert box and box["height"] > 60, "the table has rows"
+    assert page.get_by_role("button", name="Measure every model again").count() == 1
+    assert sorted(p.name.split(".")[0] for p in (reports / "leaderboard").glob("*.json")) == sorted(MODEL_NAMES), "one cached row per model"
+    page.get_by_text("Accuracy on each MNIST-C-style corruption").click()
+    page.locator('[data-testid="stDataFrame"]').nth(1).wait_for(timeout=30_000)
+    screenshot(page, "leaderboard")
