@@ -210,10 +210,6 @@ def run(config: FinetuneConfig, folder: Path | None = None, out: Path = MODELS_D
     Raises collect.CollectError (folder problems), artifacts.ModelError (base model) or
     data.DataError (MNIST); nothing is written then.
     """
-    import keras
-
-    from digitlab import inference
-
     say = progress or (lambda f, m: None)
     if dry := config.dry_run:
         config = dataclasses.replace(config, **{k: min(getattr(config, k), v) for k, v in DRY_RUN.items()})
@@ -227,7 +223,12 @@ def run(config: FinetuneConfig, folder: Path | None = None, out: Path = MODELS_D
     x_tr, y_tr = user.images[train_idx], user.labels[train_idx]
     x_ho, y_ho = user.images[held_idx], user.labels[held_idx]
 
-    base = artifacts.resolve(config.base)
+    base = artifacts.resolve(config.base)  # folder and model are checked before TensorFlow is imported: errors come fast
+
+    import keras
+
+    from digitlab import inference
+
     keras.utils.set_random_seed(config.seed)
     model = artifacts.load_model(base.path)  # a fresh copy: the base file and any cached copy stay as they are
     layout, outputs = artifacts.check_classifier(model)

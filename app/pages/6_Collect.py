@@ -1,0 +1,190 @@
+"""Collect your own digits, then fine-tune a model on them.
+
+Draw a digit, pick its label, save it into my_digits/<label>/ ($DIGITLAB_MY_DIGITS when set);
+browse and delete what is there; fine-tune in a background process
+(training/finetune_on_custom.py) and use the new model from the sidebar picker.
+"""
+
+from pathlib import Path
+
+import common
+import streamlit as st
+
+from digitlab import artifacts, collect, finetune
+
+CANVAS = 280  # px, as on Home
+SHOWN = 24  # newest samples shown per digit when browsing
+DIGITS = list(range(10))
+
+
+def save_drawing(picture: bytes | None, label: int | None) -> None:
+    folder = collect.default_dir()
+    if picture is None:
+        st.session_state.collect_message = ("warning", "Draw a digit on the canvas first.")
+        return
+    if label is None:
+        st.session_state.collect_message = ("warning", "Pick which digit you drew, then save.")
+        return
+    try:
+        path = collect.save(picture, label, folder, invert="yes")  # the light canvas: dark ink on white
+    except collect.CollectError as e:
+        st.session_state.collect_message = ("error", str(e).capitalize())
+        return
+    st.session_state.collect_message = ("success", f"Saved a **{label}** as `{path.parent.name}/{path.name}`.")
+    st.session_state.collect_nonce += 1  # a new canvas key: the next digit starts on a blank canvas
+
+
+def delete_sample(path: Path) -> None:
+    try:
+        collect.delete(path, collect.default_dir())
+    except collect.CollectError as e:
+        st.session_state.collect_message = ("error", str(e))
+    else:
+        st.session_state.collect_message = ("success", f"Deleted `{path.parent.name}/{path.name}`.")
+
+
+@st.fragment
+def draw_panel() -> None:
+    """Canvas, label and Save.  A fragment: strokes rerun only this; a save reruns the page."""
+    from streamlit_drawable_canvas import st_canvas  # only inside a running app (STACK.md)
+
+    result = st_canvas(
+        stroke_width=st.session_state.get("collect_brush", 20),
+        stroke_color="#000000",
+        background_color="#FFFFFF",
+        height=CANVAS,
+        width=CANVAS,
+        drawing_mode="freedraw",
+        update_streamlit=True,
+        return_image_data=True,
+        key=f"collect-canvas-{st.session_state.collect_nonce}",
+    )
+    st.slider("Brush size", 6, 40, 20, key="collect_brush")
+    label = st.segmented_control("Which digit is it?", DIGITS, key="collect_label")
+    if st.button("Save", key="collect_save", type="primary"):
+        save_drawing(result.image_bytes, label)
+        st.rerun()  # the whole page: counts, browser and a blank canvas
+
+
+def show_counts() -> dict[int, int]:
+    counts = collect.counts()
+    st.dataframe({str(d): [counts[d]] for d in DIGITS}, hide_index=True, key="collect_counts")
+    st.caption(f"{sum(counts.values())} pictures in `{collect.default_dir()}`.")
+    return counts
+
+
+def browse() -> None:
+    digit = st.segmented_control("Browse the pictures of", DIGITS, default=0, key="collect_browse")
+    if digit is None:
+        return
+    files = collect.samples(digit)
+    if not files:
+        st.caption(f"No {digit}s saved yet.")
+        return
+    st.caption(f"{len(files)} picture(s) of {digit}, newest first" + (f"; showing {SHOWN}" if len(files) > SHOWN else "") + ".")
+    cols = st.columns(8)
+    for i, path in enumerate(files[:SHOWN]):
+        with cols[i % len(cols)]:
+            st.image(str(path), width=80, caption=path.name.split("_", 1)[-1].rsplit(".", 1)[0])
+            st.button("Delete", key=f"collect_delete_{digit}_{path.name}", on_click=delete_sample, args=(path,))
+
+
+def start_finetuning(folder, models_dir, base_path: str) -> None:
+    extra = ["--epochs", str(st.session_state.collect_epochs), "--mnist-test", str(st.session_state.collect_mnist_test)]
+    try:
+        finetune.start_job(folder, models_dir, base_path, extra=extra)
+    except finetune.JobError as e:
+        st.session_state.collect_message = ("warning", str(e))
+
+
+def finetune_panel(counts: dict[int, int]) -> None:
+    folder, models_dir = collect.default_dir(), common.models_dir()
+    usable = [e for e in common.list_models() if e.usable]
+    short = {d: n for d, n in counts.items() if n < collect.MIN_PER_CLASS}
+    job = finetune.job_for(models_dir)
+    running = job is not None and job.running()
+    names = [e.name for e in usable]
+    default = names.index(finetune.FinetuneConfig.base) if finetune.FinetuneConfig.base in names else 0
+    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+    base = c1.selectbox("Start from", names, index=default, key="collect_base") if names else None
+    c2.number_input("Epochs (all layers)", 1, 50, finetune.FinetuneConfig.epochs, key="collect_epochs")
+    c3.number_input("MNIST test digits to check forgetting", 100, 10000, finetune.FinetuneConfig.mnist_test, step=500, key="collect_mnist_test")
+    if short:
+        st.info(
+            f"Fine-tuning needs at least {collect.MIN_PER_CLASS} pictures of every digit (one to learn from, one to check on). "
+            "Still short: " + ", ".join(f"{d} ({n})" for d, n in short.items()) + "."
+        )
+    base_entry = next((e for e in usable if e.name == base), None)
+    st.button(
+        f"Fine-tune {base or 'a model'} on my digits", key="collect_finetune", type="primary",
+        disabled=bool(short) or running or base_entry is None,
+        on_click=start_finetuning, args=(folder, models_dir, str(base_entry.path) if base_entry else ""),
+    )
+    st.caption(
+        "Runs `training/finetune_on_custom.py` in the background: a quarter of each digit's pictures is held out and only measured; "
+        "MNIST train digits are mixed in so it does not forget MNIST. It takes a few minutes; you can keep drawing."
+    )
+    job_progress(models_dir)
+    show_result(models_dir)
+
+
+def job_progress(models_dir) -> None:
+    job = finetune.job_for(models_dir)
+
+    @st.fragment(run_every=1.0 if job is not None and job.running() else None)
+    def progress() -> None:
+        job = finetune.job_for(models_dir)
+        if job is None:
+            return
+        state = job.status()
+        if state["state"] == "running":
+            st.progress(min(1.0, state.get("fraction", 0.0)), text=f"{state.get('message', '')} · {state['seconds']:.0f} s")
+        elif state["state"] == "error":
+            st.error(f"Fine-tuning failed, no model was written: {state['message']}")
+        if state["state"] != "running" and st.session_state.collect_job_seen != job.started:
+            st.session_state.collect_job_seen = job.started
+            st.rerun()  # the whole app, so the sidebar lists the new model (common.list_models reads the folder each run)
+
+    progress()
+
+
+def use_model(name: str) -> None:
+    st.session_state[common.MODEL_KEY] = name
+
+
+def show_result(models_dir) -> None:
+    """The fine-tuned model's before/after figures, from its card on disk."""
+    path = models_dir / f"{finetune.FinetuneConfig.name}{artifacts.MODEL_SUFFIX}"
+    card = artifacts.read_card(path) if path.is_file() else None
+    if not card or "finetune" not in card:
+        return
+    st.subheader(f"{card['name']}: fine-tuned from {card['base']['name']}")
+    st.table(finetune.summary_rows(card))
+    st.caption(f"{card['data']['user_pictures']} of your pictures ({card['data']['user_train']} to learn from, "
+               f"{card['data']['user_holdout']} held out) · {card['date'].replace('T', ' ')} · {card['total_seconds']:.0f} s")
+    for s in card["data"]["skipped"]:
+        st.caption(f"⚠️ skipped {s['path']}: {s['reason']}")
+    if st.session_state[common.MODEL_KEY] != card["name"]:
+        st.button(f"Predict with {card['name']}", key="collect_use", on_click=use_model, args=(card["name"],))
+    else:
+        st.caption(f"**{card['name']}** is the model in use (sidebar).")
+
+
+common.page("Collect your digits", "🧺")
+for key, value in {"collect_nonce": 0, "collect_message": None, "collect_job_seen": None}.items():
+    st.session_state.setdefault(key, value)
+common.sidebar()
+
+left, right = st.columns([1, 1], gap="large")
+with left:
+    st.subheader("Draw, label, save")
+    draw_panel()
+with right:
+    st.subheader("Your digits")
+    message = st.session_state.collect_message
+    if message is not None:
+        getattr(st, message[0])(message[1])
+    counts = show_counts()
+browse()
+st.subheader("Fine-tune a model on them")
+finetune_panel(counts)

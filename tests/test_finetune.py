@@ -1,0 +1,285 @@
+"""Fine-tuning on the user's own digits: the my_digits folder (digitlab.collect), the recipe
+(digitlab.finetune) on real MNIST and real model files, the script, and the app's Collect page.
+
+User digits are drawings in one synthetic person's hand (digitlab.user_style), written to disk
+and read back like a real folder; nothing here touches the repository's my_digits/ or models/.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitlab import artifacts, collect, finetune, inspect_input, preprocess, user_style
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app"
+MODELS = ROOT / "models"
+sys.path.insert(0, str(APP))  # the pages import `common` from app/
+
+
+def user_folder(folder: Path, per_class: int, seed: int = 0) -> Path:
+    pictures, labels = user_style.drawings(per_class, seed)
+    for picture, label in zip(pictures, labels):
+        collect.save(picture, int(label), folder, invert="yes")
+    return folder
+
+
+def white_png(path: Path, size: int = 64) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("L", (size, size), 255).save(path)
+
+
+@pytest.fixture
+def my_digits(tmp_path, monkeypatch):
+    """$DIGITLAB_MY_DIGITS -> a scratch folder, so neither the tests nor the app touch the real one."""
+    d = tmp_path / "my_digits"
+    monkeypatch.setenv(collect.ENV_VAR, str(d))
+    return d
+
+
+# ----------------------------------------------------------------------------- the folder
+
+
+def test_save_writes_unique_files_atomically_and_refuses_blank_drawings(my_digits):
+    rng = np.random.default_rng(0)
+    a = collect.save(user_style.draw(7, rng), 7)
+    b = collect.save(user_style.draw(7, rng), "7")
+    assert a != b and a.parent == b.parent == my_digits / "7"
+    assert collect.counts()[7] == 2 and sum(collect.counts().values()) == 2
+    assert collect.samples(7)[0] == b  # newest first
+    assert preprocess.prepare(a).image is not None  # a real picture, readable by the one preprocessing path
+    blank = np.full((280, 280, 4), 255, np.uint8)
+    with pytest.raises(collect.CollectError, match="no ink"):
+        collect.save(blank, 3)
+    with pytest.raises(collect.CollectError, match="not a digit"):
+        collect.save(user_style.draw(1, rng), 12)
+    assert not (my_digits / "3").exists() and not list(my_digits.rglob(".*")), "no file and no temp file left behind"
+    collect.delete(a)
+    assert collect.samples(7) == [b]
+    outside = my_digits.parent / "keep.png"
+    white_png(outside)
+    with pytest.raises(collect.CollectError, match="nothing was deleted"):
+        collect.delete(outside)
+    assert outside.is_file()
+
+
+def test_read_folder_errors_name_the_problem(tmp_path):
+    with pytest.raises(collect.CollectError, match="no such folder"):
+        collect.read_folder(tmp_path / "nowhere")
+    folder = user_folder(tmp_path / "digits", 2)
+    (folder / "seven").mkdir()
+    (folder / "10").mkdir()
+    with pytest.raises(collect.CollectError, match="these are not: '10', 'seven'"):
+        collect.read_folder(folder)
+    (folder / "seven").rmdir()
+    (folder / "10").rmdir()
+    for p in collect.samples(3, folder)[:1] + collect.samples(7, folder):
+        p.unlink()
+    with pytest.raises(collect.CollectError, match=r"at least 2 .*3: 1, 7: 0"):
+        collect.read_folder(folder)
+
+
+def test_bad_pictures_are_skipped_and_listed_the_rest_go_on(tmp_path):
+    folder = user_folder(tmp_path / "digits", 2)
+    good = collect.samples(5, folder)[0].read_bytes()
+    (folder / "5" / "cut_short.png").write_bytes(good[:300])
+    (folder / "5" / "not_a_picture.png").write_bytes(b"hello, I am text\n" * 20)
+    white_png(folder / "2" / "blank.png")
+    (folder / "4" / "notes.txt").write_text("a note")
+    white_png(folder / "loose.png")
+    (folder / ".DS_Store").write_bytes(b"\0\0")
+    user = collect.read_folder(folder)
+    assert len(user.labels) == 20 and user.per_class() == dict.fromkeys(range(10), 2)
+    reasons = {p.name: r for p, r in user.skipped}
+    assert set(reasons) == {"cut_short.png", "not_a_picture.png", "blank.png", "notes.txt", "loose.png"}
+    assert reasons["cut_short.png"].startswith("unreadable") and reasons["not_a_picture.png"].startswith("unreadable")
+    assert "no ink" in reasons["blank.png"] and "not a picture file" in reasons["notes.txt"]
+    assert "not inside a digit folder" in reasons["loose.png"]
+    # A digit left short because its other pictures were bad: the message says so, and why.
+    next(p for p in collect.samples(2, folder) if p.name != "blank.png").unlink()
+    with pytest.raises(collect.CollectError, match=r"2: 1 .*skipped.*blank.png: no ink"):
+        collect.read_folder(folder)
+
+
+def test_holdout_split_is_stratified():
+    y = np.repeat(np.arange(10), [2, 2, 3, 4, 8, 2, 2, 2, 2, 20])
+    train, held = finetune.holdout_split(y, 0.25, seed=0)
+    assert not set(train) & set(held) and len(train) + len(held) == len(y)
+    assert [int((y[held] == d).sum()) for d in range(10)] == [1, 1, 1, 1, 2, 1, 1, 1, 1, 5]
+    assert all((y[train] == d).any() for d in range(10))
+    assert np.array_equal(finetune.holdout_split(y, 0.25, seed=0)[1], held)
+
+
+# ----------------------------------------------------------------------------- the script
+
+
+def test_script_errors_are_clear_and_write_nothing(run_script, tmp_path):
+    out = tmp_path / "models"
+    proc = run_script("training/finetune_on_custom.py", tmp_path / "missing", "--out", out, check=False)
+    assert proc.returncode == 1 and "no such folder" in proc.stderr
+    folder = user_folder(tmp_path / "digits", 2)
+    for p in collect.samples(6, folder):
+        p.unlink()
+    proc = run_script("training/finetune_on_custom.py", folder, "--out", out, check=False)
+    assert proc.returncode == 1 and "6: 0" in proc.stderr
+    proc = run_script("training/finetune_on_custom.py", folder, "--holdout", "1.5", check=False)
+    assert proc.returncode == 2 and "--holdout must be between 0 and 1" in proc.stderr
+    assert not out.exists()
+
+
+def test_script_dry_run_through_the_app_job_writes_model_and_card(run_script, tmp_path):
+    folder = tmp_path / "digits"
+    run_script("evaluation/make_user_digits.py", "--out", folder, "--per-class", "2", "--seed", "1")
+    assert collect.counts(folder) == dict.fromkeys(range(10), 2)
+    white_png(folder / "4" / "blank.png")
+    out = tmp_path / "models"
+    job = finetune.start_job(folder, out, "mnist_cnn", name="mine", extra=["--dry-run", "--seed", "3"])
+    with pytest.raises(finetune.JobError, match="already being fine-tuned"):
+        finetune.start_job(folder, out, "mnist_cnn", name="mine")
+    deadline = time.time() + 240
+    while job.running() and time.time() < deadline:
+        time.sleep(0.5)
+    state = job.status()
+    assert state["state"] == "done", (state, job.log_path.read_text()[-2000:])
+    card = json.loads((out / "mine.json").read_text())
+    assert card == state["card"]
+    assert card["base"]["name"] == "mnist_cnn" and card["dry_run"] and card["seed"] == 3
+    assert card["data"]["user_pictures"] == 20 and card["data"]["user_train"] + card["data"]["user_holdout"] == 20
+    assert card["data"]["skipped"] == [{"path": str(folder / "4" / "blank.png"), "reason": "no ink found (blank or nearly blank picture)"}]
+    for k in ("user_holdout", "mnist_test", "user_train"):
+        assert 0 <= card["finetune"]["before"][k] <= 1 and 0 <= card["finetune"]["after"][k] <= 1
+    assert card["metrics"]["test_accuracy"] == card["finetune"]["after"]["mnist_test"]
+    assert "calibration" not in card, "the base model's calibration does not hold after fine-tuning"
+    assert "finetune_on_custom.py" in card["command"]
+    [entry] = artifacts.list_models(out)
+    assert entry.usable and entry.name == "mine", entry.reason
+    log = job.log_path.read_text()
+    assert "held-out user digits (10, never trained on)" in log and "skipped" in log and "blank.png" in log
+
+
+# ----------------------------------------------------------------------------- the recipe
+
+
+def test_finetuning_learns_the_users_style_without_forgetting_mnist(tmp_path):
+    """A short run from mnist_cnn on 3 drawings per digit: better on 100 new drawings by the same
+    hand, and at most a little worse on MNIST test."""
+    from digitlab.inference import Classifier
+
+    base = artifacts.resolve("mnist_cnn", MODELS)
+    folder = user_folder(tmp_path / "digits", 3, seed=0)
+    config = finetune.FinetuneConfig(
+        base=str(base.path), name="quick", head_epochs=1, epochs=4, user_per_epoch=256, mnist_test=1000, holdout=0.34, seed=0,
+    )
+    result = finetune.run(config, folder, tmp_path / "models")
+    pictures, y = user_style.drawings(10, seed=500)  # never seen: another seed
+    x = np.stack([preprocess.prepare(p, invert="yes").image for p in pictures])
+    before = (Classifier(base).predict_proba(x).argmax(1) == y).mean()
+    after = (Classifier(artifacts.inspect(result.path)).predict_proba(x).argmax(1) == y).mean()
+    assert before < 0.8, f"the user's style is meant to be hard for MNIST models ({before:.0%})"
+    assert after >= before + 0.15, f"new drawings: {before:.0%} -> {after:.0%}"
+    assert result.after["user_holdout"] > result.before["user_holdout"], (result.before, result.after)
+    assert result.after["mnist_test"] >= result.before["mnist_test"] - 0.01, (result.before, result.after)
+    assert dataclasses.asdict(config).items() <= result.card["config"].items()
+
+
+# ----------------------------------------------------------------------------- the Collect page
+
+
+@pytest.fixture
+def scratch_models(tmp_path, monkeypatch):
+    """A models folder of links to the real models: the fine-tuned one is written here, not in models/."""
+    d = tmp_path / "models"
+    d.mkdir()
+    for f in MODELS.iterdir():
+        if not f.name.startswith("."):
+            (d / f.name).symlink_to(f)
+    monkeypatch.setenv("DIGITLAB_MODELS_DIR", str(d))
+    return d
+
+
+def collect_page():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=180)
+    at.run()
+    at.switch_page("pages/6_Collect.py")
+    return at.run()
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def draw(at, picture: np.ndarray) -> None:
+    at.session_state[f"collect-canvas-{at.session_state['collect_nonce']}"] = inspect_input.canvas_state(picture)
+
+
+def shown_counts(at) -> dict[int, int]:
+    [table] = [d.value for d in at.dataframe]
+    return {int(c): int(table[c].iloc[0]) for c in table.columns}
+
+
+def test_collect_page_saves_counts_and_deletes(my_digits, scratch_models):
+    at = collect_page()
+    assert not at.exception, [e.message for e in at.exception]
+    assert shown_counts(at) == dict.fromkeys(range(10), 0)
+    assert "needs at least 2 pictures of every digit" in texts(at.info)
+    assert at.button(key="collect_finetune").disabled
+    rng = np.random.default_rng(4)
+    # Save without a label: nothing is written.
+    draw(at, user_style.draw(7, rng))
+    at.button(key="collect_save").click().run()
+    assert "Pick which digit" in texts(at.warning) and not my_digits.exists()
+    # Label it 7 and save: one file under my_digits/7, the count updates, the canvas starts blank.
+    at.segmented_control(key="collect_label").set_value(7).run()
+    draw(at, user_style.draw(7, rng))
+    at.button(key="collect_save").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    [saved] = collect.samples(7)
+    assert saved.parent == my_digits / "7" and f"`7/{saved.name}`" in texts(at.success)
+    assert shown_counts(at)[7] == 1 and at.session_state["collect_nonce"] == 1
+    # A blank canvas is refused with a reason.
+    draw(at, np.full((280, 280, 4), 255, np.uint8))
+    at.button(key="collect_save").click().run()
+    assert "no ink" in texts(at.error) and len(collect.samples(7)) == 1
+    # Browse the 7s and delete the one saved.
+    at.segmented_control(key="collect_browse").set_value(7).run()
+    at.button(key=f"collect_delete_7_{saved.name}").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not saved.exists() and shown_counts(at)[7] == 0 and "Deleted" in texts(at.success)
+
+
+def test_collect_page_finetunes_in_the_background_and_the_model_appears(my_digits, scratch_models):
+    user_folder(my_digits, 2)
+    at = collect_page()
+    assert shown_counts(at) == dict.fromkeys(range(10), 2)
+    assert "mnist_finetuned" not in at.sidebar.radio[0].options
+    at.selectbox(key="collect_base").set_value("mnist_cnn")
+    at.number_input(key="collect_epochs").set_value(1)
+    at.number_input(key="collect_mnist_test").set_value(200)
+    at.button(key="collect_finetune").click().run()
+    job = finetune.job_for(scratch_models)
+    assert job is not None and job.command[job.command.index("--base") + 1].endswith("mnist_cnn.keras")
+    deadline = time.time() + 300
+    while job.running() and time.time() < deadline:
+        assert at.button(key="collect_finetune").disabled  # one job at a time
+        time.sleep(1)
+        at.run()
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert job.status()["state"] == "done", job.log_path.read_text()[-2000:]
+    assert "mnist_finetuned" in at.sidebar.radio[0].options
+    card = artifacts.read_card(scratch_models / "mnist_finetuned.keras")
+    assert card["base"]["name"] == "mnist_cnn" and card["config"]["epochs"] == 1 and card["data"]["mnist_test"] == 200
+    [table] = [t for t in at.table if "before" in t.value.columns]
+    assert list(table.value["after"]) == [r["after"] for r in finetune.summary_rows(card)]
+    at.button(key="collect_use").click().run()
+    assert at.sidebar.radio[0].value == "mnist_finetuned"
