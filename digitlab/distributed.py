@@ -23,6 +23,7 @@ An interrupted multi-worker run starts again from scratch (no BackupAndRestore i
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import hashlib
 import json
@@ -132,6 +133,7 @@ class Worker:
         if self.is_chief:
             return Path(out)
         self.scratch = Path(tempfile.mkdtemp(prefix=f"digitlab-worker{self.cluster.rank}-"))
+        atexit.register(shutil.rmtree, self.scratch, ignore_errors=True)  # gone even when the run fails
         return self.scratch
 
     def run_suffix(self) -> str:
@@ -196,6 +198,26 @@ def weights_digest(model) -> str:
     return "sha256:" + h.hexdigest()
 
 
+def _check_same_data(worker: Worker, d, all_sum) -> None:
+    """Every worker reads MNIST from its own disk: refuse to train when the copies (or the
+    preprocessing versions) differ, on every worker at once so none is left waiting."""
+    import tensorflow as tf
+
+    from digitlab import preprocess
+
+    key = f"{d.fingerprint}|{preprocess.PREPROCESS_VERSION}|{len(d.x_train)}|{len(d.x_val)}"
+    digest = hashlib.sha256(key.encode()).digest()
+    mine = np.frombuffer(digest[:8], np.uint16).astype(np.float32)  # 4 values exact in float32
+    n = len(worker.cluster.workers)
+    mean = all_sum(tf.constant(mine)).numpy() / n
+    differs = all_sum(tf.constant([float(not np.array_equal(mine, mean))])).numpy()[0]
+    if differs:
+        raise DistributedError(
+            f"the workers do not have the same data: {int(differs)} of {n} differ from the others ({worker.cluster.label} has "
+            f"{d.fingerprint}, preprocessing {preprocess.PREPROCESS_VERSION}); give every host the same mnist.npz and commit"
+        )
+
+
 def fit(worker: Worker, config, d, run_dir: Path):
     """Train ``config`` with a custom loop under the worker's strategy; returns (model, history).
 
@@ -215,6 +237,12 @@ def fit(worker: Worker, config, d, run_dir: Path):
     # repeat and an epoch is a fixed count of global batches.
     steps = 2 if config.dry_run else max(1, len(d.x_train) // global_batch)
     epochs = min(config.epochs, 2) if config.dry_run else config.epochs
+
+    @tf.function
+    def all_sum(values):
+        return strategy.reduce("SUM", strategy.run(lambda t: t, args=(values,)), axis=None)
+
+    _check_same_data(worker, d, all_sum)
 
     with strategy.scope():
         model = models.build(config.builder, **config.model_kwargs)
@@ -260,10 +288,6 @@ def fit(worker: Worker, config, d, run_dir: Path):
                 v.assign(ctx.all_reduce("MEAN", tf.identity(v.value)))
 
         strategy.run(replica_fn)
-
-    @tf.function
-    def all_sum(values):
-        return strategy.reduce("SUM", strategy.run(lambda t: t, args=(values,)), axis=None)
 
     forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     x_val, y_val = d.x_val[rank::n_workers, ..., None].astype(np.float32), d.y_val[rank::n_workers]

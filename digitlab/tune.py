@@ -87,8 +87,14 @@ def declare(hp) -> dict:
     return values
 
 
+def _tidy(v):
+    """6 significant digits: Keras Tuner's stepped floats come out as 0.15000000000000002."""
+    return float(f"{v:.6g}") if isinstance(v, float) else v
+
+
 def config_for(base: train.TrainConfig, values: dict, **overrides) -> train.TrainConfig:
     """The TrainConfig of one point of the search space: ``base`` with the trial's values."""
+    values = {k: _tidy(v) for k, v in values.items()}
     model_kwargs = {**base.model_kwargs, **{k: values[k] for k in MODEL_KEYS}}
     fields = {k: float(v) for k, v in values.items() if k not in MODEL_KEYS}
     return dataclasses.replace(base, model_kwargs=model_kwargs, **fields, **overrides)
@@ -174,7 +180,7 @@ def trial_table(tuner, seconds: dict) -> list[dict]:
     for trial_id, trial in sorted(tuner.oracle.trials.items(), key=lambda kv: (len(kv[0]), kv[0])):  # "9" before "10"
         hp = trial.hyperparameters.values
         row = {"trial": trial_id, "status": trial.status}
-        row.update({k: hp.get(k) for k in SPACE})
+        row.update({k: _tidy(hp.get(k)) for k in SPACE})
         if "tuner/epochs" in hp:  # hyperband: the epochs this trial trained for
             row["epochs"] = hp["tuner/epochs"]
         row["val_accuracy"] = None if trial.score is None else round(float(trial.score), 5)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from digitlab import artifacts, distributed
@@ -88,17 +89,15 @@ def free_ports(n):
     return ports
 
 
-def test_two_workers_train_to_identical_weights(tmp_path):
-    """Two processes, each the real train_cnn.py with its own TF_CONFIG; the chief saves, the other
-    does not, and both end with the same weights (BatchNorm statistics included)."""
-    workers = [f"127.0.0.1:{p}" for p in free_ports(2)]
-    out = tmp_path / "models"
+def run_workers(out, envs=({}, {})):
+    """Start one real train_cnn.py per env on 127.0.0.1 (free ports), wait; returns [(returncode, log)]."""
+    workers = [f"127.0.0.1:{p}" for p in free_ports(len(envs))]
     cmd = [sys.executable, str(ROOT / "training/train_cnn.py"), "--dry-run", "--distribute", "multiworker",
            "--out", str(out), "--name", "mw_probe", "--seed", "5"]
     procs = [
         subprocess.Popen(cmd, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         env={**os.environ, "TF_CONFIG": tf_config(workers, i)})
-        for i in range(2)
+                         env={**os.environ, **env, "TF_CONFIG": tf_config(workers, i)})
+        for i, env in enumerate(envs)
     ]
     logs = []
     try:
@@ -109,8 +108,17 @@ def test_two_workers_train_to_identical_weights(tmp_path):
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    for i, (p, log) in enumerate(zip(procs, logs)):
-        assert p.returncode == 0, f"worker {i} exited {p.returncode}\n{log[-3000:]}"
+    return [(p.returncode, log) for p, log in zip(procs, logs)]
+
+
+def test_two_workers_train_to_identical_weights(tmp_path):
+    """Two processes, each the real train_cnn.py with its own TF_CONFIG; the chief saves, the other
+    does not, and both end with the same weights (BatchNorm statistics included)."""
+    out = tmp_path / "models"
+    results = run_workers(out)
+    for i, (code, log) in enumerate(results):
+        assert code == 0, f"worker {i} exited {code}\n{log[-3000:]}"
+    logs = [log for _, log in results]
 
     digests = [re.findall(r"weights (sha256:[0-9a-f]{64})", log) for log in logs]
     assert all(len(d) == 1 for d in digests), logs
@@ -129,3 +137,16 @@ def test_two_workers_train_to_identical_weights(tmp_path):
     # the other worker's temporary copy is gone
     [temporary] = re.findall(r"the chief keeps the model, (\S+) was temporary", logs[1])
     assert not Path(temporary).exists()
+
+
+def test_workers_with_different_data_refuse_to_train(tmp_path, mnist_path):
+    """Each worker reads MNIST from its own disk; a copy that differs by one pixel stops both."""
+    with np.load(mnist_path) as f:
+        arrays = {k: f[k].copy() for k in f.files}
+    arrays["x_train"][0, 14, 14] ^= 0xFF
+    other = tmp_path / "other_mnist.npz"
+    np.savez(other, **arrays)
+    results = run_workers(tmp_path / "models", envs=({}, {"DIGITLAB_MNIST": str(other)}))
+    for code, log in results:
+        assert code == 1 and "error: the workers do not have the same data: 2 of 2 differ" in log, log[-2000:]
+    assert not (tmp_path / "models").exists()
