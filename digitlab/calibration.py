@@ -1,35 +1,42 @@
-"""Calibration and "not a digit": ECE, reliability diagrams, temperature scaling, the abstain rule,
-and a generated set of non-digit pictures.  Shared by evaluation/calibrate.py, the leaderboard,
-the predict CLI and the app.
+"""Calibration and "not a digit": ECE, reliability diagrams, temperature scaling and the abstain rule.
+Shared by evaluation/calibrate.py, the leaderboard, the predict CLI and the app.
 
     probabilities (N, 10) -- temperature T (fitted on the validation split) --> calibrated probabilities
-    calibrated max probability < threshold  -->  abstain: "not sure this is a digit"
+    abstain ("not a digit") when EITHER
+        the digit gate (``digitlab.gate``, one tiny CNN for every model) gives P(digit) below its threshold, OR
+        the calibrated max probability is below the model's threshold
 
 Temperature scaling (Guo et al. 2017) divides the logits by T.  Because log p = z - logsumexp(z),
 dividing the log-probabilities by T gives exactly softmax(z / T), so everything here works from the
-probabilities a ``Classifier`` returns; no second forward pass is needed.  The abstain threshold is
-the calibrated confidence below which only ``reject_rate`` of the *validation* digits fall; it is
-then measured on MNIST test and on non-digit pictures (scribbles, letters from fonts, blank-ish
-noise, shapes) that go through ``preprocess.prepare`` exactly like an uploaded picture.  Both
-numbers are stored in the model card under "calibration", where ``decide`` reads them.
+probabilities a ``Classifier`` returns; no second forward pass is needed.
+
+Why two rules: a confidence threshold alone rejected only 20-62 % of generated non-digits, because a
+classifier is often *sure* a star is a 4 or an "A" a 4; the gate is trained to tell digits from
+non-digits.  The confidence threshold still catches digits the model itself finds ambiguous.  Both
+thresholds are fitted on MNIST *validation* digits: the gate's in its own card (``reject_rate`` of
+the validation digits), the model's here so that gate OR confidence rejects ``reject_rate`` of them
+together.  They are then measured on MNIST test, on digits that are not MNIST (redrawn with a canvas
+brush, printed from fonts never used in training) and on generated non-digits (``digitlab.nondigits``)
+from the gate's training generators with another seed and from held-out generators.  The figures and
+the threshold go into the model card under "calibration", where ``decide`` reads them.
+
+Which rule applies to which model (``decide``):
+  model card with a "calibration" entry, picture given   gate + confidence threshold
+  model card with a "calibration" entry, probabilities only   confidence threshold
+  no calibration entry (e.g. a model dropped into models/)   gate only (when the picture is given)
+  gate file missing or unusable                               confidence threshold only (with a warning)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
-import cv2
 import numpy as np
 
 N_BINS = 15  # reliability bins, as in Guo et al.
-REJECT_RATE = 0.005  # share of validation digits the abstain threshold may reject (the target is <= 1 % of test)
-CANVAS = 280  # the app's drawing canvas side; non-digits are drawn at this size
-FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/liberation"))
-# Letters that *are* digits in shape are not "non-digits": a model that reads O as 0 or l as 1 is right to.
-DIGIT_LIKE_LETTERS = set("OoIliZzSsBbgq")  # 0, 1, 2, 5, 8, 6, 9 in letter form
-LETTERS = "".join(ch for ch in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if ch not in DIGIT_LIKE_LETTERS)
-KINDS = ("scribble", "letter", "noise", "shape")
+# share of validation digits that gate OR confidence may reject together; the target is <= 1 % of test
+# (the gate alone takes ~0.4 %, see models/gate/not_a_digit.json)
+REJECT_RATE = 0.007
 
 
 # ----------------------------------------------------------------------------- calibration metrics
@@ -112,9 +119,23 @@ def fit_temperature(probs: np.ndarray, y: np.ndarray, lo: float = 0.05, hi: floa
 # ----------------------------------------------------------------------------- the abstain rule
 
 
-def fit_threshold(confidence_val: np.ndarray, reject_rate: float = REJECT_RATE) -> float:
-    """Calibrated confidence below which ``reject_rate`` of the validation digits fall."""
-    return float(np.quantile(np.asarray(confidence_val, np.float64), reject_rate))
+def fit_threshold(confidence_val: np.ndarray, reject_rate: float = REJECT_RATE, already: np.ndarray | None = None) -> float:
+    """Calibrated confidence below which validation digits are rejected.
+
+    Alone (``already`` None): the ``reject_rate`` quantile.  With ``already`` ((N,) bool, the digits
+    another rule, the gate, rejects anyway), the highest threshold at which both rules together reject
+    at most ``reject_rate`` of the digits; digits the gate already rejects cost nothing.
+    """
+    conf = np.asarray(confidence_val, np.float64)
+    if already is None:
+        return float(np.quantile(conf, reject_rate))
+    already = np.asarray(already, bool)
+    order = np.argsort(conf, kind="stable")
+    budget = reject_rate * len(conf) - already.sum()
+    extra = np.cumsum(~already[order])  # extra[j]: digits newly rejected when the j+1 least confident go
+    k = int(np.searchsorted(extra, budget + 1e-9, side="right"))  # how many of the least confident may go
+    # "conf < threshold" rejects the k least confident (fewer on ties, never more)
+    return float(conf[order[k]]) if k < len(conf) else float(np.nextafter(conf.max(), np.inf))
 
 
 def calibrated(probs: np.ndarray, card: dict | None) -> np.ndarray:
@@ -123,200 +144,56 @@ def calibrated(probs: np.ndarray, card: dict | None) -> np.ndarray:
     return apply_temperature(probs, t) if t else np.asarray(probs, np.float32)
 
 
-def decide(probs: np.ndarray, card: dict | None) -> tuple[int | None, str]:
+def decide(probs: np.ndarray, card: dict | None, *, image: np.ndarray | None = None, gate=None) -> tuple[int | None, str]:
     """One prediction's (10,) probabilities + the model card -> (label, or None to abstain; reason).
 
-    Uses the card's "calibration" entry written by evaluation/calibrate.py: temperature, then the
-    abstain threshold on the calibrated max probability.  All-zero probabilities (the picture had
-    no ink) give (None, "no ink").  A card without calibration never abstains.
+    image: the (28, 28) model input the probabilities came from (``Prepared.image``); when given,
+    the digit gate also judges it.  gate: a ``digitlab.gate.Gate`` (None: the committed one).
+    All-zero probabilities (the picture had no ink) give (None, "no ink").  See the module docstring
+    for which rule applies to which model.
     """
-    probs = np.asarray(probs, np.float64).reshape(-1)
-    if probs.sum() <= 0:
-        return None, "no ink"
+    probs = np.asarray(probs, np.float64).reshape(1, -1)
+    images = None if image is None else np.asarray(image, np.float32).reshape(1, 28, 28)
+    return decide_batch(probs, card, images, gate)[0]
+
+
+def decide_batch(probs: np.ndarray, card: dict | None, images: np.ndarray | None = None, gate=None) -> list[tuple[int | None, str]]:
+    """``decide`` for (N, 10) probabilities and their (N, 28, 28) inputs, with one gate forward pass."""
+    probs = np.asarray(probs, np.float64).reshape(-1, 10)
+    inked = probs.sum(1) > 0
     p = calibrated(probs, card)
-    label, conf = int(p.argmax()), float(p.max())
-    rule = (((card or {}).get("calibration") or {}).get("abstain")) or {}
-    threshold = rule.get("threshold")
-    if threshold is None:
-        return label, f"confidence {conf:.1%} (no abstain rule in the model card)"
-    if conf < threshold:
-        return None, f"not sure this is a digit: calibrated confidence {conf:.1%} is below {threshold:.1%}"
-    return label, f"calibrated confidence {conf:.1%}"
+    threshold = ((((card or {}).get("calibration") or {}).get("abstain")) or {}).get("threshold")
+    p_digit, gate_note = None, ""
+    if images is not None:
+        from digitlab import gate as gate_module
 
-
-# ----------------------------------------------------------------------------- non-digit pictures
-
-
-def _fonts() -> list[Path]:
-    found = sorted(p for d in FONT_DIRS if d.is_dir() for p in d.glob("*.ttf") if "Math" not in p.name)
-    return found
-
-
-def _pen(rng) -> int:
-    return int(rng.integers(10, 28))  # the app's canvas strokes are ~10-28 px wide on 280 px
-
-
-def _curve(points: np.ndarray, n: int = 120) -> np.ndarray:
-    """Catmull-Rom spline through (K, 2) points -> (n, 2) int32 polyline."""
-    p = np.concatenate([points[:1], points, points[-1:]])
-    out = []
-    for i in range(1, len(p) - 2):
-        t = np.linspace(0, 1, max(2, n // (len(p) - 3)))[:, None]
-        p0, p1, p2, p3 = p[i - 1], p[i], p[i + 1], p[i + 2]
-        out.append(0.5 * (2 * p1 + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2 + (-p0 + 3 * p1 - 3 * p2 + p3) * t**3))
-    return np.concatenate(out).astype(np.int32)
-
-
-def scribble(rng: np.random.Generator) -> np.ndarray:
-    """2-4 random smooth strokes crossing each other, like someone testing the pen. (280, 280) uint8 ink."""
-    img = np.zeros((CANVAS, CANVAS), np.uint8)
-    w = _pen(rng)
-    for _ in range(int(rng.integers(2, 5))):
-        pts = rng.uniform(30, CANVAS - 30, (int(rng.integers(4, 8)), 2))
-        cv2.polylines(img, [_curve(pts)], False, 255, w, cv2.LINE_AA)
-    return img
-
-
-def letter(rng: np.random.Generator, fonts: list[Path] | None = None) -> tuple[np.ndarray, str]:
-    """A letter that does not look like a digit, rendered from a random installed font (PIL's default
-    font when none is installed). (280, 280) uint8 ink and the letter."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    fonts = _fonts() if fonts is None else fonts
-    ch = LETTERS[int(rng.integers(len(LETTERS)))]
-    size = int(rng.integers(120, 220))
-    if fonts:
-        font = ImageFont.truetype(str(fonts[int(rng.integers(len(fonts)))]), size)
-    else:
-        font = ImageFont.load_default(size=size)
-    im = Image.new("L", (CANVAS, CANVAS), 0)
-    draw = ImageDraw.Draw(im)
-    left, top, right, bottom = draw.textbbox((0, 0), ch, font=font)
-    pos = ((CANVAS - (right - left)) / 2 - left + rng.uniform(-30, 30), (CANVAS - (bottom - top)) / 2 - top + rng.uniform(-30, 30))
-    draw.text(pos, ch, fill=255, font=font)
-    return np.asarray(im), ch
-
-
-def noise(rng: np.random.Generator) -> np.ndarray:
-    """Blank-ish: faint texture (sensor noise, paper grain, a smudge, a few specks). (280, 280) uint8 ink."""
-    sigma = rng.uniform(2, 20)
-    img = rng.normal(rng.uniform(0, 30), sigma, (CANVAS, CANVAS))
-    if rng.random() < 0.5:  # a soft smudge
-        blob = np.zeros((CANVAS, CANVAS), np.float32)
-        cv2.circle(blob, tuple(int(v) for v in rng.uniform(40, 240, 2)), int(rng.uniform(20, 70)), float(rng.uniform(20, 60)), -1)
-        img = img + cv2.GaussianBlur(blob, (0, 0), 15)
-    for _ in range(int(rng.integers(0, 6))):  # specks
-        cv2.circle(img, tuple(int(v) for v in rng.uniform(0, CANVAS, 2)), int(rng.integers(1, 4)), float(rng.uniform(80, 255)), -1)
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
-SHAPES = ("triangle", "square", "filled_square", "star", "cross", "plus", "hash", "arrow", "spiral", "smiley", "wave", "heart")
-
-
-def shape(rng: np.random.Generator) -> tuple[np.ndarray, str]:
-    """A geometric shape or symbol drawn with the pen. (280, 280) uint8 ink and its name.
-    Circles and single straight lines are left out: they are a 0 and a 1."""
-    name = SHAPES[int(rng.integers(len(SHAPES)))]
-    img = np.zeros((CANVAS, CANVAS), np.uint8)
-    w = _pen(rng)
-    c = np.array([CANVAS / 2, CANVAS / 2]) + rng.uniform(-25, 25, 2)
-    r = rng.uniform(60, 110)
-    rot = rng.uniform(0, 2 * np.pi)
-
-    def poly(angles, radii, closed=True, fill=False):
-        pts = np.stack([c[0] + radii * np.cos(angles + rot), c[1] + radii * np.sin(angles + rot)], -1).astype(np.int32)
-        if fill:
-            cv2.fillPoly(img, [pts], 255, cv2.LINE_AA)
+        g = gate if gate is not None else gate_module.default()
+        if g is None:
+            gate_note = "; digit gate unavailable"
         else:
-            cv2.polylines(img, [pts], closed, 255, w, cv2.LINE_AA)
-
-    if name == "triangle":
-        poly(np.arange(3) * 2 * np.pi / 3, np.full(3, r))
-    elif name == "square":
-        poly(np.arange(4) * np.pi / 2 + np.pi / 4, np.full(4, r))
-    elif name == "filled_square":
-        poly(np.arange(4) * np.pi / 2 + np.pi / 4, np.full(4, r * 0.8), fill=True)
-    elif name == "star":
-        poly(np.arange(10) * np.pi / 5, np.where(np.arange(10) % 2 == 0, r, r * 0.4))
-    elif name in ("cross", "plus"):
-        base = np.pi / 4 if name == "cross" else 0.0
-        for a in (base, base + np.pi / 2):
-            d = r * np.array([np.cos(a + rot * 0.1), np.sin(a + rot * 0.1)])
-            cv2.line(img, tuple((c - d).astype(int)), tuple((c + d).astype(int)), 255, w, cv2.LINE_AA)
-    elif name == "hash":
-        for k in (-1, 1):
-            o = k * r / 3
-            cv2.line(img, (int(c[0] + o), int(c[1] - r)), (int(c[0] + o), int(c[1] + r)), 255, w, cv2.LINE_AA)
-            cv2.line(img, (int(c[0] - r), int(c[1] + o)), (int(c[0] + r), int(c[1] + o)), 255, w, cv2.LINE_AA)
-    elif name == "arrow":
-        tail, head = c - [r, 0], c + [r, 0]
-        cv2.line(img, tuple(tail.astype(int)), tuple(head.astype(int)), 255, w, cv2.LINE_AA)
-        for s in (-1, 1):
-            cv2.line(img, tuple(head.astype(int)), (int(head[0] - r / 2), int(head[1] + s * r / 2)), 255, w, cv2.LINE_AA)
-    elif name == "spiral":
-        t = np.linspace(0, 5 * np.pi, 200)
-        poly(t, r * t / t[-1], closed=False)
-    elif name == "smiley":
-        cv2.circle(img, tuple(c.astype(int)), int(r), 255, w, cv2.LINE_AA)
-        for s in (-1, 1):
-            cv2.circle(img, (int(c[0] + s * r / 2.5), int(c[1] - r / 3)), max(3, w // 2), 255, -1, cv2.LINE_AA)
-        cv2.ellipse(img, tuple(c.astype(int)), (int(r / 2), int(r / 3)), 0, 20, 160, 255, w, cv2.LINE_AA)
-    elif name == "wave":
-        xs = np.linspace(c[0] - r, c[0] + r, 100)
-        ys = c[1] + r / 3 * np.sin((xs - xs[0]) / (2 * r) * 2 * np.pi * rng.uniform(1.5, 3))
-        cv2.polylines(img, [np.stack([xs, ys], -1).astype(np.int32)], False, 255, w, cv2.LINE_AA)
-    elif name == "heart":
-        t = np.linspace(0, 2 * np.pi, 100)
-        hx = 16 * np.sin(t) ** 3
-        hy = -(13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t))
-        pts = np.stack([c[0] + hx * r / 17, c[1] + hy * r / 17], -1).astype(np.int32)
-        cv2.polylines(img, [pts], True, 255, w, cv2.LINE_AA)
-    return img, name
-
-
-def as_picture(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Ink (280, 280) uint8 -> a picture as the app receives one: half the time a canvas drawing
-    (RGBA, white ink on transparent), half the time dark ink on light paper (RGB)."""
-    if rng.random() < 0.5:
-        rgba = np.zeros((CANVAS, CANVAS, 4), np.uint8)
-        rgba[..., :3] = 255
-        rgba[..., 3] = ink
-        return rgba
-    paper = rng.uniform(200, 250)
-    grey = np.clip(paper - ink.astype(np.float32) * rng.uniform(0.6, 0.9) + rng.normal(0, 3, ink.shape), 0, 255)
-    return np.repeat(grey.astype(np.uint8)[..., None], 3, -1)
-
-
-def non_digit_pictures(n: int = 400, seed: int = 0) -> list[tuple[str, str, np.ndarray]]:
-    """``n`` generated non-digit pictures, an equal share of each kind: [(kind, detail, picture)]."""
-    rng = np.random.default_rng(seed)
-    fonts = _fonts()
-    out = []
-    for i in range(n):
-        kind = KINDS[i % len(KINDS)]
-        if kind == "scribble":
-            ink, detail = scribble(rng), "scribble"
-        elif kind == "letter":
-            ink, detail = letter(rng, fonts)
-        elif kind == "noise":
-            ink, detail = noise(rng), "noise"
+            images = np.asarray(images, np.float32).reshape(-1, 28, 28)
+            if len(images) != len(probs):
+                raise ValueError(f"{len(images)} images for {len(probs)} predictions")
+            p_digit = np.ones(len(probs))
+            if inked.any():
+                p_digit[inked] = g.score(images[inked])
+            gate_threshold = g.threshold
+    out: list[tuple[int | None, str]] = []
+    for i in range(len(probs)):
+        if not inked[i]:
+            out.append((None, "no ink"))
+            continue
+        label, conf = int(p[i].argmax()), float(p[i].max())
+        if p_digit is not None and p_digit[i] < gate_threshold:
+            out.append((None, f"not a digit: the digit gate gives it {p_digit[i]:.1%}, below {gate_threshold:.1%}"))
+        elif threshold is not None and conf < threshold:
+            out.append((None, f"not sure this is a digit: calibrated confidence {conf:.1%} is below {threshold:.1%}"))
+        elif threshold is None:
+            rules = "digit gate only" if p_digit is not None else "no abstain rule"
+            out.append((label, f"confidence {conf:.1%} ({rules}: no calibration in the model card{gate_note})"))
         else:
-            ink, detail = shape(rng)
-        out.append((kind, detail, as_picture(ink, rng)))
+            out.append((label, f"calibrated confidence {conf:.1%}" + (f", digit gate {p_digit[i]:.1%}" if p_digit is not None else "") + gate_note))
     return out
-
-
-def prepare_pictures(pictures: list[tuple[str, str, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
-    """Send pictures through ``preprocess.prepare`` -> (images (M, 28, 28), no_ink (M,) bool, kinds, details).
-    No-ink pictures get an all-zero image."""
-    from digitlab import preprocess
-
-    images, no_ink = [], []
-    for _, _, pic in pictures:
-        p = preprocess.prepare(pic)
-        no_ink.append(p.no_ink)
-        images.append(np.zeros((28, 28), np.float32) if p.no_ink else p.image)
-    return np.stack(images), np.array(no_ink), [k for k, _, _ in pictures], [d for _, d, _ in pictures]
 
 
 # ----------------------------------------------------------------------------- the whole measurement
@@ -326,24 +203,40 @@ Predict = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28) -> (N, 10) probabili
 
 
 def calibrate(predict: Predict, x_val: np.ndarray, y_val: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
-              non_digits: tuple[np.ndarray, np.ndarray, list[str], list[str]], reject_rate: float = REJECT_RATE,
-              n_bins: int = N_BINS) -> dict:
-    """Fit the temperature and the abstain threshold on validation; measure on test and non-digits.
+              sets: dict | None = None, reject_rate: float = REJECT_RATE, gate=None, n_bins: int = N_BINS) -> dict:
+    """Fit the temperature and the confidence threshold on validation; measure the abstain rule.
 
-    non_digits: the output of ``prepare_pictures``.  Returns the card's "calibration" entry plus
-    reliability data: {"temperature", "ece_before", "ece_after", "nll_before", "nll_after",
-    "reliability_before", "reliability_after", "abstain": {...}}.
+    sets: ``nondigits.measurement_sets(...)`` ({"non_digits": {name: prepared}, "digits": {name: prepared}}).
+    gate: a ``digitlab.gate.Gate`` or None (confidence threshold alone).
+    Returns the card's "calibration" entry plus reliability data: {"temperature", "ece_before", "ece_after",
+    "nll_before", "nll_after", "reliability_before", "reliability_after", "abstain": {...}}.  "abstain" also
+    holds the same figures for the confidence threshold alone at the same validation budget
+    ("confidence_only"), which is what the gate adds.
     """
+    from digitlab import nondigits
+
+    sets = sets or {"non_digits": {}, "digits": {}}
     p_val, p_test = predict(x_val), predict(x_test)
     t = fit_temperature(p_val, y_val)
     q_val, q_test = apply_temperature(p_val, t), apply_temperature(p_test, t)
-    threshold = fit_threshold(q_val.max(1), reject_rate)
-    images, no_ink, kinds, details = non_digits
-    q_nd = apply_temperature(predict(images), t) if len(images) else np.zeros((0, 10))
-    rejected_nd = no_ink | (q_nd.max(1) < threshold)
-    test_rejected = q_test.max(1) < threshold
-    by_kind = {k: float(rejected_nd[np.array(kinds) == k].mean()) for k in dict.fromkeys(kinds)}
-    accepted_wrong = (~test_rejected) & (q_test.argmax(1) != y_test)
+    g_val = gate.rejects(x_val) if gate is not None else np.zeros(len(x_val), bool)
+    g_test = gate.rejects(x_test) if gate is not None else np.zeros(len(x_test), bool)
+    threshold = fit_threshold(q_val.max(1), reject_rate, g_val if gate is not None else None)
+    alone = fit_threshold(q_val.max(1), reject_rate)
+
+    def rejected(images, no_ink, conf_threshold, with_gate=True):
+        if not len(images):
+            return np.zeros(0, bool)
+        r = no_ink | (apply_temperature(predict(images), t).max(1) < conf_threshold)
+        return r | gate.rejects(images) if (with_gate and gate is not None) else r
+
+    c_test = q_test.max(1) < threshold
+    test_rejected = c_test | g_test
+    wrong = q_test.argmax(1) != y_test
+    accepted_wrong = (~test_rejected) & wrong
+    digits = {name: float(rejected(im, ni, threshold).mean()) for name, (im, ni, _, _) in sets["digits"].items()}
+    non_digits = {name: nondigits.rejection_summary(rejected(im, ni, threshold), ni, k, d) for name, (im, ni, k, d) in sets["non_digits"].items()}
+    only = {name: nondigits.rejection_summary(rejected(im, ni, alone, False), ni, k, d) for name, (im, ni, k, d) in sets["non_digits"].items()}
     before, after = reliability(p_test, y_test, n_bins), reliability(q_test, y_test, n_bins)
     return {
         "temperature": t,
@@ -355,25 +248,49 @@ def calibrate(predict: Predict, x_val: np.ndarray, y_val: np.ndarray, x_test: np
         "nll_before": nll(p_test, y_test),
         "nll_after": nll(q_test, y_test),
         "abstain": {
-            "rule": "calibrated max probability below threshold",
+            "rule": ("digit gate P(digit) below its threshold, or calibrated max probability below threshold" if gate is not None
+                     else "calibrated max probability below threshold"),
             "threshold": threshold,
+            "gate": None if gate is None else {"path": _rel(gate.path), "fingerprint": gate.fingerprint(), "threshold": gate.threshold},
             "val_reject_rate": reject_rate,
+            "mnist_val_rejected": float((g_val | (q_val.max(1) < threshold)).mean()),
             "mnist_test_rejected": float(test_rejected.mean()),
-            "mnist_test_errors_rejected": float(test_rejected[q_test.argmax(1) != y_test].mean()) if (q_test.argmax(1) != y_test).any() else None,
+            "mnist_test_rejected_by_gate": float(g_test.mean()),
+            "mnist_test_rejected_by_confidence": float(c_test.mean()),
+            "mnist_test_errors_rejected": float(test_rejected[wrong].mean()) if wrong.any() else None,
             "accuracy_on_accepted": float(1 - accepted_wrong.sum() / max(1, (~test_rejected).sum())),
-            "non_digits": int(len(kinds)),
-            "non_digits_rejected": float(rejected_nd.mean()) if len(kinds) else None,
-            "non_digits_no_ink": float(no_ink.mean()) if len(kinds) else None,
-            "non_digits_rejected_by_kind": by_kind,
+            "digits_rejected": digits,
+            "non_digits": non_digits,
+            **{f"non_digits_rejected_{name}": v["rejected"] for name, v in non_digits.items()},
+            "confidence_only": {
+                "threshold": alone,
+                "mnist_test_rejected": float((q_test.max(1) < alone).mean()),
+                "digits_rejected": {name: float(rejected(im, ni, alone, False).mean()) for name, (im, ni, _, _) in sets["digits"].items()},
+                **{f"non_digits_rejected_{name}": v["rejected"] for name, v in only.items()},
+                "non_digits_rejected_by_kind": {name: v["rejected_by_kind"] for name, v in only.items()},
+            },
         },
         "reliability_before": before,
         "reliability_after": after,
     }
 
 
+def _rel(path) -> str:
+    from digitlab.paths import ROOT
+
+    try:
+        return path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def card_entry(report: dict) -> dict:
-    """What goes into the model card: ``calibrate``'s report without the per-bin arrays."""
-    return {k: v for k, v in report.items() if not k.startswith("reliability_")}
+    """What goes into the model card: ``calibrate``'s report without the per-bin arrays and per-picture-kind details."""
+    entry = {k: v for k, v in report.items() if not k.startswith("reliability_")}
+    ab = dict(entry["abstain"])
+    ab["non_digits"] = {name: {k: v for k, v in s.items() if k != "rejected_by_detail"} for name, s in ab["non_digits"].items()}
+    entry["abstain"] = ab
+    return entry
 
 
 def reliability_png(report: dict, model: str) -> bytes:
@@ -405,8 +322,7 @@ def reliability_png(report: dict, model: str) -> bytes:
     return plots._png(fig)
 
 
-def non_digits_png(pictures: list[tuple[str, str, np.ndarray]], images: np.ndarray, decisions: list[tuple[int | None, str]],
-                   title: str, cols: int = 10) -> bytes:
+def non_digits_png(details: list[str], images: np.ndarray, decisions: list[tuple[int | None, str]], title: str, cols: int = 10) -> bytes:
     """Gallery of non-digit pictures: what the model saw (28x28), captioned with the decision
     ("-" abstained, or the digit it claimed) and what the picture was."""
     import matplotlib.pyplot as plt
@@ -414,12 +330,12 @@ def non_digits_png(pictures: list[tuple[str, str, np.ndarray]], images: np.ndarr
     from digitlab import plots
     from digitlab.robustness import mosaic
 
-    n = len(pictures)
+    n = len(details)
     tiles = [list(images[i : i + cols]) for i in range(0, n, cols)]
     m = mosaic(tiles, pad=16)
     fig, ax = plt.subplots(figsize=(m.shape[1] / 30, m.shape[0] / 30))
     ax.imshow(m, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    for i, ((_, detail, _), (label, _)) in enumerate(zip(pictures, decisions)):
+    for i, (detail, (label, _)) in enumerate(zip(details, decisions)):
         r, c = divmod(i, cols)
         x0, y0 = 16 + c * 44, 16 + r * 44
         ax.text(x0 + 14, y0 - 2, "-" if label is None else f"{label}", ha="center", fontsize=7, color="green" if label is None else "crimson")

@@ -1,18 +1,25 @@
-"""python evaluation/calibrate.py [--model NAME_OR_FILE ...] [--non-digits 400] [--reject-rate 0.005] [--quick]
+"""python evaluation/calibrate.py [--model NAME_OR_FILE ...] [--non-digits 400] [--digits 1000] [--reject-rate 0.007] [--quick]
 
 Calibration and the "not a digit" rule, per model, through digitlab.calibration:
   1. temperature scaling fitted (NLL) on the validation split; ECE (15 bins) and NLL on MNIST
      test before and after; reliability diagram;
-  2. abstain threshold on the calibrated max probability, set so that --reject-rate of the
-     validation digits fall below it; measured on MNIST test and on --non-digits generated
-     non-digit pictures (scribbles, letters from fonts, blank-ish noise, shapes) that go through
-     preprocess.prepare like any uploaded picture (a picture with no ink is rejected there);
-  3. the temperature and the threshold are written into the model card under "calibration",
-     where calibration.decide (the app, the predict CLI) reads them.
+  2. the abstain rule: the digit gate (models/gate/not_a_digit.keras, digitlab.gate; its own threshold
+     is in its card) OR a threshold on the calibrated max probability, set so that gate and threshold
+     together reject --reject-rate of the validation digits;
+  3. measured on MNIST test, on --digits MNIST test digits redrawn with a canvas brush, on printed
+     digits from held-out fonts, and on --non-digits generated non-digit pictures (scribbles, letters
+     from fonts, blank-ish textures, shapes; digitlab.nondigits) twice: from the gate's training
+     generators with another seed ("in_distribution") and from generators the gate never saw
+     ("held_out": other fonts, letters, shapes, scribble and texture styles).  Every picture goes
+     through preprocess.prepare like an uploaded one (a picture with no ink is rejected there).
+     The same figures for the confidence threshold alone (same validation budget) show what the gate adds;
+  4. the temperature, the threshold and the figures are written into the model card under
+     "calibration", where calibration.decide (the app, the predict CLI) reads them.
 Without --model, every usable model.  Writes evaluation/reports/<model>/calibration.json,
-reliability.png and non_digits.png, and evaluation/reports/calibration.md.
---quick: 500 validation / 1000 test digits, 40 non-digits, and the card is left alone unless
---write-card is given.
+reliability.png and non_digits.png, evaluation/reports/gate.json (the gate alone) and
+evaluation/reports/calibration.md.
+--no-gate: the confidence threshold alone.  --quick: 500 validation / 1000 test digits, 20 non-digits
+and 20 digits per set, and the card is left alone unless --write-card is given.
 """
 
 from __future__ import annotations
@@ -24,38 +31,57 @@ from pathlib import Path
 
 import _bootstrap  # noqa: F401
 
+KINDS = ("scribble", "letter", "noise", "shape")
 
-def markdown(reports: dict[str, dict]) -> str:
-    lines = ["| model | T | ECE before | ECE after | NLL before | NLL after | threshold | MNIST test rejected | non-digits rejected | "
-             "scribble | letter | noise | shape |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+
+def markdown(reports: dict[str, dict], gate_alone: dict | None) -> str:
+    pct = lambda v: "-" if v is None else f"{v:.1%}"  # noqa: E731
+    lines = ["| model | T | ECE before | ECE after | rule | MNIST test rejected | drawn digits rejected | printed digits rejected | "
+             "non-digits rejected: in-distribution | held-out | " + " | ".join(f"held-out {k}" for k in KINDS) + " | held-out unseen letters |",
+             "|---" * 15 + "|"]
     for model, r in reports.items():
         ab = r["abstain"]
-        kinds = ab["non_digits_rejected_by_kind"]
-        lines.append(f"| {model} | {r['temperature']:.3f} | {r['ece_before']:.2%} | {r['ece_after']:.2%} | {r['nll_before']:.4f} | "
-                     f"{r['nll_after']:.4f} | {ab['threshold']:.3f} | {ab['mnist_test_rejected']:.2%} | {ab['non_digits_rejected']:.1%} | "
-                     + " | ".join(f"{kinds.get(k, float('nan')):.0%}" for k in ("scribble", "letter", "noise", "shape")) + " |")
+        for name, row, conf_only in (("gate + confidence" if ab["gate"] else "confidence", ab, False), ("confidence only", ab["confidence_only"], True)):
+            held = (ab["non_digits"].get("held_out") or {}) if not conf_only else {"rejected_by_kind": row["non_digits_rejected_by_kind"].get("held_out", {})}
+            kinds = held.get("rejected_by_kind", {})
+            lines.append(f"| {model if not conf_only else ''} | {r['temperature']:.3f} | {r['ece_before']:.2%} | {r['ece_after']:.2%} | {name} | "
+                         f"{row['mnist_test_rejected']:.2%} | {pct(row['digits_rejected'].get('drawn'))} | {pct(row['digits_rejected'].get('printed'))} | "
+                         f"{pct(row.get('non_digits_rejected_in_distribution'))} | {pct(row.get('non_digits_rejected_held_out'))} | "
+                         + " | ".join(pct(kinds.get(k)) for k in KINDS) + f" | {pct(held.get('unseen_letters_rejected'))} |")
+            if not ab["gate"]:
+                break
+    if gate_alone:
+        nd = gate_alone["non_digits"]
+        lines += ["", "The gate alone (any model): "
+                  f"MNIST val {gate_alone['mnist_val_rejected']:.2%} / test {gate_alone['mnist_test_rejected']:.2%} rejected, "
+                  f"drawn digits {pct(gate_alone['digits_rejected'].get('drawn'))}, printed {pct(gate_alone['digits_rejected'].get('printed'))}; "
+                  + "; ".join(f"non-digits {name} {pct(s['rejected'])} (" + ", ".join(f"{k} {pct(v)}" for k, v in s["rejected_by_kind"].items()) + ")"
+                              for name, s in nd.items())]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", action="append", help="model name in models/ or a .keras file; repeatable (default: every usable model)")
-    p.add_argument("--non-digits", type=int, default=400, help="generated non-digit pictures, a quarter of each kind (default 400)")
-    p.add_argument("--reject-rate", type=float, default=0.005, help="share of validation digits the threshold may reject (default 0.005)")
-    p.add_argument("--seed", type=int, default=1, help="seed of the non-digit pictures (default 1)")
+    p.add_argument("--non-digits", type=int, default=400, help="generated non-digit pictures per set, a quarter of each kind (default 400)")
+    p.add_argument("--digits", type=int, default=1000, help="MNIST test digits redrawn with a brush; a quarter as many printed (default 1000)")
+    p.add_argument("--reject-rate", type=float, default=0.007,
+                   help="share of validation digits gate and threshold may reject together (default 0.007)")
+    p.add_argument("--gate", type=Path, default=None, help="digit gate .keras (default models/gate/not_a_digit.keras)")
+    p.add_argument("--no-gate", action="store_true", help="the confidence threshold alone")
     p.add_argument("--write-card", action=argparse.BooleanOptionalAction, default=None,
-                   help="write temperature and threshold into the model card (default: yes, except with --quick)")
-    p.add_argument("--quick", "--dry-run", action="store_true", help="small splits and 40 non-digits: seconds, for tests")
+                   help="write temperature, threshold and figures into the model card (default: yes, except with --quick)")
+    p.add_argument("--quick", "--dry-run", action="store_true", help="small splits and 20 pictures per set: seconds, for tests")
     p.add_argument("--mnist", default=None, help="mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
     p.add_argument("--out", type=Path, default=None, help="reports folder (default evaluation/reports/)")
     a = p.parse_args(argv)
-    if not 0 < a.reject_rate < 0.5 or a.non_digits < 4:
-        p.error("--reject-rate must be in (0, 0.5) and --non-digits at least 4")
+    if not 0 < a.reject_rate < 0.5 or a.non_digits < 4 or a.digits < 4:
+        p.error("--reject-rate must be in (0, 0.5), --non-digits and --digits at least 4")
     write_card = (not a.quick) if a.write_card is None else a.write_card
     n_val, n_test = (500, 1000) if a.quick else (None, None)
-    n_nd = min(a.non_digits, 40) if a.quick else a.non_digits
+    n_nd, n_dg = (min(a.non_digits, 20), min(a.digits, 20)) if a.quick else (a.non_digits, a.digits)
 
-    from digitlab import artifacts, calibration, data
+    from digitlab import artifacts, calibration, data, gate, nondigits
     from digitlab.inference import Classifier
     from digitlab.paths import REPORTS_DIR
     from digitlab.robustness import mnist_inputs
@@ -64,38 +90,49 @@ def main(argv: list[str] | None = None) -> int:
         entries = artifacts.select(a.model)
         x_val, y_val = mnist_inputs("val", n_val, 0, a.mnist)
         x_test, y_test = mnist_inputs("test", n_test, 0, a.mnist)
+        mnist = data.load_mnist(a.mnist)
+        the_gate = None if a.no_gate else gate.load(a.gate or gate.GATE_PATH)
     except (artifacts.ModelError, data.DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    pictures = calibration.non_digit_pictures(n_nd, a.seed)
-    non_digits = calibration.prepare_pictures(pictures)
+    sets = nondigits.measurement_sets(mnist.x_test, mnist.y_test, n_nd, n_dg)
     out = a.out or REPORTS_DIR
+    command = "python evaluation/calibrate.py" + (" --quick" if a.quick else "") + (" --no-gate" if a.no_gate else "")
+    gate_alone = None
+    if the_gate is not None:
+        gate_alone = {"gate": calibration._rel(the_gate.path), "fingerprint": the_gate.fingerprint(), "threshold": the_gate.threshold,
+                      **gate.measure(the_gate, x_val, x_test, sets), "command": command}
+        artifacts.atomic_write_json(out / "gate.json", gate_alone)
     reports = {}
+    shown = min(40, n_nd)
     for entry in entries:
         clf = Classifier(entry)
-        report = calibration.calibrate(clf.predict_proba, x_val, y_val, x_test, y_test, non_digits, a.reject_rate)
-        entry_card = {**calibration.card_entry(report), "non_digit_seed": a.seed,
-                      "command": "python evaluation/calibrate.py" + (" --quick" if a.quick else "")}
+        report = calibration.calibrate(clf.predict_proba, x_val, y_val, x_test, y_test, sets, a.reject_rate, the_gate)
+        entry_card = {**calibration.card_entry(report), "non_digit_seeds": nondigits.MEASURE_SEEDS, "command": command}
         reports[entry.name] = report
         folder = out / entry.name
         folder.mkdir(parents=True, exist_ok=True)
-        artifacts.atomic_write_json(folder / "calibration.json", {"model": entry.name, **report, "non_digit_seed": a.seed})
+        artifacts.atomic_write_json(folder / "calibration.json", {"model": entry.name, **report, "non_digit_seeds": nondigits.MEASURE_SEEDS,
+                                                                   "command": command})
         artifacts.atomic_write_bytes(folder / "reliability.png", calibration.reliability_png(report, entry.name))
         card = {**(entry.card or {}), "calibration": entry_card}
-        shown = min(20 if a.quick else 40, len(pictures))
-        decisions = [calibration.decide(p, card) for p in clf.predict_proba(non_digits[0][:shown])]
-        decisions = [(None, "no ink") if no_ink else d for d, no_ink in zip(decisions, non_digits[1][:shown])]
+        images, no_ink, _, details = sets["non_digits"]["held_out"]
+        probs = clf.predict_proba(images[:shown]) * ~no_ink[:shown, None]  # no ink: all-zero probabilities, as the app gets them
+        decisions = calibration.decide_batch(probs, card, images[:shown], the_gate) if the_gate else calibration.decide_batch(probs, card)
         artifacts.atomic_write_bytes(folder / "non_digits.png", calibration.non_digits_png(
-            pictures[:shown], non_digits[0][:shown], decisions, f"{entry.name}: generated non-digits (green: abstained)"))
+            details[:shown], images[:shown], decisions, f"{entry.name}: held-out generated non-digits (green: abstained)"))
         if write_card:
             artifacts.update_card(entry.path, {"calibration": entry_card})
         ab = report["abstain"]
         print(json.dumps({"model": entry.name, "temperature": round(report["temperature"], 4), "ece_before": round(report["ece_before"], 5),
                           "ece_after": round(report["ece_after"], 5), "threshold": round(ab["threshold"], 4),
-                          "mnist_test_rejected": round(ab["mnist_test_rejected"], 4), "non_digits_rejected": round(ab["non_digits_rejected"], 4),
+                          "gate_threshold": None if the_gate is None else round(the_gate.threshold, 4),
+                          "mnist_test_rejected": round(ab["mnist_test_rejected"], 4),
+                          "digits_rejected": {k: round(v, 4) for k, v in ab["digits_rejected"].items()},
+                          "non_digits_rejected": {k: round(v["rejected"], 4) for k, v in ab["non_digits"].items()},
                           "card_written": write_card, "report": str(folder)}), flush=True)
-    md = markdown(reports)
-    artifacts.atomic_write_bytes(out / "calibration.md", (f"# Calibration and abstention\n\n`python evaluation/calibrate.py`\n\n{md}\n").encode())
+    md = markdown(reports, gate_alone)
+    artifacts.atomic_write_bytes(out / "calibration.md", (f"# Calibration and abstention\n\n`{command}`\n\n{md}\n").encode())
     print(md, file=sys.stderr)
     return 0
 

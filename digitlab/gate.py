@@ -1,0 +1,303 @@
+"""The digit gate: a tiny CNN that answers "is this a digit at all?", for any classifier.
+
+A threshold on a classifier's confidence cannot reject a letter or a star the classifier is sure is
+a 4.  The gate is trained for exactly that question, on the same preprocessed 28x28 inputs every
+classifier sees:
+
+    positives  MNIST train digits, MNIST train digits redrawn with a canvas brush, digits printed from
+               the training fonts (so neither "drawn with a uniform pen" nor "rendered from a font"
+               can be what tells a non-digit apart)
+    negatives  non-digits from the "train" generators of ``digitlab.nondigits`` (their own seeds)
+
+    image (28, 28) -> conv 24 -> pool -> conv 48 -> pool -> conv 48 -> pool -> flatten -> dropout -> 1 -> sigmoid
+    P(digit) < threshold  -->  "not a digit"
+
+The threshold is the P(digit) below which ``reject_rate`` of the MNIST *validation* digits fall; it
+lives in the gate's card (``models/gate/not_a_digit.json``), where ``calibration.decide`` reads it.
+The gate does not depend on the classifier, so it also guards a model dropped into ``models/``
+without a calibration entry.  It lives in ``models/gate/`` because ``artifacts.list_models`` only
+lists ``models/*.keras``: the gate is not a 10-class classifier and must not show up as a broken one.
+
+Train it with ``python training/train_gate.py`` (a few minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shlex
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from digitlab import artifacts, nondigits, preprocess
+from digitlab.paths import MODELS_DIR, RUNS_DIR
+
+GATE_DIR = MODELS_DIR / "gate"
+GATE_NAME = "not_a_digit"
+GATE_PATH = GATE_DIR / f"{GATE_NAME}.keras"
+DATA_VERSION = "2"  # bump when the training pictures change, so the cached training set is rebuilt
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    name: str = GATE_NAME  # file stem in the output folder
+    width: int = 24  # filters of the first convolution (then 2x, 2x)
+    dropout: float = 0.3
+    n_negatives: int = 6000  # generated non-digits ("train" generators; a few are no-ink and dropped)
+    n_drawn: int = 2500  # MNIST train digits redrawn with a canvas brush (positives)
+    n_printed: int = 1000  # digits printed from the training fonts (positives)
+    picture_seed: int = 1000  # seeds picture_seed, +1, +2 make the training pictures; measurements use 1 and 2
+    epochs: int = 8
+    batch_size: int = 128
+    learning_rate: float = 3e-3  # peak of a one-cycle schedule
+    rotation_deg: float = 15.0  # augmentation of positives and negatives alike (``train.augmenter``)
+    translate: float = 0.05
+    zoom: float = 0.1
+    stroke: float = 0.5
+    reject_rate: float = 0.004  # share of MNIST validation digits the gate may reject
+    seed: int = 42
+    mnist_path: str | None = None  # explicit MNIST .npz (else $DIGITLAB_MNIST, keras cache, download)
+    dry_run: bool = False  # tiny sets and a few steps: seconds, for tests
+
+
+DRY_RUN = {"n_negatives": 120, "n_drawn": 60, "n_printed": 40}
+
+
+def build(width: int = 24, dropout: float = 0.3, name: str = "digit_gate"):
+    """(28, 28, 1) preprocessed image -> (1,) P(digit).  Pure builder, uncompiled, ~32k params at width 24."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((28, 28, 1), name="image")
+    x = layers.Conv2D(width, 3, padding="same", activation="relu", name="conv0")(inputs)
+    x = layers.MaxPooling2D(name="pool0")(x)
+    x = layers.Conv2D(2 * width, 3, padding="same", activation="relu", name="conv1")(x)
+    x = layers.MaxPooling2D(name="pool1")(x)
+    x = layers.Conv2D(2 * width, 3, padding="same", activation="relu", name="last_conv")(x)
+    x = layers.MaxPooling2D(name="pool2")(x)  # (3, 3, 2w): where the strokes are, coarsely
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    x = layers.Dense(1, name="logit")(x)
+    outputs = layers.Activation("sigmoid", name="p_digit")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+# ----------------------------------------------------------------------------- using a trained gate
+
+
+class Gate:
+    """A trained gate and its threshold: (N, 28, 28) preprocessed images -> P(digit), rejections."""
+
+    def __init__(self, path: Path = GATE_PATH):
+        import tensorflow as tf
+
+        self.path = Path(path)
+        self.card = artifacts.read_card(self.path) or {}
+        threshold = self.card.get("threshold")
+        if not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+            raise artifacts.ModelError(f"{self.path.name}: its card {self.path.with_suffix('.json').name} has no threshold in [0, 1]")
+        self.threshold = float(threshold)
+        self.model = artifacts.load_model(self.path)
+        shape = tuple(self.model.inputs[0].shape[1:])
+        if shape != (28, 28, 1) or tuple(self.model.outputs[0].shape[1:]) != (1,):
+            raise artifacts.ModelError(f"{self.path.name}: not a digit gate (input {shape}, output {tuple(self.model.outputs[0].shape[1:])})")
+        model = self.model
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 28, 28], tf.float32)], reduce_retracing=True)
+        def forward(x):
+            return model(x[..., None], training=False)[:, 0]
+
+        self._forward = forward
+
+    def score(self, images: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+        """(N, 28, 28) or (28, 28) float32 inputs from ``preprocess`` -> (N,) P(digit)."""
+        import tensorflow as tf
+
+        x = np.asarray(images, np.float32).reshape(-1, 28, 28)
+        out = [self._forward(tf.constant(x[i : i + batch_size])).numpy() for i in range(0, len(x), batch_size)]
+        return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+
+    def rejects(self, images: np.ndarray) -> np.ndarray:
+        return self.score(images) < self.threshold
+
+    def fingerprint(self) -> str:
+        return "sha256:" + hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
+
+
+_LOADED: dict[tuple[str, int, int], Gate] = {}
+
+
+def load(path: Path = GATE_PATH) -> Gate:
+    """The gate at ``path``, loaded once per file version; raises ModelError when missing or unusable."""
+    path = Path(path)
+    if not path.is_file():
+        raise artifacts.ModelError(f"no digit gate at {path}: train one with python training/train_gate.py")
+    st = path.stat()
+    card_path = path.with_suffix(".json")
+    key = (str(path), st.st_mtime_ns, card_path.stat().st_mtime_ns if card_path.is_file() else 0)
+    if key not in _LOADED:
+        _LOADED[key] = Gate(path)
+    return _LOADED[key]
+
+
+def default() -> Gate | None:
+    """The committed gate, or None (with a warning saying why) when it is missing or unusable:
+    callers then fall back to the confidence threshold alone."""
+    try:
+        return load(GATE_PATH)
+    except artifacts.ModelError as e:
+        warnings.warn(f"digit gate unavailable, only the confidence threshold applies: {e}", stacklevel=2)
+        return None
+
+
+def fit_threshold(p_digit_val: np.ndarray, reject_rate: float) -> float:
+    """P(digit) below which ``reject_rate`` of the validation digits fall."""
+    return float(np.quantile(np.asarray(p_digit_val, np.float64), reject_rate))
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def _cache_key(config: GateConfig, fingerprint: str) -> str:
+    fields = {k: getattr(config, k) for k in ("n_negatives", "n_drawn", "n_printed", "picture_seed")}
+    blob = json.dumps({**fields, "mnist": fingerprint, "preprocess": preprocess.PREPROCESS_VERSION, "data": DATA_VERSION}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def training_pictures(config: GateConfig, x_train_raw: np.ndarray, y_train: np.ndarray) -> dict[str, np.ndarray]:
+    """The generated part of the training set, preprocessed: {"drawn", "printed", "negatives"} (M, 28, 28).
+    No-ink pictures are dropped (``prepare`` refuses them before any model runs)."""
+    rng = np.random.default_rng(config.picture_seed)
+    idx = rng.choice(len(x_train_raw), min(config.n_drawn, len(x_train_raw)), replace=False)
+    sets = {
+        "drawn": nondigits.drawn_digit_pictures(x_train_raw[idx], y_train[idx], seed=config.picture_seed + 2),
+        "printed": nondigits.printed_digit_pictures(config.n_printed, seed=config.picture_seed + 1, split="train"),
+        "negatives": nondigits.non_digit_pictures(config.n_negatives, seed=config.picture_seed, split="train"),
+    }
+    out = {}
+    for k, pics in sets.items():
+        images, no_ink, _, _ = nondigits.prepare_pictures(pics)
+        out[k] = images[~no_ink]
+    return out
+
+
+def _dataset(x: np.ndarray, y: np.ndarray, config: GateConfig, training: bool):
+    import tensorflow as tf
+
+    from digitlab import train
+
+    ds = tf.data.Dataset.from_tensor_slices((x[..., None].astype(np.float32), y.astype(np.float32)[:, None]))
+    if training:
+        ds = ds.shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True)
+    ds = ds.batch(config.batch_size)
+    if training:
+        aug = train.TrainConfig(rotation_deg=config.rotation_deg, translate=config.translate, zoom=config.zoom, stroke=config.stroke)
+        ds = ds.map(train.augmenter(aug, config.seed), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def run(config: GateConfig, out: Path = GATE_DIR, say=print) -> Path:
+    """Build the training set, train, fit the threshold on MNIST validation, measure, save model + card."""
+    import keras
+
+    from digitlab import data, train
+
+    keras.utils.set_random_seed(config.seed)
+    if config.dry_run:
+        config = dataclasses.replace(config, **{k: min(getattr(config, k), v) for k, v in DRY_RUN.items()})
+    command = "python " + shlex.join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]) if sys.argv and sys.argv[0] else None
+    t0 = time.time()
+    mnist = data.load_mnist(config.mnist_path)
+    d = train.prepare_mnist(train.TrainConfig(mnist_path=config.mnist_path, dry_run=config.dry_run))
+    cache = RUNS_DIR / "cache" / f"gate-{_cache_key(config, mnist.fingerprint)}.npz"
+    if not config.dry_run and cache.is_file():
+        with np.load(cache) as f:
+            made = {k: f[k] for k in f.files}
+        say(f"training pictures from {cache}")
+    else:
+        made = training_pictures(config, mnist.x_train, mnist.y_train)
+        if not config.dry_run:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(cache, **made)
+    pos = np.concatenate([d.x_train, made["drawn"], made["printed"]])
+    neg = made["negatives"]
+    x = np.concatenate([pos, neg])
+    y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+    say(f"gate data: {len(d.x_train)} MNIST + {len(made['drawn'])} drawn + {len(made['printed'])} printed digits, "
+        f"{len(neg)} non-digits ({time.time() - t0:.0f} s)")
+
+    model = build(config.width, config.dropout, name=config.name)
+    steps = int(np.ceil(len(x) / config.batch_size))
+    epochs = 1 if config.dry_run else config.epochs
+    total = max(2, epochs * (2 if config.dry_run else steps))
+    lr = keras.optimizers.schedules.CosineDecay(config.learning_rate / 10, decay_steps=total - total // 10, alpha=0.01,
+                                                warmup_target=config.learning_rate, warmup_steps=total // 10)
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss="binary_crossentropy", metrics=["accuracy"])
+    # the two classes weigh the same in the loss, whatever their counts
+    weights = {0: len(x) / (2 * len(neg)), 1: len(x) / (2 * len(pos))}
+    t_fit = time.time()
+    history = model.fit(_dataset(x, y, config, training=True), epochs=epochs, steps_per_epoch=2 if config.dry_run else None,
+                        class_weight=weights, shuffle=False, verbose=1 if sys.stdout.isatty() else 2)  # the dataset shuffles itself
+    train_seconds = time.time() - t_fit
+
+    p_val = _score_model(model, d.x_val)
+    threshold = fit_threshold(p_val, config.reject_rate)
+    card = {
+        "name": config.name,
+        "kind": "digit gate: P(digit) for a preprocessed 28x28 input; reject below threshold",
+        "threshold": threshold,
+        "threshold_fitted_on": f"MNIST validation split ({len(d.x_val)} digits), {config.reject_rate:.1%} of them below it",
+        "config": dataclasses.asdict(config),
+        "data": {"mnist": mnist.fingerprint, "mnist_train": len(d.x_train), "drawn": len(made["drawn"]), "printed": len(made["printed"]),
+                 "non_digits": len(neg), "generators": "digitlab.nondigits split 'train'", "data_version": DATA_VERSION},
+        "params": int(model.count_params()),
+        "train_seconds": round(train_seconds, 1),
+        "history": {k: [round(float(v), 5) for v in vals] for k, vals in history.history.items()},
+        "command": command,
+        "versions": train.versions(),
+        "preprocess_version": preprocess.PREPROCESS_VERSION,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "dry_run": config.dry_run,
+    }
+    path = artifacts.save_model(model, card, config.name, Path(out))
+    gate = load(path)
+    quick = config.dry_run
+    sets = nondigits.measurement_sets(mnist.x_test, mnist.y_test, n_non_digits=12 if quick else 400, n_digits=12 if quick else 1000)
+    card["measured"] = measure(gate, d.x_val, d.x_test, sets)
+    card["total_seconds"] = round(time.time() - t0, 1)
+    artifacts.update_card(path, card)
+    m = card["measured"]
+    say(f"saved {path} | threshold {threshold:.4f} | MNIST test rejected {m['mnist_test_rejected']:.2%} | non-digits rejected: "
+        + ", ".join(f"{name} {s['rejected']:.1%}" for name, s in m["non_digits"].items()) + " | "
+        f"{train_seconds:.0f} s training, {card['total_seconds']:.0f} s in all")
+    return path
+
+
+def _score_model(model, x: np.ndarray) -> np.ndarray:
+    return np.asarray(model.predict(np.asarray(x, np.float32)[..., None], batch_size=1024, verbose=0))[:, 0].astype(np.float64)
+
+
+# ----------------------------------------------------------------------------- measuring
+
+
+def measure(gate: Gate, x_val: np.ndarray, x_test: np.ndarray, sets: dict) -> dict:
+    """The gate on its own: share of MNIST validation / test digits, drawn and printed digits, and
+    non-digits it rejects (a no-ink picture counts as rejected: ``prepare`` refuses it)."""
+    out = {
+        "mnist_val_rejected": float(gate.rejects(x_val).mean()),
+        "mnist_test_rejected": float(gate.rejects(x_test).mean()),
+        "digits_rejected": {},
+        "non_digits": {},
+    }
+    for name, (images, no_ink, _, _) in sets["digits"].items():
+        out["digits_rejected"][name] = float((no_ink | gate.rejects(images)).mean())
+    for name, (images, no_ink, kinds, details) in sets["non_digits"].items():
+        out["non_digits"][name] = nondigits.rejection_summary(no_ink | gate.rejects(images), no_ink, kinds, details)
+    return out

@@ -1,0 +1,65 @@
+"""python training/train_gate.py [--epochs 4] [--n-negatives 8000] [--dry-run]
+
+The digit gate (digitlab.gate): a tiny CNN telling digits from non-digits, used by the "not a digit"
+rule for every model.  Positives: preprocessed MNIST train digits, MNIST train digits redrawn with a
+canvas brush, digits printed from the training fonts; negatives: generated non-digits from the
+training generators and seeds only (digitlab.nondigits).  The threshold is fitted on the MNIST
+validation split; the gate is then measured on MNIST test, drawn and printed digits, and on
+non-digits from another seed and from held-out generators.  A few minutes on 2 cores (the generated
+pictures are cached in runs/cache/, so a rerun skips making them).
+Writes models/gate/not_a_digit.keras with its card (not listed as a classifier: list_models only
+reads models/*.keras).  Then rerun python evaluation/calibrate.py for the per-model figures.
+"""
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+import _bootstrap  # noqa: F401
+
+from digitlab import artifacts, data
+from digitlab.gate import GATE_DIR, GateConfig, run
+
+
+def main(argv: list[str] | None = None) -> int:
+    d = GateConfig()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs (default {d.epochs})")
+    p.add_argument("--width", type=int, default=d.width, help=f"filters of the first convolution (default {d.width})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"batch size (default {d.batch_size})")
+    p.add_argument("--learning-rate", type=float, default=d.learning_rate, help=f"peak learning rate (default {d.learning_rate})")
+    p.add_argument("--n-negatives", type=int, default=d.n_negatives, help=f"generated non-digits (default {d.n_negatives})")
+    p.add_argument("--n-drawn", type=int, default=d.n_drawn, help=f"MNIST train digits redrawn with a brush (default {d.n_drawn})")
+    p.add_argument("--n-printed", type=int, default=d.n_printed, help=f"digits printed from the training fonts (default {d.n_printed})")
+    p.add_argument("--reject-rate", type=float, default=d.reject_rate,
+                   help=f"share of MNIST validation digits the gate may reject (default {d.reject_rate})")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"seed of weights, shuffling and augmentation (default {d.seed})")
+    p.add_argument("--name", default=d.name, help=f"model file stem (default {d.name})")
+    p.add_argument("--out", type=Path, default=GATE_DIR, help="folder for <name>.keras and its card (default models/gate/)")
+    p.add_argument("--mnist", default=None, help="mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
+    p.add_argument("--dry-run", action="store_true", help="tiny sets and two steps, in seconds (for tests)")
+    a = p.parse_args(argv)
+    for flag, value in (("--epochs", a.epochs), ("--width", a.width), ("--batch-size", a.batch_size), ("--n-negatives", a.n_negatives)):
+        if value < 1:
+            p.error(f"{flag} must be at least 1")
+    if a.n_drawn < 0 or a.n_printed < 0:
+        p.error("--n-drawn and --n-printed must not be negative")
+    if not 0 < a.reject_rate < 0.5:
+        p.error("--reject-rate must be in (0, 0.5)")
+    if not artifacts.NAME_RE.match(a.name):
+        p.error(f"--name {a.name!r}: use letters, digits, '_', '.', '-'")
+    config = dataclasses.replace(
+        d, epochs=a.epochs, width=a.width, batch_size=a.batch_size, learning_rate=a.learning_rate, n_negatives=a.n_negatives, n_drawn=a.n_drawn,
+        n_printed=a.n_printed, reject_rate=a.reject_rate, seed=a.seed, name=a.name, mnist_path=a.mnist, dry_run=a.dry_run,
+    )
+    try:
+        run(config, a.out)
+    except data.DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
