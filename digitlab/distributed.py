@@ -9,7 +9,7 @@ averaged over the *global* batch (the gradients are summed across workers, so th
 gradient of the global mean), and ``strategy.reduce`` for the loss and accuracy every worker logs.
 Everything else is the single-machine path: the same builder (``digitlab.models``), the same
 preprocessed MNIST (``train.prepare_mnist``, read locally by every worker), the same tf.data
-pipeline and augmentation (``train.make_dataset``), the same optimizer, schedule and loss
+pipeline and augmentation (``train.training_data``, progressive augmentation included), the same optimizer, schedule and loss
 (``train.compile_model``), and ``train.run`` evaluates and saves.  Only the chief (worker 0) keeps
 the model and its card; the other workers save into a temporary folder that is then deleted.
 
@@ -253,11 +253,15 @@ def fit(worker: Worker, config, d, run_dir: Path):
     # the global batch below instead.
     loss_fn = type(model.loss).from_config({**model.loss.get_config(), "reduction": None})
 
+    recipe_callbacks = []  # what train.training_data asks of the loop (e.g. progressive augmentation's switch)
+
     def dataset_fn(ctx):
         # Each worker's own shard of the training split, its own shuffle and augmentation seed.
         local = dataclasses.replace(config, batch_size=ctx.get_per_replica_batch_size(global_batch), seed=config.seed + ctx.input_pipeline_id)
         k, i = ctx.num_input_pipelines, ctx.input_pipeline_id
-        return train.make_dataset(d.x_train[i::k], d.y_train[i::k], local, training=True).repeat()
+        ds, callbacks = train.training_data(d.x_train[i::k], d.y_train[i::k], local)
+        recipe_callbacks.extend(callbacks)
+        return ds.repeat()
 
     iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
 
@@ -308,6 +312,8 @@ def fit(worker: Worker, config, d, run_dir: Path):
     best_acc, best_weights, since_best = -1.0, None, 0
     for epoch in range(epochs):
         t0 = time.time()
+        for cb in recipe_callbacks:  # only epoch hooks: the recipe's callbacks switch things per epoch
+            cb.on_epoch_begin(epoch)
         loss = correct = count = 0.0
         for _ in range(steps):
             l_, c_, n_ = train_step(iterator)

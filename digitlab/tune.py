@@ -6,7 +6,7 @@
 
 Every trial is an ordinary ``TrainConfig`` (``config_for``): the ``cnn`` builder with the trial's
 width, depth and dropout, ``train.compile_model``'s optimizer and schedule at the trial's peak
-learning rate, and ``train.make_dataset``'s tf.data pipeline with the trial's augmentation
+learning rate, and ``train.training_data``'s tf.data pipeline with the trial's augmentation
 (rotation, translation, zoom, stroke).  The objective is the best epoch's accuracy on the
 validation split; the test split is never seen during the search (``train.run`` reports it for
 the retrained model only).  Each trial starts from the same random seed, so two trials differ
@@ -38,7 +38,7 @@ SPACE: dict[str, dict] = {
     "width": {"type": "choice", "values": [16, 24, 32, 48]},  # filters of the first convolution (then 2x)
     "depth": {"type": "int", "min": 3, "max": 5},  # convolutions in all (models.build_cnn)
     "dropout": {"type": "float", "min": 0.0, "max": 0.5, "step": 0.05},  # before the logits
-    "learning_rate": {"type": "float", "min": 3e-4, "max": 1e-2, "sampling": "log"},  # peak of the one-cycle schedule
+    "learning_rate": {"type": "float", "min": 3e-4, "max": 1e-2, "sampling": "log"},  # peak of the schedule
     "rotation_deg": {"type": "float", "min": 0.0, "max": 20.0, "step": 2.5},  # augmentation, train.augmenter
     "translate": {"type": "float", "min": 0.0, "max": 0.2, "step": 0.025},
     "zoom": {"type": "float", "min": 0.0, "max": 0.2, "step": 0.025},
@@ -130,8 +130,10 @@ def _hypermodel(base: train.TrainConfig, tune: TuneConfig, x, y, x_val, y_val):
         def fit(self, hp, model, *args, **kwargs):
             config = config_for(base, {k: hp.get(k) for k in SPACE}, epochs=tune.epochs)
             kwargs["verbose"] = 1 if sys.stdout.isatty() else 2
+            train_ds, recipe_callbacks = train.training_data(x, y, config)  # the recipe's pipeline, e.g. progressive augmentation
+            kwargs["callbacks"] = [*kwargs.get("callbacks", []), *recipe_callbacks]
             return model.fit(
-                train.make_dataset(x, y, config, training=True),
+                train_ds,
                 validation_data=train.make_dataset(x_val, y_val, config, training=False),
                 steps_per_epoch=2 if tune.dry_run else None,
                 shuffle=False,  # the dataset shuffles itself
