@@ -185,7 +185,7 @@ def decide_batch(probs: np.ndarray, card: dict | None, images: np.ndarray | None
             continue
         label, conf = int(p[i].argmax()), float(p[i].max())
         if p_digit is not None and p_digit[i] < gate_threshold:
-            out.append((None, f"not a digit: the digit gate gives it {p_digit[i]:.1%}, below {gate_threshold:.1%}"))
+            out.append((None, f"not sure this is a digit: it does not look like one (digit gate {p_digit[i]:.1%}, below {gate_threshold:.1%})"))
         elif threshold is not None and conf < threshold:
             out.append((None, f"not sure this is a digit: calibrated confidence {conf:.1%} is below {threshold:.1%}"))
         elif threshold is None:

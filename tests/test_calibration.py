@@ -194,7 +194,7 @@ def test_decide_with_the_gate(committed_gate, mnist_test):
     assert committed_gate.rejects(star)[0], "this star must be one the gate rejects"
     for card in (entry.card, {"name": "dropped-in, no calibration"}):
         label, reason = calibration.decide(probs[0], card, image=images[0], gate=committed_gate)
-        assert label is None and reason.startswith("not a digit: the digit gate"), reason
+        assert label is None and reason.startswith("not sure this is a digit: it does not look like one (digit gate"), reason
         # without the picture only the confidence threshold can act: the CNN is sure of this star
         assert calibration.decide(probs[0], card)[0] is not None
     batch = calibration.decide_batch(probs, entry.card, images)  # the committed gate, loaded by default
