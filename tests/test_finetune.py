@@ -142,11 +142,14 @@ def test_script_dry_run_through_the_app_job_writes_model_and_card(run_script, tm
     white_png(folder / "4" / "blank.png")
     out = tmp_path / "models"
     job = finetune.start_job(folder, out, "mnist_cnn", name="mine", extra=["--dry-run", "--seed", "3"])
-    with pytest.raises(finetune.JobError, match="already being fine-tuned"):
-        finetune.start_job(folder, out, "mnist_cnn", name="mine")
-    deadline = time.time() + 240
-    while job.running() and time.time() < deadline:
-        time.sleep(0.5)
+    try:
+        with pytest.raises(finetune.JobError, match="already being fine-tuned"):
+            finetune.start_job(folder, out, "mnist_cnn", name="mine")
+        deadline = time.time() + 240
+        while job.running() and time.time() < deadline:
+            time.sleep(0.5)
+    finally:
+        job.cancel()
     state = job.status()
     assert state["state"] == "done", (state, job.log_path.read_text()[-2000:])
     card = json.loads((out / "mine.json").read_text())
@@ -267,12 +270,16 @@ def test_collect_page_finetunes_in_the_background_and_the_model_appears(my_digit
     at.number_input(key="collect_mnist_test").set_value(200)
     at.button(key="collect_finetune").click().run()
     job = finetune.job_for(scratch_models)
-    assert job is not None and job.command[job.command.index("--base") + 1].endswith("mnist_cnn.keras")
-    deadline = time.time() + 300
-    while job.running() and time.time() < deadline:
-        assert at.button(key="collect_finetune").disabled  # one job at a time
-        time.sleep(1)
-        at.run()
+    assert job is not None
+    try:
+        assert job.command[job.command.index("--base") + 1] == str(scratch_models / "mnist_cnn.keras")
+        deadline = time.time() + 300
+        while job.running() and time.time() < deadline:
+            assert at.button(key="collect_finetune").disabled  # one job at a time
+            time.sleep(1)
+            at.run()
+    finally:
+        job.cancel()  # never leave a process behind, whatever failed
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     assert job.status()["state"] == "done", job.log_path.read_text()[-2000:]

@@ -10,7 +10,7 @@ from pathlib import Path
 import common
 import streamlit as st
 
-from digitlab import artifacts, collect, finetune
+from digitlab import artifacts, collect, finetune, inspect_input
 
 CANVAS = 280  # px, as on Home
 SHOWN = 24  # newest samples shown per digit when browsing
@@ -59,6 +59,8 @@ def draw_panel() -> None:
         return_image_data=True,
         key=f"collect-canvas-{st.session_state.collect_nonce}",
     )
+    strokes = inspect_input.stroke_count(result.json_data)
+    st.caption("Draw one digit, large, pick which digit it is, and save." + (f" ({strokes} stroke{'s' if strokes != 1 else ''})" if strokes else ""))
     st.slider("Brush size", 6, 40, 20, key="collect_brush")
     label = st.segmented_control("Which digit is it?", DIGITS, key="collect_label")
     if st.button("Save", key="collect_save", type="primary"):
@@ -89,10 +91,15 @@ def browse() -> None:
             st.button("Delete", key=f"collect_delete_{digit}_{path.name}", on_click=delete_sample, args=(path,))
 
 
-def start_finetuning(folder, models_dir, base_path: str) -> None:
+def start_finetuning(folder: Path, models_dir: Path) -> None:
+    """Button callback: the settings are read from session state now, not from the last run."""
+    base = next((e for e in common.list_models() if e.usable and e.name == st.session_state.collect_base), None)
+    if base is None:
+        st.session_state.collect_message = ("error", f"Model {st.session_state.collect_base} is gone from {models_dir}.")
+        return
     extra = ["--epochs", str(st.session_state.collect_epochs), "--mnist-test", str(st.session_state.collect_mnist_test)]
     try:
-        finetune.start_job(folder, models_dir, base_path, extra=extra)
+        finetune.start_job(folder, models_dir, str(base.path), extra=extra)
     except finetune.JobError as e:
         st.session_state.collect_message = ("warning", str(e))
 
@@ -114,11 +121,9 @@ def finetune_panel(counts: dict[int, int]) -> None:
             f"Fine-tuning needs at least {collect.MIN_PER_CLASS} pictures of every digit (one to learn from, one to check on). "
             "Still short: " + ", ".join(f"{d} ({n})" for d, n in short.items()) + "."
         )
-    base_entry = next((e for e in usable if e.name == base), None)
     st.button(
         f"Fine-tune {base or 'a model'} on my digits", key="collect_finetune", type="primary",
-        disabled=bool(short) or running or base_entry is None,
-        on_click=start_finetuning, args=(folder, models_dir, str(base_entry.path) if base_entry else ""),
+        disabled=bool(short) or running or base is None, on_click=start_finetuning, args=(folder, models_dir),
     )
     st.caption(
         "Runs `training/finetune_on_custom.py` in the background: a quarter of each digit's pictures is held out and only measured; "

@@ -1,0 +1,128 @@
+"""The Collect page in a real browser: draw a digit with the mouse, label it, save it.
+
+The app runs with $DIGITLAB_MY_DIGITS and $DIGITLAB_MODELS_DIR pointing at scratch folders,
+so the test never writes into the repository's my_digits/ or models/.
+
+    DIGITLAB_REQUIRE_BROWSER=1 python -m pytest -q tests/browser/test_browser_collect.py
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from _support import DOCS, MODELS, ROOT, VIEWPORT
+
+pytestmark = pytest.mark.browser
+
+ONE = [(150, 40), (150, 240)]
+SEVEN = [(70, 55), (210, 55), (120, 245)]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def collect_app(browser, tmp_path_factory):
+    """`streamlit run app/Home.py` with scratch my_digits and models folders; yields (url, my_digits)."""
+    if not any(MODELS.glob("*.keras")):
+        pytest.skip(f"no model in {MODELS}: train them first (python training/train_cnn.py ...)")
+    work = tmp_path_factory.mktemp("collect")
+    models, my_digits = work / "models", work / "my_digits"
+    models.mkdir()
+    for f in MODELS.iterdir():
+        if not f.name.startswith("."):
+            (models / f.name).symlink_to(f)
+    port = _free_port()
+    env = {**os.environ, "DIGITLAB_MODELS_DIR": str(models), "DIGITLAB_MY_DIGITS": str(my_digits), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", "app/Home.py", "--server.headless", "true", "--server.port", str(port),
+        "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    log = work / "streamlit.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not answer within 90 s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        yield url, my_digits
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)  # the server this fixture started, and only it
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def stroke(page, points) -> None:
+    canvas = page.locator("canvas.upper-canvas")
+    canvas.wait_for(state="visible", timeout=60_000)
+    box = canvas.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(box["x"] + x, box["y"] + y, steps=8)
+    page.mouse.up()
+
+
+def screenshot(page, name: str) -> None:
+    """docs/<name>.png of the whole page (Streamlit scrolls inside its main block: stretch the viewport)."""
+    height = page.evaluate("() => document.querySelector('[data-testid=stMain]')?.scrollHeight ?? 1000")
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": min(int(height) + 60, 4000)})
+    page.wait_for_timeout(800)
+    DOCS.mkdir(exist_ok=True)
+    page.screenshot(path=str(DOCS / f"{name}.png"))
+    page.set_viewport_size(VIEWPORT)
+
+
+def test_draw_label_and_save_a_digit(browser, collect_app):
+    from digitlab import collect, inference, preprocess
+
+    url, my_digits = collect_app
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    try:
+        page.goto(f"{url}/Collect")
+        page.get_by_text("Draw, label, save").wait_for(timeout=90_000)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        for label, points in ((1, ONE), (7, SEVEN)):
+            stroke(page, points)
+            page.get_by_text("(1 stroke)").wait_for(timeout=30_000)  # the stroke reached Python
+            page.locator(".st-key-collect_label").get_by_role("radio", name=str(label), exact=True).click()
+            page.locator(".st-key-collect_save button").click()
+            page.get_by_text(f"Saved a {label} as").wait_for(timeout=30_000)
+            page.get_by_text("(1 stroke)").wait_for(state="detached", timeout=30_000)  # a fresh, blank canvas
+        assert page.locator('[data-testid="stException"]').count() == 0
+        screenshot(page, "collect")
+        assert collect.counts(my_digits) == {d: int(d in (1, 7)) for d in range(10)}
+        clf = inference.load_classifier("mnist_cnn", MODELS)
+        for label in (1, 7):
+            [path] = collect.samples(label, my_digits)
+            prepared = preprocess.prepare(path)  # what fine-tuning will read
+            assert not prepared.no_ink
+            assert clf.predict_prepared([prepared])[0].label == label, f"the saved {label} is not the drawn digit"
+    finally:
+        context.close()
