@@ -29,7 +29,7 @@ def show_prediction(clf, digit: common.Digit | None) -> None:
         st.info("Draw a digit on the canvas (or upload a picture): the prediction appears here as soon as a stroke ends.")
         return
     pred = clf.predict_prepared([digit.prepared])[0]
-    label, reason = calibration.decide(pred.probabilities, clf.entry.card)
+    label, reason = calibration.decide(pred.probabilities, clf.entry.card, image=digit.prepared.image)  # threshold + digit gate
     if label is None and pred.label is not None:  # inked, but the card's abstain rule says no
         detail = reason.removeprefix("not sure this is a digit: ")
         st.warning(f"**Not sure this is a digit** ({detail}). Best guess: {pred.label}, {pred.confidence:.1%} before calibration.")

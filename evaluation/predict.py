@@ -9,10 +9,11 @@ model is loaded once and pictures are predicted in batches.
      "abstain": bool, "reason": str}
 label is the model's answer (the most probable digit; null only when the picture has no ink) and
 confidence its raw probability, as before.  abstain and reason come from the abstain rule in the
-model card (digitlab.calibration.decide: temperature-scaled confidence below the card's threshold):
+model card and the digit gate (digitlab.calibration.decide_batch: temperature-scaled confidence below
+the card's threshold, or the model-independent "is this a digit?" gate in models/gate/ says no):
 abstain is true when the model should not be trusted to say which digit this is ("not sure this is a
 digit"), and also for no ink; label is kept even then, so consumers that ignore abstain still work.
-A model whose card has no calibration never abstains on inked pictures.  --format text prints
+A model whose card has no calibration (e.g. one a user dropped in) is judged by the gate alone.  --format text prints
 "PATH<tab>LABEL<tab>CONFIDENCE", with a fourth column "not sure this is a digit: ..." when it abstains.
 An unreadable file prints {"path": ..., "error": "..."} on its line; the others go on and the exit
 code is 1.  The default model is the best usable model in models/ by its card.
@@ -26,6 +27,7 @@ import sys
 from pathlib import Path
 
 import _bootstrap  # noqa: F401
+import numpy as np
 
 BATCH = 256  # pictures prepared, then predicted in one forward pass
 NOT_SURE = "not sure this is a digit"
@@ -102,14 +104,19 @@ def main(argv: list[str] | None = None) -> int:
             except preprocess.ImageError as e:
                 prepared.append((f, e))
         ok = [(f, r) for f, r in prepared if not isinstance(r, Exception)]
-        preds = iter(classifier.predict_prepared([r for _, r in ok]))
+        batch = classifier.predict_prepared([r for _, r in ok])
+        decisions = calibration.decide_batch(  # the card's threshold and the digit gate, one pass for the batch
+            np.array([p.probabilities for p in batch]).reshape(-1, 10), classifier.entry.card,
+            np.array([np.zeros((28, 28), np.float32) if r.no_ink else r.image for _, r in ok]).reshape(-1, 28, 28),
+        )
+        answers = iter(zip(batch, decisions))
         for f, r in prepared:
             if isinstance(r, Exception):
                 failed = True
                 print(format_error(f, str(r), a.format))
             else:
-                pred = next(preds)
-                print(format_line(f, pred, calibration.decide(pred.probabilities, classifier.entry.card), a.format))
+                pred, decision = next(answers)
+                print(format_line(f, pred, decision, a.format))
         sys.stdout.flush()
     return 1 if failed else 0
 

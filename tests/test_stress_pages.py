@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlab import artifacts, calibration, inspect_input, leaderboard, robustness
+from digitlab import artifacts, calibration, inspect_input, leaderboard, preprocess, robustness
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app"
@@ -167,7 +167,8 @@ def test_predict_cli_abstains_on_non_digits_and_not_on_mnist(run_script, tmp_pat
     for line in lines:
         assert set(line) == {"path", "label", "confidence", "probabilities", "abstain", "reason"}, line
         assert isinstance(line["abstain"], bool) and line["reason"]
-        decision = calibration.decide(line["probabilities"], calibrated.card)
+        prepared = preprocess.prepare(line["path"])  # the CLI's decision: the card's threshold and the digit gate
+        decision = calibration.decide(line["probabilities"], calibrated.card, image=prepared.image)
         assert line["abstain"] == (decision[0] is None), line
         if line["label"] is None:
             assert line["abstain"] and line["reason"] == "no ink"
