@@ -179,7 +179,7 @@ def test_finetuning_learns_the_users_style_without_forgetting_mnist(tmp_path):
     base = artifacts.resolve("mnist_cnn", MODELS)
     folder = user_folder(tmp_path / "digits", 3, seed=0)
     config = finetune.FinetuneConfig(
-        base=str(base.path), name="quick", head_epochs=1, epochs=4, user_per_epoch=256, mnist_test=1000, holdout=0.34, seed=0,
+        base=str(base.path), name="quick", head_epochs=1, epochs=4, user_per_epoch=256, replay=1.0, mnist_test=1000, holdout=0.34, seed=0,
     )
     result = finetune.run(config, folder, tmp_path / "models")
     pictures, y = user_style.drawings(10, seed=500)  # never seen: another seed
@@ -191,6 +191,7 @@ def test_finetuning_learns_the_users_style_without_forgetting_mnist(tmp_path):
     assert result.after["user_holdout"] > result.before["user_holdout"], (result.before, result.after)
     assert result.after["mnist_test"] >= result.before["mnist_test"] - 0.01, (result.before, result.after)
     assert dataclasses.asdict(config).items() <= result.card["config"].items()
+    assert all(layer.trainable for layer in artifacts.load_model(result.path).layers), "saved unfrozen, like any other model"
 
 
 # ----------------------------------------------------------------------------- the Collect page
@@ -226,8 +227,8 @@ def draw(at, picture: np.ndarray) -> None:
 
 
 def shown_counts(at) -> dict[int, int]:
-    [table] = [d.value for d in at.dataframe]
-    return {int(c): int(table[c].iloc[0]) for c in table.columns}
+    [table] = [t.value for t in at.table if "digit" in t.value.columns]
+    return {d: int(table[str(d)].iloc[0]) for d in range(10)}
 
 
 def test_collect_page_saves_counts_and_deletes(my_digits, scratch_models):
@@ -267,6 +268,7 @@ def test_collect_page_finetunes_in_the_background_and_the_model_appears(my_digit
     assert "mnist_finetuned" not in at.sidebar.radio[0].options
     at.selectbox(key="collect_base").set_value("mnist_cnn")
     at.number_input(key="collect_epochs").set_value(1)
+    at.number_input(key="collect_replay").set_value(1.0)
     at.number_input(key="collect_mnist_test").set_value(200)
     at.button(key="collect_finetune").click().run()
     job = finetune.job_for(scratch_models)
@@ -285,7 +287,8 @@ def test_collect_page_finetunes_in_the_background_and_the_model_appears(my_digit
     assert job.status()["state"] == "done", job.log_path.read_text()[-2000:]
     assert "mnist_finetuned" in at.sidebar.radio[0].options
     card = artifacts.read_card(scratch_models / "mnist_finetuned.keras")
-    assert card["base"]["name"] == "mnist_cnn" and card["config"]["epochs"] == 1 and card["data"]["mnist_test"] == 200
+    assert card["base"]["name"] == "mnist_cnn" and card["config"]["epochs"] == 1 and card["config"]["replay"] == 1.0
+    assert card["data"]["mnist_test"] == 200
     [table] = [t for t in at.table if "before" in t.value.columns]
     assert list(table.value["after"]) == [r["after"] for r in finetune.summary_rows(card)]
     at.button(key="collect_use").click().run()

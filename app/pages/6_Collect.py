@@ -70,13 +70,13 @@ def draw_panel() -> None:
 
 def show_counts() -> dict[int, int]:
     counts = collect.counts()
-    st.dataframe({str(d): [counts[d]] for d in DIGITS}, hide_index=True, key="collect_counts")
+    st.table({"digit": ["pictures"], **{str(d): [counts[d]] for d in DIGITS}}, hide_index=True)
     st.caption(f"{sum(counts.values())} pictures in `{collect.default_dir()}`.")
     return counts
 
 
-def browse() -> None:
-    digit = st.segmented_control("Browse the pictures of", DIGITS, default=0, key="collect_browse")
+def browse(counts: dict[int, int]) -> None:
+    digit = st.segmented_control("Browse the pictures of", DIGITS, default=0, format_func=lambda d: f"{d} ({counts[d]})", key="collect_browse")
     if digit is None:
         return
     files = collect.samples(digit)
@@ -97,7 +97,8 @@ def start_finetuning(folder: Path, models_dir: Path) -> None:
     if base is None:
         st.session_state.collect_message = ("error", f"Model {st.session_state.collect_base} is gone from {models_dir}.")
         return
-    extra = ["--epochs", str(st.session_state.collect_epochs), "--mnist-test", str(st.session_state.collect_mnist_test)]
+    extra = ["--epochs", str(st.session_state.collect_epochs), "--replay", str(st.session_state.collect_replay),
+             "--mnist-test", str(st.session_state.collect_mnist_test)]
     try:
         finetune.start_job(folder, models_dir, str(base.path), extra=extra)
     except finetune.JobError as e:
@@ -112,10 +113,14 @@ def finetune_panel(counts: dict[int, int]) -> None:
     running = job is not None and job.running()
     names = [e.name for e in usable]
     default = names.index(finetune.FinetuneConfig.base) if finetune.FinetuneConfig.base in names else 0
-    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+    d = finetune.FinetuneConfig
+    c1, c2, c3, c4 = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
     base = c1.selectbox("Start from", names, index=default, key="collect_base") if names else None
-    c2.number_input("Epochs (all layers)", 1, 50, finetune.FinetuneConfig.epochs, key="collect_epochs")
-    c3.number_input("MNIST test digits to check forgetting", 100, 10000, finetune.FinetuneConfig.mnist_test, step=500, key="collect_mnist_test")
+    c2.number_input("Epochs (all layers)", 1, 50, d.epochs, key="collect_epochs")
+    c3.number_input("MNIST replay per picture", 0.0, 10.0, d.replay, step=0.5, key="collect_replay",
+                    help="MNIST train digits mixed in per picture of yours: more forgets MNIST less and takes longer; 0 turns it off")
+    c4.number_input("MNIST test digits", 100, 10000, d.mnist_test, step=500, key="collect_mnist_test",
+                    help="how many MNIST test digits measure what the model forgot")
     if short:
         st.info(
             f"Fine-tuning needs at least {collect.MIN_PER_CLASS} pictures of every digit (one to learn from, one to check on). "
@@ -190,6 +195,6 @@ with right:
     if message is not None:
         getattr(st, message[0])(message[1])
     counts = show_counts()
-browse()
+browse(counts)
 st.subheader("Fine-tune a model on them")
 finetune_panel(counts)
