@@ -313,11 +313,7 @@ def _card(config, dry, base, user, folder, train_idx, held_idx, mnist, before, a
             "source": mnist.source,
             "fingerprint": mnist.fingerprint,
         },
-        "metrics": {
-            "test_accuracy": after["mnist_test"],  # MNIST test, like every other card (the first `mnist_test` digits)
-            "test_weighted_f1": test["weighted_f1"],
-            "user_holdout_accuracy": after["user_holdout"],
-        },
+        "metrics": _headline(after, test, len(mnist.test_y)),
         "finetune": {
             "before": before,
             "after": after,
@@ -338,6 +334,15 @@ def _card(config, dry, base, user, folder, train_idx, held_idx, mnist, before, a
         "dry_run": dry,
         # The base card's calibration (temperature, abstain threshold) is not copied: it no longer holds.
     }
+
+
+def _headline(after: dict, test: dict, n_test: int) -> dict:
+    """The card's "metrics".  test_accuracy only when measured on the whole MNIST test split, as on
+    every other card: pickers and ``artifacts.best_model`` rank by it, and 100 % on 200 digits
+    must not outrank 99.5 % on 10,000."""
+    if n_test == data.EXPECTED["y_test"][0][0]:  # 10,000
+        return {"test_accuracy": after["mnist_test"], "test_weighted_f1": test["weighted_f1"], "user_holdout_accuracy": after["user_holdout"]}
+    return {"mnist_test_subset_accuracy": after["mnist_test"], "mnist_test_subset": n_test, "user_holdout_accuracy": after["user_holdout"]}
 
 
 # ----------------------------------------------------------------------------- command line
