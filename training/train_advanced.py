@@ -1,4 +1,4 @@
-"""python training/train_advanced.py [--epochs 24] [--batch-size 128] [--dry-run]
+"""python training/train_advanced.py [--epochs 36] [--batch-size 128] [--dry-run]
 
 Depthwise-separable CNN with BatchNorm and residual stages, trained with AdamW,
 cosine decay with warm restarts, label smoothing and augmentation (rotation,
@@ -12,15 +12,15 @@ from digitlab.train import TrainConfig, main
 DEFAULTS = TrainConfig(
     name="mnist_advanced",
     builder="advanced",
-    model_kwargs={"width": 48, "stem": 32, "dropout": 0.3},
-    epochs=24,  # 8 + 16: two full cosine cycles, the second ends at the lowest learning rate
+    model_kwargs={"width": 64, "stem": 32, "dropout": 0.3},
+    epochs=36,  # 12 + 24: two full cosine cycles, the second ends at the lowest learning rate
     batch_size=128,
     learning_rate=3e-3,
     weight_decay=1e-4,
     schedule="cosine_restarts",
-    restart_epochs=8,
+    restart_epochs=12,
     label_smoothing=0.1,
-    patience=17,  # longer than the last cycle: early stopping must not cut the final low-rate epochs
+    patience=25,  # longer than the last cycle: early stopping must not cut the final low-rate epochs
 )
 
 if __name__ == "__main__":
