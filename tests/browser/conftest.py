@@ -10,16 +10,12 @@ from __future__ import annotations
 import json
 import os
 import platform
-import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from _support import CHROMIUM, CHROMIUM_ARGS, DOCS, LATENCY_PROBE, MODELS, ROOT, TIMINGS, VIEWPORT
+from _support import CHROMIUM, CHROMIUM_ARGS, DOCS, LATENCY_PROBE, MODELS, TIMINGS, VIEWPORT, streamlit_app
 
 
 def _require_browser():
@@ -35,12 +31,6 @@ def _require_browser():
         if os.environ.get("DIGITLAB_REQUIRE_BROWSER") == "1":
             pytest.fail(f"browser tests required (DIGITLAB_REQUIRE_BROWSER=1) but {missing}")
         pytest.skip(f"browser tests skipped: {missing}")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -76,50 +66,21 @@ def app(browser, tmp_path_factory):
     for f in MODELS.iterdir():
         if not f.name.startswith("."):
             (scratch / f.name).symlink_to(f)
-    port = _free_port()
     log = scratch.parent / "streamlit.log"
-    env = {**os.environ, "DIGITLAB_MODELS_DIR": str(scratch), "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", "app/Home.py",
-        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-    ]  # fmt: skip
     t0 = time.monotonic()
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    app = App(url, scratch, proc, log)
     try:
-        deadline = t0 + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode}:\n{app.tail()}")
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not answer on {url} within 90 s:\n{app.tail()}")
-            time.sleep(0.05)
-        t_server = time.monotonic() - t0
-        page = browser.new_page(viewport=VIEWPORT)
-        page.goto(url)
-        page.get_by_text("the prediction appears here").wait_for(timeout=90_000)
-        page.locator("canvas.upper-canvas").wait_for(timeout=30_000)
-        cold = time.monotonic() - t0
-        page.close()
-        TIMINGS["cold_start_s"] = round(cold, 2)
-        TIMINGS["server_ready_s"] = round(t_server, 2)
-        yield app
+        with streamlit_app({"DIGITLAB_MODELS_DIR": str(scratch)}, log, timeout=90) as (url, proc):
+            t_server = time.monotonic() - t0
+            page = browser.new_page(viewport=VIEWPORT)
+            page.goto(url)
+            page.get_by_text("the prediction appears here").wait_for(timeout=90_000)
+            page.locator("canvas.upper-canvas").wait_for(timeout=30_000)
+            cold = time.monotonic() - t0
+            page.close()
+            TIMINGS["cold_start_s"] = round(cold, 2)
+            TIMINGS["server_ready_s"] = round(t_server, 2)
+            yield App(url, scratch, proc, log)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)  # the server we started, and only it
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
         if TIMINGS:
             TIMINGS["machine"] = {"cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2), "python": platform.python_version()}
             DOCS.mkdir(exist_ok=True)

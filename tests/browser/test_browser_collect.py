@@ -8,27 +8,13 @@ so the test never writes into the repository's my_digits/ or models/.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-
 import pytest
-from _support import DOCS, MODELS, ROOT, VIEWPORT
+from _support import DOCS, MODELS, VIEWPORT, streamlit_app
 
 pytestmark = pytest.mark.browser
 
 ONE = [(150, 40), (150, 240)]
 SEVEN = [(70, 55), (210, 55), (120, 245)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -42,38 +28,9 @@ def collect_app(browser, tmp_path_factory):
     for f in MODELS.iterdir():
         if not f.name.startswith("."):
             (models / f.name).symlink_to(f)
-    port = _free_port()
-    env = {**os.environ, "DIGITLAB_MODELS_DIR": str(models), "DIGITLAB_MY_DIGITS": str(my_digits), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", "app/Home.py", "--server.headless", "true", "--server.port", str(port),
-        "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-    ]  # fmt: skip
-    log = work / "streamlit.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not answer within 90 s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.1)
+    env = {"DIGITLAB_MODELS_DIR": str(models), "DIGITLAB_MY_DIGITS": str(my_digits)}
+    with streamlit_app(env, work / "streamlit.log", timeout=90) as (url, _):
         yield url, my_digits
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)  # the server this fixture started, and only it
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
 
 
 def stroke(page, points) -> None:

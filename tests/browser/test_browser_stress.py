@@ -10,17 +10,10 @@ nothing is written into evaluation/reports/.
 from __future__ import annotations
 
 import io
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import numpy as np
 import pytest
-from _support import DOCS, MODELS, ROOT, VIEWPORT
+from _support import DOCS, MODELS, VIEWPORT, streamlit_app
 from PIL import Image
 
 pytestmark = pytest.mark.browser
@@ -40,41 +33,9 @@ def stress_app(browser, tmp_path_factory):
     for name in MODEL_NAMES:
         for f in MODELS.glob(f"{name}.*"):
             (models / f.name).symlink_to(f)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "DIGITLAB_MODELS_DIR": str(models), "DIGITLAB_REPORTS_DIR": str(reports), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", "app/Home.py",
-        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-    ]  # fmt: skip
-    log = base / "streamlit.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not answer on {url} within 120 s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.1)
+    env = {"DIGITLAB_MODELS_DIR": str(models), "DIGITLAB_REPORTS_DIR": str(reports)}
+    with streamlit_app(env, base / "streamlit.log") as (url, _):
         yield url, reports
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)  # the server this fixture started, and only it
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture
