@@ -63,3 +63,16 @@ def committed_models():
     if not found:
         pytest.skip(f"no usable model in {models}: train them first (python training/train_cnn.py ...)")
     return found
+
+
+@pytest.fixture
+def scratch_models(tmp_path, monkeypatch, committed_models):
+    """A models folder of links to the committed models, set as $DIGITLAB_MODELS_DIR: whatever a
+    test writes there (an uploaded or a fine-tuned model) never lands in models/."""
+    d = tmp_path / "models"
+    d.mkdir()
+    for f in (ROOT / "models").iterdir():
+        if not f.name.startswith("."):
+            (d / f.name).symlink_to(f)
+    monkeypatch.setenv("DIGITLAB_MODELS_DIR", str(d))
+    return d

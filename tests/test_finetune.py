@@ -199,18 +199,6 @@ def test_finetuning_learns_the_users_style_without_forgetting_mnist(tmp_path):
 # ----------------------------------------------------------------------------- the Collect page
 
 
-@pytest.fixture
-def scratch_models(tmp_path, monkeypatch):
-    """A models folder of links to the real models: the fine-tuned one is written here, not in models/."""
-    d = tmp_path / "models"
-    d.mkdir()
-    for f in MODELS.iterdir():
-        if not f.name.startswith("."):
-            (d / f.name).symlink_to(f)
-    monkeypatch.setenv("DIGITLAB_MODELS_DIR", str(d))
-    return d
-
-
 def collect_page():
     from streamlit.testing.v1 import AppTest
 

@@ -157,13 +157,13 @@ def test_predict_cli_abstains_on_non_digits_and_not_on_mnist(run_script, tmp_pat
     folder = tmp_path / "pictures"
     folder.mkdir()
     x, y = mnist_test
-    for i in range(50):
-        Image.fromarray(x[i]).save(folder / f"mnist_{i:02d}_{y[i]}.png")
+    for i in range(200):
+        Image.fromarray(x[i]).save(folder / f"mnist_{i:03d}_{y[i]}.png")
     for i, (kind, ink) in enumerate(non_digit_inks(x[5000:], 45, seed=3)):
         Image.fromarray(255 - ink).save(folder / f"other_{i:02d}_{kind}.png")  # dark ink on white paper
     proc = run_script("evaluation/predict.py", folder, "--model", calibrated.name, "--format", "json")
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert len(lines) == 95
+    assert len(lines) == 245
     for line in lines:
         assert set(line) == {"path", "label", "confidence", "probabilities", "abstain", "reason"}, line
         assert isinstance(line["abstain"], bool) and line["reason"]
@@ -176,7 +176,9 @@ def test_predict_cli_abstains_on_non_digits_and_not_on_mnist(run_script, tmp_pat
             assert line["label"] == int(np.argmax(line["probabilities"])), "label stays the model's answer"
     digits = [line for line in lines if "/mnist_" in line["path"]]
     others = [line for line in lines if "/other_" in line["path"] and line["label"] is not None]
-    assert sum(d["abstain"] for d in digits) <= 1, [d["reason"] for d in digits if d["abstain"]]
+    # calibrate.py fits the rule to refuse ~0.7% of validation digits (0.8-0.9% of the whole test split);
+    # these first 200 test digits hold a few hard ones, so allow 2%
+    assert sum(d["abstain"] for d in digits) <= 4, [d["reason"] for d in digits if d["abstain"]]
     assert np.mean([d["label"] == int(d["path"].rsplit("_", 1)[1][0]) for d in digits]) >= 0.96
     refused = [o for o in others if o["abstain"]]
     assert refused, "the abstain rule refused none of the inked non-digits"
