@@ -45,6 +45,14 @@ new MutationObserver(() => {
 """
 
 
+def require(missing: str | None, what: str = "browser tests") -> None:
+    """Skip when something the tests need is ``missing``; fail instead under DIGITLAB_REQUIRE_BROWSER=1 (CI)."""
+    if missing:
+        if os.environ.get("DIGITLAB_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{what} required (DIGITLAB_REQUIRE_BROWSER=1) but {missing}")
+        pytest.skip(f"{what} skipped: {missing}")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

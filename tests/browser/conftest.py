@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _support import CHROMIUM, CHROMIUM_ARGS, DOCS, LATENCY_PROBE, MODELS, TIMINGS, VIEWPORT, streamlit_app
+from _support import CHROMIUM, CHROMIUM_ARGS, DOCS, LATENCY_PROBE, MODELS, TIMINGS, VIEWPORT, require, streamlit_app
 
 
 def _require_browser():
@@ -27,10 +27,7 @@ def _require_browser():
             import playwright.sync_api  # noqa: F401
         except ImportError:
             missing = "the playwright Python package is missing (pip install playwright; never `playwright install`)"
-    if missing:
-        if os.environ.get("DIGITLAB_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"browser tests required (DIGITLAB_REQUIRE_BROWSER=1) but {missing}")
-        pytest.skip(f"browser tests skipped: {missing}")
+    require(missing)
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-from _support import DOCS, ROOT
+from _support import DOCS, ROOT, require
 
 from digitlab import preprocess
 
@@ -59,17 +59,10 @@ DRAWN = [
 ]
 
 
-def _require(what_is_missing: str | None):
-    if what_is_missing:
-        if os.environ.get("DIGITLAB_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"web page tests required (DIGITLAB_REQUIRE_BROWSER=1) but {what_is_missing}")
-        pytest.skip(f"web page tests skipped: {what_is_missing}")
-
-
 @pytest.fixture(scope="module")
 def site():
     """`python web/serve.py --port 0`: the page's URL, and the server stopped afterwards."""
-    _require(None if ORT_MJS.is_file() else f"{ORT_MJS.relative_to(ROOT)} is missing (npm ci --prefix web)")
+    require(None if ORT_MJS.is_file() else f"{ORT_MJS.relative_to(ROOT)} is missing (npm ci --prefix web)", "web page tests")
     proc = subprocess.Popen([sys.executable, str(WEB / "serve.py"), "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         line = proc.stdout.readline()
