@@ -31,7 +31,7 @@ def show_prediction(clf, digit: common.Digit | None) -> None:
     pred = clf.predict_prepared([digit.prepared])[0]
     label, reason = calibration.decide(pred.probabilities, clf.entry.card, image=digit.prepared.image)  # threshold + digit gate
     if label is None and pred.label is not None:  # inked, but the card's abstain rule says no
-        detail = reason.removeprefix("not sure this is a digit: ")
+        detail = reason.removeprefix(f"{calibration.NOT_SURE}: ")
         st.warning(f"**Not sure this is a digit** ({detail}). Best guess: {pred.label}, {pred.confidence:.1%} before calibration.")
         common.show_probabilities(pred)
     else:

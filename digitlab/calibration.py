@@ -144,6 +144,9 @@ def calibrated(probs: np.ndarray, card: dict | None) -> np.ndarray:
     return apply_temperature(probs, t) if t else np.asarray(probs, np.float32)
 
 
+NOT_SURE = "not sure this is a digit"  # how every refusal reason starts (the CLI and Home show the rest)
+
+
 def decide(probs: np.ndarray, card: dict | None, *, image: np.ndarray | None = None, gate=None) -> tuple[int | None, str]:
     """One prediction's (10,) probabilities + the model card -> (label, or None to abstain; reason).
 
@@ -185,9 +188,9 @@ def decide_batch(probs: np.ndarray, card: dict | None, images: np.ndarray | None
             continue
         label, conf = int(p[i].argmax()), float(p[i].max())
         if p_digit is not None and p_digit[i] < gate_threshold:
-            out.append((None, f"not sure this is a digit: it does not look like one (digit gate {p_digit[i]:.1%}, below {gate_threshold:.1%})"))
+            out.append((None, f"{NOT_SURE}: it does not look like one (digit gate {p_digit[i]:.1%}, below {gate_threshold:.1%})"))
         elif threshold is not None and conf < threshold:
-            out.append((None, f"not sure this is a digit: calibrated confidence {conf:.1%} is below {threshold:.1%}"))
+            out.append((None, f"{NOT_SURE}: calibrated confidence {conf:.1%} is below {threshold:.1%}"))
         elif threshold is None:
             rules = "digit gate only" if p_digit is not None else "no abstain rule"
             out.append((label, f"confidence {conf:.1%} ({rules}: no calibration in the model card{gate_note})"))

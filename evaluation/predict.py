@@ -29,8 +29,9 @@ from pathlib import Path
 import _bootstrap  # noqa: F401
 import numpy as np
 
+from digitlab import calibration
+
 BATCH = 256  # pictures prepared, then predicted in one forward pass
-NOT_SURE = "not sure this is a digit"
 
 
 def expand(paths: list[str]) -> list[Path]:
@@ -64,7 +65,7 @@ def format_line(path: Path, pred, decision: tuple[int | None, str], fmt: str) ->
     if pred.label is None:
         return f"{path}\tno ink"
     line = f"{path}\t{pred.label}\t{pred.confidence:.3f}"
-    return f"{line}\t{NOT_SURE}: {reason.removeprefix(NOT_SURE + ': ')}" if abstain else line
+    return f"{line}\t{calibration.NOT_SURE}: {reason.removeprefix(calibration.NOT_SURE + ': ')}" if abstain else line
 
 
 def format_error(path: Path, message: str, fmt: str) -> str:
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="auto-detect dark ink on light paper, or force it: yes = dark ink on light, no = light ink on dark (default auto)")
     a = p.parse_args(argv)
 
-    from digitlab import artifacts, calibration, preprocess
+    from digitlab import artifacts, preprocess
     from digitlab.inference import load_classifier
 
     try:
