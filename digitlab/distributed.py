@@ -293,6 +293,17 @@ def fit(worker: Worker, config, d, run_dir: Path):
 
         strategy.run(replica_fn)
 
+    def swap_averaged_weights():
+        """With ``config.ema``: exchange the weights and the optimizer's moving average of them, in
+        place (what keras.callbacks.SwapEMAWeights does in fit_keras).  Every worker holds the same
+        values of both, so each swaps its own copy."""
+        if not config.ema:
+            return
+        for v, avg in zip(optimizer._trainable_variables, optimizer._model_variables_moving_average, strict=True):
+            raw = v.numpy()
+            v.assign(avg.numpy())
+            avg.assign(raw)
+
     forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     x_val, y_val = d.x_val[rank::n_workers, ..., None].astype(np.float32), d.y_val[rank::n_workers]
     y_val1 = np.eye(10, dtype=np.float32)[y_val]
@@ -319,15 +330,18 @@ def fit(worker: Worker, config, d, run_dir: Path):
             l_, c_, n_ = train_step(iterator)
             loss, correct, count = loss + float(l_), correct + float(c_), count + float(n_)
         sync_statistics()
+        swap_averaged_weights()  # validation and the kept weights use the average when the recipe keeps one
         val_loss, val_acc = validate()
         for k, v in (("epoch", epoch), ("accuracy", correct / count), ("learning_rate", float(optimizer.learning_rate)),
                      ("loss", loss / steps), ("val_accuracy", val_acc), ("val_loss", val_loss)):
             history[k].append(float(v))
         print(f"{worker.cluster.label}: epoch {epoch + 1}/{epochs} loss {loss / steps:.4f} accuracy {correct / count:.4f} "
               f"val_loss {val_loss:.4f} val_accuracy {val_acc:.4f} ({time.time() - t0:.0f}s)", flush=True)
-        if val_acc > best_acc:
+        improved = val_acc > best_acc
+        if improved:
             best_acc, best_weights, since_best = val_acc, model.get_weights(), 0
-        else:
+        swap_averaged_weights()  # back to the raw weights, which training goes on from
+        if not improved:
             since_best += 1
             if since_best >= config.patience:  # the same rule as keras.callbacks.EarlyStopping
                 print(f"{worker.cluster.label}: early stop, no better val_accuracy for {since_best} epochs", flush=True)

@@ -48,6 +48,7 @@ class TrainConfig:
     warmup_epochs: float = 0.5  # onecycle warm-up
     restart_epochs: int = 6  # cosine_restarts: length of the first cycle (later cycles are 2x longer)
     label_smoothing: float = 0.0
+    ema: float = 0.0  # > 0: keep an exponential moving average of the weights (this momentum per step); validation, checkpoint and the saved model use it
     rotation_deg: float = 10.0  # augmentation: max rotation either way
     translate: float = 0.1  # fraction of the side
     zoom: float = 0.1  # fraction, in and out
@@ -266,10 +267,11 @@ def compile_model(model, config: TrainConfig, steps_per_epoch: int) -> None:
     import keras
 
     lr = learning_rate(config, steps_per_epoch)
+    ema = {"use_ema": True, "ema_momentum": config.ema} if config.ema else {}
     opt = (
-        keras.optimizers.AdamW(learning_rate=lr, weight_decay=config.weight_decay)
+        keras.optimizers.AdamW(learning_rate=lr, weight_decay=config.weight_decay, **ema)
         if config.weight_decay > 0
-        else keras.optimizers.Adam(learning_rate=lr)
+        else keras.optimizers.Adam(learning_rate=lr, **ema)
     )
     model.compile(
         optimizer=opt,
@@ -295,7 +297,9 @@ def fit_keras(config: TrainConfig, d: MnistInputs, run_dir: Path, extra_callback
     best_path = run_dir / "best.keras"
     log_path = run_dir / "history.csv"
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),  # first: backs up the raw weights, as training needs them
+        # Polyak averaging: validation, early stopping and the checkpoint after it see the averaged weights
+        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema else []),
         keras.callbacks.ModelCheckpoint(str(best_path), monitor=config.monitor, mode="max", save_best_only=True),
         keras.callbacks.EarlyStopping(monitor=config.monitor, mode="max", patience=config.patience),
         keras.callbacks.CSVLogger(str(log_path), append=True),

@@ -87,3 +87,22 @@ def test_interrupted_run_resumes_where_it_stopped(dry_config, tmp_path, capsys):
     # a different recipe under the same name starts afresh instead of loading unfitting weights
     train.run(dataclasses.replace(dry_config, model_kwargs={"width": 12}, epochs=1), tmp_path)
     assert "resuming" not in capsys.readouterr().out
+
+
+def test_ema_recipe_saves_the_averaged_weights(dry_config, tmp_path):
+    """With ``ema`` the checkpoint (and so the saved model) holds the optimizer's moving average of
+    the weights, not the last raw weights."""
+    config = dataclasses.replace(dry_config, name="ema_probe", epochs=1, ema=0.5)
+    seen = {}
+
+    class Look(keras.callbacks.Callback):  # runs after the last step, before the epoch-end swap
+        def on_train_batch_end(self, batch, logs=None):
+            opt = self.model.optimizer
+            i = next(k for k, v in enumerate(opt._trainable_variables) if v.path.endswith("last_conv/kernel"))
+            seen["raw"] = np.array(opt._trainable_variables[i].numpy())
+            seen["average"] = np.array(opt._model_variables_moving_average[i].numpy())
+
+    train.run(config, tmp_path, callbacks=[Look()])
+    saved = keras.saving.load_model(tmp_path / "ema_probe.keras", safe_mode=True).get_layer("last_conv").get_weights()[0]
+    assert not np.allclose(seen["raw"], seen["average"])  # the two differ, so the check below means something
+    np.testing.assert_allclose(saved, seen["average"], rtol=1e-6, atol=1e-7)
