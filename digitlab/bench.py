@@ -78,7 +78,7 @@ class Race:
     curve: list[tuple[float, float, float]] = field(default_factory=list)  # (epochs, train seconds, test accuracy)
 
 
-def time_to_accuracy(name, model, train_ds, steps_per_epoch, x_test, y_test, target=0.99, evals_per_epoch=4, max_epochs=15,
+def time_to_accuracy(name, model, train_ds, steps_per_epoch, x_test, y_test, target=0.99, evals_per_epoch=8, max_epochs=15,
                      callbacks=()) -> Race:
     """Train ``model`` (compiled) on ``train_ds`` and evaluate on test every 1/evals_per_epoch epoch;
     stop as soon as test accuracy >= target.  Evaluation time is not counted.  ``callbacks``: those

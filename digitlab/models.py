@@ -38,9 +38,12 @@ def build_baseline(name: str = "baseline") -> keras.Model:
     return keras.Model(inputs, outputs, name=name)
 
 
-def _conv_bn_relu(x, filters: int, name: str, momentum: float, separable: bool = False, relu: bool = True):
+def _conv_bn_relu(x, filters: int, name: str, momentum: float, separable: bool = False, relu: bool = True, pool: str | None = None):
+    """Conv, then (optionally) 2x2 max pooling named ``pool``, then BatchNorm and ReLU."""
     conv = layers.SeparableConv2D if separable else layers.Conv2D
     x = conv(filters, 3, padding="same", use_bias=False, name=name)(x)
+    if pool:
+        x = layers.MaxPooling2D(name=pool)(x)
     x = layers.BatchNormalization(momentum=momentum, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x) if relu else x
 
@@ -50,7 +53,11 @@ def build_cnn(width: int = 32, dropout: float = 0.25, bn_momentum: float = 0.9, 
 
     (28,28,1) -> conv w -> pool (14,14,w) -> conv 2w -> pool (7,7,2w) -> conv 2w "last_conv"
     -> flatten (3136) -> dropout -> 10.  Every conv is followed by BatchNorm, which lets it train
-    at a high learning rate; pooling early keeps each step cheap.  A flatten head keeps where
+    at a high learning rate.  The first two convolutions are pooled *before* their BatchNorm and
+    ReLU (max pooling commutes with ReLU), so normalisation runs on a quarter of the values:
+    Keras 3's BatchNormalization is not fused and was half of a training step on this CPU;
+    this order made a step ~30 % cheaper and learnt as fast per epoch (measured, see README).
+    Pooling early keeps each step cheap.  A flatten head keeps where
     the strokes are, and learned several times faster than global average pooling in a
     measured comparison.  BatchNorm momentum 0.9 (Keras' default is 0.99) makes the inference
     statistics usable after a few dozen steps instead of a few hundred.
@@ -60,10 +67,8 @@ def build_cnn(width: int = 32, dropout: float = 0.25, bn_momentum: float = 0.9, 
     if depth < 3:
         raise ValueError(f"cnn depth must be at least 3 convolutions, got {depth}")
     inputs = keras.Input(INPUT_SHAPE, name="image")
-    x = _conv_bn_relu(inputs, width, "conv0", bn_momentum)
-    x = layers.MaxPooling2D(name="pool0")(x)
-    x = _conv_bn_relu(x, 2 * width, "conv1", bn_momentum)
-    x = layers.MaxPooling2D(name="pool1")(x)
+    x = _conv_bn_relu(inputs, width, "conv0", bn_momentum, pool="pool0")
+    x = _conv_bn_relu(x, 2 * width, "conv1", bn_momentum, pool="pool1")
     for i in range(2, depth - 1):
         x = _conv_bn_relu(x, 2 * width, f"conv{i}", bn_momentum)
     x = _conv_bn_relu(x, 2 * width, LAST_CONV, bn_momentum)

@@ -77,6 +77,8 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"batch size (default {d.batch_size})")
     p.add_argument("--learning-rate", type=float, default=d.learning_rate, help=f"peak learning rate (default {d.learning_rate})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"random seed for weights, shuffling and augmentation (default {d.seed})")
+    p.add_argument("--ema", type=float, default=d.ema,
+                   help=f"momentum of the moving average of the weights that is validated and saved; 0 = off (default {d.ema})")
     p.add_argument("--name", default=d.name, help=f"model file stem (default {d.name})")
     p.add_argument("--out", type=Path, default=MODELS_DIR, help="folder for <name>.keras and its card (default models/)")
     p.add_argument("--mnist", default=None, help="path to mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
@@ -87,11 +89,13 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
     for flag, value in (("--epochs", a.epochs), ("--batch-size", a.batch_size)):
         if value < 1:
             p.error(f"{flag} must be at least 1")
+    if not 0 <= a.ema < 1:
+        p.error("--ema must be in [0, 1)")
     if not artifacts.NAME_RE.match(a.name):
         p.error(f"--name {a.name!r}: use letters, digits, '_', '.', '-'")
     config = dataclasses.replace(
         d, epochs=a.epochs, batch_size=a.batch_size, learning_rate=a.learning_rate, seed=a.seed,
-        name=a.name, mnist_path=a.mnist, dry_run=a.dry_run, distribute=a.distribute,
+        name=a.name, mnist_path=a.mnist, dry_run=a.dry_run, distribute=a.distribute, ema=a.ema,
     )
     return config, a.out
 

@@ -1,0 +1,121 @@
+"""Average several trained digit models into one ``.keras`` model, with its card.
+
+Independently trained networks make partly different mistakes, so the average of their
+logits is right more often than any one of them: the standard way the strongest MNIST
+results are reached.  ``combine`` copies each member's layers (prefixed ``m0_``, ``m1_``, ...)
+into one flat functional graph on a shared input, averages the members' ``logits`` layers into
+a layer named ``logits`` and ends in the usual ``probs`` softmax, so the result is an ordinary
+model: it loads in safe mode, Grad-CAM finds a last convolution (the last member's), attacks
+and calibration reach ``logits``, and every export format takes it.
+
+``build`` is what ``training/ensemble.py`` runs: load the members, combine, evaluate on
+validation and test through the same ``Classifier`` path as training, and save the model with
+a card that embeds each member's own card (its recipe, seed, command and figures).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from digitlab import artifacts, metrics, preprocess
+
+
+class EnsembleError(ValueError):
+    """Members that cannot be combined; the message says why."""
+
+
+def _logits_model(member):
+    """The member from its input to its ``logits`` layer (pre-softmax)."""
+    import keras
+
+    try:
+        logits = member.get_layer("logits").output
+    except ValueError as e:
+        raise EnsembleError(f"{member.name}: no layer named 'logits' (only models built by digitlab.models can be combined)") from e
+    return keras.Model(member.inputs, logits, name=member.name)
+
+
+def combine(members: list, name: str = "ensemble"):
+    """One flat functional model whose ``logits`` are the mean of the members' logits."""
+    import keras
+    from keras import layers
+
+    from digitlab.models import INPUT_SHAPE
+
+    if len(members) < 2:
+        raise EnsembleError(f"an ensemble needs at least 2 members, got {len(members)}")
+    inputs = keras.Input(INPUT_SHAPE, name="image")
+    outs = []
+    for i, member in enumerate(members):
+        sub = _logits_model(member)
+        if tuple(sub.input_shape[1:]) != INPUT_SHAPE:
+            raise EnsembleError(f"{member.name}: input {sub.input_shape[1:]} is not {INPUT_SHAPE}")
+
+        def renamed(layer, i=i):
+            return layer.__class__.from_config({**layer.get_config(), "name": f"m{i}_{layer.name}"})
+
+        clone = keras.models.clone_model(sub, input_tensors=[inputs], clone_function=renamed)
+        clone.set_weights(sub.get_weights())
+        outs.append(clone.outputs[0])
+    logits = layers.Average(name="logits")(outs)
+    probs = layers.Activation("softmax", name="probs")(logits)
+    return keras.Model(inputs, probs, name=name)
+
+
+def member_summary(path: Path, card: dict | None) -> dict:
+    """What the ensemble card keeps of a member: where it came from and how it was made."""
+    card = card or {}
+    keep = ("name", "builder", "config", "seed", "metrics", "params", "epochs_run", "train_seconds", "command", "date", "preprocess_version")
+    return {"file": Path(path).name, **{k: card[k] for k in keep if k in card}}
+
+
+def build(member_paths: list[Path], name: str, out: Path, mnist, command: str | None = None, dry_run: bool = False) -> Path:
+    """Combine the members, evaluate on ``mnist`` (a ``train.MnistInputs``), save into ``out``."""
+    from digitlab.inference import Classifier
+    from digitlab.train import versions
+
+    t0 = time.time()
+    members, cards = [], []
+    for p in member_paths:
+        try:
+            members.append(artifacts.load_model(Path(p)))
+        except artifacts.ModelError as e:
+            raise EnsembleError(f"{p}: {e}") from e
+        cards.append(artifacts.read_card(Path(p)))
+    fingerprints = {c.get("data", {}).get("fingerprint") for c in cards if c}
+    if len(fingerprints - {None}) > 1:
+        raise EnsembleError("the members were trained on different data (their cards' fingerprints differ)")
+    model = combine(members, name=name)
+    entry = artifacts.ModelEntry(name, Path(out) / f"{name}.keras", None, True, layout="28x28x1", outputs="probabilities", model=model)
+    classifier = Classifier(entry)
+    val = metrics.classification_metrics(classifier.predict_proba(mnist.x_val), mnist.y_val)
+    test = metrics.classification_metrics(classifier.predict_proba(mnist.x_test), mnist.y_test)
+    summaries = [member_summary(p, c) for p, c in zip(member_paths, cards, strict=True)]
+    card = {
+        "name": name,
+        "builder": "ensemble",
+        "config": {"members": [s["file"] for s in summaries], "combine": "mean of the members' logits, then softmax"},
+        "members": summaries,
+        "seed": None,
+        "data": {"source": mnist.source, "fingerprint": mnist.fingerprint, "train": len(mnist.x_train), "val": len(mnist.x_val),
+                 "test": len(mnist.x_test)},
+        "metrics": {"val_accuracy": val["accuracy"], "test_accuracy": test["accuracy"], "test_weighted_f1": test["weighted_f1"]},
+        "params": int(model.count_params()),
+        "train_seconds": round(sum(float(s.get("train_seconds") or 0) for s in summaries), 1),
+        "total_seconds": round(time.time() - t0, 1),
+        "command": command,
+        "versions": versions(),
+        "preprocess_version": preprocess.PREPROCESS_VERSION,
+        "input": "28x28x1 float32 in [0,1], light ink on black, via digitlab.preprocess",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "dry_run": dry_run,
+    }
+    for s in summaries:
+        print(f"member {s['file']}: val {s.get('metrics', {}).get('val_accuracy', float('nan')):.4f} | "
+              f"test {s.get('metrics', {}).get('test_accuracy', float('nan')):.4f}", flush=True)
+    path = artifacts.save_model(model, card, name, Path(out))
+    print(f"saved {path} | val {val['accuracy']:.4f} | test {test['accuracy']:.4f} | weighted F1 {test['weighted_f1']:.4f} | "
+          f"{card['params']:,} params", flush=True)
+    return path

@@ -1,0 +1,75 @@
+"""Ensembles: the combined model computes the mean of its members' logits, is an ordinary digit model
+(safe-mode load, listing, Grad-CAM, export-ready graph), and the script refuses bad inputs."""
+
+import json
+
+import numpy as np
+import pytest
+
+from digitlab import artifacts, ensemble, explain, models
+
+
+@pytest.fixture(scope="module")
+def members(tmp_path_factory, mnist_path):
+    """Two small members really trained (dry run) by the training script's code, with their cards."""
+    import dataclasses
+
+    from digitlab import train
+
+    out = tmp_path_factory.mktemp("members")
+    base = train.TrainConfig(builder="cnn", model_kwargs={"width": 8}, epochs=2, batch_size=64, mnist_path=str(mnist_path), dry_run=True)
+    paths = [train.run(dataclasses.replace(base, name=f"member{s}", seed=s), out) for s in (1, 2)]
+    return paths
+
+
+def test_ensemble_averages_member_logits_on_real_digits(members, mnist_test):
+    import keras
+
+    loaded = [artifacts.load_model(p) for p in members]
+    combined = ensemble.combine(loaded, name="pair")
+    x = (mnist_test[0][:64] / 255.0).astype(np.float32)[..., None]
+    logits = [np.asarray(keras.Model(m.inputs, m.get_layer("logits").output)(x)) for m in loaded]
+    mean = np.mean(logits, axis=0)
+    expected = np.exp(mean - mean.max(1, keepdims=True))
+    expected /= expected.sum(1, keepdims=True)
+    np.testing.assert_allclose(np.asarray(combined(x)), expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(logits[0], logits[1])  # two different members, so the mean is a real combination
+    # an ordinary digit model: named logits/probs layers, flat graph with a convolution for Grad-CAM
+    assert combined.get_layer("logits") is not None and combined.layers[-1].name == "probs"
+    assert explain.default_cam_layer(combined).startswith("m1_")
+    assert combined.count_params() == sum(m.count_params() for m in loaded)
+
+
+def test_ensemble_script_writes_a_model_whose_card_embeds_the_members(run_script, members, tmp_path):
+    proc = run_script("training/ensemble.py", *members, "--name", "pair", "--out", tmp_path, "--dry-run")
+    card = json.loads((tmp_path / "pair.json").read_text())
+    assert card["builder"] == "ensemble" and card["dry_run"]
+    assert [m["file"] for m in card["members"]] == [p.name for p in members]
+    assert [m["seed"] for m in card["members"]] == [1, 2]
+    assert all(m["config"]["builder"] == "cnn" and "command" in m for m in card["members"])
+    assert 0 <= card["metrics"]["test_accuracy"] <= 1 and card["data"]["fingerprint"].startswith("sha256:")
+    assert "saved" in proc.stdout
+    [entry] = artifacts.list_models(tmp_path)  # loads in safe mode and passes the classifier check
+    assert entry.usable, entry.reason
+
+
+def test_ensemble_script_refuses_bad_members(run_script, members, tmp_path):
+    proc = run_script("training/ensemble.py", members[0], "--out", tmp_path, check=False)
+    assert proc.returncode == 2 and "at least two member" in proc.stderr
+    proc = run_script("training/ensemble.py", members[0], tmp_path / "nope.keras", "--out", tmp_path, check=False)
+    assert proc.returncode == 2 and "no such member file" in proc.stderr
+    proc = run_script("training/ensemble.py", *members, "--name", members[0].stem, "--out", members[0].parent, check=False)
+    assert proc.returncode == 2 and "is one of the members" in proc.stderr
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"not a keras file")
+    proc = run_script("training/ensemble.py", members[0], broken, "--out", tmp_path / "out", check=False)
+    assert proc.returncode == 2 and "broken.keras" in proc.stderr
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_members_without_logits_layer_are_refused():
+    import keras
+
+    plain = keras.Sequential([keras.Input(models.INPUT_SHAPE), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    with pytest.raises(ensemble.EnsembleError, match="no layer named 'logits'"):
+        ensemble.combine([plain, plain])

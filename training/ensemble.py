@@ -1,0 +1,56 @@
+"""python training/ensemble.py MEMBER.keras MEMBER.keras [...] [--name mnist_advanced] [--out models/] [--dry-run]
+
+Averages trained digit models into one model (the mean of their logits, then softmax; see
+digitlab/ensemble.py), evaluates it on the validation and test splits, and writes
+<out>/<name>.keras with a card that embeds each member's card (recipe, seed, command, figures).
+Members are models trained by this project's scripts, for example two runs of
+training/train_advanced.py with different seeds (--name and --out keep them apart):
+
+  python training/train_advanced.py --seed 42 --name advanced_s42 --out runs/members
+  python training/train_advanced.py --seed 7 --name advanced_s7 --out runs/members
+  python training/ensemble.py runs/members/advanced_s42.keras runs/members/advanced_s7.keras --name mnist_advanced
+"""
+
+import argparse
+import dataclasses
+import shlex
+import sys
+from pathlib import Path
+
+import _bootstrap  # noqa: F401
+
+from digitlab import artifacts, data, train
+from digitlab.ensemble import EnsembleError, build
+from digitlab.paths import MODELS_DIR
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("members", nargs="+", type=Path, help="the members' .keras files (two or more)")
+    p.add_argument("--name", default="mnist_advanced", help="model file stem (default mnist_advanced)")
+    p.add_argument("--out", type=Path, default=MODELS_DIR, help="folder for <name>.keras and its card (default models/)")
+    p.add_argument("--mnist", default=None, help="mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
+    p.add_argument("--dry-run", action="store_true", help="evaluate on a small subset, in seconds (for tests)")
+    a = p.parse_args(argv)
+    if len(a.members) < 2:
+        p.error("give at least two member models")
+    if not artifacts.NAME_RE.match(a.name):
+        p.error(f"--name {a.name!r}: use letters, digits, '_', '.', '-'")
+    target = (a.out / f"{a.name}.keras").resolve()
+    if any(m.resolve() == target for m in a.members):
+        p.error(f"{target} is one of the members: write the ensemble under another --name or --out")
+    missing = [str(m) for m in a.members if not m.is_file()]
+    if missing:
+        p.error(f"no such member file: {', '.join(missing)}")
+    command = "python " + shlex.join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]) if argv is None else None
+    try:
+        mnist = train.prepare_mnist(dataclasses.replace(train.TrainConfig(), mnist_path=a.mnist, dry_run=a.dry_run))
+        build(a.members, a.name, a.out, mnist, command=command, dry_run=a.dry_run)
+    except (data.DataError, EnsembleError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
