@@ -121,3 +121,33 @@ def time_to_accuracy(name, model, train_ds, steps_per_epoch, x_test, y_test, tar
     model.fit(train_ds, epochs=max_epochs, callbacks=[*callbacks, watch], verbose=0)
     last = watch.curve[-1] if watch.curve else (0.0, 0.0, 0.0)
     return Race(name, target, watch.reached, last[1], last[0], watch.curve)
+
+
+def step_cost(build, x: np.ndarray, y: np.ndarray, batch_size: int, steps: int = 60, warmup: int = 10) -> dict[str, float]:
+    """Median / p90 milliseconds of one training step (Adam, cross-entropy) of ``build()``'s model on
+    real batches, after ``warmup`` steps (tracing excluded), and that median scaled to seconds per
+    epoch of ``len(x)`` images."""
+    import keras
+    import tensorflow as tf
+
+    model = build()
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy", metrics=["accuracy"])
+    n = min(len(x), batch_size * (steps + warmup))
+    ds = tf.data.Dataset.from_tensor_slices((x[:n, ..., None].astype(np.float32), np.eye(10, dtype=np.float32)[y[:n]]))
+    ds = ds.batch(batch_size, drop_remainder=True).prefetch(2)
+    times: list[float] = []
+
+    class Clock(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            self.t = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            times.append((time.perf_counter() - self.t) * 1000)
+
+    if n // batch_size < 2:
+        raise ValueError(f"step_cost needs at least two batches of {batch_size}, got {len(x)} images")
+    model.fit(ds, epochs=1, verbose=0, callbacks=[Clock()])
+    a = np.asarray(times[min(warmup, len(times) // 2):])
+    median = float(np.median(a))
+    return {"median_ms": median, "p90_ms": float(np.percentile(a, 90)), "n": int(a.size), "params": int(model.count_params()),
+            "s_per_epoch": median / batch_size * len(x) / 1000}

@@ -48,7 +48,8 @@ def _conv_bn_relu(x, filters: int, name: str, momentum: float, separable: bool =
     return layers.ReLU(name=f"{name}_relu")(x) if relu else x
 
 
-def build_cnn(width: int = 32, dropout: float = 0.25, bn_momentum: float = 0.9, name: str = "cnn", depth: int = 3) -> keras.Model:
+def build_cnn(width: int = 32, dropout: float = 0.25, bn_momentum: float = 0.9, name: str = "cnn", depth: int = 3,
+              pool_first: bool = True) -> keras.Model:
     """Compact CNN, built for fast training on a CPU (~88k params at width 32).
 
     (28,28,1) -> conv w -> pool (14,14,w) -> conv 2w -> pool (7,7,2w) -> conv 2w "last_conv"
@@ -56,19 +57,25 @@ def build_cnn(width: int = 32, dropout: float = 0.25, bn_momentum: float = 0.9, 
     at a high learning rate.  The first two convolutions are pooled *before* their BatchNorm and
     ReLU (max pooling commutes with ReLU), so normalisation runs on a quarter of the values:
     Keras 3's BatchNormalization is not fused and was half of a training step on this CPU;
-    this order made a step ~30 % cheaper and learnt as fast per epoch (measured, see README).
+    this order made a step ~30 % cheaper and learnt as fast per epoch (evaluation/benchmark.py
+    measures the step cost of both orders; README, Speed).
     Pooling early keeps each step cheap.  A flatten head keeps where
     the strokes are, and learned several times faster than global average pooling in a
     measured comparison.  BatchNorm momentum 0.9 (Keras' default is 0.99) makes the inference
     statistics usable after a few dozen steps instead of a few hundred.
     depth (>= 3, the hyperparameter search varies it): convolutions in all; each one past the
     third is another conv-BN-ReLU of 2w at 7x7 ("conv2", "conv3", ...) before "last_conv".
+    pool_first=False builds the textbook order (conv-BN-ReLU, then pool) for comparison.
     """
     if depth < 3:
         raise ValueError(f"cnn depth must be at least 3 convolutions, got {depth}")
     inputs = keras.Input(INPUT_SHAPE, name="image")
-    x = _conv_bn_relu(inputs, width, "conv0", bn_momentum, pool="pool0")
-    x = _conv_bn_relu(x, 2 * width, "conv1", bn_momentum, pool="pool1")
+    if pool_first:
+        x = _conv_bn_relu(inputs, width, "conv0", bn_momentum, pool="pool0")
+        x = _conv_bn_relu(x, 2 * width, "conv1", bn_momentum, pool="pool1")
+    else:  # the textbook order, conv-BN-ReLU then pool: kept to measure the difference (evaluation/benchmark.py)
+        x = layers.MaxPooling2D(name="pool0")(_conv_bn_relu(inputs, width, "conv0", bn_momentum))
+        x = layers.MaxPooling2D(name="pool1")(_conv_bn_relu(x, 2 * width, "conv1", bn_momentum))
     for i in range(2, depth - 1):
         x = _conv_bn_relu(x, 2 * width, f"conv{i}", bn_momentum)
     x = _conv_bn_relu(x, 2 * width, LAST_CONV, bn_momentum)

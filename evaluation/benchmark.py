@@ -5,7 +5,10 @@ Measures, in one run on this machine:
       drawing + forward pass), p50/p95, for model.predict, model(x) and the Classifier's
       traced tf.function (the path the app and CLI use);
   (b) training wall time for train_cnn.py's recipe to reach --target test accuracy, beside
-      the keras-io mnist_convnet reference (Adam, batch 128) trained in the same run, as a ratio.
+      the keras-io mnist_convnet reference (Adam, batch 128) trained in the same run, as a ratio
+      (test accuracy checked every 1/8 epoch for both; evaluation time not counted);
+  (c) the cost of one training step: the CNN with BatchNorm after pooling (the builder's
+      default), the same CNN in the textbook order (conv-BN-ReLU, then pool), and the reference.
 Writes evaluation/reports/benchmark.json and prints a Markdown table.
 """
 
@@ -25,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default="mnist_cnn", help="model for the latency part (default mnist_cnn)")
     p.add_argument("--repeats", type=int, default=300, help="latency samples per path (default 300)")
     p.add_argument("--skip-training", action="store_true", help="only measure latency")
+    p.add_argument("--skip-step-cost", action="store_true", help="do not measure the cost of a training step")
     p.add_argument("--target", type=float, default=0.99, help="test accuracy to race to (default 0.99)")
     p.add_argument("--max-epochs", type=int, default=15, help="give up after this many epochs (default 15)")
     p.add_argument("--quick", action="store_true", help="tiny run for tests: 20 latency samples, race on 2,048 images to 0.5")
@@ -44,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     except (artifacts.ModelError, train.data.DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    sys.path.insert(0, str(_bootstrap.ROOT + "/training"))
     raw = train.data.load_mnist().x_test[:50]
     pictures = [bench.canvas_like(d) for d in raw]
     result = {
@@ -55,7 +60,6 @@ def main(argv: list[str] | None = None) -> int:
     if not a.skip_training:
         from digitlab.train import TrainConfig
 
-        sys.path.insert(0, str(_bootstrap.ROOT + "/training"))
         from train_cnn import DEFAULTS as cnn_recipe  # the exact recipe of training/train_cnn.py
 
         target = 0.5 if a.quick else a.target
@@ -82,6 +86,21 @@ def main(argv: list[str] | None = None) -> int:
         result["race"] = [dataclasses.asdict(r) for r in races]
         result["speedup"] = (ref.train_seconds / ours.train_seconds) if ours.reached and ref.reached else None
 
+    if not a.skip_step_cost:
+        from train_cnn import DEFAULTS as cnn_recipe
+
+        kw = cnn_recipe.model_kwargs
+        costs = {}
+        for label, build, batch in (
+            ("cnn, BatchNorm after pooling (train_cnn.py)", lambda: models.build("cnn", **kw), cnn_recipe.batch_size),
+            ("cnn, textbook order (conv-BN-ReLU, pool)", lambda: models.build("cnn", **kw, pool_first=False), cnn_recipe.batch_size),
+            ("keras-io mnist_convnet", models.build_convnet_reference, 128),
+        ):
+            keras.utils.set_random_seed(0)
+            costs[label] = {"batch_size": batch, **bench.step_cost(build, mnist.x_train, mnist.y_train, batch, steps=10 if a.quick else 60)}
+            print(f"step cost {label}: {costs[label]['median_ms']:.1f} ms", flush=True)
+        result["step_cost"] = costs
+
     out = a.out or (REPORTS_DIR / "benchmark.json")
     artifacts.atomic_write_json(out, result)
     print(render(result))
@@ -100,6 +119,10 @@ def render(r: dict) -> str:
             lines.append(f"| {race['name']} | {race['reached']} ({race['target']:.2%}) | {race['epochs']:.2f} | {race['train_seconds']:.1f} |")
         if r.get("speedup"):
             lines.append(f"\nspeed-up to {r['race'][0]['target']:.2%}: {r['speedup']:.1f}x")
+    if "step_cost" in r:
+        lines += ["", "| training step | batch | median ms | p90 ms | s per epoch | params |", "| --- | --- | --- | --- | --- | --- |"]
+        for name, c in r["step_cost"].items():
+            lines.append(f"| {name} | {c['batch_size']} | {c['median_ms']:.1f} | {c['p90_ms']:.1f} | {c['s_per_epoch']:.1f} | {c['params']:,} |")
     return "\n".join(lines)
 
 

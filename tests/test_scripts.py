@@ -121,3 +121,6 @@ def test_benchmark_quick(run_script, tmp_path):
     lat = r["latency"]
     assert lat["Classifier (tf.function)"]["p50_ms"] < lat["model.predict"]["p50_ms"]
     assert {race["name"] for race in r["race"]} == {"train_cnn.py recipe", "keras-io mnist_convnet"}
+    costs = r["step_cost"]
+    assert len(costs) == 3 and all(c["median_ms"] > 0 and c["s_per_epoch"] > 0 for c in costs.values())
+    assert len({c["params"] for c in costs.values()}) == 2  # the two cnn orders have the same weights, the reference fewer
