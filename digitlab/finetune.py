@@ -106,24 +106,23 @@ def holdout_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.nd
     return np.sort(np.asarray(train, np.int64)), np.sort(np.asarray(held, np.int64))
 
 
-def _head_layer(model):
-    """The layer to warm up first: the one named "logits" (every digitlab builder has it), else the
-    last layer with weights (models added by hand)."""
-    names = [layer.name for layer in model.layers]
-    if "logits" in names:
-        return model.get_layer("logits")
-    return [layer for layer in model.layers if layer.weights][-1]
+def _head_layers(model) -> list:
+    """The layers to warm up first: the Dense named "logits" (every digitlab builder has one), or each
+    member's "m<i>_logits" in an ensemble (whose own "logits" only averages them), else the last layer
+    with weights (models added by hand)."""
+    heads = [layer for layer in model.layers if layer.weights and (layer.name == "logits" or layer.name.endswith("_logits"))]
+    return heads or [[layer for layer in model.layers if layer.weights][-1]]
 
 
 def _set_trainable(model, phase: str) -> None:
     """phase "head": only the head learns; "body": everything but BatchNorm (kept in inference mode)."""
     import keras
 
-    head = _head_layer(model)
+    heads = _head_layers(model)
     model.trainable = True
     for layer in model.layers:
         if phase == "head":
-            layer.trainable = layer is head
+            layer.trainable = any(layer is h for h in heads)
         else:
             layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
 

@@ -73,3 +73,13 @@ def test_members_without_logits_layer_are_refused():
     plain = keras.Sequential([keras.Input(models.INPUT_SHAPE), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
     with pytest.raises(ensemble.EnsembleError, match="no layer named 'logits'"):
         ensemble.combine([plain, plain])
+
+
+def test_fine_tuning_warms_up_each_members_head(members):
+    """The ensemble's own "logits" only averages; fine-tuning's first phase trains the members' Dense heads."""
+    from digitlab import finetune
+
+    combined = ensemble.combine([artifacts.load_model(p) for p in members])
+    assert [layer.name for layer in finetune._head_layers(combined)] == ["m0_logits", "m1_logits"]
+    finetune._set_trainable(combined, "head")
+    assert {v.path.split("/")[0] for v in combined.trainable_variables} == {"m0_logits", "m1_logits"}
