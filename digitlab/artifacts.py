@@ -140,6 +140,9 @@ def save_model(model, card: dict | None, name: str, models_dir: Path = MODELS_DI
         if suffix not in _SIDE_FILES:
             raise ValueError(f"unknown side file {suffix!r}")
         atomic_write_bytes(models_dir / f"{name}{suffix}", data)
+    for suffix in _SIDE_FILES[1:]:  # curves or metrics of an earlier model under this name describe that model, not this one
+        if suffix not in (extras or {}):
+            (models_dir / f"{name}{suffix}").unlink(missing_ok=True)
     if card is not None:
         card = dict(card, file_bytes=target.stat().st_size)
         atomic_write_json(models_dir / f"{name}.json", card)

@@ -15,6 +15,7 @@ a card that embeds each member's own card (its recipe, seed, command and figures
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -115,7 +116,8 @@ def build(member_paths: list[Path], name: str, out: Path, mnist, command: str | 
     for s in summaries:
         print(f"member {s['file']}: val {s.get('metrics', {}).get('val_accuracy', float('nan')):.4f} | "
               f"test {s.get('metrics', {}).get('test_accuracy', float('nan')):.4f}", flush=True)
-    path = artifacts.save_model(model, card, name, Path(out))
+    report = {"val": metrics.jsonable(val), "test": metrics.jsonable(test), "members": summaries}
+    path = artifacts.save_model(model, card, name, Path(out), extras={".metrics.json": json.dumps(report, indent=1).encode()})
     print(f"saved {path} | val {val['accuracy']:.4f} | test {test['accuracy']:.4f} | weighted F1 {test['weighted_f1']:.4f} | "
           f"{card['params']:,} params", flush=True)
     return path

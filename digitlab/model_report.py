@@ -60,6 +60,9 @@ def summary(entry: ModelEntry) -> dict[str, str]:
     if params is None and entry.model is not None:
         params = int(entry.model.count_params())
     secs = card.get("train_seconds")
+    builder = str(card.get("builder", "-"))
+    if card.get("members"):
+        builder = f"{builder} of {len(card['members'])}: " + ", ".join(str(m.get("builder", "?")) for m in card["members"])
     return {
         "test accuracy": _pct(m.get("test_accuracy")),
         "test weighted F1": _num(m.get("test_weighted_f1")),
@@ -68,7 +71,7 @@ def summary(entry: ModelEntry) -> dict[str, str]:
         "file size": f"{size / 1e6:.2f} MB" if isinstance(size, (int, float)) else "-",
         "training time": _duration(secs) if isinstance(secs, (int, float)) else "-",
         "epochs": str(card["epochs_run"]) if card.get("epochs_run") is not None else "-",
-        "builder": str(card.get("builder", "-")),
+        "builder": builder,
         "date": str(card.get("date", "-")).replace("T", " "),
         "command": str(card.get("command") or "-"),
         "input": f"{entry.layout}, outputs {entry.outputs}" if entry.usable else "-",

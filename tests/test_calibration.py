@@ -192,10 +192,13 @@ def test_decide_with_the_gate(committed_gate, mnist_test):
     images = np.concatenate([star, digits])
     probs = clf.predict_proba(images)
     assert committed_gate.rejects(star)[0], "this star must be one the gate rejects"
-    for card in (entry.card, {"name": "dropped-in, no calibration"}):
+    # the committed card with its confidence threshold at 0, so only the gate can refuse the star
+    gate_only = {**entry.card, "calibration": {**entry.card["calibration"],
+                                               "abstain": {**entry.card["calibration"]["abstain"], "threshold": 0.0}}}
+    for card in (gate_only, {"name": "dropped-in, no calibration"}):
         label, reason = calibration.decide(probs[0], card, image=images[0], gate=committed_gate)
         assert label is None and reason.startswith("not sure this is a digit: it does not look like one (digit gate"), reason
-        # without the picture only the confidence threshold can act: the CNN is sure of this star
+        # without the picture only the confidence threshold can act, and here it lets the star through
         assert calibration.decide(probs[0], card)[0] is not None
     batch = calibration.decide_batch(probs, entry.card, images)  # the committed gate, loaded by default
     assert batch[0][0] is None and np.mean([label == t for (label, _), t in zip(batch[1:], y[:20])]) >= 0.95

@@ -83,3 +83,15 @@ def test_fine_tuning_warms_up_each_members_head(members):
     assert [layer.name for layer in finetune._head_layers(combined)] == ["m0_logits", "m1_logits"]
     finetune._set_trainable(combined, "head")
     assert {v.path.split("/")[0] for v in combined.trainable_variables} == {"m0_logits", "m1_logits"}
+
+
+def test_models_page_summary_names_the_members(run_script, members, tmp_path):
+    from digitlab import model_report
+
+    run_script("training/ensemble.py", *members, "--name", "pair", "--out", tmp_path, "--dry-run")
+    (tmp_path / "pair.curves.png").write_bytes(b"left by an earlier model of this name")
+    run_script("training/ensemble.py", *members, "--name", "pair", "--out", tmp_path, "--dry-run")
+    [entry] = artifacts.list_models(tmp_path)
+    assert model_report.summary(entry)["builder"] == "ensemble of 2: cnn, cnn"
+    assert model_report.confusion(entry.path).sum() == 256  # the dry run's test digits
+    assert model_report.curves_path(entry.path) is None  # the stale side file of the earlier model is gone

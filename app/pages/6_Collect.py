@@ -132,7 +132,7 @@ def finetune_panel(counts: dict[int, int]) -> None:
     )
     st.caption(
         "Runs `training/finetune_on_custom.py` in the background: a quarter of each digit's pictures is held out and only measured; "
-        "MNIST train digits are mixed in so it does not forget MNIST. About a minute from mnist_advanced on 2 cores; you can keep drawing."
+        "MNIST train digits are mixed in so it does not forget MNIST. One to two minutes from mnist_advanced on 2 cores; you can keep drawing."
     )
     job_progress(models_dir)
     show_result(models_dir)
