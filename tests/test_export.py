@@ -37,7 +37,7 @@ def _script(name: str):
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory, mnist_path) -> artifacts.ModelEntry:
-    """A 2.5k-parameter CNN trained for 24 batches on 1,536 real training digits, saved with a card."""
+    """A 2.5k-parameter CNN trained for 72 batches on 1,536 real training digits, saved with a card."""
     import keras
 
     keras.utils.set_random_seed(0)
@@ -45,7 +45,7 @@ def tiny(tmp_path_factory, mnist_path) -> artifacts.ModelEntry:
         x, y = preprocess.prepare_batch(f["x_train"][:1536]), f["y_train"][:1536].astype(np.int64)
     model = models.build_cnn(width=4, dropout=0.0, name="tiny")
     model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
-    model.fit(x[..., None], y, batch_size=64, epochs=1, verbose=0)
+    model.fit(x[..., None], y, batch_size=64, epochs=3, verbose=0)
     folder = tmp_path_factory.mktemp("models")
     path = artifacts.save_model(model, {"name": "tiny", "metrics": {}}, "tiny", folder)
     entry = artifacts.inspect(path)

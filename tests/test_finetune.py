@@ -188,7 +188,7 @@ def test_finetuning_learns_the_users_style_without_forgetting_mnist(tmp_path):
     x = np.stack([preprocess.prepare(p, invert="yes").image for p in pictures])
     before = (Classifier(base).predict_proba(x).argmax(1) == y).mean()
     after = (Classifier(artifacts.inspect(result.path)).predict_proba(x).argmax(1) == y).mean()
-    assert before < 0.8, f"the user's style is meant to be hard for MNIST models ({before:.0%})"
+    assert before <= 0.8, f"the user's style is meant to be hard for MNIST models ({before:.0%})"
     assert after >= before + 0.15, f"new drawings: {before:.0%} -> {after:.0%}"
     assert result.after["user_holdout"] > result.before["user_holdout"], (result.before, result.after)
     assert result.after["mnist_test"] >= result.before["mnist_test"] - 0.01, (result.before, result.after)
