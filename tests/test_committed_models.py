@@ -11,9 +11,8 @@ import pytest
 from digitlab import artifacts, preprocess
 from digitlab.paths import ROOT
 
-# Floors the committed models must keep. The issue asked >= 99.6% of mnist_advanced; the committed
-# run reached 99.54% (see the README), so its floor is what it achieved, not the target.
-TARGETS = {"mnist_baseline": 0.92, "mnist_cnn": 0.993, "mnist_advanced": 0.995}
+# Floors the committed models must keep: the issue's targets (mnist_advanced >= 99.6%, mnist_cnn >= 99.3%).
+TARGETS = {"mnist_baseline": 0.92, "mnist_cnn": 0.993, "mnist_advanced": 0.996}
 
 
 @pytest.fixture(scope="module")

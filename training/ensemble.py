@@ -3,12 +3,13 @@
 Averages trained digit models into one model (the mean of their logits, then softmax; see
 digitlab/ensemble.py), evaluates it on the validation and test splits, and writes
 <out>/<name>.keras with a card that embeds each member's card (recipe, seed, command, figures).
-Members are models trained by this project's scripts, for example two runs of
-training/train_advanced.py with different seeds (--name and --out keep them apart):
+Members are models trained by this project's scripts.  The committed mnist_advanced is two runs of
+training/train_advanced.py, without and with the moving average of the weights (--name and --out
+keep them apart from models/):
 
-  python training/train_advanced.py --seed 42 --name advanced_s42 --out runs/members
-  python training/train_advanced.py --seed 7 --name advanced_s7 --out runs/members
-  python training/ensemble.py runs/members/advanced_s42.keras runs/members/advanced_s7.keras --name mnist_advanced
+  python training/train_advanced.py --ema 0 --name advanced_s42_plain --out runs/members
+  python training/train_advanced.py --name advanced_s42_ema --out runs/members
+  python training/ensemble.py runs/members/advanced_s42_plain.keras runs/members/advanced_s42_ema.keras
 """
 
 import argparse
