@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-from digitlab import artifacts, metrics, preprocess
+from digitlab import artifacts, metrics
 
 
 class EnsembleError(ValueError):
@@ -75,7 +74,7 @@ def member_summary(path: Path, card: dict | None) -> dict:
 def build(member_paths: list[Path], name: str, out: Path, mnist, command: str | None = None, dry_run: bool = False) -> Path:
     """Combine the members, evaluate on ``mnist`` (a ``train.MnistInputs``), save into ``out``."""
     from digitlab.inference import Classifier
-    from digitlab.train import versions
+    from digitlab.train import data_summary, provenance
 
     t0 = time.time()
     members, cards = [], []
@@ -100,17 +99,13 @@ def build(member_paths: list[Path], name: str, out: Path, mnist, command: str | 
         "config": {"members": [s["file"] for s in summaries], "combine": "mean of the members' logits, then softmax"},
         "members": summaries,
         "seed": None,
-        "data": {"source": mnist.source, "fingerprint": mnist.fingerprint, "train": len(mnist.x_train), "val": len(mnist.x_val),
-                 "test": len(mnist.x_test)},
+        "data": data_summary(mnist),
         "metrics": {"val_accuracy": val["accuracy"], "test_accuracy": test["accuracy"], "test_weighted_f1": test["weighted_f1"]},
         "params": int(model.count_params()),
         "train_seconds": round(sum(float(s.get("train_seconds") or 0) for s in summaries), 1),
         "total_seconds": round(time.time() - t0, 1),
         "command": command,
-        "versions": versions(),
-        "preprocess_version": preprocess.PREPROCESS_VERSION,
-        "input": "28x28x1 float32 in [0,1], light ink on black, via digitlab.preprocess",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        **provenance(),
         "dry_run": dry_run,
     }
     for s in summaries:

@@ -359,6 +359,21 @@ def versions() -> dict[str, str]:
     return out
 
 
+def provenance() -> dict:
+    """The card fields that say with what and when a model was made, and what input it expects."""
+    return {
+        "versions": versions(),
+        "preprocess_version": preprocess.PREPROCESS_VERSION,
+        "input": "28x28x1 float32 in [0,1], light ink on black, via digitlab.preprocess",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def data_summary(d: MnistInputs) -> dict:
+    """The card's "data" entry: where MNIST came from, its fingerprint and the split sizes."""
+    return {"source": d.source, "fingerprint": d.fingerprint, "train": len(d.x_train), "val": len(d.x_val), "test": len(d.x_test)}
+
+
 def _can_resume(run_dir: Path, config: TrainConfig) -> bool:
     """BackupAndRestore left state behind for this very config (an interrupted run of another
     architecture or recipe must not be resumed: its weights would not fit)."""
@@ -421,7 +436,7 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=()) -> Path:
         "builder": config.builder,
         "config": dataclasses.asdict(config),
         "seed": config.seed,
-        "data": {"source": d.source, "fingerprint": d.fingerprint, "train": len(d.x_train), "val": len(d.x_val), "test": len(d.x_test)},
+        "data": data_summary(d),
         "metrics": {
             "val_accuracy": val["accuracy"],
             "test_accuracy": test["accuracy"],
@@ -433,10 +448,7 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=()) -> Path:
         "train_seconds": round(train_seconds, 1),
         "total_seconds": round(time.time() - t0, 1),
         "command": command,
-        "versions": versions(),
-        "preprocess_version": preprocess.PREPROCESS_VERSION,
-        "input": "28x28x1 float32 in [0,1], light ink on black, via digitlab.preprocess",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        **provenance(),
         "dry_run": config.dry_run,
         **({"distributed": worker.card(model)} if worker else {}),
     }

@@ -58,9 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         "latency": bench.latency(classifier, pictures, repeats=20 if a.quick else a.repeats),
     }
     if not a.skip_training:
-        from digitlab.train import TrainConfig
-
         from train_cnn import DEFAULTS as cnn_recipe  # the exact recipe of training/train_cnn.py
+
+        from digitlab.train import TrainConfig
 
         target = 0.5 if a.quick else a.target
         x_tr, y_tr = mnist.x_train, mnist.y_train
