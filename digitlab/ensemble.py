@@ -73,8 +73,7 @@ def member_summary(path: Path, card: dict | None) -> dict:
 
 def build(member_paths: list[Path], name: str, out: Path, mnist, command: str | None = None, dry_run: bool = False) -> Path:
     """Combine the members, evaluate on ``mnist`` (a ``train.MnistInputs``), save into ``out``."""
-    from digitlab.inference import Classifier
-    from digitlab.train import data_summary, provenance
+    from digitlab.train import data_summary, evaluate_splits, provenance
 
     t0 = time.time()
     members, cards = [], []
@@ -88,10 +87,7 @@ def build(member_paths: list[Path], name: str, out: Path, mnist, command: str | 
     if len(fingerprints - {None}) > 1:
         raise EnsembleError("the members were trained on different data (their cards' fingerprints differ)")
     model = combine(members, name=name)
-    entry = artifacts.ModelEntry(name, Path(out) / f"{name}.keras", None, True, layout="28x28x1", outputs="probabilities", model=model)
-    classifier = Classifier(entry)
-    val = metrics.classification_metrics(classifier.predict_proba(mnist.x_val), mnist.y_val)
-    test = metrics.classification_metrics(classifier.predict_proba(mnist.x_test), mnist.y_test)
+    val, test = evaluate_splits(name, Path(out) / f"{name}.keras", model, mnist)
     summaries = [member_summary(p, c) for p, c in zip(member_paths, cards, strict=True)]
     card = {
         "name": name,

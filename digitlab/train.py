@@ -359,6 +359,18 @@ def versions() -> dict[str, str]:
     return out
 
 
+def evaluate_splits(name: str, path: Path, model, d: MnistInputs) -> tuple[dict, dict]:
+    """Validation and test metrics of a just-built digitlab model, through the Classifier path that
+    the app and the CLI use."""
+    from digitlab.inference import Classifier
+
+    entry = artifacts.ModelEntry(name, Path(path), None, True, layout="28x28x1", outputs="probabilities", model=model)
+    classifier = Classifier(entry)
+    val = metrics.classification_metrics(classifier.predict_proba(d.x_val), d.y_val)
+    test = metrics.classification_metrics(classifier.predict_proba(d.x_test), d.y_test)
+    return val, test
+
+
 def provenance() -> dict:
     """The card fields that say with what and when a model was made, and what input it expects."""
     return {
@@ -390,7 +402,6 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=()) -> Path:
     """
     import keras
 
-    from digitlab.inference import Classifier
 
     worker = None
     if config.distribute == "multiworker":
@@ -422,10 +433,7 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=()) -> Path:
         model, history = distributed.fit(worker, config, d, run_dir) if worker else fit_keras(config, d, run_dir, callbacks)
     train_seconds = time.time() - t_fit
 
-    entry = artifacts.ModelEntry(config.name, run_dir / "best.keras", None, True, layout="28x28x1", outputs="probabilities", model=model)
-    classifier = Classifier(entry)
-    val = metrics.classification_metrics(classifier.predict_proba(d.x_val), d.y_val)
-    test = metrics.classification_metrics(classifier.predict_proba(d.x_test), d.y_test)
+    val, test = evaluate_splits(config.name, run_dir / "best.keras", model, d)
     extra_metrics = {}
     if config.builder == "logistic":  # the Keras copy must agree with scikit-learn
         agree = float((clf.predict(d.x_test.reshape(len(d.x_test), -1)) == test["pred"]).mean())

@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 
 import _bootstrap  # noqa: F401
 
+REFERENCE_BATCH = 128  # the keras-io mnist_convnet example's batch size
+
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -49,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     sys.path.insert(0, str(_bootstrap.ROOT + "/training"))
+    from train_cnn import DEFAULTS as cnn_recipe  # the exact recipe of training/train_cnn.py
+
     raw = train.data.load_mnist().x_test[:50]
     pictures = [bench.canvas_like(d) for d in raw]
     result = {
@@ -58,10 +62,6 @@ def main(argv: list[str] | None = None) -> int:
         "latency": bench.latency(classifier, pictures, repeats=20 if a.quick else a.repeats),
     }
     if not a.skip_training:
-        from train_cnn import DEFAULTS as cnn_recipe  # the exact recipe of training/train_cnn.py
-
-        from digitlab.train import TrainConfig
-
         target = 0.5 if a.quick else a.target
         x_tr, y_tr = mnist.x_train, mnist.y_train
         if a.quick:
@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         races = []
         for label, config, build in (
             ("train_cnn.py recipe", cnn_recipe, lambda: models.build(cnn_recipe.builder, **cnn_recipe.model_kwargs)),
-            ("keras-io mnist_convnet", TrainConfig(batch_size=128, rotation_deg=0, translate=0, zoom=0, stroke=0), models.build_convnet_reference),
+            ("keras-io mnist_convnet", train.TrainConfig(batch_size=REFERENCE_BATCH, rotation_deg=0, translate=0, zoom=0, stroke=0),
+             models.build_convnet_reference),
         ):
             keras.utils.set_random_seed(0)
             model = build()
@@ -87,14 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         result["speedup"] = (ref.train_seconds / ours.train_seconds) if ours.reached and ref.reached else None
 
     if not a.skip_step_cost:
-        from train_cnn import DEFAULTS as cnn_recipe
-
-        kw = cnn_recipe.model_kwargs
+        builder, kw = cnn_recipe.builder, cnn_recipe.model_kwargs
         costs = {}
         for label, build, batch in (
-            ("cnn, BatchNorm after pooling (train_cnn.py)", lambda: models.build("cnn", **kw), cnn_recipe.batch_size),
-            ("cnn, textbook order (conv-BN-ReLU, pool)", lambda: models.build("cnn", **kw, pool_first=False), cnn_recipe.batch_size),
-            ("keras-io mnist_convnet", models.build_convnet_reference, 128),
+            ("cnn, BatchNorm after pooling (train_cnn.py)", lambda: models.build(builder, **kw), cnn_recipe.batch_size),
+            ("cnn, textbook order (conv-BN-ReLU, pool)", lambda: models.build(builder, **kw, pool_first=False), cnn_recipe.batch_size),
+            ("keras-io mnist_convnet", models.build_convnet_reference, REFERENCE_BATCH),
         ):
             keras.utils.set_random_seed(0)
             costs[label] = {"batch_size": batch, **bench.step_cost(build, mnist.x_train, mnist.y_train, batch, steps=10 if a.quick else 60)}
