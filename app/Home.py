@@ -6,7 +6,8 @@
 import common
 import streamlit as st
 
-from digitlab import calibration, inspect_input, preprocess
+from digitlab import preprocess
+from digitlab.evaluation import calibration, inspect_input
 
 CANVAS = 280  # px; 10x MNIST's 28
 THEMES = {"Light": ("#FFFFFF", "#000000", "yes"), "Dark": ("#000000", "#FFFFFF", "no")}  # background, ink, invert

@@ -13,11 +13,10 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `streamlit run app/Home.py` puts app/ on the path, not the repo
-    sys.path.insert(0, str(ROOT))
-
-from digitlab import artifacts, inference, inspect_input, paths, preprocess  # noqa: E402
+from digitlab import paths, preprocess
+from digitlab.evaluation import inspect_input
+from digitlab.models import artifacts
+from digitlab.serving import classifiers
 
 
 def _keep_tensorflow_warm() -> None:
@@ -98,7 +97,7 @@ def page(title: str, icon: str = "✏️") -> None:
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=8)
-def _classifier(path: str, mtime_ns: int, size: int) -> inference.Classifier:
+def _classifier(path: str, mtime_ns: int, size: int) -> classifiers.Classifier:
     """One Classifier per model file version, shared by every page and session.
 
     Keyed by (path, mtime, size) so a replaced file is loaded again.  The first forward
@@ -107,7 +106,7 @@ def _classifier(path: str, mtime_ns: int, size: int) -> inference.Classifier:
     entry = next((e for e in artifacts.list_models(Path(path).parent) if str(e.path) == path), None)
     if entry is None or not entry.usable:
         entry = artifacts.inspect(Path(path))
-    clf = inference.Classifier(entry)
+    clf = classifiers.Classifier(entry)
     clf.predict_proba(np.zeros((1, 28, 28), np.float32))  # traces the tf.function now, not on the first stroke
     return clf
 
@@ -116,7 +115,7 @@ def list_models() -> list[artifacts.ModelEntry]:
     return artifacts.list_models(models_dir())
 
 
-def classifier(entry: artifacts.ModelEntry) -> inference.Classifier:
+def classifier(entry: artifacts.ModelEntry) -> classifiers.Classifier:
     st_ = entry.path.stat()
     return _classifier(str(entry.path), st_.st_mtime_ns, st_.st_size)
 
@@ -125,7 +124,7 @@ def _remember_pick() -> None:
     st.session_state[MODEL_KEY] = st.session_state[PICKER_KEY]
 
 
-def sidebar() -> inference.Classifier | None:
+def sidebar() -> classifiers.Classifier | None:
     """Model picker: every usable model with its card's headline, unusable files with their reason.
 
     Returns the chosen model's Classifier, or None when no model is usable.
@@ -154,7 +153,7 @@ def sidebar() -> inference.Classifier | None:
     return classifier(chosen)
 
 
-def require_model(clf: inference.Classifier | None) -> inference.Classifier:
+def require_model(clf: classifiers.Classifier | None) -> classifiers.Classifier:
     """Guard: stop the page with a clear message when there is no model."""
     if clf is None:
         st.warning("There is no usable model yet, so there is nothing to predict with. See the sidebar.")
@@ -189,7 +188,7 @@ PROBABILITY_CHART = {
 }
 
 
-def show_prediction(pred: inference.Prediction) -> None:
+def show_prediction(pred: classifiers.Prediction) -> None:
     """The predicted digit, its confidence and a bar chart over all ten digits."""
     if pred.label is None:
         st.info("No ink found yet: draw a digit (or upload a picture of one) and the prediction appears here.")
@@ -198,7 +197,7 @@ def show_prediction(pred: inference.Prediction) -> None:
     show_probabilities(pred)
 
 
-def show_probabilities(pred: inference.Prediction) -> None:
+def show_probabilities(pred: classifiers.Prediction) -> None:
     """Bar chart of all ten probabilities."""
     data = {"digit": [str(d) for d in range(10)], "probability": [float(p) for p in pred.probabilities]}
     st.vega_lite_chart(data, PROBABILITY_CHART, width="stretch")  # a plain spec: ~1 ms, against ~10 ms for st.bar_chart
@@ -241,7 +240,7 @@ def show_likeness(image) -> None:
 # ----------------------------------------------------------------------------- explanations
 
 
-def model_key(clf: inference.Classifier) -> str:
+def model_key(clf: classifiers.Classifier) -> str:
     """Identifies a model file version in cache keys (keras models are not hashable by st.cache_data)."""
     s = clf.entry.path.stat()
     return f"{clf.entry.path}:{s.st_mtime_ns}:{s.st_size}"
@@ -250,7 +249,7 @@ def model_key(clf: inference.Classifier) -> str:
 @st.cache_data(max_entries=256, show_spinner=False)
 def explanation(method: str, key: str, image, class_index: int, layer: str | None, _model):
     """Cached ``digitlab.explain`` heat map ((28, 28) in [0, 1]) for one model version, input, class and layer."""
-    from digitlab import explain
+    from digitlab.evaluation import explain
 
     if method == "saliency":
         return explain.saliency(_model, image, class_index, samples=16)
@@ -260,7 +259,7 @@ def explanation(method: str, key: str, image, class_index: int, layer: str | Non
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def activation_maps(key: str, image, _model):
-    from digitlab import explain
+    from digitlab.evaluation import explain
 
     return explain.activation_maps(_model, image)
 
@@ -268,7 +267,7 @@ def activation_maps(key: str, image, _model):
 @st.cache_data(max_entries=64, show_spinner=False)
 def confusion_png(model_path: str, mtime_ns: int) -> bytes | None:
     """The test confusion matrix from ``<name>.metrics.json`` as a PNG (cached per file version)."""
-    from digitlab import model_report
+    from digitlab.report import model_report
 
     cm = model_report.confusion(Path(model_path))
     return None if cm is None else model_report.confusion_png(cm, "test confusion matrix")

@@ -17,7 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-import _bootstrap  # noqa: F401
 import numpy as np
 
 
@@ -25,7 +24,7 @@ def curves_png(result: dict, model: str) -> bytes:
     """Accuracy against epsilon, one line per attack."""
     import matplotlib.pyplot as plt
 
-    from digitlab import plots
+    from digitlab.report import plots
 
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for curve in result["curves"]:
@@ -43,7 +42,7 @@ def curves_png(result: dict, model: str) -> bytes:
 def examples_png(rows: list[dict], model: str, attack: str) -> bytes:
     import matplotlib.pyplot as plt
 
-    from digitlab import plots
+    from digitlab.report import plots
 
     fig, axes = plt.subplots(1, len(rows), figsize=(len(rows) * 1.2, 1.6), squeeze=False)
     for ax, r in zip(axes[0], rows):
@@ -86,13 +85,16 @@ def main(argv: list[str] | None = None) -> int:
     if a.n < 1 or a.steps < 1 or a.restarts < 1 or any(not 0 <= e <= 1 for e in eps):
         p.error("--n, --steps and --restarts must be at least 1 and every eps in [0, 1]")
 
-    from digitlab import artifacts, attacks, data
+    from digitlab import data
+    from digitlab.evaluation import attacks
+    from digitlab.evaluation.robustness import console_progress
+    from digitlab.files import atomic_write_bytes, atomic_write_json
+    from digitlab.models import artifacts
     from digitlab.paths import REPORTS_DIR
-    from digitlab.robustness import console_progress, mnist_inputs
 
     try:
         entries = artifacts.select(a.model)
-        x, y = mnist_inputs("test", a.n, a.seed, a.mnist)
+        x, y = data.prepared("test", a.n, a.seed, path=a.mnist)
     except (artifacts.ModelError, data.DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -108,11 +110,11 @@ def main(argv: list[str] | None = None) -> int:
         results[entry.name] = result
         out = (a.out or REPORTS_DIR) / entry.name
         out.mkdir(parents=True, exist_ok=True)
-        artifacts.atomic_write_json(out / "attack.json", result)
-        artifacts.atomic_write_bytes(out / "attack.png", curves_png(result, entry.name))
+        atomic_write_json(out / "attack.json", result)
+        atomic_write_bytes(out / "attack.png", curves_png(result, entry.name))
         right = np.flatnonzero(attacks.attacker(entry).predict(x) == y)
         digit = x[right[0] if len(right) else 0]  # the first digit the model gets right
-        artifacts.atomic_write_bytes(out / "attack_examples.png", examples_png(attacks.attack_one(entry, digit, eps, "pgd", a.steps), entry.name, "pgd"))
+        atomic_write_bytes(out / "attack_examples.png", examples_png(attacks.attack_one(entry, digit, eps, "pgd", a.steps), entry.name, "pgd"))
         if a.write_card:
             command = "python evaluation/attack.py " + " ".join(map(str, sys.argv[1:] if argv is None else argv))
             artifacts.update_card(entry.path, {"adversarial": {**figures, "seconds": result["seconds"], "command": command.strip()}})

@@ -20,8 +20,6 @@ import platform
 import sys
 from datetime import UTC, datetime
 
-import _bootstrap  # noqa: F401
-
 REFERENCE_BATCH = 128  # the keras-io mnist_convnet example's batch size
 
 
@@ -40,24 +38,27 @@ def main(argv: list[str] | None = None) -> int:
     import keras
     import numpy as np
 
-    from digitlab import artifacts, bench, models, train
-    from digitlab.inference import load_classifier
+    from digitlab import data
+    from digitlab.evaluation import bench
+    from digitlab.files import atomic_write_json
+    from digitlab.models import artifacts, builders, cards
     from digitlab.paths import REPORTS_DIR
+    from digitlab.serving.classifiers import load_classifier
+    from digitlab.training import presets, recipe
 
     try:
         classifier = load_classifier(a.model)
-        mnist = train.prepare_mnist(dataclasses.replace(train.TrainConfig(), dry_run=a.quick))
-    except (artifacts.ModelError, train.data.DataError) as e:
+        mnist = data.prepared_mnist(dry_run=a.quick)
+    except (artifacts.ModelError, data.DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    sys.path.insert(0, str(_bootstrap.ROOT + "/training"))
-    from train_cnn import DEFAULTS as cnn_recipe  # the exact recipe of training/train_cnn.py
+    cnn_recipe = presets.CNN  # the exact recipe of training/train_cnn.py
 
-    raw = train.data.load_mnist().x_test[:50]
+    raw = data.load_mnist().x_test[:50]
     pictures = [bench.canvas_like(d) for d in raw]
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version(), **train.versions()},
+        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version(), **cards.versions()},
         "latency_model": classifier.name,
         "latency": bench.latency(classifier, pictures, repeats=20 if a.quick else a.repeats),
     }
@@ -68,9 +69,9 @@ def main(argv: list[str] | None = None) -> int:
             x_tr, y_tr = x_tr[:2048], y_tr[:2048]
         races = []
         for label, config, build in (
-            ("train_cnn.py recipe", cnn_recipe, lambda: models.build(cnn_recipe.builder, **cnn_recipe.model_kwargs)),
-            ("keras-io mnist_convnet", train.TrainConfig(batch_size=REFERENCE_BATCH, rotation_deg=0, translate=0, zoom=0, stroke=0),
-             models.build_convnet_reference),
+            ("train_cnn.py recipe", cnn_recipe, lambda: builders.build(cnn_recipe.builder, **cnn_recipe.model_kwargs)),
+            ("keras-io mnist_convnet", recipe.TrainConfig(batch_size=REFERENCE_BATCH, rotation_deg=0, translate=0, zoom=0, stroke=0),
+             builders.build_convnet_reference),
         ):
             keras.utils.set_random_seed(0)
             model = build()
@@ -78,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             if label.startswith("keras-io"):
                 model.compile(optimizer=keras.optimizers.Adam(), loss="categorical_crossentropy", metrics=["accuracy"])
             else:
-                train.compile_model(model, config, steps)
-            ds, recipe_callbacks = train.training_data(x_tr, y_tr, config)
+                recipe.compile_model(model, config, steps)
+            ds, recipe_callbacks = recipe.training_data(x_tr, y_tr, config)
             print(f"racing {label} to {target:.2%} test accuracy", flush=True)
             races.append(bench.time_to_accuracy(label, model, ds, steps, mnist.x_test, mnist.y_test, target, max_epochs=a.max_epochs,
                                                 callbacks=recipe_callbacks))
@@ -91,9 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         builder, kw = cnn_recipe.builder, cnn_recipe.model_kwargs
         costs = {}
         for label, build, batch in (
-            ("cnn, BatchNorm after pooling (train_cnn.py)", lambda: models.build(builder, **kw), cnn_recipe.batch_size),
-            ("cnn, textbook order (conv-BN-ReLU, pool)", lambda: models.build(builder, **kw, pool_first=False), cnn_recipe.batch_size),
-            ("keras-io mnist_convnet", models.build_convnet_reference, REFERENCE_BATCH),
+            ("cnn, BatchNorm after pooling (train_cnn.py)", lambda: builders.build(builder, **kw), cnn_recipe.batch_size),
+            ("cnn, textbook order (conv-BN-ReLU, pool)", lambda: builders.build(builder, **kw, pool_first=False), cnn_recipe.batch_size),
+            ("keras-io mnist_convnet", builders.build_convnet_reference, REFERENCE_BATCH),
         ):
             keras.utils.set_random_seed(0)
             costs[label] = {"batch_size": batch, **bench.step_cost(build, mnist.x_train, mnist.y_train, batch, steps=10 if a.quick else 60)}
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         result["step_cost"] = costs
 
     out = a.out or (REPORTS_DIR / "benchmark.json")
-    artifacts.atomic_write_json(out, result)
+    atomic_write_json(out, result)
     print(render(result))
     print(f"\nwritten {out}")
     return 0

@@ -29,8 +29,6 @@ import json
 import sys
 from pathlib import Path
 
-import _bootstrap  # noqa: F401
-
 KINDS = ("scribble", "letter", "noise", "shape")
 
 
@@ -86,16 +84,20 @@ def main(argv: list[str] | None = None) -> int:
     n_val, n_test = (500, 1000) if a.quick else (None, None)
     n_nd, n_dg = (min(a.non_digits, 20), min(a.digits, 20)) if a.quick else (a.non_digits, a.digits)
 
-    from digitlab import artifacts, calibration, data, gate, nondigits
-    from digitlab.inference import Classifier
+    from digitlab import data
+    from digitlab.data import nondigits
+    from digitlab.evaluation import calibration
+    from digitlab.files import atomic_write_bytes, atomic_write_json
+    from digitlab.models import artifacts
     from digitlab.paths import REPORTS_DIR
-    from digitlab.robustness import mnist_inputs
+    from digitlab.serving.classifiers import Classifier
+    from digitlab.training import gate
 
     try:
         entries = artifacts.select(a.model)
-        x_val, y_val = mnist_inputs("val", n_val, 0, a.mnist)
-        x_test, y_test = mnist_inputs("test", n_test, 0, a.mnist)
         mnist = data.load_mnist(a.mnist)
+        x_val, y_val = data.prepared("val", n_val, 0, raw=mnist)
+        x_test, y_test = data.prepared("test", n_test, 0, raw=mnist)
         the_gate = None if a.no_gate else gate.load(a.gate or gate.GATE_PATH)
     except (artifacts.ModelError, data.DataError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -107,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     if the_gate is not None:
         gate_alone = {"gate": calibration._rel(the_gate.path), "fingerprint": the_gate.fingerprint(), "threshold": the_gate.threshold,
                       **gate.measure(the_gate, x_val, x_test, sets), "command": command}
-        artifacts.atomic_write_json(out / "gate.json", gate_alone)
+        atomic_write_json(out / "gate.json", gate_alone)
     reports = {}
     shown = min(40, n_nd)
     for entry in entries:
@@ -117,14 +119,14 @@ def main(argv: list[str] | None = None) -> int:
         reports[entry.name] = report
         folder = out / entry.name
         folder.mkdir(parents=True, exist_ok=True)
-        artifacts.atomic_write_json(folder / "calibration.json", {"model": entry.name, **report, "non_digit_seeds": nondigits.MEASURE_SEEDS,
+        atomic_write_json(folder / "calibration.json", {"model": entry.name, **report, "non_digit_seeds": nondigits.MEASURE_SEEDS,
                                                                    "command": command})
-        artifacts.atomic_write_bytes(folder / "reliability.png", calibration.reliability_png(report, entry.name))
+        atomic_write_bytes(folder / "reliability.png", calibration.reliability_png(report, entry.name))
         card = {**(entry.card or {}), "calibration": entry_card}
         images, no_ink, _, details = sets["non_digits"]["held_out"]
         probs = clf.predict_proba(images[:shown]) * ~no_ink[:shown, None]  # no ink: all-zero probabilities, as the app gets them
         decisions = calibration.decide_batch(probs, card, images[:shown], the_gate) if the_gate else calibration.decide_batch(probs, card)
-        artifacts.atomic_write_bytes(folder / "non_digits.png", calibration.non_digits_png(
+        atomic_write_bytes(folder / "non_digits.png", calibration.non_digits_png(
             details[:shown], images[:shown], decisions, f"{entry.name}: held-out generated non-digits (green: abstained)"))
         if write_card:
             artifacts.update_card(entry.path, {"calibration": entry_card})
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
                           "non_digits_rejected": {k: round(v["rejected"], 4) for k, v in ab["non_digits"].items()},
                           "card_written": write_card, "report": str(folder)}), flush=True)
     md = markdown(reports, gate_alone)
-    artifacts.atomic_write_bytes(out / "calibration.md", (f"# Calibration and abstention\n\n`{command}`\n\n{md}\n").encode())
+    atomic_write_bytes(out / "calibration.md", (f"# Calibration and abstention\n\n`{command}`\n\n{md}\n").encode())
     print(md, file=sys.stderr)
     return 0
 

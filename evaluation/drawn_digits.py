@@ -2,7 +2,7 @@
 
 How much the MNIST recipe matters, on pictures that do not look like MNIST:
   * drawn-style digits: MNIST test digits redrawn as solid canvas strokes (280x280 RGBA)
-    with a thin pen up to a fat brush (digitlab.synth.restroke);
+    with a thin pen up to a fat brush (digitlab.data.synthetic.restroke);
   * photo-style digits: dark ink on shaded, noisy paper, small and off-centre, JPEG.
 plus MNIST itself as a control. Each set is fed three ways: naive (whole picture squashed to 28x28), the MNIST recipe
 (digitlab.preprocess), and the recipe with stroke-width normalisation.  Accuracy per
@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-
-import _bootstrap  # noqa: F401
 
 WIDTHS = (0.04, 0.07, 0.11, 0.2, 0.3)  # brush width / digit height; MNIST's own strokes are ~0.11
 
@@ -29,9 +27,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
 
-    from digitlab import artifacts, data, preprocess, synth
-    from digitlab.inference import Classifier
+    from digitlab import data, preprocess
+    from digitlab.data import synthetic
+    from digitlab.files import atomic_write_json
+    from digitlab.models import artifacts
     from digitlab.paths import REPORTS_DIR
+    from digitlab.serving.classifiers import Classifier
 
     try:
         entries = artifacts.select(a.model)
@@ -40,13 +41,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     x, y = mnist.x_test[: a.n], mnist.y_test[: a.n]
-    sets = {f"drawn, brush {w:.2f}": [synth.restroke(d, w, seed=i) for i, d in enumerate(x)] for w in WIDTHS}
-    sets["photo"] = [synth.photo(d, i) for i, d in enumerate(x)]
+    sets = {f"drawn, brush {w:.2f}": [synthetic.restroke(d, w, seed=i) for i, d in enumerate(x)] for w in WIDTHS}
+    sets["photo"] = [synthetic.photo(d, i) for i, d in enumerate(x)]
     sets["MNIST as is"] = list(x)  # the control: what each way costs on real MNIST digits
 
     def inputs(pictures, how):
         if how == "naive":
-            return np.stack([synth.naive_input(pic) for pic in pictures])
+            return np.stack([synthetic.naive_input(pic) for pic in pictures])
         out = []
         for pic in pictures:
             prepared = preprocess.prepare(pic, stroke=how == "recipe + stroke")
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, by_way in feeds.items()
         }
     out = a.out or (REPORTS_DIR / "drawn_digits.json")
-    artifacts.atomic_write_json(out, {"n": int(len(y)), "results": results})
+    atomic_write_json(out, {"n": int(len(y)), "results": results})
     for model, table in results.items():
         print(f"\n{model} ({len(y)} digits per set)\n\n| set | " + " | ".join(ways) + " |\n| --- |" + " --- |" * len(ways))
         for name, accs in table.items():

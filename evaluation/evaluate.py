@@ -13,8 +13,6 @@ import json
 import sys
 from pathlib import Path
 
-import _bootstrap  # noqa: F401
-
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -25,7 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="reports folder (default evaluation/reports/)")
     a = p.parse_args(argv)
 
-    from digitlab import artifacts, data, evaluation
+    from digitlab import data
+    from digitlab.evaluation import evaluate
+    from digitlab.models import artifacts
     from digitlab.paths import REPORTS_DIR
 
     try:
@@ -39,10 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         x, y = x[: a.limit], y[: a.limit]
     for entry in entries:
         out = (a.out or REPORTS_DIR) / entry.name
-        report = evaluation.evaluate_entry(entry, x, y, out, split=a.split)
+        report = evaluate.evaluate_entry(entry, x, y, out, split=a.split)
         print(json.dumps({"model": entry.name, "split": a.split, "n": report["n"], "accuracy": round(report["accuracy"], 4),
                           "weighted_f1": round(report["weighted_f1"], 4), "report": str(out)}))
-        print(evaluation.format_report(report), file=sys.stderr)
+        print(evaluate.format_report(report), file=sys.stderr)
     return 0
 
 

@@ -22,8 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-import _bootstrap  # noqa: F401
-
 
 def summary(results: dict[str, dict]) -> str:
     lines = ["| model | clean | mean corruption accuracy (MNIST-C-style, 15) | suite mean (every level) | worst MNIST-C-style | worst suite corruption (mean over levels) |",
@@ -52,13 +50,16 @@ def main(argv: list[str] | None = None) -> int:
     if a.n < 1:
         p.error("--n must be at least 1")
 
-    from digitlab import artifacts, data, robustness
-    from digitlab.inference import Classifier
+    from digitlab import data
+    from digitlab.evaluation import robustness
+    from digitlab.files import atomic_write_bytes, atomic_write_json
+    from digitlab.models import artifacts
     from digitlab.paths import REPORTS_DIR
+    from digitlab.serving.classifiers import Classifier
 
     try:
         entries = artifacts.select(a.model)
-        x, y = robustness.mnist_inputs("test", a.n, a.seed, a.mnist)
+        x, y = data.prepared("test", a.n, a.seed, path=a.mnist)
     except (artifacts.ModelError, data.DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -72,18 +73,18 @@ def main(argv: list[str] | None = None) -> int:
         r["seconds_all_models"] = seconds
         folder = out / name
         folder.mkdir(parents=True, exist_ok=True)
-        artifacts.atomic_write_json(folder / "robustness.json", {"model": name, **r})
-        artifacts.atomic_write_bytes(folder / "robustness.md", (robustness.markdown_table(r, name) + "\n").encode())
-        artifacts.atomic_write_bytes(folder / "robustness.png", robustness.sweep_png(r, name))
+        atomic_write_json(folder / "robustness.json", {"model": name, **r})
+        atomic_write_bytes(folder / "robustness.md", (robustness.markdown_table(r, name) + "\n").encode())
+        atomic_write_bytes(folder / "robustness.png", robustness.sweep_png(r, name))
         print(json.dumps({"model": name, "clean": round(r["clean"], 4), "mean_corruption_accuracy": round(r["mnist_c_mean"], 4),
                           "suite_mean": round(r["suite_mean"], 4), "report": str(folder)}), flush=True)
     table = summary(results)
     command = "python evaluation/evaluate_robustness.py " + " ".join(argv if argv is not None else sys.argv[1:])
     md = f"# Robustness to corruptions\n\n`{command.strip()}` — {a.n} MNIST test digits, seed {a.seed}, {seconds:.0f} s\n\n{table}\n\n"
     md += "\n".join(robustness.markdown_table(r, name) for name, r in results.items())
-    artifacts.atomic_write_json(out / "robustness.json", {"n": a.n, "seed": a.seed, "through_preprocess": a.through_preprocess, "models": results})
-    artifacts.atomic_write_bytes(out / "robustness.md", md.encode())
-    artifacts.atomic_write_bytes(out / "robustness_examples.png", robustness.examples_png(x[0], a.seed))
+    atomic_write_json(out / "robustness.json", {"n": a.n, "seed": a.seed, "through_preprocess": a.through_preprocess, "models": results})
+    atomic_write_bytes(out / "robustness.md", md.encode())
+    atomic_write_bytes(out / "robustness_examples.png", robustness.examples_png(x[0], a.seed))
     print(table, file=sys.stderr)
     return 0
 

@@ -11,7 +11,7 @@ single-image latency.  Every graph format takes "image" (N, 28, 28) and returns
 
 Exit code 1, with a PARITY FAILED line per format, when an export is outside its tolerance
 (float formats: 100% argmax agreement and max |dp| <= 1e-4; dynamic-range: agreement >= 99.5%
-and accuracy at most 0.3 pp lower; int8: >= 99% and 0.5 pp; see digitlab.export.TOLERANCES).  --check-only re-checks the files already in DIR without
+and accuracy at most 0.3 pp lower; int8: >= 99% and 0.5 pp; see digitlab.serving.export.TOLERANCES).  --check-only re-checks the files already in DIR without
 exporting.  --dry-run uses a small probe set and few timing runs (seconds; used by the tests).
 """
 
@@ -23,8 +23,6 @@ import shlex
 import sys
 from pathlib import Path
 
-import _bootstrap  # noqa: F401
-
 PROBE = (1000, 500)  # MNIST test digits, redrawn test digits
 DRY_PROBE = (100, 50)
 REPRESENTATIVE, DRY_REPRESENTATIVE = 500, 100  # training digits that calibrate int8
@@ -32,7 +30,7 @@ LATENCY_RUNS, DRY_LATENCY_RUNS = 300, 20
 
 
 def parse_formats(text: str) -> list[str]:
-    from digitlab.export import FORMATS
+    from digitlab.serving.export import FORMATS
 
     formats = [f.strip() for f in text.split(",") if f.strip()]
     unknown = [f for f in formats if f not in FORMATS]
@@ -54,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     command = " ".join(["python evaluation/export.py", shlex.join(sys.argv[1:] if argv is None else argv)]).strip()
 
-    from digitlab import artifacts, data, export
+    from digitlab import data
+    from digitlab.models import artifacts
+    from digitlab.serving import export
 
     formats = a.formats or list(export.FORMATS)
     try:

@@ -25,8 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import _bootstrap  # noqa: F401
-
 
 def _ints(text: str) -> list[int]:
     return [int(v) for v in text.split(",")]
@@ -49,9 +47,13 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
 
-    from digitlab import artifacts, collect, data, finetune, preprocess, user_style
-    from digitlab.inference import Classifier
+    from digitlab import data, preprocess
+    from digitlab.data import user_digits, user_style
+    from digitlab.files import atomic_write_json
+    from digitlab.models import artifacts
     from digitlab.paths import REPORTS_DIR
+    from digitlab.serving.classifiers import Classifier
+    from digitlab.training import finetune
 
     try:
         base = Classifier(artifacts.resolve(a.base))
@@ -70,13 +72,13 @@ def main(argv: list[str] | None = None) -> int:
                 folder = Path(tmp) / f"user_{per_class}_{seed}"
                 drawn, labels = user_style.drawings(per_class, seed=seed)
                 for pic, label in zip(drawn, labels):
-                    collect.save(pic, int(label), folder, invert="yes")
+                    user_digits.save(pic, int(label), folder, invert="yes")
                 for replay in a.replay:
                     config = finetune.FinetuneConfig(base=str(base.entry.path), name="study", replay=replay, seed=seed, dry_run=a.dry_run)
                     t0 = time.time()
                     try:
                         result = finetune.run(config, folder, Path(tmp) / "models")
-                    except (collect.CollectError, data.DataError) as e:
+                    except (user_digits.CollectError, data.DataError) as e:
                         print(f"error: {e}", file=sys.stderr)
                         return 1
                     tuned = Classifier(artifacts.inspect(result.path))
@@ -107,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     print("\n".join(lines))
     out = a.out or REPORTS_DIR / "finetune_study.json"
-    artifacts.atomic_write_json(out, {"base": base.name, "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+    atomic_write_json(out, {"base": base.name, "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
                                       "rows": rows, "table": lines})
     print(f"wrote {out}")
     return 0

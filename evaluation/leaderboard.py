@@ -3,7 +3,7 @@
 One row per usable model in models/ (or per --models): clean accuracy and weighted F1 on the MNIST
 test split, mean accuracy over the 15 MNIST-C-style corruptions (1,000 test digits), FGSM eps 0.1 and
 PGD-40 eps 0.3 accuracy (500 test digits), ECE before and after the card's temperature, single-image
-latency, parameters and file size, all from digitlab.leaderboard.table(), the function the app's
+latency, parameters and file size, all from digitlab.evaluation.leaderboard.table(), the function the app's
 Leaderboard page calls, so both show the same numbers.  Rows are cached per model file, calibration
 and settings in <out>/leaderboard/<model>.json; --refresh measures every model again.
 Writes <out>/leaderboard.md and <out>/leaderboard.json (every number) and prints the Markdown table.
@@ -18,8 +18,6 @@ import dataclasses
 import sys
 from pathlib import Path
 
-import _bootstrap  # noqa: F401
-
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -30,7 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="reports folder (default evaluation/reports/)")
     a = p.parse_args(argv)
 
-    from digitlab import artifacts, data, leaderboard, robustness
+    from digitlab import data
+    from digitlab.evaluation import leaderboard, robustness
+    from digitlab.files import atomic_write_bytes, atomic_write_json
+    from digitlab.models import artifacts
     from digitlab.paths import REPORTS_DIR
 
     settings = dataclasses.replace(leaderboard.QUICK if a.dry_run else leaderboard.Settings(), mnist_path=a.mnist)
@@ -48,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     table = leaderboard.markdown(rows, settings)
     md = f"# Leaderboard\n\n`{command.strip()}`: {leaderboard.describe(settings)}\n\n{table}\n"
     out.mkdir(parents=True, exist_ok=True)
-    artifacts.atomic_write_bytes(out / f"{stem}.md", md.encode())
-    artifacts.atomic_write_json(out / f"{stem}.json", {"command": command.strip(), "settings": dataclasses.asdict(settings), "rows": rows})
+    atomic_write_bytes(out / f"{stem}.md", md.encode())
+    atomic_write_json(out / f"{stem}.json", {"command": command.strip(), "settings": dataclasses.asdict(settings), "rows": rows})
     print(table)
     return 0
 

@@ -3,7 +3,7 @@
 Writes a folder of digits in one synthetic person's handwriting (digitlab.user_style: a slashed
 zero, a European 1, a crossed 7, an open-top 9 …, drawn as pen strokes on a 280x280 light
 canvas), laid out like the app's Collect page writes it: <out>/0 … <out>/9, one PNG per
-drawing, saved through digitlab.collect.  A stand-in for real users' digits, for trying and
+drawing, saved through digitlab.data.user_digits.  A stand-in for real users' digits, for trying and
 measuring fine-tuning (training/finetune_on_custom.py).  Adds to what is already there.
 """
 
@@ -11,9 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import _bootstrap  # noqa: F401
-
-from digitlab import collect, user_style
+from digitlab.data import user_digits, user_style
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,8 +24,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--per-class must be at least 1")
     pictures, labels = user_style.drawings(a.per_class, a.seed)
     for picture, label in zip(pictures, labels):
-        collect.save(picture, int(label), a.out, invert="yes")
-    print(f"wrote {len(pictures)} drawings ({a.per_class} per digit) into {a.out}; now {collect.counts(a.out)}")
+        user_digits.save(picture, int(label), a.out, invert="yes")
+    print(f"wrote {len(pictures)} drawings ({a.per_class} per digit) into {a.out}; now {user_digits.counts(a.out)}")
     return 0
 
 

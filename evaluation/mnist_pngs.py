@@ -18,8 +18,6 @@ import json
 import sys
 from pathlib import Path
 
-import _bootstrap  # noqa: F401
-
 
 def export(folder: Path, n: int, split: str) -> int:
     from PIL import Image

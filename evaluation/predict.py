@@ -9,7 +9,7 @@ model is loaded once and pictures are predicted in batches.
      "abstain": bool, "reason": str}
 label is the model's answer (the most probable digit; null only when the picture has no ink) and
 confidence its raw probability, as before.  abstain and reason come from the abstain rule in the
-model card and the digit gate (digitlab.calibration.decide_batch: temperature-scaled confidence below
+model card and the digit gate (digitlab.evaluation.calibration.decide_batch: temperature-scaled confidence below
 the card's threshold, or the model-independent "is this a digit?" gate in models/gate/ says no):
 abstain is true when the model should not be trusted to say which digit this is ("not sure this is a
 digit"), and also for no ink; label is kept even then, so consumers that ignore abstain still work.
@@ -26,10 +26,9 @@ import json
 import sys
 from pathlib import Path
 
-import _bootstrap  # noqa: F401
 import numpy as np
 
-from digitlab import calibration
+from digitlab.evaluation import calibration
 
 BATCH = 256  # pictures prepared, then predicted in one forward pass
 
@@ -81,8 +80,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="auto-detect dark ink on light paper, or force it: yes = dark ink on light, no = light ink on dark (default auto)")
     a = p.parse_args(argv)
 
-    from digitlab import artifacts, preprocess
-    from digitlab.inference import load_classifier
+    from digitlab import preprocess
+    from digitlab.models import artifacts
+    from digitlab.serving.classifiers import load_classifier
 
     try:
         classifier = load_classifier(a.model)

@@ -9,15 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from digitlab.paths import SHARED_MNIST  # noqa: E402
+from digitlab.paths import ROOT, SHARED_MNIST
 
 # Tests never download: point the loader at the offline copy unless the caller chose a file.
 if "DIGITLAB_MNIST" not in os.environ and SHARED_MNIST.is_file():
     os.environ["DIGITLAB_MNIST"] = str(SHARED_MNIST)
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +52,7 @@ def run_script():
 @pytest.fixture(scope="session")
 def committed_models():
     """The usable models committed in models/ (the real ones, not a scratch folder)."""
-    from digitlab import artifacts
+    from digitlab.models import artifacts
 
     models = ROOT / "models"
     found = [e for e in artifacts.list_models(models) if e.usable]

@@ -13,7 +13,6 @@ import io
 import json
 import re
 import struct
-import sys
 import zlib
 from pathlib import Path
 
@@ -21,12 +20,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlab import artifacts, inspect_input, model_report, preprocess
+from digitlab import preprocess
+from digitlab.evaluation import inspect_input
+from digitlab.models import artifacts
+from digitlab.report import model_report
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app"
 MODELS = ROOT / "models"  # the real, committed models
-sys.path.insert(0, str(APP))  # `streamlit run app/Home.py` puts app/ on the path; AppTest does not
 
 TIMEOUT = 180  # the first run imports TensorFlow and loads every model
 

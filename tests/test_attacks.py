@@ -7,7 +7,9 @@ import keras
 import numpy as np
 import pytest
 
-from digitlab import artifacts, attacks, models, preprocess
+from digitlab import preprocess
+from digitlab.evaluation import attacks
+from digitlab.models import artifacts, builders
 
 
 def _committed(name):
@@ -138,7 +140,7 @@ def test_attack_one_for_a_drawing(cnn, digits):
 def test_adversarial_training_step_trains_on_perturbed_inputs(digits):
     """The installed step must hand Keras' own train step adversarial, in-range, in-ball inputs."""
     x, y = digits
-    m = models.build("cnn", width=4, dropout=0.0)
+    m = builders.build("cnn", width=4, dropout=0.0)
     m.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"], run_eagerly=True)
     seen = []
     keras_step = m.train_step

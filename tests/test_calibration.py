@@ -8,8 +8,12 @@ import shutil
 import numpy as np
 import pytest
 
-from digitlab import artifacts, calibration, data, gate, nondigits, preprocess
-from digitlab.inference import Classifier
+from digitlab import data, preprocess
+from digitlab.data import nondigits
+from digitlab.evaluation import calibration
+from digitlab.models import artifacts
+from digitlab.serving.classifiers import Classifier
+from digitlab.training import gate
 
 
 def _probs_with_confidence(conf: np.ndarray, pred: np.ndarray) -> np.ndarray:

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from digitlab import artifacts, preprocess
+from digitlab import preprocess
+from digitlab.models import artifacts
 from digitlab.paths import ROOT
 
 # Floors the committed models must keep: the targets (mnist_advanced >= 99.6%, mnist_cnn >= 99.3%).

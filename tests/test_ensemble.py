@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from digitlab import artifacts, ensemble, explain, models
+from digitlab.evaluation import explain
+from digitlab.models import artifacts, builders, ensemble
 
 
 @pytest.fixture(scope="module")
@@ -14,11 +15,11 @@ def members(tmp_path_factory, mnist_path):
     """Two small members really trained (dry run) by the training script's code, with their cards."""
     import dataclasses
 
-    from digitlab import train
+    from digitlab.training import recipe, trainer
 
     out = tmp_path_factory.mktemp("members")
-    base = train.TrainConfig(builder="cnn", model_kwargs={"width": 8}, epochs=2, batch_size=64, mnist_path=str(mnist_path), dry_run=True)
-    paths = [train.run(dataclasses.replace(base, name=f"member{s}", seed=s), out) for s in (1, 2)]
+    base = recipe.TrainConfig(builder="cnn", model_kwargs={"width": 8}, epochs=2, batch_size=64, mnist_path=str(mnist_path), dry_run=True)
+    paths = [trainer.run(dataclasses.replace(base, name=f"member{s}", seed=s), out) for s in (1, 2)]
     return paths
 
 
@@ -70,14 +71,14 @@ def test_ensemble_script_refuses_bad_members(run_script, members, tmp_path):
 def test_members_without_logits_layer_are_refused():
     import keras
 
-    plain = keras.Sequential([keras.Input(models.INPUT_SHAPE), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    plain = keras.Sequential([keras.Input(builders.INPUT_SHAPE), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
     with pytest.raises(ensemble.EnsembleError, match="no layer named 'logits'"):
         ensemble.combine([plain, plain])
 
 
 def test_fine_tuning_warms_up_each_members_head(members):
     """The ensemble's own "logits" only averages; fine-tuning's first phase trains the members' Dense heads."""
-    from digitlab import finetune
+    from digitlab.training import finetune
 
     combined = ensemble.combine([artifacts.load_model(p) for p in members])
     assert [layer.name for layer in finetune._head_layers(combined)] == ["m0_logits", "m1_logits"]
@@ -86,7 +87,7 @@ def test_fine_tuning_warms_up_each_members_head(members):
 
 
 def test_models_page_summary_names_the_members(run_script, members, tmp_path):
-    from digitlab import model_report
+    from digitlab.report import model_report
 
     run_script("training/ensemble.py", *members, "--name", "pair", "--out", tmp_path, "--dry-run")
     (tmp_path / "pair.curves.png").write_bytes(b"left by an earlier model of this name")

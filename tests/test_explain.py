@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitlab import artifacts, explain, preprocess
+from digitlab import preprocess
+from digitlab.evaluation import explain
+from digitlab.models import artifacts
 
 MODELS = Path(__file__).resolve().parents[1] / "models"  # the real, committed models
 

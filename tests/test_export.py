@@ -8,7 +8,6 @@ and the --check-only mode run in-process (the same main()), which saves a Tensor
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import sys
@@ -18,21 +17,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
+from support import load_script
 
-from digitlab import artifacts, export, inference, models, preprocess
+from digitlab import preprocess
+from digitlab.models import artifacts, builders
+from digitlab.serving import classifiers, export
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOAT_FORMATS = ("h5", "savedmodel", "tflite", "onnx")
 QUANTISED = ("tflite-dynamic", "tflite-int8")
 
-
-def _script(name: str):
-    """An evaluation/ script as a module, so its main() runs in this process (TensorFlow loaded once)."""
-    sys.path.insert(0, str(ROOT / "evaluation"))
-    spec = importlib.util.spec_from_file_location(f"_script_{name}", ROOT / "evaluation" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +37,7 @@ def tiny(tmp_path_factory, mnist_path) -> artifacts.ModelEntry:
     keras.utils.set_random_seed(0)
     with np.load(mnist_path) as f:
         x, y = preprocess.prepare_batch(f["x_train"][:1536]), f["y_train"][:1536].astype(np.int64)
-    model = models.build_cnn(width=4, dropout=0.0, name="tiny")
+    model = builders.build_cnn(width=4, dropout=0.0, name="tiny")
     model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
     model.fit(x[..., None], y, batch_size=64, epochs=3, verbose=0)
     folder = tmp_path_factory.mktemp("models")
@@ -118,8 +112,8 @@ def test_exports_share_one_interface(exported, tiny):
     assert (out / "tiny_dynamic.tflite").stat().st_size < 0.6 * (out / "tiny.tflite").stat().st_size
     signature = tf.saved_model.load(str(out / "tiny_savedmodel")).signatures["serving_default"]
     assert list(signature.structured_input_signature[1]) == ["image"] and list(signature.structured_outputs) == ["probabilities"]
-    formats = {fmt: inference.load_classifier(str(out / export.file_name("tiny", fmt))) for fmt in export.FORMATS}
-    assert isinstance(formats["h5"], inference.Classifier)  # .h5 is a Keras file: same safe loader as .keras
+    formats = {fmt: classifiers.load_classifier(str(out / export.file_name("tiny", fmt))) for fmt in export.FORMATS}
+    assert isinstance(formats["h5"], classifiers.Classifier)  # .h5 is a Keras file: same safe loader as .keras
     assert {fmt: getattr(c, "format", "keras") for fmt, c in formats.items()} == {
         "h5": "keras", "savedmodel": "savedmodel", "tflite": "tflite", "tflite-dynamic": "tflite",
         "tflite-int8": "tflite-int8", "onnx": "onnx"}
@@ -128,7 +122,7 @@ def test_exports_share_one_interface(exported, tiny):
 
 
 def _predict_json(capsys, *args) -> tuple[int, list[dict], str]:
-    code = _script("predict").main([*map(str, args), "--format", "json"])
+    code = load_script("evaluation/predict.py").main([*map(str, args), "--format", "json"])
     captured = capsys.readouterr()
     return code, [json.loads(line) for line in captured.out.splitlines()], captured.err
 
@@ -179,7 +173,7 @@ def test_a_wrong_export_fails_the_parity_check_loudly(exported, tiny, tmp_path, 
     export.to_onnx(_tampered(tiny, swap_digits), folder / "tiny.onnx")
     export.to_tflite(_tampered(tiny, nudge), folder / "tiny.tflite")
     shutil.rmtree(folder / "tiny_savedmodel")
-    code = _script("export").main(["--model", str(tiny.path), "--out", str(tmp_path), "--check-only", "--dry-run",
+    code = load_script("evaluation/export.py").main(["--model", str(tiny.path), "--out", str(tmp_path), "--check-only", "--dry-run",
                                    "--formats", "h5,savedmodel,tflite,onnx"])
     err = capsys.readouterr().err
     assert code == 1
@@ -242,7 +236,7 @@ CASES = ["empty", "garbage onnx", "text as tflite", "text as h5", "folder", "mis
 def test_bad_exported_files_give_clear_errors(bad_files, pngs, capsys, case):
     path, words = bad_files[case]
     with pytest.raises(artifacts.ModelError, match=None) as e:
-        inference.load_classifier(str(path))
+        classifiers.load_classifier(str(path))
     assert words in str(e.value), str(e.value)
     code, lines, err = _predict_json(capsys, pngs / "0000_7.png", "--model", path)
     assert code == 2 and not lines and words in err and err.startswith("error:"), err
@@ -258,7 +252,7 @@ def test_a_foreign_onnx_with_another_layout_and_logits_is_read_right(tiny, tmp_p
     fn = tf.function(lambda x: tf.math.log(model(tf.reshape(x, (-1, 28, 28, 1)), training=False) + 1e-12),
                      input_signature=[tf.TensorSpec([None, 784], tf.float32)])
     tf2onnx.convert.from_function(fn, input_signature=fn.input_signature, opset=export.ONNX_OPSET, output_path=str(tmp_path / "flat.onnx"))
-    clf = inference.load_classifier(str(tmp_path / "flat.onnx"))
+    clf = classifiers.load_classifier(str(tmp_path / "flat.onnx"))
     x = preprocess.prepare_batch(mnist_test[0][:50])
     assert clf.entry.outputs == "logits"
     np.testing.assert_allclose(clf.predict_proba(x), np.asarray(model(x[..., None])), atol=1e-5)

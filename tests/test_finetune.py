@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -17,18 +16,21 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlab import artifacts, collect, finetune, inspect_input, preprocess, user_style
+from digitlab import preprocess
+from digitlab.data import user_digits, user_style
+from digitlab.evaluation import inspect_input
+from digitlab.models import artifacts
+from digitlab.training import finetune
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app"
 MODELS = ROOT / "models"
-sys.path.insert(0, str(APP))  # the pages import `common` from app/
 
 
 def user_folder(folder: Path, per_class: int, seed: int = 0) -> Path:
     pictures, labels = user_style.drawings(per_class, seed)
     for picture, label in zip(pictures, labels):
-        collect.save(picture, int(label), folder, invert="yes")
+        user_digits.save(picture, int(label), folder, invert="yes")
     return folder
 
 
@@ -41,7 +43,7 @@ def white_png(path: Path, size: int = 64) -> None:
 def my_digits(tmp_path, monkeypatch):
     """$DIGITLAB_MY_DIGITS -> a scratch folder, so neither the tests nor the app touch the real one."""
     d = tmp_path / "my_digits"
-    monkeypatch.setenv(collect.ENV_VAR, str(d))
+    monkeypatch.setenv(user_digits.ENV_VAR, str(d))
     return d
 
 
@@ -50,53 +52,53 @@ def my_digits(tmp_path, monkeypatch):
 
 def test_save_writes_unique_files_atomically_and_refuses_blank_drawings(my_digits):
     rng = np.random.default_rng(0)
-    a = collect.save(user_style.draw(7, rng), 7)
-    b = collect.save(user_style.draw(7, rng), "7")
+    a = user_digits.save(user_style.draw(7, rng), 7)
+    b = user_digits.save(user_style.draw(7, rng), "7")
     assert a != b and a.parent == b.parent == my_digits / "7"
-    assert collect.counts()[7] == 2 and sum(collect.counts().values()) == 2
-    assert collect.samples(7)[0] == b  # newest first
+    assert user_digits.counts()[7] == 2 and sum(user_digits.counts().values()) == 2
+    assert user_digits.samples(7)[0] == b  # newest first
     assert preprocess.prepare(a).image is not None  # a real picture, readable by the one preprocessing path
     blank = np.full((280, 280, 4), 255, np.uint8)
-    with pytest.raises(collect.CollectError, match="no ink"):
-        collect.save(blank, 3)
-    with pytest.raises(collect.CollectError, match="not a digit"):
-        collect.save(user_style.draw(1, rng), 12)
+    with pytest.raises(user_digits.CollectError, match="no ink"):
+        user_digits.save(blank, 3)
+    with pytest.raises(user_digits.CollectError, match="not a digit"):
+        user_digits.save(user_style.draw(1, rng), 12)
     assert not (my_digits / "3").exists() and not list(my_digits.rglob(".*")), "no file and no temp file left behind"
-    collect.delete(a)
-    assert collect.samples(7) == [b]
+    user_digits.delete(a)
+    assert user_digits.samples(7) == [b]
     outside = my_digits.parent / "keep.png"
     white_png(outside)
-    with pytest.raises(collect.CollectError, match="nothing was deleted"):
-        collect.delete(outside)
+    with pytest.raises(user_digits.CollectError, match="nothing was deleted"):
+        user_digits.delete(outside)
     assert outside.is_file()
 
 
 def test_read_folder_errors_name_the_problem(tmp_path):
-    with pytest.raises(collect.CollectError, match="no such folder"):
-        collect.read_folder(tmp_path / "nowhere")
+    with pytest.raises(user_digits.CollectError, match="no such folder"):
+        user_digits.read_folder(tmp_path / "nowhere")
     folder = user_folder(tmp_path / "digits", 2)
     (folder / "seven").mkdir()
     (folder / "10").mkdir()
-    with pytest.raises(collect.CollectError, match="these are not: '10', 'seven'"):
-        collect.read_folder(folder)
+    with pytest.raises(user_digits.CollectError, match="these are not: '10', 'seven'"):
+        user_digits.read_folder(folder)
     (folder / "seven").rmdir()
     (folder / "10").rmdir()
-    for p in collect.samples(3, folder)[:1] + collect.samples(7, folder):
+    for p in user_digits.samples(3, folder)[:1] + user_digits.samples(7, folder):
         p.unlink()
-    with pytest.raises(collect.CollectError, match=r"at least 2 .*3: 1, 7: 0"):
-        collect.read_folder(folder)
+    with pytest.raises(user_digits.CollectError, match=r"at least 2 .*3: 1, 7: 0"):
+        user_digits.read_folder(folder)
 
 
 def test_bad_pictures_are_skipped_and_listed_the_rest_go_on(tmp_path):
     folder = user_folder(tmp_path / "digits", 2)
-    good = collect.samples(5, folder)[0].read_bytes()
+    good = user_digits.samples(5, folder)[0].read_bytes()
     (folder / "5" / "cut_short.png").write_bytes(good[:300])
     (folder / "5" / "not_a_picture.png").write_bytes(b"hello, I am text\n" * 20)
     white_png(folder / "2" / "blank.png")
     (folder / "4" / "notes.txt").write_text("a note")
     white_png(folder / "loose.png")
     (folder / ".DS_Store").write_bytes(b"\0\0")
-    user = collect.read_folder(folder)
+    user = user_digits.read_folder(folder)
     assert len(user.labels) == 20 and user.per_class() == dict.fromkeys(range(10), 2)
     reasons = {p.name: r for p, r in user.skipped}
     assert set(reasons) == {"cut_short.png", "not_a_picture.png", "blank.png", "notes.txt", "loose.png"}
@@ -104,9 +106,9 @@ def test_bad_pictures_are_skipped_and_listed_the_rest_go_on(tmp_path):
     assert "no ink" in reasons["blank.png"] and "not a picture file" in reasons["notes.txt"]
     assert "not inside a digit folder" in reasons["loose.png"]
     # A digit left short because its other pictures were bad: the message says so, and why.
-    next(p for p in collect.samples(2, folder) if p.name != "blank.png").unlink()
-    with pytest.raises(collect.CollectError, match=r"2: 1 .*skipped.*blank.png: no ink"):
-        collect.read_folder(folder)
+    next(p for p in user_digits.samples(2, folder) if p.name != "blank.png").unlink()
+    with pytest.raises(user_digits.CollectError, match=r"2: 1 .*skipped.*blank.png: no ink"):
+        user_digits.read_folder(folder)
 
 
 def test_holdout_split_is_stratified():
@@ -126,7 +128,7 @@ def test_script_errors_are_clear_and_write_nothing(run_script, tmp_path):
     proc = run_script("training/finetune_on_custom.py", tmp_path / "missing", "--out", out, check=False)
     assert proc.returncode == 1 and "no such folder" in proc.stderr
     folder = user_folder(tmp_path / "digits", 2)
-    for p in collect.samples(6, folder):
+    for p in user_digits.samples(6, folder):
         p.unlink()
     proc = run_script("training/finetune_on_custom.py", folder, "--out", out, check=False)
     assert proc.returncode == 1 and "6: 0" in proc.stderr
@@ -138,7 +140,7 @@ def test_script_errors_are_clear_and_write_nothing(run_script, tmp_path):
 def test_script_dry_run_through_the_app_job_writes_model_and_card(run_script, tmp_path):
     folder = tmp_path / "digits"
     run_script("evaluation/make_user_digits.py", "--out", folder, "--per-class", "2", "--seed", "1")
-    assert collect.counts(folder) == dict.fromkeys(range(10), 2)
+    assert user_digits.counts(folder) == dict.fromkeys(range(10), 2)
     white_png(folder / "4" / "blank.png")
     out = tmp_path / "models"
     job = finetune.start_job(folder, out, "mnist_cnn", name="mine", extra=["--dry-run", "--seed", "3"])
@@ -176,7 +178,7 @@ def test_script_dry_run_through_the_app_job_writes_model_and_card(run_script, tm
 def test_finetuning_learns_the_users_style_without_forgetting_mnist(tmp_path):
     """A short run from mnist_cnn on 3 drawings per digit: better on 100 new drawings by the same
     hand, and at most a little worse on MNIST test."""
-    from digitlab.inference import Classifier
+    from digitlab.serving.classifiers import Classifier
 
     base = artifacts.resolve("mnist_cnn", MODELS)
     folder = user_folder(tmp_path / "digits", 3, seed=0)
@@ -237,13 +239,13 @@ def test_collect_page_saves_counts_and_deletes(my_digits, scratch_models):
     draw(at, user_style.draw(7, rng))
     at.button(key="collect_save").click().run()
     assert not at.exception, [e.message for e in at.exception]
-    [saved] = collect.samples(7)
+    [saved] = user_digits.samples(7)
     assert saved.parent == my_digits / "7" and f"`7/{saved.name}`" in texts(at.success)
     assert shown_counts(at)[7] == 1 and at.session_state["collect_nonce"] == 1
     # A blank canvas is refused with a reason.
     draw(at, np.full((280, 280, 4), 255, np.uint8))
     at.button(key="collect_save").click().run()
-    assert "no ink" in texts(at.error) and len(collect.samples(7)) == 1
+    assert "no ink" in texts(at.error) and len(user_digits.samples(7)) == 1
     # Browse the 7s and delete the one saved.
     at.segmented_control(key="collect_browse").set_value(7).run()
     at.button(key=f"collect_delete_7_{saved.name}").click().run()

@@ -7,18 +7,18 @@ import keras
 import numpy as np
 import pytest
 
-from digitlab import artifacts, models
-from digitlab.inference import Classifier
+from digitlab.models import artifacts, builders
+from digitlab.serving.classifiers import Classifier
 
 
 @pytest.mark.parametrize("builder", ["baseline", "cnn", "advanced"])
 def test_builders_are_functional_28x28_to_10_with_named_layers(builder):
-    m = models.build(builder)
+    m = builders.build(builder)
     assert isinstance(m, keras.Model) and not isinstance(m, keras.Sequential)
     assert tuple(m.inputs[0].shape[1:]) == (28, 28, 1) and tuple(m.outputs[0].shape[1:]) == (10,)
     assert m.get_layer("logits") is not None and m.layers[-1].name == "probs"
     if builder != "baseline":
-        assert isinstance(m.get_layer(models.LAST_CONV), (keras.layers.Conv2D, keras.layers.SeparableConv2D))
+        assert isinstance(m.get_layer(builders.LAST_CONV), (keras.layers.Conv2D, keras.layers.SeparableConv2D))
     y = np.asarray(m(np.zeros((2, 28, 28, 1), np.float32)))
     assert y.shape == (2, 10) and np.allclose(y.sum(1), 1, atol=1e-5)
     assert not m.compiled  # builders do not compile
@@ -26,7 +26,7 @@ def test_builders_are_functional_28x28_to_10_with_named_layers(builder):
 
 def test_unknown_builder():
     with pytest.raises(KeyError, match="known"):
-        models.build("resnet152")
+        builders.build("resnet152")
 
 
 def _card(name):
@@ -34,7 +34,7 @@ def _card(name):
 
 
 def test_save_list_load_round_trip(tmp_path):
-    m = models.build_baseline()
+    m = builders.build_baseline()
     path = artifacts.save_model(m, _card("tiny"), "tiny", tmp_path, extras={".history.json": b"{}"})
     assert path == tmp_path / "tiny.keras"
     card = json.loads((tmp_path / "tiny.json").read_text())
@@ -48,7 +48,7 @@ def test_save_list_load_round_trip(tmp_path):
 
 
 def test_interrupted_save_leaves_old_model_intact(tmp_path):
-    artifacts.save_model(models.build_baseline(), _card("m"), "m", tmp_path)
+    artifacts.save_model(builders.build_baseline(), _card("m"), "m", tmp_path)
     before = (tmp_path / "m.keras").read_bytes()
 
     class Exploding:
@@ -81,7 +81,7 @@ def _wrong_output_model():
 
 
 def test_bad_files_are_listed_unusable_with_reasons_and_others_keep_working(tmp_path):
-    artifacts.save_model(models.build_baseline(), _card("good"), "good", tmp_path)
+    artifacts.save_model(builders.build_baseline(), _card("good"), "good", tmp_path)
     (tmp_path / "garbage.keras").write_bytes(b"\x00not a zip at all")
     (tmp_path / "empty.keras").write_bytes(b"")
     good = (tmp_path / "good.keras").read_bytes()
@@ -128,7 +128,7 @@ def test_install_refuses_bad_uploads_and_writes_nothing(tmp_path):
         artifacts.install_model_file(b"x" * (artifacts.MAX_MODEL_BYTES + 1), "big.keras", tmp_path)
     assert list(tmp_path.iterdir()) == []
     good = tmp_path.parent / "upload_good.keras"
-    models.build_baseline().save(good)
+    builders.build_baseline().save(good)
     entry = artifacts.install_model_file(good.read_bytes(), "My model (v2).keras", tmp_path)
     assert entry.usable and entry.name == "My_model_v2" and (tmp_path / "My_model_v2.keras").is_file()
     with pytest.raises(artifacts.ModelError, match="already exists"):
@@ -146,7 +146,7 @@ def test_saved_files_are_readable_by_others(tmp_path):
     import os
     import stat
 
-    artifacts.save_model(models.build_baseline(), _card("perm"), "perm", tmp_path)
+    artifacts.save_model(builders.build_baseline(), _card("perm"), "perm", tmp_path)
     umask = os.umask(0)
     os.umask(umask)
     for p in tmp_path.iterdir():

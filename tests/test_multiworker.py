@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitlab import artifacts, distributed
+from digitlab.models import artifacts
+from digitlab.training import distributed
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,7 +70,7 @@ def test_script_without_tf_config_says_what_is_missing(run_script, tmp_path):
 
 
 def test_unsupported_recipes_are_refused_before_waiting_for_workers():
-    from digitlab.train import TrainConfig
+    from digitlab.training.recipe import TrainConfig
 
     for config, message in [
         (TrainConfig(builder="logistic"), "scikit-learn baseline"),

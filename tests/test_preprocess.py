@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from digitlab import preprocess as P
-from digitlab.synth import naive_input, photo
+from digitlab.data.synthetic import naive_input, photo
 
 
 def corr(a, b) -> float:
@@ -186,7 +186,7 @@ def test_mnist_reference_stats_are_recomputable(mnist_test):
 
 
 def test_stroke_width_is_brought_into_mnist_range(mnist_test):
-    from digitlab.synth import restroke
+    from digitlab.data.synthetic import restroke
 
     lo, hi = P.STROKE_BAND
     for fraction in (0.04, 0.3):  # a thin pen, a fat brush (MNIST is ~0.11)

@@ -6,8 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from digitlab import artifacts, preprocess, robustness
-from digitlab.inference import Classifier
+from digitlab import preprocess
+from digitlab.evaluation import robustness
+from digitlab.models import artifacts
+from digitlab.serving.classifiers import Classifier
 
 ALL = [(c, lv) for c in robustness.SUITE.values() for lv in c.levels] + [(c, c.levels[0]) for c in robustness.MNIST_C.values()]
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlab import artifacts
+from digitlab.models import artifacts
 
 CARD_FIELDS = {
     "builder", "config", "seed", "data", "metrics", "params", "file_bytes", "train_seconds", "command",

@@ -8,21 +8,21 @@ never into evaluation/reports/.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from support import load_script
 
-from digitlab import artifacts, calibration, inspect_input, leaderboard, preprocess, robustness
+from digitlab import data, preprocess
+from digitlab.evaluation import calibration, inspect_input, leaderboard, robustness
+from digitlab.models import artifacts
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app"
 MODELS = ROOT / "models"
-sys.path.insert(0, str(APP))  # `streamlit run app/Home.py` puts app/ on the path; AppTest does not
 
 TIMEOUT = 300  # the first run imports TensorFlow and loads every model; the machine may be busy
 
@@ -77,16 +77,6 @@ def chart_data(at) -> dict[str, list]:
 def percent(cell: str) -> float:
     return float(cell.rstrip("%")) / 100
 
-
-def script(name: str):
-    """evaluation/<name>.py as a module, to call its main(argv) in this process (TensorFlow is loaded
-    once for the whole file; tests/test_scripts.py runs the scripts as separate processes)."""
-    if str(ROOT / "evaluation") not in sys.path:
-        sys.path.insert(0, str(ROOT / "evaluation"))
-    spec = importlib.util.spec_from_file_location(f"script_{name}", ROOT / "evaluation" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def non_digit_inks(mnist_x: np.ndarray, n: int, seed: int = 0) -> list[tuple[str, np.ndarray]]:
@@ -185,7 +175,7 @@ def test_predict_cli_abstains_on_non_digits_and_not_on_mnist(run_script, tmp_pat
     assert all("not sure this is a digit" in o["reason"] and o["label"] is not None for o in refused)
 
     # Text format: a fourth column when the model abstains, the usual three otherwise.
-    assert script("predict").main([refused[0]["path"], digits[0]["path"], "--model", calibrated.name]) == 0
+    assert load_script("evaluation/predict.py").main([refused[0]["path"], digits[0]["path"], "--model", calibrated.name]) == 0
     abstained, digit = (line.split("\t") for line in capsys.readouterr().out.splitlines())
     assert len(abstained) == 4 and abstained[3].startswith("not sure this is a digit: ") and abstained[1] == str(refused[0]["label"])
     assert len(digit) == 3 and digit[1] == str(digits[0]["label"])
@@ -195,7 +185,7 @@ def test_predict_cli_abstains_on_non_digits_and_not_on_mnist(run_script, tmp_pat
 
 
 def test_home_not_sure_on_a_non_digit_then_robustness_on_the_drawing(committed_models, reports, mnist_test):
-    from digitlab.inference import Classifier
+    from digitlab.serving.classifiers import Classifier
 
     best = committed_models[0]  # the app's default model
     if not ((best.card or {}).get("calibration") or {}).get("abstain"):
@@ -232,7 +222,7 @@ def test_home_not_sure_on_a_non_digit_then_robustness_on_the_drawing(committed_m
 
 
 def test_robustness_page_live_curve_mnist_picker_and_attacks(reports, committed_models):
-    from digitlab.inference import Classifier
+    from digitlab.serving.classifiers import Classifier
 
     at = new_app("pages/4_Robustness.py").run()
     no_exception(at)
@@ -244,7 +234,7 @@ def test_robustness_page_live_curve_mnist_picker_and_attacks(reports, committed_
     levels = robustness.SUITE[name].levels
     assert list(table["severity"]) == ["clean"] + [f"{lv:g}" for lv in levels]
     shown = [percent(v) for v in table["live, 200 digits"]]
-    x, y = robustness.mnist_test_digits(200)
+    x, y = data.prepared("test", 200)
     clf = Classifier(model)
     expected = [float((clf.predict_proba(x).argmax(1) == y).mean())]
     expected += [float((clf.predict_proba(robustness.corrupt(x, name, lv)).argmax(1) == y).mean()) for lv in levels]
@@ -277,7 +267,7 @@ def test_robustness_page_live_curve_mnist_picker_and_attacks(reports, committed_
 def test_robustness_page_shows_the_script_report(reports, committed_models, monkeypatch, tmp_path):
     require(["mnist_baseline"], committed_models)
     monkeypatch.setenv("DIGITLAB_MODELS_DIR", str(link_models(tmp_path / "models", ["mnist_baseline"])))
-    assert script("evaluate_robustness").main(["--model", "mnist_baseline", "--n", "40", "--out", str(reports)]) == 0
+    assert load_script("evaluation/evaluate_robustness.py").main(["--model", "mnist_baseline", "--n", "40", "--out", str(reports)]) == 0
     report = json.loads((reports / "mnist_baseline" / "robustness.json").read_text())
 
     at = new_app("pages/4_Robustness.py").run()
@@ -300,7 +290,7 @@ def test_robustness_page_shows_the_script_report(reports, committed_models, monk
 def test_leaderboard_script_then_page(reports, committed_models, monkeypatch, tmp_path, capsys):
     require(["mnist_robust", "mnist_baseline"], committed_models)
     # The script measures one model (quick settings) into the scratch reports folder.
-    lb_script = script("leaderboard")
+    lb_script = load_script("evaluation/leaderboard.py")
     assert lb_script.main(["--dry-run", "--models", "mnist_robust", "--out", str(reports)]) == 0
     stdout = capsys.readouterr().out
     written = json.loads((reports / "leaderboard_quick.json").read_text())

@@ -7,26 +7,26 @@ import keras
 import numpy as np
 import pytest
 
-from digitlab import train
+from digitlab.training import recipe, trainer
 
 
 @pytest.fixture
 def dry_config(mnist_path):
-    return train.TrainConfig(name="resume_probe", builder="cnn", model_kwargs={"width": 8}, epochs=2,
+    return recipe.TrainConfig(name="resume_probe", builder="cnn", model_kwargs={"width": 8}, epochs=2,
                              batch_size=64, mnist_path=str(mnist_path), dry_run=True, seed=7)
 
 
 def test_augmentation_keeps_range_and_changes_images(dry_config, mnist_test):
     x = (mnist_test[0][:32] / 255.0).astype(np.float32)[..., None]
     y = np.zeros((32, 10), np.float32)
-    out, _ = train.augmenter(dry_config, seed=1)(x, y)
+    out, _ = recipe.augmenter(dry_config, seed=1)(x, y)
     out = np.asarray(out)
     assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
     changed = np.abs(out - x).mean(axis=(1, 2, 3)) > 0.01
     assert changed.mean() > 0.8
     # stroke augmentation alone changes the ink amount, both ways
     stroke_only = dataclasses.replace(dry_config, rotation_deg=0, translate=0, zoom=0, stroke=1.0)
-    s, _ = train.augmenter(stroke_only, seed=2)(x, y)
+    s, _ = recipe.augmenter(stroke_only, seed=2)(x, y)
     ratio = np.asarray(s).sum(axis=(1, 2, 3)) / x.sum(axis=(1, 2, 3))
     assert ratio.max() > 1.1 and ratio.min() < 0.9
 
@@ -37,7 +37,7 @@ def test_clean_epochs_switch_augmentation_on_at_the_right_epoch(dry_config, mnis
     x = (mnist_test[0][:256] / 255.0).astype(np.float32)
     y = mnist_test[1][:256]
     config = dataclasses.replace(dry_config, clean_epochs=1, batch_size=64)
-    ds, callbacks = train.training_data(x, y, config)
+    ds, callbacks = recipe.training_data(x, y, config)
     plain = {x[i].tobytes() for i in range(len(x))}
     seen: list[float] = []
 
@@ -56,7 +56,7 @@ def test_clean_epochs_switch_augmentation_on_at_the_right_epoch(dry_config, mnis
 @pytest.mark.parametrize("schedule", ["onecycle", "cosine_restarts", "constant"])
 def test_schedules_peak_at_the_configured_rate(dry_config, schedule):
     c = dataclasses.replace(dry_config, schedule=schedule, learning_rate=0.01, epochs=4)
-    lr = train.learning_rate(c, steps_per_epoch=100)
+    lr = recipe.learning_rate(c, steps_per_epoch=100)
     values = [float(lr(s)) if callable(lr) else lr for s in range(0, 400, 5)]
     assert max(values) == pytest.approx(0.01, rel=0.02)
     if schedule != "constant":
@@ -77,15 +77,15 @@ class StopAfter(keras.callbacks.Callback):
 
 def test_interrupted_run_resumes_where_it_stopped(dry_config, tmp_path, capsys):
     with pytest.raises(KeyboardInterrupt):
-        train.run(dry_config, tmp_path, callbacks=[StopAfter(1)])
+        trainer.run(dry_config, tmp_path, callbacks=[StopAfter(1)])
     assert not list(tmp_path.glob("*.keras"))  # nothing half-written into the models folder
-    train.run(dry_config, tmp_path)
+    trainer.run(dry_config, tmp_path)
     assert "resuming the interrupted run" in capsys.readouterr().out
     card = json.loads((tmp_path / "resume_probe.json").read_text())
     history = json.loads((tmp_path / "resume_probe.history.json").read_text())
     assert card["epochs_run"] == 2 and history["epoch"] == [0.0, 1.0]
     # a different recipe under the same name starts afresh instead of loading unfitting weights
-    train.run(dataclasses.replace(dry_config, model_kwargs={"width": 12}, epochs=1), tmp_path)
+    trainer.run(dataclasses.replace(dry_config, model_kwargs={"width": 12}, epochs=1), tmp_path)
     assert "resuming" not in capsys.readouterr().out
 
 
@@ -102,7 +102,7 @@ def test_ema_recipe_saves_the_averaged_weights(dry_config, tmp_path):
             seen["raw"] = np.array(opt._trainable_variables[i].numpy())
             seen["average"] = np.array(opt._model_variables_moving_average[i].numpy())
 
-    train.run(config, tmp_path, callbacks=[Look()])
+    trainer.run(config, tmp_path, callbacks=[Look()])
     saved = keras.saving.load_model(tmp_path / "ema_probe.keras", safe_mode=True).get_layer("last_conv").get_weights()[0]
     assert not np.allclose(seen["raw"], seen["average"])  # the two differ, so the check below means something
     np.testing.assert_allclose(saved, seen["average"], rtol=1e-6, atol=1e-7)

@@ -8,23 +8,24 @@ import keras_tuner as kt
 import numpy as np
 import pytest
 
-from digitlab import artifacts, models, train, tune
+from digitlab.models import artifacts, builders
+from digitlab.training import recipe, tune
 
 
 def test_every_point_of_the_space_is_a_trainable_config():
     hp = kt.HyperParameters()
     values = tune.declare(hp)
     assert set(values) == set(tune.SPACE) == set(hp.values)
-    base = train.TrainConfig(model_kwargs={"width": 32, "dropout": 0.25}, label_smoothing=0.05)
+    base = recipe.TrainConfig(model_kwargs={"width": 32, "dropout": 0.25}, label_smoothing=0.05)
     point = {"width": 16, "depth": 5, "dropout": 0.1, "learning_rate": 0.004, "rotation_deg": 5.0, "translate": 0.05, "zoom": 0.0, "stroke": 0.2}
     config = tune.config_for(base, point, epochs=3)
     assert config.model_kwargs == {"width": 16, "dropout": 0.1, "depth": 5}
     assert (config.learning_rate, config.rotation_deg, config.translate, config.zoom, config.stroke) == (0.004, 5.0, 0.05, 0.0, 0.2)
     assert config.epochs == 3 and config.label_smoothing == 0.05  # the rest of the recipe is the base's
-    model = models.build(config.builder, **config.model_kwargs)
+    model = builders.build(config.builder, **config.model_kwargs)
     convs = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
-    assert convs == ["conv0", "conv1", "conv2", "conv3", models.LAST_CONV]  # depth 5
-    assert model.get_layer("conv0").filters == 16 and model.get_layer(models.LAST_CONV).filters == 32
+    assert convs == ["conv0", "conv1", "conv2", "conv3", builders.LAST_CONV]  # depth 5
+    assert model.get_layer("conv0").filters == 16 and model.get_layer(builders.LAST_CONV).filters == 32
 
 
 def test_trial_subset_is_seeded_and_keeps_labels_with_images(mnist_test):
@@ -63,7 +64,7 @@ def test_dry_run_search_writes_the_trial_table_and_the_best_model(run_script, tm
     assert c["model_kwargs"] == {"width": best["width"], "dropout": best["dropout"], "depth": best["depth"]}
     assert [c[k] for k in ("learning_rate", "rotation_deg", "translate", "zoom", "stroke")] == pytest.approx(
         [best[k] for k in ("learning_rate", "rotation_deg", "translate", "zoom", "stroke")])
-    assert card["params"] == models.build("cnn", **c["model_kwargs"]).count_params()
+    assert card["params"] == builders.build("cnn", **c["model_kwargs"]).count_params()
     [entry] = artifacts.list_models(out)
     assert entry.usable and entry.name == "tune_probe", entry.reason
     assert f"best: trial {best['trial']}" in proc.stdout

@@ -13,15 +13,13 @@ keep them apart from models/):
 """
 
 import argparse
-import dataclasses
 import shlex
 import sys
 from pathlib import Path
 
-import _bootstrap  # noqa: F401
-
-from digitlab import artifacts, data, train
-from digitlab.ensemble import EnsembleError, build
+from digitlab import data
+from digitlab.models import artifacts
+from digitlab.models.ensemble import EnsembleError, build
 from digitlab.paths import MODELS_DIR
 
 
@@ -45,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"no such member file: {', '.join(missing)}")
     command = "python " + shlex.join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]) if argv is None else None
     try:
-        mnist = train.prepare_mnist(dataclasses.replace(train.TrainConfig(), mnist_path=a.mnist, dry_run=a.dry_run))
+        mnist = data.prepared_mnist(a.mnist, dry_run=a.dry_run)
         build(a.members, a.name, a.out, mnist, command=command, dry_run=a.dry_run)
     except (data.DataError, EnsembleError) as e:
         print(f"error: {e}", file=sys.stderr)

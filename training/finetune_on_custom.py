@@ -12,9 +12,7 @@ models/<name>.keras with its card (base model, counts, before/after figures, con
 
 import sys
 
-import _bootstrap  # noqa: F401
-
-from digitlab.finetune import main
+from digitlab.training.finetune import main
 
 if __name__ == "__main__":
     sys.exit(main(__doc__))

@@ -9,24 +9,11 @@ The committed mnist_advanced is two runs of this script averaged by training/ens
 (see its docstring and the README, "Committed models"); one run alone reaches ~99.5% test.
 """
 
-import _bootstrap  # noqa: F401
 
-from digitlab.train import TrainConfig, main
+from digitlab.training import presets
+from digitlab.training.cli import main
 
-DEFAULTS = TrainConfig(
-    name="mnist_advanced",
-    builder="advanced",
-    model_kwargs={"width": 64, "stem": 32, "dropout": 0.3},
-    epochs=36,  # 12 + 24: two full cosine cycles, the second ends at the lowest learning rate
-    batch_size=128,
-    learning_rate=3e-3,
-    weight_decay=1e-4,
-    schedule="cosine_restarts",
-    restart_epochs=12,
-    label_smoothing=0.1,
-    ema=0.999,  # Polyak averaging of the weights over the last ~1,000 steps (~2 epochs); the saved model is the average
-    patience=25,  # longer than the last cycle: early stopping must not cut the final low-rate epochs
-)
+DEFAULTS = presets.ADVANCED
 
 if __name__ == "__main__":
     main(DEFAULTS, __doc__)

@@ -5,11 +5,11 @@ preprocessed MNIST, copied into a one-layer Keras model (models/mnist_baseline.k
 so the app and the CLI serve it like any other model.
 """
 
-import _bootstrap  # noqa: F401
 
-from digitlab.train import TrainConfig, main
+from digitlab.training import presets
+from digitlab.training.cli import main
 
-DEFAULTS = TrainConfig(name="mnist_baseline", builder="logistic", epochs=1)
+DEFAULTS = presets.BASELINE
 
 if __name__ == "__main__":
     main(DEFAULTS, __doc__)

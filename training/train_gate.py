@@ -16,10 +16,9 @@ import dataclasses
 import sys
 from pathlib import Path
 
-import _bootstrap  # noqa: F401
-
-from digitlab import artifacts, data
-from digitlab.gate import GATE_DIR, GateConfig, run
+from digitlab import data
+from digitlab.models import artifacts
+from digitlab.training.gate import GATE_DIR, GateConfig, run
 
 
 def main(argv: list[str] | None = None) -> int:

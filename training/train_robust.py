@@ -9,7 +9,7 @@ al. 2022).  Measured here at eps 0.3 (see the README): FGSM training overfitted 
 (validation PGD accuracy 62 % after 3 epochs, then 40 % as FGSM accuracy kept rising) and
 N-FGSM was no better over 3 epochs, hence PGD-3.  The checkpoint is chosen on PGD accuracy of
 the validation split (val_pgd_accuracy, PGD-10 on a quarter of each validation batch), never on
-clean accuracy.  Same training path, card and files as every other model (digitlab.train.run);
+clean accuracy.  Same training path, card and files as every other model (digitlab.training.trainer.run);
 afterwards FGSM, PGD-40 and PGD-40-on-the-margin accuracies on MNIST test are measured with
 digitlab.attacks and written into the card under "adversarial".
 Writes models/mnist_robust.keras with its card.
@@ -31,28 +31,11 @@ import json
 import sys
 import time
 
-import _bootstrap  # noqa: F401
+from digitlab.training import presets
+from digitlab.training.cli import main
+from digitlab.training.recipe import TrainConfig
 
-from digitlab.train import TrainConfig, main
-
-DEFAULTS = TrainConfig(
-    name="mnist_robust",
-    builder="cnn",
-    model_kwargs={"width": 32, "dropout": 0.0},
-    epochs=14,
-    batch_size=128,
-    learning_rate=3e-3,
-    warmup_epochs=1.0,
-    schedule="onecycle",
-    label_smoothing=0.0,  # smoothing flattens logits and makes gradient attacks look weaker than they are
-    rotation_deg=0.0,  # the adversary is the augmentation; geometric jitter only costs CPU here
-    translate=0.0,
-    zoom=0.0,
-    stroke=0.0,
-    patience=14,  # no early stop: robust accuracy dips and recovers while eps and the learning rate settle
-    adversarial={"attack": "pgd", "eps": 0.3, "alpha": 1.25, "pgd_steps": 3, "ramp_epochs": 3.0, "val_steps": 10, "val_fraction": 0.25},
-    monitor="val_pgd_accuracy",
-)
+DEFAULTS = presets.ROBUST
 
 
 def parse_robust(argv: list[str] | None) -> tuple[TrainConfig, int | None, list[str]]:
@@ -75,11 +58,12 @@ def parse_robust(argv: list[str] | None) -> tuple[TrainConfig, int | None, list[
 
 def measure(path, config: TrainConfig, eval_n: int | None) -> dict:
     """FGSM (eps 0.1, 0.3), PGD-40 (eps 0.1, 0.3) and PGD-40 on the logit margin (eps 0.3) accuracy on MNIST test."""
-    from digitlab import artifacts, attacks
-    from digitlab.robustness import console_progress
-    from digitlab.train import prepare_mnist
+    from digitlab import data
+    from digitlab.evaluation import attacks
+    from digitlab.evaluation.robustness import console_progress
+    from digitlab.models import artifacts
 
-    d = prepare_mnist(config)
+    d = data.prepared_mnist(config.mnist_path, val_size=config.val_size, dry_run=config.dry_run)
     n = eval_n or (200 if config.dry_run else len(d.x_test))
     entry = artifacts.inspect(path)
     t0 = time.time()
@@ -90,7 +74,7 @@ def measure(path, config: TrainConfig, eval_n: int | None) -> dict:
 
 
 def run(argv: list[str] | None = None) -> int:
-    from digitlab import artifacts
+    from digitlab.models import artifacts
 
     config, eval_n, rest = parse_robust(argv)
     path = main(config, __doc__, rest)

@@ -13,11 +13,11 @@ import argparse
 import sys
 from pathlib import Path
 
-import _bootstrap  # noqa: F401
-
-from digitlab import artifacts, data, tune
+from digitlab import data
+from digitlab.models import artifacts
 from digitlab.paths import MODELS_DIR, REPORTS_DIR
-from digitlab.train import TrainConfig
+from digitlab.training import tune
+from digitlab.training.recipe import TrainConfig
 
 # The recipe every trial starts from (train_cnn.py's when the search was written, kept fixed here
 # so the README's search figures stay reproducible); the search replaces width, depth, dropout,

@@ -2,7 +2,7 @@
 
 Writes the browser page's model files:
 
-    <out>/<name>.onnx   digitlab.export.to_onnx: "image" (N, 28, 28) float32 -> "probabilities" (N, 10)
+    <out>/<name>.onnx   digitlab.serving.export.to_onnx: "image" (N, 28, 28) float32 -> "probabilities" (N, 10)
     <out>/<name>.json   what the page needs: class names, preprocessing version, input and output
                         names, the card's test accuracy, the sha256 of the .keras it came from
     <out>/index.json    the models the page offers, and its default (the first one built, or
@@ -18,14 +18,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 WEB = Path(__file__).resolve().parent
-sys.path.insert(0, str(WEB.parent))  # `import digitlab` when run as python web/build.py
 
 DEFAULT_MODEL = "mnist_cnn"  # the committed page model: best of the committed models on drawn digits (README)
 CHECK_DIGITS = 500  # MNIST test digits compared between Keras and onnxruntime
@@ -54,11 +51,14 @@ def main(argv=None) -> int:
     ap.add_argument("--mnist", help="MNIST .npz (default: $DIGITLAB_MNIST, then the usual places)")
     args = ap.parse_args(argv)
 
-    from digitlab import artifacts, data, export, inference, preprocess
+    from digitlab import data, preprocess
+    from digitlab.files import atomic_write_bytes
+    from digitlab.models import artifacts
+    from digitlab.serving import classifiers, export
 
     try:
         entry = artifacts.resolve(args.model)
-        classifier = inference.Classifier(entry)
+        classifier = classifiers.Classifier(entry)
     except artifacts.ModelError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -93,8 +93,8 @@ def main(argv=None) -> int:
         "parity_digits": len(images),
         "command": "python web/build.py --model " + entry.name,
     }
-    artifacts.atomic_write_bytes(args.out / info["onnx"], onnx_bytes)
-    artifacts.atomic_write_bytes(args.out / f"{entry.name}.json", (json.dumps(info, indent=2) + "\n").encode())
+    atomic_write_bytes(args.out / info["onnx"], onnx_bytes)
+    atomic_write_bytes(args.out / f"{entry.name}.json", (json.dumps(info, indent=2) + "\n").encode())
     index_path = args.out / "index.json"
     index = json.loads(index_path.read_text()) if index_path.exists() else {}
     names = [n for n in index.get("models", []) if (args.out / f"{n}.onnx").exists() and n != entry.name] + [entry.name]
@@ -102,7 +102,7 @@ def main(argv=None) -> int:
     if args.make_default or default not in names:
         default = entry.name
     index = {"default": default, "models": sorted(names, key=lambda n: n != default)}
-    artifacts.atomic_write_bytes(index_path, (json.dumps(index, indent=2) + "\n").encode())
+    atomic_write_bytes(index_path, (json.dumps(index, indent=2) + "\n").encode())
     print(f"{args.out / info['onnx']}: {len(onnx_bytes) / 1024:.0f} kB, max |Keras - ONNX| {gap:.1e} on {len(images)} MNIST test digits; page default: {default}")
     return 0
 

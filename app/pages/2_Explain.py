@@ -4,7 +4,7 @@ for the digit drawn or uploaded on Home."""
 import common
 import streamlit as st
 
-from digitlab import explain, inspect_input
+from digitlab.evaluation import explain, inspect_input
 
 SIZE = 210  # px for the main overlays
 

@@ -3,7 +3,8 @@
 import common
 import streamlit as st
 
-from digitlab import artifacts, model_report
+from digitlab.models import artifacts
+from digitlab.report import model_report
 
 PER_ROW = 3
 

@@ -5,7 +5,8 @@ current digit under the same corruption and under FGSM / PGD attacks at growing 
 import common
 import streamlit as st
 
-from digitlab import attacks, data, inspect_input, robustness
+from digitlab import data
+from digitlab.evaluation import attacks, inspect_input, robustness
 
 FAMILIES = {"suite": "Severity suite", "mnist_c": "MNIST-C-style"}
 LIVE_SIZES = (100, 200, 500, 1000)  # MNIST test digits for a live measurement (~1 s per 1,000 digits and level)
@@ -24,7 +25,7 @@ CURVE = {
 
 @st.cache_data(show_spinner="Preparing MNIST test digits…", max_entries=16)
 def test_digits(n: int | None, path: str | None, indices: tuple[int, ...] | None = None):
-    return robustness.mnist_test_digits(n, 0, path, indices)
+    return data.prepared("test", n, 0, indices=indices, path=path)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)

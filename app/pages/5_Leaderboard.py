@@ -1,12 +1,13 @@
 """Every usable model side by side: clean accuracy, corruption and attack robustness, calibration,
-speed and size, from digitlab.leaderboard.table() (the function evaluation/leaderboard.py prints)."""
+speed and size, from digitlab.evaluation.leaderboard.table() (the function evaluation/leaderboard.py prints)."""
 
 import dataclasses
 
 import common
 import streamlit as st
 
-from digitlab import data, leaderboard
+from digitlab import data
+from digitlab.evaluation import leaderboard
 
 SETTINGS = {"standard": "Standard (as evaluation/leaderboard.py)", "quick": "Quick look (rough, seconds per model)"}
 

@@ -10,7 +10,10 @@ from pathlib import Path
 import common
 import streamlit as st
 
-from digitlab import artifacts, collect, finetune, inspect_input
+from digitlab.data import user_digits
+from digitlab.evaluation import inspect_input
+from digitlab.models import artifacts
+from digitlab.training import finetune
 
 CANVAS = 280  # px, as on Home
 SHOWN = 24  # newest samples shown per digit when browsing
@@ -18,7 +21,7 @@ DIGITS = list(range(10))
 
 
 def save_drawing(picture: bytes | None, label: int | None) -> None:
-    folder = collect.default_dir()
+    folder = user_digits.default_dir()
     if picture is None:
         st.session_state.collect_message = ("warning", "Draw a digit on the canvas first.")
         return
@@ -26,8 +29,8 @@ def save_drawing(picture: bytes | None, label: int | None) -> None:
         st.session_state.collect_message = ("warning", "Pick which digit you drew, then save.")
         return
     try:
-        path = collect.save(picture, label, folder, invert="yes")  # the light canvas: dark ink on white
-    except collect.CollectError as e:
+        path = user_digits.save(picture, label, folder, invert="yes")  # the light canvas: dark ink on white
+    except user_digits.CollectError as e:
         st.session_state.collect_message = ("error", str(e).capitalize())
         return
     st.session_state.collect_message = ("success", f"Saved a **{label}** as `{path.parent.name}/{path.name}`.")
@@ -36,8 +39,8 @@ def save_drawing(picture: bytes | None, label: int | None) -> None:
 
 def delete_sample(path: Path) -> None:
     try:
-        collect.delete(path, collect.default_dir())
-    except collect.CollectError as e:
+        user_digits.delete(path, user_digits.default_dir())
+    except user_digits.CollectError as e:
         st.session_state.collect_message = ("error", str(e))
     else:
         st.session_state.collect_message = ("success", f"Deleted `{path.parent.name}/{path.name}`.")
@@ -69,9 +72,9 @@ def draw_panel() -> None:
 
 
 def show_counts() -> dict[int, int]:
-    counts = collect.counts()
+    counts = user_digits.counts()
     st.table({"digit": ["pictures"], **{str(d): [counts[d]] for d in DIGITS}}, hide_index=True)
-    st.caption(f"{sum(counts.values())} pictures in `{collect.default_dir()}`.")
+    st.caption(f"{sum(counts.values())} pictures in `{user_digits.default_dir()}`.")
     return counts
 
 
@@ -79,7 +82,7 @@ def browse(counts: dict[int, int]) -> None:
     digit = st.segmented_control("Browse the pictures of", DIGITS, default=0, format_func=lambda d: f"{d} ({counts[d]})", key="collect_browse")
     if digit is None:
         return
-    files = collect.samples(digit)
+    files = user_digits.samples(digit)
     if not files:
         st.caption(f"No {digit}s saved yet.")
         return
@@ -106,9 +109,9 @@ def start_finetuning(folder: Path, models_dir: Path) -> None:
 
 
 def finetune_panel(counts: dict[int, int]) -> None:
-    folder, models_dir = collect.default_dir(), common.models_dir()
+    folder, models_dir = user_digits.default_dir(), common.models_dir()
     usable = [e for e in common.list_models() if e.usable]
-    short = {d: n for d, n in counts.items() if n < collect.MIN_PER_CLASS}
+    short = {d: n for d, n in counts.items() if n < user_digits.MIN_PER_CLASS}
     job = finetune.job_for(models_dir)
     running = job is not None and job.running()
     names = [e.name for e in usable]
@@ -123,7 +126,7 @@ def finetune_panel(counts: dict[int, int]) -> None:
                     help="how many MNIST test digits measure what the model forgot")
     if short:
         st.info(
-            f"Fine-tuning needs at least {collect.MIN_PER_CLASS} pictures of every digit (one to learn from, one to check on). "
+            f"Fine-tuning needs at least {user_digits.MIN_PER_CLASS} pictures of every digit (one to learn from, one to check on). "
             "Still short: " + ", ".join(f"{d} ({n})" for d, n in short.items()) + "."
         )
     st.button(

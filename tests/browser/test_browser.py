@@ -186,7 +186,8 @@ def test_bad_upload_shows_the_reason(page, mnist_test):
 
 
 def test_switch_model(page, app, mnist_test):
-    from digitlab import artifacts, inference
+    from digitlab.models import artifacts
+    from digitlab.serving import classifiers
 
     entries = [e for e in artifacts.list_models(app.models_dir) if e.usable]
     if len(entries) < 2:
@@ -198,7 +199,7 @@ def test_switch_model(page, app, mnist_test):
         page.locator('[data-testid="stSidebar"] label', has_text=entry.name).first.click()
         page.get_by_text(f"Model: {entry.name}").wait_for(timeout=30_000)
         wait_idle(page)
-        expected = inference.Classifier(entry).predict_picture(data)
+        expected = classifiers.Classifier(entry).predict_picture(data)
         assert prediction(page) == str(expected.label) == str(label), entry.name
         assert f"{expected.confidence:.1%} confident" in page.locator('[data-testid="stMetricDelta"]').inner_text()
     assert_no_errors(page)

@@ -56,7 +56,9 @@ def screenshot(page, name: str) -> None:
 
 
 def test_draw_label_and_save_a_digit(browser, collect_app):
-    from digitlab import collect, inference, preprocess
+    from digitlab import preprocess
+    from digitlab.data import user_digits
+    from digitlab.serving import classifiers
 
     url, my_digits = collect_app
     context = browser.new_context(viewport=VIEWPORT)
@@ -74,10 +76,10 @@ def test_draw_label_and_save_a_digit(browser, collect_app):
             page.get_by_text("(1 stroke)").wait_for(state="detached", timeout=30_000)  # a fresh, blank canvas
         assert page.locator('[data-testid="stException"]').count() == 0
         screenshot(page, "collect")
-        assert collect.counts(my_digits) == {d: int(d in (1, 7)) for d in range(10)}
-        clf = inference.load_classifier("mnist_cnn", MODELS)
+        assert user_digits.counts(my_digits) == {d: int(d in (1, 7)) for d in range(10)}
+        clf = classifiers.load_classifier("mnist_cnn", MODELS)
         for label in (1, 7):
-            [path] = collect.samples(label, my_digits)
+            [path] = user_digits.samples(label, my_digits)
             prepared = preprocess.prepare(path)  # what fine-tuning will read
             assert not prepared.no_ink
             assert clf.predict_prepared([prepared])[0].label == label, f"the saved {label} is not the drawn digit"

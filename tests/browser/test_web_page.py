@@ -110,12 +110,12 @@ def references():
     """onnxruntime on the page's own .onnx file, and the Keras model it was built from."""
     import onnxruntime as ort
 
-    from digitlab import inference
+    from digitlab.serving import classifiers
 
     info = json.loads((MODEL_DIR / "index.json").read_text())
     name = info["default"]
     session = ort.InferenceSession(str(MODEL_DIR / f"{name}.onnx"), providers=["CPUExecutionProvider"])
-    return name, session, inference.load_classifier(name)
+    return name, session, classifiers.load_classifier(name)
 
 
 def _last(page) -> dict:
@@ -254,14 +254,14 @@ def _pictures(x):
 
     from PIL import Image
 
-    from digitlab import synth
+    from digitlab.data import synthetic
 
     for k, width in enumerate((0.04, 0.07, 0.11, 0.2, 0.3)):
-        yield f"transparent, brush {width}", synth.restroke(x[k], width, seed=k)
+        yield f"transparent, brush {width}", synthetic.restroke(x[k], width, seed=k)
     for k in range(5, 8):
-        yield "photo", np.asarray(Image.open(io.BytesIO(synth.photo(x[k], seed=k))).convert("RGBA"))
+        yield "photo", np.asarray(Image.open(io.BytesIO(synthetic.photo(x[k], seed=k))).convert("RGBA"))
     for k, side in ((8, 500), (9, 120)):
-        grey = 255 - synth.restroke(x[k], 0.11, seed=k, side=side)[..., 3]
+        grey = 255 - synthetic.restroke(x[k], 0.11, seed=k, side=side)[..., 3]
         yield f"dark ink, {side} px", np.dstack([grey, grey, grey, np.full_like(grey, 255)])
 
 

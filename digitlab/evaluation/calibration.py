@@ -151,7 +151,7 @@ def decide(probs: np.ndarray, card: dict | None, *, image: np.ndarray | None = N
     """One prediction's (10,) probabilities + the model card -> (label, or None to abstain; reason).
 
     image: the (28, 28) model input the probabilities came from (``Prepared.image``); when given,
-    the digit gate also judges it.  gate: a ``digitlab.gate.Gate`` (None: the committed one).
+    the digit gate also judges it.  gate: a ``digitlab.training.gate.Gate`` (None: the committed one).
     All-zero probabilities (the picture had no ink) give (None, "no ink").  See the module docstring
     for which rule applies to which model.
     """
@@ -168,7 +168,7 @@ def decide_batch(probs: np.ndarray, card: dict | None, images: np.ndarray | None
     threshold = ((((card or {}).get("calibration") or {}).get("abstain")) or {}).get("threshold")
     p_digit, gate_note = None, ""
     if images is not None:
-        from digitlab import gate as gate_module
+        from digitlab.training import gate as gate_module
 
         g = gate if gate is not None else gate_module.default()
         if g is None:
@@ -210,13 +210,13 @@ def calibrate(predict: Predict, x_val: np.ndarray, y_val: np.ndarray, x_test: np
     """Fit the temperature and the confidence threshold on validation; measure the abstain rule.
 
     sets: ``nondigits.measurement_sets(...)`` ({"non_digits": {name: prepared}, "digits": {name: prepared}}).
-    gate: a ``digitlab.gate.Gate`` or None (confidence threshold alone).
+    gate: a ``digitlab.training.gate.Gate`` or None (confidence threshold alone).
     Returns the card's "calibration" entry plus reliability data: {"temperature", "ece_before", "ece_after",
     "nll_before", "nll_after", "reliability_before", "reliability_after", "abstain": {...}}.  "abstain" also
     holds the same figures for the confidence threshold alone at the same validation budget
     ("confidence_only"), which is what the gate adds.
     """
-    from digitlab import nondigits
+    from digitlab.data import nondigits
 
     sets = sets or {"non_digits": {}, "digits": {}}
     p_val, p_test = predict(x_val), predict(x_test)
@@ -300,7 +300,7 @@ def reliability_png(report: dict, model: str) -> bytes:
     """Reliability diagram before and after temperature scaling, with the confidence histogram."""
     import matplotlib.pyplot as plt
 
-    from digitlab import plots
+    from digitlab.report import plots
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 4))
     for ax, key, title in ((axes[0], "reliability_before", "before"), (axes[1], "reliability_after", f"after (T = {report['temperature']:.2f})")):
@@ -330,8 +330,8 @@ def non_digits_png(details: list[str], images: np.ndarray, decisions: list[tuple
     ("-" abstained, or the digit it claimed) and what the picture was."""
     import matplotlib.pyplot as plt
 
-    from digitlab import plots
-    from digitlab.robustness import mosaic
+    from digitlab.evaluation.robustness import mosaic
+    from digitlab.report import plots
 
     n = len(details)
     tiles = [list(images[i : i + cols]) for i in range(0, n, cols)]

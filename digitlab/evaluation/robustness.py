@@ -21,7 +21,6 @@ Two families:
 
 from __future__ import annotations
 
-import functools
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -397,44 +396,6 @@ def corrupt(x: np.ndarray, corruption: Corruption | str, level: float, seed: int
     return out[0] if single else out
 
 
-# ----------------------------------------------------------------------------- data
-
-
-@functools.lru_cache(maxsize=1)
-def _prepared(mnist_path: str | None):
-    """``train.prepare_mnist`` once per process (its disk cache still takes seconds to read)."""
-    from digitlab.train import TrainConfig, prepare_mnist
-
-    return prepare_mnist(TrainConfig(mnist_path=mnist_path))
-
-
-def mnist_inputs(split: str = "test", n: int | None = None, seed: int = 0, mnist_path: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """A split of MNIST as model inputs (through the one preprocessing path, cached by ``train.prepare_mnist``):
-    (x (n, 28, 28) float32, y (n,) int64).  ``n`` digits drawn at random with ``seed`` (all when None),
-    kept in their original order."""
-    d = _prepared(mnist_path)
-    x, y = getattr(d, f"x_{split}"), getattr(d, f"y_{split}")
-    if n is not None and n < len(x):
-        idx = np.sort(np.random.default_rng(seed).choice(len(x), n, replace=False))
-        x, y = x[idx], y[idx]
-    return x, y
-
-
-def mnist_test_digits(n: int | None = None, seed: int = 0, mnist_path: str | None = None,
-                      indices=None) -> tuple[np.ndarray, np.ndarray]:
-    """The same test digits as ``mnist_inputs("test", n, seed)`` (or the given ``indices``), but only those
-    are prepared: a few hundred take well under a second, where ``mnist_inputs`` first prepares all
-    70,000 digits (~20 s once, then a disk cache).  For the app's live measurements.
-    Returns (x (n, 28, 28) float32, y (n,) int64)."""
-    from digitlab import data, preprocess
-
-    _, (x, y) = data.load_keras_layout(mnist_path)
-    if indices is None:
-        indices = np.arange(len(x)) if n is None or n >= len(x) else np.sort(np.random.default_rng(seed).choice(len(x), n, replace=False))
-    indices = np.asarray(indices, np.int64).reshape(-1)
-    return preprocess.prepare_batch(x[indices]), y[indices].astype(np.int64)
-
-
 # ----------------------------------------------------------------------------- sweeps
 
 Predict = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28) inputs -> (N, 10) probabilities
@@ -570,7 +531,7 @@ def sweep_png(result: dict, model: str) -> bytes:
     """Accuracy-vs-severity panels (one per suite corruption) and a bar chart of the MNIST-C-style set."""
     import matplotlib.pyplot as plt
 
-    from digitlab import plots
+    from digitlab.report import plots
 
     names = list(result["suite"])
     cols = 4
@@ -617,7 +578,7 @@ def examples_png(image: np.ndarray, seed: int = 0) -> bytes:
     MNIST-C-style set in rows of 6.  One image, so it renders in a fraction of a second."""
     import matplotlib.pyplot as plt
 
-    from digitlab import plots
+    from digitlab.report import plots
 
     ex = examples(image, seed)
     names = list(SUITE)

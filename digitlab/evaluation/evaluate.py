@@ -7,8 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlab import artifacts, metrics, plots, preprocess
-from digitlab.inference import Classifier
+from digitlab import preprocess
+from digitlab.evaluation import metrics
+from digitlab.files import atomic_write_bytes
+from digitlab.models import artifacts
+from digitlab.report import plots
+from digitlab.serving.classifiers import Classifier
 
 
 def evaluate_arrays(classifier: Classifier, x_raw: np.ndarray, y: np.ndarray) -> tuple[dict, np.ndarray]:
@@ -32,15 +36,25 @@ def evaluate_entry(entry: artifacts.ModelEntry, x_raw: np.ndarray, y: np.ndarray
     }
     out.mkdir(parents=True, exist_ok=True)
     title = f"{entry.name} on MNIST {split} ({m['accuracy']:.2%})"
-    artifacts.atomic_write_bytes(out / "confusion.png", plots.confusion_png(m["confusion"], title))
-    artifacts.atomic_write_bytes(out / "per_class_f1.png", plots.per_class_f1_png(m["per_class"], f"{entry.name}: F1 per digit"))
+    atomic_write_bytes(out / "confusion.png", plots.confusion_png(m["confusion"], title))
+    atomic_write_bytes(out / "per_class_f1.png", plots.per_class_f1_png(m["per_class"], f"{entry.name}: F1 per digit"))
     if len(wrong):
-        artifacts.atomic_write_bytes(
+        atomic_write_bytes(
             out / "misclassified.png",
             plots.gallery_png(x[wrong], y[wrong], m["pred"][wrong], m["confidence"][wrong], f"{entry.name}: most confident mistakes"),
         )
-    artifacts.atomic_write_bytes(out / "metrics.json", (json.dumps(report, indent=1) + "\n").encode())
+    atomic_write_bytes(out / "metrics.json", (json.dumps(report, indent=1) + "\n").encode())
     return report
+
+
+def evaluate_splits(name: str, path: Path, model, d) -> tuple[dict, dict]:
+    """Validation and test metrics of a just-built digitlab model, through the Classifier path that
+    the app and the CLI use."""
+    entry = artifacts.ModelEntry(name, Path(path), None, True, layout="28x28x1", outputs="probabilities", model=model)
+    classifier = Classifier(entry)
+    val = metrics.classification_metrics(classifier.predict_proba(d.x_val), d.y_val)
+    test = metrics.classification_metrics(classifier.predict_proba(d.x_test), d.y_test)
+    return val, test
 
 
 def format_report(report: dict) -> str:

@@ -21,11 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
+from digitlab.cli import NAME_RE
+from digitlab.files import atomic_write_bytes, atomic_write_json, umask_mode
+from digitlab.models import cards
 from digitlab.paths import MODELS_DIR
 
 MODEL_SUFFIX = ".keras"
 MAX_MODEL_BYTES = 50 * 1024 * 1024  # larger uploads are refused before Keras sees them
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SIDE_FILES = (".json", ".history.json", ".metrics.json", ".curves.png")
 
 
@@ -65,45 +67,6 @@ class ModelEntry:
 # ----------------------------------------------------------------------------- writing
 
 
-def _umask_mode() -> int:
-    """0o666 minus the process umask: what a plain open() would have created (mkstemp makes 0o600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, obj) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n").encode())
-
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
 def sanitise_name(name: str) -> str:
     """A safe file stem from a user-supplied name ("My model (v2).keras" -> "My_model_v2")."""
     stem = Path(name).name
@@ -123,6 +86,8 @@ def save_model(model, card: dict | None, name: str, models_dir: Path = MODELS_DI
     """
     if not NAME_RE.match(name):
         raise ModelError(f"invalid model name {name!r}: use letters, digits, '_', '.', '-'")
+    if card is not None:
+        cards.check(card)  # before anything is written
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
     target = models_dir / f"{name}{MODEL_SUFFIX}"
@@ -131,7 +96,7 @@ def save_model(model, card: dict | None, name: str, models_dir: Path = MODELS_DI
     os.close(fd)
     try:
         model.save(tmp)
-        os.chmod(tmp, _umask_mode())
+        os.chmod(tmp, umask_mode())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -144,7 +109,7 @@ def save_model(model, card: dict | None, name: str, models_dir: Path = MODELS_DI
         if suffix not in (extras or {}):
             (models_dir / f"{name}{suffix}").unlink(missing_ok=True)
     if card is not None:
-        card = dict(card, file_bytes=target.stat().st_size)
+        card = cards.check(dict(card, file_bytes=target.stat().st_size))
         atomic_write_json(models_dir / f"{name}.json", card)
     return target
 
@@ -178,7 +143,7 @@ def update_card(model_path: Path, updates: dict) -> dict:
     model_path = Path(model_path)
     if not model_path.is_file():
         raise ModelError(f"{model_path}: no such model file")
-    card = dict(read_card(model_path) or {"name": model_path.name[: -len(MODEL_SUFFIX)]}, **updates)
+    card = cards.check(dict(read_card(model_path) or {"name": model_path.name[: -len(MODEL_SUFFIX)]}, **updates))
     atomic_write_json(model_path.with_suffix(".json"), card)
     return card
 

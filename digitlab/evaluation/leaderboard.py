@@ -16,7 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlab import artifacts, attacks, calibration, metrics, robustness
+from digitlab import data
+from digitlab.evaluation import attacks, calibration, metrics, robustness
+from digitlab.files import atomic_write_json
+from digitlab.models import artifacts
 from digitlab.paths import MODELS_DIR, REPORTS_DIR
 
 CACHE_DIR = REPORTS_DIR / "leaderboard"
@@ -70,7 +73,7 @@ def _latency_ms(clf, image: np.ndarray, runs: int) -> float:
 
 def compute_row(entry: artifacts.ModelEntry, settings: Settings = Settings(), progress: robustness.Progress = None) -> dict:
     """Measure one usable model (no cache).  ~20-60 s on 2 CPU cores with the default settings."""
-    from digitlab.inference import Classifier
+    from digitlab.serving.classifiers import Classifier
 
     def say(f, msg):
         if progress:
@@ -79,17 +82,17 @@ def compute_row(entry: artifacts.ModelEntry, settings: Settings = Settings(), pr
     clf = Classifier(entry)
     t0 = time.time()
     say(0.0, "clean test")
-    x_test, y_test = robustness.mnist_inputs("test", None, settings.seed, settings.mnist_path)
+    x_test, y_test = data.prepared("test", None, settings.seed, path=settings.mnist_path)
     probs = clf.predict_proba(x_test)
     m = metrics.classification_metrics(probs, y_test)
     say(0.15, "calibration")
     card = entry.card or {}
     temperature = (card.get("calibration") or {}).get("temperature")
     say(0.2, "corruptions")
-    xc, yc = robustness.mnist_inputs("test", settings.n_corrupt, settings.seed, settings.mnist_path)
+    xc, yc = data.prepared("test", settings.n_corrupt, settings.seed, path=settings.mnist_path)
     corr = robustness.sweep({entry.name: clf.predict_proba}, xc, yc, suite={}, seed=settings.seed)[entry.name]
     say(0.5, "attacks")
-    xa, ya = robustness.mnist_inputs("test", settings.n_attack, settings.seed, settings.mnist_path)
+    xa, ya = data.prepared("test", settings.n_attack, settings.seed, path=settings.mnist_path)
     adv = attacks.headline(entry, xa, ya, settings.pgd_steps, 1, settings.seed, points=(("fgsm", 0.1), ("pgd", 0.3)))
     say(0.9, "latency")
     latency = _latency_ms(clf, x_test[0], settings.latency_runs)
@@ -154,7 +157,7 @@ def row(entry: artifacts.ModelEntry, settings: Settings = Settings(), refresh: b
     r = None if refresh else cached_row(entry, settings, cache_dir)
     if r is None:
         r = compute_row(entry, settings, progress)
-        artifacts.atomic_write_json(cache_path(entry, settings, cache_dir), {"key": _cache_key(entry, settings), "row": r})
+        atomic_write_json(cache_path(entry, settings, cache_dir), {"key": _cache_key(entry, settings), "row": r})
     return r
 
 

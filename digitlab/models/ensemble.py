@@ -19,7 +19,8 @@ import json
 import time
 from pathlib import Path
 
-from digitlab import artifacts, metrics
+from digitlab.evaluation import metrics
+from digitlab.models import artifacts, cards
 
 
 class EnsembleError(ValueError):
@@ -42,7 +43,7 @@ def combine(members: list, name: str = "ensemble"):
     import keras
     from keras import layers
 
-    from digitlab.models import INPUT_SHAPE
+    from digitlab.models.builders import INPUT_SHAPE
 
     if len(members) < 2:
         raise EnsembleError(f"an ensemble needs at least 2 members, got {len(members)}")
@@ -72,36 +73,36 @@ def member_summary(path: Path, card: dict | None) -> dict:
 
 
 def build(member_paths: list[Path], name: str, out: Path, mnist, command: str | None = None, dry_run: bool = False) -> Path:
-    """Combine the members, evaluate on ``mnist`` (a ``train.MnistInputs``), save into ``out``."""
-    from digitlab.train import data_summary, evaluate_splits, provenance
+    """Combine the members, evaluate on ``mnist`` (``data.prepared_mnist``), save into ``out``."""
+    from digitlab.evaluation.evaluate import evaluate_splits
 
     t0 = time.time()
-    members, cards = [], []
+    members, member_cards = [], []
     for p in member_paths:
         try:
             members.append(artifacts.load_model(Path(p)))
         except artifacts.ModelError as e:
             raise EnsembleError(f"{p}: {e}") from e
-        cards.append(artifacts.read_card(Path(p)))
-    fingerprints = {c.get("data", {}).get("fingerprint") for c in cards if c}
+        member_cards.append(artifacts.read_card(Path(p)))
+    fingerprints = {c.get("data", {}).get("fingerprint") for c in member_cards if c}
     if len(fingerprints - {None}) > 1:
         raise EnsembleError("the members were trained on different data (their cards' fingerprints differ)")
     model = combine(members, name=name)
     val, test = evaluate_splits(name, Path(out) / f"{name}.keras", model, mnist)
-    summaries = [member_summary(p, c) for p, c in zip(member_paths, cards, strict=True)]
+    summaries = [member_summary(p, c) for p, c in zip(member_paths, member_cards, strict=True)]
     card = {
         "name": name,
         "builder": "ensemble",
         "config": {"members": [s["file"] for s in summaries], "combine": "mean of the members' logits, then softmax"},
         "members": summaries,
         "seed": None,
-        "data": data_summary(mnist),
+        "data": cards.data_summary(mnist),
         "metrics": {"val_accuracy": val["accuracy"], "test_accuracy": test["accuracy"], "test_weighted_f1": test["weighted_f1"]},
         "params": int(model.count_params()),
         "train_seconds": round(sum(float(s.get("train_seconds") or 0) for s in summaries), 1),
         "total_seconds": round(time.time() - t0, 1),
         "command": command,
-        **provenance(),
+        **cards.provenance(),
         "dry_run": dry_run,
     }
     for s in summaries:

@@ -36,7 +36,11 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlab import artifacts, collect, data, metrics, preprocess
+from digitlab import data, preprocess
+from digitlab.data import user_digits
+from digitlab.evaluation import metrics
+from digitlab.files import atomic_write_json
+from digitlab.models import artifacts, cards
 from digitlab.paths import MODELS_DIR, ROOT
 
 SCRIPT = ROOT / "training" / "finetune_on_custom.py"
@@ -57,11 +61,11 @@ class FinetuneConfig:
     replay: float = 3.0  # MNIST train digits per user picture in every epoch (0: no replay); 3 forgot least in finetune_study
     holdout: float = 0.25  # share of each digit's pictures held out to measure (at least one per digit)
     label_smoothing: float = 0.05
-    rotation_deg: float = 10.0  # augmentation (digitlab.train.augmenter): max rotation either way
+    rotation_deg: float = 10.0  # augmentation (digitlab.training.recipe.augmenter): max rotation either way
     translate: float = 0.1  # fraction of the side
     zoom: float = 0.1  # fraction, in and out
     stroke: float = 0.5  # probability of a thicker or thinner stroke
-    min_per_class: int = collect.MIN_PER_CLASS
+    min_per_class: int = user_digits.MIN_PER_CLASS
     mnist_test: int = 10000  # MNIST test digits for the forgetting check (the first n of the test split)
     seed: int = 0
     mnist_path: str | None = None  # explicit MNIST .npz (else $DIGITLAB_MNIST, keras cache, download)
@@ -92,7 +96,7 @@ def holdout_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.nd
     """Stratified split -> (train indices, held-out indices).
 
     Each digit with n pictures gives round(fraction * n) to the held-out set, but at least one
-    and never all of them (n >= 2 is checked by ``collect.read_folder``).
+    and never all of them (n >= 2 is checked by ``user_digits.read_folder``).
     """
     if not 0 < fraction < 1:
         raise ValueError(f"holdout must be between 0 and 1, not {fraction}")
@@ -143,10 +147,10 @@ def _dataset(x: np.ndarray, y: np.ndarray, config: FinetuneConfig, layout: str, 
     """(N, 28, 28) inputs and labels -> shuffled, augmented batches shaped for the model's layout."""
     import tensorflow as tf
 
-    from digitlab import train
+    from digitlab.training import recipe
 
-    aug = train.augmenter(
-        train.TrainConfig(rotation_deg=config.rotation_deg, translate=config.translate, zoom=config.zoom, stroke=config.stroke),
+    aug = recipe.augmenter(
+        recipe.Augmentation.of(config),
         seed,
     )
     shape = {"28x28x1": (-1, 28, 28, 1), "28x28": (-1, 28, 28), "784": (-1, 784)}[layout]
@@ -160,32 +164,21 @@ def _accuracy(clf, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     return float((probs.argmax(1) == y).mean()) if len(y) else float("nan"), probs
 
 
-@dataclass
-class _Mnist:
-    replay: np.ndarray  # (R, 28, 28) prepared MNIST train digits
-    replay_y: np.ndarray
-    test: np.ndarray  # (T, 28, 28) prepared MNIST test digits
-    test_y: np.ndarray
-    source: str
-    fingerprint: str
-
-
-def _mnist(config: FinetuneConfig, n_replay: int) -> _Mnist:
-    """Only the MNIST digits fine-tuning needs, through the one preprocessing path: ``n_replay``
-    random train digits (never validation or test) and the first ``config.mnist_test`` test digits.
-    Preparing ~15k digits takes seconds, against ~20 s for the whole of MNIST."""
+def _mnist(config: FinetuneConfig, n_replay: int) -> data.Mnist:
+    """Only the MNIST digits fine-tuning needs, as model inputs: train = ``n_replay`` random train
+    digits (the replay pool; never validation or test), test = the first ``config.mnist_test`` test
+    digits (the forgetting check), val empty.  Preparing ~15k digits takes seconds, against ~20 s
+    for the whole of MNIST."""
     m = data.load_mnist(config.mnist_path)
     rng = np.random.default_rng(config.seed + 1)
     pick = rng.choice(len(m.x_train), size=min(n_replay, len(m.x_train)), replace=False)
-    n_test = min(config.mnist_test, len(m.x_test))
-    return _Mnist(
-        preprocess.prepare_batch(m.x_train[pick]), m.y_train[pick].astype(np.int64),
-        preprocess.prepare_batch(m.x_test[:n_test]), m.y_test[:n_test].astype(np.int64),
-        m.source, m.fingerprint,
-    )
+    x_replay, y_replay = data.prepared("train", indices=pick, raw=m)
+    x_test, y_test = data.prepared("test", indices=np.arange(min(config.mnist_test, len(m.x_test))), raw=m)
+    none = np.zeros((0, 28, 28), np.float32)
+    return data.Mnist(x_replay, y_replay, none, np.zeros(0, np.int64), x_test, y_test, m.source, m.fingerprint)
 
 
-def _epoch_data(x_user, y_user, mnist: _Mnist, config: FinetuneConfig, epoch: int, rng) -> tuple[np.ndarray, np.ndarray]:
+def _epoch_data(x_user, y_user, mnist: data.Mnist, config: FinetuneConfig, epoch: int, rng) -> tuple[np.ndarray, np.ndarray]:
     """One epoch: the user's training pictures cycled up to ``user_per_epoch`` (every picture at least
     once), plus ``replay`` times as many MNIST train digits, a different slice of the pool each epoch."""
     n_user = max(config.user_per_epoch, len(x_user))
@@ -193,10 +186,10 @@ def _epoch_data(x_user, y_user, mnist: _Mnist, config: FinetuneConfig, epoch: in
     xs, ys = [x_user[idx]], [y_user[idx]]
     n_rep = int(round(config.replay * n_user))
     if n_rep:
-        start = (epoch * n_rep) % len(mnist.replay)
-        take = np.arange(start, start + n_rep) % len(mnist.replay)
-        xs.append(mnist.replay[take])
-        ys.append(mnist.replay_y[take])
+        start = (epoch * n_rep) % len(mnist.x_train)
+        take = np.arange(start, start + n_rep) % len(mnist.x_train)
+        xs.append(mnist.x_train[take])
+        ys.append(mnist.y_train[take])
     return np.concatenate(xs), np.concatenate(ys)
 
 
@@ -206,7 +199,7 @@ def _epoch_data(x_user, y_user, mnist: _Mnist, config: FinetuneConfig, epoch: in
 def run(config: FinetuneConfig, folder: Path | None = None, out: Path = MODELS_DIR, progress: Progress | None = None) -> Result:
     """Fine-tune ``config.base`` on the pictures in ``folder`` and save ``<out>/<config.name>.keras`` + card.
 
-    Raises collect.CollectError (folder problems), artifacts.ModelError (base model) or
+    Raises user_digits.CollectError (folder problems), artifacts.ModelError (base model) or
     data.DataError (MNIST); nothing is written then.
     """
     say = progress or (lambda f, m: None)
@@ -215,9 +208,9 @@ def run(config: FinetuneConfig, folder: Path | None = None, out: Path = MODELS_D
     if not artifacts.NAME_RE.match(config.name):
         raise artifacts.ModelError(f"invalid model name {config.name!r}: use letters, digits, '_', '.', '-'")
     t0 = time.time()
-    folder = Path(folder) if folder is not None else collect.default_dir()
+    folder = Path(folder) if folder is not None else user_digits.default_dir()
     say(0.0, f"reading {folder}")
-    user = collect.read_folder(folder, config.min_per_class)
+    user = user_digits.read_folder(folder, config.min_per_class)
     train_idx, held_idx = holdout_split(user.labels, config.holdout, config.seed)
     x_tr, y_tr = user.images[train_idx], user.labels[train_idx]
     x_ho, y_ho = user.images[held_idx], user.labels[held_idx]
@@ -226,13 +219,13 @@ def run(config: FinetuneConfig, folder: Path | None = None, out: Path = MODELS_D
 
     import keras
 
-    from digitlab import inference
+    from digitlab.serving import classifiers
 
     keras.utils.set_random_seed(config.seed)
     model = artifacts.load_model(base.path)  # a fresh copy: the base file and any cached copy stay as they are
     layout, outputs = artifacts.check_classifier(model)
     entry = artifacts.ModelEntry(config.name, base.path, None, True, None, layout, outputs, model)
-    clf = inference.Classifier(entry)  # the traced forward pass reads the live weights, before and after
+    clf = classifiers.Classifier(entry)  # the traced forward pass reads the live weights, before and after
 
     total_epochs = config.head_epochs + config.epochs
     n_user = max(config.user_per_epoch, len(x_tr))
@@ -242,7 +235,7 @@ def run(config: FinetuneConfig, folder: Path | None = None, out: Path = MODELS_D
     say(0.05, "measuring the base model")
     before = {
         "user_holdout": _accuracy(clf, x_ho, y_ho)[0],
-        "mnist_test": _accuracy(clf, mnist.test, mnist.test_y)[0],
+        "mnist_test": _accuracy(clf, mnist.x_test, mnist.y_test)[0],
         "user_train": _accuracy(clf, x_tr, y_tr)[0],
     }
 
@@ -265,9 +258,9 @@ def run(config: FinetuneConfig, folder: Path | None = None, out: Path = MODELS_D
 
     say(0.92, "measuring the fine-tuned model")
     ho_acc, ho_probs = _accuracy(clf, x_ho, y_ho)
-    test_acc, test_probs = _accuracy(clf, mnist.test, mnist.test_y)
+    test_acc, test_probs = _accuracy(clf, mnist.x_test, mnist.y_test)
     after = {"user_holdout": ho_acc, "mnist_test": test_acc, "user_train": _accuracy(clf, x_tr, y_tr)[0]}
-    test = metrics.classification_metrics(test_probs, mnist.test_y)
+    test = metrics.classification_metrics(test_probs, mnist.y_test)
 
     for layer in model.layers:  # saved as an ordinary model: whoever loads it can train every layer again
         layer.trainable = True
@@ -283,7 +276,6 @@ def run(config: FinetuneConfig, folder: Path | None = None, out: Path = MODELS_D
 
 def _card(config, dry, base, user, folder, train_idx, held_idx, mnist, before, after, test, ho_probs, y_ho, model,
           train_seconds, total_seconds) -> dict:
-    from digitlab import train
 
     base_card = base.card or {}
     command = "python " + shlex.join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]) if sys.argv and sys.argv[0] else None
@@ -307,26 +299,26 @@ def _card(config, dry, base, user, folder, train_idx, held_idx, mnist, before, a
             "user_holdout": len(held_idx),
             "holdout_files": [str(user.paths[i].relative_to(folder)) for i in held_idx],
             "skipped": [{"path": str(p), "reason": r} for p, r in user.skipped],
-            "replay_pool": len(mnist.replay),
-            "mnist_test": len(mnist.test_y),
+            "replay_pool": len(mnist.x_train),
+            "mnist_test": len(mnist.y_test),
             "source": mnist.source,
             "fingerprint": mnist.fingerprint,
         },
-        "metrics": _headline(after, test, len(mnist.test_y)),
+        "metrics": _headline(after, test, len(mnist.y_test)),
         "finetune": {
             "before": before,
             "after": after,
             "gain_user_holdout_pp": round(100 * (after["user_holdout"] - before["user_holdout"]), 2),
             "forgetting_mnist_pp": round(100 * (before["mnist_test"] - after["mnist_test"]), 2),
             "after_per_class_holdout": per_class_ho,
-            "measured_on": f"{len(held_idx)} held-out user pictures (never trained on) and the first {len(mnist.test_y)} MNIST test digits",
+            "measured_on": f"{len(held_idx)} held-out user pictures (never trained on) and the first {len(mnist.y_test)} MNIST test digits",
         },
         "epochs_run": config.head_epochs + config.epochs,
         "params": int(model.count_params()),
         "train_seconds": round(train_seconds, 1),
         "total_seconds": round(total_seconds, 1),
         "command": command,
-        "versions": train.versions(),
+        "versions": cards.versions(),
         "preprocess_version": preprocess.PREPROCESS_VERSION,
         "input": "28x28x1 float32 in [0,1], light ink on black, via digitlab.preprocess",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -351,7 +343,7 @@ def parse_args(doc: str | None, argv: list[str] | None = None) -> tuple[Finetune
     d = FinetuneConfig()
     p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("folder", nargs="?", type=Path, default=None,
-                   help=f"folder with subfolders 0 … 9 of pictures (default ${collect.ENV_VAR} or {collect.DEFAULT_DIR.name}/)")
+                   help=f"folder with subfolders 0 … 9 of pictures (default ${user_digits.ENV_VAR} or {user_digits.DEFAULT_DIR.name}/)")
     p.add_argument("--base", default=d.base, help=f"model to start from: a name in models/ or a .keras file (default {d.base})")
     p.add_argument("--out", type=Path, default=MODELS_DIR, help="folder for <name>.keras and its card (default models/)")
     p.add_argument("--name", default=d.name, help=f"model file stem (default {d.name})")
@@ -384,13 +376,13 @@ def parse_args(doc: str | None, argv: list[str] | None = None) -> tuple[Finetune
         replay=a.replay, holdout=a.holdout, min_per_class=a.min_per_class, mnist_test=a.mnist_test, seed=a.seed,
         mnist_path=a.mnist, dry_run=a.dry_run,
     )
-    return config, a.folder if a.folder is not None else collect.default_dir(), a.out, a.status_file
+    return config, a.folder if a.folder is not None else user_digits.default_dir(), a.out, a.status_file
 
 
 def _status_writer(path: Path | None) -> Callable[[dict], None]:
     def write(state: dict) -> None:
         if path is not None:
-            artifacts.atomic_write_json(path, state)
+            atomic_write_json(path, state)
 
     return write
 
@@ -425,7 +417,7 @@ def main(doc: str | None = None, argv: list[str] | None = None) -> int:
 
     try:
         result = run(config, folder, out, progress)
-    except (collect.CollectError, artifacts.ModelError, data.DataError) as e:
+    except (user_digits.CollectError, artifacts.ModelError, data.DataError) as e:
         status({"state": "error", "message": str(e)})
         print(f"error: {e}", file=sys.stderr)
         return 1

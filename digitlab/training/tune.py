@@ -2,13 +2,13 @@
 
     search space (SPACE) -> Keras Tuner trials on a subset of the preprocessed train split,
     scored on the validation split -> trial table (JSON + markdown) -> the best recipe retrained
-    on the whole train split by ``train.run`` -> models/<name>.keras + card with a "tuning" section
+    on the whole train split by ``trainer.run`` -> models/<name>.keras + card with a "tuning" section
 
 Every trial is an ordinary ``TrainConfig`` (``config_for``): the ``cnn`` builder with the trial's
-width, depth and dropout, ``train.compile_model``'s optimizer and schedule at the trial's peak
-learning rate, and ``train.training_data``'s tf.data pipeline with the trial's augmentation
+width, depth and dropout, ``recipe.compile_model``'s optimizer and schedule at the trial's peak
+learning rate, and ``recipe.training_data``'s tf.data pipeline with the trial's augmentation
 (rotation, translation, zoom, stroke).  The objective is the best epoch's accuracy on the
-validation split; the test split is never seen during the search (``train.run`` reports it for
+validation split; the test split is never seen during the search (``trainer.run`` reports it for
 the retrained model only).  Each trial starts from the same random seed, so two trials differ
 by their hyperparameters alone.
 
@@ -30,16 +30,19 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlab import artifacts, train
+from digitlab import data
+from digitlab.files import atomic_write_bytes, atomic_write_json
+from digitlab.models import artifacts
 from digitlab.paths import REPORTS_DIR, ROOT, RUNS_DIR
+from digitlab.training import recipe, trainer
 
 # name -> how Keras Tuner samples it; written as is into the model card.
 SPACE: dict[str, dict] = {
     "width": {"type": "choice", "values": [16, 24, 32, 48]},  # filters of the first convolution (then 2x)
-    "depth": {"type": "int", "min": 3, "max": 5},  # convolutions in all (models.build_cnn)
+    "depth": {"type": "int", "min": 3, "max": 5},  # convolutions in all (builders.build_cnn)
     "dropout": {"type": "float", "min": 0.0, "max": 0.5, "step": 0.05},  # before the logits
     "learning_rate": {"type": "float", "min": 3e-4, "max": 1e-2, "sampling": "log"},  # peak of the schedule
-    "rotation_deg": {"type": "float", "min": 0.0, "max": 20.0, "step": 2.5},  # augmentation, train.augmenter
+    "rotation_deg": {"type": "float", "min": 0.0, "max": 20.0, "step": 2.5},  # augmentation, recipe.augmenter
     "translate": {"type": "float", "min": 0.0, "max": 0.2, "step": 0.025},
     "zoom": {"type": "float", "min": 0.0, "max": 0.2, "step": 0.025},
     "stroke": {"type": "float", "min": 0.0, "max": 0.6, "step": 0.1},
@@ -92,7 +95,7 @@ def _tidy(v):
     return float(f"{v:.6g}") if isinstance(v, float) else v
 
 
-def config_for(base: train.TrainConfig, values: dict, **overrides) -> train.TrainConfig:
+def config_for(base: recipe.TrainConfig, values: dict, **overrides) -> recipe.TrainConfig:
     """The TrainConfig of one point of the search space: ``base`` with the trial's values."""
     values = {k: _tidy(v) for k, v in values.items()}
     model_kwargs = {**base.model_kwargs, **{k: values[k] for k in MODEL_KEYS}}
@@ -111,11 +114,11 @@ def trial_subset(x: np.ndarray, y: np.ndarray, n: int, seed: int) -> tuple[np.nd
 # ----------------------------------------------------------------------------- the search
 
 
-def _hypermodel(base: train.TrainConfig, tune: TuneConfig, x, y, x_val, y_val):
+def _hypermodel(base: recipe.TrainConfig, tune: TuneConfig, x, y, x_val, y_val):
     import keras
     import keras_tuner as kt
 
-    from digitlab import models
+    from digitlab.models import builders
 
     steps_per_epoch = int(np.ceil(len(x) / base.batch_size))
 
@@ -123,18 +126,18 @@ def _hypermodel(base: train.TrainConfig, tune: TuneConfig, x, y, x_val, y_val):
         def build(self, hp):
             keras.utils.set_random_seed(tune.seed)  # same start for every trial
             config = config_for(base, declare(hp), epochs=tune.epochs)
-            model = models.build(config.builder, **config.model_kwargs)
-            train.compile_model(model, config, steps_per_epoch)
+            model = builders.build(config.builder, **config.model_kwargs)
+            recipe.compile_model(model, config, steps_per_epoch)
             return model
 
         def fit(self, hp, model, *args, **kwargs):
             config = config_for(base, {k: hp.get(k) for k in SPACE}, epochs=tune.epochs)
             kwargs["verbose"] = 1 if sys.stdout.isatty() else 2
-            train_ds, recipe_callbacks = train.training_data(x, y, config)  # the recipe's pipeline, e.g. progressive augmentation
+            train_ds, recipe_callbacks = recipe.training_data(x, y, config)  # the recipe's pipeline, e.g. progressive augmentation
             kwargs["callbacks"] = [*kwargs.get("callbacks", []), *recipe_callbacks]
             return model.fit(
                 train_ds,
-                validation_data=train.make_dataset(x_val, y_val, config, training=False),
+                validation_data=recipe.make_dataset(x_val, y_val, config, training=False),
                 steps_per_epoch=2 if tune.dry_run else None,
                 shuffle=False,  # the dataset shuffles itself
                 **kwargs,
@@ -155,7 +158,7 @@ def _tuner(tune: TuneConfig, hypermodel, directory: Path, seconds: dict):
             t0 = time.time()
             result = super().run_trial(trial, *args, **kwargs)
             seconds[trial.trial_id] = round(time.time() - t0, 1)
-            artifacts.atomic_write_json(directory / "trial_seconds.json", seconds)
+            atomic_write_json(directory / "trial_seconds.json", seconds)
             return result
 
         def on_trial_end(self, trial):
@@ -211,7 +214,7 @@ def _display(path: Path) -> str:
     return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
 
 
-def search(tune: TuneConfig, base: train.TrainConfig, reports_dir: Path) -> dict:
+def search(tune: TuneConfig, base: recipe.TrainConfig, reports_dir: Path) -> dict:
     """Run (or resume) the search and write the trial table; returns the "tuning" card section."""
     require_tuner()
     if tune.tuner not in TUNERS:
@@ -226,11 +229,11 @@ def search(tune: TuneConfig, base: train.TrainConfig, reports_dir: Path) -> dict
     elif directory.exists():
         print(f"resuming the search in {_display(directory)}", flush=True)
     directory.mkdir(parents=True, exist_ok=True)
-    artifacts.atomic_write_json(saved, settings)
+    atomic_write_json(saved, settings)
     seconds_path = directory / "trial_seconds.json"
     seconds = json.loads(seconds_path.read_text()) if seconds_path.is_file() else {}
 
-    d = train.prepare_mnist(dataclasses.replace(base, mnist_path=tune.mnist_path, dry_run=tune.dry_run))
+    d = data.prepared_mnist(tune.mnist_path, val_size=base.val_size, dry_run=tune.dry_run)
     x, y = trial_subset(d.x_train, d.y_train, tune.subset, tune.seed)
     print(f"search: {tune.tuner}, {len(x)} train digits per trial (of {len(d.x_train)}), "
           f"scored on {len(d.x_val)} validation digits from {d.source}", flush=True)
@@ -241,8 +244,8 @@ def search(tune: TuneConfig, base: train.TrainConfig, reports_dir: Path) -> dict
     done = [r for r in rows if r["status"] == "COMPLETED" and r["val_accuracy"] is not None]
 
     reports_dir = Path(reports_dir) / stem
-    artifacts.atomic_write_json(reports_dir / "trials.json", {"space": SPACE, "settings": settings, "trials": rows})
-    artifacts.atomic_write_bytes(reports_dir / "trials.md", markdown_table(rows).encode())
+    atomic_write_json(reports_dir / "trials.json", {"space": SPACE, "settings": settings, "trials": rows})
+    atomic_write_bytes(reports_dir / "trials.md", markdown_table(rows).encode())
     failed = [r for r in rows if r not in done]
     if failed:
         reasons = "; ".join(f"trial {r['trial']}: {r.get('error', r['status'])}" for r in failed)
@@ -266,8 +269,8 @@ def search(tune: TuneConfig, base: train.TrainConfig, reports_dir: Path) -> dict
     }
 
 
-def run(tune: TuneConfig, base: train.TrainConfig, out: Path, reports_dir: Path = REPORTS_DIR / "tune") -> Path:
-    """Search, then retrain the best recipe on the whole train split through ``train.run`` (same
+def run(tune: TuneConfig, base: recipe.TrainConfig, out: Path, reports_dir: Path = REPORTS_DIR / "tune") -> Path:
+    """Search, then retrain the best recipe on the whole train split through ``trainer.run`` (same
     card and side files as every model) and add the "tuning" section to its card."""
     tuning = search(tune, base, reports_dir)
     tuning["command"] = "python " + shlex.join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]) if sys.argv and sys.argv[0] else None
@@ -279,6 +282,6 @@ def run(tune: TuneConfig, base: train.TrainConfig, out: Path, reports_dir: Path 
 
     keras.utils.clear_session()  # drop the trial models and their traced functions
     print(f"retraining the best recipe (trial {tuning['best_trial']}) on the whole train split", flush=True)
-    path = train.run(config, out)
+    path = trainer.run(config, out)
     artifacts.update_card(path, {"tuning": tuning})
     return path

@@ -36,7 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlab import artifacts, nondigits, preprocess
+from digitlab import preprocess
+from digitlab.data import nondigits
+from digitlab.models import artifacts, cards
 from digitlab.paths import MODELS_DIR, RUNS_DIR
 
 GATE_DIR = MODELS_DIR / "gate"
@@ -57,7 +59,7 @@ class GateConfig:
     epochs: int = 8
     batch_size: int = 128
     learning_rate: float = 3e-3  # peak of a one-cycle schedule
-    rotation_deg: float = 15.0  # augmentation of positives and negatives alike (``train.augmenter``)
+    rotation_deg: float = 15.0  # augmentation of positives and negatives alike (``recipe.augmenter``)
     translate: float = 0.05
     zoom: float = 0.1
     stroke: float = 0.5
@@ -191,15 +193,14 @@ def training_pictures(config: GateConfig, x_train_raw: np.ndarray, y_train: np.n
 def _dataset(x: np.ndarray, y: np.ndarray, config: GateConfig, training: bool):
     import tensorflow as tf
 
-    from digitlab import train
+    from digitlab.training import recipe
 
     ds = tf.data.Dataset.from_tensor_slices((x[..., None].astype(np.float32), y.astype(np.float32)[:, None]))
     if training:
         ds = ds.shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True)
     ds = ds.batch(config.batch_size)
     if training:
-        aug = train.TrainConfig(rotation_deg=config.rotation_deg, translate=config.translate, zoom=config.zoom, stroke=config.stroke)
-        ds = ds.map(train.augmenter(aug, config.seed), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(recipe.augmenter(recipe.Augmentation.of(config), config.seed), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -207,7 +208,7 @@ def run(config: GateConfig, out: Path = GATE_DIR, say=print) -> Path:
     """Build the training set, train, fit the threshold on MNIST validation, measure, save model + card."""
     import keras
 
-    from digitlab import data, train
+    from digitlab import data
 
     keras.utils.set_random_seed(config.seed)
     if config.dry_run:
@@ -215,7 +216,7 @@ def run(config: GateConfig, out: Path = GATE_DIR, say=print) -> Path:
     command = "python " + shlex.join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]) if sys.argv and sys.argv[0] else None
     t0 = time.time()
     mnist = data.load_mnist(config.mnist_path)
-    d = train.prepare_mnist(train.TrainConfig(mnist_path=config.mnist_path, dry_run=config.dry_run))
+    d = data.prepared_mnist(raw=mnist, dry_run=config.dry_run)
     cache = RUNS_DIR / "cache" / f"gate-{_cache_key(config, mnist.fingerprint)}.npz"
     if not config.dry_run and cache.is_file():
         with np.load(cache) as f:
@@ -261,7 +262,7 @@ def run(config: GateConfig, out: Path = GATE_DIR, say=print) -> Path:
         "train_seconds": round(train_seconds, 1),
         "history": {k: [round(float(v), 5) for v in vals] for k, vals in history.history.items()},
         "command": command,
-        "versions": train.versions(),
+        "versions": cards.versions(),
         "preprocess_version": preprocess.PREPROCESS_VERSION,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "dry_run": config.dry_run,

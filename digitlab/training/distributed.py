@@ -8,9 +8,9 @@ keras-team/keras#20585), so the workers train with a custom loop instead: ``stra
 averaged over the *global* batch (the gradients are summed across workers, so the sum is the
 gradient of the global mean), and ``strategy.reduce`` for the loss and accuracy every worker logs.
 Everything else is the single-machine path: the same builder (``digitlab.models``), the same
-preprocessed MNIST (``train.prepare_mnist``, read locally by every worker), the same tf.data
-pipeline and augmentation (``train.training_data``, progressive augmentation included), the same optimizer, schedule and loss
-(``train.compile_model``), and ``train.run`` evaluates and saves.  Only the chief (worker 0) keeps
+preprocessed MNIST (``trainer.prepare_mnist``, read locally by every worker), the same tf.data
+pipeline and augmentation (``recipe.training_data``, progressive augmentation included), the same optimizer, schedule and loss
+(``recipe.compile_model``), and ``trainer.run`` evaluates and saves.  Only the chief (worker 0) keeps
 the model and its card; the other workers save into a temporary folder that is then deleted.
 
 BatchNorm keeps its moving mean and variance per worker (Keras' variables carry no cross-worker
@@ -128,7 +128,7 @@ class Worker:
         return self.cluster.is_chief
 
     def output_dir(self, out: Path) -> Path:
-        """Where ``train.run`` saves: ``out`` on the chief, a temporary folder elsewhere (every worker
+        """Where ``trainer.run`` saves: ``out`` on the chief, a temporary folder elsewhere (every worker
         runs the same code to the end, but two workers writing one models/ folder would race)."""
         if self.is_chief:
             return Path(out)
@@ -227,7 +227,8 @@ def fit(worker: Worker, config, d, run_dir: Path):
     """
     import tensorflow as tf
 
-    from digitlab import models, train
+    from digitlab.models import builders
+    from digitlab.training import recipe
 
     strategy = worker.strategy
     rank, n_workers = worker.cluster.rank, len(worker.cluster.workers)
@@ -245,21 +246,21 @@ def fit(worker: Worker, config, d, run_dir: Path):
     _check_same_data(worker, d, all_sum)
 
     with strategy.scope():
-        model = models.build(config.builder, **config.model_kwargs)
-        train.compile_model(model, config, steps_per_epoch=full_steps)  # the optimizer, schedule and loss of fit_keras
+        model = builders.build(config.builder, **config.model_kwargs)
+        recipe.compile_model(model, config, steps_per_epoch=full_steps)  # the optimizer, schedule and loss of fit_keras
         optimizer = model.optimizer
         optimizer.build(model.trainable_variables)
     # The compiled loss averages over the local batch; the same loss per example is averaged over
     # the global batch below instead.
     loss_fn = type(model.loss).from_config({**model.loss.get_config(), "reduction": None})
 
-    recipe_callbacks = []  # what train.training_data asks of the loop (e.g. progressive augmentation's switch)
+    recipe_callbacks = []  # what recipe.training_data asks of the loop (e.g. progressive augmentation's switch)
 
     def dataset_fn(ctx):
         # Each worker's own shard of the training split, its own shuffle and augmentation seed.
         local = dataclasses.replace(config, batch_size=ctx.get_per_replica_batch_size(global_batch), seed=config.seed + ctx.input_pipeline_id)
         k, i = ctx.num_input_pipelines, ctx.input_pipeline_id
-        ds, callbacks = train.training_data(d.x_train[i::k], d.y_train[i::k], local)
+        ds, callbacks = recipe.training_data(d.x_train[i::k], d.y_train[i::k], local)
         recipe_callbacks.extend(callbacks)
         return ds.repeat()
 
@@ -346,7 +347,7 @@ def fit(worker: Worker, config, d, run_dir: Path):
             if since_best >= config.patience:  # the same rule as keras.callbacks.EarlyStopping
                 print(f"{worker.cluster.label}: early stop, no better val_accuracy for {since_best} epochs", flush=True)
                 break
-    plain = models.build(config.builder, **config.model_kwargs)
+    plain = builders.build(config.builder, **config.model_kwargs)
     plain.set_weights(best_weights)
     print(f"{worker.cluster.label}: weights {weights_digest(plain)}", flush=True)
     return plain, history

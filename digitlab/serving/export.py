@@ -26,8 +26,12 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from digitlab import artifacts, data, inference, preprocess, synth
+from digitlab import data, preprocess
+from digitlab.data import synthetic
+from digitlab.files import atomic_write_bytes, atomic_write_json
+from digitlab.models import artifacts
 from digitlab.paths import ROOT
+from digitlab.serving import classifiers
 
 EXPORTS_DIR = ROOT / "exports"  # git-ignored: every file in it is rebuilt from models/ by evaluation/export.py
 FORMATS = ("h5", "savedmodel", "tflite", "tflite-dynamic", "tflite-int8", "onnx")
@@ -94,7 +98,7 @@ def to_onnx(model_or_entry, path) -> Path:
     for key, value in _metadata(name).items():
         proto.metadata_props.add(key=key, value=value)
     path = Path(path)
-    artifacts.atomic_write_bytes(path, proto.SerializeToString())
+    atomic_write_bytes(path, proto.SerializeToString())
     return path
 
 
@@ -195,7 +199,7 @@ def tflite_from_savedmodel(saved_model: Path, path, quantize: str = "none", repr
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
     path = Path(path)
-    artifacts.atomic_write_bytes(path, converter.convert())
+    atomic_write_bytes(path, converter.convert())
     return path
 
 
@@ -208,9 +212,7 @@ def to_tflite(model_or_entry, path, quantize: str = "none", representative: np.n
 
 def representative_images(n: int = 500, seed: int = 0, mnist_path=None) -> np.ndarray:
     """(n, 28, 28) float32: training-split digits (never test) through digitlab.preprocess, for int8 calibration."""
-    mnist = data.load_mnist(mnist_path)
-    idx = np.random.default_rng(seed).choice(len(mnist.x_train), n, replace=False)
-    return preprocess.prepare_batch(mnist.x_train[np.sort(idx)])
+    return data.prepared("train", n, seed, path=mnist_path)[0]
 
 
 def export(model_or_entry, formats=FORMATS, out_dir=None, representative: np.ndarray | None = None) -> dict[str, Path | Exception]:
@@ -281,7 +283,7 @@ class Probe:
     def describe(self) -> str:
         n = {g: int((self.group == g).sum()) for g in ("mnist", "drawn")}
         return (f"{n['mnist']} MNIST test digits + {n['drawn']} other test digits redrawn as canvas strokes "
-                f"(synth.restroke, brush {DRAWN_WIDTHS[0]}-{DRAWN_WIDTHS[-1]} of the digit height), all through digitlab.preprocess")
+                f"(synthetic.restroke, brush {DRAWN_WIDTHS[0]}-{DRAWN_WIDTHS[-1]} of the digit height), all through digitlab.preprocess")
 
 
 def probe_set(n_mnist: int = 1000, n_drawn: int = 500, seed: int = 0, mnist_path=None) -> Probe:
@@ -292,11 +294,11 @@ def probe_set(n_mnist: int = 1000, n_drawn: int = 500, seed: int = 0, mnist_path
     plain, drawn = idx[:n_mnist], idx[n_mnist:]
     x_drawn = np.zeros((n_drawn, 28, 28), np.float32)
     for k, i in enumerate(drawn):
-        picture = synth.restroke(mnist.x_test[i], DRAWN_WIDTHS[k % len(DRAWN_WIDTHS)], seed=seed * 1_000_003 + k)
+        picture = synthetic.restroke(mnist.x_test[i], DRAWN_WIDTHS[k % len(DRAWN_WIDTHS)], seed=seed * 1_000_003 + k)
         prepared = preprocess.prepare(picture)
         if prepared.image is not None:
             x_drawn[k] = prepared.image
-    x = np.concatenate([preprocess.prepare_batch(mnist.x_test[plain]), x_drawn])
+    x = np.concatenate([data.prepared("test", indices=plain, raw=mnist)[0], x_drawn])
     y = mnist.y_test[idx].astype(np.int64)
     return Probe(x, y, np.array(["mnist"] * n_mnist + ["drawn"] * n_drawn))
 
@@ -327,9 +329,9 @@ TOLERANCES = {
 }
 
 
-def load_export(path) -> inference.Classifier | inference.ExportedClassifier:
+def load_export(path) -> classifiers.Classifier | classifiers.ExportedClassifier:
     """An export loaded exactly as ``predict.py --model PATH`` loads it."""
-    return inference.load_classifier(str(path))
+    return classifiers.load_classifier(str(path))
 
 
 def latency_ms(classifier, images: np.ndarray, repeats: int = 200) -> float:
@@ -383,7 +385,7 @@ def check(source, files: dict[str, Path | Exception], probe: Probe, latency_repe
     ``files`` maps format -> path, or the exception raised while exporting it (a failed row)."""
     model, layout, outputs, name = _source(source)
     src_path = getattr(source, "path", None)
-    keras_clf = inference.Classifier(artifacts.ModelEntry(name, Path(src_path or name), None, True, None, layout, outputs, model))
+    keras_clf = classifiers.Classifier(artifacts.ModelEntry(name, Path(src_path or name), None, True, None, layout, outputs, model))
     reference = keras_clf.predict_proba(probe.x)
     rows = [dict(
         format="keras", file=Path(src_path).name if src_path else name, bytes=size_bytes(src_path) if src_path else None,
@@ -470,9 +472,9 @@ def write_report(report: dict, files: dict[str, Path | Exception], out_dir: Path
     the files (the predict CLI reads it to find the card, e.g. the abstain rule, of an export)."""
     out_dir = Path(out_dir)
     report = dict(report, command=command)
-    artifacts.atomic_write_json(out_dir / "parity.json", report)
+    atomic_write_json(out_dir / "parity.json", report)
     md = f"# Export parity: {report['model']}\n\n`{command}`\n\nProbe: {report['probe']}.\n\n{markdown(report)}\n"
-    artifacts.atomic_write_bytes(out_dir / "parity.md", md.encode())
+    atomic_write_bytes(out_dir / "parity.md", md.encode())
     written = {fmt: p.name for fmt, p in files.items() if isinstance(p, Path) and p.exists()}
     card = dict(card or {"name": report["model"]})
     card["export"] = {
@@ -483,4 +485,4 @@ def write_report(report: dict, files: dict[str, Path | Exception], out_dir: Path
         "command": command,
         "date": report["date"],
     }
-    artifacts.atomic_write_json(out_dir / f"{report['model']}.json", card)
+    atomic_write_json(out_dir / f"{report['model']}.json", card)

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from digitlab import artifacts, preprocess
+from digitlab import preprocess
+from digitlab.models import artifacts
 from digitlab.paths import MODELS_DIR
 
 _RESHAPE = {"28x28x1": (-1, 28, 28, 1), "28x28": (-1, 28, 28), "784": (-1, 784)}

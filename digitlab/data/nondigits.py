@@ -408,14 +408,14 @@ def printed_digit_pictures(n: int, seed: int = 0, split: str = "train") -> Itera
 
 
 def drawn_digit_pictures(digits: np.ndarray, labels: np.ndarray, seed: int = 0, widths: tuple[float, float] = (0.04, 0.25)) -> Iterator[Picture]:
-    """MNIST digits (N, 28, 28) uint8 redrawn the way the canvas draws them (``synth.restroke``: a
+    """MNIST digits (N, 28, 28) uint8 redrawn the way the canvas draws them (``synthetic.restroke``: a
     uniform brush ``widths`` of the digit height wide, from a thin pen to a fat brush; MNIST's own
     strokes are ~0.11), at a random size and place.  Yields ("drawn", "<label>", picture)."""
-    from digitlab import synth
+    from digitlab.data import synthetic
 
     rng = np.random.default_rng(seed)
     for i, (d, y) in enumerate(zip(digits, labels)):
-        rgba = synth.restroke(d, float(rng.uniform(*widths)), seed=seed * 1_000_003 + i)
+        rgba = synthetic.restroke(d, float(rng.uniform(*widths)), seed=seed * 1_000_003 + i)
         yield "drawn", str(int(y)), as_picture(rgba[..., 3], rng)
 
 

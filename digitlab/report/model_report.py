@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlab.artifacts import ModelEntry
+from digitlab.models.artifacts import ModelEntry
 
 
 def read_metrics(model_path: Path) -> dict | None:

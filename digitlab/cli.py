@@ -1,0 +1,58 @@
+"""What every command-line script shares: exit codes, flags and the model-name check.
+
+Exit codes, the same for every script (each script's ``--help`` repeats them):
+    0  done
+    1  some inputs failed (e.g. unreadable pictures); the others were processed and reported
+    2  usage or configuration error: a bad flag, MNIST or a model not found, nothing to do
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+OK, SOME_FAILED, USAGE = 0, 1, 2
+EXIT_CODES = "exit codes: 0 done, 1 some inputs failed (reported, the rest processed), 2 usage or configuration error"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # a model file stem: no path, no leading dot
+
+
+def parser(doc: str | None, **kwargs) -> argparse.ArgumentParser:
+    """An ArgumentParser whose help is the script's docstring and ends with the exit codes."""
+    return argparse.ArgumentParser(description=doc, epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+
+
+def model_name(value: str) -> str:
+    """argparse type of a model file stem (``--name``)."""
+    if not NAME_RE.match(value):
+        raise argparse.ArgumentTypeError(f"{value!r}: use letters, digits, '_', '.', '-' (at most 64, not starting with '.')")
+    return value
+
+
+def add_mnist(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mnist", default=None, help="path to mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
+
+
+def add_dry_run(p: argparse.ArgumentParser, what: str = "a few batches on a small subset, in seconds (for tests)") -> None:
+    p.add_argument("--dry-run", action="store_true", help=what)
+
+
+def add_out(p: argparse.ArgumentParser, default: Path, what: str) -> None:
+    p.add_argument("--out", type=Path, default=default, help=f"{what} (default {_shown(default)})")
+
+
+def _shown(path: Path) -> str:
+    from digitlab.paths import ROOT
+
+    try:
+        return Path(path).resolve().relative_to(ROOT).as_posix() + "/"
+    except ValueError:
+        return str(path)
+
+
+def fail(message, code: int = USAGE) -> NoReturn:
+    """Print ``error: message`` on stderr and exit with ``code`` (2: usage or configuration)."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(code)

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, corruptions and sweeps, attacks, calibration, leaderboard, latency, explanations."""

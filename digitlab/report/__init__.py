@@ -1,0 +1,1 @@
+"""Every figure and every table, drawn once."""

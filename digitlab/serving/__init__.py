@@ -1,0 +1,1 @@
+"""Serving: classifiers (Keras and exported), the Prediction a user sees, the abstain rule, export."""

@@ -1,0 +1,1 @@
+"""Training: the recipe (config, augmentation, datasets, schedule), the run, multi-worker, search, gate, fine-tuning."""
