@@ -213,21 +213,13 @@ def show_steps(prepared: preprocess.Prepared, size: int = 150) -> None:
         st.caption(f"ℹ️ {note}")
 
 
-def mnist_path() -> str | None:
-    """$DIGITLAB_MNIST, else the offline copy beside the repo, else None (digitlab.data's own lookup)."""
-    env = os.environ.get("DIGITLAB_MNIST")
-    if env:
-        return env
-    return str(paths.SHARED_MNIST) if paths.SHARED_MNIST.is_file() else None
-
-
 def show_likeness(image) -> None:
     """How MNIST-like the 28x28 input is, quantity by quantity."""
     from digitlab import data
 
     try:
         with st.spinner("Measuring MNIST's typical digit shape (once per server)…"):
-            reference = inspect_input.mnist_reference(path=mnist_path())
+            reference = inspect_input.mnist_reference()
     except data.DataError as e:
         st.info(f"Cannot compare with MNIST: {e}")
         return

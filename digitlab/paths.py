@@ -9,4 +9,3 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = Path(os.environ.get("DIGITLAB_MODELS_DIR", ROOT / "models"))
 REPORTS_DIR = ROOT / "evaluation" / "reports"
 RUNS_DIR = ROOT / "runs"  # checkpoints and BackupAndRestore state; git-ignored
-SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist.npz"  # offline copy beside the repo

@@ -9,19 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitlab.paths import ROOT, SHARED_MNIST
-
-# Tests never download: point the loader at the offline copy unless the caller chose a file.
-if "DIGITLAB_MNIST" not in os.environ and SHARED_MNIST.is_file():
-    os.environ["DIGITLAB_MNIST"] = str(SHARED_MNIST)
+from digitlab import data
+from digitlab.paths import ROOT
 
 
 @pytest.fixture(scope="session")
 def mnist_path() -> Path:
-    p = Path(os.environ.get("DIGITLAB_MNIST", SHARED_MNIST))
-    if not p.is_file():
-        pytest.fail(f"MNIST not found at {p}: set DIGITLAB_MNIST to mnist.npz in keras layout")
-    return p
+    """The MNIST file the project's lookup finds (--mnist aside: $DIGITLAB_MNIST, the keras cache,
+    else a download into the keras cache); CI sets $DIGITLAB_MNIST to an offline copy."""
+    try:
+        return data.mnist_file()
+    except data.DataError as e:
+        pytest.fail(f"MNIST not found: {e}")
 
 
 @pytest.fixture(scope="session")

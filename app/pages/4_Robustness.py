@@ -79,7 +79,7 @@ live_key = (key, family, name, n)
 live = st.session_state.robustness_live
 if live_key not in live and (not curves or st.button(f"Measure live on {n:,} digits too", key="rob_measure")):
     try:
-        x, y = test_digits(n, common.mnist_path())
+        x, y = test_digits(n, None)
     except data.DataError as e:
         st.info(f"Cannot measure live without MNIST: {e}")
     else:
@@ -129,7 +129,7 @@ else:
     st.page_link("Home.py", label="Draw on Home", icon="✏️")
     index = st.columns(4)[0].number_input("MNIST test digit (index)", 0, 9999, 0, key="rob_mnist_index")
     try:
-        xs, ys = test_digits(None, common.mnist_path(), (int(index),))
+        xs, ys = test_digits(None, None, (int(index),))
     except data.DataError as e:
         st.info(f"Cannot load MNIST either: {e}")
         st.stop()

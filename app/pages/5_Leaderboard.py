@@ -15,7 +15,7 @@ common.page("Leaderboard", "🏆")
 common.sidebar()
 
 choice = st.segmented_control("Measured with", list(SETTINGS), format_func=SETTINGS.get, default="standard", required=True, key="lb_settings")
-settings = dataclasses.replace(leaderboard.Settings() if choice == "standard" else leaderboard.QUICK, mnist_path=common.mnist_path())
+settings = dataclasses.replace(leaderboard.Settings() if choice == "standard" else leaderboard.QUICK)
 cache = common.reports_dir() / "leaderboard"
 st.caption(
     f"Measured with {leaderboard.describe(settings)}. Rows are cached per model file, calibration and settings in "
