@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.evaluation import attacks
     from digitlab.evaluation.robustness import console_progress
     from digitlab.files import atomic_write_bytes, atomic_write_json
-    from digitlab.models import artifacts
+    from digitlab.models import artifacts, cards
     from digitlab.paths import REPORTS_DIR
 
     try:
@@ -116,8 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         digit = x[right[0] if len(right) else 0]  # the first digit the model gets right
         atomic_write_bytes(out / "attack_examples.png", examples_png(attacks.attack_one(entry, digit, eps, "pgd", a.steps), entry.name, "pgd"))
         if a.write_card:
-            command = "python evaluation/attack.py " + " ".join(map(str, sys.argv[1:] if argv is None else argv))
-            artifacts.update_card(entry.path, {"adversarial": {**figures, "seconds": result["seconds"], "command": command.strip()}})
+            command = cards.command_line(argv, __file__)
+            artifacts.update_card(entry.path, {"adversarial": {**figures, "seconds": result["seconds"], "command": command}})
         print(json.dumps({"model": entry.name, **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in figures.items()},
                           "report": str(out)}), flush=True)
     print(markdown(results), file=sys.stderr)

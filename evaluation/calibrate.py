@@ -14,7 +14,7 @@ Calibration and the "not a digit" rule, per model, through digitlab.calibration:
      through preprocess.prepare like an uploaded one (a picture with no ink is rejected there).
      The same figures for the confidence threshold alone (same validation budget) show what the gate adds;
   4. the temperature, the threshold and the figures are written into the model card under
-     "calibration", where calibration.decide (the app, the predict CLI) reads them.
+     "calibration", where abstain.decide (the app, the predict CLI) reads them.
 Without --model, every usable model.  Writes evaluation/reports/<model>/calibration.json,
 reliability.png and non_digits.png, evaluation/reports/gate.json (the gate alone) and
 evaluation/reports/calibration.md.
@@ -88,9 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.data import nondigits
     from digitlab.evaluation import calibration
     from digitlab.files import atomic_write_bytes, atomic_write_json
-    from digitlab.models import artifacts
+    from digitlab.models import artifacts, cards
     from digitlab.paths import REPORTS_DIR
+    from digitlab.serving import abstain
     from digitlab.serving.classifiers import Classifier
+    from digitlab.serving.gate import GATE_PATH, load
     from digitlab.training import gate
 
     try:
@@ -98,13 +100,13 @@ def main(argv: list[str] | None = None) -> int:
         mnist = data.load_mnist(a.mnist)
         x_val, y_val = data.prepared("val", n_val, 0, raw=mnist)
         x_test, y_test = data.prepared("test", n_test, 0, raw=mnist)
-        the_gate = None if a.no_gate else gate.load(a.gate or gate.GATE_PATH)
+        the_gate = None if a.no_gate else load(a.gate or GATE_PATH)
     except (artifacts.ModelError, data.DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     sets = nondigits.measurement_sets(mnist.x_test, mnist.y_test, n_nd, n_dg)
     out = a.out or REPORTS_DIR
-    command = "python evaluation/calibrate.py" + (" --quick" if a.quick else "") + (" --no-gate" if a.no_gate else "")
+    command = cards.command_line(argv, __file__)
     gate_alone = None
     if the_gate is not None:
         gate_alone = {"gate": calibration._rel(the_gate.path), "fingerprint": the_gate.fingerprint(), "threshold": the_gate.threshold,
@@ -125,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         card = {**(entry.card or {}), "calibration": entry_card}
         images, no_ink, _, details = sets["non_digits"]["held_out"]
         probs = clf.predict_proba(images[:shown]) * ~no_ink[:shown, None]  # no ink: all-zero probabilities, as the app gets them
-        decisions = calibration.decide_batch(probs, card, images[:shown], the_gate) if the_gate else calibration.decide_batch(probs, card)
+        decisions = abstain.decide_batch(probs, card, images[:shown], the_gate) if the_gate else abstain.decide_batch(probs, card)
         atomic_write_bytes(folder / "non_digits.png", calibration.non_digits_png(
             details[:shown], images[:shown], decisions, f"{entry.name}: held-out generated non-digits (green: abstained)"))
         if write_card:

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab import data
     from digitlab.evaluation import robustness
     from digitlab.files import atomic_write_bytes, atomic_write_json
-    from digitlab.models import artifacts
+    from digitlab.models import artifacts, cards
     from digitlab.paths import REPORTS_DIR
     from digitlab.serving.classifiers import Classifier
 
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"model": name, "clean": round(r["clean"], 4), "mean_corruption_accuracy": round(r["mnist_c_mean"], 4),
                           "suite_mean": round(r["suite_mean"], 4), "report": str(folder)}), flush=True)
     table = summary(results)
-    command = "python evaluation/evaluate_robustness.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = cards.command_line(argv, __file__)
     md = f"# Robustness to corruptions\n\n`{command.strip()}` — {a.n} MNIST test digits, seed {a.seed}, {seconds:.0f} s\n\n{table}\n\n"
     md += "\n".join(robustness.markdown_table(r, name) for name, r in results.items())
     atomic_write_json(out / "robustness.json", {"n": a.n, "seed": a.seed, "through_preprocess": a.through_preprocess, "models": results})

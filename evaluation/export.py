@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 from pathlib import Path
 
@@ -50,10 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dry-run", action="store_true", help=f"probe {DRY_PROBE[0]}+{DRY_PROBE[1]} digits, {DRY_LATENCY_RUNS} timing runs (default: "
                    f"{PROBE[0]}+{PROBE[1]} digits, {LATENCY_RUNS} runs)")
     a = p.parse_args(argv)
-    command = " ".join(["python evaluation/export.py", shlex.join(sys.argv[1:] if argv is None else argv)]).strip()
-
     from digitlab import data
-    from digitlab.models import artifacts
+    from digitlab.models import artifacts, cards
+
+    command = cards.command_line(argv, __file__)
     from digitlab.serving import export
 
     formats = a.formats or list(export.FORMATS)

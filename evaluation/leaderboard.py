@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab import data
     from digitlab.evaluation import leaderboard, robustness
     from digitlab.files import atomic_write_bytes, atomic_write_json
-    from digitlab.models import artifacts
+    from digitlab.models import artifacts, cards
     from digitlab.paths import REPORTS_DIR
 
     settings = dataclasses.replace(leaderboard.QUICK if a.dry_run else leaderboard.Settings(), mnist_path=a.mnist)
@@ -45,12 +45,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     stem = "leaderboard_quick" if a.dry_run else "leaderboard"
-    command = "python evaluation/leaderboard.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = cards.command_line(argv, __file__)
     table = leaderboard.markdown(rows, settings)
     md = f"# Leaderboard\n\n`{command.strip()}`: {leaderboard.describe(settings)}\n\n{table}\n"
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / f"{stem}.md", md.encode())
-    atomic_write_json(out / f"{stem}.json", {"command": command.strip(), "settings": dataclasses.asdict(settings), "rows": rows})
+    atomic_write_json(out / f"{stem}.json", {"command": command, "settings": dataclasses.asdict(settings), "rows": rows})
     print(table)
     return 0
 

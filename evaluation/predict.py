@@ -9,7 +9,7 @@ model is loaded once and pictures are predicted in batches.
      "abstain": bool, "reason": str}
 label is the model's answer (the most probable digit; null only when the picture has no ink) and
 confidence its raw probability, as before.  abstain and reason come from the abstain rule in the
-model card and the digit gate (digitlab.evaluation.calibration.decide_batch: temperature-scaled confidence below
+model card and the digit gate (digitlab.evaluation.abstain.decide_batch: temperature-scaled confidence below
 the card's threshold, or the model-independent "is this a digit?" gate in models/gate/ says no):
 abstain is true when the model should not be trusted to say which digit this is ("not sure this is a
 digit"), and also for no ink; label is kept even then, so consumers that ignore abstain still work.
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlab.evaluation import calibration
+from digitlab.serving import abstain
 
 BATCH = 256  # pictures prepared, then predicted in one forward pass
 
@@ -47,7 +47,7 @@ def expand(paths: list[str]) -> list[Path]:
 
 
 def format_line(path: Path, pred, decision: tuple[int | None, str], fmt: str) -> str:
-    """decision: ``calibration.decide``'s (label or None, reason) for this prediction."""
+    """decision: ``abstain.decide``'s (label or None, reason) for this prediction."""
     abstain = decision[0] is None
     reason = decision[1]
     if fmt == "json":
@@ -64,7 +64,7 @@ def format_line(path: Path, pred, decision: tuple[int | None, str], fmt: str) ->
     if pred.label is None:
         return f"{path}\tno ink"
     line = f"{path}\t{pred.label}\t{pred.confidence:.3f}"
-    return f"{line}\t{calibration.NOT_SURE}: {reason.removeprefix(calibration.NOT_SURE + ': ')}" if abstain else line
+    return f"{line}\t{abstain.NOT_SURE}: {reason.removeprefix(abstain.NOT_SURE + ': ')}" if abstain else line
 
 
 def format_error(path: Path, message: str, fmt: str) -> str:
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                 prepared.append((f, e))
         ok = [(f, r) for f, r in prepared if not isinstance(r, Exception)]
         batch = classifier.predict_prepared([r for _, r in ok])
-        decisions = calibration.decide_batch(  # the card's threshold and the digit gate, one pass for the batch
+        decisions = abstain.decide_batch(  # the card's threshold and the digit gate, one pass for the batch
             np.array([p.probabilities for p in batch]).reshape(-1, 10), classifier.entry.card,
             np.array([np.zeros((28, 28), np.float32) if r.no_ink else r.image for _, r in ok]).reshape(-1, 28, 28),
         )

@@ -12,8 +12,8 @@ from digitlab import data, preprocess
 from digitlab.data import nondigits
 from digitlab.evaluation import calibration
 from digitlab.models import artifacts
+from digitlab.serving import abstain, gate
 from digitlab.serving.classifiers import Classifier
-from digitlab.training import gate
 
 
 def _probs_with_confidence(conf: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -100,12 +100,12 @@ def test_rejection_summary_known_values():
 def test_decide_reads_the_card():
     card = {"calibration": {"temperature": 0.5, "abstain": {"threshold": 0.9}}}
     sure = np.r_[0.8, np.full(9, 0.2 / 9)]  # T 0.5 sharpens 0.8 to ~0.99
-    assert calibration.decide(sure, card)[0] == 0
+    assert abstain.decide(sure, card)[0] == 0
     unsure = np.r_[0.35, 0.3, np.full(8, 0.35 / 8)]
-    label, reason = calibration.decide(unsure, card)
+    label, reason = abstain.decide(unsure, card)
     assert label is None and "not sure this is a digit" in reason
-    assert calibration.decide(np.zeros(10), card) == (None, "no ink")
-    assert calibration.decide(unsure, {"name": "x"})[0] == 0  # no calibration in the card: never abstains
+    assert abstain.decide(np.zeros(10), card) == (None, "no ink")
+    assert abstain.decide(unsure, {"name": "x"})[0] == 0  # no calibration in the card: never abstains
 
 
 # ----------------------------------------------------------------------------- generated pictures
@@ -200,16 +200,16 @@ def test_decide_with_the_gate(committed_gate, mnist_test):
     gate_only = {**entry.card, "calibration": {**entry.card["calibration"],
                                                "abstain": {**entry.card["calibration"]["abstain"], "threshold": 0.0}}}
     for card in (gate_only, {"name": "dropped-in, no calibration"}):
-        label, reason = calibration.decide(probs[0], card, image=images[0], gate=committed_gate)
+        label, reason = abstain.decide(probs[0], card, image=images[0], gate=committed_gate)
         assert label is None and reason.startswith("not sure this is a digit: it does not look like one (digit gate"), reason
         # without the picture only the confidence threshold can act, and here it lets the star through
-        assert calibration.decide(probs[0], card)[0] is not None
-    batch = calibration.decide_batch(probs, entry.card, images)  # the committed gate, loaded by default
+        assert abstain.decide(probs[0], card)[0] is not None
+    batch = abstain.decide_batch(probs, entry.card, images)  # the committed gate, loaded by default
     assert batch[0][0] is None and np.mean([label == t for (label, _), t in zip(batch[1:], y[:20])]) >= 0.95
-    assert batch == [calibration.decide(p, entry.card, image=im) for p, im in zip(probs, images)]
-    assert calibration.decide(np.zeros(10), entry.card, image=np.zeros((28, 28)))[1] == "no ink"
+    assert batch == [abstain.decide(p, entry.card, image=im) for p, im in zip(probs, images)]
+    assert abstain.decide(np.zeros(10), entry.card, image=np.zeros((28, 28)))[1] == "no ink"
     with pytest.raises(ValueError, match="3 images for 2 predictions"):
-        calibration.decide_batch(probs[:2], entry.card, images[:3])
+        abstain.decide_batch(probs[:2], entry.card, images[:3])
 
 
 def test_decide_without_a_gate_file_falls_back_to_the_confidence_threshold(monkeypatch, tmp_path):
@@ -217,7 +217,7 @@ def test_decide_without_a_gate_file_falls_back_to_the_confidence_threshold(monke
     card = {"calibration": {"temperature": 1.0, "abstain": {"threshold": 0.9}}}
     sure, unsure = np.r_[0.99, np.full(9, 0.01 / 9)], np.r_[0.5, 0.4, np.full(8, 0.1 / 8)]
     with pytest.warns(UserWarning, match="digit gate unavailable.*train one with python training/train_gate.py"):
-        decisions = calibration.decide_batch(np.stack([sure, unsure]), card, np.zeros((2, 28, 28)))
+        decisions = abstain.decide_batch(np.stack([sure, unsure]), card, np.zeros((2, 28, 28)))
     assert decisions[0][0] == 0 and "digit gate unavailable" in decisions[0][1]
     assert decisions[1][0] is None and "not sure this is a digit" in decisions[1][1]
     (tmp_path / "broken.keras").write_bytes(b"not a model")
@@ -259,7 +259,7 @@ def test_calibrate_script_quick_writes_the_card(run_script, tmp_path, cnn_entry,
     x, y = mnist_test
     images = preprocess.prepare_batch(x[:50])
     probs = Classifier(artifacts.inspect(tmp_path / "probe.keras")).predict_proba(images)
-    decisions = calibration.decide_batch(probs, card, images)
+    decisions = abstain.decide_batch(probs, card, images)
     assert np.mean([label == t for (label, _), t in zip(decisions, y[:50])]) >= 0.94
 
 

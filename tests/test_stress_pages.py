@@ -17,8 +17,9 @@ from PIL import Image
 from support import load_script
 
 from digitlab import data, preprocess
-from digitlab.evaluation import calibration, inspect_input, leaderboard, robustness
+from digitlab.evaluation import inspect_input, leaderboard, robustness
 from digitlab.models import artifacts
+from digitlab.serving import abstain
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app"
@@ -158,7 +159,7 @@ def test_predict_cli_abstains_on_non_digits_and_not_on_mnist(run_script, tmp_pat
         assert set(line) == {"path", "label", "confidence", "probabilities", "abstain", "reason"}, line
         assert isinstance(line["abstain"], bool) and line["reason"]
         prepared = preprocess.prepare(line["path"])  # the CLI's decision: the card's threshold and the digit gate
-        decision = calibration.decide(line["probabilities"], calibrated.card, image=prepared.image)
+        decision = abstain.decide(line["probabilities"], calibrated.card, image=prepared.image)
         assert line["abstain"] == (decision[0] is None), line
         if line["label"] is None:
             assert line["abstain"] and line["reason"] == "no ink"
@@ -195,7 +196,7 @@ def test_home_not_sure_on_a_non_digit_then_robustness_on_the_drawing(committed_m
     for _, ink in non_digit_inks(mnist_test[0][5000:], 60, seed=5):  # drawn black on the light canvas, as a user would
         picture = inspect_input.digit_as_canvas(ink, 280)  # any uint8 ink -> opaque black-on-white RGBA
         pred = clf.predict_picture(picture, invert="yes")
-        if pred.label is not None and calibration.decide(pred.probabilities, best.card)[0] is None:
+        if pred.label is not None and abstain.decide(pred.probabilities, best.card)[0] is None:
             chosen = (picture, pred)
             break
     assert chosen is not None, f"{best.name} is confident on 60 letters, shapes and overlaid digits"

@@ -13,12 +13,11 @@ keep them apart from models/):
 """
 
 import argparse
-import shlex
 import sys
 from pathlib import Path
 
 from digitlab import data
-from digitlab.models import artifacts
+from digitlab.models import artifacts, cards
 from digitlab.models.ensemble import EnsembleError, build
 from digitlab.paths import MODELS_DIR
 
@@ -41,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     missing = [str(m) for m in a.members if not m.is_file()]
     if missing:
         p.error(f"no such member file: {', '.join(missing)}")
-    command = "python " + shlex.join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]) if argv is None else None
+    command = cards.command_line(argv, __file__)
     try:
         mnist = data.prepared_mnist(a.mnist, dry_run=a.dry_run)
         build(a.members, a.name, a.out, mnist, command=command, dry_run=a.dry_run)

@@ -33,6 +33,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from digitlab.serving.abstain import _log, apply_temperature
+
 N_BINS = 15  # reliability bins, as in Guo et al.
 # share of validation digits that gate OR confidence may reject together; the target is <= 1 % of test
 # (the gate alone takes ~0.4 %, see models/gate/not_a_digit.json)
@@ -75,18 +77,6 @@ def ece(probs: np.ndarray, y: np.ndarray, n_bins: int = N_BINS) -> float:
 def nll(probs: np.ndarray, y: np.ndarray) -> float:
     p = np.asarray(probs, np.float64)[np.arange(len(y)), np.asarray(y)]
     return float(-np.log(np.maximum(p, 1e-300)).mean())
-
-
-def _log(probs: np.ndarray) -> np.ndarray:
-    return np.log(np.maximum(np.asarray(probs, np.float64), 1e-300))
-
-
-def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
-    """softmax(log p / T) = softmax(z / T): (N, 10) or (10,) probabilities -> calibrated, same shape, float32."""
-    z = _log(probs) / float(temperature)
-    z -= z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
 def fit_temperature(probs: np.ndarray, y: np.ndarray, lo: float = 0.05, hi: float = 20.0) -> float:
@@ -136,67 +126,6 @@ def fit_threshold(confidence_val: np.ndarray, reject_rate: float = REJECT_RATE, 
     k = int(np.searchsorted(extra, budget + 1e-9, side="right"))  # how many of the least confident may go
     # "conf < threshold" rejects the k least confident (fewer on ties, never more)
     return float(conf[order[k]]) if k < len(conf) else float(np.nextafter(conf.max(), np.inf))
-
-
-def calibrated(probs: np.ndarray, card: dict | None) -> np.ndarray:
-    """Probabilities scaled by the card's temperature (unchanged when the card has none)."""
-    t = ((card or {}).get("calibration") or {}).get("temperature")
-    return apply_temperature(probs, t) if t else np.asarray(probs, np.float32)
-
-
-NOT_SURE = "not sure this is a digit"  # how every refusal reason starts (the CLI and Home show the rest)
-
-
-def decide(probs: np.ndarray, card: dict | None, *, image: np.ndarray | None = None, gate=None) -> tuple[int | None, str]:
-    """One prediction's (10,) probabilities + the model card -> (label, or None to abstain; reason).
-
-    image: the (28, 28) model input the probabilities came from (``Prepared.image``); when given,
-    the digit gate also judges it.  gate: a ``digitlab.training.gate.Gate`` (None: the committed one).
-    All-zero probabilities (the picture had no ink) give (None, "no ink").  See the module docstring
-    for which rule applies to which model.
-    """
-    probs = np.asarray(probs, np.float64).reshape(1, -1)
-    images = None if image is None else np.asarray(image, np.float32).reshape(1, 28, 28)
-    return decide_batch(probs, card, images, gate)[0]
-
-
-def decide_batch(probs: np.ndarray, card: dict | None, images: np.ndarray | None = None, gate=None) -> list[tuple[int | None, str]]:
-    """``decide`` for (N, 10) probabilities and their (N, 28, 28) inputs, with one gate forward pass."""
-    probs = np.asarray(probs, np.float64).reshape(-1, 10)
-    inked = probs.sum(1) > 0
-    p = calibrated(probs, card)
-    threshold = ((((card or {}).get("calibration") or {}).get("abstain")) or {}).get("threshold")
-    p_digit, gate_note = None, ""
-    if images is not None:
-        from digitlab.training import gate as gate_module
-
-        g = gate if gate is not None else gate_module.default()
-        if g is None:
-            gate_note = "; digit gate unavailable"
-        else:
-            images = np.asarray(images, np.float32).reshape(-1, 28, 28)
-            if len(images) != len(probs):
-                raise ValueError(f"{len(images)} images for {len(probs)} predictions")
-            p_digit = np.ones(len(probs))
-            if inked.any():
-                p_digit[inked] = g.score(images[inked])
-            gate_threshold = g.threshold
-    out: list[tuple[int | None, str]] = []
-    for i in range(len(probs)):
-        if not inked[i]:
-            out.append((None, "no ink"))
-            continue
-        label, conf = int(p[i].argmax()), float(p[i].max())
-        if p_digit is not None and p_digit[i] < gate_threshold:
-            out.append((None, f"{NOT_SURE}: it does not look like one (digit gate {p_digit[i]:.1%}, below {gate_threshold:.1%})"))
-        elif threshold is not None and conf < threshold:
-            out.append((None, f"{NOT_SURE}: calibrated confidence {conf:.1%} is below {threshold:.1%}"))
-        elif threshold is None:
-            rules = "digit gate only" if p_digit is not None else "no abstain rule"
-            out.append((label, f"confidence {conf:.1%} ({rules}: no calibration in the model card{gate_note})"))
-        else:
-            out.append((label, f"calibrated confidence {conf:.1%}" + (f", digit gate {p_digit[i]:.1%}" if p_digit is not None else "") + gate_note))
-    return out
 
 
 # ----------------------------------------------------------------------------- the whole measurement

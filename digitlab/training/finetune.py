@@ -24,19 +24,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import shlex
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from digitlab import data, preprocess
+from digitlab import data
 from digitlab.data import user_digits
 from digitlab.evaluation import metrics
 from digitlab.files import atomic_write_json
@@ -278,7 +276,7 @@ def _card(config, dry, base, user, folder, train_idx, held_idx, mnist, before, a
           train_seconds, total_seconds) -> dict:
 
     base_card = base.card or {}
-    command = "python " + shlex.join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]) if sys.argv and sys.argv[0] else None
+    command = cards.command_line()
     per_class_ho = {str(d): float((ho_probs.argmax(1)[y_ho == d] == d).mean()) for d in range(10) if (y_ho == d).any()}
     return {
         "name": config.name,
@@ -318,10 +316,7 @@ def _card(config, dry, base, user, folder, train_idx, held_idx, mnist, before, a
         "train_seconds": round(train_seconds, 1),
         "total_seconds": round(total_seconds, 1),
         "command": command,
-        "versions": cards.versions(),
-        "preprocess_version": preprocess.PREPROCESS_VERSION,
-        "input": "28x28x1 float32 in [0,1], light ink on black, via digitlab.preprocess",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        **cards.provenance(),
         "dry_run": dry,
         # The base card's calibration (temperature, abstain threshold) is not copied: it no longer holds.
     }

@@ -13,7 +13,7 @@ classifier sees:
     P(digit) < threshold  -->  "not a digit"
 
 The threshold is the P(digit) below which ``reject_rate`` of the MNIST *validation* digits fall; it
-lives in the gate's card (``models/gate/not_a_digit.json``), where ``calibration.decide`` reads it.
+lives in the gate's card (``models/gate/not_a_digit.json``), where ``serving.gate.Gate`` reads it.
 The gate does not depend on the classifier, so it also guards a model dropped into ``models/``
 without a calibration entry.  It lives in ``models/gate/`` because ``artifacts.list_models`` only
 lists ``models/*.keras``: the gate is not a 10-class classifier and must not show up as a broken one.
@@ -26,12 +26,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import shlex
 import sys
 import time
-import warnings
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -39,11 +36,9 @@ import numpy as np
 from digitlab import preprocess
 from digitlab.data import nondigits
 from digitlab.models import artifacts, cards
-from digitlab.paths import MODELS_DIR, RUNS_DIR
+from digitlab.paths import RUNS_DIR
+from digitlab.serving.gate import GATE_DIR, GATE_NAME, Gate, load
 
-GATE_DIR = MODELS_DIR / "gate"
-GATE_NAME = "not_a_digit"
-GATE_PATH = GATE_DIR / f"{GATE_NAME}.keras"
 DATA_VERSION = "2"  # bump when the training pictures change, so the cached training set is rebuilt
 
 
@@ -89,74 +84,6 @@ def build(width: int = 24, dropout: float = 0.3, name: str = "digit_gate"):
     x = layers.Dense(1, name="logit")(x)
     outputs = layers.Activation("sigmoid", name="p_digit")(x)
     return keras.Model(inputs, outputs, name=name)
-
-
-# ----------------------------------------------------------------------------- using a trained gate
-
-
-class Gate:
-    """A trained gate and its threshold: (N, 28, 28) preprocessed images -> P(digit), rejections."""
-
-    def __init__(self, path: Path = GATE_PATH):
-        import tensorflow as tf
-
-        self.path = Path(path)
-        self.card = artifacts.read_card(self.path) or {}
-        threshold = self.card.get("threshold")
-        if not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
-            raise artifacts.ModelError(f"{self.path.name}: its card {self.path.with_suffix('.json').name} has no threshold in [0, 1]")
-        self.threshold = float(threshold)
-        self.model = artifacts.load_model(self.path)
-        shape = tuple(self.model.inputs[0].shape[1:])
-        if shape != (28, 28, 1) or tuple(self.model.outputs[0].shape[1:]) != (1,):
-            raise artifacts.ModelError(f"{self.path.name}: not a digit gate (input {shape}, output {tuple(self.model.outputs[0].shape[1:])})")
-        model = self.model
-
-        @tf.function(input_signature=[tf.TensorSpec([None, 28, 28], tf.float32)], reduce_retracing=True)
-        def forward(x):
-            return model(x[..., None], training=False)[:, 0]
-
-        self._forward = forward
-
-    def score(self, images: np.ndarray, batch_size: int = 2048) -> np.ndarray:
-        """(N, 28, 28) or (28, 28) float32 inputs from ``preprocess`` -> (N,) P(digit)."""
-        import tensorflow as tf
-
-        x = np.asarray(images, np.float32).reshape(-1, 28, 28)
-        out = [self._forward(tf.constant(x[i : i + batch_size])).numpy() for i in range(0, len(x), batch_size)]
-        return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
-
-    def rejects(self, images: np.ndarray) -> np.ndarray:
-        return self.score(images) < self.threshold
-
-    def fingerprint(self) -> str:
-        return "sha256:" + hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
-
-
-_LOADED: dict[tuple[str, int, int], Gate] = {}
-
-
-def load(path: Path = GATE_PATH) -> Gate:
-    """The gate at ``path``, loaded once per file version; raises ModelError when missing or unusable."""
-    path = Path(path)
-    if not path.is_file():
-        raise artifacts.ModelError(f"no digit gate at {path}: train one with python training/train_gate.py")
-    st = path.stat()
-    card_path = path.with_suffix(".json")
-    key = (str(path), st.st_mtime_ns, card_path.stat().st_mtime_ns if card_path.is_file() else 0)
-    if key not in _LOADED:
-        _LOADED[key] = Gate(path)
-    return _LOADED[key]
-
-
-def default() -> Gate | None:
-    """The committed gate, or None (with a warning saying why) when it is missing or unusable:
-    callers then fall back to the confidence threshold alone."""
-    try:
-        return load(GATE_PATH)
-    except artifacts.ModelError as e:
-        warnings.warn(f"digit gate unavailable, only the confidence threshold applies: {e}", stacklevel=2)
-        return None
 
 
 def fit_threshold(p_digit_val: np.ndarray, reject_rate: float) -> float:
@@ -213,7 +140,7 @@ def run(config: GateConfig, out: Path = GATE_DIR, say=print) -> Path:
     keras.utils.set_random_seed(config.seed)
     if config.dry_run:
         config = dataclasses.replace(config, **{k: min(getattr(config, k), v) for k, v in DRY_RUN.items()})
-    command = "python " + shlex.join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]) if sys.argv and sys.argv[0] else None
+    command = cards.command_line()
     t0 = time.time()
     mnist = data.load_mnist(config.mnist_path)
     d = data.prepared_mnist(raw=mnist, dry_run=config.dry_run)
@@ -262,13 +189,11 @@ def run(config: GateConfig, out: Path = GATE_DIR, say=print) -> Path:
         "train_seconds": round(train_seconds, 1),
         "history": {k: [round(float(v), 5) for v in vals] for k, vals in history.history.items()},
         "command": command,
-        "versions": cards.versions(),
-        "preprocess_version": preprocess.PREPROCESS_VERSION,
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        **cards.provenance(),
         "dry_run": config.dry_run,
     }
     path = artifacts.save_model(model, card, config.name, Path(out))
-    gate = load(path)
+    gate = load(path)  # the gate as serving will load it
     quick = config.dry_run
     sets = nondigits.measurement_sets(mnist.x_test, mnist.y_test, n_non_digits=12 if quick else 400, n_digits=12 if quick else 1000)
     card["measured"] = measure(gate, d.x_val, d.x_test, sets)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
-import shlex
 import shutil
 import sys
 import time
@@ -32,7 +31,7 @@ import numpy as np
 
 from digitlab import data
 from digitlab.files import atomic_write_bytes, atomic_write_json
-from digitlab.models import artifacts
+from digitlab.models import artifacts, cards
 from digitlab.paths import REPORTS_DIR, ROOT, RUNS_DIR
 from digitlab.training import recipe, trainer
 
@@ -273,7 +272,7 @@ def run(tune: TuneConfig, base: recipe.TrainConfig, out: Path, reports_dir: Path
     """Search, then retrain the best recipe on the whole train split through ``trainer.run`` (same
     card and side files as every model) and add the "tuning" section to its card."""
     tuning = search(tune, base, reports_dir)
-    tuning["command"] = "python " + shlex.join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]) if sys.argv and sys.argv[0] else None
+    tuning["command"] = cards.command_line()
     config = config_for(
         base, tuning["best_values"], name=tune.name, epochs=tune.final_epochs, seed=tune.seed,
         mnist_path=tune.mnist_path, dry_run=tune.dry_run,

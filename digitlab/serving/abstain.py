@@ -1,0 +1,114 @@
+"""The abstain rule: when a prediction should say "not sure this is a digit" instead of a digit.
+
+    probabilities (N, 10) -- temperature T (the card's "calibration") --> calibrated probabilities
+    abstain when EITHER
+        the digit gate (``digitlab.serving.gate``, one tiny CNN for every model) gives P(digit) below its threshold, OR
+        the calibrated max probability is below the model's threshold (the card's "calibration" > "abstain")
+
+Which rule applies to which model:
+  model card with a "calibration" entry, picture given        gate + confidence threshold
+  model card with a "calibration" entry, probabilities only   confidence threshold
+  no calibration entry (e.g. a model dropped into models/)    gate only (when the picture is given)
+  gate file missing or unusable                               confidence threshold only (with a warning)
+
+Temperature scaling divides the logits by T; because log p = z - logsumexp(z), dividing the
+log-probabilities by T gives exactly softmax(z / T), so the rule works from the probabilities a
+classifier returns.  How T and the thresholds are fitted and measured: ``digitlab.evaluation.calibration``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+NOT_SURE = "not sure this is a digit"  # how every refusal starts when it is shown as one sentence
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The rule's verdict on one prediction: the best guess (None only without ink), whether to
+    abstain, and why (for a refusal, the part after "not sure this is a digit: ")."""
+
+    label: int | None
+    abstain: bool
+    reason: str
+
+
+def _log(probs: np.ndarray) -> np.ndarray:
+    return np.log(np.maximum(np.asarray(probs, np.float64), 1e-300))
+
+
+def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(log p / T) = softmax(z / T): (N, 10) or (10,) probabilities -> calibrated, same shape, float32."""
+    z = _log(probs) / float(temperature)
+    z -= z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def calibrated(probs: np.ndarray, card: dict | None) -> np.ndarray:
+    """Probabilities scaled by the card's temperature (unchanged when the card has none)."""
+    t = ((card or {}).get("calibration") or {}).get("temperature")
+    return apply_temperature(probs, t) if t else np.asarray(probs, np.float32)
+
+
+NOT_SURE = "not sure this is a digit"  # how every refusal reason starts (the CLI and Home show the rest)
+
+
+def decide(probs: np.ndarray, card: dict | None, *, image: np.ndarray | None = None, gate=None) -> tuple[int | None, str]:
+    """One prediction's (10,) probabilities + the model card -> (label, or None to abstain; reason).
+
+    image: the (28, 28) model input the probabilities came from (``Prepared.image``); when given,
+    the digit gate also judges it.  gate: a ``digitlab.serving.gate.Gate`` (None: the committed one).
+    All-zero probabilities (the picture had no ink) give (None, "no ink").  See the module docstring
+    for which rule applies to which model.
+    """
+    probs = np.asarray(probs, np.float64).reshape(1, -1)
+    images = None if image is None else np.asarray(image, np.float32).reshape(1, 28, 28)
+    return decide_batch(probs, card, images, gate)[0]
+
+
+def decide_batch(probs: np.ndarray, card: dict | None, images: np.ndarray | None = None, gate=None) -> list[tuple[int | None, str]]:
+    """``decide`` for (N, 10) probabilities and their (N, 28, 28) inputs, with one gate forward pass."""
+    return [(None, j.reason if j.label is None else f"{NOT_SURE}: {j.reason}") if j.abstain else (j.label, j.reason)
+            for j in judge(probs, card, images, gate)]
+
+
+def judge(probs: np.ndarray, card: dict | None, images: np.ndarray | None = None, gate=None) -> list[Judgement]:
+    """The rule itself: one ``Judgement`` per row of (N, 10) probabilities (and their (N, 28, 28) inputs)."""
+    probs = np.asarray(probs, np.float64).reshape(-1, 10)
+    inked = probs.sum(1) > 0
+    p = calibrated(probs, card)
+    threshold = ((((card or {}).get("calibration") or {}).get("abstain")) or {}).get("threshold")
+    p_digit, gate_note = None, ""
+    if images is not None:
+        from digitlab.serving import gate as gate_module
+
+        g = gate if gate is not None else gate_module.default()
+        if g is None:
+            gate_note = "; digit gate unavailable"
+        else:
+            images = np.asarray(images, np.float32).reshape(-1, 28, 28)
+            if len(images) != len(probs):
+                raise ValueError(f"{len(images)} images for {len(probs)} predictions")
+            p_digit = np.ones(len(probs))
+            if inked.any():
+                p_digit[inked] = g.score(images[inked])
+            gate_threshold = g.threshold
+    out: list[Judgement] = []
+    for i in range(len(probs)):
+        if not inked[i]:
+            out.append(Judgement(None, True, "no ink"))
+            continue
+        label, conf = int(p[i].argmax()), float(p[i].max())
+        if p_digit is not None and p_digit[i] < gate_threshold:
+            out.append(Judgement(label, True, f"it does not look like one (digit gate {p_digit[i]:.1%}, below {gate_threshold:.1%})"))
+        elif threshold is not None and conf < threshold:
+            out.append(Judgement(label, True, f"calibrated confidence {conf:.1%} is below {threshold:.1%}"))
+        elif threshold is None:
+            rules = "digit gate only" if p_digit is not None else "no abstain rule"
+            out.append(Judgement(label, False, f"confidence {conf:.1%} ({rules}: no calibration in the model card{gate_note})"))
+        else:
+            out.append(Judgement(label, False, f"calibrated confidence {conf:.1%}" + (f", digit gate {p_digit[i]:.1%}" if p_digit is not None else "") + gate_note))
+    return out
