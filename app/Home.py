@@ -8,7 +8,6 @@ import streamlit as st
 
 from digitlab import preprocess
 from digitlab.evaluation import inspect_input
-from digitlab.serving import abstain
 
 CANVAS = 280  # px; 10x MNIST's 28
 THEMES = {"Light": ("#FFFFFF", "#000000", "yes"), "Dark": ("#000000", "#FFFFFF", "no")}  # background, ink, invert
@@ -30,14 +29,7 @@ def show_prediction(clf, digit: common.Digit | None) -> None:
     if digit is None:
         st.info("Draw a digit on the canvas (or upload a picture): the prediction appears here as soon as a stroke ends.")
         return
-    pred = clf.predict_prepared([digit.prepared])[0]
-    label, reason = abstain.decide(pred.probabilities, clf.entry.card, image=digit.prepared.image)  # threshold + digit gate
-    if label is None and pred.label is not None:  # inked, but the card's abstain rule says no
-        detail = reason.removeprefix(f"{abstain.NOT_SURE}: ")
-        st.warning(f"**Not sure this is a digit** ({detail}). Best guess: {pred.label}, {pred.confidence:.1%} before calibration.")
-        common.show_probabilities(pred)
-    else:
-        common.show_prediction(pred)
+    common.show_prediction(clf.predict_prepared([digit.prepared])[0])
     strokes = inspect_input.stroke_count(st.session_state.canvas_json) if digit.origin == "drawing" else 0
     st.caption(f"Model: **{clf.name}** · input from the {digit.origin}" + (f" ({strokes} stroke{'s' if strokes != 1 else ''})" if strokes else ""))
 

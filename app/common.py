@@ -189,9 +189,14 @@ PROBABILITY_CHART = {
 
 
 def show_prediction(pred: classifiers.Prediction) -> None:
-    """The predicted digit, its confidence and a bar chart over all ten digits."""
-    if pred.label is None:
+    """The predicted digit, its confidence and a bar chart over all ten digits; a refusal of the
+    abstain rule ("not sure this is a digit") with its reason and the best guess instead of a digit."""
+    if pred.no_ink:
         st.info("No ink found yet: draw a digit (or upload a picture of one) and the prediction appears here.")
+        return
+    if pred.refused:
+        st.warning(f"**Not sure this is a digit** ({pred.reason}). Best guess: {pred.label}, {pred.confidence:.1%} before calibration.")
+        show_probabilities(pred)
         return
     st.metric("Prediction", str(pred.label), f"{pred.confidence:.1%} confident", delta_color="off", delta_arrow="off")
     show_probabilities(pred)

@@ -9,14 +9,15 @@ model is loaded once and pictures are predicted in batches.
      "abstain": bool, "reason": str}
 label is the model's answer (the most probable digit; null only when the picture has no ink) and
 confidence its raw probability, as before.  abstain and reason come from the abstain rule in the
-model card and the digit gate (digitlab.evaluation.abstain.decide_batch: temperature-scaled confidence below
+model card and the digit gate (digitlab.serving.abstain: temperature-scaled confidence below
 the card's threshold, or the model-independent "is this a digit?" gate in models/gate/ says no):
 abstain is true when the model should not be trusted to say which digit this is ("not sure this is a
 digit"), and also for no ink; label is kept even then, so consumers that ignore abstain still work.
 A model whose card has no calibration (e.g. one a user dropped in) is judged by the gate alone.  --format text prints
 "PATH<tab>LABEL<tab>CONFIDENCE", with a fourth column "not sure this is a digit: ..." when it abstains.
 An unreadable file prints {"path": ..., "error": "..."} on its line; the others go on and the exit
-code is 1.  The default model is the best usable model in models/ by its card.
+code is 1 (2: a usage or configuration error, e.g. no such model).  The default model is the best usable
+model in models/ by its card.
 """
 
 from __future__ import annotations
@@ -25,10 +26,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-
-import numpy as np
-
-from digitlab.serving import abstain
 
 BATCH = 256  # pictures prepared, then predicted in one forward pass
 
@@ -46,10 +43,8 @@ def expand(paths: list[str]) -> list[Path]:
     return out
 
 
-def format_line(path: Path, pred, decision: tuple[int | None, str], fmt: str) -> str:
-    """decision: ``abstain.decide``'s (label or None, reason) for this prediction."""
-    abstain = decision[0] is None
-    reason = decision[1]
+def format_line(path: Path, pred, fmt: str) -> str:
+    """One output line for a ``serving.classifiers.Prediction``."""
     if fmt == "json":
         return json.dumps(
             {
@@ -57,14 +52,14 @@ def format_line(path: Path, pred, decision: tuple[int | None, str], fmt: str) ->
                 "label": pred.label,
                 "confidence": round(pred.confidence, 6),
                 "probabilities": [round(float(p), 6) for p in pred.probabilities],
-                "abstain": abstain,
-                "reason": reason,
+                "abstain": pred.abstain,
+                "reason": pred.message,
             }
         )
     if pred.label is None:
         return f"{path}\tno ink"
     line = f"{path}\t{pred.label}\t{pred.confidence:.3f}"
-    return f"{line}\t{abstain.NOT_SURE}: {reason.removeprefix(abstain.NOT_SURE + ': ')}" if abstain else line
+    return f"{line}\t{pred.message}" if pred.abstain else line
 
 
 def format_error(path: Path, message: str, fmt: str) -> str:
@@ -105,19 +100,13 @@ def main(argv: list[str] | None = None) -> int:
             except preprocess.ImageError as e:
                 prepared.append((f, e))
         ok = [(f, r) for f, r in prepared if not isinstance(r, Exception)]
-        batch = classifier.predict_prepared([r for _, r in ok])
-        decisions = abstain.decide_batch(  # the card's threshold and the digit gate, one pass for the batch
-            np.array([p.probabilities for p in batch]).reshape(-1, 10), classifier.entry.card,
-            np.array([np.zeros((28, 28), np.float32) if r.no_ink else r.image for _, r in ok]).reshape(-1, 28, 28),
-        )
-        answers = iter(zip(batch, decisions))
+        answers = iter(classifier.predict_prepared([r for _, r in ok]))  # the card's abstain rule and the digit gate, one pass each
         for f, r in prepared:
             if isinstance(r, Exception):
                 failed = True
                 print(format_error(f, str(r), a.format))
             else:
-                pred, decision = next(answers)
-                print(format_line(f, pred, decision, a.format))
+                print(format_line(f, next(answers), a.format))
         sys.stdout.flush()
     return 1 if failed else 0
 

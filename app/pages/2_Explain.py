@@ -22,8 +22,9 @@ except explain.ExplainError as e:  # e.g. a model that reuses a layer, so inner 
     st.stop()
 has_conv = any(f.is_conv for f in layers)
 
+verdict = f"is not sure this is a digit ({pred.reason}); its best guess is **{pred.label}**" if pred.refused else f"predicts **{pred.label}**"
 st.caption(
-    f"Model **{clf.name}** predicts **{pred.label}** ({pred.confidence:.1%}) for the input from the {digit.origin}. "
+    f"Model **{clf.name}** {verdict} ({pred.confidence:.1%}) for the input from the {digit.origin}. "
     "Warm colours mark what raises the chosen digit's score against the other digits (its logit margin)."
 )
 c1, c2 = st.columns(2)

@@ -18,35 +18,61 @@ import tensorflow as tf
 from digitlab import preprocess
 from digitlab.models import artifacts
 from digitlab.paths import MODELS_DIR
+from digitlab.serving import abstain
 
 _RESHAPE = {"28x28x1": (-1, 28, 28, 1), "28x28": (-1, 28, 28), "784": (-1, 784)}
 
 
 @dataclass
 class Prediction:
-    """label is None when the picture had no ink; probabilities then are all zero."""
+    """What the app, the CLI and every page show for one picture: computed once, here, and only rendered.
+
+    label        the model's best guess (the most probable digit); None only when the picture has no ink
+    confidence   its probability, as the model gives it (0 without ink)
+    probabilities (10,) float32, as the model gives them (all zero without ink)
+    abstain      True when the abstain rule says "not sure this is a digit" (and without ink)
+    reason       why: "no ink", the refusal's cause, or the confidence behind the answer
+    """
 
     label: int | None
     confidence: float
-    probabilities: np.ndarray  # (10,) float32
+    probabilities: np.ndarray
+    abstain: bool
+    reason: str
     prepared: preprocess.Prepared | None = None
+
+    @property
+    def no_ink(self) -> bool:
+        return self.label is None
+
+    @property
+    def refused(self) -> bool:
+        """Inked, but the abstain rule says it is not sure this is a digit."""
+        return self.abstain and self.label is not None
+
+    @property
+    def message(self) -> str:
+        """The reason as one sentence: "not sure this is a digit: <cause>" for a refusal."""
+        return f"{abstain.NOT_SURE}: {self.reason}" if self.refused else self.reason
 
 
 class _Predicts:
-    """Pictures -> Predictions for anything with ``predict_proba((N, 28, 28) float32) -> (N, 10)``."""
+    """Pictures -> Predictions for anything with ``predict_proba((N, 28, 28) float32) -> (N, 10)`` and an ``entry``."""
 
     def predict_proba(self, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
         raise NotImplementedError
 
-    def predict_prepared(self, prepared: list[preprocess.Prepared]) -> list[Prediction]:
-        """Predict a batch of prepared pictures in one forward pass; no-ink ones get label None."""
+    def predict_prepared(self, prepared: list[preprocess.Prepared], gate=None) -> list[Prediction]:
+        """Prepared pictures -> Predictions, with the abstain rule of this model's card and the digit
+        gate (``serving.abstain``); one forward pass of the model and one of the gate for the batch."""
         inked = [i for i, p in enumerate(prepared) if not p.no_ink]
-        probs = self.predict_proba(np.stack([prepared[i].image for i in inked])) if inked else np.zeros((0, 10))
-        result = [Prediction(None, 0.0, np.zeros(10, np.float32), p) for p in prepared]
-        for row, i in enumerate(inked):
-            p = probs[row]
-            result[i] = Prediction(int(p.argmax()), float(p.max()), p.astype(np.float32), prepared[i])
-        return result
+        probs = np.zeros((len(prepared), 10), np.float32)
+        images = np.zeros((len(prepared), 28, 28), np.float32)
+        if inked:
+            images[inked] = np.stack([prepared[i].image for i in inked])
+            probs[inked] = self.predict_proba(images[inked])
+        verdicts = abstain.judge(probs, self.entry.card, images, gate)
+        return [Prediction(v.label, float(p.max()), p, v.abstain, v.reason, pic) for p, v, pic in zip(probs, verdicts, prepared)]
 
     def predict_picture(self, source, invert: preprocess.Invert = "auto") -> Prediction:
         """Any picture -> Prediction, through the one preprocessing path."""
