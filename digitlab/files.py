@@ -62,3 +62,14 @@ def sha256(path: Path, digits: int | None = None) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return "sha256:" + h.hexdigest()[:digits]
+
+
+def png_bytes(picture: np.ndarray) -> bytes:
+    """(H, W), (H, W, 3) or (H, W, 4) uint8 array -> PNG bytes."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(picture)).save(buf, format="PNG")
+    return buf.getvalue()

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from digitlab import data
 from digitlab.models import artifacts, cards
-from digitlab.models.ensemble import EnsembleError, build
+from digitlab.models.ensemble import EnsembleError
 from digitlab.paths import MODELS_DIR
+from digitlab.training.ensemble import build
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,7 +61,7 @@ def _png(picture) -> bytes:
     """A canvas array (H, W, 4 / 3 / grey, uint8) or a picture file's bytes -> bytes to store."""
     if isinstance(picture, (bytes, bytearray, memoryview)):
         return bytes(picture)
-    from digitlab.evaluation.inspect_input import png_bytes
+    from digitlab.files import png_bytes
 
     a = np.asarray(picture)
     if a.dtype != np.uint8:

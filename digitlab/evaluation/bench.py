@@ -1,4 +1,4 @@
-"""Measurements behind evaluation/benchmark.py: single-image latency and time-to-accuracy."""
+"""Measurements behind evaluation/benchmark.py: single-image latency, time-to-accuracy, the cost of a training step."""
 
 from __future__ import annotations
 
@@ -66,61 +66,156 @@ def latency(classifier, pictures: list[np.ndarray], repeats: int = 200) -> dict[
     return out
 
 
+# The keras-io mnist_convnet example (keras-io examples/vision/mnist_convnet.py), the speed reference, as
+# its source trains it: model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"]);
+# model.fit(x_train, y_train, batch_size=128, epochs=15, validation_split=0.1) on numpy arrays.
+REFERENCE_BATCH = 128
+REFERENCE_VALIDATION_SPLIT = 0.1
+REFERENCE_FEED = ("keras-io mnist_convnet.py as written: load_data() uint8 / 255 as float32, expand_dims, to_categorical; "
+                  "model.fit on numpy arrays, batch_size=128, validation_split=0.1 (trains on the first 90%, validates on "
+                  "the last 10% every epoch); compile(loss='categorical_crossentropy', optimizer='adam'). Its test digits "
+                  "go through the same / 255; no digitlab preprocessing")
+
+
+def reference_inputs(x: np.ndarray) -> np.ndarray:
+    """keras-io mnist_convnet's whole data path: uint8 (N, 28, 28) -> float32 (N, 28, 28) in [0, 1] by / 255."""
+    return x.astype("float32") / 255
+
+
+def reference_fit(x_train: np.ndarray, y_train: np.ndarray) -> tuple[dict, int]:
+    """``model.fit`` arguments feeding the reference as its source does, from raw uint8 digits (N, 28, 28)
+    and labels (N,), and the steps of one epoch (over the part ``validation_split`` leaves for training)."""
+    import keras
+
+    x = np.expand_dims(reference_inputs(x_train), -1)
+    y = keras.utils.to_categorical(y_train, 10)
+    n_fit = int(np.floor(len(x) * (1 - REFERENCE_VALIDATION_SPLIT)))  # keras' own split point
+    kwargs = {"x": x, "y": y, "batch_size": REFERENCE_BATCH, "validation_split": REFERENCE_VALIDATION_SPLIT}
+    return kwargs, int(np.ceil(n_fit / REFERENCE_BATCH))
+
+
 @dataclass
 class Race:
-    """Result of ``time_to_accuracy``: training seconds (evaluation excluded) until ``target``."""
+    """Result of ``time_to_accuracy``: the training clock of one racer until ``target``.
+
+    Two clocks run from the first training step (its tracing included) to the checkpoint that reached
+    ``target``; evaluation is on neither (the test checks, and any ``validation_split`` pass of ``fit``).
+    ``wall_seconds`` is everything else; ``in_epoch_seconds`` leaves out what each epoch boundary
+    crossed cost: the time between the last step of an epoch and the first of the next (callbacks,
+    iterator) plus what the first step of the new epoch took beyond the median step (pipeline refill,
+    such as a shuffle buffer).
+    """
 
     name: str
     target: float
     reached: bool
-    train_seconds: float
     epochs: float
-    curve: list[tuple[float, float, float]] = field(default_factory=list)  # (epochs, train seconds, test accuracy)
+    in_epoch_seconds: float
+    wall_seconds: float
+    boundaries: int = 0  # epoch boundaries crossed before the target
+    first_step_seconds: float = 0.0  # the first step (tracing, pipeline start); on both clocks
+    median_step_ms: float = 0.0
+    validation_seconds: float = 0.0  # fit's own validation passes, on neither clock
+    feed: str = ""  # how the racer's data reached fit, in words
+    curve: list[tuple[float, float, float, float]] = field(default_factory=list)  # (epochs, in-epoch s, wall s, test accuracy)
+
+    @property
+    def boundary_seconds(self) -> float:
+        return self.wall_seconds - self.in_epoch_seconds
 
 
-def time_to_accuracy(name, model, train_ds, steps_per_epoch, x_test, y_test, target=0.99, evals_per_epoch=8, max_epochs=15,
-                     callbacks=()) -> Race:
-    """Train ``model`` (compiled) on ``train_ds`` and evaluate on test every 1/evals_per_epoch epoch;
-    stop as soon as test accuracy >= target.  Evaluation time is not counted.  ``callbacks``: those
-    the training recipe needs (``train.training_data``)."""
+def time_to_accuracy(name, model, fit_kwargs: dict, steps_per_epoch: int, x_test, y_test, target=0.99, evals_per_epoch=8,
+                     max_epochs=15, callbacks=(), feed: str = "") -> Race:
+    """Train ``model`` (compiled) with ``model.fit(**fit_kwargs)``, exactly as the racer's source feeds
+    it (a ``tf.data`` pipeline as ``{"x": ds}``, or numpy arrays with ``batch_size`` and
+    ``validation_split``), and check accuracy on ``x_test`` (N, 28, 28) float32, ``y_test`` (N,)
+    every 1/evals_per_epoch epoch; stop as soon as it is >= target.  Clocks: see ``Race``.
+    ``steps_per_epoch`` must be what ``fit`` will run (checked).  ``callbacks``: those the training
+    recipe needs (``recipe.training_data``)."""
     import keras
     import tensorflow as tf
 
     every = max(1, steps_per_epoch // evals_per_epoch)
     x = tf.constant(x_test[..., None].astype(np.float32))
+    y = tf.constant(np.asarray(y_test, np.int64))
 
     @tf.function
     def accuracy():
         pred = tf.argmax(model(x, training=False), axis=1)
-        return tf.reduce_mean(tf.cast(tf.equal(pred, tf.constant(y_test, tf.int64)), tf.float32))
+        return tf.reduce_mean(tf.cast(tf.equal(pred, y), tf.float32))
 
     class Watch(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
-            self.train_s, self.steps, self.curve, self.reached = 0.0, 0, [], False
-            self.t0 = None
+            self.in_epoch = self.wall = self.validation = self.first_step = 0.0
+            self.steps, self.epoch, self.boundaries = 0, 0, 0
+            self.step_ms: list[float] = []
+            self.curve, self.reached = [], False
+            self.at_check = (0, 0.0)  # (boundaries, validation seconds) at the latest checkpoint
+            self.last_end = None  # clock time of the last step's end, moved past any evaluation since
+            self.epoch_start = False
+
+        def on_train_begin(self, logs=None):
+            steps = self.params.get("steps")
+            if steps is not None and steps != steps_per_epoch:
+                raise ValueError(f"{name}: fit runs {steps} steps an epoch, the race was told {steps_per_epoch}")
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch, self.epoch_start = epoch, True
+
+        def on_test_begin(self, logs=None):  # fit's validation pass: evaluation, on neither clock
+            self.t_test = time.perf_counter()
+
+        def on_test_end(self, logs=None):
+            dt = time.perf_counter() - self.t_test
+            self.validation += dt
+            if self.last_end is not None:
+                self.last_end += dt
 
         def on_train_batch_begin(self, batch, logs=None):
-            if self.t0 is None:
-                self.t0 = time.perf_counter()
+            self.t_begin = time.perf_counter()
+            if self.last_end is not None:
+                gap = self.t_begin - self.last_end
+                self.wall += gap
+                if not (self.epoch_start and self.epoch > 0):
+                    self.in_epoch += gap
 
         def on_train_batch_end(self, batch, logs=None):
+            now = time.perf_counter()
+            dt = now - self.t_begin
+            self.wall += dt
+            if self.steps == 0:
+                self.first_step = dt
+                self.in_epoch += dt
+            elif self.epoch_start and self.epoch > 0:
+                self.boundaries += 1
+                median = float(np.median(self.step_ms)) / 1000 if self.step_ms else dt
+                self.in_epoch += min(dt, median)  # the excess is boundary cost
+            else:
+                self.in_epoch += dt
+                self.step_ms.append(dt * 1000)
+            self.epoch_start = False
             self.steps += 1
+            self.last_end = now
             if self.steps % every:
                 return
-            self.train_s += time.perf_counter() - self.t0
             acc = float(accuracy())
-            self.curve.append((self.steps / steps_per_epoch, self.train_s, acc))
-            print(f"  {name}: {self.steps / steps_per_epoch:.2f} epochs, {self.train_s:.1f} s, test {acc:.4f}", flush=True)
+            done = self.steps / steps_per_epoch
+            self.curve.append((done, self.in_epoch, self.wall, acc))
+            self.at_check = (self.boundaries, self.validation)
+            print(f"  {name}: {done:.2f} epochs, in-epoch {self.in_epoch:.1f} s, wall {self.wall:.1f} s, test {acc:.4f}", flush=True)
             if acc >= target:
                 self.reached = True
                 self.model.stop_training = True
-            self.t0 = None  # the clock restarts at the next batch
+            self.last_end = time.perf_counter()  # the evaluation is on neither clock
 
     watch = Watch()
-    model.fit(train_ds, epochs=max_epochs, callbacks=[*callbacks, watch], verbose=0)
-    last = watch.curve[-1] if watch.curve else (0.0, 0.0, 0.0)
-    return Race(name, target, watch.reached, last[1], last[0], watch.curve)
+    model.fit(**fit_kwargs, epochs=max_epochs, callbacks=[*callbacks, watch], verbose=0)
+    done, in_epoch, wall, _ = watch.curve[-1] if watch.curve else (0.0, 0.0, 0.0, 0.0)
+    boundaries, validation = watch.at_check
+    return Race(name, target, watch.reached, done, in_epoch, wall, boundaries=boundaries, first_step_seconds=watch.first_step,
+                median_step_ms=float(np.median(watch.step_ms)) if watch.step_ms else 0.0, validation_seconds=validation,
+                feed=feed, curve=watch.curve)
 
 
 def step_cost(build, x: np.ndarray, y: np.ndarray, batch_size: int, steps: int = 60, warmup: int = 10) -> dict[str, float]:

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import base64
 import functools
-import io
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from digitlab import preprocess
+from digitlab.files import png_bytes
 
 REFERENCE_SAMPLE = 2000  # first MNIST test digits behind the reference; ~1.5 s once per process
 
@@ -116,13 +115,6 @@ def likeness_score(rows: list[Likeness]) -> str:
 
 
 # ----------------------------------------------------------------------------- canvas
-
-
-def png_bytes(picture: np.ndarray) -> bytes:
-    """(H, W), (H, W, 3) or (H, W, 4) uint8 array -> PNG bytes."""
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(picture)).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def data_url(picture: np.ndarray) -> str:

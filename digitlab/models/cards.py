@@ -26,11 +26,11 @@ INPUT = "28x28x1 float32 in [0,1], light ink on black, via digitlab.preprocess"
 # Every top-level key a card may hold -> who writes it.
 KEYS = {
     "name": "every writer",
-    "builder": "training.trainer.run, models.ensemble.build, training.finetune.run",
+    "builder": "training.trainer.run, training.ensemble.build, training.finetune.run",
     "config": "the writer's config dataclass, whole",
-    "seed": "training.trainer.run, models.ensemble.build, training.finetune.run",
+    "seed": "training.trainer.run, training.ensemble.build, training.finetune.run",
     "data": "data_summary (trainer, ensemble), training.gate.run, training.finetune.run",
-    "metrics": "training.trainer.run, models.ensemble.build, training.finetune.run",
+    "metrics": "training.trainer.run, training.ensemble.build, training.finetune.run",
     "epochs_run": "training.trainer.run, training.finetune.run",
     "params": "every writer of a model",
     "file_bytes": "models.artifacts.save_model",
@@ -43,7 +43,7 @@ KEYS = {
     "date": "provenance()",
     "dry_run": "every writer",
     "distributed": "training.trainer.run with --distribute multiworker",
-    "members": "models.ensemble.build",
+    "members": "training.ensemble.build",
     "kind": "training.gate.run",
     "threshold": "training.gate.run",
     "threshold_fitted_on": "training.gate.run",

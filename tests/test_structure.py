@@ -1,0 +1,99 @@
+"""The shape of the code: imports inside digitlab go one way, scripts and pages use the installed package."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from digitlab.paths import ROOT
+
+PACKAGE = ROOT / "digitlab"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def import_graph() -> dict[str, set[str]]:
+    """digitlab module -> the digitlab modules it imports anywhere in its body (lazy imports inside
+    functions included; a package's ``__init__`` counts as the package)."""
+    modules = _modules()
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("digitlab"):
+                for alias in node.names:  # "from digitlab.models import artifacts" imports the module digitlab.models.artifacts
+                    sub = f"{node.module}.{alias.name}"
+                    deps.add(sub if sub in modules else node.module)
+            elif isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names if a.name.startswith("digitlab")}
+        graph[name] = {d for d in deps if d in modules and d != name}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of the graph as [a, b, ..., a], or None."""
+    state: dict[str, int] = {}  # 1 on the stack, 2 done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_import_cycle_inside_digitlab_lazy_imports_included():
+    graph = import_graph()
+    assert len(graph) > 30 and graph["digitlab.training.trainer"] >= {"digitlab.training.recipe", "digitlab.models.artifacts"}
+    assert find_cycle(graph) is None, f"import cycle: {' -> '.join(find_cycle(graph))}"
+
+
+def test_the_library_never_imports_streamlit():
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        assert not any(n.split(".")[0] == "streamlit" for n in names), path
+
+
+def test_scripts_and_pages_do_not_edit_sys_path():
+    offenders = [p.relative_to(ROOT).as_posix() for folder in ("training", "evaluation", "app", "web")
+                 for p in (ROOT / folder).rglob("*.py") if "sys.path" in p.read_text()]
+    assert not offenders, f"edit sys.path (the package is installed: pip install -e .): {offenders}"
+
+
+def test_no_cycle_between_the_sub_packages():
+    """data, models, training, serving, evaluation and report depend on each other one way only."""
+    def package(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    graph: dict[str, set[str]] = {}
+    for module, deps in import_graph().items():
+        graph.setdefault(package(module), set()).update(package(d) for d in deps if package(d) != package(module))
+    for deps in list(graph.values()):
+        for d in deps:
+            graph.setdefault(d, set())
+    assert find_cycle(graph) is None, f"cycle between sub-packages: {' -> '.join(find_cycle(graph))}"
