@@ -40,16 +40,9 @@ def add_dry_run(p: argparse.ArgumentParser, what: str = "a few batches on a smal
 
 
 def add_out(p: argparse.ArgumentParser, default: Path, what: str) -> None:
-    p.add_argument("--out", type=Path, default=default, help=f"{what} (default {_shown(default)})")
+    from digitlab.paths import shown
 
-
-def _shown(path: Path) -> str:
-    from digitlab.paths import ROOT
-
-    try:
-        return Path(path).resolve().relative_to(ROOT).as_posix() + "/"
-    except ValueError:
-        return str(path)
+    p.add_argument("--out", type=Path, default=default, help=f"{what} (default {shown(default)}/)")
 
 
 def fail(message, code: int = USAGE) -> NoReturn:

@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.evaluation import calibration
     from digitlab.files import atomic_write_bytes, atomic_write_json
     from digitlab.models import artifacts, cards
-    from digitlab.paths import REPORTS_DIR
+    from digitlab.paths import REPORTS_DIR, shown
     from digitlab.serving import abstain
     from digitlab.serving.classifiers import Classifier
     from digitlab.serving.gate import GATE_PATH, load
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     command = cards.command_line(argv, __file__)
     gate_alone = None
     if the_gate is not None:
-        gate_alone = {"gate": calibration._rel(the_gate.path), "fingerprint": the_gate.fingerprint(), "threshold": the_gate.threshold,
+        gate_alone = {"gate": shown(the_gate.path), "fingerprint": the_gate.fingerprint(), "threshold": the_gate.threshold,
                       **gate.measure(the_gate, x_val, x_test, sets), "command": command}
         atomic_write_json(out / "gate.json", gate_alone)
     reports = {}

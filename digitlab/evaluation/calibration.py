@@ -33,6 +33,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from digitlab.paths import shown
 from digitlab.serving.abstain import _log, apply_temperature
 
 N_BINS = 15  # reliability bins, as in Guo et al.
@@ -183,7 +184,7 @@ def calibrate(predict: Predict, x_val: np.ndarray, y_val: np.ndarray, x_test: np
             "rule": ("digit gate P(digit) below its threshold, or calibrated max probability below threshold" if gate is not None
                      else "calibrated max probability below threshold"),
             "threshold": threshold,
-            "gate": None if gate is None else {"path": _rel(gate.path), "fingerprint": gate.fingerprint(), "threshold": gate.threshold},
+            "gate": None if gate is None else {"path": shown(gate.path), "fingerprint": gate.fingerprint(), "threshold": gate.threshold},
             "val_reject_rate": reject_rate,
             "mnist_val_rejected": float((g_val | (q_val.max(1) < threshold)).mean()),
             "mnist_test_rejected": float(test_rejected.mean()),
@@ -205,15 +206,6 @@ def calibrate(predict: Predict, x_val: np.ndarray, y_val: np.ndarray, x_test: np
         "reliability_before": before,
         "reliability_after": after,
     }
-
-
-def _rel(path) -> str:
-    from digitlab.paths import ROOT
-
-    try:
-        return path.resolve().relative_to(ROOT).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def card_entry(report: dict) -> dict:

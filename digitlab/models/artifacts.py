@@ -24,7 +24,7 @@ import numpy as np
 from digitlab.cli import NAME_RE
 from digitlab.files import atomic_write_bytes, atomic_write_json, umask_mode
 from digitlab.models import cards
-from digitlab.paths import MODELS_DIR
+from digitlab.paths import MODELS_DIR, shown
 
 MODEL_SUFFIX = ".keras"
 MAX_MODEL_BYTES = 50 * 1024 * 1024  # larger uploads are refused before Keras sees them
@@ -146,6 +146,30 @@ def update_card(model_path: Path, updates: dict) -> dict:
     card = cards.check(dict(read_card(model_path) or {"name": model_path.name[: -len(MODEL_SUFFIX)]}, **updates))
     atomic_write_json(model_path.with_suffix(".json"), card)
     return card
+
+
+def promote(source: Path, models_dir: Path = MODELS_DIR, name: str | None = None, overwrite: bool = False,
+            command: str | None = None) -> Path:
+    """Copy a model trained elsewhere (``--out runs/...``) into ``models_dir`` with its card and side
+    files, and record on the card where it came from (``"promoted"``: from, command, date), so a
+    card never claims it was written where it now lies.  Refuses an unusable model, a model without
+    a card, and (unless ``overwrite``) a name already taken; nothing is written then."""
+    from datetime import UTC, datetime
+
+    source = Path(source)
+    entry = inspect(source)
+    if not entry.usable:
+        raise ModelError(f"{source}: not promoted, the model is unusable: {entry.reason}")
+    if entry.card is None:
+        raise ModelError(f"{source}: not promoted, it has no card {source.with_suffix('.json').name}")
+    name = name or entry.name
+    target = Path(models_dir) / f"{name}{MODEL_SUFFIX}"
+    if target.exists() and not overwrite:
+        raise ModelError(f"a model named {name!r} already exists in {models_dir}; pass --overwrite to replace it")
+    stem = source.name[: -len(MODEL_SUFFIX)]
+    extras = {suffix: (source.parent / f"{stem}{suffix}").read_bytes() for suffix in _SIDE_FILES[1:] if (source.parent / f"{stem}{suffix}").is_file()}
+    card = dict(entry.card, name=name, promoted={"from": shown(source), "command": command, "date": datetime.now(UTC).isoformat(timespec="seconds")})
+    return save_model(entry.model, card, name, Path(models_dir), extras=extras)
 
 
 # ----------------------------------------------------------------------------- reading

@@ -19,7 +19,6 @@ import re
 import shlex
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 INPUT = "28x28x1 float32 in [0,1], light ink on black, via digitlab.preprocess"
 
@@ -80,16 +79,13 @@ def check(card: dict) -> dict:
 def command_line(argv: list[str] | None = None, script: str | None = None) -> str | None:
     """``python <script> <flags>``: the script as a path from the repository root, every flag quoted as
     a shell would need.  ``argv`` defaults to this process's flags; ``script`` to the running script."""
-    from digitlab.paths import ROOT
+    from digitlab.paths import shown
 
     script = script if script is not None else (sys.argv[0] if sys.argv and sys.argv[0] else None)
     if not script:
         return None
-    path = Path(script).resolve()
-    with contextlib.suppress(ValueError):
-        path = path.relative_to(ROOT)
     flags = sys.argv[1:] if argv is None else [str(a) for a in argv]
-    return "python " + shlex.join([path.as_posix(), *flags])
+    return "python " + shlex.join([shown(script), *flags])
 
 
 def versions() -> dict[str, str]:

@@ -1,0 +1,34 @@
+"""python training/promote.py runs/candidates/cnn/mnist_cnn.keras [--name mnist_cnn] [--out models/] [--overwrite]
+
+Copy a model trained elsewhere (a training script run with --out runs/...) into models/ with its
+card and side files (history, metrics, curves).  The card keeps the command that trained the model
+and gains a "promoted" entry: where it was copied from, this command and the date, so every card
+says truthfully where its model was made and how it got here.  The model is checked (safe mode,
+28x28 -> 10 classes) before anything is written.
+"""
+
+import sys
+from pathlib import Path
+
+from digitlab import cli
+from digitlab.models import artifacts, cards
+from digitlab.paths import MODELS_DIR
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = cli.parser(__doc__)
+    p.add_argument("model", type=Path, help="the .keras file to promote (its card <name>.json beside it)")
+    p.add_argument("--name", type=cli.model_name, default=None, help="name in the models folder (default: the file's)")
+    cli.add_out(p, MODELS_DIR, "models folder to copy into")
+    p.add_argument("--overwrite", action="store_true", help="replace a model of that name")
+    a = p.parse_args(argv)
+    try:
+        path = artifacts.promote(a.model, a.out, a.name, a.overwrite, command=cards.command_line(argv, __file__))
+    except artifacts.ModelError as e:
+        cli.fail(e)
+    print(f"promoted {a.model} -> {path}")
+    return cli.OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
