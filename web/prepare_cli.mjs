@@ -1,0 +1,49 @@
+// node web/prepare_cli.mjs FOLDER
+//
+// Runs web/preprocess.js under Node (no browser) on canvas pictures, so tests/test_preprocess_js.py
+// can hold the port against digitlab.preprocess.prepare on the very same pixels.
+//
+// Reads FOLDER/pictures.json: [{width, height, invert, rgba}], rgba the name of a file of
+// width * height * 4 raw RGBA bytes in FOLDER, or null for an all-zero picture (a size check
+// needs no pixels).  Writes FOLDER/prepared.json:
+//
+//   {constants: every exported value of preprocess.js that is not a function,
+//    results: one per picture, in order: {noInk, inverted, notes, bbox, image, steps: [{title, h, w, file}]}
+//             or {error: message} when prepare throws ImageError}
+//
+// with the 28x28 image (null when noInk) and each step's image as raw float32 (this machine's
+// byte order) in FOLDER/<file>.  Only the port's own exports are called: no recipe code here.
+
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+import * as preprocess from "./preprocess.js";
+
+const folder = process.argv[2];
+if (!folder) {
+  console.error("usage: node web/prepare_cli.mjs FOLDER (with FOLDER/pictures.json)");
+  process.exit(2);
+}
+
+const constants = Object.fromEntries(Object.entries(preprocess).filter(([, v]) => typeof v !== "function"));
+const pictures = JSON.parse(readFileSync(join(folder, "pictures.json"), "utf8"));
+
+const results = pictures.map(({ width, height, invert, rgba }, i) => {
+  const bytes = rgba === null ? new Uint8Array(width * height * 4) : new Uint8Array(readFileSync(join(folder, rgba)));
+  let p;
+  try {
+    p = preprocess.prepare(bytes, width, height, { invert });
+  } catch (e) {
+    if (e instanceof preprocess.ImageError) return { error: e.message };
+    throw e;
+  }
+  const save = (file, data) => {
+    writeFileSync(join(folder, file), new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    return file;
+  };
+  const steps = p.steps.map(([title, { data, h, w }], k) => ({ title, h, w, file: save(`picture${i}.step${k}.f32`, data) }));
+  const image = p.image === null ? null : save(`picture${i}.f32`, p.image);
+  return { noInk: p.noInk, inverted: p.inverted, notes: p.notes, bbox: p.bbox, image, steps };
+});
+
+writeFileSync(join(folder, "prepared.json"), JSON.stringify({ constants, results }));
