@@ -121,6 +121,10 @@ def test_benchmark_quick(run_script, tmp_path):
     lat = r["latency"]
     assert lat["Classifier (tf.function)"]["p50_ms"] < lat["model.predict"]["p50_ms"]
     assert {race["name"] for race in r["race"]} == {"train_cnn.py recipe", "keras-io mnist_convnet"}
+    for race in r["race"]:  # both clocks, side by side; boundaries only ever add to the wall clock
+        assert 0 < race["first_step_seconds"] <= race["in_epoch_seconds"] <= race["wall_seconds"]
+        assert race["wall_seconds"] == pytest.approx(race["in_epoch_seconds"] + race["boundary_seconds"])
+    assert r["speedup"] is None or set(r["speedup"]) == {"epochs", "in_epoch", "wall"}
     costs = r["step_cost"]
     assert len(costs) == 3 and all(c["median_ms"] > 0 and c["s_per_epoch"] > 0 for c in costs.values())
     assert len({c["params"] for c in costs.values()}) == 2  # the two cnn orders have the same weights, the reference fewer
