@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import platform
 import sys
 from datetime import UTC, datetime
@@ -57,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     pictures = [bench.canvas_like(d) for d in raw]
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version(), **cards.versions()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), **cards.versions()},
+        "load_average": {"start": os.getloadavg()},  # 1, 5, 15 min; other jobs on the machine make every figure noisier
         "latency_model": classifier.name,
         "latency": bench.latency(classifier, pictures, repeats=20 if a.quick else a.repeats),
     }
@@ -77,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"step cost {label}: {costs[label]['median_ms']:.1f} ms", flush=True)
         result["step_cost"] = costs
 
+    result["load_average"]["end"] = os.getloadavg()
     out = a.out or (REPORTS_DIR / "benchmark.json")
     atomic_write_json(out, result)
     print(render(result))
@@ -166,6 +169,10 @@ def render(r: dict) -> str:
         lines += ["", "| training step | batch | median ms | p90 ms | s per epoch | params |", "| --- | --- | --- | --- | --- | --- |"]
         for name, c in r["step_cost"].items():
             lines.append(f"| {name} | {c['batch_size']} | {c['median_ms']:.1f} | {c['p90_ms']:.1f} | {c['s_per_epoch']:.1f} | {c['params']:,} |")
+    if "load_average" in r:
+        load = r["load_average"]
+        lines.append(f"\nload average (1 min) {load['start'][0]:.1f} at the start, {load['end'][0]:.1f} at the end, "
+                     f"on {r['machine']['cpus']} CPUs")
     return "\n".join(lines)
 
 
