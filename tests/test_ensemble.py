@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from digitlab.evaluation import explain
-from digitlab.models import artifacts, builders, ensemble
+from digitlab.models import adapter, artifacts, builders, ensemble
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_fine_tuning_warms_up_each_members_head(members):
     from digitlab.training import finetune
 
     combined = ensemble.combine([artifacts.load_model(p) for p in members])
-    assert [layer.name for layer in finetune._head_layers(combined)] == ["m0_logits", "m1_logits"]
+    assert [layer.name for layer in adapter.head_layers(combined)] == ["m0_logits", "m1_logits"]
     finetune._set_trainable(combined, "head")
     assert {v.path.split("/")[0] for v in combined.trainable_variables} == {"m0_logits", "m1_logits"}
 

@@ -28,6 +28,8 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
+from digitlab.models import adapter
+
 EPS_GRID = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)  # default epsilons of accuracy-vs-eps curves
 PGD_STEPS = 40  # the PGD-40 of Madry et al.'s MNIST challenge
 BATCH = 500  # images per attack batch: large enough to keep the CPU busy, small enough for memory
@@ -38,48 +40,6 @@ Progress = Callable[[float, str], None] | None  # progress(fraction done in [0, 
 def default_step_size(eps: float, steps: int) -> float:
     """Madry et al.'s rule of thumb: 2.5 * eps / steps, so the walk can cross the ball and back."""
     return 2.5 * eps / max(1, steps)
-
-
-# ----------------------------------------------------------------------------- logits
-
-
-def keras_model(model):
-    """A keras.Model from a keras.Model, an ``artifacts.ModelEntry`` or an ``inference.Classifier``."""
-    inner = getattr(model, "model", None)  # Classifier.model / ModelEntry.model
-    return inner if inner is not None else model
-
-
-def logits_function(model) -> tuple[Callable, tuple[int, ...], str]:
-    """(model's logits as a function of its own input tensor, the model's input shape, which source).
-
-    source: "logits layer", "log probabilities" (softmax output, no ``logits`` layer) or "outputs".
-    """
-    import keras
-
-    model = keras_model(model)
-    shape = tuple(model.inputs[0].shape[1:])
-    try:
-        layer = model.get_layer("logits")
-    except ValueError:
-        layer = None
-    if layer is not None and not isinstance(model, keras.Sequential):
-        sub = keras.Model(model.inputs, layer.output, name=f"{model.name}_logits")
-        return (lambda x, training=False: sub(x, training=training)), shape, "logits layer"
-    if layer is not None:
-        # Sequential models loaded from .keras keep stale layer outputs (STACK.md): call the layers in turn.
-        upto = model.layers[: model.layers.index(layer) + 1]
-
-        def seq(x, training=False):
-            for lyr in upto:
-                x = lyr(x, training=training)
-            return x
-
-        return seq, shape, "logits layer"
-    last = model.layers[-1]
-    if getattr(getattr(last, "activation", None), "__name__", "") == "softmax":
-        # log p = logits - logsumexp(logits): the same gradients up to the saturation of p in float32
-        return (lambda x, training=False: tf.math.log(tf.maximum(model(x, training=training), 1e-30))), shape, "log probabilities"
-    return (lambda x, training=False: model(x, training=training)), shape, "outputs"
 
 
 # ----------------------------------------------------------------------------- the attack itself
@@ -151,8 +111,8 @@ class Attacker:
     """
 
     def __init__(self, model):
-        self.model = keras_model(model)
-        self.logits_fn, self.input_shape, self.source = logits_function(self.model)
+        self.model = adapter.keras_model(model)
+        self.logits_fn, self.input_shape, self.source = adapter.logits_function(self.model)
         fn = self.logits_fn
 
         @tf.function(reduce_retracing=True)
@@ -219,7 +179,7 @@ _ATTACKERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def attacker(model) -> Attacker:
     """The cached ``Attacker`` of a model (keras.Model, ModelEntry or Classifier)."""
-    m = keras_model(model)
+    m = adapter.keras_model(model)
     if m not in _ATTACKERS:
         _ATTACKERS[m] = Attacker(m)
     return _ATTACKERS[m]
@@ -342,7 +302,7 @@ def install_adversarial_training(model, recipe: dict, steps_per_epoch: int) -> N
          "pgd_steps": 10, "pgd_alpha": None, "ramp_epochs": 2.0, "val_steps": 10, "val_fraction": 0.25, **recipe}
     if r["attack"] not in ("fgsm", "nfgsm", "pgd"):
         raise ValueError(f"unknown adversarial training attack {r['attack']!r}")
-    logits_fn, _, _ = logits_function(model)
+    logits_fn, _, _ = adapter.logits_function(model)
     eps_max = float(r["eps"])
     ramp_steps = max(1.0, float(r["ramp_epochs"]) * steps_per_epoch)
     if r["attack"] == "fgsm":

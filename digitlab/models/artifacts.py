@@ -19,20 +19,15 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from digitlab.cli import NAME_RE
 from digitlab.files import atomic_write_bytes, atomic_write_json, umask_mode
 from digitlab.models import cards
+from digitlab.models.adapter import ModelError, check_classifier  # noqa: F401  (ModelError: artifacts' errors)
 from digitlab.paths import MODELS_DIR, shown
 
 MODEL_SUFFIX = ".keras"
 MAX_MODEL_BYTES = 50 * 1024 * 1024  # larger uploads are refused before Keras sees them
 _SIDE_FILES = (".json", ".history.json", ".metrics.json", ".curves.png")
-
-
-class ModelError(ValueError):
-    """A model file that cannot be used; the message says why, in plain words."""
 
 
 @dataclass
@@ -206,34 +201,6 @@ def load_model(path: Path):
         if isinstance(e, zipfile.BadZipFile):
             raise ModelError(f"{path.name}: corrupt archive ({msg})") from e
         raise ModelError(f"{path.name}: cannot be loaded ({type(e).__name__}: {msg[:200]})") from e
-
-
-def check_classifier(model) -> tuple[str, str]:
-    """Check that ``model`` maps 28x28 grey digits to 10 classes; returns (layout, outputs).
-
-    layout: "28x28x1", "28x28" or "784"; outputs: "probabilities" or "logits".
-    """
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise ModelError(f"expected one input and one output, found {len(model.inputs)} and {len(model.outputs)}")
-    shape = tuple(model.inputs[0].shape[1:])
-    layouts = {(28, 28, 1): "28x28x1", (28, 28): "28x28", (784,): "784"}
-    if shape not in layouts:
-        raise ModelError(f"input shape {shape} is not 28x28 grey (accepted: (28,28,1), (28,28), (784,))")
-    out_shape = tuple(model.outputs[0].shape[1:])
-    if out_shape != (10,):
-        raise ModelError(f"output shape {out_shape} is not 10 classes")
-    layout = layouts[shape]
-    probe = np.zeros((1, *shape), np.float32)
-    try:
-        y = np.asarray(model(probe, training=False))
-    except Exception as e:
-        raise ModelError(f"forward pass failed ({type(e).__name__}: {str(e)[:200]})") from e
-    if y.shape != (1, 10) or not np.isfinite(y).all():
-        raise ModelError(f"forward pass gave shape {y.shape} or non-finite values")
-    last = model.layers[-1]
-    activation = getattr(last, "activation", None)
-    is_softmax = getattr(activation, "__name__", "") == "softmax"
-    return layout, "probabilities" if is_softmax else "logits"
 
 
 def inspect(path: Path) -> ModelEntry:

@@ -14,6 +14,8 @@ combine, evaluate, save with a card that embeds each member's card.
 
 from __future__ import annotations
 
+from digitlab.models import adapter
+
 
 class EnsembleError(ValueError):
     """Members that cannot be combined; the message says why."""
@@ -21,13 +23,10 @@ class EnsembleError(ValueError):
 
 def _logits_model(member):
     """The member from its input to its ``logits`` layer (pre-softmax)."""
-    import keras
-
     try:
-        logits = member.get_layer("logits").output
+        return adapter.logits_model(member)
     except ValueError as e:
         raise EnsembleError(f"{member.name}: no layer named 'logits' (only models built by digitlab.models can be combined)") from e
-    return keras.Model(member.inputs, logits, name=member.name)
 
 
 def combine(members: list, name: str = "ensemble"):

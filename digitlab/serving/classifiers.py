@@ -16,11 +16,9 @@ import numpy as np
 import tensorflow as tf
 
 from digitlab import preprocess
-from digitlab.models import artifacts
+from digitlab.models import adapter, artifacts
 from digitlab.paths import MODELS_DIR
 from digitlab.serving import abstain
-
-_RESHAPE = {"28x28x1": (-1, 28, 28, 1), "28x28": (-1, 28, 28), "784": (-1, 784)}
 
 
 @dataclass
@@ -87,7 +85,7 @@ class Classifier(_Predicts):
             raise artifacts.ModelError(f"model {entry.name} is unusable: {entry.reason}")
         self.entry = entry
         self.model = entry.model if entry.model is not None else artifacts.load_model(entry.path)
-        shape = _RESHAPE[entry.layout]
+        shape = adapter.batch_shape(entry.layout)
         softmax = entry.outputs == "logits"
         model = self.model
 

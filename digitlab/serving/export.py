@@ -29,7 +29,7 @@ import tensorflow as tf
 from digitlab import data, preprocess
 from digitlab.data import synthetic
 from digitlab.files import atomic_write_bytes, atomic_write_json
-from digitlab.models import artifacts
+from digitlab.models import adapter, artifacts
 from digitlab.paths import ROOT
 from digitlab.serving import classifiers
 
@@ -38,7 +38,6 @@ FORMATS = ("h5", "savedmodel", "tflite", "tflite-dynamic", "tflite-int8", "onnx"
 INPUT_NAME = "image"
 OUTPUT_NAME = "probabilities"
 ONNX_OPSET = 17  # onnxruntime 1.31 and onnxruntime-web 1.30 both run it
-_RESHAPE = {"28x28x1": (-1, 28, 28, 1), "28x28": (-1, 28, 28), "784": (-1, 784)}
 
 
 def _source(model_or_entry) -> tuple[object, str, str, str]:
@@ -53,13 +52,13 @@ def _source(model_or_entry) -> tuple[object, str, str, str]:
             raise artifacts.ModelError(f"model {e.name} is unusable: {e.reason}")
         model = e.model if e.model is not None else artifacts.load_model(e.path)
         return model, e.layout, e.outputs, e.name
-    layout, outputs = artifacts.check_classifier(model_or_entry)  # raises ModelError for a non-classifier
+    layout, outputs = adapter.check_classifier(model_or_entry)  # raises ModelError for a non-classifier
     return model_or_entry, layout, outputs, getattr(model_or_entry, "name", "model")
 
 
 def serving_function(model, layout: str, outputs: str):
     """The one exported interface as a traced function: image (N, 28, 28) -> {"probabilities": (N, 10)}."""
-    shape = _RESHAPE[layout]
+    shape = adapter.batch_shape(layout)
     softmax = outputs == "logits"
 
     @tf.function(input_signature=[tf.TensorSpec([None, 28, 28], tf.float32, name=INPUT_NAME)])

@@ -38,7 +38,7 @@ from digitlab import data
 from digitlab.data import user_digits
 from digitlab.evaluation import metrics
 from digitlab.files import atomic_write_json
-from digitlab.models import artifacts, cards
+from digitlab.models import adapter, artifacts, cards
 from digitlab.paths import MODELS_DIR, ROOT
 
 SCRIPT = ROOT / "training" / "finetune_on_custom.py"
@@ -108,19 +108,11 @@ def holdout_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.nd
     return np.sort(np.asarray(train, np.int64)), np.sort(np.asarray(held, np.int64))
 
 
-def _head_layers(model) -> list:
-    """The layers to warm up first: the Dense named "logits" (every digitlab builder has one), or each
-    member's "m<i>_logits" in an ensemble (whose own "logits" only averages them), else the last layer
-    with weights (models added by hand)."""
-    heads = [layer for layer in model.layers if layer.weights and (layer.name == "logits" or layer.name.endswith("_logits"))]
-    return heads or [[layer for layer in model.layers if layer.weights][-1]]
-
-
 def _set_trainable(model, phase: str) -> None:
     """phase "head": only the head learns; "body": everything but BatchNorm (kept in inference mode)."""
     import keras
 
-    heads = _head_layers(model)
+    heads = adapter.head_layers(model)
     model.trainable = True
     for layer in model.layers:
         if phase == "head":
@@ -151,7 +143,7 @@ def _dataset(x: np.ndarray, y: np.ndarray, config: FinetuneConfig, layout: str, 
         recipe.Augmentation.of(config),
         seed,
     )
-    shape = {"28x28x1": (-1, 28, 28, 1), "28x28": (-1, 28, 28), "784": (-1, 784)}[layout]
+    shape = adapter.batch_shape(layout)
     ds = tf.data.Dataset.from_tensor_slices((x[..., None].astype(np.float32), np.eye(10, dtype=np.float32)[y]))
     ds = ds.shuffle(len(x), seed=seed).batch(config.batch_size).map(aug)
     return ds.map(lambda a, b: (tf.reshape(a, shape), b)).prefetch(2)
@@ -221,7 +213,7 @@ def run(config: FinetuneConfig, folder: Path | None = None, out: Path = MODELS_D
 
     keras.utils.set_random_seed(config.seed)
     model = artifacts.load_model(base.path)  # a fresh copy: the base file and any cached copy stay as they are
-    layout, outputs = artifacts.check_classifier(model)
+    layout, outputs = adapter.check_classifier(model)
     entry = artifacts.ModelEntry(config.name, base.path, None, True, None, layout, outputs, model)
     clf = classifiers.Classifier(entry)  # the traced forward pass reads the live weights, before and after
 
