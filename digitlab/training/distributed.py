@@ -233,10 +233,10 @@ def fit(worker: Worker, config, d, run_dir: Path):
     strategy = worker.strategy
     rank, n_workers = worker.cluster.rank, len(worker.cluster.workers)
     global_batch = config.batch_size
-    full_steps = int(np.ceil(len(d.x_train) / global_batch))
     # Every worker must run the same number of steps (each step is a collective), so the shards
     # repeat and an epoch is a fixed count of global batches.
-    steps = 2 if config.dry_run else max(1, len(d.x_train) // global_batch)
+    epoch_steps = max(1, len(d.x_train) // global_batch)
+    steps = 2 if config.dry_run else epoch_steps
     epochs = min(config.epochs, 2) if config.dry_run else config.epochs
 
     @tf.function
@@ -247,7 +247,9 @@ def fit(worker: Worker, config, d, run_dir: Path):
 
     with strategy.scope():
         model = builders.build(config.builder, **config.model_kwargs)
-        recipe.compile_model(model, config, steps_per_epoch=full_steps)  # the optimizer, schedule and loss of fit_keras
+        # the optimizer, schedule and loss of fit_keras; the schedule spans the steps this loop runs (N // B per
+        # epoch, where fit runs ceil(N / B)), so it ends where training ends, as fit's does
+        recipe.compile_model(model, config, steps_per_epoch=epoch_steps)
         optimizer = model.optimizer
         optimizer.build(model.trainable_variables)
     # The compiled loss averages over the local batch; the same loss per example is averaged over
@@ -333,7 +335,9 @@ def fit(worker: Worker, config, d, run_dir: Path):
         sync_statistics()
         swap_averaged_weights()  # validation and the kept weights use the average when the recipe keeps one
         val_loss, val_acc = validate()
-        for k, v in (("epoch", epoch), ("accuracy", correct / count), ("learning_rate", float(optimizer.learning_rate)),
+        # convert_to_tensor: a constant schedule's learning rate is a MirroredVariable, which float() refuses
+        lr = float(tf.convert_to_tensor(optimizer.learning_rate))
+        for k, v in (("epoch", epoch), ("accuracy", correct / count), ("learning_rate", lr),
                      ("loss", loss / steps), ("val_accuracy", val_acc), ("val_loss", val_loss)):
             history[k].append(float(v))
         print(f"{worker.cluster.label}: epoch {epoch + 1}/{epochs} loss {loss / steps:.4f} accuracy {correct / count:.4f} "
