@@ -63,7 +63,7 @@ def test_script_without_tf_config_says_what_is_missing(run_script, tmp_path):
         [sys.executable, str(ROOT / "training/train_cnn.py"), "--dry-run", "--distribute", "multiworker", "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=120, cwd=ROOT, env=env,
     )
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # a configuration error (digitlab.cli: 0 ok, 1 some inputs failed, 2 usage or configuration)
     assert "error: --distribute multiworker needs the TF_CONFIG environment variable" in proc.stderr
     assert '"task": {"type": "worker", "index": 0}' in proc.stderr  # the example to copy
     assert not list(tmp_path.iterdir())
