@@ -264,10 +264,10 @@ def activation_maps(key: str, image, _model):
 @st.cache_data(max_entries=64, show_spinner=False)
 def confusion_png(model_path: str, mtime_ns: int) -> bytes | None:
     """The test confusion matrix from ``<name>.metrics.json`` as a PNG (cached per file version)."""
-    from digitlab.report import model_report
+    from digitlab.report import model_report, plots
 
     cm = model_report.confusion(Path(model_path))
-    return None if cm is None else model_report.confusion_png(cm, "test confusion matrix")
+    return None if cm is None else plots.confusion_png(cm, "test confusion matrix")
 
 
 def install_uploaded_model() -> None:

@@ -20,39 +20,6 @@ from pathlib import Path
 import numpy as np
 
 
-def curves_png(result: dict, model: str) -> bytes:
-    """Accuracy against epsilon, one line per attack."""
-    import matplotlib.pyplot as plt
-
-    from digitlab.report import plots
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    for curve in result["curves"]:
-        label = "FGSM" if curve["attack"] == "fgsm" else f"PGD-{curve['steps']}" + (f" x{curve['restarts']}" if curve["restarts"] > 1 else "")
-        ax.plot(curve["eps"], curve["accuracy"], marker="o", ms=3, label=label)
-    ax.set_xlabel("epsilon (L-inf, pixel scale 0-1)")
-    ax.set_ylabel("accuracy")
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    ax.set_title(f"{model}: accuracy under attack (n={result['n']})")
-    return plots._png(fig)
-
-
-def examples_png(rows: list[dict], model: str, attack: str) -> bytes:
-    import matplotlib.pyplot as plt
-
-    from digitlab.report import plots
-
-    fig, axes = plt.subplots(1, len(rows), figsize=(len(rows) * 1.2, 1.6), squeeze=False)
-    for ax, r in zip(axes[0], rows):
-        ax.imshow(r["image"], cmap="gray", vmin=0, vmax=1)
-        ax.set_title(f"ε {r['eps']:g}\n{r['label']} ({r['confidence']:.0%})", fontsize=7)
-        ax.axis("off")
-    fig.suptitle(f"{model}: {attack.upper()} against its own prediction", fontsize=9)
-    return plots._png(fig)
-
-
 def markdown(results: dict[str, dict]) -> str:
     eps = next(iter(results.values()))["curves"][0]["eps"]
     lines = ["| model | attack | " + " | ".join(f"ε={e:g}" for e in eps) + " |", "|---|---|" + "---|" * len(eps)]
@@ -87,10 +54,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from digitlab import data
     from digitlab.evaluation import attacks
-    from digitlab.evaluation.robustness import console_progress
     from digitlab.files import atomic_write_bytes, atomic_write_json
     from digitlab.models import artifacts, cards
     from digitlab.paths import REPORTS_DIR
+    from digitlab.report import plots
+    from digitlab.report.progress import console_progress
 
     try:
         entries = artifacts.select(a.model)
@@ -111,10 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         out = (a.out or REPORTS_DIR) / entry.name
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_json(out / "attack.json", result)
-        atomic_write_bytes(out / "attack.png", curves_png(result, entry.name))
+        atomic_write_bytes(out / "attack.png", plots.attack_curves_png(result, entry.name))
         right = np.flatnonzero(attacks.attacker(entry).predict(x) == y)
         digit = x[right[0] if len(right) else 0]  # the first digit the model gets right
-        atomic_write_bytes(out / "attack_examples.png", examples_png(attacks.attack_one(entry, digit, eps, "pgd", a.steps), entry.name, "pgd"))
+        atomic_write_bytes(out / "attack_examples.png", plots.attack_examples_png(attacks.attack_one(entry, digit, eps, "pgd", a.steps), entry.name, "pgd"))
         if a.write_card:
             command = cards.command_line(argv, __file__)
             artifacts.update_card(entry.path, {"adversarial": {**figures, "seconds": result["seconds"], "command": command}})

@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.files import atomic_write_bytes, atomic_write_json
     from digitlab.models import artifacts, cards
     from digitlab.paths import REPORTS_DIR, shown
+    from digitlab.report import plots
     from digitlab.serving import abstain
     from digitlab.serving.classifiers import Classifier
     from digitlab.serving.gate import GATE_PATH, load
@@ -123,12 +124,12 @@ def main(argv: list[str] | None = None) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_json(folder / "calibration.json", {"model": entry.name, **report, "non_digit_seeds": nondigits.MEASURE_SEEDS,
                                                                    "command": command})
-        atomic_write_bytes(folder / "reliability.png", calibration.reliability_png(report, entry.name))
+        atomic_write_bytes(folder / "reliability.png", plots.reliability_png(report, entry.name))
         card = {**(entry.card or {}), "calibration": entry_card}
         images, no_ink, _, details = sets["non_digits"]["held_out"]
         probs = clf.predict_proba(images[:shown]) * ~no_ink[:shown, None]  # no ink: all-zero probabilities, as the app gets them
         decisions = abstain.decide_batch(probs, card, images[:shown], the_gate) if the_gate else abstain.decide_batch(probs, card)
-        atomic_write_bytes(folder / "non_digits.png", calibration.non_digits_png(
+        atomic_write_bytes(folder / "non_digits.png", plots.non_digits_png(
             details[:shown], images[:shown], decisions, f"{entry.name}: held-out generated non-digits (green: abstained)"))
         if write_card:
             artifacts.update_card(entry.path, {"calibration": entry_card})

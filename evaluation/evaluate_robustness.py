@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.files import atomic_write_bytes, atomic_write_json
     from digitlab.models import artifacts, cards
     from digitlab.paths import REPORTS_DIR
+    from digitlab.report import plots
+    from digitlab.report.progress import console_progress
     from digitlab.serving.classifiers import Classifier
 
     try:
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     predictors = {e.name: Classifier(e).predict_proba for e in entries}
     results = robustness.sweep(predictors, x, y, seed=a.seed, through_preprocess=a.through_preprocess,
-                               progress=robustness.console_progress("corruptions"))
+                               progress=console_progress("corruptions"))
     seconds = round(time.time() - t0, 1)
     for name, r in results.items():
         r["seconds_all_models"] = seconds
@@ -75,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_json(folder / "robustness.json", {"model": name, **r})
         atomic_write_bytes(folder / "robustness.md", (robustness.markdown_table(r, name) + "\n").encode())
-        atomic_write_bytes(folder / "robustness.png", robustness.sweep_png(r, name))
+        atomic_write_bytes(folder / "robustness.png", plots.sweep_png(r, name))
         print(json.dumps({"model": name, "clean": round(r["clean"], 4), "mean_corruption_accuracy": round(r["mnist_c_mean"], 4),
                           "suite_mean": round(r["suite_mean"], 4), "report": str(folder)}), flush=True)
     table = summary(results)
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     md += "\n".join(robustness.markdown_table(r, name) for name, r in results.items())
     atomic_write_json(out / "robustness.json", {"n": a.n, "seed": a.seed, "through_preprocess": a.through_preprocess, "models": results})
     atomic_write_bytes(out / "robustness.md", md.encode())
-    atomic_write_bytes(out / "robustness_examples.png", robustness.examples_png(x[0], a.seed))
+    atomic_write_bytes(out / "robustness_examples.png", plots.corruption_examples_png(x[0], robustness.examples(x[0], a.seed), robustness.SUITE, robustness.MNIST_C))
     print(table, file=sys.stderr)
     return 0
 

@@ -29,10 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
 
     from digitlab import data
-    from digitlab.evaluation import leaderboard, robustness
+    from digitlab.evaluation import leaderboard
     from digitlab.files import atomic_write_bytes, atomic_write_json
     from digitlab.models import artifacts, cards
     from digitlab.paths import REPORTS_DIR
+    from digitlab.report.progress import console_progress
 
     settings = dataclasses.replace(leaderboard.QUICK if a.dry_run else leaderboard.Settings(), mnist_path=a.mnist)
     out = a.out or REPORTS_DIR
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         if not leaderboard.usable_models(names=a.models):
             raise artifacts.ModelError("no usable model in models/; train one with training/train_cnn.py")
         rows = leaderboard.table(settings=settings, refresh=a.refresh, cache_dir=out / "leaderboard", names=a.models,
-                                 progress=robustness.console_progress("leaderboard"))
+                                 progress=console_progress("leaderboard"))
     except (artifacts.ModelError, data.DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

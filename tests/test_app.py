@@ -21,9 +21,9 @@ import pytest
 from PIL import Image
 
 from digitlab import preprocess
-from digitlab.evaluation import inspect_input
+from digitlab.evaluation import inspect_input, metrics
 from digitlab.models import artifacts
-from digitlab.report import model_report
+from digitlab.report import model_report, plots
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app"
@@ -478,9 +478,9 @@ def test_model_report_agrees_with_the_cards(usable):
             continue
         assert cm.shape == (10, 10) and cm.sum() == card["data"]["test"]
         assert np.trace(cm) / cm.sum() == pytest.approx(card["metrics"]["test_accuracy"], abs=1e-9)
-        for true, pred, n in model_report.top_confusions(cm):
-            assert true != pred and cm[true, pred] == n
-        png_bytes = model_report.confusion_png(cm, entry.name)
+        for c in metrics.most_confused(cm):
+            assert c["true"] != c["pred"] and cm[c["true"], c["pred"]] == c["count"]
+        png_bytes = plots.confusion_png(cm, entry.name)
         assert Image.open(io.BytesIO(png_bytes)).size[0] > 300
         summary = model_report.summary(entry)
         assert summary["test accuracy"] == f"{card['metrics']['test_accuracy']:.2%}"

@@ -60,8 +60,8 @@ def measure(path, config: TrainConfig, eval_n: int | None) -> dict:
     """FGSM (eps 0.1, 0.3), PGD-40 (eps 0.1, 0.3) and PGD-40 on the logit margin (eps 0.3) accuracy on MNIST test."""
     from digitlab import data
     from digitlab.evaluation import attacks
-    from digitlab.evaluation.robustness import console_progress
     from digitlab.models import artifacts
+    from digitlab.report.progress import console_progress
 
     d = data.prepared_mnist(config.mnist_path, val_size=config.val_size, dry_run=config.dry_run)
     n = eval_n or (200 if config.dry_run else len(d.x_test))

@@ -3,6 +3,7 @@
 import common
 import streamlit as st
 
+from digitlab.evaluation import metrics
 from digitlab.models import artifacts
 from digitlab.report import model_report
 
@@ -31,7 +32,7 @@ for start in range(0, len(usable), PER_ROW):
             if png is not None:
                 st.image(png, caption="test confusion matrix (rows: true digit)")
                 cm = model_report.confusion(entry.path)
-                worst = ", ".join(f"{t}→{p} ×{n}" for t, p, n in model_report.top_confusions(cm))
+                worst = ", ".join(f"{c['true']}→{c['pred']} ×{c['count']}" for c in metrics.most_confused(cm, top=3))
                 st.caption(f"Most frequent mistakes: {worst or 'none'}")
 
 bad = [e for e in entries if not e.usable]

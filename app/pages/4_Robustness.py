@@ -7,6 +7,7 @@ import streamlit as st
 
 from digitlab import data
 from digitlab.evaluation import attacks, inspect_input, robustness
+from digitlab.report import plots
 
 FAMILIES = {"suite": "Severity suite", "mnist_c": "MNIST-C-style"}
 LIVE_SIZES = (100, 200, 500, 1000)  # MNIST test digits for a live measurement (~1 s per 1,000 digits and level)
@@ -40,7 +41,7 @@ def digit_attack(key: str, image, attack: str, _model):
 
 @st.cache_data(show_spinner="Drawing every corruption…", max_entries=32)
 def examples_png(image) -> bytes:
-    return robustness.examples_png(image)
+    return plots.corruption_examples_png(image, robustness.examples(image), robustness.SUITE, robustness.MNIST_C)
 
 
 def tiles(rows: list[dict], caption) -> None:

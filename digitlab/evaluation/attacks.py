@@ -23,18 +23,17 @@ accuracy it reports is the accuracy under the strongest point PGD visited, not o
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 
 from digitlab.models import adapter
+from digitlab.report.progress import Progress
 
 EPS_GRID = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)  # default epsilons of accuracy-vs-eps curves
 PGD_STEPS = 40  # the PGD-40 of Madry et al.'s MNIST challenge
 BATCH = 500  # images per attack batch: large enough to keep the CPU busy, small enough for memory
 
-Progress = Callable[[float, str], None] | None  # progress(fraction done in [0, 1], message)
 
 
 def default_step_size(eps: float, steps: int) -> float:

@@ -21,6 +21,7 @@ from digitlab.evaluation import attacks, calibration, metrics, robustness
 from digitlab.files import atomic_write_json
 from digitlab.models import artifacts
 from digitlab.paths import MODELS_DIR, REPORTS_DIR
+from digitlab.report.progress import Progress
 
 CACHE_DIR = REPORTS_DIR / "leaderboard"
 COLUMNS = (  # (key, header, format) for tables
@@ -71,7 +72,7 @@ def _latency_ms(clf, image: np.ndarray, runs: int) -> float:
     return float(np.percentile(samples, 50))
 
 
-def compute_row(entry: artifacts.ModelEntry, settings: Settings = Settings(), progress: robustness.Progress = None) -> dict:
+def compute_row(entry: artifacts.ModelEntry, settings: Settings = Settings(), progress: Progress = None) -> dict:
     """Measure one usable model (no cache).  ~20-60 s on 2 CPU cores with the default settings."""
     from digitlab.serving.classifiers import Classifier
 
@@ -152,7 +153,7 @@ def cached_row(entry: artifacts.ModelEntry, settings: Settings = Settings(), cac
 
 
 def row(entry: artifacts.ModelEntry, settings: Settings = Settings(), refresh: bool = False, cache_dir: Path = CACHE_DIR,
-        progress: robustness.Progress = None) -> dict:
+        progress: Progress = None) -> dict:
     """``compute_row`` through the cache: reused while the model file, its calibration and the settings are unchanged."""
     r = None if refresh else cached_row(entry, settings, cache_dir)
     if r is None:
@@ -170,7 +171,7 @@ def usable_models(models_dir: Path = MODELS_DIR, names: list[str] | None = None)
 
 
 def table(models_dir: Path = MODELS_DIR, settings: Settings = Settings(), refresh: bool = False, cache_dir: Path = CACHE_DIR,
-          progress: robustness.Progress = None, names: list[str] | None = None) -> list[dict]:
+          progress: Progress = None, names: list[str] | None = None) -> list[dict]:
     """Rows for every usable model in ``models_dir`` (or the ``names`` given), best clean accuracy first.
     Cached rows are reused (unless ``refresh``); missing ones are measured, ``progress`` reporting over all of them."""
     entries = usable_models(models_dir, names)

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-Progress = Callable[[float, str], None] | None  # progress(fraction done in [0, 1], message)
+from digitlab.report.progress import Progress
+
 SIDE = 28
 C = (SIDE - 1) / 2  # 13.5: the image centre in pixel-index coordinates
 
@@ -527,91 +528,3 @@ def markdown_table(result: dict, model: str) -> str:
     return "\n".join(lines)
 
 
-def sweep_png(result: dict, model: str) -> bytes:
-    """Accuracy-vs-severity panels (one per suite corruption) and a bar chart of the MNIST-C-style set."""
-    import matplotlib.pyplot as plt
-
-    from digitlab.report import plots
-
-    names = list(result["suite"])
-    cols = 4
-    rows = int(np.ceil(len(names) / cols)) + (1 if result["mnist_c"] else 0)
-    fig = plt.figure(figsize=(cols * 3.0, rows * 2.4))
-    for k, name in enumerate(names):
-        e = result["suite"][name]
-        ax = fig.add_subplot(rows, cols, k + 1)
-        ax.plot([0, *e["levels"]], [result["clean"], *e["accuracy"]], marker="o", ms=3)
-        ax.set_ylim(0, 1.02)
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel(e["unit"], fontsize=7)
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
-    if result["mnist_c"]:
-        ax = fig.add_subplot(rows, 1, rows)
-        labels = list(result["mnist_c"])
-        ax.bar(range(len(labels)), [result["mnist_c"][k] for k in labels], color="steelblue")
-        ax.axhline(result["clean"], color="grey", ls="--", lw=1, label=f"clean {result['clean']:.1%}")
-        ax.set_xticks(range(len(labels)))
-        ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=7)
-        ax.set_ylim(0, 1.02)
-        ax.set_title(f"MNIST-C-style: mean {result['mnist_c_mean']:.1%}", fontsize=9)
-        ax.legend(fontsize=7, loc="lower left")
-    fig.suptitle(f"{model}: accuracy under corruption (n={result['n']})")
-    fig.tight_layout()
-    return plots._png(fig)
-
-
-def mosaic(tiles: list[list[np.ndarray | None]], pad: int = 2) -> np.ndarray:
-    """Rows of (28, 28) tiles (None: empty) -> one grey image with ``pad`` px of grey between tiles."""
-    cols = max(len(r) for r in tiles)
-    out = np.full((len(tiles) * (SIDE + pad) + pad, cols * (SIDE + pad) + pad), 0.35, np.float32)
-    for i, row in enumerate(tiles):
-        for j, tile in enumerate(row):
-            if tile is not None:
-                top, left = pad + i * (SIDE + pad), pad + j * (SIDE + pad)
-                out[top : top + SIDE, left : left + SIDE] = tile
-    return out
-
-
-def examples_png(image: np.ndarray, seed: int = 0) -> bytes:
-    """One digit under every corruption and level: a row per suite corruption (clean first), then the
-    MNIST-C-style set in rows of 6.  One image, so it renders in a fraction of a second."""
-    import matplotlib.pyplot as plt
-
-    from digitlab.report import plots
-
-    ex = examples(image, seed)
-    names = list(SUITE)
-    rows: list[list[np.ndarray | None]] = [[image, *ex[f"suite/{n}"]] for n in names]
-    labels = [f"{n} ({', '.join(f'{lv:g}' for lv in SUITE[n].levels)})" for n in names]
-    mc = list(MNIST_C)
-    for i in range(0, len(mc), 6):
-        rows.append([ex[f"mnist_c/{n}"][0] for n in mc[i : i + 6]])
-        labels.append("MNIST-C-style: " + ", ".join(mc[i : i + 6]))
-    m = mosaic(rows)
-    fig, ax = plt.subplots(figsize=(m.shape[1] / 22 + 5.5, m.shape[0] / 22))
-    ax.imshow(m, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    ax.set_yticks([2 + i * 30 + 14 for i in range(len(rows))])
-    ax.set_yticklabels(labels, fontsize=7)
-    ax.set_xticks([])
-    ax.set_title("corruptions: clean, then each level (suite); the MNIST-C-style set", fontsize=8)
-    return plots._png(fig)
-
-
-def console_progress(label: str) -> Callable[[float, str], None]:
-    """A progress callback for scripts: a bar redrawn in place on a terminal, a line per 10 % in a log."""
-    import sys
-
-    state = {"last": -1}
-
-    def show(fraction: float, message: str) -> None:
-        pct = int(fraction * 100)
-        if sys.stderr.isatty():
-            bar = "#" * (pct // 4)
-            end = "\n" if fraction >= 1 else ""
-            print(f"\r{label}: [{bar:<25}] {pct:3d}% {message[:60]:<60}", end=end, file=sys.stderr, flush=True)
-        elif pct // 10 > state["last"]:
-            state["last"] = pct // 10
-            print(f"{label}: {pct:3d}% {message}", file=sys.stderr, flush=True)
-
-    return show

@@ -8,7 +8,6 @@ Models dropped in without a card still get their size and parameter count.
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -90,41 +89,3 @@ def _duration(seconds: float) -> str:
     if seconds < 90:
         return f"{seconds:.0f} s"
     return f"{seconds / 60:.1f} min"
-
-
-def top_confusions(cm: np.ndarray, k: int = 3) -> list[tuple[int, int, int]]:
-    """The k largest off-diagonal cells as (true digit, predicted digit, count), largest first."""
-    off = np.array(cm, np.int64)
-    np.fill_diagonal(off, 0)
-    order = np.argsort(off, axis=None)[::-1][:k]
-    return [(int(i // 10), int(i % 10), int(off.flat[i])) for i in order if off.flat[i] > 0]
-
-
-def confusion_png(cm: np.ndarray, title: str = "") -> bytes:
-    """(10, 10) confusion matrix -> PNG bytes: counts in each cell, colour on a log scale.
-
-    Log colour so the few off-diagonal mistakes are visible next to ~1000 correct per digit.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import LogNorm
-
-    cm = np.asarray(cm)
-    fig, ax = plt.subplots(figsize=(4.2, 3.8))
-    ax.imshow(np.maximum(cm, 0.5), cmap="Blues", norm=LogNorm(vmin=0.5, vmax=max(cm.max(), 1)))
-    for (i, j), v in np.ndenumerate(cm):
-        if v:
-            dark = i == j
-            ax.text(j, i, str(v), ha="center", va="center", fontsize=6.5, color="white" if dark else "black")
-    ax.set_xticks(range(10))
-    ax.set_yticks(range(10))
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title or "test confusion matrix", fontsize=10)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()

@@ -40,9 +40,9 @@ from digitlab.evaluation import metrics
 from digitlab.files import atomic_write_json
 from digitlab.models import adapter, artifacts, cards
 from digitlab.paths import MODELS_DIR, ROOT
+from digitlab.report.progress import Progress
 
 SCRIPT = ROOT / "training" / "finetune_on_custom.py"
-Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
 
 
 @dataclass(frozen=True)
