@@ -20,16 +20,6 @@ from pathlib import Path
 import numpy as np
 
 
-def markdown(results: dict[str, dict]) -> str:
-    eps = next(iter(results.values()))["curves"][0]["eps"]
-    lines = ["| model | attack | " + " | ".join(f"ε={e:g}" for e in eps) + " |", "|---|---|" + "---|" * len(eps)]
-    for model, r in results.items():
-        for c in r["curves"]:
-            name = "FGSM" if c["attack"] == "fgsm" else f"PGD-{c['steps']}"
-            lines.append(f"| {model} | {name} | " + " | ".join(f"{a:.1%}" for a in c["accuracy"]) + " |")
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", action="append", help="model name in models/ or a .keras file; repeatable (default: every usable model)")
@@ -57,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.files import atomic_write_bytes, atomic_write_json
     from digitlab.models import artifacts, cards
     from digitlab.paths import REPORTS_DIR
-    from digitlab.report import plots
+    from digitlab.report import plots, tables
     from digitlab.report.progress import console_progress
 
     try:
@@ -88,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             artifacts.update_card(entry.path, {"adversarial": {**figures, "seconds": result["seconds"], "command": command}})
         print(json.dumps({"model": entry.name, **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in figures.items()},
                           "report": str(out)}), flush=True)
-    print(markdown(results), file=sys.stderr)
+    print(tables.attack_curves(results), file=sys.stderr)
     return 0
 
 

@@ -29,39 +29,6 @@ import json
 import sys
 from pathlib import Path
 
-KINDS = ("scribble", "letter", "noise", "shape")
-
-
-def markdown(reports: dict[str, dict], gate_alone: dict | None) -> str:
-    """Two tables: what is rejected among digits, and among non-digits per set and kind; "gate + confidence"
-    is the rule, "confidence only" the threshold alone at the same validation budget."""
-    pct = lambda v: "-" if v is None else f"{v:.1%}"  # noqa: E731
-    digits = ["| model | T | ECE before -> after | rule | MNIST test rejected | drawn digits rejected | printed digits (held-out fonts) rejected |",
-              "|---|---|---|---|---|---|---|"]
-    sets = ["| model | non-digit set | rule | rejected | " + " | ".join(KINDS) + " | unseen letters |", "|---" * (5 + len(KINDS)) + "|"]
-    for model, r in reports.items():
-        ab, only = r["abstain"], r["abstain"]["confidence_only"]
-        rules = [("gate + confidence", ab), ("confidence only", only)] if ab["gate"] else [("confidence", ab)]
-        for i, (rule, row) in enumerate(rules):
-            digits.append(f"| {model if i == 0 else ''} | {r['temperature']:.3f} | {r['ece_before']:.2%} -> {r['ece_after']:.2%} | {rule} | "
-                          f"{row['mnist_test_rejected']:.2%} | {pct(row['digits_rejected'].get('drawn'))} | {pct(row['digits_rejected'].get('printed'))} |")
-        for j, (name, s) in enumerate(ab["non_digits"].items()):
-            sets.append(f"| {model if j == 0 else ''} | {name} | {rules[0][0]} | {pct(s['rejected'])} | "
-                        + " | ".join(pct(s["rejected_by_kind"].get(k)) for k in KINDS) + f" | {pct(s.get('unseen_letters_rejected'))} |")
-            if ab["gate"]:
-                kinds = only["non_digits_rejected_by_kind"].get(name, {})
-                sets.append(f"| | | confidence only | {pct(only.get(f'non_digits_rejected_{name}'))} | "
-                            + " | ".join(pct(kinds.get(k)) for k in KINDS) + " | |")
-    lines = digits + [""] + sets
-    if gate_alone:
-        nd = gate_alone["non_digits"]
-        lines += ["", "The gate alone (any model, also one without a calibration entry): "
-                  f"MNIST val {gate_alone['mnist_val_rejected']:.2%} / test {gate_alone['mnist_test_rejected']:.2%} rejected, "
-                  f"drawn digits {pct(gate_alone['digits_rejected'].get('drawn'))}, printed {pct(gate_alone['digits_rejected'].get('printed'))}; "
-                  + "; ".join(f"non-digits {name} {pct(s['rejected'])} (" + ", ".join(f"{k} {pct(v)}" for k, v in s["rejected_by_kind"].items()) + ")"
-                              for name, s in nd.items())]
-    return "\n".join(lines)
-
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -90,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.files import atomic_write_bytes, atomic_write_json
     from digitlab.models import artifacts, cards
     from digitlab.paths import REPORTS_DIR, shown
-    from digitlab.report import plots
+    from digitlab.report import plots, tables
     from digitlab.serving import abstain
     from digitlab.serving.classifiers import Classifier
     from digitlab.serving.gate import GATE_PATH, load
@@ -141,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                           "digits_rejected": {k: round(v, 4) for k, v in ab["digits_rejected"].items()},
                           "non_digits_rejected": {k: round(v["rejected"], 4) for k, v in ab["non_digits"].items()},
                           "card_written": write_card, "report": str(folder)}), flush=True)
-    md = markdown(reports, gate_alone)
+    md = tables.calibration(reports, gate_alone)
     atomic_write_bytes(out / "calibration.md", (f"# Calibration and abstention\n\n`{command}`\n\n{md}\n").encode())
     print(md, file=sys.stderr)
     return 0

@@ -1,4 +1,4 @@
-"""python evaluation/drawn_digits.py [--model NAME ...] [--n 1000]
+"""python evaluation/drawn_digits.py [--model NAME ...] [--n 1000] [--out evaluation/reports/] [--dry-run]
 
 How much the MNIST recipe matters, on pictures that do not look like MNIST:
   * drawn-style digits: MNIST test digits redrawn as solid canvas strokes (280x280 RGBA)
@@ -6,24 +6,37 @@ How much the MNIST recipe matters, on pictures that do not look like MNIST:
   * photo-style digits: dark ink on shaded, noisy paper, small and off-centre, JPEG.
 plus MNIST itself as a control. Each set is fed three ways: naive (whole picture squashed to 28x28), the MNIST recipe
 (digitlab.preprocess), and the recipe with stroke-width normalisation.  Accuracy per
-model and set goes to stdout (Markdown) and evaluation/reports/drawn_digits.json.
+model and set goes to stdout (Markdown) and <out>/drawn_digits.json (evaluation/reports/).
 These are synthetic pictures built from MNIST test digits, not real handwriting.
+
+--dry-run: the same path on 20 digits per set, written into a new temporary folder unless
+--out is given (never over the committed report): seconds, for tests.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
+import tempfile
+from pathlib import Path
+
+from digitlab import cli
+from digitlab.paths import REPORTS_DIR
 
 WIDTHS = (0.04, 0.07, 0.11, 0.2, 0.3)  # brush width / digit height; MNIST's own strokes are ~0.11
+DRY_RUN_N = 20  # digits per set in --dry-run
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     p.add_argument("--model", action="append", help="model name or .keras file; repeatable (default: every usable model)")
-    p.add_argument("--n", type=int, default=1000, help="MNIST test digits per set (default 1000)")
-    p.add_argument("--out", default=None, help="JSON output (default evaluation/reports/drawn_digits.json)")
+    p.add_argument("--n", type=int, default=1000, help=f"MNIST test digits per set (default 1000; --dry-run {DRY_RUN_N})")
+    cli.add_out(p, REPORTS_DIR, "folder for drawn_digits.json")
+    cli.add_mnist(p)
+    cli.add_dry_run(p, f"{DRY_RUN_N} digits per set, report into a temporary folder unless --out is given: seconds, for tests")
     a = p.parse_args(argv)
+    if a.n < 1:
+        p.error("--n must be at least 1")
+    n = min(a.n, DRY_RUN_N) if a.dry_run else a.n
 
     import numpy as np
 
@@ -31,16 +44,14 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.data import synthetic
     from digitlab.files import atomic_write_json
     from digitlab.models import artifacts
-    from digitlab.paths import REPORTS_DIR
     from digitlab.serving.classifiers import Classifier
 
     try:
         entries = artifacts.select(a.model)
-        mnist = data.load_mnist()
+        mnist = data.load_mnist(a.mnist)
     except (artifacts.ModelError, data.DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    x, y = mnist.x_test[: a.n], mnist.y_test[: a.n]
+        cli.fail(e)
+    x, y = mnist.x_test[:n], mnist.y_test[:n]
     sets = {f"drawn, brush {w:.2f}": [synthetic.restroke(d, w, seed=i) for i, d in enumerate(x)] for w in WIDTHS}
     sets["photo"] = [synthetic.photo(d, i) for i, d in enumerate(x)]
     sets["MNIST as is"] = list(x)  # the control: what each way costs on real MNIST digits
@@ -63,8 +74,9 @@ def main(argv: list[str] | None = None) -> int:
             name: {how: float((clf.predict_proba(xs).argmax(1) == y).mean()) for how, xs in by_way.items()}
             for name, by_way in feeds.items()
         }
-    out = a.out or (REPORTS_DIR / "drawn_digits.json")
-    atomic_write_json(out, {"n": int(len(y)), "results": results})
+    dry_default = a.dry_run and a.out == REPORTS_DIR  # a dry run never overwrites the committed report
+    out = (Path(tempfile.mkdtemp(prefix="drawn-digits-dry-run-")) if dry_default else a.out) / "drawn_digits.json"
+    atomic_write_json(out, {"n": int(len(y)), "dry_run": a.dry_run, "results": results})
     for model, table in results.items():
         print(f"\n{model} ({len(y)} digits per set)\n\n| set | " + " | ".join(ways) + " |\n| --- |" + " --- |" * len(ways))
         for name, accs in table.items():

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.files import atomic_write_bytes, atomic_write_json
     from digitlab.models import artifacts, cards
     from digitlab.paths import REPORTS_DIR
-    from digitlab.report import plots
+    from digitlab.report import plots, tables
     from digitlab.report.progress import console_progress
     from digitlab.serving.classifiers import Classifier
 
@@ -76,14 +76,14 @@ def main(argv: list[str] | None = None) -> int:
         folder = out / name
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_json(folder / "robustness.json", {"model": name, **r})
-        atomic_write_bytes(folder / "robustness.md", (robustness.markdown_table(r, name) + "\n").encode())
+        atomic_write_bytes(folder / "robustness.md", (tables.corruption_sweep(r, name) + "\n").encode())
         atomic_write_bytes(folder / "robustness.png", plots.sweep_png(r, name))
         print(json.dumps({"model": name, "clean": round(r["clean"], 4), "mean_corruption_accuracy": round(r["mnist_c_mean"], 4),
                           "suite_mean": round(r["suite_mean"], 4), "report": str(folder)}), flush=True)
     table = summary(results)
     command = cards.command_line(argv, __file__)
     md = f"# Robustness to corruptions\n\n`{command.strip()}` — {a.n} MNIST test digits, seed {a.seed}, {seconds:.0f} s\n\n{table}\n\n"
-    md += "\n".join(robustness.markdown_table(r, name) for name, r in results.items())
+    md += "\n".join(tables.corruption_sweep(r, name) for name, r in results.items())
     atomic_write_json(out / "robustness.json", {"n": a.n, "seed": a.seed, "through_preprocess": a.through_preprocess, "models": results})
     atomic_write_bytes(out / "robustness.md", md.encode())
     atomic_write_bytes(out / "robustness_examples.png", plots.corruption_examples_png(x[0], robustness.examples(x[0], a.seed), robustness.SUITE, robustness.MNIST_C))

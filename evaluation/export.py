@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.models import artifacts, cards
 
     command = cards.command_line(argv, __file__)
+    from digitlab.report import tables
     from digitlab.serving import export
 
     formats = a.formats or list(export.FORMATS)
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             files = export.export(entry, formats, out_dir, representative)
         report = export.check(entry, files, probe, DRY_LATENCY_RUNS if a.dry_run else LATENCY_RUNS)
         export.write_report(report, files, out_dir, entry.card, command)
-        print(f"\n## {entry.name} ({out_dir})\n\n{export.markdown(report)}")
+        print(f"\n## {entry.name} ({out_dir})\n\n{tables.export_parity(report)}")
         failed += export.failures(report)
     print(json.dumps({"ok": not failed, "failures": failed}))
     for line in failed:

@@ -1,4 +1,4 @@
-"""python evaluation/finetune_study.py [--base mnist_advanced] [--per-class 2,5,20] [--replay 0,1] [--seeds 0] [--fresh 50] [--dry-run]
+"""python evaluation/finetune_study.py [--base mnist_advanced] [--per-class 2,5,20] [--replay 0,1] [--seeds 0] [--fresh 50] [--out evaluation/reports/] [--dry-run]
 
 Does fine-tuning on a few of one person's digits pay off, and does MNIST replay stop it from
 forgetting?  For every combination of --per-class, --replay and --seeds: draw that many digits
@@ -11,19 +11,25 @@ the replay and seed), and measure before/after accuracy on
   * --fresh new drawings per class by the same hand, never seen (a larger, steadier check),
   * MNIST test (10,000 digits): how much it forgot.
 
-Markdown to stdout, everything to evaluation/reports/finetune_study.json.  Models go to a
-temporary folder and are thrown away.
+Markdown to stdout, everything to <out>/finetune_study.json (evaluation/reports/).  Models go to
+a temporary folder and are thrown away.
+
+--dry-run: one dry-run fine-tune (digitlab.training.finetune.DRY_RUN) with the first value of
+--per-class, --replay and --seeds, and 2 fresh drawings per class; the report goes into a new
+temporary folder unless --out is given (never over the committed report): seconds, for tests.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from digitlab import cli
+from digitlab.paths import REPORTS_DIR
 
 
 def _ints(text: str) -> list[int]:
@@ -35,15 +41,21 @@ def _floats(text: str) -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     p.add_argument("--base", default="mnist_advanced", help="model to fine-tune (default mnist_advanced)")
     p.add_argument("--per-class", type=_ints, default=[2, 5, 20], help="user digits per class, comma-separated (default 2,5,20)")
     p.add_argument("--replay", type=_floats, default=[0.0, 1.0], help="replay ratios to compare, comma-separated (default 0,1)")
     p.add_argument("--seeds", type=_ints, default=[0], help="seeds (drawings, split, training), comma-separated (default 0)")
     p.add_argument("--fresh", type=int, default=50, help="new drawings per class for the steadier check (default 50)")
-    p.add_argument("--out", type=Path, default=None, help="JSON output (default evaluation/reports/finetune_study.json)")
-    p.add_argument("--dry-run", action="store_true", help="one tiny run of each: seconds, for tests")
+    cli.add_out(p, REPORTS_DIR, "folder for finetune_study.json")
+    cli.add_mnist(p)
+    cli.add_dry_run(p, "one dry-run fine-tune with the first --per-class, --replay and --seeds; report into a temporary folder "
+                       "unless --out is given: seconds, for tests")
     a = p.parse_args(argv)
+    if min(a.per_class) < 2 or a.fresh < 1:
+        p.error("--per-class needs at least 2 digits per class (train + held out), --fresh at least 1")
+    if a.dry_run:
+        a.per_class, a.replay, a.seeds = a.per_class[:1], a.replay[:1], a.seeds[:1]
 
     import numpy as np
 
@@ -51,15 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.data import user_digits, user_style
     from digitlab.files import atomic_write_json
     from digitlab.models import artifacts
-    from digitlab.paths import REPORTS_DIR
     from digitlab.serving.classifiers import Classifier
     from digitlab.training import finetune
 
     try:
         base = Classifier(artifacts.resolve(a.base))
     except artifacts.ModelError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        cli.fail(e)
     fresh_n = 2 if a.dry_run else a.fresh
     pictures, fresh_y = user_style.drawings(fresh_n, seed=10_000)  # seeds of the studied folders are small: never the same drawings
     fresh_x = np.stack([preprocess.prepare(pic, invert="yes").image for pic in pictures])
@@ -74,13 +84,15 @@ def main(argv: list[str] | None = None) -> int:
                 for pic, label in zip(drawn, labels):
                     user_digits.save(pic, int(label), folder, invert="yes")
                 for replay in a.replay:
-                    config = finetune.FinetuneConfig(base=str(base.entry.path), name="study", replay=replay, seed=seed, dry_run=a.dry_run)
+                    config = finetune.FinetuneConfig(base=str(base.entry.path), name="study", replay=replay, seed=seed,
+                                                      mnist_path=a.mnist, dry_run=a.dry_run)
                     t0 = time.time()
                     try:
                         result = finetune.run(config, folder, Path(tmp) / "models")
-                    except (user_digits.CollectError, data.DataError) as e:
-                        print(f"error: {e}", file=sys.stderr)
-                        return 1
+                    except data.DataError as e:  # MNIST not found: configuration
+                        cli.fail(e)
+                    except user_digits.CollectError as e:  # the drawings written above could not be read back
+                        cli.fail(e, cli.SOME_FAILED)
                     tuned = Classifier(artifacts.inspect(result.path))
                     fresh_after = float((tuned.predict_proba(fresh_x).argmax(1) == fresh_y).mean())
                     card = result.card
@@ -108,9 +120,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['mnist_before']:.2%} -> {r['mnist_after']:.2%} |"
         )
     print("\n".join(lines))
-    out = a.out or REPORTS_DIR / "finetune_study.json"
-    atomic_write_json(out, {"base": base.name, "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
-                                      "rows": rows, "table": lines})
+    dry_default = a.dry_run and a.out == REPORTS_DIR  # a dry run never overwrites the committed report
+    out = (Path(tempfile.mkdtemp(prefix="finetune-study-dry-run-")) if dry_default else a.out) / "finetune_study.json"
+    command = " ".join(["python evaluation/finetune_study.py", *map(str, sys.argv[1:] if argv is None else argv)])
+    atomic_write_json(out, {"base": base.name, "command": command, "dry_run": a.dry_run, "rows": rows, "table": lines})
     print(f"wrote {out}")
     return 0
 

@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.files import atomic_write_bytes, atomic_write_json
     from digitlab.models import artifacts, cards
     from digitlab.paths import REPORTS_DIR
+    from digitlab.report import tables
     from digitlab.report.progress import console_progress
 
     settings = dataclasses.replace(leaderboard.QUICK if a.dry_run else leaderboard.Settings(), mnist_path=a.mnist)
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     stem = "leaderboard_quick" if a.dry_run else "leaderboard"
     command = cards.command_line(argv, __file__)
-    table = leaderboard.markdown(rows, settings)
+    table = tables.leaderboard(rows, settings)
     md = f"# Leaderboard\n\n`{command.strip()}`: {leaderboard.describe(settings)}\n\n{table}\n"
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / f"{stem}.md", md.encode())

@@ -206,14 +206,6 @@ def formatted(rows: list[dict], settings: Settings = Settings()) -> list[dict[st
     return [{h: fmt.format(r[k]) if r.get(k) is not None else "-" for k, h, fmt in cols} for r in rows]
 
 
-def markdown(rows: list[dict], settings: Settings = Settings()) -> str:
-    cols = columns(settings)
-    head = "| " + " | ".join(h for _, h, _ in cols) + " |"
-    lines = [head, "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(r.values()) + " |" for r in formatted(rows, settings)]
-    return "\n".join(lines)
-
-
 def corruption_table(rows: list[dict]) -> list[dict[str, str]]:
     """Accuracy on each MNIST-C-style corruption: one row per corruption, one column per model."""
     names = list(dict.fromkeys(c for r in rows for c in r.get("mnist_c", {})))

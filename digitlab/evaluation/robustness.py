@@ -510,21 +510,3 @@ def read_report(reports_dir, name: str, model_path) -> dict | None:
 # ----------------------------------------------------------------------------- reporting
 
 
-def markdown_table(result: dict, model: str) -> str:
-    """One model's sweep as Markdown: a severity table for the suite, then the MNIST-C-style column."""
-    lines = [f"### {model}", "", f"clean accuracy {result['clean']:.2%} on {result['n']} MNIST test digits", ""]
-    width = max((len(e["levels"]) for e in result["suite"].values()), default=0)
-    lines.append("| corruption | unit | " + " | ".join(f"level {i + 1}" for i in range(width)) + " | mean |")
-    lines.append("|---|---|" + "---|" * (width + 1))
-    for name, e in result["suite"].items():
-        cells = [f"{lv:g}: {a:.1%}" for lv, a in zip(e["levels"], e["accuracy"])] + [""] * (width - len(e["levels"]))
-        lines.append(f"| {name} | {e['unit']} | " + " | ".join(cells) + f" | {np.mean(e['accuracy']):.1%} |")
-    lines += ["", f"suite mean (every corruption and level): {result['suite_mean']:.2%}", ""]
-    if result["mnist_c"]:
-        lines.append("| MNIST-C-style corruption | accuracy |")
-        lines.append("|---|---|")
-        lines += [f"| {name} | {a:.2%} |" for name, a in result["mnist_c"].items()]
-        lines += ["", f"**mean corruption accuracy (MNIST-C-style, 15 corruptions): {result['mnist_c_mean']:.2%}**", ""]
-    return "\n".join(lines)
-
-

@@ -31,6 +31,7 @@ from digitlab.data import synthetic
 from digitlab.files import atomic_write_bytes, atomic_write_json
 from digitlab.models import adapter, artifacts
 from digitlab.paths import ROOT
+from digitlab.report import tables
 from digitlab.serving import classifiers
 
 EXPORTS_DIR = ROOT / "exports"  # git-ignored: every file in it is rebuilt from models/ by evaluation/export.py
@@ -444,35 +445,13 @@ def failures(report: dict) -> list[str]:
     return [f"{report['model']} {r['format']}: {'; '.join(r['failures'])}" for r in report["rows"] if not r["ok"]]
 
 
-def markdown(report: dict) -> str:
-    """The parity table of one model."""
-    def pct(v):
-        return "" if v is None else f"{v:.2%}"
-
-    lines = [
-        "| format | file | size | max abs dp | argmax agreement | acc. MNIST | acc. drawn | p50 ms / image | load s | parity |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for r in report["rows"]:
-        size = "" if r.get("bytes") is None else f"{r['bytes'] / 1000:,.0f} kB"
-        verdict = "reference" if r["format"] == "keras" else ("ok" if r["ok"] else "**FAIL**: " + "; ".join(r["failures"]))
-        dp = "" if r["format"] == "keras" or "max_abs_dp" not in r else f"{r['max_abs_dp']:.1e}"
-        lines.append(
-            f"| {r['format']} | {r.get('file') or ''} | {size} | {dp} | {pct(r.get('agreement')) if r['format'] != 'keras' else ''} | "
-            f"{pct(r.get('accuracy_mnist'))} | {pct(r.get('accuracy_drawn'))} | "
-            f"{'' if r.get('latency_ms') is None else format(r['latency_ms'], '.3f')} | "
-            f"{'' if r.get('load_s') is None else format(r['load_s'], '.2f')} | {verdict} |"
-        )
-    return "\n".join(lines)
-
-
 def write_report(report: dict, files: dict[str, Path | Exception], out_dir: Path, card: dict | None, command: str) -> None:
     """parity.json, parity.md and ``<model>.json``: the source card plus an "export" section listing
     the files (the predict CLI reads it to find the card, e.g. the abstain rule, of an export)."""
     out_dir = Path(out_dir)
     report = dict(report, command=command)
     atomic_write_json(out_dir / "parity.json", report)
-    md = f"# Export parity: {report['model']}\n\n`{command}`\n\nProbe: {report['probe']}.\n\n{markdown(report)}\n"
+    md = f"# Export parity: {report['model']}\n\n`{command}`\n\nProbe: {report['probe']}.\n\n{tables.export_parity(report)}\n"
     atomic_write_bytes(out_dir / "parity.md", md.encode())
     written = {fmt: p.name for fmt, p in files.items() if isinstance(p, Path) and p.exists()}
     card = dict(card or {"name": report["model"]})

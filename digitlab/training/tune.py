@@ -33,6 +33,7 @@ from digitlab import data
 from digitlab.files import atomic_write_bytes, atomic_write_json
 from digitlab.models import artifacts, cards
 from digitlab.paths import REPORTS_DIR, ROOT, RUNS_DIR
+from digitlab.report import tables
 from digitlab.training import recipe, trainer
 
 # name -> how Keras Tuner samples it; written as is into the model card.
@@ -196,18 +197,6 @@ def trial_table(tuner, seconds: dict) -> list[dict]:
     return rows
 
 
-def markdown_table(rows: list[dict]) -> str:
-    keys = [k for k in rows[0] if k != "error"] if rows else []
-    lines = ["| " + " | ".join(keys) + " |", "|" + " --- |" * len(keys)]
-    for r in rows:
-        cells = []
-        for k in keys:
-            v = r.get(k)
-            cells.append("" if v is None else f"{v:.4g}" if isinstance(v, float) and k not in ("val_accuracy",) else str(v))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def _display(path: Path) -> str:
     path = Path(path).resolve()
     return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
@@ -244,7 +233,7 @@ def search(tune: TuneConfig, base: recipe.TrainConfig, reports_dir: Path) -> dic
 
     reports_dir = Path(reports_dir) / stem
     atomic_write_json(reports_dir / "trials.json", {"space": SPACE, "settings": settings, "trials": rows})
-    atomic_write_bytes(reports_dir / "trials.md", markdown_table(rows).encode())
+    atomic_write_bytes(reports_dir / "trials.md", tables.tune_trials(rows).encode())
     failed = [r for r in rows if r not in done]
     if failed:
         reasons = "; ".join(f"trial {r['trial']}: {r.get('error', r['status'])}" for r in failed)
@@ -252,7 +241,7 @@ def search(tune: TuneConfig, base: recipe.TrainConfig, reports_dir: Path) -> dic
     if not done:
         raise TuneError(f"no trial completed, see {_display(reports_dir / 'trials.md')}")
     best = max(done, key=lambda r: r["val_accuracy"])
-    print(markdown_table(rows), flush=True)
+    print(tables.tune_trials(rows), flush=True)
     print(f"best: trial {best['trial']} val_accuracy {best['val_accuracy']:.4f}; table in {_display(reports_dir / 'trials.md')}", flush=True)
     return {
         "tuner": tune.tuner,
