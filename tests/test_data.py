@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from digitlab import data
+from digitlab.data import mnist as mnist_module
 
 
 def test_loads_real_mnist_and_carves_validation_from_train(mnist_path):
@@ -70,7 +71,7 @@ def test_not_an_npz_is_refused(tmp_path):
 
 def test_nothing_found_names_the_env_var(tmp_path, monkeypatch):
     monkeypatch.delenv(data.ENV_VAR, raising=False)
-    monkeypatch.setattr(data, "KERAS_CACHE", tmp_path / "none.npz")
+    monkeypatch.setattr(mnist_module, "KERAS_CACHE", tmp_path / "none.npz")
     import keras
 
     def offline():

@@ -149,5 +149,5 @@ def test_workers_with_different_data_refuse_to_train(tmp_path, mnist_path):
     np.savez(other, **arrays)
     results = run_workers(tmp_path / "models", envs=({}, {"DIGITLAB_MNIST": str(other)}))
     for code, log in results:
-        assert code == 1 and "error: the workers do not have the same data: 2 of 2 differ" in log, log[-2000:]
+        assert code == 2 and "error: the workers do not have the same data: 2 of 2 differ" in log, log[-2000:]
     assert not (tmp_path / "models").exists()

@@ -7,6 +7,7 @@ import streamlit as st
 
 from digitlab import data
 from digitlab.evaluation import attacks, inspect_input, robustness
+from digitlab.paths import shown
 from digitlab.report import plots
 
 FAMILIES = {"suite": "Severity suite", "mnist_c": "MNIST-C-style"}
@@ -112,7 +113,7 @@ else:
     if report is not None and curves[0][0].startswith("report"):
         path = common.reports_dir() / clf.name / "robustness.json"
         right.caption(
-            f"The report is `{path.relative_to(common.ROOT) if path.is_relative_to(common.ROOT) else path}`, written by "
+            f"The report is `{shown(path)}`, written by "
             f"`python evaluation/evaluate_robustness.py` ({report['n']:,} test digits, seed {report.get('seed', 0)}"
             + (", re-prepared like pictures" if report.get("through_preprocess") else "") + ")."
         )

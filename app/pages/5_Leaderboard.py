@@ -8,6 +8,7 @@ import streamlit as st
 
 from digitlab import data
 from digitlab.evaluation import leaderboard
+from digitlab.paths import shown
 
 SETTINGS = {"standard": "Standard (as evaluation/leaderboard.py)", "quick": "Quick look (rough, seconds per model)"}
 
@@ -19,7 +20,7 @@ settings = dataclasses.replace(leaderboard.Settings() if choice == "standard" el
 cache = common.reports_dir() / "leaderboard"
 st.caption(
     f"Measured with {leaderboard.describe(settings)}. Rows are cached per model file, calibration and settings in "
-    f"`{cache.relative_to(common.ROOT) if cache.is_relative_to(common.ROOT) else cache}`, so a retrained model is measured again."
+    f"`{shown(cache)}`, so a retrained model is measured again."
 )
 board = st.container()
 

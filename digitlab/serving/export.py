@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from digitlab import data, preprocess
 from digitlab.data import synthetic
-from digitlab.files import atomic_write_bytes, atomic_write_json
+from digitlab.files import atomic_write_bytes, atomic_write_json, umask_mode
 from digitlab.models import adapter, artifacts
 from digitlab.paths import ROOT
 from digitlab.report import tables
@@ -130,7 +130,7 @@ def to_h5(model_or_entry, path) -> Path:
     os.close(fd)
     try:
         model.save(tmp)
-        os.chmod(tmp, artifacts._umask_mode())  # mkstemp makes 0o600; others may serve the file
+        os.chmod(tmp, umask_mode())  # mkstemp makes 0o600; others may serve the file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
