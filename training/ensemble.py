@@ -16,8 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from digitlab import data
-from digitlab.models import artifacts, cards
+from digitlab import cli, data
+from digitlab.models import cards
 from digitlab.models.ensemble import EnsembleError
 from digitlab.paths import MODELS_DIR
 from digitlab.training.ensemble import build
@@ -26,15 +26,13 @@ from digitlab.training.ensemble import build
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("members", nargs="+", type=Path, help="the members' .keras files (two or more)")
-    p.add_argument("--name", default="mnist_advanced", help="model file stem (default mnist_advanced)")
+    p.add_argument("--name", type=cli.model_name, default="mnist_advanced", help="model file stem (default mnist_advanced)")
     p.add_argument("--out", type=Path, default=MODELS_DIR, help="folder for <name>.keras and its card (default models/)")
     p.add_argument("--mnist", default=None, help="mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
     p.add_argument("--dry-run", action="store_true", help="evaluate on a small subset, in seconds (for tests)")
     a = p.parse_args(argv)
     if len(a.members) < 2:
         p.error("give at least two member models")
-    if not artifacts.NAME_RE.match(a.name):
-        p.error(f"--name {a.name!r}: use letters, digits, '_', '.', '-'")
     target = (a.out / f"{a.name}.keras").resolve()
     if any(m.resolve() == target for m in a.members):
         p.error(f"{target} is one of the members: write the ensemble under another --name or --out")

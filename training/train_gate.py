@@ -16,8 +16,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from digitlab import data
-from digitlab.models import artifacts
+from digitlab import cli, data
 from digitlab.training.gate import GATE_DIR, GateConfig, run
 
 
@@ -34,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reject-rate", type=float, default=d.reject_rate,
                    help=f"share of MNIST validation digits the gate may reject (default {d.reject_rate})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"seed of weights, shuffling and augmentation (default {d.seed})")
-    p.add_argument("--name", default=d.name, help=f"model file stem (default {d.name})")
+    p.add_argument("--name", type=cli.model_name, default=d.name, help=f"model file stem (default {d.name})")
     p.add_argument("--out", type=Path, default=GATE_DIR, help="folder for <name>.keras and its card (default models/gate/)")
     p.add_argument("--mnist", default=None, help="mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
     p.add_argument("--dry-run", action="store_true", help="tiny sets and two steps, in seconds (for tests)")
@@ -46,8 +45,6 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--n-drawn and --n-printed must not be negative")
     if not 0 < a.reject_rate < 0.5:
         p.error("--reject-rate must be in (0, 0.5)")
-    if not artifacts.NAME_RE.match(a.name):
-        p.error(f"--name {a.name!r}: use letters, digits, '_', '.', '-'")
     config = dataclasses.replace(
         d, epochs=a.epochs, width=a.width, batch_size=a.batch_size, learning_rate=a.learning_rate, n_negatives=a.n_negatives, n_drawn=a.n_drawn,
         n_printed=a.n_printed, reject_rate=a.reject_rate, seed=a.seed, name=a.name, mnist_path=a.mnist, dry_run=a.dry_run,

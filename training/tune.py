@@ -13,8 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from digitlab import data
-from digitlab.models import artifacts
+from digitlab import cli, data
 from digitlab.paths import MODELS_DIR, REPORTS_DIR
 from digitlab.training import tune
 from digitlab.training.recipe import TrainConfig
@@ -43,7 +42,7 @@ def parse(argv=None) -> tuple[tune.TuneConfig, Path, Path]:
     p.add_argument("--subset", type=int, default=d.subset, help=f"training digits per trial (default {d.subset})")
     p.add_argument("--final-epochs", type=int, default=d.final_epochs, help=f"epochs to retrain the best recipe on the whole train split (default {d.final_epochs})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"seed for the subset, the sampling and every trial (default {d.seed})")
-    p.add_argument("--name", default=d.name, help=f"model file stem (default {d.name})")
+    p.add_argument("--name", type=cli.model_name, default=d.name, help=f"model file stem (default {d.name})")
     p.add_argument("--out", type=Path, default=MODELS_DIR, help="folder for <name>.keras and its card (default models/)")
     p.add_argument("--reports", type=Path, default=REPORTS_DIR / "tune", help="folder for <name>/trials.{json,md} (default evaluation/reports/tune/)")
     p.add_argument("--mnist", default=None, help="path to mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
@@ -54,8 +53,6 @@ def parse(argv=None) -> tuple[tune.TuneConfig, Path, Path]:
             p.error(f"{flag} must be at least 1")
     if a.tuner == "hyperband" and a.epochs < 2:
         p.error("--tuner hyperband needs --epochs of at least 2 (it trains promising trials for longer)")
-    if not artifacts.NAME_RE.match(a.name):
-        p.error(f"--name {a.name!r}: use letters, digits, '_', '.', '-'")
     config = tune.TuneConfig(
         name=a.name, tuner=a.tuner, max_trials=a.max_trials, epochs=a.epochs, subset=a.subset, final_epochs=a.final_epochs,
         seed=a.seed, mnist_path=a.mnist, dry_run=a.dry_run,
