@@ -50,14 +50,21 @@ def run_script():
 
 @pytest.fixture(scope="session")
 def committed_models():
-    """The usable models committed in models/ (the real ones, not a scratch folder)."""
+    """The models committed in models/ (tracked by git, the real ones, not a scratch folder), best
+    test accuracy first.  A missing or unusable one FAILS the test that asks for it: the committed
+    models are part of the repository.  Models a user added to models/ are not in this list, so
+    they can neither stand in for a committed one nor fail a test.
+    (tests/test_committed_models.py checks that git tracks every name listed here.)"""
     from digitlab.models import artifacts
 
+    names = ("mnist_advanced", "mnist_cnn", "mnist_robust", "mnist_baseline")
     models = ROOT / "models"
-    found = [e for e in artifacts.list_models(models) if e.usable]
-    if not found:
-        pytest.skip(f"no usable model in {models}: train them first (python training/train_cnn.py ...)")
-    return found
+    entries = {e.name: e for e in artifacts.list_models(models)}
+    missing = [f"{n}.keras (missing)" for n in names if n not in entries]
+    missing += [f"{n}.keras (unusable: {entries[n].reason})" for n in names if n in entries and not entries[n].usable]
+    if missing:
+        pytest.fail(f"committed models broken in {models}: {', '.join(missing)}; restore them from git (git restore models/<name>.keras models/<name>.json)", pytrace=False)
+    return [e for e in entries.values() if e.name in names]  # list_models' order: best test accuracy first
 
 
 @pytest.fixture

@@ -176,11 +176,15 @@ def test_script_dry_run_through_the_app_job_writes_model_and_card(run_script, tm
 
 
 def test_finetuning_learns_the_users_style_without_forgetting_mnist(tmp_path):
-    """A short run from mnist_cnn on 3 drawings per digit: better on 100 new drawings by the same
-    hand, and at most a little worse on MNIST test."""
+    """A short run from mnist_advanced on 3 drawings per digit: better on 100 new drawings by the
+    same hand, and at most a little worse on MNIST test."""
     from digitlab.serving.classifiers import Classifier
 
-    base = artifacts.resolve("mnist_cnn", MODELS)
+    # The base is mnist_advanced, not mnist_cnn, because it leaves real headroom: it reads only ~61%
+    # of these 100 drawings (every slashed 0, European 1, Z-shaped 2 and boxy 6 wrong: see
+    # digitlab/data/user_style.py), while mnist_cnn already reads 80%, which left a "< 80%" bound
+    # nothing to check.  It is also the model evaluation/finetune_study.py fine-tunes by default.
+    base = artifacts.resolve("mnist_advanced", MODELS)
     folder = user_folder(tmp_path / "digits", 3, seed=0)
     config = finetune.FinetuneConfig(
         base=str(base.path), name="quick", head_epochs=1, epochs=4, user_per_epoch=256, replay=1.0, mnist_test=1000, holdout=0.34, seed=0,
@@ -190,7 +194,7 @@ def test_finetuning_learns_the_users_style_without_forgetting_mnist(tmp_path):
     x = np.stack([preprocess.prepare(p, invert="yes").image for p in pictures])
     before = (Classifier(base).predict_proba(x).argmax(1) == y).mean()
     after = (Classifier(artifacts.inspect(result.path)).predict_proba(x).argmax(1) == y).mean()
-    assert before <= 0.8, f"the user's style is meant to be hard for MNIST models ({before:.0%})"
+    assert before < 0.7, f"the user's style is meant to be hard for the base model ({before:.0%}): no headroom to measure"
     assert after >= before + 0.15, f"new drawings: {before:.0%} -> {after:.0%}"
     assert result.after["user_holdout"] > result.before["user_holdout"], (result.before, result.after)
     assert result.after["mnist_test"] >= result.before["mnist_test"] - 0.01, (result.before, result.after)

@@ -67,16 +67,15 @@ def png_folder(tmp_path_factory, mnist_path):
     return folder, y
 
 
-def _committed_model_or_skip(name="mnist_baseline"):
-    try:
-        return artifacts.resolve(name)
-    except artifacts.ModelError as e:
-        pytest.skip(f"committed model missing: {e}")
+@pytest.fixture(scope="module")
+def committed(committed_models) -> dict[str, artifacts.ModelEntry]:
+    """The committed models by name; a missing or unusable one fails the test (tests/conftest.py)."""
+    return {e.name: e for e in committed_models}
 
 
-def test_predict_cli_on_a_folder_with_a_broken_file(run_script, png_folder):
+def test_predict_cli_on_a_folder_with_a_broken_file(run_script, png_folder, committed):
     folder, y = png_folder
-    model = _committed_model_or_skip("mnist_baseline")
+    model = committed["mnist_baseline"]
     proc = run_script("evaluation/predict.py", folder, "--model", model.name, "--format", "json", check=False)
     assert proc.returncode == 1  # one file was unreadable
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
@@ -91,9 +90,9 @@ def test_predict_cli_on_a_folder_with_a_broken_file(run_script, png_folder):
     assert acc > 0.85, acc  # the baseline on real digits, half of them inverted scans
 
 
-def test_predict_cli_text_and_errors(run_script, png_folder, tmp_path):
+def test_predict_cli_text_and_errors(run_script, png_folder, tmp_path, committed):
     folder, _ = png_folder
-    model = _committed_model_or_skip("mnist_baseline")
+    model = committed["mnist_baseline"]
     proc = run_script("evaluation/predict.py", folder / "0000_7.png", "--model", model.name)
     assert proc.stdout.split("\t")[1] == "7"
     proc = run_script("evaluation/predict.py", folder / "0000_7.png", "--model", "no_such_model", check=False)
@@ -102,8 +101,8 @@ def test_predict_cli_text_and_errors(run_script, png_folder, tmp_path):
     assert proc.returncode == 1 and "no such file" in json.loads(proc.stdout)["error"]
 
 
-def test_evaluate_writes_report(run_script, tmp_path):
-    model = _committed_model_or_skip("mnist_baseline")
+def test_evaluate_writes_report(run_script, tmp_path, committed):
+    model = committed["mnist_baseline"]
     proc = run_script("evaluation/evaluate.py", "--model", model.name, "--limit", "500", "--out", tmp_path)
     summary = json.loads(proc.stdout.splitlines()[-1])
     report = json.loads((tmp_path / model.name / "metrics.json").read_text())
@@ -113,8 +112,8 @@ def test_evaluate_writes_report(run_script, tmp_path):
         assert (tmp_path / model.name / png).stat().st_size > 1000
 
 
-def test_benchmark_quick(run_script, tmp_path):
-    model = _committed_model_or_skip("mnist_cnn")
+def test_benchmark_quick(run_script, tmp_path, committed):
+    model = committed["mnist_cnn"]
     out = tmp_path / "bench.json"
     run_script("evaluation/benchmark.py", "--quick", "--model", model.name, "--out", out, timeout=600)
     r = json.loads(out.read_text())

@@ -1,4 +1,4 @@
-"""python web/build.py [--model mnist_cnn] [--out web/model] [--make-default]
+"""python web/build.py [--model mnist_cnn] [--out web/model] [--make-default] [--dry-run]
 
 Writes the browser page's model files:
 
@@ -11,21 +11,26 @@ Writes the browser page's model files:
 Before anything is written, the ONNX file runs in onnxruntime on MNIST test digits (through
 digitlab.preprocess) next to the Keras model; a probability gap above --tolerance refuses the
 build, so the page never gets a model that disagrees with the one it claims to be.
+
+--dry-run: the same export and parity check on 50 MNIST test digits, written into a new
+temporary folder unless --out is given (never over the committed web/model/): seconds, for tests.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
 import tempfile
 from pathlib import Path
 
+from digitlab import cli
+
 WEB = Path(__file__).resolve().parent
 
 DEFAULT_MODEL = "mnist_cnn"  # the committed page model: best of the committed models on drawn digits (README)
 CHECK_DIGITS = 500  # MNIST test digits compared between Keras and onnxruntime
+DRY_RUN_DIGITS = 50  # the same comparison in --dry-run
 
 
 def sha256(path: Path) -> str:
@@ -43,12 +48,14 @@ def parity(onnx_path: Path, classifier, images) -> float:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--model", default=DEFAULT_MODEL, help="model name in models/ or a .keras file")
-    ap.add_argument("--out", type=Path, default=WEB / "model", help="folder the page loads its models from")
+    ap = cli.parser(__doc__)
+    ap.add_argument("--model", default=DEFAULT_MODEL, help=f"model name in models/ or a .keras file (default {DEFAULT_MODEL})")
+    cli.add_out(ap, WEB / "model", "folder the page loads its models from")
     ap.add_argument("--make-default", action="store_true", help="make this the model the page opens with")
-    ap.add_argument("--tolerance", type=float, default=1e-5, help="largest allowed |Keras - ONNX| probability gap")
-    ap.add_argument("--mnist", help="MNIST .npz (default: $DIGITLAB_MNIST, then the usual places)")
+    ap.add_argument("--tolerance", type=float, default=1e-5, help="largest allowed |Keras - ONNX| probability gap (default 1e-05)")
+    cli.add_mnist(ap)
+    cli.add_dry_run(ap, f"parity on {DRY_RUN_DIGITS} digits, files into a temporary folder unless --out is given "
+                        "(never over web/model/): seconds, for tests")
     args = ap.parse_args(argv)
 
     from digitlab import data, preprocess
@@ -60,14 +67,14 @@ def main(argv=None) -> int:
         entry = artifacts.resolve(args.model)
         classifier = classifiers.Classifier(entry)
     except artifacts.ModelError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        cli.fail(e)
     try:
         _, (x_test, _) = data.load_keras_layout(args.mnist)
     except data.DataError as e:  # missing or invalid file: the message says which and why
-        print(f"error: MNIST is needed for the parity check: {e}", file=sys.stderr)
-        return 1
-    images = preprocess.prepare_batch(x_test[:CHECK_DIGITS])
+        cli.fail(f"MNIST is needed for the parity check: {e}")
+    images = preprocess.prepare_batch(x_test[: DRY_RUN_DIGITS if args.dry_run else CHECK_DIGITS])
+    if args.dry_run and args.out == WEB / "model":  # a dry run never overwrites the committed page model
+        args.out = Path(tempfile.mkdtemp(prefix="web-build-dry-run-"))
 
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.out) as tmp:

@@ -1,4 +1,5 @@
-"""Shared by the browser conftest and tests: paths, Chromium flags, the app server, the latency probe, timings."""
+"""Shared by the browser conftest and tests: paths, Chromium flags, the app server, the latency probe, timings,
+and where the screenshots and measured figures go (``docs_out``)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1400, "height": 1000}
-TIMINGS: dict = {}  # filled by the tests, written to docs/browser_timings.json at the end
+TIMINGS: dict = {}  # filled by the tests, written to <docs_out>/browser_timings.json at the end
+REFRESH_DOCS = "DIGITLAB_REFRESH_DOCS"  # =1: the screenshots and figures replace the committed ones in docs/
 
 # Records when the pointer is released and when a caption containing window.__want first appears,
 # both on the page's own clock, so the latency does not include Playwright's polling.
@@ -51,6 +53,20 @@ def require(missing: str | None, what: str = "browser tests") -> None:
         if os.environ.get("DIGITLAB_REQUIRE_BROWSER") == "1":
             pytest.fail(f"{what} required (DIGITLAB_REQUIRE_BROWSER=1) but {missing}")
         pytest.skip(f"{what} skipped: {missing}")
+
+
+def docs_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder for what the browser tests produce for the docs: screenshots (<name>.png),
+    browser_timings.json and web_page.json.
+
+    docs/ itself, tracked by git, only under DIGITLAB_REFRESH_DOCS=1, the command that refreshes it
+    (`DIGITLAB_REFRESH_DOCS=1 python -m pytest -q tests/browser`); otherwise a pytest scratch folder,
+    so an ordinary test run never rewrites committed files.  The browser conftest calls this once
+    per session (the ``docs_out`` fixture)."""
+    if os.environ.get(REFRESH_DOCS) == "1":
+        DOCS.mkdir(exist_ok=True)
+        return DOCS
+    return tmp_path_factory.mktemp("docs")
 
 
 def free_port() -> int:

@@ -1,7 +1,9 @@
 """Real-browser fixtures: Debian's Chromium (driven by Playwright) against `streamlit run app/Home.py`.
 
 The app runs on a free localhost port with a scratch models folder of links to the real
-models in models/, so uploads in the tests never write into the repository.  Without
+models in models/, so uploads in the tests never write into the repository; a committed model
+missing fails the tests (the ``committed_models`` fixture).  Screenshots and measured figures go
+to a scratch folder, or to docs/ under DIGITLAB_REFRESH_DOCS=1 (``docs_out``).  Without
 /usr/bin/chromium the tests skip, unless DIGITLAB_REQUIRE_BROWSER=1 (CI), where they fail.
 """
 
@@ -14,8 +16,9 @@ import subprocess
 import time
 from pathlib import Path
 
+import _support
 import pytest
-from _support import CHROMIUM, CHROMIUM_ARGS, DOCS, LATENCY_PROBE, MODELS, TIMINGS, VIEWPORT, require, streamlit_app
+from _support import CHROMIUM, CHROMIUM_ARGS, LATENCY_PROBE, MODELS, TIMINGS, VIEWPORT, require, streamlit_app
 
 
 def _require_browser():
@@ -28,6 +31,12 @@ def _require_browser():
         except ImportError:
             missing = "the playwright Python package is missing (pip install playwright; never `playwright install`)"
     require(missing)
+
+
+@pytest.fixture(scope="session")
+def docs_out(tmp_path_factory) -> Path:
+    """Where screenshots and figures go: a scratch folder, docs/ under DIGITLAB_REFRESH_DOCS=1."""
+    return _support.docs_out(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
@@ -50,14 +59,12 @@ class App:
 
 
 @pytest.fixture(scope="session")
-def app(browser, tmp_path_factory):
+def app(browser, tmp_path_factory, committed_models, docs_out):
     """`streamlit run app/Home.py` on a free port; measures the cold start with the first page load.
 
     Cold start = from launching the server process to the Home page showing its canvas and
     prompt in the browser (TensorFlow imported, every model listed and the chosen one loaded).
     """
-    if not any(MODELS.glob("*.keras")):
-        pytest.skip(f"no model in {MODELS}: train them first (python training/train_cnn.py ...)")
     scratch = tmp_path_factory.mktemp("browser") / "models"
     scratch.mkdir()
     for f in MODELS.iterdir():
@@ -80,8 +87,7 @@ def app(browser, tmp_path_factory):
     finally:
         if TIMINGS:
             TIMINGS["machine"] = {"cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2), "python": platform.python_version()}
-            DOCS.mkdir(exist_ok=True)
-            (DOCS / "browser_timings.json").write_text(json.dumps(TIMINGS, indent=2) + "\n")
+            (docs_out / "browser_timings.json").write_text(json.dumps(TIMINGS, indent=2) + "\n")
 
 
 @pytest.fixture

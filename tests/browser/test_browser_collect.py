@@ -8,8 +8,10 @@ so the test never writes into the repository's my_digits/ or models/.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from _support import DOCS, MODELS, VIEWPORT, streamlit_app
+from _support import MODELS, VIEWPORT, streamlit_app
 
 pytestmark = pytest.mark.browser
 
@@ -18,10 +20,8 @@ SEVEN = [(70, 55), (210, 55), (120, 245)]
 
 
 @pytest.fixture(scope="module")
-def collect_app(browser, tmp_path_factory):
+def collect_app(browser, tmp_path_factory, committed_models):
     """`streamlit run app/Home.py` with scratch my_digits and models folders; yields (url, my_digits)."""
-    if not any(MODELS.glob("*.keras")):
-        pytest.skip(f"no model in {MODELS}: train them first (python training/train_cnn.py ...)")
     work = tmp_path_factory.mktemp("collect")
     models, my_digits = work / "models", work / "my_digits"
     models.mkdir()
@@ -45,17 +45,16 @@ def stroke(page, points) -> None:
     page.mouse.up()
 
 
-def screenshot(page, name: str) -> None:
-    """docs/<name>.png of the whole page (Streamlit scrolls inside its main block: stretch the viewport)."""
+def screenshot(page, path: Path) -> None:
+    """A PNG of the whole page at ``path`` (<docs_out>/<name>.png) (Streamlit scrolls inside its main block: stretch the viewport)."""
     height = page.evaluate("() => document.querySelector('[data-testid=stMain]')?.scrollHeight ?? 1000")
     page.set_viewport_size({"width": VIEWPORT["width"], "height": min(int(height) + 60, 4000)})
     page.wait_for_timeout(800)
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / f"{name}.png"))
+    page.screenshot(path=str(path))
     page.set_viewport_size(VIEWPORT)
 
 
-def test_draw_label_and_save_a_digit(browser, collect_app):
+def test_draw_label_and_save_a_digit(browser, collect_app, docs_out):
     from digitlab import preprocess
     from digitlab.data import user_digits
     from digitlab.serving import classifiers
@@ -75,7 +74,7 @@ def test_draw_label_and_save_a_digit(browser, collect_app):
             page.get_by_text(f"Saved a {label} as").wait_for(timeout=30_000)
             page.get_by_text("(1 stroke)").wait_for(state="detached", timeout=30_000)  # a fresh, blank canvas
         assert page.locator('[data-testid="stException"]').count() == 0
-        screenshot(page, "collect")
+        screenshot(page, docs_out / "collect.png")
         assert user_digits.counts(my_digits) == {d: int(d in (1, 7)) for d in range(10)}
         clf = classifiers.load_classifier("mnist_cnn", MODELS)
         for label in (1, 7):

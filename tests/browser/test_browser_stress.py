@@ -10,22 +10,21 @@ nothing is written into evaluation/reports/.
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
-from _support import DOCS, MODELS, VIEWPORT, streamlit_app
+from _support import MODELS, VIEWPORT, streamlit_app
 from PIL import Image
 
 pytestmark = pytest.mark.browser
 
-MODEL_NAMES = ("mnist_robust", "mnist_baseline")  # one adversarially trained, one small: a quick leaderboard
+MODEL_NAMES = ("mnist_robust", "mnist_baseline")  # committed; one adversarially trained, one small: a quick leaderboard
 
 
 @pytest.fixture(scope="module")
-def stress_app(browser, tmp_path_factory):
-    missing = [n for n in MODEL_NAMES if not (MODELS / f"{n}.keras").is_file()]
-    if missing:
-        pytest.skip(f"committed models missing: {missing}")
+def stress_app(browser, tmp_path_factory, committed_models):
+    assert set(MODEL_NAMES) <= {e.name for e in committed_models}  # the fixture fails first when one is missing
     base = tmp_path_factory.mktemp("stress")
     models, reports = base / "models", base / "reports"
     models.mkdir()
@@ -52,15 +51,14 @@ def wait_idle(page, timeout: float = 180_000) -> None:
     )
 
 
-def screenshot(page, name: str) -> None:
-    """docs/<name>.png of the whole page (the viewport stretched to the content, as in test_browser.py)."""
+def screenshot(page, path: Path) -> None:
+    """A PNG of the whole page at ``path`` (<docs_out>/<name>.png) (the viewport stretched to the content, as in test_browser.py)."""
     measure = "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], [data-testid=stAppViewContainer]')].map(e => e.scrollHeight), 800)"
     for _ in range(2):
         page.set_viewport_size({"width": VIEWPORT["width"], "height": min(int(page.evaluate(measure)) + 60, 5000)})
         page.wait_for_timeout(600)
     wait_idle(page)
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / f"{name}.png"))
+    page.screenshot(path=str(path))
     page.set_viewport_size(VIEWPORT)
 
 
@@ -76,7 +74,7 @@ def assert_no_errors(page) -> None:
         assert found.count() == 0, found.all_inner_texts()
 
 
-def test_robustness_page_draws_the_curve_and_the_attacked_digit(page, stress_app):
+def test_robustness_page_draws_the_curve_and_the_attacked_digit(page, stress_app, docs_out):
     url, _ = stress_app
     page.goto(url + "/Robustness")
     page.get_by_text("Your digit under attack").wait_for(timeout=180_000)
@@ -92,10 +90,10 @@ def test_robustness_page_draws_the_curve_and_the_attacked_digit(page, stress_app
     # The digit under the corruption (clean + 5 levels) and under FGSM and PGD (6 strengths each), as pictures.
     assert page.locator('[data-testid="stImage"] img').count() == 6 + 2 * 6
     assert page.get_by_text("ε 0.3 →").count() == 2
-    screenshot(page, "robustness")
+    screenshot(page, docs_out / "robustness.png")
 
 
-def test_leaderboard_page_measures_and_shows_a_row_per_model(page, stress_app):
+def test_leaderboard_page_measures_and_shows_a_row_per_model(page, stress_app, docs_out):
     url, reports = stress_app
     page.goto(url + "/Leaderboard")
     page.get_by_text("Not measured yet with these settings").wait_for(timeout=180_000)
@@ -114,4 +112,4 @@ def test_leaderboard_page_measures_and_shows_a_row_per_model(page, stress_app):
     assert sorted(p.name.split(".")[0] for p in (reports / "leaderboard").glob("*.json")) == sorted(MODEL_NAMES), "one cached row per model"
     page.get_by_text("Accuracy on each MNIST-C-style corruption").click()
     page.locator('[data-testid="stDataFrame"]').nth(1).wait_for(timeout=30_000)
-    screenshot(page, "leaderboard")
+    screenshot(page, docs_out / "leaderboard.png")

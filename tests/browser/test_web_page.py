@@ -4,8 +4,9 @@ Starts `python web/serve.py --port 0`, opens the page in headless Chromium with 
 recorded and anything not on localhost aborted, draws digits with the mouse and uploads real
 MNIST test digits, and checks each result against Python on the very same canvas pixels:
 web/preprocess.js against digitlab.preprocess.prepare, the page's probabilities against
-onnxruntime and the Keras model on the page's 28x28 input.  Writes docs/web_page.json
-(agreement figures and per-image latency in the browser) and the screenshot docs/web_page.png.
+onnxruntime and the Keras model on the page's 28x28 input.  Writes web_page.json (agreement
+figures and per-image latency in the browser) and the screenshot web_page.png into a scratch
+folder, or into docs/ with DIGITLAB_REFRESH_DOCS=1 (_support.docs_out).
 
 Skips without Chromium, Playwright or web/node_modules (`npm ci --prefix web`), unless
 DIGITLAB_REQUIRE_BROWSER=1 (CI), where that is a failure.
@@ -26,7 +27,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-from _support import DOCS, ROOT, require
+from _support import ROOT, require
 
 from digitlab import preprocess
 
@@ -187,7 +188,7 @@ def test_page_model_is_the_committed_model():
 # ----------------------------------------------------------------------------- in the browser
 
 
-def test_drawn_digits_match_python(web, references):
+def test_drawn_digits_match_python(web, references, docs_out):
     """Digits drawn with the mouse: same 28x28 input as Python, same probabilities, right label.
 
     The set reaches the hard parts of the port: stroke-width dilation (thin pen) and erosion
@@ -205,8 +206,7 @@ def test_drawn_digits_match_python(web, references):
                 strokes_changed.append((float(m.group(1)), float(m.group(2))))
         crop_sides.append(max(py.bbox[2:]))
         if label == 0:  # the thin-pen 0 shows every step, stroke normalisation included
-            DOCS.mkdir(exist_ok=True)
-            web.screenshot(path=str(DOCS / "web_page.png"), full_page=True)
+            web.screenshot(path=str(docs_out / "web_page.png"), full_page=True)
     assert any(a < b for a, b in strokes_changed) and any(a > b for a, b in strokes_changed), strokes_changed
     assert min(crop_sides) < preprocess.WORK_BOX, crop_sides
 
@@ -293,8 +293,8 @@ def test_unreadable_upload_is_explained(web, tmp_path):
     assert "notes.png" in web.inner_text("#notes")
 
 
-def test_latency_and_figures(web):
-    """Median time per image in the browser, canvas pixels to probabilities; written to docs/web_page.json."""
+def test_latency_and_figures(web, docs_out):
+    """Median time per image in the browser, canvas pixels to probabilities; written to <docs_out>/web_page.json."""
     runs = web.evaluate("window.digitlab.measure(20)")
     per_image = [a + b for a, b in FIGURES["timings"]]
     assert len(per_image) >= N_MNIST
@@ -316,8 +316,7 @@ def test_latency_and_figures(web):
         "browser": web.context.browser.version,
         "machine": {"cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2), "python": platform.python_version()},
     }
-    DOCS.mkdir(exist_ok=True)
-    (DOCS / "web_page.json").write_text(json.dumps(figures, indent=2) + "\n")
+    (docs_out / "web_page.json").write_text(json.dumps(figures, indent=2) + "\n")
     assert median < 1000, f"{median:.0f} ms per image in the browser"  # ~10-50 ms measured; 1 s means something broke
 
 
