@@ -16,7 +16,7 @@ def _committed(name):
     try:
         return artifacts.resolve(name)
     except artifacts.ModelError as e:
-        pytest.skip(f"committed model missing: {e}")
+        pytest.fail(f"committed model missing: {e}")
 
 
 @pytest.fixture(scope="module")

@@ -109,7 +109,7 @@ def test_no_conv_model_gets_a_clear_error(entries, digits):
     images, labels = digits
     dense = [e for e in entries if not explain.conv_layers(e.model)]
     if not dense:
-        pytest.skip("no dense-only model (mnist_baseline) in models/")
+        pytest.fail("no dense-only model (mnist_baseline) in models/: it is a committed model")
     model = dense[0].model
     for fn in (explain.grad_cam, explain.grad_cam_plus_plus):
         with pytest.raises(explain.ExplainError, match="no convolutional layer"):

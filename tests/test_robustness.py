@@ -75,7 +75,7 @@ def test_sweep_on_a_committed_model(digits):
     try:
         entry = artifacts.resolve("mnist_cnn")
     except artifacts.ModelError as e:
-        pytest.skip(f"committed model missing: {e}")
+        pytest.fail(f"committed model missing: {e}")
     x, y = digits
     suite = {k: robustness.SUITE[k] for k in ("gaussian_noise", "thicken", "inversion")}
     mc = {k: robustness.MNIST_C[k] for k in ("canny_edges", "shot_noise", "stripe")}
@@ -95,7 +95,7 @@ def test_evaluate_robustness_quick(run_script, tmp_path):
     try:
         model = artifacts.resolve("mnist_baseline")
     except artifacts.ModelError as e:
-        pytest.skip(f"committed model missing: {e}")
+        pytest.fail(f"committed model missing: {e}")
     proc = run_script("evaluation/evaluate_robustness.py", "--quick", "--model", model.name, "--out", tmp_path)
     line = json.loads(proc.stdout.splitlines()[-1])
     r = json.loads((tmp_path / model.name / "robustness.json").read_text())
