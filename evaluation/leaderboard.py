@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     stem = "leaderboard_quick" if a.dry_run else "leaderboard"
     command = cards.command_line(argv, __file__)
-    table = tables.leaderboard(rows, settings)
+    table = tables.records(leaderboard.formatted(rows, settings))
     md = f"# Leaderboard\n\n`{command.strip()}`: {leaderboard.describe(settings)}\n\n{table}\n"
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / f"{stem}.md", md.encode())

@@ -20,7 +20,8 @@ from digitlab import preprocess
 from digitlab.data import user_digits, user_style
 from digitlab.evaluation import inspect_input
 from digitlab.models import artifacts
-from digitlab.training import finetune
+from digitlab.report import tables
+from digitlab.training import finetune, jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app"
@@ -126,12 +127,12 @@ def test_holdout_split_is_stratified():
 def test_script_errors_are_clear_and_write_nothing(run_script, tmp_path):
     out = tmp_path / "models"
     proc = run_script("training/finetune_on_custom.py", tmp_path / "missing", "--out", out, check=False)
-    assert proc.returncode == 1 and "no such folder" in proc.stderr
+    assert proc.returncode == 2 and "no such folder" in proc.stderr  # configuration errors exit 2 (digitlab.cli)
     folder = user_folder(tmp_path / "digits", 2)
     for p in user_digits.samples(6, folder):
         p.unlink()
     proc = run_script("training/finetune_on_custom.py", folder, "--out", out, check=False)
-    assert proc.returncode == 1 and "6: 0" in proc.stderr
+    assert proc.returncode == 2 and "6: 0" in proc.stderr
     proc = run_script("training/finetune_on_custom.py", folder, "--holdout", "1.5", check=False)
     assert proc.returncode == 2 and "--holdout must be between 0 and 1" in proc.stderr
     assert not out.exists()
@@ -143,10 +144,10 @@ def test_script_dry_run_through_the_app_job_writes_model_and_card(run_script, tm
     assert user_digits.counts(folder) == dict.fromkeys(range(10), 2)
     white_png(folder / "4" / "blank.png")
     out = tmp_path / "models"
-    job = finetune.start_job(folder, out, "mnist_cnn", name="mine", extra=["--dry-run", "--seed", "3"])
+    job = jobs.start_job(folder, out, "mnist_cnn", name="mine", extra=["--dry-run", "--seed", "3"])
     try:
-        with pytest.raises(finetune.JobError, match="already being fine-tuned"):
-            finetune.start_job(folder, out, "mnist_cnn", name="mine")
+        with pytest.raises(jobs.JobError, match="already being fine-tuned"):
+            jobs.start_job(folder, out, "mnist_cnn", name="mine")
         deadline = time.time() + 240
         while job.running() and time.time() < deadline:
             time.sleep(0.5)
@@ -267,7 +268,7 @@ def test_collect_page_finetunes_in_the_background_and_the_model_appears(my_digit
     at.number_input(key="collect_replay").set_value(1.0)
     at.number_input(key="collect_mnist_test").set_value(200)
     at.button(key="collect_finetune").click().run()
-    job = finetune.job_for(scratch_models)
+    job = jobs.job_for(scratch_models)
     assert job is not None
     try:
         assert job.command[job.command.index("--base") + 1] == str(scratch_models / "mnist_cnn.keras")
@@ -286,6 +287,6 @@ def test_collect_page_finetunes_in_the_background_and_the_model_appears(my_digit
     assert card["base"]["name"] == "mnist_cnn" and card["config"]["epochs"] == 1 and card["config"]["replay"] == 1.0
     assert card["data"]["mnist_test"] == 200
     [table] = [t for t in at.table if "before" in t.value.columns]
-    assert list(table.value["after"]) == [r["after"] for r in finetune.summary_rows(card)]
+    assert list(table.value["after"]) == [r["after"] for r in tables.finetune_rows(card)]
     at.button(key="collect_use").click().run()
     assert at.sidebar.radio[0].value == "mnist_finetuned"

@@ -337,6 +337,6 @@ def test_leaderboard_markdown_and_page_rows_share_one_format():
            "params": 12345, "file_kb": 48.2}
     (shown,) = leaderboard.formatted([row], leaderboard.QUICK)
     assert shown["PGD-10 ε=0.3"] == "25.0%" and shown["mean corruption acc. (MNIST-C-style)"] == "-" and shown["params"] == "12,345"
-    assert tables.leaderboard([row], leaderboard.QUICK).splitlines()[2] == "| " + " | ".join(shown.values()) + " |"
+    assert tables.records(leaderboard.formatted([row], leaderboard.QUICK)).splitlines()[2] == "| " + " | ".join(shown.values()) + " |"
     assert leaderboard.cache_path(artifacts.ModelEntry("m", Path("m.keras"), None, True), leaderboard.QUICK).name.startswith("m.")
     assert leaderboard.cache_path(artifacts.ModelEntry("m", Path("m.keras"), None, True)).name == "m.json"

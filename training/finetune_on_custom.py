@@ -12,7 +12,7 @@ models/<name>.keras with its card (base model, counts, before/after figures, con
 
 import sys
 
-from digitlab.training.finetune import main
+from digitlab.training.cli import finetune_main
 
 if __name__ == "__main__":
-    sys.exit(main(__doc__))
+    sys.exit(finetune_main(__doc__))

@@ -13,7 +13,8 @@ import streamlit as st
 from digitlab.data import user_digits
 from digitlab.evaluation import inspect_input
 from digitlab.models import artifacts
-from digitlab.training import finetune
+from digitlab.report import tables
+from digitlab.training import finetune, jobs
 
 CANVAS = 280  # px, as on Home
 SHOWN = 24  # newest samples shown per digit when browsing
@@ -103,8 +104,8 @@ def start_finetuning(folder: Path, models_dir: Path) -> None:
     extra = ["--epochs", str(st.session_state.collect_epochs), "--replay", str(st.session_state.collect_replay),
              "--mnist-test", str(st.session_state.collect_mnist_test)]
     try:
-        finetune.start_job(folder, models_dir, str(base.path), extra=extra)
-    except finetune.JobError as e:
+        jobs.start_job(folder, models_dir, str(base.path), extra=extra)
+    except jobs.JobError as e:
         st.session_state.collect_message = ("warning", str(e))
 
 
@@ -112,7 +113,7 @@ def finetune_panel(counts: dict[int, int]) -> None:
     folder, models_dir = user_digits.default_dir(), common.models_dir()
     usable = [e for e in common.list_models() if e.usable]
     short = {d: n for d, n in counts.items() if n < user_digits.MIN_PER_CLASS}
-    job = finetune.job_for(models_dir)
+    job = jobs.job_for(models_dir)
     running = job is not None and job.running()
     names = [e.name for e in usable]
     default = names.index(finetune.FinetuneConfig.base) if finetune.FinetuneConfig.base in names else 0
@@ -142,11 +143,11 @@ def finetune_panel(counts: dict[int, int]) -> None:
 
 
 def job_progress(models_dir) -> None:
-    job = finetune.job_for(models_dir)
+    job = jobs.job_for(models_dir)
 
     @st.fragment(run_every=1.0 if job is not None and job.running() else None)
     def progress() -> None:
-        job = finetune.job_for(models_dir)
+        job = jobs.job_for(models_dir)
         if job is None:
             return
         state = job.status()
@@ -172,7 +173,7 @@ def show_result(models_dir) -> None:
     if not card or "finetune" not in card:
         return
     st.subheader(f"{card['name']}: fine-tuned from {card['base']['name']}")
-    st.table(finetune.summary_rows(card))
+    st.table(tables.finetune_rows(card))
     st.caption(f"{card['data']['user_pictures']} of your pictures ({card['data']['user_train']} to learn from, "
                f"{card['data']['user_holdout']} held out) · {card['date'].replace('T', ' ')} · {card['total_seconds']:.0f} s")
     for s in card["data"]["skipped"]:

@@ -34,11 +34,10 @@ def corruption_sweep(result: dict, model: str) -> str:
     return "\n".join(lines)
 
 
-def leaderboard(rows: list[dict], settings) -> str:
-    """``evaluation.leaderboard`` rows, formatted exactly as the Leaderboard page shows them."""
-    from digitlab.evaluation import leaderboard as board
-
-    return markdown([h for _, h, _ in board.columns(settings)], [list(r.values()) for r in board.formatted(rows, settings)])
+def records(rows: list[dict[str, str]]) -> str:
+    """Rows of {column header: cell text} (e.g. ``evaluation.leaderboard.formatted``, which the page shows too) as a table."""
+    header = list(rows[0]) if rows else []
+    return markdown(header, [list(r.values()) for r in rows])
 
 
 def tune_trials(rows: list[dict]) -> str:
@@ -106,4 +105,25 @@ def calibration(reports: dict[str, dict], gate_alone: dict | None) -> str:
                   f"drawn digits {pct(gate_alone['digits_rejected'].get('drawn'))}, printed {pct(gate_alone['digits_rejected'].get('printed'))}; "
                   + "; ".join(f"non-digits {name} {pct(s['rejected'])} (" + ", ".join(f"{k} {pct(v)}" for k, v in s["rejected_by_kind"].items()) + ")"
                               for name, s in nd.items())]
+    return "\n".join(lines)
+
+
+def finetune_rows(card: dict) -> list[dict[str, str]]:
+    """Before/after accuracy from a fine-tuned model's card, as display rows (the script prints
+    them as a table, the app shows the same rows)."""
+    f, d = card["finetune"], card["data"]
+    rows = [
+        (f"held-out user digits ({d['user_holdout']}, never trained on)", "user_holdout"),
+        (f"MNIST test ({d['mnist_test']:,} digits)", "mnist_test"),
+        (f"user training digits ({d['user_train']})", "user_train"),
+    ]
+    return [{"measured on": label, "before": f"{f['before'][k]:.2%}", "after": f"{f['after'][k]:.2%}"} for label, k in rows]
+
+
+def finetune_summary(card: dict) -> str:
+    """``finetune_rows`` as plain text for a terminal."""
+    rows = finetune_rows(card)
+    width = max(len(r["measured on"]) for r in rows)
+    lines = [f"{'':{width}}  {'before':>8}  {'after':>8}"]
+    lines += [f"{r['measured on']:{width}}  {r['before']:>8}  {r['after']:>8}" for r in rows]
     return "\n".join(lines)

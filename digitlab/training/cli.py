@@ -7,12 +7,19 @@ error (bad flag, MNIST missing, a multi-worker cluster that cannot start).
 from __future__ import annotations
 
 import dataclasses
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from digitlab import cli, data
-from digitlab.models import cards
+from digitlab.data import user_digits
+from digitlab.files import atomic_write_json
+from digitlab.models import artifacts, cards
 from digitlab.paths import MODELS_DIR
+from digitlab.report import tables
+from digitlab.training import finetune
 from digitlab.training.distributed import DistributedError
+from digitlab.training.finetune import FinetuneConfig
 from digitlab.training.recipe import TrainConfig
 
 
@@ -53,3 +60,79 @@ def main(defaults: TrainConfig, doc: str | None = None, argv: list[str] | None =
         return trainer.run(config, out, command=cards.command_line(argv))
     except (data.DataError, DistributedError) as e:
         cli.fail(e)
+
+
+# ----------------------------------------------------------------------------- fine-tuning (training/finetune_on_custom.py)
+
+
+def parse_finetune_args(doc: str | None, argv: list[str] | None = None) -> tuple[FinetuneConfig, Path, Path, Path | None]:
+    d = FinetuneConfig()
+    p = cli.parser(doc)
+    p.add_argument("folder", nargs="?", type=Path, default=None,
+                   help=f"folder with subfolders 0 … 9 of pictures (default ${user_digits.ENV_VAR} or {user_digits.DEFAULT_DIR.name}/)")
+    p.add_argument("--base", default=d.base, help=f"model to start from: a name in models/ or a .keras file (default {d.base})")
+    p.add_argument("--out", type=Path, default=MODELS_DIR, help="folder for <name>.keras and its card (default models/)")
+    p.add_argument("--name", type=cli.model_name, default=d.name, help=f"model file stem (default {d.name})")
+    p.add_argument("--head-epochs", type=int, default=d.head_epochs, help=f"epochs with only the head learning (default {d.head_epochs})")
+    p.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs with every layer but BatchNorm learning (default {d.epochs})")
+    p.add_argument("--learning-rate", type=float, default=d.learning_rate, help=f"AdamW peak learning rate (default {d.learning_rate})")
+    p.add_argument("--replay", type=float, default=d.replay, help=f"MNIST train digits per user picture each epoch; 0 turns replay off (default {d.replay})")
+    p.add_argument("--holdout", type=float, default=d.holdout, help=f"share of each digit's pictures held out to measure (default {d.holdout})")
+    p.add_argument("--min-per-class", type=int, default=d.min_per_class, help=f"usable pictures every digit needs (default {d.min_per_class})")
+    p.add_argument("--mnist-test", type=int, default=d.mnist_test, help=f"MNIST test digits for the forgetting check (default {d.mnist_test})")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"random seed for the split, replay, augmentation and weights (default {d.seed})")
+    p.add_argument("--mnist", default=None, help="path to mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
+    p.add_argument("--status-file", type=Path, default=None, help="write progress as JSON here (the app reads it)")
+    p.add_argument("--dry-run", action="store_true", help="one short epoch per phase and 256 MNIST test digits, in seconds (for tests)")
+    a = p.parse_args(argv)
+    for flag, value, low in (("--head-epochs", a.head_epochs, 0), ("--epochs", a.epochs, 1), ("--min-per-class", a.min_per_class, 2),
+                             ("--mnist-test", a.mnist_test, 1)):
+        if value < low:
+            p.error(f"{flag} must be at least {low}")
+    if not 0 < a.holdout < 1:
+        p.error("--holdout must be between 0 and 1 (e.g. 0.25)")
+    if a.replay < 0:
+        p.error("--replay must be 0 or more")
+    if not a.learning_rate > 0:
+        p.error("--learning-rate must be positive")
+    config = dataclasses.replace(
+        d, base=a.base, name=a.name, head_epochs=a.head_epochs, epochs=a.epochs, learning_rate=a.learning_rate,
+        replay=a.replay, holdout=a.holdout, min_per_class=a.min_per_class, mnist_test=a.mnist_test, seed=a.seed,
+        mnist_path=a.mnist, dry_run=a.dry_run,
+    )
+    return config, a.folder if a.folder is not None else user_digits.default_dir(), a.out, a.status_file
+
+
+def _status_writer(path: Path | None) -> Callable[[dict], None]:
+    def write(state: dict) -> None:
+        if path is not None:
+            atomic_write_json(path, state)
+
+    return write
+
+
+def finetune_main(doc: str | None = None, argv: list[str] | None = None) -> int:
+    """``training/finetune_on_custom.py``: fine-tune, print the before/after table, report progress to ``--status-file``."""
+    config, folder, out, status_path = parse_finetune_args(doc, argv)
+    status = _status_writer(status_path)
+
+    def progress(fraction: float, message: str) -> None:
+        print(f"[{fraction:4.0%}] {message}", flush=True)
+        status({"state": "running", "fraction": round(fraction, 3), "message": message})
+
+    try:
+        result = finetune.run(config, folder, out, progress)
+    except (user_digits.CollectError, artifacts.ModelError, data.DataError) as e:
+        status({"state": "error", "message": str(e)})
+        print(f"error: {e}", file=sys.stderr)
+        return cli.USAGE  # a configuration error: the folder, the base model or MNIST
+    except BaseException as e:  # the app must hear about a crash too, not wait forever
+        status({"state": "error", "message": f"{type(e).__name__}: {e}"})
+        raise
+    card = result.card
+    for s in card["data"]["skipped"]:
+        print(f"skipped {s['path']}: {s['reason']}", file=sys.stderr)
+    print(tables.finetune_summary(card))
+    print(f"saved {result.path} (base {card['base']['name']})")
+    status({"state": "done", "fraction": 1.0, "message": f"saved {result.path.name}", "model": str(result.path), "card": card})
+    return 0

@@ -21,15 +21,10 @@ from a status file.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +32,6 @@ import numpy as np
 from digitlab import data
 from digitlab.data import user_digits
 from digitlab.evaluation import metrics
-from digitlab.files import atomic_write_json
 from digitlab.models import adapter, artifacts, cards
 from digitlab.paths import MODELS_DIR, ROOT
 from digitlab.report.progress import Progress
@@ -321,171 +315,3 @@ def _headline(after: dict, test: dict, n_test: int) -> dict:
     if n_test == data.EXPECTED["y_test"][0][0]:  # 10,000
         return {"test_accuracy": after["mnist_test"], "test_weighted_f1": test["weighted_f1"], "user_holdout_accuracy": after["user_holdout"]}
     return {"mnist_test_subset_accuracy": after["mnist_test"], "mnist_test_subset": n_test, "user_holdout_accuracy": after["user_holdout"]}
-
-
-# ----------------------------------------------------------------------------- command line
-
-
-def parse_args(doc: str | None, argv: list[str] | None = None) -> tuple[FinetuneConfig, Path, Path, Path | None]:
-    d = FinetuneConfig()
-    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("folder", nargs="?", type=Path, default=None,
-                   help=f"folder with subfolders 0 … 9 of pictures (default ${user_digits.ENV_VAR} or {user_digits.DEFAULT_DIR.name}/)")
-    p.add_argument("--base", default=d.base, help=f"model to start from: a name in models/ or a .keras file (default {d.base})")
-    p.add_argument("--out", type=Path, default=MODELS_DIR, help="folder for <name>.keras and its card (default models/)")
-    p.add_argument("--name", default=d.name, help=f"model file stem (default {d.name})")
-    p.add_argument("--head-epochs", type=int, default=d.head_epochs, help=f"epochs with only the head learning (default {d.head_epochs})")
-    p.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs with every layer but BatchNorm learning (default {d.epochs})")
-    p.add_argument("--learning-rate", type=float, default=d.learning_rate, help=f"AdamW peak learning rate (default {d.learning_rate})")
-    p.add_argument("--replay", type=float, default=d.replay, help=f"MNIST train digits per user picture each epoch; 0 turns replay off (default {d.replay})")
-    p.add_argument("--holdout", type=float, default=d.holdout, help=f"share of each digit's pictures held out to measure (default {d.holdout})")
-    p.add_argument("--min-per-class", type=int, default=d.min_per_class, help=f"usable pictures every digit needs (default {d.min_per_class})")
-    p.add_argument("--mnist-test", type=int, default=d.mnist_test, help=f"MNIST test digits for the forgetting check (default {d.mnist_test})")
-    p.add_argument("--seed", type=int, default=d.seed, help=f"random seed for the split, replay, augmentation and weights (default {d.seed})")
-    p.add_argument("--mnist", default=None, help="path to mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
-    p.add_argument("--status-file", type=Path, default=None, help="write progress as JSON here (the app reads it)")
-    p.add_argument("--dry-run", action="store_true", help="one short epoch per phase and 256 MNIST test digits, in seconds (for tests)")
-    a = p.parse_args(argv)
-    for flag, value, low in (("--head-epochs", a.head_epochs, 0), ("--epochs", a.epochs, 1), ("--min-per-class", a.min_per_class, 2),
-                             ("--mnist-test", a.mnist_test, 1)):
-        if value < low:
-            p.error(f"{flag} must be at least {low}")
-    if not 0 < a.holdout < 1:
-        p.error("--holdout must be between 0 and 1 (e.g. 0.25)")
-    if a.replay < 0:
-        p.error("--replay must be 0 or more")
-    if not a.learning_rate > 0:
-        p.error("--learning-rate must be positive")
-    if not artifacts.NAME_RE.match(a.name):
-        p.error(f"--name {a.name!r}: use letters, digits, '_', '.', '-'")
-    config = dataclasses.replace(
-        d, base=a.base, name=a.name, head_epochs=a.head_epochs, epochs=a.epochs, learning_rate=a.learning_rate,
-        replay=a.replay, holdout=a.holdout, min_per_class=a.min_per_class, mnist_test=a.mnist_test, seed=a.seed,
-        mnist_path=a.mnist, dry_run=a.dry_run,
-    )
-    return config, a.folder if a.folder is not None else user_digits.default_dir(), a.out, a.status_file
-
-
-def _status_writer(path: Path | None) -> Callable[[dict], None]:
-    def write(state: dict) -> None:
-        if path is not None:
-            atomic_write_json(path, state)
-
-    return write
-
-
-def summary_rows(card: dict) -> list[dict[str, str]]:
-    """Before/after accuracy from a fine-tuned model's card, as display rows (the script prints
-    them as a table, the app shows the same rows)."""
-    f, d = card["finetune"], card["data"]
-    rows = [
-        (f"held-out user digits ({d['user_holdout']}, never trained on)", "user_holdout"),
-        (f"MNIST test ({d['mnist_test']:,} digits)", "mnist_test"),
-        (f"user training digits ({d['user_train']})", "user_train"),
-    ]
-    return [{"measured on": label, "before": f"{f['before'][k]:.2%}", "after": f"{f['after'][k]:.2%}"} for label, k in rows]
-
-
-def summary_table(card: dict) -> str:
-    rows = summary_rows(card)
-    width = max(len(r["measured on"]) for r in rows)
-    lines = [f"{'':{width}}  {'before':>8}  {'after':>8}"]
-    lines += [f"{r['measured on']:{width}}  {r['before']:>8}  {r['after']:>8}" for r in rows]
-    return "\n".join(lines)
-
-
-def main(doc: str | None = None, argv: list[str] | None = None) -> int:
-    config, folder, out, status_path = parse_args(doc, argv)
-    status = _status_writer(status_path)
-
-    def progress(fraction: float, message: str) -> None:
-        print(f"[{fraction:4.0%}] {message}", flush=True)
-        status({"state": "running", "fraction": round(fraction, 3), "message": message})
-
-    try:
-        result = run(config, folder, out, progress)
-    except (user_digits.CollectError, artifacts.ModelError, data.DataError) as e:
-        status({"state": "error", "message": str(e)})
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except BaseException as e:  # the app must hear about a crash too, not wait forever
-        status({"state": "error", "message": f"{type(e).__name__}: {e}"})
-        raise
-    card = result.card
-    for s in card["data"]["skipped"]:
-        print(f"skipped {s['path']}: {s['reason']}", file=sys.stderr)
-    print(summary_table(card))
-    print(f"saved {result.path} (base {card['base']['name']})")
-    status({"state": "done", "fraction": 1.0, "message": f"saved {result.path.name}", "model": str(result.path), "card": card})
-    return 0
-
-
-# ----------------------------------------------------------------------------- background job (the app)
-
-
-class JobError(RuntimeError):
-    """A fine-tuning job cannot start (another one is writing the same model)."""
-
-
-@dataclass
-class Job:
-    """``training/finetune_on_custom.py`` running in its own process; its progress comes from a status file."""
-
-    name: str
-    out: Path
-    proc: subprocess.Popen
-    status_path: Path
-    log_path: Path
-    command: list[str]
-    started: float = field(default_factory=time.time)
-
-    def status(self) -> dict:
-        """{"state": "running" | "done" | "error", "fraction", "message", ("model", "card" when done)}."""
-        try:
-            state = json.loads(self.status_path.read_text())
-        except (OSError, ValueError):
-            state = {"state": "running", "fraction": 0.0, "message": "starting (loading TensorFlow)"}
-        code = self.proc.poll()
-        if code is not None and state.get("state") == "running":
-            # The process ended without saying why (killed, out of memory): show the end of its log.
-            tail = self.log_path.read_text(errors="replace").strip().splitlines()[-5:] if self.log_path.is_file() else []
-            state = {"state": "error", "message": f"fine-tuning stopped (exit code {code}): " + " | ".join(tail)}
-        state["seconds"] = round(time.time() - self.started, 1)
-        return state
-
-    def running(self) -> bool:
-        return self.proc.poll() is None
-
-    def cancel(self) -> None:
-        if self.running():
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
-_JOBS: dict[str, Job] = {}  # per server process: one job per output model, whichever session started it
-
-
-def start_job(folder: Path, out: Path, base: str, name: str = FinetuneConfig.name, extra: list[str] | None = None) -> Job:
-    """Run the fine-tuning script in the background; returns at once.  Raises JobError when a job
-    writing the same model is still running."""
-    key = str(Path(out).resolve() / name)
-    old = _JOBS.get(key)
-    if old is not None and old.running():
-        raise JobError(f"{name} is already being fine-tuned (started {time.time() - old.started:.0f} s ago)")
-    work = Path(tempfile.mkdtemp(prefix="digitlab-finetune-"))
-    status_path, log_path = work / "status.json", work / "log.txt"
-    cmd = [sys.executable, str(SCRIPT), str(folder), "--base", str(base), "--out", str(out), "--name", name,
-           "--status-file", str(status_path), *(extra or [])]
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    job = Job(name, Path(out), proc, status_path, log_path, cmd)
-    _JOBS[key] = job
-    return job
-
-
-def job_for(out: Path, name: str = FinetuneConfig.name) -> Job | None:
-    """The latest job (running or finished) that writes ``<out>/<name>.keras`` in this server process."""
-    return _JOBS.get(str(Path(out).resolve() / name))

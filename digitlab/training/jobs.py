@@ -1,0 +1,85 @@
+"""Fine-tuning as a background job of the app: ``training/finetune_on_custom.py`` in its own process,
+its progress read from a status file it writes (``training.cli.finetune_main --status-file``)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from digitlab.paths import ROOT
+from digitlab.training.finetune import FinetuneConfig
+
+SCRIPT = ROOT / "training" / "finetune_on_custom.py"
+
+
+class JobError(RuntimeError):
+    """A fine-tuning job cannot start (another one is writing the same model)."""
+
+
+@dataclass
+class Job:
+    """``training/finetune_on_custom.py`` running in its own process; its progress comes from a status file."""
+
+    name: str
+    out: Path
+    proc: subprocess.Popen
+    status_path: Path
+    log_path: Path
+    command: list[str]
+    started: float = field(default_factory=time.time)
+
+    def status(self) -> dict:
+        """{"state": "running" | "done" | "error", "fraction", "message", ("model", "card" when done)}."""
+        try:
+            state = json.loads(self.status_path.read_text())
+        except (OSError, ValueError):
+            state = {"state": "running", "fraction": 0.0, "message": "starting (loading TensorFlow)"}
+        code = self.proc.poll()
+        if code is not None and state.get("state") == "running":
+            # The process ended without saying why (killed, out of memory): show the end of its log.
+            tail = self.log_path.read_text(errors="replace").strip().splitlines()[-5:] if self.log_path.is_file() else []
+            state = {"state": "error", "message": f"fine-tuning stopped (exit code {code}): " + " | ".join(tail)}
+        state["seconds"] = round(time.time() - self.started, 1)
+        return state
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def cancel(self) -> None:
+        if self.running():
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+_JOBS: dict[str, Job] = {}  # per server process: one job per output model, whichever session started it
+
+
+def start_job(folder: Path, out: Path, base: str, name: str = FinetuneConfig.name, extra: list[str] | None = None) -> Job:
+    """Run the fine-tuning script in the background; returns at once.  Raises JobError when a job
+    writing the same model is still running."""
+    key = str(Path(out).resolve() / name)
+    old = _JOBS.get(key)
+    if old is not None and old.running():
+        raise JobError(f"{name} is already being fine-tuned (started {time.time() - old.started:.0f} s ago)")
+    work = Path(tempfile.mkdtemp(prefix="digitlab-finetune-"))
+    status_path, log_path = work / "status.json", work / "log.txt"
+    cmd = [sys.executable, str(SCRIPT), str(folder), "--base", str(base), "--out", str(out), "--name", name,
+           "--status-file", str(status_path), *(extra or [])]
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    job = Job(name, Path(out), proc, status_path, log_path, cmd)
+    _JOBS[key] = job
+    return job
+
+
+def job_for(out: Path, name: str = FinetuneConfig.name) -> Job | None:
+    """The latest job (running or finished) that writes ``<out>/<name>.keras`` in this server process."""
+    return _JOBS.get(str(Path(out).resolve() / name))
