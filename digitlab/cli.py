@@ -45,6 +45,16 @@ def add_out(p: argparse.ArgumentParser, default: Path, what: str) -> None:
     p.add_argument("--out", type=Path, default=default, help=f"{what} (default {shown(default)}/)")
 
 
+def output_folder(out: Path, default: Path, dry_run: bool, name: str) -> Path:
+    """Where a script writes: ``out``; but a dry run left at the default folder writes into a new
+    temporary folder instead, so a smoke run never overwrites a committed report or model."""
+    import tempfile
+
+    if dry_run and Path(out) == Path(default):
+        return Path(tempfile.mkdtemp(prefix=f"{name}-dry-run-"))
+    return Path(out)
+
+
 def fail(message, code: int = USAGE) -> NoReturn:
     """Print ``error: message`` on stderr and exit with ``code`` (2: usage or configuration)."""
     print(f"error: {message}", file=sys.stderr)

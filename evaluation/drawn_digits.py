@@ -16,8 +16,6 @@ These are synthetic pictures built from MNIST test digits, not real handwriting.
 from __future__ import annotations
 
 import sys
-import tempfile
-from pathlib import Path
 
 from digitlab import cli
 from digitlab.paths import REPORTS_DIR
@@ -74,8 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             name: {how: float((clf.predict_proba(xs).argmax(1) == y).mean()) for how, xs in by_way.items()}
             for name, by_way in feeds.items()
         }
-    dry_default = a.dry_run and a.out == REPORTS_DIR  # a dry run never overwrites the committed report
-    out = (Path(tempfile.mkdtemp(prefix="drawn-digits-dry-run-")) if dry_default else a.out) / "drawn_digits.json"
+    out = cli.output_folder(a.out, REPORTS_DIR, a.dry_run, "drawn-digits") / "drawn_digits.json"
     atomic_write_json(out, {"n": int(len(y)), "dry_run": a.dry_run, "results": results})
     for model, table in results.items():
         print(f"\n{model} ({len(y)} digits per set)\n\n| set | " + " | ".join(ways) + " |\n| --- |" + " --- |" * len(ways))

@@ -120,8 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['mnist_before']:.2%} -> {r['mnist_after']:.2%} |"
         )
     print("\n".join(lines))
-    dry_default = a.dry_run and a.out == REPORTS_DIR  # a dry run never overwrites the committed report
-    out = (Path(tempfile.mkdtemp(prefix="finetune-study-dry-run-")) if dry_default else a.out) / "finetune_study.json"
+    out = cli.output_folder(a.out, REPORTS_DIR, a.dry_run, "finetune-study") / "finetune_study.json"
     command = " ".join(["python evaluation/finetune_study.py", *map(str, sys.argv[1:] if argv is None else argv)])
     atomic_write_json(out, {"base": base.name, "command": command, "dry_run": a.dry_run, "rows": rows, "table": lines})
     print(f"wrote {out}")

@@ -73,8 +73,7 @@ def main(argv=None) -> int:
     except data.DataError as e:  # missing or invalid file: the message says which and why
         cli.fail(f"MNIST is needed for the parity check: {e}")
     images = preprocess.prepare_batch(x_test[: DRY_RUN_DIGITS if args.dry_run else CHECK_DIGITS])
-    if args.dry_run and args.out == WEB / "model":  # a dry run never overwrites the committed page model
-        args.out = Path(tempfile.mkdtemp(prefix="web-build-dry-run-"))
+    args.out = cli.output_folder(args.out, WEB / "model", args.dry_run, "web-build")  # a dry run never overwrites the page model
 
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.out) as tmp:
