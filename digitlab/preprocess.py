@@ -41,7 +41,7 @@ MIN_CONTRAST = 0.12  # ink must differ from the background by this much (of full
 MIN_INK_FRACTION = 0.0005  # fewer ink pixels than this fraction of the picture is "no ink"
 INK_LEVEL = 0.25  # a pixel this bright (after background removal) is ink for bounding box and specks;
 # every MNIST digit's box at this level is still exactly 20 px (measured on x_test)
-NORMALISE_STROKE = True  # measured: +1.0 pp on drawn-style digits, +5.5 pp with a fat brush, +0.03 pp on MNIST test (evaluation/drawn_digits.py)
+NORMALISE_STROKE = True  # kept because it measurably helps drawn digits: evaluation/drawn_digits.py (docs/results.md)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
 Invert = Literal["auto", "yes", "no"]

@@ -1,7 +1,7 @@
 """python evaluation/attack.py [--model NAME_OR_FILE ...] [--n 1000] [--eps 0,0.02,0.05,0.1,0.15,0.2,0.25,0.3] [--steps 40] [--quick]
 
 Accuracy under L-inf FGSM and PGD (random start, --steps steps of 2.5 eps / steps, --restarts
-restarts) against epsilon, on a fixed random subset of MNIST test, through digitlab.attacks
+restarts) against epsilon, on a fixed random subset of MNIST test, through digitlab.evaluation.attacks
 (gradients of the logits, never model.predict).  Without --model, every usable model in models/.
 Writes evaluation/reports/<model>/attack.json (every number), attack.png (accuracy vs eps) and
 attack_examples.png (one digit at growing eps), and prints a Markdown table.

@@ -1,9 +1,9 @@
 """python evaluation/calibrate.py [--model NAME_OR_FILE ...] [--non-digits 400] [--digits 1000] [--reject-rate 0.007] [--quick]
 
-Calibration and the "not a digit" rule, per model, through digitlab.calibration:
+Calibration and the "not a digit" rule, per model, through digitlab.evaluation.calibration:
   1. temperature scaling fitted (NLL) on the validation split; ECE (15 bins) and NLL on MNIST
      test before and after; reliability diagram;
-  2. the abstain rule: the digit gate (models/gate/not_a_digit.keras, digitlab.gate; its own threshold
+  2. the abstain rule: the digit gate (models/gate/not_a_digit.keras, digitlab.serving.gate; its own threshold
      is in its card) OR a threshold on the calibrated max probability, set so that gate and threshold
      together reject --reject-rate of the validation digits;
   3. measured on MNIST test, on --digits MNIST test digits redrawn with a canvas brush, on printed

@@ -244,7 +244,7 @@ def test_bad_exported_files_give_clear_errors(bad_files, pngs, capsys, case):
 
 
 def test_a_foreign_onnx_with_another_layout_and_logits_is_read_right(tiny, tmp_path, mnist_test):
-    """Not every ONNX file comes from digitlab.export: a flat (N, 784) input and log-probabilities
+    """Not every ONNX file comes from digitlab.serving.export: a flat (N, 784) input and log-probabilities
     out (logits) give the same probabilities as the Keras model."""
     import tf2onnx
 

@@ -1,6 +1,6 @@
-"""python training/train_gate.py [--epochs 4] [--n-negatives 8000] [--dry-run]
+"""python training/train_gate.py [--epochs N] [--n-negatives N] [--dry-run]   (--help shows the defaults)
 
-The digit gate (digitlab.gate): a tiny CNN telling digits from non-digits, used by the "not a digit"
+The digit gate (digitlab.training.gate trains it, digitlab.serving.gate serves it): a tiny CNN telling digits from non-digits, used by the "not a digit"
 rule for every model.  Positives: preprocessed MNIST train digits, MNIST train digits redrawn with a
 canvas brush, digits printed from the training fonts; negatives: generated non-digits from the
 training generators and seeds only (digitlab.nondigits).  The threshold is fitted on the MNIST

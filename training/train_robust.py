@@ -11,7 +11,7 @@ N-FGSM was no better over 3 epochs, hence PGD-3.  The checkpoint is chosen on PG
 the validation split (val_pgd_accuracy, PGD-10 on a quarter of each validation batch), never on
 clean accuracy.  Same training path, card and files as every other model (digitlab.training.trainer.run);
 afterwards FGSM, PGD-40 and PGD-40-on-the-margin accuracies on MNIST test are measured with
-digitlab.attacks and written into the card under "adversarial".
+digitlab.evaluation.attacks and written into the card under "adversarial".
 Writes models/mnist_robust.keras with its card.
 
 Robust-training flags (besides the common ones below):
@@ -39,7 +39,7 @@ DEFAULTS = presets.ROBUST
 
 
 def parse_robust(argv: list[str] | None) -> tuple[TrainConfig, int | None, list[str]]:
-    """The robust-training flags; the rest go to digitlab.train's common parser."""
+    """The robust-training flags; the rest go to digitlab.training.cli's common parser."""
     p = argparse.ArgumentParser(add_help=False)
     r = DEFAULTS.adversarial
     p.add_argument("--attack", choices=("fgsm", "nfgsm", "pgd"), default=r["attack"])

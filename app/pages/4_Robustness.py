@@ -66,7 +66,7 @@ name = c2.selectbox("Corruption", list(table), format_func=lambda n: f"{n} · {t
 corruption = table[name]
 st.caption(
     f"Model **{clf.name}**. `{name}` at severities {', '.join(f'{lv:g}' for lv in corruption.levels)} ({corruption.unit}), "
-    "applied to the 28×28 model input with a fixed seed (`digitlab.robustness`, the code behind `evaluation/evaluate_robustness.py`)."
+    "applied to the 28×28 model input with a fixed seed (`digitlab.evaluation.robustness`, the code behind `evaluation/evaluate_robustness.py`)."
 )
 
 # ----------------------------------------------------------------------------- accuracy vs severity
@@ -145,7 +145,7 @@ if st.toggle("Show this digit under every corruption and level", key="rob_exampl
 st.subheader("Your digit under attack")
 st.caption(
     "Each pixel moves by at most ε (pixels are in [0, 1]) in the direction that most lowers the model's score for its own "
-    "answer, computed from the gradients of its logits (`digitlab.attacks`)."
+    "answer, computed from the gradients of its logits (`digitlab.evaluation.attacks`)."
 )
 for attack, title in ATTACKS.items():
     st.markdown(f"**{title}**")

@@ -13,7 +13,7 @@ pictures made by generators it never saw (``SPLITS``):
     heldout  Liberation  LETTERS (incl. 9 unseen)  HELDOUT_SHAPES                             zigzags, coils  paper: shading, grain, ruled lines
     fresh    Liberation  CYRILLIC                  FRESH_SHAPES                               hatching, yarn  halftone patches
 
-The digit gate (``digitlab.gate``) trains on "train" pictures from its own seeds only; the
+The digit gate (``digitlab.serving.gate``) trains on "train" pictures from its own seeds only; the
 "in-distribution" figures use the train generators with another seed, the "held-out" figures the
 heldout generators.  The heldout figures of a first gate were looked at while the training
 generators were improved (doodles and symbols were added after it rejected no hearts or smileys), so

@@ -1,6 +1,6 @@
 """L-infinity adversarial attacks (FGSM, PGD) on a model's logits, and accuracy-vs-epsilon curves.
 
-Shared by evaluation/attack.py, the leaderboard, adversarial training (``digitlab.train`` with
+Shared by evaluation/attack.py, the leaderboard, adversarial training (``digitlab.training.trainer`` with
 ``TrainConfig.adversarial``) and the app.  Everything works on model inputs: (N, 28, 28)
 float32 in [0, 1], light ink on black (the output of ``digitlab.preprocess``).
 

@@ -1,16 +1,18 @@
-"""Calibration and "not a digit": ECE, reliability diagrams, temperature scaling and the abstain rule.
-Shared by evaluation/calibrate.py, the leaderboard, the predict CLI and the app.
+"""Calibration and "not a digit", measured: ECE, reliability, temperature scaling, the abstain thresholds.
+Shared by evaluation/calibrate.py and the leaderboard; the rule itself, which the predict CLI and the
+app apply, lives in ``digitlab.serving.abstain``.
 
     probabilities (N, 10) -- temperature T (fitted on the validation split) --> calibrated probabilities
     abstain ("not a digit") when EITHER
-        the digit gate (``digitlab.gate``, one tiny CNN for every model) gives P(digit) below its threshold, OR
+        the digit gate (``digitlab.serving.gate``, one tiny CNN for every model) gives P(digit) below its threshold, OR
         the calibrated max probability is below the model's threshold
 
 Temperature scaling (Guo et al. 2017) divides the logits by T.  Because log p = z - logsumexp(z),
 dividing the log-probabilities by T gives exactly softmax(z / T), so everything here works from the
 probabilities a ``Classifier`` returns; no second forward pass is needed.
 
-Why two rules: a confidence threshold alone rejected only 20-62 % of generated non-digits, because a
+Why two rules: a confidence threshold alone rejects few generated non-digits (the "confidence_only" figures
+in evaluation/reports/calibration.md and each card's "calibration"), because a
 classifier is often *sure* a star is a 4 or an "A" a 4; the gate is trained to tell digits from
 non-digits.  The confidence threshold still catches digits the model itself finds ambiguous.  Both
 thresholds are fitted on MNIST *validation* digits: the gate's in its own card (``reject_rate`` of
@@ -38,7 +40,7 @@ from digitlab.serving.abstain import _log, apply_temperature
 
 N_BINS = 15  # reliability bins, as in Guo et al.
 # share of validation digits that gate OR confidence may reject together; the target is <= 1 % of test
-# (the gate alone takes ~0.4 %, see models/gate/not_a_digit.json)
+# (what the gate alone rejects is in its card: models/gate/not_a_digit.json, "measured")
 REJECT_RATE = 0.007
 
 

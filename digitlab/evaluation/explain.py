@@ -4,7 +4,7 @@ Every explanation is a pure function ``(model, image, ...) -> array in [0, 1]``
 (the keras-io ``grad_cam`` habit); drawing an overlay is the separate
 ``overlay``.  ``image`` is one prepared (28, 28) float32 input from
 ``digitlab.preprocess``; it is reshaped to whatever the model wants (28x28x1,
-28x28 or 784), the same way ``digitlab.inference`` does.
+28x28 or 784), the same way ``digitlab.serving.classifiers`` does.
 
 The score explained for class c is its logit margin over the other classes,
 ``z_c - logsumexp_{j != c} z_j`` (z: the logits, the input of a final softmax).

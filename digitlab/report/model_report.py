@@ -1,6 +1,6 @@
 """What the Models page shows about each model: card summary, curves, confusion matrix.
 
-Reads only what ``digitlab.train`` wrote beside each model (``<name>.json`` card,
+Reads only what ``digitlab.training.trainer`` wrote beside each model (``<name>.json`` card,
 ``<name>.metrics.json`` with the test confusion matrix under ["test"]["confusion"],
 ``<name>.curves.png``), so the page shows the numbers the training run printed.
 Models dropped in without a card still get their size and parameter count.

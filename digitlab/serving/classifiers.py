@@ -119,7 +119,7 @@ def load_classifier(name_or_path: str | None = None, models_dir: Path = MODELS_D
 
 # ----------------------------------------------------------------------------- exported formats
 #
-# digitlab.export writes every graph format with one interface, image (N, 28, 28) -> probabilities
+# digitlab.serving.export writes every graph format with one interface, image (N, 28, 28) -> probabilities
 # (N, 10).  The loaders below also take files made elsewhere: the input may be (28, 28), (28, 28, 1),
 # (1, 28, 28) or (784,), and an output that is not a probability distribution is taken as logits.
 
@@ -274,7 +274,7 @@ _RUNNERS = {"onnx": _onnx_runner, "tflite": _tflite_runner, "savedmodel": _saved
 
 
 def export_card(path: Path) -> dict | None:
-    """The source model's card written beside an export by digitlab.export (it lists the export's file)."""
+    """The source model's card written beside an export by digitlab.serving.export (it lists the export's file)."""
     path = Path(path)
     for candidate in sorted(path.parent.glob("*.json")):
         try:
