@@ -1,6 +1,5 @@
-"""How does the model cope with digits unlike its training data?  Accuracy against the severity of a
-corruption on MNIST test digits (evaluation/evaluate_robustness.py's report, or measured live), and the
-current digit under the same corruption and under FGSM / PGD attacks at growing epsilon."""
+"""How the model copes with digits unlike its training data: accuracy against corruption severity (the report of
+evaluation/evaluate_robustness.py, or live), and the current digit under corruptions and FGSM / PGD attacks."""
 
 import common
 import streamlit as st
@@ -26,8 +25,8 @@ CURVE = {
 
 
 @st.cache_data(show_spinner="Preparing MNIST test digits…", max_entries=16)
-def test_digits(n: int | None, path: str | None, indices: tuple[int, ...] | None = None):
-    return data.prepared("test", n, 0, indices=indices, path=path)
+def test_digits(n: int | None, indices: tuple[int, ...] | None = None):
+    return data.prepared("test", n, 0, indices=indices)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -81,7 +80,7 @@ live_key = (key, family, name, n)
 live = st.session_state.robustness_live
 if live_key not in live and (not curves or st.button(f"Measure live on {n:,} digits too", key="rob_measure")):
     try:
-        x, y = test_digits(n, None)
+        x, y = test_digits(n)
     except data.DataError as e:
         st.info(f"Cannot measure live without MNIST: {e}")
     else:
@@ -131,7 +130,7 @@ else:
     st.page_link("Home.py", label="Draw on Home", icon="✏️")
     index = st.columns(4)[0].number_input("MNIST test digit (index)", 0, 9999, 0, key="rob_mnist_index")
     try:
-        xs, ys = test_digits(None, None, (int(index),))
+        xs, ys = test_digits(None, (int(index),))
     except data.DataError as e:
         st.info(f"Cannot load MNIST either: {e}")
         st.stop()
