@@ -142,10 +142,8 @@ if st.toggle("Show this digit under every corruption and level", key="rob_exampl
     st.image(examples_png(image))
 
 st.subheader("Your digit under attack")
-st.caption(
-    "Each pixel moves by at most ε (pixels are in [0, 1]) in the direction that most lowers the model's score for its own "
-    "answer, computed from the gradients of its logits (`digitlab.evaluation.attacks`)."
-)
+st.caption("Each pixel moves by at most ε (pixels are in [0, 1]) in the direction that most lowers the model's score for its own "
+           "answer, computed from the gradients of its logits (`digitlab.evaluation.attacks`).")
 for attack, title in ATTACKS.items():
     st.markdown(f"**{title}**")
     tiles(digit_attack(key, image, attack, clf.model), lambda r: "clean" if r["eps"] == 0 else f"ε {r['eps']:g}")
