@@ -55,7 +55,12 @@ def output_folder(out: Path, default: Path, dry_run: bool, name: str) -> Path:
     return Path(out)
 
 
+def error(message, code: int = USAGE) -> int:
+    """Print ``error: message`` on stderr and return ``code``, for ``return cli.error(e)`` in a script's main."""
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
 def fail(message, code: int = USAGE) -> NoReturn:
     """Print ``error: message`` on stderr and exit with ``code`` (2: usage or configuration)."""
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(code)
+    sys.exit(error(message, code))

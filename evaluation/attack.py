@@ -11,7 +11,6 @@ digits) in the model card under "adversarial".  --quick: 100 digits, 3 epsilons,
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -19,9 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from digitlab import cli
+
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     p.add_argument("--model", action="append", help="model name in models/ or a .keras file; repeatable (default: every usable model)")
     p.add_argument("--n", type=int, default=1000, help="MNIST test digits, a fixed random subset (default 1000)")
     p.add_argument("--eps", default="0,0.02,0.05,0.1,0.15,0.2,0.25,0.3", help="comma-separated epsilons (default 0,0.02,0.05,0.1,0.15,0.2,0.25,0.3)")
@@ -54,8 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         entries = artifacts.select(a.model)
         x, y = data.prepared("test", a.n, a.seed, path=a.mnist)
     except (artifacts.ModelError, data.DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return cli.error(e)
     results = {}
     for entry in entries:
         t0 = time.time()

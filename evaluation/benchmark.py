@@ -16,16 +16,17 @@ Writes evaluation/reports/benchmark.json and prints a Markdown table.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import platform
 import sys
 from datetime import UTC, datetime
 
+from digitlab import cli
+
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     p.add_argument("--model", default="mnist_cnn", help="model for the latency part (default mnist_cnn)")
     p.add_argument("--repeats", type=int, default=300, help="latency samples per path (default 300)")
     p.add_argument("--skip-training", action="store_true", help="only measure latency")
@@ -50,8 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         classifier = load_classifier(a.model)
         mnist = data.prepared_mnist(dry_run=a.quick)
     except (artifacts.ModelError, data.DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return cli.error(e)
     cnn_recipe = presets.CNN  # the exact recipe of training/train_cnn.py
 
     raw = data.load_mnist().x_test[:50]

@@ -29,9 +29,11 @@ import json
 import sys
 from pathlib import Path
 
+from digitlab import cli
+
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     p.add_argument("--model", action="append", help="model name in models/ or a .keras file; repeatable (default: every usable model)")
     p.add_argument("--non-digits", type=int, default=400, help="generated non-digit pictures per set, a quarter of each kind (default 400)")
     p.add_argument("--digits", type=int, default=1000, help="MNIST test digits redrawn with a brush; a quarter as many printed (default 1000)")
@@ -70,8 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         x_test, y_test = data.prepared("test", n_test, 0, raw=mnist)
         the_gate = None if a.no_gate else load(a.gate or GATE_PATH)
     except (artifacts.ModelError, data.DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return cli.error(e)
     sets = nondigits.measurement_sets(mnist.x_test, mnist.y_test, n_nd, n_dg)
     out = a.out or REPORTS_DIR
     command = cards.command_line(argv, __file__)

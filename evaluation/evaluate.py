@@ -8,14 +8,15 @@ evaluation/reports/<model>/. Without --model, every usable model in models/.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
+from digitlab import cli
+
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     p.add_argument("--model", action="append", help="model name in models/ or a .keras file; repeatable (default: every usable model)")
     p.add_argument("--split", choices=("test", "val"), default="test", help="MNIST split to evaluate on (default test)")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N images (default: all)")
@@ -32,8 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         entries = artifacts.select(a.model)
         mnist = data.load_mnist(a.mnist)
     except (artifacts.ModelError, data.DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return cli.error(e)
     x, y = (mnist.x_test, mnist.y_test) if a.split == "test" else (mnist.x_val, mnist.y_val)
     if a.limit:
         x, y = x[: a.limit], y[: a.limit]

@@ -16,11 +16,12 @@ picture would go (it undoes translation and scale).  --quick: 200 digits, for te
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
+
+from digitlab import cli
 
 
 def summary(results: dict[str, dict]) -> str:
@@ -36,7 +37,7 @@ def summary(results: dict[str, dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     p.add_argument("--model", action="append", help="model name in models/ or a .keras file; repeatable (default: every usable model)")
     p.add_argument("--n", type=int, default=3000, help="MNIST test digits, a fixed random subset (default 3000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the subset and of every corruption (default 0)")
@@ -63,8 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         entries = artifacts.select(a.model)
         x, y = data.prepared("test", a.n, a.seed, path=a.mnist)
     except (artifacts.ModelError, data.DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return cli.error(e)
     out = a.out or REPORTS_DIR
     t0 = time.time()
     predictors = {e.name: Classifier(e).predict_proba for e in entries}

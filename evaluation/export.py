@@ -22,6 +22,8 @@ import json
 import sys
 from pathlib import Path
 
+from digitlab import cli
+
 PROBE = (1000, 500)  # MNIST test digits, redrawn test digits
 DRY_PROBE = (100, 50)
 REPRESENTATIVE, DRY_REPRESENTATIVE = 500, 100  # training digits that calibrate int8
@@ -39,7 +41,7 @@ def parse_formats(text: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     p.add_argument("--model", action="append", help="model name in models/ or a .keras file; repeatable (default: every usable model)")
     p.add_argument("--formats", type=parse_formats, default=None,
                    help="comma-separated formats (default h5,savedmodel,tflite,tflite-dynamic,tflite-int8,onnx)")
@@ -64,8 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         needs_rep = "tflite-int8" in formats and not a.check_only
         representative = export.representative_images(DRY_REPRESENTATIVE if a.dry_run else REPRESENTATIVE, mnist_path=a.mnist) if needs_rep else None
     except (artifacts.ModelError, data.DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return cli.error(e)
 
     failed: list[str] = []
     for entry in entries:

@@ -13,14 +13,15 @@ written as leaderboard_quick.md / .json so the full table is never replaced by a
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 from pathlib import Path
 
+from digitlab import cli
+
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     p.add_argument("--models", nargs="+", metavar="NAME_OR_FILE", help="model names in models/ or .keras files (default: every usable model)")
     p.add_argument("--refresh", action="store_true", help="measure again even when a cached row matches (default off)")
     p.add_argument("--dry-run", "--quick", action="store_true", help="quick settings: 100 corrupted / 50 attacked digits, PGD-10 (default off)")
@@ -44,8 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = leaderboard.table(settings=settings, refresh=a.refresh, cache_dir=out / "leaderboard", names=a.models,
                                  progress=console_progress("leaderboard"))
     except (artifacts.ModelError, data.DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return cli.error(e)
     stem = "leaderboard_quick" if a.dry_run else "leaderboard"
     command = cards.command_line(argv, __file__)
     table = tables.records(leaderboard.formatted(rows, settings))

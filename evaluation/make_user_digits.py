@@ -7,15 +7,15 @@ drawing, saved through digitlab.data.user_digits.  A stand-in for real users' di
 measuring fine-tuning (training/finetune_on_custom.py).  Adds to what is already there.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
+from digitlab import cli
 from digitlab.data import user_digits, user_style
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     p.add_argument("--out", type=Path, required=True, help="folder to write <out>/<digit>/*.png into")
     p.add_argument("--per-class", type=int, default=2, help="drawings of each digit (default 2: 20 in all)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the drawings (default 0)")

@@ -13,10 +13,11 @@ file names. For example:
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
+
+from digitlab import cli
 
 
 def export(folder: Path, n: int, split: str) -> int:
@@ -43,7 +44,7 @@ def score(jsonl: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     e = sub.add_parser("export", help="write MNIST digits as PNG files named <index>_<label>.png")
     e.add_argument("folder", type=Path)

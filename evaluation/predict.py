@@ -22,10 +22,11 @@ model in models/ by its card.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
+
+from digitlab import cli
 
 BATCH = 256  # pictures prepared, then predicted in one forward pass
 
@@ -67,7 +68,7 @@ def format_error(path: Path, message: str, fmt: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or directories of images")
     p.add_argument("--model", default=None, help="model name in models/, a .keras or .h5 file, or an export from evaluation/export.py (.onnx, .tflite, SavedModel folder) (default: best usable model by its card)")
     p.add_argument("--format", choices=("json", "text"), default="text", help="output format (default text)")
@@ -82,14 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         classifier = load_classifier(a.model)
     except artifacts.ModelError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return cli.error(e)
     print(f"model: {classifier.name}", file=sys.stderr)
 
     files = expand(a.paths)
     if not files:
-        print("error: no image files found in " + ", ".join(a.paths), file=sys.stderr)
-        return 2
+        return cli.error("no image files found in " + ", ".join(a.paths))
     failed = False
     for start in range(0, len(files), BATCH):
         chunk = files[start : start + BATCH]

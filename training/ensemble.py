@@ -12,7 +12,6 @@ keep them apart from models/):
   python training/ensemble.py runs/members/advanced_s42_plain.keras runs/members/advanced_s42_ema.keras
 """
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from digitlab.training.ensemble import build
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     p.add_argument("members", nargs="+", type=Path, help="the members' .keras files (two or more)")
     p.add_argument("--name", type=cli.model_name, default="mnist_advanced", help="model file stem (default mnist_advanced)")
     p.add_argument("--out", type=Path, default=MODELS_DIR, help="folder for <name>.keras and its card (default models/)")
@@ -44,8 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         mnist = data.prepared_mnist(a.mnist, dry_run=a.dry_run)
         build(a.members, a.name, a.out, mnist, command=command, dry_run=a.dry_run)
     except (data.DataError, EnsembleError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return cli.error(e)
     return 0
 
 

@@ -11,7 +11,6 @@ Writes models/gate/not_a_digit.keras with its card (not listed as a classifier: 
 reads models/*.keras).  Then rerun python evaluation/calibrate.py for the per-model figures.
 """
 
-import argparse
 import dataclasses
 import sys
 from pathlib import Path
@@ -22,7 +21,7 @@ from digitlab.training.gate import GATE_DIR, GateConfig, run
 
 def main(argv: list[str] | None = None) -> int:
     d = GateConfig()
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs (default {d.epochs})")
     p.add_argument("--width", type=int, default=d.width, help=f"filters of the first convolution (default {d.width})")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"batch size (default {d.batch_size})")
@@ -52,8 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run(config, a.out)
     except data.DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return cli.error(e)
     return 0
 
 

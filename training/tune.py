@@ -9,7 +9,6 @@ best trial).  Tuner state lives in runs/tune/<name>; rerunning the same command 
 See digitlab/tune.py.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -35,7 +34,7 @@ DEFAULTS = tune.TuneConfig()
 
 def parse(argv=None) -> tuple[tune.TuneConfig, Path, Path]:
     d = DEFAULTS
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     p.add_argument("--tuner", choices=tune.TUNERS, default=d.tuner, help=f"search algorithm (default {d.tuner})")
     p.add_argument("--max-trials", type=int, default=d.max_trials, help=f"random search: trials to run (default {d.max_trials}; hyperband ignores it)")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs per trial, hyperband: the most a trial gets (default {d.epochs})")
@@ -65,7 +64,7 @@ def main(argv=None) -> int:
     try:
         tune.run(config, BASE, out, reports)
     except (data.DataError, tune.TuneError) as e:
-        sys.exit(f"error: {e}")
+        return cli.error(e)
     return 0
 
 

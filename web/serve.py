@@ -57,12 +57,12 @@ def main(argv=None) -> int:
     problem = missing()
     if problem:
         print(f"error: {problem}", file=sys.stderr)
-        return 1
+        return 2  # a configuration error (npm ci --prefix web not run): exit codes as in digitlab.cli
     try:
         server = ThreadingHTTPServer((args.host, args.port), functools.partial(Handler, directory=str(WEB)))
     except OSError as e:
         print(f"error: cannot listen on {args.host}:{args.port}: {e.strerror}", file=sys.stderr)
-        return 1
+        return 2
     server.verbose = args.verbose
     host, port = server.server_address[:2]
     print(f"serving the digitlab page on http://{host}:{port}/  (Ctrl-C stops)", flush=True)
