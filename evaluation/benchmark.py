@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     import keras
 
     from digitlab import data
+    from digitlab.data import synthetic
     from digitlab.evaluation import bench
     from digitlab.files import atomic_write_json
     from digitlab.models import artifacts, builders, cards
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     cnn_recipe = presets.CNN  # the exact recipe of training/train_cnn.py
 
     raw = data.load_mnist().x_test[:50]
-    pictures = [bench.canvas_like(d) for d in raw]
+    pictures = [synthetic.canvas_picture(d, background="transparent") for d in raw]  # as the canvas returns a drawing
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), **cards.versions()},

@@ -21,6 +21,7 @@ import pytest
 from PIL import Image
 
 from digitlab import preprocess
+from digitlab.data import synthetic
 from digitlab.evaluation import inspect_input, metrics
 from digitlab.models import artifacts
 from digitlab.report import model_report, plots
@@ -77,7 +78,7 @@ def _walk(block):
 
 
 def draw(at, digit: np.ndarray, dark: bool = False):
-    at.session_state[canvas_key(at)] = inspect_input.canvas_state(inspect_input.digit_as_canvas(digit, 280, dark=dark))
+    at.session_state[canvas_key(at)] = inspect_input.canvas_state(synthetic.canvas_picture(digit, 280, background="black" if dark else "white"))
     return at.run()
 
 
@@ -163,7 +164,7 @@ def test_home_preprocessing_toggle(samples):
     at = draw(new_app().run(), samples[2])
     at.toggle(key="show_steps").set_value(True).run()
     no_exception(at)
-    prepared = preprocess.prepare(inspect_input.digit_as_canvas(samples[2]), invert="yes")
+    prepared = preprocess.prepare(synthetic.canvas_picture(samples[2]), invert="yes")
     captions = [c for img in at.image for c in img.captions]
     assert len(captions) == len(prepared.steps)
     assert captions[-1].startswith("28x28, centre of mass at centre")
@@ -311,7 +312,7 @@ def test_preprocessing_page_shows_every_step(samples):
     at = draw(new_app().run(), samples[1])
     at.switch_page("pages/1_Preprocessing.py").run()
     no_exception(at)
-    prepared = preprocess.prepare(inspect_input.digit_as_canvas(samples[1]), invert="yes")
+    prepared = preprocess.prepare(synthetic.canvas_picture(samples[1]), invert="yes")
     assert [c for img in at.image for c in img.captions] == [
         f"{title} ({p.shape[1]}×{p.shape[0]})" for title, p in prepared.steps
     ]
@@ -454,7 +455,7 @@ def test_likeness_verdicts_and_advice(samples):
 
 
 def test_canvas_state_round_trip(samples):
-    rgba = inspect_input.digit_as_canvas(samples[3], 280)
+    rgba = synthetic.canvas_picture(samples[3], 280)
     state = inspect_input.canvas_state(rgba)
     url = state["drawing"]["data"]
     assert url.startswith("data:image/png;base64,")

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from digitlab import preprocess as P
+from digitlab.data import synthetic
 from digitlab.data.synthetic import naive_input, photo
 
 
@@ -47,22 +48,13 @@ def test_steps_are_recorded_from_raw_to_model_input(mnist_test):
     assert p.image.min() >= 0.0 and p.image.max() <= 1.0
 
 
-def canvas(digit: np.ndarray, side=280, white_ink=True) -> np.ndarray:
-    """A real MNIST digit as the canvas returns a drawing: RGBA, ink opaque, background transparent."""
-    big = cv2.resize(digit, (side, side), interpolation=cv2.INTER_LINEAR)
-    rgba = np.zeros((side, side, 4), np.uint8)
-    rgba[..., :3] = 255 if white_ink else 0
-    rgba[..., 3] = big
-    return rgba
-
-
 def test_canvas_drawings_match_the_mnist_digit(mnist_test):
     x, _ = mnist_test
     scores = []
     for digit in x[:50]:
         ref = P.prepare(digit).image
-        white = P.prepare(canvas(digit, white_ink=True))
-        black = P.prepare(canvas(digit, white_ink=False))  # black strokes on a transparent canvas
+        white = P.prepare(synthetic.canvas_picture(digit, background="transparent", ink="white"))
+        black = P.prepare(synthetic.canvas_picture(digit, background="transparent", ink="black"))  # black strokes on a transparent canvas
         assert not white.inverted
         scores += [corr(white.image, ref), corr(black.image, ref)]
     # 28 -> 280 -> 20 px resampling can never give back the exact pixels; the shape must survive

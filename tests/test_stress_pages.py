@@ -17,6 +17,7 @@ from PIL import Image
 from support import load_script
 
 from digitlab import data, preprocess
+from digitlab.data import synthetic
 from digitlab.evaluation import inspect_input, leaderboard, robustness
 from digitlab.models import artifacts
 from digitlab.report import tables
@@ -195,7 +196,7 @@ def test_home_not_sure_on_a_non_digit_then_robustness_on_the_drawing(committed_m
     clf = Classifier(best)
     chosen = None
     for _, ink in non_digit_inks(mnist_test[0][5000:], 60, seed=5):  # drawn black on the light canvas, as a user would
-        picture = inspect_input.digit_as_canvas(ink, 280)  # any uint8 ink -> opaque black-on-white RGBA
+        picture = synthetic.canvas_picture(ink, 280)  # any uint8 ink -> opaque black-on-white RGBA
         pred = clf.predict_picture(picture, invert="yes")
         if pred.label is not None and abstain.decide(pred.probabilities, best.card)[0] is None:
             chosen = (picture, pred)

@@ -15,6 +15,27 @@ import numpy as np
 CANVAS = 280
 
 
+def canvas_picture(digit: np.ndarray, side: int = CANVAS, background: str = "white", ink: str | None = None) -> np.ndarray:
+    """An MNIST digit (28, 28) uint8 (light ink on black) as a picture of the app's canvas: (side, side, 4)
+    RGBA uint8, upscaled smoothly (bicubic).
+
+    background "white": black ink on opaque white (the light canvas); "black": white ink on opaque black
+    (the dark canvas); "transparent": ``ink`` ("white", the default, or "black") strokes on a transparent
+    background, as the canvas component returns a drawing.
+    """
+    big = cv2.resize(np.asarray(digit, np.uint8), (side, side), interpolation=cv2.INTER_CUBIC)
+    rgba = np.empty((side, side, 4), np.uint8)
+    if background == "transparent":
+        rgba[..., :3] = 0 if ink == "black" else 255
+        rgba[..., 3] = big
+        return rgba
+    if background not in ("white", "black"):
+        raise ValueError(f"background must be white, black or transparent, not {background!r}")
+    rgba[..., :3] = (big if background == "black" else 255 - big)[..., None]
+    rgba[..., 3] = 255
+    return rgba
+
+
 def centre_line(digit: np.ndarray, side: int = CANVAS) -> np.ndarray:
     """(28, 28) uint8 digit -> (side, side) bool ridge of its distance transform (~ the pen's path)."""
     up = cv2.resize(digit, (side, side), interpolation=cv2.INTER_LINEAR)

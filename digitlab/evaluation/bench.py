@@ -15,18 +15,6 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
     return {"p50_ms": float(np.percentile(a, 50)), "p95_ms": float(np.percentile(a, 95)), "n": int(a.size)}
 
 
-def canvas_like(digit: np.ndarray, side: int = 280) -> np.ndarray:
-    """An MNIST digit (28, 28) uint8 as the app's canvas returns a drawing: (side, side, 4) RGBA uint8,
-    white strokes, transparent background."""
-    import cv2
-
-    big = cv2.resize(digit, (side, side), interpolation=cv2.INTER_LINEAR)
-    rgba = np.zeros((side, side, 4), np.uint8)
-    rgba[..., :3] = 255
-    rgba[..., 3] = big
-    return rgba
-
-
 def latency(classifier, pictures: list[np.ndarray], repeats: int = 200) -> dict[str, dict[str, float]]:
     """p50/p95 of picture -> probabilities for three forward paths, with the same preprocessing.
 

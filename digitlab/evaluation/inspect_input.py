@@ -139,20 +139,6 @@ def stroke_count(json_data: dict | None) -> int:
     return len(json_data.get("objects") or [])
 
 
-def digit_as_canvas(digit: np.ndarray, size: int = 280, dark: bool = False) -> np.ndarray:
-    """An MNIST digit (28, 28) uint8 (light ink on black) as an opaque RGBA canvas picture.
-
-    Upscaled smoothly to ``size``; ``dark=False`` gives black ink on white like the
-    light canvas, ``dark=True`` white ink on black.
-    """
-    d = cv2.resize(np.asarray(digit, np.uint8), (size, size), interpolation=cv2.INTER_CUBIC)
-    grey = d if dark else 255 - d
-    rgba = np.empty((size, size, 4), np.uint8)
-    rgba[..., :3] = grey[..., None]
-    rgba[..., 3] = 255
-    return rgba
-
-
 # ----------------------------------------------------------------------------- display
 
 
