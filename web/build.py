@@ -33,10 +33,6 @@ CHECK_DIGITS = 500  # MNIST test digits compared between Keras and onnxruntime
 DRY_RUN_DIGITS = 50  # the same comparison in --dry-run
 
 
-def sha256(path: Path) -> str:
-    return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def parity(onnx_path: Path, classifier, images) -> float:
     """Max |probability difference| between onnxruntime and the Keras model on (N, 28, 28) inputs."""
     import numpy as np
@@ -58,7 +54,7 @@ def main(argv=None) -> int:
                         "(never over web/model/): seconds, for tests")
     args = ap.parse_args(argv)
 
-    from digitlab import data, preprocess
+    from digitlab import data, files, preprocess
     from digitlab.files import atomic_write_bytes
     from digitlab.models import artifacts
     from digitlab.serving import classifiers, export
@@ -88,7 +84,7 @@ def main(argv=None) -> int:
         "name": entry.name,
         "onnx": f"{entry.name}.onnx",
         "onnx_sha256": "sha256:" + hashlib.sha256(onnx_bytes).hexdigest(),
-        "keras_sha256": sha256(entry.path),
+        "keras_sha256": files.sha256(entry.path),
         "classes": [str(d) for d in range(10)],
         "input": {"name": export.INPUT_NAME, "shape": ["batch", 28, 28], "dtype": "float32", "range": [0, 1], "polarity": "light ink on black"},
         "output": {"name": export.OUTPUT_NAME, "shape": ["batch", 10]},

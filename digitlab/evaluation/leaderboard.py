@@ -14,9 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from digitlab import data
+from digitlab import data, files
 from digitlab.evaluation import attacks, calibration, metrics, robustness
 from digitlab.files import atomic_write_json
 from digitlab.models import artifacts
@@ -53,28 +51,9 @@ QUICK = Settings(n_corrupt=100, n_attack=50, pgd_steps=10, latency_runs=20)  # a
 # app's "quick" choice and evaluation/leaderboard.py --dry-run; its rows are cached apart from the standard ones
 
 
-def file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
-
-
-def _latency_ms(clf, image: np.ndarray, runs: int) -> float:
-    for _ in range(5):  # warm-up: tracing, first allocations
-        clf.predict_proba(image[None])
-    samples = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        clf.predict_proba(image[None])
-        samples.append((time.perf_counter() - t0) * 1000)
-    return float(np.percentile(samples, 50))
-
-
 def compute_row(entry: artifacts.ModelEntry, settings: Settings = Settings(), progress: Progress = None) -> dict:
     """Measure one usable model (no cache).  ~20-60 s on 2 CPU cores with the default settings."""
-    from digitlab.serving.classifiers import Classifier
+    from digitlab.serving.classifiers import Classifier, forward_ms
 
     def say(f, msg):
         if progress:
@@ -96,7 +75,7 @@ def compute_row(entry: artifacts.ModelEntry, settings: Settings = Settings(), pr
     xa, ya = data.prepared("test", settings.n_attack, settings.seed, path=settings.mnist_path)
     adv = attacks.headline(entry, xa, ya, settings.pgd_steps, 1, settings.seed, points=(("fgsm", 0.1), ("pgd", 0.3)))
     say(0.9, "latency")
-    latency = _latency_ms(clf, x_test[0], settings.latency_runs)
+    latency = forward_ms(clf, x_test[:1], settings.latency_runs)
     say(1.0, "done")
     return {
         "name": entry.name,
@@ -130,7 +109,7 @@ def _settings_key(settings: Settings) -> dict:
 
 
 def _cache_key(entry: artifacts.ModelEntry, settings: Settings) -> dict:
-    return {"file": file_hash(entry.path), "temperature": ((entry.card or {}).get("calibration") or {}).get("temperature"),
+    return {"file": files.sha256(entry.path, 16), "temperature": ((entry.card or {}).get("calibration") or {}).get("temperature"),
             "settings": _settings_key(settings)}
 
 

@@ -9,6 +9,7 @@ a model wants its pixels (28x28x1, 28x28 or 784) and whether it ends in softmax.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +105,21 @@ class Classifier(_Predicts):
         x = np.asarray(x, np.float32).reshape(-1, 28, 28)
         out = [self._forward(tf.constant(x[i : i + batch_size])).numpy() for i in range(0, len(x), batch_size)]
         return np.concatenate(out) if out else np.zeros((0, 10), np.float32)
+
+
+def forward_ms(classifier, images: np.ndarray, repeats: int = 200, warmup: int = 5) -> float:
+    """Median time of one single-image ``predict_proba`` call on prepared (N, 28, 28) inputs (cycled),
+    after ``warmup`` calls (tracing, first allocations), in ms: the leaderboard's and the export
+    parity table's latency column; ``evaluation.bench.latency`` times the whole picture-to-probabilities path."""
+    for i in range(warmup):
+        classifier.predict_proba(images[i % len(images)][None])
+    samples = []
+    for i in range(repeats):
+        x = images[i % len(images)][None]
+        t0 = time.perf_counter()
+        classifier.predict_proba(x)
+        samples.append((time.perf_counter() - t0) * 1000)
+    return float(np.median(samples))
 
 
 def load_classifier(name_or_path: str | None = None, models_dir: Path = MODELS_DIR) -> Classifier | ExportedClassifier:

@@ -14,7 +14,6 @@ legacy HDF5 format (for tools that still want it); it keeps the model's own layo
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import tempfile
@@ -28,7 +27,7 @@ import tensorflow as tf
 
 from digitlab import data, preprocess
 from digitlab.data import synthetic
-from digitlab.files import atomic_write_bytes, atomic_write_json, umask_mode
+from digitlab.files import atomic_write_bytes, atomic_write_json, sha256, umask_mode
 from digitlab.models import adapter, artifacts
 from digitlab.paths import ROOT
 from digitlab.report import tables
@@ -334,19 +333,6 @@ def load_export(path) -> classifiers.Classifier | classifiers.ExportedClassifier
     return classifiers.load_classifier(str(path))
 
 
-def latency_ms(classifier, images: np.ndarray, repeats: int = 200) -> float:
-    """Median time of one single-image ``predict_proba`` call (after warm-up), in ms."""
-    for i in range(min(5, len(images))):
-        classifier.predict_proba(images[i : i + 1])
-    samples = []
-    for i in range(repeats):
-        x = images[i % len(images)][None]
-        t0 = time.perf_counter()
-        classifier.predict_proba(x)
-        samples.append((time.perf_counter() - t0) * 1000)
-    return float(np.median(samples))
-
-
 def size_bytes(path: Path) -> int:
     path = Path(path)
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
@@ -389,7 +375,7 @@ def check(source, files: dict[str, Path | Exception], probe: Probe, latency_repe
     reference = keras_clf.predict_proba(probe.x)
     rows = [dict(
         format="keras", file=Path(src_path).name if src_path else name, bytes=size_bytes(src_path) if src_path else None,
-        load_s=None, latency_ms=latency_ms(keras_clf, probe.x, latency_repeats), **compare(reference, reference, probe, "keras"),
+        load_s=None, latency_ms=classifiers.forward_ms(keras_clf, probe.x, latency_repeats), **compare(reference, reference, probe, "keras"),
     )]
     for fmt, path in files.items():
         row = {"format": fmt, "file": Path(path).name if isinstance(path, Path) else None}
@@ -402,7 +388,7 @@ def check(source, files: dict[str, Path | Exception], probe: Probe, latency_repe
             clf = load_export(path)
             row["load_s"] = time.perf_counter() - t0
             probs = clf.predict_proba(probe.x)
-            row.update(bytes=size_bytes(path), latency_ms=latency_ms(clf, probe.x, latency_repeats))
+            row.update(bytes=size_bytes(path), latency_ms=classifiers.forward_ms(clf, probe.x, latency_repeats))
             row.update(compare(reference, probs, probe, fmt))
         except Exception as e:  # a broken or missing export is that format's failure, loudly, not a crash
             row.update(ok=False, failures=[f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]])
@@ -410,7 +396,7 @@ def check(source, files: dict[str, Path | Exception], probe: Probe, latency_repe
     return {
         "model": name,
         "source": str(src_path) if src_path else None,
-        "source_sha256": _sha256(src_path) if src_path else None,
+        "source_sha256": sha256(src_path, 16) if src_path else None,
         "probe": probe.describe(),
         "n_probe": len(probe.x),
         "tolerances": {k: asdict(v) for k, v in TOLERANCES.items()},
@@ -420,14 +406,6 @@ def check(source, files: dict[str, Path | Exception], probe: Probe, latency_repe
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": _versions(),
     }
-
-
-def _sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
 
 
 def _versions() -> dict[str, str]:
