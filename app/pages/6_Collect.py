@@ -8,13 +8,11 @@ browse and delete what is there; fine-tune in a background process
 from pathlib import Path
 
 import common
+import finetune_ui
 import streamlit as st
 
 from digitlab.data import user_digits
 from digitlab.evaluation import inspect_input
-from digitlab.models import artifacts
-from digitlab.report import tables
-from digitlab.training import finetune, jobs
 
 CANVAS = 280  # px, as on Home
 SHOWN = 24  # newest samples shown per digit when browsing
@@ -95,95 +93,6 @@ def browse(counts: dict[int, int]) -> None:
             st.button("Delete", key=f"collect_delete_{digit}_{path.name}", on_click=delete_sample, args=(path,))
 
 
-def start_finetuning(folder: Path, models_dir: Path) -> None:
-    """Button callback: the settings are read from session state now, not from the last run."""
-    base = next((e for e in common.list_models() if e.usable and e.name == st.session_state.collect_base), None)
-    if base is None:
-        st.session_state.collect_message = ("error", f"Model {st.session_state.collect_base} is gone from {models_dir}.")
-        return
-    extra = ["--epochs", str(st.session_state.collect_epochs), "--replay", str(st.session_state.collect_replay),
-             "--mnist-test", str(st.session_state.collect_mnist_test)]
-    try:
-        jobs.start_job(folder, models_dir, str(base.path), extra=extra)
-    except jobs.JobError as e:
-        st.session_state.collect_message = ("warning", str(e))
-
-
-def finetune_panel(counts: dict[int, int]) -> None:
-    folder, models_dir = user_digits.default_dir(), common.models_dir()
-    usable = [e for e in common.list_models() if e.usable]
-    short = {d: n for d, n in counts.items() if n < user_digits.MIN_PER_CLASS}
-    job = jobs.job_for(models_dir)
-    running = job is not None and job.running()
-    names = [e.name for e in usable]
-    default = names.index(finetune.FinetuneConfig.base) if finetune.FinetuneConfig.base in names else 0
-    d = finetune.FinetuneConfig
-    c1, c2, c3, c4 = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
-    base = c1.selectbox("Start from", names, index=default, key="collect_base") if names else None
-    c2.number_input("Epochs (all layers)", 1, 50, d.epochs, key="collect_epochs")
-    c3.number_input("MNIST replay per picture", 0.0, 10.0, d.replay, step=0.5, key="collect_replay",
-                    help="MNIST train digits mixed in per picture of yours: more forgets MNIST less and takes longer; 0 turns it off")
-    c4.number_input("MNIST test digits", 100, 10000, d.mnist_test, step=500, key="collect_mnist_test",
-                    help="how many MNIST test digits measure what the model forgot")
-    if short:
-        st.info(
-            f"Fine-tuning needs at least {user_digits.MIN_PER_CLASS} pictures of every digit (one to learn from, one to check on). "
-            "Still short: " + ", ".join(f"{d} ({n})" for d, n in short.items()) + "."
-        )
-    st.button(
-        f"Fine-tune {base or 'a model'} on my digits", key="collect_finetune", type="primary",
-        disabled=bool(short) or running or base is None, on_click=start_finetuning, args=(folder, models_dir),
-    )
-    st.caption(
-        "Runs `training/finetune_on_custom.py` in the background: a quarter of each digit's pictures is held out and only measured; "
-        "MNIST train digits are mixed in so it does not forget MNIST. One to two minutes from mnist_advanced on 2 cores; you can keep drawing."
-    )
-    job_progress(models_dir)
-    show_result(models_dir)
-
-
-def job_progress(models_dir) -> None:
-    job = jobs.job_for(models_dir)
-
-    @st.fragment(run_every=1.0 if job is not None and job.running() else None)
-    def progress() -> None:
-        job = jobs.job_for(models_dir)
-        if job is None:
-            return
-        state = job.status()
-        if state["state"] == "running":
-            st.progress(min(1.0, state.get("fraction", 0.0)), text=f"{state.get('message', '')} · {state['seconds']:.0f} s")
-        elif state["state"] == "error":
-            st.error(f"Fine-tuning failed, no model was written: {state['message']}")
-        if state["state"] != "running" and st.session_state.collect_job_seen != job.started:
-            st.session_state.collect_job_seen = job.started
-            st.rerun()  # the whole app, so the sidebar lists the new model (common.list_models reads the folder each run)
-
-    progress()
-
-
-def use_model(name: str) -> None:
-    st.session_state[common.MODEL_KEY] = name
-
-
-def show_result(models_dir) -> None:
-    """The fine-tuned model's before/after figures, from its card on disk."""
-    path = models_dir / f"{finetune.FinetuneConfig.name}{artifacts.MODEL_SUFFIX}"
-    card = artifacts.read_card(path) if path.is_file() else None
-    if not card or "finetune" not in card:
-        return
-    st.subheader(f"{card['name']}: fine-tuned from {card['base']['name']}")
-    st.table(tables.finetune_rows(card))
-    st.caption(f"{card['data']['user_pictures']} of your pictures ({card['data']['user_train']} to learn from, "
-               f"{card['data']['user_holdout']} held out) · {card['date'].replace('T', ' ')} · {card['total_seconds']:.0f} s")
-    for s in card["data"]["skipped"]:
-        st.caption(f"⚠️ skipped {s['path']}: {s['reason']}")
-    if st.session_state[common.MODEL_KEY] != card["name"]:
-        st.button(f"Predict with {card['name']}", key="collect_use", on_click=use_model, args=(card["name"],))
-    else:
-        st.caption(f"**{card['name']}** is the model in use (sidebar).")
-
-
 common.page("Collect your digits", "🧺")
 for key, value in {"collect_nonce": 0, "collect_message": None, "collect_job_seen": None}.items():
     st.session_state.setdefault(key, value)
@@ -201,4 +110,4 @@ with right:
     counts = show_counts()
 browse(counts)
 st.subheader("Fine-tune a model on them")
-finetune_panel(counts)
+finetune_ui.panel(counts)
