@@ -127,3 +127,31 @@ def finetune_summary(card: dict) -> str:
     lines = [f"{'':{width}}  {'before':>8}  {'after':>8}"]
     lines += [f"{r['measured on']:{width}}  {r['before']:>8}  {r['after']:>8}" for r in rows]
     return "\n".join(lines)
+
+
+def benchmark(r: dict) -> str:
+    """``evaluation/benchmark.py``'s result: latency, the race and the step costs."""
+    lines = [f"Single-image latency, {r['latency_model']}, 280x280 canvas drawing -> probabilities", "",
+             "| path | p50 ms | p95 ms |", "| --- | --- | --- |"]
+    for name, v in r["latency"].items():
+        lines.append(f"| {name} | {v['p50_ms']:.2f} | {v['p95_ms']:.2f} |")
+    if "race" in r:
+        lines += ["", "| racer | reached | epochs | in-epoch s | wall s | boundaries (s) | first step s | median step ms |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for race in r["race"]:
+            lines.append(f"| {race['name']} | {race['reached']} ({race['target']:.2%}) | {race['epochs']:.2f} | "
+                         f"{race['in_epoch_seconds']:.1f} | {race['wall_seconds']:.1f} | {race['boundaries']} "
+                         f"({race['boundary_seconds']:.1f}) | {race['first_step_seconds']:.2f} | {race['median_step_ms']:.1f} |")
+        if r.get("speedup"):
+            s = r["speedup"]
+            lines.append(f"\nspeed-up to {r['race'][0]['target']:.2%}: {s['in_epoch']:.1f}x in-epoch, {s['wall']:.1f}x wall "
+                         f"({s['epochs']:.1f}x fewer epochs)")
+    if "step_cost" in r:
+        lines += ["", "| training step | batch | median ms | p90 ms | s per epoch | params |", "| --- | --- | --- | --- | --- | --- |"]
+        for name, c in r["step_cost"].items():
+            lines.append(f"| {name} | {c['batch_size']} | {c['median_ms']:.1f} | {c['p90_ms']:.1f} | {c['s_per_epoch']:.1f} | {c['params']:,} |")
+    if "load_average" in r:
+        load = r["load_average"]
+        lines.append(f"\nload average (1 min) {load['start'][0]:.1f} at the start, {load['end'][0]:.1f} at the end, "
+                     f"on {r['machine']['cpus']} CPUs")
+    return "\n".join(lines)
