@@ -20,6 +20,9 @@ reliability.png and non_digits.png, evaluation/reports/gate.json (the gate alone
 evaluation/reports/calibration.md.
 --no-gate: the confidence threshold alone.  --quick: 500 validation / 1000 test digits, 20 non-digits
 and 20 digits per set, and the card is left alone unless --write-card is given.
+
+Longer than a thin script because it writes, per model, the report, the reliability diagram, the non-digit
+gallery and the card entry, and the gate's own report; the measurement itself is digitlab.evaluation.calibration.calibrate.
 """
 
 from __future__ import annotations

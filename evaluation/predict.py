@@ -18,6 +18,9 @@ A model whose card has no calibration (e.g. one a user dropped in) is judged by 
 An unreadable file prints {"path": ..., "error": "..."} on its line; the others go on and the exit
 code is 1 (2: a usage or configuration error, e.g. no such model).  The default model is the best usable
 model in models/ by its card.
+
+Longer than a thin script because it owns the command-line contract above: folders expanded, one line per
+file whatever happens to it, two output formats; every decision itself is digitlab's (serving.classifiers.Prediction).
 """
 
 from __future__ import annotations

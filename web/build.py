@@ -14,6 +14,9 @@ build, so the page never gets a model that disagrees with the one it claims to b
 
 --dry-run: the same export and parity check on 50 MNIST test digits, written into a new
 temporary folder unless --out is given (never over the committed web/model/): seconds, for tests.
+
+Longer than a thin script because it also refuses a file that fails its parity check (Keras against
+onnxruntime) and writes the page's model description beside the .onnx.
 """
 
 from __future__ import annotations
