@@ -55,6 +55,7 @@ def test_promote_copies_model_card_and_side_files_and_records_where_from(run_scr
     assert card["name"] == "cnn_copy" and card["command"] == cnn.card["command"]
     assert card["promoted"]["from"] == str((elsewhere / "mnist_cnn.keras").resolve())
     assert card["promoted"]["command"].startswith("python training/promote.py ")
+    assert (out / "cnn_copy.keras").read_bytes() == (elsewhere / "mnist_cnn.keras").read_bytes()  # copied, not re-saved
     assert (out / "cnn_copy.metrics.json").read_bytes() == (elsewhere / "mnist_cnn.metrics.json").read_bytes()
     [entry] = artifacts.list_models(out)
     assert entry.usable and entry.name == "cnn_copy"

@@ -96,17 +96,22 @@ def save_model(model, card: dict | None, name: str, models_dir: Path = MODELS_DI
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    for suffix, data in (extras or {}).items():
+    _finish(target, card, extras or {})
+    return target
+
+
+def _finish(target: Path, card: dict | None, extras: dict[str, bytes]) -> None:
+    """After the model file: its side files (``extras``: suffix -> bytes), then its card, last."""
+    name = target.name[: -len(MODEL_SUFFIX)]
+    for suffix, data in extras.items():
         if suffix not in _SIDE_FILES:
             raise ValueError(f"unknown side file {suffix!r}")
-        atomic_write_bytes(models_dir / f"{name}{suffix}", data)
+        atomic_write_bytes(target.parent / f"{name}{suffix}", data)
     for suffix in _SIDE_FILES[1:]:  # curves or metrics of an earlier model under this name describe that model, not this one
-        if suffix not in (extras or {}):
-            (models_dir / f"{name}{suffix}").unlink(missing_ok=True)
+        if suffix not in extras:
+            (target.parent / f"{name}{suffix}").unlink(missing_ok=True)
     if card is not None:
-        card = cards.check(dict(card, file_bytes=target.stat().st_size))
-        atomic_write_json(models_dir / f"{name}.json", card)
-    return target
+        atomic_write_json(target.parent / f"{name}.json", cards.check(dict(card, file_bytes=target.stat().st_size)))
 
 
 def install_model_file(data: bytes, filename: str, models_dir: Path = MODELS_DIR, overwrite: bool = False) -> ModelEntry:
@@ -145,8 +150,8 @@ def update_card(model_path: Path, updates: dict) -> dict:
 
 def promote(source: Path, models_dir: Path = MODELS_DIR, name: str | None = None, overwrite: bool = False,
             command: str | None = None) -> Path:
-    """Copy a model trained elsewhere (``--out runs/...``) into ``models_dir`` with its card and side
-    files, and record on the card where it came from (``"promoted"``: from, command, date), so a
+    """Copy a model trained elsewhere (``--out runs/...``) into ``models_dir``, byte for byte, with its card
+    and side files, and record on the card where it came from (``"promoted"``: from, command, date), so a
     card never claims it was written where it now lies.  Refuses an unusable model, a model without
     a card, and (unless ``overwrite``) a name already taken; nothing is written then."""
     from datetime import UTC, datetime
@@ -161,10 +166,13 @@ def promote(source: Path, models_dir: Path = MODELS_DIR, name: str | None = None
     target = Path(models_dir) / f"{name}{MODEL_SUFFIX}"
     if target.exists() and not overwrite:
         raise ModelError(f"a model named {name!r} already exists in {models_dir}; pass --overwrite to replace it")
+    card = cards.check(dict(entry.card, name=name, promoted={"from": shown(source), "command": command,
+                                                                "date": datetime.now(UTC).isoformat(timespec="seconds")}))
     stem = source.name[: -len(MODEL_SUFFIX)]
     extras = {suffix: (source.parent / f"{stem}{suffix}").read_bytes() for suffix in _SIDE_FILES[1:] if (source.parent / f"{stem}{suffix}").is_file()}
-    card = dict(entry.card, name=name, promoted={"from": shown(source), "command": command, "date": datetime.now(UTC).isoformat(timespec="seconds")})
-    return save_model(entry.model, card, name, Path(models_dir), extras=extras)
+    atomic_write_bytes(target, source.read_bytes())  # the very file that was trained and checked, byte for byte
+    _finish(target, card, extras)
+    return target
 
 
 # ----------------------------------------------------------------------------- reading
