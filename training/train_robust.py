@@ -21,6 +21,7 @@ Robust-training flags (besides the common ones below):
   --pgd-steps K         PGD steps when --attack pgd (default 3)
   --ramp-epochs R       epochs over which eps grows from 0 (default 3)
   --eval-n N            MNIST test digits for the card's attack figures (default 10000; --dry-run 200)
+  --builder {cnn,madry} the model: the compact CNN (default) or Madry et al.'s MNIST model (2 conv 5x5 32/64, dense 1024)
 """
 
 from __future__ import annotations
@@ -48,12 +49,14 @@ def parse_robust(argv: list[str] | None) -> tuple[TrainConfig, int | None, list[
     p.add_argument("--pgd-steps", type=int, default=r["pgd_steps"])
     p.add_argument("--ramp-epochs", type=float, default=r["ramp_epochs"])
     p.add_argument("--eval-n", type=int, default=None)
+    p.add_argument("--builder", choices=("cnn", "madry"), default=DEFAULTS.builder)
     a, rest = p.parse_known_args(argv)
     if not 0 < a.eps <= 1:
         p.error("--eps must be in (0, 1]")
     alpha = a.alpha if a.alpha is not None else (r["alpha"] if a.attack == r["attack"] else {"fgsm": 1.25, "nfgsm": 1.0, "pgd": 1.25}[a.attack])
     recipe = dict(r, attack=a.attack, eps=a.eps, alpha=alpha, pgd_steps=a.pgd_steps, ramp_epochs=a.ramp_epochs)
-    return dataclasses.replace(DEFAULTS, adversarial=recipe), a.eval_n, rest
+    kwargs = DEFAULTS.model_kwargs if a.builder == DEFAULTS.builder else {}  # the Madry model: its own sizes
+    return dataclasses.replace(DEFAULTS, builder=a.builder, model_kwargs=kwargs, adversarial=recipe), a.eval_n, rest
 
 
 def measure(path, config: TrainConfig, eval_n: int | None) -> dict:

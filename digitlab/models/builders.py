@@ -110,6 +110,24 @@ def build_advanced(width: int = 48, stem: int = 32, dropout: float = 0.3, bn_mom
     return keras.Model(inputs, outputs, name=name)
 
 
+def build_madry(width: int = 32, hidden: int = 1024, name: str = "madry") -> keras.Model:
+    """The MNIST model of Madry et al. (2018), whose capacity adversarial training needs (~3.3M params).
+
+    (28,28,1) -> conv 5x5 w, ReLU -> pool (14,14,w) -> conv 5x5 2w "last_conv", ReLU -> pool (7,7,2w)
+    -> flatten -> dense ``hidden``, ReLU -> 10 "logits".  No BatchNorm and no dropout: nothing that
+    behaves differently between the attack (inference mode) and the training step.
+    """
+    inputs = keras.Input(INPUT_SHAPE, name="image")
+    x = layers.Conv2D(width, 5, padding="same", activation="relu", name="conv0")(inputs)
+    x = layers.MaxPooling2D(name="pool0")(x)
+    x = layers.Conv2D(2 * width, 5, padding="same", activation="relu", name=LAST_CONV)(x)
+    x = layers.MaxPooling2D(name="pool1")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(hidden, activation="relu", name="fc")(x)
+    outputs = layers.Activation("softmax", name="probs")(_head(x, 0.0))
+    return keras.Model(inputs, outputs, name=name)
+
+
 def build_convnet_reference(name: str = "mnist_convnet") -> keras.Model:
     """The keras-io ``mnist_convnet`` example (34,826 params), used only as a speed reference."""
     inputs = keras.Input(INPUT_SHAPE, name="image")
@@ -127,6 +145,7 @@ BUILDERS: dict[str, Callable[..., keras.Model]] = {
     "baseline": build_baseline,
     "cnn": build_cnn,
     "advanced": build_advanced,
+    "madry": build_madry,
     "convnet_reference": build_convnet_reference,
 }
 
