@@ -61,3 +61,20 @@ def test_promote_copies_model_card_and_side_files_and_records_where_from(run_scr
     assert entry.usable and entry.name == "cnn_copy"
     again = run_script("training/promote.py", elsewhere / "mnist_cnn.keras", "--name", "cnn_copy", "--out", out, check=False)
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_promote_the_digit_gate_checks_it_as_a_gate(run_script, tmp_path):
+    elsewhere = tmp_path / "gate_run"
+    elsewhere.mkdir()
+    for suffix in (".keras", ".json"):
+        (elsewhere / f"not_a_digit{suffix}").write_bytes((ROOT / "models" / "gate" / f"not_a_digit{suffix}").read_bytes())
+    out = tmp_path / "gate"
+    run_script("training/promote.py", elsewhere / "not_a_digit.keras", "--gate", "--out", out)
+    card = json.loads((out / "not_a_digit.json").read_text())
+    assert card["threshold"] == json.loads((elsewhere / "not_a_digit.json").read_text())["threshold"]
+    assert card["promoted"]["from"] == str((elsewhere / "not_a_digit.keras").resolve())
+    # a classifier is not a gate, and the gate is not a classifier: both refused, nothing written
+    wrong = run_script("training/promote.py", ROOT / "models" / "mnist_cnn.keras", "--gate", "--out", tmp_path / "g2", check=False)
+    assert wrong.returncode == 2 and "has no threshold" in wrong.stderr and not (tmp_path / "g2").exists()
+    wrong = run_script("training/promote.py", elsewhere / "not_a_digit.keras", "--out", tmp_path / "m2", check=False)
+    assert wrong.returncode == 2 and "unusable" in wrong.stderr and not (tmp_path / "m2").exists()

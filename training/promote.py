@@ -1,4 +1,4 @@
-"""python training/promote.py runs/candidates/cnn/mnist_cnn.keras [--name mnist_cnn] [--out models/] [--overwrite]
+"""python training/promote.py runs/candidates/cnn/mnist_cnn.keras [--name mnist_cnn] [--out models/] [--overwrite] [--gate]
 
 Copy a model trained elsewhere (a training script run with --out runs/...) into models/ with its
 card and side files (history, metrics, curves).  The card keeps the command that trained the model
@@ -21,9 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", type=cli.model_name, default=None, help="name in the models folder (default: the file's)")
     cli.add_out(p, MODELS_DIR, "models folder to copy into")
     p.add_argument("--overwrite", action="store_true", help="replace a model of that name")
+    p.add_argument("--gate", action="store_true", help="the file is the digit gate (checked as one; --out defaults to models/gate/)")
     a = p.parse_args(argv)
+    from digitlab.serving.gate import GATE_DIR, Gate
+
+    out = GATE_DIR if a.gate and a.out == MODELS_DIR else a.out
     try:
-        path = artifacts.promote(a.model, a.out, a.name, a.overwrite, command=cards.command_line(argv, __file__))
+        path = artifacts.promote(a.model, out, a.name, a.overwrite, command=cards.command_line(argv, __file__), check=Gate if a.gate else None)
     except artifacts.ModelError as e:
         cli.fail(e)
     print(f"promoted {a.model} -> {path}")
