@@ -1,4 +1,5 @@
-"""Evaluation of a model on labelled digits, with its report files; shared by scripts and app."""
+"""Evaluation of a model on labelled digits: the val/test metrics of training runs and ensembles
+(``evaluate_splits``), and evaluation/evaluate.py's report files (``evaluate_entry``, ``format_report``)."""
 
 from __future__ import annotations
 
