@@ -127,3 +127,17 @@ def test_benchmark_quick(run_script, tmp_path, committed):
     costs = r["step_cost"]
     assert len(costs) == 3 and all(c["median_ms"] > 0 and c["s_per_epoch"] > 0 for c in costs.values())
     assert len({c["params"] for c in costs.values()}) == 2  # the two cnn orders have the same weights, the reference fewer
+
+
+def test_mnist_pngs_compare_tells_same_answers_from_changed_ones(run_script, tmp_path):
+    row = {"path": "a/00000_7.png", "label": 7, "confidence": 0.9, "probabilities": [0.01] * 9 + [0.91], "abstain": False, "reason": "r"}
+    before, same, moved = tmp_path / "before.jsonl", tmp_path / "same.jsonl", tmp_path / "moved.jsonl"
+    before.write_text(json.dumps(row) + "\n")
+    same.write_text(json.dumps(dict(row, probabilities=[0.01] * 9 + [0.9100004])) + "\n")
+    moved.write_text(json.dumps(dict(row, label=1)) + "\n")
+    ok = run_script("evaluation/mnist_pngs.py", "compare", before, same)
+    assert json.loads(ok.stdout)["same"] is True
+    changed = run_script("evaluation/mnist_pngs.py", "compare", before, moved, check=False)
+    assert changed.returncode == 1 and json.loads(changed.stdout)["label_differs"] == 1
+    drift = run_script("evaluation/mnist_pngs.py", "compare", before, same, "--max-dp", "1e-9", check=False)
+    assert drift.returncode == 1 and json.loads(drift.stdout)["max_abs_dp"] > 1e-9
