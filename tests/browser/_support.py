@@ -112,3 +112,50 @@ def streamlit_app(env: dict[str, str], log: Path, timeout: float = 120) -> Itera
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+
+
+def link_models(folder: Path, names, gate: bool = True) -> Path:
+    """``folder`` made a models folder of links to the named committed models (model, card, side files)
+    and (``gate``) the digit gate, never to anything else in models/ (a user's own models change no test)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in MODELS.iterdir():
+        if (gate and f.name == "gate") or f.name.split(".")[0] in set(names):
+            (folder / f.name).symlink_to(f)
+    return folder
+
+
+def canvas_box(page, index: int = 0) -> dict:
+    """The bounding box of the drawable canvas (waits until it is laid out: Clear remounts it)."""
+    canvas = page.locator("canvas.upper-canvas").nth(index)
+    for _ in range(100):
+        canvas.wait_for(state="visible", timeout=30_000)
+        box = canvas.bounding_box()
+        if box is not None:
+            return box
+        page.wait_for_timeout(100)
+    raise AssertionError("the canvas never appeared")
+
+
+def stroke(page, points, steps: int = 5, touch: bool = False) -> None:
+    """One stroke through ``points`` (canvas pixels) with the mouse, or with a finger (``touch``: Chrome
+    DevTools touch events; the page's context must have ``has_touch=True``), which has no hover."""
+    box = canvas_box(page)
+    at = [(box["x"] + x, box["y"] + y) for x, y in points]
+    if not touch:
+        page.mouse.move(*at[0])
+        page.mouse.down()
+        for x, y in at[1:]:
+            page.mouse.move(x, y, steps=steps)
+        page.mouse.up()
+        return
+    cdp = page.context.new_cdp_session(page)
+    try:
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": at[0][0], "y": at[0][1]}]})
+        for (xa, ya), (xb, yb) in zip(at, at[1:]):
+            for k in range(1, steps + 1):
+                x, y = xa + (xb - xa) * k / steps, ya + (yb - ya) * k / steps
+                cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    finally:
+        cdp.detach()
+

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import _support
 import pytest
-from _support import CHROMIUM, CHROMIUM_ARGS, LATENCY_PROBE, MODELS, TIMINGS, VIEWPORT, require, streamlit_app
+from _support import CHROMIUM, CHROMIUM_ARGS, LATENCY_PROBE, TIMINGS, VIEWPORT, link_models, require, streamlit_app
 
 
 def _require_browser():
@@ -65,11 +65,7 @@ def app(browser, tmp_path_factory, committed_models, docs_out):
     Cold start = from launching the server process to the Home page showing its canvas and
     prompt in the browser (TensorFlow imported, every model listed and the chosen one loaded).
     """
-    scratch = tmp_path_factory.mktemp("browser") / "models"
-    scratch.mkdir()
-    for f in MODELS.iterdir():
-        if not f.name.startswith("."):
-            (scratch / f.name).symlink_to(f)
+    scratch = link_models(tmp_path_factory.mktemp("browser") / "models", [e.name for e in committed_models])
     log = scratch.parent / "streamlit.log"
     t0 = time.monotonic()
     try:

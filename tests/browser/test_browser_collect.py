@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _support import MODELS, VIEWPORT, streamlit_app
+from _support import MODELS, VIEWPORT, link_models, streamlit_app, stroke
 
 pytestmark = pytest.mark.browser
 
@@ -23,26 +23,10 @@ SEVEN = [(70, 55), (210, 55), (120, 245)]
 def collect_app(browser, tmp_path_factory, committed_models):
     """`streamlit run app/Home.py` with scratch my_digits and models folders; yields (url, my_digits)."""
     work = tmp_path_factory.mktemp("collect")
-    models, my_digits = work / "models", work / "my_digits"
-    models.mkdir()
-    for f in MODELS.iterdir():
-        if not f.name.startswith("."):
-            (models / f.name).symlink_to(f)
+    models, my_digits = link_models(work / "models", [e.name for e in committed_models]), work / "my_digits"
     env = {"DIGITLAB_MODELS_DIR": str(models), "DIGITLAB_MY_DIGITS": str(my_digits)}
     with streamlit_app(env, work / "streamlit.log", timeout=90) as (url, _):
         yield url, my_digits
-
-
-def stroke(page, points) -> None:
-    canvas = page.locator("canvas.upper-canvas")
-    canvas.wait_for(state="visible", timeout=60_000)
-    box = canvas.bounding_box()
-    assert box is not None
-    page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
-    page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(box["x"] + x, box["y"] + y, steps=8)
-    page.mouse.up()
 
 
 def screenshot(page, path: Path) -> None:
@@ -67,7 +51,7 @@ def test_draw_label_and_save_a_digit(browser, collect_app, docs_out):
         page.get_by_text("Draw, label, save").wait_for(timeout=90_000)
         assert page.locator('[data-testid="stException"]').count() == 0
         for label, points in ((1, ONE), (7, SEVEN)):
-            stroke(page, points)
+            stroke(page, points, steps=8)
             page.get_by_text("(1 stroke)").wait_for(timeout=30_000)  # the stroke reached Python
             page.locator(".st-key-collect_label").get_by_role("radio", name=str(label), exact=True).click()
             page.locator(".st-key-collect_save button").click()

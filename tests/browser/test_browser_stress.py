@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _support import MODELS, VIEWPORT, streamlit_app
+from _support import VIEWPORT, link_models, streamlit_app
 from PIL import Image
 
 pytestmark = pytest.mark.browser
@@ -27,11 +27,8 @@ def stress_app(browser, tmp_path_factory, committed_models):
     assert set(MODEL_NAMES) <= {e.name for e in committed_models}  # the fixture fails first when one is missing
     base = tmp_path_factory.mktemp("stress")
     models, reports = base / "models", base / "reports"
-    models.mkdir()
+    link_models(models, MODEL_NAMES, gate=False)
     reports.mkdir()
-    for name in MODEL_NAMES:
-        for f in MODELS.glob(f"{name}.*"):
-            (models / f.name).symlink_to(f)
     env = {"DIGITLAB_MODELS_DIR": str(models), "DIGITLAB_REPORTS_DIR": str(reports)}
     with streamlit_app(env, base / "streamlit.log") as (url, _):
         yield url, reports
