@@ -50,7 +50,7 @@ def draw_panel(clf) -> None:
 
     left, right = st.columns([1, 1], gap="large")
     with left:
-        # The controls are drawn below the canvas (its toolbar floats over the area just above it),
+        # The controls are drawn below the canvas and its toolbar (common.CANVAS_FIX),
         # so the canvas reads their values from session state.
         brush = st.session_state.get("brush", 20)
         theme = st.session_state.get("canvas_theme") or "Light"
@@ -78,7 +78,7 @@ def draw_panel(clf) -> None:
             "Canvas", list(THEMES), default="Light", required=True, key="canvas_theme", on_change=clear_canvas, persist_state="session"
         )
         c3.button("Clear", on_click=clear_canvas, key="clear", width="stretch")
-        st.caption("Draw one digit, large. Undo and redo are in the canvas toolbar (top right); **Clear** starts over.")
+        st.caption("Draw one digit, large. Undo and redo are in the canvas toolbar (below the canvas); **Clear** starts over.")
         picture = result.image_data
         if picture is not None:  # the canvas sent a new drawing
             st.session_state.canvas_json = result.json_data

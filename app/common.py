@@ -74,9 +74,35 @@ def reports_dir() -> Path:
     return Path(env) if env else paths.REPORTS_DIR
 
 
+# streamlit-drawable-canvas 0.13 floats its toolbar (undo, redo, clear), invisible, over the top edge of the
+# canvas while the pointer is elsewhere (.dc-toolbar: opacity 0, top -1rem, ~141x46 px): a stroke started
+# there went to the toolbar and was lost, and with touch (no hover) always.  The component lives in a shadow
+# root (isolate_styles), out of reach of the page's CSS, so a small script adds this rule to every shadow
+# root, as it is made (remounted canvases included): the toolbar is laid out below the canvas, always visible, and no
+# part of the canvas is covered (tests/browser/test_canvas_corners.py).
+CANVAS_FIX = """<script>
+(() => {
+  if (window.__digitlabCanvasFix) return;
+  window.__digitlabCanvasFix = true;
+  const css = ".dc-toolbar{position:static!important;opacity:1!important;padding:.35rem 0 0 0!important}";
+  const fix = (root) => {
+    const style = document.createElement("style");
+    style.dataset.digitlab = "toolbar";
+    style.textContent = css;
+    root.appendChild(style);
+  };
+  // every shadow root made from now on (a canvas remounted by Clear), and the ones already there
+  const attach = Element.prototype.attachShadow;
+  Element.prototype.attachShadow = function (init) { const root = attach.call(this, init); fix(root); return root; };
+  for (const host of document.querySelectorAll("*")) if (host.shadowRoot) fix(host.shadowRoot);
+})();
+</script>"""
+
+
 def page(title: str, icon: str = "✏️") -> None:
-    """Page config, title and session-state defaults (set once per session)."""
+    """Page config, the canvas fix (CANVAS_FIX), title and session-state defaults (set once per session)."""
     st.set_page_config(page_title=f"digitlab · {title}", page_icon=icon, layout="wide")
+    st.html(CANVAS_FIX, unsafe_allow_javascript=True)
     defaults = {
         MODEL_KEY: None,
         DIGIT_KEY: None,

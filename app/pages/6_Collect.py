@@ -19,8 +19,10 @@ SHOWN = 24  # newest samples shown per digit when browsing
 DIGITS = list(range(10))
 
 
-def save_drawing(picture: bytes | None, label: int | None) -> None:
-    folder = user_digits.default_dir()
+def save_drawing() -> None:
+    """Save button callback: the last drawing the canvas sent, under the chosen label; then a blank canvas
+    and no label chosen, so the next digit cannot be saved under the last one's label by mistake."""
+    picture, label = st.session_state.collect_picture, st.session_state.get("collect_label")
     if picture is None:
         st.session_state.collect_message = ("warning", "Draw a digit on the canvas first.")
         return
@@ -28,12 +30,18 @@ def save_drawing(picture: bytes | None, label: int | None) -> None:
         st.session_state.collect_message = ("warning", "Pick which digit you drew, then save.")
         return
     try:
-        path = user_digits.save(picture, label, folder, invert="yes")  # the light canvas: dark ink on white
+        path = user_digits.save(picture, label, user_digits.default_dir(), invert="yes")  # the light canvas: dark ink on white
     except user_digits.CollectError as e:
         st.session_state.collect_message = ("error", str(e).capitalize())
         return
     st.session_state.collect_message = ("success", f"Saved a **{label}** as `{path.parent.name}/{path.name}`.")
-    st.session_state.collect_nonce += 1  # a new canvas key: the next digit starts on a blank canvas
+    clear_canvas()
+    st.session_state.collect_label = None
+
+
+def clear_canvas() -> None:
+    st.session_state.collect_nonce += 1  # a new canvas key: a blank canvas
+    st.session_state.collect_picture = None
 
 
 def delete_sample(path: Path) -> None:
@@ -47,7 +55,7 @@ def delete_sample(path: Path) -> None:
 
 @st.fragment
 def draw_panel() -> None:
-    """Canvas, label and Save.  A fragment: strokes rerun only this; a save reruns the page."""
+    """Canvas, label, Save and Clear.  A fragment: strokes rerun only this; Save reruns the page."""
     from streamlit_drawable_canvas import st_canvas  # only inside a running app (STACK.md)
 
     result = st_canvas(
@@ -62,12 +70,15 @@ def draw_panel() -> None:
         key=f"collect-canvas-{st.session_state.collect_nonce}",
     )
     strokes = inspect_input.stroke_count(result.json_data)
+    if result.image_bytes is not None:
+        st.session_state.collect_picture = result.image_bytes if strokes else None
     st.caption("Draw one digit, large, pick which digit it is, and save." + (f" ({strokes} stroke{'s' if strokes != 1 else ''})" if strokes else ""))
     st.slider("Brush size", 6, 40, 20, key="collect_brush")
-    label = st.segmented_control("Which digit is it?", DIGITS, key="collect_label")
-    if st.button("Save", key="collect_save", type="primary"):
-        save_drawing(result.image_bytes, label)
-        st.rerun()  # the whole page: counts, browser and a blank canvas
+    st.segmented_control("Which digit is it?", DIGITS, key="collect_label", required=True)
+    c1, c2 = st.columns(2)
+    if c1.button("Save", key="collect_save", type="primary", on_click=save_drawing, width="stretch"):
+        st.rerun()  # the whole page: counts and the browser
+    c2.button("Clear", key="collect_clear", on_click=clear_canvas, width="stretch")
 
 
 def show_counts() -> dict[int, int]:
@@ -94,7 +105,7 @@ def browse(counts: dict[int, int]) -> None:
 
 
 common.page("Collect your digits", "🧺")
-for key, value in {"collect_nonce": 0, "collect_message": None, "collect_job_seen": None}.items():
+for key, value in {"collect_nonce": 0, "collect_message": None, "collect_job_seen": None, "collect_picture": None}.items():
     st.session_state.setdefault(key, value)
 common.sidebar()
 

@@ -159,3 +159,23 @@ def stroke(page, points, steps: int = 5, touch: bool = False) -> None:
     finally:
         cdp.detach()
 
+
+def wait_idle(page, timeout: float = 60_000) -> None:
+    """Wait until Streamlit has finished running the script (stApp's data-test-script-state)."""
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=stApp]')?.getAttribute('data-test-script-state') === 'notRunning'",
+        timeout=timeout,
+    )
+
+
+def screenshot(page, path: Path, idle_timeout: float = 60_000) -> None:
+    """A PNG of the whole page at ``path`` (<docs_out>/<name>.png): Streamlit scrolls inside its main block, so the
+    viewport is stretched to the content's height for the shot."""
+    measure = "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], [data-testid=stAppViewContainer]')].map(e => e.scrollHeight), 800)"
+    for _ in range(2):  # images below the fold load once they are in view, which can grow the page
+        page.set_viewport_size({"width": VIEWPORT["width"], "height": min(int(page.evaluate(measure)) + 60, 5000)})
+        page.wait_for_timeout(600)
+    wait_idle(page, idle_timeout)
+    page.screenshot(path=str(path))
+    page.set_viewport_size(VIEWPORT)
+

@@ -10,11 +10,10 @@ from __future__ import annotations
 import io
 import math
 import statistics
-from pathlib import Path
 
 import numpy as np
 import pytest
-from _support import TIMINGS, VIEWPORT, stroke
+from _support import TIMINGS, screenshot, stroke, wait_idle
 from PIL import Image
 
 pytestmark = pytest.mark.browser
@@ -60,14 +59,6 @@ def prediction(page) -> str:
     return metric.inner_text().strip()
 
 
-def wait_idle(page, timeout: float = 60_000) -> None:
-    """Wait until Streamlit has finished running the script (stApp's data-test-script-state)."""
-    page.wait_for_function(
-        "() => document.querySelector('[data-testid=stApp]')?.getAttribute('data-test-script-state') === 'notRunning'",
-        timeout=timeout,
-    )
-
-
 def assert_no_errors(page) -> None:
     exceptions = page.locator('[data-testid="stException"]')
     assert exceptions.count() == 0, exceptions.all_inner_texts()
@@ -79,18 +70,6 @@ def go(page, name: str) -> None:
     """Navigate with the sidebar (a client-side switch: the session and its current digit stay)."""
     page.locator('[data-testid="stSidebarNav"] a', has_text=name).click()
     page.wait_for_url(f"**/{name}")
-
-
-def screenshot(page, path: Path) -> None:
-    """A PNG of the whole page at ``path`` (<docs_out>/<name>.png): Streamlit scrolls inside its main block, so the
-    viewport is stretched to the content's height for the shot."""
-    measure = "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], [data-testid=stAppViewContainer]')].map(e => e.scrollHeight), 800)"
-    for _ in range(2):  # images below the fold load once they are in view, which can grow the page
-        page.set_viewport_size({"width": VIEWPORT["width"], "height": min(int(page.evaluate(measure)) + 60, 5000)})
-        page.wait_for_timeout(600)
-    wait_idle(page)
-    page.screenshot(path=str(path))
-    page.set_viewport_size(VIEWPORT)
 
 
 def mnist_png(mnist_test, index: int) -> tuple[bytes, int]:

@@ -8,10 +8,8 @@ so the test never writes into the repository's my_digits/ or models/.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from _support import MODELS, VIEWPORT, link_models, streamlit_app, stroke
+from _support import MODELS, VIEWPORT, link_models, screenshot, streamlit_app, stroke
 
 pytestmark = pytest.mark.browser
 
@@ -27,15 +25,6 @@ def collect_app(browser, tmp_path_factory, committed_models):
     env = {"DIGITLAB_MODELS_DIR": str(models), "DIGITLAB_MY_DIGITS": str(my_digits)}
     with streamlit_app(env, work / "streamlit.log", timeout=90) as (url, _):
         yield url, my_digits
-
-
-def screenshot(page, path: Path) -> None:
-    """A PNG of the whole page at ``path`` (<docs_out>/<name>.png) (Streamlit scrolls inside its main block: stretch the viewport)."""
-    height = page.evaluate("() => document.querySelector('[data-testid=stMain]')?.scrollHeight ?? 1000")
-    page.set_viewport_size({"width": VIEWPORT["width"], "height": min(int(height) + 60, 4000)})
-    page.wait_for_timeout(800)
-    page.screenshot(path=str(path))
-    page.set_viewport_size(VIEWPORT)
 
 
 def test_draw_label_and_save_a_digit(browser, collect_app, docs_out):

@@ -10,11 +10,10 @@ nothing is written into evaluation/reports/.
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
-from _support import VIEWPORT, link_models, streamlit_app
+from _support import VIEWPORT, link_models, screenshot, streamlit_app, wait_idle
 from PIL import Image
 
 pytestmark = pytest.mark.browser
@@ -41,24 +40,6 @@ def page(browser, stress_app):
     context.close()
 
 
-def wait_idle(page, timeout: float = 180_000) -> None:
-    page.wait_for_function(
-        "() => document.querySelector('[data-testid=stApp]')?.getAttribute('data-test-script-state') === 'notRunning'",
-        timeout=timeout,
-    )
-
-
-def screenshot(page, path: Path) -> None:
-    """A PNG of the whole page at ``path`` (<docs_out>/<name>.png) (the viewport stretched to the content, as in test_browser.py)."""
-    measure = "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], [data-testid=stAppViewContainer]')].map(e => e.scrollHeight), 800)"
-    for _ in range(2):
-        page.set_viewport_size({"width": VIEWPORT["width"], "height": min(int(page.evaluate(measure)) + 60, 5000)})
-        page.wait_for_timeout(600)
-    wait_idle(page)
-    page.screenshot(path=str(path))
-    page.set_viewport_size(VIEWPORT)
-
-
 def coloured_pixels(png: bytes) -> int:
     """Strongly coloured pixels in a screenshot: a chart's lines and points, not its grey axes and text."""
     hsv = np.asarray(Image.open(io.BytesIO(png)).convert("RGB").convert("HSV"))
@@ -75,7 +56,7 @@ def test_robustness_page_draws_the_curve_and_the_attacked_digit(page, stress_app
     url, _ = stress_app
     page.goto(url + "/Robustness")
     page.get_by_text("Your digit under attack").wait_for(timeout=180_000)
-    wait_idle(page)
+    wait_idle(page, 180_000)
     assert_no_errors(page)
     assert page.get_by_text("No digit drawn or uploaded on Home yet").count() == 1, "an MNIST digit stands in for a drawing"
     chart = page.locator('[data-testid="stVegaLiteChart"]').first
@@ -87,7 +68,7 @@ def test_robustness_page_draws_the_curve_and_the_attacked_digit(page, stress_app
     # The digit under the corruption (clean + 5 levels) and under FGSM and PGD (6 strengths each), as pictures.
     assert page.locator('[data-testid="stImage"] img').count() == 6 + 2 * 6
     assert page.get_by_text("ε 0.3 →").count() == 2
-    screenshot(page, docs_out / "robustness.png")
+    screenshot(page, docs_out / "robustness.png", 180_000)
 
 
 def test_leaderboard_page_measures_and_shows_a_row_per_model(page, stress_app, docs_out):
@@ -99,7 +80,7 @@ def test_leaderboard_page_measures_and_shows_a_row_per_model(page, stress_app, d
     measure.wait_for(timeout=60_000)
     measure.click()
     page.get_by_text("Adversarially trained: mnist_robust").wait_for(timeout=300_000)
-    wait_idle(page)
+    wait_idle(page, 180_000)
     assert_no_errors(page)
     grid = page.locator('[data-testid="stDataFrame"]').first
     grid.wait_for(timeout=30_000)
@@ -109,4 +90,4 @@ def test_leaderboard_page_measures_and_shows_a_row_per_model(page, stress_app, d
     assert sorted(p.name.split(".")[0] for p in (reports / "leaderboard").glob("*.json")) == sorted(MODEL_NAMES), "one cached row per model"
     page.get_by_text("Accuracy on each MNIST-C-style corruption").click()
     page.locator('[data-testid="stDataFrame"]').nth(1).wait_for(timeout=30_000)
-    screenshot(page, docs_out / "leaderboard.png")
+    screenshot(page, docs_out / "leaderboard.png", 180_000)
