@@ -36,6 +36,7 @@ if missing:
 if rows:
     refresh = c2.button("Measure every model again", key="lb_refresh", help="Ignore the cache, e.g. after changing the evaluation code")
 if measure or refresh:
+    st.caption("**Stop** (top right, while it runs) cancels; every model measured by then is kept.")
     bar = st.progress(0.0, text="Starting…")
     try:
         rows = leaderboard.table(common.models_dir(), settings, refresh=refresh, cache_dir=cache,

@@ -10,6 +10,7 @@ nothing is written into evaluation/reports/.
 from __future__ import annotations
 
 import io
+import time
 
 import numpy as np
 import pytest
@@ -91,3 +92,22 @@ def test_leaderboard_page_measures_and_shows_a_row_per_model(page, stress_app, d
     page.get_by_text("Accuracy on each MNIST-C-style corruption").click()
     page.locator('[data-testid="stDataFrame"]').nth(1).wait_for(timeout=30_000)
     screenshot(page, docs_out / "leaderboard.png", 180_000)
+
+
+def test_a_long_measurement_shows_that_it_runs_and_can_be_stopped(page, stress_app):
+    """The "Running…" status widget and its Stop are shown (config.toml's toolbarMode) and Stop ends a
+    standard leaderboard measurement, which would take minutes, at once; the page still works after it."""
+    url, _ = stress_app
+    page.goto(url + "/Leaderboard")
+    page.get_by_text("Standard (as evaluation/leaderboard.py)").click()
+    measure = page.locator(".st-key-lb_measure button")
+    measure.wait_for(timeout=180_000)
+    measure.click()
+    status = page.locator('[data-testid="stStatusWidget"]')
+    status.wait_for(timeout=30_000)
+    started = time.monotonic()
+    status.get_by_role("button", name="Stop").click()
+    wait_idle(page, 60_000)
+    assert time.monotonic() - started < 60, "Stop did not end the measurement"
+    assert_no_errors(page)
+    page.locator(".st-key-lb_measure button").wait_for(timeout=30_000)  # not everything was measured: it can start again
