@@ -4,6 +4,7 @@ A component of app/pages/6_Collect.py (layout only): the job is ``digitlab.train
 come from the fine-tuned model's card.
 """
 
+import uuid
 from pathlib import Path
 
 import common
@@ -15,6 +16,11 @@ from digitlab.report import tables
 from digitlab.training import finetune, jobs
 
 
+def session() -> str:
+    """This browser session's id: a fine-tuning job's progress and errors are shown to the session that started it."""
+    return st.session_state.setdefault("collect_session", uuid.uuid4().hex)
+
+
 def start_finetuning(folder: Path, models_dir: Path) -> None:
     """Button callback: the settings are read from session state now, not from the last run."""
     base = next((e for e in common.list_models() if e.usable and e.name == st.session_state.collect_base), None)
@@ -24,7 +30,7 @@ def start_finetuning(folder: Path, models_dir: Path) -> None:
     extra = ["--epochs", str(st.session_state.collect_epochs), "--replay", str(st.session_state.collect_replay),
              "--mnist-test", str(st.session_state.collect_mnist_test)]
     try:
-        jobs.start_job(folder, models_dir, str(base.path), extra=extra)
+        jobs.start_job(folder, models_dir, str(base.path), extra=extra, owner=session())
     except jobs.JobError as e:
         st.session_state.collect_message = ("warning", str(e))
 
@@ -34,8 +40,9 @@ def panel(counts: dict[int, int]) -> None:
     folder, models_dir = user_digits.default_dir(), common.models_dir()
     usable = [e for e in common.list_models() if e.usable]
     short = {d: n for d, n in counts.items() if n < user_digits.MIN_PER_CLASS}
-    job = jobs.job_for(models_dir)
-    running = job is not None and job.running()
+    running = jobs.busy(models_dir)  # by this session or another: one job writes the model at a time
+    if running and jobs.job_for(models_dir, owner=session()) is None:
+        st.info("Another session is fine-tuning this model right now; try again when it is done.")
     names = [e.name for e in usable]
     default = names.index(finetune.FinetuneConfig.base) if finetune.FinetuneConfig.base in names else 0
     d = finetune.FinetuneConfig
@@ -57,18 +64,18 @@ def panel(counts: dict[int, int]) -> None:
     )
     st.caption(
         "Runs `training/finetune_on_custom.py` in the background: a quarter of each digit's pictures is held out and only measured; "
-        "MNIST train digits are mixed in so it does not forget MNIST. One to two minutes from mnist_advanced on 2 cores; you can keep drawing."
+        "MNIST train digits are mixed in so it does not forget MNIST. It takes a few minutes on 2 cores (the bar shows how far it is); you can keep drawing."
     )
     job_progress(models_dir)
     show_result(models_dir)
 
 
 def job_progress(models_dir) -> None:
-    job = jobs.job_for(models_dir)
+    job = jobs.job_for(models_dir, owner=session())
 
     @st.fragment(run_every=1.0 if job is not None and job.running() else None)
     def progress() -> None:
-        job = jobs.job_for(models_dir)
+        job = jobs.job_for(models_dir, owner=session())
         if job is None:
             return
         state = job.status()

@@ -247,7 +247,9 @@ def test_collect_page_saves_counts_and_deletes(my_digits, scratch_models):
     [saved] = user_digits.samples(7)
     assert saved.parent == my_digits / "7" and f"`7/{saved.name}`" in texts(at.success)
     assert shown_counts(at)[7] == 1 and at.session_state["collect_nonce"] == 1
+    assert at.segmented_control(key="collect_label").value is None  # the next digit needs its own label (issue 11.8)
     # A blank canvas is refused with a reason.
+    at.segmented_control(key="collect_label").set_value(7).run()
     draw(at, np.full((280, 280, 4), 255, np.uint8))
     at.button(key="collect_save").click().run()
     assert "no ink" in texts(at.error) and len(user_digits.samples(7)) == 1
@@ -282,6 +284,8 @@ def test_collect_page_finetunes_in_the_background_and_the_model_appears(my_digit
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     assert job.status()["state"] == "done", job.log_path.read_text()[-2000:]
+    assert not at.button(key="collect_finetune").disabled, "the button comes back once the job has reported done"
+    assert jobs.job_for(scratch_models, owner="another session") is None  # its progress and errors are this session's only
     assert "mnist_finetuned" in at.sidebar.radio[0].options
     card = artifacts.read_card(scratch_models / "mnist_finetuned.keras")
     assert card["base"]["name"] == "mnist_cnn" and card["config"]["epochs"] == 1 and card["config"]["replay"] == 1.0

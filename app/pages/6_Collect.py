@@ -19,10 +19,9 @@ SHOWN = 24  # newest samples shown per digit when browsing
 DIGITS = list(range(10))
 
 
-def save_drawing() -> None:
-    """Save button callback: the last drawing the canvas sent, under the chosen label; then a blank canvas
-    and no label chosen, so the next digit cannot be saved under the last one's label by mistake."""
-    picture, label = st.session_state.collect_picture, st.session_state.get("collect_label")
+def save_drawing(picture: bytes | None, label: int | None) -> None:
+    """Save the drawing under the chosen label; then a blank canvas and no label chosen (the next run), so
+    the next digit cannot be saved under the last one's label by mistake."""
     if picture is None:
         st.session_state.collect_message = ("warning", "Draw a digit on the canvas first.")
         return
@@ -36,12 +35,11 @@ def save_drawing() -> None:
         return
     st.session_state.collect_message = ("success", f"Saved a **{label}** as `{path.parent.name}/{path.name}`.")
     clear_canvas()
-    st.session_state.collect_label = None
+    st.session_state.collect_unlabel = True  # the label widget exists in this run: it is reset in the next one
 
 
 def clear_canvas() -> None:
     st.session_state.collect_nonce += 1  # a new canvas key: a blank canvas
-    st.session_state.collect_picture = None
 
 
 def delete_sample(path: Path) -> None:
@@ -70,14 +68,15 @@ def draw_panel() -> None:
         key=f"collect-canvas-{st.session_state.collect_nonce}",
     )
     strokes = inspect_input.stroke_count(result.json_data)
-    if result.image_bytes is not None:
-        st.session_state.collect_picture = result.image_bytes if strokes else None
     st.caption("Draw one digit, large, pick which digit it is, and save." + (f" ({strokes} stroke{'s' if strokes != 1 else ''})" if strokes else ""))
     st.slider("Brush size", 6, 40, 20, key="collect_brush")
-    st.segmented_control("Which digit is it?", DIGITS, key="collect_label", required=True)
+    if st.session_state.pop("collect_unlabel", False):
+        st.session_state.collect_label = None
+    label = st.segmented_control("Which digit is it?", DIGITS, key="collect_label", required=True)
     c1, c2 = st.columns(2)
-    if c1.button("Save", key="collect_save", type="primary", on_click=save_drawing, width="stretch"):
-        st.rerun()  # the whole page: counts and the browser
+    if c1.button("Save", key="collect_save", type="primary", width="stretch"):
+        save_drawing(result.image_bytes, label)
+        st.rerun()  # the whole page: counts, the browser, a blank canvas and no label
     c2.button("Clear", key="collect_clear", on_click=clear_canvas, width="stretch")
 
 
@@ -105,7 +104,7 @@ def browse(counts: dict[int, int]) -> None:
 
 
 common.page("Collect your digits", "🧺")
-for key, value in {"collect_nonce": 0, "collect_message": None, "collect_job_seen": None, "collect_picture": None}.items():
+for key, value in {"collect_nonce": 0, "collect_message": None, "collect_job_seen": None}.items():
     st.session_state.setdefault(key, value)
 common.sidebar()
 

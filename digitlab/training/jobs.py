@@ -31,6 +31,7 @@ class Job:
     status_path: Path
     log_path: Path
     command: list[str]
+    owner: str | None = None  # who started it (the app passes its session): only they see its progress and errors
     started: float = field(default_factory=time.time)
 
     def status(self) -> dict:
@@ -48,10 +49,12 @@ class Job:
         return state
 
     def running(self) -> bool:
-        return self.proc.poll() is None
+        """Still working: the process is alive and has not reported "done" or "error" (it writes its last
+        status a moment before it exits, and a page must not wait for that moment to say it is over)."""
+        return self.proc.poll() is None and self.status()["state"] == "running"
 
     def cancel(self) -> None:
-        if self.running():
+        if self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=10)
@@ -59,27 +62,38 @@ class Job:
                 self.proc.kill()
 
 
-_JOBS: dict[str, Job] = {}  # per server process: one job per output model, whichever session started it
+_JOBS: dict[str, Job] = {}  # per server process: one job per output model at a time, whichever session started it
 
 
-def start_job(folder: Path, out: Path, base: str, name: str = FinetuneConfig.name, extra: list[str] | None = None) -> Job:
+def start_job(folder: Path, out: Path, base: str, name: str = FinetuneConfig.name, extra: list[str] | None = None,
+              owner: str | None = None) -> Job:
     """Run the fine-tuning script in the background; returns at once.  Raises JobError when a job
-    writing the same model is still running."""
+    writing the same model is still running (whoever started it)."""
     key = str(Path(out).resolve() / name)
     old = _JOBS.get(key)
     if old is not None and old.running():
         raise JobError(f"{name} is already being fine-tuned (started {time.time() - old.started:.0f} s ago)")
+    if old is not None:
+        old.proc.wait(timeout=60)  # done, and exiting: let it go before its file is written again
     work = Path(tempfile.mkdtemp(prefix="digitlab-finetune-"))
     status_path, log_path = work / "status.json", work / "log.txt"
     cmd = [sys.executable, str(SCRIPT), str(folder), "--base", str(base), "--out", str(out), "--name", name,
            "--status-file", str(status_path), *(extra or [])]
     with log_path.open("w") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    job = Job(name, Path(out), proc, status_path, log_path, cmd)
+    job = Job(name, Path(out), proc, status_path, log_path, cmd, owner)
     _JOBS[key] = job
     return job
 
 
-def job_for(out: Path, name: str = FinetuneConfig.name) -> Job | None:
-    """The latest job (running or finished) that writes ``<out>/<name>.keras`` in this server process."""
-    return _JOBS.get(str(Path(out).resolve() / name))
+def job_for(out: Path, name: str = FinetuneConfig.name, owner: str | None = None) -> Job | None:
+    """The latest job (running or finished) that writes ``<out>/<name>.keras`` in this server process;
+    with ``owner``, only one that this owner started (another session's progress and errors are theirs)."""
+    job = _JOBS.get(str(Path(out).resolve() / name))
+    return job if job is not None and (owner is None or job.owner == owner) else None
+
+
+def busy(out: Path, name: str = FinetuneConfig.name) -> bool:
+    """Is anyone (any session) fine-tuning ``<out>/<name>.keras`` right now?"""
+    job = _JOBS.get(str(Path(out).resolve() / name))
+    return job is not None and job.running()
