@@ -7,7 +7,7 @@ from digitlab.evaluation import metrics
 from digitlab.models import artifacts
 from digitlab.report import model_report
 
-PER_ROW = 3
+PER_ROW = 2  # two cards a row: wide enough for the curves and the confusion matrix to be read
 
 common.page("Models", "📊")
 common.sidebar()
@@ -24,10 +24,13 @@ for start in range(0, len(usable), PER_ROW):
             if entry.card is None:
                 st.caption("No model card: added by hand, so only what the file itself tells.")
             rows = model_report.summary(entry)
+            command = rows.pop("command")
             st.table({"": list(rows), "value": list(rows.values())})
+            st.caption("made by")
+            st.code(command, language="bash", wrap_lines=True)
             curves = model_report.curves_path(entry.path)
             if curves is not None:
-                st.image(str(curves), caption="training curves (train solid, validation dashed)")
+                st.image(str(curves), caption="training curves (train solid, validation dashed)", width="stretch")
             png = common.confusion_png(str(entry.path), entry.path.stat().st_mtime_ns)
             if png is not None:
                 st.image(png, caption="test confusion matrix (rows: true digit)")

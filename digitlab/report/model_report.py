@@ -47,9 +47,11 @@ def _side(model_path: Path, suffix: str) -> Path:
     stem = model_path.name[: -len(".keras")] if model_path.name.endswith(".keras") else model_path.stem
     return model_path.with_name(stem + suffix)
 
+MISSING = "—"  # a value the card lacks (a lone "-" would render as a Markdown list bullet in a table)
+
 
 def summary(entry: ModelEntry) -> dict[str, str]:
-    """Card headline numbers as display strings, in a fixed order; "-" when the card lacks one."""
+    """Card headline numbers as display strings, in a fixed order; ``MISSING`` when the card lacks one."""
     card = entry.card or {}
     m = card.get("metrics") or {}
     size = card.get("file_bytes")
@@ -59,30 +61,30 @@ def summary(entry: ModelEntry) -> dict[str, str]:
     if params is None and entry.model is not None:
         params = int(entry.model.count_params())
     secs = card.get("train_seconds")
-    builder = str(card.get("builder", "-"))
+    builder = str(card.get("builder", MISSING))
     if card.get("members"):
         builder = f"{builder} of {len(card['members'])}: " + ", ".join(str(m.get("builder", "?")) for m in card["members"])
     return {
         "test accuracy": _pct(m.get("test_accuracy")),
         "test weighted F1": _num(m.get("test_weighted_f1")),
         "validation accuracy": _pct(m.get("val_accuracy")),
-        "parameters": f"{params:,}" if isinstance(params, int) else "-",
-        "file size": f"{size / 1e6:.2f} MB" if isinstance(size, (int, float)) else "-",
-        "training time": _duration(secs) if isinstance(secs, (int, float)) else "-",
-        "epochs": str(card["epochs_run"]) if card.get("epochs_run") is not None else "-",
+        "parameters": f"{params:,}" if isinstance(params, int) else MISSING,
+        "file size": f"{size / 1e6:.2f} MB" if isinstance(size, (int, float)) else MISSING,
+        "training time": _duration(secs) if isinstance(secs, (int, float)) else MISSING,
+        "epochs": str(card["epochs_run"]) if card.get("epochs_run") is not None else MISSING,
         "builder": builder,
-        "date": str(card.get("date", "-")).replace("T", " "),
-        "command": str(card.get("command") or "-"),
-        "input": f"{entry.layout}, outputs {entry.outputs}" if entry.usable else "-",
+        "date": str(card.get("date", MISSING)).replace("T", " "),
+        "command": str(card.get("command") or MISSING),
+        "input": f"{entry.layout}, outputs {entry.outputs}" if entry.usable else MISSING,
     }
 
 
 def _pct(v) -> str:
-    return f"{v:.2%}" if isinstance(v, (int, float)) else "-"
+    return f"{v:.2%}" if isinstance(v, (int, float)) else MISSING
 
 
 def _num(v) -> str:
-    return f"{v:.4f}" if isinstance(v, (int, float)) else "-"
+    return f"{v:.4f}" if isinstance(v, (int, float)) else MISSING
 
 
 def _duration(seconds: float) -> str:
