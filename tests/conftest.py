@@ -72,7 +72,7 @@ def scratch_models(tmp_path, monkeypatch, committed_models):
     """A models folder of links to the committed models (their files and the gate folder, nothing a
     user added), set as $DIGITLAB_MODELS_DIR: whatever a test writes there (an uploaded or a
     fine-tuned model) never lands in models/, and a user's own models never change what a test sees."""
-    d = tmp_path / "models"
+    d = tmp_path / "committed_models"
     d.mkdir()
     stems = {e.path.name[: -len(".keras")] for e in committed_models}
     for f in (ROOT / "models").iterdir():

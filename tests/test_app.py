@@ -48,6 +48,13 @@ def samples(mnist_test):
     return {d: x[int(np.flatnonzero(y == d)[0])] for d in range(10)}
 
 
+@pytest.fixture(autouse=True)
+def _the_app_sees_the_committed_models_only(scratch_models):
+    """Every app run here lists a scratch folder of the committed models: a model the user added to (or
+    fine-tuned into) models/ never changes what a test sees (a test may still point it elsewhere)."""
+    return scratch_models
+
+
 def new_app(page: str = "Home.py"):
     from streamlit.testing.v1 import AppTest
 

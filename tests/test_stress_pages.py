@@ -33,6 +33,13 @@ TIMEOUT = 300  # the first run imports TensorFlow and loads every model; the mac
 # ----------------------------------------------------------------------------- helpers
 
 
+@pytest.fixture(autouse=True)
+def _the_app_sees_the_committed_models_only(scratch_models):
+    """Every app run here lists a scratch folder of the committed models: a model the user added to (or
+    fine-tuned into) models/ never changes what a test sees (a test may still point it elsewhere)."""
+    return scratch_models
+
+
 def new_app(page: str | None = None):
     from streamlit.testing.v1 import AppTest
 
