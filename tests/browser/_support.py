@@ -136,6 +136,21 @@ def canvas_box(page, index: int = 0) -> dict:
     raise AssertionError("the canvas never appeared")
 
 
+CANVAS_SETTLED = """() => {
+  const canvases = [];
+  for (const host of document.querySelectorAll("*"))
+    if (host.shadowRoot) canvases.push(...host.shadowRoot.querySelectorAll("canvas.upper-canvas"));
+  return canvases.length === 1 && canvases[0].isConnected && canvases[0].getBoundingClientRect().width > 0;
+}"""
+
+
+def canvas_ready(page, timeout: float = 30_000) -> None:
+    """Wait until exactly one drawable canvas is on the page (Clear replaces it: a stroke dispatched while
+    the old one is being swapped for the new one lands on neither) and give its component a moment."""
+    page.wait_for_function(CANVAS_SETTLED, timeout=timeout)
+    page.wait_for_timeout(300)
+
+
 def stroke(page, points, steps: int = 5, touch: bool = False) -> None:
     """One stroke through ``points`` (canvas pixels) with the mouse, or with a finger (``touch``: Chrome
     DevTools touch events; the page's context must have ``has_touch=True``), which has no hover."""

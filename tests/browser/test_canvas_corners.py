@@ -11,7 +11,7 @@ inside one corner and runs towards the centre; the page's stroke count is what P
 from __future__ import annotations
 
 import pytest
-from _support import VIEWPORT, stroke, wait_idle
+from _support import VIEWPORT, canvas_ready, stroke, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -70,6 +70,7 @@ def test_home_canvas_takes_strokes_from_every_corner(page_for, input_kind):
         page.get_by_role("button", name="Clear").click()
         page.get_by_text("the prediction appears here").wait_for(timeout=30_000)
         wait_idle(page)
+        canvas_ready(page)
         stroke(page, inward(corner), touch=input_kind == "touch")
         reached(page, f"a {input_kind} stroke from the {name} corner")
     assert page.locator('[data-testid="stException"]').count() == 0
@@ -81,6 +82,7 @@ def test_collect_canvas_takes_strokes_from_every_corner(page_for, input_kind):
         page.locator(".st-key-collect_clear button").click()
         page.get_by_text("(1 stroke)").wait_for(state="detached", timeout=30_000)
         wait_idle(page)
+        canvas_ready(page)
         stroke(page, inward(corner), touch=input_kind == "touch")
         reached(page, f"a {input_kind} stroke from the {name} corner")
     assert page.locator('[data-testid="stException"]').count() == 0
