@@ -37,8 +37,8 @@ def mnist_reference(n: int = REFERENCE_SAMPLE, path: str | None = None) -> dict[
     """
     from digitlab import data
 
-    _, (x_test, _) = data.load_keras_layout(path)
-    return preprocess.reference_stats(preprocess.prepare_batch(x_test[:n]))
+    x, _ = data.prepared("test", indices=np.arange(n), path=path)
+    return preprocess.reference_stats(x)
 
 
 _LABELS = {
