@@ -24,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="reports folder (default evaluation/reports/)")
     a = p.parse_args(argv)
 
+    import numpy as np
+
     from digitlab import data
     from digitlab.evaluation import evaluate
     from digitlab.models import artifacts
@@ -31,12 +33,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         entries = artifacts.select(a.model)
-        mnist = data.load_mnist(a.mnist)
+        raw = data.load_mnist(a.mnist)
+        n = len(raw.y_test if a.split == "test" else raw.y_val)
+        x, y = data.prepared(a.split, indices=np.arange(min(a.limit, n) if a.limit else n), raw=raw)  # once, for every model
     except (artifacts.ModelError, data.DataError) as e:
         return cli.error(e)
-    x, y = (mnist.x_test, mnist.y_test) if a.split == "test" else (mnist.x_val, mnist.y_val)
-    if a.limit:
-        x, y = x[: a.limit], y[: a.limit]
     for entry in entries:
         out = (a.out or REPORTS_DIR) / entry.name
         report = evaluate.evaluate_entry(entry, x, y, out, split=a.split)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlab import preprocess
 from digitlab.evaluation import metrics
 from digitlab.files import atomic_write_bytes
 from digitlab.models import artifacts
@@ -16,16 +15,10 @@ from digitlab.report import plots
 from digitlab.serving.classifiers import Classifier
 
 
-def evaluate_arrays(classifier: Classifier, x_raw: np.ndarray, y: np.ndarray) -> tuple[dict, np.ndarray]:
-    """Raw MNIST-style uint8 (N, 28, 28) -> (classification_metrics, prepared inputs (N, 28, 28))."""
-    x = preprocess.prepare_batch(x_raw)
-    return metrics.classification_metrics(classifier.predict_proba(x), y), x
-
-
-def evaluate_entry(entry: artifacts.ModelEntry, x_raw: np.ndarray, y: np.ndarray, out: Path, split: str = "test", gallery: int = 40) -> dict:
-    """Evaluate one model and write metrics.json, confusion.png, misclassified.png, per_class_f1.png into ``out``."""
-    classifier = Classifier(entry)
-    m, x = evaluate_arrays(classifier, x_raw, y)
+def evaluate_entry(entry: artifacts.ModelEntry, x: np.ndarray, y: np.ndarray, out: Path, split: str = "test", gallery: int = 40) -> dict:
+    """Evaluate one model on prepared inputs x (N, 28, 28) (``data.prepared``) and write metrics.json,
+    confusion.png, misclassified.png, per_class_f1.png into ``out``."""
+    m = metrics.classification_metrics(Classifier(entry).predict_proba(x), y)
     wrong = np.flatnonzero(m["pred"] != y)
     wrong = wrong[np.argsort(-m["confidence"][wrong])][:gallery]  # most confident mistakes first
     report = {
