@@ -237,14 +237,18 @@ def list_models(models_dir: Path = MODELS_DIR) -> list[ModelEntry]:
     """Every ``*.keras`` in ``models_dir``, usable first (best test accuracy first), then unusable.
 
     Results are cached per (path, mtime, size), so repeated listing is cheap and a
-    replaced file is re-checked.
+    replaced file is re-checked.  Never raises for one bad entry (a dangling link is listed as unusable).
     """
     models_dir = Path(models_dir)
     entries = []
     for path in sorted(models_dir.glob(f"*{MODEL_SUFFIX}")):
         if path.name.startswith("."):
             continue  # temp files of an in-progress atomic save
-        st = path.stat()
+        try:
+            st = path.stat()
+        except OSError as e:  # a dangling symlink, or a file deleted while listing: say so, list the others
+            entries.append(ModelEntry(path.name[: -len(MODEL_SUFFIX)], path, None, False, f"{path.name}: cannot be read ({e.strerror})"))
+            continue
         key = (str(path), st.st_mtime_ns, st.st_size)
         if key not in _INSPECT_CACHE:
             _INSPECT_CACHE[key] = inspect(path)
