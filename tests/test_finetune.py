@@ -294,3 +294,29 @@ def test_collect_page_finetunes_in_the_background_and_the_model_appears(my_digit
     assert list(table.value["after"]) == [r["after"] for r in tables.finetune_rows(card)]
     at.button(key="collect_use").click().run()
     assert at.sidebar.radio[0].value == "mnist_finetuned"
+
+
+def test_listing_user_digits_survives_deletes_happening_meanwhile(tmp_path):
+    """Issue 12.22: counts() and samples() raised FileNotFoundError when a picture was deleted while they listed."""
+    import threading
+
+    folder = tmp_path / "my_digits"
+    rng = np.random.default_rng(5)
+    paths = [user_digits.save(user_style.draw(3, rng), 3, folder, invert="yes") for _ in range(40)]
+    stop = threading.Event()
+
+    def delete_all():
+        for p in paths:
+            p.unlink(missing_ok=True)
+        stop.set()
+
+    errors = []
+    worker = threading.Thread(target=delete_all)
+    worker.start()
+    while not stop.is_set():
+        try:
+            assert user_digits.counts(folder)[3] <= 40
+        except FileNotFoundError as e:  # the bug this guards against
+            errors.append(e)
+    worker.join()
+    assert not errors and user_digits.counts(folder)[3] == 0

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -131,8 +132,16 @@ def samples(label, folder: Path | None = None) -> list[Path]:
     d = (Path(folder) if folder is not None else default_dir()) / _label(label)
     if not d.is_dir():
         return []
-    files = [p for p in d.iterdir() if p.is_file() and _visible(p) and preprocess.is_image_file(p)]
-    return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name), reverse=True)
+    dated = []
+    for p in d.iterdir():
+        if _visible(p) and preprocess.is_image_file(p):
+            try:
+                st = p.stat()  # one stat per file: a picture deleted meanwhile (another session) is simply gone
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                dated.append((st.st_mtime_ns, p.name, p))
+    return [p for _, _, p in sorted(dated, reverse=True)]
 
 
 def counts(folder: Path | None = None) -> dict[int, int]:
