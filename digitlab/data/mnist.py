@@ -84,21 +84,28 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         raise DataError(f"{path}: cannot be read as an .npz file ({e})") from e
 
 
-def find_mnist(path: str | os.PathLike | None = None) -> tuple[dict[str, np.ndarray], str]:
-    """Return (arrays, source description) following the documented lookup order."""
+def _located(path: str | os.PathLike | None = None) -> Path | None:
+    """The file the lookup order names: ``path``, else ``$DIGITLAB_MNIST``, else the keras cache when it
+    exists; None when only a download is left.  A path that is named but missing raises DataError."""
     if path is not None:
         p = Path(path).expanduser()
         if not p.is_file():
             raise DataError(f"MNIST file {p} does not exist")
-        return _read_npz(p), str(p)
+        return p
     env = os.environ.get(ENV_VAR)
     if env:
         p = Path(env).expanduser()
         if not p.is_file():
             raise DataError(f"${ENV_VAR} points at {p}, which does not exist")
+        return p
+    return KERAS_CACHE if KERAS_CACHE.is_file() else None
+
+
+def find_mnist(path: str | os.PathLike | None = None) -> tuple[dict[str, np.ndarray], str]:
+    """Return (arrays, source description) following the documented lookup order."""
+    p = _located(path)
+    if p is not None:
         return _read_npz(p), str(p)
-    if KERAS_CACHE.is_file():
-        return _read_npz(KERAS_CACHE), str(KERAS_CACHE)
     try:
         import keras
 
@@ -147,14 +154,10 @@ def load_keras_layout(path: str | os.PathLike | None = None):
 def mnist_file(path: str | os.PathLike | None = None) -> Path:
     """The MNIST file the lookup order finds, downloading it into the keras cache when nothing is
     found (the tests' fixture: they read the file directly)."""
-    if path is not None or os.environ.get(ENV_VAR):
-        p = Path(path if path is not None else os.environ[ENV_VAR]).expanduser()
-        if not p.is_file():
-            raise DataError(f"MNIST file {p} does not exist" if path is not None else f"${ENV_VAR} points at {p}, which does not exist")
-        return p
-    if not KERAS_CACHE.is_file():
+    p = _located(path)
+    if p is None:
         find_mnist()  # downloads into the keras cache, or raises DataError saying what to do
-    return KERAS_CACHE
+    return p or KERAS_CACHE
 
 
 # ----------------------------------------------------------------------------- MNIST as model inputs

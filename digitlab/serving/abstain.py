@@ -34,6 +34,11 @@ class Judgement:
     abstain: bool
     reason: str
 
+    @property
+    def message(self) -> str:
+        """The reason as one sentence: "not sure this is a digit: <cause>" for a refusal of an inked picture."""
+        return f"{NOT_SURE}: {self.reason}" if self.abstain and self.label is not None else self.reason
+
 
 def _log(probs: np.ndarray) -> np.ndarray:
     return np.log(np.maximum(np.asarray(probs, np.float64), 1e-300))
@@ -71,8 +76,7 @@ def decide(probs: np.ndarray, card: dict | None, *, image: np.ndarray | None = N
 
 def decide_batch(probs: np.ndarray, card: dict | None, images: np.ndarray | None = None, gate=None) -> list[tuple[int | None, str]]:
     """``decide`` for (N, 10) probabilities and their (N, 28, 28) inputs, with one gate forward pass."""
-    return [(None, j.reason if j.label is None else f"{NOT_SURE}: {j.reason}") if j.abstain else (j.label, j.reason)
-            for j in judge(probs, card, images, gate)]
+    return [(None if j.abstain else j.label, j.message) for j in judge(probs, card, images, gate)]
 
 
 def judge(probs: np.ndarray, card: dict | None, images: np.ndarray | None = None, gate=None) -> list[Judgement]:

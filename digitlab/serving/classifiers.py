@@ -52,7 +52,7 @@ class Prediction:
     @property
     def message(self) -> str:
         """The reason as one sentence: "not sure this is a digit: <cause>" for a refusal."""
-        return f"{abstain.NOT_SURE}: {self.reason}" if self.refused else self.reason
+        return abstain.Judgement(self.label, self.abstain, self.reason).message
 
 
 class _Predicts:

@@ -71,7 +71,7 @@ def parse_finetune_args(doc: str | None, argv: list[str] | None = None) -> tuple
     p.add_argument("folder", nargs="?", type=Path, default=None,
                    help=f"folder with subfolders 0 … 9 of pictures (default ${user_digits.ENV_VAR} or {user_digits.DEFAULT_DIR.name}/)")
     p.add_argument("--base", default=d.base, help=f"model to start from: a name in models/ or a .keras file (default {d.base})")
-    p.add_argument("--out", type=Path, default=MODELS_DIR, help="folder for <name>.keras and its card (default models/)")
+    cli.add_out(p, MODELS_DIR, "folder for <name>.keras and its card")
     p.add_argument("--name", type=cli.model_name, default=d.name, help=f"model file stem (default {d.name})")
     p.add_argument("--head-epochs", type=int, default=d.head_epochs, help=f"epochs with only the head learning (default {d.head_epochs})")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs with every layer but BatchNorm learning (default {d.epochs})")
@@ -81,9 +81,9 @@ def parse_finetune_args(doc: str | None, argv: list[str] | None = None) -> tuple
     p.add_argument("--min-per-class", type=int, default=d.min_per_class, help=f"usable pictures every digit needs (default {d.min_per_class})")
     p.add_argument("--mnist-test", type=int, default=d.mnist_test, help=f"MNIST test digits for the forgetting check (default {d.mnist_test})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"random seed for the split, replay, augmentation and weights (default {d.seed})")
-    p.add_argument("--mnist", default=None, help="path to mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
+    cli.add_mnist(p)
     p.add_argument("--status-file", type=Path, default=None, help="write progress as JSON here (the app reads it)")
-    p.add_argument("--dry-run", action="store_true", help="one short epoch per phase and 256 MNIST test digits, in seconds (for tests)")
+    cli.add_dry_run(p, "one short epoch per phase and 256 MNIST test digits, in seconds (for tests)")
     a = p.parse_args(argv)
     for flag, value, low in (("--head-epochs", a.head_epochs, 0), ("--epochs", a.epochs, 1), ("--min-per-class", a.min_per_class, 2),
                              ("--mnist-test", a.mnist_test, 1)):
@@ -124,8 +124,7 @@ def finetune_main(doc: str | None = None, argv: list[str] | None = None) -> int:
         result = finetune.run(config, folder, out, progress)
     except (user_digits.CollectError, artifacts.ModelError, data.DataError) as e:
         status({"state": "error", "message": str(e)})
-        print(f"error: {e}", file=sys.stderr)
-        return cli.USAGE  # a configuration error: the folder, the base model or MNIST
+        return cli.error(e)  # a configuration error (exit 2): the folder, the base model or MNIST
     except BaseException as e:  # the app must hear about a crash too, not wait forever
         status({"state": "error", "message": f"{type(e).__name__}: {e}"})
         raise
