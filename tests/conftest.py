@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import link_models
 
 from digitlab import data
 from digitlab.paths import ROOT
@@ -72,11 +73,6 @@ def scratch_models(tmp_path, monkeypatch, committed_models):
     """A models folder of links to the committed models (their files and the gate folder, nothing a
     user added), set as $DIGITLAB_MODELS_DIR: whatever a test writes there (an uploaded or a
     fine-tuned model) never lands in models/, and a user's own models never change what a test sees."""
-    d = tmp_path / "committed_models"
-    d.mkdir()
-    stems = {e.path.name[: -len(".keras")] for e in committed_models}
-    for f in (ROOT / "models").iterdir():
-        if f.name == "gate" or f.name.split(".")[0] in stems:
-            (d / f.name).symlink_to(f)
+    d = link_models(tmp_path / "committed_models", [e.path.name[: -len(".keras")] for e in committed_models])
     monkeypatch.setenv("DIGITLAB_MODELS_DIR", str(d))
     return d

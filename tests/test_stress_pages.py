@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from support import load_script
+from support import link_models, load_script
 
 from digitlab import data, preprocess
 from digitlab.data import synthetic
@@ -25,7 +25,6 @@ from digitlab.serving import abstain
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app"
-MODELS = ROOT / "models"
 
 TIMEOUT = 300  # the first run imports TensorFlow and loads every model; the machine may be busy
 
@@ -116,15 +115,6 @@ def non_digit_inks(mnist_x: np.ndarray, n: int, seed: int = 0) -> list[tuple[str
             a = cv2.resize(np.maximum(mnist_x[i1], mnist_x[i2]), (280, 280), interpolation=cv2.INTER_CUBIC)
         out.append((kind, a))
     return out
-
-
-def link_models(folder: Path, names: list[str]) -> Path:
-    """A models folder holding links to some committed models (their cards and extras too)."""
-    folder.mkdir()
-    for name in names:
-        for f in MODELS.glob(f"{name}.*"):
-            (folder / f.name).symlink_to(f)
-    return folder
 
 
 @pytest.fixture
@@ -276,7 +266,7 @@ def test_robustness_page_live_curve_mnist_picker_and_attacks(reports, committed_
 
 def test_robustness_page_shows_the_script_report(reports, committed_models, monkeypatch, tmp_path):
     require(["mnist_baseline"], committed_models)
-    monkeypatch.setenv("DIGITLAB_MODELS_DIR", str(link_models(tmp_path / "models", ["mnist_baseline"])))
+    monkeypatch.setenv("DIGITLAB_MODELS_DIR", str(link_models(tmp_path / "models", ["mnist_baseline"], gate=False)))
     assert load_script("evaluation/evaluate_robustness.py").main(["--model", "mnist_baseline", "--n", "40", "--out", str(reports)]) == 0
     report = json.loads((reports / "mnist_baseline" / "robustness.json").read_text())
 
@@ -310,7 +300,7 @@ def test_leaderboard_script_then_page(reports, committed_models, monkeypatch, tm
     assert "| mnist_robust |" in stdout and "PGD-10 ε=0.3" in stdout
 
     # The page, on a folder with that model and one more, shows the cached row at once and measures the other.
-    monkeypatch.setenv("DIGITLAB_MODELS_DIR", str(link_models(tmp_path / "models", ["mnist_robust", "mnist_baseline"])))
+    monkeypatch.setenv("DIGITLAB_MODELS_DIR", str(link_models(tmp_path / "models", ["mnist_robust", "mnist_baseline"], gate=False)))
     at = new_app("pages/5_Leaderboard.py").run()
     no_exception(at)
     assert "Not measured yet with these settings: mnist_robust, mnist_baseline" in texts(at.info), "standard settings: nothing cached"

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from support import link_models  # noqa: F401  (the browser tests' fixtures use it from here)
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "models"
@@ -112,16 +113,6 @@ def streamlit_app(env: dict[str, str], log: Path, timeout: float = 120) -> Itera
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-
-
-def link_models(folder: Path, names, gate: bool = True) -> Path:
-    """``folder`` made a models folder of links to the named committed models (model, card, side files)
-    and (``gate``) the digit gate, never to anything else in models/ (a user's own models change no test)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for f in MODELS.iterdir():
-        if (gate and f.name == "gate") or f.name.split(".")[0] in set(names):
-            (folder / f.name).symlink_to(f)
-    return folder
 
 
 def canvas_box(page, index: int = 0) -> dict:
