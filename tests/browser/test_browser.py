@@ -13,7 +13,7 @@ import statistics
 
 import numpy as np
 import pytest
-from _support import TIMINGS, screenshot, stroke, wait_idle
+from _support import TIMINGS, canvas_ready, screenshot, stroke, wait_idle
 from PIL import Image
 
 pytestmark = pytest.mark.browser
@@ -51,6 +51,7 @@ def draw(page, strokes) -> str:
 def clear(page) -> None:
     page.get_by_role("button", name="Clear").click()
     page.get_by_text("the prediction appears here").wait_for(timeout=20_000)
+    canvas_ready(page)  # Clear remounts the canvas: a stroke sent during the swap lands on neither
 
 
 def prediction(page) -> str:

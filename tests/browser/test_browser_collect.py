@@ -9,7 +9,7 @@ so the test never writes into the repository's my_digits/ or models/.
 from __future__ import annotations
 
 import pytest
-from _support import MODELS, VIEWPORT, link_models, screenshot, streamlit_app, stroke
+from _support import MODELS, VIEWPORT, canvas_ready, link_models, screenshot, streamlit_app, stroke
 
 pytestmark = pytest.mark.browser
 
@@ -40,6 +40,7 @@ def test_draw_label_and_save_a_digit(browser, collect_app, docs_out):
         page.get_by_text("Draw, label, save").wait_for(timeout=90_000)
         assert page.locator('[data-testid="stException"]').count() == 0
         for label, points in ((1, ONE), (7, SEVEN)):
+            canvas_ready(page)  # a save remounts the canvas blank
             stroke(page, points, steps=8)
             page.get_by_text("(1 stroke)").wait_for(timeout=30_000)  # the stroke reached Python
             page.locator(".st-key-collect_label").get_by_role("radio", name=str(label), exact=True).click()
