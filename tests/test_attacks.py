@@ -160,8 +160,10 @@ def test_adversarial_training_step_trains_on_perturbed_inputs(digits):
 
 
 def test_train_robust_dry_run_writes_card_with_attack_figures(run_script, tmp_path):
-    out = run_script("training/train_robust.py", "--dry-run", "--out", tmp_path, "--epochs", "1", "--eval-n", "50").stdout
+    out = run_script("training/train_robust.py", "--dry-run", "--out", tmp_path, "--epochs", "1", "--eval-n", "50", "--pgd-steps", "2").stdout
     card = json.loads((tmp_path / "mnist_robust.json").read_text())
+    assert "--pgd-steps 2" in card["command"] and "--eval-n 50" in card["command"]  # the script's own flags too
+    assert card["builder"] == "madry" and card["config"]["adversarial"]["pgd_steps"] == 2
     assert card["config"]["adversarial"]["attack"] == "pgd" and card["config"]["monitor"] == "val_pgd_accuracy"
     adv = card["adversarial"]
     assert adv["n"] == 50 and {"fgsm_eps0.1", "pgd40_eps0.3", "clean_accuracy"} <= set(adv)

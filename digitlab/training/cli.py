@@ -52,12 +52,14 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
     return config, a.out
 
 
-def main(defaults: TrainConfig, doc: str | None = None, argv: list[str] | None = None) -> Path:
+def main(defaults: TrainConfig, doc: str | None = None, argv: list[str] | None = None, command: str | None = None) -> Path:
+    """Parse ``argv`` and train.  ``command``: the card's command line when the script parsed some flags
+    itself (default: ``argv`` as given)."""
     from digitlab.training import trainer
 
     config, out = parse_args(defaults, doc, argv)
     try:
-        return trainer.run(config, out, command=cards.command_line(argv))
+        return trainer.run(config, out, command=command or cards.command_line(argv))
     except (data.DataError, DistributedError) as e:
         cli.fail(e)
 
