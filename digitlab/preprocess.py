@@ -4,7 +4,8 @@ Training, evaluation, the predict CLI and the app all call ``prepare`` (or
 ``prepare_batch`` for arrays that are already MNIST-sized).  The recipe is the
 one MNIST itself was built with (LeCun et al.):
 
-    load (any mode, EXIF orientation)      -> grey float HxW in [0, 1]
+    load (digitlab.pictures: any mode,     -> grey float HxW in [0, 1]
+          EXIF orientation, bounded memory)
     polarity (auto / override)             -> light ink on dark
     remove background level + noise floor  -> ink in [0, 1], background 0
     crop to the ink's bounding box
@@ -18,23 +19,19 @@ gives ``Prepared.no_ink = True`` and no image: never a made-up prediction.
 
 from __future__ import annotations
 
-import io
-import os
-import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+
+# Reading files and arrays lives in digitlab.pictures; these names are part of this module's interface.
+from digitlab.pictures import IMAGE_SUFFIXES, MAX_PIXELS, MIN_SIDE, ImageError, is_image_file, load_picture  # noqa: F401
 
 PREPROCESS_VERSION = "1.1"  # 1.1: stroke-width normalisation on by default
 SIZE = 28  # model input side
 BOX = 20  # the digit's longer side inside the 28x28 frame, as in MNIST
 CENTRE = 14.0  # MNIST's mean centre of mass (row, col) in pixel-index coordinates, measured on x_test
-MAX_PIXELS = 40_000_000  # refuse larger pictures (decompression bombs, 10000x10000 scans)
-MIN_SIDE = 8  # a picture smaller than this cannot hold a legible digit
 WORK_SIDE = 400  # larger pictures (photos) are shrunk to this before the recipe, for speed: the digit
 # ends up 20 px tall and stroke normalisation works at 80 px, so a digit >= 20 % of the picture loses nothing
 MIN_CONTRAST = 0.12  # ink must differ from the background by this much (of full scale)
@@ -42,13 +39,8 @@ MIN_INK_FRACTION = 0.0005  # fewer ink pixels than this fraction of the picture 
 INK_LEVEL = 0.25  # a pixel this bright (after background removal) is ink for bounding box and specks;
 # every MNIST digit's box at this level is still exactly 20 px (measured on x_test)
 NORMALISE_STROKE = True  # kept because it measurably helps drawn digits: evaluation/drawn_digits.py (docs/results.md)
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
 Invert = Literal["auto", "yes", "no"]
-
-
-class ImageError(ValueError):
-    """The input is not a picture we can read (or one we refuse); the message says why."""
 
 
 @dataclass
@@ -66,131 +58,6 @@ class Prepared:
     steps: list[tuple[str, np.ndarray]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     bbox: tuple[int, int, int, int] | None = None  # (top, left, height, width) of ink in the work image
-
-
-# ----------------------------------------------------------------------------- loading
-
-
-def _open_pil(source) -> Image.Image:
-    """Open a path / bytes / file-like as a PIL image, refusing bombs and non-images."""
-    if isinstance(source, (str, os.PathLike)):
-        p = Path(source)
-        if not p.exists():
-            raise ImageError(f"{p}: no such file")
-        if p.is_dir():
-            raise ImageError(f"{p}: is a directory, not an image")
-        fp = p.open("rb")
-    elif isinstance(source, (bytes, bytearray, memoryview)):
-        fp = io.BytesIO(bytes(source))
-    else:
-        fp = source
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # _check_size says it better
-            im = Image.open(fp)
-    except Image.DecompressionBombError as e:
-        raise ImageError(f"image refused as a possible decompression bomb ({e})") from e
-    except UnidentifiedImageError as e:
-        raise ImageError("not an image file we can read (PNG, JPEG, WebP, BMP, TIFF, GIF)") from e
-    except OSError as e:
-        raise ImageError(f"cannot read image: {e}") from e
-    return im
-
-
-def _check_size(w: int, h: int) -> None:
-    if w * h > MAX_PIXELS:
-        raise ImageError(f"image is {w}x{h} pixels; the limit is {MAX_PIXELS / 1e6:.0f} megapixels")
-    if min(w, h) < MIN_SIDE:
-        raise ImageError(f"image is {w}x{h} pixels; too small to hold a digit (at least {MIN_SIDE}x{MIN_SIDE})")
-
-
-def _pil_to_arrays(im: Image.Image, notes: list[str]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """PIL image of any mode -> (grey HxW float32 [0,1], alpha HxW float32 or None, RGB uint8 preview)."""
-    _check_size(*im.size)  # before decoding: PIL opens lazily
-    if getattr(im, "n_frames", 1) > 1:
-        notes.append(f"animated image with {im.n_frames} frames: using the first frame")
-        im.seek(0)
-    try:
-        im.load()
-        im = ImageOps.exif_transpose(im)
-    except Exception as e:  # truncated data, broken EXIF, unsupported compression...
-        raise ImageError(f"cannot decode image: {e}") from e
-    mode = im.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        a = np.asarray(im).astype(np.float64)
-        top = 65535.0 if mode.startswith("I;16") else max(255.0, float(a.max()) or 1.0)
-        grey = np.clip(a / top, 0, 1).astype(np.float32)
-        return grey, None, (grey * 255).astype(np.uint8)[..., None].repeat(3, -1)
-    if mode in ("1", "L"):
-        grey = np.asarray(im.convert("L"), np.float32) / 255
-        return grey, None, np.asarray(im.convert("RGB"))
-    if mode in ("LA", "La", "P", "PA", "RGBA", "RGBa") or "transparency" in im.info:
-        rgba = np.asarray(im.convert("RGBA"))
-        return _luma(rgba[..., :3]), rgba[..., 3].astype(np.float32) / 255, rgba[..., :3]
-    rgb = np.asarray(im.convert("RGB"))  # RGB, CMYK, YCbCr, LAB, HSV
-    return _luma(rgb), None, rgb
-
-
-def _luma(rgb: np.ndarray) -> np.ndarray:
-    return (rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)) / 255
-
-
-def _array_to_arrays(a: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """numpy picture (canvas RGBA, RGB, grey; uint8, uint16 or float) -> same triple as above."""
-    a = np.asarray(a)
-    if a.ndim == 3 and a.shape[-1] == 1:
-        a = a[..., 0]
-    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] not in (3, 4)):
-        raise ImageError(f"array of shape {a.shape} is not a picture (H, W), (H, W, 3) or (H, W, 4)")
-    _check_size(a.shape[1], a.shape[0])
-    if not np.isfinite(a).all():
-        raise ImageError("array contains NaN or infinite values")
-    if a.dtype == np.uint8 and a.ndim == 3:  # the canvas' RGBA: let OpenCV do the colour maths
-        code = cv2.COLOR_RGBA2GRAY if a.shape[-1] == 4 else cv2.COLOR_RGB2GRAY
-        grey = cv2.cvtColor(np.ascontiguousarray(a), code).astype(np.float32) / 255
-        alpha = a[..., 3].astype(np.float32) / 255 if a.shape[-1] == 4 else None
-        return grey, alpha, a[..., :3]
-    if a.dtype == np.uint8:
-        f = a.astype(np.float32) / 255
-    elif a.dtype == np.uint16:
-        f = a.astype(np.float32) / 65535
-    elif a.dtype == bool:
-        f = a.astype(np.float32)
-    else:
-        f = a.astype(np.float32)
-        if f.min() < 0:
-            raise ImageError("array has negative values; expected [0, 1] or [0, 255]")
-        if f.max() > 1:
-            f = f / (255.0 if f.max() <= 255 else f.max())
-    if f.ndim == 2:
-        return f, None, (f * 255).astype(np.uint8)[..., None].repeat(3, -1)
-    rgb = (f[..., :3] * 255).astype(np.uint8)
-    grey = f[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
-    alpha = f[..., 3] if f.shape[-1] == 4 else None
-    return grey, alpha, rgb
-
-
-def load_picture(source) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Any supported input -> (grey HxW float32 [0, 1] with alpha composited, RGB preview, notes).
-
-    ``source``: a path, bytes, a binary file object, a PIL image or a numpy array
-    (e.g. the canvas' RGBA ``image_data``).  Raises ImageError with a reason.
-    """
-    notes: list[str] = []
-    if isinstance(source, np.ndarray):
-        grey, alpha, preview = _array_to_arrays(source)
-    else:
-        im = source if isinstance(source, Image.Image) else _open_pil(source)
-        grey, alpha, preview = _pil_to_arrays(im, notes)
-    if alpha is not None and alpha.min() < 0.98:
-        # Transparent parts are background.  Composite onto the colour opposite to
-        # the opaque pixels, so ink on transparency (canvas strokes, logos) stands out
-        # and opaque paper on transparency merges with the background.
-        opaque = alpha > 0.5
-        back = 0.0 if (not opaque.any() or np.mean(grey[opaque] >= 0.5) >= 0.5) else 1.0  # median >= 0.5, without a sort
-        grey = alpha * grey + (1 - alpha) * back
-        notes.append("transparent background composited")
-    return grey.astype(np.float32), preview, notes
 
 
 # ----------------------------------------------------------------------------- the recipe
@@ -366,10 +233,6 @@ def prepare_batch(images: np.ndarray) -> np.ndarray:
         if p.image is not None:
             out[i] = p.image
     return out
-
-
-def is_image_file(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_SUFFIXES
 
 
 # ----------------------------------------------------------------------------- MNIST-likeness

@@ -14,10 +14,15 @@ the card's threshold, or the model-independent "is this a digit?" gate in models
 abstain is true when the model should not be trusted to say which digit this is ("not sure this is a
 digit"), and also for no ink; label is kept even then, so consumers that ignore abstain still work.
 A model whose card has no calibration (e.g. one a user dropped in) is judged by the gate alone.  --format text prints
-"PATH<tab>LABEL<tab>CONFIDENCE", with a fourth column "not sure this is a digit: ..." when it abstains.
-An unreadable file prints {"path": ..., "error": "..."} on its line; the others go on and the exit
-code is 1 (2: a usage or configuration error, e.g. no such model).  The default model is the best usable
-model in models/ by its card.
+"PATH<tab>LABEL<tab>CONFIDENCE", with a fourth column "not sure this is a digit: ..." when it abstains;
+in a name, control characters and bytes that are not UTF-8 are escaped (\\n, \\t, \\x1b, \\xff), so a
+line is always one line and never a terminal command.
+An unreadable or refused file prints {"path": ..., "error": "..."} on its line; the others go on and the
+exit code is 1 (2: a usage or configuration error, e.g. no such model; 3: an internal error, a bug and not
+a bad file, with its traceback on stderr: its file still gets a line and the others go on).  In a
+directory every entry named like a picture is taken, whatever it is: a FIFO, a socket or a dangling link
+gets its error line instead of being skipped.  The default model is the best usable model in models/ by
+its card.
 
 Longer than a thin script because it owns the command-line contract above: folders expanded, one line per
 file whatever happens to it, two output formats; every decision itself is digitlab's (serving.classifiers.Prediction).
@@ -25,26 +30,59 @@ file whatever happens to it, two output formats; every decision itself is digitl
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import sys
+import traceback
+import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 
 from digitlab import cli
 
 BATCH = 256  # pictures prepared, then predicted in one forward pass
+INTERNAL_ERROR = 3  # a bug, not a bad input: the traceback is on stderr (never exit 1, which means "some files refused")
+_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
-def expand(paths: list[str]) -> list[Path]:
-    """Files as given; directories replaced by the sorted image files inside them."""
+def expand(paths: list[str]) -> list[tuple[Path, str | None]]:
+    """(file, None) for each file as given and for each picture-named entry of a directory (sorted), or
+    (path, reason) for a directory that cannot be listed.  Entries that are not regular files (a FIFO, a
+    socket, a dangling link) are kept, so they are reported on their own line instead of skipped."""
     from digitlab.preprocess import is_image_file
 
-    out: list[Path] = []
+    out: list[tuple[Path, str | None]] = []
     for p in map(Path, paths):
-        if p.is_dir():
-            out.extend(sorted(f for f in p.iterdir() if f.is_file() and is_image_file(f)))
-        else:
-            out.append(p)  # a missing or unreadable file is reported on its own line
+        if not p.is_dir():
+            out.append((p, None))  # a missing or unreadable file is reported on its own line
+            continue
+        try:
+            entries = list(p.iterdir())
+        except OSError as e:
+            out.append((p, f"{p}: cannot list this folder ({e.strerror or type(e).__name__})"))
+            continue
+        pictures = sorted(f for f in entries if is_image_file(f))
+        if len(pictures) < len(entries):
+            print(f"{printable(str(p))}: skipped {len(entries) - len(pictures)} entries without a picture suffix", file=sys.stderr)
+        out.extend((f, None) for f in pictures)
     return out
+
+
+def printable(text: str) -> str:
+    """``text`` as one safe line of a terminal: bytes of a file name that are not UTF-8 as \\xNN, control and
+    format characters (newline, tab, terminal escape codes, bidi overrides) and line separators escaped."""
+    with contextlib.suppress(UnicodeEncodeError):  # a surrogate that stands for no byte is escaped below
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(_escape(ch) if unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp") else ch
+                   for ch in text)
+
+
+def _escape(ch: str) -> str:
+    if ch in _ESCAPES:
+        return _ESCAPES[ch]
+    n = ord(ch)
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
 
 
 def format_line(path: Path, pred, fmt: str) -> str:
@@ -61,13 +99,41 @@ def format_line(path: Path, pred, fmt: str) -> str:
             }
         )
     if pred.label is None:
-        return f"{path}\tno ink"
-    line = f"{path}\t{pred.label}\t{pred.confidence:.3f}"
+        return f"{printable(str(path))}\tno ink"
+    line = f"{printable(str(path))}\t{pred.label}\t{pred.confidence:.3f}"
     return f"{line}\t{pred.message}" if pred.abstain else line
 
 
 def format_error(path: Path, message: str, fmt: str) -> str:
-    return json.dumps({"path": str(path), "error": message}) if fmt == "json" else f"{path}\terror: {message}"
+    if fmt == "json":
+        return json.dumps({"path": str(path), "error": message})
+    return f"{printable(str(path))}\terror: {printable(message)}"
+
+
+def predict_lines(classifier, files: list[tuple[Path, str | None]], invert: str, fmt: str) -> Iterator[tuple[str, str]]:
+    """(line, outcome) for every file, in order: outcome "ok", "error" (the file was refused, with its
+    reason) or "internal" (preparing it raised something that is not a refusal: a bug, whose traceback
+    goes to stderr; the line says so and the other files go on).  One forward pass per BATCH pictures."""
+    from digitlab import preprocess
+
+    for start in range(0, len(files), BATCH):
+        done: list[tuple[Path, str, object]] = []  # (file, outcome, Prepared or message): messages only, never
+        for f, reason in files[start : start + BATCH]:  # an exception, whose traceback would hold the file open
+            if reason is not None:
+                done.append((f, "error", reason))
+                continue
+            try:
+                prepared = preprocess.prepare(f, invert=invert)
+            except preprocess.ImageError as e:
+                done.append((f, "error", str(e)))
+            except Exception as e:
+                traceback.print_exc()
+                done.append((f, "internal", f"internal error, not a problem with this file: {type(e).__name__}: {e}"))
+            else:  # the intermediate steps are for the app's inspector: a batch keeps only the 28x28 input
+                done.append((f, "ok", dataclasses.replace(prepared, steps=[])))
+        answers = iter(classifier.predict_prepared([r for _, o, r in done if o == "ok"]))  # the card's abstain rule and the digit gate, one pass each
+        for f, outcome, r in done:
+            yield (format_line(f, next(answers), fmt) if outcome == "ok" else format_error(f, r, fmt)), outcome
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,9 +145,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="auto-detect dark ink on light paper, or force it: yes = dark ink on light, no = light ink on dark (default auto)")
     a = p.parse_args(argv)
 
-    from digitlab import preprocess
     from digitlab.models import artifacts
-    from digitlab.serving.classifiers import load_classifier
+    from digitlab.serving.runtime import load as load_classifier  # ONNX Runtime: no TensorFlow to answer
 
     try:
         classifier = load_classifier(a.model)
@@ -91,26 +156,20 @@ def main(argv: list[str] | None = None) -> int:
 
     files = expand(a.paths)
     if not files:
-        return cli.error("no image files found in " + ", ".join(a.paths))
-    failed = False
-    for start in range(0, len(files), BATCH):
-        chunk = files[start : start + BATCH]
-        prepared: list[tuple[Path, object]] = []
-        for f in chunk:
-            try:
-                prepared.append((f, preprocess.prepare(f, invert=a.invert)))
-            except preprocess.ImageError as e:
-                prepared.append((f, e))
-        ok = [(f, r) for f, r in prepared if not isinstance(r, Exception)]
-        answers = iter(classifier.predict_prepared([r for _, r in ok]))  # the card's abstain rule and the digit gate, one pass each
-        for f, r in prepared:
-            if isinstance(r, Exception):
-                failed = True
-                print(format_error(f, str(r), a.format))
-            else:
-                print(format_line(f, next(answers), a.format))
-        sys.stdout.flush()
-    return 1 if failed else 0
+        return cli.error("no image files found in " + ", ".join(printable(p) for p in a.paths))
+    if hasattr(sys.stdout, "reconfigure"):  # a name's characters never end the run, whatever stdout's encoding
+        sys.stdout.reconfigure(errors="backslashreplace")
+    outcomes = set()
+    try:
+        for line, outcome in predict_lines(classifier, files, a.invert, a.format):
+            print(line, flush=True)  # what was answered is out even if a later file kills the process
+            outcomes.add(outcome)
+    except Exception:  # a crash (not a bad file) must never look like one: traceback and its own exit code
+        traceback.print_exc()
+        return INTERNAL_ERROR
+    if "internal" in outcomes:
+        return INTERNAL_ERROR
+    return cli.SOME_FAILED if "error" in outcomes else cli.OK
 
 
 if __name__ == "__main__":

@@ -1,0 +1,326 @@
+"""Reading pictures: a path, bytes, a file object, a PIL image or a numpy array -> grey float32 [0, 1].
+
+This is the file-reading half of the one preprocessing path (``digitlab.preprocess`` re-exports
+``load_picture``, ``ImageError``, ``is_image_file`` and the size limits, and does the recipe).
+A picture file is treated as hostile until decoded:
+
+    open        a path is opened without blocking (a FIFO never hangs), and only a regular file is read
+    identify    Pillow tries only the formats in FORMATS, whatever the file is called
+    size        refused over MAX_PIXELS or under MIN_SIDE, before any pixel is decoded
+    decode      at reduced size when the picture is far larger than the recipe needs (JPEG draft,
+                then Image.reduce), within MAX_DECODE_BYTES; refused when that cannot be bounded
+    orient      EXIF orientation applied; unreadable EXIF is ignored with a note
+    first frame of an animated or multi-page file, with a note
+
+Every Pillow call on the file's bytes runs inside one guard: whatever a malformed file makes Pillow
+raise (OSError, ValueError, SyntaxError, TypeError, KeyError, IndexError, struct.error, EOFError,
+zlib.error, MemoryError, RecursionError, ...) becomes ``ImageError`` with a reason.  Two pieces
+of optional metadata (EXIF orientation, "are there more frames?") are read inside their own guard,
+because losing them loses nothing from the first frame.  The numpy maths after decoding is ours and
+runs outside the guard: a bug there is a crash, never a refusal.  Files are opened with context
+managers and closed on every path, and a refusal keeps no reference to an open file.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import stat
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF")  # the only formats Pillow may decode (not EPS, AVIF, DDS, ...)
+FORMAT_NAMES = "PNG, JPEG, WebP, BMP, TIFF, GIF"
+_JPEG = ("JPEG", "MPO")  # Pillow opens a camera's multi-picture JPEG as MPO: its first picture is a plain JPEG
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+MAX_PIXELS = 40_000_000  # refuse larger pictures (decompression bombs, 10000x10000 scans)
+MIN_SIDE = 8  # a picture smaller than this cannot hold a legible digit
+DECODE_SIDE = 400  # = preprocess.WORK_SIDE: a picture at least twice this size is decoded shrunk by an
+# integer factor to no less than this (the recipe shrinks it to WORK_SIDE anyway); smaller ones exactly as stored
+MAX_WORK_PIXELS = (2 * DECODE_SIDE) ** 2  # what is left after shrinking is at most this (~30 MB of float maths)
+MAX_DECODE_BYTES = 80 * 2**20  # Pillow's buffers for decoding and shrinking one picture: the predict CLI holds
+# ~850 MB with TensorFlow and a model loaded, and must stay under 1 GB on any file (docs/evaluation.md#fuzzing)
+MIN_CONTRAST = 0.12  # = preprocess.MIN_CONTRAST: a difference in tone that counts as ink
+PAPER_COVER = 0.25  # opaque pixels covering at least this much of a picture with transparency may be paper...
+PAPER_INK = 0.01  # ...when at least this fraction of them is ink on it (a digit's ink is ~3-20 % of its paper)
+
+_STORED_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}  # Pillow keeps other modes in 4
+_REDUCIBLE = ("L", "RGB", "RGBA", "LA", "La", "RGBa", "I", "F", "CMYK", "YCbCr", "LAB", "HSV")  # modes Image.reduce takes
+_ALPHA = ("LA", "La", "P", "PA", "RGBA", "RGBa")
+_DEEP = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")  # numeric pixels, scaled like a numpy picture
+_TRANSPOSE = {  # EXIF orientation -> the transposition that shows the picture upright (as ImageOps.exif_transpose)
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_FILE_KINDS = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+               stat.S_IFSOCK: "a socket"}
+
+
+class ImageError(ValueError):
+    """The input is not a picture we can read (or one we refuse); the message says why."""
+
+
+def is_image_file(path: Path) -> bool:
+    """True when the name ends in a picture suffix (what the CLI's and the Collect page's folder listings take)."""
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def _check_size(w: int, h: int) -> None:
+    if w * h > MAX_PIXELS:
+        raise ImageError(f"image is {w}x{h} pixels; the limit is {MAX_PIXELS / 1e6:.0f} megapixels")
+    if min(w, h) < MIN_SIDE:
+        raise ImageError(f"image is {w}x{h} pixels; too small to hold a digit (at least {MIN_SIDE}x{MIN_SIDE})")
+
+
+# ----------------------------------------------------------------------------- opening
+
+
+@contextmanager
+def _opened(source):
+    """A binary file object for a path / bytes / file object; a path is closed on every way out."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        yield io.BytesIO(bytes(source))
+        return
+    if not isinstance(source, (str, os.PathLike)):
+        yield source  # a file object: its owner closes it
+        return
+    p = Path(source)
+    try:
+        # stat first: a FIFO, device or socket is refused by what it is, before any open (which could block
+        # on a FIFO without a writer); O_NONBLOCK covers a file swapped for a FIFO in between.
+        kind = stat.S_IFMT(os.stat(p).st_mode)
+        if kind == stat.S_IFDIR:
+            raise ImageError(f"{p}: is a directory, not an image")
+        if kind != stat.S_IFREG:
+            raise ImageError(f"{p}: is {_FILE_KINDS.get(kind, 'not a regular file')}, not a picture file")
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise ImageError(f"{p}: no such file") from None
+    except OSError as e:  # EACCES, ELOOP, ENAMETOOLONG, ENOTDIR, ENXIO, EMFILE ...
+        raise ImageError(f"{p}: cannot be read ({e.strerror or type(e).__name__})") from None
+    with os.fdopen(fd, "rb") as fp:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ImageError(f"{p}: is not a regular file, not a picture file")
+        yield fp
+
+
+# ----------------------------------------------------------------------------- decoding (the guarded part)
+
+
+def _shrink_factor(w: int, h: int) -> int:
+    """Integer factor that leaves the longer side >= DECODE_SIDE and the shorter >= MIN_SIDE (1: decode as stored)."""
+    return max(1, min(max(w, h) // DECODE_SIDE, min(w, h) // MIN_SIDE))
+
+
+def _reducible_mode(im: Image.Image) -> str:
+    """The mode ``_reducible`` converts ``im`` to: one ``Image.reduce`` takes, keeping transparency."""
+    if im.mode in ("1", "L"):
+        return "L"  # transparency of a grey picture is ignored, as when it is decoded as stored
+    if im.mode == "PA" or "transparency" in im.info:
+        return "RGBA"
+    if im.mode.startswith("I;16"):
+        return "I"
+    return im.mode if im.mode in _REDUCIBLE else "RGB"
+
+
+def _reducible(im: Image.Image) -> Image.Image:
+    mode = _reducible_mode(im)
+    return im if mode == im.mode else im.convert(mode)
+
+
+def _decode_bytes(im: Image.Image) -> int:
+    """Bytes Pillow holds at once to decode ``im`` at its (drafted) size and shrink it (measured, Pillow 13):
+    the stored pixels, their conversion to a mode ``Image.reduce`` takes, reduce's premultiplied copy of a
+    mode with alpha, and for WebP libwebp's canvas and the decoded frame Pillow copies from."""
+    mode = _reducible_mode(im)
+    per_pixel = _STORED_BYTES.get(im.mode, 4)
+    if mode != im.mode:
+        per_pixel += _STORED_BYTES.get(mode, 4)
+    if mode in ("LA", "RGBA"):
+        per_pixel += 4
+    if im.format == "WEBP":
+        per_pixel += 12
+    return im.width * im.height * per_pixel
+
+
+def _orientation(im: Image.Image, notes: list[str]) -> int:
+    """EXIF orientation (1-8); 1 when absent, invalid or unreadable (a garbage EXIF block loses only this)."""
+    try:
+        value = im.getexif().get(0x0112, 1)
+    except Exception:  # SyntaxError "not a TIFF file", struct.error, ... from a broken EXIF block
+        notes.append("EXIF data unreadable: orientation ignored")
+        return 1
+    return value if isinstance(value, int) and value in _TRANSPOSE else 1
+
+
+def _is_animated(im: Image.Image) -> bool:
+    """More than one frame?  Reads at most the second frame's header (``n_frames`` would walk them all)."""
+    try:
+        return bool(getattr(im, "is_animated", False))
+    except Exception:  # a broken second frame: the first one is already read
+        return False
+
+
+def _decoded(im: Image.Image, notes: list[str]) -> tuple[str, np.ndarray]:
+    """An opened PIL image -> (kind, pixels): "grey" (H, W) uint8, "rgb" (H, W, 3) uint8, "rgba" (H, W, 4)
+    uint8, or "deep" (H, W) uint16 / int32 / float32 as stored.  Every Pillow call that reads the file is here."""
+    if im.format is not None and im.format not in FORMATS + _JPEG:
+        raise ImageError(f"{im.format} pictures are not read here ({FORMAT_NAMES})")
+    w, h = im.size
+    _check_size(w, h)  # before decoding: PIL opens lazily
+    deep16 = im.mode.startswith("I;16")
+    factor = _shrink_factor(w, h)
+    if factor > 1 and im.format in _JPEG:  # libjpeg decodes straight to 1/2, 1/4 or 1/8 size
+        im.draft(im.mode, (math.ceil(w / factor), math.ceil(h / factor)))
+        factor = _shrink_factor(*im.size)
+    if factor > 1 and _decode_bytes(im) > MAX_DECODE_BYTES:
+        raise ImageError(f"image is {w}x{h} pixels ({im.format} {im.mode}): decoding it would take "
+                         f"{_decode_bytes(im) / 2**20:.0f} MB; the limit is {MAX_DECODE_BYTES / 2**20:.0f} MB")
+    if (im.width // factor) * (im.height // factor) > MAX_WORK_PIXELS:
+        raise ImageError(f"image is {w}x{h} pixels; too long and narrow to hold a digit")
+    im.load()
+    out = im
+    if factor > 1:
+        out = _reducible(im).reduce(factor)
+        notes.append(f"read at 1/{w // out.width} size ({out.width}x{out.height}) to bound memory")
+    elif im.size != (w, h):
+        notes.append(f"read at 1/{w // im.width} size ({im.width}x{im.height}) to bound memory")
+    method = _TRANSPOSE.get(_orientation(im, notes))
+    if method is not None:
+        out = out.transpose(method)
+    if out.mode in _DEEP:
+        pixels = np.asarray(out)
+        kind, pixels = "deep", pixels.astype(np.uint16) if deep16 else pixels  # I;16B is big-endian; reduce made I
+    elif out.mode in ("1", "L"):
+        kind, pixels = "grey", np.asarray(out.convert("L"))
+    elif out.mode in _ALPHA or "transparency" in out.info:
+        kind, pixels = "rgba", np.asarray(out.convert("RGBA"))
+    else:
+        kind, pixels = "rgb", np.asarray(out.convert("RGB"))  # RGB, CMYK, YCbCr, LAB, HSV
+    if _is_animated(im):
+        notes.append("animated image: using the first frame")
+    return kind, pixels
+
+
+def _read(source, notes: list[str]) -> tuple[str, np.ndarray]:
+    """The guard: any path, bytes, file object or PIL image -> ``_decoded``'s (kind, pixels), or ImageError."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's warnings about broken metadata: the outcome says it better
+        try:
+            if isinstance(source, Image.Image):
+                return _decoded(source, notes)
+            with _opened(source) as fp, Image.open(fp, formats=FORMATS) as im:
+                return _decoded(im, notes)
+        except ImageError:
+            raise
+        except Image.DecompressionBombError as e:
+            raise ImageError(f"image refused as a possible decompression bomb ({e})") from None
+        except UnidentifiedImageError:
+            raise ImageError(f"not an image file we can read ({FORMAT_NAMES})") from None
+        except Exception as e:  # whatever a malformed file makes Pillow raise (see the module docstring)
+            raise ImageError(f"cannot decode image: {_reason(e)}") from None
+
+
+def _reason(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return f"{text[0][:200]} ({type(e).__name__})" if text else type(e).__name__
+
+
+# ----------------------------------------------------------------------------- pixels -> grey
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    return (rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)) / 255
+
+
+def _pixels_to_arrays(kind: str, a: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """``_decoded``'s pixels -> (grey HxW float32 [0,1], alpha HxW float32 or None, RGB uint8 preview)."""
+    if kind == "deep":
+        return _array_to_arrays(a)  # one owner of how numbers become [0, 1]: float TIFFs in [0, 1], NaN refused
+    if kind == "grey":
+        return a.astype(np.float32) / 255, None, np.repeat(a[..., None], 3, -1)
+    if kind == "rgba":
+        return _luma(a[..., :3]), a[..., 3].astype(np.float32) / 255, a[..., :3]
+    return _luma(a), None, a
+
+
+def _array_to_arrays(a: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """numpy picture (canvas RGBA, RGB, grey; uint8, uint16, int or float) -> same triple as above."""
+    a = np.asarray(a)
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] not in (3, 4)):
+        raise ImageError(f"array of shape {a.shape} is not a picture (H, W), (H, W, 3) or (H, W, 4)")
+    _check_size(a.shape[1], a.shape[0])
+    if not np.isfinite(a).all():
+        raise ImageError("picture contains NaN or infinite values")
+    if a.dtype == np.uint8 and a.ndim == 3:  # the canvas' RGBA: let OpenCV do the colour maths
+        code = cv2.COLOR_RGBA2GRAY if a.shape[-1] == 4 else cv2.COLOR_RGB2GRAY
+        grey = cv2.cvtColor(np.ascontiguousarray(a), code).astype(np.float32) / 255
+        alpha = a[..., 3].astype(np.float32) / 255 if a.shape[-1] == 4 else None
+        return grey, alpha, a[..., :3]
+    if a.dtype == np.uint8:
+        f = a.astype(np.float32) / 255
+    elif a.dtype == np.uint16:
+        f = a.astype(np.float32) / 65535
+    elif a.dtype == bool:
+        f = a.astype(np.float32)
+    else:
+        f = a.astype(np.float32)
+        if f.min() < 0:
+            raise ImageError("picture has negative values; expected [0, 1] or [0, 255]")
+        if f.max() > 1:
+            f = f / (255.0 if f.max() <= 255 else f.max())
+    if f.ndim == 2:
+        return f, None, (f * 255).astype(np.uint8)[..., None].repeat(3, -1)
+    rgb = (f[..., :3] * 255).astype(np.uint8)
+    grey = f[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+    alpha = f[..., 3] if f.shape[-1] == 4 else None
+    return grey, alpha, rgb
+
+
+def _composite(grey: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Grey (H, W) with transparency -> grey (H, W) on a background chosen so that transparency is never ink.
+
+    Ink drawn on transparency (canvas strokes, a logo) goes on the colour opposite to the opaque pixels,
+    so it stands out.  Opaque paper inside a transparent margin (a photo cut out with rounded corners)
+    goes on the paper's own tone, so the margin merges with the paper instead of framing it like ink.
+    Paper is told from ink by two things strokes do not have together: the opaque pixels cover a good
+    part of the picture (PAPER_COVER) and hold a second tone, the ink, at least MIN_CONTRAST away from
+    their usual tone on PAPER_INK of them (flat strokes, as the canvas makes, keep the first rule).
+    """
+    opaque = grey[alpha > 0.5]
+    if opaque.size >= PAPER_COVER * grey.size:
+        tone = float(np.median(opaque))
+        if np.mean(np.abs(opaque - tone) > MIN_CONTRAST) >= PAPER_INK:
+            return alpha * grey + (1 - alpha) * tone
+    back = 0.0 if (opaque.size == 0 or np.mean(opaque >= 0.5) >= 0.5) else 1.0  # median >= 0.5, without a sort
+    return alpha * grey + (1 - alpha) * back
+
+
+def load_picture(source) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Any supported input -> (grey HxW float32 [0, 1] with alpha composited, RGB preview, notes).
+
+    ``source``: a path, bytes, a binary file object, a PIL image or a numpy array
+    (e.g. the canvas' RGBA ``image_data``).  Raises ImageError with a reason.
+    """
+    notes: list[str] = []
+    if isinstance(source, np.ndarray):
+        grey, alpha, preview = _array_to_arrays(source)
+    else:
+        grey, alpha, preview = _pixels_to_arrays(*_read(source, notes))
+    if alpha is not None and alpha.min() < 0.98:
+        grey = _composite(grey, alpha)
+        notes.append("transparent background composited")
+    return grey.astype(np.float32), preview, notes
