@@ -16,7 +16,7 @@ import streamlit as st
 from digitlab import paths, preprocess
 from digitlab.evaluation import inspect_input
 from digitlab.models import artifacts
-from digitlab.serving import classifiers
+from digitlab.serving import classifiers, runtime
 
 
 def _keep_tensorflow_warm() -> None:
@@ -123,37 +123,46 @@ def page(title: str, icon: str = "✏️") -> None:
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=8)
-def _classifier(path: str, mtime_ns: int, size: int) -> classifiers.Classifier:
-    """One Classifier per model file version, shared by every page and session.
-
-    Keyed by (path, mtime, size) so a replaced file is loaded again.  The first forward
-    pass traces the tf.function; doing it here keeps it out of the first stroke.
-    """
-    entry = next((e for e in artifacts.list_models(Path(path).parent) if str(e.path) == path), None)
+def _served(path: str, key: str) -> runtime.ServedModel:
+    """One ONNX Runtime session per model file version (keyed by its hash), shared by every page and
+    session: what Home, Collect and every prediction use.  No TensorFlow in the server for these."""
+    entry = next((e for e in runtime.list_models(Path(path).parent) if str(e.path) == path), None)
     if entry is None or not entry.usable:
-        entry = artifacts.inspect(Path(path))
+        raise artifacts.ModelError(entry.reason if entry else f"{path}: not in its models folder any more")
+    clf = runtime.ServedModel(entry, runtime.served_file(Path(path), "classifier", Path(path).parent))
+    clf.predict_prepared([preprocess.prepare(np.zeros((28, 28), np.uint8))])  # first run, gate included, now
+    return clf
+
+
+@st.cache_resource(show_spinner="Loading the Keras model (for gradients)…", max_entries=4)
+def _keras(path: str, key: str) -> classifiers.Classifier:
+    """The Keras model, for the pages that need gradients (Explain, Robustness): TensorFlow is imported
+    the first time one of them is opened, not before."""
+    entry = artifacts.inspect(Path(path))
     clf = classifiers.Classifier(entry)
     clf.predict_proba(np.zeros((1, 28, 28), np.float32))  # traces the tf.function now, not on the first stroke
     return clf
 
 
 def list_models() -> list[artifacts.ModelEntry]:
-    return artifacts.list_models(models_dir())
+    """Every model in models/, from the cards and the conversion records (no model is loaded)."""
+    return runtime.list_models(models_dir())
 
 
-def classifier(entry: artifacts.ModelEntry) -> classifiers.Classifier:
-    st_ = entry.path.stat()
-    return _classifier(str(entry.path), st_.st_mtime_ns, st_.st_size)
+def classifier(entry: artifacts.ModelEntry, keras: bool = False) -> runtime.ServedModel | classifiers.Classifier:
+    """The chosen model: served through ONNX Runtime, or (``keras``) the Keras model itself."""
+    return (_keras if keras else _served)(str(entry.path), runtime.file_key(entry.path))
 
 
 def _remember_pick() -> None:
     st.session_state[MODEL_KEY] = st.session_state[PICKER_KEY]
 
 
-def sidebar() -> classifiers.Classifier | None:
+def sidebar(keras: bool = False) -> runtime.ServedModel | classifiers.Classifier | None:
     """Model picker: every usable model with its card's headline, unusable files with their reason.
 
-    Returns the chosen model's Classifier, or None when no model is usable.
+    Returns the chosen model (``classifier``: served by ONNX Runtime, or the Keras model when the page
+    needs gradients), or None when no model is usable.
     """
     entries = list_models()
     usable = [e for e in entries if e.usable]
@@ -176,7 +185,7 @@ def sidebar() -> classifiers.Classifier | None:
     if not usable:
         return None
     chosen = next(e for e in usable if e.name == st.session_state[MODEL_KEY])
-    return classifier(chosen)
+    return classifier(chosen, keras)
 
 
 def require_model(clf: classifiers.Classifier | None) -> classifiers.Classifier:
@@ -263,10 +272,9 @@ def show_likeness(image) -> None:
 # ----------------------------------------------------------------------------- explanations
 
 
-def model_key(clf: classifiers.Classifier) -> str:
+def model_key(clf) -> str:
     """Identifies a model file version in cache keys (keras models are not hashable by st.cache_data)."""
-    s = clf.entry.path.stat()
-    return f"{clf.entry.path}:{s.st_mtime_ns}:{s.st_size}"
+    return f"{clf.entry.path}:{runtime.file_key(clf.entry.path)}"
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

@@ -9,6 +9,8 @@ and settings in <out>/leaderboard/<model>.json; --refresh measures every model a
 Writes <out>/leaderboard.md and <out>/leaderboard.json (every number) and prints the Markdown table.
 --dry-run: the app's quick settings (100 corrupted and 50 attacked digits, PGD-10), seconds per model,
 written as leaderboard_quick.md / .json so the full table is never replaced by a rough one.
+--progress-json prints progress as JSON lines instead of the table (the app's Leaderboard page runs
+this script in its own process, so a measurement's memory is given back when it ends).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dry-run", "--quick", action="store_true", help="quick settings: 100 corrupted / 50 attacked digits, PGD-10 (default off)")
     p.add_argument("--mnist", default=None, help="mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
     p.add_argument("--out", type=Path, default=None, help="reports folder (default evaluation/reports/)")
+    p.add_argument("--progress-json", action="store_true", help="progress as JSON lines on stdout (the app's Leaderboard page reads them)")
     a = p.parse_args(argv)
 
     from digitlab import data
@@ -35,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.models import artifacts, cards
     from digitlab.paths import REPORTS_DIR
     from digitlab.report import tables
-    from digitlab.report.progress import console_progress
+    from digitlab.report.progress import console_progress, json_progress
 
     settings = dataclasses.replace(leaderboard.QUICK if a.dry_run else leaderboard.Settings(), mnist_path=a.mnist)
     out = a.out or REPORTS_DIR
@@ -43,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         if not leaderboard.usable_models(names=a.models):
             raise artifacts.ModelError("no usable model in models/; train one with training/train_cnn.py")
         rows = leaderboard.table(settings=settings, refresh=a.refresh, cache_dir=out / "leaderboard", names=a.models,
-                                 progress=console_progress("leaderboard"))
+                                 progress=json_progress() if a.progress_json else console_progress("leaderboard"))
     except (artifacts.ModelError, data.DataError) as e:
         return cli.error(e)
     stem = "leaderboard_quick" if a.dry_run else "leaderboard"
@@ -53,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / f"{stem}.md", md.encode())
     atomic_write_json(out / f"{stem}.json", {"command": command, "settings": dataclasses.asdict(settings), "rows": rows})
-    print(table)
+    if not a.progress_json:
+        print(table)
     return 0
 
 

@@ -14,6 +14,14 @@ from digitlab import data
 from digitlab.paths import ROOT
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _scratch_serving_cache(tmp_path_factory):
+    """Models converted for serving during the tests (digitlab.serving.runtime) go to a scratch cache,
+    never to runs/cache/serving; the committed models' files in models/serving/ are only read."""
+    os.environ["DIGITLAB_SERVING_CACHE"] = str(tmp_path_factory.mktemp("serving_cache"))
+    yield
+
+
 @pytest.fixture(scope="session")
 def mnist_path() -> Path:
     """The MNIST file the project's lookup finds (--mnist aside: $DIGITLAB_MNIST, the keras cache,

@@ -9,7 +9,7 @@ from digitlab.evaluation import explain, inspect_input
 SIZE = 210  # px for the main overlays
 
 common.page("Explain the prediction", "🔥")
-clf = common.require_model(common.sidebar())
+clf = common.require_model(common.sidebar(keras=True))
 digit = common.require_digit()
 
 image = digit.prepared.image

@@ -51,7 +51,7 @@ def tiles(rows: list[dict], caption) -> None:
 
 
 common.page("Robustness", "🛡️")
-clf = common.require_model(common.sidebar())
+clf = common.require_model(common.sidebar(keras=True))
 key = common.model_key(clf)
 if "robustness_live" not in st.session_state:
     st.session_state.robustness_live = {}  # (model version, family, corruption, n) -> sweep result

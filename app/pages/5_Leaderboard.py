@@ -2,13 +2,15 @@
 speed and size, from digitlab.evaluation.leaderboard.table() (the function evaluation/leaderboard.py prints)."""
 
 import dataclasses
+import sys
 
 import common
 import streamlit as st
 
-from digitlab import data
+from digitlab import paths
 from digitlab.evaluation import leaderboard
 from digitlab.paths import shown
+from digitlab.report import progress
 
 SETTINGS = {"standard": "Standard (as evaluation/leaderboard.py)", "quick": "Quick look (rough, seconds per model)"}
 
@@ -38,15 +40,17 @@ if rows:
 if measure or refresh:
     st.caption("**Stop** (top right, while it runs) cancels; every model measured by then is kept.")
     bar = st.progress(0.0, text="Starting…")
+    # In its own process (evaluation/leaderboard.py, the same function): its memory goes back when it ends
+    command = [sys.executable, str(paths.ROOT / "evaluation" / "leaderboard.py"), "--out", str(common.reports_dir()), "--progress-json"]
+    command += ["--dry-run"] * (choice == "quick") + ["--refresh"] * refresh
     try:
-        rows = leaderboard.table(common.models_dir(), settings, refresh=refresh, cache_dir=cache,
-                                 progress=lambda f, msg: bar.progress(min(1.0, f), text=msg))
-    except data.DataError as e:
-        st.error(f"Cannot measure without MNIST: {e}")
-    else:
-        st.rerun()  # show the full table and drop the buttons that no longer apply
+        code, errors = progress.run_with_progress(command, lambda f, msg: bar.progress(min(1.0, f), text=msg))
     finally:
         bar.empty()
+    if code != 0:
+        st.error(f"The measurement stopped: {errors.strip().splitlines()[-1] if errors.strip() else f'exit code {code}'}")
+    else:
+        st.rerun()  # show the full table and drop the buttons that no longer apply
 
 with board:
     if not rows:

@@ -146,7 +146,9 @@ def usable_models(models_dir: Path = MODELS_DIR, names: list[str] | None = None)
     one), or every usable model in ``models_dir`` (possibly none)."""
     if names:
         return artifacts.select(names, models_dir)
-    return [e for e in artifacts.list_models(models_dir) if e.usable]
+    from digitlab.serving import runtime
+
+    return [e for e in runtime.list_models(models_dir) if e.usable]  # from the cards: no model loaded to list them
 
 
 def table(models_dir: Path = MODELS_DIR, settings: Settings = Settings(), refresh: bool = False, cache_dir: Path = CACHE_DIR,

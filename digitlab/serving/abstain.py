@@ -65,7 +65,8 @@ def decide(probs: np.ndarray, card: dict | None, *, image: np.ndarray | None = N
     """One prediction's (10,) probabilities + the model card -> (label, or None to abstain; reason).
 
     image: the (28, 28) model input the probabilities came from (``Prepared.image``); when given,
-    the digit gate also judges it.  gate: a ``digitlab.serving.gate.Gate`` (None: the committed one).
+    the digit gate also judges it.  gate: anything with ``score(images)`` and ``threshold``, a
+    ``serving.gate.Gate`` or ``serving.runtime.ServedGate`` (None: the committed one; False: none).
     All-zero probabilities (the picture had no ink) give (None, "no ink").  See the module docstring
     for which rule applies to which model.
     """
@@ -89,7 +90,7 @@ def judge(probs: np.ndarray, card: dict | None, images: np.ndarray | None = None
     if images is not None:
         from digitlab.serving import gate as gate_module
 
-        g = gate if gate is not None else gate_module.default()
+        g = gate_module.default() if gate is None else (gate or None)  # False: no gate
         if g is None:
             gate_note = "; digit gate unavailable"
         else:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 
 from digitlab import preprocess
 from digitlab.models import adapter, artifacts
@@ -84,6 +83,8 @@ class Classifier(_Predicts):
     def __init__(self, entry: artifacts.ModelEntry):
         if not entry.usable:
             raise artifacts.ModelError(f"model {entry.name} is unusable: {entry.reason}")
+        import tensorflow as tf  # here, not at import: the ONNX serving path (serving.runtime) never needs it
+
         self.entry = entry
         self.model = entry.model if entry.model is not None else artifacts.load_model(entry.path)
         shape = adapter.batch_shape(entry.layout)
@@ -103,7 +104,7 @@ class Classifier(_Predicts):
 
     def predict_proba(self, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
         x = np.asarray(x, np.float32).reshape(-1, 28, 28)
-        out = [self._forward(tf.constant(x[i : i + batch_size])).numpy() for i in range(0, len(x), batch_size)]
+        out = [self._forward(x[i : i + batch_size]).numpy() for i in range(0, len(x), batch_size)]
         return np.concatenate(out) if out else np.zeros((0, 10), np.float32)
 
 
@@ -252,6 +253,8 @@ def _tflite_runner(path: Path):
 
 
 def _savedmodel_runner(path: Path):
+    import tensorflow as tf
+
     if not (path / "saved_model.pb").is_file():
         raise artifacts.ModelError(f"{path}: a folder, but not a SavedModel (no saved_model.pb inside)")
     try:

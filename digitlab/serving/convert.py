@@ -1,0 +1,112 @@
+"""python -m digitlab.serving.convert {classifier,gate} MODEL.keras OUT.onnx
+
+The one step of serving that needs TensorFlow, run in its own process by ``digitlab.serving.runtime``
+so the server that asks never imports it: load the file with Keras safe mode, check it (a 28x28 -> 10
+digit classifier, or the digit gate), write ONNX (``digitlab.serving.export.to_onnx``: "image"
+(N, 28, 28) -> "probabilities" (N, 10); the gate: "image" -> "p_digit" (N,)), run the same probe
+through both and refuse the file when they differ by more than ``MAX_DP``.  Prints one JSON line
+(what ``runtime`` records beside the ONNX file).  Exit codes: 0 written, 3 the model is refused (the
+reason on stderr's last line), anything else a failure of the converter itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REFUSED = 3  # the file is not a usable model: cache the reason, do not retry it
+MAX_DP = 1e-5  # |ONNX - Keras| on any probability of the probe, as the serving contract promises
+GATE_OUTPUT = "p_digit"
+
+
+def probe_images(n: int = 64, seed: int = 0) -> np.ndarray:
+    """Digit-like inputs without MNIST (the converter must work offline and fast): random polyline
+    strokes as a canvas gives them, through the one preprocessing path, plus a blank and a noise image."""
+    import cv2
+
+    from digitlab import preprocess
+
+    rng = np.random.default_rng(seed)
+    images = [np.zeros((28, 28), np.float32), rng.random((28, 28), dtype=np.float32)]
+    while len(images) < n:
+        canvas = np.zeros((280, 280), np.uint8)
+        points = rng.integers(40, 240, size=(int(rng.integers(2, 7)), 2)).astype(np.int32)
+        cv2.polylines(canvas, [points], False, 255, int(rng.integers(10, 30)), cv2.LINE_AA)
+        images.append(preprocess.prepare(canvas, invert="no").image)
+    return np.stack(images).astype(np.float32)
+
+
+def _gate_onnx(path: Path, out: Path):
+    import tensorflow as tf
+    import tf2onnx
+
+    from digitlab.files import atomic_write_bytes
+    from digitlab.serving import export
+    from digitlab.serving.gate import Gate
+
+    gate = Gate(path)  # safe mode, shape checks, threshold on the card
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 28, 28], tf.float32, name=export.INPUT_NAME)])
+    def serve(image):
+        return {GATE_OUTPUT: tf.identity(gate.model(image[..., None], training=False)[:, 0], name=GATE_OUTPUT)}
+
+    proto, _ = tf2onnx.convert.from_function(serve, input_signature=serve.input_signature, opset=export.ONNX_OPSET)
+    for value in (*proto.graph.input, *proto.graph.output):
+        value.type.tensor_type.shape.dim[0].dim_param = "batch"
+    atomic_write_bytes(out, proto.SerializeToString())
+    return gate
+
+
+def convert(kind: str, path: Path, out: Path) -> dict:
+    """Write ``out`` from ``path``; returns what to record about it.  Raises ModelError for a refused model."""
+    import onnxruntime as ort
+
+    from digitlab.models import artifacts
+    from digitlab.serving import export
+
+    t0 = time.perf_counter()
+    probe = probe_images()
+    if kind == "gate":
+        expected = _gate_onnx(path, out).score(probe)
+        layout, outputs = "28x28x1", GATE_OUTPUT
+    else:
+        entry = artifacts.inspect(path)
+        if not entry.usable:
+            raise artifacts.ModelError(entry.reason)
+        from digitlab.serving.classifiers import Classifier
+
+        expected = Classifier(entry).predict_proba(probe).astype(np.float64)
+        export.to_onnx(entry, out)
+        layout, outputs = entry.layout, entry.outputs
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    got = np.asarray(session.run(None, {export.INPUT_NAME: probe})[0], np.float64)
+    dp = float(np.abs(got - expected).max())
+    if not np.isfinite(got).all() or dp > MAX_DP:
+        out.unlink(missing_ok=True)
+        raise artifacts.ModelError(f"{path.name}: its ONNX conversion differs from Keras by {dp:.2g} (> {MAX_DP:g}) on the probe")
+    return {"kind": kind, "layout": layout, "outputs": outputs, "probe_max_abs_dp": dp, "probe_n": len(probe),
+            "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 3 or argv[0] not in ("classifier", "gate"):
+        print(__doc__, file=sys.stderr)
+        return 2
+    from digitlab.models import artifacts
+
+    try:
+        info = convert(argv[0], Path(argv[1]), Path(argv[2]))
+    except artifacts.ModelError as e:
+        print(str(e).replace("\n", " "), file=sys.stderr)
+        return REFUSED
+    print(json.dumps(info))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

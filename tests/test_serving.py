@@ -1,0 +1,131 @@
+"""Serving without TensorFlow (digitlab.serving.runtime): the committed models answer through ONNX Runtime
+with the Keras model's labels, probabilities (within 1e-5) and abstain decisions; the serving path never
+imports TensorFlow; a model dropped into models/ is converted once, a refused one is remembered."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from support import MODELS, link_models
+
+from digitlab import files, preprocess
+from digitlab.models import artifacts
+from digitlab.serving import classifiers, gate, runtime
+
+N_PARITY = 300  # MNIST test digits per model (evaluation/serving.py --parity 10000 runs the whole split)
+
+
+def test_every_committed_model_and_the_gate_have_their_serving_file(committed_models):
+    """A clone serves without converting anything: models/serving/ holds the ONNX file of every committed
+    model and of the gate, under the hash of the file as committed (python evaluation/serving.py)."""
+    for path in [e.path for e in committed_models] + [gate.GATE_PATH]:
+        onnx = MODELS / runtime.SERVING_SUBDIR / f"{runtime.file_key(path)}.onnx"
+        assert onnx.is_file(), f"{path.name} changed without its serving file: run python evaluation/serving.py"
+        record = runtime.record(onnx)
+        assert record["source"] == path.name and record["probe_max_abs_dp"] <= 1e-5
+
+
+def test_served_predictions_are_the_keras_models_on_real_mnist_pngs(committed_models, mnist_test):
+    x, y = mnist_test
+    prepared = [preprocess.prepare(files.png_bytes(x[i])) for i in range(N_PARITY)]
+    keras_gate = gate.default()
+    for entry in committed_models:
+        served = runtime.load(entry.name, MODELS)
+        assert isinstance(served, runtime.ServedModel) and served.model is None
+        got = served.predict_prepared(prepared)
+        want = classifiers.Classifier(entry).predict_prepared(prepared, gate=keras_gate)
+        dp = np.abs(np.stack([p.probabilities for p in got]) - np.stack([p.probabilities for p in want])).max()
+        assert dp <= 1e-5, f"{entry.name}: max |dp| {dp:.2g}"
+        assert [p.label for p in got] == [p.label for p in want], entry.name
+        assert [p.abstain for p in got] == [p.abstain for p in want], entry.name
+        assert [p.reason for p in got] == [p.reason for p in want], entry.name  # same calibrated figures, same gate
+        assert np.mean([p.label == t for p, t in zip(got, y[:N_PARITY])]) > 0.9
+
+
+def test_the_serving_path_never_imports_tensorflow(tmp_path, mnist_test):
+    models = link_models(tmp_path / "models", ["mnist_cnn", "mnist_baseline"])
+    x, y = mnist_test
+    picture = tmp_path / "digit.png"
+    picture.write_bytes(files.png_bytes(x[1]))
+    code = f"""
+import json, sys
+from digitlab.serving import runtime
+listed = [(e.name, e.usable) for e in runtime.list_models({str(models)!r})]
+p = runtime.load(None, {str(models)!r}).predict_picture({str(picture)!r})
+print(json.dumps({{"listed": listed, "label": p.label, "abstain": p.abstain, "reason": p.reason,
+                   "tf": sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf_keras"))}}))
+"""
+    out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120).stdout)
+    assert out["tf"] == [], out["tf"]
+    assert out["listed"] == [["mnist_cnn", True], ["mnist_baseline", True]]
+    assert out["label"] == int(y[1]) and not out["abstain"] and "digit gate" in out["reason"]  # the gate ran, through ONNX
+
+
+def _tiny_model(path):
+    import keras
+
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(10)(x)  # logits: served as probabilities
+    model = keras.Model(inputs, outputs)
+    model.save(path)
+    return model
+
+
+def test_a_dropped_in_model_is_converted_once_and_a_refused_file_is_remembered(tmp_path, monkeypatch):
+    models = tmp_path / "models"
+    models.mkdir()
+    model = _tiny_model(models / "mine.keras")
+    (models / "broken.keras").write_bytes(b"PK\x03\x04 not really a zip")
+    calls = []
+    real_run = subprocess.run
+
+    def counting_run(command, *args, **kwargs):
+        calls.append(command)
+        return real_run(command, *args, **kwargs)
+
+    monkeypatch.setattr(runtime.subprocess, "run", counting_run)
+    first = {e.name: e for e in runtime.list_models(models)}
+    assert first["mine"].usable and first["mine"].outputs == "logits"
+    assert not first["broken"].usable and "broken.keras" in first["broken"].reason
+    assert len(calls) == 2
+    again = {e.name: e for e in runtime.list_models(models)}  # from the records: nothing converted again
+    assert len(calls) == 2 and again["broken"].reason == first["broken"].reason
+    x = np.random.default_rng(0).random((5, 28, 28), dtype=np.float32)
+    want = keras_softmax(model(x[..., None]).numpy())
+    got = runtime.load("mine", models).predict_proba(x)
+    assert np.abs(got - want).max() <= 1e-5
+    _tiny_model(models / "mine.keras")  # a new file version (new weights): converted again
+    assert runtime.list_models(models)[0].usable and len(calls) == 3
+
+
+def keras_softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_serving_script_writes_the_files_and_drops_stale_ones(run_script, tmp_path):
+    models = link_models(tmp_path / "models", ["mnist_baseline"], gate=False)
+    stale = models / "serving" / "0123456789abcdef0123456789abcdef.onnx"
+    stale.parent.mkdir()
+    stale.write_bytes(b"old")
+    stale.with_suffix(".json").write_text("{}")
+    run_script("evaluation/serving.py", "--models-dir", models)
+    key = runtime.file_key(models / "mnist_baseline.keras")
+    assert sorted(f.name for f in (models / "serving").iterdir()) == [f"{key}.json", f"{key}.onnx"]
+    assert runtime.record(models / "serving" / f"{key}.onnx")["source"] == "mnist_baseline.keras"
+
+
+def test_an_unusable_model_name_is_refused_with_its_reason(tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "empty.keras").write_bytes(b"")
+    with pytest.raises(artifacts.ModelError, match="empty"):
+        runtime.load("empty", models)
+    with pytest.raises(artifacts.ModelError, match="no model 'nope'"):
+        runtime.load("nope", models)
