@@ -1,17 +1,25 @@
-"""python evaluation/export.py [--model NAME_OR_FILE ...] [--formats h5,savedmodel,tflite,tflite-dynamic,tflite-int8,onnx] [--out DIR] [--check-only] [--dry-run]
+"""python evaluation/export.py [--model NAME_OR_FILE ...] [--formats h5,savedmodel,tflite,tflite-dynamic,tflite-int8,onnx,tfjs] [--out DIR] [--check-only] [--dry-run]
+python evaluation/export.py --setup-tfjs      # once: the TF.js converter's own virtual environment
 
-Export models to .h5, SavedModel, TFLite (float, dynamic-range, full int8) and ONNX under
-DIR/<model>/ (default exports/<model>/), then check every export against the Keras model:
-the same probe set (MNIST test digits, and test digits redrawn as canvas strokes, all through
-digitlab.preprocess) goes through the original and through each file, loaded the way
-`evaluation/predict.py --model FILE` loads it.  Prints and writes a table (parity.md,
+Export models to .h5, SavedModel, TFLite (float, dynamic-range, full int8), ONNX and TF.js (a
+tfjs_graph_model folder) under DIR/<model>/ (default exports/<model>/), then check every export
+against the Keras model: the same probe set (MNIST test digits, and test digits redrawn as canvas
+strokes, all through digitlab.preprocess) goes through the original and through each file, loaded
+the way `evaluation/predict.py --model FILE` loads it (TF.js: in Node with @tensorflow/tfjs from
+web/node_modules, WebAssembly backend, as a web page runs it).  Prints and writes a table (parity.md,
 parity.json): max |difference in probability|, argmax agreement, accuracy, file size, median
-single-image latency.  Every graph format takes "image" (N, 28, 28) and returns
-"probabilities" (N, 10).  int8 is calibrated on training digits through the same preprocessing.
+single-image latency.  Every graph format takes "image" (N, 28, 28) and returns "probabilities"
+(N, 10).  int8 is calibrated on training digits through the same preprocessing.
+
+TF.js is made by the official converter (PyPI tensorflowjs), whose dependencies conflict with this
+project's: --setup-tfjs installs it into its own virtual environment ($DIGITLAB_TFJS_VENV, default
+runs/tfjs-venv; ~3 GB, a minute or two), never into this one.  Without that environment "tfjs" is
+left out of the default formats (and naming it is an error saying so); --check-only needs only Node.
 
 Exit code 1, with a PARITY FAILED line per format, when an export is outside its tolerance
-(float formats: 100% argmax agreement and max |dp| <= 1e-4; dynamic-range: agreement >= 99.5%
-and accuracy at most 0.3 pp lower; int8: >= 99% and 0.5 pp; see digitlab.serving.export.TOLERANCES).  --check-only re-checks the files already in DIR without
+(float formats, TF.js included: 100% argmax agreement and max |dp| <= 1e-4; dynamic-range: agreement
+>= 99.5% and accuracy at most 0.3 pp lower; int8: >= 99% and 0.5 pp; see
+digitlab.serving.export.TOLERANCES).  --check-only re-checks the files already in DIR without
 exporting.  --dry-run uses a small probe set and few timing runs (seconds; used by the tests).
 """
 
@@ -43,11 +51,14 @@ def parse_formats(text: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     p = cli.parser(__doc__)
     p.add_argument("--model", action="append", help="model name in models/ or a .keras file; repeatable (default: every usable model)")
-    p.add_argument("--formats", type=parse_formats, default=None,
-                   help="comma-separated formats (default h5,savedmodel,tflite,tflite-dynamic,tflite-int8,onnx)")
+    p.add_argument("--formats", "--format", type=parse_formats, default=None,
+                   help="comma-separated formats (default h5,savedmodel,tflite,tflite-dynamic,tflite-int8,onnx, and tfjs once "
+                        "--setup-tfjs has made its converter's environment)")
     p.add_argument("--out", type=Path, default=None, help="exports go to OUT/<model>/ (default exports/)")
     p.add_argument("--check-only", action="store_true", help="check the files already in OUT/<model>/, export nothing")
     p.add_argument("--mnist", default=None, help="mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
+    p.add_argument("--setup-tfjs", action="store_true", help="create the TF.js converter's own virtual environment "
+                   "($DIGITLAB_TFJS_VENV, default runs/tfjs-venv) with pip from the package registry, check it, and stop")
     p.add_argument("--dry-run", action="store_true", help=f"probe {DRY_PROBE[0]}+{DRY_PROBE[1]} digits, {DRY_LATENCY_RUNS} timing runs (default: "
                    f"{PROBE[0]}+{PROBE[1]} digits, {LATENCY_RUNS} runs)")
     a = p.parse_args(argv)
@@ -58,7 +69,20 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.report import tables
     from digitlab.serving import export
 
-    formats = a.formats or list(export.FORMATS)
+    if a.setup_tfjs:
+        try:
+            converter = export.setup_tfjs()
+        except export.ExportError as e:
+            return cli.error(e)
+        print(f"TF.js converter ready: {converter}")
+        return 0
+    formats = a.formats or list(export.default_formats())
+    if a.formats is None and "tfjs" not in formats:
+        print(f"note: tfjs left out: its converter is not set up (`{export.SETUP_TFJS}` makes it)", file=sys.stderr)
+    if "tfjs" in formats and not a.check_only and export.tfjs_converter() is None:
+        return cli.error(f"--formats tfjs: the TF.js converter is not set up (no {export.tfjs_venv()}): run `{export.SETUP_TFJS}` once")
+    if "tfjs" in formats and (why := export.tfjs_missing()) is not None:
+        return cli.error(f"--formats tfjs: the TF.js parity check runs in Node, but {why}")
     try:
         entries = artifacts.select(a.model)
         n_mnist, n_drawn = DRY_PROBE if a.dry_run else PROBE

@@ -1,6 +1,6 @@
 """Export a model to deployable formats, and check each export against the Keras original.
 
-Every graph format (SavedModel, TFLite, ONNX) gets the same interface whatever the
+Every graph format (SavedModel, TFLite, ONNX, TF.js) gets the same interface whatever the
 model's own layout (28x28x1, 28x28 or 784) or head (softmax or logits):
 
     input  "image"          float32 (N, 28, 28) in [0, 1], light ink on black, from digitlab.preprocess
@@ -9,13 +9,24 @@ model's own layout (28x28x1, 28x28 or 784) or head (softmax or logits):
 so a consumer (a browser page, a phone, a server) only has to reproduce the
 preprocessing, never the model's quirks.  ``.h5`` is the Keras model itself in the
 legacy HDF5 format (for tools that still want it); it keeps the model's own layout.
+
+TF.js (``tfjs``, a ``tfjs_graph_model`` folder: model.json + weight shards) is made by the official
+converter (PyPI ``tensorflowjs``), whose own dependencies (tensorflow 2.19, jax, flax, ...) would
+replace this project's stack: it runs in its own virtual environment (``TFJS_VENV``, made by
+``setup_tfjs``: ``python evaluation/export.py --setup-tfjs``), on the SavedModel written here, and is
+checked by running the converted model in Node with @tensorflow/tfjs (``tfjs_run``, web/tfjs_cli.mjs).
+The digit gate (``digitlab.serving.gate``) is exported the same way for the in-browser page
+(``gate_to_onnx``, ``gate_to_tfjs``): "image" (N, 28, 28) -> "p_digit" (N,).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -34,9 +45,10 @@ from digitlab.report import tables
 from digitlab.serving import classifiers
 
 EXPORTS_DIR = ROOT / "exports"  # git-ignored: every file in it is rebuilt from models/ by evaluation/export.py
-FORMATS = ("h5", "savedmodel", "tflite", "tflite-dynamic", "tflite-int8", "onnx")
+FORMATS = ("h5", "savedmodel", "tflite", "tflite-dynamic", "tflite-int8", "onnx", "tfjs")
 INPUT_NAME = "image"
 OUTPUT_NAME = "probabilities"
+GATE_OUTPUT = "p_digit"  # the digit gate's exported output: float32 (N,), P(the input is a digit)
 ONNX_OPSET = 17  # onnxruntime 1.31 and onnxruntime-web 1.30 both run it
 
 
@@ -70,12 +82,15 @@ def serving_function(model, layout: str, outputs: str):
     return serve
 
 
+INPUT_DESCRIPTION = f"{INPUT_NAME}: float32 (N, 28, 28) in [0, 1], light ink on black, centred as in MNIST (digitlab.preprocess)"
+
+
 def _metadata(name: str) -> dict[str, str]:
     """What a consumer needs to know, stored inside the exported file where the format allows."""
     return {
         "digitlab.model": name,
         "digitlab.preprocess_version": preprocess.PREPROCESS_VERSION,
-        "digitlab.input": f"{INPUT_NAME}: float32 (N, 28, 28) in [0, 1], light ink on black, centred as in MNIST (digitlab.preprocess)",
+        "digitlab.input": INPUT_DESCRIPTION,
         "digitlab.output": f"{OUTPUT_NAME}: float32 (N, 10), softmax over digits 0-9",
     }
 
@@ -87,14 +102,19 @@ def to_onnx(model_or_entry, path) -> Path:
     Sequential models, and the traced function also hides the model's layout and head.
     The write is atomic.
     """
+    model, layout, outputs, name = _source(model_or_entry)
+    return _write_onnx(serving_function(model, layout, outputs), path, _metadata(name))
+
+
+def _write_onnx(serve, path, metadata: dict[str, str]) -> Path:
+    """A traced serving function -> ONNX file (opset ONNX_OPSET, batch axis named "batch", ``metadata``
+    in its metadata_props), written atomically."""
     import tf2onnx
 
-    model, layout, outputs, name = _source(model_or_entry)
-    serve = serving_function(model, layout, outputs)
     proto, _ = tf2onnx.convert.from_function(serve, input_signature=serve.input_signature, opset=ONNX_OPSET)
     for value in (*proto.graph.input, *proto.graph.output):
         value.type.tensor_type.shape.dim[0].dim_param = "batch"  # tf2onnx names it "unk__NN"
-    for key, value in _metadata(name).items():
+    for key, value in metadata.items():
         proto.metadata_props.add(key=key, value=value)
     path = Path(path)
     atomic_write_bytes(path, proto.SerializeToString())
@@ -113,6 +133,7 @@ def file_name(name: str, fmt: str) -> str:
         "tflite-dynamic": f"{name}_dynamic.tflite",
         "tflite-int8": f"{name}_int8.tflite",
         "onnx": f"{name}.onnx",
+        "tfjs": f"{name}_tfjs",
     }
     if fmt not in names:
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
@@ -156,10 +177,15 @@ def to_savedmodel(model_or_entry, path) -> Path:
     tf.Module holding the model saves fine but the TFLite converter then leaves the weights out
     (a 12 kB file whose READ_VARIABLE ops fail at run time).
     """
+    model, layout, outputs, _ = _source(model_or_entry)
+    return _write_savedmodel(model, serving_function(model, layout, outputs), path)
+
+
+def _write_savedmodel(model, serve, path) -> Path:
+    """``model``'s variables and the traced ``serve`` as signature ``serving_default``, into the folder
+    ``path`` (replaced only once the new one is complete)."""
     import keras
 
-    model, layout, outputs, _ = _source(model_or_entry)
-    serve = serving_function(model, layout, outputs)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
@@ -214,11 +240,263 @@ def representative_images(n: int = 500, seed: int = 0, mnist_path=None) -> np.nd
     return data.prepared("train", n, seed, path=mnist_path)[0]
 
 
+# ----------------------------------------------------------------------------- TensorFlow.js
+
+
+class ExportError(RuntimeError):
+    """An export tool is missing or failed (the TF.js converter, Node): the message says what to do."""
+
+
+TFJS_VENV_VARIABLE = "DIGITLAB_TFJS_VENV"  # another place for the converter's environment
+TFJS_VENV = ROOT / "runs" / "tfjs-venv"  # git-ignored: ~3 GB, rebuilt by `python evaluation/export.py --setup-tfjs`
+# The converter's own stack, checked together on Python 3.11 and installed only into TFJS_VENV: a
+# plain `pip install tensorflowjs` there resolves to tensorflow 2.19 (tensorflow-decision-forests pins
+# it), jax, flax and ydf 0.16, whose protobuf-6 code then stops the converter at import ("Detected
+# incompatible Protobuf Gencode/Runtime versions": tensorflow 2.19 keeps protobuf 5); ydf 0.11 is
+# built for protobuf 5.  The other pins only keep the environment the one that was checked.
+TFJS_REQUIREMENTS = (
+    "tensorflowjs==4.22.0", "tensorflow==2.19.0", "tensorflow-decision-forests==1.12.0", "ydf==0.11.0",
+    "tf-keras==2.19.0", "jax==0.10.2", "jaxlib==0.10.2", "flax==0.12.8",
+)
+SETUP_TFJS = "python evaluation/export.py --setup-tfjs"
+TFJS_TIMEOUT_S = 600  # one conversion: a TensorFlow start and the graph optimisation, ~5-15 s here
+WEB = ROOT / "web"
+TFJS_CLI = WEB / "tfjs_cli.mjs"  # runs a converted model in Node with @tensorflow/tfjs (web/package-lock.json)
+TFJS_PACKAGE = WEB / "node_modules" / "@tensorflow" / "tfjs" / "package.json"
+
+
+def tfjs_venv() -> Path:
+    """Where the converter's virtual environment is: $DIGITLAB_TFJS_VENV, else runs/tfjs-venv."""
+    return Path(os.environ.get(TFJS_VENV_VARIABLE) or TFJS_VENV)
+
+
+def _venv_bin(venv: Path, program: str) -> Path:
+    return venv / ("Scripts" if os.name == "nt" else "bin") / program
+
+
+def default_formats() -> tuple[str, ...]:
+    """What ``evaluation/export.py`` writes when no format is named: FORMATS, less "tfjs" while its
+    converter is not set up (``setup_tfjs``)."""
+    return FORMATS if tfjs_converter() is not None else tuple(f for f in FORMATS if f != "tfjs")
+
+
+def tfjs_converter(venv: Path | None = None) -> Path | None:
+    """The ``tensorflowjs_converter`` of the converter's environment, or None when it is not set up."""
+    exe = _venv_bin(Path(venv) if venv else tfjs_venv(), "tensorflowjs_converter")
+    return exe if exe.is_file() else None
+
+
+def setup_tfjs(venv: Path | None = None, log=None) -> Path:
+    """Create the converter's own virtual environment (``python -m venv`` + pip from the package
+    registry, TFJS_REQUIREMENTS) at ``venv`` (default ``tfjs_venv()``) and check that its converter
+    runs; returns the converter.  Nothing is installed into the running environment.  Raises
+    ExportError with pip's last lines when the install fails."""
+    venv = Path(venv) if venv else tfjs_venv()
+    log = log or sys.stderr
+    steps = [[sys.executable, "-m", "venv", str(venv)],
+             [str(_venv_bin(venv, "python")), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *TFJS_REQUIREMENTS]]
+    for cmd in steps:
+        print("$ " + " ".join(cmd), file=log, flush=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
+            raise ExportError(f"setting up the TF.js converter in {venv} failed ({' '.join(cmd[:4])}...):\n{tail}")
+    converter = tfjs_converter(venv)
+    if converter is None:
+        raise ExportError(f"{venv}: pip finished but there is no tensorflowjs_converter in it")
+    proc = subprocess.run([str(converter), "--version"], capture_output=True, text=True, timeout=TFJS_TIMEOUT_S)
+    if proc.returncode != 0:
+        raise ExportError(f"{converter} --version failed: {_last_line(proc)}")
+    print(proc.stdout.strip(), file=log)
+    return converter
+
+
+def _last_line(proc: subprocess.CompletedProcess) -> str:
+    lines = [ln for ln in (proc.stderr or proc.stdout or "").strip().splitlines() if ln.strip()]
+    return lines[-1][:500] if lines else f"exit {proc.returncode}, no output"
+
+
+def tfjs_from_savedmodel(saved_model: Path, path, metadata: dict[str, str], output: str = OUTPUT_NAME, converter: Path | None = None) -> Path:
+    """Convert a SavedModel from ``to_savedmodel`` (or ``gate_to_savedmodel``) to a ``tfjs_graph_model``
+    folder at ``path`` (model.json + weight shards; replaced only once the new one is complete).
+
+    The official converter runs in its own environment (``tfjs_converter``); ``metadata`` goes into
+    model.json's userDefinedMetadata under "digitlab", and the outputs keep their signature names
+    (``output``), so ``model.execute(x, "probabilities")`` works in TF.js.  Raises ExportError when the
+    converter is not set up or fails, or when what it wrote is not the expected interface."""
+    converter = Path(converter) if converter else tfjs_converter()
+    if converter is None:
+        raise ExportError(f"the TF.js converter is not set up (no {tfjs_venv()}): run `{SETUP_TFJS}` once "
+                          f"(its own virtual environment, ~3 GB; or point ${TFJS_VENV_VARIABLE} at one)")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        meta = tmp / "metadata.json"
+        meta.write_text(json.dumps(metadata))
+        out = tmp / "model"
+        cmd = [str(converter), "--input_format=tf_saved_model", "--output_format=tfjs_graph_model",
+               "--signature_name=serving_default", "--saved_model_tags=serve", "--use_structured_outputs_names=true",
+               f"--metadata=digitlab:{meta}", str(saved_model), str(out)]
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+        env.pop("PYTHONPATH", None)  # the converter's environment, not this one's packages
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TFJS_TIMEOUT_S, env=env)
+        if proc.returncode != 0:
+            raise ExportError(f"tensorflowjs_converter failed on {saved_model}: {_last_line(proc)}")
+        check_tfjs_folder(out, output)
+        _replace_dir(out, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def check_tfjs_folder(path, output: str = OUTPUT_NAME) -> dict:
+    """model.json of a ``tfjs_graph_model`` folder, checked: a graph model whose signature takes
+    "image" (N, 28, 28) and gives ``output``, with every weight shard it names present and of the
+    size its weights need.  Raises ExportError saying what is wrong."""
+    path = Path(path)
+    model_json = path / "model.json"
+    if not model_json.is_file():
+        raise ExportError(f"{path}: not a TF.js model folder (no model.json)")
+    try:
+        model = json.loads(model_json.read_text())
+        signature = model["signature"]
+        shape = [int(d["size"]) for d in signature["inputs"][INPUT_NAME]["tensorShape"]["dim"]]
+        outputs = set(signature["outputs"])
+        manifest = model["weightsManifest"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise ExportError(f"{model_json}: not a digitlab TF.js graph model ({type(e).__name__}: {e})") from None
+    if model.get("format") != "graph-model":
+        raise ExportError(f"{model_json}: format {model.get('format')!r}, not 'graph-model'")
+    if shape != [-1, 28, 28] or output not in outputs:
+        raise ExportError(f"{model_json}: signature {INPUT_NAME} {shape} -> {sorted(outputs)}, not {INPUT_NAME} [-1, 28, 28] -> {output}")
+    sizes = {"float32": 4, "int32": 4, "bool": 1}
+    need = sum(int(np.prod(w["shape"], dtype=np.int64)) * sizes.get(w["dtype"], 4) for group in manifest for w in group["weights"])
+    have = 0
+    for group in manifest:
+        for shard in group["paths"]:
+            f = path / shard
+            if Path(shard).name != shard or not f.is_file():
+                raise ExportError(f"{model_json}: weight shard {shard!r} is missing")
+            have += f.stat().st_size
+    if have != need:
+        raise ExportError(f"{model_json}: the weight shards hold {have} bytes, its weights need {need}")
+    return model
+
+
+@dataclass
+class TfjsRun:
+    """What ``tfjs_run`` measured in Node: outputs[name] (N, k) float32 (the gate's (N,)), per model the
+    load time (s) and median single-image latency (ms, None without timing runs), the judgements of
+    web/abstain.js when asked, and which TF.js ran (version, backend, Node)."""
+
+    outputs: dict[str, np.ndarray]
+    load_s: dict[str, float]
+    latency_ms: dict[str, float | None]
+    judgements: list[dict] | None
+    runtime: str
+
+
+def tfjs_missing() -> str | None:
+    """Why TF.js models cannot run in Node here, or None."""
+    if shutil.which("node") is None:
+        return "`node` is not on PATH (apt-get install -y nodejs)"
+    if not TFJS_PACKAGE.is_file():
+        return f"@tensorflow/tfjs is not installed ({TFJS_PACKAGE.relative_to(ROOT)} missing): run `npm ci --prefix web`"
+    return None
+
+
+def tfjs_run(models: dict[str, Path], images: np.ndarray, backend: str = "wasm", latency_runs: int = 0,
+             judge: dict | None = None) -> TfjsRun:
+    """Run TF.js graph model folders in Node (web/tfjs_cli.mjs, @tensorflow/tfjs as pinned in
+    web/package-lock.json, the pure-JavaScript "cpu" or the WebAssembly "wasm" backend: no native
+    addon) on (N, 28, 28) float32 inputs, batched; ``latency_runs`` single-image calls each, after a
+    warm-up, give the median latency.  ``judge`` ({"classifier": name, "gate": name or None, "rule":
+    the page's abstain rule, "gate_threshold": float}) also runs web/abstain.js on every input, as the
+    page does.  Raises ExportError when Node or the package is missing, or when a model fails."""
+    if backend not in ("wasm", "cpu"):
+        raise ValueError(f"backend must be 'wasm' or 'cpu', not {backend!r}")
+    if (why := tfjs_missing()) is not None:
+        raise ExportError(f"TF.js in Node: {why}")
+    x = np.ascontiguousarray(np.asarray(images, np.float32).reshape(-1, 28, 28))
+    with tempfile.TemporaryDirectory(prefix="digitlab-tfjs-") as d:
+        folder = Path(d)
+        x.astype("<f4").tofile(folder / "images.f32")
+        job = {"models": {}, "images": "images.f32", "n": len(x), "backend": backend, "latency_runs": int(latency_runs), "judge": judge}
+        for name, model_dir in models.items():
+            model_dir = Path(model_dir)
+            check_tfjs_folder(model_dir, _signature_output(model_dir))
+            job["models"][name] = str(model_dir.resolve())
+        (folder / "job.json").write_text(json.dumps(job))
+        proc = subprocess.run(["node", str(TFJS_CLI), str(folder)], capture_output=True, text=True, timeout=TFJS_TIMEOUT_S, cwd=WEB)
+        if proc.returncode != 0:
+            raise ExportError(f"TF.js in Node failed: {_last_line(proc)}")
+        result = json.loads((folder / "result.json").read_text())
+        outputs = {}
+        for name, r in result["models"].items():
+            outputs[name] = np.fromfile(folder / r["file"], "<f4").reshape(r["shape"])
+    return TfjsRun(outputs, {n: r["load_ms"] / 1000 for n, r in result["models"].items()},
+                   {n: r["latency_ms"] for n, r in result["models"].items()}, result.get("judgements"),
+                   f"@tensorflow/tfjs {result['tfjs']}, {result['backend']} backend, Node {result['node']}")
+
+
+def _signature_output(model_dir: Path) -> str:
+    """The output a folder's signature names: "probabilities" for a classifier, "p_digit" for the gate."""
+    try:
+        outputs = json.loads((Path(model_dir) / "model.json").read_text())["signature"]["outputs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return OUTPUT_NAME  # check_tfjs_folder says what is wrong
+    return GATE_OUTPUT if GATE_OUTPUT in outputs else OUTPUT_NAME
+
+
+def to_tfjs(model_or_entry, path) -> Path:
+    """A ``tfjs_graph_model`` folder with the exported interface (via a temporary SavedModel)."""
+    model, layout, outputs, name = _source(model_or_entry)
+    with tempfile.TemporaryDirectory() as d:
+        saved = to_savedmodel(_Resolved(model, layout, outputs, name), Path(d) / "saved_model")
+        return tfjs_from_savedmodel(saved, path, _metadata(name))
+
+
+# ----------------------------------------------------------------------------- the digit gate
+
+
+def gate_serving_function(model):
+    """The gate's exported interface as a traced function: image (N, 28, 28) -> {"p_digit": (N,)}."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 28, 28], tf.float32, name=INPUT_NAME)])
+    def serve(image):
+        return {GATE_OUTPUT: tf.identity(model(image[..., None], training=False)[:, 0], name=GATE_OUTPUT)}
+
+    return serve
+
+
+def _gate_metadata(gate) -> dict[str, str]:
+    return {
+        "digitlab.model": gate.path.stem,
+        "digitlab.kind": "digit gate",
+        "digitlab.preprocess_version": preprocess.PREPROCESS_VERSION,
+        "digitlab.input": INPUT_DESCRIPTION,
+        "digitlab.output": f"{GATE_OUTPUT}: float32 (N,), P(the input is a digit); reject below threshold {gate.threshold!r} (its card)",
+    }
+
+
+def gate_to_onnx(gate, path) -> Path:
+    """The digit gate (a ``serving.gate.Gate``) as ONNX: "image" (N, 28, 28) -> "p_digit" (N,)."""
+    return _write_onnx(gate_serving_function(gate.model), path, _gate_metadata(gate))
+
+
+def gate_to_tfjs(gate, path) -> Path:
+    """The digit gate as a ``tfjs_graph_model`` folder: "image" (N, 28, 28) -> "p_digit" (N,)."""
+    with tempfile.TemporaryDirectory() as d:
+        saved = _write_savedmodel(gate.model, gate_serving_function(gate.model), Path(d) / "saved_model")
+        return tfjs_from_savedmodel(saved, path, _gate_metadata(gate), output=GATE_OUTPUT)
+
+
 def export(model_or_entry, formats=FORMATS, out_dir=None, representative: np.ndarray | None = None) -> dict[str, Path | Exception]:
     """Write every format in ``formats`` into ``out_dir`` (default exports/<model>/).
 
     Returns {format: path written, or the exception that stopped it}; one failing format does not
-    stop the others.  The TFLite variants are converted from the SavedModel.
+    stop the others.  The TFLite variants and TF.js are converted from the SavedModel.
     """
     model, layout, outputs, name = _source(model_or_entry)
     src = (model, layout, outputs, name)
@@ -247,6 +525,8 @@ def export(model_or_entry, formats=FORMATS, out_dir=None, representative: np.nda
                     done[fmt] = tflite_from_savedmodel(saved_model(), target, quantize, representative)
                 elif fmt == "onnx":
                     done[fmt] = to_onnx(_Resolved(*src), target)
+                elif fmt == "tfjs":
+                    done[fmt] = tfjs_from_savedmodel(saved_model(), target, _metadata(name))
                 else:
                     raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
             except Exception as e:  # reported as that format's failure; the others go on
@@ -323,6 +603,7 @@ TOLERANCES = {
     "savedmodel": FLOAT,
     "tflite": FLOAT,
     "onnx": FLOAT,
+    "tfjs": FLOAT,  # @tensorflow/tfjs in Node, the page's WebAssembly backend
     "tflite-dynamic": Tolerance(min_agreement=0.995, max_abs_dp=None, max_accuracy_drop=0.003),
     "tflite-int8": Tolerance(min_agreement=0.99, max_abs_dp=None, max_accuracy_drop=0.005),
 }
@@ -366,7 +647,8 @@ def compare(reference: np.ndarray, probs: np.ndarray, probe: Probe, fmt: str) ->
 
 def check(source, files: dict[str, Path | Exception], probe: Probe, latency_repeats: int = 200) -> dict:
     """Run the probe set through the Keras model and through each exported file (loaded the way the
-    predict CLI loads it); returns the report: one row per format plus the Keras reference row.
+    predict CLI loads it; TF.js in Node, ``tfjs_run``); returns the report: one row per format plus the
+    Keras reference row.
 
     ``files`` maps format -> path, or the exception raised while exporting it (a failed row)."""
     model, layout, outputs, name = _source(source)
@@ -384,11 +666,16 @@ def check(source, files: dict[str, Path | Exception], probe: Probe, latency_repe
                 raise path
             if not Path(path).exists():
                 raise artifacts.ModelError(f"{path}: missing (export it first)")
-            t0 = time.perf_counter()
-            clf = load_export(path)
-            row["load_s"] = time.perf_counter() - t0
-            probs = clf.predict_proba(probe.x)
-            row.update(bytes=size_bytes(path), latency_ms=classifiers.forward_ms(clf, probe.x, latency_repeats))
+            if fmt == "tfjs":  # a browser format: run in Node with @tensorflow/tfjs, as a web page would
+                run = tfjs_run({name: path}, probe.x, latency_runs=latency_repeats)
+                probs = run.outputs[name]
+                row.update(load_s=run.load_s[name], bytes=size_bytes(path), latency_ms=run.latency_ms[name], runtime=run.runtime)
+            else:
+                t0 = time.perf_counter()
+                clf = load_export(path)
+                row["load_s"] = time.perf_counter() - t0
+                probs = clf.predict_proba(probe.x)
+                row.update(bytes=size_bytes(path), latency_ms=classifiers.forward_ms(clf, probe.x, latency_repeats))
             row.update(compare(reference, probs, probe, fmt))
         except Exception as e:  # a broken or missing export is that format's failure, loudly, not a crash
             row.update(ok=False, failures=[f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]])

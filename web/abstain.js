@@ -1,0 +1,64 @@
+// The "not sure this is a digit" rule of digitlab.serving.abstain (Python's `judge`), for the page and
+// for Node (web/tfjs_cli.mjs, which the tests run against Python on the same inputs).
+//
+//   probabilities (10) -- the model card's temperature T --> calibrated probabilities
+//   abstain when EITHER the digit gate's P(digit) is below the gate's threshold,
+//                OR the calibrated max probability is below the model's threshold.
+//
+// The rule's numbers come from web/model/<name>.json ("abstain": the card's calibration, written by
+// web/build.py) and web/model/gate.json (the gate's threshold).  The sentences are Python's, word for word.
+
+export const NOT_SURE = "not sure this is a digit";
+
+/** Python's f"{x:.1%}". */
+const pct = (x) => `${(100 * x).toFixed(1)}%`;
+
+/**
+ * softmax(log p / T) = softmax(z / T), in float64 like numpy, rounded to float32 at the end like
+ * `apply_temperature`.  probs: 10 probabilities (any array-like); T > 0.
+ */
+export function calibrate(probs, temperature) {
+  if (!(temperature > 0)) throw new Error(`temperature must be a positive number, not ${temperature}`);
+  const z = Array.from(probs, (p) => Math.log(Math.max(p, 1e-300)) / temperature);
+  const top = Math.max(...z);
+  const e = z.map((v) => Math.exp(v - top));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => Math.fround(v / sum));
+}
+
+/**
+ * One prediction's verdict, as Python's `abstain.judge` gives it for one inked picture.
+ *
+ * probs          the model's 10 probabilities (the picture had ink)
+ * pDigit         the digit gate's P(digit) for the same 28x28 input, or null when no gate is loaded
+ * rule           {temperature, threshold} from the model card's calibration, or null (no calibration)
+ * gateThreshold  the gate's threshold (ignored when pDigit is null)
+ *
+ * Returns {label, abstain, reason, message, calibrated}: label the best guess; reason the part after
+ * "not sure this is a digit: " for a refusal, or the confidence behind an answer; message the one
+ * sentence Python's Judgement.message gives.
+ */
+export function judge(probs, pDigit, rule, gateThreshold) {
+  if (probs.length !== 10) throw new Error(`expected 10 probabilities, got ${probs.length}`);
+  const p = rule && rule.temperature ? calibrate(probs, rule.temperature) : Array.from(probs, Math.fround);
+  let label = 0;
+  for (let d = 1; d < 10; d++) if (p[d] > p[label]) label = d; // first maximum, like numpy's argmax
+  const conf = p[label];
+  const threshold = rule && rule.threshold != null ? rule.threshold : null;
+  const gated = pDigit !== null && pDigit !== undefined;
+  const gateNote = gated ? "" : "; digit gate unavailable";
+  let abstain = false;
+  let reason;
+  if (gated && pDigit < gateThreshold) {
+    abstain = true;
+    reason = `it does not look like one (digit gate ${pct(pDigit)}, below ${pct(gateThreshold)})`;
+  } else if (threshold !== null && conf < threshold) {
+    abstain = true;
+    reason = `calibrated confidence ${pct(conf)} is below ${pct(threshold)}`;
+  } else if (threshold === null) {
+    reason = `confidence ${pct(conf)} (${gated ? "digit gate only" : "no abstain rule"}: no calibration in the model card${gateNote})`;
+  } else {
+    reason = `calibrated confidence ${pct(conf)}` + (gated ? `, digit gate ${pct(pDigit)}` : "") + gateNote;
+  }
+  return { label, abstain, reason, message: abstain ? `${NOT_SURE}: ${reason}` : reason, calibrated: p };
+}
