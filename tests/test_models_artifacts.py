@@ -11,6 +11,14 @@ from digitlab.models import artifacts, builders
 from digitlab.serving.classifiers import Classifier
 
 
+@pytest.fixture(autouse=True)
+def fresh_verdicts(tmp_path_factory, monkeypatch):
+    """Every test validates for real: no verdict cached by an earlier test or run (artifacts.INSPECTION_CACHE)."""
+    monkeypatch.setattr(artifacts, "INSPECTION_CACHE", tmp_path_factory.mktemp("verdicts"))
+    monkeypatch.setattr(artifacts, "_VERDICTS", {})
+    monkeypatch.setattr(artifacts, "_SHAS", {})
+
+
 @pytest.mark.parametrize("builder", ["baseline", "cnn", "advanced"])
 def test_builders_are_functional_28x28_to_10_with_named_layers(builder):
     m = builders.build(builder)
@@ -101,7 +109,7 @@ def test_bad_files_are_listed_unusable_with_reasons_and_others_keep_working(tmp_
     assert "safe mode" in reasons["lambda"]
     assert "input shape" in reasons["rgb32"]
     assert "10 classes" in reasons["five"]
-    assert "cannot be loaded" in reasons["noconfig"]
+    assert "no config.json" in reasons["noconfig"]
 
 
 def test_other_layouts_and_logit_outputs_are_adapted(tmp_path):
