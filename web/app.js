@@ -1,10 +1,18 @@
-// The page: a drawing canvas -> preprocess.js (the port of digitlab.preprocess) -> onnxruntime-web.
-// Layout and events only; the recipe lives in preprocess.js, the model in model/<name>.onnx
+// The page: a drawing canvas -> preprocess.js (the port of digitlab.preprocess) -> the model, in
+// onnxruntime-web (default) or TensorFlow.js, both WebAssembly -> the "not a digit" rule (abstain.js,
+// the port of digitlab.serving.abstain, with the digit gate run in the same runtime).
+// Layout and events only; the recipe lives in preprocess.js and abstain.js, the models in model/
 // (built by web/build.py).  Everything is loaded from this server: no CDN, works offline.
 
+import { judge } from "./abstain.js";
 import { ImageError, PREPROCESS_VERSION, prepare } from "./preprocess.js";
 
 const ORT_DIR = new URL("./node_modules/onnxruntime-web/dist/", import.meta.url).href;
+const TFJS_SCRIPTS = [
+  new URL("./node_modules/@tensorflow/tfjs/dist/tf.min.js", import.meta.url).href,
+  new URL("./node_modules/@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.min.js", import.meta.url).href,
+];
+const TFJS_WASM_DIR = new URL("./node_modules/@tensorflow/tfjs-backend-wasm/dist/", import.meta.url).href;
 const PAPER = "#ffffff";
 const INK = "#000000";
 
@@ -13,7 +21,10 @@ const pad = $("pad");
 const ctx = pad.getContext("2d", { willReadFrequently: true });
 
 // Shared with the browser test and handy in the console: the last result and every timing.
-const state = { ort: null, session: null, info: null, predictions: 0, last: null, timings: [], error: null };
+const state = {
+  runtime: null, model: null, gate: null, info: null, gateInfo: null, loaded: {},
+  predictions: 0, last: null, timings: [], error: null,
+};
 window.digitlab = state;
 
 function setStatus(text, kind) {
@@ -113,7 +124,7 @@ $("upload").addEventListener("change", async () => {
   schedule();
 });
 
-// ----------------------------------------------------------------------------- model
+// ----------------------------------------------------------------------------- runtimes
 
 async function fetchOk(url) {
   const r = await fetch(url);
@@ -121,49 +132,130 @@ async function fetchOk(url) {
   return r;
 }
 
-async function loadOrt() {
-  let ort;
-  try {
-    ort = await import(ORT_DIR + "ort.wasm.min.mjs");
-  } catch (e) {
-    throw new Error(`onnxruntime-web is not installed next to this page (run \`npm ci --prefix web\`): ${e.message}`);
-  }
-  ort.env.wasm.wasmPaths = ORT_DIR; // the .wasm comes from this server, never a CDN
-  ort.env.wasm.numThreads = 1; // threads need cross-origin isolation; one is plenty for a 28x28 CNN
-  ort.env.wasm.proxy = false;
-  return ort;
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const el = Object.assign(document.createElement("script"), { src, async: false });
+    el.onload = resolve;
+    el.onerror = () => reject(new Error(`${src} could not be loaded`));
+    document.head.append(el);
+  });
 }
 
-async function loadModel(name) {
-  setStatus(`Loading ${name}…`, "loading");
-  state.session = null;
+/**
+ * Each runtime: start() once, then load(file, output) -> run(Float32Array(784)) -> Float32Array of that
+ * output (10 probabilities, or the gate's one P(digit)).  Both run on WebAssembly, one thread.
+ */
+const RUNTIMES = {
+  onnx: {
+    label: "onnxruntime-web",
+    async start() {
+      let ort;
+      try {
+        ort = await import(ORT_DIR + "ort.wasm.min.mjs");
+      } catch (e) {
+        throw new Error(`onnxruntime-web is not installed next to this page (run \`npm ci --prefix web\`): ${e.message}`);
+      }
+      ort.env.wasm.wasmPaths = ORT_DIR; // the .wasm comes from this server, never a CDN
+      ort.env.wasm.numThreads = 1; // threads need cross-origin isolation; one is plenty for a 28x28 CNN
+      ort.env.wasm.proxy = false;
+      this.ort = ort;
+      this.describe = `onnxruntime-web ${ort.env.versions.web}, WebAssembly, 1 thread`;
+    },
+    async load(file, output) {
+      const bytes = new Uint8Array(await (await fetchOk(`model/${file}`)).arrayBuffer());
+      const session = await this.ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+      if (!session.inputNames.includes("image") || !session.outputNames.includes(output)) {
+        throw new Error(`model/${file} has inputs ${session.inputNames} and outputs ${session.outputNames}, not image -> ${output}`);
+      }
+      return async (image) => {
+        const out = await session.run({ image: new this.ort.Tensor("float32", image, [1, 28, 28]) });
+        return Float32Array.from(out[output].data);
+      };
+    },
+  },
+  tfjs: {
+    label: "TensorFlow.js",
+    async start() {
+      try {
+        for (const src of TFJS_SCRIPTS) await loadScript(src);
+      } catch (e) {
+        throw new Error(`TensorFlow.js is not installed next to this page (run \`npm ci --prefix web\`): ${e.message}`);
+      }
+      const tf = window.tf;
+      tf.wasm.setWasmPaths(TFJS_WASM_DIR); // the .wasm comes from this server, never a CDN
+      tf.wasm.setThreadsCount?.(1);
+      if (!(await tf.setBackend("wasm"))) throw new Error("the WebAssembly backend of TensorFlow.js did not start");
+      await tf.ready();
+      this.tf = tf;
+      this.describe = `TensorFlow.js ${tf.version.tfjs}, WebAssembly backend`;
+    },
+    async load(file, output) {
+      const tf = this.tf;
+      const model = await tf.loadGraphModel(`model/${file}`);
+      const outputs = Object.keys(model.signature?.outputs ?? {});
+      if (!model.signature?.inputs?.image || !outputs.includes(output)) {
+        throw new Error(`model/${file} has the signature ${JSON.stringify(model.signature)}, not image -> ${output}`);
+      }
+      return async (image) => {
+        const y = tf.tidy(() => model.execute(tf.tensor3d(image, [1, 28, 28]), output));
+        const data = await y.data();
+        y.dispose();
+        return Float32Array.from(data);
+      };
+    },
+  },
+};
+
+/** The page's files for one runtime: the model's and the gate's (null when that runtime has no gate file). */
+function runtimeFiles(runtime, info, gateInfo) {
+  const model = runtime === "onnx" ? info.onnx : info.tfjs?.model;
+  if (!model) throw new Error(`model ${info.name} has no ${RUNTIMES[runtime].label} files: rebuild it with \`python web/build.py --model ${info.name}\``);
+  const gate = gateInfo?.[runtime]?.model ?? null;
+  return { model, gate };
+}
+
+async function loadModel(name, runtime) {
+  setStatus(`Loading ${name} (${RUNTIMES[runtime].label})…`, "loading");
+  state.model = null;
   const info = await (await fetchOk(`model/${name}.json`)).json();
   if (info.preprocess_version !== PREPROCESS_VERSION) {
     throw new Error(`model ${name} expects preprocessing ${info.preprocess_version}, this page implements ${PREPROCESS_VERSION}: rebuild it with \`python web/build.py --model ${name}\``);
   }
-  const bytes = new Uint8Array(await (await fetchOk(`model/${info.onnx}`)).arrayBuffer());
-  const session = await state.ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
-  if (!session.inputNames.includes(info.input.name) || !session.outputNames.includes(info.output.name)) {
-    throw new Error(`model/${info.onnx} has inputs ${session.inputNames} and outputs ${session.outputNames}, not ${info.input.name} -> ${info.output.name}`);
+  let gateInfo = null;
+  try {
+    gateInfo = info.gate ? await (await fetchOk(`model/${info.gate}`)).json() : null;
+  } catch {
+    gateInfo = null; // like Python without its gate: the confidence threshold alone, and the verdict says so
   }
-  state.session = session;
-  state.info = info;
+  if (gateInfo && gateInfo.preprocess_version !== PREPROCESS_VERSION) gateInfo = null;
+  const rt = RUNTIMES[runtime];
+  if (!state.loaded[runtime]) state.loaded[runtime] = rt.start();
+  await state.loaded[runtime];
+  const files = runtimeFiles(runtime, info, gateInfo);
+  const model = await rt.load(files.model, info.output.name);
+  const gate = files.gate ? await rt.load(files.gate, gateInfo.output.name) : null;
+  Object.assign(state, { model, gate, info, gateInfo: gate ? gateInfo : null, runtime });
   const acc = info.test_accuracy == null ? "" : ` (MNIST test ${(100 * info.test_accuracy).toFixed(2)}%)`;
-  setStatus(`Model ${name}${acc} ready · onnxruntime-web ${state.ort.env.versions.web}, WebAssembly, 1 thread · draw a digit`, "ready");
+  const rule = gate ? "with the digit gate" : "no digit gate";
+  setStatus(`Model ${name}${acc} ready · ${rt.describe} · ${rule} · draw a digit`, "ready");
+}
+
+function reload() {
+  state.ready = loadModel($("model").value, $("runtime").value).catch((e) => setStatus(e.message, "error"));
+  return state.ready.then(schedule);
 }
 
 async function start() {
   clearPad();
   try {
-    state.ort = await loadOrt();
     const index = await (await fetchOk("model/index.json")).json();
     const select = $("model");
     for (const name of index.models) select.add(new Option(name, name, false, name === index.default));
-    select.addEventListener("change", () => {
-      state.ready = loadModel(select.value).catch((e) => setStatus(e.message, "error"));
-      state.ready.then(schedule);
-    });
-    await loadModel(index.default);
+    const wanted = new URLSearchParams(location.search).get("runtime");
+    if (wanted && RUNTIMES[wanted]) $("runtime").value = wanted;
+    select.addEventListener("change", reload);
+    $("runtime").addEventListener("change", reload);
+    await loadModel(index.default, $("runtime").value);
   } catch (e) {
     setStatus(e.message, "error"); // the page stays usable for drawing; predictions wait for a model
   }
@@ -172,18 +264,20 @@ state.ready = start();
 
 // ----------------------------------------------------------------------------- predicting
 
-/** RGBA canvas pixels -> prepared input and probabilities, with the time each half took. */
+/** RGBA canvas pixels -> prepared input, probabilities, the gate's P(digit) and the verdict, with times. */
 async function classify(rgba, width, height, invert) {
   const t0 = performance.now();
   const prepared = prepare(rgba, width, height, { invert });
   const t1 = performance.now();
   let probs = null;
+  let pDigit = null;
+  let verdict = null;
   if (!prepared.noInk) {
-    const input = new state.ort.Tensor("float32", prepared.image, [1, 28, 28]);
-    const out = await state.session.run({ [state.info.input.name]: input });
-    probs = Float32Array.from(out[state.info.output.name].data);
+    probs = await state.model(prepared.image);
+    pDigit = state.gate ? (await state.gate(prepared.image))[0] : null;
+    verdict = judge(probs, pDigit, state.info.abstain, state.gateInfo?.threshold);
   }
-  return { prepared, probs, preprocessMs: t1 - t0, inferenceMs: performance.now() - t1 };
+  return { prepared, probs, pDigit, verdict, preprocessMs: t1 - t0, inferenceMs: performance.now() - t1 };
 }
 
 let running = null;
@@ -200,7 +294,7 @@ function schedule() {
       await state.ready;
       do {
         again = false;
-        if (state.session) await predictCanvas();
+        if (state.model) await predictCanvas();
       } while (again);
     } finally {
       running = null;
@@ -220,17 +314,18 @@ async function predictCanvas() {
     showProblem(e instanceof ImageError ? e.message : `prediction failed: ${e.message}`);
     return;
   }
-  const { prepared, probs } = r;
+  const { prepared, probs, verdict } = r;
   const label = probs ? probs.indexOf(Math.max(...probs)) : null;
-  state.timings.push({ preprocessMs: r.preprocessMs, inferenceMs: r.inferenceMs });
+  state.timings.push({ preprocessMs: r.preprocessMs, inferenceMs: r.inferenceMs, runtime: state.runtime });
   state.last = {
-    rgba, width: pad.width, height: pad.height, invert, model: state.info.name,
+    rgba, width: pad.width, height: pad.height, invert, model: state.info.name, runtime: state.runtime,
     image: prepared.image ? Array.from(prepared.image) : null,
     noInk: prepared.noInk, inverted: prepared.inverted, notes: prepared.notes,
-    probs: probs ? Array.from(probs) : null, label,
+    probs: probs ? Array.from(probs) : null, label, pDigit: r.pDigit,
+    verdict: verdict && { label: verdict.label, abstain: verdict.abstain, reason: verdict.reason, message: verdict.message },
     preprocessMs: r.preprocessMs, inferenceMs: r.inferenceMs,
   }; // prettier-ignore
-  render(prepared, probs, label, r);
+  render(prepared, probs, label, verdict, r);
   state.predictions += 1;
   $("result").dataset.count = String(state.predictions);
 }
@@ -274,15 +369,26 @@ function paintGrey(canvas, img) {
 
 function showProblem(text) {
   $("label").textContent = "–";
+  $("label").className = "";
+  $("label").dataset.verdict = "problem";
+  $("verdict").textContent = "";
   $("notes").textContent = text;
   $("notes").className = "error";
 }
 
-function render(prepared, probs, label, r) {
+function render(prepared, probs, label, verdict, r) {
   const input = $("input28");
   if (prepared.image) paintGrey(input, { data: prepared.image, h: 28, w: 28 });
   else input.getContext("2d").clearRect(0, 0, input.width, input.height);
-  $("label").textContent = probs ? `${label}  ·  ${(100 * probs[label]).toFixed(1)}%` : "–";
+  const refused = Boolean(verdict?.abstain);
+  const shown = probs ? `${label}  ·  ${(100 * probs[label]).toFixed(1)}%` : "–";
+  $("label").textContent = refused ? "Not sure this is a digit" : shown;
+  $("label").className = refused ? "refused" : "";
+  $("label").dataset.verdict = !probs ? "no-ink" : refused ? "abstain" : "digit";
+  // The reason, in the rule's own (calibrated) words; a refusal also shows the best guess, as the app does.
+  $("verdict").textContent = !verdict ? "" : refused
+    ? `${verdict.reason[0].toUpperCase()}${verdict.reason.slice(1)}. Best guess: ${shown} before calibration.`
+    : `${verdict.reason[0].toUpperCase()}${verdict.reason.slice(1)}.`;
   const result = $("result");
   result.replaceChildren();
   if (probs) {
@@ -295,7 +401,7 @@ function render(prepared, probs, label, r) {
       result.append(row);
     });
   }
-  $("timing").textContent = `preprocessing ${r.preprocessMs.toFixed(1)} ms · inference ${r.inferenceMs.toFixed(1)} ms (in this browser)`;
+  $("timing").textContent = `preprocessing ${r.preprocessMs.toFixed(1)} ms · inference ${r.inferenceMs.toFixed(1)} ms (${RUNTIMES[state.runtime].label}, in this browser)`;
   const notes = $("notes");
   notes.className = "muted";
   notes.textContent = prepared.noInk ? prepared.notes.at(-1) : prepared.notes.join(" · ");
