@@ -17,34 +17,28 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import math
 import os
 import platform
 import re
-import subprocess
-import sys
 from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-from _support import ROOT, require
+from _support import ROOT
+from _web import MODEL_DIR, WEB, open_page, web_server
+from _web import draw as _draw
+from _web import ellipse as _ellipse
+from _web import last as _last
+from support import load_script
 
 from digitlab import preprocess
 
-WEB = ROOT / "web"
-MODEL_DIR = WEB / "model"
-ORT_MJS = WEB / "node_modules" / "onnxruntime-web" / "dist" / "ort.wasm.min.mjs"
-CANVAS = 280
 N_MNIST = 30  # real test digits uploaded through the page
 # Measured by this file: the port reproduces Python to float32 rounding (max |diff| ~2e-7);
 # these bounds leave room for rounding and nothing more.
 MAX_PIXEL_DIFF, MEAN_PIXEL_DIFF = 1e-5, 1e-6
 MAX_PROB_DIFF = 1e-5
 FIGURES: dict = {"pixels": [], "probs_onnxruntime": [], "probs_keras": [], "timings": []}
-
-
-def _ellipse(cx, cy, rx, ry, start, end, n=24):
-    return [(cx + rx * math.cos(math.radians(a)), cy + ry * math.sin(math.radians(a))) for a in np.linspace(start, end, n)]
 
 
 # Mouse-drawn digits: (label, brush px, strokes as canvas points).  Thin and fat brushes make the
@@ -63,47 +57,16 @@ DRAWN = [
 @pytest.fixture(scope="module")
 def site():
     """`python web/serve.py --port 0`: the page's URL, and the server stopped afterwards."""
-    require(None if ORT_MJS.is_file() else f"{ORT_MJS.relative_to(ROOT)} is missing (npm ci --prefix web)", "web page tests")
-    proc = subprocess.Popen([sys.executable, str(WEB / "serve.py"), "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    try:
-        line = proc.stdout.readline()
-        match = re.search(r"http://[\d.]+:\d+/", line)
-        if not match:
-            proc.kill()
-            pytest.fail(f"web/serve.py did not start: {line}{proc.stderr.read()[-2000:]}")
-        yield match.group(0)
-    finally:
-        proc.terminate()  # the server we started, and only it
-        proc.wait(timeout=10)
+    with web_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def web(browser, site):
-    """The page, ready with its model; every request recorded, anything off localhost aborted."""
-    host = urlparse(site).netloc
-    requests, blocked = [], []
-    context = browser.new_context(viewport={"width": 1200, "height": 1000})
-
-    def gate(route):
-        url = route.request.url
-        if urlparse(url).scheme in ("data", "blob") or urlparse(url).netloc == host:
-            route.continue_()
-        else:
-            blocked.append(url)
-            route.abort()
-
-    context.route("**/*", gate)
-    page = context.new_page()
-    page.on("request", lambda r: requests.append(r.url))
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(site)
-    page.wait_for_function("document.getElementById('status').dataset.state !== 'loading'", timeout=60_000)
-    status = page.inner_text("#status")
-    assert page.get_attribute("#status", "data-state") == "ready", f"the page did not load its model: {status} {errors}"
-    page.requests, page.blocked, page.errors, page.host = requests, blocked, errors, host
+    """The page, ready with its model (ONNX, the default runtime); every request recorded, anything off localhost aborted."""
+    page = open_page(browser, site)
     yield page
-    context.close()
+    page.context.close()
 
 
 @pytest.fixture(scope="module")
@@ -117,28 +80,6 @@ def references():
     name = info["default"]
     session = ort.InferenceSession(str(MODEL_DIR / f"{name}.onnx"), providers=["CPUExecutionProvider"])
     return name, session, classifiers.load_classifier(name)
-
-
-def _last(page) -> dict:
-    """Wait for the prediction of the canvas as it is now; the page's result plus its canvas pixels."""
-    last = page.evaluate("window.digitlab.schedule().then(() => ({...window.digitlab.last, rgba: window.digitlab.lastRGBABase64()}))")
-    last["rgba"] = np.frombuffer(base64.b64decode(last["rgba"]), np.uint8).reshape(last["height"], last["width"], 4)
-    return last
-
-
-def _draw(page, brush: int, strokes) -> dict:
-    page.click("#clear")
-    page.locator("#brush").fill(str(brush))
-    box = page.locator("#pad").bounding_box()
-    for stroke in strokes:
-        page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
-        page.mouse.down()
-        for (ax, ay), (bx, by) in zip(stroke, stroke[1:]):
-            n = max(2, int(math.hypot(bx - ax, by - ay) / 8))
-            for i in range(1, n + 1):
-                page.mouse.move(box["x"] + ax + (bx - ax) * i / n, box["y"] + ay + (by - ay) * i / n)
-        page.mouse.up()
-    return _last(page)
 
 
 def _no_numbers(notes: list[str]) -> list[str]:
@@ -181,6 +122,14 @@ def test_page_model_is_the_committed_model():
     assert info["keras_sha256"] == "sha256:" + hashlib.sha256(keras_file.read_bytes()).hexdigest(), f"{keras_file} changed: {rebuild}"
     assert info["onnx_sha256"] == "sha256:" + hashlib.sha256((MODEL_DIR / info["onnx"]).read_bytes()).hexdigest(), rebuild
     assert info["preprocess_version"] == preprocess.PREPROCESS_VERSION, rebuild
+    # both runtimes ship the model and the digit gate, each file exactly as web/build.py checked it
+    build = load_script("web/build.py")
+    gate = json.loads((MODEL_DIR / info["gate"]).read_text())
+    assert info["tfjs"]["sha256"] == build.folder_sha256((MODEL_DIR / info["tfjs"]["model"]).parent), rebuild
+    assert gate["onnx"]["sha256"] == build.file_sha256(MODEL_DIR / gate["onnx"]["model"]), rebuild
+    assert gate["tfjs"]["sha256"] == build.folder_sha256((MODEL_DIR / gate["tfjs"]["model"]).parent), rebuild
+    gate_keras = ROOT / "models" / "gate" / f"{gate['name']}.keras"
+    assert gate["keras_sha256"] == "sha256:" + hashlib.sha256(gate_keras.read_bytes()).hexdigest(), f"{gate_keras} changed: {rebuild}"
     js_version = re.search(r'PREPROCESS_VERSION = "([^"]+)"', (WEB / "preprocess.js").read_text()).group(1)
     assert js_version == preprocess.PREPROCESS_VERSION, "digitlab/preprocess.py changed version: port the change to web/preprocess.js"
 
