@@ -4,6 +4,12 @@ A tiny CNN (BatchNorm included, which the converters fold) is built and trained 
 batches on real MNIST here; the committed models are exported by evaluation/export.py itself
 (see README "Export").  evaluation/export.py runs once as a user would (a subprocess); predict.py
 and the --check-only mode run in-process (the same main()), which saves a TensorFlow start-up each.
+
+TF.js: the converter lives in its own virtual environment (`python evaluation/export.py --setup-tfjs`),
+which CI does not build (a second TensorFlow).  Where it exists, the export above converts for real and
+the TF.js row is checked like the others; everywhere, the export script's TF.js plumbing is exercised
+without it: --check-only runs the page's committed TF.js model (web/model/) in Node against Keras, a
+tampered copy fails loudly, broken folders and a missing converter give clear errors.
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ from digitlab.models import artifacts, builders
 from digitlab.serving import classifiers, export
 
 ROOT = Path(__file__).resolve().parents[1]
-FLOAT_FORMATS = ("h5", "savedmodel", "tflite", "onnx")
+FLOAT_FORMATS = ("h5", "savedmodel", "tflite", "onnx", "tfjs")
 QUANTISED = ("tflite-dynamic", "tflite-int8")
+PYTHON_FORMATS = tuple(f for f in export.FORMATS if f != "tfjs")  # what predict.py loads (TF.js is for browsers and Node)
+PAGE_MODEL = ROOT / "web" / "model"  # the page's committed files, made by web/build.py
 
 
 
@@ -83,11 +91,15 @@ def test_export_script_writes_every_format_and_parity_passes(exported):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads((out / "parity.json").read_text())
     rows = {r["format"]: r for r in report["rows"]}
-    assert set(rows) == {"keras", *export.FORMATS} and report["ok"]
-    for fmt in export.FORMATS:
+    written = export.default_formats()  # tfjs only where its converter's environment exists
+    assert set(rows) == {"keras", *written} and report["ok"]
+    assert ("tfjs" in written) == (export.tfjs_converter() is not None)
+    if "tfjs" not in written:
+        assert "tfjs left out" in proc.stderr and "--setup-tfjs" in proc.stderr
+    for fmt in written:
         assert (out / export.file_name("tiny", fmt)).exists() and rows[fmt]["ok"], rows[fmt]
         assert rows[fmt]["bytes"] > 1000 and rows[fmt]["latency_ms"] > 0
-    for fmt in FLOAT_FORMATS:
+    for fmt in set(FLOAT_FORMATS) & set(written):
         assert rows[fmt]["agreement"] == 1.0 and rows[fmt]["max_abs_dp"] < 1e-4
     # int8 really is quantised: its probabilities differ from Keras's, its answers agree within tolerance
     assert rows["tflite-int8"]["max_abs_dp"] > 1e-3 and rows["tflite-int8"]["agreement"] >= export.TOLERANCES["tflite-int8"].min_agreement
@@ -112,7 +124,7 @@ def test_exports_share_one_interface(exported, tiny):
     assert (out / "tiny_dynamic.tflite").stat().st_size < 0.6 * (out / "tiny.tflite").stat().st_size
     signature = tf.saved_model.load(str(out / "tiny_savedmodel")).signatures["serving_default"]
     assert list(signature.structured_input_signature[1]) == ["image"] and list(signature.structured_outputs) == ["probabilities"]
-    formats = {fmt: classifiers.load_classifier(str(out / export.file_name("tiny", fmt))) for fmt in export.FORMATS}
+    formats = {fmt: classifiers.load_classifier(str(out / export.file_name("tiny", fmt))) for fmt in PYTHON_FORMATS}
     assert isinstance(formats["h5"], classifiers.Classifier)  # .h5 is a Keras file: same safe loader as .keras
     assert {fmt: getattr(c, "format", "keras") for fmt, c in formats.items()} == {
         "h5": "keras", "savedmodel": "savedmodel", "tflite": "tflite", "tflite-dynamic": "tflite",
@@ -135,7 +147,7 @@ def test_predict_cli_accepts_every_format(exported, tiny, pngs, capsys):
     keras_labels = np.array([r["label"] for r in keras_lines])
     keras_probs = np.array([r["probabilities"] for r in keras_lines])
     assert (keras_labels == truth).mean() > 0.6
-    for fmt in export.FORMATS:
+    for fmt in PYTHON_FORMATS:
         code, lines, err = _predict_json(capsys, pngs, "--model", out / export.file_name("tiny", fmt))
         assert code == 0 and f"model: {export.file_name('tiny', fmt).removesuffix('.h5')}\n" in err, err
         assert [r["path"] for r in lines] == [r["path"] for r in keras_lines]
@@ -256,3 +268,121 @@ def test_a_foreign_onnx_with_another_layout_and_logits_is_read_right(tiny, tmp_p
     x = preprocess.prepare_batch(mnist_test[0][:50])
     assert clf.entry.outputs == "logits"
     np.testing.assert_allclose(clf.predict_proba(x), np.asarray(model(x[..., None])), atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- TF.js
+
+
+def _need_node() -> None:
+    from browser._support import require  # the browser tests' skip-or-fail rule
+
+    require(export.tfjs_missing(), "TF.js parity in Node")
+
+
+def test_tfjs_export_runs_the_official_converter(exported):
+    """Where the converter's environment exists (`python evaluation/export.py --setup-tfjs`), the export
+    above converted the tiny model for real: a graph model with the one interface and digitlab's metadata,
+    checked in Node.  CI has no such environment (a second TensorFlow): skipped there."""
+    if export.tfjs_converter() is None:
+        pytest.skip(f"the TF.js converter is not set up ({export.tfjs_venv()}): `{export.SETUP_TFJS}` makes it")
+    out, _ = exported
+    model = export.check_tfjs_folder(out / "tiny_tfjs")
+    assert model["format"] == "graph-model" and model["convertedBy"] == "TensorFlow.js Converter v4.22.0"
+    assert model["userDefinedMetadata"]["digitlab"] == export._metadata("tiny")
+    assert list(model["signature"]["inputs"]) == ["image"] and list(model["signature"]["outputs"]) == ["probabilities"]
+    row = {r["format"]: r for r in json.loads((out / "parity.json").read_text())["rows"]}["tfjs"]
+    assert row["ok"] and row["runtime"].startswith("@tensorflow/tfjs 4.22.0, wasm backend"), row
+
+
+@pytest.fixture(scope="module")
+def page_tfjs(tmp_path_factory) -> Path:
+    """The page's committed TF.js model (web/model/, made by the converter) laid out as an export of the
+    model it came from: <out>/<name>/<name>_tfjs, so --check-only can be run on it without the converter."""
+    _need_node()
+    index = json.loads((PAGE_MODEL / "index.json").read_text())
+    info = json.loads((PAGE_MODEL / f"{index['default']}.json").read_text())
+    out = tmp_path_factory.mktemp("page_exports")
+    shutil.copytree(PAGE_MODEL / Path(info["tfjs"]["model"]).parent, out / info["name"] / export.file_name(info["name"], "tfjs"))
+    return out / info["name"]
+
+
+def _check_tfjs(folder: Path, capsys) -> tuple[int, dict, str]:
+    code = load_script("evaluation/export.py").main(["--model", str(ROOT / "models" / f"{folder.name}.keras"), "--out", str(folder.parent),
+                                                     "--check-only", "--dry-run", "--formats", "tfjs"])
+    captured = capsys.readouterr()
+    rows = {r["format"]: r for r in json.loads((folder / "parity.json").read_text())["rows"]}
+    return code, rows["tfjs"], captured.out + captured.err
+
+
+def test_check_only_runs_the_tfjs_model_in_node_against_keras(page_tfjs, capsys):
+    """The export script's TF.js row without the converter: the committed page model in Node vs Keras."""
+    code, row, output = _check_tfjs(page_tfjs, capsys)
+    assert code == 0 and row["ok"], output
+    assert row["agreement"] == 1.0 and row["max_abs_dp"] <= export.TOLERANCES["tfjs"].max_abs_dp
+    assert row["accuracy_mnist"] >= 0.97 and row["latency_ms"] > 0 and row["bytes"] > 100_000
+    assert "wasm backend" in row["runtime"] and "| tfjs |" in output
+
+
+def _swap_digits(folder: Path, a: int, b: int) -> None:
+    """Swap digits ``a`` and ``b`` in the last two weights of a TF.js model (the logits layer's kernel and
+    bias): what a model whose classes were mixed up would look like."""
+    model = json.loads((folder / "model.json").read_text())
+    [group] = model["weightsManifest"]
+    [shard] = group["paths"]
+    weights = np.fromfile(folder / shard, np.uint8)
+    offset, spans = 0, []
+    for w in group["weights"]:
+        n = int(np.prod(w["shape"], dtype=np.int64)) * 4
+        spans.append((offset, w["shape"]))
+        offset += n
+    for start, shape in spans[-2:]:
+        assert shape[-1] == 10, shape
+        values = weights[start : start + int(np.prod(shape)) * 4].view("<f4").reshape(shape)
+        values[..., [a, b]] = values[..., [b, a]]
+    weights.tofile(folder / shard)
+
+
+def test_a_wrong_tfjs_model_fails_its_parity_check_loudly(page_tfjs, tmp_path, capsys):
+    folder = tmp_path / page_tfjs.name
+    shutil.copytree(page_tfjs / export.file_name(page_tfjs.name, "tfjs"), folder / export.file_name(page_tfjs.name, "tfjs"))
+    _swap_digits(folder / export.file_name(page_tfjs.name, "tfjs"), 3, 8)
+    code, row, output = _check_tfjs(folder, capsys)
+    assert code == 1 and not row["ok"] and row["agreement"] < 0.95
+    assert f"PARITY FAILED: {page_tfjs.name} tfjs: argmax agreement" in output
+
+
+def test_broken_tfjs_folders_give_clear_errors(page_tfjs, tmp_path):
+    good = page_tfjs / export.file_name(page_tfjs.name, "tfjs")
+    cases = {}
+    (tmp_path / "empty").mkdir()
+    cases["empty"] = (tmp_path / "empty", "no model.json")
+    for name in ("truncated", "no shard", "not json", "layers"):
+        shutil.copytree(good, tmp_path / name)
+    shard = tmp_path / "truncated" / "group1-shard1of1.bin"
+    shard.write_bytes(shard.read_bytes()[:-40])
+    cases["truncated"] = (tmp_path / "truncated", "the weight shards hold")
+    (tmp_path / "no shard" / "group1-shard1of1.bin").unlink()
+    cases["no shard"] = (tmp_path / "no shard", "weight shard 'group1-shard1of1.bin' is missing")
+    (tmp_path / "not json" / "model.json").write_text("{not json")
+    cases["not json"] = (tmp_path / "not json", "not a digitlab TF.js graph model")
+    layers = json.loads((good / "model.json").read_text()) | {"format": "layers-model"}
+    (tmp_path / "layers" / "model.json").write_text(json.dumps(layers))
+    cases["layers"] = (tmp_path / "layers", "not 'graph-model'")
+    for what, (folder, words) in cases.items():
+        with pytest.raises(export.ExportError) as e:
+            export.check_tfjs_folder(folder)
+        assert words in str(e.value), (what, str(e.value))
+    with pytest.raises(export.ExportError, match="not image"):
+        export.check_tfjs_folder(good, output=export.GATE_OUTPUT)  # a classifier where the gate was expected
+
+
+def test_tfjs_without_its_converter_is_a_clear_error(tiny, tmp_path, monkeypatch, capsys):
+    """No converter environment: tfjs leaves the default formats, and naming it says how to set it up."""
+    monkeypatch.setenv(export.TFJS_VENV_VARIABLE, str(tmp_path / "no-venv"))
+    assert export.tfjs_converter() is None and "tfjs" not in export.default_formats()
+    code = load_script("evaluation/export.py").main(["--model", str(tiny.path), "--formats", "tfjs", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error:") and export.SETUP_TFJS in err and str(tmp_path / "no-venv") in err, err
+    with pytest.raises(export.ExportError, match="--setup-tfjs"):
+        export.to_tfjs(tiny, tmp_path / "tiny_tfjs")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "tiny_tfjs").exists()

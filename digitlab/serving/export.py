@@ -311,6 +311,15 @@ def setup_tfjs(venv: Path | None = None, log=None) -> Path:
     return converter
 
 
+def _converter() -> Path:
+    """The converter, or ExportError saying how to set it up."""
+    converter = tfjs_converter()
+    if converter is None:
+        raise ExportError(f"the TF.js converter is not set up (no {tfjs_venv()}): run `{SETUP_TFJS}` once "
+                          f"(its own virtual environment, ~3 GB; or point ${TFJS_VENV_VARIABLE} at one)")
+    return converter
+
+
 def _last_line(proc: subprocess.CompletedProcess) -> str:
     lines = [ln for ln in (proc.stderr or proc.stdout or "").strip().splitlines() if ln.strip()]
     return lines[-1][:500] if lines else f"exit {proc.returncode}, no output"
@@ -324,10 +333,7 @@ def tfjs_from_savedmodel(saved_model: Path, path, metadata: dict[str, str], outp
     model.json's userDefinedMetadata under "digitlab", and the outputs keep their signature names
     (``output``), so ``model.execute(x, "probabilities")`` works in TF.js.  Raises ExportError when the
     converter is not set up or fails, or when what it wrote is not the expected interface."""
-    converter = Path(converter) if converter else tfjs_converter()
-    if converter is None:
-        raise ExportError(f"the TF.js converter is not set up (no {tfjs_venv()}): run `{SETUP_TFJS}` once "
-                          f"(its own virtual environment, ~3 GB; or point ${TFJS_VENV_VARIABLE} at one)")
+    converter = Path(converter) if converter else _converter()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
@@ -451,10 +457,11 @@ def _signature_output(model_dir: Path) -> str:
 
 def to_tfjs(model_or_entry, path) -> Path:
     """A ``tfjs_graph_model`` folder with the exported interface (via a temporary SavedModel)."""
+    converter = _converter()  # before any work
     model, layout, outputs, name = _source(model_or_entry)
     with tempfile.TemporaryDirectory() as d:
         saved = to_savedmodel(_Resolved(model, layout, outputs, name), Path(d) / "saved_model")
-        return tfjs_from_savedmodel(saved, path, _metadata(name))
+        return tfjs_from_savedmodel(saved, path, _metadata(name), converter=converter)
 
 
 # ----------------------------------------------------------------------------- the digit gate
@@ -487,9 +494,10 @@ def gate_to_onnx(gate, path) -> Path:
 
 def gate_to_tfjs(gate, path) -> Path:
     """The digit gate as a ``tfjs_graph_model`` folder: "image" (N, 28, 28) -> "p_digit" (N,)."""
+    converter = _converter()
     with tempfile.TemporaryDirectory() as d:
         saved = _write_savedmodel(gate.model, gate_serving_function(gate.model), Path(d) / "saved_model")
-        return tfjs_from_savedmodel(saved, path, _gate_metadata(gate), output=GATE_OUTPUT)
+        return tfjs_from_savedmodel(saved, path, _gate_metadata(gate), output=GATE_OUTPUT, converter=converter)
 
 
 def export(model_or_entry, formats=FORMATS, out_dir=None, representative: np.ndarray | None = None) -> dict[str, Path | Exception]:
