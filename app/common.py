@@ -213,6 +213,9 @@ def require_digit() -> Digit:
 # ----------------------------------------------------------------------------- rendering
 
 
+CALIBRATED_NOTE = ("Confidences are calibrated: of the answers shown at 90%, about 90% are right on held-out MNIST digits "
+                   "(the model's scores divided by the temperature in its card). Every page uses this scale.")
+
 PROBABILITY_CHART = {
     "height": 200,
     "mark": {"type": "bar", "tooltip": True},
@@ -230,11 +233,16 @@ def show_prediction(pred: classifiers.Prediction) -> None:
         st.info("No ink found yet: draw a digit (or upload a picture of one) and the prediction appears here.")
         return
     if pred.refused:
-        st.warning(f"**Not sure this is a digit** ({pred.reason}). Best guess: {pred.label}, {pred.confidence:.1%} before calibration.")
+        st.warning(f"**Not sure this is a digit** ({pred.reason}). Best guess: {pred.label} ({pred.confidence:.1%}).")
         show_probabilities(pred)
         return
-    st.metric("Prediction", str(pred.label), f"{pred.confidence:.1%} confident", delta_color="off", delta_arrow="off")
+    if pred.close:
+        second, p2 = pred.runner_up
+        st.metric("Prediction", f"{pred.label} or {second}?", f"{pred.label}: {pred.confidence:.1%} · {second}: {p2:.1%}", delta_color="off", delta_arrow="off")
+    else:
+        st.metric("Prediction", str(pred.label), f"{pred.confidence:.1%} confident", delta_color="off", delta_arrow="off")
     show_probabilities(pred)
+    st.caption(CALIBRATED_NOTE)
 
 
 def show_probabilities(pred: classifiers.Prediction) -> None:

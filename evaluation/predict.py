@@ -2,13 +2,16 @@
 
 Predict the digit in image files. PATH is an image file or a directory (every image
 inside, sorted). Every picture goes through digitlab's one preprocessing path; the
-model is loaded once and pictures are predicted in batches.
+model is loaded once (served by ONNX Runtime, digitlab.serving.runtime: no TensorFlow) and
+pictures are predicted in batches.
 
 --format json prints one JSON object per line:
     {"path": str, "label": int or null, "confidence": float, "probabilities": [10 floats],
-     "abstain": bool, "reason": str}
-label is the model's answer (the most probable digit; null only when the picture has no ink) and
-confidence its raw probability, as before.  abstain and reason come from the abstain rule in the
+     "runner_up": {"label": int, "confidence": float} or null, "abstain": bool, "reason": str}
+label is the model's answer (the most probable digit; null only when the picture has no ink),
+confidence its probability and runner_up the second most probable digit, all on one calibrated scale
+(softmax(logits / T), T from the model card; the model's own probabilities when the card has no
+calibration), the scale the app shows too.  abstain and reason come from the abstain rule in the
 model card and the digit gate (digitlab.serving.abstain: temperature-scaled confidence below
 the card's threshold, or the model-independent "is this a digit?" gate in models/gate/ says no):
 abstain is true when the model should not be trusted to say which digit this is ("not sure this is a
@@ -94,6 +97,7 @@ def format_line(path: Path, pred, fmt: str) -> str:
                 "label": pred.label,
                 "confidence": round(pred.confidence, 6),
                 "probabilities": [round(float(p), 6) for p in pred.probabilities],
+                "runner_up": None if pred.runner_up is None else {"label": pred.runner_up[0], "confidence": round(pred.runner_up[1], 6)},
                 "abstain": pred.abstain,
                 "reason": pred.message,
             }

@@ -154,16 +154,24 @@ def test_predict_cli_abstains_on_non_digits_and_not_on_mnist(run_script, tmp_pat
     proc = run_script("evaluation/predict.py", folder, "--model", calibrated.name, "--format", "json")
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(lines) == 245
+    from digitlab.serving.classifiers import Classifier
+
+    model = Classifier(calibrated)  # the Keras model itself: the CLI serves it through ONNX Runtime
     for line in lines:
-        assert set(line) == {"path", "label", "confidence", "probabilities", "abstain", "reason"}, line
+        assert set(line) == {"path", "label", "confidence", "probabilities", "runner_up", "abstain", "reason"}, line
         assert isinstance(line["abstain"], bool) and line["reason"]
         prepared = preprocess.prepare(line["path"])  # the CLI's decision: the card's threshold and the digit gate
-        decision = abstain.decide(line["probabilities"], calibrated.card, image=prepared.image)
+        raw = model.predict_proba(prepared.image[None])[0] if prepared.image is not None else np.zeros(10)
+        decision = abstain.decide(raw, calibrated.card, image=prepared.image)
         assert line["abstain"] == (decision[0] is None), line
         if line["label"] is None:
-            assert line["abstain"] and line["reason"] == "no ink"
+            assert line["abstain"] and line["reason"] == "no ink" and line["runner_up"] is None
         else:
-            assert line["label"] == int(np.argmax(line["probabilities"])), "label stays the model's answer"
+            assert line["label"] == int(np.argmax(line["probabilities"])) == int(np.argmax(raw)), "label stays the model's answer"
+            # one scale: the probabilities shown are the calibrated ones the abstain rule judges
+            np.testing.assert_allclose(line["probabilities"], abstain.calibrated(raw, calibrated.card), atol=2e-6)
+            assert line["confidence"] == max(line["probabilities"]) and line["runner_up"]["label"] != line["label"]
+            assert line["runner_up"]["confidence"] == sorted(line["probabilities"])[-2]
     digits = [line for line in lines if "/mnist_" in line["path"]]
     others = [line for line in lines if "/other_" in line["path"] and line["label"] is not None]
     # calibrate.py fits the rule to refuse ~0.7% of validation digits (0.8-0.9% of the whole test split);
@@ -195,7 +203,7 @@ def test_home_not_sure_on_a_non_digit_then_robustness_on_the_drawing(committed_m
     for _, ink in non_digit_inks(mnist_test[0][5000:], 60, seed=5):  # drawn black on the light canvas, as a user would
         picture = synthetic.canvas_picture(ink, 280)  # any uint8 ink -> opaque black-on-white RGBA
         pred = clf.predict_picture(picture, invert="yes")
-        if pred.label is not None and abstain.decide(pred.probabilities, best.card)[0] is None:
+        if pred.label is not None and abstain.decide(pred.raw_probabilities, best.card)[0] is None:
             chosen = (picture, pred)
             break
     assert chosen is not None, f"{best.name} is confident on 60 letters, shapes and overlaid digits"
@@ -204,7 +212,9 @@ def test_home_not_sure_on_a_non_digit_then_robustness_on_the_drawing(committed_m
     at = draw(new_app().run(), picture)
     no_exception(at)
     warning = texts(at.warning)
-    assert "Not sure this is a digit" in warning and "below" in warning and f"Best guess: {pred.label}" in warning
+    assert "Not sure this is a digit" in warning and "below" in warning and f"Best guess: {pred.label} ({pred.confidence:.1%})" in warning
+    if "calibrated confidence" in warning:  # (the digit gate may refuse first)
+        assert f"calibrated confidence {pred.confidence:.1%} is below" in warning, "one scale: the reason and the guess agree"
     assert not at.metric, "no confident headline when the model abstains"
     np.testing.assert_allclose(chart_data(at)["probability"], pred.probabilities, atol=1e-6, err_msg="the probabilities are still shown")
 

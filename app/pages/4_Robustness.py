@@ -8,6 +8,7 @@ from digitlab import data
 from digitlab.evaluation import attacks, inspect_input, robustness
 from digitlab.paths import shown
 from digitlab.report import plots
+from digitlab.serving import abstain
 
 FAMILIES = {"suite": "Severity suite", "mnist_c": "MNIST-C-style"}
 LIVE_SIZES = (100, 200, 500, 1000)  # MNIST test digits for a live measurement (~1 s per 1,000 digits and level)
@@ -44,10 +45,11 @@ def examples_png(image) -> bytes:
     return plots.corruption_examples_png(image, robustness.examples(image), robustness.SUITE, robustness.MNIST_C)
 
 
-def tiles(rows: list[dict], caption) -> None:
-    """A row of perturbed (28, 28) digits, each captioned with what the model says."""
+def tiles(rows: list[dict], caption, card: dict | None) -> None:
+    """A row of perturbed (28, 28) digits, each captioned with what the model says (calibrated, as on Home)."""
     for col, r in zip(st.columns(len(rows)), rows):
-        col.image(inspect_input.enlarge(r["image"], TILE), caption=f"{caption(r)} → {r['label']} ({r['confidence']:.0%})")
+        p = abstain.calibrated(r["probabilities"], card)
+        col.image(inspect_input.enlarge(r["image"], TILE), caption=f"{caption(r)} → {int(p.argmax())} ({float(p.max()):.0%})")
 
 
 common.page("Robustness", "🛡️")
@@ -137,13 +139,12 @@ else:
     image, origin = xs[0], f"MNIST test digit #{int(index)} (a {int(ys[0])})"
 
 st.caption(f"Input: {origin}. Each picture: severity → prediction (confidence) of **{clf.name}**.")
-tiles(digit_sweep(key, image, name, family, clf.predict_proba), lambda r: "clean" if r["level"] == 0 else f"{r['level']:g}")
+tiles(digit_sweep(key, image, name, family, clf.predict_proba), lambda r: "clean" if r["level"] == 0 else f"{r['level']:g}", clf.entry.card)
 if st.toggle("Show this digit under every corruption and level", key="rob_examples"):
     st.image(examples_png(image))
 
 st.subheader("Your digit under attack")
-st.caption("Each pixel moves by at most ε (pixels are in [0, 1]) in the direction that most lowers the model's score for its own "
-           "answer, computed from the gradients of its logits (`digitlab.evaluation.attacks`).")
+st.caption("Each pixel moves by at most ε (in [0, 1]) in the direction that most lowers the model's score for its answer (`digitlab.evaluation.attacks`).")
 for attack, title in ATTACKS.items():
     st.markdown(f"**{title}**")
-    tiles(digit_attack(key, image, attack, clf.model), lambda r: "clean" if r["eps"] == 0 else f"ε {r['eps']:g}")
+    tiles(digit_attack(key, image, attack, clf.model), lambda r: "clean" if r["eps"] == 0 else f"ε {r['eps']:g}", clf.entry.card)

@@ -21,15 +21,24 @@ from digitlab.paths import MODELS_DIR
 from digitlab.serving import abstain
 
 
+CLOSE = 0.5  # "7 or 2?": the runner-up holds at least this fraction of the top digit's probability
+
+
 @dataclass
 class Prediction:
     """What the app, the CLI and every page show for one picture: computed once, here, and only rendered.
 
     label        the model's best guess (the most probable digit); None only when the picture has no ink
-    confidence   its probability, as the model gives it (0 without ink)
-    probabilities (10,) float32, as the model gives them (all zero without ink)
+    confidence   its calibrated probability (0 without ink)
+    probabilities (10,) float32, calibrated (all zero without ink)
     abstain      True when the abstain rule says "not sure this is a digit" (and without ink)
     reason       why: "no ink", the refusal's cause, or the confidence behind the answer
+    raw_probabilities (10,) float32 as the model gives them, before calibration
+
+    One scale everywhere: calibrated means softmax(logits / T) with the temperature T fitted on
+    validation digits and stored in the model card (``serving.abstain.calibrated``), so that of the
+    answers given with 90% confidence about 90% are right.  A model whose card has no calibration
+    keeps its own probabilities.  The abstain rule's threshold is on the same scale.
     """
 
     label: int | None
@@ -38,6 +47,7 @@ class Prediction:
     abstain: bool
     reason: str
     prepared: preprocess.Prepared | None = None
+    raw_probabilities: np.ndarray | None = None
 
     @property
     def no_ink(self) -> bool:
@@ -47,6 +57,19 @@ class Prediction:
     def refused(self) -> bool:
         """Inked, but the abstain rule says it is not sure this is a digit."""
         return self.abstain and self.label is not None
+
+    @property
+    def runner_up(self) -> tuple[int, float] | None:
+        """The second most probable digit and its calibrated probability (None without ink)."""
+        if self.no_ink:
+            return None
+        second = int(np.argsort(self.probabilities)[-2])
+        return second, float(self.probabilities[second])
+
+    @property
+    def close(self) -> bool:
+        """The model hesitates between two digits: the runner-up has at least half the top one's probability."""
+        return self.runner_up is not None and self.runner_up[1] >= CLOSE * self.confidence
 
     @property
     def message(self) -> str:
@@ -70,7 +93,11 @@ class _Predicts:
             images[inked] = np.stack([prepared[i].image for i in inked])
             probs[inked] = self.predict_proba(images[inked])
         verdicts = abstain.judge(probs, self.entry.card, images, gate)
-        return [Prediction(v.label, float(p.max()), p, v.abstain, v.reason, pic) for p, v, pic in zip(probs, verdicts, prepared)]
+        shown = np.zeros_like(probs)
+        if inked:
+            shown[inked] = abstain.calibrated(probs[inked], self.entry.card)
+        return [Prediction(v.label, float(c.max()), c, v.abstain, v.reason, pic, p)
+                for p, c, v, pic in zip(probs, shown, verdicts, prepared)]
 
     def predict_picture(self, source, invert: preprocess.Invert = "auto") -> Prediction:
         """Any picture -> Prediction, through the one preprocessing path."""
