@@ -2,6 +2,13 @@
 
 Atomic writes go to a temp file in the same folder, are flushed to disk, then ``os.replace``d
 over the target: a reader sees the old file or the new one, never half of one.
+
+A temp file is named ``.<target name>.<pid>-<random>.tmp…``: the writer's process id says
+whether it can still be in progress, so the next writer of the same target removes the ones a
+killed process left (``remove_stale_temps``) and never one that is being written.
+
+``pause_point(phase)`` is a test hook and nothing else: with ``$DIGITLAB_PAUSE_AT`` unset it returns
+at once (tests/test_kill_training.py sets it to stop a run at a phase and SIGKILL it there).
 """
 
 from __future__ import annotations
@@ -9,10 +16,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
+
+PAUSE_ENV = "DIGITLAB_PAUSE_AT"
+STALE_UNTAGGED_SECONDS = 600  # a temp file without a process id (older code) is stale after this long
 
 
 def umask_mode() -> int:
@@ -22,19 +34,82 @@ def umask_mode() -> int:
     return 0o666 & ~mask
 
 
+def temp_file(target: Path, suffix: str = ".tmp") -> Path:
+    """A new empty file beside ``target`` for writing it atomically: ``.<name>.<pid>-<random><suffix>``
+    (Keras wants its own suffixes: pass e.g. ".tmp.keras"); the caller replaces ``target`` with it, or
+    removes it."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}-", suffix=suffix)
+    os.close(fd)
+    return Path(tmp)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def remove_stale_temps(folder: Path, name: str | None = None) -> list[Path]:
+    """Remove the temp files (``.<name>.<pid>-<random>.tmp…``) of writers that no longer run, for one
+    target ``name`` or for every target in ``folder``; returns what was removed.  A temp file whose
+    writer is alive is kept (it may be in the middle of a save); one without a process id (written
+    before the ids were added, e.g. ``.saving.<random>.tmp``) is removed once it is 10 minutes old."""
+    folder = Path(folder)
+    pattern = re.compile(r"^\.(?P<name>.+?)\.(?:(?P<pid>\d+)-)?[A-Za-z0-9_]+\.tmp")
+    removed = []
+    try:
+        candidates = [p for p in folder.iterdir() if p.name.startswith(".") and ".tmp" in p.name]
+    except OSError:
+        return removed
+    for p in candidates:
+        m = pattern.match(p.name)
+        if m is None or (name is not None and m.group("name") != name):
+            continue
+        try:
+            if m.group("pid") is not None:
+                stale = not _alive(int(m.group("pid")))
+            else:
+                stale = time.time() - p.lstat().st_mtime > STALE_UNTAGGED_SECONDS
+            if stale and not p.is_dir():
+                p.unlink()
+                removed.append(p)
+        except (FileNotFoundError, ValueError):
+            continue  # removed meanwhile by another writer's clean-up
+    return removed
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file (or a folder's entries, after a rename) to disk: a rename is durable only then."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def replace_durably(tmp: Path, target: Path) -> None:
+    """``tmp`` (fully written) over ``target``: flushed, readable by others (umask), renamed, folder flushed."""
+    fsync_path(tmp)
+    os.chmod(tmp, umask_mode())
+    os.replace(tmp, target)
+    fsync_path(Path(target).parent)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = temp_file(path)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, umask_mode())
-        os.replace(tmp, path)
+        replace_durably(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -52,6 +127,20 @@ def json_default(o):
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def pause_point(phase: str) -> None:
+    """Test hook: with ``$DIGITLAB_PAUSE_AT`` = "<phase>=<marker file>", the first time the process reaches
+    ``phase`` it writes the marker and sleeps, so the test SIGKILLs it exactly there.  Unset (always,
+    outside tests/test_kill_training.py): returns at once."""
+    spec = os.environ.get(PAUSE_ENV)
+    if not spec:
+        return
+    want, _, marker = spec.partition("=")
+    if want != phase or not marker:
+        return
+    Path(marker).write_text(f"{phase} {os.getpid()}\n")
+    time.sleep(600)
 
 
 def sha256(path: Path, digits: int | None = None) -> str:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import secrets
 import stat
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlab import preprocess
+from digitlab.files import fsync_path, remove_stale_temps, temp_file
 from digitlab.paths import ROOT
 
 ENV_VAR = "DIGITLAB_MY_DIGITS"
@@ -76,7 +76,8 @@ def save(picture, label, folder: Path | None = None, invert: preprocess.Invert =
     The picture is first sent through ``preprocess.prepare``: an unreadable picture or one
     with no ink raises CollectError and nothing is written.  The write is atomic (a temp file
     in the same folder, then a hard link under a name that does not exist yet), so a crash
-    never leaves half a file and two saves in the same second never overwrite each other.
+    never leaves half a file and two saves in the same second never overwrite each other.  The temp
+    file carries the process id: the next save removes those of killed saves (issue 12.23).
     """
     folder = Path(folder) if folder is not None else default_dir()
     text = _label(label)
@@ -89,9 +90,10 @@ def save(picture, label, folder: Path | None = None, invert: preprocess.Invert =
         raise CollectError("not saved: the picture has no ink; draw the digit first")
     target_dir = folder / text
     target_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target_dir, prefix=".saving.", suffix=".tmp")
+    remove_stale_temps(target_dir, "saving")  # left by saves that were killed (their process is gone)
+    tmp = temp_file(target_dir / "saving")  # .saving.<pid>-<random>.tmp
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -102,10 +104,11 @@ def save(picture, label, folder: Path | None = None, invert: preprocess.Invert =
                 os.link(tmp, target)  # fails if the name exists: never replaces a sample
             except FileExistsError:
                 continue
+            fsync_path(target_dir)  # the new name is on disk, not only in the page cache
             return target
         raise CollectError(f"could not find a free file name in {target_dir}")
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
 
 
 def delete(path: Path, folder: Path | None = None) -> None:

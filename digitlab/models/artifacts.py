@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from digitlab.cli import NAME_RE
-from digitlab.files import atomic_write_bytes, atomic_write_json, umask_mode
+from digitlab.files import atomic_write_bytes, atomic_write_json, pause_point, remove_stale_temps, replace_durably, temp_file
 from digitlab.models import cards
 from digitlab.models.adapter import ModelError, check_classifier, check_signature  # noqa: F401  (ModelError: artifacts' errors)
 from digitlab.paths import MODELS_DIR, RUNS_DIR, shown
@@ -150,15 +150,14 @@ def save_model(model, card: dict | None, name: str, models_dir: Path = MODELS_DI
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
     target = models_dir / f"{name}{MODEL_SUFFIX}"
-    # Keras insists on the .keras suffix, so the temp file carries it too.
-    fd, tmp = tempfile.mkstemp(dir=models_dir, prefix=f".{name}.", suffix=f".tmp{MODEL_SUFFIX}")
-    os.close(fd)
+    remove_stale_temps(models_dir, target.name)  # what a save killed before its rename left behind
+    tmp = temp_file(target, suffix=f".tmp{MODEL_SUFFIX}")  # Keras insists on the .keras suffix
     try:
         model.save(tmp)
-        os.chmod(tmp, umask_mode())
-        os.replace(tmp, target)
+        pause_point("final_save")
+        replace_durably(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     _finish(target, card, extras or {})
     return target
@@ -689,9 +688,10 @@ def _sha256(data: bytes) -> str:
 
 
 def _cache_key(sha: str) -> dict:
-    import keras
+    from importlib.metadata import version
 
-    return {"sha256": sha, "rules": VALIDATION_VERSION, "keras": keras.__version__}
+    # the installed version, read without importing Keras: a listing from cached verdicts needs no TensorFlow
+    return {"sha256": sha, "rules": VALIDATION_VERSION, "keras": version("keras")}
 
 
 _VERDICTS: dict[str, dict] = {}  # sha256 -> verdict, this process

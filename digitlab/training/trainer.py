@@ -3,9 +3,25 @@
     config -> prepared MNIST (digitlab.data) -> fit (the recipe, digitlab.training.recipe) -> evaluate -> model + card
 
 Keras models train with ``model.fit``: the recipe's ``tf.data`` pipeline (augmentation as Keras
-preprocessing layers inside ``tf.data.map``, so the saved model stays free of them),
-ModelCheckpoint on validation accuracy, EarlyStopping, BackupAndRestore (an interrupted run
-resumes where it stopped) and a CSV log of every epoch.  ``--distribute multiworker`` trains with
+preprocessing layers inside ``tf.data.map``, so the saved model stays free of them), the best
+checkpoint on validation accuracy, EarlyStopping, the run's state (an interrupted run resumes
+where it stopped) and a CSV log of every epoch.
+
+Surviving any kill (issue 12.17-21), in ``runs/<name>/``:
+
+    state/weights-<n>.weights.h5   weights and optimizer after n epochs: temp file, fsync, rename
+    state/state.json               the commit point, written atomically after everything an epoch
+                                   writes: the last two snapshots (epoch, weights file and its sha256,
+                                   EarlyStopping / ReduceLROnPlateau counters, training seconds so far)
+    best.keras + best.json         the best checkpoint, atomic; best.json (written before the rename)
+                                   maps each checkpoint's sha256 to its score, so the best-so-far
+                                   survives a resume; history.csv is cut back to the committed epochs
+
+A snapshot whose weights do not match their sha256 is skipped for the one before it; temp files of a
+killed write are removed on the next run; the state is deleted only once the final model is saved,
+so a kill after training (or during the final save) resumes with nothing left to train.  A resumed
+dry run replays the uninterrupted one exactly (its batches come from one iterator, skipped to where
+it stopped); a resumed full run draws new shuffles for the epochs that remain.  ``--distribute multiworker`` trains with
 ``digitlab.training.distributed``'s custom loop instead, from the same recipe.  The baseline is
 scikit-learn's LogisticRegression, copied into a Keras softmax layer so the app and the CLI treat
 it like any other model.
@@ -15,6 +31,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import os
 import shutil
 import sys
 import time
@@ -22,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlab import data
+from digitlab import data, files
 from digitlab.evaluation import evaluate, metrics
 from digitlab.models import artifacts, cards
 from digitlab.paths import MODELS_DIR, RUNS_DIR
@@ -32,8 +50,228 @@ from digitlab.training.distributed import DistributedError
 from digitlab.training.recipe import TrainConfig
 
 
+class RunState:
+    """The resumable state of one run, in ``<run_dir>/state`` (see the module docstring).
+
+    ``snapshots()``: the committed snapshots, newest first, whose weights file matches its sha256.
+    """
+
+    KEEP = 2  # snapshots kept: when the newest is damaged, the one before it is used
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+        self.dir = self.run_dir / "state"
+        self.file = self.dir / "state.json"
+        self.skipped: list[str] = []  # why a snapshot was not usable (printed on resume)
+
+    def _read(self) -> list[dict]:
+        try:
+            saved = json.loads(self.file.read_text())
+        except (OSError, ValueError):
+            return []
+        return [snap for snap in saved.get("snapshots", []) if isinstance(snap, dict)] if isinstance(saved, dict) else []
+
+    def snapshots(self) -> list[dict]:
+        good, self.skipped = [], []
+        for snap in self._read():
+            weights = self.dir / str(snap.get("weights"))
+            if weights.is_file() and files.sha256(weights) == snap.get("sha256"):
+                good.append(snap)
+            else:
+                self.skipped.append(f"{weights.name} (epoch {snap.get('epoch')}): missing or not what was written")
+        return good
+
+    def latest(self) -> dict | None:
+        snaps = self.snapshots()
+        return snaps[0] if snaps else None
+
+    def write_weights(self, model, epoch: int) -> dict:
+        """Weights and optimizer after ``epoch`` epochs, durably under a name no snapshot uses yet, and
+        the random generators' states (dropout's), which a weights file does not hold."""
+        target = self.dir / f"weights-{epoch:04d}.weights.h5"
+        tmp = files.temp_file(target, suffix=".tmp.weights.h5")  # Keras insists on .weights.h5
+        try:
+            model.save_weights(str(tmp))
+            files.pause_point("backup")
+            files.replace_durably(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        seeds = {v.path: np.asarray(v).tolist() for v in _seed_states(model)}
+        return {"epoch": epoch, "weights": target.name, "sha256": files.sha256(target), "seeds": seeds}
+
+    def restore(self, model, snap: dict) -> None:
+        """The model and its optimizer as ``snap`` saved them (the optimizer built first, so its slots load)."""
+        model.optimizer.build(model.trainable_variables)
+        model.load_weights(str(self.dir / snap["weights"]))
+        for v in _seed_states(model):
+            if v.path in snap.get("seeds", {}):
+                v.assign(np.asarray(snap["seeds"][v.path], dtype=v.dtype))
+
+    def commit(self, snap: dict) -> None:
+        """``snap`` becomes the newest snapshot (state.json replaced atomically); weights no snapshot
+        names any more are removed."""
+        keep = [snap] + [old for old in self.snapshots() if old["epoch"] < snap["epoch"]][: self.KEEP - 1]
+        files.atomic_write_json(self.file, {"snapshots": keep})
+        named = {k["weights"] for k in keep}
+        for p in self.dir.glob("weights-*.weights.h5"):
+            if p.name not in named:
+                p.unlink(missing_ok=True)
+
+    def remove_temps(self) -> None:
+        """Temp files of writes a killed run left (snapshot weights, checkpoints, state.json, the log)."""
+        for folder in (self.run_dir, self.dir):
+            if folder.is_dir():
+                files.remove_stale_temps(folder)
+
+
+def _seed_states(model) -> list:
+    """The model's random-generator states (Keras SeedGenerator: dropout, noise layers): variables
+    ``save_weights`` leaves out, so a resumed run would draw other dropout masks without them."""
+    saved = {id(v) for v in model.weights}
+    return [v for v in model.variables if id(v) not in saved and v.path.endswith("seed_generator_state")]
+
+
+_CALLBACK_STATE = ("wait", "best", "best_epoch", "stopped_epoch", "cooldown_counter")  # EarlyStopping, ReduceLROnPlateau
+
+
+def _callback_state(callback) -> dict:
+    out = {}
+    for key in _CALLBACK_STATE:
+        value = getattr(callback, key, None)
+        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+            out[key] = float(value) if isinstance(value, (float, np.floating)) else int(value)
+    return out
+
+
+def _sha_or_none(path: Path) -> str | None:
+    return files.sha256(path) if Path(path).is_file() else None
+
+
+def _best_records(best_path: Path) -> list[dict]:
+    try:
+        saved = json.loads(Path(best_path).with_suffix(".json").read_text())
+        return [c for c in saved.get("checkpoints", []) if isinstance(c, dict)]
+    except (OSError, ValueError, AttributeError):
+        return []
+
+
+def best_score(best_path: Path) -> float:
+    """The score of the checkpoint ``best_path`` holds now (best.json, by its sha256); -inf when there
+    is none, or when its score is unknown (then it is removed: a later epoch must replace it)."""
+    sha = _sha_or_none(best_path)
+    if sha is None:
+        return -math.inf
+    for record in _best_records(best_path):
+        if record.get("sha256") == sha:
+            return float(record["score"])
+    Path(best_path).unlink(missing_ok=True)
+    return -math.inf
+
+
+def _keras_callbacks(state: RunState, best_path: Path, monitor: str, start: dict | None, stateful: list):
+    """(snapshot, checkpoint, commit): the three callbacks that make a run resumable.
+
+    snapshot   first at every epoch end: the raw weights (before SwapEMAWeights puts the average in)
+    checkpoint best.keras when ``monitor`` improves (strictly, like ModelCheckpoint), atomically; its
+               score goes into best.json first, so whichever file best.keras is after a kill, its score
+               is known, and a resumed run starts from the best so far
+    commit     last of those the state holds: state.json, once the epoch's checkpoint, log and the
+               counters of ``stateful`` (EarlyStopping, ReduceLROnPlateau) are written; on resume it gives
+               them their counters back, after their own on_train_begin has reset them
+    """
+    import keras
+
+    seconds_before = float(start.get("train_seconds", 0.0)) if start else 0.0
+
+    class Snapshot(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.pending = state.write_weights(self.model, epoch + 1)
+
+    class BestCheckpoint(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.best = best_score(best_path)
+
+        def on_epoch_end(self, epoch, logs=None):
+            current = (logs or {}).get(monitor)
+            if current is None or not current > self.best:
+                return
+            tmp = files.temp_file(best_path, suffix=".tmp.keras")
+            try:
+                self.model.save(tmp)
+                files.fsync_path(tmp)
+                now = _sha_or_none(best_path)
+                kept = [c for c in _best_records(best_path) if c.get("sha256") == now]
+                record = {"sha256": files.sha256(tmp), "score": float(current), "epoch": epoch}
+                files.atomic_write_json(best_path.with_suffix(".json"), {"monitor": monitor, "checkpoints": [record, *kept]})
+                files.pause_point("checkpoint")
+                files.replace_durably(tmp, best_path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+            self.best = float(current)
+
+    class Commit(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.t0 = time.time()
+            for i, cb in enumerate(stateful):
+                for key, value in ((start or {}).get("callbacks", {}).get(str(i)) or {}).items():
+                    setattr(cb, key, value)
+
+        def on_epoch_end(self, epoch, logs=None):
+            state.commit({**snapshot.pending, "stop_training": bool(self.model.stop_training),
+                          "train_seconds": round(seconds_before + time.time() - self.t0, 3),
+                          "callbacks": {str(i): _callback_state(cb) for i, cb in enumerate(stateful)}})
+
+    snapshot = Snapshot()
+    return snapshot, BestCheckpoint(), Commit()
+
+
+def _pause_mid_epoch():
+    """Test hook (``files.pause_point("mid_epoch")``, only while $DIGITLAB_PAUSE_AT is set): after the
+    first batch of the second epoch."""
+    import keras
+
+    class Pause(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.epoch == 1 and batch == 0:
+                files.pause_point("mid_epoch")
+
+    return Pause()
+
+
+def _cut_log(log_path: Path, epochs: int) -> None:
+    """Keep the CSV log's rows of epochs < ``epochs`` (an epoch logged after the last commit is run
+    again, and logged again); drops a row a kill cut short."""
+    import csv
+    import io
+
+    if not log_path.is_file():
+        return
+    with open(log_path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return
+    header, kept = rows[0], [rows[0]]
+    for row in rows[1:]:
+        try:
+            values = [float(v) for v in row]  # a row a kill cut short does not parse
+        except ValueError:
+            continue
+        if len(values) == len(header) and "epoch" in header and values[header.index("epoch")] < epochs:
+            kept.append(row)
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(kept)
+    files.atomic_write_bytes(log_path, buf.getvalue().encode())
+
+
 def fit_keras(config: TrainConfig, d: data.Mnist, run_dir: Path, extra_callbacks=()):
-    """Train a registered builder; returns (best model by val accuracy, history dict)."""
+    """Train a registered builder, resuming from ``run_dir``'s state when it has one; returns (best
+    model by ``config.monitor``, history dict).  The training seconds of every part of the run are the
+    newest snapshot's (``RunState(run_dir).latest()["train_seconds"]``)."""
     import keras
 
     from digitlab.models import builders
@@ -41,29 +279,49 @@ def fit_keras(config: TrainConfig, d: data.Mnist, run_dir: Path, extra_callbacks
     model = builders.build(config.builder, **config.model_kwargs)
     train_ds, recipe_callbacks = recipe.training_data(d.x_train, d.y_train, config)
     val_ds = recipe.make_dataset(d.x_val, d.y_val, config, training=False)
-    recipe.compile_model(model, config, steps_per_epoch=int(np.ceil(len(d.x_train) / config.batch_size)))
+    steps = int(np.ceil(len(d.x_train) / config.batch_size))
+    recipe.compile_model(model, config, steps_per_epoch=steps)
     if config.adversarial:
         from digitlab.evaluation import attacks
 
-        attacks.install_adversarial_training(model, config.adversarial, steps_per_epoch=int(np.ceil(len(d.x_train) / config.batch_size)))
+        attacks.install_adversarial_training(model, config.adversarial, steps_per_epoch=steps)
+    epochs = min(config.epochs, 2) if config.dry_run else config.epochs
+    steps_per_epoch = 2 if config.dry_run else None
+    state = RunState(run_dir)
+    state.remove_temps()
+    start = state.latest()
+    if state.skipped:
+        print(f"skipped damaged state: {'; '.join(state.skipped)}", flush=True)
     best_path = run_dir / "best.keras"
     log_path = run_dir / "history.csv"
+    initial_epoch = 0
+    if start:
+        state.restore(model, start)
+        initial_epoch = int(start["epoch"])
+        if steps_per_epoch:  # one iterator across the epochs: skip the batches the epochs before took
+            train_ds = train_ds.skip(initial_epoch * steps_per_epoch)
+    _cut_log(log_path, initial_epoch)
+    early = keras.callbacks.EarlyStopping(monitor=config.monitor, mode="max", patience=config.patience)
+    snapshot, checkpoint, commit = _keras_callbacks(state, best_path, config.monitor, start, [early, *recipe_callbacks])
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),  # first: backs up the raw weights, as training needs them
+        snapshot,  # first: the raw weights, as training needs them
         # Polyak averaging: validation, early stopping and the checkpoint after it see the averaged weights
         *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema else []),
-        keras.callbacks.ModelCheckpoint(str(best_path), monitor=config.monitor, mode="max", save_best_only=True),
-        keras.callbacks.EarlyStopping(monitor=config.monitor, mode="max", patience=config.patience),
+        checkpoint,
+        early,
         keras.callbacks.CSVLogger(str(log_path), append=True),
         *recipe_callbacks,
+        commit,  # the epoch is committed once all of the above wrote
+        *([_pause_mid_epoch()] if os.environ.get(files.PAUSE_ENV) else []),
         *extra_callbacks,
     ]
-    model.fit(
-        train_ds, validation_data=val_ds, epochs=min(config.epochs, 2) if config.dry_run else config.epochs, callbacks=callbacks,
-        steps_per_epoch=2 if config.dry_run else None,
-        shuffle=False,  # the dataset shuffles itself
-        verbose=1 if sys.stdout.isatty() else 2,
-    )
+    if start is None or (start["epoch"] < epochs and not start.get("stop_training")):
+        model.fit(
+            train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks,
+            steps_per_epoch=steps_per_epoch,
+            shuffle=False,  # the dataset shuffles itself
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
     history = read_history(log_path)
     best = artifacts.load_model(best_path) if best_path.is_file() else model
     return best, history
@@ -98,12 +356,14 @@ def fit_logistic(config: TrainConfig, d: data.Mnist):
 
 
 def _can_resume(run_dir: Path, config: TrainConfig) -> bool:
-    """BackupAndRestore left state behind for this very config (an interrupted run of another
+    """An interrupted run left a usable snapshot for this very config (an interrupted run of another
     architecture or recipe must not be resumed: its weights would not fit)."""
     saved = run_dir / "config.json"
-    if not (run_dir / "backup").exists() or not saved.is_file():
+    try:
+        same = json.loads(saved.read_text()) == json.loads(json.dumps(dataclasses.asdict(config), sort_keys=True))
+    except (OSError, ValueError):
         return False
-    return json.loads(saved.read_text()) == json.loads(json.dumps(dataclasses.asdict(config), sort_keys=True))
+    return same and RunState(run_dir).latest() is not None
 
 
 def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=(), command: str | None = None) -> Path:
@@ -134,15 +394,21 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=(), command: str 
     if run_dir.exists() and not resuming:
         shutil.rmtree(run_dir)  # a fresh run must not append to an old log or reuse an old checkpoint
     if resuming:
-        print(f"resuming the interrupted run from {run_dir / 'backup'}", flush=True)
+        snap = RunState(run_dir).latest()
+        print(f"resuming the interrupted run from {run_dir / 'state'} after epoch {snap['epoch']}", flush=True)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), sort_keys=True))
+    files.atomic_write_json(run_dir / "config.json", json.loads(json.dumps(dataclasses.asdict(config), sort_keys=True)))
     t_fit = time.time()
     if config.builder == "logistic":
         model, history, clf = fit_logistic(config, d)
+        train_seconds = time.time() - t_fit
+    elif worker:
+        model, history = distributed.fit(worker, config, d, run_dir)
+        train_seconds = time.time() - t_fit
     else:
-        model, history = distributed.fit(worker, config, d, run_dir) if worker else fit_keras(config, d, run_dir, callbacks)
-    train_seconds = time.time() - t_fit
+        model, history = fit_keras(config, d, run_dir, callbacks)
+        train_seconds = RunState(run_dir).latest()["train_seconds"]  # every part of an interrupted run
+    files.pause_point("after_training")
 
     val, test = evaluate.evaluate_splits(config.name, run_dir / "best.keras", model, d)
     extra_metrics = {}
@@ -184,7 +450,7 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=(), command: str 
         f"weighted F1 {test['weighted_f1']:.4f} | {card['params']:,} params | {train_seconds:.0f}s",
         flush=True,
     )
-    shutil.rmtree(run_dir / "backup", ignore_errors=True)  # finished: the next run starts fresh
+    shutil.rmtree(run_dir / "state", ignore_errors=True)  # saved: only now may the state go (the next run starts fresh)
     if worker:
         worker.finish(path)
     return path
