@@ -95,7 +95,12 @@ def test_web_build_dry_run_never_touches_the_page_model(run_script, mnist_path):
     onnx = written_to(proc.stdout, r"^(.+mnist_cnn\.onnx): ")
     try:
         out = onnx.parent
-        assert sorted(p.name for p in out.iterdir()) == ["index.json", "mnist_cnn.json", "mnist_cnn.onnx"]
+        from digitlab.serving import export
+
+        # both runtimes' files where the TF.js converter is set up (python evaluation/export.py --setup-tfjs), else ONNX's
+        tfjs = ["mnist_cnn_tfjs", "not_a_digit_tfjs"] if export.tfjs_converter() is not None else []
+        assert sorted(p.name for p in out.iterdir()) == sorted(["gate.json", "index.json", "mnist_cnn.json", "mnist_cnn.onnx", "not_a_digit.onnx", *tfjs])
+        assert ("TF.js files not built" in proc.stderr) == (not tfjs)
         info = json.loads((out / "mnist_cnn.json").read_text())
         index = json.loads((out / "index.json").read_text())
         onnx_sha = "sha256:" + hashlib.sha256(onnx.read_bytes()).hexdigest()
