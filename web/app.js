@@ -215,6 +215,7 @@ function runtimeFiles(runtime, info, gateInfo) {
 }
 
 async function loadModel(name, runtime) {
+  const t0 = performance.now();
   setStatus(`Loading ${name} (${RUNTIMES[runtime].label})…`, "loading");
   state.model = null;
   const info = await (await fetchOk(`model/${name}.json`)).json();
@@ -235,6 +236,8 @@ async function loadModel(name, runtime) {
   const model = await rt.load(files.model, info.output.name);
   const gate = files.gate ? await rt.load(files.gate, gateInfo.output.name) : null;
   Object.assign(state, { model, gate, info, gateInfo: gate ? gateInfo : null, runtime });
+  // For measurements (web/bench.py): this load, runtime start-up included the first time, and when the page got here.
+  state.load = { runtime, ms: performance.now() - t0, readyAtMs: performance.now() };
   const acc = info.test_accuracy == null ? "" : ` (MNIST test ${(100 * info.test_accuracy).toFixed(2)}%)`;
   const rule = gate ? "with the digit gate" : "no digit gate";
   setStatus(`Model ${name}${acc} ready · ${rt.describe} · ${rule} · draw a digit`, "ready");
