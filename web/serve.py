@@ -1,9 +1,10 @@
 """python web/serve.py [--port 8000] [--host 127.0.0.1]
 
 Serves the in-browser page (this folder) and prints its address: open it, draw a digit.
-Everything the page loads -- HTML, JavaScript, the ONNX model, onnxruntime-web's .wasm -- comes
-from this folder, so the page works offline.  Needs onnxruntime-web once
-(`npm ci --prefix web`) and a model in web/model/ (committed; rebuild with `python web/build.py`).
+Everything the page loads -- HTML, JavaScript, the models (ONNX and TF.js) and the digit gate,
+onnxruntime-web's and TensorFlow.js's code and .wasm -- comes from this folder, so the page works
+offline.  Needs onnxruntime-web and @tensorflow/tfjs once (`npm ci --prefix web`) and a model in
+web/model/ (committed; rebuild with `python web/build.py`).
 A plain static server: no Python runs per request, every computation happens in the browser.
 """
 
@@ -27,6 +28,7 @@ class Handler(SimpleHTTPRequestHandler):
         ".js": "text/javascript",
         ".wasm": "application/wasm",  # needed for WebAssembly.instantiateStreaming
         ".onnx": "application/octet-stream",
+        ".bin": "application/octet-stream",  # TF.js weight shards
         ".json": "application/json",
     }
 
