@@ -171,6 +171,35 @@ def test_nothing_is_left_behind(runs):
     assert (runs["out"] / "killed.keras").is_file() and card(runs, "killed")["name"] == "killed"
 
 
+def test_a_killed_digit_save_leaves_nothing_the_next_save_keeps(tmp_path, mnist_test):
+    """Issue 12.23: a save of the user's digits killed between its temp file and its link left
+    ``.saving.*.tmp`` for ever (188 MB after 15).  The next save removes it, and never the temp file of
+    a save that is still running."""
+    from digitlab.data import user_digits
+
+    folder, picture, label = tmp_path / "my_digits", mnist_test[0][0], int(mnist_test[1][0])
+    np.save(tmp_path / "digit.npy", picture)
+    marker = tmp_path / "reached"
+    code = "import sys, numpy as np; from digitlab.data import user_digits; user_digits.save(np.load(sys.argv[1]), sys.argv[2], sys.argv[3])"
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "digit.npy"), str(label), str(folder)], cwd=ROOT,
+                            env={**os.environ, "DIGITLAB_PAUSE_AT": f"digit_save={marker}"})
+    t0 = time.time()
+    while not marker.exists():
+        assert proc.poll() is None and time.time() - t0 < 120, "the save ended without reaching its pause point"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    label_dir = folder / str(label)
+    [left] = [p for p in label_dir.iterdir()]
+    assert left.name.startswith(f".saving.{proc.pid}-") and left.stat().st_size > 0
+    assert user_digits.samples(label, folder) == []  # a temp file is never a sample
+    running = label_dir / f".saving.{os.getpid()}-inprogress.tmp"  # a save in progress (this process is alive)
+    running.write_bytes(b"half a picture")
+    saved = user_digits.save(picture, label, folder)
+    assert sorted(p.name for p in label_dir.iterdir()) == sorted([running.name, saved.name])
+    assert user_digits.samples(label, folder) == [saved]
+
+
 def main(runs_dir: str, out: str, name: str) -> None:
     from digitlab.training import recipe, trainer
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlab import preprocess
-from digitlab.files import fsync_path, remove_stale_temps, temp_file
+from digitlab.files import fsync_path, pause_point, remove_stale_temps, temp_file
 from digitlab.paths import ROOT
 
 ENV_VAR = "DIGITLAB_MY_DIGITS"
@@ -98,6 +98,7 @@ def save(picture, label, folder: Path | None = None, invert: preprocess.Invert =
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
+        pause_point("digit_save")  # tests only: a kill here leaves the temp file (issue 12.23)
         for _ in range(100):
             target = target_dir / f"{text}_{time.strftime('%Y%m%d-%H%M%S')}_{secrets.token_hex(3)}.png"
             try:

@@ -2,6 +2,7 @@
 or uploads on the Models page.
 
     generate(seed, n, folder) -> [paths]   n files in ``folder``: the kinds in turn, each one's variant from the seed
+    make(kind, path, seed)                 one file of one kind
     KINDS                                  every kind: what it is, and what validation must say about it
     kind_of(path)                          the Kind a generated file was made as (from its name)
 
@@ -121,10 +122,21 @@ def _write_zip(path: Path, members: list[_Member]) -> Path:
 
 
 def _save(model) -> bytes:
+    """The model as Keras saves it, with a fixed date in metadata.json (the same bytes on every run)."""
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "m.keras"
         model.save(p)
-        return p.read_bytes()
+        members = _members(p.read_bytes())
+    meta = json.loads(members["metadata.json"])
+    members["metadata.json"] = json.dumps(dict(meta, date_saved="2026-01-01@00:00:00")).encode()
+    ids: dict[str, str] = {}  # shared_object_id is an id() of this process: numbered in order instead
+    members["config.json"] = re.sub(rb'"shared_object_id": (\d+)', lambda m: b'"shared_object_id": %d' % (
+        ids.setdefault(m.group(1), len(ids) + 1)), members["config.json"])
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:  # stored, in Keras's order, with a fixed timestamp
+        for name, data in members.items():
+            z.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), data)
+    return out.getvalue()
 
 
 @functools.lru_cache(maxsize=32)
@@ -142,14 +154,14 @@ def _model(head: str = "logits", layout: str = "28x28x1", seed: int = 0) -> byte
     L = keras.layers
     shapes = {"28x28x1": (28, 28, 1), "28x28": (28, 28), "784": (784,), "rgb": (28, 28, 3), "32x32x3": (32, 32, 3)}
     if layout == "two_inputs":
-        inputs = [keras.Input((28, 28, 1)), keras.Input((28, 28, 1))]
-        x = L.Add()(inputs)
+        inputs = [keras.Input((28, 28, 1), name="a"), keras.Input((28, 28, 1), name="b")]
+        x = L.Add(name="add")(inputs)
     else:
-        inputs = keras.Input(shapes[layout])
+        inputs = keras.Input(shapes[layout], name="image")
         x = inputs
     if head == "lambda":
-        x = L.Lambda(lambda t: t * 2.0)(x)
-    x = L.Flatten()(x)
+        x = L.Lambda(lambda t: t * 2.0, name="lambda")(x)
+    x = L.Flatten(name="flatten")(x)
     hidden = L.Dense(32, activation="relu", name="hidden")
     x = hidden(x)
     units = 5 if head == "five_classes" else 10
@@ -163,9 +175,9 @@ def _model(head: str = "logits", layout: str = "28x28x1", seed: int = 0) -> byte
     elif head == "softmax_axis0":
         y = L.Softmax(axis=0, name="probs")(y)
     elif head == "column_output":
-        y = L.Reshape((10, 1))(y)
+        y = L.Reshape((10, 1), name="column")(y)
     outputs = [y, L.Dense(10, name="second")(x)] if head == "two_outputs" else y
-    model = keras.Model(inputs, outputs)
+    model = keras.Model(inputs, outputs, name=f"hostile_{head}")
     if head == "overflow":
         # hidden = relu(W x): 0 on a blank input; every inked digit makes it huge and the head's
         # +/-3e38 weights turn it into +inf and -inf, whose sum is NaN
@@ -186,9 +198,9 @@ def _sequential(layers: int = 2) -> bytes:
     import keras
 
     keras.utils.set_random_seed(1)
-    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
+    model = keras.Sequential([keras.Input((28, 28), name="image"), keras.layers.Flatten(name="flatten"),
                               *[keras.layers.Dense(10, name=f"d{i}") for i in range(layers)],
-                              keras.layers.Activation("softmax")])
+                              keras.layers.Activation("softmax", name="probs")], name="hostile_sequential")
     return _save(model)
 
 
@@ -197,10 +209,10 @@ def _upsampling(size: int) -> bytes:
     import keras
 
     keras.utils.set_random_seed(2)
-    inp = keras.Input((28, 28, 1))
-    x = keras.layers.UpSampling2D(size)(inp)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    return _save(keras.Model(inp, keras.layers.Dense(10, activation="softmax")(x)))
+    inp = keras.Input((28, 28, 1), name="image")
+    x = keras.layers.UpSampling2D(size, name="upsample")(inp)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    return _save(keras.Model(inp, keras.layers.Dense(10, activation="softmax", name="head")(x), name="hostile_upsample"))
 
 
 def _members(data: bytes) -> dict[str, bytes]:
@@ -405,9 +417,9 @@ def _huge_params(path, rng):
     units = int(rng.choice([200_000, 2_000_000, 20_000_000]))
 
     def build():
-        inp = keras.Input((28, 28, 1))
-        x = keras.layers.Dense(units, activation="relu", name="hidden")(keras.layers.Flatten()(inp))
-        return keras.Model(inp, keras.layers.Dense(10, name="head")(x))
+        inp = keras.Input((28, 28, 1), name="image")
+        x = keras.layers.Dense(units, activation="relu", name="hidden")(keras.layers.Flatten(name="flatten")(inp))
+        return keras.Model(inp, keras.layers.Dense(10, name="head")(x), name="hostile_huge")
 
     _config_only(path, _weightless_config(build))
 
@@ -419,12 +431,12 @@ def _heavy_compute(path, rng):
     n, width = int(rng.integers(12, 40)), int(rng.choice([96, 128]))
 
     def build():
-        inp = keras.Input((28, 28, 1))
+        inp = keras.Input((28, 28, 1), name="image")
         x = inp
         for i in range(n):
             x = keras.layers.Conv2D(width, 3, padding="same", name=f"c{i}")(x)
-        x = keras.layers.GlobalAveragePooling2D()(x)
-        return keras.Model(inp, keras.layers.Dense(10)(x))
+        x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+        return keras.Model(inp, keras.layers.Dense(10, name="head")(x), name="hostile_heavy")
 
     _config_only(path, _weightless_config(build))
 
@@ -588,6 +600,15 @@ def generate(seed: int, n: int, folder: Path) -> list[Path]:
         _MAKERS[kind](path, np.random.default_rng([seed, i]))
         paths.append(path)
     return paths
+
+
+def make(kind: str, path: Path, seed: int = 0) -> Path:
+    """One file of ``kind`` at ``path`` (replaced), its variant drawn from ``seed``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _remove(path)
+    _MAKERS[kind](path, np.random.default_rng(seed))
+    return path
 
 
 def _remove(path: Path) -> None:

@@ -727,6 +727,9 @@ def _verdict(data: bytes, suffix: str = MODEL_SUFFIX) -> tuple[dict, object | No
     except ModelError as e:
         verdict["reason"] = str(e)
         model = None
+    except Exception as e:  # a check that failed in a way no rule foresaw: unusable now, but not remembered
+        verdict["reason"] = f"could not be validated ({type(e).__name__}: {str(e)[:200]})"
+        return verdict, None
     if suffix == MODEL_SUFFIX:
         _VERDICTS[sha] = verdict
         _write_cached(sha, key, verdict)
