@@ -140,6 +140,14 @@ def predict_lines(classifier, files: list[tuple[Path, str | None]], invert: str,
             yield (format_line(f, next(answers), fmt) if outcome == "ok" else format_error(f, r, fmt)), outcome
 
 
+def load_model(name_or_path: str | None):
+    """The classifier this CLI predicts with (ONNX Runtime: no TensorFlow to answer); raises ModelError.
+    evaluation/fuzz.py's workers load it here too, so they run exactly what the CLI runs."""
+    from digitlab.serving.runtime import load
+
+    return load(name_or_path)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = cli.parser(__doc__)
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or directories of images")
@@ -150,10 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
 
     from digitlab.models import artifacts
-    from digitlab.serving.runtime import load as load_classifier  # ONNX Runtime: no TensorFlow to answer
 
     try:
-        classifier = load_classifier(a.model)
+        classifier = load_model(a.model)
     except artifacts.ModelError as e:
         return cli.error(e)
     print(f"model: {classifier.name}", file=sys.stderr)

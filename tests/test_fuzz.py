@@ -19,7 +19,7 @@ SEED = 2024  # CI's slice; the full run in docs/evaluation.md#fuzzing uses seed 
 
 def test_ci_slice_of_2000_hostile_pictures(run_script, tmp_path):
     out = tmp_path / "fuzz.json"
-    proc = run_script("evaluation/fuzz.py", "--n", "2000", "--seed", SEED, "--model", "mnist_baseline", "--out", out,
+    proc = run_script("evaluation/fuzz.py", "--n", "2000", "--seed", SEED, "--out", out,
                       timeout=900, check=False)
     assert out.is_file(), proc.stderr[-3000:]
     report = json.loads(out.read_text())

@@ -18,7 +18,8 @@ generator ``(seed, i)``, so a slice ``--n 2000`` is the start of the full run wi
              TIFF IFDs, PNG chunks, GIF and JPEG headers, splices, headers within the pixel limit that
              cost a lot to decode: read or refused, both fine, but never a crash or a hang.
 
-Each file goes, in a worker process holding a real committed model (loaded once), through
+Each file goes, in a worker process holding a real committed model (loaded once, by the CLI's own
+``load_model``: ONNX Runtime, as the CLI and the app serve it), through
 
     the CLI's path   ``predict_lines`` of evaluation/predict.py on the file's path, as the CLI runs it:
                      decode -> prepare -> predict -> one JSON line, parsed strictly (NaN is not JSON)
@@ -26,9 +27,9 @@ Each file goes, in a worker process holding a real committed model (loaded once)
 
 A *crash* is anything but a clean refusal (``ImageError``): an internal-error line, another exception
 on the app's path, or the worker dying.  A *hang* is no answer within ``--timeout`` seconds: the worker
-is killed and restarted, and the run goes on.  Peak RSS is the worker's (the CLI's code with
-TensorFlow and the model loaded), reset before each file (``/proc/self/clear_refs``), so it is the peak
-of that one file.  Then the real CLI runs once over the whole folder (JSON, and text for the odd names):
+is killed and restarted, and the run goes on.  Peak RSS is the worker's (the CLI's code with the
+model loaded), reset before each file (``/proc/self/clear_refs``), so it is the peak of that one file
+as a CLI run on it would see it.  Then the real CLI runs once over the whole folder (JSON, and text for the odd names):
 one line per entry, every line JSON, exit code 0 or 1, its own peak RSS.
 
 ``--models N`` does the same for N hostile ``.keras`` files from ``digitlab.evaluation.hostile_models``
@@ -1061,10 +1062,9 @@ def worker(model: str | None, mnist: str | None) -> None:
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    from digitlab.serving.classifiers import load_classifier
-
     digits, labels = mnist_digits(mnist)
-    state = {"predict": _load_script(PREDICT_SCRIPT), "classifier": load_classifier(model), "digits": digits, "labels": labels}
+    predict = _load_script(PREDICT_SCRIPT)
+    state = {"predict": predict, "classifier": predict.load_model(model), "digits": digits, "labels": labels}
     proto.write(json.dumps({"ready": state["classifier"].name, "baseline_mb": _peak_mb()}) + "\n")
     for request in sys.stdin:
         item = json.loads(request)
@@ -1096,7 +1096,7 @@ class Worker:
         self.starts += 1
 
     def ready(self, timeout: float) -> None:
-        """Wait for the worker's ready line (TensorFlow imported, the model loaded)."""
+        """Wait for the worker's ready line (the model loaded)."""
         answer = self.read(time.monotonic() + timeout)
         if answer is None or "ready" not in answer:
             self.kill()
