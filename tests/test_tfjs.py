@@ -92,6 +92,12 @@ def test_page_rule_is_the_model_cards(page, python_side):
     assert page["info"]["tfjs"]["sha256"] == build.folder_sha256(page["model_dir"]), rebuild
 
 
+def test_the_page_hesitates_where_the_app_does():
+    """web/abstain.js's CLOSE ("7 or 2?") is the app's (digitlab.serving.classifiers.CLOSE)."""
+    js = re.search(r"export const CLOSE = ([\d.]+);", (ROOT / "web" / "abstain.js").read_text())
+    assert js and float(js.group(1)) == classifiers.CLOSE
+
+
 @pytest.mark.parametrize("backend", ["wasm", "cpu"])
 def test_page_tfjs_files_match_keras_in_node(page, inputs, python_side, backend):
     """The model and the gate, converted by the official converter, give Keras's outputs in Node

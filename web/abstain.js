@@ -9,6 +9,9 @@
 // web/build.py) and web/model/gate.json (the gate's threshold).  The sentences are Python's, word for word.
 
 export const NOT_SURE = "not sure this is a digit";
+// "7 or 2?": the runner-up holds at least this share of the top digit's calibrated probability
+// (digitlab.serving.classifiers.CLOSE, which the app uses; tests/test_tfjs.py holds them equal).
+export const CLOSE = 0.5;
 
 /** Python's f"{x:.1%}". */
 const pct = (x) => `${(100 * x).toFixed(1)}%`;
@@ -61,4 +64,12 @@ export function judge(probs, pDigit, rule, gateThreshold) {
     reason = `calibrated confidence ${pct(conf)}` + (gated ? `, digit gate ${pct(pDigit)}` : "") + gateNote;
   }
   return { label, abstain, reason, message: abstain ? `${NOT_SURE}: ${reason}` : reason, calibrated: p };
+}
+
+/** The runner-up digit and its calibrated probability, and whether the model hesitates between the two
+ *  (Python's Prediction.runner_up and .close).  calibrated: `judge(...).calibrated`. */
+export function runnerUp(calibrated, label) {
+  let second = label === 0 ? 1 : 0;
+  for (let d = 0; d < 10; d++) if (d !== label && calibrated[d] > calibrated[second]) second = d;
+  return { second, p: calibrated[second], close: calibrated[second] >= CLOSE * calibrated[label] };
 }

@@ -4,7 +4,7 @@
 // Layout and events only; the recipe lives in preprocess.js and abstain.js, the models in model/
 // (built by web/build.py).  Everything is loaded from this server: no CDN, works offline.
 
-import { judge } from "./abstain.js";
+import { judge, runnerUp } from "./abstain.js";
 import { ImageError, PREPROCESS_VERSION, prepare } from "./preprocess.js";
 
 const ORT_DIR = new URL("./node_modules/onnxruntime-web/dist/", import.meta.url).href;
@@ -325,6 +325,7 @@ async function predictCanvas() {
     image: prepared.image ? Array.from(prepared.image) : null,
     noInk: prepared.noInk, inverted: prepared.inverted, notes: prepared.notes,
     probs: probs ? Array.from(probs) : null, label, pDigit: r.pDigit,
+    calibrated: verdict ? Array.from(verdict.calibrated) : null,
     verdict: verdict && { label: verdict.label, abstain: verdict.abstain, reason: verdict.reason, message: verdict.message },
     preprocessMs: r.preprocessMs, inferenceMs: r.inferenceMs,
   }; // prettier-ignore
@@ -379,31 +380,51 @@ function showProblem(text) {
   $("notes").className = "error";
 }
 
+const CALIBRATED_NOTE = "Confidences are calibrated: of the answers shown at 90%, about 90% are right on held-out MNIST digits " +
+  "(the model's scores divided by the temperature in its card), the scale the app and the rule use.";
+
 function render(prepared, probs, label, verdict, r) {
   const input = $("input28");
   if (prepared.image) paintGrey(input, { data: prepared.image, h: 28, w: 28 });
   else input.getContext("2d").clearRect(0, 0, input.width, input.height);
+  // One scale everywhere, as in the app: the card's calibrated probabilities (the model's own without a temperature).
+  const shownProbs = verdict ? verdict.calibrated : null;
   const refused = Boolean(verdict?.abstain);
-  const shown = probs ? `${label}  ·  ${(100 * probs[label]).toFixed(1)}%` : "–";
-  $("label").textContent = refused ? "Not sure this is a digit" : shown;
+  const pct = (p) => `${(100 * p).toFixed(1)}%`;
+  let text = "–";
+  let line = "";
+  if (verdict) {
+    const reason = `${verdict.reason[0].toUpperCase()}${verdict.reason.slice(1)}`;
+    const hesitation = runnerUp(shownProbs, verdict.label);
+    if (refused) {
+      text = "Not sure this is a digit";
+      line = `${reason}. Best guess: ${verdict.label} (${pct(shownProbs[verdict.label])}).`;
+    } else if (hesitation.close) {
+      text = `${verdict.label} or ${hesitation.second}?`;
+      line = `${verdict.label}: ${pct(shownProbs[verdict.label])} · ${hesitation.second}: ${pct(hesitation.p)}. ${reason}.`;
+    } else {
+      text = `${verdict.label}  ·  ${pct(shownProbs[verdict.label])}`;
+      line = `${reason}.`;
+    }
+  }
+  $("label").textContent = text;
   $("label").className = refused ? "refused" : "";
   $("label").dataset.verdict = !probs ? "no-ink" : refused ? "abstain" : "digit";
-  // The reason, in the rule's own (calibrated) words; a refusal also shows the best guess, as the app does.
-  $("verdict").textContent = !verdict ? "" : refused
-    ? `${verdict.reason[0].toUpperCase()}${verdict.reason.slice(1)}. Best guess: ${shown} before calibration.`
-    : `${verdict.reason[0].toUpperCase()}${verdict.reason.slice(1)}.`;
+  $("verdict").textContent = line;
   const result = $("result");
   result.replaceChildren();
-  if (probs) {
-    probs.forEach((p, d) => {
+  if (shownProbs) {
+    shownProbs.forEach((p, d) => {
       const row = document.createElement("div");
-      row.className = d === label ? "bar top" : "bar";
+      row.className = d === verdict.label ? "bar top" : "bar";
       row.dataset.digit = String(d);
       row.innerHTML = `<span>${state.info.classes[d]}</span><div class="track"><div class="fill"></div></div><span>${(100 * p).toFixed(2)}%</span>`;
       row.querySelector(".fill").style.width = `${100 * p}%`;
       result.append(row);
     });
   }
+  $("scale").textContent = !shownProbs ? "" : state.info.abstain?.temperature ? CALIBRATED_NOTE
+    : "Confidences as the model gives them: its card has no calibration.";
   $("timing").textContent = `preprocessing ${r.preprocessMs.toFixed(1)} ms · inference ${r.inferenceMs.toFixed(1)} ms (${RUNTIMES[state.runtime].label}, in this browser)`;
   const notes = $("notes");
   notes.className = "muted";

@@ -80,7 +80,8 @@ def wait_ready(page, timeout: float = 60_000) -> str:
 
 def last(page) -> dict:
     """Wait for the prediction of the canvas as it is now; the page's result plus its canvas pixels."""
-    out = page.evaluate("window.digitlab.schedule().then(() => ({...window.digitlab.last, rgba: window.digitlab.lastRGBABase64()}))")
+    out = page.evaluate("window.digitlab.schedule().then(() => ({...window.digitlab.last, rgba: window.digitlab.lastRGBABase64(), "
+                        "shown: document.getElementById('label').textContent}))")
     out["rgba"] = np.frombuffer(base64.b64decode(out["rgba"]), np.uint8).reshape(out["height"], out["width"], 4)
     return out
 

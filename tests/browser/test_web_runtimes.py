@@ -103,6 +103,17 @@ def check(result: dict, python_rule, runtime: str) -> abstain.Judgement:
     got = result["verdict"]
     assert (got["label"], got["abstain"]) == (want.label, want.abstain), (runtime, got["message"], want.message)
     assert _masked(got["message"]) == _masked(want.message), (got["message"], want.message)
+    # the page shows the app's one scale: the card's calibrated probabilities, and "7 or 2?" when the app would
+    calibrated = abstain.calibrated(keras[None], clf.entry.card)[0]
+    assert np.abs(np.asarray(result["calibrated"]) - calibrated).max() <= MAX_PROB_DIFF
+    second = int(np.argsort(calibrated)[-2])
+    if want.abstain:
+        assert result["shown"] == "Not sure this is a digit"
+    elif calibrated[second] >= classifiers.CLOSE * calibrated.max():
+        assert result["shown"] == f"{want.label} or {second}?", result["shown"]
+    else:
+        shown = re.fullmatch(rf"{want.label}  ·  ([\d.]+)%", result["shown"])
+        assert shown and abs(float(shown.group(1)) - 100 * calibrated.max()) <= 0.051, (result["shown"], calibrated.max())
     return want
 
 
