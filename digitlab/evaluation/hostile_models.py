@@ -97,8 +97,8 @@ class _Member:
 
 
 def _write_zip(path: Path, members: list[_Member]) -> Path:
-    """A zip file (no zip64: every size here is < 4 GiB) with exactly these members, in this order,
-    duplicates and odd names included (zipfile would refuse or warn)."""
+    """A zip file with exactly these members, in this order, duplicates and odd names included (zipfile
+    would refuse or warn); zip64 end records when there are more than 65,535 (every size is < 4 GiB)."""
     out = io.BytesIO()
     central = []
     for m in members:
@@ -113,7 +113,13 @@ def _write_zip(path: Path, members: list[_Member]) -> Path:
     start = out.tell()
     for entry in central:
         out.write(entry)
-    out.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(central), len(central), out.tell() - start, start, 0))
+    size, n = out.tell() - start, len(central)
+    if n > 0xFFFF:
+        record = out.tell()
+        out.write(struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, n, n, size, start))
+        out.write(struct.pack("<IIQI", 0x07064B50, 0, record, 1))
+        n = 0xFFFF
+    out.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, n, n, size, start, 0))
     path.write_bytes(out.getvalue())
     return path
 
@@ -296,6 +302,14 @@ def _many_members(path, rng):
     k = int(rng.integers(2, 9))
     members += [_Member.packed(f"assets/pad{i}.bin", [(bytes(MiB), 255)]) for i in range(k)]
     _write_zip(path, members)
+
+
+@_kind("many_entries", "refuse", "a zip of 70,000-250,000 empty members (6-23 MB): costly to list, before any is read",
+       r"members")
+def _many_entries(path, rng):
+    n = int(rng.integers(70_000, 250_000))
+    empty = zlib.crc32(b"")
+    _write_zip(path, [_Member(f"assets/{i:07d}", b"", zipfile.ZIP_STORED, empty, 0) for i in range(n)])
 
 
 @_kind("big_weights", "refuse", "model.weights.h5 declared 300-900 MiB (deflated zeros)", r"model\.weights\.h5|uncompressed")
@@ -640,7 +654,8 @@ def peak_mb():
 
 def tmp_bytes(root):
     total = 0
-    for dirpath, _, files in os.walk(root):
+    for dirpath, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != "verdicts"]
         for f in files:
             try:
                 total += os.lstat(os.path.join(dirpath, f)).st_blocks * 512
@@ -648,6 +663,7 @@ def tmp_bytes(root):
                 pass
     return total
 
+artifacts.INSPECTION_CACHE = Path(os.environ["TMPDIR"]) / "verdicts"  # validate for real: no verdict cached before
 artifacts.inspect(Path(sys.argv[2]))  # warm: TensorFlow, Keras and one real validation
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")  # resets VmHWM to the current RSS

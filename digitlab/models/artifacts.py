@@ -59,6 +59,7 @@ MAX_MODEL_BYTES = 50 * MiB  # larger files are refused before anything reads the
 MEMBER_LIMITS = {"metadata.json": 64 * 1024, "config.json": 8 * MiB, "model.weights.h5": 160 * MiB, "model.weights.npz": 160 * MiB}
 MAX_ASSET_BYTES = 16 * MiB  # assets/ (lookup vocabularies and the like), all together
 MAX_MEMBERS = 64
+MAX_DIRECTORY_BYTES = 256 * 1024  # the zip's central directory: 64 members with long names fit in a few kB
 MAX_WEIGHT_BYTES = 160 * MiB  # the declared sizes of every weight array together (weights + optimizer slots)
 MAX_LAYERS = 1_000  # mnist_advanced: 73
 MAX_CONFIG_DEPTH = 100  # nesting of config.json; mnist_advanced: 12
@@ -74,8 +75,9 @@ _SIDE_FILES = (".json", ".history.json", ".metrics.json", ".curves.png")
 class ModelEntry:
     """One ``.keras`` file in a models folder, usable or not.
 
-    ``model`` is loaded on first use (a listing loads nothing): safe mode, the same checks, and the
-    file's sha256 compared with the one validated, so a file replaced meanwhile is validated again."""
+    ``model`` of an entry from ``inspect`` or ``list_models`` is loaded on first use (a listing loads
+    nothing): safe mode, the same checks, and the file's sha256 compared with the one validated, so a
+    file replaced meanwhile is validated again.  An entry made by hand holds what it was given."""
 
     name: str
     path: Path
@@ -108,7 +110,7 @@ _LOAD_LOCK = threading.Lock()
 
 
 def _entry_model(entry: ModelEntry):
-    if entry._model is None and entry.usable:
+    if entry._model is None and entry.usable and entry.sha256 is not None:  # validated here: loadable on demand
         with _LOAD_LOCK:
             if entry._model is None:
                 entry._model = _load_entry(entry)
@@ -311,6 +313,11 @@ def check_archive(data: bytes) -> dict:
     nothing and unpacks to gigabytes), no external or virtual datasets."""
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise ModelError("not a Keras 3 .keras archive (not a zip file; truncated or another format)")
+    entries, directory = _directory_size(data)
+    if entries > MAX_MEMBERS or directory > MAX_DIRECTORY_BYTES:
+        # before zipfile parses it: 500,000 empty entries fit in 45 MB and cost ~10 s and ~200 MB to list
+        raise ModelError(f"the archive declares {entries:,} members in a {_size(directory)} directory "
+                         f"(a .keras file holds 3, plus assets; limit {MAX_MEMBERS})")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             infos = z.infolist()
@@ -352,6 +359,24 @@ def check_archive(data: bytes) -> dict:
     except Exception as e:  # EOFError, zlib.error, NotImplementedError (a compression method), OSError...: a damaged archive
         raise ModelError(f"corrupt archive ({type(e).__name__}: {str(e)[:200]})") from e
     return config
+
+
+def _directory_size(data: bytes) -> tuple[int, int]:
+    """(entries, bytes) of the zip's central directory, from its end records (zip64 included), without
+    parsing the entries; (0, 0) when the records cannot be read (zipfile then says what is wrong)."""
+    import struct
+
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 22 - 0xFFFF))
+    if end < 0 or len(data) < end + 22:
+        return 0, 0
+    _, _, _, _, entries, size, _, _ = struct.unpack("<IHHHHIIH", data[end : end + 22])
+    if entries == 0xFFFF or size == 0xFFFFFFFF:  # zip64: the real figures are in the zip64 end record
+        locator = end - 20
+        if locator >= 0 and data[locator : locator + 4] == b"PK\x06\x07":
+            (offset,) = struct.unpack("<Q", data[locator + 8 : locator + 16])
+            if data[offset : offset + 4] == b"PK\x06\x06" and len(data) >= offset + 56:
+                entries, size = struct.unpack("<QQ", data[offset + 32 : offset + 48])
+    return entries, size
 
 
 def _read_member(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
