@@ -211,7 +211,7 @@ def bad_files(tmp_path_factory, tiny) -> dict[str, tuple[Path, str]]:
     (d / "model.tflite").write_bytes((ROOT / "README.md").read_bytes()[:5000])
     cases["text as tflite"] = (d / "model.tflite", "not a usable TFLite model")
     (d / "model.h5").write_bytes(b"this is not HDF5")
-    cases["text as h5"] = (d / "model.h5", "cannot be loaded")
+    cases["text as h5"] = (d / "model.h5", "not a readable HDF5 model file")  # artifacts.load_model (613f564)
     (d / "folder").mkdir()
     cases["folder"] = (d / "folder", "not a SavedModel (no saved_model.pb")
     cases["missing"] = (d / "missing.onnx", "no such file")
