@@ -6,7 +6,7 @@ A picture file is treated as hostile until decoded:
 
     open        a path is opened without blocking (a FIFO never hangs), and only a regular file is read
     identify    Pillow tries only the formats in FORMATS, whatever the file is called
-    size        refused over MAX_PIXELS or under MIN_SIDE, before any pixel is decoded
+    size        refused over MAX_PIXELS, under MIN_SIDE or longer than MAX_ASPECT:1, before any pixel is decoded
     decode      at reduced size when the picture is far larger than the recipe needs (JPEG draft,
                 then Image.reduce), within MAX_DECODE_BYTES; refused when that cannot be bounded
     orient      EXIF orientation applied; unreadable EXIF is ignored with a note
@@ -43,7 +43,8 @@ MAX_PIXELS = 40_000_000  # refuse larger pictures (decompression bombs, 10000x10
 MIN_SIDE = 8  # a picture smaller than this cannot hold a legible digit
 DECODE_SIDE = 400  # = preprocess.WORK_SIDE: a picture at least twice this size is decoded shrunk by an
 # integer factor to no less than this (the recipe shrinks it to WORK_SIDE anyway); smaller ones exactly as stored
-MAX_WORK_PIXELS = (2 * DECODE_SIDE) ** 2  # what is left after shrinking is at most this (~30 MB of float maths)
+MAX_ASPECT = DECODE_SIDE // MIN_SIDE  # 50: a longer and narrower picture, shrunk to the recipe's 400 px, is
+# under MIN_SIDE across (no legible digit); refusing it also bounds what is left after shrinking to 640,000 pixels
 MAX_DECODE_BYTES = 80 * 2**20  # Pillow's buffers for decoding and shrinking one picture: the predict CLI holds
 # ~850 MB with TensorFlow and a model loaded, and must stay under 1 GB on any file (docs/evaluation.md#fuzzing)
 MIN_CONTRAST = 0.12  # = preprocess.MIN_CONTRAST: a difference in tone that counts as ink
@@ -129,6 +130,8 @@ def _reducible_mode(im: Image.Image) -> str:
         return "L"  # transparency of a grey picture is ignored, as when it is decoded as stored
     if im.mode == "PA" or "transparency" in im.info:
         return "RGBA"
+    if im.mode == "P":
+        return "L"  # the palette's luma, 1 byte a pixel: only grey is needed, and RGB would take 4
     if im.mode.startswith("I;16"):
         return "I"
     return im.mode if im.mode in _REDUCIBLE else "RGB"
@@ -179,6 +182,8 @@ def _decoded(im: Image.Image, notes: list[str]) -> tuple[str, np.ndarray]:
         raise ImageError(f"{im.format} pictures are not read here ({FORMAT_NAMES})")
     w, h = im.size
     _check_size(w, h)  # before decoding: PIL opens lazily
+    if max(w, h) > MAX_ASPECT * min(w, h):
+        raise ImageError(f"image is {w}x{h} pixels; too long and narrow to hold a digit (at most {MAX_ASPECT}:1)")
     deep16 = im.mode.startswith("I;16")
     factor = _shrink_factor(w, h)
     if factor > 1 and im.format in _JPEG:  # libjpeg decodes straight to 1/2, 1/4 or 1/8 size
@@ -187,8 +192,6 @@ def _decoded(im: Image.Image, notes: list[str]) -> tuple[str, np.ndarray]:
     if factor > 1 and _decode_bytes(im) > MAX_DECODE_BYTES:
         raise ImageError(f"image is {w}x{h} pixels ({im.format} {im.mode}): decoding it would take "
                          f"{_decode_bytes(im) / 2**20:.0f} MB; the limit is {MAX_DECODE_BYTES / 2**20:.0f} MB")
-    if (im.width // factor) * (im.height // factor) > MAX_WORK_PIXELS:
-        raise ImageError(f"image is {w}x{h} pixels; too long and narrow to hold a digit")
     im.load()
     out = im
     if factor > 1:

@@ -409,8 +409,8 @@ OTHER_FORMATS = ["TGA", "PCX", "PPM", "SGI", "IM", "ICO", "XBM", "DDS", "EPS", "
 def test_10_formats_we_do_not_read_are_refused_whatever_the_name(mnist_test, fmt):
     """Pillow decodes them (so they used to be accepted under a .png name); only FORMATS are read now."""
     im = Image.fromarray(scan(mnist_test[0][0], 64))
-    im = im.convert("1") if fmt in ("XBM", "MSP") else im.convert("RGB") if fmt in ("ICNS", "DDS", "QOI", "BLP") else im
-    im = im.convert("F") if fmt == "SPIDER" else im
+    modes = {"XBM": "1", "MSP": "1", "ICNS": "RGB", "DDS": "RGB", "QOI": "RGB", "BLP": "P", "SPIDER": "F"}
+    im = im.convert(modes.get(fmt, "L"))
     try:
         data = encode(im, fmt)
     except (KeyError, OSError, ValueError) as e:
@@ -461,6 +461,7 @@ def test_11_decoding_memory_is_bounded_or_the_picture_refused(tmp_path, mnist_te
         "one_bit_39mp.tif": encode(Image.fromarray(cv2.resize(page, (6200, 6200))).convert("1"), "TIFF", compression="group4"),
         "rgba_5000x5000.png": encode(cv2.cvtColor(cv2.resize(page, (5000, 5000)), cv2.COLOR_GRAY2RGBA), "PNG", compress_level=1),
         "gif_screen_65504x360.gif": fuzz.gif_screen(65504, 360),
+        "gif_screen_6000x6000.gif": fuzz.gif_screen(6000, 6000),
         "png_header_6000x6000_rgba.png": fuzz.png_header_only(6000, 6000, colour=6),
     }
     for name, data in files.items():
@@ -473,8 +474,10 @@ def test_11_decoding_memory_is_bounded_or_the_picture_refused(tmp_path, mnist_te
     got = {Path(r["file"]).name: r for r in map(json.loads, proc.stdout.splitlines())}
     for name in ("grey_39mp.png", "rgb_6000x4000.jpg", "one_bit_39mp.tif"):
         assert got[name]["verdict"] == "read", got[name]
-    for name in ("rgba_5000x5000.png", "gif_screen_65504x360.gif", "png_header_6000x6000_rgba.png"):
+    for name in ("rgba_5000x5000.png", "png_header_6000x6000_rgba.png"):
         assert "decoding it would take" in got[name]["verdict"], got[name]
+    assert "too long and narrow to hold a digit" in got["gif_screen_65504x360.gif"]["verdict"]  # refused from its header
+    assert got["gif_screen_6000x6000.gif"]["verdict"] == "read"  # 36 megapixels of palette: read at 1/15 size
     for r in got.values():  # the budget is 80 MB (pictures.MAX_DECODE_BYTES); the bound here is generous
         assert r["rise_mb"] < 160, r
 

@@ -673,12 +673,13 @@ def _valid_other_suffix(c):
 
 @_kind("valid_small_or_thin", "valid", 0.5)
 def _valid_small(c):
-    """Tiny and very long-and-narrow pictures that are still within the limits."""
+    """Tiny and long-and-narrow pictures that are still within the limits."""
     if c.rng.random() < 0.5:
         side = int(c.rng.integers(pictures.MIN_SIDE, 24))
         grey = cv2.resize(paper(c.digit, c.rng, 56), (side, side), interpolation=cv2.INTER_AREA)
-    else:
-        grey = np.full((int(c.rng.integers(8, 40)), int(c.rng.integers(800, 6000))), 230, np.uint8)
+    else:  # long and narrow, up to MAX_ASPECT:1
+        h = int(c.rng.integers(pictures.MIN_SIDE, 40))
+        grey = np.full((h, int(h * c.rng.uniform(5, pictures.MAX_ASPECT))), 230, np.uint8)
         grey[:, grey.shape[1] // 2 : grey.shape[1] // 2 + 4] = 20
     return c.write(encode(Image.fromarray(grey), "PNG"), ".png"), f"{grey.shape[1]}x{grey.shape[0]}"
 
@@ -690,13 +691,12 @@ _OTHER_FORMATS = ("TGA", "PCX", "PPM", "SGI", "IM", "ICO", "XBM", "DDS", "EPS", 
 @_kind("refuse_other_format", "refuse", 2)
 def _refuse_format(c):
     """A format Pillow can decode but we do not read, named as one we do (issue 12.10)."""
+    Image.init()  # every plugin registered, so the list is the same in every process
     saveable = [f for f in _OTHER_FORMATS if f in Image.SAVE] or ["TGA"]
     fmt = saveable[c.i // len(_SCHEDULE) % len(saveable)]
     grey = paper(c.digit, c.rng, 64)
-    im = Image.fromarray(grey)
-    im = im.convert("1") if fmt in ("XBM", "MSP", "PALM") else im.convert("RGB") if fmt in ("ICNS", "DDS", "QOI", "BLP") else im
-    if fmt == "SPIDER":
-        im = im.convert("F")
+    modes = {"XBM": "1", "MSP": "1", "PALM": "1", "ICNS": "RGB", "DDS": "RGB", "QOI": "RGB", "BLP": "P", "SPIDER": "F"}
+    im = Image.fromarray(grey).convert(modes.get(fmt, "L"))
     try:
         data = encode(im, fmt)
     except Exception:  # a plugin that cannot write this image here: a TGA stands in
@@ -864,11 +864,16 @@ def _any_splice(c):
 
 @_kind("any_costly_header", "any", 1.5)
 def _any_costly(c):
-    """Headers within MAX_PIXELS that are costly to decode: a GIF screen of 65504x360 (issue 12.11), a PNG
-    claiming 6000x6000 RGBA, a long thin strip: read at reduced size or refused, within the memory bound."""
-    choice = int(c.rng.integers(0, 5))
+    """Headers within MAX_PIXELS that are costly to decode: a GIF screen of 65504x360 (issue 12.11) or of a
+    few thousand pixels a side, a PNG claiming 6000x6000 RGBA, a long thin strip: read at reduced size or
+    refused, within the memory bound."""
+    choice = int(c.rng.integers(0, 6))
     if choice == 0:
         w, h = int(c.rng.choice([65504, 65535, 40000])), int(c.rng.choice([360, 600, 100]))
+        return c.write(gif_screen(w, h, colours=bool(c.rng.random() < 0.5)), ".gif"), f"GIF screen {w}x{h}"
+    if choice == 5:
+        w = int(c.rng.integers(2000, 9000))
+        h = int(min(pictures.MAX_PIXELS // w, c.rng.integers(2000, 9000)))
         return c.write(gif_screen(w, h, colours=bool(c.rng.random() < 0.5)), ".gif"), f"GIF screen {w}x{h}"
     if choice == 1:
         side = int(c.rng.integers(2000, 6300))
