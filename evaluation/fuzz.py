@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-cli-run", action="store_true", help="skip the real CLI's run over the whole folder")
     cli.add_mnist(p)
     a = p.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a kill ends the workers too (finally blocks run)
     n = a.n if a.n is not None else 200 if a.quick else 20000
     if n < 1 or a.timeout <= 0 or a.models < 0 or a.workers < 1:
         return cli.error("--n and --workers must be at least 1, --timeout positive, --models at least 0")
