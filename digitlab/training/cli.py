@@ -22,6 +22,8 @@ from digitlab.training.distributed import DistributedError
 from digitlab.training.finetune import FinetuneConfig
 from digitlab.training.recipe import TrainConfig
 
+SCHEDULES = ("cosine-restarts", "onecycle", "plateau", "constant")  # TrainConfig.schedule with "_" for "-" ("cosine_restarts" is accepted)
+
 
 def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = None) -> tuple[TrainConfig, Path]:
     """Flags common to every training script; help strings show the script's defaults."""
@@ -39,15 +41,50 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
     cli.add_dry_run(p)
     p.add_argument("--distribute", choices=("none", "multiworker"), default=d.distribute,
                    help=f"multiworker: train on the workers listed in $TF_CONFIG, see digitlab/distributed.py (default {d.distribute})")
+    p.add_argument("--schedule", choices=SCHEDULES, type=lambda v: v.replace("_", "-"), default=d.schedule.replace("_", "-"),
+                   help="learning-rate schedule: cosine-restarts (cosine decay with warm restarts), onecycle (warm-up, cosine decay), "
+                        "plateau (constant, x --plateau-factor when the validation loss stalls: keras ReduceLROnPlateau), "
+                        f"constant (default {d.schedule.replace('_', '-')})")
+    p.add_argument("--plateau-factor", type=float, default=d.plateau_factor, help=f"plateau: learning-rate factor (default {d.plateau_factor})")
+    p.add_argument("--plateau-patience", type=int, default=d.plateau_patience,
+                   help=f"plateau: epochs without a lower validation loss before lowering (default {d.plateau_patience})")
+    g = p.add_argument_group("stroke-domain augmentation (digitlab/data/stroke_augment.py)")
+    g.add_argument("--redraw", type=float, default=d.redraw,
+                   help=f"share of every augmented batch swapped for training digits re-drawn as canvas strokes; 0 = off (default {d.redraw})")
+    g.add_argument("--redraw-size", type=int, default=d.redraw_size, help=f"digits re-drawn once per run (default {d.redraw_size})")
+    g.add_argument("--redraw-few-points", type=float, default=d.redraw_few_points,
+                   help=f"share of them drawn from a few points (default {d.redraw_few_points})")
+    g.add_argument("--redraw-elastic", type=float, default=d.redraw_elastic,
+                   help=f"elastic distortion of their strokes, fraction of the height; 0 = off (default {d.redraw_elastic})")
+    g.add_argument("--redraw-brush", type=float, nargs=2, metavar=("MIN", "MAX"), default=(d.redraw_brush_min, d.redraw_brush_max),
+                   help=f"brush width range, fraction of the digit height (default {d.redraw_brush_min} {d.redraw_brush_max})")
+    g.add_argument("--redraw-conventions", type=float, default=d.redraw_conventions,
+                   help=f"share of re-drawn 0/1/4/6/7/9 given a writing-convention edit: crossed 7, 1 with flag and foot, closed 4, open loops (default {d.redraw_conventions})")
+    g.add_argument("--redraw-pen-path", type=float, default=d.redraw_pen_path,
+                   help=f"share of them drawn as one pen path through few points, the moves between strokes drawn too (default {d.redraw_pen_path})")
     a = p.parse_args(argv)
-    for flag, value in (("--epochs", a.epochs), ("--batch-size", a.batch_size)):
+    for flag, value in (("--epochs", a.epochs), ("--batch-size", a.batch_size), ("--redraw-size", a.redraw_size), ("--plateau-patience", a.plateau_patience)):
         if value < 1:
             p.error(f"{flag} must be at least 1")
     if not 0 <= a.ema < 1:
         p.error("--ema must be in [0, 1)")
+    for flag, value in (("--redraw", a.redraw), ("--redraw-few-points", a.redraw_few_points), ("--redraw-conventions", a.redraw_conventions),
+                        ("--redraw-elastic", a.redraw_elastic), ("--redraw-pen-path", a.redraw_pen_path)):
+        if not 0 <= value <= 1:
+            p.error(f"{flag} must be in [0, 1]")
+    if not 0 < a.plateau_factor < 1:
+        p.error("--plateau-factor must be in (0, 1)")
+    if not 0 < a.redraw_brush[0] <= a.redraw_brush[1] <= 1:
+        p.error("--redraw-brush needs 0 < MIN <= MAX <= 1")
+    if a.schedule == "plateau" and a.distribute == "multiworker":
+        p.error("--schedule plateau needs model.fit's callbacks, which --distribute multiworker does not run")
     config = dataclasses.replace(
         d, epochs=a.epochs, batch_size=a.batch_size, learning_rate=a.learning_rate, seed=a.seed,
         name=a.name, mnist_path=a.mnist, dry_run=a.dry_run, distribute=a.distribute, ema=a.ema,
+        schedule=a.schedule.replace("-", "_"), plateau_factor=a.plateau_factor, plateau_patience=a.plateau_patience,
+        redraw=a.redraw, redraw_size=a.redraw_size, redraw_few_points=a.redraw_few_points, redraw_elastic=a.redraw_elastic,
+        redraw_brush_min=a.redraw_brush[0], redraw_brush_max=a.redraw_brush[1], redraw_conventions=a.redraw_conventions,
+        redraw_pen_path=a.redraw_pen_path,
     )
     return config, a.out
 

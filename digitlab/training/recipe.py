@@ -2,9 +2,11 @@
 
     TrainConfig          every knob of a recipe, written whole into the model card
     augmenter            geometric + stroke-thickness augmentation for ``tf.data.map``
+    redraw_pool          training digits re-drawn as canvas strokes, once per run (digitlab.data.stroke_augment)
+    mixer                a share of every batch swapped for re-drawn digits, for ``tf.data.map``
     make_dataset         (x, y) arrays -> shuffled, augmented, batched ``tf.data`` pipeline
     training_data        the training pipeline plus the epoch callbacks the recipe needs
-    learning_rate        the schedule: onecycle, cosine_restarts, constant
+    learning_rate        the schedule: onecycle, cosine_restarts, constant, plateau
     compile_model        optimizer (Adam / AdamW, optional weight EMA), loss, metrics
 
 Both training loops use exactly these: ``digitlab.training.trainer`` (Keras ``fit``) and
@@ -30,9 +32,12 @@ class TrainConfig:
     batch_size: int = 128
     learning_rate: float = 3e-3  # peak learning rate
     weight_decay: float = 0.0  # > 0 selects AdamW, 0 plain Adam
-    schedule: str = "onecycle"  # "onecycle" (linear warm-up, cosine decay), "cosine_restarts", "constant"
+    schedule: str = "onecycle"  # "onecycle" (linear warm-up, cosine decay), "cosine_restarts", "constant",
+    # "plateau" (constant until the validation loss stalls, then x plateau_factor: keras ReduceLROnPlateau)
     warmup_epochs: float = 0.5  # onecycle warm-up
     restart_epochs: int = 6  # cosine_restarts: length of the first cycle (later cycles are 2x longer)
+    plateau_factor: float = 0.3  # plateau: the learning rate is multiplied by this when val_loss stalls
+    plateau_patience: int = 1  # plateau: epochs without a lower val_loss before it is
     label_smoothing: float = 0.0
     ema: float = 0.0  # > 0: keep an exponential moving average of the weights (this momentum per step); validation, checkpoint and the saved model use it
     rotation_deg: float = 10.0  # augmentation: max rotation either way
@@ -40,6 +45,15 @@ class TrainConfig:
     zoom: float = 0.1  # fraction, in and out
     stroke: float = 0.5  # probability of blending in a thicker or thinner stroke
     clean_epochs: int = 0  # progressive augmentation: the first epochs see plain digits, which reach high accuracy sooner
+    # Stroke-domain augmentation (digitlab.data.stroke_augment): training digits re-drawn as canvas strokes
+    redraw: float = 0.0  # share of every augmented batch swapped for re-drawn digits; 0 = off
+    redraw_size: int = 12000  # training digits re-drawn once per run (cached in runs/cache/)
+    redraw_few_points: float = 0.3  # share of them drawn from a few points (angular)
+    redraw_elastic: float = 0.0  # smooth displacement of the strokes, fraction of the digit height; 0 = off
+    redraw_brush_min: float = 0.06  # brush width range, fraction of the digit height (MNIST: ~0.11)
+    redraw_brush_max: float = 0.22
+    redraw_conventions: float = 0.0  # share of re-drawn 0/1/4/6/7/9 given a writing-convention edit (crossed 7, ...)
+    redraw_pen_path: float = 0.0  # share drawn as one pen path through few points (the moves between strokes drawn too)
     patience: int = 6  # EarlyStopping on val_accuracy
     max_iter: int = 200  # logistic regression solver iterations
     l2_c: float = 0.05  # logistic regression inverse regularisation strength
@@ -102,25 +116,67 @@ def augmenter(config: Augmentation | TrainConfig, seed: int):
     return apply
 
 
+def redraw_pool(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """``config.redraw_size`` digits of (x, y) re-drawn as canvas strokes and prepared (``stroke_augment.pool``):
+    ((P, 28, 28) uint8, (P,) labels); kept in runs/cache/ so the next run with the same digits and
+    settings reuses them (a dry run draws 256)."""
+    from digitlab.data import stroke_augment
+    from digitlab.paths import RUNS_DIR
+
+    r = stroke_augment.Redraw(
+        size=min(config.redraw_size, 256) if config.dry_run else config.redraw_size, few_points=config.redraw_few_points,
+        elastic=config.redraw_elastic, brush_min=config.redraw_brush_min, brush_max=config.redraw_brush_max,
+        conventions=config.redraw_conventions, pen_path=config.redraw_pen_path, seed=config.seed,
+    )
+    return stroke_augment.pool(x, y, r, cache_dir=RUNS_DIR / "cache", log=lambda m: print(m, flush=True))
+
+
+def mixer(pool_x: np.ndarray, pool_y: np.ndarray, share: float, seed: int):
+    """A function (images (B,28,28,1), one-hot labels (B,10)) -> the batch with each digit swapped, with
+    probability ``share``, for a random one of the pool ((P, 28, 28) uint8, (P,) labels), for ``tf.data.map``."""
+    import tensorflow as tf
+
+    px = tf.constant(pool_x[..., None])
+    py = tf.constant(np.eye(10, dtype=np.float32)[pool_y])
+    gen = tf.random.Generator.from_seed(seed + 11)
+
+    def apply(x, y):
+        b = tf.shape(x)[0]
+        take = gen.uniform([b]) < share
+        i = gen.uniform([b], 0, len(pool_x), dtype=tf.int64)
+        x = tf.where(take[:, None, None, None], tf.cast(tf.gather(px, i), tf.float32) / 255.0, x)
+        return x, tf.where(take[:, None], tf.gather(py, i), y)
+
+    return apply
+
+
 def make_dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig, training: bool, augment=None):
-    """Batches of ((B,28,28,1) float32, (B,10) one-hot); training shuffles and augments.
+    """Batches of ((B,28,28,1) float32, (B,10) one-hot); training shuffles and augments: re-drawn digits
+    mixed in (``config.redraw``), then the geometric and stroke augmentation, applied to both.
 
     ``augment``: an optional boolean ``tf.Variable`` read at every batch; augmentation happens
     only while it is True (see ``training_data``).
     """
     import tensorflow as tf
 
+    steps = []
+    if training and config.redraw > 0:
+        steps.append(mixer(*redraw_pool(x, y, config), config.redraw, config.seed))
+    if training and (config.rotation_deg or config.translate or config.zoom or config.stroke):
+        steps.append(augmenter(config, config.seed))
     x = x[..., None].astype(np.float32)
     y1 = np.eye(10, dtype=np.float32)[y]
     ds = tf.data.Dataset.from_tensor_slices((x, y1))
     if training:
         ds = ds.shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True)
     ds = ds.batch(config.batch_size)
-    if training and (config.rotation_deg or config.translate or config.zoom or config.stroke):
-        apply = augmenter(config, config.seed)
-        if augment is not None:
-            apply = _switched(apply, augment)
-        ds = ds.map(apply, num_parallel_calls=tf.data.AUTOTUNE)
+    if steps:
+        def apply(xb, yb):
+            for step in steps:
+                xb, yb = step(xb, yb)
+            return xb, yb
+
+        ds = ds.map(apply if augment is None else _switched(apply, augment), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -141,10 +197,18 @@ def training_data(x: np.ndarray, y: np.ndarray, config: TrainConfig):
     digits are learnt faster, so accuracy is high after one epoch; the augmented epochs that
     follow make the final model robust to drawn digits.  A variable holds the switch and a
     callback sets it at every epoch start from the epoch index, so a resumed run gets it right.
+    The "plateau" schedule is a callback too (``keras.callbacks.ReduceLROnPlateau`` on val_loss).
     """
-    if not config.clean_epochs:
-        return make_dataset(x, y, config, training=True), []
     import keras
+
+    callbacks = []
+    if config.schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=config.plateau_factor, patience=config.plateau_patience,
+            min_lr=config.learning_rate / 100, verbose=1,
+        ))
+    if not config.clean_epochs:
+        return make_dataset(x, y, config, training=True), callbacks
     import tensorflow as tf
 
     augment = tf.Variable(False, trainable=False, name="augment")
@@ -154,14 +218,14 @@ def training_data(x: np.ndarray, y: np.ndarray, config: TrainConfig):
         def on_epoch_begin(self, epoch, logs=None):
             augment.assign(epoch >= clean)
 
-    return make_dataset(x, y, config, training=True, augment=augment), [AugmentationSwitch()]
+    return make_dataset(x, y, config, training=True, augment=augment), [AugmentationSwitch(), *callbacks]
 
 
 def learning_rate(config: TrainConfig, steps_per_epoch: int):
     import keras
 
     total = max(1, config.epochs * steps_per_epoch)
-    if config.schedule == "constant":
+    if config.schedule in ("constant", "plateau"):  # plateau: lowered by training_data's callback
         return config.learning_rate
     if config.schedule == "onecycle":
         warm = min(total - 1, int(config.warmup_epochs * steps_per_epoch))

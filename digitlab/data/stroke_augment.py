@@ -1,0 +1,277 @@
+"""Stroke-domain augmentation for TRAINING: MNIST training digits re-drawn the way a canvas draws them.
+
+MNIST digits are pen-on-paper scans: strokes of varying width with soft edges, smooth curves.
+Canvas drawings are one uniform brush along polylines sampled by a mouse or a tablet, often from a
+few points (angular loops), and some writers follow conventions MNIST's writers rarely do.  This
+module turns a digit into such a drawing, once per run, into a pool the training pipeline mixes into
+its batches (``digitlab.training.recipe``):
+
+    skeleton   hit-or-miss thinning (8 Golay kernels, OpenCV), many digits at once in one mosaic
+    edit       writing conventions, label-preserving (``EDITS``): a crossbar on a 7, a flag and a foot
+               on a 1, the top of a 4 closed, a gap in the loop of a 9, a 6 or a 0
+    pen path   for ``pen_path`` of the digits, the pen's moves between strokes drawn as lines (a tablet
+               trajectory replayed as one line: a crossed 7's bar joined to the end of its stem)
+    polyline   the skeleton's contours simplified by ``cv2.approxPolyDP``: a fine tolerance (smooth)
+               or, for ``few_points`` (and pen-path) digits, a coarse one (a few points, straight between)
+    elastic    a smooth random displacement of the densified polylines (a different hand)
+    brush      one uniform anti-aliased brush, its width a random fraction of the digit's height
+    prepare    the picture through ``digitlab.preprocess.prepare``, like every picture a model sees
+
+The benchmark's generator (``digitlab.data.handwriting_test``) is separate on purpose: another
+thinning algorithm, other parameters and seeds, and its styles are drawn from templates, not MNIST.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+UP = 2  # skeletons are taken at 2x (56 px), where an MNIST stroke is ~4-5 px wide
+SIDE = 84  # the re-drawn digit's canvas (prepare crops and scales it like any drawing)
+HEIGHT = 48.0  # the digit's height on it: a wide margin, so no brush reaches the edge (ink at the edge of a
+# picture larger than 64 px makes preprocess take the paper as uneven and lift wide strokes off it)
+
+
+@dataclass(frozen=True)
+class Redraw:
+    """How the pool is drawn (``TrainConfig.redraw_*`` fields; written into the model card)."""
+
+    size: int = 12000  # training digits re-drawn once per run
+    few_points: float = 0.3  # share drawn from a few points (coarse polyline tolerance)
+    elastic: float = 0.0  # amplitude of the smooth displacement, as a fraction of the digit height; 0 = off
+    brush_min: float = 0.06  # brush width as a fraction of the digit height (MNIST's strokes: ~0.11)
+    brush_max: float = 0.22
+    conventions: float = 0.0  # share of 0s, 1s, 4s, 6s, 7s and 9s given a writing-convention edit
+    pen_path: float = 0.0  # share drawn as one pen path through few points: the moves between strokes drawn too
+    seed: int = 0
+
+
+# ----------------------------------------------------------------------------- skeleton (hit-or-miss thinning)
+
+_K1 = np.array([[-1, -1, -1], [0, 1, 0], [1, 1, 1]], np.int32)
+_K2 = np.array([[0, -1, -1], [1, 1, -1], [0, 1, 0]], np.int32)
+KERNELS = [np.ascontiguousarray(np.rot90(k, r)) for r in range(4) for k in (_K1, _K2)]
+
+
+def thin(mask: np.ndarray, max_iter: int = 40) -> np.ndarray:
+    """Binary uint8 image (0/255), any size -> its skeleton (0/255) by iterated hit-or-miss thinning."""
+    img = mask.copy()
+    for _ in range(max_iter):
+        before = img.copy()
+        for k in KERNELS:
+            img = cv2.subtract(img, cv2.morphologyEx(img, cv2.MORPH_HITMISS, k))
+        if np.array_equal(img, before):
+            break
+    return img
+
+
+def skeletons(x: np.ndarray, chunk: int = 1024) -> np.ndarray:
+    """(N, 28, 28) float [0, 1] digits -> (N, 56, 56) uint8 skeletons (0/255), thinned as mosaics of
+    ``chunk`` digits (one OpenCV call per kernel for the whole mosaic: ~100x fewer calls)."""
+    side, pad = 28 * UP, 2
+    out = np.zeros((len(x), side, side), np.uint8)
+    for start in range(0, len(x), chunk):
+        part = x[start : start + chunk]
+        cols = int(np.ceil(np.sqrt(len(part))))
+        rows = int(np.ceil(len(part) / cols))
+        tile = side + pad
+        mosaic = np.zeros((rows * tile, cols * tile), np.uint8)
+        for i, d in enumerate(part):
+            big = cv2.resize(d.astype(np.float32), (side, side), interpolation=cv2.INTER_LINEAR)
+            r, c = divmod(i, cols)
+            mosaic[r * tile : r * tile + side, c * tile : c * tile + side] = (big > 0.4) * 255
+        thinned = thin(mosaic)
+        for i in range(len(part)):
+            r, c = divmod(i, cols)
+            out[start + i] = thinned[r * tile : r * tile + side, c * tile : c * tile + side]
+    return out
+
+
+# ----------------------------------------------------------------------------- writing-convention edits
+
+
+def _box(sk: np.ndarray):
+    ys, xs = np.nonzero(sk)
+    return ys, xs, ys.min(), ys.max(), xs.min(), xs.max()
+
+
+def _crossbar_7(sk, rng):
+    ys, xs, top, bottom, left, right = _box(sk)
+    h = bottom - top + 1
+    y = int(top + rng.uniform(0.45, 0.62) * h)
+    near = np.abs(ys - y) <= 1
+    if not near.any():
+        return None
+    x = float(np.median(xs[near]))
+    half = rng.uniform(0.16, 0.28) * h
+    tilt = rng.uniform(-0.05, 0.05) * h
+    start = (round(x - half * rng.uniform(0.8, 1.2)), round(y + tilt))
+    cv2.line(sk, start, (round(x + half), round(y - tilt)), 255, 1)
+    low = int(np.argmax(ys))
+    return [((int(xs[low]), int(ys[low])), start)]  # the pen's move: from the end of the stem to the bar
+
+
+def _flag_foot_1(sk, rng):
+    ys, xs, top, bottom, left, right = _box(sk)
+    h = bottom - top + 1
+    tx = float(np.mean(xs[ys <= top + 1]))
+    bx = float(np.mean(xs[ys >= bottom - 1]))
+    cv2.line(sk, (round(tx), int(top)), (round(tx - rng.uniform(0.18, 0.38) * h), round(top + rng.uniform(0.12, 0.35) * h)), 255, 1)
+    if rng.uniform() < 0.6:
+        half = rng.uniform(0.15, 0.3) * h
+        start = (round(bx - half), int(bottom))
+        cv2.line(sk, start, (round(bx + half), int(bottom)), 255, 1)
+        return [((round(bx), int(bottom)), start)]  # the pen's move: from the end of the stem to the foot
+    return []
+
+
+def _close_4(sk, rng):
+    """A closed 4: the arm's top joined to the stem's top, when the stem is the taller (an apex, not
+    a flat lid that would make a 9 of it)."""
+    ys, xs, top, bottom, left, right = _box(sk)
+    h, mid = bottom - top + 1, (left + right) / 2
+    upper = ys <= top + 0.45 * h
+    arm, stem = upper & (xs < mid), upper & (xs >= mid)
+    if not arm.any() or not stem.any():
+        return None
+    a, s = np.argmin(np.where(arm, ys, 10**6)), np.argmin(np.where(stem, ys, 10**6))
+    if ys[s] > ys[a] - 0.08 * h:
+        return None
+    cv2.line(sk, (int(xs[a]), int(ys[a])), (int(xs[s]), int(ys[s])), 255, 1)
+    return []
+
+
+def _gap(lo: float, hi: float, side: str = "any"):
+    """An edit that opens a loop: erase the skeleton around a random point between ``lo`` and ``hi``
+    of the digit's height (from the top), on its ``side`` ("left", "right" half or "any") 7 times in 10."""
+
+    def edit(sk, rng):
+        ys, xs, top, bottom, left, right = _box(sk)
+        h, mid = bottom - top + 1, (left + right) / 2
+        inside = (ys >= top + lo * h) & (ys <= top + hi * h)
+        if side != "any" and rng.uniform() < 0.7:
+            inside &= (xs >= mid) if side == "right" else (xs < mid)
+        band = np.flatnonzero(inside)
+        if band.size == 0:
+            return None
+        i = rng.choice(band)
+        cv2.circle(sk, (int(xs[i]), int(ys[i])), max(2, round(rng.uniform(0.06, 0.12) * h)), 0, -1)
+        return []
+
+    return edit
+
+
+# Each edit draws into the skeleton in place and returns None when it does not apply, else the pen's
+# moves between strokes it implies [((x, y) from, (x, y) to)], drawn only for digits drawn as one pen path.
+# where loops are left open: a 0 at the top, a 6 where its loop comes back up (right), a 9 where the loop meets the stem (right)
+EDITS = {0: _gap(0.0, 0.25), 1: _flag_foot_1, 4: _close_4, 6: _gap(0.45, 0.7, "right"), 7: _crossbar_7, 9: _gap(0.0, 0.4, "right")}
+
+
+# ----------------------------------------------------------------------------- skeleton -> drawing
+
+
+def _polylines(sk: np.ndarray, epsilon: float) -> list[np.ndarray]:
+    contours, _ = cv2.findContours(sk, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    out = []
+    for c in contours:
+        if len(c) >= 3:
+            p = cv2.approxPolyDP(c, epsilon, True)[:, 0].astype(np.float64)
+            out.append(np.vstack([p, p[:1]]))
+    return out
+
+
+def _elastic(lines: list[np.ndarray], amplitude: float, rng: np.random.Generator) -> list[np.ndarray]:
+    """Densify every polyline (a point every 2 px) and move it by a smooth random field: two sine
+    waves per axis, wavelength about the digit height, ``amplitude`` x the height at most."""
+    if amplitude <= 0:
+        return lines
+    h = 28.0 * UP
+    waves = [(rng.uniform(0.4, 1.2, 2) / h * 2 * np.pi * rng.choice([-1, 1], 2), rng.uniform(0, 2 * np.pi), rng.uniform(0, amplitude * h / 2))
+             for _ in range(4)]
+    out = []
+    for p in lines:
+        seg = np.linalg.norm(np.diff(p, axis=0), axis=1)
+        s = np.concatenate([[0.0], np.cumsum(seg)])
+        t = np.linspace(0, s[-1], max(2, int(s[-1] / 2) + 1))
+        q = np.stack([np.interp(t, s, p[:, 0]), np.interp(t, s, p[:, 1])], -1)
+        d = np.zeros_like(q)
+        for k, (f, phase, a) in enumerate(waves):
+            d[:, k % 2] += a * np.sin(q @ f + phase)
+        out.append(q + d)
+    return out
+
+
+def _piece_moves(sk: np.ndarray) -> list:
+    """The pen's moves between the separate pieces of a skeleton, top piece first: from the lowest
+    point of one (where a stroke usually ends) to the top-left point of the next (where one starts)."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(sk, connectivity=8)
+    pieces = sorted((i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= 3), key=lambda i: stats[i, cv2.CC_STAT_TOP])
+    moves = []
+    for a, b in zip(pieces, pieces[1:]):
+        ya, xa = np.nonzero(labels == a)
+        yb, xb = np.nonzero(labels == b)
+        end, start = int(np.argmax(ya)), int(np.argmin(yb + xb))
+        moves.append(((int(xa[end]), int(ya[end])), (int(xb[start]), int(yb[start]))))
+    return moves
+
+
+def redraw_one(sk: np.ndarray, label: int, r: Redraw, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
+    """One skeleton (56, 56) uint8 -> (the drawing (SIDE, SIDE) uint8, white on black; edited?)."""
+    sk = sk.copy()
+    moves = EDITS[label](sk, rng) if label in EDITS and rng.uniform() < r.conventions and sk.any() else None
+    edited = moves is not None
+    if edited:  # an opened loop can leave crumbs of skeleton that a wide brush would turn into blots
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(sk, connectivity=8)
+        sk[np.isin(labels, np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < 5))] = 0
+    if rng.uniform() < r.pen_path:  # one pen path: the moves between strokes drawn too, few points
+        for a, b in (moves or []) + _piece_moves(sk):
+            cv2.line(sk, a, b, 255, 1)
+        eps = rng.uniform(3.0, 7.0)
+    else:
+        eps = rng.uniform(2.5, 6.0) if rng.uniform() < r.few_points else rng.uniform(0.6, 1.5)  # 56-px units; the digit is ~40 px tall
+    lines = _elastic(_polylines(sk, eps), r.elastic, rng)
+    scale = HEIGHT / 40.0
+    brush = max(1, round(rng.uniform(r.brush_min, r.brush_max) * HEIGHT))
+    offset = (SIDE - 56 * scale) / 2
+    ink = np.zeros((SIDE, SIDE), np.uint8)
+    for p in lines:
+        cv2.polylines(ink, [np.round((p * scale + offset) * 4).astype(np.int32)], False, 255, brush, cv2.LINE_AA, shift=2)
+    return ink, edited
+
+
+def pool(x: np.ndarray, y: np.ndarray, r: Redraw, cache_dir=None, log=print) -> tuple[np.ndarray, np.ndarray]:
+    """``r.size`` training digits (a seeded sample of ``x`` (N, 28, 28) float [0, 1], ``y`` (N,)) re-drawn
+    and prepared: ((P, 28, 28) uint8 model inputs x 255, (P,) labels).  With ``cache_dir`` the pool is
+    kept in ``<cache_dir>/redraw-<key>.npz`` (key: the digits and ``r``) and reused by the next run."""
+    from digitlab import preprocess
+
+    key = hashlib.sha256(np.ascontiguousarray(x).tobytes() + np.asarray(y).tobytes() + json.dumps(asdict(r), sort_keys=True).encode())
+    cached = None if cache_dir is None else cache_dir / f"redraw-{key.hexdigest()[:16]}.npz"
+    if cached is not None and cached.is_file():
+        with np.load(cached) as f:
+            return f["x"], f["y"]
+    t0 = time.time()
+    rng = np.random.default_rng([r.seed, 1312])
+    pick = rng.choice(len(x), size=min(r.size, len(x)), replace=False)
+    sks = skeletons(x[pick])
+    out = np.zeros((len(pick), 28, 28), np.uint8)
+    edited = 0
+    for i, (sk, label) in enumerate(zip(sks, y[pick])):
+        drawing, e = redraw_one(sk, int(label), r, rng)
+        edited += e
+        p = preprocess.prepare(drawing, invert="no")
+        out[i] = x[pick[i]] * 255 if p.no_ink else np.round(p.image * 255)  # no ink: keep the digit itself
+    labels = np.asarray(y[pick])
+    if log:
+        log(f"stroke pool: {len(out)} digits re-drawn ({edited} with a writing-convention edit) in {time.time() - t0:.1f} s")
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(".tmp.npz")
+        np.savez(tmp, x=out, y=labels)
+        tmp.replace(cached)
+    return out, labels

@@ -1,0 +1,177 @@
+"""The real-handwriting dev benchmark: how models read digits that are not MNIST's.
+
+    build_sets     the benchmark's pictures (``digitlab.data.handwriting_test``, test-only generators)
+    prepare_set    pictures -> model inputs through the one preprocessing path, as the app and CLI do
+    score          probabilities -> accuracy, per-class accuracy, confusion, most-confused pairs, per style
+    tta_proba      test-time augmentation: the mean probability over shifted, turned, scaled, thinned copies
+    run            every model on every set -> one report (``evaluation/handwriting.py`` writes it)
+    markdown       the report as Markdown tables
+
+The sets: scikit-learn's bundled ``load_digits`` (1,797 real digits by 43 writers, 8x8) rendered as
+uploaded photos and as canvas drawings at three sizes; a writing-conventions set drawn as canvas
+strokes; MNIST test digits re-drawn as strokes.  Canvas drawings reach ``preprocess.prepare`` as the
+dark canvas gives them (white on black arrays, ``invert="no"``), uploads as encoded PNG/JPEG bytes
+(``invert="auto"``, the predict CLI's and the upload widget's default).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from digitlab import preprocess
+from digitlab.data import handwriting_test as hw
+from digitlab.evaluation import metrics
+
+CONVENTIONS = "conventions"
+TTA_VARIANTS = ("identity", "shift right", "shift left", "shift down", "shift up", "turn +8", "turn -8",
+                "scale 0.9", "scale 1.1", "thicker", "thinner")
+
+
+@dataclass
+class Inputs:
+    """A prepared set: (N, 28, 28) float32 model inputs (zeros where ``inked`` is False), labels, and
+    each picture's style and sampling (``handwriting_test.PictureSet``; empty lists when the set has none)."""
+
+    name: str
+    images: np.ndarray
+    inked: np.ndarray
+    labels: np.ndarray
+    styles: list[str]
+    sampling: list[str]
+    about: str
+
+
+def build_sets(n: int, seed: int, mnist_test: tuple[np.ndarray, np.ndarray]) -> Iterator[hw.PictureSet]:
+    """The benchmark's sets, ``n`` pictures each at most (load_digits has 1,797; MNIST strokes are a
+    seeded sample of ``mnist_test``), one at a time: 2,000 canvas pictures hold 600 MB."""
+    x, y = mnist_test
+    pick = np.sort(np.random.default_rng([seed, 99]).choice(len(y), size=min(n, len(y)), replace=False))
+    yield hw.load_digits_uploads(n, seed)
+    for size in hw.CANVAS_SIZES:
+        yield hw.load_digits_canvas(size, n, seed)
+    yield hw.conventions(n, seed)
+    yield hw.mnist_strokes(x[pick], y[pick], seed)
+
+
+def prepare_set(s: hw.PictureSet) -> Inputs:
+    """Every picture through ``preprocess.prepare`` with the set's ``invert``, as the app and the CLI do."""
+    images = np.zeros((len(s.pictures), 28, 28), np.float32)
+    inked = np.zeros(len(s.pictures), bool)
+    for i, picture in enumerate(s.pictures):
+        p = preprocess.prepare(picture, invert=s.invert)
+        if not p.no_ink:
+            images[i], inked[i] = p.image, True
+    return Inputs(s.name, images, inked, np.asarray(s.labels), list(s.styles), list(s.sampling), s.about)
+
+
+def score(probs: np.ndarray, inputs: Inputs) -> dict:
+    """(N, 10) probabilities on ``inputs`` -> accuracy (a picture without ink counts as wrong), per-class
+    accuracy (recall), the confusion matrix of the inked pictures, most-confused pairs, accuracy per style
+    and per sampling (in the set's order)."""
+    y = inputs.labels
+    pred = np.where(inputs.inked, probs.argmax(1), -1)
+    right = pred == y
+    confusion = np.zeros((10, 10), np.int64)
+    np.add.at(confusion, (y[inputs.inked], pred[inputs.inked]), 1)
+    out = {
+        "n": int(len(y)),
+        "accuracy": float(right.mean()) if len(y) else 0.0,
+        "no_ink": int((~inputs.inked).sum()),
+        "per_class": {str(c): float(right[y == c].mean()) for c in metrics.CLASSES if (y == c).any()},
+        "confusion": confusion.tolist(),
+        "most_confused": metrics.most_confused(confusion.tolist(), top=5),
+    }
+    for key, tags in (("styles", inputs.styles), ("sampling", inputs.sampling)):
+        if tags:
+            tags = np.asarray(tags)
+            out[key] = {t: {"n": int((tags == t).sum()), "accuracy": float(right[tags == t].mean())} for t in dict.fromkeys(tags.tolist())}
+    return out
+
+
+def _variants(x: np.ndarray) -> list[np.ndarray]:
+    """(N, 28, 28) inputs -> the TTA_VARIANTS of each, same shape, in [0, 1]."""
+    import cv2
+
+    def warp(m):
+        return np.stack([cv2.warpAffine(im, m, (28, 28), flags=cv2.INTER_LINEAR) for im in x])
+
+    def affine(angle=0.0, scale=1.0):
+        return cv2.getRotationMatrix2D((13.5, 13.5), angle, scale)
+
+    k = np.ones((2, 2), np.uint8)
+    return [
+        x,
+        warp(np.float32([[1, 0, 1], [0, 1, 0]])), warp(np.float32([[1, 0, -1], [0, 1, 0]])),
+        warp(np.float32([[1, 0, 0], [0, 1, 1]])), warp(np.float32([[1, 0, 0], [0, 1, -1]])),
+        warp(affine(8)), warp(affine(-8)), warp(affine(scale=0.9)), warp(affine(scale=1.1)),
+        np.stack([cv2.dilate(im, k) for im in x]), np.stack([cv2.erode(im, k) for im in x]),
+    ]
+
+
+def tta_proba(classifier, x: np.ndarray) -> np.ndarray:
+    """Mean probabilities over the TTA_VARIANTS of (N, 28, 28) inputs: (N, 10)."""
+    return np.mean([classifier.predict_proba(v) for v in _variants(x)], axis=0)
+
+
+def run(classifiers: list, inputs: list[Inputs], tta: bool = False, progress: Callable[[str], None] | None = None) -> dict:
+    """Every classifier on every prepared set -> {"results": {model: {set: score}}, "tta": ... (when asked)}."""
+    results, with_tta = {}, {}
+    for clf in classifiers:
+        t0 = time.time()
+        results[clf.name] = {s.name: score(clf.predict_proba(s.images), s) for s in inputs}
+        if tta:
+            with_tta[clf.name] = {s.name: score(tta_proba(clf, s.images), s) for s in inputs}
+        if progress:
+            progress(f"{clf.name}: {time.time() - t0:.1f} s")
+    return {"results": results, **({"tta": with_tta, "tta_variants": list(TTA_VARIANTS)} if tta else {})}
+
+
+def mean_accuracy(table: dict) -> float:
+    return float(np.mean([r["accuracy"] for r in table.values()]))
+
+
+def markdown(report: dict, default: str | None = None) -> str:
+    """The report as Markdown: accuracy per set and model, per-class accuracy and most-confused pairs per
+    model, conventions per style (and with TTA when measured)."""
+    from digitlab.report.tables import markdown as table
+    from digitlab.report.tables import pct
+
+    results = report["results"]
+    models = list(results)
+    sets = list(next(iter(results.values())))
+    lines = [f"# Real-handwriting dev benchmark ({report.get('date', '')[:10]})", "",
+             f"`{report['command']}`", "", "## Accuracy per set", ""]
+    rows = [[f"{s} ({results[models[0]][s]['n']})", *(pct(results[m][s]["accuracy"]) for m in models)] for s in sets]
+    rows.append(["**mean**", *(f"**{pct(mean_accuracy(results[m]))}**" for m in models)])
+    lines += [table(["set (n)", *models], rows), ""]
+    if "tta" in report:
+        rows = [[s, *(f"{pct(results[m][s]['accuracy'])} -> {pct(report['tta'][m][s]['accuracy'])}" for m in models)] for s in sets]
+        rows.append(["**mean**", *(f"{pct(mean_accuracy(results[m]))} -> {pct(mean_accuracy(report['tta'][m]))}" for m in models)])
+        lines += ["## Test-time augmentation (plain -> mean over " + ", ".join(report["tta_variants"]) + ")", "", table(["set", *models], rows), ""]
+    lines += ["## Per-class accuracy", ""]
+    for m in ([default] if default in results else []) + [m for m in models if m != default]:
+        rows = [[s, *(pct(results[m][s]["per_class"].get(str(c)), 0) for c in range(10)),
+                 ", ".join(f"{p['true']}->{p['pred']} ({p['count']})" for p in results[m][s]["most_confused"][:3])] for s in sets]
+        lines += [f"### {m}", "", table(["set", *map(str, range(10)), "most confused (true->pred)"], rows), ""]
+    if all(CONVENTIONS in results[m] and "styles" in results[m][CONVENTIONS] for m in models):
+        styles = results[models[0]][CONVENTIONS]["styles"]
+        rows = [[f"{s} ({styles[s]['n']})", *(pct(results[m][CONVENTIONS]["styles"][s]["accuracy"], 0) for m in models)] for s in styles]
+        lines += ["## Conventions set, per style", "", table(["style (n)", *models], rows), ""]
+    rows = [[f"{s}: {t} ({r['n']})", *(pct(results[m][s]["sampling"][t]["accuracy"]) for m in models)]
+            for s in sets for t, r in results[models[0]][s].get("sampling", {}).items()]
+    if rows:
+        lines += ["## Per sampling (how the strokes were sampled, how the upload was saved)", "", table(["set: sampling (n)", *models], rows), ""]
+    return "\n".join(lines)
+
+
+def samples_png(inputs: list[Inputs], per_set: int = 16) -> bytes:
+    """The first ``per_set`` prepared inputs of every set, a row per set (what the models see)."""
+    from digitlab.files import png_bytes
+    from digitlab.report import plots
+
+    grid = plots.mosaic([[im for im in s.images[:per_set]] for s in inputs])
+    return png_bytes((np.clip(grid, 0, 1) * 255).astype(np.uint8))

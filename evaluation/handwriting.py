@@ -1,0 +1,93 @@
+"""python evaluation/handwriting.py [--model NAME_OR_FILE ...] [--n 2000] [--seed 0] [--tta] [--out evaluation/reports/handwriting/] [--quick]
+
+The real-handwriting dev benchmark: digits that are not MNIST's, through the one preprocessing path
+(digitlab.preprocess.prepare, as the app and the predict CLI call it) and each model's classifier:
+
+  load_digits upload          scikit-learn's bundled 8x8 digits (1,797, 43 writers) as uploaded photos
+  load_digits canvas S/M/L    the same digits drawn on the dark canvas, small, medium and large
+  conventions                 writing conventions MNIST rarely has, drawn as canvas strokes (crossed 7,
+                              1 with flag and foot, closed 4, straight-stem 9, few-point digits, ...)
+  MNIST strokes               MNIST test digits re-drawn as strokes: skeleton -> polyline -> one brush
+
+Pictures come from digitlab/data/handwriting_test.py, which training never uses (own code path,
+parameters and seeds).  Writes <out>/handwriting.json (accuracy, per-class accuracy, confusion,
+most-confused pairs, per style), handwriting.md (the tables), confusion_<model>.png (the conventions
+set) and samples.png (the model inputs, a row per set); prints the Markdown.  Without --model,
+every usable model in models/.  --tta also measures test-time augmentation (digitlab.evaluation.handwriting.tta_proba).
+
+--quick (or --dry-run): 30 pictures per set, written into a new temporary folder unless --out is
+given (never over the committed report): seconds, for tests.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from digitlab import cli
+from digitlab.paths import REPORTS_DIR
+
+DEFAULT_OUT = REPORTS_DIR / "handwriting"
+QUICK_N = 30  # pictures per set in --quick
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = cli.parser(__doc__)
+    p.add_argument("--model", action="append", help="model name in models/, a .keras file or an exported model; repeatable (default: every usable model)")
+    p.add_argument("--n", type=int, default=2000, help=f"pictures per set at most; load_digits has 1,797 (default 2000; --quick {QUICK_N})")
+    p.add_argument("--seed", type=int, default=0, help="seed of the benchmark's pictures (default 0: the committed report's)")
+    p.add_argument("--tta", action="store_true", help="also measure test-time augmentation (11 variants of each input; ~11x the model time)")
+    cli.add_out(p, DEFAULT_OUT, "folder for handwriting.json, handwriting.md and the figures")
+    cli.add_mnist(p)
+    p.add_argument("--quick", "--dry-run", dest="quick", action="store_true",
+                   help=f"{QUICK_N} pictures per set, report into a temporary folder unless --out is given: seconds, for tests")
+    a = p.parse_args(argv)
+    if a.n < 1:
+        p.error("--n must be at least 1")
+    n = min(a.n, QUICK_N) if a.quick else a.n
+
+    from digitlab import data
+    from digitlab.evaluation import handwriting
+    from digitlab.files import atomic_write_bytes, atomic_write_json, sha256
+    from digitlab.models import artifacts, cards
+    from digitlab.paths import shown
+    from digitlab.report import plots
+    from digitlab.serving import classifiers
+
+    try:
+        if a.model:
+            models = [classifiers.load_classifier(m) for m in a.model]
+        else:
+            models = [classifiers.Classifier(e) for e in artifacts.select(None)]
+        mnist = data.load_mnist(a.mnist)
+    except (artifacts.ModelError, data.DataError) as e:
+        return cli.error(e)
+    sets = handwriting.build_sets(n, a.seed, (mnist.x_test, mnist.y_test))
+    inputs = [handwriting.prepare_set(s) for s in sets]
+    print(f"prepared {sum(len(s.labels) for s in inputs)} pictures in {len(inputs)} sets", file=sys.stderr, flush=True)
+    report = handwriting.run(models, inputs, tta=a.tta, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    default = artifacts.best_model().name if not a.model else None
+    report = {
+        "command": cards.command_line(argv, __file__),
+        "date": cards.provenance()["date"],
+        "n": n, "seed": a.seed, "quick": a.quick,
+        "models": {m.name: {"file": shown(m.entry.path), "sha256": sha256(m.entry.path, 16) if m.entry.path.is_file() else None}
+                   for m in models},
+        "sets": {s.name: {"n": int(len(s.labels)), "about": s.about} for s in inputs},
+        **report,
+    }
+    out = cli.output_folder(a.out, DEFAULT_OUT, a.quick, "handwriting")
+    out.mkdir(parents=True, exist_ok=True)
+    text = handwriting.markdown(report, default)
+    atomic_write_json(out / "handwriting.json", report)
+    atomic_write_bytes(out / "handwriting.md", (text + "\n").encode())
+    for name, table in report["results"].items():
+        atomic_write_bytes(out / f"confusion_{name}.png", plots.confusion_png(table[handwriting.CONVENTIONS]["confusion"],
+                                                                              f"{name}: conventions set"))
+    atomic_write_bytes(out / "samples.png", handwriting.samples_png(inputs))
+    print(text)
+    print(f"\nwritten {out / 'handwriting.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""The real-handwriting dev benchmark: its test-only pictures (digitlab.data.handwriting_test), its scoring
+(digitlab.evaluation.handwriting) and its script (evaluation/handwriting.py --quick), on real scikit-learn
+digits, real MNIST test digits and the committed models through a scratch folder of links."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from support import link_models, load_script
+
+from digitlab import preprocess
+from digitlab.data import handwriting_test as hw
+from digitlab.evaluation import handwriting
+from digitlab.paths import ROOT
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory, committed_models):
+    """A scratch models folder of links to the committed mnist_cnn and mnist_baseline."""
+    return link_models(tmp_path_factory.mktemp("models"), ["mnist_cnn", "mnist_baseline"], gate=False)
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names |= {f"{node.module}.{a.name}" for a in node.names} | {node.module or ""}
+    return names
+
+
+def test_test_generators_share_no_code_with_training():
+    """The benchmark must not merely test the training generator: neither side imports the other."""
+    test_side = [ROOT / "digitlab/data/handwriting_test.py", ROOT / "digitlab/evaluation/handwriting.py", ROOT / "evaluation/handwriting.py"]
+    for path in test_side:
+        assert not any("stroke_augment" in n or n.startswith("digitlab.training") for n in _imports(path)), path
+    training_side = [ROOT / "digitlab/data/stroke_augment.py", *sorted((ROOT / "digitlab/training").glob("*.py"))]
+    for path in training_side:
+        assert not any("handwriting" in n for n in _imports(path)), path
+
+
+def test_conventions_are_canvas_drawings_of_every_class_and_style():
+    n = 2 * len(hw.STYLES)
+    s = hw.conventions(n, seed=0)
+    assert s.invert == "no" and len(s.pictures) == n and set(s.labels) == set(range(10)) and set(s.styles) == set(hw.STYLES)
+    assert set(s.sampling) == set(hw.SAMPLING)
+    for pic, label, style in zip(s.pictures, s.labels, s.styles):
+        assert pic.dtype == np.uint8 and pic.shape in ((280, 280), (280, 280, 4)) and label == hw.STYLES[style][0]
+        grey = pic if pic.ndim == 2 else pic[..., 0]
+        assert (pic.ndim == 2 or (pic[..., 3] == 255).all()) and np.median(grey) == 0 and grey.max() == 255  # white ink on black
+        assert not preprocess.prepare(pic, invert="no").no_ink
+    again = hw.conventions(n, seed=0)
+    assert all(np.array_equal(a, b) for a, b in zip(s.pictures, again.pictures))
+    other = hw.conventions(n, seed=1)
+    assert not any(np.array_equal(a, b) for a, b in zip(s.pictures, other.pictures))
+
+
+def test_load_digits_sets_are_the_real_sklearn_digits_as_uploads_and_canvas_drawings():
+    from sklearn.datasets import load_digits
+
+    target = load_digits().target
+    up = hw.load_digits_uploads(12, seed=0)
+    assert up.invert == "auto" and np.array_equal(up.labels, target[:12])
+    for pic, kind in zip(up.pictures, up.sampling):
+        assert pic[:4] == b"\x89PNG" if kind == "PNG" else pic[:2] == b"\xff\xd8"
+        p = preprocess.prepare(pic)  # the predict CLI's default, invert auto
+        assert p.inverted and not p.no_ink  # dark ink on light paper, found
+    sizes = {}
+    for size in hw.CANVAS_SIZES:
+        s = hw.load_digits_canvas(size, 12, seed=0)
+        assert np.array_equal(s.labels, target[:12])
+        heights = []
+        for pic in s.pictures:
+            grey = pic if pic.ndim == 2 else pic[..., 0]
+            rows = np.flatnonzero(grey.max(axis=1) > 127)
+            heights.append(rows[-1] - rows[0] + 1)
+        sizes[size] = np.median(heights)
+    assert sizes["small"] < 0.35 * 280 < sizes["medium"] < 0.65 * 280 < sizes["large"]
+
+
+def test_mnist_strokes_redraw_real_digits_with_one_uniform_brush(mnist_test):
+    x, y = mnist_test[0][:40], mnist_test[1][:40]
+    sk = hw.zhang_suen(cv2.resize(x[0], (112, 112), interpolation=cv2.INTER_CUBIC) > 110)
+    assert sk.any() and sk.sum() < 0.4 * (cv2.resize(x[0], (112, 112), interpolation=cv2.INTER_CUBIC) > 110).sum()
+    s = hw.mnist_strokes(x, y, seed=0)
+    assert np.array_equal(s.labels, y)
+
+    def width_spread(grey):  # relative spread of the stroke's half-width along its centre line
+        dt = cv2.distanceTransform((grey > 127).astype(np.uint8), cv2.DIST_L2, 5)
+        ridge = (dt >= cv2.dilate(dt, np.ones((3, 3), np.uint8)) - 1e-3) & (dt > 1.5)
+        return float(np.std(dt[ridge]) / np.mean(dt[ridge]))
+
+    drawn = [width_spread(p if p.ndim == 2 else p[..., 0]) for p in s.pictures]
+    scanned = [width_spread(cv2.resize(d, (280, 280), interpolation=cv2.INTER_CUBIC)) for d in x]
+    assert np.median(drawn) < 0.7 * np.median(scanned)  # one brush, where MNIST's pen varies
+
+
+def test_score_counts_pictures_without_ink_as_wrong():
+    labels = np.array([0, 1, 1, 7, 7, 7])
+    inputs = handwriting.Inputs("t", np.zeros((6, 28, 28), np.float32), np.array([1, 1, 1, 1, 1, 0], bool), labels,
+                                ["a", "a", "b", "b", "b", "b"], [], "")
+    probs = np.eye(10)[[0, 1, 7, 7, 2, 7]]
+    r = handwriting.score(probs, inputs)
+    assert r["accuracy"] == pytest.approx(3 / 6) and r["no_ink"] == 1
+    assert r["per_class"] == {"0": 1.0, "1": 0.5, "7": pytest.approx(1 / 3)}
+    assert np.asarray(r["confusion"]).sum() == 5 and r["confusion"][1][7] == 1 and r["confusion"][7][2] == 1
+    assert r["most_confused"][:2] == [{"true": 7, "pred": 2, "count": 1}, {"true": 1, "pred": 7, "count": 1}]
+    assert r["styles"] == {"a": {"n": 2, "accuracy": 1.0}, "b": {"n": 4, "accuracy": 0.25}} and "sampling" not in r
+
+
+def test_tta_variants_keep_mnist_readable(models, mnist_test):
+    from digitlab.serving.classifiers import load_classifier
+
+    x = preprocess.prepare_batch(mnist_test[0][:100])
+    y = mnist_test[1][:100]
+    variants = handwriting._variants(x)
+    assert len(variants) == len(handwriting.TTA_VARIANTS) and np.array_equal(variants[0], x)
+    assert all(v.shape == x.shape and v.min() >= 0 and v.max() <= 1 and not np.array_equal(v, x) for v in variants[1:])
+    clf = load_classifier(str(models / "mnist_cnn.keras"))
+    assert (handwriting.tta_proba(clf, x).argmax(1) == y).mean() >= 0.97
+
+
+def test_quick_run_reports_every_set_for_every_model(models, tmp_path, capsys, mnist_path):
+    script = load_script("evaluation/handwriting.py")
+    cnn, base = str(models / "mnist_cnn.keras"), str(models / "mnist_baseline.keras")
+    assert script.main(["--quick", "--model", cnn, "--model", base, "--out", str(tmp_path), "--mnist", str(mnist_path)]) == 0
+    report = json.loads((tmp_path / "handwriting.json").read_text())
+    sets = ["load_digits upload", "load_digits canvas small", "load_digits canvas medium", "load_digits canvas large", "conventions", "MNIST strokes"]
+    assert report["quick"] and report["n"] == 30 and list(report["sets"]) == sets
+    assert set(report["results"]) == {"mnist_cnn", "mnist_baseline"} and report["models"]["mnist_cnn"]["sha256"].startswith("sha256:")
+    for table in report["results"].values():
+        assert list(table) == sets
+        for r in table.values():
+            c = np.asarray(r["confusion"])
+            assert r["n"] == 30 and c.sum() == 30 - r["no_ink"]
+            assert r["accuracy"] == pytest.approx((np.trace(c)) / 30)
+            assert all(c[p["true"], p["pred"]] == p["count"] for p in r["most_confused"])
+    cnn_r, base_r = report["results"]["mnist_cnn"], report["results"]["mnist_baseline"]
+    assert cnn_r["MNIST strokes"]["accuracy"] >= 0.8 and cnn_r["load_digits upload"]["accuracy"] >= 0.8
+    assert handwriting.mean_accuracy(cnn_r) > handwriting.mean_accuracy(base_r)  # the CNN reads handwriting better than softmax regression
+    text = (tmp_path / "handwriting.md").read_text()
+    assert "| set (n) | mnist_cnn | mnist_baseline |" in text and "## Conventions set, per style" in text
+    for png in ("confusion_mnist_cnn.png", "confusion_mnist_baseline.png", "samples.png"):
+        assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
+    assert f"written {tmp_path / 'handwriting.json'}" in capsys.readouterr().out
+    # without --out a quick run writes into a new temporary folder, never over the committed report
+    assert script.main(["--quick", "--n", "5", "--model", cnn, "--mnist", str(mnist_path)]) == 0
+    out = Path(re.search(r"^written (.+)$", capsys.readouterr().out, re.MULTILINE).group(1))
+    assert out.is_file() and not out.resolve().is_relative_to(ROOT)
+    assert json.loads(out.read_text())["n"] == 5
+
+
+def test_bad_flags_and_unknown_models_are_usage_errors(tmp_path, capsys):
+    script = load_script("evaluation/handwriting.py")
+    with pytest.raises(SystemExit) as e:
+        script.main(["--n", "0", "--out", str(tmp_path)])
+    assert e.value.code == 2 and "--n must be at least 1" in capsys.readouterr().err
+    assert script.main(["--quick", "--model", "no_such_model", "--out", str(tmp_path)]) == 2
+    assert "no_such_model" in capsys.readouterr().err and not list(tmp_path.iterdir())

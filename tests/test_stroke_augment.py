@@ -1,0 +1,160 @@
+"""The real-handwriting training recipe: stroke-domain augmentation (digitlab.data.stroke_augment), its
+mixing into batches (digitlab.training.recipe.mixer / make_dataset) and the learning-rate schedules
+(--schedule, plateau = ReduceLROnPlateau).  Real MNIST digits and a real committed model throughout."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+from support import MODELS
+
+from digitlab import data, preprocess
+from digitlab.data import stroke_augment as sa
+from digitlab.training import cli, recipe
+
+
+@pytest.fixture(scope="module")
+def train_digits(mnist_path):
+    """600 real prepared MNIST training digits (the pool's input) and their labels."""
+    return data.prepared("train", indices=np.arange(600), path=mnist_path)
+
+
+def _has_2x2_block(sk: np.ndarray) -> bool:
+    b = sk > 0
+    return bool((b[:-1, :-1] & b[1:, :-1] & b[:-1, 1:] & b[1:, 1:]).any())
+
+
+def test_skeletons_are_thin_inside_the_ink_and_keep_every_stroke(train_digits):
+    import cv2
+
+    x, _ = train_digits
+    sks = sa.skeletons(x[:64], chunk=25)  # 3 mosaics, the last one partly empty
+    for d, sk in zip(x[:64], sks):
+        mask = cv2.resize(d, (56, 56), interpolation=cv2.INTER_LINEAR) > 0.4
+        assert sk.any() and not (sk.astype(bool) & ~mask).any()  # inside the ink
+        assert (sk > 0).sum() < 0.5 * mask.sum()  # far thinner than the stroke
+        n_mask = cv2.connectedComponents(mask.astype(np.uint8))[0]
+        n_skel = cv2.connectedComponents(sk)[0]
+        assert n_skel == n_mask  # thinning never breaks a stroke apart or drops one
+    # the mosaic is only a speed trick: digit by digit gives the same skeletons
+    one = np.stack([sa.thin(((cv2.resize(d, (56, 56), interpolation=cv2.INTER_LINEAR) > 0.4) * 255).astype(np.uint8)) for d in x[:8]])
+    assert np.array_equal(one, sks[:8])
+    assert np.mean([_has_2x2_block(s) for s in sks]) < 0.1  # one pixel wide (a rare 2x2 where strokes cross)
+
+
+@pytest.mark.parametrize("label", [1, 4, 7, 9])
+def test_convention_edits_change_real_digits_as_intended(train_digits, label):
+    x, y = train_digits
+    digits = x[y == label][:20]
+    sks = sa.skeletons(digits)
+    rng = np.random.default_rng(0)
+    applied = 0
+    for sk in sks:
+        edited = sk.copy()
+        moves = sa.EDITS[label](edited, rng)
+        if moves is None:
+            continue
+        assert all(len(m) == 2 for m in moves) and (label != 7 or len(moves) == 1)  # a 7's pen moves from its stem to the bar
+        applied += 1
+        ys, xs = np.nonzero(sk)
+        ey, ex = np.nonzero(edited)
+        if label == 7:  # a crossbar: more ink, and wider in the middle band than before
+            band = slice(ys.min() + int(0.4 * (ys.max() - ys.min())), ys.max() - int(0.3 * (ys.max() - ys.min())))
+            assert np.ptp(np.nonzero(edited[band])[1]) > np.ptp(np.nonzero(sk[band])[1])
+        elif label == 1:  # a flag: new ink in the upper part, left of where the stroke starts
+            h = ys.max() - ys.min()
+            ay, ax = np.nonzero((edited > 0) & (sk == 0))
+            flag = ay <= ys.min() + 0.45 * h
+            assert flag.sum() >= 0.1 * h and ax[flag].mean() < xs[ys <= ys.min() + 1].mean()
+        elif label == 4:  # a lid between the two tops: new ink, inside the old box
+            assert (edited > 0).sum() > (sk > 0).sum() and ex.min() >= xs.min() - 1 and ex.max() <= xs.max() + 1
+        else:  # an opened loop: ink removed
+            assert (edited > 0).sum() < (sk > 0).sum()
+    assert applied >= (5 if label == 4 else 15)  # a 4 is closed only when its stem is the taller stroke
+
+
+def test_pool_is_prepared_recognisable_and_cached(train_digits, tmp_path):
+    from digitlab.serving.classifiers import load_classifier
+
+    x, y = train_digits
+    r = sa.Redraw(size=300, conventions=0.0, seed=3)
+    px, py = sa.pool(x, y, r, cache_dir=tmp_path, log=None)
+    assert px.shape == (300, 28, 28) and px.dtype == np.uint8 and py.shape == (300,)
+    assert set(py) == set(range(10))
+    stats = [preprocess.shape_stats(im / 255.0) for im in px[:100]]
+    assert np.median([s["box_height"] for s in stats]) == 20  # through preprocess.prepare, like MNIST
+    assert np.median([s["centre_offset"] for s in stats]) < 1.0
+    # re-drawn, not copied: no pool digit equals a training digit
+    assert not any((np.abs(px[i] / 255.0 - x).max(axis=(1, 2)) < 0.05).any() for i in range(20))
+    clf = load_classifier(str(MODELS / "mnist_cnn.keras"))
+    acc = float((clf.predict_proba(px / 255.0).argmax(1) == py).mean())
+    assert acc > 0.85, acc  # the same digits, still legible (measured 0.95 with the committed mnist_cnn)
+    [cached] = tmp_path.glob("redraw-*.npz")
+    again = sa.pool(x, y, r, cache_dir=tmp_path, log=None)
+    assert np.array_equal(again[0], px) and np.array_equal(again[1], py)
+    other = sa.pool(x, y, dataclasses.replace(r, brush_max=0.3), cache_dir=tmp_path, log=None)
+    assert len(list(tmp_path.glob("redraw-*.npz"))) == 2 and not np.array_equal(other[0], px)
+
+
+def test_mixer_swaps_the_asked_share_for_pool_digits(train_digits):
+    x, y = train_digits
+    pool_x = (np.arange(10)[:, None, None] * np.ones((10, 28, 28)) + 200).astype(np.uint8)  # recognisable constants
+    pool_y = np.arange(10)
+    xb = x[:512, ..., None].astype(np.float32)
+    yb = np.eye(10, dtype=np.float32)[y[:512]]
+    for share in (0.0, 0.3, 1.0):
+        ox, oy = recipe.mixer(pool_x, pool_y, share, seed=1)(xb, yb)
+        ox, oy = np.asarray(ox), np.asarray(oy)
+        from_pool = np.isclose(ox[:, 0, 0, 0], ox[:, 5, 5, 0]) & (ox[:, 0, 0, 0] >= 200 / 255)
+        assert abs(from_pool.mean() - share) < 0.06
+        assert np.array_equal(ox[~from_pool], xb[~from_pool]) and np.array_equal(oy[~from_pool], yb[~from_pool])
+        assert np.array_equal(oy[from_pool].argmax(1), np.round(ox[from_pool, 0, 0, 0] * 255 - 200).astype(int))  # label travels with its digit
+
+
+def test_make_dataset_mixes_redrawn_digits_only_in_training(train_digits, mnist_path, monkeypatch, tmp_path):
+    monkeypatch.setattr("digitlab.paths.RUNS_DIR", tmp_path)
+    x, y = train_digits
+    config = recipe.TrainConfig(batch_size=600, rotation_deg=0, translate=0, zoom=0, stroke=0, redraw=0.5, redraw_size=200, seed=5)
+    xb, _ = next(iter(recipe.make_dataset(x, y, config, training=True)))
+    plain = {d.tobytes() for d in x}
+    untouched = np.mean([d.tobytes() in plain for d in xb.numpy()[..., 0]])
+    assert 0.4 < untouched < 0.6
+    xv, _ = next(iter(recipe.make_dataset(x, y, config, training=False)))
+    assert all(d.tobytes() in plain for d in xv.numpy()[..., 0])
+
+
+def test_plateau_schedule_lowers_the_rate_when_validation_stalls(mnist_test):
+    config = recipe.TrainConfig(schedule="plateau", learning_rate=0.01, plateau_factor=0.5, plateau_patience=1, epochs=4,
+                                rotation_deg=0, translate=0, zoom=0, stroke=0, batch_size=32)
+    assert recipe.learning_rate(config, 100) == 0.01
+    x, labels = (mnist_test[0][:64] / 255.0).astype(np.float32), mnist_test[1][:64]
+    ds, callbacks = recipe.training_data(x, labels, config)
+    [plateau] = [c for c in callbacks if isinstance(c, keras.callbacks.ReduceLROnPlateau)]
+    assert plateau.monitor == "val_loss"
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    recipe.compile_model(model, config, steps_per_epoch=2)
+    noise = np.random.default_rng(0).uniform(size=(64, 28, 28)).astype(np.float32)  # validation loss that cannot improve
+    history = model.fit(ds, validation_data=recipe.make_dataset(noise, labels, config, training=False), epochs=5,
+                        callbacks=callbacks, verbose=0)
+    rates = history.history["learning_rate"]
+    assert rates[0] == pytest.approx(0.01) and rates[-1] < 0.01 and min(rates) >= 0.01 / 100 - 1e-9
+
+
+def test_schedule_flag_names_and_refusals(capsys):
+    from digitlab.training import presets
+
+    for flag, stored in (("cosine-restarts", "cosine_restarts"), ("cosine_restarts", "cosine_restarts"), ("plateau", "plateau"),
+                         ("constant", "constant"), ("onecycle", "onecycle")):
+        config, _ = cli.parse_args(presets.CNN, None, ["--schedule", flag])
+        assert config.schedule == stored
+    config, _ = cli.parse_args(presets.CNN, None, ["--redraw", "0.25", "--redraw-brush", "0.05", "0.3", "--redraw-conventions", "0.5"])
+    assert (config.redraw, config.redraw_brush_min, config.redraw_brush_max, config.redraw_conventions) == (0.25, 0.05, 0.3, 0.5)
+    for bad, message in ((["--schedule", "plateau", "--distribute", "multiworker"], "multiworker"),
+                         (["--redraw", "1.5"], "--redraw must be in [0, 1]"), (["--redraw-brush", "0.3", "0.1"], "--redraw-brush"),
+                         (["--schedule", "cosine"], "invalid choice")):
+        with pytest.raises(SystemExit) as e:
+            cli.parse_args(presets.CNN, None, bad)
+        assert e.value.code == 2 and message in capsys.readouterr().err
