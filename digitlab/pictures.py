@@ -45,8 +45,8 @@ DECODE_SIDE = 400  # = preprocess.WORK_SIDE: a picture at least twice this size 
 # integer factor to no less than this (the recipe shrinks it to WORK_SIDE anyway); smaller ones exactly as stored
 MAX_ASPECT = DECODE_SIDE // MIN_SIDE  # 50: a longer and narrower picture, shrunk to the recipe's 400 px, is
 # under MIN_SIDE across (no legible digit); refusing it also bounds what is left after shrinking to 640,000 pixels
-MAX_DECODE_BYTES = 80 * 2**20  # Pillow's buffers for decoding and shrinking one picture: the predict CLI holds
-# ~850 MB with TensorFlow and a model loaded, and must stay under 1 GB on any file (docs/evaluation.md#fuzzing)
+MAX_DECODE_BYTES = 80 * 2**20  # Pillow's buffers for decoding and shrinking one picture: keeps a process that also
+# holds TensorFlow (~850 MB) under 1 GB on any file; the predict CLI peaks far lower (docs/evaluation.md#fuzzing)
 MIN_CONTRAST = 0.12  # = preprocess.MIN_CONTRAST: a difference in tone that counts as ink
 PAPER_COVER = 0.25  # opaque pixels covering at least this much of a picture with transparency may be paper...
 PAPER_INK = 0.01  # ...when at least this fraction of them is ink on it (a digit's ink is ~3-20 % of its paper)

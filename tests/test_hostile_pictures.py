@@ -96,6 +96,12 @@ def by_name(lines: list[dict]) -> dict[str, dict]:
     return {Path(line["path"]).name: line for line in lines}
 
 
+def test_the_decode_path_uses_the_recipes_constants():
+    """digitlab.pictures cannot import digitlab.preprocess (which imports it): its copies must agree."""
+    assert pictures.DECODE_SIDE == preprocess.WORK_SIDE and pictures.MIN_CONTRAST == preprocess.MIN_CONTRAST
+    assert preprocess.ImageError is pictures.ImageError and preprocess.MAX_PIXELS == pictures.MAX_PIXELS
+
+
 # ----------------------------------------------------------------------------- a folder of hostile files, one CLI run
 
 
