@@ -66,8 +66,9 @@ def expand(paths: list[str]) -> list[tuple[Path, str | None]]:
             out.append((p, f"{p}: cannot list this folder ({e.strerror or type(e).__name__})"))
             continue
         pictures = sorted(f for f in entries if is_image_file(f))
-        if len(pictures) < len(entries):
-            print(f"{printable(str(p))}: skipped {len(entries) - len(pictures)} entries without a picture suffix", file=sys.stderr)
+        skipped = len(entries) - len(pictures)
+        if skipped:
+            print(f"{printable(str(p))}: skipped {skipped} {'entry' if skipped == 1 else 'entries'} without a picture suffix", file=sys.stderr)
         out.extend((f, None) for f in pictures)
     return out
 

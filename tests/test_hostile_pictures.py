@@ -290,7 +290,7 @@ def test_5_fifos_and_special_entries_get_their_own_error_line(hostile_run):
                 "zeros.png": "character device", f"{hostile_run['folder'].name}-direct.png": "named pipe"}
     for name, words in expected.items():
         assert words in lines[name].get("error", ""), (name, lines[name])
-    assert "skipped 1 entries without a picture suffix" in hostile_run["result"]["stderr"]
+    assert "skipped 1 entry without a picture suffix" in hostile_run["result"]["stderr"]
 
 
 def test_5_opening_a_fifo_does_not_block(tmp_path):
