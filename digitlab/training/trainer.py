@@ -97,16 +97,17 @@ class RunState:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        seeds = {v.path: np.asarray(v).tolist() for v in _seed_states(model)}
+        seeds = [np.asarray(v).tolist() for v in _seed_states(model)]  # in the model's order (their names carry a process-wide counter)
         return {"epoch": epoch, "weights": target.name, "sha256": files.sha256(target), "seeds": seeds}
 
     def restore(self, model, snap: dict) -> None:
         """The model and its optimizer as ``snap`` saved them (the optimizer built first, so its slots load)."""
         model.optimizer.build(model.trainable_variables)
         model.load_weights(str(self.dir / snap["weights"]))
-        for v in _seed_states(model):
-            if v.path in snap.get("seeds", {}):
-                v.assign(np.asarray(snap["seeds"][v.path], dtype=v.dtype))
+        states, seeds = _seed_states(model), snap.get("seeds") or []
+        if len(states) == len(seeds):
+            for v, value in zip(states, seeds):
+                v.assign(np.asarray(value, dtype=v.dtype))
 
     def commit(self, snap: dict) -> None:
         """``snap`` becomes the newest snapshot (state.json replaced atomically); weights no snapshot
