@@ -279,7 +279,7 @@ def read_model_file(path: Path) -> bytes:
         if st.st_size == 0:
             raise ModelError(f"{path.name}: empty file")
         if st.st_size > MAX_MODEL_BYTES:
-            raise ModelError(f"{path.name}: {st.st_size / 1e6:.1f} MB is over the {MAX_MODEL_BYTES / 1e6:.0f} MB limit for a model file")
+            raise ModelError(f"{path.name}: {_size(st.st_size)} is over the {_size(MAX_MODEL_BYTES)} limit for a model file")
         chunks, left = [], MAX_MODEL_BYTES + 1
         while left > 0:
             chunk = os.read(fd, min(left, 1 << 20))
@@ -293,7 +293,7 @@ def read_model_file(path: Path) -> bytes:
         os.close(fd)
     data = b"".join(chunks)
     if len(data) > MAX_MODEL_BYTES:
-        raise ModelError(f"{path.name}: over the {MAX_MODEL_BYTES / 1e6:.0f} MB limit for a model file (it grew while read)")
+        raise ModelError(f"{path.name}: over the {_size(MAX_MODEL_BYTES)} limit for a model file (it grew while read)")
     if not data:
         raise ModelError(f"{path.name}: empty file")
     return data
