@@ -28,14 +28,16 @@ import numpy as np
 # Reading files and arrays lives in digitlab.pictures; these names are part of this module's interface.
 from digitlab.pictures import IMAGE_SUFFIXES, MAX_PIXELS, MIN_SIDE, ImageError, is_image_file, load_picture  # noqa: F401
 
-PREPROCESS_VERSION = "1.1"  # 1.1: stroke-width normalisation on by default
+PREPROCESS_VERSION = "1.2"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge blobs dropped
 SIZE = 28  # model input side
 BOX = 20  # the digit's longer side inside the 28x28 frame, as in MNIST
 CENTRE = 14.0  # MNIST's mean centre of mass (row, col) in pixel-index coordinates, measured on x_test
 WORK_SIDE = 400  # larger pictures (photos) are shrunk to this before the recipe, for speed: the digit
 # ends up 20 px tall and stroke normalisation works at 80 px, so a digit >= 20 % of the picture loses nothing
 MIN_CONTRAST = 0.12  # ink must differ from the background by this much (of full scale)
-MIN_INK_FRACTION = 0.0005  # fewer ink pixels than this fraction of the picture is "no ink"
+MIN_INK_FRACTION = 0.0002  # fewer ink pixels than this fraction of the picture is "no ink" (1.1: 0.0005, which took a small digit in a phone photo, ~40 ink pixels of 120,000, for none)
+POLARITY_STEP = 0.08  # a thin structure this much darker (lighter) than its surroundings counts as ink
+LIGHT_FLOOR = 0.05  # darkest light level a photo is divided by (a black desk is not paper to rescue)
 INK_LEVEL = 0.25  # a pixel this bright (after background removal) is ink for bounding box and specks;
 # every MNIST digit's box at this level is still exactly 20 px (measured on x_test)
 NORMALISE_STROKE = True  # kept because it measurably helps drawn digits: evaluation/drawn_digits.py (docs/results.md)
@@ -68,25 +70,60 @@ def _border(a: np.ndarray) -> np.ndarray:
     return np.concatenate([a[:k].ravel(), a[-k:].ravel(), a[:, :k].ravel(), a[:, -k:].ravel()])
 
 
+def block_median(a: np.ndarray, b: int) -> np.ndarray:
+    """Each pixel replaced by the median of its b x b block (blocks from the top-left corner; the last
+    row and column of blocks padded by repeating the edge)."""
+    h, w = a.shape
+    nh, nw = -(-h // b), -(-w // b)
+    padded = np.pad(a, ((0, nh * b - h), (0, nw * b - w)), mode="edge")
+    medians = np.median(padded.reshape(nh, b, nw, b).transpose(0, 2, 1, 3).reshape(nh, nw, b * b), axis=2)
+    return np.repeat(np.repeat(medians.astype(a.dtype), b, axis=0), b, axis=1)[:h, :w]
+
+
 def ink_is_dark(grey: np.ndarray) -> bool:
-    """True when the ink is darker than the background (pen on paper)."""
+    """True when the ink is darker than the background (pen on paper).
+
+    Photos (``is_photo``): ink is thin and departs from the paper around it, the paper being the
+    majority of every small block.  A pixel counts as dark (light) ink by how much it is below (above)
+    both its block's median and its closing (opening) over a window a few strokes wide; the larger
+    total is the ink.  A shadow's or a desk's edge departs from some blocks but is not thin; the paper
+    between a digit's strokes is thin but is the block's own tone (1.1 compared the border's median
+    with the extremes, which a half-shadowed page fooled).  Otherwise the border's median tone is the background."""
+    if is_photo(grey):
+        k = max(4, min(grey.shape) // 12)
+        residual = grey - block_median(grey, k)
+        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+        dark = np.minimum(-residual, cv2.morphologyEx(grey, cv2.MORPH_CLOSE, kernel) - grey)
+        light = np.minimum(residual, grey - cv2.morphologyEx(grey, cv2.MORPH_OPEN, kernel))
+        return float(dark[dark > POLARITY_STEP].sum()) > float(light[light > POLARITY_STEP].sum())
     smooth = cv2.medianBlur((grey * 255).astype(np.uint8), 3).astype(np.float32) / 255
     bg = float(np.median(_border(smooth)))
     return (bg - smooth.min()) > (smooth.max() - bg)
 
 
+def is_photo(ink: np.ndarray) -> bool:
+    """A large picture whose border is not one flat tone: paper under uneven light (a canvas, a scan
+    of a drawing and an MNIST digit are flat or small and skip the photo steps)."""
+    return min(ink.shape) > 64 and float(np.ptp(_border(ink))) > 0.02
+
+
 def remove_background(ink: np.ndarray) -> tuple[np.ndarray, float]:
     """Light-ink image -> (ink in [0, 1] with background 0, contrast of the ink above background).
 
-    Large pictures (photos, canvases) first lose slow illumination changes with a
-    morphological top-hat whose window is far wider than any pen stroke.  Then the
-    background level (median) and a noise floor (5 robust sigmas) are subtracted and
-    the ink is stretched so its bright end is 1.  An MNIST digit passes unchanged.
+    Photos (``is_photo``) first lose the light falling on the page: its brightness is estimated by a
+    morphological closing of the paper far wider than any pen stroke (which keeps hard edges: a
+    shadow's, a desk's) and the paper is divided by it, so strokes in a shadow keep their contrast
+    and the shadow itself is gone (1.1 subtracted it instead: a half-shadowed page kept the
+    shadow's edge and faint strokes).  Then the background level (median) and a noise floor (5
+    robust sigmas) are subtracted and the ink is stretched so its bright end is 1.  An MNIST digit
+    passes unchanged.
     """
     h, w = ink.shape
-    if min(h, w) > 64 and np.ptp(_border(ink)) > 0.02:  # uneven paper; a canvas' flat background skips this
+    if is_photo(ink):
         k = max(15, min(h, w) // 4)
-        ink = ink - cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+        opened = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+        # paper / light, in ink terms: (ink - opened) / (1 - opened), opened = 1 - the closing of the paper
+        ink = (ink - opened) / np.maximum(1 - opened, LIGHT_FLOOR)
     sample = ink[::2, ::2] if ink.size > 4096 else ink  # medians of a quarter of the pixels: same level, 4x faster
     level = float(np.median(sample))
     sigma = 1.4826 * float(np.median(np.abs(sample - level)))
@@ -97,6 +134,23 @@ def remove_background(ink: np.ndarray) -> tuple[np.ndarray, float]:
     if peak - floor <= 1e-6:
         return np.zeros_like(ink), contrast
     return np.clip((ink - floor) / (peak - floor), 0, 1).astype(np.float32), contrast
+
+
+def _drop_border(ink: np.ndarray) -> np.ndarray:
+    """Zero ink blobs that touch the picture's edge (a desk or the page's edge in a corner, a shadow's
+    rim) when blobs away from the edge hold the digit; a digit cut by the frame keeps its ink."""
+    mask = (ink > INK_LEVEL).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if n <= 2:
+        return ink
+    x, y, bw, bh, area = (stats[1:, i] for i in range(5))
+    h, w = ink.shape
+    touching = (x == 0) | (y == 0) | (x + bw >= w) | (y + bh >= h)
+    inner = area[~touching]
+    if not touching.any() or inner.size == 0 or inner.max() < 0.02 * area.max():
+        return ink
+    drop = cv2.dilate(np.isin(labels, np.flatnonzero(touching) + 1).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    return np.where(drop, 0, ink).astype(np.float32)
 
 
 def _drop_specks(ink: np.ndarray) -> np.ndarray:
@@ -190,6 +244,8 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None) -> Prep
     ink = 1.0 - grey if inverted else grey
     steps.append(("grey, ink light" + (" (inverted)" if inverted else ""), ink.astype(np.float32)))
     clean, contrast = remove_background(ink)
+    if is_photo(ink):
+        clean = _drop_border(clean)
     clean = _drop_specks(clean)
     # Keep faint pixels only next to real ink: anti-aliased edges stay, paper grain far away goes.
     r = max(1, round(min(clean.shape) / 100))

@@ -20,7 +20,6 @@ under 1 GB.  Prints a table and writes every figure to --out.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import statistics

@@ -169,6 +169,32 @@ def _shrunk(py: preprocess.Prepared) -> bool:
     return any(n.startswith("shrunk from 700x525 to 400x300") for n in py.notes)
 
 
+def _case_photo(case: str, digit: np.ndarray, seed: int) -> np.ndarray:
+    """A generated photo (digitlab.data.photo_cases) decoded to RGBA, as the page would get it."""
+    from digitlab.data import photo_cases
+
+    rgb = cv2.imdecode(np.frombuffer(photo_cases.make(case, digit, seed), np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+    return np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+
+
+def _shadow_read(py: preprocess.Prepared) -> bool:
+    """Dark ink found on a half-shadowed page whose border's median tone is the shadow's (1.1 read it as light ink)."""
+    grey = py.steps[0][1].astype(np.float32).mean(axis=-1) / 255 if py.steps[0][1].ndim == 3 else py.steps[0][1]
+    smooth = cv2.medianBlur((grey * 255).astype(np.uint8), 3).astype(np.float32) / 255
+    bg = float(np.median(preprocess._border(smooth)))
+    border_rule_says_dark = (bg - smooth.min()) > (smooth.max() - bg)
+    return py.inverted and not py.no_ink and not border_rule_says_dark
+
+
+def _edge_dropped(py: preprocess.Prepared) -> bool:
+    """The desk's rim touched the edge and was dropped; the digit, away from the edge, kept."""
+    clean = _step(py, "background removed")
+    before = preprocess.remove_background(_step(py, "grey, ink light"))[0]
+    edge = np.zeros_like(clean, bool)
+    edge[0, :] = edge[-1, :] = edge[:, 0] = edge[:, -1] = True
+    return not py.no_ink and (before[edge] > preprocess.INK_LEVEL).any() and not (clean[edge] > 0).any()
+
+
 def _composited(py: preprocess.Prepared) -> bool:
     return "transparent background composited" in py.notes
 
@@ -201,6 +227,8 @@ CASES = [
     Case("700x525 light ink: shrunk first", lambda x: _big(x, dark=False), lambda p: not p.inverted and _shrunk(p)),
     Case("700x525 dark ink on white: shrunk first", lambda x: _big(x, dark=True), lambda p: p.inverted and _shrunk(p), known=AREA_ULP),
     Case("phone photo: uneven paper", _photo, lambda p: p.inverted and not p.no_ink and _top_hat(p)),
+    Case("half-shadowed photo: the ink's tone from thin departures", lambda x: _case_photo("half_shadow", x[13], 11), _shadow_read),
+    Case("photo with a desk corner: edge blobs dropped", lambda x: _case_photo("desk_corner", x[14], 2), _edge_dropped),
     Case("specks", _specks, lambda p: not p.no_ink and _specks_dropped(p)),
     Case("thin pen: dilated", lambda x: synthetic.restroke(x[1], 0.04, seed=1), _dilated),
     Case("fat brush: eroded", lambda x: synthetic.restroke(x[0], 0.3, seed=0), _eroded),
@@ -208,11 +236,11 @@ CASES = [
     Case("black ink on transparency", lambda x: _coloured_ink(_canvas(x[12]), 0), lambda p: p.inverted and _composited(p)),
     Case("blank canvas", lambda x: _opaque(np.full((CANVAS, CANVAS), 255, np.uint8)), lambda p: p.no_ink and "flat tone" in p.notes[-1]),
     # Pairs on either side of a threshold, so that moving it on one side only changes a result:
-    # contrast 0.118 and 0.125 around MIN_CONTRAST, 36 and 49 ink pixels around MIN_INK_FRACTION (39.2).
+    # contrast 0.118 and 0.125 around MIN_CONTRAST, 9 and 16 ink pixels around MIN_INK_FRACTION (15.7 of 280x280).
     Case("too faint", lambda x: _faint(x, 31), _too_faint),
     Case("faint, just enough contrast", lambda x: _faint(x, 33), lambda p: not p.no_ink and not p.inverted),
-    Case("6x6 dot: too few ink pixels", lambda x: _dot(6), _too_few_pixels),
-    Case("7x7 dot: just enough ink pixels", lambda x: _dot(7), lambda p: not p.no_ink and p.bbox[2:] == (7, 7)),
+    Case("3x3 dot: too few ink pixels", lambda x: _dot(3), _too_few_pixels),
+    Case("4x4 dot: just enough ink pixels", lambda x: _dot(4), lambda p: not p.no_ink and p.bbox[2:] == (4, 4)),
 ]
 REFUSED = {  # pictures prepare must refuse, as (H, W, 4) uint8
     "a side under MIN_SIDE": lambda: np.full((preprocess.MIN_SIDE - 1, 40, 4), 255, np.uint8),

@@ -1,6 +1,6 @@
 // A JavaScript port of digitlab.preprocess.prepare for canvas pictures (RGBA bytes).
 //
-// Same recipe, same constants, same order as digitlab/preprocess.py (PREPROCESS_VERSION 1.1):
+// Same recipe, same constants, same order as digitlab/preprocess.py (PREPROCESS_VERSION 1.2):
 //
 //   RGBA -> grey (OpenCV's fixed-point RGBA2GRAY), transparency composited
 //   shrink to 400 px (area resampling) when larger
@@ -26,7 +26,7 @@
 //
 // Pure functions, no DOM: runs in the page and under node.
 
-export const PREPROCESS_VERSION = "1.1";
+export const PREPROCESS_VERSION = "1.2";
 export const SIZE = 28;
 export const BOX = 20;
 export const CENTRE = 14.0;
@@ -34,7 +34,9 @@ export const MAX_PIXELS = 40_000_000;
 export const MIN_SIDE = 8;
 export const WORK_SIDE = 400;
 export const MIN_CONTRAST = 0.12;
-export const MIN_INK_FRACTION = 0.0005;
+export const MIN_INK_FRACTION = 0.0002;
+export const POLARITY_STEP = 0.08;
+export const LIGHT_FLOOR = 0.05;
 export const INK_LEVEL = 0.25;
 export const NORMALISE_STROKE = true;
 export const STROKE_BAND = [1.53, 3.53];
@@ -407,8 +409,47 @@ export function loadRGBA(rgba, w, h) {
   return { grey: image(h, w, grey), notes };
 }
 
-/** True when the ink is darker than the background (pen on paper). */
+/** digitlab.preprocess.is_photo: larger than 64 px both ways and a border that is not one flat tone. */
+export function isPhoto(img) {
+  const [lo, hi] = minMax(border(img));
+  return Math.min(img.h, img.w) > 64 && f32(hi - lo) > 0.02;
+}
+
+/** digitlab.preprocess.block_median: each pixel replaced by the median of its b x b block (edge blocks padded by repetition). */
+export function blockMedian(img, b) {
+  const { data, h, w } = img;
+  const out = new Float32Array(h * w);
+  const block = new Float32Array(b * b);
+  for (let by = 0; by < h; by += b) {
+    for (let bx = 0; bx < w; bx += b) {
+      let n = 0;
+      for (let y = by; y < by + b; y++) for (let x = bx; x < bx + b; x++) block[n++] = data[Math.min(y, h - 1) * w + Math.min(x, w - 1)];
+      const m = median(block);
+      for (let y = by; y < Math.min(by + b, h); y++) for (let x = bx; x < Math.min(bx + b, w); x++) out[y * w + x] = m;
+    }
+  }
+  return image(h, w, out);
+}
+
+/** True when the ink is darker than the background (pen on paper); photos: thin departures from block medians. */
 export function inkIsDark(grey) {
+  if (isPhoto(grey)) {
+    const k = Math.max(4, Math.floor(Math.min(grey.h, grey.w) / 12));
+    const med = blockMedian(grey, k).data;
+    const closed = rectMorph(rectMorph(grey, k, k, false), k, k, true).data;
+    const opened = rectMorph(rectMorph(grey, k, k, true), k, k, false).data;
+    let dark = 0;
+    let light = 0;
+    for (let i = 0; i < grey.data.length; i++) {
+      const v = grey.data[i];
+      const r = f32(v - med[i]);
+      const d = Math.min(f32(-r), f32(closed[i] - v));
+      const l = Math.min(r, f32(v - opened[i]));
+      if (d > POLARITY_STEP) dark += d;
+      if (l > POLARITY_STEP) light += l;
+    }
+    return dark > light;
+  }
   const { data, h, w } = grey;
   const u8 = new Uint8Array(h * w);
   for (let i = 0; i < u8.length; i++) u8[i] = Math.trunc(f32(data[i] * 255));
@@ -424,14 +465,13 @@ export function inkIsDark(grey) {
 export function removeBackground(ink) {
   const { h, w } = ink;
   let data = ink.data;
-  const [blo, bhi] = minMax(border(ink));
-  if (Math.min(h, w) > 64 && f32(bhi - blo) > 0.02) {
-    // uneven paper: subtract a morphological opening far wider than any stroke (top-hat)
+  if (isPhoto(ink)) {
+    // a photo: divide the paper by the light falling on it, (ink - opened) / (1 - opened)
     const k = Math.max(15, Math.floor(Math.min(h, w) / 4));
-    const opened = rectMorph(rectMorph(ink, k, k, true), k, k, false);
-    const top = new Float32Array(h * w);
-    for (let i = 0; i < top.length; i++) top[i] = data[i] - opened.data[i];
-    data = top;
+    const opened = rectMorph(rectMorph(ink, k, k, true), k, k, false).data;
+    const flat = new Float32Array(h * w);
+    for (let i = 0; i < flat.length; i++) flat[i] = f32(f32(data[i] - opened[i]) / Math.max(f32(1 - opened[i]), f32(LIGHT_FLOOR)));
+    data = flat;
   }
   let sample = data;
   if (data.length > 4096) {
@@ -456,17 +496,19 @@ export function removeBackground(ink) {
   return { clean: image(h, w, clean), contrast };
 }
 
-/** Zero 8-connected blobs that are tiny next to the largest one (dust, sensor noise). */
-export function dropSpecks(ink) {
+/** 8-connected blobs of pixels above INK_LEVEL: {labels, areas, touching (the blob meets the picture's edge)}, index 0 unused. */
+function blobs(ink) {
   const { data, h, w } = ink;
   const labels = new Int32Array(h * w);
   const areas = [0];
+  const touching = [false];
   const stack = new Int32Array(h * w);
   for (let start = 0; start < data.length; start++) {
     if (!(data[start] > INK_LEVEL) || labels[start]) continue;
     const id = areas.length;
     let top = 0;
     let area = 0;
+    let edge = false;
     stack[top++] = start;
     labels[start] = id;
     while (top) {
@@ -474,6 +516,7 @@ export function dropSpecks(ink) {
       area++;
       const y = Math.floor(i / w);
       const x = i - y * w;
+      if (x === 0 || y === 0 || x === w - 1 || y === h - 1) edge = true;
       for (let dy = -1; dy <= 1; dy++) {
         const yy = y + dy;
         if (yy < 0 || yy >= h) continue;
@@ -489,7 +532,28 @@ export function dropSpecks(ink) {
       }
     }
     areas.push(area);
+    touching.push(edge);
   }
+  return { labels, areas, touching };
+}
+
+/** Zero blobs that touch the picture's edge when blobs away from it hold the digit (photos only). */
+export function dropBorder(ink) {
+  const { data, h, w } = ink;
+  const { labels, areas, touching } = blobs(ink);
+  if (areas.length <= 2) return ink;
+  const inner = areas.filter((a, id) => id > 0 && !touching[id]);
+  const largest = Math.max(...areas.slice(1));
+  if (!touching.some(Boolean) || inner.length === 0 || Math.max(...inner) < 0.02 * largest) return ink;
+  const drop = image(h, w, Float32Array.from(labels, (id) => (touching[id] ? 1 : 0)));
+  const grown = rectMorph(drop, 3, 3, false);
+  return image(h, w, data.map((v, i) => (grown.data[i] > 0 ? 0 : v)));
+}
+
+/** Zero 8-connected blobs that are tiny next to the largest one (dust, sensor noise). */
+export function dropSpecks(ink) {
+  const { data, h, w } = ink;
+  const { labels, areas } = blobs(ink);
   if (areas.length <= 2) return ink;
   const largest = Math.max(...areas.slice(1));
   const small = areas.map((a, id) => id > 0 && a < 0.05 * largest && a < 0.002 * data.length);
@@ -580,7 +644,7 @@ export function prepare(rgba, w, h, { invert = "auto", stroke = null } = {}) {
   const ink = inverted ? image(grey.h, grey.w, grey.data.map((v) => 1 - v)) : grey;
   steps.push(["grey, ink light" + (inverted ? " (inverted)" : ""), ink]);
   const bg = removeBackground(ink);
-  let clean = dropSpecks(bg.clean);
+  let clean = dropSpecks(isPhoto(ink) ? dropBorder(bg.clean) : bg.clean);
   // Keep faint pixels only next to real ink: anti-aliased edges stay, paper grain far away goes.
   const r = Math.max(1, pyRound(Math.min(clean.h, clean.w) / 100));
   const inkMask = image(clean.h, clean.w);

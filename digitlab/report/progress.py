@@ -30,7 +30,6 @@ def json_progress() -> Callable[[float, str], None]:
     """A progress callback that prints one JSON line {"progress": f, "message": m} per step on stdout:
     what ``run_with_progress`` reads from a measurement run in its own process."""
     import json
-    import sys
 
     def show(fraction: float, message: str) -> None:
         print(json.dumps({"progress": round(float(fraction), 4), "message": message}), flush=True)

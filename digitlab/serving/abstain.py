@@ -58,9 +58,6 @@ def calibrated(probs: np.ndarray, card: dict | None) -> np.ndarray:
     return apply_temperature(probs, t) if t else np.asarray(probs, np.float32)
 
 
-NOT_SURE = "not sure this is a digit"  # how every refusal reason starts (the CLI and Home show the rest)
-
-
 def decide(probs: np.ndarray, card: dict | None, *, image: np.ndarray | None = None, gate=None) -> tuple[int | None, str]:
     """One prediction's (10,) probabilities + the model card -> (label, or None to abstain; reason).
 

@@ -20,7 +20,6 @@ from digitlab.models import adapter, artifacts
 from digitlab.paths import MODELS_DIR
 from digitlab.serving import abstain
 
-
 CLOSE = 0.5  # "7 or 2?": the runner-up holds at least this fraction of the top digit's probability
 
 

@@ -20,7 +20,6 @@ import numpy as np
 
 REFUSED = 3  # the file is not a usable model: cache the reason, do not retry it
 MAX_DP = 1e-5  # |ONNX - Keras| on any probability of the probe, as the serving contract promises
-GATE_OUTPUT = "p_digit"
 
 
 def probe_images(n: int = 64, seed: int = 0) -> np.ndarray:
@@ -40,27 +39,6 @@ def probe_images(n: int = 64, seed: int = 0) -> np.ndarray:
     return np.stack(images).astype(np.float32)
 
 
-def _gate_onnx(path: Path, out: Path):
-    import tensorflow as tf
-    import tf2onnx
-
-    from digitlab.files import atomic_write_bytes
-    from digitlab.serving import export
-    from digitlab.serving.gate import Gate
-
-    gate = Gate(path)  # safe mode, shape checks, threshold on the card
-
-    @tf.function(input_signature=[tf.TensorSpec([None, 28, 28], tf.float32, name=export.INPUT_NAME)])
-    def serve(image):
-        return {GATE_OUTPUT: tf.identity(gate.model(image[..., None], training=False)[:, 0], name=GATE_OUTPUT)}
-
-    proto, _ = tf2onnx.convert.from_function(serve, input_signature=serve.input_signature, opset=export.ONNX_OPSET)
-    for value in (*proto.graph.input, *proto.graph.output):
-        value.type.tensor_type.shape.dim[0].dim_param = "batch"
-    atomic_write_bytes(out, proto.SerializeToString())
-    return gate
-
-
 def convert(kind: str, path: Path, out: Path) -> dict:
     """Write ``out`` from ``path``; returns what to record about it.  Raises ModelError for a refused model."""
     import onnxruntime as ort
@@ -71,8 +49,12 @@ def convert(kind: str, path: Path, out: Path) -> dict:
     t0 = time.perf_counter()
     probe = probe_images()
     if kind == "gate":
-        expected = _gate_onnx(path, out).score(probe)
-        layout, outputs = "28x28x1", GATE_OUTPUT
+        from digitlab.serving.gate import Gate
+
+        gate = Gate(path)  # safe mode, shape checks, threshold on the card
+        export.gate_to_onnx(gate, out)
+        expected = gate.score(probe)
+        layout, outputs = "28x28x1", export.GATE_OUTPUT
     else:
         entry = artifacts.inspect(path)
         if not entry.usable:

@@ -161,9 +161,12 @@ def test_drawn_digits_match_python(web, references, docs_out):
 
 
 def test_a_dot_and_a_blank_canvas_are_no_digit(web, references):
+    # the smallest brush's tap: ~28 ink pixels, more than MIN_INK_FRACTION's 15.7 of 280x280 (1.2 lets a small
+    # digit in a phone photo through), so it reaches the model and the "not a digit" rule refuses it
     dot = _draw(web, 6, [[(140, 140)]])
     _check_against_python(dot, references)
-    assert dot["noInk"] and web.inner_text("#label") == "–"
+    assert dot["noInk"] or dot["verdict"]["abstain"], dot["verdict"]
+    assert web.locator("#label").get_attribute("data-verdict") in ("no-ink", "abstain")
     web.click("#clear")
     blank = _last(web)
     _check_against_python(blank, references)

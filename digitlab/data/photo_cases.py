@@ -1,0 +1,144 @@
+"""Generated photos of handwritten digits under the conditions that break background removal (issue 11.9):
+MNIST test digits written on paper and photographed, as JPEG bytes, dark ink on light paper.
+
+    plain        even light falling off across the page (``synthetic.photo``'s conditions)
+    half_shadow  a hard-edged shadow (a hand, a phone) over part of the page, often across the digit
+    desk_corner  the page does not fill the frame: a dark desk in one or two corners
+    lined_paper  ruled lines (blue or grey) and a margin line, behind and through the digit
+    pencil       faint grey strokes with paper grain
+    phone        a 3000x4000 phone photo with a small digit (~6% of the width), a dark corner and vignetting
+
+Each case is a function of (digit, seed): the same inputs give the same bytes.  Used by
+``evaluation/photo_cases.py`` (per-case accuracy through the predict path) and the tests.
+"""
+
+from __future__ import annotations
+
+import io
+
+import cv2
+import numpy as np
+
+CASES = ("plain", "half_shadow", "desk_corner", "lined_paper", "pencil", "phone")
+
+
+def _jpeg(grey: np.ndarray, rng: np.random.Generator, tint=(0.98, 0.95, 0.9), quality: int = 85) -> bytes:
+    from PIL import Image
+
+    rgb = np.clip(np.stack([grey * tint[0], grey * tint[1], grey * tint[2]], -1) * 255, 0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def _ink_layer(digit: np.ndarray, side: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, tuple[int, int]]:
+    """The digit (uint8, 255 = ink) scaled to ``size`` px at a random place of a side x side page: coverage in [0, 1]."""
+    ink = cv2.resize(digit, (size, size), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
+    page = np.zeros((side, side), np.float32)
+    margin = max(4, side // 12)
+    top, left = rng.integers(margin, side - size - margin, size=2)
+    page[top : top + size, left : left + size] = np.clip(ink, 0, 1)
+    return page, (int(top + size // 2), int(left + size // 2))
+
+
+def _light(side_h: int, side_w: int, rng: np.random.Generator) -> np.ndarray:
+    yy, xx = np.mgrid[0:side_h, 0:side_w].astype(np.float32)
+    yy, xx = yy / side_h, xx / side_w
+    a, b = rng.uniform(-0.25, 0.25, size=2)
+    return np.clip(0.82 + a * (xx - 0.5) + b * (yy - 0.5), 0.45, 1.0)
+
+
+def plain(digit: np.ndarray, seed: int, side: int = 360) -> bytes:
+    rng = np.random.default_rng(seed)
+    ink, _ = _ink_layer(digit, side, int(rng.integers(90, 150)), rng)
+    grey = _light(side, side, rng) * (1 - 0.75 * ink) + rng.normal(0, 0.02, ink.shape)
+    return _jpeg(grey, rng)
+
+
+def half_shadow(digit: np.ndarray, seed: int, side: int = 360) -> bytes:
+    rng = np.random.default_rng(seed)
+    ink, (cy, cx) = _ink_layer(digit, side, int(rng.integers(90, 150)), rng)
+    # a straight shadow edge through (or near) the digit, at a random angle, darkening one side
+    angle = rng.uniform(0, np.pi)
+    offset = rng.uniform(-0.25, 0.25) * side
+    yy, xx = np.mgrid[0:side, 0:side].astype(np.float32)
+    d = (xx - cx) * np.cos(angle) + (yy - cy) * np.sin(angle) - offset
+    edge = rng.uniform(1.0, 4.0)  # a hard edge: a few pixels of penumbra
+    shadow = 1 - rng.uniform(0.4, 0.6) / (1 + np.exp(-d / edge))
+    grey = _light(side, side, rng) * shadow * (1 - 0.7 * ink) + rng.normal(0, 0.02, ink.shape)
+    return _jpeg(grey, rng)
+
+
+def desk_corner(digit: np.ndarray, seed: int, side: int = 480) -> bytes:
+    rng = np.random.default_rng(seed)
+    ink, _ = _ink_layer(digit, side, int(rng.integers(70, 120)), rng)
+    grey = _light(side, side, rng) * (1 - 0.75 * ink)
+    # the page's edge cuts off one or two corners: dark, textured desk beyond it
+    yy, xx = np.mgrid[0:side, 0:side].astype(np.float32)
+    desk = np.zeros((side, side), bool)
+    for _ in range(int(rng.integers(1, 3))):
+        corner = rng.integers(0, 4)
+        x0 = xx if corner in (0, 2) else side - 1 - xx
+        y0 = yy if corner in (0, 1) else side - 1 - yy
+        reach = rng.uniform(0.12, 0.3) * side
+        desk |= (x0 + y0 * rng.uniform(0.6, 1.6)) < reach
+    wood = rng.uniform(0.08, 0.3) + 0.04 * np.sin(xx / rng.uniform(3, 9) + rng.normal(0, 0.5, (side, side)))
+    grey = np.where(desk, wood, grey) + rng.normal(0, 0.02, grey.shape)
+    return _jpeg(cv2.GaussianBlur(grey.astype(np.float32), (3, 3), 0.8), rng)
+
+
+def lined_paper(digit: np.ndarray, seed: int, side: int = 400) -> bytes:
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(90, 140))
+    ink, _ = _ink_layer(digit, side, size, rng)
+    paper = _light(side, side, rng)
+    lines = np.zeros((side, side), np.float32)
+    gap, phase = int(size * rng.uniform(0.55, 1.0)), int(rng.integers(0, 20))  # a digit spans one or two lines
+    lines[phase::gap] = rng.uniform(0.12, 0.25)
+    lines = cv2.GaussianBlur(lines, (3, 3), 0.7)
+    margin = int(rng.integers(20, 60))
+    lines[:, margin : margin + 2] = 0.2
+    grey = paper * (1 - lines) * (1 - 0.75 * ink) + rng.normal(0, 0.015, ink.shape)
+    return _jpeg(grey, rng, tint=(0.9, 0.93, 0.98) if rng.random() < 0.5 else (0.97, 0.96, 0.94))
+
+
+def pencil(digit: np.ndarray, seed: int, side: int = 360) -> bytes:
+    rng = np.random.default_rng(seed)
+    ink, _ = _ink_layer(digit, side, int(rng.integers(90, 150)), rng)
+    grain = cv2.GaussianBlur(rng.normal(0, 1, ink.shape).astype(np.float32), (0, 0), 1.2)
+    strength = rng.uniform(0.3, 0.45) * np.clip(1 + 0.35 * grain, 0.3, 1.6)  # graphite: faint and uneven
+    grey = _light(side, side, rng) * (1 - strength * ink) + rng.normal(0, 0.015, ink.shape)
+    return _jpeg(grey, rng, tint=(0.97, 0.97, 0.97))
+
+
+def phone(digit: np.ndarray, seed: int, size: tuple[int, int] = (3000, 4000)) -> bytes:
+    rng = np.random.default_rng(seed)
+    w, h = size
+    small = 4  # drawn at 1/4 and enlarged: a 12-megapixel page without 12 megapixels of work per pixel
+    sw, sh = w // small, h // small
+    ink_page, _ = _ink_layer(digit, min(sw, sh), int(rng.integers(40, 60)), rng)
+    ink = np.zeros((sh, sw), np.float32)
+    oy = int(rng.integers(0, sh - ink_page.shape[0] + 1))
+    ink[oy : oy + ink_page.shape[0], : ink_page.shape[1]] = ink_page
+    grey = _light(sh, sw, rng) * (1 - 0.75 * ink)
+    yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
+    vignette = 1 - 0.35 * (((xx - sw / 2) / sw) ** 2 + ((yy - sh / 2) / sh) ** 2)
+    corner = rng.integers(0, 4)
+    x0 = xx if corner in (0, 2) else sw - 1 - xx
+    y0 = yy if corner in (0, 1) else sh - 1 - yy
+    grey = np.where(x0 + y0 < rng.uniform(0.1, 0.2) * sw, rng.uniform(0.05, 0.2), grey * vignette)
+    grey = grey + rng.normal(0, 0.02, grey.shape)  # sensor noise, smoothed by the enlargement as a phone's denoiser would
+    rgb = np.clip(np.stack([grey * 0.98, grey * 0.95, grey * 0.9], -1) * 255, 0, 255).astype(np.uint8)
+    big = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)  # uint8 all the way: 12 megapixels in ~0.1 s
+    ok, jpeg = cv2.imencode(".jpg", big[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return jpeg.tobytes()
+
+
+MAKERS = {"plain": plain, "half_shadow": half_shadow, "desk_corner": desk_corner, "lined_paper": lined_paper, "pencil": pencil, "phone": phone}
+
+
+def make(case: str, digit: np.ndarray, seed: int) -> bytes:
+    """One photo of ``digit`` (28x28 uint8, 255 = ink) under ``case``, as JPEG bytes."""
+    if case not in MAKERS:
+        raise ValueError(f"unknown photo case {case!r}; choose from {', '.join(CASES)}")
+    return MAKERS[case](digit, seed)
