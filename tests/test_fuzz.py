@@ -24,7 +24,7 @@ def test_ci_slice_of_2000_hostile_pictures(run_script, tmp_path):
     assert out.is_file(), proc.stderr[-3000:]
     report = json.loads(out.read_text())
     p = report["pictures"]
-    found = {k: p[k] for k in ("crashes", "hangs", "wrong_refusals", "wrong_acceptances", "non_json_lines")}
+    found = {k: p[k] for k in ("crashes", "hangs", "wrong_refusals", "wrong_acceptances", "non_json_lines", "harness_errors")}
     assert found == dict.fromkeys(found, 0), json.dumps(p["problems"][:10], indent=1)
     assert report["ok"] and proc.returncode == 0 and json.loads(proc.stdout.splitlines()[-1])["ok"]
     assert p["files"] == 2000 and set(p["kinds"]) == set(fuzz.KINDS)  # every kind was made and run
@@ -79,7 +79,10 @@ def test_judging_counts_crashes_hangs_and_wrong_verdicts():
     fuzz.judge_picture(any_, _answer("ok", app="internal"), t, 0)
     fuzz.judge_picture(any_, {"died": -11}, t, 0)
     fuzz.judge_picture(any_, _answer("ok", problem="not JSON"), t, 0)
-    assert (t.items, t.wrong_refusals, t.wrong_acceptances, t.hangs, t.crashes, t.non_json_lines) == (7, 1, 1, 1, 2, 1)
+    fuzz.judge_picture(any_, {"crash": "TypeError: from predict_lines"}, t, 0)
+    fuzz.judge_picture(any_, {"harness": "struct.error: from the generator"}, t, 0)
+    assert (t.items, t.wrong_refusals, t.wrong_acceptances, t.hangs, t.crashes, t.non_json_lines) == (9, 1, 1, 1, 3, 1)
+    assert t.harness_errors == 1  # the suite's own bug is not counted as a crash of the code under test
     assert all("reproduce" in p and "--only" in p["reproduce"] for p in t.problems)
 
 

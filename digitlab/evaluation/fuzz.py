@@ -333,7 +333,7 @@ def tiff_mutate_ifd(tiff: bytes, rng: np.random.Generator) -> bytes:
         n = struct.unpack(order + "H", data[pos : pos + 2])[0]
         what = rng.random()
         if what < 0.1:  # the entry count
-            data[pos : pos + 2] = struct.pack(order + "H", int(rng.choice([0, 1, n + 1, 0xFFFF])))
+            data[pos : pos + 2] = struct.pack(order + "H", int(rng.choice([0, 1, min(n + 1, 0xFFFF), 0xFFFF])))
             continue
         if what < 0.2:  # the next-IFD link
             end = pos + 2 + 12 * n
@@ -991,9 +991,12 @@ def _run_item(item: dict, state: dict) -> dict:
     from digitlab import preprocess
 
     predict, classifier = state["predict"], state["classifier"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Pillow's complaints while writing odd metadata
-        case = generate(item["seed"], item["i"], Path(item["folder"]), state["digits"], state["labels"])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's complaints while writing odd metadata
+            case = generate(item["seed"], item["i"], Path(item["folder"]), state["digits"], state["labels"])
+    except Exception as e:  # the fuzz suite's own bug: reported as such, never as the code under test's
+        return {"i": item["i"], "harness": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(limit=8)}
     path = case.path
     out: dict = {"i": item["i"], "case": {"path": str(path), "kind": case.kind, "expect": case.expect, "label": case.label,
                                           "what": case.what}}
@@ -1076,8 +1079,8 @@ def worker(model: str | None, mnist: str | None) -> None:
         run = _run_model if item.get("model") else _run_item
         try:
             answer = run(item, state)
-        except Exception as e:  # the harness itself, or the CLI's path raising out of predict_lines
-            answer = {"i": item["i"], "harness": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(limit=8)}
+        except Exception as e:  # the code under test raised out of its own guards (predict_lines, inspect)
+            answer = {"i": item["i"], "crash": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(limit=8)}
         proto.write(json.dumps(answer) + "\n")
 
 
@@ -1208,6 +1211,7 @@ class Tally:
     valid_no_ink: int = 0
     valid_right: int = 0
     rise_mb: float = 0.0  # the largest rise of RSS over what the worker held before the file
+    harness_errors: int = 0  # the fuzz suite's own failures (a file it could not make): the run is not clean
 
     def count(self, kind: str, what: str) -> None:
         self.by_kind.setdefault(kind, {}).setdefault(what, 0)
@@ -1229,7 +1233,8 @@ class Tally:
         s = np.array(self.seconds or [0.0])
         return {
             "items": self.items, "crashes": self.crashes, "hangs": self.hangs, "wrong_refusals": self.wrong_refusals,
-            "wrong_acceptances": self.wrong_acceptances, "non_json_lines": self.non_json_lines, "read": self.read,
+            "wrong_acceptances": self.wrong_acceptances, "non_json_lines": self.non_json_lines, "harness_errors": self.harness_errors,
+            "read": self.read,
             "refused": self.refused, "peak_rss_mb": round(self.peak_mb, 1), "peak_rss_item": self.peak_item,
             "largest_rise_mb": round(self.rise_mb, 1),
             "top_peaks": [{"mb": m, "item": n} for m, n in self.top_peaks],
@@ -1250,9 +1255,13 @@ def judge_picture(case: Case, answer: dict | None, tally: Tally, seed: int) -> N
         tally.hangs += 1
         tally.problem(case.kind, "hang", detail)
         return
-    if "died" in answer or "harness" in answer:
+    if "harness" in answer:  # the fuzz suite's own code failed (making the file): nothing was tested
+        tally.harness_errors += 1
+        tally.problem(case.kind, "harness error", {**detail, "error": answer["harness"], "traceback": answer.get("traceback")})
+        return
+    if "died" in answer or "crash" in answer:
         tally.crashes += 1
-        tally.problem(case.kind, "crash", {**detail, "error": answer.get("harness") or f"worker died ({answer.get('died')})",
+        tally.problem(case.kind, "crash", {**detail, "error": answer.get("crash") or f"worker died ({answer['died']})",
                                             "traceback": answer.get("traceback")})
         return
     tally.seconds.append(answer["seconds"])
@@ -1431,9 +1440,9 @@ def fuzz_models(seed: int, n: int, folder: Path, model: str | None, timeout: flo
             tally.hangs += 1
             tally.problem(name, "hang", detail)
             return
-        if "died" in answer or "harness" in answer or answer.get("outcome") == "internal":
+        if "died" in answer or "crash" in answer or answer.get("outcome") == "internal":
             tally.crashes += 1
-            tally.problem(name, "crash", {**detail, "error": answer.get("error") or answer.get("harness") or f"worker died ({answer.get('died')})"})
+            tally.problem(name, "crash", {**detail, "error": answer.get("error") or answer.get("crash") or f"worker died ({answer.get('died')})"})
             return
         tally.seconds.append(answer["seconds"])
         tally.peak(answer["peak_mb"], f"{request['i']} {name}, {answer['rise_mb']} MB over the RSS before it")
@@ -1457,7 +1466,7 @@ def fuzz_models(seed: int, n: int, folder: Path, model: str | None, timeout: flo
         report["list_models"] = "hang"
         report["hangs"] += 1
     elif answer.get("outcome") != "ok":
-        report["list_models"] = f"crash: {answer.get('error') or answer.get('harness') or answer}"
+        report["list_models"] = f"crash: {answer.get('error') or answer.get('crash') or answer}"
         report["crashes"] += 1
     else:
         report["list_models"] = {"entries": answer["n"], "seconds": answer["seconds"], "peak_rss_mb": answer["peak_mb"]}
@@ -1472,7 +1481,7 @@ def hostile_models_available() -> bool:
 def verdict(report: dict) -> bool:
     """True when the run is clean: no crash, hang, wrong refusal or bad line anywhere."""
     p = report["pictures"]
-    ok = not (p["crashes"] or p["hangs"] or p["wrong_refusals"] or p["non_json_lines"])
+    ok = not (p["crashes"] or p["hangs"] or p["wrong_refusals"] or p["non_json_lines"] or p["harness_errors"])
     j, t = p.get("cli_json_run"), p.get("cli_text_run")
     if j:
         ok = ok and not (j["non_json_lines"] or j["missing_lines"] or j["hung"]) and j["in_order"] and j["exit_code"] in (0, 1)
@@ -1488,7 +1497,7 @@ def headline(report: dict) -> dict:
     """The figures a run is judged by, in one line."""
     p = report["pictures"]
     out = {"ok": report["ok"], "files": p["files"], "crashes": p["crashes"], "hangs": p["hangs"], "wrong_refusals": p["wrong_refusals"],
-           "wrong_acceptances": p["wrong_acceptances"], "non_json_lines": p["non_json_lines"] + p.get("cli_json_run", {}).get("non_json_lines", 0),
+           "wrong_acceptances": p["wrong_acceptances"], "harness_errors": p["harness_errors"], "non_json_lines": p["non_json_lines"] + p.get("cli_json_run", {}).get("non_json_lines", 0),
            "read": p["read"], "refused": p["refused"], "peak_rss_mb": p["peak_rss_mb"],
            "cli_peak_rss_mb": p.get("cli_json_run", {}).get("peak_rss_mb"), "seconds": report["seconds"]}
     if report.get("models"):
