@@ -66,7 +66,7 @@ MAX_CONFIG_DEPTH = 100  # nesting of config.json; mnist_advanced: 12
 MAX_PARAMS = 10_000_000  # mnist_advanced: 278,804
 MAX_ACTIVATION_BYTES = 16 * MiB  # every layer's output for one digit, together; mnist_advanced: 2.6 MiB
 MAX_MULTIPLY_ADDS = 500_000_000  # per digit; mnist_advanced: 17 million
-VALIDATION_VERSION = 2  # bump when a rule changes: cached verdicts of older rules are not trusted
+VALIDATION_VERSION = 3  # bump when a rule changes: cached verdicts of older rules are not trusted
 INSPECTION_CACHE = RUNS_DIR / "cache" / "models"  # <sha256>.json per validated file (git-ignored)
 _SIDE_FILES = (".json", ".history.json", ".metrics.json", ".curves.png")
 
