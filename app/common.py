@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from digitlab import paths, preprocess
+from digitlab import memory, paths, preprocess
 from digitlab.evaluation import inspect_input
 from digitlab.models import artifacts
 from digitlab.serving import classifiers, runtime
@@ -47,6 +47,7 @@ def _keep_tensorflow_warm() -> None:
 
 
 _keep_tensorflow_warm()
+memory.limit_malloc_arenas()  # before the pages that need TensorFlow start its threads (digitlab/memory.py)
 
 MODEL_KEY = "model"  # name of the chosen model; survives page switches (not a widget key)
 PICKER_KEY = "_model_picker"  # the sidebar widget; widget state is dropped on page switches

@@ -27,6 +27,8 @@ def test_every_committed_model_and_the_gate_have_their_serving_file(committed_mo
         assert onnx.is_file(), f"{path.name} changed without its serving file: run python evaluation/serving.py"
         record = runtime.record(onnx)
         assert record["source"] == path.name and record["probe_max_abs_dp"] <= 1e-5
+        assert set(record) == runtime.RECORD_KEYS, "a record holds what the converter and runtime write, nothing typed in"
+        assert record["sha256"] == onnx.stem
 
 
 def test_served_predictions_are_the_keras_models_on_real_mnist_pngs(committed_models, mnist_test):

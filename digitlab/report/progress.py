@@ -46,8 +46,10 @@ def run_with_progress(command: list[str], progress: Progress = None) -> tuple[in
     import subprocess
     import tempfile
 
+    from digitlab import memory
+
     with tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True)
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True, env=memory.environment())
         try:
             for line in proc.stdout:
                 try:

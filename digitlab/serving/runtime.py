@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlab import files, paths
+from digitlab import files, memory, paths
 from digitlab.models import artifacts
 from digitlab.models.artifacts import ModelEntry, ModelError
 from digitlab.serving import classifiers
@@ -70,6 +70,9 @@ def _found(key: str, models_dir: Path) -> Path | None:
     return None
 
 
+RECORD_KEYS = {"kind", "layout", "outputs", "probe_max_abs_dp", "probe_n", "seconds", "source", "sha256"}  # convert.py's + source, sha256
+
+
 def record(onnx: Path) -> dict:
     """What the converter recorded beside an ONNX file (kind, layout, outputs, probe parity, source)."""
     return json.loads(Path(onnx).with_suffix(".json").read_text())
@@ -104,7 +107,8 @@ def _convert(path: Path, kind: str, key: str, out_dir: Path) -> Path:
         tmp = out_dir / f".{key}.{os.getpid()}.{threading.get_ident()}.onnx"  # hidden: never taken for a result
         command = [sys.executable, "-m", "digitlab.serving.convert", kind, str(path), str(tmp)]
         try:
-            proc = subprocess.run(command, capture_output=True, text=True, timeout=CONVERT_TIMEOUT_S, stdin=subprocess.DEVNULL)
+            proc = subprocess.run(command, capture_output=True, text=True, timeout=CONVERT_TIMEOUT_S, stdin=subprocess.DEVNULL,
+                                  env=memory.environment())
         except subprocess.TimeoutExpired as e:
             tmp.unlink(missing_ok=True)
             raise ModelError(f"{path.name}: converting it for serving took longer than {CONVERT_TIMEOUT_S} s") from e

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from digitlab import memory
 from digitlab.paths import ROOT
 from digitlab.training.finetune import FinetuneConfig
 
@@ -80,7 +81,7 @@ def start_job(folder: Path, out: Path, base: str, name: str = FinetuneConfig.nam
     cmd = [sys.executable, str(SCRIPT), str(folder), "--base", str(base), "--out", str(out), "--name", name,
            "--status-file", str(status_path), *(extra or [])]
     with log_path.open("w") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=memory.environment())
     job = Job(name, Path(out), proc, status_path, log_path, cmd, owner)
     _JOBS[key] = job
     return job
