@@ -247,10 +247,12 @@ def redraw_one(sk: np.ndarray, label: int, r: Redraw, rng: np.random.Generator) 
 def pool(x: np.ndarray, y: np.ndarray, r: Redraw, cache_dir=None, log=print) -> tuple[np.ndarray, np.ndarray]:
     """``r.size`` training digits (a seeded sample of ``x`` (N, 28, 28) float [0, 1], ``y`` (N,)) re-drawn
     and prepared: ((P, 28, 28) uint8 model inputs x 255, (P,) labels).  With ``cache_dir`` the pool is
-    kept in ``<cache_dir>/redraw-<key>.npz`` (key: the digits and ``r``) and reused by the next run."""
+    kept in ``<cache_dir>/redraw-<key>.npz`` (key: the digits, ``r`` and the preprocessing version) and
+    reused by the next run."""
     from digitlab import preprocess
 
-    key = hashlib.sha256(np.ascontiguousarray(x).tobytes() + np.asarray(y).tobytes() + json.dumps(asdict(r), sort_keys=True).encode())
+    key = hashlib.sha256(np.ascontiguousarray(x).tobytes() + np.asarray(y).tobytes()
+                         + json.dumps({**asdict(r), "preprocess": preprocess.PREPROCESS_VERSION}, sort_keys=True).encode())
     cached = None if cache_dir is None else cache_dir / f"redraw-{key.hexdigest()[:16]}.npz"
     if cached is not None and cached.is_file():
         with np.load(cached) as f:

@@ -41,6 +41,8 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
     cli.add_dry_run(p)
     p.add_argument("--distribute", choices=("none", "multiworker"), default=d.distribute,
                    help=f"multiworker: train on the workers listed in $TF_CONFIG, see digitlab/distributed.py (default {d.distribute})")
+    p.add_argument("--clean-epochs", type=int, default=d.clean_epochs,
+                   help=f"first epochs on plain digits before any augmentation (default {d.clean_epochs})")
     p.add_argument("--schedule", choices=SCHEDULES, type=lambda v: v.replace("_", "-"), default=d.schedule.replace("_", "-"),
                    help="learning-rate schedule: cosine-restarts (cosine decay with warm restarts), onecycle (warm-up, cosine decay), "
                         "plateau (constant, x --plateau-factor when the validation loss stalls: keras ReduceLROnPlateau), "
@@ -68,6 +70,8 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
             p.error(f"{flag} must be at least 1")
     if not 0 <= a.ema < 1:
         p.error("--ema must be in [0, 1)")
+    if a.clean_epochs < 0:
+        p.error("--clean-epochs must be 0 or more")
     for flag, value in (("--redraw", a.redraw), ("--redraw-few-points", a.redraw_few_points), ("--redraw-conventions", a.redraw_conventions),
                         ("--redraw-elastic", a.redraw_elastic), ("--redraw-pen-path", a.redraw_pen_path)):
         if not 0 <= value <= 1:
@@ -81,7 +85,7 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
     config = dataclasses.replace(
         d, epochs=a.epochs, batch_size=a.batch_size, learning_rate=a.learning_rate, seed=a.seed,
         name=a.name, mnist_path=a.mnist, dry_run=a.dry_run, distribute=a.distribute, ema=a.ema,
-        schedule=a.schedule.replace("-", "_"), plateau_factor=a.plateau_factor, plateau_patience=a.plateau_patience,
+        clean_epochs=a.clean_epochs, schedule=a.schedule.replace("-", "_"), plateau_factor=a.plateau_factor, plateau_patience=a.plateau_patience,
         redraw=a.redraw, redraw_size=a.redraw_size, redraw_few_points=a.redraw_few_points, redraw_elastic=a.redraw_elastic,
         redraw_brush_min=a.redraw_brush[0], redraw_brush_max=a.redraw_brush[1], redraw_conventions=a.redraw_conventions,
         redraw_pen_path=a.redraw_pen_path,
