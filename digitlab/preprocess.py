@@ -36,6 +36,7 @@ WORK_SIDE = 400  # larger pictures (photos) are shrunk to this before the recipe
 # ends up 20 px tall and stroke normalisation works at 80 px, so a digit >= 20 % of the picture loses nothing
 MIN_CONTRAST = 0.12  # ink must differ from the background by this much (of full scale)
 MIN_INK_FRACTION = 0.0002  # fewer ink pixels than this fraction of the picture is "no ink" (1.1: 0.0005, which took a small digit in a phone photo, ~40 ink pixels of 120,000, for none)
+BORDER_SPREAD = 0.1  # the border's interquartile tone range above which it is not one tone (a shadow across it; ink or a desk corner on a little of it does not count)
 POLARITY_STEP = 0.08  # a thin structure this much darker (lighter) than its surroundings counts as ink
 LIGHT_FLOOR = 0.05  # darkest light level a photo is divided by (a black desk is not paper to rescue)
 INK_LEVEL = 0.25  # a pixel this bright (after background removal) is ink for bounding box and specks;
@@ -83,21 +84,23 @@ def block_median(a: np.ndarray, b: int) -> np.ndarray:
 def ink_is_dark(grey: np.ndarray) -> bool:
     """True when the ink is darker than the background (pen on paper).
 
-    Photos (``is_photo``): ink is thin and departs from the paper around it, the paper being the
-    majority of every small block.  A pixel counts as dark (light) ink by how much it is below (above)
+    A photo whose border is not one tone (``BORDER_SPREAD``: a shadow across it): ink is thin and
+    departs from the paper around it, the paper being the majority of every small block.  A pixel counts as dark (light) ink by how much it is below (above)
     both its block's median and its closing (opening) over a window a few strokes wide; the larger
     total is the ink.  A shadow's or a desk's edge departs from some blocks but is not thin; the paper
     between a digit's strokes is thin but is the block's own tone (1.1 compared the border's median
-    with the extremes, which a half-shadowed page fooled).  Otherwise the border's median tone is the background."""
-    if is_photo(grey):
+    with the extremes, which a half-shadowed page fooled).  Otherwise the border's median tone is the
+    background (a fat brush's strokes are not thin, and on one-tone paper the border rule is right)."""
+    smooth = cv2.medianBlur((grey * 255).astype(np.uint8), 3).astype(np.float32) / 255
+    edge = _border(smooth)
+    if is_photo(grey) and float(np.percentile(edge, 75) - np.percentile(edge, 25)) > BORDER_SPREAD:
         k = max(4, min(grey.shape) // 12)
         residual = grey - block_median(grey, k)
         kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
         dark = np.minimum(-residual, cv2.morphologyEx(grey, cv2.MORPH_CLOSE, kernel) - grey)
         light = np.minimum(residual, grey - cv2.morphologyEx(grey, cv2.MORPH_OPEN, kernel))
         return float(dark[dark > POLARITY_STEP].sum()) > float(light[light > POLARITY_STEP].sum())
-    smooth = cv2.medianBlur((grey * 255).astype(np.uint8), 3).astype(np.float32) / 255
-    bg = float(np.median(_border(smooth)))
+    bg = float(np.median(edge))
     return (bg - smooth.min()) > (smooth.max() - bg)
 
 

@@ -284,7 +284,7 @@ def _transparent_png(digit):
 UNUSUAL_UPLOADS = {
     "sixteen_bit.png": (lambda s: png(s[9].astype(np.uint16) * 257), 9, None),
     "cmyk.jpg": (lambda s: _cmyk_jpeg(s[5]), 5, None),  # not s[3]: MNIST's first 3 is one the models are unsure of
-    "animated.gif": (lambda s: _animated_gif(s[2], s[7]), 2, "animated image with 2 frames: using the first frame"),
+    "animated.gif": (lambda s: _animated_gif(s[2], s[7]), 2, "animated image: using the first frame"),
     "transparent.png": (lambda s: _transparent_png(s[0]), 0, "transparent background composited"),
 }
 

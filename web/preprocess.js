@@ -35,6 +35,7 @@ export const MIN_SIDE = 8;
 export const WORK_SIDE = 400;
 export const MIN_CONTRAST = 0.12;
 export const MIN_INK_FRACTION = 0.0002;
+export const BORDER_SPREAD = 0.1;
 export const POLARITY_STEP = 0.08;
 export const LIGHT_FLOOR = 0.05;
 export const INK_LEVEL = 0.25;
@@ -433,7 +434,14 @@ export function blockMedian(img, b) {
 
 /** True when the ink is darker than the background (pen on paper); photos: thin departures from block medians. */
 export function inkIsDark(grey) {
-  if (isPhoto(grey)) {
+  const { data, h, w } = grey;
+  const u8 = new Uint8Array(h * w);
+  for (let i = 0; i < u8.length; i++) u8[i] = Math.trunc(f32(data[i] * 255));
+  const sm = medianBlur3(u8, h, w);
+  const smooth = image(h, w);
+  for (let i = 0; i < sm.length; i++) smooth.data[i] = sm[i] / 255;
+  const edge = border(smooth);
+  if (isPhoto(grey) && f32(percentile(edge, 75) - percentile(edge, 25)) > BORDER_SPREAD) {
     const k = Math.max(4, Math.floor(Math.min(grey.h, grey.w) / 12));
     const med = blockMedian(grey, k).data;
     const closed = rectMorph(rectMorph(grey, k, k, false), k, k, true).data;
@@ -450,13 +458,7 @@ export function inkIsDark(grey) {
     }
     return dark > light;
   }
-  const { data, h, w } = grey;
-  const u8 = new Uint8Array(h * w);
-  for (let i = 0; i < u8.length; i++) u8[i] = Math.trunc(f32(data[i] * 255));
-  const sm = medianBlur3(u8, h, w);
-  const smooth = image(h, w);
-  for (let i = 0; i < sm.length; i++) smooth.data[i] = sm[i] / 255;
-  const bg = median(border(smooth));
+  const bg = median(edge);
   const [lo, hi] = minMax(smooth.data);
   return f32(bg - lo) > f32(hi - bg);
 }
