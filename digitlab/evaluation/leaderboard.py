@@ -59,6 +59,8 @@ def compute_row(entry: artifacts.ModelEntry, settings: Settings = Settings(), pr
         if progress:
             progress(f, f"{entry.name}: {msg}")
 
+    if entry.model is None:  # listed from the cards (serving.runtime): validated and loaded now, for gradients
+        entry = artifacts.inspect(entry.path)
     clf = Classifier(entry)
     t0 = time.time()
     say(0.0, "clean test")
