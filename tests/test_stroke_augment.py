@@ -48,7 +48,7 @@ def test_skeletons_are_thin_inside_the_ink_and_keep_every_stroke(train_digits):
 @pytest.mark.parametrize("label", [1, 4, 7, 9])
 def test_convention_edits_change_real_digits_as_intended(train_digits, label):
     x, y = train_digits
-    digits = x[y == label][:20]
+    digits = x[y == label][: 60 if label == 4 else 20]
     sks = sa.skeletons(digits)
     rng = np.random.default_rng(0)
     applied = 0
@@ -73,7 +73,7 @@ def test_convention_edits_change_real_digits_as_intended(train_digits, label):
             assert (edited > 0).sum() > (sk > 0).sum() and ex.min() >= xs.min() - 1 and ex.max() <= xs.max() + 1
         else:  # an opened loop: ink removed
             assert (edited > 0).sum() < (sk > 0).sum()
-    assert applied >= (5 if label == 4 else 15)  # a 4 is closed only when its stem is the taller stroke
+    assert applied >= (6 if label == 4 else 15)  # a 4 is closed only with an apex and its bar past the stem (9 of 58 measured)
 
 
 def test_pool_is_prepared_recognisable_and_cached(train_digits, tmp_path):
@@ -99,19 +99,43 @@ def test_pool_is_prepared_recognisable_and_cached(train_digits, tmp_path):
     assert len(list(tmp_path.glob("redraw-*.npz"))) == 2 and not np.array_equal(other[0], px)
 
 
-def test_mixer_swaps_the_asked_share_for_pool_digits(train_digits):
+def test_convention_pool_edits_real_digits_in_mnists_own_pen(train_digits, tmp_path):
+    from digitlab.serving.classifiers import load_classifier
+
     x, y = train_digits
-    pool_x = (np.arange(10)[:, None, None] * np.ones((10, 28, 28)) + 200).astype(np.uint8)  # recognisable constants
-    pool_y = np.arange(10)
-    xb = x[:512, ..., None].astype(np.float32)
-    yb = np.eye(10, dtype=np.float32)[y[:512]]
+    px, py = sa.edit_pool(x, y, 120, seed=2, cache_dir=tmp_path, log=None)
+    assert px.shape == (120, 28, 28) and set(py) <= set(sa.EDITS) and {1, 4, 7} <= set(py)
+    assert not any((np.abs(px[i] / 255.0 - x).max(axis=(1, 2)) < 0.05).any() for i in range(20))  # edited, not copied
+    widths = [preprocess.stroke_width(im / 255.0) for im in px]
+    mnist = [preprocess.stroke_width(im) for im in x[np.isin(y, list(sa.EDITS))][:120]]
+    assert abs(np.median(widths) - np.median(mnist)) < 0.4  # MNIST's pen, not a canvas brush
+    sevens = px[py == 7] / 255.0
+    assert np.mean([(im[12:18].max(axis=0) > 0.5).sum() for im in sevens]) > np.mean([(im[12:18].max(axis=0) > 0.5).sum() for im in x[y == 7]])  # crossed: wider in the middle
+    clf = load_classifier(str(MODELS / "mnist_cnn.keras"))
+    assert (clf.predict_proba(px / 255.0).argmax(1) == py).mean() > 0.6  # still digits, though conventions MNIST lacks
+
+
+def test_mixer_swaps_the_asked_share_for_pool_digits_of_the_same_class(train_digits):
+    x, y = train_digits
+    pool_y = np.array([1, 1, 7, 7, 7, 4])  # some classes only, like the convention pool
+    pool_x = (np.arange(6)[:, None, None] * np.ones((6, 28, 28)) + 200).astype(np.uint8)  # recognisable constants
+    xb = x[:600, ..., None].astype(np.float32)
+    yb = np.eye(10, dtype=np.float32)[y[:600]]
+    covered = np.isin(y[:600], pool_y)
     for share in (0.0, 0.3, 1.0):
-        ox, oy = recipe.mixer(pool_x, pool_y, share, seed=1)(xb, yb)
+        ox, oy = recipe.mixer([(pool_x, pool_y, share)], seed=1)(xb, yb)
         ox, oy = np.asarray(ox), np.asarray(oy)
+        assert np.array_equal(oy, yb)  # labels untouched: a digit is swapped for one of its own class
         from_pool = np.isclose(ox[:, 0, 0, 0], ox[:, 5, 5, 0]) & (ox[:, 0, 0, 0] >= 200 / 255)
-        assert abs(from_pool.mean() - share) < 0.06
-        assert np.array_equal(ox[~from_pool], xb[~from_pool]) and np.array_equal(oy[~from_pool], yb[~from_pool])
-        assert np.array_equal(oy[from_pool].argmax(1), np.round(ox[from_pool, 0, 0, 0] * 255 - 200).astype(int))  # label travels with its digit
+        assert not from_pool[~covered].any() and abs(from_pool[covered].mean() - share) < 0.08
+        assert np.array_equal(ox[~from_pool], xb[~from_pool])
+        rows = np.round(ox[from_pool, 0, 0, 0] * 255 - 200).astype(int)  # which pool digit came in
+        assert np.array_equal(pool_y[rows], y[:600][from_pool])
+    two = recipe.mixer([(pool_x, pool_y, 0.5), (pool_x[:2], pool_y[:2], 0.5)], seed=2)(xb, yb)[0].numpy()
+    ones = y[:600] == 1
+    assert (np.abs(two[ones] - xb[ones]).max(axis=(1, 2, 3)) > 0).all()  # the shares add up: every 1 swapped
+    with pytest.raises(ValueError, match="more than 1"):
+        recipe.mixer([(pool_x, pool_y, 0.7), (pool_x, pool_y, 0.5)], seed=0)
 
 
 def test_make_dataset_mixes_redrawn_digits_only_in_training(train_digits, mnist_path, monkeypatch, tmp_path):
@@ -150,10 +174,13 @@ def test_schedule_flag_names_and_refusals(capsys):
                          ("constant", "constant"), ("onecycle", "onecycle")):
         config, _ = cli.parse_args(presets.CNN, None, ["--schedule", flag])
         assert config.schedule == stored
-    config, _ = cli.parse_args(presets.CNN, None, ["--redraw", "0.25", "--redraw-brush", "0.05", "0.3", "--redraw-conventions", "0.5"])
+    config, _ = cli.parse_args(presets.CNN, None, ["--redraw", "0.25", "--redraw-brush", "0.05", "0.3", "--redraw-conventions", "0.5",
+                                                  "--conventions", "0.3", "--clean-epochs", "0"])
     assert (config.redraw, config.redraw_brush_min, config.redraw_brush_max, config.redraw_conventions) == (0.25, 0.05, 0.3, 0.5)
+    assert (config.conventions, config.clean_epochs) == (0.3, 0)
     for bad, message in ((["--schedule", "plateau", "--distribute", "multiworker"], "multiworker"),
                          (["--redraw", "1.5"], "--redraw must be in [0, 1]"), (["--redraw-brush", "0.3", "0.1"], "--redraw-brush"),
+                         (["--redraw", "0.6", "--conventions", "0.5"], "add up to more than 1"),
                          (["--schedule", "cosine"], "invalid choice")):
         with pytest.raises(SystemExit) as e:
             cli.parse_args(presets.CNN, None, bad)

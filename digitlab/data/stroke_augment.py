@@ -8,7 +8,7 @@ its batches (``digitlab.training.recipe``):
 
     skeleton   hit-or-miss thinning (8 Golay kernels, OpenCV), many digits at once in one mosaic
     edit       writing conventions, label-preserving (``EDITS``): a crossbar on a 7, a flag and a foot
-               on a 1, the top of a 4 closed, a gap in the loop of a 9, a 6 or a 0
+               on a 1, the top of a 4 closed, a gap in the loop of a 9 or a 0
     pen path   for ``pen_path`` of the digits, the pen's moves between strokes drawn as lines (a tablet
                trajectory replayed as one line: a crossed 7's bar joined to the end of its stem)
     polyline   the skeleton's contours simplified by ``cv2.approxPolyDP``: a fine tolerance (smooth)
@@ -16,6 +16,9 @@ its batches (``digitlab.training.recipe``):
     elastic    a smooth random displacement of the densified polylines (a different hand)
     brush      one uniform anti-aliased brush, its width a random fraction of the digit's height
     prepare    the picture through ``digitlab.preprocess.prepare``, like every picture a model sees
+
+``edit_pool`` is writing-convention synthesis on its own: the same edits painted onto the MNIST digit
+with a pen like MNIST's, so the digit keeps its scanned look and only the convention is new.
 
 The benchmark's generator (``digitlab.data.handwriting_test``) is separate on purpose: another
 thinning algorithm, other parameters and seeds, and its styles are drawn from templates, not MNIST.
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import asdict, dataclass
 
@@ -46,7 +50,7 @@ class Redraw:
     elastic: float = 0.0  # amplitude of the smooth displacement, as a fraction of the digit height; 0 = off
     brush_min: float = 0.06  # brush width as a fraction of the digit height (MNIST's strokes: ~0.11)
     brush_max: float = 0.22
-    conventions: float = 0.0  # share of 0s, 1s, 4s, 6s, 7s and 9s given a writing-convention edit
+    conventions: float = 0.0  # share of 0s, 1s, 4s, 7s and 9s given a writing-convention edit
     pen_path: float = 0.0  # share drawn as one pen path through few points: the moves between strokes drawn too
     seed: int = 0
 
@@ -132,7 +136,7 @@ def _flag_foot_1(sk, rng):
 
 def _close_4(sk, rng):
     """A closed 4: the arm's top joined to the stem's top, when the stem is the taller (an apex, not
-    a flat lid that would make a 9 of it)."""
+    a flat lid) and the bar reaches past the stem (else the closed 4 is a 9)."""
     ys, xs, top, bottom, left, right = _box(sk)
     h, mid = bottom - top + 1, (left + right) / 2
     upper = ys <= top + 0.45 * h
@@ -140,7 +144,8 @@ def _close_4(sk, rng):
     if not arm.any() or not stem.any():
         return None
     a, s = np.argmin(np.where(arm, ys, 10**6)), np.argmin(np.where(stem, ys, 10**6))
-    if ys[s] > ys[a] - 0.08 * h:
+    bar_right = (ys >= top + 0.4 * h) & (ys <= top + 0.85 * h) & (xs > xs[s] + 0.12 * h)
+    if ys[s] > ys[a] - 0.08 * h or not bar_right.any():  # no apex, or no bar past the stem: closed, it would read 9
         return None
     cv2.line(sk, (int(xs[a]), int(ys[a])), (int(xs[s]), int(ys[s])), 255, 1)
     return []
@@ -148,19 +153,19 @@ def _close_4(sk, rng):
 
 def _gap(lo: float, hi: float, side: str = "any"):
     """An edit that opens a loop: erase the skeleton around a random point between ``lo`` and ``hi``
-    of the digit's height (from the top), on its ``side`` ("left", "right" half or "any") 7 times in 10."""
+    of the digit's height (from the top), on its ``side`` ("right" half, or "any")."""
 
     def edit(sk, rng):
         ys, xs, top, bottom, left, right = _box(sk)
         h, mid = bottom - top + 1, (left + right) / 2
         inside = (ys >= top + lo * h) & (ys <= top + hi * h)
-        if side != "any" and rng.uniform() < 0.7:
-            inside &= (xs >= mid) if side == "right" else (xs < mid)
+        if side == "right":
+            inside &= xs >= mid
         band = np.flatnonzero(inside)
         if band.size == 0:
             return None
         i = rng.choice(band)
-        cv2.circle(sk, (int(xs[i]), int(ys[i])), max(2, round(rng.uniform(0.06, 0.12) * h)), 0, -1)
+        cv2.circle(sk, (int(xs[i]), int(ys[i])), max(2, round(rng.uniform(0.04, 0.09) * h)), 0, -1)
         return []
 
     return edit
@@ -168,8 +173,9 @@ def _gap(lo: float, hi: float, side: str = "any"):
 
 # Each edit draws into the skeleton in place and returns None when it does not apply, else the pen's
 # moves between strokes it implies [((x, y) from, (x, y) to)], drawn only for digits drawn as one pen path.
-# where loops are left open: a 0 at the top, a 6 where its loop comes back up (right), a 9 where the loop meets the stem (right)
-EDITS = {0: _gap(0.0, 0.25), 1: _flag_foot_1, 4: _close_4, 6: _gap(0.45, 0.7, "right"), 7: _crossbar_7, 9: _gap(0.0, 0.4, "right")}
+# Where loops are left open: a 0 at the top, a 9 where its loop meets the stem (right; elsewhere an open
+# 9 reads 4 or 5).  An open 6 was tried and dropped: cut anywhere but its curl it reads L or b.
+EDITS = {0: _gap(0.0, 0.25), 1: _flag_foot_1, 4: _close_4, 7: _crossbar_7, 9: _gap(0.0, 0.3, "right")}
 
 
 # ----------------------------------------------------------------------------- skeleton -> drawing
@@ -244,36 +250,93 @@ def redraw_one(sk: np.ndarray, label: int, r: Redraw, rng: np.random.Generator) 
     return ink, edited
 
 
-def pool(x: np.ndarray, y: np.ndarray, r: Redraw, cache_dir=None, log=print) -> tuple[np.ndarray, np.ndarray]:
-    """``r.size`` training digits (a seeded sample of ``x`` (N, 28, 28) float [0, 1], ``y`` (N,)) re-drawn
-    and prepared: ((P, 28, 28) uint8 model inputs x 255, (P,) labels).  With ``cache_dir`` the pool is
-    kept in ``<cache_dir>/redraw-<key>.npz`` (key: the digits, ``r`` and the preprocessing version) and
-    reused by the next run."""
+def _cached(kind: str, x: np.ndarray, y: np.ndarray, params: dict, cache_dir, build) -> tuple[np.ndarray, np.ndarray]:
+    """``build()`` -> (uint8 inputs, labels), kept in ``<cache_dir>/<kind>-<key>.npz`` (key: the digits,
+    ``params`` and the preprocessing version) and reused by the next run with the same key."""
     from digitlab import preprocess
 
     key = hashlib.sha256(np.ascontiguousarray(x).tobytes() + np.asarray(y).tobytes()
-                         + json.dumps({**asdict(r), "preprocess": preprocess.PREPROCESS_VERSION}, sort_keys=True).encode())
-    cached = None if cache_dir is None else cache_dir / f"redraw-{key.hexdigest()[:16]}.npz"
+                         + json.dumps({**params, "preprocess": preprocess.PREPROCESS_VERSION}, sort_keys=True).encode())
+    cached = None if cache_dir is None else cache_dir / f"{kind}-{key.hexdigest()[:16]}.npz"
     if cached is not None and cached.is_file():
         with np.load(cached) as f:
             return f["x"], f["y"]
-    t0 = time.time()
-    rng = np.random.default_rng([r.seed, 1312])
-    pick = rng.choice(len(x), size=min(r.size, len(x)), replace=False)
-    sks = skeletons(x[pick])
-    out = np.zeros((len(pick), 28, 28), np.uint8)
-    edited = 0
-    for i, (sk, label) in enumerate(zip(sks, y[pick])):
-        drawing, e = redraw_one(sk, int(label), r, rng)
-        edited += e
-        p = preprocess.prepare(drawing, invert="no")
-        out[i] = x[pick[i]] * 255 if p.no_ink else np.round(p.image * 255)  # no ink: keep the digit itself
-    labels = np.asarray(y[pick])
-    if log:
-        log(f"stroke pool: {len(out)} digits re-drawn ({edited} with a writing-convention edit) in {time.time() - t0:.1f} s")
+    out, labels = build()
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(".tmp.npz")
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp.npz")
         np.savez(tmp, x=out, y=labels)
         tmp.replace(cached)
     return out, labels
+
+
+def pool(x: np.ndarray, y: np.ndarray, r: Redraw, cache_dir=None, log=print) -> tuple[np.ndarray, np.ndarray]:
+    """``r.size`` training digits (a seeded sample of ``x`` (N, 28, 28) float [0, 1], ``y`` (N,)) re-drawn
+    and prepared: ((P, 28, 28) uint8 model inputs x 255, (P,) labels); cached in ``cache_dir`` (``_cached``)."""
+    from digitlab import preprocess
+
+    def build():
+        t0 = time.time()
+        rng = np.random.default_rng([r.seed, 1312])
+        pick = rng.choice(len(x), size=min(r.size, len(x)), replace=False)
+        sks = skeletons(x[pick])
+        out = np.zeros((len(pick), 28, 28), np.uint8)
+        edited = 0
+        for i, (sk, label) in enumerate(zip(sks, y[pick])):
+            drawing, e = redraw_one(sk, int(label), r, rng)
+            edited += e
+            p = preprocess.prepare(drawing, invert="no")
+            out[i] = x[pick[i]] * 255 if p.no_ink else np.round(p.image * 255)  # no ink: keep the digit itself
+        if log:
+            log(f"stroke pool: {len(out)} digits re-drawn ({edited} with a writing-convention edit) in {time.time() - t0:.1f} s")
+        return out, np.asarray(y[pick])
+
+    return _cached("redraw", x, y, asdict(r), cache_dir, build)
+
+
+def paint_edit(digit: np.ndarray, sk: np.ndarray, edited: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """An edit made on the skeleton (``sk`` -> ``edited``, 56 px) painted onto the digit itself (28 px,
+    float [0, 1]) with a pen like MNIST's: added strokes 3.5-5.5 px wide at 56 px (MNIST's ~2.3 px at 28),
+    soft-edged; erased skeleton erased with its stroke.  Returns the 28 px picture (not yet prepared)."""
+    big = cv2.resize(digit.astype(np.float32), (56, 56), interpolation=cv2.INTER_LINEAR)
+    added = ((edited > 0) & (sk == 0)).astype(np.uint8)
+    removed = ((sk > 0) & (edited == 0)).astype(np.uint8)
+    w = int(rng.integers(4, 6))
+    if added.any():
+        pen = cv2.GaussianBlur(cv2.dilate(added, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (w, w))).astype(np.float32), (0, 0), 0.8)
+        big = np.maximum(big, np.clip(pen * 1.2, 0, 1) * float(big.max()))
+    if removed.any():
+        big[cv2.dilate(removed, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (w + 5, w + 5))) > 0] = 0
+    return np.clip(cv2.resize(big, (28, 28), interpolation=cv2.INTER_AREA), 0, 1)
+
+
+def edit_pool(x: np.ndarray, y: np.ndarray, size: int, seed: int, classes=tuple(EDITS), cache_dir=None,
+              log=print) -> tuple[np.ndarray, np.ndarray]:
+    """Writing-convention synthesis: ``size`` training digits of ``classes`` (of those ``EDITS`` knows:
+    0, 1, 4, 7, 9), each given an edit painted with MNIST's own pen (``paint_edit``: the digit keeps its
+    scan look) and prepared: ((P, 28, 28) uint8 model inputs x 255, (P,) labels); cached like ``pool``."""
+    classes = sorted(set(int(c) for c in classes) & set(EDITS))
+    from digitlab import preprocess
+
+    def build():
+        t0 = time.time()
+        rng = np.random.default_rng([seed, 2718])
+        eligible = np.flatnonzero(np.isin(y, classes))
+        pick = rng.choice(eligible, size=min(int(size * 1.3) + 8, len(eligible)), replace=False)  # some edits do not apply
+        sks = skeletons(x[pick])
+        out, labels = [], []
+        for i, sk in zip(pick, sks):
+            edited = sk.copy()
+            if not sk.any() or EDITS[int(y[i])](edited, rng) is None:
+                continue
+            p = preprocess.prepare(paint_edit(x[i], sk, edited, rng), invert="no")
+            if not p.no_ink:
+                out.append(np.round(p.image * 255).astype(np.uint8))
+                labels.append(int(y[i]))
+            if len(out) == size:
+                break
+        if log:
+            log(f"convention pool: {len(out)} digits edited in {time.time() - t0:.1f} s")
+        return np.stack(out) if out else np.zeros((0, 28, 28), np.uint8), np.asarray(labels, np.int64)
+
+    return _cached("edits", x, y, {"size": size, "seed": seed, "classes": classes}, cache_dir, build)

@@ -50,7 +50,7 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
     p.add_argument("--plateau-factor", type=float, default=d.plateau_factor, help=f"plateau: learning-rate factor (default {d.plateau_factor})")
     p.add_argument("--plateau-patience", type=int, default=d.plateau_patience,
                    help=f"plateau: epochs without a lower validation loss before lowering (default {d.plateau_patience})")
-    g = p.add_argument_group("stroke-domain augmentation (digitlab/data/stroke_augment.py)")
+    g = p.add_argument_group("real-handwriting augmentation (digitlab/data/stroke_augment.py)")
     g.add_argument("--redraw", type=float, default=d.redraw,
                    help=f"share of every augmented batch swapped for training digits re-drawn as canvas strokes; 0 = off (default {d.redraw})")
     g.add_argument("--redraw-size", type=int, default=d.redraw_size, help=f"digits re-drawn once per run (default {d.redraw_size})")
@@ -61,11 +61,17 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
     g.add_argument("--redraw-brush", type=float, nargs=2, metavar=("MIN", "MAX"), default=(d.redraw_brush_min, d.redraw_brush_max),
                    help=f"brush width range, fraction of the digit height (default {d.redraw_brush_min} {d.redraw_brush_max})")
     g.add_argument("--redraw-conventions", type=float, default=d.redraw_conventions,
-                   help=f"share of re-drawn 0/1/4/6/7/9 given a writing-convention edit: crossed 7, 1 with flag and foot, closed 4, open loops (default {d.redraw_conventions})")
+                   help=f"share of re-drawn 0/1/4/7/9 given a writing-convention edit: crossed 7, 1 with flag and foot, closed 4, open loops (default {d.redraw_conventions})")
     g.add_argument("--redraw-pen-path", type=float, default=d.redraw_pen_path,
                    help=f"share of them drawn as one pen path through few points, the moves between strokes drawn too (default {d.redraw_pen_path})")
+    g.add_argument("--conventions", type=float, default=d.conventions,
+                   help="share of every augmented batch swapped for 0/1/4/7/9 given a writing-convention edit in MNIST's own pen "
+                        f"(writing-convention synthesis); 0 = off (default {d.conventions})")
+    g.add_argument("--conventions-size", type=int, default=d.conventions_size, help=f"digits edited once per run (default {d.conventions_size})")
+    g.add_argument("--conventions-classes", default=d.conventions_classes,
+                   help=f"the digits edited: 0 (open top), 1 (flag and foot), 4 (closed top), 7 (crossbar), 9 (open loop) (default {d.conventions_classes})")
     a = p.parse_args(argv)
-    for flag, value in (("--epochs", a.epochs), ("--batch-size", a.batch_size), ("--redraw-size", a.redraw_size), ("--plateau-patience", a.plateau_patience)):
+    for flag, value in (("--epochs", a.epochs), ("--batch-size", a.batch_size), ("--conventions-size", a.conventions_size), ("--redraw-size", a.redraw_size), ("--plateau-patience", a.plateau_patience)):
         if value < 1:
             p.error(f"{flag} must be at least 1")
     if not 0 <= a.ema < 1:
@@ -73,13 +79,17 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
     if a.clean_epochs < 0:
         p.error("--clean-epochs must be 0 or more")
     for flag, value in (("--redraw", a.redraw), ("--redraw-few-points", a.redraw_few_points), ("--redraw-conventions", a.redraw_conventions),
-                        ("--redraw-elastic", a.redraw_elastic), ("--redraw-pen-path", a.redraw_pen_path)):
+                        ("--redraw-elastic", a.redraw_elastic), ("--redraw-pen-path", a.redraw_pen_path), ("--conventions", a.conventions)):
         if not 0 <= value <= 1:
             p.error(f"{flag} must be in [0, 1]")
     if not 0 < a.plateau_factor < 1:
         p.error("--plateau-factor must be in (0, 1)")
     if not 0 < a.redraw_brush[0] <= a.redraw_brush[1] <= 1:
         p.error("--redraw-brush needs 0 < MIN <= MAX <= 1")
+    if not a.conventions_classes or set(a.conventions_classes) - set("01479"):
+        p.error("--conventions-classes takes digits among 0, 1, 4, 7, 9 (e.g. 17)")
+    if a.redraw + a.conventions > 1:
+        p.error("--redraw and --conventions add up to more than 1")
     if a.schedule == "plateau" and a.distribute == "multiworker":
         p.error("--schedule plateau needs model.fit's callbacks, which --distribute multiworker does not run")
     config = dataclasses.replace(
@@ -88,7 +98,8 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
         clean_epochs=a.clean_epochs, schedule=a.schedule.replace("-", "_"), plateau_factor=a.plateau_factor, plateau_patience=a.plateau_patience,
         redraw=a.redraw, redraw_size=a.redraw_size, redraw_few_points=a.redraw_few_points, redraw_elastic=a.redraw_elastic,
         redraw_brush_min=a.redraw_brush[0], redraw_brush_max=a.redraw_brush[1], redraw_conventions=a.redraw_conventions,
-        redraw_pen_path=a.redraw_pen_path,
+        redraw_pen_path=a.redraw_pen_path, conventions=a.conventions, conventions_size=a.conventions_size,
+        conventions_classes="".join(sorted(set(a.conventions_classes))),
     )
     return config, a.out
 

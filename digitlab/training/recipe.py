@@ -3,7 +3,8 @@
     TrainConfig          every knob of a recipe, written whole into the model card
     augmenter            geometric + stroke-thickness augmentation for ``tf.data.map``
     redraw_pool          training digits re-drawn as canvas strokes, once per run (digitlab.data.stroke_augment)
-    mixer                a share of every batch swapped for re-drawn digits, for ``tf.data.map``
+    convention_pool      training digits given a writing-convention edit (a crossed 7...), once per run
+    mixer                a share of every batch swapped for digits of those pools, for ``tf.data.map``
     make_dataset         (x, y) arrays -> shuffled, augmented, batched ``tf.data`` pipeline
     training_data        the training pipeline plus the epoch callbacks the recipe needs
     learning_rate        the schedule: onecycle, cosine_restarts, constant, plateau
@@ -52,8 +53,12 @@ class TrainConfig:
     redraw_elastic: float = 0.0  # smooth displacement of the strokes, fraction of the digit height; 0 = off
     redraw_brush_min: float = 0.06  # brush width range, fraction of the digit height (MNIST: ~0.11)
     redraw_brush_max: float = 0.22
-    redraw_conventions: float = 0.0  # share of re-drawn 0/1/4/6/7/9 given a writing-convention edit (crossed 7, ...)
+    redraw_conventions: float = 0.0  # share of re-drawn 0/1/4/7/9 given a writing-convention edit (crossed 7, ...)
     redraw_pen_path: float = 0.0  # share drawn as one pen path through few points (the moves between strokes drawn too)
+    # Writing-convention synthesis (digitlab.data.stroke_augment.edit_pool): MNIST's own digits, edited
+    conventions: float = 0.0  # share of every augmented batch swapped for 0/1/4/7/9 given a convention edit in MNIST's pen; 0 = off
+    conventions_size: int = 6000  # training digits edited once per run (cached in runs/cache/)
+    conventions_classes: str = "01479"  # the digits edited (of those stroke_augment.EDITS knows)
     patience: int = 6  # EarlyStopping on val_accuracy
     max_iter: int = 200  # logistic regression solver iterations
     l2_c: float = 0.05  # logistic regression inverse regularisation strength
@@ -131,37 +136,68 @@ def redraw_pool(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> tuple[np.n
     return stroke_augment.pool(x, y, r, cache_dir=RUNS_DIR / "cache", log=lambda m: print(m, flush=True))
 
 
-def mixer(pool_x: np.ndarray, pool_y: np.ndarray, share: float, seed: int):
+def convention_pool(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """``config.conventions_size`` digits of (x, y) given a writing-convention edit in MNIST's own pen
+    (``stroke_augment.edit_pool``): ((P, 28, 28) uint8, (P,) labels); cached like ``redraw_pool``."""
+    from digitlab.data import stroke_augment
+    from digitlab.paths import RUNS_DIR
+
+    size = min(config.conventions_size, 256) if config.dry_run else config.conventions_size
+    return stroke_augment.edit_pool(x, y, size, config.seed, classes=[int(c) for c in config.conventions_classes],
+                                    cache_dir=RUNS_DIR / "cache", log=lambda m: print(m, flush=True))
+
+
+def mixer(pools: list[tuple[np.ndarray, np.ndarray, float]], seed: int):
     """A function (images (B,28,28,1), one-hot labels (B,10)) -> the batch with each digit swapped, with
-    probability ``share``, for a random one of the pool ((P, 28, 28) uint8, (P,) labels), for ``tf.data.map``."""
+    probability ``share``, for a random digit of the same class from a pool ((P, 28, 28) uint8, (P,)
+    labels, share), for ``tf.data.map``.  Same class: a pool of some classes only (the convention edits)
+    must not shift the class balance.  The shares add up (at most 1); a digit is swapped once at most."""
     import tensorflow as tf
 
-    px = tf.constant(pool_x[..., None])
-    py = tf.constant(np.eye(10, dtype=np.float32)[pool_y])
+    if sum(share for _, _, share in pools) > 1 + 1e-9:
+        raise ValueError("the pools' shares add up to more than 1")
     gen = tf.random.Generator.from_seed(seed + 11)
+    consts = []
+    for px, py, share in pools:
+        order = np.argsort(py, kind="stable")  # the pool by class: class c is rows start[c] .. start[c] + count[c]
+        count = np.bincount(py, minlength=10)
+        start = np.concatenate([[0], np.cumsum(count)[:-1]])
+        consts.append((tf.constant(px[order][..., None]), tf.constant(start, tf.int64), tf.constant(count, tf.int64), share))
 
     def apply(x, y):
         b = tf.shape(x)[0]
-        take = gen.uniform([b]) < share
-        i = gen.uniform([b], 0, len(pool_x), dtype=tf.int64)
-        x = tf.where(take[:, None, None, None], tf.cast(tf.gather(px, i), tf.float32) / 255.0, x)
-        return x, tf.where(take[:, None], tf.gather(py, i), y)
+        label = tf.argmax(y, axis=1)
+        u = gen.uniform([b])
+        low = 0.0
+        for px, start, count, share in consts:
+            n = tf.gather(count, label)
+            take = (u >= low) & (u < low + share) & (n > 0)
+            i = tf.gather(start, label) + tf.minimum(tf.cast(gen.uniform([b]) * tf.cast(n, tf.float32), tf.int64), tf.maximum(n - 1, 0))
+            i = tf.minimum(i, tf.cast(tf.shape(px)[0] - 1, tf.int64))  # a class the pool lacks: any row, not taken
+            x = tf.where(take[:, None, None, None], tf.cast(tf.gather(px, i), tf.float32) / 255.0, x)
+            low += share
+        return x, y
 
     return apply
 
 
 def make_dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig, training: bool, augment=None):
     """Batches of ((B,28,28,1) float32, (B,10) one-hot); training shuffles and augments: re-drawn digits
-    mixed in (``config.redraw``), then the geometric and stroke augmentation, applied to both.
+    (``config.redraw``) and convention-edited digits (``config.conventions``) mixed in, then the geometric
+    and stroke augmentation, applied to all.
 
     ``augment``: an optional boolean ``tf.Variable`` read at every batch; augmentation happens
     only while it is True (see ``training_data``).
     """
     import tensorflow as tf
 
-    steps = []
+    steps, pools = [], []
     if training and config.redraw > 0:
-        steps.append(mixer(*redraw_pool(x, y, config), config.redraw, config.seed))
+        pools.append((*redraw_pool(x, y, config), config.redraw))
+    if training and config.conventions > 0:
+        pools.append((*convention_pool(x, y, config), config.conventions))
+    if pools:
+        steps.append(mixer(pools, config.seed))
     if training and (config.rotation_deg or config.translate or config.zoom or config.stroke):
         steps.append(augmenter(config, config.seed))
     x = x[..., None].astype(np.float32)
