@@ -54,10 +54,11 @@ def test_boundary_costs_are_on_the_wall_clock_only(digits):
                                   max_epochs=3, callbacks=[Costs(middle=4)])
     assert not race.reached and race.epochs == pytest.approx(3.0) and len(race.curve) == 3 * 8
     assert race.boundaries == 2
-    # two boundaries, each an epoch-end pause plus a first-step pause: wall only (one in-epoch pause more would be 5)
-    assert 4 * PAUSE <= race.boundary_seconds < 5 * PAUSE
-    # three middle-of-epoch pauses: on both clocks
-    assert race.in_epoch_seconds >= 3 * PAUSE
+    # two boundaries, each an epoch-end pause plus a first-step pause: wall only (the rest of a boundary,
+    # the iterator's restart, took 0.3-1.3 s here)
+    assert 4 * PAUSE <= race.boundary_seconds < 6 * PAUSE
+    # three middle-of-epoch pauses: on both clocks, and no boundary pause (24 small steps besides)
+    assert 3 * PAUSE <= race.in_epoch_seconds < 4 * PAUSE
     assert race.wall_seconds == pytest.approx(race.in_epoch_seconds + race.boundary_seconds)
     assert race.validation_seconds > 0  # validation_split ran, and is on neither clock
     assert race.first_step_seconds > race.median_step_ms / 1000  # tracing, counted on both
