@@ -55,8 +55,8 @@ def test_boundary_costs_are_on_the_wall_clock_only(digits):
     assert not race.reached and race.epochs == pytest.approx(3.0) and len(race.curve) == 3 * 8
     assert race.boundaries == 2
     # two boundaries, each an epoch-end pause plus a first-step pause: wall only (the rest of a boundary,
-    # the iterator's restart, took 0.3-1.3 s here)
-    assert 4 * PAUSE <= race.boundary_seconds < 6 * PAUSE
+    # Keras restarting the epoch's iterator, varies here from 0.3 s to 2 s: no upper bound)
+    assert race.boundary_seconds >= 4 * PAUSE
     # three middle-of-epoch pauses: on both clocks, and no boundary pause (24 small steps besides)
     assert 3 * PAUSE <= race.in_epoch_seconds < 4 * PAUSE
     assert race.wall_seconds == pytest.approx(race.in_epoch_seconds + race.boundary_seconds)
