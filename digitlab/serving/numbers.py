@@ -1,0 +1,449 @@
+"""Reading a number: the digits in a picture of a handwritten number, in order, each read like one digit.
+
+    load_picture, polarity, background removal        the single-digit path's own functions (digitlab.preprocess)
+    ink mask -> connected components                   one piece per blob of ink
+    drop noise (dots, ruled lines)                     by size against the line's height H
+    cut wide pieces                                    candidate cuts at minima of the column profile, each
+                                                       followed down the ink as a least-ink path (a drop-fall
+                                                       that can bend around a stroke), when a piece is wider
+                                                       than SPLIT_WIDTH x H
+    candidate digits                                   runs of up to MAX_RUN neighbouring pieces that may be one
+                                                       digit (a 5's flag, a 7's bar, a broken stroke: pieces
+                                                       that overlap across, or a small one near a big one)
+    read every candidate at once                       each crop through ``preprocess.prepare`` and one
+                                                       ``predict_prepared`` call: one model pass, one gate pass
+    choose                                             the split of the pieces into digits whose digits the
+                                                       model is most sure of (sum of log calibrated confidence,
+                                                       less a penalty for "not a digit" and implausible shapes),
+                                                       by dynamic programming over the pieces, left to right
+
+Left to right means by the pieces' centres, which holds on a tilted or wavy baseline.  Every digit
+keeps the ``Prediction`` the single-digit path gives (label, calibrated confidence and probabilities,
+the abstain rule's verdict and reason, its 28x28 input) and its box in the original picture's pixels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from digitlab import pictures, preprocess
+from digitlab.serving.classifiers import Prediction
+
+WORK_SIDE = 1200  # a larger picture is shrunk to this longer side: eight digits keep ~100 px each
+NOISE_AREA = 0.02  # a blob with less ink than this x H^2 and smaller than NOISE_SIDE x H both ways is a dot of noise
+NOISE_SIDE = 0.3
+LINE_LENGTH, LINE_THICKNESS = 3.0, 0.2  # a blob longer than 3 H and thinner than 0.2 H is a ruled line, not a digit
+SPLIT_WIDTH = 0.6  # a piece wider than this x H, and than SPLIT_ASPECT x its own height, may hold touching
+SPLIT_ASPECT = 0.85  # digits: it gets candidate cuts (most single digits are narrower; a short piece is never cut)
+MIN_PART = 0.12  # a cut leaves at least this x H of the piece on either side (a "1" is ~0.1-0.2 H wide)
+CUT_SPACING = 0.25  # candidate cuts at least this x H apart
+CUT_BEND = 0.12  # a cut path wanders at most this x H either side of its column
+CUT_COST = 0.3  # score lost by each cut the chosen split uses...
+CROSS_COST = 0.4  # ...and per stroke width of ink the cut runs through (touching digits meet in a stroke or less)
+CUT_NARROW = 3.0  # ...and more when the blob is no wider than one digit can be
+SINGLE_WIDTH = 1.05  # (the blob's aspect below this: one digit's width)
+OVERLAP_COST = 3.0  # score lost by splitting two blobs that overlap across, per fraction of the narrower one covered
+MAX_RUN = 6  # pieces one digit may be made of
+SMALL = 0.55  # a piece shorter than this x H is a part of a digit (a flag, a bar), not a digit on its own...
+JOIN_GAP = 0.2  # ...and joins a neighbour at most this x H away; full-height pieces only when they overlap across
+TOUCH_GAP = 0.04  # or are at most this x H apart (a stroke broken where it turns down)
+MAX_ASPECT = 2.0  # no digit is wider than this x its height (at least TALL x H); WIDE_PENALTY weighs the rest
+WIDE_PENALTY = 3.0  # score lost per unit of aspect (width / height, the height at least TALL x H) above WIDE_FREE:
+WIDE_FREE = 1.25  # two digits read as one are wide (MNIST's own digits: median 0.8, 95% below 1.1, 99% below 1.45)
+TALL = 0.75
+SHORT_PENALTY = 3.0  # score lost by a digit shorter than SMALL x H standing alone (a stray flag read as a "1")
+ABSTAIN_PENALTY = 3.0  # score lost by a candidate the abstain rule refuses (the gate says it is not a digit)
+LENGTH_SIGMA = 0.15  # the ink's length: log(length / height) within LENGTH_FREE robust sigmas (at least LENGTH_SIGMA)
+LENGTH_FREE = 2.5  # of the median for its label costs nothing; beyond, LENGTH_PENALTY x the excess squared: two
+LENGTH_PENALTY = 2.0  # touching digits read as one hold twice a digit's ink, a fragment read as a digit far less
+# median and robust sigma of log(ink length / height) of MNIST training digits per label, measured by
+# ``ink_length_table`` on the first 20,000 (3x upscaled); tests/test_numbers.py measures it again
+INK_LENGTH = {0: (0.970, 0.115), 1: (0.183, 0.087), 2: (0.889, 0.152), 3: (0.869, 0.158), 4: (0.729, 0.114),
+              5: (0.898, 0.161), 6: (0.784, 0.167), 7: (0.632, 0.127), 8: (0.918, 0.137), 9: (0.752, 0.124)}
+FLOOR = 1e-6  # confidences are floored here before the log
+NO_INK_SCORE = -50.0  # a candidate whose crop holds too little ink to read (a sliver): never chosen while another way exists
+
+
+Box = tuple[int, int, int, int]  # (x0, y0, x1, y1): x1 and y1 exclusive, the box is picture[y0:y1, x0:x1]
+
+
+@dataclass
+class Piece:
+    """Ink pixels that stay together: a connected blob, or the part of one between two cuts."""
+
+    ys: np.ndarray  # (n,) row of each ink pixel in the work picture
+    xs: np.ndarray  # (n,) column of each
+    blob: int  # the connected blob it came from
+    cut_cost: float = 0.0  # the price of the cut on its left (0: it starts its blob): paid when a digit starts here
+
+    @property
+    def box(self) -> Box:
+        return int(self.xs.min()), int(self.ys.min()), int(self.xs.max()) + 1, int(self.ys.max()) + 1
+
+    @property
+    def centre(self) -> float:
+        x0, _, x1, _ = self.box
+        return (x0 + x1) / 2
+
+
+@dataclass
+class Digit:
+    """One digit of the number: the single-digit path's answer and where it is."""
+
+    prediction: Prediction  # label, calibrated confidence and probabilities, abstain and reason, its Prepared input
+    box: Box  # in the original picture's pixels
+
+    @property
+    def label(self) -> int:
+        return int(self.prediction.label)
+
+
+@dataclass
+class NumberReading:
+    """What ``read_number`` found.  ``number`` is every digit's best label in reading order, the ones the
+    model abstains on included ("" when the picture has no ink)."""
+
+    digits: list[Digit]
+    size: tuple[int, int]  # (width, height) of the original picture (after EXIF orientation)
+    preview: np.ndarray  # (h, w, 3) uint8 RGB picture as decoded (possibly smaller than ``size``: see pictures.py)
+    inverted: bool
+    notes: list[str] = field(default_factory=list)
+    line_height: float = 0.0  # H, in the original picture's pixels
+    candidates: int = 0  # how many candidate digits the model read
+
+    @property
+    def number(self) -> str:
+        return "".join(str(d.label) for d in self.digits)
+
+    @property
+    def no_ink(self) -> bool:
+        return not self.digits
+
+    @property
+    def unsure(self) -> list[int]:
+        """Positions (0-based) of the digits the abstain rule refuses."""
+        return [i for i, d in enumerate(self.digits) if d.prediction.abstain]
+
+
+# ----------------------------------------------------------------------------- the ink
+
+
+def _original_size(source, grey: np.ndarray) -> tuple[int, int]:
+    """(width, height) of the picture as stored, after EXIF orientation: ``load_picture`` decodes a large one
+    at a fraction of its size, and boxes are given in the picture's own pixels.  The picture was already
+    decoded once, so this only reads its header; if that fails the decoded size is the answer."""
+    if isinstance(source, np.ndarray):
+        return int(source.shape[1]), int(source.shape[0])
+    from PIL import Image
+
+    h, w = grey.shape
+    try:
+        if isinstance(source, Image.Image):
+            size, orientation = source.size, pictures._orientation(source, [])
+        else:
+            with pictures._opened(source) as fp, Image.open(fp, formats=pictures.FORMATS) as im:
+                size, orientation = im.size, pictures._orientation(im, [])
+    except Exception:  # the file changed since it was decoded: keep the decoded size
+        return w, h
+    ow, oh = (size[1], size[0]) if orientation in (5, 6, 7, 8) else size
+    return (int(ow), int(oh)) if ow >= w and oh >= h else (w, h)
+
+
+def ink_picture(source, invert: preprocess.Invert = "auto") -> tuple[np.ndarray, np.ndarray, bool, list[str], tuple[int, int], float]:
+    """A picture -> (clean ink (h, w) float32 in [0, 1] at work size, RGB preview, inverted, notes, original
+    (width, height), work pixels per original pixel), through the single-digit path's own steps:
+    ``load_picture``, ``ink_is_dark``, ``remove_background``, the frame's blobs dropped from photos and faint
+    pixels kept only next to ink.  Raises ImageError for what is not a readable picture."""
+    if invert not in ("auto", "yes", "no"):
+        raise ValueError(f"invert must be 'auto', 'yes' or 'no', not {invert!r}")
+    grey, preview, notes = preprocess.load_picture(source)
+    size = _original_size(source, grey)
+    h, w = grey.shape
+    if max(h, w) > WORK_SIDE:
+        s = WORK_SIDE / max(h, w)
+        grey = cv2.resize(grey, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        notes.append(f"shrunk from {w}x{h} to {grey.shape[1]}x{grey.shape[0]} for speed")
+    inverted = preprocess.ink_is_dark(grey) if invert == "auto" else invert == "yes"
+    ink = 1.0 - grey if inverted else grey
+    clean, contrast = preprocess.remove_background(ink)
+    if preprocess.is_photo(ink):
+        clean = preprocess._drop_border(clean)  # the desk or page edge in a corner, as for one digit
+    r = max(1, round(min(clean.shape) / 100))
+    near_ink = cv2.dilate((clean > preprocess.INK_LEVEL).astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8))
+    clean = np.where(near_ink > 0, clean, 0).astype(np.float32)
+    n_ink = int((clean > 0.5).sum())
+    if contrast < preprocess.MIN_CONTRAST or n_ink < max(3, preprocess.MIN_INK_FRACTION * clean.size):
+        notes.append(f"no ink found (contrast {contrast:.2f}, {n_ink} ink pixels)")
+        clean = np.zeros_like(clean)
+    return clean, preview, inverted, notes, size, clean.shape[1] / size[0]
+
+
+# ----------------------------------------------------------------------------- pieces
+
+
+def line_height(heights: np.ndarray) -> float:
+    """H: the median height of the tall blobs (at least half the tallest), robust to flags, bars and dots."""
+    return float(np.median(heights[heights >= 0.5 * heights.max()]))
+
+
+def _blobs(clean: np.ndarray, notes: list[str]) -> tuple[list[Piece], float]:
+    """Connected blobs of ink (8-connected, at INK_LEVEL), noise and ruled lines dropped; and H."""
+    mask = (clean > preprocess.INK_LEVEL).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if n <= 1:
+        return [], 0.0
+    w, h, area = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_AREA]
+    line = (w > LINE_LENGTH * np.maximum(h, 1)) & (h < LINE_THICKNESS * np.maximum(w, 1) / LINE_LENGTH)
+    keep = ~line if (~line).any() else np.ones_like(line)
+    big = line_height(h[keep])
+    noise = (area < NOISE_AREA * big**2) & (w < NOISE_SIDE * big) & (h < NOISE_SIDE * big)
+    keep &= ~noise
+    if not keep.any():  # only specks: the biggest of them is all there is
+        keep[np.argmax(area)] = True
+    dropped = int(noise.sum() + (line & ~noise).sum())
+    if dropped:
+        notes.append(f"{dropped} blob(s) of noise or ruled line ignored")
+    height = line_height(h[keep])
+    ys, xs = np.nonzero(labels)
+    lab = labels[ys, xs]
+    order = np.argsort(lab, kind="stable")
+    ys, xs, lab = ys[order], xs[order], lab[order]
+    starts = np.searchsorted(lab, np.arange(1, n + 1))
+    pieces = [Piece(ys[starts[i] : starts[i + 1]], xs[starts[i] : starts[i + 1]], i) for i in range(n - 1) if keep[i]]
+    return pieces, height
+
+
+def _cut_path(ink: np.ndarray, column: int, bend: int) -> np.ndarray:
+    """The least-ink path from the top row to the bottom one of ``ink`` (h, w), starting anywhere within
+    ``bend`` of ``column`` and moving at most one column per row: (h,) the cut's column per row."""
+    h, w = ink.shape
+    lo, hi = max(0, column - bend), min(w, column + bend + 1)
+    cost = ink[:, lo:hi].astype(np.float64) + 0.002 * np.abs(np.arange(lo, hi) - column)  # ties: stay near the column
+    total = cost.copy()
+    step = np.zeros(cost.shape, np.int8)
+    for r in range(1, h):
+        prev = total[r - 1]
+        options = np.stack([np.r_[np.inf, prev[:-1]], prev, np.r_[prev[1:], np.inf]])  # from the left, above, the right
+        k = np.argmin(options, axis=0)
+        total[r] += options[k, np.arange(options.shape[1])]
+        step[r] = k - 1
+    path = np.empty(h, np.int64)
+    path[-1] = int(np.argmin(total[-1]))
+    for r in range(h - 1, 0, -1):
+        path[r - 1] = path[r] + step[r, path[r]]
+    return path + lo
+
+
+def _cut(piece: Piece, clean: np.ndarray, height: float) -> list[Piece]:
+    """A wide piece -> the pieces between its candidate cuts (itself when it is narrow or has no good cut).
+
+    Candidate columns are the minima of the piece's column profile (its ink summed down each column,
+    smoothed) at least MIN_PART x H from either end and CUT_SPACING x H apart, at most about two per
+    expected digit; each becomes a least-ink path down the piece.  Pixels on or right of a path go right."""
+    x0, y0, x1, y1 = piece.box
+    width = x1 - x0
+    if width <= SPLIT_WIDTH * height or width <= SPLIT_ASPECT * (y1 - y0) or y1 - y0 < SMALL * height:
+        return [piece]
+    local = np.zeros((y1 - y0, width), np.float32)
+    local[piece.ys - y0, piece.xs - x0] = clean[piece.ys, piece.xs]
+    k = max(1, round(0.04 * height))
+    profile = np.convolve(local.sum(axis=0), np.ones(2 * k + 1) / (2 * k + 1), mode="same")
+    edge = max(1, round(MIN_PART * height))
+    inner = np.arange(edge, width - edge)
+    if inner.size == 0:
+        return [piece]
+    reach = max(1, round(0.05 * height))
+    minima = [c for c in inner if profile[c] <= profile[max(0, c - reach) : c + reach + 1].min() + 1e-6]
+    budget = max(1, math.ceil(width / (0.4 * height)))
+    columns: list[int] = []
+    for c in sorted(minima, key=lambda c: profile[c]):
+        if all(abs(c - o) >= CUT_SPACING * height for o in columns):
+            columns.append(int(c))
+        if len(columns) >= budget:
+            break
+    if not columns:
+        return [piece]
+    bend = max(1, round(CUT_BEND * height))
+    paths = [_cut_path(local, c, bend) for c in sorted(columns)]
+    for a, b in zip(paths, paths[1:]):  # paths never cross: each stays right of the one before
+        np.maximum(b, a, out=b)
+    rows, cols = piece.ys - y0, piece.xs - x0
+    part = np.zeros(len(rows), np.int64)
+    for p in paths:
+        part += cols >= p[rows]
+    stroke = max(1.0, preprocess.stroke_width(local > preprocess.INK_LEVEL))
+    narrow = CUT_NARROW if width < SINGLE_WIDTH * max(y1 - y0, TALL * height) else 0.0
+    costs = [0.0] + [CUT_COST + narrow + CROSS_COST * float((local[np.arange(len(p)), p] > preprocess.INK_LEVEL).sum()) / stroke
+                     for p in paths]
+    out = [Piece(piece.ys[part == i], piece.xs[part == i], piece.blob, costs[i]) for i in range(len(paths) + 1)]
+    return [p for p in out if len(p.ys)]
+
+
+# ----------------------------------------------------------------------------- candidates and the choice
+
+
+def _joinable(run: list[Piece], nxt: Piece, height: float) -> bool:
+    """May ``nxt`` be part of the same digit as ``run``?  Parts of one cut blob may always be joined back;
+    a small piece (a flag, a bar, a broken stroke's end) joins within JOIN_GAP x H; two full-height pieces
+    only when they overlap across or all but touch (one digit written in two strokes): a visible gap separates digits."""
+    x0 = min(p.box[0] for p in run)
+    x1 = max(p.box[2] for p in run)
+    ys0, ys1 = min(p.box[1] for p in run), max(p.box[3] for p in run)
+    nx0, ny0, nx1, ny1 = nxt.box
+    tall = max(ys1, ny1) - min(ys0, ny0)
+    if max(x1, nx1) - min(x0, nx0) > MAX_ASPECT * max(tall, TALL * height) or tall > 1.6 * height:
+        return False
+    if run[-1].blob == nxt.blob:
+        return True
+    gap = max(nx0 - x1, x0 - nx1)  # negative: they overlap across
+    small = min(ny1 - ny0, max(p.box[3] for p in run) - min(p.box[1] for p in run)) < SMALL * height
+    return gap <= (JOIN_GAP if small else TOUCH_GAP) * height
+
+
+def _boundary_cost(left: Piece, right: Piece) -> float:
+    """The price of starting a new digit between two neighbouring pieces: the cut's own price between two
+    parts of one blob; between two blobs, OVERLAP_COST x how much of the narrower one the other covers across
+    (one digit written in two strokes overlaps itself; two digits side by side barely do)."""
+    if left.blob == right.blob:
+        return right.cut_cost
+    (a0, _, a1, _), (b0, _, b1, _) = left.box, right.box
+    return OVERLAP_COST * max(0, min(a1, b1) - max(a0, b0)) / max(1, min(a1 - a0, b1 - b0))
+
+
+def _crop(pieces: list[Piece], members: list[int], clean: np.ndarray, core: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """The candidate's ink alone: its pieces' pixels with the faint edge around them, none of another piece's
+    ink, on a black margin (so ``prepare`` sees a flat, one-tone border and skips the photo steps)."""
+    ys = np.concatenate([pieces[m].ys for m in members])
+    xs = np.concatenate([pieces[m].xs for m in members])
+    pad = 3
+    y0, y1 = max(0, ys.min() - pad), min(clean.shape[0], ys.max() + 1 + pad)
+    x0, x1 = max(0, xs.min() - pad), min(clean.shape[1], xs.max() + 1 + pad)
+    mine = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    mine[ys - y0, xs - x0] = 1
+    near = cv2.dilate(mine, np.ones((2 * pad - 1, 2 * pad - 1), np.uint8)) > 0
+    others = core[y0:y1, x0:x1] & ~np.isin(owner[y0:y1, x0:x1], members)
+    crop = np.where(near & ~others, clean[y0:y1, x0:x1], 0).astype(np.float32)
+    return np.pad(crop, max(crop.shape) // 2)  # mostly background: prepare's background level is the black, not the ink
+
+
+def ink_length(mask: np.ndarray, height: float) -> float:
+    """How long a digit's pen path is, in heights: ink area / stroke width / ``height`` ((h, w) bool mask)."""
+    area = int(mask.sum())
+    return area / max(1.0, preprocess.stroke_width(mask.astype(np.float32))) / max(1.0, height) if area else 0.0
+
+
+def ink_length_table(x: np.ndarray, y: np.ndarray) -> dict[int, tuple[float, float]]:
+    """Median and robust sigma (1.4826 MAD) of log ``ink_length`` per label, over MNIST digits x (N, 28, 28) uint8
+    upscaled 3x (a digit's height as in a picture of a number): how INK_LENGTH was measured."""
+    logs: dict[int, list[float]] = {d: [] for d in range(10)}
+    for im, label in zip(x, y):
+        mask = cv2.resize(im, (84, 84), interpolation=cv2.INTER_CUBIC) > 127
+        rows = np.flatnonzero(mask.any(axis=1))
+        if rows.size:
+            logs[int(label)].append(math.log(max(ink_length(mask, rows[-1] - rows[0] + 1), FLOOR)))
+    out = {}
+    for d, v in logs.items():
+        a = np.array(v)
+        med = float(np.median(a)) if a.size else 0.0
+        out[d] = (round(med, 3), round(float(1.4826 * np.median(np.abs(a - med))), 3) if a.size else 1.0)
+    return out
+
+
+def _score(pred: Prediction, box: Box, length: float, height: float) -> float:
+    """How good a candidate is as one digit: log of its calibrated confidence, less what its shape makes unlikely
+    (too wide, too short to stand alone, too much or too little ink for its label) and a refusal of the abstain rule."""
+    x0, y0, x1, y1 = box
+    s = math.log(max(pred.confidence, FLOOR))
+    s -= WIDE_PENALTY * max(0.0, (x1 - x0) / max(y1 - y0, TALL * height) - WIDE_FREE)
+    if y1 - y0 < SMALL * height:
+        s -= SHORT_PENALTY
+    median, sigma = INK_LENGTH[pred.label]
+    z = abs(math.log(max(length, FLOOR)) - median) / max(sigma, LENGTH_SIGMA)
+    s -= LENGTH_PENALTY * max(0.0, z - LENGTH_FREE) ** 2
+    if pred.abstain:
+        s -= ABSTAIN_PENALTY
+    return s
+
+
+def read_number(source, classifier, invert: preprocess.Invert = "auto") -> NumberReading:
+    """Any picture of a handwritten number -> ``NumberReading`` (the digits in reading order).
+
+    classifier: anything with ``predict_prepared`` (``serving.runtime.ServedModel`` as Home and the CLI use,
+    ``classifiers.Classifier``, an exported model).  Raises ImageError for what is not a readable picture."""
+    clean, preview, inverted, notes, size, scale = ink_picture(source, invert)
+    pieces, height = _blobs(clean, notes) if clean.any() else ([], 0.0)
+    if not pieces:
+        return NumberReading([], size, preview, inverted, notes)
+    pieces = [p for blob in pieces for p in _cut(blob, clean, height)]
+    pieces.sort(key=lambda p: p.centre)
+    core = clean > preprocess.INK_LEVEL
+    owner = np.full(clean.shape, -1, np.int32)
+    for i, p in enumerate(pieces):
+        owner[p.ys, p.xs] = i
+    spans: list[tuple[int, int]] = []  # candidate digits: pieces[i:j]
+    for i in range(len(pieces)):
+        j = i + 1
+        spans.append((i, j))
+        while j < len(pieces) and j - i < MAX_RUN and _joinable(pieces[i:j], pieces[j], height):
+            j += 1
+            spans.append((i, j))
+    crops = [_crop(pieces, list(range(i, j)), clean, core, owner) for i, j in spans]
+    prepared = [preprocess.prepare(c, invert="no") for c in crops]
+    predictions = classifier.predict_prepared(prepared)  # one model pass and one gate pass for every candidate
+    boxes = [_union(pieces[i:j]) for i, j in spans]
+    lengths = [ink_length(c > preprocess.INK_LEVEL, max(b[3] - b[1], TALL * height)) for c, b in zip(crops, boxes)]
+    scores = [_score(p, b, n, height) if not p.no_ink else NO_INK_SCORE for p, b, n in zip(predictions, boxes, lengths)]
+    best = [0.0] + [-math.inf] * len(pieces)  # best[j]: the best split of pieces[:j] into digits
+    back = [-1] * (len(pieces) + 1)
+    for k in sorted(range(len(spans)), key=lambda k: spans[k][1]):
+        i, j = spans[k]
+        total = best[i] + scores[k] - (_boundary_cost(pieces[i - 1], pieces[i]) if i else 0.0)
+        if total > best[j]:
+            best[j], back[j] = total, k
+    chosen, j = [], len(pieces)
+    while j > 0 and back[j] >= 0:
+        chosen.append(back[j])
+        j = spans[back[j]][0]
+    digits = [Digit(predictions[k], _to_original(boxes[k], scale, size)) for k in reversed(chosen)]
+    return NumberReading(digits, size, preview, inverted, notes, height / scale, len(spans))
+
+
+def _union(pieces: list[Piece]) -> Box:
+    boxes = np.array([p.box for p in pieces])
+    return int(boxes[:, 0].min()), int(boxes[:, 1].min()), int(boxes[:, 2].max()), int(boxes[:, 3].max())
+
+
+def _to_original(box: Box, scale: float, size: tuple[int, int]) -> Box:
+    x0, y0, x1, y1 = box
+    w, h = size
+    return (max(0, math.floor(x0 / scale)), max(0, math.floor(y0 / scale)), min(w, math.ceil(x1 / scale)), min(h, math.ceil(y1 / scale)))
+
+
+# ----------------------------------------------------------------------------- showing it
+
+
+def draw_boxes(reading: NumberReading, colour=(230, 60, 40), unsure=(240, 170, 0)) -> np.ndarray:
+    """The picture (``reading.preview``) with a numbered box around each digit, unsure ones in ``unsure``:
+    (h, w, 3) uint8 RGB, scaled up so a small drawing's labels stay legible."""
+    picture = np.ascontiguousarray(reading.preview)
+    ph, pw = picture.shape[:2]
+    up = max(1.0, 480 / max(pw, 1)) if pw < 480 else 1.0
+    if up > 1:
+        picture = cv2.resize(picture, (round(pw * up), round(ph * up)), interpolation=cv2.INTER_NEAREST)
+    sx, sy = picture.shape[1] / reading.size[0], picture.shape[0] / reading.size[1]
+    thick = max(1, round(max(picture.shape[:2]) / 400))
+    for i, d in enumerate(reading.digits, 1):
+        x0, y0, x1, y1 = d.box
+        c = unsure if d.prediction.abstain else colour
+        a, b = (round(x0 * sx), round(y0 * sy)), (round(x1 * sx) - 1, round(y1 * sy) - 1)
+        cv2.rectangle(picture, a, b, c, thick)
+        scale = max(0.4, thick * 0.45)
+        (tw, th), _ = cv2.getTextSize(str(i), cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+        ty = a[1] - 3 if a[1] - th - 4 >= 0 else b[1] + th + 4
+        cv2.rectangle(picture, (a[0], ty - th - 2), (a[0] + tw + 2, ty + 2), c, -1)
+        cv2.putText(picture, str(i), (a[0] + 1, ty), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA)
+    return picture
