@@ -1,4 +1,4 @@
-"""python evaluation/predict.py PATH [PATH ...] [--model NAME_OR_FILE] [--format json|text] [--invert auto|yes|no]
+"""python evaluation/predict.py PATH [PATH ...] [--number] [--model NAME_OR_FILE] [--format json|text] [--invert auto|yes|no]
 
 Predict the digit in image files. PATH is an image file or a directory (every image
 inside, sorted). Every picture goes through digitlab's one preprocessing path; the
@@ -26,6 +26,16 @@ a bad file, with its traceback on stderr: its file still gets a line and the oth
 directory every entry named like a picture is taken, whatever it is: a FIFO, a socket or a dangling link
 gets its error line instead of being skipped.  The default model is the best usable model in models/ by
 its card.
+
+--number reads each picture as a handwritten number (digitlab.serving.numbers: the digits found in order,
+each through the same preprocessing and the same abstain rule as one digit).  --format json prints
+    {"path": str, "number": "4071", "digits": [{"label": int, "confidence": float, "box": [x0, y0, x1, y1],
+     "abstain": bool}, ...]}
+number is every digit's best label in reading order, the ones the model abstains on included ("abstain": true
+on that digit); "" when the picture has no ink.  box is the digit's ink in the picture's own pixels (after
+EXIF orientation), x1 and y1 exclusive.  --format text prints "PATH<tab>NUMBER<tab>CONFIDENCES", a "?" after
+the confidence of each digit the model abstains on ("PATH<tab>no ink" without ink).  Errors and exit codes
+are those above.
 
 Longer than a thin script because it owns the command-line contract above: folders expanded, one line per
 file whatever happens to it, two output formats; every decision itself is digitlab's (serving.classifiers.Prediction).
@@ -116,6 +126,39 @@ def format_error(path: Path, message: str, fmt: str) -> str:
     return f"{printable(str(path))}\terror: {printable(message)}"
 
 
+def format_number(path: Path, reading, fmt: str) -> str:
+    """One output line for a ``serving.numbers.NumberReading``."""
+    if fmt == "json":
+        digits = [{"label": d.label, "confidence": round(d.prediction.confidence, 6), "box": list(d.box), "abstain": d.prediction.abstain}
+                  for d in reading.digits]
+        return json.dumps({"path": str(path), "number": reading.number, "digits": digits})
+    if reading.no_ink:
+        return f"{printable(str(path))}\tno ink"
+    shown = " ".join(f"{d.prediction.confidence:.3f}" + ("?" if d.prediction.abstain else "") for d in reading.digits)
+    return f"{printable(str(path))}\t{reading.number}\t{shown}"
+
+
+def number_lines(classifier, files: list[tuple[Path, str | None]], invert: str, fmt: str) -> Iterator[tuple[str, str]]:
+    """``predict_lines`` for --number: (line, outcome) for every file, each read as a number (one model pass
+    per picture for all its candidate digits)."""
+    from digitlab import preprocess
+    from digitlab.serving import numbers
+
+    for f, reason in files:
+        if reason is not None:
+            yield format_error(f, reason, fmt), "error"
+            continue
+        try:
+            reading = numbers.read_number(f, classifier, invert=invert)
+        except preprocess.ImageError as e:
+            yield format_error(f, str(e), fmt), "error"
+        except Exception as e:
+            traceback.print_exc()
+            yield format_error(f, f"internal error, not a problem with this file: {type(e).__name__}: {e}", fmt), "internal"
+        else:
+            yield format_number(f, reading, fmt), "ok"
+
+
 def predict_lines(classifier, files: list[tuple[Path, str | None]], invert: str, fmt: str) -> Iterator[tuple[str, str]]:
     """(line, outcome) for every file, in order: outcome "ok", "error" (the file was refused, with its
     reason) or "internal" (preparing it raised something that is not a refusal: a bug, whose traceback
@@ -154,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     p = cli.parser(__doc__)
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or directories of images")
     p.add_argument("--model", default=None, help="model name in models/, a .keras or .h5 file, or an export from evaluation/export.py (.onnx, .tflite, SavedModel folder) (default: best usable model by its card)")
+    p.add_argument("--number", action="store_true", help="read each picture as a number of several digits (default: one digit)")
     p.add_argument("--format", choices=("json", "text"), default="text", help="output format (default text)")
     p.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
                    help="auto-detect dark ink on light paper, or force it: yes = dark ink on light, no = light ink on dark (default auto)")
@@ -174,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.reconfigure(errors="backslashreplace")
     outcomes = set()
     try:
-        for line, outcome in predict_lines(classifier, files, a.invert, a.format):
+        lines = (number_lines if a.number else predict_lines)(classifier, files, a.invert, a.format)
+        for line, outcome in lines:
             print(line, flush=True)  # what was answered is out even if a later file kills the process
             outcomes.add(outcome)
     except Exception:  # a crash (not a bad file) must never look like one: traceback and its own exit code
