@@ -1,0 +1,95 @@
+"""python evaluation/numbers.py [--per-cell 40] [--four 250] [--lengths 2,3,4,5,6,7,8] [--model NAME_OR_FILE] [--seed 0] [--out DIR] [--dry-run]
+
+The numbers dev benchmark (issue 14): numbers of 2-8 digits built from MNIST *test* digits with controlled
+gaps (wide, narrow, touching, overlapping by a few pixels), a tilted and jittered baseline, italic slant and
+digits of different heights, rendered as canvas drawings (white on black, PNG) and as photos (dark ink on
+shaded paper, JPEG) by digitlab.data.number_cases, and read through the predict CLI's --number path
+(digitlab.serving.numbers.read_number on the file's bytes, the model served by ONNX Runtime).  Prints and
+writes whole-number and per-digit accuracy by gap class, render and length to DIR/numbers.json and
+DIR/numbers.md (default evaluation/reports/numbers/).  Target: >= 97% of 4-digit numbers with visible gaps
+(wide, narrow) read right with the default model.  --dry-run: a few numbers, into a temporary folder.
+"""
+
+from __future__ import annotations
+
+import sys
+
+if __name__ == "numbers":  # pragma: no cover - only when another script in evaluation/ imports numpy
+    # This file has the standard library's name, and a script run from evaluation/ has this folder first on
+    # sys.path: numpy's `import numbers` finds this file.  It hands over the standard library's module, which
+    # the import then returns (importlib takes the module from sys.modules after running the file).
+    import importlib.machinery
+    import importlib.util
+    import os
+
+    _here = os.path.dirname(os.path.abspath(__file__))
+    _spec = importlib.machinery.PathFinder.find_spec("numbers", [p for p in sys.path if os.path.abspath(p or ".") != _here])
+    _stdlib = importlib.util.module_from_spec(_spec)
+    sys.modules["numbers"] = _stdlib
+    _spec.loader.exec_module(_stdlib)
+    globals().update({k: v for k, v in vars(_stdlib).items() if not k.startswith("__")})
+
+import time
+
+from digitlab import cli
+from digitlab.paths import REPORTS_DIR
+
+DEFAULT_OUT = REPORTS_DIR / "numbers"
+TARGET = 0.97
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = cli.parser(__doc__)
+    p.add_argument("--per-cell", type=int, default=40, help="numbers per (length, gap class, render) (default 40)")
+    p.add_argument("--four", type=int, default=250, help="numbers per (gap class, render) of 4 digits, the target's length (default 250)")
+    p.add_argument("--lengths", default="2,3,4,5,6,7,8", help="numbers of these lengths (default 2,3,4,5,6,7,8)")
+    p.add_argument("--model", default=None, help="model name in models/ or a file (default: the best by its card)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the digits drawn and of the layouts (default 0)")
+    cli.add_out(p, DEFAULT_OUT, "report folder")
+    cli.add_mnist(p)
+    cli.add_dry_run(p, "2 numbers per cell of lengths 2 and 4, in seconds, into a temporary folder (for tests)")
+    a = p.parse_args(argv)
+    try:
+        lengths = sorted({int(v) for v in a.lengths.split(",") if v.strip()})
+    except ValueError:
+        p.error(f"--lengths: whole numbers separated by commas, not {a.lengths!r}")
+    if not lengths or min(lengths) < 1 or max(lengths) > 12:
+        p.error("--lengths: between 1 and 12 digits")
+    if a.per_cell < 1 or a.four < 0:
+        p.error("--per-cell must be at least 1 and --four at least 0")
+    if a.dry_run:
+        lengths, a.per_cell, a.four = [2, 4], 2, 0
+
+    from digitlab import data, files
+    from digitlab.data import number_cases
+    from digitlab.evaluation import numbers
+    from digitlab.models import artifacts
+    from digitlab.serving import runtime
+
+    try:
+        classifier = runtime.load(a.model)
+        d = data.load_mnist(a.mnist)
+    except (artifacts.ModelError, data.DataError) as e:
+        return cli.error(e)
+    out = cli.output_folder(a.out, DEFAULT_OUT, a.dry_run, "numbers")
+    print(f"model: {classifier.name}; lengths {lengths}, {a.per_cell} per cell" + (f", {a.four} per cell of 4 digits" if a.four else ""), flush=True)
+    t0 = time.perf_counter()
+    cases = list(number_cases.cases(d.x_test, d.y_test, [n for n in lengths if n != 4 or not a.four], per_cell=a.per_cell, seed=a.seed))
+    if a.four and 4 in lengths:
+        cases += list(number_cases.cases(d.x_test, d.y_test, [4], per_cell=a.four, seed=a.seed + 1))
+    rows = numbers.read_cases(classifier, cases)
+    summary = numbers.summarise(rows)
+    report = {"model": classifier.name, "seed": a.seed, "lengths": lengths, "per_cell": a.per_cell, "four": a.four, "target": TARGET,
+              "summary": summary, "seconds": round(time.perf_counter() - t0, 1),
+              "command": "python evaluation/numbers.py " + " ".join(sys.argv[1:] if argv is None else argv), "rows": rows}
+    out.mkdir(parents=True, exist_ok=True)
+    files.atomic_write_json(out / "numbers.json", report)
+    text = numbers.markdown(report)
+    files.atomic_write_bytes(out / "numbers.md", text.encode())
+    print(text, flush=True)
+    print(f"report: {out / 'numbers.json'} and numbers.md ({report['seconds']} s)")
+    return cli.OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
