@@ -447,3 +447,15 @@ def draw_boxes(reading: NumberReading, colour=(230, 60, 40), unsure=(240, 170, 0
         cv2.rectangle(picture, (a[0], ty - th - 2), (a[0] + tw + 2, ty + 2), c, -1)
         cv2.putText(picture, str(i), (a[0] + 1, ty), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA)
     return picture
+
+
+def digit_rows(reading: NumberReading) -> list[dict]:
+    """One row per digit for a table: position, label, calibrated confidence, the abstain rule's verdict and
+    the ten calibrated probabilities (what the Numbers page shows; the same fields as the CLI's JSON)."""
+    rows = []
+    for i, d in enumerate(reading.digits, 1):
+        p = d.prediction
+        row = {"#": i, "read": p.label, "confidence": round(p.confidence, 4), "not sure": p.abstain, "box": str(list(d.box))}
+        row.update({str(k): round(float(v), 4) for k, v in enumerate(p.probabilities)})
+        rows.append(row)
+    return rows

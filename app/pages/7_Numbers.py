@@ -1,0 +1,114 @@
+"""Read a handwritten number: draw it on a wide canvas, upload a picture or take a photo.
+
+    streamlit run app/Home.py   (then "Numbers" in the sidebar)
+
+Each digit is found, boxed and read through the same preprocessing and the same abstain rule as one
+digit on Home (digitlab.serving.numbers); the model is served by ONNX Runtime (no TensorFlow here).
+"""
+
+import common
+import streamlit as st
+
+from digitlab import preprocess
+from digitlab.evaluation import inspect_input
+from digitlab.serving import numbers
+
+CANVAS_W, CANVAS_H = 840, 240  # px: room for eight digits of ~100 px
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
+INVERT = {"auto": "Detect", "yes": "Dark ink on light paper", "no": "Light ink on dark background"}
+SOURCES = ["Draw", "Upload", "Camera"]
+
+
+def clear_canvas() -> None:
+    st.session_state.numbers_nonce += 1
+    st.session_state.numbers_drawn = None
+
+
+def show_reading(reading: numbers.NumberReading, origin: str) -> None:
+    """The picture with a numbered box per digit, the number, each digit's probabilities and its 28x28 input."""
+    if reading.no_ink:
+        st.info("No ink found yet: write a number (a few digits side by side) and it is read here.")
+        for note in reading.notes:
+            st.caption(f"ℹ️ {note}")
+        return
+    st.image(numbers.draw_boxes(reading), caption=f"{origin}: {len(reading.digits)} digit(s) found, numbered left to right")
+    unsure = reading.unsure
+    st.metric("Number read", reading.number, f"{len(unsure)} digit(s) not sure" if unsure else "every digit sure",
+              delta_color="off", delta_arrow="off")
+    if unsure:
+        st.warning("Not sure of digit " + ", ".join(f"#{i + 1} (best guess {reading.digits[i].label})" for i in unsure)
+                   + ": boxed in yellow. " + reading.digits[unsure[0]].prediction.message)
+    st.dataframe(numbers.digit_rows(reading), hide_index=True, width="stretch")
+    st.caption(common.CALIBRATED_NOTE)
+    for i, d in enumerate(reading.digits, 1):
+        with st.expander(f"Digit #{i}: {d.label} ({d.prediction.confidence:.1%}){' · not sure' if d.prediction.abstain else ''}"):
+            left, right = st.columns([1, 3])
+            left.image(inspect_input.enlarge(d.prediction.prepared.image, 140), caption="the model's 28×28 input")
+            with right:
+                common.show_probabilities(d.prediction)
+                st.caption(d.prediction.message)
+    for note in reading.notes:
+        st.caption(f"ℹ️ {note}")
+
+
+def read(clf, picture, invert, origin: str) -> None:
+    try:
+        reading = numbers.read_number(picture, clf, invert=invert)
+    except preprocess.ImageError as e:
+        st.error(f"Cannot use **{origin}**: {e}")
+        return
+    show_reading(reading, origin)
+
+
+@st.fragment
+def draw_panel(clf) -> None:
+    """The wide canvas and what is read from it.  A fragment: a stroke reruns only this."""
+    from streamlit_drawable_canvas import st_canvas  # only inside a running app (STACK.md)
+
+    result = st_canvas(
+        stroke_width=st.session_state.get("numbers_brush", 12),
+        stroke_color="#000000",
+        background_color="#FFFFFF",
+        height=CANVAS_H,
+        width=CANVAS_W,
+        drawing_mode="freedraw",
+        update_streamlit=True,
+        return_image_data=True,
+        key=f"numbers-canvas-{st.session_state.numbers_nonce}",
+    )
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    c1.slider("Brush size", 4, 30, 12, key="numbers_brush")
+    c2.button("Clear", on_click=clear_canvas, key="numbers_clear", width="stretch")
+    st.caption("Write a number with the digits side by side, like on paper. Undo and redo are in the toolbar below the canvas.")
+    if result.image_data is not None and inspect_input.stroke_count(result.json_data) > 0:
+        st.session_state.numbers_drawn = result.image_data
+    elif inspect_input.stroke_count(result.json_data) == 0:
+        st.session_state.numbers_drawn = None
+    if st.session_state.numbers_drawn is None:
+        st.info("Write a number on the canvas: it is read as soon as a stroke ends.")
+        return
+    read(clf, st.session_state.numbers_drawn, "yes", "drawing")
+
+
+common.page("Read a number", "🔢")
+for key, value in {"numbers_nonce": 0, "numbers_drawn": None}.items():
+    if key not in st.session_state:
+        st.session_state[key] = value
+clf = common.require_model(common.sidebar(keras=False))
+source = st.segmented_control("Input", SOURCES, default="Draw", required=True, key="numbers_source", label_visibility="collapsed")
+if source == "Draw":
+    draw_panel(clf)
+elif source == "Upload":
+    upload = st.file_uploader("Picture of a number", type=UPLOAD_TYPES, key="numbers_upload", help="PNG, JPEG, WebP, BMP, TIFF or GIF")
+    invert = st.radio("Ink", list(INVERT), format_func=INVERT.get, horizontal=True, key="numbers_invert")
+    if upload is None:
+        st.info("Upload a photo or scan of a handwritten number.")
+    else:
+        read(clf, upload.getvalue(), invert, f"upload: {upload.name}")
+else:
+    shot = st.camera_input("Hold a written number up to the camera", key="numbers_camera")
+    if shot is None:
+        st.info("Allow the camera, hold the paper with the number flat and well lit, and take the photo.")
+    else:
+        read(clf, shot.getvalue(), "auto", "camera photo")
+st.caption(f"Model: **{clf.name}** · served by ONNX Runtime")

@@ -1,0 +1,262 @@
+"""Reading a number (digitlab.serving.numbers, issue 14.1) on numbers composed from real MNIST test digits:
+visible gaps, touching digits, a detached piece, noise, a tilted baseline, a single digit, boxes in the
+picture's own pixels; the predict CLI's --number contract; the Numbers page in AppTest.  The benchmark's
+figures on thousands of numbers are `python evaluation/numbers.py`; here generous bounds on a few."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+from support import link_models
+
+from digitlab import files
+from digitlab.data import number_cases, photo_cases, synthetic
+from digitlab.evaluation import inspect_input
+from digitlab.evaluation import numbers as bench
+from digitlab.paths import ROOT
+from digitlab.serving import numbers, runtime
+
+MODEL = "mnist_advanced"  # the CLI's default: the best model by its card
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    return runtime.load(MODEL, link_models(tmp_path_factory.mktemp("models"), [MODEL]))
+
+
+@pytest.fixture(scope="module")
+def test_digits(mnist_test):
+    return mnist_test
+
+
+def iou(a, b) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def read(served, case):
+    return numbers.read_number(bench.as_file(case), served)
+
+
+@pytest.mark.parametrize("gap", number_cases.VISIBLE)
+def test_numbers_with_visible_gaps_are_found_and_read(served, test_digits, gap):
+    """Every digit is found where it was written (its box overlaps the true one), in order, and read."""
+    x, y = test_digits
+    cases = list(number_cases.cases(x, y, [4], gaps=(gap,), per_cell=5, seed=11))
+    right = 0
+    for _, case in cases:
+        r = read(served, case)
+        assert len(r.digits) == 4, (case.number, r.number, case.render)
+        for found, true in zip(r.digits, case.boxes):
+            assert iou(found.box, true) > 0.6, (case.number, case.render, found.box, true)
+        right += r.number == case.number
+    assert right >= len(cases) - 1, f"{right} of {len(cases)} numbers read right"
+
+
+def test_touching_digits_are_split(served, test_digits):
+    """Touching digits are one blob of ink; most pairs are still cut into two digits and read right."""
+    x, y = test_digits
+    cases = [c for _, c in number_cases.cases(x, y, [2], gaps=("touching",), renders=("canvas",), per_cell=12, seed=5)]
+    blobs = [cv2.connectedComponents((c.picture[..., 0] > 64).astype(np.uint8))[0] - 1 for c in cases]
+    assert sum(b == 1 for b in blobs) >= 10, f"the generator's touching digits should touch: blobs {blobs}"
+    reads = [read(served, c).number for c in cases]
+    assert sum(len(r) == 2 for r in reads) >= 9, list(zip([c.number for c in cases], reads))
+    assert sum(r == c.number for r, c in zip(reads, cases)) >= 8, list(zip([c.number for c in cases], reads))
+
+
+def _paste(canvas: np.ndarray, digit: np.ndarray, x: int, bottom: int, height: int) -> tuple[int, int, int, int]:
+    crop = number_cases._ink_crop(digit)
+    glyph = number_cases._shaped(crop, height, 0.0)
+    h, w = glyph.shape
+    canvas[bottom - h : bottom, x : x + w] = np.maximum(canvas[bottom - h : bottom, x : x + w], glyph)
+    return x, bottom - h, x + w, bottom
+
+
+def test_a_detached_piece_joins_its_digit(served, test_digits):
+    """A 5 whose flag is cut off by a gap (and a 7 whose top bar is) is still one digit, between two others."""
+    x, y = test_digits
+    fives, sevens, ones = (np.flatnonzero(y == d) for d in (5, 7, 1))
+    for index, label in [(fives[0], 5), (fives[3], 5), (sevens[0], 7), (sevens[2], 7)]:
+        canvas = np.zeros((140, 330), np.float32)
+        _paste(canvas, x[ones[0]], 30, 110, 70)
+        x0, y0, x1, y1 = _paste(canvas, x[index], 120, 110, 70)
+        cut = y0 + 14  # a 4 px gap across the digit's top: the flag (bar) is its own blob now
+        canvas[cut : cut + 4, x0:x1] = 0
+        _paste(canvas, x[ones[1]], 250, 110, 70)
+        n_blobs = cv2.connectedComponents((canvas > 0.25).astype(np.uint8))[0] - 1
+        assert n_blobs >= 4, "the cut should detach a piece"
+        r = numbers.read_number((canvas * 255).astype(np.uint8), served)
+        assert r.number == f"1{label}1", (index, r.number)
+
+
+def test_noise_dots_are_ignored(served, test_digits):
+    x, y = test_digits
+    case = number_cases.make([x[0], x[1], x[2]], y[:3], "wide", "canvas", seed=3)
+    clean = read(served, case).number
+    assert clean == case.number
+    noisy = case.picture.copy()
+    rng = np.random.default_rng(0)
+    for _ in range(12):
+        cy, cx = rng.integers(5, noisy.shape[0] - 5), rng.integers(5, noisy.shape[1] - 5)
+        cv2.circle(noisy, (int(cx), int(cy)), 1, (255, 255, 255), -1)
+    assert numbers.read_number(noisy, served).number == case.number
+
+
+@pytest.mark.parametrize("slope", [-0.35, 0.35])
+def test_order_on_a_tilted_baseline(served, test_digits, slope):
+    """Digits climbing (or falling) 19 degrees, each lower (higher) than the one before: read left to right."""
+    x, y = test_digits
+    idx = [int(np.flatnonzero(y == d)[1]) for d in (3, 8, 0, 6, 2)]
+    canvas = np.zeros((330, 520), np.float32)
+    boxes = []
+    for k, i in enumerate(idx):
+        left = 30 + 95 * k
+        bottom = int(round(170 - slope * (left - 30))) + (120 if slope > 0 else 0)
+        boxes.append(_paste(canvas, x[i], left, bottom, 70))
+    r = numbers.read_number((canvas * 255).astype(np.uint8), served)
+    assert r.number == "38062"
+    assert [d.box[0] for d in r.digits] == sorted(d.box[0] for d in r.digits)
+
+
+def test_a_single_digit_reads_as_one_digit_like_the_single_digit_path(served, test_digits):
+    """A picture of one digit, drawn or photographed, is one digit with the single-digit path's label."""
+    x, y = test_digits
+    same = 0
+    for i in range(20):
+        picture = synthetic.canvas_picture(x[i], 280) if i % 2 else photo_cases.plain(x[i], i)
+        r = numbers.read_number(picture, served)
+        one = served.predict_picture(picture)
+        assert len(r.digits) == 1, (i, r.number)
+        same += r.digits[0].label == one.label == int(y[i])
+    assert same >= 19
+
+
+def test_boxes_are_in_the_pictures_own_pixels(served, test_digits):
+    """A 2400 px wide photo is decoded at a fraction of its size; its boxes are still in its own pixels."""
+    x, y = test_digits
+    case = number_cases.make([x[3], x[4], x[5]], y[3:6], "wide", "canvas", seed=8)
+    small = read(served, case)
+    big_picture = cv2.resize(case.picture, None, fx=6, fy=6, interpolation=cv2.INTER_CUBIC)
+    big = numbers.read_number(files.png_bytes(big_picture), served)
+    assert big.size == (big_picture.shape[1], big_picture.shape[0])
+    assert big.number == small.number == case.number
+    for a, b in zip(big.digits, small.digits):
+        assert iou(a.box, tuple(6 * v for v in b.box)) > 0.8, (a.box, b.box)
+
+
+def test_no_ink_is_an_empty_number(served):
+    r = numbers.read_number(np.zeros((120, 400), np.uint8), served)
+    assert r.no_ink and r.number == "" and r.digits == []
+
+
+def test_the_ink_length_table_is_what_mnist_training_digits_measure(mnist_path):
+    """INK_LENGTH (the ink-length prior) was measured by ink_length_table on MNIST's first 20,000 training digits."""
+    with np.load(mnist_path) as f:
+        x, y = f["x_train"][:3000], f["y_train"][:3000]
+    table = numbers.ink_length_table(x, y)
+    for d, (median, sigma) in numbers.INK_LENGTH.items():
+        assert abs(table[d][0] - median) < 0.05 and abs(table[d][1] - sigma) < 0.05, (d, table[d], (median, sigma))
+
+
+def test_cases_are_reproducible_and_refuse_unknown_names(test_digits):
+    x, y = test_digits
+    a = number_cases.make([x[0], x[1]], y[:2], "overlap", "photo", seed=2)
+    b = number_cases.make([x[0], x[1]], y[:2], "overlap", "photo", seed=2)
+    assert a.picture == b.picture and a.boxes == b.boxes
+    with pytest.raises(ValueError, match="gap class"):
+        number_cases.make([x[0]], y[:1], "far", "canvas", seed=0)
+    with pytest.raises(ValueError, match="render"):
+        number_cases.make([x[0]], y[:1], "wide", "oil", seed=0)
+    assert bench.edit_distance("4071", "471") == 1 and bench.edit_distance("12", "21") == 2
+
+
+# ----------------------------------------------------------------------------- the CLI contract
+
+
+@pytest.fixture(scope="module")
+def number_folder(tmp_path_factory, test_digits):
+    """Two numbers (a canvas PNG and a photo JPEG), a blank picture and a broken file."""
+    x, y = test_digits
+    folder = tmp_path_factory.mktemp("numbers")
+    drawn = number_cases.make([x[10], x[11], x[12], x[13]], y[10:14], "wide", "canvas", seed=1)
+    photo = number_cases.make([x[20], x[21], x[22]], y[20:23], "narrow", "photo", seed=1)
+    (folder / "a_drawn.png").write_bytes(files.png_bytes(drawn.picture))
+    (folder / "b_photo.jpg").write_bytes(photo.picture)
+    (folder / "c_blank.png").write_bytes(files.png_bytes(np.full((80, 300), 255, np.uint8)))
+    (folder / "d_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    return folder, {"a_drawn.png": drawn, "b_photo.jpg": photo}
+
+
+def test_cli_number_json_on_a_folder(run_script, number_folder):
+    folder, truth = number_folder
+    proc = run_script("evaluation/predict.py", folder, "--number", "--format", "json", check=False)
+    assert proc.returncode == 1, proc.stderr  # the broken file
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [line["path"].rsplit("/", 1)[-1] for line in lines] == ["a_drawn.png", "b_photo.jpg", "c_blank.png", "d_broken.png"]
+    for line in lines[:2]:
+        case = truth[line["path"].rsplit("/", 1)[-1]]
+        assert set(line) == {"path", "number", "digits"}
+        assert line["number"] == case.number == "".join(str(d["label"]) for d in line["digits"])
+        for d, box in zip(line["digits"], case.boxes):
+            assert set(d) == {"label", "confidence", "box", "abstain"}
+            assert isinstance(d["abstain"], bool) and 0 <= d["confidence"] <= 1
+            assert iou(d["box"], box) > 0.6, (d["box"], box)
+    assert lines[2] == {"path": str(folder / "c_blank.png"), "number": "", "digits": []}
+    assert set(lines[3]) == {"path", "error"} and lines[3]["error"]
+
+
+def test_cli_number_text_and_a_single_good_file(run_script, number_folder):
+    folder, truth = number_folder
+    proc = run_script("evaluation/predict.py", folder / "a_drawn.png", folder / "c_blank.png", "--number")
+    drawn, blank = proc.stdout.splitlines()
+    path, number, confidences = drawn.split("\t")
+    assert number == truth["a_drawn.png"].number and len(confidences.split()) == len(number)
+    assert blank.endswith("\tno ink")
+
+
+# ----------------------------------------------------------------------------- the Numbers page (AppTest)
+
+
+def test_numbers_page_reads_a_drawn_number(scratch_models, test_digits):
+    """The wide canvas's drawing (injected as the canvas component keeps it) is read, boxed and tabled."""
+    from streamlit.testing.v1 import AppTest
+
+    x, y = test_digits
+    case = number_cases.make([x[30], x[31], x[32]], y[30:33], "wide", "canvas", seed=4)
+    light = 255 - case.picture  # the page's canvas is light: dark ink on white
+    s = min(1.0, 230 / light.shape[0], 830 / light.shape[1])
+    light = cv2.resize(light, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s < 1 else light
+    picture = np.full((240, 840, 3), 255, np.uint8)
+    h, w = light.shape[:2]
+    picture[:h, :w] = light
+    at = AppTest.from_file(str(ROOT / "app" / "Home.py"), default_timeout=180)
+    at.run()
+    at.switch_page("pages/7_Numbers.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("Write a number" in str(i.value) for i in at.info)
+    rgba = np.dstack([picture, np.full((240, 840), 255, np.uint8)])
+    at.session_state["numbers-canvas-0"] = inspect_input.canvas_state(rgba)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.metric[0].label == "Number read" and at.metric[0].value == case.number
+    assert len(at.expander) == len(case.number)
+    assert len(at.dataframe) == 1
+
+
+def test_draw_boxes_marks_every_digit(served, test_digits):
+    x, y = test_digits
+    case = number_cases.make([x[40], x[41]], y[40:42], "wide", "photo", seed=6)
+    r = read(served, case)
+    shown = numbers.draw_boxes(r)
+    preview = np.asarray(Image.open(io.BytesIO(case.picture)).convert("RGB"))
+    assert shown.shape[2] == 3 and shown.shape[1] >= preview.shape[1]
+    changed = np.abs(cv2.resize(shown, (preview.shape[1], preview.shape[0])).astype(int) - preview).sum(axis=2) > 60
+    for x0, y0, x1, y1 in (d.box for d in r.digits):
+        assert changed[y0:y1, x0:x1].any(), "each digit's box is drawn over it"
