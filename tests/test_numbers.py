@@ -41,6 +41,12 @@ def iou(a, b) -> float:
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
+def _jpeg(rgb: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=92)
+    return buf.getvalue()
+
+
 def read(served, case):
     return numbers.read_number(bench.as_file(case), served)
 
@@ -250,13 +256,18 @@ def test_numbers_page_reads_a_drawn_number(scratch_models, test_digits):
     assert len(at.dataframe) == 1
 
 
-def test_draw_boxes_marks_every_digit(served, test_digits):
+@pytest.mark.parametrize("width", [300, 1000])
+def test_draw_boxes_marks_every_digit(served, test_digits, width):
+    """Boxes drawn on a small picture (enlarged for legibility) and on a large one (whose decoded pixels are read-only)."""
     x, y = test_digits
     case = number_cases.make([x[40], x[41]], y[40:42], "wide", "photo", seed=6)
+    picture = np.asarray(Image.open(io.BytesIO(case.picture)).convert("RGB"))
+    picture = cv2.resize(picture, (width, round(picture.shape[0] * width / picture.shape[1])))
+    case = number_cases.NumberCase(case.number, case.gap, case.render, _jpeg(picture), case.boxes)
     r = read(served, case)
     shown = numbers.draw_boxes(r)
-    preview = np.asarray(Image.open(io.BytesIO(case.picture)).convert("RGB"))
-    assert shown.shape[2] == 3 and shown.shape[1] >= preview.shape[1]
+    preview = np.asarray(Image.open(io.BytesIO(case.picture)).convert("RGB"))  # the resized picture, as decoded
+    assert shown.ndim == 3 and shown.shape[2] == 3
     changed = np.abs(cv2.resize(shown, (preview.shape[1], preview.shape[0])).astype(int) - preview).sum(axis=2) > 60
     for x0, y0, x1, y1 in (d.box for d in r.digits):
         assert changed[y0:y1, x0:x1].any(), "each digit's box is drawn over it"

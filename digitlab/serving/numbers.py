@@ -429,7 +429,7 @@ def _to_original(box: Box, scale: float, size: tuple[int, int]) -> Box:
 def draw_boxes(reading: NumberReading, colour=(230, 60, 40), unsure=(240, 170, 0)) -> np.ndarray:
     """The picture (``reading.preview``) with a numbered box around each digit, unsure ones in ``unsure``:
     (h, w, 3) uint8 RGB, scaled up so a small drawing's labels stay legible."""
-    picture = np.ascontiguousarray(reading.preview)
+    picture = np.array(reading.preview, np.uint8)  # a copy: the decoded preview may be read-only (PIL's buffer)
     ph, pw = picture.shape[:2]
     up = max(1.0, 480 / max(pw, 1)) if pw < 480 else 1.0
     if up > 1:
