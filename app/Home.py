@@ -1,4 +1,4 @@
-"""Draw or upload a digit and see what the model thinks, live.
+"""Draw, upload or photograph a digit and see what the model thinks, live.
 
     streamlit run app/Home.py
 """
@@ -24,10 +24,13 @@ def clear_canvas() -> None:
     st.session_state.canvas_json = st.session_state.canvas_restore = st.session_state.drawn = None
 
 
-def show_prediction(clf, digit: common.Digit | None) -> None:
+DRAW_PROMPT = "Draw a digit on the canvas (or upload a picture): the prediction appears here as soon as a stroke ends."
+
+
+def show_prediction(clf, digit: common.Digit | None, prompt: str = DRAW_PROMPT) -> None:
     """The right-hand column: the prediction for the current digit, or a prompt."""
     if digit is None:
-        st.info("Draw a digit on the canvas (or upload a picture): the prediction appears here as soon as a stroke ends.")
+        st.info(prompt)
         return
     common.show_prediction(clf.predict_prepared([digit.prepared])[0])
     strokes = inspect_input.stroke_count(st.session_state.canvas_json) if digit.origin == "drawing" else 0
@@ -91,6 +94,30 @@ def draw_panel(clf) -> None:
     show_steps(st.session_state[common.DIGIT_KEY])
 
 
+def picture_digit(data: bytes, file_id: str, name: str, origin: str, invert: str, memo: str) -> common.Digit | None:
+    """An uploaded or photographed picture through ``preprocess.prepare``, the one path; a picture that cannot be
+    used shows the reason and gives None.  ``memo``: the session-state key that keeps the last good
+    (file id, invert, Digit), so reruns reuse the prepared picture."""
+    last = st.session_state.get(memo)
+    if last and last[:2] == (file_id, invert):
+        return last[2]
+    try:
+        prepared = preprocess.prepare(data, invert=invert)
+    except preprocess.ImageError as e:
+        st.error(f"Cannot use **{name}**: {e}")
+        return None
+    digit = common.Digit(prepared, origin)
+    st.session_state[memo] = (file_id, invert, digit)
+    return digit
+
+
+def show_picture(digit: common.Digit | None, caption: str) -> None:
+    if digit is not None:
+        st.image(inspect_input.enlarge(digit.prepared.steps[0][1], CANVAS), caption=caption)
+        for note in digit.prepared.notes:
+            st.caption(f"ℹ️ {note}")
+
+
 def upload_panel(clf) -> None:
     left, right = st.columns([1, 1], gap="large")
     with left:
@@ -100,34 +127,41 @@ def upload_panel(clf) -> None:
         if upload is None:
             st.info("Upload a photo or scan of one handwritten digit.")
         else:
-            last = st.session_state.uploaded
-            if last and last[:2] == (upload.file_id, invert):  # reruns reuse the prepared picture
-                st.session_state[common.DIGIT_KEY] = last[2]
-            else:
-                try:
-                    prepared = preprocess.prepare(upload.getvalue(), invert=invert)
-                except preprocess.ImageError as e:
-                    st.error(f"Cannot use **{upload.name}**: {e}")
-                else:
-                    digit = common.Digit(prepared, f"upload: {upload.name}")
-                    st.session_state.uploaded = (upload.file_id, invert, digit)
-                    st.session_state[common.DIGIT_KEY] = digit
-            digit = st.session_state[common.DIGIT_KEY]
-            if digit is not None:
-                st.image(inspect_input.enlarge(digit.prepared.steps[0][1], CANVAS), caption=upload.name)
-                for note in digit.prepared.notes:
-                    st.caption(f"ℹ️ {note}")
+            digit = picture_digit(upload.getvalue(), upload.file_id, upload.name, f"upload: {upload.name}", invert, "uploaded")
+            st.session_state[common.DIGIT_KEY] = digit
+            show_picture(digit, upload.name)
     with right:
         show_prediction(clf, st.session_state[common.DIGIT_KEY])
+    show_steps(st.session_state[common.DIGIT_KEY])
+
+
+def camera_panel(clf) -> None:
+    """A photo from the laptop's or phone's camera: the same path as an upload."""
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        shot = st.camera_input("Photo of one handwritten digit", key="camera")
+        invert = st.radio("Ink", list(INVERT), format_func=INVERT.get, horizontal=True, key="camera_invert")
+        st.session_state[common.DIGIT_KEY] = None
+        if shot is None:
+            st.info("Allow the camera, hold the paper flat and well lit with the digit filling a good part of the frame, "
+                    "and take the photo.")
+        else:
+            digit = picture_digit(shot.getvalue(), shot.file_id, "the camera photo", "camera photo", invert, "photographed")
+            st.session_state[common.DIGIT_KEY] = digit
+            show_picture(digit, "the photo, as taken")
+    with right:
+        show_prediction(clf, st.session_state[common.DIGIT_KEY], "Take a photo of one handwritten digit: the prediction appears here.")
     show_steps(st.session_state[common.DIGIT_KEY])
 
 
 common.page("Draw a digit")
 clf = common.require_model(common.sidebar())
 source = st.segmented_control(
-    "Input", ["Draw", "Upload"], default="Draw", required=True, key="input_mode", label_visibility="collapsed", persist_state="session"
+    "Input", ["Draw", "Upload", "Camera"], default="Draw", required=True, key="input_mode", label_visibility="collapsed", persist_state="session"
 )
 if source == "Draw":
     draw_panel(clf)
-else:
+elif source == "Upload":
     upload_panel(clf)
+else:
+    camera_panel(clf)
