@@ -11,6 +11,8 @@ A picture file is treated as hostile until decoded:
                 then Image.reduce), within MAX_DECODE_BYTES; refused when that cannot be bounded
     orient      EXIF orientation applied; unreadable EXIF is ignored with a note
     first frame of an animated or multi-page file, with a note
+    again       a region of the picture read again at a higher resolution (``Picture.region``: the recipe
+                found a small digit in a picture it shrank), through the same guard and the same budget
 
 Every Pillow call on the file's bytes runs inside one guard: whatever a malformed file makes Pillow
 raise (OSError, ValueError, SyntaxError, TypeError, KeyError, IndexError, struct.error, EOFError,
@@ -28,7 +30,9 @@ import math
 import os
 import stat
 import warnings
+from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -175,15 +179,19 @@ def _is_animated(im: Image.Image) -> bool:
         return False
 
 
-def _decoded(im: Image.Image, notes: list[str]) -> tuple[str, np.ndarray]:
+def _decoded(im: Image.Image, notes: list[str], region: Region | None = None, size_seen: list | None = None) -> tuple[str, np.ndarray]:
     """An opened PIL image -> (kind, pixels): "grey" (H, W) uint8, "rgb" (H, W, 3) uint8, "rgba" (H, W, 4)
-    uint8, or "deep" (H, W) uint16 / int32 / float32 as stored.  Every Pillow call that reads the file is here."""
+    uint8, or "deep" (H, W) uint16 / int32 / float32 as stored.  Every Pillow call that reads the file is here.
+    ``region``: only that part of the picture, read at a higher resolution (``_region_pixels``).
+    ``size_seen`` gets the picture's (width, height) upright before any reduction."""
     if im.format is not None and im.format not in FORMATS + _JPEG:
         raise ImageError(f"{im.format} pictures are not read here ({FORMAT_NAMES})")
     w, h = im.size
     _check_size(w, h)  # before decoding: PIL opens lazily
     if max(w, h) > MAX_ASPECT * min(w, h):
         raise ImageError(f"image is {w}x{h} pixels; too long and narrow to hold a digit (at most {MAX_ASPECT}:1)")
+    if region is not None:
+        return _region_pixels(im, region, notes)
     deep16 = im.mode.startswith("I;16")
     factor = _shrink_factor(w, h)
     if factor > 1 and im.format in _JPEG:  # libjpeg decodes straight to 1/2, 1/4 or 1/8 size
@@ -199,32 +207,100 @@ def _decoded(im: Image.Image, notes: list[str]) -> tuple[str, np.ndarray]:
         notes.append(f"read at 1/{w // out.width} size ({out.width}x{out.height}) to bound memory")
     elif im.size != (w, h):
         notes.append(f"read at 1/{w // im.width} size ({im.width}x{im.height}) to bound memory")
-    method = _TRANSPOSE.get(_orientation(im, notes))
+    orientation = _orientation(im, notes)
+    if size_seen is not None:
+        size_seen.append((h, w) if orientation in (5, 6, 7, 8) else (w, h))
+    method = _TRANSPOSE.get(orientation)
     if method is not None:
         out = out.transpose(method)
-    if out.mode in _DEEP:
-        pixels = np.asarray(out)
-        kind, pixels = "deep", pixels.astype(np.uint16) if deep16 else pixels  # I;16B is big-endian; reduce made I
-    elif out.mode in ("1", "L"):
-        kind, pixels = "grey", np.asarray(out.convert("L"))
-    elif out.mode in _ALPHA or "transparency" in out.info:
-        kind, pixels = "rgba", np.asarray(out.convert("RGBA"))
-    else:
-        kind, pixels = "rgb", np.asarray(out.convert("RGB"))  # RGB, CMYK, YCbCr, LAB, HSV
+    kind, pixels = _to_pixels(out, deep16)
     if _is_animated(im):
         notes.append("animated image: using the first frame")
     return kind, pixels
 
 
-def _read(source, notes: list[str]) -> tuple[str, np.ndarray]:
+def _to_pixels(out: Image.Image, deep16: bool) -> tuple[str, np.ndarray]:
+    if out.mode in _DEEP:
+        pixels = np.asarray(out)
+        return "deep", pixels.astype(np.uint16) if deep16 else pixels  # I;16B is big-endian; reduce made I
+    if out.mode in ("1", "L"):
+        return "grey", np.asarray(out.convert("L"))
+    if out.mode in _ALPHA or "transparency" in out.info:
+        return "rgba", np.asarray(out.convert("RGBA"))
+    return "rgb", np.asarray(out.convert("RGB"))  # RGB, CMYK, YCbCr, LAB, HSV
+
+
+@dataclass(frozen=True)
+class Region:
+    """Part of a picture: (top, left, bottom, right) in pixels of the picture upright at ``size`` (width,
+    height), the size it had when it was first read (before any reduction)."""
+
+    box: tuple[int, int, int, int]
+    size: tuple[int, int]
+
+
+def _stored_box(box: tuple[int, int, int, int], orientation: int, w: int, h: int) -> tuple[int, int, int, int]:
+    """An upright (top, left, bottom, right) box -> the same pixels in the picture as stored, ``w`` x ``h``
+    (EXIF ``orientation``: what ``_TRANSPOSE`` undoes), as (left, top, right, bottom) for ``Image.crop``."""
+    t, lt, b, r = box
+    if orientation in (5, 6, 7, 8):  # stored sideways: upright is h wide and w tall
+        x0, x1 = {5: (t, b), 6: (t, b), 7: (w - b, w - t), 8: (w - b, w - t)}[orientation]
+        y0, y1 = {5: (lt, r), 6: (h - r, h - lt), 7: (h - r, h - lt), 8: (lt, r)}[orientation]
+        return x0, y0, x1, y1
+    x0, x1 = (w - r, w - lt) if orientation in (2, 3) else (lt, r)
+    y0, y1 = (h - b, h - t) if orientation in (3, 4) else (t, b)
+    return x0, y0, x1, y1
+
+
+def _region_pixels(im: Image.Image, region: Region, notes: list[str]) -> tuple[str, np.ndarray]:
+    """``region`` of an opened picture, read at the highest resolution the decode budget allows up to an
+    integer reduction leaving its longer side >= DECODE_SIDE (the first read's own rule, applied to the
+    region): a JPEG is decoded whole at 1/1, 1/2, 1/4 or 1/8 (libjpeg decodes every scanline anyway),
+    another format whole as stored, as its first read did; the region is cut out before any conversion."""
+    w, h = im.size
+    orientation = _orientation(im, notes)
+    upright = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+    zoom = upright[0] / region.size[0]  # 1, or less for a PIL image our first read drafted (a JPEG at 1/s)
+    t, lt, b, r = region.box
+    t, lt = math.floor(t * zoom), math.floor(lt * zoom)
+    b, r = min(upright[1], math.ceil(b * zoom)), min(upright[0], math.ceil(r * zoom))
+    side = max(b - t, r - lt)
+    factor = max(1, side // DECODE_SIDE)
+    deep16 = im.mode.startswith("I;16")
+    if im.format in _JPEG and len(getattr(im, "tile", ())) == 1:
+        per_pixel = _decode_bytes(im) / (w * h)
+        scale = 1
+        while scale < 8 and (2 * scale <= factor or w * h * per_pixel / scale**2 > MAX_DECODE_BYTES):
+            scale *= 2
+        if scale > 1:
+            im.draft(im.mode, (w // scale, h // scale))  # floor: Pillow takes the largest scale that fits
+    if _decode_bytes(im) > MAX_DECODE_BYTES:
+        raise ImageError(f"region of a {w}x{h} picture: decoding it would take {_decode_bytes(im) / 2**20:.0f} MB")
+    im.load()
+    scale = round(w / im.width)  # the draft's 1/scale (Pillow's drafted size is the stored size / scale, rounded up)
+    left, top, right, bottom = _stored_box((t, lt, b, r), orientation, w, h)
+    box = (left // scale, top // scale, min(im.width, -(-right // scale)), min(im.height, -(-bottom // scale)))
+    out = im.crop(box)
+    factor = max(1, max(out.size) // DECODE_SIDE)
+    if factor > 1:
+        out = _reducible(out).reduce(factor)
+    method = _TRANSPOSE.get(orientation)
+    if method is not None:
+        out = out.transpose(method)
+    if min(out.size) < MIN_SIDE:
+        raise ImageError(f"region {out.width}x{out.height} is too small to read")
+    return _to_pixels(out, deep16)
+
+
+def _read(source, notes: list[str], region: Region | None = None, size_seen: list | None = None) -> tuple[str, np.ndarray]:
     """The guard: any path, bytes, file object or PIL image -> ``_decoded``'s (kind, pixels), or ImageError."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pillow's warnings about broken metadata: the outcome says it better
         try:
             if isinstance(source, Image.Image):
-                return _decoded(source, notes)
+                return _decoded(source, notes, region, size_seen)
             with _opened(source) as fp, Image.open(fp, formats=FORMATS) as im:
-                return _decoded(im, notes)
+                return _decoded(im, notes, region, size_seen)
         except ImageError:
             raise
         except Image.DecompressionBombError as e:
@@ -293,8 +369,8 @@ def _array_to_arrays(a: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.n
     return grey, alpha, rgb
 
 
-def _composite(grey: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Grey (H, W) with transparency -> grey (H, W) on a background chosen so that transparency is never ink.
+def _background(grey: np.ndarray, alpha: np.ndarray) -> float:
+    """The tone transparency is composited onto, chosen so that transparency is never ink.
 
     Ink drawn on transparency (canvas strokes, a logo) goes on the colour opposite to the opaque pixels,
     so it stands out.  Opaque paper inside a transparent margin (a photo cut out with rounded corners)
@@ -307,13 +383,48 @@ def _composite(grey: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     if opaque.size >= PAPER_COVER * grey.size:
         tone = float(np.median(opaque))
         if np.mean(np.abs(opaque - tone) > MIN_CONTRAST) >= PAPER_INK:
-            return alpha * grey + (1 - alpha) * tone
-    back = 0.0 if (opaque.size == 0 or np.mean(opaque >= 0.5) >= 0.5) else 1.0  # median >= 0.5, without a sort
+            return tone
+    return 0.0 if (opaque.size == 0 or np.mean(opaque >= 0.5) >= 0.5) else 1.0  # median >= 0.5, without a sort
+
+
+def _composite(grey: np.ndarray, alpha: np.ndarray, back: float) -> np.ndarray:
     return alpha * grey + (1 - alpha) * back
 
 
-def load_picture(source) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Any supported input -> (grey HxW float32 [0, 1] with alpha composited, RGB preview, notes).
+@dataclass
+class Picture:
+    """A picture as read: ``grey`` (H, W) float32 [0, 1] with transparency composited, its RGB ``preview``
+    (H, W, 3) uint8, the ``notes``, and ``size``, its (width, height) upright before any reduction (a
+    large file is decoded shrunk, so ``grey`` can be smaller).  ``region`` reads part of it again."""
+
+    grey: np.ndarray
+    preview: np.ndarray
+    notes: list[str] = field(default_factory=list)
+    size: tuple[int, int] = (0, 0)
+    _again: Callable[[Region, list[str]], tuple[np.ndarray, np.ndarray | None, np.ndarray]] | None = field(default=None, repr=False)
+    _back: float | None = None  # the tone transparency was composited onto, kept for a region of the same picture
+
+    def region(self, box: tuple[int, int, int, int]) -> Picture | None:
+        """The part (top, left, bottom, right) of the picture, in pixels at ``size``, read again as
+        sharp as the decode budget allows (a file is decoded again, guarded and bounded like the first
+        time; an array is cut), its longer side no less than DECODE_SIDE unless the region is smaller
+        as stored.  None, with the reason in the region's notes, when it cannot be read again (a file
+        object that cannot seek back, a file changed since)."""
+        notes: list[str] = []
+        if self._again is None:
+            return None
+        try:
+            grey, alpha, preview = self._again(Region(box, self.size), notes)
+        except ImageError as e:
+            self.notes.append(f"could not read the region again: {e}")
+            return None
+        if alpha is not None and self._back is not None:
+            grey = _composite(grey, alpha, self._back)
+        return Picture(grey.astype(np.float32), preview, notes, (grey.shape[1], grey.shape[0]))
+
+
+def load(source) -> Picture:
+    """Any supported input -> ``Picture`` (grey with alpha composited, RGB preview, notes, size).
 
     ``source``: a path, bytes, a binary file object, a PIL image or a numpy array
     (e.g. the canvas' RGBA ``image_data``).  Raises ImageError with a reason.
@@ -321,9 +432,28 @@ def load_picture(source) -> tuple[np.ndarray, np.ndarray, list[str]]:
     notes: list[str] = []
     if isinstance(source, np.ndarray):
         grey, alpha, preview = _array_to_arrays(source)
+        size = (grey.shape[1], grey.shape[0])
     else:
-        grey, alpha, preview = _pixels_to_arrays(*_read(source, notes))
+        size_seen: list[tuple[int, int]] = []
+        grey, alpha, preview = _pixels_to_arrays(*_read(source, notes, size_seen=size_seen))
+        size = size_seen[0]
+    back = None
     if alpha is not None and alpha.min() < 0.98:
-        grey = _composite(grey, alpha)
+        back = _background(grey, alpha)
+        grey = _composite(grey, alpha, back)
         notes.append("transparent background composited")
-    return grey.astype(np.float32), preview, notes
+    grey = grey.astype(np.float32)
+    if isinstance(source, np.ndarray):
+        def again(region: Region, _notes: list[str]):  # already in memory, composited: cut it
+            t, lt, b, r = region.box
+            return grey[t:b, lt:r], None, preview[t:b, lt:r]
+    else:
+        def again(region: Region, region_notes: list[str]):
+            return _pixels_to_arrays(*_read(source, region_notes, region))
+    return Picture(grey, preview, notes, size, again, back)
+
+
+def load_picture(source) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Any supported input -> (grey HxW float32 [0, 1] with alpha composited, RGB preview, notes): ``load``."""
+    picture = load(source)
+    return picture.grey, picture.preview, picture.notes

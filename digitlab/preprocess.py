@@ -6,8 +6,11 @@ one MNIST itself was built with (LeCun et al.):
 
     load (digitlab.pictures: any mode,     -> grey float HxW in [0, 1]
           EXIF orientation, bounded memory)
+    shrink to WORK_SIDE when larger
     polarity (auto / override)             -> light ink on dark
     remove background level + noise floor  -> ink in [0, 1], background 0
+    a small digit in a shrunk picture:     -> the region around it read again at a higher resolution,
+                                              and the two steps above redone on it
     crop to the ink's bounding box
     fit the longer side into 20 px, keeping the aspect ratio (area resampling)
     paste into 28x28 with the centre of mass at (14, 14)
@@ -26,9 +29,21 @@ import cv2
 import numpy as np
 
 # Reading files and arrays lives in digitlab.pictures; these names are part of this module's interface.
-from digitlab.pictures import IMAGE_SUFFIXES, MAX_PIXELS, MIN_SIDE, ImageError, is_image_file, load_picture  # noqa: F401
+from digitlab.pictures import (  # noqa: F401
+    IMAGE_SUFFIXES,
+    MAX_PIXELS,
+    MIN_SIDE,
+    PAPER_COVER,
+    PAPER_INK,
+    ImageError,
+    Picture,
+    is_image_file,
+    load,
+    load_picture,
+)
 
-PREPROCESS_VERSION = "1.2"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge blobs dropped
+PREPROCESS_VERSION = "1.3"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
+# blobs dropped; 1.3: a small digit in a shrunk picture read again around its ink at a higher resolution
 SIZE = 28  # model input side
 BOX = 20  # the digit's longer side inside the 28x28 frame, as in MNIST
 CENTRE = 14.0  # MNIST's mean centre of mass (row, col) in pixel-index coordinates, measured on x_test
@@ -41,6 +56,9 @@ POLARITY_STEP = 0.08  # a thin structure this much darker (lighter) than its sur
 LIGHT_FLOOR = 0.05  # darkest light level a photo is divided by (a black desk is not paper to rescue)
 INK_LEVEL = 0.25  # a pixel this bright (after background removal) is ink for bounding box and specks;
 # every MNIST digit's box at this level is still exactly 20 px (measured on x_test)
+SMALL_INK = 0.1  # an ink box whose longer side is under this fraction of WORK_SIDE (and at least MIN_SIDE px)...
+ZOOM_GAIN = 2  # ...in a picture shrunk at least this many times: the region around it is read again (1.2 read a digit
+# 6 % of a 3000x4000 photo's width at ~18 px with ~1 px strokes, 40 of 200 of them as "no ink")
 NORMALISE_STROKE = True  # kept because it measurably helps drawn digits: evaluation/drawn_digits.py (docs/results.md)
 
 Invert = Literal["auto", "yes", "no"]
@@ -52,7 +70,8 @@ class Prepared:
 
     image: (28, 28) float32 in [0, 1], light ink on black, or None when ``no_ink``.
     steps: (title, array) pairs from the raw picture to the model input; arrays are
-           uint8 RGB (H, W, 3) for the raw picture, float32 [0, 1] (H, W) after it.
+           uint8 RGB (H, W, 3) for the raw picture (and for a region read again), float32
+           [0, 1] (H, W) after it.
     """
 
     image: np.ndarray | None
@@ -60,7 +79,8 @@ class Prepared:
     inverted: bool
     steps: list[tuple[str, np.ndarray]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    bbox: tuple[int, int, int, int] | None = None  # (top, left, height, width) of ink in the work image
+    bbox: tuple[int, int, int, int] | None = None  # (top, left, height, width) of ink in the work image (the picture
+    # shrunk to WORK_SIDE); when the region around a small digit was read again, the box that was found small
 
 
 # ----------------------------------------------------------------------------- the recipe
@@ -225,25 +245,18 @@ def normalise_stroke(digit: np.ndarray) -> tuple[np.ndarray, float, float]:
     return out, before, stroke_width(out) * scale
 
 
-def prepare(source, invert: Invert = "auto", stroke: bool | None = None) -> Prepared:
-    """Any picture of one digit -> ``Prepared`` (28x28 float32 model input, or no_ink).
-
-    invert: "auto" detects dark-ink-on-light; "yes" forces inversion (dark ink on
-    light paper); "no" takes the picture as light ink on dark.
-    stroke: normalise the stroke width into MNIST's range (None: the default, NORMALISE_STROKE).
-    Raises ImageError for inputs that are not readable pictures.
-    """
-    if invert not in ("auto", "yes", "no"):
-        raise ValueError(f"invert must be 'auto', 'yes' or 'no', not {invert!r}")
-    grey, preview, notes = load_picture(source)
+def _work_size(grey: np.ndarray, preview: np.ndarray, notes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Shrink a picture larger than WORK_SIDE to it (area resampling), with a note."""
     h, w = grey.shape
-    if max(h, w) > WORK_SIDE:
-        size = (max(1, round(w * WORK_SIDE / max(h, w))), max(1, round(h * WORK_SIDE / max(h, w))))
-        grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
-        preview = cv2.resize(preview, size, interpolation=cv2.INTER_AREA)
-        notes.append(f"shrunk from {w}x{h} to {size[0]}x{size[1]} for speed")
-    steps: list[tuple[str, np.ndarray]] = [("input", preview)]
-    inverted = ink_is_dark(grey) if invert == "auto" else invert == "yes"
+    if max(h, w) <= WORK_SIDE:
+        return grey, preview
+    size = (max(1, round(w * WORK_SIDE / max(h, w))), max(1, round(h * WORK_SIDE / max(h, w))))
+    notes.append(f"shrunk from {w}x{h} to {size[0]}x{size[1]} for speed")
+    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA), cv2.resize(preview, size, interpolation=cv2.INTER_AREA)
+
+
+def _cleaned(grey: np.ndarray, inverted: bool, steps: list) -> tuple[np.ndarray, np.ndarray, float]:
+    """Work image -> (ink light on dark, ink in [0, 1] on a background of 0, contrast); two steps recorded."""
     ink = 1.0 - grey if inverted else grey
     steps.append(("grey, ink light" + (" (inverted)" if inverted else ""), ink.astype(np.float32)))
     clean, contrast = remove_background(ink)
@@ -255,17 +268,83 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None) -> Prep
     near_ink = cv2.dilate((clean > INK_LEVEL).astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8))
     clean = np.where(near_ink > 0, clean, 0).astype(np.float32)
     steps.append(("background removed", clean))
-    n_ink = int((clean > 0.5).sum())
-    if contrast < MIN_CONTRAST or n_ink < max(3, MIN_INK_FRACTION * clean.size):
+    return ink, clean, contrast
+
+
+def _ink_pixels(clean: np.ndarray) -> int:
+    return int((clean > 0.5).sum())
+
+
+def _has_ink(clean: np.ndarray, contrast: float) -> bool:
+    return contrast >= MIN_CONTRAST and _ink_pixels(clean) >= max(3, MIN_INK_FRACTION * clean.size)
+
+
+def _ink_box(clean: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(top, left, height, width) of the pixels above 0, or None."""
+    rows = np.flatnonzero(clean.max(axis=1) > 0)
+    cols = np.flatnonzero(clean.max(axis=0) > 0)
+    if rows.size == 0:
+        return None
+    top, left = int(rows[0]), int(cols[0])
+    return top, left, int(rows[-1]) - top + 1, int(cols[-1]) - left + 1
+
+
+def _read_again(picture: Picture, box: tuple[int, int, int, int], work: tuple[int, int], inverted: bool,
+                notes: list[str]) -> tuple[list, np.ndarray, np.ndarray, float] | None:
+    """A small digit's surroundings read again from ``picture`` at a higher resolution: the ink ``box``
+    (top, left, height, width in the work image of shape ``work``) grown by its longer side all round,
+    read as sharp as pictures.Picture.region allows, shrunk to WORK_SIDE, and cleaned with the polarity
+    the whole picture gave.  -> (steps, ink, clean, contrast), or None when the region cannot be read."""
+    top, left, bh, bw = box
+    (h, w), (pw, ph), m = work, picture.size, max(bh, bw)
+    r0, c0, r1, c1 = max(0, top - m), max(0, left - m), min(h, top + bh + m), min(w, left + bw + m)
+    region = picture.region((r0 * ph // h, c0 * pw // w, -(-r1 * ph // h), -(-c1 * pw // w)))  # outward, at full size
+    if region is None:
+        return None
+    gh, gw = region.grey.shape
+    notes.append(f"small ink ({bw}x{bh} px of {w}x{h}): the region around it read again at {gw}x{gh} from the {pw}x{ph} picture")
+    grey, preview = _work_size(region.grey, region.preview, notes)
+    steps: list[tuple[str, np.ndarray]] = [("region around the ink, read again", preview)]
+    ink, clean, contrast = _cleaned(grey, inverted, steps)
+    return steps, ink, clean, contrast
+
+
+def prepare(source, invert: Invert = "auto", stroke: bool | None = None) -> Prepared:
+    """Any picture of one digit -> ``Prepared`` (28x28 float32 model input, or no_ink).
+
+    invert: "auto" detects dark-ink-on-light; "yes" forces inversion (dark ink on
+    light paper); "no" takes the picture as light ink on dark.
+    stroke: normalise the stroke width into MNIST's range (None: the default, NORMALISE_STROKE).
+    Raises ImageError for inputs that are not readable pictures.
+    """
+    if invert not in ("auto", "yes", "no"):
+        raise ValueError(f"invert must be 'auto', 'yes' or 'no', not {invert!r}")
+    picture = load(source)
+    notes = picture.notes
+    grey, preview = _work_size(picture.grey, picture.preview, notes)
+    steps: list[tuple[str, np.ndarray]] = [("input", preview)]
+    inverted = ink_is_dark(grey) if invert == "auto" else invert == "yes"
+    ink, clean, contrast = _cleaned(grey, inverted, steps)
+    box, zoomed = _ink_box(clean), False
+    # A digit a few percent of a large photo's width is ~20 px with ~1 px strokes once shrunk to WORK_SIDE:
+    # its shape is lost before it is cropped.  The pixels are in the picture: read its surroundings again.
+    if (box is not None and contrast >= MIN_CONTRAST and MIN_SIDE <= max(box[2:]) < SMALL_INK * WORK_SIDE
+            and max(picture.size) >= ZOOM_GAIN * max(grey.shape)):
+        again = _read_again(picture, box, grey.shape, inverted, notes)
+        if again is not None and _has_ink(again[2], again[3]):
+            region_steps, ink, clean, contrast = again
+            steps += region_steps
+            zoomed = True
+        elif again is not None:
+            notes.append("no ink in the region read again: the first reading kept")
+    n_ink = _ink_pixels(clean)
+    if not _has_ink(clean, contrast):
         if float(np.median(ink)) > 0.5:  # a canvas covered in ink, or blank paper taken as ink
             notes.append("no digit found: the picture is one flat tone (covered in ink, or blank): draw one digit with space around it")
         else:
             notes.append(f"no ink found (contrast {contrast:.2f}, {n_ink} ink pixels)")
         return Prepared(None, True, inverted, steps, notes)
-    rows = np.flatnonzero(clean.max(axis=1) > 0)
-    cols = np.flatnonzero(clean.max(axis=0) > 0)
-    top, left = int(rows[0]), int(cols[0])
-    bh, bw = int(rows[-1]) - top + 1, int(cols[-1]) - left + 1
+    top, left, bh, bw = _ink_box(clean)
     crop = clean[top : top + bh, left : left + bw]
     steps.append(("cropped to ink", crop))
     if NORMALISE_STROKE if stroke is None else stroke:
@@ -277,7 +356,7 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None) -> Prep
     steps.append((f"fitted into {BOX}x{BOX}", digit))
     image = paste_centred(digit)
     steps.append((f"{SIZE}x{SIZE}, centre of mass at centre", image))
-    return Prepared(image, False, inverted, steps, notes, (top, left, bh, bw))
+    return Prepared(image, False, inverted, steps, notes, box if zoomed else (top, left, bh, bw))
 
 
 def prepare_batch(images: np.ndarray) -> np.ndarray:

@@ -448,22 +448,29 @@ preprocess.prepare(sys.argv[1])  # warm: the first call's imports and allocation
 for f in sys.argv[2:]:
     before = status("VmRSS:")
     open("/proc/self/clear_refs", "w").write("5")
+    again = False
     try:
-        preprocess.prepare(f)
-        verdict = "read"
+        p = preprocess.prepare(f)
+        verdict, again = "read", any(t.startswith("region around the ink") for t, _ in p.steps)
     except preprocess.ImageError as e:
         verdict = str(e)
-    print(json.dumps({"file": f, "rise_mb": status("VmHWM:") - before, "verdict": verdict}))
+    print(json.dumps({"file": f, "rise_mb": status("VmHWM:") - before, "verdict": verdict, "read_again": again}))
 """
 
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="measures peak RSS through /proc")
 def test_11_decoding_memory_is_bounded_or_the_picture_refused(tmp_path, mnist_test):
     """Pictures under the 40-megapixel cap peaked at 0.66-1.27 GB, a 10 kB GIF with a 65504x360 screen at
-    545 MB: each is now read at reduced size within the decode budget, or refused when that cannot be bounded."""
+    545 MB: each is now read at reduced size within the decode budget, or refused when that cannot be bounded.
+    Phone photos of a small digit are decoded twice (the region around the ink again, sharper): a 12-megapixel
+    one whole at full size (48 MB), a 39-megapixel one at 1/2 (full size would take 156 MB, over the budget)."""
+    from digitlab.data import photo_cases
+
     x, _ = mnist_test
     page = scan(x[0], 400)
     files = {
+        "phone_3000x4000.jpg": photo_cases.phone(x[2], 2),
+        "phone_5400x7200.jpg": photo_cases.phone(x[1], 1, size=(5400, 7200)),
         "grey_39mp.png": encode(cv2.resize(page, (6200, 6200)), "PNG", compress_level=1),
         "rgb_6000x4000.jpg": encode(cv2.cvtColor(cv2.resize(page, (6000, 4000)), cv2.COLOR_GRAY2RGB), "JPEG"),
         "one_bit_39mp.tif": encode(Image.fromarray(cv2.resize(page, (6200, 6200))).convert("1"), "TIFF", compression="group4"),
@@ -480,14 +487,35 @@ def test_11_decoding_memory_is_bounded_or_the_picture_refused(tmp_path, mnist_te
                           capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = {Path(r["file"]).name: r for r in map(json.loads, proc.stdout.splitlines())}
-    for name in ("grey_39mp.png", "rgb_6000x4000.jpg", "one_bit_39mp.tif"):
+    for name in ("grey_39mp.png", "rgb_6000x4000.jpg", "one_bit_39mp.tif", "phone_3000x4000.jpg", "phone_5400x7200.jpg"):
         assert got[name]["verdict"] == "read", got[name]
+    assert got["phone_3000x4000.jpg"]["read_again"] and got["phone_5400x7200.jpg"]["read_again"]
     for name in ("rgba_5000x5000.png", "png_header_6000x6000_rgba.png"):
         assert "decoding it would take" in got[name]["verdict"], got[name]
     assert "too long and narrow to hold a digit" in got["gif_screen_65504x360.gif"]["verdict"]  # refused from its header
     assert got["gif_screen_6000x6000.gif"]["verdict"] == "read"  # 36 megapixels of palette: read at 1/15 size
     for r in got.values():  # the budget is 80 MB (pictures.MAX_DECODE_BYTES); the bound here is generous
         assert r["rise_mb"] < 160, r
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_11_a_region_read_again_is_cut_from_the_upright_picture(tmp_path, orientation):
+    """Picture.region: the same pixels as the upright picture's, whatever the EXIF orientation and whatever
+    the source (bytes, a path, a file object read before, a PIL image)."""
+    upright = np.random.default_rng(orientation).integers(0, 256, (90, 120), dtype=np.uint8)
+    data = fuzz.rotated_with_exif(Image.fromarray(upright), orientation, "PNG")
+    path = tmp_path / "turned.png"
+    path.write_bytes(data)
+    want = upright[10:50, 30:100].astype(np.float32) / 255
+    for source in (data, path, io.BytesIO(data), Image.open(io.BytesIO(data))):
+        picture = pictures.load(source)
+        assert picture.size == (120, 90) and np.array_equal(picture.grey, upright.astype(np.float32) / 255)
+        region = picture.region((10, 30, 50, 100))
+        assert region is not None and np.array_equal(region.grey, want), (orientation, type(source))
+    picture = pictures.load(path)
+    path.write_bytes(b"changed since")  # the file changed between the two reads: no region, and the reason
+    assert picture.region((10, 30, 50, 100)) is None
+    assert picture.notes[-1].startswith("could not read the region again: not an image file"), picture.notes
 
 
 def test_11_a_batch_of_1000_pictures_peaks_no_higher_than_one(tmp_path, mnist_test):

@@ -5,6 +5,7 @@ each are `python evaluation/photo_cases.py`; here a generous bound on a few digi
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from support import link_models
@@ -27,7 +28,48 @@ def test_photo_cases_are_read(served, mnist_test, case):
     idx = np.arange(100, 100 + N[case])
     preds = served.predict_prepared([preprocess.prepare(photo_cases.make(case, x[i], int(i))) for i in idx])
     right = [p.label == int(y[i]) for p, i in zip(preds, idx)]
-    assert np.mean(right) >= (0.6 if case == "phone" else 0.85), [(int(y[i]), p.label, p.reason) for p, i in zip(preds, idx)]
+    assert np.mean(right) >= 0.85, [(int(y[i]), p.label, p.reason) for p, i in zip(preds, idx)]
+
+
+def test_a_small_digit_in_a_phone_photo_is_read_again(served, mnist_test):
+    """Six phone photos preprocessing 1.2 found no ink in: the digit, ~6 % of the 3000 px width, was ~18 px
+    with ~1 px strokes once the photo was shrunk to 400 px.  The region around the ink is read again from
+    the picture at full size and the recipe redone on it (shown in the steps and notes)."""
+    x, y = mnist_test
+    idx = [2, 11, 14, 23, 24, 27]
+    prepared = [preprocess.prepare(photo_cases.make("phone", x[i], i)) for i in idx]
+    for p in prepared:
+        assert not p.no_ink, p.notes
+        assert [t for t, _ in p.steps][3] == "region around the ink, read again", [t for t, _ in p.steps]
+        assert any(n.startswith("small ink") and n.endswith("from the 3000x4000 picture") for n in p.notes), p.notes
+        assert max(p.bbox[2:]) < preprocess.SMALL_INK * preprocess.WORK_SIDE  # the small box, in the work image
+    right = [pred.label == int(y[i]) for pred, i in zip(served.predict_prepared(prepared), idx)]
+    assert sum(right) >= 5, right
+
+
+def test_reading_again_leaves_everything_else_as_it_was(mnist_test, monkeypatch):
+    """MNIST digits, canvas drawings, the photo cases that are not shrunk twice and a 760 px picture of a small
+    digit (shrunk 1.9 times) come out of prepare exactly as with reading again turned off."""
+    from digitlab.data import synthetic
+
+    x, _ = mnist_test
+    rng = np.random.default_rng(2)
+    grey = np.full((570, 760), 0.85, np.float32) + rng.normal(0, 0.02, (570, 760)).astype(np.float32)
+    grey[300:360, 400:460] *= 1 - 0.75 * cv2.resize(x[2], (60, 60)).astype(np.float32) / 255  # ~32 px once shrunk
+    small = (np.clip(grey, 0, 1) * 255).astype(np.uint8)
+    pictures = [x[0], x[1], synthetic.canvas_picture(x[2], background="transparent", ink="black"), small]
+    pictures += [photo_cases.make(case, x[i], i) for i, case in enumerate(c for c in photo_cases.CASES if c != "phone")]
+
+    def run():
+        return [preprocess.prepare(picture) for picture in pictures]
+
+    on = run()
+    monkeypatch.setattr(preprocess, "ZOOM_GAIN", float("inf"))
+    off = run()
+    for a, b in zip(on, off):
+        assert a.notes == b.notes and a.bbox == b.bbox and [t for t, _ in a.steps] == [t for t, _ in b.steps]
+        assert all(np.array_equal(u, v) for (_, u), (_, v) in zip(a.steps, b.steps))
+    assert any(n.startswith("shrunk from 760x570") for n in on[3].notes) and max(on[3].bbox[2:]) < preprocess.SMALL_INK * preprocess.WORK_SIDE
 
 
 def test_a_half_shadow_does_not_flip_the_ink(mnist_test):

@@ -1,12 +1,15 @@
 // A JavaScript port of digitlab.preprocess.prepare for canvas pictures (RGBA bytes).
 //
-// Same recipe, same constants, same order as digitlab/preprocess.py (PREPROCESS_VERSION 1.2):
+// Same recipe, same constants, same order as digitlab/preprocess.py (PREPROCESS_VERSION 1.3):
 //
-//   RGBA -> grey (OpenCV's fixed-point RGBA2GRAY), transparency composited
+//   RGBA -> grey (OpenCV's fixed-point RGBA2GRAY), transparency composited (paper cut out on
+//     transparency onto its own tone, strokes onto the opposite colour)
 //   shrink to 400 px (area resampling) when larger
 //   polarity (auto: median-filtered border vs extremes) -> light ink on dark
 //   remove background: top-hat on uneven paper, median level + 5 robust sigmas, stretch
 //   drop specks (8-connected blobs tiny next to the largest), keep faint pixels only near ink
+//   a small digit in a picture shrunk at least twice: the region around its ink cut from the
+//     picture as handed over, shrunk to 400 px when larger, and the two steps above redone on it
 //   "no ink" when the contrast or the ink area is too small
 //   crop to the ink, normalise the stroke width at 80 px (ellipse erosion / dilation),
 //   fit into 20x20 (area when shrinking, bilinear when enlarging), paste into 28x28
@@ -26,7 +29,7 @@
 //
 // Pure functions, no DOM: runs in the page and under node.
 
-export const PREPROCESS_VERSION = "1.2";
+export const PREPROCESS_VERSION = "1.3";
 export const SIZE = 28;
 export const BOX = 20;
 export const CENTRE = 14.0;
@@ -39,6 +42,10 @@ export const BORDER_SPREAD = 0.1;
 export const POLARITY_STEP = 0.08;
 export const LIGHT_FLOOR = 0.05;
 export const INK_LEVEL = 0.25;
+export const SMALL_INK = 0.1;
+export const ZOOM_GAIN = 2;
+export const PAPER_COVER = 0.25;
+export const PAPER_INK = 0.01;
 export const NORMALISE_STROKE = true;
 export const STROKE_BAND = [1.53, 3.53];
 export const STROKE_TARGET = 2.29;
@@ -394,17 +401,25 @@ export function loadRGBA(rgba, w, h) {
   }
   const notes = [];
   if (minAlpha < 0.98) {
-    // Transparent parts are background: composite onto the colour opposite to the opaque pixels.
-    let opaque = 0;
+    // digitlab.pictures._background: paper cut out on transparency (opaque pixels covering PAPER_COVER
+    // of the picture, PAPER_INK of them departing from their median tone) goes on its own tone; strokes
+    // on transparency go on the colour opposite to the opaque pixels.
+    const opaque = [];
     let light = 0;
     for (let i = 0; i < n; i++) {
       if (alpha[i] > 0.5) {
-        opaque++;
+        opaque.push(grey[i]);
         if (grey[i] >= 0.5) light++;
       }
     }
-    const back = opaque === 0 || light / opaque >= 0.5 ? 0 : 1;
-    for (let i = 0; i < n; i++) grey[i] = f32(alpha[i] * grey[i]) + f32(1 - alpha[i]) * back;
+    let back = opaque.length === 0 || light / opaque.length >= 0.5 ? 0 : 1;
+    if (opaque.length >= PAPER_COVER * n) {
+      const tone = median(opaque);
+      let departing = 0;
+      for (const v of opaque) if (Math.abs(f32(v - tone)) > f32(MIN_CONTRAST)) departing++;
+      if (departing / opaque.length >= PAPER_INK) back = tone;
+    }
+    for (let i = 0; i < n; i++) grey[i] = f32(alpha[i] * grey[i]) + f32(f32(1 - alpha[i]) * back);
     notes.push("transparent background composited");
   }
   return { grey: image(h, w, grey), notes };
@@ -626,23 +641,18 @@ export function pasteCentred(digit, size = SIZE, centre = CENTRE) {
   return out;
 }
 
-/**
- * Canvas RGBA bytes of one digit -> {image: Float32Array(784) in [0, 1] light ink on black,
- * or null when noInk; noInk, inverted, steps: [[title, image]], notes, bbox}.
- * invert: "auto" | "yes" (dark ink on light) | "no" (light ink on dark); stroke: null = default.
- * Throws ImageError for pixels that are not a usable picture.
- */
-export function prepare(rgba, w, h, { invert = "auto", stroke = null } = {}) {
-  if (!["auto", "yes", "no"].includes(invert)) throw new Error(`invert must be 'auto', 'yes' or 'no', not ${JSON.stringify(invert)}`);
-  let { grey, notes } = loadRGBA(rgba, w, h);
-  if (Math.max(h, w) > WORK_SIDE) {
-    const nw = Math.max(1, pyRound((w * WORK_SIDE) / Math.max(h, w)));
-    const nh = Math.max(1, pyRound((h * WORK_SIDE) / Math.max(h, w)));
-    grey = resizeArea(grey, nh, nw);
-    notes.push(`shrunk from ${w}x${h} to ${nw}x${nh} for speed`);
-  }
-  const steps = [["input", grey]];
-  const inverted = invert === "auto" ? inkIsDark(grey) : invert === "yes";
+/** Shrink a picture larger than WORK_SIDE to it (area resampling), with a note (preprocess._work_size). */
+function workSize(grey, notes) {
+  const { h, w } = grey;
+  if (Math.max(h, w) <= WORK_SIDE) return grey;
+  const nw = Math.max(1, pyRound((w * WORK_SIDE) / Math.max(h, w)));
+  const nh = Math.max(1, pyRound((h * WORK_SIDE) / Math.max(h, w)));
+  notes.push(`shrunk from ${w}x${h} to ${nw}x${nh} for speed`);
+  return resizeArea(grey, nh, nw);
+}
+
+/** preprocess._cleaned: work image -> {ink, clean, contrast}, two steps recorded. */
+function cleaned(grey, inverted, steps) {
   const ink = inverted ? image(grey.h, grey.w, grey.data.map((v) => 1 - v)) : grey;
   steps.push(["grey, ink light" + (inverted ? " (inverted)" : ""), ink]);
   const bg = removeBackground(ink);
@@ -656,13 +666,21 @@ export function prepare(rgba, w, h, { invert = "auto", stroke = null } = {}) {
   for (let i = 0; i < kept.length; i++) kept[i] = near[i] > 0 ? clean.data[i] : 0;
   clean = image(clean.h, clean.w, kept);
   steps.push(["background removed", clean]);
-  let nInk = 0;
-  for (const v of clean.data) if (v > 0.5) nInk++;
-  if (bg.contrast < MIN_CONTRAST || nInk < Math.max(3, MIN_INK_FRACTION * clean.data.length)) {
-    if (median(ink.data) > 0.5) notes.push("no digit found: the picture is one flat tone (covered in ink, or blank): draw one digit with space around it");
-    else notes.push(`no ink found (contrast ${bg.contrast.toFixed(2)}, ${nInk} ink pixels)`);
-    return { image: null, noInk: true, inverted, steps, notes, bbox: null };
-  }
+  return { ink, clean, contrast: bg.contrast };
+}
+
+function inkPixels(clean) {
+  let n = 0;
+  for (const v of clean.data) if (v > 0.5) n++;
+  return n;
+}
+
+function hasInk(clean, contrast) {
+  return contrast >= MIN_CONTRAST && inkPixels(clean) >= Math.max(3, MIN_INK_FRACTION * clean.data.length);
+}
+
+/** [top, left, height, width] of the pixels above 0, or null (preprocess._ink_box). */
+function inkBox(clean) {
   let top = Infinity;
   let bottom = -1;
   let left = Infinity;
@@ -677,10 +695,68 @@ export function prepare(rgba, w, h, { invert = "auto", stroke = null } = {}) {
       }
     }
   }
-  const bh = bottom - top + 1;
-  const bw = right - left + 1;
-  let crop = image(bh, bw);
-  for (let y = 0; y < bh; y++) crop.data.set(clean.data.subarray((top + y) * clean.w + left, (top + y) * clean.w + left + bw), y * bw);
+  return bottom < 0 ? null : [top, left, bottom - top + 1, right - left + 1];
+}
+
+function cut(img, t, l, b, r) {
+  const out = image(b - t, r - l);
+  for (let y = t; y < b; y++) out.data.set(img.data.subarray(y * img.w + l, y * img.w + r), (y - t) * out.w);
+  return out;
+}
+
+/**
+ * preprocess._read_again for a picture handed over whole: the ink box (in the work image of size
+ * workH x workW) grown by its longer side all round, cut from the full-size grey picture, shrunk to
+ * WORK_SIDE when larger and cleaned with the whole picture's polarity -> {steps, ink, clean, contrast}.
+ */
+function readAgain(full, box, workH, workW, inverted, notes) {
+  const [top, left, bh, bw] = box;
+  const m = Math.max(bh, bw);
+  const [r0, c0] = [Math.max(0, top - m), Math.max(0, left - m)];
+  const [r1, c1] = [Math.min(workH, top + bh + m), Math.min(workW, left + bw + m)];
+  const ceilDiv = (a, b) => Math.floor((a + b - 1) / b);
+  const region = cut(full, Math.floor((r0 * full.h) / workH), Math.floor((c0 * full.w) / workW), ceilDiv(r1 * full.h, workH), ceilDiv(c1 * full.w, workW));
+  notes.push(`small ink (${bw}x${bh} px of ${workW}x${workH}): the region around it read again at ${region.w}x${region.h} from the ${full.w}x${full.h} picture`);
+  const grey = workSize(region, notes);
+  const steps = [["region around the ink, read again", grey]];
+  return { steps, ...cleaned(grey, inverted, steps) };
+}
+
+/**
+ * Canvas RGBA bytes of one digit -> {image: Float32Array(784) in [0, 1] light ink on black,
+ * or null when noInk; noInk, inverted, steps: [[title, image]], notes, bbox}.
+ * invert: "auto" | "yes" (dark ink on light) | "no" (light ink on dark); stroke: null = default.
+ * Throws ImageError for pixels that are not a usable picture.
+ */
+export function prepare(rgba, w, h, { invert = "auto", stroke = null } = {}) {
+  if (!["auto", "yes", "no"].includes(invert)) throw new Error(`invert must be 'auto', 'yes' or 'no', not ${JSON.stringify(invert)}`);
+  const loaded = loadRGBA(rgba, w, h);
+  const notes = loaded.notes;
+  const grey = workSize(loaded.grey, notes);
+  const steps = [["input", grey]];
+  const inverted = invert === "auto" ? inkIsDark(grey) : invert === "yes";
+  let { ink, clean, contrast } = cleaned(grey, inverted, steps);
+  const box = inkBox(clean);
+  let zoomed = false;
+  // A digit a few percent of a large photo's width is ~20 px with ~1 px strokes once shrunk: read its surroundings again.
+  if (box !== null && contrast >= MIN_CONTRAST && Math.max(box[2], box[3]) >= MIN_SIDE && Math.max(box[2], box[3]) < SMALL_INK * WORK_SIDE
+      && Math.max(w, h) >= ZOOM_GAIN * Math.max(grey.h, grey.w)) {
+    const again = readAgain(loaded.grey, box, grey.h, grey.w, inverted, notes);
+    if (hasInk(again.clean, again.contrast)) {
+      steps.push(...again.steps);
+      ({ ink, clean, contrast } = again);
+      zoomed = true;
+    } else {
+      notes.push("no ink in the region read again: the first reading kept");
+    }
+  }
+  if (!hasInk(clean, contrast)) {
+    if (median(ink.data) > 0.5) notes.push("no digit found: the picture is one flat tone (covered in ink, or blank): draw one digit with space around it");
+    else notes.push(`no ink found (contrast ${contrast.toFixed(2)}, ${inkPixels(clean)} ink pixels)`);
+    return { image: null, noInk: true, inverted, steps, notes, bbox: null };
+  }
+  const [top, left, bh, bw] = inkBox(clean);
+  let crop = cut(clean, top, left, top + bh, left + bw);
   steps.push(["cropped to ink", crop]);
   if (stroke === null ? NORMALISE_STROKE : stroke) {
     const ns = normaliseStroke(crop);
@@ -694,5 +770,5 @@ export function prepare(rgba, w, h, { invert = "auto", stroke = null } = {}) {
   steps.push([`fitted into ${BOX}x${BOX}`, digit]);
   const out = pasteCentred(digit);
   steps.push([`${SIZE}x${SIZE}, centre of mass at centre`, out]);
-  return { image: out.data, noInk: false, inverted, steps, notes, bbox: [top, left, bh, bw] };
+  return { image: out.data, noInk: false, inverted, steps, notes, bbox: zoomed ? box : [top, left, bh, bw] };
 }
