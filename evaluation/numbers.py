@@ -81,10 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     summary = numbers.summarise(rows)
     report = {"model": classifier.name, "seed": a.seed, "lengths": lengths, "per_cell": a.per_cell, "four": a.four, "target": TARGET,
               "summary": summary, "seconds": round(time.perf_counter() - t0, 1),
-              "command": "python evaluation/numbers.py " + " ".join(sys.argv[1:] if argv is None else argv), "rows": rows}
+              "command": " ".join(["python evaluation/numbers.py", *(sys.argv[1:] if argv is None else argv)]),
+              "rows": rows}
     out.mkdir(parents=True, exist_ok=True)
-    files.atomic_write_json(out / "numbers.json", report)
     text = numbers.markdown(report)
+    report["rows"] = [r for r in rows if not r["right"]]  # the misread ones (with their MNIST test indices); the rest are summarised
+    files.atomic_write_json(out / "numbers.json", report)
     files.atomic_write_bytes(out / "numbers.md", text.encode())
     print(text, flush=True)
     print(f"report: {out / 'numbers.json'} and numbers.md ({report['seconds']} s)")

@@ -271,3 +271,14 @@ def test_draw_boxes_marks_every_digit(served, test_digits, width):
     changed = np.abs(cv2.resize(shown, (preview.shape[1], preview.shape[0])).astype(int) - preview).sum(axis=2) > 60
     for x0, y0, x1, y1 in (d.box for d in r.digits):
         assert changed[y0:y1, x0:x1].any(), "each digit's box is drawn over it"
+
+
+def test_benchmark_dry_run_writes_its_report(run_script, tmp_path):
+    """The dev benchmark end to end in --dry-run (its own folder given: written there, nowhere else)."""
+    run_script("evaluation/numbers.py", "--dry-run", "--out", tmp_path)
+    report = json.loads((tmp_path / "numbers.json").read_text())
+    s = report["summary"]
+    assert s["all"]["n"] == 2 * 2 * len(number_cases.GAPS) * len(number_cases.RENDERS)
+    assert set(s["gap"]) == set(number_cases.GAPS) and 0 <= s["all"]["whole_number"] <= s["all"]["digits"] <= 1
+    assert all(not r["right"] for r in report["rows"]) and len(report["rows"]) == round(s["all"]["n"] * (1 - s["all"]["whole_number"]))
+    assert "whole number" in (tmp_path / "numbers.md").read_text()
