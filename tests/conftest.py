@@ -22,6 +22,14 @@ def _scratch_serving_cache(tmp_path_factory):
     yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _scratch_features_cache(tmp_path_factory):
+    """The neighbours' and the map's features (digitlab.evaluation.neighbours) built during the tests, by the
+    library or by an app server a test starts, go to a scratch cache, never to runs/cache/features."""
+    os.environ["DIGITLAB_FEATURES_CACHE"] = str(tmp_path_factory.mktemp("features_cache"))
+    yield
+
+
 @pytest.fixture(scope="session")
 def mnist_path() -> Path:
     """The MNIST file the project's lookup finds (--mnist aside: $DIGITLAB_MNIST, the keras cache,

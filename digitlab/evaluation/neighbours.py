@@ -1,0 +1,493 @@
+"""What the model thinks a digit looks like: the training digits closest to it in the model's own
+feature space, and a 2-D map of the MNIST test set in that space.
+
+    feature_extractor(model)   the input of the model's classification layer(s), found in any Keras classifier
+    training_bank(model, key)  those features of BANK_SIZE training digits, computed once per model file
+                               hash and kept on disk (float16 unit vectors, memory-mapped when read)
+    nearest(bank, feature, k)  the k training digits closest to one input (cosine distance), with pictures
+    digit_map(model, key)      the MNIST test set's features projected to 2-D by PCA, once per model file hash
+    place(digit_map, feature)  one input on that map, through the same fitted projection
+
+"Penultimate features" are what the last Dense layer (the one that makes the class scores) reads: for
+``mnist_cnn`` the flattened last feature map (3136 numbers), for an ensemble built by
+``digitlab.models.ensemble`` each member's (the members' parts are scaled to unit length and
+concatenated, so a cosine similarity is the mean of the members' cosines), for a softmax regression
+the pixels themselves.  The layer is found by walking back from the model's output through layers
+without weights (softmax, averaging, dropout...) to the Dense layer(s); a model whose output is made
+any other way gets ``NeighbourError`` saying why.
+
+Memory: the host of the app has about 1 GB, most of it TensorFlow's once Explain is open.  Features
+are written chunk by chunk into a memory-mapped file and read back memory-mapped: the search reads
+the file in chunks (the pages stay in the page cache, which the kernel can drop), so a query holds
+~30 MB at most whatever the model.  BANK_SIZE = 20,000 of the 55,000 training digits (see
+docs/app.md for the measured build time, disk size and how often the 12 neighbours' majority agrees
+with the label, against the whole training split).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from digitlab import paths, preprocess
+
+ENV_VAR = "DIGITLAB_FEATURES_CACHE"  # tests point it at a scratch folder
+SUBDIR = "features"
+BANK_SIZE = 20_000  # training digits searched; drawn with BANK_SEED by digitlab.data.sample
+BANK_SEED = 0
+NEIGHBOURS = 12
+CHUNK = 256  # digits per preparation + forward pass while building (mnist_advanced: ~2.6 MiB of activations each)
+SEARCH_CHUNK = 2048  # feature rows converted to float32 at a time while searching (~26 MB for 3136 features)
+VERSION = 1  # of what the cached files hold; a new version builds them again
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+class NeighbourError(ValueError):
+    """Neighbours or a map cannot be made for this model; the message says why."""
+
+
+def cache_dir() -> Path:
+    """``$DIGITLAB_FEATURES_CACHE`` (read on every call), else ``runs/cache/features``."""
+    env = os.environ.get(ENV_VAR)
+    return Path(env) if env else paths.RUNS_DIR / "cache" / SUBDIR
+
+
+# ----------------------------------------------------------------------------- features
+
+
+@dataclass(frozen=True)
+class Extractor:
+    """The model's penultimate features and its outputs for prepared digits."""
+
+    heads: tuple[str, ...]  # the Dense layer(s) whose input the features are
+    dim: int  # features per digit
+    run: Callable  # (N, 28, 28) float32 -> ((N, dim) float32 unit rows, (N,) predicted digit)
+
+    def __call__(self, x: np.ndarray, batch: int = CHUNK) -> tuple[np.ndarray, np.ndarray]:
+        x = np.asarray(x, np.float32).reshape(-1, 28, 28)
+        parts = [self.run(x[i : i + batch]) for i in range(0, len(x), batch)]
+        if not parts:
+            return np.zeros((0, self.dim), np.float32), np.zeros(0, np.int64)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def describe(self) -> str:
+        layers = ", ".join(f"`{h}`" for h in self.heads)
+        return f"{self.dim} features per digit: the input of {layers}"
+
+
+def _functional(model):
+    """``model`` as a functional graph whose tensors can be followed: a Sequential loaded from a file
+    keeps stale layer outputs (STACK.md), so its layers are called again on a fresh input."""
+    import keras
+
+    if not isinstance(model, keras.Sequential):
+        return model
+    inp = keras.Input(tuple(model.inputs[0].shape[1:]), name="features_image")
+    x = inp
+    for layer in model.layers:
+        x = layer(x)
+    return keras.Model(inp, x, name=f"{model.name}_graph")
+
+
+def _heads(graph) -> list[tuple[object, object]]:
+    """(Dense layer, its input tensor) for every Dense layer reached from the output through layers without weights."""
+    import keras
+
+    if len(graph.outputs) != 1:
+        raise NeighbourError(f"expected one output, found {len(graph.outputs)}")
+    found, seen = [], set()
+    stack = [graph.outputs[0]]
+    while stack:
+        tensor = stack.pop()
+        history = getattr(tensor, "_keras_history", None)
+        if history is None:
+            raise NeighbourError("cannot follow the model's graph back from its output")
+        op, node_index = history[0], history[1]
+        if id(op) in seen:
+            continue
+        seen.add(id(op))
+        node = op._inbound_nodes[node_index]
+        if isinstance(op, keras.layers.InputLayer):
+            raise NeighbourError("no Dense layer makes its class scores (the output is reached from the input through layers "
+                                 "without weights), so it has no penultimate features to compare digits by")
+        if isinstance(op, keras.layers.Dense):
+            found.append((op, node.input_tensors[0]))
+            continue
+        if isinstance(op, keras.Model):
+            raise NeighbourError(f"its output comes from the nested model {op.name!r}, whose inner layers cannot be reached; "
+                                 "the neighbours need the input of the last Dense layer")
+        if op.weights:
+            raise NeighbourError(f"its class scores are not made by a Dense layer: {type(op).__name__} layer {op.name!r} "
+                                 "(with weights) sits between the last Dense layer and the output")
+        stack.extend(node.input_tensors)
+    order = {id(layer): i for i, layer in enumerate(graph.layers)}
+    return sorted(found, key=lambda pair: order.get(id(pair[0]), 0))
+
+
+def feature_extractor(model) -> Extractor:
+    """The penultimate features of any Keras 28x28 -> 10 classifier (see the module docstring).
+
+    Raises NeighbourError with the reason for a model without a Dense classification layer."""
+    import keras
+    import tensorflow as tf
+
+    from digitlab.models import adapter
+
+    try:
+        layout = adapter.check_signature(model)
+    except adapter.ModelError as e:
+        raise NeighbourError(str(e)) from e
+    graph = _functional(model)
+    heads = _heads(graph)
+    probe = keras.Model(graph.inputs, [t for _, t in heads] + [graph.outputs[0]], name="features_probe")
+    shape = adapter.batch_shape(layout)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 28, 28], tf.float32)], reduce_retracing=True)
+    def forward(x):
+        out = probe(tf.reshape(x, shape), training=False)
+        parts = [tf.math.l2_normalize(tf.reshape(t, [tf.shape(x)[0], -1]), axis=1) for t in out[:-1]]
+        feats = tf.concat(parts, axis=1) / tf.sqrt(float(len(parts)))  # unit rows: cosine similarity is a dot product
+        return feats, tf.argmax(out[-1], axis=1)
+
+    def run(x):
+        f, p = forward(x)
+        return f.numpy(), p.numpy().astype(np.int64)
+
+    dim = int(run(np.zeros((1, 28, 28), np.float32))[0].shape[1])
+    return Extractor(tuple(layer.name for layer, _ in heads), dim, run)
+
+
+# ----------------------------------------------------------------------------- the training digits
+
+
+@dataclass
+class Bank:
+    """Penultimate features of training digits for one model file, read from the cache.
+
+    features: (N, D) float16 unit rows (memory-mapped); labels: (N,) int; pictures: (N, 28, 28) uint8 model
+    inputs (memory-mapped); indices: (N,) positions in digitlab's training split (``data.load_mnist().x_train``)."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    pictures: np.ndarray
+    indices: np.ndarray
+    meta: dict
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def _digits_stem(size: int, seed: int) -> str:
+    return f"train-n{size}-s{seed}-p{preprocess.PREPROCESS_VERSION}"
+
+
+def _bank_files(key: str, size: int, seed: int, folder: Path) -> dict[str, Path]:
+    digits = _digits_stem(size, seed)
+    stem = f"{key}-{digits}-v{VERSION}"
+    return {
+        "features": folder / f"{stem}.features.npy",
+        "meta": folder / f"{stem}.json",  # written last: the bank is complete when it exists
+        "pictures": folder / f"{digits}.pictures.npy",  # the same digits for every model
+        "labels": folder / f"{digits}.labels.npz",
+    }
+
+
+def _open_bank(files: dict[str, Path]) -> Bank | None:
+    if not all(files[k].is_file() for k in ("meta", "features", "pictures", "labels")):
+        return None
+    try:
+        meta = json.loads(files["meta"].read_text())
+        features = np.load(files["features"], mmap_mode="r")
+        pictures = np.load(files["pictures"], mmap_mode="r")
+        with np.load(files["labels"]) as f:
+            labels, indices = f["labels"].astype(np.int64), f["indices"].astype(np.int64)
+    except (OSError, ValueError, KeyError, json.JSONDecodeError):
+        return None  # a damaged cache is built again, never trusted
+    n = meta.get("size")
+    if features.shape != (n, meta.get("dim")) or pictures.shape != (n, 28, 28) or len(labels) != n:
+        return None
+    return Bank(features, labels, pictures, indices, meta)
+
+
+def _new_npy(target: Path, dtype, shape) -> tuple[Path, np.memmap]:
+    """A memory-mapped .npy temp file beside ``target`` (filled chunk by chunk, then ``_commit``ted)."""
+    from digitlab.files import temp_file
+
+    tmp = temp_file(target, suffix=".tmp.npy")
+    return tmp, np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
+
+
+def _commit(tmp: Path, array: np.memmap, target: Path) -> None:
+    from digitlab.files import replace_durably
+
+    array.flush()
+    del array
+    replace_durably(tmp, target)
+
+
+def training_bank(model, key: str, *, size: int = BANK_SIZE, seed: int = BANK_SEED, folder: Path | None = None,
+                  progress: Progress | None = None, build: bool = True) -> Bank | None:
+    """The features of ``size`` training digits for the model file whose sha256 is ``key``.
+
+    Read from the cache when it is there; else (``build``) computed now, chunk by chunk (``progress``
+    is told (done, size)), and written atomically: a crash leaves no half bank behind.  The digits
+    are ``data.sample(55000, size, seed)`` of digitlab's training split, prepared by
+    ``digitlab.data.prepared`` like training prepares them; their pictures are stored once for all
+    models.  ``build=False``: None when it is not cached yet.  Raises NeighbourError for a model
+    without a Dense classification layer, ``data.DataError`` when MNIST cannot be found.
+    """
+    folder = Path(folder) if folder is not None else cache_dir()
+    files = _bank_files(key, size, seed, folder)
+    bank = _open_bank(files)
+    if bank is not None or not build:
+        return bank
+    from digitlab import data
+    from digitlab.files import atomic_write_bytes, atomic_write_json
+
+    t0 = time.perf_counter()
+    extractor = feature_extractor(model)  # a model without a Dense head is refused before any work
+    raw = data.load_mnist()
+    idx = data.sample(len(raw.x_train), size, seed)
+    n = len(idx)
+    have_pictures = _pictures_ok(files, n)  # the digits' pictures and labels are shared by every model's bank
+    ftmp, feats = _new_npy(files["features"], np.float16, (n, extractor.dim))
+    ptmp, pics = (None, None) if have_pictures else _new_npy(files["pictures"], np.uint8, (n, 28, 28))
+    try:
+        for i in range(0, n, CHUNK):
+            x, _ = data.prepared("train", indices=idx[i : i + CHUNK], raw=raw)
+            feats[i : i + len(x)] = extractor(x)[0]
+            if pics is not None:
+                pics[i : i + len(x)] = np.round(x * 255).astype(np.uint8)
+            if progress:
+                progress(min(i + CHUNK, n), n)
+        _commit(ftmp, feats, files["features"])
+        if pics is not None:
+            _commit(ptmp, pics, files["pictures"])
+    finally:
+        for tmp in (ftmp, ptmp):
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+    if not have_pictures:
+        buf = io.BytesIO()
+        np.savez(buf, labels=raw.y_train[idx].astype(np.uint8), indices=idx.astype(np.int32))
+        atomic_write_bytes(files["labels"], buf.getvalue())
+    atomic_write_json(files["meta"], {
+        "model_sha256": key, "size": n, "seed": seed, "dim": extractor.dim, "heads": list(extractor.heads),
+        "split": "train", "mnist": raw.fingerprint, "preprocess": preprocess.PREPROCESS_VERSION, "version": VERSION,
+        "build_seconds": round(time.perf_counter() - t0, 2),
+    })
+    bank = _open_bank(files)
+    if bank is None:  # another process removed the files meanwhile
+        raise NeighbourError(f"the features just written to {folder} cannot be read back")
+    return bank
+
+
+def _pictures_ok(files: dict[str, Path], n: int) -> bool:
+    try:
+        with np.load(files["labels"]) as f:
+            ok = len(f["labels"]) == n
+        return ok and np.load(files["pictures"], mmap_mode="r").shape == (n, 28, 28)
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    label: int
+    distance: float  # cosine distance, 1 - cos: 0 = the same direction, 1 = unrelated, 2 = opposite
+    picture: np.ndarray  # (28, 28) uint8, the training digit as the model saw it
+    index: int  # position in digitlab's training split
+
+
+def similarities(bank: Bank, feature: np.ndarray) -> np.ndarray:
+    """(N,) cosine similarity of every bank digit to one unit feature vector (D,), read in chunks."""
+    f = np.asarray(feature, np.float32).reshape(-1)
+    if f.shape[0] != bank.features.shape[1]:
+        raise NeighbourError(f"a feature vector of {f.shape[0]} numbers does not match the bank's {bank.features.shape[1]}")
+    out = np.empty(len(bank), np.float32)
+    for i in range(0, len(bank), SEARCH_CHUNK):
+        out[i : i + SEARCH_CHUNK] = bank.features[i : i + SEARCH_CHUNK].astype(np.float32) @ f
+    return out
+
+
+def nearest(bank: Bank, feature: np.ndarray, k: int = NEIGHBOURS) -> list[Neighbour]:
+    """The ``k`` bank digits closest to ``feature`` (one input's unit features), closest first."""
+    sims = similarities(bank, feature)
+    k = min(k, len(sims))
+    top = np.argpartition(-sims, k - 1)[:k]
+    top = top[np.argsort(-sims[top], kind="stable")]
+    return [Neighbour(int(bank.labels[i]), float(1.0 - sims[i]), np.array(bank.pictures[i]), int(bank.indices[i])) for i in top]
+
+
+def majority(neighbours: list[Neighbour]) -> tuple[int, int]:
+    """(the most common label among ``neighbours``, how many have it); ties go to the closer digit's label."""
+    votes = Counter(n.label for n in neighbours)  # insertion order = closest first, which most_common keeps for ties
+    return votes.most_common(1)[0]
+
+
+def verdict(neighbours: list[Neighbour], predicted: int) -> str:
+    """One sentence comparing the neighbours' labels with the model's answer."""
+    if not neighbours:
+        return "No training digits to compare with."
+    top, count = majority(neighbours)
+    votes = Counter(n.label for n in neighbours)
+    k = len(neighbours)
+    others = ", ".join(f"{c}× {d}" for d, c in votes.most_common() if d != top)
+    mix = f" (the rest: {others})" if others else ""
+    if top == predicted:
+        return f"{count} of the {k} closest training digits are {top}s{mix}: they agree with the model's answer, {predicted}."
+    same = votes.get(predicted, 0)
+    return (f"{count} of the {k} closest training digits are {top}s{mix}, {same} {'is a' if same == 1 else 'are'} {predicted}: "
+            f"the model reads {predicted}, but in its own feature space your digit sits among {top}s.")
+
+
+# ----------------------------------------------------------------------------- the map
+
+
+@dataclass
+class DigitMap:
+    """The MNIST test set in the model's feature space, projected to 2-D by PCA.
+
+    xy: (N, 2) float32; labels, predicted: (N,) int (the true digit, the model's answer);
+    mean: (D,) and components: (2, D) float32, the fitted projection; explained: (2,) variance ratios."""
+
+    xy: np.ndarray
+    labels: np.ndarray
+    predicted: np.ndarray
+    mean: np.ndarray
+    components: np.ndarray
+    explained: np.ndarray
+    meta: dict
+
+
+def _map_file(key: str, folder: Path) -> Path:
+    return folder / f"{key}-map-test-p{preprocess.PREPROCESS_VERSION}-v{VERSION}.npz"
+
+
+def _open_map(path: Path) -> DigitMap | None:
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as f:
+            arrays = {k: f[k] for k in ("xy", "labels", "predicted", "mean", "components", "explained", "meta")}
+        meta = json.loads(str(arrays.pop("meta")))
+    except (OSError, ValueError, KeyError, json.JSONDecodeError):
+        return None
+    return DigitMap(**arrays, meta=meta)
+
+
+def pca2(features: np.ndarray, seed: int = 0, iterations: int = 7, block: int = 12) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The top two principal axes of (N, D) rows (any float dtype, e.g. float16 or a memory map):
+    (mean (D,), components (2, D), explained variance ratio (2,)), all float32.
+
+    The randomised subspace iteration scikit-learn's ``PCA(svd_solver="randomized")`` runs
+    (Halko et al. 2011), but reading the rows a chunk at a time: scikit-learn's needed ~450 MB more
+    for the 10,000 x 3136 features of ``mnist_cnn`` (a float32 copy, a centred copy and more), this
+    ~30 MB.  ``tests/test_neighbours.py`` checks it finds scikit-learn's axes.
+    """
+    n, d = features.shape
+
+    def chunks():  # float32 rows, a chunk at a time
+        for i in range(0, n, SEARCH_CHUNK):
+            yield i, features[i : i + SEARCH_CHUNK].astype(np.float32)
+
+    mean64 = np.zeros(d)
+    for _, c in chunks():
+        mean64 += c.sum(axis=0, dtype=np.float64)
+    mean = (mean64 / n).astype(np.float32)
+    total = sum(float(np.square(c - mean).sum(dtype=np.float64)) for _, c in chunks())
+
+    def times(q):  # X_c @ q: (n, k)
+        out = np.empty((n, q.shape[1]), np.float32)
+        for i, c in chunks():
+            out[i : i + len(c)] = (c - mean) @ q
+        return out
+
+    def times_t(z):  # X_cᵀ @ z: (d, k)
+        out = np.zeros((d, z.shape[1]), np.float32)
+        for i, c in chunks():
+            out += (c - mean).T @ z[i : i + len(c)]
+        return out
+
+    q = _orth(np.random.default_rng(seed).standard_normal((d, block)).astype(np.float32))
+    for _ in range(iterations):
+        q = _orth(times_t(_orth(times(q))))
+    _, s, vt = np.linalg.svd(times(q), full_matrices=False)
+    components = (q @ vt.T)[:, :2].T
+    # the sign of an axis is arbitrary: make each one's largest entry positive, so maps do not flip between builds
+    components *= np.sign(components[np.arange(2), np.abs(components).argmax(axis=1)])[:, None]
+    explained = s[:2] ** 2 / total if total > 0 else np.zeros(2)
+    return mean.astype(np.float32), components.astype(np.float32), explained.astype(np.float32)
+
+
+def _orth(a: np.ndarray) -> np.ndarray:
+    """An orthonormal basis of a tall, thin matrix's columns.  One BLAS thread: OpenBLAS's threads made each
+    (10000, 12) QR take ~110 ms instead of ~2 ms on a busy 2-core machine."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        return np.linalg.qr(a)[0]
+
+
+def digit_map(model, key: str, *, folder: Path | None = None, progress: Progress | None = None, build: bool = True) -> DigitMap | None:
+    """The 2-D map of the 10,000 MNIST test digits for the model file whose sha256 is ``key``: cached,
+    or (``build``) computed now (~15 s for ``mnist_cnn``; ``progress`` is told (done, 10000)) and
+    written atomically.  ``build=False``: None when it is not cached yet.  Raises like ``training_bank``."""
+    folder = Path(folder) if folder is not None else cache_dir()
+    path = _map_file(key, folder)
+    found = _open_map(path)
+    if found is not None or not build:
+        return found
+    from digitlab import data
+    from digitlab.files import atomic_write_bytes
+
+    t0 = time.perf_counter()
+    extractor = feature_extractor(model)
+    raw = data.load_mnist()
+    n = len(raw.x_test)
+    feats = np.empty((n, extractor.dim), np.float16)  # 63 MB for 3136 features; gone when the map is made
+    predicted = np.empty(n, np.int64)
+    for i in range(0, n, CHUNK):
+        x, _ = data.prepared("test", indices=np.arange(i, min(i + CHUNK, n)), raw=raw)
+        feats[i : i + len(x)], predicted[i : i + len(x)] = extractor(x)
+        if progress:
+            progress(min(i + CHUNK, n), n)
+    mean, components, explained = pca2(feats)
+    xy = project(feats, mean, components)
+    del feats
+    meta = {"model_sha256": key, "size": n, "dim": extractor.dim, "heads": list(extractor.heads), "split": "test",
+            "mnist": raw.fingerprint, "preprocess": preprocess.PREPROCESS_VERSION, "version": VERSION,
+            "build_seconds": round(time.perf_counter() - t0, 2)}
+    buf = io.BytesIO()
+    np.savez(buf, xy=xy, labels=raw.y_test.astype(np.int64), predicted=predicted, mean=mean, components=components,
+             explained=explained, meta=np.array(json.dumps(meta)))
+    atomic_write_bytes(path, buf.getvalue())
+    return DigitMap(xy, raw.y_test.astype(np.int64), predicted, mean, components, explained, meta)
+
+
+def project(features: np.ndarray, mean: np.ndarray, components: np.ndarray) -> np.ndarray:
+    """(N, D) features -> (N, 2) map coordinates, in chunks (float32)."""
+    features = np.asarray(features) if not isinstance(features, np.ndarray) else features
+    flat = features.reshape(-1, features.shape[-1])
+    out = np.empty((len(flat), 2), np.float32)
+    for i in range(0, len(flat), SEARCH_CHUNK):
+        out[i : i + SEARCH_CHUNK] = (flat[i : i + SEARCH_CHUNK].astype(np.float32) - mean) @ components.T
+    return out
+
+
+def place(digit_map: DigitMap, feature: np.ndarray) -> tuple[float, float]:
+    """Where one input's unit features (D,) fall on the map."""
+    f = np.asarray(feature, np.float32).reshape(1, -1)
+    if f.shape[1] != digit_map.mean.shape[0]:
+        raise NeighbourError(f"a feature vector of {f.shape[1]} numbers does not match the map's {digit_map.mean.shape[0]}")
+    x, y = project(f, digit_map.mean, digit_map.components)[0]
+    return float(x), float(y)

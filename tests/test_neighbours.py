@@ -1,0 +1,205 @@
+"""digitlab.evaluation.neighbours on the committed models and real MNIST digits: the penultimate layer found
+in any Keras classifier (and refused with the reason), a real digit's nearest training digits, the disk
+cache keyed by the model file's hash, the PCA map and where an input falls on it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitlab import data, files
+from digitlab.evaluation import neighbours as nb
+
+BANK = 2000  # training digits in the tests' banks (the app's has 20,000): the same code, ten times faster
+
+
+@pytest.fixture(scope="module")
+def models(committed_models):
+    return {e.name: e for e in committed_models}
+
+
+@pytest.fixture(scope="module")
+def cnn(models):
+    e = models["mnist_cnn"]
+    return e.model, files.sha256(e.path, 32).removeprefix("sha256:")
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("features")
+
+
+@pytest.fixture(scope="module")
+def cnn_bank(cnn, folder):
+    return nb.training_bank(*cnn, size=BANK, folder=folder)
+
+
+@pytest.fixture(scope="module")
+def first_of_each(mnist_test):
+    """The first MNIST test digit of each class, prepared: (10, 28, 28) float32, labels 0..9."""
+    _, y = mnist_test
+    idx = [int(np.flatnonzero(y == d)[0]) for d in range(10)]
+    x, labels = data.prepared("test", indices=idx)
+    assert labels.tolist() == list(range(10))
+    return x
+
+
+# ----------------------------------------------------------------------------- the penultimate layer
+
+
+def test_the_penultimate_layer_of_every_committed_model(models, first_of_each):
+    from digitlab.serving import classifiers
+
+    expected = {"mnist_cnn": (("logits",), 3136), "mnist_robust": (("logits",), 3136),
+                "mnist_advanced": (("m0_logits", "m1_logits"), 384), "mnist_baseline": (("logits",), 784)}
+    for name, (heads, dim) in expected.items():
+        ex = nb.feature_extractor(models[name].model)
+        assert (ex.heads, ex.dim) == (heads, dim), name
+        f, predicted = ex(first_of_each)
+        assert f.shape == (10, dim) and np.allclose(np.linalg.norm(f, axis=1), 1, atol=1e-5), name
+        probs = classifiers.Classifier(models[name]).predict_proba(first_of_each)
+        assert predicted.tolist() == probs.argmax(axis=1).tolist(), name
+    # softmax regression: its "features" are the pixels themselves
+    f, _ = nb.feature_extractor(models["mnist_baseline"].model)(first_of_each)
+    pixels = first_of_each.reshape(10, -1)
+    assert np.allclose(f, pixels / np.linalg.norm(pixels, axis=1, keepdims=True), atol=1e-6)
+
+
+def test_a_sequential_model_loaded_from_a_file(tmp_path, first_of_each):
+    import keras
+
+    model = keras.Sequential([
+        keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(16, activation="relu", name="hidden"),
+        keras.layers.Dense(10, activation="softmax", name="scores"),
+    ])
+    model.save(tmp_path / "seq.keras")
+    loaded = keras.saving.load_model(tmp_path / "seq.keras")
+    ex = nb.feature_extractor(loaded)
+    assert (ex.heads, ex.dim) == (("scores",), 16)
+    hidden = np.maximum(first_of_each.reshape(10, -1) @ loaded.get_layer("hidden").kernel.numpy() + loaded.get_layer("hidden").bias.numpy(), 0)
+    f, _ = ex(first_of_each)
+    assert np.allclose(f, hidden / np.linalg.norm(hidden, axis=1, keepdims=True), atol=1e-5)
+
+
+def test_models_without_a_dense_head_are_refused_with_the_reason():
+    import keras
+
+    inp = keras.Input((28, 28, 1))
+    conv_only = keras.Model(inp, keras.layers.Softmax()(keras.layers.Flatten()(keras.layers.Conv2D(10, 28)(inp))))
+    with pytest.raises(nb.NeighbourError, match="Conv2D layer .* sits between the last Dense layer and the output"):
+        nb.feature_extractor(conv_only)
+    x = keras.layers.Dense(10)(keras.layers.Flatten()(inp))
+    normed = keras.Model(inp, keras.layers.Softmax()(keras.layers.BatchNormalization(name="after_logits")(x)))
+    with pytest.raises(nb.NeighbourError, match="BatchNormalization layer 'after_logits'"):
+        nb.feature_extractor(normed)
+    pixels = keras.Model(inp, keras.layers.Softmax()(keras.layers.Reshape((10,))(keras.layers.MaxPooling2D((28, 28))(
+        keras.layers.Concatenate()([inp] * 10)))))
+    with pytest.raises(nb.NeighbourError, match="no Dense layer makes its class scores"):
+        nb.feature_extractor(pixels)
+
+
+# ----------------------------------------------------------------------------- neighbours
+
+
+def test_real_test_digits_sit_among_training_digits_of_their_class(cnn, cnn_bank, first_of_each):
+    ex = nb.feature_extractor(cnn[0])
+    feats, _ = ex(first_of_each)
+    for label, f in enumerate(feats):
+        near = nb.nearest(cnn_bank, f)
+        assert len(near) == nb.NEIGHBOURS
+        same = sum(n.label == label for n in near)
+        assert nb.majority(near)[0] == label and same >= 9, (label, [n.label for n in near])
+        d = [n.distance for n in near]
+        assert d == sorted(d) and 0 <= d[0] < 0.5, d
+    # a neighbour's picture is the training digit at its index, as prepared for training
+    n = nb.nearest(cnn_bank, feats[7])[0]
+    x, y = data.prepared("train", indices=[n.index])
+    assert int(y[0]) == n.label and np.abs(x[0] * 255 - n.picture).max() <= 0.5 + 1e-3
+    # the search agrees with a brute-force cosine over the bank
+    full = np.asarray(cnn_bank.features, np.float32)
+    brute = np.argsort(-(full @ feats[3]))[: nb.NEIGHBOURS]
+    assert [int(cnn_bank.indices[i]) for i in brute] == [m.index for m in nb.nearest(cnn_bank, feats[3])]
+
+
+def test_the_verdict_says_when_the_neighbours_disagree():
+    pic = np.zeros((28, 28), np.uint8)
+    near = [nb.Neighbour(7, 0.1 + i / 100, pic, i) for i in range(9)] + [nb.Neighbour(2, 0.3, pic, 9 + i) for i in range(3)]
+    assert nb.majority(near) == (7, 9)
+    said = nb.verdict(near, 2)
+    assert said.startswith("9 of the 12 closest training digits are 7s (the rest: 3× 2), 3 are 2") and "sits among 7s" in said
+    assert "agree with the model's answer, 7" in nb.verdict(near, 7)
+
+
+def test_the_bank_is_cached_by_the_model_files_hash(cnn, cnn_bank, folder, models, monkeypatch):
+    model, key = cnn
+    pictures = folder / f"train-n{BANK}-s0-p{cnn_bank.meta['preprocess']}.pictures.npy"
+    stamp = pictures.stat().st_mtime_ns
+    assert cnn_bank.meta["model_sha256"] == key and cnn_bank.features.dtype == np.float16
+
+    def no_work(_):
+        raise AssertionError("the cached bank was computed again")
+
+    with monkeypatch.context() as m:
+        m.setattr(nb, "feature_extractor", no_work)
+        again = nb.training_bank(model, key, size=BANK, folder=folder)
+    assert np.array_equal(again.features, cnn_bank.features) and np.array_equal(again.labels, cnn_bank.labels)
+    assert nb.training_bank(model, "0" * 32, size=BANK, folder=folder, build=False) is None, "another file, another bank"
+    # a second model shares the digits' pictures and labels: they are not written again
+    base = models["mnist_baseline"]
+    other = nb.training_bank(base.model, files.sha256(base.path, 32).removeprefix("sha256:"), size=BANK, folder=folder)
+    assert other.features.shape == (BANK, 784) and pictures.stat().st_mtime_ns == stamp
+    assert np.array_equal(other.labels, cnn_bank.labels)
+    # a damaged cache is not trusted, and is built again (replaced, not truncated in place: the cache is only ever
+    # replaced, and a bank already open keeps reading its own file)
+    feats = folder / f"{key}-train-n{BANK}-s0-p{cnn_bank.meta['preprocess']}-v{nb.VERSION}.features.npy"
+    (folder / "damaged").write_bytes(feats.read_bytes()[:4096])
+    (folder / "damaged").replace(feats)
+    assert nb.training_bank(model, key, size=BANK, folder=folder, build=False) is None
+    rebuilt = nb.training_bank(model, key, size=BANK, folder=folder)
+    assert np.array_equal(rebuilt.features, cnn_bank.features)
+    assert not [p for p in folder.iterdir() if ".tmp" in p.name], "no temp file left behind"
+
+
+# ----------------------------------------------------------------------------- the map
+
+
+def test_pca2_finds_scikit_learns_axes(cnn):
+    from sklearn.decomposition import PCA
+
+    x, _ = data.prepared("test", n=2000, seed=1)
+    f, _ = nb.feature_extractor(cnn[0])(x)
+    f16 = f.astype(np.float16)
+    mean, components, explained = nb.pca2(f16)
+    ref = PCA(2, svd_solver="arpack").fit(f16.astype(np.float32))  # Lanczos: another algorithm, converged (~4 s; "full": ~40 s)
+    assert np.abs((components * ref.components_).sum(axis=1)).min() > 0.9999
+    assert np.allclose(explained, ref.explained_variance_ratio_, atol=1e-4)
+    assert np.allclose(mean, ref.mean_, atol=1e-6)
+
+
+def test_the_map_of_the_test_set(cnn, folder, mnist_test, monkeypatch):
+    from sklearn.model_selection import cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    model, key = cnn
+    m = nb.digit_map(model, key, folder=folder)
+    _, y = mnist_test
+    assert m.xy.shape == (10000, 2) and m.labels.tolist() == y.tolist()
+    assert (m.predicted == m.labels).mean() > 0.99, "mnist_cnn reads 99.4% of the test digits"
+    assert m.components.shape == (2, 3136) and 0 < m.explained.sum() < 1
+    # the map keeps the classes apart: a digit's 10 nearest points on it mostly share its label
+    assert cross_val_score(KNeighborsClassifier(10), m.xy, m.labels, cv=3).mean() > 0.6
+    # an input lands where its own test digit is
+    x, _ = data.prepared("test", indices=[0, 1, 2])
+    f, _ = nb.feature_extractor(model)(x)
+    for i in range(3):
+        assert np.allclose(nb.place(m, f[i]), m.xy[i], atol=2e-3)
+    with pytest.raises(nb.NeighbourError, match="does not match"):
+        nb.place(m, f[0][:100])
+
+    def no_work(_):
+        raise AssertionError("the cached map was computed again")
+
+    monkeypatch.setattr(nb, "feature_extractor", no_work)
+    again = nb.digit_map(model, key, folder=folder)
+    assert np.array_equal(again.xy, m.xy) and again.meta["model_sha256"] == key
+    assert nb.digit_map(model, "f" * 32, folder=folder, build=False) is None
