@@ -201,19 +201,40 @@ def prepared_mnist(path: str | os.PathLike | None = None, *, raw: Mnist | None =
     return Mnist(**arrays, source=raw.source, fingerprint=raw.fingerprint)
 
 
-@functools.lru_cache(maxsize=1)
-def _raw(path: str | None) -> Mnist:
-    return load_mnist(path)
+@functools.lru_cache(maxsize=2)
+def _raw(path: str | None, test_only: bool = False) -> Mnist:
+    """Loaded MNIST, kept once per process; ``test_only``: the test split alone (8 MB, not 55 MB: what
+    the app and the measurements need), train and validation left empty."""
+    if not test_only:
+        return load_mnist(path)
+    arrays, source = find_mnist(path)
+    validate_arrays(arrays, source)
+    empty_x, empty_y = arrays["x_train"][:0].copy(), arrays["y_train"][:0].copy()
+    return Mnist(empty_x, empty_y, empty_x, empty_y, arrays["x_test"], arrays["y_test"], source, fingerprint(arrays))
 
 
-_PREPARED: dict[str, Mnist] = {}  # the whole prepared set of one MNIST file (~220 MB), once per process
+_SPLITS: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}  # whole prepared splits of one MNIST file, once per process
 
 
-def _prepared_all(raw: Mnist) -> Mnist:
-    if raw.fingerprint not in _PREPARED:
-        _PREPARED.clear()
-        _PREPARED[raw.fingerprint] = prepared_mnist(raw=raw)
-    return _PREPARED[raw.fingerprint]
+def _prepared_split(raw: Mnist, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """One whole split as model inputs: read alone from ``prepared_mnist``'s disk cache when it is
+    there (the test split is 31 MB; all three are 220 MB), else prepared alone (not cached on disk)."""
+    from digitlab import preprocess
+
+    key = (raw.fingerprint, split)
+    if key not in _SPLITS:
+        if any(k[0] != raw.fingerprint for k in _SPLITS):
+            _SPLITS.clear()
+        cache = _cache_file(raw.fingerprint, VAL_SIZE)
+        try:
+            with np.load(cache) as f:
+                x, y = f[f"x_{split}"], f[f"y_{split}"]
+        except (OSError, KeyError, ValueError):  # no cache yet, or one being written
+            x, y = preprocess.prepare_batch(getattr(raw, f"x_{split}")), getattr(raw, f"y_{split}").astype(np.int64)
+        for a in (x, y):
+            a.setflags(write=False)  # shared by every caller in this process
+        _SPLITS[key] = (x, y)
+    return _SPLITS[key]
 
 
 def sample(total: int, n: int | None, seed: int = 0) -> np.ndarray:
@@ -239,12 +260,11 @@ def prepared(split: str = "test", n: int | None = None, seed: int = 0, *, indice
         x, y = getattr(d, f"x_{split}"), getattr(d, f"y_{split}")
         idx = sample(len(x), n, seed) if indices is None else np.asarray(indices, np.int64).reshape(-1)
         return x[idx], y[idx]
-    raw = raw if raw is not None else _raw(None if path is None else str(path))
+    raw = raw if raw is not None else _raw(None if path is None else str(path), test_only=split == "test")
     x_raw, y_raw = getattr(raw, f"x_{split}"), getattr(raw, f"y_{split}")
     idx = sample(len(x_raw), n, seed) if indices is None else np.asarray(indices, np.int64).reshape(-1)
     if len(idx) == len(x_raw):
-        d = _prepared_all(raw)
-        return getattr(d, f"x_{split}")[idx], getattr(d, f"y_{split}")[idx]
+        return _prepared_split(raw, split)
     from digitlab import preprocess
 
     return preprocess.prepare_batch(x_raw[idx]), y_raw[idx].astype(np.int64)

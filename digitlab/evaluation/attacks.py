@@ -27,12 +27,13 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
+from digitlab import memory
 from digitlab.models import adapter
 from digitlab.report.progress import Progress
 
 EPS_GRID = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)  # default epsilons of accuracy-vs-eps curves
 PGD_STEPS = 40  # the PGD-40 of Madry et al.'s MNIST challenge
-BATCH = 500  # images per attack batch: large enough to keep the CPU busy, small enough for memory
+BATCH = memory.ATTACK_BATCH  # images per attack batch
 
 
 
@@ -125,7 +126,7 @@ class Attacker:
         self._run = run
         self._logits = logits
 
-    def logits(self, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+    def logits(self, x: np.ndarray, batch_size: int = memory.FORWARD_BATCH) -> np.ndarray:
         """(N, 28, 28) inputs -> (N, 10) logits (or their stand-in, see ``source``)."""
         x = np.asarray(x, np.float32).reshape(-1, 28, 28)
         out = [self._logits(tf.constant(x[i : i + batch_size].reshape(-1, *self.input_shape))).numpy() for i in range(0, len(x), batch_size)]

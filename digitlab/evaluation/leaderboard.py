@@ -140,7 +140,15 @@ def row(entry: artifacts.ModelEntry, settings: Settings = Settings(), refresh: b
     if r is None:
         r = compute_row(entry, settings, progress)
         atomic_write_json(cache_path(entry, settings, cache_dir), {"key": _cache_key(entry, settings), "row": r})
+        _release()
     return r
+
+
+def _release() -> None:
+    """Give back what measuring one model held (its traced functions, Keras's global state) before the next."""
+    import keras
+
+    keras.backend.clear_session(free_memory=True)
 
 
 def usable_models(models_dir: Path = MODELS_DIR, names: list[str] | None = None) -> list[artifacts.ModelEntry]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlab import preprocess
+from digitlab import memory, preprocess
 from digitlab.models import adapter, artifacts
 from digitlab.paths import MODELS_DIR
 from digitlab.serving import abstain
@@ -79,7 +79,7 @@ class Prediction:
 class _Predicts:
     """Pictures -> Predictions for anything with ``predict_proba((N, 28, 28) float32) -> (N, 10)`` and an ``entry``."""
 
-    def predict_proba(self, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+    def predict_proba(self, x: np.ndarray, batch_size: int = memory.FORWARD_BATCH) -> np.ndarray:
         raise NotImplementedError
 
     def predict_prepared(self, prepared: list[preprocess.Prepared], gate=None) -> list[Prediction]:
@@ -128,7 +128,7 @@ class Classifier(_Predicts):
     def name(self) -> str:
         return self.entry.name
 
-    def predict_proba(self, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+    def predict_proba(self, x: np.ndarray, batch_size: int = memory.FORWARD_BATCH) -> np.ndarray:
         x = np.asarray(x, np.float32).reshape(-1, 28, 28)
         out = [self._forward(x[i : i + batch_size]).numpy() for i in range(0, len(x), batch_size)]
         return np.concatenate(out) if out else np.zeros((0, 10), np.float32)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlab import files
+from digitlab import files, memory
 from digitlab.models import artifacts
 from digitlab.paths import MODELS_DIR
 
@@ -47,7 +47,7 @@ class Gate:
 
         self._forward = forward
 
-    def score(self, images: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+    def score(self, images: np.ndarray, batch_size: int = memory.FORWARD_BATCH) -> np.ndarray:
         """(N, 28, 28) or (28, 28) float32 inputs from ``preprocess`` -> (N,) P(digit)."""
         import tensorflow as tf
 
