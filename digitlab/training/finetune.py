@@ -22,6 +22,7 @@ from a status file.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import time
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlab import data
+from digitlab import data, preprocess
 from digitlab.data import user_digits
 from digitlab.evaluation import metrics
 from digitlab.models import adapter, artifacts, cards
@@ -149,14 +150,14 @@ def _accuracy(clf, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 def _mnist(config: FinetuneConfig, n_replay: int) -> data.Mnist:
-    """Only the MNIST digits fine-tuning needs, as model inputs: train = ``n_replay`` random train
-    digits (the replay pool; never validation or test), test = the first ``config.mnist_test`` test
-    digits (the forgetting check), val empty.  Preparing ~15k digits takes seconds, against ~20 s
-    for the whole of MNIST."""
+    """Only the MNIST digits fine-tuning needs: train = ``n_replay`` random train digits as stored
+    (uint8: the replay pool, never validation or test, prepared a slice at a time by ``_epoch_data``,
+    which keeps ~50 MB of float32 out of memory), test = the first ``config.mnist_test`` test digits as
+    model inputs (the forgetting check), val empty."""
     m = data.load_mnist(config.mnist_path)
     rng = np.random.default_rng(config.seed + 1)
     pick = rng.choice(len(m.x_train), size=min(n_replay, len(m.x_train)), replace=False)
-    x_replay, y_replay = data.prepared("train", indices=pick, raw=m)
+    x_replay, y_replay = m.x_train[pick], m.y_train[pick].astype(np.int64)
     x_test, y_test = data.prepared("test", indices=np.arange(min(config.mnist_test, len(m.x_test))), raw=m)
     none = np.zeros((0, 28, 28), np.float32)
     return data.Mnist(x_replay, y_replay, none, np.zeros(0, np.int64), x_test, y_test, m.source, m.fingerprint)
@@ -164,7 +165,8 @@ def _mnist(config: FinetuneConfig, n_replay: int) -> data.Mnist:
 
 def _epoch_data(x_user, y_user, mnist: data.Mnist, config: FinetuneConfig, epoch: int, rng) -> tuple[np.ndarray, np.ndarray]:
     """One epoch: the user's training pictures cycled up to ``user_per_epoch`` (every picture at least
-    once), plus ``replay`` times as many MNIST train digits, a different slice of the pool each epoch."""
+    once), plus ``replay`` times as many MNIST train digits, a different slice of the pool each epoch
+    (prepared here, through the one path, as ``data.prepared`` would)."""
     n_user = max(config.user_per_epoch, len(x_user))
     idx = np.concatenate([rng.permutation(len(x_user)) for _ in range(-(-n_user // len(x_user)))])[:n_user]
     xs, ys = [x_user[idx]], [y_user[idx]]
@@ -172,7 +174,7 @@ def _epoch_data(x_user, y_user, mnist: data.Mnist, config: FinetuneConfig, epoch
     if n_rep:
         start = (epoch * n_rep) % len(mnist.x_train)
         take = np.arange(start, start + n_rep) % len(mnist.x_train)
-        xs.append(mnist.x_train[take])
+        xs.append(preprocess.prepare_batch(mnist.x_train[take]))
         ys.append(mnist.y_train[take])
     return np.concatenate(xs), np.concatenate(ys)
 
@@ -252,6 +254,8 @@ def run(config: FinetuneConfig, folder: Path | None = None, out: Path = MODELS_D
                  model, train_seconds, time.time() - t0)
     report = {"test": metrics.jsonable(test), "history": history}
     extras = {".history.json": json.dumps(history, indent=1).encode(), ".metrics.json": json.dumps(report, indent=1).encode()}
+    del mnist, clf, test_probs  # what saving does not need: its own buffers come on top of what is still held
+    gc.collect()
     say(0.97, "saving")
     path = artifacts.save_model(model, card, config.name, Path(out), extras=extras)
     say(1.0, f"saved {path}")
