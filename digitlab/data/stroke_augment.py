@@ -107,12 +107,12 @@ def _box(sk: np.ndarray):
 def _crossbar_7(sk, rng):
     ys, xs, top, bottom, left, right = _box(sk)
     h = bottom - top + 1
-    y = int(top + rng.uniform(0.45, 0.62) * h)
+    y = int(top + rng.uniform(0.4, 0.72) * h)  # people cross anywhere from just above the middle to low on the stem
     near = np.abs(ys - y) <= 1
     if not near.any():
         return None
     x = float(np.median(xs[near]))
-    half = rng.uniform(0.16, 0.28) * h
+    half = rng.uniform(0.16, 0.36) * h
     tilt = rng.uniform(-0.05, 0.05) * h
     start = (round(x - half * rng.uniform(0.8, 1.2)), round(y + tilt))
     cv2.line(sk, start, (round(x + half), round(y - tilt)), 255, 1)
@@ -125,7 +125,8 @@ def _flag_foot_1(sk, rng):
     h = bottom - top + 1
     tx = float(np.mean(xs[ys <= top + 1]))
     bx = float(np.mean(xs[ys >= bottom - 1]))
-    cv2.line(sk, (round(tx), int(top)), (round(tx - rng.uniform(0.18, 0.38) * h), round(top + rng.uniform(0.12, 0.35) * h)), 255, 1)
+    # the flag: from a short tick to a long diagonal reaching half-way down (continental ones)
+    cv2.line(sk, (round(tx), int(top)), (round(tx - rng.uniform(0.18, 0.5) * h), round(top + rng.uniform(0.12, 0.55) * h)), 255, 1)
     if rng.uniform() < 0.6:
         half = rng.uniform(0.15, 0.3) * h
         start = (round(bx - half), int(bottom))
