@@ -7,6 +7,11 @@ Writes evaluation/reports/<model>/attack.json (every number), attack.png (accura
 attack_examples.png (one digit at growing eps), and prints a Markdown table.
 --write-card also stores the headline figures (FGSM eps 0.1 / 0.3, PGD eps 0.1 / 0.3 on the same
 digits) in the model card under "adversarial".  --quick: 100 digits, 3 epsilons, 10 PGD steps.
+Every run ends with the sanity report (``digitlab.evaluation.attacks.sanity``), at the largest eps:
+accuracy never rises with eps, PGD does at least as well as FGSM, FGSM at 0.3 not above FGSM at 0.1,
+PGD on the logit margin agrees with cross-entropy PGD (the worst case per digit over both is
+reported), and PGD examples transferred from another model (--transfer-from, default mnist_cnn)
+fool the model less than its own gradients.  A failed check is printed and recorded, not hidden.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=40, help="PGD steps (default 40)")
     p.add_argument("--restarts", type=int, default=1, help="PGD random restarts (default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the digit subset and of PGD's random starts (default 0)")
+    p.add_argument("--transfer-from", default="mnist_cnn", help="model whose PGD examples are the black-box transfer check "
+                   "(default mnist_cnn; 'none' to skip; skipped for the model itself)")
     p.add_argument("--write-card", action="store_true", help="store the headline figures in each model's card (default off)")
     p.add_argument("--quick", "--dry-run", action="store_true", help="100 digits, eps 0/0.1/0.3, 10 PGD steps: seconds, for tests")
     p.add_argument("--mnist", default=None, help="mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
@@ -53,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         entries = artifacts.select(a.model)
+        source_model = None if a.transfer_from == "none" else artifacts.select([a.transfer_from])[0]
         x, y = data.prepared("test", a.n, a.seed, path=a.mnist)
     except (artifacts.ModelError, data.DataError) as e:
         return cli.error(e)
@@ -60,11 +68,17 @@ def main(argv: list[str] | None = None) -> int:
     for entry in entries:
         t0 = time.time()
         source = attacks.attacker(entry).source
-        curves = [attacks.accuracy_vs_eps(entry, x, y, eps, attack, a.steps, a.restarts, a.seed, console_progress(f"{entry.name} {attack}"))
+        masks: dict[float, np.ndarray] = {}
+        curves = [attacks.accuracy_vs_eps(entry, x, y, eps, attack, a.steps, a.restarts, a.seed, console_progress(f"{entry.name} {attack}"),
+                                          masks=masks if attack == "pgd" else None)
                   for attack in ("fgsm", "pgd")]
         figures = attacks.headline(entry, x, y, a.steps, a.restarts, a.seed, curves=curves)  # missing points computed
+        top = max(eps)
+        transfer = None if source_model is None or source_model.path.resolve() == entry.path.resolve() else source_model
+        check = attacks.sanity(entry, x, y, curves, masks.get(top), top, a.steps, a.restarts, a.seed, transfer,
+                               console_progress(f"{entry.name} sanity")) if top > 0 else None
         result = {"model": entry.name, "split": "test", "n": int(len(x)), "seed": a.seed, "gradient_of": source,
-                  "curves": curves, "headline": figures, "seconds": round(time.time() - t0, 1)}
+                  "curves": curves, "headline": figures, "sanity": check, "seconds": round(time.time() - t0, 1)}
         results[entry.name] = result
         out = (a.out or REPORTS_DIR) / entry.name
         out.mkdir(parents=True, exist_ok=True)
@@ -75,9 +89,14 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write_bytes(out / "attack_examples.png", plots.attack_examples_png(attacks.attack_one(entry, digit, eps, "pgd", a.steps), entry.name, "pgd"))
         if a.write_card:
             command = cards.command_line(argv, __file__)
-            artifacts.update_card(entry.path, {"adversarial": {**figures, "seconds": result["seconds"], "command": command}})
+            summary = None if check is None else {k: v for k, v in check.items() if k != "checks"} | {
+                "checks": {k: c["passed"] for k, c in check["checks"].items()}}
+            artifacts.update_card(entry.path, {"adversarial": {**figures, "sanity": summary, "seconds": result["seconds"], "command": command}})
+        if check is not None:
+            for name, c in check["checks"].items():
+                print(f"{entry.name} sanity {name}: {'passed' if c['passed'] else 'FAILED'} ({c['detail']})", file=sys.stderr)
         print(json.dumps({"model": entry.name, **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in figures.items()},
-                          "report": str(out)}), flush=True)
+                          "sanity_passed": None if check is None else check["passed"], "report": str(out)}), flush=True)
     print(tables.attack_curves(results), file=sys.stderr)
     return 0
 

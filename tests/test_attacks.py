@@ -185,3 +185,27 @@ def test_attack_script_quick(run_script, tmp_path):
     for png in ("attack.png", "attack_examples.png"):
         assert (tmp_path / model.name / png).stat().st_size > 1000
     assert "| model | attack |" in proc.stderr
+    # the sanity report: a linear model masks nothing, so every check passes, transfer from mnist_cnn included
+    sanity = report["sanity"]
+    assert line["sanity_passed"] is True and sanity["passed"], sanity["checks"]
+    assert set(sanity["checks"]) == {"monotone_in_eps", "pgd_below_fgsm", "fgsm_0.3_below_0.1", "margin_agrees", "transfer_weaker"}
+    assert sanity["transfer"]["source"] == "mnist_cnn" and sanity["transfer"]["accuracy"] >= sanity["transfer"]["white_box_accuracy"]
+    assert sanity["worst_case_eps0.3"] <= min(sanity["pgd10_margin_eps0.3"], report["headline"]["pgd10_eps0.3"])
+
+
+def test_sanity_report_names_the_signatures_of_gradient_masking(mnist_test):
+    """Curves as a masked model gives them (FGSM stronger at 0.1 than at 0.3, PGD weaker than FGSM,
+    accuracy rising with eps) fail their checks; the real curves of the same model pass."""
+    model = _committed("mnist_baseline")
+    x, y = mnist_test
+    x, y = preprocess.prepare_batch(x[:60]), y[:60]
+    masked = [{"attack": "fgsm", "eps": [0.0, 0.1, 0.3], "accuracy": [0.95, 0.4, 0.8]},
+              {"attack": "pgd", "eps": [0.0, 0.1, 0.3], "accuracy": [0.95, 0.5, 0.9]}]
+    report = attacks.sanity(model, x, y, masked, eps=0.3, steps=5)
+    assert not report["passed"]
+    assert not any(report["checks"][k]["passed"] for k in ("monotone_in_eps", "pgd_below_fgsm", "fgsm_0.3_below_0.1"))
+    assert "0.3" in report["checks"]["fgsm_0.3_below_0.1"]["detail"]
+    masks: dict = {}
+    real = [attacks.accuracy_vs_eps(model, x, y, [0.0, 0.1, 0.3], attack, steps=5, masks=masks if attack == "pgd" else None)
+            for attack in ("fgsm", "pgd")]
+    assert attacks.sanity(model, x, y, real, masks[0.3], eps=0.3, steps=5)["passed"]

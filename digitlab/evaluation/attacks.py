@@ -210,23 +210,87 @@ def run_attack(model, x, y, attack: str, eps: float, steps: int = PGD_STEPS, res
     raise ValueError(f"unknown attack {attack!r}: 'fgsm', 'pgd' or 'pgd_margin'")
 
 
+def correct_under_attack(model, x: np.ndarray, y: np.ndarray, attack: str, eps: float, steps: int = PGD_STEPS,
+                         restarts: int = 1, seed: int = 0, progress: Progress = None) -> np.ndarray:
+    """(N,) bool: which of the (N, 28, 28) inputs are still classified as ``y`` after the attack."""
+    adv = run_attack(model, x, y, attack, eps, steps, restarts, seed, progress)
+    return attacker(model).predict(adv) == np.asarray(y)
+
+
 def accuracy_under_attack(model, x: np.ndarray, y: np.ndarray, attack: str, eps: float, steps: int = PGD_STEPS,
                           restarts: int = 1, seed: int = 0, progress: Progress = None) -> float:
     """Fraction of (N, 28, 28) inputs still classified as ``y`` after the attack."""
-    adv = run_attack(model, x, y, attack, eps, steps, restarts, seed, progress)
-    return float((attacker(model).predict(adv) == np.asarray(y)).mean())
+    return float(correct_under_attack(model, x, y, attack, eps, steps, restarts, seed, progress).mean())
 
 
 def accuracy_vs_eps(model, x: np.ndarray, y: np.ndarray, eps_list=EPS_GRID, attack: str = "pgd", steps: int = PGD_STEPS,
-                    restarts: int = 1, seed: int = 0, progress: Progress = None) -> dict:
-    """Accuracy under ``attack`` for each epsilon: {"attack", "steps", "eps": [...], "accuracy": [...], "n"}."""
+                    restarts: int = 1, seed: int = 0, progress: Progress = None, masks: dict | None = None) -> dict:
+    """Accuracy under ``attack`` for each epsilon: {"attack", "steps", "eps": [...], "accuracy": [...], "n"}.
+    ``masks``: a dict that receives {eps: (N,) bool still-correct} (for ``sanity``'s worst case)."""
     eps_list = [float(e) for e in eps_list]
     acc = []
     for k, eps in enumerate(eps_list):
         sub = None if progress is None else (lambda f, msg, k=k: progress((k + f) / len(eps_list), f"{attack} {msg}"))
-        acc.append(accuracy_under_attack(model, x, y, attack, eps, steps, restarts, seed, sub))
+        correct = correct_under_attack(model, x, y, attack, eps, steps, restarts, seed, sub)
+        if masks is not None:
+            masks[eps] = correct
+        acc.append(float(correct.mean()))
     return {"attack": attack, "steps": 1 if attack == "fgsm" else steps, "restarts": 1 if attack == "fgsm" else restarts,
             "eps": eps_list, "accuracy": acc, "n": int(len(x))}
+
+
+def sanity(model, x: np.ndarray, y: np.ndarray, curves: list[dict], pgd_correct: np.ndarray | None = None, eps: float = 0.3,
+           steps: int = PGD_STEPS, restarts: int = 1, seed: int = 0, transfer_from=None, progress: Progress = None) -> dict:
+    """Is the robustness measured real, or gradient masking?  The checks of Carlini et al. 2019 ("On
+    evaluating adversarial robustness") and Athalye et al. 2018 that a masked model fails, on the
+    digits of ``curves`` (``accuracy_vs_eps`` results, FGSM and PGD):
+
+      monotone in eps    no curve's accuracy rises with eps (by more than one digit in 500: PGD's random start)
+      pgd below fgsm     at every eps both curves share, the iterative attack does at least as well as one step
+      fgsm 0.3 below 0.1 a bigger step of the same attack does not do worse (masking's signature)
+      margin agrees      PGD on the logit margin (another loss) at ``eps`` within 2 points (5 digits when
+                         fewer than 250) of cross-entropy PGD (``pgd_correct``, the PGD curve's digits at
+                         ``eps``); the worst case per digit over both is reported
+      transfer weaker    PGD examples made on another model (``transfer_from``, black box) at ``eps`` fool
+                         this one less than its own gradients do
+
+    Returns {"checks": {name: {"passed", "detail"}}, "passed", "pgd_margin_eps…", "worst_case_eps…", "transfer"}."""
+    y = np.asarray(y)
+    tol = max(1.0 / len(y), 0.002)
+    checks: dict[str, dict] = {}
+    rises = [f"{c['attack']} {a:.2%} at eps {e0:g} -> {b:.2%} at {e1:g}" for c in curves
+             for e0, e1, a, b in zip(c["eps"], c["eps"][1:], c["accuracy"], c["accuracy"][1:]) if b > a + tol]
+    checks["monotone_in_eps"] = {"passed": not rises, "detail": "; ".join(rises) or "every curve falls or holds as eps grows"}
+    by = {c["attack"]: dict(zip(c["eps"], c["accuracy"])) for c in curves}
+    shared = sorted(set(by.get("fgsm", {})) & set(by.get("pgd", {})))
+    worse = [f"eps {e:g}: PGD {by['pgd'][e]:.2%} > FGSM {by['fgsm'][e]:.2%}" for e in shared if by["pgd"][e] > by["fgsm"][e] + tol]
+    checks["pgd_below_fgsm"] = {"passed": bool(shared) and not worse,
+                                "detail": "; ".join(worse) or f"PGD <= FGSM at eps {', '.join(f'{e:g}' for e in shared)}"}
+    fg = by.get("fgsm", {})
+    if 0.1 in fg and 0.3 in fg:
+        checks["fgsm_0.3_below_0.1"] = {"passed": fg[0.3] <= fg[0.1] + tol, "detail": f"FGSM eps 0.3 {fg[0.3]:.2%}, eps 0.1 {fg[0.1]:.2%}"}
+    out: dict = {"eps": eps, "n": int(len(y))}
+    margin = correct_under_attack(model, x, y, "pgd_margin", eps, steps, restarts, seed, progress)
+    out[headline_key("pgd_margin", eps, steps)] = float(margin.mean())
+    if pgd_correct is not None:
+        worst = margin & np.asarray(pgd_correct, bool)
+        out[f"worst_case_eps{eps:g}"] = float(worst.mean())
+        checks["margin_agrees"] = {"passed": abs(float(margin.mean()) - float(np.mean(pgd_correct))) <= max(0.02, 5 / len(y)),
+                                   "detail": f"PGD (margin) {margin.mean():.2%}, PGD (cross-entropy) {np.mean(pgd_correct):.2%}, "
+                                             f"worst case per digit {worst.mean():.2%}"}
+    if transfer_from is not None:
+        src = attacker(transfer_from)
+        adv = pgd(transfer_from, x, y, eps, steps=steps, seed=seed)
+        on_target = float((attacker(model).predict(adv) == y).mean())
+        white = float(np.mean(pgd_correct)) if pgd_correct is not None else by.get("pgd", {}).get(eps)
+        out["transfer"] = {"source": getattr(transfer_from, "name", str(src.source)), "accuracy": on_target,
+                           "source_accuracy": float((src.predict(adv) == y).mean()), "white_box_accuracy": white}
+        if white is not None:
+            checks["transfer_weaker"] = {"passed": on_target + tol >= white,
+                                         "detail": f"transfer from {out['transfer']['source']} {on_target:.2%}, white box {white:.2%}"}
+    out["checks"] = checks
+    out["passed"] = all(c["passed"] for c in checks.values())
+    return out
 
 
 HEADLINE = (("fgsm", 0.1), ("fgsm", 0.3), ("pgd", 0.1), ("pgd", 0.3))  # the points quoted in cards and the leaderboard
