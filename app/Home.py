@@ -49,8 +49,6 @@ def show_steps(digit: common.Digit | None) -> None:
 def draw_panel(clf) -> None:
     """Canvas, prediction and steps.  A fragment: a stroke reruns only this, not the page and
     sidebar around it, which keeps stroke-to-prediction short."""
-    from streamlit_drawable_canvas import st_canvas  # only inside a running app (STACK.md)
-
     left, right = st.columns([1, 1], gap="large")
     with left:
         # The controls are drawn below the canvas and its toolbar (common.CANVAS_FIX),
@@ -63,18 +61,7 @@ def draw_panel(clf) -> None:
             # A fresh mount (first visit, or back from another page, which drops widget state):
             # redraw the last strokes.  Kept constant while the canvas lives, so undo keeps working.
             st.session_state.canvas_restore = st.session_state.canvas_json
-        result = st_canvas(
-            stroke_width=brush,
-            stroke_color=ink,
-            background_color=background,
-            height=CANVAS,
-            width=CANVAS,
-            drawing_mode="freedraw",
-            update_streamlit=True,
-            return_image_data=True,
-            initial_drawing=st.session_state.canvas_restore,
-            key=key,
-        )
+        result = common.canvas(key, CANVAS, CANVAS, brush, ink, background, initial=st.session_state.canvas_restore)
         c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
         c1.slider("Brush size", 6, 40, 20, key="brush", persist_state="session")
         c2.segmented_control(

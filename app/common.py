@@ -100,6 +100,15 @@ CANVAS_FIX = """<script>
 </script>"""
 
 
+def canvas(key: str, width: int, height: int, brush: int, ink: str = "#000000", background: str = "#FFFFFF", initial=None):
+    """The drawable canvas every page draws on (freehand, image data returned, the toolbar laid out
+    below it by CANVAS_FIX); its result has ``.image_data`` (H, W, 4) and ``.json_data``."""
+    from streamlit_drawable_canvas import st_canvas  # only inside a running app (STACK.md)
+
+    return st_canvas(stroke_width=brush, stroke_color=ink, background_color=background, height=height, width=width,
+                     drawing_mode="freedraw", update_streamlit=True, return_image_data=True, initial_drawing=initial, key=key)
+
+
 def page(title: str, icon: str = "✏️") -> None:
     """Page config, the canvas fix (CANVAS_FIX), title and session-state defaults (set once per session)."""
     st.set_page_config(page_title=f"digitlab · {title}", page_icon=icon, layout="wide")

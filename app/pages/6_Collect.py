@@ -54,19 +54,7 @@ def delete_sample(path: Path) -> None:
 @st.fragment
 def draw_panel() -> None:
     """Canvas, label, Save and Clear.  A fragment: strokes rerun only this; Save reruns the page."""
-    from streamlit_drawable_canvas import st_canvas  # only inside a running app (STACK.md)
-
-    result = st_canvas(
-        stroke_width=st.session_state.get("collect_brush", 20),
-        stroke_color="#000000",
-        background_color="#FFFFFF",
-        height=CANVAS,
-        width=CANVAS,
-        drawing_mode="freedraw",
-        update_streamlit=True,
-        return_image_data=True,
-        key=f"collect-canvas-{st.session_state.collect_nonce}",
-    )
+    result = common.canvas(f"collect-canvas-{st.session_state.collect_nonce}", CANVAS, CANVAS, st.session_state.get("collect_brush", 20))
     strokes = inspect_input.stroke_count(result.json_data)
     st.caption("Draw one digit, large, pick which digit it is, and save." + (f" ({strokes} stroke{'s' if strokes != 1 else ''})" if strokes else ""))
     st.slider("Brush size", 6, 40, 20, key="collect_brush")

@@ -63,19 +63,7 @@ def read(clf, picture, invert, origin: str) -> None:
 @st.fragment
 def draw_panel(clf) -> None:
     """The wide canvas and what is read from it.  A fragment: a stroke reruns only this."""
-    from streamlit_drawable_canvas import st_canvas  # only inside a running app (STACK.md)
-
-    result = st_canvas(
-        stroke_width=st.session_state.get("numbers_brush", 12),
-        stroke_color="#000000",
-        background_color="#FFFFFF",
-        height=CANVAS_H,
-        width=CANVAS_W,
-        drawing_mode="freedraw",
-        update_streamlit=True,
-        return_image_data=True,
-        key=f"numbers-canvas-{st.session_state.numbers_nonce}",
-    )
+    result = common.canvas(f"numbers-canvas-{st.session_state.numbers_nonce}", CANVAS_W, CANVAS_H, st.session_state.get("numbers_brush", 12))
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
     c1.slider("Brush size", 4, 30, 12, key="numbers_brush")
     c2.button("Clear", on_click=clear_canvas, key="numbers_clear", width="stretch")
