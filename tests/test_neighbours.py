@@ -4,6 +4,8 @@ cache keyed by the model file's hash, the PCA map and where an input falls on it
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -203,3 +205,19 @@ def test_the_map_of_the_test_set(cnn, folder, mnist_test, monkeypatch):
     again = nb.digit_map(model, key, folder=folder)
     assert np.array_equal(again.xy, m.xy) and again.meta["model_sha256"] == key
     assert nb.digit_map(model, "f" * 32, folder=folder, build=False) is None
+
+
+def test_the_script_builds_measures_and_reuses(tmp_path, scratch_models, capsys):
+    from support import load_script
+
+    script = load_script("evaluation/neighbours.py")
+    args = ["--models-dir", str(scratch_models), "--model", "mnist_baseline", "--size", "300", "--folder", str(tmp_path), "--agreement", "50"]
+    assert script.main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["model"] == "mnist_baseline" and first["dim"] == 784 and not first["bank_cached"] and not first["map_cached"]
+    assert first["agreement_digits"] == 50 and 0.6 < first["majority_is_label"] <= 1, "pixel-space neighbours still mostly agree"
+    assert script.main(args) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["bank_cached"] and again["map_cached"]
+    assert script.main(["--models-dir", str(scratch_models), "--model", "no_such_model"]) == 1
+    assert "no_such_model: no such model" in capsys.readouterr().err

@@ -152,7 +152,7 @@ if bank is None or dmap is None:
     with prompt.container():
         st.info(
             f"Not computed yet for **{clf.name}**: the features of {neighbours.BANK_SIZE:,} training digits and of the 10,000 test digits, "
-            "once per model file (about 20 s for mnist_cnn, a minute for mnist_advanced on 2 cores), then kept in "
+            "once per model file (about 20 s for mnist_cnn, 30 s for mnist_advanced on 2 busy cores), then kept in "
             f"`{paths.shown(neighbours.cache_dir())}`."
         )
         clicked = st.button("Find the nearest training digits and draw the map", key=f"build_neighbours::{file_key}")

@@ -440,7 +440,7 @@ def _orth(a: np.ndarray) -> np.ndarray:
 
 def digit_map(model, key: str, *, folder: Path | None = None, progress: Progress | None = None, build: bool = True) -> DigitMap | None:
     """The 2-D map of the 10,000 MNIST test digits for the model file whose sha256 is ``key``: cached,
-    or (``build``) computed now (~15 s for ``mnist_cnn``; ``progress`` is told (done, 10000)) and
+    or (``build``) computed now (~10 s for ``mnist_cnn``; ``progress`` is told (done, 10000)) and
     written atomically.  ``build=False``: None when it is not cached yet.  Raises like ``training_bank``."""
     folder = Path(folder) if folder is not None else cache_dir()
     path = _map_file(key, folder)

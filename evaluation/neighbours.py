@@ -1,0 +1,102 @@
+"""Build (or reuse) the Explain page's nearest-neighbour features and test-set map for models, and measure
+them: build time, memory, disk, search time, and how often the 12 neighbours' majority is the true label.
+
+    python evaluation/neighbours.py                                  # every usable model in models/
+    python evaluation/neighbours.py --model mnist_cnn --agreement 1000
+    python evaluation/neighbours.py --model mnist_cnn --size 55000 --folder /tmp/features   # the whole training split
+
+One JSON line per model.  Run it after training or promoting a model so the app finds them ready
+(``runs/cache/features``, or ``$DIGITLAB_FEATURES_CACHE``).  Peak RSS is the process's (TensorFlow and the
+model included); ``rss_before_mb`` is the process once the model is loaded, before any feature is computed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from digitlab import data, files, paths
+from digitlab.evaluation import neighbours
+from digitlab.models import artifacts
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        return int(next(line for line in f if line.startswith("VmRSS:")).split()[1]) / 1024
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(entry: artifacts.ModelEntry, size: int, folder: Path, agreement: int) -> dict:
+    key = files.sha256(entry.path, 32).removeprefix("sha256:")
+    model = entry.model
+    out = {"model": entry.name, "sha256": key, "size": size, "rss_before_mb": round(rss_mb(), 1)}
+    cached = neighbours.training_bank(model, key, size=size, folder=folder, build=False) is not None
+    t0 = time.perf_counter()
+    bank = neighbours.training_bank(model, key, size=size, folder=folder)
+    out.update(bank_cached=cached, bank_seconds=round(time.perf_counter() - t0, 2), dim=bank.meta["dim"],
+               bank_mb=round(Path(bank.features.filename).stat().st_size / 1e6, 1), peak_after_bank_mb=round(peak_mb(), 1))
+    cached = neighbours.digit_map(model, key, folder=folder, build=False) is not None
+    t0 = time.perf_counter()
+    dmap = neighbours.digit_map(model, key, folder=folder)
+    out.update(map_cached=cached, map_seconds=round(time.perf_counter() - t0, 2), peak_after_map_mb=round(peak_mb(), 1),
+               map_explained=[round(float(v), 4) for v in dmap.explained])
+    extractor = neighbours.feature_extractor(model)
+    n = max(agreement, 20)
+    x, y = data.prepared("test", n=n, seed=1)
+    feats, _ = extractor(x)
+    times = []
+    for f in feats[:20]:
+        t0 = time.perf_counter()
+        neighbours.nearest(bank, f)
+        times.append((time.perf_counter() - t0) * 1000)
+    out["search_ms_p50"] = round(statistics.median(times), 1)
+    if agreement:
+        votes = [neighbours.majority(neighbours.nearest(bank, f))[0] for f in feats[:agreement]]
+        out["majority_is_label"] = round(float(np.mean(np.array(votes) == y[:agreement])), 4)
+        out["agreement_digits"] = agreement
+    out["peak_rss_mb"] = round(peak_mb(), 1)
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--model", action="append", help="model name in models/ (repeatable; default: every usable model)")
+    p.add_argument("--models-dir", type=Path, default=paths.MODELS_DIR, help="where the models are")
+    p.add_argument("--size", type=int, default=neighbours.BANK_SIZE, help="training digits searched (the app uses the default)")
+    p.add_argument("--folder", type=Path, default=None, help="cache folder (default: $DIGITLAB_FEATURES_CACHE or runs/cache/features)")
+    p.add_argument("--agreement", type=int, default=0, help="test digits on which to check the 12 neighbours' majority against the label (0: skip)")
+    args = p.parse_args(argv)
+    if not 12 <= args.size <= 55000:
+        p.error(f"--size must be between 12 and 55000 (the training split), not {args.size}")
+    if args.agreement < 0:
+        p.error("--agreement must be 0 or more")
+    entries = {e.name: e for e in artifacts.list_models(args.models_dir)}
+    names = args.model or [n for n, e in entries.items() if e.usable]
+    missing = [n for n in names if n not in entries or not entries[n].usable]
+    if missing:
+        for n in missing:
+            print(f"error: {n}: " + (entries[n].reason if n in entries else f"no such model in {args.models_dir}"), file=sys.stderr)
+        return 1
+    folder = args.folder or neighbours.cache_dir()
+    status = 0
+    for n in names:
+        try:
+            print(json.dumps(measure(entries[n], args.size, folder, args.agreement)), flush=True)
+        except (neighbours.NeighbourError, data.DataError) as e:
+            print(json.dumps({"model": n, "error": str(e)}), flush=True)
+            status = 1
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
