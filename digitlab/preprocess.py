@@ -43,7 +43,8 @@ from digitlab.pictures import (  # noqa: F401
 )
 
 PREPROCESS_VERSION = "1.3"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
-# blobs dropped; 1.3: a small digit in a shrunk picture read again around its ink at a higher resolution
+# blobs dropped; 1.3: a small digit in a shrunk picture read again around its ink at a higher resolution, and ink
+# that fades below INK_LEVEL once fitted (scattered specks) is no ink
 SIZE = 28  # model input side
 BOX = 20  # the digit's longer side inside the 28x28 frame, as in MNIST
 CENTRE = 14.0  # MNIST's mean centre of mass (row, col) in pixel-index coordinates, measured on x_test
@@ -356,6 +357,10 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None) -> Prep
     steps.append((f"fitted into {BOX}x{BOX}", digit))
     image = paste_centred(digit)
     steps.append((f"{SIZE}x{SIZE}, centre of mass at centre", image))
+    if float(image.max()) < INK_LEVEL:  # specks scattered over a wide box fade away when it is shrunk: no stroke
+        # (blank paper's grain in a photo came out at 0.12; every real digit measured >= 0.77)
+        notes.append(f"no digit found: the ink is scattered specks, not strokes (brightest {image.max():.2f} once fitted)")
+        return Prepared(None, True, inverted, steps, notes)
     return Prepared(image, False, inverted, steps, notes, box if zoomed else (top, left, bh, bw))
 
 

@@ -243,6 +243,14 @@ class Case:
     known: str = ""  # a known difference between the port and Python: the case must fail until it is fixed
 
 
+def _blank_paper(seed: int = 0) -> np.ndarray:
+    """300x400 light paper lit from one side, with grain and sensor noise, and nothing written on it (the
+    work size: no shrinking, whose float32 rounding the port does not copy, see AREA_ULP)."""
+    rng = np.random.default_rng(seed)
+    light = np.linspace(198, 236, 400)[None, :] + np.linspace(-6, 6, 300)[:, None]
+    return (light + rng.normal(0, 2.5, (300, 400))).clip(0, 255).astype(np.uint8)
+
+
 # cv2.resize(INTER_AREA) at a non-integer factor sums in float32 (all-white paper comes out 1.0000001),
 # resizeArea in preprocess.js in float64 (exactly 1.0).  After inversion the paper's median can land
 # one ulp below 0, every paper pixel is then "ink" at ~1e-7 for the crop's `clean > 0`, and the crop
@@ -269,6 +277,7 @@ CASES = [
     Case("paper cut out on transparency: composited onto its own tone", _cut_out, _on_its_own_tone),
     Case("small digit in a 1000x800 photo: the region around it read again", _small_in_big, _read_again),
     Case("blank canvas", lambda x: _opaque(np.full((CANVAS, CANVAS), 255, np.uint8)), lambda p: p.no_ink and "flat tone" in p.notes[-1]),
+    Case("blank paper photographed: grain is specks, not strokes", lambda x: _opaque(_blank_paper()), lambda p: p.no_ink and "specks" in p.notes[-1]),
     # Pairs on either side of a threshold, so that moving it on one side only changes a result:
     # contrast 0.118 and 0.125 around MIN_CONTRAST, 9 and 16 ink pixels around MIN_INK_FRACTION (15.7 of 280x280).
     Case("too faint", lambda x: _faint(x, 31), _too_faint),

@@ -770,5 +770,10 @@ export function prepare(rgba, w, h, { invert = "auto", stroke = null } = {}) {
   steps.push([`fitted into ${BOX}x${BOX}`, digit]);
   const out = pasteCentred(digit);
   steps.push([`${SIZE}x${SIZE}, centre of mass at centre`, out]);
+  const brightest = out.data.reduce((m, v) => Math.max(m, v), 0);
+  if (brightest < INK_LEVEL) { // specks scattered over a wide box fade away when it is shrunk: no stroke
+    notes.push(`no digit found: the ink is scattered specks, not strokes (brightest ${brightest.toFixed(2)} once fitted)`);
+    return { image: null, noInk: true, inverted, steps, notes, bbox: null };
+  }
   return { image: out.data, noInk: false, inverted, steps, notes, bbox: zoomed ? box : [top, left, bh, bw] };
 }
