@@ -102,6 +102,27 @@ def test_a_detached_piece_joins_its_digit(served, test_digits):
         assert r.number == f"1{label}1", (index, r.number)
 
 
+def test_a_stray_speck_is_left_out(served, test_digits):
+    """MNIST test digit 5642 is a 1 with a detached dot too big for noise; the dot lies alone in a wide gap, joins
+    no digit and is no digit: it is left out, with a note, and the number is read right."""
+    x, y = test_digits
+    for indices, seed in [([5642, 8930, 7635, 4663], 13000073), ([8508, 5642, 6923, 38], 13000085)]:
+        case = number_cases.make([x[i] for i in indices], y[indices], "wide", "canvas", seed=seed)
+        r = read(served, case)
+        assert r.number == case.number, (case.number, r.number)
+        assert any("speck" in note for note in r.notes), r.notes
+
+
+@pytest.mark.parametrize(("indices", "render", "seed"), [([5866, 5135, 1555, 8890], "photo", 13000869),
+                                                         ([3985, 921, 9336, 969], "canvas", 13000656)])
+def test_a_part_cut_off_a_tall_blob_does_not_join_across_a_gap(served, test_digits, indices, render, seed):
+    """A 1 a narrow gap away from a wide digit that gets cut: the cut-off edge of that digit is short, but it is no
+    detached flag, so it does not join the 1 across the gap (these read 796 and 924 before)."""
+    x, y = test_digits
+    case = number_cases.make([x[i] for i in indices], y[indices], "narrow", render, seed=seed)
+    assert read(served, case).number == case.number
+
+
 def test_noise_dots_are_ignored(served, test_digits):
     x, y = test_digits
     case = number_cases.make([x[0], x[1], x[2]], y[:3], "wide", "canvas", seed=3)

@@ -3,10 +3,12 @@
     load_picture, polarity, background removal        the single-digit path's own functions (digitlab.preprocess)
     ink mask -> connected components                   one piece per blob of ink
     drop noise (dots, ruled lines)                     by size against the line's height H
-    cut wide pieces                                    candidate cuts at minima of the column profile, each
-                                                       followed down the ink as a least-ink path (a drop-fall
-                                                       that can bend around a stroke), when a piece is wider
-                                                       than SPLIT_WIDTH x H
+    cut wide pieces                                    candidate cuts where the outline dips deep from the top
+                                                       or bottom (a notch: two digits meet below or above it,
+                                                       often where their strokes cross) and at minima of the
+                                                       column profile, each followed down the ink as a least-ink
+                                                       path (a drop-fall that can bend around a stroke), when a
+                                                       piece is wider than SPLIT_WIDTH x H
     candidate digits                                   runs of up to MAX_RUN neighbouring pieces that may be one
                                                        digit (a 5's flag, a 7's bar, a broken stroke: pieces
                                                        that overlap across, or a small one near a big one)
@@ -14,8 +16,10 @@
                                                        ``predict_prepared`` call: one model pass, one gate pass
     choose                                             the split of the pieces into digits whose digits the
                                                        model is most sure of (sum of log calibrated confidence,
-                                                       less a penalty for "not a digit" and implausible shapes),
-                                                       by dynamic programming over the pieces, left to right
+                                                       less a penalty for "not a digit" and implausible shapes,
+                                                       and for joining two tall blobs that barely overlap), by
+                                                       dynamic programming over the pieces, left to right; a
+                                                       speck that is no digit and joins none is left out
 
 Left to right means by the pieces' centres, which holds on a tilted or wavy baseline.  Every digit
 keeps the ``Prediction`` the single-digit path gives (label, calibrated confidence and probabilities,
@@ -41,12 +45,15 @@ SPLIT_WIDTH = 0.6  # a piece wider than this x H, and than SPLIT_ASPECT x its ow
 SPLIT_ASPECT = 0.85  # digits: it gets candidate cuts (most single digits are narrower; a short piece is never cut)
 MIN_PART = 0.12  # a cut leaves at least this x H of the piece on either side (a "1" is ~0.1-0.2 H wide)
 CUT_SPACING = 0.25  # candidate cuts at least this x H apart
+NOTCH_DEPTH = 0.3  # an outline dipping this x H from the top or bottom of a piece marks a candidate cut too
 CUT_BEND = 0.12  # a cut path wanders at most this x H either side of its column
 CUT_COST = 0.3  # score lost by each cut the chosen split uses...
 CROSS_COST = 0.4  # ...and per stroke width of ink the cut runs through (touching digits meet in a stroke or less)
-CUT_NARROW = 3.0  # ...and more when the blob is no wider than one digit can be
+CUT_NARROW = 1.5  # ...and more when the blob is no wider than one digit can be (3.0 before: touching pairs stayed joined)
 SINGLE_WIDTH = 1.05  # (the blob's aspect below this: one digit's width)
 OVERLAP_COST = 3.0  # score lost by splitting two blobs that overlap across, per fraction of the narrower one covered
+SIDE_COST = 2.0  # score lost by joining two tall blobs into one digit, per fraction of the narrower one NOT covered across:
+# one digit in two strokes overlaps itself; two digits side by side (an 8 and a 7 whose strokes just miss) barely do
 MAX_RUN = 6  # pieces one digit may be made of
 SMALL = 0.55  # a piece shorter than this x H is a part of a digit (a flag, a bar), not a digit on its own...
 JOIN_GAP = 0.2  # ...and joins a neighbour at most this x H away; full-height pieces only when they overlap across
@@ -57,6 +64,8 @@ WIDE_FREE = 1.25  # two digits read as one are wide (MNIST's own digits: median 
 TALL = 0.75
 SHORT_PENALTY = 3.0  # score lost by a digit shorter than SMALL x H standing alone (a stray flag read as a "1")
 ABSTAIN_PENALTY = 3.0  # score lost by a candidate the abstain rule refuses (the gate says it is not a digit)
+SPECK_SIDE = 0.3  # a piece smaller than this x H both ways (a stray dot bigger than NOISE_AREA) may be left out...
+SKIP_COST = 10.0  # ...for this much: only when it cannot be read as a digit nor join one (a last resort)
 LENGTH_SIGMA = 0.15  # the ink's length: log(length / height) within LENGTH_FREE robust sigmas (at least LENGTH_SIGMA)
 LENGTH_FREE = 2.5  # of the median for its label costs nothing; beyond, LENGTH_PENALTY x the excess squared: two
 LENGTH_PENALTY = 2.0  # touching digits read as one hold twice a digit's ink, a fragment read as a digit far less
@@ -79,6 +88,7 @@ class Piece:
     xs: np.ndarray  # (n,) column of each
     blob: int  # the connected blob it came from
     cut_cost: float = 0.0  # the price of the cut on its left (0: it starts its blob): paid when a digit starts here
+    blob_height: int = 0  # the height of that whole blob (a cut part of a tall blob is no detached flag)
 
     @property
     def box(self) -> Box:
@@ -213,7 +223,7 @@ def _blobs(clean: np.ndarray, notes: list[str]) -> tuple[list[Piece], float]:
     order = np.argsort(lab, kind="stable")
     ys, xs, lab = ys[order], xs[order], lab[order]
     starts = np.searchsorted(lab, np.arange(1, n + 1))
-    pieces = [Piece(ys[starts[i] : starts[i + 1]], xs[starts[i] : starts[i + 1]], i) for i in range(n - 1) if keep[i]]
+    pieces = [Piece(ys[starts[i] : starts[i + 1]], xs[starts[i] : starts[i + 1]], i, 0.0, int(h[i])) for i in range(n - 1) if keep[i]]
     return pieces, height
 
 
@@ -258,9 +268,18 @@ def _cut(piece: Piece, clean: np.ndarray, height: float) -> list[Piece]:
         return [piece]
     reach = max(1, round(0.05 * height))
     minima = [c for c in inner if profile[c] <= profile[max(0, c - reach) : c + reach + 1].min() + 1e-6]
+    # notches: where the outline dips deep from the top or the bottom (two digits meet below or above such a dip,
+    # often where their strokes cross and the column profile has no minimum); tried before the profile's minima
+    inked = local > preprocess.INK_LEVEL
+    has = inked.any(axis=0)
+    rows = np.arange(inked.shape[0])[:, None]
+    top = np.where(has, np.where(inked, rows, inked.shape[0]).min(axis=0), inked.shape[0])
+    bottom = np.where(has, inked.shape[0] - 1 - np.where(inked, rows, -1).max(axis=0), inked.shape[0])
+    dip = np.maximum(top, bottom).astype(np.float64)
+    notches = [c for c in inner if dip[c] >= NOTCH_DEPTH * height and dip[c] >= dip[max(0, c - reach) : c + reach + 1].max()]
     budget = max(1, math.ceil(width / (0.4 * height)))
     columns: list[int] = []
-    for c in sorted(minima, key=lambda c: profile[c]):
+    for c in sorted(notches, key=lambda c: -dip[c]) + sorted(minima, key=lambda c: profile[c]):
         if all(abs(c - o) >= CUT_SPACING * height for o in columns):
             columns.append(int(c))
         if len(columns) >= budget:
@@ -279,7 +298,7 @@ def _cut(piece: Piece, clean: np.ndarray, height: float) -> list[Piece]:
     narrow = CUT_NARROW if width < SINGLE_WIDTH * max(y1 - y0, TALL * height) else 0.0
     costs = [0.0] + [CUT_COST + narrow + CROSS_COST * float((local[np.arange(len(p)), p] > preprocess.INK_LEVEL).sum()) / stroke
                      for p in paths]
-    out = [Piece(piece.ys[part == i], piece.xs[part == i], piece.blob, costs[i]) for i in range(len(paths) + 1)]
+    out = [Piece(piece.ys[part == i], piece.xs[part == i], piece.blob, costs[i], piece.blob_height) for i in range(len(paths) + 1)]
     return [p for p in out if len(p.ys)]
 
 
@@ -289,7 +308,8 @@ def _cut(piece: Piece, clean: np.ndarray, height: float) -> list[Piece]:
 def _joinable(run: list[Piece], nxt: Piece, height: float) -> bool:
     """May ``nxt`` be part of the same digit as ``run``?  Parts of one cut blob may always be joined back;
     a small piece (a flag, a bar, a broken stroke's end) joins within JOIN_GAP x H; two full-height pieces
-    only when they overlap across or all but touch (one digit written in two strokes): a visible gap separates digits."""
+    only when they overlap across or all but touch (one digit written in two strokes): a visible gap separates digits.
+    Small means a small blob: a short part cut off a tall blob (the next digit's edge) does not join across a gap."""
     x0 = min(p.box[0] for p in run)
     x1 = max(p.box[2] for p in run)
     ys0, ys1 = min(p.box[1] for p in run), max(p.box[3] for p in run)
@@ -300,7 +320,7 @@ def _joinable(run: list[Piece], nxt: Piece, height: float) -> bool:
     if run[-1].blob == nxt.blob:
         return True
     gap = max(nx0 - x1, x0 - nx1)  # negative: they overlap across
-    small = min(ny1 - ny0, max(p.box[3] for p in run) - min(p.box[1] for p in run)) < SMALL * height
+    small = min(nxt.blob_height, max(ys1 - ys0, max(p.blob_height for p in run))) < SMALL * height
     return gap <= (JOIN_GAP if small else TOUCH_GAP) * height
 
 
@@ -312,6 +332,19 @@ def _boundary_cost(left: Piece, right: Piece) -> float:
         return right.cut_cost
     (a0, _, a1, _), (b0, _, b1, _) = left.box, right.box
     return OVERLAP_COST * max(0, min(a1, b1) - max(a0, b0)) / max(1, min(a1 - a0, b1 - b0))
+
+
+def _join_cost(run: list[Piece], height: float) -> float:
+    """The price of reading ``run`` as one digit where it joins separate tall blobs: SIDE_COST x the fraction of
+    the narrower of two neighbours that the other does not cover across (0 within one blob or with a small piece)."""
+    cost = 0.0
+    for left, right in zip(run, run[1:]):
+        if left.blob == right.blob or min(left.blob_height, right.blob_height) < SMALL * height:
+            continue
+        (a0, _, a1, _), (b0, _, b1, _) = left.box, right.box
+        covered = max(0, min(a1, b1) - max(a0, b0)) / max(1, min(a1 - a0, b1 - b0))
+        cost += SIDE_COST * (1.0 - min(1.0, covered))
+    return cost
 
 
 def _crop(pieces: list[Piece], members: list[int], clean: np.ndarray, core: np.ndarray, owner: np.ndarray) -> np.ndarray:
@@ -396,18 +429,31 @@ def read_number(source, classifier, invert: preprocess.Invert = "auto") -> Numbe
     predictions = classifier.predict_prepared(prepared)  # one model pass and one gate pass for every candidate
     boxes = [_union(pieces[i:j]) for i, j in spans]
     lengths = [ink_length(c > preprocess.INK_LEVEL, max(b[3] - b[1], TALL * height)) for c, b in zip(crops, boxes)]
-    scores = [_score(p, b, n, height) if not p.no_ink else NO_INK_SCORE for p, b, n in zip(predictions, boxes, lengths)]
-    best = [0.0] + [-math.inf] * len(pieces)  # best[j]: the best split of pieces[:j] into digits
-    back = [-1] * (len(pieces) + 1)
-    for k in sorted(range(len(spans)), key=lambda k: spans[k][1]):
-        i, j = spans[k]
-        total = best[i] + scores[k] - (_boundary_cost(pieces[i - 1], pieces[i]) if i else 0.0)
-        if total > best[j]:
-            best[j], back[j] = total, k
-    chosen, j = [], len(pieces)
-    while j > 0 and back[j] >= 0:
+    scores = [(_score(p, b, n, height) if not p.no_ink else NO_INK_SCORE) - _join_cost(pieces[i:j], height)
+              for p, b, n, (i, j) in zip(predictions, boxes, lengths, spans)]
+    speck = [max(b[2] - b[0], b[3] - b[1]) < SPECK_SIDE * height for b in (p.box for p in pieces)]
+    best = [0.0] + [-math.inf] * len(pieces)  # best[j]: the best split of pieces[:j] into digits (and specks left out)
+    back = [-1] * (len(pieces) + 1)  # the candidate that ends at j, or -1: pieces[j - 1] is a speck left out
+    by_end: dict[int, list[int]] = {}
+    for k, (_, j) in enumerate(spans):
+        by_end.setdefault(j, []).append(k)
+    for j in range(1, len(pieces) + 1):
+        for k in by_end.get(j, []):
+            i = spans[k][0]
+            total = best[i] + scores[k] - (_boundary_cost(pieces[i - 1], pieces[i]) if i else 0.0)
+            if total > best[j]:
+                best[j], back[j] = total, k
+        if speck[j - 1] and best[j - 1] - SKIP_COST > best[j]:
+            best[j], back[j] = best[j - 1] - SKIP_COST, -1
+    chosen, j, left_out = [], len(pieces), 0
+    while j > 0:
+        if back[j] < 0:
+            left_out, j = left_out + 1, j - 1
+            continue
         chosen.append(back[j])
         j = spans[back[j]][0]
+    if left_out:
+        notes.append(f"{left_out} speck(s) of ink left out: no digit reads better with them")
     digits = [Digit(predictions[k], _to_original(boxes[k], scale, size)) for k in reversed(chosen)]
     return NumberReading(digits, size, preview, inverted, notes, height / scale, len(spans))
 

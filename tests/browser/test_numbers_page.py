@@ -41,6 +41,23 @@ def number_read(page, want: str, timeout: float = 30_000) -> str:
     return metric.first.inner_text().strip() if metric.count() else "(no number shown)"
 
 
+def picture_shown(page) -> str:
+    """The address of the boxed picture the page shows ("" before the first reading): a new drawing is a new
+    picture, so a new address means the last stroke reached Python and was read."""
+    return page.evaluate("() => document.querySelector('[data-testid=stImage] img')?.getAttribute('src') || ''")
+
+
+def stroke_read(page, points, timeout: float = 60_000) -> None:
+    """One stroke, then wait until the page has read the drawing with it (its boxed picture changed).  A fixed
+    pause after each stroke is not enough on a loaded machine: a stroke sent while the page is still reading the
+    previous one may not be the last drawing it reads before the final check."""
+    before = picture_shown(page)
+    stroke(page, points)
+    page.wait_for_function(
+        "before => (document.querySelector('[data-testid=stImage] img')?.getAttribute('src') || '') !== before",
+        arg=before, timeout=timeout)
+
+
 def assert_no_errors(page) -> None:
     exceptions = page.locator('[data-testid="stException"]')
     assert exceptions.count() == 0, exceptions.all_inner_texts()
@@ -51,8 +68,7 @@ def test_write_a_number_with_the_mouse(page, docs_out):
     canvas_ready(page)
     for digit in (ONE, SEVEN, FOUR, ZERO):
         for points in digit:
-            stroke(page, points)
-            page.wait_for_timeout(350)  # the canvas component's own debounce, so every stroke reaches Python
+            stroke_read(page, points)
     shown = number_read(page, "1740")
     assert shown == "1740", f"wrote 1740, the page says {shown}"
     assert page.get_by_text("Digit #4").count() == 1  # one expander per digit, with its 28x28 input
