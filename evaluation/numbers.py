@@ -79,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         cases += list(number_cases.cases(d.x_test, d.y_test, [4], per_cell=a.four, seed=a.seed + 1))
     rows = numbers.read_cases(classifier, cases)
     summary = numbers.summarise(rows)
+    summary["causes"] = numbers.misread_causes(rows, d.x_test, d.y_test, classifier)
+    four = [r for r in rows if r["length"] == 4 and r["gap"] in number_cases.VISIBLE]
+    if four:
+        summary["causes"]["four_digits_visible_gaps"] = {k: v for k, v in numbers.misread_causes(four, d.x_test, d.y_test, classifier).items() if k != "by_gap"}
     report = {"model": classifier.name, "seed": a.seed, "lengths": lengths, "per_cell": a.per_cell, "four": a.four, "target": TARGET,
               "summary": summary, "seconds": round(time.perf_counter() - t0, 1),
               "command": " ".join(["python evaluation/numbers.py", *(sys.argv[1:] if argv is None else argv)]),

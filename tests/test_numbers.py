@@ -302,4 +302,7 @@ def test_benchmark_dry_run_writes_its_report(run_script, tmp_path):
     assert s["all"]["n"] == 2 * 2 * len(number_cases.GAPS) * len(number_cases.RENDERS)
     assert set(s["gap"]) == set(number_cases.GAPS) and 0 <= s["all"]["whole_number"] <= s["all"]["digits"] <= 1
     assert all(not r["right"] for r in report["rows"]) and len(report["rows"]) == round(s["all"]["n"] * (1 - s["all"]["whole_number"]))
+    causes = s["causes"]
+    assert sum(causes[c] for c in bench.CAUSES) == len(report["rows"])  # every misread number has one cause
+    assert sum(sum(g.values()) for g in causes["by_gap"].values()) == len(report["rows"])
     assert "whole number" in (tmp_path / "numbers.md").read_text()

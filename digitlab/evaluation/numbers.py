@@ -51,6 +51,44 @@ def read_cases(classifier, cases, log=print) -> list[dict]:
     return rows
 
 
+CAUSES = ("digit count wrong", "a digit the model misreads alone", "a digit misread in the number only")
+
+
+def misread_causes(rows: list[dict], x: np.ndarray, y: np.ndarray, classifier) -> dict:
+    """Why each misread number was misread, for the rows that carry their MNIST test indices (the numbers were
+    made from ``x`` (N, 28, 28) uint8, labels ``y``), each row counted once, in this order:
+
+        digit count wrong                   a digit split in two, two joined, a piece read as a digit or left out
+        a digit the model misreads alone    every wrong digit is one the model gets wrong as a single MNIST digit
+                                            (prepared by ``preprocess.prepare``): the classifier's own error
+        a digit misread in the number only  a digit read wrong although the model reads it right alone (a piece
+                                            of it lost or another digit's piece joined, or its rendering)
+
+    Returns {cause: count} and, under "by_gap", the same per gap class."""
+    from digitlab import preprocess
+
+    wrong = [r for r in rows if not r["right"]]
+    indices = sorted({int(i) for r in wrong for i in r["mnist_test_indices"]})
+    alone = {}
+    if indices:
+        predictions = classifier.predict_prepared([preprocess.prepare(x[i], invert="no") for i in indices])
+        alone = {i: p.label for i, p in zip(indices, predictions)}
+    out: dict = {c: 0 for c in CAUSES}
+    by_gap: dict[str, dict[str, int]] = {}
+    for r in wrong:
+        written, read = r["number"], r["read"]
+        if len(read) != len(written):
+            cause = CAUSES[0]
+        else:
+            misread = [k for k, (a, b) in enumerate(zip(written, read)) if a != b]
+            by_model = [k for k, i in enumerate(r["mnist_test_indices"]) if alone[int(i)] != int(y[int(i)])]
+            cause = CAUSES[1] if set(misread) <= set(by_model) else CAUSES[2]
+        out[cause] += 1
+        by_gap.setdefault(r["gap"], {c: 0 for c in CAUSES})[cause] += 1
+    out["by_gap"] = by_gap
+    return out
+
+
 def _summary(rows: list[dict]) -> dict:
     return {"n": len(rows), "whole_number": float(np.mean([r["right"] for r in rows])),
             "digits": float(np.mean([r["digit_score"] for r in rows])),
@@ -98,6 +136,18 @@ def markdown(report: dict) -> str:
     lines += ["", f"Time per picture (decode, segmentation, every candidate read): p50 {t['p50'] * 1000:.0f} ms, p95 {t['p95'] * 1000:.0f} ms.",
               "", "Digits: 1 - edit distance / digits written. Gap classes: wide 0.25-0.5 of the height, narrow 0.05-0.15, "
               "touching (strokes meet), overlap (strokes cross by 1-4 px).", ""]
+    causes = s.get("causes")
+    if causes:
+        four = causes.get("four_digits_visible_gaps")
+        if four:
+            lines += ["Why the 4-digit numbers with visible gaps were misread: "
+                      + ", ".join(f"{c} {four[c]}" for c in CAUSES) + ".", ""]
+        lines += ["Why numbers were misread, by gap class:", "", "| gap | " + " | ".join(CAUSES) + " |",
+                  "| --- |" + " --- |" * len(CAUSES)]
+        for gap in number_cases.GAPS:
+            if gap in causes["by_gap"]:
+                lines.append(f"| {gap} | " + " | ".join(str(causes["by_gap"][gap][c]) for c in CAUSES) + " |")
+        lines.append("")
     wrong = [r for r in report["rows"] if not r["right"]][:30]
     if wrong:
         lines += ["Some misread numbers (written -> read, gap, render):", ""]
