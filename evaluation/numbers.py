@@ -16,14 +16,13 @@ import sys
 
 if __name__ == "numbers":  # pragma: no cover - only when another script in evaluation/ imports numpy
     # This file has the standard library's name, and a script run from evaluation/ has this folder first on
-    # sys.path: numpy's `import numbers` finds this file.  It hands over the standard library's module, which
-    # the import then returns (importlib takes the module from sys.modules after running the file).
-    import importlib.machinery
+    # the import path: numpy's `import numbers` finds this file.  It hands over the standard library's
+    # module (beside `os` in the standard library's folder), which the import then returns (importlib takes
+    # the module from sys.modules after running the file).
     import importlib.util
     import os
 
-    _here = os.path.dirname(os.path.abspath(__file__))
-    _spec = importlib.machinery.PathFinder.find_spec("numbers", [p for p in sys.path if os.path.abspath(p or ".") != _here])
+    _spec = importlib.util.spec_from_file_location("numbers", os.path.join(os.path.dirname(os.__file__), "numbers.py"))
     _stdlib = importlib.util.module_from_spec(_spec)
     sys.modules["numbers"] = _stdlib
     _spec.loader.exec_module(_stdlib)
