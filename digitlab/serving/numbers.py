@@ -40,6 +40,8 @@ from digitlab.serving.classifiers import Prediction
 WORK_SIDE = 1200  # a larger picture is shrunk to this longer side: eight digits keep ~100 px each
 NOISE_AREA = 0.02  # a blob with less ink than this x H^2 and smaller than NOISE_SIDE x H both ways is a dot of noise
 NOISE_SIDE = 0.3
+NOISE_JOIN = 0.05  # ...unless its centre is within this x H of a digit's blob box: then it is a fragment of that digit's
+# stroke (a thin, faint stroke in a photo breaks into dots) and joins that blob
 LINE_LENGTH, LINE_THICKNESS = 3.0, 0.2  # a blob longer than 3 H and thinner than 0.2 H is a ruled line, not a digit
 SPLIT_WIDTH = 0.6  # a piece wider than this x H, and than SPLIT_ASPECT x its own height, may hold touching
 SPLIT_ASPECT = 0.85  # digits: it gets candidate cuts (most single digits are narrower; a short piece is never cut)
@@ -214,15 +216,24 @@ def _blobs(clean: np.ndarray, notes: list[str]) -> tuple[list[Piece], float]:
     keep &= ~noise
     if not keep.any():  # only specks: the biggest of them is all there is
         keep[np.argmax(area)] = True
-    dropped = int(noise.sum() + (line & ~noise).sum())
+    height = line_height(h[keep])
+    x0, y0 = stats[1:, cv2.CC_STAT_LEFT], stats[1:, cv2.CC_STAT_TOP]
+    kept, host = np.flatnonzero(keep), np.full(n - 1, -1)
+    m = NOISE_JOIN * height
+    for i in np.flatnonzero(noise & ~keep):  # a dot inside (or at the edge of) a digit's box belongs to that digit
+        cx, cy = x0[i] + w[i] / 2, y0[i] + h[i] / 2
+        inside = (cx >= x0[kept] - m) & (cx <= x0[kept] + w[kept] + m) & (cy >= y0[kept] - m) & (cy <= y0[kept] + h[kept] + m)
+        if inside.any():
+            host[i] = kept[inside][np.argmax(area[kept][inside])]
+    dropped = int((noise & (host < 0) & ~keep).sum() + (line & ~noise).sum())
     if dropped:
         notes.append(f"{dropped} blob(s) of noise or ruled line ignored")
-    height = line_height(h[keep])
     ys, xs = np.nonzero(labels)
-    lab = labels[ys, xs]
+    lab = labels[ys, xs] - 1
+    lab = np.where(host[lab] >= 0, host[lab], lab)  # fragments take their digit's blob number
     order = np.argsort(lab, kind="stable")
     ys, xs, lab = ys[order], xs[order], lab[order]
-    starts = np.searchsorted(lab, np.arange(1, n + 1))
+    starts = np.searchsorted(lab, np.arange(0, n))
     pieces = [Piece(ys[starts[i] : starts[i + 1]], xs[starts[i] : starts[i + 1]], i, 0.0, int(h[i])) for i in range(n - 1) if keep[i]]
     return pieces, height
 
