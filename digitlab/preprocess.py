@@ -246,24 +246,27 @@ def normalise_stroke(digit: np.ndarray) -> tuple[np.ndarray, float, float]:
     return out, before, stroke_width(out) * scale
 
 
-def _work_size(grey: np.ndarray, preview: np.ndarray, notes: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Shrink a picture larger than WORK_SIDE to it (area resampling), with a note."""
+def work_size(grey: np.ndarray, preview: np.ndarray, notes: list[str], side: int = WORK_SIDE) -> tuple[np.ndarray, np.ndarray]:
+    """Shrink a picture whose longer side is over ``side`` to it (area resampling), with a note."""
     h, w = grey.shape
-    if max(h, w) <= WORK_SIDE:
+    if max(h, w) <= side:
         return grey, preview
-    size = (max(1, round(w * WORK_SIDE / max(h, w))), max(1, round(h * WORK_SIDE / max(h, w))))
+    size = (max(1, round(w * side / max(h, w))), max(1, round(h * side / max(h, w))))
     notes.append(f"shrunk from {w}x{h} to {size[0]}x{size[1]} for speed")
     return cv2.resize(grey, size, interpolation=cv2.INTER_AREA), cv2.resize(preview, size, interpolation=cv2.INTER_AREA)
 
 
-def _cleaned(grey: np.ndarray, inverted: bool, steps: list) -> tuple[np.ndarray, np.ndarray, float]:
-    """Work image -> (ink light on dark, ink in [0, 1] on a background of 0, contrast); two steps recorded."""
+def clean_ink(grey: np.ndarray, inverted: bool, steps: list, specks: bool = True) -> tuple[np.ndarray, np.ndarray, float]:
+    """Work image -> (ink light on dark, ink in [0, 1] on a background of 0, contrast); two steps recorded.
+    ``specks``: drop blobs tiny next to the largest (one digit's dust); a number's reader keeps them
+    (digitlab.serving.numbers: a dot can be part of a digit, or a digit of its own)."""
     ink = 1.0 - grey if inverted else grey
     steps.append(("grey, ink light" + (" (inverted)" if inverted else ""), ink.astype(np.float32)))
     clean, contrast = remove_background(ink)
     if is_photo(ink):
         clean = _drop_border(clean)
-    clean = _drop_specks(clean)
+    if specks:
+        clean = _drop_specks(clean)
     # Keep faint pixels only next to real ink: anti-aliased edges stay, paper grain far away goes.
     r = max(1, round(min(clean.shape) / 100))
     near_ink = cv2.dilate((clean > INK_LEVEL).astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8))
@@ -272,12 +275,13 @@ def _cleaned(grey: np.ndarray, inverted: bool, steps: list) -> tuple[np.ndarray,
     return ink, clean, contrast
 
 
-def _ink_pixels(clean: np.ndarray) -> int:
+def ink_pixels(clean: np.ndarray) -> int:
     return int((clean > 0.5).sum())
 
 
-def _has_ink(clean: np.ndarray, contrast: float) -> bool:
-    return contrast >= MIN_CONTRAST and _ink_pixels(clean) >= max(3, MIN_INK_FRACTION * clean.size)
+def has_ink(clean: np.ndarray, contrast: float) -> bool:
+    """Enough contrast and enough ink pixels (``clean_ink``'s result) for a digit to be there."""
+    return contrast >= MIN_CONTRAST and ink_pixels(clean) >= max(3, MIN_INK_FRACTION * clean.size)
 
 
 def _ink_box(clean: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -304,9 +308,9 @@ def _read_again(picture: Picture, box: tuple[int, int, int, int], work: tuple[in
         return None
     gh, gw = region.grey.shape
     notes.append(f"small ink ({bw}x{bh} px of {w}x{h}): the region around it read again at {gw}x{gh} from the {pw}x{ph} picture")
-    grey, preview = _work_size(region.grey, region.preview, notes)
+    grey, preview = work_size(region.grey, region.preview, notes)
     steps: list[tuple[str, np.ndarray]] = [("region around the ink, read again", preview)]
-    ink, clean, contrast = _cleaned(grey, inverted, steps)
+    ink, clean, contrast = clean_ink(grey, inverted, steps)
     return steps, ink, clean, contrast
 
 
@@ -322,28 +326,27 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None) -> Prep
         raise ValueError(f"invert must be 'auto', 'yes' or 'no', not {invert!r}")
     picture = load(source)
     notes = picture.notes
-    grey, preview = _work_size(picture.grey, picture.preview, notes)
+    grey, preview = work_size(picture.grey, picture.preview, notes)
     steps: list[tuple[str, np.ndarray]] = [("input", preview)]
     inverted = ink_is_dark(grey) if invert == "auto" else invert == "yes"
-    ink, clean, contrast = _cleaned(grey, inverted, steps)
+    ink, clean, contrast = clean_ink(grey, inverted, steps)
     box, zoomed = _ink_box(clean), False
     # A digit a few percent of a large photo's width is ~20 px with ~1 px strokes once shrunk to WORK_SIDE:
     # its shape is lost before it is cropped.  The pixels are in the picture: read its surroundings again.
     if (box is not None and contrast >= MIN_CONTRAST and MIN_SIDE <= max(box[2:]) < SMALL_INK * WORK_SIDE
             and max(picture.size) >= ZOOM_GAIN * max(grey.shape)):
         again = _read_again(picture, box, grey.shape, inverted, notes)
-        if again is not None and _has_ink(again[2], again[3]):
+        if again is not None and has_ink(again[2], again[3]):
             region_steps, ink, clean, contrast = again
             steps += region_steps
             zoomed = True
         elif again is not None:
             notes.append("no ink in the region read again: the first reading kept")
-    n_ink = _ink_pixels(clean)
-    if not _has_ink(clean, contrast):
+    if not has_ink(clean, contrast):
         if float(np.median(ink)) > 0.5:  # a canvas covered in ink, or blank paper taken as ink
             notes.append("no digit found: the picture is one flat tone (covered in ink, or blank): draw one digit with space around it")
         else:
-            notes.append(f"no ink found (contrast {contrast:.2f}, {n_ink} ink pixels)")
+            notes.append(f"no ink found (contrast {contrast:.2f}, {ink_pixels(clean)} ink pixels)")
         return Prepared(None, True, inverted, steps, notes)
     top, left, bh, bw = _ink_box(clean)
     crop = clean[top : top + bh, left : left + bw]

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from digitlab import pictures, preprocess
+from digitlab import preprocess
 from digitlab.serving.classifiers import Prediction
 
 WORK_SIDE = 1200  # a larger picture is shrunk to this longer side: eight digits keep ~100 px each
@@ -144,52 +144,20 @@ class NumberReading:
 # ----------------------------------------------------------------------------- the ink
 
 
-def _original_size(source, grey: np.ndarray) -> tuple[int, int]:
-    """(width, height) of the picture as stored, after EXIF orientation: ``load_picture`` decodes a large one
-    at a fraction of its size, and boxes are given in the picture's own pixels.  The picture was already
-    decoded once, so this only reads its header; if that fails the decoded size is the answer."""
-    if isinstance(source, np.ndarray):
-        return int(source.shape[1]), int(source.shape[0])
-    from PIL import Image
-
-    h, w = grey.shape
-    try:
-        if isinstance(source, Image.Image):
-            size, orientation = source.size, pictures._orientation(source, [])
-        else:
-            with pictures._opened(source) as fp, Image.open(fp, formats=pictures.FORMATS) as im:
-                size, orientation = im.size, pictures._orientation(im, [])
-    except Exception:  # the file changed since it was decoded: keep the decoded size
-        return w, h
-    ow, oh = (size[1], size[0]) if orientation in (5, 6, 7, 8) else size
-    return (int(ow), int(oh)) if ow >= w and oh >= h else (w, h)
-
-
 def ink_picture(source, invert: preprocess.Invert = "auto") -> tuple[np.ndarray, np.ndarray, bool, list[str], tuple[int, int], float]:
     """A picture -> (clean ink (h, w) float32 in [0, 1] at work size, RGB preview, inverted, notes, original
-    (width, height), work pixels per original pixel), through the single-digit path's own steps:
-    ``load_picture``, ``ink_is_dark``, ``remove_background``, the frame's blobs dropped from photos and faint
-    pixels kept only next to ink.  Raises ImageError for what is not a readable picture."""
+    (width, height), work pixels per original pixel), through the single-digit path's own steps
+    (``preprocess.load``, ``work_size``, ``ink_is_dark``, ``clean_ink``), specks kept: a dot can be part of
+    a digit.  Raises ImageError for what is not a readable picture."""
     if invert not in ("auto", "yes", "no"):
         raise ValueError(f"invert must be 'auto', 'yes' or 'no', not {invert!r}")
-    grey, preview, notes = preprocess.load_picture(source)
-    size = _original_size(source, grey)
-    h, w = grey.shape
-    if max(h, w) > WORK_SIDE:
-        s = WORK_SIDE / max(h, w)
-        grey = cv2.resize(grey, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-        notes.append(f"shrunk from {w}x{h} to {grey.shape[1]}x{grey.shape[0]} for speed")
+    picture = preprocess.load(source)
+    notes, preview, size = picture.notes, picture.preview, picture.size  # boxes are given in the picture's own pixels
+    grey, _ = preprocess.work_size(picture.grey, preview, notes, WORK_SIDE)
     inverted = preprocess.ink_is_dark(grey) if invert == "auto" else invert == "yes"
-    ink = 1.0 - grey if inverted else grey
-    clean, contrast = preprocess.remove_background(ink)
-    if preprocess.is_photo(ink):
-        clean = preprocess._drop_border(clean)  # the desk or page edge in a corner, as for one digit
-    r = max(1, round(min(clean.shape) / 100))
-    near_ink = cv2.dilate((clean > preprocess.INK_LEVEL).astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8))
-    clean = np.where(near_ink > 0, clean, 0).astype(np.float32)
-    n_ink = int((clean > 0.5).sum())
-    if contrast < preprocess.MIN_CONTRAST or n_ink < max(3, preprocess.MIN_INK_FRACTION * clean.size):
-        notes.append(f"no ink found (contrast {contrast:.2f}, {n_ink} ink pixels)")
+    _, clean, contrast = preprocess.clean_ink(grey, inverted, [], specks=False)
+    if not preprocess.has_ink(clean, contrast):
+        notes.append(f"no ink found (contrast {contrast:.2f}, {preprocess.ink_pixels(clean)} ink pixels)")
         clean = np.zeros_like(clean)
     return clean, preview, inverted, notes, size, clean.shape[1] / size[0]
 
