@@ -11,8 +11,6 @@ from digitlab.evaluation import inspect_input
 
 CANVAS = 280  # px; 10x MNIST's 28
 THEMES = {"Light": ("#FFFFFF", "#000000", "yes"), "Dark": ("#000000", "#FFFFFF", "no")}  # background, ink, invert
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
-INVERT = {"auto": "Detect", "yes": "Dark ink on light paper", "no": "Light ink on dark background"}
 
 
 def canvas_key() -> str:
@@ -108,8 +106,8 @@ def show_picture(digit: common.Digit | None, caption: str) -> None:
 def upload_panel(clf) -> None:
     left, right = st.columns([1, 1], gap="large")
     with left:
-        upload = st.file_uploader("Picture of one digit", type=UPLOAD_TYPES, key="upload", help="PNG, JPEG, WebP, BMP, TIFF or GIF")
-        invert = st.radio("Ink", list(INVERT), format_func=INVERT.get, horizontal=True, key="upload_invert")
+        upload = st.file_uploader("Picture of one digit", type=common.UPLOAD_TYPES, key="upload", help="PNG, JPEG, WebP, BMP, TIFF or GIF")
+        invert = common.ink_choice("upload_invert")
         st.session_state[common.DIGIT_KEY] = None
         if upload is None:
             st.info("Upload a photo or scan of one handwritten digit.")
@@ -127,7 +125,7 @@ def camera_panel(clf) -> None:
     left, right = st.columns([1, 1], gap="large")
     with left:
         shot = st.camera_input("Photo of one handwritten digit", key="camera")
-        invert = st.radio("Ink", list(INVERT), format_func=INVERT.get, horizontal=True, key="camera_invert")
+        invert = common.ink_choice("camera_invert")
         st.session_state[common.DIGIT_KEY] = None
         if shot is None:
             st.info("Allow the camera, hold the paper flat and well lit with the digit filling a good part of the frame, "

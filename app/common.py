@@ -100,6 +100,15 @@ CANVAS_FIX = """<script>
 </script>"""
 
 
+UPLOAD_TYPES = sorted(suffix.lstrip(".") for suffix in preprocess.IMAGE_SUFFIXES)  # what the file uploaders take: what pictures reads
+INVERT = {"auto": "Detect", "yes": "Dark ink on light paper", "no": "Light ink on dark background"}  # the ink choice beside an upload
+
+
+def ink_choice(key: str) -> str:
+    """The "Ink" radio beside an upload or a photo: "auto", "yes" or "no" (preprocess.Invert)."""
+    return st.radio("Ink", list(INVERT), format_func=INVERT.get, horizontal=True, key=key)
+
+
 def canvas(key: str, width: int, height: int, brush: int, ink: str = "#000000", background: str = "#FFFFFF", initial=None):
     """The drawable canvas every page draws on (freehand, image data returned, the toolbar laid out
     below it by CANVAS_FIX); its result has ``.image_data`` (H, W, 4) and ``.json_data``."""

@@ -14,8 +14,6 @@ from digitlab.evaluation import inspect_input
 from digitlab.serving import numbers
 
 CANVAS_W, CANVAS_H = 840, 240  # px: room for eight digits of ~100 px
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
-INVERT = {"auto": "Detect", "yes": "Dark ink on light paper", "no": "Light ink on dark background"}
 SOURCES = ["Draw", "Upload", "Camera"]
 
 
@@ -87,8 +85,8 @@ source = st.segmented_control("Input", SOURCES, default="Draw", required=True, k
 if source == "Draw":
     draw_panel(clf)
 elif source == "Upload":
-    upload = st.file_uploader("Picture of a number", type=UPLOAD_TYPES, key="numbers_upload", help="PNG, JPEG, WebP, BMP, TIFF or GIF")
-    invert = st.radio("Ink", list(INVERT), format_func=INVERT.get, horizontal=True, key="numbers_invert")
+    upload = st.file_uploader("Picture of a number", type=common.UPLOAD_TYPES, key="numbers_upload", help="PNG, JPEG, WebP, BMP, TIFF or GIF")
+    invert = common.ink_choice("numbers_invert")
     if upload is None:
         st.info("Upload a photo or scan of a handwritten number.")
     else:
