@@ -20,7 +20,7 @@ RECIPES = {c.name: c for c in (presets.CNN, presets.ADVANCED, presets.ROBUST)}  
 def knobs(config) -> str:
     """The augmentation a recipe applies, in words."""
     a = recipe.Augmentation.of(config)
-    if not (a.rotation_deg or a.translate or a.zoom or a.stroke):
+    if not a.active:
         return "no geometric or stroke augmentation"
     return (f"rotation up to ±{a.rotation_deg:g}°, shift up to ±{a.translate:.0%} of the side, zoom ±{a.zoom:.0%}, "
             f"a thicker or thinner stroke blended in with probability {a.stroke:g}")
@@ -35,8 +35,7 @@ def augmented(image: np.ndarray, config, n: int = 16, seed: int = 0) -> np.ndarr
     image = np.asarray(image, np.float32)
     if image.shape != (28, 28):
         raise ValueError(f"expected one (28, 28) prepared digit, got shape {image.shape}")
-    a = recipe.Augmentation.of(config)
-    if not (a.rotation_deg or a.translate or a.zoom or a.stroke):
+    if not recipe.Augmentation.of(config).active:
         return np.repeat(image[None], n, axis=0)
     import tensorflow as tf
 

@@ -84,6 +84,11 @@ class Augmentation:
     def of(cls, config) -> Augmentation:
         return cls(config.rotation_deg, config.translate, config.zoom, config.stroke)
 
+    @property
+    def active(self) -> bool:
+        """Whether any knob is on (a recipe with all of them at 0 trains on the digits as they are)."""
+        return bool(self.rotation_deg or self.translate or self.zoom or self.stroke)
+
 
 def augmenter(config: Augmentation | TrainConfig, seed: int):
     """A function (images (B,28,28,1), labels) -> augmented batch, for ``tf.data.map``.
@@ -198,7 +203,7 @@ def make_dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig, training: bo
         pools.append((*convention_pool(x, y, config), config.conventions))
     if pools:
         steps.append(mixer(pools, config.seed))
-    if training and (config.rotation_deg or config.translate or config.zoom or config.stroke):
+    if training and Augmentation.of(config).active:
         steps.append(augmenter(config, config.seed))
     x = x[..., None].astype(np.float32)
     y1 = np.eye(10, dtype=np.float32)[y]
