@@ -138,25 +138,32 @@ def format_number(path: Path, reading, fmt: str) -> str:
     return f"{printable(str(path))}\t{reading.number}\t{shown}"
 
 
+def read_guarded(f: Path, reason: str | None, work) -> tuple[str, object]:
+    """One file: ("ok", ``work(f)``), ("error", the reason) when it was refused before or by the
+    preprocessing (ImageError), or ("internal", a message) when ``work`` raised something else (a bug:
+    its traceback goes to stderr and the other files go on).  Messages only, never an exception, whose
+    traceback would hold the file open."""
+    from digitlab import preprocess
+
+    if reason is not None:
+        return "error", reason
+    try:
+        return "ok", work(f)
+    except preprocess.ImageError as e:
+        return "error", str(e)
+    except Exception as e:
+        traceback.print_exc()
+        return "internal", f"internal error, not a problem with this file: {type(e).__name__}: {e}"
+
+
 def number_lines(classifier, files: list[tuple[Path, str | None]], invert: str, fmt: str) -> Iterator[tuple[str, str]]:
     """``predict_lines`` for --number: (line, outcome) for every file, each read as a number (one model pass
     per picture for all its candidate digits)."""
-    from digitlab import preprocess
     from digitlab.serving import numbers
 
     for f, reason in files:
-        if reason is not None:
-            yield format_error(f, reason, fmt), "error"
-            continue
-        try:
-            reading = numbers.read_number(f, classifier, invert=invert)
-        except preprocess.ImageError as e:
-            yield format_error(f, str(e), fmt), "error"
-        except Exception as e:
-            traceback.print_exc()
-            yield format_error(f, f"internal error, not a problem with this file: {type(e).__name__}: {e}", fmt), "internal"
-        else:
-            yield format_number(f, reading, fmt), "ok"
+        outcome, r = read_guarded(f, reason, lambda f: numbers.read_number(f, classifier, invert=invert))
+        yield (format_number(f, r, fmt) if outcome == "ok" else format_error(f, r, fmt)), outcome
 
 
 def predict_lines(classifier, files: list[tuple[Path, str | None]], invert: str, fmt: str) -> Iterator[tuple[str, str]]:
@@ -165,21 +172,11 @@ def predict_lines(classifier, files: list[tuple[Path, str | None]], invert: str,
     goes to stderr; the line says so and the other files go on).  One forward pass per BATCH pictures."""
     from digitlab import preprocess
 
+    def prepared(f: Path):  # the intermediate steps are for the app's inspector: a batch keeps only the 28x28 input
+        return dataclasses.replace(preprocess.prepare(f, invert=invert), steps=[])
+
     for start in range(0, len(files), BATCH):
-        done: list[tuple[Path, str, object]] = []  # (file, outcome, Prepared or message): messages only, never
-        for f, reason in files[start : start + BATCH]:  # an exception, whose traceback would hold the file open
-            if reason is not None:
-                done.append((f, "error", reason))
-                continue
-            try:
-                prepared = preprocess.prepare(f, invert=invert)
-            except preprocess.ImageError as e:
-                done.append((f, "error", str(e)))
-            except Exception as e:
-                traceback.print_exc()
-                done.append((f, "internal", f"internal error, not a problem with this file: {type(e).__name__}: {e}"))
-            else:  # the intermediate steps are for the app's inspector: a batch keeps only the 28x28 input
-                done.append((f, "ok", dataclasses.replace(prepared, steps=[])))
+        done = [(f, *read_guarded(f, reason, prepared)) for f, reason in files[start : start + BATCH]]  # (file, outcome, Prepared or message)
         answers = iter(classifier.predict_prepared([r for _, o, r in done if o == "ok"]))  # the card's abstain rule and the digit gate, one pass each
         for f, outcome, r in done:
             yield (format_line(f, next(answers), fmt) if outcome == "ok" else format_error(f, r, fmt)), outcome
