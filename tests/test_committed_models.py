@@ -52,8 +52,16 @@ def test_the_committed_model_list_names_models_git_tracks(committed_models):
     assert {e.name for e in committed_models} <= tracked, f"git tracks {sorted(tracked)}"
 
 
-def test_models_folder_stays_small():
-    from digitlab.paths import MODELS_DIR
+# What a clone downloads for models/ (git-tracked files, serving/ and gate/ included), not whatever a user
+# has dropped in. The budget is set by design, not by a measurement: mnist_robust is the capacity Madry et al.
+# use for real adversarial robustness (a 1024-unit dense layer, 3.3 M weights, 13 MB) and serving/ holds its
+# ONNX copy (13 MB more) so a host answers without TensorFlow; the other models together stay under 5 MB.
+MODELS_BUDGET_MB = 40
 
-    total = sum(p.stat().st_size for p in MODELS_DIR.iterdir() if p.is_file())
-    assert total < 10 * 1024 * 1024, f"models/ holds {total / 1e6:.1f} MB"
+
+def test_models_folder_stays_small():
+    listed = subprocess.run(["git", "ls-files", "-z", "models/"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    files = [ROOT / p for p in listed.split("\0") if p]
+    assert any(f.suffix == ".keras" for f in files), "git tracks no model under models/"
+    total = sum(f.stat().st_size for f in files if f.is_file())
+    assert total < MODELS_BUDGET_MB * 1024 * 1024, f"models/ tracks {total / 1e6:.1f} MB"
