@@ -103,39 +103,35 @@ def show_picture(digit: common.Digit | None, caption: str) -> None:
             st.caption(f"ℹ️ {note}")
 
 
-def upload_panel(clf) -> None:
-    left, right = st.columns([1, 1], gap="large")
-    with left:
-        upload = st.file_uploader("Picture of one digit", type=common.UPLOAD_TYPES, key="upload", help="PNG, JPEG, WebP, BMP, TIFF or GIF")
-        invert = common.ink_choice("upload_invert")
-        st.session_state[common.DIGIT_KEY] = None
-        if upload is None:
-            st.info("Upload a photo or scan of one handwritten digit.")
-        else:
-            digit = picture_digit(upload.getvalue(), upload.file_id, upload.name, f"upload: {upload.name}", invert, "uploaded")
-            st.session_state[common.DIGIT_KEY] = digit
-            show_picture(digit, upload.name)
-    with right:
-        show_prediction(clf, st.session_state[common.DIGIT_KEY])
-    show_steps(st.session_state[common.DIGIT_KEY])
+PICTURE_PANELS = {  # widget, its label, what to do, the prediction column's prompt, the memo key
+    "Upload": ("Picture of one digit", "Upload a photo or scan of one handwritten digit.", DRAW_PROMPT, "uploaded"),
+    "Camera": ("Photo of one handwritten digit",
+               "Allow the camera, hold the paper flat and well lit with the digit filling a good part of the frame, and take the photo.",
+               "Take a photo of one handwritten digit: the prediction appears here.", "photographed"),
+}
 
 
-def camera_panel(clf) -> None:
-    """A photo from the laptop's or phone's camera: the same path as an upload."""
+def picture_panel(clf, source: str) -> None:
+    """An uploaded picture or a photo from the laptop's or phone's camera: the same path for both."""
+    label, hint, prompt, memo = PICTURE_PANELS[source]
     left, right = st.columns([1, 1], gap="large")
     with left:
-        shot = st.camera_input("Photo of one handwritten digit", key="camera")
-        invert = common.ink_choice("camera_invert")
-        st.session_state[common.DIGIT_KEY] = None
-        if shot is None:
-            st.info("Allow the camera, hold the paper flat and well lit with the digit filling a good part of the frame, "
-                    "and take the photo.")
+        if source == "Upload":
+            got = st.file_uploader(label, type=common.UPLOAD_TYPES, key="upload", help="PNG, JPEG, WebP, BMP, TIFF or GIF")
         else:
-            digit = picture_digit(shot.getvalue(), shot.file_id, "the camera photo", "camera photo", invert, "photographed")
+            got = st.camera_input(label, key="camera")
+        invert = common.ink_choice(f"{source.lower()}_invert")
+        st.session_state[common.DIGIT_KEY] = None
+        if got is None:
+            st.info(hint)
+        else:
+            name, origin, caption = ((got.name, f"upload: {got.name}", got.name) if source == "Upload"
+                                     else ("the camera photo", "camera photo", "the photo, as taken"))
+            digit = picture_digit(got.getvalue(), got.file_id, name, origin, invert, memo)
             st.session_state[common.DIGIT_KEY] = digit
-            show_picture(digit, "the photo, as taken")
+            show_picture(digit, caption)
     with right:
-        show_prediction(clf, st.session_state[common.DIGIT_KEY], "Take a photo of one handwritten digit: the prediction appears here.")
+        show_prediction(clf, st.session_state[common.DIGIT_KEY], prompt)
     show_steps(st.session_state[common.DIGIT_KEY])
 
 
@@ -146,7 +142,5 @@ source = st.segmented_control(
 )
 if source == "Draw":
     draw_panel(clf)
-elif source == "Upload":
-    upload_panel(clf)
 else:
-    camera_panel(clf)
+    picture_panel(clf, source)
