@@ -16,6 +16,9 @@ over a folder of links to the committed models:
 Targets (issue 12): canvas usable <= 3 s, first prediction <= 4 s, RSS after the first prediction
 <= 350 MB, ten sessions p95 <= 1 s, predict.py <= 1.5 s; every page (issue 11) keeps the server
 under 1 GB.  Prints a table and writes every figure to --out.
+
+Longer than a thin script because it is a test harness, not library logic: it starts the real server, drives
+Chromium through every page (Playwright, which the library must not need) and samples memory from /proc while it does.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ accuracy never rises with eps, PGD does at least as well as FGSM, FGSM at 0.3 no
 PGD on the logit margin agrees with cross-entropy PGD (the worst case per digit over both is
 reported), and PGD examples transferred from another model (--transfer-from, default mnist_cnn)
 fool the model less than its own gradients.  A failed check is printed and recorded, not hidden.
+
+Longer than a thin script because one run must keep together what a robustness claim rests on: both attack
+curves, the sanity report with its transfer check, the report files and (--write-card) the card entry, per model.
 """
 
 from __future__ import annotations

@@ -21,6 +21,9 @@ Exit code 1, with a PARITY FAILED line per format, when an export is outside its
 >= 99.5% and accuracy at most 0.3 pp lower; int8: >= 99% and 0.5 pp; see
 digitlab.serving.export.TOLERANCES).  --check-only re-checks the files already in DIR without
 exporting.  --dry-run uses a small probe set and few timing runs (seconds; used by the tests).
+
+Longer than a thin script because every format is checked against the Keras model before it is kept, and the
+TF.js converter's own environment (--setup-tfjs) is made or found here, never in the app's environment.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ them: build time, memory, disk, search time, and how often the 12 neighbours' ma
 One JSON line per model.  Run it after training or promoting a model so the app finds them ready
 (``runs/cache/features``, or ``$DIGITLAB_FEATURES_CACHE``).  Peak RSS is the process's (TensorFlow and the
 model included); ``rss_before_mb`` is the process once the model is loaded, before any feature is computed.
+
+Longer than a thin script because besides building the bank and the map (digitlab.evaluation.neighbours) it
+measures them: build time, peak memory, disk, search time and the neighbours' agreement with the labels.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ shaded paper, JPEG) by digitlab.data.number_cases, and read through the predict 
 writes whole-number and per-digit accuracy by gap class, render and length to DIR/numbers.json and
 DIR/numbers.md (default evaluation/reports/numbers/).  Target: >= 97% of 4-digit numbers with visible gaps
 (wide, narrow) read right with the default model.  --dry-run: a few numbers, into a temporary folder.
+
+Longer than a thin script because its name is the standard library's `numbers`, which a script in evaluation/
+shadows for numpy; the few lines at the top hand numpy the real module (see the comment there).
 """
 
 from __future__ import annotations

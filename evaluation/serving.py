@@ -7,6 +7,9 @@ model (a clone then serves without converting anything).  --parity N also checks
 on N MNIST test digits written as PNG files and read back through the one preprocessing path: labels,
 abstain decisions and max |dp| of ONNX Runtime against the Keras model (bound 1e-5), per model, and
 writes evaluation/reports/serving_parity.json.  Exit 1 when a model is outside the bound.
+
+Longer than a thin script because it does two jobs the committed serving files depend on: converting (and
+pruning) them, and the parity check of ONNX Runtime against Keras on PNG files through the predict CLI's own path.
 """
 
 from __future__ import annotations

@@ -97,3 +97,54 @@ def test_no_cycle_between_the_sub_packages():
         for d in deps:
             graph.setdefault(d, set())
     assert find_cycle(graph) is None, f"cycle between sub-packages: {' -> '.join(find_cycle(graph))}"
+
+
+# ----------------------------------------------------------------------------- thin pages and scripts
+
+PAGE_LINES = 150  # a page lays out; what it shows is computed in digitlab (issue 10)
+SCRIPT_CODE_LINES = 80  # a script parses its arguments and calls digitlab; its module docstring does not count
+
+
+def _code_lines(path: Path) -> tuple[int, str]:
+    """(lines after the module docstring, the docstring)."""
+    source = path.read_text()
+    tree = ast.parse(source)
+    doc = ast.get_docstring(tree) or ""
+    skip = tree.body[0].end_lineno if doc else 0
+    return len(source.splitlines()) - skip, doc
+
+
+def _pages() -> list[Path]:
+    return [ROOT / "app" / "Home.py", *sorted((ROOT / "app" / "pages").glob("*.py"))]
+
+
+def _scripts() -> list[Path]:
+    return [p for folder in ("training", "evaluation", "web") for p in sorted((ROOT / folder).glob("*.py"))]
+
+
+def test_the_rules_see_every_page_and_script():
+    assert len(_pages()) >= 9 and {p.name for p in _scripts()} >= {"predict.py", "train_advanced.py", "build.py"}
+
+
+def test_pages_are_thin():
+    long = {p.relative_to(ROOT).as_posix(): n for p in _pages() if (n := len(p.read_text().splitlines())) > PAGE_LINES}
+    assert not long, f"pages over {PAGE_LINES} lines (move what they compute into digitlab, or a component beside them): {long}"
+
+
+def test_long_scripts_say_why():
+    from digitlab.cli import LONG_SCRIPT
+
+    silent = {p.relative_to(ROOT).as_posix(): n for p in _scripts()
+              if (n := _code_lines(p)[0]) > SCRIPT_CODE_LINES and LONG_SCRIPT not in _code_lines(p)[1]}
+    assert not silent, f"scripts over {SCRIPT_CODE_LINES} lines of code whose docstring does not say why ('{LONG_SCRIPT} ...'): {silent}"
+
+
+def test_the_why_is_left_out_of_help(capsys):
+    import pytest
+
+    from digitlab.cli import LONG_SCRIPT, parser
+
+    with pytest.raises(SystemExit):
+        parser(f"usage line\n\nwhat it does\n\n{LONG_SCRIPT} of reasons.").parse_args(["--help"])
+    out = capsys.readouterr().out
+    assert "what it does" in out and LONG_SCRIPT not in out

@@ -18,6 +18,9 @@ latency on the wasm and the pure-JavaScript cpu backends.
 Prints a Markdown table; --json writes every figure.  Needs `npm ci --prefix web`, Chromium and the
 dev requirements (Playwright).  --dry-run: 3 digits, 10 runs (seconds).  Timing on a shared machine
 varies run to run: quote medians with the machine's load (printed).
+
+Longer than a thin script because it measures the page in a real browser, per runtime, in a fresh context each:
+its static server, the uploads and the timings live here (Playwright, which the library must not need).
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from digitlab import cli
+from digitlab import cli, files
 
 WEB = Path(__file__).resolve().parent
 
@@ -62,12 +62,8 @@ def folder_sha256(folder: Path) -> str:
     h = hashlib.sha256()
     for f in sorted(Path(folder).iterdir()):
         if f.is_file():
-            h.update(f"{f.name}\0{hashlib.sha256(f.read_bytes()).hexdigest()}\n".encode())
+            h.update(f"{f.name}\0{files.sha256(f).removeprefix('sha256:')}\n".encode())
     return "sha256:" + h.hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def parse_runtimes(text: str) -> tuple[str, ...]:
@@ -121,7 +117,7 @@ def main(argv=None) -> int:
 
     import numpy as np
 
-    from digitlab import data, files, preprocess
+    from digitlab import data, preprocess
     from digitlab.data import nondigits
     from digitlab.files import atomic_write_bytes
     from digitlab.models import artifacts
@@ -215,7 +211,7 @@ def main(argv=None) -> int:
             "threshold": gate.threshold,
             "output": {"name": export.GATE_OUTPUT, "shape": ["batch"], "meaning": "P(the input is a digit); reject below threshold"},
             "preprocess_version": preprocess.PREPROCESS_VERSION,
-            "onnx": {"model": files_g["onnx"], "sha256": file_sha256(tmp / files_g["onnx"]), "parity_max_abs_dp": gaps["gate onnx"]},
+            "onnx": {"model": files_g["onnx"], "sha256": files.sha256(tmp / files_g["onnx"]), "parity_max_abs_dp": gaps["gate onnx"]},
             "tfjs": None,
             "parity_inputs": f"{len(images)} MNIST test digits + {len(gate_images) - len(images)} generated non-digits (held-out generators)",
             "command": "python web/build.py",
