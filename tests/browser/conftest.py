@@ -96,3 +96,26 @@ def page(browser, app):
     pg.get_by_text("the prediction appears here").wait_for(timeout=60_000)
     yield pg
     context.close()
+
+
+# ----------------------------------------------------------------------------- the static web page (web/)
+
+
+@pytest.fixture(scope="module")
+def site():
+    """`python web/serve.py --port 0`: the page's URL, and the server stopped afterwards."""
+    from _web import web_server
+
+    with web_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def web(browser, site):
+    """One page for the test file, ready with its model (ONNX, the default runtime); every request recorded,
+    anything off localhost aborted.  Tests that switch the runtime do it like a person, on this page."""
+    from _web import open_page
+
+    page = open_page(browser, site)
+    yield page
+    page.context.close()

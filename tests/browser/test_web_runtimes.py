@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-from _web import draw, ellipse, last, open_page, wait_ready, web_server
+from _web import draw, ellipse, last, wait_ready
 
 from digitlab import preprocess
 from digitlab.serving import abstain, classifiers
@@ -46,20 +46,6 @@ HELLO = (8, [
     [(220, 150), (200, 160), (200, 195), (225, 200), (240, 175), (230, 150), (220, 150)],
 ])
 N_NON_DIGITS, N_MNIST = 8, 6  # uploads per runtime
-
-
-@pytest.fixture(scope="module")
-def site():
-    with web_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def web(browser, site):
-    """One page for the whole file (ONNX first, as it opens); the tests switch its runtime like a person."""
-    page = open_page(browser, site)
-    yield page
-    page.context.close()
 
 
 @pytest.fixture(scope="module")
