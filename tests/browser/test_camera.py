@@ -1,7 +1,8 @@
-"""The camera on Home in a real browser, with a fake camera and not a mock: Chromium plays a video file as
-its webcam (``--use-fake-device-for-media-stream --use-file-for-fake-video-capture``), and the video is made
-here of a real MNIST test digit written dark on light paper.  Streamlit's own ``st.camera_input`` takes the
-photo; the app reads it through the same path as an upload.
+"""The camera on Home and on the Numbers page in a real browser, with a fake camera and not a mock: Chromium
+plays a video file as its webcam (``--use-fake-device-for-media-stream --use-file-for-fake-video-capture``),
+and the video is made here of real MNIST test digits written dark on light paper (one digit, or three side by
+side as a number).  Streamlit's own ``st.camera_input`` takes the photo; the app reads it through the same path
+as an upload.
 
     DIGITLAB_REQUIRE_BROWSER=1 python -m pytest -q tests/browser/test_camera.py
 """
@@ -20,18 +21,21 @@ pytestmark = pytest.mark.browser
 W, H, FRAMES = 640, 480, 6
 
 
-def paper_frame(digit: np.ndarray | None, seed: int = 0) -> np.ndarray:
-    """(H, W) uint8 luminance: light paper lit from one side, with ``digit`` (28x28 uint8, MNIST: 255 = ink)
-    written in dark ink, ~260 px tall, a little off centre, as a phone held over a page sees it."""
+def paper_frame(digits: np.ndarray | list[np.ndarray] | None, seed: int = 0) -> np.ndarray:
+    """(H, W) uint8 luminance: light paper lit from one side, with ``digits`` (one or several 28x28 uint8 MNIST
+    digits, 255 = ink) written in dark ink side by side, a little off centre, as a phone held over a page sees
+    it: one digit ~260 px tall, a number's digits ~170 px."""
     rng = np.random.default_rng(seed)
     light = np.linspace(198, 236, W)[None, :] + np.linspace(-6, 6, H)[:, None]  # brighter towards the window
     page = light + rng.normal(0, 2.5, (H, W))  # paper grain and sensor noise
-    if digit is not None:
-        side = 260
-        ink = cv2.resize(digit.astype(np.float32) / 255, (side, side), interpolation=cv2.INTER_CUBIC).clip(0, 1)
-        y0, x0 = (H - side) // 2 + 10, (W - side) // 2 - 30
-        region = page[y0 : y0 + side, x0 : x0 + side]
-        page[y0 : y0 + side, x0 : x0 + side] = region + ink * (45 - region)  # ink of luminance ~45
+    if digits is not None:
+        row = [digits] if isinstance(digits, np.ndarray) else list(digits)
+        side = 260 if len(row) == 1 else 170
+        y0, x0 = (H - side) // 2 + 10, (W - side * len(row)) // 2 - (30 if len(row) == 1 else 10)
+        for i, digit in enumerate(row):  # MNIST's empty border leaves a gap between neighbours
+            ink = cv2.resize(digit.astype(np.float32) / 255, (side, side), interpolation=cv2.INTER_CUBIC).clip(0, 1)
+            region = page[y0 : y0 + side, x0 + i * side : x0 + (i + 1) * side]
+            page[y0 : y0 + side, x0 + i * side : x0 + (i + 1) * side] = region + ink * (45 - region)  # ink of luminance ~45
     return page.clip(0, 255).astype(np.uint8)
 
 
@@ -62,11 +66,12 @@ def test_the_y4m_writer_writes_what_chromium_reads(tmp_path, mnist_test):
 
 @pytest.fixture
 def camera_page(browser, app):
-    """``open_with(video)``: a page on Home, Camera chosen, in a Chromium of its own (launched by the session's
-    Playwright) whose webcam plays ``video``: the fake camera needs its own launch flags."""
+    """``open_with(video, page_name)``: a page on Home (or the Numbers page), Camera chosen, in a Chromium of its
+    own (launched by the session's Playwright) whose webcam plays ``video``: the fake camera needs its own
+    launch flags."""
     opened = []
 
-    def open_with(video: Path):
+    def open_with(video: Path, page_name: str = "Home"):
         args = [*CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                 f"--use-file-for-fake-video-capture={video}"]
         camera_browser = browser.browser_type.launch(executable_path=str(CHROMIUM), headless=True, args=args)
@@ -75,6 +80,10 @@ def camera_page(browser, app):
         page = context.new_page()
         page.goto(app.url)
         page.get_by_text("the prediction appears here").wait_for(timeout=60_000)
+        if page_name != "Home":
+            page.locator('[data-testid="stSidebarNav"] a', has_text=page_name).click()
+            page.wait_for_url(f"**/{page_name}")
+            wait_idle(page)
         page.get_by_text("Camera", exact=True).click()
         page.get_by_test_id("stCameraInput").wait_for(timeout=30_000)
         return page
@@ -114,3 +123,20 @@ def test_a_photo_of_blank_paper_says_there_is_no_ink(camera_page, tmp_path):
     page.get_by_text("No ink found").wait_for(timeout=60_000)
     assert page.locator('[data-testid="stMetricValue"]').count() == 0
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_a_photo_of_a_written_number_is_read_on_the_numbers_page(camera_page, mnist_test, tmp_path):
+    x, y = mnist_test
+    indices = [0, 1, 2]  # MNIST's first three test digits: 7, 2, 1
+    want = "".join(str(int(y[i])) for i in indices)
+    video = write_y4m(tmp_path / "number.y4m", [paper_frame([x[i] for i in indices], s) for s in range(FRAMES)])
+    page = camera_page(video, "Numbers")
+    take_photo(page)
+    page.get_by_text("camera photo").first.wait_for(timeout=60_000)
+    wait_idle(page)
+    shown = page.locator('[data-testid="stMetricValue"]').first.inner_text().strip()
+    assert shown == want, f"photographed the number {want}, the Numbers page says {shown}"
+    for n in range(1, len(want) + 1):
+        assert page.get_by_text(f"Digit #{n}").count() >= 1, f"no panel for digit #{n}"
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
