@@ -48,6 +48,7 @@ def _keep_tensorflow_warm() -> None:
 
 _keep_tensorflow_warm()
 memory.limit_malloc_arenas()  # before the pages that need TensorFlow start its threads (digitlab/memory.py)
+memory.prepare_tensorflow_for_the_server()  # before a page imports TensorFlow: no oneDNN kernels (digitlab/memory.py)
 
 MODEL_KEY = "model"  # name of the chosen model; survives page switches (not a widget key)
 PICKER_KEY = "_model_picker"  # the sidebar widget; widget state is dropped on page switches
