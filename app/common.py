@@ -27,9 +27,11 @@ def _keep_tensorflow_warm() -> None:
     cache: the next stroke's forward pass then rebuilds every kernel (~40 ms on an idle
     machine, several hundred under load) instead of taking ~2 ms.  The models here are
     loaded once and shared (``st.cache_resource``) and no page builds a model per run, so
-    there is nothing to reset.  Only Streamlit's matplotlib clean-up is kept.  (The other
-    per-run cost, a full ``gc.collect`` that holds the GIL for 100-300 ms while the last
-    deltas wait to be sent, is switched off in .streamlit/config.toml: runner.postScriptGC.)
+    there is nothing to reset.  Only Streamlit's matplotlib clean-up is kept, and the memory the run
+    freed goes back to the system (``memory.release_free_memory``, ~1 ms), so one page's work does not stay
+    on top of the next page's.  (The other per-run cost, a full ``gc.collect`` that holds the GIL for
+    100-300 ms while the last deltas wait to be sent, is switched off in .streamlit/config.toml:
+    runner.postScriptGC.)
     """
     from streamlit.runtime.scriptrunner import script_runner
 
@@ -41,6 +43,7 @@ def _keep_tensorflow_warm() -> None:
         plt = sys.modules.get("matplotlib.pyplot")
         if plt is not None:
             plt.close("all")
+        memory.release_free_memory()
 
     clean_matplotlib_only._digitlab = True
     script_runner._clean_problem_modules = clean_matplotlib_only

@@ -85,3 +85,30 @@ def test_nothing_found_names_the_env_var(tmp_path, monkeypatch):
 def test_missing_explicit_path(tmp_path):
     with pytest.raises(data.DataError, match="does not exist"):
         data.load_mnist(tmp_path / "nope.npz")
+
+
+def test_memory_mapped_mnist_is_the_same_data_written_once(mnist_path, tmp_path, monkeypatch):
+    """load_mnist_mapped: the same splits, source and fingerprint as load_mnist, as read-only memory maps of a
+    cached copy written once per file; a damaged copy is written again, never read."""
+    import shutil
+
+    from digitlab import paths
+
+    monkeypatch.setattr(paths, "RUNS_DIR", tmp_path / "runs")
+    mine = tmp_path / "mnist.npz"
+    shutil.copyfile(mnist_path, mine)
+    full = data.load_mnist(mine)
+    mapped = data.load_mnist_mapped(mine)
+    for k in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
+        a = getattr(mapped, k)
+        assert isinstance(a, np.memmap) and not a.flags.writeable, k
+        assert np.array_equal(a, getattr(full, k)), k
+    assert (mapped.source, mapped.fingerprint) == (full.source, full.fingerprint)
+    [folder] = (tmp_path / "runs" / "cache").iterdir()
+    written = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    assert set(written) == {"meta.json", *(f"{k}.npy" for k in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"))}
+    data.load_mnist_mapped(mine)
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == written, "read again, not written again"
+    (folder / "x_test.npy").write_bytes(b"not an npy file")
+    again = data.load_mnist_mapped(mine)
+    assert np.array_equal(again.x_test, full.x_test), "the damaged copy is written again"

@@ -11,6 +11,7 @@ from digitlab.data.mnist import (  # noqa: F401
     fingerprint,
     load_keras_layout,
     load_mnist,
+    load_mnist_mapped,
     mnist_file,
     prepared,
     prepared_mnist,

@@ -1,6 +1,7 @@
 """MNIST: the one owner of "MNIST as model inputs".
 
     load_mnist(path)            raw uint8 digits, validated, train split into train + validation
+    load_mnist_mapped(path)     the same, as memory maps of a cached copy (a few digits read, a few pages held)
     prepared_mnist(path)        all three splits through ``digitlab.preprocess`` (disk-cached)
     prepared(split, n, seed)    some or all digits of one split as model inputs
 
@@ -158,6 +159,58 @@ def mnist_file(path: str | os.PathLike | None = None) -> Path:
     if p is None:
         find_mnist()  # downloads into the keras cache, or raises DataError saying what to do
     return p or KERAS_CACHE
+
+
+# ----------------------------------------------------------------------------- MNIST as memory maps
+
+_MAPPED = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+
+
+def _mapped_folder(source: Path, val_size: int) -> Path:
+    from digitlab.paths import RUNS_DIR
+
+    st = source.stat()
+    key = hashlib.sha256(f"{source.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\0{val_size}\0{SPLIT_SEED}".encode()).hexdigest()[:16]
+    return RUNS_DIR / "cache" / f"mnist-raw-{key}"
+
+
+def _open_mapped(folder: Path) -> Mnist | None:
+    import json
+
+    try:
+        info = json.loads((folder / "meta.json").read_text())
+        arrays = {k: np.load(folder / f"{k}.npy", mmap_mode="r") for k in _MAPPED}
+        if any(arrays[f"x_{s}"].shape[1:] != (28, 28) or len(arrays[f"x_{s}"]) != len(arrays[f"y_{s}"]) for s in ("train", "val", "test")):
+            return None
+        return Mnist(**arrays, source=info["source"], fingerprint=info["fingerprint"])
+    except (OSError, ValueError, KeyError, TypeError):  # not written yet, or damaged: written again
+        return None
+
+
+def load_mnist_mapped(path: str | os.PathLike | None = None, *, val_size: int = VAL_SIZE) -> Mnist:
+    """``load_mnist``'s splits as read-only memory maps: .npy files in the cache folder, written once per
+    MNIST file (its path, size and modification time) and split.  A reader that looks at a few digits at a
+    time holds only their pages, not 55 MB (the app's Data page)."""
+    import json
+    import shutil
+
+    source = mnist_file(path)
+    folder = _mapped_folder(source, val_size)
+    if (mapped := _open_mapped(folder)) is not None:
+        return mapped
+    m = load_mnist(source, val_size=val_size)
+    tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for k in _MAPPED:
+        np.save(tmp / f"{k}.npy", np.ascontiguousarray(getattr(m, k)))
+    (tmp / "meta.json").write_text(json.dumps({"source": m.source, "fingerprint": m.fingerprint, "val_size": val_size}))
+    shutil.rmtree(folder, ignore_errors=True)  # a damaged copy
+    try:
+        tmp.rename(folder)  # whole or not at all
+    except OSError:  # another process got there first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return _open_mapped(folder) or m
 
 
 # ----------------------------------------------------------------------------- MNIST as model inputs

@@ -1,0 +1,70 @@
+"""digitlab.memory: what the app's server and the processes it starts do to stay small (Linux, glibc)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+
+import pytest
+
+from digitlab import memory
+
+GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+
+
+def _fresh(code: str, env: dict[str, str] | None = None) -> dict:
+    """Run ``code`` in a new interpreter (nothing imported yet) and return the JSON it prints."""
+    clean = {k: v for k, v in os.environ.items() if k not in memory.SERVER_TF_ENV}
+    out = subprocess.run([sys.executable, "-c", code], env={**clean, **(env or {})}, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+CHECK = """import json, os, sys
+from digitlab import memory
+done = memory.prepare_tensorflow_for_the_server()
+print(json.dumps({"done": done, "env": {k: os.environ.get(k) for k in memory.SERVER_TF_ENV}, "tf": "tensorflow" in sys.modules}))"""
+
+
+def test_the_server_settings_are_made_before_tensorflow_is_imported():
+    got = _fresh(CHECK)
+    assert got == {"done": True, "env": memory.SERVER_TF_ENV, "tf": False}
+
+
+def test_an_explicit_setting_wins():
+    key = next(iter(memory.SERVER_TF_ENV))
+    got = _fresh(CHECK, {key: "1"})
+    assert got["env"][key] == "1"
+
+
+def test_nothing_changes_once_tensorflow_is_imported(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorflow", sys.modules.get("tensorflow") or object())
+    for key in memory.SERVER_TF_ENV:
+        monkeypatch.delenv(key, raising=False)
+    assert memory.prepare_tensorflow_for_the_server() is False
+    assert not any(k in os.environ for k in memory.SERVER_TF_ENV)
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc only")
+def test_free_memory_goes_back_to_the_system():
+    """Blocks freed in the heap's middle stay resident until malloc_trim gives their pages back."""
+    got = _fresh("""import ctypes, json
+from pathlib import Path
+from digitlab import memory
+def rss(): return int(next(l for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('RssAnon:')).split()[1])
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+memory.limit_malloc_arenas()
+blocks = [libc.malloc(64 * 1024) for _ in range(3000)]  # ~190 MB of heap blocks, under the mmap threshold
+for b in blocks:
+    ctypes.memset(b, 1, 64 * 1024)
+for b in blocks[:-1]:
+    libc.free(b)  # the last block stays: the heap cannot shrink from its top
+before = rss()
+ok = memory.release_free_memory()
+print(json.dumps({"ok": ok, "before_kb": before, "after_kb": rss()}))""", {"MALLOC_ARENA_MAX": "2"})
+    assert got["ok"] is True
+    assert got["before_kb"] - got["after_kb"] > 100_000, got
