@@ -160,6 +160,10 @@ def test_training_seconds_count_every_part(runs):
     total = runs["seen"]["after_training"]["state"]["snapshots"][0]["train_seconds"]
     assert 0 < first_part < total
     assert card(runs, "killed")["train_seconds"] == pytest.approx(total, abs=0.06)
+    cpu_first = runs["seen"]["mid_epoch"]["state"]["snapshots"][0]["cpu_seconds"]
+    cpu_total = runs["seen"]["after_training"]["state"]["snapshots"][0]["cpu_seconds"]
+    assert 0 < cpu_first < cpu_total
+    assert card(runs, "killed")["cpu_seconds"] == pytest.approx(cpu_total, abs=0.06)
 
 
 def test_nothing_is_left_behind(runs):

@@ -35,6 +35,7 @@ KEYS = {
     "file_bytes": "models.artifacts.save_model",
     "train_seconds": "every writer of a model",
     "total_seconds": "every writer of a model",
+    "cpu_seconds": "training.trainer.run (user + system time of the training process, every part of a resumed run)",
     "command": "command_line() of the script that wrote the card",
     "versions": "provenance()",
     "preprocess_version": "provenance()",

@@ -184,6 +184,7 @@ def _keras_callbacks(state: RunState, best_path: Path, monitor: str, start: dict
     import keras
 
     seconds_before = float(start.get("train_seconds", 0.0)) if start else 0.0
+    cpu_before = float(start.get("cpu_seconds", 0.0)) if start else 0.0  # user + system, every thread of the process
 
     class Snapshot(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -214,7 +215,7 @@ def _keras_callbacks(state: RunState, best_path: Path, monitor: str, start: dict
 
     class Commit(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            self.t0 = time.time()
+            self.t0, self.cpu0 = time.time(), time.process_time()
             for i, cb in enumerate(stateful):
                 for key, value in ((start or {}).get("callbacks", {}).get(str(i)) or {}).items():
                     setattr(cb, key, value)
@@ -222,6 +223,7 @@ def _keras_callbacks(state: RunState, best_path: Path, monitor: str, start: dict
         def on_epoch_end(self, epoch, logs=None):
             state.commit({**snapshot.pending, "stop_training": bool(self.model.stop_training),
                           "train_seconds": round(seconds_before + time.time() - self.t0, 3),
+                          "cpu_seconds": round(cpu_before + time.process_time() - self.cpu0, 3),
                           "callbacks": {str(i): _callback_state(cb) for i, cb in enumerate(stateful)}})
 
     snapshot = Snapshot()
@@ -399,16 +401,17 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=(), command: str 
         print(f"resuming the interrupted run from {run_dir / 'state'} after epoch {snap['epoch']}", flush=True)
     run_dir.mkdir(parents=True, exist_ok=True)
     files.atomic_write_json(run_dir / "config.json", json.loads(json.dumps(dataclasses.asdict(config), sort_keys=True)))
-    t_fit = time.time()
+    t_fit, cpu_fit = time.time(), time.process_time()
     if config.builder == "logistic":
         model, history, clf = fit_logistic(config, d)
-        train_seconds = time.time() - t_fit
+        train_seconds, cpu_seconds = time.time() - t_fit, time.process_time() - cpu_fit
     elif worker:
         model, history = distributed.fit(worker, config, d, run_dir)
-        train_seconds = time.time() - t_fit
+        train_seconds, cpu_seconds = time.time() - t_fit, time.process_time() - cpu_fit
     else:
         model, history = fit_keras(config, d, run_dir, callbacks)
-        train_seconds = RunState(run_dir).latest()["train_seconds"]  # every part of an interrupted run
+        latest = RunState(run_dir).latest()  # every part of an interrupted run
+        train_seconds, cpu_seconds = latest["train_seconds"], latest.get("cpu_seconds", time.process_time() - cpu_fit)
     files.pause_point("after_training")
 
     val, test = evaluate.evaluate_splits(config.name, run_dir / "best.keras", model, d)
@@ -432,6 +435,7 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=(), command: str 
         "epochs_run": len(next(iter(history.values()), [])),
         "params": int(model.count_params()),
         "train_seconds": round(train_seconds, 1),
+        "cpu_seconds": round(cpu_seconds, 1),
         "total_seconds": round(time.time() - t0, 1),
         "command": command,
         **cards.provenance(),
