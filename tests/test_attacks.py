@@ -2,6 +2,7 @@
 adversarial training in --dry-run, and evaluation/attack.py in --quick."""
 
 import json
+import shutil
 
 import keras
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 from digitlab import preprocess
 from digitlab.evaluation import attacks
-from digitlab.models import artifacts, builders
+from digitlab.models import artifacts, builders, cards
 
 
 def _committed(name):
@@ -174,8 +175,13 @@ def test_train_robust_dry_run_writes_card_with_attack_figures(run_script, tmp_pa
 
 
 def test_attack_script_quick(run_script, tmp_path):
-    model = _committed("mnist_baseline")
-    proc = run_script("evaluation/attack.py", "--quick", "--model", model.name, "--out", tmp_path)
+    committed = _committed("mnist_baseline")
+    models = tmp_path / "models"  # a scratch copy: --write-card writes into its card
+    models.mkdir()
+    for suffix in (".keras", ".json"):
+        shutil.copyfile(committed.path.with_suffix(suffix), models / f"{committed.name}{suffix}")
+    model = artifacts.inspect(models / f"{committed.name}.keras")
+    proc = run_script("evaluation/attack.py", "--quick", "--model", str(model.path), "--out", tmp_path, "--write-card")
     line = json.loads(proc.stdout.splitlines()[-1])
     report = json.loads((tmp_path / model.name / "attack.json").read_text())
     assert line["model"] == model.name and report["n"] == 100
@@ -191,6 +197,13 @@ def test_attack_script_quick(run_script, tmp_path):
     assert set(sanity["checks"]) == {"monotone_in_eps", "pgd_below_fgsm", "fgsm_0.3_below_0.1", "margin_agrees", "transfer_weaker"}
     assert sanity["transfer"]["source"] == "mnist_cnn" and sanity["transfer"]["accuracy"] >= sanity["transfer"]["white_box_accuracy"]
     assert sanity["worst_case_eps0.3"] <= min(sanity["pgd10_margin_eps0.3"], report["headline"]["pgd10_eps0.3"])
+    # --write-card: the headline, the sanity verdicts and the command in the copy's card, which stays valid
+    card = artifacts.read_card(model.path)
+    adv = card["adversarial"]
+    assert adv["fgsm_eps0.1"] == report["headline"]["fgsm_eps0.1"] and adv["n"] == 100
+    assert adv["sanity"]["checks"] == {k: c["passed"] for k, c in sanity["checks"].items()} and adv["sanity"]["passed"]
+    assert "--write-card" in adv["command"] and cards.check(card) is card
+    assert artifacts.read_card(committed.path).get("adversarial") == committed.card.get("adversarial"), "the committed card is untouched"
 
 
 def test_sanity_report_names_the_signatures_of_gradient_masking(mnist_test):

@@ -57,7 +57,7 @@ KEYS = {
     "promoted": "models.artifacts.promote (training/promote.py)",
 }
 # The "adversarial" section: attacks.headline's figures plus how they were measured.
-ADVERSARIAL_KEYS = {"n", "pgd_steps", "restarts", "clean_accuracy", "seconds", "command"}
+ADVERSARIAL_KEYS = {"n", "pgd_steps", "restarts", "clean_accuracy", "seconds", "command", "sanity"}  # sanity: attack.py's report, its checks' verdicts
 HEADLINE_KEY = re.compile(r"^(fgsm|pgd\d+(_margin)?)_eps[0-9.]+$")
 
 
