@@ -155,6 +155,7 @@ def test_script_dry_run_through_the_app_job_writes_model_and_card(run_script, tm
         job.cancel()
     state = job.status()
     assert state["state"] == "done", (state, job.log_path.read_text()[-2000:])
+    assert job.proc.poll() is not None, "done only once the process has exited (no second TensorFlow process overlaps it)"
     card = json.loads((out / "mine.json").read_text())
     assert card == state["card"]
     assert card["base"]["name"] == "mnist_cnn" and card["dry_run"] and card["seed"] == 3
