@@ -28,7 +28,7 @@ def _keep_tensorflow_warm() -> None:
     machine, several hundred under load) instead of taking ~2 ms.  The models here are
     loaded once and shared (``st.cache_resource``) and no page builds a model per run, so
     there is nothing to reset.  Only Streamlit's matplotlib clean-up is kept, and the memory the run
-    freed goes back to the system (``memory.release_free_memory``, ~1 ms), so one page's work does not stay
+    freed goes back to the system (``memory.release_free_memory``, under a millisecond), so one page's work does not stay
     on top of the next page's.  (The other per-run cost, a full ``gc.collect`` that holds the GIL for
     100-300 ms while the last deltas wait to be sent, is switched off in .streamlit/config.toml:
     runner.postScriptGC.)

@@ -35,8 +35,8 @@ def limit_malloc_arenas(n: int = ARENAS) -> bool:
 
 
 SERVER_TF_ENV = {"TF_ENABLE_ONEDNN_OPTS": "0"}  # TensorFlow's oneDNN kernels off in the app's server: its work is one
-# digit at a time (Grad-CAM, saliency, attacks on the current digit), where they cost memory and time: on this 2-core
-# machine the Explain + Robustness work on mnist_advanced held 30-65 MB more with them and took 2.1 s against 1.4 s
+# digit at a time (Grad-CAM, saliency, attacks on the current digit), where they held more memory and were slower
+# (the server's memory per page: docs/results.md#the-app-as-a-person-meets-it, python evaluation/app_benchmark.py)
 
 
 def prepare_tensorflow_for_the_server() -> bool:
@@ -53,7 +53,7 @@ def prepare_tensorflow_for_the_server() -> bool:
 
 def release_free_memory() -> bool:
     """``malloc_trim(0)``: give the heap's free pages back to the system (glibc keeps what Python and TensorFlow
-    free for reuse).  After the Explain page's work on mnist_advanced it returned ~80 MB of 816 MB, in ~0.6 ms.
+    free for reuse; tests/test_memory.py shows the difference).  Under a millisecond after a page's work.
     False where there is no glibc."""
     name = ctypes.util.find_library("c")
     if os.name != "posix" or not name:
