@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 
 ARENAS = 2
@@ -22,16 +23,24 @@ SUBPROCESS_ENV = {"MALLOC_ARENA_MAX": str(ARENAS)}
 _M_ARENA_MAX = -8  # glibc's mallopt parameter
 
 
+@functools.cache
+def _glibc(function: str):
+    """glibc's ``function`` (``mallopt``, ``malloc_trim``) in this process, or None where there is none (macOS,
+    Windows, musl).  Looked up once: ``ctypes.util.find_library`` runs a program, and the server trims after
+    every script run."""
+    name = ctypes.util.find_library("c") if os.name == "posix" else None
+    if not name:
+        return None
+    try:
+        return getattr(ctypes.CDLL(name), function, None)
+    except OSError:
+        return None
+
+
 def limit_malloc_arenas(n: int = ARENAS) -> bool:
     """``mallopt(M_ARENA_MAX, n)`` in this process; False where there is no glibc (macOS, Windows, musl)."""
-    name = ctypes.util.find_library("c")
-    if os.name != "posix" or not name:
-        return False
-    try:
-        libc = ctypes.CDLL(name)
-        return bool(getattr(libc, "mallopt", None) and libc.mallopt(_M_ARENA_MAX, n) == 1)
-    except OSError:
-        return False
+    mallopt = _glibc("mallopt")
+    return bool(mallopt and mallopt(_M_ARENA_MAX, n) == 1)
 
 
 SERVER_TF_ENV = {"TF_ENABLE_ONEDNN_OPTS": "0"}  # TensorFlow's oneDNN kernels off in the app's server: its work is one
@@ -55,14 +64,8 @@ def release_free_memory() -> bool:
     """``malloc_trim(0)``: give the heap's free pages back to the system (glibc keeps what Python and TensorFlow
     free for reuse; tests/test_memory.py shows the difference).  Under a millisecond after a page's work.
     False where there is no glibc."""
-    name = ctypes.util.find_library("c")
-    if os.name != "posix" or not name:
-        return False
-    try:
-        trim = getattr(ctypes.CDLL(name), "malloc_trim", None)
-        return bool(trim and trim(0) in (0, 1))
-    except OSError:
-        return False
+    trim = _glibc("malloc_trim")
+    return bool(trim and trim(0) in (0, 1))
 
 
 def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
