@@ -246,14 +246,16 @@ def normalise_stroke(digit: np.ndarray) -> tuple[np.ndarray, float, float]:
     return out, before, stroke_width(out) * scale
 
 
-def work_size(grey: np.ndarray, preview: np.ndarray, notes: list[str], side: int = WORK_SIDE) -> tuple[np.ndarray, np.ndarray]:
-    """Shrink a picture whose longer side is over ``side`` to it (area resampling), with a note."""
+def work_size(grey: np.ndarray, preview: np.ndarray | None, notes: list[str], side: int = WORK_SIDE) -> tuple[np.ndarray, np.ndarray | None]:
+    """Shrink a picture whose longer side is over ``side`` to it (area resampling), with a note; ``preview``
+    None: the caller keeps its own (a number's reader draws its boxes on the picture as it is)."""
     h, w = grey.shape
     if max(h, w) <= side:
         return grey, preview
     size = (max(1, round(w * side / max(h, w))), max(1, round(h * side / max(h, w))))
     notes.append(f"shrunk from {w}x{h} to {size[0]}x{size[1]} for speed")
-    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA), cv2.resize(preview, size, interpolation=cv2.INTER_AREA)
+    small = None if preview is None else cv2.resize(preview, size, interpolation=cv2.INTER_AREA)
+    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA), small
 
 
 def clean_ink(grey: np.ndarray, inverted: bool, steps: list, specks: bool = True) -> tuple[np.ndarray, np.ndarray, float]:

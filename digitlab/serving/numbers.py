@@ -153,7 +153,7 @@ def ink_picture(source, invert: preprocess.Invert = "auto") -> tuple[np.ndarray,
         raise ValueError(f"invert must be 'auto', 'yes' or 'no', not {invert!r}")
     picture = preprocess.load(source)
     notes, preview, size = picture.notes, picture.preview, picture.size  # boxes are given in the picture's own pixels
-    grey, _ = preprocess.work_size(picture.grey, preview, notes, WORK_SIDE)
+    grey, _ = preprocess.work_size(picture.grey, None, notes, WORK_SIDE)
     inverted = preprocess.ink_is_dark(grey) if invert == "auto" else invert == "yes"
     _, clean, contrast = preprocess.clean_ink(grey, inverted, [], specks=False)
     if not preprocess.has_ink(clean, contrast):
