@@ -114,8 +114,8 @@ def _crossbar_7(sk, rng):
     x = float(np.median(xs[near]))
     half = rng.uniform(0.16, 0.36) * h
     tilt = rng.uniform(-0.05, 0.05) * h
-    start = (round(x - half * rng.uniform(0.8, 1.2)), round(y + tilt))
-    cv2.line(sk, start, (round(x + half), round(y - tilt)), 255, 1)
+    start = (round(x - half * rng.uniform(0.9, 1.8)), round(y + tilt))  # a bar often reaches further left
+    cv2.line(sk, start, (round(x + half * rng.uniform(0.8, 1.1)), round(y - tilt)), 255, 1)
     low = int(np.argmax(ys))
     return [((int(xs[low]), int(ys[low])), start)]  # the pen's move: from the end of the stem to the bar
 
@@ -125,9 +125,14 @@ def _flag_foot_1(sk, rng):
     h = bottom - top + 1
     tx = float(np.mean(xs[ys <= top + 1]))
     bx = float(np.mean(xs[ys >= bottom - 1]))
-    # the flag: from a short tick to a long diagonal reaching half-way down (continental ones)
-    cv2.line(sk, (round(tx), int(top)), (round(tx - rng.uniform(0.18, 0.5) * h), round(top + rng.uniform(0.12, 0.55) * h)), 255, 1)
-    if rng.uniform() < 0.6:
+    # the flag: from a short tick to a long diagonal reaching half-way down (continental ones), turned
+    # 30-70 degrees to the left of the stem's own direction, so a slanted 1's flag does not lie along it
+    down = np.array([bx - tx, float(h)]) / np.hypot(bx - tx, h)
+    turn = np.deg2rad(rng.uniform(30, 70))
+    turned = [np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) @ down for a in (turn, -turn)]
+    flag = min(turned, key=lambda v: v[0]) * rng.uniform(0.2, 0.6) * h
+    cv2.line(sk, (round(tx), int(top)), (round(tx + flag[0]), round(top + flag[1])), 255, 1)
+    if rng.uniform() < 0.5:
         half = rng.uniform(0.15, 0.3) * h
         start = (round(bx - half), int(bottom))
         cv2.line(sk, start, (round(bx + half), int(bottom)), 255, 1)
@@ -177,6 +182,7 @@ def _gap(lo: float, hi: float, side: str = "any"):
 # Where loops are left open: a 0 at the top, a 9 where its loop meets the stem (right; elsewhere an open
 # 9 reads 4 or 5).  An open 6 was tried and dropped: cut anywhere but its curl it reads L or b.
 EDITS = {0: _gap(0.0, 0.25), 1: _flag_foot_1, 4: _close_4, 7: _crossbar_7, 9: _gap(0.0, 0.3, "right")}
+EDITS_VERSION = 2  # part of every cached pool's key: 2 turned a 1's flag away from its stem, let a 7's bar reach further left
 
 
 # ----------------------------------------------------------------------------- skeleton -> drawing
@@ -257,7 +263,7 @@ def _cached(kind: str, x: np.ndarray, y: np.ndarray, params: dict, cache_dir, bu
     from digitlab import preprocess
 
     key = hashlib.sha256(np.ascontiguousarray(x).tobytes() + np.asarray(y).tobytes()
-                         + json.dumps({**params, "preprocess": preprocess.PREPROCESS_VERSION}, sort_keys=True).encode())
+                         + json.dumps({**params, "preprocess": preprocess.PREPROCESS_VERSION, "edits": EDITS_VERSION}, sort_keys=True).encode())
     cached = None if cache_dir is None else cache_dir / f"{kind}-{key.hexdigest()[:16]}.npz"
     if cached is not None and cached.is_file():
         with np.load(cached) as f:
