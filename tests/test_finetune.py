@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from pathlib import Path
 
@@ -148,6 +149,10 @@ def test_script_dry_run_through_the_app_job_writes_model_and_card(run_script, tm
     try:
         with pytest.raises(jobs.JobError, match="already being fine-tuned"):
             jobs.start_job(folder, out, "mnist_cnn", name="mine")
+        if Path("/proc").is_dir():  # Linux: the job runs with the server's settings (an explicit one in the environment wins)
+            environ = dict(kv.split("=", 1) for kv in Path(f"/proc/{job.proc.pid}/environ").read_text().split("\0") if "=" in kv)
+            assert environ.get("TF_ENABLE_ONEDNN_OPTS") == os.environ.get("TF_ENABLE_ONEDNN_OPTS", "0")
+            assert environ.get("MALLOC_ARENA_MAX") == os.environ.get("MALLOC_ARENA_MAX", "2")
         deadline = time.time() + 240
         while job.running() and time.time() < deadline:
             time.sleep(0.5)
