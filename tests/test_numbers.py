@@ -20,7 +20,6 @@ from digitlab.evaluation import inspect_input
 from digitlab.evaluation import numbers as bench
 from digitlab.paths import ROOT
 from digitlab.serving import numbers, runtime
-from digitlab.serving.classifiers import Prediction
 
 MODEL = "mnist_advanced"  # the CLI's default: the best model by its card
 
@@ -122,25 +121,6 @@ def test_a_part_cut_off_a_tall_blob_does_not_join_across_a_gap(served, test_digi
     x, y = test_digits
     case = number_cases.make([x[i] for i in indices], y[indices], "narrow", render, seed=seed)
     assert read(served, case).number == case.number
-
-
-def test_a_digit_the_gate_doubts_a_little_is_not_cut_apart(served, test_digits):
-    """An odd MNIST 4 (its crop: digit gate 0.8% against a threshold of 1.8%) in 0462: the gate's refusal costs
-    log(threshold / P(digit)), not a flat penalty, so the 4 is not cut into two 1s (this read 01162 before)."""
-    x, y = test_digits
-    indices = [8335, 9873, 8287, 7609]
-    case = number_cases.make([x[i] for i in indices], y[indices], "wide", "canvas", seed=7000132)
-    assert read(served, case).number == case.number == "0462"
-
-
-def test_the_gate_refusal_is_graded_and_capped():
-    def refused(p_digit):
-        return Prediction(4, 0.99, np.full(10, 0.01), True, "gate", p_digit=p_digit, gate_threshold=0.018)
-
-    assert numbers.refusal_cost(refused(0.008)) == pytest.approx(np.log(0.018 / 0.008))
-    assert numbers.refusal_cost(refused(1e-5)) == numbers.ABSTAIN_PENALTY
-    no_gate = Prediction(4, 0.5, np.full(10, 0.05), True, "calibrated confidence 50.0% is below 87.2%")
-    assert numbers.refusal_cost(no_gate) == numbers.ABSTAIN_PENALTY
 
 
 def test_noise_dots_are_ignored(served, test_digits):

@@ -33,8 +33,6 @@ class Judgement:
     label: int | None
     abstain: bool
     reason: str
-    p_digit: float | None = None  # the digit gate's P(digit), when the gate judged the picture
-    gate_threshold: float | None = None  # ...and its threshold
 
     @property
     def message(self) -> str:
@@ -106,14 +104,13 @@ def judge(probs: np.ndarray, card: dict | None, images: np.ndarray | None = None
             out.append(Judgement(None, True, "no ink"))
             continue
         label, conf = int(p[i].argmax()), float(p[i].max())
-        gated = {} if p_digit is None else {"p_digit": float(p_digit[i]), "gate_threshold": float(gate_threshold)}
         if p_digit is not None and p_digit[i] < gate_threshold:
-            out.append(Judgement(label, True, f"it does not look like one (digit gate {p_digit[i]:.1%}, below {gate_threshold:.1%})", **gated))
+            out.append(Judgement(label, True, f"it does not look like one (digit gate {p_digit[i]:.1%}, below {gate_threshold:.1%})"))
         elif threshold is not None and conf < threshold:
-            out.append(Judgement(label, True, f"calibrated confidence {conf:.1%} is below {threshold:.1%}", **gated))
+            out.append(Judgement(label, True, f"calibrated confidence {conf:.1%} is below {threshold:.1%}"))
         elif threshold is None:
             rules = "digit gate only" if p_digit is not None else "no abstain rule"
-            out.append(Judgement(label, False, f"confidence {conf:.1%} ({rules}: no calibration in the model card{gate_note})", **gated))
+            out.append(Judgement(label, False, f"confidence {conf:.1%} ({rules}: no calibration in the model card{gate_note})"))
         else:
-            out.append(Judgement(label, False, f"calibrated confidence {conf:.1%}" + (f", digit gate {p_digit[i]:.1%}" if p_digit is not None else "") + gate_note, **gated))
+            out.append(Judgement(label, False, f"calibrated confidence {conf:.1%}" + (f", digit gate {p_digit[i]:.1%}" if p_digit is not None else "") + gate_note))
     return out

@@ -47,8 +47,6 @@ class Prediction:
     reason: str
     prepared: preprocess.Prepared | None = None
     raw_probabilities: np.ndarray | None = None
-    p_digit: float | None = None  # the digit gate's P(digit) and threshold, when the gate judged the picture
-    gate_threshold: float | None = None
 
     @property
     def no_ink(self) -> bool:
@@ -97,7 +95,7 @@ class _Predicts:
         shown = np.zeros_like(probs)
         if inked:
             shown[inked] = abstain.calibrated(probs[inked], self.entry.card)
-        return [Prediction(v.label, float(c.max()), c, v.abstain, v.reason, pic, p, v.p_digit, v.gate_threshold)
+        return [Prediction(v.label, float(c.max()), c, v.abstain, v.reason, pic, p)
                 for p, c, v, pic in zip(probs, shown, verdicts, prepared)]
 
     def predict_picture(self, source, invert: preprocess.Invert = "auto") -> Prediction:

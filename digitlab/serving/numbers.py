@@ -65,9 +65,7 @@ WIDE_PENALTY = 3.0  # score lost per unit of aspect (width / height, the height 
 WIDE_FREE = 1.25  # two digits read as one are wide (MNIST's own digits: median 0.8, 95% below 1.1, 99% below 1.45)
 TALL = 0.75
 SHORT_PENALTY = 3.0  # score lost by a digit shorter than SMALL x H standing alone (a stray flag read as a "1")
-ABSTAIN_PENALTY = 3.0  # score lost by a candidate the abstain rule refuses for its confidence; refused by the digit
-# gate, log(threshold / P(digit)) (nats, like the confidences), at most this: a real digit the gate doubts a little
-# (an odd 4 at 0.8% against 1.8%) costs little, a fragment it is sure of (0.01%) the whole penalty
+ABSTAIN_PENALTY = 3.0  # score lost by a candidate the abstain rule refuses (the gate says it is not a digit)
 SPECK_SIDE = 0.3  # a piece smaller than this x H both ways (a stray dot bigger than NOISE_AREA) may be left out...
 SKIP_COST = 10.0  # ...for this much: only when it cannot be read as a digit nor join one (a last resort)
 LENGTH_SIGMA = 0.15  # the ink's length: log(length / height) within LENGTH_FREE robust sigmas (at least LENGTH_SIGMA)
@@ -379,17 +377,8 @@ def _score(pred: Prediction, box: Box, length: float, height: float) -> float:
     z = abs(math.log(max(length, FLOOR)) - median) / max(sigma, LENGTH_SIGMA)
     s -= LENGTH_PENALTY * max(0.0, z - LENGTH_FREE) ** 2
     if pred.abstain:
-        s -= refusal_cost(pred)
+        s -= ABSTAIN_PENALTY
     return s
-
-
-def refusal_cost(pred: Prediction) -> float:
-    """What a refusal of the abstain rule costs a candidate (``ABSTAIN_PENALTY``; graded for the digit gate's).
-    Grading the confidence refusal the same way (log(threshold / confidence)) was measured and left out: no
-    better on the development seeds (3 and 7), slightly worse on touching digits."""
-    if pred.p_digit is not None and pred.gate_threshold and pred.p_digit < pred.gate_threshold:
-        return min(ABSTAIN_PENALTY, math.log(pred.gate_threshold / max(pred.p_digit, FLOOR)))
-    return ABSTAIN_PENALTY
 
 
 def read_number(source, classifier, invert: preprocess.Invert = "auto") -> NumberReading:
