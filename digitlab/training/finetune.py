@@ -49,7 +49,7 @@ class FinetuneConfig:
     head_learning_rate: float = 1e-3  # Adam, constant
     learning_rate: float = 1e-4  # AdamW peak, cosine decay to 1 %; small, the body already reads digits
     weight_decay: float = 1e-4
-    batch_size: int = 32  # 64 took the process past 1 GiB with mnist_advanced (1,042 MiB; 32: 999 MiB) and forgot more
+    batch_size: int = 32  # 64 took the process past 1 GiB with mnist_advanced (1,042 MiB; 32: 1,006 MiB) and forgot more
     # MNIST in finetune_study (5 digits a class, replay 3: 99.67% -> 99.44% at 64, -> 99.56% at 32)
     user_per_epoch: int = 384  # user pictures per epoch: the few training pictures cycled, each augmented anew
     replay: float = 3.0  # MNIST train digits per user picture in every epoch (0: no replay); 3 forgot least in finetune_study
@@ -147,14 +147,8 @@ def _dataset(x: np.ndarray, y: np.ndarray, config: FinetuneConfig, layout: str, 
 
 def _accuracy(clf, x: np.ndarray, y: np.ndarray, batch_size: int) -> tuple[float, np.ndarray]:
     """Accuracy and probabilities, ``batch_size`` images per forward pass: the training batch's size, so measuring
-    grows no larger buffers than training needs (256: mnist_advanced's process peaked ~90 MiB higher).  Stored
-    MNIST digits (uint8) are prepared a chunk at a time, as ``data.prepared`` would: the same inputs, 8 MB held
-    instead of 31 MB for the forgetting check's 10,000."""
-    if x.dtype != np.uint8:
-        probs = clf.predict_proba(x, batch_size=batch_size)
-    else:
-        chunks = [clf.predict_proba(preprocess.prepare_batch(x[i : i + 1000]), batch_size=batch_size) for i in range(0, len(x), 1000)]
-        probs = np.concatenate(chunks) if chunks else np.zeros((0, 10), np.float32)
+    grows no larger buffers than training needs (256: mnist_advanced's process peaked ~90 MiB higher)."""
+    probs = clf.predict_proba(x, batch_size=batch_size)
     return float((probs.argmax(1) == y).mean()) if len(y) else float("nan"), probs
 
 
@@ -162,13 +156,12 @@ def _mnist(config: FinetuneConfig, n_replay: int) -> data.Mnist:
     """Only the MNIST digits fine-tuning needs: train = ``n_replay`` random train digits as stored
     (uint8: the replay pool, never validation or test, prepared a slice at a time by ``_epoch_data``,
     which keeps ~50 MB of float32 out of memory), test = the first ``config.mnist_test`` test digits as
-    stored (uint8, the forgetting check: ``_accuracy`` prepares them a chunk at a time), val empty."""
+    model inputs (the forgetting check), val empty."""
     m = data.load_mnist(config.mnist_path)
     rng = np.random.default_rng(config.seed + 1)
     pick = rng.choice(len(m.x_train), size=min(n_replay, len(m.x_train)), replace=False)
     x_replay, y_replay = m.x_train[pick], m.y_train[pick].astype(np.int64)
-    n_test = min(config.mnist_test, len(m.x_test))
-    x_test, y_test = m.x_test[:n_test].copy(), m.y_test[:n_test].astype(np.int64)  # as stored: _accuracy prepares them
+    x_test, y_test = data.prepared("test", indices=np.arange(min(config.mnist_test, len(m.x_test))), raw=m)
     none = np.zeros((0, 28, 28), np.float32)
     return data.Mnist(x_replay, y_replay, none, np.zeros(0, np.int64), x_test, y_test, m.source, m.fingerprint)
 
