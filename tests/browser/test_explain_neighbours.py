@@ -43,6 +43,12 @@ def test_neighbours_and_map_of_an_uploaded_digit(page, mnist_test, docs_out):
     text = verdict.inner_text()
     count, label = map(int, re.search(r"(\d+) of the 12 closest training digits are (\d)s", text).groups())
     assert label == 4 and count >= 9, text
+    # the verdict and the 12 pictures arrive as separate deltas: wait for the pictures themselves
+    page.wait_for_function(
+        r"""() => [...document.querySelectorAll('[data-testid="stImageCaption"]')]
+                 .filter(el => /^\d · \d\.\d{3}$/.test(el.textContent.trim())).length >= 12""",
+        timeout=30_000,
+    )
     captions = page.locator('[data-testid="stImageCaption"]').all_inner_texts()
     shown = [c for c in captions if re.fullmatch(r"\d · \d\.\d{3}", c.strip())]
     assert len(shown) == 12, captions
