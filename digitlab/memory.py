@@ -68,6 +68,7 @@ def release_free_memory() -> bool:
     return bool(trim and trim(0) in (0, 1))
 
 
-def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """This process's environment with ``SUBPROCESS_ENV`` (an explicit MALLOC_ARENA_MAX wins) and ``extra``."""
-    return {**SUBPROCESS_ENV, **os.environ, **(extra or {})}
+def environment(extra: dict[str, str] | None = None, defaults: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment over ``SUBPROCESS_ENV`` and ``defaults`` (an explicit setting wins), and ``extra``
+    over all of it."""
+    return {**SUBPROCESS_ENV, **(defaults or {}), **os.environ, **(extra or {})}

@@ -84,7 +84,7 @@ def start_job(folder: Path, out: Path, base: str, name: str = FinetuneConfig.nam
     status_path, log_path = work / "status.json", work / "log.txt"
     cmd = [sys.executable, str(SCRIPT), str(folder), "--base", str(base), "--out", str(out), "--name", name,
            "--status-file", str(status_path), *(extra or [])]
-    env = {**memory.SERVER_TF_ENV, **memory.environment()}  # the server's TensorFlow settings (an explicit one wins):
+    env = memory.environment(defaults=memory.SERVER_TF_ENV)  # the server's TensorFlow settings (an explicit one wins):
     # oneDNN off keeps fine-tuning mnist_advanced under 1 GiB (docs/results.md#the-app-as-a-person-meets-it)
     with log_path.open("w") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
