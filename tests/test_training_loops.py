@@ -93,7 +93,7 @@ def train_all(kind: str, out: Path) -> None:
             model, history = distributed.fit(worker, config, d, run_dir)
         else:
             rates = LearningRates()
-            model, history = trainer.fit_keras(config, d, run_dir, extra_callbacks=[rates])
+            model, history, _ = trainer.fit_keras(config, d, run_dir, extra_callbacks=[rates])
             history["learning_rate"] = rates.values
         probs = model.predict(d.x_test[..., None], verbose=0)
         results[name] = {"history": {k: list(map(float, v)) for k, v in history.items()}, "probs": probs.tolist()}

@@ -43,6 +43,7 @@ KEYS = {
     "date": "provenance()",
     "dry_run": "every writer",
     "distributed": "training.trainer.run with --distribute multiworker",
+    "init": "training.trainer.run with --init-from: the trained model it started from (file, sha256, member, figures)",
     "members": "training.ensemble.build",
     "kind": "training.gate.run",
     "threshold": "training.gate.run",

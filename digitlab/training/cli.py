@@ -50,6 +50,14 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
     p.add_argument("--plateau-factor", type=float, default=d.plateau_factor, help=f"plateau: learning-rate factor (default {d.plateau_factor})")
     p.add_argument("--plateau-patience", type=int, default=d.plateau_patience,
                    help=f"plateau: epochs without a lower validation loss before lowering (default {d.plateau_patience})")
+    p.add_argument("--init-from", type=Path, default=None, metavar="FILE",
+                   help="start from this trained .keras model's weights (same builder and size) instead of random ones: "
+                        "train a committed model further with another recipe (default: random weights)")
+    p.add_argument("--checkpoint", choices=("best", "last"), default=d.checkpoint,
+                   help="the model saved: the epoch with the best validation accuracy, or the last epoch "
+                        f"(with --init-from, the best is often the start itself) (default {d.checkpoint})")
+    p.add_argument("--init-member", type=int, default=None, metavar="K",
+                   help="--init-from is an ensemble (training/ensemble.py): start from its member K, counted from 0")
     g = p.add_argument_group("real-handwriting augmentation (digitlab/data/stroke_augment.py)")
     g.add_argument("--redraw", type=float, default=d.redraw,
                    help=f"share of every augmented batch swapped for training digits re-drawn as canvas strokes; 0 = off (default {d.redraw})")
@@ -88,6 +96,10 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
         p.error("--redraw-brush needs 0 < MIN <= MAX <= 1")
     if not a.conventions_classes or set(a.conventions_classes) - set("01479"):
         p.error("--conventions-classes takes digits among 0, 1, 4, 7, 9 (e.g. 17)")
+    if a.init_member is not None and (a.init_from is None or a.init_member < 0):
+        p.error("--init-member needs --init-from and a member index of 0 or more")
+    if a.init_from is not None and not a.init_from.is_file():
+        p.error(f"--init-from {a.init_from}: no such file")
     if a.redraw + a.conventions > 1:
         p.error("--redraw and --conventions add up to more than 1")
     if a.schedule == "plateau" and a.distribute == "multiworker":
@@ -100,6 +112,8 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
         redraw_brush_min=a.redraw_brush[0], redraw_brush_max=a.redraw_brush[1], redraw_conventions=a.redraw_conventions,
         redraw_pen_path=a.redraw_pen_path, conventions=a.conventions, conventions_size=a.conventions_size,
         conventions_classes="".join(sorted(set(a.conventions_classes))),
+        init_from=str(a.init_from) if a.init_from is not None else None, init_member=a.init_member,
+        checkpoint=a.checkpoint,
     )
     return config, a.out
 
@@ -112,7 +126,7 @@ def main(defaults: TrainConfig, doc: str | None = None, argv: list[str] | None =
     config, out = parse_args(defaults, doc, argv)
     try:
         return trainer.run(config, out, command=command or cards.command_line(argv))
-    except (data.DataError, DistributedError) as e:
+    except (data.DataError, DistributedError, trainer.InitError) as e:
         cli.fail(e)
 
 

@@ -64,11 +64,14 @@ class TrainConfig:
     l2_c: float = 0.05  # logistic regression inverse regularisation strength
     seed: int = 42
     adversarial: dict = field(default_factory=dict)  # adversarial training recipe (digitlab.evaluation.attacks.install_adversarial_training); {} = plain
+    checkpoint: str = "best"  # the model saved: "best" by ``monitor``, or "last" (the final epoch's: training a trained model further)
     monitor: str = "val_accuracy"  # metric that picks the checkpoint and stops early (robust training: "val_pgd_accuracy")
     val_size: int = VAL_SIZE
     mnist_path: str | None = None  # explicit MNIST .npz (else $DIGITLAB_MNIST, keras cache, download)
     dry_run: bool = False  # a few batches on a subset: seconds, for tests
     distribute: str = "none"  # "multiworker": MultiWorkerMirroredStrategy over the workers in $TF_CONFIG (digitlab.distributed)
+    init_from: str | None = None  # start from this trained model's weights (same builder and size) instead of random ones
+    init_member: int | None = None  # init_from is an ensemble: its member with this index (layers named m<index>_...)
 
 
 @dataclass(frozen=True)

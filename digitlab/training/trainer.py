@@ -170,11 +170,12 @@ def best_score(best_path: Path) -> float:
     return -math.inf
 
 
-def _keras_callbacks(state: RunState, best_path: Path, monitor: str, start: dict | None, stateful: list):
+def _keras_callbacks(state: RunState, best_path: Path, monitor: str, start: dict | None, stateful: list, keep_last: bool = False):
     """(snapshot, checkpoint, commit): the three callbacks that make a run resumable.
 
     snapshot   first at every epoch end: the raw weights (before SwapEMAWeights puts the average in)
-    checkpoint best.keras when ``monitor`` improves (strictly, like ModelCheckpoint), atomically; its
+    checkpoint best.keras when ``monitor`` improves (strictly, like ModelCheckpoint), or after every epoch
+               when ``keep_last`` (``--checkpoint last``), atomically; its
                score goes into best.json first, so whichever file best.keras is after a kill, its score
                is known, and a resumed run starts from the best so far
     commit     last of those the state holds: state.json, once the epoch's checkpoint, log and the
@@ -196,7 +197,7 @@ def _keras_callbacks(state: RunState, best_path: Path, monitor: str, start: dict
 
         def on_epoch_end(self, epoch, logs=None):
             current = (logs or {}).get(monitor)
-            if current is None or not current > self.best:
+            if current is None or not (keep_last or current > self.best):
                 return
             tmp = files.temp_file(best_path, suffix=".tmp.keras")
             try:
@@ -271,15 +272,61 @@ def _cut_log(log_path: Path, epochs: int) -> None:
     files.atomic_write_bytes(log_path, buf.getvalue().encode())
 
 
+class InitError(ValueError):
+    """``--init-from`` names a model this run cannot start from; the message says why."""
+
+
+def initial_weights(model, config: TrainConfig) -> dict:
+    """Copy the weights of ``config.init_from`` (member ``config.init_member`` of an ensemble, whose
+    layers ``models.ensemble.combine`` named ``m<index>_<layer>``) into the freshly built ``model``,
+    layer by layer and name by name, so a trained network can be trained further with another recipe.
+    Every layer with weights must find its counterpart with the same shapes, else nothing is copied.
+    Returns what the card keeps of the start: file, sha256, the source's name, member and figures."""
+    path = Path(config.init_from)
+    try:
+        source = artifacts.load_model(path)
+    except artifacts.ModelError as e:
+        raise InitError(f"--init-from {path}: {e}") from e
+    prefix = "" if config.init_member is None else f"m{config.init_member}_"
+    by_name = {layer.name: layer for layer in source.layers}
+    if prefix and not any(name.startswith(prefix) for name in by_name):
+        members = sorted({n.split("_", 1)[0] for n in by_name if n[:1] == "m" and n.split("_", 1)[0][1:].isdigit()})
+        raise InitError(f"--init-from {path.name} has no member {config.init_member}"
+                        + (f" (its members: {', '.join(m[1:] for m in members)})" if members else " (it is not an ensemble)"))
+    copies = []
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        twin = by_name.get(prefix + layer.name)
+        if twin is None:
+            raise InitError(f"--init-from {path.name}: it has no layer {prefix + layer.name!r}; "
+                            f"it must be a {config.builder!r} model of the same size"
+                            + ("" if prefix else " (for an ensemble, pick a member with --init-member)"))
+        weights = twin.get_weights()
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if [tuple(w.shape) for w in weights] != shapes:
+            raise InitError(f"--init-from {path.name}: layer {twin.name!r} has weights of shapes "
+                            f"{[tuple(w.shape) for w in weights]}, this model's {layer.name!r} needs {shapes}")
+        copies.append((layer, weights))
+    for layer, weights in copies:
+        layer.set_weights(weights)
+    card = artifacts.read_card(path) or {}
+    if config.init_member is not None and isinstance(card.get("members"), list) and config.init_member < len(card["members"]):
+        card = card["members"][config.init_member] or {}
+    return {"file": path.name, "sha256": files.sha256(path), "member": config.init_member, "name": card.get("name"),
+            "test_accuracy": (card.get("metrics") or {}).get("test_accuracy"), "layers": len(copies)}
+
+
 def fit_keras(config: TrainConfig, d: data.Mnist, run_dir: Path, extra_callbacks=()):
     """Train a registered builder, resuming from ``run_dir``'s state when it has one; returns (best
-    model by ``config.monitor``, history dict).  The training seconds of every part of the run are the
+    model by ``config.monitor``, history dict, what ``initial_weights`` started from or None).  The training seconds of every part of the run are the
     newest snapshot's (``RunState(run_dir).latest()["train_seconds"]``)."""
     import keras
 
     from digitlab.models import builders
 
     model = builders.build(config.builder, **config.model_kwargs)
+    init = initial_weights(model, config) if config.init_from else None  # a resumed run's snapshot replaces them below
     train_ds, recipe_callbacks = recipe.training_data(d.x_train, d.y_train, config)
     val_ds = recipe.make_dataset(d.x_val, d.y_val, config, training=False)
     steps = int(np.ceil(len(d.x_train) / config.batch_size))
@@ -305,7 +352,8 @@ def fit_keras(config: TrainConfig, d: data.Mnist, run_dir: Path, extra_callbacks
             train_ds = train_ds.skip(initial_epoch * steps_per_epoch)
     _cut_log(log_path, initial_epoch)
     early = keras.callbacks.EarlyStopping(monitor=config.monitor, mode="max", patience=config.patience)
-    snapshot, checkpoint, commit = _keras_callbacks(state, best_path, config.monitor, start, [early, *recipe_callbacks])
+    snapshot, checkpoint, commit = _keras_callbacks(state, best_path, config.monitor, start, [early, *recipe_callbacks],
+                                                    keep_last=config.checkpoint == "last")
     callbacks = [
         snapshot,  # first: the raw weights, as training needs them
         # Polyak averaging: validation, early stopping and the checkpoint after it see the averaged weights
@@ -327,7 +375,7 @@ def fit_keras(config: TrainConfig, d: data.Mnist, run_dir: Path, extra_callbacks
         )
     history = read_history(log_path)
     best = artifacts.load_model(best_path) if best_path.is_file() else model
-    return best, history
+    return best, history, init
 
 
 def read_history(csv_path: Path) -> dict[str, list[float]]:
@@ -402,6 +450,9 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=(), command: str 
     run_dir.mkdir(parents=True, exist_ok=True)
     files.atomic_write_json(run_dir / "config.json", json.loads(json.dumps(dataclasses.asdict(config), sort_keys=True)))
     t_fit, cpu_fit = time.time(), time.process_time()
+    init = None
+    if config.init_from and (config.builder == "logistic" or worker):
+        raise InitError("--init-from needs a Keras builder trained with model.fit (not the logistic baseline, not --distribute multiworker)")
     if config.builder == "logistic":
         model, history, clf = fit_logistic(config, d)
         train_seconds, cpu_seconds = time.time() - t_fit, time.process_time() - cpu_fit
@@ -409,7 +460,7 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=(), command: str 
         model, history = distributed.fit(worker, config, d, run_dir)
         train_seconds, cpu_seconds = time.time() - t_fit, time.process_time() - cpu_fit
     else:
-        model, history = fit_keras(config, d, run_dir, callbacks)
+        model, history, init = fit_keras(config, d, run_dir, callbacks)
         latest = RunState(run_dir).latest()  # every part of an interrupted run
         train_seconds, cpu_seconds = latest["train_seconds"], latest.get("cpu_seconds", time.process_time() - cpu_fit)
     files.pause_point("after_training")
@@ -441,6 +492,7 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=(), command: str 
         **cards.provenance(),
         "dry_run": config.dry_run,
         **({"distributed": worker.card(model)} if worker else {}),
+        **({"init": init} if init else {}),
     }
     report = {"val": metrics.jsonable(val), "test": metrics.jsonable(test), "history": history}
     extras = {
