@@ -96,3 +96,51 @@ def test_models_page_summary_names_the_members(run_script, members, tmp_path):
     assert model_report.summary(entry)["builder"] == "ensemble of 2: cnn, cnn"
     assert model_report.confusion(entry.path).sum() == 256  # the dry run's test digits
     assert model_report.curves_path(entry.path) is None  # the stale side file of the earlier model is gone
+
+
+def test_a_run_can_start_from_an_ensemble_member(run_script, members, tmp_path, mnist_path):
+    """``--init-from ENSEMBLE --init-member K`` copies member K's weights, layer by layer, into the new
+    run's model; the card records where it started."""
+    import dataclasses
+
+    from digitlab.training import recipe, trainer
+
+    run_script("training/ensemble.py", *members, "--name", "pair", "--out", tmp_path, "--dry-run")
+    base = recipe.TrainConfig(builder="cnn", model_kwargs={"width": 8}, epochs=1, batch_size=64, mnist_path=str(mnist_path), dry_run=True)
+    for member, source in ((1, members[1]), (None, members[0])):
+        config = dataclasses.replace(base, init_from=str(tmp_path / "pair.keras" if member is not None else source), init_member=member)
+        model = builders.build("cnn", width=8)
+        info = trainer.initial_weights(model, config)
+        expected = artifacts.load_model(source)
+        assert info["layers"] == sum(1 for layer in expected.layers if layer.weights) > 3
+        for a, b in zip(model.get_weights(), expected.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+        assert info["member"] == member and info["sha256"].startswith("sha256:")
+    assert info["test_accuracy"] == json.loads(members[0].with_suffix(".json").read_text())["metrics"]["test_accuracy"]
+
+    path = trainer.run(dataclasses.replace(base, name="from_m1", init_from=str(tmp_path / "pair.keras"), init_member=1, checkpoint="last"), tmp_path)
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert card["init"]["file"] == "pair.keras" and card["init"]["member"] == 1 and card["config"]["checkpoint"] == "last"
+
+
+def test_init_from_refuses_what_does_not_fit(run_script, members, tmp_path, mnist_path):
+    from digitlab.training import recipe, trainer
+
+    run_script("training/ensemble.py", *members, "--name", "pair", "--out", tmp_path, "--dry-run")
+    pair = tmp_path / "pair.keras"
+    config = recipe.TrainConfig(builder="cnn", model_kwargs={"width": 8}, init_from=str(pair), init_member=2)
+    with pytest.raises(trainer.InitError, match=r"no member 2 \(its members: 0, 1\)"):
+        trainer.initial_weights(builders.build("cnn", width=8), config)
+    with pytest.raises(trainer.InitError, match="pick a member with --init-member"):  # an ensemble without a member
+        trainer.initial_weights(builders.build("cnn", width=8), recipe.TrainConfig(builder="cnn", init_from=str(pair)))
+    wider = builders.build("cnn", width=12)
+    before = [w.copy() for w in wider.get_weights()]
+    with pytest.raises(trainer.InitError, match="shapes"):  # another size: nothing is copied
+        trainer.initial_weights(wider, recipe.TrainConfig(builder="cnn", init_from=str(members[0])))
+    assert all(np.array_equal(a, b) for a, b in zip(before, wider.get_weights(), strict=True))
+    for args, message in ((["--init-member", "0"], "--init-member needs --init-from"),
+                          (["--init-from", tmp_path / "nope.keras"], "no such file"),
+                          (["--init-from", pair, "--init-member", "5"], "no member 5")):
+        proc = run_script("training/train_cnn.py", "--dry-run", "--out", tmp_path / "out", "--mnist", mnist_path, *args, check=False)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.keras"))

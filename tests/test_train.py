@@ -106,3 +106,18 @@ def test_ema_recipe_saves_the_averaged_weights(dry_config, tmp_path):
     saved = keras.saving.load_model(tmp_path / "ema_probe.keras", safe_mode=True).get_layer("last_conv").get_weights()[0]
     assert not np.allclose(seen["raw"], seen["average"])  # the two differ, so the check below means something
     np.testing.assert_allclose(saved, seen["average"], rtol=1e-6, atol=1e-7)
+
+
+def test_checkpoint_last_saves_the_final_epoch(dry_config, tmp_path):
+    """``checkpoint="last"`` saves the weights the last epoch ended with, whatever validation said."""
+    config = dataclasses.replace(dry_config, name="last_probe", epochs=2, checkpoint="last")  # a dry run stops at 2
+    seen = {}
+
+    class Look(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen[epoch] = np.array(self.model.get_layer("last_conv").get_weights()[0])
+
+    trainer.run(config, tmp_path, callbacks=[Look()])
+    saved = keras.saving.load_model(tmp_path / "last_probe.keras", safe_mode=True).get_layer("last_conv").get_weights()[0]
+    assert not np.allclose(seen[0], seen[1])  # the epochs differ, so the check below means something
+    np.testing.assert_array_equal(saved, seen[1])
