@@ -72,6 +72,9 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
                    help=f"share of re-drawn 0/1/4/7/9 given a writing-convention edit: crossed 7, 1 with flag and foot, closed 4, open loops (default {d.redraw_conventions})")
     g.add_argument("--redraw-pen-path", type=float, default=d.redraw_pen_path,
                    help=f"share of them drawn as one pen path through few points, the moves between strokes drawn too (default {d.redraw_pen_path})")
+    g.add_argument("--lowres", type=float, default=d.lowres,
+                   help="share of every augmented batch re-sampled at 8x8 to 16x16 pixels and enlarged back: digits "
+                        f"photographed or scanned with few pixels; 0 = off (default {d.lowres})")
     g.add_argument("--conventions", type=float, default=d.conventions,
                    help="share of every augmented batch swapped for 0/1/4/7/9 given a writing-convention edit in MNIST's own pen "
                         f"(writing-convention synthesis); 0 = off (default {d.conventions})")
@@ -87,7 +90,7 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
     if a.clean_epochs < 0:
         p.error("--clean-epochs must be 0 or more")
     for flag, value in (("--redraw", a.redraw), ("--redraw-few-points", a.redraw_few_points), ("--redraw-conventions", a.redraw_conventions),
-                        ("--redraw-elastic", a.redraw_elastic), ("--redraw-pen-path", a.redraw_pen_path), ("--conventions", a.conventions)):
+                        ("--redraw-elastic", a.redraw_elastic), ("--redraw-pen-path", a.redraw_pen_path), ("--conventions", a.conventions), ("--lowres", a.lowres)):
         if not 0 <= value <= 1:
             p.error(f"{flag} must be in [0, 1]")
     if not 0 < a.plateau_factor < 1:
@@ -113,7 +116,7 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
         redraw_pen_path=a.redraw_pen_path, conventions=a.conventions, conventions_size=a.conventions_size,
         conventions_classes="".join(sorted(set(a.conventions_classes))),
         init_from=str(a.init_from) if a.init_from is not None else None, init_member=a.init_member,
-        checkpoint=a.checkpoint,
+        checkpoint=a.checkpoint, lowres=a.lowres,
     )
     return config, a.out
 

@@ -45,6 +45,7 @@ class TrainConfig:
     translate: float = 0.1  # fraction of the side
     zoom: float = 0.1  # fraction, in and out
     stroke: float = 0.5  # probability of blending in a thicker or thinner stroke
+    lowres: float = 0.0  # share of digits re-sampled at a low resolution (a photo or scan of few pixels); 0 = off
     clean_epochs: int = 0  # progressive augmentation: the first epochs see plain digits, which reach high accuracy sooner
     # Stroke-domain augmentation (digitlab.data.stroke_augment): training digits re-drawn as canvas strokes
     redraw: float = 0.0  # share of every augmented batch swapped for re-drawn digits; 0 = off
@@ -74,6 +75,9 @@ class TrainConfig:
     init_member: int | None = None  # init_from is an ensemble: its member with this index (layers named m<index>_...)
 
 
+LOWRES_SIDES = (8, 16)  # the low resolutions of ``lowres``, in pixels for the whole 28x28 input: 8x8 to 16x16 scans
+
+
 @dataclass(frozen=True)
 class Augmentation:
     """The augmentation knobs of any config that has them (TrainConfig, the gate's, fine-tuning's)."""
@@ -82,15 +86,16 @@ class Augmentation:
     translate: float = 0.1
     zoom: float = 0.1
     stroke: float = 0.5
+    lowres: float = 0.0
 
     @classmethod
     def of(cls, config) -> Augmentation:
-        return cls(config.rotation_deg, config.translate, config.zoom, config.stroke)
+        return cls(config.rotation_deg, config.translate, config.zoom, config.stroke, getattr(config, "lowres", 0.0))
 
     @property
     def active(self) -> bool:
         """Whether any knob is on (a recipe with all of them at 0 trains on the digits as they are)."""
-        return bool(self.rotation_deg or self.translate or self.zoom or self.stroke)
+        return bool(self.rotation_deg or self.translate or self.zoom or self.stroke or self.lowres)
 
 
 def augmenter(config: Augmentation | TrainConfig, seed: int):
@@ -99,7 +104,10 @@ def augmenter(config: Augmentation | TrainConfig, seed: int):
     Geometric changes (rotation, translation, zoom) are Keras preprocessing layers;
     stroke thickness is a grey-level dilation or erosion (3x3 max/min filter)
     blended in with a random weight, so strokes come out anywhere from thinner to
-    thicker than MNIST's ~2.3 px, as drawn digits do.
+    thicker than MNIST's ~2.3 px, as drawn digits do.  With ``lowres`` that share of the digits is
+    re-sampled at a low resolution: shrunk by area to k x k (k from ``LOWRES_SIDES``, one k per batch)
+    and enlarged back bilinearly, its contrast stretched so the ink is solid again, as a digit photographed or scanned with few
+    pixels comes out of ``preprocess.prepare`` (blurred, blocky strokes).
     """
     import keras
     import tensorflow as tf
@@ -124,6 +132,16 @@ def augmenter(config: Augmentation | TrainConfig, seed: int):
             w = gen.uniform([b, 1, 1, 1])
             target = tf.where(pick < config.stroke / 2, thick, thin)
             x = tf.where(pick < config.stroke, x + w * (target - x), x)
+        lowres = getattr(config, "lowres", 0.0)
+        if lowres > 0:
+            b = tf.shape(x)[0]
+            side = gen.uniform([], LOWRES_SIDES[0], LOWRES_SIDES[1] + 1, dtype=tf.int32)
+            small = tf.image.resize(x, tf.stack([side, side]), method="area")
+            back = tf.image.resize(small, [28, 28], method="bilinear")
+            peak = tf.reduce_max(x, axis=[1, 2, 3], keepdims=True)
+            back = back / tf.maximum(tf.reduce_max(back, axis=[1, 2, 3], keepdims=True), 1e-6)
+            back = peak * tf.clip_by_value((back - 0.1) / 0.5, 0.0, 1.0)  # ink solid where the blur is dark, as a pen's is
+            x = tf.where(gen.uniform([b, 1, 1, 1]) < lowres, back, x)
         return tf.clip_by_value(x, 0.0, 1.0), y
 
     return apply
