@@ -177,13 +177,15 @@ def test_schedule_flag_names_and_refusals(capsys):
         config, _ = cli.parse_args(presets.CNN, None, ["--schedule", flag])
         assert config.schedule == stored
     config, _ = cli.parse_args(presets.CNN, None, ["--redraw", "0.25", "--redraw-brush", "0.05", "0.3", "--redraw-conventions", "0.5",
-                                                  "--conventions", "0.3", "--clean-epochs", "0"])
+                                                  "--conventions", "0.3", "--clean-epochs", "0", "--lowres", "0.2"])
+    assert config.lowres == 0.2 and cli.parse_args(presets.CNN, None, [])[0].lowres == 0.0
     assert (config.redraw, config.redraw_brush_min, config.redraw_brush_max, config.redraw_conventions) == (0.25, 0.05, 0.3, 0.5)
     assert (config.conventions, config.clean_epochs) == (0.3, 0)
     for bad, message in ((["--schedule", "plateau", "--distribute", "multiworker"], "multiworker"),
                          (["--redraw", "1.5"], "--redraw must be in [0, 1]"), (["--redraw-brush", "0.3", "0.1"], "--redraw-brush"),
                          (["--redraw", "0.6", "--conventions", "0.5"], "add up to more than 1"),
-                         (["--schedule", "cosine"], "invalid choice")):
+                         (["--schedule", "cosine"], "invalid choice"), (["--lowres", "-0.1"], "--lowres must be in [0, 1]"),
+                         (["--checkpoint", "first"], "invalid choice")):
         with pytest.raises(SystemExit) as e:
             cli.parse_args(presets.CNN, None, bad)
         assert e.value.code == 2 and message in capsys.readouterr().err

@@ -121,3 +121,28 @@ def test_checkpoint_last_saves_the_final_epoch(dry_config, tmp_path):
     saved = keras.saving.load_model(tmp_path / "last_probe.keras", safe_mode=True).get_layer("last_conv").get_weights()[0]
     assert not np.allclose(seen[0], seen[1])  # the epochs differ, so the check below means something
     np.testing.assert_array_equal(saved, seen[1])
+
+
+def test_lowres_augmentation_blurs_real_digits_and_keeps_their_ink_solid(dry_config, mnist_test):
+    """``lowres`` re-samples digits at 8-16 px: their fine detail goes (less energy left after a 3x3
+    blur is subtracted), their ink stays solid (the brightest pixel kept) and in place."""
+    import cv2
+
+    x = (mnist_test[0][:64] / 255.0).astype(np.float32)[..., None]
+    y = np.zeros((64, 10), np.float32)
+    only = dataclasses.replace(dry_config, rotation_deg=0, translate=0, zoom=0, stroke=0)
+    same, _ = recipe.augmenter(only, seed=3)(x, y)
+    np.testing.assert_array_equal(np.asarray(same), x)  # off: the digits as they are
+    low = np.asarray(recipe.augmenter(dataclasses.replace(only, lowres=1.0), seed=3)(x, y)[0])
+    assert low.shape == x.shape and low.min() >= 0 and np.allclose(low.max(axis=(1, 2, 3)), x.max(axis=(1, 2, 3)), atol=1e-5)
+
+    def detail(im):
+        return np.abs(im - cv2.blur(im, (3, 3))).sum() / im.sum()
+
+    assert all(detail(a[..., 0]) < 0.8 * detail(b[..., 0]) for a, b in zip(low, x, strict=True))
+    ys, xs = np.mgrid[0:28, 0:28]
+    for a, b in zip(low[..., 0], x[..., 0], strict=True):  # centre of mass within a pixel: the digit stays where it was
+        assert abs((a * ys).sum() / a.sum() - (b * ys).sum() / b.sum()) < 1 and abs((a * xs).sum() / a.sum() - (b * xs).sum() / b.sum()) < 1
+    half = np.asarray(recipe.augmenter(dataclasses.replace(only, lowres=0.5), seed=4)(x, y)[0])
+    changed = np.abs(half - x).mean(axis=(1, 2, 3)) > 0.01
+    assert 0.25 < changed.mean() < 0.75
