@@ -112,6 +112,7 @@ def augmenter(config: Augmentation | TrainConfig, seed: int):
     import keras
     import tensorflow as tf
 
+    config = Augmentation.of(config)  # any config with the knobs (TrainConfig, the gate's, fine-tuning's)
     geo = keras.Sequential(
         [
             keras.layers.RandomRotation(config.rotation_deg / 360, fill_mode="constant", seed=seed),
@@ -132,8 +133,7 @@ def augmenter(config: Augmentation | TrainConfig, seed: int):
             w = gen.uniform([b, 1, 1, 1])
             target = tf.where(pick < config.stroke / 2, thick, thin)
             x = tf.where(pick < config.stroke, x + w * (target - x), x)
-        lowres = getattr(config, "lowres", 0.0)
-        if lowres > 0:
+        if config.lowres > 0:
             b = tf.shape(x)[0]
             side = gen.uniform([], LOWRES_SIDES[0], LOWRES_SIDES[1] + 1, dtype=tf.int32)
             small = tf.image.resize(x, tf.stack([side, side]), method="area")
@@ -141,7 +141,7 @@ def augmenter(config: Augmentation | TrainConfig, seed: int):
             peak = tf.reduce_max(x, axis=[1, 2, 3], keepdims=True)
             back = back / tf.maximum(tf.reduce_max(back, axis=[1, 2, 3], keepdims=True), 1e-6)
             back = peak * tf.clip_by_value((back - 0.1) / 0.5, 0.0, 1.0)  # ink solid where the blur is dark, as a pen's is
-            x = tf.where(gen.uniform([b, 1, 1, 1]) < lowres, back, x)
+            x = tf.where(gen.uniform([b, 1, 1, 1]) < config.lowres, back, x)
         return tf.clip_by_value(x, 0.0, 1.0), y
 
     return apply

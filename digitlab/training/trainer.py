@@ -33,6 +33,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import time
@@ -290,9 +291,9 @@ def initial_weights(model, config: TrainConfig) -> dict:
     prefix = "" if config.init_member is None else f"m{config.init_member}_"
     by_name = {layer.name: layer for layer in source.layers}
     if prefix and not any(name.startswith(prefix) for name in by_name):
-        members = sorted({n.split("_", 1)[0] for n in by_name if n[:1] == "m" and n.split("_", 1)[0][1:].isdigit()})
+        members = sorted({int(m.group(1)) for name in by_name if (m := re.match(r"m(\d+)_", name))})
         raise InitError(f"--init-from {path.name} has no member {config.init_member}"
-                        + (f" (its members: {', '.join(m[1:] for m in members)})" if members else " (it is not an ensemble)"))
+                        + (f" (its members: {', '.join(map(str, members))})" if members else " (it is not an ensemble)"))
     copies = []
     for layer in model.layers:
         if not layer.weights:
@@ -451,8 +452,8 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=(), command: str 
     files.atomic_write_json(run_dir / "config.json", json.loads(json.dumps(dataclasses.asdict(config), sort_keys=True)))
     t_fit, cpu_fit = time.time(), time.process_time()
     init = None
-    if config.init_from and (config.builder == "logistic" or worker):
-        raise InitError("--init-from needs a Keras builder trained with model.fit (not the logistic baseline, not --distribute multiworker)")
+    if config.init_from and config.builder == "logistic":  # multiworker refused it already (distributed.check_supported)
+        raise InitError("--init-from needs a Keras builder: the logistic baseline is a scikit-learn fit")
     if config.builder == "logistic":
         model, history, clf = fit_logistic(config, d)
         train_seconds, cpu_seconds = time.time() - t_fit, time.process_time() - cpu_fit
