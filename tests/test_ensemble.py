@@ -144,3 +144,55 @@ def test_init_from_refuses_what_does_not_fit(run_script, members, tmp_path, mnis
         proc = run_script("training/train_cnn.py", "--dry-run", "--out", tmp_path / "out", "--mnist", mnist_path, *args, check=False)
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.keras"))
+
+
+def test_distillation_softens_the_targets_the_teacher_reads_right(members, mnist_test, tmp_path, mnist_path):
+    """``--distill-from``: the teacher's probabilities mix into the targets of the digits it reads right, the
+    others keep their one-hot label; a digit the mixer swaps for a pool's gets its one-hot label back; the run's
+    card names the teacher."""
+    import dataclasses
+
+    import tensorflow as tf
+
+    from digitlab.training import recipe, trainer
+
+    x, y = (mnist_test[0][:500] / 255.0).astype(np.float32), mnist_test[1][:500].astype(np.int64)
+    config = recipe.TrainConfig(builder="cnn", model_kwargs={"width": 8}, distill_from=str(members[0]), distill=0.3)
+    targets = recipe.teacher_targets(x, y, config)
+    p = np.asarray(artifacts.load_model(members[0]).predict(x[..., None], verbose=0), np.float64)
+    right = p.argmax(1) == y
+    assert right.sum() >= 20 and (~right).sum() >= 20  # a dry-run teacher: both cases are there to check
+    one_hot = np.eye(10)[y]
+    np.testing.assert_allclose(targets[right], (0.7 * one_hot + 0.3 * p)[right], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(targets[~right], one_hot[~right])
+    np.testing.assert_allclose(targets.sum(1), 1, atol=1e-5)
+    assert (targets.argmax(1) == y).all() and (targets[right].max(1) < 1).all()
+
+    soft = tf.constant(targets[:64])
+    pool = ((mnist_test[0][500:1000]), mnist_test[1][500:1000].astype(np.int64))
+    for share, expected in ((1.0, one_hot[:64]), (0.0, targets[:64])):
+        _, out = recipe.mixer([(*pool, share)], seed=0)(tf.constant(x[:64, ..., None]), soft)
+        np.testing.assert_allclose(np.asarray(out), expected, atol=1e-6)
+
+    base = recipe.TrainConfig(builder="cnn", model_kwargs={"width": 8}, epochs=1, batch_size=64, mnist_path=str(mnist_path), dry_run=True)
+    path = trainer.run(dataclasses.replace(base, name="student", distill_from=str(members[0]), distill=0.3), tmp_path)
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert card["distill"]["file"] == members[0].name and card["distill"]["weight"] == 0.3
+    assert card["distill"]["sha256"].startswith("sha256:") and card["config"]["distill"] == 0.3
+
+
+def test_distill_from_refuses_what_cannot_teach(run_script, members, tmp_path, mnist_path):
+    from digitlab.training import recipe
+
+    junk = tmp_path / "junk.keras"
+    junk.write_bytes(b"not a zip archive")
+    x, y = np.zeros((4, 28, 28), np.float32), np.zeros(4, np.int64)
+    with pytest.raises(recipe.TeacherError, match="--distill-from"):
+        recipe.teacher_targets(x, y, recipe.TrainConfig(distill_from=str(junk), distill=0.5))
+    for args, message in ((["--distill", "0.5"], "--distill needs --distill-from"),
+                          (["--distill-from", members[0], "--distill", "0"], "--distill needs --distill-from and a weight"),
+                          (["--distill-from", tmp_path / "nope.keras"], "no such file"),
+                          (["--distill-from", junk], "--distill-from")):
+        proc = run_script("training/train_cnn.py", "--dry-run", "--out", tmp_path / "out", "--mnist", mnist_path, *args, check=False)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.keras"))

@@ -44,6 +44,7 @@ KEYS = {
     "dry_run": "every writer",
     "distributed": "training.trainer.run with --distribute multiworker",
     "init": "training.trainer.run with --init-from: the trained model it started from (file, sha256, member, figures)",
+    "distill": "training.trainer.run with --distill-from: the teacher whose probabilities softened the targets (file, sha256, figures, weight)",
     "members": "training.ensemble.build",
     "kind": "training.gate.run",
     "threshold": "training.gate.run",

@@ -20,7 +20,7 @@ from digitlab.report import tables
 from digitlab.training import finetune
 from digitlab.training.distributed import DistributedError
 from digitlab.training.finetune import FinetuneConfig
-from digitlab.training.recipe import TrainConfig
+from digitlab.training.recipe import TeacherError, TrainConfig
 
 SCHEDULES = ("cosine-restarts", "onecycle", "plateau", "constant")  # TrainConfig.schedule with "_" for "-" ("cosine_restarts" is accepted)
 
@@ -58,6 +58,11 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
                         f"(with --init-from, the best is often the start itself) (default {d.checkpoint})")
     p.add_argument("--init-member", type=int, default=None, metavar="K",
                    help="--init-from is an ensemble (training/ensemble.py): start from its member K, counted from 0")
+    p.add_argument("--distill-from", type=Path, default=None, metavar="FILE",
+                   help="a trained .keras model (the teacher, e.g. the committed one) whose probabilities soften the target of "
+                        "every training digit it reads right, so a model trained further keeps its view of MNIST (default: off)")
+    p.add_argument("--distill", type=float, default=None, metavar="W",
+                   help="with --distill-from: the teacher's weight in those targets, in (0, 1] (default 0.5)")
     g = p.add_argument_group("real-handwriting augmentation (digitlab/data/stroke_augment.py)")
     g.add_argument("--redraw", type=float, default=d.redraw,
                    help=f"share of every augmented batch swapped for training digits re-drawn as canvas strokes; 0 = off (default {d.redraw})")
@@ -103,6 +108,10 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
         p.error("--init-member needs --init-from and a member index of 0 or more")
     if a.init_from is not None and not a.init_from.is_file():
         p.error(f"--init-from {a.init_from}: no such file")
+    if a.distill is not None and (a.distill_from is None or not 0 < a.distill <= 1):
+        p.error("--distill needs --distill-from and a weight in (0, 1]")
+    if a.distill_from is not None and not a.distill_from.is_file():
+        p.error(f"--distill-from {a.distill_from}: no such file")
     if a.redraw + a.conventions > 1:
         p.error("--redraw and --conventions add up to more than 1")
     if a.schedule == "plateau" and a.distribute == "multiworker":
@@ -117,6 +126,8 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
         conventions_classes="".join(sorted(set(a.conventions_classes))),
         init_from=str(a.init_from) if a.init_from is not None else None, init_member=a.init_member,
         checkpoint=a.checkpoint, lowres=a.lowres,
+        distill_from=str(a.distill_from) if a.distill_from is not None else None,
+        distill=(0.5 if a.distill is None else a.distill) if a.distill_from is not None else 0.0,
     )
     return config, a.out
 
@@ -129,7 +140,7 @@ def main(defaults: TrainConfig, doc: str | None = None, argv: list[str] | None =
     config, out = parse_args(defaults, doc, argv)
     try:
         return trainer.run(config, out, command=command or cards.command_line(argv))
-    except (data.DataError, DistributedError, trainer.InitError) as e:
+    except (data.DataError, DistributedError, trainer.InitError, TeacherError) as e:
         cli.fail(e)
 
 

@@ -164,8 +164,8 @@ def check_supported(config) -> None:
         raise DistributedError("adversarial training is not implemented for --distribute multiworker")
     if config.monitor != "val_accuracy":
         raise DistributedError(f"--distribute multiworker picks checkpoints on val_accuracy only, not {config.monitor!r}")
-    if config.checkpoint != "best" or config.init_from:
-        raise DistributedError("--checkpoint last and --init-from are not implemented for --distribute multiworker")
+    if config.checkpoint != "best" or config.init_from or config.distill_from:
+        raise DistributedError("--checkpoint last, --init-from and --distill-from are not implemented for --distribute multiworker")
 
 
 def start(config, environ=os.environ) -> Worker:

@@ -2,6 +2,7 @@
 
     TrainConfig          every knob of a recipe, written whole into the model card
     augmenter            geometric + stroke-thickness augmentation for ``tf.data.map``
+    teacher_targets      training targets softened by a trained model (distillation: learning without forgetting)
     redraw_pool          training digits re-drawn as canvas strokes, once per run (digitlab.data.stroke_augment)
     convention_pool      training digits given a writing-convention edit (a crossed 7...), once per run
     mixer                a share of every batch swapped for digits of those pools, for ``tf.data.map``
@@ -73,6 +74,8 @@ class TrainConfig:
     distribute: str = "none"  # "multiworker": MultiWorkerMirroredStrategy over the workers in $TF_CONFIG (digitlab.distributed)
     init_from: str | None = None  # start from this trained model's weights (same builder and size) instead of random ones
     init_member: int | None = None  # init_from is an ensemble: its member with this index (layers named m<index>_...)
+    distill_from: str | None = None  # a trained model (the teacher) whose probabilities soften the training targets
+    distill: float = 0.0  # the teacher's weight in the target of every training digit it reads right; 0 = off
 
 
 LOWRES_SIDES = (8, 16)  # the low resolutions of ``lowres``, in pixels for the whole 28x28 input: 8x8 to 16x16 scans
@@ -147,6 +150,44 @@ def augmenter(config: Augmentation | TrainConfig, seed: int):
     return apply
 
 
+class TeacherError(ValueError):
+    """``--distill-from`` names a model whose probabilities cannot be training targets; the message says why."""
+
+
+def teacher_targets(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> np.ndarray:
+    """(N, 10) float32 training targets for digits ``x`` (N, 28, 28) in [0, 1] with labels ``y``, softened by the
+    trained model ``config.distill_from`` (knowledge distillation, Hinton et al. 2015, used as in "Learning without
+    Forgetting", Li & Hoiem 2016): where the teacher reads a digit right, (1 - distill) x one-hot + distill x its
+    probabilities; one-hot where it reads it wrong.  A model trained further with a new recipe
+    (``--init-from``) keeps the teacher's view of MNIST's own digits instead of drifting from it.
+
+    The targets are the teacher's reading of the plain digits, computed once; an augmented copy keeps its digit's
+    target (the augmentation keeps the label), and a digit swapped for a pool's (re-drawn, convention-edited) gets
+    its one-hot label back in ``mixer``: the teacher never saw those."""
+    from pathlib import Path
+
+    from digitlab.models import artifacts
+
+    path = Path(config.distill_from)
+    try:
+        teacher = artifacts.load_model(path)
+    except artifacts.ModelError as e:
+        raise TeacherError(f"--distill-from {path}: {e}") from e
+    try:
+        p = np.asarray(teacher.predict(x[..., None].astype(np.float32), batch_size=1000, verbose=0), np.float64)
+    except Exception as e:  # noqa: BLE001 - a model that loads but cannot read 28x28x1 digits
+        raise TeacherError(f"--distill-from {path.name}: it cannot read (28, 28, 1) digits: {str(e).splitlines()[0]}") from e
+    if p.shape != (len(x), 10) or not np.all(np.isfinite(p)) or p.min() < -1e-6 or np.abs(p.sum(axis=1) - 1).max() > 1e-3:
+        raise TeacherError(f"--distill-from {path.name}: it must output 10 probabilities per digit (softmax), "
+                           f"not an array of shape {p.shape} whose rows sum to {p.sum(axis=1)[:1].round(3).tolist()}...")
+    one_hot = np.eye(10)[y]
+    right = p.argmax(axis=1) == y
+    print(f"distillation: {path.name} reads {right.mean():.2%} of the {len(y)} training digits right; "
+          f"their targets are {1 - config.distill:g} x label + {config.distill:g} x its probabilities", flush=True)
+    soft = (1 - config.distill) * one_hot + config.distill * p
+    return np.where(right[:, None], soft, one_hot).astype(np.float32)
+
+
 def redraw_pool(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
     """``config.redraw_size`` digits of (x, y) re-drawn as canvas strokes and prepared (``stroke_augment.pool``):
     ((P, 28, 28) uint8, (P,) labels); kept in runs/cache/ so the next run with the same digits and
@@ -201,6 +242,7 @@ def mixer(pools: list[tuple[np.ndarray, np.ndarray, float]], seed: int):
             i = tf.gather(start, label) + tf.minimum(tf.cast(gen.uniform([b]) * tf.cast(n, tf.float32), tf.int64), tf.maximum(n - 1, 0))
             i = tf.minimum(i, tf.cast(tf.shape(px)[0] - 1, tf.int64))  # a class the pool lacks: any row, not taken
             x = tf.where(take[:, None, None, None], tf.cast(tf.gather(px, i), tf.float32) / 255.0, x)
+            y = tf.where(take[:, None], tf.one_hot(label, 10, dtype=y.dtype), y)  # a distilled target was its digit's, not this one's
             low += share
         return x, y
 
@@ -208,7 +250,8 @@ def mixer(pools: list[tuple[np.ndarray, np.ndarray, float]], seed: int):
 
 
 def make_dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig, training: bool, augment=None):
-    """Batches of ((B,28,28,1) float32, (B,10) one-hot); training shuffles and augments: re-drawn digits
+    """Batches of ((B,28,28,1) float32, (B,10) one-hot or distilled targets: ``teacher_targets``); training
+    shuffles and augments: re-drawn digits
     (``config.redraw``) and convention-edited digits (``config.conventions``) mixed in, then the geometric
     and stroke augmentation, applied to all.
 
@@ -226,8 +269,8 @@ def make_dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig, training: bo
         steps.append(mixer(pools, config.seed))
     if training and Augmentation.of(config).active:
         steps.append(augmenter(config, config.seed))
+    y1 = teacher_targets(x, y, config) if training and config.distill > 0 else np.eye(10, dtype=np.float32)[y]
     x = x[..., None].astype(np.float32)
-    y1 = np.eye(10, dtype=np.float32)[y]
     ds = tf.data.Dataset.from_tensor_slices((x, y1))
     if training:
         ds = ds.shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True)

@@ -311,11 +311,17 @@ def initial_weights(model, config: TrainConfig) -> dict:
         copies.append((layer, weights))
     for layer, weights in copies:
         layer.set_weights(weights)
+    return {**model_source(path, config.init_member), "layers": len(copies)}
+
+
+def model_source(path: Path, member: int | None = None) -> dict:
+    """What a card keeps of a trained model a run used (``--init-from``, ``--distill-from``): file, sha256,
+    member, and that model's (or member's) name and test accuracy from its own card."""
     card = artifacts.read_card(path) or {}
-    if config.init_member is not None and isinstance(card.get("members"), list) and config.init_member < len(card["members"]):
-        card = card["members"][config.init_member] or {}
-    return {"file": path.name, "sha256": files.sha256(path), "member": config.init_member, "name": card.get("name"),
-            "test_accuracy": (card.get("metrics") or {}).get("test_accuracy"), "layers": len(copies)}
+    if member is not None and isinstance(card.get("members"), list) and member < len(card["members"]):
+        card = card["members"][member] or {}
+    return {"file": path.name, "sha256": files.sha256(path), "member": member, "name": card.get("name"),
+            "test_accuracy": (card.get("metrics") or {}).get("test_accuracy")}
 
 
 def fit_keras(config: TrainConfig, d: data.Mnist, run_dir: Path, extra_callbacks=()):
@@ -494,6 +500,7 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=(), command: str 
         "dry_run": config.dry_run,
         **({"distributed": worker.card(model)} if worker else {}),
         **({"init": init} if init else {}),
+        **({"distill": {**model_source(Path(config.distill_from)), "weight": config.distill}} if config.distill > 0 else {}),
     }
     report = {"val": metrics.jsonable(val), "test": metrics.jsonable(test), "history": history}
     extras = {
