@@ -182,8 +182,12 @@ def test_distillation_softens_the_targets_the_teacher_reads_right(members, mnist
 
 
 def test_distill_from_refuses_what_cannot_teach(run_script, members, tmp_path, mnist_path):
-    from digitlab.training import recipe
+    from digitlab.training import cli as training_cli
+    from digitlab.training import presets, recipe
 
+    config, _ = training_cli.parse_args(presets.CNN, None, ["--distill-from", str(members[0])])
+    assert config.distill_from == str(members[0]) and config.distill == 0.5  # the weight's default
+    assert training_cli.parse_args(presets.CNN, None, [])[0].distill == 0  # off without a teacher
     junk = tmp_path / "junk.keras"
     junk.write_bytes(b"not a zip archive")
     x, y = np.zeros((4, 28, 28), np.float32), np.zeros(4, np.int64)
