@@ -199,4 +199,7 @@ def test_distill_from_refuses_what_cannot_teach(run_script, members, tmp_path, m
                           (["--distill-from", junk], "--distill-from")):
         proc = run_script("training/train_cnn.py", "--dry-run", "--out", tmp_path / "out", "--mnist", mnist_path, *args, check=False)
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    proc = run_script("training/train_baseline.py", "--dry-run", "--out", tmp_path / "out", "--mnist", mnist_path,
+                      "--distill-from", members[0], check=False)  # scikit-learn's fit would ignore the targets
+    assert proc.returncode == 2 and "needs a Keras builder" in proc.stderr, proc.stderr
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.keras"))

@@ -460,6 +460,8 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=(), command: str 
     init = None
     if config.init_from and config.builder == "logistic":  # multiworker refused it already (distributed.check_supported)
         raise InitError("--init-from needs a Keras builder: the logistic baseline is a scikit-learn fit")
+    if config.distill > 0 and config.builder == "logistic":  # its fit never sees the targets: a card must not claim it
+        raise recipe.TeacherError("--distill-from needs a Keras builder: the logistic baseline is a scikit-learn fit")
     if config.builder == "logistic":
         model, history, clf = fit_logistic(config, d)
         train_seconds, cpu_seconds = time.time() - t_fit, time.process_time() - cpu_fit
