@@ -22,6 +22,7 @@ from digitlab.training.distributed import DistributedError
 from digitlab.training.finetune import FinetuneConfig
 from digitlab.training.recipe import TeacherError, TrainConfig
 
+DISTILL_WEIGHT = 0.5  # --distill's default: half the label, half the teacher
 SCHEDULES = ("cosine-restarts", "onecycle", "plateau", "constant")  # TrainConfig.schedule with "_" for "-" ("cosine_restarts" is accepted)
 
 
@@ -62,7 +63,7 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
                    help="a trained .keras model (the teacher, e.g. the committed one) whose probabilities soften the target of "
                         "every training digit it reads right, so a model trained further keeps its view of MNIST (default: off)")
     p.add_argument("--distill", type=float, default=None, metavar="W",
-                   help="with --distill-from: the teacher's weight in those targets, in (0, 1] (default 0.5)")
+                   help=f"with --distill-from: the teacher's weight in those targets, in (0, 1] (default {DISTILL_WEIGHT})")
     g = p.add_argument_group("real-handwriting augmentation (digitlab/data/stroke_augment.py)")
     g.add_argument("--redraw", type=float, default=d.redraw,
                    help=f"share of every augmented batch swapped for training digits re-drawn as canvas strokes; 0 = off (default {d.redraw})")
@@ -127,7 +128,7 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
         init_from=str(a.init_from) if a.init_from is not None else None, init_member=a.init_member,
         checkpoint=a.checkpoint, lowres=a.lowres,
         distill_from=str(a.distill_from) if a.distill_from is not None else None,
-        distill=(0.5 if a.distill is None else a.distill) if a.distill_from is not None else 0.0,
+        distill=(DISTILL_WEIGHT if a.distill is None else a.distill) if a.distill_from is not None else 0.0,
     )
     return config, a.out
 
