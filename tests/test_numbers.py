@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from support import link_models
 
-from digitlab import files
+from digitlab import files, preprocess
 from digitlab.data import number_cases, photo_cases, synthetic
 from digitlab.evaluation import inspect_input
 from digitlab.evaluation import numbers as bench
@@ -100,6 +100,33 @@ def test_a_detached_piece_joins_its_digit(served, test_digits):
         assert n_blobs >= 4, "the cut should detach a piece"
         r = numbers.read_number((canvas * 255).astype(np.uint8), served)
         assert r.number == f"1{label}1", (index, r.number)
+
+
+@pytest.mark.parametrize(("indices", "gap", "render", "seed"), [([7451, 3610, 9047, 8456], "wide", "canvas", 8 * 1_000_003 + 110),
+                                                                ([5768, 8444, 7403, 152], "narrow", "canvas", 14 * 1_000_003 + 682),
+                                                                ([2468, 7451, 9100, 768], "narrow", "photo", 14 * 1_000_003 + 999)])
+def test_a_long_flat_flag_stays_with_its_five(served, test_digits, indices, gap, render, seed):
+    """MNIST test digits 7451 and 7403 are 5s whose flag runs far to the right: the box of the whole 5 is wider than
+    any digit may be, yet its extra width is one flat stroke, not a second digit.  Its flag read as a digit of its
+    own before (52448, 65555, 65231); the digit's width now leaves such a flat tail out."""
+    x, y = test_digits
+    case = number_cases.make([x[i] for i in indices], y[indices], gap, render, seed=seed)
+    assert read(served, case).number == case.number
+
+
+def test_body_width_leaves_out_flat_tails_only():
+    """A flat bar off a digit's side is left out of its width; a slanted stroke of the same length is not."""
+    ring = np.zeros((60, 160), np.uint8)
+    cv2.circle(ring, (30, 30), 22, 1, 6)
+    flag = ring.copy()
+    cv2.line(flag, (50, 12), (150, 14), 1, 6)  # a 5's long flag: flat
+    slant = ring.copy()
+    cv2.line(slant, (50, 12), (100, 58), 1, 6)  # a stroke going down: no tail
+    stroke = preprocess.stroke_width(ring.astype(np.float32))
+    widths = {name: numbers.body_width(*np.nonzero(m), stroke) for name, m in [("ring", ring), ("flag", flag), ("slant", slant)]}
+    assert widths["ring"] == np.ptp(np.nonzero(ring)[1]) + 1, "a ring has no tail"
+    assert widths["flag"] < 60, widths
+    assert widths["slant"] > 90, widths
 
 
 def test_a_stray_speck_is_left_out(served, test_digits):

@@ -64,6 +64,9 @@ MAX_ASPECT = 2.0  # no digit is wider than this x its height (at least TALL x H)
 WIDE_PENALTY = 3.0  # score lost per unit of aspect (width / height, the height at least TALL x H) above WIDE_FREE:
 WIDE_FREE = 1.25  # two digits read as one are wide (MNIST's own digits: median 0.8, 95% below 1.1, 99% below 1.45)
 TALL = 0.75
+ONE_STROKE = 1.5  # a column holding at most this x the stroke width of ink holds one stroke...
+FLAT_TAIL = 0.5  # ...and a run of such columns at a digit's end whose ink spans less than this x the run's length up
+#                  and down is a flat tail (a 5's long flag, an 8's trailing stroke): not part of the digit's width
 SHORT_PENALTY = 3.0  # score lost by a digit shorter than SMALL x H standing alone (a stray flag read as a "1")
 ABSTAIN_PENALTY = 3.0  # score lost by a candidate the abstain rule refuses (the gate says it is not a digit)
 SPECK_SIDE = 0.3  # a piece smaller than this x H both ways (a stray dot bigger than NOISE_AREA) may be left out...
@@ -284,7 +287,26 @@ def _cut(piece: Piece, clean: np.ndarray, height: float) -> list[Piece]:
 # ----------------------------------------------------------------------------- candidates and the choice
 
 
-def _joinable(run: list[Piece], nxt: Piece, height: float) -> bool:
+def body_width(ys: np.ndarray, xs: np.ndarray, stroke: float) -> int:
+    """The width of some ink (pixel rows and columns) without a flat tail at either end: a long 5's flag or an
+    8's trailing stroke makes a digit's box wide without making it two digits (two digits side by side hold
+    more than one stroke in most columns).  A tail is a run of one-stroke columns (or empty ones) at an end
+    whose ink spans less than FLAT_TAIL x the run's length up and down; a slanted stroke is no tail."""
+    x0 = int(xs.min())
+    single = np.bincount(xs - x0) <= ONE_STROKE * stroke
+    width = kept = single.size
+    if single.all():
+        return width
+    for end in (single, single[::-1]):
+        n = int(np.argmin(end))  # one-stroke columns before the first fuller one
+        lo, hi = (x0, x0 + n) if end is single else (x0 + width - n, x0 + width)
+        tail = ys[(xs >= lo) & (xs < hi)]
+        if tail.size and int(tail.max() - tail.min()) + 1 < FLAT_TAIL * n:
+            kept -= n
+    return kept
+
+
+def _joinable(run: list[Piece], nxt: Piece, height: float, stroke: float) -> bool:
     """May ``nxt`` be part of the same digit as ``run``?  Parts of one cut blob may always be joined back;
     a small piece (a flag, a bar, a broken stroke's end) joins within JOIN_GAP x H; two full-height pieces
     only when they overlap across or all but touch (one digit written in two strokes): a visible gap separates digits.
@@ -294,7 +316,10 @@ def _joinable(run: list[Piece], nxt: Piece, height: float) -> bool:
     ys0, ys1 = min(p.box[1] for p in run), max(p.box[3] for p in run)
     nx0, ny0, nx1, ny1 = nxt.box
     tall = max(ys1, ny1) - min(ys0, ny0)
-    if max(x1, nx1) - min(x0, nx0) > MAX_ASPECT * max(tall, TALL * height) or tall > 1.6 * height:
+    wide = max(x1, nx1) - min(x0, nx0)
+    if wide > MAX_ASPECT * max(tall, TALL * height):
+        wide = body_width(np.concatenate([p.ys for p in (*run, nxt)]), np.concatenate([p.xs for p in (*run, nxt)]), stroke)
+    if wide > MAX_ASPECT * max(tall, TALL * height) or tall > 1.6 * height:
         return False
     if run[-1].blob == nxt.blob:
         return True
@@ -365,12 +390,13 @@ def ink_length_table(x: np.ndarray, y: np.ndarray) -> dict[int, tuple[float, flo
     return out
 
 
-def _score(pred: Prediction, box: Box, length: float, height: float) -> float:
+def _score(pred: Prediction, box: Box, width: int, length: float, height: float) -> float:
     """How good a candidate is as one digit: log of its calibrated confidence, less what its shape makes unlikely
-    (too wide, too short to stand alone, too much or too little ink for its label) and a refusal of the abstain rule."""
-    x0, y0, x1, y1 = box
+    (too wide, its flat tails left out, too short to stand alone, too much or too little ink for its label) and a
+    refusal of the abstain rule."""
+    _, y0, _, y1 = box
     s = math.log(max(pred.confidence, FLOOR))
-    s -= WIDE_PENALTY * max(0.0, (x1 - x0) / max(y1 - y0, TALL * height) - WIDE_FREE)
+    s -= WIDE_PENALTY * max(0.0, width / max(y1 - y0, TALL * height) - WIDE_FREE)
     if y1 - y0 < SMALL * height:
         s -= SHORT_PENALTY
     median, sigma = INK_LENGTH[pred.label]
@@ -393,6 +419,7 @@ def read_number(source, classifier, invert: preprocess.Invert = "auto") -> Numbe
     pieces = [p for blob in pieces for p in _cut(blob, clean, height)]
     pieces.sort(key=lambda p: p.centre)
     core = clean > preprocess.INK_LEVEL
+    stroke = max(1.0, preprocess.stroke_width(core))
     owner = np.full(clean.shape, -1, np.int32)
     for i, p in enumerate(pieces):
         owner[p.ys, p.xs] = i
@@ -400,7 +427,7 @@ def read_number(source, classifier, invert: preprocess.Invert = "auto") -> Numbe
     for i in range(len(pieces)):
         j = i + 1
         spans.append((i, j))
-        while j < len(pieces) and j - i < MAX_RUN and _joinable(pieces[i:j], pieces[j], height):
+        while j < len(pieces) and j - i < MAX_RUN and _joinable(pieces[i:j], pieces[j], height, stroke):
             j += 1
             spans.append((i, j))
     crops = [_crop(pieces, list(range(i, j)), clean, core, owner) for i, j in spans]
@@ -408,8 +435,10 @@ def read_number(source, classifier, invert: preprocess.Invert = "auto") -> Numbe
     predictions = classifier.predict_prepared(prepared)  # one model pass and one gate pass for every candidate
     boxes = [_union(pieces[i:j]) for i, j in spans]
     lengths = [ink_length(c > preprocess.INK_LEVEL, max(b[3] - b[1], TALL * height)) for c, b in zip(crops, boxes)]
-    scores = [(_score(p, b, n, height) if not p.no_ink else NO_INK_SCORE) - _join_cost(pieces[i:j], height)
-              for p, b, n, (i, j) in zip(predictions, boxes, lengths, spans)]
+    widths = [body_width(np.concatenate([p.ys for p in pieces[i:j]]), np.concatenate([p.xs for p in pieces[i:j]]), stroke)
+              for i, j in spans]
+    scores = [(_score(p, b, w, n, height) if not p.no_ink else NO_INK_SCORE) - _join_cost(pieces[i:j], height)
+              for p, b, w, n, (i, j) in zip(predictions, boxes, widths, lengths, spans)]
     speck = [max(b[2] - b[0], b[3] - b[1]) < SPECK_SIDE * height for b in (p.box for p in pieces)]
     best = [0.0] + [-math.inf] * len(pieces)  # best[j]: the best split of pieces[:j] into digits (and specks left out)
     back = [-1] * (len(pieces) + 1)  # the candidate that ends at j, or -1: pieces[j - 1] is a speck left out
