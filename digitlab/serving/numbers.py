@@ -297,9 +297,9 @@ def body_width(ys: np.ndarray, xs: np.ndarray, stroke: float) -> int:
     width = kept = single.size
     if single.all():
         return width
-    for end in (single, single[::-1]):
-        n = int(np.argmin(end))  # one-stroke columns before the first fuller one
-        lo, hi = (x0, x0 + n) if end is single else (x0 + width - n, x0 + width)
+    for from_left in (True, False):
+        n = int(np.argmin(single if from_left else single[::-1]))  # one-stroke columns before the first fuller one
+        lo, hi = (x0, x0 + n) if from_left else (x0 + width - n, x0 + width)
         tail = ys[(xs >= lo) & (xs < hi)]
         if tail.size and int(tail.max() - tail.min()) + 1 < FLAT_TAIL * n:
             kept -= n
