@@ -306,6 +306,11 @@ def body_width(ys: np.ndarray, xs: np.ndarray, stroke: float) -> int:
     return kept
 
 
+def _ink(pieces: list[Piece]) -> tuple[np.ndarray, np.ndarray]:
+    """The rows and columns of every ink pixel of some pieces."""
+    return np.concatenate([p.ys for p in pieces]), np.concatenate([p.xs for p in pieces])
+
+
 def _joinable(run: list[Piece], nxt: Piece, height: float, stroke: float) -> bool:
     """May ``nxt`` be part of the same digit as ``run``?  Parts of one cut blob may always be joined back;
     a small piece (a flag, a bar, a broken stroke's end) joins within JOIN_GAP x H; two full-height pieces
@@ -318,7 +323,7 @@ def _joinable(run: list[Piece], nxt: Piece, height: float, stroke: float) -> boo
     tall = max(ys1, ny1) - min(ys0, ny0)
     wide = max(x1, nx1) - min(x0, nx0)
     if wide > MAX_ASPECT * max(tall, TALL * height):
-        wide = body_width(np.concatenate([p.ys for p in (*run, nxt)]), np.concatenate([p.xs for p in (*run, nxt)]), stroke)
+        wide = body_width(*_ink([*run, nxt]), stroke)
     if wide > MAX_ASPECT * max(tall, TALL * height) or tall > 1.6 * height:
         return False
     if run[-1].blob == nxt.blob:
@@ -435,8 +440,7 @@ def read_number(source, classifier, invert: preprocess.Invert = "auto") -> Numbe
     predictions = classifier.predict_prepared(prepared)  # one model pass and one gate pass for every candidate
     boxes = [_union(pieces[i:j]) for i, j in spans]
     lengths = [ink_length(c > preprocess.INK_LEVEL, max(b[3] - b[1], TALL * height)) for c, b in zip(crops, boxes)]
-    widths = [body_width(np.concatenate([p.ys for p in pieces[i:j]]), np.concatenate([p.xs for p in pieces[i:j]]), stroke)
-              for i, j in spans]
+    widths = [body_width(*_ink(pieces[i:j]), stroke) for i, j in spans]
     scores = [(_score(p, b, w, n, height) if not p.no_ink else NO_INK_SCORE) - _join_cost(pieces[i:j], height)
               for p, b, w, n, (i, j) in zip(predictions, boxes, widths, lengths, spans)]
     speck = [max(b[2] - b[0], b[3] - b[1]) < SPECK_SIDE * height for b in (p.box for p in pieces)]
