@@ -321,10 +321,8 @@ def _joinable(run: list[Piece], nxt: Piece, height: float, stroke: float) -> boo
     ys0, ys1 = min(p.box[1] for p in run), max(p.box[3] for p in run)
     nx0, ny0, nx1, ny1 = nxt.box
     tall = max(ys1, ny1) - min(ys0, ny0)
-    wide = max(x1, nx1) - min(x0, nx0)
-    if wide > MAX_ASPECT * max(tall, TALL * height):
-        wide = body_width(*_ink([*run, nxt]), stroke)
-    if wide > MAX_ASPECT * max(tall, TALL * height) or tall > 1.6 * height:
+    widest = MAX_ASPECT * max(tall, TALL * height)  # the box first; the ink without its flat tails only when the box is wider
+    if tall > 1.6 * height or (max(x1, nx1) - min(x0, nx0) > widest and body_width(*_ink([*run, nxt]), stroke) > widest):
         return False
     if run[-1].blob == nxt.blob:
         return True
