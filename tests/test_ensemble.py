@@ -203,3 +203,61 @@ def test_distill_from_refuses_what_cannot_teach(run_script, members, tmp_path, m
                       "--distill-from", members[0], check=False)  # scikit-learn's fit would ignore the targets
     assert proc.returncode == 2 and "needs a Keras builder" in proc.stderr, proc.stderr
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.keras"))
+
+
+@pytest.fixture(scope="module")
+def fine_tune(members, tmp_path_factory, mnist_path):
+    """A dry-run ensemble of the two members and a run trained further from its member 1 (``--init-from``)."""
+    import dataclasses
+
+    from digitlab import data
+    from digitlab.training import ensemble as building
+    from digitlab.training import recipe, trainer
+
+    out = tmp_path_factory.mktemp("fine_tune")
+    pair = building.build(members, "pair", out, data.prepared_mnist(str(mnist_path), dry_run=True), dry_run=True)
+    base = recipe.TrainConfig(builder="cnn", model_kwargs={"width": 8}, epochs=1, batch_size=64, mnist_path=str(mnist_path), dry_run=True)
+    tuned = trainer.run(dataclasses.replace(base, name="tuned", seed=3, learning_rate=0.01, init_from=str(pair), init_member=1), out)
+    return pair, tuned
+
+
+def test_interpolation_mixes_a_fine_tune_with_the_member_it_started_from(run_script, fine_tune, members, mnist_test, tmp_path):
+    """``training/interpolate.py``: every weight is (1 - alpha) x start + alpha x fine-tune, the start being the
+    member the fine-tune's card names; the mixture is an ordinary listed model whose card records both sources."""
+    import keras
+
+    from digitlab import files
+
+    pair, tuned = fine_tune
+    proc = run_script("training/interpolate.py", tuned, "--alpha", "0.25", "--name", "mixed", "--out", tmp_path, "--dry-run")
+    assert "saved" in proc.stdout and "alpha 0.25" in proc.stdout
+    mixed, start, end = (artifacts.load_model(p) for p in (tmp_path / "mixed.keras", members[1], tuned))
+    assert not all(np.allclose(a, b) for a, b in zip(start.get_weights(), end.get_weights(), strict=True))  # training moved them
+    for m, s, e in zip(mixed.get_weights(), start.get_weights(), end.get_weights(), strict=True):
+        np.testing.assert_allclose(m, 0.75 * s + 0.25 * e, rtol=1e-5, atol=1e-6)
+    x = (mnist_test[0][:64] / 255.0).astype(np.float32)[..., None]
+    logits = [np.asarray(keras.Model(m.inputs, m.get_layer("logits").output)(x)) for m in (mixed, start, end)]
+    assert not np.allclose(logits[0], logits[1]) and not np.allclose(logits[0], logits[2])
+    card = json.loads((tmp_path / "mixed.json").read_text())
+    assert card["interpolation"]["alpha"] == 0.25 and card["builder"] == "cnn" and card["dry_run"]
+    assert card["interpolation"]["start"]["member"] == 1 and card["interpolation"]["start"]["sha256"] == files.sha256(pair)
+    assert card["interpolation"]["finetuned"]["sha256"] == files.sha256(tuned) and card["init"]["file"] == "pair.keras"
+    assert 0 <= card["metrics"]["test_accuracy"] <= 1 and "training/interpolate.py" in card["command"]
+    [entry] = artifacts.list_models(tmp_path)
+    assert entry.usable, entry.reason
+
+
+def test_interpolation_refuses_what_it_cannot_mix(run_script, fine_tune, members, tmp_path, mnist_path):
+    pair, tuned = fine_tune
+    out = tmp_path / "out"
+    for args, message in (([tuned, "--alpha", "0"], "between 0 (the start) and 1"),
+                          ([tuned, "--alpha", "1.5"], "between 0 (the start) and 1"),
+                          ([members[0]], "has no 'init'"),  # trained from scratch: there is no start
+                          ([tuned, "--start", members[0]], "sha256 differs"),  # not the file it started from
+                          ([tuned, "--start", tmp_path / "gone.keras"], "not found"),
+                          ([tmp_path / "nope.keras"], "no such file")):
+        proc = run_script("training/interpolate.py", *args, "--out", out, "--mnist", mnist_path, "--dry-run", check=False)
+        assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
+    proc = run_script("training/interpolate.py", tuned, "--name", tuned.stem, "--out", tuned.parent, "--dry-run", check=False)
+    assert proc.returncode == 2 and "is one of the sources" in proc.stderr
+    assert not out.exists() or not list(out.iterdir())

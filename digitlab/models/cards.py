@@ -1,7 +1,7 @@
 """Model cards: what a card records and how, in one place.
 
 A card (``models/<name>.json``, beside ``<name>.keras``) is written only by code: the training run,
-the ensemble builder, the digit gate, fine-tuning, the hyperparameter search, calibration, the
+the ensemble builder, the weight interpolation, the digit gate, fine-tuning, the hyperparameter search, calibration, the
 attack measurement and ``promote``.  ``KEYS`` lists every top-level key any of them writes, and
 ``check`` refuses a card with any other key (``artifacts`` calls it on every write), so a card can
 hold nothing that was edited in by hand; ``tests/test_cards.py`` checks every committed card.
@@ -25,12 +25,12 @@ INPUT = "28x28x1 float32 in [0,1], light ink on black, via digitlab.preprocess"
 # Every top-level key a card may hold -> who writes it.
 KEYS = {
     "name": "every writer",
-    "builder": "training.trainer.run, training.ensemble.build, training.finetune.run",
+    "builder": "training.trainer.run, training.ensemble.build, training.finetune.run, training.interpolate.run (the fine-tune's)",
     "config": "the writer's config dataclass, whole",
-    "seed": "training.trainer.run, training.ensemble.build, training.finetune.run",
-    "data": "data_summary (trainer, ensemble), training.gate.run, training.finetune.run",
-    "metrics": "training.trainer.run, training.ensemble.build, training.finetune.run",
-    "epochs_run": "training.trainer.run, training.finetune.run",
+    "seed": "training.trainer.run, training.ensemble.build, training.finetune.run, training.interpolate.run (the fine-tune's)",
+    "data": "data_summary (trainer, ensemble, interpolate), training.gate.run, training.finetune.run",
+    "metrics": "training.trainer.run, training.ensemble.build, training.finetune.run, training.interpolate.run",
+    "epochs_run": "training.trainer.run, training.finetune.run, training.interpolate.run (the fine-tune's)",
     "params": "every writer of a model",
     "file_bytes": "models.artifacts.save_model",
     "train_seconds": "every writer of a model",
@@ -45,6 +45,7 @@ KEYS = {
     "distributed": "training.trainer.run with --distribute multiworker",
     "init": "training.trainer.run with --init-from: the trained model it started from (file, sha256, member, figures)",
     "distill": "training.trainer.run with --distill-from: the teacher whose probabilities softened the targets (file, sha256, figures, weight)",
+    "interpolation": "training.interpolate.run: alpha and the two networks whose weights it mixed (the start and its fine-tune)",
     "members": "training.ensemble.build",
     "kind": "training.gate.run",
     "threshold": "training.gate.run",

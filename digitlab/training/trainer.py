@@ -288,30 +288,37 @@ def initial_weights(model, config: TrainConfig) -> dict:
         source = artifacts.load_model(path)
     except artifacts.ModelError as e:
         raise InitError(f"--init-from {path}: {e}") from e
-    prefix = "" if config.init_member is None else f"m{config.init_member}_"
+    copies = twin_weights(model, source, config.init_member, f"--init-from {path.name}", config.builder)
+    for layer, weights in copies:
+        layer.set_weights(weights)
+    return {**model_source(path, config.init_member), "layers": len(copies)}
+
+
+def twin_weights(model, source, member: int | None, what: str, builder: str) -> list[tuple]:
+    """Each layer of ``model`` that has weights, paired with the weights of its twin of the same name in
+    ``source`` (in member ``member`` of an ensemble: ``m<member>_<name>``).  Raises InitError, its message
+    starting with ``what``, when the member is missing or a layer has no twin of the same shapes."""
+    prefix = "" if member is None else f"m{member}_"
     by_name = {layer.name: layer for layer in source.layers}
     if prefix and not any(name.startswith(prefix) for name in by_name):
         members = sorted({int(m.group(1)) for name in by_name if (m := re.match(r"m(\d+)_", name))})
-        raise InitError(f"--init-from {path.name} has no member {config.init_member}"
+        raise InitError(f"{what} has no member {member}"
                         + (f" (its members: {', '.join(map(str, members))})" if members else " (it is not an ensemble)"))
-    copies = []
+    pairs = []
     for layer in model.layers:
         if not layer.weights:
             continue
         twin = by_name.get(prefix + layer.name)
         if twin is None:
-            raise InitError(f"--init-from {path.name}: it has no layer {prefix + layer.name!r}; "
-                            f"it must be a {config.builder!r} model of the same size"
+            raise InitError(f"{what}: it has no layer {prefix + layer.name!r}; it must be a {builder!r} model of the same size"
                             + ("" if prefix else " (for an ensemble, pick a member with --init-member)"))
         weights = twin.get_weights()
         shapes = [tuple(w.shape) for w in layer.weights]
         if [tuple(w.shape) for w in weights] != shapes:
-            raise InitError(f"--init-from {path.name}: layer {twin.name!r} has weights of shapes "
+            raise InitError(f"{what}: layer {twin.name!r} has weights of shapes "
                             f"{[tuple(w.shape) for w in weights]}, this model's {layer.name!r} needs {shapes}")
-        copies.append((layer, weights))
-    for layer, weights in copies:
-        layer.set_weights(weights)
-    return {**model_source(path, config.init_member), "layers": len(copies)}
+        pairs.append((layer, weights))
+    return pairs
 
 
 def model_source(path: Path, member: int | None = None) -> dict:

@@ -1,0 +1,50 @@
+"""python training/interpolate.py FINETUNED.keras [--alpha 0.5] [--start FILE] [--name NAME] [--out models/] [--dry-run]
+
+Mixes a fine-tuned network with the network it was trained from, weight by weight:
+(1 - alpha) x start + alpha x fine-tune (WiSE-FT; see digitlab/training/interpolate.py).  The
+fine-tune is a run of a training script with --init-from; its card names the start (file, sha256,
+member of an ensemble), which is looked for where the run found it unless --start gives its path.
+The mixture is evaluated on the validation and test splits and written as <out>/<name>.keras with a
+card that keeps the fine-tune's recipe and records both sources and alpha.  The committed
+mnist_advanced's members were made this way (docs/handwriting.md):
+
+  python training/train_advanced.py --init-from models/mnist_advanced.keras --init-member 0 ... --name ft_m0 --out runs/members
+  python training/interpolate.py runs/members/ft_m0.keras --alpha 0.8 --name m0_mixed --out runs/members
+"""
+
+import sys
+from pathlib import Path
+
+from digitlab import cli, data
+from digitlab.models import cards
+from digitlab.paths import MODELS_DIR
+from digitlab.training.interpolate import InterpolateError, run
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = cli.parser(__doc__)
+    p.add_argument("finetuned", type=Path, help="the fine-tuned .keras file (trained with --init-from; its card beside it)")
+    p.add_argument("--alpha", type=float, default=0.5, help="weight of the fine-tune, between 0 and 1 (default 0.5)")
+    p.add_argument("--start", type=Path, default=None, help="the model the fine-tune started from (default: the path its card names)")
+    p.add_argument("--name", type=cli.model_name, default=None, help="model file stem (default <fine-tune>_mixed)")
+    cli.add_out(p, MODELS_DIR, "folder for <name>.keras and its card")
+    cli.add_mnist(p)
+    cli.add_dry_run(p, "evaluate on a small subset, in seconds (for tests); left at the default --out, writes to a temporary folder")
+    a = p.parse_args(argv)
+    if not a.finetuned.is_file():
+        p.error(f"no such file: {a.finetuned}")
+    name = a.name or f"{a.finetuned.stem}_mixed"
+    out = cli.output_folder(a.out, MODELS_DIR, a.dry_run, "interpolate")
+    target = (out / f"{name}.keras").resolve()
+    if target in {a.finetuned.resolve(), *([a.start.resolve()] if a.start else [])}:
+        p.error(f"{target} is one of the sources: write the mixture under another --name or --out")
+    try:
+        mnist = data.prepared_mnist(a.mnist, dry_run=a.dry_run)
+        run(a.finetuned, a.alpha, name, out, mnist, start=a.start, command=cards.command_line(argv, __file__), dry_run=a.dry_run)
+    except (data.DataError, InterpolateError) as e:
+        return cli.error(e)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
