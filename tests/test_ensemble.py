@@ -245,6 +245,10 @@ def test_interpolation_mixes_a_fine_tune_with_the_member_it_started_from(run_scr
     assert 0 <= card["metrics"]["test_accuracy"] <= 1 and "training/interpolate.py" in card["command"]
     [entry] = artifacts.list_models(tmp_path)
     assert entry.usable, entry.reason
+    run_script("training/ensemble.py", tmp_path / "mixed.keras", members[0], "--name", "pair", "--out", tmp_path / "pair", "--dry-run")
+    summaries = json.loads((tmp_path / "pair" / "pair.json").read_text())["members"]
+    assert summaries[0]["interpolation"] == card["interpolation"] and summaries[0]["init"] == card["init"]  # how the member was made
+    assert "interpolation" not in summaries[1]
 
 
 def test_interpolation_refuses_what_it_cannot_mix(run_script, fine_tune, members, tmp_path, mnist_path):
