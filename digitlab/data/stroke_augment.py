@@ -126,11 +126,12 @@ def _flag_foot_1(sk, rng):
     tx = float(np.mean(xs[ys <= top + 1]))
     bx = float(np.mean(xs[ys >= bottom - 1]))
     # the flag: from a short tick to a long diagonal reaching half-way down (continental ones), turned
-    # 30-70 degrees to the left of the stem's own direction, so a slanted 1's flag does not lie along it
+    # 30-65 degrees to the left of the stem's own direction, so a slanted 1's flag does not lie along it
+    # (flatter and long, it is a 7's bar)
     down = np.array([bx - tx, float(h)]) / np.hypot(bx - tx, h)
-    turn = np.deg2rad(rng.uniform(30, 70))
+    turn = np.deg2rad(rng.uniform(30, 65))
     turned = [np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) @ down for a in (turn, -turn)]
-    flag = min(turned, key=lambda v: v[0]) * rng.uniform(0.2, 0.6) * h
+    flag = min(turned, key=lambda v: v[0]) * rng.uniform(0.2, 0.75) * h
     cv2.line(sk, (round(tx), int(top)), (round(tx + flag[0]), round(top + flag[1])), 255, 1)
     if rng.uniform() < 0.5:
         half = rng.uniform(0.15, 0.3) * h
@@ -182,7 +183,8 @@ def _gap(lo: float, hi: float, side: str = "any"):
 # Where loops are left open: a 0 at the top, a 9 where its loop meets the stem (right; elsewhere an open
 # 9 reads 4 or 5).  An open 6 was tried and dropped: cut anywhere but its curl it reads L or b.
 EDITS = {0: _gap(0.0, 0.25), 1: _flag_foot_1, 4: _close_4, 7: _crossbar_7, 9: _gap(0.0, 0.3, "right")}
-EDITS_VERSION = 2  # part of every cached pool's key: 2 turned a 1's flag away from its stem, let a 7's bar reach further left
+EDITS_VERSION = 3  # part of every cached pool's key: 2 turned a 1's flag away from its stem, let a 7's bar reach further left;
+# 3 let a 1's flag reach 0.75 of the height (was 0.6), turned at most 65 degrees (was 70)
 
 
 # ----------------------------------------------------------------------------- skeleton -> drawing
