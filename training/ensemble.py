@@ -3,13 +3,13 @@
 Averages trained digit models into one model (the mean of their logits, then softmax; see
 digitlab/ensemble.py), evaluates it on the validation and test splits, and writes
 <out>/<name>.keras with a card that embeds each member's card (recipe, seed, command, figures).
-Members are models trained by this project's scripts.  The committed mnist_advanced is two runs of
-training/train_advanced.py, without and with the moving average of the weights (--name and --out
-keep them apart from models/):
+Members are models trained by this project's scripts.  The committed mnist_advanced is two networks,
+each trained further from a member of the previous ensemble with issue 13's recipe and mixed back with
+it by training/interpolate.py (the whole chain: docs/results.md#committed-models-mnist-test-split-10000-digits):
 
-  python training/train_advanced.py --ema 0 --name advanced_s42_plain --out runs/members
-  python training/train_advanced.py --name advanced_s42_ema --out runs/members
-  python training/ensemble.py runs/members/advanced_s42_plain.keras runs/members/advanced_s42_ema.keras
+  python training/interpolate.py runs/members/ke_m0.keras --alpha 0.6 --out runs/members
+  python training/interpolate.py runs/members/ke_m1.keras --alpha 0.6 --out runs/members
+  python training/ensemble.py runs/members/ke_m0_mixed.keras runs/members/ke_m1_mixed.keras
 """
 
 import sys

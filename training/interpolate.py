@@ -6,10 +6,10 @@ fine-tune is a run of a training script with --init-from; its card names the sta
 member of an ensemble), which is looked for where the run found it unless --start gives its path.
 The mixture is evaluated on the validation and test splits and written as <out>/<name>.keras with a
 card that keeps the fine-tune's recipe and records both sources and alpha.  The committed
-mnist_advanced's members were made this way (docs/handwriting.md):
+mnist_advanced's members were made this way (docs/results.md):
 
-  python training/train_advanced.py --init-from models/mnist_advanced.keras --init-member 0 ... --name ft_m0 --out runs/members
-  python training/interpolate.py runs/members/ft_m0.keras --alpha 0.8 --name m0_mixed --out runs/members
+  python training/train_advanced.py --init-from models/mnist_advanced.keras --init-member 0 ... --name ke_m0 --out runs/members
+  python training/interpolate.py runs/members/ke_m0.keras --alpha 0.6 --out runs/members
 """
 
 import sys

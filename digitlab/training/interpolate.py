@@ -14,7 +14,7 @@ fine-tune, 0 its start.  Batch-normalisation statistics are mixed like every oth
 The start is read from the fine-tune's own card (``init``: file, sha256 and member of the model it was
 trained from), so the mixture is always with the right network: a file whose sha256 differs is refused.
 
-    python training/interpolate.py runs/members/ft_m0.keras --alpha 0.8 --name m0_mixed --out runs/members
+    python training/interpolate.py runs/members/ke_m0.keras --alpha 0.6 --out runs/members
 """
 
 from __future__ import annotations
