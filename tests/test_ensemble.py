@@ -249,6 +249,11 @@ def test_interpolation_mixes_a_fine_tune_with_the_member_it_started_from(run_scr
     summaries = json.loads((tmp_path / "pair" / "pair.json").read_text())["members"]
     assert summaries[0]["interpolation"] == card["interpolation"] and summaries[0]["init"] == card["init"]  # how the member was made
     assert "interpolation" not in summaries[1]
+    from digitlab.report import model_report
+
+    assert model_report.summary(entry)["builder"] == "cnn (trained further, mixed back at 0.25)"  # the Models page
+    [pair] = artifacts.list_models(tmp_path / "pair")
+    assert model_report.summary(pair)["builder"] == "ensemble of 2: cnn (trained further, mixed back at 0.25), cnn"
 
 
 def test_interpolation_refuses_what_it_cannot_mix(run_script, fine_tune, members, tmp_path, mnist_path):

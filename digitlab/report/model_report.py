@@ -61,9 +61,9 @@ def summary(entry: ModelEntry) -> dict[str, str]:
     if params is None and entry.model is not None:
         params = int(entry.model.count_params())
     secs = card.get("train_seconds")
-    builder = str(card.get("builder", MISSING))
+    builder = str(card.get("builder", MISSING)) + _made(card)
     if card.get("members"):
-        builder = f"{builder} of {len(card['members'])}: " + ", ".join(str(m.get("builder", "?")) for m in card["members"])
+        builder = f"{builder} of {len(card['members'])}: " + ", ".join(str(m.get("builder", "?")) + _made(m) for m in card["members"])
     return {
         "test accuracy": _pct(m.get("test_accuracy")),
         "test weighted F1": _num(m.get("test_weighted_f1")),
@@ -77,6 +77,15 @@ def summary(entry: ModelEntry) -> dict[str, str]:
         "command": str(card.get("command") or MISSING),
         "input": f"{entry.layout}, outputs {entry.outputs}" if entry.usable else MISSING,
     }
+
+
+def _made(card: dict) -> str:
+    """How a network was made beyond its builder: trained further from another model (``init``), then
+    mixed back with it (``interpolation``, training/interpolate.py)."""
+    mixed = card.get("interpolation") or {}
+    if isinstance(mixed.get("alpha"), (int, float)):
+        return f" (trained further, mixed back at {mixed['alpha']:g})"
+    return " (trained further)" if card.get("init") else ""
 
 
 def _pct(v) -> str:
