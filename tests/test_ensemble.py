@@ -257,6 +257,8 @@ def test_interpolation_mixes_a_fine_tune_with_the_member_it_started_from(run_scr
 
 
 def test_interpolation_refuses_what_it_cannot_mix(run_script, fine_tune, members, tmp_path, mnist_path):
+    from digitlab import files
+
     pair, tuned = fine_tune
     out = tmp_path / "out"
     for args, message in (([tuned, "--alpha", "0"], "between 0 (the start) and 1"),
@@ -269,4 +271,7 @@ def test_interpolation_refuses_what_it_cannot_mix(run_script, fine_tune, members
         assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
     proc = run_script("training/interpolate.py", tuned, "--name", tuned.stem, "--out", tuned.parent, "--dry-run", check=False)
     assert proc.returncode == 2 and "is one of the sources" in proc.stderr
+    before = files.sha256(pair)  # the start, found through the fine-tune's card, is a source too: never written over
+    proc = run_script("training/interpolate.py", tuned, "--name", pair.stem, "--out", pair.parent, "--dry-run", check=False)
+    assert proc.returncode == 2 and "is one of the sources" in proc.stderr and files.sha256(pair) == before
     assert not out.exists() or not list(out.iterdir())

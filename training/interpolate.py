@@ -35,9 +35,6 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"no such file: {a.finetuned}")
     name = a.name or f"{a.finetuned.stem}_mixed"
     out = cli.output_folder(a.out, MODELS_DIR, a.dry_run, "interpolate")
-    target = (out / f"{name}.keras").resolve()
-    if target in {a.finetuned.resolve(), *([a.start.resolve()] if a.start else [])}:
-        p.error(f"{target} is one of the sources: write the mixture under another --name or --out")
     try:
         mnist = data.prepared_mnist(a.mnist, dry_run=a.dry_run)
         run(a.finetuned, a.alpha, name, out, mnist, start=a.start, command=cards.command_line(argv, __file__), dry_run=a.dry_run)

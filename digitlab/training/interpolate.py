@@ -23,7 +23,6 @@ import json
 import time
 from pathlib import Path
 
-from digitlab import files
 from digitlab.evaluation import metrics
 from digitlab.evaluation.evaluate import evaluate_splits
 from digitlab.models import artifacts, cards
@@ -37,9 +36,10 @@ class InterpolateError(ValueError):
     """A fine-tune and start that cannot be mixed; the message says why."""
 
 
-def start_of(finetuned: Path, card: dict | None, start: Path | None = None) -> tuple[Path, int | None]:
-    """The model ``finetuned`` was trained from and its member: ``start`` if given, else the path its card's
-    config names; either way the file's sha256 must be the one the card recorded when the fine-tune began."""
+def start_of(finetuned: Path, card: dict | None, start: Path | None = None) -> tuple[Path, dict]:
+    """The model ``finetuned`` was trained from and what a card keeps of it (``trainer.model_source``: its member,
+    sha256, figures): ``start`` if given, else the path its card's config names; either way the file's sha256 must
+    be the one the card recorded when the fine-tune began."""
     init = (card or {}).get("init")
     if not init:
         raise InterpolateError(f"{finetuned.name} was not trained from another model (its card has no 'init'): "
@@ -47,10 +47,11 @@ def start_of(finetuned: Path, card: dict | None, start: Path | None = None) -> t
     path = Path(start) if start is not None else Path((card.get("config") or {}).get("init_from") or init["file"])
     if not path.is_file():
         raise InterpolateError(f"{finetuned.name} started from {init['file']}, not found at {path}: give its path with --start")
-    if files.sha256(path) != init["sha256"]:
+    source = model_source(path, init.get("member"))
+    if source["sha256"] != init["sha256"]:
         raise InterpolateError(f"{path} is not the model {finetuned.name} started from (its sha256 differs from the card's "
                                f"{init['sha256'][:19]}...): give the right file with --start")
-    return path, init.get("member")
+    return path, source
 
 
 def mix(finetuned, start, member: int | None, alpha: float, what: str, builder: str) -> None:
@@ -70,14 +71,17 @@ def run(finetuned: Path, alpha: float, name: str, out: Path, mnist, start: Path 
         raise InterpolateError(f"--alpha {alpha}: give a weight between 0 (the start) and 1 (the fine-tune), both excluded")
     finetuned = Path(finetuned)
     card = artifacts.read_card(finetuned)
-    start_path, member = start_of(finetuned, card, start)
+    start_path, source_card = start_of(finetuned, card, start)
+    target = (Path(out) / f"{name}.keras").resolve()
+    if target in {finetuned.resolve(), start_path.resolve()}:
+        raise InterpolateError(f"{target} is one of the sources: write the mixture under another --name or --out")
     try:
         model = artifacts.load_model(finetuned)
-        source = artifacts.load_model(start_path)
+        start_model = artifacts.load_model(start_path)
     except artifacts.ModelError as e:
         raise InterpolateError(str(e)) from e
     try:
-        mix(model, source, member, alpha, f"--start {start_path.name}", card.get("builder", "?"))
+        mix(model, start_model, source_card["member"], alpha, f"--start {start_path.name}", card.get("builder", "?"))
     except InitError as e:
         raise InterpolateError(str(e)) from e
     val, test = evaluate_splits(name, Path(out) / f"{name}.keras", model, mnist)
@@ -91,7 +95,7 @@ def run(finetuned: Path, alpha: float, name: str, out: Path, mnist, start: Path 
         "command": command,
         **cards.provenance(),
         "dry_run": dry_run,
-        "interpolation": {"alpha": alpha, "start": model_source(start_path, member),
+        "interpolation": {"alpha": alpha, "start": source_card,
                           "finetuned": {**model_source(finetuned), "command": card.get("command"),
                                         "val_accuracy": (card.get("metrics") or {}).get("val_accuracy")}},
     }
