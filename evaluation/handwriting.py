@@ -8,6 +8,11 @@ The real-handwriting dev benchmark: digits that are not MNIST's, through the one
   conventions                 writing conventions MNIST rarely has, drawn as canvas strokes (crossed 7,
                               1 with flag and foot, closed 4, straight-stem 9, few-point digits, ...)
   MNIST strokes               MNIST test digits re-drawn as strokes: skeleton -> polyline -> one brush
+  real strokes (with --real-strokes or $DIGITLAB_UNIPEN): real pen strokes of writers no model trained on
+    held-out site             a whole site (digitlab.data.unipen.HELD_OUT_SITE) on the canvas, pen-ups kept
+    held-out site, pen-ups    the same digits with the pen's moves between strokes drawn (pen-ups lost)
+    unseen writers            the training sites' validation writers, per site
+    real numbers              2-6 digits one writer wrote in a row, read through the Numbers path (--number)
 
 Pictures come from digitlab/data/handwriting_test.py, which training never uses (own code path,
 parameters and seeds).  Writes <out>/handwriting.json (accuracy, per-class accuracy, confusion,
@@ -22,6 +27,7 @@ given (never over the committed report): seconds, for tests.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from digitlab import cli
 from digitlab.paths import REPORTS_DIR
@@ -35,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", action="append", help="model name in models/, a .keras file or an exported model; repeatable (default: every usable model)")
     p.add_argument("--n", type=int, default=2000, help=f"pictures per set at most; load_digits has 1,797 (default 2000; --quick {QUICK_N})")
     p.add_argument("--seed", type=int, default=0, help="seed of the benchmark's pictures (default 0: the committed report's)")
+    p.add_argument("--real-strokes", type=Path, default=None, metavar="PATH",
+                   help="real-strokes file (gzipped JSON, digitlab/data/unipen.py) for the real sets (default $DIGITLAB_UNIPEN; none: skipped)")
     p.add_argument("--tta", action="store_true", help="also measure test-time augmentation (11 variants of each input; ~11x the model time)")
     cli.add_out(p, DEFAULT_OUT, "folder for handwriting.json, handwriting.md and the figures")
     cli.add_mnist(p)
@@ -46,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     n = min(a.n, QUICK_N) if a.quick else a.n
 
     from digitlab import data
+    from digitlab.data import unipen
     from digitlab.evaluation import handwriting
     from digitlab.files import atomic_write_bytes, atomic_write_json, sha256
     from digitlab.models import artifacts, cards
@@ -61,10 +70,24 @@ def main(argv: list[str] | None = None) -> int:
         mnist = data.load_mnist(a.mnist)
     except (artifacts.ModelError, data.DataError) as e:
         return cli.error(e)
-    sets = handwriting.build_sets(n, a.seed, (mnist.x_test, mnist.y_test))
+    sets = list(handwriting.build_sets(n, a.seed, (mnist.x_test, mnist.y_test)))
+    real = a.real_strokes or unipen.default_path()
+    split = None
+    if real is None:
+        print(f"real-strokes sets skipped: no --real-strokes and no ${unipen.ENV_VAR}", file=sys.stderr)
+    else:
+        try:
+            split = unipen.split(unipen.load(real))
+        except unipen.UnipenError as e:
+            return cli.error(e)
+        sets += list(handwriting.real_sets(split, n, a.seed))
     inputs = [handwriting.prepare_set(s) for s in sets]
     print(f"prepared {sum(len(s.labels) for s in inputs)} pictures in {len(inputs)} sets", file=sys.stderr, flush=True)
-    report = handwriting.run(models, inputs, tta=a.tta, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    report = handwriting.run(models, inputs, tta=a.tta, progress=log)
+    if split is not None:
+        report["real_numbers"] = {m.name: handwriting.real_numbers(split, m, a.seed, n if a.quick else None, log) for m in models}
+        report["real_strokes"] = {"file": str(real), "sha256": unipen.fingerprint(real), "split": split.describe()}
     default = artifacts.best_model().name if not a.model else None
     report = {
         "command": cards.command_line(argv, __file__),

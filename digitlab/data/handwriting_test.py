@@ -178,16 +178,29 @@ def _u(rng, a, b):
     return float(rng.uniform(a, b))
 
 
+# Where the conventions come from: continental European school scripts (German Schulausgangsschrift, French
+# ecriture scolaire, Swiss Schnurlischrift) teach the 1 with a long up-stroke, the crossed 7, the open 4 and the
+# 9 with a curved tail; engineering lettering (ISO 3098, ANSI Y14.2) and printed forms give the 1 with a foot,
+# the flat-topped 3 and the Z-shaped 2; computing and Scandinavian forms the slashed zero (and typewriter
+# faces the dotted one); primary-school "snowman" eights are two circles; cursive hands loop the 2.
 STYLES: dict[str, tuple[int, Callable]] = {
     "0 oval": (0, lambda r: [_arc(0.35, 0.5, 0.3, 0.48, 95, 95 + 360 + _u(r, 0, 25))]),
+    "0 slashed": (0, lambda r: [_arc(0.35, 0.5, 0.3, 0.48, 95, 95 + 360 + _u(r, 0, 15)),
+                                _line((_u(r, -0.08, 0.05), _u(r, 0.95, 1.08)), (_u(r, 0.65, 0.78), _u(r, -0.08, 0.05)))]),
+    "0 slashed backwards": (0, lambda r: [_arc(0.35, 0.5, 0.28, 0.48, 95, 95 + 360 + _u(r, 0, 15)),
+                                          _line((_u(r, 0.0, 0.08), _u(r, -0.05, 0.05)), (_u(r, 0.62, 0.72), _u(r, 0.95, 1.05)))]),
+    "0 dotted": (0, lambda r: [_arc(0.35, 0.5, 0.3, 0.48, 95, 95 + 360 + _u(r, 0, 15)),
+                               _line((0.35 + _u(r, -0.03, 0.03), 0.5 + _u(r, -0.04, 0.04)), (0.37, 0.51))]),
     "0 narrow, open": (0, lambda r: [_arc(0.3, 0.5, 0.2, 0.48, 80, 80 + 360 - _u(r, 5, 25))]),
     "1 bare stroke": (1, lambda r: [_line((0.35 + _u(r, -0.05, 0.08), 0.0), (0.35, 1.0))]),
     "1 flag and foot": (1, lambda r: [_line((0.12, _u(r, 0.2, 0.35)), (0.4, 0.0), (0.4, 1.0)), _line((0.1, 1.0), (0.7, 1.0))]),
+    "1 foot only": (1, lambda r: [_line((0.4, 0.0), (0.4, 1.0)), _line((_u(r, 0.1, 0.2), 1.0), (_u(r, 0.6, 0.7), 1.0))]),
     "1 long flag": (1, lambda r: [_line((_u(r, 0.0, 0.1), _u(r, 0.35, 0.5)), (0.45, 0.0), (0.45, 1.0))]),
     "1 caret flag and foot": (1, lambda r: [_line((0.0, _u(r, 0.45, 0.65)), (0.4, 0.0), (0.4, 1.0)), _line((_u(r, 0.05, 0.15), 1.0), (0.72, 1.0))]),
     "2 plain": (2, lambda r: [_join(_arc(0.35, 0.27, 0.3, 0.25, 165, -30), _line((0.0, 1.0), (0.7, 1.0)))]),
     "2 with a loop": (2, lambda r: [_join(_arc(0.35, 0.27, 0.3, 0.25, 165, -30), _line((0.25, 0.76)),
                                           _arc(0.15, 0.84, 0.13, 0.12, 40, 330, 18), _line((0.45, 0.96), (0.72, 0.94)))]),
+    "2 Z-shaped": (2, lambda r: [_line((0.02, _u(r, 0.0, 0.1)), (0.7, 0.0), (0.02, 1.0), (0.72, 1.0))]),
     "3 round": (3, lambda r: [_join(_arc(0.32, 0.26, 0.28, 0.24, 150, -90), _arc(0.32, 0.74, 0.32, 0.26, 90, -150))]),
     "3 flat top": (3, lambda r: [_join(_line((0.0, 0.0), (0.62, 0.0), (0.25, 0.42)), _arc(0.3, 0.71, 0.33, 0.29, 100, -155))]),
     "4 open top": (4, lambda r: [_line((_u(r, 0.2, 0.35), 0.0), (0.0, 0.62), (0.74, 0.62)), _line((0.52, _u(r, 0.15, 0.35)), (0.52, 1.0))]),
@@ -208,10 +221,12 @@ STYLES: dict[str, tuple[int, Callable]] = {
     "8 one stroke": (8, lambda r: [np.stack([0.35 + 0.3 * np.sin(2 * t), 0.5 - 0.48 * np.cos(t)], -1)
                                    for t in [np.linspace(0, 2 * np.pi + 0.2, 60)]]),
     "8 two loops": (8, lambda r: [_arc(0.35, 0.24, 0.22, 0.22, -90, 270), _arc(0.35, 0.72, 0.3, 0.27, 90, 450)]),
+    "8 two circles apart": (8, lambda r: [_arc(0.35, 0.22, 0.2, 0.21, 90, 450), _arc(0.35, 0.73, 0.27, 0.26, 90, 450)]),
     "9 straight stem": (9, lambda r: [_join(_arc(0.33, 0.26, 0.28, 0.24, 10, 370), _line((0.61, 1.0)))]),
     "9 curled": (9, lambda r: [_join(_arc(0.33, 0.26, 0.28, 0.24, 10, 370), _line((0.6, 0.75)), _arc(0.38, 0.78, 0.22, 0.2, 0, -160, 14))]),
     "9 open loop": (9, lambda r: [_join(_arc(0.33, 0.28, 0.28, 0.24, _u(r, 40, 70), 360), _line((0.61, 0.1), (0.6, 1.0)))]),
     "9 angular loop": (9, lambda r: [_line((0.6, 0.32), (0.6, 0.02), (0.03, _u(r, 0.05, 0.2)), (_u(r, 0.15, 0.3), 0.46), (0.6, 0.32), (0.58, 1.0))]),
+    "9 curved tail": (9, lambda r: [_join(_arc(0.36, 0.26, 0.27, 0.24, 10, 370), _bezier((0.63, 0.3), (0.66, 0.95), (_u(r, 0.1, 0.25), 0.98)))]),
     "9 slanted stem": (9, lambda r: [_join(_arc(0.36, 0.26, 0.26, 0.24, 10, 370), _line((0.4, 1.0)))]),
 }
 SAMPLING = {  # how the pen's path reaches the picture: share of drawings, points every this share of the height (None: mouse)

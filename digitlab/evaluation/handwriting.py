@@ -7,6 +7,10 @@
     run            every model on every set -> one report (``evaluation/handwriting.py`` writes it)
     markdown       the report as Markdown tables
 
+    real_sets      real pen strokes (``digitlab.data.unipen``) of writers no model trained on: the held-out
+                   site with pen-ups kept and lost, the training sites' validation writers (per site)
+    real_numbers   numbers one real writer wrote in a row, read through the Numbers path (``read_number``)
+
 The sets: scikit-learn's bundled ``load_digits`` (1,797 real digits by 43 writers, 8x8) rendered as
 uploaded photos and as canvas drawings at three sizes; a writing-conventions set drawn as canvas
 strokes; MNIST test digits re-drawn as strokes.  Canvas drawings reach ``preprocess.prepare`` as the
@@ -55,6 +59,74 @@ def build_sets(n: int, seed: int, mnist_test: tuple[np.ndarray, np.ndarray]) -> 
         yield hw.load_digits_canvas(size, n, seed)
     yield hw.conventions(n, seed)
     yield hw.mnist_strokes(x[pick], y[pick], seed)
+
+
+REAL_HELD_OUT = "real strokes: held-out site"
+REAL_HELD_OUT_JOINED = "real strokes: held-out site, pen-ups lost"
+REAL_WRITERS = "real strokes: unseen writers"
+
+
+def _real_set(name: str, items: list, seed: int, salt: int, joined: bool, about: str) -> hw.PictureSet:
+    """Every item drawn once on the canvas as people draw (size, place, brush of the app's range), white on black."""
+    from digitlab.data import unipen
+
+    rng = np.random.default_rng([seed + hw.SEED_OFFSET, salt])
+    pictures = [unipen.render(i.strokes, rng, joined=joined and len(i.strokes) > 1) for i in items]
+    return hw.PictureSet(name, pictures, np.asarray([i.label for i in items], np.int64), "no", [i.source for i in items],
+                         ["pen-ups lost" if joined else "pen-ups kept"] * len(items), about)
+
+
+def real_sets(split, n: int, seed: int) -> Iterator[hw.PictureSet]:
+    """The real-strokes sets of ``split`` (``unipen.split``): nobody in them was trained on.  ``styles`` holds each
+    picture's site, so the report has per-site figures.  ``n`` items per set at most (a seeded sample)."""
+
+    def some(items, salt):
+        if len(items) <= n:
+            return items
+        keep = np.sort(np.random.default_rng([seed, salt]).choice(len(items), size=n, replace=False))
+        return [items[i] for i in keep]
+
+    site = split.held_out_site
+    held = some(split.held_out, 31)
+    yield _real_set(REAL_HELD_OUT, held, seed, 21, False,
+                    f"site {site} ({len({i.writer for i in held})} writers) as canvas drawings, every pen-up kept")
+    yield _real_set(REAL_HELD_OUT_JOINED, held, seed, 22, True,
+                    "the same digits with the pen's moves between strokes drawn (pen-ups lost)")
+    val = some(split.val, 32)
+    yield _real_set(REAL_WRITERS, val, seed, 23, False,
+                    f"writers of the training sites kept apart ({len({(i.source, i.writer) for i in val})} writers), per site")
+
+
+def real_numbers(split, classifier, seed: int, n: int | None = None, progress: Callable[[str], None] | None = None) -> dict:
+    """Numbers of 2-6 digits one writer wrote in a row on one line (``unipen.runs_on_a_line``) of the held-out
+    site and the validation writers, drawn on a 560x280 canvas where the writer put each stroke and read
+    through ``numbers.read_number`` as the Numbers page and ``predict.py --number`` do: whole-number accuracy
+    overall, per site and per length."""
+    from collections import defaultdict
+
+    from digitlab.data import unipen
+    from digitlab.files import png_bytes
+    from digitlab.serving import numbers
+
+    runs = unipen.runs_on_a_line(split.held_out) + unipen.runs_on_a_line(split.val)
+    if n is not None and len(runs) > n:
+        runs = [runs[i] for i in np.sort(np.random.default_rng([seed, 33]).choice(len(runs), size=n, replace=False))]
+    rng = np.random.default_rng([seed + hw.SEED_OFFSET, 24])
+    groups: dict[str, list[bool]] = defaultdict(list)
+    misread = []
+    for run in runs:
+        truth = "".join(str(i.label) for i in run)
+        read = numbers.read_number(png_bytes(unipen.render_number(run, rng)), classifier, invert="no").number
+        right = read == truth
+        for key in ("all", f"site {run[0].source}", f"{len(run)} digits"):
+            groups[key].append(right)
+        if not right and len(misread) < 20:
+            misread.append({"number": truth, "read": read, "site": run[0].source, "writer": run[0].writer})
+    if progress:
+        progress(f"{classifier.name}: {len(runs)} real numbers read")
+    return {"n": len(runs), "whole_number": float(np.mean(groups["all"])) if runs else 0.0,
+            "groups": {k: {"n": len(v), "whole_number": float(np.mean(v))} for k, v in sorted(groups.items()) if k != "all"},
+            "misread": misread}
 
 
 def prepare_set(s: hw.PictureSet) -> Inputs:
@@ -161,6 +233,18 @@ def markdown(report: dict, default: str | None = None) -> str:
         styles = results[models[0]][CONVENTIONS]["styles"]
         rows = [[f"{s} ({styles[s]['n']})", *(pct(results[m][CONVENTIONS]["styles"][s]["accuracy"], 0) for m in models)] for s in styles]
         lines += ["## Conventions set, per style", "", table(["style (n)", *models], rows), ""]
+    real = [s for s in sets if s.startswith("real strokes") and "styles" in results[models[0]][s]]
+    if real:
+        rows = [[f"{s}: site {site} ({r['n']})", *(pct(results[m][s]["styles"][site]["accuracy"]) for m in models)]
+                for s in real for site, r in results[models[0]][s]["styles"].items()]
+        lines += ["## Real strokes, per site", "", table(["set: site (n)", *models], rows), ""]
+    if report.get("real_numbers"):
+        nums = report["real_numbers"]
+        keys = ["all", *next(iter(nums.values()))["groups"]]
+        rows = [[f"{k} ({nums[models[0]]['n'] if k == 'all' else nums[models[0]]['groups'][k]['n']})",
+                 *(pct(nums[m]["whole_number"] if k == "all" else nums[m]["groups"][k]["whole_number"]) for m in models)] for k in keys]
+        lines += ["## Real numbers (one writer's digits in a row, read through the Numbers path): whole number right", "",
+                  table(["numbers (n)", *models], rows), ""]
     rows = [[f"{s}: {t} ({r['n']})", *(pct(results[m][s]["sampling"][t]["accuracy"]) for m in models)]
             for s in sets for t, r in results[models[0]][s].get("sampling", {}).items()]
     if rows:

@@ -23,6 +23,7 @@ from digitlab.training.finetune import FinetuneConfig
 from digitlab.training.recipe import TeacherError, TrainConfig
 
 DISTILL_WEIGHT = 0.5  # --distill's default: half the label, half the teacher
+REAL_SHARE = 0.2  # --real-share's default: a fifth of every batch real pen strokes
 SCHEDULES = ("cosine-restarts", "onecycle", "plateau", "constant")  # TrainConfig.schedule with "_" for "-" ("cosine_restarts" is accepted)
 
 
@@ -87,7 +88,25 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
     g.add_argument("--conventions-size", type=int, default=d.conventions_size, help=f"digits edited once per run (default {d.conventions_size})")
     g.add_argument("--conventions-classes", default=d.conventions_classes,
                    help=f"the digits edited: 0 (open top), 1 (flag and foot), 4 (closed top), 7 (crossbar), 9 (open loop) (default {d.conventions_classes})")
+    g = p.add_argument_group("real pen strokes (digitlab/data/unipen.py; docs/training.md#real-pen-strokes)")
+    g.add_argument("--real-strokes", type=Path, default=d.real_strokes, metavar="PATH",
+                   help="UNIPEN-style real-strokes file (gzipped JSON) whose training writers are rendered like canvas drawings "
+                        "and mixed into training; its held-out site and validation writers never are (default: off)")
+    g.add_argument("--real-share", type=float, default=None, metavar="P",
+                   help=f"with --real-strokes: share of every augmented batch swapped for real digits of the same class (default {REAL_SHARE})")
+    g.add_argument("--real-renders", type=int, default=d.real_renders, help=f"canvas pictures per real digit (default {d.real_renders})")
+    g.add_argument("--real-conventions", type=float, default=d.real_conventions,
+                   help=f"share of real 0s, 1s and 7s given a writing convention: slash or dot, flag and foot, crossbar (default {d.real_conventions})")
+    g.add_argument("--real-joined", type=float, default=d.real_joined,
+                   help=f"share of real digits drawn with their pen-ups lost: one line through every stroke (default {d.real_joined})")
     a = p.parse_args(argv)
+    if a.real_share is not None and a.real_strokes is None:
+        p.error("--real-share needs --real-strokes")
+    real_share = (REAL_SHARE if a.real_share is None else a.real_share) if a.real_strokes is not None else 0.0
+    if a.real_strokes is not None and not a.real_strokes.is_file():
+        p.error(f"--real-strokes {a.real_strokes}: no such file")
+    if a.real_renders < 1:
+        p.error("--real-renders must be at least 1")
     for flag, value in (("--epochs", a.epochs), ("--batch-size", a.batch_size), ("--conventions-size", a.conventions_size), ("--redraw-size", a.redraw_size), ("--plateau-patience", a.plateau_patience)):
         if value < 1:
             p.error(f"{flag} must be at least 1")
@@ -96,7 +115,8 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
     if a.clean_epochs < 0:
         p.error("--clean-epochs must be 0 or more")
     for flag, value in (("--redraw", a.redraw), ("--redraw-few-points", a.redraw_few_points), ("--redraw-conventions", a.redraw_conventions),
-                        ("--redraw-elastic", a.redraw_elastic), ("--redraw-pen-path", a.redraw_pen_path), ("--conventions", a.conventions), ("--lowres", a.lowres)):
+                        ("--redraw-elastic", a.redraw_elastic), ("--redraw-pen-path", a.redraw_pen_path), ("--conventions", a.conventions), ("--lowres", a.lowres),
+                        ("--real-share", real_share), ("--real-conventions", a.real_conventions), ("--real-joined", a.real_joined)):
         if not 0 <= value <= 1:
             p.error(f"{flag} must be in [0, 1]")
     if not 0 < a.plateau_factor < 1:
@@ -113,8 +133,8 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
         p.error("--distill needs --distill-from and a weight in (0, 1]")
     if a.distill_from is not None and not a.distill_from.is_file():
         p.error(f"--distill-from {a.distill_from}: no such file")
-    if a.redraw + a.conventions > 1:
-        p.error("--redraw and --conventions add up to more than 1")
+    if a.redraw + a.conventions + real_share > 1:
+        p.error("--redraw, --conventions and --real-share add up to more than 1")
     if a.schedule == "plateau" and a.distribute == "multiworker":
         p.error("--schedule plateau needs model.fit's callbacks, which --distribute multiworker does not run")
     config = dataclasses.replace(
@@ -129,6 +149,8 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
         checkpoint=a.checkpoint, lowres=a.lowres,
         distill_from=str(a.distill_from) if a.distill_from is not None else None,
         distill=(DISTILL_WEIGHT if a.distill is None else a.distill) if a.distill_from is not None else 0.0,
+        real_strokes=str(a.real_strokes) if a.real_strokes is not None else None, real_share=real_share,
+        real_renders=a.real_renders, real_conventions=a.real_conventions, real_joined=a.real_joined,
     )
     return config, a.out
 

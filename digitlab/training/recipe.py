@@ -4,6 +4,7 @@
     augmenter            geometric + stroke-thickness augmentation for ``tf.data.map``
     teacher_targets      training targets softened by a trained model (distillation: learning without forgetting)
     redraw_pool          training digits re-drawn as canvas strokes, once per run (digitlab.data.stroke_augment)
+    real_pool            real pen strokes of the training writers rendered like the canvas (digitlab.data.unipen)
     convention_pool      training digits given a writing-convention edit (a crossed 7...), once per run
     mixer                a share of every batch swapped for digits of those pools, for ``tf.data.map``
     make_dataset         (x, y) arrays -> shuffled, augmented, batched ``tf.data`` pipeline
@@ -61,6 +62,12 @@ class TrainConfig:
     conventions: float = 0.0  # share of every augmented batch swapped for 0/1/4/7/9 given a convention edit in MNIST's pen; 0 = off
     conventions_size: int = 6000  # training digits edited once per run (cached in runs/cache/)
     conventions_classes: str = "01479"  # the digits edited (of those stroke_augment.EDITS knows)
+    # Real pen strokes (digitlab.data.unipen): digits written on tablets by real people, rendered like the canvas
+    real_strokes: str | None = None  # the real-strokes file (gzipped JSON); None = off
+    real_share: float = 0.0  # share of every augmented batch swapped for real digits of the same class
+    real_renders: int = 3  # canvas pictures per real digit (size, place, brush each drawn anew)
+    real_conventions: float = 0.15  # share of real 0s, 1s and 7s given a writing convention (slash or dot, flag and foot, bar)
+    real_joined: float = 0.2  # share of real digits drawn with their pen-ups lost (one line through every stroke)
     patience: int = 6  # EarlyStopping on val_accuracy
     max_iter: int = 200  # logistic regression solver iterations
     l2_c: float = 0.05  # logistic regression inverse regularisation strength
@@ -214,6 +221,17 @@ def convention_pool(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> tuple[
                                     cache_dir=RUNS_DIR / "cache", log=lambda m: print(m, flush=True))
 
 
+def real_pool(config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The real-strokes file's training writers (never its held-out site or validation writers: ``unipen.split``)
+    rendered ``config.real_renders`` times each like canvas drawings and prepared: ((P, 28, 28) uint8, (P,)
+    labels), cached in runs/cache/ under the file's hash and the settings (a dry run renders 200 once)."""
+    from digitlab.data import unipen
+    from digitlab.paths import RUNS_DIR
+
+    p = unipen.Pool(renders=config.real_renders, conventions=config.real_conventions, joined=config.real_joined, seed=config.seed)
+    return unipen.pool(config.real_strokes, p, dry_run=config.dry_run, cache_dir=RUNS_DIR / "cache", log=lambda m: print(m, flush=True))
+
+
 def mixer(pools: list[tuple[np.ndarray, np.ndarray, float]], seed: int):
     """A function (images (B,28,28,1), one-hot labels (B,10)) -> the batch with each digit swapped, with
     probability ``share``, for a random digit of the same class from a pool ((P, 28, 28) uint8, (P,)
@@ -251,8 +269,8 @@ def mixer(pools: list[tuple[np.ndarray, np.ndarray, float]], seed: int):
 
 def make_dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig, training: bool, augment=None):
     """Batches of ((B,28,28,1) float32, (B,10) one-hot or distilled targets: ``teacher_targets``); training
-    shuffles and augments: re-drawn digits
-    (``config.redraw``) and convention-edited digits (``config.conventions``) mixed in, then the geometric
+    shuffles and augments: re-drawn digits (``config.redraw``), convention-edited digits (``config.conventions``)
+    and real pen strokes (``config.real_share``) mixed in, then the geometric
     and stroke augmentation, applied to all.
 
     ``augment``: an optional boolean ``tf.Variable`` read at every batch; augmentation happens
@@ -265,6 +283,8 @@ def make_dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig, training: bo
         pools.append((*redraw_pool(x, y, config), config.redraw))
     if training and config.conventions > 0:
         pools.append((*convention_pool(x, y, config), config.conventions))
+    if training and config.real_share > 0:
+        pools.append((*real_pool(config), config.real_share))
     if pools:
         steps.append(mixer(pools, config.seed))
     if training and Augmentation.of(config).active:

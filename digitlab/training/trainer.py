@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlab import data, files
+from digitlab.data import unipen
 from digitlab.evaluation import evaluate, metrics
 from digitlab.models import artifacts, cards
 from digitlab.paths import MODELS_DIR, RUNS_DIR
@@ -510,6 +511,7 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=(), command: str 
         **({"distributed": worker.card(model)} if worker else {}),
         **({"init": init} if init else {}),
         **({"distill": {**model_source(Path(config.distill_from)), "weight": config.distill}} if config.distill > 0 else {}),
+        **({"real_strokes": unipen.card(config.real_strokes)} if config.real_share > 0 else {}),
     }
     report = {"val": metrics.jsonable(val), "test": metrics.jsonable(test), "history": history}
     extras = {

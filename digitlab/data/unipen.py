@@ -1,0 +1,391 @@
+"""Real pen strokes: UNIPEN's isolated digits, written on tablets by real people, rendered the way the
+app's canvas draws them and prepared through the one preprocessing path.
+
+The file (not committed; ``$DIGITLAB_UNIPEN`` or a path given by hand) is a gzipped JSON list of
+``{"source": "syn", "file": "...", "label": 7, "strokes": [[[x, y], ...], ...]}``: one list of points per
+pen-down, tablet units, y down, not scaled or centred.  A ``source`` is a site (the institution that
+collected it), a ``file`` one writer's session.  Real data: some items are mis-segmented or written
+sideways; they stay in (label noise is reported, not hidden).
+
+    load          the file -> ``Item``s, every field checked (a clear ``DataError`` otherwise)
+    split         writer-disjoint train / validation of the training sites, one site held out entirely
+    render        one item's strokes -> a (280, 280) uint8 canvas picture, white ink on black: the digit
+                  placed and sized as people draw on the app's canvas, one brush width of the app's slider
+                  range, every pen-up kept (or, for ``joined``, the pen's moves drawn: pen-ups lost)
+    edit          writing conventions added to real strokes, label-preserving: a slash or a dot in a 0,
+                  a flag and a foot on a 1, a bar across a 7 (``EDITS``)
+    pool          items -> prepared model inputs for training (``digitlab.training.recipe``), cached
+    numbers       digits one writer wrote in a row on one line -> a real number, as one canvas picture
+
+Splitting is by writer or by site, never by item: a writer's digits all land on one side.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from digitlab.data.mnist import DataError
+
+ENV_VAR = "DIGITLAB_UNIPEN"
+SITES = ("syn", "app", "apa", "art", "gmd", "imp")  # the sites of unipen_dev.json.gz
+HELD_OUT_SITE = "app"  # never trained on, never tuned on: the project's own unseen-site figure (115 writers)
+VAL_WRITERS = 0.2  # share of each training site's writers kept for writer-disjoint validation
+SPLIT_SEED = 20261123  # fixed, independent of any training seed: every model sees the same split
+CANVAS = 280  # the app's canvas side (px)
+BRUSH = (6, 40)  # the app's brush slider range (px); Home's default is 20
+HEIGHT = (0.3, 0.88)  # digit height / canvas side, as people draw on it
+MAX_POINTS = 20_000  # points per item: more is not a handwritten digit (the file's largest has ~500)
+
+
+class UnipenError(DataError):
+    """The real-strokes file is missing or not in the expected format; the message says which item and why."""
+
+
+@dataclass(frozen=True)
+class Item:
+    source: str  # site
+    writer: str  # the file the digit came from: one writer's session at that site
+    label: int
+    strokes: tuple  # of (n, 2) float64 arrays, one per pen-down, tablet units, y down
+    index: int  # position in the file: consecutive items of one writer were written in a row
+
+
+def default_path() -> Path | None:
+    """``$DIGITLAB_UNIPEN`` when set, else None: the data is not part of the repository."""
+    value = os.environ.get(ENV_VAR)
+    return Path(value) if value else None
+
+
+def _strokes(raw, where: str) -> tuple:
+    if not isinstance(raw, list) or not raw:
+        raise UnipenError(f"{where}: 'strokes' must be a non-empty list of strokes")
+    out = []
+    for k, s in enumerate(raw):
+        try:
+            a = np.asarray(s, np.float64)
+        except (TypeError, ValueError) as e:
+            raise UnipenError(f"{where}: stroke {k} is not a list of [x, y] points ({e})") from e
+        if a.ndim != 2 or a.shape[1] != 2 or len(a) == 0 or not np.all(np.isfinite(a)):
+            raise UnipenError(f"{where}: stroke {k} must be a non-empty list of finite [x, y] points, not shape {a.shape}")
+        out.append(a)
+    if sum(len(a) for a in out) > MAX_POINTS:
+        raise UnipenError(f"{where}: more than {MAX_POINTS:,} points: not one handwritten digit")
+    return tuple(out)
+
+
+def load(path: str | os.PathLike) -> list[Item]:
+    """The real-strokes file (gzipped JSON, or plain JSON) -> its items, in file order, every field checked."""
+    path = Path(path)
+    if not path.is_file():
+        raise UnipenError(f"real-strokes file {path}: no such file (it is not part of the repository; "
+                          f"see docs/training.md#real-pen-strokes)")
+    try:
+        with path.open("rb") as f:
+            head = f.read(2)
+        opener = gzip.open if head == b"\x1f\x8b" else open
+        with opener(path, "rt", encoding="utf-8") as f:
+            raw = json.load(f)
+    except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UnipenError(f"real-strokes file {path}: not readable gzipped JSON ({type(e).__name__}: {e})") from e
+    if not isinstance(raw, list) or not raw:
+        raise UnipenError(f"real-strokes file {path}: expected a non-empty JSON list of items")
+    items = []
+    for i, r in enumerate(raw):
+        where = f"{path.name} item {i}"
+        if not isinstance(r, dict):
+            raise UnipenError(f"{where}: expected an object with source, file, label and strokes")
+        missing = {"source", "file", "label", "strokes"} - set(r)
+        if missing:
+            raise UnipenError(f"{where}: missing {', '.join(sorted(missing))}")
+        label = r["label"]
+        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
+            raise UnipenError(f"{where}: label must be a digit 0-9, not {label!r}")
+        if not isinstance(r["source"], str) or not r["source"] or not isinstance(r["file"], str) or not r["file"]:
+            raise UnipenError(f"{where}: source and file must be non-empty strings")
+        items.append(Item(r["source"], r["file"], label, _strokes(r["strokes"], where), i))
+    return items
+
+
+def fingerprint(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return "sha256:" + h.hexdigest()
+
+
+@dataclass
+class Split:
+    train: list[Item]
+    val: list[Item]  # other writers of the training sites
+    held_out: list[Item]  # one whole site
+    held_out_site: str
+
+    def describe(self) -> dict:
+        def part(items):
+            return {"items": len(items), "writers": len({(i.source, i.writer) for i in items}),
+                    "sites": sorted({i.source for i in items})}
+
+        return {"held_out_site": self.held_out_site, "train": part(self.train), "val": part(self.val),
+                "held_out": part(self.held_out), "val_writers": VAL_WRITERS, "seed": SPLIT_SEED}
+
+
+def split(items: list[Item], held_out_site: str = HELD_OUT_SITE, val_writers: float = VAL_WRITERS,
+          seed: int = SPLIT_SEED) -> Split:
+    """Writer-disjoint split: ``held_out_site`` entirely apart; of every other site, ``val_writers`` of its
+    writers (at least one when it has two or more) for validation, the rest for training."""
+    sites = sorted({i.source for i in items})
+    if held_out_site not in sites:
+        raise UnipenError(f"held-out site {held_out_site!r} has no items (sites: {', '.join(sites)})")
+    rng = np.random.default_rng(seed)
+    val_keys = set()
+    for site in sites:
+        if site == held_out_site:
+            continue
+        writers = sorted({i.writer for i in items if i.source == site})
+        k = int(round(val_writers * len(writers)))
+        if len(writers) >= 2:
+            k = min(max(k, 1), len(writers) - 1)
+        else:
+            k = 0
+        val_keys |= {(site, w) for w in rng.permutation(writers)[:k]}
+    train = [i for i in items if i.source != held_out_site and (i.source, i.writer) not in val_keys]
+    val = [i for i in items if (i.source, i.writer) in val_keys]
+    held = [i for i in items if i.source == held_out_site]
+    return Split(train, val, held, held_out_site)
+
+
+def card(path: str | os.PathLike) -> dict:
+    """What a model card keeps of the real strokes it was trained with: the file's name and hash, the split."""
+    return {"file": Path(path).name, "sha256": fingerprint(path), "split": split(load(path)).describe()}
+
+
+# ----------------------------------------------------------------------------- writing conventions on real strokes
+
+
+def _box(strokes) -> tuple[np.ndarray, np.ndarray]:
+    allp = np.concatenate(strokes)
+    return allp.min(0), allp.max(0)
+
+
+def _slash_0(strokes, rng):
+    """A slash through the 0 (Scandinavian, engineering and computing forms: Ø), corner to corner, past the oval."""
+    lo, hi = _box(strokes)
+    size = hi - lo
+    over = rng.uniform(0.0, 0.15) * size
+    a, b = np.array([lo[0] - over[0], hi[1] + over[1]]), np.array([hi[0] + over[0], lo[1] - over[1]])
+    if rng.uniform() < 0.25:  # the other way round (\), rarer
+        a, b = np.array([lo[0] - over[0], lo[1] - over[1]]), np.array([hi[0] + over[0], hi[1] + over[1]])
+    return [*strokes, np.linspace(a, b, 8) + rng.normal(0, 0.01 * size.max(), (8, 2))]
+
+
+def _dot_0(strokes, rng):
+    """A dot in the middle of the 0 (typewriter and programmer's zero)."""
+    lo, hi = _box(strokes)
+    c = (lo + hi) / 2 + rng.normal(0, 0.05, 2) * (hi - lo)
+    r = rng.uniform(0.01, 0.05) * (hi - lo).max()
+    return [*strokes, c + np.array([[0, 0], [r, r * 0.5]])]
+
+
+def _flag_foot_1(strokes, rng):
+    """A flag from the top of the 1 down to the left, a foot across its base, or both (continental and
+    engineering lettering; the printed 1)."""
+    lo, hi = _box(strokes)
+    h = hi[1] - lo[1]
+    allp = np.concatenate(strokes)
+    top = allp[np.argmin(allp[:, 1])]
+    bottom = allp[np.argmax(allp[:, 1])]
+    out = list(strokes)
+    kind = rng.choice(["flag", "foot", "both"], p=[0.45, 0.15, 0.4])
+    if kind in ("flag", "both"):
+        length, turn = rng.uniform(0.2, 0.55) * h, np.deg2rad(rng.uniform(25, 60))  # from straight down
+        end = top + length * np.array([-np.sin(turn), np.cos(turn)])
+        out.insert(0, np.linspace(end, top, 6))
+    if kind in ("foot", "both"):
+        half = rng.uniform(0.15, 0.3) * h
+        y = bottom[1] + rng.uniform(-0.02, 0.02) * h
+        out.append(np.linspace([bottom[0] - half, y], [bottom[0] + half, y], 6))
+    return out
+
+
+def _cross_7(strokes, rng):
+    """A bar across the 7's stem near its middle (continental European 7)."""
+    lo, hi = _box(strokes)
+    h, w = hi[1] - lo[1], hi[0] - lo[0]
+    y = lo[1] + rng.uniform(0.45, 0.62) * h
+    allp = np.concatenate(strokes)
+    near = allp[np.abs(allp[:, 1] - y) < 0.1 * h]
+    x = float(np.median(near[:, 0])) if len(near) else (lo[0] + hi[0]) / 2
+    half = rng.uniform(0.25, 0.45) * max(w, 0.4 * h)
+    tilt = rng.uniform(-0.05, 0.05) * h
+    return [*strokes, np.linspace([x - half, y + tilt], [x + half, y - tilt], 6)]
+
+
+EDITS = {0: (_slash_0, _dot_0), 1: (_flag_foot_1,), 7: (_cross_7,)}
+EDITS_VERSION = 1  # part of every cached pool's key
+
+
+def edit(strokes, label: int, rng: np.random.Generator):
+    """``strokes`` with a writing convention of ``label`` added (``EDITS``), or unchanged when it has none."""
+    makers = EDITS.get(label)
+    if not makers:
+        return strokes
+    return makers[int(rng.integers(len(makers)))](list(strokes), rng)
+
+
+# ----------------------------------------------------------------------------- rendering like the canvas
+
+
+def render(strokes, rng: np.random.Generator, *, brush: float | None = None, height: float | None = None,
+           joined: bool = False) -> np.ndarray:
+    """A digit's strokes -> (CANVAS, CANVAS) uint8, white ink on black, as the app's dark canvas gives it:
+    scaled (aspect kept) to ``height`` x the canvas side (default: random in ``HEIGHT``), placed at random
+    inside it, each pen-down one anti-aliased polyline of ``brush`` px (default: random in the slider's
+    ``BRUSH`` range, at most a quarter of the digit's height).  ``joined``: the pen's moves between strokes
+    drawn as lines too (a tablet trajectory whose pen-ups were lost)."""
+    lo, hi = _box(strokes)
+    size = np.maximum(hi - lo, 1e-6)
+    h = CANVAS * (rng.uniform(*HEIGHT) if height is None else height)
+    scale = h / max(size[1], 0.35 * size[0])  # a sideways or flat item still fits
+    if size[0] * scale > 0.95 * CANVAS:
+        scale = 0.95 * CANVAS / size[0]
+    b = float(rng.uniform(*BRUSH) if brush is None else brush)
+    b = max(2.0, min(b, 0.25 * max(size[1] * scale, 8)))
+    pts = [(s - lo) * scale for s in strokes]
+    if joined:
+        pts = [np.concatenate(pts)]
+    ext = size * scale + b
+    free = CANVAS - ext
+    shift = np.array([rng.uniform(0, f) if f > 0 else f / 2 for f in free]) + b / 2
+    ink = np.zeros((CANVAS, CANVAS), np.uint8)
+    for p in pts:
+        q = np.round((p + shift) * 4).astype(np.int32)
+        if len(q) == 1 or np.ptp(q, axis=0).max() < 4:  # a dot: the brush's disc
+            cv2.circle(ink, tuple(int(v) for v in q[0]), int(b * 2), 255, -1, cv2.LINE_AA, shift=2)
+        else:
+            cv2.polylines(ink, [q], False, 255, int(round(b)), cv2.LINE_AA, shift=2)
+    return ink
+
+
+@dataclass(frozen=True)
+class Pool:
+    """How the training pool is rendered (written into the model card through ``TrainConfig``)."""
+
+    renders: int = 3  # canvas pictures per real digit, each with its own size, place and brush
+    conventions: float = 0.15  # share of 0s, 1s and 7s given a writing-convention edit (``EDITS``)
+    joined: float = 0.2  # share drawn with the pen-ups lost (one line through every stroke)
+    seed: int = 0
+
+
+def prepare_items(items: list[Item], renders: int, seed: int, conventions: float = 0.0, joined: float = 0.0,
+                  log=None) -> tuple[np.ndarray, np.ndarray]:
+    """Items -> ((N * renders, 28, 28) uint8 model inputs x 255, labels) through ``preprocess.prepare`` as the
+    app reads its canvas (``invert="no"``); a rendering with no ink found is dropped."""
+    from digitlab import preprocess
+
+    rng = np.random.default_rng([seed, 4242])
+    out, labels, edited = [], [], 0
+    t0 = time.time()
+    for item in items:
+        for _ in range(renders):
+            strokes = item.strokes
+            if conventions and item.label in EDITS and rng.uniform() < conventions:
+                strokes, edited = edit(strokes, item.label, rng), edited + 1
+            canvas = render(strokes, rng, joined=bool(joined and len(strokes) > 1 and rng.uniform() < joined))
+            p = preprocess.prepare(canvas, invert="no")
+            if not p.no_ink:
+                out.append(np.round(p.image * 255).astype(np.uint8))
+                labels.append(item.label)
+    if log:
+        log(f"real strokes: {len(out)} canvas pictures of {len(items)} real digits ({edited} with a writing-convention edit) "
+            f"in {time.time() - t0:.1f} s")
+    return np.asarray(out, np.uint8).reshape(-1, 28, 28), np.asarray(labels, np.int64)
+
+
+def pool(path: str | os.PathLike, p: Pool, dry_run: bool = False, cache_dir=None, log=print) -> tuple[np.ndarray, np.ndarray]:
+    """The training sites' training writers (``split``), rendered ``p.renders`` times each and prepared:
+    ((P, 28, 28) uint8, (P,) labels), kept in ``cache_dir`` under the file's hash, ``p`` and the preprocessing
+    version.  A dry run renders 200 items once."""
+    from digitlab import preprocess
+
+    key = hashlib.sha256(json.dumps({"file": fingerprint(path), **asdict(p), "dry_run": dry_run, "edits": EDITS_VERSION,
+                                     "preprocess": preprocess.PREPROCESS_VERSION, "held_out": HELD_OUT_SITE,
+                                     "split": SPLIT_SEED}, sort_keys=True).encode()).hexdigest()[:16]
+    cached = None if cache_dir is None else Path(cache_dir) / f"unipen-{key}.npz"
+    if cached is not None and cached.is_file():
+        with np.load(cached) as f:
+            return f["x"], f["y"]
+    train = split(load(path)).train
+    if dry_run:
+        train = [train[i] for i in np.random.default_rng(p.seed).choice(len(train), size=min(200, len(train)), replace=False)]
+    x, y = prepare_items(train, 1 if dry_run else p.renders, p.seed, p.conventions, p.joined, log=log)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, x=x, y=y)
+        tmp.replace(cached)
+    return x, y
+
+
+# ----------------------------------------------------------------------------- real numbers
+
+
+def runs_on_a_line(items: list[Item], lengths=(2, 6)) -> list[list[Item]]:
+    """Digits one writer wrote in a row on one line: consecutive items of one file, each starting to the right
+    of the one before, overlapping it vertically by half the smaller height, with a gap under 1.5 heights.
+    Maximal runs are cut into pieces of ``lengths[0]``-``lengths[1]`` digits."""
+    runs, cur = [], []
+
+    def close():
+        i = 0
+        while len(cur) - i >= lengths[0]:
+            n = min(lengths[1], len(cur) - i)
+            if len(cur) - i - n == 1 and n > lengths[0]:
+                n -= 1  # never leave a single digit behind
+            runs.append(cur[i : i + n])
+            i += n
+
+    for item in items:
+        if cur:
+            prev = cur[-1]
+            (plo, phi), (lo, hi) = _box(prev.strokes), _box(item.strokes)
+            ph, h = phi[1] - plo[1], hi[1] - lo[1]
+            overlap = min(phi[1], hi[1]) - max(plo[1], lo[1])
+            same = (item.source == prev.source and item.writer == prev.writer and item.index == prev.index + 1)
+            on_line = (lo[0] > plo[0] + 0.3 * (phi[0] - plo[0]) and overlap > 0.5 * min(ph, h) and lo[0] - phi[0] < 1.5 * max(ph, h))
+            if same and on_line:
+                cur.append(item)
+                continue
+            close()
+        cur = [item]
+    close()
+    return runs
+
+
+def render_number(run: list[Item], rng: np.random.Generator, width: int = 560, height: int = 280) -> np.ndarray:
+    """A run of one writer's digits -> (height, width) uint8 canvas, white on black, as the Numbers page's
+    canvas gives it: every pen-down where the writer put it (one scale for the whole number), one brush."""
+    strokes = [s for item in run for s in item.strokes]
+    lo, hi = _box(strokes)
+    size = np.maximum(hi - lo, 1e-6)
+    scale = min(0.85 * width / size[0], 0.6 * height / size[1])
+    digit_h = np.median([np.ptp(np.concatenate(i.strokes)[:, 1]) for i in run]) * scale
+    b = max(3.0, min(rng.uniform(*BRUSH), 0.2 * digit_h))
+    shift = (np.array([width, height]) - size * scale) / 2
+    ink = np.zeros((height, width), np.uint8)
+    for s in strokes:
+        q = np.round(((s - lo) * scale + shift) * 4).astype(np.int32)
+        if len(q) == 1 or np.ptp(q, axis=0).max() < 4:
+            cv2.circle(ink, tuple(int(v) for v in q[0]), int(b * 2), 255, -1, cv2.LINE_AA, shift=2)
+        else:
+            cv2.polylines(ink, [q], False, 255, int(round(b)), cv2.LINE_AA, shift=2)
+    return ink

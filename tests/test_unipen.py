@@ -1,0 +1,221 @@
+"""Real pen strokes (digitlab.data.unipen): the file is checked item by item, splits never share a writer,
+strokes are drawn like the canvas draws them, and training mixes them in and says so on the card.
+
+Most tests read the real file (``$DIGITLAB_UNIPEN``, or ``../shared/data/unipen_dev.json.gz`` beside the
+repository when it is there; ``.ci/run`` points at it) and skip with a message without it; the format
+checks and the training smoke run use small files written here."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digitlab import preprocess
+from digitlab.data import unipen
+from digitlab.paths import ROOT
+
+
+def _real_file() -> Path | None:
+    for p in (unipen.default_path(), ROOT.parent / "shared" / "data" / "unipen_dev.json.gz"):
+        if p is not None and p.is_file():
+            return p
+    return None
+
+
+@pytest.fixture(scope="module")
+def real_items():
+    path = _real_file()
+    if path is None:
+        pytest.skip(f"no real-strokes file: set ${unipen.ENV_VAR} to unipen_dev.json.gz")
+    return unipen.load(path)
+
+
+def _write(path: Path, items, gz: bool = True) -> Path:
+    raw = json.dumps(items).encode()
+    path.write_bytes(gzip.compress(raw) if gz else raw)
+    return path
+
+
+def _seven(x0: float, y0: float = 0.0, h: float = 60.0) -> list:
+    """A 7 as a tablet records it: one pen-down, top bar then the stem (tablet units, y down)."""
+    return [[[x0, y0], [x0 + 0.6 * h, y0], [x0 + 0.2 * h, y0 + h]]]
+
+
+def _small_file(tmp_path: Path) -> Path:
+    """Two sites, three writers each, every digit: the real format with made-up strokes."""
+    items = []
+    for site in ("syn", "app"):
+        for w in range(3):
+            for label in range(10):
+                ring = [[30 * np.cos(t), 45 * np.sin(t)] for t in np.linspace(0, 6.3, 24)]
+                strokes = _seven(0) if label == 7 else [[[float(a) + 50, float(b) + 50] for a, b in ring]]
+                if label == 4:
+                    strokes = [[[0, 0], [0, 40], [40, 40]], [[30, 10], [30, 80]]]  # two pen-downs
+                items.append({"source": site, "file": f"{site}{w}", "label": label, "strokes": strokes})
+    return _write(tmp_path / "strokes.json.gz", items)
+
+
+# ----------------------------------------------------------------------------- the file
+
+
+def test_a_well_formed_file_loads_in_order(tmp_path):
+    items = unipen.load(_small_file(tmp_path))
+    assert len(items) == 60
+    assert [i.index for i in items] == list(range(60))
+    four = next(i for i in items if i.label == 4)
+    assert len(four.strokes) == 2 and four.strokes[1].shape == (2, 2)
+    plain = _write(tmp_path / "plain.json", [{"source": "s", "file": "f", "label": 3, "strokes": [[[0, 0], [1, 2]]]}], gz=False)
+    assert unipen.load(plain)[0].label == 3  # plain JSON is read too
+
+
+@pytest.mark.parametrize("item, says", [
+    ({"source": "s", "file": "f", "label": 10, "strokes": [[[0, 0]]]}, "label must be a digit"),
+    ({"source": "s", "file": "f", "label": True, "strokes": [[[0, 0]]]}, "label must be a digit"),
+    ({"source": "s", "file": "f", "label": 1}, "missing strokes"),
+    ({"source": "", "file": "f", "label": 1, "strokes": [[[0, 0]]]}, "non-empty strings"),
+    ({"source": "s", "file": "f", "label": 1, "strokes": []}, "non-empty list of strokes"),
+    ({"source": "s", "file": "f", "label": 1, "strokes": [[[0, "a"]]]}, "stroke 0"),
+    ({"source": "s", "file": "f", "label": 1, "strokes": [[[0, 0, 0]]]}, "stroke 0"),
+    ({"source": "s", "file": "f", "label": 1, "strokes": [[[0, float("nan")]]]}, "finite"),
+    ({"source": "s", "file": "f", "label": 1, "strokes": [[[0, 0]] * (unipen.MAX_POINTS + 1)]}, "not one handwritten digit"),
+    ("a string", "expected an object"),
+])
+def test_every_bad_item_is_named_with_its_reason(tmp_path, item, says):
+    good = {"source": "s", "file": "f", "label": 2, "strokes": [[[0, 0], [3, 4]]]}
+    path = _write(tmp_path / "bad.json.gz", [good, item])
+    with pytest.raises(unipen.UnipenError, match=says) as e:
+        unipen.load(path)
+    assert "item 1" in str(e.value)
+
+
+@pytest.mark.parametrize("content, says", [
+    (b"", "not readable"), (b"\x1f\x8b\x08garbage", "not readable"), (gzip.compress(b"{}"), "non-empty JSON list"),
+    (gzip.compress(b"[]"), "non-empty JSON list"), (gzip.compress(b"\xff\xfe[1"), "not readable"),
+])
+def test_a_file_that_is_not_the_format_is_refused(tmp_path, content, says):
+    path = tmp_path / "x.json.gz"
+    path.write_bytes(content)
+    with pytest.raises(unipen.UnipenError, match=says):
+        unipen.load(path)
+    with pytest.raises(unipen.UnipenError, match="no such file"):
+        unipen.load(tmp_path / "missing.json.gz")
+
+
+# ----------------------------------------------------------------------------- splits
+
+
+def test_the_real_split_never_shares_a_writer_and_holds_one_site_out(real_items):
+    s = unipen.split(real_items)
+    writers = {name: {(i.source, i.writer) for i in part} for name, part in (("train", s.train), ("val", s.val), ("held", s.held_out))}
+    assert not writers["train"] & writers["val"] and not writers["train"] & writers["held"] and not writers["val"] & writers["held"]
+    assert {i.source for i in s.held_out} == {unipen.HELD_OUT_SITE}
+    assert unipen.HELD_OUT_SITE not in {i.source for i in s.train + s.val}
+    assert len(s.train) + len(s.val) + len(s.held_out) == len(real_items)
+    assert {i.source for i in s.val} == {i.source for i in s.train}  # every training site has validation writers
+    assert s.describe() == unipen.split(real_items).describe()  # fixed seed: the same split every time
+    with pytest.raises(unipen.UnipenError, match="no items"):
+        unipen.split(real_items, held_out_site="nowhere")
+
+
+# ----------------------------------------------------------------------------- rendering, conventions, numbers
+
+
+def test_pen_ups_are_kept_unless_asked_otherwise(tmp_path):
+    four = next(i for i in unipen.load(_small_file(tmp_path)) if i.label == 4)
+    kept = unipen.render(four.strokes, np.random.default_rng(0), brush=10, height=0.6)
+    lost = unipen.render(four.strokes, np.random.default_rng(0), brush=10, height=0.6, joined=True)
+    assert kept.shape == (unipen.CANVAS, unipen.CANVAS) and kept.dtype == np.uint8
+    assert (lost > 127).sum() > (kept > 127).sum() * 1.1  # the pen's move from the 4's bar to its stem is drawn
+    rows = np.flatnonzero((kept > 127).any(axis=1))
+    assert rows.max() - rows.min() == pytest.approx(0.6 * unipen.CANVAS + 10, abs=4)  # the height asked, plus the brush
+
+
+@pytest.mark.slow
+def test_real_digits_drawn_on_the_canvas_read_like_digits(real_items, committed_models):
+    """The held-out site's digits, rendered at random sizes and brushes and prepared like the app's canvas,
+    are read by the committed CNN far above chance: the rendering is a digit, not noise."""
+    from digitlab.serving.classifiers import Classifier
+
+    held = [i for i in real_items if i.source == unipen.HELD_OUT_SITE]
+    pick = [held[k] for k in np.random.default_rng(3).choice(len(held), 150, replace=False)]
+    x, y = unipen.prepare_items(pick, renders=1, seed=5)
+    assert len(x) == len(pick)
+    cnn = Classifier(next(e for e in committed_models if e.name == "mnist_cnn"))
+    accuracy = float((cnn.predict_proba(x.astype(np.float32) / 255).argmax(1) == y).mean())
+    assert accuracy > 0.85, accuracy
+
+
+def test_convention_edits_add_the_stroke_they_name():
+    rng = np.random.default_rng(0)
+    ring = (np.stack([30 * np.cos(np.linspace(0, 6.3, 30)), 45 * np.sin(np.linspace(0, 6.3, 30))], -1),)
+    slashed = unipen._slash_0(list(ring), rng)
+    assert len(slashed) == 2 and np.ptp(slashed[1][:, 0]) >= 60 and np.ptp(slashed[1][:, 1]) >= 90  # corner to corner
+    dotted = unipen._dot_0(list(ring), rng)
+    assert len(dotted) == 2 and np.abs(dotted[1].mean(0)).max() < 10  # near the middle
+    stem = (np.array([[0.0, 0.0], [0.0, 100.0]]),)
+    flagged = [unipen._flag_foot_1(list(stem), np.random.default_rng(s)) for s in range(20)]
+    assert all(2 <= len(f) <= 3 for f in flagged)
+    seven = (np.asarray(_seven(0)[0], float),)
+    crossed = unipen._cross_7(list(seven), rng)
+    bar = crossed[1]
+    assert 0.4 * 60 <= bar[:, 1].mean() <= 0.7 * 60 and np.ptp(bar[:, 0]) > 15
+    assert unipen.edit(seven, 3, rng) is seven  # no convention for a 3: unchanged
+
+
+def test_digits_written_in_a_row_become_a_number(real_items):
+    runs = unipen.runs_on_a_line(real_items)
+    assert runs and all(2 <= len(r) <= 6 for r in runs)
+    for r in runs[:200]:
+        assert len({(i.source, i.writer) for i in r}) == 1
+        assert [i.index for i in r] == list(range(r[0].index, r[0].index + len(r)))
+    picture = unipen.render_number(runs[0], np.random.default_rng(0))
+    cols = np.flatnonzero((picture > 127).any(axis=0))
+    assert cols.max() - cols.min() > 0.5 * picture.shape[1]  # spread along the line, not one blob
+
+
+# ----------------------------------------------------------------------------- training
+
+
+@pytest.mark.slow
+def test_training_mixes_real_strokes_in_and_the_card_says_which(tmp_path, run_script):
+    strokes = _small_file(tmp_path)
+    out = tmp_path / "out"
+    run_script("training/train_cnn.py", "--dry-run", "--out", out, "--real-strokes", strokes, "--real-share", "0.3", timeout=1200)
+    card = json.loads((out / "mnist_cnn.json").read_text())
+    assert card["config"]["real_share"] == 0.3 and card["config"]["real_strokes"] == str(strokes)
+    assert card["real_strokes"]["sha256"] == unipen.fingerprint(strokes)
+    assert card["real_strokes"]["split"]["held_out"]["sites"] == [unipen.HELD_OUT_SITE]
+    assert card["real_strokes"]["split"]["train"]["sites"] == ["syn"]
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--real-share", "0.2"], "--real-share needs --real-strokes"),
+    (["--real-strokes", "missing.json.gz"], "no such file"),
+    (["--real-strokes", "STROKES", "--real-share", "1.5"], "must be in"),
+    (["--real-strokes", "STROKES", "--real-share", "0.6", "--redraw", "0.5"], "add up to more than 1"),
+])
+def test_real_strokes_flags_are_checked_before_anything_runs(tmp_path, run_script, args, says):
+    strokes = _small_file(tmp_path)
+    args = [str(strokes) if a == "STROKES" else a for a in args]
+    proc = run_script("training/train_cnn.py", "--dry-run", "--out", tmp_path / "o", *args, check=False)
+    assert proc.returncode == 2 and says in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_a_damaged_real_strokes_file_stops_training_with_the_reason(tmp_path, run_script):
+    bad = _write(tmp_path / "bad.json.gz", [{"source": "syn", "file": "w", "label": 12, "strokes": [[[0, 0]]]}])
+    proc = run_script("training/train_cnn.py", "--dry-run", "--out", tmp_path / "o", "--real-strokes", bad, check=False, timeout=1200)
+    assert proc.returncode == 2 and "label must be a digit" in proc.stderr
+    assert not (tmp_path / "o" / "mnist_cnn.keras").exists()
+
+
+def test_the_prepared_pool_is_what_the_app_would_see(tmp_path):
+    x, y = unipen.prepare_items(unipen.load(_small_file(tmp_path))[:10], renders=2, seed=0)
+    assert x.shape == (20, 28, 28) and x.dtype == np.uint8 and list(y[:4]) == [0, 0, 1, 1]
+    com = np.array([preprocess.centre_of_mass(im.astype(np.float32) / 255) for im in x])
+    assert np.abs(com - preprocess.CENTRE).max() < 1.5  # centred by mass, as every prepared digit
