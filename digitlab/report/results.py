@@ -298,6 +298,12 @@ def shown_value(entry: dict) -> str:
 
 # ---- extractors: a report a measuring command writes -> its figures ------------------------------------------
 
+def committed(figures: list[Figure]) -> list[Figure]:
+    """The figures measured on no model or on a committed model's very file: a candidate measured by the same
+    command (``--model runs/x.keras``, or a model of the same name elsewhere) is not what the docs describe."""
+    return [f for f in figures if f.model is None or (f.model_sha is not None and f.model_sha == model_sha(f.model))]
+
+
 def _day(iso: str | None) -> str | None:
     return iso[:10] if iso else None
 
@@ -383,9 +389,10 @@ def from_handwriting(report: dict, source: str | None = None) -> list[Figure]:
     day = _day(report.get("date"))
     for model, sets in report["results"].items():
         sha = (report.get("models", {}).get(model) or {}).get("sha256")
-        common = dict(model=model, model_sha=sha, fmt="pct1", date=day, source=source)
+        note = "pictures per set: " + ", ".join(f"{name} {r['n']:,}" for name, r in sets.items())
+        common = dict(model=model, model_sha=sha, fmt="pct1", date=day, source=source, note=note)
         for name, r in sets.items():
-            out.append(Figure("handwriting", model, r["accuracy"], report["command"], row=f"{name} ({r['n']:,})", **common))
+            out.append(Figure("handwriting", model, r["accuracy"], report["command"], row=name, **common))
         out.append(Figure("handwriting", model, sum(r["accuracy"] for r in sets.values()) / len(sets), report["command"],
                           row="mean of the sets", **common))
         conv = sets.get("conventions")
@@ -396,30 +403,32 @@ def from_handwriting(report: dict, source: str | None = None) -> list[Figure]:
     return out
 
 
-def from_numbers(report: dict, source: str | None = None) -> list[Figure]:
+def from_numbers(report: dict, model_file: Path | None = None, source: str | None = None) -> list[Figure]:
     """``evaluation/numbers.py``'s report: whole numbers and digits right, by gap and for 4 visible-gap digits."""
     s, cmd, model = report["summary"], report["command"], report["model"]
     day = _day(report.get("date"))
-    common = dict(model=model, model_sha=model_sha(model), date=day, source=source)
+    common = dict(model=model, model_sha=model_sha(model_file or model), date=day, source=source)
     rows = [("4 digits, visible gaps", s["four_digits_visible_gaps"])]
     rows += [(f"{gap} gaps", s["gap"][gap]) for gap in s["gap"]]
     rows += [("all", s["all"])]
+    common["note"] = "numbers per row: " + ", ".join(f"{row} {r['n']:,}" for row, r in rows)
     out = []
     for row, r in rows:
-        out += [Figure("numbers", "whole numbers right", r["whole_number"], cmd, row=f"{row} ({r['n']:,})", fmt="pct1", **common),
-                Figure("numbers", "digits right", r["digits"], cmd, row=f"{row} ({r['n']:,})", fmt="pct1", **common)]
+        out += [Figure("numbers", "whole numbers right", r["whole_number"], cmd, row=row, fmt="pct1", **common),
+                Figure("numbers", "digits right", r["digits"], cmd, row=row, fmt="pct1", **common)]
     return out
 
 
-def from_benchmark(report: dict, command: str, source: str | None = None) -> list[Figure]:
+def from_benchmark(report: dict, command: str, model_file: Path | None = None, source: str | None = None) -> list[Figure]:
     """``evaluation/benchmark.py``'s report: latency per path and, when it ran, the training race."""
     day = _day(report.get("date"))
     model = report.get("latency_model")
+    sha = model_sha(model_file) if model_file is not None else None
     out = []
     for path_name, r in report.get("latency", {}).items():
         for q in ("p50", "p95"):
-            out.append(Figure("latency", f"{q} ms", r[f"{q}_ms"], command, row=path_name, model=model, fmt="ms",
-                              date=day, source=source))
+            out.append(Figure("latency", f"{q} ms", r[f"{q}_ms"], command, row=path_name, model=model, model_sha=sha,
+                              fmt="ms", date=day, source=source))
     target = None
     for racer in report.get("race", []):
         if not racer.get("reached"):
@@ -440,12 +449,13 @@ def from_benchmark(report: dict, command: str, source: str | None = None) -> lis
 DRAWN_SETS_MEAN_EXCLUDES = "MNIST as is"  # the control set is not part of "the six drawn and photo sets"
 
 
-def from_drawn_digits(report: dict, command: str, source: str | None = None) -> list[Figure]:
+def from_drawn_digits(report: dict, command: str, files: dict[str, Path] | None = None,
+                      source: str | None = None) -> list[Figure]:
     """``evaluation/drawn_digits.py``'s report: per model the mean of the drawn and photo sets each way, and
-    per set on the default path."""
+    per set on the default path; ``files`` maps a model's name to the file measured."""
     out = []
     for model, table in report["results"].items():
-        sha = model_sha(model)
+        sha = model_sha((files or {}).get(model) or model)
         sets = [r for name, r in table.items() if name != DRAWN_SETS_MEAN_EXCLUDES]
         for way in ("naive", "recipe", "recipe + stroke"):
             out.append(Figure("drawn_digits", way, sum(r[way] for r in sets) / len(sets), command, row=model,
@@ -456,11 +466,13 @@ def from_drawn_digits(report: dict, command: str, source: str | None = None) -> 
     return out
 
 
-def from_photo_cases(report: dict, source: str | None = None) -> list[Figure]:
+def from_photo_cases(report: dict, model_file: Path | None = None, source: str | None = None) -> list[Figure]:
     model = report["model"]
-    sha = model_sha(model)
-    return [Figure("photo_cases", f"accuracy (preprocessing {report['preprocess_version']})", r["accuracy"],
-                   report["command"], row=f"{case} ({r['n']})", model=model, model_sha=sha, fmt="pct1", source=source)
+    sha = model_sha(model_file or model)
+    n = {r["n"] for r in report["cases"].values()}
+    note = f"{', '.join(map(str, sorted(n)))} MNIST test digits per case, preprocessing {report['preprocess_version']}"
+    return [Figure("photo_cases", "accuracy", r["accuracy"], report["command"], row=case, model=model, model_sha=sha,
+                   fmt="pct1", source=source, note=note)
             for case, r in report["cases"].items()]
 
 
@@ -543,15 +555,15 @@ README_SUMMARY = [
     "{drawn_digits/mnist_advanced/naive} -> {drawn_digits/mnist_advanced/recipe + stroke} ({more:drawn_digits}).",
     "- **Real handwriting** (`python evaluation/handwriting.py`): `mnist_advanced` reads "
     "{handwriting/mean of the sets/mnist_advanced} over the six sets: `load_digits` by 43 writers as uploads "
-    "{handwriting/load_digits upload (1,797)/mnist_advanced}, 30 writing conventions "
-    "{handwriting/conventions (2,000)/mnist_advanced} ({more:handwriting}).",
+    "{handwriting/load_digits upload/mnist_advanced}, 30 writing conventions "
+    "{handwriting/conventions/mnist_advanced} ({more:handwriting}).",
     "- **Photos** (`python evaluation/photo_cases.py`): a 3000x4000 phone photo of a small digit "
-    "{photo_cases/phone (200)/accuracy (preprocessing 1.3)}, a hard half shadow "
-    "{photo_cases/half_shadow (200)/accuracy (preprocessing 1.3)}, a desk corner in the frame "
-    "{photo_cases/desk_corner (200)/accuracy (preprocessing 1.3)} ({more:photo_cases}).",
+    "{photo_cases/phone/accuracy}, a hard half shadow "
+    "{photo_cases/half_shadow/accuracy}, a desk corner in the frame "
+    "{photo_cases/desk_corner/accuracy} ({more:photo_cases}).",
     "- **Reading a number** (`python evaluation/numbers.py`): 4 digits with visible gaps: "
-    "{numbers/4 digits, visible gaps (1,000)/whole numbers right} of whole numbers right; touching digits "
-    "{numbers/touching gaps (980)/whole numbers right} ({more:numbers}).",
+    "{numbers/4 digits, visible gaps/whole numbers right} of whole numbers right; touching digits "
+    "{numbers/touching gaps/whole numbers right} ({more:numbers}).",
     "- **Speed** (`python evaluation/benchmark.py`): {latency/Classifier (tf.function)/p50 ms} p50 from a canvas "
     "drawing to 10 probabilities, preprocessing included ({more:latency}); training reaches 99.0% test accuracy "
     "{training_race/speed-up/wall s} faster than the keras-io reference, wall clock ({more:training_race}).",
