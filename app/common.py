@@ -116,7 +116,7 @@ def ink_choice(key: str) -> str:
 def canvas(key: str, width: int, height: int, brush: int, ink: str = "#000000", background: str = "#FFFFFF", initial=None):
     """The drawable canvas every page draws on (freehand, image data returned, the toolbar laid out
     below it by CANVAS_FIX); its result has ``.image_data`` (H, W, 4) and ``.json_data``."""
-    from streamlit_drawable_canvas import st_canvas  # only inside a running app (STACK.md)
+    from streamlit_drawable_canvas import st_canvas  # lazily: imported outside a running app it raises
 
     return st_canvas(stroke_width=brush, stroke_color=ink, background_color=background, height=height, width=width,
                      drawing_mode="freedraw", update_streamlit=True, return_image_data=True, initial_drawing=initial, key=key)

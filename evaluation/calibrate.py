@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.models import artifacts, cards
     from digitlab.paths import REPORTS_DIR, shown
     from digitlab.report import plots, tables
+    from digitlab.report import results as recorded
     from digitlab.serving import abstain
     from digitlab.serving.classifiers import Classifier
     from digitlab.serving.gate import GATE_PATH, load
@@ -90,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         clf = Classifier(entry)
         report = calibration.calibrate(clf.predict_proba, x_val, y_val, x_test, y_test, sets, a.reject_rate, the_gate)
         entry_card = {**calibration.card_entry(report), "non_digit_seeds": nondigits.MEASURE_SEEDS, "command": command}
+        if write_card:  # what goes into the card goes into docs/results.json too
+            recorded.record_all(recorded.committed(recorded.calibration_figures(entry.name, entry_card, recorded.model_sha(entry.path))))
         reports[entry.name] = report
         folder = out / entry.name
         folder.mkdir(parents=True, exist_ok=True)

@@ -74,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
         }
     out = cli.output_folder(a.out, REPORTS_DIR, a.dry_run, "drawn-digits") / "drawn_digits.json"
     atomic_write_json(out, {"n": int(len(y)), "dry_run": a.dry_run, "results": results})
+    if not a.dry_run:  # the committed models' figures go to docs/results.json
+        from digitlab.models.cards import command_line
+        from digitlab.report import results as recorded
+        recorded.record_all(recorded.committed(recorded.from_drawn_digits(
+            {"results": results}, command_line(argv, __file__), {e.name: e.path for e in entries})))
     for model, table in results.items():
         print(f"\n{model} ({len(y)} digits per set)\n\n| set | " + " | ".join(ways) + " |\n| --- |" + " --- |" * len(ways))
         for name, accs in table.items():

@@ -29,7 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab import data
     from digitlab.evaluation import evaluate
     from digitlab.models import artifacts
+    from digitlab.models.cards import command_line
     from digitlab.paths import REPORTS_DIR
+    from digitlab.report import results as recorded
+
+    command = command_line(argv, __file__)
 
     try:
         entries = artifacts.select(a.model)
@@ -41,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     for entry in entries:
         out = (a.out or REPORTS_DIR) / entry.name
         report = evaluate.evaluate_entry(entry, x, y, out, split=a.split)
+        if a.split == "test" and not a.limit:  # the whole test split: the committed model's figures in docs/results.json
+            recorded.record_all(recorded.committed(recorded.from_evaluate(entry.name, report, command, entry.path)))
         print(json.dumps({"model": entry.name, "split": a.split, "n": report["n"], "accuracy": round(report["accuracy"], 4),
                           "weighted_f1": round(report["weighted_f1"], 4), "report": str(out)}))
         print(evaluate.format_report(report), file=sys.stderr)

@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.models import artifacts, cards
     from digitlab.paths import REPORTS_DIR
     from digitlab.report import plots, tables
+    from digitlab.report import results as recorded
     from digitlab.report.progress import console_progress
     from digitlab.serving.classifiers import Classifier
 
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     out = a.out or REPORTS_DIR
     t0 = time.time()
     predictors = {e.name: Classifier(e).predict_proba for e in entries}
+    paths = {e.name: e.path for e in entries}
     results = robustness.sweep(predictors, x, y, seed=a.seed, through_preprocess=a.through_preprocess,
                                progress=console_progress("corruptions"))
     seconds = round(time.time() - t0, 1)
@@ -76,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         folder = out / name
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_json(folder / "robustness.json", {"model": name, **r})
+        if not a.quick:  # the committed model's figures go to docs/results.json
+            recorded.record_all(recorded.committed(recorded.from_robustness(name, r, cards.command_line(argv, __file__), paths[name])))
         atomic_write_bytes(folder / "robustness.md", (tables.corruption_sweep(r, name) + "\n").encode())
         atomic_write_bytes(folder / "robustness.png", plots.sweep_png(r, name))
         print(json.dumps({"model": name, "clean": round(r["clean"], 4), "mean_corruption_accuracy": round(r["mnist_c_mean"], 4),

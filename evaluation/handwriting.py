@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.files import atomic_write_bytes, atomic_write_json, sha256
     from digitlab.models import artifacts, cards
     from digitlab.paths import shown
-    from digitlab.report import plots
+    from digitlab.report import plots, results
     from digitlab.serving import classifiers
 
     try:
@@ -107,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write_bytes(out / f"confusion_{name}.png", plots.confusion_png(table[handwriting.CONVENTIONS]["confusion"],
                                                                               f"{name}: conventions set"))
     atomic_write_bytes(out / "samples.png", handwriting.samples_png(inputs))
+    if not a.quick:  # the committed models' figures go to docs/results.json (a smoke run's are no figures)
+        results.record_all(results.committed(results.from_handwriting(report, source=shown(out / "handwriting.json"))))
     print(text)
     print(f"\nwritten {out / 'handwriting.json'}")
     return 0

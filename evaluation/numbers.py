@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.data import number_cases
     from digitlab.evaluation import numbers
     from digitlab.models import artifacts
+    from digitlab.report import results as recorded
     from digitlab.serving import runtime
 
     try:
@@ -93,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     text = numbers.markdown(report)
     report["rows"] = [r for r in rows if not r["right"]]  # the misread ones (with their MNIST test indices); the rest are summarised
     files.atomic_write_json(out / "numbers.json", report)
+    if not a.dry_run:  # the committed model's figures go to docs/results.json
+        recorded.record_all(recorded.committed(recorded.from_numbers(report, classifier.entry.path)))
     files.atomic_write_bytes(out / "numbers.md", text.encode())
     print(text, flush=True)
     print(f"report: {out / 'numbers.json'} and numbers.md ({report['seconds']} s)")

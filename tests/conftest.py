@@ -30,6 +30,14 @@ def _scratch_features_cache(tmp_path_factory):
     yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _scratch_results(tmp_path_factory):
+    """Figures a script records while the tests run it (digitlab.report.results) go to a scratch file,
+    never to the tracked docs/results.json."""
+    os.environ["DIGITLAB_RESULTS"] = str(tmp_path_factory.mktemp("results") / "results.json")
+    yield
+
+
 @pytest.fixture(scope="session")
 def mnist_path() -> Path:
     """The MNIST file the project's lookup finds (--mnist aside: $DIGITLAB_MNIST, the keras cache,

@@ -126,7 +126,7 @@ def test_no_conv_model_gets_a_clear_error(entries, digits):
 
 
 def test_sequential_model_saved_and_reloaded(tmp_path, entries, digits):
-    """A reloaded Sequential's layer.output is stale (STACK.md); explain rebuilds the graph.
+    """A reloaded Sequential's layer.output points at a stale node in Keras 3 (its gradient comes back None); explain rebuilds the graph.
 
     mnist_cnn is a plain chain of layers, so the same layers with the same weights make a
     Sequential model computing the same function: its explanations must match exactly.

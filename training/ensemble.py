@@ -1,11 +1,11 @@
 """python training/ensemble.py MEMBER.keras MEMBER.keras [...] [--name mnist_advanced] [--out models/] [--dry-run]
 
 Averages trained digit models into one model (the mean of their logits, then softmax; see
-digitlab/ensemble.py), evaluates it on the validation and test splits, and writes
+digitlab/training/ensemble.py), evaluates it on the validation and test splits, and writes
 <out>/<name>.keras with a card that embeds each member's card (recipe, seed, command, figures).
 Members are models trained by this project's scripts.  The committed mnist_advanced is two networks,
-each trained further from a member of the previous ensemble with issue 13's recipe and mixed back with
-it by training/interpolate.py (the whole chain: docs/results.md#committed-models-mnist-test-split-10000-digits):
+each trained further from a member of the previous ensemble with the stroke recipe and mixed back with
+it by training/interpolate.py (the whole chain: docs/training.md#the-committed-models-command-by-command):
 
   python training/interpolate.py runs/members/ke_m0.keras --alpha 0.6 --out runs/members
   python training/interpolate.py runs/members/ke_m1.keras --alpha 0.6 --out runs/members

@@ -6,7 +6,7 @@ on test.  Every trial's hyperparameters and validation accuracy go to
 evaluation/reports/tune/<name>/trials.{json,md}; the best recipe is then retrained on the whole
 train split and written to models/<name>.keras with its card (search space, trial table,
 best trial).  Tuner state lives in runs/tune/<name>; rerunning the same command resumes it.
-See digitlab/tune.py.
+See digitlab/training/tune.py.
 """
 
 import sys

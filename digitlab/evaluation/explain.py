@@ -17,7 +17,7 @@ rather than the others.
 
 Works for Functional models (inner tensors are reachable through
 ``layer.output``) and for Sequential models loaded from ``.keras`` files, whose
-``layer.output`` points at a stale node (see STACK.md): their layers are called
+``layer.output`` points at a stale node in Keras 3 (the gradient comes back None): their layers are called
 again on a fresh ``keras.Input`` to get a graph with the inner tensors.  Models
 without convolutions get ``ExplainError`` with a plain reason from the CAM
 functions; gradient saliency works for any model.

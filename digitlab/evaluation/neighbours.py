@@ -86,7 +86,7 @@ class Extractor:
 
 def _functional(model):
     """``model`` as a functional graph whose tensors can be followed: a Sequential loaded from a file
-    keeps stale layer outputs (STACK.md), so its layers are called again on a fresh input."""
+    keeps stale layer outputs in Keras 3 (gradients come back None), so its layers are called again on a fresh input."""
     import keras
 
     if not isinstance(model, keras.Sequential):

@@ -187,7 +187,7 @@ def logits_function(model) -> tuple[Callable, tuple[int, ...], str]:
         sub = logits_model(model)
         return (lambda x, training=False: sub(x, training=training)), shape, "logits layer"
     if layer is not None:
-        # Sequential models loaded from .keras keep stale layer outputs (STACK.md): call the layers in turn.
+        # Sequential models loaded from .keras keep stale layer outputs in Keras 3: call the layers in turn.
         upto = model.layers[: model.layers.index(layer) + 1]
 
         def seq(x, training=False):

@@ -689,7 +689,7 @@ def _keras_load(data: bytes, suffix: str):
         copy.write_bytes(data)
         try:
             return keras.saving.load_model(copy, safe_mode=True, compile=False)
-        except Exception as e:  # BadZipFile, KeyError, ValueError, OSError, TypeError... (see STACK.md)
+        except Exception as e:  # BadZipFile, KeyError, ValueError, OSError, TypeError...: Keras raises each for another kind of broken file
             if isinstance(e, zipfile.BadZipFile):
                 raise ModelError(f"corrupt archive ({str(e)[:200]})") from e
             raise ModelError(explain_keras_error(e)) from e

@@ -6,7 +6,7 @@ black: the output of ``digitlab.preprocess``).  Every model ends with a Dense
 layer named ``logits`` followed by a softmax named ``probs``, so attacks and
 calibration can reach the logits, and the last convolution is named
 ``last_conv`` for Grad-CAM.  Functional (not Sequential) so that Grad-CAM can
-reach inner layers of a reloaded model (see STACK.md).  No fitting, no files.
+reach inner layers of a reloaded model (a reloaded Sequential's ``layer.output`` is stale).  No fitting, no files.
 """
 
 from __future__ import annotations

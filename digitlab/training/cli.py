@@ -42,7 +42,7 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
     cli.add_mnist(p)
     cli.add_dry_run(p)
     p.add_argument("--distribute", choices=("none", "multiworker"), default=d.distribute,
-                   help=f"multiworker: train on the workers listed in $TF_CONFIG, see digitlab/distributed.py (default {d.distribute})")
+                   help=f"multiworker: train on the workers listed in $TF_CONFIG, see digitlab/training/distributed.py (default {d.distribute})")
     p.add_argument("--clean-epochs", type=int, default=d.clean_epochs,
                    help=f"first epochs on plain digits before any augmentation (default {d.clean_epochs})")
     p.add_argument("--schedule", choices=SCHEDULES, type=lambda v: v.replace("_", "-"), default=d.schedule.replace("_", "-"),

@@ -1,0 +1,672 @@
+"""Every measured figure the README and docs/ quote, written once, in one machine-written file.
+
+``docs/results.json`` holds each figure with the command that measured it, the date and, where a model was
+measured, the model file's sha256.  The measuring commands write into it through ``record`` (one figure) or
+``record_all`` with the figures an extractor below reads out of the report they just wrote, for example
+``record_all(from_handwriting(report))``.  Nothing else writes it, and nobody types a figure into the README
+or docs/results.md: both are rendered from the file by
+
+    python -m digitlab.report.results --write    # README's results block and docs/results.md
+    python -m digitlab.report.results --check    # exit 1 when either disagrees with the file (the tests run it)
+    python -m digitlab.report.results --from-cards   # the committed models' cards -> the file, then --write
+
+``$DIGITLAB_RESULTS`` points ``record`` at another file (the tests set it, so a script they run never
+writes the tracked one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import math
+import os
+import re
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from digitlab.paths import MODELS_DIR, ROOT, shown
+
+RESULTS_ENV = "DIGITLAB_RESULTS"
+RESULTS_FILE = ROOT / "docs" / "results.json"
+README = ROOT / "README.md"
+RESULTS_MD = ROOT / "docs" / "results.md"
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+SCHEMA = 1
+
+# How a value is shown; the file keeps the raw number, so a figure is rounded in one place only.
+FORMATS = {
+    "": lambda v: str(v),
+    "pct0": lambda v: f"{v:.0%}",
+    "pct1": lambda v: f"{v:.1%}",
+    "pct2": lambda v: f"{v:.2%}",
+    "int": lambda v: f"{v:,.0f}",
+    "f1": lambda v: f"{v:.1f}",
+    "f2": lambda v: f"{v:.2f}",
+    "f3": lambda v: f"{v:.3f}",
+    "f4": lambda v: f"{v:.4f}",
+    "sci": lambda v: f"{v:.1e}",
+    "ms": lambda v: f"{v:.2f} ms",
+    "ms0": lambda v: f"{v:,.0f} ms",
+    "s": lambda v: f"{v:,.1f} s",
+    "s0": lambda v: f"{v:,.0f} s",
+    "s2": lambda v: f"{v:.2f} s",
+    "MiB": lambda v: f"{v:,.0f} MiB",
+    "MB": lambda v: f"{v:,.1f} MB",
+    "kB": lambda v: f"{v:,.0f} kB",
+    "bytes": lambda v: f"{v / 1e6:.1f} MB" if v >= 1e6 else f"{v / 1e3:.0f} kB",
+    "x": lambda v: f"{v:.1f}x",
+}
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    about: str  # what was measured and on what: reference text, no figures (those are in the table)
+
+
+# The sections, in the order docs/results.md shows them.  A figure goes into one of these or is refused,
+# so a typo in a script cannot start a section nobody renders.
+SECTIONS: dict[str, Section] = {
+    "models": Section(
+        "Committed models",
+        "MNIST test split (10,000 digits) and validation split (5,000), read from each model's card "
+        "(`models/<name>.json`, written by the training script and `training/promote.py`). The predict CLI gives "
+        "the same accuracies on the test digits written as PNG files (`tests/test_committed_models.py`). How each "
+        "model was trained is on its card (`command`, `config`) and in [training.md](training.md)."),
+    "drawn_digits": Section(
+        "Digits that do not look like MNIST",
+        "1,000 MNIST test digits per set, redrawn as solid canvas strokes (five brushes from a thin pen to a fat "
+        "brush) and as photos (dark ink on shaded, noisy paper, JPEG); the mean of the six sets, three ways into "
+        "the model: squashed to 28x28 (naive), the MNIST recipe, and the recipe with stroke-width normalisation "
+        "(the default path). These pictures are synthetic, built from MNIST digits."),
+    "drawn_digits_sets": Section(
+        "Digits that do not look like MNIST, per set",
+        "The same measurement per set, on the default path (recipe and stroke-width normalisation). \"MNIST as is\" "
+        "is the control: what the path costs on MNIST's own digits."),
+    "handwriting": Section(
+        "Real-handwriting dev benchmark",
+        "`load_digits` (scikit-learn's digits by 43 writers) as uploaded photos and as canvas drawings of three "
+        "sizes, 30 writing conventions drawn as strokes, and MNIST test digits re-drawn as strokes; every picture "
+        "through the app's preprocessing, no test-time augmentation. The sets: "
+        "[evaluation.md](evaluation.md#real-handwriting-dev-benchmark)."),
+    "photo_cases": Section(
+        "Photos with a shadow, a desk corner, lines, pencil",
+        "MNIST test digits photographed on generated paper (`digitlab/data/photo_cases.py`), read through the "
+        "predict CLI's path by the default model."),
+    "numbers": Section(
+        "Reading a number",
+        "Numbers of 2-8 digits built from MNIST test digits, drawn on the canvas or photographed, with gaps from "
+        "wide to overlapping; a number counts as right only when every digit is. The benchmark: "
+        "[numbers.md](numbers.md#dev-benchmark)."),
+    "latency": Section(
+        "Latency",
+        "One 280x280 canvas drawing to 10 probabilities, preprocessing included, one picture at a time; the "
+        "Classifier row is the path of the app and the CLI."),
+    "training_race": Section(
+        "Training speed",
+        "Test accuracy 99.0% first reached: `train_cnn.py`'s recipe against the keras-io `mnist_convnet` reference "
+        "fed exactly as its source feeds it, both checked every 1/8 epoch on the same test digits (evaluation on "
+        "neither clock). *In-epoch* seconds leave out the epoch boundaries, *wall* seconds include them."),
+    "app": Section(
+        "The app as a person meets it",
+        "A freshly started `streamlit run app/Home.py` over the committed models, driven in Chromium; memory is "
+        "resident set size in MiB (2^20 bytes)."),
+    "app_browser": Section(
+        "The app in the browser tests",
+        "The browser tests (Playwright and Chromium) on the app: a cold start, and a mouse stroke on the canvas "
+        "to the updated prediction (200 ms of it is the canvas component's own debounce)."),
+    "stress": Section(
+        "Stress: corruptions, attacks, calibration",
+        "Mean accuracy over the 15 MNIST-C-style corruptions (3,000 test digits), FGSM and PGD-40 on the logits "
+        "(500 test digits, the leaderboard's settings), and the expected calibration error before and after "
+        "temperature scaling (15 bins, MNIST test). How they work: "
+        "[evaluation.md](evaluation.md#stress-robustness-attacks-calibration)."),
+    "adversarial": Section(
+        "Adversarially trained model under attack",
+        "`mnist_robust` on all 10,000 test digits: FGSM, PGD-100 with 2 random restarts, PGD on the logit margin, "
+        "the worst case per digit over both losses, and PGD examples made on `mnist_cnn` (a black-box transfer). "
+        "The sanity report's checks against gradient masking are on the card (`adversarial.sanity`)."),
+    "abstain": Section(
+        "The \"not a digit\" rule",
+        "Share rejected by the rule (the digit gate, or calibrated confidence below the model's threshold): MNIST "
+        "test digits, digits redrawn with a canvas brush, digits printed in held-out fonts, and generated "
+        "non-digits from the gate's own generators (in-distribution), from generators it never saw (held-out) and "
+        "from a set written last (fresh). How the rule works: "
+        "[evaluation.md](evaluation.md#the-abstain-rule-not-sure-this-is-a-digit)."),
+    "serving": Section(
+        "Serving without TensorFlow",
+        "The ONNX Runtime serving path against the Keras models on the 10,000 MNIST test digits as PNG files, "
+        "and the predict CLI's cost on one picture."),
+    "export": Section(
+        "Export parity",
+        "Every export format against the Keras model on the probe set: the float formats' largest difference in "
+        "probability, the quantised formats' size and argmax agreement. How: [export.md](export.md)."),
+    "web_page": Section(
+        "The in-browser page",
+        "The static page in `web/` in headless Chromium: the JavaScript preprocessing against `preprocess.prepare`, "
+        "onnxruntime-web against Python, digits drawn with the mouse and uploaded."),
+    "fuzz": Section(
+        "Hostile input",
+        "Generated hostile pictures (byte flips, truncations, bomb headers, odd modes, animated files, EXIF, odd "
+        "names, special files, unread formats) through the predict CLI's per-file code and the app's upload path. "
+        "How: [evaluation.md](evaluation.md#fuzzing)."),
+    "tuning": Section(
+        "Hyperparameter search",
+        "Keras Tuner over the CNN's width, depth, dropout, learning rate and augmentation, 2 epochs per trial on "
+        "10,000 training digits; the best trial retrained on all 55,000. How: "
+        "[training.md](training.md#hyperparameter-search-trainingtunepy)."),
+    "finetune": Section(
+        "Fine-tuning on your own digits",
+        "A stand-in user's digits (`digitlab/data/user_style.py`): held-out pictures, 500 new drawings by the same "
+        "hand and MNIST test, before and after `finetune_on_custom.py` at its defaults with 3 replayed MNIST digits "
+        "per picture (the default) or none. How: "
+        "[training.md](training.md#your-own-digits-collect-and-fine-tune)."),
+}
+
+
+class ResultsError(ValueError):
+    """A figure that cannot be recorded, or a results file that cannot be read."""
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured figure: ``section`` / ``row`` / ``key`` place it in a table (row: a model, a set, a case)."""
+
+    section: str
+    key: str
+    value: float | int | str | bool
+    command: str
+    row: str = ""
+    model: str | None = None
+    model_sha: str | None = None
+    fmt: str = ""
+    date: str | None = None
+    note: str | None = None
+    source: str | None = None  # the report or card the figure was read from, when not the command's own output
+    extra: dict = field(default_factory=dict)
+
+    def entry(self) -> dict:
+        e = {"value": self.value, "fmt": self.fmt, "command": self.command,
+             "date": self.date or datetime.now(UTC).date().isoformat()}
+        for k in ("model", "model_sha", "note", "source"):
+            if getattr(self, k):
+                e[k] = getattr(self, k)
+        return e
+
+
+def results_path() -> Path:
+    return Path(os.environ.get(RESULTS_ENV) or RESULTS_FILE)
+
+
+def model_sha(model) -> str | None:
+    """"sha256:<16 hex>" of a model file (a name in models/ or a path), as the handwriting report and the
+    serving cache name models; None when there is no such file."""
+    from digitlab.files import sha256
+
+    path = Path(model)
+    if not path.suffix:
+        path = MODELS_DIR / f"{model}.keras"
+    return sha256(path, 16) if path.is_file() else None
+
+
+def _check(f: Figure) -> None:
+    if f.section not in SECTIONS:
+        raise ResultsError(f"unknown results section {f.section!r}; the sections are {', '.join(SECTIONS)}")
+    if not isinstance(f.key, str) or not f.key.strip():
+        raise ResultsError(f"{f.section}: a figure needs a non-empty key, got {f.key!r}")
+    if not isinstance(f.command, str) or not f.command.strip():
+        raise ResultsError(f"{f.section}/{f.row}/{f.key}: a figure needs the command that measured it")
+    if f.fmt not in FORMATS:
+        raise ResultsError(f"{f.section}/{f.row}/{f.key}: unknown format {f.fmt!r}; known: {', '.join(map(repr, FORMATS))}")
+    v = f.value
+    if isinstance(v, (bool, str)):
+        return
+    if not isinstance(v, (int, float)) or not math.isfinite(float(v)):
+        raise ResultsError(f"{f.section}/{f.row}/{f.key}: a figure must be a finite number or text, got {v!r}")
+
+
+def load(path: Path | None = None) -> dict:
+    """The results file as {"schema", "figures": {section: {row: {key: entry}}}}; empty when there is none yet."""
+    path = Path(path) if path is not None else results_path()
+    if not path.exists():
+        return {"schema": SCHEMA, "figures": {}}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ResultsError(f"cannot read the results file {shown(path)}: {e}") from e
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(data.get("figures"), dict):
+        raise ResultsError(f"{shown(path)} is not a results file of schema {SCHEMA}")
+    return data
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """Two measuring commands finishing together must not drop each other's figures: the read-modify-write
+    runs under an advisory lock kept outside the repository (the file itself is replaced atomically)."""
+    import fcntl
+
+    name = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"digitlab-results-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def record_all(figures: list[Figure], path: Path | None = None) -> int:
+    """Write ``figures`` into the results file, each replacing the figure with the same section, row and key
+    (the others stay).  Every figure is checked before anything is written: one bad figure writes none."""
+    from digitlab.files import atomic_write_json
+
+    for f in figures:
+        _check(f)
+    path = Path(path) if path is not None else results_path()
+    with _locked(path):
+        data = load(path)
+        for f in figures:
+            data["figures"].setdefault(f.section, {}).setdefault(f.row, {})[f.key] = f.entry()
+        # sections in their rendering order; rows and keys keep the order they were first written in
+        data["figures"] = {s: data["figures"][s] for s in SECTIONS if s in data["figures"]}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, data)
+    return len(figures)
+
+
+def record(section: str, key: str, value, *, command: str, row: str = "", model: str | None = None,
+           model_sha: str | None = None, fmt: str = "", note: str | None = None, path: Path | None = None) -> None:
+    """Write one figure (see ``record_all``); ``model_sha`` defaults to the sha of ``model``'s file."""
+    if model and model_sha is None:
+        model_sha = globals()["model_sha"](model)
+    record_all([Figure(section, key, value, command, row, model, model_sha, fmt, note=note)], path)
+
+
+def value(results: dict, section: str, row: str, key: str):
+    """The raw value of one figure; ResultsError naming the missing figure otherwise."""
+    try:
+        return results["figures"][section][row][key]["value"]
+    except KeyError:
+        raise ResultsError(f"no figure {section}/{row}/{key} in the results file") from None
+
+
+def shown_value(entry: dict) -> str:
+    v = entry["value"]
+    return str(v) if isinstance(v, (str, bool)) else FORMATS[entry.get("fmt", "")](v)
+
+
+# ---- extractors: a report a measuring command writes -> its figures ------------------------------------------
+
+def committed(figures: list[Figure]) -> list[Figure]:
+    """The figures measured on no model or on a committed model's very file: a candidate measured by the same
+    command (``--model runs/x.keras``, or a model of the same name elsewhere) is not what the docs describe."""
+    return [f for f in figures if f.model is None or (f.model_sha is not None and f.model_sha == model_sha(f.model))]
+
+
+def _day(iso: str | None) -> str | None:
+    return iso[:10] if iso else None
+
+
+MODEL_ABOUT = {  # the README's "what it is" column; a model not named here shows its card's builder
+    "mnist_advanced": "two depthwise-separable residual CNNs trained on re-drawn strokes too, logits averaged",
+    "mnist_cnn": "compact CNN, BatchNorm after pooling, trained on re-drawn strokes too",
+    "mnist_robust": "Madry et al.'s CNN, adversarially trained (PGD-7, eps 0.3)",
+    "mnist_baseline": "softmax regression (scikit-learn, copied into Keras)",
+}
+
+
+def from_card(card: dict, keras_file: Path | None = None) -> list[Figure]:
+    """A model card's figures: accuracy and size (models), calibration (stress, abstain), attacks (adversarial)."""
+    name = card["name"]
+    sha = model_sha(keras_file) if keras_file is not None else model_sha(name)
+    source = shown(MODELS_DIR / f"{name}.json")
+    promoted = card.get("promoted") or {}
+    command = promoted.get("command") or card.get("command") or "(not on the card)"
+    date = _day(promoted.get("date") or card.get("date"))
+    m = card.get("metrics", {})
+
+    def fig(section, key, v, fmt, cmd=command, day=date, note=None):
+        return Figure(section, key, v, cmd, row=name, model=name, model_sha=sha, fmt=fmt, date=day, source=source, note=note)
+
+    out = [fig("models", "MNIST test acc.", m["test_accuracy"], "pct2"),
+           fig("models", "weighted F1", m["test_weighted_f1"], "f4"),
+           fig("models", "validation acc.", m["val_accuracy"], "pct2"),
+           fig("models", "params", card["params"], "int")]
+    if card.get("file_bytes"):
+        out.append(fig("models", "file", card["file_bytes"], "bytes"))
+    if card.get("train_seconds"):
+        out.append(fig("models", "train time (wall)", card["train_seconds"], "s0"))
+    if card.get("calibration"):
+        out += calibration_figures(name, card["calibration"], sha, source, command, date)
+    adv = card.get("adversarial")
+    if adv:
+        cmd, day = adv.get("command", command), _day(adv.get("date")) or date
+        eps = (adv.get("sanity") or {}).get("eps")
+        s, transfer = adv.get("sanity") or {}, (adv.get("sanity") or {}).get("transfer") or {}
+        steps, restarts = adv.get("pgd_steps", 100), adv.get("restarts", 1)
+        rows = [("clean", adv.get("clean_accuracy"))]
+        rows += [(f"FGSM, {k.removeprefix('fgsm_eps')}", v) for k, v in adv.items() if k.startswith("fgsm_eps")]
+        rows += [(f"PGD-{steps}, {restarts} restarts, {k.removeprefix('pgd100_eps')}", v)
+                 for k, v in adv.items() if k.startswith("pgd100_eps")]
+        rows += [(f"PGD on the logit margin, {eps}", s.get(f"pgd100_margin_eps{eps}")),
+                 (f"worst case per digit, {eps}", s.get(f"worst_case_eps{eps}")),
+                 (f"transfer from {transfer.get('source')}, {eps}", transfer.get("accuracy"))]
+        out += [Figure("adversarial", "accuracy", v, cmd, row=k, model=name, model_sha=sha, fmt="pct2", date=day, source=source)
+                for k, v in rows if v is not None]
+        if "passed" in s:
+            out.append(Figure("adversarial", "accuracy", "passed" if s["passed"] else "FAILED", cmd, row="sanity checks",
+                              model=name, model_sha=sha, date=day, source=source))
+    return out
+
+
+def calibration_figures(name: str, cal: dict, sha: str | None, source: str | None = None,
+                        command: str | None = None, date: str | None = None) -> list[Figure]:
+    """A card's calibration entry (written by ``evaluation/calibrate.py``): ECE (stress) and the rule's rejections."""
+    cmd, day = cal.get("command") or command or "(not on the card)", _day(cal.get("date")) or date
+
+    def fig(section, key, v, fmt):
+        return Figure(section, key, v, cmd, row=name, model=name, model_sha=sha, fmt=fmt, date=day, source=source)
+
+    out = [fig("stress", "ECE before temperature", cal["ece_before"], "pct2"),
+           fig("stress", "ECE after temperature", cal["ece_after"], "pct2")]
+    ab = cal.get("abstain", {})
+    for key, card_key, fmt in (("MNIST test", "mnist_test_rejected", "pct2"),
+                               ("non-digits, in-distribution", "non_digits_rejected_in_distribution", "pct1"),
+                               ("non-digits, held-out", "non_digits_rejected_held_out", "pct1"),
+                               ("non-digits, fresh", "non_digits_rejected_fresh", "pct1")):
+        if card_key in ab:
+            out.append(fig("abstain", key, ab[card_key], fmt))
+    for kind, v in (ab.get("digits_rejected") or {}).items():
+        out.append(fig("abstain", f"{kind} digits", v, "pct1"))
+    return out
+
+
+def from_handwriting(report: dict, source: str | None = None) -> list[Figure]:
+    """``evaluation/handwriting.py``'s report: accuracy per set and model (no test-time augmentation), the mean
+    of the six sets, and the conventions set's 1s and 7s (the classes that set exists for)."""
+    out = []
+    day = _day(report.get("date"))
+    for model, sets in report["results"].items():
+        sha = (report.get("models", {}).get(model) or {}).get("sha256")
+        note = "pictures per set: " + ", ".join(f"{name} {r['n']:,}" for name, r in sets.items())
+        common = dict(model=model, model_sha=sha, fmt="pct1", date=day, source=source, note=note)
+        for name, r in sets.items():
+            out.append(Figure("handwriting", model, r["accuracy"], report["command"], row=name, **common))
+        out.append(Figure("handwriting", model, sum(r["accuracy"] for r in sets.values()) / len(sets), report["command"],
+                          row="mean of the sets", **common))
+        conv = sets.get("conventions")
+        if conv:
+            for digit in ("1", "7"):
+                out.append(Figure("handwriting", model, conv["per_class"][digit], report["command"],
+                                  row=f"conventions, its {digit}s", **common))
+    return out
+
+
+def from_numbers(report: dict, model_file: Path | None = None, source: str | None = None) -> list[Figure]:
+    """``evaluation/numbers.py``'s report: whole numbers and digits right, by gap and for 4 visible-gap digits."""
+    s, cmd, model = report["summary"], report["command"], report["model"]
+    day = _day(report.get("date"))
+    common = dict(model=model, model_sha=model_sha(model_file or model), date=day, source=source)
+    rows = [("4 digits, visible gaps", s["four_digits_visible_gaps"])]
+    rows += [(f"{gap} gaps", s["gap"][gap]) for gap in s["gap"]]
+    rows += [("all", s["all"])]
+    common["note"] = "numbers per row: " + ", ".join(f"{row} {r['n']:,}" for row, r in rows)
+    out = []
+    for row, r in rows:
+        out += [Figure("numbers", "whole numbers right", r["whole_number"], cmd, row=row, fmt="pct1", **common),
+                Figure("numbers", "digits right", r["digits"], cmd, row=row, fmt="pct1", **common)]
+    return out
+
+
+def from_benchmark(report: dict, command: str, model_file: Path | None = None, source: str | None = None) -> list[Figure]:
+    """``evaluation/benchmark.py``'s report: latency per path and, when it ran, the training race."""
+    day = _day(report.get("date"))
+    model = report.get("latency_model")
+    sha = model_sha(model_file) if model_file is not None else None
+    out = []
+    for path_name, r in report.get("latency", {}).items():
+        for q in ("p50", "p95"):
+            out.append(Figure("latency", f"{q} ms", r[f"{q}_ms"], command, row=path_name, model=model, model_sha=sha,
+                              fmt="ms", date=day, source=source))
+    target = None
+    for racer in report.get("race", []):
+        if not racer.get("reached"):
+            continue
+        target = racer.get("target", 0.99)
+        for key, v, fmt in ((f"epochs to {target:.1%}", racer.get("epochs"), "f2"),
+                            ("in-epoch s", racer.get("in_epoch_seconds"), "s"), ("wall s", racer.get("wall_seconds"), "s")):
+            if v is not None:
+                out.append(Figure("training_race", key, v, command, row=racer["name"], fmt=fmt, date=day, source=source))
+    sp = report.get("speedup")
+    if isinstance(sp, dict) and target is not None:  # older reports kept one ratio, not per clock
+        for key, k in ((f"epochs to {target:.1%}", "epochs"), ("in-epoch s", "in_epoch"), ("wall s", "wall")):
+            if k in sp:
+                out.append(Figure("training_race", key, sp[k], command, row="speed-up", fmt="x", date=day, source=source))
+    return out
+
+
+DRAWN_SETS_MEAN_EXCLUDES = "MNIST as is"  # the control set is not part of "the six drawn and photo sets"
+
+
+def from_drawn_digits(report: dict, command: str, files: dict[str, Path] | None = None,
+                      source: str | None = None) -> list[Figure]:
+    """``evaluation/drawn_digits.py``'s report: per model the mean of the drawn and photo sets each way, and
+    per set on the default path; ``files`` maps a model's name to the file measured."""
+    out = []
+    for model, table in report["results"].items():
+        sha = model_sha((files or {}).get(model) or model)
+        sets = [r for name, r in table.items() if name != DRAWN_SETS_MEAN_EXCLUDES]
+        for way in ("naive", "recipe", "recipe + stroke"):
+            out.append(Figure("drawn_digits", way, sum(r[way] for r in sets) / len(sets), command, row=model,
+                              model=model, model_sha=sha, fmt="pct1", source=source))
+        for name, r in table.items():
+            out.append(Figure("drawn_digits_sets", model, r["recipe + stroke"], command, row=name, model=model,
+                              model_sha=sha, fmt="pct1", source=source))
+    return out
+
+
+def from_photo_cases(report: dict, model_file: Path | None = None, source: str | None = None) -> list[Figure]:
+    model = report["model"]
+    sha = model_sha(model_file or model)
+    n = {r["n"] for r in report["cases"].values()}
+    note = f"{', '.join(map(str, sorted(n)))} MNIST test digits per case, preprocessing {report['preprocess_version']}"
+    return [Figure("photo_cases", "accuracy", r["accuracy"], report["command"], row=case, model=model, model_sha=sha,
+                   fmt="pct1", source=source, note=note)
+            for case, r in report["cases"].items()]
+
+
+def from_robustness(model: str, result: dict, command: str, model_file: Path | None = None) -> list[Figure]:
+    """``evaluation/evaluate_robustness.py``, one model: clean accuracy and the MNIST-C-style mean."""
+    sha = model_sha(model_file or model)
+    return [Figure("stress", "mean corruption acc.", result["mnist_c_mean"], command, row=model, model=model,
+                   model_sha=sha, fmt="pct1")]
+
+
+def from_evaluate(model: str, report: dict, command: str, model_file: Path | None = None) -> list[Figure]:
+    """``evaluation/evaluate.py`` on the full test split: the models table's accuracy and weighted F1."""
+    sha = model_sha(model_file or model)
+    return [Figure("models", "MNIST test acc.", report["accuracy"], command, row=model, model=model, model_sha=sha, fmt="pct2"),
+            Figure("models", "weighted F1", report["weighted_f1"], command, row=model, model=model, model_sha=sha, fmt="f4")]
+
+
+# ---- rendering ---------------------------------------------------------------------------------------------
+
+def _rows_and_keys(section: dict) -> tuple[list[str], list[str]]:
+    keys: list[str] = []
+    for row in section.values():
+        keys += [k for k in row if k not in keys]
+    return list(section), keys
+
+
+def _provenance(section: dict) -> list[str]:
+    """One line per distinct (command, date, model, sha, note, source) of a section's figures."""
+    seen: dict[tuple, None] = {}
+    for row in section.values():
+        for e in row.values():
+            seen[(e["command"], e["date"], e.get("model"), e.get("model_sha"), e.get("note"), e.get("source"))] = None
+    lines = []
+    for command, day, model, sha, note, source in seen:
+        bits = [day]
+        if model:
+            bits.append(f"`{model}`" + (f" {sha}" if sha else ""))
+        if source:
+            bits.append(f"read from `{source}`")
+        lines.append(f"- `{command}` ({', '.join(bits)})" + (f": {note}" if note else ""))
+    return lines
+
+
+def section_table(results: dict, name: str) -> str:
+    from digitlab.report.tables import markdown
+
+    section = results["figures"].get(name, {})
+    rows, keys = _rows_and_keys(section)
+    header = ["" if all(r == "" for r in rows) else "", *keys]
+    body = [[f"`{r}`" if r.startswith("mnist_") else r, *(shown_value(section[r][k]) if k in section[r] else "" for k in keys)]
+            for r in rows]
+    return markdown(header, body)
+
+
+def _slug(title: str) -> str:
+    """GitHub's anchor for a heading."""
+    return re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
+
+
+def render_results_md(results: dict) -> str:
+    present = [s for s in SECTIONS if results["figures"].get(s)]
+    lines = ["# Results", "",
+             "Every measured figure of the project, each with the command that measured it, the day and the model "
+             "file's sha256. This page and the README's results are generated from `docs/results.json` by "
+             "`python -m digitlab.report.results --write`; the measuring commands write that file. Measured on a "
+             "2-core CPU machine without a GPU (Python 3.11, tensorflow-cpu 2.21, Keras 3.15), often shared with "
+             "other jobs: timings are noisy, accuracies are not.", ""]
+    lines += [f"- [{SECTIONS[s].title}](#{_slug(SECTIONS[s].title)})" for s in present]
+    for s in present:
+        lines += ["", f"## {SECTIONS[s].title}", "", SECTIONS[s].about, "", section_table(results, s), "",
+                  "Measured by:", "", *_provenance(results["figures"][s])]
+    return "\n".join(lines) + "\n"
+
+
+# The README's summary: {section/row/key} becomes that figure as shown, {more:section} a link to its section.
+README_SUMMARY = [
+    "- **Drawn and photographed digits** (`python evaluation/drawn_digits.py`, synthetic): `mnist_cnn` reads "
+    "{drawn_digits/mnist_cnn/naive} of them when the picture is squashed to 28x28, "
+    "{drawn_digits/mnist_cnn/recipe + stroke} through the one preprocessing path; `mnist_advanced` "
+    "{drawn_digits/mnist_advanced/naive} -> {drawn_digits/mnist_advanced/recipe + stroke} ({more:drawn_digits}).",
+    "- **Real handwriting** (`python evaluation/handwriting.py`): `mnist_advanced` reads "
+    "{handwriting/mean of the sets/mnist_advanced} over the six sets: `load_digits` by 43 writers as uploads "
+    "{handwriting/load_digits upload/mnist_advanced}, 30 writing conventions "
+    "{handwriting/conventions/mnist_advanced} ({more:handwriting}).",
+    "- **Photos** (`python evaluation/photo_cases.py`): a 3000x4000 phone photo of a small digit "
+    "{photo_cases/phone/accuracy}, a hard half shadow "
+    "{photo_cases/half_shadow/accuracy}, a desk corner in the frame "
+    "{photo_cases/desk_corner/accuracy} ({more:photo_cases}).",
+    "- **Reading a number** (`python evaluation/numbers.py`): 4 digits with visible gaps: "
+    "{numbers/4 digits, visible gaps/whole numbers right} of whole numbers right; touching digits "
+    "{numbers/touching gaps/whole numbers right} ({more:numbers}).",
+    "- **Speed** (`python evaluation/benchmark.py`): {latency/Classifier (tf.function)/p50 ms} p50 from a canvas "
+    "drawing to 10 probabilities, preprocessing included ({more:latency}); training reaches 99.0% test accuracy "
+    "{training_race/speed-up/wall s} faster than the keras-io reference, wall clock ({more:training_race}).",
+    "- **Serving without TensorFlow**: ONNX Runtime answers like Keras (max |dp| "
+    "{serving/all committed models/max abs dp}, {serving/all committed models/labels that differ} labels differ "
+    "on 10,000 test digits); the app's server holds {app/Home, after the first prediction/server RSS} after its "
+    "first prediction ({more:app}).",
+    "- **Stress**: `mnist_robust` keeps {adversarial/PGD-100, 2 restarts, 0.3/accuracy} under PGD-100 at eps 0.3 "
+    "({more:adversarial}); the \"not a digit\" rule rejects {abstain/mnist_advanced/non-digits, in-distribution} "
+    "of generated non-digits and {abstain/mnist_advanced/MNIST test} of MNIST test digits with `mnist_advanced` "
+    "({more:abstain}); {fuzz/full run/files} hostile files, {fuzz/full run/crashes} crashes ({more:fuzz}).",
+]
+
+README_MODEL_KEYS = ["MNIST test acc.", "weighted F1", "params", "file"]
+
+
+def render_readme_block(results: dict) -> str:
+    from digitlab.report.tables import markdown
+
+    models = results["figures"].get("models", {})
+    drawn = results["figures"].get("drawn_digits", {})
+    body = []
+    by_accuracy = sorted(models, key=lambda m: -float(models[m].get("MNIST test acc.", {}).get("value", 0)))
+    for name in by_accuracy:
+        row = models[name]
+        cells = [shown_value(row[k]) if k in row else "" for k in README_MODEL_KEYS]
+        d = drawn.get(name, {}).get("recipe + stroke")
+        body.append([f"`{name}`", MODEL_ABOUT.get(name, ""), *cells[:2], shown_value(d) if d else "", *cells[2:]])
+    table = markdown(["model", "what it is", "MNIST test acc.", "weighted F1", "drawn & photo digits (mean of 6 sets)",
+                      "params", "file"], body)
+
+    def fill(m: re.Match) -> str:
+        section, row, key = m.group(1), m.group(2), m.group(3)
+        entry = results["figures"].get(section, {}).get(row, {}).get(key)
+        if entry is None:
+            raise ResultsError(f"the README quotes {section}/{row}/{key}, which is not in the results file")
+        return shown_value(entry)
+
+    def link(m: re.Match) -> str:
+        return f"[more](docs/results.md#{_slug(SECTIONS[m.group(1)].title)})"
+
+    summary = [re.sub(r"\{([a-z_]+)/([^/{}]*)/([^{}]+)\}", fill, re.sub(r"\{more:([a-z_]+)\}", link, line))
+               for line in README_SUMMARY]
+    return "\n".join([BEGIN, table, "", *summary, END])
+
+
+def _replace_block(readme: str, block: str) -> str:
+    start, end = readme.find(BEGIN), readme.find(END)
+    if start < 0 or end < start:
+        raise ResultsError(f"README.md has no {BEGIN} ... {END} block to fill")
+    return readme[:start] + block + readme[end + len(END):]
+
+
+def rendered(results: dict, root: Path = ROOT) -> dict[Path, str]:
+    """What README.md and docs/results.md must contain, given the results."""
+    readme = root / "README.md"
+    return {readme: _replace_block(readme.read_text(), render_readme_block(results)),
+            root / "docs" / "results.md": render_results_md(results)}
+
+
+def check(root: Path = ROOT, path: Path | None = None) -> list[str]:
+    """The files that disagree with the results file (empty when all agree)."""
+    want = rendered(load(path or root / "docs" / "results.json"), root)
+    return [shown(p) for p, text in want.items() if not p.exists() or p.read_text() != text]
+
+
+def write(root: Path = ROOT, path: Path | None = None) -> list[Path]:
+    from digitlab.files import atomic_write_bytes
+
+    changed = []
+    for p, text in rendered(load(path or root / "docs" / "results.json"), root).items():
+        if not p.exists() or p.read_text() != text:
+            atomic_write_bytes(p, text.encode())
+            changed.append(p)
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m digitlab.report.results", description=__doc__.split("\n\n")[0])
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--write", action="store_true", help="render README.md's results block and docs/results.md")
+    g.add_argument("--check", action="store_true", help="exit 1 when README.md or docs/results.md disagree with the file")
+    g.add_argument("--from-cards", action="store_true", help="record every committed model card's figures, then --write")
+    a = p.parse_args(argv)
+    try:
+        if a.check:
+            stale = check()
+            for s in stale:
+                print(f"{s} disagrees with {shown(RESULTS_FILE)}: run python -m digitlab.report.results --write", file=sys.stderr)
+            return 1 if stale else 0
+        if a.from_cards:
+            figures = []
+            for card_path in sorted(MODELS_DIR.glob("*.json")):
+                if card_path.name.count(".") == 1:  # <name>.json, not <name>.metrics.json / .history.json
+                    figures += from_card(json.loads(card_path.read_text()), card_path.with_suffix(".keras"))
+            print(f"recorded {record_all(figures, RESULTS_FILE)} figures from {shown(MODELS_DIR)}")
+        for changed in write():
+            print(f"written {shown(changed)}")
+    except ResultsError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""The README and docs/ as a reference: figures generated from docs/results.json, links that resolve, no lab log.
+
+Fast (no model, no TensorFlow): the files are read, never written; the generator runs on scratch copies.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from digitlab.paths import ROOT
+from digitlab.report import results
+
+DOCS = sorted((ROOT / "docs").glob("*.md"))
+PAGES = [ROOT / "README.md", *DOCS]
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+FENCE = re.compile(r"^```.*?^```", re.M | re.S)
+
+
+def _prose(path: Path) -> str:
+    """A Markdown page without its fenced code blocks (commands there are not links)."""
+    return FENCE.sub("", path.read_text())
+
+
+def _anchors(path: Path) -> set[str]:
+    return {results._slug(h.replace("`", "")) for h in re.findall(r"^#+ (.+)$", _prose(path), re.M)}
+
+
+def test_readme_and_results_page_agree_with_the_results_file():
+    stale = results.check()
+    assert stale == [], f"{stale} disagree with docs/results.json: run python -m digitlab.report.results --write"
+
+
+def test_readme_is_a_front_door_of_at_most_300_lines():
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 300
+
+
+def test_readme_quotes_no_figure_outside_the_generated_block():
+    text = (ROOT / "README.md").read_text()
+    outside = text[: text.index(results.BEGIN)] + text[text.index(results.END):]
+    typed = re.findall(r"[^\s|]*\d+(?:\.\d+)?\s?%[^\s|]*", outside)
+    assert typed == [], f"percentages typed into the README by hand (record them in docs/results.json): {typed}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_pages_cite_no_issue_numbers(page):
+    hits = re.findall(r".{0,30}\bissues? \d+.{0,30}", page.read_text(), re.I)
+    assert hits == [], f"{page.name} cites issue numbers a reader of the repository cannot follow: {hits}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_relative_links_and_their_anchors_resolve(page):
+    broken = []
+    for target in LINK.findall(_prose(page)):
+        if re.match(r"[a-z]+:", target):  # https:, mailto:
+            continue
+        file, _, anchor = target.partition("#")
+        dest = (page.parent / file).resolve() if file else page
+        if not dest.exists():
+            broken.append(f"{target} (no such file)")
+        elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest):
+            broken.append(f"{target} (no such heading)")
+    assert broken == [], f"{page.name}: broken links {broken}"
+
+
+def test_every_figure_names_its_command_and_date_and_a_known_format():
+    data = results.load(ROOT / "docs" / "results.json")
+    assert data["figures"], "the results file holds no figure"
+    for section, rows in data["figures"].items():
+        assert section in results.SECTIONS
+        for row, keys in rows.items():
+            for key, e in keys.items():
+                where = f"{section}/{row}/{key}"
+                assert e["command"].strip(), where
+                assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", e["date"]), where
+                assert e["fmt"] in results.FORMATS, where
+                assert isinstance(e["value"], (str, bool)) or math.isfinite(e["value"]), where
+
+
+def test_a_model_figure_names_the_committed_file_it_was_measured_on():
+    """A figure with a sha is the committed model's only while that file is unchanged; one measured on an earlier
+    model says so instead of carrying today's sha."""
+    from digitlab.files import sha256
+
+    data = results.load(ROOT / "docs" / "results.json")
+    current = {p.stem: sha256(p, 16) for p in (ROOT / "models").glob("*.keras")}
+    for section, rows in data["figures"].items():
+        for row, keys in rows.items():
+            for key, e in keys.items():
+                if e.get("model_sha") and e.get("model") in current:
+                    assert e["model_sha"] == current[e["model"]], (
+                        f"{section}/{row}/{key} was measured on another {e['model']}: measure it again")
+
+
+def test_record_writes_one_figure_and_keeps_the_others(tmp_path):
+    path = tmp_path / "results.json"
+    results.record("numbers", "whole numbers right", 0.5, command="python evaluation/numbers.py --n 1", row="a",
+                   fmt="pct1", path=path)
+    results.record("numbers", "digits right", 0.75, command="python evaluation/numbers.py --n 1", row="a",
+                   fmt="pct1", model="mnist_cnn", path=path)
+    results.record("numbers", "whole numbers right", 0.625, command="python evaluation/numbers.py --n 2", row="a",
+                   fmt="pct1", path=path)
+    data = results.load(path)
+    row = data["figures"]["numbers"]["a"]
+    assert row["whole numbers right"]["value"] == 0.625
+    assert row["whole numbers right"]["command"] == "python evaluation/numbers.py --n 2"
+    assert row["digits right"]["value"] == 0.75
+    # the committed model's file is hashed, so the figure says which mnist_cnn it was
+    from digitlab.files import sha256
+    assert row["digits right"]["model_sha"] == sha256(ROOT / "models" / "mnist_cnn.keras", 16)
+    assert results.shown_value(row["whole numbers right"]) == "62.5%"
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(section="nowhere"), "unknown results section"),
+    (dict(command=" "), "needs the command"),
+    (dict(value=float("nan")), "finite number"),
+    (dict(value=[1, 2]), "finite number"),
+    (dict(fmt="percent"), "unknown format"),
+    (dict(key=""), "non-empty key"),
+])
+def test_record_refuses_a_bad_figure_and_writes_nothing(tmp_path, bad, message):
+    path = tmp_path / "results.json"
+    good = results.Figure("numbers", "digits right", 0.9, "python evaluation/numbers.py", row="a", fmt="pct1")
+    broken = results.Figure(**{**good.__dict__, **bad})
+    with pytest.raises(results.ResultsError, match=message):
+        results.record_all([good, broken], path)
+    assert not path.exists(), "one bad figure must write none"
+
+
+def test_a_damaged_results_file_is_a_clear_error_and_stays_as_it_was(tmp_path):
+    path = tmp_path / "results.json"
+    path.write_text('{"schema": 1, "figures": ')
+    with pytest.raises(results.ResultsError, match="cannot read the results file"):
+        results.record("numbers", "digits right", 0.9, command="python evaluation/numbers.py", path=path)
+    assert path.read_text() == '{"schema": 1, "figures": '
+
+
+def test_a_new_figure_makes_the_pages_stale_until_they_are_written_again(tmp_path):
+    """The real README and results file on a scratch copy: change one figure the README quotes, and the check
+    names both pages; --write brings them back in line and the new value is what they show."""
+    (tmp_path / "docs").mkdir()
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    shutil.copy(ROOT / "docs" / "results.json", tmp_path / "docs" / "results.json")
+    shutil.copy(ROOT / "docs" / "results.md", tmp_path / "docs" / "results.md")
+    assert results.check(tmp_path) == []
+    data = json.loads((tmp_path / "docs" / "results.json").read_text())
+    entry = data["figures"]["latency"]["Classifier (tf.function)"]["p50 ms"]
+    results.record("latency", "p50 ms", entry["value"] + 1.0, command="python evaluation/benchmark.py",
+                   row="Classifier (tf.function)", fmt=entry["fmt"], path=tmp_path / "docs" / "results.json")
+    assert len(results.check(tmp_path)) == 2
+    results.write(tmp_path)
+    assert results.check(tmp_path) == []
+    shown = results.FORMATS[entry["fmt"]](entry["value"] + 1.0)
+    assert shown in (tmp_path / "README.md").read_text()
+    assert shown in (tmp_path / "docs" / "results.md").read_text()
+    assert (ROOT / "README.md").read_text() != (tmp_path / "README.md").read_text()
+
+
+def test_the_readme_refuses_to_quote_a_figure_the_file_lacks(tmp_path):
+    data = results.load(ROOT / "docs" / "results.json")
+    del data["figures"]["photo_cases"]
+    with pytest.raises(results.ResultsError, match="photo_cases/phone/accuracy"):
+        results.render_readme_block(data)
+
+
+def test_a_measuring_command_records_its_figures_with_its_command_and_model(run_script, tmp_path):
+    """photo_cases.py, as a user runs it, writes its figures into the results file $DIGITLAB_RESULTS names."""
+    from digitlab.files import sha256
+
+    scratch = tmp_path / "results.json"
+    run_script("evaluation/photo_cases.py", "--n", "2", "--cases", "plain", "--model", "mnist_cnn",
+               "--out", tmp_path / "photo_cases.json", env={"DIGITLAB_RESULTS": str(scratch)})
+    entry = results.load(scratch)["figures"]["photo_cases"]["plain"]["accuracy"]
+    report = json.loads((tmp_path / "photo_cases.json").read_text())
+    assert entry["value"] == report["cases"]["plain"]["accuracy"]
+    assert entry["command"].startswith("python evaluation/photo_cases.py --n 2 --cases plain")
+    assert entry["model"] == "mnist_cnn"
+    assert entry["model_sha"] == sha256(ROOT / "models" / "mnist_cnn.keras", 16)
