@@ -22,13 +22,18 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_out(p, MODELS_DIR, "models folder to copy into")
     p.add_argument("--overwrite", action="store_true", help="replace a model of that name")
     p.add_argument("--gate", action="store_true", help="the file is the digit gate (checked as one; --out defaults to models/gate/)")
+    p.add_argument("--chain", default=None, metavar="NAME",
+                   help="the rebuild chain that made it (training/rebuild.py NAME): the card records its steps (default: none)")
     a = p.parse_args(argv)
     from digitlab.serving.gate import GATE_DIR, Gate
+    from digitlab.training import rebuild
 
     out = GATE_DIR if a.gate and a.out == MODELS_DIR else a.out
     try:
-        path = artifacts.promote(a.model, out, a.name, a.overwrite, command=cards.command_line(argv, __file__), check=Gate if a.gate else None)
-    except artifacts.ModelError as e:
+        extra = {"rebuild": rebuild.card(a.chain)} if a.chain else None
+        path = artifacts.promote(a.model, out, a.name, a.overwrite, command=cards.command_line(argv, __file__), check=Gate if a.gate else None,
+                                 extra=extra)
+    except (artifacts.ModelError, rebuild.RebuildError) as e:
         cli.fail(e)
     print(f"promoted {a.model} -> {path}")
     return cli.OK

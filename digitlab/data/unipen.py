@@ -371,15 +371,17 @@ def runs_on_a_line(items: list[Item], lengths=(2, 6)) -> list[list[Item]]:
     return runs
 
 
-def render_number(run: list[Item], rng: np.random.Generator, width: int = 560, height: int = 280) -> np.ndarray:
+def render_number(run: list[Item], rng: np.random.Generator, width: int = 560, height: int = 280,
+                  brush: float | None = None) -> np.ndarray:
     """A run of one writer's digits -> (height, width) uint8 canvas, white on black, as the Numbers page's
-    canvas gives it: every pen-down where the writer put it (one scale for the whole number), one brush."""
+    canvas gives it: every pen-down where the writer put it (one scale for the whole number), one brush of
+    ``brush`` px (default: random in the slider's range), at most a fifth of a digit's height."""
     strokes = [s for item in run for s in item.strokes]
     lo, hi = _box(strokes)
     size = np.maximum(hi - lo, 1e-6)
     scale = min(0.85 * width / size[0], 0.6 * height / size[1])
     digit_h = np.median([np.ptp(np.concatenate(i.strokes)[:, 1]) for i in run]) * scale
-    b = max(3.0, min(rng.uniform(*BRUSH), 0.2 * digit_h))
+    b = max(3.0, min(rng.uniform(*BRUSH) if brush is None else brush, 0.2 * digit_h))
     shift = (np.array([width, height]) - size * scale) / 2
     ink = np.zeros((height, width), np.uint8)
     for s in strokes:

@@ -67,11 +67,12 @@ REAL_WRITERS = "real strokes: unseen writers"
 
 
 def _real_set(name: str, items: list, seed: int, salt: int, joined: bool, about: str) -> hw.PictureSet:
-    """Every item drawn once on the canvas as people draw (size, place, brush of the app's range), white on black."""
+    """Every item drawn once on the canvas as people draw: size and place as on the app's canvas, the brush as people
+    set the slider (``handwriting_test.BRUSHES``, like every canvas set of the benchmark), white on black."""
     from digitlab.data import unipen
 
     rng = np.random.default_rng([seed + hw.SEED_OFFSET, salt])
-    pictures = [unipen.render(i.strokes, rng, joined=joined and len(i.strokes) > 1) for i in items]
+    pictures = [unipen.render(i.strokes, rng, brush=float(rng.choice(hw.BRUSHES)), joined=joined and len(i.strokes) > 1) for i in items]
     return hw.PictureSet(name, pictures, np.asarray([i.label for i in items], np.int64), "no", [i.source for i in items],
                          ["pen-ups lost" if joined else "pen-ups kept"] * len(items), about)
 
@@ -116,7 +117,8 @@ def real_numbers(split, classifier, seed: int, n: int | None = None, progress: C
     misread = []
     for run in runs:
         truth = "".join(str(i.label) for i in run)
-        read = numbers.read_number(png_bytes(unipen.render_number(run, rng)), classifier, invert="no").number
+        picture = unipen.render_number(run, rng, brush=float(rng.choice(hw.BRUSHES)))  # the slider as people set it
+        read = numbers.read_number(png_bytes(picture), classifier, invert="no").number
         right = read == truth
         for key in ("all", f"site {run[0].source}", f"{len(run)} digits"):
             groups[key].append(right)

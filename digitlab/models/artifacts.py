@@ -213,11 +213,12 @@ def update_card(model_path: Path, updates: dict) -> dict:
 
 
 def promote(source: Path, models_dir: Path = MODELS_DIR, name: str | None = None, overwrite: bool = False,
-            command: str | None = None, check=None) -> Path:
+            command: str | None = None, check=None, extra: dict | None = None) -> Path:
     """Copy a model trained elsewhere (``--out runs/...``) into ``models_dir``, byte for byte, with its card
     and side files, and record on the card where it came from (``"promoted"``: from, command, date), so a
     card never claims it was written where it now lies.  Refuses an unusable model, a model without
     a card, and (unless ``overwrite``) a name already taken; nothing is written then.
+    ``extra``: card keys the promotion adds (``rebuild``: the chain that made it).
     ``check``: how to tell the file is usable (default: a 28x28 -> 10 classifier, ``inspect``; the digit
     gate passes ``serving.gate.Gate``), raising ModelError when it is not."""
     from datetime import UTC, datetime
@@ -236,8 +237,8 @@ def promote(source: Path, models_dir: Path = MODELS_DIR, name: str | None = None
     target = Path(models_dir) / f"{name}{MODEL_SUFFIX}"
     if target.exists() and not overwrite:
         raise ModelError(f"a model named {name!r} already exists in {models_dir}; pass --overwrite to replace it")
-    card = cards.check(dict(card, name=name, promoted={"from": shown(source), "command": command,
-                                                                "date": datetime.now(UTC).isoformat(timespec="seconds")}))
+    card = cards.check(dict(card, **(extra or {}), name=name, promoted={"from": shown(source), "command": command,
+                                                                                  "date": datetime.now(UTC).isoformat(timespec="seconds")}))
     stem = source.name[: -len(MODEL_SUFFIX)]
     extras = {suffix: (source.parent / f"{stem}{suffix}").read_bytes() for suffix in _SIDE_FILES[1:] if (source.parent / f"{stem}{suffix}").is_file()}
     atomic_write_bytes(target, source.read_bytes())  # the very file that was trained and checked, byte for byte

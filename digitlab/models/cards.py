@@ -45,6 +45,7 @@ KEYS = {
     "distributed": "training.trainer.run with --distribute multiworker",
     "init": "training.trainer.run with --init-from: the trained model it started from (file, sha256, member, figures)",
     "distill": "training.trainer.run with --distill-from: the teacher whose probabilities softened the targets (file, sha256, figures, weight)",
+    "rebuild": "training/promote.py --chain (training/rebuild.py): the command that makes the model again and its steps",
     "real_strokes": "training.trainer.run with --real-strokes: the real-strokes file (name, sha256) and its writer split",
     "interpolation": "training.interpolate.run: alpha and the two networks whose weights it mixed (the start and its fine-tune)",
     "members": "training.ensemble.build",
