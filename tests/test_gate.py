@@ -79,6 +79,17 @@ def test_letters_and_text_hold_no_digit_shaped_letter_and_have_ink():
         assert sum(c not in nondigits.DIGIT_LIKE_LETTERS for c in letters) >= max(2, len(letters) / 2), word
 
 
+def test_digit_uploads_are_read_as_digits(mnist_test):
+    """The positives rendered like uploads (canvas, paper photos up to 1200 px) are still digits: a committed
+    model reads them, so the gate is not taught that a photo of paper or a big picture means "not a digit"."""
+    x, y = mnist_test
+    pics = list(nondigits.digit_uploads(x[:40], y[:40], 20, seed=7))
+    images, no_ink, kinds, details = nondigits.prepare_pictures(pics)
+    assert kinds.count("printed upload") == 20 and not no_ink.any()
+    probs = runtime.load("mnist_cnn").predict_proba(images)
+    assert np.mean(probs.argmax(1) == np.array(details, int)) >= 0.9
+
+
 def test_upload_pictures_cycle_the_categories_deterministically():
     pics = list(nondigits.upload_pictures(12, seed=5))
     assert [c for c, _, _ in pics] == list(nondigits.UPLOAD_CATEGORIES) * 2
