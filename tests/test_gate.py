@@ -162,13 +162,14 @@ def _at_600(category: str, n: int) -> list:
 def test_the_issue_face_is_not_a_digit_through_the_predict_cli(trained_on_uploads, run_script, tmp_path):
     path = tmp_path / "face.png"
     path.write_bytes(files.png_bytes(_issue_face()))
-    line = json.loads(run_script("evaluation/predict.py", path).stdout.splitlines()[-1])
+    line = json.loads(run_script("evaluation/predict.py", path, "--format", "json").stdout.splitlines()[-1])
     assert line["abstain"] and "not sure this is a digit" in line["reason"], line
 
 
 def test_faces_emoji_and_letters_at_600_are_refused(served):
-    for category, at_least in (("faces", 7), ("emoji", 7), ("letters", 6)):
-        predictions = served.predict_prepared([preprocess.prepare(p) for p in _at_600(category, 8)])
+    # the benchmark (evaluation/reports/gate/benchmark.md) measures ~86 % of faces, ~99 % of emoji, ~95 % of letters
+    for category, at_least in (("faces", 12), ("emoji", 15), ("letters", 13)):
+        predictions = served.predict_prepared([preprocess.prepare(p) for p in _at_600(category, 16)])
         refused = sum(p.abstain for p in predictions)
         assert refused >= at_least, (category, [(p.label, round(p.confidence, 3), p.reason) for p in predictions])
 
