@@ -269,6 +269,8 @@ def test_train_gate_dry_run(run_script, tmp_path, mnist_path):
     card = json.loads((tmp_path / "probe_gate.json").read_text())
     assert card["dry_run"] and 0 <= card["threshold"] <= 1 and card["data"]["non_digits"] > 50
     assert set(card["measured"]["non_digits"]) == {"in_distribution", "held_out", "fresh"}
+    assert card["data"]["uploads"] > 30 and card["data"]["digit_uploads"] > 15  # faces, emoji, ... and their digit counterparts
+    assert set(card["measured"]["benchmark"]["gate alone"]["non_digits"]) == set(nondigits.UPLOAD_CATEGORIES)
     g = gate.load(tmp_path / "probe_gate.keras")
     mnist = data.load_mnist(mnist_path)
     p = g.score(preprocess.prepare_batch(mnist.x_test[:8]))

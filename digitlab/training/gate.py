@@ -7,7 +7,11 @@ classifier sees:
     positives  MNIST train digits, MNIST train digits redrawn with a canvas brush, digits printed from
                the training fonts (so neither "drawn with a uniform pen" nor "rendered from a font"
                can be what tells a non-digit apart)
-    negatives  non-digits from the "train" generators of ``digitlab.nondigits`` (their own seeds)
+               and, so that neither a photo of paper nor a 600x600 picture is what marks a non-digit, more
+               of both rendered as uploads (``nondigits.digit_uploads``: canvas or paper, any size)
+    negatives  non-digits from the "train" generators of ``digitlab.nondigits`` (their own seeds): pen
+               scribbles, letters, textures, shapes, and pictures people upload instead of a digit
+               (``nondigits.upload_pictures``: cartoon faces, emoji, letters, scribbles, shapes, text)
 
     image (28, 28) -> conv 24 -> pool -> conv 48 -> pool -> conv 48 -> pool -> flatten -> dropout -> 1 -> sigmoid
     P(digit) < threshold  -->  "not a digit"
@@ -18,7 +22,10 @@ The gate does not depend on the classifier, so it also guards a model dropped in
 without a calibration entry.  It lives in ``models/gate/`` because ``artifacts.list_models`` only
 lists ``models/*.keras``: the gate is not a 10-class classifier and must not show up as a broken one.
 
-Train it with ``python training/train_gate.py`` (a few minutes on 2 cores).
+Train it with ``python training/train_gate.py`` (about 10 minutes on 2 cores); it writes the committed
+gate and its card into ``models/gate/`` itself, so that command reproduces the card.  Training pictures
+come from seeds >= ``nondigits.TRAIN_SEEDS_FROM``; every measurement (the card's, the benchmark's,
+``python evaluation/gate.py``) from seeds below it.
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ from digitlab.models import artifacts, cards
 from digitlab.paths import RUNS_DIR
 from digitlab.serving.gate import GATE_DIR, GATE_NAME, Gate, load
 
-DATA_VERSION = "2"  # bump when the training pictures change, so the cached training set is rebuilt
+DATA_VERSION = "3"  # bump when the training pictures change, so the cached training set is rebuilt
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,9 @@ class GateConfig:
     n_negatives: int = 6000  # generated non-digits ("train" generators; a few are no-ink and dropped)
     n_drawn: int = 2500  # MNIST train digits redrawn with a canvas brush (positives)
     n_printed: int = 1000  # digits printed from the training fonts (positives)
-    picture_seed: int = 1000  # seeds picture_seed, +1, +2 make the training pictures; measurements use 1 and 2
+    n_uploads: int = 6000  # generated uploads that are not digits: faces, emoji, letters, scribbles, shapes, text in turn
+    n_digit_uploads: int = 3000  # positives rendered like those uploads: two thirds MNIST train digits redrawn, a third printed
+    picture_seed: int = 1000  # seeds picture_seed .. +4 make the training pictures (>= nondigits.TRAIN_SEEDS_FROM; measurements use fewer)
     epochs: int = 8
     batch_size: int = 128
     learning_rate: float = 3e-3  # peak of a one-cycle schedule
@@ -64,7 +73,7 @@ class GateConfig:
     dry_run: bool = False  # tiny sets and a few steps: seconds, for tests
 
 
-DRY_RUN = {"n_negatives": 120, "n_drawn": 60, "n_printed": 40}
+DRY_RUN = {"n_negatives": 120, "n_drawn": 60, "n_printed": 40, "n_uploads": 60, "n_digit_uploads": 30}
 
 
 def build(width: int = 24, dropout: float = 0.3, name: str = "digit_gate"):
@@ -95,20 +104,27 @@ def fit_threshold(p_digit_val: np.ndarray, reject_rate: float) -> float:
 
 
 def _cache_key(config: GateConfig, fingerprint: str) -> str:
-    fields = {k: getattr(config, k) for k in ("n_negatives", "n_drawn", "n_printed", "picture_seed")}
+    fields = {k: getattr(config, k) for k in ("n_negatives", "n_drawn", "n_printed", "n_uploads", "n_digit_uploads", "picture_seed")}
     blob = json.dumps({**fields, "mnist": fingerprint, "preprocess": preprocess.PREPROCESS_VERSION, "data": DATA_VERSION}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def training_pictures(config: GateConfig, x_train_raw: np.ndarray, y_train: np.ndarray) -> dict[str, np.ndarray]:
-    """The generated part of the training set, preprocessed: {"drawn", "printed", "negatives"} (M, 28, 28).
-    No-ink pictures are dropped (``prepare`` refuses them before any model runs)."""
+    """The generated part of the training set, preprocessed: {"drawn", "printed", "digit_uploads", "negatives",
+    "uploads"} (M, 28, 28).  No-ink pictures are dropped (``prepare`` refuses them before any model runs)."""
+    if config.picture_seed < nondigits.TRAIN_SEEDS_FROM:
+        raise ValueError(f"picture_seed must be at least {nondigits.TRAIN_SEEDS_FROM}: smaller seeds make the measurement pictures")
     rng = np.random.default_rng(config.picture_seed)
-    idx = rng.choice(len(x_train_raw), min(config.n_drawn, len(x_train_raw)), replace=False)
+    n_redrawn = config.n_digit_uploads * 2 // 3
+    idx = rng.choice(len(x_train_raw), min(config.n_drawn + n_redrawn, len(x_train_raw)), replace=False)
+    drawn, redrawn = idx[: config.n_drawn], idx[config.n_drawn :]
     sets = {
-        "drawn": nondigits.drawn_digit_pictures(x_train_raw[idx], y_train[idx], seed=config.picture_seed + 2),
+        "drawn": nondigits.drawn_digit_pictures(x_train_raw[drawn], y_train[drawn], seed=config.picture_seed + 2),
         "printed": nondigits.printed_digit_pictures(config.n_printed, seed=config.picture_seed + 1, split="train"),
+        "digit_uploads": nondigits.digit_uploads(x_train_raw[redrawn], y_train[redrawn], config.n_digit_uploads - len(redrawn),
+                                                 seed=config.picture_seed + 4),
         "negatives": nondigits.non_digit_pictures(config.n_negatives, seed=config.picture_seed, split="train"),
+        "uploads": nondigits.upload_pictures(config.n_uploads, seed=config.picture_seed + 3),
     }
     out = {}
     for k, pics in sets.items():
@@ -154,12 +170,13 @@ def run(config: GateConfig, out: Path = GATE_DIR, say=print) -> Path:
         if not config.dry_run:
             cache.parent.mkdir(parents=True, exist_ok=True)
             np.savez_compressed(cache, **made)
-    pos = np.concatenate([d.x_train, made["drawn"], made["printed"]])
-    neg = made["negatives"]
+    pos = np.concatenate([d.x_train, made["drawn"], made["printed"], made["digit_uploads"]])
+    neg = np.concatenate([made["negatives"], made["uploads"]])
     x = np.concatenate([pos, neg])
     y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
-    say(f"gate data: {len(d.x_train)} MNIST + {len(made['drawn'])} drawn + {len(made['printed'])} printed digits, "
-        f"{len(neg)} non-digits ({time.time() - t0:.0f} s)")
+    say(f"gate data: {len(d.x_train)} MNIST + {len(made['drawn'])} drawn + {len(made['printed'])} printed + "
+        f"{len(made['digit_uploads'])} uploaded digits, {len(made['negatives'])} pen non-digits + {len(made['uploads'])} uploads "
+        f"({time.time() - t0:.0f} s)")
 
     model = build(config.width, config.dropout, name=config.name)
     steps = int(np.ceil(len(x) / config.batch_size))
@@ -184,7 +201,9 @@ def run(config: GateConfig, out: Path = GATE_DIR, say=print) -> Path:
         "threshold_fitted_on": f"MNIST validation split ({len(d.x_val)} digits), {config.reject_rate:.1%} of them below it",
         "config": dataclasses.asdict(config),
         "data": {"mnist": mnist.fingerprint, "mnist_train": len(d.x_train), "drawn": len(made["drawn"]), "printed": len(made["printed"]),
-                 "non_digits": len(neg), "generators": "digitlab.nondigits split 'train'", "data_version": DATA_VERSION},
+                 "digit_uploads": len(made["digit_uploads"]), "non_digits": len(made["negatives"]), "uploads": len(made["uploads"]),
+                 "generators": "digitlab.nondigits split 'train' and upload_pictures, seeds from "
+                               f"{config.picture_seed} (>= {nondigits.TRAIN_SEEDS_FROM})", "data_version": DATA_VERSION},
         "params": int(model.count_params()),
         "train_seconds": round(train_seconds, 1),
         "history": {k: [round(float(v), 5) for v in vals] for k, vals in history.history.items()},
@@ -197,11 +216,20 @@ def run(config: GateConfig, out: Path = GATE_DIR, say=print) -> Path:
     quick = config.dry_run
     sets = nondigits.measurement_sets(mnist.x_test, mnist.y_test, n_non_digits=12 if quick else 400, n_digits=12 if quick else 1000)
     card["measured"] = measure(gate, d.x_val, d.x_test, sets)
+    from digitlab.evaluation import gate as bench  # the benchmark's sets, smaller: python evaluation/gate.py has the full one
+
+    small = bench.benchmark_sets(mnist, 12 if quick else 100, 20 if quick else 500, 500 if quick else None)
+    card["measured"]["benchmark"] = {"gate alone": bench.run(small, gate, [])["rules"]["gate alone"],
+                                     "sizes": {g: {k: len(v[0]) for k, v in small[g].items()} for g in ("non_digits", "digits")},
+                                     "seed": bench.BENCHMARK_SEED}
     card["total_seconds"] = round(time.time() - t0, 1)
     artifacts.update_card(path, card)
     m = card["measured"]
+    b = m["benchmark"]["gate alone"]
     say(f"saved {path} | threshold {threshold:.4f} | MNIST test rejected {m['mnist_test_rejected']:.2%} | non-digits rejected: "
-        + ", ".join(f"{name} {s['rejected']:.1%}" for name, s in m["non_digits"].items()) + " | "
+        + ", ".join(f"{name} {s['rejected']:.1%}" for name, s in m["non_digits"].items()) + " | uploads refused: "
+        + ", ".join(f"{name} {v:.1%}" for name, v in b["non_digits"].items()) + " | real digits refused: "
+        + ", ".join(f"{name} {v:.2%}" for name, v in b["digits"].items()) + " | "
         f"{train_seconds:.0f} s training, {card['total_seconds']:.0f} s in all")
     return path
 

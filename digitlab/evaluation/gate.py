@@ -1,0 +1,131 @@
+"""The digit gate's benchmark: is what people upload instead of a digit refused, and are real digits kept?
+
+    non-digits   ``nondigits.upload_pictures`` with BENCHMARK_SEED (below ``nondigits.TRAIN_SEEDS_FROM``, so no
+                 training picture is among them), the same number per category: cartoon faces, emoji,
+                 letters, scribbles, shapes, text; as canvas drawings or uploads, at sizes up to 1200 px
+    MNIST test   the 10,000 test digits as every model sees them (``data.prepared``): at most 1 % may be refused
+    real digits  TEST ONLY (``data.handwriting_test``, never trained on): scikit-learn's 1,797 digits by 43
+                 writers as photos of paper and as canvas drawings, and canvas digits in the writing
+                 conventions of that benchmark
+
+Every picture goes through ``preprocess.prepare`` as an upload or a drawing does (a picture with no ink counts
+as refused: ``prepare`` refuses it before any model runs).  Each set is measured twice: by the gate alone,
+and by each model's whole decision, ``serving.abstain.judge`` (the gate OR the card's calibrated confidence
+threshold), which is how Home and the predict CLI decide.  ``python evaluation/gate.py`` prints and writes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+BENCHMARK_SEED = 4  # < nondigits.TRAIN_SEEDS_FROM; the pen generators' measurements use 1-3
+MNIST_TEST_BOUND = 0.01  # the share of MNIST test digits the rule may refuse
+MNIST = "MNIST test"
+REAL_SETS = ("load_digits upload", "load_digits canvas", "conventions")
+
+Prepared = tuple[np.ndarray, np.ndarray, list[str]]  # images (N, 28, 28) float32, no_ink (N,) bool, details
+
+
+def _prepare(pictures, invert: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+    from digitlab import preprocess
+
+    images, no_ink = [], []
+    for pic in pictures:
+        p = preprocess.prepare(pic, invert=invert)
+        no_ink.append(p.no_ink)
+        images.append(np.zeros((28, 28), np.float32) if p.no_ink else p.image)
+    return (np.stack(images) if images else np.zeros((0, 28, 28), np.float32)), np.array(no_ink, bool)
+
+
+def benchmark_sets(mnist, n_per_category: int = 200, n_real: int = 1000, n_mnist: int | None = None,
+                   seed: int = BENCHMARK_SEED) -> dict[str, dict[str, Prepared]]:
+    """The pictures, preprocessed: {"non_digits": {category: Prepared}, "digits": {MNIST and REAL_SETS: Prepared}}.
+    mnist: ``data.load_mnist``'s result; n_mnist: the first n test digits (None: all 10,000)."""
+    from digitlab import data
+    from digitlab.data import handwriting_test, nondigits
+
+    if seed >= nondigits.TRAIN_SEEDS_FROM:
+        raise ValueError(f"benchmark seeds must be below {nondigits.TRAIN_SEEDS_FROM}: larger ones make training pictures")
+    non_digits = {}
+    for category in nondigits.UPLOAD_CATEGORIES:
+        images, no_ink, _, details = nondigits.prepare_pictures(nondigits.upload_pictures(n_per_category, seed, (category,)))
+        non_digits[category] = (images, no_ink, details)
+    x, y = data.prepared("test", n_mnist, 0, raw=mnist)
+    digits = {MNIST: (x, np.zeros(len(x), bool), [str(int(v)) for v in y])}
+    # the handwriting benchmark's own pictures (its seed 0), not ours: these are digits, never a training picture
+    real = (handwriting_test.load_digits_uploads(n_real), handwriting_test.load_digits_canvas("medium", n_real),
+            handwriting_test.conventions(n_real))
+    for name, s in zip(REAL_SETS, real):
+        images, no_ink = _prepare(s.pictures, s.invert)
+        digits[name] = (images, no_ink, [str(int(v)) for v in s.labels])
+    return {"non_digits": non_digits, "digits": digits}
+
+
+Rejects = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28) inked images -> (N,) bool refused
+
+
+def gate_rule(gate) -> Rejects:
+    """The gate alone: P(digit) below its threshold."""
+    return gate.rejects
+
+
+def model_rule(model, gate) -> Rejects:
+    """A model's whole decision, as Home and the predict CLI take it: ``abstain.judge`` with the model's card
+    (temperature, confidence threshold) and ``gate``.  model: anything with ``predict_proba`` and ``entry``."""
+    from digitlab.serving import abstain
+
+    def rejects(images: np.ndarray) -> np.ndarray:
+        if not len(images):
+            return np.zeros(0, bool)
+        verdicts = abstain.judge(model.predict_proba(images), model.entry.card, images, gate)
+        return np.array([v.abstain for v in verdicts], bool)
+
+    return rejects
+
+
+def measure(rejects: Rejects, sets: dict, by_detail: bool = False) -> dict:
+    """Share refused per set: {"non_digits": {category: share}, "digits": {set: share}} (+ "by_detail" per category)."""
+    out: dict = {"non_digits": {}, "digits": {}}
+    if by_detail:
+        out["by_detail"] = {}
+    for group in ("non_digits", "digits"):
+        for name, (images, no_ink, details) in sets[group].items():
+            refused = no_ink.copy()
+            if (~no_ink).any():
+                refused[~no_ink] = rejects(images[~no_ink])
+            out[group][name] = float(refused.mean()) if len(refused) else None
+            if by_detail and group == "non_digits":
+                d = np.asarray(details)
+                out["by_detail"][name] = {k: float(refused[d == k].mean()) for k in sorted(set(details))}
+    out["non_digits_all"] = float(np.mean(list(out["non_digits"].values())))
+    return out
+
+
+def run(sets: dict, gate, models: list) -> dict:
+    """The gate alone, then each model's decision with ``gate``: {"rules": {"gate alone" or model name: ``measure``}}."""
+    rules = {"gate alone": measure(gate_rule(gate), sets, by_detail=True)}
+    for model in models:
+        rules[model.name] = measure(model_rule(model, gate), sets)
+    sizes = {group: {name: len(v[0]) for name, v in sets[group].items()} for group in ("non_digits", "digits")}
+    return {"seed": BENCHMARK_SEED, "sizes": sizes, "mnist_test_bound": MNIST_TEST_BOUND, "rules": rules}
+
+
+def markdown(report: dict) -> str:
+    """The report as a table: one row per rule, refused share per set."""
+    cats = list(report["sizes"]["non_digits"])
+    digits = list(report["sizes"]["digits"])
+    head = ["rule", *cats, "all non-digits", *(f"{d} (digits)" for d in digits)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, r in report["rules"].items():
+        cells = [f"{r['non_digits'][c]:.1%}" for c in cats] + [f"**{r['non_digits_all']:.1%}**"]
+        cells += [f"{r['digits'][d]:.2%}" for d in digits]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    sizes = ", ".join(f"{k} {v}" for group in ("non_digits", "digits") for k, v in report["sizes"][group].items())
+    lines.append(f"\nRefused share (higher is better for non-digits, lower for digits; MNIST test must stay <= "
+                 f"{report['mnist_test_bound']:.0%}).  Pictures: {sizes}; non-digit seed {report['seed']}.")
+    worst = {c: sorted(v.items(), key=lambda kv: kv[1])[:3] for c, v in report["rules"]["gate alone"].get("by_detail", {}).items()}
+    lines.append("\nLeast refused by the gate alone, per category: " + "; ".join(
+        f"{c}: " + ", ".join(f"{k} {v:.0%}" for k, v in w) for c, w in worst.items()) + ".")
+    return "\n".join(lines)
