@@ -5,9 +5,10 @@ comes from a ``digitlab`` call.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,11 @@ def models_dir() -> Path:
     """Re-read $DIGITLAB_MODELS_DIR on every run (tests point it at a scratch folder)."""
     env = os.environ.get("DIGITLAB_MODELS_DIR")
     return Path(env) if env else paths.MODELS_DIR
+
+
+def user_models_dir() -> Path:
+    """The user's own models ($DIGITLAB_USER_MODELS, else user_models/; git-ignored): where fine-tuning writes."""
+    return paths.user_models_dir()
 
 
 def reports_dir() -> Path:
@@ -168,8 +174,24 @@ def _keras(path: str, key: str) -> classifiers.Classifier:
 
 
 def list_models() -> list[artifacts.ModelEntry]:
-    """Every model in models/, from the cards and the conversion records (no model is loaded)."""
-    return runtime.list_models(models_dir())
+    """Every model in models/ and then in the user's folder (``user_models_dir``), from the cards and the
+    conversion records (no model is loaded): usable ones first, the committed before the user's, so a
+    user's model never becomes the default pick.  A user model named like a committed one is listed as
+    unusable (the picker tells models apart by name)."""
+    committed = runtime.list_models(models_dir())
+    mine_dir = user_models_dir()
+    if not mine_dir.is_dir() or mine_dir.resolve() == models_dir().resolve():
+        return committed
+    names = {e.name for e in committed}
+    mine = [e if e.name not in names else
+            dataclasses.replace(e, usable=False, reason=f"{e.path.name} in {paths.shown(mine_dir)}: a model in {paths.shown(models_dir())} has that name")
+            for e in runtime.list_models(mine_dir)]
+    return [e for e in committed + mine if e.usable] + [e for e in committed + mine if not e.usable]
+
+
+def is_users(entry: artifacts.ModelEntry) -> bool:
+    """Is this model from the user's own folder (fine-tuned here), not models/?"""
+    return entry.path.parent.resolve() == user_models_dir().resolve()
 
 
 def classifier(entry: artifacts.ModelEntry, keras: bool = False) -> runtime.ServedModel | classifiers.Classifier:
@@ -199,10 +221,10 @@ def sidebar(keras: bool = False) -> runtime.ServedModel | classifiers.Classifier
             if st.session_state[MODEL_KEY] not in names:
                 st.session_state[MODEL_KEY] = names[0]  # the best test accuracy on its card
             st.session_state[PICKER_KEY] = st.session_state[MODEL_KEY]
-            captions = [e.headline().removeprefix(e.name).strip(" ·") for e in usable]
+            captions = [("yours · " if is_users(e) else "") + e.headline().removeprefix(e.name).strip(" ·") for e in usable]
             st.radio("Model", names, key=PICKER_KEY, captions=captions, on_change=_remember_pick, label_visibility="collapsed")
         if bad:
-            st.caption(f"{len(bad)} file(s) in models/ cannot be used:")
+            st.caption(f"{len(bad)} model file(s) cannot be used:")
             for e in bad:
                 st.caption(f"⚠️ {e.reason}")
     if not usable:
