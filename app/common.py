@@ -64,7 +64,15 @@ class Digit:
     """The input drawn or uploaded on Home, as the other pages see it."""
 
     prepared: preprocess.Prepared
-    origin: str  # "drawing" or "upload: <file name>"
+    origin: str  # "drawing", "upload: <file name>" or "camera photo"
+    several: dict = field(default_factory=dict)  # model name -> its numbers.several_digits reading (or None), asked once
+
+    @property
+    def what(self) -> str:
+        """The input as a message names it."""
+        if self.origin.startswith("upload: "):
+            return f"the uploaded picture **{self.origin.removeprefix('upload: ')}**"
+        return {"drawing": "the drawing", "camera photo": "the photo"}.get(self.origin, self.origin)
 
 
 def models_dir() -> Path:
@@ -271,11 +279,15 @@ PROBABILITY_CHART = {
 }
 
 
-def show_prediction(pred: classifiers.Prediction) -> None:
+NO_INK = "No ink found yet: draw a digit (or upload a picture of one) and the prediction appears here."
+
+
+def show_prediction(pred: classifiers.Prediction, no_ink: str = NO_INK) -> None:
     """The predicted digit, its confidence and a bar chart over all ten digits; a refusal of the
-    abstain rule ("not sure this is a digit") with its reason and the best guess instead of a digit."""
+    abstain rule ("not sure this is a digit") with its reason and the best guess instead of a digit.
+    ``no_ink``: what to say when the input has no ink (an upload is not a drawing to go on with)."""
     if pred.no_ink:
-        st.info("No ink found yet: draw a digit (or upload a picture of one) and the prediction appears here.")
+        st.info(no_ink)
         return
     if pred.refused:
         st.warning(f"**Not sure this is a digit** ({pred.reason}). Best guess: {pred.label} ({pred.confidence:.1%}).")
