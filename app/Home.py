@@ -8,7 +8,6 @@ import streamlit as st
 
 from digitlab import preprocess
 from digitlab.evaluation import inspect_input
-from digitlab.serving import numbers
 
 CANVAS = 280  # px; 10x MNIST's 28
 THEMES = {"Light": ("#FFFFFF", "#000000", "yes"), "Dark": ("#000000", "#FFFFFF", "no")}  # background, ink, invert
@@ -26,21 +25,6 @@ def clear_canvas() -> None:
 DRAW_PROMPT = "Draw a digit on the canvas (or upload a picture): the prediction appears here as soon as a stroke ends."
 
 
-def no_ink_text(digit: common.Digit) -> str:
-    if digit.origin == "drawing":
-        return common.NO_INK
-    return (f"No ink found in {digit.what}: it looks blank, or its strokes are too faint to tell from the paper. "
-            "Try a picture of one digit written darker, or set **Ink** to how it is written.")
-
-
-def several_digits(clf, digit: common.Digit) -> numbers.NumberReading | None:
-    """The number in the picture when it holds several digits (the Numbers page's reader), asked once per input and model."""
-    if clf.name not in digit.several:
-        picture = digit.prepared.steps[0][1]  # the picture as read, before the one-digit steps
-        digit.several[clf.name] = numbers.several_digits(picture, clf, invert="yes" if digit.prepared.inverted else "no")
-    return digit.several[clf.name]
-
-
 def show_prediction(clf, digit: common.Digit | None, prompt: str = DRAW_PROMPT) -> None:
     """The right-hand column: the prediction for the current digit, or a prompt; a picture the model refuses
     that holds several digits points to the Numbers page."""
@@ -48,12 +32,9 @@ def show_prediction(clf, digit: common.Digit | None, prompt: str = DRAW_PROMPT) 
         st.info(prompt)
         return
     pred = clf.predict_prepared([digit.prepared])[0]
-    common.show_prediction(pred, no_ink_text(digit))
-    reading = several_digits(clf, digit) if pred.refused else None
-    if reading is not None:
-        st.info(f"{digit.what[0].upper()}{digit.what[1:]} holds **{len(reading.digits)} digits** side by side (read as **{reading.number}**), "
-                "and Home reads one digit at a time. The **Numbers** page reads a whole number, digit by digit.")
-        st.page_link("pages/7_Numbers.py", label="Read it on the Numbers page", icon="🔢")
+    common.show_prediction(pred, digit.no_ink_text())
+    if pred.refused:
+        common.point_to_numbers(clf, digit)
     strokes = inspect_input.stroke_count(st.session_state.canvas_json) if digit.origin == "drawing" else 0
     st.caption(f"Model: **{clf.name}** · input from the {digit.origin}" + (f" ({strokes} stroke{'s' if strokes != 1 else ''})" if strokes else ""))
 

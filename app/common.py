@@ -74,6 +74,28 @@ class Digit:
             return f"the uploaded picture **{self.origin.removeprefix('upload: ')}**"
         return {"drawing": "the drawing", "camera photo": "the photo"}.get(self.origin, self.origin)
 
+    def no_ink_text(self) -> str:
+        """What the prediction column says when this input has no ink: a picture is not a drawing to go on with."""
+        if self.origin == "drawing":
+            return NO_INK
+        return (f"No ink found in {self.what}: it looks blank, or its strokes are too faint to tell from the paper. "
+                "Try a picture of one digit written darker, or set **Ink** to how it is written.")
+
+
+def point_to_numbers(clf, digit: Digit) -> None:
+    """Under a refused prediction: when the picture holds several digits (the Numbers page's reader, asked
+    once per input and model), say so and link the Numbers page instead of leaving "not sure" alone."""
+    from digitlab.serving import numbers
+
+    if clf.name not in digit.several:
+        picture = digit.prepared.steps[0][1]  # the picture as read, before the one-digit steps
+        digit.several[clf.name] = numbers.several_digits(picture, clf, invert="yes" if digit.prepared.inverted else "no")
+    reading = digit.several[clf.name]
+    if reading is not None:
+        st.info(f"{digit.what[0].upper()}{digit.what[1:]} holds **{len(reading.digits)} digits** side by side (read as **{reading.number}**), "
+                "and Home reads one digit at a time. The **Numbers** page reads a whole number, digit by digit.")
+        st.page_link("pages/7_Numbers.py", label="Read it on the Numbers page", icon="🔢")
+
 
 def models_dir() -> Path:
     """Re-read $DIGITLAB_MODELS_DIR on every run (tests point it at a scratch folder)."""
