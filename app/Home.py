@@ -26,11 +26,15 @@ DRAW_PROMPT = "Draw a digit on the canvas (or upload a picture): the prediction 
 
 
 def show_prediction(clf, digit: common.Digit | None, prompt: str = DRAW_PROMPT) -> None:
-    """The right-hand column: the prediction for the current digit, or a prompt."""
+    """The right-hand column: the prediction for the current digit, or a prompt; a picture the model refuses
+    that holds several digits points to the Numbers page."""
     if digit is None:
         st.info(prompt)
         return
-    common.show_prediction(clf.predict_prepared([digit.prepared])[0])
+    pred = clf.predict_prepared([digit.prepared])[0]
+    common.show_prediction(pred, digit.no_ink_text())
+    if pred.refused:
+        common.point_to_numbers(clf, digit)
     strokes = inspect_input.stroke_count(st.session_state.canvas_json) if digit.origin == "drawing" else 0
     st.caption(f"Model: **{clf.name}** · input from the {digit.origin}" + (f" ({strokes} stroke{'s' if strokes != 1 else ''})" if strokes else ""))
 

@@ -5,9 +5,10 @@ comes from a ``digitlab`` call.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -63,13 +64,48 @@ class Digit:
     """The input drawn or uploaded on Home, as the other pages see it."""
 
     prepared: preprocess.Prepared
-    origin: str  # "drawing" or "upload: <file name>"
+    origin: str  # "drawing", "upload: <file name>" or "camera photo"
+    several: dict = field(default_factory=dict)  # model name -> its numbers.several_digits reading (or None), asked once
+
+    @property
+    def what(self) -> str:
+        """The input as a message names it."""
+        if self.origin.startswith("upload: "):
+            return f"the uploaded picture **{self.origin.removeprefix('upload: ')}**"
+        return {"drawing": "the drawing", "camera photo": "the photo"}.get(self.origin, self.origin)
+
+    def no_ink_text(self) -> str:
+        """What the prediction column says when this input has no ink: a picture is not a drawing to go on with."""
+        if self.origin == "drawing":
+            return NO_INK
+        return (f"No ink found in {self.what}: it looks blank, or its strokes are too faint to tell from the paper. "
+                "Try a picture of one digit written darker, or set **Ink** to how it is written.")
+
+
+def point_to_numbers(clf, digit: Digit) -> None:
+    """Under a refused prediction: when the picture holds several digits (the Numbers page's reader, asked
+    once per input and model), say so and link the Numbers page instead of leaving "not sure" alone."""
+    from digitlab.serving import numbers
+
+    if clf.name not in digit.several:
+        picture = digit.prepared.steps[0][1]  # the picture as read, before the one-digit steps
+        digit.several[clf.name] = numbers.several_digits(picture, clf, invert="yes" if digit.prepared.inverted else "no")
+    reading = digit.several[clf.name]
+    if reading is not None:
+        st.info(f"{digit.what[0].upper()}{digit.what[1:]} holds **{len(reading.digits)} digits** side by side (read as **{reading.number}**), "
+                "and Home reads one digit at a time. The **Numbers** page reads a whole number, digit by digit.")
+        st.page_link("pages/7_Numbers.py", label="Read it on the Numbers page", icon="🔢")
 
 
 def models_dir() -> Path:
     """Re-read $DIGITLAB_MODELS_DIR on every run (tests point it at a scratch folder)."""
     env = os.environ.get("DIGITLAB_MODELS_DIR")
     return Path(env) if env else paths.MODELS_DIR
+
+
+def user_models_dir() -> Path:
+    """The user's own models ($DIGITLAB_USER_MODELS, else user_models/; git-ignored): where fine-tuning writes."""
+    return paths.user_models_dir()
 
 
 def reports_dir() -> Path:
@@ -168,8 +204,24 @@ def _keras(path: str, key: str) -> classifiers.Classifier:
 
 
 def list_models() -> list[artifacts.ModelEntry]:
-    """Every model in models/, from the cards and the conversion records (no model is loaded)."""
-    return runtime.list_models(models_dir())
+    """Every model in models/ and then in the user's folder (``user_models_dir``), from the cards and the
+    conversion records (no model is loaded): usable ones first, the committed before the user's, so a
+    user's model never becomes the default pick.  A user model named like a committed one is listed as
+    unusable (the picker tells models apart by name)."""
+    committed = runtime.list_models(models_dir())
+    mine_dir = user_models_dir()
+    if not mine_dir.is_dir() or mine_dir.resolve() == models_dir().resolve():
+        return committed
+    names = {e.name for e in committed}
+    mine = [e if e.name not in names else
+            dataclasses.replace(e, usable=False, reason=f"{e.path.name} in {paths.shown(mine_dir)}: a model in {paths.shown(models_dir())} has that name")
+            for e in runtime.list_models(mine_dir)]
+    return [e for e in committed + mine if e.usable] + [e for e in committed + mine if not e.usable]
+
+
+def is_users(entry: artifacts.ModelEntry) -> bool:
+    """Is this model from the user's own folder (fine-tuned here), not models/?"""
+    return entry.path.parent.resolve() == user_models_dir().resolve()
 
 
 def classifier(entry: artifacts.ModelEntry, keras: bool = False) -> runtime.ServedModel | classifiers.Classifier:
@@ -199,10 +251,10 @@ def sidebar(keras: bool = False) -> runtime.ServedModel | classifiers.Classifier
             if st.session_state[MODEL_KEY] not in names:
                 st.session_state[MODEL_KEY] = names[0]  # the best test accuracy on its card
             st.session_state[PICKER_KEY] = st.session_state[MODEL_KEY]
-            captions = [e.headline().removeprefix(e.name).strip(" ·") for e in usable]
+            captions = [("yours · " if is_users(e) else "") + e.headline().removeprefix(e.name).strip(" ·") for e in usable]
             st.radio("Model", names, key=PICKER_KEY, captions=captions, on_change=_remember_pick, label_visibility="collapsed")
         if bad:
-            st.caption(f"{len(bad)} file(s) in models/ cannot be used:")
+            st.caption(f"{len(bad)} model file(s) cannot be used:")
             for e in bad:
                 st.caption(f"⚠️ {e.reason}")
     if not usable:
@@ -249,11 +301,15 @@ PROBABILITY_CHART = {
 }
 
 
-def show_prediction(pred: classifiers.Prediction) -> None:
+NO_INK = "No ink found yet: draw a digit (or upload a picture of one) and the prediction appears here."
+
+
+def show_prediction(pred: classifiers.Prediction, no_ink: str = NO_INK) -> None:
     """The predicted digit, its confidence and a bar chart over all ten digits; a refusal of the
-    abstain rule ("not sure this is a digit") with its reason and the best guess instead of a digit."""
+    abstain rule ("not sure this is a digit") with its reason and the best guess instead of a digit.
+    ``no_ink``: what to say when the input has no ink (an upload is not a drawing to go on with)."""
     if pred.no_ink:
-        st.info("No ink found yet: draw a digit (or upload a picture of one) and the prediction appears here.")
+        st.info(no_ink)
         return
     if pred.refused:
         st.warning(f"**Not sure this is a digit** ({pred.reason}). Best guess: {pred.label} ({pred.confidence:.1%}).")

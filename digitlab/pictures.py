@@ -45,6 +45,7 @@ _JPEG = ("JPEG", "MPO")  # Pillow opens a camera's multi-picture JPEG as MPO: it
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 MAX_PIXELS = 40_000_000  # refuse larger pictures (decompression bombs, 10000x10000 scans)
 MIN_SIDE = 8  # a picture smaller than this cannot hold a legible digit
+NOTED_SHRINK = 4  # a picture read at 1/4 size or less (a camera's photo) says so; an 800x600 one read at half size is ordinary
 DECODE_SIDE = 400  # = preprocess.WORK_SIDE: a picture at least twice this size is decoded shrunk by an
 # integer factor to no less than this (the recipe shrinks it to WORK_SIDE anyway); smaller ones exactly as stored
 MAX_ASPECT = DECODE_SIDE // MIN_SIDE  # 50: a longer and narrower picture, shrunk to the recipe's 400 px, is
@@ -204,9 +205,8 @@ def _decoded(im: Image.Image, notes: list[str], region: Region | None = None, si
     out = im
     if factor > 1:
         out = _reducible(im).reduce(factor)
-        notes.append(f"read at 1/{w // out.width} size ({out.width}x{out.height}) to bound memory")
-    elif im.size != (w, h):
-        notes.append(f"read at 1/{w // im.width} size ({im.width}x{im.height}) to bound memory")
+    if out.size != (w, h) and w // out.width >= NOTED_SHRINK:
+        notes.append(f"read at 1/{w // out.width} size ({out.width}x{out.height}) from {w}x{h}: plenty for one digit")
     orientation = _orientation(im, notes)
     if size_seen is not None:
         size_seen.append((h, w) if orientation in (5, 6, 7, 8) else (w, h))

@@ -99,4 +99,5 @@ def scratch_models(tmp_path, monkeypatch, committed_models):
     fine-tuned model) never lands in models/, and a user's own models never change what a test sees."""
     d = link_models(tmp_path / "committed_models", [e.path.name[: -len(".keras")] for e in committed_models])
     monkeypatch.setenv("DIGITLAB_MODELS_DIR", str(d))
+    monkeypatch.setenv("DIGITLAB_USER_MODELS", str(tmp_path / "user_models"))  # the app's fine-tuning writes there, and lists it
     return d

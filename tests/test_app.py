@@ -305,6 +305,50 @@ def test_unusual_pictures_are_read(name, samples):
         assert note in texts(at.caption)
 
 
+def numbers_on_paper(samples, labels, cell: int = 160, gap: int = 30) -> np.ndarray:
+    """Real MNIST test digits written side by side in dark ink on light paper: (200, W) uint8."""
+    w = gap + len(labels) * (cell + gap)
+    paper = np.full((200, w), 245, np.uint8)
+    for i, d in enumerate(labels):
+        big = np.asarray(Image.fromarray(samples[d]).resize((cell, cell), Image.BILINEAR))
+        x0 = gap + i * (cell + gap)
+        paper[20 : 20 + cell, x0 : x0 + cell] = np.minimum(paper[20 : 20 + cell, x0 : x0 + cell], 255 - big)
+    return paper
+
+
+def test_a_blank_upload_speaks_of_the_uploaded_picture():
+    """Issue 27.5: not "draw a digit" right after an upload."""
+    at = _upload(_upload_mode(), "empty page.png", png(np.full((300, 400), 250, np.uint8)))
+    no_exception(at)
+    info = texts(at.info)
+    assert "No ink found in the uploaded picture **empty page.png**" in info and "draw a digit" not in info
+    assert not at.metric
+
+
+def test_an_ordinary_photo_gets_no_memory_note(samples):
+    """Issue 27.5: an 800x600 picture read at half size is ordinary: no "to bound memory" note, the digit read."""
+    paper = np.full((600, 800), 240, np.uint8)
+    paper[150:450, 250:550] = 240 - np.asarray(Image.fromarray(samples[4]).resize((300, 300), Image.BILINEAR)) * 0.9
+    at = _upload(_upload_mode(), "photo.png", png(paper))
+    no_exception(at)
+    captions = texts(at.caption)
+    assert "memory" not in captions and "read at" not in captions, captions
+    assert shown_digit(at) == "4"
+
+
+def test_several_digits_on_home_point_to_the_numbers_page(samples):
+    """Issue 27.5: a picture of a number is refused as one digit; Home says it holds several and links Numbers."""
+    at = _upload(_upload_mode(), "number.png", png(numbers_on_paper(samples, [3, 5, 7])))
+    no_exception(at)
+    assert "Not sure this is a digit" in texts(at.warning)
+    assert "The uploaded picture **number.png** holds **3 digits** side by side (read as **357**)" in texts(at.info)
+    links = [e.proto for e in _walk(at.main) if getattr(e, "type", None) == "page_link"]
+    assert [(link.label, "Numbers" in link.page) for link in links] == [("Read it on the Numbers page", True)], links
+    at = _upload(at, "seven.png", png(255 - samples[7]))  # one digit: no such hint
+    no_exception(at)
+    assert "side by side" not in texts(at.info) and at.metric[0].value == "7"
+
+
 # ----------------------------------------------------------------------------- other pages
 
 

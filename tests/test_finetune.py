@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -153,14 +154,17 @@ def test_script_dry_run_through_the_app_job_writes_model_and_card(run_script, tm
             environ = dict(kv.split("=", 1) for kv in Path(f"/proc/{job.proc.pid}/environ").read_text().split("\0") if "=" in kv)
             assert environ.get("TF_ENABLE_ONEDNN_OPTS") == os.environ.get("TF_ENABLE_ONEDNN_OPTS", "0")
             assert environ.get("MALLOC_ARENA_MAX") == os.environ.get("MALLOC_ARENA_MAX", "2")
-        deadline = time.time() + 240
-        while job.running() and time.time() < deadline:
+        # Nobody asks the job anything while it runs (a closed page): its watcher alone must reap the process.
+        deadline = time.time() + 300
+        while job.ended is None and time.time() < deadline:
             time.sleep(0.5)
+        assert job.ended is not None, job.log_path.read_text()[-2000:]
+        assert not process_exists(job.proc.pid), "the finished process is reaped without anyone polling it (no zombie)"
     finally:
         job.cancel()
     state = job.status()
     assert state["state"] == "done", (state, job.log_path.read_text()[-2000:])
-    assert job.proc.poll() is not None, "done only once the process has exited (no second TensorFlow process overlaps it)"
+    assert not job.running(), "done only once the process has exited (no second TensorFlow process overlaps it)"
     card = json.loads((out / "mine.json").read_text())
     assert card == state["card"]
     assert card["base"]["name"] == "mnist_cnn" and card["dry_run"] and card["seed"] == 3
@@ -171,12 +175,89 @@ def test_script_dry_run_through_the_app_job_writes_model_and_card(run_script, tm
     # 256 MNIST test digits in a dry run: not a test accuracy that pickers may rank against full-split ones.
     assert "test_accuracy" not in card["metrics"] and card["metrics"]["mnist_test_subset"] == 256
     assert card["metrics"]["mnist_test_subset_accuracy"] == card["finetune"]["after"]["mnist_test"]
-    assert "calibration" not in card, "the base model's calibration does not hold after fine-tuning"
+    # Calibrated by the job, like the committed models (evaluation.calibration.calibrate), not copied from the base.
+    base_card = artifacts.read_card(MODELS / "mnist_cnn.keras")
+    calibration = card["calibration"]
+    assert calibration["temperature"] > 0 and calibration["temperature"] != base_card["calibration"]["temperature"]
+    assert calibration["fitted_on"] == "validation split (500 digits)" and calibration["measured_on"] == "MNIST test (256 digits)"
+    assert 0 < calibration["abstain"]["threshold"] < 1 and calibration["ece_after"] <= calibration["ece_before"]
+    assert "reliability_after" not in calibration  # the card entry, as calibrate.py writes it
+    # Saved without the optimizer's state: the weights file is the size of its start's (same architecture).
+    import zipfile
+
+    with zipfile.ZipFile(out / "mine.keras") as z, zipfile.ZipFile(MODELS / "mnist_cnn.keras") as b:
+        assert z.getinfo("model.weights.h5").file_size == b.getinfo("model.weights.h5").file_size
+        assert not json.loads(z.read("config.json")).get("compile_config")
     assert "finetune_on_custom.py" in card["command"]
     [entry] = artifacts.list_models(out)
     assert entry.usable and entry.name == "mine", entry.reason
     log = job.log_path.read_text()
     assert "held-out user digits (10, never trained on)" in log and "skipped" in log and "blank.png" in log
+
+
+def process_exists(pid: int) -> bool:
+    """Is there a process (a zombie included) with this id?  A reaped child has none."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_for(what, seconds: float = 120.0) -> None:
+    deadline = time.time() + seconds
+    while not what() and time.time() < deadline:
+        time.sleep(0.2)
+
+
+def test_a_job_stops_on_request_or_when_its_owner_is_gone_and_frees_the_model(tmp_path, monkeypatch):
+    """Stop ends the process (no model written, the model free for the next job); a job whose owner has
+    gone (a closed browser session) is stopped by its watcher after the grace period; both are reaped."""
+    folder = user_folder(tmp_path / "digits", 2)
+    out = tmp_path / "models"
+    job = jobs.start_job(folder, out, "mnist_cnn", name="mine", extra=["--dry-run"], owner="a")
+    try:
+        wait_for(lambda: job.status_path.is_file() or not job.running())  # really started: it has reported
+        assert job.running() and jobs.busy(out, "mine")
+        job.stop()
+        assert job.status()["state"] in ("stopping", "stopped")
+        wait_for(lambda: job.ended is not None, 30)
+        state = job.status()
+        assert (state["state"], state["message"]) == ("stopped", "stopped: stopped from the app")
+        assert not process_exists(job.proc.pid) and not jobs.busy(out, "mine")
+        assert not (out / "mine.keras").exists()
+    finally:
+        job.cancel()
+
+    monkeypatch.setattr(jobs, "OWNER_GRACE_S", 1.0)
+    alive = {"a": True}
+    job = jobs.start_job(folder, out, "mnist_cnn", name="mine", extra=["--dry-run"], owner="b", owner_alive=lambda: alive["a"])
+    try:
+        wait_for(lambda: job.status_path.is_file() or not job.running())
+        assert job.running(), job.log_path.read_text()
+        time.sleep(2 * jobs.WATCH_EVERY_S + jobs.OWNER_GRACE_S)
+        assert job.running() and job.stop_reason is None, "a job whose owner is there keeps running"
+        alive["a"] = False  # the session closed
+        wait_for(lambda: job.ended is not None, 30)
+        assert job.status()["state"] == "stopped" and job.status()["message"] == f"stopped: {jobs.OWNER_GONE}"
+        assert not process_exists(job.proc.pid)
+    finally:
+        job.cancel()
+    jobs.start_job(folder, out, "mnist_cnn", name="mine", extra=["--dry-run"]).cancel()  # the model is free again
+
+
+def test_fine_tuned_models_go_to_the_user_folder_by_default(tmp_path, monkeypatch):
+    """Never into the tracked models/: the script's --out and finetune.run default to $DIGITLAB_USER_MODELS."""
+    from digitlab import paths
+    from digitlab.training import cli
+
+    monkeypatch.setenv(paths.USER_MODELS_ENV, str(tmp_path / "mine"))
+    _, _, out, _ = cli.parse_finetune_args(None, [str(tmp_path)])
+    assert out == tmp_path / "mine" == paths.user_models_dir()
+    monkeypatch.delenv(paths.USER_MODELS_ENV)
+    assert paths.user_models_dir() == ROOT / "user_models"
+    ignored = subprocess.run(["git", "check-ignore", "-q", "user_models/mnist_finetuned.keras"], cwd=ROOT)
+    assert ignored.returncode == 0, "user_models/ is git-ignored: fine-tuning leaves the checkout clean"
 
 
 # ----------------------------------------------------------------------------- the recipe
@@ -275,29 +356,36 @@ def test_collect_page_finetunes_in_the_background_and_the_model_appears(my_digit
     at.number_input(key="collect_epochs").set_value(1)
     at.number_input(key="collect_replay").set_value(1.0)
     at.number_input(key="collect_mnist_test").set_value(200)
+    committed_before = sorted(p.name for p in scratch_models.iterdir())
+    mine = Path(os.environ["DIGITLAB_USER_MODELS"])  # the scratch user models folder (conftest.scratch_models)
     at.button(key="collect_finetune").click().run()
-    job = jobs.job_for(scratch_models)
+    job = jobs.job_for(mine)
     assert job is not None
     try:
         assert job.command[job.command.index("--base") + 1] == str(scratch_models / "mnist_cnn.keras")
-        deadline = time.time() + 300
+        assert job.command[job.command.index("--out") + 1] == str(mine)
+        deadline = time.time() + 400
         while job.running() and time.time() < deadline:
             assert at.button(key="collect_finetune").disabled  # one job at a time
             time.sleep(1)
             at.run()
+            if job.running() and job.status()["state"] == "running":
+                assert at.button(key="collect_stop").label == "Stop"
     finally:
         job.cancel()  # never leave a process behind, whatever failed
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     assert job.status()["state"] == "done", job.log_path.read_text()[-2000:]
     assert not at.button(key="collect_finetune").disabled, "the button comes back once the job has reported done"
-    assert jobs.job_for(scratch_models, owner="another session") is None  # its progress and errors are this session's only
+    assert jobs.job_for(mine, owner="another session") is None  # its errors are this session's only
+    assert sorted(p.name for p in scratch_models.iterdir()) == committed_before, "nothing written beside the committed models"
     assert "mnist_finetuned" in at.sidebar.radio[0].options
-    card = artifacts.read_card(scratch_models / "mnist_finetuned.keras")
+    card = artifacts.read_card(mine / "mnist_finetuned.keras")
     assert card["base"]["name"] == "mnist_cnn" and card["config"]["epochs"] == 1 and card["config"]["replay"] == 1.0
     assert card["data"]["mnist_test"] == 200
     [table] = [t for t in at.table if "before" in t.value.columns]
     assert list(table.value["after"]) == [r["after"] for r in tables.finetune_rows(card)]
+    assert f"calibrated: temperature {card['calibration']['temperature']:.2f}" in texts(at.caption)
     at.button(key="collect_use").click().run()
     assert at.sidebar.radio[0].value == "mnist_finetuned"
 

@@ -13,6 +13,15 @@ from digitlab.paths import shown
 from digitlab.report import progress
 
 SETTINGS = {"standard": "Standard (as evaluation/leaderboard.py)", "quick": "Quick look (rough, seconds per model)"}
+# Eleven columns under their full names are ~1,200 px wide, more than the page's column: the table scrolled
+# sideways with the latency cut off.  Short headers (the full name is each header's tooltip) fit.
+SHORT = {"clean accuracy": "accuracy", "weighted F1": "F1", "mean corruption acc. (MNIST-C-style)": "corrupted",
+         "ECE (card's T)": "ECE (T)", "latency p50 (ms)": "p50 ms", "size (kB)": "kB"}
+
+
+def short_headers(headers) -> dict:
+    """st.dataframe's column_config: a short label per long header, the full one as its help; the model column pinned."""
+    return {h: st.column_config.TextColumn(SHORT.get(h, h), help=h, pinned=h == "model") for h in headers}
 
 common.page("Leaderboard", "🏆")
 common.sidebar()
@@ -56,7 +65,8 @@ with board:
     if not rows:
         st.info("No model measured yet: measure them below (Quick takes seconds per model), or run `python evaluation/leaderboard.py`.")
     else:
-        st.dataframe(leaderboard.formatted(rows, settings), hide_index=True, width="stretch")
+        table = leaderboard.formatted(rows, settings)
+        st.dataframe(table, hide_index=True, width="stretch", column_config=short_headers(table[0]))
         trained = [r["name"] for r in rows if r.get("adversarially_trained")]
         st.caption(
             "ECE: expected calibration error (15 bins) of the raw probabilities, then after the temperature in the model card. "

@@ -515,3 +515,12 @@ def digit_rows(reading: NumberReading) -> list[dict]:
         row.update({str(k): round(float(v), 4) for k, v in enumerate(p.probabilities)})
         rows.append(row)
     return rows
+
+
+def several_digits(source, classifier, invert: preprocess.Invert = "auto") -> NumberReading | None:
+    """The reading of a picture that holds a number, not one digit: at least two digits side by side that
+    the model is sure of; else None.  Home asks when its single-digit answer is refused, to point to the
+    Numbers page instead of saying only "not sure this is a digit"."""
+    reading = read_number(source, classifier, invert)
+    sure = len(reading.digits) - len(reading.unsure)
+    return reading if len(reading.digits) >= 2 and sure >= 2 else None

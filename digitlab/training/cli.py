@@ -15,7 +15,7 @@ from digitlab import cli, data
 from digitlab.data import user_digits
 from digitlab.files import atomic_write_json
 from digitlab.models import artifacts, cards
-from digitlab.paths import MODELS_DIR
+from digitlab.paths import MODELS_DIR, USER_MODELS_ENV, user_models_dir
 from digitlab.report import tables
 from digitlab.training import finetune
 from digitlab.training.distributed import DistributedError
@@ -176,7 +176,7 @@ def parse_finetune_args(doc: str | None, argv: list[str] | None = None) -> tuple
     p.add_argument("folder", nargs="?", type=Path, default=None,
                    help=f"folder with subfolders 0 … 9 of pictures (default ${user_digits.ENV_VAR} or {user_digits.DEFAULT_DIR.name}/)")
     p.add_argument("--base", default=d.base, help=f"model to start from: a name in models/ or a .keras file (default {d.base})")
-    cli.add_out(p, MODELS_DIR, "folder for <name>.keras and its card")
+    cli.add_out(p, user_models_dir(), f"folder for <name>.keras and its card; a user folder, never the tracked models/ (${USER_MODELS_ENV})")
     p.add_argument("--name", type=cli.model_name, default=d.name, help=f"model file stem (default {d.name})")
     p.add_argument("--head-epochs", type=int, default=d.head_epochs, help=f"epochs with only the head learning (default {d.head_epochs})")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs with every layer but BatchNorm learning (default {d.epochs})")

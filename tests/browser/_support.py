@@ -87,7 +87,8 @@ def streamlit_app(env: dict[str, str], log: Path, timeout: float = 120) -> Itera
         "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
     ]  # fmt: skip
-    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", **env}
+    # A scratch user models folder unless the test gives one: a user's own fine-tuned models never change what a test sees
+    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", "DIGITLAB_USER_MODELS": str(log.parent / "user_models"), **env}
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"

@@ -13,7 +13,7 @@ import statistics
 
 import numpy as np
 import pytest
-from _support import TIMINGS, canvas_ready, screenshot, stroke, wait_idle
+from _support import TIMINGS, VIEWPORT, canvas_ready, link_models, screenshot, streamlit_app, stroke, wait_idle
 from PIL import Image
 
 pytestmark = pytest.mark.browser
@@ -209,3 +209,87 @@ def test_model_upload_refused_then_accepted(page, app):
     page.get_by_text("Added browser_copy").wait_for(timeout=60_000)
     assert (app.models_dir / "browser_copy.keras").is_file()
     page.locator('[data-testid="stSidebar"] label', has_text="browser_copy").first.wait_for(timeout=30_000)
+
+
+# ----------------------------------------------------------------------------- texts (issue 27.5)
+
+
+def numbers_png(mnist_test, labels) -> bytes:
+    """Real MNIST test digits written side by side in dark ink on light paper, as a PNG."""
+    x, y = mnist_test
+    cell, gap = 160, 30
+    paper = np.full((200, gap + len(labels) * (cell + gap)), 245, np.uint8)
+    for i, d in enumerate(labels):
+        big = np.asarray(Image.fromarray(x[int(np.flatnonzero(y == d)[0])]).resize((cell, cell), Image.BILINEAR))
+        x0 = gap + i * (cell + gap)
+        paper[20 : 20 + cell, x0 : x0 + cell] = np.minimum(paper[20 : 20 + cell, x0 : x0 + cell], 255 - big)
+    buf = io.BytesIO()
+    Image.fromarray(paper).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.slow
+def test_home_texts_for_a_blank_upload_a_photo_and_a_number(page, mnist_test):
+    """A blank upload speaks of the uploaded picture; an 800x600 photo gets no memory note; a picture of
+    several digits is named as a number, with a link that opens the Numbers page."""
+    blank = io.BytesIO()
+    Image.new("L", (400, 300), 250).save(blank, format="PNG")
+    upload_picture(page, "blank page.png", blank.getvalue())
+    page.get_by_text("No ink found in the uploaded picture").wait_for(timeout=30_000)
+    info = " ".join(page.locator('[data-testid="stAlertContentInfo"]').all_inner_texts())
+    assert "No ink found in the uploaded picture blank page.png" in info and "draw a digit" not in info, info
+
+    x, y = mnist_test
+    paper = np.full((600, 800), 240, np.uint8)
+    paper[150:450, 250:550] = 240 - (np.asarray(Image.fromarray(x[1]).resize((300, 300), Image.BILINEAR)) * 0.9).astype(np.uint8)
+    photo = io.BytesIO()
+    Image.fromarray(paper).save(photo, format="PNG")
+    upload_picture(page, "photo.png", photo.getvalue())
+    page.get_by_text("upload: photo.png").wait_for(timeout=30_000)
+    assert prediction(page) == str(y[1])
+    captions = " ".join(page.locator('[data-testid="stCaptionContainer"]').all_inner_texts())
+    assert "memory" not in captions and "read at" not in captions, captions
+
+    upload_picture(page, "number.png", numbers_png(mnist_test, [3, 5, 7]))
+    page.get_by_text("holds 3 digits side by side").wait_for(timeout=30_000)
+    assert "read as 357" in page.locator('[data-testid="stAlertContentInfo"]').all_inner_texts()[-1]
+    assert_no_errors(page)
+    page.get_by_role("link", name="Read it on the Numbers page").click()
+    page.wait_for_url("**/Numbers")
+    page.get_by_role("heading", name="Read a number").wait_for(timeout=30_000)
+
+
+@pytest.fixture(scope="module")
+def leaderboard_app(browser, tmp_path_factory, committed_models):
+    """The app on one small committed model (a quick measurement) and a scratch reports folder."""
+    base = tmp_path_factory.mktemp("leaderboard")
+    models, reports = link_models(base / "models", ["mnist_baseline"], gate=False), base / "reports"
+    reports.mkdir()
+    with streamlit_app({"DIGITLAB_MODELS_DIR": str(models), "DIGITLAB_REPORTS_DIR": str(reports)}, base / "streamlit.log") as (url, _):
+        yield url
+
+
+@pytest.mark.slow
+def test_leaderboard_table_fits_its_column(browser, leaderboard_app):
+    """Issue 27.5: the table was wider than the page's column and the latency column was cut off."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    try:
+        page.goto(leaderboard_app + "/Leaderboard")
+        page.get_by_text("Quick look", exact=False).click()
+        measure = page.get_by_role("button", name="Measure 1 model")
+        measure.wait_for(timeout=120_000)
+        measure.click()
+        grid = page.locator("[data-testid='stDataFrame']").first  # the board; the corruption table is in a closed expander
+        grid.wait_for(timeout=300_000)
+        wait_idle(page, 180_000)
+        assert_no_errors(page)
+        scroller = grid.locator(".dvn-scroller").first
+        page.wait_for_timeout(500)  # the grid sizes its columns after it is drawn
+        inner, visible = scroller.evaluate("e => [e.scrollWidth, e.clientWidth]")
+        assert inner <= visible, f"the table is {inner} px wide in a {visible} px column: it scrolls sideways"
+        main = page.locator('[data-testid="stMainBlockContainer"]').bounding_box()
+        box = grid.bounding_box()
+        assert box["x"] + box["width"] <= main["x"] + main["width"] + 1
+    finally:
+        context.close()
