@@ -91,9 +91,15 @@ SECTIONS: dict[str, Section] = {
     "handwriting": Section(
         "Real-handwriting dev benchmark",
         "`load_digits` (scikit-learn's digits by 43 writers) as uploaded photos and as canvas drawings of three "
-        "sizes, 30 writing conventions drawn as strokes, and MNIST test digits re-drawn as strokes; every picture "
-        "through the app's preprocessing, no test-time augmentation. The sets: "
-        "[evaluation.md](evaluation.md#real-handwriting-dev-benchmark)."),
+        "sizes, 37 writing conventions drawn as strokes, MNIST test digits re-drawn as strokes, and real pen strokes "
+        "of writers no model trained on (UNIPEN: the held-out site `app`, its digits with the pen-ups lost, the "
+        "training sites' validation writers); every picture through the app's preprocessing, no test-time "
+        "augmentation. The sets: [evaluation.md](evaluation.md#real-handwriting-dev-benchmark)."),
+    "real_numbers": Section(
+        "Real handwritten numbers",
+        "2-6 digits one real writer wrote in a row on one line (UNIPEN: the held-out site and the validation "
+        "writers), drawn on a 560x280 canvas where the writer put each stroke and read through the Numbers path; "
+        "a number counts as right only when every digit is."),
     "photo_cases": Section(
         "Photos with a shadow, a desk corner, lines, pencil",
         "MNIST test digits photographed on generated paper (`digitlab/data/photo_cases.py`), read through the "
@@ -309,8 +315,8 @@ def _day(iso: str | None) -> str | None:
 
 
 MODEL_ABOUT = {  # the README's "what it is" column; a model not named here shows its card's builder
-    "mnist_advanced": "two depthwise-separable residual CNNs trained on re-drawn strokes too, logits averaged",
-    "mnist_cnn": "compact CNN, BatchNorm after pooling, trained on re-drawn strokes too",
+    "mnist_advanced": "two depthwise-separable residual CNNs trained on re-drawn and real pen strokes too, logits averaged",
+    "mnist_cnn": "compact CNN, BatchNorm after pooling, trained on re-drawn and real pen strokes too",
     "mnist_robust": "Madry et al.'s CNN, adversarially trained (PGD-7, eps 0.3)",
     "mnist_baseline": "softmax regression (scikit-learn, copied into Keras)",
 }
@@ -384,7 +390,7 @@ def calibration_figures(name: str, cal: dict, sha: str | None, source: str | Non
 
 def from_handwriting(report: dict, source: str | None = None) -> list[Figure]:
     """``evaluation/handwriting.py``'s report: accuracy per set and model (no test-time augmentation), the mean
-    of the six sets, and the conventions set's 1s and 7s (the classes that set exists for)."""
+    of the sets, the conventions set's weakest class and its 0s, 1s and 7s (the classes it was built for), and the real numbers."""
     out = []
     day = _day(report.get("date"))
     for model, sets in report["results"].items():
@@ -397,9 +403,18 @@ def from_handwriting(report: dict, source: str | None = None) -> list[Figure]:
                           row="mean of the sets", **common))
         conv = sets.get("conventions")
         if conv:
-            for digit in ("1", "7"):
+            out.append(Figure("handwriting", model, min(conv["per_class"].values()), report["command"],
+                              row="conventions, its weakest class", **common))
+            for digit in ("0", "1", "7"):
                 out.append(Figure("handwriting", model, conv["per_class"][digit], report["command"],
                                   row=f"conventions, its {digit}s", **common))
+        numbers = (report.get("real_numbers") or {}).get(model)
+        if numbers:
+            common_n = dict(common, note=f"{numbers['n']} numbers of 2-6 digits")
+            out.append(Figure("real_numbers", model, numbers["whole_number"], report["command"], row="all lengths", **common_n))
+            for group, r in numbers["groups"].items():
+                out.append(Figure("real_numbers", model, r["whole_number"], report["command"], row=group,
+                                  **dict(common_n, note=f"{r['n']} numbers")))
     return out
 
 
@@ -554,9 +569,14 @@ README_SUMMARY = [
     "{drawn_digits/mnist_cnn/recipe + stroke} through the one preprocessing path; `mnist_advanced` "
     "{drawn_digits/mnist_advanced/naive} -> {drawn_digits/mnist_advanced/recipe + stroke} ({more:drawn_digits}).",
     "- **Real handwriting** (`python evaluation/handwriting.py`): `mnist_advanced` reads "
-    "{handwriting/mean of the sets/mnist_advanced} over the six sets: `load_digits` by 43 writers as uploads "
-    "{handwriting/load_digits upload/mnist_advanced}, 30 writing conventions "
+    "{handwriting/mean of the sets/mnist_advanced} over the nine sets: `load_digits` by 43 writers as uploads "
+    "{handwriting/load_digits upload/mnist_advanced}, 37 writing conventions "
     "{handwriting/conventions/mnist_advanced} ({more:handwriting}).",
+    "- **Real pen strokes** (UNIPEN, writers no model trained on; `python evaluation/handwriting.py` with the file): "
+    "`mnist_advanced` reads {handwriting/real strokes: held-out site/mnist_advanced} of a whole held-out site's "
+    "digits drawn on the canvas, {handwriting/real strokes: held-out site, pen-ups lost/mnist_advanced} with their "
+    "pen-ups lost, {handwriting/real strokes: unseen writers/mnist_advanced} of the other sites' unseen writers, and "
+    "{real_numbers/all lengths/mnist_advanced} of their handwritten numbers whole ({more:real_numbers}).",
     "- **Photos** (`python evaluation/photo_cases.py`): a 3000x4000 phone photo of a small digit "
     "{photo_cases/phone/accuracy}, a hard half shadow "
     "{photo_cases/half_shadow/accuracy}, a desk corner in the frame "
@@ -641,6 +661,30 @@ def write(root: Path = ROOT, path: Path | None = None) -> list[Path]:
     return changed
 
 
+def retire_stale(path: Path | None = None) -> int:
+    """Figures measured on a committed model's earlier file lose that file's sha and say so in their note: a sha
+    stands only for the file in models/ now.  Run after promoting a model (``--from-cards`` does).  Returns how
+    many figures were retired."""
+    path = path or results_path()
+    current = {p.stem: model_sha(p) for p in MODELS_DIR.glob("*.keras")}
+    with _locked(path):
+        results = load(path)
+        retired = 0
+        for rows in results["figures"].values():
+            for keys in rows.values():
+                for e in keys.values():
+                    sha, model = e.get("model_sha"), e.get("model")
+                    if sha and model in current and sha != current[model]:
+                        e.pop("model_sha")
+                        e["note"] = "; ".join(filter(None, [e.get("note"), f"measured on an earlier {model} ({sha})"]))
+                        retired += 1
+        if retired:
+            from digitlab.files import atomic_write_json
+
+            atomic_write_json(path, results)
+    return retired
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m digitlab.report.results", description=__doc__.split("\n\n")[0])
     g = p.add_mutually_exclusive_group(required=True)
@@ -660,6 +704,7 @@ def main(argv: list[str] | None = None) -> int:
                 if card_path.name.count(".") == 1:  # <name>.json, not <name>.metrics.json / .history.json
                     figures += from_card(json.loads(card_path.read_text()), card_path.with_suffix(".keras"))
             print(f"recorded {record_all(figures, RESULTS_FILE)} figures from {shown(MODELS_DIR)}")
+            print(f"{retire_stale(RESULTS_FILE)} figures measured on an earlier file of a committed model marked as such")
         for changed in write():
             print(f"written {shown(changed)}")
     except ResultsError as e:
