@@ -58,6 +58,9 @@ def test_robustness_page_draws_the_curve_and_the_attacked_digit(page, stress_app
     page.goto(url + "/Robustness")
     page.get_by_text("Your digit under attack").wait_for(timeout=180_000)
     wait_idle(page, 180_000)
+    page.get_by_text("Attack this digit").click()  # the attacks (and TensorFlow) only when asked for
+    page.get_by_text("ε 0.3 →").first.wait_for(timeout=180_000)
+    wait_idle(page, 180_000)
     assert_no_errors(page)
     assert page.get_by_text("No digit drawn or uploaded on Home yet").count() == 1, "an MNIST digit stands in for a drawing"
     chart = page.locator('[data-testid="stVegaLiteChart"]').first
