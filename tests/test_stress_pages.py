@@ -311,7 +311,7 @@ def test_leaderboard_script_then_page(reports, committed_models, monkeypatch, tm
     stdout = capsys.readouterr().out
     written = json.loads((reports / "leaderboard_quick.json").read_text())
     (robust,) = written["rows"]
-    assert robust["name"] == "mnist_robust" and robust["n"] == {"clean": 10000, "corruptions": 100, "attacks": 50}
+    assert robust["name"] == "mnist_robust" and robust["n"] == {"clean": leaderboard.QUICK.n_clean, "corruptions": 100, "attacks": 50}
     assert robust["test_accuracy"] >= 0.95 and robust["fgsm_eps0.1"] >= 0.8, "the adversarially trained model resists FGSM"
     assert "| mnist_robust |" in stdout and "PGD-10 ε=0.3" in stdout
 
