@@ -95,8 +95,8 @@ def show(clf: classifiers.Classifier, image, pred: classifiers.Prediction) -> No
         with prompt.container():
             st.info(
                 f"Not computed yet for **{clf.name}**: the features of {neighbours.BANK_SIZE:,} training digits and of the "
-                f"{neighbours.MAP_SIZE:,} test digits, once per model file (about {estimate(file_key, features):.0f} s on this machine now, "
-                "timed on a few digits; preparing the digits is most of it, and it is done once for every model), then kept in "
+                f"{neighbours.MAP_SIZE:,} test digits, once per model file (roughly {estimate(file_key, features):.0f} s on this machine now, "
+                "timed on a few digits; preparing the digits is most of a first build, and it is done once for every model), then kept in "
                 f"`{paths.shown(neighbours.cache_dir())}`."
             )
             clicked = st.button("Find the nearest training digits and draw the map", key=f"build_neighbours::{file_key}")

@@ -218,7 +218,7 @@ def neighbours_build(page) -> dict:
     if offer.count() == 0:
         return {"built": False, "note": "already cached"}
     hint = page.get_by_text("Not computed yet for").inner_text()
-    estimate = re.search(r"about (\d+) s", hint)
+    estimate = re.search(r"roughly (\d+) s", hint)
     t0 = time.monotonic()
     offer.click()
     page.get_by_text("closest training digits are").wait_for(timeout=1_800_000)

@@ -51,6 +51,10 @@ BANK_SIZE = 20_000  # training digits searched; drawn with BANK_SEED by digitlab
 BANK_SEED = 0
 NEIGHBOURS = 12
 CHUNK = 256  # digits per preparation + forward pass while building (mnist_advanced: ~2.6 MiB of activations each)
+FORWARD = 64  # digits per forward pass while building: the server is at its fullest then (TensorFlow loaded for
+# Explain's gradients); at 256 the build raised its peak by ~220 MB, over 1 GiB (evaluation/app_benchmark.py)
+OVERHEAD_S = 15  # seconds a build spends besides preparing digits and forward passes (loading MNIST, the PCA, writing
+# and syncing the files): mnist_baseline's, whose forward passes are nearly free, took 15 s on 2 busy cores
 SEARCH_CHUNK = 2048  # feature rows converted to float32 at a time while searching (~26 MB for 3136 features)
 VERSION = 2  # of what the cached files hold; a new version builds them again (2: features of the stored uint8 pictures,
 # so they do not depend on which model prepared the digits first)
@@ -356,7 +360,7 @@ def training_bank(model, key: str, *, size: int = BANK_SIZE, seed: int = BANK_SE
     ftmp, feats = _new_npy(files["features"], np.float16, (n, extractor.dim))
     try:
         for i in range(0, n, CHUNK):
-            feats[i : i + CHUNK] = extractor(pictures[i : i + CHUNK].astype(np.float32) / 255)[0]
+            feats[i : i + CHUNK] = extractor(pictures[i : i + CHUNK].astype(np.float32) / 255, FORWARD)[0]
             if progress:
                 progress((stages - 1) * n + min(i + CHUNK, n), stages * n)
         _commit(ftmp, feats, files["features"])
@@ -408,11 +412,12 @@ def _test_pictures_ok(folder: Path) -> bool:
         return False
 
 
-def build_estimate(model, key: str, folder: Path | None = None, sample: int = 64) -> float:
-    """Seconds a build of the bank and the map for the model file ``key`` would take now, measured: ``sample`` test
+def build_estimate(model, key: str, folder: Path | None = None, sample: int = 256) -> float:
+    """Seconds a build of the bank and the map for the model file ``key`` would take now, roughly: ``sample`` test
     digits prepared and their features computed, scaled to the digits still to prepare (none once any model has
-    built: they are shared) and the 30,000 to compute features of.  0 when both are cached.  Hints quote this
-    instead of a figure measured on another machine or under another load."""
+    built: they are shared) and the 30,000 to compute features of, plus OVERHEAD_S.  0 when both are cached.  Hints
+    quote this instead of a figure measured on another machine or under another load, which still moves it while the
+    build runs (evaluation/app_benchmark.py sets the app's estimate against the build it times)."""
     from digitlab import data
 
     folder = Path(folder) if folder is not None else cache_dir()
@@ -421,14 +426,15 @@ def build_estimate(model, key: str, folder: Path | None = None, sample: int = 64
     if bank_done and map_done:
         return 0.0
     extractor = _extractor(model)
+    extractor(data.prepared("test", indices=np.arange(8))[0])  # MNIST loaded and the first run's set-up done, not timed
     t0 = time.perf_counter()
-    x, _ = data.prepared("test", indices=np.arange(sample))
+    x, _ = data.prepared("test", indices=np.arange(8, 8 + sample))
     t1 = time.perf_counter()
-    extractor(x)
+    extractor(x, FORWARD)
     t2 = time.perf_counter()
     to_prepare = BANK_SIZE * (not _pictures_ok(files, BANK_SIZE)) * (not bank_done) + MAP_SIZE * (not _test_pictures_ok(folder)) * (not map_done)
     to_run = BANK_SIZE * (not bank_done) + MAP_SIZE * (not map_done)
-    return (to_prepare * (t1 - t0) + to_run * (t2 - t1)) / sample
+    return OVERHEAD_S + (to_prepare * (t1 - t0) + to_run * (t2 - t1)) / sample
 
 
 @dataclass(frozen=True)
@@ -613,7 +619,7 @@ def digit_map(model, key: str, *, folder: Path | None = None, progress: Progress
     feats = np.empty((n, extractor.dim), np.float16)  # 63 MB for 3136 features; gone when the map is made
     predicted = np.empty(n, np.int64)
     for i in range(0, n, CHUNK):
-        feats[i : i + CHUNK], predicted[i : i + CHUNK] = extractor(pictures[i : i + CHUNK].astype(np.float32) / 255)
+        feats[i : i + CHUNK], predicted[i : i + CHUNK] = extractor(pictures[i : i + CHUNK].astype(np.float32) / 255, FORWARD)
         if progress:
             progress((stages - 1) * n + min(i + CHUNK, n), stages * n)
     mean, components, explained = pca2(feats)
