@@ -345,7 +345,7 @@ def training_bank(model, key: str, *, size: int = BANK_SIZE, seed: int = BANK_SE
 
     t0 = time.perf_counter()
     extractor = _extractor(model)  # a model without a Dense head is refused before any work
-    raw = data.load_mnist()
+    raw = data.load_mnist_mapped()  # memory maps: the digits read, not 55 MB of MNIST and its split copies
     idx = data.sample(len(raw.x_train), size, seed)
     n = len(idx)
     # the digits' pictures and labels are shared by every model's bank: prepared once, by the first model's build
@@ -607,7 +607,7 @@ def digit_map(model, key: str, *, folder: Path | None = None, progress: Progress
 
     t0 = time.perf_counter()
     extractor = _extractor(model)
-    raw = data.load_mnist()
+    raw = data.load_mnist_mapped()  # memory maps: the digits read, not 55 MB of MNIST and its split copies
     n = len(raw.x_test)
     if n != MAP_SIZE:
         raise NeighbourError(f"the MNIST test split has {n:,} digits, not {MAP_SIZE:,}")
