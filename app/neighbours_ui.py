@@ -2,20 +2,32 @@
 the model's own feature space, and a map of the test set there, with the input on it.
 
 A component of app/pages/2_Explain.py (layout only): the features, the bank of training digits and the map are
-``digitlab.evaluation.neighbours``, computed once per model file and kept on disk.
+``digitlab.evaluation.neighbours``, computed once per model file and kept on disk.  The features come from the
+model's served ONNX file (no TensorFlow, several times faster to build), the Keras model only when it has none.
 """
 
+from pathlib import Path
+
+import common
 import streamlit as st
 
 from digitlab import data, paths
 from digitlab.evaluation import inspect_input, neighbours
+from digitlab.models import artifacts
 from digitlab.serving import classifiers, runtime
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def extractor(key: str, _model) -> neighbours.Extractor:
-    """The model's penultimate features (one per model file version; raises NeighbourError)."""
-    return neighbours.feature_extractor(_model)
+def extractor(key: str, onnx: str | None, _model) -> neighbours.Extractor:
+    """The model's penultimate features, from its ONNX file when there is one (one per model file version;
+    raises NeighbourError)."""
+    return neighbours.feature_extractor(_model) if onnx is None else neighbours.onnx_feature_extractor(Path(onnx))
+
+
+@st.cache_data(ttl=120, max_entries=8, show_spinner="Timing a few digits…")
+def estimate(key: str, _extractor) -> float:
+    """Seconds the build would take now (measured on a sample, neighbours.build_estimate)."""
+    return neighbours.build_estimate(_extractor, key)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -63,7 +75,11 @@ def show(clf: classifiers.Classifier, image, pred: classifiers.Prediction) -> No
     st.subheader("What it thinks yours looks like")
     file_key = runtime.file_key(clf.entry.path)
     try:
-        features = extractor(file_key, clf.model)
+        onnx = str(common.classifier(clf.entry).onnx)  # the served model Home uses, loaded once for every page
+    except artifacts.ModelError:
+        onnx = None
+    try:
+        features = extractor(file_key, onnx, clf.model)
     except neighbours.NeighbourError as e:
         st.info(f"No neighbours or map for **{clf.name}**: {e}.")
         return
@@ -72,14 +88,15 @@ def show(clf: classifiers.Classifier, image, pred: classifiers.Prediction) -> No
         f"same way there (cosine distance: 0 = the same direction, 1 = unrelated). Searched: {neighbours.BANK_SIZE:,} of the "
         "55,000 training digits, the same ones for every model."
     )
-    bank = neighbours.training_bank(clf.model, file_key, build=False)
-    dmap = neighbours.digit_map(clf.model, file_key, build=False)
+    bank = neighbours.training_bank(features, file_key, build=False)
+    dmap = neighbours.digit_map(features, file_key, build=False)
     if bank is None or dmap is None:
         prompt = st.empty()  # the offer goes away once they are computed
         with prompt.container():
             st.info(
-                f"Not computed yet for **{clf.name}**: the features of {neighbours.BANK_SIZE:,} training digits and of the 10,000 test digits, "
-                "once per model file (about 20 s for mnist_cnn, 30 s for mnist_advanced on 2 busy cores), then kept in "
+                f"Not computed yet for **{clf.name}**: the features of {neighbours.BANK_SIZE:,} training digits and of the "
+                f"{neighbours.MAP_SIZE:,} test digits, once per model file (roughly {estimate(file_key, features):.0f} s on this machine now, "
+                "timed on a few digits; preparing the digits is most of a first build, and it is done once for every model), then kept in "
                 f"`{paths.shown(neighbours.cache_dir())}`."
             )
             clicked = st.button("Find the nearest training digits and draw the map", key=f"build_neighbours::{file_key}")
@@ -90,9 +107,9 @@ def show(clf: classifiers.Classifier, image, pred: classifiers.Prediction) -> No
         share = 2 / 3  # the bank has twice the map's digits
         try:
             bank = neighbours.training_bank(
-                clf.model, file_key, progress=lambda d, n: bar.progress(share * d / n, text=f"Training digits: {d:,} of {n:,}"))
+                features, file_key, progress=lambda d, n: bar.progress(share * d / n, text=f"Training digits: {d / n:.0%}"))
             dmap = neighbours.digit_map(
-                clf.model, file_key, progress=lambda d, n: bar.progress(share + (1 - share) * d / n, text=f"Test digits for the map: {d:,} of {n:,}"))
+                features, file_key, progress=lambda d, n: bar.progress(share + (1 - share) * d / n, text=f"Test digits for the map: {d / n:.0%}"))
         except (neighbours.NeighbourError, data.DataError, OSError) as e:
             bar.empty()
             st.error(f"Could not compute them for **{clf.name}**: {e}")

@@ -7,7 +7,7 @@ latency, parameters and file size, all from digitlab.evaluation.leaderboard.tabl
 Leaderboard page calls, so both show the same numbers.  Rows are cached per model file, calibration
 and settings in <out>/leaderboard/<model>.json; --refresh measures every model again.
 Writes <out>/leaderboard.md and <out>/leaderboard.json (every number) and prints the Markdown table.
---dry-run: the app's quick settings (100 corrupted and 50 attacked digits, PGD-10), seconds per model,
+--dry-run: the app's quick settings (1,000 clean, 100 corrupted and 50 attacked digits, PGD-10), 5-35 s a model,
 written as leaderboard_quick.md / .json so the full table is never replaced by a rough one.
 --progress-json prints progress as JSON lines instead of the table (the app's Leaderboard page runs
 this script in its own process, so a measurement's memory is given back when it ends).
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     p = cli.parser(__doc__)
     p.add_argument("--models", nargs="+", metavar="NAME_OR_FILE", help="model names in models/ or .keras files (default: every usable model)")
     p.add_argument("--refresh", action="store_true", help="measure again even when a cached row matches (default off)")
-    p.add_argument("--dry-run", "--quick", action="store_true", help="quick settings: 100 corrupted / 50 attacked digits, PGD-10 (default off)")
+    p.add_argument("--dry-run", "--quick", action="store_true", help="quick settings: 1,000 clean / 100 corrupted / 50 attacked digits, PGD-10 (default off)")
     p.add_argument("--mnist", default=None, help="mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
     p.add_argument("--out", type=Path, default=None, help="reports folder (default evaluation/reports/)")
     p.add_argument("--progress-json", action="store_true", help="progress as JSON lines on stdout (the app's Leaderboard page reads them)")

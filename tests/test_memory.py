@@ -68,3 +68,36 @@ ok = memory.release_free_memory()
 print(json.dumps({"ok": ok, "before_kb": before, "after_kb": rss()}))""", {"MALLOC_ARENA_MAX": "2"})
     assert got["ok"] is True
     assert got["before_kb"] - got["after_kb"] > 100_000, got
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc only")
+def test_served_models_keep_no_activations_between_batches(committed_models):
+    """The app's ONNX Runtime sessions answer batches without holding on to their activations afterwards: 4 batches
+    of 256 MNIST test digits through mnist_advanced leave the server's memory where it was, where a session with
+    ONNX Runtime's default CPU arena keeps ~100 MB (issue 27: Robustness and Data grew the server by 100-130 MB)."""
+    if "mnist_advanced" not in {e.name for e in committed_models}:
+        pytest.fail("mnist_advanced is missing from models/")
+    got = _fresh("""import json
+from pathlib import Path
+import numpy as np
+import onnxruntime as ort
+from digitlab import data, memory, paths
+from digitlab.serving import runtime
+def rss(): return int(next(l for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('RssAnon:')).split()[1])
+entry = next(e for e in runtime.list_models(paths.MODELS_DIR) if e.name == "mnist_advanced")
+onnx = runtime.served_file(entry.path, "classifier", paths.MODELS_DIR)
+served = runtime.ServedModel(entry, onnx, gate=False)
+arena = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])  # ONNX Runtime's defaults
+x, _ = data.prepared("test", 1024)
+out = {}
+for name, run in (("served", served.predict_proba), ("arena", lambda b: arena.run(None, {"image": b}))):
+    run(x[:1])
+    memory.release_free_memory()
+    before = rss()
+    for i in range(0, 1024, 256):
+        run(x[i : i + 256])
+    memory.release_free_memory()
+    out[name] = (rss() - before) / 1024
+print(json.dumps(out))""", {"MALLOC_ARENA_MAX": "2"})
+    assert got["arena"] > 50, f"the default arena should keep the activations (the comparison is void otherwise): {got}"
+    assert got["served"] < 15, f"MB kept after the batches: {got}"

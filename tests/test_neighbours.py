@@ -225,3 +225,90 @@ def test_the_script_builds_measures_and_reuses(tmp_path, scratch_models, capsys)
     assert again["bank_cached"] and again["map_cached"]
     assert script.main(["--models-dir", str(scratch_models), "--model", "no_such_model"]) == 1
     assert "no_such_model: no such model" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- without TensorFlow: the served ONNX file
+
+
+def test_onnx_features_are_the_keras_features(models, first_of_each):
+    """The app's extractor (ONNX Runtime on the served file) gives every committed model's Keras features and answers."""
+    from digitlab.serving import runtime
+
+    for name, entry in models.items():
+        keras_ex = nb.feature_extractor(entry.model)
+        onnx_ex = nb.onnx_feature_extractor(runtime.served_file(entry.path, "classifier", entry.path.parent))
+        assert (len(onnx_ex.heads), onnx_ex.dim) == (len(keras_ex.heads), keras_ex.dim), name
+        (fk, pk), (fo, po) = keras_ex(first_of_each), onnx_ex(first_of_each)
+        assert np.abs(fk - fo).max() < 1e-5 and pk.tolist() == po.tolist(), name
+
+
+def _onnx_file(path, *middle: str) -> object:
+    """image (N, 28, 28) -> Flatten -> [MatMul with a weight] -> each op of ``middle`` -> output, as an ONNX file."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [helper.make_node("Flatten", ["image"], ["flat"])]
+    inits, last = [], "flat"
+    for i, op in enumerate(middle):
+        out = f"t{i}"
+        if op == "MatMul":
+            inits.append(numpy_helper.from_array(np.ones((784, 10), np.float32) / 784, f"w{i}"))
+            nodes.append(helper.make_node("MatMul", [last, f"w{i}"], [out]))
+        elif op == "Conv":  # a 28x28 convolution with 10 filters over the picture, flattened: scores made by a Conv
+            inits += [numpy_helper.from_array(np.array([-1, 1, 28, 28], np.int64), f"s{i}"),
+                      numpy_helper.from_array(np.ones((10, 1, 28, 28), np.float32) / 784, f"w{i}")]
+            nodes += [helper.make_node("Reshape", ["image", f"s{i}"], [f"r{i}"]), helper.make_node("Conv", [f"r{i}", f"w{i}"], [f"c{i}"]),
+                      helper.make_node("Flatten", [f"c{i}"], [out])]
+        else:
+            nodes.append(helper.make_node(op, [last], [out]))
+        last = out
+    nodes.append(helper.make_node("Softmax", [last], ["probabilities"]))
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [None, 28, 28])],
+                              [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, None)], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9), path)  # what onnxruntime 1.31 reads
+    return path
+
+
+def test_onnx_graphs_without_a_dense_head_are_refused_with_the_reason(tmp_path, first_of_each):
+    ok = nb.onnx_feature_extractor(_onnx_file(tmp_path / "ok.onnx", "MatMul"))
+    f, _ = ok(first_of_each)
+    pixels = first_of_each.reshape(10, -1)
+    assert ok.dim == 784 and np.allclose(f, pixels / np.linalg.norm(pixels, axis=1, keepdims=True), atol=1e-6)
+    relu = nb.onnx_feature_extractor(_onnx_file(tmp_path / "relu.onnx", "MatMul", "Relu"))  # an activation has no weights
+    assert relu.dim == 784 and np.allclose(relu(first_of_each)[0], f, atol=1e-6)
+    with pytest.raises(nb.NeighbourError, match="ONNX Conv node .* sits between the last Dense layer and the output"):
+        nb.onnx_feature_extractor(_onnx_file(tmp_path / "conv.onnx", "Conv"))
+    with pytest.raises(nb.NeighbourError, match="no Dense layer makes its class scores"):
+        nb.onnx_feature_extractor(_onnx_file(tmp_path / "none.onnx"))
+    (tmp_path / "garbage.onnx").write_bytes(b"not an onnx file")
+    with pytest.raises(nb.NeighbourError, match="cannot read garbage.onnx"):
+        nb.onnx_feature_extractor(tmp_path / "garbage.onnx")
+
+
+def test_a_second_model_reuses_the_prepared_digits_and_the_estimate_knows(models, tmp_path, monkeypatch):
+    """The 30,000 digits are prepared once for every model: the second model's bank and map run its features on
+    the stored pictures without preparing a digit, and build_estimate says 0 once both are cached."""
+    from digitlab.serving import runtime
+
+    size = 300
+    keys = {n: files.sha256(models[n].path, 32).removeprefix("sha256:") for n in ("mnist_cnn", "mnist_baseline")}
+    extractors = {n: nb.onnx_feature_extractor(runtime.served_file(models[n].path, "classifier", models[n].path.parent)) for n in keys}
+    assert nb.build_estimate(extractors["mnist_cnn"], keys["mnist_cnn"], tmp_path) > 0
+    nb.training_bank(extractors["mnist_cnn"], keys["mnist_cnn"], size=size, folder=tmp_path)
+    first_map = nb.digit_map(extractors["mnist_cnn"], keys["mnist_cnn"], folder=tmp_path)
+
+    def no_preparing(*_, **__):
+        raise AssertionError("a digit was prepared again")
+
+    with monkeypatch.context() as m:
+        m.setattr(data, "prepared", no_preparing)
+        bank = nb.training_bank(extractors["mnist_baseline"], keys["mnist_baseline"], size=size, folder=tmp_path)
+        dmap = nb.digit_map(extractors["mnist_baseline"], keys["mnist_baseline"], folder=tmp_path)
+    assert bank.features.shape == (size, 784) and dmap.labels.tolist() == first_map.labels.tolist()
+    # the pictures the features came from are the digits as training prepares them (to a grey level)
+    x, _ = data.prepared("train", indices=bank.indices[:20])
+    assert np.abs(x * 255 - bank.pictures[:20]).max() <= 0.5 + 1e-3
+    # (build_estimate counts the app's bank size; a bank of another size does not make it 0)
+    assert nb.build_estimate(extractors["mnist_cnn"], keys["mnist_cnn"], tmp_path) > 0
+    nb.training_bank(extractors["mnist_cnn"], keys["mnist_cnn"], folder=tmp_path)
+    assert nb.build_estimate(extractors["mnist_cnn"], keys["mnist_cnn"], tmp_path) == 0

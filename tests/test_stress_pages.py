@@ -225,7 +225,10 @@ def test_home_not_sure_on_a_non_digit_then_robustness_on_the_drawing(committed_m
     assert "No digit drawn" not in texts(at.info)
     tiles = captions(at)
     assert tiles[0] == f"clean → {pred.label} ({pred.confidence:.0%})", "the sweep starts from the drawing itself"
-    assert len([c for c in tiles if c.startswith("ε ")]) == 2 * 5
+    assert not [c for c in tiles if c.startswith("ε ")], "no attack (and no TensorFlow) until asked for"
+    at.toggle(key="rob_attack").set_value(True).run()
+    no_exception(at)
+    assert len([c for c in captions(at) if c.startswith("ε ")]) == 2 * 5
 
 
 # ----------------------------------------------------------------------------- Robustness page
@@ -254,7 +257,10 @@ def test_robustness_page_live_curve_mnist_picker_and_attacks(reports, committed_
     np.testing.assert_allclose(curve["accuracy"], expected, atol=1e-9)
     assert shown[0] >= 0.95 and shown[-1] < shown[0] - 0.2, "the strongest level hurts"
 
-    # The MNIST test digit stands in for a drawing: the sweep, then FGSM and PGD at growing eps.
+    # The MNIST test digit stands in for a drawing: the sweep, then (asked for) FGSM and PGD at growing eps.
+    assert len(captions(at)) == 1 + len(levels)
+    at.toggle(key="rob_attack").set_value(True).run()
+    no_exception(at)
     tiles = captions(at)
     assert tiles[0].startswith("clean → 7") and len(tiles) == 1 + len(levels) + 2 * 6
     pgd = [c for c in tiles if c.startswith("ε ")][5:]
@@ -305,7 +311,7 @@ def test_leaderboard_script_then_page(reports, committed_models, monkeypatch, tm
     stdout = capsys.readouterr().out
     written = json.loads((reports / "leaderboard_quick.json").read_text())
     (robust,) = written["rows"]
-    assert robust["name"] == "mnist_robust" and robust["n"] == {"clean": 10000, "corruptions": 100, "attacks": 50}
+    assert robust["name"] == "mnist_robust" and robust["n"] == {"clean": leaderboard.QUICK.n_clean, "corruptions": 100, "attacks": 50}
     assert robust["test_accuracy"] >= 0.95 and robust["fgsm_eps0.1"] >= 0.8, "the adversarially trained model resists FGSM"
     assert "| mnist_robust |" in stdout and "PGD-10 ε=0.3" in stdout
 

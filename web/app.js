@@ -5,7 +5,7 @@
 // (built by web/build.py).  Everything is loaded from this server: no CDN, works offline.
 
 import { judge, runnerUp } from "./abstain.js";
-import { ImageError, PREPROCESS_VERSION, prepare } from "./preprocess.js";
+import { ImageError, MAX_PIXELS, PREPROCESS_VERSION, prepare, prepareDecoded } from "./preprocess.js";
 
 const ORT_DIR = new URL("./node_modules/onnxruntime-web/dist/", import.meta.url).href;
 const TFJS_SCRIPTS = [
@@ -48,9 +48,13 @@ function point(e) {
 }
 
 let stroke = null; // last point of the stroke being drawn
+// An uploaded picture at its own size ({rgba, width, height, jpeg, name}): predicted from its own pixels, as the
+// app and the CLI read the file; the canvas only shows it.  A stroke drawn over it, or Clear, predicts the canvas.
+let picture = null;
 
 pad.addEventListener("pointerdown", (e) => {
   pad.setPointerCapture(e.pointerId);
+  picture = null;
   stroke = point(e);
   ctx.fillStyle = INK;
   ctx.beginPath();
@@ -81,6 +85,7 @@ pad.addEventListener("pointerup", endStroke);
 pad.addEventListener("pointercancel", endStroke);
 
 $("clear").addEventListener("click", () => {
+  picture = null;
   clearPad();
   schedule();
 });
@@ -113,16 +118,32 @@ $("upload").addEventListener("change", async () => {
   if (!file) return;
   let bitmap;
   try {
-    bitmap = await createImageBitmap(file);
+    // upright (EXIF orientation applied, as digitlab.pictures does), its stored colours, alpha not premultiplied
+    bitmap = await createImageBitmap(file, { imageOrientation: "from-image", colorSpaceConversion: "none", premultiplyAlpha: "none" });
   } catch {
     showProblem(`${file.name}: not a picture this browser can read (PNG, JPEG, WebP, GIF, BMP)`);
     return;
   } finally {
     $("upload").value = ""; // choosing the same file again reloads it
   }
+  if (bitmap.width * bitmap.height > MAX_PIXELS) {
+    picture = null;
+    showProblem(`${file.name}: image is ${bitmap.width}x${bitmap.height} pixels; the limit is ${MAX_PIXELS / 1e6} megapixels`);
+    return;
+  }
+  picture = { ...pixelsOf(bitmap), jpeg: /^image\/(jpeg|pjpeg)$/.test(file.type) || /\.jpe?g$/i.test(file.name), name: file.name };
   drawPicture(bitmap);
+  bitmap.close();
   schedule();
 });
+
+/** A decoded picture's RGBA bytes at its own size. */
+function pixelsOf(bitmap) {
+  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  const c = canvas.getContext("2d", { willReadFrequently: true });
+  c.drawImage(bitmap, 0, 0);
+  return { rgba: c.getImageData(0, 0, bitmap.width, bitmap.height).data, width: bitmap.width, height: bitmap.height };
+}
 
 // ----------------------------------------------------------------------------- runtimes
 
@@ -267,10 +288,11 @@ state.ready = start();
 
 // ----------------------------------------------------------------------------- predicting
 
-/** RGBA canvas pixels -> prepared input, probabilities, the gate's P(digit) and the verdict, with times. */
-async function classify(rgba, width, height, invert) {
+/** RGBA pixels (the canvas', or an uploaded picture's when `jpeg` is not undefined) -> prepared input,
+ * probabilities, the gate's P(digit) and the verdict, with times. */
+async function classify(rgba, width, height, invert, jpeg) {
   const t0 = performance.now();
-  const prepared = prepare(rgba, width, height, { invert });
+  const prepared = jpeg === undefined ? prepare(rgba, width, height, { invert }) : prepareDecoded(rgba, width, height, { invert, jpeg });
   const t1 = performance.now();
   let probs = null;
   let pDigit = null;
@@ -307,12 +329,18 @@ function schedule() {
 }
 state.schedule = schedule;
 
+/** What is predicted: the uploaded picture at its own size, or the canvas. */
+function source() {
+  if (picture) return { ...picture, kind: "picture" };
+  return { rgba: ctx.getImageData(0, 0, pad.width, pad.height).data, width: pad.width, height: pad.height, jpeg: undefined, kind: "canvas" };
+}
+
 async function predictCanvas() {
-  const rgba = ctx.getImageData(0, 0, pad.width, pad.height).data;
+  const { rgba, width, height, jpeg, kind } = source();
   const invert = $("invert").value;
   let r;
   try {
-    r = await classify(rgba, pad.width, pad.height, invert);
+    r = await classify(rgba, width, height, invert, jpeg);
   } catch (e) {
     showProblem(e instanceof ImageError ? e.message : `prediction failed: ${e.message}`);
     return;
@@ -321,7 +349,7 @@ async function predictCanvas() {
   const label = probs ? probs.indexOf(Math.max(...probs)) : null;
   state.timings.push({ preprocessMs: r.preprocessMs, inferenceMs: r.inferenceMs, runtime: state.runtime });
   state.last = {
-    rgba, width: pad.width, height: pad.height, invert, model: state.info.name, runtime: state.runtime,
+    rgba, width, height, source: kind, jpeg: jpeg ?? null, invert, model: state.info.name, runtime: state.runtime,
     image: prepared.image ? Array.from(prepared.image) : null,
     noInk: prepared.noInk, inverted: prepared.inverted, notes: prepared.notes,
     probs: probs ? Array.from(probs) : null, label, pDigit: r.pDigit,
@@ -337,18 +365,18 @@ async function predictCanvas() {
 /** Run the current canvas `n` times (after one warm-up) and return every timing, for measurements. */
 state.measure = async (n = 50) => {
   await state.ready;
-  const rgba = ctx.getImageData(0, 0, pad.width, pad.height).data;
+  const { rgba, width, height, jpeg } = source();
   const invert = $("invert").value;
-  await classify(rgba, pad.width, pad.height, invert);
+  await classify(rgba, width, height, invert, jpeg);
   const runs = [];
   for (let i = 0; i < n; i++) {
-    const r = await classify(rgba, pad.width, pad.height, invert);
+    const r = await classify(rgba, width, height, invert, jpeg);
     runs.push({ preprocessMs: r.preprocessMs, inferenceMs: r.inferenceMs });
   }
   return runs;
 };
 
-/** The canvas' RGBA bytes of the last prediction as base64 (for comparing with Python). */
+/** The RGBA bytes of the last prediction (the canvas', or the uploaded picture's) as base64 (for comparing with Python). */
 state.lastRGBABase64 = () => {
   const bytes = state.last.rgba;
   let s = "";

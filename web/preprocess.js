@@ -23,9 +23,15 @@
 // arcLength for the stroke width, Python's round-half-to-even, NumPy's median and
 // linear percentile.  Arrays are Float32Array so values round like NumPy's float32.
 //
-// Not ported: decoding files (PNG/JPEG/EXIF, 16-bit, animated) -- the page hands over the
-// canvas' RGBA bytes, and an uploaded picture is decoded and drawn onto the canvas by the
-// browser first; and the float/uint16 array inputs of load_picture, which a canvas never gives.
+// Two entry points.  prepare(): the canvas' RGBA bytes, read as digitlab.pictures reads a numpy
+// array.  prepareDecoded(): an uploaded file the browser decoded at its own size, read as
+// digitlab.pictures reads the file -- shrunk by an integer factor when it is at least twice the
+// work size (Pillow's Image.reduce, a JPEG first at libjpeg's draft scale, approximated by a block
+// mean), grey by pictures._luma, a small digit's region read again from the full-size pixels -- so
+// a photo gets the 28x28 input the app and the CLI give it (a copy shrunk onto the 280 px canvas
+// with margins of its corner's colour lost part of a half-shadowed digit, issue 27).
+// Not ported: decoding itself (the browser does it; a JPEG's pixels may differ from libjpeg's by
+// a grey level), 16-bit and float pictures, which a browser hands over as 8 bits.
 //
 // Pure functions, no DOM: runs in the page and under node.
 
@@ -381,48 +387,215 @@ export function contourPerimeter(mask, h, w) {
 
 // ----------------------------------------------------------------------------- the recipe
 
-/** Canvas RGBA bytes -> grey float32 image in [0, 1] with transparency composited (load_picture). */
-export function loadRGBA(rgba, w, h) {
+function checkSize(w, h) {
   if (!Number.isInteger(w) || !Number.isInteger(h) || w <= 0 || h <= 0) throw new ImageError(`bad picture size ${w}x${h}`);
-  if (rgba.length !== w * h * 4) throw new ImageError(`expected ${w * h * 4} RGBA bytes for ${w}x${h}, got ${rgba.length}`);
   if (w * h > MAX_PIXELS) throw new ImageError(`image is ${w}x${h} pixels; the limit is ${MAX_PIXELS / 1e6} megapixels`);
   if (Math.min(w, h) < MIN_SIDE) throw new ImageError(`image is ${w}x${h} pixels; too small to hold a digit (at least ${MIN_SIDE}x${MIN_SIDE})`);
+}
+
+function checkBytes(rgba, w, h) {
+  checkSize(w, h);
+  if (rgba.length !== w * h * 4) throw new ImageError(`expected ${w * h * 4} RGBA bytes for ${w}x${h}, got ${rgba.length}`);
+}
+
+/**
+ * RGBA bytes -> {grey, alpha} float32 in [0, 1].  luma "canvas": OpenCV 5's fixed-point RGBA2GRAY, what
+ * Python does with the canvas' array; "file": digitlab.pictures._luma's float weights, what Python does
+ * with a decoded colour file, and v / 255 when every pixel is grey (a grey file is read as such).
+ */
+function toGrey(rgba, w, h, luma) {
   const n = w * h;
   const grey = new Float32Array(n);
   const alpha = new Float32Array(n);
-  let minAlpha = 1;
+  let allGrey = luma === "file";
+  for (let i = 0; i < n && allGrey; i++) allGrey = rgba[4 * i] === rgba[4 * i + 1] && rgba[4 * i] === rgba[4 * i + 2];
+  const [wr, wg, wb] = [f32(0.299), f32(0.587), f32(0.114)];
   for (let i = 0; i < n; i++) {
     const r = rgba[4 * i];
     const g = rgba[4 * i + 1];
     const b = rgba[4 * i + 2];
-    grey[i] = ((r * 9798 + g * 19235 + b * 3735 + 16384) >> 15) / 255; // OpenCV 5's RGBA2GRAY for uint8
+    if (luma === "canvas") grey[i] = ((r * 9798 + g * 19235 + b * 3735 + 16384) >> 15) / 255; // OpenCV 5's RGBA2GRAY for uint8
+    else if (allGrey) grey[i] = r / 255;
+    else grey[i] = f32(f32(f32(f32(r * wr) + f32(g * wg)) + f32(b * wb)) / 255);
     alpha[i] = rgba[4 * i + 3] / 255;
-    if (alpha[i] < minAlpha) minAlpha = alpha[i];
   }
+  return { grey, alpha };
+}
+
+/**
+ * digitlab.pictures._background: paper cut out on transparency (opaque pixels covering PAPER_COVER of the
+ * picture, PAPER_INK of them departing from their median tone) goes on its own tone; strokes on
+ * transparency go on the colour opposite to the opaque pixels.  null when the picture is opaque.
+ */
+function background(grey, alpha) {
+  const n = grey.length;
+  let minAlpha = 1;
+  for (let i = 0; i < n; i++) if (alpha[i] < minAlpha) minAlpha = alpha[i];
+  if (minAlpha >= 0.98) return null;
+  const opaque = [];
+  let light = 0;
+  for (let i = 0; i < n; i++) {
+    if (alpha[i] > 0.5) {
+      opaque.push(grey[i]);
+      if (grey[i] >= 0.5) light++;
+    }
+  }
+  let back = opaque.length === 0 || light / opaque.length >= 0.5 ? 0 : 1;
+  if (opaque.length >= PAPER_COVER * n) {
+    const tone = median(opaque);
+    let departing = 0;
+    for (const v of opaque) if (Math.abs(f32(v - tone)) > f32(MIN_CONTRAST)) departing++;
+    if (departing / opaque.length >= PAPER_INK) back = tone;
+  }
+  return back;
+}
+
+function composite(grey, alpha, back) {
+  for (let i = 0; i < grey.length; i++) grey[i] = f32(alpha[i] * grey[i]) + f32(f32(1 - alpha[i]) * back);
+}
+
+/**
+ * Canvas RGBA bytes -> a picture as digitlab.pictures.load reads a numpy array: {grey (transparency
+ * composited), notes, size: [w, h], region(box) -> grey image of that part, cut}.
+ */
+export function loadRGBA(rgba, w, h) {
+  checkBytes(rgba, w, h);
+  const { grey, alpha } = toGrey(rgba, w, h, "canvas");
   const notes = [];
-  if (minAlpha < 0.98) {
-    // digitlab.pictures._background: paper cut out on transparency (opaque pixels covering PAPER_COVER
-    // of the picture, PAPER_INK of them departing from their median tone) goes on its own tone; strokes
-    // on transparency go on the colour opposite to the opaque pixels.
-    const opaque = [];
-    let light = 0;
-    for (let i = 0; i < n; i++) {
-      if (alpha[i] > 0.5) {
-        opaque.push(grey[i]);
-        if (grey[i] >= 0.5) light++;
-      }
-    }
-    let back = opaque.length === 0 || light / opaque.length >= 0.5 ? 0 : 1;
-    if (opaque.length >= PAPER_COVER * n) {
-      const tone = median(opaque);
-      let departing = 0;
-      for (const v of opaque) if (Math.abs(f32(v - tone)) > f32(MIN_CONTRAST)) departing++;
-      if (departing / opaque.length >= PAPER_INK) back = tone;
-    }
-    for (let i = 0; i < n; i++) grey[i] = f32(alpha[i] * grey[i]) + f32(f32(1 - alpha[i]) * back);
+  const back = background(grey, alpha);
+  if (back !== null) {
+    composite(grey, alpha, back);
     notes.push("transparent background composited");
   }
-  return { grey: image(h, w, grey), notes };
+  const img = image(h, w, grey);
+  return { grey: img, notes, size: [w, h], region: ([t, l, b, r]) => cut(img, t, l, b, r) };
+}
+
+/**
+ * digitlab.pictures' Image.reduce(factor) on RGBA bytes, as Pillow 13 computes it: each channel the
+ * rounded mean of its factor x factor block, ((sum + n / 2) * floor(2^24 / n)) >> 24, the last row and
+ * column of blocks over the pixels they have.  Alpha is premultiplied first and divided out after
+ * (Pillow reduces RGBA as RGBa).  Also stands in for a JPEG decoded at 1/2, 1/4 or 1/8 (libjpeg's
+ * scaled IDCT, which Python's reading uses and a browser does not offer: a block mean, to a grey level).
+ */
+export function reduceRGBA(rgba, w, h, factor) {
+  const nw = Math.ceil(w / factor);
+  const nh = Math.ceil(h / factor);
+  let opaque = true;
+  for (let i = 3; i < rgba.length && opaque; i += 4) opaque = rgba[i] === 255;
+  let src = rgba;
+  if (!opaque) {
+    src = new Uint8ClampedArray(rgba.length);
+    for (let i = 0; i < rgba.length; i += 4) {
+      const a = rgba[i + 3];
+      for (let c = 0; c < 3; c++) {
+        const t = rgba[i + c] * a + 128; // Pillow's MULDIV255
+        src[i + c] = ((t >> 8) + t) >> 8;
+      }
+      src[i + 3] = a;
+    }
+  }
+  const out = new Uint8ClampedArray(nw * nh * 4);
+  const ss = new Float64Array(4);
+  for (let oy = 0; oy < nh; oy++) {
+    const y0 = oy * factor;
+    const y1 = Math.min(h, y0 + factor);
+    for (let ox = 0; ox < nw; ox++) {
+      const x0 = ox * factor;
+      const x1 = Math.min(w, x0 + factor);
+      ss.fill(0);
+      for (let y = y0; y < y1; y++) {
+        for (let x = x0; x < x1; x++) {
+          const i = 4 * (y * w + x);
+          ss[0] += src[i];
+          ss[1] += src[i + 1];
+          ss[2] += src[i + 2];
+          ss[3] += src[i + 3];
+        }
+      }
+      const count = (y1 - y0) * (x1 - x0);
+      const multiplier = Math.floor(2 ** 24 / count);
+      const amend = Math.floor(count / 2);
+      const o = 4 * (oy * nw + ox);
+      for (let c = 0; c < 4; c++) out[o + c] = Math.min(255, Math.floor(((ss[c] + amend) * multiplier) / 2 ** 24));
+    }
+  }
+  if (!opaque) {
+    for (let i = 0; i < out.length; i += 4) {
+      const a = out[i + 3];
+      for (let c = 0; c < 3; c++) out[i + c] = a === 0 ? 0 : Math.min(255, Math.floor((255 * out[i + c]) / a));
+    }
+  }
+  return { rgba: out, w: nw, h: nh };
+}
+
+/** digitlab.pictures._shrink_factor: the integer factor leaving the longer side >= WORK_SIDE (= pictures.DECODE_SIDE) and the shorter >= MIN_SIDE. */
+export function shrinkFactor(w, h) {
+  return Math.max(1, Math.min(Math.floor(Math.max(w, h) / WORK_SIDE), Math.floor(Math.min(w, h) / MIN_SIDE)));
+}
+
+/** The scale (1, 2, 4 or 8) Pillow's JPEG draft decodes at for a wanted size (JpegImagePlugin.draft). */
+function draftScale(w, h, ww, wh) {
+  const s = Math.min(Math.floor(w / ww), Math.floor(h / wh));
+  for (const scale of [8, 4, 2]) if (s >= scale) return scale;
+  return 1;
+}
+
+function cutRGBA(rgba, w, t, l, b, r) {
+  const out = new Uint8ClampedArray((b - t) * (r - l) * 4);
+  for (let y = t; y < b; y++) out.set(rgba.subarray(4 * (y * w + l), 4 * (y * w + r)), 4 * (y - t) * (r - l));
+  return out;
+}
+
+/**
+ * A decoded picture file, upright at its own size (the browser's decoding of an upload), -> a picture
+ * read the way digitlab.pictures.load reads the file: decoded shrunk by an integer factor when it is at
+ * least twice the work size (a JPEG first at its draft scale), grey by _luma, transparency composited,
+ * and region(box) reading a part again from the full-size pixels by pictures._region_pixels' rule.
+ * jpeg: the file is a JPEG (Python decodes those at 1/2, 1/4 or 1/8 in libjpeg).
+ */
+export function loadDecoded(rgba, w, h, { jpeg = false } = {}) {
+  checkBytes(rgba, w, h);
+  const longest = Math.max(w, h);
+  if (longest > (WORK_SIDE / MIN_SIDE) * Math.min(w, h)) {
+    throw new ImageError(`image is ${w}x${h} pixels; too long and narrow to hold a digit (at most ${WORK_SIDE / MIN_SIDE}:1)`);
+  }
+  const notes = [];
+  let pixels = { rgba, w, h };
+  let factor = shrinkFactor(w, h);
+  let scale = 1;
+  if (factor > 1 && jpeg) {
+    scale = draftScale(w, h, Math.ceil(w / factor), Math.ceil(h / factor));
+    if (scale > 1) pixels = reduceRGBA(rgba, w, h, scale);
+    factor = shrinkFactor(pixels.w, pixels.h);
+  }
+  if (factor > 1) pixels = reduceRGBA(pixels.rgba, pixels.w, pixels.h, factor);
+  if (pixels.w !== w) notes.push(`read at 1/${Math.floor(w / pixels.w)} size (${pixels.w}x${pixels.h}) to bound memory`);
+  const { grey, alpha } = toGrey(pixels.rgba, pixels.w, pixels.h, "file");
+  const back = background(grey, alpha);
+  if (back !== null) {
+    composite(grey, alpha, back);
+    notes.push("transparent background composited");
+  }
+  const region = ([t, l, b, r]) => {
+    const side = Math.max(b - t, r - l);
+    let part = { rgba: cutRGBA(rgba, w, t, l, b, r), w: r - l, h: b - t };
+    let s = 1;
+    if (jpeg) while (s < 8 && 2 * s <= Math.max(1, Math.floor(side / WORK_SIDE))) s *= 2;
+    if (s > 1) {
+      // the whole picture at its draft scale, the region cut from it outward
+      const [t2, l2, b2, r2] = [Math.floor(t / s), Math.floor(l / s), Math.min(Math.ceil(h / s), Math.ceil(b / s)), Math.min(Math.ceil(w / s), Math.ceil(r / s))];
+      const drafted = reduceRGBA(rgba, w, h, s);
+      part = { rgba: cutRGBA(drafted.rgba, drafted.w, t2, l2, b2, r2), w: r2 - l2, h: b2 - t2 };
+    }
+    const f = Math.max(1, Math.floor(Math.max(part.w, part.h) / WORK_SIDE));
+    if (f > 1) part = reduceRGBA(part.rgba, part.w, part.h, f);
+    if (Math.min(part.w, part.h) < MIN_SIDE) return null;
+    const g = toGrey(part.rgba, part.w, part.h, "file");
+    if (back !== null) composite(g.grey, g.alpha, back);
+    return image(part.h, part.w, g.grey);
+  };
+  return { grey: image(pixels.h, pixels.w, grey), notes, size: [w, h], region };
 }
 
 /** digitlab.preprocess.is_photo: larger than 64 px both ways and a border that is not one flat tone. */
@@ -705,18 +878,21 @@ function cut(img, t, l, b, r) {
 }
 
 /**
- * preprocess._read_again for a picture handed over whole: the ink box (in the work image of size
- * workH x workW) grown by its longer side all round, cut from the full-size grey picture, shrunk to
- * WORK_SIDE when larger and cleaned with the whole picture's polarity -> {steps, ink, clean, contrast}.
+ * preprocess._read_again: the ink box (in the work image of size workH x workW) grown by its longer side
+ * all round, read again by the picture (cut from a canvas; from the full-size pixels of a file), shrunk to
+ * WORK_SIDE when larger and cleaned with the whole picture's polarity -> {steps, ink, clean, contrast},
+ * or null when the region cannot be read.
  */
-function readAgain(full, box, workH, workW, inverted, notes) {
+function readAgain(picture, box, workH, workW, inverted, notes) {
   const [top, left, bh, bw] = box;
+  const [pw, ph] = picture.size;
   const m = Math.max(bh, bw);
   const [r0, c0] = [Math.max(0, top - m), Math.max(0, left - m)];
   const [r1, c1] = [Math.min(workH, top + bh + m), Math.min(workW, left + bw + m)];
   const ceilDiv = (a, b) => Math.floor((a + b - 1) / b);
-  const region = cut(full, Math.floor((r0 * full.h) / workH), Math.floor((c0 * full.w) / workW), ceilDiv(r1 * full.h, workH), ceilDiv(c1 * full.w, workW));
-  notes.push(`small ink (${bw}x${bh} px of ${workW}x${workH}): the region around it read again at ${region.w}x${region.h} from the ${full.w}x${full.h} picture`);
+  const region = picture.region([Math.floor((r0 * ph) / workH), Math.floor((c0 * pw) / workW), ceilDiv(r1 * ph, workH), ceilDiv(c1 * pw, workW)]);
+  if (region === null) return null;
+  notes.push(`small ink (${bw}x${bh} px of ${workW}x${workH}): the region around it read again at ${region.w}x${region.h} from the ${pw}x${ph} picture`);
   const grey = workSize(region, notes);
   const steps = [["region around the ink, read again", grey]];
   return { steps, ...cleaned(grey, inverted, steps) };
@@ -730,7 +906,21 @@ function readAgain(full, box, workH, workW, inverted, notes) {
  */
 export function prepare(rgba, w, h, { invert = "auto", stroke = null } = {}) {
   if (!["auto", "yes", "no"].includes(invert)) throw new Error(`invert must be 'auto', 'yes' or 'no', not ${JSON.stringify(invert)}`);
-  const loaded = loadRGBA(rgba, w, h);
+  return preparePicture(loadRGBA(rgba, w, h), { invert, stroke });
+}
+
+/**
+ * A decoded picture file (RGBA bytes upright at its own size, as the browser decodes an upload) ->
+ * the same result as ``prepare``, read the way the app and the CLI read the file (``loadDecoded``):
+ * an upload is prepared from its own pixels, never from its copy shrunk onto the canvas.
+ */
+export function prepareDecoded(rgba, w, h, { invert = "auto", stroke = null, jpeg = false } = {}) {
+  if (!["auto", "yes", "no"].includes(invert)) throw new Error(`invert must be 'auto', 'yes' or 'no', not ${JSON.stringify(invert)}`);
+  return preparePicture(loadDecoded(rgba, w, h, { jpeg }), { invert, stroke });
+}
+
+function preparePicture(loaded, { invert, stroke }) {
+  const [w, h] = loaded.size;
   const notes = loaded.notes;
   const grey = workSize(loaded.grey, notes);
   const steps = [["input", grey]];
@@ -741,12 +931,12 @@ export function prepare(rgba, w, h, { invert = "auto", stroke = null } = {}) {
   // A digit a few percent of a large photo's width is ~20 px with ~1 px strokes once shrunk: read its surroundings again.
   if (box !== null && contrast >= MIN_CONTRAST && Math.max(box[2], box[3]) >= MIN_SIDE && Math.max(box[2], box[3]) < SMALL_INK * WORK_SIDE
       && Math.max(w, h) >= ZOOM_GAIN * Math.max(grey.h, grey.w)) {
-    const again = readAgain(loaded.grey, box, grey.h, grey.w, inverted, notes);
-    if (hasInk(again.clean, again.contrast)) {
+    const again = readAgain(loaded, box, grey.h, grey.w, inverted, notes);
+    if (again !== null && hasInk(again.clean, again.contrast)) {
       steps.push(...again.steps);
       ({ ink, clean, contrast } = again);
       zoomed = true;
-    } else {
+    } else if (again !== null) {
       notes.push("no ink in the region read again: the first reading kept");
     }
   }

@@ -1,5 +1,8 @@
 """How the model copes with digits unlike its training data: accuracy against corruption severity (the report of
-evaluation/evaluate_robustness.py, or live), and the current digit under corruptions and FGSM / PGD attacks."""
+evaluation/evaluate_robustness.py, or live), and the current digit under corruptions and FGSM / PGD attacks.
+
+Everything but the attacks is answered by the model served through ONNX Runtime, like Home: the page opens
+without TensorFlow.  The attacks need gradients: the Keras model is loaded when they are asked for."""
 
 import common
 import streamlit as st
@@ -53,7 +56,7 @@ def tiles(rows: list[dict], caption, card: dict | None) -> None:
 
 
 common.page("Robustness", "🛡️")
-clf = common.require_model(common.sidebar(keras=True))
+clf = common.require_model(common.sidebar())  # ONNX Runtime: corruptions need no gradients
 key = common.model_key(clf)
 if "robustness_live" not in st.session_state:
     st.session_state.robustness_live = {}  # (model version, family, corruption, n) -> sweep result
@@ -145,6 +148,9 @@ if st.toggle("Show this digit under every corruption and level", key="rob_exampl
 
 st.subheader("Your digit under attack")
 st.caption("Each pixel moves by at most ε (in [0, 1]) in the direction that most lowers the model's score for its answer (`digitlab.evaluation.attacks`).")
-for attack, title in ATTACKS.items():
-    st.markdown(f"**{title}**")
-    tiles(digit_attack(key, image, attack, clf.model), lambda r: "clean" if r["eps"] == 0 else f"ε {r['eps']:g}", clf.entry.card)
+# Gradients need the Keras model and TensorFlow (~700 MB in the server): loaded when asked for, not to show corruptions.
+if st.toggle("Attack this digit (loads TensorFlow the first time: ~10 s)", key="rob_attack"):
+    keras_clf = common.classifier(clf.entry, keras=True)
+    for attack, title in ATTACKS.items():
+        st.markdown(f"**{title}**")
+        tiles(digit_attack(key, image, attack, keras_clf.model), lambda r: "clean" if r["eps"] == 0 else f"ε {r['eps']:g}", clf.entry.card)

@@ -12,7 +12,9 @@ from digitlab.evaluation import leaderboard
 from digitlab.paths import shown
 from digitlab.report import progress
 
-SETTINGS = {"standard": "Standard (as evaluation/leaderboard.py)", "quick": "Quick look (rough, seconds per model)"}
+# The quick look's time, measured (`time python evaluation/leaderboard.py --dry-run`, the 4 committed models, load ~20
+# on 2 cores): 5 s (mnist_baseline) to 34 s (mnist_advanced) a model, 125 s in all with the process's start
+SETTINGS = {"standard": "Standard (as evaluation/leaderboard.py)", "quick": "Quick look (rough: about 5-35 s a model on 2 busy cores)"}
 # Eleven columns under their full names are ~1,200 px wide, more than the page's column: the table scrolled
 # sideways with the latency cut off.  Short headers (the full name is each header's tooltip) fit.
 SHORT = {"clean accuracy": "accuracy", "weighted F1": "F1", "mean corruption acc. (MNIST-C-style)": "corrupted",
@@ -63,7 +65,7 @@ if measure or refresh:
 
 with board:
     if not rows:
-        st.info("No model measured yet: measure them below (Quick takes seconds per model), or run `python evaluation/leaderboard.py`.")
+        st.info("No model measured yet: measure them below (Quick takes about 5-35 s a model), or run `python evaluation/leaderboard.py`.")
     else:
         table = leaderboard.formatted(rows, settings)
         st.dataframe(table, hide_index=True, width="stretch", column_config=short_headers(table[0]))

@@ -2,6 +2,7 @@
 feature space, and a 2-D map of the MNIST test set in that space.
 
     feature_extractor(model)   the input of the model's classification layer(s), found in any Keras classifier
+    onnx_feature_extractor(f)  the same features from the model's served ONNX file, without TensorFlow (the app's)
     training_bank(model, key)  those features of BANK_SIZE training digits, computed once per model file
                                hash and kept on disk (float16 unit vectors, memory-mapped when read)
     nearest(bank, feature, k)  the k training digits closest to one input (cosine distance), with pictures
@@ -22,6 +23,11 @@ the file in chunks (the pages stay in the page cache, which the kernel can drop)
 ~30 MB at most whatever the model.  BANK_SIZE = 20,000 of the 55,000 training digits (see
 docs/app.md for the measured build time, disk size and how often the 12 neighbours' majority agrees
 with the label, against the whole training split).
+
+Time: preparing the 30,000 digits (bank and map) through digitlab.preprocess is most of a build (~3 ms
+a digit on 2 busy cores against ~0.1-1.5 ms for the features), and it is the same for every model: the
+prepared digits are kept once, as uint8 pictures, and every model's features are computed from those
+pictures, so the second model's build is its forward passes alone (``build_estimate`` says how long).
 """
 
 from __future__ import annotations
@@ -45,8 +51,14 @@ BANK_SIZE = 20_000  # training digits searched; drawn with BANK_SEED by digitlab
 BANK_SEED = 0
 NEIGHBOURS = 12
 CHUNK = 256  # digits per preparation + forward pass while building (mnist_advanced: ~2.6 MiB of activations each)
+FORWARD = 64  # digits per forward pass while building: the server is at its fullest then (TensorFlow loaded for
+# Explain's gradients); at 256 the build raised its peak by ~220 MB, over 1 GiB (evaluation/app_benchmark.py)
+OVERHEAD_S = 15  # seconds a build spends besides preparing digits and forward passes (loading MNIST, the PCA, writing
+# and syncing the files): mnist_baseline's, whose forward passes are nearly free, took 15 s on 2 busy cores
 SEARCH_CHUNK = 2048  # feature rows converted to float32 at a time while searching (~26 MB for 3136 features)
-VERSION = 1  # of what the cached files hold; a new version builds them again
+VERSION = 2  # of what the cached files hold; a new version builds them again (2: features of the stored uint8 pictures,
+# so they do not depend on which model prepared the digits first)
+MAP_SIZE = 10_000  # the MNIST test split
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -166,6 +178,84 @@ def feature_extractor(model) -> Extractor:
     return Extractor(tuple(layer.name for layer, _ in heads), dim, run)
 
 
+_ONNX_WEIGHTED = ("Conv", "ConvTranspose", "BatchNormalization", "InstanceNormalization", "LayerNormalization", "LSTM", "GRU", "RNN",
+                  "Gather", "Einsum")  # nodes with learned weights other than a Dense layer's MatMul / Gemm
+
+
+def _onnx_heads(graph) -> list[str]:
+    """Names of the tensors the MatMul / Gemm node(s) making the class scores read, walking back from the output
+    through nodes without learned weights (softmax, scaling by a constant, a bias, an activation, the sum of an
+    ensemble's members), as ``_heads`` walks a Keras graph."""
+    constants = {t.name for t in graph.initializer} | {o for n in graph.node if n.op_type == "Constant" for o in n.output}
+    made_by = {o: n for n in graph.node for o in n.output}
+    order = {id(n): i for i, n in enumerate(graph.node)}
+    if len(graph.output) != 1:
+        raise NeighbourError(f"expected one output, found {len(graph.output)}")
+    found, seen, stack = [], set(), [graph.output[0].name]
+    while stack:
+        name = stack.pop()
+        node = made_by.get(name)
+        if node is None:
+            raise NeighbourError("no Dense layer makes its class scores (the output is reached from the input through layers "
+                                 "without weights), so it has no penultimate features to compare digits by")
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        inputs = [i for i in node.input if i]
+        if node.op_type in ("MatMul", "Gemm") and len(inputs) >= 2 and inputs[1] in constants:
+            found.append((order[id(node)], inputs[0]))
+            continue
+        if node.op_type in _ONNX_WEIGHTED:
+            raise NeighbourError(f"its class scores are not made by a Dense layer: ONNX {node.op_type} node {node.name!r} "
+                                 "sits between the last Dense layer and the output")
+        stack.extend(i for i in inputs if i not in constants)
+    return [name for _, name in sorted(found)]
+
+
+def onnx_feature_extractor(onnx_path: Path) -> Extractor:
+    """``feature_extractor`` for the model's served ONNX file (digitlab.serving.runtime.served_file): the same unit
+    features and answers, computed by ONNX Runtime, so the app's neighbours and map need no TensorFlow and build
+    several times faster.  The heads' input tensors become extra outputs of an in-memory copy of the graph.
+    Raises NeighbourError for a graph whose scores are not made by a Dense layer (or a file ONNX cannot read)."""
+    import onnx
+    import onnxruntime as ort
+
+    try:
+        proto = onnx.load(str(onnx_path))
+    except Exception as e:  # a damaged or foreign file: onnx raises its own DecodeError, OSError, ...
+        raise NeighbourError(f"cannot read {Path(onnx_path).name}: {e}") from e
+    heads = _onnx_heads(proto.graph)
+    output = proto.graph.output[0].name
+    proto.graph.output.extend(onnx.helper.make_empty_tensor_value_info(h) for h in heads if h != output)
+    options = ort.SessionOptions()
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    options.enable_cpu_mem_arena = False  # as digitlab.serving.runtime's sessions: no activations kept between batches
+    try:
+        session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own Fail / InvalidGraph for a graph it cannot run
+        raise NeighbourError(f"ONNX Runtime cannot run {Path(onnx_path).name} with its features as outputs: {e}") from e
+    del proto
+    names = [*heads, output]
+
+    def run(x):
+        out = session.run(names, {"image": np.ascontiguousarray(x, np.float32)})
+        parts = []
+        for f in out[:-1]:
+            f = f.reshape(len(x), -1).astype(np.float32)
+            parts.append(f / np.sqrt(np.maximum(np.square(f).sum(axis=1, keepdims=True), 1e-12)))  # as tf.math.l2_normalize
+        feats = np.concatenate(parts, axis=1) / np.float32(np.sqrt(len(parts)))
+        return feats.astype(np.float32), out[-1].argmax(axis=1).astype(np.int64)
+
+    dim = int(run(np.zeros((1, 28, 28), np.float32))[0].shape[1])
+    return Extractor(tuple(heads), dim, run)
+
+
+def _extractor(model) -> Extractor:
+    """``model`` when it is an Extractor already (the app passes its ONNX one), else the Keras model's."""
+    return model if isinstance(model, Extractor) else feature_extractor(model)
+
+
 # ----------------------------------------------------------------------------- the training digits
 
 
@@ -254,32 +344,28 @@ def training_bank(model, key: str, *, size: int = BANK_SIZE, seed: int = BANK_SE
     from digitlab.files import atomic_write_bytes, atomic_write_json
 
     t0 = time.perf_counter()
-    extractor = feature_extractor(model)  # a model without a Dense head is refused before any work
-    raw = data.load_mnist()
+    extractor = _extractor(model)  # a model without a Dense head is refused before any work
+    raw = data.load_mnist_mapped()  # memory maps: the digits read, not 55 MB of MNIST and its split copies
     idx = data.sample(len(raw.x_train), size, seed)
     n = len(idx)
-    have_pictures = _pictures_ok(files, n)  # the digits' pictures and labels are shared by every model's bank
-    ftmp, feats = _new_npy(files["features"], np.float16, (n, extractor.dim))
-    ptmp, pics = (None, None) if have_pictures else _new_npy(files["pictures"], np.uint8, (n, 28, 28))
-    try:
-        for i in range(0, n, CHUNK):
-            x, _ = data.prepared("train", indices=idx[i : i + CHUNK], raw=raw)
-            feats[i : i + len(x)] = extractor(x)[0]
-            if pics is not None:
-                pics[i : i + len(x)] = np.round(x * 255).astype(np.uint8)
-            if progress:
-                progress(min(i + CHUNK, n), n)
-        _commit(ftmp, feats, files["features"])
-        if pics is not None:
-            _commit(ptmp, pics, files["pictures"])
-    finally:
-        for tmp in (ftmp, ptmp):
-            if tmp is not None:
-                tmp.unlink(missing_ok=True)
-    if not have_pictures:
+    # the digits' pictures and labels are shared by every model's bank: prepared once, by the first model's build
+    stages = 1 if _pictures_ok(files, n) else 2
+    if stages == 2:
+        _prepare_pictures(files["pictures"], lambda i: data.prepared("train", indices=idx[i : i + CHUNK], raw=raw)[0], n,
+                          progress and (lambda d, total: progress(d, 2 * total)))
         buf = io.BytesIO()
         np.savez(buf, labels=raw.y_train[idx].astype(np.uint8), indices=idx.astype(np.int32))
         atomic_write_bytes(files["labels"], buf.getvalue())
+    pictures = np.load(files["pictures"], mmap_mode="r")
+    ftmp, feats = _new_npy(files["features"], np.float16, (n, extractor.dim))
+    try:
+        for i in range(0, n, CHUNK):
+            feats[i : i + CHUNK] = extractor(pictures[i : i + CHUNK].astype(np.float32) / 255, FORWARD)[0]
+            if progress:
+                progress((stages - 1) * n + min(i + CHUNK, n), stages * n)
+        _commit(ftmp, feats, files["features"])
+    finally:
+        ftmp.unlink(missing_ok=True)
     atomic_write_json(files["meta"], {
         "model_sha256": key, "size": n, "seed": seed, "dim": extractor.dim, "heads": list(extractor.heads),
         "split": "train", "mnist": raw.fingerprint, "preprocess": preprocess.PREPROCESS_VERSION, "version": VERSION,
@@ -300,6 +386,57 @@ def _pictures_ok(files: dict[str, Path], n: int) -> bool:
         return False
 
 
+def _prepare_pictures(target: Path, chunk: Callable[[int], np.ndarray], n: int, progress: Progress | None) -> None:
+    """Digits prepared a CHUNK at a time (``chunk(i)``: float32 (<= CHUNK, 28, 28) from digit i) into ``target``,
+    (n, 28, 28) uint8, written atomically: the model inputs every model's features are computed from."""
+    tmp, pics = _new_npy(target, np.uint8, (n, 28, 28))
+    try:
+        for i in range(0, n, CHUNK):
+            x = chunk(i)
+            pics[i : i + len(x)] = np.round(x * 255).astype(np.uint8)
+            if progress:
+                progress(min(i + CHUNK, n), n)
+        _commit(tmp, pics, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _test_pictures_file(folder: Path) -> Path:
+    return folder / f"test-n{MAP_SIZE}-p{preprocess.PREPROCESS_VERSION}.pictures.npy"
+
+
+def _test_pictures_ok(folder: Path) -> bool:
+    try:
+        return np.load(_test_pictures_file(folder), mmap_mode="r").shape == (MAP_SIZE, 28, 28)
+    except (OSError, ValueError):
+        return False
+
+
+def build_estimate(model, key: str, folder: Path | None = None, sample: int = 256) -> float:
+    """Seconds a build of the bank and the map for the model file ``key`` would take now, roughly: ``sample`` test
+    digits prepared and their features computed, scaled to the digits still to prepare (none once any model has
+    built: they are shared) and the 30,000 to compute features of, plus OVERHEAD_S.  0 when both are cached.  Hints
+    quote this instead of a figure measured on another machine or under another load, which still moves it while the
+    build runs (evaluation/app_benchmark.py sets the app's estimate against the build it times)."""
+    from digitlab import data
+
+    folder = Path(folder) if folder is not None else cache_dir()
+    files = _bank_files(key, BANK_SIZE, BANK_SEED, folder)
+    bank_done, map_done = _open_bank(files) is not None, _open_map(_map_file(key, folder)) is not None
+    if bank_done and map_done:
+        return 0.0
+    extractor = _extractor(model)
+    extractor(data.prepared("test", indices=np.arange(8))[0])  # MNIST loaded and the first run's set-up done, not timed
+    t0 = time.perf_counter()
+    x, _ = data.prepared("test", indices=np.arange(8, 8 + sample))
+    t1 = time.perf_counter()
+    extractor(x, FORWARD)
+    t2 = time.perf_counter()
+    to_prepare = BANK_SIZE * (not _pictures_ok(files, BANK_SIZE)) * (not bank_done) + MAP_SIZE * (not _test_pictures_ok(folder)) * (not map_done)
+    to_run = BANK_SIZE * (not bank_done) + MAP_SIZE * (not map_done)
+    return OVERHEAD_S + (to_prepare * (t1 - t0) + to_run * (t2 - t1)) / sample
+
+
 @dataclass(frozen=True)
 class Neighbour:
     label: int
@@ -314,9 +451,27 @@ def similarities(bank: Bank, feature: np.ndarray) -> np.ndarray:
     if f.shape[0] != bank.features.shape[1]:
         raise NeighbourError(f"a feature vector of {f.shape[0]} numbers does not match the bank's {bank.features.shape[1]}")
     out = np.empty(len(bank), np.float32)
-    for i in range(0, len(bank), SEARCH_CHUNK):
-        out[i : i + SEARCH_CHUNK] = bank.features[i : i + SEARCH_CHUNK].astype(np.float32) @ f
+    for i, rows in _rows(bank.features):
+        out[i : i + len(rows)] = rows.astype(np.float32) @ f
     return out
+
+
+def _rows(features: np.ndarray):
+    """(start, float16 rows) a SEARCH_CHUNK at a time.  A memory-mapped bank is read with plain file reads: pages
+    touched through the map count in the server's resident memory (125 MB for mnist_cnn's bank after one search),
+    pages read stay in the kernel's page cache, outside it."""
+    name, offset = getattr(features, "filename", None), getattr(features, "offset", None)
+    n, d = features.shape
+    if name is None or offset is None or not features.flags.c_contiguous:
+        for i in range(0, n, SEARCH_CHUNK):
+            yield i, np.asarray(features[i : i + SEARCH_CHUNK])
+        return
+    size = features.dtype.itemsize * d
+    with open(name, "rb") as fh:
+        fh.seek(offset)
+        for i in range(0, n, SEARCH_CHUNK):
+            rows = min(SEARCH_CHUNK, n - i)
+            yield i, np.frombuffer(fh.read(rows * size), features.dtype).reshape(rows, d)
 
 
 def nearest(bank: Bank, feature: np.ndarray, k: int = NEIGHBOURS) -> list[Neighbour]:
@@ -451,16 +606,22 @@ def digit_map(model, key: str, *, folder: Path | None = None, progress: Progress
     from digitlab.files import atomic_write_bytes
 
     t0 = time.perf_counter()
-    extractor = feature_extractor(model)
-    raw = data.load_mnist()
+    extractor = _extractor(model)
+    raw = data.load_mnist_mapped()  # memory maps: the digits read, not 55 MB of MNIST and its split copies
     n = len(raw.x_test)
+    if n != MAP_SIZE:
+        raise NeighbourError(f"the MNIST test split has {n:,} digits, not {MAP_SIZE:,}")
+    stages = 1 if _test_pictures_ok(folder) else 2
+    if stages == 2:  # the test digits' pictures, shared by every model's map
+        _prepare_pictures(_test_pictures_file(folder), lambda i: data.prepared("test", indices=np.arange(i, min(i + CHUNK, n)), raw=raw)[0],
+                          n, progress and (lambda d, total: progress(d, 2 * total)))
+    pictures = np.load(_test_pictures_file(folder), mmap_mode="r")
     feats = np.empty((n, extractor.dim), np.float16)  # 63 MB for 3136 features; gone when the map is made
     predicted = np.empty(n, np.int64)
     for i in range(0, n, CHUNK):
-        x, _ = data.prepared("test", indices=np.arange(i, min(i + CHUNK, n)), raw=raw)
-        feats[i : i + len(x)], predicted[i : i + len(x)] = extractor(x)
+        feats[i : i + CHUNK], predicted[i : i + CHUNK] = extractor(pictures[i : i + CHUNK].astype(np.float32) / 255, FORWARD)
         if progress:
-            progress(min(i + CHUNK, n), n)
+            progress((stages - 1) * n + min(i + CHUNK, n), stages * n)
     mean, components, explained = pca2(feats)
     xy = project(feats, mean, components)
     del feats

@@ -78,11 +78,14 @@ def wait_ready(page, timeout: float = 60_000) -> str:
     return status
 
 
-def last(page) -> dict:
-    """Wait for the prediction of the canvas as it is now; the page's result plus its canvas pixels."""
-    out = page.evaluate("window.digitlab.schedule().then(() => ({...window.digitlab.last, rgba: window.digitlab.lastRGBABase64(), "
+def last(page, pixels: bool = True) -> dict:
+    """Wait for the prediction of the canvas (or the uploaded picture) as it is now; the page's result plus
+    the pixels it prepared (``pixels``: a 12-megapixel photo's take longer to carry over than to predict)."""
+    rgba = "window.digitlab.lastRGBABase64()" if pixels else "null"
+    out = page.evaluate(f"window.digitlab.schedule().then(() => ({{...window.digitlab.last, rgba: {rgba}, "
                         "shown: document.getElementById('label').textContent}))")
-    out["rgba"] = np.frombuffer(base64.b64decode(out["rgba"]), np.uint8).reshape(out["height"], out["width"], 4)
+    if pixels:
+        out["rgba"] = np.frombuffer(base64.b64decode(out["rgba"]), np.uint8).reshape(out["height"], out["width"], 4)
     return out
 
 

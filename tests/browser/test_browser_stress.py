@@ -66,6 +66,10 @@ def test_robustness_page_draws_the_curve_and_the_attacked_digit(page, stress_app
     assert box and box["height"] > 150 and box["width"] > 300
     assert coloured_pixels(chart.screenshot()) > 400, "the accuracy-vs-severity curve is drawn, not an empty frame"
     assert page.locator('[data-testid="stDataFrame"]').count() == 1
+    assert page.get_by_text("ε 0.3 →").count() == 0, "no attack (and no TensorFlow) until asked for"
+    page.get_by_text("Attack this digit").click()
+    page.get_by_text("ε 0.3 →").first.wait_for(timeout=180_000)
+    wait_idle(page, 180_000)
     # The digit under the corruption (clean + 5 levels) and under FGSM and PGD (6 strengths each), as pictures.
     assert page.locator('[data-testid="stImage"] img').count() == 6 + 2 * 6
     assert page.get_by_text("ε 0.3 →").count() == 2

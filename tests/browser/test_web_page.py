@@ -159,7 +159,8 @@ def test_a_dot_and_a_blank_canvas_are_no_digit(web, references):
 
 
 def test_real_mnist_digits_uploaded(web, references, mnist_test, tmp_path):
-    """Real MNIST test digits as PNG files, uploaded: drawn onto the canvas, predicted in the page."""
+    """Real MNIST test digits as PNG files, uploaded: shown on the canvas, predicted in the page from the file's own
+    pixels (28x28), as Python reads the file."""
     from PIL import Image
 
     x, y = mnist_test
@@ -173,10 +174,11 @@ def test_real_mnist_digits_uploaded(web, references, mnist_test, tmp_path):
         web.wait_for_function(f"window.digitlab.predictions > {before}", timeout=30_000)
         last = _last(web)
         FIGURES["timings"].append((last["preprocessMs"], last["inferenceMs"]))
+        assert (last["source"], last["width"], last["height"]) == ("picture", 28, 28)
         _check_against_python(last, references)
         right.append(last["label"] == y[i])
-    # The same digits straight from the 28x28 arrays through Python: the page's route (PNG, scaled
-    # onto the canvas, preprocessed there) may lose at most one of them.
+    # The same digits straight from the 28x28 arrays through Python (invert "no", where the page detects it):
+    # the page may lose at most one of them.
     keras = references[2]
     direct = keras.predict_proba(preprocess.prepare_batch(x[pick])).argmax(axis=1) == y[pick]
     FIGURES["mnist"] = {"digits": N_MNIST, "right_in_page": int(sum(right)), "right_in_python_from_28x28": int(direct.sum())}
