@@ -780,23 +780,47 @@ def _write_cached(sha: str, key: dict, verdict: dict) -> None:
         atomic_write_json(_cache_file(sha), {"key": key, "verdict": verdict})
 
 
-def _entry(path: Path, card: dict | None, verdict: dict, model=None) -> ModelEntry:
+def card_refusal(path: Path, card: dict | None) -> str | None:
+    """Why the model at ``path`` is refused for its card (``cards.validate``: a value some code reads has
+    the wrong type or range), or None.  A model is never used with a card the code cannot trust: a
+    temperature of "abc" would break every prediction, a test_accuracy of 7 would make it the default."""
+    if card is None:
+        return None
+    try:
+        cards.validate(card)
+    except cards.CardError as e:
+        return f"{Path(path).name}: its card {Path(path).with_suffix('.json').name} is refused: {e}"
+    return None
+
+
+def make_entry(path: Path, card: dict | None, usable: bool, reason: str | None = None, layout: str | None = None,
+          outputs: str | None = None, **loaded) -> ModelEntry:
+    """The one way an entry is made from a file, its card and a verdict on the file: a card that
+    ``card_refusal`` refuses makes the model unusable (the card is dropped, the reason says why), so
+    no listing, page or prediction reads its values."""
+    path = Path(path)
     name = path.name[: -len(MODEL_SUFFIX)] if path.name.endswith(MODEL_SUFFIX) else path.stem
+    refused = card_refusal(path, card)
+    if refused is not None:
+        return ModelEntry(name, path, None, False, refused, layout, outputs)
+    return ModelEntry(name, path, card, usable, reason, layout, outputs, **loaded)
+
+
+def _entry(path: Path, card: dict | None, verdict: dict, model=None) -> ModelEntry:
     reason = None if verdict["usable"] else f"{path.name}: {verdict['reason']}"
-    return ModelEntry(name, path, card, verdict["usable"], reason, verdict["layout"], verdict["outputs"], model,
-                      verdict["sha256"], verdict["params"])
+    return make_entry(path, card, verdict["usable"], reason, verdict["layout"], verdict["outputs"], model=model,
+                 sha256=verdict["sha256"], params=verdict["params"])
 
 
 def inspect(path: Path) -> ModelEntry:
     """Check one model file (or take its cached verdict); never raises.  The model is attached when
     this call loaded it, else loaded on first use of ``entry.model``."""
     path = Path(path)
-    name = path.name[: -len(MODEL_SUFFIX)] if path.name.endswith(MODEL_SUFFIX) else path.stem
     card = read_card(path)
     try:
         data = read_model_file(path)  # not cached: a missing or unreadable file may be back next time
     except ModelError as e:
-        return ModelEntry(name, path, card, False, str(e))
+        return make_entry(path, card, False, str(e))
     verdict, model = _verdict(data, ".h5" if path.suffix == ".h5" else MODEL_SUFFIX)
     return _entry(path, card, verdict, model)
 
@@ -848,17 +872,20 @@ def list_models(models_dir: Path = MODELS_DIR) -> list[ModelEntry]:
             try:
                 data = read_model_file(path)
             except ModelError as e:
-                entries.append(ModelEntry(name, path, card, False, str(e)))
+                entries.append(make_entry(path, card, False, str(e)))
                 continue
             verdict, _ = _verdict(data)  # the model loaded by a fresh validation is dropped: listing keeps none
             _SHAS[key] = verdict["sha256"]
         entries.append(_entry(path, card, verdict))
-    return sorted(entries, key=lambda e: (not e.usable, -_test_accuracy(e), e.name))
+    return sorted(entries, key=lambda e: (not e.usable, -card_accuracy(e), e.name))
 
 
-def _test_accuracy(e: ModelEntry) -> float:
-    acc = ((e.card or {}).get("metrics") or {}).get("test_accuracy")
-    return float(acc) if isinstance(acc, (int, float)) else -1.0
+def card_accuracy(e: ModelEntry) -> float:
+    """The test accuracy on an entry's card (-1 without one): how listings rank models."""
+    metrics = (e.card or {}).get("metrics")
+    acc = metrics.get("test_accuracy") if isinstance(metrics, dict) else None
+    return float(acc) if isinstance(acc, (int, float)) and not isinstance(acc, bool) else -1.0
+
 
 
 def best_model(models_dir: Path = MODELS_DIR) -> ModelEntry:

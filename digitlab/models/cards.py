@@ -14,6 +14,8 @@ hold nothing that was edited in by hand; ``tests/test_cards.py`` checks every co
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import platform
 import re
 import shlex
@@ -65,7 +67,106 @@ HEADLINE_KEY = re.compile(r"^(fgsm|pgd\d+(_margin)?)_eps[0-9.]+$")
 
 
 class CardError(ValueError):
-    """A card with a key no code writes."""
+    """A card with a key no code writes, or (``validate``) a value the code that reads it cannot use."""
+
+
+# ----------------------------------------------------------------------------- reading
+#
+# A card on disk may have been edited, truncated or written by someone else, and the code trusts what it
+# reads there: the listing sorts by metrics.test_accuracy (the best one becomes the default model), every
+# prediction divides by calibration.temperature and compares with the abstain threshold, the gate reads
+# its threshold.  ``validate`` checks the value of every key some code reads, so a bad card makes its own
+# model unusable with a reason (artifacts.list_models, artifacts.inspect, serving.runtime) instead of
+# crashing the listing or every prediction.  To make a new key's value safe to read, add a check to
+# READ_CHECKS (keys nobody reads need none; every key still needs its line in KEYS above).
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _fraction(v) -> str | None:
+    return None if _is_number(v) and 0 <= v <= 1 else f"{_shown(v)} is not a number in [0, 1]"
+
+
+def _count(v) -> str | None:
+    return None if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else f"{_shown(v)} is not a whole number >= 0"
+
+
+def _seconds(v) -> str | None:
+    return None if _is_number(v) and v >= 0 else f"{_shown(v)} is not a number of seconds >= 0"
+
+
+def _text(v) -> str | None:
+    return None if isinstance(v, str) else f"{_shown(v)} is not a text"
+
+
+def _section(v) -> str | None:
+    return None if isinstance(v, dict) else f"{_shown(v)} is not an object"
+
+
+def _metrics(v) -> str | None:
+    if not isinstance(v, dict):
+        return f"{_shown(v)} is not an object"
+    for k, x in v.items():  # accuracies, F1 and agreement are fractions; the listing sorts by test_accuracy
+        if any(word in k for word in ("accuracy", "f1", "agreement")) and x is not None and (why := _fraction(x)):
+            return f".{k}: {why}"
+    return None
+
+
+def _calibration(v) -> str | None:
+    if not isinstance(v, dict):
+        return f"{_shown(v)} is not an object"
+    t = v.get("temperature")
+    if t is not None and not (_is_number(t) and t > 0):
+        return f".temperature: {_shown(t)} is not a positive finite number"
+    rule = v.get("abstain")
+    if rule is not None:
+        if not isinstance(rule, dict):
+            return f".abstain: {_shown(rule)} is not an object"
+        if rule.get("threshold") is not None and (why := _fraction(rule["threshold"])):
+            return f".abstain.threshold: {why}"
+    return None
+
+
+def _members(v) -> str | None:
+    return None if isinstance(v, list) and all(isinstance(m, dict) for m in v) else f"{_shown(v)} is not a list of member cards"
+
+
+# key -> check of its value (None: fine; else why not).  A key absent or null is not checked.
+READ_CHECKS = {
+    "name": _text,
+    "builder": _text,
+    "config": _section,
+    "metrics": _metrics,
+    "calibration": _calibration,
+    "threshold": _fraction,  # the digit gate's
+    "params": _count,
+    "file_bytes": _count,
+    "epochs_run": _count,
+    "train_seconds": _seconds,
+    "total_seconds": _seconds,
+    "members": _members,
+    "interpolation": _section,
+    "adversarial": _section,
+}
+
+
+def _shown(v) -> str:
+    text = json.dumps(v, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def validate(card) -> dict:
+    """Raise CardError (saying which key and why) unless every value some code reads from ``card`` has the
+    type and range that code needs; returns the card.  Keys are not checked here (``check`` is, on write):
+    a card written by a newer version may carry a key this one does not know and is still usable."""
+    if not isinstance(card, dict):
+        raise CardError(f"a card is a JSON object, not {type(card).__name__}")
+    for key, check_value in READ_CHECKS.items():
+        if card.get(key) is not None and (why := check_value(card[key])):
+            raise CardError(f"{key}{why}" if why.startswith(".") else f"{key}: {why}")
+    return card
 
 
 def check(card: dict) -> dict:

@@ -204,15 +204,16 @@ class ServedModel(classifiers._Predicts):
 
 
 def _entry(path: Path, models_dir: Path, convert: bool) -> ModelEntry:
-    name = path.name[: -len(artifacts.MODEL_SUFFIX)] if path.name.endswith(artifacts.MODEL_SUFFIX) else path.stem
     card = artifacts.read_card(path)
+    if (refused := artifacts.card_refusal(path, card)) is not None:
+        return artifacts.make_entry(path, card, False, refused)  # before hashing or converting the file
     try:
         info = record(served_file(path, "classifier", models_dir, convert=convert))
     except OSError as e:  # a dangling symlink, a file deleted meanwhile, no permission
-        return ModelEntry(name, path, card, False, f"{path.name}: cannot be read ({e.strerror or e})")
+        return artifacts.make_entry(path, card, False, f"{path.name}: cannot be read ({e.strerror or e})")
     except (ModelError, ValueError, KeyError) as e:
-        return ModelEntry(name, path, card, False, str(e))
-    return ModelEntry(name, path, card, True, None, info.get("layout"), info.get("outputs"))
+        return artifacts.make_entry(path, card, False, str(e))
+    return artifacts.make_entry(path, card, True, None, info.get("layout"), info.get("outputs"))
 
 
 def list_models(models_dir: Path = paths.MODELS_DIR, convert: bool = True) -> list[ModelEntry]:
@@ -221,7 +222,7 @@ def list_models(models_dir: Path = paths.MODELS_DIR, convert: bool = True) -> li
     never seen before is converted (once; its hash remembers the result)."""
     entries = [_entry(p, Path(models_dir), convert) for p in sorted(Path(models_dir).glob(f"*{artifacts.MODEL_SUFFIX}"))
                if not p.name.startswith(".")]
-    return sorted(entries, key=lambda e: (not e.usable, -artifacts._test_accuracy(e), e.name))
+    return sorted(entries, key=lambda e: (not e.usable, -artifacts.card_accuracy(e), e.name))
 
 
 def load(name_or_path: str | None = None, models_dir: Path = paths.MODELS_DIR):
