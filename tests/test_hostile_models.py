@@ -267,3 +267,52 @@ def test_uploads_are_validated_once_and_hostile_ones_write_nothing(hostile, tmp_
     entry = artifacts.install_model_file(good.read_bytes(), "my upload.keras", target)
     assert entry.usable and entry.name == "my_upload" and entry.outputs == "probabilities"
     assert entry.sha256 in artifacts._VERDICTS  # listing the new model takes this verdict, not a second validation
+
+
+# ----------------------------------------------------------------------------- not a file: refused by type and size before hashing
+
+
+@pytest.fixture
+def odd_files(tmp_path) -> Path:
+    """A models folder: mnist_cnn (a link to the committed one) beside a FIFO, a link to /dev/zero and a sparse
+    8 GB file, each named *.keras (the sparse file takes no disk space; nothing may read it)."""
+    folder = link_models(tmp_path / "models", ["mnist_cnn"])
+    os.mkfifo(folder / "fifo.keras")
+    (folder / "zero.keras").symlink_to("/dev/zero")
+    with open(folder / "sparse.keras", "wb") as f:
+        f.truncate(8 << 30)
+    return folder
+
+
+ODD_REASONS = {"fifo": "not a regular file", "zero": "not a regular file", "sparse": "over the"}
+
+
+def test_a_fifo_a_device_link_and_a_sparse_giant_are_refused_unread(odd_files, monkeypatch):
+    from digitlab.serving import runtime
+
+    opened = []
+    real_read = os.read
+    monkeypatch.setattr(os, "read", lambda fd, n: opened.append(os.readlink(f"/proc/self/fd/{fd}")) or real_read(fd, n))
+    for lister in (runtime.list_models, artifacts.list_models):
+        entries = {e.name: e for e in lister(odd_files)}
+        assert entries["mnist_cnn"].usable
+        for name, why in ODD_REASONS.items():
+            assert not entries[name].usable and why in entries[name].reason, entries[name].reason
+        with pytest.raises(artifacts.ModelError, match="limit for a model file"):
+            runtime.file_key(odd_files / "sparse.keras")
+    assert not [p for p in opened if Path(p).name in ("fifo.keras", "zero", "sparse.keras")], opened
+
+
+def test_the_predict_cli_lists_past_odd_files_and_refuses_them_by_path(odd_files, run_script, tmp_path, mnist_test):
+    from digitlab import files
+
+    x, y = mnist_test
+    picture = tmp_path / "digit.png"
+    picture.write_bytes(files.png_bytes(x[0]))
+    env = {"DIGITLAB_MODELS_DIR": str(odd_files)}
+    # timeout: a guard against the hang this test is about (the FIFO once blocked forever), not a timing claim
+    proc = run_script("evaluation/predict.py", picture, "--format", "json", env=env, timeout=300)
+    assert "model: mnist_cnn" in proc.stderr and json.loads(proc.stdout)["label"] == int(y[0])
+    for name, why in ODD_REASONS.items():
+        refused = run_script("evaluation/predict.py", picture, "--model", odd_files / f"{name}.keras", env=env, timeout=300, check=False)
+        assert refused.returncode == 2 and why in refused.stderr and not refused.stdout, (name, refused.stderr)

@@ -14,7 +14,7 @@ from support import MODELS, link_models
 
 from digitlab import files, preprocess
 from digitlab.models import artifacts
-from digitlab.serving import classifiers, gate, runtime
+from digitlab.serving import classifiers, convert, gate, runtime
 
 N_PARITY = 300  # MNIST test digits per model (evaluation/serving.py --parity 10000 runs the whole split)
 
@@ -37,9 +37,9 @@ def test_served_predictions_are_the_keras_models_on_real_mnist_pngs(committed_mo
     keras_gate = gate.default()
     for entry in committed_models:
         served = runtime.load(entry.name, MODELS)
-        assert isinstance(served, runtime.ServedModel) and served.model is None
+        assert served.backend == "onnx" and served.model is None and served.gate.backend == "onnx"
         got = served.predict_prepared(prepared)
-        want = classifiers.Classifier(entry).predict_prepared(prepared, gate=keras_gate)
+        want = classifiers.Classifier(entry, "keras", keras_gate).predict_prepared(prepared)
         dp = np.abs(np.stack([p.probabilities for p in got]) - np.stack([p.probabilities for p in want])).max()
         assert dp <= 1e-5, f"{entry.name}: max |dp| {dp:.2g}"
         assert [p.label for p in got] == [p.label for p in want], entry.name
@@ -91,7 +91,7 @@ def test_a_dropped_in_model_is_converted_once_and_a_refused_file_is_remembered(t
         calls.append(command)
         return real_run(command, *args, **kwargs)
 
-    monkeypatch.setattr(runtime.subprocess, "run", counting_run)
+    monkeypatch.setattr(convert.subprocess, "run", counting_run)
     first = {e.name: e for e in runtime.list_models(models)}
     assert first["mine"].usable and first["mine"].outputs == "logits"
     assert not first["broken"].usable and "broken.keras" in first["broken"].reason

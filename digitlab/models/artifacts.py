@@ -54,7 +54,11 @@ from digitlab.paths import MODELS_DIR, RUNS_DIR, shown
 MODEL_SUFFIX = ".keras"
 MiB = 1 << 20
 MAX_CARD_BYTES = 4 * MiB
-MAX_MODEL_BYTES = 50 * MiB  # larger files are refused before anything reads them (uploads: before Keras sees them)
+# Larger files are refused by their size before a byte is read or hashed (uploads: before Keras sees them).  Generous on
+# purpose: the largest committed model (mnist_robust, 3.3 M parameters) is 13 MB, and a model at MAX_PARAMS (10 M
+# float32 weights, 40 MB) still fits; a sparse 8 GB file named x.keras must never be read (hashing it first cost
+# 92 s and 709 MB).
+MAX_MODEL_BYTES = 50 * MiB
 # What a .keras archive may unpack to.  The committed models: config.json 2.6-70 kB, weights 47 kB-1.3 MB.
 MEMBER_LIMITS = {"metadata.json": 64 * 1024, "config.json": 8 * MiB, "model.weights.h5": 160 * MiB, "model.weights.npz": 160 * MiB}
 MAX_ASSET_BYTES = 16 * MiB  # assets/ (lookup vocabularies and the like), all together
@@ -259,12 +263,11 @@ def read_card(model_path: Path) -> dict | None:
     return card if isinstance(card, dict) else None
 
 
-def read_model_file(path: Path) -> bytes:
-    """A model file's bytes, read once: only a regular file (links followed) of at most MAX_MODEL_BYTES.
-
-    Opened without blocking, so a FIFO named ``x.keras`` is refused instead of waiting for a writer;
-    a folder, a device (``/dev/zero``) or a socket is refused by what it is, a larger file by its size
-    before any byte is read."""
+def _open_model_file(path: Path) -> tuple[int, os.stat_result]:
+    """An open descriptor on a model file and its stat, after the checks that need no byte of it: a
+    regular file (links followed) of 1 to MAX_MODEL_BYTES bytes.  Opened without blocking, so a FIFO
+    named ``x.keras`` is refused instead of waiting for a writer; a folder, a device (a link to
+    ``/dev/zero``) or a socket is refused by what it is, a larger (or sparse) file by its size."""
     path = Path(path)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -280,23 +283,54 @@ def read_model_file(path: Path) -> bytes:
             raise ModelError(f"{path.name}: empty file")
         if st.st_size > MAX_MODEL_BYTES:
             raise ModelError(f"{path.name}: {_size(st.st_size)} is over the {_size(MAX_MODEL_BYTES)} limit for a model file")
-        chunks, left = [], MAX_MODEL_BYTES + 1
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
+def _read_bounded(fd: int, path: Path, chunk_size: int = MiB):
+    """The bytes of an open model file in chunks, at most MAX_MODEL_BYTES of them (a file may grow while read)."""
+    left = MAX_MODEL_BYTES + 1
+    try:
         while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
+            chunk = os.read(fd, min(left, chunk_size))
             if not chunk:
-                break
-            chunks.append(chunk)
+                return
             left -= len(chunk)
+            if left <= 0:
+                raise ModelError(f"{path.name}: over the {_size(MAX_MODEL_BYTES)} limit for a model file (it grew while read)")
+            yield chunk
     except OSError as e:
         raise ModelError(f"{path.name}: cannot be read ({e.strerror})") from e
+
+
+def read_model_file(path: Path) -> bytes:
+    """A model file's bytes, read once: only a regular file (links followed) of at most MAX_MODEL_BYTES
+    (``_open_model_file``: type and size are checked before any byte is read)."""
+    path = Path(path)
+    fd, _ = _open_model_file(path)
+    try:
+        data = b"".join(_read_bounded(fd, path))
     finally:
         os.close(fd)
-    data = b"".join(chunks)
-    if len(data) > MAX_MODEL_BYTES:
-        raise ModelError(f"{path.name}: over the {_size(MAX_MODEL_BYTES)} limit for a model file (it grew while read)")
     if not data:
         raise ModelError(f"{path.name}: empty file")
     return data
+
+
+def model_file_sha256(path: Path) -> str:
+    """"sha256:<hex>" of a model file, streamed, after the same type and size checks as ``read_model_file``:
+    a FIFO, a link to a device or a sparse 8 GB file is refused (ModelError) before it is hashed."""
+    path = Path(path)
+    fd, _ = _open_model_file(path)
+    h = hashlib.sha256()
+    try:
+        for chunk in _read_bounded(fd, path):
+            h.update(chunk)
+    finally:
+        os.close(fd)
+    return "sha256:" + h.hexdigest()
 
 
 _ASSET_NAME = re.compile(r"^assets/(?:[A-Za-z0-9_.-]+/)*[A-Za-z0-9_.-]*$")
@@ -845,38 +879,39 @@ def _load_entry(entry: ModelEntry):
         raise ModelError(f"{path.name}: {e}") from e
 
 
-def list_models(models_dir: Path = MODELS_DIR) -> list[ModelEntry]:
-    """Every ``*.keras`` in ``models_dir``, usable first (best test accuracy first), then unusable.
-
-    From the cards and the cached verdicts: a file is read and hashed only when its (device, inode,
-    mtime, size) changed, validated only when its sha256 has no verdict yet (INSPECTION_CACHE), and
-    no model is loaded.  Never raises for one bad entry (a dangling link, a FIFO, a folder named
-    x.keras are listed as unusable with the reason).
-    """
-    models_dir = Path(models_dir)
-    entries = []
-    for path in sorted(models_dir.glob(f"*{MODEL_SUFFIX}")):
-        if path.name.startswith("."):
-            continue  # temp files of an in-progress atomic save
-        name = path.name[: -len(MODEL_SUFFIX)]
+def _judged(path: Path) -> ModelEntry:
+    """A listed file judged by this module's validation: read and hashed only when its (device, inode,
+    mtime, size) changed, validated only when its sha256 has no verdict yet (INSPECTION_CACHE); no
+    model is loaded.  Never raises."""
+    try:
+        st = path.stat()
+    except OSError as e:  # a dangling symlink, a loop, or a file deleted while listing: say so, list the others
+        return make_entry(path, None, False, f"{path.name}: cannot be read ({e.strerror})")
+    card = read_card(path) if stat.S_ISREG(st.st_mode) else None  # cards are cheap and may change on their own
+    key = (str(path), st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+    sha = _SHAS.get(key)
+    verdict = _VERDICTS.get(sha) if sha else None
+    if verdict is None:
         try:
-            st = path.stat()
-        except OSError as e:  # a dangling symlink, a loop, or a file deleted while listing: say so, list the others
-            entries.append(ModelEntry(name, path, None, False, f"{path.name}: cannot be read ({e.strerror})"))
-            continue
-        card = read_card(path) if stat.S_ISREG(st.st_mode) else None  # cards are cheap and may change on their own
-        key = (str(path), st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
-        sha = _SHAS.get(key)
-        verdict = _VERDICTS.get(sha) if sha else None
-        if verdict is None:
-            try:
-                data = read_model_file(path)
-            except ModelError as e:
-                entries.append(make_entry(path, card, False, str(e)))
-                continue
-            verdict, _ = _verdict(data)  # the model loaded by a fresh validation is dropped: listing keeps none
-            _SHAS[key] = verdict["sha256"]
-        entries.append(_entry(path, card, verdict))
+            data = read_model_file(path)
+        except ModelError as e:
+            return make_entry(path, card, False, str(e))
+        verdict, _ = _verdict(data)  # the model loaded by a fresh validation is dropped: listing keeps none
+        _SHAS[key] = verdict["sha256"]
+    return _entry(path, card, verdict)
+
+
+def list_models(models_dir: Path = MODELS_DIR, judge=None) -> list[ModelEntry]:
+    """Every ``*.keras`` in ``models_dir``, usable first (best test accuracy on the card first), then
+    unusable, each with its reason; never raises for one bad entry (a dangling link, a FIFO, a folder
+    named x.keras, a bad card are listed as unusable with the reason).
+
+    judge: how one file becomes an entry (path -> ModelEntry, never raising); default this module's
+    validation, from the cards and the cached verdicts (``_judged``).  Serving passes its own
+    (``serving.classifiers.judge``: the ONNX conversion records), so one lister orders every listing."""
+    judge = judge or _judged
+    entries = [judge(path) for path in sorted(Path(models_dir).glob(f"*{MODEL_SUFFIX}"))
+               if not path.name.startswith(".")]  # hidden: temp files of an in-progress atomic save
     return sorted(entries, key=lambda e: (not e.usable, -card_accuracy(e), e.name))
 
 
@@ -888,34 +923,36 @@ def card_accuracy(e: ModelEntry) -> float:
 
 
 
-def best_model(models_dir: Path = MODELS_DIR) -> ModelEntry:
-    """The usable model with the best test accuracy on its card."""
-    usable = [e for e in list_models(models_dir) if e.usable]
+def best_model(models_dir: Path = MODELS_DIR, judge=None) -> ModelEntry:
+    """The usable model with the best test accuracy on its card (``list_models``' first)."""
+    usable = [e for e in list_models(models_dir, judge) if e.usable]
     if not usable:
         raise ModelError(f"no usable model in {models_dir}; train one with training/train_cnn.py")
     return usable[0]
 
 
-def resolve(name_or_path: str | None, models_dir: Path = MODELS_DIR) -> ModelEntry:
-    """A model by name in ``models_dir``, by file path, or (None) the best one; raises ModelError."""
+def resolve(name_or_path: str | None, models_dir: Path = MODELS_DIR, judge=None) -> ModelEntry:
+    """A model by name in ``models_dir``, by file path, or (None) the best one; raises ModelError.
+    A path that names something other than a folder is judged whatever it is (a FIFO or a link to a
+    device is refused by its type, unread); ``judge`` as in ``list_models``."""
     if name_or_path is None:
-        return best_model(models_dir)
+        return best_model(models_dir, judge)
     p = Path(name_or_path)
-    if not p.is_file():
+    if p.is_dir() or not os.path.lexists(p):
         p = Path(models_dir) / f"{name_or_path}{MODEL_SUFFIX}"
-    if not p.is_file():
-        known = [e.name for e in list_models(models_dir)]
+    if not os.path.lexists(p):
+        known = [e.name for e in list_models(models_dir, judge)]
         raise ModelError(f"no model {name_or_path!r}: not a file, and not one of {known}")
-    entry = inspect(p)
+    entry = (judge or inspect)(p)
     if not entry.usable:
         raise ModelError(f"model {entry.name} is unusable: {entry.reason}")
     return entry
 
 
-def select(names: list[str] | None, models_dir: Path = MODELS_DIR) -> list[ModelEntry]:
+def select(names: list[str] | None, models_dir: Path = MODELS_DIR, judge=None) -> list[ModelEntry]:
     """Models named on a command line (names or files), or every usable model; raises ModelError
     when a name is unknown or unusable, or when there is nothing to use."""
-    entries = [resolve(n, models_dir) for n in names] if names else [e for e in list_models(models_dir) if e.usable]
+    entries = [resolve(n, models_dir, judge) for n in names] if names else [e for e in list_models(models_dir, judge) if e.usable]
     if not entries:
         raise ModelError(f"no usable model in {models_dir}; train one with training/train_cnn.py")
     return entries
