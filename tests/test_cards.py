@@ -39,6 +39,32 @@ def test_a_hand_written_key_is_refused_before_anything_is_written(tmp_path, comm
     assert not list(tmp_path.iterdir())
 
 
+def test_build_completes_checks_and_validates_every_new_card():
+    card = cards.build({"name": "x", "metrics": {"test_accuracy": 0.9}, "command": "python training/train_cnn.py", "dry_run": True})
+    assert set(card) == {"name", "metrics", "command", "dry_run", "versions", "preprocess_version", "input", "date"}
+    assert card["versions"]["numpy"] and card["input"] == cards.INPUT
+    kept = cards.build({"name": "x", "date": "2020-01-01T00:00:00+00:00"})
+    assert kept["date"] == "2020-01-01T00:00:00+00:00", "a key the writer gives is kept"
+    with pytest.raises(cards.CardError, match="notes"):
+        cards.build({"name": "x", "notes": "typed in by hand"})
+    with pytest.raises(cards.CardError, match="test_accuracy"):
+        cards.build({"name": "x", "metrics": {"test_accuracy": 99.1}})  # a percentage where a fraction belongs
+
+
+def test_the_export_report_writes_a_card_the_check_accepts(tmp_path, committed_models):
+    from digitlab.serving import export
+
+    entry = committed_models[-1]
+    report = {"model": entry.name, "probe": "p", "source_sha256": "sha256:0", "interface": "image -> probabilities",
+              "date": "2026-01-01", "rows": [{"format": "onnx", "ok": True}]}
+    onnx = tmp_path / f"{entry.name}.onnx"
+    onnx.write_bytes(b"x")
+    export.write_report(report, {"onnx": onnx}, tmp_path, entry.card, "python evaluation/export.py")
+    card = json.loads((tmp_path / f"{entry.name}.json").read_text())
+    assert cards.check(card)["export"]["files"] == {"onnx": onnx.name}
+    assert {k: card[k] for k in entry.card} == entry.card, "the source card is kept as it is"
+
+
 def test_command_line_is_the_full_command_from_the_repository_root():
     line = cards.command_line(["--model", "mnist_cnn", "--out", "my reports"], str(ROOT / "evaluation" / "calibrate.py"))
     assert line == "python evaluation/calibrate.py --model mnist_cnn --out 'my reports'"

@@ -1,11 +1,19 @@
 """Model cards: what a card records and how, in one place.
 
-A card (``models/<name>.json``, beside ``<name>.keras``) is written only by code: the training run,
-the ensemble builder, the weight interpolation, the digit gate, fine-tuning, the hyperparameter search, calibration, the
-attack measurement and ``promote``.  ``KEYS`` lists every top-level key any of them writes, and
-``check`` refuses a card with any other key (``artifacts`` calls it on every write), so a card can
-hold nothing that was edited in by hand; ``tests/test_cards.py`` checks every committed card.
+A card (``models/<name>.json``, beside ``<name>.keras``) is written only by code, and every writer makes
+it with ``build``: the training run, the ensemble builder, the weight interpolation, the digit gate,
+fine-tuning, the export report; calibration, the attack measurement, the hyperparameter search and
+``promote`` add their section to an existing card through ``artifacts.update_card``/``promote``.
+``KEYS`` lists every top-level key any of them writes, and ``check`` refuses a card with any other key
+(``build``, ``artifacts.save_model``, ``update_card`` and ``promote`` call it), so a card can hold nothing
+that was edited in by hand; ``tests/test_cards.py`` checks every committed card.  ``validate`` checks, on
+read, the values the code relies on (``READ_CHECKS``).
 
+A new key: add its line to ``KEYS`` (who writes it); if some code reads its value, add a check to
+``READ_CHECKS`` too.  A key inside "config" (a config dataclass's field) needs neither: the section is
+the writer's config, whole.
+
+    build(fields)     a new card: the writer's fields + provenance(), checked and validated
     command_line()    the full command that made a model (script path from the repo root + every flag)
     provenance()      library versions, preprocessing version, input format, date
     data_summary(d)   where MNIST came from, its fingerprint, the split sizes
@@ -60,6 +68,7 @@ KEYS = {
     "calibration": "evaluation/calibrate.py --write-card",
     "adversarial": "training/train_robust.py, evaluation/attack.py --write-card",
     "promoted": "models.artifacts.promote (training/promote.py)",
+    "export": "serving.export.write_report: the files exported beside a copy of the card (evaluation/export.py), never in models/",
 }
 # The "adversarial" section: attacks.headline's figures plus how they were measured.
 ADVERSARIAL_KEYS = {"n", "pgd_steps", "restarts", "clean_accuracy", "seconds", "command", "sanity"}  # sanity: attack.py's report, its checks' verdicts
@@ -179,6 +188,16 @@ def check(card: dict) -> dict:
     if odd:
         raise CardError(f"card section 'adversarial' has keys {odd} that no code writes")
     return card
+
+
+def build(fields: dict) -> dict:
+    """A new card: ``fields`` (the writer's own keys) completed with ``provenance()`` (a key the writer gives
+    is kept), then ``check``ed (only keys in KEYS) and ``validate``d (values every reader can use); raises
+    CardError before anything is written.  The one way any code makes a card."""
+    card = dict(fields)
+    for key, value in provenance().items():
+        card.setdefault(key, value)
+    return validate(check(card))
 
 
 def command_line(argv: list[str] | None = None, script: str | None = None) -> str | None:
