@@ -169,7 +169,7 @@ def _keras(path: str, key: str) -> classifiers.Classifier:
 
 def list_models() -> list[artifacts.ModelEntry]:
     """Every model in models/, from the cards and the conversion records (no model is loaded)."""
-    return runtime.list_models(models_dir())
+    return runtime.list_models(models_dir(), background=True)  # new files: listed at once, converted in the background
 
 
 def classifier(entry: artifacts.ModelEntry, keras: bool = False) -> runtime.ServedModel | classifiers.Classifier:
@@ -208,7 +208,11 @@ def sidebar(keras: bool = False) -> runtime.ServedModel | classifiers.Classifier
     if not usable:
         return None
     chosen = next(e for e in usable if e.name == st.session_state[MODEL_KEY])
-    return classifier(chosen, keras)
+    try:
+        return classifier(chosen, keras)
+    except artifacts.ModelError as e:  # a model listed before its check (pending) that the check refused
+        st.sidebar.error(str(e))
+        return None
 
 
 def require_model(clf: classifiers.Classifier | None) -> classifiers.Classifier:

@@ -93,13 +93,14 @@ class ModelEntry:
     model: object = field(default=None, repr=False, compare=False)  # the keras.Model when usable, loaded on first use
     sha256: str | None = field(default=None, repr=False, compare=False)  # of the bytes validated
     params: int | None = field(default=None, repr=False, compare=False)  # from the validation's dry build
+    pending: bool = False  # listed from its card and a quick look at the archive; fully checked on first use
 
     def headline(self) -> str:
         """One line for pickers: test accuracy, parameters and size from the card."""
         if not self.usable:
             return f"{self.name} (unusable: {self.reason})"
         if not self.card:
-            return f"{self.name} (no model card)"
+            return f"{self.name} (no model card{', checked when first used' if self.pending else ''})"
         m = self.card.get("metrics", {})
         acc = m.get("test_accuracy")
         parts = [self.name]
@@ -107,6 +108,8 @@ class ModelEntry:
             parts.append(f"test {acc:.2%}")
         if self.card.get("params") is not None:
             parts.append(f"{self.card['params']:,} params")
+        if self.pending:
+            parts.append("checked when first used")
         return " · ".join(parts)
 
 
@@ -699,6 +702,12 @@ def _checked(data: bytes, suffix: str) -> tuple[Cost | None, object | None]:
     return cost, dry
 
 
+def quick_check(data: bytes) -> None:
+    """The checks of a ``.keras`` file's bytes that need no Keras and no TensorFlow (milliseconds): the
+    archive (``check_archive``) and its config (``check_config``).  Raises ModelError with the cause."""
+    check_config(check_archive(data))
+
+
 def _check_h5_file(data: bytes) -> None:
     """A legacy ``.h5`` model (given by path to the CLI; never listed or uploaded): its config and arrays."""
     import h5py
@@ -906,13 +915,17 @@ def list_models(models_dir: Path = MODELS_DIR, judge=None) -> list[ModelEntry]:
     unusable, each with its reason; never raises for one bad entry (a dangling link, a FIFO, a folder
     named x.keras, a bad card are listed as unusable with the reason).
 
-    judge: how one file becomes an entry (path -> ModelEntry, never raising); default this module's
-    validation, from the cards and the cached verdicts (``_judged``).  Serving passes its own
-    (``serving.classifiers.judge``: the ONNX conversion records), so one lister orders every listing."""
+    judge: how one file becomes an entry (path -> ModelEntry, never raising; ``judge(path, now=True)``
+    must judge it fully, for ``resolve`` and ``best_model``); default this module's validation, from the
+    cards and the cached verdicts (``_judged``).  Serving passes its own (``serving.classifiers.judge``:
+    the ONNX conversion records, and a ``pending`` entry for a file not converted yet), so one lister
+    orders every listing."""
     judge = judge or _judged
     entries = [judge(path) for path in sorted(Path(models_dir).glob(f"*{MODEL_SUFFIX}"))
                if not path.name.startswith(".")]  # hidden: temp files of an in-progress atomic save
-    return sorted(entries, key=lambda e: (not e.usable, -card_accuracy(e), e.name))
+    # a model only listed from its card (``pending``) comes after every checked one: it is never the default
+    # while a checked model exists
+    return sorted(entries, key=lambda e: (not e.usable, e.pending, -card_accuracy(e), e.name))
 
 
 def card_accuracy(e: ModelEntry) -> float:
@@ -924,11 +937,14 @@ def card_accuracy(e: ModelEntry) -> float:
 
 
 def best_model(models_dir: Path = MODELS_DIR, judge=None) -> ModelEntry:
-    """The usable model with the best test accuracy on its card (``list_models``' first)."""
-    usable = [e for e in list_models(models_dir, judge) if e.usable]
-    if not usable:
-        raise ModelError(f"no usable model in {models_dir}; train one with training/train_cnn.py")
-    return usable[0]
+    """The usable model with the best test accuracy on its card (``list_models``' first); a ``pending`` one
+    is checked now (``judge(path, now=True)``) and skipped when that refuses it."""
+    for e in (e for e in list_models(models_dir, judge) if e.usable):
+        if e.pending:
+            e = judge(e.path, now=True)
+        if e.usable:
+            return e
+    raise ModelError(f"no usable model in {models_dir}; train one with training/train_cnn.py")
 
 
 def resolve(name_or_path: str | None, models_dir: Path = MODELS_DIR, judge=None) -> ModelEntry:
@@ -943,7 +959,7 @@ def resolve(name_or_path: str | None, models_dir: Path = MODELS_DIR, judge=None)
     if not os.path.lexists(p):
         known = [e.name for e in list_models(models_dir, judge)]
         raise ModelError(f"no model {name_or_path!r}: not a file, and not one of {known}")
-    entry = (judge or inspect)(p)
+    entry = judge(p, now=True) if judge else inspect(p)
     if not entry.usable:
         raise ModelError(f"model {entry.name} is unusable: {entry.reason}")
     return entry

@@ -14,7 +14,6 @@ Every classifier hides how a model wants its pixels (28x28x1, 28x28 or 784) and 
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 from dataclasses import dataclass
@@ -163,6 +162,9 @@ class Classifier(_Predicts):
 
             self.onnx = Path(onnx) if onnx is not None else convert.served_file(entry.path, "classifier", entry.path.parent)
             self._run = backends.onnx(self.onnx)  # the serving file answers probabilities whatever the model's head
+            if entry.pending:  # listed before its conversion, which has just run: what the converter found
+                info = convert.record(self.onnx)
+                entry.layout, entry.outputs, entry.pending = info.get("layout"), info.get("outputs"), False
         else:
             raise ValueError(f"unknown backend {backend!r} (one of {backends.BACKENDS})")
 
@@ -189,14 +191,18 @@ def forward_ms(classifier, images: np.ndarray, repeats: int = 200, warmup: int =
     return float(np.median(samples))
 
 
-def judge(backend: str, models_dir: Path = MODELS_DIR, convert: bool = True):
+def judge(backend: str, models_dir: Path = MODELS_DIR, convert: bool = False):
     """How a model file is judged usable for ``backend``, for ``artifacts.list_models``/``resolve``:
     "keras" validates it (safe mode, the checks, a forward pass; cached by hash), "onnx" reads its card
-    and conversion record (``serving.convert.served_entry``; a file never seen is converted, if ``convert``)."""
+    and conversion record (``serving.convert.served_entry``: a file never converted is listed ``pending``,
+    or converted now with ``convert``; always when resolved to be used)."""
     if backend == "onnx":
         from digitlab.serving import convert as conversion
 
-        return functools.partial(conversion.served_entry, models_dir=Path(models_dir), convert=convert)
+        def judged(path: Path, now: bool = convert):
+            return conversion.served_entry(path, Path(models_dir), now)
+
+        return judged
     return None  # artifacts' own validation
 
 

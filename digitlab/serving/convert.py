@@ -20,6 +20,7 @@ model is refused (the reason on stderr's last line), anything else a failure of 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -85,22 +86,36 @@ def record(onnx: Path) -> dict:
     return json.loads(Path(onnx).with_suffix(".json").read_text())
 
 
+class NotConverted(ModelError):
+    """A file with no serving file yet, asked for with ``convert`` off."""
+
+
 def served_file(path: Path, kind: str = "classifier", models_dir: Path = paths.MODELS_DIR, out_dir: Path | None = None,
                 convert: bool = True) -> Path:
     """The ONNX file serving ``path`` (a .keras model, or the digit gate with ``kind="gate"``): found by the
     file's hash, or converted now into ``out_dir`` (default: the cache).  Raises ModelError with the
-    reason when the file is refused (remembered by hash) or ``convert`` is off and there is none yet."""
+    reason when the file is refused (remembered by hash), NotConverted when ``convert`` is off and there
+    is none yet."""
     path = Path(path)
     key = file_key(path)
     onnx = _found(key, models_dir) if out_dir is None else (out_dir / f"{key}.onnx" if (out_dir / f"{key}.json").is_file() else None)
     if onnx is not None and onnx.is_file():
         return onnx
-    refused = cache_dir() / f"{key}.refused.json"
+    refused = _refused_file(key)
     if refused.is_file():
         raise ModelError(json.loads(refused.read_text())["reason"])
     if not convert:
-        raise ModelError(f"{path.name} is not converted for serving yet")
+        raise NotConverted(f"{path.name} is not converted for serving yet")
     return _convert(path, kind, key, out_dir or cache_dir())
+
+
+def _refused_file(key: str) -> Path:
+    return cache_dir() / f"{key}.refused.json"
+
+
+def _refuse(path: Path, key: str, reason: str) -> None:
+    """Remember that the file with this hash is refused, and why: it is never tried again."""
+    files.atomic_write_json(_refused_file(key), {"source": Path(path).name, "reason": reason})
 
 
 def _convert(path: Path, kind: str, key: str, out_dir: Path) -> Path:
@@ -120,7 +135,7 @@ def _convert(path: Path, kind: str, key: str, out_dir: Path) -> Path:
         lines = [line for line in proc.stderr.splitlines() if line.strip()]
         if proc.returncode == REFUSED:
             reason = lines[-1] if lines else f"{path.name}: refused"
-            files.atomic_write_json(cache_dir() / f"{key}.refused.json", {"source": path.name, "reason": reason})
+            _refuse(path, key, reason)
             raise ModelError(reason)
         if proc.returncode != 0 or not tmp.is_file():
             tmp.unlink(missing_ok=True)
@@ -132,21 +147,69 @@ def _convert(path: Path, kind: str, key: str, out_dir: Path) -> Path:
         return out
 
 
-def served_entry(path: Path, models_dir: Path = paths.MODELS_DIR, convert: bool = True) -> ModelEntry:
-    """A model file judged for serving, for ``artifacts.list_models`` and ``artifacts.resolve``: its card
-    (``artifacts.card_refusal`` first, before the file is hashed) and its conversion record (converted
-    now when ``convert`` and never seen).  Never raises; no model is loaded."""
+def served_entry(path: Path, models_dir: Path = paths.MODELS_DIR, now: bool = False) -> ModelEntry:
+    """A model file judged for serving, for ``artifacts.list_models`` and ``artifacts.resolve``; never
+    raises, never loads a model.  Its card first (``artifacts.card_refusal``, before the file is read),
+    then its conversion record: usable as recorded, or refused as remembered.  A file never converted is
+    converted ``now`` (resolving a model to use it), else given the checks that need no TensorFlow
+    (``artifacts.quick_check``, milliseconds) and listed ``pending``: a listing of 44 new files is
+    immediate instead of 44 TensorFlow starts; the conversion runs on first use (``served_file``) or in
+    the background (``convert_in_background``)."""
     path = Path(path)
     card = artifacts.read_card(path)
     if (refused := artifacts.card_refusal(path, card)) is not None:
         return artifacts.make_entry(path, card, False, refused)
     try:
-        info = record(served_file(path, "classifier", models_dir, convert=convert))
+        info = record(served_file(path, "classifier", models_dir, convert=now))
+    except NotConverted:
+        try:
+            artifacts.quick_check(artifacts.read_model_file(path))
+        except ModelError as e:
+            reason = f"{path.name}: {e}"
+            _refuse(path, file_key(path), reason)
+            return artifacts.make_entry(path, card, False, reason)
+        return artifacts.make_entry(path, card, True, pending=True)
     except OSError as e:  # a dangling symlink, a file deleted meanwhile, no permission
         return artifacts.make_entry(path, card, False, f"{path.name}: cannot be read ({e.strerror or e})")
     except (ModelError, ValueError, KeyError) as e:
         return artifacts.make_entry(path, card, False, str(e))
     return artifacts.make_entry(path, card, True, None, info.get("layout"), info.get("outputs"))
+
+
+BACKGROUND_MAX_BYTES = 20 * artifacts.MiB  # larger files wait for their first use (mnist_robust, the largest committed: 13 MB)
+BACKGROUND_BUDGET_S = 600  # conversion time the background may spend per process (~10-20 s a model; one took 252 s)
+_background: dict = {"thread": None, "spent": 0.0}
+
+
+def convert_in_background(entries: list[ModelEntry], models_dir: Path = paths.MODELS_DIR) -> threading.Thread | None:
+    """Convert the ``pending`` entries one after another in a daemon thread (smallest file first), within
+    BACKGROUND_MAX_BYTES a file and BACKGROUND_BUDGET_S in all: a server lists new models at once and
+    has most of them ready before anyone picks one.  One such thread per process; returns it (None when
+    there is nothing to do, one is running or the budget is spent).  Not for a short-lived CLI, whose
+    exit would abandon a conversion half done: there the first use converts."""
+    todo = []
+    for e in entries:
+        if e.pending:
+            with contextlib.suppress(OSError):
+                if e.path.stat().st_size <= BACKGROUND_MAX_BYTES:
+                    todo.append((e.path.stat().st_size, e.path))
+    running = _background["thread"]
+    if not todo or (running is not None and running.is_alive()) or _background["spent"] >= BACKGROUND_BUDGET_S:
+        return None
+
+    def work() -> None:
+        for _, path in sorted(todo):
+            if _background["spent"] >= BACKGROUND_BUDGET_S:
+                return
+            t0 = time.perf_counter()
+            with contextlib.suppress(ModelError, OSError):  # a refusal is remembered by hash; listing shows it
+                served_file(path, "classifier", models_dir)
+            _background["spent"] += time.perf_counter() - t0
+
+    thread = threading.Thread(target=work, name="digitlab-convert", daemon=True)
+    _background["thread"] = thread
+    thread.start()
+    return thread
 
 
 # ----------------------------------------------------------------------------- the converter's side (the subprocess)

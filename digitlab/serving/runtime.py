@@ -32,11 +32,18 @@ class ServedModel(classifiers.Classifier):
         super().__init__(entry, BACKEND, onnx=onnx)
 
 
-def list_models(models_dir: Path = paths.MODELS_DIR, convert: bool = True) -> list[ModelEntry]:
+def list_models(models_dir: Path = paths.MODELS_DIR, convert: bool = False, background: bool = False) -> list[ModelEntry]:
     """Every ``*.keras`` in ``models_dir`` in ``artifacts.list_models``' order, judged by its card and its
-    conversion record: no model is loaded, and a file never seen before is converted (once; its hash
-    remembers the result) unless ``convert`` is off."""
-    return artifacts.list_models(models_dir, classifiers.judge(BACKEND, models_dir, convert))
+    conversion record: no model is loaded.  A file never converted is listed ``pending`` (after the
+    quick checks that need no TensorFlow) and converted on first use; ``convert``: convert every such
+    file now instead; ``background``: convert them in a background thread (``convert.convert_in_background``,
+    a server's choice: a CLI would exit under it)."""
+    entries = artifacts.list_models(models_dir, classifiers.judge(BACKEND, models_dir, convert))
+    if background:
+        from digitlab.serving import convert as conversion
+
+        conversion.convert_in_background(entries, Path(models_dir))
+    return entries
 
 
 def load(name_or_path: str | None = None, models_dir: Path = paths.MODELS_DIR) -> classifiers.Classifier | classifiers.ExportedClassifier:
