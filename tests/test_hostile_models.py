@@ -316,3 +316,52 @@ def test_the_predict_cli_lists_past_odd_files_and_refuses_them_by_path(odd_files
     for name, why in ODD_REASONS.items():
         refused = run_script("evaluation/predict.py", picture, "--model", odd_files / f"{name}.keras", env=env, timeout=300, check=False)
         assert refused.returncode == 2 and why in refused.stderr and not refused.stdout, (name, refused.stderr)
+
+
+# ----------------------------------------------------------------------------- a SavedModel that runs code while loading
+
+
+def _savedmodel_with_an_initialiser_that_writes(folder: Path, model, target: Path) -> Path:
+    """A SavedModel whose serving signature is a plain classifier, plus a resource whose initialiser, run by
+    ``tf.saved_model.load`` itself, writes ``target``."""
+    import tensorflow as tf
+
+    class Writes(tf.saved_model.experimental.TrackableResource):
+        def _create_resource(self):
+            return tf.raw_ops.VarHandleOp(dtype=tf.float32, shape=[], shared_name="digitlab_test_writes")
+
+        def _initialize(self):
+            tf.io.write_file(str(target), "written while loading")
+            return tf.raw_ops.AssignVariableOp(resource=self.resource_handle, value=1.0)
+
+    module = tf.Module()
+    module.model, module.resource = model, Writes()
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 28, 28], tf.float32, name="image")])
+    def serve(image):
+        return {"probabilities": module.model(tf.reshape(image, (-1, 28, 28, 1)))}
+
+    tf.saved_model.save(module, str(folder), signatures={"serving_default": serve})
+    target.unlink(missing_ok=True)  # saving ran the initialiser once
+    return folder
+
+
+def test_a_savedmodel_whose_initialiser_writes_a_file_is_refused_before_loading(committed_models, tmp_path, run_script, mnist_test):
+    from digitlab import files
+    from digitlab.serving import classifiers, export
+
+    baseline = next(e for e in committed_models if e.name == "mnist_baseline")
+    target = tmp_path / "written_while_loading.txt"
+    hostile = _savedmodel_with_an_initialiser_that_writes(tmp_path / "hostile_savedmodel", baseline.model, target)
+    assert "WriteFile" in classifiers.savedmodel_ops(hostile)
+    picture = tmp_path / "digit.png"
+    picture.write_bytes(files.png_bytes(mnist_test[0][0]))
+    proc = run_script("evaluation/predict.py", picture, "--model", hostile, check=False, timeout=300)
+    assert proc.returncode == 2 and "refused before loading" in proc.stderr and "WriteFile" in proc.stderr, proc.stderr
+    assert not target.exists(), "the initialiser ran"
+    # a SavedModel written by digitlab.serving.export holds save/restore ops for its checkpoint, never run by
+    # the loader: it is still served
+    good = export.to_savedmodel(baseline, tmp_path / "baseline_savedmodel")
+    assert not classifiers.savedmodel_ops(good) & classifiers._UNSAFE_TF_OPS
+    line = run_script("evaluation/predict.py", picture, "--model", good, "--format", "json", timeout=300)
+    assert json.loads(line.stdout)["label"] == int(mnist_test[1][0])

@@ -228,8 +228,9 @@ _INPUT_LAYOUTS = {(28, 28): (28, 28), (28, 28, 1): (28, 28, 1), (1, 28, 28): (1,
 EXPORT_BATCH = 256  # rows per call: TFLite re-allocates its tensors whenever the batch size changes
 
 # A SavedModel graph can read and write files or log; a digit classifier needs none of that, so a
-# serving graph with one of these ops is refused (a denylist: load SavedModels only from people you
-# trust).  ONNX and TFLite have no file or Python ops in their standard op sets.
+# SavedModel any of whose loadable functions (``savedmodel_ops``: signatures, initialisers...) holds one of
+# these ops is refused before it is loaded (a denylist: load SavedModels only from people you trust).
+# ONNX and TFLite have no file or Python ops in their standard op sets.
 _UNSAFE_TF_OPS = frozenset({
     "ReadFile", "WriteFile", "MatchingFiles", "DeleteFile", "Save", "SaveV2", "SaveSlices", "Restore", "RestoreV2",
     "RestoreSlice", "MergeV2Checkpoints", "ShardedFilename", "ShardedFilespec", "PyFunc", "PyFuncStateless",
@@ -335,11 +336,63 @@ def _tflite_runner(path: Path):
     return run, variant
 
 
-def _savedmodel_runner(path: Path):
-    import tensorflow as tf
+MAX_SAVED_MODEL_PB_BYTES = 64 * artifacts.MiB  # saved_model.pb holds the graphs only (weights are in variables/): a digit CNN's is < 1 MB
 
+
+def savedmodel_ops(path: Path) -> set[str]:
+    """Every op a TensorFlow 2 SavedModel can run once loaded, read from ``saved_model.pb`` before anything is
+    loaded: ``tf.saved_model.load`` runs code while loading (a resource's initialiser, table creators),
+    so the ops are checked first.  Starts from every function the object graph names (signatures,
+    methods, initialisers, creators, destroyers) and follows every call (a node whose op is a library
+    function, or a function-valued attribute: StatefulPartitionedCall, While, If...).  The checkpoint's
+    own save/restore functions (SaveV2, RestoreV2) are not reachable from there: the loader restores
+    variables itself.  Raises ModelError for a file that is not such a SavedModel."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    pb = Path(path) / "saved_model.pb"
+    if pb.stat().st_size > MAX_SAVED_MODEL_PB_BYTES:
+        raise artifacts.ModelError(f"{Path(path).name}: saved_model.pb is over {MAX_SAVED_MODEL_PB_BYTES >> 20} MB, not a digit classifier's graph")
+    saved = saved_model_pb2.SavedModel()
+    try:
+        saved.ParseFromString(pb.read_bytes())
+    except Exception as e:  # DecodeError and the like: not a SavedModel protobuf
+        raise artifacts.ModelError(f"{Path(path).name}: saved_model.pb is not a SavedModel ({_first_line(e)})") from e
+    if len(saved.meta_graphs) != 1 or not saved.meta_graphs[0].object_graph_def.nodes:
+        raise artifacts.ModelError(f"{Path(path).name}: not a TensorFlow 2 SavedModel (loading a TensorFlow 1 one runs its init ops): refused")
+    meta = saved.meta_graphs[0]
+    library = {f.signature.name: f for f in meta.graph_def.library.function}
+    todo = set(meta.object_graph_def.concrete_functions)
+    for node in meta.object_graph_def.nodes:
+        kind = node.WhichOneof("kind")
+        if kind == "function":
+            todo |= set(node.function.concrete_functions)
+        elif kind == "bare_concrete_function":
+            todo.add(node.bare_concrete_function.concrete_function_name)
+    seen: set[str] = set()
+    ops: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in library:
+            continue
+        seen.add(name)
+        for node in library[name].node_def:
+            ops.add(node.op)
+            todo.add(node.op)  # a call of a library function by name
+            for value in node.attr.values():
+                todo.add(value.func.name)
+                todo.update(f.name for f in value.list.func)
+    return ops - set(library)
+
+
+def _savedmodel_runner(path: Path):
     if not (path / "saved_model.pb").is_file():
         raise artifacts.ModelError(f"{path}: a folder, but not a SavedModel (no saved_model.pb inside)")
+    unsafe = sorted(savedmodel_ops(path) & _UNSAFE_TF_OPS)
+    if unsafe:
+        raise artifacts.ModelError(f"{path.name}: refused before loading, its graph reads/writes files or runs callbacks "
+                                   f"({', '.join(unsafe)})")
+    import tensorflow as tf
+
     try:
         loaded = tf.saved_model.load(str(path))
     except Exception as e:
@@ -347,11 +400,6 @@ def _savedmodel_runner(path: Path):
     signature = loaded.signatures.get("serving_default")
     if signature is None:
         raise artifacts.ModelError(f"{path.name}: no serving_default signature (has {sorted(loaded.signatures)})")
-    graph = signature.graph.as_graph_def()
-    ops = {n.op for n in graph.node} | {n.op for f in graph.library.function for n in f.node_def}
-    unsafe = sorted(ops & _UNSAFE_TF_OPS)
-    if unsafe:
-        raise artifacts.ModelError(f"{path.name}: refused, its serving graph reads/writes files or runs callbacks ({', '.join(unsafe)})")
     _, kwargs = signature.structured_input_signature
     if len(kwargs) != 1:
         raise artifacts.ModelError(f"{path.name}: expected one input, found {sorted(kwargs)}")
