@@ -742,13 +742,16 @@ def load_model(path: Path):
     """``keras.saving.load_model`` with safe mode on, after every check above; every failure becomes
     ModelError with a reason that starts with the file's name."""
     path = Path(path)
-    data = read_model_file(path)
-    suffix = MODEL_SUFFIX if path.suffix != ".h5" else ".h5"
+    return _load_checked(read_model_file(path), MODEL_SUFFIX if path.suffix != ".h5" else ".h5", path.name)
+
+
+def _load_checked(data: bytes, suffix: str, name: str):
+    """Every check, then Keras, on a file's bytes; a refusal's reason starts with the file's ``name``."""
     try:
         _checked(data, suffix)
         return _keras_load(data, suffix)
     except ModelError as e:
-        raise ModelError(f"{path.name}: {e}") from e
+        raise ModelError(f"{name}: {e}") from e
 
 
 def _sha256(data: bytes) -> str:
@@ -881,11 +884,7 @@ def _load_entry(entry: ModelEntry):
         entry.layout, entry.outputs, entry.sha256, entry.params = verdict["layout"], verdict["outputs"], sha, verdict["params"]
         if model is not None:
             return model
-    try:
-        _checked(data, suffix)
-        return _keras_load(data, suffix)
-    except ModelError as e:
-        raise ModelError(f"{path.name}: {e}") from e
+    return _load_checked(data, suffix, path.name)
 
 
 def _judged(path: Path) -> ModelEntry:
