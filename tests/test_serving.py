@@ -14,7 +14,7 @@ from support import MODELS, link_models
 
 from digitlab import files, preprocess
 from digitlab.models import artifacts
-from digitlab.serving import classifiers, convert, gate, runtime
+from digitlab.serving import classifiers, gate, runtime, store
 
 N_PARITY = 300  # MNIST test digits per model (evaluation/serving.py --parity 10000 runs the whole split)
 
@@ -91,7 +91,7 @@ def test_a_dropped_in_model_is_listed_at_once_converted_on_first_use_and_a_refus
         calls.append(command)
         return real_run(command, *args, **kwargs)
 
-    monkeypatch.setattr(convert.subprocess, "run", counting_run)
+    monkeypatch.setattr(store.subprocess, "run", counting_run)
     first = {e.name: e for e in runtime.list_models(models)}
     assert first["mine"].usable and first["mine"].pending and first["mine"].outputs is None
     assert "checked when first used" in first["mine"].headline()
@@ -118,11 +118,11 @@ def test_new_files_are_converted_in_the_background_within_the_size_budget(tmp_pa
     big.add_weight(shape=(40_000,), name="padding")  # the same network with a larger file: over the budget below
     big.save(models / "big.keras")
     assert (models / "big.keras").stat().st_size > (models / "small.keras").stat().st_size + 100_000
-    monkeypatch.setattr(convert, "BACKGROUND_MAX_BYTES", (models / "small.keras").stat().st_size + 50_000)
-    monkeypatch.setattr(convert, "_background", {"thread": None, "spent": 0.0})
+    monkeypatch.setattr(store, "BACKGROUND_MAX_BYTES", (models / "small.keras").stat().st_size + 50_000)
+    monkeypatch.setattr(store, "_background", {"thread": None, "spent": 0.0})
     listed = runtime.list_models(models, background=True)
     assert all(e.pending for e in listed)
-    convert._background["thread"].join(timeout=600)  # a guard, not a timing claim: the thread converts one file
+    store._background["thread"].join(timeout=600)  # a guard, not a timing claim: the thread converts one file
     after = {e.name: e for e in runtime.list_models(models)}
     assert not after["small"].pending and after["small"].outputs == "logits"
     assert after["big"].pending, "a file over the background's size budget waits for its first use"

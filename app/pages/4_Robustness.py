@@ -46,8 +46,7 @@ def examples_png(image) -> bytes:
 
 
 def tiles(rows: list[dict], caption, clf) -> None:
-    """A row of perturbed (28, 28) digits, each captioned with the model's Prediction, as on Home: calibrated,
-    with the abstain rule ("not sure" when the digit gate or the card's threshold refuses it)."""
+    """A row of perturbed (28, 28) digits, each captioned with its Prediction as on Home (calibrated, abstain rule)."""
     preds = classifiers.predictions([r["probabilities"] for r in rows], clf.entry.card, [r["image"] for r in rows], clf.gate)
     for col, r, p in zip(st.columns(len(rows)), rows, preds):
         col.image(inspect_input.enlarge(r["image"], TILE), caption=f"{caption(r)} → {p.label} ({p.confidence:.0%})" + (", not sure" if p.refused else ""))

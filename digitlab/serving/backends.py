@@ -3,7 +3,7 @@
     batched(run, x)     (N, 28, 28) float32 -> run on slices of at most ``batch_size`` rows -> the rows joined
     keras(model, ...)   a Keras model's forward pass traced once into a ``tf.function`` (~1 ms per image;
                         ``model.predict`` costs ~60 ms, it builds a tf.data pipeline every call); imports TensorFlow
-    onnx(path)          an ONNX Runtime session on a file ``digitlab.serving.convert`` wrote: "image" (N, 28, 28)
+    onnx(path)          an ONNX Runtime session on a file ``digitlab.serving.store`` keeps: "image" (N, 28, 28)
                         -> its one output; no TensorFlow (a session of a small CNN: ~0.25 s, ~56 MB)
 
 A runner takes (n, 28, 28) float32 and returns n rows (``(n, 10)`` probabilities, or ``(n,)`` P(digit) for the

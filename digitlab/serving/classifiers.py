@@ -145,7 +145,7 @@ class Classifier(_Predicts):
     """A usable model and its forward pass on one backend: (N, 28, 28) float32 in [0, 1] -> (N, 10) probabilities.
 
     backend "keras": the model (``.model``) traced once into a ``tf.function``, for gradients and training
-    code; "onnx": its serving file (``serving.convert.served_file``, converted on first use), ``.model``
+    code; "onnx": its serving file (``serving.store.served_file``, converted on first use), ``.model``
     None, equal to Keras within 1e-5.  ``gate``: the digit gate of its predictions (default: the
     committed one on the same backend)."""
 
@@ -158,12 +158,12 @@ class Classifier(_Predicts):
             self.model = entry.model if entry.model is not None else artifacts.load_model(entry.path)
             self._run = backends.keras(self.model, adapter.batch_shape(entry.layout), "softmax" if entry.outputs == "logits" else None)
         elif backend == "onnx":
-            from digitlab.serving import convert
+            from digitlab.serving import store
 
-            self.onnx = Path(onnx) if onnx is not None else convert.served_file(entry.path, "classifier", entry.path.parent)
+            self.onnx = Path(onnx) if onnx is not None else store.served_file(entry.path, "classifier", entry.path.parent)
             self._run = backends.onnx(self.onnx)  # the serving file answers probabilities whatever the model's head
             if entry.pending:  # listed before its conversion, which has just run: what the converter found
-                info = convert.record(self.onnx)
+                info = store.record(self.onnx)
                 entry.layout, entry.outputs, entry.pending = info.get("layout"), info.get("outputs"), False
         else:
             raise ValueError(f"unknown backend {backend!r} (one of {backends.BACKENDS})")
@@ -194,13 +194,13 @@ def forward_ms(classifier, images: np.ndarray, repeats: int = 200, warmup: int =
 def judge(backend: str, models_dir: Path = MODELS_DIR, convert: bool = False):
     """How a model file is judged usable for ``backend``, for ``artifacts.list_models``/``resolve``:
     "keras" validates it (safe mode, the checks, a forward pass; cached by hash), "onnx" reads its card
-    and conversion record (``serving.convert.served_entry``: a file never converted is listed ``pending``,
+    and conversion record (``serving.store.served_entry``: a file never converted is listed ``pending``,
     or converted now with ``convert``; always when resolved to be used)."""
     if backend == "onnx":
-        from digitlab.serving import convert as conversion
+        from digitlab.serving import store
 
         def judged(path: Path, now: bool = convert):
-            return conversion.served_entry(path, Path(models_dir), now)
+            return store.served_entry(path, Path(models_dir), now)
 
         return judged
     return None  # artifacts' own validation

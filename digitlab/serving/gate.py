@@ -2,7 +2,7 @@
 
 ``Gate`` reads ``models/gate/not_a_digit.keras``'s card (its threshold) and scores preprocessed
 (N, 28, 28) inputs through one of two backends (``serving.backends``): "keras" loads the file
-(safe mode) and needs TensorFlow; "onnx" runs its serving file (``serving.convert``), no TensorFlow.
+(safe mode) and needs TensorFlow; "onnx" runs its serving file (``serving.store``), no TensorFlow.
 Every classifier's abstain rule uses it (``serving.classifiers``).  How the gate is trained and
 measured: ``digitlab.training.gate`` (``python training/train_gate.py``).  It lives in ``models/gate/``
 because ``artifacts.list_models`` only lists ``models/*.keras``: the gate is not a 10-class classifier
@@ -45,9 +45,9 @@ class Gate:
         self.threshold = float(self.card["threshold"])
         self.model = self.onnx = None
         if backend == "onnx":
-            from digitlab.serving import convert
+            from digitlab.serving import store
 
-            self.onnx = convert.served_file(self.path, "gate", self.path.parent.parent)
+            self.onnx = store.served_file(self.path, "gate", self.path.parent.parent)
             self._run = backends.onnx(self.onnx)
         elif backend == "keras":
             self.model = artifacts.load_model(self.path)

@@ -5,9 +5,9 @@ TensorFlow (``import tensorflow`` alone costs ~6 s and ~680 MB; ONNX Runtime and
 
 This is the ONNX side of the one serving stack, not a second one: the models are listed and resolved by
 ``artifacts.list_models``/``artifacts.resolve`` (judged by their card and conversion record,
-``serving.convert.served_entry``), answered by ``classifiers.Classifier`` on the "onnx" backend with the
+``serving.store.served_entry``), answered by ``classifiers.Classifier`` on the "onnx" backend with the
 gate ``serving.gate`` loads on that backend.  Each ``.keras`` file is converted once, in a subprocess, and
-kept under its hash (``serving.convert``).  Explain, Robustness and fine-tuning need gradients: they use
+kept under its hash (``serving.store``; the subprocess: ``serving.convert``).  Explain, Robustness and fine-tuning need gradients: they use
 the "keras" backend, which imports TensorFlow then, not before.
 """
 
@@ -19,7 +19,7 @@ from digitlab import paths
 from digitlab.models import artifacts
 from digitlab.models.artifacts import ModelEntry
 from digitlab.serving import classifiers
-from digitlab.serving.convert import RECORD_KEYS, SERVING_SUBDIR, cache_dir, file_key, record, served_file  # noqa: F401  (where callers find them)
+from digitlab.serving.store import RECORD_KEYS, SERVING_SUBDIR, cache_dir, file_key, record, served_file  # noqa: F401  (where callers find them)
 
 BACKEND = "onnx"
 
@@ -36,13 +36,13 @@ def list_models(models_dir: Path = paths.MODELS_DIR, convert: bool = False, back
     """Every ``*.keras`` in ``models_dir`` in ``artifacts.list_models``' order, judged by its card and its
     conversion record: no model is loaded.  A file never converted is listed ``pending`` (after the
     quick checks that need no TensorFlow) and converted on first use; ``convert``: convert every such
-    file now instead; ``background``: convert them in a background thread (``convert.convert_in_background``,
+    file now instead; ``background``: convert them in a background thread (``store.convert_in_background``,
     a server's choice: a CLI would exit under it)."""
     entries = artifacts.list_models(models_dir, classifiers.judge(BACKEND, models_dir, convert))
     if background:
-        from digitlab.serving import convert as conversion
+        from digitlab.serving import store
 
-        conversion.convert_in_background(entries, Path(models_dir))
+        store.convert_in_background(entries, Path(models_dir))
     return entries
 
 
