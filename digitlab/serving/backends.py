@@ -37,12 +37,15 @@ def keras(model, input_shape: tuple[int, ...], head: str | None = None) -> Runne
     one output column, (n, 1) -> (n,))."""
     import tensorflow as tf  # here, not at import: the ONNX backend never needs it
 
-    heads = {None: lambda y: y, "softmax": tf.nn.softmax, "p_digit": lambda y: y[:, 0]}
-    finish = heads[head]
+    if head not in (None, "softmax", "p_digit"):
+        raise ValueError(f"unknown head {head!r}")
 
     @tf.function(input_signature=[tf.TensorSpec([None, 28, 28], tf.float32)], reduce_retracing=True)
     def forward(x):
-        return finish(model(tf.reshape(x, input_shape), training=False))
+        y = model(tf.reshape(x, input_shape), training=False)
+        if head == "softmax":  # a Python branch: decided once, when the function is traced
+            return tf.nn.softmax(y)
+        return y[:, 0] if head == "p_digit" else y
 
     return lambda x: forward(tf.constant(x)).numpy()
 
