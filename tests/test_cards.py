@@ -51,6 +51,19 @@ def test_build_completes_checks_and_validates_every_new_card():
         cards.build({"name": "x", "metrics": {"test_accuracy": 99.1}})  # a percentage where a fraction belongs
 
 
+def test_a_bad_value_is_refused_on_write_and_the_card_is_left_as_it_was(tmp_path, committed_models):
+    import shutil
+
+    source = next(e for e in committed_models if e.name == "mnist_baseline").path
+    model = shutil.copy(source, tmp_path / "copy.keras")
+    card = tmp_path / "copy.json"
+    shutil.copy(source.with_suffix(".json"), card)
+    before = card.read_bytes()
+    with pytest.raises(cards.CardError, match="temperature"):
+        artifacts.update_card(model, {"calibration": {"temperature": -1.0}})
+    assert card.read_bytes() == before
+
+
 def test_the_export_report_writes_a_card_the_check_accepts(tmp_path, committed_models):
     from digitlab.serving import export
 

@@ -5,9 +5,10 @@ it with ``build``: the training run, the ensemble builder, the weight interpolat
 fine-tuning, the export report; calibration, the attack measurement, the hyperparameter search and
 ``promote`` add their section to an existing card through ``artifacts.update_card``/``promote``.
 ``KEYS`` lists every top-level key any of them writes, and ``check`` refuses a card with any other key
-(``build``, ``artifacts.save_model``, ``update_card`` and ``promote`` call it), so a card can hold nothing
-that was edited in by hand; ``tests/test_cards.py`` checks every committed card.  ``validate`` checks, on
-read, the values the code relies on (``READ_CHECKS``).
+or with a value the code cannot use (``build``, ``artifacts.save_model``, ``update_card`` and ``promote``
+call it), so a card can hold nothing that was edited in by hand; ``tests/test_cards.py`` checks every
+committed card.  ``validate`` checks those values (``READ_CHECKS``), on write and again on read (a card
+on disk may have been edited since).
 
 A new key: add its line to ``KEYS`` (who writes it); if some code reads its value, add a check to
 ``READ_CHECKS`` too.  A key inside "config" (a config dataclass's field) needs neither: the section is
@@ -179,7 +180,8 @@ def validate(card) -> dict:
 
 
 def check(card: dict) -> dict:
-    """Raise CardError unless every key of ``card`` is one the code writes; returns the card."""
+    """Raise CardError unless every key of ``card`` is one the code writes and every value some code reads
+    is usable (``validate``); returns the card.  Every write of a card goes through it."""
     unknown = sorted(set(card) - set(KEYS))
     if unknown:
         raise CardError(f"card keys {unknown} are written by no code (known: digitlab.models.cards.KEYS)")
@@ -187,17 +189,17 @@ def check(card: dict) -> dict:
     odd = sorted(k for k in adversarial if k not in ADVERSARIAL_KEYS and not HEADLINE_KEY.match(k))
     if odd:
         raise CardError(f"card section 'adversarial' has keys {odd} that no code writes")
-    return card
+    return validate(card)
 
 
 def build(fields: dict) -> dict:
     """A new card: ``fields`` (the writer's own keys) completed with ``provenance()`` (a key the writer gives
-    is kept), then ``check``ed (only keys in KEYS) and ``validate``d (values every reader can use); raises
+    is kept), then ``check``ed (only keys in KEYS, values every reader can use); raises
     CardError before anything is written.  The one way any code makes a card."""
     card = dict(fields)
     for key, value in provenance().items():
         card.setdefault(key, value)
-    return validate(check(card))
+    return check(card)
 
 
 def command_line(argv: list[str] | None = None, script: str | None = None) -> str | None:
