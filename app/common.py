@@ -208,14 +208,14 @@ def list_models() -> list[artifacts.ModelEntry]:
     conversion records (no model is loaded): usable ones first, the committed before the user's, so a
     user's model never becomes the default pick.  A user model named like a committed one is listed as
     unusable (the picker tells models apart by name)."""
-    committed = runtime.list_models(models_dir())
+    committed = runtime.list_models(models_dir(), background=True)  # new files: listed at once, converted in the background
     mine_dir = user_models_dir()
     if not mine_dir.is_dir() or mine_dir.resolve() == models_dir().resolve():
         return committed
     names = {e.name for e in committed}
     mine = [e if e.name not in names else
             dataclasses.replace(e, usable=False, reason=f"{e.path.name} in {paths.shown(mine_dir)}: a model in {paths.shown(models_dir())} has that name")
-            for e in runtime.list_models(mine_dir)]
+            for e in runtime.list_models(mine_dir, background=True)]
     return [e for e in committed + mine if e.usable] + [e for e in committed + mine if not e.usable]
 
 
@@ -260,7 +260,11 @@ def sidebar(keras: bool = False) -> runtime.ServedModel | classifiers.Classifier
     if not usable:
         return None
     chosen = next(e for e in usable if e.name == st.session_state[MODEL_KEY])
-    return classifier(chosen, keras)
+    try:
+        return classifier(chosen, keras)
+    except artifacts.ModelError as e:  # a model listed before its check (pending) that the check refused
+        st.sidebar.error(str(e))
+        return None
 
 
 def require_model(clf: classifiers.Classifier | None) -> classifiers.Classifier:

@@ -14,7 +14,7 @@ Calibration and the "not a digit" rule, per model, through digitlab.evaluation.c
      through preprocess.prepare like an uploaded one (a picture with no ink is rejected there).
      The same figures for the confidence threshold alone (same validation budget) show what the gate adds;
   4. the temperature, the threshold and the figures are written into the model card under
-     "calibration", where abstain.decide (the app, the predict CLI) reads them.
+     "calibration", where the abstain rule (serving.abstain, through every Prediction) reads them.
 Without --model, every usable model.  Writes evaluation/reports/<model>/calibration.json,
 reliability.png and non_digits.png, evaluation/reports/gate.json (the gate alone) and
 evaluation/reports/calibration.md.
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.paths import REPORTS_DIR, shown
     from digitlab.report import plots, tables
     from digitlab.report import results as recorded
-    from digitlab.serving import abstain
+    from digitlab.serving import classifiers
     from digitlab.serving.classifiers import Classifier
     from digitlab.serving.gate import GATE_PATH, load
     from digitlab.training import gate
@@ -102,9 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         card = {**(entry.card or {}), "calibration": entry_card}
         images, no_ink, _, details = sets["non_digits"]["held_out"]
         probs = clf.predict_proba(images[:shown]) * ~no_ink[:shown, None]  # no ink: all-zero probabilities, as the app gets them
-        decisions = abstain.decide_batch(probs, card, images[:shown], the_gate) if the_gate else abstain.decide_batch(probs, card)
+        decided = classifiers.predictions(probs, card, images[:shown] if the_gate else None, the_gate)  # the app's and the CLI's decision
         atomic_write_bytes(folder / "non_digits.png", plots.non_digits_png(
-            details[:shown], images[:shown], decisions, f"{entry.name}: held-out generated non-digits (green: abstained)"))
+            details[:shown], images[:shown], decided, f"{entry.name}: held-out generated non-digits (green: abstained)"))
         if write_card:
             artifacts.update_card(entry.path, {"calibration": entry_card})
         ab = report["abstain"]

@@ -65,7 +65,7 @@ def parity(models_dir: Path, n: int, mnist: str | None) -> dict:
         if not entry.usable:
             continue
         served = runtime.load(entry.name, models_dir).predict_prepared(prepared)
-        reference = classifiers.Classifier(artifacts.inspect(entry.path)).predict_prepared(prepared, gate=keras_gate)
+        reference = classifiers.Classifier(artifacts.inspect(entry.path), "keras", keras_gate).predict_prepared(prepared)
         dp = float(np.abs(np.stack([p.probabilities for p in served]) - np.stack([p.probabilities for p in reference])).max())
         report[entry.name] = {
             "n": n,

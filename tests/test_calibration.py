@@ -12,8 +12,8 @@ from digitlab import data, preprocess
 from digitlab.data import nondigits
 from digitlab.evaluation import calibration
 from digitlab.models import artifacts
-from digitlab.serving import abstain, gate
-from digitlab.serving.classifiers import Classifier
+from digitlab.serving import gate
+from digitlab.serving.classifiers import Classifier, predictions
 
 
 def _probs_with_confidence(conf: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -97,15 +97,15 @@ def test_rejection_summary_known_values():
     assert s["unseen_letters_rejected"] == pytest.approx(0.5) and s["rejected_by_detail"]["A"] == 0.0
 
 
-def test_decide_reads_the_card():
+def test_predictions_read_the_card():
     card = {"calibration": {"temperature": 0.5, "abstain": {"threshold": 0.9}}}
     sure = np.r_[0.8, np.full(9, 0.2 / 9)]  # T 0.5 sharpens 0.8 to ~0.99
-    assert abstain.decide(sure, card)[0] == 0
     unsure = np.r_[0.35, 0.3, np.full(8, 0.35 / 8)]
-    label, reason = abstain.decide(unsure, card)
-    assert label is None and "not sure this is a digit" in reason
-    assert abstain.decide(np.zeros(10), card) == (None, "no ink")
-    assert abstain.decide(unsure, {"name": "x"})[0] == 0  # no calibration in the card: never abstains
+    a, b, blank = predictions(np.stack([sure, unsure, np.zeros(10)]), card)
+    assert a.label == 0 and not a.abstain and a.confidence == pytest.approx(0.9928, abs=1e-3)
+    assert b.refused and b.label == 0 and b.message.startswith("not sure this is a digit: calibrated confidence")
+    assert blank.no_ink and blank.abstain and blank.reason == "no ink" and blank.confidence == 0
+    assert not predictions(unsure, {"name": "x"})[0].abstain  # no calibration in the card: never abstains
 
 
 # ----------------------------------------------------------------------------- generated pictures
@@ -200,16 +200,18 @@ def test_decide_with_the_gate(committed_gate, mnist_test):
     gate_only = {**entry.card, "calibration": {**entry.card["calibration"],
                                                "abstain": {**entry.card["calibration"]["abstain"], "threshold": 0.0}}}
     for card in (gate_only, {"name": "dropped-in, no calibration"}):
-        label, reason = abstain.decide(probs[0], card, image=images[0], gate=committed_gate)
-        assert label is None and reason.startswith("not sure this is a digit: it does not look like one (digit gate"), reason
+        [star_pred] = predictions(probs[:1], card, images[:1], committed_gate)
+        assert star_pred.refused and star_pred.message.startswith("not sure this is a digit: it does not look like one (digit gate"), star_pred
         # without the picture only the confidence threshold can act, and here it lets the star through
-        assert abstain.decide(probs[0], card)[0] is not None
-    batch = abstain.decide_batch(probs, entry.card, images)  # the committed gate, loaded by default
-    assert batch[0][0] is None and np.mean([label == t for (label, _), t in zip(batch[1:], y[:20])]) >= 0.95
-    assert batch == [abstain.decide(p, entry.card, image=im) for p, im in zip(probs, images)]
-    assert abstain.decide(np.zeros(10), entry.card, image=np.zeros((28, 28)))[1] == "no ink"
+        assert not predictions(probs[:1], card)[0].abstain
+    batch = predictions(probs, entry.card, images, clf.gate)  # the classifier's gate: the committed one, on Keras
+    assert clf.gate.path == committed_gate.path and clf.gate.backend == "keras"
+    assert batch[0].refused and np.mean([p.label == t and not p.abstain for p, t in zip(batch[1:], y[:20])]) >= 0.95
+    through_the_classifier = clf.predict_prepared([preprocess.Prepared(im, no_ink=False, inverted=False) for im in images])
+    assert [(p.label, p.abstain, p.reason) for p in batch] == [(p.label, p.abstain, p.reason) for p in through_the_classifier]
+    assert predictions(np.zeros((1, 10)), entry.card, np.zeros((1, 28, 28)), committed_gate)[0].reason == "no ink"
     with pytest.raises(ValueError, match="3 images for 2 predictions"):
-        abstain.decide_batch(probs[:2], entry.card, images[:3])
+        predictions(probs[:2], entry.card, images[:3], committed_gate)
 
 
 def test_decide_without_a_gate_file_falls_back_to_the_confidence_threshold(monkeypatch, tmp_path):
@@ -217,9 +219,11 @@ def test_decide_without_a_gate_file_falls_back_to_the_confidence_threshold(monke
     card = {"calibration": {"temperature": 1.0, "abstain": {"threshold": 0.9}}}
     sure, unsure = np.r_[0.99, np.full(9, 0.01 / 9)], np.r_[0.5, 0.4, np.full(8, 0.1 / 8)]
     with pytest.warns(UserWarning, match="digit gate unavailable.*train one with python training/train_gate.py"):
-        decisions = abstain.decide_batch(np.stack([sure, unsure]), card, np.zeros((2, 28, 28)))
-    assert decisions[0][0] == 0 and "digit gate unavailable" in decisions[0][1]
-    assert decisions[1][0] is None and "not sure this is a digit" in decisions[1][1]
+        missing = gate.default()
+    assert missing is None
+    decided = predictions(np.stack([sure, unsure]), card, np.zeros((2, 28, 28)), missing)
+    assert decided[0].label == 0 and not decided[0].abstain and "digit gate unavailable" in decided[0].reason
+    assert decided[1].refused and "not sure this is a digit" in decided[1].message
     (tmp_path / "broken.keras").write_bytes(b"not a model")
     (tmp_path / "broken.json").write_text('{"threshold": 0.1}')
     with pytest.raises(artifacts.ModelError, match="not a Keras 3 .keras archive"):
@@ -259,8 +263,8 @@ def test_calibrate_script_quick_writes_the_card(run_script, tmp_path, cnn_entry,
     x, y = mnist_test
     images = preprocess.prepare_batch(x[:50])
     probs = Classifier(artifacts.inspect(tmp_path / "probe.keras")).predict_proba(images)
-    decisions = abstain.decide_batch(probs, card, images)
-    assert np.mean([label == t for (label, _), t in zip(decisions, y[:50])]) >= 0.94
+    decided = predictions(probs, card, images, committed_gate)
+    assert np.mean([p.label == t and not p.abstain for p, t in zip(decided, y[:50])]) >= 0.94
 
 
 def test_train_gate_dry_run(run_script, tmp_path, mnist_path):

@@ -39,6 +39,45 @@ def test_a_hand_written_key_is_refused_before_anything_is_written(tmp_path, comm
     assert not list(tmp_path.iterdir())
 
 
+def test_build_completes_checks_and_validates_every_new_card():
+    card = cards.build({"name": "x", "metrics": {"test_accuracy": 0.9}, "command": "python training/train_cnn.py", "dry_run": True})
+    assert set(card) == {"name", "metrics", "command", "dry_run", "versions", "preprocess_version", "input", "date"}
+    assert card["versions"]["numpy"] and card["input"] == cards.INPUT
+    kept = cards.build({"name": "x", "date": "2020-01-01T00:00:00+00:00"})
+    assert kept["date"] == "2020-01-01T00:00:00+00:00", "a key the writer gives is kept"
+    with pytest.raises(cards.CardError, match="notes"):
+        cards.build({"name": "x", "notes": "typed in by hand"})
+    with pytest.raises(cards.CardError, match="test_accuracy"):
+        cards.build({"name": "x", "metrics": {"test_accuracy": 99.1}})  # a percentage where a fraction belongs
+
+
+def test_a_bad_value_is_refused_on_write_and_the_card_is_left_as_it_was(tmp_path, committed_models):
+    import shutil
+
+    source = next(e for e in committed_models if e.name == "mnist_baseline").path
+    model = shutil.copy(source, tmp_path / "copy.keras")
+    card = tmp_path / "copy.json"
+    shutil.copy(source.with_suffix(".json"), card)
+    before = card.read_bytes()
+    with pytest.raises(cards.CardError, match="temperature"):
+        artifacts.update_card(model, {"calibration": {"temperature": -1.0}})
+    assert card.read_bytes() == before
+
+
+def test_the_export_report_writes_a_card_the_check_accepts(tmp_path, committed_models):
+    from digitlab.serving import export
+
+    entry = committed_models[-1]
+    report = {"model": entry.name, "probe": "p", "source_sha256": "sha256:0", "interface": "image -> probabilities",
+              "date": "2026-01-01", "rows": [{"format": "onnx", "ok": True}]}
+    onnx = tmp_path / f"{entry.name}.onnx"
+    onnx.write_bytes(b"x")
+    export.write_report(report, {"onnx": onnx}, tmp_path, entry.card, "python evaluation/export.py")
+    card = json.loads((tmp_path / f"{entry.name}.json").read_text())
+    assert cards.check(card)["export"]["files"] == {"onnx": onnx.name}
+    assert {k: card[k] for k in entry.card} == entry.card, "the source card is kept as it is"
+
+
 def test_command_line_is_the_full_command_from_the_repository_root():
     line = cards.command_line(["--model", "mnist_cnn", "--out", "my reports"], str(ROOT / "evaluation" / "calibrate.py"))
     assert line == "python evaluation/calibrate.py --model mnist_cnn --out 'my reports'"
@@ -79,3 +118,77 @@ def test_promote_the_digit_gate_checks_it_as_a_gate(run_script, tmp_path):
     assert wrong.returncode == 2 and "has no threshold" in wrong.stderr and not (tmp_path / "g2").exists()
     wrong = run_script("training/promote.py", elsewhere / "not_a_digit.keras", "--out", tmp_path / "m2", check=False)
     assert wrong.returncode == 2 and "unusable" in wrong.stderr and not (tmp_path / "m2").exists()
+
+
+# ----------------------------------------------------------------------------- cards read back
+
+# name -> how a copy of mnist_baseline's card is spoiled (each also claims a perfect test accuracy where it can,
+# which would make that model the default if the card were believed)
+BAD_CARDS = {
+    "metrics_list": (lambda c: c.update(metrics=[0.99]), "metrics"),
+    "temperature_text": (lambda c: (c["calibration"].update(temperature="abc"), c["metrics"].update(test_accuracy=1.0)), "temperature"),
+    "temperature_zero": (lambda c: (c["calibration"].update(temperature=0), c["metrics"].update(test_accuracy=1.0)), "temperature"),
+    "temperature_nan": (lambda c: (c["calibration"].update(temperature=float("nan")), c["metrics"].update(test_accuracy=1.0)), "temperature"),
+    "abstain_threshold_text": (lambda c: (c["calibration"]["abstain"].update(threshold="high"), c["metrics"].update(test_accuracy=1.0)),
+                               "abstain.threshold"),
+    "threshold_text": (lambda c: (c.update(threshold="high"), c["metrics"].update(test_accuracy=1.0)), "threshold"),
+    "accuracy_over_one": (lambda c: c["metrics"].update(test_accuracy=7), "test_accuracy"),
+    "accuracy_text": (lambda c: c["metrics"].update(test_accuracy="0.999"), "test_accuracy"),
+    "params_text": (lambda c: (c.update(params="many"), c["metrics"].update(test_accuracy=1.0)), "params"),
+}
+
+
+@pytest.fixture(scope="module")
+def bad_card_models(tmp_path_factory):
+    """A scratch models folder: mnist_cnn as committed, and mnist_baseline's file under each BAD_CARDS name
+    with a spoiled copy of its card (links to the committed files; the cards are copies, nothing tracked changes)."""
+    from support import MODELS, link_models
+
+    folder = link_models(tmp_path_factory.mktemp("bad_cards"), ["mnist_cnn"])
+    for name, (spoil, _) in BAD_CARDS.items():
+        (folder / f"{name}.keras").symlink_to(MODELS / "mnist_baseline.keras")
+        card = json.loads((MODELS / "mnist_baseline.json").read_text())
+        spoil(card)
+        (folder / f"{name}.json").write_text(json.dumps(dict(card, name=name)))
+    return folder
+
+
+def test_validate_names_the_bad_value_and_passes_every_committed_card():
+    for path in committed_cards():
+        cards.validate(json.loads(path.read_text()))
+    base = json.loads((ROOT / "models" / "mnist_baseline.json").read_text())
+    for spoil, key in BAD_CARDS.values():
+        card = json.loads(json.dumps(base))
+        spoil(card)
+        with pytest.raises(cards.CardError, match=key):
+            cards.validate(card)
+
+
+@pytest.mark.parametrize("lister", ["artifacts", "runtime"])
+def test_a_bad_card_refuses_its_model_and_never_the_listing(bad_card_models, lister):
+    from digitlab.serving import runtime
+
+    entries = {e.name: e for e in (artifacts if lister == "artifacts" else runtime).list_models(bad_card_models)}
+    assert entries["mnist_cnn"].usable and list(entries)[0] == "mnist_cnn", "the default is a model whose card can be trusted"
+    for name, (_, key) in BAD_CARDS.items():
+        e = entries[name]
+        assert not e.usable and e.card is None, name
+        assert f"its card {name}.json is refused" in e.reason and key in e.reason, e.reason
+        assert e.headline().startswith(f"{name} (unusable: ")
+    with pytest.raises(artifacts.ModelError, match="temperature"):
+        (artifacts.resolve if lister == "artifacts" else runtime.load)("temperature_text", bad_card_models)
+
+
+def test_the_predict_cli_answers_with_a_good_model_beside_bad_cards(bad_card_models, run_script, mnist_test, tmp_path):
+    from digitlab import files
+
+    x, y = mnist_test
+    picture = tmp_path / "digit.png"
+    picture.write_bytes(files.png_bytes(x[0]))
+    proc = run_script("evaluation/predict.py", picture, "--format", "json", env={"DIGITLAB_MODELS_DIR": str(bad_card_models)}, timeout=120)
+    assert "model: mnist_cnn" in proc.stderr
+    line = json.loads(proc.stdout)
+    assert line["label"] == int(y[0]) and not line["abstain"]
+    refused = run_script("evaluation/predict.py", picture, "--model", "abstain_threshold_text", check=False,
+                         env={"DIGITLAB_MODELS_DIR": str(bad_card_models)}, timeout=120)
+    assert refused.returncode == 2 and "abstain.threshold" in refused.stderr and not refused.stdout

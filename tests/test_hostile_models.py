@@ -267,3 +267,101 @@ def test_uploads_are_validated_once_and_hostile_ones_write_nothing(hostile, tmp_
     entry = artifacts.install_model_file(good.read_bytes(), "my upload.keras", target)
     assert entry.usable and entry.name == "my_upload" and entry.outputs == "probabilities"
     assert entry.sha256 in artifacts._VERDICTS  # listing the new model takes this verdict, not a second validation
+
+
+# ----------------------------------------------------------------------------- not a file: refused by type and size before hashing
+
+
+@pytest.fixture
+def odd_files(tmp_path) -> Path:
+    """A models folder: mnist_cnn (a link to the committed one) beside a FIFO, a link to /dev/zero and a sparse
+    8 GB file, each named *.keras (the sparse file takes no disk space; nothing may read it)."""
+    folder = link_models(tmp_path / "models", ["mnist_cnn"])
+    os.mkfifo(folder / "fifo.keras")
+    (folder / "zero.keras").symlink_to("/dev/zero")
+    with open(folder / "sparse.keras", "wb") as f:
+        f.truncate(8 << 30)
+    return folder
+
+
+ODD_REASONS = {"fifo": "not a regular file", "zero": "not a regular file", "sparse": "over the"}
+
+
+def test_a_fifo_a_device_link_and_a_sparse_giant_are_refused_unread(odd_files, monkeypatch):
+    from digitlab.serving import runtime
+
+    opened = []
+    real_read = os.read
+    monkeypatch.setattr(os, "read", lambda fd, n: opened.append(os.readlink(f"/proc/self/fd/{fd}")) or real_read(fd, n))
+    for lister in (runtime.list_models, artifacts.list_models):
+        entries = {e.name: e for e in lister(odd_files)}
+        assert entries["mnist_cnn"].usable
+        for name, why in ODD_REASONS.items():
+            assert not entries[name].usable and why in entries[name].reason, entries[name].reason
+        with pytest.raises(artifacts.ModelError, match="limit for a model file"):
+            runtime.file_key(odd_files / "sparse.keras")
+    assert not [p for p in opened if Path(p).name in ("fifo.keras", "zero", "sparse.keras")], opened
+
+
+def test_the_predict_cli_lists_past_odd_files_and_refuses_them_by_path(odd_files, run_script, tmp_path, mnist_test):
+    from digitlab import files
+
+    x, y = mnist_test
+    picture = tmp_path / "digit.png"
+    picture.write_bytes(files.png_bytes(x[0]))
+    env = {"DIGITLAB_MODELS_DIR": str(odd_files)}
+    # timeout: a guard against the hang this test is about (the FIFO once blocked forever), not a timing claim
+    proc = run_script("evaluation/predict.py", picture, "--format", "json", env=env, timeout=300)
+    assert "model: mnist_cnn" in proc.stderr and json.loads(proc.stdout)["label"] == int(y[0])
+    for name, why in ODD_REASONS.items():
+        refused = run_script("evaluation/predict.py", picture, "--model", odd_files / f"{name}.keras", env=env, timeout=300, check=False)
+        assert refused.returncode == 2 and why in refused.stderr and not refused.stdout, (name, refused.stderr)
+
+
+# ----------------------------------------------------------------------------- a SavedModel that runs code while loading
+
+
+def _savedmodel_with_an_initialiser_that_writes(folder: Path, model, target: Path) -> Path:
+    """A SavedModel whose serving signature is a plain classifier, plus a resource whose initialiser, run by
+    ``tf.saved_model.load`` itself, writes ``target``."""
+    import tensorflow as tf
+
+    class Writes(tf.saved_model.experimental.TrackableResource):
+        def _create_resource(self):
+            return tf.raw_ops.VarHandleOp(dtype=tf.float32, shape=[], shared_name="digitlab_test_writes")
+
+        def _initialize(self):
+            tf.io.write_file(str(target), "written while loading")
+            return tf.raw_ops.AssignVariableOp(resource=self.resource_handle, value=1.0)
+
+    module = tf.Module()
+    module.model, module.resource = model, Writes()
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 28, 28], tf.float32, name="image")])
+    def serve(image):
+        return {"probabilities": module.model(tf.reshape(image, (-1, 28, 28, 1)))}
+
+    tf.saved_model.save(module, str(folder), signatures={"serving_default": serve})
+    target.unlink(missing_ok=True)  # saving ran the initialiser once
+    return folder
+
+
+def test_a_savedmodel_whose_initialiser_writes_a_file_is_refused_before_loading(committed_models, tmp_path, run_script, mnist_test):
+    from digitlab import files
+    from digitlab.serving import classifiers, export
+
+    baseline = next(e for e in committed_models if e.name == "mnist_baseline")
+    target = tmp_path / "written_while_loading.txt"
+    hostile = _savedmodel_with_an_initialiser_that_writes(tmp_path / "hostile_savedmodel", baseline.model, target)
+    assert "WriteFile" in classifiers.savedmodel_ops(hostile)
+    picture = tmp_path / "digit.png"
+    picture.write_bytes(files.png_bytes(mnist_test[0][0]))
+    proc = run_script("evaluation/predict.py", picture, "--model", hostile, check=False, timeout=300)
+    assert proc.returncode == 2 and "refused before loading" in proc.stderr and "WriteFile" in proc.stderr, proc.stderr
+    assert not target.exists(), "the initialiser ran"
+    # a SavedModel written by digitlab.serving.export holds save/restore ops for its checkpoint, never run by
+    # the loader: it is still served
+    good = export.to_savedmodel(baseline, tmp_path / "baseline_savedmodel")
+    assert not classifiers.savedmodel_ops(good) & classifiers._UNSAFE_TF_OPS
+    line = run_script("evaluation/predict.py", picture, "--model", good, "--format", "json", timeout=300)
+    assert json.loads(line.stdout)["label"] == int(mnist_test[1][0])

@@ -14,7 +14,7 @@ from support import MODELS, link_models
 
 from digitlab import files, preprocess
 from digitlab.models import artifacts
-from digitlab.serving import classifiers, gate, runtime
+from digitlab.serving import classifiers, gate, runtime, store
 
 N_PARITY = 300  # MNIST test digits per model (evaluation/serving.py --parity 10000 runs the whole split)
 
@@ -37,9 +37,9 @@ def test_served_predictions_are_the_keras_models_on_real_mnist_pngs(committed_mo
     keras_gate = gate.default()
     for entry in committed_models:
         served = runtime.load(entry.name, MODELS)
-        assert isinstance(served, runtime.ServedModel) and served.model is None
+        assert served.backend == "onnx" and served.model is None and served.gate.backend == "onnx"
         got = served.predict_prepared(prepared)
-        want = classifiers.Classifier(entry).predict_prepared(prepared, gate=keras_gate)
+        want = classifiers.Classifier(entry, "keras", keras_gate).predict_prepared(prepared)
         dp = np.abs(np.stack([p.probabilities for p in got]) - np.stack([p.probabilities for p in want])).max()
         assert dp <= 1e-5, f"{entry.name}: max |dp| {dp:.2g}"
         assert [p.label for p in got] == [p.label for p in want], entry.name
@@ -79,7 +79,7 @@ def _tiny_model(path):
     return model
 
 
-def test_a_dropped_in_model_is_converted_once_and_a_refused_file_is_remembered(tmp_path, monkeypatch):
+def test_a_dropped_in_model_is_listed_at_once_converted_on_first_use_and_a_refused_file_is_remembered(tmp_path, monkeypatch):
     models = tmp_path / "models"
     models.mkdir()
     model = _tiny_model(models / "mine.keras")
@@ -91,19 +91,41 @@ def test_a_dropped_in_model_is_converted_once_and_a_refused_file_is_remembered(t
         calls.append(command)
         return real_run(command, *args, **kwargs)
 
-    monkeypatch.setattr(runtime.subprocess, "run", counting_run)
+    monkeypatch.setattr(store.subprocess, "run", counting_run)
     first = {e.name: e for e in runtime.list_models(models)}
-    assert first["mine"].usable and first["mine"].outputs == "logits"
-    assert not first["broken"].usable and "broken.keras" in first["broken"].reason
-    assert len(calls) == 2
-    again = {e.name: e for e in runtime.list_models(models)}  # from the records: nothing converted again
-    assert len(calls) == 2 and again["broken"].reason == first["broken"].reason
+    assert first["mine"].usable and first["mine"].pending and first["mine"].outputs is None
+    assert "checked when first used" in first["mine"].headline()
+    assert not first["broken"].usable and first["broken"].reason.startswith("broken.keras: not a Keras 3 .keras archive")
+    assert calls == [], "listing converts nothing: the broken file is refused by the checks that need no TensorFlow"
     x = np.random.default_rng(0).random((5, 28, 28), dtype=np.float32)
     want = keras_softmax(model(x[..., None]).numpy())
-    got = runtime.load("mine", models).predict_proba(x)
-    assert np.abs(got - want).max() <= 1e-5
-    _tiny_model(models / "mine.keras")  # a new file version (new weights): converted again
-    assert runtime.list_models(models)[0].usable and len(calls) == 3
+    served = runtime.load("mine", models)  # first use: converted now
+    assert len(calls) == 1 and served.entry.outputs == "logits" and not served.entry.pending
+    assert np.abs(served.predict_proba(x) - want).max() <= 1e-5
+    again = {e.name: e for e in runtime.list_models(models)}  # from the records: nothing converted again
+    assert len(calls) == 1 and again["broken"].reason == first["broken"].reason
+    assert again["mine"].usable and not again["mine"].pending and again["mine"].outputs == "logits"
+    _tiny_model(models / "mine.keras")  # a new file version (new weights): pending again, converted on first use
+    assert runtime.list_models(models)[0].pending and len(calls) == 1
+    assert runtime.load(None, models).name == "mine" and len(calls) == 2
+
+
+def test_new_files_are_converted_in_the_background_within_the_size_budget(tmp_path, monkeypatch):
+    models = tmp_path / "models"
+    models.mkdir()
+    _tiny_model(models / "small.keras")
+    big = _tiny_model(models / "big.keras")
+    big.add_weight(shape=(40_000,), name="padding")  # the same network with a larger file: over the budget below
+    big.save(models / "big.keras")
+    assert (models / "big.keras").stat().st_size > (models / "small.keras").stat().st_size + 100_000
+    monkeypatch.setattr(store, "BACKGROUND_MAX_BYTES", (models / "small.keras").stat().st_size + 50_000)
+    monkeypatch.setattr(store, "_background", {"thread": None, "spent": 0.0})
+    listed = runtime.list_models(models, background=True)
+    assert all(e.pending for e in listed)
+    store._background["thread"].join(timeout=600)  # a guard, not a timing claim: the thread converts one file
+    after = {e.name: e for e in runtime.list_models(models)}
+    assert not after["small"].pending and after["small"].outputs == "logits"
+    assert after["big"].pending, "a file over the background's size budget waits for its first use"
 
 
 def keras_softmax(z):

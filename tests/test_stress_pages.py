@@ -22,6 +22,7 @@ from digitlab.evaluation import inspect_input, leaderboard, robustness
 from digitlab.models import artifacts
 from digitlab.report import tables
 from digitlab.serving import abstain
+from digitlab.serving.classifiers import predictions
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app"
@@ -162,8 +163,8 @@ def test_predict_cli_abstains_on_non_digits_and_not_on_mnist(run_script, tmp_pat
         assert isinstance(line["abstain"], bool) and line["reason"]
         prepared = preprocess.prepare(line["path"])  # the CLI's decision: the card's threshold and the digit gate
         raw = model.predict_proba(prepared.image[None])[0] if prepared.image is not None else np.zeros(10)
-        decision = abstain.decide(raw, calibrated.card, image=prepared.image)
-        assert line["abstain"] == (decision[0] is None), line
+        decision = predictions(raw, calibrated.card, None if prepared.image is None else prepared.image[None], model.gate)[0]
+        assert line["abstain"] == decision.abstain, line
         if line["label"] is None:
             assert line["abstain"] and line["reason"] == "no ink" and line["runner_up"] is None
         else:
@@ -203,7 +204,7 @@ def test_home_not_sure_on_a_non_digit_then_robustness_on_the_drawing(committed_m
     for _, ink in non_digit_inks(mnist_test[0][5000:], 60, seed=5):  # drawn black on the light canvas, as a user would
         picture = synthetic.canvas_picture(ink, 280)  # any uint8 ink -> opaque black-on-white RGBA
         pred = clf.predict_picture(picture, invert="yes")
-        if pred.label is not None and abstain.decide(pred.raw_probabilities, best.card)[0] is None:
+        if pred.label is not None and predictions(pred.raw_probabilities, best.card)[0].abstain:
             chosen = (picture, pred)
             break
     assert chosen is not None, f"{best.name} is confident on 60 letters, shapes and overlaid digits"
@@ -224,7 +225,7 @@ def test_home_not_sure_on_a_non_digit_then_robustness_on_the_drawing(committed_m
     assert "Input: the drawing on Home" in texts(at.caption)
     assert "No digit drawn" not in texts(at.info)
     tiles = captions(at)
-    assert tiles[0] == f"clean → {pred.label} ({pred.confidence:.0%})", "the sweep starts from the drawing itself"
+    assert tiles[0] == f"clean → {pred.label} ({pred.confidence:.0%}), not sure", "the sweep starts from the drawing itself, judged as on Home"
     assert not [c for c in tiles if c.startswith("ε ")], "no attack (and no TensorFlow) until asked for"
     at.toggle(key="rob_attack").set_value(True).run()
     no_exception(at)

@@ -11,7 +11,7 @@ from digitlab import data
 from digitlab.evaluation import attacks, inspect_input, robustness
 from digitlab.paths import shown
 from digitlab.report import plots
-from digitlab.serving import abstain
+from digitlab.serving import classifiers
 
 FAMILIES = {"suite": "Severity suite", "mnist_c": "MNIST-C-style"}
 LIVE_SIZES = (100, 200, 500, 1000)  # MNIST test digits for a live measurement (~1 s per 1,000 digits and level)
@@ -48,11 +48,11 @@ def examples_png(image) -> bytes:
     return plots.corruption_examples_png(image, robustness.examples(image), robustness.SUITE, robustness.MNIST_C)
 
 
-def tiles(rows: list[dict], caption, card: dict | None) -> None:
-    """A row of perturbed (28, 28) digits, each captioned with what the model says (calibrated, as on Home)."""
-    for col, r in zip(st.columns(len(rows)), rows):
-        p = abstain.calibrated(r["probabilities"], card)
-        col.image(inspect_input.enlarge(r["image"], TILE), caption=f"{caption(r)} → {int(p.argmax())} ({float(p.max()):.0%})")
+def tiles(rows: list[dict], caption, clf) -> None:
+    """A row of perturbed (28, 28) digits, each captioned with its Prediction as on Home (calibrated, abstain rule)."""
+    preds = classifiers.predictions([r["probabilities"] for r in rows], clf.entry.card, [r["image"] for r in rows], clf.gate)
+    for col, r, p in zip(st.columns(len(rows)), rows, preds):
+        col.image(inspect_input.enlarge(r["image"], TILE), caption=f"{caption(r)} → {p.label} ({p.confidence:.0%})" + (", not sure" if p.refused else ""))
 
 
 common.page("Robustness", "🛡️")
@@ -142,7 +142,7 @@ else:
     image, origin = xs[0], f"MNIST test digit #{int(index)} (a {int(ys[0])})"
 
 st.caption(f"Input: {origin}. Each picture: severity → prediction (confidence) of **{clf.name}**.")
-tiles(digit_sweep(key, image, name, family, clf.predict_proba), lambda r: "clean" if r["level"] == 0 else f"{r['level']:g}", clf.entry.card)
+tiles(digit_sweep(key, image, name, family, clf.predict_proba), lambda r: "clean" if r["level"] == 0 else f"{r['level']:g}", clf)
 if st.toggle("Show this digit under every corruption and level", key="rob_examples"):
     st.image(examples_png(image))
 
@@ -153,4 +153,4 @@ if st.toggle("Attack this digit (loads TensorFlow the first time: ~10 s)", key="
     keras_clf = common.classifier(clf.entry, keras=True)
     for attack, title in ATTACKS.items():
         st.markdown(f"**{title}**")
-        tiles(digit_attack(key, image, attack, keras_clf.model), lambda r: "clean" if r["eps"] == 0 else f"ε {r['eps']:g}", clf.entry.card)
+        tiles(digit_attack(key, image, attack, keras_clf.model), lambda r: "clean" if r["eps"] == 0 else f"ε {r['eps']:g}", clf)

@@ -165,7 +165,8 @@ def usable_models(models_dir: Path = MODELS_DIR, names: list[str] | None = None)
         return artifacts.select(names, models_dir)
     from digitlab.serving import runtime
 
-    return [e for e in runtime.list_models(models_dir) if e.usable]  # from the cards: no model loaded to list them
+    # from the cards: no model loaded to list them; one not checked yet (pending) is checked here, as measuring it would
+    return [e for e in runtime.list_models(models_dir) if e.usable and (not e.pending or artifacts.inspect(e.path).usable)]
 
 
 def table(models_dir: Path = MODELS_DIR, settings: Settings = Settings(), refresh: bool = False, cache_dir: Path = CACHE_DIR,

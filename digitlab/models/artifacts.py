@@ -54,7 +54,11 @@ from digitlab.paths import MODELS_DIR, RUNS_DIR, shown
 MODEL_SUFFIX = ".keras"
 MiB = 1 << 20
 MAX_CARD_BYTES = 4 * MiB
-MAX_MODEL_BYTES = 50 * MiB  # larger files are refused before anything reads them (uploads: before Keras sees them)
+# Larger files are refused by their size before a byte is read or hashed (uploads: before Keras sees them).  Generous on
+# purpose: the largest committed model (mnist_robust, 3.3 M parameters) is 13 MB, and a model at MAX_PARAMS (10 M
+# float32 weights, 40 MB) still fits; a sparse 8 GB file named x.keras must never be read (hashing it first cost
+# 92 s and 709 MB).
+MAX_MODEL_BYTES = 50 * MiB
 # What a .keras archive may unpack to.  The committed models: config.json 2.6-70 kB, weights 47 kB-1.3 MB.
 MEMBER_LIMITS = {"metadata.json": 64 * 1024, "config.json": 8 * MiB, "model.weights.h5": 160 * MiB, "model.weights.npz": 160 * MiB}
 MAX_ASSET_BYTES = 16 * MiB  # assets/ (lookup vocabularies and the like), all together
@@ -89,13 +93,14 @@ class ModelEntry:
     model: object = field(default=None, repr=False, compare=False)  # the keras.Model when usable, loaded on first use
     sha256: str | None = field(default=None, repr=False, compare=False)  # of the bytes validated
     params: int | None = field(default=None, repr=False, compare=False)  # from the validation's dry build
+    pending: bool = False  # listed from its card and a quick look at the archive; fully checked on first use
 
     def headline(self) -> str:
         """One line for pickers: test accuracy, parameters and size from the card."""
         if not self.usable:
             return f"{self.name} (unusable: {self.reason})"
         if not self.card:
-            return f"{self.name} (no model card)"
+            return f"{self.name} (no model card{', checked when first used' if self.pending else ''})"
         m = self.card.get("metrics", {})
         acc = m.get("test_accuracy")
         parts = [self.name]
@@ -103,6 +108,8 @@ class ModelEntry:
             parts.append(f"test {acc:.2%}")
         if self.card.get("params") is not None:
             parts.append(f"{self.card['params']:,} params")
+        if self.pending:
+            parts.append("checked when first used")
         return " · ".join(parts)
 
 
@@ -260,12 +267,11 @@ def read_card(model_path: Path) -> dict | None:
     return card if isinstance(card, dict) else None
 
 
-def read_model_file(path: Path) -> bytes:
-    """A model file's bytes, read once: only a regular file (links followed) of at most MAX_MODEL_BYTES.
-
-    Opened without blocking, so a FIFO named ``x.keras`` is refused instead of waiting for a writer;
-    a folder, a device (``/dev/zero``) or a socket is refused by what it is, a larger file by its size
-    before any byte is read."""
+def _open_model_file(path: Path) -> tuple[int, os.stat_result]:
+    """An open descriptor on a model file and its stat, after the checks that need no byte of it: a
+    regular file (links followed) of 1 to MAX_MODEL_BYTES bytes.  Opened without blocking, so a FIFO
+    named ``x.keras`` is refused instead of waiting for a writer; a folder, a device (a link to
+    ``/dev/zero``) or a socket is refused by what it is, a larger (or sparse) file by its size."""
     path = Path(path)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -281,23 +287,54 @@ def read_model_file(path: Path) -> bytes:
             raise ModelError(f"{path.name}: empty file")
         if st.st_size > MAX_MODEL_BYTES:
             raise ModelError(f"{path.name}: {_size(st.st_size)} is over the {_size(MAX_MODEL_BYTES)} limit for a model file")
-        chunks, left = [], MAX_MODEL_BYTES + 1
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
+def _read_bounded(fd: int, path: Path, chunk_size: int = MiB):
+    """The bytes of an open model file in chunks, at most MAX_MODEL_BYTES of them (a file may grow while read)."""
+    left = MAX_MODEL_BYTES + 1
+    try:
         while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
+            chunk = os.read(fd, min(left, chunk_size))
             if not chunk:
-                break
-            chunks.append(chunk)
+                return
             left -= len(chunk)
+            if left <= 0:
+                raise ModelError(f"{path.name}: over the {_size(MAX_MODEL_BYTES)} limit for a model file (it grew while read)")
+            yield chunk
     except OSError as e:
         raise ModelError(f"{path.name}: cannot be read ({e.strerror})") from e
+
+
+def read_model_file(path: Path) -> bytes:
+    """A model file's bytes, read once: only a regular file (links followed) of at most MAX_MODEL_BYTES
+    (``_open_model_file``: type and size are checked before any byte is read)."""
+    path = Path(path)
+    fd, _ = _open_model_file(path)
+    try:
+        data = b"".join(_read_bounded(fd, path))
     finally:
         os.close(fd)
-    data = b"".join(chunks)
-    if len(data) > MAX_MODEL_BYTES:
-        raise ModelError(f"{path.name}: over the {_size(MAX_MODEL_BYTES)} limit for a model file (it grew while read)")
     if not data:
         raise ModelError(f"{path.name}: empty file")
     return data
+
+
+def model_file_sha256(path: Path) -> str:
+    """"sha256:<hex>" of a model file, streamed, after the same type and size checks as ``read_model_file``:
+    a FIFO, a link to a device or a sparse 8 GB file is refused (ModelError) before it is hashed."""
+    path = Path(path)
+    fd, _ = _open_model_file(path)
+    h = hashlib.sha256()
+    try:
+        for chunk in _read_bounded(fd, path):
+            h.update(chunk)
+    finally:
+        os.close(fd)
+    return "sha256:" + h.hexdigest()
 
 
 _ASSET_NAME = re.compile(r"^assets/(?:[A-Za-z0-9_.-]+/)*[A-Za-z0-9_.-]*$")
@@ -666,6 +703,12 @@ def _checked(data: bytes, suffix: str) -> tuple[Cost | None, object | None]:
     return cost, dry
 
 
+def quick_check(data: bytes) -> None:
+    """The checks of a ``.keras`` file's bytes that need no Keras and no TensorFlow (milliseconds): the
+    archive (``check_archive``) and its config (``check_config``).  Raises ModelError with the cause."""
+    check_config(check_archive(data))
+
+
 def _check_h5_file(data: bytes) -> None:
     """A legacy ``.h5`` model (given by path to the CLI; never listed or uploaded): its config and arrays."""
     import h5py
@@ -700,13 +743,16 @@ def load_model(path: Path):
     """``keras.saving.load_model`` with safe mode on, after every check above; every failure becomes
     ModelError with a reason that starts with the file's name."""
     path = Path(path)
-    data = read_model_file(path)
-    suffix = MODEL_SUFFIX if path.suffix != ".h5" else ".h5"
+    return _load_checked(read_model_file(path), MODEL_SUFFIX if path.suffix != ".h5" else ".h5", path.name)
+
+
+def _load_checked(data: bytes, suffix: str, name: str):
+    """Every check, then Keras, on a file's bytes; a refusal's reason starts with the file's ``name``."""
     try:
         _checked(data, suffix)
         return _keras_load(data, suffix)
     except ModelError as e:
-        raise ModelError(f"{path.name}: {e}") from e
+        raise ModelError(f"{name}: {e}") from e
 
 
 def _sha256(data: bytes) -> str:
@@ -781,23 +827,47 @@ def _write_cached(sha: str, key: dict, verdict: dict) -> None:
         atomic_write_json(_cache_file(sha), {"key": key, "verdict": verdict})
 
 
-def _entry(path: Path, card: dict | None, verdict: dict, model=None) -> ModelEntry:
+def card_refusal(path: Path, card: dict | None) -> str | None:
+    """Why the model at ``path`` is refused for its card (``cards.validate``: a value some code reads has
+    the wrong type or range), or None.  A model is never used with a card the code cannot trust: a
+    temperature of "abc" would break every prediction, a test_accuracy of 7 would make it the default."""
+    if card is None:
+        return None
+    try:
+        cards.validate(card)
+    except cards.CardError as e:
+        return f"{Path(path).name}: its card {Path(path).with_suffix('.json').name} is refused: {e}"
+    return None
+
+
+def make_entry(path: Path, card: dict | None, usable: bool, reason: str | None = None, layout: str | None = None,
+          outputs: str | None = None, **loaded) -> ModelEntry:
+    """The one way an entry is made from a file, its card and a verdict on the file: a card that
+    ``card_refusal`` refuses makes the model unusable (the card is dropped, the reason says why), so
+    no listing, page or prediction reads its values."""
+    path = Path(path)
     name = path.name[: -len(MODEL_SUFFIX)] if path.name.endswith(MODEL_SUFFIX) else path.stem
+    refused = card_refusal(path, card)
+    if refused is not None:
+        return ModelEntry(name, path, None, False, refused, layout, outputs)
+    return ModelEntry(name, path, card, usable, reason, layout, outputs, **loaded)
+
+
+def _entry(path: Path, card: dict | None, verdict: dict, model=None) -> ModelEntry:
     reason = None if verdict["usable"] else f"{path.name}: {verdict['reason']}"
-    return ModelEntry(name, path, card, verdict["usable"], reason, verdict["layout"], verdict["outputs"], model,
-                      verdict["sha256"], verdict["params"])
+    return make_entry(path, card, verdict["usable"], reason, verdict["layout"], verdict["outputs"], model=model,
+                 sha256=verdict["sha256"], params=verdict["params"])
 
 
 def inspect(path: Path) -> ModelEntry:
     """Check one model file (or take its cached verdict); never raises.  The model is attached when
     this call loaded it, else loaded on first use of ``entry.model``."""
     path = Path(path)
-    name = path.name[: -len(MODEL_SUFFIX)] if path.name.endswith(MODEL_SUFFIX) else path.stem
     card = read_card(path)
     try:
         data = read_model_file(path)  # not cached: a missing or unreadable file may be back next time
     except ModelError as e:
-        return ModelEntry(name, path, card, False, str(e))
+        return make_entry(path, card, False, str(e))
     verdict, model = _verdict(data, ".h5" if path.suffix == ".h5" else MODEL_SUFFIX)
     return _entry(path, card, verdict, model)
 
@@ -815,81 +885,90 @@ def _load_entry(entry: ModelEntry):
         entry.layout, entry.outputs, entry.sha256, entry.params = verdict["layout"], verdict["outputs"], sha, verdict["params"]
         if model is not None:
             return model
+    return _load_checked(data, suffix, path.name)
+
+
+def _judged(path: Path) -> ModelEntry:
+    """A listed file judged by this module's validation: read and hashed only when its (device, inode,
+    mtime, size) changed, validated only when its sha256 has no verdict yet (INSPECTION_CACHE); no
+    model is loaded.  Never raises."""
     try:
-        _checked(data, suffix)
-        return _keras_load(data, suffix)
-    except ModelError as e:
-        raise ModelError(f"{path.name}: {e}") from e
-
-
-def list_models(models_dir: Path = MODELS_DIR) -> list[ModelEntry]:
-    """Every ``*.keras`` in ``models_dir``, usable first (best test accuracy first), then unusable.
-
-    From the cards and the cached verdicts: a file is read and hashed only when its (device, inode,
-    mtime, size) changed, validated only when its sha256 has no verdict yet (INSPECTION_CACHE), and
-    no model is loaded.  Never raises for one bad entry (a dangling link, a FIFO, a folder named
-    x.keras are listed as unusable with the reason).
-    """
-    models_dir = Path(models_dir)
-    entries = []
-    for path in sorted(models_dir.glob(f"*{MODEL_SUFFIX}")):
-        if path.name.startswith("."):
-            continue  # temp files of an in-progress atomic save
-        name = path.name[: -len(MODEL_SUFFIX)]
+        st = path.stat()
+    except OSError as e:  # a dangling symlink, a loop, or a file deleted while listing: say so, list the others
+        return make_entry(path, None, False, f"{path.name}: cannot be read ({e.strerror})")
+    card = read_card(path) if stat.S_ISREG(st.st_mode) else None  # cards are cheap and may change on their own
+    key = (str(path), st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+    sha = _SHAS.get(key)
+    verdict = _VERDICTS.get(sha) if sha else None
+    if verdict is None:
         try:
-            st = path.stat()
-        except OSError as e:  # a dangling symlink, a loop, or a file deleted while listing: say so, list the others
-            entries.append(ModelEntry(name, path, None, False, f"{path.name}: cannot be read ({e.strerror})"))
-            continue
-        card = read_card(path) if stat.S_ISREG(st.st_mode) else None  # cards are cheap and may change on their own
-        key = (str(path), st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
-        sha = _SHAS.get(key)
-        verdict = _VERDICTS.get(sha) if sha else None
-        if verdict is None:
-            try:
-                data = read_model_file(path)
-            except ModelError as e:
-                entries.append(ModelEntry(name, path, card, False, str(e)))
-                continue
-            verdict, _ = _verdict(data)  # the model loaded by a fresh validation is dropped: listing keeps none
-            _SHAS[key] = verdict["sha256"]
-        entries.append(_entry(path, card, verdict))
-    return sorted(entries, key=lambda e: (not e.usable, -_test_accuracy(e), e.name))
+            data = read_model_file(path)
+        except ModelError as e:
+            return make_entry(path, card, False, str(e))
+        verdict, _ = _verdict(data)  # the model loaded by a fresh validation is dropped: listing keeps none
+        _SHAS[key] = verdict["sha256"]
+    return _entry(path, card, verdict)
 
 
-def _test_accuracy(e: ModelEntry) -> float:
-    acc = ((e.card or {}).get("metrics") or {}).get("test_accuracy")
-    return float(acc) if isinstance(acc, (int, float)) else -1.0
+def list_models(models_dir: Path = MODELS_DIR, judge=None) -> list[ModelEntry]:
+    """Every ``*.keras`` in ``models_dir``, usable first (best test accuracy on the card first), then
+    unusable, each with its reason; never raises for one bad entry (a dangling link, a FIFO, a folder
+    named x.keras, a bad card are listed as unusable with the reason).
+
+    judge: how one file becomes an entry (path -> ModelEntry, never raising; ``judge(path, now=True)``
+    must judge it fully, for ``resolve`` and ``best_model``); default this module's validation, from the
+    cards and the cached verdicts (``_judged``).  Serving passes its own (``serving.classifiers.judge``:
+    the ONNX conversion records, and a ``pending`` entry for a file not converted yet), so one lister
+    orders every listing."""
+    judge = judge or _judged
+    entries = [judge(path) for path in sorted(Path(models_dir).glob(f"*{MODEL_SUFFIX}"))
+               if not path.name.startswith(".")]  # hidden: temp files of an in-progress atomic save
+    # a model only listed from its card (``pending``) comes after every checked one: it is never the default
+    # while a checked model exists
+    return sorted(entries, key=lambda e: (not e.usable, e.pending, -card_accuracy(e), e.name))
 
 
-def best_model(models_dir: Path = MODELS_DIR) -> ModelEntry:
-    """The usable model with the best test accuracy on its card."""
-    usable = [e for e in list_models(models_dir) if e.usable]
-    if not usable:
-        raise ModelError(f"no usable model in {models_dir}; train one with training/train_cnn.py")
-    return usable[0]
+def card_accuracy(e: ModelEntry) -> float:
+    """The test accuracy on an entry's card (-1 without one): how listings rank models."""
+    metrics = (e.card or {}).get("metrics")
+    acc = metrics.get("test_accuracy") if isinstance(metrics, dict) else None
+    return float(acc) if isinstance(acc, (int, float)) and not isinstance(acc, bool) else -1.0
 
 
-def resolve(name_or_path: str | None, models_dir: Path = MODELS_DIR) -> ModelEntry:
-    """A model by name in ``models_dir``, by file path, or (None) the best one; raises ModelError."""
+
+def best_model(models_dir: Path = MODELS_DIR, judge=None) -> ModelEntry:
+    """The usable model with the best test accuracy on its card (``list_models``' first); a ``pending`` one
+    is checked now (``judge(path, now=True)``) and skipped when that refuses it."""
+    for e in (e for e in list_models(models_dir, judge) if e.usable):
+        if e.pending:
+            e = judge(e.path, now=True)
+        if e.usable:
+            return e
+    raise ModelError(f"no usable model in {models_dir}; train one with training/train_cnn.py")
+
+
+def resolve(name_or_path: str | None, models_dir: Path = MODELS_DIR, judge=None) -> ModelEntry:
+    """A model by name in ``models_dir``, by file path, or (None) the best one; raises ModelError.
+    A path that names something other than a folder is judged whatever it is (a FIFO or a link to a
+    device is refused by its type, unread); ``judge`` as in ``list_models``."""
     if name_or_path is None:
-        return best_model(models_dir)
+        return best_model(models_dir, judge)
     p = Path(name_or_path)
-    if not p.is_file():
+    if p.is_dir() or not os.path.lexists(p):
         p = Path(models_dir) / f"{name_or_path}{MODEL_SUFFIX}"
-    if not p.is_file():
-        known = [e.name for e in list_models(models_dir)]
+    if not os.path.lexists(p):
+        known = [e.name for e in list_models(models_dir, judge)]
         raise ModelError(f"no model {name_or_path!r}: not a file, and not one of {known}")
-    entry = inspect(p)
+    entry = judge(p, now=True) if judge else inspect(p)
     if not entry.usable:
         raise ModelError(f"model {entry.name} is unusable: {entry.reason}")
     return entry
 
 
-def select(names: list[str] | None, models_dir: Path = MODELS_DIR) -> list[ModelEntry]:
+def select(names: list[str] | None, models_dir: Path = MODELS_DIR, judge=None) -> list[ModelEntry]:
     """Models named on a command line (names or files), or every usable model; raises ModelError
     when a name is unknown or unusable, or when there is nothing to use."""
-    entries = [resolve(n, models_dir) for n in names] if names else [e for e in list_models(models_dir) if e.usable]
+    entries = [resolve(n, models_dir, judge) for n in names] if names else [e for e in list_models(models_dir, judge) if e.usable]
     if not entries:
         raise ModelError(f"no usable model in {models_dir}; train one with training/train_cnn.py")
     return entries

@@ -1,11 +1,20 @@
 """Model cards: what a card records and how, in one place.
 
-A card (``models/<name>.json``, beside ``<name>.keras``) is written only by code: the training run,
-the ensemble builder, the weight interpolation, the digit gate, fine-tuning, the hyperparameter search, calibration, the
-attack measurement and ``promote``.  ``KEYS`` lists every top-level key any of them writes, and
-``check`` refuses a card with any other key (``artifacts`` calls it on every write), so a card can
-hold nothing that was edited in by hand; ``tests/test_cards.py`` checks every committed card.
+A card (``models/<name>.json``, beside ``<name>.keras``) is written only by code, and every writer makes
+it with ``build``: the training run, the ensemble builder, the weight interpolation, the digit gate,
+fine-tuning, the export report; calibration, the attack measurement, the hyperparameter search and
+``promote`` add their section to an existing card through ``artifacts.update_card``/``promote``.
+``KEYS`` lists every top-level key any of them writes, and ``check`` refuses a card with any other key
+or with a value the code cannot use (``build``, ``artifacts.save_model``, ``update_card`` and ``promote``
+call it), so a card can hold nothing that was edited in by hand; ``tests/test_cards.py`` checks every
+committed card.  ``validate`` checks those values (``READ_CHECKS``), on write and again on read (a card
+on disk may have been edited since).
 
+A new key: add its line to ``KEYS`` (who writes it); if some code reads its value, add a check to
+``READ_CHECKS`` too.  A key inside "config" (a config dataclass's field) needs neither: the section is
+the writer's config, whole.
+
+    build(fields)     a new card: the writer's fields + provenance(), checked and validated
     command_line()    the full command that made a model (script path from the repo root + every flag)
     provenance()      library versions, preprocessing version, input format, date
     data_summary(d)   where MNIST came from, its fingerprint, the split sizes
@@ -14,6 +23,8 @@ hold nothing that was edited in by hand; ``tests/test_cards.py`` checks every co
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import platform
 import re
 import shlex
@@ -60,6 +71,7 @@ KEYS = {
     "calibration": "evaluation/calibrate.py --write-card",
     "adversarial": "training/train_robust.py, evaluation/attack.py --write-card",
     "promoted": "models.artifacts.promote (training/promote.py)",
+    "export": "serving.export.write_report: the files exported beside a copy of the card (evaluation/export.py), never in models/",
 }
 # The "adversarial" section: attacks.headline's figures plus how they were measured.
 ADVERSARIAL_KEYS = {"n", "pgd_steps", "restarts", "clean_accuracy", "seconds", "command", "sanity"}  # sanity: attack.py's report, its checks' verdicts
@@ -67,11 +79,111 @@ HEADLINE_KEY = re.compile(r"^(fgsm|pgd\d+(_margin)?)_eps[0-9.]+$")
 
 
 class CardError(ValueError):
-    """A card with a key no code writes."""
+    """A card with a key no code writes, or (``validate``) a value the code that reads it cannot use."""
+
+
+# ----------------------------------------------------------------------------- reading
+#
+# A card on disk may have been edited, truncated or written by someone else, and the code trusts what it
+# reads there: the listing sorts by metrics.test_accuracy (the best one becomes the default model), every
+# prediction divides by calibration.temperature and compares with the abstain threshold, the gate reads
+# its threshold.  ``validate`` checks the value of every key some code reads, so a bad card makes its own
+# model unusable with a reason (artifacts.list_models, artifacts.inspect, serving.runtime) instead of
+# crashing the listing or every prediction.  To make a new key's value safe to read, add a check to
+# READ_CHECKS (keys nobody reads need none; every key still needs its line in KEYS above).
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _fraction(v) -> str | None:
+    return None if _is_number(v) and 0 <= v <= 1 else f"{_shown(v)} is not a number in [0, 1]"
+
+
+def _count(v) -> str | None:
+    return None if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else f"{_shown(v)} is not a whole number >= 0"
+
+
+def _seconds(v) -> str | None:
+    return None if _is_number(v) and v >= 0 else f"{_shown(v)} is not a number of seconds >= 0"
+
+
+def _text(v) -> str | None:
+    return None if isinstance(v, str) else f"{_shown(v)} is not a text"
+
+
+def _section(v) -> str | None:
+    return None if isinstance(v, dict) else f"{_shown(v)} is not an object"
+
+
+def _metrics(v) -> str | None:
+    if not isinstance(v, dict):
+        return f"{_shown(v)} is not an object"
+    for k, x in v.items():  # accuracies, F1 and agreement are fractions; the listing sorts by test_accuracy
+        if any(word in k for word in ("accuracy", "f1", "agreement")) and x is not None and (why := _fraction(x)):
+            return f".{k}: {why}"
+    return None
+
+
+def _calibration(v) -> str | None:
+    if not isinstance(v, dict):
+        return f"{_shown(v)} is not an object"
+    t = v.get("temperature")
+    if t is not None and not (_is_number(t) and t > 0):
+        return f".temperature: {_shown(t)} is not a positive finite number"
+    rule = v.get("abstain")
+    if rule is not None:
+        if not isinstance(rule, dict):
+            return f".abstain: {_shown(rule)} is not an object"
+        if rule.get("threshold") is not None and (why := _fraction(rule["threshold"])):
+            return f".abstain.threshold: {why}"
+    return None
+
+
+def _members(v) -> str | None:
+    return None if isinstance(v, list) and all(isinstance(m, dict) for m in v) else f"{_shown(v)} is not a list of member cards"
+
+
+# key -> check of its value (None: fine; else why not).  A key absent or null is not checked.
+READ_CHECKS = {
+    "name": _text,
+    "builder": _text,
+    "config": _section,
+    "metrics": _metrics,
+    "calibration": _calibration,
+    "threshold": _fraction,  # the digit gate's
+    "params": _count,
+    "file_bytes": _count,
+    "epochs_run": _count,
+    "train_seconds": _seconds,
+    "total_seconds": _seconds,
+    "members": _members,
+    "interpolation": _section,
+    "adversarial": _section,
+}
+
+
+def _shown(v) -> str:
+    text = json.dumps(v, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def validate(card) -> dict:
+    """Raise CardError (saying which key and why) unless every value some code reads from ``card`` has the
+    type and range that code needs; returns the card.  Keys are not checked here (``check`` is, on write):
+    a card written by a newer version may carry a key this one does not know and is still usable."""
+    if not isinstance(card, dict):
+        raise CardError(f"a card is a JSON object, not {type(card).__name__}")
+    for key, check_value in READ_CHECKS.items():
+        if card.get(key) is not None and (why := check_value(card[key])):
+            raise CardError(f"{key}{why}" if why.startswith(".") else f"{key}: {why}")
+    return card
 
 
 def check(card: dict) -> dict:
-    """Raise CardError unless every key of ``card`` is one the code writes; returns the card."""
+    """Raise CardError unless every key of ``card`` is one the code writes and every value some code reads
+    is usable (``validate``); returns the card.  Every write of a card goes through it."""
     unknown = sorted(set(card) - set(KEYS))
     if unknown:
         raise CardError(f"card keys {unknown} are written by no code (known: digitlab.models.cards.KEYS)")
@@ -79,7 +191,17 @@ def check(card: dict) -> dict:
     odd = sorted(k for k in adversarial if k not in ADVERSARIAL_KEYS and not HEADLINE_KEY.match(k))
     if odd:
         raise CardError(f"card section 'adversarial' has keys {odd} that no code writes")
-    return card
+    return validate(card)
+
+
+def build(fields: dict) -> dict:
+    """A new card: ``fields`` (the writer's own keys) completed with ``provenance()`` (a key the writer gives
+    is kept), then ``check``ed (only keys in KEYS, values every reader can use); raises
+    CardError before anything is written.  The one way any code makes a card."""
+    card = dict(fields)
+    for key, value in provenance().items():
+        card.setdefault(key, value)
+    return check(card)
 
 
 def command_line(argv: list[str] | None = None, script: str | None = None) -> str | None:

@@ -200,15 +200,16 @@ def reliability_png(report: dict, model: str) -> bytes:
     return _png(fig)
 
 
-def non_digits_png(details: list[str], images: np.ndarray, decisions: list[tuple[int | None, str]], title: str, cols: int = 10) -> bytes:
-    """Gallery of non-digit pictures: what the model saw (28x28), captioned with the decision
+def non_digits_png(details: list[str], images: np.ndarray, predictions: list, title: str, cols: int = 10) -> bytes:
+    """Gallery of non-digit pictures: what the model saw (28x28), captioned with its ``Prediction``
     ("-" abstained, or the digit it claimed) and what the picture was."""
     n = len(details)
     tiles = [list(images[i : i + cols]) for i in range(0, n, cols)]
     m = mosaic(tiles, pad=16)
     fig, ax = plt.subplots(figsize=(m.shape[1] / 30, m.shape[0] / 30))
     ax.imshow(m, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    for i, (detail, (label, _)) in enumerate(zip(details, decisions)):
+    for i, (detail, p) in enumerate(zip(details, predictions)):
+        label = None if p.abstain else p.label
         r, c = divmod(i, cols)
         x0, y0 = 16 + c * 44, 16 + r * 44
         ax.text(x0 + 14, y0 - 2, "-" if label is None else f"{label}", ha="center", fontsize=7, color="green" if label is None else "crimson")

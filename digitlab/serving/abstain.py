@@ -14,6 +14,7 @@ Which rule applies to which model:
 Temperature scaling divides the logits by T; because log p = z - logsumexp(z), dividing the
 log-probabilities by T gives exactly softmax(z / T), so the rule works from the probabilities a
 classifier returns.  How T and the thresholds are fitted and measured: ``digitlab.evaluation.calibration``.
+Every caller gets the rule's verdicts as ``Prediction``s through ``serving.classifiers.predictions``.
 """
 
 from __future__ import annotations
@@ -58,37 +59,20 @@ def calibrated(probs: np.ndarray, card: dict | None) -> np.ndarray:
     return apply_temperature(probs, t) if t else np.asarray(probs, np.float32)
 
 
-def decide(probs: np.ndarray, card: dict | None, *, image: np.ndarray | None = None, gate=None) -> tuple[int | None, str]:
-    """One prediction's (10,) probabilities + the model card -> (label, or None to abstain; reason).
-
-    image: the (28, 28) model input the probabilities came from (``Prepared.image``); when given,
-    the digit gate also judges it.  gate: anything with ``score(images)`` and ``threshold``, a
-    ``serving.gate.Gate`` or ``serving.runtime.ServedGate`` (None: the committed one; False: none).
-    All-zero probabilities (the picture had no ink) give (None, "no ink").  See the module docstring
-    for which rule applies to which model.
-    """
-    probs = np.asarray(probs, np.float64).reshape(1, -1)
-    images = None if image is None else np.asarray(image, np.float32).reshape(1, 28, 28)
-    return decide_batch(probs, card, images, gate)[0]
-
-
-def decide_batch(probs: np.ndarray, card: dict | None, images: np.ndarray | None = None, gate=None) -> list[tuple[int | None, str]]:
-    """``decide`` for (N, 10) probabilities and their (N, 28, 28) inputs, with one gate forward pass."""
-    return [(None if j.abstain else j.label, j.message) for j in judge(probs, card, images, gate)]
-
-
 def judge(probs: np.ndarray, card: dict | None, images: np.ndarray | None = None, gate=None) -> list[Judgement]:
-    """The rule itself: one ``Judgement`` per row of (N, 10) probabilities (and their (N, 28, 28) inputs)."""
+    """The rule itself: one ``Judgement`` per row of (N, 10) probabilities.
+
+    images: their (N, 28, 28) model inputs, for the digit gate; gate: a ``serving.gate.Gate`` (anything
+    with ``score(images)`` and ``threshold``), or None for none (with images given, the reason then
+    says the gate is unavailable).  Callers go through ``serving.classifiers.predictions``, which
+    turns these verdicts into ``Prediction``s; all-zero probabilities (no ink) give "no ink"."""
     probs = np.asarray(probs, np.float64).reshape(-1, 10)
     inked = probs.sum(1) > 0
     p = calibrated(probs, card)
     threshold = ((((card or {}).get("calibration") or {}).get("abstain")) or {}).get("threshold")
     p_digit, gate_note = None, ""
     if images is not None:
-        from digitlab.serving import gate as gate_module
-
-        g = gate_module.default() if gate is None else (gate or None)  # False: no gate
-        if g is None:
+        if gate is None:
             gate_note = "; digit gate unavailable"
         else:
             images = np.asarray(images, np.float32).reshape(-1, 28, 28)
@@ -96,8 +80,8 @@ def judge(probs: np.ndarray, card: dict | None, images: np.ndarray | None = None
                 raise ValueError(f"{len(images)} images for {len(probs)} predictions")
             p_digit = np.ones(len(probs))
             if inked.any():
-                p_digit[inked] = g.score(images[inked])
-            gate_threshold = g.threshold
+                p_digit[inked] = gate.score(images[inked])
+            gate_threshold = gate.threshold
     out: list[Judgement] = []
     for i in range(len(probs)):
         if not inked[i]:

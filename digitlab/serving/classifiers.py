@@ -1,9 +1,15 @@
-"""Fast inference on prepared 28x28 inputs.
+"""Pictures -> ``Prediction``s: one classifier class over two backends, one decision, one resolver.
 
-``model.predict`` costs ~60 ms for one image (it builds a tf.data pipeline every
-call); ``Classifier`` traces the forward pass once into a ``tf.function`` with a
-fixed signature, which runs one image in about a millisecond.  It also hides how
-a model wants its pixels (28x28x1, 28x28 or 784) and whether it ends in softmax.
+    Classifier(entry, backend)   a usable model behind "keras" (a traced ``tf.function``; ``.model`` for the
+                                 pages that need gradients) or "onnx" (ONNX Runtime on its serving file, no
+                                 TensorFlow: Home, Collect, the predict CLI); ``serving.backends`` runs both
+    ExportedClassifier(path)     an exported .onnx / .tflite / SavedModel behind the same interface
+    predictions(...)             probabilities (+ inputs, gate) -> Predictions: the abstain rule and the
+                                 calibration, the only place a label, a confidence and a refusal are made
+    load_classifier(name)        a name in models/, a file, an export, or (None) the best model by its card
+
+Every classifier hides how a model wants its pixels (28x28x1, 28x28 or 784) and whether it ends in softmax:
+``predict_proba`` takes (N, 28, 28) float32 in [0, 1] and returns (N, 10) probabilities.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import numpy as np
 from digitlab import memory, preprocess
 from digitlab.models import adapter, artifacts
 from digitlab.paths import MODELS_DIR
-from digitlab.serving import abstain
+from digitlab.serving import abstain, backends
 
 CLOSE = 0.5  # "7 or 2?": the runner-up holds at least this fraction of the top digit's probability
 
@@ -76,27 +82,59 @@ class Prediction:
         return abstain.Judgement(self.label, self.abstain, self.reason).message
 
 
+def predictions(raw: np.ndarray, card: dict | None, images: np.ndarray | None = None, gate=None,
+                prepared: list[preprocess.Prepared] | None = None) -> list[Prediction]:
+    """(N, 10) probabilities as a model gives them (all zero: no ink) -> N Predictions, by the abstain
+    rule of ``card`` (``serving.abstain``) and, when the (N, 28, 28) ``images`` are given, the digit
+    ``gate`` (a ``serving.gate.Gate``; None: no gate, and the reason says it is unavailable)."""
+    raw = np.asarray(raw, np.float32).reshape(-1, 10)
+    verdicts = abstain.judge(raw, card, images, gate)
+    inked = raw.sum(1) > 0
+    shown = np.zeros_like(raw)
+    if inked.any():
+        shown[inked] = abstain.calibrated(raw[inked], card)
+    pictures = prepared if prepared is not None else [None] * len(raw)
+    return [Prediction(v.label, float(c.max()), c, v.abstain, v.reason, pic, p)
+            for p, c, v, pic in zip(raw, shown, verdicts, pictures)]
+
+
+_DEFAULT_GATE = object()  # a classifier's gate until first used: the committed one, on the classifier's backend
+
+
 class _Predicts:
-    """Pictures -> Predictions for anything with ``predict_proba((N, 28, 28) float32) -> (N, 10)`` and an ``entry``."""
+    """Pictures -> Predictions for anything with ``predict_proba((N, 28, 28) float32) -> (N, 10)``, an
+    ``entry`` (whose card holds the abstain rule) and a ``backend`` (which the digit gate runs on)."""
+
+    backend = "onnx"
+    _gate = _DEFAULT_GATE
 
     def predict_proba(self, x: np.ndarray, batch_size: int = memory.FORWARD_BATCH) -> np.ndarray:
         raise NotImplementedError
 
-    def predict_prepared(self, prepared: list[preprocess.Prepared], gate=None) -> list[Prediction]:
-        """Prepared pictures -> Predictions, with the abstain rule of this model's card and the digit
-        gate (``serving.abstain``); one forward pass of the model and one of the gate for the batch."""
+    @property
+    def gate(self):
+        """The digit gate this classifier's predictions use: the committed one on the same backend, loaded
+        on first use (None, with a warning, when it is missing or unusable), unless one was given."""
+        if self._gate is _DEFAULT_GATE:
+            from digitlab.serving import gate
+
+            self._gate = gate.default(self.backend)
+        return self._gate
+
+    @gate.setter
+    def gate(self, value) -> None:
+        self._gate = value
+
+    def predict_prepared(self, prepared: list[preprocess.Prepared]) -> list[Prediction]:
+        """Prepared pictures -> Predictions (``predictions``): one forward pass of the model and one of
+        the gate for the batch."""
         inked = [i for i, p in enumerate(prepared) if not p.no_ink]
         probs = np.zeros((len(prepared), 10), np.float32)
         images = np.zeros((len(prepared), 28, 28), np.float32)
         if inked:
             images[inked] = np.stack([prepared[i].image for i in inked])
             probs[inked] = self.predict_proba(images[inked])
-        verdicts = abstain.judge(probs, self.entry.card, images, gate)
-        shown = np.zeros_like(probs)
-        if inked:
-            shown[inked] = abstain.calibrated(probs[inked], self.entry.card)
-        return [Prediction(v.label, float(c.max()), c, v.abstain, v.reason, pic, p)
-                for p, c, v, pic in zip(probs, shown, verdicts, prepared)]
+        return predictions(probs, self.entry.card, images, self.gate, prepared)
 
     def predict_picture(self, source, invert: preprocess.Invert = "auto") -> Prediction:
         """Any picture -> Prediction, through the one preprocessing path."""
@@ -104,34 +142,38 @@ class _Predicts:
 
 
 class Classifier(_Predicts):
-    """A usable model plus its fast forward pass: (N, 28, 28) float32 in [0, 1] -> (N, 10) probabilities."""
+    """A usable model and its forward pass on one backend: (N, 28, 28) float32 in [0, 1] -> (N, 10) probabilities.
 
-    def __init__(self, entry: artifacts.ModelEntry):
+    backend "keras": the model (``.model``) traced once into a ``tf.function``, for gradients and training
+    code; "onnx": its serving file (``serving.store.served_file``, converted on first use), ``.model``
+    None, equal to Keras within 1e-5.  ``gate``: the digit gate of its predictions (default: the
+    committed one on the same backend)."""
+
+    def __init__(self, entry: artifacts.ModelEntry, backend: str = "keras", gate=_DEFAULT_GATE, onnx: Path | None = None):
         if not entry.usable:
             raise artifacts.ModelError(f"model {entry.name} is unusable: {entry.reason}")
-        import tensorflow as tf  # here, not at import: the ONNX serving path (serving.runtime) never needs it
+        self.entry, self.backend, self.format, self._gate = entry, backend, backend, gate
+        self.model = self.onnx = None
+        if backend == "keras":
+            self.model = entry.model if entry.model is not None else artifacts.load_model(entry.path)
+            self._run = backends.keras(self.model, adapter.batch_shape(entry.layout), "softmax" if entry.outputs == "logits" else None)
+        elif backend == "onnx":
+            from digitlab.serving import store
 
-        self.entry = entry
-        self.model = entry.model if entry.model is not None else artifacts.load_model(entry.path)
-        shape = adapter.batch_shape(entry.layout)
-        softmax = entry.outputs == "logits"
-        model = self.model
-
-        @tf.function(input_signature=[tf.TensorSpec([None, 28, 28], tf.float32)], reduce_retracing=True)
-        def forward(x):
-            y = model(tf.reshape(x, shape), training=False)
-            return tf.nn.softmax(y) if softmax else y
-
-        self._forward = forward
+            self.onnx = Path(onnx) if onnx is not None else store.served_file(entry.path, "classifier", entry.path.parent)
+            self._run = backends.onnx(self.onnx)  # the serving file answers probabilities whatever the model's head
+            if entry.pending:  # listed before its conversion, which has just run: what the converter found
+                info = store.record(self.onnx)
+                entry.layout, entry.outputs, entry.pending = info.get("layout"), info.get("outputs"), False
+        else:
+            raise ValueError(f"unknown backend {backend!r} (one of {backends.BACKENDS})")
 
     @property
     def name(self) -> str:
         return self.entry.name
 
     def predict_proba(self, x: np.ndarray, batch_size: int = memory.FORWARD_BATCH) -> np.ndarray:
-        x = np.asarray(x, np.float32).reshape(-1, 28, 28)
-        out = [self._forward(x[i : i + batch_size]).numpy() for i in range(0, len(x), batch_size)]
-        return np.concatenate(out) if out else np.zeros((0, 10), np.float32)
+        return backends.batched(self._run, x, (10,), batch_size)
 
 
 def forward_ms(classifier, images: np.ndarray, repeats: int = 200, warmup: int = 5) -> float:
@@ -149,15 +191,30 @@ def forward_ms(classifier, images: np.ndarray, repeats: int = 200, warmup: int =
     return float(np.median(samples))
 
 
-def load_classifier(name_or_path: str | None = None, models_dir: Path = MODELS_DIR) -> Classifier | ExportedClassifier:
-    """Classifier for a model name in ``models_dir``, a file path, or (None) the best model by its card.
+def judge(backend: str, models_dir: Path = MODELS_DIR, convert: bool = False):
+    """How a model file is judged usable for ``backend``, for ``artifacts.list_models``/``resolve``:
+    "keras" validates it (safe mode, the checks, a forward pass; cached by hash), "onnx" reads its card
+    and conversion record (``serving.store.served_entry``: a file never converted is listed ``pending``,
+    or converted now with ``convert``; always when resolved to be used)."""
+    if backend == "onnx":
+        from digitlab.serving import store
+
+        def judged(path: Path, now: bool = convert):
+            return store.served_entry(path, Path(models_dir), now)
+
+        return judged
+    return None  # artifacts' own validation
+
+
+def load_classifier(name_or_path: str | None = None, models_dir: Path = MODELS_DIR, backend: str = "keras") -> Classifier | ExportedClassifier:
+    """A model name in ``models_dir``, a file path, an export, or (None) the best model by its card, on ``backend``.
 
     An exported ``.onnx`` or ``.tflite`` file or a SavedModel folder gives an ExportedClassifier; a
     ``.h5`` file goes through ``artifacts`` like a ``.keras`` one (Keras safe mode, same checks).
-    """
+    Raises ModelError (``artifacts.resolve``'s: no such model, or unusable and why)."""
     if name_or_path is not None and exported_format(Path(name_or_path), models_dir) is not None:
         return ExportedClassifier(name_or_path)
-    return Classifier(artifacts.resolve(name_or_path, models_dir))
+    return Classifier(artifacts.resolve(name_or_path, models_dir, judge(backend, models_dir)), backend)
 
 
 # ----------------------------------------------------------------------------- exported formats
@@ -171,8 +228,9 @@ _INPUT_LAYOUTS = {(28, 28): (28, 28), (28, 28, 1): (28, 28, 1), (1, 28, 28): (1,
 EXPORT_BATCH = 256  # rows per call: TFLite re-allocates its tensors whenever the batch size changes
 
 # A SavedModel graph can read and write files or log; a digit classifier needs none of that, so a
-# serving graph with one of these ops is refused (a denylist: load SavedModels only from people you
-# trust).  ONNX and TFLite have no file or Python ops in their standard op sets.
+# SavedModel any of whose loadable functions (``savedmodel_ops``: signatures, initialisers...) holds one of
+# these ops is refused before it is loaded (a denylist: load SavedModels only from people you trust).
+# ONNX and TFLite have no file or Python ops in their standard op sets.
 _UNSAFE_TF_OPS = frozenset({
     "ReadFile", "WriteFile", "MatchingFiles", "DeleteFile", "Save", "SaveV2", "SaveSlices", "Restore", "RestoreV2",
     "RestoreSlice", "MergeV2Checkpoints", "ShardedFilename", "ShardedFilespec", "PyFunc", "PyFuncStateless",
@@ -278,11 +336,63 @@ def _tflite_runner(path: Path):
     return run, variant
 
 
-def _savedmodel_runner(path: Path):
-    import tensorflow as tf
+MAX_SAVED_MODEL_PB_BYTES = 64 * artifacts.MiB  # saved_model.pb holds the graphs only (weights are in variables/): a digit CNN's is < 1 MB
 
+
+def savedmodel_ops(path: Path) -> set[str]:
+    """Every op a TensorFlow 2 SavedModel can run once loaded, read from ``saved_model.pb`` before anything is
+    loaded: ``tf.saved_model.load`` runs code while loading (a resource's initialiser, table creators),
+    so the ops are checked first.  Starts from every function the object graph names (signatures,
+    methods, initialisers, creators, destroyers) and follows every call (a node whose op is a library
+    function, or a function-valued attribute: StatefulPartitionedCall, While, If...).  The checkpoint's
+    own save/restore functions (SaveV2, RestoreV2) are not reachable from there: the loader restores
+    variables itself.  Raises ModelError for a file that is not such a SavedModel."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    pb = Path(path) / "saved_model.pb"
+    if pb.stat().st_size > MAX_SAVED_MODEL_PB_BYTES:
+        raise artifacts.ModelError(f"{Path(path).name}: saved_model.pb is over {MAX_SAVED_MODEL_PB_BYTES >> 20} MB, not a digit classifier's graph")
+    saved = saved_model_pb2.SavedModel()
+    try:
+        saved.ParseFromString(pb.read_bytes())
+    except Exception as e:  # DecodeError and the like: not a SavedModel protobuf
+        raise artifacts.ModelError(f"{Path(path).name}: saved_model.pb is not a SavedModel ({_first_line(e)})") from e
+    if len(saved.meta_graphs) != 1 or not saved.meta_graphs[0].object_graph_def.nodes:
+        raise artifacts.ModelError(f"{Path(path).name}: not a TensorFlow 2 SavedModel (loading a TensorFlow 1 one runs its init ops): refused")
+    meta = saved.meta_graphs[0]
+    library = {f.signature.name: f for f in meta.graph_def.library.function}
+    todo = set(meta.object_graph_def.concrete_functions)
+    for node in meta.object_graph_def.nodes:
+        kind = node.WhichOneof("kind")
+        if kind == "function":
+            todo |= set(node.function.concrete_functions)
+        elif kind == "bare_concrete_function":
+            todo.add(node.bare_concrete_function.concrete_function_name)
+    seen: set[str] = set()
+    ops: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in library:
+            continue
+        seen.add(name)
+        for node in library[name].node_def:
+            ops.add(node.op)
+            todo.add(node.op)  # a call of a library function by name
+            for value in node.attr.values():
+                todo.add(value.func.name)
+                todo.update(f.name for f in value.list.func)
+    return ops - set(library)
+
+
+def _savedmodel_runner(path: Path):
     if not (path / "saved_model.pb").is_file():
         raise artifacts.ModelError(f"{path}: a folder, but not a SavedModel (no saved_model.pb inside)")
+    unsafe = sorted(savedmodel_ops(path) & _UNSAFE_TF_OPS)
+    if unsafe:
+        raise artifacts.ModelError(f"{path.name}: refused before loading, its graph reads/writes files or runs callbacks "
+                                   f"({', '.join(unsafe)})")
+    import tensorflow as tf
+
     try:
         loaded = tf.saved_model.load(str(path))
     except Exception as e:
@@ -290,11 +400,6 @@ def _savedmodel_runner(path: Path):
     signature = loaded.signatures.get("serving_default")
     if signature is None:
         raise artifacts.ModelError(f"{path.name}: no serving_default signature (has {sorted(loaded.signatures)})")
-    graph = signature.graph.as_graph_def()
-    ops = {n.op for n in graph.node} | {n.op for f in graph.library.function for n in f.node_def}
-    unsafe = sorted(ops & _UNSAFE_TF_OPS)
-    if unsafe:
-        raise artifacts.ModelError(f"{path.name}: refused, its serving graph reads/writes files or runs callbacks ({', '.join(unsafe)})")
     _, kwargs = signature.structured_input_signature
     if len(kwargs) != 1:
         raise artifacts.ModelError(f"{path.name}: expected one input, found {sorted(kwargs)}")
@@ -363,9 +468,7 @@ class ExportedClassifier(_Predicts):
         return self.entry.name
 
     def predict_proba(self, x: np.ndarray, batch_size: int = EXPORT_BATCH) -> np.ndarray:
-        x = np.asarray(x, np.float32).reshape(-1, 28, 28)
-        out = [np.asarray(self._run(x[i : i + batch_size]), np.float32) for i in range(0, len(x), batch_size)]
-        y = np.concatenate(out) if out else np.zeros((0, 10), np.float32)
+        y = backends.batched(self._run, x, (10,), batch_size)
         if self._softmax:
             y = np.exp(y - y.max(axis=1, keepdims=True))
             y /= y.sum(axis=1, keepdims=True)

@@ -1,12 +1,12 @@
 """python -m digitlab.serving.convert {classifier,gate} MODEL.keras OUT.onnx
 
-The one step of serving that needs TensorFlow, run in its own process by ``digitlab.serving.runtime``
-so the server that asks never imports it: load the file with Keras safe mode, check it (a 28x28 -> 10
-digit classifier, or the digit gate), write ONNX (``digitlab.serving.export.to_onnx``: "image"
-(N, 28, 28) -> "probabilities" (N, 10); the gate: "image" -> "p_digit" (N,)), run the same probe
-through both and refuse the file when they differ by more than ``MAX_DP``.  Prints one JSON line
-(what ``runtime`` records beside the ONNX file).  Exit codes: 0 written, 3 the model is refused (the
-reason on stderr's last line), anything else a failure of the converter itself.
+The one step of serving that needs TensorFlow, run in its own process by ``digitlab.serving.store`` so
+the server that asks never imports it: load the file with Keras safe mode, check it (a 28x28 -> 10 digit
+classifier, or the digit gate), write ONNX (``digitlab.serving.export.to_onnx``: "image" (N, 28, 28) ->
+"probabilities" (N, 10); the gate: "image" -> "p_digit" (N,)), run the same probe through both and refuse
+the file when they differ by more than ``MAX_DP``.  Prints one JSON line (what ``store`` records beside
+the ONNX file).  Exit codes: 0 written, 3 (``store.REFUSED``) the model is refused (the reason on
+stderr's last line), anything else a failure of the converter itself.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-REFUSED = 3  # the file is not a usable model: cache the reason, do not retry it
+from digitlab.models import artifacts
+from digitlab.serving.store import REFUSED
+
 MAX_DP = 1e-5  # |ONNX - Keras| on any probability of the probe, as the serving contract promises
 
 
@@ -43,7 +45,6 @@ def convert(kind: str, path: Path, out: Path) -> dict:
     """Write ``out`` from ``path``; returns what to record about it.  Raises ModelError for a refused model."""
     import onnxruntime as ort
 
-    from digitlab.models import artifacts
     from digitlab.serving import export
 
     t0 = time.perf_counter()
@@ -79,8 +80,6 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 3 or argv[0] not in ("classifier", "gate"):
         print(__doc__, file=sys.stderr)
         return 2
-    from digitlab.models import artifacts
-
     try:
         info = convert(argv[0], Path(argv[1]), Path(argv[2]))
     except artifacts.ModelError as e:

@@ -39,7 +39,7 @@ import tensorflow as tf
 from digitlab import data, preprocess
 from digitlab.data import synthetic
 from digitlab.files import atomic_write_bytes, atomic_write_json, sha256, umask_mode
-from digitlab.models import adapter, artifacts
+from digitlab.models import adapter, artifacts, cards
 from digitlab.paths import ROOT
 from digitlab.report import tables
 from digitlab.serving import classifiers
@@ -727,13 +727,12 @@ def write_report(report: dict, files: dict[str, Path | Exception], out_dir: Path
     md = f"# Export parity: {report['model']}\n\n`{command}`\n\nProbe: {report['probe']}.\n\n{tables.export_parity(report)}\n"
     atomic_write_bytes(out_dir / "parity.md", md.encode())
     written = {fmt: p.name for fmt, p in files.items() if isinstance(p, Path) and p.exists()}
-    card = dict(card or {"name": report["model"]})
-    card["export"] = {
+    card = cards.build({**(card or {"name": report["model"]}), "export": {
         "files": written,
         "source_sha256": report["source_sha256"],
         "interface": report["interface"],
         "parity_ok": {r["format"]: r["ok"] for r in report["rows"] if r["format"] != "keras"},
         "command": command,
         "date": report["date"],
-    }
+    }})
     atomic_write_json(out_dir / f"{report['model']}.json", card)

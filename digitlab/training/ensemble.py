@@ -41,7 +41,7 @@ def build(member_paths: list[Path], name: str, out: Path, mnist, command: str | 
     model = combine(members, name=name)
     val, test = evaluate_splits(name, Path(out) / f"{name}.keras", model, mnist)
     summaries = [member_summary(p, c) for p, c in zip(member_paths, member_cards, strict=True)]
-    card = {
+    card = cards.build({
         "name": name,
         "builder": "ensemble",
         "config": {"members": [s["file"] for s in summaries], "combine": "mean of the members' logits, then softmax"},
@@ -53,9 +53,8 @@ def build(member_paths: list[Path], name: str, out: Path, mnist, command: str | 
         "train_seconds": round(sum(float(s.get("train_seconds") or 0) for s in summaries), 1),
         "total_seconds": round(time.time() - t0, 1),
         "command": command,
-        **cards.provenance(),
         "dry_run": dry_run,
-    }
+    })
     for s in summaries:
         print(f"member {s['file']}: val {s.get('metrics', {}).get('val_accuracy', float('nan')):.4f} | "
               f"test {s.get('metrics', {}).get('test_accuracy', float('nan')):.4f}", flush=True)

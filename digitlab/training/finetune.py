@@ -312,7 +312,7 @@ def _card(config, dry, base, user, folder, train_idx, held_idx, mnist, before, a
     base_card = base.card or {}
     command = cards.command_line()
     per_class_ho = {str(d): float((ho_probs.argmax(1)[y_ho == d] == d).mean()) for d in range(10) if (y_ho == d).any()}
-    return {
+    return cards.build({
         "name": config.name,
         "builder": base_card.get("builder", "unknown"),
         "config": dataclasses.asdict(config) | {"dry_run": dry},
@@ -350,10 +350,9 @@ def _card(config, dry, base, user, folder, train_idx, held_idx, mnist, before, a
         "train_seconds": round(train_seconds, 1),
         "total_seconds": round(total_seconds, 1),
         "command": command,
-        **cards.provenance(),
         "dry_run": dry,
         # The base card's calibration (temperature, abstain threshold) is not copied: it no longer holds (run fits its own).
-    }
+    })
 
 
 def _headline(after: dict, test: dict, n_test: int) -> dict:

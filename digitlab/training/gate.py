@@ -194,7 +194,7 @@ def run(config: GateConfig, out: Path = GATE_DIR, say=print) -> Path:
 
     p_val = _score_model(model, d.x_val)
     threshold = fit_threshold(p_val, config.reject_rate)
-    card = {
+    card = cards.build({
         "name": config.name,
         "kind": "digit gate: P(digit) for a preprocessed 28x28 input; reject below threshold",
         "threshold": threshold,
@@ -208,9 +208,8 @@ def run(config: GateConfig, out: Path = GATE_DIR, say=print) -> Path:
         "train_seconds": round(train_seconds, 1),
         "history": {k: [round(float(v), 5) for v in vals] for k, vals in history.history.items()},
         "command": command,
-        **cards.provenance(),
         "dry_run": config.dry_run,
-    }
+    })
     path = artifacts.save_model(model, card, config.name, Path(out))
     gate = load(path)  # the gate as serving will load it
     quick = config.dry_run

@@ -85,7 +85,7 @@ def run(finetuned: Path, alpha: float, name: str, out: Path, mnist, start: Path 
     except InitError as e:
         raise InterpolateError(str(e)) from e
     val, test = evaluate_splits(name, Path(out) / f"{name}.keras", model, mnist)
-    new = {
+    new = cards.build({
         "name": name,
         **{k: card[k] for k in KEPT if k in card},
         "data": cards.data_summary(mnist),
@@ -93,12 +93,11 @@ def run(finetuned: Path, alpha: float, name: str, out: Path, mnist, start: Path 
         "params": int(model.count_params()),
         "total_seconds": round(time.time() - t0, 1),
         "command": command,
-        **cards.provenance(),
         "dry_run": dry_run,
         "interpolation": {"alpha": alpha, "start": source_card,
                           "finetuned": {**model_source(finetuned), "command": card.get("command"),
                                         "val_accuracy": (card.get("metrics") or {}).get("val_accuracy")}},
-    }
+    })
     report = {"val": metrics.jsonable(val), "test": metrics.jsonable(test)}
     path = artifacts.save_model(model, new, name, Path(out), extras={".metrics.json": json.dumps(report, indent=1).encode()})
     print(f"saved {path} | alpha {alpha} | val {val['accuracy']:.4f} | test {test['accuracy']:.4f} "

@@ -488,7 +488,7 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=(), command: str 
         agree = float((clf.predict(d.x_test.reshape(len(d.x_test), -1)) == test["pred"]).mean())
         print(f"keras copy agrees with scikit-learn on {agree:.2%} of test", flush=True)
         extra_metrics["sklearn_agreement"] = agree
-    card = {
+    card = cards.build({
         "name": config.name,
         "builder": config.builder,
         "config": dataclasses.asdict(config),
@@ -506,13 +506,12 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=(), command: str 
         "cpu_seconds": round(cpu_seconds, 1),
         "total_seconds": round(time.time() - t0, 1),
         "command": command,
-        **cards.provenance(),
         "dry_run": config.dry_run,
         **({"distributed": worker.card(model)} if worker else {}),
         **({"init": init} if init else {}),
         **({"distill": {**model_source(Path(config.distill_from)), "weight": config.distill}} if config.distill > 0 else {}),
         **({"real_strokes": unipen.card(config.real_strokes)} if config.real_share > 0 else {}),
-    }
+    })
     report = {"val": metrics.jsonable(val), "test": metrics.jsonable(test), "history": history}
     extras = {
         ".history.json": json.dumps(history, indent=1).encode(),
