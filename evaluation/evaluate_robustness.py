@@ -12,6 +12,9 @@ Writes, under evaluation/reports/:
     robustness_examples.png   one digit under every corruption
 --through-preprocess sends each corrupted image through preprocess.prepare again, as an uploaded
 picture would go (it undoes translation and scale).  --quick: 200 digits, for tests.
+
+Longer than a thin script because it writes four kinds of report files and records the committed models'
+figures in docs/results.json.
 """
 
 from __future__ import annotations

@@ -22,6 +22,9 @@ every usable model in models/.  --tta also measures test-time augmentation (digi
 
 --quick (or --dry-run): 30 pictures per set, written into a new temporary folder unless --out is
 given (never over the committed report): seconds, for tests.
+
+Longer than a thin script because it gathers its sets from three sources (the generated ones, MNIST, the
+optional real-strokes file, whose absence is said and skipped) and writes five kinds of files and the results file.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ imports TensorFlow; a model dropped into models/ is converted once, a refused on
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -44,7 +45,12 @@ def test_served_predictions_are_the_keras_models_on_real_mnist_pngs(committed_mo
         assert dp <= 1e-5, f"{entry.name}: max |dp| {dp:.2g}"
         assert [p.label for p in got] == [p.label for p in want], entry.name
         assert [p.abstain for p in got] == [p.abstain for p in want], entry.name
-        assert [p.reason for p in got] == [p.reason for p in want], entry.name  # same calibrated figures, same gate
+        # the same reasons with the same figures; a figure printed to 0.1% may round the other way when the two
+        # runtimes differ by 1e-7 right at a rounding boundary (a gate at 99.95%), so figures match within 0.1
+        number = re.compile(r"\d+(?:\.\d+)?")
+        assert [number.sub("#", p.reason) for p in got] == [number.sub("#", p.reason) for p in want], entry.name
+        for g, w in zip(got, want):
+            assert np.allclose([float(v) for v in number.findall(g.reason)], [float(v) for v in number.findall(w.reason)], atol=0.11), entry.name
         assert np.mean([p.label == t for p, t in zip(got, y[:N_PARITY])]) > 0.9
 
 

@@ -1,6 +1,5 @@
 """How the model copes with digits unlike its training data: accuracy against corruption severity (the report of
 evaluation/evaluate_robustness.py, or live), and the current digit under corruptions and FGSM / PGD attacks.
-
 Everything but the attacks is answered by the model served through ONNX Runtime, like Home: the page opens
 without TensorFlow.  The attacks need gradients: the Keras model is loaded when they are asked for."""
 
@@ -18,14 +17,9 @@ LIVE_SIZES = (100, 200, 500, 1000)  # MNIST test digits for a live measurement (
 EPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)  # attack strengths shown on the current digit (pixels are in [0, 1])
 ATTACKS = {"fgsm": "FGSM (one signed-gradient step of ε)", "pgd": f"PGD-{attacks.PGD_STEPS} (random start, {attacks.PGD_STEPS} projected steps)"}
 TILE = 96  # px per perturbed digit
-CURVE = {
-    "height": 260,
-    "mark": {"type": "line", "point": True, "tooltip": True},
-    "encoding": {
-        "y": {"field": "accuracy", "type": "quantitative", "scale": {"domain": [0, 1]}, "axis": {"format": "%"}},
-        "color": {"field": "source", "type": "nominal", "legend": {"orient": "bottom", "title": None}},
-    },
-}
+CURVE = {"height": 260, "mark": {"type": "line", "point": True, "tooltip": True}, "encoding": {
+    "y": {"field": "accuracy", "type": "quantitative", "scale": {"domain": [0, 1]}, "axis": {"format": "%"}},
+    "color": {"field": "source", "type": "nominal", "legend": {"orient": "bottom", "title": None}}}}
 
 
 @st.cache_data(show_spinner="Preparing MNIST test digits…", max_entries=16)
