@@ -117,6 +117,23 @@ def atomic_write_json(path: Path, obj) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False, default=json_default) + "\n").encode())
 
 
+def cached_arrays(path: Path | None, build) -> tuple[np.ndarray, np.ndarray]:
+    """``build()`` -> (x, y) arrays, kept in the .npz ``path`` and read back from it by the next call with the same
+    path (None: nothing is kept).  Written beside under a temporary name, then renamed: two runs making the same
+    pool at once never read half a file."""
+    if path is not None and Path(path).is_file():
+        with np.load(path) as f:
+            return f["x"], f["y"]
+    x, y = build()
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, x=x, y=y)
+        tmp.replace(path)
+    return x, y
+
+
 def json_default(o):
     if isinstance(o, (np.integer,)):
         return int(o)

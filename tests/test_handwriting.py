@@ -16,6 +16,7 @@ from support import link_models, load_script
 
 from digitlab import preprocess
 from digitlab.data import handwriting_test as hw
+from digitlab.data import unipen
 from digitlab.evaluation import handwriting
 from digitlab.paths import ROOT
 
@@ -134,6 +135,10 @@ def test_quick_run_reports_every_set_for_every_model(models, tmp_path, capsys, m
     assert script.main(["--quick", "--model", cnn, "--model", base, "--out", str(tmp_path), "--mnist", str(mnist_path)]) == 0
     report = json.loads((tmp_path / "handwriting.json").read_text())
     sets = ["load_digits upload", "load_digits canvas small", "load_digits canvas medium", "load_digits canvas large", "conventions", "MNIST strokes"]
+    if unipen.default_path() is not None:  # $DIGITLAB_UNIPEN (CI sets it): the real-strokes sets and numbers too
+        sets += [handwriting.REAL_HELD_OUT, handwriting.REAL_HELD_OUT_JOINED, handwriting.REAL_WRITERS]
+        assert {m: r["n"] for m, r in report["real_numbers"].items()} == {"mnist_cnn": 30, "mnist_baseline": 30}
+        assert report["real_strokes"]["split"]["held_out_site"] == unipen.HELD_OUT_SITE
     assert report["quick"] and report["n"] == 30 and list(report["sets"]) == sets
     assert set(report["results"]) == {"mnist_cnn", "mnist_baseline"} and report["models"]["mnist_cnn"]["sha256"].startswith("sha256:")
     for table in report["results"].values():

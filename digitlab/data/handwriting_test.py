@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from digitlab.data import polylines
+
 CANVAS = 280  # the app's canvas side
 SEED_OFFSET = 7_000_003  # every generator here seeds from seed + SEED_OFFSET: never a training seed
 BRUSHES = (8, 12, 15, 18, 20, 20, 20, 24, 28, 32, 36)  # px, the app's brush slider (6-40, default 20), as people set it
@@ -142,18 +144,7 @@ def _as_canvas(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 # ----------------------------------------------------------------------------- drawing strokes like a mouse
 
 
-def _arc(cx: float, cy: float, rx: float, ry: float, a0: float, a1: float, n: int = 32) -> np.ndarray:
-    """Points on an ellipse from a0 to a1 degrees (counter-clockwise on screen: y grows downwards)."""
-    t = np.deg2rad(np.linspace(a0, a1, n))
-    return np.stack([cx + rx * np.cos(t), cy - ry * np.sin(t)], -1)
-
-
-def _line(*points) -> np.ndarray:
-    return np.asarray(points, np.float64)
-
-
-def _join(*parts) -> np.ndarray:
-    return np.concatenate([np.asarray(p, np.float64) for p in parts])
+_arc, _line, _join = polylines.arc, polylines.line, polylines.join
 
 
 def _bezier(p0, p1, p2, n: int = 24) -> np.ndarray:

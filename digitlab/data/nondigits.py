@@ -30,6 +30,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from digitlab.data import polylines
+
 CANVAS = 280  # the app's drawing canvas side; pictures are drawn at this size
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/liberation"))
 # Letters that *are* digits in shape are not "non-digits": a model that reads O as 0 or l as 1 is right to.
@@ -682,17 +684,10 @@ def emoji(rng: np.random.Generator) -> tuple[np.ndarray | bytes, str]:
 # with a curved stem), p (a 9 mirrored), y (an open 4 or a 4 with a curved tail): people write digits that
 # way, and the gate must not learn to refuse them.  HELDOUT_LETTERS are drawn too, but never for training.
 def _arc(cx: float, cy: float, rx: float, ry: float, a0: float, a1: float, n: int = 28) -> np.ndarray:
-    """Points on an ellipse from a0 to a1 degrees, counter-clockwise on screen (y grows downwards)."""
-    t = np.deg2rad(np.linspace(a0, a1, n))
-    return np.stack([cx + rx * np.cos(t), cy - ry * np.sin(t)], -1)
+    return polylines.arc(cx, cy, rx, ry, a0, a1, n)
 
 
-def _pl(*points) -> np.ndarray:
-    return np.asarray(points, np.float64)
-
-
-def _cat(*parts) -> np.ndarray:
-    return np.concatenate([np.asarray(p, np.float64) for p in parts])
+_pl, _cat = polylines.line, polylines.join
 
 
 HANDWRITTEN: dict[str, list[np.ndarray]] = {

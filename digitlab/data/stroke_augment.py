@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import asdict, dataclass
 
@@ -266,17 +265,9 @@ def _cached(kind: str, x: np.ndarray, y: np.ndarray, params: dict, cache_dir, bu
 
     key = hashlib.sha256(np.ascontiguousarray(x).tobytes() + np.asarray(y).tobytes()
                          + json.dumps({**params, "preprocess": preprocess.PREPROCESS_VERSION, "edits": EDITS_VERSION}, sort_keys=True).encode())
-    cached = None if cache_dir is None else cache_dir / f"{kind}-{key.hexdigest()[:16]}.npz"
-    if cached is not None and cached.is_file():
-        with np.load(cached) as f:
-            return f["x"], f["y"]
-    out, labels = build()
-    if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, x=out, y=labels)
-        tmp.replace(cached)
-    return out, labels
+    from digitlab.files import cached_arrays
+
+    return cached_arrays(None if cache_dir is None else cache_dir / f"{kind}-{key.hexdigest()[:16]}.npz", build)
 
 
 def pool(x: np.ndarray, y: np.ndarray, r: Redraw, cache_dir=None, log=print) -> tuple[np.ndarray, np.ndarray]:

@@ -320,20 +320,15 @@ def pool(path: str | os.PathLike, p: Pool, dry_run: bool = False, cache_dir=None
     key = hashlib.sha256(json.dumps({"file": fingerprint(path), **asdict(p), "dry_run": dry_run, "edits": EDITS_VERSION,
                                      "preprocess": preprocess.PREPROCESS_VERSION, "held_out": HELD_OUT_SITE,
                                      "split": SPLIT_SEED}, sort_keys=True).encode()).hexdigest()[:16]
-    cached = None if cache_dir is None else Path(cache_dir) / f"unipen-{key}.npz"
-    if cached is not None and cached.is_file():
-        with np.load(cached) as f:
-            return f["x"], f["y"]
-    train = split(load(path)).train
-    if dry_run:
-        train = [train[i] for i in np.random.default_rng(p.seed).choice(len(train), size=min(200, len(train)), replace=False)]
-    x, y = prepare_items(train, 1 if dry_run else p.renders, p.seed, p.conventions, p.joined, log=log)
-    if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, x=x, y=y)
-        tmp.replace(cached)
-    return x, y
+    from digitlab.files import cached_arrays
+
+    def build():
+        train = split(load(path)).train
+        if dry_run:
+            train = [train[i] for i in np.random.default_rng(p.seed).choice(len(train), size=min(200, len(train)), replace=False)]
+        return prepare_items(train, 1 if dry_run else p.renders, p.seed, p.conventions, p.joined, log=log)
+
+    return cached_arrays(None if cache_dir is None else Path(cache_dir) / f"unipen-{key}.npz", build)
 
 
 # ----------------------------------------------------------------------------- real numbers
