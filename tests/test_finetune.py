@@ -268,10 +268,7 @@ def test_finetuning_learns_the_users_style_without_forgetting_mnist(tmp_path):
     same hand, and at most a little worse on MNIST test."""
     from digitlab.serving.classifiers import Classifier
 
-    # The base is mnist_advanced, not mnist_cnn, because it leaves real headroom: it reads only ~61%
-    # of these 100 drawings (every slashed 0, European 1, Z-shaped 2 and boxy 6 wrong: see
-    # digitlab/data/user_style.py), while mnist_cnn already reads 80%, which left a "< 80%" bound
-    # nothing to check.  It is also the model evaluation/finetune_study.py fine-tunes by default.
+    # The base is mnist_advanced, the model evaluation/finetune_study.py fine-tunes by default.
     base = artifacts.resolve("mnist_advanced", MODELS)
     folder = user_folder(tmp_path / "digits", 3, seed=0)
     config = finetune.FinetuneConfig(
@@ -279,7 +276,11 @@ def test_finetuning_learns_the_users_style_without_forgetting_mnist(tmp_path):
     )
     result = finetune.run(config, folder, tmp_path / "models")
     pictures, y = user_style.drawings(10, seed=500)  # never seen: another seed
-    x = np.stack([preprocess.prepare(p, invert="yes").image for p in pictures])
+    # Measured on the persona's habits the committed models still misread (user_style.HARD): since they learnt
+    # slashed zeros from real and edited strokes, the other habits are read right before any fine-tuning.
+    hard = np.isin(y, user_style.HARD)
+    x = np.stack([preprocess.prepare(p, invert="yes").image for p, h in zip(pictures, hard) if h])
+    y = y[hard]
     before = (Classifier(base).predict_proba(x).argmax(1) == y).mean()
     after = (Classifier(artifacts.inspect(result.path)).predict_proba(x).argmax(1) == y).mean()
     assert before < 0.7, f"the user's style is meant to be hard for the base model ({before:.0%}): no headroom to measure"
