@@ -33,6 +33,7 @@ from digitlab.pictures import (  # noqa: F401
     IMAGE_SUFFIXES,
     MAX_PIXELS,
     MIN_SIDE,
+    NOTED_SHRINK,
     PAPER_COVER,
     PAPER_INK,
     ImageError,

@@ -52,6 +52,7 @@ export const SMALL_INK = 0.1;
 export const ZOOM_GAIN = 2;
 export const PAPER_COVER = 0.25;
 export const PAPER_INK = 0.01;
+export const NOTED_SHRINK = 4;
 export const NORMALISE_STROKE = true;
 export const STROKE_BAND = [1.53, 3.53];
 export const STROKE_TARGET = 2.29;
@@ -570,7 +571,10 @@ export function loadDecoded(rgba, w, h, { jpeg = false } = {}) {
     factor = shrinkFactor(pixels.w, pixels.h);
   }
   if (factor > 1) pixels = reduceRGBA(pixels.rgba, pixels.w, pixels.h, factor);
-  if (pixels.w !== w) notes.push(`read at 1/${Math.floor(w / pixels.w)} size (${pixels.w}x${pixels.h}) to bound memory`);
+  // pictures.py's note: only a picture read at 1/NOTED_SHRINK size or less says so (an 800x600 one at half size is ordinary)
+  if (pixels.w !== w && Math.floor(w / pixels.w) >= NOTED_SHRINK) {
+    notes.push(`read at 1/${Math.floor(w / pixels.w)} size (${pixels.w}x${pixels.h}) from ${w}x${h}: plenty for one digit`);
+  }
   const { grey, alpha } = toGrey(pixels.rgba, pixels.w, pixels.h, "file");
   const back = background(grey, alpha);
   if (back !== null) {
