@@ -2,12 +2,12 @@
 
 Fuzz the picture path: generate hostile pictures from a seed (byte flips, truncations, bomb headers,
 deep and odd modes, animated and multi-page files, EXIF, odd names, special files, formats we do not
-read, ...; every kind is listed in digitlab/evaluation/fuzz.py), run each through the predict CLI's
+read, ...; every kind is listed in digitlab/hardening/fuzz.py), run each through the predict CLI's
 per-file code and the app's upload path with a real committed model loaded once, then run the real CLI
 over the whole folder.  Reports crashes (anything but a clean refusal), hangs (no answer within
 --timeout: the worker is killed and the run goes on), wrong refusals (a valid picture refused), wrong
 acceptances, lines that are not JSON, and peak RSS per file.  --models N also fuzzes N hostile model
-files (digitlab.evaluation.hostile_models) through artifacts.inspect and list_models.
+files (digitlab.hardening.hostile_models) through artifacts.inspect and list_models.
 
 The files of a run are remade from (--seed, index): --n 2000 is the start of the --n 20000 run with
 the same seed, and each problem in the report comes with the command that remakes its file (--only).
@@ -56,12 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         return cli.error("--n and --workers must be at least 1, --timeout positive, --models at least 0")
 
     from digitlab import data
-    from digitlab.evaluation import fuzz
     from digitlab.files import atomic_write_json
+    from digitlab.hardening import fuzz
 
-    if a.models and not fuzz.hostile_models_available():
-        return cli.error("--models: digitlab.evaluation.hostile_models (the generator of hostile model files) is not in "
-                         "this checkout yet, so model files cannot be fuzzed; run without --models")
     try:
         fuzz.mnist_digits(a.mnist)  # the workers draw every picture from MNIST test digits: fail here, clearly
     except data.DataError as e:

@@ -11,6 +11,7 @@ import pytest
 from digitlab import preprocess
 from digitlab.evaluation import attacks
 from digitlab.models import artifacts, builders, cards
+from digitlab.training import adversarial
 
 
 def _committed(name):
@@ -151,7 +152,7 @@ def test_adversarial_training_step_trains_on_perturbed_inputs(digits):
         return keras_step(data)
 
     m.train_step = record
-    attacks.install_adversarial_training(m, {"attack": "fgsm", "eps": 0.2, "ramp_epochs": 0.0}, steps_per_epoch=1)
+    adversarial.install_adversarial_training(m, {"attack": "fgsm", "eps": 0.2, "ramp_epochs": 0.0}, steps_per_epoch=1)
     m.fit(x[:32, ..., None], np.eye(10, dtype=np.float32)[y[:32]], batch_size=32, epochs=1, verbose=0, shuffle=False)
     [adv] = seen
     clean = x[:32, ..., None]

@@ -1,4 +1,4 @@
-"""Hostile model files (issue 12.13-16): every kind ``digitlab.evaluation.hostile_models`` makes gets its
+"""Hostile model files (issue 12.13-16): every kind ``digitlab.hardening.hostile_models`` makes gets its
 verdict, bombs are refused from the zip's directory and the config before anything big runs, the probe
 runs real MNIST digits, a Softmax layer is a probability head, refusals say their cause, and listing
 validates a file once (by its sha256) and loads no model.  Every file is generated here, from seeds."""
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from support import link_models
 
-from digitlab.evaluation import hostile_models
+from digitlab.hardening import hostile_models
 from digitlab.models import adapter, artifacts
 from digitlab.paths import ROOT
 

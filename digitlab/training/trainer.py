@@ -346,9 +346,9 @@ def fit_keras(config: TrainConfig, d: data.Mnist, run_dir: Path, extra_callbacks
     steps = int(np.ceil(len(d.x_train) / config.batch_size))
     recipe.compile_model(model, config, steps_per_epoch=steps)
     if config.adversarial:
-        from digitlab.evaluation import attacks
+        from digitlab.training import adversarial
 
-        attacks.install_adversarial_training(model, config.adversarial, steps_per_epoch=steps)
+        adversarial.install_adversarial_training(model, config.adversarial, steps_per_epoch=steps)
     epochs = min(config.epochs, 2) if config.dry_run else config.epochs
     steps_per_epoch = 2 if config.dry_run else None
     state = RunState(run_dir)
