@@ -48,8 +48,15 @@ def add_mnist(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mnist", default=None, help="path to mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
 
 
+DRY_RUN_ALIASES = ("--quick",)  # the smoke flag's older names: still accepted, no longer shown in --help
+
+
 def add_dry_run(p: argparse.ArgumentParser, what: str = "a few batches on a small subset, in seconds (for tests)") -> None:
+    """``--dry-run``, every script's one name for its smoke mode (``a.dry_run``); the older ``--quick`` is a
+    hidden alias, so commands written before still run."""
     p.add_argument("--dry-run", action="store_true", help=what)
+    for alias in DRY_RUN_ALIASES:
+        p.add_argument(alias, dest="dry_run", action="store_true", help=argparse.SUPPRESS)
 
 
 def add_out(p: argparse.ArgumentParser, default: Path, what: str) -> None:

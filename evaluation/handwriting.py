@@ -1,4 +1,4 @@
-"""python evaluation/handwriting.py [--model NAME_OR_FILE ...] [--n 2000] [--seed 0] [--tta] [--out evaluation/reports/handwriting/] [--quick]
+"""python evaluation/handwriting.py [--model NAME_OR_FILE ...] [--n 2000] [--seed 0] [--tta] [--out evaluation/reports/handwriting/] [--dry-run]
 
 The real-handwriting dev benchmark: digits that are not MNIST's, through the one preprocessing path
 (digitlab.preprocess.prepare, as the app and the predict CLI call it) and each model's classifier:
@@ -15,7 +15,7 @@ most-confused pairs, per style), handwriting.md (the tables), confusion_<model>.
 set) and samples.png (the model inputs, a row per set); prints the Markdown.  Without --model,
 every usable model in models/.  --tta also measures test-time augmentation (digitlab.evaluation.handwriting.tta_proba).
 
---quick (or --dry-run): 30 pictures per set, written into a new temporary folder unless --out is
+--dry-run: 30 pictures per set, written into a new temporary folder unless --out is
 given (never over the committed report): seconds, for tests.
 """
 
@@ -38,12 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tta", action="store_true", help="also measure test-time augmentation (11 variants of each input; ~11x the model time)")
     cli.add_out(p, DEFAULT_OUT, "folder for handwriting.json, handwriting.md and the figures")
     cli.add_mnist(p)
-    p.add_argument("--quick", "--dry-run", dest="quick", action="store_true",
-                   help=f"{QUICK_N} pictures per set, report into a temporary folder unless --out is given: seconds, for tests")
+    cli.add_dry_run(p, f"{QUICK_N} pictures per set, report into a temporary folder unless --out is given: seconds, for tests")
     a = p.parse_args(argv)
     if a.n < 1:
         p.error("--n must be at least 1")
-    n = min(a.n, QUICK_N) if a.quick else a.n
+    n = min(a.n, QUICK_N) if a.dry_run else a.n
 
     from digitlab import data
     from digitlab.evaluation import handwriting
@@ -69,13 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "command": cards.command_line(argv, __file__),
         "date": cards.provenance()["date"],
-        "n": n, "seed": a.seed, "quick": a.quick,
+        "n": n, "seed": a.seed, "quick": a.dry_run,
         "models": {m.name: {"file": shown(m.entry.path), "sha256": sha256(m.entry.path, 16) if m.entry.path.is_file() else None}
                    for m in models},
         "sets": {s.name: {"n": int(len(s.labels)), "about": s.about} for s in inputs},
         **report,
     }
-    out = cli.output_folder(a.out, DEFAULT_OUT, a.quick, "handwriting")
+    out = cli.output_folder(a.out, DEFAULT_OUT, a.dry_run, "handwriting")
     out.mkdir(parents=True, exist_ok=True)
     text = handwriting.markdown(report, default)
     atomic_write_json(out / "handwriting.json", report)

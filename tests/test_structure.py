@@ -121,6 +121,25 @@ def test_no_library_module_imports_a_script():
     assert not offenders, f"library modules that import or load a script: {offenders}"
 
 
+def test_the_smoke_flag_has_one_name(capsys):
+    """Every script's smoke mode is --dry-run (cli.add_dry_run); the older --quick still runs, unseen in --help."""
+    import argparse
+
+    import pytest
+
+    from digitlab import cli
+
+    by_hand = [p.relative_to(ROOT).as_posix() for p in _scripts() if '"--quick"' in p.read_text() or "'--quick'" in p.read_text()]
+    assert not by_hand, f"scripts that name their smoke flag --quick: {by_hand}"
+    p = argparse.ArgumentParser()
+    cli.add_dry_run(p, "smoke")
+    assert p.parse_args(["--quick"]).dry_run and p.parse_args(["--dry-run"]).dry_run and not p.parse_args([]).dry_run
+    with pytest.raises(SystemExit):
+        p.parse_args(["--help"])
+    shown = capsys.readouterr().out
+    assert "--dry-run" in shown and "--quick" not in shown
+
+
 def test_scripts_and_pages_do_not_edit_sys_path():
     offenders = [p.relative_to(ROOT).as_posix() for folder in ("training", "evaluation", "app", "web")
                  for p in (ROOT / folder).rglob("*.py") if "sys.path" in p.read_text()]
