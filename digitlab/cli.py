@@ -4,6 +4,10 @@ Exit codes, the same for every script (each script's ``--help`` repeats them):
     0  done
     1  some inputs failed (e.g. unreadable pictures); the others were processed and reported
     2  usage or configuration error: a bad flag, MNIST or a model not found, nothing to do
+    3  internal error: a bug, not a bad input, with its traceback on stderr; only a command that goes on
+       past one input's crash returns it (evaluation/predict.py: that file still gets its line), so that
+       a bug never looks like exit 1, "some inputs refused".  Any other script that crashes exits 1 with
+       Python's traceback.
 """
 
 from __future__ import annotations
@@ -14,20 +18,23 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-OK, SOME_FAILED, USAGE = 0, 1, 2
+OK, SOME_FAILED, USAGE, INTERNAL = 0, 1, 2, 3
 EXIT_CODES = "exit codes: 0 done, 1 some inputs failed (reported, the rest processed), 2 usage or configuration error"
+INTERNAL_EXIT_CODE = ", 3 internal error (a bug, not a bad input: traceback on stderr, the other inputs processed)"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # a model file stem: no path, no leading dot
 
 
 LONG_SCRIPT = "Longer than a thin script because"  # scripts over ~80 lines of code say why (tests/test_structure.py)
 
 
-def parser(doc: str | None, **kwargs) -> argparse.ArgumentParser:
-    """An ArgumentParser whose help is the script's docstring and ends with the exit codes.  A paragraph of the
-    docstring that starts with ``LONG_SCRIPT`` is for maintainers (why the script is long) and is left out."""
+def parser(doc: str | None, internal: bool = False, **kwargs) -> argparse.ArgumentParser:
+    """An ArgumentParser whose help is the script's docstring and ends with the exit codes (``internal``: the
+    script also returns ``INTERNAL``).  A paragraph of the docstring that starts with ``LONG_SCRIPT`` is for
+    maintainers (why the script is long) and is left out."""
     if doc:
         doc = "\n\n".join(part for part in doc.split("\n\n") if not part.startswith(LONG_SCRIPT))
-    return argparse.ArgumentParser(description=doc, epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+    epilog = EXIT_CODES + (INTERNAL_EXIT_CODE if internal else "")
+    return argparse.ArgumentParser(description=doc, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
 
 
 def model_name(value: str) -> str:
@@ -41,8 +48,15 @@ def add_mnist(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mnist", default=None, help="path to mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
 
 
+DRY_RUN_ALIASES = ("--quick",)  # the smoke flag's older names: still accepted, no longer shown in --help
+
+
 def add_dry_run(p: argparse.ArgumentParser, what: str = "a few batches on a small subset, in seconds (for tests)") -> None:
+    """``--dry-run``, every script's one name for its smoke mode (``a.dry_run``); the older ``--quick`` is a
+    hidden alias, so commands written before still run."""
     p.add_argument("--dry-run", action="store_true", help=what)
+    for alias in DRY_RUN_ALIASES:
+        p.add_argument(alias, dest="dry_run", action="store_true", help=argparse.SUPPRESS)
 
 
 def add_out(p: argparse.ArgumentParser, default: Path, what: str) -> None:

@@ -1,4 +1,4 @@
-"""python evaluation/attack.py [--model NAME_OR_FILE ...] [--n 1000] [--eps 0,0.02,0.05,0.1,0.15,0.2,0.25,0.3] [--steps 40] [--quick]
+"""python evaluation/attack.py [--model NAME_OR_FILE ...] [--n 1000] [--eps 0,0.02,0.05,0.1,0.15,0.2,0.25,0.3] [--steps 40] [--dry-run]
 
 Accuracy under L-inf FGSM and PGD (random start, --steps steps of 2.5 eps / steps, --restarts
 restarts) against epsilon, on a fixed random subset of MNIST test, through digitlab.evaluation.attacks
@@ -6,7 +6,7 @@ restarts) against epsilon, on a fixed random subset of MNIST test, through digit
 Writes evaluation/reports/<model>/attack.json (every number), attack.png (accuracy vs eps) and
 attack_examples.png (one digit at growing eps), and prints a Markdown table.
 --write-card also stores the headline figures (FGSM eps 0.1 / 0.3, PGD eps 0.1 / 0.3 on the same
-digits) in the model card under "adversarial".  --quick: 100 digits, 3 epsilons, 10 PGD steps.
+digits) in the model card under "adversarial".  --dry-run: 100 digits, 3 epsilons, 10 PGD steps.
 Every run ends with the sanity report (``digitlab.evaluation.attacks.sanity``), at the largest eps:
 accuracy never rises with eps, PGD does at least as well as FGSM, FGSM at 0.3 not above FGSM at 0.1,
 PGD on the logit margin agrees with cross-entropy PGD (the worst case per digit over both is
@@ -40,11 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--transfer-from", default="mnist_cnn", help="model whose PGD examples are the black-box transfer check "
                    "(default mnist_cnn; 'none' to skip; skipped for the model itself)")
     p.add_argument("--write-card", action="store_true", help="store the headline figures in each model's card (default off)")
-    p.add_argument("--quick", "--dry-run", action="store_true", help="100 digits, eps 0/0.1/0.3, 10 PGD steps: seconds, for tests")
-    p.add_argument("--mnist", default=None, help="mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
+    cli.add_dry_run(p, "100 digits, eps 0/0.1/0.3, 10 PGD steps: seconds, for tests")
+    cli.add_mnist(p)
     p.add_argument("--out", type=Path, default=None, help="reports folder (default evaluation/reports/)")
     a = p.parse_args(argv)
-    if a.quick:
+    if a.dry_run:
         a.n, a.eps, a.steps = min(a.n, 100), "0,0.1,0.3", min(a.steps, 10)
     try:
         eps = [float(e) for e in a.eps.split(",")]

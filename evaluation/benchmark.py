@@ -1,4 +1,4 @@
-"""python evaluation/benchmark.py [--model NAME] [--skip-training] [--target 0.99] [--quick]
+"""python evaluation/benchmark.py [--model NAME] [--skip-training] [--target 0.99] [--dry-run]
 
 Measures, in one run on this machine:
   (a) single-image latency of the predict path (preprocessing of a 280x280 canvas-style
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-step-cost", action="store_true", help="do not measure the cost of a training step")
     p.add_argument("--target", type=float, default=0.99, help="test accuracy to race to (default 0.99)")
     p.add_argument("--max-epochs", type=int, default=15, help="give up after this many epochs (default 15)")
-    p.add_argument("--quick", action="store_true", help="tiny run for tests: 20 latency samples, race on 1,024 images to 0.5")
+    cli.add_dry_run(p, "tiny run for tests: 20 latency samples, race on 1,024 images to 0.5")
     p.add_argument("--out", default=None, help="JSON output (default evaluation/reports/benchmark.json)")
     a = p.parse_args(argv)
 
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         classifier = load_classifier(a.model)
-        mnist = data.prepared_mnist(dry_run=a.quick)
+        mnist = data.prepared_mnist(dry_run=a.dry_run)
     except (artifacts.ModelError, data.DataError) as e:
         return cli.error(e)
     cnn_recipe = presets.CNN  # the exact recipe of training/train_cnn.py
@@ -62,13 +62,13 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), **cards.versions()},
         "load_average": {"start": os.getloadavg()},  # 1, 5, 15 min; other jobs on the machine make every figure noisier
         "latency_model": classifier.name,
-        "latency": bench.latency(classifier, pictures, repeats=20 if a.quick else a.repeats),
+        "latency": bench.latency(classifier, pictures, repeats=20 if a.dry_run else a.repeats),
     }
     if not a.skip_training:
-        result.update(race.race(mnist, cnn_recipe, 0.5 if a.quick else a.target, a.max_epochs, a.quick))
+        result.update(race.race(mnist, cnn_recipe, 0.5 if a.dry_run else a.target, a.max_epochs, a.dry_run))
 
     if not a.skip_step_cost:
-        result["step_cost"] = race.step_costs(mnist.x_train, mnist.y_train, cnn_recipe, steps=10 if a.quick else 60)
+        result["step_cost"] = race.step_costs(mnist.x_train, mnist.y_train, cnn_recipe, steps=10 if a.dry_run else 60)
 
     result["load_average"]["end"] = os.getloadavg()
     out = a.out or (REPORTS_DIR / "benchmark.json")

@@ -1,4 +1,4 @@
-"""python evaluation/calibrate.py [--model NAME_OR_FILE ...] [--non-digits 400] [--digits 1000] [--reject-rate 0.007] [--quick]
+"""python evaluation/calibrate.py [--model NAME_OR_FILE ...] [--non-digits 400] [--digits 1000] [--reject-rate 0.007] [--dry-run]
 
 Calibration and the "not a digit" rule, per model, through digitlab.evaluation.calibration:
   1. temperature scaling fitted (NLL) on the validation split; ECE (15 bins) and NLL on MNIST
@@ -18,7 +18,7 @@ Calibration and the "not a digit" rule, per model, through digitlab.evaluation.c
 Without --model, every usable model.  Writes evaluation/reports/<model>/calibration.json,
 reliability.png and non_digits.png, evaluation/reports/gate.json (the gate alone) and
 evaluation/reports/calibration.md.
---no-gate: the confidence threshold alone.  --quick: 500 validation / 1000 test digits, 20 non-digits
+--no-gate: the confidence threshold alone.  --dry-run: 500 validation / 1000 test digits, 20 non-digits
 and 20 digits per set, and the card is left alone unless --write-card is given.
 
 Longer than a thin script because it writes, per model, the report, the reliability diagram, the non-digit
@@ -45,16 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gate", type=Path, default=None, help="digit gate .keras (default models/gate/not_a_digit.keras)")
     p.add_argument("--no-gate", action="store_true", help="the confidence threshold alone")
     p.add_argument("--write-card", action=argparse.BooleanOptionalAction, default=None,
-                   help="write temperature, threshold and figures into the model card (default: yes, except with --quick)")
-    p.add_argument("--quick", "--dry-run", action="store_true", help="small splits and 20 pictures per set: seconds, for tests")
-    p.add_argument("--mnist", default=None, help="mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
+                   help="write temperature, threshold and figures into the model card (default: yes, except with --dry-run)")
+    cli.add_dry_run(p, "small splits and 20 pictures per set: seconds, for tests")
+    cli.add_mnist(p)
     p.add_argument("--out", type=Path, default=None, help="reports folder (default evaluation/reports/)")
     a = p.parse_args(argv)
     if not 0 < a.reject_rate < 0.5 or a.non_digits < 4 or a.digits < 4:
         p.error("--reject-rate must be in (0, 0.5), --non-digits and --digits at least 4")
-    write_card = (not a.quick) if a.write_card is None else a.write_card
-    n_val, n_test = (500, 1000) if a.quick else (None, None)
-    n_nd, n_dg = (min(a.non_digits, 20), min(a.digits, 20)) if a.quick else (a.non_digits, a.digits)
+    write_card = (not a.dry_run) if a.write_card is None else a.write_card
+    n_val, n_test = (500, 1000) if a.dry_run else (None, None)
+    n_nd, n_dg = (min(a.non_digits, 20), min(a.digits, 20)) if a.dry_run else (a.non_digits, a.digits)
 
     from digitlab import data
     from digitlab.data import nondigits

@@ -1,9 +1,10 @@
-"""python evaluation/evaluate.py [--model NAME_OR_FILE ...] [--split test|val] [--limit N]
+"""python evaluation/evaluate.py [--model NAME_OR_FILE ...] [--split test|val] [--limit N] [--dry-run]
 
 Evaluate models on MNIST (through the one preprocessing path): accuracy, weighted F1,
 per-class report (scikit-learn), most-confused pairs, confusion-matrix PNG,
 misclassified-gallery PNG, per-class F1 chart and metrics.json, written under
-evaluation/reports/<model>/. Without --model, every usable model in models/.
+evaluation/reports/<model>/. Without --model, every usable model in models/.  --dry-run: the first
+256 digits of the split, reports into a temporary folder unless --out is given: seconds, for tests.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", action="append", help="model name in models/ or a .keras file; repeatable (default: every usable model)")
     p.add_argument("--split", choices=("test", "val"), default="test", help="MNIST split to evaluate on (default test)")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N images (default: all)")
-    p.add_argument("--mnist", default=None, help="mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
+    cli.add_mnist(p)
     p.add_argument("--out", type=Path, default=None, help="reports folder (default evaluation/reports/)")
+    cli.add_dry_run(p, "the first 256 digits of the split, reports into a temporary folder unless --out is given (for tests)")
     a = p.parse_args(argv)
+    if a.limit is not None and a.limit < 1:
+        p.error("--limit must be at least 1")
 
     import numpy as np
 
@@ -39,11 +43,13 @@ def main(argv: list[str] | None = None) -> int:
         entries = artifacts.select(a.model)
         raw = data.load_mnist(a.mnist)
         n = len(raw.y_test if a.split == "test" else raw.y_val)
-        x, y = data.prepared(a.split, indices=np.arange(min(a.limit, n) if a.limit else n), raw=raw)  # once, for every model
+        n = min(n, a.limit or n, data.DRY_RUN_SIZES["test"] if a.dry_run else n)
+        x, y = data.prepared(a.split, indices=np.arange(n), raw=raw)  # once, for every model
     except (artifacts.ModelError, data.DataError) as e:
         return cli.error(e)
+    reports = cli.output_folder(a.out or REPORTS_DIR, REPORTS_DIR, a.dry_run, "evaluate")
     for entry in entries:
-        out = (a.out or REPORTS_DIR) / entry.name
+        out = reports / entry.name
         report = evaluate.evaluate_entry(entry, x, y, out, split=a.split)
         if a.split == "test" and not a.limit:  # the whole test split: the committed model's figures in docs/results.json
             recorded.record_all(recorded.committed(recorded.from_evaluate(entry.name, report, command, entry.path)))

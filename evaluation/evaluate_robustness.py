@@ -1,4 +1,4 @@
-"""python evaluation/evaluate_robustness.py [--model NAME_OR_FILE ...] [--n 3000] [--seed 0] [--through-preprocess] [--quick]
+"""python evaluation/evaluate_robustness.py [--model NAME_OR_FILE ...] [--n 3000] [--seed 0] [--through-preprocess] [--dry-run]
 
 Accuracy of every model under corruption, on a fixed random subset of MNIST test (model inputs
 from the one preprocessing path): the severity suite (Gaussian noise, blur, rotation,
@@ -11,7 +11,7 @@ Writes, under evaluation/reports/:
     robustness.json / robustness.md   all models, with the mean-corruption-accuracy summary
     robustness_examples.png   one digit under every corruption
 --through-preprocess sends each corrupted image through preprocess.prepare again, as an uploaded
-picture would go (it undoes translation and scale).  --quick: 200 digits, for tests.
+picture would go (it undoes translation and scale).  --dry-run: 200 digits, for tests.
 
 Longer than a thin script because it writes four kinds of report files and records the committed models'
 figures in docs/results.json.
@@ -45,11 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=3000, help="MNIST test digits, a fixed random subset (default 3000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the subset and of every corruption (default 0)")
     p.add_argument("--through-preprocess", action="store_true", help="re-prepare each corrupted image like a picture (default off)")
-    p.add_argument("--quick", "--dry-run", action="store_true", help="200 digits: seconds, for tests")
-    p.add_argument("--mnist", default=None, help="mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
+    cli.add_dry_run(p, "200 digits: seconds, for tests")
+    cli.add_mnist(p)
     p.add_argument("--out", type=Path, default=None, help="reports folder (default evaluation/reports/)")
     a = p.parse_args(argv)
-    if a.quick:
+    if a.dry_run:
         a.n = min(a.n, 200)
     if a.n < 1:
         p.error("--n must be at least 1")

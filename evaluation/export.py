@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
                         "--setup-tfjs has made its converter's environment)")
     p.add_argument("--out", type=Path, default=None, help="exports go to OUT/<model>/ (default exports/)")
     p.add_argument("--check-only", action="store_true", help="check the files already in OUT/<model>/, export nothing")
-    p.add_argument("--mnist", default=None, help="mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
+    cli.add_mnist(p)
     p.add_argument("--setup-tfjs", action="store_true", help="create the TF.js converter's own virtual environment "
                    "($DIGITLAB_TFJS_VENV, default runs/tfjs-venv) with pip from the package registry, check it, and stop")
     p.add_argument("--dry-run", action="store_true", help=f"probe {DRY_PROBE[0]}+{DRY_PROBE[1]} digits, {DRY_LATENCY_RUNS} timing runs (default: "

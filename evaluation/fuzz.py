@@ -1,13 +1,13 @@
-"""python evaluation/fuzz.py [--n 20000] [--seed 0] [--out evaluation/reports/fuzz.json] [--quick] [--models N]
+"""python evaluation/fuzz.py [--n 20000] [--seed 0] [--out evaluation/reports/fuzz.json] [--dry-run] [--models N]
 
 Fuzz the picture path: generate hostile pictures from a seed (byte flips, truncations, bomb headers,
 deep and odd modes, animated and multi-page files, EXIF, odd names, special files, formats we do not
-read, ...; every kind is listed in digitlab/evaluation/fuzz.py), run each through the predict CLI's
+read, ...; every kind is listed in digitlab/hardening/fuzz.py), run each through the predict CLI's
 per-file code and the app's upload path with a real committed model loaded once, then run the real CLI
 over the whole folder.  Reports crashes (anything but a clean refusal), hangs (no answer within
 --timeout: the worker is killed and the run goes on), wrong refusals (a valid picture refused), wrong
 acceptances, lines that are not JSON, and peak RSS per file.  --models N also fuzzes N hostile model
-files (digitlab.evaluation.hostile_models) through artifacts.inspect and list_models.
+files (digitlab.hardening.hostile_models) through artifacts.inspect and list_models.
 
 The files of a run are remade from (--seed, index): --n 2000 is the start of the --n 20000 run with
 the same seed, and each problem in the report comes with the command that remakes its file (--only).
@@ -37,10 +37,10 @@ def main(argv: list[str] | None = None) -> int:
 
     default_out = REPORTS_DIR / "fuzz.json"
     p = cli.parser(__doc__)
-    p.add_argument("--n", type=int, default=None, help="how many pictures (default 20000; 200 with --quick)")
+    p.add_argument("--n", type=int, default=None, help="how many pictures (default 20000; 200 with --dry-run)")
     p.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
     p.add_argument("--out", type=Path, default=default_out, help=f"report JSON (default {shown(default_out)})")
-    p.add_argument("--quick", action="store_true", help="a smoke run for tests: 200 pictures, the report in a temporary folder")
+    cli.add_dry_run(p, "a smoke run for tests: 200 pictures, the report in a temporary folder")
     p.add_argument("--models", type=int, default=0, metavar="N", help="also fuzz N hostile model files (default 0)")
     p.add_argument("--model", default=None, help="the model that predicts (default: the best usable model in models/, as the CLI)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds one file may take before it counts as a hang (default 30)")
@@ -51,22 +51,19 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_mnist(p)
     a = p.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a kill ends the workers too (finally blocks run)
-    n = a.n if a.n is not None else 200 if a.quick else 20000
+    n = a.n if a.n is not None else 200 if a.dry_run else 20000
     if n < 1 or a.timeout <= 0 or a.models < 0 or a.workers < 1:
         return cli.error("--n and --workers must be at least 1, --timeout positive, --models at least 0")
 
     from digitlab import data
-    from digitlab.evaluation import fuzz
     from digitlab.files import atomic_write_json
+    from digitlab.hardening import fuzz
 
-    if a.models and not fuzz.hostile_models_available():
-        return cli.error("--models: digitlab.evaluation.hostile_models (the generator of hostile model files) is not in "
-                         "this checkout yet, so model files cannot be fuzzed; run without --models")
     try:
         fuzz.mnist_digits(a.mnist)  # the workers draw every picture from MNIST test digits: fail here, clearly
     except data.DataError as e:
         return cli.error(e)
-    out = cli.output_folder(a.out.parent, default_out.parent, a.quick, "fuzz") / a.out.name
+    out = cli.output_folder(a.out.parent, default_out.parent, a.dry_run, "fuzz") / a.out.name
     folder = a.keep or Path(tempfile.mkdtemp(prefix="fuzz-"))
     t0 = time.monotonic()
     report: dict = {"command": " ".join(["python", "evaluation/fuzz.py", *(argv if argv is not None else sys.argv[1:])]),

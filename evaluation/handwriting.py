@@ -1,4 +1,4 @@
-"""python evaluation/handwriting.py [--model NAME_OR_FILE ...] [--n 2000] [--seed 0] [--tta] [--out evaluation/reports/handwriting/] [--quick]
+"""python evaluation/handwriting.py [--model NAME_OR_FILE ...] [--n 2000] [--seed 0] [--tta] [--out evaluation/reports/handwriting/] [--dry-run]
 
 The real-handwriting dev benchmark: digits that are not MNIST's, through the one preprocessing path
 (digitlab.preprocess.prepare, as the app and the predict CLI call it) and each model's classifier:
@@ -20,7 +20,7 @@ most-confused pairs, per style), handwriting.md (the tables), confusion_<model>.
 set) and samples.png (the model inputs, a row per set); prints the Markdown.  Without --model,
 every usable model in models/.  --tta also measures test-time augmentation (digitlab.evaluation.handwriting.tta_proba).
 
---quick (or --dry-run): 30 pictures per set, written into a new temporary folder unless --out is
+--dry-run: 30 pictures per set, written into a new temporary folder unless --out is
 given (never over the committed report): seconds, for tests.
 
 Longer than a thin script because it gathers its sets from three sources (the generated ones, MNIST, the
@@ -36,25 +36,24 @@ from digitlab import cli
 from digitlab.paths import REPORTS_DIR
 
 DEFAULT_OUT = REPORTS_DIR / "handwriting"
-QUICK_N = 30  # pictures per set in --quick
+QUICK_N = 30  # pictures per set in --dry-run
 
 
 def main(argv: list[str] | None = None) -> int:
     p = cli.parser(__doc__)
     p.add_argument("--model", action="append", help="model name in models/, a .keras file or an exported model; repeatable (default: every usable model)")
-    p.add_argument("--n", type=int, default=2000, help=f"pictures per set at most; load_digits has 1,797 (default 2000; --quick {QUICK_N})")
+    p.add_argument("--n", type=int, default=2000, help=f"pictures per set at most; load_digits has 1,797 (default 2000; --dry-run {QUICK_N})")
     p.add_argument("--seed", type=int, default=0, help="seed of the benchmark's pictures (default 0: the committed report's)")
     p.add_argument("--real-strokes", type=Path, default=None, metavar="PATH",
                    help="real-strokes file (gzipped JSON, digitlab/data/unipen.py) for the real sets (default $DIGITLAB_UNIPEN; none: skipped)")
     p.add_argument("--tta", action="store_true", help="also measure test-time augmentation (11 variants of each input; ~11x the model time)")
     cli.add_out(p, DEFAULT_OUT, "folder for handwriting.json, handwriting.md and the figures")
     cli.add_mnist(p)
-    p.add_argument("--quick", "--dry-run", dest="quick", action="store_true",
-                   help=f"{QUICK_N} pictures per set, report into a temporary folder unless --out is given: seconds, for tests")
+    cli.add_dry_run(p, f"{QUICK_N} pictures per set, report into a temporary folder unless --out is given: seconds, for tests")
     a = p.parse_args(argv)
     if a.n < 1:
         p.error("--n must be at least 1")
-    n = min(a.n, QUICK_N) if a.quick else a.n
+    n = min(a.n, QUICK_N) if a.dry_run else a.n
 
     from digitlab import data
     from digitlab.data import unipen
@@ -89,19 +88,19 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     report = handwriting.run(models, inputs, tta=a.tta, progress=log)
     if split is not None:
-        report["real_numbers"] = {m.name: handwriting.real_numbers(split, m, a.seed, n if a.quick else None, log) for m in models}
+        report["real_numbers"] = {m.name: handwriting.real_numbers(split, m, a.seed, n if a.dry_run else None, log) for m in models}
         report["real_strokes"] = {"file": str(real), "sha256": unipen.fingerprint(real), "split": split.describe()}
     default = artifacts.best_model().name if not a.model else None
     report = {
         "command": cards.command_line(argv, __file__),
         "date": cards.provenance()["date"],
-        "n": n, "seed": a.seed, "quick": a.quick,
+        "n": n, "seed": a.seed, "quick": a.dry_run,
         "models": {m.name: {"file": shown(m.entry.path), "sha256": sha256(m.entry.path, 16) if m.entry.path.is_file() else None}
                    for m in models},
         "sets": {s.name: {"n": int(len(s.labels)), "about": s.about} for s in inputs},
         **report,
     }
-    out = cli.output_folder(a.out, DEFAULT_OUT, a.quick, "handwriting")
+    out = cli.output_folder(a.out, DEFAULT_OUT, a.dry_run, "handwriting")
     out.mkdir(parents=True, exist_ok=True)
     text = handwriting.markdown(report, default)
     atomic_write_json(out / "handwriting.json", report)
@@ -110,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write_bytes(out / f"confusion_{name}.png", plots.confusion_png(table[handwriting.CONVENTIONS]["confusion"],
                                                                               f"{name}: conventions set"))
     atomic_write_bytes(out / "samples.png", handwriting.samples_png(inputs))
-    if not a.quick:  # the committed models' figures go to docs/results.json (a smoke run's are no figures)
+    if not a.dry_run:  # the committed models' figures go to docs/results.json (a smoke run's are no figures)
         results.record_all(results.committed(results.from_handwriting(report, source=shown(out / "handwriting.json"))))
     print(text)
     print(f"\nwritten {out / 'handwriting.json'}")

@@ -49,10 +49,22 @@ def mnist_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def mnist_test(mnist_path) -> tuple[np.ndarray, np.ndarray]:
+def mnist_arrays(mnist_path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Real MNIST through the project's one loader (checked as every run checks it), keras layout:
+    ((x_train, y_train), (x_test, y_test)).  Tests read MNIST here, never from the file itself."""
+    return data.load_keras_layout(mnist_path)
+
+
+@pytest.fixture(scope="session")
+def mnist_train(mnist_arrays) -> tuple[np.ndarray, np.ndarray]:
+    """The real MNIST training split: (60000, 28, 28) uint8 images and (60000,) labels."""
+    return mnist_arrays[0]
+
+
+@pytest.fixture(scope="session")
+def mnist_test(mnist_arrays) -> tuple[np.ndarray, np.ndarray]:
     """The real MNIST test split: (10000, 28, 28) uint8 images and (10000,) labels."""
-    with np.load(mnist_path) as f:
-        return f["x_test"], f["y_test"]
+    return mnist_arrays[1]
 
 
 @pytest.fixture

@@ -179,6 +179,7 @@ def test_home_preprocessing_toggle(samples):
     assert list(table["quantity"]) == [r.label for r in inspect_input.mnist_likeness(prepared.image)]
 
 
+@pytest.mark.slow
 def test_model_picker_lists_what_is_on_disk(scratch_models, samples):
     (scratch_models / "broken.keras").write_bytes(b"this is not a keras archive")
     at = new_app().run()
@@ -371,6 +372,7 @@ def test_preprocessing_page_shows_every_step(samples):
     assert len(at.dataframe[0].value) == 5
 
 
+@pytest.mark.slow
 def test_explain_page_for_a_drawn_digit(samples, usable):
     at = draw(new_app().run(), samples[8])
     assert at.metric[0].value == "8"
@@ -462,14 +464,13 @@ def test_models_page_upload(scratch_models, usable, tmp_path):
 # ----------------------------------------------------------------------------- app-side library
 
 
-def test_mnist_reference_judges_real_mnist_typical(mnist_test, mnist_path):
+def test_mnist_reference_judges_real_mnist_typical(mnist_test, mnist_train):
     """The reference (first 2000 test digits through the recipe) calls unseen real MNIST digits
     typical: each quantity's 5-95 % band should hold about 90 % of the training digits."""
     ref = inspect_input.mnist_reference()
     assert ref is inspect_input.mnist_reference(), "measured once per process"
     assert ref["box_height"]["median"] == 20.0, "the recipe fits the longer side, usually the height, into 20 px"
-    with np.load(mnist_path) as f:
-        train = preprocess.prepare_batch(f["x_train"][:1000])
+    train = preprocess.prepare_batch(mnist_train[0][:1000])
     verdicts = np.array([[r.verdict for r in inspect_input.mnist_likeness(img, ref)] for img in train])
     for j, key in enumerate(ref):
         typical = (verdicts[:, j] == "typical").mean()

@@ -1,5 +1,5 @@
 """FGSM / PGD on real MNIST test digits against committed models, the logits-vs-softmax point,
-adversarial training in --dry-run, and evaluation/attack.py in --quick."""
+adversarial training in --dry-run, and evaluation/attack.py in --dry-run."""
 
 import json
 import shutil
@@ -11,6 +11,7 @@ import pytest
 from digitlab import preprocess
 from digitlab.evaluation import attacks
 from digitlab.models import artifacts, builders, cards
+from digitlab.training import adversarial
 
 
 def _committed(name):
@@ -151,7 +152,7 @@ def test_adversarial_training_step_trains_on_perturbed_inputs(digits):
         return keras_step(data)
 
     m.train_step = record
-    attacks.install_adversarial_training(m, {"attack": "fgsm", "eps": 0.2, "ramp_epochs": 0.0}, steps_per_epoch=1)
+    adversarial.install_adversarial_training(m, {"attack": "fgsm", "eps": 0.2, "ramp_epochs": 0.0}, steps_per_epoch=1)
     m.fit(x[:32, ..., None], np.eye(10, dtype=np.float32)[y[:32]], batch_size=32, epochs=1, verbose=0, shuffle=False)
     [adv] = seen
     clean = x[:32, ..., None]
@@ -160,6 +161,7 @@ def test_adversarial_training_step_trains_on_perturbed_inputs(digits):
     assert np.abs(adv - clean).mean() > 0.05  # really perturbed (random start + a 1.25 eps step, clipped)
 
 
+@pytest.mark.slow
 def test_train_robust_dry_run_writes_card_with_attack_figures(run_script, tmp_path):
     out = run_script("training/train_robust.py", "--dry-run", "--out", tmp_path, "--epochs", "1", "--eval-n", "50", "--pgd-steps", "2").stdout
     card = json.loads((tmp_path / "mnist_robust.json").read_text())
@@ -174,6 +176,7 @@ def test_train_robust_dry_run_writes_card_with_attack_figures(run_script, tmp_pa
     assert artifacts.list_models(tmp_path)[0].usable  # a plain Functional model, loadable in safe mode
 
 
+@pytest.mark.slow
 def test_attack_script_quick(run_script, tmp_path):
     committed = _committed("mnist_baseline")
     models = tmp_path / "models"  # a scratch copy: --write-card writes into its card
@@ -181,7 +184,7 @@ def test_attack_script_quick(run_script, tmp_path):
     for suffix in (".keras", ".json"):
         shutil.copyfile(committed.path.with_suffix(suffix), models / f"{committed.name}{suffix}")
     model = artifacts.inspect(models / f"{committed.name}.keras")
-    proc = run_script("evaluation/attack.py", "--quick", "--model", str(model.path), "--out", tmp_path, "--write-card")
+    proc = run_script("evaluation/attack.py", "--dry-run", "--model", str(model.path), "--out", tmp_path, "--write-card")
     line = json.loads(proc.stdout.splitlines()[-1])
     report = json.loads((tmp_path / model.name / "attack.json").read_text())
     assert line["model"] == model.name and report["n"] == 100
@@ -224,12 +227,13 @@ def test_sanity_report_names_the_signatures_of_gradient_masking(mnist_test):
     assert attacks.sanity(model, x, y, real, masks[0.3], eps=0.3, steps=5)["passed"]
 
 
+@pytest.mark.slow
 def test_the_robust_model_holds_under_the_quick_attack(run_script, tmp_path):
     """The robust evaluation in --quick (100 test digits, PGD-10, the sanity report) on the committed mnist_robust:
     robust for real, with no sign of masked gradients.  On the full split with PGD-100 and 2 restarts it holds
     91.7% at eps 0.3 (docs/results.md); the bounds here leave room for 100 digits and a weaker attack."""
     model = _committed("mnist_robust")
-    proc = run_script("evaluation/attack.py", "--quick", "--model", str(model.path), "--out", tmp_path)
+    proc = run_script("evaluation/attack.py", "--dry-run", "--model", str(model.path), "--out", tmp_path)
     report = json.loads((tmp_path / model.name / "attack.json").read_text())
     head = report["headline"]
     assert report["n"] == 100 and head["clean_accuracy"] >= 0.95

@@ -1,7 +1,12 @@
 """The race clock of evaluation/benchmark.py (digitlab.evaluation.bench.time_to_accuracy), on real MNIST digits:
-epoch-boundary costs go on the wall clock only, costs inside an epoch on both, evaluation on neither."""
+epoch-boundary costs go on the wall clock only, costs inside an epoch on both, evaluation on neither.
+
+The costs are pauses on the race's own clock (the real clock plus what the callbacks "paused"), not sleeps:
+each pause is far longer than a training step however loaded the machine, so the test counts pauses on each
+clock and never bounds a real elapsed time."""
 
 import time
+from types import SimpleNamespace
 
 import keras
 import numpy as np
@@ -9,7 +14,20 @@ import pytest
 
 from digitlab.evaluation import bench
 
-PAUSE = 2.0  # seconds a callback sleeps to stand for a cost: long against a loaded machine's noise
+PAUSE = 1000.0  # seconds a callback adds to the race's clock to stand for a cost: dwarfs every real step
+
+
+class Clock:
+    """time.perf_counter plus the pauses so far: the clock ``bench`` reads during the test."""
+
+    def __init__(self):
+        self.paused = 0.0
+
+    def perf_counter(self) -> float:
+        return time.perf_counter() + self.paused
+
+    def sleep(self, seconds: float) -> None:
+        self.paused += seconds
 
 
 def _tiny_model():
@@ -25,19 +43,19 @@ class Costs(keras.callbacks.Callback):
     """Sleeps at an epoch's end (a boundary), in the first step of every later epoch (a pipeline refill,
     which Keras runs inside that step) and in the middle step of every epoch (an in-epoch cost)."""
 
-    def __init__(self, middle: int):
+    def __init__(self, middle: int, clock: Clock):
         super().__init__()
-        self.middle, self.epoch = middle, 0
+        self.middle, self.epoch, self.clock = middle, 0, clock
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
 
     def on_epoch_end(self, epoch, logs=None):
-        time.sleep(PAUSE)
+        self.clock.sleep(PAUSE)
 
     def on_train_batch_end(self, batch, logs=None):
         if (batch == 0 and self.epoch > 0) or batch == self.middle:
-            time.sleep(PAUSE)
+            self.clock.sleep(PAUSE)
 
 
 @pytest.fixture(scope="module")
@@ -46,19 +64,20 @@ def digits(mnist_test):
     return x[:1000], y[:1000]
 
 
-def test_boundary_costs_are_on_the_wall_clock_only(digits):
+def test_boundary_costs_are_on_the_wall_clock_only(digits, monkeypatch):
     x, y = digits
+    clock = Clock()
+    monkeypatch.setattr(bench, "time", SimpleNamespace(perf_counter=clock.perf_counter))  # bench's clock only
     fit, steps = bench.reference_fit(x, y)  # 900 digits train, 100 validate: 8 steps of 128
     assert steps == 8 and fit["x"].shape == (1000, 28, 28, 1) and fit["x"].dtype == np.float32 and fit["x"].max() <= 1.0
     race = bench.time_to_accuracy("tiny", _tiny_model(), fit, steps, bench.reference_inputs(x[:200]), y[:200], target=1.01,
-                                  max_epochs=3, callbacks=[Costs(middle=4)])
+                                  max_epochs=3, callbacks=[Costs(middle=4, clock=clock)])
     assert not race.reached and race.epochs == pytest.approx(3.0) and len(race.curve) == 3 * 8
     assert race.boundaries == 2
-    # two boundaries, each an epoch-end pause plus a first-step pause: wall only (the rest of a boundary,
-    # Keras restarting the epoch's iterator, varies here from 0.3 s to 2 s: no upper bound)
-    assert race.boundary_seconds >= 4 * PAUSE
-    # three middle-of-epoch pauses: on both clocks, and no boundary pause (24 small steps besides)
-    assert 3 * PAUSE <= race.in_epoch_seconds < 4 * PAUSE
+    # two boundaries, each an epoch-end pause plus a first-step pause: on the wall clock only
+    assert round(race.boundary_seconds / PAUSE) == 4
+    # three middle-of-epoch pauses: on both clocks, and no boundary pause (24 real steps besides)
+    assert round(race.in_epoch_seconds / PAUSE) == 3
     assert race.wall_seconds == pytest.approx(race.in_epoch_seconds + race.boundary_seconds)
     assert race.validation_seconds > 0  # validation_split ran, and is on neither clock
     assert race.first_step_seconds > race.median_step_ms / 1000  # tracing, counted on both

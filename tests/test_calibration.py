@@ -165,6 +165,7 @@ def test_gate_is_not_listed_as_a_classifier(committed_gate):
     assert 0 < committed_gate.threshold < 1
 
 
+@pytest.mark.slow
 def test_gate_rejects_held_out_non_digits_and_accepts_mnist_test(committed_gate, mnist_test):
     """Fixed subsets; each bar sits below what the committed gate measured on that subset (in the
     comment), with a margin for a retrained gate.  The full figures are in models/gate/not_a_digit.json."""
@@ -244,10 +245,11 @@ def cnn_entry():
         pytest.fail(f"committed model missing: {e}")
 
 
+@pytest.mark.slow
 def test_calibrate_script_quick_writes_the_card(run_script, tmp_path, cnn_entry, mnist_test, committed_gate):
     shutil.copy(cnn_entry.path, tmp_path / "probe.keras")
     shutil.copy(cnn_entry.path.with_suffix(".json"), tmp_path / "probe.json")
-    proc = run_script("evaluation/calibrate.py", "--quick", "--write-card", "--model", tmp_path / "probe.keras", "--out", tmp_path / "reports")
+    proc = run_script("evaluation/calibrate.py", "--dry-run", "--write-card", "--model", tmp_path / "probe.keras", "--out", tmp_path / "reports")
     line = json.loads(proc.stdout.splitlines()[-1])
     card = json.loads((tmp_path / "probe.json").read_text())
     cal = card["calibration"]
@@ -267,6 +269,7 @@ def test_calibrate_script_quick_writes_the_card(run_script, tmp_path, cnn_entry,
     assert np.mean([p.label == t and not p.abstain for p, t in zip(decided, y[:50])]) >= 0.94
 
 
+@pytest.mark.slow
 def test_train_gate_dry_run(run_script, tmp_path, mnist_path):
     proc = run_script("training/train_gate.py", "--dry-run", "--out", tmp_path, "--name", "probe_gate")
     assert "saved" in proc.stdout

@@ -29,6 +29,8 @@ from digitlab import preprocess
 from digitlab.models import artifacts, builders
 from digitlab.serving import classifiers, export
 
+pytestmark = pytest.mark.slow  # a model trained, then exported to every format and checked
+
 ROOT = Path(__file__).resolve().parents[1]
 FLOAT_FORMATS = ("h5", "savedmodel", "tflite", "onnx", "tfjs")
 QUANTISED = ("tflite-dynamic", "tflite-int8")
@@ -38,13 +40,12 @@ PAGE_MODEL = ROOT / "web" / "model"  # the page's committed files, made by web/b
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory, mnist_path) -> artifacts.ModelEntry:
+def tiny(tmp_path_factory, mnist_train) -> artifacts.ModelEntry:
     """A 2.5k-parameter CNN trained for 72 batches on 1,536 real training digits, saved with a card."""
     import keras
 
     keras.utils.set_random_seed(0)
-    with np.load(mnist_path) as f:
-        x, y = preprocess.prepare_batch(f["x_train"][:1536]), f["y_train"][:1536].astype(np.int64)
+    x, y = preprocess.prepare_batch(mnist_train[0][:1536]), mnist_train[1][:1536].astype(np.int64)
     model = builders.build_cnn(width=4, dropout=0.0, name="tiny")
     model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
     model.fit(x[..., None], y, batch_size=64, epochs=3, verbose=0)
@@ -76,11 +77,10 @@ def run_script_module():
 
 
 @pytest.fixture(scope="module")
-def pngs(tmp_path_factory, mnist_path) -> Path:
+def pngs(tmp_path_factory, mnist_test) -> Path:
     """60 real MNIST test digits as PNG files, every other one dark ink on white like a scan."""
     folder = tmp_path_factory.mktemp("pngs")
-    with np.load(mnist_path) as f:
-        x, y = f["x_test"][:60], f["y_test"][:60]
+    x, y = mnist_test[0][:60], mnist_test[1][:60]
     for i, (img, label) in enumerate(zip(x, y)):
         Image.fromarray(255 - img if i % 2 else img).save(folder / f"{i:04d}_{label}.png")
     return folder

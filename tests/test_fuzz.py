@@ -1,4 +1,4 @@
-"""The fuzz suite (evaluation/fuzz.py, digitlab/evaluation/fuzz.py): CI's seeded slice of 2,000 hostile
+"""The fuzz suite (evaluation/fuzz.py, digitlab/hardening/fuzz.py): CI's seeded slice of 2,000 hostile
 pictures, run for real, must show 0 crashes, 0 hangs, 0 wrong refusals and 0 lines that are not JSON;
 and the harness itself counts what it is there to count.
 
@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
-from digitlab.evaluation import fuzz
+from digitlab.hardening import fuzz
 
 SEED = 2024  # CI's slice; the full run in docs/evaluation.md#fuzzing uses seed 0
 
@@ -87,15 +85,11 @@ def test_judging_counts_crashes_hangs_and_wrong_verdicts():
 
 
 def test_models_flag(run_script, tmp_path):
-    """--models N fuzzes hostile model files when digitlab.evaluation.hostile_models is there, and says so
-    plainly (usage error) when it is not."""
+    """--models N fuzzes N hostile model files (digitlab.hardening.hostile_models) besides the pictures."""
     out = tmp_path / "fuzz.json"
     args = ("evaluation/fuzz.py", "--n", "1", "--no-cli-run", "--workers", "1", "--models", "6", "--out", out)
-    if not fuzz.hostile_models_available():
-        proc = run_script(*args, check=False)
-        assert proc.returncode == 2 and "hostile_models" in proc.stderr and not out.exists()
-        pytest.skip("digitlab.evaluation.hostile_models is not in this checkout: --models refuses clearly (checked)")
     proc = run_script(*args, timeout=900, check=False)
+    assert proc.returncode in (0, 1) and out.exists(), proc.stderr[-3000:]  # 1: something found, reported below
     m = json.loads(out.read_text())["models"]
     assert m["files"] == 6 and m["crashes"] == 0 and m["hangs"] == 0, json.dumps(m["problems"][:5], indent=1)
     assert isinstance(m["list_models"], dict) and m["list_models"]["entries"] >= 1

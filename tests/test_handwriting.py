@@ -1,5 +1,5 @@
 """The real-handwriting dev benchmark: its test-only pictures (digitlab.data.handwriting_test), its scoring
-(digitlab.evaluation.handwriting) and its script (evaluation/handwriting.py --quick), on real scikit-learn
+(digitlab.evaluation.handwriting) and its script (evaluation/handwriting.py --dry-run), on real scikit-learn
 digits, real MNIST test digits and the committed models through a scratch folder of links."""
 
 from __future__ import annotations
@@ -129,10 +129,11 @@ def test_tta_variants_keep_mnist_readable(models, mnist_test):
     assert (handwriting.tta_proba(clf, x).argmax(1) == y).mean() >= 0.97
 
 
+@pytest.mark.slow
 def test_quick_run_reports_every_set_for_every_model(models, tmp_path, capsys, mnist_path):
     script = load_script("evaluation/handwriting.py")
     cnn, base = str(models / "mnist_cnn.keras"), str(models / "mnist_baseline.keras")
-    assert script.main(["--quick", "--model", cnn, "--model", base, "--out", str(tmp_path), "--mnist", str(mnist_path)]) == 0
+    assert script.main(["--dry-run", "--model", cnn, "--model", base, "--out", str(tmp_path), "--mnist", str(mnist_path)]) == 0
     report = json.loads((tmp_path / "handwriting.json").read_text())
     sets = ["load_digits upload", "load_digits canvas small", "load_digits canvas medium", "load_digits canvas large", "conventions", "MNIST strokes"]
     if unipen.default_path() is not None:  # $DIGITLAB_UNIPEN (CI sets it): the real-strokes sets and numbers too
@@ -157,7 +158,7 @@ def test_quick_run_reports_every_set_for_every_model(models, tmp_path, capsys, m
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
     assert f"written {tmp_path / 'handwriting.json'}" in capsys.readouterr().out
     # without --out a quick run writes into a new temporary folder, never over the committed report
-    assert script.main(["--quick", "--n", "5", "--model", cnn, "--mnist", str(mnist_path)]) == 0
+    assert script.main(["--dry-run", "--n", "5", "--model", cnn, "--mnist", str(mnist_path)]) == 0
     out = Path(re.search(r"^written (.+)$", capsys.readouterr().out, re.MULTILINE).group(1))
     assert out.is_file() and not out.resolve().is_relative_to(ROOT)
     assert json.loads(out.read_text())["n"] == 5
@@ -168,5 +169,5 @@ def test_bad_flags_and_unknown_models_are_usage_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         script.main(["--n", "0", "--out", str(tmp_path)])
     assert e.value.code == 2 and "--n must be at least 1" in capsys.readouterr().err
-    assert script.main(["--quick", "--model", "no_such_model", "--out", str(tmp_path)]) == 2
+    assert script.main(["--dry-run", "--model", "no_such_model", "--out", str(tmp_path)]) == 2
     assert "no_such_model" in capsys.readouterr().err and not list(tmp_path.iterdir())

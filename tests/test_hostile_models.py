@@ -1,4 +1,4 @@
-"""Hostile model files (issue 12.13-16): every kind ``digitlab.evaluation.hostile_models`` makes gets its
+"""Hostile model files (issue 12.13-16): every kind ``digitlab.hardening.hostile_models`` makes gets its
 verdict, bombs are refused from the zip's directory and the config before anything big runs, the probe
 runs real MNIST digits, a Softmax layer is a probability head, refusals say their cause, and listing
 validates a file once (by its sha256) and loads no model.  Every file is generated here, from seeds."""
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from support import link_models
 
-from digitlab.evaluation import hostile_models
+from digitlab.hardening import hostile_models
 from digitlab.models import adapter, artifacts
 from digitlab.paths import ROOT
 
@@ -91,8 +91,8 @@ def _peak_rss_mb() -> float:
                                   "huge_params", "heavy_compute", "deep_stack"])
 def test_a_bomb_is_refused_before_anything_big_is_unpacked_or_run(kind, tmp_path, monkeypatch):
     """Issue 12.13: a 1 GiB config, 8 x 255 MiB members, UpSampling2D(1000), 16 billion parameters...
-    (before: up to 20 s, 2.7-3.7 GB, 2 GB written to /tmp).  Each variant: refused in seconds, with
-    little memory and nothing written to the temp folder.  Bounds are generous (a shared machine)."""
+    (before: up to 20 s, 2.7-3.7 GB, 2 GB written to /tmp).  Each variant: refused with little memory and
+    nothing written to the temp folder.  The memory bound is generous (a shared machine)."""
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     monkeypatch.setenv("TMPDIR", str(scratch))
@@ -107,7 +107,8 @@ def test_a_bomb_is_refused_before_anything_big_is_unpacked_or_run(kind, tmp_path
         seconds, grew = time.perf_counter() - t0, _peak_rss_mb() - base
         print(f"{path.name}: {seconds:.2f} s, peak +{grew:.0f} MB: {entry.reason}")
         assert not entry.usable and re.search(hostile_models.KINDS[kind].reason, entry.reason), entry.reason
-        assert seconds < 10 and grew < 200, (seconds, grew)
+        assert grew < 200, (seconds, grew)  # nothing big unpacked; the seconds are printed, not bounded (a benchmark's job:
+        # python -m digitlab.hardening.hostile_models OUT --measure)
         assert list(scratch.iterdir()) == []
 
 

@@ -1,7 +1,7 @@
 """Hostile pictures (issue 12, "Pictures", defects 1-11), one regression test (or a few) per defect.
 
 Every input is made here from real MNIST test digits (nothing binary is committed), with the builders of
-digitlab.evaluation.fuzz, and goes through what users hit: the decode path (``preprocess.prepare``,
+digitlab.hardening.fuzz, and goes through what users hit: the decode path (``preprocess.prepare``,
 digitlab.pictures underneath), the predict CLI as a real process, and the app's upload (AppTest).
 
     python -m pytest -q tests/test_hostile_pictures.py
@@ -27,7 +27,7 @@ import pytest
 from PIL import GifImagePlugin, Image
 
 from digitlab import pictures, preprocess
-from digitlab.evaluation import fuzz
+from digitlab.hardening import fuzz
 from digitlab.paths import ROOT
 
 MODEL = "mnist_baseline"  # the committed model the CLI runs with here: every test is about pictures, not models
@@ -334,6 +334,49 @@ def test_6_text_output_is_one_escaped_line_per_file_under_strict_utf8(tmp_path, 
     assert all(len(row) in (3, 4) for row in rows)
     labels = {row[0].split("/")[-1]: int(row[1]) for row in rows}
     assert labels["bad\\xff\\xfe.png"] == y[0] and labels["two\\nlines.png"] == y[1]
+
+
+def _strict_strings(obj) -> list[str]:
+    """Every string of a parsed JSON value, each checked as a strict parser would: encodable as UTF-8 (a lone
+    surrogate such as "\\udcff" is not)."""
+    if isinstance(obj, str):
+        obj.encode("utf-8")  # UnicodeEncodeError on a lone surrogate
+        return [obj]
+    if isinstance(obj, dict):
+        return [t for k, v in obj.items() for t in (*_strict_strings(k), *_strict_strings(v))]
+    if isinstance(obj, list):
+        return [t for v in obj for t in _strict_strings(v)]
+    return []
+
+
+@pytest.mark.parametrize("number", [False, True], ids=["digit", "number"])
+def test_6_json_output_escapes_undecodable_names_as_the_text_does(tmp_path, mnist_test, number):
+    """Issue 27.11: a name's bytes that are not UTF-8 reached the JSON as lone surrogates ("\\udcff"), which
+    strict parsers refuse.  They come out as the text format writes them (\\xff), in the path and in an
+    error message that names the file; the rest of the line is unchanged."""
+    x, y = mnist_test
+    folder = os.path.join(os.fsencode(tmp_path), b"dir\xfe")
+    os.mkdir(folder)
+    for i, raw in enumerate([b"bad\xff\xfe.png", b"\xe9t\xe9.png"]):
+        Path(os.fsdecode(os.path.join(folder, raw))).write_bytes(encode(scan(x[i])))
+    Path(os.fsdecode(os.path.join(folder, b"junk\xff.png"))).write_bytes(b"not a picture at all")
+    missing = os.fsdecode(os.path.join(folder, b"gone\xff.png"))  # its error message names it
+    r = run_cli(os.fsdecode(folder), missing, *(["--number"] if number else []), fmt="json")
+    assert r["code"] == 1, r["stderr"][-2000:]  # the junk file is refused, the others answered
+    lines = r["stdout"].decode("utf-8").splitlines()  # valid UTF-8 whatever the names were
+    rows = {}
+    for line in lines:
+        obj = json.loads(line)
+        _strict_strings(obj)
+        rows[obj["path"]] = obj
+    shown = str(tmp_path) + "/dir\\xfe/"
+    assert set(rows) == {shown + n for n in ("bad\\xff\\xfe.png", "junk\\xff.png", "\\xe9t\\xe9.png", "gone\\xff.png")}
+    if number:
+        assert rows[shown + "bad\\xff\\xfe.png"]["number"] == str(y[0]) and rows[shown + "\\xe9t\\xe9.png"]["number"] == str(y[1])
+    else:
+        assert rows[shown + "bad\\xff\\xfe.png"]["label"] == y[0] and rows[shown + "\\xe9t\\xe9.png"]["label"] == y[1]
+    assert "error" in rows[shown + "junk\\xff.png"]
+    assert rows[shown + "gone\\xff.png"]["error"] == shown + "gone\\xff.png: no such file"
 
 
 # ----------------------------------------------------------------------------- 7. float pictures, NaN

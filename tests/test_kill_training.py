@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # real training runs, killed and resumed
+
 ROOT = Path(__file__).resolve().parents[1]
 PHASES = ["mid_epoch", "backup", "checkpoint", "after_training", "final_save"]
 FIELDS = {"builder": "cnn", "model_kwargs": {"width": 8}, "epochs": 2, "batch_size": 64, "seed": 7, "ema": 0.5,
@@ -40,19 +42,22 @@ FIELDS = {"builder": "cnn", "model_kwargs": {"width": 8}, "epochs": 2, "batch_si
 MNIST: str | None = None  # the MNIST file the fixture found, passed on to every run
 
 
-def start(runs: Path, out: Path, name: str, phase: str | None = None, marker: Path | None = None) -> subprocess.Popen:
+def start(runs: Path, out: Path, name: str, phase: str | None = None, marker: Path | None = None,
+          fields: dict | None = None) -> subprocess.Popen:
+    """One run of ``FIELDS`` (``fields`` changes some of them) in its own process."""
     env = {k: v for k, v in os.environ.items() if k != "DIGITLAB_PAUSE_AT"}
     env["DIGITLAB_MNIST"] = MNIST
     if phase:
         env["DIGITLAB_PAUSE_AT"] = f"{phase}={marker}"
-    return subprocess.Popen([sys.executable, __file__, str(runs), str(out), name], cwd=ROOT, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen([sys.executable, __file__, str(runs), str(out), name, json.dumps(fields or {})], cwd=ROOT, env=env,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def kill_at(runs: Path, out: Path, name: str, phase: str, tmp: Path, timeout: float = 180) -> str:
+def kill_at(runs: Path, out: Path, name: str, phase: str, tmp: Path, timeout: float = 180, fields: dict | None = None) -> str:
     """Run until ``phase``, SIGKILL there; returns the run's output.  Fails when the run ends without reaching it."""
     marker = tmp / f"reached-{phase}"
-    proc = start(runs, out, name, phase, marker)
+    marker.unlink(missing_ok=True)
+    proc = start(runs, out, name, phase, marker, fields)
     t0 = time.time()
     while not marker.exists():
         if proc.poll() is not None:
@@ -68,7 +73,7 @@ def kill_at(runs: Path, out: Path, name: str, phase: str, tmp: Path, timeout: fl
 
 
 def finish(proc: subprocess.Popen) -> str:
-    output = proc.communicate(timeout=300)[0]
+    output = proc.communicate(timeout=900)[0]
     assert proc.returncode == 0, output[-3000:]
     return output
 
@@ -175,6 +180,65 @@ def test_nothing_is_left_behind(runs):
     assert (runs["out"] / "killed.keras").is_file() and card(runs, "killed")["name"] == "killed"
 
 
+# ----------------------------------------------------------------------------- a resume after the data wrapped
+
+WRAP = {"batch_size": 512}  # the dry run's 1,024 digits are 2 batches: the second epoch starts a new pass
+
+
+@pytest.fixture(scope="module")
+def wrapped(tmp_path_factory, mnist_path):
+    """Issue 27.10: killed once the second epoch began, then (the rerun killed after training) with its newest
+    snapshot damaged.  The second epoch needs batches after the end of the data's first pass: a resume used to
+    skip into an empty stream, train no step, log a row without validation columns and fail in read_history."""
+    global MNIST
+    MNIST = str(mnist_path)
+    tmp = tmp_path_factory.mktemp("wrap")
+    runs_dir, out = tmp / "runs", tmp / "models"
+    reference = start(runs_dir, out, "uninterrupted", fields=WRAP)
+    try:
+        kill_at(runs_dir, out, "killed", "mid_epoch", tmp, timeout=900, fields=WRAP)  # a loaded machine: a guard, not a bound
+        resumed = kill_at(runs_dir, out, "killed", "after_training", tmp, timeout=900, fields=WRAP)  # the resumed epoch ran
+        state = runs_dir / "killed-dry" / "state"
+        newest = state / json.loads((state / "state.json").read_text())["snapshots"][0]["weights"]
+        newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # a damaged newest snapshot
+        final = finish(start(runs_dir, out, "killed", fields=WRAP))
+        finish(reference)
+    finally:
+        if reference.poll() is None:
+            reference.kill()
+    return {"out": out, "run_dir": runs_dir / "killed-dry", "resumed": resumed, "final": final}
+
+
+def test_a_resume_past_the_end_of_the_data_trains_its_epoch(wrapped):
+    assert "resuming the interrupted run" in wrapped["resumed"] and "ran no training step" not in wrapped["resumed"]
+    assert "skipped damaged state: weights-0002" in wrapped["final"], wrapped["final"][-2000:]
+    ours, ref = history({"out": wrapped["out"]}, "killed"), history({"out": wrapped["out"]}, "uninterrupted")
+    assert ours["epoch"] == ref["epoch"] == [0.0, 1.0] and set(ours) == set(ref) >= {"val_accuracy", "val_loss", "loss"}
+    np.testing.assert_allclose(ours["val_accuracy"], ref["val_accuracy"], atol=1e-6)
+    np.testing.assert_allclose(ours["loss"], ref["loss"], rtol=1e-4)
+    ours_w, ref_w = weights(wrapped["out"] / "killed.keras"), weights(wrapped["out"] / "uninterrupted.keras")
+    for name, value in ref_w.items():  # the damaged epoch was trained again, on the same batches
+        np.testing.assert_allclose(ours_w[name], value, rtol=1e-5, atol=1e-6, err_msg=name)
+    assert hidden(wrapped["run_dir"]) == [] and not (wrapped["run_dir"] / "state").exists()
+
+
+def test_read_history_keeps_the_complete_rows_of_a_damaged_log(tmp_path):
+    """A row without the validation columns (fewer fields: once a TypeError), Keras' "NA", a row a kill cut
+    short and an epoch logged twice: the log reads as the epochs it really holds, in order."""
+    from digitlab.training import trainer
+
+    log = tmp_path / "history.csv"
+    log.write_text("epoch,accuracy,loss,val_accuracy,val_loss\n"
+                   "0,0.5,1.5,0.6,1.2\n"
+                   "1,0.7,0.9\n"  # the resumed epoch logged without its validation
+                   "1,0.7,0.9,NA,NA\n"
+                   "2,0.8,0.7,0.8,0.6\n"
+                   "1,0.75,0.8,0.7,0.9\n"  # epoch 1 trained again: its last row counts
+                   "3,0.9,0.5,0.")  # cut short by a kill
+    assert trainer.read_history(log) == {"epoch": [0.0, 1.0, 2.0], "accuracy": [0.5, 0.75, 0.8], "loss": [1.5, 0.8, 0.7],
+                                         "val_accuracy": [0.6, 0.7, 0.8], "val_loss": [1.2, 0.9, 0.6]}
+
+
 def test_a_killed_digit_save_leaves_nothing_the_next_save_keeps(tmp_path, mnist_test):
     """Issue 12.23: a save of the user's digits killed between its temp file and its link left
     ``.saving.*.tmp`` for ever (188 MB after 15).  The next save removes it, and never the temp file of
@@ -196,20 +260,24 @@ def test_a_killed_digit_save_leaves_nothing_the_next_save_keeps(tmp_path, mnist_
     label_dir = folder / str(label)
     [left] = [p for p in label_dir.iterdir()]
     assert left.name.startswith(f".saving.{proc.pid}-") and left.stat().st_size > 0
-    assert user_digits.samples(label, folder) == []  # a temp file is never a sample
     running = label_dir / f".saving.{os.getpid()}-inprogress.tmp"  # a save in progress (this process is alive)
     running.write_bytes(b"half a picture")
+    # Issue 27.10: the first look at the folder sweeps it, before that digit is saved again
+    assert user_digits.read_folder(folder, min_per_class=0).paths == []  # a temp file is never a sample
+    assert not left.exists() and running.exists()
+    left.write_bytes(b"another killed save")  # listing one digit's samples sweeps that digit's folder too
+    assert user_digits.samples(label, folder) == [] and not left.exists()
     saved = user_digits.save(picture, label, folder)
     assert sorted(p.name for p in label_dir.iterdir()) == sorted([running.name, saved.name])
     assert user_digits.samples(label, folder) == [saved]
 
 
-def main(runs_dir: str, out: str, name: str) -> None:
+def main(runs_dir: str, out: str, name: str, fields: str = "{}") -> None:
     from digitlab.training import recipe, trainer
 
     trainer.RUNS_DIR = Path(runs_dir)  # this test's folder, not the repository's runs/
-    trainer.run(recipe.TrainConfig(name=name, **FIELDS), Path(out), command="tests/test_kill_training.py")
+    trainer.run(recipe.TrainConfig(name=name, **{**FIELDS, **json.loads(fields)}), Path(out), command="tests/test_kill_training.py")
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

@@ -210,10 +210,9 @@ def test_no_ink_is_an_empty_number(served):
     assert r.no_ink and r.number == "" and r.digits == []
 
 
-def test_the_ink_length_table_is_what_mnist_training_digits_measure(mnist_path):
+def test_the_ink_length_table_is_what_mnist_training_digits_measure(mnist_train):
     """INK_LENGTH (the ink-length prior) was measured by ink_length_table on MNIST's first 20,000 training digits."""
-    with np.load(mnist_path) as f:
-        x, y = f["x_train"][:3000], f["y_train"][:3000]
+    x, y = mnist_train[0][:3000], mnist_train[1][:3000]
     table = numbers.ink_length_table(x, y)
     for d, (median, sigma) in numbers.INK_LENGTH.items():
         assert abs(table[d][0] - median) < 0.05 and abs(table[d][1] - sigma) < 0.05, (d, table[d], (median, sigma))
@@ -321,6 +320,7 @@ def test_draw_boxes_marks_every_digit(served, test_digits, width):
         assert changed[y0:y1, x0:x1].any(), "each digit's box is drawn over it"
 
 
+@pytest.mark.slow
 def test_benchmark_dry_run_writes_its_report(run_script, tmp_path):
     """The dev benchmark end to end in --dry-run (its own folder given: written there, nowhere else)."""
     run_script("evaluation/numbers.py", "--dry-run", "--out", tmp_path)

@@ -1,5 +1,5 @@
 """Corruptions on real MNIST digits: shape, range, change, determinism, geometry; sweeps against a
-committed model; evaluation/evaluate_robustness.py in --quick."""
+committed model; evaluation/evaluate_robustness.py in --dry-run."""
 
 import json
 
@@ -91,12 +91,13 @@ def test_sweep_on_a_committed_model(digits):
     assert [s["level"] for s in one] == [0.0, *robustness.SUITE["rotation"].levels] and one[0]["label"] == y[0]
 
 
+@pytest.mark.slow
 def test_evaluate_robustness_quick(run_script, tmp_path):
     try:
         model = artifacts.resolve("mnist_baseline")
     except artifacts.ModelError as e:
         pytest.fail(f"committed model missing: {e}")
-    proc = run_script("evaluation/evaluate_robustness.py", "--quick", "--model", model.name, "--out", tmp_path)
+    proc = run_script("evaluation/evaluate_robustness.py", "--dry-run", "--model", model.name, "--out", tmp_path)
     line = json.loads(proc.stdout.splitlines()[-1])
     r = json.loads((tmp_path / model.name / "robustness.json").read_text())
     assert line["model"] == model.name and r["n"] == 200

@@ -1,12 +1,14 @@
 """Every script run for real, as a user would: training in --dry-run, predict / evaluate / benchmark."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from digitlab.models import artifacts
+from digitlab.paths import ROOT
 
 CARD_FIELDS = {
     "builder", "config", "seed", "data", "metrics", "params", "file_bytes", "train_seconds", "command",
@@ -26,6 +28,7 @@ def test_training_script_help_shows_defaults(run_script, script):
     ("training/train_cnn.py", "mnist_cnn"),
     ("training/train_advanced.py", "mnist_advanced"),
 ])
+@pytest.mark.slow
 def test_keras_training_dry_run_writes_model_and_card(run_script, tmp_path, script, name):
     run_script(script, "--dry-run", "--out", tmp_path, "--epochs", "2", "--seed", "3")
     card = json.loads((tmp_path / f"{name}.json").read_text())
@@ -38,6 +41,7 @@ def test_keras_training_dry_run_writes_model_and_card(run_script, tmp_path, scri
     assert entry.usable, entry.reason
 
 
+@pytest.mark.slow
 def test_baseline_keras_copy_predicts_like_scikit_learn(run_script, tmp_path):
     out = run_script("training/train_baseline.py", "--dry-run", "--out", tmp_path).stdout
     card = json.loads((tmp_path / "mnist_baseline.json").read_text())
@@ -54,11 +58,10 @@ def test_training_rejects_bad_flags(run_script, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def png_folder(tmp_path_factory, mnist_path):
+def png_folder(tmp_path_factory, mnist_test):
     """200 real MNIST test digits as PNG files (half dark-on-light, like scans), a broken file, a blank."""
     folder = tmp_path_factory.mktemp("pngs")
-    with np.load(mnist_path) as f:
-        x, y = f["x_test"][:200], f["y_test"][:200]
+    x, y = mnist_test[0][:200], mnist_test[1][:200]
     for i, (img, label) in enumerate(zip(x, y)):
         Image.fromarray(255 - img if i % 2 else img).save(folder / f"{i:04d}_{label}.png")
     (folder / "0500_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n this file was cut short")
@@ -101,6 +104,7 @@ def test_predict_cli_text_and_errors(run_script, png_folder, tmp_path, committed
     assert proc.returncode == 1 and "no such file" in json.loads(proc.stdout)["error"]
 
 
+@pytest.mark.slow
 def test_evaluate_writes_report(run_script, tmp_path, committed):
     model = committed["mnist_baseline"]
     proc = run_script("evaluation/evaluate.py", "--model", model.name, "--limit", "500", "--out", tmp_path)
@@ -110,12 +114,17 @@ def test_evaluate_writes_report(run_script, tmp_path, committed):
     assert report["accuracy"] > 0.85 and len(report["per_class"]) >= 10 and report["most_confused"]
     for png in ("confusion.png", "misclassified.png", "per_class_f1.png"):
         assert (tmp_path / model.name / png).stat().st_size > 1000
+    # the smoke mode every script has: the first 256 digits, its report in a temporary folder
+    proc = run_script("evaluation/evaluate.py", "--model", model.name, "--dry-run")
+    summary = json.loads(proc.stdout.splitlines()[-1])
+    assert summary["n"] == 256 and not Path(summary["report"]).is_relative_to(ROOT)
 
 
+@pytest.mark.slow
 def test_benchmark_quick(run_script, tmp_path, committed):
     model = committed["mnist_cnn"]
     out = tmp_path / "bench.json"
-    run_script("evaluation/benchmark.py", "--quick", "--model", model.name, "--out", out, timeout=600)
+    run_script("evaluation/benchmark.py", "--dry-run", "--model", model.name, "--out", out, timeout=600)
     r = json.loads(out.read_text())
     lat = r["latency"]
     assert lat["Classifier (tf.function)"]["p50_ms"] < lat["model.predict"]["p50_ms"]

@@ -79,6 +79,67 @@ def test_the_library_never_imports_streamlit():
         assert not any(n.split(".")[0] == "streamlit" for n in names), path
 
 
+SCRIPT_FOLDERS = ("training", "evaluation", "app", "web", "tests")  # top-level folders of scripts, pages and tests
+LOADERS = {"spec_from_file_location", "SourceFileLoader", "run_path", "run_module", "import_module", "__import__", "exec"}
+
+
+def script_imports(tree: ast.AST) -> list[str]:
+    """What in a module's syntax tree imports a script: an import of a top-level script folder (``import
+    evaluation.predict``, ``from training import train_cnn``) or a call that loads code from a path or a
+    name given at run time (importlib's ``spec_from_file_location``, ``runpy``, ``exec``, ...)."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [f"import {a.name}" for a in node.names if a.name.split(".")[0] in SCRIPT_FOLDERS]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] in SCRIPT_FOLDERS:
+            found.append(f"from {node.module} import ...")
+        elif isinstance(node, ast.Call):
+            f = node.func
+            name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+            if name in LOADERS:
+                found.append(f"{name}(...) at line {node.lineno}")
+    return found
+
+
+def test_the_script_import_check_finds_each_way_in():
+    source = """
+import evaluation.predict
+from training import train_cnn
+import importlib.util
+spec = importlib.util.spec_from_file_location("p", "evaluation/predict.py")
+import runpy; runpy.run_path("training/train_cnn.py")
+from digitlab.serving import predict  # the library: fine
+"""
+    assert script_imports(ast.parse(source)) == ["import evaluation.predict", "from training import ...",
+                                                 "spec_from_file_location(...) at line 5", "run_path(...) at line 6"]
+
+
+def test_no_library_module_imports_a_script():
+    """A script is thin and calls the library, never the other way round: what a script computes that the
+    library needs (the predict contract, say) belongs in the library."""
+    offenders = {p.relative_to(ROOT).as_posix(): found for p in PACKAGE.rglob("*.py") if (found := script_imports(ast.parse(p.read_text())))}
+    assert not offenders, f"library modules that import or load a script: {offenders}"
+
+
+def test_the_smoke_flag_has_one_name(capsys):
+    """Every script's smoke mode is --dry-run (cli.add_dry_run); the older --quick still runs, unseen in --help."""
+    import argparse
+
+    import pytest
+
+    from digitlab import cli
+
+    by_hand = [p.relative_to(ROOT).as_posix() for p in _scripts() if '"--quick"' in p.read_text() or "'--quick'" in p.read_text()]
+    assert not by_hand, f"scripts that name their smoke flag --quick: {by_hand}"
+    p = argparse.ArgumentParser()
+    cli.add_dry_run(p, "smoke")
+    assert p.parse_args(["--quick"]).dry_run and p.parse_args(["--dry-run"]).dry_run and not p.parse_args([]).dry_run
+    with pytest.raises(SystemExit):
+        p.parse_args(["--help"])
+    shown = capsys.readouterr().out
+    assert "--dry-run" in shown and "--quick" not in shown
+
+
 def test_scripts_and_pages_do_not_edit_sys_path():
     offenders = [p.relative_to(ROOT).as_posix() for folder in ("training", "evaluation", "app", "web")
                  for p in (ROOT / folder).rglob("*.py") if "sys.path" in p.read_text()]

@@ -27,8 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("members", nargs="+", type=Path, help="the members' .keras files (two or more)")
     p.add_argument("--name", type=cli.model_name, default="mnist_advanced", help="model file stem (default mnist_advanced)")
     p.add_argument("--out", type=Path, default=MODELS_DIR, help="folder for <name>.keras and its card (default models/)")
-    p.add_argument("--mnist", default=None, help="mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
-    p.add_argument("--dry-run", action="store_true", help="evaluate on a small subset, in seconds (for tests)")
+    cli.add_mnist(p)
+    cli.add_dry_run(p, "evaluate on a small subset, in seconds (for tests)")
     a = p.parse_args(argv)
     if len(a.members) < 2:
         p.error("give at least two member models")

@@ -41,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=d.seed, help=f"seed of weights, shuffling and augmentation (default {d.seed})")
     p.add_argument("--name", type=cli.model_name, default=d.name, help=f"model file stem (default {d.name})")
     p.add_argument("--out", type=Path, default=GATE_DIR, help="folder for <name>.keras and its card (default models/gate/)")
-    p.add_argument("--mnist", default=None, help="mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
-    p.add_argument("--dry-run", action="store_true", help="tiny sets and two steps, in seconds (for tests)")
+    cli.add_mnist(p)
+    cli.add_dry_run(p, "tiny sets and two steps, in seconds (for tests)")
     a = p.parse_args(argv)
     for flag, value in (("--epochs", a.epochs), ("--width", a.width), ("--batch-size", a.batch_size), ("--n-negatives", a.n_negatives)):
         if value < 1:

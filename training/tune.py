@@ -44,8 +44,8 @@ def parse(argv=None) -> tuple[tune.TuneConfig, Path, Path]:
     p.add_argument("--name", type=cli.model_name, default=d.name, help=f"model file stem (default {d.name})")
     p.add_argument("--out", type=Path, default=MODELS_DIR, help="folder for <name>.keras and its card (default models/)")
     p.add_argument("--reports", type=Path, default=REPORTS_DIR / "tune", help="folder for <name>/trials.{json,md} (default evaluation/reports/tune/)")
-    p.add_argument("--mnist", default=None, help="path to mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
-    p.add_argument("--dry-run", action="store_true", help=f"{tune.DRY_RUN_TRIALS} trials of a few batches and a tiny retrain, in seconds (for tests)")
+    cli.add_mnist(p)
+    cli.add_dry_run(p, f"{tune.DRY_RUN_TRIALS} trials of a few batches and a tiny retrain, in seconds (for tests)")
     a = p.parse_args(argv)
     for flag, value in (("--max-trials", a.max_trials), ("--epochs", a.epochs), ("--subset", a.subset), ("--final-epochs", a.final_epochs)):
         if value < 1:

@@ -2,6 +2,7 @@
 synthetic drawings and photos, a stand-in user's handwriting, the user's own digits, non-digits."""
 
 from digitlab.data.mnist import (  # noqa: F401
+    DRY_RUN_SIZES,
     ENV_VAR,
     EXPECTED,
     VAL_SIZE,

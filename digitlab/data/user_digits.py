@@ -77,7 +77,7 @@ def save(picture, label, folder: Path | None = None, invert: preprocess.Invert =
     with no ink raises CollectError and nothing is written.  The write is atomic (a temp file
     in the same folder, then a hard link under a name that does not exist yet), so a crash
     never leaves half a file and two saves in the same second never overwrite each other.  The temp
-    file carries the process id: the next save removes those of killed saves (issue 12.23).
+    file carries the process id: ``sweep`` removes those of killed saves (issue 12.23, 27.10).
     """
     folder = Path(folder) if folder is not None else default_dir()
     text = _label(label)
@@ -90,7 +90,7 @@ def save(picture, label, folder: Path | None = None, invert: preprocess.Invert =
         raise CollectError("not saved: the picture has no ink; draw the digit first")
     target_dir = folder / text
     target_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(target_dir, "saving")  # left by saves that were killed (their process is gone)
+    sweep(folder, labels=(text,))
     tmp = temp_file(target_dir / "saving")  # .saving.<pid>-<random>.tmp
     try:
         with open(tmp, "wb") as f:
@@ -124,6 +124,15 @@ def delete(path: Path, folder: Path | None = None) -> None:
     resolved.unlink()
 
 
+def sweep(folder: Path | None = None, labels=LABELS) -> list[Path]:
+    """Remove the temp files (``.saving.<pid>-<random>.tmp``) that killed saves left in the digit folders of
+    ``labels``; returns them.  A save still running (its process alive) keeps its file.  Reading a folder
+    sweeps it first (``samples``, ``read_folder``), so a killed save's file is gone the next time anything
+    looks, not only once that digit is saved again."""
+    folder = Path(folder) if folder is not None else default_dir()
+    return [p for text in labels for p in remove_stale_temps(folder / text, "saving")]
+
+
 # ----------------------------------------------------------------------------- reading
 
 
@@ -132,10 +141,11 @@ def _visible(path: Path) -> bool:
 
 
 def samples(label, folder: Path | None = None) -> list[Path]:
-    """The picture files of one label, newest first."""
+    """The picture files of one label, newest first (the label's folder swept of killed saves' temp files)."""
     d = (Path(folder) if folder is not None else default_dir()) / _label(label)
     if not d.is_dir():
         return []
+    sweep(d.parent, labels=(d.name,))
     dated = []
     for p in d.iterdir():
         if _visible(p) and preprocess.is_image_file(p):
@@ -193,6 +203,7 @@ def read_folder(folder: Path | None = None, min_per_class: int = MIN_PER_CLASS) 
             f"{folder}: folder names must be the digit they hold (0-9); these are not: {', '.join(repr(b) for b in bad)}. "
             "Rename or move them"
         )
+    sweep(folder)
     skipped: list[tuple[Path, str]] = []
     for p in entries:
         if p.is_file():

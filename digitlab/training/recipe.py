@@ -72,7 +72,7 @@ class TrainConfig:
     max_iter: int = 200  # logistic regression solver iterations
     l2_c: float = 0.05  # logistic regression inverse regularisation strength
     seed: int = 42
-    adversarial: dict = field(default_factory=dict)  # adversarial training recipe (digitlab.evaluation.attacks.install_adversarial_training); {} = plain
+    adversarial: dict = field(default_factory=dict)  # adversarial training recipe (digitlab.training.adversarial.install_adversarial_training); {} = plain
     checkpoint: str = "best"  # the model saved: "best" by ``monitor``, or "last" (the final epoch's: training a trained model further)
     monitor: str = "val_accuracy"  # metric that picks the checkpoint and stops early (robust training: "val_pgd_accuracy")
     val_size: int = VAL_SIZE

@@ -20,8 +20,9 @@ Surviving any kill (issue 12.17-21), in ``runs/<name>/``:
 A snapshot whose weights do not match their sha256 is skipped for the one before it; temp files of a
 killed write are removed on the next run; the state is deleted only once the final model is saved,
 so a kill after training (or during the final save) resumes with nothing left to train.  A resumed
-dry run replays the uninterrupted one exactly (its batches come from one iterator, skipped to where
-it stopped); a resumed full run draws new shuffles for the epochs that remain.  ``--distribute multiworker`` trains with
+dry run replays the uninterrupted one exactly (its batches come from one endless stream, skipped to
+where it stopped); a resumed full run draws new shuffles for the epochs that remain.  An epoch that
+ran no training step is never committed, and ``read_history`` reads only complete rows of the log.  ``--distribute multiworker`` trains with
 ``digitlab.training.distributed``'s custom loop instead, from the same recipe.  The baseline is
 scikit-learn's LogisticRegression, copied into a Keras softmax layer so the app and the CLI treat
 it like any other model.
@@ -190,7 +191,16 @@ def _keras_callbacks(state: RunState, best_path: Path, monitor: str, start: dict
     cpu_before = float(start.get("cpu_seconds", 0.0)) if start else 0.0  # user + system, every thread of the process
 
     class Snapshot(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.steps = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.steps += 1
+
         def on_epoch_end(self, epoch, logs=None):
+            if not self.steps:  # the data ran out: committing this epoch would skip it on resume, unlogged
+                raise EmptyEpochError(f"epoch {epoch + 1} ran no training step: its training data ran out; "
+                                      f"nothing of it was saved, the run can resume from epoch {epoch}")
             self.pending = state.write_weights(self.model, epoch + 1)
 
     class BestCheckpoint(keras.callbacks.Callback):
@@ -274,6 +284,10 @@ def _cut_log(log_path: Path, epochs: int) -> None:
     files.atomic_write_bytes(log_path, buf.getvalue().encode())
 
 
+class EmptyEpochError(RuntimeError):
+    """An epoch ended without one training step (its data ran out); it is not committed."""
+
+
 class InitError(ValueError):
     """``--init-from`` names a model this run cannot start from; the message says why."""
 
@@ -347,9 +361,9 @@ def fit_keras(config: TrainConfig, d: data.Mnist, run_dir: Path, extra_callbacks
     steps = int(np.ceil(len(d.x_train) / config.batch_size))
     recipe.compile_model(model, config, steps_per_epoch=steps)
     if config.adversarial:
-        from digitlab.evaluation import attacks
+        from digitlab.training import adversarial
 
-        attacks.install_adversarial_training(model, config.adversarial, steps_per_epoch=steps)
+        adversarial.install_adversarial_training(model, config.adversarial, steps_per_epoch=steps)
     epochs = min(config.epochs, 2) if config.dry_run else config.epochs
     steps_per_epoch = 2 if config.dry_run else None
     state = RunState(run_dir)
@@ -360,10 +374,15 @@ def fit_keras(config: TrainConfig, d: data.Mnist, run_dir: Path, extra_callbacks
     best_path = run_dir / "best.keras"
     log_path = run_dir / "history.csv"
     initial_epoch = 0
+    if steps_per_epoch:
+        # One endless stream across the epochs (a finite one runs dry, or is started over by Keras, after
+        # its last batch): a resumed run skips the batches the epochs before took and goes on exactly as
+        # the uninterrupted run does.
+        train_ds = train_ds.repeat()
     if start:
         state.restore(model, start)
         initial_epoch = int(start["epoch"])
-        if steps_per_epoch:  # one iterator across the epochs: skip the batches the epochs before took
+        if steps_per_epoch:
             train_ds = train_ds.skip(initial_epoch * steps_per_epoch)
     _cut_log(log_path, initial_epoch)
     early = keras.callbacks.EarlyStopping(monitor=config.monitor, mode="max", patience=config.patience)
@@ -394,13 +413,25 @@ def fit_keras(config: TrainConfig, d: data.Mnist, run_dir: Path, extra_callbacks
 
 
 def read_history(csv_path: Path) -> dict[str, list[float]]:
-    """The CSVLogger file (which survives a resume) as {metric: [value per epoch]}."""
+    """The CSVLogger file (which survives a resume) as {metric: [value per epoch]}, epochs in order.
+
+    Only complete rows count: a row a kill cut short, or one logged without some columns of the header
+    (a resumed epoch whose validation did not run: fewer fields, or Keras' "NA"), is left out, and an
+    epoch logged twice keeps its last row.  So a damaged log gives the epochs it really holds."""
     import csv
 
-    with open(csv_path) as f:
-        rows = list(csv.DictReader(f))
-    keys = [k for k in (rows[0] if rows else {}) if k]
-    return {k: [float(r[k]) for r in rows] for k in keys}
+    with open(csv_path, newline="") as f:
+        reader = csv.DictReader(f)
+        keys = [k for k in (reader.fieldnames or []) if k]
+        by_epoch: dict[float, dict[str, float]] = {}
+        for i, row in enumerate(reader):
+            try:
+                values = {k: float(row[k]) for k in keys}  # None (a missing field) or "NA" does not parse
+            except (TypeError, ValueError):
+                continue
+            by_epoch[values.get("epoch", float(i))] = values
+    rows = [by_epoch[e] for e in sorted(by_epoch)]
+    return {k: [r[k] for r in rows] for k in keys}
 
 
 def fit_logistic(config: TrainConfig, d: data.Mnist):

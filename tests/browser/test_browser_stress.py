@@ -10,7 +10,6 @@ nothing is written into evaluation/reports/.
 from __future__ import annotations
 
 import io
-import time
 
 import numpy as np
 import pytest
@@ -109,9 +108,7 @@ def test_a_long_measurement_shows_that_it_runs_and_can_be_stopped(page, stress_a
     measure.click()
     status = page.locator('[data-testid="stStatusWidget"]')
     status.wait_for(timeout=30_000)
-    started = time.monotonic()
     status.get_by_role("button", name="Stop").click()
-    wait_idle(page, 60_000)
-    assert time.monotonic() - started < 60, "Stop did not end the measurement"
+    wait_idle(page, 60_000)  # a measurement Stop did not end would still run here, minutes from its end
     assert_no_errors(page)
     page.locator(".st-key-lb_measure button").wait_for(timeout=30_000)  # not everything was measured: it can start again

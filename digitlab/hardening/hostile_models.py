@@ -17,7 +17,7 @@ costs its CRC, ~0.3 s, and ~1 MB of disk).  Kinds whose expectation is "usable" 
 validator must not refuse (a fuzz run counts those refusals as wrong); "either" kinds (byte flips)
 may go both ways but must never crash or hang.
 
-    python -m digitlab.evaluation.hostile_models OUT [--seed 0] [--n 40] [--measure]
+    python -m digitlab.hardening.hostile_models OUT [--seed 0] [--n 40] [--measure]
 
 writes the files and, with ``--measure``, validates each one in a fresh process (``artifacts.inspect``)
 and prints its wall time, peak memory above the process's warm baseline and the bytes its temp folder

@@ -21,7 +21,7 @@ generator ``(seed, i)``, so a slice ``--n 2000`` is the start of the full run wi
 Each file goes, in a worker process holding a real committed model (loaded once, by the CLI's own
 ``load_model``: ONNX Runtime, as the CLI and the app serve it), through
 
-    the CLI's path   ``predict_lines`` of evaluation/predict.py on the file's path, as the CLI runs it:
+    the CLI's path   ``digitlab.serving.predict.predict_lines`` on the file's path, as the CLI runs it:
                      decode -> prepare -> predict -> one JSON line, parsed strictly (NaN is not JSON)
     the app's path   the file's bytes -> ``preprocess.prepare`` -> ``predict_prepared`` (app/Home.py's upload)
 
@@ -32,14 +32,13 @@ model loaded), reset before each file (``/proc/self/clear_refs``), so it is the 
 as a CLI run on it would see it.  Then the real CLI runs once over the whole folder (JSON, and text for the odd names):
 one line per entry, every line JSON, exit code 0 or 1, its own peak RSS.
 
-``--models N`` does the same for N hostile ``.keras`` files from ``digitlab.evaluation.hostile_models``
+``--models N`` does the same for N hostile ``.keras`` files from ``digitlab.hardening.hostile_models``
 (``artifacts.inspect`` per file with the same watchdog, then ``artifacts.list_models`` on the folder).
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.util
 import io
 import json
 import os
@@ -67,8 +66,9 @@ from PIL import Image
 
 from digitlab import pictures
 from digitlab.paths import ROOT
+from digitlab.serving import predict
 
-PREDICT_SCRIPT = ROOT / "evaluation" / "predict.py"
+PREDICT_SCRIPT = ROOT / "evaluation" / "predict.py"  # the real command, run over a whole folder as a user runs it
 
 
 # ----------------------------------------------------------------------------- pictures of a digit
@@ -949,19 +949,28 @@ def _reset_peak() -> bool:
         return False
 
 
-def _load_script(path: Path):
-    """The predict CLI as a module: the worker runs the script's own per-file code, not a copy of it."""
-    spec = importlib.util.spec_from_file_location("digitlab_fuzz_predict", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _strict_json(line: str):
+    """``line`` parsed as a strict parser would: NaN and Infinity are refused, and so is a string holding a
+    lone surrogate ("\\udcff" is valid JSON syntax, but not Unicode, and strict parsers reject it)."""
     def refuse(constant):
         raise ValueError(f"{constant} is not JSON")
 
-    return json.loads(line, parse_constant=refuse)
+    def strings(o):
+        if isinstance(o, str):
+            yield o
+        elif isinstance(o, dict):
+            for k, v in o.items():
+                yield k
+                yield from strings(v)
+        elif isinstance(o, list):
+            for v in o:
+                yield from strings(v)
+
+    obj = json.loads(line, parse_constant=refuse)
+    for text in strings(obj):
+        if any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
+            raise ValueError(f"lone surrogate in {text[:80]!r}")
+    return obj
 
 
 def check_line(line: str, path: Path) -> str | None:
@@ -972,7 +981,7 @@ def check_line(line: str, path: Path) -> str | None:
         obj = _strict_json(line)
     except ValueError as e:
         return f"not JSON: {e}"
-    if not isinstance(obj, dict) or obj.get("path") != str(path):
+    if not isinstance(obj, dict) or obj.get("path") != predict.shown_path(path):
         return "no 'path' or another path"
     if "error" in obj:
         return None if isinstance(obj["error"], str) and "label" not in obj else f"error line with keys {sorted(obj)}"
@@ -990,7 +999,7 @@ def _run_item(item: dict, state: dict) -> dict:
     that one file would see it, and also as the rise over the RSS the worker had before the file."""
     from digitlab import preprocess
 
-    predict, classifier = state["predict"], state["classifier"]
+    classifier = state["classifier"]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's complaints while writing odd metadata
@@ -1071,8 +1080,7 @@ def worker(model: str | None, mnist: str | None) -> None:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     digits, labels = mnist_digits(mnist)
-    predict = _load_script(PREDICT_SCRIPT)
-    state = {"predict": predict, "classifier": predict.load_model(model), "digits": digits, "labels": labels}
+    state = {"classifier": predict.load_model(model), "digits": digits, "labels": labels}
     proto.write(json.dumps({"ready": state["classifier"].name, "baseline_mb": _peak_mb()}) + "\n")
     for request in sys.stdin:
         item = json.loads(request)
@@ -1097,7 +1105,7 @@ class Worker:
         self.starts = 0
 
     def spawn(self) -> None:
-        code = f"from digitlab.evaluation import fuzz; fuzz.worker({self.model!r}, {self.mnist!r})"
+        code = f"from digitlab.hardening import fuzz; fuzz.worker({self.model!r}, {self.mnist!r})"
         self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
         self.buffer, self.request = b"", None
@@ -1340,7 +1348,7 @@ def check_cli_json(result: dict, expected: list[Path]) -> dict:
         except (ValueError, AttributeError):
             paths.append(None)
     return {"entries": len(expected), "lines": len(lines), "non_json_lines": len(bad) + max(0, len(lines) - len(expected)),
-            "missing_lines": max(0, len(expected) - len(lines)), "in_order": paths == [str(p) for p in expected],
+            "missing_lines": max(0, len(expected) - len(lines)), "in_order": paths == [predict.shown_path(p) for p in expected],
             "exit_code": result["exit_code"], "hung": result["hung"], "seconds": result["seconds"],
             "peak_rss_mb": result["peak_rss_mb"], "first_bad_lines": bad[:5],
             "stderr_tail": result["stderr"][-1500:] if result["exit_code"] not in (0, 1) or result["hung"] else ""}
@@ -1416,9 +1424,9 @@ def fuzz_pictures(seed: int, n: int, folder: Path, model: str | None, timeout: f
 
 def fuzz_models(seed: int, n: int, folder: Path, model: str | None, timeout: float, mnist: str | None = None,
                 log: Callable[[str], None] = print) -> dict:
-    """N hostile model files (``digitlab.evaluation.hostile_models``) through ``artifacts.inspect`` one by one,
+    """N hostile model files (``digitlab.hardening.hostile_models``) through ``artifacts.inspect`` one by one,
     then ``artifacts.list_models`` on the folder, with the same watchdog and peak RSS per file."""
-    from digitlab.evaluation import hostile_models
+    from digitlab.hardening import hostile_models
 
     paths = hostile_models.generate(seed, n, folder)
     tally = Tally()
@@ -1472,10 +1480,6 @@ def fuzz_models(seed: int, n: int, folder: Path, model: str | None, timeout: flo
         report["list_models"] = {"entries": answer["n"], "seconds": answer["seconds"], "peak_rss_mb": answer["peak_mb"]}
     log(f"models: {report['crashes']} crashes, {report['hangs']} hangs, peak {report['peak_rss_mb']} MB")
     return report
-
-
-def hostile_models_available() -> bool:
-    return importlib.util.find_spec("digitlab.evaluation.hostile_models") is not None
 
 
 def verdict(report: dict) -> bool:
