@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     result["load_average"]["end"] = os.getloadavg()
     out = a.out or (REPORTS_DIR / "benchmark.json")
     atomic_write_json(out, result)
-    if not a.quick:  # docs/results.json
+    if not a.dry_run:  # docs/results.json
         recorded.record_all(recorded.committed(recorded.from_benchmark(result, cards.command_line(argv, __file__), classifier.entry.path)))
     print(tables.benchmark(result))
     print(f"\nwritten {out}")

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = out / name
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_json(folder / "robustness.json", {"model": name, **r})
-        if not a.quick:  # the committed model's figures go to docs/results.json
+        if not a.dry_run:  # the committed model's figures go to docs/results.json
             recorded.record_all(recorded.committed(recorded.from_robustness(name, r, cards.command_line(argv, __file__), paths[name])))
         atomic_write_bytes(folder / "robustness.md", (tables.corruption_sweep(r, name) + "\n").encode())
         atomic_write_bytes(folder / "robustness.png", plots.sweep_png(r, name))
