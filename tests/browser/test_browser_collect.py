@@ -128,9 +128,15 @@ def open_collect(browser, url: str):
     return context, page
 
 
-def fine_tune_quickly(page) -> None:
-    """One epoch, no replay, 100 MNIST test digits: the shortest real job; then press Fine-tune."""
-    for key, value in (("collect_epochs", "1"), ("collect_replay", "0"), ("collect_mnist_test", "100")):
+QUICK_JOB = (("collect_epochs", "1"), ("collect_replay", "0"), ("collect_mnist_test", "100"))  # the shortest real job
+# A job to stop: 50 epochs with replay and the forgetting check on all 10,000 test digits takes a minute or more
+# on 2 idle cores, well past the 20 s a closed session is waited for (the quick one can end before that).
+LONG_JOB = (("collect_epochs", "50"), ("collect_replay", "10"), ("collect_mnist_test", "10000"))
+
+
+def fine_tune_quickly(page, settings=QUICK_JOB) -> None:
+    """Set the job's fields (default: one epoch, no replay, 100 MNIST test digits), then press Fine-tune."""
+    for key, value in settings:
         box = page.locator(f".st-key-{key} input")
         box.fill(value)
         box.press("Enter")
@@ -142,7 +148,7 @@ def fine_tune_quickly(page) -> None:
 def test_a_closed_session_stops_its_job_and_frees_the_model(browser, finetune_app):
     url, server, _, mine = finetune_app
     context, page = open_collect(browser, url)
-    fine_tune_quickly(page)
+    fine_tune_quickly(page, LONG_JOB)
     page.locator(".st-key-collect_stop button").first.wait_for(timeout=60_000)
     assert wait_until(lambda: job_pids(server), 30), children(server)
     [pid] = job_pids(server)
@@ -167,7 +173,7 @@ def test_another_session_sees_the_job_and_can_stop_it(browser, finetune_app):
     owner_context, owner = open_collect(browser, url)
     other_context = None
     try:
-        fine_tune_quickly(owner)
+        fine_tune_quickly(owner, LONG_JOB)
         owner.locator(".st-key-collect_stop button").first.wait_for(timeout=60_000)
         other_context, other = open_collect(browser, url)  # someone else opens Collect meanwhile
         other.get_by_text("Another session is fine-tuning").wait_for(timeout=30_000)
