@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.gate is not None:
             the_gate = gate_module.load(a.gate)
         else:
-            the_gate = runtime.served_gate()
+            the_gate = gate_module.default("onnx")  # the gate as Home and the predict CLI serve it
             if the_gate is None:
                 raise artifacts.ModelError(f"no usable digit gate at {shown(gate_module.GATE_PATH)}: train one with python training/train_gate.py")
         if a.model:
