@@ -36,7 +36,8 @@ from pathlib import Path
 from digitlab import cli
 
 PROBE = (1000, 500)  # MNIST test digits, redrawn test digits
-DRY_PROBE = (100, 50)
+DRY_PROBE = (400, 200)  # enough that the tolerances (0.3-0.5 point, 99.5% agreement) allow a digit or two:
+# on 100 + 50 a single changed answer was already a 1-point drop and failed any quantised format
 REPRESENTATIVE, DRY_REPRESENTATIVE = 500, 100  # training digits that calibrate int8
 LATENCY_RUNS, DRY_LATENCY_RUNS = 300, 20
 

@@ -41,14 +41,15 @@ PAGE_MODEL = ROOT / "web" / "model"  # the page's committed files, made by web/b
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory, mnist_train) -> artifacts.ModelEntry:
-    """A 2.5k-parameter CNN trained for 72 batches on 1,536 real training digits, saved with a card."""
+    """A small CNN trained for 240 batches on 3,072 real training digits (~98% on MNIST), saved with a card: a
+    classifier confident enough that quantisation changes few answers (a 93% one lost digits to int8)."""
     import keras
 
     keras.utils.set_random_seed(0)
-    x, y = preprocess.prepare_batch(mnist_train[0][:1536]), mnist_train[1][:1536].astype(np.int64)
-    model = builders.build_cnn(width=4, dropout=0.0, name="tiny")
+    x, y = preprocess.prepare_batch(mnist_train[0][:3072]), mnist_train[1][:3072].astype(np.int64)
+    model = builders.build_cnn(width=8, dropout=0.0, name="tiny")
     model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
-    model.fit(x[..., None], y, batch_size=64, epochs=3, verbose=0)
+    model.fit(x[..., None], y, batch_size=64, epochs=5, verbose=0)
     folder = tmp_path_factory.mktemp("models")
     path = artifacts.save_model(model, {"name": "tiny", "metrics": {}}, "tiny", folder)
     entry = artifacts.inspect(path)
