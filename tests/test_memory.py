@@ -86,7 +86,7 @@ from digitlab.serving import runtime
 def rss(): return int(next(l for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('RssAnon:')).split()[1])
 entry = next(e for e in runtime.list_models(paths.MODELS_DIR) if e.name == "mnist_advanced")
 onnx = runtime.served_file(entry.path, "classifier", paths.MODELS_DIR)
-served = runtime.ServedModel(entry, onnx, gate=False)
+served = runtime.ServedModel(entry, onnx)
 arena = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])  # ONNX Runtime's defaults
 x, _ = data.prepared("test", 1024)
 out = {}
