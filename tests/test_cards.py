@@ -83,6 +83,7 @@ def test_command_line_is_the_full_command_from_the_repository_root():
     assert line == "python evaluation/calibrate.py --model mnist_cnn --out 'my reports'"
 
 
+@pytest.mark.slow
 def test_promote_copies_model_card_and_side_files_and_records_where_from(run_script, tmp_path, committed_models):
     cnn = next(e for e in committed_models if e.name == "mnist_cnn")
     elsewhere = tmp_path / "runs" / "candidates"
@@ -106,6 +107,7 @@ def test_promote_copies_model_card_and_side_files_and_records_where_from(run_scr
     assert again.returncode == 2 and "already exists" in again.stderr
 
 
+@pytest.mark.slow
 def test_promote_the_digit_gate_checks_it_as_a_gate(run_script, tmp_path):
     elsewhere = tmp_path / "gate_run"
     elsewhere.mkdir()

@@ -25,6 +25,7 @@ def mnist_png(tmp_path_factory, mnist_path):
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(TARGETS))
 def test_committed_model_accuracy_through_predict_cli(name, committed_models, mnist_png, run_script, tmp_path):
     entry = {e.name: e for e in committed_models}[name]  # the fixture fails first when one is missing or unusable

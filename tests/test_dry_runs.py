@@ -40,6 +40,7 @@ def written_to(stdout: str, pattern: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_drawn_digits_dry_run(run_script, tmp_path, mnist_path):
     proc = run_script("evaluation/drawn_digits.py", "--dry-run", "--model", "mnist_cnn", "--model", "mnist_baseline",
                       "--mnist", mnist_path, "--out", tmp_path)
@@ -65,6 +66,7 @@ def test_drawn_digits_bad_flags_are_usage_errors(run_script, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_finetune_study_dry_run_writes_a_temporary_report(run_script, mnist_path):
     committed = REPORTS_DIR / "finetune_study.json"
     before = snapshot(committed)
@@ -88,6 +90,7 @@ def test_finetune_study_dry_run_writes_a_temporary_report(run_script, mnist_path
     assert len(report["table"]) == 3 and report["table"][2].startswith("| 20 (")
 
 
+@pytest.mark.slow
 def test_web_build_dry_run_never_touches_the_page_model(run_script, mnist_path):
     before = snapshot(WEB_MODEL)
     assert before, f"{WEB_MODEL} holds the committed page model"

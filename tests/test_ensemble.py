@@ -9,6 +9,8 @@ import pytest
 from digitlab.evaluation import explain
 from digitlab.models import adapter, artifacts, builders, ensemble
 
+pytestmark = pytest.mark.slow  # its members are trained for real
+
 
 @pytest.fixture(scope="module")
 def members(tmp_path_factory, mnist_path):

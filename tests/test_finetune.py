@@ -140,6 +140,7 @@ def test_script_errors_are_clear_and_write_nothing(run_script, tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_script_dry_run_through_the_app_job_writes_model_and_card(run_script, tmp_path):
     folder = tmp_path / "digits"
     run_script("evaluation/make_user_digits.py", "--out", folder, "--per-class", "2", "--seed", "1")
@@ -263,6 +264,7 @@ def test_fine_tuned_models_go_to_the_user_folder_by_default(tmp_path, monkeypatc
 # ----------------------------------------------------------------------------- the recipe
 
 
+@pytest.mark.slow
 def test_finetuning_learns_the_users_style_without_forgetting_mnist(tmp_path):
     """A short run from mnist_advanced on 3 drawings per digit: better on 100 new drawings by the
     same hand, and at most a little worse on MNIST test."""
@@ -348,6 +350,7 @@ def test_collect_page_saves_counts_and_deletes(my_digits, scratch_models):
     assert not saved.exists() and shown_counts(at)[7] == 0 and "Deleted" in texts(at.success)
 
 
+@pytest.mark.slow
 def test_collect_page_finetunes_in_the_background_and_the_model_appears(my_digits, scratch_models):
     user_folder(my_digits, 2)
     at = collect_page()

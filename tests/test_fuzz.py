@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from digitlab.hardening import fuzz
 
 SEED = 2024  # CI's slice; the full run in docs/evaluation.md#fuzzing uses seed 0
 
 
+@pytest.mark.slow
 def test_ci_slice_of_2000_hostile_pictures(run_script, tmp_path):
     out = tmp_path / "fuzz.json"
     proc = run_script("evaluation/fuzz.py", "--n", "2000", "--seed", SEED, "--out", out,
@@ -84,6 +87,7 @@ def test_judging_counts_crashes_hangs_and_wrong_verdicts():
     assert all("reproduce" in p and "--only" in p["reproduce"] for p in t.problems)
 
 
+@pytest.mark.slow
 def test_models_flag(run_script, tmp_path):
     """--models N fuzzes N hostile model files (digitlab.hardening.hostile_models) besides the pictures."""
     out = tmp_path / "fuzz.json"

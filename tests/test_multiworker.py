@@ -112,6 +112,7 @@ def run_workers(out, envs=({}, {})):
     return [(p.returncode, log) for p, log in zip(procs, logs)]
 
 
+@pytest.mark.slow
 def test_two_workers_train_to_identical_weights(tmp_path):
     """Two processes, each the real train_cnn.py with its own TF_CONFIG; the chief saves, the other
     does not, and both end with the same weights (BatchNorm statistics included)."""
@@ -140,6 +141,7 @@ def test_two_workers_train_to_identical_weights(tmp_path):
     assert not Path(temporary).exists()
 
 
+@pytest.mark.slow
 def test_workers_with_different_data_refuse_to_train(tmp_path, mnist_path):
     """Each worker reads MNIST from its own disk; a copy that differs by one pixel stops both."""
     with np.load(mnist_path) as f:

@@ -211,6 +211,7 @@ def test_the_map_of_the_test_set(cnn, folder, mnist_test, monkeypatch):
     assert nb.digit_map(model, "f" * 32, folder=folder, build=False) is None
 
 
+@pytest.mark.slow
 def test_the_script_builds_measures_and_reuses(tmp_path, scratch_models, capsys):
     from support import load_script
 

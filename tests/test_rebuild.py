@@ -20,6 +20,7 @@ def test_every_committed_model_has_a_chain():
     assert "gate" in rebuild.CHAINS
 
 
+@pytest.mark.slow  # a --help process per step: ~30 s for mnist_advanced's 16
 @pytest.mark.parametrize("name", list(rebuild.CHAINS))
 def test_every_step_is_a_script_that_takes_its_flags(name):
     """Each step's script exists and its --help lists every flag the chain passes (a renamed flag fails here,

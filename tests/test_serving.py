@@ -85,6 +85,7 @@ def _tiny_model(path):
     return model
 
 
+@pytest.mark.slow
 def test_a_dropped_in_model_is_listed_at_once_converted_on_first_use_and_a_refused_file_is_remembered(tmp_path, monkeypatch):
     models = tmp_path / "models"
     models.mkdir()
@@ -139,6 +140,7 @@ def keras_softmax(z):
     return e / e.sum(axis=1, keepdims=True)
 
 
+@pytest.mark.slow
 def test_serving_script_writes_the_files_and_drops_stale_ones(run_script, tmp_path):
     models = link_models(tmp_path / "models", ["mnist_baseline"], gate=False)
     stale = models / "serving" / "0123456789abcdef0123456789abcdef.onnx"

@@ -281,6 +281,7 @@ def test_robustness_page_live_curve_mnist_picker_and_attacks(reports, committed_
     assert len(captions(at)) == 2 + 2 * 6
 
 
+@pytest.mark.slow
 def test_robustness_page_shows_the_script_report(reports, committed_models, monkeypatch, tmp_path):
     require(["mnist_baseline"], committed_models)
     monkeypatch.setenv("DIGITLAB_MODELS_DIR", str(link_models(tmp_path / "models", ["mnist_baseline"], gate=False)))
@@ -304,6 +305,7 @@ def test_robustness_page_shows_the_script_report(reports, committed_models, monk
 # ----------------------------------------------------------------------------- Leaderboard: script and page
 
 
+@pytest.mark.slow
 def test_leaderboard_script_then_page(reports, committed_models, monkeypatch, tmp_path, capsys):
     require(["mnist_robust", "mnist_baseline"], committed_models)
     # The script measures one model (quick settings) into the scratch reports folder.

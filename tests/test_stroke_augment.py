@@ -152,6 +152,7 @@ def test_make_dataset_mixes_redrawn_digits_only_in_training(train_digits, mnist_
     assert all(d.tobytes() in plain for d in xv.numpy()[..., 0])
 
 
+@pytest.mark.slow
 def test_plateau_schedule_lowers_the_rate_when_validation_stalls(mnist_test):
     config = recipe.TrainConfig(schedule="plateau", learning_rate=0.01, plateau_factor=0.5, plateau_patience=1, epochs=4,
                                 rotation_deg=0, translate=0, zoom=0, stroke=0, batch_size=32)

@@ -31,6 +31,7 @@ def test_augmentation_keeps_range_and_changes_images(dry_config, mnist_test):
     assert ratio.max() > 1.1 and ratio.min() < 0.9
 
 
+@pytest.mark.slow
 def test_clean_epochs_switch_augmentation_on_at_the_right_epoch(dry_config, mnist_test):
     """Progressive augmentation: plain digits in the first epoch, augmented ones from the second,
     switched by the callback inside a real ``fit`` (the way Keras builds each epoch's iterator)."""
@@ -75,6 +76,7 @@ class StopAfter(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_where_it_stopped(dry_config, tmp_path, capsys):
     with pytest.raises(KeyboardInterrupt):
         trainer.run(dry_config, tmp_path, callbacks=[StopAfter(1)])
@@ -89,6 +91,7 @@ def test_interrupted_run_resumes_where_it_stopped(dry_config, tmp_path, capsys):
     assert "resuming" not in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_ema_recipe_saves_the_averaged_weights(dry_config, tmp_path):
     """With ``ema`` the checkpoint (and so the saved model) holds the optimizer's moving average of
     the weights, not the last raw weights."""
@@ -108,6 +111,7 @@ def test_ema_recipe_saves_the_averaged_weights(dry_config, tmp_path):
     np.testing.assert_allclose(saved, seen["average"], rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_checkpoint_last_saves_the_final_epoch(dry_config, tmp_path):
     """``checkpoint="last"`` saves the weights the last epoch ended with, whatever validation said."""
     config = dataclasses.replace(dry_config, name="last_probe", epochs=2, checkpoint="last")  # a dry run stops at 2

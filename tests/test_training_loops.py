@@ -39,6 +39,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # two training loops run side by side
+
 ROOT = Path(__file__).resolve().parents[1]
 NO_AUGMENTATION = {"rotation_deg": 0.0, "translate": 0.0, "zoom": 0.0, "stroke": 0.0}
 

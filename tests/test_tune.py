@@ -40,6 +40,7 @@ def test_trial_subset_is_seeded_and_keeps_labels_with_images(mnist_test):
     assert tune.trial_subset(x, y, 10**6, seed=1)[0] is x
 
 
+@pytest.mark.slow
 def test_dry_run_search_writes_the_trial_table_and_the_best_model(run_script, tmp_path):
     out, reports = tmp_path / "models", tmp_path / "reports"
     proc = run_script("training/tune.py", "--dry-run", "--out", out, "--reports", reports, "--name", "tune_probe", "--seed", "3")

@@ -16,7 +16,7 @@ import pytest
 from _support import TIMINGS, VIEWPORT, canvas_ready, link_models, screenshot, streamlit_app, stroke, wait_idle
 from PIL import Image
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real browser against a real app server
 
 # Generous bounds only: a test on a shared machine must not fail because another job ran (a stroke's p50
 # was 322 ms against a 300 ms bound while a training ran beside the suite).  The figures themselves are

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from _support import MODELS, TIMINGS, VIEWPORT, canvas_ready, link_models, screenshot, streamlit_app, stroke, wait_idle
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real browser against a real app server
 
 ONE = [(150, 40), (150, 240)]
 SEVEN = [(70, 55), (210, 55), (120, 245)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from _support import VIEWPORT, link_models, screenshot, streamlit_app, wait_idle
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real browser against a real app server
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pytest
 from _support import VIEWPORT, link_models, screenshot, streamlit_app, wait_idle
 from PIL import Image
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real browser against a real app server
 
 MODEL_NAMES = ("mnist_robust", "mnist_baseline")  # committed; one adversarially trained, one small: a quick leaderboard
 

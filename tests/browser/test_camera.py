@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from _support import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, screenshot, wait_idle
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real browser against a real app server
 
 W, H, FRAMES = 640, 480, 6
 

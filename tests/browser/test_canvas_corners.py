@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from _support import VIEWPORT, canvas_ready, stroke, wait_idle
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real browser against a real app server
 
 SIDE = 280  # both canvases
 INSET = 6  # px from the edges: inside the canvas, where the toolbar used to float

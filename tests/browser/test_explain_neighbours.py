@@ -15,7 +15,7 @@ import pytest
 from _support import screenshot, wait_idle
 from PIL import Image
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real browser against a real app server
 
 MODEL = "mnist_cnn"  # its features take ~4x less time to compute than mnist_advanced's
 

@@ -13,7 +13,7 @@ from _support import canvas_ready, screenshot, stroke, wait_idle
 
 from digitlab.data import number_cases
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real browser against a real app server
 
 # Strokes in canvas pixels (the Numbers canvas is 840x240): a 1, a 7 and a 4 (two strokes), 150 px tall.
 ONE = [[(110, 45), (112, 195)]]

@@ -33,6 +33,8 @@ from support import load_script
 
 from digitlab import preprocess
 
+pytestmark = pytest.mark.slow  # a real browser against the in-browser page
+
 N_MNIST = 30  # real test digits uploaded through the page
 # Measured by this file: the port reproduces Python to float32 rounding (max |diff| ~2e-7);
 # these bounds leave room for rounding and nothing more.

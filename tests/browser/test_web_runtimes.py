@@ -25,6 +25,8 @@ from digitlab import preprocess
 from digitlab.serving import abstain, classifiers
 from digitlab.serving import gate as gate_module
 
+pytestmark = pytest.mark.slow  # a real browser against the in-browser page
+
 RUNTIMES = {"onnx": "onnxruntime-web", "tfjs": "TensorFlow.js 4.22.0, WebAssembly backend"}
 MAX_PROB_DIFF = 1e-4  # the export tolerance of float formats; ~1e-6 measured
 MAX_PIXEL_DIFF = 1e-5  # the page's 28x28 against digitlab.preprocess on the same pixels (see test_web_page.py)
