@@ -116,6 +116,7 @@ def test_web_build_dry_run_never_touches_the_page_model(run_script, mnist_path):
     assert info["keras_sha256"] == "sha256:" + hashlib.sha256((ROOT / "models" / "mnist_cnn.keras").read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 def test_web_build_errors_are_usage_errors_and_write_nothing(run_script, tmp_path):
     out = tmp_path / "page"
     proc = run_script("web/build.py", "--dry-run", "--model", "no_such_model", "--out", out, check=False)

@@ -347,6 +347,7 @@ def _savedmodel_with_an_initialiser_that_writes(folder: Path, model, target: Pat
     return folder
 
 
+@pytest.mark.slow
 def test_a_savedmodel_whose_initialiser_writes_a_file_is_refused_before_loading(committed_models, tmp_path, run_script, mnist_test):
     from digitlab import files
     from digitlab.serving import classifiers, export

@@ -561,6 +561,7 @@ def test_11_a_region_read_again_is_cut_from_the_upright_picture(tmp_path, orient
     assert picture.notes[-1].startswith("could not read the region again: not an image file"), picture.notes
 
 
+@pytest.mark.slow
 def test_11_a_batch_of_1000_pictures_peaks_no_higher_than_one(tmp_path, mnist_test):
     """The CLI kept every intermediate step of a batch (~3 MB a picture, 256 a batch), and the default
     model's activations for 256 pictures took ~210 MB more; it keeps the 28x28 input only and predicts 16

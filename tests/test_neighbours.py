@@ -182,6 +182,7 @@ def test_pca2_finds_scikit_learns_axes(cnn):
     assert np.allclose(mean, ref.mean_, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_the_map_of_the_test_set(cnn, folder, mnist_test, monkeypatch):
     from sklearn.model_selection import cross_val_score
     from sklearn.neighbors import KNeighborsClassifier
@@ -286,6 +287,7 @@ def test_onnx_graphs_without_a_dense_head_are_refused_with_the_reason(tmp_path, 
         nb.onnx_feature_extractor(tmp_path / "garbage.onnx")
 
 
+@pytest.mark.slow
 def test_a_second_model_reuses_the_prepared_digits_and_the_estimate_knows(models, tmp_path, monkeypatch):
     """The 30,000 digits are prepared once for every model: the second model's bank and map run its features on
     the stored pictures without preparing a digit, and build_estimate says 0 once both are cached."""

@@ -235,6 +235,7 @@ def test_home_not_sure_on_a_non_digit_then_robustness_on_the_drawing(committed_m
 # ----------------------------------------------------------------------------- Robustness page
 
 
+@pytest.mark.slow
 def test_robustness_page_live_curve_mnist_picker_and_attacks(reports, committed_models):
     from digitlab.serving.classifiers import Classifier
 
