@@ -8,7 +8,7 @@ its batches (``digitlab.training.recipe``):
 
     skeleton   hit-or-miss thinning (8 Golay kernels, OpenCV), many digits at once in one mosaic
     edit       writing conventions, label-preserving (``EDITS``): a crossbar on a 7, a flag and a foot
-               on a 1, the top of a 4 closed, a gap in the loop of a 9 or a 0
+               on a 1, the top of a 4 closed, a gap in the loop of a 9 or a 0, a slash or a dot in a 0
     pen path   for ``pen_path`` of the digits, the pen's moves between strokes drawn as lines (a tablet
                trajectory replayed as one line: a crossed 7's bar joined to the end of its stem)
     polyline   the skeleton's contours simplified by ``cv2.approxPolyDP``: a fine tolerance (smooth)
@@ -177,13 +177,55 @@ def _gap(lo: float, hi: float, side: str = "any"):
     return edit
 
 
+def _slash_0(sk, rng):
+    """A slash through the 0 (Scandinavian, engineering and computing forms: Ø), corner to corner and a
+    little past the oval; now and then the other way round (\\)."""
+    ys, xs, top, bottom, left, right = _box(sk)
+    h, w = bottom - top + 1, right - left + 1
+    if w < 0.25 * h:  # a 0 drawn as a bar: no oval to cross
+        return None
+    over = rng.uniform(0.0, 0.15, 2) * (w, h)
+    a, b = (left - over[0], bottom + over[1]), (right + over[0], top - over[1])
+    if rng.uniform() < 0.25:
+        a, b = (left - over[0], top - over[1]), (right + over[0], bottom + over[1])
+    a, b = tuple(int(np.clip(round(v), 0, sk.shape[0] - 1)) for v in a), tuple(int(np.clip(round(v), 0, sk.shape[0] - 1)) for v in b)
+    cv2.line(sk, a, b, 255, 1)
+    last = int(np.argmin(np.hypot(xs - a[0], ys - a[1])))
+    return [((int(xs[last]), int(ys[last])), a)]  # the pen's move: from the oval to the slash
+
+
+def _dot_0(sk, rng):
+    """A dot in the middle of the 0 (typewriter and programmer's zero)."""
+    ys, xs, top, bottom, left, right = _box(sk)
+    h, w = bottom - top + 1, right - left + 1
+    if w < 0.3 * h:
+        return None
+    c = np.array([(left + right) / 2, (top + bottom) / 2]) + rng.normal(0, 0.05, 2) * (w, h)
+    r = max(1.0, rng.uniform(0.02, 0.05) * h)
+    a, b = (round(c[0]), round(c[1])), (round(c[0] + r), round(c[1] + r * 0.5))
+    cv2.line(sk, a, b, 255, 1)
+    return []
+
+
+def _one_of(*choices):
+    """An edit that applies one of ``choices`` ((edit, weight), ...), drawn by weight."""
+    edits, weights = zip(*choices)
+    p = np.asarray(weights, float) / sum(weights)
+
+    def edit(sk, rng):
+        return edits[int(rng.choice(len(edits), p=p))](sk, rng)
+
+    return edit
+
+
 # Each edit draws into the skeleton in place and returns None when it does not apply, else the pen's
 # moves between strokes it implies [((x, y) from, (x, y) to)], drawn only for digits drawn as one pen path.
 # Where loops are left open: a 0 at the top, a 9 where its loop meets the stem (right; elsewhere an open
 # 9 reads 4 or 5).  An open 6 was tried and dropped: cut anywhere but its curl it reads L or b.
-EDITS = {0: _gap(0.0, 0.25), 1: _flag_foot_1, 4: _close_4, 7: _crossbar_7, 9: _gap(0.0, 0.3, "right")}
-EDITS_VERSION = 3  # part of every cached pool's key: 2 turned a 1's flag away from its stem, let a 7's bar reach further left;
-# 3 let a 1's flag reach 0.75 of the height (was 0.6), turned at most 65 degrees (was 70)
+EDITS = {0: _one_of((_gap(0.0, 0.25), 0.5), (_slash_0, 0.35), (_dot_0, 0.15)), 1: _flag_foot_1, 4: _close_4, 7: _crossbar_7, 9: _gap(0.0, 0.3, "right")}
+EDITS_VERSION = 4  # part of every cached pool's key: 2 turned a 1's flag away from its stem, let a 7's bar reach further left;
+# 3 let a 1's flag reach 0.75 of the height (was 0.6), turned at most 65 degrees (was 70);
+# 4 a 0 is slashed or dotted as often as it is opened
 
 
 # ----------------------------------------------------------------------------- skeleton -> drawing
