@@ -104,8 +104,11 @@ def test_web_build_dry_run_never_touches_the_page_model(run_script, mnist_path):
         tfjs = ["mnist_cnn_tfjs", "not_a_digit_tfjs"] if export.tfjs_converter() is not None else []
         assert sorted(p.name for p in out.iterdir()) == sorted(["gate.json", "index.json", "mnist_cnn.json", "mnist_cnn.onnx", "not_a_digit.onnx", *tfjs])
         assert ("TF.js files not built" in proc.stderr) == (not tfjs)
-        info = json.loads((out / "mnist_cnn.json").read_text())
-        index = json.loads((out / "index.json").read_text())
+        from digitlab.serving import web_manifest
+
+        info = web_manifest.read(out / "mnist_cnn.json", "model")  # the schema the page reads, nothing else
+        web_manifest.read(out / "gate.json", "gate")
+        index = web_manifest.read(out / "index.json", "index")
         onnx_sha = "sha256:" + hashlib.sha256(onnx.read_bytes()).hexdigest()
     finally:
         shutil.rmtree(onnx.parent)

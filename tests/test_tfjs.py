@@ -23,12 +23,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from browser._support import require  # the browser tests' skip-or-fail rule (tests/ is on pytest's pythonpath)
-from support import load_script
 
 from digitlab import files
 from digitlab.data import nondigits
 from digitlab.paths import ROOT
-from digitlab.serving import abstain, classifiers, export
+from digitlab.serving import abstain, classifiers, export, web_manifest
 from digitlab.serving import gate as gate_module
 
 PAGE_MODEL = ROOT / "web" / "model"
@@ -82,14 +81,13 @@ def _rule(page) -> dict:
 
 def test_page_rule_is_the_model_cards(page, python_side):
     """The rule the page applies is the one in the model card and the gate's card (rebuild when either changes)."""
-    build = load_script("web/build.py")
     rebuild = "rebuild with `python web/build.py`"
-    assert page["info"]["abstain"] == build.abstain_rule(python_side["card"]), rebuild
+    assert page["info"]["abstain"] == web_manifest.abstain_rule(python_side["card"]), rebuild
     assert page["info"]["abstain"]["temperature"] > 0 and 0 < page["info"]["abstain"]["threshold"] < 1
     assert page["gate_info"]["threshold"] == python_side["gate"].threshold, rebuild
     assert page["gate_info"]["keras_sha256"] == files.sha256(python_side["gate"].path), rebuild
-    assert page["gate_info"]["tfjs"]["sha256"] == build.folder_sha256(page["gate_dir"]), rebuild
-    assert page["info"]["tfjs"]["sha256"] == build.folder_sha256(page["model_dir"]), rebuild
+    assert page["gate_info"]["tfjs"]["sha256"] == web_manifest.folder_sha256(page["gate_dir"]), rebuild
+    assert page["info"]["tfjs"]["sha256"] == web_manifest.folder_sha256(page["model_dir"]), rebuild
 
 
 def test_the_page_hesitates_where_the_app_does():

@@ -9,6 +9,8 @@ Writes the browser page's model files, for both of its runtimes (onnxruntime-web
     <out>/<name>.json           what the page needs: class names, preprocessing version, input and output
                                 names, each runtime's file and sha256, the "not a digit" rule of the model
                                 card (temperature and threshold), the card's test accuracy, the .keras sha256
+                                (a page manifest, not a model card: digitlab.serving.web_manifest builds and
+                                checks the three .json files)
     <out>/not_a_digit.onnx      the digit gate (models/gate/, digitlab.serving.gate): "image" -> "p_digit" (N,)
     <out>/not_a_digit_tfjs/     the same gate for TF.js
     <out>/gate.json             the gate's threshold, files and hashes
@@ -24,14 +26,13 @@ claims to be.  --runtimes defaults to onnx,tfjs when the TF.js converter is set 
 --dry-run: the same exports and parity checks on 50 MNIST test digits, written into a new
 temporary folder unless --out is given (never over the committed web/model/): seconds, for tests.
 
-Longer than a thin script because it also refuses files that fail their parity check and writes the
-page's model descriptions beside them.
+Longer than a thin script because it also refuses files that fail their parity check before the page's
+model descriptions (digitlab.serving.web_manifest) are written beside them.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import contextlib
 import shutil
 import sys
 import tempfile
@@ -46,7 +47,6 @@ CHECK_DIGITS = 500  # MNIST test digits compared between Keras and each runtime
 DRY_RUN_DIGITS = 50  # the same comparison in --dry-run
 GATE_NON_DIGITS = 100  # generated non-digits (held-out generators) the gate is also compared on; 20 in --dry-run
 RUNTIMES = ("onnx", "tfjs")
-GATE_FILE = "gate.json"
 
 
 def onnx_outputs(onnx_path: Path, images):
@@ -57,15 +57,6 @@ def onnx_outputs(onnx_path: Path, images):
     return session.run(None, {"image": images})[0]
 
 
-def folder_sha256(folder: Path) -> str:
-    """One hash for a TF.js model folder: sha256 over each file's name and sha256, in name order."""
-    h = hashlib.sha256()
-    for f in sorted(Path(folder).iterdir()):
-        if f.is_file():
-            h.update(f"{f.name}\0{files.sha256(f).removeprefix('sha256:')}\n".encode())
-    return "sha256:" + h.hexdigest()
-
-
 def parse_runtimes(text: str) -> tuple[str, ...]:
     import argparse
 
@@ -73,18 +64,6 @@ def parse_runtimes(text: str) -> tuple[str, ...]:
     if not runtimes or any(r not in RUNTIMES for r in runtimes) or "onnx" not in runtimes:
         raise argparse.ArgumentTypeError(f"{text!r}: choose onnx or onnx,tfjs (the page's default runtime, ONNX, is always built)")
     return runtimes
-
-
-def abstain_rule(card: dict) -> dict | None:
-    """The model card's "not a digit" rule as the page applies it (web/abstain.js), or None without calibration."""
-    cal = (card or {}).get("calibration") or {}
-    if not cal.get("temperature"):
-        return None
-    return {
-        "temperature": float(cal["temperature"]),
-        "threshold": (cal.get("abstain") or {}).get("threshold"),
-        "from": "the model card's calibration (python evaluation/calibrate.py --write-card); digitlab.serving.abstain",
-    }
 
 
 def _install(tmp: Path, out: Path, names: list[str]) -> None:
@@ -119,9 +98,8 @@ def main(argv=None) -> int:
 
     from digitlab import data, preprocess
     from digitlab.data import nondigits
-    from digitlab.files import atomic_write_bytes
     from digitlab.models import artifacts
-    from digitlab.serving import classifiers, export
+    from digitlab.serving import classifiers, export, web_manifest
     from digitlab.serving import gate as gate_module
 
     runtimes = args.runtimes
@@ -179,64 +157,33 @@ def main(argv=None) -> int:
             said = ", ".join(f"{k} {v:.2e}" for k, v in bad.items())
             print(f"error: exports of {name} / the digit gate differ from Keras by more than {args.tolerance:g} ({said}); nothing written", file=sys.stderr)
             return 1
-        card = entry.card or {}
-        onnx_bytes = (tmp / files_m["onnx"]).read_bytes()
-        info = {
-            "name": name,
-            "onnx": files_m["onnx"],
-            "onnx_sha256": "sha256:" + hashlib.sha256(onnx_bytes).hexdigest(),
-            "tfjs": None,
-            "keras_sha256": files.sha256(entry.path),
-            "classes": [str(d) for d in range(10)],
-            "input": {"name": export.INPUT_NAME, "shape": ["batch", 28, 28], "dtype": "float32", "range": [0, 1], "polarity": "light ink on black"},
-            "output": {"name": export.OUTPUT_NAME, "shape": ["batch", 10]},
-            "preprocess_version": preprocess.PREPROCESS_VERSION,
-            "abstain": abstain_rule(card),
-            "gate": GATE_FILE,
-            "test_accuracy": (card.get("metrics") or {}).get("test_accuracy"),
-            "params": card.get("params"),
-            "parity_max_abs_dp": gaps["onnx"],
-            "parity_digits": len(images),
-            "command": "python web/build.py --model " + name,
-        }
+        tfjs = gate_tfjs = None
         if "tfjs" in runtimes:
-            info["tfjs"] = {"model": f"{files_m['tfjs']}/model.json", "sha256": folder_sha256(tmp / files_m["tfjs"]),
-                            "parity_max_abs_dp": gaps["tfjs"], "checked_with": runtime_of_tfjs}
-        gate_path = args.out / GATE_FILE
-        old_gate = json.loads(gate_path.read_text()) if gate_path.is_file() else {}
+            tfjs = web_manifest.tfjs_entry(tmp / files_m["tfjs"], gaps["tfjs"], runtime_of_tfjs)
+            gate_tfjs = web_manifest.tfjs_entry(tmp / files_g["tfjs"], gaps["gate tfjs"])
+        info = web_manifest.model(entry, tmp / files_m["onnx"], gaps["onnx"], len(images), tfjs)
+        gate_path = args.out / web_manifest.GATE_FILE
         gate_sha = files.sha256(gate.path)
-        gate_info = {
-            "name": gname,
-            "keras_sha256": gate_sha,
-            "threshold": gate.threshold,
-            "output": {"name": export.GATE_OUTPUT, "shape": ["batch"], "meaning": "P(the input is a digit); reject below threshold"},
-            "preprocess_version": preprocess.PREPROCESS_VERSION,
-            "onnx": {"model": files_g["onnx"], "sha256": files.sha256(tmp / files_g["onnx"]), "parity_max_abs_dp": gaps["gate onnx"]},
-            "tfjs": None,
-            "parity_inputs": f"{len(images)} MNIST test digits + {len(gate_images) - len(images)} generated non-digits (held-out generators)",
-            "command": "python web/build.py",
-        }
-        if "tfjs" in runtimes:
-            gate_info["tfjs"] = {"model": f"{files_g['tfjs']}/model.json", "sha256": folder_sha256(tmp / files_g["tfjs"]),
-                                 "parity_max_abs_dp": gaps["gate tfjs"]}
-        elif old_gate.get("keras_sha256") == gate_sha and old_gate.get("tfjs") and (args.out / files_g["tfjs"]).is_dir():
-            gate_info["tfjs"] = old_gate["tfjs"]  # built before from this very gate: still valid for the other models
+        if gate_tfjs is None and (args.out / files_g["tfjs"]).is_dir():
+            with contextlib.suppress(web_manifest.ManifestError):
+                old_gate = web_manifest.read(gate_path, "gate")
+                if old_gate["keras_sha256"] == gate_sha:
+                    gate_tfjs = old_gate["tfjs"]  # built before from this very gate: still valid for the other models
+        gate_info = web_manifest.gate(gate, tmp / files_g["onnx"], gaps["gate onnx"],
+                                      f"{len(images)} MNIST test digits + {len(gate_images) - len(images)} generated non-digits (held-out generators)",
+                                      gate_tfjs)
+        onnx_bytes = (tmp / files_m["onnx"]).stat().st_size
         _install(tmp, args.out, [files_m[r] for r in runtimes] + [files_g[r] for r in runtimes])
     if "tfjs" not in runtimes:
         shutil.rmtree(args.out / files_m["tfjs"], ignore_errors=True)  # a TF.js copy of an older version of this model
         if gate_info["tfjs"] is None:
             shutil.rmtree(args.out / files_g["tfjs"], ignore_errors=True)
-    atomic_write_bytes(args.out / f"{name}.json", (json.dumps(info, indent=2) + "\n").encode())
-    atomic_write_bytes(gate_path, (json.dumps(gate_info, indent=2) + "\n").encode())
-    index_path = args.out / "index.json"
-    index = json.loads(index_path.read_text()) if index_path.exists() else {}
-    names = [n for n in index.get("models", []) if (args.out / f"{n}.onnx").exists() and n != name] + [name]
-    default = index.get("default")
-    if args.make_default or default not in names:
-        default = name
-    index = {"default": default, "models": sorted(names, key=lambda n: n != default)}
-    atomic_write_bytes(index_path, (json.dumps(index, indent=2) + "\n").encode())
-    print(f"{args.out / info['onnx']}: {len(onnx_bytes) / 1024:.0f} kB, max |Keras - ONNX| {gaps['onnx']:.1e} on {len(images)} MNIST test digits; page default: {default}")
+    web_manifest.write(args.out / f"{name}.json", "model", info)
+    web_manifest.write(gate_path, "gate", gate_info)
+    index = web_manifest.index(args.out, name, args.make_default)
+    web_manifest.write(args.out / web_manifest.INDEX_FILE, "index", index)
+    default = index["default"]
+    print(f"{args.out / info['onnx']}: {onnx_bytes / 1024:.0f} kB, max |Keras - ONNX| {gaps['onnx']:.1e} on {len(images)} MNIST test digits; page default: {default}")
     if info["tfjs"]:
         size = sum(f.stat().st_size for f in (args.out / files_m["tfjs"]).iterdir())
         print(f"{args.out / files_m['tfjs']}: {size / 1024:.0f} kB, max |Keras - TF.js| {gaps['tfjs']:.1e} ({runtime_of_tfjs})")

@@ -8,4 +8,5 @@
     convert       the subprocess that converts one .keras file to ONNX (the only serving step needing TensorFlow)
     runtime       the ONNX-backed front the app and the predict CLI call (list_models, load)
     export, numbers   exported formats; reading a number of several digits
+    web_manifest  the in-browser page's model descriptions (web/model/*.json): their schema and their one builder
 """

@@ -29,9 +29,9 @@ from _web import MODEL_DIR, WEB
 from _web import draw as _draw
 from _web import ellipse as _ellipse
 from _web import last as _last
-from support import load_script
 
 from digitlab import preprocess
+from digitlab.serving import web_manifest
 
 pytestmark = pytest.mark.slow  # a real browser against the in-browser page
 
@@ -110,11 +110,10 @@ def test_page_model_is_the_committed_model():
     assert info["onnx_sha256"] == "sha256:" + hashlib.sha256((MODEL_DIR / info["onnx"]).read_bytes()).hexdigest(), rebuild
     assert info["preprocess_version"] == preprocess.PREPROCESS_VERSION, rebuild
     # both runtimes ship the model and the digit gate, each file exactly as web/build.py checked it
-    build = load_script("web/build.py")
     gate = json.loads((MODEL_DIR / info["gate"]).read_text())
-    assert info["tfjs"]["sha256"] == build.folder_sha256((MODEL_DIR / info["tfjs"]["model"]).parent), rebuild
+    assert info["tfjs"]["sha256"] == web_manifest.folder_sha256((MODEL_DIR / info["tfjs"]["model"]).parent), rebuild
     assert gate["onnx"]["sha256"] == "sha256:" + hashlib.sha256((MODEL_DIR / gate["onnx"]["model"]).read_bytes()).hexdigest(), rebuild
-    assert gate["tfjs"]["sha256"] == build.folder_sha256((MODEL_DIR / gate["tfjs"]["model"]).parent), rebuild
+    assert gate["tfjs"]["sha256"] == web_manifest.folder_sha256((MODEL_DIR / gate["tfjs"]["model"]).parent), rebuild
     gate_keras = ROOT / "models" / "gate" / f"{gate['name']}.keras"
     assert gate["keras_sha256"] == "sha256:" + hashlib.sha256(gate_keras.read_bytes()).hexdigest(), f"{gate_keras} changed: {rebuild}"
     js_version = re.search(r'PREPROCESS_VERSION = "([^"]+)"', (WEB / "preprocess.js").read_text()).group(1)
