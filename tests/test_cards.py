@@ -78,6 +78,22 @@ def test_the_export_report_writes_a_card_the_check_accepts(tmp_path, committed_m
     assert {k: card[k] for k in entry.card} == entry.card, "the source card is kept as it is"
 
 
+def test_an_export_with_a_refused_card_is_refused_not_served_with_its_rule(tmp_path, committed_models):
+    """The card beside an export (its abstain rule) is read through the same check as every other card."""
+    from digitlab.models.artifacts import ModelError
+    from digitlab.serving import classifiers
+
+    entry = committed_models[-1]
+    onnx = tmp_path / f"{entry.name}.onnx"
+    onnx.write_bytes(b"x")
+    card = dict(entry.card, export={"files": {"onnx": onnx.name}})
+    (tmp_path / f"{entry.name}.json").write_text(json.dumps(card))
+    assert classifiers.export_card(onnx) == card
+    (tmp_path / f"{entry.name}.json").write_text(json.dumps(dict(card, notes="by hand")))
+    with pytest.raises(ModelError, match=f"its card {entry.name}.json is refused: .*notes"):
+        classifiers.export_card(onnx)
+
+
 def test_command_line_is_the_full_command_from_the_repository_root():
     line = cards.command_line(["--model", "mnist_cnn", "--out", "my reports"], str(ROOT / "evaluation" / "calibrate.py"))
     assert line == "python evaluation/calibrate.py --model mnist_cnn --out 'my reports'"
@@ -140,6 +156,10 @@ BAD_CARDS = {
     "accuracy_over_one": (lambda c: c["metrics"].update(test_accuracy=7), "test_accuracy"),
     "accuracy_text": (lambda c: c["metrics"].update(test_accuracy="0.999"), "test_accuracy"),
     "params_text": (lambda c: (c.update(params="many"), c["metrics"].update(test_accuracy=1.0)), "params"),
+    # a key no code writes: the card was edited by hand, so none of its figures is believed
+    "hand_written_key": (lambda c: (c.update(notes="best model ever"), c["metrics"].update(test_accuracy=1.0)), "notes"),
+    "hand_written_attack": (lambda c: (c.update(adversarial={"pgd40_eps0.3": 0.99, "stronger_attacks": {}}),
+                                       c["metrics"].update(test_accuracy=1.0)), "stronger_attacks"),
 }
 
 

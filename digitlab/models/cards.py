@@ -4,11 +4,12 @@ A card (``models/<name>.json``, beside ``<name>.keras``) is written only by code
 it with ``build``: the training run, the ensemble builder, the weight interpolation, the digit gate,
 fine-tuning, the export report; calibration, the attack measurement, the hyperparameter search and
 ``promote`` add their section to an existing card through ``artifacts.update_card``/``promote``.
-``KEYS`` lists every top-level key any of them writes, and ``check`` refuses a card with any other key
-or with a value the code cannot use (``build``, ``artifacts.save_model``, ``update_card`` and ``promote``
-call it), so a card can hold nothing that was edited in by hand; ``tests/test_cards.py`` checks every
-committed card.  ``validate`` checks those values (``READ_CHECKS``), on write and again on read (a card
-on disk may have been edited since).
+``KEYS`` lists every top-level key any of them writes, and ``validate`` (also named ``check``) refuses a
+card with any other key or with a value the code cannot use (``READ_CHECKS``), on write (``build``,
+``artifacts.save_model``, ``update_card``, ``promote``) and again on read (``artifacts.card_refusal`` for
+every listing, ``serving.gate``, ``serving.classifiers.export_card``, ``report.results``): a card on disk
+may have been edited since, and a card with a hand-written key makes its model unusable with the reason.
+``tests/test_cards.py`` checks every committed card.
 
 A new key: add its line to ``KEYS`` (who writes it); if some code reads its value, add a check to
 ``READ_CHECKS`` too.  A key inside "config" (a config dataclass's field) needs neither: the section is
@@ -79,7 +80,7 @@ HEADLINE_KEY = re.compile(r"^(fgsm|pgd\d+(_margin)?)_eps[0-9.]+$")
 
 
 class CardError(ValueError):
-    """A card with a key no code writes, or (``validate``) a value the code that reads it cannot use."""
+    """A card with a key no code writes, or a value the code that reads it cannot use (``validate``)."""
 
 
 # ----------------------------------------------------------------------------- reading
@@ -170,28 +171,26 @@ def _shown(v) -> str:
 
 
 def validate(card) -> dict:
-    """Raise CardError (saying which key and why) unless every value some code reads from ``card`` has the
-    type and range that code needs; returns the card.  Keys are not checked here (``check`` is, on write):
-    a card written by a newer version may carry a key this one does not know and is still usable."""
+    """Raise CardError (saying which key and why) unless every key of ``card`` is one the code writes (``KEYS``;
+    the "adversarial" section's too) and every value some code reads has the type and range that code needs;
+    returns the card.  Every write and every read of a card goes through it: a card carrying a key no code
+    writes was edited by hand, or by another version of this code, and its figures are not trusted."""
     if not isinstance(card, dict):
         raise CardError(f"a card is a JSON object, not {type(card).__name__}")
+    unknown = sorted(set(card) - set(KEYS))
+    if unknown:
+        raise CardError(f"card keys {unknown} are written by no code (known: digitlab.models.cards.KEYS)")
+    adversarial = card.get("adversarial") or {}
+    odd = sorted(k for k in adversarial if k not in ADVERSARIAL_KEYS and not HEADLINE_KEY.match(k)) if isinstance(adversarial, dict) else []
+    if odd:
+        raise CardError(f"card section 'adversarial' has keys {odd} that no code writes")
     for key, check_value in READ_CHECKS.items():
         if card.get(key) is not None and (why := check_value(card[key])):
             raise CardError(f"{key}{why}" if why.startswith(".") else f"{key}: {why}")
     return card
 
 
-def check(card: dict) -> dict:
-    """Raise CardError unless every key of ``card`` is one the code writes and every value some code reads
-    is usable (``validate``); returns the card.  Every write of a card goes through it."""
-    unknown = sorted(set(card) - set(KEYS))
-    if unknown:
-        raise CardError(f"card keys {unknown} are written by no code (known: digitlab.models.cards.KEYS)")
-    adversarial = card.get("adversarial") or {}
-    odd = sorted(k for k in adversarial if k not in ADVERSARIAL_KEYS and not HEADLINE_KEY.match(k))
-    if odd:
-        raise CardError(f"card section 'adversarial' has keys {odd} that no code writes")
-    return validate(card)
+check = validate  # the name the writers call: a card is checked the same way on write and on read
 
 
 def build(fields: dict) -> dict:

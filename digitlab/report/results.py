@@ -700,9 +700,15 @@ def main(argv: list[str] | None = None) -> int:
             return 1 if stale else 0
         if a.from_cards:
             figures = []
+            from digitlab.models import cards
+
             for card_path in sorted(MODELS_DIR.glob("*.json")):
                 if card_path.name.count(".") == 1:  # <name>.json, not <name>.metrics.json / .history.json
-                    figures += from_card(json.loads(card_path.read_text()), card_path.with_suffix(".keras"))
+                    try:
+                        card = cards.validate(json.loads(card_path.read_text()))
+                    except cards.CardError as e:  # a card the listing refuses is no source of figures either
+                        raise ResultsError(f"{shown(card_path)} is refused: {e}") from e
+                    figures += from_card(card, card_path.with_suffix(".keras"))
             print(f"recorded {record_all(figures, RESULTS_FILE)} figures from {shown(MODELS_DIR)}")
             print(f"{retire_stale(RESULTS_FILE)} figures measured on an earlier file of a committed model marked as such")
         for changed in write():

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlab import memory, preprocess
-from digitlab.models import adapter, artifacts
+from digitlab.models import adapter, artifacts, cards
 from digitlab.paths import MODELS_DIR
 from digitlab.serving import abstain, backends
 
@@ -424,15 +424,20 @@ _RUNNERS = {"onnx": _onnx_runner, "tflite": _tflite_runner, "savedmodel": _saved
 
 
 def export_card(path: Path) -> dict | None:
-    """The source model's card written beside an export by digitlab.serving.export (it lists the export's file)."""
+    """The source model's card written beside an export by digitlab.serving.export (it lists the export's file),
+    or None.  Raises ModelError when that card is refused (``cards.validate``): its abstain rule is not used."""
     path = Path(path)
     for candidate in sorted(path.parent.glob("*.json")):
         try:
             card = json.loads(candidate.read_text())
         except (OSError, ValueError):
             continue
-        if isinstance(card, dict) and path.name in ((card.get("export") or {}).get("files") or {}).values():
-            return card
+        export = card.get("export") if isinstance(card, dict) else None
+        if isinstance(export, dict) and isinstance(export.get("files"), dict) and path.name in export["files"].values():
+            try:
+                return cards.validate(card)
+            except cards.CardError as e:
+                raise artifacts.ModelError(f"{path.name}: its card {candidate.name} is refused: {e}") from e
     return None
 
 
