@@ -21,7 +21,7 @@ over a folder of links to the committed models:
 Targets (issue 12): canvas usable <= 3 s, first prediction <= 4 s, RSS after the first prediction
 <= 350 MB, ten sessions p95 <= 1 s, predict.py <= 1.5 s; every page (issue 11) and the all-pages session
 (issue 27) keep the server under 1 GiB.  Prints a table, the targets met and missed, and writes every
-figure to --out.  The machine's load average is recorded with them: figures on a busy machine are slower.
+figure to --out (the headline ones also to docs/results.json).  The machine's load average is recorded with them: figures on a busy machine are slower.
 
 Longer than a thin script because it is a test harness, not library logic: it starts the real server, drives
 Chromium through every page (Playwright, which the library must not need) and samples memory from /proc while it does.
@@ -360,7 +360,10 @@ def main(argv: list[str] | None = None) -> int:
     for target, met in result["targets"].items():
         print(f"  {'met   ' if met else 'MISSED'}  {target}")
     files.atomic_write_json(a.out, result)
-    print(f"wrote {a.out}")
+    from digitlab.report import results as recorded
+
+    recorded.record_all(recorded.from_app_benchmark(result))
+    print(f"wrote {a.out} and the figures into {recorded.results_path()}")
     return cli.OK
 
 

@@ -6,7 +6,7 @@ restarts) against epsilon, on a fixed random subset of MNIST test, through digit
 Writes evaluation/reports/<model>/attack.json (every number), attack.png (accuracy vs eps) and
 attack_examples.png (one digit at growing eps), and prints a Markdown table.
 --write-card also stores the headline figures (FGSM eps 0.1 / 0.3, PGD eps 0.1 / 0.3 on the same
-digits) in the model card under "adversarial".  --dry-run: 100 digits, 3 epsilons, 10 PGD steps.
+digits) in the model card under "adversarial", and (a committed model, not --dry-run) in docs/results.json.  --dry-run: 100 digits, 3 epsilons, 10 PGD steps.
 Every run ends with the sanity report (``digitlab.evaluation.attacks.sanity``), at the largest eps:
 accuracy never rises with eps, PGD does at least as well as FGSM, FGSM at 0.3 not above FGSM at 0.1,
 PGD on the logit margin agrees with cross-entropy PGD (the worst case per digit over both is
@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.models import artifacts, cards
     from digitlab.paths import REPORTS_DIR
     from digitlab.report import plots, tables
+    from digitlab.report import results as recorded
     from digitlab.report.progress import console_progress
 
     try:
@@ -94,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
             command = cards.command_line(argv, __file__)
             summary = None if check is None else {k: v for k, v in check.items() if k != "checks"} | {
                 "checks": {k: c["passed"] for k, c in check["checks"].items()}}
-            artifacts.update_card(entry.path, {"adversarial": {**figures, "sanity": summary, "seconds": result["seconds"], "command": command}})
+            card = artifacts.update_card(entry.path, {"adversarial": {**figures, "sanity": summary, "seconds": result["seconds"], "command": command}})
+            if not a.dry_run:  # what goes into the card goes into docs/results.json too
+                recorded.record_all(recorded.committed(recorded.adversarial_figures(entry.name, card["adversarial"], recorded.model_sha(entry.path))))
         if check is not None:
             for name, c in check["checks"].items():
                 print(f"{entry.name} sanity {name}: {'passed' if c['passed'] else 'FAILED'} ({c['detail']})", file=sys.stderr)

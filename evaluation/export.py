@@ -8,7 +8,7 @@ strokes, all through digitlab.preprocess) goes through the original and through 
 the way `evaluation/predict.py --model FILE` loads it (TF.js: in Node with @tensorflow/tfjs from
 web/node_modules, WebAssembly backend, as a web page runs it).  Prints and writes a table (parity.md,
 parity.json): max |difference in probability|, argmax agreement, accuracy, file size, median
-single-image latency.  Every graph format takes "image" (N, 28, 28) and returns "probabilities"
+single-image latency; a committed model's figures (not --dry-run) also go to docs/results.json.  Every graph format takes "image" (N, 28, 28) and returns "probabilities"
 (N, 10).  int8 is calibrated on training digits through the same preprocessing.
 
 TF.js is made by the official converter (PyPI tensorflowjs), whose dependencies conflict with this
@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.models import artifacts, cards
 
     command = cards.command_line(argv, __file__)
+    from digitlab.report import results as recorded
     from digitlab.report import tables
     from digitlab.serving import export
 
@@ -106,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             files = export.export(entry, formats, out_dir, representative)
         report = export.check(entry, files, probe, DRY_LATENCY_RUNS if a.dry_run else LATENCY_RUNS)
         export.write_report(report, files, out_dir, entry.card, command)
+        if not a.dry_run:  # a committed model's figures go to docs/results.json
+            recorded.record_all(recorded.committed(recorded.from_export(dict(report, command=command))))
         print(f"\n## {entry.name} ({out_dir})\n\n{tables.export_parity(report)}")
         failed += export.failures(report)
     print(json.dumps({"ok": not failed, "failures": failed}))

@@ -11,7 +11,8 @@ files (digitlab.hardening.hostile_models) through artifacts.inspect and list_mod
 
 The files of a run are remade from (--seed, index): --n 2000 is the start of the --n 20000 run with
 the same seed, and each problem in the report comes with the command that remakes its file (--only).
-Writes the report as JSON (--out) and prints its headline; exit code 0 when clean, 1 when anything was
+Writes the report as JSON (--out) and, unless --dry-run or --only, its headline figures into
+docs/results.json; prints the headline; exit code 0 when clean, 1 when anything was
 found.
 """
 
@@ -58,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab import data
     from digitlab.files import atomic_write_json
     from digitlab.hardening import fuzz
+    from digitlab.report import results as recorded
 
     try:
         fuzz.mnist_digits(a.mnist)  # the workers draw every picture from MNIST test digits: fail here, clearly
@@ -79,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     report["seconds"] = round(time.monotonic() - t0, 1)
     report["ok"] = fuzz.verdict(report)
     atomic_write_json(out, report)
+    if not a.dry_run and a.only is None:  # docs/results.json
+        recorded.record_all(recorded.from_fuzz(report, fuzz.headline(report)))
     print(json.dumps(fuzz.headline(report)))
     print(f"report: {out}", file=sys.stderr)
     return cli.OK if report["ok"] else cli.SOME_FAILED

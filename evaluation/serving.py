@@ -6,7 +6,7 @@ version, and removes records of files that are no longer there; run it after tra
 model (a clone then serves without converting anything).  --parity N also checks the serving contract
 on N MNIST test digits written as PNG files and read back through the one preprocessing path: labels,
 abstain decisions and max |dp| of ONNX Runtime against the Keras model (bound 1e-5), per model, and
-writes evaluation/reports/serving_parity.json.  Exit 1 when a model is outside the bound.
+writes evaluation/reports/serving_parity.json and (the committed models) docs/results.json.  Exit 1 when a model is outside the bound.
 
 Longer than a thin script because it does two jobs the committed serving files depend on: converting (and
 pruning) them, and the parity check of ONNX Runtime against Keras on PNG files through the predict CLI's own path.
@@ -96,8 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     except (artifacts.ModelError, data.DataError) as e:
         cli.fail(e)
     from digitlab.files import atomic_write_json
+    from digitlab.models import cards
+    from digitlab.report import results as recorded
 
     atomic_write_json(a.out, report)
+    recorded.record_all(recorded.committed(recorded.from_serving_parity(report, cards.command_line(argv, __file__), a.models_dir)))
     bad = [name for name, r in report.items() if r["max_abs_dp"] > MAX_DP or r["labels_differ"] or r["abstain_differ"]]
     for name in bad:
         print(f"PARITY FAILED {name}: {report[name]}", file=sys.stderr)

@@ -345,24 +345,30 @@ def from_card(card: dict, keras_file: Path | None = None) -> list[Figure]:
         out.append(fig("models", "train time (wall)", card["train_seconds"], "s0"))
     if card.get("calibration"):
         out += calibration_figures(name, card["calibration"], sha, source, command, date)
-    adv = card.get("adversarial")
-    if adv:
-        cmd, day = adv.get("command", command), _day(adv.get("date")) or date
-        eps = (adv.get("sanity") or {}).get("eps")
-        s, transfer = adv.get("sanity") or {}, (adv.get("sanity") or {}).get("transfer") or {}
-        steps, restarts = adv.get("pgd_steps", 100), adv.get("restarts", 1)
-        rows = [("clean", adv.get("clean_accuracy"))]
-        rows += [(f"FGSM, {k.removeprefix('fgsm_eps')}", v) for k, v in adv.items() if k.startswith("fgsm_eps")]
-        rows += [(f"PGD-{steps}, {restarts} restarts, {k.removeprefix('pgd100_eps')}", v)
-                 for k, v in adv.items() if k.startswith("pgd100_eps")]
-        rows += [(f"PGD on the logit margin, {eps}", s.get(f"pgd100_margin_eps{eps}")),
-                 (f"worst case per digit, {eps}", s.get(f"worst_case_eps{eps}")),
-                 (f"transfer from {transfer.get('source')}, {eps}", transfer.get("accuracy"))]
-        out += [Figure("adversarial", "accuracy", v, cmd, row=k, model=name, model_sha=sha, fmt="pct2", date=day, source=source)
-                for k, v in rows if v is not None]
-        if "passed" in s:
-            out.append(Figure("adversarial", "accuracy", "passed" if s["passed"] else "FAILED", cmd, row="sanity checks",
-                              model=name, model_sha=sha, date=day, source=source))
+    if card.get("adversarial"):
+        out += adversarial_figures(name, card["adversarial"], sha, source, command, date)
+    return out
+
+
+def adversarial_figures(name: str, adv: dict, sha: str | None, source: str | None = None,
+                        command: str | None = None, date: str | None = None) -> list[Figure]:
+    """A card's "adversarial" entry (``evaluation/attack.py --write-card``): accuracy per attack, sanity verdict."""
+    cmd, day = adv.get("command") or command or "(not on the card)", _day(adv.get("date")) or date
+    s = adv.get("sanity") or {}
+    eps, transfer = s.get("eps"), s.get("transfer") or {}
+    steps, restarts = adv.get("pgd_steps", 100), adv.get("restarts", 1)
+    rows = [("clean", adv.get("clean_accuracy"))]
+    rows += [(f"FGSM, {k.removeprefix('fgsm_eps')}", v) for k, v in adv.items() if k.startswith("fgsm_eps")]
+    rows += [(f"PGD-{steps}, {restarts} restarts, {k.removeprefix(f'pgd{steps}_eps')}", v)
+             for k, v in adv.items() if k.startswith(f"pgd{steps}_eps")]
+    rows += [(f"PGD on the logit margin, {eps}", s.get(f"pgd{steps}_margin_eps{eps}")),
+             (f"worst case per digit, {eps}", s.get(f"worst_case_eps{eps}")),
+             (f"transfer from {transfer.get('source')}, {eps}", transfer.get("accuracy"))]
+    out = [Figure("adversarial", "accuracy", v, cmd, row=k, model=name, model_sha=sha, fmt="pct2", date=day, source=source)
+           for k, v in rows if v is not None]
+    if "passed" in s:
+        out.append(Figure("adversarial", "accuracy", "passed" if s["passed"] else "FAILED", cmd, row="sanity checks",
+                          model=name, model_sha=sha, date=day, source=source))
     return out
 
 
@@ -503,6 +509,93 @@ def from_evaluate(model: str, report: dict, command: str, model_file: Path | Non
     sha = model_sha(model_file or model)
     return [Figure("models", "MNIST test acc.", report["accuracy"], command, row=model, model=model, model_sha=sha, fmt="pct2"),
             Figure("models", "weighted F1", report["weighted_f1"], command, row=model, model=model, model_sha=sha, fmt="f4")]
+
+
+EXPORT_GROUPS = {  # the export section's column groups -> the formats each summarises
+    "float formats": ("h5", "savedmodel", "tflite", "onnx"),
+    "dynamic-range": ("tflite-dynamic",),
+    "int8": ("tflite-int8",),
+    "TF.js": ("tfjs",),
+}
+
+
+def from_export(report: dict) -> list[Figure]:
+    """``evaluation/export.py``'s parity report of one model: per group of formats the largest |dp| and the lowest
+    argmax agreement on the probe set, and the quantised and TF.js files' size.  A format that failed to export or
+    load has no figures."""
+    rows = {r["format"]: r for r in report["rows"] if "agreement" in r}
+    common = dict(row=report["model"], model=report["model"], model_sha=report.get("source_sha256"),
+                  date=_day(report.get("date")), note=f"probe: {report['n_probe']:,} images")
+    out = []
+    for group, formats in EXPORT_GROUPS.items():
+        found = [rows[f] for f in formats if f in rows]
+        if not found:
+            continue
+        if group != "float formats":
+            out.append(Figure("export", f"{group}: size", found[0]["bytes"], report["command"], fmt="bytes", **common))
+        out += [Figure("export", f"{group}: agreement", min(r["agreement"] for r in found), report["command"], fmt="pct2", **common),
+                Figure("export", f"{group}: max abs dp", max(r["max_abs_dp"] for r in found), report["command"],
+                       fmt="sci" if group in ("float formats", "TF.js") else "f3", **common)]
+    return out
+
+
+def from_serving_parity(report: dict, command: str, models_dir: Path) -> list[Figure]:
+    """``evaluation/serving.py --parity N``: ONNX Runtime against Keras per model, and over all the committed
+    models when ``models_dir`` is models/ and every one of them was measured."""
+    day = datetime.now(UTC).date().isoformat()
+    out = []
+    for name, r in report.items():
+        common = dict(row=name, model=name, model_sha=model_sha(Path(models_dir) / f"{name}.keras"), date=day,
+                      note=f"{r['n']:,} MNIST test digits as PNG files")
+        out += [Figure("serving", "max abs dp", r["max_abs_dp"], command, fmt="sci", **common),
+                Figure("serving", "labels that differ", r["labels_differ"], command, fmt="int", **common),
+                Figure("serving", "decisions that differ", r["abstain_differ"], command, fmt="int", **common)]
+    committed_names = {p.stem for p in MODELS_DIR.glob("*.keras")}
+    if report and Path(models_dir).resolve() == MODELS_DIR.resolve() and set(report) == committed_names:
+        n = min(r["n"] for r in report.values())
+        common = dict(row="all committed models", date=day, note=f"{n:,} MNIST test digits as PNG files, {len(report)} models")
+        out += [Figure("serving", "max abs dp", max(r["max_abs_dp"] for r in report.values()), command, fmt="sci", **common),
+                Figure("serving", "labels that differ", sum(r["labels_differ"] for r in report.values()), command, fmt="int", **common),
+                Figure("serving", "decisions that differ", sum(r["abstain_differ"] for r in report.values()), command, fmt="int", **common)]
+    return out
+
+
+FUZZ_RUNS = {(20000, 0): "full run", (2000, 2024): "CI slice"}  # (--n, --seed) -> the row docs/evaluation.md names
+
+
+def from_fuzz(report: dict, headline: dict) -> list[Figure]:
+    """``evaluation/fuzz.py``'s report and its ``hardening.fuzz.headline``: what the run found, and its peak RSS."""
+    row = FUZZ_RUNS.get((report["n"], report["seed"]), f"{report['n']:,} files, seed {report['seed']}")
+    common = dict(row=row, date=datetime.now(UTC).date().isoformat())
+    out = [Figure("fuzz", key, headline[k], report["command"], fmt="int", **common)
+           for key, k in (("files", "files"), ("crashes", "crashes"), ("hangs", "hangs"), ("wrong refusals", "wrong_refusals"),
+                          ("wrong acceptances", "wrong_acceptances"), ("non-JSON lines", "non_json_lines"))]
+    if headline.get("peak_rss_mb") is not None:
+        out.append(Figure("fuzz", "peak RSS per file", headline["peak_rss_mb"], report["command"], fmt="MiB", **common))
+    return out
+
+
+def from_app_benchmark(result: dict) -> list[Figure]:
+    """``evaluation/app_benchmark.py``'s figures: cold start, memory, ten sessions at once, the predict CLI, the
+    heaviest page and the all-pages session."""
+    cmd, day = result["command"], datetime.now(UTC).date().isoformat()
+    load = result.get("machine", {}).get("load_average_at_start")
+    common = dict(date=day, note=f"load average at start {load}" if load else None)
+    cold, s, cli_run = result["cold_start"], result["sessions"], result["predict_cli"]
+    out = [Figure("app", "measured", cold["canvas_usable_s"], cmd, row="canvas usable after the browser asks (cold server)", fmt="s2", **common),
+           Figure("app", "measured", cold["first_prediction_s"], cmd, row="first prediction of a stroke (cold server)", fmt="s2", **common),
+           Figure("app", "server RSS", cold["server_rss_after_first_prediction_mb"], cmd, row="Home, after the first prediction",
+                  fmt="MiB", **common),
+           Figure("app", "measured", f"{s['answered']} of {s['sessions']} answered, p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms", cmd,
+                  row="ten sessions drawing at once", **common),
+           Figure("app", "measured", f"median wall {cli_run['median_s']} s, peak RSS {cli_run['peak_rss_mb']} MiB", cmd,
+                  row="predict CLI, one PNG", **common)]
+    if result.get("pages"):
+        heaviest = max(result["pages"], key=lambda r: r["server_peak_mb"])
+        out += [Figure("app", "server RSS", heaviest["server_peak_mb"], cmd, row="heaviest page, server peak", fmt="MiB",
+                       **dict(common, note="; ".join(filter(None, [f"the {heaviest['page']} page", common["note"]])))),
+                Figure("app", "server RSS", result["all_pages"]["server_rss_mb"], cmd, row="every page in one session", fmt="MiB", **common)]
+    return out
 
 
 # ---- rendering ---------------------------------------------------------------------------------------------

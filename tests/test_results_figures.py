@@ -1,0 +1,90 @@
+"""What each measuring command records into docs/results.json (digitlab.report.results' extractors).
+
+A command's figures must land on the rows and keys the results file already holds, so a new measurement
+replaces the old one instead of adding a second table beside it.  The reports here have the shape the
+commands write (the committed card and results file where there is one); the serving script is run for real.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from support import link_models
+
+from digitlab.paths import ROOT
+from digitlab.report import results
+
+COMMITTED = results.load(ROOT / "docs" / "results.json")["figures"]
+
+
+def placed(figures) -> dict[tuple[str, str, str], object]:
+    return {(f.section, f.row, f.key): f.value for f in figures}
+
+
+def test_attack_records_the_cards_adversarial_figures_as_the_results_file_holds_them():
+    card = json.loads((ROOT / "models" / "mnist_robust.json").read_text())
+    got = placed(results.adversarial_figures("mnist_robust", card["adversarial"], results.model_sha("mnist_robust")))
+    held = {("adversarial", row, key): e["value"] for row, keys in COMMITTED["adversarial"].items() for key, e in keys.items()}
+    assert got == held
+
+
+def test_export_records_each_format_group_on_the_sections_keys():
+    rows = [{"format": "keras", "agreement": 1.0, "max_abs_dp": 0.0, "bytes": 90_000},
+            {"format": "h5", "agreement": 1.0, "max_abs_dp": 2e-7, "bytes": 90_000},
+            {"format": "onnx", "agreement": 1.0, "max_abs_dp": 9e-7, "bytes": 80_000},
+            {"format": "tflite-dynamic", "agreement": 0.998, "max_abs_dp": 0.02, "bytes": 30_000},
+            {"format": "tflite-int8", "agreement": 0.993, "max_abs_dp": 0.05, "bytes": 31_000},
+            {"format": "tfjs", "agreement": 1.0, "max_abs_dp": 1e-6, "bytes": 85_000},
+            {"format": "savedmodel", "ok": False, "failures": ["ExportError: no"]}]  # failed: no figures
+    report = {"model": "mnist_baseline", "source_sha256": results.model_sha("mnist_baseline"), "n_probe": 1500,
+              "date": "2026-01-02T03:04:05+00:00", "rows": rows, "command": "python evaluation/export.py --model mnist_baseline"}
+    figures = results.from_export(report)
+    got = placed(figures)
+    assert set(k for _, _, k in got) == set(COMMITTED["export"]["mnist_baseline"])
+    assert got["export", "mnist_baseline", "float formats: max abs dp"] == 9e-7  # the worst float format, keras left out
+    assert got["export", "mnist_baseline", "int8: agreement"] == 0.993 and got["export", "mnist_baseline", "TF.js: size"] == 85_000
+    assert results.committed(figures) == figures, "the committed model's very file"
+    assert all(f.date == "2026-01-02" for f in figures)
+
+
+def test_fuzz_names_the_documented_runs_as_the_results_file_does():
+    headline = {"files": 2000, "crashes": 0, "hangs": 0, "wrong_refusals": 1, "wrong_acceptances": 0, "non_json_lines": 0,
+                "peak_rss_mb": 170.2}
+    report = {"command": "python evaluation/fuzz.py --n 2000 --seed 2024", "n": 2000, "seed": 2024}
+    got = placed(results.from_fuzz(report, headline))
+    assert {(s, r, k) for s, r, k in got} == {("fuzz", "CI slice", k) for k in COMMITTED["fuzz"]["CI slice"]}
+    assert got["fuzz", "CI slice", "wrong refusals"] == 1
+    other = placed(results.from_fuzz(dict(report, n=500, seed=3), headline))
+    assert {r for _, r, _ in other} == {"500 files, seed 3"}
+
+
+def test_app_benchmark_records_on_the_sections_rows():
+    result = {"command": "python evaluation/app_benchmark.py", "machine": {"load_average_at_start": [1.0, 1.2, 1.1]},
+              "cold_start": {"canvas_usable_s": 1.5, "first_prediction_s": 2.5, "server_rss_after_first_prediction_mb": 210.0},
+              "sessions": {"sessions": 10, "answered": 10, "p50_ms": 450, "p95_ms": 600},
+              "predict_cli": {"median_s": 0.3, "peak_rss_mb": 95.0},
+              "pages": [{"page": "Models", "server_peak_mb": 500.0}, {"page": "Robustness", "server_peak_mb": 900.0}],
+              "all_pages": {"server_rss_mb": 800.0}}
+    figures = results.from_app_benchmark(result)
+    got = placed(figures)
+    new_rows = {r for _, r, _ in got} - set(COMMITTED["app"])
+    assert new_rows == {"every page in one session"}, new_rows
+    assert got["app", "heaviest page, server peak", "server RSS"] == 900.0
+    assert "the Robustness page" in next(f.note for f in figures if f.row == "heaviest page, server peak")
+    assert got["app", "ten sessions drawing at once", "measured"] == "10 of 10 answered, p50 450 ms, p95 600 ms"
+
+
+@pytest.mark.slow
+def test_serving_parity_records_each_model_and_no_total_for_a_partial_folder(run_script, tmp_path, monkeypatch):
+    scratch = tmp_path / "results.json"
+    models = link_models(tmp_path / "models", ["mnist_baseline"])
+    run_script("evaluation/serving.py", "--models-dir", models, "--parity", "30", "--out", tmp_path / "parity.json",
+               env={"DIGITLAB_RESULTS": str(scratch)})
+    figures = results.load(scratch)["figures"]["serving"]
+    assert set(figures) == {"mnist_baseline"}, "all committed models: only for models/ measured whole"
+    row = figures["mnist_baseline"]
+    assert set(row) == {"max abs dp", "labels that differ", "decisions that differ"}
+    assert row["max abs dp"]["value"] <= 1e-5 and row["labels that differ"]["value"] == 0
+    assert row["max abs dp"]["model_sha"] == results.model_sha("mnist_baseline")  # the committed file, through its link
+    assert row["max abs dp"]["command"].startswith("python evaluation/serving.py --models-dir ")
