@@ -18,9 +18,8 @@ over a folder of links to the committed models:
                   estimate; the Leaderboard's measurement (quick or standard) for the 4 committed models
   predict CLI     `python evaluation/predict.py one.png`: wall time, median of 5, and its peak RSS
 
-Targets (issue 12): canvas usable <= 3 s, first prediction <= 4 s, RSS after the first prediction
-<= 350 MB, ten sessions p95 <= 1 s, predict.py <= 1.5 s; every page (issue 11) and the all-pages session
-(issue 27) keep the server under 1 GiB.  Prints a table, the targets met and missed, and writes every
+Targets: canvas usable <= 3 s, first prediction <= 4 s, RSS after the first prediction <= 350 MB, ten
+sessions p95 <= 1 s, predict.py <= 1.5 s; every page and the all-pages session keep the server under 1 GiB.  Prints a table, the targets met and missed, and writes every
 figure to --out (the headline ones also to docs/results.json).  The machine's load average is recorded with them: figures on a busy machine are slower.
 
 Longer than a thin script because it is a test harness, not library logic: it starts the real server, drives

@@ -88,3 +88,20 @@ def test_serving_parity_records_each_model_and_no_total_for_a_partial_folder(run
     assert row["max abs dp"]["value"] <= 1e-5 and row["labels that differ"]["value"] == 0
     assert row["max abs dp"]["model_sha"] == results.model_sha("mnist_baseline")  # the committed file, through its link
     assert row["max abs dp"]["command"].startswith("python evaluation/serving.py --models-dir ")
+
+
+def test_web_build_records_the_committed_page_files_as_the_results_file_holds_them():
+    got = placed(results.committed(results.from_web_manifests(ROOT / "web" / "model")))
+    held = {("web_files", row, key): e["value"] for row, keys in COMMITTED["web_files"].items() for key, e in keys.items()}
+    assert got == held, "web/model/ changed: python web/build.py records its files again"
+
+
+def test_web_bench_records_each_runtime_on_the_sections_rows():
+    runtime = {"bytes_runtime_code": 14_000_000, "bytes_model_and_gate": 488_000, "page_ready_s": 1.2, "model_load_ms": 500.0,
+               "inference_ms_median": 1.7, "preprocess_ms_median": 1.8, "canvas_to_verdict_ms_median": 1.9}
+    report = {"command": "python web/bench.py", "model": "mnist_cnn", "model_sha": results.model_sha("mnist_cnn"),
+              "browser": {"chromium": "156"}, "machine": {"load_average_1m": 2.0},
+              "runtimes": {"onnx": runtime, "tfjs": runtime}, "node_tfjs_model_only": {"wasm": {"latency_ms_median": 0.6}}}
+    got = placed(results.committed(results.from_web_bench(report)))
+    assert {(r, k) for _, r, k in got} <= {(r, k) for r, keys in COMMITTED["web_bench"].items() for k in keys}
+    assert got["web_bench", "TF.js (wasm backend)", "model load"] == 500.0

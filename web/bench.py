@@ -15,7 +15,7 @@ Per runtime:
 Plus TF.js in Node (web/tfjs_cli.mjs; a server-side or test runner): the page model's median single-image
 latency on the wasm and the pure-JavaScript cpu backends.
 
-Prints a Markdown table; --json writes every figure.  Needs `npm ci --prefix web`, Chromium and the
+Prints a Markdown table; --json writes every figure; the headline ones (not --dry-run) go to docs/results.json.  Needs `npm ci --prefix web`, Chromium and the
 dev requirements (Playwright).  --dry-run: 3 digits, 10 runs (seconds).  Timing on a shared machine
 varies run to run: quote medians with the machine's load (printed).
 
@@ -177,6 +177,7 @@ def main(argv=None) -> int:
     figures = {
         "command": "python web/bench.py" + (f" --digits {args.digits}" if args.digits != 30 else "") + (f" --runs {args.runs}" if args.runs != 200 else ""),
         "model": info["name"],
+        "model_sha": info["keras_sha256"][:23],  # "sha256:" + 16 hex digits, as docs/results.json names a model file
         "browser": {"chromium": version, "headless": True},
         "runtimes": results,
         "node_tfjs_model_only": node,
@@ -195,6 +196,10 @@ def main(argv=None) -> int:
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
         print(f"\nwrote {args.json}")
+    if not args.dry_run:  # the committed page model's figures: docs/results.json
+        from digitlab.report import results as recorded
+
+        recorded.record_all(recorded.committed(recorded.from_web_bench(figures)))
     return 0
 
 

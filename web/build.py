@@ -23,6 +23,7 @@ onnxruntime, TF.js in Node with @tensorflow/tfjs (the page's WebAssembly backend
 above --tolerance refuses the build, so the page never gets a file that disagrees with the model it
 claims to be.  --runtimes defaults to onnx,tfjs when the TF.js converter is set up, else onnx (said so).
 
+Into web/model/, the files' sizes and parity also go to docs/results.json (digitlab.report.results).
 --dry-run: the same exports and parity checks on 50 MNIST test digits, written into a new
 temporary folder unless --out is given (never over the committed web/model/): seconds, for tests.
 
@@ -183,6 +184,10 @@ def main(argv=None) -> int:
     index = web_manifest.index(args.out, name, args.make_default)
     web_manifest.write(args.out / web_manifest.INDEX_FILE, "index", index)
     default = index["default"]
+    if args.out.resolve() == (WEB / "model").resolve():  # the committed page files' sizes and parity: docs/results.json
+        from digitlab.report import results as recorded
+
+        recorded.record_all(recorded.committed(recorded.from_web_manifests(args.out)))
     print(f"{args.out / info['onnx']}: {onnx_bytes / 1024:.0f} kB, max |Keras - ONNX| {gaps['onnx']:.1e} on {len(images)} MNIST test digits; page default: {default}")
     if info["tfjs"]:
         size = sum(f.stat().st_size for f in (args.out / files_m["tfjs"]).iterdir())

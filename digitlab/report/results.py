@@ -156,6 +156,17 @@ SECTIONS: dict[str, Section] = {
         "The in-browser page",
         "The static page in `web/` in headless Chromium: the JavaScript preprocessing against `preprocess.prepare`, "
         "onnxruntime-web against Python, digits drawn with the mouse and uploaded."),
+    "web_files": Section(
+        "The in-browser page's files",
+        "`web/model/` as `web/build.py` wrote it (its descriptions, `digitlab.serving.web_manifest`): each exported "
+        "file's size and its largest difference in probability from the Keras model it came from, the check that "
+        "refuses a file before it is written. How: [export.md](export.md#in-the-browser-web)."),
+    "web_bench": Section(
+        "The two browser runtimes, size and speed",
+        "`python web/bench.py`: the page served locally and opened in headless Chromium, a fresh browser context per "
+        "runtime; MNIST test digits uploaded one by one (medians), then the last picture timed many times; bytes are "
+        "what the page fetched, uncompressed. Also the TF.js model alone in Node. How: "
+        "[export.md](export.md#size-and-speed-of-the-two-browser-runtimes)."),
     "fuzz": Section(
         "Hostile input",
         "Generated hostile pictures (byte flips, truncations, bomb headers, odd modes, animated files, EXIF, odd "
@@ -557,6 +568,62 @@ def from_serving_parity(report: dict, command: str, models_dir: Path) -> list[Fi
         out += [Figure("serving", "max abs dp", max(r["max_abs_dp"] for r in report.values()), command, fmt="sci", **common),
                 Figure("serving", "labels that differ", sum(r["labels_differ"] for r in report.values()), command, fmt="int", **common),
                 Figure("serving", "decisions that differ", sum(r["abstain_differ"] for r in report.values()), command, fmt="int", **common)]
+    return out
+
+
+def from_web_manifests(folder: Path, date: str | None = None) -> list[Figure]:
+    """``web/build.py``'s page files in ``folder`` (web/model/), read through their manifests: size and parity per
+    model and runtime, and the digit gate's."""
+    from digitlab.serving import web_manifest
+
+    def size(p: Path) -> int:
+        return sum(f.stat().st_size for f in p.iterdir() if f.is_file()) if p.is_dir() else p.stat().st_size
+
+    folder = Path(folder)
+    index = web_manifest.read(folder / web_manifest.INDEX_FILE, "index")
+    gate = web_manifest.read(folder / web_manifest.GATE_FILE, "gate")
+    out = []
+    for name in index["models"]:
+        info = web_manifest.read(folder / f"{name}.json", "model")
+        common = dict(model=name, model_sha=info["keras_sha256"][:23], date=date, source=shown(folder / f"{name}.json"),
+                      note=f"{info['parity_digits']} MNIST test digits")
+        files = [("ONNX", info["onnx"], info["parity_max_abs_dp"])]
+        if info["tfjs"]:
+            files.append(("TF.js", Path(info["tfjs"]["model"]).parent, info["tfjs"]["parity_max_abs_dp"]))
+        for runtime, file, gap in files:
+            out += [Figure("web_files", "size", size(folder / file), info["command"], row=f"{name}, {runtime}", fmt="bytes", **common),
+                    Figure("web_files", "max abs dp vs Keras", gap, info["command"], row=f"{name}, {runtime}", fmt="sci", **common)]
+    common = dict(date=date, source=shown(folder / web_manifest.GATE_FILE), note=gate["parity_inputs"])
+    for runtime, entry in (("ONNX", gate["onnx"]), ("TF.js", gate["tfjs"])):
+        if entry:
+            row = f"digit gate {gate['name']}, {runtime}"
+            out += [Figure("web_files", "size", size(folder / Path(entry["model"]).parent if runtime == "TF.js" else folder / entry["model"]),
+                           gate["command"], row=row, fmt="bytes", **common),
+                    Figure("web_files", "max abs dp vs Keras", entry["parity_max_abs_dp"], gate["command"], row=row, fmt="sci", **common)]
+    return out
+
+
+WEB_RUNTIMES = {"onnx": "ONNX (onnxruntime-web)", "tfjs": "TF.js (wasm backend)"}
+
+
+def from_web_bench(report: dict) -> list[Figure]:
+    """``web/bench.py``'s figures: per runtime the bytes fetched, page ready, model load and the per-image medians;
+    the TF.js model alone in Node per backend."""
+    load = report.get("machine", {}).get("load_average_1m")
+    common = dict(model=report["model"], model_sha=report.get("model_sha"), date=datetime.now(UTC).date().isoformat(),
+                  note=f"Chromium {report['browser']['chromium']}, load average {load}")
+    out = []
+    for runtime, r in report["runtimes"].items():
+        row = WEB_RUNTIMES.get(runtime, runtime)
+        for key, v, fmt in (("runtime code fetched", r["bytes_runtime_code"], "bytes"), ("model + gate files", r["bytes_model_and_gate"], "bytes"),
+                            ("page ready (cold)", r["page_ready_s"], "s2"), ("model load", r["model_load_ms"], "ms0"),
+                            ("inference p50 (model + gate + rule)", r["inference_ms_median"], "ms"),
+                            ("preprocessing p50", r["preprocess_ms_median"], "ms"),
+                            ("canvas -> verdict p50", r["canvas_to_verdict_ms_median"], "ms")):
+            out.append(Figure("web_bench", key, v, report["command"], row=row, fmt=fmt, **common))
+    for backend, r in report.get("node_tfjs_model_only", {}).items():
+        out.append(Figure("web_bench", "inference p50 (model + gate + rule)", r["latency_ms_median"], report["command"],
+                          row=f"TF.js in Node, {backend} backend, the model alone", fmt="ms", **common))
     return out
 
 
