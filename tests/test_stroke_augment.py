@@ -78,6 +78,43 @@ def test_convention_edits_change_real_digits_as_intended(train_digits, label):
     assert applied >= (6 if label == 4 else 15)  # a 4 is closed only with an apex and its bar past the stem (9 of 58 measured)
 
 
+def test_a_zero_is_opened_slashed_or_dotted(train_digits):
+    """The three 0 conventions on real MNIST zeros: an opened top (ink removed in the upper quarter), a slash
+    (a line across the oval from one side of its box to the other) and a dot (a little ink near the middle)."""
+    x, y = train_digits
+    sks = sa.skeletons(x[y == 0][:30])
+    kinds = {"opened": 0, "slashed": 0, "dotted": 0}
+    for k, sk in enumerate(sks):
+        ys, xs = np.nonzero(sk)
+        h, w = ys.max() - ys.min() + 1, xs.max() - xs.min() + 1
+        for edit, kind in ((sa._gap(0.0, 0.25), "opened"), (sa._slash_0, "slashed"), (sa._dot_0, "dotted")):
+            edited = sk.copy()
+            if edit(edited, np.random.default_rng(k)) is None:
+                continue
+            kinds[kind] += 1
+            gone = (sk > 0) & (edited == 0)
+            ay, ax = np.nonzero((edited > 0) & (sk == 0))
+            if kind == "opened":
+                assert gone.any() and np.nonzero(gone)[0].min() <= ys.min() + 0.25 * h + 0.1 * h
+            elif kind == "slashed":  # corner to corner: spans the box both ways, through its middle
+                assert not gone.any() and np.ptp(ax) >= 0.9 * w and np.ptp(ay) >= 0.9 * h
+                mid = np.hypot(ax - xs.mean(), ay - ys.mean()).min()
+                assert mid <= 0.15 * max(h, w)
+            else:  # a dot: little ink, inside the oval's box, near its centre
+                assert not gone.any() and 1 <= len(ay) <= 0.1 * h + 2
+                assert abs(ay.mean() - (ys.min() + ys.max()) / 2) <= 0.2 * h and abs(ax.mean() - (xs.min() + xs.max()) / 2) <= 0.2 * w
+    assert min(kinds.values()) >= 25, kinds
+    # EDITS[0] draws all three: over 60 edits of one zero, each kind at least 10 times
+    drawn = {"opened": 0, "slashed": 0, "dotted": 0}
+    rng = np.random.default_rng(1)
+    for _ in range(60):
+        edited = sks[0].copy()
+        sa.EDITS[0](edited, rng)
+        more, less = ((edited > 0) & (sks[0] == 0)).sum(), ((sks[0] > 0) & (edited == 0)).sum()
+        drawn["opened" if less else "slashed" if more > 0.5 * (np.ptp(np.nonzero(sks[0])[0]) + 1) else "dotted"] += 1
+    assert min(drawn.values()) >= 5, drawn
+
+
 def test_pool_is_prepared_recognisable_and_cached(train_digits, tmp_path):
     from digitlab.serving.classifiers import load_classifier
 
