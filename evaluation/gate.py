@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             models = [runtime.load(None)]
         else:
             models = [runtime.load(e.name) for e in runtime.list_models() if e.usable]
-        mnist = data.load_mnist(a.mnist)
+        mnist = data.load(a.mnist)
     except (artifacts.ModelError, data.DataError) as e:
         return cli.error(e)
     sets = bench.benchmark_sets(mnist, n, real, n_mnist)

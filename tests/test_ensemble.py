@@ -217,7 +217,7 @@ def fine_tune(members, tmp_path_factory, mnist_path):
     from digitlab.training import recipe, trainer
 
     out = tmp_path_factory.mktemp("fine_tune")
-    pair = building.build(members, "pair", out, data.prepared_mnist(str(mnist_path), dry_run=True), dry_run=True)
+    pair = building.build(members, "pair", out, data.load(mnist_path, prepared=True, dry_run=True), dry_run=True)
     base = recipe.TrainConfig(builder="cnn", model_kwargs={"width": 8}, epochs=1, batch_size=64, mnist_path=str(mnist_path), dry_run=True)
     tuned = trainer.run(dataclasses.replace(base, name="tuned", seed=3, learning_rate=0.01, init_from=str(pair), init_member=1), out)
     return pair, tuned

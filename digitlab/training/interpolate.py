@@ -65,7 +65,7 @@ def mix(finetuned, start, member: int | None, alpha: float, what: str, builder: 
 
 def run(finetuned: Path, alpha: float, name: str, out: Path, mnist, start: Path | None = None,
         command: str | None = None, dry_run: bool = False) -> Path:
-    """Mix ``finetuned`` with its start, evaluate on ``mnist`` (``data.prepared_mnist``), save into ``out``."""
+    """Mix ``finetuned`` with its start, evaluate on ``mnist`` (``data.load(prepared=True)``), save into ``out``."""
     t0 = time.time()
     if not 0 < alpha < 1:
         raise InterpolateError(f"--alpha {alpha}: give a weight between 0 (the start) and 1 (the fine-tune), both excluded")

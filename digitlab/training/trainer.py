@@ -484,7 +484,7 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=(), command: str 
         raise ValueError(f"unknown distribute {config.distribute!r}")
     keras.utils.set_random_seed(config.seed)
     t0 = time.time()
-    d = data.prepared_mnist(config.mnist_path, val_size=config.val_size, dry_run=config.dry_run)
+    d = data.load(config.mnist_path, prepared=True, dry_run=config.dry_run, val_size=config.val_size)
     print(f"data: {len(d.x_train)} train / {len(d.x_val)} val / {len(d.x_test)} test from {d.source}", flush=True)
     run_dir = RUNS_DIR / (config.name + ("-dry" if config.dry_run else "") + (worker.run_suffix() if worker else ""))
     resuming = _can_resume(run_dir, config)
