@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         mnist = data.load(a.mnist, prepared=True, dry_run=a.dry_run)
         run(a.finetuned, a.alpha, name, out, mnist, start=a.start, command=cards.command_line(argv, __file__), dry_run=a.dry_run)
     except (data.DataError, InterpolateError) as e:
-        return cli.error(e)
+        return cli.error(e, p=p)
     return 0
 
 
