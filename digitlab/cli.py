@@ -75,12 +75,40 @@ def output_folder(out: Path, default: Path, dry_run: bool, name: str) -> Path:
     return Path(out)
 
 
-def error(message, code: int = USAGE) -> int:
-    """Print ``error: message`` on stderr and return ``code``, for ``return cli.error(e)`` in a script's main."""
-    print(f"error: {message}", file=sys.stderr)
+# A parameter as the library's messages name it: ``init_from='runs/x.keras'``, ``alpha=1.5``, ``overwrite=True``,
+# or bare (``init_member``), never inside a path; a value is a quoted string or runs to the next space or punctuation.
+_PARAMETER = re.compile(r"(?<![\w./\\$-])(?P<name>[a-z][a-z0-9_]*)(?:=(?P<value>'(?:[^'\\]|\\.)*'|[^\s,;:()\[\]'\"]+)|(?![\w/\\-]|\.\w))")
+
+
+def in_flags(message, p: argparse.ArgumentParser) -> str:
+    """``message`` (a library error, in its parameters' names) as the script's user reads it: each parameter
+    that is one of ``p``'s options becomes its flag, ``init_from='runs/x.keras'`` -> ``--init-from runs/x.keras``,
+    ``overwrite=True`` -> ``--overwrite``.  A bare name is a parameter only when it holds a "_" (``init_member``):
+    ``name``, ``start`` or ``out`` alone are words, written ``name=NAME`` when the parameter is meant."""
+    import ast
+    import shlex
+
+    options = {a.dest: a for a in p._actions if a.option_strings and a.help != argparse.SUPPRESS}
+
+    def flag(m: re.Match) -> str:
+        action, value = options.get(m["name"]), m["value"]
+        if action is None or (value is None and "_" not in m["name"]):
+            return m[0]
+        shown = next(o for o in action.option_strings if o.startswith("--"))
+        if value is None or action.nargs == 0:
+            return shown
+        return f"{shown} {shlex.quote(ast.literal_eval(value)) if value.startswith(chr(39)) else value}"
+
+    return _PARAMETER.sub(flag, str(message))
+
+
+def error(message, code: int = USAGE, p: argparse.ArgumentParser | None = None) -> int:
+    """Print ``error: message`` on stderr and return ``code``, for ``return cli.error(e)`` in a script's main;
+    ``p``: the script's parser, whose flags replace the parameter names a library message uses (``in_flags``)."""
+    print(f"error: {message if p is None else in_flags(message, p)}", file=sys.stderr)
     return code
 
 
-def fail(message, code: int = USAGE) -> NoReturn:
-    """Print ``error: message`` on stderr and exit with ``code`` (2: usage or configuration)."""
-    sys.exit(error(message, code))
+def fail(message, code: int = USAGE, p: argparse.ArgumentParser | None = None) -> NoReturn:
+    """Print ``error: message`` on stderr and exit with ``code`` (2: usage or configuration); ``p`` as for ``error``."""
+    sys.exit(error(message, code, p))

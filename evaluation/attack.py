@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         entries = artifacts.select(a.model)
         source_model = None if a.transfer_from == "none" else artifacts.select([a.transfer_from])[0]
-        x, y = data.prepared("test", a.n, a.seed, path=a.mnist)
+        x, y = data.load(a.mnist).inputs("test", a.n, a.seed)
     except (artifacts.ModelError, data.DataError) as e:
         return cli.error(e)
     results = {}

@@ -50,12 +50,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         classifier = load_classifier(a.model)
-        mnist = data.prepared_mnist(dry_run=a.dry_run)
+        mnist = data.load(prepared=True, dry_run=a.dry_run)
     except (artifacts.ModelError, data.DataError) as e:
         return cli.error(e)
     cnn_recipe = presets.CNN  # the exact recipe of training/train_cnn.py
 
-    raw = data.load_mnist().x_test[:50]
+    raw = data.load().x_test[:50]
     pictures = [synthetic.canvas_picture(d, background="transparent") for d in raw]  # as the canvas returns a drawing
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

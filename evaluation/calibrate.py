@@ -71,9 +71,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         entries = artifacts.select(a.model)
-        mnist = data.load_mnist(a.mnist)
-        x_val, y_val = data.prepared("val", n_val, 0, raw=mnist)
-        x_test, y_test = data.prepared("test", n_test, 0, raw=mnist)
+        mnist = data.load(a.mnist)
+        x_val, y_val = mnist.inputs("val", n_val, 0)
+        x_test, y_test = mnist.inputs("test", n_test, 0)
         the_gate = None if a.no_gate else load(a.gate or GATE_PATH)
     except (artifacts.ModelError, data.DataError) as e:
         return cli.error(e)

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         entries = artifacts.select(a.model)
-        mnist = data.load_mnist(a.mnist)
+        mnist = data.load(a.mnist)
     except (artifacts.ModelError, data.DataError) as e:
         cli.fail(e)
     x, y = mnist.x_test[:n], mnist.y_test[:n]

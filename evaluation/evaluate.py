@@ -41,10 +41,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         entries = artifacts.select(a.model)
-        raw = data.load_mnist(a.mnist)
+        raw = data.load(a.mnist)
         n = len(raw.y_test if a.split == "test" else raw.y_val)
         n = min(n, a.limit or n, data.DRY_RUN_SIZES["test"] if a.dry_run else n)
-        x, y = data.prepared(a.split, indices=np.arange(n), raw=raw)  # once, for every model
+        x, y = raw.inputs(a.split, indices=np.arange(n))  # once, for every model
     except (artifacts.ModelError, data.DataError) as e:
         return cli.error(e)
     reports = cli.output_folder(a.out or REPORTS_DIR, REPORTS_DIR, a.dry_run, "evaluate")

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         entries = artifacts.select(a.model)
-        x, y = data.prepared("test", a.n, a.seed, path=a.mnist)
+        x, y = data.load(a.mnist).inputs("test", a.n, a.seed)
     except (artifacts.ModelError, data.DataError) as e:
         return cli.error(e)
     out = a.out or REPORTS_DIR

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gate", type=Path, default=None, help="a digit gate .keras to measure instead of the committed one")
     p.add_argument("--model", action="append", help="model name in models/; repeatable (default: every usable model)")
     p.add_argument("--out", type=Path, default=REPORTS_DIR / "gate", help="reports folder (default evaluation/reports/gate/)")
-    p.add_argument("--dry-run", action="store_true", help="a few pictures per set: seconds, for tests")
+    cli.add_dry_run(p, "a few pictures per set: seconds, for tests")
     cli.add_mnist(p)
     a = p.parse_args(argv)
     if a.n < 1 or a.real < 1:
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             models = [runtime.load(None)]
         else:
             models = [runtime.load(e.name) for e in runtime.list_models() if e.usable]
-        mnist = data.load_mnist(a.mnist)
+        mnist = data.load(a.mnist)
     except (artifacts.ModelError, data.DataError) as e:
         return cli.error(e)
     sets = bench.benchmark_sets(mnist, n, real, n_mnist)

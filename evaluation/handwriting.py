@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             models = [classifiers.load_classifier(m) for m in a.model]
         else:
             models = [classifiers.Classifier(e) for e in artifacts.select(None)]
-        mnist = data.load_mnist(a.mnist)
+        mnist = data.load(a.mnist)
     except (artifacts.ModelError, data.DataError) as e:
         return cli.error(e)
     sets = list(handwriting.build_sets(n, a.seed, (mnist.x_test, mnist.y_test)))

@@ -30,8 +30,8 @@ def export(folder: Path, n: int, split: str) -> int:
 
     from digitlab import data
 
-    (x_train, y_train), (x_test, y_test) = data.load_keras_layout()
-    x, y = (x_test, y_test) if split == "test" else (x_train, y_train)
+    m = data.load(val_size=0)  # the file's splits as they are: train is all 60,000, in the file's order
+    x, y = (m.x_test, m.y_test) if split == "test" else (m.x_train, m.y_train)
     folder.mkdir(parents=True, exist_ok=True)
     for i, (img, label) in enumerate(zip(x[:n], y[:n])):
         Image.fromarray(img).save(folder / f"{i:05d}_{label}.png")

@@ -55,7 +55,7 @@ def measure(entry: artifacts.ModelEntry, size: int, folder: Path, agreement: int
                map_explained=[round(float(v), 4) for v in dmap.explained])
     extractor = neighbours.feature_extractor(model)
     n = max(agreement, 20)
-    x, y = data.prepared("test", n=n, seed=1)
+    x, y = data.load().inputs("test", n=n, seed=1)
     feats, _ = extractor(x)
     times = []
     for f in feats[:20]:

@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         classifier = runtime.load(a.model)
-        d = data.load_mnist(a.mnist)
+        d = data.load(a.mnist)
     except (artifacts.ModelError, data.DataError) as e:
         return cli.error(e)
     out = cli.output_folder(a.out, DEFAULT_OUT, a.dry_run, "numbers")

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         classifier = runtime.load(a.model)
-        d = data.load_mnist(a.mnist)
+        d = data.load(a.mnist)
     except (artifacts.ModelError, data.DataError) as e:
         cli.fail(e)
     report = {"model": classifier.name, "preprocess_version": preprocess.PREPROCESS_VERSION, "seed": a.seed,

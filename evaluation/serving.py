@@ -55,7 +55,7 @@ def parity(models_dir: Path, n: int, mnist: str | None) -> dict:
     from digitlab.models import artifacts
     from digitlab.serving import classifiers, gate, runtime
 
-    d = data.load_mnist(mnist)
+    d = data.load(mnist)
     x, y = d.x_test, d.y_test
     n = min(n, len(x))
     prepared = [preprocess.prepare(files.png_bytes(x[i])) for i in range(n)]

@@ -43,16 +43,31 @@ def mnist_path() -> Path:
     """The MNIST file the project's lookup finds (--mnist aside: $DIGITLAB_MNIST, the keras cache,
     else a download into the keras cache); CI sets $DIGITLAB_MNIST to an offline copy."""
     try:
-        return data.mnist_file()
+        return Path(data.load().source)
     except data.DataError as e:
         pytest.fail(f"MNIST not found: {e}")
 
 
 @pytest.fixture(scope="session")
 def mnist_arrays(mnist_path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Real MNIST through the project's one loader (checked as every run checks it), keras layout:
-    ((x_train, y_train), (x_test, y_test)).  Tests read MNIST here, never from the file itself."""
-    return data.load_keras_layout(mnist_path)
+    """Real MNIST through the project's one loader (checked as every run checks it), the file's own layout
+    (``val_size=0``: no validation split carved out): ((x_train, y_train), (x_test, y_test)).  Tests read
+    MNIST here, never from the file itself.  Writable copies, as ``np.load`` gives, not the cache's read-only maps."""
+    m = data.load(mnist_path, val_size=0)
+    return (np.array(m.x_train), np.array(m.y_train)), (np.array(m.x_test), np.array(m.y_test))
+
+
+@pytest.fixture
+def mnist_file_with(mnist_arrays):
+    """Write MNIST's arrays with some changed as an .npz in keras layout, for the tests of what a wrong or
+    different file does: ``mnist_file_with(path, **arrays)`` -> path (the real arrays where none is given)."""
+    def write(path: Path, **arrays) -> Path:
+        (x_train, y_train), (x_test, y_test) = mnist_arrays
+        real = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+        np.savez(path, **{k: v for k, v in {**real, **arrays}.items() if v is not None})
+        return path
+
+    return write
 
 
 @pytest.fixture(scope="session")

@@ -279,7 +279,7 @@ def test_train_gate_dry_run(run_script, tmp_path, mnist_path):
     assert card["data"]["uploads"] > 30 and card["data"]["digit_uploads"] > 15  # faces, emoji, ... and their digit counterparts
     assert set(card["measured"]["benchmark"]["gate alone"]["non_digits"]) == set(nondigits.UPLOAD_CATEGORIES)
     g = gate.load(tmp_path / "probe_gate.keras")
-    mnist = data.load_mnist(mnist_path)
+    mnist = data.load(mnist_path)
     p = g.score(preprocess.prepare_batch(mnist.x_test[:8]))
     assert p.shape == (8,) and ((p >= 0) & (p <= 1)).all()
     assert not artifacts.list_models(tmp_path)[0].usable  # a gate is never mistaken for a classifier

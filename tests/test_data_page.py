@@ -22,7 +22,7 @@ TIMEOUT = 180
 
 @pytest.fixture(scope="module")
 def raw():
-    return data.load_mnist()
+    return data.load()
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_counts_samples_and_one_digit(raw):
     other, _ = overview.class_samples(raw, "val", 3, seed=5)
     assert np.array_equal(x, again) and not np.array_equal(x, other)
     image, index = overview.nth_of_class(raw, "test", 7, 0)
-    assert index == 0 and np.array_equal(image, data.prepared("test", indices=[0], raw=raw)[0][0]), "test digit 0 is a 7"
+    assert index == 0 and np.array_equal(image, raw.inputs("test", indices=[0])[0][0]), "test digit 0 is a 7"
     with pytest.raises(ValueError, match="holds 892 digits 5"):
         overview.nth_of_class(raw, "test", 5, 892)
     sheet = overview.contact_sheet(x, 3)

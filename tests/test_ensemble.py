@@ -133,7 +133,7 @@ def test_init_from_refuses_what_does_not_fit(run_script, members, tmp_path, mnis
     config = recipe.TrainConfig(builder="cnn", model_kwargs={"width": 8}, init_from=str(pair), init_member=2)
     with pytest.raises(trainer.InitError, match=r"no member 2 \(its members: 0, 1\)"):
         trainer.initial_weights(builders.build("cnn", width=8), config)
-    with pytest.raises(trainer.InitError, match="pick a member with --init-member"):  # an ensemble without a member
+    with pytest.raises(trainer.InitError, match="pick a member with init_member"):  # an ensemble without a member
         trainer.initial_weights(builders.build("cnn", width=8), recipe.TrainConfig(builder="cnn", init_from=str(pair)))
     wider = builders.build("cnn", width=12)
     before = [w.copy() for w in wider.get_weights()]
@@ -193,7 +193,7 @@ def test_distill_from_refuses_what_cannot_teach(run_script, members, tmp_path, m
     junk = tmp_path / "junk.keras"
     junk.write_bytes(b"not a zip archive")
     x, y = np.zeros((4, 28, 28), np.float32), np.zeros(4, np.int64)
-    with pytest.raises(recipe.TeacherError, match="--distill-from"):
+    with pytest.raises(recipe.TeacherError, match="distill_from='[^']*junk.keras': "):
         recipe.teacher_targets(x, y, recipe.TrainConfig(distill_from=str(junk), distill=0.5))
     for args, message in ((["--distill", "0.5"], "--distill needs --distill-from"),
                           (["--distill-from", members[0], "--distill", "0"], "--distill needs --distill-from and a weight"),
@@ -217,7 +217,7 @@ def fine_tune(members, tmp_path_factory, mnist_path):
     from digitlab.training import recipe, trainer
 
     out = tmp_path_factory.mktemp("fine_tune")
-    pair = building.build(members, "pair", out, data.prepared_mnist(str(mnist_path), dry_run=True), dry_run=True)
+    pair = building.build(members, "pair", out, data.load(mnist_path, prepared=True, dry_run=True), dry_run=True)
     base = recipe.TrainConfig(builder="cnn", model_kwargs={"width": 8}, epochs=1, batch_size=64, mnist_path=str(mnist_path), dry_run=True)
     tuned = trainer.run(dataclasses.replace(base, name="tuned", seed=3, learning_rate=0.01, init_from=str(pair), init_member=1), out)
     return pair, tuned

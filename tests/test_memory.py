@@ -88,7 +88,7 @@ entry = next(e for e in runtime.list_models(paths.MODELS_DIR) if e.name == "mnis
 onnx = runtime.served_file(entry.path, "classifier", paths.MODELS_DIR)
 served = runtime.ServedModel(entry, onnx)
 arena = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])  # ONNX Runtime's defaults
-x, _ = data.prepared("test", 1024)
+x, _ = data.load().inputs("test", 1024)
 out = {}
 for name, run in (("served", served.predict_proba), ("arena", lambda b: arena.run(None, {"image": b}))):
     run(x[:1])

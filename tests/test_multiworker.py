@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from digitlab.models import artifacts
@@ -142,13 +141,11 @@ def test_two_workers_train_to_identical_weights(tmp_path):
 
 
 @pytest.mark.slow
-def test_workers_with_different_data_refuse_to_train(tmp_path, mnist_path):
+def test_workers_with_different_data_refuse_to_train(tmp_path, mnist_arrays, mnist_file_with):
     """Each worker reads MNIST from its own disk; a copy that differs by one pixel stops both."""
-    with np.load(mnist_path) as f:
-        arrays = {k: f[k].copy() for k in f.files}
-    arrays["x_train"][0, 14, 14] ^= 0xFF
-    other = tmp_path / "other_mnist.npz"
-    np.savez(other, **arrays)
+    x_train = mnist_arrays[0][0].copy()
+    x_train[0, 14, 14] ^= 0xFF
+    other = mnist_file_with(tmp_path / "other_mnist.npz", x_train=x_train)
     results = run_workers(tmp_path / "models", envs=({}, {"DIGITLAB_MNIST": str(other)}))
     for code, log in results:
         assert code == 2 and "error: the workers do not have the same data: 2 of 2 differ" in log, log[-2000:]

@@ -41,7 +41,7 @@ def first_of_each(mnist_test):
     """The first MNIST test digit of each class, prepared: (10, 28, 28) float32, labels 0..9."""
     _, y = mnist_test
     idx = [int(np.flatnonzero(y == d)[0]) for d in range(10)]
-    x, labels = data.prepared("test", indices=idx)
+    x, labels = data.load().inputs("test", indices=idx)
     assert labels.tolist() == list(range(10))
     return x
 
@@ -119,7 +119,7 @@ def test_real_test_digits_sit_among_training_digits_of_their_class(cnn, cnn_bank
         assert d[0] < np.median(others), (label, d[0], float(np.median(others)))
     # a neighbour's picture is the training digit at its index, as prepared for training
     n = nb.nearest(cnn_bank, feats[7])[0]
-    x, y = data.prepared("train", indices=[n.index])
+    x, y = data.load().inputs("train", indices=[n.index])
     assert int(y[0]) == n.label and np.abs(x[0] * 255 - n.picture).max() <= 0.5 + 1e-3
     # the search agrees with a brute-force cosine over the bank
     full = np.asarray(cnn_bank.features, np.float32)
@@ -172,7 +172,7 @@ def test_the_bank_is_cached_by_the_model_files_hash(cnn, cnn_bank, folder, model
 def test_pca2_finds_scikit_learns_axes(cnn):
     from sklearn.decomposition import PCA
 
-    x, _ = data.prepared("test", n=2000, seed=1)
+    x, _ = data.load().inputs("test", n=2000, seed=1)
     f, _ = nb.feature_extractor(cnn[0])(x)
     f16 = f.astype(np.float16)
     mean, components, explained = nb.pca2(f16)
@@ -196,7 +196,7 @@ def test_the_map_of_the_test_set(cnn, folder, mnist_test, monkeypatch):
     # the map keeps the classes apart: a digit's 10 nearest points on it mostly share its label
     assert cross_val_score(KNeighborsClassifier(10), m.xy, m.labels, cv=3).mean() > 0.6
     # an input lands where its own test digit is
-    x, _ = data.prepared("test", indices=[0, 1, 2])
+    x, _ = data.load().inputs("test", indices=[0, 1, 2])
     f, _ = nb.feature_extractor(model)(x)
     for i in range(3):
         assert np.allclose(nb.place(m, f[i]), m.xy[i], atol=2e-3)
@@ -304,12 +304,12 @@ def test_a_second_model_reuses_the_prepared_digits_and_the_estimate_knows(models
         raise AssertionError("a digit was prepared again")
 
     with monkeypatch.context() as m:
-        m.setattr(data, "prepared", no_preparing)
+        m.setattr(data.Mnist, "inputs", no_preparing)
         bank = nb.training_bank(extractors["mnist_baseline"], keys["mnist_baseline"], size=size, folder=tmp_path)
         dmap = nb.digit_map(extractors["mnist_baseline"], keys["mnist_baseline"], folder=tmp_path)
     assert bank.features.shape == (size, 784) and dmap.labels.tolist() == first_map.labels.tolist()
     # the pictures the features came from are the digits as training prepares them (to a grey level)
-    x, _ = data.prepared("train", indices=bank.indices[:20])
+    x, _ = data.load().inputs("train", indices=bank.indices[:20])
     assert np.abs(x * 255 - bank.pictures[:20]).max() <= 0.5 + 1e-3
     # (build_estimate counts the app's bank size; a bank of another size does not make it 0)
     assert nb.build_estimate(extractors["mnist_cnn"], keys["mnist_cnn"], tmp_path) > 0

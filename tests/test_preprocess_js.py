@@ -37,7 +37,7 @@ import pytest
 from browser._support import require  # the browser tests' skip-or-fail rule (tests/ is on pytest's pythonpath)
 
 from digitlab import preprocess
-from digitlab.data import load_keras_layout, synthetic
+from digitlab.data import mnist, synthetic
 from digitlab.paths import ROOT
 
 WEB = ROOT / "web"
@@ -371,7 +371,7 @@ def node_run(tmp_path_factory):
     (the JS module's constants, {name: (RGBA picture, invert, result with its arrays loaded)})."""
     node = shutil.which("node")
     require(None if node else "`node` is not on PATH (apt-get install -y nodejs)", "web/preprocess.js parity tests")
-    (_, _), (x, _) = load_keras_layout()
+    x = mnist.load().x_test
     pictures = [(c.name, c.picture(x), c.invert) for c in CASES] + [(name, make(), "auto") for name, make in REFUSED.items()]
     files = {c.name: c.file(x) for c in FILES}
     pictures += [(c.name, decoded(files[c.name]), "auto") for c in FILES]

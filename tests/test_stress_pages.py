@@ -249,7 +249,7 @@ def test_robustness_page_live_curve_mnist_picker_and_attacks(reports, committed_
     levels = robustness.SUITE[name].levels
     assert list(table["severity"]) == ["clean"] + [f"{lv:g}" for lv in levels]
     shown = [percent(v) for v in table["live, 200 digits"]]
-    x, y = data.prepared("test", 200)
+    x, y = data.load().inputs("test", 200)
     clf = Classifier(model)
     expected = [float((clf.predict_proba(x).argmax(1) == y).mean())]
     expected += [float((clf.predict_proba(robustness.corrupt(x, name, lv)).argmax(1) == y).mean()) for lv in levels]

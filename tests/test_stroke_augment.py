@@ -19,7 +19,7 @@ from digitlab.training import cli, recipe
 @pytest.fixture(scope="module")
 def train_digits(mnist_path):
     """600 real prepared MNIST training digits (the pool's input) and their labels."""
-    return data.prepared("train", indices=np.arange(600), path=mnist_path)
+    return data.load(mnist_path).inputs("train", indices=np.arange(600))
 
 
 def _has_2x2_block(sk: np.ndarray) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from digitlab.paths import ROOT
@@ -138,6 +139,79 @@ def test_the_smoke_flag_has_one_name(capsys):
         p.parse_args(["--help"])
     shown = capsys.readouterr().out
     assert "--dry-run" in shown and "--quick" not in shown
+
+
+CLI_LAYERS = ("digitlab/cli.py", "digitlab/training/cli.py")  # the library's command-line halves: flags are their words
+FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]+")
+
+
+def project_flags() -> set[str]:
+    """Every flag a script, or a CLI layer of the library, defines (``add_argument("--x", ...)``)."""
+    flags = set()
+    files = [*_scripts(), *(ROOT / f for f in CLI_LAYERS)]
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "add_argument":
+                flags.update(a.value for a in node.args if isinstance(a, ast.Constant) and str(a.value).startswith("--"))
+    return flags
+
+
+def flags_in_errors(source: str, flags: set[str]) -> list[str]:
+    """The project's flags named by the text of a raised exception in ``source``: a constant or f-string part
+    inside ``raise ...``.  A whole command to run (``python evaluation/export.py --setup-tfjs``) is not a flag
+    of the call that failed, and another program's flags (``converter --version``) are not ours."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            for part in ast.walk(node.exc):
+                if isinstance(part, ast.Constant) and isinstance(part.value, str) and "python " not in part.value:
+                    found += [f"{flag} at line {node.lineno}" for flag in FLAG.findall(part.value) if flag in flags]
+    return found
+
+
+def test_the_flag_check_finds_a_flag_in_an_error():
+    flags = {"--init-from", "--alpha"}
+    source = '''
+def f(path, alpha):
+    """Use --init-from; a docstring may show the command line."""
+    if alpha > 1:
+        raise ValueError(f"--alpha {alpha}: too big")
+    raise InitError(f"init_from={path!r}: " + "no --version; run `python training/x.py --init-from F`")
+'''
+    assert flags_in_errors(source, flags) == ["--alpha at line 5"]
+
+
+def test_library_errors_name_parameters_not_flags():
+    """A library error names the parameter (``init_from='x.keras'``), and a script turns it into its flag
+    (``cli.in_flags``): the library is called by the app and by tests too, which have no flags."""
+    flags = project_flags()
+    assert {"--init-from", "--mnist", "--dry-run", "--overwrite", "--alpha"} <= flags
+    offenders = {p.relative_to(ROOT).as_posix(): found for p in PACKAGE.rglob("*.py")
+                 if p.relative_to(ROOT).as_posix() not in CLI_LAYERS and (found := flags_in_errors(p.read_text(), flags))}
+    assert not offenders, f"library errors that name command-line flags: {offenders}"
+
+
+def test_a_script_names_its_flags_in_a_library_error():
+    import argparse
+
+    from digitlab import cli
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--init-from")
+    p.add_argument("--init-member", type=int)
+    p.add_argument("--distribute")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--name")
+    cli.add_dry_run(p)  # and its hidden alias --quick, never shown
+    said = [
+        ("init_from='runs/a b.keras': no such layer; pick a member with init_member.", "--init-from 'runs/a b.keras': no such layer; pick a member with --init-member."),
+        ("distribute='multiworker' needs TF_CONFIG='{\"task\": 1}'", "--distribute multiworker needs TF_CONFIG='{\"task\": 1}'"),
+        ("a model named 'm' already exists; pass overwrite=True, or another name=NAME", "a model named 'm' already exists; pass --overwrite, or another --name NAME"),
+        ("dry_run=True keeps nothing", "--dry-run keeps nothing"),
+        ("the name of runs/init_from/init_member.keras, and alpha=2", "the name of runs/init_from/init_member.keras, and alpha=2"),  # words, paths, other parameters
+    ]
+    for message, shown in said:
+        assert cli.in_flags(message, p) == shown
 
 
 def test_scripts_and_pages_do_not_edit_sys_path():

@@ -83,7 +83,7 @@ def train_all(kind: str, out: Path) -> None:
         def on_epoch_end(self, epoch, logs=None):
             self.values.append(float(self.model.optimizer.learning_rate))
 
-    prepared = data.prepared_mnist(dry_run=True)  # 1024 / 256 / 256 real digits
+    prepared = data.load(prepared=True, dry_run=True)  # 1024 / 256 / 256 real digits
     results = {}
     for name, config in configs.items():
         n = RUNS[name][1]

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"no such member file: {', '.join(missing)}")
     command = cards.command_line(argv, __file__)
     try:
-        mnist = data.prepared_mnist(a.mnist, dry_run=a.dry_run)
+        mnist = data.load(a.mnist, prepared=True, dry_run=a.dry_run)
         build(a.members, a.name, a.out, mnist, command=command, dry_run=a.dry_run)
     except (data.DataError, EnsembleError) as e:
         return cli.error(e)

@@ -36,10 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     name = a.name or f"{a.finetuned.stem}_mixed"
     out = cli.output_folder(a.out, MODELS_DIR, a.dry_run, "interpolate")
     try:
-        mnist = data.prepared_mnist(a.mnist, dry_run=a.dry_run)
+        mnist = data.load(a.mnist, prepared=True, dry_run=a.dry_run)
         run(a.finetuned, a.alpha, name, out, mnist, start=a.start, command=cards.command_line(argv, __file__), dry_run=a.dry_run)
     except (data.DataError, InterpolateError) as e:
-        return cli.error(e)
+        return cli.error(e, p=p)
     return 0
 
 

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         path = artifacts.promote(a.model, out, a.name, a.overwrite, command=cards.command_line(argv, __file__), check=Gate if a.gate else None,
                                  extra=extra)
     except (artifacts.ModelError, rebuild.RebuildError) as e:
-        cli.fail(e)
+        cli.fail(e, p=p)
     print(f"promoted {a.model} -> {path}")
     return cli.OK
 

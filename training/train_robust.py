@@ -67,7 +67,7 @@ def measure(path, config: TrainConfig, eval_n: int | None) -> dict:
     from digitlab.models import artifacts
     from digitlab.report.progress import console_progress
 
-    d = data.prepared_mnist(config.mnist_path, val_size=config.val_size, dry_run=config.dry_run)
+    d = data.load(config.mnist_path, prepared=True, dry_run=config.dry_run, val_size=config.val_size)
     n = eval_n or (200 if config.dry_run else len(d.x_test))
     entry = artifacts.inspect(path)
     t0 = time.time()

@@ -138,7 +138,7 @@ def main(argv=None) -> int:
     if problems:
         cli.fail("; ".join(problems))
     try:
-        _, (x_test, _) = data.load_keras_layout(args.mnist)
+        x_test = data.load(args.mnist).x_test
     except data.DataError as e:
         cli.fail(f"MNIST is needed: {e}")
     index = json.loads((WEB / "model" / "index.json").read_text())

@@ -120,7 +120,7 @@ def main(argv=None) -> int:
     except artifacts.ModelError as e:
         cli.fail(e)
     try:
-        _, (x_test, _) = data.load_keras_layout(args.mnist)
+        x_test = data.load(args.mnist).x_test
     except data.DataError as e:  # missing or invalid file: the message says which and why
         cli.fail(f"MNIST is needed for the parity check: {e}")
     images = preprocess.prepare_batch(x_test[: DRY_RUN_DIGITS if args.dry_run else CHECK_DIGITS])

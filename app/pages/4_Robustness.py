@@ -24,7 +24,7 @@ CURVE = {"height": 260, "mark": {"type": "line", "point": True, "tooltip": True}
 
 @st.cache_data(show_spinner="Preparing MNIST test digits…", max_entries=16)
 def test_digits(n: int | None, indices: tuple[int, ...] | None = None):
-    return data.prepared("test", n, 0, indices=indices)
+    return data.load().inputs("test", n, 0, indices=indices)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)

@@ -31,7 +31,7 @@ COUNT_CHART = {
 @st.cache_resource(show_spinner="Loading MNIST…", max_entries=1)
 def mnist() -> data.Mnist:
     """The raw splits, memory-mapped: only the digits shown are read (55 MB held otherwise)."""
-    return data.load_mnist_mapped()
+    return data.load()
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

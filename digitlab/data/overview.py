@@ -28,7 +28,7 @@ def _split(raw: mnist.Mnist, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def class_counts(raw: mnist.Mnist) -> dict[str, list[int]]:
-    """Digits of each class (0..9) in each split of ``data.load_mnist()``."""
+    """Digits of each class (0..9) in each split of ``data.load()``."""
     return {s: np.bincount(_split(raw, s)[1], minlength=10).astype(int).tolist() for s in SPLITS}
 
 
@@ -38,7 +38,7 @@ def class_samples(raw: mnist.Mnist, split: str, per_class: int, seed: int = 0) -
     _, y = _split(raw, split)
     rng = np.random.default_rng(seed)
     idx = np.concatenate([rng.choice(np.flatnonzero(y == d), per_class, replace=False) for d in range(10)])
-    return mnist.prepared(split, indices=idx, raw=raw)
+    return raw.inputs(split, indices=idx)
 
 
 def nth_of_class(raw: mnist.Mnist, split: str, digit: int, n: int) -> tuple[np.ndarray, int]:
@@ -48,7 +48,7 @@ def nth_of_class(raw: mnist.Mnist, split: str, digit: int, n: int) -> tuple[np.n
     where = np.flatnonzero(y == int(digit))
     if not 0 <= n < len(where):
         raise ValueError(f"the {split} split holds {len(where)} digits {digit} (numbered 0 to {len(where) - 1}), not {n}")
-    x, _ = mnist.prepared(split, indices=[int(where[n])], raw=raw)
+    x, _ = raw.inputs(split, indices=[int(where[n])])
     return x[0], int(where[n])
 
 

@@ -16,7 +16,7 @@ from digitlab.serving.classifiers import Classifier
 
 
 def evaluate_entry(entry: artifacts.ModelEntry, x: np.ndarray, y: np.ndarray, out: Path, split: str = "test", gallery: int = 40) -> dict:
-    """Evaluate one model on prepared inputs x (N, 28, 28) (``data.prepared``) and write metrics.json,
+    """Evaluate one model on prepared inputs x (N, 28, 28) (``Mnist.inputs``) and write metrics.json,
     confusion.png, misclassified.png, per_class_f1.png into ``out``."""
     m = metrics.classification_metrics(Classifier(entry).predict_proba(x), y)
     wrong = np.flatnonzero(m["pred"] != y)

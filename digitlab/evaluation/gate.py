@@ -3,7 +3,7 @@
     non-digits   ``nondigits.upload_pictures`` with BENCHMARK_SEED (below ``nondigits.TRAIN_SEEDS_FROM``, so no
                  training picture is among them), the same number per category: cartoon faces, emoji,
                  letters, scribbles, shapes, text; as canvas drawings or uploads, at sizes up to 1200 px
-    MNIST test   the 10,000 test digits as every model sees them (``data.prepared``): at most 1 % may be refused
+    MNIST test   the 10,000 test digits as every model sees them (``Mnist.inputs``): at most 1 % may be refused
     real digits  TEST ONLY (``data.handwriting_test``, never trained on): scikit-learn's 1,797 digits by 43
                  writers as photos of paper and as canvas drawings, and canvas digits in the writing
                  conventions of that benchmark
@@ -42,8 +42,7 @@ def _prepare(pictures, invert: str = "auto") -> tuple[np.ndarray, np.ndarray]:
 def benchmark_sets(mnist, n_per_category: int = 200, n_real: int = 1000, n_mnist: int | None = None,
                    seed: int = BENCHMARK_SEED) -> dict[str, dict[str, Prepared]]:
     """The pictures, preprocessed: {"non_digits": {category: Prepared}, "digits": {MNIST and REAL_SETS: Prepared}}.
-    mnist: ``data.load_mnist``'s result; n_mnist: the first n test digits (None: all 10,000)."""
-    from digitlab import data
+    mnist: ``data.load()``'s result; n_mnist: the first n test digits (None: all 10,000)."""
     from digitlab.data import handwriting_test, nondigits
 
     if seed >= nondigits.TRAIN_SEEDS_FROM:
@@ -52,7 +51,7 @@ def benchmark_sets(mnist, n_per_category: int = 200, n_real: int = 1000, n_mnist
     for category in nondigits.UPLOAD_CATEGORIES:
         images, no_ink, _, details = nondigits.prepare_pictures(nondigits.upload_pictures(n_per_category, seed, (category,)))
         non_digits[category] = (images, no_ink, details)
-    x, y = data.prepared("test", n_mnist, 0, raw=mnist)
+    x, y = mnist.inputs("test", n_mnist, 0)
     digits = {MNIST: (x, np.zeros(len(x), bool), [str(int(v)) for v in y])}
     # the handwriting benchmark's own pictures (its seed 0), not ours: these are digits, never a training picture
     real = (handwriting_test.load_digits_uploads(n_real), handwriting_test.load_digits_canvas("medium", n_real),

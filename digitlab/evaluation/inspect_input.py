@@ -37,7 +37,7 @@ def mnist_reference(n: int = REFERENCE_SAMPLE, path: str | None = None) -> dict[
     """
     from digitlab import data
 
-    x, _ = data.prepared("test", indices=np.arange(n), path=path)
+    x, _ = data.load(path).inputs("test", indices=np.arange(n))
     return preprocess.reference_stats(x)
 
 

@@ -47,7 +47,7 @@ from digitlab import paths, preprocess
 
 ENV_VAR = "DIGITLAB_FEATURES_CACHE"  # tests point it at a scratch folder
 SUBDIR = "features"
-BANK_SIZE = 20_000  # training digits searched; drawn with BANK_SEED by digitlab.data.sample
+BANK_SIZE = 20_000  # training digits searched; drawn with BANK_SEED by digitlab.data.Mnist.indices
 BANK_SEED = 0
 NEIGHBOURS = 12
 CHUNK = 256  # digits per preparation + forward pass while building (mnist_advanced: ~2.6 MiB of activations each)
@@ -264,7 +264,7 @@ class Bank:
     """Penultimate features of training digits for one model file, read from the cache.
 
     features: (N, D) float16 unit rows (memory-mapped); labels: (N,) int; pictures: (N, 28, 28) uint8 model
-    inputs (memory-mapped); indices: (N,) positions in digitlab's training split (``data.load_mnist().x_train``)."""
+    inputs (memory-mapped); indices: (N,) positions in digitlab's training split (``data.load().x_train``)."""
 
     features: np.ndarray
     labels: np.ndarray
@@ -330,8 +330,8 @@ def training_bank(model, key: str, *, size: int = BANK_SIZE, seed: int = BANK_SE
 
     Read from the cache when it is there; else (``build``) computed now, chunk by chunk (``progress``
     is told (done, size)), and written atomically: a crash leaves no half bank behind.  The digits
-    are ``data.sample(55000, size, seed)`` of digitlab's training split, prepared by
-    ``digitlab.data.prepared`` like training prepares them; their pictures are stored once for all
+    are ``data.load().indices("train", size, seed)`` of digitlab's training split, prepared by
+    ``Mnist.inputs`` like training prepares them; their pictures are stored once for all
     models.  ``build=False``: None when it is not cached yet.  Raises NeighbourError for a model
     without a Dense classification layer, ``data.DataError`` when MNIST cannot be found.
     """
@@ -345,13 +345,13 @@ def training_bank(model, key: str, *, size: int = BANK_SIZE, seed: int = BANK_SE
 
     t0 = time.perf_counter()
     extractor = _extractor(model)  # a model without a Dense head is refused before any work
-    raw = data.load_mnist_mapped()  # memory maps: the digits read, not 55 MB of MNIST and its split copies
-    idx = data.sample(len(raw.x_train), size, seed)
+    raw = data.load()  # memory maps: the digits read, not 55 MB of MNIST and its split copies
+    idx = raw.indices("train", size, seed)
     n = len(idx)
     # the digits' pictures and labels are shared by every model's bank: prepared once, by the first model's build
     stages = 1 if _pictures_ok(files, n) else 2
     if stages == 2:
-        _prepare_pictures(files["pictures"], lambda i: data.prepared("train", indices=idx[i : i + CHUNK], raw=raw)[0], n,
+        _prepare_pictures(files["pictures"], lambda i: raw.inputs("train", indices=idx[i : i + CHUNK])[0], n,
                           progress and (lambda d, total: progress(d, 2 * total)))
         buf = io.BytesIO()
         np.savez(buf, labels=raw.y_train[idx].astype(np.uint8), indices=idx.astype(np.int32))
@@ -426,9 +426,10 @@ def build_estimate(model, key: str, folder: Path | None = None, sample: int = 25
     if bank_done and map_done:
         return 0.0
     extractor = _extractor(model)
-    extractor(data.prepared("test", indices=np.arange(8))[0])  # MNIST loaded and the first run's set-up done, not timed
+    raw = data.load()
+    extractor(preprocess.prepare_batch(raw.x_test[:8]))  # MNIST loaded and the first run's set-up done, not timed
     t0 = time.perf_counter()
-    x, _ = data.prepared("test", indices=np.arange(8, 8 + sample))
+    x = preprocess.prepare_batch(raw.x_test[8 : 8 + sample])  # prepared here, never read from a cache: the build prepares
     t1 = time.perf_counter()
     extractor(x, FORWARD)
     t2 = time.perf_counter()
@@ -607,13 +608,13 @@ def digit_map(model, key: str, *, folder: Path | None = None, progress: Progress
 
     t0 = time.perf_counter()
     extractor = _extractor(model)
-    raw = data.load_mnist_mapped()  # memory maps: the digits read, not 55 MB of MNIST and its split copies
+    raw = data.load()  # memory maps: the digits read, not 55 MB of MNIST and its split copies
     n = len(raw.x_test)
     if n != MAP_SIZE:
         raise NeighbourError(f"the MNIST test split has {n:,} digits, not {MAP_SIZE:,}")
     stages = 1 if _test_pictures_ok(folder) else 2
     if stages == 2:  # the test digits' pictures, shared by every model's map
-        _prepare_pictures(_test_pictures_file(folder), lambda i: data.prepared("test", indices=np.arange(i, min(i + CHUNK, n)), raw=raw)[0],
+        _prepare_pictures(_test_pictures_file(folder), lambda i: raw.inputs("test", indices=np.arange(i, min(i + CHUNK, n)))[0],
                           n, progress and (lambda d, total: progress(d, 2 * total)))
     pictures = np.load(_test_pictures_file(folder), mmap_mode="r")
     feats = np.empty((n, extractor.dim), np.float16)  # 63 MB for 3136 features; gone when the map is made

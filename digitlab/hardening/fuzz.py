@@ -1375,10 +1375,10 @@ def _utf8(raw: bytes) -> bool:
 
 def mnist_digits(path: str | None = None, n: int = 1000) -> tuple[np.ndarray, np.ndarray]:
     """The first ``n`` real MNIST test digits and labels (the project's one MNIST lookup)."""
-    from digitlab.data import load_keras_layout
+    from digitlab import data
 
-    (_, _), (x, y) = load_keras_layout(path)
-    return x[:n], y[:n]
+    m = data.load(path)
+    return np.asarray(m.x_test[:n]), np.asarray(m.y_test[:n])
 
 
 def case_of(seed: int, i: int, answer: dict | None, folder: Path) -> Case:

@@ -89,11 +89,9 @@ def probe_digits() -> tuple[np.ndarray, str]:
         from digitlab import data, preprocess
 
         try:
-            arrays, source = data.find_mnist()
-            data.validate_arrays(arrays, source)
-            y = arrays["y_test"]
-            idx = [int(np.flatnonzero(y == d)[0]) for d in range(10)]
-            _PROBE = preprocess.prepare_batch(arrays["x_test"][idx]), "MNIST test digits"
+            mnist = data.load()
+            idx = [int(np.flatnonzero(mnist.y_test == d)[0]) for d in range(10)]
+            _PROBE = mnist.inputs("test", indices=idx)[0], "MNIST test digits"
         except data.DataError:
             import cv2
 

@@ -243,7 +243,7 @@ def promote(source: Path, models_dir: Path = MODELS_DIR, name: str | None = None
     name = name or source.name[: -len(MODEL_SUFFIX)]
     target = Path(models_dir) / f"{name}{MODEL_SUFFIX}"
     if target.exists() and not overwrite:
-        raise ModelError(f"a model named {name!r} already exists in {models_dir}; pass --overwrite to replace it")
+        raise ModelError(f"a model named {name!r} already exists in {models_dir}; pass overwrite=True to replace it")
     card = cards.check(dict(card, **(extra or {}), name=name, promoted={"from": shown(source), "command": command,
                                                                                   "date": datetime.now(UTC).isoformat(timespec="seconds")}))
     stem = source.name[: -len(MODEL_SUFFIX)]

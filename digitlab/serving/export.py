@@ -237,7 +237,7 @@ def to_tflite(model_or_entry, path, quantize: str = "none", representative: np.n
 
 def representative_images(n: int = 500, seed: int = 0, mnist_path=None) -> np.ndarray:
     """(n, 28, 28) float32: training-split digits (never test) through digitlab.preprocess, for int8 calibration."""
-    return data.prepared("train", n, seed, path=mnist_path)[0]
+    return data.load(mnist_path).inputs("train", n, seed)[0]
 
 
 # ----------------------------------------------------------------------------- TensorFlow.js
@@ -576,7 +576,7 @@ class Probe:
 def probe_set(n_mnist: int = 1000, n_drawn: int = 500, seed: int = 0, mnist_path=None) -> Probe:
     """MNIST test digits, and other test digits drawn on a 280x280 canvas at random size, place and
     brush width, all through digitlab.preprocess exactly as the CLI and the app see them."""
-    mnist = data.load_mnist(mnist_path)
+    mnist = data.load(mnist_path)
     idx = np.random.default_rng(seed).choice(len(mnist.x_test), n_mnist + n_drawn, replace=False)
     plain, drawn = idx[:n_mnist], idx[n_mnist:]
     x_drawn = np.zeros((n_drawn, 28, 28), np.float32)
@@ -585,7 +585,7 @@ def probe_set(n_mnist: int = 1000, n_drawn: int = 500, seed: int = 0, mnist_path
         prepared = preprocess.prepare(picture)
         if prepared.image is not None:
             x_drawn[k] = prepared.image
-    x = np.concatenate([data.prepared("test", indices=plain, raw=mnist)[0], x_drawn])
+    x = np.concatenate([mnist.inputs("test", indices=plain)[0], x_drawn])
     y = mnist.y_test[idx].astype(np.int64)
     return Probe(x, y, np.array(["mnist"] * n_mnist + ["drawn"] * n_drawn))
 

@@ -6,6 +6,7 @@ error (bad flag, MNIST missing, a multi-worker cluster that cannot start).
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import sys
 from collections.abc import Callable
@@ -28,7 +29,12 @@ SCHEDULES = ("cosine-restarts", "onecycle", "plateau", "constant")  # TrainConfi
 
 
 def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = None) -> tuple[TrainConfig, Path]:
-    """Flags common to every training script; help strings show the script's defaults."""
+    """Flags common to every training script -> (config, --out); help strings show the script's defaults."""
+    return _parse(defaults, doc, argv)[:2]
+
+
+def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tuple[TrainConfig, Path, argparse.ArgumentParser]:
+    """``parse_args`` and the parser, which names the flags in the run's error messages (``cli.in_flags``)."""
     p = cli.parser(doc)
     d = defaults
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"maximum epochs (default {d.epochs})")
@@ -152,7 +158,7 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
         real_strokes=str(a.real_strokes) if a.real_strokes is not None else None, real_share=real_share,
         real_renders=a.real_renders, real_conventions=a.real_conventions, real_joined=a.real_joined,
     )
-    return config, a.out
+    return config, a.out, p
 
 
 def main(defaults: TrainConfig, doc: str | None = None, argv: list[str] | None = None, command: str | None = None) -> Path:
@@ -160,11 +166,11 @@ def main(defaults: TrainConfig, doc: str | None = None, argv: list[str] | None =
     itself (default: ``argv`` as given)."""
     from digitlab.training import trainer
 
-    config, out = parse_args(defaults, doc, argv)
+    config, out, p = _parse(defaults, doc, argv)
     try:
         return trainer.run(config, out, command=command or cards.command_line(argv))
     except (data.DataError, DistributedError, trainer.InitError, TeacherError) as e:
-        cli.fail(e)
+        cli.fail(e, p=p)  # the library names TrainConfig's fields; the user reads the flags
 
 
 # ----------------------------------------------------------------------------- fine-tuning (training/finetune_on_custom.py)

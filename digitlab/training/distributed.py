@@ -71,7 +71,7 @@ def parse_tf_config(raw: str | None) -> Cluster:
     """
     if raw is None or not raw.strip():
         raise DistributedError(
-            "--distribute multiworker needs the TF_CONFIG environment variable, the same cluster on every "
+            "distribute='multiworker' needs the TF_CONFIG environment variable, the same cluster on every "
             f"worker and each worker's own index, e.g. TF_CONFIG='{TF_CONFIG_EXAMPLE}'"
         )
     try:
@@ -159,13 +159,13 @@ class Worker:
 def check_supported(config) -> None:
     """Refuse recipes the custom loop does not implement, before any worker waits for the others."""
     if config.builder == "logistic":
-        raise DistributedError("the scikit-learn baseline does not train with --distribute multiworker (it is not a Keras fit)")
+        raise DistributedError("the scikit-learn baseline does not train with distribute='multiworker' (it is not a Keras fit)")
     if config.adversarial:
-        raise DistributedError("adversarial training is not implemented for --distribute multiworker")
+        raise DistributedError("adversarial training is not implemented for distribute='multiworker'")
     if config.monitor != "val_accuracy":
-        raise DistributedError(f"--distribute multiworker picks checkpoints on val_accuracy only, not {config.monitor!r}")
+        raise DistributedError(f"distribute='multiworker' picks checkpoints on val_accuracy only, not monitor={config.monitor!r}")
     if config.checkpoint != "best" or config.init_from or config.distill_from:
-        raise DistributedError("--checkpoint last, --init-from and --distill-from are not implemented for --distribute multiworker")
+        raise DistributedError("checkpoint='last', init_from and distill_from are not implemented for distribute='multiworker'")
 
 
 def start(config, environ=os.environ) -> Worker:
@@ -184,7 +184,7 @@ def start(config, environ=os.environ) -> Worker:
         raise DistributedError("the strategy found no replica")
     if config.batch_size % strategy.num_replicas_in_sync:
         raise DistributedError(
-            f"--batch-size {config.batch_size} (the global batch) must be a multiple of the {strategy.num_replicas_in_sync} replicas"
+            f"batch_size={config.batch_size} (the global batch) must be a multiple of the {strategy.num_replicas_in_sync} replicas"
         )
     return Worker(cluster, strategy)
 

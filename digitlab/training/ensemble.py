@@ -26,7 +26,7 @@ def member_summary(path: Path, card: dict | None) -> dict:
 
 
 def build(member_paths: list[Path], name: str, out: Path, mnist, command: str | None = None, dry_run: bool = False) -> Path:
-    """Combine the members, evaluate on ``mnist`` (``data.prepared_mnist``), save into ``out``."""
+    """Combine the members, evaluate on ``mnist`` (``data.load(prepared=True)``), save into ``out``."""
     t0 = time.time()
     members, member_cards = [], []
     for p in member_paths:

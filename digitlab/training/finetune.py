@@ -164,12 +164,12 @@ def _mnist(config: FinetuneConfig, n_replay: int) -> data.Mnist:
     which keeps ~50 MB of float32 out of memory), val = ``config.calibration_val`` validation digits as
     model inputs (calibration), test = the first ``config.mnist_test`` test digits as model inputs (the
     forgetting check)."""
-    m = data.load_mnist(config.mnist_path)
+    m = data.load(config.mnist_path)
     rng = np.random.default_rng(config.seed + 1)
     pick = rng.choice(len(m.x_train), size=min(n_replay, len(m.x_train)), replace=False)
     x_replay, y_replay = m.x_train[pick], m.y_train[pick].astype(np.int64)
-    x_val, y_val = data.prepared("val", min(config.calibration_val, len(m.x_val)), config.seed, raw=m)
-    x_test, y_test = data.prepared("test", indices=np.arange(min(config.mnist_test, len(m.x_test))), raw=m)
+    x_val, y_val = m.inputs("val", min(config.calibration_val, len(m.x_val)), config.seed)
+    x_test, y_test = m.inputs("test", indices=np.arange(min(config.mnist_test, len(m.x_test))))
     return data.Mnist(x_replay, y_replay, x_val, y_val, x_test, y_test, m.source, m.fingerprint)
 
 
@@ -183,7 +183,7 @@ def _calibrate(clf, mnist: data.Mnist, config: FinetuneConfig) -> dict:
     from digitlab.evaluation import calibration
     from digitlab.serving import gate
 
-    raw = data.load_mnist(config.mnist_path)  # the raw test digits, redrawn with a brush for the measuring set
+    raw = data.load(config.mnist_path)  # the raw test digits, redrawn with a brush for the measuring set
     sets = nondigits.measurement_sets(raw.x_test, raw.y_test, config.non_digits, config.drawn_digits)
     del raw
     report = calibration.calibrate(lambda x: clf.predict_proba(x, batch_size=config.batch_size), mnist.x_val, mnist.y_val,
@@ -206,7 +206,7 @@ def _without_training_state(model):
 def _epoch_data(x_user, y_user, mnist: data.Mnist, config: FinetuneConfig, epoch: int, rng) -> tuple[np.ndarray, np.ndarray]:
     """One epoch: the user's training pictures cycled up to ``user_per_epoch`` (every picture at least
     once), plus ``replay`` times as many MNIST train digits, a different slice of the pool each epoch
-    (prepared here, through the one path, as ``data.prepared`` would)."""
+    (prepared here, through the one path, as ``Mnist.inputs`` would)."""
     n_user = max(config.user_per_epoch, len(x_user))
     idx = np.concatenate([rng.permutation(len(x_user)) for _ in range(-(-n_user // len(x_user)))])[:n_user]
     xs, ys = [x_user[idx]], [y_user[idx]]

@@ -158,8 +158,8 @@ def run(config: GateConfig, out: Path = GATE_DIR, say=print) -> Path:
         config = dataclasses.replace(config, **{k: min(getattr(config, k), v) for k, v in DRY_RUN.items()})
     command = cards.command_line()
     t0 = time.time()
-    mnist = data.load_mnist(config.mnist_path)
-    d = data.prepared_mnist(raw=mnist, dry_run=config.dry_run)
+    mnist = data.load(config.mnist_path)
+    d = data.load(config.mnist_path, prepared=True, dry_run=config.dry_run)
     cache = RUNS_DIR / "cache" / f"gate-{_cache_key(config, mnist.fingerprint)}.npz"
     if not config.dry_run and cache.is_file():
         with np.load(cache) as f:

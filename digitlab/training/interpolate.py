@@ -43,14 +43,14 @@ def start_of(finetuned: Path, card: dict | None, start: Path | None = None) -> t
     init = (card or {}).get("init")
     if not init:
         raise InterpolateError(f"{finetuned.name} was not trained from another model (its card has no 'init'): "
-                               "nothing to interpolate with; give a model trained with --init-from")
+                               "nothing to interpolate with; give a model trained from another one (TrainConfig.init_from)")
     path = Path(start) if start is not None else Path((card.get("config") or {}).get("init_from") or init["file"])
     if not path.is_file():
-        raise InterpolateError(f"{finetuned.name} started from {init['file']}, not found at {path}: give its path with --start")
+        raise InterpolateError(f"{finetuned.name} started from {init['file']}, not found at {path}: give its path as start=PATH")
     source = model_source(path, init.get("member"))
     if source["sha256"] != init["sha256"]:
         raise InterpolateError(f"{path} is not the model {finetuned.name} started from (its sha256 differs from the card's "
-                               f"{init['sha256'][:19]}...): give the right file with --start")
+                               f"{init['sha256'][:19]}...): give the right file as start=PATH")
     return path, source
 
 
@@ -65,23 +65,23 @@ def mix(finetuned, start, member: int | None, alpha: float, what: str, builder: 
 
 def run(finetuned: Path, alpha: float, name: str, out: Path, mnist, start: Path | None = None,
         command: str | None = None, dry_run: bool = False) -> Path:
-    """Mix ``finetuned`` with its start, evaluate on ``mnist`` (``data.prepared_mnist``), save into ``out``."""
+    """Mix ``finetuned`` with its start, evaluate on ``mnist`` (``data.load(prepared=True)``), save into ``out``."""
     t0 = time.time()
     if not 0 < alpha < 1:
-        raise InterpolateError(f"--alpha {alpha}: give a weight between 0 (the start) and 1 (the fine-tune), both excluded")
+        raise InterpolateError(f"alpha={alpha}: give a weight between 0 (the start) and 1 (the fine-tune), both excluded")
     finetuned = Path(finetuned)
     card = artifacts.read_card(finetuned)
     start_path, source_card = start_of(finetuned, card, start)
     target = (Path(out) / f"{name}.keras").resolve()
     if target in {finetuned.resolve(), start_path.resolve()}:
-        raise InterpolateError(f"{target} is one of the sources: write the mixture under another --name or --out")
+        raise InterpolateError(f"{target} is one of the sources: write the mixture under another name=NAME or out=FOLDER")
     try:
         model = artifacts.load_model(finetuned)
         start_model = artifacts.load_model(start_path)
     except artifacts.ModelError as e:
         raise InterpolateError(str(e)) from e
     try:
-        mix(model, start_model, source_card["member"], alpha, f"--start {start_path.name}", card.get("builder", "?"))
+        mix(model, start_model, source_card["member"], alpha, f"start={start_path.name!r}", card.get("builder", "?"))
     except InitError as e:
         raise InterpolateError(str(e)) from e
     val, test = evaluate_splits(name, Path(out) / f"{name}.keras", model, mnist)

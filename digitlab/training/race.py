@@ -14,7 +14,7 @@ from digitlab.evaluation import bench
 def race(mnist, cnn_recipe, target: float, max_epochs: int, quick: bool) -> dict:
     """The time-to-accuracy race of ``evaluation/benchmark.py``: ``cnn_recipe`` (a TrainConfig) against the
     keras-io reference, each fed as its own source feeds it, both on the same clock, to ``target`` test
-    accuracy.  ``mnist``: ``data.prepared_mnist`` (the dry-run subset when ``quick``)."""
+    accuracy.  ``mnist``: ``data.load(prepared=True)`` (the dry-run subset when ``quick``)."""
     import dataclasses
 
     import keras
@@ -24,8 +24,9 @@ def race(mnist, cnn_recipe, target: float, max_epochs: int, quick: bool) -> dict
     from digitlab.training import recipe
 
     x_tr, y_tr = mnist.x_train, mnist.y_train  # the dry-run subset (1,024 digits) under --quick
-    (ref_x, ref_y), (ref_x_test, ref_y_test) = data.load_keras_layout()
-    n_test = len(mnist.x_test)  # the same test digits for both: prepared_mnist keeps the test split's order
+    ref = data.load(val_size=0)  # the reference's own feed: the file's 60,000 training digits, in its order
+    ref_x, ref_y, ref_x_test, ref_y_test = ref.x_train, ref.y_train, ref.x_test, ref.y_test
+    n_test = len(mnist.x_test)  # the same test digits for both: the prepared splits keep the test split's order
     if not np.array_equal(ref_y_test[:n_test], mnist.y_test):
         raise RuntimeError("the two racers' test digits differ")
     if quick:

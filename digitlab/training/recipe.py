@@ -158,7 +158,7 @@ def augmenter(config: Augmentation | TrainConfig, seed: int):
 
 
 class TeacherError(ValueError):
-    """``--distill-from`` names a model whose probabilities cannot be training targets; the message says why."""
+    """``TrainConfig.distill_from`` names a model whose probabilities cannot be training targets; the message says why."""
 
 
 def teacher_targets(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> np.ndarray:
@@ -179,13 +179,13 @@ def teacher_targets(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> np.nda
     try:
         teacher = artifacts.load_model(path)
     except artifacts.ModelError as e:
-        raise TeacherError(f"--distill-from {path}: {e}") from e
+        raise TeacherError(f"distill_from={str(path)!r}: {e}") from e
     try:
         p = np.asarray(teacher.predict(x[..., None].astype(np.float32), batch_size=1000, verbose=0), np.float64)
     except Exception as e:  # noqa: BLE001 - a model that loads but cannot read 28x28x1 digits
-        raise TeacherError(f"--distill-from {path.name}: it cannot read (28, 28, 1) digits: {str(e).splitlines()[0]}") from e
+        raise TeacherError(f"distill_from={path.name!r}: it cannot read (28, 28, 1) digits: {str(e).splitlines()[0]}") from e
     if p.shape != (len(x), 10) or not np.all(np.isfinite(p)) or p.min() < -1e-6 or np.abs(p.sum(axis=1) - 1).max() > 1e-3:
-        raise TeacherError(f"--distill-from {path.name}: it must output 10 probabilities per digit (softmax), "
+        raise TeacherError(f"distill_from={path.name!r}: it must output 10 probabilities per digit (softmax), "
                            f"not an array of shape {p.shape} whose rows sum to {p.sum(axis=1)[:1].round(3).tolist()}...")
     one_hot = np.eye(10)[y]
     right = p.argmax(axis=1) == y

@@ -289,7 +289,7 @@ class EmptyEpochError(RuntimeError):
 
 
 class InitError(ValueError):
-    """``--init-from`` names a model this run cannot start from; the message says why."""
+    """``TrainConfig.init_from`` names a model this run cannot start from; the message says why."""
 
 
 def initial_weights(model, config: TrainConfig) -> dict:
@@ -302,8 +302,8 @@ def initial_weights(model, config: TrainConfig) -> dict:
     try:
         source = artifacts.load_model(path)
     except artifacts.ModelError as e:
-        raise InitError(f"--init-from {path}: {e}") from e
-    copies = twin_weights(model, source, config.init_member, f"--init-from {path.name}", config.builder)
+        raise InitError(f"init_from={str(path)!r}: {e}") from e
+    copies = twin_weights(model, source, config.init_member, f"init_from={path.name!r}", config.builder)
     for layer, weights in copies:
         layer.set_weights(weights)
     return {**model_source(path, config.init_member), "layers": len(copies)}
@@ -326,7 +326,7 @@ def twin_weights(model, source, member: int | None, what: str, builder: str) -> 
         twin = by_name.get(prefix + layer.name)
         if twin is None:
             raise InitError(f"{what}: it has no layer {prefix + layer.name!r}; it must be a {builder!r} model of the same size"
-                            + ("" if prefix else " (for an ensemble, pick a member with --init-member)"))
+                            + ("" if prefix else " (for an ensemble, pick a member with init_member)"))
         weights = twin.get_weights()
         shapes = [tuple(w.shape) for w in layer.weights]
         if [tuple(w.shape) for w in weights] != shapes:
@@ -477,14 +477,14 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=(), command: str 
         from digitlab.training import distributed
 
         if callbacks:
-            raise DistributedError("Keras callbacks need model.fit, which --distribute multiworker does not use")
+            raise DistributedError("Keras callbacks need model.fit, which distribute='multiworker' does not use")
         worker = distributed.start(config)  # first: the strategy must exist before any other TensorFlow op
         out = worker.output_dir(out)  # only the chief writes into the models folder
     elif config.distribute != "none":
         raise ValueError(f"unknown distribute {config.distribute!r}")
     keras.utils.set_random_seed(config.seed)
     t0 = time.time()
-    d = data.prepared_mnist(config.mnist_path, val_size=config.val_size, dry_run=config.dry_run)
+    d = data.load(config.mnist_path, prepared=True, dry_run=config.dry_run, val_size=config.val_size)
     print(f"data: {len(d.x_train)} train / {len(d.x_val)} val / {len(d.x_test)} test from {d.source}", flush=True)
     run_dir = RUNS_DIR / (config.name + ("-dry" if config.dry_run else "") + (worker.run_suffix() if worker else ""))
     resuming = _can_resume(run_dir, config)
@@ -498,9 +498,9 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=(), command: str 
     t_fit, cpu_fit = time.time(), time.process_time()
     init = None
     if config.init_from and config.builder == "logistic":  # multiworker refused it already (distributed.check_supported)
-        raise InitError("--init-from needs a Keras builder: the logistic baseline is a scikit-learn fit")
+        raise InitError("init_from needs a Keras builder: the logistic baseline is a scikit-learn fit")
     if config.distill > 0 and config.builder == "logistic":  # its fit never sees the targets: a card must not claim it
-        raise recipe.TeacherError("--distill-from needs a Keras builder: the logistic baseline is a scikit-learn fit")
+        raise recipe.TeacherError("distill_from needs a Keras builder: the logistic baseline is a scikit-learn fit")
     if config.builder == "logistic":
         model, history, clf = fit_logistic(config, d)
         train_seconds, cpu_seconds = time.time() - t_fit, time.process_time() - cpu_fit

@@ -221,7 +221,7 @@ def search(tune: TuneConfig, base: recipe.TrainConfig, reports_dir: Path) -> dic
     seconds_path = directory / "trial_seconds.json"
     seconds = json.loads(seconds_path.read_text()) if seconds_path.is_file() else {}
 
-    d = data.prepared_mnist(tune.mnist_path, val_size=base.val_size, dry_run=tune.dry_run)
+    d = data.load(tune.mnist_path, prepared=True, dry_run=tune.dry_run, val_size=base.val_size)
     x, y = trial_subset(d.x_train, d.y_train, tune.subset, tune.seed)
     print(f"search: {tune.tuner}, {len(x)} train digits per trial (of {len(d.x_train)}), "
           f"scored on {len(d.x_val)} validation digits from {d.source}", flush=True)
