@@ -14,6 +14,7 @@ from support import link_models
 
 from digitlab.paths import ROOT
 from digitlab.report import results
+from digitlab.serving import web_manifest
 
 COMMITTED = results.load(ROOT / "docs" / "results.json")["figures"]
 
@@ -91,7 +92,7 @@ def test_serving_parity_records_each_model_and_no_total_for_a_partial_folder(run
 
 
 def test_web_build_records_the_committed_page_files_as_the_results_file_holds_them():
-    got = placed(results.committed(results.from_web_manifests(ROOT / "web" / "model")))
+    got = placed(results.committed(web_manifest.figures(ROOT / "web" / "model")))
     held = {("web_files", row, key): e["value"] for row, keys in COMMITTED["web_files"].items() for key, e in keys.items()}
     assert got == held, "web/model/ changed: python web/build.py records its files again"
 

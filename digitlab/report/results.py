@@ -571,38 +571,6 @@ def from_serving_parity(report: dict, command: str, models_dir: Path) -> list[Fi
     return out
 
 
-def from_web_manifests(folder: Path, date: str | None = None) -> list[Figure]:
-    """``web/build.py``'s page files in ``folder`` (web/model/), read through their manifests: size and parity per
-    model and runtime, and the digit gate's."""
-    from digitlab.serving import web_manifest
-
-    def size(p: Path) -> int:
-        return sum(f.stat().st_size for f in p.iterdir() if f.is_file()) if p.is_dir() else p.stat().st_size
-
-    folder = Path(folder)
-    index = web_manifest.read(folder / web_manifest.INDEX_FILE, "index")
-    gate = web_manifest.read(folder / web_manifest.GATE_FILE, "gate")
-    out = []
-    for name in index["models"]:
-        info = web_manifest.read(folder / f"{name}.json", "model")
-        common = dict(model=name, model_sha=info["keras_sha256"][:23], date=date, source=shown(folder / f"{name}.json"),
-                      note=f"{info['parity_digits']} MNIST test digits")
-        files = [("ONNX", info["onnx"], info["parity_max_abs_dp"])]
-        if info["tfjs"]:
-            files.append(("TF.js", Path(info["tfjs"]["model"]).parent, info["tfjs"]["parity_max_abs_dp"]))
-        for runtime, file, gap in files:
-            out += [Figure("web_files", "size", size(folder / file), info["command"], row=f"{name}, {runtime}", fmt="bytes", **common),
-                    Figure("web_files", "max abs dp vs Keras", gap, info["command"], row=f"{name}, {runtime}", fmt="sci", **common)]
-    common = dict(date=date, source=shown(folder / web_manifest.GATE_FILE), note=gate["parity_inputs"])
-    for runtime, entry in (("ONNX", gate["onnx"]), ("TF.js", gate["tfjs"])):
-        if entry:
-            row = f"digit gate {gate['name']}, {runtime}"
-            out += [Figure("web_files", "size", size(folder / Path(entry["model"]).parent if runtime == "TF.js" else folder / entry["model"]),
-                           gate["command"], row=row, fmt="bytes", **common),
-                    Figure("web_files", "max abs dp vs Keras", entry["parity_max_abs_dp"], gate["command"], row=row, fmt="sci", **common)]
-    return out
-
-
 WEB_RUNTIMES = {"onnx": "ONNX (onnxruntime-web)", "tfjs": "TF.js (wasm backend)"}
 
 
