@@ -139,6 +139,11 @@ def test_quick_run_reports_every_set_for_every_model(models, tmp_path, capsys, m
     if unipen.default_path() is not None:  # $DIGITLAB_UNIPEN (CI sets it): the real-strokes sets and numbers too
         sets += [handwriting.REAL_HELD_OUT, handwriting.REAL_HELD_OUT_JOINED, handwriting.REAL_WRITERS]
         assert {m: r["n"] for m, r in report["real_numbers"].items()} == {"mnist_cnn": 30, "mnist_baseline": 30}
+        for r in report["real_numbers"].values():  # misreads with a wrong count are counted among the misreads
+            wrong = [m for m in r["misread"] if len(m["read"]) != len(m["number"])]
+            assert len(wrong) <= r["wrong_count"] <= round(30 * (1 - r["whole_number"]))
+            if len(r["misread"]) < 20:  # every misread is listed: the count is exactly theirs
+                assert len(wrong) == r["wrong_count"]
         assert report["real_strokes"]["split"]["held_out_site"] == unipen.HELD_OUT_SITE
     assert report["quick"] and report["n"] == 30 and list(report["sets"]) == sets
     assert set(report["results"]) == {"mnist_cnn", "mnist_baseline"} and report["models"]["mnist_cnn"]["sha256"].startswith("sha256:")

@@ -114,7 +114,7 @@ def real_numbers(split, classifier, seed: int, n: int | None = None, progress: C
         runs = [runs[i] for i in np.sort(np.random.default_rng([seed, 33]).choice(len(runs), size=n, replace=False))]
     rng = np.random.default_rng([seed + hw.SEED_OFFSET, 24])
     groups: dict[str, list[bool]] = defaultdict(list)
-    misread = []
+    misread, wrong_count = [], 0
     for run in runs:
         truth = "".join(str(i.label) for i in run)
         picture = unipen.render_number(run, rng, brush=float(rng.choice(hw.BRUSHES)))  # the slider as people set it
@@ -122,12 +122,14 @@ def real_numbers(split, classifier, seed: int, n: int | None = None, progress: C
         right = read == truth
         for key in ("all", f"site {run[0].source}", f"{len(run)} digits"):
             groups[key].append(right)
+        wrong_count += len(read) != len(truth)
         if not right and len(misread) < 20:
             misread.append({"number": truth, "read": read, "site": run[0].source, "writer": run[0].writer})
     if progress:
         progress(f"{classifier.name}: {len(runs)} real numbers read")
     return {"n": len(runs), "whole_number": float(np.mean(groups["all"])) if runs else 0.0,
             "groups": {k: {"n": len(v), "whole_number": float(np.mean(v))} for k, v in sorted(groups.items()) if k != "all"},
+            "wrong_count": wrong_count,  # misreads with too many or too few digits: the segmentation, not the classifier
             "misread": misread}
 
 
@@ -245,6 +247,9 @@ def markdown(report: dict, default: str | None = None) -> str:
         keys = ["all", *next(iter(nums.values()))["groups"]]
         rows = [[f"{k} ({nums[models[0]]['n'] if k == 'all' else nums[models[0]]['groups'][k]['n']})",
                  *(pct(nums[m]["whole_number"] if k == "all" else nums[m]["groups"][k]["whole_number"]) for m in models)] for k in keys]
+        if all("wrong_count" in nums[m] for m in models):
+            rows.append(["misread with the wrong count of digits", *(f"{nums[m]['wrong_count']} of {round(nums[m]['n'] * (1 - nums[m]['whole_number']))}"
+                                                                    for m in models)])
         lines += ["## Real numbers (one writer's digits in a row, read through the Numbers path): whole number right", "",
                   table(["numbers (n)", *models], rows), ""]
     rows = [[f"{s}: {t} ({r['n']})", *(pct(results[m][s]["sampling"][t]["accuracy"]) for m in models)]
