@@ -236,7 +236,7 @@ def test_no_cycle_between_the_sub_packages():
 
 # ----------------------------------------------------------------------------- thin pages and scripts
 
-PAGE_LINES = 150  # a page lays out; what it shows is computed in digitlab (issue 10)
+PAGE_LINES = 150  # a page lays out; what it shows is computed in digitlab
 SCRIPT_CODE_LINES = 80  # a script parses its arguments and calls digitlab; its module docstring does not count
 
 
