@@ -63,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_mnist(p)
     p.add_argument("--setup-tfjs", action="store_true", help="create the TF.js converter's own virtual environment "
                    "($DIGITLAB_TFJS_VENV, default runs/tfjs-venv) with pip from the package registry, check it, and stop")
-    p.add_argument("--dry-run", action="store_true", help=f"probe {DRY_PROBE[0]}+{DRY_PROBE[1]} digits, {DRY_LATENCY_RUNS} timing runs (default: "
-                   f"{PROBE[0]}+{PROBE[1]} digits, {LATENCY_RUNS} runs)")
+    cli.add_dry_run(p, f"probe {DRY_PROBE[0]}+{DRY_PROBE[1]} digits, {DRY_LATENCY_RUNS} timing runs (default: "
+                    f"{PROBE[0]}+{PROBE[1]} digits, {LATENCY_RUNS} runs)")
     a = p.parse_args(argv)
     from digitlab import data
     from digitlab.models import artifacts, cards

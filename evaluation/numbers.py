@@ -1,6 +1,6 @@
 """python evaluation/numbers.py [--per-cell 40] [--four 250] [--lengths 2,3,4,5,6,7,8] [--model NAME_OR_FILE] [--seed 0] [--out DIR] [--dry-run]
 
-The numbers dev benchmark (issue 14): numbers of 2-8 digits built from MNIST *test* digits with controlled
+The numbers dev benchmark: numbers of 2-8 digits built from MNIST *test* digits with controlled
 gaps (wide, narrow, touching, overlapping by a few pixels), a tilted and jittered baseline, italic slant and
 digits of different heights, rendered as canvas drawings (white on black, PNG) and as photos (dark ink on
 shaded paper, JPEG) by digitlab.data.number_cases, and read through the predict CLI's --number path

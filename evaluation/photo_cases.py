@@ -5,7 +5,7 @@ a plain photo, a hard half shadow, a desk corner in the frame, lined paper, fain
 phone photo with a small digit), made from the first N MNIST test digits, read through the predict
 CLI's own path (JPEG bytes -> digitlab.preprocess.prepare -> the served model).  Prints per-case
 accuracy (no-ink answers count as wrong) and writes evaluation/reports/photo_cases.json.
-Target (issue 11.9): >= 95% on every case with the default model.
+Target: >= 95% on every case with the default model.
 """
 
 from __future__ import annotations

@@ -318,7 +318,7 @@ def numbers_on_paper(samples, labels, cell: int = 160, gap: int = 30) -> np.ndar
 
 
 def test_a_blank_upload_speaks_of_the_uploaded_picture():
-    """Issue 27.5: not "draw a digit" right after an upload."""
+    """Not "draw a digit" right after an upload."""
     at = _upload(_upload_mode(), "empty page.png", png(np.full((300, 400), 250, np.uint8)))
     no_exception(at)
     info = texts(at.info)
@@ -327,7 +327,7 @@ def test_a_blank_upload_speaks_of_the_uploaded_picture():
 
 
 def test_an_ordinary_photo_gets_no_memory_note(samples):
-    """Issue 27.5: an 800x600 picture read at half size is ordinary: no "to bound memory" note, the digit read."""
+    """An 800x600 picture read at half size is ordinary: no "to bound memory" note, the digit read."""
     paper = np.full((600, 800), 240, np.uint8)
     paper[150:450, 250:550] = 240 - np.asarray(Image.fromarray(samples[4]).resize((300, 300), Image.BILINEAR)) * 0.9
     at = _upload(_upload_mode(), "photo.png", png(paper))
@@ -338,7 +338,7 @@ def test_an_ordinary_photo_gets_no_memory_note(samples):
 
 
 def test_several_digits_on_home_point_to_the_numbers_page(samples):
-    """Issue 27.5: a picture of a number is refused as one digit; Home says it holds several and links Numbers."""
+    """A picture of a number is refused as one digit; Home says it holds several and links Numbers."""
     at = _upload(_upload_mode(), "number.png", png(numbers_on_paper(samples, [3, 5, 7])))
     no_exception(at)
     assert "Not sure this is a digit" in texts(at.warning)

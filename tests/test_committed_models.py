@@ -13,7 +13,7 @@ import pytest
 from digitlab import preprocess
 from digitlab.paths import ROOT
 
-# Floors the committed models must keep: the targets (mnist_advanced >= 99.6%, mnist_cnn >= 99.3%).
+# Floors the committed models must keep: the targets set for them (mnist_advanced >= 99.6%, mnist_cnn >= 99.3%).
 TARGETS = {"mnist_baseline": 0.92, "mnist_cnn": 0.993, "mnist_advanced": 0.996}
 
 

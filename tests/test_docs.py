@@ -9,6 +9,7 @@ import json
 import math
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,9 @@ DOCS = sorted((ROOT / "docs").glob("*.md"))
 PAGES = [ROOT / "README.md", *DOCS]
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^```.*?^```", re.M | re.S)
+# "issue" or "issues", then a number (after a space, a "#", both or neither), as the project's tracker numbered
+# them; built from two pieces so that this file's own source does not match it
+ISSUE_NUMBER = re.compile(r"\bissues?" + r" ?#?\d+", re.I)
 
 
 def _prose(path: Path) -> str:
@@ -49,8 +53,39 @@ def test_readme_quotes_no_figure_outside_the_generated_block():
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_pages_cite_no_issue_numbers(page):
-    hits = re.findall(r".{0,30}\bissues? \d+.{0,30}", page.read_text(), re.I)
+    hits = [m.group(0) for m in re.finditer(".{0,30}" + ISSUE_NUMBER.pattern + ".{0,30}", page.read_text(), re.I)]
     assert hits == [], f"{page.name} cites issue numbers a reader of the repository cannot follow: {hits}"
+
+
+SOURCE_DIRS = ("digitlab", "training", "evaluation", "app", "web", "tests")
+
+
+def _tracked_sources() -> list[Path]:
+    """The files git tracks under SOURCE_DIRS (web/node_modules left out); without git, the files found there
+    (bytecode caches left out too)."""
+    if shutil.which("git") and (ROOT / ".git").exists():
+        listed = subprocess.run(["git", "ls-files", "-z", *SOURCE_DIRS], cwd=ROOT, capture_output=True, check=True).stdout
+        paths = [ROOT / name for name in listed.decode().split("\0") if name]
+    else:
+        paths = [p for d in SOURCE_DIRS for p in (ROOT / d).rglob("*") if p.is_file()]
+    return [p for p in paths if not {"node_modules", "__pycache__"} & set(p.relative_to(ROOT).parts) and p.is_file()]
+
+
+def test_sources_cite_no_issue_numbers():
+    """Docstrings, comments, --help texts and tests say what a thing is or why it is there, not which tracker
+    issue asked for it: those numbers mean nothing to a reader of the repository."""
+    sources = _tracked_sources()
+    assert any(p.name == "test_docs.py" for p in sources), "the source listing missed this file"
+    hits = []
+    for path in sources:
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:  # a binary file (a PNG, an ONNX model)
+            continue
+        for n, line in enumerate(text.splitlines(), 1):
+            if ISSUE_NUMBER.search(line):
+                hits.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()[:100]}")
+    assert hits == [], "sources cite issue numbers a reader of the repository cannot follow:\n" + "\n".join(hits)
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)

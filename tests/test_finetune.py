@@ -337,7 +337,7 @@ def test_collect_page_saves_counts_and_deletes(my_digits, scratch_models):
     [saved] = user_digits.samples(7)
     assert saved.parent == my_digits / "7" and f"`7/{saved.name}`" in texts(at.success)
     assert shown_counts(at)[7] == 1 and at.session_state["collect_nonce"] == 1
-    assert at.segmented_control(key="collect_label").value is None  # the next digit needs its own label (issue 11.8)
+    assert at.segmented_control(key="collect_label").value is None  # the next digit needs its own label
     # A blank canvas is refused with a reason.
     at.segmented_control(key="collect_label").set_value(7).run()
     draw(at, np.full((280, 280, 4), 255, np.uint8))
@@ -395,7 +395,7 @@ def test_collect_page_finetunes_in_the_background_and_the_model_appears(my_digit
 
 
 def test_listing_user_digits_survives_deletes_happening_meanwhile(tmp_path):
-    """Issue 12.22: counts() and samples() raised FileNotFoundError when a picture was deleted while they listed."""
+    """counts() and samples() once raised FileNotFoundError when a picture was deleted while they listed."""
     import threading
 
     folder = tmp_path / "my_digits"

@@ -1,4 +1,4 @@
-"""The digit gate against what people upload instead of a digit (issue 25: a cartoon face read as "0, 78.1 %"):
+"""The digit gate against what people upload instead of a digit (a cartoon face was once read as "0, 78.1 %"):
 the generators draw what they claim, training and measurement seeds never meet, and the committed gate, through
 the prediction path Home and the predict CLI use, refuses faces, emoji and letters at 600x600 while it keeps
 real MNIST test digits."""
@@ -116,8 +116,9 @@ def test_training_and_benchmark_seeds_never_meet(mnist_test):
 # ----------------------------------------------------------------------------- the committed gate, as Home decides
 
 
-def _issue_face() -> np.ndarray:
-    """The picture of issue 25: a cartoon face, 600x600 (skin-coloured ellipse, two eyes, a nose, a mouth, hair)."""
+def _cartoon_face() -> np.ndarray:
+    """The picture once read as "0, 78.1 %": a cartoon face, 600x600 (skin-coloured ellipse, two eyes, a nose, a
+    mouth, hair)."""
     img = np.full((600, 600, 3), 255, np.uint8)
     cv2.ellipse(img, (300, 320), (180, 230), 0, 0, 360, (240, 190, 150), -1, cv2.LINE_AA)
     cv2.ellipse(img, (300, 150), (190, 110), 0, 180, 360, (100, 60, 40), -1, cv2.LINE_AA)
@@ -131,11 +132,12 @@ def _issue_face() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def trained_on_uploads():
-    """The committed gate must have learnt the uploads for the tests below to mean anything: a gate from before
-    issue 25 (no "uploads" in its card's data) is reported as such, with the command that retrains it."""
+    """The committed gate must have learnt the uploads for the tests below to mean anything: a gate from
+    before the upload generators (no "uploads" in its card's data) is reported as such, with the command that
+    retrains it."""
     card = gate_module.load().card
     if not card.get("data", {}).get("uploads"):
-        pytest.skip("the committed digit gate predates the upload generators (issue 25): retrain it with "
+        pytest.skip("the committed digit gate predates the upload generators: retrain it with "
                     "python training/train_gate.py, then python evaluation/serving.py")
 
 
@@ -159,9 +161,9 @@ def _at_600(category: str, n: int) -> list:
     raise AssertionError(f"fewer than {n} {category} at 600x600")
 
 
-def test_the_issue_face_is_not_a_digit_through_the_predict_cli(trained_on_uploads, run_script, tmp_path):
+def test_the_cartoon_face_is_not_a_digit_through_the_predict_cli(trained_on_uploads, run_script, tmp_path):
     path = tmp_path / "face.png"
-    path.write_bytes(files.png_bytes(_issue_face()))
+    path.write_bytes(files.png_bytes(_cartoon_face()))
     line = json.loads(run_script("evaluation/predict.py", path, "--format", "json").stdout.splitlines()[-1])
     assert line["abstain"] and "not sure this is a digit" in line["reason"], line
 

@@ -1,4 +1,4 @@
-"""Hostile model files (issue 12.13-16): every kind ``digitlab.hardening.hostile_models`` makes gets its
+"""Hostile model files: every kind ``digitlab.hardening.hostile_models`` makes gets its
 verdict, bombs are refused from the zip's directory and the config before anything big runs, the probe
 runs real MNIST digits, a Softmax layer is a probability head, refusals say their cause, and listing
 validates a file once (by its sha256) and loads no model.  Every file is generated here, from seeds."""
@@ -90,7 +90,7 @@ def _peak_rss_mb() -> float:
 @pytest.mark.parametrize("kind", ["padded_config", "many_members", "many_entries", "big_weights", "lying_sizes", "h5_bomb", "upsample",
                                   "huge_params", "heavy_compute", "deep_stack"])
 def test_a_bomb_is_refused_before_anything_big_is_unpacked_or_run(kind, tmp_path, monkeypatch):
-    """Issue 12.13: a 1 GiB config, 8 x 255 MiB members, UpSampling2D(1000), 16 billion parameters...
+    """Model bombs: a 1 GiB config, 8 x 255 MiB members, UpSampling2D(1000), 16 billion parameters...
     (before: up to 20 s, 2.7-3.7 GB, 2 GB written to /tmp).  Each variant: refused with little memory and
     nothing written to the temp folder.  The memory bound is generous (a shared machine)."""
     scratch = tmp_path / "tmp"
@@ -124,7 +124,7 @@ def test_the_probe_is_real_mnist_digits(mnist_test):
 
 
 def test_a_model_finite_on_a_blank_input_and_nan_on_digits_is_refused(tmp_path):
-    """Issue 12.14: the old probe (all zeros) passed it, and predict printed "confidence": NaN."""
+    """The old probe (all zeros) passed it, and predict printed "confidence": NaN."""
     import keras
 
     path = None
@@ -160,7 +160,7 @@ def _baseline_with(committed_models, tmp_path, head: str) -> Path:
 
 
 def test_a_softmax_layer_is_a_probability_head(committed_models, tmp_path, mnist_test):
-    """Issue 12.15: a model ending in keras.layers.Softmax was taken for logits and got softmax twice
+    """A model ending in keras.layers.Softmax was once taken for logits and got softmax twice
     (confidence 0.23 instead of 0.998).  Same weights as the committed baseline: same probabilities."""
     from digitlab.serving.classifiers import Classifier
 
@@ -193,7 +193,7 @@ def test_softmax_applied_twice_is_refused_with_the_reason(committed_models, tmp_
     ("lambda_code", r"layer 'hidden'.*lambda"),
 ])
 def test_refusals_of_unknown_classes_and_modules_say_what_and_why(kind, names, tmp_path):
-    """Issue 12.16: Keras says only "Could not locate class ... decorated with register_keras_serializable";
+    """Keras says only "Could not locate class ... decorated with register_keras_serializable";
     the reason names the class or module and why it is not loaded."""
     for seed in SEEDS:
         entry = artifacts.inspect(hostile_models.make(kind, tmp_path / f"{kind}{seed}.keras", seed))

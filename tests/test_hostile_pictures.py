@@ -1,4 +1,5 @@
-"""Hostile pictures (issue 12, "Pictures", defects 1-11), one regression test (or a few) per defect.
+"""Hostile pictures: eleven defects of the picture reading path, one regression test (or a few) per defect,
+numbered 1-11 in the test names.
 
 Every input is made here from real MNIST test digits (nothing binary is committed), with the builders of
 digitlab.hardening.fuzz, and goes through what users hit: the decode path (``preprocess.prepare``,
@@ -109,9 +110,9 @@ def test_the_decode_path_uses_the_recipes_constants():
 
 @pytest.fixture(scope="module")
 def hostile_run(tmp_path_factory, mnist_test):
-    """A folder with 20 good scans, issue 12.1's malformed multi-page TIFFs, a damaged animated GIF, an unreadable
-    file and special entries (FIFO, socket, dangling link, directory, a link to /dev/zero), plus a FIFO given
-    directly: the CLI's JSON run over it."""
+    """A folder with 20 good scans, the malformed multi-page TIFFs that once crashed the reader, a damaged
+    animated GIF, an unreadable file and special entries (FIFO, socket, dangling link, directory, a link to
+    /dev/zero), plus a FIFO given directly: the CLI's JSON run over it."""
     x, y = mnist_test
     folder = tmp_path_factory.mktemp("hostile")
     for i in range(20):
@@ -140,12 +141,13 @@ def hostile_run(tmp_path_factory, mnist_test):
 
 
 def test_1_malformed_multiframe_files_are_read_or_refused_never_raise(mnist_test):
-    """Issue 12.1: Pillow raises TypeError, ValueError, SyntaxError, KeyError, IndexError on damaged multi-frame
+    """Pillow raises TypeError, ValueError, SyntaxError, KeyError, IndexError on damaged multi-frame
     TIFFs and GIFs; every one of them must come out as ImageError with a reason (or the first frame, read)."""
     x, _ = mnist_test
     tiff = multipage_tiff(x[:3])
     first = preprocess.prepare(scan(x[0])).image
-    for data in (fuzz.tiff_second_ifd_empty(tiff), fuzz.tiff_tag_type(tiff, 256, 1, ifd=1)):  # the issue's two repros
+    # the two files that once crashed the reader
+    for data in (fuzz.tiff_second_ifd_empty(tiff), fuzz.tiff_tag_type(tiff, 256, 1, ifd=1)):
         p = preprocess.prepare(data)  # the first page is intact: it is read
         assert not p.no_ink and corr(p.image, first) > 0.95 and "animated image: using the first frame" in p.notes
     with pytest.raises(preprocess.ImageError, match="cannot decode image"):
@@ -351,7 +353,7 @@ def _strict_strings(obj) -> list[str]:
 
 @pytest.mark.parametrize("number", [False, True], ids=["digit", "number"])
 def test_6_json_output_escapes_undecodable_names_as_the_text_does(tmp_path, mnist_test, number):
-    """Issue 27.11: a name's bytes that are not UTF-8 reached the JSON as lone surrogates ("\\udcff"), which
+    """A name's bytes that are not UTF-8 once reached the JSON as lone surrogates ("\\udcff"), which
     strict parsers refuse.  They come out as the text format writes them (\\xff), in the path and in an
     error message that names the file; the rest of the line is unchanged."""
     x, y = mnist_test

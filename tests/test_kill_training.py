@@ -1,4 +1,4 @@
-"""Training survives any kill (issue 12.17-21): real dry-run training runs, each in its own process,
+"""Training survives a kill at any moment: real dry-run training runs, each in its own process,
 SIGKILLed by this test at every phase of a run, then run again until one finishes; the model it saves
 must be the model of an uninterrupted run.
 
@@ -160,7 +160,7 @@ def weights(path: Path) -> dict[str, np.ndarray]:
 
 
 def test_training_seconds_count_every_part(runs):
-    """The card's train_seconds is the total of every process that trained (issue 12.20), not the last part's."""
+    """The card's train_seconds is the total of every process that trained, not the last part's."""
     first_part = runs["seen"]["mid_epoch"]["state"]["snapshots"][0]["train_seconds"]
     total = runs["seen"]["after_training"]["state"]["snapshots"][0]["train_seconds"]
     assert 0 < first_part < total
@@ -172,7 +172,7 @@ def test_training_seconds_count_every_part(runs):
 
 
 def test_nothing_is_left_behind(runs):
-    """No hidden temp file in the models folder (issue 12.21) or the run folder, and the state is gone
+    """No hidden temp file in the models folder or the run folder, and the state is gone
     once the model is saved (the next run starts fresh)."""
     assert hidden(runs["out"]) == []
     run_dir = runs["runs"] / "killed-dry"
@@ -187,9 +187,10 @@ WRAP = {"batch_size": 512}  # the dry run's 1,024 digits are 2 batches: the seco
 
 @pytest.fixture(scope="module")
 def wrapped(tmp_path_factory, mnist_path):
-    """Issue 27.10: killed once the second epoch began, then (the rerun killed after training) with its newest
-    snapshot damaged.  The second epoch needs batches after the end of the data's first pass: a resume used to
-    skip into an empty stream, train no step, log a row without validation columns and fail in read_history."""
+    """A run whose resume wraps around the data: killed once the second epoch began, then (the rerun killed
+    after training) with its newest snapshot damaged.  The second epoch needs batches after the end of the
+    data's first pass: a resume used to skip into an empty stream, train no step, log a row without validation
+    columns and fail in read_history."""
     global MNIST
     MNIST = str(mnist_path)
     tmp = tmp_path_factory.mktemp("wrap")
@@ -240,7 +241,7 @@ def test_read_history_keeps_the_complete_rows_of_a_damaged_log(tmp_path):
 
 
 def test_a_killed_digit_save_leaves_nothing_the_next_save_keeps(tmp_path, mnist_test):
-    """Issue 12.23: a save of the user's digits killed between its temp file and its link left
+    """A save of the user's digits killed between its temp file and its link used to leave
     ``.saving.*.tmp`` for ever (188 MB after 15).  The next save removes it, and never the temp file of
     a save that is still running."""
     from digitlab.data import user_digits
@@ -262,7 +263,7 @@ def test_a_killed_digit_save_leaves_nothing_the_next_save_keeps(tmp_path, mnist_
     assert left.name.startswith(f".saving.{proc.pid}-") and left.stat().st_size > 0
     running = label_dir / f".saving.{os.getpid()}-inprogress.tmp"  # a save in progress (this process is alive)
     running.write_bytes(b"half a picture")
-    # Issue 27.10: the first look at the folder sweeps it, before that digit is saved again
+    # the first look at the folder sweeps it, before that digit is saved again
     assert user_digits.read_folder(folder, min_per_class=0).paths == []  # a temp file is never a sample
     assert not left.exists() and running.exists()
     left.write_bytes(b"another killed save")  # listing one digit's samples sweeps that digit's folder too

@@ -74,7 +74,8 @@ print(json.dumps({"ok": ok, "before_kb": before, "after_kb": rss()}))""", {"MALL
 def test_served_models_keep_no_activations_between_batches(committed_models):
     """The app's ONNX Runtime sessions answer batches without holding on to their activations afterwards: 4 batches
     of 256 MNIST test digits through mnist_advanced leave the server's memory where it was, where a session with
-    ONNX Runtime's default CPU arena keeps ~100 MB (issue 27: Robustness and Data grew the server by 100-130 MB)."""
+    ONNX Runtime's default CPU arena keeps ~100 MB (with it, the Robustness and Data pages grew the server by
+    100-130 MB)."""
     if "mnist_advanced" not in {e.name for e in committed_models}:
         pytest.fail("mnist_advanced is missing from models/")
     got = _fresh("""import json

@@ -162,7 +162,7 @@ def test_saved_files_are_readable_by_others(tmp_path):
 
 
 def test_a_dangling_symlink_is_listed_as_unusable_and_the_others_still_work(tmp_path, committed_models):
-    """Issue 12.12: one broken link in models/ used to end every listing (and the CLI, Home, Models) in a traceback."""
+    """One broken link in models/ used to end every listing (and the CLI, Home, Models) in a traceback."""
     cnn = next(e for e in committed_models if e.name == "mnist_cnn")
     (tmp_path / "mnist_cnn.keras").symlink_to(cnn.path)
     (tmp_path / "gone.keras").symlink_to(tmp_path / "nowhere.keras")

@@ -1,4 +1,4 @@
-"""Reading a number (digitlab.serving.numbers, issue 14.1) on numbers composed from real MNIST test digits:
+"""Reading a number (digitlab.serving.numbers) on numbers composed from real MNIST test digits:
 visible gaps, touching digits, a detached piece, noise, a tilted baseline, a single digit, boxes in the
 picture's own pixels; the predict CLI's --number contract; the Numbers page in AppTest.  The benchmark's
 figures on thousands of numbers are `python evaluation/numbers.py`; here generous bounds on a few."""

@@ -1,4 +1,4 @@
-"""Photos that broke background removal (issue 11.9): a hard half shadow, a desk corner in the frame,
+"""Photos that broke background removal: a hard half shadow, a desk corner in the frame,
 lined paper, faint pencil, a 3000x4000 phone photo with a small digit (digitlab.data.photo_cases), made
 from real MNIST test digits and read through the predict path.  The per-case figures on 200 digits
 each are `python evaluation/photo_cases.py`; here a generous bound on a few digits each."""

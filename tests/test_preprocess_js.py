@@ -13,7 +13,7 @@ step image, the 28x28 result, the flags and the notes must agree, and each pictu
 the branch it is there for.  The tunable constants are compared one by one.  One known difference
 is kept as a case that must keep failing until it is fixed (AREA_ULP below).
 
-Uploads (FILES): picture files -- issue 27's 800x600 page half in shadow, larger ones whose reduction
+Uploads (FILES): picture files -- an 800x600 page half in shadow, larger ones whose reduction
 has edge blocks, generated photos with shadows, desk corners and a 3000x4000 phone photo -- decoded at
 their own size as a browser decodes them, through the port's ``prepareDecoded``, against ``prepare``
 reading the file's bytes, as the app and the CLI do.
@@ -296,9 +296,10 @@ CASES = [
 
 
 def shadowed_page(digit: np.ndarray, size: tuple[int, int] = (800, 600), shadow: int = 420, fmt: str = "PNG") -> bytes:
-    """Issue 27's photo: a dark MNIST digit on light paper, ``size`` (w, h), the left ``shadow`` px darkened
-    to 50 % behind a blurred edge through the digit, as ``fmt`` bytes.  On the page's 280 px canvas its
-    copy lost part of the digit ("Not sure, 3 at 51.8 %") where the app and the CLI read "3, 100 %"."""
+    """A photo that once read differently in the browser: a dark MNIST digit on light paper, ``size`` (w, h),
+    the left ``shadow`` px darkened to 50 % behind a blurred edge through the digit, as ``fmt`` bytes.
+    On the page's 280 px canvas its copy lost part of the digit ("Not sure, 3 at 51.8 %") where the app and the
+    CLI read "3, 100 %"."""
     from PIL import Image
 
     w, h = size

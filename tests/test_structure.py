@@ -132,6 +132,8 @@ def test_the_smoke_flag_has_one_name(capsys):
 
     by_hand = [p.relative_to(ROOT).as_posix() for p in _scripts() if '"--quick"' in p.read_text() or "'--quick'" in p.read_text()]
     assert not by_hand, f"scripts that name their smoke flag --quick: {by_hand}"
+    declared = [p.relative_to(ROOT).as_posix() for p in _scripts() if re.search(r"""add_argument\(\s*["']--dry-run["']""", p.read_text())]
+    assert not declared, f"scripts that declare --dry-run by hand, without its --quick alias (use cli.add_dry_run): {declared}"
     p = argparse.ArgumentParser()
     cli.add_dry_run(p, "smoke")
     assert p.parse_args(["--quick"]).dry_run and p.parse_args(["--dry-run"]).dry_run and not p.parse_args([]).dry_run
@@ -236,7 +238,7 @@ def test_no_cycle_between_the_sub_packages():
 
 # ----------------------------------------------------------------------------- thin pages and scripts
 
-PAGE_LINES = 150  # a page lays out; what it shows is computed in digitlab (issue 10)
+PAGE_LINES = 150  # a page lays out; what it shows is computed in digitlab
 SCRIPT_CODE_LINES = 80  # a script parses its arguments and calls digitlab; its module docstring does not count
 
 

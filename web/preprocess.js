@@ -29,7 +29,7 @@
 // work size (Pillow's Image.reduce, a JPEG first at libjpeg's draft scale, approximated by a block
 // mean), grey by pictures._luma, a small digit's region read again from the full-size pixels -- so
 // a photo gets the 28x28 input the app and the CLI give it (a copy shrunk onto the 280 px canvas
-// with margins of its corner's colour lost part of a half-shadowed digit, issue 27).
+// with margins of its corner's colour lost part of a half-shadowed digit).
 // Not ported: decoding itself (the browser does it; a JPEG's pixels may differ from libjpeg's by
 // a grey level), 16-bit and float pictures, which a browser hands over as 8 bits.
 //

@@ -482,7 +482,7 @@ def rejection_summary(rejected: np.ndarray, no_ink: np.ndarray, kinds: list[str]
 # ----------------------------------------------------------------------------- what people upload instead of a digit
 #
 # The generators above draw one pen's ink on the 280x280 canvas.  People also upload whole pictures: a
-# cartoon face at 600x600 reached the app and was read as "0, 78.1 %" (issue 25).  The generators below
+# cartoon face at 600x600 reached the app and was read as "0, 78.1 %".  The generators below
 # make such pictures in six categories, in colour and at the sizes uploads come in, or as canvas
 # drawings, and return them as the app receives them; ``prepare_pictures`` sends them through
 # ``preprocess.prepare`` like any upload.  They use the "train" split's fonts, letters and shapes, so
@@ -550,8 +550,8 @@ def _finish(rgb: np.ndarray, rng) -> np.ndarray | bytes:
 
 
 def face(rng: np.random.Generator, layout: dict | None = None) -> tuple[np.ndarray | bytes, str]:
-    """A cartoon face (the picture of issue 25 and its relatives): a skin-coloured ellipse, two eyes, a nose,
-    a mouth, hair (or none), sometimes ears, eyebrows, an outline, shoulders; on a varied background.
+    """A cartoon face (the face once read as "0, 78.1 %" and its relatives): a skin-coloured ellipse, two eyes,
+    a nose, a mouth, hair (or none), sometimes ears, eyebrows, an outline, shoulders; on a varied background.
     RGB array or JPEG bytes, and the hair style.  ``layout``, when given, is filled with where things are
     (centre, axes, skin, eyes as (x, y, radius)), for tests."""
     h, w = _upload_side(rng)

@@ -1,4 +1,4 @@
-"""Generated photos of handwritten digits under the conditions that break background removal (issue 11.9):
+"""Generated photos of handwritten digits under the conditions that break background removal:
 MNIST test digits written on paper and photographed, as JPEG bytes, dark ink on light paper.
 
     plain        even light falling off across the page (``synthetic.photo``'s conditions)

@@ -77,7 +77,7 @@ def save(picture, label, folder: Path | None = None, invert: preprocess.Invert =
     with no ink raises CollectError and nothing is written.  The write is atomic (a temp file
     in the same folder, then a hard link under a name that does not exist yet), so a crash
     never leaves half a file and two saves in the same second never overwrite each other.  The temp
-    file carries the process id: ``sweep`` removes those of killed saves (issue 12.23, 27.10).
+    file carries the process id: ``sweep`` removes those of killed saves.
     """
     folder = Path(folder) if folder is not None else default_dir()
     text = _label(label)
@@ -98,7 +98,7 @@ def save(picture, label, folder: Path | None = None, invert: preprocess.Invert =
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
-        pause_point("digit_save")  # tests only: a kill here leaves the temp file (issue 12.23)
+        pause_point("digit_save")  # tests only: a kill here leaves the temp file
         for _ in range(100):
             target = target_dir / f"{text}_{time.strftime('%Y%m%d-%H%M%S')}_{secrets.token_hex(3)}.png"
             try:

@@ -50,7 +50,7 @@ class Settings:
 
 QUICK = Settings(n_corrupt=100, n_attack=50, pgd_steps=10, latency_runs=20, n_clean=1000)  # a rough look: the app's
 # "quick" choice and evaluation/leaderboard.py --dry-run; its rows are cached apart from the standard ones.  The whole
-# test split was most of its time (92 s for the 4 committed models, issue 27: mnist_advanced's 10,000 forward passes
+# test split was most of its time (92 s for the 4 committed models: mnist_advanced's 10,000 forward passes
 # take ~35 s on 2 busy cores); 1,000 digits give the clean accuracy to about +-0.3 points at 99 %
 
 

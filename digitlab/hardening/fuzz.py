@@ -301,7 +301,7 @@ def tiff_ifds(data: bytes) -> tuple[str, list[int]]:
 
 
 def tiff_second_ifd_empty(multipage: bytes) -> bytes:
-    """A multi-page TIFF whose second IFD has no entries (issue 12.1's first repro)."""
+    """A multi-page TIFF whose second IFD has no entries (a file that once crashed the TIFF reader)."""
     order, ifds = tiff_ifds(multipage)
     data = bytearray(multipage)
     data[ifds[1] : ifds[1] + 2] = struct.pack(order + "H", 0)
@@ -309,7 +309,8 @@ def tiff_second_ifd_empty(multipage: bytes) -> bytes:
 
 
 def tiff_tag_type(tiff: bytes, tag: int, field_type: int, ifd: int = 1) -> bytes:
-    """``tiff`` with ``tag`` of IFD number ``ifd`` re-typed (ImageWidth as BYTE: issue 12.1's second repro)."""
+    """``tiff`` with ``tag`` of IFD number ``ifd`` re-typed (ImageWidth as BYTE: another file that once crashed
+    the TIFF reader)."""
     order, ifds = tiff_ifds(tiff)
     data = bytearray(tiff)
     pos = ifds[min(ifd, len(ifds) - 1)]
@@ -539,7 +540,8 @@ def _kind(name: str, expect: str, weight: float):
 
 
 def _any_valid(c: _Ctx) -> tuple[bytes, str, str]:
-    """A valid file of any kind the damage kinds start from: half of them multi-frame (issue 12.1)."""
+    """A valid file of any kind the damage kinds start from: half of them multi-frame (damaged multi-frame files
+    once crashed the reader)."""
     if c.rng.random() < 0.5:
         return animated_file(c.rng, [c.digit, *c.others(int(c.rng.integers(1, 4)))])
     return valid_file(c.rng, c.digit)
@@ -596,7 +598,7 @@ def _valid_exif(c):
 
 @_kind("valid_broken_exif", "valid", 1)
 def _valid_broken_exif(c):
-    """Garbage or odd EXIF blocks (issue 12.9): random bytes, orientation 0, 9, a string, a huge count."""
+    """Garbage or odd EXIF blocks: random bytes, orientation 0, 9, a string, a huge count."""
     grey = Image.fromarray(paper(c.digit, c.rng))
     blob = bytes(c.rng.integers(0, 256, int(c.rng.integers(0, 300)), dtype=np.uint8))
     choice = int(c.rng.integers(0, 4))
@@ -617,7 +619,7 @@ def _valid_broken_exif(c):
 
 @_kind("valid_cutout", "valid", 1.5)
 def _valid_cutout(c):
-    """Paper with a transparent rounded margin (issue 12.8)."""
+    """Paper with a transparent rounded margin."""
     rgba = cutout(paper(c.digit, c.rng, dark_ink=True, side=int(c.rng.integers(80, 320))), c.rng)
     fmt = str(c.rng.choice(["PNG", "WEBP", "TIFF"]))
     return c.write(encode(Image.fromarray(rgba), fmt, **({"lossless": True} if fmt == "WEBP" else {})), _SUFFIX[fmt]), f"{fmt} cut-out"
@@ -632,7 +634,7 @@ def _valid_ink(c):
 
 @_kind("valid_large", "valid", 0.5)
 def _valid_large(c):
-    """Large pictures: decoded at reduced size (JPEG draft, Image.reduce), issue 12.11."""
+    """Large pictures: decoded at reduced size (JPEG draft, Image.reduce)."""
     side = int(c.rng.integers(1600, 4200))
     small = paper(c.digit, c.rng, 400)
     grey = cv2.resize(small, (side * small.shape[1] // 400, side), interpolation=cv2.INTER_LINEAR)  # a phone photo's size
@@ -645,7 +647,7 @@ def _valid_large(c):
 
 @_kind("valid_float", "valid", 1)
 def _valid_float(c):
-    """Float and 32-bit integer TIFFs in [0, 1] or [0, 255] (issue 12.7)."""
+    """Float and 32-bit integer TIFFs in [0, 1] or [0, 255]."""
     mode = str(c.rng.choice(["F01", "F", "I", "I;16"]))
     data, suffix, what = valid_file(c.rng, c.digit, "TIFF", mode)
     return c.write(data, suffix), what
@@ -653,7 +655,7 @@ def _valid_float(c):
 
 @_kind("valid_odd_name", "valid", 1)
 def _valid_odd_name(c):
-    """A good PNG with a hostile name (issue 12.6): newline, escape codes, bytes that are not UTF-8, ..."""
+    """A good PNG with a hostile name: newline, escape codes, bytes that are not UTF-8, ..."""
     names = ["two\nlines", "\x1b[31mred\x1b[0m", os.fsdecode(b"bad\xff\xfe"), "-n", " spaces ", "rtl\u202egnp", "ünï©ødé",
              "x" * 200, "tab\there", "back\\slash", "zero\u200bwidth", "cr\rreturn", "sep\u2028line", "\x07bell", ".hidden"]
     stem = names[c.i // len(_SCHEDULE) % len(names)]
@@ -690,7 +692,7 @@ _OTHER_FORMATS = ("TGA", "PCX", "PPM", "SGI", "IM", "ICO", "XBM", "DDS", "EPS", 
 
 @_kind("refuse_other_format", "refuse", 2)
 def _refuse_format(c):
-    """A format Pillow can decode but we do not read, named as one we do (issue 12.10)."""
+    """A format Pillow can decode but we do not read, named as one we do."""
     Image.init()  # every plugin registered, so the list is the same in every process
     saveable = [f for f in _OTHER_FORMATS if f in Image.SAVE] or ["TGA"]
     fmt = saveable[c.i // len(_SCHEDULE) % len(saveable)]
@@ -724,7 +726,7 @@ def _unreadable(p: Path) -> Path:
 
 @_kind("refuse_special_file", "refuse", 2)
 def _refuse_special(c):
-    """Not a regular file (issue 12.2 and 12.5): FIFO, socket, directory, links that lead nowhere, devices,
+    """Not a regular file: FIFO, socket, directory, links that lead nowhere, devices,
     an unreadable file, an empty file."""
     choices = ["fifo", "socket", "directory", "dangling", "loop", "device", "unreadable", "empty"]
     which = choices[c.i // len(_SCHEDULE) % len(choices)]
@@ -782,7 +784,7 @@ def _refuse_bomb(c):
 
 @_kind("refuse_nan", "refuse", 0.5)
 def _refuse_nan(c):
-    """A float TIFF with NaN or infinite pixels (issue 12.7): refused, as a NaN array is."""
+    """A float TIFF with NaN or infinite pixels: refused, as a NaN array is."""
     a = paper(c.digit, c.rng).astype(np.float32) / 255
     k = int(c.rng.integers(1, 20))
     a.flat[c.rng.integers(0, a.size, k)] = float(c.rng.choice([np.nan, np.inf, -np.inf]))
@@ -818,7 +820,7 @@ def _any_truncated(c):
 
 @_kind("any_tiff_ifd", "any", 5)
 def _any_tiff(c):
-    """Multi-page TIFFs with damaged IFDs, including issue 12.1's two repros."""
+    """Multi-page TIFFs with damaged IFDs, including the two files that once crashed the TIFF reader."""
     data, _, what = animated_file(c.rng, [c.digit, *c.others(int(c.rng.integers(1, 4)))], "TIFF")
     choice = c.rng.random()
     if choice < 0.1:
@@ -864,7 +866,7 @@ def _any_splice(c):
 
 @_kind("any_costly_header", "any", 1.5)
 def _any_costly(c):
-    """Headers within MAX_PIXELS that are costly to decode: a GIF screen of 65504x360 (issue 12.11) or of a
+    """Headers within MAX_PIXELS that are costly to decode: a GIF screen of 65504x360 or of a
     few thousand pixels a side, a PNG claiming 6000x6000 RGBA, a long thin strip: read at reduced size or
     refused, within the memory bound."""
     choice = int(c.rng.integers(0, 6))

@@ -7,7 +7,7 @@ preprocessing layers inside ``tf.data.map``, so the saved model stays free of th
 checkpoint on validation accuracy, EarlyStopping, the run's state (an interrupted run resumes
 where it stopped) and a CSV log of every epoch.
 
-Surviving any kill (issue 12.17-21), in ``runs/<name>/``:
+Surviving a kill at any moment, in ``runs/<name>/``:
 
     state/weights-<n>.weights.h5   weights and optimizer after n epochs: temp file, fsync, rename
     state/state.json               the commit point, written atomically after everything an epoch

@@ -211,7 +211,7 @@ def test_model_upload_refused_then_accepted(page, app):
     page.locator('[data-testid="stSidebar"] label', has_text="browser_copy").first.wait_for(timeout=30_000)
 
 
-# ----------------------------------------------------------------------------- texts (issue 27.5)
+# ----------------------------------------------------------------------------- texts
 
 
 def numbers_png(mnist_test, labels) -> bytes:
@@ -271,7 +271,7 @@ def leaderboard_app(browser, tmp_path_factory, committed_models):
 
 @pytest.mark.slow
 def test_leaderboard_table_fits_its_column(browser, leaderboard_app):
-    """Issue 27.5: the table was wider than the page's column and the latency column was cut off."""
+    """The table was once wider than the page's column and the latency column was cut off."""
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     try:

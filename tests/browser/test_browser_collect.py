@@ -65,7 +65,7 @@ def test_draw_label_and_save_a_digit(browser, collect_app, docs_out):
         context.close()
 
 
-# ----------------------------------------------------------------------------- fine-tuning jobs (issue 27.2)
+# ----------------------------------------------------------------------------- fine-tuning jobs
 
 
 def children(pid: int) -> dict[int, tuple[str, str]]:

@@ -39,7 +39,7 @@ DIGITS = [
     (4, 30, [[(165, 70), (100, 160), (200, 160)], [(172, 105), (172, 215)]]),
     (3, 16, [ellipse(135, 90, 50, 42, 200, 450, 20), ellipse(135, 180, 55, 48, 270, 520, 20)]),
 ]
-# "hello" in joined-up strokes, as a person writes a word where a digit should go (issue 11, item 10)
+# "hello" in joined-up strokes, as a person writes a word where a digit should go
 HELLO = (8, [
     [(20, 180), (40, 60), (30, 200), (45, 150), (60, 150), (65, 200)],
     [(80, 170), (110, 165), (100, 145), (80, 160), (85, 195), (115, 195)],
@@ -168,7 +168,7 @@ def uploads(tmp_path_factory, mnist_test) -> list[tuple[str, object]]:
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory, mnist_test) -> list[tuple[int, object, float]]:
     """Photo files with shadows, desk corners and large sizes (label, path, 28x28 bound against Python):
-    issue 27's 800x600 page with its left 420 px in a blurred 50 % shadow as PNG and JPEG, a 1600x1200
+    an 800x600 page with its left 420 px in a blurred 50 % shadow as PNG and JPEG, a 1600x1200
     one, and generated photos (digitlab.data.photo_cases) with a shadow, a desk corner, and a small
     digit in a 3000x4000 phone photo.  A JPEG Python decodes at libjpeg's draft scale, which a browser
     does not offer, gets test_preprocess_js's JPEG bound; everything else float32 rounding."""
@@ -198,8 +198,8 @@ def photos(tmp_path_factory, mnist_test) -> list[tuple[int, object, float]]:
 @pytest.mark.slow
 @pytest.mark.parametrize("runtime", list(RUNTIMES))
 def test_photos_read_as_the_app_reads_them(web, python_rule, photos, runtime):
-    """Photos with shadows, corners and large sizes get Python's 28x28 input and Python's verdict (issue 27:
-    the 800x600 half-shadowed 3 was "Not sure, 3 at 51.8 %" here and "3, 100 %" in the app and the CLI)."""
+    """Photos with shadows, corners and large sizes get Python's 28x28 input and Python's verdict (the
+    800x600 half-shadowed 3 was once "Not sure, 3 at 51.8 %" here and "3, 100 %" in the app and the CLI)."""
     use(web, runtime)
     for label, path, bound in photos:
         before = web.evaluate("window.digitlab.predictions")
