@@ -547,40 +547,19 @@ def _any_valid(c: _Ctx) -> tuple[bytes, str, str]:
     return valid_file(c.rng, c.digit)
 
 
-@_kind("valid_png", "valid", 4)
-def _valid_png(c):
-    data, suffix, what = valid_file(c.rng, c.digit, "PNG")
-    return c.write(data, suffix), what
+def _valid_format(fmt: str, suffixes: tuple[str, ...] = ()):
+    """The kind "a valid ``fmt`` file", saved under its own suffix or one of ``suffixes`` (spellings people use)."""
+
+    def make(c):
+        data, suffix, what = valid_file(c.rng, c.digit, fmt)
+        return c.write(data, str(c.rng.choice(suffixes)) if suffixes else suffix), what
+
+    return make
 
 
-@_kind("valid_jpeg", "valid", 3)
-def _valid_jpeg(c):
-    data, suffix, what = valid_file(c.rng, c.digit, "JPEG")
-    return c.write(data, str(c.rng.choice([".jpg", ".jpeg", ".JPG"]))), what
-
-
-@_kind("valid_webp", "valid", 2)
-def _valid_webp(c):
-    data, suffix, what = valid_file(c.rng, c.digit, "WEBP")
-    return c.write(data, suffix), what
-
-
-@_kind("valid_bmp", "valid", 1)
-def _valid_bmp(c):
-    data, suffix, what = valid_file(c.rng, c.digit, "BMP")
-    return c.write(data, suffix), what
-
-
-@_kind("valid_tiff", "valid", 3)
-def _valid_tiff(c):
-    data, suffix, what = valid_file(c.rng, c.digit, "TIFF")
-    return c.write(data, str(c.rng.choice([".tif", ".tiff"]))), what
-
-
-@_kind("valid_gif", "valid", 1)
-def _valid_gif(c):
-    data, suffix, what = valid_file(c.rng, c.digit, "GIF")
-    return c.write(data, suffix), what
+for _fmt, _weight, _suffixes in (("PNG", 4, ()), ("JPEG", 3, (".jpg", ".jpeg", ".JPG")), ("WEBP", 2, ()), ("BMP", 1, ()),
+                                 ("TIFF", 3, (".tif", ".tiff")), ("GIF", 1, ())):
+    _kind(f"valid_{_fmt.lower()}", "valid", _weight)(_valid_format(_fmt, _suffixes))
 
 
 @_kind("valid_animated", "valid", 3)
