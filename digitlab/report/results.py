@@ -553,10 +553,9 @@ def from_export(report: dict) -> list[Figure]:
 def from_serving_parity(report: dict, command: str, models_dir: Path) -> list[Figure]:
     """``evaluation/serving.py --parity N``: ONNX Runtime against Keras per model, and over all the committed
     models when ``models_dir`` is models/ and every one of them was measured."""
-    day = datetime.now(UTC).date().isoformat()
     out = []
     for name, r in report.items():
-        common = dict(row=name, model=name, model_sha=model_sha(Path(models_dir) / f"{name}.keras"), date=day,
+        common = dict(row=name, model=name, model_sha=model_sha(Path(models_dir) / f"{name}.keras"),
                       note=f"{r['n']:,} MNIST test digits as PNG files")
         out += [Figure("serving", "max abs dp", r["max_abs_dp"], command, fmt="sci", **common),
                 Figure("serving", "labels that differ", r["labels_differ"], command, fmt="int", **common),
@@ -564,7 +563,7 @@ def from_serving_parity(report: dict, command: str, models_dir: Path) -> list[Fi
     committed_names = {p.stem for p in MODELS_DIR.glob("*.keras")}
     if report and Path(models_dir).resolve() == MODELS_DIR.resolve() and set(report) == committed_names:
         n = min(r["n"] for r in report.values())
-        common = dict(row="all committed models", date=day, note=f"{n:,} MNIST test digits as PNG files, {len(report)} models")
+        common = dict(row="all committed models", note=f"{n:,} MNIST test digits as PNG files, {len(report)} models")
         out += [Figure("serving", "max abs dp", max(r["max_abs_dp"] for r in report.values()), command, fmt="sci", **common),
                 Figure("serving", "labels that differ", sum(r["labels_differ"] for r in report.values()), command, fmt="int", **common),
                 Figure("serving", "decisions that differ", sum(r["abstain_differ"] for r in report.values()), command, fmt="int", **common)]
@@ -578,7 +577,7 @@ def from_web_bench(report: dict) -> list[Figure]:
     """``web/bench.py``'s figures: per runtime the bytes fetched, page ready, model load and the per-image medians;
     the TF.js model alone in Node per backend."""
     load = report.get("machine", {}).get("load_average_1m")
-    common = dict(model=report["model"], model_sha=report.get("model_sha"), date=datetime.now(UTC).date().isoformat(),
+    common = dict(model=report["model"], model_sha=report.get("model_sha"),
                   note=f"Chromium {report['browser']['chromium']}, load average {load}")
     out = []
     for runtime, r in report["runtimes"].items():
@@ -601,7 +600,7 @@ FUZZ_RUNS = {(20000, 0): "full run", (2000, 2024): "CI slice"}  # (--n, --seed) 
 def from_fuzz(report: dict, headline: dict) -> list[Figure]:
     """``evaluation/fuzz.py``'s report and its ``hardening.fuzz.headline``: what the run found, and its peak RSS."""
     row = FUZZ_RUNS.get((report["n"], report["seed"]), f"{report['n']:,} files, seed {report['seed']}")
-    common = dict(row=row, date=datetime.now(UTC).date().isoformat())
+    common = dict(row=row)
     out = [Figure("fuzz", key, headline[k], report["command"], fmt="int", **common)
            for key, k in (("files", "files"), ("crashes", "crashes"), ("hangs", "hangs"), ("wrong refusals", "wrong_refusals"),
                           ("wrong acceptances", "wrong_acceptances"), ("non-JSON lines", "non_json_lines"))]
@@ -613,9 +612,9 @@ def from_fuzz(report: dict, headline: dict) -> list[Figure]:
 def from_app_benchmark(result: dict) -> list[Figure]:
     """``evaluation/app_benchmark.py``'s figures: cold start, memory, ten sessions at once, the predict CLI, the
     heaviest page and the all-pages session."""
-    cmd, day = result["command"], datetime.now(UTC).date().isoformat()
+    cmd = result["command"]
     load = result.get("machine", {}).get("load_average_at_start")
-    common = dict(date=day, note=f"load average at start {load}" if load else None)
+    common = dict(note=f"load average at start {load}" if load else None)
     cold, s, cli_run = result["cold_start"], result["sessions"], result["predict_cli"]
     out = [Figure("app", "measured", cold["canvas_usable_s"], cmd, row="canvas usable after the browser asks (cold server)", fmt="s2", **common),
            Figure("app", "measured", cold["first_prediction_s"], cmd, row="first prediction of a stroke (cold server)", fmt="s2", **common),
