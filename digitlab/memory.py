@@ -72,3 +72,27 @@ def environment(extra: dict[str, str] | None = None, defaults: dict[str, str] | 
     """This process's environment over ``SUBPROCESS_ENV`` and ``defaults`` (an explicit setting wins), and ``extra``
     over all of it."""
     return {**SUBPROCESS_ENV, **(defaults or {}), **os.environ, **(extra or {})}
+
+
+def status_mb(field: str) -> float | None:
+    """A memory field of /proc/self/status in MiB: "VmRSS" (resident now), "VmHWM" (the peak since the start or
+    the last ``reset_peak``); None where there is no such file (not Linux)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(f"{field}:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def reset_peak() -> bool:
+    """Reset VmHWM to the current RSS (Linux >= 4.0), so the next peak is this process's from now on; False
+    where it cannot be reset."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False

@@ -25,14 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlab import data, files, paths
+from digitlab import data, files, memory, paths
 from digitlab.evaluation import neighbours
 from digitlab.models import artifacts
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        return int(next(line for line in f if line.startswith("VmRSS:")).split()[1]) / 1024
 
 
 def peak_mb() -> float:
@@ -42,7 +37,7 @@ def peak_mb() -> float:
 def measure(entry: artifacts.ModelEntry, size: int, folder: Path, agreement: int) -> dict:
     key = files.sha256(entry.path, 32).removeprefix("sha256:")
     model = entry.model
-    out = {"model": entry.name, "sha256": key, "size": size, "rss_before_mb": round(rss_mb(), 1)}
+    out = {"model": entry.name, "sha256": key, "size": size, "rss_before_mb": round(memory.status_mb("VmRSS"), 1)}
     cached = neighbours.training_bank(model, key, size=size, folder=folder, build=False) is not None
     t0 = time.perf_counter()
     bank = neighbours.training_bank(model, key, size=size, folder=folder)

@@ -64,7 +64,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from digitlab import pictures
+from digitlab import memory, pictures
 from digitlab.paths import ROOT
 from digitlab.serving import predict
 
@@ -898,36 +898,16 @@ def generate(seed: int, i: int, folder: Path, digits: np.ndarray, labels: np.nda
 
 
 def _peak_mb() -> float | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
+    peak = memory.status_mb("VmHWM")
+    if peak is not None:
+        return peak
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux kB; no reset possible
 
 
 def _rss_mb() -> float:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def _reset_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
-        return True
-    except OSError:
-        return False
+    return memory.status_mb("VmRSS") or 0.0
 
 
 def _strict_json(line: str):
@@ -991,7 +971,7 @@ def _run_item(item: dict, state: dict) -> dict:
     out: dict = {"i": item["i"], "case": {"path": str(path), "kind": case.kind, "expect": case.expect, "label": case.label,
                                           "what": case.what}}
     rss_before = _rss_mb()
-    out["peak_reset"] = _reset_peak()
+    out["peak_reset"] = memory.reset_peak()
     t0 = time.perf_counter()
     [(line, outcome)] = list(predict.predict_lines(classifier, [(path, None)], "auto", "json"))
     out["cli_seconds"] = round(time.perf_counter() - t0, 4)
@@ -1006,7 +986,7 @@ def _run_item(item: dict, state: dict) -> dict:
         data = path.read_bytes() if stat.S_ISREG(os.stat(path).st_mode) and os.access(path, os.R_OK) else None
     except OSError:
         data = None
-    _reset_peak()
+    memory.reset_peak()
     t1 = time.perf_counter()
     if data is None:
         out["app"] = {"outcome": "skipped"}
@@ -1031,7 +1011,7 @@ def _run_model(item: dict, state: dict) -> dict:
     from digitlab.models import artifacts
 
     rss_before = _rss_mb()
-    reset = _reset_peak()
+    reset = memory.reset_peak()
     t0 = time.perf_counter()
     out: dict = {"i": item["i"]}
     if item.get("list"):

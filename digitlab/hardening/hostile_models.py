@@ -645,12 +645,11 @@ def kind_of(path: Path) -> Kind:
 _MEASURE = r"""
 import json, os, sys, threading, time
 from pathlib import Path
+from digitlab.memory import reset_peak, status_mb
 from digitlab.models import artifacts
 
 def peak_mb():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
+    return status_mb("VmHWM")
 
 def tmp_bytes(root):
     total = 0
@@ -665,8 +664,7 @@ def tmp_bytes(root):
 
 artifacts.INSPECTION_CACHE = Path(os.environ["TMPDIR"]) / "verdicts"  # validate for real: no verdict cached before
 artifacts.inspect(Path(sys.argv[2]))  # warm: TensorFlow, Keras and one real validation
-with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")  # resets VmHWM to the current RSS
+reset_peak()  # VmHWM from here on
 base = peak_mb()
 tmp, top = os.environ["TMPDIR"], [0]
 done = threading.Event()
