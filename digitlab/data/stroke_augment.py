@@ -188,7 +188,7 @@ def _slash_0(sk, rng):
     a, b = (left - over[0], bottom + over[1]), (right + over[0], top - over[1])
     if rng.uniform() < 0.25:
         a, b = (left - over[0], top - over[1]), (right + over[0], bottom + over[1])
-    a, b = tuple(int(np.clip(round(v), 0, sk.shape[0] - 1)) for v in a), tuple(int(np.clip(round(v), 0, sk.shape[0] - 1)) for v in b)
+    a, b = (tuple(int(np.clip(round(v), 0, sk.shape[0] - 1)) for v in end) for end in (a, b))
     cv2.line(sk, a, b, 255, 1)
     last = int(np.argmin(np.hypot(xs - a[0], ys - a[1])))
     return [((int(xs[last]), int(ys[last])), a)]  # the pen's move: from the oval to the slash
