@@ -112,8 +112,7 @@ def load(path: str | os.PathLike | None = None, *, prepared: bool = False, dry_r
         m = Mnist(*(getattr(m, f"{a}_{s}")[: DRY_RUN_SIZES[s]] for s in SPLITS for a in "xy"), m.source, m.fingerprint)
     if not prepared:
         return m
-    x = {s: m.inputs(s)[0] for s in SPLITS}
-    return Mnist(*(a for s in SPLITS for a in (x[s], m._split(s)[1].astype(np.int64))), m.source, m.fingerprint, m.folder)
+    return Mnist(*(a for s in SPLITS for a in m.inputs(s)), m.source, m.fingerprint, m.folder)
 
 
 # ----------------------------------------------------------------------------- the file
