@@ -208,6 +208,10 @@ def test_decide_with_the_gate(committed_gate, mnist_test):
     batch = predictions(probs, entry.card, images, clf.gate)  # the classifier's gate: the committed one, on Keras
     assert clf.gate.path == committed_gate.path and clf.gate.backend == "keras"
     assert batch[0].refused and np.mean([p.label == t and not p.abstain for p, t in zip(batch[1:], y[:20])]) >= 0.95
+    # every verdict carries the gate's P(digit) it was made with (the Numbers reader weighs candidates by it)
+    assert np.allclose([p.p_digit for p in batch], committed_gate.score(images), atol=1e-5)
+    assert batch[0].p_digit < committed_gate.threshold <= min(p.p_digit for p in batch[1:] if not p.refused)
+    assert predictions(probs[:1], entry.card)[0].p_digit is None  # no picture, no gate asked
     through_the_classifier = clf.predict_prepared([preprocess.Prepared(im, no_ink=False, inverted=False) for im in images])
     assert [(p.label, p.abstain, p.reason) for p in batch] == [(p.label, p.abstain, p.reason) for p in through_the_classifier]
     assert predictions(np.zeros((1, 10)), entry.card, np.zeros((1, 28, 28)), committed_gate)[0].reason == "no ink"
@@ -277,7 +281,8 @@ def test_train_gate_dry_run(run_script, tmp_path, mnist_path):
     assert card["dry_run"] and 0 <= card["threshold"] <= 1 and card["data"]["non_digits"] > 50
     assert set(card["measured"]["non_digits"]) == {"in_distribution", "held_out", "fresh"}
     assert card["data"]["uploads"] > 30 and card["data"]["digit_uploads"] > 15  # faces, emoji, ... and their digit counterparts
-    assert set(card["measured"]["benchmark"]["gate alone"]["non_digits"]) == set(nondigits.UPLOAD_CATEGORIES)
+    assert card["data"]["touching"] > 20  # digits written in a row: a number is not one digit
+    assert set(card["measured"]["benchmark"]["gate alone"]["non_digits"]) == {*nondigits.UPLOAD_CATEGORIES, "touching digits"}
     g = gate.load(tmp_path / "probe_gate.keras")
     mnist = data.load(mnist_path)
     p = g.score(preprocess.prepare_batch(mnist.x_test[:8]))

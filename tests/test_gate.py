@@ -104,6 +104,21 @@ def test_upload_pictures_cycle_the_categories_deterministically():
         next(nondigits.upload_pictures(1, 5, ("cats",)))
 
 
+def test_touching_digits_are_written_side_by_side_deterministically(mnist_test):
+    x, y = mnist_test
+    pics = list(nondigits.touching_digits(x[:200], y[:200], 30, seed=5))
+    again = list(nondigits.touching_digits(x[:200], y[:200], 30, seed=5))
+    assert [d for _, d, _ in pics] == [d for _, d, _ in again]
+    assert all(k == "touching digits" and len(d) in (2, 3) and d.isdigit() for k, d, _ in pics)
+    assert any(len(d) == 3 for _, d, _ in pics) and all(np.array_equal(a, b) for (_, _, a), (_, _, b) in zip(pics, again))
+    for d in (x[y == 1][:2], x[y == 0][:2], x[:3]):  # even two 1s stay side by side: the last one ends right of the others
+        widths = [nondigits.written_together(d[i : i + 1], np.random.default_rng(i), 0.1).shape[1] for i in range(len(d))]
+        together = nondigits.written_together(d, np.random.default_rng(0), 0.1)
+        assert together.shape[1] > max(widths), (together.shape, widths)
+    images, no_ink, _, _ = nondigits.prepare_pictures(pics)
+    assert not no_ink.any() and images.shape == (30, 28, 28)
+
+
 def test_training_and_benchmark_seeds_never_meet(mnist_test):
     assert bench.BENCHMARK_SEED < nondigits.TRAIN_SEEDS_FROM <= training_gate.GateConfig().picture_seed
     config = training_gate.GateConfig(picture_seed=nondigits.TRAIN_SEEDS_FROM - 1)
@@ -191,7 +206,7 @@ def test_benchmark_script_dry_run_writes_its_report(run_script, tmp_path):
     rules = report["rules"]
     assert report["dry_run"] and report["gate"]["served_by"] == "onnxruntime" and len(rules) == 2  # the gate alone, the default model
     for r in rules.values():
-        assert set(r["non_digits"]) == set(nondigits.UPLOAD_CATEGORIES) and set(r["digits"]) == {bench.MNIST, *bench.REAL_SETS}
+        assert set(r["non_digits"]) == {*nondigits.UPLOAD_CATEGORIES, bench.TOUCHING} and set(r["digits"]) == {bench.MNIST, *bench.REAL_SETS}
         assert all(0 <= v <= 1 for v in [*r["non_digits"].values(), *r["digits"].values()])
     # the model's decision includes the gate's: it refuses at least what the gate alone refuses, set by set
     gate_alone, model = rules["gate alone"], next(r for name, r in rules.items() if name != "gate alone")

@@ -2,12 +2,13 @@
 
 The digit gate (digitlab.training.gate trains it, digitlab.serving.gate serves it): a tiny CNN telling digits from non-digits, used by the "not a digit"
 rule for every model.  Positives: preprocessed MNIST train digits, MNIST train digits redrawn with a
-canvas brush, digits printed from the training fonts, and both rendered as uploads (canvas, or paper photos
-at any size); negatives: generated non-digits from the training generators and seeds only (digitlab.nondigits):
-pen scribbles, letters, textures, shapes, and uploads of cartoon faces, emoji, letters, scribbles, shapes, text.  The threshold is fitted on the MNIST
+canvas brush, digits printed from the training fonts, both rendered as uploads (canvas, or paper photos
+at any size), and MNIST train digits in writing conventions (a slashed 0, a crossed 7, ...); negatives: generated non-digits from the training generators and seeds only (digitlab.nondigits):
+pen scribbles, letters, textures, shapes, uploads of cartoon faces, emoji, letters, scribbles, shapes, text, and
+MNIST train digits written two or three in a row, touching (a number is not one digit).  The threshold is fitted on the MNIST
 validation split; the gate is then measured on MNIST test, drawn and printed digits, and on
 non-digits from another seed and from held-out generators, and on the gate benchmark (digitlab.evaluation.gate).
-About 10 minutes on 2 cores (the generated pictures are cached in runs/cache/, so a rerun skips making them).
+About 20 minutes on 2 cores (the generated pictures are cached in runs/cache/, so a rerun skips making them).
 Writes models/gate/not_a_digit.keras with its card (not listed as a classifier: list_models only
 reads models/*.keras): this command with no flags is the committed gate's recipe.  Then rebuild its serving copy
 (python evaluation/serving.py), measure it (python evaluation/gate.py) and rerun python evaluation/calibrate.py
@@ -36,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"generated uploads that are not digits: faces, emoji, letters, scribbles, shapes, text (default {d.n_uploads})")
     p.add_argument("--n-digit-uploads", type=int, default=d.n_digit_uploads,
                    help=f"digits rendered like those uploads, the positives' counterpart (default {d.n_digit_uploads})")
+    p.add_argument("--n-touching", type=int, default=d.n_touching,
+                   help=f"MNIST train digits written two or three in a row, touching: negatives (default {d.n_touching})")
+    p.add_argument("--n-conventions", type=int, default=d.n_conventions,
+                   help=f"MNIST train digits given a writing-convention edit (slashed 0, crossed 7, ...): positives (default {d.n_conventions})")
     p.add_argument("--reject-rate", type=float, default=d.reject_rate,
                    help=f"share of MNIST validation digits the gate may reject (default {d.reject_rate})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"seed of weights, shuffling and augmentation (default {d.seed})")
@@ -47,13 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     for flag, value in (("--epochs", a.epochs), ("--width", a.width), ("--batch-size", a.batch_size), ("--n-negatives", a.n_negatives)):
         if value < 1:
             p.error(f"{flag} must be at least 1")
-    if min(a.n_drawn, a.n_printed, a.n_uploads, a.n_digit_uploads) < 0:
-        p.error("--n-drawn, --n-printed, --n-uploads and --n-digit-uploads must not be negative")
+    if min(a.n_drawn, a.n_printed, a.n_uploads, a.n_digit_uploads, a.n_touching, a.n_conventions) < 0:
+        p.error("--n-drawn, --n-printed, --n-uploads, --n-digit-uploads, --n-touching and --n-conventions must not be negative")
     if not 0 < a.reject_rate < 0.5:
         p.error("--reject-rate must be in (0, 0.5)")
     config = dataclasses.replace(
         d, epochs=a.epochs, width=a.width, batch_size=a.batch_size, learning_rate=a.learning_rate, n_negatives=a.n_negatives, n_drawn=a.n_drawn,
-        n_printed=a.n_printed, n_uploads=a.n_uploads, n_digit_uploads=a.n_digit_uploads, reject_rate=a.reject_rate, seed=a.seed, name=a.name, mnist_path=a.mnist, dry_run=a.dry_run,
+        n_printed=a.n_printed, n_uploads=a.n_uploads, n_digit_uploads=a.n_digit_uploads, n_touching=a.n_touching, n_conventions=a.n_conventions, reject_rate=a.reject_rate, seed=a.seed, name=a.name, mnist_path=a.mnist, dry_run=a.dry_run,
     )
     try:
         run(config, a.out)

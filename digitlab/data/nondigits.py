@@ -934,6 +934,58 @@ def upload_pictures(n: int, seed: int, categories: tuple[str, ...] = UPLOAD_CATE
         yield category, detail, pic
 
 
+TOUCH_GAP = (-0.3, 0.05)  # the gap between neighbours' ink boxes, x the digit height: overlapping (< 0) to just apart
+TRIPLES = 0.2  # the share of groups of three digits (the rest are pairs)
+
+
+def written_together(digits: np.ndarray, rng: np.random.Generator, width_fraction: float) -> np.ndarray:
+    """MNIST digits (k, 28, 28) uint8 written on one line with no room between them -> (h, w) uint8 ink.
+
+    Each digit is redrawn along its centre line (``synthetic.centre_line``) at about one height (+-12%), a
+    little up or down, and placed ``TOUCH_GAP`` of the height from the previous one's ink box (overlapping by at
+    most 60% of the narrower one's width), so most neighbours touch or cross: what a number looks like when its digits are written too close to part.
+    One brush ``width_fraction`` of the height wide draws them all."""
+    from digitlab.data import synthetic
+
+    height = 120
+    parts = []
+    for d in digits:
+        ridge = synthetic.centre_line(d, 168).astype(np.uint8)  # MNIST's 20 of 28 px: 120 px tall
+        ys, xs = np.nonzero(ridge)
+        crop = ridge[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+        k = height * rng.uniform(0.88, 1.12) / crop.shape[0]
+        parts.append(cv2.resize(crop, (max(1, round(crop.shape[1] * k)), max(1, round(crop.shape[0] * k))), interpolation=cv2.INTER_NEAREST))
+    margin = height // 2
+    lefts, x = [], margin
+    for i, part in enumerate(parts):
+        if i:
+            overlap = 0.6 * min(part.shape[1], parts[i - 1].shape[1])  # side by side still: a 1 never crosses its neighbour
+            x = max(margin, x + int(max(rng.uniform(*TOUCH_GAP) * height, -overlap)))
+        lefts.append(x)
+        x += part.shape[1]
+    ink = np.zeros((2 * height + 2 * margin, x + margin), np.uint8)
+    for left, part in zip(lefts, parts):
+        top = margin + height // 2 + int(rng.uniform(-0.1, 0.1) * height) - part.shape[0] // 2 + (height - part.shape[0]) // 4
+        ink[top : top + part.shape[0], left : left + part.shape[1]] |= part
+    brush = max(1, round(width_fraction * height))
+    ink = cv2.dilate(ink, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (brush, brush))) * 255
+    ys, xs = np.nonzero(ink)
+    return ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+
+
+def touching_digits(digits: np.ndarray, labels: np.ndarray, n: int, seed: int, widths: tuple[float, float] = (0.04, 0.25)) -> Iterator[Picture]:
+    """Yields ``n`` pictures of two (or, ``TRIPLES`` of the time, three) digits drawn from ``digits`` (N, 28, 28)
+    written touching (``written_together``), as a canvas drawing or on paper (``as_picture``):
+    ("touching digits", "<labels>", picture).  Not one digit: the gate learns to refuse them, so a number
+    drawn on the one-digit canvas is refused and the Numbers reader cuts a pair it would read as one digit."""
+    rng = np.random.default_rng([seed, _UPLOAD_SALT, 2])
+    for _ in range(n):
+        pick = rng.choice(len(digits), 3 if rng.random() < TRIPLES else 2, replace=False)
+        ink = written_together(digits[pick], rng, float(rng.uniform(*widths)))
+        canvas = _fit(ink, (CANVAS, CANVAS), rng, (0.5, 0.95))
+        yield "touching digits", "".join(str(int(labels[i])) for i in pick), as_picture(canvas, rng)
+
+
 def digit_uploads(digits: np.ndarray, labels: np.ndarray, n_printed: int, seed: int, widths: tuple[float, float] = (0.04, 0.25)) -> Iterator[Picture]:
     """The positives' counterpart of ``upload_pictures``: MNIST digits (N, 28, 28) redrawn with a canvas brush
     (``synthetic.restroke``), then ``n_printed`` digits 0-9 printed like the letters (``printed``), all rendered

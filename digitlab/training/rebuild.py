@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from digitlab.paths import MODELS_DIR, ROOT
+from digitlab.paths import MODELS_DIR, ROOT, shown
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,9 @@ def plan(name: str, run_dir: Path, models_dir: Path, real: Path | None, dry_run:
         raise RebuildError(f"no chain named {name!r}; the chains: {', '.join(CHAINS)}")
     if needs_real_strokes(name) and real is None:
         raise RebuildError(f"{name} is trained on real pen strokes too: give the real-strokes file (unipen_dev.json.gz)")
-    values = {"run": str(run_dir), "real": str(real), "models": str(models_dir)}
+    # as cards show paths (relative to the repository when inside it: the steps run from its root), so a card's
+    # command reads the same on every machine
+    values = {"run": shown(run_dir), "real": shown(real) if real is not None else "None", "models": shown(models_dir)}
     out = []
     for step in CHAINS[name]:
         args = [a.format(**values) for a in step.args]
