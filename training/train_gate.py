@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"MNIST train digits written two or three in a row, touching: negatives (default {d.n_touching})")
     p.add_argument("--n-conventions", type=int, default=d.n_conventions,
                    help=f"MNIST train digits given a writing-convention edit (slashed 0, crossed 7, ...): positives (default {d.n_conventions})")
+    p.add_argument("--n-zeros", type=int, default=d.n_zeros,
+                   help=f"and MNIST train 0s so edited (opened, slashed, dotted), more positives (default {d.n_zeros})")
     p.add_argument("--reject-rate", type=float, default=d.reject_rate,
                    help=f"share of MNIST validation digits the gate may reject (default {d.reject_rate})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"seed of weights, shuffling and augmentation (default {d.seed})")
@@ -52,13 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     for flag, value in (("--epochs", a.epochs), ("--width", a.width), ("--batch-size", a.batch_size), ("--n-negatives", a.n_negatives)):
         if value < 1:
             p.error(f"{flag} must be at least 1")
-    if min(a.n_drawn, a.n_printed, a.n_uploads, a.n_digit_uploads, a.n_touching, a.n_conventions) < 0:
-        p.error("--n-drawn, --n-printed, --n-uploads, --n-digit-uploads, --n-touching and --n-conventions must not be negative")
+    if min(a.n_drawn, a.n_printed, a.n_uploads, a.n_digit_uploads, a.n_touching, a.n_conventions, a.n_zeros) < 0:
+        p.error("--n-drawn, --n-printed, --n-uploads, --n-digit-uploads, --n-touching, --n-conventions and --n-zeros must not be negative")
     if not 0 < a.reject_rate < 0.5:
         p.error("--reject-rate must be in (0, 0.5)")
     config = dataclasses.replace(
         d, epochs=a.epochs, width=a.width, batch_size=a.batch_size, learning_rate=a.learning_rate, n_negatives=a.n_negatives, n_drawn=a.n_drawn,
-        n_printed=a.n_printed, n_uploads=a.n_uploads, n_digit_uploads=a.n_digit_uploads, n_touching=a.n_touching, n_conventions=a.n_conventions, reject_rate=a.reject_rate, seed=a.seed, name=a.name, mnist_path=a.mnist, dry_run=a.dry_run,
+        n_printed=a.n_printed, n_uploads=a.n_uploads, n_digit_uploads=a.n_digit_uploads, n_touching=a.n_touching, n_conventions=a.n_conventions, n_zeros=a.n_zeros, reject_rate=a.reject_rate, seed=a.seed, name=a.name, mnist_path=a.mnist, dry_run=a.dry_run,
     )
     try:
         run(config, a.out)

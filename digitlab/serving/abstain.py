@@ -29,13 +29,11 @@ NOT_SURE = "not sure this is a digit"  # how every refusal starts when it is sho
 @dataclass(frozen=True)
 class Judgement:
     """The rule's verdict on one prediction: the best guess (None only without ink), whether to
-    abstain, and why (for a refusal, the part after "not sure this is a digit: "); p_digit: the digit
-    gate's P(digit) when it was asked (None: no gate, or no ink)."""
+    abstain, and why (for a refusal, the part after "not sure this is a digit: ")."""
 
     label: int | None
     abstain: bool
     reason: str
-    p_digit: float | None = None
 
     @property
     def message(self) -> str:
@@ -90,15 +88,13 @@ def judge(probs: np.ndarray, card: dict | None, images: np.ndarray | None = None
             out.append(Judgement(None, True, "no ink"))
             continue
         label, conf = int(p[i].argmax()), float(p[i].max())
-        gated = None if p_digit is None else float(p_digit[i])
-        if gated is not None and gated < gate_threshold:
-            out.append(Judgement(label, True, f"it does not look like one (digit gate {gated:.1%}, below {gate_threshold:.1%})", gated))
+        if p_digit is not None and p_digit[i] < gate_threshold:
+            out.append(Judgement(label, True, f"it does not look like one (digit gate {p_digit[i]:.1%}, below {gate_threshold:.1%})"))
         elif threshold is not None and conf < threshold:
-            out.append(Judgement(label, True, f"calibrated confidence {conf:.1%} is below {threshold:.1%}", gated))
+            out.append(Judgement(label, True, f"calibrated confidence {conf:.1%} is below {threshold:.1%}"))
         elif threshold is None:
-            rules = "digit gate only" if gated is not None else "no abstain rule"
-            out.append(Judgement(label, False, f"confidence {conf:.1%} ({rules}: no calibration in the model card{gate_note})", gated))
+            rules = "digit gate only" if p_digit is not None else "no abstain rule"
+            out.append(Judgement(label, False, f"confidence {conf:.1%} ({rules}: no calibration in the model card{gate_note})"))
         else:
-            out.append(Judgement(label, False, f"calibrated confidence {conf:.1%}" + (f", digit gate {gated:.1%}" if gated is not None else "") + gate_note,
-                                 gated))
+            out.append(Judgement(label, False, f"calibrated confidence {conf:.1%}" + (f", digit gate {p_digit[i]:.1%}" if p_digit is not None else "") + gate_note))
     return out

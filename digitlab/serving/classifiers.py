@@ -39,7 +39,6 @@ class Prediction:
     abstain      True when the abstain rule says "not sure this is a digit" (and without ink)
     reason       why: "no ink", the refusal's cause, or the confidence behind the answer
     raw_probabilities (10,) float32 as the model gives them, before calibration
-    p_digit      the digit gate's P(digit) for the picture (None: no gate asked, or no ink)
 
     One scale everywhere: calibrated means softmax(logits / T) with the temperature T fitted on
     validation digits and stored in the model card (``serving.abstain.calibrated``), so that of the
@@ -54,7 +53,6 @@ class Prediction:
     reason: str
     prepared: preprocess.Prepared | None = None
     raw_probabilities: np.ndarray | None = None
-    p_digit: float | None = None
 
     @property
     def no_ink(self) -> bool:
@@ -96,7 +94,7 @@ def predictions(raw: np.ndarray, card: dict | None, images: np.ndarray | None = 
     if inked.any():
         shown[inked] = abstain.calibrated(raw[inked], card)
     pictures = prepared if prepared is not None else [None] * len(raw)
-    return [Prediction(v.label, float(c.max()), c, v.abstain, v.reason, pic, p, v.p_digit)
+    return [Prediction(v.label, float(c.max()), c, v.abstain, v.reason, pic, p)
             for p, c, v, pic in zip(raw, shown, verdicts, pictures)]
 
 

@@ -69,8 +69,6 @@ FLAT_TAIL = 0.5  # ...and a run of such columns at a digit's end whose ink spans
 #                  and down is a flat tail (a 5's long flag, an 8's trailing stroke): not part of the digit's width
 SHORT_PENALTY = 3.0  # score lost by a digit shorter than SMALL x H standing alone (a stray flag read as a "1")
 ABSTAIN_PENALTY = 3.0  # score lost by a candidate the abstain rule refuses (the gate says it is not a digit)
-GATE_WEIGHT = 0.0  # and this x -log P(digit) of the digit gate, refused or not: two digits read as one are rarely a digit
-GATE_FLOOR = 1e-4  # (P(digit) floored here: one candidate the gate is sure of is not worth more than a cut)
 SPECK_SIDE = 0.3  # a piece smaller than this x H both ways (a stray dot bigger than NOISE_AREA) may be left out...
 SKIP_COST = 10.0  # ...for this much: only when it cannot be read as a digit nor join one (a last resort)
 LENGTH_SIGMA = 0.15  # the ink's length: log(length / height) within LENGTH_FREE robust sigmas (at least LENGTH_SIGMA)
@@ -409,8 +407,6 @@ def _score(pred: Prediction, box: Box, width: int, length: float, height: float)
     s -= LENGTH_PENALTY * max(0.0, z - LENGTH_FREE) ** 2
     if pred.abstain:
         s -= ABSTAIN_PENALTY
-    if pred.p_digit is not None:
-        s += GATE_WEIGHT * math.log(max(pred.p_digit, GATE_FLOOR))
     return s
 
 

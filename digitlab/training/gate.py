@@ -66,6 +66,8 @@ class GateConfig:
     n_digit_uploads: int = 3000  # positives rendered like those uploads: two thirds MNIST train digits redrawn, a third printed
     n_touching: int = 4000  # negatives: MNIST train digits written two or three in a row, touching
     n_conventions: int = 4000  # positives: MNIST train digits given a writing-convention edit (cached on their own)
+    n_zeros: int = 3000  # and more 0s so edited (opened, slashed, dotted): among 55,000 MNIST digits a few hundred slashed
+    #                      zeros left half of them refused, a slash through a ring being what touching digits look like
     picture_seed: int = 1000  # seeds picture_seed .. +5 make the training pictures (>= nondigits.TRAIN_SEEDS_FROM; measurements use fewer)
     epochs: int = 14
     batch_size: int = 128
@@ -80,7 +82,7 @@ class GateConfig:
     dry_run: bool = False  # tiny sets and a few steps: seconds, for tests
 
 
-DRY_RUN = {"n_negatives": 120, "n_drawn": 60, "n_printed": 40, "n_uploads": 60, "n_digit_uploads": 30, "n_touching": 30, "n_conventions": 40}
+DRY_RUN = {"n_negatives": 120, "n_drawn": 60, "n_printed": 40, "n_uploads": 60, "n_digit_uploads": 30, "n_touching": 30, "n_conventions": 40, "n_zeros": 20}
 
 
 def build(width: int = 32, dropout: float = 0.3, name: str = "digit_gate"):
@@ -180,7 +182,9 @@ def run(config: GateConfig, out: Path = GATE_DIR, say=print) -> Path:
             np.savez_compressed(cache, **made)
     edited, _ = stroke_augment.edit_pool(mnist.x_train, mnist.y_train, config.n_conventions, config.picture_seed + 6,
                                          cache_dir=None if config.dry_run else RUNS_DIR / "cache", log=say)
-    made["conventions"] = edited.astype(np.float32) / 255
+    zeros, _ = stroke_augment.edit_pool(mnist.x_train, mnist.y_train, config.n_zeros, config.picture_seed + 7, classes=(0,),
+                                        cache_dir=None if config.dry_run else RUNS_DIR / "cache", log=say)
+    made["conventions"] = np.concatenate([edited, zeros]).astype(np.float32) / 255
     pos = np.concatenate([d.x_train, made["drawn"], made["printed"], made["digit_uploads"], made["conventions"]])
     neg = np.concatenate([made["negatives"], made["uploads"], made["touching"]])
     x = np.concatenate([pos, neg])
