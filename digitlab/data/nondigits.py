@@ -943,8 +943,8 @@ def written_together(digits: np.ndarray, rng: np.random.Generator, width_fractio
 
     Each digit is redrawn along its centre line (``synthetic.centre_line``) at about one height (+-12%), a
     little up or down, and placed ``TOUCH_GAP`` of the height from the previous one's ink box (overlapping by at
-    most 60% of the narrower one's width), so most neighbours touch or cross: what a number looks like when its digits are written too close to part.
-    One brush ``width_fraction`` of the height wide draws them all."""
+    most 60% of the narrower one's width), so most neighbours touch or cross: what a number looks like when
+    its digits are written too close to part.  One brush ``width_fraction`` of the height wide draws them all."""
     from digitlab.data import synthetic
 
     height = 120
