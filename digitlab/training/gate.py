@@ -170,6 +170,7 @@ def run(config: GateConfig, out: Path = GATE_DIR, say=print) -> Path:
     t0 = time.time()
     mnist = data.load(config.mnist_path)
     d = data.load(config.mnist_path, prepared=True, dry_run=config.dry_run)
+    cache_dir = None if config.dry_run else RUNS_DIR / "cache"  # a dry run writes no cache
     cache = RUNS_DIR / "cache" / f"gate-{_cache_key(config, mnist.fingerprint)}.npz"
     if not config.dry_run and cache.is_file():
         with np.load(cache) as f:
@@ -180,10 +181,9 @@ def run(config: GateConfig, out: Path = GATE_DIR, say=print) -> Path:
         if not config.dry_run:
             cache.parent.mkdir(parents=True, exist_ok=True)
             np.savez_compressed(cache, **made)
-    edited, _ = stroke_augment.edit_pool(mnist.x_train, mnist.y_train, config.n_conventions, config.picture_seed + 6,
-                                         cache_dir=None if config.dry_run else RUNS_DIR / "cache", log=say)
+    edited, _ = stroke_augment.edit_pool(mnist.x_train, mnist.y_train, config.n_conventions, config.picture_seed + 6, cache_dir=cache_dir, log=say)
     zeros, _ = stroke_augment.edit_pool(mnist.x_train, mnist.y_train, config.n_zeros, config.picture_seed + 7, classes=(0,),
-                                        cache_dir=None if config.dry_run else RUNS_DIR / "cache", log=say)
+                                        cache_dir=cache_dir, log=say)
     made["conventions"] = np.concatenate([edited, zeros]).astype(np.float32) / 255
     pos = np.concatenate([d.x_train, made["drawn"], made["printed"], made["digit_uploads"], made["conventions"]])
     neg = np.concatenate([made["negatives"], made["uploads"], made["touching"]])
