@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     except (artifacts.ModelError, rebuild.RebuildError) as e:
         cli.fail(e, p=p)
     print(f"promoted {a.model} -> {path}")
+    if path.parent.resolve() == MODELS_DIR.resolve():  # a committed model: figures measured on the file it replaced are stale
+        print("to record its card's figures (accuracy, calibration) in docs/results.json and mark the replaced file's as "
+              "earlier: python -m digitlab.report.results --from-cards")
     return cli.OK
 
 
