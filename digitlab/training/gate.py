@@ -170,8 +170,8 @@ def run(config: GateConfig, out: Path = GATE_DIR, say=print) -> Path:
     t0 = time.time()
     mnist = data.load(config.mnist_path)
     d = data.load(config.mnist_path, prepared=True, dry_run=config.dry_run)
-    cache_dir = None if config.dry_run else RUNS_DIR / "cache"  # a dry run writes no cache
     cache = RUNS_DIR / "cache" / f"gate-{_cache_key(config, mnist.fingerprint)}.npz"
+    cache_dir = None if config.dry_run else cache.parent  # the edit pools' cache beside it; a dry run writes no cache
     if not config.dry_run and cache.is_file():
         with np.load(cache) as f:
             made = {k: f[k] for k in f.files}
