@@ -89,7 +89,8 @@ def test_a_zero_is_opened_slashed_or_dotted(train_digits):
         h, w = ys.max() - ys.min() + 1, xs.max() - xs.min() + 1
         for edit, kind in ((sa._gap(0.0, 0.25), "opened"), (sa._slash_0, "slashed"), (sa._dot_0, "dotted")):
             edited = sk.copy()
-            if edit(edited, np.random.default_rng(k)) is None:
+            moves = edit(edited, np.random.default_rng(k))
+            if moves is None:
                 continue
             kinds[kind] += 1
             gone = (sk > 0) & (edited == 0)
@@ -100,6 +101,10 @@ def test_a_zero_is_opened_slashed_or_dotted(train_digits):
                 assert not gone.any() and np.ptp(ax) >= 0.9 * w and np.ptp(ay) >= 0.9 * h
                 mid = np.hypot(ax - xs.mean(), ay - ys.mean()).min()
                 assert mid <= 0.15 * max(h, w)
+                # the pen's move: from the oval's top, where it was begun and closed, to one end of the slash
+                (fx, fy), to = moves[0]
+                ey = np.nonzero(edited)[0]
+                assert len(moves) == 1 and sk[fy, fx] and fy == ys.min() and edited[to[1], to[0]] and to[1] in (ey.min(), ey.max())
             else:  # a dot: little ink, inside the oval's box, near its centre
                 assert not gone.any() and 1 <= len(ay) <= 0.1 * h + 2
                 assert abs(ay.mean() - (ys.min() + ys.max()) / 2) <= 0.2 * h and abs(ax.mean() - (xs.min() + xs.max()) / 2) <= 0.2 * w

@@ -190,8 +190,8 @@ def _slash_0(sk, rng):
         a, b = (left - over[0], top - over[1]), (right + over[0], bottom + over[1])
     a, b = (tuple(int(np.clip(round(v), 0, sk.shape[0] - 1)) for v in end) for end in (a, b))
     cv2.line(sk, a, b, 255, 1)
-    last = int(np.argmin(np.hypot(xs - a[0], ys - a[1])))
-    return [((int(xs[last]), int(ys[last])), a)]  # the pen's move: from the oval to the slash
+    end = int(np.argmin(ys))  # an oval is begun and closed at its top: the pen leaves it there for the slash
+    return [((int(xs[end]), int(ys[end])), a)]
 
 
 def _dot_0(sk, rng):
@@ -223,9 +223,9 @@ def _one_of(*choices):
 # Where loops are left open: a 0 at the top, a 9 where its loop meets the stem (right; elsewhere an open
 # 9 reads 4 or 5).  An open 6 was tried and dropped: cut anywhere but its curl it reads L or b.
 EDITS = {0: _one_of((_gap(0.0, 0.25), 0.5), (_slash_0, 0.35), (_dot_0, 0.15)), 1: _flag_foot_1, 4: _close_4, 7: _crossbar_7, 9: _gap(0.0, 0.3, "right")}
-EDITS_VERSION = 4  # part of every cached pool's key: 2 turned a 1's flag away from its stem, let a 7's bar reach further left;
+EDITS_VERSION = 5  # part of every cached pool's key: 2 turned a 1's flag away from its stem, let a 7's bar reach further left;
 # 3 let a 1's flag reach 0.75 of the height (was 0.6), turned at most 65 degrees (was 70);
-# 4 a 0 is slashed or dotted as often as it is opened
+# 4 a 0 is slashed or dotted as often as it is opened; 5 the pen's move to a 0's slash starts at the oval's top
 
 
 # ----------------------------------------------------------------------------- skeleton -> drawing
