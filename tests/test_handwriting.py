@@ -144,6 +144,9 @@ def test_quick_run_reports_every_set_for_every_model(models, tmp_path, capsys, m
             assert len(wrong) <= r["wrong_count"] <= round(30 * (1 - r["whole_number"]))
             if len(r["misread"]) < 20:  # every misread is listed: the count is exactly theirs
                 assert len(wrong) == r["wrong_count"]
+                assert {c: sum(m["cause"] == c for m in r["misread"]) for c in r["causes"]} == r["causes"]
+            assert sum(r["causes"].values()) == round(30 * (1 - r["whole_number"])) and r["causes"]["digit count wrong"] == r["wrong_count"]
+            assert all((m["cause"] == "digit count wrong") == (len(m["read"]) != len(m["number"])) for m in r["misread"])
         assert report["real_strokes"]["split"]["held_out_site"] == unipen.HELD_OUT_SITE
     assert report["quick"] and report["n"] == 30 and list(report["sets"]) == sets
     assert set(report["results"]) == {"mnist_cnn", "mnist_baseline"} and report["models"]["mnist_cnn"]["sha256"].startswith("sha256:")

@@ -175,6 +175,13 @@ def test_digits_written_in_a_row_become_a_number(real_items):
     picture = unipen.render_number(runs[0], np.random.default_rng(0))
     cols = np.flatnonzero((picture > 127).any(axis=0))
     assert cols.max() - cols.min() > 0.5 * picture.shape[1]  # spread along the line, not one blob
+    # each digit alone, where and as it is drawn in the number: its ink is the number's, and together they are all of it
+    alone = [unipen.render_number(runs[0], np.random.default_rng(0), only=k) for k in range(len(runs[0]))]
+    ink = picture > 127
+    assert all((a > 127).any() and not ((a > 127) & ~(picture > 0)).any() for a in alone)
+    assert np.array_equal(np.maximum.reduce(alone) > 127, ink)
+    lefts = [np.flatnonzero((a > 127).any(axis=0)).min() for a in alone]
+    assert lefts == sorted(lefts) and lefts[0] == cols.min()  # written left to right
 
 
 # ----------------------------------------------------------------------------- training

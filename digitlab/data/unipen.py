@@ -367,11 +367,13 @@ def runs_on_a_line(items: list[Item], lengths=(2, 6)) -> list[list[Item]]:
 
 
 def render_number(run: list[Item], rng: np.random.Generator, width: int = 560, height: int = 280,
-                  brush: float | None = None) -> np.ndarray:
+                  brush: float | None = None, only: int | None = None) -> np.ndarray:
     """A run of one writer's digits -> (height, width) uint8 canvas, white on black, as the Numbers page's
     canvas gives it: every pen-down where the writer put it (one scale for the whole number), one brush of
-    ``brush`` px (default: random in the slider's range), at most a fifth of a digit's height."""
+    ``brush`` px (default: random in the slider's range), at most a fifth of a digit's height.  ``only``: draw
+    the digit ``run[only]`` alone, where and as it is drawn in the number (its neighbours left out)."""
     strokes = [s for item in run for s in item.strokes]
+    drawn = strokes if only is None else run[only].strokes
     lo, hi = _box(strokes)
     size = np.maximum(hi - lo, 1e-6)
     scale = min(0.85 * width / size[0], 0.6 * height / size[1])
@@ -379,7 +381,7 @@ def render_number(run: list[Item], rng: np.random.Generator, width: int = 560, h
     b = max(3.0, min(rng.uniform(*BRUSH) if brush is None else brush, 0.2 * digit_h))
     shift = (np.array([width, height]) - size * scale) / 2
     ink = np.zeros((height, width), np.uint8)
-    for s in strokes:
+    for s in drawn:
         q = np.round(((s - lo) * scale + shift) * 4).astype(np.int32)
         if len(q) == 1 or np.ptp(q, axis=0).max() < 4:
             cv2.circle(ink, tuple(int(v) for v in q[0]), int(b * 2), 255, -1, cv2.LINE_AA, shift=2)

@@ -102,10 +102,14 @@ def real_numbers(split, classifier, seed: int, n: int | None = None, progress: C
     """Numbers of 2-6 digits one writer wrote in a row on one line (``unipen.runs_on_a_line``) of the held-out
     site and the validation writers, drawn on a 560x280 canvas where the writer put each stroke and read
     through ``numbers.read_number`` as the Numbers page and ``predict.py --number`` do: whole-number accuracy
-    overall, per site and per length."""
+    overall, per site and per length, and why each misread number was misread (``causes``, the causes of
+    ``evaluation.numbers.CAUSES``): its digit count is wrong; every wrong digit is also misread alone (its own
+    strokes as drawn in the number, without its neighbours, read through the single-digit path); or a digit is
+    misread only inside the number."""
     from collections import defaultdict
 
     from digitlab.data import unipen
+    from digitlab.evaluation.numbers import CAUSES
     from digitlab.files import png_bytes
     from digitlab.serving import numbers
 
@@ -114,23 +118,31 @@ def real_numbers(split, classifier, seed: int, n: int | None = None, progress: C
         runs = [runs[i] for i in np.sort(np.random.default_rng([seed, 33]).choice(len(runs), size=n, replace=False))]
     rng = np.random.default_rng([seed + hw.SEED_OFFSET, 24])
     groups: dict[str, list[bool]] = defaultdict(list)
-    misread, wrong_count = [], 0
+    misread, causes = [], dict.fromkeys(CAUSES, 0)
     for run in runs:
         truth = "".join(str(i.label) for i in run)
-        picture = unipen.render_number(run, rng, brush=float(rng.choice(hw.BRUSHES)))  # the slider as people set it
-        read = numbers.read_number(png_bytes(picture), classifier, invert="no").number
+        brush = float(rng.choice(hw.BRUSHES))  # the slider as people set it
+        read = numbers.read_number(png_bytes(unipen.render_number(run, rng, brush=brush)), classifier, invert="no").number
         right = read == truth
         for key in ("all", f"site {run[0].source}", f"{len(run)} digits"):
             groups[key].append(right)
-        wrong_count += len(read) != len(truth)
-        if not right and len(misread) < 20:
-            misread.append({"number": truth, "read": read, "site": run[0].source, "writer": run[0].writer})
+        if right:
+            continue
+        if len(read) != len(truth):
+            cause = CAUSES[0]
+        else:
+            wrong = [k for k, (item, r) in enumerate(zip(run, read)) if str(item.label) != r]
+            alone = classifier.predict_prepared([preprocess.prepare(unipen.render_number(run, rng, brush=brush, only=k), invert="no") for k in wrong])
+            cause = CAUSES[1] if all(p.label != run[k].label for p, k in zip(alone, wrong)) else CAUSES[2]
+        causes[cause] += 1
+        if len(misread) < 20:
+            misread.append({"number": truth, "read": read, "site": run[0].source, "writer": run[0].writer, "cause": cause})
     if progress:
         progress(f"{classifier.name}: {len(runs)} real numbers read")
     return {"n": len(runs), "whole_number": float(np.mean(groups["all"])) if runs else 0.0,
             "groups": {k: {"n": len(v), "whole_number": float(np.mean(v))} for k, v in sorted(groups.items()) if k != "all"},
-            "wrong_count": wrong_count,  # misreads with too many or too few digits: the segmentation, not the classifier
-            "misread": misread}
+            "wrong_count": causes[CAUSES[0]],  # misreads with too many or too few digits: the segmentation, not the classifier
+            "causes": causes, "misread": misread}
 
 
 def prepare_set(s: hw.PictureSet) -> Inputs:
@@ -247,7 +259,10 @@ def markdown(report: dict, default: str | None = None) -> str:
         keys = ["all", *next(iter(nums.values()))["groups"]]
         rows = [[f"{k} ({nums[models[0]]['n'] if k == 'all' else nums[models[0]]['groups'][k]['n']})",
                  *(pct(nums[m]["whole_number"] if k == "all" else nums[m]["groups"][k]["whole_number"]) for m in models)] for k in keys]
-        if all("wrong_count" in nums[m] for m in models):
+        if all("causes" in nums[m] for m in models):
+            for cause in nums[models[0]]["causes"]:
+                rows.append([f"misread: {cause}", *(f"{nums[m]['causes'][cause]} of {sum(nums[m]['causes'].values())}" for m in models)])
+        elif all("wrong_count" in nums[m] for m in models):  # a report written before causes were counted
             rows.append(["misread with the wrong count of digits", *(f"{nums[m]['wrong_count']} of {round(nums[m]['n'] * (1 - nums[m]['whole_number']))}"
                                                                     for m in models)])
         lines += ["## Real numbers (one writer's digits in a row, read through the Numbers path): whole number right", "",
