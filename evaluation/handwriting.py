@@ -16,8 +16,9 @@ The real-handwriting dev benchmark: digits that are not MNIST's, through the one
 
 Pictures come from digitlab/data/handwriting_test.py, which training never uses (own code path,
 parameters and seeds).  Writes <out>/handwriting.json (accuracy, per-class accuracy, confusion,
-most-confused pairs, per style), handwriting.md (the tables), confusion_<model>.png (the conventions
-set) and samples.png (the model inputs, a row per set); prints the Markdown.  Without --model,
+most-confused pairs, per style, the misread pictures), handwriting.md (the tables), confusion_<model>.png
+(the conventions set), samples.png (the model inputs, a row per set) and misreads.png (the real writers'
+digits the default model misreads, most confident first); prints the Markdown.  Without --model,
 every usable model in models/.  --tta also measures test-time augmentation (digitlab.evaluation.handwriting.tta_proba).
 
 --dry-run: 30 pictures per set, written into a new temporary folder unless --out is
@@ -109,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write_bytes(out / f"confusion_{name}.png", plots.confusion_png(table[handwriting.CONVENTIONS]["confusion"],
                                                                               f"{name}: conventions set"))
     atomic_write_bytes(out / "samples.png", handwriting.samples_png(inputs))
+    shown_model = default or models[0].name  # the real writers' misreads of the default model (or the first given)
+    gallery = handwriting.misreads_png(inputs, report["results"][shown_model], f"{shown_model}: real writers' digits it misreads (unseen writers, held-out site)")
+    if gallery is not None:
+        atomic_write_bytes(out / "misreads.png", gallery)
     if not a.dry_run:  # the committed models' figures go to docs/results.json (a smoke run's are no figures)
         results.record_all(results.committed(results.from_handwriting(report, source=shown(out / "handwriting.json"))))
     print(text)

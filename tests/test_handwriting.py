@@ -157,6 +157,12 @@ def test_quick_run_reports_every_set_for_every_model(models, tmp_path, capsys, m
             assert r["n"] == 30 and c.sum() == 30 - r["no_ink"]
             assert r["accuracy"] == pytest.approx((np.trace(c)) / 30)
             assert all(c[p["true"], p["pred"]] == p["count"] for p in r["most_confused"])
+            # every misread inked picture is listed (fewer than MISREAD_KEPT here), most confident first
+            assert len(r["misread"]) == c.sum() - np.trace(c) and len({m["index"] for m in r["misread"]}) == len(r["misread"])
+            assert [m["confidence"] for m in r["misread"]] == sorted((m["confidence"] for m in r["misread"]), reverse=True)
+            assert sorted(m["pred"] for m in r["misread"]) == sorted(p for t in range(10) for p in range(10) if p != t for _ in range(c[t, p]))
+    real_misread = [m for s in (handwriting.REAL_WRITERS, handwriting.REAL_HELD_OUT) for m in report["results"]["mnist_cnn"].get(s, {}).get("misread", [])]
+    assert (tmp_path / "misreads.png").is_file() == bool(real_misread)  # the gallery of the first model given
     cnn_r, base_r = report["results"]["mnist_cnn"], report["results"]["mnist_baseline"]
     assert cnn_r["MNIST strokes"]["accuracy"] >= 0.8 and cnn_r["load_digits upload"]["accuracy"] >= 0.8
     assert handwriting.mean_accuracy(cnn_r) > handwriting.mean_accuracy(base_r)  # the CNN reads handwriting better than softmax regression

@@ -31,6 +31,7 @@ from digitlab.data import handwriting_test as hw
 from digitlab.evaluation import metrics
 
 CONVENTIONS = "conventions"
+MISREAD_KEPT = 60  # misread pictures listed per model and set, most confident first (the report's gallery)
 TTA_VARIANTS = ("identity", "shift right", "shift left", "shift down", "shift up", "turn +8", "turn -8",
                 "scale 0.9", "scale 1.1", "thicker", "thinner")
 
@@ -172,6 +173,8 @@ def score(probs: np.ndarray, inputs: Inputs) -> dict:
         "per_class": {str(c): float(right[y == c].mean()) for c in metrics.CLASSES if (y == c).any()},
         "confusion": confusion.tolist(),
         "most_confused": metrics.most_confused(confusion.tolist(), top=5),
+        "misread": [{"index": int(i), "pred": int(pred[i]), "confidence": round(float(probs[i].max()), 4)}  # most confident first
+                    for i in np.flatnonzero(~right & inputs.inked)[np.argsort(-probs[~right & inputs.inked].max(1), kind="stable")][:MISREAD_KEPT]],
     }
     for key, tags in (("styles", inputs.styles), ("sampling", inputs.sampling)):
         if tags:
@@ -272,6 +275,20 @@ def markdown(report: dict, default: str | None = None) -> str:
     if rows:
         lines += ["## Per sampling (how the strokes were sampled, how the upload was saved)", "", table(["set: sampling (n)", *models], rows), ""]
     return "\n".join(lines)
+
+
+def misreads_png(inputs: list[Inputs], table: dict, title: str, sets: tuple[str, ...] = (REAL_WRITERS, REAL_HELD_OUT)) -> bytes | None:
+    """The misread model inputs of ``sets`` (one model's ``score`` per set in ``table``), most confident first,
+    captioned true->read (confidence): what the model gets wrong on real writers.  None when there is none."""
+    from digitlab.report import plots
+
+    rows = [(s, m) for s in inputs if s.name in sets and s.name in table for m in table[s.name].get("misread", [])]
+    if not rows:
+        return None
+    rows.sort(key=lambda r: -r[1]["confidence"])
+    images = np.stack([s.images[m["index"]] for s, m in rows])
+    return plots.gallery_png(images, np.array([s.labels[m["index"]] for s, m in rows]), np.array([m["pred"] for _, m in rows]),
+                             np.array([m["confidence"] for _, m in rows]), title)
 
 
 def samples_png(inputs: list[Inputs], per_set: int = 16) -> bytes:
