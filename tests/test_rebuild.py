@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from digitlab.data import unipen
 from digitlab.paths import ROOT
 from digitlab.training import rebuild
 
@@ -72,5 +73,14 @@ def test_a_dry_run_of_every_chain_runs_end_to_end(name, run_script, tmp_path):
     assert list(models.glob("serving/*.onnx")), "the serving step converted the result"
     if name != "gate":
         assert "calibration" in card
+    # the card says which writing-convention edits trained it, through every mix and ensemble of the chain
+    from digitlab.data import stroke_augment
+
+    edits = {"stroke_edits": stroke_augment.EDITS_VERSION, "real_strokes_edits": unipen.EDITS_VERSION}
+    expected = {"mnist_baseline": None, "mnist_robust": None, "gate": {"stroke_edits": stroke_augment.EDITS_VERSION}, "mnist_cnn": edits}
+    for made in card.get("members") or [card]:
+        assert made.get("edits") == expected.get(name, edits), made.get("name")
+    if name == "mnist_advanced":  # its fine-tune on real strokes started from the stroke recipe's ensemble, whose edits it names
+        assert card["members"][0]["init"]["edits"] == {"stroke_edits": stroke_augment.EDITS_VERSION}
     after = {p.name: p.stat().st_mtime_ns for p in (ROOT / "models").rglob("*") if p.is_file()}
     assert after == before

@@ -59,6 +59,8 @@ KEYS = {
     "distill": "training.trainer.run with --distill-from: the teacher whose probabilities softened the targets (file, sha256, figures, weight)",
     "rebuild": "training/promote.py --chain (training/rebuild.py): the command that makes the model again and its steps",
     "real_strokes": "training.trainer.run with --real-strokes: the real-strokes file (name, sha256) and its writer split",
+    "edits": "training.trainer.edits_used, training.gate.run: the versions of the writing-convention edits the augmentation drew "
+             "(stroke_augment.EDITS_VERSION, unipen.EDITS_VERSION); kept by interpolate, ensemble and init/distill sources",
     "interpolation": "training.interpolate.run: alpha and the two networks whose weights it mixed (the start and its fine-tune)",
     "members": "training.ensemble.build",
     "kind": "training.gate.run",

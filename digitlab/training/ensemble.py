@@ -21,7 +21,7 @@ def member_summary(path: Path, card: dict | None) -> dict:
     """What the ensemble card keeps of a member: where it came from and how it was made."""
     card = card or {}
     keep = ("name", "builder", "config", "seed", "metrics", "params", "epochs_run", "train_seconds", "command", "date", "preprocess_version",
-            "init", "distill", "interpolation")  # the last three: a member fine-tuned from a trained model, mixed back with it
+            "init", "distill", "interpolation", "edits")  # init, distill, interpolation: a member fine-tuned from a trained model, mixed back with it
     return {"file": Path(path).name, **{k: card[k] for k in keep if k in card}}
 
 

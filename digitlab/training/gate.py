@@ -221,6 +221,7 @@ def run(config: GateConfig, out: Path = GATE_DIR, say=print) -> Path:
                  "touching": len(made["touching"]), "conventions": len(made["conventions"]),
                  "generators": "digitlab.nondigits split 'train', upload_pictures and touching_digits, seeds from "
                                f"{config.picture_seed} (>= {nondigits.TRAIN_SEEDS_FROM})", "data_version": DATA_VERSION},
+        "edits": {"stroke_edits": stroke_augment.EDITS_VERSION},  # the conventions positives
         "params": int(model.count_params()),
         "train_seconds": round(train_seconds, 1),
         "history": {k: [round(float(v), 5) for v in vals] for k, vals in history.history.items()},

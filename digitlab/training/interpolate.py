@@ -29,7 +29,7 @@ from digitlab.models import artifacts, cards
 from digitlab.training.trainer import InitError, model_source, twin_weights
 
 # What the mixed network's card keeps of the fine-tune's card unchanged: how the fine-tune was made.
-KEPT = ("builder", "config", "seed", "epochs_run", "train_seconds", "cpu_seconds", "init", "distill")
+KEPT = ("builder", "config", "seed", "epochs_run", "train_seconds", "cpu_seconds", "init", "distill", "edits")
 
 
 class InterpolateError(ValueError):

@@ -338,12 +338,26 @@ def twin_weights(model, source, member: int | None, what: str, builder: str) -> 
 
 def model_source(path: Path, member: int | None = None) -> dict:
     """What a card keeps of a trained model a run used (``--init-from``, ``--distill-from``): file, sha256,
-    member, and that model's (or member's) name and test accuracy from its own card."""
+    member, and that model's (or member's) name, test accuracy and the edits it was trained with from its own card."""
     card = artifacts.read_card(path) or {}
     if member is not None and isinstance(card.get("members"), list) and member < len(card["members"]):
         card = card["members"][member] or {}
     return {"file": path.name, "sha256": files.sha256(path), "member": member, "name": card.get("name"),
-            "test_accuracy": (card.get("metrics") or {}).get("test_accuracy")}
+            "test_accuracy": (card.get("metrics") or {}).get("test_accuracy"), **({"edits": card["edits"]} if card.get("edits") else {})}
+
+
+def edits_used(config: TrainConfig) -> dict:
+    """The versions of the writing-convention edits a run's augmentation draws (the card's "edits"): the stroke
+    edits of re-drawn and edited MNIST digits, the real strokes' own; {} for a run that draws none.  A model
+    trained before an edit changed says so, and is rebuilt with ``training/rebuild.py``."""
+    from digitlab.data import stroke_augment
+
+    out = {}
+    if (config.redraw > 0 and config.redraw_conventions > 0) or config.conventions > 0:
+        out["stroke_edits"] = stroke_augment.EDITS_VERSION
+    if config.real_share > 0 and config.real_conventions > 0:
+        out["real_strokes_edits"] = unipen.EDITS_VERSION
+    return out
 
 
 def fit_keras(config: TrainConfig, d: data.Mnist, run_dir: Path, extra_callbacks=()):
@@ -542,6 +556,7 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=(), command: str 
         **({"init": init} if init else {}),
         **({"distill": {**model_source(Path(config.distill_from)), "weight": config.distill}} if config.distill > 0 else {}),
         **({"real_strokes": unipen.card(config.real_strokes)} if config.real_share > 0 else {}),
+        **({"edits": edits_used(config)} if edits_used(config) else {}),
     })
     report = {"val": metrics.jsonable(val), "test": metrics.jsonable(test), "history": history}
     extras = {
