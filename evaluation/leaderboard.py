@@ -6,7 +6,8 @@ PGD-40 eps 0.3 accuracy (500 test digits), ECE before and after the card's tempe
 latency, parameters and file size, all from digitlab.evaluation.leaderboard.table(), the function the app's
 Leaderboard page calls, so both show the same numbers.  Rows are cached per model file, calibration
 and settings in <out>/leaderboard/<model>.json; --refresh measures every model again.
-Writes <out>/leaderboard.md and <out>/leaderboard.json (every number) and prints the Markdown table.
+Writes <out>/leaderboard.md and <out>/leaderboard.json (every number) and prints the Markdown table; a full run
+into the default folder records the committed models' FGSM and PGD-40 figures in docs/results.json.
 --dry-run: the app's quick settings (1,000 clean, 100 corrupted and 50 attacked digits, PGD-10), 5-35 s a model,
 written as leaderboard_quick.md / .json so the full table is never replaced by a rough one.
 --progress-json prints progress as JSON lines instead of the table (the app's Leaderboard page runs
@@ -43,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = dataclasses.replace(leaderboard.QUICK if a.dry_run else leaderboard.Settings(), mnist_path=a.mnist)
     out = a.out or REPORTS_DIR
     try:
-        if not leaderboard.usable_models(names=a.models):
+        entries = leaderboard.usable_models(names=a.models)
+        if not entries:
             raise artifacts.ModelError("no usable model in models/; train one with training/train_cnn.py")
         rows = leaderboard.table(settings=settings, refresh=a.refresh, cache_dir=out / "leaderboard", names=a.models,
                                  progress=json_progress() if a.progress_json else console_progress("leaderboard"))
@@ -56,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / f"{stem}.md", md.encode())
     atomic_write_json(out / f"{stem}.json", {"command": command, "settings": dataclasses.asdict(settings), "rows": rows})
+    if not a.dry_run and a.out is None:  # the committed models' attack figures go to docs/results.json (a quick run's are no figures)
+        from digitlab.report import results
+
+        results.record_all(results.committed(results.from_leaderboard(rows, command, {e.name: e.path for e in entries})))
     if not a.progress_json:
         print(table)
     return 0

@@ -515,6 +515,18 @@ def from_robustness(model: str, result: dict, command: str, model_file: Path | N
                    model_sha=sha, fmt="pct1")]
 
 
+def from_leaderboard(rows: list[dict], command: str, files: dict[str, Path]) -> list[Figure]:
+    """``evaluation/leaderboard.py`` at its full settings (PGD-40): FGSM eps 0.1 and PGD-40 eps 0.3 per model;
+    ``files`` names each row's model file (its sha marks which file was measured)."""
+    out = []
+    for r in rows:
+        sha, n = model_sha(files[r["name"]]), (r.get("n") or {}).get("attacks")
+        out += [Figure("stress", header, r[key], command, row=r["name"], model=r["name"], model_sha=sha, fmt="pct1",
+                       note=f"{n:,} MNIST test digits" if n else None)
+                for key, header in (("fgsm_eps0.1", "FGSM eps 0.1"), ("pgd40_eps0.3", "PGD-40 eps 0.3")) if r.get(key) is not None]
+    return out
+
+
 def from_evaluate(model: str, report: dict, command: str, model_file: Path | None = None) -> list[Figure]:
     """``evaluation/evaluate.py`` on the full test split: the models table's accuracy and weighted F1."""
     sha = model_sha(model_file or model)
