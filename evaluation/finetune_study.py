@@ -11,8 +11,9 @@ the replay and seed), and measure before/after accuracy on
   * --fresh new drawings per class by the same hand, never seen (a larger, steadier check),
   * MNIST test (10,000 digits): how much it forgot.
 
-Markdown to stdout, everything to <out>/finetune_study.json (evaluation/reports/).  Models go to
-a temporary folder and are thrown away.
+Markdown to stdout, everything to <out>/finetune_study.json (evaluation/reports/); a full run into the
+default folder on a committed base records its figures in docs/results.json.  Models go to a temporary
+folder and are thrown away.
 
 --dry-run: one dry-run fine-tune (digitlab.training.finetune.DRY_RUN) with the first value of
 --per-class, --replay and --seeds, and 2 fresh drawings per class; the report goes into a new
@@ -125,7 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(lines))
     out = cli.output_folder(a.out, REPORTS_DIR, a.dry_run, "finetune-study") / "finetune_study.json"
     command = " ".join(["python evaluation/finetune_study.py", *map(str, sys.argv[1:] if argv is None else argv)])
-    atomic_write_json(out, {"base": base.name, "command": command, "dry_run": a.dry_run, "rows": rows, "table": lines})
+    report = {"base": base.name, "command": command, "dry_run": a.dry_run, "rows": rows, "table": lines}
+    atomic_write_json(out, report)
+    if not a.dry_run and a.out is None:  # a committed base's figures go to docs/results.json (a dry run's are no figures)
+        from digitlab.report import results
+
+        results.record_all(results.committed(results.from_finetune_study(report, base.entry.path)))
     print(f"wrote {out}")
     return 0
 

@@ -527,6 +527,18 @@ def from_leaderboard(rows: list[dict], command: str, files: dict[str, Path]) -> 
     return out
 
 
+def from_finetune_study(report: dict, base_file: Path) -> list[Figure]:
+    """``evaluation/finetune_study.py``: per user-digit count and replay, the held-out pictures, the new drawings and
+    MNIST test before and after the fine-tune of ``report["base"]`` (the file ``base_file``)."""
+    sha, out = model_sha(base_file), []
+    for r in report["rows"]:
+        row = f"{r['pictures']} user digits, replay {r['replay']:g}" + (f", seed {r['seed']}" if len({q["seed"] for q in report["rows"]}) > 1 else "")
+        for key, stem, fmt in (("held-out", "holdout", "pct1"), ("new drawings", "fresh", "pct1"), ("MNIST test", "mnist", "pct2")):
+            out += [Figure("finetune", f"{key} {when}", r[f"{stem}_{when}"], report["command"], row=row, model=report["base"],
+                           model_sha=sha, fmt=fmt) for when in ("before", "after")]
+    return out
+
+
 def from_evaluate(model: str, report: dict, command: str, model_file: Path | None = None) -> list[Figure]:
     """``evaluation/evaluate.py`` on the full test split: the models table's accuracy and weighted F1."""
     sha = model_sha(model_file or model)
