@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(["python evaluation/finetune_study.py", *map(str, sys.argv[1:] if argv is None else argv)])
     report = {"base": base.name, "command": command, "dry_run": a.dry_run, "rows": rows, "table": lines}
     atomic_write_json(out, report)
-    if not a.dry_run and a.out is None:  # a committed base's figures go to docs/results.json (a dry run's are no figures)
+    if not a.dry_run and Path(a.out) == REPORTS_DIR:  # a committed base's figures go to docs/results.json (a dry run's are no figures)
         from digitlab.report import results
 
         results.record_all(results.committed(results.from_finetune_study(report, base.entry.path)))
