@@ -121,6 +121,13 @@ def test_holdout_split_is_stratified():
     assert [int((y[held] == d).sum()) for d in range(10)] == [1, 1, 1, 1, 2, 1, 1, 1, 1, 5]
     assert all((y[train] == d).any() for d in range(10))
     assert np.array_equal(finetune.holdout_split(y, 0.25, seed=0)[1], held)
+    # with a key per picture (its content's hash), the same pictures are held out in whatever order they come
+    keys = [f"picture {i:02d}" for i in range(len(y))]
+    order = np.random.default_rng(5).permutation(len(y))
+    _, held_keyed = finetune.holdout_split(y, 0.25, seed=0, keys=keys)
+    _, held_shuffled = finetune.holdout_split(y[order], 0.25, seed=0, keys=[keys[i] for i in order])
+    assert sorted(keys[i] for i in held_keyed) == sorted(keys[order[i]] for i in held_shuffled)
+    assert [int((y[held_keyed] == d).sum()) for d in range(10)] == [1, 1, 1, 1, 2, 1, 1, 1, 1, 5]
 
 
 # ----------------------------------------------------------------------------- the script

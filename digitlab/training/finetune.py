@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlab import data, preprocess
+from digitlab import data, files, preprocess
 from digitlab.data import user_digits
 from digitlab.evaluation import metrics
 from digitlab.models import adapter, artifacts, cards
@@ -92,18 +92,23 @@ class Result:
 # ----------------------------------------------------------------------------- pieces
 
 
-def holdout_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def holdout_split(labels: np.ndarray, fraction: float, seed: int, keys: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Stratified split -> (train indices, held-out indices).
 
     Each digit with n pictures gives round(fraction * n) to the held-out set, but at least one
-    and never all of them (n >= 2 is checked by ``user_digits.read_folder``).
+    and never all of them (n >= 2 is checked by ``user_digits.read_folder``).  ``keys`` (one per
+    picture, e.g. its content's sha256) order the pictures before the seeded shuffle, so the same
+    pictures are held out whatever order they come in (file names hold the time they were saved).
     """
     if not 0 < fraction < 1:
         raise ValueError(f"holdout must be between 0 and 1, not {fraction}")
     rng = np.random.default_rng(seed)
     train, held = [], []
     for d in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == d))
+        idx = np.flatnonzero(labels == d)
+        if keys is not None:
+            idx = idx[np.argsort([keys[i] for i in idx], kind="stable")]
+        idx = rng.permutation(idx)
         k = int(np.clip(round(fraction * len(idx)), 1, len(idx) - 1))
         held.extend(idx[:k])
         train.extend(idx[k:])
@@ -238,7 +243,8 @@ def run(config: FinetuneConfig, folder: Path | None = None, out: Path | None = N
     folder = Path(folder) if folder is not None else user_digits.default_dir()
     say(0.0, f"reading {folder}")
     user = user_digits.read_folder(folder, config.min_per_class)
-    train_idx, held_idx = holdout_split(user.labels, config.holdout, config.seed)
+    contents = [files.sha256(p) for p in user.paths]  # the same pictures are held out whatever their file names
+    train_idx, held_idx = holdout_split(user.labels, config.holdout, config.seed, contents)
     x_tr, y_tr = user.images[train_idx], user.labels[train_idx]
     x_ho, y_ho = user.images[held_idx], user.labels[held_idx]
 
