@@ -159,13 +159,15 @@ def prepare_set(s: hw.PictureSet) -> Inputs:
 
 def score(probs: np.ndarray, inputs: Inputs) -> dict:
     """(N, 10) probabilities on ``inputs`` -> accuracy (a picture without ink counts as wrong), per-class
-    accuracy (recall), the confusion matrix of the inked pictures, most-confused pairs, accuracy per style
-    and per sampling (in the set's order)."""
+    accuracy (recall), the confusion matrix of the inked pictures, most-confused pairs, the misread inked
+    pictures (at most MISREAD_KEPT, most confident first), accuracy per style and per sampling (in the set's order)."""
     y = inputs.labels
     pred = np.where(inputs.inked, probs.argmax(1), -1)
     right = pred == y
     confusion = np.zeros((10, 10), np.int64)
     np.add.at(confusion, (y[inputs.inked], pred[inputs.inked]), 1)
+    misread = np.flatnonzero(~right & inputs.inked)
+    misread = misread[np.argsort(-probs[misread].max(1), kind="stable")][:MISREAD_KEPT]  # most confident first
     out = {
         "n": int(len(y)),
         "accuracy": float(right.mean()) if len(y) else 0.0,
@@ -173,8 +175,7 @@ def score(probs: np.ndarray, inputs: Inputs) -> dict:
         "per_class": {str(c): float(right[y == c].mean()) for c in metrics.CLASSES if (y == c).any()},
         "confusion": confusion.tolist(),
         "most_confused": metrics.most_confused(confusion.tolist(), top=5),
-        "misread": [{"index": int(i), "pred": int(pred[i]), "confidence": round(float(probs[i].max()), 4)}  # most confident first
-                    for i in np.flatnonzero(~right & inputs.inked)[np.argsort(-probs[~right & inputs.inked].max(1), kind="stable")][:MISREAD_KEPT]],
+        "misread": [{"index": int(i), "pred": int(pred[i]), "confidence": round(float(probs[i].max()), 4)} for i in misread],
     }
     for key, tags in (("styles", inputs.styles), ("sampling", inputs.sampling)):
         if tags:
