@@ -135,3 +135,19 @@ def test_web_build_errors_are_usage_errors_and_write_nothing(run_script, tmp_pat
     proc = run_script("web/build.py", "--dry-run", "--out", out, check=False, env={"DIGITLAB_MNIST": str(tmp_path / "none.npz")})
     assert proc.returncode == 2 and "MNIST is needed for the parity check" in proc.stderr
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_finetune_memory_measures_a_fine_tune_in_its_own_process(run_script, mnist_path, tmp_path):
+    """The fine-tune as the Collect page starts it, its peak memory read by /usr/bin/time; a dry run records nothing."""
+    recorded = tmp_path / "results.json"
+    proc = run_script("evaluation/finetune_memory.py", "--dry-run", "--base", "mnist_cnn", "--per-class", "2", "--mnist", mnist_path,
+                      timeout=600, env={"DIGITLAB_RESULTS": str(recorded)})
+    m = re.search(r"^fine-tuning mnist_cnn on 20 pictures: peak RSS (\d+) MiB, ([\d.]+) s$", proc.stdout, re.MULTILINE)
+    assert m, proc.stdout
+    assert 150 <= int(m.group(1)) <= 8000  # TensorFlow alone holds ~680 MB; far below the machine's 24 GiB
+    assert not recorded.exists() and "recorded" not in proc.stdout
+    bad = run_script("evaluation/finetune_memory.py", "--dry-run", "--base", "no_such_model", check=False)
+    assert bad.returncode == 2 and "no_such_model" in bad.stderr
+    short = run_script("evaluation/finetune_memory.py", "--per-class", "1", check=False)
+    assert short.returncode == 2 and "--per-class must be at least 2" in short.stderr
