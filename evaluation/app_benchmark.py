@@ -321,6 +321,10 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ[neighbours.ENV_VAR] = str(scratch / "features")  # a first build, as on a fresh clone (never runs/cache)
     os.environ["DIGITLAB_REPORTS_DIR"] = str(scratch / "reports")  # the Leaderboard measures, never reuses a cached row
+    from digitlab.paths import USER_MODELS_ENV
+
+    os.environ[USER_MODELS_ENV] = str(scratch / "user_models")  # the Collect page's fine-tune writes here, never into the
+    # user's user_models/ (a model left there from an earlier run would show at once, and the job would not be measured)
     mnist = data.load()
     picture = scratch / "seven.png"
     picture.write_bytes(files.png_bytes(mnist.x_test[0]))
@@ -353,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
             sampler.stop()
             stop_server(proc)
             browser.close()
-    result["command"] = "python evaluation/app_benchmark.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    result["command"] = " ".join(["python evaluation/app_benchmark.py", *(sys.argv[1:] if argv is None else argv)])
     result["machine"]["load_average_at_end"] = [round(v, 1) for v in os.getloadavg()]
     result["targets"] = verdicts(result)
     for target, met in result["targets"].items():
