@@ -556,7 +556,7 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=(), command: str 
         **({"init": init} if init else {}),
         **({"distill": {**model_source(Path(config.distill_from)), "weight": config.distill}} if config.distill > 0 else {}),
         **({"real_strokes": unipen.card(config.real_strokes)} if config.real_share > 0 else {}),
-        **({"edits": edits_used(config)} if edits_used(config) else {}),
+        **({"edits": edits} if (edits := edits_used(config)) else {}),
     })
     report = {"val": metrics.jsonable(val), "test": metrics.jsonable(test), "history": history}
     extras = {
