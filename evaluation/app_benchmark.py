@@ -313,9 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         if f.name == "gate" or f.name.split(".")[0] in COMMITTED:
             (models / f.name).symlink_to(f)
     digits = scratch / "my_digits"  # one generated writer's digits, 3 of each (evaluation/make_user_digits.py)
-    pictures, labels = user_style.drawings(3, 0)
-    for pic, label in zip(pictures, labels):
-        user_digits.save(pic, int(label), digits, invert="yes")
+    user_style.save_drawings(digits, 3, 0)
     os.environ[user_digits.ENV_VAR] = str(digits)  # the server's Collect page reads it (never the user's my_digits/)
     from digitlab.evaluation import neighbours
 

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--per-class must be at least 2 (a digit needs a picture to train on and one to hold out)")
     if not Path(TIME).is_file():
         return cli.error(f"{TIME} is missing: it measures the process's peak memory (Linux: apt-get install -y time)")
-    from digitlab.data import user_digits, user_style
+    from digitlab.data import user_style
     from digitlab.models import artifacts, cards
     from digitlab.report import results
 
@@ -64,18 +64,16 @@ def main(argv: list[str] | None = None) -> int:
     figures, load = [], [round(v, 1) for v in os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="finetune-memory-") as tmp:
         folder = Path(tmp) / "my_digits"
-        pictures, labels = user_style.drawings(a.per_class, 0)
-        for picture, label in zip(pictures, labels):
-            user_digits.save(picture, int(label), folder, invert="yes")
+        n = user_style.save_drawings(folder, a.per_class, 0)
         for base in bases:
             try:
                 r = peak(base, folder, Path(tmp) / "models", a.dry_run, a.mnist)
             except RuntimeError as e:
                 return cli.error(e, cli.SOME_FAILED)
-            print(f"fine-tuning {base} on {len(pictures)} pictures: peak RSS {r['peak_rss_mb']} MiB, {r['seconds']} s", flush=True)
+            print(f"fine-tuning {base} on {n} pictures: peak RSS {r['peak_rss_mb']} MiB, {r['seconds']} s", flush=True)
             figures.append(results.Figure("app", "server RSS", r["peak_rss_mb"], command, row=f"fine-tuning {base} in its own process, peak",
                                           model=base, model_sha=results.model_sha(files[base]), fmt="MiB",
-                                          note=f"{len(pictures)} pictures ({a.per_class} per digit); load average at start {load}"))
+                                          note=f"{n} pictures ({a.per_class} per digit); load average at start {load}"))
     if not a.dry_run:
         results.record_all(results.committed(figures))
         print(f"recorded the committed models' figures in {results.results_path()}")

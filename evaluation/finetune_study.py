@@ -84,9 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         for per_class in a.per_class:
             for seed in a.seeds:
                 folder = Path(tmp) / f"user_{per_class}_{seed}"
-                drawn, labels = user_style.drawings(per_class, seed=seed)
-                for pic, label in zip(drawn, labels):
-                    user_digits.save(pic, int(label), folder, invert="yes")
+                user_style.save_drawings(folder, per_class, seed)
                 for replay in a.replay:
                     config = finetune.FinetuneConfig(base=str(base.entry.path), name="study", replay=replay, seed=seed,
                                                       mnist_path=a.mnist, dry_run=a.dry_run)

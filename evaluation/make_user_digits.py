@@ -22,10 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.per_class < 1:
         p.error("--per-class must be at least 1")
-    pictures, labels = user_style.drawings(a.per_class, a.seed)
-    for picture, label in zip(pictures, labels):
-        user_digits.save(picture, int(label), a.out, invert="yes")
-    print(f"wrote {len(pictures)} drawings ({a.per_class} per digit) into {a.out}; now {user_digits.counts(a.out)}")
+    n = user_style.save_drawings(a.out, a.per_class, a.seed)
+    print(f"wrote {n} drawings ({a.per_class} per digit) into {a.out}; now {user_digits.counts(a.out)}")
     return 0
 
 

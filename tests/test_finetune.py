@@ -31,9 +31,7 @@ MODELS = ROOT / "models"
 
 
 def user_folder(folder: Path, per_class: int, seed: int = 0) -> Path:
-    pictures, labels = user_style.drawings(per_class, seed)
-    for picture, label in zip(pictures, labels):
-        user_digits.save(picture, int(label), folder, invert="yes")
+    user_style.save_drawings(folder, per_class, seed)
     return folder
 
 

@@ -93,3 +93,14 @@ def drawings(per_class: int, seed: int = 0, side: int = CANVAS) -> tuple[list[np
     rng = np.random.default_rng(seed)
     labels = np.repeat(np.arange(10), per_class)
     return [draw(int(d), rng, side) for d in labels], labels
+
+
+def save_drawings(folder, per_class: int, seed: int = 0) -> int:
+    """``drawings(per_class, seed)`` saved into ``folder`` as the Collect page saves a person's digits
+    (``user_digits.save``, one subfolder per digit): a stand-in user's folder.  Returns how many were saved."""
+    from digitlab.data import user_digits
+
+    pictures, labels = drawings(per_class, seed)
+    for picture, label in zip(pictures, labels):
+        user_digits.save(picture, int(label), folder, invert="yes")
+    return len(pictures)

@@ -106,14 +106,12 @@ def wait_until(what, seconds: float) -> bool:
 def finetune_app(browser, tmp_path_factory, committed_models):
     """The app with two pictures of every digit already collected, two committed models and the gate, and a
     scratch user models folder; yields (url, server pid, models folder, user models folder)."""
-    from digitlab.data import user_digits, user_style
+    from digitlab.data import user_style
 
     work = tmp_path_factory.mktemp("finetune")
     models = link_models(work / "models", ["mnist_cnn", "mnist_baseline"])
     my_digits, mine = work / "my_digits", work / "user_models"
-    pictures, labels = user_style.drawings(2, 0)
-    for picture, label in zip(pictures, labels):
-        user_digits.save(picture, int(label), my_digits, invert="yes")
+    user_style.save_drawings(my_digits, 2, 0)
     env = {"DIGITLAB_MODELS_DIR": str(models), "DIGITLAB_MY_DIGITS": str(my_digits), "DIGITLAB_USER_MODELS": str(mine)}
     with streamlit_app(env, work / "streamlit.log", timeout=90) as (url, proc):
         yield url, proc.pid, models, mine
