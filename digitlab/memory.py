@@ -43,6 +43,22 @@ def limit_malloc_arenas(n: int = ARENAS) -> bool:
     return bool(mallopt and mallopt(_M_ARENA_MAX, n) == 1)
 
 
+TIME = "/usr/bin/time"  # GNU time (Debian's "time" package): a command's peak resident memory
+
+
+def run_measured(argv: list[str], **run_kwargs):
+    """``argv`` run under ``TIME -f %M`` with its output captured as text (``run_kwargs`` go to ``subprocess.run``):
+    (the completed process, wall seconds, peak resident memory in bytes; 0 when the command failed)."""
+    import subprocess
+    import time
+
+    t0 = time.perf_counter()
+    proc = subprocess.run([TIME, "-f", "%M", *map(str, argv)], capture_output=True, text=True, **run_kwargs)
+    seconds = time.perf_counter() - t0
+    peak = int(proc.stderr.strip().splitlines()[-1]) * 1024 if proc.returncode == 0 else 0
+    return proc, seconds, peak
+
+
 SERVER_TF_ENV = {"TF_ENABLE_ONEDNN_OPTS": "0"}  # TensorFlow's oneDNN kernels off in the app's server: its work is one
 # digit at a time (Grad-CAM, saliency, attacks on the current digit), where they held more memory and were slower
 # (the server's memory per page: docs/results.md#the-app-as-a-person-meets-it, python evaluation/app_benchmark.py)

@@ -276,15 +276,15 @@ def verdicts(result: dict) -> dict[str, bool]:
 
 
 def predict_cli(picture: Path, runs: int = 5) -> dict:
+    from digitlab import memory
+
     times, peaks = [], []
     for _ in range(runs):
-        t0 = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, str(ROOT / "evaluation" / "predict.py"), str(picture)],
-                              capture_output=True, text=True, cwd=ROOT)
-        times.append(time.perf_counter() - t0)
+        proc, seconds, peak = memory.run_measured([sys.executable, ROOT / "evaluation" / "predict.py", picture], cwd=ROOT)
+        times.append(seconds)
         if proc.returncode != 0:
             raise RuntimeError(f"predict.py failed: {proc.stderr[-1000:]}")
-        peaks.append(int(proc.stderr.strip().splitlines()[-1]) * 1024)
+        peaks.append(peak)
     return {"median_s": round(statistics.median(times), 2), "all_s": [round(t, 2) for t in times], "peak_rss_mb": mb(max(peaks))}
 
 

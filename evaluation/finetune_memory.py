@@ -13,31 +13,24 @@ models, records the peaks in docs/results.json (the memory table of docs/results
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from digitlab import cli
 from digitlab.paths import ROOT
-
-TIME = "/usr/bin/time"
 
 
 def peak(base: str, folder: Path, out: Path, dry_run: bool, mnist: str | None) -> dict:
     """One fine-tune of ``base`` on ``folder`` in its own process -> {"peak_rss_mb", "seconds"}."""
     from digitlab import memory
 
-    argv = [TIME, "-f", "%M", sys.executable, str(ROOT / "training" / "finetune_on_custom.py"), str(folder), "--base", base,
-            "--out", str(out), "--name", f"memory_{base}", *(["--dry-run"] if dry_run else []), *(["--mnist", mnist] if mnist else [])]
-    env = {**os.environ, **memory.SUBPROCESS_ENV, **memory.SERVER_TF_ENV}
-    t0 = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=env)
-    seconds = time.perf_counter() - t0
+    argv = [sys.executable, ROOT / "training" / "finetune_on_custom.py", folder, "--base", base, "--out", out, "--name", f"memory_{base}",
+            *(["--dry-run"] if dry_run else []), *(["--mnist", mnist] if mnist else [])]
+    proc, seconds, peak_bytes = memory.run_measured(argv, cwd=ROOT, env={**os.environ, **memory.SUBPROCESS_ENV, **memory.SERVER_TF_ENV})
     if proc.returncode != 0:
         raise RuntimeError(f"fine-tuning {base} failed (exit {proc.returncode}): {proc.stderr.strip()[-1500:]}")
-    return {"peak_rss_mb": round(int(proc.stderr.strip().splitlines()[-1]) / 1024), "seconds": round(seconds, 1)}
+    return {"peak_rss_mb": round(peak_bytes / 2**20), "seconds": round(seconds, 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.per_class < 2:
         p.error("--per-class must be at least 2 (a digit needs a picture to train on and one to hold out)")
+    from digitlab.memory import TIME
+
     if not Path(TIME).is_file():
         return cli.error(f"{TIME} is missing: it measures the process's peak memory (Linux: apt-get install -y time)")
     from digitlab.data import user_style
