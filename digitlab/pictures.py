@@ -391,6 +391,11 @@ def _composite(grey: np.ndarray, alpha: np.ndarray, back: float) -> np.ndarray:
     return alpha * grey + (1 - alpha) * back
 
 
+def _composite_rgb(rgb: np.ndarray, alpha: np.ndarray, back: float) -> np.ndarray:
+    """The colours as the grey is composited: a transparent pixel's RGB is whatever the file holds, not what is seen."""
+    return np.clip(alpha[..., None] * rgb.astype(np.float32) + (1 - alpha[..., None]) * (back * 255), 0, 255).round().astype(np.uint8)
+
+
 @dataclass
 class Picture:
     """A picture as read: ``grey`` (H, W) float32 [0, 1] with transparency composited, its RGB ``preview``
@@ -420,6 +425,7 @@ class Picture:
             return None
         if alpha is not None and self._back is not None:
             grey = _composite(grey, alpha, self._back)
+            preview = _composite_rgb(preview, alpha, self._back)
         return Picture(grey.astype(np.float32), preview, notes, (grey.shape[1], grey.shape[0]))
 
 
@@ -441,6 +447,7 @@ def load(source) -> Picture:
     if alpha is not None and alpha.min() < 0.98:
         back = _background(grey, alpha)
         grey = _composite(grey, alpha, back)
+        preview = _composite_rgb(preview, alpha, back)
         notes.append("transparent background composited")
     grey = grey.astype(np.float32)
     if isinstance(source, np.ndarray):

@@ -11,6 +11,8 @@ one MNIST itself was built with (LeCun et al.):
     remove background level + noise floor  -> ink in [0, 1], background 0
     a small digit in a shrunk picture:     -> the region around it read again at a higher resolution,
                                               and the two steps above redone on it
+    the paper inside the strokes checked:  -> ``Prepared.refusal`` when it is not the paper around them (a face,
+                                              an emoji: ``paper_shift``); every caller refuses such a picture
     crop to the ink's bounding box
     fit the longer side into 20 px, keeping the aspect ratio (area resampling)
     paste into 28x28 with the centre of mass at (14, 14)
@@ -61,6 +63,9 @@ INK_LEVEL = 0.25  # a pixel this bright (after background removal) is ink for bo
 SMALL_INK = 0.1  # an ink box whose longer side is under this fraction of WORK_SIDE (and at least MIN_SIDE px)...
 ZOOM_GAIN = 2  # ...in a picture shrunk at least this many times: the region around it is read again (1.2 read a digit
 # 6 % of a 3000x4000 photo's width at ~18 px with ~1 px strokes, 40 of 200 of them as "no ink")
+PAPER_SHIFT_LIMIT = 15.0  # CIELAB chroma distance between the paper inside the ink's hull and around it over which a picture
+# is not a written digit: a face's outline encloses skin, an emoji's its yellow (written digits measured <= 3.3 under
+# shadows and on coloured paper; runs of evaluation/gate.py and docs/gate.md)
 NORMALISE_STROKE = True  # kept because it measurably helps drawn digits: evaluation/drawn_digits.py (docs/results.md)
 
 Invert = Literal["auto", "yes", "no"]
@@ -83,6 +88,8 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
     bbox: tuple[int, int, int, int] | None = None  # (top, left, height, width) of ink in the work image (the picture
     # shrunk to WORK_SIDE); when the region around a small digit was read again, the box that was found small
+    paper_shift: float = 0.0  # ``paper_shift`` of the picture: how far the paper between the strokes is from the paper around
+    refusal: str | None = None  # why the picture is not one written digit, found before any model runs (None: nothing found)
 
 
 # ----------------------------------------------------------------------------- the recipe
@@ -317,6 +324,29 @@ def _read_again(picture: Picture, box: tuple[int, int, int, int], work: tuple[in
     return steps, ink, clean, contrast
 
 
+def paper_shift(colour: np.ndarray, clean: np.ndarray) -> float:
+    """How far in colour the paper between the strokes is from the paper around them: the CIELAB chroma (a*, b*)
+    distance between the medians of two bands of non-ink 1-4 hundredths of the picture's side from the ink, one
+    inside the ink's convex hull and one outside it.  A pen's strokes enclose the paper they are written on (0 to
+    3, whatever the paper's colour); a drawn face's outline encloses skin, an emoji's circle its yellow.  Lightness
+    is left out, so a shadow falling across the digit does not count.  colour: the (H, W, 3) uint8 RGB picture
+    ``clean`` was made from; 0.0 when there is too little paper inside the hull to judge (a 1, a 7)."""
+    ink = clean > INK_LEVEL
+    box = _ink_box(np.where(ink, clean, 0))
+    if box is None or colour.ndim != 3 or colour.shape[:2] != clean.shape:
+        return 0.0
+    r = max(1, round(min(clean.shape) / 100))
+    hull = np.zeros(clean.shape, np.uint8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(cv2.findNonZero(ink.astype(np.uint8))), 1)
+    gap = np.ones((2 * r + 1, 2 * r + 1), np.uint8)
+    near = cv2.dilate(ink.astype(np.uint8), np.ones((8 * r + 1, 8 * r + 1), np.uint8)).astype(bool) & ~cv2.dilate(ink.astype(np.uint8), gap).astype(bool)
+    inside, outside = near & hull.astype(bool), near & ~cv2.dilate(hull, gap).astype(bool)
+    if inside.sum() < max(10, 0.02 * box[2] * box[3]) or outside.sum() < 10:
+        return 0.0
+    chroma = cv2.cvtColor(colour.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)[..., 1:]
+    return float(np.linalg.norm(np.median(chroma[inside], axis=0) - np.median(chroma[outside], axis=0)))
+
+
 def prepare(source, invert: Invert = "auto", stroke: bool | None = None) -> Prepared:
     """Any picture of one digit -> ``Prepared`` (28x28 float32 model input, or no_ink).
 
@@ -333,7 +363,7 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None) -> Prep
     steps: list[tuple[str, np.ndarray]] = [("input", preview)]
     inverted = ink_is_dark(grey) if invert == "auto" else invert == "yes"
     ink, clean, contrast = clean_ink(grey, inverted, steps)
-    box, zoomed = _ink_box(clean), False
+    box, zoomed, colour = _ink_box(clean), False, preview
     # A digit a few percent of a large photo's width is ~20 px with ~1 px strokes once shrunk to WORK_SIDE:
     # its shape is lost before it is cropped.  The pixels are in the picture: read its surroundings again.
     if (box is not None and contrast >= MIN_CONTRAST and MIN_SIDE <= max(box[2:]) < SMALL_INK * WORK_SIDE
@@ -342,7 +372,7 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None) -> Prep
         if again is not None and has_ink(again[2], again[3]):
             region_steps, ink, clean, contrast = again
             steps += region_steps
-            zoomed = True
+            zoomed, colour = True, region_steps[0][1]
         elif again is not None:
             notes.append("no ink in the region read again: the first reading kept")
     if not has_ink(clean, contrast):
@@ -352,6 +382,12 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None) -> Prep
             notes.append(f"no ink found (contrast {contrast:.2f}, {ink_pixels(clean)} ink pixels)")
         return Prepared(None, True, inverted, steps, notes)
     top, left, bh, bw = _ink_box(clean)
+    shift = paper_shift(colour, clean) if colour is not None else 0.0
+    refusal = None
+    if shift > PAPER_SHIFT_LIMIT:
+        refusal = (f"what its strokes enclose is not the paper around them (colour shift {shift:.0f}, over "
+                   f"{PAPER_SHIFT_LIMIT:.0f}): a picture, such as a face, not a written digit")
+        notes.append(refusal)
     crop = clean[top : top + bh, left : left + bw]
     steps.append(("cropped to ink", crop))
     if NORMALISE_STROKE if stroke is None else stroke:
@@ -367,7 +403,7 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None) -> Prep
         # (blank paper's grain in a photo came out at 0.12; every real digit measured >= 0.77)
         notes.append(f"no digit found: the ink is scattered specks, not strokes (brightest {image.max():.2f} once fitted)")
         return Prepared(None, True, inverted, steps, notes)
-    return Prepared(image, False, inverted, steps, notes, box if zoomed else (top, left, bh, bw))
+    return Prepared(image, False, inverted, steps, notes, box if zoomed else (top, left, bh, bw), shift, refusal)
 
 
 def prepare_batch(images: np.ndarray) -> np.ndarray:

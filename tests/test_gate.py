@@ -222,3 +222,29 @@ def test_benchmark_script_dry_run_writes_its_report(run_script, tmp_path):
     assert all(model["non_digits"][c] >= gate_alone["non_digits"][c] for c in gate_alone["non_digits"])
     assert report["sizes"]["digits"][bench.MNIST] == 500 and "| gate alone |" in proc.stdout
     assert (tmp_path / "benchmark.md").read_text().startswith("# The digit gate's benchmark")
+
+
+def test_the_paper_check_refuses_faces_and_keeps_digits_on_coloured_paper_and_in_shadow(mnist_test):
+    """Preprocessing's own check, no model: faces from a test seed whose outline encloses skin are refused
+    (the benchmark measures the check alone on faces; docs/gate.md); digits written on coloured paper in
+    coloured ink, drawn with a fat brush, and photographed under a hard shadow never are (they measure <= 4
+    against a limit of 15)."""
+    from digitlab.data import photo_cases
+
+    faces = [preprocess.prepare(p) for _, _, p in nondigits.upload_pictures(60, seed=11, categories=("faces",))]
+    assert sum(p.refusal is not None for p in faces) >= 20, sorted(round(p.paper_shift) for p in faces)
+    x, y = mnist_test
+    digits = [p for _, _, p in nondigits.digit_uploads(x[:60], y[:60], 20, seed=12)]
+    digits += [p for _, _, p in nondigits.drawn_digit_pictures(x[60:90], y[60:90], seed=12, widths=(0.15, 0.25))]
+    digits += [photo_cases.make("half_shadow", x[i], i) for i in range(90, 120)]
+    shifts = [preprocess.prepare(p).paper_shift for p in digits]
+    assert max(shifts) < preprocess.PAPER_SHIFT_LIMIT / 2, sorted(shifts)[-5:]
+
+
+def test_a_face_the_check_refuses_is_refused_with_its_reason(served):
+    rgb = np.full((320, 320, 3), (120, 190, 230), np.uint8)  # a sky-blue background
+    cv2.ellipse(rgb, (160, 165), (80, 110), 0, 0, 360, (228, 180, 140), -1)  # skin
+    cv2.ellipse(rgb, (160, 165), (80, 110), 0, 0, 360, (25, 20, 20), 6, cv2.LINE_AA)  # the outline
+    [prediction] = served.predict_prepared([preprocess.prepare(rgb)])
+    assert prediction.abstain and prediction.label is not None
+    assert prediction.message.startswith("not sure this is a digit: what its strokes enclose is not the paper"), prediction.message

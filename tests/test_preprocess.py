@@ -197,3 +197,37 @@ def test_stroke_width_is_brought_into_mnist_range(mnist_test):
 def test_a_picture_that_is_all_ink_says_so():
     p = P.prepare(np.full((280, 280, 4), 255, np.uint8))  # a canvas scribbled over completely
     assert p.no_ink and any("one flat tone" in n for n in p.notes)
+
+
+# ----------------------------------------------------------------------------- the paper inside the strokes
+
+
+def _ring(inside: tuple[int, int, int], paper=(236, 232, 222)) -> np.ndarray:
+    """A 0 drawn as a dark ring on paper, 320x320 RGB, its inside painted ``inside``."""
+    rgb = np.zeros((320, 320, 3), np.uint8)
+    rgb[:] = paper
+    cv2.ellipse(rgb, (160, 160), (70, 105), 0, 0, 360, inside, -1)
+    cv2.ellipse(rgb, (160, 160), (70, 105), 0, 0, 360, (30, 30, 40), 12, cv2.LINE_AA)
+    return rgb
+
+
+def test_a_ring_enclosing_skin_is_refused_and_a_written_0_is_not():
+    written, face = P.prepare(_ring((236, 232, 222))), P.prepare(_ring((224, 172, 120)))
+    assert written.refusal is None and written.paper_shift < 3, written.paper_shift
+    assert face.refusal is not None and face.paper_shift > 2 * P.PAPER_SHIFT_LIMIT, face.paper_shift
+    assert "not the paper" in face.refusal and face.refusal in face.notes
+    assert face.image is not None  # refused by every caller, but still prepared: the inspector shows what was read
+    # lightness alone is a shadow, not a picture: a grey inside of the same hue is not refused
+    assert P.prepare(_ring((150, 147, 140))).refusal is None
+
+
+def test_transparent_pixels_colour_nothing():
+    """A canvas-like RGBA whose transparent pixels hold colour (as files often do) is seen as composited: the
+    preview the paper check and the inspector use holds no colour that is not shown."""
+    rgba = np.zeros((280, 280, 4), np.uint8)
+    rgba[..., 0] = 255  # red under alpha 0: invisible
+    cv2.ellipse(rgba, (140, 140), (60, 90), 0, 0, 360, (255, 255, 255, 255), 18)  # no blending: ink or nothing
+    p = P.prepare(rgba)
+    assert not p.no_ink and p.refusal is None and p.paper_shift < 3, p.paper_shift
+    preview = p.steps[0][1]
+    assert np.abs(preview[..., 0].astype(int) - preview[..., 1]).max() <= 2  # grey: the red was never seen

@@ -11,8 +11,9 @@
                  same seed): a number on the one-digit canvas is not one digit.  Reported beside the uploads, not
                  in "all non-digits", which stays the share of what people upload instead of a digit
 
-Every picture goes through ``preprocess.prepare`` as an upload or a drawing does (a picture with no ink counts
-as refused: ``prepare`` refuses it before any model runs).  Each set is measured twice: by the gate alone,
+Every picture goes through ``preprocess.prepare`` as an upload or a drawing does: a picture with no ink, and one
+whose strokes enclose something other than the paper (``Prepared.refusal``: a face), count as refused, because
+every caller refuses them before any model runs; the report gives that check's share of each set on its own.  Each set is measured twice: by the gate alone,
 and by each model's whole decision, ``serving.abstain.judge`` (the gate OR the card's calibrated confidence
 threshold), which is how Home and the predict CLI decide.  ``python evaluation/gate.py`` prints and writes it.
 """
@@ -29,18 +30,28 @@ MNIST = "MNIST test"
 REAL_SETS = ("load_digits upload", "load_digits canvas", "conventions")
 TOUCHING = "touching digits"
 
-Prepared = tuple[np.ndarray, np.ndarray, list[str]]  # images (N, 28, 28) float32, no_ink (N,) bool, details
+Prepared = tuple[np.ndarray, np.ndarray, list[str], np.ndarray]  # images (N, 28, 28) float32, no_ink (N,) bool, details,
+# refused by preprocessing's own check (N,) bool (``Prepared.refusal``)
 
 
-def _prepare(pictures, invert: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+def _prepare(pictures, invert: str = "auto") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pictures -> (images (N, 28, 28), no_ink (N,), refused by preprocessing's check (N,)); no ink: a zero image."""
     from digitlab import preprocess
 
-    images, no_ink = [], []
+    images, no_ink, checked = [], [], []
     for pic in pictures:
         p = preprocess.prepare(pic, invert=invert)
         no_ink.append(p.no_ink)
+        checked.append(p.refusal is not None)
         images.append(np.zeros((28, 28), np.float32) if p.no_ink else p.image)
-    return (np.stack(images) if images else np.zeros((0, 28, 28), np.float32)), np.array(no_ink, bool)
+    return (np.stack(images) if images else np.zeros((0, 28, 28), np.float32)), np.array(no_ink, bool), np.array(checked, bool)
+
+
+def _prepared(pictures) -> Prepared:
+    """``nondigits`` pictures (kind, detail, picture) -> ``Prepared``."""
+    pictures = list(pictures)
+    images, no_ink, checked = _prepare(p for _, _, p in pictures)
+    return images, no_ink, [d for _, d, _ in pictures], checked
 
 
 def benchmark_sets(mnist, n_per_category: int = 200, n_real: int = 1000, n_mnist: int | None = None,
@@ -53,18 +64,16 @@ def benchmark_sets(mnist, n_per_category: int = 200, n_real: int = 1000, n_mnist
         raise ValueError(f"benchmark seeds must be below {nondigits.TRAIN_SEEDS_FROM}: larger ones make training pictures")
     non_digits = {}
     for category in nondigits.UPLOAD_CATEGORIES:
-        images, no_ink, _, details = nondigits.prepare_pictures(nondigits.upload_pictures(n_per_category, seed, (category,)))
-        non_digits[category] = (images, no_ink, details)
-    images, no_ink, _, details = nondigits.prepare_pictures(nondigits.touching_digits(mnist.x_test, mnist.y_test, n_per_category, seed))
-    non_digits[TOUCHING] = (images, no_ink, details)
+        non_digits[category] = _prepared(nondigits.upload_pictures(n_per_category, seed, (category,)))
+    non_digits[TOUCHING] = _prepared(nondigits.touching_digits(mnist.x_test, mnist.y_test, n_per_category, seed))
     x, y = mnist.inputs("test", n_mnist, 0)
-    digits = {MNIST: (x, np.zeros(len(x), bool), [str(int(v)) for v in y])}
+    digits = {MNIST: (x, np.zeros(len(x), bool), [str(int(v)) for v in y], np.zeros(len(x), bool))}  # already 28x28: no colour
     # the handwriting benchmark's own pictures (its seed 0), not ours: these are digits, never a training picture
     real = (handwriting_test.load_digits_uploads(n_real), handwriting_test.load_digits_canvas("medium", n_real),
             handwriting_test.conventions(n_real))
     for name, s in zip(REAL_SETS, real):
-        images, no_ink = _prepare(s.pictures, s.invert)
-        digits[name] = (images, no_ink, [str(int(v)) for v in s.labels])
+        images, no_ink, checked = _prepare(s.pictures, s.invert)
+        digits[name] = (images, no_ink, [str(int(v)) for v in s.labels], checked)
     return {"non_digits": non_digits, "digits": digits}
 
 
@@ -91,15 +100,17 @@ def model_rule(model, gate) -> Rejects:
 
 
 def measure(rejects: Rejects, sets: dict, by_detail: bool = False) -> dict:
-    """Share refused per set: {"non_digits": {category: share}, "digits": {set: share}} (+ "by_detail" per category)."""
-    out: dict = {"non_digits": {}, "digits": {}}
+    """Share refused per set: {"non_digits": {category: share}, "digits": {set: share}} (+ "by_detail" per category,
+    and "by_check": the share preprocessing's own check refuses, per set).  No ink and the check refuse first."""
+    out: dict = {"non_digits": {}, "digits": {}, "by_check": {}}
     if by_detail:
         out["by_detail"] = {}
     for group in ("non_digits", "digits"):
-        for name, (images, no_ink, details) in sets[group].items():
-            refused = no_ink.copy()
-            if (~no_ink).any():
-                refused[~no_ink] = rejects(images[~no_ink])
+        for name, (images, no_ink, details, checked) in sets[group].items():
+            refused = no_ink | checked
+            out["by_check"][name] = float(checked.mean()) if len(checked) else None
+            if (~refused).any():
+                refused[~refused] = rejects(images[~refused])
             out[group][name] = float(refused.mean()) if len(refused) else None
             if by_detail and group == "non_digits":
                 d = np.asarray(details)
@@ -131,6 +142,10 @@ def markdown(report: dict) -> str:
     sizes = ", ".join(f"{k} {v}" for group in ("non_digits", "digits") for k, v in report["sizes"][group].items())
     lines.append(f"\nRefused share (higher is better for non-digits, lower for digits; MNIST test must stay <= "
                  f"{report['mnist_test_bound']:.0%}).  Pictures: {sizes}; non-digit seed {report['seed']}.")
+    check = report["rules"]["gate alone"].get("by_check", {})
+    if check:
+        lines.append("\nRefused by preprocessing's own check before any model (the paper inside the strokes, counted in "
+                     "every row above): " + ", ".join(f"{k} {v:.1%}" for k, v in check.items() if v is not None) + ".")
     worst = {c: sorted(v.items(), key=lambda kv: kv[1])[:3] for c, v in report["rules"]["gate alone"].get("by_detail", {}).items()}
     lines.append("\nLeast refused by the gate alone, per category: " + "; ".join(
         f"{c}: " + ", ".join(f"{k} {v:.0%}" for k, v in w) for c, w in worst.items()) + ".")

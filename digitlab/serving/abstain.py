@@ -1,7 +1,8 @@
 """The abstain rule: when a prediction should say "not sure this is a digit" instead of a digit.
 
     probabilities (N, 10) -- temperature T (the card's "calibration") --> calibrated probabilities
-    abstain when EITHER
+    abstain when
+        preprocessing found the picture is not a written digit (``preprocess.Prepared.refusal``: a face), OR
         the digit gate (``digitlab.serving.gate``, one tiny CNN for every model) gives P(digit) below its threshold, OR
         the calibrated max probability is below the model's threshold (the card's "calibration" > "abstain")
 
@@ -19,6 +20,7 @@ Every caller gets the rule's verdicts as ``Prediction``s through ``serving.class
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,12 +61,14 @@ def calibrated(probs: np.ndarray, card: dict | None) -> np.ndarray:
     return apply_temperature(probs, t) if t else np.asarray(probs, np.float32)
 
 
-def judge(probs: np.ndarray, card: dict | None, images: np.ndarray | None = None, gate=None) -> list[Judgement]:
+def judge(probs: np.ndarray, card: dict | None, images: np.ndarray | None = None, gate=None,
+          refusals: Sequence[str | None] | None = None) -> list[Judgement]:
     """The rule itself: one ``Judgement`` per row of (N, 10) probabilities.
 
     images: their (N, 28, 28) model inputs, for the digit gate; gate: a ``serving.gate.Gate`` (anything
     with ``score(images)`` and ``threshold``), or None for none (with images given, the reason then
-    says the gate is unavailable).  Callers go through ``serving.classifiers.predictions``, which
+    says the gate is unavailable); refusals: per row, ``preprocess.Prepared.refusal`` (a reason refuses the row
+    whatever the model and the gate say).  Callers go through ``serving.classifiers.predictions``, which
     turns these verdicts into ``Prediction``s; all-zero probabilities (no ink) give "no ink"."""
     probs = np.asarray(probs, np.float64).reshape(-1, 10)
     inked = probs.sum(1) > 0
@@ -82,13 +86,17 @@ def judge(probs: np.ndarray, card: dict | None, images: np.ndarray | None = None
             if inked.any():
                 p_digit[inked] = gate.score(images[inked])
             gate_threshold = gate.threshold
+    if refusals is not None and len(refusals) != len(probs):
+        raise ValueError(f"{len(refusals)} refusals for {len(probs)} predictions")
     out: list[Judgement] = []
     for i in range(len(probs)):
         if not inked[i]:
             out.append(Judgement(None, True, "no ink"))
             continue
         label, conf = int(p[i].argmax()), float(p[i].max())
-        if p_digit is not None and p_digit[i] < gate_threshold:
+        if refusals is not None and refusals[i]:
+            out.append(Judgement(label, True, refusals[i]))
+        elif p_digit is not None and p_digit[i] < gate_threshold:
             out.append(Judgement(label, True, f"it does not look like one (digit gate {p_digit[i]:.1%}, below {gate_threshold:.1%})"))
         elif threshold is not None and conf < threshold:
             out.append(Judgement(label, True, f"calibrated confidence {conf:.1%} is below {threshold:.1%}"))

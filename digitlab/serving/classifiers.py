@@ -86,9 +86,10 @@ def predictions(raw: np.ndarray, card: dict | None, images: np.ndarray | None = 
                 prepared: list[preprocess.Prepared] | None = None) -> list[Prediction]:
     """(N, 10) probabilities as a model gives them (all zero: no ink) -> N Predictions, by the abstain
     rule of ``card`` (``serving.abstain``) and, when the (N, 28, 28) ``images`` are given, the digit
-    ``gate`` (a ``serving.gate.Gate``; None: no gate, and the reason says it is unavailable)."""
+    ``gate`` (a ``serving.gate.Gate``; None: no gate, and the reason says it is unavailable).  ``prepared``: the
+    pictures the rows came from, whose ``refusal`` (a face) refuses a row before the model and the gate count."""
     raw = np.asarray(raw, np.float32).reshape(-1, 10)
-    verdicts = abstain.judge(raw, card, images, gate)
+    verdicts = abstain.judge(raw, card, images, gate, None if prepared is None else [p.refusal for p in prepared])
     inked = raw.sum(1) > 0
     shown = np.zeros_like(raw)
     if inked.any():
