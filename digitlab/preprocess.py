@@ -385,8 +385,8 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None) -> Prep
     shift = paper_shift(colour, clean) if colour is not None else 0.0
     refusal = None
     if shift > PAPER_SHIFT_LIMIT:
-        refusal = (f"what its strokes enclose is not the paper around them (colour shift {shift:.0f}, over "
-                   f"{PAPER_SHIFT_LIMIT:.0f}): a picture, such as a face, not a written digit")
+        refusal = (f"what its strokes enclose is not the paper around them: a colour shift of {shift:.0f}, over the "
+                   f"limit of {PAPER_SHIFT_LIMIT:.0f}, so a picture, such as a face, not a written digit")
         notes.append(refusal)
     crop = clean[top : top + bh, left : left + bw]
     steps.append(("cropped to ink", crop))

@@ -5,6 +5,9 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from digitlab.paths import ROOT
 
 MODELS = ROOT / "models"
@@ -29,3 +32,16 @@ def link_models(folder: Path, names, gate: bool = True) -> Path:
         if (gate and f.name == "gate") or f.name.split(".")[0] in set(names):
             (folder / f.name).symlink_to(f)
     return folder
+
+
+def drawn_face(side: int = 320) -> np.ndarray:
+    """A drawn face, (side, side, 3) uint8 RGB: a skin-coloured oval with a dark outline, two eyes and a mouth on a
+    sky-blue background.  At 28x28 it is a clean 0; its outline encloses skin, not the paper."""
+    rgb = np.full((side, side, 3), (120, 190, 230), np.uint8)
+    c, (ax, ay) = (side // 2, side // 2 + side // 64), (side // 4, side * 11 // 32)
+    cv2.ellipse(rgb, c, (ax, ay), 0, 0, 360, (228, 180, 140), -1)
+    cv2.ellipse(rgb, c, (ax, ay), 0, 0, 360, (25, 20, 20), max(2, side // 50), cv2.LINE_AA)
+    for dx in (-ax // 2, ax // 2):
+        cv2.circle(rgb, (c[0] + dx, c[1] - ay // 4), max(2, side // 40), (30, 30, 30), -1, cv2.LINE_AA)
+    cv2.ellipse(rgb, (c[0], c[1] + ay // 3), (ax // 3, ay // 8), 0, 20, 160, (150, 40, 40), max(2, side // 80), cv2.LINE_AA)
+    return rgb

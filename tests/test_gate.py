@@ -242,9 +242,8 @@ def test_the_paper_check_refuses_faces_and_keeps_digits_on_coloured_paper_and_in
 
 
 def test_a_face_the_check_refuses_is_refused_with_its_reason(served):
-    rgb = np.full((320, 320, 3), (120, 190, 230), np.uint8)  # a sky-blue background
-    cv2.ellipse(rgb, (160, 165), (80, 110), 0, 0, 360, (228, 180, 140), -1)  # skin
-    cv2.ellipse(rgb, (160, 165), (80, 110), 0, 0, 360, (25, 20, 20), 6, cv2.LINE_AA)  # the outline
-    [prediction] = served.predict_prepared([preprocess.prepare(rgb)])
+    from support import drawn_face
+
+    [prediction] = served.predict_prepared([preprocess.prepare(drawn_face())])
     assert prediction.abstain and prediction.label is not None
     assert prediction.message.startswith("not sure this is a digit: what its strokes enclose is not the paper"), prediction.message

@@ -35,8 +35,9 @@ import cv2
 import numpy as np
 import pytest
 from browser._support import require  # the browser tests' skip-or-fail rule (tests/ is on pytest's pythonpath)
+from support import drawn_face
 
-from digitlab import preprocess
+from digitlab import files, preprocess
 from digitlab.data import mnist, synthetic
 from digitlab.paths import ROOT
 
@@ -47,8 +48,10 @@ MAX_PIXEL_DIFF, MEAN_PIXEL_DIFF = 1e-5, 1e-6
 CANVAS = 280  # the app's canvas side
 SPECKS = [(20, 255), (255, 20), (255, 255)]  # (row, col) of 3x3 dust dots, off the digit and the canvas' edge
 # Python constants the port has no use for: it never decodes files (the page hands over canvas bytes).
-NOT_PORTED = {"IMAGE_SUFFIXES", "PAPER_SHIFT_LIMIT"}  # PAPER_SHIFT_LIMIT: the port reads pictures in grey, and the paper
-# check (preprocess.paper_shift) needs their colour; the web page refuses by the gate and the threshold only (README)
+NOT_PORTED = {"IMAGE_SUFFIXES"}
+# The paper check's chroma distance: the port fills the convex hull and converts to CIELAB in its own code (OpenCV's
+# float conversion interpolates its gamma table), and shrinks the colours in float where Python shrinks uint8.
+PAPER_SHIFT_DIFF = 1.0
 
 
 # ----------------------------------------------------------------------------- pictures
@@ -70,6 +73,13 @@ def _canvas(digit: np.ndarray) -> np.ndarray:
 def _opaque(grey: np.ndarray) -> np.ndarray:
     """(H, W) uint8 -> (H, W, 4) uint8 RGBA, fully opaque."""
     return np.dstack([grey, grey, grey, np.full_like(grey, 255)])
+
+
+def _on_coloured_paper(digit: np.ndarray) -> np.ndarray:
+    """An MNIST digit in dark blue ink on pale green paper, 280x280 RGBA: the paper check sees paper inside and out."""
+    ink = cv2.resize(digit, (CANVAS, CANVAS), interpolation=cv2.INTER_LINEAR).astype(np.float32)[..., None] / 255
+    rgb = (1 - ink) * np.array([205, 228, 180], np.float32) + ink * np.array([30, 40, 120], np.float32)
+    return np.dstack([rgb.round().astype(np.uint8), np.full((CANVAS, CANVAS), 255, np.uint8)])
 
 
 def _coloured_ink(alpha: np.ndarray, rgb: int) -> np.ndarray:
@@ -290,6 +300,10 @@ CASES = [
     Case("faint, just enough contrast", lambda x: _faint(x, 33), lambda p: not p.no_ink and not p.inverted),
     Case("3x3 dot: too few ink pixels", lambda x: _dot(3), _too_few_pixels),
     Case("4x4 dot: just enough ink pixels", lambda x: _dot(4), lambda p: not p.no_ink and p.bbox[2:] == (4, 4)),
+    Case("a face: its outline encloses skin", lambda x: np.dstack([drawn_face(), np.full((320, 320), 255, np.uint8)]),
+         lambda p: p.refusal is not None and p.paper_shift > 2 * preprocess.PAPER_SHIFT_LIMIT),
+    Case("a 0 on coloured paper: paper inside and out", lambda x: _on_coloured_paper(x[10]),  # x_test[10] is a 0
+         lambda p: p.refusal is None and not p.no_ink and p.inverted),
 ]
 
 
@@ -356,6 +370,8 @@ FILES = [
     FileCase("half-shadowed photo (JPEG)", _photo_case("half_shadow", 22, 5), lambda p, _: p.inverted and not p.no_ink, jpeg=True),
     FileCase("photo with a desk corner (JPEG)", _photo_case("desk_corner", 23, 3), lambda p, _: p.inverted and not p.no_ink, jpeg=True),
     FileCase("3000x4000 phone photo, small digit read again (JPEG)", _photo_case("phone", 24, 1), lambda p, _: _read_again(p), jpeg=True),
+    FileCase("1200x1200 PNG of a face: refused, read at a third of its size", lambda x: files.png_bytes(drawn_face(1200)),
+             lambda p, data: p.refusal is not None and _read_at(3)(p, data)),
 ]
 # A JPEG decoded in full and block-averaged against libjpeg's scaled IDCT: max 0.13, mean 0.005 measured on the
 # 800x600 one (a JPEG Python decodes as stored, or whose small digit is read again at full size, agrees to 2e-7).
@@ -375,8 +391,8 @@ def node_run(tmp_path_factory):
     require(None if node else "`node` is not on PATH (apt-get install -y nodejs)", "web/preprocess.js parity tests")
     x = mnist.load().x_test
     pictures = [(c.name, c.picture(x), c.invert) for c in CASES] + [(name, make(), "auto") for name, make in REFUSED.items()]
-    files = {c.name: c.file(x) for c in FILES}
-    pictures += [(c.name, decoded(files[c.name]), "auto") for c in FILES]
+    uploads = {c.name: c.file(x) for c in FILES}
+    pictures += [(c.name, decoded(uploads[c.name]), "auto") for c in FILES]
     kinds = {c.name: {"decoded": True, "jpeg": c.jpeg} for c in FILES}
     folder = tmp_path_factory.mktemp("preprocess_js")
     manifest = []
@@ -399,7 +415,7 @@ def node_run(tmp_path_factory):
         if "error" not in js:
             js["steps"] = [(s["title"], load(s["file"], (s["h"], s["w"]))) for s in js["steps"]]
             js["image"] = None if js["image"] is None else load(js["image"], (preprocess.SIZE, preprocess.SIZE))
-        results[name] = (files.get(name, rgba), invert, js)
+        results[name] = (uploads.get(name, rgba), invert, js)
     return out["constants"], results
 
 
@@ -437,6 +453,8 @@ def _compare(js: dict, py: preprocess.Prepared, name: str) -> None:
             assert a.shape == b.shape[:2], f"{name}, step {title!r}: JS {a.shape}, Python {b.shape}"
         else:
             _close(a, b, f"{name}, step {title!r}")
+    assert abs(js["paperShift"] - py.paper_shift) <= PAPER_SHIFT_DIFF, f"{name}: paper shift JS {js['paperShift']}, Python {py.paper_shift}"
+    assert (js["refusal"] is None) == (py.refusal is None), (js["refusal"], py.refusal)
     if py.no_ink:
         assert js["image"] is None and py.image is None
     else:

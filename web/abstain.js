@@ -36,12 +36,13 @@ export function calibrate(probs, temperature) {
  * pDigit         the digit gate's P(digit) for the same 28x28 input, or null when no gate is loaded
  * rule           {temperature, threshold} from the model card's calibration, or null (no calibration)
  * gateThreshold  the gate's threshold (ignored when pDigit is null)
+ * refusal        preprocessing's reason the picture is not a written digit (prepare's `refusal`: a face), or null
  *
  * Returns {label, abstain, reason, message, calibrated}: label the best guess; reason the part after
  * "not sure this is a digit: " for a refusal, or the confidence behind an answer; message the one
  * sentence Python's Judgement.message gives.
  */
-export function judge(probs, pDigit, rule, gateThreshold) {
+export function judge(probs, pDigit, rule, gateThreshold, refusal = null) {
   if (probs.length !== 10) throw new Error(`expected 10 probabilities, got ${probs.length}`);
   const p = rule && rule.temperature ? calibrate(probs, rule.temperature) : Array.from(probs, Math.fround);
   let label = 0;
@@ -52,7 +53,10 @@ export function judge(probs, pDigit, rule, gateThreshold) {
   const gateNote = gated ? "" : "; digit gate unavailable";
   let abstain = false;
   let reason;
-  if (gated && pDigit < gateThreshold) {
+  if (refusal) {
+    abstain = true;
+    reason = refusal;
+  } else if (gated && pDigit < gateThreshold) {
     abstain = true;
     reason = `it does not look like one (digit gate ${pct(pDigit)}, below ${pct(gateThreshold)})`;
   } else if (threshold !== null && conf < threshold) {

@@ -300,7 +300,7 @@ async function classify(rgba, width, height, invert, jpeg) {
   if (!prepared.noInk) {
     probs = await state.model(prepared.image);
     pDigit = state.gate ? (await state.gate(prepared.image))[0] : null;
-    verdict = judge(probs, pDigit, state.info.abstain, state.gateInfo?.threshold);
+    verdict = judge(probs, pDigit, state.info.abstain, state.gateInfo?.threshold, prepared.refusal);
   }
   return { prepared, probs, pDigit, verdict, preprocessMs: t1 - t0, inferenceMs: performance.now() - t1 };
 }

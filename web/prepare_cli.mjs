@@ -9,7 +9,8 @@
 // jpeg saying whether the file was a JPEG), otherwise canvas bytes (prepare).  Writes FOLDER/prepared.json:
 //
 //   {constants: every exported value of preprocess.js that is not a function,
-//    results: one per picture, in order: {noInk, inverted, notes, bbox, image, steps: [{title, h, w, file}]}
+//    results: one per picture, in order: {noInk, inverted, notes, bbox, image, steps: [{title, h, w, file}],
+//             paperShift, refusal}
 //             or {error: message} when prepare throws ImageError}
 //
 // with the 28x28 image (null when noInk) and each step's image as raw float32 (this machine's
@@ -44,7 +45,7 @@ const results = pictures.map(({ width, height, invert, rgba, decoded = false, jp
   };
   const steps = p.steps.map(([title, { data, h, w }], k) => ({ title, h, w, file: save(`picture${i}.step${k}.f32`, data) }));
   const image = p.image === null ? null : save(`picture${i}.f32`, p.image);
-  return { noInk: p.noInk, inverted: p.inverted, notes: p.notes, bbox: p.bbox, image, steps };
+  return { noInk: p.noInk, inverted: p.inverted, notes: p.notes, bbox: p.bbox, image, steps, paperShift: p.paperShift, refusal: p.refusal };
 });
 
 writeFileSync(join(folder, "prepared.json"), JSON.stringify({ constants, results }));

@@ -57,6 +57,7 @@ export const NORMALISE_STROKE = true;
 export const STROKE_BAND = [1.53, 3.53];
 export const STROKE_TARGET = 2.29;
 export const WORK_BOX = 80;
+export const PAPER_SHIFT_LIMIT = 15.0;
 
 const f32 = Math.fround;
 
@@ -456,6 +457,40 @@ function composite(grey, alpha, back) {
 }
 
 /**
+ * The picture's colours as its grey is made (pictures._composite_rgb): {h, w, data: Float32Array(3 h w) of 0-255
+ * levels}, transparency composited onto ``back`` (null: opaque, the RGB as it is).  Only the paper check reads it.
+ */
+function colourOf(rgba, w, h, alpha, back) {
+  const data = new Float32Array(3 * w * h);
+  for (let i = 0; i < w * h; i++) {
+    for (let c = 0; c < 3; c++) {
+      const v = rgba[4 * i + c];
+      data[3 * i + c] = back === null ? v : Math.min(255, Math.max(0, pyRound(alpha[i] * v + (1 - alpha[i]) * back * 255)));
+    }
+  }
+  return { data, h, w };
+}
+
+function cutColour(colour, t, l, b, r) {
+  const out = { data: new Float32Array(3 * (b - t) * (r - l)), h: b - t, w: r - l };
+  for (let y = t; y < b; y++) out.data.set(colour.data.subarray(3 * (y * colour.w + l), 3 * (y * colour.w + r)), 3 * (y - t) * out.w);
+  return out;
+}
+
+/** The colours at a work image's size: each channel shrunk by area, as Python's preview is (cv2.resize INTER_AREA, uint8). */
+function colourAt(colour, h, w) {
+  if (colour.h === h && colour.w === w) return colour;
+  const out = { data: new Float32Array(3 * h * w), h, w };
+  for (let c = 0; c < 3; c++) {
+    const channel = image(colour.h, colour.w);
+    for (let i = 0; i < channel.data.length; i++) channel.data[i] = colour.data[3 * i + c];
+    const small = resizeArea(channel, h, w);
+    for (let i = 0; i < h * w; i++) out.data[3 * i + c] = Math.min(255, Math.max(0, pyRound(small.data[i])));
+  }
+  return out;
+}
+
+/**
  * Canvas RGBA bytes -> a picture as digitlab.pictures.load reads a numpy array: {grey (transparency
  * composited), notes, size: [w, h], region(box) -> grey image of that part, cut}.
  */
@@ -469,7 +504,9 @@ export function loadRGBA(rgba, w, h) {
     notes.push("transparent background composited");
   }
   const img = image(h, w, grey);
-  return { grey: img, notes, size: [w, h], region: ([t, l, b, r]) => cut(img, t, l, b, r) };
+  img.colour = colourOf(rgba, w, h, alpha, back);
+  const region = ([t, l, b, r]) => Object.assign(cut(img, t, l, b, r), { colour: cutColour(img.colour, t, l, b, r) });
+  return { grey: img, notes, size: [w, h], region };
 }
 
 /**
@@ -597,9 +634,10 @@ export function loadDecoded(rgba, w, h, { jpeg = false } = {}) {
     if (Math.min(part.w, part.h) < MIN_SIDE) return null;
     const g = toGrey(part.rgba, part.w, part.h, "file");
     if (back !== null) composite(g.grey, g.alpha, back);
-    return image(part.h, part.w, g.grey);
+    return Object.assign(image(part.h, part.w, g.grey), { colour: colourOf(part.rgba, part.w, part.h, g.alpha, back) });
   };
-  return { grey: image(pixels.h, pixels.w, grey), notes, size: [w, h], region };
+  const img = Object.assign(image(pixels.h, pixels.w, grey), { colour: colourOf(pixels.rgba, pixels.w, pixels.h, alpha, back) });
+  return { grey: img, notes, size: [w, h], region };
 }
 
 /** digitlab.preprocess.is_photo: larger than 64 px both ways and a border that is not one flat tone. */
@@ -846,6 +884,100 @@ function cleaned(grey, inverted, steps) {
   return { ink, clean, contrast: bg.contrast };
 }
 
+/** sRGB 0-255 -> CIELAB (a*, b*), D65, as OpenCV's COLOR_RGB2LAB computes it on float input. */
+function chroma(r, g, b) {
+  const lin = (v) => {
+    const c = v / 255;
+    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  };
+  const [R, G, B] = [lin(r), lin(g), lin(b)];
+  const x = (0.412453 * R + 0.35758 * G + 0.180423 * B) / 0.950456;
+  const y = 0.212671 * R + 0.71516 * G + 0.072169 * B;
+  const z = (0.019334 * R + 0.119193 * G + 0.950227 * B) / 1.088754;
+  const f = (t) => (t > 0.008856 ? Math.cbrt(t) : 7.787 * t + 16 / 116);
+  return [500 * (f(x) - f(y)), 200 * (f(y) - f(z))];
+}
+
+/**
+ * preprocess.paper_shift: the CIELAB chroma distance between the paper just inside the ink's convex hull and the
+ * paper just outside it, in bands 1-4 hundredths of the picture's side from the ink; 0 when too little paper is
+ * inside the hull to judge.  colour: the work image's colours ({h, w, data} of 0-255 levels, three per pixel).
+ */
+export function paperShift(colour, clean) {
+  const { h, w } = clean;
+  const ink = image(h, w);
+  let top = h;
+  let bottom = -1;
+  let left = w;
+  let right = -1;
+  const rowL = new Int32Array(h).fill(-1);
+  const rowR = new Int32Array(h).fill(-1);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (clean.data[y * w + x] > INK_LEVEL) {
+        ink.data[y * w + x] = 1;
+        if (rowL[y] < 0) rowL[y] = x;
+        rowR[y] = x;
+        top = Math.min(top, y);
+        bottom = y;
+        left = Math.min(left, x);
+        right = Math.max(right, x);
+      }
+    }
+  }
+  if (bottom < 0 || !colour || colour.h !== h || colour.w !== w) return 0;
+  // the convex hull of the ink (each row's leftmost and rightmost ink pixel hold it), by the monotone chain
+  const pts = [];
+  for (let y = top; y <= bottom; y++) if (rowL[y] >= 0) pts.push([rowL[y], y], [rowR[y], y]);
+  pts.sort((p, q) => p[0] - q[0] || p[1] - q[1]);
+  const cross = (o, a, b) => (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
+  const half = (list) => {
+    const out = [];
+    for (const p of list) {
+      while (out.length >= 2 && cross(out[out.length - 2], out[out.length - 1], p) <= 0) out.pop();
+      out.push(p);
+    }
+    out.pop();
+    return out;
+  };
+  const hullPts = [...half(pts), ...half([...pts].reverse())];
+  const hull = image(h, w);
+  for (let y = top; y <= bottom; y++) { // each row of the hull: from its leftmost to its rightmost crossing
+    let lo = Infinity;
+    let hi = -Infinity;
+    const n = hullPts.length;
+    for (let k = 0; k < n; k++) {
+      const [x0, y0] = hullPts[k];
+      const [x1, y1] = hullPts[(k + 1) % n];
+      if ((y0 <= y && y <= y1) || (y1 <= y && y <= y0)) {
+        const xs = y0 === y1 ? [x0, x1] : [x0 + ((y - y0) * (x1 - x0)) / (y1 - y0)];
+        for (const xv of xs) {
+          lo = Math.min(lo, xv);
+          hi = Math.max(hi, xv);
+        }
+      }
+    }
+    if (n === 1) [lo, hi] = [hullPts[0][0], hullPts[0][0]];
+    for (let x = Math.max(0, Math.round(lo)); x <= Math.min(w - 1, Math.round(hi)); x++) hull.data[y * w + x] = 1;
+  }
+  const r = Math.max(1, pyRound(Math.min(h, w) / 100));
+  const far = rectMorph(ink, 8 * r + 1, 8 * r + 1, false).data;
+  const close = rectMorph(ink, 2 * r + 1, 2 * r + 1, false).data;
+  const grown = rectMorph(hull, 2 * r + 1, 2 * r + 1, false).data;
+  const inside = [[], []];
+  const outside = [[], []];
+  for (let i = 0; i < h * w; i++) {
+    if (!(far[i] > 0) || close[i] > 0) continue;
+    const side = hull.data[i] > 0 ? inside : grown[i] > 0 ? null : outside;
+    if (side === null) continue;
+    const [a, b] = chroma(colour.data[3 * i], colour.data[3 * i + 1], colour.data[3 * i + 2]);
+    side[0].push(a);
+    side[1].push(b);
+  }
+  if (inside[0].length < Math.max(10, 0.02 * (bottom - top + 1) * (right - left + 1)) || outside[0].length < 10) return 0;
+  return Math.hypot(median(inside[0]) - median(outside[0]), median(inside[1]) - median(outside[1]));
+}
+
 function inkPixels(clean) {
   let n = 0;
   for (const v of clean.data) if (v > 0.5) n++;
@@ -899,7 +1031,7 @@ function readAgain(picture, box, workH, workW, inverted, notes) {
   notes.push(`small ink (${bw}x${bh} px of ${workW}x${workH}): the region around it read again at ${region.w}x${region.h} from the ${pw}x${ph} picture`);
   const grey = workSize(region, notes);
   const steps = [["region around the ink, read again", grey]];
-  return { steps, ...cleaned(grey, inverted, steps) };
+  return { steps, colour: colourAt(region.colour, grey.h, grey.w), ...cleaned(grey, inverted, steps) };
 }
 
 /**
@@ -932,13 +1064,14 @@ function preparePicture(loaded, { invert, stroke }) {
   let { ink, clean, contrast } = cleaned(grey, inverted, steps);
   const box = inkBox(clean);
   let zoomed = false;
+  let colour = colourAt(loaded.grey.colour, grey.h, grey.w);
   // A digit a few percent of a large photo's width is ~20 px with ~1 px strokes once shrunk: read its surroundings again.
   if (box !== null && contrast >= MIN_CONTRAST && Math.max(box[2], box[3]) >= MIN_SIDE && Math.max(box[2], box[3]) < SMALL_INK * WORK_SIDE
       && Math.max(w, h) >= ZOOM_GAIN * Math.max(grey.h, grey.w)) {
     const again = readAgain(loaded, box, grey.h, grey.w, inverted, notes);
     if (again !== null && hasInk(again.clean, again.contrast)) {
       steps.push(...again.steps);
-      ({ ink, clean, contrast } = again);
+      ({ ink, clean, contrast, colour } = again);
       zoomed = true;
     } else if (again !== null) {
       notes.push("no ink in the region read again: the first reading kept");
@@ -947,9 +1080,15 @@ function preparePicture(loaded, { invert, stroke }) {
   if (!hasInk(clean, contrast)) {
     if (median(ink.data) > 0.5) notes.push("no digit found: the picture is one flat tone (covered in ink, or blank): draw one digit with space around it");
     else notes.push(`no ink found (contrast ${contrast.toFixed(2)}, ${inkPixels(clean)} ink pixels)`);
-    return { image: null, noInk: true, inverted, steps, notes, bbox: null };
+    return { image: null, noInk: true, inverted, steps, notes, bbox: null, paperShift: 0, refusal: null };
   }
   const [top, left, bh, bw] = inkBox(clean);
+  const shift = paperShift(colour, clean);
+  let refusal = null;
+  if (shift > PAPER_SHIFT_LIMIT) {
+    refusal = `what its strokes enclose is not the paper around them: a colour shift of ${shift.toFixed(0)}, over the limit of ${PAPER_SHIFT_LIMIT.toFixed(0)}, so a picture, such as a face, not a written digit`;
+    notes.push(refusal);
+  }
   let crop = cut(clean, top, left, top + bh, left + bw);
   steps.push(["cropped to ink", crop]);
   if (stroke === null ? NORMALISE_STROKE : stroke) {
@@ -967,7 +1106,7 @@ function preparePicture(loaded, { invert, stroke }) {
   const brightest = out.data.reduce((m, v) => Math.max(m, v), 0);
   if (brightest < INK_LEVEL) { // specks scattered over a wide box fade away when it is shrunk: no stroke
     notes.push(`no digit found: the ink is scattered specks, not strokes (brightest ${brightest.toFixed(2)} once fitted)`);
-    return { image: null, noInk: true, inverted, steps, notes, bbox: null };
+    return { image: null, noInk: true, inverted, steps, notes, bbox: null, paperShift: 0, refusal: null };
   }
-  return { image: out.data, noInk: false, inverted, steps, notes, bbox: zoomed ? box : [top, left, bh, bw] };
+  return { image: out.data, noInk: false, inverted, steps, notes, bbox: zoomed ? box : [top, left, bh, bw], paperShift: shift, refusal };
 }

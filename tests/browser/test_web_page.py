@@ -186,6 +186,26 @@ def test_real_mnist_digits_uploaded(web, references, mnist_test, tmp_path):
     assert sum(right) >= max(direct.sum() - 1, 0.9 * N_MNIST), FIGURES["mnist"]
 
 
+def test_an_uploaded_face_is_refused_for_the_reason_python_gives(web, tmp_path):
+    """A drawn face is a clean 0 at 28x28; the page refuses it before the model counts, as Python does: what its
+    outline encloses is not the paper (web/preprocess.js paperShift, the port of preprocess.paper_shift)."""
+    from support import drawn_face
+
+    from digitlab import files
+
+    path = tmp_path / "face.png"
+    path.write_bytes(files.png_bytes(drawn_face(400)))  # at the work size: no shrinking, whose float32 rounding the port does not copy
+    before = web.evaluate("window.digitlab.predictions")
+    web.set_input_files("#upload", str(path))
+    web.wait_for_function(f"window.digitlab.predictions > {before}", timeout=30_000)
+    last = _last(web)
+    py = preprocess.prepare(path)  # the file as the app and the CLI read it (a colour file's grey is not the canvas')
+    diff = np.abs(np.asarray(last["image"], np.float32).reshape(28, 28) - py.image)
+    assert diff.max() <= MAX_PIXEL_DIFF and py.refusal is not None, (diff.max(), py.notes)
+    assert last["verdict"]["abstain"] and last["verdict"]["reason"].startswith("what its strokes enclose is not the paper"), last["verdict"]
+    assert web.locator("#label").get_attribute("data-verdict") == "abstain"
+
+
 def _pictures(x):
     """Pictures a canvas drawing does not produce, for the parts of the port it does not reach:
     white ink on a transparent canvas (alpha compositing) at five brush widths, phone photos (uneven
