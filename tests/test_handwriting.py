@@ -147,6 +147,9 @@ def test_quick_run_reports_every_set_for_every_model(models, tmp_path, capsys, m
                 assert {c: sum(m["cause"] == c for m in r["misread"]) for c in r["causes"]} == r["causes"]
             assert sum(r["causes"].values()) == round(30 * (1 - r["whole_number"])) and r["causes"]["digit count wrong"] == r["wrong_count"]
             assert all((m["cause"] == "digit count wrong") == (len(m["read"]) != len(m["number"])) for m in r["misread"])
+            overlap = [r["groups"][name] for _, name in unipen.OVERLAP_GROUPS if name in r["groups"]]
+            assert sum(g["n"] for g in overlap) == 30  # every number in exactly one overlap group
+            assert sum(g["n"] * g["whole_number"] for g in overlap) == pytest.approx(30 * r["whole_number"])
         assert report["real_strokes"]["split"]["held_out_site"] == unipen.HELD_OUT_SITE
     assert report["quick"] and report["n"] == 30 and list(report["sets"]) == sets
     assert set(report["results"]) == {"mnist_cnn", "mnist_baseline"} and report["models"]["mnist_cnn"]["sha256"].startswith("sha256:")

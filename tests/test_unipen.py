@@ -184,6 +184,19 @@ def test_digits_written_in_a_row_become_a_number(real_items):
     assert lefts == sorted(lefts) and lefts[0] == cols.min()  # written left to right
 
 
+def test_sideways_overlap_measures_digits_written_over_one_another(real_items):
+    def item(x0, x1, index):
+        return unipen.Item("syn", "w", 1, (np.array([[x0, 0.0], [x1, 100.0]]),), index)
+
+    assert unipen.sideways_overlap([item(0, 50, 0), item(80, 120, 1)]) < 0  # a gap: apart
+    assert unipen.sideways_overlap([item(0, 50, 0), item(40, 90, 1)]) == pytest.approx(0.2)  # kerned: 10 of 50
+    assert unipen.sideways_overlap([item(0, 50, 0), item(60, 100, 1), item(70, 110, 2)]) == pytest.approx(0.75)  # the worst pair
+    assert unipen.overlap_group([item(0, 50, 0), item(40, 90, 1)]) == "digits overlapping sideways up to 1/4"
+    runs = unipen.runs_on_a_line(real_items)
+    groups = {unipen.overlap_group(r) for r in runs}
+    assert "digits apart" in groups and groups <= {name for _, name in unipen.OVERLAP_GROUPS}
+
+
 # ----------------------------------------------------------------------------- training
 
 

@@ -366,6 +366,28 @@ def runs_on_a_line(items: list[Item], lengths=(2, 6)) -> list[list[Item]]:
     return runs
 
 
+def sideways_overlap(run: list[Item]) -> float:
+    """How far the run's digits are written over one another: the largest sideways overlap of two consecutive
+    digits' boxes as a share of the narrower one's width (0 or less: every digit apart from the next; 1: one
+    digit's width wholly inside the other's).  ``runs_on_a_line`` lets a digit start 0.3 of the previous one's
+    width to its right, so a run can hold digits a reader of the picture cannot take apart."""
+    most = -np.inf
+    for a, b in zip(run, run[1:]):
+        (alo, ahi), (blo, bhi) = _box(a.strokes), _box(b.strokes)
+        across = min(ahi[0], bhi[0]) - max(alo[0], blo[0])
+        most = max(most, across / max(min(ahi[0] - alo[0], bhi[0] - blo[0]), 1e-6))
+    return float(most) if run[1:] else 0.0
+
+
+OVERLAP_GROUPS = ((0.0, "digits apart"), (0.25, "digits overlapping sideways up to 1/4"), (np.inf, "digits overlapping more"))
+
+
+def overlap_group(run: list[Item]) -> str:
+    """``OVERLAP_GROUPS``' name for the run's ``sideways_overlap``."""
+    v = sideways_overlap(run)
+    return next(name for bound, name in OVERLAP_GROUPS if v <= bound)
+
+
 def render_number(run: list[Item], rng: np.random.Generator, width: int = 560, height: int = 280,
                   brush: float | None = None, only: int | None = None) -> np.ndarray:
     """A run of one writer's digits -> (height, width) uint8 canvas, white on black, as the Numbers page's

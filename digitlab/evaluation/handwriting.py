@@ -103,7 +103,8 @@ def real_numbers(split, classifier, seed: int, n: int | None = None, progress: C
     """Numbers of 2-6 digits one writer wrote in a row on one line (``unipen.runs_on_a_line``) of the held-out
     site and the validation writers, drawn on a 560x280 canvas where the writer put each stroke and read
     through ``numbers.read_number`` as the Numbers page and ``predict.py --number`` do: whole-number accuracy
-    overall, per site and per length, and why each misread number was misread (``causes``, the causes of
+    overall, per site, per length and by how far its digits overlap sideways (``unipen.overlap_group``: digits
+    written over one another cannot be taken apart in the picture), and why each misread number was misread (``causes``, the causes of
     ``evaluation.numbers.CAUSES``): its digit count is wrong; every wrong digit is also misread alone (its own
     strokes as drawn in the number, without its neighbours, read through the single-digit path); or a digit is
     misread only inside the number."""
@@ -125,7 +126,7 @@ def real_numbers(split, classifier, seed: int, n: int | None = None, progress: C
         brush = float(rng.choice(hw.BRUSHES))  # the slider as people set it
         read = numbers.read_number(png_bytes(unipen.render_number(run, rng, brush=brush)), classifier, invert="no").number
         right = read == truth
-        for key in ("all", f"site {run[0].source}", f"{len(run)} digits"):
+        for key in ("all", f"site {run[0].source}", f"{len(run)} digits", unipen.overlap_group(run)):
             groups[key].append(right)
         if right:
             continue
