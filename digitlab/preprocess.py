@@ -65,7 +65,7 @@ ZOOM_GAIN = 2  # ...in a picture shrunk at least this many times: the region aro
 # 6 % of a 3000x4000 photo's width at ~18 px with ~1 px strokes, 40 of 200 of them as "no ink")
 PAPER_SHIFT_LIMIT = 15.0  # CIELAB chroma distance between the paper inside the ink's hull and around it over which a picture
 # is not a written digit: a face's outline encloses skin, an emoji's its yellow (written digits measured <= 3.3 under
-# shadows and on coloured paper; runs of evaluation/gate.py and docs/gate.md)
+# shadows and on coloured paper: python evaluation/gate.py, docs/evaluation.md)
 NORMALISE_STROKE = True  # kept because it measurably helps drawn digits: evaluation/drawn_digits.py (docs/results.md)
 
 Invert = Literal["auto", "yes", "no"]
@@ -335,6 +335,8 @@ def paper_shift(colour: np.ndarray, clean: np.ndarray) -> float:
     box = _ink_box(np.where(ink, clean, 0))
     if box is None or colour.ndim != 3 or colour.shape[:2] != clean.shape:
         return 0.0
+    if (colour[..., 0] == colour[..., 1]).all() and (colour[..., 1] == colour[..., 2]).all():
+        return 0.0  # no colour at all (a canvas, a grey scan, an MNIST array): no chroma to differ, and no time spent
     r = max(1, round(min(clean.shape) / 100))
     hull = np.zeros(clean.shape, np.uint8)
     cv2.fillConvexPoly(hull, cv2.convexHull(cv2.findNonZero(ink.astype(np.uint8))), 1)
@@ -343,8 +345,10 @@ def paper_shift(colour: np.ndarray, clean: np.ndarray) -> float:
     inside, outside = near & hull.astype(bool), near & ~cv2.dilate(hull, gap).astype(bool)
     if inside.sum() < max(10, 0.02 * box[2] * box[3]) or outside.sum() < 10:
         return 0.0
-    chroma = cv2.cvtColor(colour.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)[..., 1:]
-    return float(np.linalg.norm(np.median(chroma[inside], axis=0) - np.median(chroma[outside], axis=0)))
+    def chroma(where: np.ndarray) -> np.ndarray:  # the median (a*, b*) of those pixels
+        return np.median(cv2.cvtColor(colour[where][None].astype(np.float32) / 255, cv2.COLOR_RGB2LAB)[0, :, 1:], axis=0)
+
+    return float(np.linalg.norm(chroma(inside) - chroma(outside)))
 
 
 def prepare(source, invert: Invert = "auto", stroke: bool | None = None) -> Prepared:

@@ -926,6 +926,9 @@ export function paperShift(colour, clean) {
     }
   }
   if (bottom < 0 || !colour || colour.h !== h || colour.w !== w) return 0;
+  let grey = true; // no colour at all (a canvas, a grey scan): no chroma to differ, and no time spent
+  for (let i = 0; i < h * w && grey; i++) grey = colour.data[3 * i] === colour.data[3 * i + 1] && colour.data[3 * i + 1] === colour.data[3 * i + 2];
+  if (grey) return 0;
   // the convex hull of the ink (each row's leftmost and rightmost ink pixel hold it), by the monotone chain
   const pts = [];
   for (let y = top; y <= bottom; y++) if (rowL[y] >= 0) pts.push([rowL[y], y], [rowR[y], y]);
