@@ -393,7 +393,7 @@ def _composite(grey: np.ndarray, alpha: np.ndarray, back: float) -> np.ndarray:
 
 def _composite_rgb(rgb: np.ndarray, alpha: np.ndarray, back: float) -> np.ndarray:
     """The colours as the grey is composited: a transparent pixel's RGB is whatever the file holds, not what is seen."""
-    return np.clip(alpha[..., None] * rgb.astype(np.float32) + (1 - alpha[..., None]) * (back * 255), 0, 255).round().astype(np.uint8)
+    return np.clip(_composite(rgb.astype(np.float32), alpha[..., None], back * 255), 0, 255).round().astype(np.uint8)
 
 
 @dataclass

@@ -330,18 +330,20 @@ def paper_shift(colour: np.ndarray, clean: np.ndarray) -> float:
     inside the ink's convex hull and one outside it.  A pen's strokes enclose the paper they are written on (0 to
     3, whatever the paper's colour); a drawn face's outline encloses skin, an emoji's circle its yellow.  Lightness
     is left out, so a shadow falling across the digit does not count.  colour: the (H, W, 3) uint8 RGB picture
-    ``clean`` was made from; 0.0 when there is too little paper inside the hull to judge (a 1, a 7)."""
-    ink = clean > INK_LEVEL
-    box = _ink_box(np.where(ink, clean, 0))
-    if box is None or colour.ndim != 3 or colour.shape[:2] != clean.shape:
+    ``clean`` was made from (None: no colour known); 0.0 when there is too little paper inside the hull to judge (a 1, a 7)."""
+    if colour is None or colour.ndim != 3 or colour.shape[:2] != clean.shape:
         return 0.0
     if (colour[..., 0] == colour[..., 1]).all() and (colour[..., 1] == colour[..., 2]).all():
         return 0.0  # no colour at all (a canvas, a grey scan, an MNIST array): no chroma to differ, and no time spent
+    ink = (clean > INK_LEVEL).astype(np.uint8)
+    box = _ink_box(ink)
+    if box is None:
+        return 0.0
     r = max(1, round(min(clean.shape) / 100))
     hull = np.zeros(clean.shape, np.uint8)
-    cv2.fillConvexPoly(hull, cv2.convexHull(cv2.findNonZero(ink.astype(np.uint8))), 1)
+    cv2.fillConvexPoly(hull, cv2.convexHull(cv2.findNonZero(ink)), 1)
     gap = np.ones((2 * r + 1, 2 * r + 1), np.uint8)
-    near = cv2.dilate(ink.astype(np.uint8), np.ones((8 * r + 1, 8 * r + 1), np.uint8)).astype(bool) & ~cv2.dilate(ink.astype(np.uint8), gap).astype(bool)
+    near = cv2.dilate(ink, np.ones((8 * r + 1, 8 * r + 1), np.uint8)).astype(bool) & ~cv2.dilate(ink, gap).astype(bool)
     inside, outside = near & hull.astype(bool), near & ~cv2.dilate(hull, gap).astype(bool)
     if inside.sum() < max(10, 0.02 * box[2] * box[3]) or outside.sum() < 10:
         return 0.0
@@ -386,7 +388,7 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None) -> Prep
             notes.append(f"no ink found (contrast {contrast:.2f}, {ink_pixels(clean)} ink pixels)")
         return Prepared(None, True, inverted, steps, notes)
     top, left, bh, bw = _ink_box(clean)
-    shift = paper_shift(colour, clean) if colour is not None else 0.0
+    shift = paper_shift(colour, clean)
     refusal = None
     if shift > PAPER_SHIFT_LIMIT:
         refusal = (f"what its strokes enclose is not the paper around them: a colour shift of {shift:.0f}, over the "

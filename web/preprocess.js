@@ -458,9 +458,13 @@ function composite(grey, alpha, back) {
 
 /**
  * The picture's colours as its grey is made (pictures._composite_rgb): {h, w, data: Float32Array(3 h w) of 0-255
- * levels}, transparency composited onto ``back`` (null: opaque, the RGB as it is).  Only the paper check reads it.
+ * levels}, transparency composited onto ``back`` (null: opaque, the RGB as it is).  Only the paper check reads it,
+ * and it finds nothing in a picture without colour: null then (a canvas, a grey scan), with nothing carried or shrunk.
  */
 function colourOf(rgba, w, h, alpha, back) {
+  let coloured = false; // grey RGB composited onto a grey tone stays grey
+  for (let i = 0; i < w * h && !coloured; i++) coloured = rgba[4 * i] !== rgba[4 * i + 1] || rgba[4 * i + 1] !== rgba[4 * i + 2];
+  if (!coloured) return null;
   const data = new Float32Array(3 * w * h);
   for (let i = 0; i < w * h; i++) {
     for (let c = 0; c < 3; c++) {
@@ -472,14 +476,15 @@ function colourOf(rgba, w, h, alpha, back) {
 }
 
 function cutColour(colour, t, l, b, r) {
+  if (colour === null) return null;
   const out = { data: new Float32Array(3 * (b - t) * (r - l)), h: b - t, w: r - l };
   for (let y = t; y < b; y++) out.data.set(colour.data.subarray(3 * (y * colour.w + l), 3 * (y * colour.w + r)), 3 * (y - t) * out.w);
   return out;
 }
 
-/** The colours at a work image's size: each channel shrunk by area, as Python's preview is (cv2.resize INTER_AREA, uint8). */
+/** The colours at a work image's size: each channel shrunk by area, as Python's preview is (cv2.resize INTER_AREA, uint8); null stays null. */
 function colourAt(colour, h, w) {
-  if (colour.h === h && colour.w === w) return colour;
+  if (colour === null || (colour.h === h && colour.w === w)) return colour;
   const out = { data: new Float32Array(3 * h * w), h, w };
   for (let c = 0; c < 3; c++) {
     const channel = image(colour.h, colour.w);
@@ -905,6 +910,7 @@ function chroma(r, g, b) {
  */
 export function paperShift(colour, clean) {
   const { h, w } = clean;
+  if (!colour || colour.h !== h || colour.w !== w) return 0;
   const ink = image(h, w);
   let top = h;
   let bottom = -1;
@@ -925,8 +931,8 @@ export function paperShift(colour, clean) {
       }
     }
   }
-  if (bottom < 0 || !colour || colour.h !== h || colour.w !== w) return 0;
-  let grey = true; // no colour at all (a canvas, a grey scan): no chroma to differ, and no time spent
+  if (bottom < 0) return 0;
+  let grey = true; // no colour left (colourOf gave null for a picture without any): no chroma to differ
   for (let i = 0; i < h * w && grey; i++) grey = colour.data[3 * i] === colour.data[3 * i + 1] && colour.data[3 * i + 1] === colour.data[3 * i + 2];
   if (grey) return 0;
   // the convex hull of the ink (each row's leftmost and rightmost ink pixel hold it), by the monotone chain
