@@ -11,6 +11,8 @@ one MNIST itself was built with (LeCun et al.):
     remove background level + noise floor  -> ink in [0, 1], background 0
     a small digit in a shrunk picture:     -> the region around it read again at a higher resolution,
                                               and the two steps above redone on it
+    no ink with that polarity (auto):      -> the other one tried (``other_polarity``: a marker filling a
+                                              tight crop), kept when it finds ink
     the paper inside the strokes checked:  -> ``Prepared.refusal`` when it is not the paper around them (a face,
                                               an emoji: ``paper_shift``); every caller refuses such a picture
     crop to the ink's bounding box
@@ -285,6 +287,25 @@ def clean_ink(grey: np.ndarray, inverted: bool, steps: list, specks: bool = True
     return ink, clean, contrast
 
 
+def other_polarity(grey: np.ndarray, inverted: bool, found: tuple, steps: list, notes: list[str], specks: bool = True) -> tuple:
+    """No ink with the polarity ``ink_is_dark`` chose: read the picture with the other one, and keep that reading
+    when it finds ink.  A marker's strokes filling a tight crop are not thin next to the picture (the
+    polarity rule's window is a twelfth of its side), so the paper between them can look like the ink; read
+    that way the strokes are the background and nothing is left.  Blank and flat pictures find no ink
+    either way and keep the first reading.  ``found``: the first reading's (ink, clean, contrast), whose two steps
+    are the last of ``steps``; ``specks`` as ``clean_ink``.  -> (inverted, ink, clean, contrast)"""
+    if float(np.ptp(grey)) < MIN_CONTRAST:
+        return (inverted, *found)
+    again: list = []
+    ink, clean, contrast = clean_ink(grey, not inverted, again, specks)
+    if not has_ink(clean, contrast):
+        return (inverted, *found)
+    steps[-2:] = again
+    dark, light = "dark ink on a light background", "light ink on a dark background"
+    notes.append(f"no ink found as {dark if inverted else light}: read as {light if inverted else dark} instead")
+    return not inverted, ink, clean, contrast
+
+
 def ink_pixels(clean: np.ndarray) -> int:
     return int((clean > 0.5).sum())
 
@@ -381,6 +402,8 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None) -> Prep
             zoomed, colour = True, region_steps[0][1]
         elif again is not None:
             notes.append("no ink in the region read again: the first reading kept")
+    if invert == "auto" and not has_ink(clean, contrast) and not zoomed:
+        inverted, ink, clean, contrast = other_polarity(grey, inverted, (ink, clean, contrast), steps, notes)
     if not has_ink(clean, contrast):
         if float(np.median(ink)) > 0.5:  # a canvas covered in ink, or blank paper taken as ink
             notes.append("no digit found: the picture is one flat tone (covered in ink, or blank): draw one digit with space around it")

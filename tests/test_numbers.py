@@ -333,3 +333,15 @@ def test_benchmark_dry_run_writes_its_report(run_script, tmp_path):
     assert sum(causes[c] for c in bench.CAUSES) == len(report["rows"])  # every misread number has one cause
     assert sum(sum(g.values()) for g in causes["by_gap"].values()) == len(report["rows"])
     assert "whole number" in (tmp_path / "numbers.md").read_text()
+
+
+def test_two_marker_digits_cropped_tight_are_read_with_the_other_polarity(served, mnist_test):
+    """Two photos of a fat marker digit filling a tight crop (photo_cases "marker", ones the polarity rule reads as
+    light ink), side by side: the number's reader tries the other polarity as the single-digit path does."""
+    x, y = mnist_test
+    for pair in ((1, 12), (18, 22)):
+        greys = [cv2.imdecode(np.frombuffer(photo_cases.make("marker", x[i], i), np.uint8), cv2.IMREAD_GRAYSCALE) for i in pair]
+        side = min(g.shape[0] for g in greys)
+        reading = numbers.read_number(np.hstack([cv2.resize(g, (side, side)) for g in greys]), served)
+        assert reading.number == "".join(str(int(y[i])) for i in pair), (reading.number, reading.notes)
+        assert any(n.startswith("no ink found as light ink") for n in reading.notes), reading.notes

@@ -1,5 +1,5 @@
 """Photos that broke background removal: a hard half shadow, a desk corner in the frame,
-lined paper, faint pencil, a 3000x4000 phone photo with a small digit (digitlab.data.photo_cases), made
+lined paper, faint pencil, a 3000x4000 phone photo with a small digit, a fat marker filling a tight crop (digitlab.data.photo_cases), made
 from real MNIST test digits and read through the predict path.  The per-case figures on 200 digits
 each are `python evaluation/photo_cases.py`; here a generous bound on a few digits each."""
 
@@ -14,7 +14,7 @@ from digitlab import preprocess
 from digitlab.data import photo_cases
 from digitlab.serving import runtime
 
-N = {"plain": 12, "half_shadow": 24, "desk_corner": 24, "lined_paper": 12, "pencil": 12, "phone": 6}
+N = {"plain": 12, "half_shadow": 24, "desk_corner": 24, "lined_paper": 12, "pencil": 12, "phone": 6, "marker": 24}
 
 
 @pytest.fixture(scope="module")

@@ -194,6 +194,30 @@ def test_stroke_width_is_brought_into_mnist_range(mnist_test):
         assert lo <= np.median(widths_on) <= hi + 0.5, (fraction, np.median(widths_on))
 
 
+# Marker photos (photo_cases "marker") whose ink the polarity rule took for the paper: read as nothing before.
+MARKER_MISREAD = (1, 12, 18, 22, 28, 33, 50, 51)
+
+
+@pytest.mark.parametrize("light_ink", [False, True], ids=["dark marker on paper", "light marker on a dark board"])
+def test_a_marker_filling_a_tight_crop_is_read_with_the_other_polarity(mnist_test, light_ink):
+    """A marker's strokes filling the crop are not thin next to it, so the polarity rule can take the paper
+    between them for the ink; read that way nothing is left.  The picture is then read the other way round,
+    and says so.  The same photos inverted (a light marker on a dark board) go through the mirror case."""
+    from digitlab.data import photo_cases
+
+    x, _ = mnist_test
+    scores = []
+    for i in MARKER_MISREAD:
+        grey = cv2.imdecode(np.frombuffer(photo_cases.make("marker", x[i], i), np.uint8), cv2.IMREAD_GRAYSCALE)
+        p = P.prepare(255 - grey if light_ink else grey)
+        first = "light ink on a dark background" if light_ink else "dark ink on a light background"
+        assert not p.no_ink and p.inverted is not light_ink, p.notes
+        assert any(n.startswith("no ink found as") and n.endswith(f"read as {first} instead") for n in p.notes), p.notes
+        assert [t for t, _ in p.steps][1] == "grey, ink light" + ("" if light_ink else " (inverted)")
+        scores.append(corr(p.image, P.prepare(x[i]).image))
+    assert min(scores) > 0.8, scores
+
+
 def test_a_picture_that_is_all_ink_says_so():
     p = P.prepare(np.full((280, 280, 4), 255, np.uint8))  # a canvas scribbled over completely
     assert p.no_ink and any("one flat tone" in n for n in p.notes)

@@ -285,6 +285,8 @@ CASES = [
     Case("phone photo: uneven paper", _photo, lambda p: p.inverted and not p.no_ink and _top_hat(p)),
     Case("half-shadowed photo: the ink's tone from thin departures", lambda x: _case_photo("half_shadow", x[13], 11), _shadow_read),
     Case("photo with a desk corner: edge blobs dropped", lambda x: _case_photo("desk_corner", x[14], 2), _edge_dropped),
+    Case("a marker filling a tight crop: read with the other polarity", lambda x: _case_photo("marker", x[1], 1),
+         lambda p: p.inverted and not p.no_ink and any(n.startswith("no ink found as light ink") for n in p.notes)),
     Case("specks", _specks, lambda p: not p.no_ink and _specks_dropped(p)),
     Case("thin pen: dilated", lambda x: synthetic.restroke(x[1], 0.04, seed=1), _dilated),
     Case("fat brush: eroded", lambda x: synthetic.restroke(x[0], 0.3, seed=0), _eroded),

@@ -1044,6 +1044,23 @@ function readAgain(picture, box, workH, workW, inverted, notes) {
 }
 
 /**
+ * preprocess.other_polarity: no ink with the polarity inkIsDark chose, so the picture is read with the other
+ * one (a marker's strokes filling a tight crop are not thin next to it); {inverted, ink, clean, contrast}
+ * replacing the last two steps when that finds ink, else null (blank and flat pictures keep the first reading).
+ */
+function otherPolarity(grey, inverted, steps, notes) {
+  const [lo, hi] = minMax(grey.data);
+  if (f32(hi - lo) < MIN_CONTRAST) return null;
+  const again = [];
+  const other = cleaned(grey, !inverted, again);
+  if (!hasInk(other.clean, other.contrast)) return null;
+  steps.splice(steps.length - 2, 2, ...again);
+  const [dark, light] = ["dark ink on a light background", "light ink on a dark background"];
+  notes.push(`no ink found as ${inverted ? dark : light}: read as ${inverted ? light : dark} instead`);
+  return { inverted: !inverted, ...other };
+}
+
+/**
  * Canvas RGBA bytes of one digit -> {image: Float32Array(784) in [0, 1] light ink on black,
  * or null when noInk; noInk, inverted, steps: [[title, image]], notes, bbox}.
  * invert: "auto" | "yes" (dark ink on light) | "no" (light ink on dark); stroke: null = default.
@@ -1069,7 +1086,7 @@ function preparePicture(loaded, { invert, stroke }) {
   const notes = loaded.notes;
   const grey = workSize(loaded.grey, notes);
   const steps = [["input", grey]];
-  const inverted = invert === "auto" ? inkIsDark(grey) : invert === "yes";
+  let inverted = invert === "auto" ? inkIsDark(grey) : invert === "yes";
   let { ink, clean, contrast } = cleaned(grey, inverted, steps);
   const box = inkBox(clean);
   let zoomed = false;
@@ -1085,6 +1102,10 @@ function preparePicture(loaded, { invert, stroke }) {
     } else if (again !== null) {
       notes.push("no ink in the region read again: the first reading kept");
     }
+  }
+  if (invert === "auto" && !hasInk(clean, contrast) && !zoomed) {
+    const other = otherPolarity(grey, inverted, steps, notes);
+    if (other !== null) ({ inverted, ink, clean, contrast } = other);
   }
   if (!hasInk(clean, contrast)) {
     if (median(ink.data) > 0.5) notes.push("no digit found: the picture is one flat tone (covered in ink, or blank): draw one digit with space around it");

@@ -7,6 +7,7 @@ MNIST test digits written on paper and photographed, as JPEG bytes, dark ink on 
     lined_paper  ruled lines (blue or grey) and a margin line, behind and through the digit
     pencil       faint grey strokes with paper grain
     phone        a 3000x4000 phone photo with a small digit (~6% of the width), a dark corner and vignetting
+    marker       a digit in a fat marker cropped tight: it fills the frame, strokes ~a fifth of its side
 
 Each case is a function of (digit, seed): the same inputs give the same bytes.  Used by
 ``evaluation/photo_cases.py`` (per-case accuracy through the predict path) and the tests.
@@ -19,7 +20,7 @@ import io
 import cv2
 import numpy as np
 
-CASES = ("plain", "half_shadow", "desk_corner", "lined_paper", "pencil", "phone")
+CASES = ("plain", "half_shadow", "desk_corner", "lined_paper", "pencil", "phone", "marker")
 
 
 def _jpeg(grey: np.ndarray, rng: np.random.Generator, tint=(0.98, 0.95, 0.9), quality: int = 85) -> bytes:
@@ -134,7 +135,24 @@ def phone(digit: np.ndarray, seed: int, size: tuple[int, int] = (3000, 4000)) ->
     return jpeg.tobytes()
 
 
-MAKERS = {"plain": plain, "half_shadow": half_shadow, "desk_corner": desk_corner, "lined_paper": lined_paper, "pencil": pencil, "phone": phone}
+def marker(digit: np.ndarray, seed: int) -> bytes:
+    """A marker's strokes (the digit's grown by a pixel at 28x28: ~5 of its 20 px) filling 85% of a 160-320 px
+    crop: strokes wider than a twelfth of the picture are not thin to the polarity rule (``preprocess.ink_is_dark``)."""
+    rng = np.random.default_rng(seed)
+    side = int(rng.integers(160, 321))
+    bold = cv2.dilate(digit, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
+    ys, xs = np.nonzero(bold > 40)
+    bold = bold[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    scale = 0.85 * side / max(bold.shape)
+    h, w = max(1, round(bold.shape[0] * scale)), max(1, round(bold.shape[1] * scale))
+    ink = np.zeros((side, side), np.float32)
+    top, left = (side - h) // 2, (side - w) // 2
+    ink[top : top + h, left : left + w] = np.clip(cv2.resize(bold, (w, h), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255, 0, 1)
+    grey = _light(side, side, rng) * (1 - 0.8 * ink) + rng.normal(0, 0.02, ink.shape)
+    return _jpeg(grey, rng)
+
+
+MAKERS = {"plain": plain, "half_shadow": half_shadow, "desk_corner": desk_corner, "lined_paper": lined_paper, "pencil": pencil, "phone": phone, "marker": marker}
 
 
 def make(case: str, digit: np.ndarray, seed: int) -> bytes:

@@ -101,7 +101,7 @@ SECTIONS: dict[str, Section] = {
         "writers), drawn on a 560x280 canvas where the writer put each stroke and read through the Numbers path; "
         "a number counts as right only when every digit is."),
     "photo_cases": Section(
-        "Photos with a shadow, a desk corner, lines, pencil",
+        "Photos with a shadow, a desk corner, lines, pencil, a marker",
         "MNIST test digits photographed on generated paper (`digitlab/data/photo_cases.py`), read through the "
         "predict CLI's path by the default model."),
     "numbers": Section(
@@ -731,7 +731,8 @@ README_SUMMARY = [
     "- **Photos** (`python evaluation/photo_cases.py`): a 3000x4000 phone photo of a small digit "
     "{photo_cases/phone/accuracy}, a hard half shadow "
     "{photo_cases/half_shadow/accuracy}, a desk corner in the frame "
-    "{photo_cases/desk_corner/accuracy} ({more:photo_cases}).",
+    "{photo_cases/desk_corner/accuracy}, a fat marker filling a tight crop {photo_cases/marker/accuracy} "
+    "({more:photo_cases}).",
     "- **Reading a number** (`python evaluation/numbers.py`): 4 digits with visible gaps: "
     "{numbers/4 digits, visible gaps/whole numbers right} of whole numbers right; touching digits "
     "{numbers/touching gaps/whole numbers right} ({more:numbers}).",
