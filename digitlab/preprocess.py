@@ -402,7 +402,7 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None) -> Prep
             zoomed, colour = True, region_steps[0][1]
         elif again is not None:
             notes.append("no ink in the region read again: the first reading kept")
-    if invert == "auto" and not has_ink(clean, contrast) and not zoomed:
+    if invert == "auto" and not has_ink(clean, contrast):  # (a region read again always has ink)
         inverted, ink, clean, contrast = other_polarity(grey, inverted, (ink, clean, contrast), steps, notes)
     if not has_ink(clean, contrast):
         if float(np.median(ink)) > 0.5:  # a canvas covered in ink, or blank paper taken as ink

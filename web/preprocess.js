@@ -1103,7 +1103,7 @@ function preparePicture(loaded, { invert, stroke }) {
       notes.push("no ink in the region read again: the first reading kept");
     }
   }
-  if (invert === "auto" && !hasInk(clean, contrast) && !zoomed) {
+  if (invert === "auto" && !hasInk(clean, contrast)) { // (a region read again always has ink)
     const other = otherPolarity(grey, inverted, steps, notes);
     if (other !== null) ({ inverted, ink, clean, contrast } = other);
   }
