@@ -287,19 +287,19 @@ def clean_ink(grey: np.ndarray, inverted: bool, steps: list, specks: bool = True
     return ink, clean, contrast
 
 
-def other_polarity(grey: np.ndarray, inverted: bool, found: tuple, steps: list, notes: list[str], specks: bool = True) -> tuple:
-    """No ink with the polarity ``ink_is_dark`` chose: read the picture with the other one, and keep that reading
-    when it finds ink.  A marker's strokes filling a tight crop are not thin next to the picture (the
+def other_polarity(grey: np.ndarray, inverted: bool, steps: list, notes: list[str], specks: bool = True) -> tuple | None:
+    """No ink with the polarity ``ink_is_dark`` chose: read the picture with the other one -> (inverted, ink, clean,
+    contrast) when that finds ink, its two steps replacing the first reading's (the last two of ``steps``) and a
+    note said; None otherwise.  A marker's strokes filling a tight crop are not thin next to the picture (the
     polarity rule's window is a twelfth of its side), so the paper between them can look like the ink; read
     that way the strokes are the background and nothing is left.  Blank and flat pictures find no ink
-    either way and keep the first reading.  ``found``: the first reading's (ink, clean, contrast), whose two steps
-    are the last of ``steps``; ``specks`` as ``clean_ink``.  -> (inverted, ink, clean, contrast)"""
+    either way and keep the first reading.  ``specks`` as ``clean_ink``."""
     if float(np.ptp(grey)) < MIN_CONTRAST:
-        return (inverted, *found)
+        return None
     again: list = []
     ink, clean, contrast = clean_ink(grey, not inverted, again, specks)
     if not has_ink(clean, contrast):
-        return (inverted, *found)
+        return None
     steps[-2:] = again
     dark, light = "dark ink on a light background", "light ink on a dark background"
     notes.append(f"no ink found as {dark if inverted else light}: read as {light if inverted else dark} instead")
@@ -403,7 +403,9 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None) -> Prep
         elif again is not None:
             notes.append("no ink in the region read again: the first reading kept")
     if invert == "auto" and not has_ink(clean, contrast):  # (a region read again always has ink)
-        inverted, ink, clean, contrast = other_polarity(grey, inverted, (ink, clean, contrast), steps, notes)
+        other = other_polarity(grey, inverted, steps, notes)
+        if other is not None:
+            inverted, ink, clean, contrast = other
     if not has_ink(clean, contrast):
         if float(np.median(ink)) > 0.5:  # a canvas covered in ink, or blank paper taken as ink
             notes.append("no digit found: the picture is one flat tone (covered in ink, or blank): draw one digit with space around it")

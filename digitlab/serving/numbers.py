@@ -158,9 +158,11 @@ def ink_picture(source, invert: preprocess.Invert = "auto") -> tuple[np.ndarray,
     notes, preview, size = picture.notes, picture.preview, picture.size  # boxes are given in the picture's own pixels
     grey, _ = preprocess.work_size(picture.grey, None, notes, WORK_SIDE)
     inverted = preprocess.ink_is_dark(grey) if invert == "auto" else invert == "yes"
-    ink, clean, contrast = preprocess.clean_ink(grey, inverted, [], specks=False)
+    _, clean, contrast = preprocess.clean_ink(grey, inverted, [], specks=False)
     if invert == "auto" and not preprocess.has_ink(clean, contrast):
-        inverted, _, clean, contrast = preprocess.other_polarity(grey, inverted, (ink, clean, contrast), [], notes, specks=False)
+        other = preprocess.other_polarity(grey, inverted, [], notes, specks=False)
+        if other is not None:
+            inverted, _, clean, contrast = other
     if not preprocess.has_ink(clean, contrast):
         notes.append(f"no ink found (contrast {contrast:.2f}, {preprocess.ink_pixels(clean)} ink pixels)")
         clean = np.zeros_like(clean)
