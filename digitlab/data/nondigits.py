@@ -420,21 +420,25 @@ def drawn_digit_pictures(digits: np.ndarray, labels: np.ndarray, seed: int = 0, 
         yield "drawn", str(int(y)), as_picture(rgba[..., 3], rng)
 
 
-def prepare_pictures(pictures: Iterable[Picture]) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
-    """Send pictures through ``preprocess.prepare`` -> (images (M, 28, 28), no_ink (M,) bool, kinds, details).
-    No-ink pictures get an all-zero image."""
+def prepare_images(pictures: Iterable, invert: str = "auto") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Send pictures through ``preprocess.prepare`` -> (images (M, 28, 28), no_ink (M,) bool, refused (M,) bool by
+    preprocessing's own check, ``Prepared.refusal``: a face).  No-ink pictures get an all-zero image."""
     from digitlab import preprocess
 
-    images, no_ink, kinds, details = [], [], [], []
-    for kind, detail, pic in pictures:
-        p = preprocess.prepare(pic)
+    images, no_ink, refused = [], [], []
+    for pic in pictures:
+        p = preprocess.prepare(pic, invert=invert)
         no_ink.append(p.no_ink)
+        refused.append(p.refusal is not None)
         images.append(np.zeros((28, 28), np.float32) if p.no_ink else p.image)
-        kinds.append(kind)
-        details.append(detail)
-    if not images:
-        return np.zeros((0, 28, 28), np.float32), np.zeros(0, bool), [], []
-    return np.stack(images), np.array(no_ink), kinds, details
+    return (np.stack(images) if images else np.zeros((0, 28, 28), np.float32)), np.array(no_ink, bool), np.array(refused, bool)
+
+
+def prepare_pictures(pictures: Iterable[Picture]) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+    """``prepare_images`` of (kind, detail, picture) triples -> (images (M, 28, 28), no_ink (M,) bool, kinds, details)."""
+    pictures = list(pictures)
+    images, no_ink, _ = prepare_images(pic for _, _, pic in pictures)
+    return images, no_ink, [kind for kind, _, _ in pictures], [detail for _, detail, _ in pictures]
 
 
 # ----------------------------------------------------------------------------- the measurement sets

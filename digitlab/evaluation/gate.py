@@ -34,23 +34,12 @@ Prepared = tuple[np.ndarray, np.ndarray, list[str], np.ndarray]  # images (N, 28
 # refused by preprocessing's own check (N,) bool (``Prepared.refusal``)
 
 
-def _prepare(pictures, invert: str = "auto") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pictures -> (images (N, 28, 28), no_ink (N,), refused by preprocessing's check (N,)); no ink: a zero image."""
-    from digitlab import preprocess
-
-    images, no_ink, checked = [], [], []
-    for pic in pictures:
-        p = preprocess.prepare(pic, invert=invert)
-        no_ink.append(p.no_ink)
-        checked.append(p.refusal is not None)
-        images.append(np.zeros((28, 28), np.float32) if p.no_ink else p.image)
-    return (np.stack(images) if images else np.zeros((0, 28, 28), np.float32)), np.array(no_ink, bool), np.array(checked, bool)
-
-
 def _prepared(pictures) -> Prepared:
     """``nondigits`` pictures (kind, detail, picture) -> ``Prepared``."""
+    from digitlab.data import nondigits
+
     pictures = list(pictures)
-    images, no_ink, checked = _prepare(p for _, _, p in pictures)
+    images, no_ink, checked = nondigits.prepare_images(p for _, _, p in pictures)
     return images, no_ink, [d for _, d, _ in pictures], checked
 
 
@@ -72,7 +61,7 @@ def benchmark_sets(mnist, n_per_category: int = 200, n_real: int = 1000, n_mnist
     real = (handwriting_test.load_digits_uploads(n_real), handwriting_test.load_digits_canvas("medium", n_real),
             handwriting_test.conventions(n_real))
     for name, s in zip(REAL_SETS, real):
-        images, no_ink, checked = _prepare(s.pictures, s.invert)
+        images, no_ink, checked = nondigits.prepare_images(s.pictures, s.invert)
         digits[name] = (images, no_ink, [str(int(v)) for v in s.labels], checked)
     return {"non_digits": non_digits, "digits": digits}
 
