@@ -13,6 +13,7 @@ at once (tests/test_kill_training.py sets it to stop a run at a phase and SIGKIL
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -115,6 +116,15 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_json(path: Path, obj) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False, default=json_default) + "\n").encode())
+
+
+def cache_params(settings) -> dict:
+    """A pool's settings (a dataclass) as part of its cache key: ``classes`` is left out while it holds its
+    default (every class), so pools cached before the field existed keep their key."""
+    params = dataclasses.asdict(settings)
+    if params.get("classes") == type(settings).classes:
+        del params["classes"]
+    return params
 
 
 def cached_arrays(path: Path | None, build) -> tuple[np.ndarray, np.ndarray]:

@@ -120,6 +120,21 @@ def test_a_zero_is_opened_slashed_or_dotted(train_digits):
     assert min(drawn.values()) >= 5, drawn
 
 
+def test_convention_edits_are_kept_off_the_classes_left_out(train_digits):
+    """--conventions-classes reaches the re-drawn digits too: 0479 gives no 1 a flag or a foot, and still edits the rest."""
+    x, y = train_digits
+    ones, sevens = (sa.skeletons(x[y == d][:30]) for d in (1, 7))
+    every, no_ones = sa.Redraw(conventions=1.0), sa.Redraw(conventions=1.0, classes="0479")
+    rng = np.random.default_rng(0)
+    assert sum(sa.redraw_one(sk, 1, every, rng)[1] for sk in ones) >= 20
+    assert not any(sa.redraw_one(sk, 1, no_ones, rng)[1] for sk in ones)
+    assert sum(sa.redraw_one(sk, 7, no_ones, rng)[1] for sk in sevens) >= 20
+    # the cache key names the classes only when they are not every class: pools cached before still match
+    from digitlab.files import cache_params
+
+    assert "classes" not in cache_params(every) and cache_params(no_ones)["classes"] == "0479"
+
+
 def test_pool_is_prepared_recognisable_and_cached(train_digits, tmp_path):
     from digitlab.serving.classifiers import load_classifier
 

@@ -234,6 +234,16 @@ def test_a_damaged_real_strokes_file_stops_training_with_the_reason(tmp_path, ru
     assert not (tmp_path / "o" / "mnist_cnn.keras").exists()
 
 
+def test_convention_edits_of_real_strokes_are_kept_off_the_classes_left_out(tmp_path):
+    items = unipen.load(_small_file(tmp_path))
+    ones = [i for i in items if i.label == 1]
+    plain = unipen.prepare_items(ones, renders=2, seed=0)
+    kept_off = unipen.prepare_items(ones, renders=2, seed=0, conventions=1.0, classes="07")
+    flagged = unipen.prepare_items(ones, renders=2, seed=0, conventions=1.0)
+    assert np.array_equal(kept_off[0], plain[0])  # no 1 got a flag or a foot
+    assert not np.array_equal(flagged[0], plain[0])
+
+
 def test_the_prepared_pool_is_what_the_app_would_see(tmp_path):
     x, y = unipen.prepare_items(unipen.load(_small_file(tmp_path))[:10], renders=2, seed=0)
     assert x.shape == (20, 28, 28) and x.dtype == np.uint8 and list(y[:4]) == [0, 0, 1, 1]

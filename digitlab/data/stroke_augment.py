@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -52,6 +52,7 @@ class Redraw:
     conventions: float = 0.0  # share of 0s, 1s, 4s, 7s and 9s given a writing-convention edit
     pen_path: float = 0.0  # share drawn as one pen path through few points: the moves between strokes drawn too
     seed: int = 0
+    classes: str = "01479"  # the digits a convention edit may be given (of EDITS' 0, 1, 4, 7, 9)
 
 
 # ----------------------------------------------------------------------------- skeleton (hit-or-miss thinning)
@@ -279,7 +280,7 @@ def _piece_moves(sk: np.ndarray) -> list:
 def redraw_one(sk: np.ndarray, label: int, r: Redraw, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
     """One skeleton (56, 56) uint8 -> (the drawing (SIDE, SIDE) uint8, white on black; edited?)."""
     sk = sk.copy()
-    moves = EDITS[label](sk, rng) if label in EDITS and rng.uniform() < r.conventions and sk.any() else None
+    moves = EDITS[label](sk, rng) if label in EDITS and str(label) in r.classes and rng.uniform() < r.conventions and sk.any() else None
     edited = moves is not None
     if edited:  # an opened loop can leave crumbs of skeleton that a wide brush would turn into blots
         n, labels, stats, _ = cv2.connectedComponentsWithStats(sk, connectivity=8)
@@ -333,7 +334,9 @@ def pool(x: np.ndarray, y: np.ndarray, r: Redraw, cache_dir=None, log=print) -> 
             log(f"stroke pool: {len(out)} digits re-drawn ({edited} with a writing-convention edit) in {time.time() - t0:.1f} s")
         return out, np.asarray(y[pick])
 
-    return _cached("redraw", x, y, asdict(r), cache_dir, build)
+    from digitlab.files import cache_params
+
+    return _cached("redraw", x, y, cache_params(r), cache_dir, build)
 
 
 def paint_edit(digit: np.ndarray, sk: np.ndarray, edited: np.ndarray, rng: np.random.Generator) -> np.ndarray:

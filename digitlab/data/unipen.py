@@ -27,7 +27,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -284,10 +284,11 @@ class Pool:
     conventions: float = 0.15  # share of 0s, 1s and 7s given a writing-convention edit (``EDITS``)
     joined: float = 0.2  # share drawn with the pen-ups lost (one line through every stroke)
     seed: int = 0
+    classes: str = "017"  # the digits a convention edit may be given (of EDITS' 0, 1, 7)
 
 
 def prepare_items(items: list[Item], renders: int, seed: int, conventions: float = 0.0, joined: float = 0.0,
-                  log=None) -> tuple[np.ndarray, np.ndarray]:
+                  log=None, classes: str = "017") -> tuple[np.ndarray, np.ndarray]:
     """Items -> ((N * renders, 28, 28) uint8 model inputs x 255, labels) through ``preprocess.prepare`` as the
     app reads its canvas (``invert="no"``); a rendering with no ink found is dropped."""
     from digitlab import preprocess
@@ -298,7 +299,7 @@ def prepare_items(items: list[Item], renders: int, seed: int, conventions: float
     for item in items:
         for _ in range(renders):
             strokes = item.strokes
-            if conventions and item.label in EDITS and rng.uniform() < conventions:
+            if conventions and item.label in EDITS and str(item.label) in classes and rng.uniform() < conventions:
                 strokes, edited = edit(strokes, item.label, rng), edited + 1
             canvas = render(strokes, rng, joined=bool(joined and len(strokes) > 1 and rng.uniform() < joined))
             p = preprocess.prepare(canvas, invert="no")
@@ -316,17 +317,17 @@ def pool(path: str | os.PathLike, p: Pool, dry_run: bool = False, cache_dir=None
     ((P, 28, 28) uint8, (P,) labels), kept in ``cache_dir`` under the file's hash, ``p`` and the preprocessing
     version.  A dry run renders 200 items once."""
     from digitlab import preprocess
+    from digitlab.files import cache_params, cached_arrays
 
-    key = hashlib.sha256(json.dumps({"file": fingerprint(path), **asdict(p), "dry_run": dry_run, "edits": EDITS_VERSION,
+    key = hashlib.sha256(json.dumps({"file": fingerprint(path), **cache_params(p), "dry_run": dry_run, "edits": EDITS_VERSION,
                                      "preprocess": preprocess.PREPROCESS_VERSION, "held_out": HELD_OUT_SITE,
                                      "split": SPLIT_SEED}, sort_keys=True).encode()).hexdigest()[:16]
-    from digitlab.files import cached_arrays
 
     def build():
         train = split(load(path)).train
         if dry_run:
             train = [train[i] for i in np.random.default_rng(p.seed).choice(len(train), size=min(200, len(train)), replace=False)]
-        return prepare_items(train, 1 if dry_run else p.renders, p.seed, p.conventions, p.joined, log=log)
+        return prepare_items(train, 1 if dry_run else p.renders, p.seed, p.conventions, p.joined, log=log, classes=p.classes)
 
     return cached_arrays(None if cache_dir is None else Path(cache_dir) / f"unipen-{key}.npz", build)
 

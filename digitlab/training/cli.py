@@ -93,7 +93,8 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
                         f"(writing-convention synthesis); 0 = off (default {d.conventions})")
     g.add_argument("--conventions-size", type=int, default=d.conventions_size, help=f"digits edited once per run (default {d.conventions_size})")
     g.add_argument("--conventions-classes", default=d.conventions_classes,
-                   help=f"the digits edited: 0 (open top, slash or dot), 1 (flag and foot), 4 (closed top), 7 (crossbar), 9 (open loop) (default {d.conventions_classes})")
+                   help="the digits any writing-convention edit is given, here and in --redraw-conventions and --real-conventions: "
+                        f"0 (open top, slash or dot), 1 (flag and foot), 4 (closed top), 7 (crossbar), 9 (open loop) (default {d.conventions_classes})")
     g = p.add_argument_group("real pen strokes (digitlab/data/unipen.py; docs/training.md#real-pen-strokes)")
     g.add_argument("--real-strokes", type=Path, default=d.real_strokes, metavar="PATH",
                    help="UNIPEN-style real-strokes file (gzipped JSON) whose training writers are rendered like canvas drawings "

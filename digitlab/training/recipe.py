@@ -61,7 +61,7 @@ class TrainConfig:
     # Writing-convention synthesis (digitlab.data.stroke_augment.edit_pool): MNIST's own digits, edited
     conventions: float = 0.0  # share of every augmented batch swapped for 0/1/4/7/9 given a convention edit in MNIST's pen; 0 = off
     conventions_size: int = 6000  # training digits edited once per run (cached in runs/cache/)
-    conventions_classes: str = "01479"  # the digits edited (of those stroke_augment.EDITS knows)
+    conventions_classes: str = "01479"  # the digits any convention edit is given (MNIST pen, re-drawn, real strokes)
     # Real pen strokes (digitlab.data.unipen): digits written on tablets by real people, rendered like the canvas
     real_strokes: str | None = None  # the real-strokes file (gzipped JSON); None = off
     real_share: float = 0.0  # share of every augmented batch swapped for real digits of the same class
@@ -206,6 +206,7 @@ def redraw_pool(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> tuple[np.n
         size=min(config.redraw_size, 256) if config.dry_run else config.redraw_size, few_points=config.redraw_few_points,
         elastic=config.redraw_elastic, brush_min=config.redraw_brush_min, brush_max=config.redraw_brush_max,
         conventions=config.redraw_conventions, pen_path=config.redraw_pen_path, seed=config.seed,
+        classes=config.conventions_classes,
     )
     return stroke_augment.pool(x, y, r, cache_dir=RUNS_DIR / "cache", log=lambda m: print(m, flush=True))
 
@@ -228,7 +229,8 @@ def real_pool(config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
     from digitlab.data import unipen
     from digitlab.paths import RUNS_DIR
 
-    p = unipen.Pool(renders=config.real_renders, conventions=config.real_conventions, joined=config.real_joined, seed=config.seed)
+    p = unipen.Pool(renders=config.real_renders, conventions=config.real_conventions, joined=config.real_joined, seed=config.seed,
+                    classes="".join(c for c in config.conventions_classes if int(c) in unipen.EDITS))
     return unipen.pool(config.real_strokes, p, dry_run=config.dry_run, cache_dir=RUNS_DIR / "cache", log=lambda m: print(m, flush=True))
 
 
