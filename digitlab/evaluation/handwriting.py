@@ -67,7 +67,7 @@ REAL_HELD_OUT_JOINED = "real strokes: held-out site, pen-ups lost"
 REAL_WRITERS = "real strokes: unseen writers"
 
 
-def _real_set(name: str, items: list, seed: int, salt: int, joined: bool, about: str) -> hw.PictureSet:
+def real_set(name: str, items: list, seed: int, salt: int, joined: bool, about: str) -> hw.PictureSet:
     """Every item drawn once on the canvas as people draw: size and place as on the app's canvas, the brush as people
     set the slider (``handwriting_test.BRUSHES``, like every canvas set of the benchmark), white on black."""
     from digitlab.data import unipen
@@ -90,12 +90,12 @@ def real_sets(split, n: int, seed: int) -> Iterator[hw.PictureSet]:
 
     site = split.held_out_site
     held = some(split.held_out, 31)
-    yield _real_set(REAL_HELD_OUT, held, seed, 21, False,
+    yield real_set(REAL_HELD_OUT, held, seed, 21, False,
                     f"site {site} ({len({i.writer for i in held})} writers) as canvas drawings, every pen-up kept")
-    yield _real_set(REAL_HELD_OUT_JOINED, held, seed, 22, True,
+    yield real_set(REAL_HELD_OUT_JOINED, held, seed, 22, True,
                     "the same digits with the pen's moves between strokes drawn (pen-ups lost)")
     val = some(split.val, 32)
-    yield _real_set(REAL_WRITERS, val, seed, 23, False,
+    yield real_set(REAL_WRITERS, val, seed, 23, False,
                     f"writers of the training sites kept apart ({len({(i.source, i.writer) for i in val})} writers), per site")
 
 
