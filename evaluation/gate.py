@@ -1,9 +1,10 @@
-"""python evaluation/gate.py [--n 200] [--real 1000] [--gate FILE] [--model NAME ...] [--out DIR] [--dry-run]
+"""python evaluation/gate.py [--n 200] [--real 1000] [--gate FILE] [--model NAME ...] [--real-strokes PATH] [--out DIR] [--dry-run]
 
 The digit gate's benchmark (digitlab.evaluation.gate): the share refused of freshly generated pictures that
 are not digits, per category (cartoon faces, emoji, letters, scribbles, shapes, text; --n each, seeds no
 training picture uses), of MNIST test (must stay <= 1 %) and of real drawn digits it never trained on
-(scikit-learn's digits as photos and canvas drawings, canvas digits in many writing conventions; --real each).
+(scikit-learn's digits as photos and canvas drawings, canvas digits in many writing conventions, and with a
+real-strokes file real pen strokes of the held-out site and of the validation writers; --real each).
 Measured by the gate alone and by each model's whole decision (gate OR the card's confidence threshold), as
 Home and the predict CLI decide; every picture goes through preprocess.prepare.  The gate is the committed
 one served through ONNX Runtime, as Home serves it (--gate FILE: a .keras gate through Keras instead, e.g. a
@@ -27,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--real", type=int, default=1000, help="real digits per set, at most 1797 (default 1000)")
     p.add_argument("--gate", type=Path, default=None, help="a digit gate .keras to measure instead of the committed one")
     p.add_argument("--model", action="append", help="model name in models/; repeatable (default: every usable model)")
+    p.add_argument("--real-strokes", type=Path, default=None, metavar="PATH",
+                   help="real-strokes file (gzipped JSON, digitlab/data/unipen.py) for the real-strokes digit sets "
+                        "(default $DIGITLAB_UNIPEN; none: those sets are left out)")
     p.add_argument("--out", type=Path, default=REPORTS_DIR / "gate", help="reports folder (default evaluation/reports/gate/)")
     cli.add_dry_run(p, "a few pictures per set: seconds, for tests")
     cli.add_mnist(p)
@@ -36,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     n, real, n_mnist = (min(a.n, 12), min(a.real, 20), 500) if a.dry_run else (a.n, a.real, None)
 
     from digitlab import data, files
+    from digitlab.data import unipen
     from digitlab.evaluation import gate as bench
     from digitlab.files import atomic_write_bytes, atomic_write_json
     from digitlab.models import artifacts, cards
@@ -59,7 +64,13 @@ def main(argv: list[str] | None = None) -> int:
         mnist = data.load(a.mnist)
     except (artifacts.ModelError, data.DataError) as e:
         return cli.error(e)
-    sets = bench.benchmark_sets(mnist, n, real, n_mnist)
+    real_strokes = a.real_strokes or unipen.default_path()
+    if real_strokes is None:
+        print(f"real-strokes sets left out: no --real-strokes and no ${unipen.ENV_VAR}", file=sys.stderr)
+    try:
+        sets = bench.benchmark_sets(mnist, n, real, n_mnist, real_strokes=real_strokes)
+    except unipen.UnipenError as e:
+        return cli.error(e)
     report = bench.run(sets, the_gate, models)
     command = cards.command_line(argv, __file__)
     report = {"gate": {"path": shown(the_gate.path), "fingerprint": files.sha256(the_gate.path, 16),

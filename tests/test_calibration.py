@@ -284,5 +284,20 @@ def test_train_gate_dry_run(run_script, tmp_path, mnist_path):
     p = g.score(preprocess.prepare_batch(mnist.x_test[:8]))
     assert p.shape == (8,) and ((p >= 0) & (p <= 1)).all()
     assert not artifacts.list_models(tmp_path)[0].usable  # a gate is never mistaken for a classifier
+    assert card["data"]["real_strokes"] == 0 and "real_strokes" not in card  # no real-strokes file given: none
     bad = run_script("training/train_gate.py", "--reject-rate", "2", check=False)
     assert bad.returncode == 2 and "--reject-rate" in bad.stderr
+    missing = run_script("training/train_gate.py", "--real-strokes", tmp_path / "missing.json.gz", check=False)
+    assert missing.returncode == 2 and "missing.json.gz" in missing.stderr
+
+
+@pytest.mark.slow
+def test_train_gate_takes_real_strokes_as_positives(run_script, tmp_path):
+    from test_unipen import _small_file
+
+    strokes = _small_file(tmp_path)
+    run_script("training/train_gate.py", "--dry-run", "--out", tmp_path, "--name", "probe_gate", "--real-strokes", strokes, "--n-real", "30")
+    card = json.loads((tmp_path / "probe_gate.json").read_text())
+    # the small file's training writers (never its held-out site app or its validation writers), drawn like the canvas
+    assert 0 < card["data"]["real_strokes"] <= 30 and card["config"]["n_real"] == 30
+    assert card["real_strokes"]["file"] == strokes.name and card["real_strokes"]["split"]["held_out_site"] == "app"

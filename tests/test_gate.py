@@ -210,17 +210,23 @@ def test_mnist_test_digits_are_kept(served, mnist_test):
 
 @pytest.mark.slow
 def test_benchmark_script_dry_run_writes_its_report(run_script, tmp_path):
-    proc = run_script("evaluation/gate.py", "--dry-run", "--out", tmp_path)
+    from test_unipen import _real_file
+
+    real = _real_file()  # with the real-strokes file, real writers' canvas digits are digit sets too
+    proc = run_script("evaluation/gate.py", "--dry-run", "--out", tmp_path, *(("--real-strokes", real) if real else ()),
+                      env={} if real else {"DIGITLAB_UNIPEN": ""})
     report = json.loads((tmp_path / "benchmark.json").read_text())
     rules = report["rules"]
     assert report["dry_run"] and report["gate"]["served_by"] == "onnxruntime" and len(rules) == 2  # the gate alone, the default model
+    digit_sets = {bench.MNIST, *bench.REAL_SETS, *(bench.REAL_STROKES_SETS if real else ())}
     for r in rules.values():
-        assert set(r["non_digits"]) == {*nondigits.UPLOAD_CATEGORIES, bench.TOUCHING} and set(r["digits"]) == {bench.MNIST, *bench.REAL_SETS}
+        assert set(r["non_digits"]) == {*nondigits.UPLOAD_CATEGORIES, bench.TOUCHING} and set(r["digits"]) == digit_sets
         assert all(0 <= v <= 1 for v in [*r["non_digits"].values(), *r["digits"].values()])
     # the model's decision includes the gate's: it refuses at least what the gate alone refuses, set by set
     gate_alone, model = rules["gate alone"], next(r for name, r in rules.items() if name != "gate alone")
     assert all(model["non_digits"][c] >= gate_alone["non_digits"][c] for c in gate_alone["non_digits"])
     assert report["sizes"]["digits"][bench.MNIST] == 500 and "| gate alone |" in proc.stdout
+    assert all(report["sizes"]["digits"][name] == 20 for name in digit_sets - {bench.MNIST})
     assert (tmp_path / "benchmark.md").read_text().startswith("# The digit gate's benchmark")
 
 

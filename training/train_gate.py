@@ -3,7 +3,8 @@
 The digit gate (digitlab.training.gate trains it, digitlab.serving.gate serves it): a tiny CNN telling digits from non-digits, used by the "not a digit"
 rule for every model.  Positives: preprocessed MNIST train digits, MNIST train digits redrawn with a
 canvas brush, digits printed from the training fonts, both rendered as uploads (canvas, or paper photos
-at any size), and MNIST train digits in writing conventions (a slashed 0, a crossed 7, ...); negatives: generated non-digits from the training generators and seeds only (digitlab.nondigits):
+at any size), MNIST train digits in writing conventions (a slashed 0, a crossed 7, ...) and, with --real-strokes, real
+pen strokes of the file's training writers drawn like the canvas draws; negatives: generated non-digits from the training generators and seeds only (digitlab.nondigits):
 pen scribbles, letters, textures, shapes, uploads of cartoon faces, emoji, letters, scribbles, shapes, text, and
 MNIST train digits written two or three in a row, touching (a number is not one digit).  The threshold is fitted on the MNIST
 validation split; the gate is then measured on MNIST test, drawn and printed digits, and on
@@ -43,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"MNIST train digits given a writing-convention edit (slashed 0, crossed 7, ...): positives (default {d.n_conventions})")
     p.add_argument("--n-zeros", type=int, default=d.n_zeros,
                    help=f"and MNIST train 0s so edited (opened, slashed, dotted), more positives (default {d.n_zeros})")
+    p.add_argument("--real-strokes", type=Path, default=None, metavar="PATH",
+                   help="real-strokes file (gzipped JSON, digitlab/data/unipen.py): its training writers' digits, drawn like "
+                        "canvas drawings, are positives too; its held-out site and validation writers never are (default: off)")
+    p.add_argument("--n-real", type=int, default=d.n_real, help=f"with --real-strokes: real digits among the positives (default {d.n_real})")
     p.add_argument("--reject-rate", type=float, default=d.reject_rate,
                    help=f"share of MNIST validation digits the gate may reject (default {d.reject_rate})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"seed of weights, shuffling and augmentation (default {d.seed})")
@@ -54,13 +59,16 @@ def main(argv: list[str] | None = None) -> int:
     for flag, value in (("--epochs", a.epochs), ("--width", a.width), ("--batch-size", a.batch_size), ("--n-negatives", a.n_negatives)):
         if value < 1:
             p.error(f"{flag} must be at least 1")
-    if min(a.n_drawn, a.n_printed, a.n_uploads, a.n_digit_uploads, a.n_touching, a.n_conventions, a.n_zeros) < 0:
-        p.error("--n-drawn, --n-printed, --n-uploads, --n-digit-uploads, --n-touching, --n-conventions and --n-zeros must not be negative")
+    if min(a.n_drawn, a.n_printed, a.n_uploads, a.n_digit_uploads, a.n_touching, a.n_conventions, a.n_zeros, a.n_real) < 0:
+        p.error("--n-drawn, --n-printed, --n-uploads, --n-digit-uploads, --n-touching, --n-conventions, --n-zeros and --n-real must not be negative")
+    if a.real_strokes is not None and not a.real_strokes.is_file():
+        p.error(f"--real-strokes: no such file: {a.real_strokes}")
     if not 0 < a.reject_rate < 0.5:
         p.error("--reject-rate must be in (0, 0.5)")
     config = dataclasses.replace(
         d, epochs=a.epochs, width=a.width, batch_size=a.batch_size, learning_rate=a.learning_rate, n_negatives=a.n_negatives, n_drawn=a.n_drawn,
-        n_printed=a.n_printed, n_uploads=a.n_uploads, n_digit_uploads=a.n_digit_uploads, n_touching=a.n_touching, n_conventions=a.n_conventions, n_zeros=a.n_zeros, reject_rate=a.reject_rate, seed=a.seed, name=a.name, mnist_path=a.mnist, dry_run=a.dry_run,
+        n_printed=a.n_printed, n_uploads=a.n_uploads, n_digit_uploads=a.n_digit_uploads, n_touching=a.n_touching, n_conventions=a.n_conventions, n_zeros=a.n_zeros,
+        real_strokes=str(a.real_strokes) if a.real_strokes is not None else None, n_real=a.n_real, reject_rate=a.reject_rate, seed=a.seed, name=a.name, mnist_path=a.mnist, dry_run=a.dry_run,
     )
     try:
         run(config, a.out)

@@ -6,7 +6,9 @@
     MNIST test   the 10,000 test digits as every model sees them (``Mnist.inputs``): at most 1 % may be refused
     real digits  TEST ONLY (``data.handwriting_test``, never trained on): scikit-learn's 1,797 digits by 43
                  writers as photos of paper and as canvas drawings, and canvas digits in the writing
-                 conventions of that benchmark
+                 conventions of that benchmark; with a real-strokes file, real pen strokes of writers no model
+                 or gate trained on, drawn as the handwriting benchmark draws them: the held-out site and the
+                 training sites' validation writers
     touching     MNIST *test* digits written two or three in a row, touching (``nondigits.touching_digits``, the
                  same seed): a number on the one-digit canvas is not one digit.  Reported beside the uploads, not
                  in "all non-digits", which stays the share of what people upload instead of a digit
@@ -28,6 +30,7 @@ BENCHMARK_SEED = 4  # < nondigits.TRAIN_SEEDS_FROM; the pen generators' measurem
 MNIST_TEST_BOUND = 0.01  # the share of MNIST test digits the rule may refuse
 MNIST = "MNIST test"
 REAL_SETS = ("load_digits upload", "load_digits canvas", "conventions")
+REAL_STROKES_SETS = ("real strokes: held-out site", "real strokes: unseen writers")  # handwriting.REAL_HELD_OUT, REAL_WRITERS
 TOUCHING = "touching digits"
 
 Prepared = tuple[np.ndarray, np.ndarray, list[str], np.ndarray]  # images (N, 28, 28) float32, no_ink (N,) bool, details,
@@ -44,9 +47,10 @@ def _prepared(pictures) -> Prepared:
 
 
 def benchmark_sets(mnist, n_per_category: int = 200, n_real: int = 1000, n_mnist: int | None = None,
-                   seed: int = BENCHMARK_SEED) -> dict[str, dict[str, Prepared]]:
-    """The pictures, preprocessed: {"non_digits": {category: Prepared}, "digits": {MNIST and REAL_SETS: Prepared}}.
-    mnist: ``data.load()``'s result; n_mnist: the first n test digits (None: all 10,000)."""
+                   seed: int = BENCHMARK_SEED, real_strokes=None) -> dict[str, dict[str, Prepared]]:
+    """The pictures, preprocessed: {"non_digits": {category: Prepared}, "digits": {MNIST, REAL_SETS and, with a
+    ``real_strokes`` file, REAL_STROKES_SETS: Prepared}}.  mnist: ``data.load()``'s result; n_mnist: the first n
+    test digits (None: all 10,000); n_real: pictures per real set at most."""
     from digitlab.data import handwriting_test, nondigits
 
     if seed >= nondigits.TRAIN_SEEDS_FROM:
@@ -58,9 +62,14 @@ def benchmark_sets(mnist, n_per_category: int = 200, n_real: int = 1000, n_mnist
     x, y = mnist.inputs("test", n_mnist, 0)
     digits = {MNIST: (x, np.zeros(len(x), bool), [str(int(v)) for v in y], np.zeros(len(x), bool))}  # already 28x28: no colour
     # the handwriting benchmark's own pictures (its seed 0), not ours: these are digits, never a training picture
-    real = (handwriting_test.load_digits_uploads(n_real), handwriting_test.load_digits_canvas("medium", n_real),
-            handwriting_test.conventions(n_real))
-    for name, s in zip(REAL_SETS, real):
+    real = list(zip(REAL_SETS, (handwriting_test.load_digits_uploads(n_real), handwriting_test.load_digits_canvas("medium", n_real),
+                                handwriting_test.conventions(n_real))))
+    if real_strokes is not None:  # the handwriting benchmark's real sets (its seed 0), the pen-ups-kept ones
+        from digitlab.data import unipen
+        from digitlab.evaluation import handwriting
+
+        real += [(s.name, s) for s in handwriting.real_sets(unipen.split(unipen.load(real_strokes)), n_real, 0) if s.name in REAL_STROKES_SETS]
+    for name, s in real:
         images, no_ink, checked = nondigits.prepare_images(s.pictures, s.invert)
         digits[name] = (images, no_ink, [str(int(v)) for v in s.labels], checked)
     return {"non_digits": non_digits, "digits": digits}

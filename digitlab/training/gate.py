@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlab import preprocess
-from digitlab.data import nondigits, stroke_augment
+from digitlab.data import nondigits, stroke_augment, unipen
 from digitlab.models import artifacts, cards
 from digitlab.paths import RUNS_DIR
 from digitlab.serving.gate import GATE_DIR, GATE_NAME, Gate, load
@@ -68,6 +68,8 @@ class GateConfig:
     n_conventions: int = 4000  # positives: MNIST train digits given a writing-convention edit (cached on their own)
     n_zeros: int = 3000  # and more 0s so edited (opened, slashed, dotted): among 55,000 MNIST digits a few hundred slashed
     #                      zeros left half of them refused, a slash through a ring being what touching digits look like
+    real_strokes: str | None = None  # a real-strokes file (digitlab.data.unipen): its training writers' digits, drawn like
+    n_real: int = 4000  # the canvas draws them, are positives too (this many; never its held-out site or validation writers)
     picture_seed: int = 1000  # seeds picture_seed .. +7 make the training pictures (>= nondigits.TRAIN_SEEDS_FROM; measurements use fewer)
     epochs: int = 14
     batch_size: int = 128
@@ -82,7 +84,8 @@ class GateConfig:
     dry_run: bool = False  # tiny sets and a few steps: seconds, for tests
 
 
-DRY_RUN = {"n_negatives": 120, "n_drawn": 60, "n_printed": 40, "n_uploads": 60, "n_digit_uploads": 30, "n_touching": 30, "n_conventions": 40, "n_zeros": 20}
+DRY_RUN = {"n_negatives": 120, "n_drawn": 60, "n_printed": 40, "n_uploads": 60, "n_digit_uploads": 30, "n_touching": 30, "n_conventions": 40, "n_zeros": 20,
+           "n_real": 40}
 
 
 def build(width: int = 32, dropout: float = 0.3, name: str = "digit_gate"):
@@ -185,12 +188,14 @@ def run(config: GateConfig, out: Path = GATE_DIR, say=print) -> Path:
     zeros, _ = stroke_augment.edit_pool(mnist.x_train, mnist.y_train, config.n_zeros, config.picture_seed + 7, classes=(0,),
                                         cache_dir=cache_dir, log=say)
     made["conventions"] = np.concatenate([edited, zeros]).astype(np.float32) / 255
-    pos = np.concatenate([d.x_train, made["drawn"], made["printed"], made["digit_uploads"], made["conventions"]])
+    made["real"] = real_positives(config, cache_dir, say)
+    pos = np.concatenate([d.x_train, made["drawn"], made["printed"], made["digit_uploads"], made["conventions"], made["real"]])
     neg = np.concatenate([made["negatives"], made["uploads"], made["touching"]])
     x = np.concatenate([pos, neg])
     y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
     say(f"gate data: {len(d.x_train)} MNIST + {len(made['drawn'])} drawn + {len(made['printed'])} printed + "
-        f"{len(made['digit_uploads'])} uploaded + {len(made['conventions'])} convention-edited digits, {len(made['negatives'])} pen non-digits + {len(made['uploads'])} uploads + "
+        f"{len(made['digit_uploads'])} uploaded + {len(made['conventions'])} convention-edited + {len(made['real'])} real-strokes digits, "
+        f"{len(made['negatives'])} pen non-digits + {len(made['uploads'])} uploads + "
         f"{len(made['touching'])} touching digits "
         f"({time.time() - t0:.0f} s)")
 
@@ -218,10 +223,11 @@ def run(config: GateConfig, out: Path = GATE_DIR, say=print) -> Path:
         "config": dataclasses.asdict(config),
         "data": {"mnist": mnist.fingerprint, "mnist_train": len(d.x_train), "drawn": len(made["drawn"]), "printed": len(made["printed"]),
                  "digit_uploads": len(made["digit_uploads"]), "non_digits": len(made["negatives"]), "uploads": len(made["uploads"]),
-                 "touching": len(made["touching"]), "conventions": len(made["conventions"]),
+                 "touching": len(made["touching"]), "conventions": len(made["conventions"]), "real_strokes": len(made["real"]),
                  "generators": "digitlab.nondigits split 'train', upload_pictures and touching_digits, seeds from "
                                f"{config.picture_seed} (>= {nondigits.TRAIN_SEEDS_FROM})", "data_version": DATA_VERSION},
         "edits": {"stroke_edits": stroke_augment.EDITS_VERSION},  # the conventions positives
+        **({"real_strokes": unipen.card(config.real_strokes)} if config.real_strokes else {}),
         "params": int(model.count_params()),
         "train_seconds": round(train_seconds, 1),
         "history": {k: [round(float(v), 5) for v in vals] for k, vals in history.history.items()},
@@ -249,6 +255,17 @@ def run(config: GateConfig, out: Path = GATE_DIR, say=print) -> Path:
         + ", ".join(f"{name} {v:.2%}" for name, v in b["digits"].items()) + " | "
         f"{train_seconds:.0f} s training, {card['total_seconds']:.0f} s in all")
     return path
+
+
+def real_positives(config: GateConfig, cache_dir: Path | None, say=print) -> np.ndarray:
+    """``config.n_real`` prepared digits (N, 28, 28) float32 drawn from the real-strokes file's training writers as the
+    classifiers' training draws them (``unipen.pool``, cached in ``cache_dir``: slashed zeros, flagged 1s, crossed 7s
+    as real people write them); none without a file."""
+    if not config.real_strokes or not config.n_real:
+        return np.zeros((0, 28, 28), np.float32)
+    x, _ = unipen.pool(config.real_strokes, unipen.Pool(seed=config.picture_seed), dry_run=config.dry_run, cache_dir=cache_dir, log=say)
+    pick = np.random.default_rng(config.picture_seed + 8).choice(len(x), size=min(config.n_real, len(x)), replace=False)
+    return x[np.sort(pick)].astype(np.float32) / 255
 
 
 def _score_model(model, x: np.ndarray) -> np.ndarray:
