@@ -1,4 +1,4 @@
-"""python evaluation/finetune_study.py [--base mnist_advanced] [--per-class 2,5,20] [--replay 0,1] [--seeds 0] [--fresh 50] [--out evaluation/reports/] [--dry-run]
+"""python evaluation/finetune_study.py [--base mnist_advanced] [--per-class 2,5,20] [--replay 0,1] [--seeds 0] [--fresh 50] [--writer SITE/WRITER] [--out evaluation/reports/] [--dry-run]
 
 Does fine-tuning on a few of one person's digits pay off, and does MNIST replay stop it from
 forgetting?  For every combination of --per-class, --replay and --seeds: draw that many digits
@@ -10,6 +10,11 @@ the replay and seed), and measure before/after accuracy on
   * the held-out share of those digits (what the script and the app report),
   * --fresh new drawings per class by the same hand, never seen (a larger, steadier check),
   * MNIST test (10,000 digits): how much it forgot.
+
+--writer SITE/WRITER takes a real writer of the real-strokes file (--real-strokes, default $DIGITLAB_UNIPEN;
+evaluation/writers.py lists them) as the user instead: that many of his own digits per class, drawn on the dark
+canvas and saved as the Collect page saves them, and his other digits (at most --fresh per class) as the fresh
+ones.  Its report goes to <out>/finetune_study_<site>-<writer>.json and records no figure.
 
 Markdown to stdout, everything to <out>/finetune_study.json (evaluation/reports/); a full run into the
 default folder on a committed base records its figures in docs/results.json.  Models go to a temporary
@@ -51,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--replay", type=_floats, default=[0.0, 1.0], help="replay ratios to compare, comma-separated (default 0,1)")
     p.add_argument("--seeds", type=_ints, default=[0], help="seeds (drawings, split, training), comma-separated (default 0)")
     p.add_argument("--fresh", type=int, default=50, help="new drawings per class for the steadier check (default 50)")
+    p.add_argument("--writer", default=None, metavar="SITE/WRITER", help="a real writer of the real-strokes file as the user (default: the synthetic one)")
+    p.add_argument("--real-strokes", type=Path, default=None, metavar="PATH", help="real-strokes file for --writer (default $DIGITLAB_UNIPEN)")
     cli.add_out(p, REPORTS_DIR, "folder for finetune_study.json")
     cli.add_mnist(p)
     cli.add_dry_run(p, "one dry-run fine-tune with the first --per-class, --replay and --seeds; report into a temporary folder "
@@ -64,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from digitlab import data, preprocess
-    from digitlab.data import user_digits, user_style
+    from digitlab.data import handwriting_test, unipen, user_digits, user_style
     from digitlab.files import atomic_write_json
     from digitlab.models import artifacts
     from digitlab.serving.classifiers import Classifier
@@ -72,19 +79,39 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         base = Classifier(artifacts.resolve(a.base))
-    except artifacts.ModelError as e:
+        writer = None
+        if a.writer:
+            real = a.real_strokes or unipen.default_path()
+            if real is None:
+                cli.fail(f"--writer needs the real-strokes file: give --real-strokes PATH or set ${unipen.ENV_VAR}", p=p)
+            writer = unipen.writer_items(unipen.load(real), a.writer)
+    except (artifacts.ModelError, unipen.UnipenError) as e:
         cli.fail(e)
     fresh_n = 2 if a.dry_run else a.fresh
-    pictures, fresh_y = user_style.drawings(fresh_n, seed=10_000)  # seeds of the studied folders are small: never the same drawings
-    fresh_x = np.stack([preprocess.prepare(pic, invert="yes").image for pic in pictures])
-    fresh_before = float((base.predict_proba(fresh_x).argmax(1) == fresh_y).mean())
+
+    def user(folder: Path, per_class: int, seed: int):
+        """The user's folder written, and the fresh digits to measure on: (images, labels)."""
+        if writer is None:
+            user_style.save_drawings(folder, per_class, seed)
+            pictures, y = user_style.drawings(fresh_n, seed=10_000)  # seeds of the studied folders are small: never the same drawings
+            return np.stack([preprocess.prepare(pic, invert="yes").image for pic in pictures]), y
+        rest = unipen.as_user(writer, folder, per_class, seed, handwriting_test.BRUSHES)
+        rest = [i for d in range(10) for i in [i for i in rest if i.label == d][:fresh_n]]
+        rng = np.random.default_rng([seed, 10_000])
+        pictures = [unipen.render(i.strokes, rng, brush=float(rng.choice(handwriting_test.BRUSHES))) for i in rest]
+        return np.stack([preprocess.prepare(pic, invert="no").image for pic in pictures]), np.array([i.label for i in rest])
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="finetune-study-") as tmp:
         for per_class in a.per_class:
             for seed in a.seeds:
                 folder = Path(tmp) / f"user_{per_class}_{seed}"
-                user_style.save_drawings(folder, per_class, seed)
+                try:
+                    fresh_x, fresh_y = user(folder, per_class, seed)
+                except unipen.UnipenError as e:
+                    cli.fail(e)
+                right_before = base.predict_proba(fresh_x).argmax(1) == fresh_y
+                fresh_before = float(right_before.mean())
                 for replay in a.replay:
                     config = finetune.FinetuneConfig(base=str(base.entry.path), name="study", replay=replay, seed=seed,
                                                       mnist_path=a.mnist, dry_run=a.dry_run)
@@ -96,13 +123,16 @@ def main(argv: list[str] | None = None) -> int:
                     except user_digits.CollectError as e:  # the drawings written above could not be read back
                         cli.fail(e, cli.SOME_FAILED)
                     tuned = Classifier(artifacts.inspect(result.path))
-                    fresh_after = float((tuned.predict_proba(fresh_x).argmax(1) == fresh_y).mean())
+                    right_after = tuned.predict_proba(fresh_x).argmax(1) == fresh_y
+                    fresh_after = float(right_after.mean())
                     card = result.card
                     row = {
                         "per_class": per_class, "pictures": card["data"]["user_pictures"], "train": card["data"]["user_train"],
                         "holdout": card["data"]["user_holdout"], "replay": replay, "seed": seed,
                         "holdout_before": result.before["user_holdout"], "holdout_after": result.after["user_holdout"],
                         "fresh_before": fresh_before, "fresh_after": fresh_after, "fresh_n": len(fresh_y),
+                        "fresh_per_class": {d: [float(right_before[fresh_y == d].mean()), float(right_after[fresh_y == d].mean())]
+                                            for d in range(10) if (fresh_y == d).any()},  # before, after
                         "mnist_before": result.before["mnist_test"], "mnist_after": result.after["mnist_test"],
                         "mnist_n": card["data"]["mnist_test"], "seconds": round(time.time() - t0, 1),
                         "config": dataclasses.asdict(config),
@@ -122,11 +152,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['mnist_before']:.2%} -> {r['mnist_after']:.2%} |"
         )
     print("\n".join(lines))
-    out = cli.output_folder(a.out, REPORTS_DIR, a.dry_run, "finetune-study") / "finetune_study.json"
+    stem = "finetune_study" + (f"_{a.writer.replace('/', '-')}" if a.writer else "")
+    out = cli.output_folder(a.out, REPORTS_DIR, a.dry_run, "finetune-study") / f"{stem}.json"
     command = " ".join(["python evaluation/finetune_study.py", *map(str, sys.argv[1:] if argv is None else argv)])
-    report = {"base": base.name, "command": command, "dry_run": a.dry_run, "rows": rows, "table": lines}
+    report = {"base": base.name, "command": command, "dry_run": a.dry_run, "user": a.writer or "digitlab.user_style", "rows": rows, "table": lines}
     atomic_write_json(out, report)
-    if not a.dry_run and Path(a.out) == REPORTS_DIR:  # a committed base's figures go to docs/results.json (a dry run's are no figures)
+    if not a.dry_run and not a.writer and Path(a.out) == REPORTS_DIR:  # a committed base's figures go to docs/results.json (a dry run's are no figures)
         from digitlab.report import results
 
         results.record_all(results.committed(results.from_finetune_study(report, base.entry.path)))

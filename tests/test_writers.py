@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 from support import MODELS
 from test_unipen import _real_file
@@ -60,3 +61,49 @@ def test_the_script_reads_a_part_and_refuses_what_it_cannot(real_split, run_scri
     assert bad.returncode == 2 and "--part" in bad.stderr
     none = run_script("evaluation/writers.py", "--real-strokes", tmp_path / "missing.json.gz", check=False)
     assert none.returncode == 2 and "missing.json.gz" in none.stderr
+
+
+def _most_prolific(items):
+    """A digit of the writer who wrote the most (hundreds of every digit in the real file's validation writers)."""
+    from collections import Counter
+
+    (site, writer), _ = Counter((i.source, i.writer) for i in items).most_common(1)[0]
+    return next(i for i in items if (i.source, i.writer) == (site, writer))
+
+
+def test_a_real_writer_becomes_an_app_user_whose_other_digits_stay_out(real_split, tmp_path):
+    from digitlab.data import user_digits
+
+    path, split = real_split
+    items = unipen.load(path)
+    with pytest.raises(unipen.UnipenError, match="no writer 'syn/nobody'"):
+        unipen.writer_items(items, "syn/nobody")
+    who = _most_prolific(split.val)
+    mine = unipen.writer_items(items, f"{who.source}/{who.writer}")
+    assert mine and all((i.source, i.writer) == (who.source, who.writer) for i in mine)
+    per_class = 2
+    rest = unipen.as_user(mine, tmp_path / "user", per_class, seed=0, brushes=(12, 28))
+    saved = user_digits.read_folder(tmp_path / "user")
+    assert len(saved.labels) == 10 * per_class and sorted(set(saved.labels.tolist())) == list(range(10))
+    assert len(rest) == len(mine) - 10 * per_class and len({i.index for i in rest}) == len(rest)
+    # saved as the Collect page saves a dark-canvas drawing: read back like MNIST (light ink, centred by mass)
+    from digitlab import preprocess
+
+    assert np.abs(np.array([preprocess.centre_of_mass(im) for im in saved.images.reshape(-1, 28, 28)]) - preprocess.CENTRE).max() < 1.5
+    with pytest.raises(unipen.UnipenError, match="too few digits"):
+        unipen.as_user(mine, tmp_path / "more", per_class=len(mine), seed=0)
+
+
+@pytest.mark.slow
+def test_the_finetune_study_takes_a_real_writer_as_its_user(real_split, run_script, scratch_models, mnist_path, tmp_path):
+    _, split = real_split
+    who = _most_prolific(split.val)
+    name = f"{who.source}/{who.writer}"
+    run_script("evaluation/finetune_study.py", "--dry-run", "--base", "mnist_cnn", "--per-class", "2", "--replay", "1",
+               "--writer", name, "--mnist", mnist_path, "--out", tmp_path, timeout=600)
+    report = json.loads((tmp_path / f"finetune_study_{who.source}-{who.writer}.json").read_text())
+    [row] = report["rows"]
+    assert report["user"] == name and row["pictures"] == 20 and row["fresh_n"] >= 10
+    assert set(row["fresh_per_class"]) == {str(d) for d in range(10)}  # before and after, digit by digit
+    bad = run_script("evaluation/finetune_study.py", "--dry-run", "--writer", "syn/nobody", "--out", tmp_path, check=False)
+    assert bad.returncode == 2 and "no writer 'syn/nobody'" in bad.stderr

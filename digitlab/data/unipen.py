@@ -332,6 +332,44 @@ def pool(path: str | os.PathLike, p: Pool, dry_run: bool = False, cache_dir=None
     return cached_arrays(None if cache_dir is None else Path(cache_dir) / f"unipen-{key}.npz", build)
 
 
+# ----------------------------------------------------------------------------- one real writer as an app user
+
+
+def writer_items(items: list[Item], name: str) -> list[Item]:
+    """The digits one writer wrote, ``name`` "site/writer" (as ``evaluation/writers.py`` shows them), in the file's
+    order.  Raises UnipenError naming a few writers when there is no such writer."""
+    site, _, writer = name.partition("/")
+    out = [i for i in items if i.source == site and i.writer == writer]
+    if not out:
+        known = sorted({f"{i.source}/{i.writer}" for i in items})
+        raise UnipenError(f"no writer {name!r} in the file (site/writer, e.g. {', '.join(known[:3])}; {len(known)} writers)")
+    return out
+
+
+def as_user(items: list[Item], folder: Path, per_class: int, seed: int, brushes=(20,)) -> list[Item]:
+    """A real writer as a user of the app: ``per_class`` of his digits of every class, drawn on the dark canvas with a
+    brush from ``brushes`` (px), saved into ``folder`` as the Collect page saves them (``user_digits.save``).  Returns the
+    digits left over, never saved: his fresh digits to measure on.  Raises UnipenError when a digit has fewer than
+    ``per_class + 1`` samples (one must stay out)."""
+    from digitlab.data import user_digits
+
+    rng = np.random.default_rng([seed, 4711])
+    by_label = {d: [i for i in items if i.label == d] for d in range(10)}
+    short = {d: len(v) for d, v in by_label.items() if len(v) <= per_class}
+    if short:
+        raise UnipenError(f"this writer has too few digits for {per_class} per class and one left to measure on: "
+                          + ", ".join(f"{d}: {n}" for d, n in short.items()))
+    rest = []
+    for d, mine in by_label.items():
+        picked = set(rng.choice(len(mine), size=per_class, replace=False).tolist())
+        for k, item in enumerate(mine):
+            if k in picked:
+                user_digits.save(render(item.strokes, rng, brush=float(rng.choice(brushes))), d, folder, invert="no")
+            else:
+                rest.append(item)
+    return rest
+
+
 # ----------------------------------------------------------------------------- real numbers
 
 
