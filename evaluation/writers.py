@@ -5,8 +5,9 @@ file drawn on the canvas as the benchmark draws real strokes, read through the o
 per writer, the most misread first, with what the misreads were read as and the writer's weakest digit.  A
 writer's own convention (a slashed zero, a 1 with a long flag) shows here while the benchmark's per-class figures
 average it away.  --part train reads the training writers (a tuning set: the model saw their strokes), val the
-validation writers, held-out the held-out site (read it, never tune on it).  Prints the table; --out also writes
-the rows as JSON.
+validation writers, held-out the held-out site (read it, never tune on it).  Prints the table and writes the rows
+as JSON (--out, default evaluation/reports/writers/<model>_<part>.json); a committed model's figure goes into
+docs/results.json ("Real writers, several draws per digit").
 """
 
 from __future__ import annotations
@@ -28,13 +29,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="seed of the drawings (default 0)")
     p.add_argument("--real-strokes", type=Path, default=None, metavar="PATH",
                    help="real-strokes file (gzipped JSON, digitlab/data/unipen.py) (default $DIGITLAB_UNIPEN)")
-    p.add_argument("--out", type=Path, default=None, help="also write the rows as JSON here")
+    p.add_argument("--out", type=Path, default=None, help="the rows as JSON (default evaluation/reports/writers/<model>_<part>.json)")
     a = p.parse_args(argv)
     if a.renders < 1 or a.top < 1:
         p.error("--renders and --top must be at least 1")
     from digitlab import files
     from digitlab.data import unipen
     from digitlab.models import artifacts
+    from digitlab.paths import REPORTS_DIR
+    from digitlab.report import results as recorded
     from digitlab.serving import runtime
 
     real = a.real_strokes or unipen.default_path()
@@ -48,9 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     rows = writers.by_writer(items, classifier, a.seed, a.renders, progress=lambda m: print(m, file=sys.stderr, flush=True))
     print(f"{classifier.name}, {a.part} writers of {real.name}: ", end="")
     print(writers.markdown(rows, a.top))
-    if a.out:
-        files.atomic_write_json(a.out, {"model": classifier.name, "part": a.part, "seed": a.seed, "renders": a.renders,
-                                        "file": str(real), "summary": writers.summary(rows), "writers": rows})
+    command = "python evaluation/writers.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    report = {"model": classifier.name, "part": a.part, "seed": a.seed, "renders": a.renders, "file": real.name,
+              "sha256": unipen.fingerprint(real), "command": command.strip(), "summary": writers.summary(rows), "writers": rows}
+    out = a.out or REPORTS_DIR / "writers" / f"{classifier.name}_{a.part}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    files.atomic_write_json(out, report)
+    recorded.record_all(recorded.committed(recorded.from_writers(report, classifier.entry.path)))  # docs/results.json
     return cli.OK
 
 

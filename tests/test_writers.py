@@ -51,11 +51,15 @@ def test_each_writer_gets_his_own_row_and_the_most_misread_comes_first(real_spli
 
 def test_the_script_reads_a_part_and_refuses_what_it_cannot(real_split, run_script, scratch_models, tmp_path):
     path, _ = real_split
-    out = tmp_path / "rows.json"
-    proc = run_script("evaluation/writers.py", "--part", "held-out", "--model", "mnist_cnn", "--top", "3", "--real-strokes", path, "--out", out)
+    out, results = tmp_path / "rows.json", tmp_path / "results.json"
+    proc = run_script("evaluation/writers.py", "--part", "held-out", "--model", "mnist_cnn", "--top", "3", "--real-strokes", path, "--out", out,
+                      env={"DIGITLAB_RESULTS": str(results)})
     report = json.loads(out.read_text())
     assert report["part"] == "held-out" and {r["site"] for r in report["writers"]} == {unipen.HELD_OUT_SITE}
     assert report["summary"]["digits"] == sum(r["digits"] for r in report["writers"]) > 1000
+    # a committed model's figure goes into the results file, with the command that measured it
+    [(key, figure)] = json.loads(results.read_text())["figures"]["writers"]["mnist_cnn"].items()
+    assert key == "held-out site, 1 draw" and figure["value"] == report["summary"]["accuracy"] and "--part held-out" in figure["command"]
     assert "| site | writer |" in proc.stdout
     bad = run_script("evaluation/writers.py", "--part", "test", check=False)
     assert bad.returncode == 2 and "--part" in bad.stderr

@@ -100,6 +100,13 @@ SECTIONS: dict[str, Section] = {
         "2-6 digits one real writer wrote in a row on one line (UNIPEN: the held-out site and the validation "
         "writers), drawn on a 560x280 canvas where the writer put each stroke and read through the Numbers path; "
         "a number counts as right only when every digit is."),
+    "writers": Section(
+        "Real writers, several draws per digit",
+        "Every digit of one part of the real-strokes file (the held-out site, the validation writers) drawn on the "
+        "canvas several times, each with its own brush, size and place, and read through the app's preprocessing "
+        "(`python evaluation/writers.py --renders N`): the share right over all drawings. The benchmark above draws "
+        "each real digit once. Per writer: "
+        "[evaluation.md](evaluation.md#writer-by-writer-evaluationwriterspy)."),
     "photo_cases": Section(
         "Photos with a shadow, a desk corner, lines, pencil, a marker",
         "MNIST test digits photographed on generated paper (`digitlab/data/photo_cases.py`), read through the "
@@ -498,6 +505,15 @@ def from_drawn_digits(report: dict, command: str, files: dict[str, Path] | None 
     return out
 
 
+def from_writers(report: dict, model_file: Path | None = None) -> list[Figure]:
+    """``evaluation/writers.py``: the share right over every drawing of the part read."""
+    s = report["summary"]
+    part = {"held-out": "held-out site", "val": "validation writers", "train": "training writers"}[report["part"]]
+    return [Figure("writers", f"{part}, {report['renders']} draw{'s' if report['renders'] != 1 else ''}", s["accuracy"], report["command"], row=report["model"],
+                   model=report["model"], model_sha=model_sha(model_file or report["model"]), fmt="pct2",
+                   note=f"{s['digits']:,} drawings of {s['writers']} writers, seed {report['seed']}")]
+
+
 def from_photo_cases(report: dict, model_file: Path | None = None, source: str | None = None) -> list[Figure]:
     model = report["model"]
     sha = model_sha(model_file or model)
@@ -727,7 +743,9 @@ README_SUMMARY = [
     "`mnist_advanced` reads {handwriting/real strokes: held-out site/mnist_advanced} of a whole held-out site's "
     "digits drawn on the canvas, {handwriting/real strokes: held-out site, pen-ups lost/mnist_advanced} with their "
     "pen-ups lost, {handwriting/real strokes: unseen writers/mnist_advanced} of the other sites' unseen writers, and "
-    "{real_numbers/all lengths/mnist_advanced} of their handwritten numbers whole ({more:real_numbers}).",
+    "{real_numbers/all lengths/mnist_advanced} of their handwritten numbers whole ({more:real_numbers}). Each real "
+    "digit drawn five times (`python evaluation/writers.py --renders 5`), the held-out site reads "
+    "{writers/mnist_advanced/held-out site, 5 draws} ({more:writers}).",
     "- **Photos** (`python evaluation/photo_cases.py`): a 3000x4000 phone photo of a small digit "
     "{photo_cases/phone/accuracy}, a hard half shadow "
     "{photo_cases/half_shadow/accuracy}, a desk corner in the frame "
