@@ -26,11 +26,13 @@ from collections.abc import Callable
 
 import numpy as np
 
+from digitlab.evaluation.handwriting import REAL_HELD_OUT, REAL_WRITERS
+
 BENCHMARK_SEED = 4  # < nondigits.TRAIN_SEEDS_FROM; the pen generators' measurements use 1-3
 MNIST_TEST_BOUND = 0.01  # the share of MNIST test digits the rule may refuse
 MNIST = "MNIST test"
 REAL_SETS = ("load_digits upload", "load_digits canvas", "conventions")
-REAL_STROKES_SETS = ("real strokes: held-out site", "real strokes: unseen writers")  # handwriting.REAL_HELD_OUT, REAL_WRITERS
+REAL_STROKES_SETS = (REAL_HELD_OUT, REAL_WRITERS)  # the handwriting benchmark's real sets with the pen-ups kept
 TOUCHING = "touching digits"
 
 Prepared = tuple[np.ndarray, np.ndarray, list[str], np.ndarray]  # images (N, 28, 28) float32, no_ink (N,) bool, details,
