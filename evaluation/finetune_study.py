@@ -40,6 +40,8 @@ from pathlib import Path
 from digitlab import cli
 from digitlab.paths import REPORTS_DIR
 
+FRESH_SALT = 43  # a real writer's fresh digits: drawn with a seed salt no benchmark set uses
+
 
 def _ints(text: str) -> list[int]:
     return [int(v) for v in text.split(",")]
@@ -72,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from digitlab import data, preprocess
     from digitlab.data import handwriting_test, unipen, user_digits, user_style
+    from digitlab.evaluation import handwriting
     from digitlab.files import atomic_write_json
     from digitlab.models import artifacts
     from digitlab.serving.classifiers import Classifier
@@ -88,18 +91,19 @@ def main(argv: list[str] | None = None) -> int:
     except (artifacts.ModelError, unipen.UnipenError) as e:
         cli.fail(e)
     fresh_n = 2 if a.dry_run else a.fresh
+    if writer is None:  # the synthetic user's fresh drawings: the same for every folder
+        pictures, synthetic_y = user_style.drawings(fresh_n, seed=10_000)  # seeds of the studied folders are small: never the same drawings
+        synthetic_x = np.stack([preprocess.prepare(pic, invert="yes").image for pic in pictures])
 
     def user(folder: Path, per_class: int, seed: int):
         """The user's folder written, and the fresh digits to measure on: (images, labels)."""
         if writer is None:
             user_style.save_drawings(folder, per_class, seed)
-            pictures, y = user_style.drawings(fresh_n, seed=10_000)  # seeds of the studied folders are small: never the same drawings
-            return np.stack([preprocess.prepare(pic, invert="yes").image for pic in pictures]), y
+            return synthetic_x, synthetic_y
         rest = unipen.as_user(writer, folder, per_class, seed, handwriting_test.BRUSHES)
-        rest = [i for d in range(10) for i in [i for i in rest if i.label == d][:fresh_n]]
-        rng = np.random.default_rng([seed, 10_000])
-        pictures = [unipen.render(i.strokes, rng, brush=float(rng.choice(handwriting_test.BRUSHES))) for i in rest]
-        return np.stack([preprocess.prepare(pic, invert="no").image for pic in pictures]), np.array([i.label for i in rest])
+        fresh = [i for d in range(10) for i in [item for item in rest if item.label == d][:fresh_n]]
+        drawn = handwriting.real_set("fresh", fresh, seed, FRESH_SALT, False, "")  # drawn as the benchmark draws real digits
+        return np.stack([preprocess.prepare(pic, invert="no").image for pic in drawn.pictures]), drawn.labels
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="finetune-study-") as tmp:
