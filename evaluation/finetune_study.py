@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.data import handwriting_test, unipen, user_digits, user_style
     from digitlab.evaluation import handwriting
     from digitlab.files import atomic_write_json
-    from digitlab.models import artifacts
+    from digitlab.models import artifacts, cards
     from digitlab.serving.classifiers import Classifier
     from digitlab.training import finetune
 
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(lines))
     stem = "finetune_study" + (f"_{a.writer.replace('/', '-')}" if a.writer else "")
     out = cli.output_folder(a.out, REPORTS_DIR, a.dry_run, "finetune-study") / f"{stem}.json"
-    command = " ".join(["python evaluation/finetune_study.py", *map(str, sys.argv[1:] if argv is None else argv)])
+    command = cards.command_line(argv, __file__)
     report = {"base": base.name, "command": command, "dry_run": a.dry_run, "user": a.writer or "digitlab.user_style", "rows": rows, "table": lines}
     atomic_write_json(out, report)
     if not a.dry_run and not a.writer and Path(a.out) == REPORTS_DIR:  # a committed base's figures go to docs/results.json (a dry run's are no figures)

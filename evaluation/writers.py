@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--renders and --top must be at least 1")
     from digitlab import files
     from digitlab.data import unipen
-    from digitlab.models import artifacts
+    from digitlab.models import artifacts, cards
     from digitlab.paths import REPORTS_DIR
     from digitlab.report import results as recorded
     from digitlab.serving import runtime
@@ -51,9 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = writers.by_writer(items, classifier, a.seed, a.renders, progress=lambda m: print(m, file=sys.stderr, flush=True))
     print(f"{classifier.name}, {a.part} writers of {real.name}: ", end="")
     print(writers.markdown(rows, a.top))
-    command = "python evaluation/writers.py " + " ".join(sys.argv[1:] if argv is None else argv)
     report = {"model": classifier.name, "part": a.part, "seed": a.seed, "renders": a.renders, "file": real.name,
-              "sha256": unipen.fingerprint(real), "command": command.strip(), "summary": writers.summary(rows), "writers": rows}
+              "sha256": unipen.fingerprint(real), "command": cards.command_line(argv, __file__), "summary": writers.summary(rows), "writers": rows}
     out = a.out or REPORTS_DIR / "writers" / f"{classifier.name}_{a.part}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     files.atomic_write_json(out, report)
