@@ -66,14 +66,7 @@ def writer_line(items: list, rng: np.random.Generator, digit_height: float = 100
         placed += [(s - lo) * scale + (x, y) for s in strokes]
         x += size[0] * scale
     brush = max(2.0, min(rng.uniform(*unipen.BRUSH) * digit_height / 190, 0.2 * digit_height))
-    ink = np.zeros((int(90 + 1.4 * digit_height), int(x + 40)), np.uint8)
-    for s in placed:
-        q = np.round(s * 4).astype(np.int32)
-        if len(q) == 1 or np.ptp(q, axis=0).max() < 4:  # a dot: the brush's disc
-            cv2.circle(ink, tuple(int(v) for v in q[0]), int(brush * 2), 255, -1, cv2.LINE_AA, shift=2)
-        else:
-            cv2.polylines(ink, [q], False, 255, int(round(brush)), cv2.LINE_AA, shift=2)
-    return ink
+    return unipen.draw(np.zeros((int(90 + 1.4 * digit_height), int(x + 40)), np.uint8), placed, brush)
 
 
 def lines(n: int, seed: int, mnist: tuple[np.ndarray, np.ndarray], items: list, runs: list,

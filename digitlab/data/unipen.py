@@ -266,13 +266,19 @@ def render(strokes, rng: np.random.Generator, *, brush: float | None = None, hei
     ext = size * scale + b
     free = CANVAS - ext
     shift = np.array([rng.uniform(0, f) if f > 0 else f / 2 for f in free]) + b / 2
-    ink = np.zeros((CANVAS, CANVAS), np.uint8)
-    for p in pts:
-        q = np.round((p + shift) * 4).astype(np.int32)
+    return draw(np.zeros((CANVAS, CANVAS), np.uint8), [p + shift for p in pts], b)
+
+
+def draw(ink: np.ndarray, strokes, brush: float) -> np.ndarray:
+    """Pen-downs in pixels ((k, 2) x, y each) onto ``ink`` (uint8, white on black), as the canvas draws them: each one
+    anti-aliased polyline of ``brush`` px at a quarter-pixel's precision, a dot (or a stroke under a pixel long) the
+    brush's disc.  Returns ``ink``."""
+    for p in strokes:
+        q = np.round(np.asarray(p) * 4).astype(np.int32)
         if len(q) == 1 or np.ptp(q, axis=0).max() < 4:  # a dot: the brush's disc
-            cv2.circle(ink, tuple(int(v) for v in q[0]), int(b * 2), 255, -1, cv2.LINE_AA, shift=2)
+            cv2.circle(ink, tuple(int(v) for v in q[0]), int(brush * 2), 255, -1, cv2.LINE_AA, shift=2)
         else:
-            cv2.polylines(ink, [q], False, 255, int(round(b)), cv2.LINE_AA, shift=2)
+            cv2.polylines(ink, [q], False, 255, int(round(brush)), cv2.LINE_AA, shift=2)
     return ink
 
 
@@ -441,11 +447,4 @@ def render_number(run: list[Item], rng: np.random.Generator, width: int = 560, h
     digit_h = np.median([np.ptp(np.concatenate(i.strokes)[:, 1]) for i in run]) * scale
     b = max(3.0, min(rng.uniform(*BRUSH) if brush is None else brush, 0.2 * digit_h))
     shift = (np.array([width, height]) - size * scale) / 2
-    ink = np.zeros((height, width), np.uint8)
-    for s in drawn:
-        q = np.round(((s - lo) * scale + shift) * 4).astype(np.int32)
-        if len(q) == 1 or np.ptp(q, axis=0).max() < 4:
-            cv2.circle(ink, tuple(int(v) for v in q[0]), int(b * 2), 255, -1, cv2.LINE_AA, shift=2)
-        else:
-            cv2.polylines(ink, [q], False, 255, int(round(b)), cv2.LINE_AA, shift=2)
-    return ink
+    return draw(np.zeros((height, width), np.uint8), [(s - lo) * scale + shift for s in drawn], b)
