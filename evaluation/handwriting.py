@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="seed of the benchmark's pictures (default 0: the committed report's)")
     p.add_argument("--real-strokes", type=Path, default=None, metavar="PATH",
                    help="real-strokes file (gzipped JSON, digitlab/data/unipen.py) for the real sets (default $DIGITLAB_UNIPEN; none: skipped)")
+    p.add_argument("--no-reader", action="store_true",
+                   help="read the real numbers by the cuts alone, without the number reader (a comparison: not recorded in docs/results.json)")
     p.add_argument("--tta", action="store_true", help="also measure test-time augmentation (11 variants of each input; ~11x the model time)")
     cli.add_out(p, DEFAULT_OUT, "folder for handwriting.json, handwriting.md and the figures")
     cli.add_mnist(p)
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.models import artifacts, cards
     from digitlab.paths import shown
     from digitlab.report import plots, results
-    from digitlab.serving import classifiers
+    from digitlab.serving import classifiers, reader
 
     try:
         if a.model:
@@ -71,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             models = [classifiers.Classifier(e) for e in artifacts.select(None)]
         mnist = data.load(a.mnist)
+        number_reader = None if a.no_reader else reader.load()
     except (artifacts.ModelError, data.DataError) as e:
         return cli.error(e)
     sets = list(handwriting.build_sets(n, a.seed, (mnist.x_test, mnist.y_test)))
@@ -89,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     report = handwriting.run(models, inputs, tta=a.tta, progress=log)
     if split is not None:
-        report["real_numbers"] = {m.name: handwriting.real_numbers(split, m, a.seed, n if a.dry_run else None, log) for m in models}
+        report["real_numbers"] = {m.name: handwriting.real_numbers(split, m, a.seed, n if a.dry_run else None, log, number_reader) for m in models}
         report["real_strokes"] = {"file": str(real), "sha256": unipen.fingerprint(real), "split": split.describe()}
     default = artifacts.best_model().name if not a.model else None
     report = {
@@ -99,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         "models": {m.name: {"file": shown(m.entry.path), "sha256": sha256(m.entry.path, 16) if m.entry.path.is_file() else None}
                    for m in models},
         "sets": {s.name: {"n": int(len(s.labels)), "about": s.about} for s in inputs},
+        "number_reader": None if number_reader is None else {"file": shown(number_reader.path), "sha256": number_reader.fingerprint()},
         **report,
     }
     out = cli.output_folder(a.out, DEFAULT_OUT, a.dry_run, "handwriting")
@@ -114,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     gallery = handwriting.misreads_png(inputs, report["results"][shown_model], f"{shown_model}: real writers' digits it misreads (unseen writers, held-out site)")
     if gallery is not None:
         atomic_write_bytes(out / "misreads.png", gallery)
-    if not a.dry_run:  # the committed models' figures go to docs/results.json (a smoke run's are no figures)
+    if a.no_reader:
+        print("--no-reader: a comparison, not recorded in docs/results.json", file=sys.stderr)
+    elif not a.dry_run:  # the committed models' figures go to docs/results.json (a smoke run's are no figures)
         results.record_all(results.committed(results.from_handwriting(report, source=shown(out / "handwriting.json"))))
     print(text)
     print(f"\nwritten {out / 'handwriting.json'}")

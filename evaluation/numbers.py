@@ -1,10 +1,11 @@
-"""python evaluation/numbers.py [--per-cell 40] [--four 250] [--lengths 2,3,4,5,6,7,8] [--model NAME_OR_FILE] [--seed 0] [--out DIR] [--dry-run]
+"""python evaluation/numbers.py [--per-cell 40] [--four 250] [--lengths 2,3,4,5,6,7,8] [--model NAME_OR_FILE] [--no-reader] [--seed 0] [--out DIR] [--dry-run]
 
 The numbers dev benchmark: numbers of 2-8 digits built from MNIST *test* digits with controlled
 gaps (wide, narrow, touching, overlapping by a few pixels), a tilted and jittered baseline, italic slant and
 digits of different heights, rendered as canvas drawings (white on black, PNG) and as photos (dark ink on
 shaded paper, JPEG) by digitlab.data.number_cases, and read through the predict CLI's --number path
-(digitlab.serving.numbers.read_number on the file's bytes, the model served by ONNX Runtime).  Prints and
+(digitlab.serving.numbers.read_number on the file's bytes, the model and the number reader served by ONNX Runtime;
+--no-reader: the cuts alone, a comparison not recorded in docs/results.json).  Prints and
 writes whole-number and per-digit accuracy by gap class, render and length to DIR/numbers.json and
 DIR/numbers.md (default evaluation/reports/numbers/).  Target: >= 97% of 4-digit numbers with visible gaps
 (wide, narrow) read right with the default model.  --dry-run: a few numbers, into a temporary folder.
@@ -33,7 +34,7 @@ if __name__ == "numbers":  # pragma: no cover - only when another script in eval
 
 import time
 
-from digitlab import cli
+from digitlab import cli, paths
 from digitlab.paths import REPORTS_DIR
 
 DEFAULT_OUT = REPORTS_DIR / "numbers"
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--four", type=int, default=250, help="numbers per (gap class, render) of 4 digits, the target's length (default 250)")
     p.add_argument("--lengths", default="2,3,4,5,6,7,8", help="numbers of these lengths (default 2,3,4,5,6,7,8)")
     p.add_argument("--model", default=None, help="model name in models/ or a file (default: the best by its card)")
+    p.add_argument("--no-reader", action="store_true", help="read by the cuts alone, without the number reader (not recorded in docs/results.json)")
     p.add_argument("--seed", type=int, default=0, help="seed of the digits drawn and of the layouts (default 0)")
     cli.add_out(p, DEFAULT_OUT, "report folder")
     cli.add_mnist(p)
@@ -65,13 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab import data, files
     from digitlab.data import number_cases
     from digitlab.evaluation import numbers
-    from digitlab.models import artifacts
+    from digitlab.models import artifacts, cards
     from digitlab.report import results as recorded
-    from digitlab.serving import runtime
+    from digitlab.serving import reader, runtime
 
     try:
         classifier = runtime.load(a.model)
         d = data.load(a.mnist)
+        number_reader = None if a.no_reader else reader.load()
     except (artifacts.ModelError, data.DataError) as e:
         return cli.error(e)
     out = cli.output_folder(a.out, DEFAULT_OUT, a.dry_run, "numbers")
@@ -80,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     cases = list(number_cases.cases(d.x_test, d.y_test, [n for n in lengths if n != 4 or not a.four], per_cell=a.per_cell, seed=a.seed))
     if a.four and 4 in lengths:
         cases += list(number_cases.cases(d.x_test, d.y_test, [4], per_cell=a.four, seed=a.seed + 1))
-    rows = numbers.read_cases(classifier, cases)
+    rows = numbers.read_cases(classifier, cases, reader=number_reader)
     summary = numbers.summarise(rows)
     summary["causes"] = numbers.misread_causes(rows, d.x_test, d.y_test, classifier)
     four = [r for r in rows if r["length"] == 4 and r["gap"] in number_cases.VISIBLE]
@@ -88,13 +91,17 @@ def main(argv: list[str] | None = None) -> int:
         summary["causes"]["four_digits_visible_gaps"] = {k: v for k, v in numbers.misread_causes(four, d.x_test, d.y_test, classifier).items() if k != "by_gap"}
     report = {"model": classifier.name, "seed": a.seed, "lengths": lengths, "per_cell": a.per_cell, "four": a.four, "target": TARGET,
               "summary": summary, "seconds": round(time.perf_counter() - t0, 1),
-              "command": " ".join(["python evaluation/numbers.py", *(sys.argv[1:] if argv is None else argv)]),
+              "number_reader": None if number_reader is None else {"file": paths.shown(number_reader.path), "sha256": number_reader.fingerprint()},
+              "read_by_reader": sum(r["read_by"] == "reader" for r in rows),
+              "command": cards.command_line(argv, __file__),
               "rows": rows}
     out.mkdir(parents=True, exist_ok=True)
     text = numbers.markdown(report)
     report["rows"] = [r for r in rows if not r["right"]]  # the misread ones (with their MNIST test indices); the rest are summarised
     files.atomic_write_json(out / "numbers.json", report)
-    if not a.dry_run:  # the committed model's figures go to docs/results.json
+    if a.no_reader:
+        print("--no-reader: a comparison, not recorded in docs/results.json", flush=True)
+    elif not a.dry_run:  # the committed model's figures go to docs/results.json
         recorded.record_all(recorded.committed(recorded.from_numbers(report, classifier.entry.path)))
     files.atomic_write_bytes(out / "numbers.md", text.encode())
     print(text, flush=True)

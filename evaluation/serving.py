@@ -1,7 +1,7 @@
 """python evaluation/serving.py [--models-dir models] [--parity N]
 
 The TensorFlow-free serving files of the committed models (digitlab.serving.runtime): converts every
-model in models/ and the digit gate into models/serving/<sha256>.onnx (+ its record), once per file
+model in models/, the digit gate and the number reader into models/serving/<sha256>.onnx (+ its record), once per file
 version, and removes records of files that are no longer there; run it after training or promoting a
 model (a clone then serves without converting anything).  --parity N also checks the serving contract
 on N MNIST test digits written as PNG files and read back through the one preprocessing path: labels,
@@ -28,12 +28,13 @@ def write_serving_files(models_dir: Path) -> list[Path]:
     """Convert every model and the gate into ``models_dir/serving``; drop files of models that are gone."""
     from digitlab.serving import runtime
     from digitlab.serving.gate import GATE_NAME
+    from digitlab.serving.reader import READER_NAME
 
     out_dir = models_dir / runtime.SERVING_SUBDIR
     sources = [(p, "classifier") for p in sorted(models_dir.glob("*.keras")) if not p.name.startswith(".")]
-    gate = models_dir / "gate" / f"{GATE_NAME}.keras"
-    if gate.is_file():
-        sources.append((gate, "gate"))
+    for path, kind in ((models_dir / "gate" / f"{GATE_NAME}.keras", "gate"), (models_dir / "reader" / f"{READER_NAME}.keras", "reader")):
+        if path.is_file():
+            sources.append((path, kind))
     written, keep = [], set()
     for path, kind in sources:
         onnx = runtime.served_file(path, kind, models_dir, out_dir=out_dir)

@@ -26,10 +26,11 @@ def load_script(relpath: str):
 
 def link_models(folder: Path, names, gate: bool = True) -> Path:
     """``folder`` made a models folder of links to the named committed models (model, card, side files)
-    and (``gate``) the digit gate, never to anything else in models/ (a user's own models change no test)."""
+    and (``gate``) the digit gate and the number reader, never to anything else in models/ (a user's own
+    models change no test)."""
     folder.mkdir(parents=True, exist_ok=True)
     for f in MODELS.iterdir():
-        if (gate and f.name == "gate") or f.name.split(".")[0] in set(names):
+        if (gate and f.name in ("gate", "reader")) or f.name.split(".")[0] in set(names):
             (folder / f.name).symlink_to(f)
     return folder
 

@@ -32,6 +32,9 @@ def test_lines_hold_their_digits_and_repeat_with_the_seed(mnist_train, training_
     again = number_lines.lines(90, 3, mnist_train, items, runs)
     assert np.array_equal(again[0], x) and np.array_equal(again[1], labels)
     assert not np.array_equal(number_lines.lines(90, 4, mnist_train, items, runs)[0], x)
+    assert set(number_lines.lines(30, 3, mnist_train, items, [])[2].tolist()) == {0, 1}  # no runs: the other two sources
+    with pytest.raises(ValueError, match="no real-strokes digits"):
+        number_lines.lines(30, 3, mnist_train, [], runs)
 
 
 def test_to_line_keeps_the_aspect_and_fills_the_height_or_width(mnist_train):

@@ -255,13 +255,13 @@ def test_cli_number_json_on_a_folder(run_script, number_folder):
     assert [line["path"].rsplit("/", 1)[-1] for line in lines] == ["a_drawn.png", "b_photo.jpg", "c_blank.png", "d_broken.png"]
     for line in lines[:2]:
         case = truth[line["path"].rsplit("/", 1)[-1]]
-        assert set(line) == {"path", "number", "digits"}
+        assert set(line) == {"path", "number", "read_by", "digits"}
         assert line["number"] == case.number == "".join(str(d["label"]) for d in line["digits"])
         for d, box in zip(line["digits"], case.boxes):
             assert set(d) == {"label", "confidence", "box", "abstain"}
             assert isinstance(d["abstain"], bool) and 0 <= d["confidence"] <= 1
             assert iou(d["box"], box) > 0.6, (d["box"], box)
-    assert lines[2] == {"path": str(folder / "c_blank.png"), "number": "", "digits": []}
+    assert lines[2] == {"path": str(folder / "c_blank.png"), "number": "", "read_by": "cuts", "digits": []}
     assert set(lines[3]) == {"path", "error"} and lines[3]["error"]
 
 

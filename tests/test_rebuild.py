@@ -66,18 +66,19 @@ def test_a_dry_run_of_every_chain_runs_end_to_end(name, run_script, tmp_path):
     models = tmp_path / "models"
     run_script("training/rebuild.py", name, "--dry-run", "--run", tmp_path / "run", "--models", models,
                "--real-strokes", _small_file(tmp_path), timeout=3000)
-    card_path = models / "gate" / "not_a_digit.json" if name == "gate" else models / f"{name}.json"
+    card_path = {"gate": models / "gate" / "not_a_digit.json", "reader": models / "reader" / "number_reader.json"}.get(name, models / f"{name}.json")
     card = json.loads(card_path.read_text())
     assert card["rebuild"]["command"] == f"python training/rebuild.py {name}"
     assert card["rebuild"]["steps"] == rebuild.card(name)["steps"]
     assert list(models.glob("serving/*.onnx")), "the serving step converted the result"
-    if name != "gate":
+    if name not in ("gate", "reader"):
         assert "calibration" in card
     # the card says which writing-convention edits trained it, through every mix and ensemble of the chain
     from digitlab.data import stroke_augment
 
     edits = {"stroke_edits": stroke_augment.EDITS_VERSION, "real_strokes_edits": unipen.EDITS_VERSION}
-    expected = {"mnist_baseline": None, "mnist_robust": None, "gate": {"stroke_edits": stroke_augment.EDITS_VERSION}, "mnist_cnn": edits}
+    expected = {"mnist_baseline": None, "mnist_robust": None, "reader": None, "gate": {"stroke_edits": stroke_augment.EDITS_VERSION},
+                "mnist_cnn": edits}
     for made in card.get("members") or [card]:
         assert made.get("edits") == expected.get(name, edits), made.get("name")
     if name == "mnist_advanced":  # its fine-tune on real strokes started from the stroke recipe's ensemble, whose edits it names

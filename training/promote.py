@@ -1,4 +1,4 @@
-"""python training/promote.py runs/candidates/cnn/mnist_cnn.keras [--name mnist_cnn] [--out models/] [--overwrite] [--gate]
+"""python training/promote.py runs/candidates/cnn/mnist_cnn.keras [--name mnist_cnn] [--out models/] [--overwrite] [--gate | --reader]
 
 Copy a model trained elsewhere (a training script run with --out runs/...) into models/ with its
 card and side files (history, metrics, curves).  The card keeps the command that trained the model
@@ -21,17 +21,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", type=cli.model_name, default=None, help="name in the models folder (default: the file's)")
     cli.add_out(p, MODELS_DIR, "models folder to copy into")
     p.add_argument("--overwrite", action="store_true", help="replace a model of that name")
-    p.add_argument("--gate", action="store_true", help="the file is the digit gate (checked as one; --out defaults to models/gate/)")
+    kind = p.add_mutually_exclusive_group()
+    kind.add_argument("--gate", action="store_true", help="the file is the digit gate (checked as one; --out defaults to models/gate/)")
+    kind.add_argument("--reader", action="store_true", help="the file is the number reader (checked as one; --out defaults to models/reader/)")
     p.add_argument("--chain", default=None, metavar="NAME",
                    help="the rebuild chain that made it (training/rebuild.py NAME): the card records its steps (default: none)")
     a = p.parse_args(argv)
     from digitlab.serving.gate import GATE_DIR, Gate
+    from digitlab.serving.reader import READER_DIR, Reader
     from digitlab.training import rebuild
 
-    out = GATE_DIR if a.gate and a.out == MODELS_DIR else a.out
+    out = (GATE_DIR if a.gate else READER_DIR if a.reader else a.out) if a.out == MODELS_DIR else a.out
+    check = Gate if a.gate else (lambda path: Reader(path, "keras")) if a.reader else None
     try:
         extra = {"rebuild": rebuild.card(a.chain)} if a.chain else None
-        path = artifacts.promote(a.model, out, a.name, a.overwrite, command=cards.command_line(argv, __file__), check=Gate if a.gate else None,
+        path = artifacts.promote(a.model, out, a.name, a.overwrite, command=cards.command_line(argv, __file__), check=check,
                                  extra=extra)
     except (artifacts.ModelError, rebuild.RebuildError) as e:
         cli.fail(e, p=p)

@@ -4,7 +4,7 @@ Makes a committed model again from random weights: every step of its chain (trai
 back, ensemble, calibrate, copy into the models folder, serving file), each as its own process, in the
 order digitlab/training/rebuild.py lists them.  A step whose output is already in the --run folder is
 kept, so an interrupted rebuild goes on where it stopped.  NAME: mnist_baseline, mnist_robust, mnist_cnn,
-mnist_advanced or gate.  mnist_cnn and mnist_advanced are trained on real pen strokes too: give the file
+mnist_advanced, gate or reader.  mnist_cnn, mnist_advanced and the number reader are trained on real pen strokes too: give the file
 (--real-strokes, or $DIGITLAB_UNIPEN).  Hours of CPU for mnist_advanced (four 36- or 6-epoch trainings).
 
 --dry-run runs every step in its smoke mode in a temporary folder (or --run) and promotes into a folder

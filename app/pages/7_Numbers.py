@@ -36,12 +36,19 @@ def show_reading(reading: numbers.NumberReading, origin: str) -> None:
     if unsure:
         st.warning("Not sure of digit " + ", ".join(f"#{i + 1} (best guess {reading.digits[i].label})" for i in unsure)
                    + ": boxed in yellow. " + reading.digits[unsure[0]].prediction.message)
+    if reading.read_by == "reader":
+        st.info("Read by the **number reader**, which reads the whole line at once: the cuts between digits read it otherwise "
+                "and were less sure. Each digit's box is the ink between its neighbours' centres, and its probabilities are the "
+                "reader's own (not calibrated like the model's).")
     st.dataframe(numbers.digit_rows(reading), hide_index=True, width="stretch")
-    st.caption(common.CALIBRATED_NOTE)
+    if reading.read_by != "reader":
+        st.caption(common.CALIBRATED_NOTE)
     for i, d in enumerate(reading.digits, 1):
         with st.expander(f"Digit #{i}: {d.label} ({d.prediction.confidence:.1%}){' · not sure' if d.prediction.abstain else ''}"):
             left, right = st.columns([1, 3])
-            left.image(inspect_input.enlarge(d.prediction.prepared.image, 140), caption="the model's 28×28 input")
+            if d.prediction.prepared is not None:
+                left.image(inspect_input.enlarge(d.prediction.prepared.image, 140),
+                           caption="its ink as a 28×28 input" if reading.read_by == "reader" else "the model's 28×28 input")
             with right:
                 common.show_probabilities(d.prediction)
                 st.caption(d.prediction.message)

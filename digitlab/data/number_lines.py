@@ -34,18 +34,24 @@ def to_line(ink: np.ndarray) -> np.ndarray:
     """(h, w) float ink in [0, 1], light on black (``serving.numbers.ink_picture``'s clean ink) -> the reader's
     (LINE_H, LINE_W) float32 input: the ink's box scaled to fit, aspect kept, left-aligned and centred up and down.
     No ink: all zeros."""
+    return fit_line(ink)[0]
+
+
+def fit_line(ink: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """``to_line``'s line, and where it came from: column ``c`` of the line is column ``x0 + (c - 2) / scale`` of
+    ``ink`` -> (line, x0, scale).  No ink: zeros, 0, 1."""
     mask = ink > INK
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     out = np.zeros((LINE_H, LINE_W), np.float32)
     if rows.size == 0:
-        return out
+        return out, 0.0, 1.0
     crop = np.asarray(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], np.float32)
     h, w = crop.shape
     s = min((LINE_H - 4) / h, (LINE_W - 4) / w)
     nh, nw = max(1, round(h * s)), max(1, round(w * s))
     top = (LINE_H - nh) // 2
     out[top : top + nh, 2 : 2 + nw] = np.clip(cv2.resize(crop, (nw, nh), interpolation=cv2.INTER_AREA), 0, 1)
-    return out
+    return out, float(cols[0]), float(s)
 
 
 def writer_line(items: list, rng: np.random.Generator, digit_height: float = 100.0) -> np.ndarray:
@@ -73,9 +79,13 @@ def lines(n: int, seed: int, mnist: tuple[np.ndarray, np.ndarray], items: list, 
           shares: tuple[float, float, float] = SHARES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``n`` training lines: (n, LINE_H, LINE_W) uint8 inputs, (n, MAX_DIGITS) int32 labels, (n,) source index
     (``SOURCES``).  ``mnist``: MNIST train digits and labels; ``items``: the training writers' digits; ``runs``:
-    their runs on a line.  A line holds 1 to MAX_DIGITS digits (real runs: as written)."""
-    if not runs or not items:
-        raise ValueError("no real-strokes digits or runs to draw lines from")
+    their runs on a line (none: that source's share goes to the others).  A line holds 1 to MAX_DIGITS digits
+    (real runs: as written)."""
+    if not items:
+        raise ValueError("no real-strokes digits to draw lines from")
+    if not runs:
+        shares = (*shares[:2], 0.0)
+    shares = np.asarray(shares, np.float64) / np.sum(shares)
     rng = np.random.default_rng(seed)
     x, y = mnist
     by_writer: dict[tuple[str, str], list] = {}

@@ -146,22 +146,23 @@ def split(items: list[Item], held_out_site: str = HELD_OUT_SITE, val_writers: fl
     sites = sorted({i.source for i in items})
     if held_out_site not in sites:
         raise UnipenError(f"held-out site {held_out_site!r} has no items (sites: {', '.join(sites)})")
-    rng = np.random.default_rng(seed)
-    val_keys = set()
-    for site in sites:
-        if site == held_out_site:
-            continue
-        writers = sorted({i.writer for i in items if i.source == site})
-        k = int(round(val_writers * len(writers)))
-        if len(writers) >= 2:
-            k = min(max(k, 1), len(writers) - 1)
-        else:
-            k = 0
-        val_keys |= {(site, w) for w in rng.permutation(writers)[:k]}
+    val_keys = writers_apart([i for i in items if i.source != held_out_site], val_writers, seed)
     train = [i for i in items if i.source != held_out_site and (i.source, i.writer) not in val_keys]
     val = [i for i in items if (i.source, i.writer) in val_keys]
     held = [i for i in items if i.source == held_out_site]
     return Split(train, val, held, held_out_site)
+
+
+def writers_apart(items: list[Item], share: float, seed: int) -> set[tuple[str, str]]:
+    """(site, writer) of ``share`` of each site's writers, at least one of a site with two or more and never all
+    of them, chosen by ``seed``: the writers a split keeps apart."""
+    rng = np.random.default_rng(seed)
+    apart = set()
+    for site in sorted({i.source for i in items}):
+        writers = sorted({i.writer for i in items if i.source == site})
+        k = min(max(int(round(share * len(writers))), 1), len(writers) - 1) if len(writers) >= 2 and share > 0 else 0
+        apart |= {(site, w) for w in rng.permutation(writers)[:k]}
+    return apart
 
 
 def card(path: str | os.PathLike) -> dict:

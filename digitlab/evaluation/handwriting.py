@@ -29,6 +29,7 @@ import numpy as np
 from digitlab import preprocess
 from digitlab.data import handwriting_test as hw
 from digitlab.evaluation import metrics
+from digitlab.serving.numbers import COMMITTED
 
 CONVENTIONS = "conventions"
 MISREAD_KEPT = 40  # misread pictures listed per model and set, most confident first (the report's gallery)
@@ -99,12 +100,14 @@ def real_sets(split, n: int, seed: int) -> Iterator[hw.PictureSet]:
                     f"writers of the training sites kept apart ({len({(i.source, i.writer) for i in val})} writers), per site")
 
 
-def real_numbers(split, classifier, seed: int, n: int | None = None, progress: Callable[[str], None] | None = None) -> dict:
+def real_numbers(split, classifier, seed: int, n: int | None = None, progress: Callable[[str], None] | None = None,
+                 reader=COMMITTED) -> dict:
     """Numbers of 2-6 digits one writer wrote in a row on one line (``unipen.runs_on_a_line``) of the held-out
     site and the validation writers, drawn on a 560x280 canvas where the writer put each stroke and read
     through ``numbers.read_number`` as the Numbers page and ``predict.py --number`` do: whole-number accuracy
     overall, per site, per length and by how far its digits overlap sideways (``unipen.overlap_group``: digits
-    written over one another cannot be taken apart in the picture), and why each misread number was misread (``causes``, the causes of
+    written over one another cannot be taken apart in the picture), how many the number reader read (``reader``:
+    ``read_number``'s, the committed one by default; None: the cuts alone), and why each misread number was misread (``causes``, the causes of
     ``evaluation.numbers.CAUSES``): its digit count is wrong; every wrong digit is also misread alone (its own
     strokes as drawn in the number, without its neighbours, read through the single-digit path); or a digit is
     misread only inside the number."""
@@ -120,11 +123,12 @@ def real_numbers(split, classifier, seed: int, n: int | None = None, progress: C
         runs = [runs[i] for i in np.sort(np.random.default_rng([seed, 33]).choice(len(runs), size=n, replace=False))]
     rng = np.random.default_rng([seed + hw.SEED_OFFSET, 24])
     groups: dict[str, list[bool]] = defaultdict(list)
-    misread, causes = [], dict.fromkeys(CAUSES, 0)
+    misread, causes, by_reader = [], dict.fromkeys(CAUSES, 0), 0
     for run in runs:
         truth = "".join(str(i.label) for i in run)
         brush = float(rng.choice(hw.BRUSHES))  # the slider as people set it
-        read = numbers.read_number(png_bytes(unipen.render_number(run, rng, brush=brush)), classifier, invert="no").number
+        reading = numbers.read_number(png_bytes(unipen.render_number(run, rng, brush=brush)), classifier, invert="no", reader=reader)
+        read, by_reader = reading.number, by_reader + (reading.read_by == "reader")
         right = read == truth
         for key in ("all", f"site {run[0].source}", f"{len(run)} digits", unipen.overlap_group(run)):
             groups[key].append(right)
@@ -138,13 +142,13 @@ def real_numbers(split, classifier, seed: int, n: int | None = None, progress: C
             cause = CAUSES[1] if all(p.label != run[k].label for p, k in zip(alone, wrong)) else CAUSES[2]
         causes[cause] += 1
         if len(misread) < 20:
-            misread.append({"number": truth, "read": read, "site": run[0].source, "writer": run[0].writer, "cause": cause})
+            misread.append({"number": truth, "read": read, "site": run[0].source, "writer": run[0].writer, "cause": cause, "read_by": reading.read_by})
     if progress:
         progress(f"{classifier.name}: {len(runs)} real numbers read")
     return {"n": len(runs), "whole_number": float(np.mean(groups["all"])) if runs else 0.0,
             "groups": {k: {"n": len(v), "whole_number": float(np.mean(v))} for k, v in sorted(groups.items()) if k != "all"},
             "wrong_count": causes[CAUSES[0]],  # misreads with too many or too few digits: the segmentation, not the classifier
-            "causes": causes, "misread": misread}
+            "causes": causes, "misread": misread, "read_by_reader": by_reader}
 
 
 def prepare_set(s: hw.PictureSet) -> Inputs:

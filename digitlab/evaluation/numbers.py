@@ -15,6 +15,7 @@ import numpy as np
 
 from digitlab import files
 from digitlab.data import number_cases
+from digitlab.serving.numbers import COMMITTED
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -32,20 +33,21 @@ def as_file(case: number_cases.NumberCase) -> bytes:
     return case.picture if isinstance(case.picture, bytes) else files.png_bytes(case.picture)
 
 
-def read_cases(classifier, cases, log=print) -> list[dict]:
-    """Every (indices, NumberCase) read through ``read_number``: one row per picture."""
+def read_cases(classifier, cases, log=print, reader=COMMITTED) -> list[dict]:
+    """Every (indices, NumberCase) read through ``read_number`` with the number reader ``reader`` (its default:
+    the committed one; None: the cuts alone): one row per picture."""
     from digitlab.serving import numbers
 
     rows = []
     for k, (indices, case) in enumerate(cases, 1):
         t0 = time.perf_counter()
-        reading = numbers.read_number(as_file(case), classifier)
+        reading = numbers.read_number(as_file(case), classifier, reader=reader)
         seconds = time.perf_counter() - t0
         read = reading.number
         rows.append({"number": case.number, "read": read, "gap": case.gap, "render": case.render, "length": len(case.number),
                      "right": read == case.number, "count_right": len(read) == len(case.number),
                      "digit_score": max(0.0, 1 - edit_distance(case.number, read) / len(case.number)),
-                     "unsure": len(reading.unsure), "seconds": seconds, "mnist_test_indices": indices})
+                     "unsure": len(reading.unsure), "read_by": reading.read_by, "seconds": seconds, "mnist_test_indices": indices})
         if log and k % 200 == 0:
             log(f"  {k} numbers read ({np.mean([r['right'] for r in rows]):.1%} right so far)")
     return rows
@@ -121,7 +123,9 @@ def markdown(report: dict) -> str:
     s = report["summary"]
     lines = [f"# Numbers dev benchmark ({report['model']})", "",
              f"`{report['command']}` — {s['all']['n']} pictures of numbers made from MNIST test digits "
-             f"(`digitlab/data/number_cases.py`), read by the predict CLI's `--number` path; seed {report['seed']}.", ""]
+             f"(`digitlab/data/number_cases.py`), read by the predict CLI's `--number` path; seed {report['seed']}. "
+             + (f"Read by the cuts and the number reader (`{report['number_reader']['file']}`): the reader's number taken for "
+                f"{report['read_by_reader']} of them." if report.get("number_reader") else "Read by the cuts alone (`--no-reader`)."), ""]
     four = s["four_digits_visible_gaps"]
     if four:
         met = "met" if four["whole_number"] >= report["target"] else "NOT met"

@@ -7,7 +7,7 @@
                         -> its one output; no TensorFlow (a session of a small CNN: ~0.25 s, ~56 MB)
 
 A runner takes (n, 28, 28) float32 and returns n rows (``(n, 10)`` probabilities, or ``(n,)`` P(digit) for the
-gate); ``serving.classifiers.Classifier`` and ``serving.gate.Gate`` choose one and batch through ``batched``.
+gate; the number reader: (n, 28, 224) lines -> (n, 56, 11) logits); ``serving.classifiers.Classifier`` and ``serving.gate.Gate`` choose one and batch through ``batched``.
 """
 
 from __future__ import annotations
@@ -24,15 +24,15 @@ BACKENDS = ("keras", "onnx")
 
 
 def batched(run: Runner, x: np.ndarray, row_shape: tuple[int, ...], batch_size: int = memory.FORWARD_BATCH,
-            dtype=np.float32) -> np.ndarray:
-    """``run`` on (N, 28, 28) inputs ``batch_size`` rows at a time -> (N, *row_shape) ``dtype`` (N = 0 included)."""
-    x = np.asarray(x, np.float32).reshape(-1, 28, 28)
+            dtype=np.float32, sample_shape: tuple[int, ...] = (28, 28)) -> np.ndarray:
+    """``run`` on (N, *sample_shape) inputs ``batch_size`` rows at a time -> (N, *row_shape) ``dtype`` (N = 0 included)."""
+    x = np.asarray(x, np.float32).reshape(-1, *sample_shape)
     out = [np.asarray(run(x[i : i + batch_size]), dtype) for i in range(0, len(x), batch_size)]
     return np.concatenate(out).reshape(-1, *row_shape) if out else np.zeros((0, *row_shape), dtype)
 
 
-def keras(model, input_shape: tuple[int, ...], head: str | None = None) -> Runner:
-    """The model's forward pass, traced once for any batch size: (n, 28, 28) reshaped to ``input_shape``
+def keras(model, input_shape: tuple[int, ...], head: str | None = None, sample_shape: tuple[int, ...] = (28, 28)) -> Runner:
+    """The model's forward pass, traced once for any batch size: (n, *sample_shape) reshaped to ``input_shape``
     (e.g. (-1, 28, 28, 1)), then ``head``: "softmax" (a model that ends in logits) or "p_digit" (the gate's
     one output column, (n, 1) -> (n,))."""
     import tensorflow as tf  # here, not at import: the ONNX backend never needs it
@@ -40,7 +40,7 @@ def keras(model, input_shape: tuple[int, ...], head: str | None = None) -> Runne
     if head not in (None, "softmax", "p_digit"):
         raise ValueError(f"unknown head {head!r}")
 
-    @tf.function(input_signature=[tf.TensorSpec([None, 28, 28], tf.float32)], reduce_retracing=True)
+    @tf.function(input_signature=[tf.TensorSpec([None, *sample_shape], tf.float32)], reduce_retracing=True)
     def forward(x):
         y = model(tf.reshape(x, input_shape), training=False)
         if head == "softmax":  # a Python branch: decided once, when the function is traced
@@ -50,8 +50,9 @@ def keras(model, input_shape: tuple[int, ...], head: str | None = None) -> Runne
     return lambda x: forward(tf.constant(x)).numpy()
 
 
-def onnx(path: Path) -> Runner:
-    """An ONNX Runtime session on a serving file: its one input "image" (n, 28, 28), its first output."""
+def onnx(path: Path, input_name: str = "image") -> Runner:
+    """An ONNX Runtime session on a serving file: its one input (``input_name``: "image" (n, 28, 28), the number
+    reader's "line" (n, 28, 224)), its first output."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -60,4 +61,4 @@ def onnx(path: Path) -> Runner:
     options.enable_cpu_mem_arena = False  # the arena kept every batch's activations: +105 MB after 4 x 256 digits of
     # mnist_advanced (Robustness, Data), none without it, at the same speed
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return lambda x: session.run(None, {"image": x})[0]
+    return lambda x: session.run(None, {input_name: x})[0]

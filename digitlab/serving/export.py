@@ -492,6 +492,30 @@ def gate_to_onnx(gate, path) -> Path:
     return _write_onnx(gate_serving_function(gate.model), path, _gate_metadata(gate))
 
 
+# ----------------------------------------------------------------------------- the number reader
+
+
+def reader_to_onnx(reader, path) -> Path:
+    """The number reader (a ``serving.reader.Reader`` on Keras) as ONNX: "line" (N, 28, 224) -> "logits" (N, 56, 11)."""
+    from digitlab.data.number_lines import LINE_H, LINE_W
+    from digitlab.serving.reader import FRAMES, INPUT_NAME, OUTPUT_NAME
+
+    model = reader.model
+
+    @tf.function(input_signature=[tf.TensorSpec([None, LINE_H, LINE_W], tf.float32, name=INPUT_NAME)])
+    def serve(line):
+        return {OUTPUT_NAME: tf.identity(model(line[..., None], training=False), name=OUTPUT_NAME)}
+
+    return _write_onnx(serve, path, {
+        "digitlab.model": reader.path.stem,
+        "digitlab.kind": "number reader",
+        "digitlab.preprocess_version": preprocess.PREPROCESS_VERSION,
+        "digitlab.input": f"{INPUT_NAME}: float32 (N, {LINE_H}, {LINE_W}) in [0, 1], light ink on black: a line of digits (digitlab.data.number_lines.to_line)",
+        "digitlab.output": f"{OUTPUT_NAME}: float32 (N, {FRAMES}, 11) CTC logits per frame (blank, then digits 0-9); its reading wins over the "
+                           f"segmenter's at confidence >= {reader.threshold!r} (its card)",
+    })
+
+
 def gate_to_tfjs(gate, path) -> Path:
     """The digit gate as a ``tfjs_graph_model`` folder: "image" (N, 28, 28) -> "p_digit" (N,)."""
     converter = _converter()

@@ -24,6 +24,14 @@
 Left to right means by the pieces' centres, which holds on a tilted or wavy baseline.  Every digit
 keeps the ``Prediction`` the single-digit path gives (label, calibrated confidence and probabilities,
 the abstain rule's verdict and reason, its 28x28 input) and its box in the original picture's pixels.
+
+    read the whole line                                the number reader (``serving.reader``) reads the ink's
+                                                       line at once, with no cuts; where its number differs
+                                                       from the cuts' and its confidence reaches its card's
+                                                       threshold, its number is taken: touching and overlapping
+                                                       digits that no cut takes apart.  Its digits carry the
+                                                       reader's own probabilities and a box around the ink
+                                                       between the midpoints of their neighbours' centres
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import cv2
 import numpy as np
 
 from digitlab import preprocess
+from digitlab.data import number_lines
 from digitlab.serving.classifiers import Prediction
 
 WORK_SIDE = 1200  # a larger picture is shrunk to this longer side: eight digits keep ~100 px each
@@ -129,6 +138,7 @@ class NumberReading:
     notes: list[str] = field(default_factory=list)
     line_height: float = 0.0  # H, in the original picture's pixels
     candidates: int = 0  # how many candidate digits the model read
+    read_by: str = "cuts"  # "cuts": the segmenter's digits; "reader": the number reader's (``read_number``)
 
     @property
     def number(self) -> str:
@@ -414,12 +424,50 @@ def _score(pred: Prediction, box: Box, width: int, length: float, height: float)
     return s
 
 
-def read_number(source, classifier, invert: preprocess.Invert = "auto") -> NumberReading:
+COMMITTED = "committed"  # read_number's default reader: serving.reader.default(), the committed one on ONNX Runtime
+
+
+def read_number(source, classifier, invert: preprocess.Invert = "auto", reader=COMMITTED) -> NumberReading:
     """Any picture of a handwritten number -> ``NumberReading`` (the digits in reading order).
 
     classifier: anything with ``predict_prepared`` (``serving.runtime.ServedModel`` as Home and the CLI use,
-    ``classifiers.Classifier``, an exported model).  Raises ImageError for what is not a readable picture."""
+    ``classifiers.Classifier``, an exported model).  reader: a ``serving.reader.Reader``, ``COMMITTED`` (the
+    committed one; the cuts alone, with a warning, when it is missing) or None (the cuts alone).  Raises
+    ImageError for what is not a readable picture."""
     clean, preview, inverted, notes, size, scale = ink_picture(source, invert)
+    reading = _read_cuts(clean, preview, inverted, notes, size, scale, classifier)
+    if reader == COMMITTED:
+        from digitlab.serving import reader as reader_module
+
+        reader = reader_module.default()
+    if reader is None or reading.no_ink:
+        return reading
+    line, x0, line_scale = number_lines.fit_line(clean)
+    (whole,) = reader.read(line[None])
+    if not whole.text or whole.text == reading.number or whole.confidence < reader.threshold:
+        return reading
+    notes.append(f"the number reader read {whole.text} ({whole.confidence:.0%} sure) where the cuts read {reading.number or 'nothing'}: "
+                 f"its reading is taken (threshold {reader.threshold:.0%})")
+    xs = x0 + (whole.centres - 2) / line_scale  # each digit's centre in the work picture's columns
+    edges = np.r_[0, np.ceil((xs[1:] + xs[:-1]) / 2), clean.shape[1]].astype(int)
+    core = clean > preprocess.INK_LEVEL
+    digits = []
+    for k, (label, p) in enumerate(zip(whole.text, whole.probabilities)):
+        a, b = edges[k], max(edges[k + 1], edges[k] + 1)
+        crop = np.zeros_like(clean)
+        crop[:, a:b] = clean[:, a:b]
+        rows = np.flatnonzero(core[:, a:b].any(axis=1))
+        cols = np.flatnonzero(core[:, a:b].any(axis=0))
+        box = (a + int(cols[0]), int(rows[0]), a + int(cols[-1]) + 1, int(rows[-1]) + 1) if rows.size else (a, 0, b, clean.shape[0])
+        prepared = preprocess.prepare(crop, invert="no")
+        prediction = Prediction(int(label), float(p[int(label)]), p, False, f"read in the whole line by the number reader ({p[int(label)]:.0%})",
+                                None if prepared.no_ink else prepared, p)
+        digits.append(Digit(prediction, _to_original(box, scale, size)))
+    return NumberReading(digits, size, preview, inverted, notes, reading.line_height, reading.candidates, "reader")
+
+
+def _read_cuts(clean, preview, inverted, notes, size, scale, classifier) -> NumberReading:
+    """The segmenter: the ink cut into pieces, candidate digits read by ``classifier``, the best split chosen."""
     pieces, height = _blobs(clean, notes) if clean.any() else ([], 0.0)
     if not pieces:
         return NumberReading([], size, preview, inverted, notes)

@@ -28,9 +28,10 @@ gets its error line instead of being skipped.  The default model is the best usa
 its card.
 
 --number reads each picture as a handwritten number (digitlab.serving.numbers: the digits found in order,
-each through the same preprocessing and the same abstain rule as one digit).  --format json prints
-    {"path": str, "number": "4071", "digits": [{"label": int, "confidence": float, "box": [x0, y0, x1, y1],
-     "abstain": bool}, ...]}
+each through the same preprocessing and the same abstain rule as one digit, and the whole line read by the
+number reader, whose number is taken where the two differ and it is sure: "read_by" says which).  --format json prints
+    {"path": str, "number": "4071", "read_by": "cuts" | "reader", "digits": [{"label": int, "confidence": float,
+     "box": [x0, y0, x1, y1], "abstain": bool}, ...]}
 number is every digit's best label in reading order, the ones the model abstains on included ("abstain": true
 on that digit); "" when the picture has no ink.  box is the digit's ink in the picture's own pixels (after
 EXIF orientation), x1 and y1 exclusive.  --format text prints "PATH<tab>NUMBER<tab>CONFIDENCES", a "?" after
@@ -157,7 +158,7 @@ def format_number(path: Path, reading, fmt: str) -> str:
     if fmt == "json":
         digits = [{"label": d.label, "confidence": round(d.prediction.confidence, 6), "box": list(d.box), "abstain": d.prediction.abstain}
                   for d in reading.digits]
-        return json_line({"path": str(path), "number": reading.number, "digits": digits})
+        return json_line({"path": str(path), "number": reading.number, "read_by": reading.read_by, "digits": digits})
     if reading.no_ink:
         return f"{printable(str(path))}\tno ink"
     shown = " ".join(f"{d.prediction.confidence:.3f}" + ("?" if d.prediction.abstain else "") for d in reading.digits)

@@ -117,6 +117,12 @@ CHAINS: dict[str, list[Step]] = {
         Step("training/promote.py", ("{run}/gate/not_a_digit.keras", "--gate", "--out", "{models}/gate", "--overwrite", "--chain", "gate"), dry_flag=""),
         Step("evaluation/serving.py", ("--models-dir", "{models}"), dry_flag=""),
     ],
+    "reader": [
+        Step("training/train_reader.py", ("--real-strokes", "{real}", "--out", "{run}/reader"), "reader/number_reader.keras"),
+        Step("training/promote.py", ("{run}/reader/number_reader.keras", "--reader", "--out", "{models}/reader", "--overwrite", "--chain", "reader"),
+             dry_flag=""),
+        Step("evaluation/serving.py", ("--models-dir", "{models}"), dry_flag=""),
+    ],
 }
 
 

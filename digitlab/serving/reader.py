@@ -1,0 +1,157 @@
+"""The number reader at serving time: a network that reads every digit of a line of ink at once (CTC), with no
+cuts between digits, beside the segmenter of ``serving.numbers`` (which cuts the ink into digits and reads each
+with the classifier, and cannot take apart digits that touch or overlap).
+
+``Reader`` reads ``models/reader/number_reader.keras``'s card (its threshold) and runs lines through one of two
+backends (``serving.backends``): "onnx" runs its serving file (``serving.store``, no TensorFlow; what the Numbers
+page, the predict CLI and the benchmarks use), "keras" loads the file (safe mode) and needs TensorFlow.
+
+    line    (N, LINE_H, LINE_W) float32: the ink's box scaled into the line (``number_lines.to_line``)
+    logits  (N, FRAMES, 11): per frame (LINE_W / FRAMES columns of the line), CTC's blank then digits 0-9
+    reading the best path (greedy CTC): the digits, a confidence, each digit's ten probabilities and where it is
+
+How ``read_number`` combines the two readings: when they differ, the reader's is taken if its confidence is at
+least the card's ``threshold``, fitted on tuning writers the reader never trained on (``training.reader``).
+How the reader is trained: ``python training/train_reader.py``.  It lives in ``models/reader/`` for the reason
+the gate lives in ``models/gate/``: ``artifacts.list_models`` lists ``models/*.keras`` as digit classifiers.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from digitlab import files, memory
+from digitlab.data.number_lines import LINE_H, LINE_W
+from digitlab.models import artifacts, cards
+from digitlab.paths import MODELS_DIR
+from digitlab.serving import backends
+
+READER_DIR = MODELS_DIR / "reader"
+READER_NAME = "number_reader"
+READER_PATH = READER_DIR / f"{READER_NAME}.keras"
+FRAMES = LINE_W // 4  # the network pools the line's width by 4
+CLASSES = 11  # CTC's blank (0), then digits 0-9
+INPUT_NAME, OUTPUT_NAME = "line", "logits"
+
+
+@dataclass
+class LineReading:
+    """The best path through one line's frames."""
+
+    text: str  # the digits read, "" when none
+    confidence: float  # product over the digits of the probability at the first frame of each (the threshold's scale)
+    probabilities: np.ndarray  # (len(text), 10): each digit's probabilities over 0-9 at its surest frame
+    centres: np.ndarray  # (len(text),) each digit's centre, in columns of the line
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def decode(logits: np.ndarray) -> list[LineReading]:
+    """(N, FRAMES, 11) logits -> N greedy CTC readings: the most probable class per frame, repeats merged, blanks
+    dropped.  A digit is a run of frames with the same best class; its probabilities are those of its surest
+    frame without the blank, renormalised; its centre the middle of its run."""
+    p = softmax(np.asarray(logits, np.float64))
+    step = LINE_W / p.shape[1]
+    out = []
+    for frames in p:
+        best = frames.argmax(axis=1)
+        text, conf, probs, centres = [], 1.0, [], []
+        t = 0
+        while t < len(best):
+            end = t
+            while end + 1 < len(best) and best[end + 1] == best[t]:
+                end += 1
+            if best[t]:
+                surest = t + int(frames[t : end + 1, best[t]].argmax())
+                digits = frames[surest, 1:]
+                text.append(str(best[t] - 1))
+                conf *= float(frames[t, best[t]])
+                probs.append(digits / digits.sum())
+                centres.append((t + end + 1) / 2 * step)
+            t = end + 1
+        out.append(LineReading("".join(text), conf if text else 0.0, np.array(probs, np.float32).reshape(-1, 10),
+                               np.array(centres, np.float64)))
+    return out
+
+
+class Reader:
+    """A trained number reader and its combination threshold: (N, LINE_H, LINE_W) lines -> readings.
+
+    backend "keras": ``model`` is the Keras model (export and training need it); "onnx": ``model`` is None and
+    ``onnx`` the serving file.  Raises ModelError when the file or its card cannot be used."""
+
+    def __init__(self, path: Path = READER_PATH, backend: str = "onnx"):
+        self.path, self.backend = Path(path), backend
+        card_name = self.path.with_suffix(".json").name
+        self.card = artifacts.read_card(self.path) or {}
+        try:
+            cards.validate(self.card)
+        except cards.CardError as e:
+            raise artifacts.ModelError(f"{self.path.name}: its card {card_name} is refused: {e}") from e
+        if self.card.get("threshold") is None:
+            raise artifacts.ModelError(f"{self.path.name}: its card {card_name} has no threshold in [0, 1]")
+        self.threshold = float(self.card["threshold"])
+        self.model = self.onnx = None
+        if backend == "onnx":
+            from digitlab.serving import store
+
+            self.onnx = store.served_file(self.path, "reader", self.path.parent.parent)
+            self._run = backends.onnx(self.onnx, INPUT_NAME)
+        elif backend == "keras":
+            self.model = artifacts.load_model(self.path)
+            check(self.model, self.path.name)
+            self._run = backends.keras(self.model, (-1, LINE_H, LINE_W, 1), sample_shape=(LINE_H, LINE_W))
+        else:
+            raise ValueError(f"unknown backend {backend!r} (one of {backends.BACKENDS})")
+
+    def logits(self, lines: np.ndarray, batch_size: int = memory.FORWARD_BATCH) -> np.ndarray:
+        """(N, LINE_H, LINE_W) or (LINE_H, LINE_W) float32 lines -> (N, FRAMES, CLASSES) logits."""
+        return backends.batched(self._run, lines, (FRAMES, CLASSES), batch_size, sample_shape=(LINE_H, LINE_W))
+
+    def read(self, lines: np.ndarray) -> list[LineReading]:
+        return decode(self.logits(lines))
+
+    def fingerprint(self) -> str:
+        return files.sha256(self.path, 16)
+
+
+def check(model, name: str) -> None:
+    """Raise ModelError unless ``model`` maps (LINE_H, LINE_W, 1) lines to (FRAMES, CLASSES) logits."""
+    shape, out = tuple(model.inputs[0].shape[1:]), tuple(model.outputs[0].shape[1:])
+    if shape != (LINE_H, LINE_W, 1) or out != (FRAMES, CLASSES):
+        raise artifacts.ModelError(f"{name}: not a number reader (input {shape}, output {out}; a reader maps "
+                                   f"{(LINE_H, LINE_W, 1)} to {(FRAMES, CLASSES)})")
+
+
+_LOADED: dict[tuple, Reader] = {}
+
+
+def load(path: Path = READER_PATH, backend: str = "onnx") -> Reader:
+    """The reader at ``path`` on ``backend``, loaded once per file and card version; raises ModelError when
+    missing or unusable."""
+    path = Path(path)
+    if not path.is_file():
+        raise artifacts.ModelError(f"no number reader at {path}: train one with python training/train_reader.py")
+    st = path.stat()
+    card_path = path.with_suffix(".json")
+    key = (str(path), st.st_mtime_ns, st.st_size, card_path.stat().st_mtime_ns if card_path.is_file() else 0, backend)
+    if key not in _LOADED:
+        _LOADED[key] = Reader(path, backend)
+    return _LOADED[key]
+
+
+def default(backend: str = "onnx") -> Reader | None:
+    """The committed reader on ``backend``, or None (with a warning saying why) when it is missing or unusable:
+    numbers are then read by the segmenter alone."""
+    try:
+        return load(READER_PATH, backend)
+    except (artifacts.ModelError, OSError) as e:
+        warnings.warn(f"number reader unavailable, numbers are read by cutting them into digits alone: {e}", stacklevel=2)
+        return None

@@ -1,0 +1,220 @@
+"""The number reader: a network trained with CTC to read every digit of a line of ink at once, with no cuts
+(``serving.reader`` serves it, ``serving.numbers.read_number`` combines it with the segmenter).
+
+    line (28, 224, 1) -> 5 x [conv 3x3, batch norm, relu] pooled to (3, 56) -> conv over the height -> (56, 128)
+         -> dropout -> bidirectional LSTM -> dense 11 (CTC's blank, digits 0-9) per frame of 4 columns
+
+Training lines (``number_lines.lines``): numbers composed from MNIST *train* digits, one real writer's digits
+laid out from apart to overlapping, and digits real writers wrote in a row.  The real writers are the
+real-strokes file's training writers minus a share of them (``tuning_writers``) that the reader never sees: on
+those, and on numbers composed from MNIST *validation* digits, the combination rule is fitted:
+
+    where the segmenter's number and the reader's differ, take the reader's when its confidence >= threshold
+
+The threshold lives in the reader's card (``models/reader/number_reader.json``), where ``serving.reader``
+reads it.  It is fitted with ``classifier``'s segmenter reading (the default model); the validation writers,
+the held-out site and MNIST test are never read here.
+
+``python training/train_reader.py`` (about 45 minutes on 2 cores) writes the committed reader and its card
+into ``models/reader/``; then rebuild the serving files (``python evaluation/serving.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from digitlab.data import number_cases, number_lines, unipen
+from digitlab.models import artifacts, cards
+from digitlab.serving.reader import CLASSES, READER_DIR, READER_NAME, decode
+
+DATA_VERSION = "1"
+TUNING_SEED = 20261124  # which training writers are kept for tuning: fixed, independent of any training seed
+TUNING_SALT = 25  # the tuning numbers' drawing: handwriting_test.SEED_OFFSET with its own salt (the benchmark's is 24)
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    name: str = READER_NAME  # file stem in the output folder
+    real_strokes: str | None = None  # the real-strokes file (digitlab.data.unipen): required
+    n_lines: int = 180_000  # training lines
+    line_seed: int = 1  # seed of the training lines (number_lines.lines)
+    tuning_writers: float = 0.15  # share of each site's training writers never trained on: the rule is fitted on them
+    n_tuning_per_cell: int = 3  # numbers composed from MNIST validation digits per (length 2-8, gap, render)
+    classifier: str = "mnist_advanced"  # whose segmenter reading the rule is fitted against
+    width: int = 128  # filters of the last convolution (24, 48, 64, 96 before it)
+    lstm: int = 96  # units of each direction of the LSTM
+    dropout: float = 0.2
+    epochs: int = 5
+    batch_size: int = 64
+    learning_rate: float = 1e-3  # cosine decay from here to 0 over the run
+    clipnorm: float = 5.0
+    seed: int = 0  # weights and shuffling
+    mnist_path: str | None = None  # explicit MNIST .npz (else $DIGITLAB_MNIST, keras cache, download)
+    dry_run: bool = False  # a few lines and steps: seconds, for tests
+
+
+DRY_RUN = {"n_lines": 96, "n_tuning_per_cell": 1}
+
+
+def build(width: int = 128, lstm: int = 96, dropout: float = 0.2, name: str = "number_reader"):
+    """(LINE_H, LINE_W, 1) line -> (FRAMES, 11) logits.  Pure builder, uncompiled, ~430k params by default."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((number_lines.LINE_H, number_lines.LINE_W, 1), name="line")
+    x = inputs
+    for k, (filters, pool) in enumerate(((24, (2, 2)), (48, (2, 2)), (64, None), (96, (2, 1)), (width, None))):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{k}")(x)
+        x = layers.BatchNormalization(name=f"norm{k}")(x)
+        x = layers.Activation("relu", name=f"relu{k}")(x)
+        if pool:
+            x = layers.MaxPooling2D(pool, name=f"pool{k}")(x)
+    x = layers.Conv2D(width, (x.shape[1], 1), activation="relu", name="columns")(x)  # (1, FRAMES, width)
+    x = layers.Reshape((x.shape[2], width), name="frames")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    x = layers.Bidirectional(layers.LSTM(lstm, return_sequences=True), name="lstm")(x)
+    outputs = layers.Dense(CLASSES, name="logits")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def tuning_split(items: list, share: float, seed: int = TUNING_SEED) -> tuple[list, list]:
+    """The training writers' items -> (items to train on, items of the tuning writers): ``share`` of each site's
+    writers (``unipen.writers_apart``), chosen by ``seed``."""
+    tuning = unipen.writers_apart(items, share, seed)
+    return ([i for i in items if (i.source, i.writer) not in tuning], [i for i in items if (i.source, i.writer) in tuning])
+
+
+def tuning_numbers(tuning_items: list, x_val: np.ndarray, y_val: np.ndarray, per_cell: int, seed: int = 0) -> list[tuple[str, str, bytes]]:
+    """The numbers the rule is fitted on: (part, number, picture file bytes).  The tuning writers' runs on a line,
+    drawn on the Numbers canvas as the handwriting benchmark draws its real numbers (its brushes, its own salt),
+    and numbers of 2-8 MNIST validation digits composed as the numbers dev benchmark composes its test digits."""
+    from digitlab.data import handwriting_test as hw
+    from digitlab.evaluation.numbers import as_file
+    from digitlab.files import png_bytes
+
+    out = []
+    rng = np.random.default_rng([seed + hw.SEED_OFFSET, TUNING_SALT])
+    for run in unipen.runs_on_a_line(tuning_items):
+        picture = unipen.render_number(run, rng, brush=float(rng.choice(hw.BRUSHES)))
+        out.append(("tuning writers", "".join(str(i.label) for i in run), png_bytes(picture)))
+    for _, case in number_cases.cases(x_val, y_val, range(2, 9), per_cell=per_cell, seed=seed + TUNING_SALT):
+        out.append(("MNIST validation digits", case.number, as_file(case)))
+    return out
+
+
+def fit_threshold(rows: list[dict], grid: np.ndarray | None = None) -> tuple[float, dict]:
+    """rows {"number", "segmenter", "reader", "confidence"} -> (threshold, whole-number accuracy per threshold).
+    The rule: where the two readings differ, the reader's when its confidence >= threshold.  The threshold is the
+    middle of the grid points with the best accuracy (1.0: the reader never overrules the segmenter)."""
+    grid = np.round(np.linspace(0, 1, 101), 2) if grid is None else grid
+    truth = np.array([r["number"] for r in rows])
+    seg, rd = np.array([r["segmenter"] for r in rows]), np.array([r["reader"] for r in rows])
+    conf = np.array([r["confidence"] for r in rows])
+    accuracy = {float(t): float(np.mean(np.where((seg != rd) & (conf >= t), rd, seg) == truth)) if rows else 0.0 for t in grid}
+    best = max(accuracy.values())
+    top = [t for t, a in accuracy.items() if a == best]
+    return top[len(top) // 2], accuracy
+
+
+def read_both(numbers_: list[tuple[str, str, bytes]], classifier, model) -> list[dict]:
+    """Each number read by the segmenter alone and by the reader alone (its Keras model)."""
+    from digitlab.serving import numbers
+
+    rows = []
+    for part, number, picture in numbers_:
+        seg = numbers.read_number(picture, classifier, invert="auto", reader=None)
+        clean = numbers.ink_picture(picture, "auto")[0]
+        (r,) = decode(np.asarray(model(number_lines.to_line(clean)[None, ..., None], training=False)))
+        rows.append({"part": part, "number": number, "segmenter": seg.number, "reader": r.text, "confidence": r.confidence})
+    return rows
+
+
+def summary(rows: list[dict], threshold: float) -> dict:
+    """Whole-number accuracy of the segmenter, the reader and the rule, over all rows and per part."""
+    out = {}
+    for part in ["all", *sorted({r["part"] for r in rows})]:
+        sel = [r for r in rows if part in ("all", r["part"])]
+        rule = [r["reader"] if r["reader"] != r["segmenter"] and r["confidence"] >= threshold else r["segmenter"] for r in sel]
+        out[part] = {"n": len(sel), "segmenter": float(np.mean([r["segmenter"] == r["number"] for r in sel])),
+                     "reader": float(np.mean([r["reader"] == r["number"] for r in sel])),
+                     "combined": float(np.mean([a == r["number"] for a, r in zip(rule, sel)]))}
+    return out
+
+
+def run(config: ReaderConfig, out: Path = READER_DIR, say=print) -> Path:
+    """Make the lines, train, fit the combination threshold on the tuning numbers, save model + card."""
+    import keras
+
+    from digitlab import data
+    from digitlab.serving import classifiers
+
+    if not config.real_strokes:
+        raise data.DataError("the number reader needs the real-strokes file (--real-strokes, or $DIGITLAB_UNIPEN)")
+    keras.utils.set_random_seed(config.seed)
+    if config.dry_run:
+        config = dataclasses.replace(config, **{k: min(getattr(config, k), v) for k, v in DRY_RUN.items()})
+    command = cards.command_line()
+    t0 = time.time()
+    mnist = data.load(config.mnist_path)
+    split = unipen.split(unipen.load(config.real_strokes))
+    train_items, tuning_items = tuning_split(split.train, config.tuning_writers)
+    runs = unipen.runs_on_a_line(train_items)
+    try:
+        x, labels, source = number_lines.lines(config.n_lines, config.line_seed, (mnist.x_train, mnist.y_train), train_items, runs)
+    except ValueError as e:
+        raise data.DataError(f"{config.real_strokes}: {e}") from e
+    say(f"{len(x)} training lines ({', '.join(f'{name} {np.mean(source == k):.0%}' for k, name in enumerate(number_lines.SOURCES))}) "
+        f"from {len({(i.source, i.writer) for i in train_items})} training writers; "
+        f"{len({(i.source, i.writer) for i in tuning_items})} writers kept for tuning ({time.time() - t0:.0f} s)")
+
+    model = build(config.width, config.lstm, config.dropout, name=config.name)
+    steps = max(1, len(x) // config.batch_size) * config.epochs
+    epochs = 1 if config.dry_run else config.epochs
+    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)
+    model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=config.clipnorm), loss=keras.losses.CTC())
+    t_fit = time.time()
+    history = model.fit(x[..., None].astype(np.float32) / 255, labels, batch_size=config.batch_size, epochs=epochs,
+                        steps_per_epoch=2 if config.dry_run else None, verbose=1 if sys.stdout.isatty() else 2)
+    train_seconds = time.time() - t_fit
+    del x
+
+    classifier = classifiers.load_classifier(config.classifier)
+    tuning = tuning_numbers(tuning_items, mnist.x_val, mnist.y_val, config.n_tuning_per_cell)
+    if config.dry_run:
+        tuning = tuning[:6] + tuning[-6:]
+    rows = read_both(tuning, classifier, model)
+    threshold, accuracy = fit_threshold(rows)
+    parts = ", ".join(f"{v['n']} {k}" for k, v in summary(rows, threshold).items() if k != "all")
+    card = cards.build({
+        "name": config.name,
+        "kind": "number reader: a line of ink (28x224, number_lines.to_line) -> CTC logits (56 frames x 11); "
+                "where its reading and the segmenter's differ, its reading wins at confidence >= threshold",
+        "threshold": threshold,
+        "threshold_fitted_on": f"{len(rows)} tuning numbers ({parts}) "
+                               f"read by {config.classifier}'s segmenter and by the reader: the best whole-number accuracy",
+        "config": dataclasses.asdict(config),
+        "data": {"mnist": mnist.fingerprint, "lines": int(len(labels)),
+                 "lines_by_source": {name: int(np.sum(source == k)) for k, name in enumerate(number_lines.SOURCES)},
+                 "training_writers": len({(i.source, i.writer) for i in train_items}),
+                 "tuning_writers": len({(i.source, i.writer) for i in tuning_items}), "tuning_seed": TUNING_SEED,
+                 "data_version": DATA_VERSION},
+        "real_strokes": unipen.card(config.real_strokes),
+        "params": int(model.count_params()),
+        "train_seconds": round(train_seconds, 1),
+        "history": {k: [round(float(v), 5) for v in vals] for k, vals in history.history.items()},
+        "measured": {"tuning": summary(rows, threshold), "accuracy_by_threshold": accuracy, "classifier": config.classifier},
+        "command": command,
+        "dry_run": config.dry_run,
+    })
+    card["total_seconds"] = round(time.time() - t0, 1)
+    path = artifacts.save_model(model, card, config.name, Path(out))
+    m = card["measured"]["tuning"]["all"]
+    say(f"saved {path} | threshold {threshold:.2f} | tuning numbers ({m['n']}): segmenter {m['segmenter']:.1%}, reader {m['reader']:.1%}, "
+        f"combined {m['combined']:.1%} | {train_seconds:.0f} s training, {card['total_seconds']:.0f} s in all")
+    return path

@@ -1,0 +1,178 @@
+"""The number reader (digitlab.serving.reader, trained by digitlab.training.reader) and how read_number combines it
+with the cuts: greedy CTC decoding, the threshold fit, the tuning writers kept apart, the committed reader on
+numbers of real MNIST test digits that touch and on real writers' numbers, its digits' boxes and probabilities,
+ONNX against Keras, refusals, and training/train_reader.py's dry run.  The benchmark figures are
+`python evaluation/numbers.py` and `python evaluation/handwriting.py`; here generous bounds on a few numbers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from support import MODELS, link_models
+
+from digitlab.data import number_cases, number_lines, unipen
+from digitlab.evaluation import numbers as bench
+from digitlab.models import artifacts
+from digitlab.serving import numbers, reader, runtime
+from digitlab.training import reader as training
+from tests.test_unipen import _real_file, _small_file
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    return link_models(tmp_path_factory.mktemp("models"), ["mnist_advanced"])
+
+
+@pytest.fixture(scope="module")
+def committed(models):
+    return reader.load(models / "reader" / f"{reader.READER_NAME}.keras", "onnx")
+
+
+@pytest.fixture(scope="module")
+def served(models):
+    return runtime.load("mnist_advanced", models)
+
+
+def _logits(path: list[int], frames: int = reader.FRAMES) -> np.ndarray:
+    """Logits whose best class per frame is ``path`` (padded with blanks), that class at ~0.9."""
+    out = np.zeros((frames, reader.CLASSES), np.float32)
+    for t, c in enumerate(list(path) + [0] * (frames - len(path))):
+        out[t, c] = 5.0
+    return out
+
+
+def test_decode_merges_repeats_drops_blanks_and_places_each_digit():
+    # frames: blank, 3 3, blank, 3, 7 7 7 (a "3" repeated across a blank is two 3s; labels are digit + 1)
+    (r,) = reader.decode(_logits([0, 4, 4, 0, 4, 8, 8, 8])[None])
+    assert r.text == "337"
+    p = np.exp(5.0) / (np.exp(5.0) + 10)
+    assert r.confidence == pytest.approx(p**3, rel=1e-6)
+    assert r.probabilities.shape == (3, 10) and np.allclose(r.probabilities.sum(axis=1), 1)
+    assert [int(v) for v in r.probabilities.argmax(axis=1)] == [3, 3, 7]
+    step = number_lines.LINE_W / reader.FRAMES
+    assert np.allclose(r.centres, np.array([2.0, 4.5, 6.5]) * step)  # the middle of the columns of each digit's frames
+    (blank,) = reader.decode(_logits([])[None])
+    assert blank.text == "" and blank.confidence == 0.0 and blank.probabilities.shape == (0, 10)
+
+
+def test_the_threshold_takes_the_reader_only_where_it_is_right_enough():
+    rows = [{"part": "a", "number": "12", "segmenter": "12", "reader": "12", "confidence": 0.99},  # agree
+            {"part": "a", "number": "45", "segmenter": "495", "reader": "45", "confidence": 0.95},  # the reader right and sure
+            {"part": "b", "number": "45", "segmenter": "4", "reader": "45", "confidence": 0.85},
+            {"part": "b", "number": "78", "segmenter": "78", "reader": "73", "confidence": 0.6}]  # the reader wrong, less sure
+    threshold, accuracy = training.fit_threshold(rows)
+    assert 0.6 < threshold <= 0.85 and accuracy[threshold] == 1.0
+    assert accuracy[0.0] == 0.75 and accuracy[1.0] == 0.5  # always the reader / never the reader
+    table = training.summary(rows, threshold)
+    assert table["all"] == {"n": 4, "segmenter": 0.5, "reader": 0.75, "combined": 1.0}
+    assert table["b"] == {"n": 2, "segmenter": 0.5, "reader": 0.5, "combined": 1.0}
+
+
+def test_the_tuning_writers_are_training_writers_the_reader_never_sees():
+    path = _real_file()
+    if path is None:
+        pytest.skip(f"no real-strokes file: set ${unipen.ENV_VAR} to unipen_dev.json.gz")
+    split = unipen.split(unipen.load(path))
+    train, tuning = training.tuning_split(split.train, 0.15)
+    writers = lambda items: {(i.source, i.writer) for i in items}  # noqa: E731
+    assert len(train) + len(tuning) == len(split.train) and not writers(train) & writers(tuning)
+    assert not writers(tuning) & (writers(split.val) | writers(split.held_out))
+    assert {i.source for i in tuning} == {i.source for i in split.train}  # some writers of every training site
+    assert training.tuning_split(split.train, 0.15)[1] == tuning  # the same every time
+
+
+def test_touching_digits_the_cuts_misread_are_read_by_the_reader(committed, served, mnist_test):
+    """Numbers of 3-5 real MNIST test digits whose strokes touch: the cuts alone misread many of them (about half in
+    the benchmark); with the reader most are right."""
+    x, y = mnist_test
+    cases = [c for _, c in number_cases.cases(x, y, [3, 4, 5], gaps=("touching",), renders=("canvas",), per_cell=8, seed=5)]
+    cuts = [numbers.read_number(bench.as_file(c), served, reader=None).number == c.number for c in cases]
+    both = [numbers.read_number(bench.as_file(c), served, reader=committed) for c in cases]
+    right = [r.number == c.number for r, c in zip(both, cases)]
+    assert sum(right) >= 0.8 * len(cases) and sum(right) > sum(cuts), (sum(right), sum(cuts))
+    assert any(r.read_by == "reader" for r in both)
+
+
+def test_real_writers_numbers_are_read_at_least_as_well_with_the_reader(committed, served):
+    """Numbers the real-strokes file's validation writers wrote in a row, drawn as the benchmark draws them."""
+    from digitlab.data import handwriting_test as hw
+    from digitlab.files import png_bytes
+
+    path = _real_file()
+    if path is None:
+        pytest.skip(f"no real-strokes file: set ${unipen.ENV_VAR} to unipen_dev.json.gz")
+    runs = unipen.runs_on_a_line(unipen.split(unipen.load(path)).val)[::4][:60]
+    rng = np.random.default_rng([hw.SEED_OFFSET, 61])
+    cuts = both = 0
+    for run in runs:
+        picture = png_bytes(unipen.render_number(run, rng, brush=float(rng.choice(hw.BRUSHES))))
+        truth = "".join(str(i.label) for i in run)
+        cuts += numbers.read_number(picture, served, invert="no", reader=None).number == truth
+        both += numbers.read_number(picture, served, invert="no", reader=committed).number == truth
+    assert both >= 0.85 * len(runs) and both >= cuts - 1, (both, cuts, len(runs))
+
+
+def test_the_readers_digits_have_boxes_left_to_right_and_probabilities(committed, served, mnist_test):
+    x, y = mnist_test
+    for _, case in number_cases.cases(x, y, [4, 5], gaps=("overlap", "touching"), renders=("canvas",), per_cell=10, seed=9):
+        reading = numbers.read_number(bench.as_file(case), served, reader=committed)
+        if reading.read_by == "reader":
+            break
+    else:
+        pytest.fail("the reader's number was never taken on 40 overlapping and touching numbers")
+    w, h = reading.size
+    assert reading.number == "".join(str(d.label) for d in reading.digits)
+    assert any("number reader" in n for n in reading.notes)
+    starts = [d.box[0] for d in reading.digits]
+    assert starts == sorted(starts) and len(set(starts)) == len(starts)
+    for d in reading.digits:
+        x0, y0, x1, y1 = d.box
+        assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
+        p = d.prediction
+        assert p.probabilities.shape == (10,) and p.probabilities.sum() == pytest.approx(1, abs=1e-5)
+        assert p.label == int(p.probabilities.argmax()) and p.confidence == pytest.approx(float(p.probabilities.max()))
+    assert numbers.draw_boxes(reading).ndim == 3 and len(numbers.digit_rows(reading)) == len(reading.digits)
+
+
+def test_onnx_reads_as_keras_does(models, mnist_test):
+    x, y = mnist_test
+    lines = np.stack([number_lines.to_line(number_cases.compose([x[i] for i in range(k, k + 4)], "narrow", np.random.default_rng(k), 40)[0])
+                      for k in range(0, 40, 4)])
+    path = models / "reader" / f"{reader.READER_NAME}.keras"
+    a, b = reader.Reader(path, "keras").logits(lines), reader.Reader(path, "onnx").logits(lines)
+    assert a.shape == (10, reader.FRAMES, reader.CLASSES) and np.abs(a - b).max() < 1e-3
+    assert [r.text for r in reader.decode(a)] == [r.text for r in reader.decode(b)]
+
+
+def test_what_is_not_a_reader_is_refused(tmp_path, run_script):
+    with pytest.raises(artifacts.ModelError, match="no number reader at"):
+        reader.load(tmp_path / "missing.keras")
+    for f in ("mnist_cnn.keras", "mnist_cnn.json"):  # a classifier with a threshold on its card is still no reader
+        shutil.copy(MODELS / f, tmp_path / f)
+    card = json.loads((tmp_path / "mnist_cnn.json").read_text())
+    with pytest.raises(artifacts.ModelError, match="no threshold"):
+        reader.Reader(tmp_path / "mnist_cnn.keras", "keras")
+    (tmp_path / "mnist_cnn.json").write_text(json.dumps(dict(card, threshold=0.5)))
+    with pytest.raises(artifacts.ModelError, match="not a number reader"):
+        reader.Reader(tmp_path / "mnist_cnn.keras", "keras")
+    proc = run_script("training/promote.py", tmp_path / "mnist_cnn.keras", "--reader", "--out", tmp_path / "out", check=False)
+    assert proc.returncode != 0 and "not a number reader" in proc.stderr and not (tmp_path / "out").exists()
+
+
+def test_train_reader_dry_run_writes_a_reader_with_its_threshold(run_script, tmp_path, mnist_path):
+    strokes = _small_file(tmp_path)
+    run_script("training/train_reader.py", "--dry-run", "--real-strokes", strokes, "--out", tmp_path / "out", "--name", "probe_reader")
+    path = tmp_path / "out" / "probe_reader.keras"
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert card["command"].startswith("python training/train_reader.py --dry-run") and card["dry_run"] is True
+    assert 0 <= card["threshold"] <= 1 and sum(card["data"]["lines_by_source"].values()) == card["data"]["lines"] > 0
+    assert card["measured"]["tuning"]["all"]["n"] > 0 and card["real_strokes"]["file"] == strokes.name
+    r = reader.Reader(path, "keras")
+    assert r.threshold == card["threshold"] and r.logits(np.zeros((2, number_lines.LINE_H, number_lines.LINE_W))).shape == (2, reader.FRAMES, 11)
+    bad = run_script("training/train_reader.py", "--real-strokes", tmp_path / "missing.json.gz", check=False)
+    assert bad.returncode == 2 and "no such file" in bad.stderr
+    bad = run_script("training/train_reader.py", "--real-strokes", strokes, "--tuning-writers", "0.7", check=False)
+    assert bad.returncode == 2 and "--tuning-writers" in bad.stderr
