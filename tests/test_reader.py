@@ -176,3 +176,25 @@ def test_train_reader_dry_run_writes_a_reader_with_its_threshold(run_script, tmp
     assert bad.returncode == 2 and "no such file" in bad.stderr
     bad = run_script("training/train_reader.py", "--real-strokes", strokes, "--tuning-writers", "0.7", check=False)
     assert bad.returncode == 2 and "--tuning-writers" in bad.stderr
+
+
+@pytest.mark.parametrize("shape", ["hairline", "dot", "all ink", "tall sliver", "noise"])
+def test_odd_ink_never_breaks_the_combination(committed, served, shape):
+    """Pictures no one writes a number in: read without an error, every box inside the picture."""
+    rng = np.random.default_rng(3)
+    picture = np.zeros((200, 3000), np.uint8)
+    if shape == "hairline":
+        picture[100, 5:2995] = 255
+    elif shape == "dot":
+        picture[100:103, 1500:1503] = 255
+    elif shape == "all ink":
+        picture[:] = 255
+    elif shape == "tall sliver":
+        picture = np.zeros((3000, 40), np.uint8)
+        picture[10:2990, 18:22] = 255
+    else:
+        picture = (rng.random((300, 900)) > 0.5).astype(np.uint8) * 255
+    reading = numbers.read_number(picture, served, invert="no", reader=committed)
+    assert reading.read_by in ("cuts", "reader") and reading.number == "".join(str(d.label) for d in reading.digits)
+    h, w = picture.shape
+    assert all(0 <= d.box[0] < d.box[2] <= w and 0 <= d.box[1] < d.box[3] <= h for d in reading.digits)

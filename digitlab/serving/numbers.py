@@ -516,7 +516,9 @@ def _read_cuts(clean, preview, inverted, notes, size, scale, classifier) -> Numb
         j = spans[back[j]][0]
     if left_out:
         notes.append(f"{left_out} speck(s) of ink left out: no digit reads better with them")
-    digits = [Digit(predictions[k], _to_original(boxes[k], scale, size)) for k in reversed(chosen)]
+    if faint := sum(predictions[k].no_ink for k in chosen):  # chosen only where no other split exists (NO_INK_SCORE)
+        notes.append(f"{faint} piece(s) with too little ink to read left out")
+    digits = [Digit(predictions[k], _to_original(boxes[k], scale, size)) for k in reversed(chosen) if not predictions[k].no_ink]
     return NumberReading(digits, size, preview, inverted, notes, height / scale, len(spans))
 
 
