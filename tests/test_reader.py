@@ -172,6 +172,15 @@ def test_train_reader_dry_run_writes_a_reader_with_its_threshold(run_script, tmp
     assert card["measured"]["tuning"]["all"]["n"] > 0 and card["real_strokes"]["file"] == strokes.name
     r = reader.Reader(path, "keras")
     assert r.threshold == card["threshold"] and r.logits(np.zeros((2, number_lines.LINE_H, number_lines.LINE_W))).shape == (2, reader.FRAMES, 11)
+    # --refit: the threshold fitted again against another classifier's cuts, the card saying so
+    run_script("training/train_reader.py", "--refit", path, "--classifier", "mnist_cnn", "--real-strokes", strokes)
+    refitted = json.loads(path.with_suffix(".json").read_text())
+    assert refitted["refit"]["classifier"] == refitted["config"]["classifier"] == refitted["measured"]["classifier"] == "mnist_cnn"
+    assert refitted["refit"]["before"] == {"threshold": card["threshold"], "classifier": "mnist_advanced"}
+    assert refitted["refit"]["command"].startswith("python training/train_reader.py --refit")
+    assert refitted["history"] == card["history"] and refitted["command"] == card["command"]  # the training's record kept
+    not_reader = run_script("training/train_reader.py", "--refit", MODELS / "mnist_cnn.keras", check=False)
+    assert not_reader.returncode != 0 and "not a number reader" in not_reader.stderr
     bad = run_script("training/train_reader.py", "--real-strokes", tmp_path / "missing.json.gz", check=False)
     assert bad.returncode == 2 and "no such file" in bad.stderr
     bad = run_script("training/train_reader.py", "--real-strokes", strokes, "--tuning-writers", "0.7", check=False)

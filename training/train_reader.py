@@ -1,4 +1,5 @@
 """python training/train_reader.py [--real-strokes PATH] [--epochs N] [--n-lines N] [--dry-run]   (--help shows the defaults)
+   python training/train_reader.py --refit models/reader/number_reader.keras [--classifier NAME]
 
 The number reader (digitlab.training.reader trains it, digitlab.serving.reader serves it): a network that reads
 every digit of a line of handwriting at once, with no cuts between digits, so that touching and overlapping
@@ -12,6 +13,10 @@ $DIGITLAB_UNIPEN).  About 45 minutes on 2 cores.  Writes models/reader/number_re
 listed as a classifier: list_models only reads models/*.keras): this command with no flags but the file is the
 committed reader's recipe.  Then rebuild the serving files (python evaluation/serving.py) and measure it
 (python evaluation/handwriting.py --real-strokes PATH, python evaluation/numbers.py).
+
+--refit fits a trained reader's threshold again against --classifier's cuts, on the same tuning numbers, and
+rewrites its card's threshold (recording the command under "refit"): after the default classifier changed.
+Then rebuild the serving files, since the card is part of what they record.
 """
 
 import dataclasses
@@ -20,7 +25,8 @@ from pathlib import Path
 
 from digitlab import cli, data
 from digitlab.data import unipen
-from digitlab.training.reader import READER_DIR, ReaderConfig, run
+from digitlab.models import artifacts
+from digitlab.training.reader import READER_DIR, ReaderConfig, refit, run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--line-seed", type=int, default=d.line_seed, help=f"seed of the training lines (default {d.line_seed})")
     p.add_argument("--tuning-writers", type=float, default=d.tuning_writers,
                    help=f"share of each site's training writers kept out of training to fit the threshold on (default {d.tuning_writers})")
+    p.add_argument("--refit", type=Path, default=None, metavar="READER",
+                   help="fit this trained reader's threshold again (against --classifier) instead of training one")
     p.add_argument("--classifier", default=d.classifier, help=f"model whose cuts the threshold is fitted against (default {d.classifier})")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"batch size (default {d.batch_size})")
     p.add_argument("--learning-rate", type=float, default=d.learning_rate, help=f"starting learning rate, cosine decay to 0 (default {d.learning_rate})")
@@ -45,6 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     for flag, value in (("--epochs", a.epochs), ("--n-lines", a.n_lines), ("--batch-size", a.batch_size)):
         if value < 1:
             p.error(f"{flag} must be at least 1")
+    if a.refit is not None:
+        if not a.refit.is_file():
+            p.error(f"--refit: no such file: {a.refit}")
+        try:
+            refit(a.refit, a.classifier, a.real_strokes, a.mnist)
+        except (data.DataError, artifacts.ModelError) as e:
+            return cli.error(e)
+        return 0
     if a.real_strokes is None:
         p.error(f"--real-strokes is required (or set ${unipen.ENV_VAR}): the reader learns from real writers' lines")
     if not a.real_strokes.is_file():

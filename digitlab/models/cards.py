@@ -71,6 +71,7 @@ KEYS = {
     "base": "training.finetune.run",
     "finetune": "training.finetune.run",
     "tuning": "training.tune.run",
+    "refit": "training.reader.refit: the command that fitted the number reader's threshold again, against which classifier, and before",
     "calibration": "evaluation/calibrate.py --write-card",
     "adversarial": "training/train_robust.py, evaluation/attack.py --write-card",
     "promoted": "models.artifacts.promote (training/promote.py)",

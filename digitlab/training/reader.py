@@ -31,11 +31,10 @@ import numpy as np
 
 from digitlab.data import number_cases, number_lines, unipen
 from digitlab.models import artifacts, cards
-from digitlab.serving.reader import CLASSES, READER_DIR, READER_NAME, decode
+from digitlab.serving.reader import CLASSES, READER_DIR, READER_NAME, Reader, decode
 
 DATA_VERSION = "1"
-TUNING_SEED = 20261124  # which training writers are kept for tuning: fixed, independent of any training seed
-TUNING_SALT = 25  # the tuning numbers' drawing: handwriting_test.SEED_OFFSET with its own salt (the benchmark's is 24)
+TUNING_SEED = 20261124  # which training writers are kept for tuning, and how their numbers are drawn: fixed, independent of any training seed
 
 
 @dataclass(frozen=True)
@@ -90,20 +89,18 @@ def tuning_split(items: list, share: float, seed: int = TUNING_SEED) -> tuple[li
     return ([i for i in items if (i.source, i.writer) not in tuning], [i for i in items if (i.source, i.writer) in tuning])
 
 
-def tuning_numbers(tuning_items: list, x_val: np.ndarray, y_val: np.ndarray, per_cell: int, seed: int = 0) -> list[tuple[str, str, bytes]]:
+def tuning_numbers(tuning_items: list, x_val: np.ndarray, y_val: np.ndarray, per_cell: int, seed: int = TUNING_SEED) -> list[tuple[str, str, bytes]]:
     """The numbers the rule is fitted on: (part, number, picture file bytes).  The tuning writers' runs on a line,
-    drawn on the Numbers canvas as the handwriting benchmark draws its real numbers (its brushes, its own salt),
-    and numbers of 2-8 MNIST validation digits composed as the numbers dev benchmark composes its test digits."""
-    from digitlab.data import handwriting_test as hw
+    drawn on the Numbers canvas where they wrote each stroke with a brush from the slider's range
+    (``unipen.render_number``), and numbers of 2-8 MNIST validation digits composed as the numbers dev benchmark
+    composes its test digits (``number_cases.cases``), all from ``seed``."""
     from digitlab.evaluation.numbers import as_file
     from digitlab.files import png_bytes
 
-    out = []
-    rng = np.random.default_rng([seed + hw.SEED_OFFSET, TUNING_SALT])
-    for run in unipen.runs_on_a_line(tuning_items):
-        picture = unipen.render_number(run, rng, brush=float(rng.choice(hw.BRUSHES)))
-        out.append(("tuning writers", "".join(str(i.label) for i in run), png_bytes(picture)))
-    for _, case in number_cases.cases(x_val, y_val, range(2, 9), per_cell=per_cell, seed=seed + TUNING_SALT):
+    rng = np.random.default_rng([seed, 1])
+    out = [("tuning writers", "".join(str(i.label) for i in run), png_bytes(unipen.render_number(run, rng)))
+           for run in unipen.runs_on_a_line(tuning_items)]
+    for _, case in number_cases.cases(x_val, y_val, range(2, 9), per_cell=per_cell, seed=seed):
         out.append(("MNIST validation digits", case.number, as_file(case)))
     return out
 
@@ -147,12 +144,60 @@ def summary(rows: list[dict], threshold: float) -> dict:
     return out
 
 
+def fit(model, config: ReaderConfig, mnist, tuning_items: list, say=print) -> dict:
+    """The card's threshold fields for ``model`` (a Keras reader): the tuning numbers read by ``config.classifier``'s
+    cuts and by the reader, the threshold with the best whole-number accuracy."""
+    from digitlab.serving import classifiers
+
+    classifier = classifiers.load_classifier(config.classifier)
+    tuning = tuning_numbers(tuning_items, mnist.x_val, mnist.y_val, config.n_tuning_per_cell)
+    if config.dry_run:
+        tuning = tuning[:6] + tuning[-6:]
+    rows = read_both(tuning, classifier, model)
+    threshold, accuracy = fit_threshold(rows)
+    table = summary(rows, threshold)
+    parts = ", ".join(f"{v['n']} {k}" for k, v in table.items() if k != "all")
+    m = table["all"]
+    say(f"threshold {threshold:.2f} | tuning numbers ({m['n']}): {config.classifier}'s cuts {m['segmenter']:.1%}, reader {m['reader']:.1%}, "
+        f"combined {m['combined']:.1%}")
+    return {"threshold": threshold,
+            "threshold_fitted_on": f"{len(rows)} tuning numbers ({parts}) read by {config.classifier}'s cuts and by the reader: "
+                                   "the best whole-number accuracy",
+            "measured": {"tuning": table, "accuracy_by_threshold": accuracy, "classifier": config.classifier}}
+
+
+def refit(path: Path, classifier: str, real_strokes: str | None = None, mnist_path: str | None = None, say=print) -> dict:
+    """Fit the threshold of the trained reader at ``path`` again, against ``classifier``'s cuts (its card's config
+    otherwise: the same tuning writers and numbers), and rewrite its card's threshold fields, recording this command
+    under "refit".  For a reader made before the tuning drawing changed, or a default classifier that changed."""
+    from datetime import UTC, datetime
+
+    from digitlab import data
+
+    card = artifacts.read_card(path)
+    if not card or card.get("threshold") is None or "config" not in card:
+        raise artifacts.ModelError(f"{path}: not a number reader's card (no threshold or config)")
+    known = {f.name for f in dataclasses.fields(ReaderConfig)}
+    config = dataclasses.replace(ReaderConfig(**{k: v for k, v in card["config"].items() if k in known}), classifier=classifier,
+                                 **({"real_strokes": str(real_strokes)} if real_strokes else {}),
+                                 **({"mnist_path": mnist_path} if mnist_path else {}))
+    if not config.real_strokes or not Path(config.real_strokes).is_file():
+        raise data.DataError(f"the real-strokes file {config.real_strokes} is not there: give it (--real-strokes)")
+    model = Reader(path, "keras").model  # safe mode and the reader's shape checks
+    mnist = data.load(config.mnist_path)
+    _, tuning_items = tuning_split(unipen.split(unipen.load(config.real_strokes)).train, config.tuning_writers)
+    fields = fit(model, config, mnist, tuning_items, say)
+    fields["config"] = dict(card["config"], classifier=classifier)
+    fields["refit"] = {"command": cards.command_line(), "classifier": classifier, "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                       "before": {"threshold": card["threshold"], "classifier": card.get("config", {}).get("classifier")}}
+    return artifacts.update_card(path, fields)
+
+
 def run(config: ReaderConfig, out: Path = READER_DIR, say=print) -> Path:
     """Make the lines, train, fit the combination threshold on the tuning numbers, save model + card."""
     import keras
 
     from digitlab import data
-    from digitlab.serving import classifiers
 
     if not config.real_strokes:
         raise data.DataError("the number reader needs the real-strokes file (--real-strokes, or $DIGITLAB_UNIPEN)")
@@ -184,20 +229,11 @@ def run(config: ReaderConfig, out: Path = READER_DIR, say=print) -> Path:
     train_seconds = time.time() - t_fit
     del x
 
-    classifier = classifiers.load_classifier(config.classifier)
-    tuning = tuning_numbers(tuning_items, mnist.x_val, mnist.y_val, config.n_tuning_per_cell)
-    if config.dry_run:
-        tuning = tuning[:6] + tuning[-6:]
-    rows = read_both(tuning, classifier, model)
-    threshold, accuracy = fit_threshold(rows)
-    parts = ", ".join(f"{v['n']} {k}" for k, v in summary(rows, threshold).items() if k != "all")
     card = cards.build({
         "name": config.name,
         "kind": "number reader: a line of ink (28x224, number_lines.to_line) -> CTC logits (56 frames x 11); "
                 "where its reading and the segmenter's differ, its reading wins at confidence >= threshold",
-        "threshold": threshold,
-        "threshold_fitted_on": f"{len(rows)} tuning numbers ({parts}) "
-                               f"read by {config.classifier}'s segmenter and by the reader: the best whole-number accuracy",
+        **fit(model, config, mnist, tuning_items, say),
         "config": dataclasses.asdict(config),
         "data": {"mnist": mnist.fingerprint, "lines": int(len(labels)),
                  "lines_by_source": {name: int(np.sum(source == k)) for k, name in enumerate(number_lines.SOURCES)},
@@ -208,13 +244,10 @@ def run(config: ReaderConfig, out: Path = READER_DIR, say=print) -> Path:
         "params": int(model.count_params()),
         "train_seconds": round(train_seconds, 1),
         "history": {k: [round(float(v), 5) for v in vals] for k, vals in history.history.items()},
-        "measured": {"tuning": summary(rows, threshold), "accuracy_by_threshold": accuracy, "classifier": config.classifier},
         "command": command,
         "dry_run": config.dry_run,
     })
     card["total_seconds"] = round(time.time() - t0, 1)
     path = artifacts.save_model(model, card, config.name, Path(out))
-    m = card["measured"]["tuning"]["all"]
-    say(f"saved {path} | threshold {threshold:.2f} | tuning numbers ({m['n']}): segmenter {m['segmenter']:.1%}, reader {m['reader']:.1%}, "
-        f"combined {m['combined']:.1%} | {train_seconds:.0f} s training, {card['total_seconds']:.0f} s in all")
+    say(f"saved {path} | {train_seconds:.0f} s training, {card['total_seconds']:.0f} s in all")
     return path
