@@ -434,11 +434,13 @@ def from_handwriting(report: dict, source: str | None = None) -> list[Figure]:
                                   row=f"conventions, its {digit}s", **common))
         numbers = (report.get("real_numbers") or {}).get(model)
         if numbers:
-            common_n = dict(common, note=f"{numbers['n']} numbers of 2-6 digits")
+            reader = report.get("number_reader")
+            read_with = f", read with the number reader {reader['sha256']}" if reader else ", read by the cuts alone"
+            common_n = dict(common, note=f"{numbers['n']} numbers of 2-6 digits{read_with}")
             out.append(Figure("real_numbers", model, numbers["whole_number"], report["command"], row="all lengths", **common_n))
             for group, r in numbers["groups"].items():
                 out.append(Figure("real_numbers", model, r["whole_number"], report["command"], row=group,
-                                  **dict(common_n, note=f"{r['n']} numbers")))
+                                  **dict(common_n, note=f"{r['n']} numbers{read_with}")))
     return out
 
 
@@ -450,7 +452,9 @@ def from_numbers(report: dict, model_file: Path | None = None, source: str | Non
     rows = [("4 digits, visible gaps", s["four_digits_visible_gaps"])]
     rows += [(f"{gap} gaps", s["gap"][gap]) for gap in s["gap"]]
     rows += [("all", s["all"])]
-    common["note"] = "numbers per row: " + ", ".join(f"{row} {r['n']:,}" for row, r in rows)
+    reader = report.get("number_reader")
+    common["note"] = "numbers per row: " + ", ".join(f"{row} {r['n']:,}" for row, r in rows) + (
+        f"; read with the number reader {reader['sha256']}" if reader else "; read by the cuts alone")
     out = []
     for row, r in rows:
         out += [Figure("numbers", "whole numbers right", r["whole_number"], cmd, row=row, fmt="pct1", **common),

@@ -425,6 +425,8 @@ def _score(pred: Prediction, box: Box, width: int, length: float, height: float)
 
 
 COMMITTED = "committed"  # read_number's default reader: serving.reader.default(), the committed one on ONNX Runtime
+READER_TALL = 2.5  # the reader reads a line whose ink is at most this x H tall: its training lines' ink is at most 2.2 H
+#                    (numbers composed on an 8-degree baseline; real writers' runs 1.9 H), a steeper line reaches it squashed
 
 
 def read_number(source, classifier, invert: preprocess.Invert = "auto", reader=COMMITTED) -> NumberReading:
@@ -441,6 +443,10 @@ def read_number(source, classifier, invert: preprocess.Invert = "auto", reader=C
 
         reader = reader_module.default()
     if reader is None or reading.no_ink:
+        return reading
+    rows = np.flatnonzero((clean > number_lines.INK).any(axis=1))
+    if rows[-1] - rows[0] + 1 > READER_TALL * reading.line_height * scale:
+        notes.append(f"the ink is more than {READER_TALL:g} digit heights tall (a steep or wavy line): read by the cuts alone")
         return reading
     line, x0, line_scale = number_lines.fit_line(clean)
     (whole,) = reader.read(line[None])
