@@ -98,8 +98,9 @@ SECTIONS: dict[str, Section] = {
     "real_numbers": Section(
         "Real handwritten numbers",
         "2-6 digits one real writer wrote in a row on one line (UNIPEN: the held-out site and the validation "
-        "writers), drawn on a 560x280 canvas where the writer put each stroke and read through the Numbers path; "
-        "a number counts as right only when every digit is."),
+        "writers), drawn on a 560x280 canvas where the writer put each stroke and read through the Numbers path (the "
+        "cuts and the number reader, whose hash each figure's note gives; where they differ the reader nearly always "
+        "wins, so every classifier reads the same); a number counts as right only when every digit is."),
     "writers": Section(
         "Real writers, several draws per digit",
         "Every digit of one part of the real-strokes file (the held-out site, the validation writers) drawn on the "
@@ -114,8 +115,9 @@ SECTIONS: dict[str, Section] = {
     "numbers": Section(
         "Reading a number",
         "Numbers of 2-8 digits built from MNIST test digits, drawn on the canvas or photographed, with gaps from "
-        "wide to overlapping; a number counts as right only when every digit is. The benchmark: "
-        "[numbers.md](numbers.md#dev-benchmark)."),
+        "wide to overlapping, read by the cuts and the number reader (the notes give its hash); a number counts as "
+        "right only when every digit is. The benchmark: [numbers.md](numbers.md#dev-benchmark), what the reader "
+        "bought: [numbers.md](numbers.md#the-number-reader)."),
     "latency": Section(
         "Latency",
         "One 280x280 canvas drawing to 10 probabilities, preprocessing included, one picture at a time; the "
