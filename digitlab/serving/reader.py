@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlab import files, memory
+from digitlab import memory
 from digitlab.data.number_lines import LINE_H, LINE_W
-from digitlab.models import artifacts, cards
+from digitlab.models import artifacts
 from digitlab.paths import MODELS_DIR
-from digitlab.serving import backends
+from digitlab.serving import backends, thresholded
 
 READER_DIR = MODELS_DIR / "reader"
 READER_NAME = "number_reader"
@@ -81,35 +81,18 @@ def decode(logits: np.ndarray) -> list[LineReading]:
     return out
 
 
-class Reader:
-    """A trained number reader and its combination threshold: (N, LINE_H, LINE_W) lines -> readings.
+class Reader(thresholded.Thresholded):
+    """A trained number reader and its combination threshold: (N, LINE_H, LINE_W) lines -> readings (backend
+    "onnx" or "keras": ``thresholded.Thresholded``)."""
 
-    backend "keras": ``model`` is the Keras model (export and training need it); "onnx": ``model`` is None and
-    ``onnx`` the serving file.  Raises ModelError when the file or its card cannot be used."""
+    kind, input_name = "reader", INPUT_NAME
 
     def __init__(self, path: Path = READER_PATH, backend: str = "onnx"):
-        self.path, self.backend = Path(path), backend
-        card_name = self.path.with_suffix(".json").name
-        self.card = artifacts.read_card(self.path) or {}
-        try:
-            cards.validate(self.card)
-        except cards.CardError as e:
-            raise artifacts.ModelError(f"{self.path.name}: its card {card_name} is refused: {e}") from e
-        if self.card.get("threshold") is None:
-            raise artifacts.ModelError(f"{self.path.name}: its card {card_name} has no threshold in [0, 1]")
-        self.threshold = float(self.card["threshold"])
-        self.model = self.onnx = None
-        if backend == "onnx":
-            from digitlab.serving import store
+        super().__init__(path, backend)
 
-            self.onnx = store.served_file(self.path, "reader", self.path.parent.parent)
-            self._run = backends.onnx(self.onnx, INPUT_NAME)
-        elif backend == "keras":
-            self.model = artifacts.load_model(self.path)
-            check(self.model, self.path.name)
-            self._run = backends.keras(self.model, (-1, LINE_H, LINE_W, 1), sample_shape=(LINE_H, LINE_W))
-        else:
-            raise ValueError(f"unknown backend {backend!r} (one of {backends.BACKENDS})")
+    def keras_runner(self, model) -> backends.Runner:
+        check(model, self.path.name)
+        return backends.keras(model, (-1, LINE_H, LINE_W, 1), sample_shape=(LINE_H, LINE_W))
 
     def logits(self, lines: np.ndarray, batch_size: int = memory.FORWARD_BATCH) -> np.ndarray:
         """(N, LINE_H, LINE_W) or (LINE_H, LINE_W) float32 lines -> (N, FRAMES, CLASSES) logits."""
@@ -117,9 +100,6 @@ class Reader:
 
     def read(self, lines: np.ndarray) -> list[LineReading]:
         return decode(self.logits(lines))
-
-    def fingerprint(self) -> str:
-        return files.sha256(self.path, 16)
 
 
 def check(model, name: str) -> None:
@@ -130,21 +110,10 @@ def check(model, name: str) -> None:
                                    f"{(LINE_H, LINE_W, 1)} to {(FRAMES, CLASSES)})")
 
 
-_LOADED: dict[tuple, Reader] = {}
-
-
 def load(path: Path = READER_PATH, backend: str = "onnx") -> Reader:
     """The reader at ``path`` on ``backend``, loaded once per file and card version; raises ModelError when
     missing or unusable."""
-    path = Path(path)
-    if not path.is_file():
-        raise artifacts.ModelError(f"no number reader at {path}: train one with python training/train_reader.py")
-    st = path.stat()
-    card_path = path.with_suffix(".json")
-    key = (str(path), st.st_mtime_ns, st.st_size, card_path.stat().st_mtime_ns if card_path.is_file() else 0, backend)
-    if key not in _LOADED:
-        _LOADED[key] = Reader(path, backend)
-    return _LOADED[key]
+    return thresholded.load(Reader, path, backend, f"number reader at {path}: train one with python training/train_reader.py")
 
 
 def default(backend: str = "onnx") -> Reader | None:
