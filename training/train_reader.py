@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             refit(a.refit, a.classifier, a.real_strokes, a.mnist)
         except (data.DataError, artifacts.ModelError) as e:
-            return cli.error(e)
+            return cli.error(e, p=p)
         return 0
     if a.real_strokes is None:
         p.error(f"--real-strokes is required (or set ${unipen.ENV_VAR}): the reader learns from real writers' lines")
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run(config, a.out)
     except data.DataError as e:
-        return cli.error(e)
+        return cli.error(e, p=p)
     return 0
 
 

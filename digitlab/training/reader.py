@@ -182,7 +182,7 @@ def refit(path: Path, classifier: str, real_strokes: str | None = None, mnist_pa
                                  **({"real_strokes": str(real_strokes)} if real_strokes else {}),
                                  **({"mnist_path": mnist_path} if mnist_path else {}))
     if not config.real_strokes or not Path(config.real_strokes).is_file():
-        raise data.DataError(f"the real-strokes file {config.real_strokes} is not there: give it (--real-strokes)")
+        raise data.DataError(f"real_strokes={config.real_strokes!r}: the real-strokes file is not there; give it with real_strokes")
     model = Reader(path, "keras").model  # safe mode and the reader's shape checks
     mnist = data.load(config.mnist_path)
     _, tuning_items = tuning_split(unipen.split(unipen.load(config.real_strokes)).train, config.tuning_writers)
@@ -200,7 +200,7 @@ def run(config: ReaderConfig, out: Path = READER_DIR, say=print) -> Path:
     from digitlab import data
 
     if not config.real_strokes:
-        raise data.DataError("the number reader needs the real-strokes file (--real-strokes, or $DIGITLAB_UNIPEN)")
+        raise data.DataError("the number reader needs the real-strokes file: give real_strokes (or set $DIGITLAB_UNIPEN)")
     keras.utils.set_random_seed(config.seed)
     if config.dry_run:
         config = dataclasses.replace(config, **{k: min(getattr(config, k), v) for k, v in DRY_RUN.items()})
