@@ -30,6 +30,7 @@ import tensorflow as tf
 from digitlab import memory
 from digitlab.models import adapter
 from digitlab.report.progress import Progress
+from digitlab.serving import abstain
 
 EPS_GRID = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)  # default epsilons of accuracy-vs-eps curves
 PGD_STEPS = 40  # the PGD-40 of Madry et al.'s MNIST challenge
@@ -331,7 +332,6 @@ def attack_one(model, image: np.ndarray, eps_list=EPS_GRID, attack: str = "pgd",
     for eps in eps_list:
         adv = run_attack(model, image, target, attack, float(eps), steps, seed=seed)
         z = a.logits(adv)[0].astype(np.float64)
-        p = np.exp(z - z.max())
-        p /= p.sum()
+        p = abstain.softmax(z)
         out.append({"eps": float(eps), "image": adv[0], "label": int(p.argmax()), "confidence": float(p.max()), "probabilities": p.astype(np.float32)})
     return out

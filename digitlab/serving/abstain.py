@@ -47,12 +47,15 @@ def _log(probs: np.ndarray) -> np.ndarray:
     return np.log(np.maximum(np.asarray(probs, np.float64), 1e-300))
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, in the logits' own dtype (shifted by the max, so large logits do not overflow)."""
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
 def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
     """softmax(log p / T) = softmax(z / T): (N, 10) or (10,) probabilities -> calibrated, same shape, float32."""
-    z = _log(probs) / float(temperature)
-    z -= z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+    return softmax(_log(probs) / float(temperature)).astype(np.float32)
 
 
 def calibrated(probs: np.ndarray, card: dict | None) -> np.ndarray:

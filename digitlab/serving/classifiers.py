@@ -475,7 +475,4 @@ class ExportedClassifier(_Predicts):
 
     def predict_proba(self, x: np.ndarray, batch_size: int = EXPORT_BATCH) -> np.ndarray:
         y = backends.batched(self._run, x, (10,), batch_size)
-        if self._softmax:
-            y = np.exp(y - y.max(axis=1, keepdims=True))
-            y /= y.sum(axis=1, keepdims=True)
-        return y
+        return abstain.softmax(y) if self._softmax else y

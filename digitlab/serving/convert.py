@@ -63,8 +63,6 @@ def convert(kind: str, path: Path, out: Path) -> dict:
     from digitlab.serving import export
 
     t0 = time.perf_counter()
-    probe = probe_images()
-    bound, input_name = MAX_DP, export.INPUT_NAME
     if kind == "reader":
         from digitlab.serving.reader import INPUT_NAME, OUTPUT_NAME, Reader
 
@@ -73,22 +71,24 @@ def convert(kind: str, path: Path, out: Path) -> dict:
         export.reader_to_onnx(reader, out)
         expected = reader.logits(probe).astype(np.float64)
         layout, outputs = "28x224x1", OUTPUT_NAME
-    elif kind == "gate":
-        from digitlab.serving.gate import Gate
-
-        gate = Gate(path)  # safe mode, shape checks, threshold on the card
-        export.gate_to_onnx(gate, out)
-        expected = gate.score(probe)
-        layout, outputs = "28x28x1", export.GATE_OUTPUT
     else:
-        entry = artifacts.inspect(path)
-        if not entry.usable:
-            raise artifacts.ModelError(entry.reason)
-        from digitlab.serving.classifiers import Classifier
+        probe, bound, input_name = probe_images(), MAX_DP, export.INPUT_NAME
+        if kind == "gate":
+            from digitlab.serving.gate import Gate
 
-        expected = Classifier(entry).predict_proba(probe).astype(np.float64)
-        export.to_onnx(entry, out)
-        layout, outputs = entry.layout, entry.outputs
+            gate = Gate(path)  # safe mode, shape checks, threshold on the card
+            export.gate_to_onnx(gate, out)
+            expected = gate.score(probe)
+            layout, outputs = "28x28x1", export.GATE_OUTPUT
+        else:
+            entry = artifacts.inspect(path)
+            if not entry.usable:
+                raise artifacts.ModelError(entry.reason)
+            from digitlab.serving.classifiers import Classifier
+
+            expected = Classifier(entry).predict_proba(probe).astype(np.float64)
+            export.to_onnx(entry, out)
+            layout, outputs = entry.layout, entry.outputs
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     got = np.asarray(session.run(None, {input_name: probe})[0], np.float64)
     dp = float(np.abs(got - expected).max())

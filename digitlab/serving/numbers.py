@@ -444,8 +444,8 @@ def read_number(source, classifier, invert: preprocess.Invert = "auto", reader=C
         reader = reader_module.default()
     if reader is None or reading.no_ink:
         return reading
-    rows = np.flatnonzero((clean > number_lines.INK).any(axis=1))
-    if rows[-1] - rows[0] + 1 > READER_TALL * reading.line_height * scale:
+    inked = np.flatnonzero((clean > number_lines.INK).any(axis=1))
+    if inked[-1] - inked[0] + 1 > READER_TALL * reading.line_height * scale:
         notes.append(f"the ink is more than {READER_TALL:g} digit heights tall (a steep or wavy line): read by the cuts alone")
         return reading
     line, x0, line_scale = number_lines.fit_line(clean)

@@ -28,7 +28,7 @@ from digitlab import memory
 from digitlab.data.number_lines import LINE_H, LINE_W
 from digitlab.models import artifacts
 from digitlab.paths import MODELS_DIR
-from digitlab.serving import backends, thresholded
+from digitlab.serving import abstain, backends, thresholded
 
 READER_DIR = MODELS_DIR / "reader"
 READER_NAME = "number_reader"
@@ -48,16 +48,11 @@ class LineReading:
     centres: np.ndarray  # (len(text),) each digit's centre, in columns of the line
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 def decode(logits: np.ndarray) -> list[LineReading]:
     """(N, FRAMES, 11) logits -> N greedy CTC readings: the most probable class per frame, repeats merged, blanks
     dropped.  A digit is a run of frames with the same best class; its probabilities are those of its surest
     frame without the blank, renormalised; its centre the middle of its run."""
-    p = softmax(np.asarray(logits, np.float64))
+    p = abstain.softmax(np.asarray(logits, np.float64))
     step = LINE_W / p.shape[1]
     out = []
     for frames in p:

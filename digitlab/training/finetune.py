@@ -39,6 +39,7 @@ from digitlab.evaluation import metrics
 from digitlab.models import adapter, artifacts, cards
 from digitlab.paths import ROOT, user_models_dir
 from digitlab.report.progress import Progress
+from digitlab.training import recipe
 
 SCRIPT = ROOT / "training" / "finetune_on_custom.py"
 
@@ -236,7 +237,7 @@ def run(config: FinetuneConfig, folder: Path | None = None, out: Path | None = N
     """
     say = progress or (lambda f, m: None)
     if dry := config.dry_run:
-        config = dataclasses.replace(config, **{k: min(getattr(config, k), v) for k, v in DRY_RUN.items()})
+        config = recipe.dry_sized(config, DRY_RUN)
     if not artifacts.NAME_RE.match(config.name):
         raise artifacts.ModelError(f"invalid model name {config.name!r}: use letters, digits, '_', '.', '-'")
     t0 = time.time()

@@ -50,6 +50,7 @@ from digitlab.data import nondigits, stroke_augment, unipen
 from digitlab.models import artifacts, cards
 from digitlab.paths import RUNS_DIR
 from digitlab.serving.gate import GATE_DIR, GATE_NAME, Gate, load
+from digitlab.training import recipe
 
 DATA_VERSION = "4"  # bump when the training pictures change, so the cached training set is rebuilt
 
@@ -168,7 +169,7 @@ def run(config: GateConfig, out: Path = GATE_DIR, say=print) -> Path:
 
     keras.utils.set_random_seed(config.seed)
     if config.dry_run:
-        config = dataclasses.replace(config, **{k: min(getattr(config, k), v) for k, v in DRY_RUN.items()})
+        config = recipe.dry_sized(config, DRY_RUN)
     command = cards.command_line()
     t0 = time.time()
     mnist = data.load(config.mnist_path)

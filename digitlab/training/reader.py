@@ -32,6 +32,7 @@ import numpy as np
 from digitlab.data import number_cases, number_lines, unipen
 from digitlab.models import artifacts, cards
 from digitlab.serving.reader import CLASSES, READER_DIR, READER_NAME, Reader, decode
+from digitlab.training import recipe
 
 DATA_VERSION = "1"
 TUNING_SEED = 20261124  # which training writers are kept for tuning, and how their numbers are drawn: fixed, independent of any training seed
@@ -203,7 +204,7 @@ def run(config: ReaderConfig, out: Path = READER_DIR, say=print) -> Path:
         raise data.DataError("the number reader needs the real-strokes file: give real_strokes (or set $DIGITLAB_UNIPEN)")
     keras.utils.set_random_seed(config.seed)
     if config.dry_run:
-        config = dataclasses.replace(config, **{k: min(getattr(config, k), v) for k, v in DRY_RUN.items()})
+        config = recipe.dry_sized(config, DRY_RUN)
     command = cards.command_line()
     t0 = time.time()
     mnist = data.load(config.mnist_path)

@@ -19,6 +19,7 @@ are in ``digitlab.training.presets``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -383,3 +384,9 @@ def compile_model(model, config: TrainConfig, steps_per_epoch: int) -> None:
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
         metrics=["accuracy"],
     )
+
+
+def dry_sized(config, limits: dict):
+    """``config`` (a frozen dataclass) with each field named in ``limits`` cut down to at most its limit: what a
+    ``--dry-run`` trains on (the gate's, the number reader's and the fine-tune's ``DRY_RUN``)."""
+    return dataclasses.replace(config, **{k: min(getattr(config, k), v) for k, v in limits.items()})
