@@ -213,7 +213,9 @@ def test_fine_tuning_from_the_page_writes_a_calibrated_model_to_the_user_folder(
         assert page.locator('[data-testid="stAlertContentError"]').count() == 0
         card = json.loads((mine / "mnist_finetuned.json").read_text())
         assert card["base"]["name"] == "mnist_cnn" and card["calibration"]["temperature"] > 0
-        assert page.get_by_text(f"calibrated: temperature {card['calibration']['temperature']:.2f}").count() == 1
+        calibrated = page.get_by_text(f"calibrated: temperature {card['calibration']['temperature']:.2f}")
+        calibrated.wait_for(timeout=30_000)  # the caption under the result table can land a moment after the heading (two workers)
+        assert calibrated.count() == 1
         sidebar = page.locator('[data-testid="stSidebar"]')
         assert sidebar.get_by_text("mnist_finetuned").count() == 1 and sidebar.get_by_text("yours ·").count() == 1
         assert sorted(p.name for p in models.iterdir()) == committed, "nothing written beside the committed models"
