@@ -174,6 +174,22 @@ def test_convention_pool_edits_real_digits_in_mnists_own_pen(train_digits, tmp_p
     assert (clf.predict_proba(px / 255.0).argmax(1) == py).mean() > 0.6  # still digits, though conventions MNIST lacks
 
 
+def test_pools_refuse_mnists_raw_uint8_digits(train_digits, mnist_path, tmp_path):
+    """MNIST as stored (uint8 0-255) thinned as if it were [0, 1] gives thick, blocky edits: both pools say so and
+    write no cache."""
+    x, y = train_digits
+    raw = data.load(mnist_path).x_train[:600]
+    for make in (lambda xs, ys: sa.edit_pool(xs, ys, 50, seed=2, cache_dir=tmp_path, log=None),
+                 lambda xs, ys: sa.pool(xs, ys, sa.Redraw(size=50), cache_dir=tmp_path, log=None)):
+        with pytest.raises(ValueError, match="x: expected .* floats in \\[0, 1\\].*uint8"):
+            make(raw, y)
+        with pytest.raises(ValueError, match="x: expected floats in \\[0, 1\\], got values from 0 to 255"):
+            make(raw.astype(np.float32), y)
+        with pytest.raises(ValueError, match="y: expected 600 labels"):
+            make(x, y[:10])
+    assert not list(tmp_path.iterdir())
+
+
 def test_mixer_swaps_the_asked_share_for_pool_digits_of_the_same_class(train_digits):
     x, y = train_digits
     pool_y = np.array([1, 1, 7, 7, 7, 4])  # some classes only, like the convention pool

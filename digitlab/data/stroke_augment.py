@@ -301,6 +301,18 @@ def redraw_one(sk: np.ndarray, label: int, r: Redraw, rng: np.random.Generator) 
     return ink, edited
 
 
+def _digits(x: np.ndarray, y: np.ndarray) -> None:
+    """Refuse what the pools cannot draw from: ``x`` must be (N, 28, 28) floats in [0, 1] (MNIST's uint8 0-255
+    would be thinned and painted as if every pixel were full ink), ``y`` (N,) labels."""
+    x = np.asarray(x)
+    if x.ndim != 3 or x.shape[1:] != (28, 28) or x.dtype.kind != "f":
+        raise ValueError(f"x: expected (N, 28, 28) floats in [0, 1], got {x.dtype} {x.shape} (divide MNIST's uint8 by 255)")
+    if x.size and (float(x.min()) < 0 or float(x.max()) > 1):
+        raise ValueError(f"x: expected floats in [0, 1], got values from {float(x.min()):g} to {float(x.max()):g}")
+    if np.shape(y) != x.shape[:1]:
+        raise ValueError(f"y: expected {x.shape[0]} labels, one per digit of x, got shape {np.shape(y)}")
+
+
 def _cached(kind: str, x: np.ndarray, y: np.ndarray, params: dict, cache_dir, build) -> tuple[np.ndarray, np.ndarray]:
     """``build()`` -> (uint8 inputs, labels), kept in ``<cache_dir>/<kind>-<key>.npz`` (key: the digits,
     ``params`` and the preprocessing version) and reused by the next run with the same key."""
@@ -317,6 +329,8 @@ def pool(x: np.ndarray, y: np.ndarray, r: Redraw, cache_dir=None, log=print) -> 
     """``r.size`` training digits (a seeded sample of ``x`` (N, 28, 28) float [0, 1], ``y`` (N,)) re-drawn
     and prepared: ((P, 28, 28) uint8 model inputs x 255, (P,) labels); cached in ``cache_dir`` (``_cached``)."""
     from digitlab import preprocess
+
+    _digits(x, y)
 
     def build():
         t0 = time.time()
@@ -359,7 +373,9 @@ def edit_pool(x: np.ndarray, y: np.ndarray, size: int, seed: int, classes=tuple(
               log=print) -> tuple[np.ndarray, np.ndarray]:
     """Writing-convention synthesis: ``size`` training digits of ``classes`` (of those ``EDITS`` knows:
     0, 1, 4, 7, 9), each given an edit painted with MNIST's own pen (``paint_edit``: the digit keeps its
-    scan look) and prepared: ((P, 28, 28) uint8 model inputs x 255, (P,) labels); cached like ``pool``."""
+    scan look) and prepared: ((P, 28, 28) uint8 model inputs x 255, (P,) labels); cached like ``pool``.
+    ``x`` (N, 28, 28) float [0, 1], as ``pool``'s."""
+    _digits(x, y)
     classes = sorted(set(int(c) for c in classes) & set(EDITS))
     from digitlab import preprocess
 

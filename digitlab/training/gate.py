@@ -52,7 +52,8 @@ from digitlab.paths import RUNS_DIR
 from digitlab.serving.gate import GATE_DIR, GATE_NAME, Gate, load
 from digitlab.training import recipe
 
-DATA_VERSION = "4"  # bump when the training pictures change, so the cached training set is rebuilt
+DATA_VERSION = "5"  # bump when the training pictures change, so the cached training set is rebuilt; 5: the
+# convention-edited positives drawn from prepared float digits (4 passed MNIST's uint8 0-255: thick, blocky edits)
 
 
 @dataclass(frozen=True)
@@ -185,8 +186,8 @@ def run(config: GateConfig, out: Path = GATE_DIR, say=print) -> Path:
         if not config.dry_run:
             cache.parent.mkdir(parents=True, exist_ok=True)
             np.savez_compressed(cache, **made)
-    edited, _ = stroke_augment.edit_pool(mnist.x_train, mnist.y_train, config.n_conventions, config.picture_seed + 6, cache_dir=cache_dir, log=say)
-    zeros, _ = stroke_augment.edit_pool(mnist.x_train, mnist.y_train, config.n_zeros, config.picture_seed + 7, classes=(0,),
+    edited, _ = stroke_augment.edit_pool(d.x_train, d.y_train, config.n_conventions, config.picture_seed + 6, cache_dir=cache_dir, log=say)
+    zeros, _ = stroke_augment.edit_pool(d.x_train, d.y_train, config.n_zeros, config.picture_seed + 7, classes=(0,),
                                         cache_dir=cache_dir, log=say)
     made["conventions"] = np.concatenate([edited, zeros]).astype(np.float32) / 255
     made["real"] = real_positives(config, cache_dir, say)
