@@ -138,17 +138,35 @@ def test_record_writes_one_figure_and_keeps_the_others(tmp_path):
                    fmt="pct1", path=path)
     results.record("numbers", "digits right", 0.75, command="python evaluation/numbers.py --n 1", row="a",
                    fmt="pct1", model="mnist_cnn", path=path)
-    results.record("numbers", "whole numbers right", 0.625, command="python evaluation/numbers.py --n 2", row="a",
+    results.record("numbers", "whole numbers right", 0.625, command="python evaluation/numbers.py --n 1", row="a",
                    fmt="pct1", path=path)
     data = results.load(path)
     row = data["figures"]["numbers"]["a"]
-    assert row["whole numbers right"]["value"] == 0.625
-    assert row["whole numbers right"]["command"] == "python evaluation/numbers.py --n 2"
+    assert row["whole numbers right"]["value"] == 0.625, "the same command measures again: its figure replaces the last"
     assert row["digits right"]["value"] == 0.75
     # the committed model's file is hashed, so the figure says which mnist_cnn it was
     from digitlab.files import sha256
     assert row["digits right"]["model_sha"] == sha256(ROOT / "models" / "mnist_cnn.keras", 16)
     assert results.shown_value(row["whole numbers right"]) == "62.5%"
+
+
+def test_a_run_with_other_settings_keeps_the_documented_figure_unless_told(tmp_path, monkeypatch, capsys):
+    """A quick run (--n 2) must not replace what the docs quote from the full run (--n 1000); it says so, and
+    DIGITLAB_RECORD=replace (or replace=True) records it anyway."""
+    path = tmp_path / "results.json"
+    monkeypatch.delenv(results.RECORD_ENV, raising=False)
+    assert results.record("numbers", "whole numbers right", 0.9, command="python evaluation/numbers.py --n 1000", row="a", path=path) == 1
+    assert results.record("numbers", "whole numbers right", 0.5, command="python evaluation/numbers.py --n 2", row="a", path=path) == 0
+    entry = results.load(path)["figures"]["numbers"]["a"]["whole numbers right"]
+    assert (entry["value"], entry["command"]) == (0.9, "python evaluation/numbers.py --n 1000")
+    err = capsys.readouterr().err
+    assert "keeps 1 figure measured by `python evaluation/numbers.py --n 1000`" in err and "DIGITLAB_RECORD=replace" in err
+    # a figure the file does not hold yet is written whatever the command
+    assert results.record("numbers", "digits right", 0.7, command="python evaluation/numbers.py --n 2", row="a", path=path) == 1
+    monkeypatch.setenv(results.RECORD_ENV, "replace")
+    assert results.record("numbers", "whole numbers right", 0.5, command="python evaluation/numbers.py --n 2", row="a", path=path) == 1
+    entry = results.load(path)["figures"]["numbers"]["a"]["whole numbers right"]
+    assert (entry["value"], entry["command"]) == (0.5, "python evaluation/numbers.py --n 2")
 
 
 @pytest.mark.parametrize("bad, message", [

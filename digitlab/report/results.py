@@ -11,7 +11,8 @@ or docs/results.md: both are rendered from the file by
     python -m digitlab.report.results --from-cards   # the committed models' cards -> the file, then --write
 
 ``$DIGITLAB_RESULTS`` points ``record`` at another file (the tests set it, so a script they run never
-writes the tracked one).
+writes the tracked one).  A run with other settings than the figure's recorded command (``--n 200``) keeps
+the documented figure unless ``$DIGITLAB_RECORD=replace``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from pathlib import Path
 from digitlab.paths import MODELS_DIR, ROOT, shown
 
 RESULTS_ENV = "DIGITLAB_RESULTS"
+RECORD_ENV = "DIGITLAB_RECORD"  # "replace": a run with other settings replaces the documented figures
 RESULTS_FILE = ROOT / "docs" / "results.json"
 README = ROOT / "README.md"
 RESULTS_MD = ROOT / "docs" / "results.md"
@@ -282,31 +284,51 @@ def _locked(path: Path):
         yield
 
 
-def record_all(figures: list[Figure], path: Path | None = None) -> int:
+def record_all(figures: list[Figure], path: Path | None = None, *, replace: bool | None = None) -> int:
     """Write ``figures`` into the results file, each replacing the figure with the same section, row and key
-    (the others stay).  Every figure is checked before anything is written: one bad figure writes none."""
+    (the others stay).  Every figure is checked before anything is written: one bad figure writes none.
+
+    A figure the file already holds from another command (other settings: ``--n 200`` where the docs quote
+    ``--n 20000``) is kept, and the run says so on stderr: a quick run does not replace the documented
+    figure.  ``replace=True``, or ``$DIGITLAB_RECORD=replace`` for a measuring command, replaces it anyway
+    (a new documented setting).  Returns how many figures were written."""
     from digitlab.files import atomic_write_json
 
     for f in figures:
         _check(f)
+    if replace is None:
+        replace = os.environ.get(RECORD_ENV, "") == "replace"
     path = Path(path) if path is not None else results_path()
+    kept: dict[tuple[str, str], int] = {}
     with _locked(path):
         data = load(path)
+        written = 0
         for f in figures:
-            data["figures"].setdefault(f.section, {}).setdefault(f.row, {})[f.key] = f.entry()
+            row = data["figures"].setdefault(f.section, {}).setdefault(f.row, {})
+            held = row.get(f.key, {}).get("command")
+            if held is not None and held.strip() != f.command.strip() and not replace:
+                kept[held, f.command] = kept.get((held, f.command), 0) + 1
+                continue
+            row[f.key] = f.entry()
+            written += 1
         # sections in their rendering order; rows and keys keep the order they were first written in
-        data["figures"] = {s: data["figures"][s] for s in SECTIONS if s in data["figures"]}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(path, data)
-    return len(figures)
+        data["figures"] = {s: data["figures"][s] for s in SECTIONS if s in data["figures"] and data["figures"][s]}
+        if written:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(path, data)
+    for (held, command), n in kept.items():
+        print(f"{shown(path)} keeps {n} figure{'s' * (n != 1)} measured by `{held}`, not replaced by this run's "
+              f"`{command}` (set {RECORD_ENV}=replace to replace them)", file=sys.stderr)
+    return written
 
 
 def record(section: str, key: str, value, *, command: str, row: str = "", model: str | None = None,
-           model_sha: str | None = None, fmt: str = "", note: str | None = None, path: Path | None = None) -> None:
+           model_sha: str | None = None, fmt: str = "", note: str | None = None, path: Path | None = None,
+           replace: bool | None = None) -> int:
     """Write one figure (see ``record_all``); ``model_sha`` defaults to the sha of ``model``'s file."""
     if model and model_sha is None:
         model_sha = globals()["model_sha"](model)
-    record_all([Figure(section, key, value, command, row, model, model_sha, fmt, note=note)], path)
+    return record_all([Figure(section, key, value, command, row, model, model_sha, fmt, note=note)], path, replace=replace)
 
 
 def value(results: dict, section: str, row: str, key: str):
@@ -885,7 +907,7 @@ def main(argv: list[str] | None = None) -> int:
                     except cards.CardError as e:  # a card the listing refuses is no source of figures either
                         raise ResultsError(f"{shown(card_path)} is refused: {e}") from e
                     figures += from_card(card, card_path.with_suffix(".keras"))
-            print(f"recorded {record_all(figures, RESULTS_FILE)} figures from {shown(MODELS_DIR)}")
+            print(f"recorded {record_all(figures, RESULTS_FILE, replace=True)} figures from {shown(MODELS_DIR)}")
             print(f"{retire_stale(RESULTS_FILE)} figures measured on an earlier file of a committed model marked as such")
         for changed in write():
             print(f"written {shown(changed)}")
