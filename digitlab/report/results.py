@@ -26,6 +26,7 @@ import os
 import re
 import sys
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -299,7 +300,7 @@ def record_all(figures: list[Figure], path: Path | None = None, *, replace: bool
     if replace is None:
         replace = os.environ.get(RECORD_ENV, "") == "replace"
     path = Path(path) if path is not None else results_path()
-    kept: dict[tuple[str, str], int] = {}
+    kept: Counter[tuple[str, str]] = Counter()  # (the held command, this run's) -> figures kept
     with _locked(path):
         data = load(path)
         written = 0
@@ -307,12 +308,12 @@ def record_all(figures: list[Figure], path: Path | None = None, *, replace: bool
             row = data["figures"].setdefault(f.section, {}).setdefault(f.row, {})
             held = row.get(f.key, {}).get("command")
             if held is not None and held.strip() != f.command.strip() and not replace:
-                kept[held, f.command] = kept.get((held, f.command), 0) + 1
+                kept[held, f.command] += 1
                 continue
             row[f.key] = f.entry()
             written += 1
         # sections in their rendering order; rows and keys keep the order they were first written in
-        data["figures"] = {s: data["figures"][s] for s in SECTIONS if s in data["figures"] and data["figures"][s]}
+        data["figures"] = {s: data["figures"][s] for s in SECTIONS if s in data["figures"]}
         if written:
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_json(path, data)
