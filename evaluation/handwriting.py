@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         "models": {m.name: {"file": shown(m.entry.path), "sha256": sha256(m.entry.path, 16) if m.entry.path.is_file() else None}
                    for m in models},
         "sets": {s.name: {"n": int(len(s.labels)), "about": s.about} for s in inputs},
-        "number_reader": None if number_reader is None else {"file": shown(number_reader.path), "sha256": number_reader.fingerprint()},
+        "number_reader": None if number_reader is None else {"file": shown(number_reader.path), "sha256": number_reader.fingerprint(),
+                          "margin": number_reader.threshold},
         **report,
     }
     out = cli.output_folder(a.out, DEFAULT_OUT, a.dry_run, "handwriting")

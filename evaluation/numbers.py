@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         summary["causes"]["four_digits_visible_gaps"] = {k: v for k, v in numbers.misread_causes(four, d.x_test, d.y_test, classifier).items() if k != "by_gap"}
     report = {"model": classifier.name, "seed": a.seed, "lengths": lengths, "per_cell": a.per_cell, "four": a.four, "target": TARGET,
               "summary": summary, "seconds": round(time.perf_counter() - t0, 1),
-              "number_reader": None if number_reader is None else {"file": paths.shown(number_reader.path), "sha256": number_reader.fingerprint()},
+              "number_reader": None if number_reader is None else {"file": paths.shown(number_reader.path), "sha256": number_reader.fingerprint(),
+                              "margin": number_reader.threshold},
               "read_by_reader": sum(r["read_by"] == "reader" for r in rows),
               "command": cards.command_line(argv, __file__),
               "rows": rows}

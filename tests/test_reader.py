@@ -1,11 +1,13 @@
 """The number reader (digitlab.serving.reader, trained by digitlab.training.reader) and how read_number combines it
-with the cuts: greedy CTC decoding, the threshold fit, the tuning writers kept apart, the committed reader on
+with the cuts: greedy CTC decoding, the likelihood of any number (against every frame path counted out), the
+margin fit, the tuning writers kept apart, the committed reader on
 numbers of real MNIST test digits that touch and on real writers' numbers, its digits' boxes and probabilities,
 ONNX against Keras, refusals, and training/train_reader.py's dry run.  The benchmark figures are
 `python evaluation/numbers.py` and `python evaluation/handwriting.py`; here generous bounds on a few numbers."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 
@@ -56,17 +58,41 @@ def test_decode_merges_repeats_drops_blanks_and_places_each_digit():
     assert np.allclose(r.centres, np.array([2.0, 4.5, 6.5]) * step)  # the middle of the columns of each digit's frames
     (blank,) = reader.decode(_logits([])[None])
     assert blank.text == "" and blank.confidence == 0.0 and blank.probabilities.shape == (0, 10)
+    assert np.allclose(np.exp(r.log_probs).sum(axis=1), 1) and r.log_probs.shape == (reader.FRAMES, reader.CLASSES)
 
 
-def test_the_threshold_takes_the_reader_only_where_it_is_right_enough():
-    rows = [{"part": "a", "number": "12", "segmenter": "12", "reader": "12", "confidence": 0.99},  # agree
-            {"part": "a", "number": "45", "segmenter": "495", "reader": "45", "confidence": 0.95},  # the reader right and sure
-            {"part": "b", "number": "45", "segmenter": "4", "reader": "45", "confidence": 0.85},
-            {"part": "b", "number": "78", "segmenter": "78", "reader": "73", "confidence": 0.6}]  # the reader wrong, less sure
-    threshold, accuracy = training.fit_threshold(rows)
-    assert 0.6 < threshold <= 0.85 and accuracy[threshold] == 1.0
-    assert accuracy[0.0] == 0.75 and accuracy[1.0] == 0.5  # always the reader / never the reader
-    table = training.summary(rows, threshold)
+def test_a_numbers_likelihood_sums_every_frame_path_that_reads_it():
+    """log P(text | line) against every one of the 11^T frame paths of a short line, counted out."""
+    rng = np.random.default_rng(0)
+    for frames in (1, 2, 3, 5):
+        z = rng.normal(size=(frames, reader.CLASSES)) * 2
+        log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        total: dict[str, float] = {}
+        for path in itertools.product(range(reader.CLASSES), repeat=frames):
+            text = "".join(str(c - 1) for k, c in enumerate(path) if c and (k == 0 or path[k - 1] != c))
+            total[text] = total.get(text, 0.0) + float(np.exp(sum(log_p[t, c] for t, c in enumerate(path))))
+        assert sum(total.values()) == pytest.approx(1.0)
+        for text in ("", "7", "11", "12", "121", "3333", "90210"):
+            expected = total.get(text, 0.0)
+            got = np.exp(reader.log_likelihood(log_p, text))
+            assert got == pytest.approx(expected, rel=1e-9, abs=1e-300), (frames, text)
+    # a line whose best path reads "337": "337" holds that path and more; one 3 fewer or more needs a frame's
+    # blank (p ~0.94) swapped for a 3 (p ~0.006) or the like, each costing a factor ~150 (log ~5)
+    (r,) = reader.decode(_logits([0, 4, 4, 0, 4, 8, 8, 8])[None])
+    best = r.log_likelihood("337")
+    assert best > r.log_probs.max(axis=1).sum()
+    assert all(best - r.log_likelihood(other) > 3 for other in ("37", "3337", "33", "", "338"))
+
+
+def test_the_margin_takes_the_reader_only_where_it_finds_the_cuts_far_less_likely():
+    rows = [{"part": "a", "number": "12", "segmenter": "12", "reader": "12", "ratio": 0.0},  # agree
+            {"part": "a", "number": "45", "segmenter": "495", "reader": "45", "ratio": 9.5},  # the cuts' reading unlikely to the reader
+            {"part": "b", "number": "45", "segmenter": "4", "reader": "45", "ratio": 4.0},
+            {"part": "b", "number": "78", "segmenter": "78", "reader": "738", "ratio": 1.2}]  # the reader wrong, the cuts nearly as likely
+    margin, accuracy = training.fit_margin(rows)
+    assert 1.2 < margin <= 4.0 and accuracy[margin] == 1.0
+    assert accuracy[0.0] == 0.75 and accuracy[20.0] == 0.5  # always the reader / never the reader
+    table = training.summary(rows, margin)
     assert table["all"] == {"n": 4, "segmenter": 0.5, "reader": 0.75, "combined": 1.0}
     assert table["b"] == {"n": 2, "segmenter": 0.5, "reader": 0.5, "combined": 1.0}
 
@@ -150,35 +176,48 @@ def test_onnx_reads_as_keras_does(models, mnist_test):
 def test_what_is_not_a_reader_is_refused(tmp_path, run_script):
     with pytest.raises(artifacts.ModelError, match="no number reader at"):
         reader.load(tmp_path / "missing.keras")
-    for f in ("mnist_cnn.keras", "mnist_cnn.json"):  # a classifier with a threshold on its card is still no reader
+    for f in ("mnist_cnn.keras", "mnist_cnn.json"):  # a classifier with a margin on its card is still no reader
         shutil.copy(MODELS / f, tmp_path / f)
     card = json.loads((tmp_path / "mnist_cnn.json").read_text())
-    with pytest.raises(artifacts.ModelError, match="no threshold"):
+    with pytest.raises(artifacts.ModelError, match="no margin"):
         reader.Reader(tmp_path / "mnist_cnn.keras", "keras")
-    (tmp_path / "mnist_cnn.json").write_text(json.dumps(dict(card, threshold=0.5)))
+    (tmp_path / "mnist_cnn.json").write_text(json.dumps(dict(card, margin=-1.0)))
+    with pytest.raises(artifacts.ModelError, match="margin: -1.0 is not a finite number >= 0"):
+        reader.Reader(tmp_path / "mnist_cnn.keras", "keras")
+    (tmp_path / "mnist_cnn.json").write_text(json.dumps(dict(card, margin=3.0)))
     with pytest.raises(artifacts.ModelError, match="not a number reader"):
         reader.Reader(tmp_path / "mnist_cnn.keras", "keras")
     proc = run_script("training/promote.py", tmp_path / "mnist_cnn.keras", "--reader", "--out", tmp_path / "out", check=False)
     assert proc.returncode != 0 and "not a number reader" in proc.stderr and not (tmp_path / "out").exists()
 
 
-def test_train_reader_dry_run_writes_a_reader_with_its_threshold(run_script, tmp_path, mnist_path):
+def test_train_reader_dry_run_writes_a_reader_with_its_margin(run_script, tmp_path, mnist_path):
     strokes = _small_file(tmp_path)
     run_script("training/train_reader.py", "--dry-run", "--real-strokes", strokes, "--out", tmp_path / "out", "--name", "probe_reader")
     path = tmp_path / "out" / "probe_reader.keras"
     card = json.loads(path.with_suffix(".json").read_text())
     assert card["command"].startswith("python training/train_reader.py --dry-run") and card["dry_run"] is True
-    assert 0 <= card["threshold"] <= 1 and sum(card["data"]["lines_by_source"].values()) == card["data"]["lines"] > 0
+    assert 0 <= card["margin"] <= training.MARGINS[-1] and "threshold" not in card and sum(card["data"]["lines_by_source"].values()) == card["data"]["lines"] > 0
     assert card["measured"]["tuning"]["all"]["n"] > 0 and card["real_strokes"]["file"] == strokes.name
     r = reader.Reader(path, "keras")
-    assert r.threshold == card["threshold"] and r.logits(np.zeros((2, number_lines.LINE_H, number_lines.LINE_W))).shape == (2, reader.FRAMES, 11)
-    # --refit: the threshold fitted again against another classifier's cuts, the card saying so
+    assert r.threshold == card["margin"] and r.logits(np.zeros((2, number_lines.LINE_H, number_lines.LINE_W))).shape == (2, reader.FRAMES, 11)
+    # --refit: the margin fitted again against another classifier's cuts, the card saying so
     run_script("training/train_reader.py", "--refit", path, "--classifier", "mnist_cnn", "--real-strokes", strokes)
     refitted = json.loads(path.with_suffix(".json").read_text())
     assert refitted["refit"]["classifier"] == refitted["config"]["classifier"] == refitted["measured"]["classifier"] == "mnist_cnn"
-    assert refitted["refit"]["before"] == {"threshold": card["threshold"], "classifier": "mnist_advanced"}
+    assert refitted["refit"]["before"] == {"margin": card["margin"], "classifier": "mnist_advanced"} and "earlier" not in refitted["refit"]
     assert refitted["refit"]["command"].startswith("python training/train_reader.py --refit")
     assert refitted["history"] == card["history"] and refitted["command"] == card["command"]  # the training's record kept
+    # a reader whose card holds the confidence threshold the margin replaced: refused with the way out, which works
+    old = {k: v for k, v in refitted.items() if k not in ("margin", "margin_fitted_on")}
+    path.with_suffix(".json").write_text(json.dumps(dict(old, threshold=0.19, threshold_fitted_on="tuning numbers")))
+    with pytest.raises(artifacts.ModelError, match="no margin .*--refit"):
+        reader.Reader(path, "keras")
+    run_script("training/train_reader.py", "--refit", path, "--real-strokes", strokes)
+    again = json.loads(path.with_suffix(".json").read_text())
+    assert "threshold" not in again and "threshold_fitted_on" not in again and again["margin"] >= 0
+    assert again["refit"]["before"] == {"threshold": 0.19, "classifier": "mnist_cnn"} and again["refit"]["earlier"] == refitted["refit"]
+    assert reader.Reader(path, "keras").threshold == again["margin"]
     not_reader = run_script("training/train_reader.py", "--refit", MODELS / "mnist_cnn.keras", check=False)
     assert not_reader.returncode != 0 and "not a number reader" in not_reader.stderr
     bad = run_script("training/train_reader.py", "--real-strokes", tmp_path / "missing.json.gz", check=False)

@@ -4,8 +4,8 @@
 The number reader (digitlab.training.reader trains it, digitlab.serving.reader serves it): a network that reads
 every digit of a line of handwriting at once, with no cuts between digits, so that touching and overlapping
 digits are read too.  The Numbers page and predict.py --number read each number both ways, by the cuts of the
-segmenter and by the reader, and take the reader's number where they differ and it is sure enough (the
-threshold in its card, fitted on real writers the reader never trained on).
+segmenter and by the reader, and take the reader's number where they differ and the reader finds the cuts' number
+far less likely than its own (by the margin in its card, fitted on real writers the reader never trained on).
 
 Training lines: numbers composed from MNIST train digits, and digits of the real-strokes file's training writers,
 laid out on a line or as they wrote them in a row; the real-strokes file is required (default:
@@ -14,9 +14,10 @@ listed as a classifier: list_models only reads models/*.keras): this command wit
 committed reader's recipe.  Then rebuild the serving files (python evaluation/serving.py) and measure it
 (python evaluation/handwriting.py --real-strokes PATH, python evaluation/numbers.py).
 
---refit fits a trained reader's threshold again against --classifier's cuts, on the same tuning numbers, and
-rewrites its card's threshold (recording the command under "refit"): after the default classifier changed.
-Then rebuild the serving files, since the card is part of what they record.
+--refit fits a trained reader's margin again against --classifier's cuts, on the same tuning numbers, and
+rewrites its card's margin (recording the command under "refit"): after the default classifier changed, or for a
+reader whose card holds the confidence threshold the margin replaced (the app then reads numbers by the cuts alone
+and says so). Then rebuild the serving files, since the card is part of what they record.
 """
 
 import dataclasses
@@ -38,10 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-lines", type=int, default=d.n_lines, help=f"training lines (default {d.n_lines})")
     p.add_argument("--line-seed", type=int, default=d.line_seed, help=f"seed of the training lines (default {d.line_seed})")
     p.add_argument("--tuning-writers", type=float, default=d.tuning_writers,
-                   help=f"share of each site's training writers kept out of training to fit the threshold on (default {d.tuning_writers})")
+                   help=f"share of each site's training writers kept out of training to fit the margin on (default {d.tuning_writers})")
     p.add_argument("--refit", type=Path, default=None, metavar="READER",
-                   help="fit this trained reader's threshold again (against --classifier) instead of training one")
-    p.add_argument("--classifier", default=d.classifier, help=f"model whose cuts the threshold is fitted against (default {d.classifier})")
+                   help="fit this trained reader's margin again (against --classifier) instead of training one")
+    p.add_argument("--classifier", default=d.classifier, help=f"model whose cuts the margin is fitted against (default {d.classifier})")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"batch size (default {d.batch_size})")
     p.add_argument("--learning-rate", type=float, default=d.learning_rate, help=f"starting learning rate, cosine decay to 0 (default {d.learning_rate})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"seed of weights and shuffling (default {d.seed})")

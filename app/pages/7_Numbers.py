@@ -37,8 +37,8 @@ def show_reading(reading: numbers.NumberReading, origin: str) -> None:
         st.warning("Not sure of digit " + ", ".join(f"#{i + 1} (best guess {reading.digits[i].label})" for i in unsure)
                    + ": boxed in yellow. " + reading.digits[unsure[0]].prediction.message)
     if reading.read_by == "reader":
-        st.info("Read by the **number reader**, which reads the whole line at once: the cuts between digits read it otherwise "
-                "and were less sure. Each digit's box is the ink between its neighbours' centres, and its probabilities are the "
+        st.info("Read by the **number reader**, which reads the whole line at once: the cuts between digits read it otherwise, "
+                "and the reader finds their number far less likely than its own (the note below says by how much). Each digit's box is the ink between its neighbours' centres, and its probabilities are the "
                 "reader's own (not calibrated like the model's).")
     st.dataframe(numbers.digit_rows(reading), hide_index=True, width="stretch")
     if reading.read_by != "reader":

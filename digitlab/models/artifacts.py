@@ -208,13 +208,15 @@ def install_model_file(data: bytes, filename: str, models_dir: Path = MODELS_DIR
     return inspect(target)
 
 
-def update_card(model_path: Path, updates: dict) -> dict:
-    """Merge ``updates`` into the card beside ``model_path`` (top-level keys replaced) and write it
-    atomically; returns the new card.  For figures measured after training (attacks, calibration)."""
+def update_card(model_path: Path, updates: dict, remove: tuple[str, ...] = ()) -> dict:
+    """Merge ``updates`` into the card beside ``model_path`` (top-level keys replaced, the keys in ``remove``
+    dropped) and write it atomically; returns the new card.  For figures measured after training (attacks,
+    calibration, a reader's refit)."""
     model_path = Path(model_path)
     if not model_path.is_file():
         raise ModelError(f"{model_path}: no such model file")
-    card = cards.check(dict(read_card(model_path) or {"name": model_path.name[: -len(MODEL_SUFFIX)]}, **updates))
+    old = {k: v for k, v in (read_card(model_path) or {"name": model_path.name[: -len(MODEL_SUFFIX)]}).items() if k not in remove}
+    card = cards.check(dict(old, **updates))
     atomic_write_json(model_path.with_suffix(".json"), card)
     return card
 

@@ -64,14 +64,16 @@ KEYS = {
     "interpolation": "training.interpolate.run: alpha and the two networks whose weights it mixed (the start and its fine-tune)",
     "members": "training.ensemble.build",
     "kind": "training.gate.run, training.reader.run",
-    "threshold": "training.gate.run, training.reader.run",
-    "threshold_fitted_on": "training.gate.run, training.reader.run",
+    "threshold": "training.gate.run (number readers fitted before the margin held theirs here: training.reader.refit removes it)",
+    "threshold_fitted_on": "training.gate.run",
+    "margin": "training.reader.run, training.reader.refit: the number reader's combination rule, log P(its) - log P(cuts') >= margin",
+    "margin_fitted_on": "training.reader.run, training.reader.refit",
     "history": "training.gate.run, training.reader.run",
     "measured": "training.gate.run, training.reader.run",
     "base": "training.finetune.run",
     "finetune": "training.finetune.run",
     "tuning": "training.tune.run",
-    "refit": "training.reader.refit: the command that fitted the number reader's threshold again, against which classifier, and before",
+    "refit": "training.reader.refit: the command that fitted the number reader's margin again, against which classifier, and before",
     "calibration": "evaluation/calibrate.py --write-card",
     "adversarial": "training/train_robust.py, evaluation/attack.py --write-card",
     "promoted": "models.artifacts.promote (training/promote.py)",
@@ -107,6 +109,10 @@ def _fraction(v) -> str | None:
 
 def _count(v) -> str | None:
     return None if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else f"{_shown(v)} is not a whole number >= 0"
+
+
+def _non_negative(v) -> str | None:
+    return None if _is_number(v) and v >= 0 else f"{_shown(v)} is not a finite number >= 0"
 
 
 def _seconds(v) -> str | None:
@@ -156,7 +162,8 @@ READ_CHECKS = {
     "config": _section,
     "metrics": _metrics,
     "calibration": _calibration,
-    "threshold": _fraction,  # the digit gate's, the number reader's
+    "threshold": _fraction,  # the digit gate's
+    "margin": _non_negative,  # the number reader's
     "params": _count,
     "file_bytes": _count,
     "epochs_run": _count,

@@ -102,8 +102,9 @@ SECTIONS: dict[str, Section] = {
         "Real handwritten numbers",
         "2-6 digits one real writer wrote in a row on one line (UNIPEN: the held-out site and the validation "
         "writers), drawn on a 560x280 canvas where the writer put each stroke and read through the Numbers path (the "
-        "cuts and the number reader, whose hash each figure's note gives; where they differ the reader nearly always "
-        "wins, so every classifier reads the same); a number counts as right only when every digit is."),
+        "cuts and the number reader, whose hash and margin each figure's note gives: where the two differ, the reader's "
+        "number is taken when the reader finds the cuts' far less likely, [numbers.md](numbers.md#the-number-reader)); "
+        "a number counts as right only when every digit is."),
     "writers": Section(
         "Real writers, several draws per digit",
         "Every digit of one part of the real-strokes file (the held-out site, the validation writers) drawn on the "
@@ -460,13 +461,19 @@ def from_handwriting(report: dict, source: str | None = None) -> list[Figure]:
         numbers = (report.get("real_numbers") or {}).get(model)
         if numbers:
             reader = report.get("number_reader")
-            read_with = f", read with the number reader {reader['sha256']}" if reader else ", read by the cuts alone"
+            read_with = f", read with the number reader {_reader(reader)}" if reader else ", read by the cuts alone"
             common_n = dict(common, note=f"{numbers['n']} numbers of 2-6 digits{read_with}")
             out.append(Figure("real_numbers", model, numbers["whole_number"], report["command"], row="all lengths", **common_n))
             for group, r in numbers["groups"].items():
                 out.append(Figure("real_numbers", model, r["whole_number"], report["command"], row=group,
                                   **dict(common_n, note=f"{r['n']} numbers{read_with}")))
     return out
+
+
+def _reader(reader: dict) -> str:
+    """The number reader a report read with: its file's hash, and the margin its card held (reports written
+    before the margin replaced the confidence threshold hold none)."""
+    return reader["sha256"] + (f" at margin {reader['margin']:g}" if reader.get("margin") is not None else "")
 
 
 def from_numbers(report: dict, model_file: Path | None = None, source: str | None = None) -> list[Figure]:
@@ -479,7 +486,7 @@ def from_numbers(report: dict, model_file: Path | None = None, source: str | Non
     rows += [("all", s["all"])]
     reader = report.get("number_reader")
     common["note"] = "numbers per row: " + ", ".join(f"{row} {r['n']:,}" for row, r in rows) + (
-        f"; read with the number reader {reader['sha256']}" if reader else "; read by the cuts alone")
+        f"; read with the number reader {_reader(reader)}" if reader else "; read by the cuts alone")
     out = []
     for row, r in rows:
         out += [Figure("numbers", "whole numbers right", r["whole_number"], cmd, row=row, fmt="pct1", **common),

@@ -66,7 +66,7 @@ def convert(kind: str, path: Path, out: Path) -> dict:
     if kind == "reader":
         from digitlab.serving.reader import INPUT_NAME, OUTPUT_NAME, Reader
 
-        reader = Reader(path, "keras")  # safe mode, shape checks, threshold on the card
+        reader = Reader(path, "keras")  # safe mode, shape checks, margin on the card
         probe, bound, input_name = probe_lines(), MAX_DLOGIT, INPUT_NAME
         export.reader_to_onnx(reader, out)
         expected = reader.logits(probe).astype(np.float64)

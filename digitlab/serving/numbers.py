@@ -450,10 +450,15 @@ def read_number(source, classifier, invert: preprocess.Invert = "auto", reader=C
         return reading
     line, x0, line_scale = number_lines.fit_line(clean)
     (whole,) = reader.read(line[None])
-    if not whole.text or whole.text == reading.number or whole.confidence < reader.threshold:
+    if not whole.text or whole.text == reading.number:
         return reading
-    notes.append(f"the number reader read {whole.text} ({whole.confidence:.0%} sure) where the cuts read {reading.number or 'nothing'}: "
-                 f"its reading is taken (threshold {reader.threshold:.0%})")
+    ratio = whole.log_likelihood(whole.text) - whole.log_likelihood(reading.number)
+    said = (f"the number reader read {whole.text} where the cuts read {reading.number or 'nothing'} and finds its reading "
+            f"{_times(ratio)} as likely as the cuts' (log ratio {ratio:.1f}, margin {reader.threshold:g})")
+    if ratio < reader.threshold:
+        notes.append(f"{said}: the cuts' reading stands")
+        return reading
+    notes.append(f"{said}: its reading is taken")
     xs = x0 + (whole.centres - 2) / line_scale  # each digit's centre in the work picture's columns
     edges = np.r_[0, np.ceil((xs[1:] + xs[:-1]) / 2), clean.shape[1]].astype(int)
     core = clean > preprocess.INK_LEVEL
@@ -470,6 +475,13 @@ def read_number(source, classifier, invert: preprocess.Invert = "auto", reader=C
                                 None if prepared.no_ink else prepared, p)
         digits.append(Digit(prediction, _to_original(box, scale, size)))
     return NumberReading(digits, size, preview, inverted, notes, reading.line_height, reading.candidates, "reader")
+
+
+def _times(log_ratio: float) -> str:
+    """e ** log_ratio as people read it: "12 times", "over a million times"."""
+    if log_ratio > np.log(1e6):
+        return "over a million times"
+    return f"{np.exp(log_ratio):.2g} times" if log_ratio < np.log(100) else f"{np.exp(log_ratio):,.0f} times"
 
 
 def _read_cuts(clean, preview, inverted, notes, size, scale, classifier) -> NumberReading:

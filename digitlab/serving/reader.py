@@ -2,16 +2,21 @@
 cuts between digits, beside the segmenter of ``serving.numbers`` (which cuts the ink into digits and reads each
 with the classifier, and cannot take apart digits that touch or overlap).
 
-``Reader`` reads ``models/reader/number_reader.keras``'s card (its threshold) and runs lines through one of two
+``Reader`` reads ``models/reader/number_reader.keras``'s card (its margin) and runs lines through one of two
 backends (``serving.backends``): "onnx" runs its serving file (``serving.store``, no TensorFlow; what the Numbers
 page, the predict CLI and the benchmarks use), "keras" loads the file (safe mode) and needs TensorFlow.
 
     line    (N, LINE_H, LINE_W) float32: the ink's box scaled into the line (``number_lines.to_line``)
     logits  (N, FRAMES, 11): per frame (LINE_W / FRAMES columns of the line), CTC's blank then digits 0-9
-    reading the best path (greedy CTC): the digits, a confidence, each digit's ten probabilities and where it is
+    reading the best path (greedy CTC): the digits, a confidence, each digit's ten probabilities and where it is,
+            and the line's log-probabilities, which score any other number (``log_likelihood``)
 
-How ``read_number`` combines the two readings: when they differ, the reader's is taken if its confidence is at
-least the card's ``threshold``, fitted on tuning writers the reader never trained on (``training.reader``).
+How ``read_number`` combines the two readings: when they differ, the reader's is taken if the reader finds it more
+likely than the cuts' number by at least the card's ``margin``: log P(reader's | line) - log P(cuts' | line), each
+summed over every CTC alignment. The margin is fitted on tuning writers the reader never trained on
+(``training.reader``). A reader is sure of its own best path far more often than it is right; asking how much less it
+believes the cuts' number keeps the cuts (whose classifier reads each digit better) where the reader hardly tells
+the two apart, such as a 1 with a long up-stroke read as "11".
 How the reader is trained: ``python training/train_reader.py``.  It lives in ``models/reader/`` for the reason
 the gate lives in ``models/gate/``: ``artifacts.list_models`` lists ``models/*.keras`` as digit classifiers.
 """
@@ -28,7 +33,7 @@ from digitlab import memory
 from digitlab.data.number_lines import LINE_H, LINE_W
 from digitlab.models import artifacts
 from digitlab.paths import MODELS_DIR
-from digitlab.serving import abstain, backends, thresholded
+from digitlab.serving import backends, thresholded
 
 READER_DIR = MODELS_DIR / "reader"
 READER_NAME = "number_reader"
@@ -36,6 +41,7 @@ READER_PATH = READER_DIR / f"{READER_NAME}.keras"
 FRAMES = LINE_W // 4  # the network pools the line's width by 4
 CLASSES = 11  # CTC's blank (0), then digits 0-9
 INPUT_NAME, OUTPUT_NAME = "line", "logits"
+MARGIN_KEY = "margin"  # the card key of the combination rule's margin (nats); cards fitted before it hold "threshold"
 
 
 @dataclass
@@ -43,19 +49,48 @@ class LineReading:
     """The best path through one line's frames."""
 
     text: str  # the digits read, "" when none
-    confidence: float  # product over the digits of the probability at the first frame of each (the threshold's scale)
+    confidence: float  # product over the digits of the probability at the first frame of each (the best path's)
     probabilities: np.ndarray  # (len(text), 10): each digit's probabilities over 0-9 at its surest frame
     centres: np.ndarray  # (len(text),) each digit's centre, in columns of the line
+    log_probs: np.ndarray  # (FRAMES, CLASSES) the line's log-probabilities per frame
+
+    def log_likelihood(self, text: str) -> float:
+        """log P(text | line): ``log_likelihood(self.log_probs, text)``."""
+        return log_likelihood(self.log_probs, text)
+
+
+def log_likelihood(log_probs: np.ndarray, text: str) -> float:
+    """log P(text | line) under CTC: the probability of every frame path that reads ``text`` (repeats merged, blanks
+    dropped), summed by the forward algorithm over the text with a blank around each digit (Graves et al., ICML 2006).
+    ``log_probs``: (frames, CLASSES) log-softmax of one line's logits; ``text``: digits, "" for no digit.  -inf when
+    the line has too few frames for the text."""
+    labels = [int(c) + 1 for c in text]
+    ext = np.zeros(2 * len(labels) + 1, int)
+    ext[1::2] = labels
+    skip = np.zeros(len(ext), bool)  # a digit may follow the digit before it with no blank between unless they are equal
+    skip[3::2] = ext[3::2] != ext[1:-2:2]
+    lp = np.asarray(log_probs, np.float64)
+    alpha = np.full(len(ext), -np.inf)
+    alpha[:2] = lp[0, ext[:2]]
+    for t in range(1, len(lp)):
+        came = alpha.copy()  # from the same state
+        came[1:] = np.logaddexp(came[1:], alpha[:-1])  # from the state before
+        came[2:] = np.logaddexp(came[2:], np.where(skip[2:], alpha[:-2], -np.inf))  # over a blank between two digits
+        alpha = came + lp[t, ext]
+    return float(np.logaddexp.reduce(alpha[-2:]))
 
 
 def decode(logits: np.ndarray) -> list[LineReading]:
     """(N, FRAMES, 11) logits -> N greedy CTC readings: the most probable class per frame, repeats merged, blanks
     dropped.  A digit is a run of frames with the same best class; its probabilities are those of its surest
     frame without the blank, renormalised; its centre the middle of its run."""
-    p = abstain.softmax(np.asarray(logits, np.float64))
+    z = np.asarray(logits, np.float64)
+    log_p = z - z.max(axis=-1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(axis=-1, keepdims=True))
+    p = np.exp(log_p)
     step = LINE_W / p.shape[1]
     out = []
-    for frames in p:
+    for frames, frames_log_p in zip(p, log_p):
         best = frames.argmax(axis=1)
         text, conf, probs, centres = [], 1.0, [], []
         t = 0
@@ -72,15 +107,18 @@ def decode(logits: np.ndarray) -> list[LineReading]:
                 centres.append((t + end + 1) / 2 * step)
             t = end + 1
         out.append(LineReading("".join(text), conf if text else 0.0, np.array(probs, np.float32).reshape(-1, 10),
-                               np.array(centres, np.float64)))
+                               np.array(centres, np.float64), frames_log_p))
     return out
 
 
 class Reader(thresholded.Thresholded):
-    """A trained number reader and its combination threshold: (N, LINE_H, LINE_W) lines -> readings (backend
-    "onnx" or "keras": ``thresholded.Thresholded``)."""
+    """A trained number reader and its combination rule's margin (``threshold``, from the card's "margin"):
+    (N, LINE_H, LINE_W) lines -> readings (backend "onnx" or "keras": ``thresholded.Thresholded``)."""
 
     kind, input_name = "reader", INPUT_NAME
+    threshold_key = MARGIN_KEY
+    threshold_missing = ("it was fitted before readings were combined by their likelihood ratio (its card holds the old "
+                         "confidence threshold, or none): fit it again with python training/train_reader.py --refit FILE")
 
     def __init__(self, path: Path = READER_PATH, backend: str = "onnx"):
         super().__init__(path, backend)
@@ -103,6 +141,14 @@ def check(model, name: str) -> None:
     if shape != (LINE_H, LINE_W, 1) or out != (FRAMES, CLASSES):
         raise artifacts.ModelError(f"{name}: not a number reader (input {shape}, output {out}; a reader maps "
                                    f"{(LINE_H, LINE_W, 1)} to {(FRAMES, CLASSES)})")
+
+
+def keras_model(path: Path):
+    """The Keras reader at ``path`` (safe mode, its shapes checked), whatever its card says: what ``--refit`` fits a
+    card for.  Raises ModelError."""
+    model = artifacts.load_model(Path(path))
+    check(model, Path(path).name)
+    return model
 
 
 def load(path: Path = READER_PATH, backend: str = "onnx") -> Reader:

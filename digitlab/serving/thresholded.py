@@ -21,6 +21,8 @@ class Thresholded:
 
     kind = ""  # what serving.store converts it as ("gate", "reader")
     input_name = "image"  # its serving file's input
+    threshold_key = "threshold"  # the card key holding the threshold (cards.READ_CHECKS checks its value)
+    threshold_missing = "in [0, 1]"  # what the refusal says when the card has none
 
     def __init__(self, path: Path, backend: str):
         self.path, self.backend = Path(path), backend
@@ -30,9 +32,9 @@ class Thresholded:
             cards.validate(self.card)
         except cards.CardError as e:
             raise artifacts.ModelError(f"{self.path.name}: its card {card_name} is refused: {e}") from e
-        if self.card.get("threshold") is None:
-            raise artifacts.ModelError(f"{self.path.name}: its card {card_name} has no threshold in [0, 1]")
-        self.threshold = float(self.card["threshold"])
+        if self.card.get(self.threshold_key) is None:
+            raise artifacts.ModelError(f"{self.path.name}: its card {card_name} has no {self.threshold_key} {self.threshold_missing}")
+        self.threshold = float(self.card[self.threshold_key])
         self.model = self.onnx = None
         if backend == "onnx":
             from digitlab.serving import store

@@ -9,9 +9,10 @@ laid out from apart to overlapping, and digits real writers wrote in a row.  The
 real-strokes file's training writers minus a share of them (``tuning_writers``) that the reader never sees: on
 those, and on numbers composed from MNIST *validation* digits, the combination rule is fitted:
 
-    where the segmenter's number and the reader's differ, take the reader's when its confidence >= threshold
+    where the segmenter's number and the reader's differ, take the reader's when
+    log P(reader's | line) - log P(segmenter's | line) >= margin      (both under the reader's CTC output)
 
-The threshold lives in the reader's card (``models/reader/number_reader.json``), where ``serving.reader``
+The margin lives in the reader's card (``models/reader/number_reader.json``, key "margin"), where ``serving.reader``
 reads it.  It is fitted with ``classifier``'s segmenter reading (the default model); the validation writers,
 the held-out site and MNIST test are never read here.
 
@@ -31,7 +32,7 @@ import numpy as np
 
 from digitlab.data import number_cases, number_lines, unipen
 from digitlab.models import artifacts, cards
-from digitlab.serving.reader import CLASSES, READER_DIR, READER_NAME, Reader, decode
+from digitlab.serving.reader import CLASSES, MARGIN_KEY, READER_DIR, READER_NAME, decode, keras_model
 from digitlab.training import recipe
 
 DATA_VERSION = "1"
@@ -106,18 +107,22 @@ def tuning_numbers(tuning_items: list, x_val: np.ndarray, y_val: np.ndarray, per
     return out
 
 
-def fit_threshold(rows: list[dict], grid: np.ndarray | None = None) -> tuple[float, dict]:
-    """rows {"number", "segmenter", "reader", "confidence"} -> (threshold, whole-number accuracy per threshold).
-    The rule: where the two readings differ, the reader's when its confidence >= threshold.  The threshold is the
-    middle of the grid points with the best accuracy (1.0: the reader never overrules the segmenter)."""
-    grid = np.round(np.linspace(0, 1, 101), 2) if grid is None else grid
-    truth = np.array([r["number"] for r in rows])
-    seg, rd = np.array([r["segmenter"] for r in rows]), np.array([r["reader"] for r in rows])
-    conf = np.array([r["confidence"] for r in rows])
-    accuracy = {float(t): float(np.mean(np.where((seg != rd) & (conf >= t), rd, seg) == truth)) if rows else 0.0 for t in grid}
+MARGINS = np.round(np.arange(0, 20.01, 0.1), 1)  # the margins tried (nats); at 20 the reader's reading is ~500 million times the cuts'
+
+
+def fit_margin(rows: list[dict], grid: np.ndarray = MARGINS) -> tuple[float, dict]:
+    """rows {"number", "segmenter", "reader", "ratio"} -> (margin, whole-number accuracy per margin).  ``ratio``:
+    log P(reader's | line) - log P(segmenter's | line).  The rule: where the two readings differ, the reader's when
+    its ratio >= margin.  The margin is the middle of the grid points with the best accuracy."""
+    accuracy = {float(m): float(np.mean([_combined(r, m) == r["number"] for r in rows])) if rows else 0.0 for m in grid}
     best = max(accuracy.values())
-    top = [t for t, a in accuracy.items() if a == best]
+    top = [m for m, a in accuracy.items() if a == best]
     return top[len(top) // 2], accuracy
+
+
+def _combined(row: dict, margin: float) -> str:
+    """The number the rule reads from one row."""
+    return row["reader"] if row["reader"] and row["reader"] != row["segmenter"] and row["ratio"] >= margin else row["segmenter"]
 
 
 def read_both(numbers_: list[tuple[str, str, bytes]], classifier, model) -> list[dict]:
@@ -129,16 +134,17 @@ def read_both(numbers_: list[tuple[str, str, bytes]], classifier, model) -> list
         seg = numbers.read_number(picture, classifier, invert="auto", reader=None)
         clean = numbers.ink_picture(picture, "auto")[0]
         (r,) = decode(np.asarray(model(number_lines.to_line(clean)[None, ..., None], training=False)))
-        rows.append({"part": part, "number": number, "segmenter": seg.number, "reader": r.text, "confidence": r.confidence})
+        rows.append({"part": part, "number": number, "segmenter": seg.number, "reader": r.text,
+                     "ratio": r.log_likelihood(r.text) - r.log_likelihood(seg.number)})
     return rows
 
 
-def summary(rows: list[dict], threshold: float) -> dict:
+def summary(rows: list[dict], margin: float) -> dict:
     """Whole-number accuracy of the segmenter, the reader and the rule, over all rows and per part."""
     out = {}
     for part in ["all", *sorted({r["part"] for r in rows})]:
         sel = [r for r in rows if part in ("all", r["part"])]
-        rule = [r["reader"] if r["reader"] != r["segmenter"] and r["confidence"] >= threshold else r["segmenter"] for r in sel]
+        rule = [_combined(r, margin) for r in sel]
         out[part] = {"n": len(sel), "segmenter": float(np.mean([r["segmenter"] == r["number"] for r in sel])),
                      "reader": float(np.mean([r["reader"] == r["number"] for r in sel])),
                      "combined": float(np.mean([a == r["number"] for a, r in zip(rule, sel)]))}
@@ -146,8 +152,8 @@ def summary(rows: list[dict], threshold: float) -> dict:
 
 
 def fit(model, config: ReaderConfig, mnist, tuning_items: list, say=print) -> dict:
-    """The card's threshold fields for ``model`` (a Keras reader): the tuning numbers read by ``config.classifier``'s
-    cuts and by the reader, the threshold with the best whole-number accuracy."""
+    """The card's margin fields for ``model`` (a Keras reader): the tuning numbers read by ``config.classifier``'s
+    cuts and by the reader, the margin with the best whole-number accuracy."""
     from digitlab.serving import classifiers
 
     classifier = classifiers.load_classifier(config.classifier)
@@ -155,47 +161,50 @@ def fit(model, config: ReaderConfig, mnist, tuning_items: list, say=print) -> di
     if config.dry_run:
         tuning = tuning[:6] + tuning[-6:]
     rows = read_both(tuning, classifier, model)
-    threshold, accuracy = fit_threshold(rows)
-    table = summary(rows, threshold)
+    margin, accuracy = fit_margin(rows)
+    table = summary(rows, margin)
     parts = ", ".join(f"{v['n']} {k}" for k, v in table.items() if k != "all")
     m = table["all"]
-    say(f"threshold {threshold:.2f} | tuning numbers ({m['n']}): {config.classifier}'s cuts {m['segmenter']:.1%}, reader {m['reader']:.1%}, "
+    say(f"margin {margin:g} | tuning numbers ({m['n']}): {config.classifier}'s cuts {m['segmenter']:.1%}, reader {m['reader']:.1%}, "
         f"combined {m['combined']:.1%}")
-    return {"threshold": threshold,
-            "threshold_fitted_on": f"{len(rows)} tuning numbers ({parts}) read by {config.classifier}'s cuts and by the reader: "
-                                   "the best whole-number accuracy",
-            "measured": {"tuning": table, "accuracy_by_threshold": accuracy, "classifier": config.classifier}}
+    return {MARGIN_KEY: margin,
+            "margin_fitted_on": f"{len(rows)} tuning numbers ({parts}) read by {config.classifier}'s cuts and by the reader: "
+                                "the middle of the margins with the best whole-number accuracy",
+            "measured": {"tuning": table, "accuracy_by_margin": accuracy, "classifier": config.classifier}}
 
 
 def refit(path: Path, classifier: str, real_strokes: str | None = None, mnist_path: str | None = None, say=print) -> dict:
-    """Fit the threshold of the trained reader at ``path`` again, against ``classifier``'s cuts (its card's config
-    otherwise: the same tuning writers and numbers), and rewrite its card's threshold fields, recording this command
-    under "refit".  For a reader made before the tuning drawing changed, or a default classifier that changed."""
+    """Fit the margin of the trained reader at ``path`` again, against ``classifier``'s cuts (its card's config
+    otherwise: the same tuning writers and numbers), and rewrite its card's margin fields, recording this command
+    under "refit".  For a reader made before the tuning drawing changed, a default classifier that changed, or a
+    card fitted with the confidence threshold the margin replaced (its "threshold" fields are removed)."""
     from datetime import UTC, datetime
 
     from digitlab import data
 
     card = artifacts.read_card(path)
-    if not card or card.get("threshold") is None or "config" not in card:
-        raise artifacts.ModelError(f"{path}: not a number reader's card (no threshold or config)")
+    if not card or (card.get(MARGIN_KEY) is None and card.get("threshold") is None) or "config" not in card:
+        raise artifacts.ModelError(f"{path}: not a number reader's card (no margin or config)")
     known = {f.name for f in dataclasses.fields(ReaderConfig)}
     config = dataclasses.replace(ReaderConfig(**{k: v for k, v in card["config"].items() if k in known}), classifier=classifier,
                                  **({"real_strokes": str(real_strokes)} if real_strokes else {}),
                                  **({"mnist_path": mnist_path} if mnist_path else {}))
     if not config.real_strokes or not Path(config.real_strokes).is_file():
         raise data.DataError(f"real_strokes={config.real_strokes!r}: the real-strokes file is not there; give it with real_strokes")
-    model = Reader(path, "keras").model  # safe mode and the reader's shape checks
+    model = keras_model(path)  # safe mode and the reader's shape checks, whatever rule its card holds
     mnist = data.load(config.mnist_path)
     _, tuning_items = tuning_split(unipen.split(unipen.load(config.real_strokes)).train, config.tuning_writers)
     fields = fit(model, config, mnist, tuning_items, say)
     fields["config"] = dict(card["config"], classifier=classifier)
     fields["refit"] = {"command": cards.command_line(), "classifier": classifier, "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                       "before": {"threshold": card["threshold"], "classifier": card.get("config", {}).get("classifier")}}
-    return artifacts.update_card(path, fields)
+                       "before": {**{k: card[k] for k in (MARGIN_KEY, "threshold") if k in card},
+                                  "classifier": card.get("config", {}).get("classifier")},
+                       **({"earlier": card["refit"]} if card.get("refit") else {})}
+    return artifacts.update_card(path, fields, remove=("threshold", "threshold_fitted_on"))
 
 
 def run(config: ReaderConfig, out: Path = READER_DIR, say=print) -> Path:
-    """Make the lines, train, fit the combination threshold on the tuning numbers, save model + card."""
+    """Make the lines, train, fit the combination rule's margin on the tuning numbers, save model + card."""
     import keras
 
     from digitlab import data
@@ -233,7 +242,7 @@ def run(config: ReaderConfig, out: Path = READER_DIR, say=print) -> Path:
     card = cards.build({
         "name": config.name,
         "kind": "number reader: a line of ink (28x224, number_lines.to_line) -> CTC logits (56 frames x 11); "
-                "where its reading and the segmenter's differ, its reading wins at confidence >= threshold",
+                "where its reading and the segmenter's differ, its reading wins when log P(its) - log P(segmenter's) >= margin",
         **fit(model, config, mnist, tuning_items, say),
         "config": dataclasses.asdict(config),
         "data": {"mnist": mnist.fingerprint, "lines": int(len(labels)),
