@@ -53,6 +53,12 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """log softmax over the last axis: z - logsumexp(z), shifted by the max like ``softmax``."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
 def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
     """softmax(log p / T) = softmax(z / T): (N, 10) or (10,) probabilities -> calibrated, same shape, float32."""
     return softmax(_log(probs) / float(temperature)).astype(np.float32)

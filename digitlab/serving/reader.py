@@ -33,7 +33,7 @@ from digitlab import memory
 from digitlab.data.number_lines import LINE_H, LINE_W
 from digitlab.models import artifacts
 from digitlab.paths import MODELS_DIR
-from digitlab.serving import backends, thresholded
+from digitlab.serving import abstain, backends, thresholded
 
 READER_DIR = MODELS_DIR / "reader"
 READER_NAME = "number_reader"
@@ -84,9 +84,7 @@ def decode(logits: np.ndarray) -> list[LineReading]:
     """(N, FRAMES, 11) logits -> N greedy CTC readings: the most probable class per frame, repeats merged, blanks
     dropped.  A digit is a run of frames with the same best class; its probabilities are those of its surest
     frame without the blank, renormalised; its centre the middle of its run."""
-    z = np.asarray(logits, np.float64)
-    log_p = z - z.max(axis=-1, keepdims=True)
-    log_p -= np.log(np.exp(log_p).sum(axis=-1, keepdims=True))
+    log_p = abstain.log_softmax(np.asarray(logits, np.float64))
     p = np.exp(log_p)
     step = LINE_W / p.shape[1]
     out = []
