@@ -57,6 +57,24 @@ def test_training_rejects_bad_flags(run_script, tmp_path):
     assert not list(tmp_path.glob("*.keras"))
 
 
+def test_width_flag_sets_the_builders_width_where_it_has_one(capsys):
+    from digitlab.models import builders
+    from digitlab.training import cli as training_cli
+    from digitlab.training import presets
+
+    config, _ = training_cli.parse_args(presets.ADVANCED, None, ["--width", "96"])
+    assert config.model_kwargs == {**presets.ADVANCED.model_kwargs, "width": 96} and presets.ADVANCED.model_kwargs["width"] == 64
+    wide, default = (builders.build(c.builder, **c.model_kwargs).count_params() for c in (config, presets.ADVANCED))
+    assert wide > 1.8 * default  # stages 96/192/288 against 64/128/192: about (3/2)^2 the weights
+    assert training_cli.parse_args(presets.CNN, None, [])[0].model_kwargs == presets.CNN.model_kwargs
+    with pytest.raises(SystemExit) as e:
+        training_cli.parse_args(presets.CNN, None, ["--width", "0"])
+    assert e.value.code == 2 and "--width must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:  # a builder without a width has no such flag
+        training_cli.parse_args(presets.ROBUST, None, ["--width", "96"])
+    assert e.value.code == 2 and "--width" in capsys.readouterr().err
+
+
 @pytest.fixture(scope="module")
 def png_folder(tmp_path_factory, mnist_test):
     """200 real MNIST test digits as PNG files (half dark-on-light, like scans), a broken file, a blank."""

@@ -41,6 +41,9 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"batch size (default {d.batch_size})")
     p.add_argument("--learning-rate", type=float, default=d.learning_rate, help=f"peak learning rate (default {d.learning_rate})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"random seed for weights, shuffling and augmentation (default {d.seed})")
+    if "width" in d.model_kwargs:
+        p.add_argument("--width", type=int, default=d.model_kwargs["width"],
+                       help=f"filters of the network's first stage; the later stages scale with it (default {d.model_kwargs['width']})")
     p.add_argument("--ema", type=float, default=d.ema,
                    help=f"momentum of the moving average of the weights that is validated and saved; 0 = off (default {d.ema})")
     p.add_argument("--name", type=cli.model_name, default=d.name, help=f"model file stem (default {d.name})")
@@ -114,7 +117,8 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
         p.error(f"--real-strokes {a.real_strokes}: no such file")
     if a.real_renders < 1:
         p.error("--real-renders must be at least 1")
-    for flag, value in (("--epochs", a.epochs), ("--batch-size", a.batch_size), ("--conventions-size", a.conventions_size), ("--redraw-size", a.redraw_size), ("--plateau-patience", a.plateau_patience)):
+    width = getattr(a, "width", None)  # None where the builder has no width (the baseline, the robust model)
+    for flag, value in (*((("--width", width),) if width is not None else ()), ("--epochs", a.epochs), ("--batch-size", a.batch_size), ("--conventions-size", a.conventions_size), ("--redraw-size", a.redraw_size), ("--plateau-patience", a.plateau_patience)):
         if value < 1:
             p.error(f"{flag} must be at least 1")
     if not 0 <= a.ema < 1:
@@ -145,7 +149,7 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
     if a.schedule == "plateau" and a.distribute == "multiworker":
         p.error("--schedule plateau needs model.fit's callbacks, which --distribute multiworker does not run")
     config = dataclasses.replace(
-        d, epochs=a.epochs, batch_size=a.batch_size, learning_rate=a.learning_rate, seed=a.seed,
+        d, model_kwargs=d.model_kwargs if width is None else {**d.model_kwargs, "width": width}, epochs=a.epochs, batch_size=a.batch_size, learning_rate=a.learning_rate, seed=a.seed,
         name=a.name, mnist_path=a.mnist, dry_run=a.dry_run, distribute=a.distribute, ema=a.ema,
         clean_epochs=a.clean_epochs, schedule=a.schedule.replace("-", "_"), plateau_factor=a.plateau_factor, plateau_patience=a.plateau_patience,
         redraw=a.redraw, redraw_size=a.redraw_size, redraw_few_points=a.redraw_few_points, redraw_elastic=a.redraw_elastic,
