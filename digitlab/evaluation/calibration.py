@@ -36,7 +36,7 @@ from collections.abc import Callable
 import numpy as np
 
 from digitlab.paths import shown
-from digitlab.serving.abstain import _log, apply_temperature
+from digitlab.serving.abstain import _log, apply_temperature, log_softmax
 
 N_BINS = 15  # reliability bins, as in Guo et al.
 # share of validation digits that gate OR confidence may reject together; the target is <= 1 % of test
@@ -89,9 +89,7 @@ def fit_temperature(probs: np.ndarray, y: np.ndarray, lo: float = 0.05, hi: floa
     y = np.asarray(y)
 
     def loss(beta):
-        z = logp * beta
-        z -= z.max(1, keepdims=True)
-        return float((np.log(np.exp(z).sum(1)) - z[np.arange(len(y)), y]).mean())
+        return float(-log_softmax(logp * beta)[np.arange(len(y)), y].mean())
 
     a, b = 1 / hi, 1 / lo
     g = (np.sqrt(5) - 1) / 2
