@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                    for m in models},
         "sets": {s.name: {"n": int(len(s.labels)), "about": s.about} for s in inputs},
         "number_reader": None if number_reader is None else {"file": shown(number_reader.path), "sha256": number_reader.fingerprint(),
-                          "margin": number_reader.threshold},
+                          "margin": number_reader.margin},
         **report,
     }
     out = cli.output_folder(a.out, DEFAULT_OUT, a.dry_run, "handwriting")

@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"model": classifier.name, "seed": a.seed, "lengths": lengths, "per_cell": a.per_cell, "four": a.four, "target": TARGET,
               "summary": summary, "seconds": round(time.perf_counter() - t0, 1),
               "number_reader": None if number_reader is None else {"file": paths.shown(number_reader.path), "sha256": number_reader.fingerprint(),
-                              "margin": number_reader.threshold},
+                              "margin": number_reader.margin},
               "read_by_reader": sum(r["read_by"] == "reader" for r in rows),
               "command": cards.command_line(argv, __file__),
               "rows": rows}

@@ -200,7 +200,7 @@ def test_train_reader_dry_run_writes_a_reader_with_its_margin(run_script, tmp_pa
     assert 0 <= card["margin"] <= training.MARGINS[-1] and "threshold" not in card and sum(card["data"]["lines_by_source"].values()) == card["data"]["lines"] > 0
     assert card["measured"]["tuning"]["all"]["n"] > 0 and card["real_strokes"]["file"] == strokes.name
     r = reader.Reader(path, "keras")
-    assert r.threshold == card["margin"] and r.logits(np.zeros((2, number_lines.LINE_H, number_lines.LINE_W))).shape == (2, reader.FRAMES, 11)
+    assert r.margin == r.threshold == card["margin"] and r.logits(np.zeros((2, number_lines.LINE_H, number_lines.LINE_W))).shape == (2, reader.FRAMES, 11)
     # --refit: the margin fitted again against another classifier's cuts, the card saying so
     run_script("training/train_reader.py", "--refit", path, "--classifier", "mnist_cnn", "--real-strokes", strokes)
     refitted = json.loads(path.with_suffix(".json").read_text())
@@ -217,7 +217,7 @@ def test_train_reader_dry_run_writes_a_reader_with_its_margin(run_script, tmp_pa
     again = json.loads(path.with_suffix(".json").read_text())
     assert "threshold" not in again and "threshold_fitted_on" not in again and again["margin"] >= 0
     assert again["refit"]["before"] == {"threshold": 0.19, "classifier": "mnist_cnn"} and again["refit"]["earlier"] == refitted["refit"]
-    assert reader.Reader(path, "keras").threshold == again["margin"]
+    assert reader.Reader(path, "keras").margin == again["margin"]
     not_reader = run_script("training/train_reader.py", "--refit", MODELS / "mnist_cnn.keras", check=False)
     assert not_reader.returncode != 0 and "not a number reader" in not_reader.stderr
     bad = run_script("training/train_reader.py", "--real-strokes", tmp_path / "missing.json.gz", check=False)

@@ -512,7 +512,7 @@ def reader_to_onnx(reader, path) -> Path:
         "digitlab.preprocess_version": preprocess.PREPROCESS_VERSION,
         "digitlab.input": f"{INPUT_NAME}: float32 (N, {LINE_H}, {LINE_W}) in [0, 1], light ink on black: a line of digits (digitlab.data.number_lines.to_line)",
         "digitlab.output": f"{OUTPUT_NAME}: float32 (N, {FRAMES}, 11) CTC logits per frame (blank, then digits 0-9); its reading wins over the "
-                           f"segmenter's when log P(its) - log P(segmenter's) >= {reader.threshold!r} (the card's margin)",
+                           f"segmenter's when log P(its) - log P(segmenter's) >= {reader.margin!r} (the card's margin)",
     })
 
 

@@ -454,8 +454,8 @@ def read_number(source, classifier, invert: preprocess.Invert = "auto", reader=C
         return reading
     ratio = whole.log_likelihood(whole.text) - whole.log_likelihood(reading.number)
     said = (f"the number reader read {whole.text} where the cuts read {reading.number or 'nothing'} and finds its reading "
-            f"{_times(ratio)} as likely as the cuts' (log ratio {ratio:.1f}, margin {reader.threshold:g})")
-    if ratio < reader.threshold:
+            f"{_times(ratio)} as likely as the cuts' (log ratio {ratio:.1f}, margin {reader.margin:g})")
+    if ratio < reader.margin:
         notes.append(f"{said}: the cuts' reading stands")
         return reading
     notes.append(f"{said}: its reading is taken")

@@ -110,7 +110,7 @@ def decode(logits: np.ndarray) -> list[LineReading]:
 
 
 class Reader(thresholded.Thresholded):
-    """A trained number reader and its combination rule's margin (``threshold``, from the card's "margin"):
+    """A trained number reader and its combination rule's margin (``margin``, from the card's "margin"):
     (N, LINE_H, LINE_W) lines -> readings (backend "onnx" or "keras": ``thresholded.Thresholded``)."""
 
     kind, input_name = "reader", INPUT_NAME
@@ -120,6 +120,12 @@ class Reader(thresholded.Thresholded):
 
     def __init__(self, path: Path = READER_PATH, backend: str = "onnx"):
         super().__init__(path, backend)
+
+    @property
+    def margin(self) -> float:
+        """The log likelihood ratio at which the reader's number replaces the cuts' (the card's "margin"; what
+        ``Thresholded`` keeps as ``threshold``)."""
+        return self.threshold
 
     def keras_runner(self, model) -> backends.Runner:
         check(model, self.path.name)
