@@ -277,3 +277,46 @@ def test_interpolation_refuses_what_it_cannot_mix(run_script, fine_tune, members
     proc = run_script("training/interpolate.py", tuned, "--name", pair.stem, "--out", pair.parent, "--dry-run", check=False)
     assert proc.returncode == 2 and "is one of the sources" in proc.stderr and files.sha256(pair) == before
     assert not out.exists() or not list(out.iterdir())
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+def test_weighted_ensemble_is_the_weighted_mean_of_member_logits_and_nests(members, mnist_test):
+    import keras
+
+    loaded = [artifacts.load_model(p) for p in members]
+    x = (mnist_test[0][:64] / 255.0).astype(np.float32)[..., None]
+    a, b = (np.asarray(keras.Model(m.inputs, m.get_layer("logits").output)(x)) for m in loaded)
+    weighted = ensemble.combine(loaded, name="weighted", weights=[3, 1])
+    np.testing.assert_allclose(np.asarray(weighted(x)), _softmax((3 * a + b) / 4), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(np.asarray(weighted(x)), np.asarray(ensemble.combine(loaded)(x)), atol=1e-4)  # the weights matter
+    # a member that is an ensemble enters with its own mean: weights 2, 1 over (pair, a) give (a + b + a) / 3
+    nested = ensemble.combine([ensemble.combine(loaded, name="pair"), loaded[0]], name="nested", weights=[2, 1])
+    np.testing.assert_allclose(np.asarray(nested(x)), _softmax((2 * a + b) / 3), rtol=1e-5, atol=1e-6)
+    assert nested.layers[-1].name == "probs" and nested.get_layer("logits") is not None
+    for bad, why in (([1], "2 members"), ([1, 0], "above 0"), ([1, -2], "above 0"), ([1, float("nan")], "above 0")):
+        with pytest.raises(ensemble.EnsembleError, match=why):
+            ensemble.combine(loaded, weights=bad)
+
+
+def test_ensemble_script_writes_weights_into_the_card_and_the_model_loads_safely(run_script, members, tmp_path, mnist_test):
+    run_script("training/ensemble.py", *members, "--weights", "1", "0.5", "--name", "leaning", "--out", tmp_path, "--dry-run")
+    card = json.loads((tmp_path / "leaning.json").read_text())
+    assert card["config"]["weights"] == [1.0, 0.5] and "weighted mean" in card["config"]["combine"]
+    [entry] = artifacts.list_models(tmp_path)
+    assert entry.usable, entry.reason
+    model = artifacts.load_model(tmp_path / "leaning.keras")  # safe mode
+    loaded = [artifacts.load_model(p) for p in members]
+    x = (mnist_test[0][:16] / 255.0).astype(np.float32)[..., None]
+    np.testing.assert_allclose(np.asarray(model(x)), np.asarray(ensemble.combine(loaded, weights=[1, 0.5])(x)), rtol=1e-5, atol=1e-6)
+    # the nested ensemble keeps the inner one's members in its card
+    run_script("training/ensemble.py", tmp_path / "leaning.keras", members[0], "--weights", "2", "1", "--name", "outer", "--out", tmp_path, "--dry-run")
+    outer = json.loads((tmp_path / "outer.json").read_text())
+    assert [m["file"] for m in outer["members"][0]["members"]] == [p.name for p in members]
+    for args, why in ((("--weights", "1"), "1 weights for 2 members"), (("--weights", "1", "0"), "above 0")):
+        proc = run_script("training/ensemble.py", *members, *args, "--out", tmp_path / "refused", check=False)
+        assert proc.returncode == 2 and why in proc.stderr
+    assert not (tmp_path / "refused").exists()

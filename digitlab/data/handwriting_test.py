@@ -15,6 +15,8 @@ merely test the training generator.
                            from few points (angular), or as a tablet trajectory replayed as one line
                            through 8-12 points; uniform brush, sizes and places as people draw on
                            the app's 280x280 canvas
+    conventions_stream     the same drawings, a number of every style, a chunk at a time (a precise
+                           measure per style, ``evaluation/conventions.py``)
     mnist_strokes          MNIST test digits re-drawn as strokes: skeleton (Zhang-Suen) -> simplified
                            polyline (``cv2.approxPolyDP``) -> uniform brush on the canvas
 
@@ -25,7 +27,8 @@ or (280, 280) uint8 grey; uploads are encoded bytes.  Labels are int64.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import cv2
@@ -291,19 +294,36 @@ def draw_style(style: str, rng: np.random.Generator, sampling: str | None = None
     return ink.astype(np.float32) / 255
 
 
-def conventions(n: int = 2000, seed: int = 0) -> PictureSet:
-    """``n`` drawings cycling through every style of STYLES (balanced by style)."""
+def _conventions_drawings(n: int, seed: int) -> Iterator[tuple[str, str, np.ndarray]]:
+    """The conventions set's drawings one at a time, cycling through STYLES: (style, sampling, canvas picture)."""
     rng = _rng(seed, 10)
     names = list(STYLES)
-    styles = [names[i % len(names)] for i in range(n)]
-    pictures, labels, sampling = [], [], []
-    for style in styles:
-        sampling.append(_sampling(rng))
-        pictures.append(_as_canvas(draw_style(style, rng, sampling[-1]), rng))
-        labels.append(STYLES[style][0])
-    return PictureSet("conventions", pictures, np.asarray(labels, np.int64), "no", styles, sampling,
+    for i in range(n):
+        style, sampling = names[i % len(names)], _sampling(rng)
+        yield style, sampling, _as_canvas(draw_style(style, rng, sampling), rng)
+
+
+def _conventions_set(drawn: list[tuple[str, str, np.ndarray]]) -> PictureSet:
+    styles, sampling, pictures = (list(column) for column in zip(*drawn)) if drawn else ([], [], [])
+    return PictureSet("conventions", pictures, np.asarray([STYLES[s][0] for s in styles], np.int64), "no", styles, sampling,
                       f"{len(STYLES)} writing conventions as canvas strokes (" + ", ".join(f"{share:.0%} {k}" for k, (share, _) in SAMPLING.items())
                       + "), white on black")
+
+
+def conventions(n: int = 2000, seed: int = 0) -> PictureSet:
+    """``n`` drawings cycling through every style of STYLES (balanced by style)."""
+    return _conventions_set(list(_conventions_drawings(n, seed)))
+
+
+def conventions_stream(per_style: int, seed: int = 0, chunk: int = 256) -> Iterator[PictureSet]:
+    """``per_style`` drawings of every style of STYLES, ``chunk`` pictures at a time: the pictures of
+    ``conventions(per_style * len(STYLES), seed)``, in its order, without holding them all (a canvas picture
+    is up to 313 kB: 300 of every style would hold about 3 GB)."""
+    if chunk < 1:
+        raise ValueError(f"chunk must be at least 1, not {chunk}")
+    drawings = _conventions_drawings(per_style * len(STYLES), seed)
+    while part := list(itertools.islice(drawings, chunk)):
+        yield _conventions_set(part)
 
 
 # ----------------------------------------------------------------------------- MNIST test digits as strokes

@@ -36,3 +36,15 @@ def most_confused(confusion: list[list[int]], top: int = 5) -> list[dict]:
     c = np.asarray(confusion)
     pairs = [(int(c[t, p]), t, p) for t in CLASSES for p in CLASSES if t != p and c[t, p] > 0]
     return [{"true": t, "pred": p, "count": n} for n, t, p in sorted(pairs, reverse=True)[:top]]
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion, ``k`` successes in ``n`` trials: (low, high) in [0, 1], 95 % at
+    z=1.96.  Unlike the normal approximation it stays inside [0, 1] and is not empty at k=0 or k=n, where
+    accuracies near 100 % live."""
+    if n < 1 or not 0 <= k <= n:
+        raise ValueError(f"need 0 <= k <= n and n >= 1, not k={k}, n={n}")
+    p, z2 = k / n, z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return (0.0 if k == 0 else float(centre - half)), (1.0 if k == n else float(centre + half))  # exact ends, no rounding dust

@@ -29,8 +29,24 @@ def _logits_model(member):
         raise EnsembleError(f"{member.name}: no layer named 'logits' (only models built by digitlab.models can be combined)") from e
 
 
-def combine(members: list, name: str = "ensemble"):
-    """One flat functional model whose ``logits`` are the mean of the members' logits."""
+def check_weights(weights, n: int) -> list[float]:
+    """``weights`` as floats, one per member, each finite and > 0; else EnsembleError saying why."""
+    import math
+
+    weights = [float(w) for w in weights]
+    if len(weights) != n:
+        raise EnsembleError(f"{len(weights)} weights for {n} members: give one weight per member")
+    bad = [w for w in weights if not (math.isfinite(w) and w > 0)]
+    if bad:
+        raise EnsembleError(f"every weight must be a finite number above 0, got {bad[0]}")
+    return weights
+
+
+def combine(members: list, name: str = "ensemble", weights: list[float] | None = None):
+    """One flat functional model whose ``logits`` are the mean of the members' logits, or with ``weights``
+    (one per member, > 0) their weighted mean sum(w_i logits_i) / sum(w): each member's logits scaled by its
+    share (a ``Rescaling`` layer ``w<i>``) and added.  A member that is itself an ensemble enters with its own
+    logits (the mean of its members'), so weights 2, w, w over (pair, x, y) give (a + b + w x + w y) / (2 + 2w)."""
     import keras
     from keras import layers
 
@@ -38,6 +54,8 @@ def combine(members: list, name: str = "ensemble"):
 
     if len(members) < 2:
         raise EnsembleError(f"an ensemble needs at least 2 members, got {len(members)}")
+    if weights is not None:
+        weights = check_weights(weights, len(members))
     inputs = keras.Input(INPUT_SHAPE, name="image")
     outs = []
     for i, member in enumerate(members):
@@ -51,6 +69,10 @@ def combine(members: list, name: str = "ensemble"):
         clone = keras.models.clone_model(sub, input_tensors=[inputs], clone_function=renamed)
         clone.set_weights(sub.get_weights())
         outs.append(clone.outputs[0])
-    logits = layers.Average(name="logits")(outs)
+    if weights is None:
+        logits = layers.Average(name="logits")(outs)
+    else:  # Rescaling and Add are plain Keras layers: the model still loads in safe mode and exports to every format
+        total = sum(weights)
+        logits = layers.Add(name="logits")([layers.Rescaling(w / total, name=f"w{i}")(o) for i, (o, w) in enumerate(zip(outs, weights, strict=True))])
     probs = layers.Activation("softmax", name="probs")(logits)
     return keras.Model(inputs, probs, name=name)

@@ -14,20 +14,25 @@ from pathlib import Path
 from digitlab.evaluation import metrics
 from digitlab.evaluation.evaluate import evaluate_splits
 from digitlab.models import artifacts, cards
-from digitlab.models.ensemble import EnsembleError, combine
+from digitlab.models.ensemble import EnsembleError, check_weights, combine
 
 
 def member_summary(path: Path, card: dict | None) -> dict:
     """What the ensemble card keeps of a member: where it came from and how it was made."""
     card = card or {}
     keep = ("name", "builder", "config", "seed", "metrics", "params", "epochs_run", "train_seconds", "command", "date", "preprocess_version",
-            "init", "distill", "interpolation", "edits")  # init, distill, interpolation: a member fine-tuned from a trained model, mixed back with it
+            "init", "distill", "interpolation", "edits",  # init, distill, interpolation: a member fine-tuned from a trained model, mixed back with it
+            "members")  # a member that is itself an ensemble keeps its own members' cards
     return {"file": Path(path).name, **{k: card[k] for k in keep if k in card}}
 
 
-def build(member_paths: list[Path], name: str, out: Path, mnist, command: str | None = None, dry_run: bool = False) -> Path:
-    """Combine the members, evaluate on ``mnist`` (``data.load(prepared=True)``), save into ``out``."""
+def build(member_paths: list[Path], name: str, out: Path, mnist, command: str | None = None, dry_run: bool = False,
+          weights: list[float] | None = None) -> Path:
+    """Combine the members (with ``weights``, one per member: their weighted mean; ``models.ensemble.combine``),
+    evaluate on ``mnist`` (``data.load(prepared=True)``), save into ``out``."""
     t0 = time.time()
+    if weights is not None:
+        weights = check_weights(weights, len(member_paths))
     members, member_cards = [], []
     for p in member_paths:
         try:
@@ -38,13 +43,16 @@ def build(member_paths: list[Path], name: str, out: Path, mnist, command: str | 
     fingerprints = {c.get("data", {}).get("fingerprint") for c in member_cards if c}
     if len(fingerprints - {None}) > 1:
         raise EnsembleError("the members were trained on different data (their cards' fingerprints differ)")
-    model = combine(members, name=name)
+    model = combine(members, name=name, weights=weights)
     val, test = evaluate_splits(name, Path(out) / f"{name}.keras", model, mnist)
     summaries = [member_summary(p, c) for p, c in zip(member_paths, member_cards, strict=True)]
     card = cards.build({
         "name": name,
         "builder": "ensemble",
-        "config": {"members": [s["file"] for s in summaries], "combine": "mean of the members' logits, then softmax"},
+        "config": {"members": [s["file"] for s in summaries],
+                   **({"combine": "mean of the members' logits, then softmax"} if weights is None else
+                      {"combine": "weighted mean of the members' logits (sum of weight x logits / sum of weights), then softmax",
+                       "weights": weights})},
         "members": summaries,
         "seed": None,
         "data": cards.data_summary(mnist),

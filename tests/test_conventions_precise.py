@@ -1,0 +1,130 @@
+"""The conventions set style by style (evaluation/conventions.py): the Wilson interval (digitlab.evaluation.metrics)
+against scipy and its closed forms, the verdicts against a target, the streamed drawings (the benchmark's own,
+chunk by chunk), and the script's --dry-run end to end on the committed mnist_baseline."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from support import load_script
+
+from digitlab.data import handwriting_test as hw
+from digitlab.evaluation import handwriting, metrics
+from digitlab.paths import ROOT
+
+
+@pytest.mark.parametrize("k, n", [(50, 54), (0, 54), (54, 54), (291, 300), (1, 1), (3, 7)])
+def test_wilson_interval_is_scipys(k, n):
+    stats = pytest.importorskip("scipy.stats")
+    z = float(stats.norm.ppf(0.975))
+    ci = stats.binomtest(k, n).proportion_ci(method="wilson")
+    assert metrics.wilson(k, n, z) == pytest.approx((ci.low, ci.high), abs=1e-12)
+
+
+def test_wilson_interval_at_the_edges_and_its_refusals():
+    z2 = 1.96**2
+    for n in (1, 6, 54, 300):  # closed forms: k=0 -> (0, z2/(n+z2)), k=n -> (n/(n+z2), 1)
+        assert metrics.wilson(0, n) == (0.0, pytest.approx(z2 / (n + z2)))
+        assert metrics.wilson(n, n) == (pytest.approx(n / (n + z2)), 1.0)
+    low, high = metrics.wilson(50, 54)
+    assert low < 50 / 54 < high and (low, high) == pytest.approx((0.82446, 0.97082), abs=1e-5)
+    for k, n in ((0, 0), (-1, 5), (6, 5)):
+        with pytest.raises(ValueError):
+            metrics.wilson(k, n)
+
+
+def test_verdicts_against_a_target():
+    assert handwriting.verdict(291, 300, 0.97) == "meets"  # exactly at the target
+    assert handwriting.verdict(285, 300, 0.97) == "below"  # 95 %: interval up to 96.9 %
+    assert handwriting.verdict(51, 54, 0.97) == "unresolved"  # 94.4 %: interval up to 98.1 %
+    assert handwriting.verdict(53, 54, 0.97) == "meets" and handwriting.verdict(1, 1, 1.0) == "meets"
+    for n in (6, 54, 300):  # as more are right: below, then unresolved, then meets, never back
+        seen = [handwriting.verdict(k, n, 0.97) for k in range(n + 1)]
+        assert seen == sorted(seen, key=["below", "unresolved", "meets"].index) and seen[0] == "below" and seen[-1] == "meets"
+        for k, v in enumerate(seen):
+            assert (v == "below") == (metrics.wilson(k, n)[1] < 0.97 and k / n < 0.97)
+
+
+def test_the_stream_is_the_benchmarks_drawings_a_chunk_at_a_time():
+    chunks = list(hw.conventions_stream(2, seed=3, chunk=10))
+    whole = hw.conventions(2 * len(hw.STYLES), seed=3)
+    assert [len(c.pictures) for c in chunks] == [10] * 7 + [4]
+    assert all(c.name == whole.name and c.invert == "no" and c.about == whole.about for c in chunks)
+    streamed = [p for c in chunks for p in c.pictures]
+    assert len(streamed) == len(whole.pictures) and all(np.array_equal(a, b) for a, b in zip(streamed, whole.pictures))
+    assert np.array_equal(np.concatenate([c.labels for c in chunks]), whole.labels)
+    assert [s for c in chunks for s in c.styles] == whole.styles and [s for c in chunks for s in c.sampling] == whole.sampling
+    styles = [s for c in chunks for s in c.styles]
+    assert {s: styles.count(s) for s in hw.STYLES} == dict.fromkeys(hw.STYLES, 2)  # balanced: every style twice
+    other = next(hw.conventions_stream(2, seed=4, chunk=10))
+    assert not any(np.array_equal(a, b) for a, b in zip(other.pictures, chunks[0].pictures))
+    with pytest.raises(ValueError):
+        next(hw.conventions_stream(2, seed=3, chunk=0))
+
+
+class _AlwaysOne:
+    """A classifier that reads every input as a 1."""
+
+    name = "always_one"
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return np.tile(np.eye(10)[1], (len(x), 1))
+
+
+def test_per_style_counts_every_drawing_once():
+    r = handwriting.conventions_per_style([_AlwaysOne()], per_style=3, seed=0, target=0.97, chunk=40)
+    assert r["per_style"] == 3 and r["styles"] == {s: label for s, (label, _) in hw.STYLES.items()}
+    m = r["results"]["always_one"]
+    ones = [s for s, label in r["styles"].items() if label == 1]
+    assert m["n"] == 3 * len(hw.STYLES) and m["right"] == 3 * len(ones)
+    for s, row in m["styles"].items():
+        assert row["n"] == 3 and row["right"] == (3 if s in ones else 0)
+        assert row["verdict"] == ("meets" if s in ones else "below")  # 0 of 3: interval up to 56 %
+    assert m["verdicts"] == {"meets": len(ones), "below": len(hw.STYLES) - len(ones), "unresolved": 0}
+    text = handwriting.conventions_markdown(r)
+    assert "| style (3 each) | always_one |" in text and f"{len(hw.STYLES) - len(ones)} below, 0 unresolved of {len(hw.STYLES)}" in text
+    with pytest.raises(ValueError, match="per_style"):
+        handwriting.conventions_per_style([_AlwaysOne()], per_style=0, seed=0, target=0.97)
+    with pytest.raises(ValueError, match="target"):
+        handwriting.conventions_per_style([_AlwaysOne()], per_style=1, seed=0, target=1.5)
+
+
+@pytest.mark.slow
+def test_dry_run_reports_every_style_with_consistent_figures(committed_models, tmp_path, capsys):
+    script = load_script("evaluation/conventions.py")
+    assert script.main(["--dry-run", "--model", "mnist_baseline", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "conventions.json").read_text())
+    assert report["dry_run"] and report["per_style"] == 6 and report["seed"] == 1 and report["target"] == 0.97
+    assert report["command"].startswith("python evaluation/conventions.py --dry-run")
+    assert list(report["models"]) == ["mnist_baseline"] and report["models"]["mnist_baseline"]["sha256"].startswith("sha256:")
+    assert list(report["styles"]) == list(hw.STYLES)
+    m = report["results"]["mnist_baseline"]
+    assert list(m["styles"]) == list(hw.STYLES) and m["n"] == 6 * len(hw.STYLES)
+    assert m["right"] == sum(r["right"] for r in m["styles"].values()) and m["accuracy"] == pytest.approx(m["right"] / m["n"])
+    for r in [m, *m["styles"].values()]:
+        assert 0 <= r["right"] <= r["n"] and 0 <= r["low"] <= r["accuracy"] <= r["high"] <= 1
+        assert r["verdict"] == handwriting.verdict(r["right"], r["n"], 0.97)
+    assert m["styles"]["1 bare stroke"]["n"] == 6 and sum(m["verdicts"].values()) == len(hw.STYLES)
+    assert 0.5 <= m["accuracy"] < 1  # softmax regression reads most drawings, not all
+    text = (tmp_path / "conventions.md").read_text()
+    assert "| style (6 each) | mnist_baseline |" in text and len(re.findall(r"^\| \d ", text, re.M)) == len(hw.STYLES)
+    assert f"written {tmp_path / 'conventions.json'}" in capsys.readouterr().out
+    # without --out a dry run writes into a new temporary folder, never into evaluation/reports/
+    assert script.main(["--dry-run", "--per-style", "1", "--model", "mnist_baseline"]) == 0
+    out = Path(re.search(r"^written (.+)$", capsys.readouterr().out, re.M).group(1))
+    assert out.is_file() and not out.resolve().is_relative_to(ROOT) and json.loads(out.read_text())["per_style"] == 1
+
+
+def test_bad_flags_and_unknown_models_are_usage_errors(tmp_path, capsys):
+    script = load_script("evaluation/conventions.py")
+    for flags, said in ((["--per-style", "0"], "--per-style must be at least 1"), (["--target", "0"], "--target must be in (0, 1]"),
+                        (["--target", "1.5"], "--target must be in (0, 1]")):
+        with pytest.raises(SystemExit) as e:
+            script.main([*flags, "--out", str(tmp_path)])
+        assert e.value.code == 2 and said in capsys.readouterr().err
+    assert script.main(["--dry-run", "--model", "no_such_model", "--out", str(tmp_path)]) == 2
+    assert "no_such_model" in capsys.readouterr().err and not list(tmp_path.iterdir())
