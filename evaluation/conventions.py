@@ -8,7 +8,8 @@ below (the whole interval under it) or unresolved (under it, but the interval re
 tell).  The benchmark's 54 drawings per style cannot tell 94 % from 97 %.
 
 Writes <out>/conventions.json (the figures, the models' file hashes, the command) and conventions.md (the table)
-and prints the Markdown.  Without --model, every usable model in models/.
+and prints the Markdown; the committed models' figures go to docs/results.json.  Without --model, every usable
+model in models/.
 
 --dry-run: 6 drawings per style, written into a new temporary folder unless --out is given: seconds, for tests.
 """
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.files import atomic_write_bytes, atomic_write_json, sha256
     from digitlab.models import artifacts, cards
     from digitlab.paths import shown
+    from digitlab.report import results
     from digitlab.serving import classifiers
 
     try:
@@ -66,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     text = handwriting.conventions_markdown(report)
     atomic_write_json(out / "conventions.json", report)
     atomic_write_bytes(out / "conventions.md", (text + "\n").encode())
+    if not a.dry_run:  # the committed models' figures go to docs/results.json (a smoke run's are no figures)
+        results.record_all(results.committed(results.from_conventions(report, source=shown(out / "conventions.json"))))
     print(text)
     print(f"\nwritten {out / 'conventions.json'}")
     return cli.OK

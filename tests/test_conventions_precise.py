@@ -15,6 +15,7 @@ from support import load_script
 from digitlab.data import handwriting_test as hw
 from digitlab.evaluation import handwriting, metrics
 from digitlab.paths import ROOT
+from digitlab.report import results
 
 
 @pytest.mark.parametrize("k, n", [(50, 54), (0, 54), (54, 54), (291, 300), (1, 1), (3, 7)])
@@ -113,6 +114,14 @@ def test_dry_run_reports_every_style_with_consistent_figures(committed_models, t
     text = (tmp_path / "conventions.md").read_text()
     assert "| style (6 each) | mnist_baseline |" in text and len(re.findall(r"^\| \d ", text, re.M)) == len(hw.STYLES)
     assert f"written {tmp_path / 'conventions.json'}" in capsys.readouterr().out
+    # the figures docs/results.json gets from such a report (a dry run records none): every style, all, the verdict counts
+    figures = results.from_conventions(report)
+    path = tmp_path / "results.json"
+    assert results.record_all(figures, path) == len(figures) == len(hw.STYLES) + 3
+    stored = results.load(path)["figures"]["conventions"]
+    assert stored["1 bare stroke"]["mnist_baseline"]["value"] == m["styles"]["1 bare stroke"]["accuracy"]
+    assert stored["styles below 97%"]["mnist_baseline"]["value"] == m["verdicts"]["below"]
+    assert stored["every style"]["mnist_baseline"]["model_sha"] == report["models"]["mnist_baseline"]["sha256"]
     # without --out a dry run writes into a new temporary folder, never into evaluation/reports/
     assert script.main(["--dry-run", "--per-style", "1", "--model", "mnist_baseline"]) == 0
     out = Path(re.search(r"^written (.+)$", capsys.readouterr().out, re.M).group(1))

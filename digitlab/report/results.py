@@ -98,6 +98,13 @@ SECTIONS: dict[str, Section] = {
         "of writers no model trained on (UNIPEN: the held-out site `app`, its digits with the pen-ups lost, the "
         "training sites' validation writers); every picture through the app's preprocessing, no test-time "
         "augmentation. The sets: [evaluation.md](evaluation.md#real-handwriting-dev-benchmark)."),
+    "conventions": Section(
+        "Writing conventions, style by style",
+        "Each of the benchmark's 37 writing-convention styles drawn 300 times on the canvas (seed 1; the benchmark's "
+        "own set has 54 of each, too few to tell 94% from 97%) and read through the app's preprocessing "
+        "(`python evaluation/conventions.py`); a style's note gives its 95% Wilson interval and its verdict against "
+        "97%: below (the whole interval under it), unresolved (under it, the interval reaching it) or meets. "
+        "[evaluation.md](evaluation.md#writing-conventions-style-by-style-evaluationconventionspy)."),
     "real_numbers": Section(
         "Real handwritten numbers",
         "2-6 digits one real writer wrote in a row on one line (UNIPEN: the held-out site and the validation "
@@ -470,6 +477,24 @@ def from_handwriting(report: dict, source: str | None = None) -> list[Figure]:
     return out
 
 
+def from_conventions(report: dict, source: str | None = None) -> list[Figure]:
+    """``evaluation/conventions.py``'s report: per model the accuracy of every style (its interval and verdict in the
+    note), every style together, and how many styles are below the target or unresolved."""
+    out = []
+    day, cmd, target = _day(report.get("date")), report["command"], report["target"]
+    for model, r in report["results"].items():
+        sha = (report.get("models", {}).get(model) or {}).get("sha256")
+        common = dict(model=model, model_sha=sha, date=day, source=source,
+                      note=f"{report['per_style']} drawings of each of {len(r['styles'])} styles, seed {report['seed']}; every style's "
+                           f"95% interval and verdict: conventions.md beside it")
+        for style, st in r["styles"].items():
+            out.append(Figure("conventions", model, st["accuracy"], cmd, row=style, fmt="pct1", **common))
+        out.append(Figure("conventions", model, r["accuracy"], cmd, row="every style", fmt="pct1", **common))
+        for verdict in ("below", "unresolved"):
+            out.append(Figure("conventions", model, r["verdicts"][verdict], cmd, row=f"styles {verdict} {target:.0%}", fmt="int", **common))
+    return out
+
+
 def _reader(reader: dict) -> str:
     """The number reader a report read with: its file's hash, and the margin its card held (reports written
     before the margin replaced the confidence threshold hold none)."""
@@ -775,6 +800,10 @@ README_SUMMARY = [
     "{handwriting/mean of the sets/mnist_advanced} over the nine sets: `load_digits` by 43 writers as uploads "
     "{handwriting/load_digits upload/mnist_advanced}, 37 writing conventions "
     "{handwriting/conventions/mnist_advanced} ({more:handwriting}).",
+    "- **Writing conventions, style by style** (`python evaluation/conventions.py`, 300 drawings of each of 37 styles): "
+    "`mnist_advanced` reads {conventions/every style/mnist_advanced} of them; {conventions/styles below 97%/mnist_advanced} "
+    "styles are below 97% with confidence and {conventions/styles unresolved 97%/mnist_advanced} under it within "
+    "their 95% interval ({more:conventions}).",
     "- **Real pen strokes** (UNIPEN, writers no model trained on; `python evaluation/handwriting.py` with the file): "
     "`mnist_advanced` reads {handwriting/real strokes: held-out site/mnist_advanced} of a whole held-out site's "
     "digits drawn on the canvas, {handwriting/real strokes: held-out site, pen-ups lost/mnist_advanced} with their "
