@@ -41,17 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     per_style = min(a.per_style, QUICK_PER_STYLE) if a.dry_run else a.per_style
 
     from digitlab.evaluation import handwriting
-    from digitlab.files import atomic_write_bytes, atomic_write_json, sha256
+    from digitlab.files import atomic_write_bytes, atomic_write_json
     from digitlab.models import artifacts, cards
     from digitlab.paths import shown
     from digitlab.report import results
     from digitlab.serving import classifiers
 
     try:
-        if a.model:
-            models = [classifiers.load_classifier(m) for m in a.model]
-        else:
-            models = [classifiers.Classifier(e) for e in artifacts.select(None)]
+        models = classifiers.load_classifiers(a.model)
     except artifacts.ModelError as e:
         return cli.error(e)
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
@@ -59,8 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": cards.command_line(argv, __file__),
         "date": cards.provenance()["date"],
         "dry_run": a.dry_run,
-        "models": {m.name: {"file": shown(m.entry.path), "sha256": sha256(m.entry.path, 16) if m.entry.path.is_file() else None}
-                   for m in models},
+        "models": classifiers.files_measured(models),
         **handwriting.conventions_per_style(models, per_style, a.seed, a.target, progress=log),
     }
     out = cli.output_folder(a.out, DEFAULT_OUT, a.dry_run, "conventions")

@@ -61,17 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab import data
     from digitlab.data import unipen
     from digitlab.evaluation import handwriting
-    from digitlab.files import atomic_write_bytes, atomic_write_json, sha256
+    from digitlab.files import atomic_write_bytes, atomic_write_json
     from digitlab.models import artifacts, cards
     from digitlab.paths import shown
     from digitlab.report import plots, results
     from digitlab.serving import classifiers, reader
 
     try:
-        if a.model:
-            models = [classifiers.load_classifier(m) for m in a.model]
-        else:
-            models = [classifiers.Classifier(e) for e in artifacts.select(None)]
+        models = classifiers.load_classifiers(a.model)
         mnist = data.load(a.mnist)
         number_reader = None if a.no_reader else reader.load()
     except (artifacts.ModelError, data.DataError) as e:
@@ -99,8 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": cards.command_line(argv, __file__),
         "date": cards.provenance()["date"],
         "n": n, "seed": a.seed, "quick": a.dry_run,
-        "models": {m.name: {"file": shown(m.entry.path), "sha256": sha256(m.entry.path, 16) if m.entry.path.is_file() else None}
-                   for m in models},
+        "models": classifiers.files_measured(models),
         "sets": {s.name: {"n": int(len(s.labels)), "about": s.about} for s in inputs},
         "number_reader": None if number_reader is None else {"file": shown(number_reader.path), "sha256": number_reader.fingerprint(),
                           "margin": number_reader.margin},

@@ -7,6 +7,8 @@
     predictions(...)             probabilities (+ inputs, gate) -> Predictions: the abstain rule and the
                                  calibration, the only place a label, a confidence and a refusal are made
     load_classifier(name)        a name in models/, a file, an export, or (None) the best model by its card
+    load_classifiers(names)      each of those names, or (None) every usable model: what a benchmark measures
+    files_measured(classifiers)  name -> the file and its sha256, as a report records what it measured
 
 Every classifier hides how a model wants its pixels (28x28x1, 28x28 or 784) and whether it ends in softmax:
 ``predict_proba`` takes (N, 28, 28) float32 in [0, 1] and returns (N, 10) probabilities.
@@ -216,6 +218,23 @@ def load_classifier(name_or_path: str | None = None, models_dir: Path = MODELS_D
     if name_or_path is not None and exported_format(Path(name_or_path), models_dir) is not None:
         return ExportedClassifier(name_or_path)
     return Classifier(artifacts.resolve(name_or_path, models_dir, judge(backend, models_dir)), backend)
+
+
+def load_classifiers(names: list[str] | None, models_dir: Path = MODELS_DIR) -> list:
+    """``load_classifier`` of each of ``names``, or (None or empty) a Classifier of every usable model in
+    ``models_dir``: what the benchmarks measure.  Raises ModelError for a name it cannot load."""
+    if names:
+        return [load_classifier(n, models_dir) for n in names]
+    return [Classifier(e) for e in artifacts.select(None, models_dir)]
+
+
+def files_measured(classifiers: list) -> dict:
+    """{name: {"file", "sha256"}} of what each classifier reads (sha256 None for a folder), as a report records it."""
+    from digitlab.files import sha256
+    from digitlab.paths import shown
+
+    return {c.name: {"file": shown(c.entry.path), "sha256": sha256(c.entry.path, 16) if c.entry.path.is_file() else None}
+            for c in classifiers}
 
 
 # ----------------------------------------------------------------------------- exported formats
