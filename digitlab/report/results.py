@@ -102,8 +102,9 @@ SECTIONS: dict[str, Section] = {
         "Writing conventions, style by style",
         "Each of the benchmark's 37 writing-convention styles drawn 300 times on the canvas (seed 1; the benchmark's "
         "own set has 54 of each, too few to tell 94% from 97%) and read through the app's preprocessing "
-        "(`python evaluation/conventions.py`); a style's note gives its 95% Wilson interval and its verdict against "
-        "97%: below (the whole interval under it), unresolved (under it, the interval reaching it) or meets. "
+        "(`python evaluation/conventions.py`); every style's 95% Wilson interval and its verdict against 97% are in "
+        "the report the notes name (`conventions.md`): below (the whole interval under it), unresolved (under it, the "
+        "interval reaching it) or meets. "
         "[evaluation.md](evaluation.md#writing-conventions-style-by-style-evaluationconventionspy)."),
     "real_numbers": Section(
         "Real handwritten numbers",
