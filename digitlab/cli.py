@@ -48,6 +48,12 @@ def add_mnist(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mnist", default=None, help="path to mnist.npz in keras layout (default: $DIGITLAB_MNIST, keras cache, download)")
 
 
+def add_models(p: argparse.ArgumentParser, accepts: str = "model name in models/ or a .keras file") -> None:
+    """``--model``, repeatable (``a.model``: a list, or None for every usable model in models/): the models a
+    benchmark measures; ``accepts`` says what one value may be."""
+    p.add_argument("--model", action="append", help=f"{accepts}; repeatable (default: every usable model)")
+
+
 DRY_RUN_ALIASES = ("--quick",)  # the smoke flag's older names: still accepted, no longer shown in --help
 
 

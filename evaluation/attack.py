@@ -31,7 +31,7 @@ from digitlab import cli
 
 def main(argv: list[str] | None = None) -> int:
     p = cli.parser(__doc__)
-    p.add_argument("--model", action="append", help="model name in models/ or a .keras file; repeatable (default: every usable model)")
+    cli.add_models(p)
     p.add_argument("--n", type=int, default=1000, help="MNIST test digits, a fixed random subset (default 1000)")
     p.add_argument("--eps", default="0,0.02,0.05,0.1,0.15,0.2,0.25,0.3", help="comma-separated epsilons (default 0,0.02,0.05,0.1,0.15,0.2,0.25,0.3)")
     p.add_argument("--steps", type=int, default=40, help="PGD steps (default 40)")

@@ -37,7 +37,7 @@ from digitlab import cli
 
 def main(argv: list[str] | None = None) -> int:
     p = cli.parser(__doc__)
-    p.add_argument("--model", action="append", help="model name in models/ or a .keras file; repeatable (default: every usable model)")
+    cli.add_models(p)
     p.add_argument("--non-digits", type=int, default=400, help="generated non-digit pictures per set, a quarter of each kind (default 400)")
     p.add_argument("--digits", type=int, default=1000, help="MNIST test digits redrawn with a brush; a quarter as many printed (default 1000)")
     p.add_argument("--reject-rate", type=float, default=0.007,

@@ -27,7 +27,7 @@ QUICK_PER_STYLE = 6  # drawings per style in --dry-run
 
 def main(argv: list[str] | None = None) -> int:
     p = cli.parser(__doc__)
-    p.add_argument("--model", action="append", help="model name in models/, a .keras file or an exported model; repeatable (default: every usable model)")
+    cli.add_models(p, "model name in models/, a .keras file or an exported model")
     p.add_argument("--per-style", type=int, default=300, help=f"drawings of each style (default 300; --dry-run {QUICK_PER_STYLE})")
     p.add_argument("--seed", type=int, default=1, help="seed of the drawings (default 1; the benchmark's committed report draws with 0)")
     p.add_argument("--target", type=float, default=0.97, help="the accuracy every style should reach, in (0, 1] (default 0.97)")

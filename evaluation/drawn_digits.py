@@ -26,7 +26,7 @@ DRY_RUN_N = 20  # digits per set in --dry-run
 
 def main(argv: list[str] | None = None) -> int:
     p = cli.parser(__doc__)
-    p.add_argument("--model", action="append", help="model name or .keras file; repeatable (default: every usable model)")
+    cli.add_models(p)
     p.add_argument("--n", type=int, default=1000, help=f"MNIST test digits per set (default 1000; --dry-run {DRY_RUN_N})")
     cli.add_out(p, REPORTS_DIR, "folder for drawn_digits.json")
     cli.add_mnist(p)

@@ -18,7 +18,7 @@ from digitlab import cli
 
 def main(argv: list[str] | None = None) -> int:
     p = cli.parser(__doc__)
-    p.add_argument("--model", action="append", help="model name in models/ or a .keras file; repeatable (default: every usable model)")
+    cli.add_models(p)
     p.add_argument("--split", choices=("test", "val"), default="test", help="MNIST split to evaluate on (default test)")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N images (default: all)")
     cli.add_mnist(p)

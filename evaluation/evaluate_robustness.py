@@ -41,7 +41,7 @@ def summary(results: dict[str, dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = cli.parser(__doc__)
-    p.add_argument("--model", action="append", help="model name in models/ or a .keras file; repeatable (default: every usable model)")
+    cli.add_models(p)
     p.add_argument("--n", type=int, default=3000, help="MNIST test digits, a fixed random subset (default 3000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the subset and of every corruption (default 0)")
     p.add_argument("--through-preprocess", action="store_true", help="re-prepare each corrupted image like a picture (default off)")

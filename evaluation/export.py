@@ -54,7 +54,7 @@ def parse_formats(text: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     p = cli.parser(__doc__)
-    p.add_argument("--model", action="append", help="model name in models/ or a .keras file; repeatable (default: every usable model)")
+    cli.add_models(p)
     p.add_argument("--formats", "--format", type=parse_formats, default=None,
                    help="comma-separated formats (default h5,savedmodel,tflite,tflite-dynamic,tflite-int8,onnx, and tfjs once "
                         "--setup-tfjs has made its converter's environment)")

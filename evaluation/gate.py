@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=200, help="generated non-digits per category (default 200)")
     p.add_argument("--real", type=int, default=1000, help="real digits per set, at most 1797 (default 1000)")
     p.add_argument("--gate", type=Path, default=None, help="a digit gate .keras to measure instead of the committed one")
-    p.add_argument("--model", action="append", help="model name in models/; repeatable (default: every usable model)")
+    cli.add_models(p, "model name in models/")
     p.add_argument("--real-strokes", type=Path, default=None, metavar="PATH",
                    help="real-strokes file (gzipped JSON, digitlab/data/unipen.py) for the real-strokes digit sets "
                         "(default $DIGITLAB_UNIPEN; none: those sets are left out)")

@@ -42,7 +42,7 @@ QUICK_N = 30  # pictures per set in --dry-run
 
 def main(argv: list[str] | None = None) -> int:
     p = cli.parser(__doc__)
-    p.add_argument("--model", action="append", help="model name in models/, a .keras file or an exported model; repeatable (default: every usable model)")
+    cli.add_models(p, "model name in models/, a .keras file or an exported model")
     p.add_argument("--n", type=int, default=2000, help=f"pictures per set at most; load_digits has 1,797 (default 2000; --dry-run {QUICK_N})")
     p.add_argument("--seed", type=int, default=0, help="seed of the benchmark's pictures (default 0: the committed report's)")
     p.add_argument("--real-strokes", type=Path, default=None, metavar="PATH",

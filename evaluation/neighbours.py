@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlab import data, files, memory, paths
+from digitlab import cli, data, files, memory, paths
 from digitlab.evaluation import neighbours
 from digitlab.models import artifacts
 
@@ -68,7 +68,7 @@ def measure(entry: artifacts.ModelEntry, size: int, folder: Path, agreement: int
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--model", action="append", help="model name in models/ (repeatable; default: every usable model)")
+    cli.add_models(p, "model name in models/")
     p.add_argument("--models-dir", type=Path, default=paths.MODELS_DIR, help="where the models are")
     p.add_argument("--size", type=int, default=neighbours.BANK_SIZE, help="training digits searched (the app uses the default)")
     p.add_argument("--folder", type=Path, default=None, help="cache folder (default: $DIGITLAB_FEATURES_CACHE or runs/cache/features)")

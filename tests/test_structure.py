@@ -143,6 +143,21 @@ def test_the_smoke_flag_has_one_name(capsys):
     assert "--dry-run" in shown and "--quick" not in shown
 
 
+def test_the_models_a_benchmark_measures_have_one_flag():
+    """A script that measures several models declares --model through cli.add_models: one flag, repeatable, one help."""
+    import argparse
+
+    from digitlab import cli
+
+    by_hand = [p.relative_to(ROOT).as_posix() for p in _scripts() if re.search(r"""add_argument\(\s*["']--model["'],\s*action=["']append""", p.read_text())]
+    assert not by_hand, f"scripts that declare a repeatable --model by hand (use cli.add_models): {by_hand}"
+    p = argparse.ArgumentParser()
+    cli.add_models(p, "model name in models/")
+    assert p.parse_args([]).model is None
+    assert p.parse_args(["--model", "a", "--model", "b.keras"]).model == ["a", "b.keras"]
+    assert "model name in models/; repeatable" in p.format_help()
+
+
 CLI_LAYERS = ("digitlab/cli.py", "digitlab/training/cli.py")  # the library's command-line halves: flags are their words
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]+")
 
