@@ -132,6 +132,41 @@ def test_a_model_figure_names_the_committed_file_it_was_measured_on():
                         f"{section}/{row}/{key} was measured on another {e['model']}: measure it again")
 
 
+def test_stale_names_the_commands_that_measured_an_earlier_model_file(tmp_path):
+    """After a model in the folder is replaced, --stale's list is every command whose figures name its earlier file
+    (retired ones too), and none whose figures name the file there now or another model."""
+    from digitlab.files import sha256
+
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "net.keras").write_bytes(b"the first file")
+    first = sha256(models / "net.keras", 16)
+    path = tmp_path / "results.json"
+    data = {"schema": results.SCHEMA, "figures": {"numbers": {}, "handwriting": {}}}
+
+    def entry(command, model, sha, note=None):
+        return {"value": 0.5, "fmt": "pct1", "command": command, "date": "2026-11-25", "model": model, "model_sha": sha,
+                **({"note": note} if note else {})}
+
+    data["figures"]["numbers"]["net"] = {"a": entry("python evaluation/numbers.py", "net", first),
+                                         "b": entry("python evaluation/numbers.py", "net", first)}
+    data["figures"]["handwriting"]["net"] = {"a": entry("python evaluation/handwriting.py", "net", first)}
+    data["figures"]["handwriting"]["other"] = {"a": entry("python evaluation/handwriting.py --model other", "other", "sha256:0")}
+    path.write_text(json.dumps(data))
+    assert results.stale(path, models) == {}, "every figure names the file there now"
+    (models / "net.keras").write_bytes(b"a retrained file")
+    found = results.stale(path, models)
+    assert {c: dict(n) for c, n in found.items()} == {"python evaluation/numbers.py": {"numbers": 2},
+                                                       "python evaluation/handwriting.py": {"handwriting": 1}}
+    assert results.stale_lines(found)[0] == "python evaluation/numbers.py    # 2 figures: numbers"
+    retired = json.loads(path.read_text())  # a figure --from-cards retired has lost its sha; its note still tells
+    e = retired["figures"]["numbers"]["net"]["a"]
+    e.pop("model_sha")
+    e["note"] = f"{results.EARLIER} net ({first})"
+    path.write_text(json.dumps(retired))
+    assert dict(results.stale(path, models)["python evaluation/numbers.py"]) == {"numbers": 2}
+
+
 def test_record_writes_one_figure_and_keeps_the_others(tmp_path):
     path = tmp_path / "results.json"
     results.record("numbers", "whole numbers right", 0.5, command="python evaluation/numbers.py --n 1", row="a",

@@ -9,6 +9,7 @@ or docs/results.md: both are rendered from the file by
     python -m digitlab.report.results --write    # README's results block and docs/results.md
     python -m digitlab.report.results --check    # exit 1 when either disagrees with the file (the tests run it)
     python -m digitlab.report.results --from-cards   # the committed models' cards -> the file, then --write
+    python -m digitlab.report.results --stale        # the commands that measure again what an earlier model file measured
 
 ``$DIGITLAB_RESULTS`` points ``record`` at another file (the tests set it, so a script they run never
 writes the tracked one).  A run with other settings than the figure's recorded command (``--n 200``) keeps
@@ -897,6 +898,29 @@ def write(root: Path = ROOT, path: Path | None = None) -> list[Path]:
     return changed
 
 
+EARLIER = "measured on an earlier"  # how a retired figure's note names the file it was measured on
+
+
+def stale(path: Path | None = None, models_dir: Path = MODELS_DIR) -> dict[str, Counter]:
+    """What to measure again after a committed model's file changed: {command: Counter(section)} of the figures
+    measured on another file of a model in ``models_dir`` than the one there now, retired ones included (their note
+    says so), most figures first."""
+    current = {p.stem: model_sha(p) for p in Path(models_dir).glob("*.keras")}
+    found: dict[str, Counter] = {}
+    for section, rows in load(path)["figures"].items():
+        for keys in rows.values():
+            for e in keys.values():
+                sha, model = e.get("model_sha"), e.get("model")
+                if (sha and model in current and sha != current[model]) or EARLIER in (e.get("note") or ""):
+                    found.setdefault(e["command"], Counter())[section] += 1
+    return dict(sorted(found.items(), key=lambda kv: (-kv[1].total(), kv[0])))
+
+
+def stale_lines(found: dict[str, Counter]) -> list[str]:
+    """``stale``'s commands, one line each with how many figures they measure again and where."""
+    return [f"{command}    # {n.total()} figure{'s' * (n.total() != 1)}: {', '.join(n)}" for command, n in found.items()]
+
+
 def retire_stale(path: Path | None = None) -> int:
     """Figures measured on a committed model's earlier file lose that file's sha and say so in their note: a sha
     stands only for the file in models/ now.  Run after promoting a model (``--from-cards`` does).  Returns how
@@ -912,7 +936,7 @@ def retire_stale(path: Path | None = None) -> int:
                     sha, model = e.get("model_sha"), e.get("model")
                     if sha and model in current and sha != current[model]:
                         e.pop("model_sha")
-                        e["note"] = "; ".join(filter(None, [e.get("note"), f"measured on an earlier {model} ({sha})"]))
+                        e["note"] = "; ".join(filter(None, [e.get("note"), f"{EARLIER} {model} ({sha})"]))
                         retired += 1
         if retired:
             from digitlab.files import atomic_write_json
@@ -927,13 +951,19 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--write", action="store_true", help="render README.md's results block and docs/results.md")
     g.add_argument("--check", action="store_true", help="exit 1 when README.md or docs/results.md disagree with the file")
     g.add_argument("--from-cards", action="store_true", help="record every committed model card's figures, then --write")
+    g.add_argument("--stale", action="store_true",
+                   help="print the commands that measure again the figures taken on an earlier file of a committed model")
     a = p.parse_args(argv)
     try:
+        if a.stale:
+            lines = stale_lines(stale(RESULTS_FILE))
+            print("\n".join(lines) if lines else "every figure of a committed model names the file in models/ now")
+            return 0
         if a.check:
-            stale = check()
-            for s in stale:
+            disagree = check()
+            for s in disagree:
                 print(f"{s} disagrees with {shown(RESULTS_FILE)}: run python -m digitlab.report.results --write", file=sys.stderr)
-            return 1 if stale else 0
+            return 1 if disagree else 0
         if a.from_cards:
             figures = []
             from digitlab.models import cards
@@ -947,6 +977,8 @@ def main(argv: list[str] | None = None) -> int:
                     figures += from_card(card, card_path.with_suffix(".keras"))
             print(f"recorded {record_all(figures, RESULTS_FILE, replace=True)} figures from {shown(MODELS_DIR)}")
             print(f"{retire_stale(RESULTS_FILE)} figures measured on an earlier file of a committed model marked as such")
+            if lines := stale_lines(stale(RESULTS_FILE)):
+                print("to measure them again:\n  " + "\n  ".join(lines))
         for changed in write():
             print(f"written {shown(changed)}")
     except ResultsError as e:
