@@ -79,9 +79,14 @@ def test_a_dry_run_of_every_chain_runs_end_to_end(name, run_script, tmp_path):
     edits = {"stroke_edits": stroke_augment.EDITS_VERSION, "real_strokes_edits": unipen.EDITS_VERSION}
     expected = {"mnist_baseline": None, "mnist_robust": None, "reader": None, "gate": {"stroke_edits": stroke_augment.EDITS_VERSION},
                 "mnist_cnn": edits}
-    for made in card.get("members") or [card]:
+    def networks(c):  # the trained networks of a card, through nested ensembles
+        return [n for m in c["members"] for n in networks(m)] if c.get("members") else [c]
+
+    for made in networks(card):
         assert made.get("edits") == expected.get(name, edits), made.get("name")
-    if name == "mnist_advanced":  # its fine-tune on real strokes started from the stroke recipe's ensemble, whose edits it names
-        assert card["members"][0]["init"]["edits"] == {"stroke_edits": stroke_augment.EDITS_VERSION}
+    if name == "mnist_advanced":  # its fine-tunes on real strokes started from the stroke recipe's ensemble, whose edits they name;
+        pair, wide = card["members"]  # the network beside them learnt real strokes from random weights, weighted in
+        assert [m["init"]["edits"] for m in pair["members"]] == [{"stroke_edits": stroke_augment.EDITS_VERSION}] * 2
+        assert "init" not in wide and card["config"]["weights"] == [2.0, rebuild.WEIGHT_WIDE]
     after = {p.name: p.stat().st_mtime_ns for p in (ROOT / "models").rglob("*") if p.is_file()}
     assert after == before
