@@ -1,7 +1,7 @@
 #!/bin/bash
 # Measure again, most important first, every figure the promotion retired (python -m digitlab.report.results --stale)
 cd /work/main
-export DIGITLAB_MNIST=/work/shared/data/mnist.npz DIGITLAB_UNIPEN=/work/shared/data/unipen_dev.json.gz
+export DIGITLAB_MNIST=/work/shared/data/mnist.npz DIGITLAB_UNIPEN=/work/shared/data/unipen_dev.json.gz PYTHONPATH=/work/main  # the package here, whatever else is installed
 run() { echo "=== $(date +%T) $*"; "$@" > "runs/s20/log_$(echo "$*" | tr -c 'a-zA-Z0-9' '_' | cut -c1-80).txt" 2>&1; echo "=== $(date +%T) exit $?"; }
 run python evaluation/handwriting.py
 run python evaluation/conventions.py
