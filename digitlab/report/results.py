@@ -901,17 +901,27 @@ def write(root: Path = ROOT, path: Path | None = None) -> list[Path]:
 EARLIER = "measured on an earlier"  # how a retired figure's note names the file it was measured on
 
 
+def _current_files(models_dir: Path = MODELS_DIR) -> dict[str, str | None]:
+    """{model name: sha of its file in ``models_dir`` now}."""
+    return {p.stem: model_sha(p) for p in Path(models_dir).glob("*.keras")}
+
+
+def _on_earlier_file(e: dict, current: dict[str, str | None]) -> bool:
+    """The figure ``e`` names a file of a model in the folder that is no longer there."""
+    sha, model = e.get("model_sha"), e.get("model")
+    return bool(sha and model in current and sha != current[model])
+
+
 def stale(path: Path | None = None, models_dir: Path = MODELS_DIR) -> dict[str, Counter]:
     """What to measure again after a committed model's file changed: {command: Counter(section)} of the figures
     measured on another file of a model in ``models_dir`` than the one there now, retired ones included (their note
     says so), most figures first."""
-    current = {p.stem: model_sha(p) for p in Path(models_dir).glob("*.keras")}
+    current = _current_files(models_dir)
     found: dict[str, Counter] = {}
     for section, rows in load(path)["figures"].items():
         for keys in rows.values():
             for e in keys.values():
-                sha, model = e.get("model_sha"), e.get("model")
-                if (sha and model in current and sha != current[model]) or EARLIER in (e.get("note") or ""):
+                if _on_earlier_file(e, current) or EARLIER in (e.get("note") or ""):
                     found.setdefault(e["command"], Counter())[section] += 1
     return dict(sorted(found.items(), key=lambda kv: (-kv[1].total(), kv[0])))
 
@@ -926,17 +936,16 @@ def retire_stale(path: Path | None = None) -> int:
     stands only for the file in models/ now.  Run after promoting a model (``--from-cards`` does).  Returns how
     many figures were retired."""
     path = path or results_path()
-    current = {p.stem: model_sha(p) for p in MODELS_DIR.glob("*.keras")}
+    current = _current_files()
     with _locked(path):
         results = load(path)
         retired = 0
         for rows in results["figures"].values():
             for keys in rows.values():
                 for e in keys.values():
-                    sha, model = e.get("model_sha"), e.get("model")
-                    if sha and model in current and sha != current[model]:
-                        e.pop("model_sha")
-                        e["note"] = "; ".join(filter(None, [e.get("note"), f"{EARLIER} {model} ({sha})"]))
+                    if _on_earlier_file(e, current):
+                        sha = e.pop("model_sha")
+                        e["note"] = "; ".join(filter(None, [e.get("note"), f"{EARLIER} {e['model']} ({sha})"]))
                         retired += 1
         if retired:
             from digitlab.files import atomic_write_json
