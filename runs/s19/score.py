@@ -84,6 +84,37 @@ def fails(r: dict, base: dict) -> list[str]:
     return out
 
 
+def row(logits, d: dict, names: list[str], **first) -> dict:
+    """A table row: ``first`` (its label), then every set's accuracy of ``logits(set name)``, the precise draw's
+    styles under 97% and weakest style, and the mean of the load_digits sets."""
+    r = dict(first)
+    for name in names:
+        r[name] = acc(logits(name), d[f"{name}|y"])
+    tags, y = d["conventions precise|tags"], d["conventions precise|y"]
+    right = logits("conventions precise").argmax(1) == y
+    per = {t: right[tags == t].mean() for t in dict.fromkeys(tags.tolist())}
+    r["styles<97"] = sum(v < 0.97 for v in per.values())
+    weakest = min(per, key=per.get)
+    r["weakest"] = f"{weakest} {per[weakest]:.1%}"
+    r["weakest_v"] = per[weakest]
+    r["load_digits"] = np.mean([r[n] for n in names if n.startswith("load_digits")])
+    return r
+
+
+def table(rows: list[dict], fails, judged) -> None:
+    """The rows as Markdown, the first column each row's label, the last what ``fails`` says of the ``judged`` ones
+    against the first row."""
+    base, label = rows[0], next(iter(rows[0]))
+    print(f"| {label} | MNIST val | MNIST test | validation writers | conventions (precise) | styles < 97% | weakest | load_digits | held-out kept / lost | passes |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        missed = fails(r, base) if judged(r) else []
+        print(f"| {r[label]} | {r['mnist val']:.2%} | {r['mnist test']:.2%} | {r['real strokes: unseen writers']:.2%} | "
+              f"{r['conventions precise']:.2%} | {r['styles<97']} | {r['weakest']} | {r['load_digits']:.2%} | "
+              f"{r['real strokes: held-out site']:.2%} / {r['real strokes: held-out site, pen-ups lost']:.2%} | "
+              f"{('fails ' + ', '.join(missed) if missed else 'passes') if judged(r) else '-'} |")
+
+
 def score(path: Path, fails=fails) -> None:
     d = dict(np.load(path, allow_pickle=True))
     names = sorted({k.split("|")[0] for k in d})
@@ -92,29 +123,8 @@ def score(path: Path, fails=fails) -> None:
             return d[f"{name}|x"]
         a = d[f"{name}|committed"]
         return a if w == 0 else (2 * a + w * d[f"{name}|x"]) / (2 + w)  # the committed file's logits are mean(m0, m1)
-    rows = []
-    for w in (0, 0.25, 0.5, 0.75, 1.0, "x"):
-        r = {"w": w}
-        for name in names:
-            r[name] = acc(combo(name, w), d[f"{name}|y"])
-        tags, y = d["conventions precise|tags"], d["conventions precise|y"]
-        right = combo("conventions precise", w).argmax(1) == y
-        per = {t: right[tags == t].mean() for t in dict.fromkeys(tags.tolist())}
-        r["styles<97"] = sum(v < 0.97 for v in per.values())
-        weakest = min(per, key=per.get)
-        r["weakest"] = f"{weakest} {per[weakest]:.1%}"
-        r["weakest_v"] = per[weakest]
-        r["load_digits"] = np.mean([r[n] for n in names if n.startswith("load_digits")])
-        rows.append(r)
-    base = rows[0]
-    print("| w | MNIST val | MNIST test | validation writers | conventions (precise) | styles < 97% | weakest | load_digits | held-out kept / lost | passes |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        missed = fails(r, base) if r["w"] and r["w"] != "x" else []
-        print(f"| {r['w']} | {r['mnist val']:.2%} | {r['mnist test']:.2%} | {r['real strokes: unseen writers']:.2%} | "
-              f"{r['conventions precise']:.2%} | {r['styles<97']} | {r['weakest']} | {r['load_digits']:.2%} | "
-              f"{r['real strokes: held-out site']:.2%} / {r['real strokes: held-out site, pen-ups lost']:.2%} | "
-              f"{'-' if not r['w'] or r['w'] == 'x' else ('fails ' + ', '.join(missed) if missed else 'passes')} |")
+    rows = [row(lambda name, w=w: combo(name, w), d, names, w=w) for w in (0, 0.25, 0.5, 0.75, 1.0, "x")]
+    table(rows, fails, judged=lambda r: r["w"] and r["w"] != "x")
 
 
 if __name__ == "__main__":

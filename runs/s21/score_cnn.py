@@ -15,20 +15,6 @@ s19 = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(s19)
 
 
-def row(d: dict, names: list[str], model: str) -> dict:
-    r = {"model": model}
-    for name in names:
-        r[name] = s19.acc(d[f"{name}|{model}"], d[f"{name}|y"])
-    tags, y = d["conventions precise|tags"], d["conventions precise|y"]
-    right = d[f"conventions precise|{model}"].argmax(1) == y
-    per = {t: right[tags == t].mean() for t in dict.fromkeys(tags.tolist())}
-    r["styles<97"] = sum(v < 0.97 for v in per.values())
-    weakest = min(per, key=per.get)
-    r["weakest"], r["weakest_v"] = f"{weakest} {per[weakest]:.1%}", per[weakest]
-    r["load_digits"] = float(np.mean([r[n] for n in names if n.startswith("load_digits")]))
-    return r
-
-
 def fails(r: dict, base: dict) -> list[str]:
     """The conditions of runs/s21/RULE.md that ``r`` misses against the committed mnist_cnn's row ``base``."""
     out = []
@@ -48,16 +34,8 @@ def score(path: Path) -> None:
     d = dict(np.load(path, allow_pickle=True))
     names = sorted({k.split("|")[0] for k in d})
     models = list(dict.fromkeys(k.split("|")[1] for k in d if k.split("|")[1] not in ("y", "tags")))
-    rows = [row(d, names, m) for m in ["committed"] + [m for m in models if m != "committed"]]
-    base = rows[0]
-    print("| model | MNIST val | MNIST test | validation writers | conventions (precise) | styles < 97% | weakest | load_digits | held-out kept / lost | passes |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        missed = fails(r, base) if r is not base else []
-        print(f"| {r['model']} | {r['mnist val']:.2%} | {r['mnist test']:.2%} | {r['real strokes: unseen writers']:.2%} | "
-              f"{r['conventions precise']:.2%} | {r['styles<97']} | {r['weakest']} | {r['load_digits']:.2%} | "
-              f"{r['real strokes: held-out site']:.2%} / {r['real strokes: held-out site, pen-ups lost']:.2%} | "
-              f"{'-' if r is base else ('fails ' + ', '.join(missed) if missed else 'passes')} |")
+    rows = [s19.row(lambda name, m=m: d[f"{name}|{m}"], d, names, model=m) for m in ["committed", *(m for m in models if m != "committed")]]
+    s19.table(rows, fails, judged=lambda r: r["model"] != "committed")
 
 
 if __name__ == "__main__":
