@@ -1,4 +1,4 @@
-"""python evaluation/conventions.py [--model NAME_OR_FILE ...] [--per-style 300] [--seed 1] [--target 0.97] [--out evaluation/reports/conventions/] [--dry-run]
+"""python evaluation/conventions.py [--model NAME_OR_FILE ...] [--per-style 300] [--seed 1] [--target 0.97] [--misreads 10] [--out evaluation/reports/conventions/] [--dry-run]
 
 The writing-conventions set of the real-handwriting dev benchmark, style by style and precisely enough to hold
 each style to a target: --per-style drawings of each of its 37 styles (digitlab/data/handwriting_test.py, drawn
@@ -7,9 +7,11 @@ style the accuracy, its 95 % Wilson interval and a verdict against --target: mee
 below (the whole interval under it) or unresolved (under it, but the interval reaches it: more drawings would
 tell).  The benchmark's 54 drawings per style cannot tell 94 % from 97 %.
 
-Writes <out>/conventions.json (the figures, the models' file hashes, the command) and conventions.md (the table)
-and prints the Markdown; the committed models' figures go to docs/results.json.  Without --model, every usable
-model in models/.
+Writes <out>/conventions.json (the figures, the models' file hashes, the command; per style also what its misreads
+were read as and how many of each sampling's drawings were misread), conventions.md (the table, then the styles under
+the target: read as what, misread by which sampling) and misreads_<model>.png for every model with a style under the
+target (a row of its misread inputs per such style, --misreads of each); prints the Markdown.  The committed models'
+figures go to docs/results.json.  Without --model, every usable model in models/.
 
 --dry-run: 6 drawings per style, written into a new temporary folder unless --out is given: seconds, for tests.
 """
@@ -23,6 +25,7 @@ from digitlab.paths import REPORTS_DIR
 
 DEFAULT_OUT = REPORTS_DIR / "conventions"
 QUICK_PER_STYLE = 6  # drawings per style in --dry-run
+MISREADS = 10  # misread drawings shown per style under the target
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,13 +34,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--per-style", type=int, default=300, help=f"drawings of each style (default 300; --dry-run {QUICK_PER_STYLE})")
     p.add_argument("--seed", type=int, default=1, help="seed of the drawings (default 1; the benchmark's committed report draws with 0)")
     p.add_argument("--target", type=float, default=0.97, help="the accuracy every style should reach, in (0, 1] (default 0.97)")
-    cli.add_out(p, DEFAULT_OUT, "folder for conventions.json and conventions.md")
+    p.add_argument("--misreads", type=int, default=MISREADS, help=f"misread drawings shown per style under the target in "
+                   f"misreads_<model>.png (default {MISREADS}; 0: no pictures)")
+    cli.add_out(p, DEFAULT_OUT, "folder for conventions.json, conventions.md and misreads_<model>.png")
     cli.add_dry_run(p, f"{QUICK_PER_STYLE} drawings per style, report into a temporary folder unless --out is given: seconds, for tests")
     a = p.parse_args(argv)
     if a.per_style < 1:
         p.error("--per-style must be at least 1")
     if not 0 < a.target <= 1:
         p.error("--target must be in (0, 1]")
+    if a.misreads < 0:
+        p.error("--misreads must be 0 or more")
     per_style = min(a.per_style, QUICK_PER_STYLE) if a.dry_run else a.per_style
 
     from digitlab.evaluation import handwriting
@@ -57,13 +64,20 @@ def main(argv: list[str] | None = None) -> int:
         "date": cards.provenance()["date"],
         "dry_run": a.dry_run,
         "models": classifiers.files_measured(models),
-        **handwriting.conventions_per_style(models, per_style, a.seed, a.target, progress=log),
+        **handwriting.conventions_per_style(models, per_style, a.seed, a.target, progress=log, keep=a.misreads),
     }
+    galleries = {m.name: handwriting.conventions_misreads_png(report, m.name) for m in models} if a.misreads else {}
+    report.pop("misread_inputs", None)  # the pictures go into the galleries, not the JSON
     out = cli.output_folder(a.out, DEFAULT_OUT, a.dry_run, "conventions")
     out.mkdir(parents=True, exist_ok=True)
     text = handwriting.conventions_markdown(report)
     atomic_write_json(out / "conventions.json", report)
     atomic_write_bytes(out / "conventions.md", (text + "\n").encode())
+    for name, png in galleries.items():  # a model with no style under the target any more keeps no earlier gallery
+        if png is not None:
+            atomic_write_bytes(out / f"misreads_{name}.png", png)
+        else:
+            (out / f"misreads_{name}.png").unlink(missing_ok=True)
     if not a.dry_run:  # the committed models' figures go to docs/results.json (a smoke run's are no figures)
         results.record_all(results.committed(results.from_conventions(report, source=shown(out / "conventions.json"))))
     print(text)

@@ -4,12 +4,14 @@ chunk by chunk), and the script's --dry-run end to end on the committed mnist_ba
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from support import load_script
 
 from digitlab.data import handwriting_test as hw
@@ -86,10 +88,18 @@ def test_per_style_counts_every_drawing_once():
         assert row["n"] == 3 and row["right"] == (3 if s in ones else 0)
         assert row["verdict"] == ("meets" if s in ones else "below")  # 0 of 3: interval up to 56 %
     assert m["verdicts"] == {"meets": len(ones), "below": len(hw.STYLES) - len(ones), "unresolved": 0}
+    for s, row in m["styles"].items():  # what the misreads were read as, and each sampling's drawings
+        assert row["read_as"] == ({} if s in ones else {"1": 3})
+        assert sum(c["n"] for c in row["sampling"].values()) == 3 and set(row["sampling"]) <= set(r["samplings"])
+        assert sum(c["right"] for c in row["sampling"].values()) == row["right"]
+    assert r["samplings"] == list(hw.SAMPLING) and "misread_inputs" not in r  # keep=0: no pictures kept
     text = handwriting.conventions_markdown(r)
     assert "| style (3 each) | always_one |" in text and f"{len(hw.STYLES) - len(ones)} below, 0 unresolved of {len(hw.STYLES)}" in text
+    under = text[text.index("## Styles under 97.0%"):]
+    assert under.count("| always_one |") == len(hw.STYLES) - len(ones) and "| always_one | 0 oval | 0.0% | 1 (3) |" in under
     with pytest.raises(ValueError, match="per_style"):
         handwriting.conventions_per_style([_AlwaysOne()], per_style=0, seed=0, target=0.97)
+    assert handwriting.conventions_per_style([_AlwaysOne()], per_style=1, seed=0, target=0.97)["results"]["always_one"]["styles"]["0 oval"]["read_as"] == {"1": 1}
     with pytest.raises(ValueError, match="target"):
         handwriting.conventions_per_style([_AlwaysOne()], per_style=1, seed=0, target=1.5)
 
@@ -111,8 +121,14 @@ def test_dry_run_reports_every_style_with_consistent_figures(committed_models, t
         assert r["verdict"] == handwriting.verdict(r["right"], r["n"], 0.97)
     assert m["styles"]["1 bare stroke"]["n"] == 6 and sum(m["verdicts"].values()) == len(hw.STYLES)
     assert 0.5 <= m["accuracy"] < 1  # softmax regression reads most drawings, not all
+    assert "misread_inputs" not in report and report["samplings"] == list(hw.SAMPLING)
+    for r in m["styles"].values():  # every misread is read as something, every drawing sampled one way
+        assert sum(r["read_as"].values()) == r["n"] - r["right"] and sum(c["n"] for c in r["sampling"].values()) == r["n"]
+    under = [s for s, r in m["styles"].items() if r["verdict"] != "meets"]
+    assert under and (tmp_path / "misreads_mnist_baseline.png").read_bytes().startswith(b"\x89PNG")
     text = (tmp_path / "conventions.md").read_text()
     assert "| style (6 each) | mnist_baseline |" in text and len(re.findall(r"^\| \d ", text, re.M)) == len(hw.STYLES)
+    assert len(re.findall(r"^\| mnist_baseline \| ", text, re.M)) == len(under)  # the styles under the target, read as what
     assert f"written {tmp_path / 'conventions.json'}" in capsys.readouterr().out
     # the figures docs/results.json gets from such a report (a dry run records none): every style, all, the verdict counts
     figures = results.from_conventions(report)
@@ -128,10 +144,43 @@ def test_dry_run_reports_every_style_with_consistent_figures(committed_models, t
     assert out.is_file() and not out.resolve().is_relative_to(ROOT) and json.loads(out.read_text())["per_style"] == 1
 
 
+def test_misread_gallery_shows_the_styles_under_the_target_and_their_misreads():
+    r = handwriting.conventions_per_style([_AlwaysOne()], per_style=3, seed=0, target=0.97, keep=2)
+    kept = r["misread_inputs"]["always_one"]
+    for s, (label, _) in hw.STYLES.items():  # the first 2 of 3 misreads of every style that is not a 1, none of the 1s
+        assert len(kept[s]) == (0 if label == 1 else 2)
+        for image, read, confidence, sampling in kept[s]:
+            assert image.shape == (28, 28) and image.max() > 0.5 and read == 1 and confidence == 1.0 and sampling in hw.SAMPLING
+    styles = r["results"]["always_one"]["styles"]
+
+    def rows_drawn(first: tuple[str, ...]) -> int:  # the gallery's height, of the styles whose names start so
+        r["results"]["always_one"]["styles"] = {s: st for s, st in styles.items() if s.startswith(first)}
+        png = handwriting.conventions_misreads_png(r, "always_one")
+        assert png.startswith(b"\x89PNG")
+        return Image.open(io.BytesIO(png)).size[1]
+
+    assert rows_drawn(("0", "1")) < 0.75 * rows_drawn(("0", "1", "2", "3"))  # a row per style under the target: 5 against 10
+    everything = handwriting.conventions_per_style([_Truth()], per_style=1, seed=0, target=0.97, keep=2)
+    assert handwriting.conventions_misreads_png(everything, "truth") is None  # every style meets the target
+    assert "## Styles under" not in handwriting.conventions_markdown(everything)
+
+
+class _Truth:
+    """A classifier that reads each prepared conventions drawing as its style's label (it is told them in order)."""
+
+    name = "truth"
+
+    def __init__(self):
+        self.labels = iter(label for _, (label, _) in zip(range(len(hw.STYLES)), hw.STYLES.values()))
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return np.eye(10)[[next(self.labels) for _ in range(len(x))]]
+
+
 def test_bad_flags_and_unknown_models_are_usage_errors(tmp_path, capsys):
     script = load_script("evaluation/conventions.py")
     for flags, said in ((["--per-style", "0"], "--per-style must be at least 1"), (["--target", "0"], "--target must be in (0, 1]"),
-                        (["--target", "1.5"], "--target must be in (0, 1]")):
+                        (["--target", "1.5"], "--target must be in (0, 1]"), (["--misreads", "-1"], "--misreads must be 0 or more")):
         with pytest.raises(SystemExit) as e:
             script.main([*flags, "--out", str(tmp_path)])
         assert e.value.code == 2 and said in capsys.readouterr().err

@@ -332,35 +332,85 @@ def _against_target(right: int, n: int, target: float) -> dict:
     return {"n": n, "right": right, "accuracy": right / n, "low": low, "high": high, "verdict": verdict(right, n, target)}
 
 
+NO_INK = "no ink"  # what a drawing the preprocessing found no ink in was "read as"
+
+
 def conventions_per_style(classifiers: list, per_style: int, seed: int, target: float, chunk: int = CONVENTIONS_CHUNK,
-                          progress: Callable[[str], None] | None = None) -> dict:
+                          progress: Callable[[str], None] | None = None, keep: int = 0) -> dict:
     """Every classifier on ``per_style`` drawings of every conventions style (``handwriting_test.conventions_stream``:
     the benchmark's drawings, ``chunk`` at a time, each chunk prepared once through ``prepare_set`` and read by every
-    model) -> {"per_style", "seed", "target", "z", "styles": {style: label}, "results": {model: {"n", "right",
-    "accuracy", "low", "high", "verdict", "verdicts": {verdict: styles}, "styles": {style: {"n", "right", "accuracy", "low",
-    "high", "verdict"}}}}}.  A picture without ink counts as wrong, as in ``score``; (low, high) is the 95 % Wilson
-    interval, the verdict ``verdict``'s against ``target``.  The benchmark's 54 drawings per style move a style by 1.9
-    points each, and 51 of 54 (94.4 %) still has 97 % inside its interval; of 300, 285 (95 %) is below 97 % with confidence."""
+    model) -> {"per_style", "seed", "target", "z", "styles": {style: label}, "samplings": [sampling], "results": {model:
+    {"n", "right", "accuracy", "low", "high", "verdict", "verdicts": {verdict: styles}, "styles": {style: {"n", "right",
+    "accuracy", "low", "high", "verdict", "read_as": {digit or "no ink": misreads}, "sampling": {sampling: {"n",
+    "right"}}}}}}}.  A picture without ink counts as wrong, as in ``score``; (low, high) is the 95 % Wilson interval, the
+    verdict ``verdict``'s against ``target``.  The benchmark's 54 drawings per style move a style by 1.9 points each,
+    and 51 of 54 (94.4 %) still has 97 % inside its interval; of 300, 285 (95 %) is below 97 % with confidence.
+
+    With ``keep`` > 0 the report also holds, under the key "misread_inputs" (not JSON: ``misreads_png`` draws them),
+    the first ``keep`` misread model inputs of every style and model: {model: {style: [(input, read as, confidence,
+    sampling)]}}."""
     if per_style < 1:
         raise ValueError(f"per_style must be at least 1, not {per_style}")
     if not 0 < target <= 1:
         raise ValueError(f"target must be in (0, 1], not {target}")
     names = list(hw.STYLES)
     drawn, right = Counter(), {clf.name: Counter() for clf in classifiers}
+    by_sampling = Counter()  # (style, sampling) -> drawings
+    right_by_sampling = {clf.name: Counter() for clf in classifiers}
+    read_as = {clf.name: {s: Counter() for s in names} for clf in classifiers}
+    kept = {clf.name: {s: [] for s in names} for clf in classifiers}
     for part in hw.conventions_stream(per_style, seed, chunk):
         inputs = prepare_set(part)  # (chunk, 28, 28) inputs; the canvas pictures go with ``part``
         drawn.update(inputs.styles)
+        by_sampling.update(zip(inputs.styles, inputs.sampling))
         for clf in classifiers:
-            ok = np.where(inputs.inked, clf.predict_proba(inputs.images).argmax(1), -1) == inputs.labels
-            right[clf.name].update(s for s, good in zip(inputs.styles, ok) if good)
+            probs = clf.predict_proba(inputs.images)
+            pred = np.where(inputs.inked, probs.argmax(1), -1)
+            for i in np.flatnonzero(pred == inputs.labels):
+                right[clf.name][inputs.styles[i]] += 1
+                right_by_sampling[clf.name][inputs.styles[i], inputs.sampling[i]] += 1
+            for i in np.flatnonzero(pred != inputs.labels):
+                style = inputs.styles[i]
+                read_as[clf.name][style][NO_INK if pred[i] < 0 else str(pred[i])] += 1
+                if pred[i] >= 0 and len(kept[clf.name][style]) < keep:
+                    kept[clf.name][style].append((inputs.images[i], int(pred[i]), float(probs[i].max()), inputs.sampling[i]))
         if progress:
             progress(f"{sum(drawn.values())} of {per_style * len(names)} drawings read")
+    samplings = list(hw.SAMPLING)
     results = {}
     for name, counts in right.items():
-        styles = {s: _against_target(counts[s], drawn[s], target) for s in names}
+        styles = {}
+        for s in names:
+            styles[s] = {**_against_target(counts[s], drawn[s], target),
+                         "read_as": dict(read_as[name][s].most_common()),
+                         "sampling": {t: {"n": by_sampling[s, t], "right": right_by_sampling[name][s, t]} for t in samplings if by_sampling[s, t]}}
         results[name] = {**_against_target(sum(counts.values()), sum(drawn.values()), target),  # every style together
                          "verdicts": {v: sum(r["verdict"] == v for r in styles.values()) for v in VERDICTS}, "styles": styles}
-    return {"per_style": per_style, "seed": seed, "target": target, "z": Z95, "styles": {s: hw.STYLES[s][0] for s in names}, "results": results}
+    report = {"per_style": per_style, "seed": seed, "target": target, "z": Z95, "styles": {s: hw.STYLES[s][0] for s in names},
+              "samplings": samplings, "results": results}
+    if keep:
+        report["misread_inputs"] = kept
+    return report
+
+
+def conventions_misreads_png(report: dict, model: str, per_row: int = 10) -> bytes | None:
+    """The misread inputs ``conventions_per_style(..., keep=...)`` kept of ``model``, a row per style under the target
+    (the weakest first), each captioned with what it was read as, its confidence and how its strokes were sampled: what
+    "below" and "unresolved" look like.  None when every style meets the target or nothing was kept."""
+    from digitlab.report import plots
+
+    styles = report["results"][model]["styles"]
+    under = sorted((s for s, r in styles.items() if r["verdict"] != "meets"), key=lambda s: styles[s]["accuracy"])
+    kept = report.get("misread_inputs", {}).get(model, {})
+    rows = [(f"{s}\n{styles[s]['accuracy']:.1%}", [(img, f"{report['styles'][s]}→{p} {c:.0%}\n{_SHORT.get(t, t)}") for img, p, c, t in kept.get(s, [])[:per_row]])
+            for s in under if kept.get(s)]
+    if not rows:
+        return None
+    return plots.rows_gallery_png(rows, f"{model}: writing-convention styles under {report['target']:.0%}, drawings it misreads "
+                                        f"({report['per_style']} per style, seed {report['seed']})", cols=per_row)
+
+
+_SHORT = {"pen path, 8-12 points": "pen path", "coarse tablet": "coarse", "few points": "few pts"}  # captions under a tile
 
 
 def conventions_markdown(report: dict) -> str:
@@ -380,10 +430,35 @@ def conventions_markdown(report: dict) -> str:
     rows.append([f"**every style** ({len(report['styles']) * report['per_style']})", *(cell(results[m]) for m in models)])
     rows.append([f"**styles under {pct(target)}**", *(f"{results[m]['verdicts']['below']} below, {results[m]['verdicts']['unresolved']} unresolved"
                                                         f" of {len(report['styles'])}" for m in models)])
+    under = _conventions_under_markdown(report)
     return "\n".join([
         f"# Writing conventions, style by style ({report.get('date', '')[:10]})", "",
         *([f"`{report['command']}`", ""] if report.get("command") else []),
         f"{report['per_style']} drawings of each style (seed {report['seed']}), read through the one preprocessing path; accuracy and its "
         f"95 % Wilson interval. Target {pct(target)}: **below** when the whole interval is under it, *unresolved* when the accuracy "
         "is under it but the interval reaches it (judged on the unrounded figures).", "",
-        table([f"style ({report['per_style']} each)", *models], rows), ""])
+        table([f"style ({report['per_style']} each)", *models], rows), "", *under])
+
+
+def _conventions_under_markdown(report: dict) -> list[str]:
+    """Lines of a section on the styles under the target, model by model: what their misreads were read as, and how
+    many of each sampling's drawings were misread (the pen's path replayed as one line draws the moves between
+    strokes too). No lines when every style of every model meets the target, or the report predates these counts."""
+    from digitlab.report.tables import markdown as table
+    from digitlab.report.tables import pct
+
+    samplings = report.get("samplings") or []
+    rows = []
+    for model, r in report["results"].items():
+        for s, st in sorted(r["styles"].items(), key=lambda kv: kv[1]["accuracy"]):
+            if st["verdict"] == "meets" or "read_as" not in st:
+                continue
+            read = ", ".join(f"{k} ({v})" for k, v in st["read_as"].items())
+            by = [f"{c['n'] - c['right']} of {c['n']}" if (c := st["sampling"].get(t)) else "-" for t in samplings]
+            rows.append([model, s, pct(st["accuracy"]), read, *by])
+    if not rows:
+        return []
+    return [f"## Styles under {pct(report['target'])}: what their misreads were read as, and misread by sampling", "",
+            "How each drawing's strokes reached the canvas (`handwriting_test.SAMPLING`): a mouse, a quick hand on a coarse "
+            "tablet, a coarser one, or the pen's path replayed as one line of 8-12 points (the moves between strokes drawn too).",
+            "", table(["model", "style", "accuracy", "read as (drawings)", *(f"misread: {t}" for t in samplings)], rows), ""]

@@ -74,6 +74,21 @@ def gallery_png(images: np.ndarray, true: np.ndarray, pred: np.ndarray, confiden
     return _png(fig)
 
 
+def rows_gallery_png(rows: list[tuple[str, list[tuple[np.ndarray, str]]]], title: str, cols: int = 10) -> bytes:
+    """A labelled row of (28, 28) digits per entry of ``rows``: (row label, [(digit, caption)]), at most ``cols``
+    a row; the label stands left of the row, each caption under its digit."""
+    fig, axes = plt.subplots(len(rows), cols + 1, figsize=((cols + 1) * 1.1, len(rows) * 1.45 + 0.4), squeeze=False, layout="constrained")
+    for ax in axes.ravel():
+        ax.axis("off")
+    for r, (label, tiles) in enumerate(rows):
+        axes[r, 0].text(1.0, 0.5, label, ha="right", va="center", fontsize=8, transform=axes[r, 0].transAxes)
+        for ax, (img, caption) in zip(axes[r, 1:], tiles[:cols]):
+            ax.imshow(img, cmap="gray", vmin=0, vmax=1)
+            ax.set_title(caption, fontsize=7, color="crimson")
+    fig.suptitle(title, fontsize=10)
+    return _png(fig)
+
+
 def per_class_f1_png(per_class: dict, title: str) -> bytes:
     """Bar chart of the F1 score of each digit from a scikit-learn classification report dict."""
     f1 = [per_class[str(d)]["f1-score"] for d in range(10)]
