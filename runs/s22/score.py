@@ -1,5 +1,6 @@
 """python runs/s22/score.py LOGITS.npz --save [x=runs/s22/rsw_s59c.keras]  -> saves every set's logits (adds to LOGITS.npz)
 python runs/s22/score.py LOGITS.npz --score                           -> the rule's table (runs/s22/RULE.md)
+python runs/s22/score.py LOGITS.npz --score2                          -> the second rule's table and choice (runs/s22/RULE2.md)
 
 Session 19's pictures and row/table code (runs/s19/score.py). The committed file's parts are read off
 models/mnist_advanced.keras itself: its logits ("committed"), its member 0 (the pair, layer m0_logits) and its member 1
@@ -55,7 +56,29 @@ def fails(r: dict, base: dict) -> list[str]:
     return sorted(out)
 
 
-def score(path: Path) -> None:
+def fails2(r: dict, base: dict) -> list[str]:
+    """runs/s22/RULE2.md's conditions that the row ``r`` misses against the committed file's row ``base``."""
+    out = []
+    if r["mnist test"] < 0.996 or r["mnist val"] < 0.996:
+        out.append("1")
+    if r["real strokes: unseen writers"] < base["real strokes: unseen writers"] - 0.001 - 1e-9:
+        out.append("2")
+    if (r["styles<97"] >= base["styles<97"] or r["weakest_v"] < base["weakest_v"] - 1e-9
+            or r["conventions precise"] < base["conventions precise"] - 1e-9):
+        out.append("3")
+    if r["load_digits"] < base["load_digits"] - 1e-9:
+        out.append("4")
+    return out
+
+
+def choose2(rows: list[dict]) -> dict | None:
+    """Of the passing rows (RULE2.md): the fewest styles under 97%, then the higher weakest style, then the better
+    validation writers, then the smaller w."""
+    ok = [r for r in rows if r["w"] in WEIGHTS and not fails2(r, rows[0])]
+    return min(ok, key=lambda r: (r["styles<97"], -r["weakest_v"], -r["real strokes: unseen writers"], r["w"])) if ok else None
+
+
+def score(path: Path, rule: int = 1) -> None:
     d = dict(np.load(path, allow_pickle=True))
     names = sorted({k.split("|")[0] for k in d})
 
@@ -65,13 +88,16 @@ def score(path: Path) -> None:
         return (2 * d[f"{name}|pair"] + w * d[f"{name}|x"]) / (2 + w)
 
     rows = [s19.row(lambda name, w=w: combo(name, w), d, names, w=w) for w in ("committed", *WEIGHTS, "s59", "x")]
-    s19.table(rows, fails, judged=lambda r: r["w"] in WEIGHTS)
+    s19.table(rows, fails if rule == 1 else fails2, judged=lambda r: r["w"] in WEIGHTS)
+    if rule == 2:
+        chosen = choose2(rows)
+        print(f"\nchosen: w = {chosen['w']}" if chosen else "\nno w passes")
 
 
 if __name__ == "__main__":
     out = Path(sys.argv[1])
-    if sys.argv[2:] == ["--score"]:
-        score(out)
+    if sys.argv[2:] in (["--score"], ["--score2"]):
+        score(out, rule=2 if sys.argv[2] == "--score2" else 1)
     elif sys.argv[2:3] == ["--save"]:
         save(out, {k: Path(v) for k, v in (a.split("=", 1) for a in sys.argv[3:])})
     else:
