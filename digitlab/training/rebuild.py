@@ -71,11 +71,21 @@ ALPHA_ADVANCED = 0.3
 ALPHA_CNN = 0.5
 
 # Beside mnist_advanced's pair, a network trained on real pen strokes from its first epoch, 1.5 times as wide (the
-# preset's 36 epochs, session 16's recipe), weighted WEIGHT_WIDE in the mean of the logits: (m0 + m1 + w x) / (2 + w).
-# w was chosen of 0.25, 0.5, 0.75 and 1 by a rule written before the network trained (docs/training.md).
-WEIGHT_WIDE = 0.25
+# preset's 36 epochs, session 16's recipe), then two more 12-epoch cosine cycles by the same recipe, weighted
+# WEIGHT_WIDE in the mean of the logits: (m0 + m1 + w x) / (2 + w). w was chosen of 0.25, 0.5, 0.75 and 1 by a rule
+# written before the last cycle trained (runs/s22/RULE2.md, docs/training.md).
+WEIGHT_WIDE = 1.0
 _WIDE = Step("training/train_advanced.py", ("--width", "96", "--seed", "59", "--redraw", "0.15", *_REDRAW, "--lowres", "0.2", *_REAL,
                                             "--name", "rsw_s59", "--out", "{run}"), "rsw_s59.keras")
+
+
+def _wide_cycle(start: str, name: str, seed: int) -> Step:
+    """The wide network trained one more 12-epoch cosine cycle by its own recipe, at a third of its peak learning rate,
+    keeping the last epoch's weights (runs/s22/RULE2.md)."""
+    return Step("training/train_advanced.py", ("--init-from", f"{{run}}/{start}", "--width", "96", "--seed", str(seed), "--epochs", "12",
+                                               "--learning-rate", "0.001", "--checkpoint", "last", "--redraw", "0.15", *_REDRAW,
+                                               "--lowres", "0.2", *_REAL, "--name", name, "--out", "{run}"), f"{name}.keras")
+
 
 CHAINS: dict[str, list[Step]] = {
     "mnist_baseline": [
@@ -116,9 +126,11 @@ CHAINS: dict[str, list[Step]] = {
         Step("training/interpolate.py", ("{run}/rs_m0.keras", "--alpha", str(ALPHA_ADVANCED), "--out", "{run}"), "rs_m0_mixed.keras"),
         Step("training/interpolate.py", ("{run}/rs_m1.keras", "--alpha", str(ALPHA_ADVANCED), "--out", "{run}"), "rs_m1_mixed.keras"),
         Step("training/ensemble.py", ("{run}/rs_m0_mixed.keras", "{run}/rs_m1_mixed.keras", "--name", "pair", "--out", "{run}"), "pair.keras"),
-        # a network that learnt real strokes from its first epoch, weighted in beside the pair
+        # a network that learnt real strokes from its first epoch, trained two more cycles, weighted in beside the pair
         _WIDE,
-        Step("training/ensemble.py", ("{run}/pair.keras", "{run}/rsw_s59.keras", "--weights", "2", str(WEIGHT_WIDE), "--name", "mnist_advanced",
+        _wide_cycle("rsw_s59.keras", "rsw_s59c", 61),
+        _wide_cycle("rsw_s59c.keras", "rsw_s59cc", 62),
+        Step("training/ensemble.py", ("{run}/pair.keras", "{run}/rsw_s59cc.keras", "--weights", "2", str(WEIGHT_WIDE), "--name", "mnist_advanced",
                                       "--out", "{run}/final"), "final/mnist_advanced.keras"),
         *_finish("mnist_advanced", "final/mnist_advanced.keras"),
     ],
