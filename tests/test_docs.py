@@ -229,6 +229,39 @@ def test_a_damaged_results_file_is_a_clear_error_and_stays_as_it_was(tmp_path):
     assert path.read_text() == '{"schema": 1, "figures": '
 
 
+def test_remeasure_runs_each_stale_command_as_a_project_script_and_refuses_any_other(tmp_path):
+    """--remeasure's loop on a scratch project: every command --stale lists runs as its own process from the
+    project's root, its output in its own log, the ones after a failure too; a command that is not
+    `python <a script of the project>` is refused, not run."""
+    from digitlab.files import sha256
+
+    root, models = tmp_path / "project", tmp_path / "models"
+    (root / "evaluation").mkdir(parents=True)
+    models.mkdir()
+    (root / "evaluation" / "probe.py").write_text("import os, sys\nprint('probe', sys.argv[1:], os.getcwd())\n")
+    (root / "evaluation" / "broken.py").write_text("import sys\nprint('broken')\nsys.exit(3)\n")
+    (models / "net.keras").write_bytes(b"the first file")
+    first = sha256(models / "net.keras", 16)
+    (models / "net.keras").write_bytes(b"a retrained file")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("kept")
+    commands = ["python evaluation/broken.py", "python evaluation/probe.py --n 5", f"rm {victim}", "python ../outside.py",
+                "python evaluation/missing.py"]
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"schema": results.SCHEMA, "figures": {"s": {"net": {
+        f"k{i}": {"value": 0.5, "fmt": "pct1", "command": c, "date": "2026-11-25", "model": "net", "model_sha": first}
+        for i, c in enumerate(commands)}}}}))
+    said = []
+    ran = dict(results.remeasure(tmp_path / "logs", path, models, root, say=said.append))
+    assert ran == {"python evaluation/broken.py": 3, "python evaluation/probe.py --n 5": 0, f"rm {victim}": -1,
+                   "python ../outside.py": -1, "python evaluation/missing.py": -1}
+    logs = sorted((tmp_path / "logs").iterdir())
+    assert [p.read_text() for p in logs] == ["broken\n", f"probe ['--n', '5'] {root}\n"]
+    assert victim.read_text() == "kept" and sum("refused" in line for line in said) == 3
+    with pytest.raises(results.RemeasureError, match="not `python <a script"):
+        results.measuring_argv("bash -c 'echo hi'", root)
+
+
 def test_a_new_figure_makes_the_pages_stale_until_they_are_written_again(tmp_path):
     """The real README and results file on a scratch copy: change one figure the README quotes, and the check
     names both pages; --write brings them back in line and the new value is what they show."""

@@ -191,6 +191,7 @@ def test_what_is_not_a_reader_is_refused(tmp_path, run_script):
     assert proc.returncode != 0 and "not a number reader" in proc.stderr and not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # two script runs, about a minute on 2 cores
 def test_train_reader_dry_run_writes_a_reader_with_its_margin(run_script, tmp_path, mnist_path):
     strokes = _small_file(tmp_path)
     run_script("training/train_reader.py", "--dry-run", "--real-strokes", strokes, "--out", tmp_path / "out", "--name", "probe_reader")

@@ -10,6 +10,7 @@ or docs/results.md: both are rendered from the file by
     python -m digitlab.report.results --check    # exit 1 when either disagrees with the file (the tests run it)
     python -m digitlab.report.results --from-cards   # the committed models' cards -> the file, then --write
     python -m digitlab.report.results --stale        # the commands that measure again what an earlier model file measured
+    python -m digitlab.report.results --remeasure    # run them, one after another, each output in runs/remeasure/
 
 ``$DIGITLAB_RESULTS`` points ``record`` at another file (the tests set it, so a script they run never
 writes the tracked one).  A run with other settings than the figure's recorded command (``--n 200``) keeps
@@ -931,6 +932,51 @@ def stale_lines(found: dict[str, Counter]) -> list[str]:
     return [f"{command}    # {n.total()} figure{'s' * (n.total() != 1)}: {', '.join(n)}" for command, n in found.items()]
 
 
+class RemeasureError(ValueError):
+    """A recorded command that is not one of this project's scripts: it is not run."""
+
+
+def measuring_argv(command: str, root: Path = ROOT) -> list[str]:
+    """A recorded measuring command as the argument list that runs it here: ``python <a script of this project> ...``
+    with this interpreter, never a shell; anything else is refused."""
+    import shlex
+
+    try:
+        argv = shlex.split(command)
+    except ValueError as e:
+        raise RemeasureError(f"{command!r} cannot be read as a command: {e}") from None
+    if len(argv) < 2 or argv[0] != "python" or not argv[1].endswith(".py") or argv[1].startswith(("/", "-")) or ".." in Path(argv[1]).parts:
+        raise RemeasureError(f"{command!r} is not `python <a script of this project> ...`: not run")
+    if not (root / argv[1]).is_file():
+        raise RemeasureError(f"{command!r}: {argv[1]} is not in {shown(root)}")
+    return [sys.executable, *argv[1:]]
+
+
+def remeasure(logs: Path, path: Path | None = None, models_dir: Path = MODELS_DIR, root: Path = ROOT, say=print) -> list[tuple[str, int]]:
+    """Run every command ``stale`` lists, one after another (each its own process in ``root``, its output in
+    ``logs``), then render the pages. Every command runs even if one before it failed; returns [(command, exit code)]
+    (-1: refused, not run). A command measures again only what it writes: the list afterwards is what is left."""
+    import subprocess
+    import time
+
+    logs.mkdir(parents=True, exist_ok=True)
+    done = []
+    for i, command in enumerate(stale(path, models_dir), 1):
+        log = logs / f"{i:02d}_{re.sub(r'[^A-Za-z0-9]+', '_', command).strip('_')[:80]}.log"
+        try:
+            argv = measuring_argv(command, root)
+        except RemeasureError as e:
+            say(f"[{i}] refused: {e}")
+            done.append((command, -1))
+            continue
+        say(f"[{i}] {time.strftime('%H:%M:%S')} {command}  (output: {shown(log)})")
+        with log.open("w") as out:
+            code = subprocess.run(argv, cwd=root, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
+        say(f"[{i}] {time.strftime('%H:%M:%S')} exit {code}")
+        done.append((command, code))
+    return done
+
+
 def retire_stale(path: Path | None = None) -> int:
     """Figures measured on a committed model's earlier file lose that file's sha and say so in their note: a sha
     stands only for the file in models/ now.  Run after promoting a model (``--from-cards`` does).  Returns how
@@ -962,12 +1008,29 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--from-cards", action="store_true", help="record every committed model card's figures, then --write")
     g.add_argument("--stale", action="store_true",
                    help="print the commands that measure again the figures taken on an earlier file of a committed model")
+    g.add_argument("--remeasure", action="store_true",
+                   help="run --stale's commands one after another (hours: the app benchmark wants a quiet machine), then --write")
+    p.add_argument("--logs", type=Path, default=None, help="with --remeasure: folder for each command's output "
+                   "(default runs/remeasure/<date and time>)")
     a = p.parse_args(argv)
+    if a.logs is not None and not a.remeasure:
+        p.error("--logs goes with --remeasure")
     try:
         if a.stale:
             lines = stale_lines(stale(RESULTS_FILE))
             print("\n".join(lines) if lines else "every figure of a committed model names the file in models/ now")
             return 0
+        if a.remeasure:
+            logs = a.logs or ROOT / "runs" / "remeasure" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+            ran = remeasure(logs, RESULTS_FILE)
+            for changed in write():
+                print(f"written {shown(changed)}")
+            left = stale_lines(stale(RESULTS_FILE))
+            print("still to measure again:\n  " + "\n  ".join(left) if left else "every figure of a committed model names the file in models/ now")
+            failed = [c for c, code in ran if code != 0]
+            for c in failed:
+                print(f"failed: {c} (its output in {shown(logs)})", file=sys.stderr)
+            return 1 if failed else 0
         if a.check:
             disagree = check()
             for s in disagree:
@@ -987,7 +1050,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"recorded {record_all(figures, RESULTS_FILE, replace=True)} figures from {shown(MODELS_DIR)}")
             print(f"{retire_stale(RESULTS_FILE)} figures measured on an earlier file of a committed model marked as such")
             if lines := stale_lines(stale(RESULTS_FILE)):
-                print("to measure them again:\n  " + "\n  ".join(lines))
+                print("to measure them again (python -m digitlab.report.results --remeasure runs them all):\n  " + "\n  ".join(lines))
         for changed in write():
             print(f"written {shown(changed)}")
     except ResultsError as e:
