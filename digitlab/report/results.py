@@ -954,8 +954,8 @@ def measuring_argv(command: str, root: Path = ROOT) -> list[str]:
 
 def remeasure(logs: Path, path: Path | None = None, models_dir: Path = MODELS_DIR, root: Path = ROOT, say=print) -> list[tuple[str, int]]:
     """Run every command ``stale`` lists, one after another (each its own process in ``root``, its output in
-    ``logs``), then render the pages. Every command runs even if one before it failed; returns [(command, exit code)]
-    (-1: refused, not run). A command measures again only what it writes: the list afterwards is what is left."""
+    ``logs``). Every command runs even if one before it failed; returns [(command, exit code)] (-1: refused, not run).
+    A command measures again only what it writes: ``stale`` afterwards is what is left."""
     import subprocess
     import time
 
@@ -1027,10 +1027,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"written {shown(changed)}")
             left = stale_lines(stale(RESULTS_FILE))
             print("still to measure again:\n  " + "\n  ".join(left) if left else "every figure of a committed model names the file in models/ now")
-            failed = [c for c, code in ran if code != 0]
-            for c in failed:
-                print(f"failed: {c} (its output in {shown(logs)})", file=sys.stderr)
-            return 1 if failed else 0
+            for c, code in ran:
+                if code:
+                    print(f"refused: {c}" if code < 0 else f"failed (exit {code}): {c}, its output in {shown(logs)}", file=sys.stderr)
+            return 1 if any(code for _, code in ran) else 0
         if a.check:
             disagree = check()
             for s in disagree:
