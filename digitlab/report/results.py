@@ -473,7 +473,9 @@ def from_handwriting(report: dict, source: str | None = None) -> list[Figure]:
             reader = report.get("number_reader")
             read_with = f", read with the number reader {_reader(reader)}" if reader else ", read by the cuts alone"
             common_n = dict(common, note=f"{numbers['n']} numbers of 2-6 digits{read_with}")
-            out.append(Figure("real_numbers", model, numbers["whole_number"], report["command"], row="all lengths", **common_n))
+            # two decimals: of 634 numbers one is 0.16 point, and 94.95% must not read as the 95% it misses
+            out.append(Figure("real_numbers", model, numbers["whole_number"], report["command"], row="all lengths",
+                              **dict(common_n, fmt="pct2")))
             for group, r in numbers["groups"].items():
                 out.append(Figure("real_numbers", model, r["whole_number"], report["command"], row=group,
                                   **dict(common_n, note=f"{r['n']} numbers{read_with}")))
