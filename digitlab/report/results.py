@@ -82,7 +82,9 @@ SECTIONS: dict[str, Section] = {
         "MNIST test split (10,000 digits) and validation split (5,000), read from each model's card "
         "(`models/<name>.json`, written by the training script and `training/promote.py`). The predict CLI gives "
         "the same accuracies on the test digits written as PNG files (`tests/test_committed_models.py`). How each "
-        "model was trained is on its card (`command`, `config`) and in [training.md](training.md)."),
+        "model was trained is on its card (`command`, `config`) and in [training.md](training.md). Train time is the "
+        "card's: the last training run of the model's chain (an ensemble's: the sum of its members' last runs), not "
+        "the whole chain, whose runs [training.md](training.md#the-committed-models-command-by-command-trainingrebuildpy) lists."),
     "drawn_digits": Section(
         "Digits that do not look like MNIST",
         "1,000 MNIST test digits per set, redrawn as solid canvas strokes (five brushes from a thin pen to a fat "
