@@ -54,7 +54,11 @@ def cached_sets(path: Path = Path("runs/s19/sets.npz")):
 def save(out: Path, models: dict[str, Path]) -> None:
     from digitlab.models import adapter, artifacts
 
-    nets = {k: adapter.logits_model(artifacts.load_model(p)) for k, p in models.items()}
+    save_nets(out, {k: adapter.logits_model(artifacts.load_model(p)) for k, p in models.items()})
+
+
+def save_nets(out: Path, nets: dict) -> None:
+    """Every prepared set's labels (and tags) and each logits network's logits on it, added to ``out``."""
     old = dict(np.load(out, allow_pickle=True)) if out.is_file() else {}
     for name, x, y, tags in cached_sets():
         old[f"{name}|y"] = y

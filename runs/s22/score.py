@@ -35,16 +35,8 @@ def committed_parts() -> dict:
 def save(out: Path, files: dict[str, Path]) -> None:
     from digitlab.models import adapter, artifacts
 
-    nets = {**(committed_parts() if not files else {}), **{k: adapter.logits_model(artifacts.load_model(p)) for k, p in files.items()}}
-    old = dict(np.load(out, allow_pickle=True)) if out.is_file() else {}
-    for name, x, y, tags in s19.cached_sets():
-        old[f"{name}|y"] = y
-        if tags is not None:
-            old[f"{name}|tags"] = tags
-        for k, net in nets.items():
-            old[f"{name}|{k}"] = np.concatenate([np.asarray(net(x[j:j + 1000, ..., None], training=False)) for j in range(0, len(x), 1000)])
-        print(name, len(y), flush=True)
-    np.savez(out, **old)
+    s19.save_nets(out, {**(committed_parts() if not files else {}),
+                        **{k: adapter.logits_model(artifacts.load_model(p)) for k, p in files.items()}})
 
 
 def fails(r: dict, base: dict) -> list[str]:
