@@ -75,16 +75,17 @@ ALPHA_CNN = 0.5
 # WEIGHT_WIDE in the mean of the logits: (m0 + m1 + w x) / (2 + w). w was chosen of 0.25, 0.5, 0.75 and 1 by a rule
 # written before the last cycle trained (runs/s22/RULE2.md, docs/training.md).
 WEIGHT_WIDE = 1.0
-_WIDE = Step("training/train_advanced.py", ("--width", "96", "--seed", "59", "--redraw", "0.15", *_REDRAW, "--lowres", "0.2", *_REAL,
-                                            "--name", "rsw_s59", "--out", "{run}"), "rsw_s59.keras")
+_WIDE_DATA = ("--redraw", "0.15", *_REDRAW, "--lowres", "0.2", *_REAL)  # the wide network's data, in every cycle of it
+_WIDE = Step("training/train_advanced.py", ("--width", "96", "--seed", "59", *_WIDE_DATA, "--name", "rsw_s59", "--out", "{run}"),
+             "rsw_s59.keras")
 
 
 def _wide_cycle(start: str, name: str, seed: int) -> Step:
     """The wide network trained one more 12-epoch cosine cycle by its own recipe, at a third of its peak learning rate,
     keeping the last epoch's weights (runs/s22/RULE2.md)."""
     return Step("training/train_advanced.py", ("--init-from", f"{{run}}/{start}", "--width", "96", "--seed", str(seed), "--epochs", "12",
-                                               "--learning-rate", "0.001", "--checkpoint", "last", "--redraw", "0.15", *_REDRAW,
-                                               "--lowres", "0.2", *_REAL, "--name", name, "--out", "{run}"), f"{name}.keras")
+                                               "--learning-rate", "0.001", "--checkpoint", "last", *_WIDE_DATA, "--name", name,
+                                               "--out", "{run}"), f"{name}.keras")
 
 
 CHAINS: dict[str, list[Step]] = {
