@@ -354,43 +354,50 @@ def conventions_per_style(classifiers: list, per_style: int, seed: int, target: 
     if not 0 < target <= 1:
         raise ValueError(f"target must be in (0, 1], not {target}")
     names = list(hw.STYLES)
-    drawn, right = Counter(), {clf.name: Counter() for clf in classifiers}
-    by_sampling = Counter()  # (style, sampling) -> drawings
-    right_by_sampling = {clf.name: Counter() for clf in classifiers}
+    drawn = Counter()  # (style, sampling) -> drawings; a style's totals are sums of these
+    right = {clf.name: Counter() for clf in classifiers}  # (style, sampling) -> drawings read right
     read_as = {clf.name: {s: Counter() for s in names} for clf in classifiers}
     kept = {clf.name: {s: [] for s in names} for clf in classifiers}
     for part in hw.conventions_stream(per_style, seed, chunk):
         inputs = prepare_set(part)  # (chunk, 28, 28) inputs; the canvas pictures go with ``part``
-        drawn.update(inputs.styles)
-        by_sampling.update(zip(inputs.styles, inputs.sampling))
+        keys = list(zip(inputs.styles, inputs.sampling))
+        drawn.update(keys)
         for clf in classifiers:
             probs = clf.predict_proba(inputs.images)
             pred = np.where(inputs.inked, probs.argmax(1), -1)
-            for i in np.flatnonzero(pred == inputs.labels):
-                right[clf.name][inputs.styles[i]] += 1
-                right_by_sampling[clf.name][inputs.styles[i], inputs.sampling[i]] += 1
+            right[clf.name].update(keys[i] for i in np.flatnonzero(pred == inputs.labels))
             for i in np.flatnonzero(pred != inputs.labels):
                 style = inputs.styles[i]
                 read_as[clf.name][style][NO_INK if pred[i] < 0 else str(pred[i])] += 1
                 if pred[i] >= 0 and len(kept[clf.name][style]) < keep:
                     kept[clf.name][style].append((inputs.images[i], int(pred[i]), float(probs[i].max()), inputs.sampling[i]))
         if progress:
-            progress(f"{sum(drawn.values())} of {per_style * len(names)} drawings read")
+            progress(f"{drawn.total()} of {per_style * len(names)} drawings read")
     samplings = list(hw.SAMPLING)
+    drawn_style = _per_style(drawn)
     results = {}
     for name, counts in right.items():
+        right_style = _per_style(counts)
         styles = {}
         for s in names:
-            styles[s] = {**_against_target(counts[s], drawn[s], target),
+            styles[s] = {**_against_target(right_style[s], drawn_style[s], target),
                          "read_as": dict(read_as[name][s].most_common()),
-                         "sampling": {t: {"n": by_sampling[s, t], "right": right_by_sampling[name][s, t]} for t in samplings if by_sampling[s, t]}}
-        results[name] = {**_against_target(sum(counts.values()), sum(drawn.values()), target),  # every style together
+                         "sampling": {t: {"n": drawn[s, t], "right": counts[s, t]} for t in samplings if drawn[s, t]}}
+        results[name] = {**_against_target(counts.total(), drawn.total(), target),  # every style together
                          "verdicts": {v: sum(r["verdict"] == v for r in styles.values()) for v in VERDICTS}, "styles": styles}
     report = {"per_style": per_style, "seed": seed, "target": target, "z": Z95, "styles": {s: hw.STYLES[s][0] for s in names},
               "samplings": samplings, "results": results}
     if keep:
         report["misread_inputs"] = kept
     return report
+
+
+def _per_style(counts: Counter) -> Counter:
+    """{(style, sampling): n} -> {style: n}."""
+    out = Counter()
+    for (style, _), n in counts.items():
+        out[style] += n
+    return out
 
 
 def conventions_misreads_png(report: dict, model: str, per_row: int = 10) -> bytes | None:
