@@ -10,7 +10,7 @@ feature space, and a 2-D map of the MNIST test set in that space.
     place(digit_map, feature)  one input on that map, through the same fitted projection
 
 "Penultimate features" are what the last Dense layer (the one that makes the class scores) reads: for
-``mnist_cnn`` the flattened last feature map (3136 numbers), for an ensemble built by
+``mnist_cnn`` the flattened last feature map (6272 numbers at its width of 64), for an ensemble built by
 ``digitlab.models.ensemble`` each member's (the members' parts are scaled to unit length and
 concatenated, so a cosine similarity is the mean of the members' cosines), for a softmax regression
 the pixels themselves.  The layer is found by walking back from the model's output through layers
@@ -20,7 +20,7 @@ any other way gets ``NeighbourError`` saying why.
 Memory: the host of the app has about 1 GB, most of it TensorFlow's once Explain is open.  Features
 are written chunk by chunk into a memory-mapped file and read back memory-mapped: the search reads
 the file in chunks (the pages stay in the page cache, which the kernel can drop), so a query holds
-~30 MB at most whatever the model.  BANK_SIZE = 20,000 of the 55,000 training digits (see
+one chunk of SEARCH_CHUNK rows at most (~49 MB for mnist_cnn's 6272 features).  BANK_SIZE = 20,000 of the 55,000 training digits (see
 docs/app.md for the measured build time, disk size and how often the 12 neighbours' majority agrees
 with the label, against the whole training split).
 
@@ -55,7 +55,7 @@ FORWARD = 64  # digits per forward pass while building: the server is at its ful
 # Explain's gradients); at 256 the build raised its peak by ~220 MB, over 1 GiB (evaluation/app_benchmark.py)
 OVERHEAD_S = 15  # seconds a build spends besides preparing digits and forward passes (loading MNIST, the PCA, writing
 # and syncing the files): mnist_baseline's, whose forward passes are nearly free, took 15 s on 2 busy cores
-SEARCH_CHUNK = 2048  # feature rows converted to float32 at a time while searching (~26 MB for 3136 features)
+SEARCH_CHUNK = 2048  # feature rows converted to float32 at a time while searching (~49 MB for 6272 features)
 VERSION = 2  # of what the cached files hold; a new version builds them again (2: features of the stored uint8 pictures,
 # so they do not depend on which model prepared the digits first)
 MAP_SIZE = 10_000  # the MNIST test split
@@ -547,7 +547,7 @@ def pca2(features: np.ndarray, seed: int = 0, iterations: int = 7, block: int = 
 
     The randomised subspace iteration scikit-learn's ``PCA(svd_solver="randomized")`` runs
     (Halko et al. 2011), but reading the rows a chunk at a time: scikit-learn's needed ~450 MB more
-    for the 10,000 x 3136 features of ``mnist_cnn`` (a float32 copy, a centred copy and more), this
+    for 10,000 x 3136 features (``mnist_cnn`` at width 32: a float32 copy, a centred copy and more), this
     ~30 MB.  ``tests/test_neighbours.py`` checks it finds scikit-learn's axes.
     """
     n, d = features.shape
@@ -617,7 +617,7 @@ def digit_map(model, key: str, *, folder: Path | None = None, progress: Progress
         _prepare_pictures(_test_pictures_file(folder), lambda i: raw.inputs("test", indices=np.arange(i, min(i + CHUNK, n)))[0],
                           n, progress and (lambda d, total: progress(d, 2 * total)))
     pictures = np.load(_test_pictures_file(folder), mmap_mode="r")
-    feats = np.empty((n, extractor.dim), np.float16)  # 63 MB for 3136 features; gone when the map is made
+    feats = np.empty((n, extractor.dim), np.float16)  # 2 bytes x 10,000 x D (125 MB for mnist_cnn's 6272); gone when the map is made
     predicted = np.empty(n, np.int64)
     for i in range(0, n, CHUNK):
         feats[i : i + CHUNK], predicted[i : i + CHUNK] = extractor(pictures[i : i + CHUNK].astype(np.float32) / 255, FORWARD)
