@@ -392,8 +392,12 @@ def _composite(grey: np.ndarray, alpha: np.ndarray, back: float) -> np.ndarray:
 
 
 def _composite_rgb(rgb: np.ndarray, alpha: np.ndarray, back: float) -> np.ndarray:
-    """The colours as the grey is composited: a transparent pixel's RGB is whatever the file holds, not what is seen."""
-    return np.clip(_composite(rgb.astype(np.float32), alpha[..., None], back * 255), 0, 255).round().astype(np.uint8)
+    """The colours as the grey is composited: a transparent pixel's RGB is whatever the file holds, not what is seen.
+    A picture without colour (every pixel's three channels equal: a canvas drawing, a grey scan) is composited once
+    and copied to the three channels: the same arithmetic per pixel, so the same bytes, in a third of the work."""
+    grey = (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all()
+    out = np.clip(_composite((rgb[..., :1] if grey else rgb).astype(np.float32), alpha[..., None], back * 255), 0, 255).round().astype(np.uint8)
+    return np.repeat(out, 3, axis=-1) if grey else out
 
 
 @dataclass

@@ -255,3 +255,21 @@ def test_transparent_pixels_colour_nothing():
     assert not p.no_ink and p.refusal is None and p.paper_shift < 3, p.paper_shift
     preview = p.steps[0][1]
     assert np.abs(preview[..., 0].astype(int) - preview[..., 1]).max() <= 2  # grey: the red was never seen
+
+
+def test_a_grey_drawing_is_composited_as_a_coloured_one_would_be():
+    """A picture without colour (the canvas's: white strokes, half-transparent edges) takes the cheap path, one
+    channel composited and copied; its preview is byte for byte what compositing the three channels gives, and
+    one coloured pixel sends the picture down the three-channel path."""
+    from digitlab import pictures
+
+    rng = np.random.default_rng(3)
+    rgb = np.repeat(rng.integers(0, 256, (97, 61, 1), dtype=np.uint8), 3, axis=-1)
+    alpha = rng.integers(0, 256, (97, 61)).astype(np.float32) / 255
+    for back in (0.0, 1.0, 0.37):
+        three = np.clip(alpha[..., None] * rgb.astype(np.float32) + (1 - alpha[..., None]) * (back * 255), 0, 255).round().astype(np.uint8)
+        np.testing.assert_array_equal(pictures._composite_rgb(rgb, alpha, back), three)
+    coloured = rgb.copy()
+    coloured[5, 7] = (255, 0, 0)
+    out = pictures._composite_rgb(coloured, np.ones_like(alpha), 0.0)
+    assert tuple(out[5, 7]) == (255, 0, 0) and (out[..., 0] == out[..., 1]).sum() == out[..., 0].size - 1
