@@ -10,6 +10,7 @@ import math
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -260,6 +261,19 @@ def test_remeasure_runs_each_stale_command_as_a_project_script_and_refuses_any_o
     assert victim.read_text() == "kept" and sum("refused" in line for line in said) == 3
     with pytest.raises(results.RemeasureError, match="not `python <a script"):
         results.measuring_argv("bash -c 'echo hi'", root)
+
+
+def test_the_browser_tests_that_refresh_the_docs_are_measuring_commands_with_their_setting():
+    """The web page's figures are measured by its browser test under DIGITLAB_REFRESH_DOCS=1: --remeasure runs it
+    with that setting and this interpreter; another setting, a value other than 1, or pytest outside tests/ is refused."""
+    argv, env = results.measuring_argv(results.WEB_PAGE_COMMAND)
+    assert argv == [sys.executable, "-m", "pytest", "-q", "tests/browser/test_web_page.py"] and env == {"DIGITLAB_REFRESH_DOCS": "1"}
+    assert results.measuring_argv("python evaluation/handwriting.py --n 5") == ([sys.executable, "evaluation/handwriting.py", "--n", "5"], {})
+    for refused in ("DIGITLAB_REFRESH_DOCS=0 python -m pytest -q tests/browser", "PATH=/tmp python evaluation/handwriting.py",
+                    "python -m pytest -q evaluation/handwriting.py", "python -m pytest -q tests/../evaluation", "python -m http.server",
+                    "python -m pytest -q tests/no_such_test.py"):
+        with pytest.raises(results.RemeasureError):
+            results.measuring_argv(refused)
 
 
 def test_a_new_figure_makes_the_pages_stale_until_they_are_written_again(tmp_path):

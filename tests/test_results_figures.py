@@ -8,6 +8,7 @@ commands write (the committed card and results file where there is one); the ser
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from support import link_models
@@ -107,3 +108,30 @@ def test_web_bench_records_each_runtime_on_the_sections_rows():
     got = placed(results.committed(results.from_web_bench(report)))
     assert {(r, k) for _, r, k in got} <= {(r, k) for r, keys in COMMITTED["web_bench"].items() for k in keys}
     assert got["web_bench", "TF.js (wasm backend)", "model load"] == 500.0
+
+
+def test_the_web_page_figures_are_the_browser_tests_report_as_the_results_file_holds_them():
+    """docs/web_page.json (what `DIGITLAB_REFRESH_DOCS=1 python -m pytest -q tests/browser/test_web_page.py` wrote) read
+    by from_web_page is the results file's web_page section, row for row, naming the file the page's model came from."""
+    report = json.loads((ROOT / "docs" / "web_page.json").read_text())
+    got = placed(results.from_web_page(report))
+    held = {("web_page", row, key): e["value"] for row, keys in COMMITTED["web_page"].items() for key, e in keys.items()}
+    assert got == held, "docs/web_page.json changed: the browser test records its figures again under DIGITLAB_REFRESH_DOCS=1"
+    shas = {e.get("model_sha") for keys in COMMITTED["web_page"].values() for e in keys.values()}
+    assert shas == {report["model_sha"]} and report["model_sha"].startswith("sha256:")
+
+
+def test_replacing_a_section_drops_the_rows_no_longer_measured(tmp_path):
+    """The web page's rows name their counts ("(47 inputs)"): a run with other counts replaces the section whole,
+    and leaves every other section as it was."""
+    path = tmp_path / "results.json"
+    shutil.copy(ROOT / "docs" / "results.json", path)
+    report = json.loads((ROOT / "docs" / "web_page.json").read_text())
+    report["js_vs_python_28x28"]["inputs"] += 1
+    figures = results.from_web_page(report)
+    assert results.replace_section("web_page", figures, path) == len(figures)
+    after = results.load(path)["figures"]
+    assert set(after["web_page"]) == {f.row for f in figures} and len(after["web_page"]) == len(COMMITTED["web_page"])
+    assert {s: v for s, v in after.items() if s != "web_page"} == {s: v for s, v in COMMITTED.items() if s != "web_page"}
+    with pytest.raises(results.ResultsError, match="another section"):
+        results.replace_section("web_bench", figures, path)

@@ -678,6 +678,49 @@ def from_serving_parity(report: dict, command: str, models_dir: Path) -> list[Fi
     return out
 
 
+WEB_PAGE_COMMAND = "DIGITLAB_REFRESH_DOCS=1 python -m pytest -q tests/browser/test_web_page.py"
+
+
+def from_web_page(report: dict, source: str | None = "docs/web_page.json") -> list[Figure]:
+    """The browser test's figures (``tests/browser/test_web_page.py``'s web_page.json): the JavaScript port against
+    Python, the page's probabilities against onnxruntime and Keras, the uploaded MNIST digits, the time per image."""
+    load = report.get("machine", {}).get("load_average_1m")
+    common = dict(model=report["model"], model_sha=report.get("model_sha"), date=report.get("date"), source=source)
+    port, probs, mnist, per = report["js_vs_python_28x28"], report["probabilities_max_abs_diff"], report["mnist_uploaded"], report["per_image_ms"]
+    rows = [(f"28x28 input, JS vs Python, max abs diff ({port['inputs']} inputs)", port["max_abs_diff"], "sci"),
+            ("probabilities, onnxruntime-web vs onnxruntime, max abs diff", probs["onnxruntime"], "sci"),
+            ("probabilities, onnxruntime-web vs Keras, max abs diff", probs["keras"], "sci"),
+            (f"MNIST digits uploaded, right in the page (of {mnist['digits']})", mnist["right_in_page"], "int"),
+            (f"MNIST digits, right in Python from the 28x28 (of {mnist['digits']})", mnist["right_in_python_from_28x28"], "int"),
+            (f"per image, canvas to probabilities, median ms ({per['n']} images)", per["median"], "f1"),
+            ("of which preprocessing, median ms", report["preprocess_ms_median"], "f1"),
+            ("of which inference, median ms", report["inference_ms_median"], "f1")]
+    note = f"Chromium {report['browser']}, load average {load}" if load is not None else None
+    return [Figure("web_page", "measured", v, WEB_PAGE_COMMAND, row=row, fmt=fmt, note=note if row.startswith(("per image", "of which")) else None,
+                   **common) for row, v, fmt in rows]
+
+
+def replace_section(section: str, figures: list[Figure], path: Path | None = None) -> int:
+    """The results file's ``section`` made of ``figures`` alone (rows no longer measured go): for a section one
+    command measures whole, whose rows name their counts. Every figure is checked first; returns how many."""
+    from digitlab.files import atomic_write_json
+
+    if any(f.section != section for f in figures):
+        raise ResultsError(f"replace_section({section!r}) was given figures of another section")
+    for f in figures:
+        _check(f)
+    path = Path(path) if path is not None else results_path()
+    with _locked(path):
+        data = load(path)
+        data["figures"][section] = {}
+        for f in figures:
+            data["figures"][section].setdefault(f.row, {})[f.key] = f.entry()
+        data["figures"] = {s: data["figures"][s] for s in SECTIONS if s in data["figures"]}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, data)
+    return len(figures)
+
+
 WEB_RUNTIMES = {"onnx": "ONNX (onnxruntime-web)", "tfjs": "TF.js (wasm backend)"}
 
 
@@ -940,20 +983,36 @@ class RemeasureError(ValueError):
     """A recorded command that is not one of this project's scripts: it is not run."""
 
 
-def measuring_argv(command: str, root: Path = ROOT) -> list[str]:
-    """A recorded measuring command as the argument list that runs it here: ``python <a script of this project> ...``
-    with this interpreter, never a shell; anything else is refused."""
+MEASURING_ENV = {"DIGITLAB_REFRESH_DOCS": "1", "DIGITLAB_RECORD": "replace"}  # the settings a recorded command may begin with
+
+
+def measuring_argv(command: str, root: Path = ROOT) -> tuple[list[str], dict[str, str]]:
+    """A recorded measuring command as the argument list that runs it here, and the settings it begins with:
+    ``python <a script of this project> ...`` or ``python -m pytest ... tests/...`` (the browser tests that refresh
+    the docs), with this interpreter, never a shell, optionally after ``MEASURING_ENV`` settings
+    (``DIGITLAB_REFRESH_DOCS=1``); anything else is refused."""
     import shlex
 
     try:
         argv = shlex.split(command)
     except ValueError as e:
         raise RemeasureError(f"{command!r} cannot be read as a command: {e}") from None
-    if len(argv) < 2 or argv[0] != "python" or not argv[1].endswith(".py") or argv[1].startswith(("/", "-")) or ".." in Path(argv[1]).parts:
-        raise RemeasureError(f"{command!r} is not `python <a script of this project> ...`: not run")
-    if not (root / argv[1]).is_file():
-        raise RemeasureError(f"{command!r}: {argv[1]} is not in {shown(root)}")
-    return [sys.executable, *argv[1:]]
+    env = {}
+    while argv and "=" in argv[0] and argv[0].split("=", 1)[0] in MEASURING_ENV:
+        name, value = argv.pop(0).split("=", 1)
+        if value != MEASURING_ENV[name]:
+            raise RemeasureError(f"{command!r}: {name}={value} is not a setting a measurement runs with: not run")
+        env[name] = value
+    tests = argv[1:3] == ["-m", "pytest"]
+    paths = [a for a in argv[3:] if not a.startswith("-")] if tests else argv[1:2]
+    if (len(argv) < 2 or argv[0] != "python" or not paths
+            or any(a.startswith(("/", "-")) or ".." in Path(a).parts or (Path(a).parts[0] != "tests" if tests else not a.endswith(".py"))
+                   for a in paths)):
+        raise RemeasureError(f"{command!r} is not `python <a script of this project> ...` or `python -m pytest ... tests/...`: not run")
+    for a in paths:
+        if not ((root / a).is_dir() if tests and not a.endswith(".py") else (root / a).is_file()):
+            raise RemeasureError(f"{command!r}: {a} is not in {shown(root)}")
+    return [sys.executable, *argv[1:]], env
 
 
 def remeasure(logs: Path, path: Path | None = None, models_dir: Path = MODELS_DIR, root: Path = ROOT, say=print) -> list[tuple[str, int]]:
@@ -968,14 +1027,15 @@ def remeasure(logs: Path, path: Path | None = None, models_dir: Path = MODELS_DI
     for i, command in enumerate(stale(path, models_dir), 1):
         log = logs / f"{i:02d}_{re.sub(r'[^A-Za-z0-9]+', '_', command).strip('_')[:80]}.log"
         try:
-            argv = measuring_argv(command, root)
+            argv, env = measuring_argv(command, root)
         except RemeasureError as e:
             say(f"[{i}] refused: {e}")
             done.append((command, -1))
             continue
         say(f"[{i}] {time.strftime('%H:%M:%S')} {command}  (output: {shown(log)})")
         with log.open("w") as out:
-            code = subprocess.run(argv, cwd=root, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
+            code = subprocess.run(argv, cwd=root, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                  env={**os.environ, **env}).returncode
         say(f"[{i}] {time.strftime('%H:%M:%S')} exit {code}")
         done.append((command, code))
     return done

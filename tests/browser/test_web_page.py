@@ -6,7 +6,9 @@ MNIST test digits, and checks each result against Python on the very same canvas
 web/preprocess.js against digitlab.preprocess.prepare, the page's probabilities against
 onnxruntime and the Keras model on the page's 28x28 input.  Writes web_page.json (agreement
 figures and per-image latency in the browser) and the screenshot web_page.png into a scratch
-folder, or into docs/ with DIGITLAB_REFRESH_DOCS=1 (_support.docs_out).
+folder, or into docs/ with DIGITLAB_REFRESH_DOCS=1 (_support.docs_out), and then also the figures into
+docs/results.json's web_page section, naming the file the page's model came from (so `results --stale`
+lists this command when that file changes).
 
 Skips without Chromium, Playwright or web/node_modules (`npm ci --prefix web`), unless
 DIGITLAB_REQUIRE_BROWSER=1 (CI), where that is a failure.
@@ -20,17 +22,19 @@ import json
 import os
 import platform
 import re
+from datetime import UTC, datetime
 from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-from _support import ROOT
+from _support import DOCS, ROOT
 from _web import MODEL_DIR, WEB
 from _web import draw as _draw
 from _web import ellipse as _ellipse
 from _web import last as _last
 
 from digitlab import preprocess
+from digitlab.report import results
 from digitlab.serving import web_manifest
 
 pytestmark = pytest.mark.slow  # a real browser against the in-browser page
@@ -259,9 +263,12 @@ def test_latency_and_figures(web, docs_out):
     per_image = [a + b for a, b in FIGURES["timings"]]
     assert len(per_image) >= N_MNIST
     median = float(np.median(per_image))
+    model = json.loads((MODEL_DIR / "index.json").read_text())["default"]
     figures = {
-        "command": "python -m pytest -q tests/browser/test_web_page.py",
-        "model": json.loads((MODEL_DIR / "index.json").read_text())["default"],
+        "command": results.WEB_PAGE_COMMAND,
+        "model": model,
+        "model_sha": json.loads((MODEL_DIR / f"{model}.json").read_text())["keras_sha256"][:23],  # the file the page's exports came from
+        "date": datetime.now(UTC).date().isoformat(),
         "per_image_ms": {"n": len(per_image), "median": round(median, 2), "p95": round(float(np.percentile(per_image, 95)), 2)},
         "preprocess_ms_median": round(float(np.median([a for a, _ in FIGURES["timings"]])), 2),
         "inference_ms_median": round(float(np.median([b for _, b in FIGURES["timings"]])), 2),
@@ -277,6 +284,8 @@ def test_latency_and_figures(web, docs_out):
         "machine": {"cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2), "python": platform.python_version()},
     }
     (docs_out / "web_page.json").write_text(json.dumps(figures, indent=2) + "\n")
+    if docs_out == DOCS:  # refreshing the docs (DIGITLAB_REFRESH_DOCS=1): the section the docs render, with the file's sha
+        results.replace_section("web_page", results.from_web_page(figures))
     assert median < 1000, f"{median:.0f} ms per image in the browser"  # ~10-50 ms measured; 1 s means something broke
 
 
