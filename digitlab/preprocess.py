@@ -47,9 +47,10 @@ from digitlab.pictures import (  # noqa: F401
     load_picture,
 )
 
-PREPROCESS_VERSION = "1.3"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
+PREPROCESS_VERSION = "1.4"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
 # blobs dropped; 1.3: a small digit in a shrunk picture read again around its ink at a higher resolution, and ink
-# that fades below INK_LEVEL once fitted (scattered specks) is no ink
+# that fades below INK_LEVEL once fitted (scattered specks) is no ink; 1.4: a drawing reaching the edge is not a photo
+# (is_photo: most of the border one exact tone is a drawn background; its strokes apart touching the edge are kept)
 SIZE = 28  # model input side
 BOX = 20  # the digit's longer side inside the 28x28 frame, as in MNIST
 CENTRE = 14.0  # MNIST's mean centre of mass (row, col) in pixel-index coordinates, measured on x_test
@@ -57,6 +58,7 @@ WORK_SIDE = 400  # larger pictures (photos) are shrunk to this before the recipe
 # ends up 20 px tall and stroke normalisation works at 80 px, so a digit >= 20 % of the picture loses nothing
 MIN_CONTRAST = 0.12  # ink must differ from the background by this much (of full scale)
 MIN_INK_FRACTION = 0.0002  # fewer ink pixels than this fraction of the picture is "no ink" (1.1: 0.0005, which took a small digit in a phone photo, ~40 ink pixels of 120,000, for none)
+DRAWN_BORDER = 0.8  # is_photo: a border this share of which is one exact tone is a drawn background, not paper (a shadow, too, can make half of a generated picture's border one tone)
 BORDER_SPREAD = 0.1  # the border's interquartile tone range above which it is not one tone (a shadow across it; ink or a desk corner on a little of it does not count)
 POLARITY_STEP = 0.08  # a thin structure this much darker (lighter) than its surroundings counts as ink
 LIGHT_FLOOR = 0.05  # darkest light level a photo is divided by (a black desk is not paper to rescue)
@@ -137,8 +139,17 @@ def ink_is_dark(grey: np.ndarray) -> bool:
 
 def is_photo(ink: np.ndarray) -> bool:
     """A large picture whose border is not one flat tone: paper under uneven light (a canvas, a scan
-    of a drawing and an MNIST digit are flat or small and skip the photo steps)."""
-    return min(ink.shape) > 64 and float(np.ptp(_border(ink))) > 0.02
+    of a drawing and an MNIST digit are flat or small and skip the photo steps).  A border at least
+    DRAWN_BORDER of which is one exact tone is a drawn or rendered background, whatever crosses the rest:
+    a drawing that reaches the canvas's edge is still a drawing (1.3 read such a drawing as a photo and
+    dropped every stroke apart that touched the edge: the top bar of a 5, one circle of an 8 drawn as two).
+    A camera's or a scanner's paper is never one exact tone (noise)."""
+    if min(ink.shape) <= 64:
+        return False
+    edge = _border(ink)
+    if np.mean(edge == np.median(edge)) >= DRAWN_BORDER:
+        return False
+    return float(np.ptp(edge)) > 0.02
 
 
 def remove_background(ink: np.ndarray) -> tuple[np.ndarray, float]:

@@ -141,6 +141,22 @@ def _faint(x: np.ndarray, rise: int) -> np.ndarray:
     return _opaque((100 + _canvas(x[13]).astype(np.uint16) * rise // 255).astype(np.uint8))
 
 
+def five_at_the_edge() -> np.ndarray:
+    """A 5 drawn on the canvas (black ink on transparency) whose top bar, a stroke of its own, runs along the
+    canvas's top edge: a drawing that reaches the edge, not a photo (1.3 took it for one and dropped the bar)."""
+    alpha = np.zeros((CANVAS, CANVAS), np.uint8)
+    cv2.line(alpha, (100, 8), (210, 8), 255, 16, cv2.LINE_AA)
+    bowl = [(int(140 + 60 * np.cos(t)), int(180 + 60 * np.sin(t))) for t in np.linspace(-2.2, 2.6, 20)]
+    cv2.polylines(alpha, [np.array([(95, 30), (90, 120), *bowl], np.int32)], False, 255, 16, cv2.LINE_AA)
+    return _coloured_ink(alpha, 0)
+
+
+def _edge_kept(py: preprocess.Prepared) -> bool:
+    """Every stroke kept: the ink touching the edge is still there once the background is removed."""
+    clean = _step(py, "background removed")
+    return not py.no_ink and not _top_hat(py) and (clean[0] > preprocess.INK_LEVEL).sum() > 50
+
+
 def _dot(side: int) -> np.ndarray:
     """A white side x side dot in the middle of a black canvas, at full contrast."""
     grey = np.zeros((CANVAS, CANVAS), np.uint8)
@@ -170,8 +186,7 @@ def _contrast(py: preprocess.Prepared) -> float:
 
 def _top_hat(py: preprocess.Prepared) -> bool:
     """remove_background's own test for uneven paper, on the light-ink image it was given."""
-    ink = _step(py, "grey, ink light")
-    return min(ink.shape) > 64 and float(np.ptp(preprocess._border(ink))) > 0.02
+    return preprocess.is_photo(_step(py, "grey, ink light"))
 
 
 def _plain(py: preprocess.Prepared) -> bool:
@@ -284,6 +299,7 @@ CASES = [
     Case("700x525 dark ink on white: shrunk first", lambda x: _big(x, dark=True), lambda p: p.inverted and _shrunk(p), known=AREA_ULP),
     Case("phone photo: uneven paper", _photo, lambda p: p.inverted and not p.no_ink and _top_hat(p)),
     Case("half-shadowed photo: the ink's tone from thin departures", lambda x: _case_photo("half_shadow", x[13], 11), _shadow_read),
+    Case("a drawing reaching the canvas's edge: its stroke apart kept", lambda x: five_at_the_edge(), _edge_kept),
     Case("photo with a desk corner: edge blobs dropped", lambda x: _case_photo("desk_corner", x[14], 2), _edge_dropped),
     Case("a marker filling a tight crop: read with the other polarity", lambda x: _case_photo("marker", x[1], 1),
          lambda p: p.inverted and not p.no_ink and any(n.startswith("no ink found as light ink") for n in p.notes)),

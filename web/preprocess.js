@@ -1,6 +1,6 @@
 // A JavaScript port of digitlab.preprocess.prepare for canvas pictures (RGBA bytes).
 //
-// Same recipe, same constants, same order as digitlab/preprocess.py (PREPROCESS_VERSION 1.3):
+// Same recipe, same constants, same order as digitlab/preprocess.py (PREPROCESS_VERSION 1.4):
 //
 //   RGBA -> grey (OpenCV's fixed-point RGBA2GRAY), transparency composited (paper cut out on
 //     transparency onto its own tone, strokes onto the opposite colour)
@@ -35,7 +35,7 @@
 //
 // Pure functions, no DOM: runs in the page and under node.
 
-export const PREPROCESS_VERSION = "1.3";
+export const PREPROCESS_VERSION = "1.4";
 export const SIZE = 28;
 export const BOX = 20;
 export const CENTRE = 14.0;
@@ -44,6 +44,7 @@ export const MIN_SIDE = 8;
 export const WORK_SIDE = 400;
 export const MIN_CONTRAST = 0.12;
 export const MIN_INK_FRACTION = 0.0002;
+export const DRAWN_BORDER = 0.8;
 export const BORDER_SPREAD = 0.1;
 export const POLARITY_STEP = 0.08;
 export const LIGHT_FLOOR = 0.05;
@@ -645,10 +646,17 @@ export function loadDecoded(rgba, w, h, { jpeg = false } = {}) {
   return { grey: img, notes, size: [w, h], region };
 }
 
-/** digitlab.preprocess.is_photo: larger than 64 px both ways and a border that is not one flat tone. */
+/** digitlab.preprocess.is_photo: larger than 64 px both ways and a border that is not one flat tone; a border at
+ * least DRAWN_BORDER of which is one exact tone is a drawn background (strokes reaching the edge do not count). */
 export function isPhoto(img) {
-  const [lo, hi] = minMax(border(img));
-  return Math.min(img.h, img.w) > 64 && f32(hi - lo) > 0.02;
+  if (Math.min(img.h, img.w) <= 64) return false;
+  const edge = border(img);
+  const median = percentile(edge, 50);
+  let same = 0;
+  for (const v of edge) if (v === median) same += 1;
+  if (same / edge.length >= DRAWN_BORDER) return false;
+  const [lo, hi] = minMax(edge);
+  return f32(hi - lo) > 0.02;
 }
 
 /** digitlab.preprocess.block_median: each pixel replaced by the median of its b x b block (edge blocks padded by repetition). */
