@@ -1,3 +1,10 @@
+"""python runs/s25/ab_is_photo.py -> runs/s25/ab_is_photo.txt
+
+Preprocessing 1.3's is_photo (the border's whole tone range) against 1.4's (a border mostly one exact tone is a drawn
+background) on the benchmark's sets (seed 0, as evaluation/handwriting.py draws them) and the precise conventions draw
+(seed 1, 300 per style; its 256-picture chunks are the sets named "conventions" of at most 256 pictures): for every
+picture whose 28x28 differs, whether mnist_advanced and mnist_cnn read it right under each rule. Rows: [advanced 1.3,
+advanced 1.4, cnn 1.3, cnn 1.4] right, and (n) the pictures that changed."""
 import numpy as np, collections
 from digitlab import preprocess, data
 from digitlab.data import unipen, handwriting_test as hw
