@@ -29,7 +29,10 @@ ZERO = [[(140 + 62 * math.sin(t), 140 - 95 * math.cos(t)) for t in np.linspace(0
 ONE = [[(140, 35), (140, 245)]]
 FOUR = [[(165, 35), (65, 175), (225, 175)], [(170, 95), (170, 250)]]
 SEVEN = [[(65, 50), (215, 50), (125, 245)]]
-DIGITS = {0: ZERO, 1: ONE, 4: FOUR, 7: SEVEN}
+# an 8 drawn as two circles apart, the lower one reaching the canvas's bottom edge (preprocessing 1.3 took a drawing
+# that reaches the edge for a photo, dropped the lower circle as a desk's rim and read "0")
+EIGHT = [[(140 + r * math.sin(t), cy - r * math.cos(t)) for t in np.linspace(0, 2 * math.pi + 0.25, 40)] for cy, r in ((85, 40), (222, 57))]
+DIGITS = {0: ZERO, 1: ONE, 4: FOUR, 7: SEVEN, 8: EIGHT}
 
 
 # ----------------------------------------------------------------------------- helpers
