@@ -147,9 +147,11 @@ def is_photo(ink: np.ndarray) -> bool:
     if min(ink.shape) <= 64:
         return False
     edge = _border(ink)
-    if np.mean(edge == np.median(edge)) >= DRAWN_BORDER:
+    if float(np.ptp(edge)) <= 0.02:
         return False
-    return float(np.ptp(edge)) > 0.02
+    # a tone more than half the border holds is its middle order statistic (np.median costs ten times more)
+    middle = np.partition(edge, edge.size // 2)[edge.size // 2]
+    return bool(np.count_nonzero(edge == middle) < DRAWN_BORDER * edge.size)
 
 
 def remove_background(ink: np.ndarray) -> tuple[np.ndarray, float]:

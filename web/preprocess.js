@@ -651,12 +651,13 @@ export function loadDecoded(rgba, w, h, { jpeg = false } = {}) {
 export function isPhoto(img) {
   if (Math.min(img.h, img.w) <= 64) return false;
   const edge = border(img);
-  const median = percentile(edge, 50);
-  let same = 0;
-  for (const v of edge) if (v === median) same += 1;
-  if (same / edge.length >= DRAWN_BORDER) return false;
   const [lo, hi] = minMax(edge);
-  return f32(hi - lo) > 0.02;
+  if (!(f32(hi - lo) > 0.02)) return false;
+  // a tone more than half the border holds is its middle order statistic
+  const middle = orderPair(edge, edge.length >> 1)[0];
+  let same = 0;
+  for (const v of edge) if (v === middle) same += 1;
+  return same < DRAWN_BORDER * edge.length;
 }
 
 /** digitlab.preprocess.block_median: each pixel replaced by the median of its b x b block (edge blocks padded by repetition). */
