@@ -154,7 +154,7 @@ def is_photo(ink: np.ndarray) -> bool:
     return bool(np.count_nonzero(edge == middle) < DRAWN_BORDER * edge.size)
 
 
-def remove_background(ink: np.ndarray) -> tuple[np.ndarray, float]:
+def remove_background(ink: np.ndarray, photo: bool | None = None) -> tuple[np.ndarray, float]:
     """Light-ink image -> (ink in [0, 1] with background 0, contrast of the ink above background).
 
     Photos (``is_photo``) first lose the light falling on the page: its brightness is estimated by a
@@ -163,10 +163,12 @@ def remove_background(ink: np.ndarray) -> tuple[np.ndarray, float]:
     and the shadow itself is gone (1.1 subtracted it instead: a half-shadowed page kept the
     shadow's edge and faint strokes).  Then the background level (median) and a noise floor (5
     robust sigmas) are subtracted and the ink is stretched so its bright end is 1.  An MNIST digit
-    passes unchanged.
+    passes unchanged.  ``photo``: ``is_photo(ink)`` when the caller has it already.
     """
     h, w = ink.shape
-    if is_photo(ink):
+    if photo is None:
+        photo = is_photo(ink)
+    if photo:
         k = max(15, min(h, w) // 4)
         opened = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
         # paper / light, in ink terms: (ink - opened) / (1 - opened), opened = 1 - the closing of the paper
@@ -287,8 +289,9 @@ def clean_ink(grey: np.ndarray, inverted: bool, steps: list, specks: bool = True
     (digitlab.serving.numbers: a dot can be part of a digit, or a digit of its own)."""
     ink = 1.0 - grey if inverted else grey
     steps.append(("grey, ink light" + (" (inverted)" if inverted else ""), ink.astype(np.float32)))
-    clean, contrast = remove_background(ink)
-    if is_photo(ink):
+    photo = is_photo(ink)
+    clean, contrast = remove_background(ink, photo)
+    if photo:
         clean = _drop_border(clean)
     if specks:
         clean = _drop_specks(clean)

@@ -707,11 +707,11 @@ export function inkIsDark(grey) {
   return f32(bg - lo) > f32(hi - bg);
 }
 
-/** Light-ink image -> {clean: ink in [0, 1] with background 0, contrast}. */
-export function removeBackground(ink) {
+/** Light-ink image -> {clean: ink in [0, 1] with background 0, contrast}; `photo`: isPhoto(ink) when the caller has it. */
+export function removeBackground(ink, photo = isPhoto(ink)) {
   const { h, w } = ink;
   let data = ink.data;
-  if (isPhoto(ink)) {
+  if (photo) {
     // a photo: divide the paper by the light falling on it, (ink - opened) / (1 - opened)
     const k = Math.max(15, Math.floor(Math.min(h, w) / 4));
     const opened = rectMorph(rectMorph(ink, k, k, true), k, k, false).data;
@@ -884,8 +884,9 @@ function workSize(grey, notes) {
 function cleaned(grey, inverted, steps) {
   const ink = inverted ? image(grey.h, grey.w, grey.data.map((v) => 1 - v)) : grey;
   steps.push(["grey, ink light" + (inverted ? " (inverted)" : ""), ink]);
-  const bg = removeBackground(ink);
-  let clean = dropSpecks(isPhoto(ink) ? dropBorder(bg.clean) : bg.clean);
+  const photo = isPhoto(ink);
+  const bg = removeBackground(ink, photo);
+  let clean = dropSpecks(photo ? dropBorder(bg.clean) : bg.clean);
   // Keep faint pixels only next to real ink: anti-aliased edges stay, paper grain far away goes.
   const r = Math.max(1, pyRound(Math.min(clean.h, clean.w) / 100));
   const inkMask = image(clean.h, clean.w);
