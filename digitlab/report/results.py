@@ -298,6 +298,16 @@ def _locked(path: Path):
         yield
 
 
+def _save(path: Path, data: dict) -> None:
+    """Write the results ``data`` to ``path`` (under ``_locked``), its sections in their rendering order; rows and
+    keys keep the order they were first written in."""
+    from digitlab.files import atomic_write_json
+
+    data["figures"] = {s: data["figures"][s] for s in SECTIONS if s in data["figures"]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, data)
+
+
 def record_all(figures: list[Figure], path: Path | None = None, *, replace: bool | None = None) -> int:
     """Write ``figures`` into the results file, each replacing the figure with the same section, row and key
     (the others stay).  Every figure is checked before anything is written: one bad figure writes none.
@@ -306,8 +316,6 @@ def record_all(figures: list[Figure], path: Path | None = None, *, replace: bool
     ``--n 20000``) is kept, and the run says so on stderr: a quick run does not replace the documented
     figure.  ``replace=True``, or ``$DIGITLAB_RECORD=replace`` for a measuring command, replaces it anyway
     (a new documented setting).  Returns how many figures were written."""
-    from digitlab.files import atomic_write_json
-
     for f in figures:
         _check(f)
     if replace is None:
@@ -325,11 +333,8 @@ def record_all(figures: list[Figure], path: Path | None = None, *, replace: bool
                 continue
             row[f.key] = f.entry()
             written += 1
-        # sections in their rendering order; rows and keys keep the order they were first written in
-        data["figures"] = {s: data["figures"][s] for s in SECTIONS if s in data["figures"]}
         if written:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(path, data)
+            _save(path, data)
     for (held, command), n in kept.items():
         print(f"{shown(path)} keeps {n} figure{'s' * (n != 1)} measured by `{held}`, not replaced by this run's "
               f"`{command}` (set {RECORD_ENV}=replace to replace them)", file=sys.stderr)
@@ -703,8 +708,6 @@ def from_web_page(report: dict, source: str | None = "docs/web_page.json") -> li
 def replace_section(section: str, figures: list[Figure], path: Path | None = None) -> int:
     """The results file's ``section`` made of ``figures`` alone (rows no longer measured go): for a section one
     command measures whole, whose rows name their counts. Every figure is checked first; returns how many."""
-    from digitlab.files import atomic_write_json
-
     if any(f.section != section for f in figures):
         raise ResultsError(f"replace_section({section!r}) was given figures of another section")
     for f in figures:
@@ -715,9 +718,7 @@ def replace_section(section: str, figures: list[Figure], path: Path | None = Non
         data["figures"][section] = {}
         for f in figures:
             data["figures"][section].setdefault(f.row, {})[f.key] = f.entry()
-        data["figures"] = {s: data["figures"][s] for s in SECTIONS if s in data["figures"]}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(path, data)
+        _save(path, data)
     return len(figures)
 
 
