@@ -369,8 +369,9 @@ def _array_to_arrays(a: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.n
     return grey, alpha, rgb
 
 
-def _background(grey: np.ndarray, alpha: np.ndarray) -> float:
-    """The tone transparency is composited onto, chosen so that transparency is never ink.
+def _background(grey: np.ndarray, alpha: np.ndarray) -> tuple[float, bool]:
+    """(The tone transparency is composited onto, chosen so that transparency is never ink; whether the opaque
+    pixels are ink drawn on the transparency rather than paper).
 
     Ink drawn on transparency (canvas strokes, a logo) goes on the colour opposite to the opaque pixels,
     so it stands out.  Opaque paper inside a transparent margin (a photo cut out with rounded corners)
@@ -378,13 +379,17 @@ def _background(grey: np.ndarray, alpha: np.ndarray) -> float:
     Paper is told from ink by two things strokes do not have together: the opaque pixels cover a good
     part of the picture (PAPER_COVER) and hold a second tone, the ink, at least MIN_CONTRAST away from
     their usual tone on PAPER_INK of them (flat strokes, as the canvas makes, keep the first rule).
+    The opaque pixels are known to be ink drawn on the transparency when they are one tone (no paper with ink on it,
+    however little) and leave at least PAPER_COVER of the picture transparent (a sheet with a transparent rim is paper).
     """
     opaque = grey[alpha > 0.5]
     if opaque.size >= PAPER_COVER * grey.size:
         tone = float(np.median(opaque))
         if np.mean(np.abs(opaque - tone) > MIN_CONTRAST) >= PAPER_INK:
-            return tone
-    return 0.0 if (opaque.size == 0 or np.mean(opaque >= 0.5) >= 0.5) else 1.0  # median >= 0.5, without a sort
+            return tone, False
+    back = 0.0 if (opaque.size == 0 or np.mean(opaque >= 0.5) >= 0.5) else 1.0  # median >= 0.5, without a sort
+    drawn = opaque.size <= (1 - PAPER_COVER) * grey.size and (opaque.size == 0 or float(np.ptp(opaque)) <= MIN_CONTRAST)
+    return back, drawn
 
 
 def _composite(grey: np.ndarray, alpha: np.ndarray, back: float) -> np.ndarray:
@@ -412,6 +417,9 @@ class Picture:
     size: tuple[int, int] = (0, 0)
     _again: Callable[[Region, list[str]], tuple[np.ndarray, np.ndarray | None, np.ndarray]] | None = field(default=None, repr=False)
     _back: float | None = None  # the tone transparency was composited onto, kept for a region of the same picture
+    drawn_on: float | None = None  # ink drawn on transparency (the canvas, a drawing saved with a transparent
+    # background): the tone it was composited onto, 0 under light ink, 1 under dark.  Then the opaque pixels are the ink,
+    # so the ink's polarity and the background's tone are known, and the picture is no photo (None: not known)
 
     def region(self, box: tuple[int, int, int, int]) -> Picture | None:
         """The part (top, left, bottom, right) of the picture, in pixels at ``size``, read again as
@@ -430,7 +438,7 @@ class Picture:
         if alpha is not None and self._back is not None:
             grey = _composite(grey, alpha, self._back)
             preview = _composite_rgb(preview, alpha, self._back)
-        return Picture(grey.astype(np.float32), preview, notes, (grey.shape[1], grey.shape[0]))
+        return Picture(grey.astype(np.float32), preview, notes, (grey.shape[1], grey.shape[0]), drawn_on=self.drawn_on)
 
 
 def load(source) -> Picture:
@@ -447,9 +455,10 @@ def load(source) -> Picture:
         size_seen: list[tuple[int, int]] = []
         grey, alpha, preview = _pixels_to_arrays(*_read(source, notes, size_seen=size_seen))
         size = size_seen[0]
-    back = None
+    back = drawn_on = None
     if alpha is not None and alpha.min() < 0.98:
-        back = _background(grey, alpha)
+        back, drawn = _background(grey, alpha)
+        drawn_on = back if drawn else None
         grey = _composite(grey, alpha, back)
         preview = _composite_rgb(preview, alpha, back)
         notes.append("transparent background composited")
@@ -461,7 +470,7 @@ def load(source) -> Picture:
     else:
         def again(region: Region, region_notes: list[str]):
             return _pixels_to_arrays(*_read(source, region_notes, region))
-    return Picture(grey, preview, notes, size, again, back)
+    return Picture(grey, preview, notes, size, again, back, drawn_on)
 
 
 def load_picture(source) -> tuple[np.ndarray, np.ndarray, list[str]]:

@@ -7,8 +7,9 @@ one MNIST itself was built with (LeCun et al.):
     load (digitlab.pictures: any mode,     -> grey float HxW in [0, 1]
           EXIF orientation, bounded memory)
     shrink to WORK_SIDE when larger
-    polarity (auto / override)             -> light ink on dark
-    remove background level + noise floor  -> ink in [0, 1], background 0
+    polarity (auto / override)             -> light ink on dark (ink drawn on transparency: known, ``ink_polarity``)
+    remove background level + noise floor  -> ink in [0, 1], background 0 (photos: their light divided out first;
+                                              ink drawn on transparency: its background's tone, never a photo)
     a small digit in a shrunk picture:     -> the region around it read again at a higher resolution,
                                               and the two steps above redone on it
     no ink with that polarity (auto):      -> the other one tried (``other_polarity``: a marker filling a
@@ -47,10 +48,12 @@ from digitlab.pictures import (  # noqa: F401
     load_picture,
 )
 
-PREPROCESS_VERSION = "1.4"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
+PREPROCESS_VERSION = "1.5"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
 # blobs dropped; 1.3: a small digit in a shrunk picture read again around its ink at a higher resolution, and ink
 # that fades below INK_LEVEL once fitted (scattered specks) is no ink; 1.4: a drawing reaching the edge is not a photo
-# (is_photo: most of the border one exact tone is a drawn background; its strokes apart touching the edge are kept)
+# (is_photo: most of the border one exact tone is a drawn background; its strokes apart touching the edge are kept);
+# 1.5: ink drawn on transparency (the canvas) is known to be the ink: its polarity, no photo, the background's tone
+# (a fat brush whose strokes cover most of the picture or of its border was read inverted, as a photo, or as no ink)
 SIZE = 28  # model input side
 BOX = 20  # the digit's longer side inside the 28x28 frame, as in MNIST
 CENTRE = 14.0  # MNIST's mean centre of mass (row, col) in pixel-index coordinates, measured on x_test
@@ -137,6 +140,15 @@ def ink_is_dark(grey: np.ndarray) -> bool:
     return (bg - smooth.min()) > (smooth.max() - bg)
 
 
+def ink_polarity(grey: np.ndarray, invert: Invert, drawn_on: float | None = None) -> bool:
+    """Whether the ink is dark on light (the picture is read inverted): ``invert`` "yes"/"no" as the user says; "auto":
+    for ink drawn on transparency (``Picture.drawn_on``) the tone it was composited onto says it (the opaque pixels
+    are the ink, however much of the picture they cover), otherwise ``ink_is_dark``."""
+    if invert != "auto":
+        return invert == "yes"
+    return drawn_on == 1.0 if drawn_on is not None else ink_is_dark(grey)
+
+
 def is_photo(ink: np.ndarray) -> bool:
     """A large picture whose border is not one flat tone: paper under uneven light (a canvas, a scan
     of a drawing and an MNIST digit are flat or small and skip the photo steps).  A border at least
@@ -154,7 +166,7 @@ def is_photo(ink: np.ndarray) -> bool:
     return bool(np.count_nonzero(edge == middle) < DRAWN_BORDER * edge.size)
 
 
-def remove_background(ink: np.ndarray, photo: bool | None = None) -> tuple[np.ndarray, float]:
+def remove_background(ink: np.ndarray, photo: bool | None = None, level: float | None = None) -> tuple[np.ndarray, float]:
     """Light-ink image -> (ink in [0, 1] with background 0, contrast of the ink above background).
 
     Photos (``is_photo``) first lose the light falling on the page: its brightness is estimated by a
@@ -163,20 +175,24 @@ def remove_background(ink: np.ndarray, photo: bool | None = None) -> tuple[np.nd
     and the shadow itself is gone (1.1 subtracted it instead: a half-shadowed page kept the
     shadow's edge and faint strokes).  Then the background level (median) and a noise floor (5
     robust sigmas) are subtracted and the ink is stretched so its bright end is 1.  An MNIST digit
-    passes unchanged.  ``photo``: ``is_photo(ink)`` when the caller has it already.
+    passes unchanged.  ``photo``: ``is_photo(ink)`` when the caller has it already.  ``level``: the background's
+    tone when it is known (ink drawn on transparency, composited onto it): no photo, no level or noise estimated, so
+    strokes covering most of the picture are still the ink (the median would be ink).
     """
     h, w = ink.shape
     if photo is None:
-        photo = is_photo(ink)
+        photo = level is None and is_photo(ink)
     if photo:
         k = max(15, min(h, w) // 4)
         opened = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
         # paper / light, in ink terms: (ink - opened) / (1 - opened), opened = 1 - the closing of the paper
         ink = (ink - opened) / np.maximum(1 - opened, LIGHT_FLOOR)
-    sample = ink[::2, ::2] if ink.size > 4096 else ink  # medians of a quarter of the pixels: same level, 4x faster
-    level = float(np.median(sample))
-    sigma = 1.4826 * float(np.median(np.abs(sample - level)))
-    floor = level + 5 * sigma
+    if level is None:
+        sample = ink[::2, ::2] if ink.size > 4096 else ink  # medians of a quarter of the pixels: same level, 4x faster
+        level = float(np.median(sample))
+        floor = level + 5 * 1.4826 * float(np.median(np.abs(sample - level)))  # 5 robust sigmas of noise
+    else:
+        floor = level  # a drawn background is one exact tone: no noise
     above = ink[ink > floor]
     peak = float(np.percentile(above, 99.5)) if above.size else floor
     contrast = peak - level
@@ -283,14 +299,17 @@ def work_size(grey: np.ndarray, preview: np.ndarray | None, notes: list[str], si
     return cv2.resize(grey, size, interpolation=cv2.INTER_AREA), small
 
 
-def clean_ink(grey: np.ndarray, inverted: bool, steps: list, specks: bool = True) -> tuple[np.ndarray, np.ndarray, float]:
+def clean_ink(grey: np.ndarray, inverted: bool, steps: list, specks: bool = True,
+              drawn_on: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """Work image -> (ink light on dark, ink in [0, 1] on a background of 0, contrast); two steps recorded.
     ``specks``: drop blobs tiny next to the largest (one digit's dust); a number's reader keeps them
-    (digitlab.serving.numbers: a dot can be part of a digit, or a digit of its own)."""
+    (digitlab.serving.numbers: a dot can be part of a digit, or a digit of its own).  ``drawn_on``: the tone
+    ink drawn on transparency was composited onto (``Picture.drawn_on``): the background's tone, and no photo."""
     ink = 1.0 - grey if inverted else grey
     steps.append(("grey, ink light" + (" (inverted)" if inverted else ""), ink.astype(np.float32)))
-    photo = is_photo(ink)
-    clean, contrast = remove_background(ink, photo)
+    level = None if drawn_on is None else (1.0 - drawn_on if inverted else drawn_on)
+    photo = level is None and is_photo(ink)
+    clean, contrast = remove_background(ink, photo, level)
     if photo:
         clean = _drop_border(clean)
     if specks:
@@ -303,17 +322,18 @@ def clean_ink(grey: np.ndarray, inverted: bool, steps: list, specks: bool = True
     return ink, clean, contrast
 
 
-def other_polarity(grey: np.ndarray, inverted: bool, steps: list, notes: list[str], specks: bool = True) -> tuple | None:
+def other_polarity(grey: np.ndarray, inverted: bool, steps: list, notes: list[str], specks: bool = True,
+                   drawn_on: float | None = None) -> tuple | None:
     """No ink with the polarity ``ink_is_dark`` chose: read the picture with the other one -> (inverted, ink, clean,
     contrast) when that finds ink, its two steps replacing the first reading's (the last two of ``steps``) and a
     note said; None otherwise.  A marker's strokes filling a tight crop are not thin next to the picture (the
     polarity rule's window is a twelfth of its side), so the paper between them can look like the ink; read
     that way the strokes are the background and nothing is left.  Blank and flat pictures find no ink
-    either way and keep the first reading.  ``specks`` as ``clean_ink``."""
+    either way and keep the first reading.  ``specks`` and ``drawn_on`` as ``clean_ink``."""
     if float(np.ptp(grey)) < MIN_CONTRAST:
         return None
     again: list = []
-    ink, clean, contrast = clean_ink(grey, not inverted, again, specks)
+    ink, clean, contrast = clean_ink(grey, not inverted, again, specks, drawn_on)
     if not has_ink(clean, contrast):
         return None
     steps[-2:] = again
@@ -357,7 +377,7 @@ def _read_again(picture: Picture, box: tuple[int, int, int, int], work: tuple[in
     notes.append(f"small ink ({bw}x{bh} px of {w}x{h}): the region around it read again at {gw}x{gh} from the {pw}x{ph} picture")
     grey, preview = work_size(region.grey, region.preview, notes)
     steps: list[tuple[str, np.ndarray]] = [("region around the ink, read again", preview)]
-    ink, clean, contrast = clean_ink(grey, inverted, steps)
+    ink, clean, contrast = clean_ink(grey, inverted, steps, drawn_on=region.drawn_on)
     return steps, ink, clean, contrast
 
 
@@ -404,8 +424,8 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None) -> Prep
     notes = picture.notes
     grey, preview = work_size(picture.grey, picture.preview, notes)
     steps: list[tuple[str, np.ndarray]] = [("input", preview)]
-    inverted = ink_is_dark(grey) if invert == "auto" else invert == "yes"
-    ink, clean, contrast = clean_ink(grey, inverted, steps)
+    inverted = ink_polarity(grey, invert, picture.drawn_on)
+    ink, clean, contrast = clean_ink(grey, inverted, steps, drawn_on=picture.drawn_on)
     box, zoomed, colour = _ink_box(clean), False, preview
     # A digit a few percent of a large photo's width is ~20 px with ~1 px strokes once shrunk to WORK_SIDE:
     # its shape is lost before it is cropped.  The pixels are in the picture: read its surroundings again.
@@ -419,7 +439,7 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None) -> Prep
         elif again is not None:
             notes.append("no ink in the region read again: the first reading kept")
     if invert == "auto" and not has_ink(clean, contrast):  # (a region read again always has ink)
-        other = other_polarity(grey, inverted, steps, notes)
+        other = other_polarity(grey, inverted, steps, notes, drawn_on=picture.drawn_on)
         if other is not None:
             inverted, ink, clean, contrast = other
     if not has_ink(clean, contrast):

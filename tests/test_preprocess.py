@@ -288,3 +288,50 @@ def test_a_drawing_that_reaches_the_canvas_edge_is_read_as_the_same_drawing_insi
     clean = dict(a.steps)["background removed"]
     assert clean[:16, 100:210].mean() > 0.5  # the bar, where it was drawn
     assert np.abs(a.image - b.image).max() < 0.05, np.abs(a.image - b.image).max()
+
+
+def _fat_drawings(x: np.ndarray) -> list[np.ndarray]:
+    """MNIST test digits drawn as the canvas draws them (white ink on transparency) with a fat brush (0.3 of the digit's
+    height), those whose strokes cover most of the picture or run off the canvas along a fifth of its border."""
+    out = []
+    for i, d in enumerate(x):
+        rgba = synthetic.restroke(d, 0.3, seed=i)
+        ink = rgba[..., 3] > 127
+        if ink.mean() > 0.5 or P._border(ink.astype(np.float32)).mean() > 0.2:
+            out.append(rgba)
+    return out
+
+
+def test_a_fat_brush_drawing_is_read_the_same_wherever_it_lies_on_its_canvas(mnist_test):
+    """Ink drawn on transparency is known to be the ink (1.5): a fat-brush drawing whose strokes cover most of the
+    canvas, or run off it, is prepared exactly as the same drawing with a transparent margin around it, white ink or
+    black, with the ink found by itself.  1.4 took the median tone for the background (the ink, when strokes cover
+    most of the picture: no ink found, or the background read as ink) and a drawing off the edge for a photo."""
+    x, _ = mnist_test
+    drawings = _fat_drawings(x[:120])
+    assert len(drawings) >= 5, len(drawings)  # the case is there to be tested
+    for rgba in drawings:
+        framed = np.pad(rgba, ((50, 50), (50, 50), (0, 0)))  # 380 px: no shrinking either way
+        black = rgba.copy()
+        black[..., :3] = 0
+        prepared = [P.prepare(rgba), P.prepare(framed), P.prepare(black), P.prepare(black, invert="yes")]
+        assert not any(p.no_ink for p in prepared), [p.notes for p in prepared]
+        assert [p.inverted for p in prepared] == [False, False, True, True]
+        for p in prepared[1:]:  # the framed drawing's border is one flat tone: no photo step there, so none here
+
+            np.testing.assert_array_equal(p.image, prepared[0].image)
+
+
+def test_a_sheet_with_a_transparent_rim_is_paper(mnist_test):
+    """Transparency alone does not make a drawing: an opaque white sheet with a transparent rim holding a small dark
+    digit (under 1 % of its pixels) is paper with ink on it, read as dark ink on light, not as white ink."""
+    from digitlab import pictures
+
+    x, _ = mnist_test
+    rgba = np.full((400, 400, 4), 255, np.uint8)
+    rgba[:3], rgba[-3:], rgba[:, :3], rgba[:, -3:] = 0, 0, 0, 0
+    digit = cv2.resize(x[0], (30, 30), interpolation=cv2.INTER_AREA)
+    rgba[180:210, 180:210, :3] = 255 - digit[..., None]
+    assert pictures.load(rgba).drawn_on is None
+    p = P.prepare(rgba)
+    assert not p.no_ink and p.inverted and 20 <= max(p.bbox[2:]) <= 30, (p.notes, p.bbox)

@@ -1,12 +1,14 @@
 // A JavaScript port of digitlab.preprocess.prepare for canvas pictures (RGBA bytes).
 //
-// Same recipe, same constants, same order as digitlab/preprocess.py (PREPROCESS_VERSION 1.4):
+// Same recipe, same constants, same order as digitlab/preprocess.py (PREPROCESS_VERSION 1.5):
 //
 //   RGBA -> grey (OpenCV's fixed-point RGBA2GRAY), transparency composited (paper cut out on
 //     transparency onto its own tone, strokes onto the opposite colour)
 //   shrink to 400 px (area resampling) when larger
-//   polarity (auto: median-filtered border vs extremes) -> light ink on dark
-//   remove background: top-hat on uneven paper, median level + 5 robust sigmas, stretch
+//   polarity (auto: ink drawn on transparency by the tone it was composited onto, else the
+//     median-filtered border vs extremes) -> light ink on dark
+//   remove background: top-hat on uneven paper, median level + 5 robust sigmas, stretch (ink
+//     drawn on transparency: its background's tone, no photo)
 //   drop specks (8-connected blobs tiny next to the largest), keep faint pixels only near ink
 //   a small digit in a picture shrunk at least twice: the region around its ink cut from the
 //     picture as handed over, shrunk to 400 px when larger, and the two steps above redone on it
@@ -35,7 +37,7 @@
 //
 // Pure functions, no DOM: runs in the page and under node.
 
-export const PREPROCESS_VERSION = "1.4";
+export const PREPROCESS_VERSION = "1.5";
 export const SIZE = 28;
 export const BOX = 20;
 export const CENTRE = 14.0;
@@ -428,7 +430,9 @@ function toGrey(rgba, w, h, luma) {
 /**
  * digitlab.pictures._background: paper cut out on transparency (opaque pixels covering PAPER_COVER of the
  * picture, PAPER_INK of them departing from their median tone) goes on its own tone; strokes on
- * transparency go on the colour opposite to the opaque pixels.  null when the picture is opaque.
+ * transparency go on the colour opposite to the opaque pixels.  null when the picture is opaque, else
+ * {back, drawn}: drawn when the opaque pixels are ink drawn on the transparency (one tone, and at least
+ * PAPER_COVER of the picture left transparent).
  */
 function background(grey, alpha) {
   const n = grey.length;
@@ -443,14 +447,15 @@ function background(grey, alpha) {
       if (grey[i] >= 0.5) light++;
     }
   }
-  let back = opaque.length === 0 || light / opaque.length >= 0.5 ? 0 : 1;
   if (opaque.length >= PAPER_COVER * n) {
     const tone = median(opaque);
     let departing = 0;
     for (const v of opaque) if (Math.abs(f32(v - tone)) > f32(MIN_CONTRAST)) departing++;
-    if (departing / opaque.length >= PAPER_INK) back = tone;
+    if (departing / opaque.length >= PAPER_INK) return { back: tone, drawn: false };
   }
-  return back;
+  const back = opaque.length === 0 || light / opaque.length >= 0.5 ? 0 : 1;
+  const [lo, hi] = opaque.length ? minMax(opaque) : [0, 0];
+  return { back, drawn: opaque.length <= (1 - PAPER_COVER) * n && f32(hi - lo) <= f32(MIN_CONTRAST) };
 }
 
 function composite(grey, alpha, back) {
@@ -504,7 +509,8 @@ export function loadRGBA(rgba, w, h) {
   checkBytes(rgba, w, h);
   const { grey, alpha } = toGrey(rgba, w, h, "canvas");
   const notes = [];
-  const back = background(grey, alpha);
+  const found = background(grey, alpha);
+  const back = found === null ? null : found.back;
   if (back !== null) {
     composite(grey, alpha, back);
     notes.push("transparent background composited");
@@ -512,7 +518,7 @@ export function loadRGBA(rgba, w, h) {
   const img = image(h, w, grey);
   img.colour = colourOf(rgba, w, h, alpha, back);
   const region = ([t, l, b, r]) => Object.assign(cut(img, t, l, b, r), { colour: cutColour(img.colour, t, l, b, r) });
-  return { grey: img, notes, size: [w, h], region };
+  return { grey: img, notes, size: [w, h], region, drawnOn: found !== null && found.drawn ? back : null };
 }
 
 /**
@@ -619,7 +625,8 @@ export function loadDecoded(rgba, w, h, { jpeg = false } = {}) {
     notes.push(`read at 1/${Math.floor(w / pixels.w)} size (${pixels.w}x${pixels.h}) from ${w}x${h}: plenty for one digit`);
   }
   const { grey, alpha } = toGrey(pixels.rgba, pixels.w, pixels.h, "file");
-  const back = background(grey, alpha);
+  const found = background(grey, alpha);
+  const back = found === null ? null : found.back;
   if (back !== null) {
     composite(grey, alpha, back);
     notes.push("transparent background composited");
@@ -643,7 +650,14 @@ export function loadDecoded(rgba, w, h, { jpeg = false } = {}) {
     return Object.assign(image(part.h, part.w, g.grey), { colour: colourOf(part.rgba, part.w, part.h, g.alpha, back) });
   };
   const img = Object.assign(image(pixels.h, pixels.w, grey), { colour: colourOf(pixels.rgba, pixels.w, pixels.h, alpha, back) });
-  return { grey: img, notes, size: [w, h], region };
+  return { grey: img, notes, size: [w, h], region, drawnOn: found !== null && found.drawn ? back : null };
+}
+
+/** digitlab.preprocess.ink_polarity: invert "yes"/"no" as said; "auto": ink drawn on transparency by the tone it was
+ * composited onto (drawnOn, not null), otherwise inkIsDark. */
+export function inkPolarity(grey, invert, drawnOn = null) {
+  if (invert !== "auto") return invert === "yes";
+  return drawnOn !== null ? drawnOn === 1 : inkIsDark(grey);
 }
 
 /** digitlab.preprocess.is_photo: larger than 64 px both ways and a border that is not one flat tone; a border at
@@ -707,8 +721,10 @@ export function inkIsDark(grey) {
   return f32(bg - lo) > f32(hi - bg);
 }
 
-/** Light-ink image -> {clean: ink in [0, 1] with background 0, contrast}; `photo`: isPhoto(ink) when the caller has it. */
-export function removeBackground(ink, photo = isPhoto(ink)) {
+/** Light-ink image -> {clean: ink in [0, 1] with background 0, contrast}; `photo`: isPhoto(ink) when the caller has it;
+ * `level`: the background's tone when known (ink drawn on transparency): no photo, no level or noise estimated. */
+export function removeBackground(ink, photo = null, level = null) {
+  if (photo === null) photo = level === null && isPhoto(ink);
   const { h, w } = ink;
   let data = ink.data;
   if (photo) {
@@ -719,18 +735,20 @@ export function removeBackground(ink, photo = isPhoto(ink)) {
     for (let i = 0; i < flat.length; i++) flat[i] = f32(f32(data[i] - opened[i]) / Math.max(f32(1 - opened[i]), f32(LIGHT_FLOOR)));
     data = flat;
   }
-  let sample = data;
-  if (data.length > 4096) {
-    // medians of a quarter of the pixels (every other row and column), as in Python
-    sample = new Float32Array(Math.ceil(h / 2) * Math.ceil(w / 2));
-    let n = 0;
-    for (let y = 0; y < h; y += 2) for (let x = 0; x < w; x += 2) sample[n++] = data[y * w + x];
+  let floor = level; // a drawn background is one exact tone: no noise
+  if (level === null) {
+    let sample = data;
+    if (data.length > 4096) {
+      // medians of a quarter of the pixels (every other row and column), as in Python
+      sample = new Float32Array(Math.ceil(h / 2) * Math.ceil(w / 2));
+      let n = 0;
+      for (let y = 0; y < h; y += 2) for (let x = 0; x < w; x += 2) sample[n++] = data[y * w + x];
+    }
+    level = median(sample);
+    const dev = new Float32Array(sample.length);
+    for (let i = 0; i < dev.length; i++) dev[i] = Math.abs(sample[i] - level);
+    floor = level + 5 * 1.4826 * median(dev);
   }
-  const level = median(sample);
-  const dev = new Float32Array(sample.length);
-  for (let i = 0; i < dev.length; i++) dev[i] = Math.abs(sample[i] - level);
-  const sigma = 1.4826 * median(dev);
-  const floor = level + 5 * sigma;
   const floor32 = f32(floor);
   const above = data.filter((v) => v > floor32);
   const peak = above.length ? percentile(above, 99.5) : floor;
@@ -880,12 +898,13 @@ function workSize(grey, notes) {
   return resizeArea(grey, nh, nw);
 }
 
-/** preprocess._cleaned: work image -> {ink, clean, contrast}, two steps recorded. */
-function cleaned(grey, inverted, steps) {
+/** preprocess.clean_ink: work image -> {ink, clean, contrast}, two steps recorded; `drawnOn` as Python's drawn_on. */
+function cleaned(grey, inverted, steps, drawnOn = null) {
   const ink = inverted ? image(grey.h, grey.w, grey.data.map((v) => 1 - v)) : grey;
   steps.push(["grey, ink light" + (inverted ? " (inverted)" : ""), ink]);
-  const photo = isPhoto(ink);
-  const bg = removeBackground(ink, photo);
+  const level = drawnOn === null ? null : inverted ? 1 - drawnOn : drawnOn;
+  const photo = level === null && isPhoto(ink);
+  const bg = removeBackground(ink, photo, level);
   let clean = dropSpecks(photo ? dropBorder(bg.clean) : bg.clean);
   // Keep faint pixels only next to real ink: anti-aliased edges stay, paper grain far away goes.
   const r = Math.max(1, pyRound(Math.min(clean.h, clean.w) / 100));
@@ -1050,7 +1069,7 @@ function readAgain(picture, box, workH, workW, inverted, notes) {
   notes.push(`small ink (${bw}x${bh} px of ${workW}x${workH}): the region around it read again at ${region.w}x${region.h} from the ${pw}x${ph} picture`);
   const grey = workSize(region, notes);
   const steps = [["region around the ink, read again", grey]];
-  return { steps, colour: colourAt(region.colour, grey.h, grey.w), ...cleaned(grey, inverted, steps) };
+  return { steps, colour: colourAt(region.colour, grey.h, grey.w), ...cleaned(grey, inverted, steps, picture.drawnOn) };
 }
 
 /**
@@ -1058,11 +1077,11 @@ function readAgain(picture, box, workH, workW, inverted, notes) {
  * one (a marker's strokes filling a tight crop are not thin next to it); {inverted, ink, clean, contrast}
  * replacing the last two steps when that finds ink, else null (blank and flat pictures keep the first reading).
  */
-function otherPolarity(grey, inverted, steps, notes) {
+function otherPolarity(grey, inverted, steps, notes, drawnOn = null) {
   const [lo, hi] = minMax(grey.data);
   if (f32(hi - lo) < MIN_CONTRAST) return null;
   const again = [];
-  const other = cleaned(grey, !inverted, again);
+  const other = cleaned(grey, !inverted, again, drawnOn);
   if (!hasInk(other.clean, other.contrast)) return null;
   steps.splice(steps.length - 2, 2, ...again);
   const [dark, light] = ["dark ink on a light background", "light ink on a dark background"];
@@ -1096,8 +1115,8 @@ function preparePicture(loaded, { invert, stroke }) {
   const notes = loaded.notes;
   const grey = workSize(loaded.grey, notes);
   const steps = [["input", grey]];
-  let inverted = invert === "auto" ? inkIsDark(grey) : invert === "yes";
-  let { ink, clean, contrast } = cleaned(grey, inverted, steps);
+  let inverted = inkPolarity(grey, invert, loaded.drawnOn);
+  let { ink, clean, contrast } = cleaned(grey, inverted, steps, loaded.drawnOn);
   const box = inkBox(clean);
   let zoomed = false;
   let colour = colourAt(loaded.grey.colour, grey.h, grey.w);
@@ -1114,7 +1133,7 @@ function preparePicture(loaded, { invert, stroke }) {
     }
   }
   if (invert === "auto" && !hasInk(clean, contrast)) { // (a region read again always has ink)
-    const other = otherPolarity(grey, inverted, steps, notes);
+    const other = otherPolarity(grey, inverted, steps, notes, loaded.drawnOn);
     if (other !== null) ({ inverted, ink, clean, contrast } = other);
   }
   if (!hasInk(clean, contrast)) {

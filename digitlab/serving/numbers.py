@@ -160,17 +160,17 @@ class NumberReading:
 def ink_picture(source, invert: preprocess.Invert = "auto") -> tuple[np.ndarray, np.ndarray, bool, list[str], tuple[int, int], float]:
     """A picture -> (clean ink (h, w) float32 in [0, 1] at work size, RGB preview, inverted, notes, original
     (width, height), work pixels per original pixel), through the single-digit path's own steps
-    (``preprocess.load``, ``work_size``, ``ink_is_dark``, ``clean_ink``), specks kept: a dot can be part of
+    (``preprocess.load``, ``work_size``, ``ink_polarity``, ``clean_ink``), specks kept: a dot can be part of
     a digit.  Raises ImageError for what is not a readable picture."""
     if invert not in ("auto", "yes", "no"):
         raise ValueError(f"invert must be 'auto', 'yes' or 'no', not {invert!r}")
     picture = preprocess.load(source)
     notes, preview, size = picture.notes, picture.preview, picture.size  # boxes are given in the picture's own pixels
     grey, _ = preprocess.work_size(picture.grey, None, notes, WORK_SIDE)
-    inverted = preprocess.ink_is_dark(grey) if invert == "auto" else invert == "yes"
-    _, clean, contrast = preprocess.clean_ink(grey, inverted, [], specks=False)
+    inverted = preprocess.ink_polarity(grey, invert, picture.drawn_on)
+    _, clean, contrast = preprocess.clean_ink(grey, inverted, [], specks=False, drawn_on=picture.drawn_on)
     if invert == "auto" and not preprocess.has_ink(clean, contrast):
-        other = preprocess.other_polarity(grey, inverted, [], notes, specks=False)
+        other = preprocess.other_polarity(grey, inverted, [], notes, specks=False, drawn_on=picture.drawn_on)
         if other is not None:
             inverted, _, clean, contrast = other
     if not preprocess.has_ink(clean, contrast):
