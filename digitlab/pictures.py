@@ -380,7 +380,8 @@ def _background(grey: np.ndarray, alpha: np.ndarray) -> tuple[float, bool]:
     part of the picture (PAPER_COVER) and hold a second tone, the ink, at least MIN_CONTRAST away from
     their usual tone on PAPER_INK of them (flat strokes, as the canvas makes, keep the first rule).
     The opaque pixels are known to be ink drawn on the transparency when they are one tone (no paper with ink on it,
-    however little) and leave at least PAPER_COVER of the picture transparent (a sheet with a transparent rim is paper).
+    however little), at least PAPER_COVER of the picture is fully transparent (a sheet with a transparent rim is paper)
+    and no more pixels are half transparent than opaque (a stroke's soft edge, not a texture of faint coverage).
     """
     opaque = grey[alpha > 0.5]
     if opaque.size >= PAPER_COVER * grey.size:
@@ -388,7 +389,9 @@ def _background(grey: np.ndarray, alpha: np.ndarray) -> tuple[float, bool]:
         if np.mean(np.abs(opaque - tone) > MIN_CONTRAST) >= PAPER_INK:
             return tone, False
     back = 0.0 if (opaque.size == 0 or np.mean(opaque >= 0.5) >= 0.5) else 1.0  # median >= 0.5, without a sort
-    drawn = opaque.size <= (1 - PAPER_COVER) * grey.size and (opaque.size == 0 or float(np.ptp(opaque)) <= MIN_CONTRAST)
+    clear = int(np.count_nonzero(alpha == 0))
+    drawn = (clear >= PAPER_COVER * grey.size and grey.size - clear - opaque.size <= opaque.size
+             and (opaque.size == 0 or float(np.ptp(opaque)) <= MIN_CONTRAST))
     return back, drawn
 
 

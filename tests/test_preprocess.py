@@ -335,3 +335,22 @@ def test_a_sheet_with_a_transparent_rim_is_paper(mnist_test):
     assert pictures.load(rgba).drawn_on is None
     p = P.prepare(rgba)
     assert not p.no_ink and p.inverted and 20 <= max(p.bbox[2:]) <= 30, (p.notes, p.bbox)
+
+
+def test_faint_coverage_everywhere_is_not_a_drawing():
+    """A canvas picture whose every pixel is a little covered (an empty page's grain and ruled lines as alpha, from the
+    gate's non-digit generators) is no drawing on transparency: it is read as the same picture without transparency
+    (its coverage as grey), its background estimated, not taken as exactly 0.  (A first 1.5 took any one-tone picture
+    with a quarter not opaque for a drawing and read the grain as ink: 10 of 100 such pictures that were no ink.)"""
+    from digitlab import pictures
+    from digitlab.data import nondigits
+
+    rng = np.random.default_rng(4)
+    empty = 0
+    for _ in range(8):
+        rgba = nondigits.as_picture_canvas(nondigits.noise(rng, "paper"))
+        assert pictures.load(rgba).drawn_on is None
+        a, b = P.prepare(rgba), P.prepare(rgba[..., 3])
+        assert a.no_ink == b.no_ink and (a.no_ink or np.array_equal(a.image, b.image))
+        empty += a.no_ink
+    assert empty >= 3, empty  # the grain alone is no ink

@@ -38,7 +38,7 @@ from browser._support import require  # the browser tests' skip-or-fail rule (te
 from support import drawn_face
 
 from digitlab import files, preprocess
-from digitlab.data import mnist, synthetic
+from digitlab.data import mnist, nondigits, synthetic
 from digitlab.paths import ROOT
 
 WEB = ROOT / "web"
@@ -310,6 +310,9 @@ CASES = [
          lambda p: not p.no_ink and not p.inverted and float(np.median(_step(p, "grey, ink light"))) > 0.5),
     Case("the same in black ink: its polarity from the transparency", lambda x: _coloured_ink(synthetic.restroke(x[10], 0.3, seed=10)[..., 3], 0),
          lambda p: not p.no_ink and p.inverted and float(np.median(_step(p, "grey, ink light"))) > 0.5),
+    Case("faint coverage everywhere: no drawing, its background estimated",
+         lambda x: nondigits.as_picture_canvas(nondigits.noise(np.random.default_rng(4), "paper")),
+         lambda p: "transparent background composited" in p.notes and float(np.median(_step(p, "grey, ink light"))) > 0.02),
     Case("white ink on transparency", lambda x: _coloured_ink(_canvas(x[11]), 255), lambda p: not p.inverted and _composited(p)),
     Case("black ink on transparency", lambda x: _coloured_ink(_canvas(x[12]), 0), lambda p: p.inverted and _composited(p)),
     Case("paper cut out on transparency: composited onto its own tone", _cut_out, _on_its_own_tone),

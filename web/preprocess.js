@@ -431,8 +431,8 @@ function toGrey(rgba, w, h, luma) {
  * digitlab.pictures._background: paper cut out on transparency (opaque pixels covering PAPER_COVER of the
  * picture, PAPER_INK of them departing from their median tone) goes on its own tone; strokes on
  * transparency go on the colour opposite to the opaque pixels.  null when the picture is opaque, else
- * {back, drawn}: drawn when the opaque pixels are ink drawn on the transparency (one tone, and at least
- * PAPER_COVER of the picture left transparent).
+ * {back, drawn}: drawn when the opaque pixels are ink drawn on the transparency (one tone, at least PAPER_COVER of
+ * the picture fully transparent, no more pixels half transparent than opaque).
  */
 function background(grey, alpha) {
   const n = grey.length;
@@ -455,7 +455,9 @@ function background(grey, alpha) {
   }
   const back = opaque.length === 0 || light / opaque.length >= 0.5 ? 0 : 1;
   const [lo, hi] = opaque.length ? minMax(opaque) : [0, 0];
-  return { back, drawn: opaque.length <= (1 - PAPER_COVER) * n && f32(hi - lo) <= f32(MIN_CONTRAST) };
+  let clear = 0;
+  for (let i = 0; i < n; i++) if (alpha[i] === 0) clear++;
+  return { back, drawn: clear >= PAPER_COVER * n && n - clear - opaque.length <= opaque.length && f32(hi - lo) <= f32(MIN_CONTRAST) };
 }
 
 function composite(grey, alpha, back) {

@@ -3,8 +3,9 @@
 Preprocessing 1.4 against 1.5 (ink drawn on transparency is known to be the ink) on every set whose pictures can
 carry transparency or reach the benchmark's figures: the handwriting benchmark's sets and the real-strokes sets (seed
 0, as evaluation/handwriting.py draws them), the precise conventions draw (seed 1, 300 per style), drawn_digits.py's
-six sets (1,000 MNIST test digits each) and the gate benchmark's generated non-digits (evaluation/gate.py's seed,
-200 per category).  --dump runs the tree TREE's preprocess on them and saves every 28x28 (zeros for no ink);
+six sets (1,000 MNIST test digits each), the gate benchmark's generated non-digits (evaluation/gate.py's seed,
+200 per category) and the non-digit generators' pictures (web/build.py's 100 of the held-out generators, 400 of the
+gate's training generators).  --dump runs the tree TREE's preprocess on them and saves every 28x28 (zeros for no ink);
 --compare counts, set by set, the pictures whose 28x28 changed and how mnist_advanced and mnist_cnn read the digits
 among them under each version (right before -> after).  runs/s26/ab_drawn.txt is its output."""
 import sys
@@ -34,6 +35,10 @@ if sys.argv[1] == "--dump":
     for category in nondigits.UPLOAD_CATEGORIES:
         out[f"gate: {category}"] = [(p[2], "auto") for p in nondigits.upload_pictures(200, gate.BENCHMARK_SEED, (category,))]
         labels[f"gate: {category}"] = [-1] * len(out[f"gate: {category}"])
+    for split, n in (("heldout", 100), ("train", 400)):  # web/build.py's parity pictures; the gate's training generators
+        name = f"non-digits, {split} generators"
+        out[name] = [(p[2], "auto") for p in nondigits.non_digit_pictures(n, seed=2, split=split)]
+        labels[name] = [-1] * n
     arrays = {}
     for name, pics in out.items():
         images = []
