@@ -142,6 +142,32 @@ def test_upload_a_real_mnist_digit(page, mnist_test, docs_out):
     screenshot(page, docs_out / "upload.png")
 
 
+def fat_eight_on_transparency() -> bytes:
+    """A PNG as a paint program saves a drawing on a transparent layer: a big 8 in black, a 40 px brush, its strokes
+    over most of the picture's border (preprocessing 1.4 took the border's tone, the ink's, for the paper, read the
+    picture inverted and said 9)."""
+    import cv2
+
+    alpha = np.zeros((280, 280), np.uint8)
+    for cx, cy, rx, ry in ((140, 72, 95, 62), (140, 200, 115, 75)):
+        ring = [(cx + rx * math.sin(t), cy - ry * math.cos(t)) for t in np.linspace(0, 2 * math.pi + 0.2, 40)]
+        cv2.polylines(alpha, [np.array(ring, np.int32)], False, 255, 40, cv2.LINE_AA)
+    buf = io.BytesIO()
+    Image.fromarray(np.dstack([np.zeros((280, 280, 3), np.uint8), alpha])).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_upload_a_fat_drawing_on_transparency(page):
+    upload_picture(page, "eight.png", fat_eight_on_transparency())  # the ink left at "Detect"
+    page.get_by_text("upload: eight.png").wait_for(timeout=30_000)
+    try:
+        shown = prediction(page)
+    except Exception:  # no prediction: the app refused the picture; say what it said instead
+        shown = " / ".join(page.locator('[data-testid="stAlert"]').all_inner_texts()) or "nothing"
+    assert shown == "8", f"uploaded a fat 8 drawn on transparency, the app says {shown}"
+    assert_no_errors(page)
+
+
 def test_bad_upload_shows_the_reason(page, mnist_test):
     upload_picture(page, "notes.png", b"just some text, not a picture\n" * 10)
     error = page.locator('[data-testid="stAlertContentError"]')
