@@ -1,0 +1,64 @@
+"""python runs/s26/corners.py -> runs/s26/corners.txt
+
+Does a coarse tablet cut a stroke's corners, as the conventions benchmark's "few points" and "coarse tablet"
+samplings do (handwriting_test._mouse_points: points at equal distances along the path, every 0.14-0.3 or 0.3-0.5 of
+the digit's height)?  A tablet samples in time, and a pen slows down at a corner.  On the real-strokes file's training
+writers (no model is tuned here; the held-out site is not read): for every pen-down with a sharp corner (the path
+turns by more than 60 degrees within a tenth of the digit's height), thin the raw trajectory to the same number of
+points two ways, (a) every k-th sample in time with a random phase (a slower tablet) and (b) at equal distances along
+the path (the benchmark's way), and measure how far the corner lies from the thinned polyline, in digit heights.
+Printed: median and 90th percentile of that distance, and the share of corners further than 0.05 of the height."""
+import numpy as np
+
+from digitlab.data import unipen
+
+items = unipen.split(unipen.load(unipen.default_path())).train
+rng = np.random.default_rng(26)
+
+
+def dist_to_polyline(p, poly):
+    a, b = poly[:-1], poly[1:]
+    ab = b - a
+    t = np.clip(((p - a) * ab).sum(1) / np.maximum((ab * ab).sum(1), 1e-12), 0, 1)
+    return float(np.min(np.linalg.norm(a + t[:, None] * ab - p, axis=1)))
+
+
+for name, spacing in (("few points", (0.14, 0.3)), ("coarse tablet", (0.3, 0.5))):
+    d_time, d_arc, n = [], [], 0
+    for it in items:
+        pts_all = np.concatenate([np.asarray(s, float) for s in it.strokes])
+        h = max(np.ptp(pts_all[:, 1]), 0.35 * np.ptp(pts_all[:, 0]), 1e-9)
+        for s in it.strokes:
+            s = np.asarray(s, float)
+            if len(s) < 12:
+                continue
+            seg = np.linalg.norm(np.diff(s, axis=0), axis=1)
+            arc = np.concatenate([[0.0], np.cumsum(seg)])
+            if arc[-1] < 0.5 * h:
+                continue
+            # the sharpest corner: turning between the directions 0.05 h before and after each point
+            before = np.interp(arc - 0.05 * h, arc, np.arange(len(s)))
+            after = np.interp(arc + 0.05 * h, arc, np.arange(len(s)))
+            pb = np.stack([np.interp(before, np.arange(len(s)), s[:, k]) for k in (0, 1)], 1)
+            pa = np.stack([np.interp(after, np.arange(len(s)), s[:, k]) for k in (0, 1)], 1)
+            u, v = s - pb, pa - s
+            cos = (u * v).sum(1) / np.maximum(np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1), 1e-12)
+            inner = (arc > 0.1 * h) & (arc < arc[-1] - 0.1 * h)
+            if not inner.any() or cos[inner].min() > np.cos(np.radians(60)):
+                continue
+            c = np.flatnonzero(inner)[np.argmin(cos[inner])]
+            step = rng.uniform(*spacing) * h
+            m = max(2, int(round(arc[-1] / step)) + 1)  # points the thinned path keeps
+            k = max(1, (len(s) - 1) // (m - 1))
+            phase = int(rng.integers(0, k))
+            idx = np.unique(np.concatenate([[0], np.arange(phase, len(s), k), [len(s) - 1]]))
+            d_time.append(dist_to_polyline(s[c], s[idx]) / h)
+            at = np.arange(rng.uniform(0, 0.3) * step, arc[-1], step) + rng.uniform(-0.2, 0.2) * step
+            at = np.concatenate([[0.0], np.clip(at[1:], 0, arc[-1]), [arc[-1]]])
+            thin = np.stack([np.interp(at, arc, s[:, 0]), np.interp(at, arc, s[:, 1])], 1)
+            d_arc.append(dist_to_polyline(s[c], thin) / h)
+            n += 1
+    for how, d in (("every k-th sample in time", d_time), ("equal distances (the benchmark)", d_arc)):
+        d = np.asarray(d)
+        print(f"{name}: {n} corners; {how}: median {np.median(d):.3f} h, 90th pct {np.percentile(d, 90):.3f} h, "
+              f"> 0.05 h {np.mean(d > 0.05):.0%}")
