@@ -7,7 +7,11 @@ writers (no model is tuned here; the held-out site is not read): for every pen-d
 turns by more than 60 degrees within a tenth of the digit's height), thin the raw trajectory to the same number of
 points two ways, (a) every k-th sample in time with a random phase (a slower tablet) and (b) at equal distances along
 the path (the benchmark's way), and measure how far the corner lies from the thinned polyline, in digit heights.
-Printed: median and 90th percentile of that distance, and the share of corners further than 0.05 of the height."""
+Printed: median and 90th percentile of that distance, and the share of corners further than 0.05 of the height.
+
+(c), for runs/s26/RULE3.md's check 2: the same number of points at equal time steps along the path with its timing
+ignored, the pen's speed given by the two-thirds power law (speed proportional to (curvature + 1/h)^(-1/3), the
+curvature taken on the path smoothed by a Gaussian of 0.03 h along its length; both constants set before this ran)."""
 import numpy as np
 
 from digitlab.data import unipen
@@ -23,8 +27,32 @@ def dist_to_polyline(p, poly):
     return float(np.min(np.linalg.norm(a + t[:, None] * ab - p, axis=1)))
 
 
+SMOOTH = 0.03  # the smoothing radius, digit heights
+KAPPA0 = 1.0  # curvature added everywhere, 1 / digit height: a straight stretch has a finite speed
+
+
+def power_law_times(path: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
+    """A path (points, timing ignored) -> (arc length, time) at points 0.01 h apart, the pen's speed by the
+    two-thirds power law on the path smoothed over SMOOTH h."""
+    seg = np.linalg.norm(np.diff(path, axis=0), axis=1)
+    arc = np.concatenate([[0.0], np.cumsum(seg)])
+    u = np.arange(0, arc[-1], 0.01 * h)
+    pts = np.stack([np.interp(u, arc, path[:, k]) for k in (0, 1)], 1)
+    r = SMOOTH / 0.01  # in samples
+    k = np.arange(-int(3 * r), int(3 * r) + 1)
+    g = np.exp(-0.5 * (k / r) ** 2)
+    g /= g.sum()
+    sm = np.stack([np.convolve(np.pad(pts[:, j], len(k) // 2, mode="edge"), g, mode="valid") for j in (0, 1)], 1)
+    d1 = np.gradient(sm, axis=0) / (0.01 * h)
+    d2 = np.gradient(d1, axis=0) / (0.01 * h)
+    kappa = np.abs(d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0]) / np.maximum(np.linalg.norm(d1, axis=1) ** 3, 1e-12)
+    speed = (kappa + KAPPA0 / h) ** (-1 / 3)
+    t = np.concatenate([[0.0], np.cumsum(0.01 * h / speed[:-1])])
+    return u, t
+
+
 for name, spacing in (("few points", (0.14, 0.3)), ("coarse tablet", (0.3, 0.5))):
-    d_time, d_arc, n = [], [], 0
+    d_time, d_arc, d_law, n = [], [], [], 0
     for it in items:
         pts_all = np.concatenate([np.asarray(s, float) for s in it.strokes])
         h = max(np.ptp(pts_all[:, 1]), 0.35 * np.ptp(pts_all[:, 0]), 1e-9)
@@ -57,8 +85,16 @@ for name, spacing in (("few points", (0.14, 0.3)), ("coarse tablet", (0.3, 0.5))
             at = np.concatenate([[0.0], np.clip(at[1:], 0, arc[-1]), [arc[-1]]])
             thin = np.stack([np.interp(at, arc, s[:, 0]), np.interp(at, arc, s[:, 1])], 1)
             d_arc.append(dist_to_polyline(s[c], thin) / h)
+            u, t = power_law_times(s, h)
+            if len(u) >= 2:
+                dt = t[-1] / max(m - 1, 1)
+                at_t = np.concatenate([[0.0], np.clip(np.arange(rng.uniform(0, 1) * dt, t[-1], dt), 0, t[-1]), [t[-1]]])
+                at_s = np.interp(at_t, t, u)
+                law = np.stack([np.interp(at_s, arc, s[:, 0]), np.interp(at_s, arc, s[:, 1])], 1)
+                d_law.append(dist_to_polyline(s[c], law) / h)
             n += 1
-    for how, d in (("every k-th sample in time", d_time), ("equal distances (the benchmark)", d_arc)):
+    for how, d in (("every k-th sample in time", d_time), ("equal distances (the benchmark)", d_arc),
+                   ("equal time steps, two-thirds power law (RULE3's candidate)", d_law)):
         d = np.asarray(d)
         print(f"{name}: {n} corners; {how}: median {np.median(d):.3f} h, 90th pct {np.percentile(d, 90):.3f} h, "
               f"> 0.05 h {np.mean(d > 0.05):.0%}")
