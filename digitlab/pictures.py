@@ -369,9 +369,9 @@ def _array_to_arrays(a: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.n
     return grey, alpha, rgb
 
 
-def _background(grey: np.ndarray, alpha: np.ndarray) -> tuple[float, bool]:
-    """(The tone transparency is composited onto, chosen so that transparency is never ink; whether the opaque
-    pixels are ink drawn on the transparency rather than paper).
+def _background(grey: np.ndarray, alpha: np.ndarray) -> tuple[float, float | None]:
+    """(The tone transparency is composited onto, chosen so that transparency is never ink; that tone again when the
+    opaque pixels are ink drawn on the transparency rather than paper, else None: ``Picture.drawn_on``).
 
     Ink drawn on transparency (canvas strokes, a logo) goes on the colour opposite to the opaque pixels,
     so it stands out.  Opaque paper inside a transparent margin (a photo cut out with rounded corners)
@@ -387,12 +387,12 @@ def _background(grey: np.ndarray, alpha: np.ndarray) -> tuple[float, bool]:
     if opaque.size >= PAPER_COVER * grey.size:
         tone = float(np.median(opaque))
         if np.mean(np.abs(opaque - tone) > MIN_CONTRAST) >= PAPER_INK:
-            return tone, False
+            return tone, None
     back = 0.0 if (opaque.size == 0 or np.mean(opaque >= 0.5) >= 0.5) else 1.0  # median >= 0.5, without a sort
     clear = int(np.count_nonzero(alpha == 0))
     drawn = (clear >= PAPER_COVER * grey.size and grey.size - clear - opaque.size <= opaque.size
              and (opaque.size == 0 or float(np.ptp(opaque)) <= MIN_CONTRAST))
-    return back, drawn
+    return back, back if drawn else None
 
 
 def _composite(grey: np.ndarray, alpha: np.ndarray, back: float) -> np.ndarray:
@@ -460,8 +460,7 @@ def load(source) -> Picture:
         size = size_seen[0]
     back = drawn_on = None
     if alpha is not None and alpha.min() < 0.98:
-        back, drawn = _background(grey, alpha)
-        drawn_on = back if drawn else None
+        back, drawn_on = _background(grey, alpha)
         grey = _composite(grey, alpha, back)
         preview = _composite_rgb(preview, alpha, back)
         notes.append("transparent background composited")

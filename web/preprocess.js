@@ -431,8 +431,8 @@ function toGrey(rgba, w, h, luma) {
  * digitlab.pictures._background: paper cut out on transparency (opaque pixels covering PAPER_COVER of the
  * picture, PAPER_INK of them departing from their median tone) goes on its own tone; strokes on
  * transparency go on the colour opposite to the opaque pixels.  null when the picture is opaque, else
- * {back, drawn}: drawn when the opaque pixels are ink drawn on the transparency (one tone, at least PAPER_COVER of
- * the picture fully transparent, no more pixels half transparent than opaque).
+ * {back, drawnOn}: drawnOn is back when the opaque pixels are ink drawn on the transparency (one tone, at least
+ * PAPER_COVER of the picture fully transparent, no more pixels half transparent than opaque), else null.
  */
 function background(grey, alpha) {
   const n = grey.length;
@@ -441,23 +441,25 @@ function background(grey, alpha) {
   if (minAlpha >= 0.98) return null;
   const opaque = [];
   let light = 0;
+  let clear = 0;
   for (let i = 0; i < n; i++) {
     if (alpha[i] > 0.5) {
       opaque.push(grey[i]);
       if (grey[i] >= 0.5) light++;
+    } else if (alpha[i] === 0) {
+      clear++;
     }
   }
   if (opaque.length >= PAPER_COVER * n) {
     const tone = median(opaque);
     let departing = 0;
     for (const v of opaque) if (Math.abs(f32(v - tone)) > f32(MIN_CONTRAST)) departing++;
-    if (departing / opaque.length >= PAPER_INK) return { back: tone, drawn: false };
+    if (departing / opaque.length >= PAPER_INK) return { back: tone, drawnOn: null };
   }
   const back = opaque.length === 0 || light / opaque.length >= 0.5 ? 0 : 1;
   const [lo, hi] = opaque.length ? minMax(opaque) : [0, 0];
-  let clear = 0;
-  for (let i = 0; i < n; i++) if (alpha[i] === 0) clear++;
-  return { back, drawn: clear >= PAPER_COVER * n && n - clear - opaque.length <= opaque.length && f32(hi - lo) <= f32(MIN_CONTRAST) };
+  const drawn = clear >= PAPER_COVER * n && n - clear - opaque.length <= opaque.length && f32(hi - lo) <= f32(MIN_CONTRAST);
+  return { back, drawnOn: drawn ? back : null };
 }
 
 function composite(grey, alpha, back) {
@@ -511,8 +513,7 @@ export function loadRGBA(rgba, w, h) {
   checkBytes(rgba, w, h);
   const { grey, alpha } = toGrey(rgba, w, h, "canvas");
   const notes = [];
-  const found = background(grey, alpha);
-  const back = found === null ? null : found.back;
+  const { back, drawnOn } = background(grey, alpha) ?? { back: null, drawnOn: null };
   if (back !== null) {
     composite(grey, alpha, back);
     notes.push("transparent background composited");
@@ -520,7 +521,7 @@ export function loadRGBA(rgba, w, h) {
   const img = image(h, w, grey);
   img.colour = colourOf(rgba, w, h, alpha, back);
   const region = ([t, l, b, r]) => Object.assign(cut(img, t, l, b, r), { colour: cutColour(img.colour, t, l, b, r) });
-  return { grey: img, notes, size: [w, h], region, drawnOn: found !== null && found.drawn ? back : null };
+  return { grey: img, notes, size: [w, h], region, drawnOn };
 }
 
 /**
@@ -627,8 +628,7 @@ export function loadDecoded(rgba, w, h, { jpeg = false } = {}) {
     notes.push(`read at 1/${Math.floor(w / pixels.w)} size (${pixels.w}x${pixels.h}) from ${w}x${h}: plenty for one digit`);
   }
   const { grey, alpha } = toGrey(pixels.rgba, pixels.w, pixels.h, "file");
-  const found = background(grey, alpha);
-  const back = found === null ? null : found.back;
+  const { back, drawnOn } = background(grey, alpha) ?? { back: null, drawnOn: null };
   if (back !== null) {
     composite(grey, alpha, back);
     notes.push("transparent background composited");
@@ -652,7 +652,7 @@ export function loadDecoded(rgba, w, h, { jpeg = false } = {}) {
     return Object.assign(image(part.h, part.w, g.grey), { colour: colourOf(part.rgba, part.w, part.h, g.alpha, back) });
   };
   const img = Object.assign(image(pixels.h, pixels.w, grey), { colour: colourOf(pixels.rgba, pixels.w, pixels.h, alpha, back) });
-  return { grey: img, notes, size: [w, h], region, drawnOn: found !== null && found.drawn ? back : null };
+  return { grey: img, notes, size: [w, h], region, drawnOn };
 }
 
 /** digitlab.preprocess.ink_polarity: invert "yes"/"no" as said; "auto": ink drawn on transparency by the tone it was
