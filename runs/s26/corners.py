@@ -16,8 +16,33 @@ import numpy as np
 
 from digitlab.data import unipen
 
-items = unipen.split(unipen.load(unipen.default_path())).train
-rng = np.random.default_rng(26)
+
+def sharp_corners():
+    """The training writers' pen-downs that turn a sharp corner -> (points, digit height, steps, arc length, index of
+    the sharpest corner) each: the pen-down has 12 points or more and is at least half a digit height long, and its
+    path turns by more than 60 degrees between the directions 0.05 h before and after a point 0.1 h or more from its
+    ends.  runs/s26/corner_speed.py reads the same corners."""
+    for it in unipen.split(unipen.load(unipen.default_path())).train:
+        pts_all = np.concatenate([np.asarray(s, float) for s in it.strokes])
+        h = max(np.ptp(pts_all[:, 1]), 0.35 * np.ptp(pts_all[:, 0]), 1e-9)
+        for s in it.strokes:
+            s = np.asarray(s, float)
+            if len(s) < 12:
+                continue
+            seg = np.linalg.norm(np.diff(s, axis=0), axis=1)
+            arc = np.concatenate([[0.0], np.cumsum(seg)])
+            if arc[-1] < 0.5 * h:
+                continue
+            before = np.interp(arc - 0.05 * h, arc, np.arange(len(s)))
+            after = np.interp(arc + 0.05 * h, arc, np.arange(len(s)))
+            pb = np.stack([np.interp(before, np.arange(len(s)), s[:, k]) for k in (0, 1)], 1)
+            pa = np.stack([np.interp(after, np.arange(len(s)), s[:, k]) for k in (0, 1)], 1)
+            u, v = s - pb, pa - s
+            cos = (u * v).sum(1) / np.maximum(np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1), 1e-12)
+            inner = (arc > 0.1 * h) & (arc < arc[-1] - 0.1 * h)
+            if not inner.any() or cos[inner].min() > np.cos(np.radians(60)):
+                continue
+            yield s, h, seg, arc, int(np.flatnonzero(inner)[np.argmin(cos[inner])])
 
 
 def dist_to_polyline(p, poly):
@@ -51,30 +76,11 @@ def power_law_times(path: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]
     return u, t
 
 
-for name, spacing in (("few points", (0.14, 0.3)), ("coarse tablet", (0.3, 0.5))):
-    d_time, d_arc, d_law, n = [], [], [], 0
-    for it in items:
-        pts_all = np.concatenate([np.asarray(s, float) for s in it.strokes])
-        h = max(np.ptp(pts_all[:, 1]), 0.35 * np.ptp(pts_all[:, 0]), 1e-9)
-        for s in it.strokes:
-            s = np.asarray(s, float)
-            if len(s) < 12:
-                continue
-            seg = np.linalg.norm(np.diff(s, axis=0), axis=1)
-            arc = np.concatenate([[0.0], np.cumsum(seg)])
-            if arc[-1] < 0.5 * h:
-                continue
-            # the sharpest corner: turning between the directions 0.05 h before and after each point
-            before = np.interp(arc - 0.05 * h, arc, np.arange(len(s)))
-            after = np.interp(arc + 0.05 * h, arc, np.arange(len(s)))
-            pb = np.stack([np.interp(before, np.arange(len(s)), s[:, k]) for k in (0, 1)], 1)
-            pa = np.stack([np.interp(after, np.arange(len(s)), s[:, k]) for k in (0, 1)], 1)
-            u, v = s - pb, pa - s
-            cos = (u * v).sum(1) / np.maximum(np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1), 1e-12)
-            inner = (arc > 0.1 * h) & (arc < arc[-1] - 0.1 * h)
-            if not inner.any() or cos[inner].min() > np.cos(np.radians(60)):
-                continue
-            c = np.flatnonzero(inner)[np.argmin(cos[inner])]
+def main() -> None:
+    rng = np.random.default_rng(26)
+    for name, spacing in (("few points", (0.14, 0.3)), ("coarse tablet", (0.3, 0.5))):
+        d_time, d_arc, d_law, n = [], [], [], 0
+        for s, h, seg, arc, c in sharp_corners():
             step = rng.uniform(*spacing) * h
             m = max(2, int(round(arc[-1] / step)) + 1)  # points the thinned path keeps
             k = max(1, (len(s) - 1) // (m - 1))
@@ -93,8 +99,12 @@ for name, spacing in (("few points", (0.14, 0.3)), ("coarse tablet", (0.3, 0.5))
                 law = np.stack([np.interp(at_s, arc, s[:, 0]), np.interp(at_s, arc, s[:, 1])], 1)
                 d_law.append(dist_to_polyline(s[c], law) / h)
             n += 1
-    for how, d in (("every k-th sample in time", d_time), ("equal distances (the benchmark)", d_arc),
-                   ("equal time steps, two-thirds power law (RULE3's candidate)", d_law)):
-        d = np.asarray(d)
-        print(f"{name}: {n} corners; {how}: median {np.median(d):.3f} h, 90th pct {np.percentile(d, 90):.3f} h, "
-              f"> 0.05 h {np.mean(d > 0.05):.0%}")
+        for how, d in (("every k-th sample in time", d_time), ("equal distances (the benchmark)", d_arc),
+                       ("equal time steps, two-thirds power law (RULE3's candidate)", d_law)):
+            d = np.asarray(d)
+            print(f"{name}: {n} corners; {how}: median {np.median(d):.3f} h, 90th pct {np.percentile(d, 90):.3f} h, "
+                  f"> 0.05 h {np.mean(d > 0.05):.0%}")
+
+
+if __name__ == "__main__":
+    main()
