@@ -17,12 +17,14 @@ import numpy as np
 from digitlab.data import unipen
 
 
-def sharp_corners():
-    """The training writers' pen-downs that turn a sharp corner -> (points, digit height, steps, arc length, index of
+def sharp_corners(keep=None):
+    """The training writers' pen-downs (those whose item ``keep(item)`` accepts, if given) that turn a sharp corner -> (points, digit height, steps, arc length, index of
     the sharpest corner) each: the pen-down has 12 points or more and is at least half a digit height long, and its
     path turns by more than 60 degrees between the directions 0.05 h before and after a point 0.1 h or more from its
     ends.  runs/s26/corner_speed.py reads the same corners."""
     for it in unipen.split(unipen.load(unipen.default_path())).train:
+        if keep is not None and not keep(it):
+            continue
         pts_all = np.concatenate([np.asarray(s, float) for s in it.strokes])
         h = max(np.ptp(pts_all[:, 1]), 0.35 * np.ptp(pts_all[:, 0]), 1e-9)
         for s in it.strokes:
