@@ -14,6 +14,7 @@ sideways; they stay in (label noise is reported, not hidden).
                   range, every pen-up kept (or, for ``joined``, the pen's moves drawn: pen-ups lost)
     edit          writing conventions added to real strokes, label-preserving: a slash or a dot in a 0,
                   a flag and a foot on a 1, a bar across a 7 (``EDITS``)
+    coarsen       the pen-downs as a coarse device reports them: few points, straight lines between them
     pool          items -> prepared model inputs for training (``digitlab.training.recipe``), cached
     numbers       digits one writer wrote in a row on one line -> a real number, as one canvas picture
 
@@ -292,12 +293,44 @@ class Pool:
     joined: float = 0.2  # share drawn with the pen-ups lost (one line through every stroke)
     seed: int = 0
     classes: str = "017"  # the digits a convention edit may be given (of EDITS' 0, 1, 7)
+    coarse: float = 0.0  # share drawn from few points, as a coarse device reports them (``coarsen``)
+
+
+COARSE_STEP = (0.1, 0.45)  # coarsen: a point every this share of the digit's height
+
+
+def coarsen(strokes, rng: np.random.Generator) -> list[np.ndarray]:
+    """The pen-downs as a coarse device reports them, a point every ``COARSE_STEP`` of the digit's height (one step per
+    digit), straight lines between the points: half the time at equal distances along the path (a path simplifier:
+    a corner between two points is cut), else every k-th sample in time (a slower tablet: the pen slows down at a
+    corner, so its samples crowd there).  Each pen-down keeps its two ends; a dot stays a dot."""
+    lo, hi = _box(strokes)
+    h = max(hi[1] - lo[1], 0.35 * (hi[0] - lo[0]), 1e-9)
+    step = rng.uniform(*COARSE_STEP) * h
+    in_time = rng.uniform() < 0.5
+    out = []
+    for s in strokes:
+        s = np.asarray(s, np.float64)
+        seg = np.linalg.norm(np.diff(s, axis=0), axis=1)
+        arc = np.concatenate([[0.0], np.cumsum(seg)])
+        if len(s) < 3 or arc[-1] <= step:
+            out.append(s[[0, -1]] if len(s) > 1 else s)
+            continue
+        if in_time:
+            k = max(1, int(round((len(s) - 1) * step / arc[-1])))
+            idx = np.unique(np.concatenate([[0], np.arange(int(rng.integers(0, k)), len(s), k), [len(s) - 1]]))
+            out.append(s[idx])
+        else:
+            at = np.concatenate([[0.0], np.arange(rng.uniform(0, 1) * step, arc[-1], step), [arc[-1]]])
+            out.append(np.stack([np.interp(at, arc, s[:, 0]), np.interp(at, arc, s[:, 1])], 1))
+    return out
 
 
 def prepare_items(items: list[Item], renders: int, seed: int, conventions: float = 0.0, joined: float = 0.0,
-                  log=None, classes: str = "017") -> tuple[np.ndarray, np.ndarray]:
+                  log=None, classes: str = "017", coarse: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Items -> ((N * renders, 28, 28) uint8 model inputs x 255, labels) through ``preprocess.prepare`` as the
-    app reads its canvas (``invert="no"``); a rendering with no ink found is dropped."""
+    app reads its canvas (``invert="no"``); a rendering with no ink found is dropped.  ``coarse``: the share of
+    renderings drawn from few points (``coarsen``), after any convention edit."""
     from digitlab import preprocess
 
     rng = np.random.default_rng([seed, 4242])
@@ -308,6 +341,8 @@ def prepare_items(items: list[Item], renders: int, seed: int, conventions: float
             strokes = item.strokes
             if conventions and item.label in EDITS and str(item.label) in classes and rng.uniform() < conventions:
                 strokes, edited = edit(strokes, item.label, rng), edited + 1
+            if coarse and rng.uniform() < coarse:  # no draw at 0: the pools made before the share existed stay as they were
+                strokes = coarsen(strokes, rng)
             canvas = render(strokes, rng, joined=bool(joined and len(strokes) > 1 and rng.uniform() < joined))
             p = preprocess.prepare(canvas, invert="no")
             if not p.no_ink:
@@ -334,7 +369,8 @@ def pool(path: str | os.PathLike, p: Pool, dry_run: bool = False, cache_dir=None
         train = split(load(path)).train
         if dry_run:
             train = [train[i] for i in np.random.default_rng(p.seed).choice(len(train), size=min(200, len(train)), replace=False)]
-        return prepare_items(train, 1 if dry_run else p.renders, p.seed, p.conventions, p.joined, log=log, classes=p.classes)
+        return prepare_items(train, 1 if dry_run else p.renders, p.seed, p.conventions, p.joined, log=log, classes=p.classes,
+                             coarse=p.coarse)
 
     return cached_arrays(None if cache_dir is None else Path(cache_dir) / f"unipen-{key}.npz", build)
 

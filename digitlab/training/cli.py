@@ -109,9 +109,14 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
                    help=f"share of real 0s, 1s and 7s given a writing convention: slash or dot, flag and foot, crossbar (default {d.real_conventions})")
     g.add_argument("--real-joined", type=float, default=d.real_joined,
                    help=f"share of real digits drawn with their pen-ups lost: one line through every stroke (default {d.real_joined})")
+    g.add_argument("--real-coarse", type=float, default=d.real_coarse,
+                   help="share of real digits drawn from few points, as a coarse device reports them: a point every 0.1-0.45 of "
+                        f"the digit's height, at equal distances along the path or every k-th sample in time (default {d.real_coarse})")
     a = p.parse_args(argv)
     if a.real_share is not None and a.real_strokes is None:
         p.error("--real-share needs --real-strokes")
+    if a.real_coarse and a.real_strokes is None:
+        p.error("--real-coarse needs --real-strokes")
     real_share = (REAL_SHARE if a.real_share is None else a.real_share) if a.real_strokes is not None else 0.0
     if a.real_strokes is not None and not a.real_strokes.is_file():
         p.error(f"--real-strokes {a.real_strokes}: no such file")
@@ -127,7 +132,8 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
         p.error("--clean-epochs must be 0 or more")
     for flag, value in (("--redraw", a.redraw), ("--redraw-few-points", a.redraw_few_points), ("--redraw-conventions", a.redraw_conventions),
                         ("--redraw-elastic", a.redraw_elastic), ("--redraw-pen-path", a.redraw_pen_path), ("--conventions", a.conventions), ("--lowres", a.lowres),
-                        ("--real-share", real_share), ("--real-conventions", a.real_conventions), ("--real-joined", a.real_joined)):
+                        ("--real-share", real_share), ("--real-conventions", a.real_conventions), ("--real-joined", a.real_joined),
+                        ("--real-coarse", a.real_coarse)):
         if not 0 <= value <= 1:
             p.error(f"{flag} must be in [0, 1]")
     if not 0 < a.plateau_factor < 1:
@@ -162,6 +168,7 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
         distill=(DISTILL_WEIGHT if a.distill is None else a.distill) if a.distill_from is not None else 0.0,
         real_strokes=str(a.real_strokes) if a.real_strokes is not None else None, real_share=real_share,
         real_renders=a.real_renders, real_conventions=a.real_conventions, real_joined=a.real_joined,
+        real_coarse=a.real_coarse,
     )
     return config, a.out, p
 
