@@ -169,6 +169,47 @@ def test_convention_edits_add_the_stroke_they_name():
     assert unipen.edit(seven, 3, rng) is seven  # no convention for a 3: unchanged
 
 
+def test_a_coarse_device_keeps_the_ends_and_few_points(real_items):
+    """Real pen-downs drawn from few points: each keeps its two ends and its points lie on the writer's path. About
+    half the digits are the tablet's own samples, every k-th (a slower tablet); the others have a point every 0.1-0.45
+    of the digit's height along the path.  Together far fewer points than the tablet gave."""
+    rng = np.random.default_rng(0)
+    items = [i for i in real_items if i.source != unipen.HELD_OUT_SITE][:300]
+    in_time, raw_count, kept_count = 0, 0, 0
+    for it in items:
+        lo, hi = unipen._box(it.strokes)
+        h = max(hi[1] - lo[1], 0.35 * (hi[0] - lo[0]))
+        out = unipen.coarsen(it.strokes, rng)
+        assert len(out) == len(it.strokes)
+        samples = all(np.equal(c[:, None], np.asarray(s)[None]).all(2).any(1).all() for s, c in zip(it.strokes, out))
+        in_time += samples
+        for s, c in zip(it.strokes, out):
+            s = np.asarray(s)
+            assert np.allclose(c[0], s[0]) and np.allclose(c[-1], s[-1])
+            seg = np.linalg.norm(np.diff(s, axis=0), axis=1)
+            gap = np.min(np.linalg.norm(c[:, None] - s[None], axis=2), axis=1)  # each point on the pen's path
+            assert gap.max() <= (seg.max() if len(seg) else 0) + 1e-9
+            if not samples:
+                assert len(c) <= max(2, seg.sum() / (0.1 * h) + 3)
+            raw_count, kept_count = raw_count + len(s), kept_count + len(c)
+    assert 0.3 < in_time / len(items) < 0.8
+    assert kept_count < 0.5 * raw_count
+
+
+def test_a_coarse_share_of_zero_leaves_the_pool_as_it_was(tmp_path):
+    """``coarse`` is drawn only when it is set, and the pool's cache key leaves it out at its default: pools made
+    before it existed are neither changed nor made again."""
+    from digitlab.files import cache_params
+
+    items = unipen.load(_small_file(tmp_path))
+    before = unipen.prepare_items(items, renders=2, seed=3, conventions=0.5, joined=0.5)
+    assert all(np.array_equal(a, b) for a, b in zip(before, unipen.prepare_items(items, renders=2, seed=3, conventions=0.5,
+                                                                                  joined=0.5, coarse=0.0)))
+    coarse = unipen.prepare_items(items, renders=2, seed=3, conventions=0.5, joined=0.5, coarse=1.0)
+    assert not np.array_equal(coarse[0], before[0])
+    assert "coarse" not in cache_params(unipen.Pool()) and cache_params(unipen.Pool(coarse=0.3))["coarse"] == 0.3
+
+
 def test_digits_written_in_a_row_become_a_number(real_items):
     runs = unipen.runs_on_a_line(real_items)
     assert runs and all(2 <= len(r) <= 6 for r in runs)
@@ -217,6 +258,8 @@ def test_training_mixes_real_strokes_in_and_the_card_says_which(tmp_path, run_sc
 
 @pytest.mark.parametrize("args, says", [
     (["--real-share", "0.2"], "--real-share needs --real-strokes"),
+    (["--real-coarse", "0.2"], "--real-coarse needs --real-strokes"),
+    (["--real-strokes", "STROKES", "--real-coarse", "-0.1"], "--real-coarse must be in"),
     (["--real-strokes", "missing.json.gz"], "no such file"),
     (["--real-strokes", "STROKES", "--real-share", "1.5"], "must be in"),
     (["--real-strokes", "STROKES", "--real-share", "0.6", "--redraw", "0.5"], "add up to more than 1"),
