@@ -10,7 +10,9 @@ from digitlab import preprocess
 from digitlab.evaluation import inspect_input
 
 CANVAS = 280  # px; 10x MNIST's 28
-THEMES = {"Light": ("#FFFFFF", "#000000", "yes"), "Dark": ("#000000", "#FFFFFF", "no")}  # background, ink, invert
+# background, ink, invert, and the background's tone: the canvas hands over its strokes on that plain colour, so every
+# pixel off it is ink, however much of the canvas the strokes cover (preprocess.prepare's drawn_on)
+THEMES = {"Light": ("#FFFFFF", "#000000", "yes", 1.0), "Dark": ("#000000", "#FFFFFF", "no", 0.0)}
 
 
 def canvas_key() -> str:
@@ -57,7 +59,7 @@ def draw_panel(clf) -> None:
         # so the canvas reads their values from session state.
         brush = st.session_state.get("brush", 20)
         theme = st.session_state.get("canvas_theme") or "Light"
-        background, ink, invert = THEMES[theme]
+        background, ink, invert, drawn_on = THEMES[theme]
         key = canvas_key()
         if key not in st.session_state:
             # A fresh mount (first visit, or back from another page, which drops widget state):
@@ -74,7 +76,7 @@ def draw_panel(clf) -> None:
         picture = result.image_data
         if picture is not None:  # the canvas sent a new drawing
             st.session_state.canvas_json = result.json_data
-            st.session_state.drawn = common.Digit(preprocess.prepare(picture, invert=invert), "drawing")
+            st.session_state.drawn = common.Digit(preprocess.prepare(picture, invert=invert, drawn_on=drawn_on), "drawing", drawn_on=drawn_on)
         elif inspect_input.stroke_count(result.json_data) == 0 and st.session_state.canvas_restore is None:
             st.session_state.drawn = None  # a blank canvas, not a restored one
         st.session_state[common.DIGIT_KEY] = st.session_state.drawn

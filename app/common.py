@@ -66,6 +66,7 @@ class Digit:
     prepared: preprocess.Prepared
     origin: str  # "drawing", "upload: <file name>" or "camera photo"
     several: dict = field(default_factory=dict)  # model name -> its numbers.several_digits reading (or None), asked once
+    drawn_on: float | None = None  # a canvas drawing: its background's tone (preprocess.prepare's drawn_on)
 
     @property
     def what(self) -> str:
@@ -89,7 +90,8 @@ def point_to_numbers(clf, digit: Digit) -> None:
 
     if clf.name not in digit.several:
         picture = digit.prepared.steps[0][1]  # the picture as read, before the one-digit steps
-        digit.several[clf.name] = numbers.several_digits(picture, clf, invert="yes" if digit.prepared.inverted else "no")
+        digit.several[clf.name] = numbers.several_digits(picture, clf, invert="yes" if digit.prepared.inverted else "no",
+                                                         drawn_on=digit.drawn_on)
     reading = digit.several[clf.name]
     if reading is not None:
         st.info(f"{digit.what[0].upper()}{digit.what[1:]} holds **{len(reading.digits)} digits** side by side (read as **{reading.number}**), "

@@ -410,17 +410,35 @@ def paper_shift(colour: np.ndarray, clean: np.ndarray) -> float:
     return float(np.linalg.norm(chroma(inside) - chroma(outside)))
 
 
-def prepare(source, invert: Invert = "auto", stroke: bool | None = None) -> Prepared:
+def check_drawn_on(drawn_on: float | None) -> None:
+    if drawn_on is not None and drawn_on not in (0.0, 1.0):
+        raise ValueError(f"drawn_on is the tone of the canvas drawn on: 1.0 (white) or 0.0 (black), not {drawn_on!r}")
+
+
+def load_drawing(source, drawn_on: float | None = None) -> Picture:
+    """``load``, and when the caller knows the picture is a drawing on a plain canvas (``drawn_on``: its background's
+    tone, 1.0 white or 0.0 black), the picture says so (``Picture.drawn_on``), as for ink drawn on transparency."""
+    check_drawn_on(drawn_on)
+    picture = load(source)
+    if drawn_on is not None:
+        picture.drawn_on = float(drawn_on)
+    return picture
+
+
+def prepare(source, invert: Invert = "auto", stroke: bool | None = None, drawn_on: float | None = None) -> Prepared:
     """Any picture of one digit -> ``Prepared`` (28x28 float32 model input, or no_ink).
 
     invert: "auto" detects dark-ink-on-light; "yes" forces inversion (dark ink on
     light paper); "no" takes the picture as light ink on dark.
     stroke: normalise the stroke width into MNIST's range (None: the default, NORMALISE_STROKE).
+    drawn_on: the picture is a drawing on a canvas of this plain tone (1.0 white, 0.0 black), as the app's canvases
+    hand over theirs: every pixel off that tone is ink, so the ink's polarity (with invert "auto"), the background's
+    level and "no photo" are known, however much of the canvas the strokes cover (None: found out, as for any picture).
     Raises ImageError for inputs that are not readable pictures.
     """
     if invert not in ("auto", "yes", "no"):
         raise ValueError(f"invert must be 'auto', 'yes' or 'no', not {invert!r}")
-    picture = load(source)
+    picture = load_drawing(source, drawn_on)
     notes = picture.notes
     grey, preview = work_size(picture.grey, picture.preview, notes)
     steps: list[tuple[str, np.ndarray]] = [("input", preview)]

@@ -64,6 +64,38 @@ def test_conventions_are_canvas_drawings_of_every_class_and_style():
     assert not any(np.array_equal(a, b) for a, b in zip(s.pictures, other.pictures))
 
 
+def _on_home_canvas(white_on_black: np.ndarray, theme: str) -> tuple[np.ndarray, str, float]:
+    """A canvas picture of the benchmark (white ink on black: grey or RGBA) -> the same strokes as Home's canvas hands
+    them over in ``theme`` (``st_canvas(...).image_data``: opaque RGBA, the theme's ink on its plain background; checked
+    in Chromium: every pixel of a Light canvas off the strokes is (255, 255, 255, 255)) and what Home tells ``prepare``
+    of it (``app/Home.py: THEMES``: the ink setting and the background's tone)."""
+    cover = white_on_black if white_on_black.ndim == 2 else white_on_black[..., 0]
+    grey = 255 - cover if theme == "Light" else cover
+    return np.dstack([grey] * 3 + [np.full_like(grey, 255)]), *{"Light": ("yes", 1.0), "Dark": ("no", 0.0)}[theme]
+
+
+def test_the_canvas_sets_are_read_as_home_reads_its_canvas():
+    """The benchmark's canvas sets, prepared as the benchmark prepares them (``prepare_set``), give exactly the 28x28
+    Home gives the same strokes on its canvas, in either theme, so the benchmark's figures are the app's: conventions
+    drawings and real pen strokes, and real strokes filling the canvas with the slider's widest brush (where a picture
+    read without knowing it is a drawing goes wrong: a few of these do without ``drawn_on``)."""
+    sets = [hw.conventions(74, seed=5)]
+    path = unipen.default_path()
+    if path is not None:  # $DIGITLAB_UNIPEN (CI sets it)
+        items = unipen.split(unipen.load(path)).val
+        rng = np.random.default_rng(7)
+        sets.append(handwriting.real_set("real", [items[k] for k in rng.choice(len(items), 80, replace=False)], 7, 1, False, ""))
+        fat = [unipen.render(items[k].strokes, rng, brush=40, height=0.95) for k in rng.choice(len(items), 40, replace=False)]
+        sets.append(hw.PictureSet("fat", fat, np.zeros(len(fat), np.int64), "no", drawn_on=hw.DARK_CANVAS))
+    for s in sets:
+        benchmark = handwriting.prepare_set(s)
+        assert s.drawn_on == hw.DARK_CANVAS and benchmark.inked.all()
+        for theme in ("Light", "Dark"):
+            for picture, image in zip(s.pictures, benchmark.images):
+                canvas, invert, drawn_on = _on_home_canvas(picture, theme)
+                assert np.abs(preprocess.prepare(canvas, invert=invert, drawn_on=drawn_on).image - image).max() < 1e-5, (s.name, theme)
+
+
 def test_load_digits_sets_are_the_real_sklearn_digits_as_uploads_and_canvas_drawings():
     from sklearn.datasets import load_digits
 

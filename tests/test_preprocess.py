@@ -322,6 +322,34 @@ def test_a_fat_brush_drawing_is_read_the_same_wherever_it_lies_on_its_canvas(mni
             np.testing.assert_array_equal(p.image, prepared[0].image)
 
 
+def test_a_fat_brush_drawing_on_the_apps_canvas_is_read_as_a_drawing(mnist_test):
+    """The app's canvas hands over its strokes on its opaque plain background (black on white in the Light theme,
+    white on black in the Dark one), and Home says which tone that is (``drawn_on``).  So a fat-brush drawing that
+    covers most of the canvas or runs off it is prepared exactly as the same strokes drawn on transparency, in either
+    theme. Read without ``drawn_on``, as any picture is, some of the same drawings lose their ink or their strokes at
+    the edge."""
+    x, _ = mnist_test
+    drawings = _fat_drawings(x[:120])
+    differ = 0
+    for rgba in drawings:
+        cover = rgba[..., 3]
+        on_transparency = P.prepare(rgba)
+        for grey, invert, tone in ((255 - cover, "yes", 1.0), (cover, "no", 0.0)):
+            canvas = np.dstack([grey] * 3 + [np.full_like(grey, 255)])
+            drawn = P.prepare(canvas, invert=invert, drawn_on=tone)
+            assert not drawn.no_ink and drawn.inverted == (invert == "yes")
+            np.testing.assert_array_equal(drawn.image, on_transparency.image)
+            guessed = P.prepare(canvas, invert=invert)
+            differ += guessed.no_ink or not np.array_equal(guessed.image, drawn.image)
+    assert differ >= 2, differ  # the case is there to be tested
+
+
+@pytest.mark.parametrize("tone", [0.5, 2, -1.0, "white"])
+def test_drawn_on_is_a_canvas_tone(tone):
+    with pytest.raises(ValueError, match="drawn_on"):
+        P.prepare(np.zeros((28, 28), np.uint8), drawn_on=tone)
+
+
 def test_a_sheet_with_a_transparent_rim_is_paper(mnist_test):
     """Transparency alone does not make a drawing: an opaque white sheet with a transparent rim holding a small dark
     digit (under 1 % of its pixels) is paper with ink on it, read as dark ink on light, not as white ink."""

@@ -56,9 +56,9 @@ def show_reading(reading: numbers.NumberReading, origin: str) -> None:
         st.caption(f"ℹ️ {note}")
 
 
-def read(clf, picture, invert, origin: str) -> None:
+def read(clf, picture, invert, origin: str, drawn_on: float | None = None) -> None:
     try:
-        reading = numbers.read_number(picture, clf, invert=invert)
+        reading = numbers.read_number(picture, clf, invert=invert, drawn_on=drawn_on)
     except preprocess.ImageError as e:
         st.error(f"Cannot use **{origin}**: {e}")
         return
@@ -80,7 +80,7 @@ def draw_panel(clf) -> None:
     if st.session_state.numbers_drawn is None:
         st.info("Write a number on the canvas: it is read as soon as a stroke ends.")
         return
-    read(clf, st.session_state.numbers_drawn, "yes", "drawing")
+    read(clf, st.session_state.numbers_drawn, "yes", "drawing", drawn_on=1.0)  # black strokes on the canvas's white
 
 
 common.page("Read a number", "🔢")

@@ -42,11 +42,15 @@ BRUSHES = (8, 12, 15, 18, 20, 20, 20, 24, 28, 32, 36)  # px, the app's brush sli
 CANVAS_SIZES = {"small": (0.22, 0.32), "medium": (0.45, 0.6), "large": (0.75, 0.92)}  # digit height / canvas side
 
 
+DARK_CANVAS = 0.0  # the canvas sets' background, as the app tells preprocess.prepare (``drawn_on``) for its dark canvas
+
+
 @dataclass
 class PictureSet:
     """Pictures of one benchmark set with their labels; ``styles`` names each picture's style and
     ``sampling`` how its strokes were sampled or saved (or ""); ``invert`` is how the app reads them
-    (canvas drawings "no", uploads "auto")."""
+    (canvas drawings "no", uploads "auto"), and ``drawn_on`` what it tells the preprocessing of a canvas drawing:
+    the tone the strokes are drawn on (0.0, the dark canvas; None for uploads: found out from the picture)."""
 
     name: str
     pictures: list
@@ -55,6 +59,7 @@ class PictureSet:
     styles: list[str] = field(default_factory=list)
     sampling: list[str] = field(default_factory=list)
     about: str = ""
+    drawn_on: float | None = None
 
 
 def _rng(seed: int, salt: int) -> np.random.Generator:
@@ -129,7 +134,7 @@ def load_digits_canvas(size: str, n: int | None = None, seed: int = 0) -> Pictur
         top, left = (int(rng.integers(0, CANVAS - box + 1)) for _ in range(2))
         canvas[top : top + box, left : left + box] = ink
         pictures.append(_as_canvas(canvas, rng))
-    return PictureSet(f"load_digits canvas {size}", pictures, labels[:n], "no", [], [],
+    return PictureSet(f"load_digits canvas {size}", pictures, labels[:n], "no", [], [], drawn_on=DARK_CANVAS, about=
                       f"scikit-learn's 8x8 digits as solid strokes on the dark canvas, {lo:.0%}-{hi:.0%} of its height")
 
 
@@ -307,7 +312,7 @@ def _conventions_set(drawn: list[tuple[str, str, np.ndarray]]) -> PictureSet:
     styles, sampling, pictures = (list(column) for column in zip(*drawn)) if drawn else ([], [], [])
     return PictureSet("conventions", pictures, np.asarray([STYLES[s][0] for s in styles], np.int64), "no", styles, sampling,
                       f"{len(STYLES)} writing conventions as canvas strokes (" + ", ".join(f"{share:.0%} {k}" for k, (share, _) in SAMPLING.items())
-                      + "), white on black")
+                      + "), white on black", DARK_CANVAS)
 
 
 def conventions(n: int = 2000, seed: int = 0) -> PictureSet:
@@ -390,4 +395,4 @@ def mnist_strokes(x: np.ndarray, y: np.ndarray, seed: int = 0) -> PictureSet:
         pictures.append(_as_canvas(ink.astype(np.float32) / 255, rng))
         sampling.append("angular (tolerance > 0.8 px)" if eps > 0.8 else "smooth")
     return PictureSet("MNIST strokes", pictures, np.asarray(y, np.int64), "no", [], sampling,
-                      "MNIST test digits: skeleton -> simplified polyline -> uniform brush on the dark canvas")
+                      "MNIST test digits: skeleton -> simplified polyline -> uniform brush on the dark canvas", DARK_CANVAS)

@@ -18,8 +18,9 @@
 The sets: scikit-learn's bundled ``load_digits`` (1,797 real digits by 43 writers, 8x8) rendered as
 uploaded photos and as canvas drawings at three sizes; a writing-conventions set drawn as canvas
 strokes; MNIST test digits re-drawn as strokes.  Canvas drawings reach ``preprocess.prepare`` as the
-dark canvas gives them (white on black arrays, ``invert="no"``), uploads as encoded PNG/JPEG bytes
-(``invert="auto"``, the predict CLI's and the upload widget's default).
+dark canvas gives them (white on black arrays, ``invert="no"``, drawn on a canvas of tone 0: ``drawn_on``, as Home
+says of its canvas), uploads as encoded PNG/JPEG bytes (``invert="auto"``, the predict CLI's and the upload widget's
+default).
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def real_set(name: str, items: list, seed: int, salt: int, joined: bool, about: 
     rng = np.random.default_rng([seed + hw.SEED_OFFSET, salt])
     pictures = [unipen.render(i.strokes, rng, brush=float(rng.choice(hw.BRUSHES)), joined=joined and len(i.strokes) > 1) for i in items]
     return hw.PictureSet(name, pictures, np.asarray([i.label for i in items], np.int64), "no", [i.source for i in items],
-                         ["pen-ups lost" if joined else "pen-ups kept"] * len(items), about)
+                         ["pen-ups lost" if joined else "pen-ups kept"] * len(items), about, hw.DARK_CANVAS)
 
 
 def real_sets(split, n: int, seed: int) -> Iterator[hw.PictureSet]:
@@ -132,7 +133,8 @@ def real_numbers(split, classifier, seed: int, n: int | None = None, progress: C
     for run in runs:
         truth = "".join(str(i.label) for i in run)
         brush = float(rng.choice(hw.BRUSHES))  # the slider as people set it
-        reading = numbers.read_number(png_bytes(unipen.render_number(run, rng, brush=brush)), classifier, invert="no", reader=reader)
+        reading = numbers.read_number(png_bytes(unipen.render_number(run, rng, brush=brush)), classifier, invert="no", reader=reader,
+                                      drawn_on=hw.DARK_CANVAS)
         read, by_reader = reading.number, by_reader + (reading.read_by == "reader")
         right = read == truth
         for key in ("all", f"site {run[0].source}", f"{len(run)} digits", unipen.overlap_group(run)):
@@ -143,7 +145,8 @@ def real_numbers(split, classifier, seed: int, n: int | None = None, progress: C
             cause = CAUSES[0]
         else:
             wrong = [k for k, (item, r) in enumerate(zip(run, read)) if str(item.label) != r]
-            alone = classifier.predict_prepared([preprocess.prepare(unipen.render_number(run, rng, brush=brush, only=k), invert="no") for k in wrong])
+            alone = classifier.predict_prepared([preprocess.prepare(unipen.render_number(run, rng, brush=brush, only=k), invert="no",
+                                                                    drawn_on=hw.DARK_CANVAS) for k in wrong])
             cause = CAUSES[1] if all(p.label != run[k].label for p, k in zip(alone, wrong)) else CAUSES[2]
         causes[cause] += 1
         if len(misread) < 20:
@@ -157,11 +160,11 @@ def real_numbers(split, classifier, seed: int, n: int | None = None, progress: C
 
 
 def prepare_set(s: hw.PictureSet) -> Inputs:
-    """Every picture through ``preprocess.prepare`` with the set's ``invert``, as the app and the CLI do."""
+    """Every picture through ``preprocess.prepare`` with the set's ``invert`` and ``drawn_on``, as the app and the CLI do."""
     images = np.zeros((len(s.pictures), 28, 28), np.float32)
     inked = np.zeros(len(s.pictures), bool)
     for i, picture in enumerate(s.pictures):
-        p = preprocess.prepare(picture, invert=s.invert)
+        p = preprocess.prepare(picture, invert=s.invert, drawn_on=s.drawn_on)
         if not p.no_ink:
             images[i], inked[i] = p.image, True
     return Inputs(s.name, images, inked, np.asarray(s.labels), list(s.styles), list(s.sampling), s.about)

@@ -157,14 +157,15 @@ class NumberReading:
 # ----------------------------------------------------------------------------- the ink
 
 
-def ink_picture(source, invert: preprocess.Invert = "auto") -> tuple[np.ndarray, np.ndarray, bool, list[str], tuple[int, int], float]:
+def ink_picture(source, invert: preprocess.Invert = "auto", drawn_on: float | None = None) -> tuple[np.ndarray, np.ndarray, bool, list[str], tuple[int, int], float]:
     """A picture -> (clean ink (h, w) float32 in [0, 1] at work size, RGB preview, inverted, notes, original
     (width, height), work pixels per original pixel), through the single-digit path's own steps
-    (``preprocess.load``, ``work_size``, ``ink_polarity``, ``clean_ink``), specks kept: a dot can be part of
-    a digit.  Raises ImageError for what is not a readable picture."""
+    (``preprocess.load_drawing``, ``work_size``, ``ink_polarity``, ``clean_ink``), specks kept: a dot can be part of
+    a digit.  ``drawn_on`` as ``preprocess.prepare``'s (a drawing on a canvas of that tone).  Raises ImageError for
+    what is not a readable picture."""
     if invert not in ("auto", "yes", "no"):
         raise ValueError(f"invert must be 'auto', 'yes' or 'no', not {invert!r}")
-    picture = preprocess.load(source)
+    picture = preprocess.load_drawing(source, drawn_on)
     notes, preview, size = picture.notes, picture.preview, picture.size  # boxes are given in the picture's own pixels
     grey, _ = preprocess.work_size(picture.grey, None, notes, WORK_SIDE)
     inverted = preprocess.ink_polarity(grey, invert, picture.drawn_on)
@@ -429,14 +430,15 @@ READER_TALL = 2.5  # the reader reads a line whose ink is at most this x H tall:
 #                    (numbers composed on an 8-degree baseline; real writers' runs 1.9 H), a steeper line reaches it squashed
 
 
-def read_number(source, classifier, invert: preprocess.Invert = "auto", reader=COMMITTED) -> NumberReading:
+def read_number(source, classifier, invert: preprocess.Invert = "auto", reader=COMMITTED, drawn_on: float | None = None) -> NumberReading:
     """Any picture of a handwritten number -> ``NumberReading`` (the digits in reading order).
 
     classifier: anything with ``predict_prepared`` (``serving.runtime.ServedModel`` as Home and the CLI use,
     ``classifiers.Classifier``, an exported model).  reader: a ``serving.reader.Reader``, ``COMMITTED`` (the
-    committed one; the cuts alone, with a warning, when it is missing) or None (the cuts alone).  Raises
-    ImageError for what is not a readable picture."""
-    clean, preview, inverted, notes, size, scale = ink_picture(source, invert)
+    committed one; the cuts alone, with a warning, when it is missing) or None (the cuts alone).  ``drawn_on``: a
+    drawing on a canvas of that tone (``preprocess.prepare``'s).  Raises ImageError for what is not a readable
+    picture."""
+    clean, preview, inverted, notes, size, scale = ink_picture(source, invert, drawn_on)
     reading = _read_cuts(clean, preview, inverted, notes, size, scale, classifier)
     if reader == COMMITTED:
         from digitlab.serving import reader as reader_module
@@ -589,10 +591,10 @@ def digit_rows(reading: NumberReading) -> list[dict]:
     return rows
 
 
-def several_digits(source, classifier, invert: preprocess.Invert = "auto") -> NumberReading | None:
+def several_digits(source, classifier, invert: preprocess.Invert = "auto", drawn_on: float | None = None) -> NumberReading | None:
     """The reading of a picture that holds a number, not one digit: at least two digits side by side that
     the model is sure of; else None.  Home asks when its single-digit answer is refused, to point to the
-    Numbers page instead of saying only "not sure this is a digit"."""
-    reading = read_number(source, classifier, invert)
+    Numbers page instead of saying only "not sure this is a digit".  ``drawn_on`` as ``read_number``'s."""
+    reading = read_number(source, classifier, invert, drawn_on=drawn_on)
     sure = len(reading.digits) - len(reading.unsure)
     return reading if len(reading.digits) >= 2 and sure >= 2 else None

@@ -142,6 +142,22 @@ def test_upload_a_real_mnist_digit(page, mnist_test, docs_out):
     screenshot(page, docs_out / "upload.png")
 
 
+# a 7 whose bar runs along the canvas's top edge, drawn with the slider's widest brush (40 px): the canvas hands over
+# black on opaque white, and read without knowing it is a drawing (before Home told preprocessing its background) the
+# bar touching the edge was dropped as a photo's border and the stem read alone: "1"
+SEVEN_ON_THE_TOP_EDGE = [[(20, 15), (260, 15), (110, 270)]]
+
+
+def test_draw_a_seven_along_the_top_edge_with_the_widest_brush(page):
+    page.get_by_role("slider", name="Brush size").focus()
+    page.keyboard.press("End")  # the slider's widest brush
+    page.get_by_role("slider", name="Brush size").and_(page.locator('[aria-valuetext="40"]')).wait_for(timeout=20_000)
+    canvas_ready(page)
+    shown = draw(page, SEVEN_ON_THE_TOP_EDGE)
+    assert shown == "7", f"drew a 7 along the top edge with a 40 px brush, the app says {shown}"
+    assert_no_errors(page)
+
+
 def fat_eight_on_transparency() -> bytes:
     """A PNG as a paint program saves a drawing on a transparent layer: a big 8 in black, a 40 px brush, its strokes
     over most of the picture's border (preprocessing 1.4 took the border's tone, the ink's, for the paper, read the
