@@ -410,6 +410,9 @@ def paper_shift(colour: np.ndarray, clean: np.ndarray) -> float:
     return float(np.linalg.norm(chroma(inside) - chroma(outside)))
 
 
+BLANK_DRAWING = "no digit found: nothing is drawn (every pixel is the background's tone): draw one digit"
+
+
 def check_drawn_on(drawn_on: float | None) -> None:
     if drawn_on is not None and drawn_on not in (0.0, 1.0):
         raise ValueError(f"drawn_on is the tone of the canvas drawn on: 1.0 (white) or 0.0 (black), not {drawn_on!r}")
@@ -463,6 +466,8 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None, drawn_o
     if not has_ink(clean, contrast):
         if float(np.median(ink)) > 0.5:  # a canvas covered in ink, or blank paper taken as ink
             notes.append("no digit found: the picture is one flat tone (covered in ink, or blank): draw one digit with space around it")
+        elif picture.drawn_on is not None and float(ink.max()) == 0:  # a drawing with not one pixel off its background
+            notes.append(BLANK_DRAWING)
         else:
             notes.append(f"no ink found (contrast {contrast:.2f}, {ink_pixels(clean)} ink pixels)")
         return Prepared(None, True, inverted, steps, notes)

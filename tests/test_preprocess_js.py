@@ -272,6 +272,7 @@ class Case:
     reaches: Callable[[preprocess.Prepared], bool]  # Python took the branch this picture is there for
     invert: str = "auto"
     known: str = ""  # a known difference between the port and Python: the case must fail until it is fixed
+    drawn_on: float | None = None  # a drawing on a canvas of that tone, as the page says of its own (prepare's drawn_on)
 
 
 def _blank_paper(seed: int = 0) -> np.ndarray:
@@ -310,6 +311,12 @@ CASES = [
          lambda p: not p.no_ink and not p.inverted and float(np.median(_step(p, "grey, ink light"))) > 0.5),
     Case("the same in black ink: its polarity from the transparency", lambda x: _coloured_ink(synthetic.restroke(x[10], 0.3, seed=10)[..., 3], 0),
          lambda p: not p.no_ink and p.inverted and float(np.median(_step(p, "grey, ink light"))) > 0.5),
+    Case("the same on the page's opaque white canvas, told it is a drawing: every pixel off the paper is ink",
+         lambda x: _opaque(255 - synthetic.restroke(x[10], 0.3, seed=10)[..., 3]),
+         lambda p: not p.no_ink and p.inverted and float(np.median(_step(p, "grey, ink light"))) > 0.5, drawn_on=1.0),
+    Case("white strokes on an opaque black canvas, told it is a drawing, the ink found by itself",
+         lambda x: _opaque(synthetic.restroke(x[10], 0.3, seed=10)[..., 3]),
+         lambda p: not p.no_ink and not p.inverted and float(np.median(_step(p, "grey, ink light"))) > 0.5, drawn_on=0.0),
     Case("faint coverage everywhere: no drawing, its background estimated",
          lambda x: nondigits.as_picture_canvas(nondigits.noise(np.random.default_rng(4), "paper")),
          lambda p: "transparent background composited" in p.notes and float(np.median(_step(p, "grey, ink light"))) > 0.02),
@@ -318,6 +325,8 @@ CASES = [
     Case("paper cut out on transparency: composited onto its own tone", _cut_out, _on_its_own_tone),
     Case("small digit in a 1000x800 photo: the region around it read again", _small_in_big, _read_again),
     Case("blank canvas", lambda x: _opaque(np.full((CANVAS, CANVAS), 255, np.uint8)), lambda p: p.no_ink and "flat tone" in p.notes[-1]),
+    Case("blank canvas, told it is a drawing", lambda x: _opaque(np.full((CANVAS, CANVAS), 255, np.uint8)),
+         lambda p: p.no_ink and p.notes[-1] == preprocess.BLANK_DRAWING, drawn_on=1.0),
     Case("blank paper photographed: grain is specks, not strokes", lambda x: _opaque(_blank_paper()), lambda p: p.no_ink and "specks" in p.notes[-1]),
     # Pairs on either side of a threshold, so that moving it on one side only changes a result:
     # contrast 0.118 and 0.125 around MIN_CONTRAST, 9 and 16 ink pixels around MIN_INK_FRACTION (15.7 of 280x280).
@@ -416,13 +425,14 @@ def node_run(tmp_path_factory):
     require(None if node else "`node` is not on PATH (apt-get install -y nodejs)", "web/preprocess.js parity tests")
     x = mnist.load().x_test
     pictures = [(c.name, c.picture(x), c.invert) for c in CASES] + [(name, make(), "auto") for name, make in REFUSED.items()]
+    drawn = {c.name: {"drawnOn": c.drawn_on} for c in CASES if c.drawn_on is not None}
     uploads = {c.name: c.file(x) for c in FILES}
     pictures += [(c.name, decoded(uploads[c.name]), "auto") for c in FILES]
     kinds = {c.name: {"decoded": True, "jpeg": c.jpeg} for c in FILES}
     folder = tmp_path_factory.mktemp("preprocess_js")
     manifest = []
     for i, (name, rgba, invert) in enumerate(pictures):
-        entry = {"width": rgba.shape[1], "height": rgba.shape[0], "invert": invert, "rgba": None, **kinds.get(name, {})}
+        entry = {"width": rgba.shape[1], "height": rgba.shape[0], "invert": invert, "rgba": None, **kinds.get(name, {}), **drawn.get(name, {})}
         if rgba.any():  # an all-zero picture travels as its size only
             entry["rgba"] = f"picture{i}.rgba"
             (folder / entry["rgba"]).write_bytes(np.ascontiguousarray(rgba).tobytes())
@@ -510,7 +520,7 @@ def test_js_constants_are_all_exported():
 def test_port_matches_python(node_run, case):
     """The port gives what Python gives on the same pixels, and the picture takes its branch."""
     rgba, invert, js = node_run[1][case.name]
-    py = preprocess.prepare(rgba, invert=invert)
+    py = preprocess.prepare(rgba, invert=invert, drawn_on=case.drawn_on)
     assert case.reaches(py), f"{case.name}: the picture no longer reaches its branch (notes {py.notes}, inverted {py.inverted}, bbox {py.bbox})"
     if not case.known:
         _compare(js, py, case.name)

@@ -40,6 +40,7 @@ function setStatus(text, kind) {
 function clearPad() {
   ctx.fillStyle = PAPER;
   ctx.fillRect(0, 0, pad.width, pad.height);
+  plainPaper = true;
 }
 
 function point(e) {
@@ -51,6 +52,8 @@ let stroke = null; // last point of the stroke being drawn
 // An uploaded picture at its own size ({rgba, width, height, jpeg, name}): predicted from its own pixels, as the
 // app and the CLI read the file; the canvas only shows it.  A stroke drawn over it, or Clear, predicts the canvas.
 let picture = null;
+// The canvas holds only strokes on its white paper (no picture shown on it): every pixel off the paper is ink.
+let plainPaper = true;
 
 pad.addEventListener("pointerdown", (e) => {
   pad.setPointerCapture(e.pointerId);
@@ -103,6 +106,7 @@ function drawPicture(bitmap) {
   ctx.imageSmoothingEnabled = true;
   ctx.imageSmoothingQuality = "high";
   ctx.drawImage(bitmap, x, y, w, h);
+  plainPaper = false; // strokes drawn over it land on a picture, not on the paper
   if (w < pad.width || h < pad.height) {
     const [r, g, b] = ctx.getImageData(x, y, 1, 1).data;
     ctx.fillStyle = `rgb(${r}, ${g}, ${b})`;
@@ -290,9 +294,9 @@ state.ready = start();
 
 /** RGBA pixels (the canvas', or an uploaded picture's when `jpeg` is not undefined) -> prepared input,
  * probabilities, the gate's P(digit) and the verdict, with times. */
-async function classify(rgba, width, height, invert, jpeg) {
+async function classify(rgba, width, height, invert, jpeg, drawnOn = null) {
   const t0 = performance.now();
-  const prepared = jpeg === undefined ? prepare(rgba, width, height, { invert }) : prepareDecoded(rgba, width, height, { invert, jpeg });
+  const prepared = jpeg === undefined ? prepare(rgba, width, height, { invert, drawnOn }) : prepareDecoded(rgba, width, height, { invert, jpeg });
   const t1 = performance.now();
   let probs = null;
   let pDigit = null;
@@ -332,15 +336,17 @@ state.schedule = schedule;
 /** What is predicted: the uploaded picture at its own size, or the canvas. */
 function source() {
   if (picture) return { ...picture, kind: "picture" };
-  return { rgba: ctx.getImageData(0, 0, pad.width, pad.height).data, width: pad.width, height: pad.height, jpeg: undefined, kind: "canvas" };
+  // strokes on the plain paper: black on white, every pixel off the paper ink (preprocess.prepare's drawn_on = 1)
+  const drawnOn = plainPaper ? 1 : null;
+  return { rgba: ctx.getImageData(0, 0, pad.width, pad.height).data, width: pad.width, height: pad.height, jpeg: undefined, kind: "canvas", drawnOn };
 }
 
 async function predictCanvas() {
-  const { rgba, width, height, jpeg, kind } = source();
+  const { rgba, width, height, jpeg, kind, drawnOn = null } = source();
   const invert = $("invert").value;
   let r;
   try {
-    r = await classify(rgba, width, height, invert, jpeg);
+    r = await classify(rgba, width, height, invert, jpeg, drawnOn);
   } catch (e) {
     showProblem(e instanceof ImageError ? e.message : `prediction failed: ${e.message}`);
     return;
@@ -349,7 +355,7 @@ async function predictCanvas() {
   const label = probs ? probs.indexOf(Math.max(...probs)) : null;
   state.timings.push({ preprocessMs: r.preprocessMs, inferenceMs: r.inferenceMs, runtime: state.runtime });
   state.last = {
-    rgba, width, height, source: kind, jpeg: jpeg ?? null, invert, model: state.info.name, runtime: state.runtime,
+    rgba, width, height, source: kind, jpeg: jpeg ?? null, invert, drawnOn, model: state.info.name, runtime: state.runtime,
     image: prepared.image ? Array.from(prepared.image) : null,
     noInk: prepared.noInk, inverted: prepared.inverted, notes: prepared.notes,
     probs: probs ? Array.from(probs) : null, label, pDigit: r.pDigit,
@@ -365,12 +371,12 @@ async function predictCanvas() {
 /** Run the current canvas `n` times (after one warm-up) and return every timing, for measurements. */
 state.measure = async (n = 50) => {
   await state.ready;
-  const { rgba, width, height, jpeg } = source();
+  const { rgba, width, height, jpeg, drawnOn = null } = source();
   const invert = $("invert").value;
-  await classify(rgba, width, height, invert, jpeg);
+  await classify(rgba, width, height, invert, jpeg, drawnOn);
   const runs = [];
   for (let i = 0; i < n; i++) {
-    const r = await classify(rgba, width, height, invert, jpeg);
+    const r = await classify(rgba, width, height, invert, jpeg, drawnOn);
     runs.push({ preprocessMs: r.preprocessMs, inferenceMs: r.inferenceMs });
   }
   return runs;

@@ -38,6 +38,7 @@
 // Pure functions, no DOM: runs in the page and under node.
 
 export const PREPROCESS_VERSION = "1.5";
+export const BLANK_DRAWING = "no digit found: nothing is drawn (every pixel is the background's tone): draw one digit";
 export const SIZE = 28;
 export const BOX = 20;
 export const CENTRE = 14.0;
@@ -1094,12 +1095,17 @@ function otherPolarity(grey, inverted, steps, notes, drawnOn = null) {
 /**
  * Canvas RGBA bytes of one digit -> {image: Float32Array(784) in [0, 1] light ink on black,
  * or null when noInk; noInk, inverted, steps: [[title, image]], notes, bbox}.
- * invert: "auto" | "yes" (dark ink on light) | "no" (light ink on dark); stroke: null = default.
+ * invert: "auto" | "yes" (dark ink on light) | "no" (light ink on dark); stroke: null = default;
+ * drawnOn: the pixels are a drawing on a canvas of that plain tone (1 white, 0 black), as preprocess.prepare's
+ * drawn_on: every pixel off it is ink (null: found out, as for any picture).
  * Throws ImageError for pixels that are not a usable picture.
  */
-export function prepare(rgba, w, h, { invert = "auto", stroke = null } = {}) {
+export function prepare(rgba, w, h, { invert = "auto", stroke = null, drawnOn = null } = {}) {
   if (!["auto", "yes", "no"].includes(invert)) throw new Error(`invert must be 'auto', 'yes' or 'no', not ${JSON.stringify(invert)}`);
-  return preparePicture(loadRGBA(rgba, w, h), { invert, stroke });
+  if (drawnOn !== null && drawnOn !== 0 && drawnOn !== 1) throw new Error(`drawnOn is the tone of the canvas drawn on: 1 (white) or 0 (black), not ${JSON.stringify(drawnOn)}`);
+  const loaded = loadRGBA(rgba, w, h);
+  if (drawnOn !== null) loaded.drawnOn = drawnOn;
+  return preparePicture(loaded, { invert, stroke });
 }
 
 /**
@@ -1140,6 +1146,7 @@ function preparePicture(loaded, { invert, stroke }) {
   }
   if (!hasInk(clean, contrast)) {
     if (median(ink.data) > 0.5) notes.push("no digit found: the picture is one flat tone (covered in ink, or blank): draw one digit with space around it");
+    else if (loaded.drawnOn !== null && ink.data.every((v) => v === 0)) notes.push(BLANK_DRAWING); // a drawing with not one pixel off its background
     else notes.push(`no ink found (contrast ${contrast.toFixed(2)}, ${inkPixels(clean)} ink pixels)`);
     return { image: null, noInk: true, inverted, steps, notes, bbox: null, paperShift: 0, refusal: null };
   }

@@ -79,7 +79,7 @@ def _no_numbers(notes: list[str]) -> list[str]:
 
 def _check_against_python(last: dict, references) -> preprocess.Prepared:
     """The page's 28x28 input and probabilities against Python on the same canvas pixels."""
-    py = preprocess.prepare(last["rgba"], invert=last["invert"])
+    py = preprocess.prepare(last["rgba"], invert=last["invert"], drawn_on=last["drawnOn"])  # the page says what its canvas holds
     assert last["noInk"] == py.no_ink and last["inverted"] == py.inverted
     assert _no_numbers(last["notes"]) == _no_numbers(py.notes), (last["notes"], py.notes)
     if py.no_ink:
