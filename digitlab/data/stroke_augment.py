@@ -319,7 +319,7 @@ def _cached(kind: str, x: np.ndarray, y: np.ndarray, params: dict, cache_dir, bu
     from digitlab import preprocess
 
     key = hashlib.sha256(np.ascontiguousarray(x).tobytes() + np.asarray(y).tobytes()
-                         + json.dumps({**params, "preprocess": preprocess.PREPROCESS_VERSION, "edits": EDITS_VERSION}, sort_keys=True).encode())
+                         + json.dumps({**params, "preprocess": preprocess.PREPROCESS_VERSION, "edits": EDITS_VERSION, "drawn_on": 0.0}, sort_keys=True).encode())
     from digitlab.files import cached_arrays
 
     return cached_arrays(None if cache_dir is None else cache_dir / f"{kind}-{key.hexdigest()[:16]}.npz", build)
@@ -342,7 +342,7 @@ def pool(x: np.ndarray, y: np.ndarray, r: Redraw, cache_dir=None, log=print) -> 
         for i, (sk, label) in enumerate(zip(sks, y[pick])):
             drawing, e = redraw_one(sk, int(label), r, rng)
             edited += e
-            p = preprocess.prepare(drawing, invert="no")
+            p = preprocess.prepare(drawing, invert="no", drawn_on=0.0)  # strokes on the black canvas, as the app reads its canvas
             out[i] = x[pick[i]] * 255 if p.no_ink else np.round(p.image * 255)  # no ink: keep the digit itself
         if log:
             log(f"stroke pool: {len(out)} digits re-drawn ({edited} with a writing-convention edit) in {time.time() - t0:.1f} s")

@@ -329,7 +329,8 @@ def coarsen(strokes, rng: np.random.Generator) -> list[np.ndarray]:
 def prepare_items(items: list[Item], renders: int, seed: int, conventions: float = 0.0, joined: float = 0.0,
                   log=None, classes: str = "017", coarse: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Items -> ((N * renders, 28, 28) uint8 model inputs x 255, labels) through ``preprocess.prepare`` as the
-    app reads its canvas (``invert="no"``); a rendering with no ink found is dropped.  ``coarse``: the share of
+    app reads its canvas (``invert="no"``, a drawing on the black canvas: ``drawn_on=0.0``); a rendering with no ink
+    found is dropped.  ``coarse``: the share of
     renderings drawn from few points (``coarsen``), after any convention edit."""
     from digitlab import preprocess
 
@@ -344,7 +345,7 @@ def prepare_items(items: list[Item], renders: int, seed: int, conventions: float
             if coarse and rng.uniform() < coarse:  # no draw at 0: the pools made before the share existed stay as they were
                 strokes = coarsen(strokes, rng)
             canvas = render(strokes, rng, joined=bool(joined and len(strokes) > 1 and rng.uniform() < joined))
-            p = preprocess.prepare(canvas, invert="no")
+            p = preprocess.prepare(canvas, invert="no", drawn_on=0.0)  # strokes on the black canvas, as the app reads its canvas
             if not p.no_ink:
                 out.append(np.round(p.image * 255).astype(np.uint8))
                 labels.append(item.label)
@@ -362,7 +363,7 @@ def pool(path: str | os.PathLike, p: Pool, dry_run: bool = False, cache_dir=None
     from digitlab.files import cache_params, cached_arrays
 
     key = hashlib.sha256(json.dumps({"file": fingerprint(path), **cache_params(p), "dry_run": dry_run, "edits": EDITS_VERSION,
-                                     "preprocess": preprocess.PREPROCESS_VERSION, "held_out": HELD_OUT_SITE,
+                                     "preprocess": preprocess.PREPROCESS_VERSION, "drawn_on": 0.0, "held_out": HELD_OUT_SITE,
                                      "split": SPLIT_SEED}, sort_keys=True).encode()).hexdigest()[:16]
 
     def build():
