@@ -10,8 +10,7 @@ from digitlab import preprocess
 from digitlab.evaluation import inspect_input
 
 CANVAS = 280  # px; 10x MNIST's 28
-# background, ink, invert, and the background's tone: the canvas hands over its strokes on that plain colour, so every
-# pixel off it is ink, however much of the canvas the strokes cover (preprocess.prepare's drawn_on)
+# background, ink, invert, and the background's tone: every pixel off it is ink (preprocess.prepare's drawn_on)
 THEMES = {"Light": ("#FFFFFF", "#000000", "yes", 1.0), "Dark": ("#000000", "#FFFFFF", "no", 0.0)}
 
 
@@ -68,9 +67,8 @@ def draw_panel(clf) -> None:
         result = common.canvas(key, CANVAS, CANVAS, brush, ink, background, initial=st.session_state.canvas_restore)
         c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
         c1.slider("Brush size", 6, 40, 20, key="brush", persist_state="session")
-        c2.segmented_control(
-            "Canvas", list(THEMES), default="Light", required=True, key="canvas_theme", on_change=clear_canvas, persist_state="session"
-        )
+        c2.segmented_control("Canvas", list(THEMES), default="Light", required=True, key="canvas_theme", on_change=clear_canvas,
+                             persist_state="session")
         c3.button("Clear", on_click=clear_canvas, key="clear", width="stretch")
         st.caption("Draw one digit, large. Undo and redo are in the canvas toolbar (below the canvas); **Clear** starts over.")
         picture = result.image_data
