@@ -17,11 +17,9 @@ import numpy as np
 from digitlab.data import unipen
 
 
-def sharp_corners(keep=None):
-    """The training writers' pen-downs (those whose item ``keep(item)`` accepts, if given) that turn a sharp corner -> (points, digit height, steps, arc length, index of
-    the sharpest corner) each: the pen-down has 12 points or more and is at least half a digit height long, and its
-    path turns by more than 60 degrees between the directions 0.05 h before and after a point 0.1 h or more from its
-    ends.  runs/s26/corner_speed.py reads the same corners."""
+def pen_downs(keep=None):
+    """The training writers' pen-downs of 12 points or more (of the items ``keep(item)`` accepts, if given) -> (points,
+    digit height, steps, arc length) each.  runs/s27/corners_rule4.py fits its speed table on them."""
     for it in unipen.split(unipen.load(unipen.default_path())).train:
         if keep is not None and not keep(it):
             continue
@@ -29,22 +27,29 @@ def sharp_corners(keep=None):
         h = max(np.ptp(pts_all[:, 1]), 0.35 * np.ptp(pts_all[:, 0]), 1e-9)
         for s in it.strokes:
             s = np.asarray(s, float)
-            if len(s) < 12:
-                continue
-            seg = np.linalg.norm(np.diff(s, axis=0), axis=1)
-            arc = np.concatenate([[0.0], np.cumsum(seg)])
-            if arc[-1] < 0.5 * h:
-                continue
-            before = np.interp(arc - 0.05 * h, arc, np.arange(len(s)))
-            after = np.interp(arc + 0.05 * h, arc, np.arange(len(s)))
-            pb = np.stack([np.interp(before, np.arange(len(s)), s[:, k]) for k in (0, 1)], 1)
-            pa = np.stack([np.interp(after, np.arange(len(s)), s[:, k]) for k in (0, 1)], 1)
-            u, v = s - pb, pa - s
-            cos = (u * v).sum(1) / np.maximum(np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1), 1e-12)
-            inner = (arc > 0.1 * h) & (arc < arc[-1] - 0.1 * h)
-            if not inner.any() or cos[inner].min() > np.cos(np.radians(60)):
-                continue
-            yield s, h, seg, arc, int(np.flatnonzero(inner)[np.argmin(cos[inner])])
+            if len(s) >= 12:
+                seg = np.linalg.norm(np.diff(s, axis=0), axis=1)
+                yield s, h, seg, np.concatenate([[0.0], np.cumsum(seg)])
+
+
+def sharp_corners(keep=None):
+    """The training writers' pen-downs (those whose item ``keep(item)`` accepts, if given) that turn a sharp corner ->
+    (points, digit height, steps, arc length, index of the sharpest corner) each: the pen-down has 12 points or more
+    and is at least half a digit height long, and its path turns by more than 60 degrees between the directions 0.05 h
+    before and after a point 0.1 h or more from its ends.  runs/s26/corner_speed.py reads the same corners."""
+    for s, h, seg, arc in pen_downs(keep):
+        if arc[-1] < 0.5 * h:
+            continue
+        before = np.interp(arc - 0.05 * h, arc, np.arange(len(s)))
+        after = np.interp(arc + 0.05 * h, arc, np.arange(len(s)))
+        pb = np.stack([np.interp(before, np.arange(len(s)), s[:, k]) for k in (0, 1)], 1)
+        pa = np.stack([np.interp(after, np.arange(len(s)), s[:, k]) for k in (0, 1)], 1)
+        u, v = s - pb, pa - s
+        cos = (u * v).sum(1) / np.maximum(np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1), 1e-12)
+        inner = (arc > 0.1 * h) & (arc < arc[-1] - 0.1 * h)
+        if not inner.any() or cos[inner].min() > np.cos(np.radians(60)):
+            continue
+        yield s, h, seg, arc, int(np.flatnonzero(inner)[np.argmin(cos[inner])])
 
 
 def dist_to_polyline(p, poly):

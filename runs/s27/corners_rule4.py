@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "s26"))
-from corners import dist_to_polyline, sharp_corners  # noqa: E402  runs/s26/corners.py
+from corners import dist_to_polyline, pen_downs, sharp_corners  # noqa: E402  runs/s26/corners.py
 
 from digitlab.data import unipen  # noqa: E402
 
@@ -72,23 +72,11 @@ def fit_table(keep) -> np.ndarray:
     """Candidate B's table: per BIN-degree bin of turning angle, the median of (sample step / the pen-down's median
     step) over the pen-downs (12 points or more) of the items ``keep`` accepts."""
     angles, ratios = [], []
-    for it in unipen.split(unipen.load(unipen.default_path())).train:
-        if not keep(it):
-            continue
-        pts_all = np.concatenate([np.asarray(s, float) for s in it.strokes])
-        h = max(np.ptp(pts_all[:, 1]), 0.35 * np.ptp(pts_all[:, 0]), 1e-9)
-        for s in it.strokes:
-            s = np.asarray(s, float)
-            if len(s) < 12:
-                continue
-            seg = np.linalg.norm(np.diff(s, axis=0), axis=1)
-            med = np.median(seg)
-            if med <= 0:
-                continue
-            arc = np.concatenate([[0.0], np.cumsum(seg)])
-            local = (seg[:-1] + seg[1:]) / 2  # the steps either side of samples 1..n-2
+    for s, h, seg, arc in pen_downs(keep):
+        med = np.median(seg)
+        if med > 0:
             angles.append(turning(s, arc, arc[1:-1], h))
-            ratios.append(local / med)
+            ratios.append((seg[:-1] + seg[1:]) / 2 / med)  # the steps either side of samples 1..n-2
     a, r = np.concatenate(angles), np.concatenate(ratios)
     b = np.minimum((a // BIN).astype(int), int(180 // BIN) - 1)
     return np.array([np.median(r[b == k]) if np.any(b == k) else np.nan for k in range(int(180 // BIN))])
