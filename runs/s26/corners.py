@@ -83,21 +83,29 @@ def power_law_times(path: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]
     return u, t
 
 
+def thinned_both_ways(s, h, arc, c, spacing, rng) -> tuple[int, float, float]:
+    """One pen-down thinned to the points a sampling every ``spacing`` of the height keeps, (a) every k-th sample in
+    time with a random phase and (b) at equal distances along the path (the benchmark's way) -> (the points kept,
+    the corner ``c``'s distance from (a), from (b)), in digit heights."""
+    step = rng.uniform(*spacing) * h
+    m = max(2, int(round(arc[-1] / step)) + 1)  # points the thinned path keeps
+    k = max(1, (len(s) - 1) // (m - 1))
+    phase = int(rng.integers(0, k))
+    idx = np.unique(np.concatenate([[0], np.arange(phase, len(s), k), [len(s) - 1]]))
+    at = np.arange(rng.uniform(0, 0.3) * step, arc[-1], step) + rng.uniform(-0.2, 0.2) * step
+    at = np.concatenate([[0.0], np.clip(at[1:], 0, arc[-1]), [arc[-1]]])
+    thin = np.stack([np.interp(at, arc, s[:, 0]), np.interp(at, arc, s[:, 1])], 1)
+    return m, dist_to_polyline(s[c], s[idx]) / h, dist_to_polyline(s[c], thin) / h
+
+
 def main() -> None:
     rng = np.random.default_rng(26)
     for name, spacing in (("few points", (0.14, 0.3)), ("coarse tablet", (0.3, 0.5))):
         d_time, d_arc, d_law, n = [], [], [], 0
-        for s, h, seg, arc, c in sharp_corners():
-            step = rng.uniform(*spacing) * h
-            m = max(2, int(round(arc[-1] / step)) + 1)  # points the thinned path keeps
-            k = max(1, (len(s) - 1) // (m - 1))
-            phase = int(rng.integers(0, k))
-            idx = np.unique(np.concatenate([[0], np.arange(phase, len(s), k), [len(s) - 1]]))
-            d_time.append(dist_to_polyline(s[c], s[idx]) / h)
-            at = np.arange(rng.uniform(0, 0.3) * step, arc[-1], step) + rng.uniform(-0.2, 0.2) * step
-            at = np.concatenate([[0.0], np.clip(at[1:], 0, arc[-1]), [arc[-1]]])
-            thin = np.stack([np.interp(at, arc, s[:, 0]), np.interp(at, arc, s[:, 1])], 1)
-            d_arc.append(dist_to_polyline(s[c], thin) / h)
+        for s, h, _, arc, c in sharp_corners():
+            m, by_time, by_arc = thinned_both_ways(s, h, arc, c, spacing, rng)
+            d_time.append(by_time)
+            d_arc.append(by_arc)
             u, t = power_law_times(s, h)
             if len(u) >= 2:
                 dt = t[-1] / max(m - 1, 1)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "s26"))
-from corners import dist_to_polyline, pen_downs, sharp_corners  # noqa: E402  runs/s26/corners.py
+from corners import dist_to_polyline, pen_downs, sharp_corners, thinned_both_ways  # noqa: E402  runs/s26/corners.py
 
 from digitlab.data import unipen  # noqa: E402
 
@@ -105,16 +105,10 @@ def run(name, corners, times_of, rng) -> bool:
     ok = True
     for label, spacing in SPACINGS:
         d_time, d_arc, d_cand, speed, n = [], [], [], [], 0
-        for s, h, seg, arc, c in corners:
-            step = rng.uniform(*spacing) * h
-            m = max(2, int(round(arc[-1] / step)) + 1)
-            k = max(1, (len(s) - 1) // (m - 1))
-            phase = int(rng.integers(0, k))
-            idx = np.unique(np.concatenate([[0], np.arange(phase, len(s), k), [len(s) - 1]]))
-            d_time.append(dist_to_polyline(s[c], s[idx]) / h)
-            at = np.arange(rng.uniform(0, 0.3) * step, arc[-1], step) + rng.uniform(-0.2, 0.2) * step
-            at = np.concatenate([[0.0], np.clip(at[1:], 0, arc[-1]), [arc[-1]]])
-            d_arc.append(dist_to_polyline(s[c], np.stack([np.interp(at, arc, s[:, 0]), np.interp(at, arc, s[:, 1])], 1)) / h)
+        for s, h, _, arc, c in corners:
+            m, by_time, by_arc = thinned_both_ways(s, h, arc, c, spacing, rng)
+            d_time.append(by_time)
+            d_arc.append(by_arc)
             s_of, t_of = times_of(s, h)
             d_cand.append(dist_to_polyline(s[c], thin_in_time(s, s_of, t_of, m, rng)) / h)
             # the candidate's speed at the corner against its median speed (real pens: 0.43, runs/s26/corner_speed.txt)
