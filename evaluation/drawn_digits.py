@@ -1,7 +1,8 @@
 """python evaluation/drawn_digits.py [--model NAME ...] [--n 1000] [--out evaluation/reports/] [--dry-run]
 
 How much the MNIST recipe matters, on pictures that do not look like MNIST:
-  * drawn-style digits: MNIST test digits redrawn as solid canvas strokes (280x280 RGBA)
+  * drawn-style digits: MNIST test digits redrawn as solid canvas strokes (280x280 RGBA, white on transparency: what
+    the app's canvas gives once it says it is a drawing, docs/evaluation.md)
     with a thin pen up to a fat brush (digitlab.data.synthetic.restroke);
   * photo-style digits: dark ink on shaded, noisy paper, small and off-centre, JPEG.
 plus MNIST itself as a control. Each set is fed three ways: naive (whole picture squashed to 28x28), the MNIST recipe

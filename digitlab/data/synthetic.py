@@ -19,9 +19,9 @@ def canvas_picture(digit: np.ndarray, side: int = CANVAS, background: str = "whi
     """An MNIST digit (28, 28) uint8 (light ink on black) as a picture of the app's canvas: (side, side, 4)
     RGBA uint8, upscaled smoothly (bicubic).
 
-    background "white": black ink on opaque white (the light canvas); "black": white ink on opaque black
-    (the dark canvas); "transparent": ``ink`` ("white", the default, or "black") strokes on a transparent
-    background, as the canvas component returns a drawing.
+    background "white": black ink on opaque white (the light canvas, as the canvas component returns a drawing:
+    ``image_data`` is opaque); "black": white ink on opaque black (the dark canvas); "transparent": ``ink``
+    ("white", the default, or "black") strokes on a transparent background (a drawing saved with transparency).
     """
     big = cv2.resize(np.asarray(digit, np.uint8), (side, side), interpolation=cv2.INTER_CUBIC)
     rgba = np.empty((side, side, 4), np.uint8)
@@ -51,7 +51,8 @@ def restroke(digit: np.ndarray, width_fraction: float, seed: int | None = None, 
 
     With a ``seed``, the digit is drawn the way people use a canvas: at a random size (35-90 %
     of the canvas height) and a random place, not centred like MNIST.
-    Returns (side, side, 4) uint8 RGBA like the app's canvas: white ink, transparent background.
+    Returns (side, side, 4) uint8 RGBA, white ink on a transparent background: the strokes as a drawing saved with
+    transparency gives them, and, read with ``drawn_on``, what the app's canvas gives (docs/evaluation.md).
     MNIST strokes are ~0.11 of the digit height.
     """
     ridge = centre_line(digit, side).astype(np.uint8)

@@ -15,8 +15,9 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
     return {"p50_ms": float(np.percentile(a, 50)), "p95_ms": float(np.percentile(a, 95)), "n": int(a.size)}
 
 
-def latency(classifier, pictures: list[np.ndarray], repeats: int = 200) -> dict[str, dict[str, float]]:
-    """p50/p95 of picture -> probabilities for three forward paths, with the same preprocessing.
+def latency(classifier, pictures: list[np.ndarray], repeats: int = 200, **prepare) -> dict[str, dict[str, float]]:
+    """p50/p95 of picture -> probabilities for three forward paths, with the same preprocessing
+    (``preprocess.prepare(picture, **prepare)``: Home's canvas, ``invert="yes", drawn_on=1.0``).
 
     ``model.predict`` (builds a data pipeline every call), eager ``model(x)``, and the
     Classifier's traced ``tf.function`` (the path the app and CLI use).
@@ -37,13 +38,13 @@ def latency(classifier, pictures: list[np.ndarray], repeats: int = 200) -> dict[
     pre: list[float] = []
     for name, forward in paths.items():
         for pic in pictures[:3]:  # warm-up: tracing, first-call allocations
-            forward(preprocess.prepare(pic).image)
+            forward(preprocess.prepare(pic, **prepare).image)
         samples = []
         n = repeats if name != "model.predict" else max(20, repeats // 5)  # predict is slow; fewer samples suffice
         for i in range(n):
             pic = pictures[i % len(pictures)]
             t0 = time.perf_counter()
-            x = preprocess.prepare(pic).image
+            x = preprocess.prepare(pic, **prepare).image
             t1 = time.perf_counter()
             forward(x)
             t2 = time.perf_counter()
