@@ -137,7 +137,9 @@ SECTIONS: dict[str, Section] = {
     "latency": Section(
         "Latency",
         "One 280x280 canvas drawing to 10 probabilities, preprocessing included, one picture at a time; the "
-        "Classifier row is the path of the app and the CLI."),
+        "Classifier row is the path of the app and the CLI. The drawing is what Home's light canvas hands over (black on "
+        "opaque white), read as Home reads it (`drawn_on`); until 2026-11-26 it was white strokes on transparency, read "
+        "as any picture, which cost 3.38 against 2.80 ms in one run (`python runs/s27/latency_formats.py`)."),
     "training_race": Section(
         "Training speed",
         "Test accuracy 99.0% first reached: `train_cnn.py`'s recipe against the keras-io `mnist_convnet` reference "
