@@ -119,12 +119,11 @@ def atomic_write_json(path: Path, obj) -> None:
 
 
 def cache_params(settings) -> dict:
-    """A pool's settings (a dataclass) as part of its cache key: the fields added after pools were first cached
-    (``classes``, ``coarse``) are left out while they hold their defaults, so those pools keep their key."""
+    """A pool's settings (a dataclass) as part of its cache key: ``classes`` is left out while it holds its
+    default (every class), so pools cached before the field existed keep their key."""
     params = dataclasses.asdict(settings)
-    for late in ("classes", "coarse"):
-        if late in params and params[late] == getattr(type(settings), late):
-            del params[late]
+    if params.get("classes") == type(settings).classes:
+        del params["classes"]
     return params
 
 

@@ -413,15 +413,11 @@ def paper_shift(colour: np.ndarray, clean: np.ndarray) -> float:
 BLANK_DRAWING = "no digit found: nothing is drawn (every pixel is the background's tone): draw one digit"
 
 
-def check_drawn_on(drawn_on: float | None) -> None:
-    if drawn_on is not None and drawn_on not in (0.0, 1.0):
-        raise ValueError(f"drawn_on is the tone of the canvas drawn on: 1.0 (white) or 0.0 (black), not {drawn_on!r}")
-
-
 def load_drawing(source, drawn_on: float | None = None) -> Picture:
     """``load``, and when the caller knows the picture is a drawing on a plain canvas (``drawn_on``: its background's
     tone, 1.0 white or 0.0 black), the picture says so (``Picture.drawn_on``), as for ink drawn on transparency."""
-    check_drawn_on(drawn_on)
+    if drawn_on is not None and drawn_on not in (0.0, 1.0):
+        raise ValueError(f"drawn_on is the tone of the canvas drawn on: 1.0 (white) or 0.0 (black), not {drawn_on!r}")
     picture = load(source)
     if drawn_on is not None:
         picture.drawn_on = float(drawn_on)

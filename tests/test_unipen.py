@@ -197,17 +197,14 @@ def test_a_coarse_device_keeps_the_ends_and_few_points(real_items):
 
 
 def test_a_coarse_share_of_zero_leaves_the_pool_as_it_was(tmp_path):
-    """``coarse`` is drawn only when it is set, and the pool's cache key leaves it out at its default: pools made
-    before it existed are neither changed nor made again."""
-    from digitlab.files import cache_params
-
+    """``coarse`` is drawn only when it is set: a pool without coarse drawings holds the pictures it held before the
+    share existed; with it, others."""
     items = unipen.load(_small_file(tmp_path))
     before = unipen.prepare_items(items, renders=2, seed=3, conventions=0.5, joined=0.5)
     assert all(np.array_equal(a, b) for a, b in zip(before, unipen.prepare_items(items, renders=2, seed=3, conventions=0.5,
                                                                                   joined=0.5, coarse=0.0)))
     coarse = unipen.prepare_items(items, renders=2, seed=3, conventions=0.5, joined=0.5, coarse=1.0)
     assert not np.array_equal(coarse[0], before[0])
-    assert "coarse" not in cache_params(unipen.Pool()) and cache_params(unipen.Pool(coarse=0.3))["coarse"] == 0.3
 
 
 def test_digits_written_in_a_row_become_a_number(real_items):

@@ -319,7 +319,7 @@ def _cached(kind: str, x: np.ndarray, y: np.ndarray, params: dict, cache_dir, bu
     from digitlab import preprocess
 
     key = hashlib.sha256(np.ascontiguousarray(x).tobytes() + np.asarray(y).tobytes()
-                         + json.dumps({**params, "preprocess": preprocess.PREPROCESS_VERSION, "edits": EDITS_VERSION, "drawn_on": 0.0}, sort_keys=True).encode())
+                         + json.dumps({**params, "preprocess": preprocess.PREPROCESS_VERSION, "edits": EDITS_VERSION}, sort_keys=True).encode())
     from digitlab.files import cached_arrays
 
     return cached_arrays(None if cache_dir is None else cache_dir / f"{kind}-{key.hexdigest()[:16]}.npz", build)
@@ -350,7 +350,7 @@ def pool(x: np.ndarray, y: np.ndarray, r: Redraw, cache_dir=None, log=print) -> 
 
     from digitlab.files import cache_params
 
-    return _cached("redraw", x, y, cache_params(r), cache_dir, build)
+    return _cached("redraw", x, y, {**cache_params(r), "drawn_on": 0.0}, cache_dir, build)  # read as drawings since 2026-11-26
 
 
 def paint_edit(digit: np.ndarray, sk: np.ndarray, edited: np.ndarray, rng: np.random.Generator) -> np.ndarray:

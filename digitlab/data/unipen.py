@@ -330,8 +330,8 @@ def prepare_items(items: list[Item], renders: int, seed: int, conventions: float
                   log=None, classes: str = "017", coarse: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Items -> ((N * renders, 28, 28) uint8 model inputs x 255, labels) through ``preprocess.prepare`` as the
     app reads its canvas (``invert="no"``, a drawing on the black canvas: ``drawn_on=0.0``); a rendering with no ink
-    found is dropped.  ``coarse``: the share of
-    renderings drawn from few points (``coarsen``), after any convention edit."""
+    found is dropped.  ``coarse``: the share of renderings drawn from few points (``coarsen``), after any convention
+    edit."""
     from digitlab import preprocess
 
     rng = np.random.default_rng([seed, 4242])
@@ -342,7 +342,7 @@ def prepare_items(items: list[Item], renders: int, seed: int, conventions: float
             strokes = item.strokes
             if conventions and item.label in EDITS and str(item.label) in classes and rng.uniform() < conventions:
                 strokes, edited = edit(strokes, item.label, rng), edited + 1
-            if coarse and rng.uniform() < coarse:  # no draw at 0: the pools made before the share existed stay as they were
+            if coarse and rng.uniform() < coarse:  # no draw at 0: a pool without coarse drawings draws what it drew before
                 strokes = coarsen(strokes, rng)
             canvas = render(strokes, rng, joined=bool(joined and len(strokes) > 1 and rng.uniform() < joined))
             p = preprocess.prepare(canvas, invert="no", drawn_on=0.0)  # strokes on the black canvas, as the app reads its canvas
