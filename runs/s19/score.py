@@ -131,9 +131,15 @@ def score(path: Path, fails=fails) -> None:
     table(rows, fails, judged=lambda r: r["w"] and r["w"] != "x")
 
 
-if __name__ == "__main__":
+def main(score=score) -> None:
+    """LOGITS.npz NAME=FILE.keras ... saves logits; LOGITS.npz --score prints ``score``'s table (runs/s27/score.py
+    passes its own)."""
     out = Path(sys.argv[1])
     if sys.argv[2:] == ["--score"]:
         score(out)
     else:
         save(out, {k: Path(v) for k, v in (a.split("=", 1) for a in sys.argv[2:])})
+
+
+if __name__ == "__main__":
+    main()

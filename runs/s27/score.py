@@ -7,7 +7,6 @@ Rows: for each fine-tune NAME (ftc, ftk), its weight mixes with the committed fi
 NAME_a0.3 ..., and NAME alone; the one the rule picks is marked."""
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -50,8 +49,4 @@ def score(path: Path) -> None:
 
 
 if __name__ == "__main__":
-    out = Path(sys.argv[1])
-    if sys.argv[2:] == ["--score"]:
-        score(out)
-    else:
-        s19.save(out, {k: Path(v) for k, v in (a.split("=", 1) for a in sys.argv[2:])})
+    s19.main(score)
