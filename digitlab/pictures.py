@@ -444,12 +444,17 @@ class Picture:
         return Picture(grey.astype(np.float32), preview, notes, (grey.shape[1], grey.shape[0]), drawn_on=self.drawn_on)
 
 
-def load(source) -> Picture:
+def load(source, drawn_on: float | None = None) -> Picture:
     """Any supported input -> ``Picture`` (grey with alpha composited, RGB preview, notes, size).
 
     ``source``: a path, bytes, a binary file object, a PIL image or a numpy array
-    (e.g. the canvas' RGBA ``image_data``).  Raises ImageError with a reason.
+    (e.g. the canvas' RGBA ``image_data``).  ``drawn_on``: the caller knows the picture is a drawing on a plain canvas
+    of that tone (1.0 white, 0.0 black), and ``Picture.drawn_on`` says so, as it says it of ink drawn on transparency.
+    Raises ImageError with a reason (ValueError for a ``drawn_on`` that is no canvas tone).
     """
+    if drawn_on is not None and drawn_on not in (0.0, 1.0):
+        raise ValueError(f"drawn_on is the tone of the canvas drawn on: 1.0 (white) or 0.0 (black), not {drawn_on!r}")
+    given = drawn_on
     notes: list[str] = []
     if isinstance(source, np.ndarray):
         grey, alpha, preview = _array_to_arrays(source)
@@ -472,7 +477,7 @@ def load(source) -> Picture:
     else:
         def again(region: Region, region_notes: list[str]):
             return _pixels_to_arrays(*_read(source, region_notes, region))
-    return Picture(grey, preview, notes, size, again, back, drawn_on)
+    return Picture(grey, preview, notes, size, again, back, drawn_on if given is None else float(given))
 
 
 def load_picture(source) -> tuple[np.ndarray, np.ndarray, list[str]]:

@@ -413,17 +413,6 @@ def paper_shift(colour: np.ndarray, clean: np.ndarray) -> float:
 BLANK_DRAWING = "no digit found: nothing is drawn (every pixel is the background's tone): draw one digit"
 
 
-def load_drawing(source, drawn_on: float | None = None) -> Picture:
-    """``load``, and when the caller knows the picture is a drawing on a plain canvas (``drawn_on``: its background's
-    tone, 1.0 white or 0.0 black), the picture says so (``Picture.drawn_on``), as for ink drawn on transparency."""
-    if drawn_on is not None and drawn_on not in (0.0, 1.0):
-        raise ValueError(f"drawn_on is the tone of the canvas drawn on: 1.0 (white) or 0.0 (black), not {drawn_on!r}")
-    picture = load(source)
-    if drawn_on is not None:
-        picture.drawn_on = float(drawn_on)
-    return picture
-
-
 def prepare(source, invert: Invert = "auto", stroke: bool | None = None, drawn_on: float | None = None) -> Prepared:
     """Any picture of one digit -> ``Prepared`` (28x28 float32 model input, or no_ink).
 
@@ -437,7 +426,7 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None, drawn_o
     """
     if invert not in ("auto", "yes", "no"):
         raise ValueError(f"invert must be 'auto', 'yes' or 'no', not {invert!r}")
-    picture = load_drawing(source, drawn_on)
+    picture = load(source, drawn_on)
     notes = picture.notes
     grey, preview = work_size(picture.grey, picture.preview, notes)
     steps: list[tuple[str, np.ndarray]] = [("input", preview)]

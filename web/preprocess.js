@@ -508,13 +508,16 @@ function colourAt(colour, h, w) {
 
 /**
  * Canvas RGBA bytes -> a picture as digitlab.pictures.load reads a numpy array: {grey (transparency
- * composited), notes, size: [w, h], region(box) -> grey image of that part, cut}.
+ * composited), notes, size: [w, h], region(box) -> grey image of that part, cut, drawnOn}.  drawnOn given: the
+ * caller knows the bytes are a drawing on a canvas of that tone (1 white, 0 black), as pictures.load's drawn_on.
  */
-export function loadRGBA(rgba, w, h) {
+export function loadRGBA(rgba, w, h, { drawnOn: given = null } = {}) {
+  if (given !== null && given !== 0 && given !== 1) throw new Error(`drawnOn is the tone of the canvas drawn on: 1 (white) or 0 (black), not ${JSON.stringify(given)}`);
   checkBytes(rgba, w, h);
   const { grey, alpha } = toGrey(rgba, w, h, "canvas");
   const notes = [];
-  const { back, drawnOn } = background(grey, alpha) ?? { back: null, drawnOn: null };
+  const { back, drawnOn: found } = background(grey, alpha) ?? { back: null, drawnOn: null };
+  const drawnOn = given ?? found;
   if (back !== null) {
     composite(grey, alpha, back);
     notes.push("transparent background composited");
@@ -1102,10 +1105,7 @@ function otherPolarity(grey, inverted, steps, notes, drawnOn = null) {
  */
 export function prepare(rgba, w, h, { invert = "auto", stroke = null, drawnOn = null } = {}) {
   if (!["auto", "yes", "no"].includes(invert)) throw new Error(`invert must be 'auto', 'yes' or 'no', not ${JSON.stringify(invert)}`);
-  if (drawnOn !== null && drawnOn !== 0 && drawnOn !== 1) throw new Error(`drawnOn is the tone of the canvas drawn on: 1 (white) or 0 (black), not ${JSON.stringify(drawnOn)}`);
-  const loaded = loadRGBA(rgba, w, h);
-  if (drawnOn !== null) loaded.drawnOn = drawnOn;
-  return preparePicture(loaded, { invert, stroke });
+  return preparePicture(loadRGBA(rgba, w, h, { drawnOn }), { invert, stroke });
 }
 
 /**

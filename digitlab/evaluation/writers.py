@@ -36,11 +36,12 @@ def by_writer(items: list, classifier, seed: int = 0, renders: int = 1, progress
     from digitlab.evaluation import handwriting
 
     many = [i for i in items for _ in range(renders)]
-    pictures = handwriting.real_set("writers", many, seed, SALT, False, "").pictures
+    drawn = handwriting.real_set("writers", many, seed, SALT, False, "")
+    pictures = drawn.pictures
     predictions = []
     for start in range(0, len(pictures), 512):
         chunk = pictures[start:start + 512]
-        predictions += classifier.predict_prepared([preprocess.prepare(p, invert="no", drawn_on=handwriting.hw.DARK_CANVAS) for p in chunk])
+        predictions += classifier.predict_prepared([preprocess.prepare(p, invert=drawn.invert, drawn_on=drawn.drawn_on) for p in chunk])
         if progress:
             progress(f"{start + len(chunk)} of {len(pictures)} read")
     rows = defaultdict(lambda: {"digits": 0, "right": 0, "refused": 0, "misread": Counter(), "classes": defaultdict(lambda: [0, 0])})

@@ -160,12 +160,12 @@ class NumberReading:
 def ink_picture(source, invert: preprocess.Invert = "auto", drawn_on: float | None = None) -> tuple[np.ndarray, np.ndarray, bool, list[str], tuple[int, int], float]:
     """A picture -> (clean ink (h, w) float32 in [0, 1] at work size, RGB preview, inverted, notes, original
     (width, height), work pixels per original pixel), through the single-digit path's own steps
-    (``preprocess.load_drawing``, ``work_size``, ``ink_polarity``, ``clean_ink``), specks kept: a dot can be part of
+    (``preprocess.load``, ``work_size``, ``ink_polarity``, ``clean_ink``), specks kept: a dot can be part of
     a digit.  ``drawn_on`` as ``preprocess.prepare``'s (a drawing on a canvas of that tone).  Raises ImageError for
     what is not a readable picture."""
     if invert not in ("auto", "yes", "no"):
         raise ValueError(f"invert must be 'auto', 'yes' or 'no', not {invert!r}")
-    picture = preprocess.load_drawing(source, drawn_on)
+    picture = preprocess.load(source, drawn_on)
     notes, preview, size = picture.notes, picture.preview, picture.size  # boxes are given in the picture's own pixels
     grey, _ = preprocess.work_size(picture.grey, None, notes, WORK_SIDE)
     inverted = preprocess.ink_polarity(grey, invert, picture.drawn_on)
