@@ -180,12 +180,18 @@ def sha256(path: Path, digits: int | None = None) -> str:
     return "sha256:" + h.hexdigest()[:digits]
 
 
-def png_bytes(picture: np.ndarray) -> bytes:
-    """(H, W), (H, W, 3) or (H, W, 4) uint8 array -> PNG bytes."""
+def png_bytes(picture, text: dict[str, str] | None = None) -> bytes:
+    """(H, W), (H, W, 3) or (H, W, 4) uint8 array, or a PIL image -> PNG bytes, with ``text`` as tEXt chunks."""
     import io
 
-    from PIL import Image
+    from PIL import Image, PngImagePlugin
 
+    info = None
+    if text:
+        info = PngImagePlugin.PngInfo()
+        for key, value in text.items():
+            info.add_text(key, value)
+    im = picture if isinstance(picture, Image.Image) else Image.fromarray(np.ascontiguousarray(picture))
     buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(picture)).save(buf, format="PNG")
+    im.save(buf, format="PNG", pnginfo=info)
     return buf.getvalue()

@@ -55,6 +55,8 @@ MAX_DECODE_BYTES = 80 * 2**20  # Pillow's buffers for decoding and shrinking one
 MIN_CONTRAST = 0.12  # = preprocess.MIN_CONTRAST: a difference in tone that counts as ink
 PAPER_COVER = 0.25  # opaque pixels covering at least this much of a picture with transparency may be paper...
 PAPER_INK = 0.01  # ...when at least this fraction of them is ink on it (a digit's ink is ~3-20 % of its paper)
+DRAWN_ON_TAG = "digitlab:drawn-on"  # a PNG text chunk: the file is a drawing on a plain canvas of this tone
+DRAWN_ON_TONES = {"white": 1.0, "black": 0.0}  # its values (the Collect page writes "white")
 
 _STORED_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}  # Pillow keeps other modes in 4
 _REDUCIBLE = ("L", "RGB", "RGBA", "LA", "La", "RGBa", "I", "F", "CMYK", "YCbCr", "LAB", "HSV")  # modes Image.reduce takes
@@ -180,11 +182,12 @@ def _is_animated(im: Image.Image) -> bool:
         return False
 
 
-def _decoded(im: Image.Image, notes: list[str], region: Region | None = None, size_seen: list | None = None) -> tuple[str, np.ndarray]:
+def _decoded(im: Image.Image, notes: list[str], region: Region | None = None, seen: dict | None = None) -> tuple[str, np.ndarray]:
     """An opened PIL image -> (kind, pixels): "grey" (H, W) uint8, "rgb" (H, W, 3) uint8, "rgba" (H, W, 4)
     uint8, or "deep" (H, W) uint16 / int32 / float32 as stored.  Every Pillow call that reads the file is here.
     ``region``: only that part of the picture, read at a higher resolution (``_region_pixels``).
-    ``size_seen`` gets the picture's (width, height) upright before any reduction."""
+    ``seen`` gets "size", the picture's (width, height) upright before any reduction, and "drawn_on", the file's
+    DRAWN_ON_TAG text (or None)."""
     if im.format is not None and im.format not in FORMATS + _JPEG:
         raise ImageError(f"{im.format} pictures are not read here ({FORMAT_NAMES})")
     w, h = im.size
@@ -208,8 +211,9 @@ def _decoded(im: Image.Image, notes: list[str], region: Region | None = None, si
     if out.size != (w, h) and w // out.width >= NOTED_SHRINK:
         notes.append(f"read at 1/{w // out.width} size ({out.width}x{out.height}) from {w}x{h}: plenty for one digit")
     orientation = _orientation(im, notes)
-    if size_seen is not None:
-        size_seen.append((h, w) if orientation in (5, 6, 7, 8) else (w, h))
+    if seen is not None:
+        seen["size"] = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+        seen["drawn_on"] = im.info.get(DRAWN_ON_TAG) if im.format == "PNG" else None
     method = _TRANSPOSE.get(orientation)
     if method is not None:
         out = out.transpose(method)
@@ -292,15 +296,15 @@ def _region_pixels(im: Image.Image, region: Region, notes: list[str]) -> tuple[s
     return _to_pixels(out, deep16)
 
 
-def _read(source, notes: list[str], region: Region | None = None, size_seen: list | None = None) -> tuple[str, np.ndarray]:
+def _read(source, notes: list[str], region: Region | None = None, seen: dict | None = None) -> tuple[str, np.ndarray]:
     """The guard: any path, bytes, file object or PIL image -> ``_decoded``'s (kind, pixels), or ImageError."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pillow's warnings about broken metadata: the outcome says it better
         try:
             if isinstance(source, Image.Image):
-                return _decoded(source, notes, region, size_seen)
+                return _decoded(source, notes, region, seen)
             with _opened(source) as fp, Image.open(fp, formats=FORMATS) as im:
-                return _decoded(im, notes, region, size_seen)
+                return _decoded(im, notes, region, seen)
         except ImageError:
             raise
         except Image.DecompressionBombError as e:
@@ -450,6 +454,7 @@ def load(source, drawn_on: float | None = None) -> Picture:
     ``source``: a path, bytes, a binary file object, a PIL image or a numpy array
     (e.g. the canvas' RGBA ``image_data``).  ``drawn_on``: the caller knows the picture is a drawing on a plain canvas
     of that tone (1.0 white, 0.0 black), and ``Picture.drawn_on`` says so, as it says it of ink drawn on transparency.
+    A PNG file can say it too, in a DRAWN_ON_TAG text chunk (the Collect page's drawings): ``_file_says``.
     Raises ImageError with a reason (ValueError for a ``drawn_on`` that is no canvas tone).
     """
     if drawn_on is not None and drawn_on not in (0.0, 1.0):
@@ -460,9 +465,11 @@ def load(source, drawn_on: float | None = None) -> Picture:
         grey, alpha, preview = _array_to_arrays(source)
         size = (grey.shape[1], grey.shape[0])
     else:
-        size_seen: list[tuple[int, int]] = []
-        grey, alpha, preview = _pixels_to_arrays(*_read(source, notes, size_seen=size_seen))
-        size = size_seen[0]
+        seen: dict = {}
+        grey, alpha, preview = _pixels_to_arrays(*_read(source, notes, seen=seen))
+        size = seen["size"]
+        if given is None and seen["drawn_on"] is not None:
+            given = _file_says(seen["drawn_on"], alpha, preview, notes)
     back = drawn_on = None
     if alpha is not None and alpha.min() < 0.98:
         back, drawn_on = _background(grey, alpha)
@@ -478,6 +485,26 @@ def load(source, drawn_on: float | None = None) -> Picture:
         def again(region: Region, region_notes: list[str]):
             return _pixels_to_arrays(*_read(source, region_notes, region))
     return Picture(grey, preview, notes, size, again, back, drawn_on if given is None else float(given))
+
+
+def _file_says(text: str, alpha: np.ndarray | None, preview: np.ndarray, notes: list[str]) -> float | None:
+    """The canvas tone a file's DRAWN_ON_TAG ``text`` gives, when the pixels agree: the picture is opaque and at least
+    PAPER_COVER of it is exactly that tone.  Otherwise None (the picture is read as any picture), and a note says why:
+    a drawing edited afterwards (a photo pasted in, a background tinted) is not a plain canvas any more."""
+    tone = DRAWN_ON_TONES.get(text)
+    if tone is None:  # its text is not repeated: it may be anything, of any length
+        notes.append(f"its file says it is a drawing, but on no canvas tone ({' or '.join(DRAWN_ON_TONES)}): read as any picture")
+        return None
+    said = f"its file says it is a drawing on a {text} canvas"
+    if alpha is not None and alpha.min() < 0.98:
+        notes.append(f"{said}, but it has transparency: read as any picture")
+        return None
+    plain = np.count_nonzero((preview == round(tone * 255)).all(axis=-1)) / preview.shape[0] / preview.shape[1]
+    if plain < PAPER_COVER:
+        notes.append(f"{said}, but only {plain:.0%} of it is plain {text}: read as any picture")
+        return None
+    notes.append(f"a drawing on a {text} canvas (its file says so)")
+    return tone
 
 
 def load_picture(source) -> tuple[np.ndarray, np.ndarray, list[str]]:

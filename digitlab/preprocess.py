@@ -35,6 +35,8 @@ import numpy as np
 
 # Reading files and arrays lives in digitlab.pictures; these names are part of this module's interface.
 from digitlab.pictures import (  # noqa: F401
+    DRAWN_ON_TAG,
+    DRAWN_ON_TONES,
     IMAGE_SUFFIXES,
     MAX_PIXELS,
     MIN_SIDE,

@@ -46,3 +46,26 @@ def drawn_face(side: int = 320) -> np.ndarray:
         cv2.circle(rgb, (c[0] + dx, c[1] - ay // 4), max(2, side // 40), (30, 30, 30), -1, cv2.LINE_AA)
     cv2.ellipse(rgb, (c[0], c[1] + ay // 3), (ax // 3, ay // 8), 0, 20, 160, (150, 40, 40), max(2, side // 80), cv2.LINE_AA)
     return rgb
+
+
+def fat_drawings(x: np.ndarray) -> list[np.ndarray]:
+    """MNIST test digits drawn as the canvas draws them (white ink on transparency) with a fat brush (0.3 of the digit's
+    height), those whose strokes cover most of the picture or run off the canvas along a fifth of its border."""
+    from digitlab import preprocess
+    from digitlab.data import synthetic
+
+    out = []
+    for i, d in enumerate(x):
+        rgba = synthetic.restroke(d, 0.3, seed=i)
+        ink = rgba[..., 3] > 127
+        if ink.mean() > 0.5 or preprocess._border(ink.astype(np.float32)).mean() > 0.2:
+            out.append(rgba)
+    return out
+
+
+def on_canvas(rgba: np.ndarray, tone: float) -> np.ndarray:
+    """Ink drawn on transparency (``fat_drawings``) as the app's opaque canvas hands it over: black ink on its white
+    background (``tone`` 1.0, the Light theme, the Collect page) or white on black (0.0, the Dark theme)."""
+    cover = rgba[..., 3]
+    grey = 255 - cover if tone == 1.0 else cover
+    return np.dstack([grey] * 3 + [np.full_like(grey, 255)])

@@ -8,6 +8,7 @@ and read back like a real folder; nothing here touches the repository's my_digit
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import subprocess
@@ -17,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from support import fat_drawings, on_canvas
 
-from digitlab import preprocess
+from digitlab import files, preprocess
 from digitlab.data import user_digits, user_style
 from digitlab.evaluation import inspect_input
 from digitlab.models import artifacts
@@ -72,6 +74,34 @@ def test_save_writes_unique_files_atomically_and_refuses_blank_drawings(my_digit
     with pytest.raises(user_digits.CollectError, match="nothing was deleted"):
         user_digits.delete(outside)
     assert outside.is_file()
+
+
+def test_a_collected_drawing_is_read_back_as_the_canvas_is_read(my_digits, mnist_test):
+    """The Collect page saves its canvas as an opaque PNG that says it is a drawing on a white canvas
+    (``drawn_on=1.0``), so the fine-tune (``read_folder``) and an upload of the file on Home read it exactly as Home
+    reads the same strokes on its canvas.  Saved without the word, as before, some fat-brush drawings are read
+    otherwise (their ink or their strokes at the edge guessed as a photo's)."""
+    from digitlab import pictures
+
+    x, y = mnist_test
+    drawings = fat_drawings(x[:120])
+    differ = 0
+    for rgba in drawings:
+        canvas = on_canvas(rgba, 1.0)
+        on_home = preprocess.prepare(canvas, invert="yes", drawn_on=1.0)
+        path = user_digits.save(files.png_bytes(canvas), 5, drawn_on=1.0)
+        assert Image.open(path).info[pictures.DRAWN_ON_TAG] == "white"
+        np.testing.assert_array_equal(preprocess.prepare(path, invert="auto").image, on_home.image)
+        plain = user_digits.save(files.png_bytes(canvas), 6)
+        differ += not np.array_equal(preprocess.prepare(plain, invert="auto").image, on_home.image)
+    assert differ >= 2, differ  # the case is there to be tested
+    with pytest.raises(ValueError, match="drawn_on"):
+        user_digits.save(on_canvas(drawings[0], 1.0), 5, drawn_on=0.5)
+    jpeg = io.BytesIO()
+    Image.fromarray(on_canvas(drawings[0], 1.0)[..., :3]).save(jpeg, "JPEG")
+    with pytest.raises(user_digits.CollectError, match="must come as a PNG"):
+        user_digits.save(jpeg.getvalue(), 5, drawn_on=1.0)
+    assert user_digits.counts()[5] == len(drawings), "nothing saved by a refused call"
 
 
 def test_read_folder_errors_name_the_problem(tmp_path):
@@ -341,6 +371,7 @@ def test_collect_page_saves_counts_and_deletes(my_digits, scratch_models):
     assert not at.exception, [e.message for e in at.exception]
     [saved] = user_digits.samples(7)
     assert saved.parent == my_digits / "7" and f"`7/{saved.name}`" in texts(at.success)
+    assert Image.open(saved).info["digitlab:drawn-on"] == "white"  # read back as a drawing on the white canvas
     assert shown_counts(at)[7] == 1 and at.session_state["collect_nonce"] == 1
     assert at.segmented_control(key="collect_label").value is None  # the next digit needs its own label
     # A blank canvas is refused with a reason.

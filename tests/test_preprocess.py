@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from support import fat_drawings, on_canvas
 
 from digitlab import preprocess as P
 from digitlab.data import synthetic
@@ -290,25 +291,13 @@ def test_a_drawing_that_reaches_the_canvas_edge_is_read_as_the_same_drawing_insi
     assert np.abs(a.image - b.image).max() < 0.05, np.abs(a.image - b.image).max()
 
 
-def _fat_drawings(x: np.ndarray) -> list[np.ndarray]:
-    """MNIST test digits drawn as the canvas draws them (white ink on transparency) with a fat brush (0.3 of the digit's
-    height), those whose strokes cover most of the picture or run off the canvas along a fifth of its border."""
-    out = []
-    for i, d in enumerate(x):
-        rgba = synthetic.restroke(d, 0.3, seed=i)
-        ink = rgba[..., 3] > 127
-        if ink.mean() > 0.5 or P._border(ink.astype(np.float32)).mean() > 0.2:
-            out.append(rgba)
-    return out
-
-
 def test_a_fat_brush_drawing_is_read_the_same_wherever_it_lies_on_its_canvas(mnist_test):
     """Ink drawn on transparency is known to be the ink (1.5): a fat-brush drawing whose strokes cover most of the
     canvas, or run off it, is prepared exactly as the same drawing with a transparent margin around it, white ink or
     black, with the ink found by itself.  1.4 took the median tone for the background (the ink, when strokes cover
     most of the picture: no ink found, or the background read as ink) and a drawing off the edge for a photo."""
     x, _ = mnist_test
-    drawings = _fat_drawings(x[:120])
+    drawings = fat_drawings(x[:120])
     assert len(drawings) >= 5, len(drawings)  # the case is there to be tested
     for rgba in drawings:
         framed = np.pad(rgba, ((50, 50), (50, 50), (0, 0)))  # 380 px: no shrinking either way
@@ -329,13 +318,12 @@ def test_a_fat_brush_drawing_on_the_apps_canvas_is_read_as_a_drawing(mnist_test)
     theme. Read without ``drawn_on``, as any picture is, some of the same drawings lose their ink or their strokes at
     the edge."""
     x, _ = mnist_test
-    drawings = _fat_drawings(x[:120])
+    drawings = fat_drawings(x[:120])
     differ = 0
     for rgba in drawings:
-        cover = rgba[..., 3]
         on_transparency = P.prepare(rgba)
-        for grey, invert, tone in ((255 - cover, "yes", 1.0), (cover, "no", 0.0)):
-            canvas = np.dstack([grey] * 3 + [np.full_like(grey, 255)])
+        for invert, tone in (("yes", 1.0), ("no", 0.0)):
+            canvas = on_canvas(rgba, tone)
             drawn = P.prepare(canvas, invert=invert, drawn_on=tone)
             assert not drawn.no_ink and drawn.inverted == (invert == "yes")
             np.testing.assert_array_equal(drawn.image, on_transparency.image)
@@ -348,6 +336,38 @@ def test_a_fat_brush_drawing_on_the_apps_canvas_is_read_as_a_drawing(mnist_test)
 def test_drawn_on_is_a_canvas_tone(tone):
     with pytest.raises(ValueError, match="drawn_on"):
         P.prepare(np.zeros((28, 28), np.uint8), drawn_on=tone)
+
+
+def _tagged(picture: np.ndarray, text: str) -> bytes:
+    from digitlab import pictures
+    from digitlab.files import png_bytes
+
+    return png_bytes(picture, {pictures.DRAWN_ON_TAG: text})
+
+
+def test_a_png_that_says_it_is_a_drawing_is_read_as_one_when_its_pixels_agree(mnist_test):
+    """A PNG's DRAWN_ON_TAG (the Collect page writes it) makes the file read as the canvas it came from is read, in
+    either tone.  A tag the pixels contradict (a background tinted afterwards, transparency added) or whose value is
+    no canvas tone is not followed, and the notes say why; the picture is then read as any picture."""
+    from digitlab import pictures
+
+    x, _ = mnist_test
+    rgba = fat_drawings(x[:60])[0]
+    for text, tone, invert in (("white", 1.0, "yes"), ("black", 0.0, "no")):
+        canvas = on_canvas(rgba, tone)
+        loaded = pictures.load(_tagged(canvas, text))
+        assert loaded.drawn_on == tone and any("its file says so" in n for n in loaded.notes), loaded.notes
+        np.testing.assert_array_equal(P.prepare(_tagged(canvas, text)).image, P.prepare(canvas, invert=invert, drawn_on=tone).image)
+        assert pictures.load(_tagged(canvas, text), drawn_on=1.0 - tone).drawn_on == 1.0 - tone  # the caller's word first
+    canvas = on_canvas(rgba, 1.0)
+    tinted = np.clip(canvas.astype(int) - np.array([0, 6, 18, 0]), 0, 255).astype(np.uint8)  # a sepia filter over it
+    rim = canvas.copy()
+    rim[:3, ..., 3] = rim[-3:, ..., 3] = rim[:, :3, 3] = rim[:, -3:, 3] = 0  # cut out with a transparent rim: a sheet
+    for picture, text, why in ((tinted, "white", "plain white"), (rim, "white", "transparency"), (canvas, "grey", "no canvas tone")):
+        loaded = pictures.load(_tagged(picture, text))
+        assert loaded.drawn_on is None and any(why in n and "read as any picture" in n for n in loaded.notes), loaded.notes
+    thin = on_canvas(synthetic.restroke(x[0], 0.1, seed=0), 1.0)
+    assert pictures.load(_tagged(thin, "black")).drawn_on is None  # a white canvas that says black: under a quarter is black
 
 
 def test_a_sheet_with_a_transparent_rim_is_paper(mnist_test):

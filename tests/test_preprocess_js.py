@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 import pytest
 from browser._support import require  # the browser tests' skip-or-fail rule (tests/ is on pytest's pythonpath)
-from support import drawn_face
+from support import drawn_face, on_canvas
 
 from digitlab import files, preprocess
 from digitlab.data import mnist, nondigits, synthetic
@@ -371,6 +371,17 @@ def _photo_case(case: str, index: int, seed: int) -> Callable[[np.ndarray], byte
     return lambda x: photo_cases.make(case, x[index], seed)
 
 
+def _collected(x: np.ndarray, said: str, tint: bool = False) -> bytes:
+    """A fat-brush drawing of MNIST test digit 15 on the white canvas, saved as the Collect page saves it but with the
+    tag's text ``said`` (``tint``: its paper tinted afterwards, as by a photo filter)."""
+    from digitlab import pictures
+
+    canvas = on_canvas(synthetic.restroke(x[15], 0.3, seed=15), 1.0)
+    if tint:
+        canvas = np.clip(canvas.astype(int) - np.array([0, 6, 18, 0]), 0, 255).astype(np.uint8)
+    return files.png_bytes(canvas, {pictures.DRAWN_ON_TAG: said})
+
+
 def decoded(data: bytes) -> np.ndarray:
     """A picture file as a browser hands it to the page: (H, W, 4) uint8 RGBA at its own size, upright."""
     from PIL import Image, ImageOps
@@ -406,6 +417,12 @@ FILES = [
     FileCase("3000x4000 phone photo, small digit read again (JPEG)", _photo_case("phone", 24, 1), lambda p, _: _read_again(p), jpeg=True),
     FileCase("1200x1200 PNG of a face: refused, read at a third of its size", lambda x: files.png_bytes(drawn_face(1200)),
              lambda p, data: p.refusal is not None and _read_at(3)(p, data)),
+    FileCase("Collect page drawing, fat brush: its PNG says it is drawn on white", lambda x: _collected(x, "white"),
+             lambda p, _: not p.no_ink and p.inverted and "a drawing on a white canvas (its file says so)" in p.notes),
+    FileCase("a PNG that says it is drawn on white, its paper tinted since", lambda x: _collected(x, "white", tint=True),
+             lambda p, _: not p.no_ink and any("read as any picture" in n for n in p.notes)),
+    FileCase("a PNG that says it is drawn on a grey canvas", lambda x: _collected(x, "grey"),
+             lambda p, _: not p.no_ink and any("no canvas tone" in n for n in p.notes)),
 ]
 # A JPEG decoded in full and block-averaged against libjpeg's scaled IDCT: max 0.13, mean 0.005 measured on the
 # 800x600 one (a JPEG Python decodes as stored, or whose small digit is read again at full size, agrees to 2e-7).
@@ -433,6 +450,9 @@ def node_run(tmp_path_factory):
     manifest = []
     for i, (name, rgba, invert) in enumerate(pictures):
         entry = {"width": rgba.shape[1], "height": rgba.shape[0], "invert": invert, "rgba": None, **kinds.get(name, {}), **drawn.get(name, {})}
+        if name in uploads:  # the file itself too: the port reads its PNG text chunks (pngText)
+            entry["file"] = f"picture{i}.file"
+            (folder / entry["file"]).write_bytes(uploads[name])
         if rgba.any():  # an all-zero picture travels as its size only
             entry["rgba"] = f"picture{i}.rgba"
             (folder / entry["rgba"]).write_bytes(np.ascontiguousarray(rgba).tobytes())

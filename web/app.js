@@ -5,7 +5,7 @@
 // (built by web/build.py).  Everything is loaded from this server: no CDN, works offline.
 
 import { judge, runnerUp } from "./abstain.js";
-import { ImageError, MAX_PIXELS, PREPROCESS_VERSION, prepare, prepareDecoded } from "./preprocess.js";
+import { DRAWN_ON_TAG, ImageError, MAX_PIXELS, PREPROCESS_VERSION, pngText, prepare, prepareDecoded } from "./preprocess.js";
 
 const ORT_DIR = new URL("./node_modules/onnxruntime-web/dist/", import.meta.url).href;
 const TFJS_SCRIPTS = [
@@ -135,7 +135,9 @@ $("upload").addEventListener("change", async () => {
     showProblem(`${file.name}: image is ${bitmap.width}x${bitmap.height} pixels; the limit is ${MAX_PIXELS / 1e6} megapixels`);
     return;
   }
-  picture = { ...pixelsOf(bitmap), jpeg: /^image\/(jpeg|pjpeg)$/.test(file.type) || /\.jpe?g$/i.test(file.name), name: file.name };
+  const jpeg = /^image\/(jpeg|pjpeg)$/.test(file.type) || /\.jpe?g$/i.test(file.name);
+  const said = jpeg ? null : (pngText(await file.arrayBuffer())[DRAWN_ON_TAG] ?? null); // a Collect drawing says so
+  picture = { ...pixelsOf(bitmap), jpeg, said, name: file.name };
   drawPicture(bitmap);
   bitmap.close();
   schedule();
@@ -293,10 +295,11 @@ state.ready = start();
 // ----------------------------------------------------------------------------- predicting
 
 /** RGBA pixels (the canvas', or an uploaded picture's when `jpeg` is not undefined) -> prepared input,
- * probabilities, the gate's P(digit) and the verdict, with times. */
-async function classify(rgba, width, height, invert, jpeg, drawnOn = null) {
+ * probabilities, the gate's P(digit) and the verdict, with times.  drawnOn: the canvas' tone when it holds a drawing
+ * on plain paper; said: an uploaded PNG's DRAWN_ON_TAG text. */
+async function classify(rgba, width, height, invert, jpeg, { drawnOn = null, said = null } = {}) {
   const t0 = performance.now();
-  const prepared = jpeg === undefined ? prepare(rgba, width, height, { invert, drawnOn }) : prepareDecoded(rgba, width, height, { invert, jpeg });
+  const prepared = jpeg === undefined ? prepare(rgba, width, height, { invert, drawnOn }) : prepareDecoded(rgba, width, height, { invert, jpeg, said });
   const t1 = performance.now();
   let probs = null;
   let pDigit = null;
@@ -342,11 +345,11 @@ function source() {
 }
 
 async function predictCanvas() {
-  const { rgba, width, height, jpeg, kind, drawnOn = null } = source();
+  const { rgba, width, height, jpeg, kind, drawnOn = null, said = null } = source();
   const invert = $("invert").value;
   let r;
   try {
-    r = await classify(rgba, width, height, invert, jpeg, drawnOn);
+    r = await classify(rgba, width, height, invert, jpeg, { drawnOn, said });
   } catch (e) {
     showProblem(e instanceof ImageError ? e.message : `prediction failed: ${e.message}`);
     return;
@@ -355,7 +358,7 @@ async function predictCanvas() {
   const label = probs ? probs.indexOf(Math.max(...probs)) : null;
   state.timings.push({ preprocessMs: r.preprocessMs, inferenceMs: r.inferenceMs, runtime: state.runtime });
   state.last = {
-    rgba, width, height, source: kind, jpeg: jpeg ?? null, invert, drawnOn, model: state.info.name, runtime: state.runtime,
+    rgba, width, height, source: kind, jpeg: jpeg ?? null, invert, drawnOn, said, model: state.info.name, runtime: state.runtime,
     image: prepared.image ? Array.from(prepared.image) : null,
     noInk: prepared.noInk, inverted: prepared.inverted, notes: prepared.notes,
     probs: probs ? Array.from(probs) : null, label, pDigit: r.pDigit,
@@ -371,12 +374,12 @@ async function predictCanvas() {
 /** Run the current canvas `n` times (after one warm-up) and return every timing, for measurements. */
 state.measure = async (n = 50) => {
   await state.ready;
-  const { rgba, width, height, jpeg, drawnOn = null } = source();
+  const { rgba, width, height, jpeg, drawnOn = null, said = null } = source();
   const invert = $("invert").value;
-  await classify(rgba, width, height, invert, jpeg, drawnOn);
+  await classify(rgba, width, height, invert, jpeg, { drawnOn, said });
   const runs = [];
   for (let i = 0; i < n; i++) {
-    const r = await classify(rgba, width, height, invert, jpeg, drawnOn);
+    const r = await classify(rgba, width, height, invert, jpeg, { drawnOn, said });
     runs.push({ preprocessMs: r.preprocessMs, inferenceMs: r.inferenceMs });
   }
   return runs;

@@ -56,6 +56,8 @@ export const SMALL_INK = 0.1;
 export const ZOOM_GAIN = 2;
 export const PAPER_COVER = 0.25;
 export const PAPER_INK = 0.01;
+export const DRAWN_ON_TAG = "digitlab:drawn-on";
+export const DRAWN_ON_TONES = { white: 1.0, black: 0.0 };
 export const NOTED_SHRINK = 4;
 export const NORMALISE_STROKE = true;
 export const STROKE_BAND = [1.53, 3.53];
@@ -605,13 +607,75 @@ function cutRGBA(rgba, w, t, l, b, r) {
 }
 
 /**
+ * The PNG file's text chunks (tEXt, and iTXt not compressed), {keyword: text}, as Pillow puts them in Image.info;
+ * {} for any other file.  The page reads DRAWN_ON_TAG from them (an upload of a Collect drawing).
+ */
+export function pngText(bytes) {
+  const b = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  const signature = [137, 80, 78, 71, 13, 10, 26, 10];
+  const out = {};
+  if (b.length < 8 || signature.some((v, i) => b[i] !== v)) return out;
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const decoder = new TextDecoder("latin1"); // no spread of the bytes: a text chunk may be megabytes long
+  const latin1 = (s, e) => decoder.decode(b.subarray(s, e));
+  for (let at = 8; at + 12 <= b.length;) {
+    const length = view.getUint32(at);
+    const type = latin1(at + 4, at + 8);
+    const start = at + 8;
+    const end = start + length;
+    if (end + 4 > b.length || type === "IEND") break;
+    const nul = b.indexOf(0, start);
+    if ((type === "tEXt" || type === "iTXt") && nul > start && nul < end) {
+      const key = latin1(start, nul);
+      if (type === "tEXt") out[key] = latin1(nul + 1, end);
+      else if (b[nul + 1] === 0) { // iTXt, not compressed: language tag and translated keyword, then UTF-8 text
+        const lang = b.indexOf(0, nul + 3);
+        const translated = lang < 0 ? -1 : b.indexOf(0, lang + 1);
+        if (translated >= 0 && translated < end) out[key] = new TextDecoder().decode(b.subarray(translated + 1, end));
+      }
+    }
+    at = end + 4;
+  }
+  return out;
+}
+
+/**
+ * digitlab.pictures._file_says: the canvas tone a file's DRAWN_ON_TAG text gives when the pixels agree (opaque, at
+ * least PAPER_COVER of them exactly that tone), else null, with a note saying why.
+ */
+function fileSays(text, alpha, rgba, notes) {
+  const tone = Object.hasOwn(DRAWN_ON_TONES, text) ? DRAWN_ON_TONES[text] : null;
+  if (tone === null) { // its text is not repeated: it may be anything, of any length
+    notes.push(`its file says it is a drawing, but on no canvas tone (${Object.keys(DRAWN_ON_TONES).join(" or ")}): read as any picture`);
+    return null;
+  }
+  const said = `its file says it is a drawing on a ${text} canvas`;
+  let minAlpha = 1;
+  for (let i = 0; i < alpha.length; i++) if (alpha[i] < minAlpha) minAlpha = alpha[i];
+  if (minAlpha < 0.98) {
+    notes.push(`${said}, but it has transparency: read as any picture`);
+    return null;
+  }
+  const v = Math.round(tone * 255);
+  let plain = 0;
+  for (let i = 0; i < alpha.length; i++) plain += rgba[4 * i] === v && rgba[4 * i + 1] === v && rgba[4 * i + 2] === v;
+  plain /= alpha.length;
+  if (plain < PAPER_COVER) {
+    notes.push(`${said}, but only ${Math.round(plain * 100)}% of it is plain ${text}: read as any picture`);
+    return null;
+  }
+  notes.push(`a drawing on a ${text} canvas (its file says so)`);
+  return tone;
+}
+
+/**
  * A decoded picture file, upright at its own size (the browser's decoding of an upload), -> a picture
  * read the way digitlab.pictures.load reads the file: decoded shrunk by an integer factor when it is at
  * least twice the work size (a JPEG first at its draft scale), grey by _luma, transparency composited,
  * and region(box) reading a part again from the full-size pixels by pictures._region_pixels' rule.
  * jpeg: the file is a JPEG (Python decodes those at 1/2, 1/4 or 1/8 in libjpeg).
  */
-export function loadDecoded(rgba, w, h, { jpeg = false } = {}) {
+export function loadDecoded(rgba, w, h, { jpeg = false, said = null } = {}) {
   checkBytes(rgba, w, h);
   const longest = Math.max(w, h);
   if (longest > (WORK_SIDE / MIN_SIDE) * Math.min(w, h)) {
@@ -632,7 +696,9 @@ export function loadDecoded(rgba, w, h, { jpeg = false } = {}) {
     notes.push(`read at 1/${Math.floor(w / pixels.w)} size (${pixels.w}x${pixels.h}) from ${w}x${h}: plenty for one digit`);
   }
   const { grey, alpha } = toGrey(pixels.rgba, pixels.w, pixels.h, "file");
-  const { back, drawnOn } = background(grey, alpha) ?? { back: null, drawnOn: null };
+  const given = said === null ? null : fileSays(said, alpha, pixels.rgba, notes);
+  const { back, drawnOn: found } = background(grey, alpha) ?? { back: null, drawnOn: null };
+  const drawnOn = given ?? found;
   if (back !== null) {
     composite(grey, alpha, back);
     notes.push("transparent background composited");
@@ -1111,11 +1177,12 @@ export function prepare(rgba, w, h, { invert = "auto", stroke = null, drawnOn = 
 /**
  * A decoded picture file (RGBA bytes upright at its own size, as the browser decodes an upload) ->
  * the same result as ``prepare``, read the way the app and the CLI read the file (``loadDecoded``):
- * an upload is prepared from its own pixels, never from its copy shrunk onto the canvas.
+ * an upload is prepared from its own pixels, never from its copy shrunk onto the canvas.  said: the file's
+ * DRAWN_ON_TAG text (``pngText``), or null: a drawing saved by the Collect page is read as its canvas was.
  */
-export function prepareDecoded(rgba, w, h, { invert = "auto", stroke = null, jpeg = false } = {}) {
+export function prepareDecoded(rgba, w, h, { invert = "auto", stroke = null, jpeg = false, said = null } = {}) {
   if (!["auto", "yes", "no"].includes(invert)) throw new Error(`invert must be 'auto', 'yes' or 'no', not ${JSON.stringify(invert)}`);
-  return preparePicture(loadDecoded(rgba, w, h, { jpeg }), { invert, stroke });
+  return preparePicture(loadDecoded(rgba, w, h, { jpeg, said }), { invert, stroke });
 }
 
 function preparePicture(loaded, { invert, stroke }) {

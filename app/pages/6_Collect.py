@@ -29,7 +29,7 @@ def save_drawing(picture: bytes | None, label: int | None) -> None:
         st.session_state.collect_message = ("warning", "Pick which digit you drew, then save.")
         return
     try:
-        path = user_digits.save(picture, label, user_digits.default_dir(), invert="yes")  # the light canvas: dark ink on white
+        path = user_digits.save(picture, label, user_digits.default_dir(), invert="yes", drawn_on=1.0)  # dark ink on the white canvas
     except user_digits.CollectError as e:
         st.session_state.collect_message = ("error", str(e).capitalize())
         return

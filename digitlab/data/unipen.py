@@ -408,7 +408,7 @@ def as_user(items: list[Item], folder: Path, per_class: int, seed: int, brushes=
         picked = set(rng.choice(len(mine), size=per_class, replace=False).tolist())
         for k, item in enumerate(mine):
             if k in picked:
-                user_digits.save(render(item.strokes, rng, brush=float(rng.choice(brushes))), d, folder, invert="no")
+                user_digits.save(render(item.strokes, rng, brush=float(rng.choice(brushes))), d, folder, invert="no", drawn_on=0.0)
             else:
                 rest.append(item)
     return rest

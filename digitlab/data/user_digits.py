@@ -3,7 +3,8 @@
 The app's Collect page saves canvas drawings here; ``training/finetune_on_custom.py`` reads
 it.  Pictures are stored as they were drawn or scanned (any size, mode or format) and only
 go through ``digitlab.preprocess`` when they are read, so a later preprocessing version
-sees the originals.  Writes are atomic and never replace an existing file; reading never
+sees the originals; a drawing from the Collect page says in a PNG text chunk that it is one (``save``'s
+``drawn_on``), so it is read again as the canvas is read.  Writes are atomic and never replace an existing file; reading never
 stops at one bad picture: unreadable or blank pictures are skipped and listed with the
 reason, the rest go on.
 
@@ -19,6 +20,7 @@ The folder is ``$DIGITLAB_MY_DIGITS`` when set (tests point it at a scratch fold
 
 from __future__ import annotations
 
+import io
 import os
 import secrets
 import stat
@@ -27,8 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from digitlab import preprocess
+from digitlab import pictures, preprocess
 from digitlab.files import fsync_path, pause_point, remove_stale_temps, temp_file
 from digitlab.paths import ROOT
 
@@ -58,30 +61,44 @@ def _label(label) -> str:
 # ----------------------------------------------------------------------------- writing
 
 
-def _png(picture) -> bytes:
-    """A canvas array (H, W, 4 / 3 / grey, uint8) or a picture file's bytes -> bytes to store."""
-    if isinstance(picture, (bytes, bytearray, memoryview)):
-        return bytes(picture)
+def _png(picture, drawn_on: float | None = None) -> bytes:
+    """A canvas array (H, W, 4 / 3 / grey, uint8) or a picture file's bytes -> bytes to store.  ``drawn_on``: the
+    picture is a drawing on a plain canvas of that tone, and the PNG says so (``pictures.DRAWN_ON_TAG``)."""
     from digitlab.files import png_bytes
 
+    if drawn_on is not None and drawn_on not in (0.0, 1.0):
+        raise ValueError(f"drawn_on is the tone of the canvas drawn on: 1.0 (white) or 0.0 (black), not {drawn_on!r}")
+    text = None if drawn_on is None else {pictures.DRAWN_ON_TAG: "white" if drawn_on == 1.0 else "black"}
+    if isinstance(picture, (bytes, bytearray, memoryview)):
+        if text is None:
+            return bytes(picture)
+        try:
+            with Image.open(io.BytesIO(picture), formats=["PNG"]) as im:
+                return png_bytes(im, text)
+        except Exception as e:  # a drawing comes from the canvas as a PNG; anything else is not one
+            raise CollectError(f"not saved: a drawing must come as a PNG file ({type(e).__name__}: {str(e)[:200]})") from None
     a = np.asarray(picture)
     if a.dtype != np.uint8:
         raise CollectError(f"expected a uint8 picture, got {a.dtype}")
-    return png_bytes(a)
+    return png_bytes(a, text)
 
 
-def save(picture, label, folder: Path | None = None, invert: preprocess.Invert = "auto") -> Path:
+def save(picture, label, folder: Path | None = None, invert: preprocess.Invert = "auto", drawn_on: float | None = None) -> Path:
     """Store one picture of ``label`` as ``<folder>/<label>/<label>_<time>_<random>.png``; returns its path.
 
-    The picture is first sent through ``preprocess.prepare``: an unreadable picture or one
-    with no ink raises CollectError and nothing is written.  The write is atomic (a temp file
+    ``drawn_on``: the picture is a drawing on a plain canvas of that tone (the Collect page's: 1.0), and the file says
+    so in a PNG text chunk, so that it is read again (``read_folder``, an upload on Home) as the canvas is read, every
+    pixel off the canvas ink (``pictures.load``).
+
+    The picture is first sent through ``preprocess.prepare``, read back from the bytes to be stored: an unreadable
+    picture or one with no ink raises CollectError and nothing is written.  The write is atomic (a temp file
     in the same folder, then a hard link under a name that does not exist yet), so a crash
     never leaves half a file and two saves in the same second never overwrite each other.  The temp
     file carries the process id: ``sweep`` removes those of killed saves.
     """
     folder = Path(folder) if folder is not None else default_dir()
     text = _label(label)
-    data = _png(picture)
+    data = _png(picture, drawn_on)
     try:
         prepared = preprocess.prepare(data, invert=invert)
     except preprocess.ImageError as e:

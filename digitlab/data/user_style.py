@@ -102,5 +102,5 @@ def save_drawings(folder, per_class: int, seed: int = 0) -> int:
 
     pictures, labels = drawings(per_class, seed)
     for picture, label in zip(pictures, labels):
-        user_digits.save(picture, int(label), folder, invert="yes")
+        user_digits.save(picture, int(label), folder, invert="yes", drawn_on=1.0)
     return len(pictures)

@@ -60,6 +60,7 @@ def test_draw_label_and_save_a_digit(browser, collect_app, docs_out):
             [path] = user_digits.samples(label, my_digits)
             prepared = preprocess.prepare(path)  # what fine-tuning will read
             assert not prepared.no_ink
+            assert "a drawing on a white canvas (its file says so)" in prepared.notes, prepared.notes  # as Home reads its canvas
             assert clf.predict_prepared([prepared])[0].label == label, f"the saved {label} is not the drawn digit"
     finally:
         context.close()

@@ -210,6 +210,27 @@ def test_an_uploaded_face_is_refused_for_the_reason_python_gives(web, tmp_path):
     assert web.locator("#label").get_attribute("data-verdict") == "abstain"
 
 
+def test_an_uploaded_collect_drawing_is_read_as_its_canvas_was(web, references, mnist_test, tmp_path):
+    """A drawing the Collect page saved (a fat brush on the white canvas) says so in its PNG; the page reads that
+    chunk (pngText) and prepares the upload as Python prepares the file, as a drawing on white."""
+    from support import fat_drawings, on_canvas
+
+    from digitlab.data import user_digits
+
+    x, _ = mnist_test
+    canvas = on_canvas(fat_drawings(x[:60])[0], 1.0)
+    path = user_digits.save(canvas, 5, tmp_path / "my_digits", invert="yes", drawn_on=1.0)
+    before = web.evaluate("window.digitlab.predictions")
+    web.set_input_files("#upload", str(path))
+    web.wait_for_function(f"window.digitlab.predictions > {before}", timeout=30_000)
+    last = _last(web)
+    py = preprocess.prepare(path)  # the file as the app, the CLI and the fine-tune read it
+    assert last["said"] == "white" and "a drawing on a white canvas (its file says so)" in py.notes, (last["said"], py.notes)
+    assert _no_numbers(last["notes"]) == _no_numbers(py.notes), (last["notes"], py.notes)
+    diff = np.abs(np.asarray(last["image"], np.float32).reshape(28, 28) - py.image)
+    assert diff.max() <= MAX_PIXEL_DIFF, diff.max()
+
+
 def _pictures(x):
     """Pictures a canvas drawing does not produce, for the parts of the port it does not reach:
     white ink on a transparent canvas (alpha compositing) at five brush widths, phone photos (uneven
