@@ -169,6 +169,23 @@ def test_convention_edits_add_the_stroke_they_name():
     assert unipen.edit(seven, 3, rng) is seven  # no convention for a 3: unchanged
 
 
+def test_an_8_becomes_two_circles_one_over_the_other(real_items):
+    """A writer's 8 cut at its waist: two closed pen-downs, the top one drawn first, over the other (apart or just
+    touching), together as wide and tall as the 8 was; an "8" whose halves have no width is left as it was."""
+    t = np.linspace(0, 2 * np.pi, 120)
+    eight = (np.stack([30 * np.sin(2 * t), 50 * np.cos(t)], -1),)  # one stroke, crossing itself at the waist
+    for seed in range(10):
+        top, bottom = unipen._two_circles_8(list(eight), np.random.default_rng(seed))
+        for loop in (top, bottom):
+            assert np.allclose(loop[0], loop[-1]) and np.ptp(loop[:, 0]) > 40  # closed, round
+        assert top[:, 1].max() <= bottom[:, 1].min() + 1e-9 and bottom[:, 1].min() - top[:, 1].max() <= 0.15 * 100  # a narrow waist: ~0.05
+        assert 95 <= np.ptp(np.concatenate([top, bottom])[:, 1]) <= 109
+    few = (np.array([[0.0, 0.0], [10.0, 50.0], [0.0, 100.0]]),)
+    assert unipen._two_circles_8(few, np.random.default_rng(0)) is few
+    real = [i for i in real_items if i.label == 8][:40]
+    assert sum(len(unipen.edit(i.strokes, 8, np.random.default_rng(k))) == 2 for k, i in enumerate(real)) >= 36
+
+
 def test_a_coarse_device_keeps_the_ends_and_few_points(real_items):
     """Real pen-downs drawn from few points: each keeps its two ends and its points lie on the writer's path. About
     half the digits are the tablet's own samples, every k-th (a slower tablet); the others have a point every 0.1-0.45

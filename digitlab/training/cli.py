@@ -97,7 +97,8 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
     g.add_argument("--conventions-size", type=int, default=d.conventions_size, help=f"digits edited once per run (default {d.conventions_size})")
     g.add_argument("--conventions-classes", default=d.conventions_classes,
                    help="the digits any writing-convention edit is given, here and in --redraw-conventions and --real-conventions: "
-                        f"0 (open top, slash or dot), 1 (flag and foot), 4 (closed top), 7 (crossbar), 9 (open loop) (default {d.conventions_classes})")
+                        f"0 (open top, slash or dot), 1 (flag and foot), 4 (closed top), 7 (crossbar), 9 (open loop), "
+                        f"8 (two circles: real strokes only) (default {d.conventions_classes})")
     g = p.add_argument_group("real pen strokes (digitlab/data/unipen.py; docs/training.md#real-pen-strokes)")
     g.add_argument("--real-strokes", type=Path, default=d.real_strokes, metavar="PATH",
                    help="UNIPEN-style real-strokes file (gzipped JSON) whose training writers are rendered like canvas drawings "
@@ -106,7 +107,8 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
                    help=f"with --real-strokes: share of every augmented batch swapped for real digits of the same class (default {REAL_SHARE})")
     g.add_argument("--real-renders", type=int, default=d.real_renders, help=f"canvas pictures per real digit (default {d.real_renders})")
     g.add_argument("--real-conventions", type=float, default=d.real_conventions,
-                   help=f"share of real 0s, 1s and 7s given a writing convention: slash or dot, flag and foot, crossbar (default {d.real_conventions})")
+                   help=f"share of real 0s, 1s and 7s (and 8s, when --conventions-classes holds 8) given a writing convention: "
+                        f"slash or dot, flag and foot, crossbar, two circles (default {d.real_conventions})")
     g.add_argument("--real-joined", type=float, default=d.real_joined,
                    help=f"share of real digits drawn with their pen-ups lost: one line through every stroke (default {d.real_joined})")
     g.add_argument("--real-coarse", type=float, default=d.real_coarse,
@@ -140,8 +142,8 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
         p.error("--plateau-factor must be in (0, 1)")
     if not 0 < a.redraw_brush[0] <= a.redraw_brush[1] <= 1:
         p.error("--redraw-brush needs 0 < MIN <= MAX <= 1")
-    if not a.conventions_classes or set(a.conventions_classes) - set("01479"):
-        p.error("--conventions-classes takes digits among 0, 1, 4, 7, 9 (e.g. 17)")
+    if not a.conventions_classes or set(a.conventions_classes) - set("014789"):
+        p.error("--conventions-classes takes digits among 0, 1, 4, 7, 8, 9 (e.g. 17)")
     if a.init_member is not None and (a.init_from is None or a.init_member < 0):
         p.error("--init-member needs --init-from and a member index of 0 or more")
     if a.init_from is not None and not a.init_from.is_file():
