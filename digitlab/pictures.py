@@ -448,6 +448,12 @@ class Picture:
         return Picture(grey.astype(np.float32), preview, notes, (grey.shape[1], grey.shape[0]), drawn_on=self.drawn_on)
 
 
+def check_drawn_on(drawn_on: float | None) -> None:
+    """ValueError unless ``drawn_on`` is None or a canvas tone: 1.0 (white) or 0.0 (black)."""
+    if drawn_on is not None and drawn_on not in (0.0, 1.0):
+        raise ValueError(f"drawn_on is the tone of the canvas drawn on: 1.0 (white) or 0.0 (black), not {drawn_on!r}")
+
+
 def load(source, drawn_on: float | None = None) -> Picture:
     """Any supported input -> ``Picture`` (grey with alpha composited, RGB preview, notes, size).
 
@@ -457,8 +463,7 @@ def load(source, drawn_on: float | None = None) -> Picture:
     A PNG file can say it too, in a DRAWN_ON_TAG text chunk (the Collect page's drawings): ``_file_says``.
     Raises ImageError with a reason (ValueError for a ``drawn_on`` that is no canvas tone).
     """
-    if drawn_on is not None and drawn_on not in (0.0, 1.0):
-        raise ValueError(f"drawn_on is the tone of the canvas drawn on: 1.0 (white) or 0.0 (black), not {drawn_on!r}")
+    check_drawn_on(drawn_on)
     given = drawn_on
     notes: list[str] = []
     if isinstance(source, np.ndarray):

@@ -66,8 +66,7 @@ def _png(picture, drawn_on: float | None = None) -> bytes:
     picture is a drawing on a plain canvas of that tone, and the PNG says so (``pictures.DRAWN_ON_TAG``)."""
     from digitlab.files import png_bytes
 
-    if drawn_on is not None and drawn_on not in (0.0, 1.0):
-        raise ValueError(f"drawn_on is the tone of the canvas drawn on: 1.0 (white) or 0.0 (black), not {drawn_on!r}")
+    pictures.check_drawn_on(drawn_on)
     text = None if drawn_on is None else {pictures.DRAWN_ON_TAG: "white" if drawn_on == 1.0 else "black"}
     if isinstance(picture, (bytes, bytearray, memoryview)):
         if text is None:
