@@ -452,6 +452,25 @@ def test_9_png_with_a_garbage_exif_chunk_is_read(mnist_test):
     assert corr(preprocess.prepare(fuzz.rotated_with_exif(Image.fromarray(scan(x[0])), 6, "PNG")).image, upright) > 0.95
 
 
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "RGB", "RGBA", "I;16"])
+def test_9_a_png_that_says_it_is_a_drawing_is_read_in_any_mode_whatever_it_says(mnist_test, mode):
+    """The Collect page's text chunk (pictures.DRAWN_ON_TAG) in every PNG mode, saying a canvas tone, nothing, a
+    megabyte's worth or anything else: read without a crash; followed only when it names a canvas tone the pixels
+    agree with; a note never repeats what it says."""
+    digit = scan(mnist_test[0][0], 80)  # dark ink on white paper, most of it exactly white
+    im = Image.fromarray(digit).convert(mode) if mode != "I;16" else Image.fromarray(digit.astype(np.uint16) * 257)
+    for text, followed in (("white", 1.0), ("black", None), ("", None), ("x" * 1_000_000, None), ("Wh\u00e9 \u2603", None)):
+        png = fuzz.png_with_chunk(encode(im), b"tEXt", pictures.DRAWN_ON_TAG.encode() + b"\0" + text.encode("utf-8"))
+        try:
+            loaded = pictures.load(png)
+        except preprocess.ImageError as e:  # Pillow refuses text chunks beyond its limit: a reason, not a crash
+            assert len(text) > 100_000 and "cannot decode" in str(e), e
+            continue
+        assert loaded.drawn_on == followed, (text[:20], loaded.notes)
+        assert all(len(n) < 200 for n in loaded.notes), loaded.notes
+        assert not preprocess.prepare(png).no_ink
+
+
 # ----------------------------------------------------------------------------- 10. formats
 
 
