@@ -1,9 +1,7 @@
-"""Draw, upload or photograph a digit and see what the model thinks, live.
-
-    streamlit run app/Home.py
-"""
+"""Draw, upload or photograph a digit and see what the model thinks, live: ``streamlit run app/Home.py``."""
 
 import common
+import keep_ui
 import streamlit as st
 
 from digitlab import preprocess
@@ -36,12 +34,12 @@ def show_prediction(clf, digit: common.Digit | None, prompt: str = DRAW_PROMPT) 
     common.show_prediction(pred, digit.no_ink_text())
     if pred.refused:
         common.point_to_numbers(clf, digit)
+    keep_ui.keep(digit, None if pred.no_ink else pred.label)
     strokes = inspect_input.stroke_count(st.session_state.canvas_json) if digit.origin == "drawing" else 0
     st.caption(f"Model: **{clf.name}** · input from the {digit.origin}" + (f" ({strokes} stroke{'s' if strokes != 1 else ''})" if strokes else ""))
 
 
-def show_steps(digit: common.Digit | None) -> None:
-    """Optional inline inspector (the Preprocessing page shows the same, larger)."""
+def show_steps(digit: common.Digit | None) -> None:  # optional inline inspector (the Preprocessing page's, smaller)
     if digit is not None and st.toggle("Show the preprocessing steps", key="show_steps"):
         common.show_steps(digit.prepared, size=130)
         if digit.prepared.image is not None:
@@ -74,7 +72,8 @@ def draw_panel(clf) -> None:
         picture = result.image_data
         if picture is not None:  # the canvas sent a new drawing
             st.session_state.canvas_json = result.json_data
-            st.session_state.drawn = common.Digit(preprocess.prepare(picture, invert=invert, drawn_on=drawn_on), "drawing", drawn_on=drawn_on)
+            st.session_state.drawn = common.Digit(preprocess.prepare(picture, invert=invert, drawn_on=drawn_on), "drawing", drawn_on=drawn_on,
+                                                  picture=picture)
         elif inspect_input.stroke_count(result.json_data) == 0 and st.session_state.canvas_restore is None:
             st.session_state.drawn = None  # a blank canvas, not a restored one
         st.session_state[common.DIGIT_KEY] = st.session_state.drawn
@@ -95,7 +94,7 @@ def picture_digit(data: bytes, file_id: str, name: str, origin: str, invert: str
     except preprocess.ImageError as e:
         st.error(f"Cannot use **{name}**: {e}")
         return None
-    digit = common.Digit(prepared, origin)
+    digit = common.Digit(prepared, origin, picture=data)
     st.session_state[memo] = (file_id, invert, digit)
     return digit
 

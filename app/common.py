@@ -6,6 +6,8 @@ comes from a ``digitlab`` call.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import os
 import sys
 from dataclasses import dataclass, field
@@ -67,6 +69,13 @@ class Digit:
     origin: str  # "drawing", "upload: <file name>" or "camera photo"
     several: dict = field(default_factory=dict)  # model name -> its numbers.several_digits reading (or None), asked once
     drawn_on: float | None = None  # a canvas drawing: its background's tone (preprocess.prepare's drawn_on)
+    picture: object = None  # what was drawn or uploaded, as handed over (the canvas array, the file's bytes): to keep it
+
+    @functools.cached_property
+    def key(self) -> str:
+        """This input apart from every other: its picture's hash, the same on every rerun that reads it again."""
+        data = self.picture if isinstance(self.picture, bytes) else np.ascontiguousarray(self.picture).tobytes()
+        return hashlib.sha1(data + self.origin.encode()).hexdigest()[:16]
 
     @property
     def what(self) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlab import preprocess
+from digitlab import pictures, preprocess
 from digitlab.data import synthetic
 from digitlab.evaluation import inspect_input, metrics
 from digitlab.models import artifacts
@@ -197,6 +197,48 @@ def test_model_picker_lists_what_is_on_disk(scratch_models, samples):
     assert at.sidebar.radio[0].value == other.name
     assert f"Model: **{other.name}**" in texts(at.caption)
     assert at.metric[0].value == "7"
+
+
+def test_keep_a_misread_drawing_in_my_digits(samples, tmp_path, monkeypatch):
+    """Home's "Keep it in my digits": the drawing just read is saved under the digit it really is, into the Collect
+    page's folder, as the Collect page saves it (a PNG that says it is a drawing on the theme's canvas), so the
+    fine-tune reads it exactly as Home read it; then the popover says where it went instead of saving it twice."""
+    from digitlab.data import user_digits
+
+    mine = tmp_path / "my_digits"
+    monkeypatch.setenv(user_digits.ENV_VAR, str(mine))
+    at = new_app().run()
+    for dark, label in ((False, 3), (True, 8)):
+        if dark:
+            at.segmented_control(key="canvas_theme").set_value("Dark").run()
+        at = draw(at, samples[5], dark=dark)  # a 5, kept as another digit: the label is the user's word, not the model's
+        no_exception(at)
+        [chooser] = [s for s in at.segmented_control if s.key.startswith("keep_label_")]
+        assert chooser.value == int(shown_digit(at))  # the prediction, picked already
+        chooser.set_value(label).run()
+        at.button(key="keep_save").click().run()
+        no_exception(at)
+        [path] = user_digits.samples(label, mine)
+        assert f"`{label}/{path.name}`" in texts(at.success)
+        assert Image.open(path).info[pictures.DRAWN_ON_TAG] == ("black" if dark else "white")
+        read_back = preprocess.prepare(path)  # a file's grey is computed in float, the canvas array's by OpenCV: rounding apart
+        assert "its file says so" in read_back.notes[0] and np.abs(read_back.image - at.session_state["drawn"].prepared.image).max() < 1e-5
+        at.run()  # shown again: saved, no second Save
+        assert not [b for b in at.button if b.key == "keep_save"] and f"Saved as `{label}/{path.name}`" in texts(at.success)
+    assert user_digits.counts(mine) == {d: int(d in (3, 8)) for d in range(10)}
+
+
+def test_keep_an_uploaded_picture_as_it_was_uploaded(samples, tmp_path, monkeypatch):
+    from digitlab.data import user_digits
+
+    mine = tmp_path / "my_digits"
+    monkeypatch.setenv(user_digits.ENV_VAR, str(mine))
+    data = png(samples[4])
+    at = _upload(_upload_mode(), "four.png", data)
+    at.button(key="keep_save").click().run()  # the prediction, 4, is the label picked
+    no_exception(at)
+    [path] = user_digits.samples(4, mine)
+    assert path.read_bytes() == data  # the file itself, not a copy of what Home read
 
 
 # ----------------------------------------------------------------------------- uploads

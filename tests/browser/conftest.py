@@ -51,8 +51,8 @@ def browser():
 
 
 class App:
-    def __init__(self, url: str, models_dir: Path, proc: subprocess.Popen, log: Path):
-        self.url, self.models_dir, self.proc, self.log = url, models_dir, proc, log
+    def __init__(self, url: str, models_dir: Path, proc: subprocess.Popen, log: Path, my_digits: Path | None = None):
+        self.url, self.models_dir, self.proc, self.log, self.my_digits = url, models_dir, proc, log, my_digits
 
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:]
@@ -69,7 +69,8 @@ def app(browser, tmp_path_factory, committed_models, docs_out):
     log = scratch.parent / "streamlit.log"
     t0 = time.monotonic()
     try:
-        with streamlit_app({"DIGITLAB_MODELS_DIR": str(scratch)}, log, timeout=90) as (url, proc):
+        env = {"DIGITLAB_MODELS_DIR": str(scratch), "DIGITLAB_MY_DIGITS": str(scratch.parent / "my_digits")}  # never the user's
+        with streamlit_app(env, log, timeout=90) as (url, proc):
             t_server = time.monotonic() - t0
             page = browser.new_page(viewport=VIEWPORT)
             page.goto(url)
@@ -79,7 +80,7 @@ def app(browser, tmp_path_factory, committed_models, docs_out):
             page.close()
             TIMINGS["cold_start_s"] = round(cold, 2)
             TIMINGS["server_ready_s"] = round(t_server, 2)
-            yield App(url, scratch, proc, log)
+            yield App(url, scratch, proc, log, scratch.parent / "my_digits")
     finally:
         if TIMINGS:
             TIMINGS["machine"] = {"cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2), "python": platform.python_version()}

@@ -180,6 +180,23 @@ def test_draw_on_the_dark_canvas(page):
     assert_no_errors(page)
 
 
+def test_keep_a_drawing_in_my_digits(page, app):
+    """Home's "Keep it in my digits" in a real browser: a drawn 4 kept as what the user says it is (a 9 here, as if the
+    model had misread it) lands in the app's my_digits/9/, as a PNG that says it is a drawing on the white canvas."""
+    from digitlab import preprocess
+    from digitlab.data import user_digits
+
+    assert draw(page, DIGITS[4]) == "4"
+    page.get_by_role("button", name="Keep it in my digits").click()
+    page.get_by_text("Which digit is it?").wait_for(timeout=20_000)
+    page.locator("[class*='st-key-keep_label_']").get_by_role("radio", name="9", exact=True).click()
+    page.locator(".st-key-keep_save button").click()
+    page.get_by_text("Saved a 9 as").wait_for(timeout=30_000)
+    [path] = user_digits.samples(9, app.my_digits)
+    assert "a drawing on a white canvas (its file says so)" in preprocess.prepare(path).notes
+    assert_no_errors(page)
+
+
 def fat_eight_on_transparency() -> bytes:
     """A PNG as a paint program saves a drawing on a transparent layer: a big 8 in black, a 40 px brush, its strokes
     over most of the picture's border (preprocessing 1.4 took the border's tone, the ink's, for the paper, read the
