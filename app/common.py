@@ -92,6 +92,11 @@ class Digit:
                 "Try a picture of one digit written darker, or set **Ink** to how it is written.")
 
 
+def sentence(text: str) -> str:
+    """``text`` with its first letter made a capital, the rest as it is (a path or a name keeps its case)."""
+    return text[:1].upper() + text[1:]
+
+
 def point_to_numbers(clf, digit: Digit) -> None:
     """Under a refused prediction: when the picture holds several digits (the Numbers page's reader, asked
     once per input and model), say so and link the Numbers page instead of leaving "not sure" alone."""

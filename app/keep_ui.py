@@ -30,7 +30,7 @@ def keep(digit: common.Digit, predicted: int | None) -> None:
                 path = user_digits.save(digit.picture, label, user_digits.default_dir(), invert="yes" if digit.prepared.inverted else "no",
                                         drawn_on=digit.drawn_on)
             except user_digits.CollectError as e:
-                st.error(str(e).capitalize())
+                st.error(common.sentence(str(e)))
                 return
             kept.clear()  # only the input on show is remembered
             kept[digit.key] = f"{path.parent.name}/{path.name}"

@@ -104,6 +104,24 @@ def test_a_collected_drawing_is_read_back_as_the_canvas_is_read(my_digits, mnist
     assert user_digits.counts()[5] == len(drawings), "nothing saved by a refused call"
 
 
+def test_a_folder_that_cannot_be_written_is_said_and_nothing_is_lost(tmp_path, mnist_test):
+    """A file where the digits folder (or a digit's folder) should be: the save says why, nothing is written and the
+    file stays as it was (an app on a read-only disk says the same instead of a traceback)."""
+    x, _ = mnist_test
+    drawing = on_canvas(fat_drawings(x[:60])[0], 1.0)
+    blocked = tmp_path / "my_digits"
+    blocked.write_text("not a folder")
+    with pytest.raises(user_digits.CollectError, match="cannot write into"):
+        user_digits.save(drawing, 5, blocked, drawn_on=1.0)
+    assert blocked.read_text() == "not a folder"
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "5").write_text("in the way")
+    with pytest.raises(user_digits.CollectError, match="cannot write into"):
+        user_digits.save(drawing, 5, folder, drawn_on=1.0)
+    assert [p.name for p in folder.iterdir()] == ["5"] and (folder / "5").read_text() == "in the way"
+
+
 def test_read_folder_errors_name_the_problem(tmp_path):
     with pytest.raises(user_digits.CollectError, match="no such folder"):
         user_digits.read_folder(tmp_path / "nowhere")
@@ -384,6 +402,20 @@ def test_collect_page_saves_counts_and_deletes(my_digits, scratch_models):
     at.button(key=f"collect_delete_7_{saved.name}").click().run()
     assert not at.exception, [e.message for e in at.exception]
     assert not saved.exists() and shown_counts(at)[7] == 0 and "Deleted" in texts(at.success)
+
+
+def test_collect_page_says_when_it_cannot_write(my_digits, scratch_models):
+    """my_digits/ is a file (as good as a read-only disk): the page still opens, and Save says why, naming the folder as
+    it is spelt, instead of a traceback."""
+    my_digits.parent.mkdir(parents=True, exist_ok=True)
+    my_digits.write_text("not a folder")
+    at = collect_page()
+    assert not at.exception, [e.message for e in at.exception]
+    at.segmented_control(key="collect_label").set_value(7).run()
+    draw(at, user_style.draw(7, np.random.default_rng(5)))
+    at.button(key="collect_save").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert f"Not saved: cannot write into {my_digits}" in texts(at.error) and my_digits.read_text() == "not a folder"
 
 
 @pytest.mark.slow

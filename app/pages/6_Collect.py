@@ -31,7 +31,7 @@ def save_drawing(picture: bytes | None, label: int | None) -> None:
     try:
         path = user_digits.save(picture, label, user_digits.default_dir(), invert="yes", drawn_on=1.0)  # dark ink on the white canvas
     except user_digits.CollectError as e:
-        st.session_state.collect_message = ("error", str(e).capitalize())
+        st.session_state.collect_message = ("error", common.sentence(str(e)))
         return
     st.session_state.collect_message = ("success", f"Saved a **{label}** as `{path.parent.name}/{path.name}`.")
     clear_canvas()

@@ -104,6 +104,14 @@ def save(picture, label, folder: Path | None = None, invert: preprocess.Invert =
         raise CollectError(f"not saved: {e}") from e
     if prepared.no_ink:
         raise CollectError("not saved: the picture has no ink; draw the digit first")
+    try:
+        return _store(folder, text, data)
+    except OSError as e:  # a read-only disk, a file where the folder should be, no hard links: said, nothing half-written
+        raise CollectError(f"not saved: cannot write into {folder}: {e.strerror or e}") from None
+
+
+def _store(folder: Path, text: str, data: bytes) -> Path:
+    """``data`` written atomically as a new file of ``<folder>/<text>/`` (``save``); OSError as the system raises it."""
     target_dir = folder / text
     target_dir.mkdir(parents=True, exist_ok=True)
     sweep(folder, labels=(text,))
