@@ -61,7 +61,7 @@ def panel(counts: dict[int, int]) -> None:
     """Settings and the Fine-tune button, then the running job's progress (any session's, with Stop) and the last result."""
     folder, out = user_digits.default_dir(), common.user_models_dir()
     usable = [e for e in common.list_models() if e.usable]
-    short = {d: n for d, n in counts.items() if n < user_digits.MIN_PER_CLASS}
+    short = user_digits.short(counts)
     running = jobs.busy(out)  # by this session or another: one job writes the model at a time
     names = [e.name for e in usable]
     default = names.index(finetune.FinetuneConfig.base) if finetune.FinetuneConfig.base in names else 0
@@ -75,8 +75,8 @@ def panel(counts: dict[int, int]) -> None:
                     help="how many MNIST test digits measure what the model forgot")
     if short:
         st.info(
-            f"Fine-tuning needs at least {user_digits.MIN_PER_CLASS} pictures of every digit (one to learn from, one to check on). "
-            "Still short: " + ", ".join(f"{d} ({n})" for d, n in short.items()) + "."
+            f"Fine-tuning needs {user_digits.needs()}. "
+            + ("Still short: " + ", ".join(f"{d} ({n})" for d, n in short.items()) + "." if any(short.values()) else "Nothing saved yet.")
         )
     st.button(
         f"Fine-tune {base or 'a model'} on my digits", key="collect_finetune", type="primary",

@@ -117,7 +117,7 @@ if mine.total == 0:
 short = mine.short()
 st.caption(f"{mine.total} picture(s) in `{paths.shown(mine.folder)}`, shown as the model sees them (newest first, up to {NEWEST} per digit).")
 if short:
-    st.warning(f"Fine-tuning needs at least {user_digits.MIN_PER_CLASS} pictures of every digit; still short: "
+    st.warning(f"Fine-tuning needs {user_digits.needs()}; still short: "
                + ", ".join(f"{d} ({mine.counts[d]})" for d in short) + ".")
 st.dataframe([{"digit": "pictures", **{str(d): mine.counts[d] for d in range(10)}, "all": mine.total}], hide_index=True)
 grid = st.columns(2)

@@ -67,8 +67,8 @@ class UserOverview:
         return sum(self.counts.values())
 
     def short(self, minimum: int = user_digits.MIN_PER_CLASS) -> list[int]:
-        """Digits with fewer than ``minimum`` pictures (fine-tuning needs ``MIN_PER_CLASS`` of each)."""
-        return [d for d, n in self.counts.items() if n < minimum]
+        """The digits that keep the folder from fine-tuning (``user_digits.short``)."""
+        return list(user_digits.short(self.counts, minimum))
 
 
 def user_overview(folder: Path | None = None, per_digit: int = 8) -> UserOverview:

@@ -41,6 +41,22 @@ LABELS = tuple(str(d) for d in range(10))
 MIN_PER_CLASS = 2  # one to learn from and one to check on: the held-out split needs both
 
 
+def short(per_class: dict[int, int], min_per_class: int = MIN_PER_CLASS) -> dict[int, int]:
+    """The digits that keep a folder from fine-tuning, {digit: pictures}: those with some pictures but fewer than
+    ``min_per_class``, or, when no digit has that many, every digit.  A digit with none is left out of the
+    fine-tune (MNIST replay keeps it), so a folder of a few kept misreads is enough."""
+    few = {d: n for d, n in per_class.items() if 0 < n < min_per_class}
+    if few or not min_per_class or any(n >= min_per_class for n in per_class.values()):
+        return few
+    return dict(per_class)
+
+
+def needs(min_per_class: int = MIN_PER_CLASS) -> str:
+    """What a folder needs to fine-tune, as the pages and errors say it."""
+    return (f"at least {min_per_class} pictures of each digit it holds (one to learn from, one to check on); "
+            "digits with none are left to MNIST")
+
+
 class CollectError(ValueError):
     """The digits folder, a label or a picture cannot be used; the message says why and what to do."""
 
@@ -257,14 +273,12 @@ def read_folder(folder: Path | None = None, min_per_class: int = MIN_PER_CLASS) 
             paths.append(p)
     y = np.asarray(labels, np.int64)
     per_class = {dgt: int((y == dgt).sum()) for dgt in range(10)}
-    short = {dgt: n for dgt, n in per_class.items() if n < min_per_class}
-    if short:
-        listing = ", ".join(f"{dgt}: {n}" for dgt, n in short.items())
+    missing = short(per_class, min_per_class)
+    if missing:
+        listing = ", ".join(f"{dgt}: {n}" for dgt, n in missing.items() if n) or "no digit has any"
         note = f" ({len(skipped)} picture(s) skipped: {_summary(skipped)})" if skipped else ""
-        raise CollectError(
-            f"too few usable pictures in {folder}: every digit needs at least {min_per_class} "
-            f"(one to learn from, one to check on); digits short of that -> {listing}{note}"
-        )
+        raise CollectError(f"too few usable pictures in {folder}: fine-tuning needs {needs(min_per_class)}; "
+                           f"short of that -> {listing}{note}")
     x = np.stack(images).astype(np.float32) if images else np.zeros((0, 28, 28), np.float32)
     return UserDigits(x, y, paths, skipped)
 

@@ -203,7 +203,7 @@ def parse_finetune_args(doc: str | None, argv: list[str] | None = None) -> tuple
     p.add_argument("--learning-rate", type=float, default=d.learning_rate, help=f"AdamW peak learning rate (default {d.learning_rate})")
     p.add_argument("--replay", type=float, default=d.replay, help=f"MNIST train digits per user picture each epoch; 0 turns replay off (default {d.replay})")
     p.add_argument("--holdout", type=float, default=d.holdout, help=f"share of each digit's pictures held out to measure (default {d.holdout})")
-    p.add_argument("--min-per-class", type=int, default=d.min_per_class, help=f"usable pictures every digit needs (default {d.min_per_class})")
+    p.add_argument("--min-per-class", type=int, default=d.min_per_class, help=f"usable pictures each digit in the folder needs; digits with none are left to MNIST replay (default {d.min_per_class})")
     p.add_argument("--mnist-test", type=int, default=d.mnist_test, help=f"MNIST test digits for the forgetting check (default {d.mnist_test})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"random seed for the split, replay, augmentation and weights (default {d.seed})")
     cli.add_mnist(p)

@@ -209,14 +209,22 @@ def _without_training_state(model):
     return copy
 
 
-def _epoch_data(x_user, y_user, mnist: data.Mnist, config: FinetuneConfig, epoch: int, rng) -> tuple[np.ndarray, np.ndarray]:
-    """One epoch: the user's training pictures cycled up to ``user_per_epoch`` (every picture at least
-    once), plus ``replay`` times as many MNIST train digits, a different slice of the pool each epoch
-    (prepared here, through the one path, as ``Mnist.inputs`` would)."""
-    n_user = max(config.user_per_epoch, len(x_user))
+def epoch_sizes(config: FinetuneConfig, n_train: int, digits: int = 10) -> tuple[int, int]:
+    """(user pictures, MNIST replay digits) in every epoch, for ``n_train`` training pictures of ``digits`` digits.
+    A full folder: ``user_per_epoch`` pictures (every one at least once) and ``replay`` times as many MNIST digits.  A
+    folder holding only some digits gives each of them the share it has in a full folder, and the epoch keeps a full
+    folder's MNIST replay, so the digits it holds are not made more likely than the rest (a few kept 7s must not turn
+    every doubtful 1 into a 7)."""
+    full = max(config.user_per_epoch, n_train)
+    return max(int(round(config.user_per_epoch * digits / 10)), n_train), int(round(config.replay * full))
+
+
+def _epoch_data(x_user, y_user, mnist: data.Mnist, n_user: int, n_rep: int, epoch: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """One epoch: the user's training pictures cycled up to ``n_user`` (every picture at least once), plus ``n_rep``
+    MNIST train digits, a different slice of the pool each epoch (prepared here, through the one path, as
+    ``Mnist.inputs`` would); ``epoch_sizes`` says how many."""
     idx = np.concatenate([rng.permutation(len(x_user)) for _ in range(-(-n_user // len(x_user)))])[:n_user]
     xs, ys = [x_user[idx]], [y_user[idx]]
-    n_rep = int(round(config.replay * n_user))
     if n_rep:
         start = (epoch * n_rep) % len(mnist.x_train)
         take = np.arange(start, start + n_rep) % len(mnist.x_train)
@@ -244,6 +252,10 @@ def run(config: FinetuneConfig, folder: Path | None = None, out: Path | None = N
     folder = Path(folder) if folder is not None else user_digits.default_dir()
     say(0.0, f"reading {folder}")
     user = user_digits.read_folder(folder, config.min_per_class)
+    absent = [d for d, n in user.per_class().items() if n == 0]
+    if absent and not config.replay:
+        raise user_digits.CollectError(f"{folder} holds no {', '.join(map(str, absent))}: without MNIST replay the model would learn "
+                                       "that those digits do not exist; keep the replay above 0, or add pictures of them")
     contents = [files.sha256(p) for p in user.paths]  # the same pictures are held out whatever their file names
     train_idx, held_idx = holdout_split(user.labels, config.holdout, config.seed, contents)
     x_tr, y_tr = user.images[train_idx], user.labels[train_idx]
@@ -262,9 +274,9 @@ def run(config: FinetuneConfig, folder: Path | None = None, out: Path | None = N
     clf = classifiers.Classifier(entry)  # the traced forward pass reads the live weights, before and after
 
     total_epochs = config.head_epochs + config.epochs
-    n_user = max(config.user_per_epoch, len(x_tr))
+    n_user, n_rep = epoch_sizes(config, len(x_tr), 10 - len(absent))
     say(0.02, "preparing MNIST digits for replay and the forgetting check")
-    mnist = _mnist(config, int(round(config.replay * n_user)) * total_epochs)
+    mnist = _mnist(config, n_rep * total_epochs)
 
     say(0.05, "measuring the base model")
     before = {
@@ -280,9 +292,9 @@ def run(config: FinetuneConfig, folder: Path | None = None, out: Path | None = N
         phase = "head" if epoch < config.head_epochs else "body"
         if epoch in (0, config.head_epochs):
             _set_trainable(model, phase)
-            steps = (config.epochs if phase == "body" else config.head_epochs) * int(np.ceil(n_user * (1 + config.replay) / config.batch_size))
+            steps = (config.epochs if phase == "body" else config.head_epochs) * int(np.ceil((n_user + n_rep) / config.batch_size))
             _compile(model, config, phase, outputs, steps)
-        x, y = _epoch_data(x_tr, y_tr, mnist, config, epoch, rng)
+        x, y = _epoch_data(x_tr, y_tr, mnist, n_user, n_rep, epoch, rng)
         h = model.fit(_dataset(x, y, config, layout, config.seed + epoch), epochs=1, verbose=0, shuffle=False).history  # the dataset shuffles itself
         for k in history:
             history[k].append(float(h[k][-1]))
@@ -334,6 +346,7 @@ def _card(config, dry, base, user, folder, train_idx, held_idx, mnist, before, a
             "user_folder": str(folder),
             "user_pictures": len(user.labels),
             "user_per_class": {str(d): n for d, n in user.per_class().items()},
+            "left_to_replay": [d for d, n in user.per_class().items() if n == 0],  # digits the folder holds none of
             "user_train": len(train_idx),
             "user_holdout": len(held_idx),
             "holdout_files": [str(user.paths[i].relative_to(folder)) for i in held_idx],
