@@ -71,6 +71,11 @@ class Digit:
     drawn_on: float | None = None  # a canvas drawing: its background's tone (preprocess.prepare's drawn_on)
     picture: object = None  # what was drawn or uploaded, as handed over (the canvas array, the file's bytes): to keep it
 
+    @property
+    def invert(self) -> str:
+        """The ink as this input was read ("yes": dark on light), for reading the same picture again."""
+        return "yes" if self.prepared.inverted else "no"
+
     @functools.cached_property
     def key(self) -> str:
         """This input apart from every other: its picture's hash, the same on every rerun that reads it again."""
@@ -104,8 +109,7 @@ def point_to_numbers(clf, digit: Digit) -> None:
 
     if clf.name not in digit.several:
         picture = digit.prepared.steps[0][1]  # the picture as read, before the one-digit steps
-        digit.several[clf.name] = numbers.several_digits(picture, clf, invert="yes" if digit.prepared.inverted else "no",
-                                                         drawn_on=digit.drawn_on)
+        digit.several[clf.name] = numbers.several_digits(picture, clf, invert=digit.invert, drawn_on=digit.drawn_on)
     reading = digit.several[clf.name]
     if reading is not None:
         st.info(f"{digit.what[0].upper()}{digit.what[1:]} holds **{len(reading.digits)} digits** side by side (read as **{reading.number}**), "

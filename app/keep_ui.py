@@ -27,8 +27,7 @@ def keep(digit: common.Digit, predicted: int | None) -> None:
         label = st.segmented_control("Which digit is it?", DIGITS, default=predicted, key=f"keep_label_{digit.key}")
         if st.button("Save", key="keep_save", type="primary", disabled=label is None):
             try:
-                path = user_digits.save(digit.picture, label, user_digits.default_dir(), invert="yes" if digit.prepared.inverted else "no",
-                                        drawn_on=digit.drawn_on)
+                path = user_digits.save(digit.picture, label, user_digits.default_dir(), invert=digit.invert, drawn_on=digit.drawn_on)
             except user_digits.CollectError as e:
                 st.error(common.sentence(str(e)))
                 return

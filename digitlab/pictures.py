@@ -450,7 +450,7 @@ class Picture:
 
 def check_drawn_on(drawn_on: float | None) -> None:
     """ValueError unless ``drawn_on`` is None or a canvas tone: 1.0 (white) or 0.0 (black)."""
-    if drawn_on is not None and drawn_on not in (0.0, 1.0):
+    if drawn_on is not None and drawn_on not in DRAWN_ON_TONES.values():
         raise ValueError(f"drawn_on is the tone of the canvas drawn on: 1.0 (white) or 0.0 (black), not {drawn_on!r}")
 
 

@@ -83,7 +83,7 @@ def _png(picture, drawn_on: float | None = None) -> bytes:
     from digitlab.files import png_bytes
 
     pictures.check_drawn_on(drawn_on)
-    text = None if drawn_on is None else {pictures.DRAWN_ON_TAG: "white" if drawn_on == 1.0 else "black"}
+    text = None if drawn_on is None else {pictures.DRAWN_ON_TAG: next(k for k, v in pictures.DRAWN_ON_TONES.items() if v == drawn_on)}
     if isinstance(picture, (bytes, bytearray, memoryview)):
         if text is None:
             return bytes(picture)
@@ -218,6 +218,10 @@ class UserDigits:
 
     def per_class(self) -> dict[int, int]:
         return {d: int((self.labels == d).sum()) for d in range(10)}
+
+    def absent(self) -> list[int]:
+        """The digits the folder holds no usable picture of: the fine-tune leaves them to MNIST replay."""
+        return [d for d, n in self.per_class().items() if n == 0]
 
 
 def read_folder(folder: Path | None = None, min_per_class: int = MIN_PER_CLASS) -> UserDigits:

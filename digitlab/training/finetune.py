@@ -252,7 +252,7 @@ def run(config: FinetuneConfig, folder: Path | None = None, out: Path | None = N
     folder = Path(folder) if folder is not None else user_digits.default_dir()
     say(0.0, f"reading {folder}")
     user = user_digits.read_folder(folder, config.min_per_class)
-    absent = [d for d, n in user.per_class().items() if n == 0]
+    absent = user.absent()
     if absent and not config.replay:
         raise user_digits.CollectError(f"{folder} holds no {', '.join(map(str, absent))}: without MNIST replay the model would learn "
                                        "that those digits do not exist; keep the replay above 0, or add pictures of them")
@@ -346,7 +346,7 @@ def _card(config, dry, base, user, folder, train_idx, held_idx, mnist, before, a
             "user_folder": str(folder),
             "user_pictures": len(user.labels),
             "user_per_class": {str(d): n for d, n in user.per_class().items()},
-            "left_to_replay": [d for d, n in user.per_class().items() if n == 0],  # digits the folder holds none of
+            "left_to_replay": user.absent(),
             "user_train": len(train_idx),
             "user_holdout": len(held_idx),
             "holdout_files": [str(user.paths[i].relative_to(folder)) for i in held_idx],
