@@ -30,7 +30,7 @@ def show_prediction(clf, digit: common.Digit | None, prompt: str = DRAW_PROMPT) 
     if digit is None:
         st.info(prompt)
         return
-    pred = clf.predict_prepared([digit.prepared])[0]
+    pred = clf.predict_prepared([digit.prepared], common.current_writing())[0]
     common.show_prediction(pred, digit.no_ink_text())
     if pred.refused:
         common.point_to_numbers(clf, digit)

@@ -19,7 +19,7 @@ import streamlit as st
 from digitlab import memory, paths, preprocess
 from digitlab.evaluation import inspect_input
 from digitlab.models import artifacts
-from digitlab.serving import classifiers, runtime
+from digitlab.serving import classifiers, runtime, writing
 
 
 def _keep_tensorflow_warm() -> None:
@@ -59,6 +59,8 @@ memory.prepare_tensorflow_for_the_server()  # before a page imports TensorFlow: 
 MODEL_KEY = "model"  # name of the chosen model; survives page switches (not a widget key)
 PICKER_KEY = "_model_picker"  # the sidebar widget; widget state is dropped on page switches
 DIGIT_KEY = "digit"  # the current input (a Digit), shared by every page
+WRITING_KEY = "writing"  # how the writer writes 1 and 7 (serving.writing), the sidebar's setting for every page
+WRITING_LABELS = {writing.DEFAULT: "As MNIST's writers", writing.CONTINENTAL: "Continental"}
 
 
 @dataclass
@@ -277,6 +279,7 @@ def sidebar(keras: bool = False) -> runtime.ServedModel | classifiers.Classifier
             st.caption(f"{len(bad)} model file(s) cannot be used:")
             for e in bad:
                 st.caption(f"⚠️ {e.reason}")
+        writing_choice()
     if not usable:
         return None
     chosen = next(e for e in usable if e.name == st.session_state[MODEL_KEY])
@@ -285,6 +288,18 @@ def sidebar(keras: bool = False) -> runtime.ServedModel | classifiers.Classifier
     except artifacts.ModelError as e:  # a model listed before its check (pending) that the check refused
         st.sidebar.error(str(e))
         return None
+
+
+def writing_choice() -> None:
+    """The sidebar's "How you write 1 and 7": every page's predictions read the odds between 1 and 7 this way."""
+    st.radio("How you write 1 and 7", list(writing.WRITINGS), format_func=WRITING_LABELS.get, key=WRITING_KEY,
+             captions=[writing.ABOUT[w] for w in writing.WRITINGS], persist_state="session",
+             help="The same shape is a 1 to a continental European and a 7 to MNIST's American writers. Continental moves "
+                  "the odds between 1 and 7 only; every other digit is read as before.")
+
+
+def current_writing() -> str:
+    return st.session_state.get(WRITING_KEY) or writing.DEFAULT
 
 
 def require_model(clf: classifiers.Classifier | None) -> classifiers.Classifier:
@@ -344,6 +359,9 @@ def show_prediction(pred: classifiers.Prediction, no_ink: str = NO_INK) -> None:
         st.metric("Prediction", f"{pred.label} or {second}?", f"{pred.label}: {pred.confidence:.1%} · {second}: {p2:.1%}", delta_color="off", delta_arrow="off")
     else:
         st.metric("Prediction", str(pred.label), f"{pred.confidence:.1%} confident", delta_color="off", delta_arrow="off")
+    if pred.by_writing:
+        st.caption(f"Read as {WRITING_LABELS[pred.writing].lower()} hands write: on its own the model reads a "
+                   f"{int(np.argmax(pred.raw_probabilities))} (the sidebar's *How you write 1 and 7*).")
     show_probabilities(pred)
     st.caption(CALIBRATED_NOTE)
 

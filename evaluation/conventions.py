@@ -1,4 +1,5 @@
 """python evaluation/conventions.py [--model NAME_OR_FILE ...] [--per-style 300] [--seed 1] [--target 0.97] [--misreads 10] [--out evaluation/reports/conventions/] [--dry-run]
+                                  [--writing default|continental]
 
 The writing-conventions set of the real-handwriting dev benchmark, style by style and precisely enough to hold
 each style to a target: --per-style drawings of each of its 37 styles (digitlab/data/handwriting_test.py, drawn
@@ -12,6 +13,10 @@ were read as and how many of each sampling's drawings were misread), conventions
 the target: read as what, misread by which sampling) and misreads_<model>.png for every model with a style under the
 target (a row of its misread inputs per such style, --misreads of each); prints the Markdown.  The committed models'
 figures go to docs/results.json.  Without --model, every usable model in models/.
+
+--writing continental reads 1 and 7 as a writer who says "continental" on Home gets them (digitlab.serving.writing);
+its report goes to evaluation/reports/conventions_continental/ unless --out is given, and its figures to their own
+table.  The committed one: python evaluation/conventions.py --writing continental --per-style 1200 --seed 2.
 
 --dry-run: 6 drawings per style, written into a new temporary folder unless --out is given: seconds, for tests.
 """
@@ -36,7 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--target", type=float, default=0.97, help="the accuracy every style should reach, in (0, 1] (default 0.97)")
     p.add_argument("--misreads", type=int, default=MISREADS, help=f"misread drawings shown per style under the target in "
                    f"misreads_<model>.png (default {MISREADS}; 0: no pictures)")
-    cli.add_out(p, DEFAULT_OUT, "folder for conventions.json, conventions.md and misreads_<model>.png")
+    p.add_argument("--writing", choices=("default", "continental"), default="default",
+                   help="read 1 and 7 as this writer writes them (digitlab.serving.writing; default: default). A continental "
+                        "run's figures go to their own table of docs/results.json")
+    cli.add_out(p, DEFAULT_OUT, "folder for conventions.json, conventions.md and misreads_<model>.png (--writing continental: "
+                "conventions_continental/ beside it)")
     cli.add_dry_run(p, f"{QUICK_PER_STYLE} drawings per style, report into a temporary folder unless --out is given: seconds, for tests")
     a = p.parse_args(argv)
     if a.per_style < 1:
@@ -64,11 +73,12 @@ def main(argv: list[str] | None = None) -> int:
         "date": cards.provenance()["date"],
         "dry_run": a.dry_run,
         "models": classifiers.files_measured(models),
-        **handwriting.conventions_per_style(models, per_style, a.seed, a.target, progress=log, keep=a.misreads),
+        **handwriting.conventions_per_style(models, per_style, a.seed, a.target, progress=log, keep=a.misreads, writing=a.writing),
     }
     galleries = {m.name: handwriting.conventions_misreads_png(report, m.name) for m in models} if a.misreads else {}
     report.pop("misread_inputs", None)  # the pictures go into the galleries, not the JSON
-    out = cli.output_folder(a.out, DEFAULT_OUT, a.dry_run, "conventions")
+    default_out = DEFAULT_OUT if a.writing == "default" else DEFAULT_OUT.with_name(f"conventions_{a.writing}")
+    out = cli.output_folder(default_out if a.out == DEFAULT_OUT else a.out, default_out, a.dry_run, "conventions")
     out.mkdir(parents=True, exist_ok=True)
     text = handwriting.conventions_markdown(report)
     atomic_write_json(out / "conventions.json", report)

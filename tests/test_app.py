@@ -147,6 +147,30 @@ def test_home_dark_canvas(samples):
         assert shown_digit(at) == str(label)
 
 
+def test_home_reads_1_and_7_as_the_writer_says(committed_models):
+    """The sidebar's "How you write 1 and 7": a long-flag 1 that the default model reads as 7 is a 1 once the writer says
+    "continental", Home says the setting made the difference, and the choice holds on the Numbers page too."""
+    from support import long_flag_ones
+
+    from digitlab.serving import runtime
+
+    (one,) = long_flag_ones(runtime.load("mnist_advanced"), n=1)
+    at = new_app().run()
+    assert at.radio(key="writing").value == "default"
+    at.segmented_control(key="canvas_theme").set_value("Dark").run()
+    at.session_state[canvas_key(at)] = inspect_input.canvas_state(synthetic.canvas_picture(one, 280, background="black"))
+    at.run()
+    no_exception(at)
+    assert at.metric[0].value.startswith("7") and "Read as continental" not in texts(at.caption)
+    at.radio(key="writing").set_value("continental").run()
+    no_exception(at)
+    assert at.metric[0].value.startswith("1")
+    assert "Read as continental hands write: on its own the model reads a 7" in texts(at.caption)
+    at.switch_page("pages/7_Numbers.py").run()
+    no_exception(at)
+    assert at.radio(key="writing").value == "continental"
+
+
 def test_home_blank_drawing_is_no_ink_not_a_guess():
     at = new_app().run()
     blank = np.full((280, 280, 4), 255, np.uint8)

@@ -144,6 +144,31 @@ def test_dry_run_reports_every_style_with_consistent_figures(committed_models, t
     assert out.is_file() and not out.resolve().is_relative_to(ROOT) and json.loads(out.read_text())["per_style"] == 1
 
 
+def test_a_continental_run_reads_more_long_flag_1s_and_keeps_its_own_report_and_table(committed_models, tmp_path, capsys, monkeypatch):
+    """--writing continental: the same drawings read with the writer's setting (serving.writing), its report said so,
+    its figures in their own table, and without --out its own folder beside the default report's (never that one)."""
+    script = load_script("evaluation/conventions.py")
+    reports = {}
+    for w in ("default", "continental"):
+        assert script.main(["--dry-run", "--per-style", "12", "--model", "mnist_cnn", "--writing", w, "--out", str(tmp_path / w)]) == 0
+        reports[w] = json.loads((tmp_path / w / "conventions.json").read_text())
+    assert reports["continental"]["writing"] == "continental" and reports["default"]["writing"] == "default"
+    styles = {w: r["results"]["mnist_cnn"]["styles"] for w, r in reports.items()}
+    assert styles["continental"]["1 long flag"]["right"] >= styles["default"]["1 long flag"]["right"]
+    for s in hw.STYLES:  # only the odds between 1 and 7 move: a style of another digit is read alike unless a 1 or 7 overtook
+        if hw.STYLES[s][0] not in (1, 7):
+            assert styles["continental"][s]["right"] <= styles["default"][s]["right"]
+            assert set(styles["continental"][s]["read_as"]) - set(styles["default"][s]["read_as"]) <= {"1", "7"}
+    assert "1 and 7 read as continental hands write them" in (tmp_path / "continental" / "conventions.md").read_text()
+    assert {f.section for f in results.from_conventions(reports["continental"])} == {"conventions_continental"}
+    assert {f.section for f in results.from_conventions(reports["default"])} == {"conventions"}
+    capsys.readouterr()
+    written = []
+    monkeypatch.setattr(script.cli, "output_folder", lambda out, default, dry_run, name: written.append((out, default)) or tmp_path / "x")
+    assert script.main(["--dry-run", "--per-style", "1", "--model", "mnist_cnn", "--writing", "continental"]) == 0
+    assert written == [(script.DEFAULT_OUT.with_name("conventions_continental"),) * 2]
+
+
 def test_misread_gallery_shows_the_styles_under_the_target_and_their_misreads():
     r = handwriting.conventions_per_style([_AlwaysOne()], per_style=3, seed=0, target=0.97, keep=2)
     kept = r["misread_inputs"]["always_one"]

@@ -15,7 +15,7 @@ clf = common.require_model(common.sidebar(keras=True))
 digit = common.require_digit()
 
 image = digit.prepared.image
-pred = clf.predict_prepared([digit.prepared])[0]
+pred = clf.predict_prepared([digit.prepared], common.current_writing())[0]
 key = common.model_key(clf)
 try:
     layers = explain.feature_layers(clf.model)

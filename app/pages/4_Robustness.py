@@ -44,7 +44,8 @@ def examples_png(image) -> bytes:
 
 def tiles(rows: list[dict], caption, clf) -> None:
     """A row of perturbed (28, 28) digits, each captioned with its Prediction as on Home (calibrated, abstain rule)."""
-    preds = classifiers.predictions([r["probabilities"] for r in rows], clf.entry.card, [r["image"] for r in rows], clf.gate)
+    probs, images = [r["probabilities"] for r in rows], [r["image"] for r in rows]
+    preds = classifiers.predictions(probs, clf.entry.card, images, clf.gate, writing=common.current_writing())
     for col, r, p in zip(st.columns(len(rows)), rows, preds):
         col.image(inspect_input.enlarge(r["image"], TILE), caption=f"{caption(r)} → {p.label} ({p.confidence:.0%})" + (", not sure" if p.refused else ""))
 
@@ -110,11 +111,8 @@ else:
     right.dataframe(list(by_level.values()), hide_index=True, width="stretch")
     if report is not None and curves[0][0].startswith("report"):
         path = common.reports_dir() / clf.name / "robustness.json"
-        right.caption(
-            f"The report is `{shown(path)}`, written by "
-            f"`python evaluation/evaluate_robustness.py` ({report['n']:,} test digits, seed {report.get('seed', 0)}"
-            + (", re-prepared like pictures" if report.get("through_preprocess") else "") + ")."
-        )
+        right.caption(f"The report is `{shown(path)}`, written by `python evaluation/evaluate_robustness.py` ({report['n']:,} test "
+                      f"digits, seed {report.get('seed', 0)}" + (", re-prepared like pictures" if report.get("through_preprocess") else "") + ").")
     else:
         right.caption("No report for this model version: `python evaluation/evaluate_robustness.py` writes one (3,000 digits, every corruption).")
 

@@ -58,7 +58,7 @@ def show_reading(reading: numbers.NumberReading, origin: str) -> None:
 
 def read(clf, picture, invert, origin: str, drawn_on: float | None = None) -> None:
     try:
-        reading = numbers.read_number(picture, clf, invert=invert, drawn_on=drawn_on)
+        reading = numbers.read_number(picture, clf, invert=invert, drawn_on=drawn_on, writing=common.current_writing())
     except preprocess.ImageError as e:
         st.error(f"Cannot use **{origin}**: {e}")
         return

@@ -339,7 +339,7 @@ NO_INK = "no ink"  # what a drawing the preprocessing found no ink in was "read 
 
 
 def conventions_per_style(classifiers: list, per_style: int, seed: int, target: float, chunk: int = CONVENTIONS_CHUNK,
-                          progress: Callable[[str], None] | None = None, keep: int = 0) -> dict:
+                          progress: Callable[[str], None] | None = None, keep: int = 0, writing: str = "default") -> dict:
     """Every classifier on ``per_style`` drawings of every conventions style (``handwriting_test.conventions_stream``:
     the benchmark's drawings, ``chunk`` at a time, each chunk prepared once through ``prepare_set`` and read by every
     model) -> {"per_style", "seed", "target", "z", "styles": {style: label}, "samplings": [sampling], "results": {model:
@@ -348,6 +348,7 @@ def conventions_per_style(classifiers: list, per_style: int, seed: int, target: 
     "right"}}}}}}}.  A picture without ink counts as wrong, as in ``score``; (low, high) is the 95 % Wilson interval, the
     verdict ``verdict``'s against ``target``.  The benchmark's 54 drawings per style move a style by 1.9 points each,
     and 51 of 54 (94.4 %) still has 97 % inside its interval; of 300, 285 (95 %) is below 97 % with confidence.
+    ``writing``: the probabilities read as that writer writes 1 and 7 (``serving.writing``; the report says which).
 
     With ``keep`` > 0 the report also holds, under the key "misread_inputs" (not JSON: ``misreads_png`` draws them),
     the first ``keep`` misread model inputs of every style and model: {model: {style: [(input, read as, confidence,
@@ -356,6 +357,9 @@ def conventions_per_style(classifiers: list, per_style: int, seed: int, target: 
         raise ValueError(f"per_style must be at least 1, not {per_style}")
     if not 0 < target <= 1:
         raise ValueError(f"target must be in (0, 1], not {target}")
+    from digitlab.serving import writing as writing_
+
+    writing_.check(writing)
     names = list(hw.STYLES)
     drawn = Counter()  # (style, sampling) -> drawings; a style's totals are sums of these
     right = {clf.name: Counter() for clf in classifiers}  # (style, sampling) -> drawings read right
@@ -366,7 +370,7 @@ def conventions_per_style(classifiers: list, per_style: int, seed: int, target: 
         keys = list(zip(inputs.styles, inputs.sampling))
         drawn.update(keys)
         for clf in classifiers:
-            probs = clf.predict_proba(inputs.images)
+            probs = writing_.read_as(clf.predict_proba(inputs.images), writing)
             pred = np.where(inputs.inked, probs.argmax(1), -1)
             right[clf.name].update(keys[i] for i in np.flatnonzero(pred == inputs.labels))
             for i in np.flatnonzero(pred != inputs.labels):
@@ -388,7 +392,7 @@ def conventions_per_style(classifiers: list, per_style: int, seed: int, target: 
                          "sampling": {t: {"n": drawn[s, t], "right": counts[s, t]} for t in samplings if drawn[s, t]}}
         results[name] = {**_against_target(counts.total(), drawn.total(), target),  # every style together
                          "verdicts": {v: sum(r["verdict"] == v for r in styles.values()) for v in VERDICTS}, "styles": styles}
-    report = {"per_style": per_style, "seed": seed, "target": target, "z": Z95, "styles": {s: hw.STYLES[s][0] for s in names},
+    report = {"per_style": per_style, "seed": seed, "target": target, "z": Z95, "writing": writing, "styles": {s: hw.STYLES[s][0] for s in names},
               "samplings": samplings, "results": results}
     if keep:
         report["misread_inputs"] = kept
@@ -444,7 +448,9 @@ def conventions_markdown(report: dict) -> str:
     return "\n".join([
         f"# Writing conventions, style by style ({report.get('date', '')[:10]})", "",
         *([f"`{report['command']}`", ""] if report.get("command") else []),
-        f"{report['per_style']} drawings of each style (seed {report['seed']}), read through the one preprocessing path; accuracy and its "
+        f"{report['per_style']} drawings of each style (seed {report['seed']}), read through the one preprocessing path"
+        + (f", 1 and 7 read as {report['writing']} hands write them (`serving.writing`)" if report.get("writing", "default") != "default" else "")
+        + "; accuracy and its "
         f"95 % Wilson interval. Target {pct(target)}: **below** when the whole interval is under it, *unresolved* when the accuracy "
         "is under it but the interval reaches it (judged on the unrounded figures).", "",
         table([f"style ({report['per_style']} each)", *models], rows), "", *under])

@@ -110,6 +110,13 @@ SECTIONS: dict[str, Section] = {
         "the report the notes name (`conventions.md`): below (the whole interval under it), unresolved (under it, the "
         "interval reaching it) or meets. "
         "[evaluation.md](evaluation.md#writing-conventions-style-by-style-evaluationconventionspy)."),
+    "conventions_continental": Section(
+        "Writing conventions, read as continental hands write",
+        "The same styles drawn afresh, 1,200 of each (seed 2, a draw that chose nothing), read with the writer's "
+        "setting \"continental\" (`python evaluation/conventions.py --writing continental`: the odds between 1 and 7 "
+        "moved by `digitlab.serving.writing`, every other class unchanged): what a writer who crosses the 7 and gives the "
+        "1 a long up-stroke gets after saying so. The default reading is the table above; what the setting costs a "
+        "writer who writes as MNIST's writers do: [evaluation.md](evaluation.md#how-you-write-1-and-7-the-writing-setting)."),
     "real_numbers": Section(
         "Real handwritten numbers",
         "2-6 digits one real writer wrote in a row on one line (UNIPEN: the held-out site and the validation "
@@ -496,16 +503,17 @@ def from_conventions(report: dict, source: str | None = None) -> list[Figure]:
     note), every style together, and how many styles are below the target or unresolved."""
     out = []
     day, cmd, target = _day(report.get("date")), report["command"], report["target"]
+    section = "conventions" if report.get("writing", "default") == "default" else f"conventions_{report['writing']}"
     for model, r in report["results"].items():
         sha = (report.get("models", {}).get(model) or {}).get("sha256")
         common = dict(model=model, model_sha=sha, date=day, source=source,
                       note=f"{report['per_style']} drawings of each of {len(r['styles'])} styles, seed {report['seed']}; every style's "
                            f"95% interval and verdict: conventions.md beside it")
         for style, st in r["styles"].items():
-            out.append(Figure("conventions", model, st["accuracy"], cmd, row=style, fmt="pct1", **common))
-        out.append(Figure("conventions", model, r["accuracy"], cmd, row="every style", fmt="pct1", **common))
+            out.append(Figure(section, model, st["accuracy"], cmd, row=style, fmt="pct1", **common))
+        out.append(Figure(section, model, r["accuracy"], cmd, row="every style", fmt="pct1", **common))
         for verdict in ("below", "unresolved"):
-            out.append(Figure("conventions", model, r["verdicts"][verdict], cmd, row=f"styles {verdict} {target:.0%}", fmt="int", **common))
+            out.append(Figure(section, model, r["verdicts"][verdict], cmd, row=f"styles {verdict} {target:.0%}", fmt="int", **common))
     return out
 
 
@@ -856,7 +864,9 @@ README_SUMMARY = [
     "- **Writing conventions, style by style** (`python evaluation/conventions.py`, 300 drawings of each of 37 styles): "
     "`mnist_advanced` reads {conventions/every style/mnist_advanced} of them; {conventions/styles below 97%/mnist_advanced} "
     "styles are below 97% with confidence and {conventions/styles unresolved 97%/mnist_advanced} under it within "
-    "their 95% interval ({more:conventions}).",
+    "their 95% interval ({more:conventions}). The 1 with a long up-stroke is a 7 to MNIST's writers; for a writer who "
+    "says \"continental\" (the app's *How you write 1 and 7*, `--writing continental`) it reads "
+    "{conventions_continental/1 long flag/mnist_advanced} of 1,200 fresh drawings ({more:conventions_continental}).",
     "- **Real pen strokes** (UNIPEN, writers no model trained on; `python evaluation/handwriting.py` with the file): "
     "`mnist_advanced` reads {handwriting/real strokes: held-out site/mnist_advanced} of a whole held-out site's "
     "digits drawn on the canvas, {handwriting/real strokes: held-out site, pen-ups lost/mnist_advanced} with their "

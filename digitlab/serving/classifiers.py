@@ -27,6 +27,7 @@ from digitlab import memory, preprocess
 from digitlab.models import adapter, artifacts, cards
 from digitlab.paths import MODELS_DIR
 from digitlab.serving import abstain, backends
+from digitlab.serving import writing as writing_
 
 CLOSE = 0.5  # "7 or 2?": the runner-up holds at least this fraction of the top digit's probability
 
@@ -40,7 +41,8 @@ class Prediction:
     probabilities (10,) float32, calibrated (all zero without ink)
     abstain      True when the abstain rule says "not sure this is a digit" (and without ink)
     reason       why: "no ink", the refusal's cause, or the confidence behind the answer
-    raw_probabilities (10,) float32 as the model gives them, before calibration
+    raw_probabilities (10,) float32 as the model gives them, before the writing and the calibration
+    writing      how the writer writes 1 and 7 (``serving.writing``), which the probabilities were read with
 
     One scale everywhere: calibrated means softmax(logits / T) with the temperature T fitted on
     validation digits and stored in the model card (``serving.abstain.calibrated``), so that of the
@@ -55,6 +57,13 @@ class Prediction:
     reason: str
     prepared: preprocess.Prepared | None = None
     raw_probabilities: np.ndarray | None = None
+    writing: str = writing_.DEFAULT
+
+    @property
+    def by_writing(self) -> bool:
+        """The writing setting changed the answer: the model alone reads another digit (a continental 1 it reads as 7)."""
+        return (self.writing != writing_.DEFAULT and not self.no_ink and self.raw_probabilities is not None
+                and int(np.argmax(self.raw_probabilities)) != self.label)
 
     @property
     def no_ink(self) -> bool:
@@ -85,19 +94,22 @@ class Prediction:
 
 
 def predictions(raw: np.ndarray, card: dict | None, images: np.ndarray | None = None, gate=None,
-                prepared: list[preprocess.Prepared] | None = None) -> list[Prediction]:
+                prepared: list[preprocess.Prepared] | None = None, writing: str = writing_.DEFAULT) -> list[Prediction]:
     """(N, 10) probabilities as a model gives them (all zero: no ink) -> N Predictions, by the abstain
     rule of ``card`` (``serving.abstain``) and, when the (N, 28, 28) ``images`` are given, the digit
     ``gate`` (a ``serving.gate.Gate``; None: no gate, and the reason says it is unavailable).  ``prepared``: the
-    pictures the rows came from, whose ``refusal`` (a face) refuses a row before the model and the gate count."""
+    pictures the rows came from, whose ``refusal`` (a face) refuses a row before the model and the gate count.
+    ``writing``: how the writer writes 1 and 7 (``serving.writing``), applied to the model's probabilities before
+    the calibration and the abstain rule."""
     raw = np.asarray(raw, np.float32).reshape(-1, 10)
-    verdicts = abstain.judge(raw, card, images, gate, None if prepared is None else [p.refusal for p in prepared])
+    read = writing_.read_as(raw, writing)
+    verdicts = abstain.judge(read, card, images, gate, None if prepared is None else [p.refusal for p in prepared])
     inked = raw.sum(1) > 0
     shown = np.zeros_like(raw)
     if inked.any():
-        shown[inked] = abstain.calibrated(raw[inked], card)
+        shown[inked] = abstain.calibrated(read[inked], card)
     pictures = prepared if prepared is not None else [None] * len(raw)
-    return [Prediction(v.label, float(c.max()), c, v.abstain, v.reason, pic, p)
+    return [Prediction(v.label, float(c.max()), c, v.abstain, v.reason, pic, p, writing)
             for p, c, v, pic in zip(raw, shown, verdicts, pictures)]
 
 
@@ -128,20 +140,20 @@ class _Predicts:
     def gate(self, value) -> None:
         self._gate = value
 
-    def predict_prepared(self, prepared: list[preprocess.Prepared]) -> list[Prediction]:
-        """Prepared pictures -> Predictions (``predictions``): one forward pass of the model and one of
-        the gate for the batch."""
+    def predict_prepared(self, prepared: list[preprocess.Prepared], writing: str = writing_.DEFAULT) -> list[Prediction]:
+        """Prepared pictures -> Predictions (``predictions``, read as ``writing`` writes 1 and 7): one forward pass
+        of the model and one of the gate for the batch."""
         inked = [i for i, p in enumerate(prepared) if not p.no_ink]
         probs = np.zeros((len(prepared), 10), np.float32)
         images = np.zeros((len(prepared), 28, 28), np.float32)
         if inked:
             images[inked] = np.stack([prepared[i].image for i in inked])
             probs[inked] = self.predict_proba(images[inked])
-        return predictions(probs, self.entry.card, images, self.gate, prepared)
+        return predictions(probs, self.entry.card, images, self.gate, prepared, writing)
 
-    def predict_picture(self, source, invert: preprocess.Invert = "auto") -> Prediction:
+    def predict_picture(self, source, invert: preprocess.Invert = "auto", writing: str = writing_.DEFAULT) -> Prediction:
         """Any picture -> Prediction, through the one preprocessing path."""
-        return self.predict_prepared([preprocess.prepare(source, invert=invert)])[0]
+        return self.predict_prepared([preprocess.prepare(source, invert=invert)], writing)[0]
 
 
 class Classifier(_Predicts):

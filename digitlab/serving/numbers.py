@@ -45,6 +45,7 @@ import numpy as np
 from digitlab import preprocess
 from digitlab.data import number_lines
 from digitlab.serving.classifiers import Prediction
+from digitlab.serving.writing import DEFAULT as DEFAULT_WRITING
 
 WORK_SIDE = 1200  # a larger picture is shrunk to this longer side: eight digits keep ~100 px each
 NOISE_AREA = 0.02  # a blob with less ink than this x H^2 and smaller than NOISE_SIDE x H both ways is a dot of noise
@@ -430,16 +431,18 @@ READER_TALL = 2.5  # the reader reads a line whose ink is at most this x H tall:
 #                    (numbers composed on an 8-degree baseline; real writers' runs 1.9 H), a steeper line reaches it squashed
 
 
-def read_number(source, classifier, invert: preprocess.Invert = "auto", reader=COMMITTED, drawn_on: float | None = None) -> NumberReading:
+def read_number(source, classifier, invert: preprocess.Invert = "auto", reader=COMMITTED, drawn_on: float | None = None,
+                writing: str = DEFAULT_WRITING) -> NumberReading:
     """Any picture of a handwritten number -> ``NumberReading`` (the digits in reading order).
 
     classifier: anything with ``predict_prepared`` (``serving.runtime.ServedModel`` as Home and the CLI use,
     ``classifiers.Classifier``, an exported model).  reader: a ``serving.reader.Reader``, ``COMMITTED`` (the
     committed one; the cuts alone, with a warning, when it is missing) or None (the cuts alone).  ``drawn_on``: a
-    drawing on a canvas of that tone (``preprocess.prepare``'s).  Raises ImageError for what is not a readable
-    picture."""
+    drawing on a canvas of that tone (``preprocess.prepare``'s).  ``writing``: how the writer writes 1 and 7
+    (``serving.writing``), for the cuts' digits; the number reader reads the line as it learned it.  Raises
+    ImageError for what is not a readable picture."""
     clean, preview, inverted, notes, size, scale = ink_picture(source, invert, drawn_on)
-    reading = _read_cuts(clean, preview, inverted, notes, size, scale, classifier)
+    reading = _read_cuts(clean, preview, inverted, notes, size, scale, classifier, writing)
     if reader == COMMITTED:
         from digitlab.serving import reader as reader_module
 
@@ -486,7 +489,7 @@ def _times(log_ratio: float) -> str:
     return f"{np.exp(log_ratio):.2g} times" if log_ratio < np.log(100) else f"{np.exp(log_ratio):,.0f} times"
 
 
-def _read_cuts(clean, preview, inverted, notes, size, scale, classifier) -> NumberReading:
+def _read_cuts(clean, preview, inverted, notes, size, scale, classifier, writing: str = DEFAULT_WRITING) -> NumberReading:
     """The segmenter: the ink cut into pieces, candidate digits read by ``classifier``, the best split chosen."""
     pieces, height = _blobs(clean, notes) if clean.any() else ([], 0.0)
     if not pieces:
@@ -507,7 +510,7 @@ def _read_cuts(clean, preview, inverted, notes, size, scale, classifier) -> Numb
             spans.append((i, j))
     crops = [_crop(pieces, list(range(i, j)), clean, core, owner) for i, j in spans]
     prepared = [preprocess.prepare(c, invert="no") for c in crops]
-    predictions = classifier.predict_prepared(prepared)  # one model pass and one gate pass for every candidate
+    predictions = classifier.predict_prepared(prepared, writing)  # one model pass and one gate pass for every candidate
     boxes = [_union(pieces[i:j]) for i, j in spans]
     lengths = [ink_length(c > preprocess.INK_LEVEL, max(b[3] - b[1], TALL * height)) for c, b in zip(crops, boxes)]
     widths = [body_width(*_ink(pieces[i:j]), stroke) for i, j in spans]

@@ -14,7 +14,10 @@ model card and the digit gate (digitlab.serving.abstain: temperature-scaled conf
 the card's threshold, or the model-independent "is this a digit?" gate in models/gate/ says no):
 abstain is true when the model should not be trusted to say which digit this is ("not sure this is a
 digit"), and also for no ink; label is kept even then, so consumers that ignore abstain still work.
-A model whose card has no calibration (e.g. one a user dropped in) is judged by the gate alone.  --format text prints
+A model whose card has no calibration (e.g. one a user dropped in) is judged by the gate alone.
+--writing continental reads 1 and 7 as continental hands write them (a 1 with a long up-stroke, a crossed 7;
+digitlab.serving.writing): the odds between the two move, nothing else; each JSON line then also holds
+"writing": "continental" and "by_writing": true where the setting changed the answer.  --format text prints
 "PATH<tab>LABEL<tab>CONFIDENCE", with a fourth column "not sure this is a digit: ..." when it abstains;
 in a name, control characters and bytes that are not UTF-8 are escaped (\\n, \\t, \\x1b, \\xff), so a
 line is always one line and never a terminal command.  JSON escapes control characters its own way, and
@@ -130,17 +133,18 @@ def shown_path(path: Path) -> str:
 def format_line(path: Path, pred, fmt: str) -> str:
     """One output line for a ``serving.classifiers.Prediction``."""
     if fmt == "json":
-        return json_line(
-            {
-                "path": str(path),
-                "label": pred.label,
-                "confidence": round(pred.confidence, 6),
-                "probabilities": [round(float(p), 6) for p in pred.probabilities],
-                "runner_up": None if pred.runner_up is None else {"label": pred.runner_up[0], "confidence": round(pred.runner_up[1], 6)},
-                "abstain": pred.abstain,
-                "reason": pred.message,
-            }
-        )
+        line = {
+            "path": str(path),
+            "label": pred.label,
+            "confidence": round(pred.confidence, 6),
+            "probabilities": [round(float(p), 6) for p in pred.probabilities],
+            "runner_up": None if pred.runner_up is None else {"label": pred.runner_up[0], "confidence": round(pred.runner_up[1], 6)},
+            "abstain": pred.abstain,
+            "reason": pred.message,
+        }
+        if pred.writing != "default":
+            line |= {"writing": pred.writing, "by_writing": pred.by_writing}
+        return json_line(line)
     if pred.label is None:
         return f"{printable(str(path))}\tno ink"
     line = f"{printable(str(path))}\t{pred.label}\t{pred.confidence:.3f}"
@@ -183,17 +187,17 @@ def read_guarded(f: Path, reason: str | None, work) -> tuple[str, object]:
         return "internal", f"internal error, not a problem with this file: {type(e).__name__}: {e}"
 
 
-def number_lines(classifier, files: list[tuple[Path, str | None]], invert: str, fmt: str) -> Iterator[tuple[str, str]]:
+def number_lines(classifier, files: list[tuple[Path, str | None]], invert: str, fmt: str, writing: str = "default") -> Iterator[tuple[str, str]]:
     """``predict_lines`` for --number: (line, outcome) for every file, each read as a number (one model pass
     per picture for all its candidate digits)."""
     from digitlab.serving import numbers
 
     for f, reason in files:
-        outcome, r = read_guarded(f, reason, lambda f: numbers.read_number(f, classifier, invert=invert))
+        outcome, r = read_guarded(f, reason, lambda f: numbers.read_number(f, classifier, invert=invert, writing=writing))
         yield (format_number(f, r, fmt) if outcome == "ok" else format_error(f, r, fmt)), outcome
 
 
-def predict_lines(classifier, files: list[tuple[Path, str | None]], invert: str, fmt: str) -> Iterator[tuple[str, str]]:
+def predict_lines(classifier, files: list[tuple[Path, str | None]], invert: str, fmt: str, writing: str = "default") -> Iterator[tuple[str, str]]:
     """(line, outcome) for every file, in order: outcome "ok", "error" (the file was refused, with its
     reason) or "internal" (preparing it raised something that is not a refusal: a bug, whose traceback
     goes to stderr; the line says so and the other files go on).  One forward pass per BATCH pictures.
@@ -205,7 +209,7 @@ def predict_lines(classifier, files: list[tuple[Path, str | None]], invert: str,
 
     for start in range(0, len(files), BATCH):
         done = [(f, *read_guarded(f, reason, prepared)) for f, reason in files[start : start + BATCH]]  # (file, outcome, Prepared or message)
-        answers = iter(classifier.predict_prepared([r for _, o, r in done if o == "ok"]))  # the card's abstain rule and the digit gate, one pass each
+        answers = iter(classifier.predict_prepared([r for _, o, r in done if o == "ok"], writing))  # the card's abstain rule and the digit gate, one pass each
         for f, outcome, r in done:
             yield (format_line(f, next(answers), fmt) if outcome == "ok" else format_error(f, r, fmt)), outcome
 
@@ -218,7 +222,8 @@ def load_model(name_or_path: str | None):
     return load(name_or_path)
 
 
-def run(paths: list[str], model: str | None = None, number: bool = False, fmt: str = "text", invert: str = "auto") -> int:
+def run(paths: list[str], model: str | None = None, number: bool = False, fmt: str = "text", invert: str = "auto",
+        writing: str = "default") -> int:
     """The whole command: load the model, one line per file on stdout (flushed as it comes), and the exit
     code of the contract above (``cli.OK``, ``SOME_FAILED``, ``USAGE`` or ``INTERNAL``)."""
     from digitlab.models import artifacts
@@ -236,7 +241,7 @@ def run(paths: list[str], model: str | None = None, number: bool = False, fmt: s
         sys.stdout.reconfigure(errors="backslashreplace")
     outcomes = set()
     try:
-        for line, outcome in (number_lines if number else predict_lines)(classifier, files, invert, fmt):
+        for line, outcome in (number_lines if number else predict_lines)(classifier, files, invert, fmt, writing):
             print(line, flush=True)  # what was answered is out even if a later file kills the process
             outcomes.add(outcome)
     except Exception:  # a crash (not a bad file) must never look like one: traceback and its own exit code
