@@ -255,6 +255,27 @@ def test_switch_model(page, app, mnist_test):
     assert_no_errors(page)
 
 
+def test_how_you_write_1_and_7(page, app):
+    """The sidebar's "How you write 1 and 7" in a real browser: an uploaded long-flag 1 that the default model reads as 7
+    is a 1 once the writer says "continental", and Home says the setting made the difference."""
+    from support import long_flag_ones
+
+    from digitlab.files import png_bytes
+    from digitlab.serving import runtime
+
+    (one,) = long_flag_ones(runtime.load("mnist_advanced", app.models_dir), n=1, upload=True)
+    upload_picture(page, "one.png", png_bytes(one))
+    page.get_by_text("upload: one.png").wait_for(timeout=30_000)
+    assert prediction(page) == "7"
+    page.locator('[data-testid="stSidebar"] label', has_text="Continental").first.click()
+    page.get_by_text("Read as continental hands write").wait_for(timeout=30_000)
+    assert prediction(page) == "1"
+    page.locator('[data-testid="stSidebar"] label', has_text="As MNIST's writers").first.click()
+    wait_idle(page)
+    assert prediction(page) == "7"
+    assert_no_errors(page)
+
+
 def test_every_page(page, docs_out):
     assert draw(page, SEVEN) == "7"
     checks = {  # the last section of each page
