@@ -9,7 +9,9 @@ cpu): the page's model and the digit gate on real MNIST test digits (the export 
 redrawn as canvas strokes) and on generated non-digits (digitlab.data.nondigits, held-out and fresh
 generators, which the gate never trained on).  Then web/abstain.js, the page's port of
 digitlab.serving.abstain, judges every input in Node, and its verdicts must be Python's on the same
-inputs.  The converter is not needed: these are the committed files.
+inputs, for each way of writing 1 and 7 (readAs, the port of digitlab.serving.writing.read_as, whose
+numbers are held against Python's on Keras's probabilities, rows where 1 and 7 compete included).
+The converter is not needed: these are the committed files.
 
 Skips without `node` or web/node_modules, unless DIGITLAB_REQUIRE_BROWSER=1 (CI), where that is a failure.
 """
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +31,7 @@ from browser._support import require  # the browser tests' skip-or-fail rule (te
 from digitlab import files
 from digitlab.data import nondigits
 from digitlab.paths import ROOT
-from digitlab.serving import abstain, classifiers, export, web_manifest
+from digitlab.serving import abstain, classifiers, export, web_manifest, writing
 from digitlab.serving import gate as gate_module
 
 PAGE_MODEL = ROOT / "web" / "model"
@@ -96,6 +100,79 @@ def test_the_page_hesitates_where_the_app_does():
     assert js and float(js.group(1)) == classifiers.CLOSE
 
 
+def test_the_page_reads_1_and_7_as_the_app_does():
+    """web/abstain.js's WRITINGS are digitlab.serving.writing's, and the page's select offers exactly them, in the
+    same order, each with Python's words (writing.ABOUT) as its tooltip."""
+    js = re.search(r"export const WRITINGS = \{([^}]*)\};", (ROOT / "web" / "abstain.js").read_text())
+    assert js, "web/abstain.js has no WRITINGS"
+    assert {k: float(v) for k, v in re.findall(r"(\w+): ([-\d.]+)", js.group(1))} == writing.WRITINGS
+    select = re.search(r'<select id="writing">(.*?)</select>', (ROOT / "web" / "index.html").read_text(), re.S)
+    assert select, "web/index.html has no writing select"
+    options = re.findall(r'<option value="([^"]+)" title="([^"]+)">', select.group(1))
+    assert [v for v, _ in options] == list(writing.WRITINGS)
+    assert dict(options) == writing.ABOUT
+
+
+_READ_AS = """
+import { readFileSync } from "node:fs";
+import { readAs } from "./abstain.js";
+const { rows, writings } = JSON.parse(readFileSync(0, "utf8"));
+const out = {};
+for (const w of writings) {
+  try {
+    out[w] = rows.map((row) => readAs(row, w));
+  } catch (e) {
+    out[w] = { error: e.message };
+  }
+}
+process.stdout.write(JSON.stringify(out));
+"""
+
+
+def _read_as_in_node(rows: np.ndarray, writings: list[str]) -> dict:
+    """web/abstain.js's readAs on (N, 10) float32 rows in Node, for each of ``writings``: {writing: (N, 10) float32 or
+    {"error": message}}.  The float32 values go over JSON exactly (float64 holds them, and JSON round-trips float64)."""
+    require(None if shutil.which("node") else "node is missing", "web/abstain.js in Node")
+    job = {"rows": np.asarray(rows, np.float32).astype(np.float64).tolist(), "writings": writings}
+    proc = subprocess.run(["node", "--input-type=module", "-e", _READ_AS], input=json.dumps(job), capture_output=True,
+                          text=True, timeout=60, cwd=ROOT / "web")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout)
+    return {w: v if isinstance(v, dict) else np.asarray(v, np.float64) for w, v in out.items()}
+
+
+def test_node_reads_1_and_7_as_python_does(python_side):
+    """web/abstain.js's readAs on the model's probabilities gives digitlab.serving.writing.read_as's numbers, to the
+    float32 rounding of the last bit: on every input of this file, on rows where 1 and 7 compete (Keras's 1s mixed
+    with its 7s), on one-hot and half-and-half rows, and on the all-zero row of a picture without ink."""
+    probs = python_side["probs"]
+    ones, sevens = probs[probs.argmax(1) == 1][:12], probs[probs.argmax(1) == 7][:12]
+    assert len(ones) >= 10 and len(sevens) >= 10, (len(ones), len(sevens))
+    mixed = np.array([(1 - t) * a + t * b for a, b in zip(ones, sevens) for t in np.linspace(0, 1, 21)], np.float32)
+    edges = np.zeros((4, 10), np.float32)  # no ink; a sure 1; a sure 7; half and half
+    edges[1, 1] = edges[2, 7] = 1
+    edges[3, [1, 7]] = 0.5
+    rows = np.concatenate([probs, mixed, edges])
+    node = _read_as_in_node(rows, [*writing.WRITINGS, "cursive"])
+    assert node["cursive"] == {"error": "unknown writing \"cursive\": one of default, continental"}
+    with pytest.raises(ValueError, match="one of default, continental"):
+        writing.read_as(rows, "cursive")
+    for name in writing.WRITINGS:
+        py, js = writing.read_as(rows, name), node[name]
+        assert js.shape == py.shape and (js.astype(np.float32) == js).all(), f"{name}: Node's numbers are not float32"
+        ulp = np.spacing(np.abs(py)).astype(np.float64)
+        assert (np.abs(js - py) <= ulp).all(), f"{name}: Node vs Python max |diff| {np.abs(js - py).max():.2e}"
+        assert (js[:, [0, 2, 3, 4, 5, 6, 8, 9]] == rows[:, [0, 2, 3, 4, 5, 6, 8, 9]]).all(), f"{name} moved another digit"
+        assert np.allclose(js[:, 1] + js[:, 7], rows[:, 1] + rows[:, 7], rtol=1e-6, atol=0), f"{name} changed p1 + p7"
+        assert (js[-4] == 0).all(), f"{name}: a row without ink is no longer zero"
+    assert (node["default"] == rows).all(), "the default reading is the model's own, exactly"
+    # Not a vacuous agreement: continental reads as 1 some rows the model reads as 7, and never the other way round.
+    before, after = rows.argmax(1), node["continental"].argmax(1)
+    assert ((before == 7) & (after == 1)).sum() >= 10 and not ((before == 1) & (after == 7)).any()
+    p1, p7 = node["continental"][-3:, 1], node["continental"][-3:, 7]
+    assert (p1[0], p7[0], p1[1], p7[1]) == (1, 0, 0, 1) and p1[2] == np.float32(1 / (1 + np.exp(-1.5)))
+
+
 @pytest.mark.parametrize("backend", ["wasm", "cpu"])
 def test_page_tfjs_files_match_keras_in_node(page, inputs, python_side, backend):
     """The model and the gate, converted by the official converter, give Keras's outputs in Node
@@ -117,12 +194,20 @@ def _numbers(text: str) -> list[float]:
     return [float(v) for v in re.findall(r"\d+\.\d+", text)]
 
 
-def test_node_verdicts_are_pythons(page, inputs, python_side):
-    """web/abstain.js on TF.js outputs in Node says what digitlab.serving.abstain says on Keras outputs:
-    the same best guess, the same abstain decision, the same reason (its percentages within 0.1 pp, the
-    last printed digit, since the two runtimes' probabilities differ by ~1e-6)."""
-    run = export.tfjs_run({"model": page["model_dir"], "gate": page["gate_dir"]}, inputs["x"], judge=_rule(page))
-    py = python_side["verdicts"]
+@pytest.mark.parametrize("how", list(writing.WRITINGS))
+def test_node_verdicts_are_pythons(page, inputs, python_side, how):
+    """web/abstain.js on TF.js outputs in Node says what digitlab.serving.abstain says on Keras outputs, the
+    probabilities read as ``how`` writes 1 and 7 (the page's judge(readAs(...)), Python's ``predictions(...,
+    writing=)``): the same best guess, the same abstain decision, the same reason (its percentages within 0.1 pp,
+    the last printed digit, since the two runtimes' probabilities differ by ~1e-6)."""
+    run = export.tfjs_run({"model": page["model_dir"], "gate": page["gate_dir"]}, inputs["x"], judge={**_rule(page), "writing": how})
+    py = classifiers.predictions(python_side["probs"], python_side["card"], inputs["x"], python_side["gate"], writing=how)
+    default = python_side["verdicts"]
+    if how == writing.DEFAULT:
+        assert [(p.label, p.abstain, p.message) for p in py] == [(v.label, v.abstain, v.message) for v in default]
+    else:  # the writing reached Node: some answers moved, each to or from a 1 or a 7
+        moved = [(v.label, p.label) for v, p in zip(default, py) if v.label != p.label]
+        assert moved and all({1, 7} & set(m) for m in moved), moved
     assert len(run.judgements) == len(py)
     for i, (js, p) in enumerate(zip(run.judgements, py)):
         what = f"input {i} ({inputs['kinds'][i]}): Node {js['message']!r}, Python {p.message!r}"

@@ -13,6 +13,10 @@ export const NOT_SURE = "not sure this is a digit";
 // (digitlab.serving.classifiers.CLOSE, which the app uses; tests/test_tfjs.py holds them equal).
 export const CLOSE = 0.5;
 
+// How the writer writes 1 and 7 (digitlab.serving.writing.WRITINGS, which tests/test_tfjs.py holds equal): the
+// log-odds of 1 against 7 added to the model's probabilities before the rule, and nothing else moved.
+export const WRITINGS = { default: 0, continental: 1.5 };
+
 /** Python's f"{x:.1%}". */
 const pct = (x) => `${(100 * x).toFixed(1)}%`;
 
@@ -27,6 +31,27 @@ export function calibrate(probs, temperature) {
   const e = z.map((v) => Math.exp(v - top));
   const sum = e.reduce((a, b) => a + b, 0);
   return e.map((v) => Math.fround(v / sum));
+}
+
+/**
+ * Python's `writing.read_as`: 10 probabilities read as `writing` writes 1 and 7, p1 / p7 multiplied by e^b
+ * (b = WRITINGS[writing]) with p1 + p7 and every other class unchanged; in float64 like numpy, rounded to
+ * float32 at the end.  The default reading (b = 0) is the model's own, exactly; a row without ink stays zero.
+ */
+export function readAs(probs, writing = "default") {
+  if (probs.length !== 10) throw new Error(`expected 10 probabilities, got ${probs.length}`);
+  if (!Object.hasOwn(WRITINGS, writing)) {
+    throw new Error(`unknown writing ${JSON.stringify(writing)}: one of ${Object.keys(WRITINGS).join(", ")}`);
+  }
+  const b = WRITINGS[writing];
+  const out = Array.from(probs, Math.fround);
+  if (b === 0) return out;
+  const both = out[1] + out[7];
+  const odds = Math.log(Math.max(out[1], 1e-300)) - Math.log(Math.max(out[7], 1e-300)) + b;
+  const one = both / (1 + Math.exp(-odds));
+  out[1] = Math.fround(one);
+  out[7] = Math.fround(both - one);
+  return out;
 }
 
 /**

@@ -1,10 +1,11 @@
 // The page: a drawing canvas -> preprocess.js (the port of digitlab.preprocess) -> the model, in
 // onnxruntime-web (default) or TensorFlow.js, both WebAssembly -> the "not a digit" rule (abstain.js,
-// the port of digitlab.serving.abstain, with the digit gate run in the same runtime).
+// the port of digitlab.serving.abstain, with the digit gate run in the same runtime), on the model's probabilities
+// read as the writer says they write 1 and 7 (abstain.js readAs, the port of digitlab.serving.writing).
 // Layout and events only; the recipe lives in preprocess.js and abstain.js, the models in model/
 // (built by web/build.py).  Everything is loaded from this server: no CDN, works offline.
 
-import { judge, runnerUp } from "./abstain.js";
+import { judge, readAs, runnerUp } from "./abstain.js";
 import { DRAWN_ON_TAG, ImageError, MAX_PIXELS, PREPROCESS_VERSION, pngText, prepare, prepareDecoded } from "./preprocess.js";
 
 const ORT_DIR = new URL("./node_modules/onnxruntime-web/dist/", import.meta.url).href;
@@ -94,6 +95,7 @@ $("clear").addEventListener("click", () => {
 });
 $("brush").addEventListener("input", () => ($("brushValue").textContent = $("brush").value));
 $("invert").addEventListener("change", () => schedule());
+$("writing").addEventListener("change", () => schedule());
 
 /** Draw a picture onto the canvas, fitted and centred; the margins take the picture's corner colour. */
 function drawPicture(bitmap) {
@@ -296,8 +298,9 @@ state.ready = start();
 
 /** RGBA pixels (the canvas', or an uploaded picture's when `jpeg` is not undefined) -> prepared input,
  * probabilities, the gate's P(digit) and the verdict, with times.  drawnOn: the canvas' tone when it holds a drawing
- * on plain paper; said: an uploaded PNG's DRAWN_ON_TAG text. */
-async function classify(rgba, width, height, invert, jpeg, { drawnOn = null, said = null } = {}) {
+ * on plain paper; said: an uploaded PNG's DRAWN_ON_TAG text; writing: how the writer writes 1 and 7 (abstain.js
+ * WRITINGS), which the verdict reads the probabilities as (Python's `predictions(..., writing=)`). */
+async function classify(rgba, width, height, invert, jpeg, { drawnOn = null, said = null, writing = "default" } = {}) {
   const t0 = performance.now();
   const prepared = jpeg === undefined ? prepare(rgba, width, height, { invert, drawnOn }) : prepareDecoded(rgba, width, height, { invert, jpeg, said });
   const t1 = performance.now();
@@ -307,7 +310,7 @@ async function classify(rgba, width, height, invert, jpeg, { drawnOn = null, sai
   if (!prepared.noInk) {
     probs = await state.model(prepared.image);
     pDigit = state.gate ? (await state.gate(prepared.image))[0] : null;
-    verdict = judge(probs, pDigit, state.info.abstain, state.gateInfo?.threshold, prepared.refusal);
+    verdict = judge(readAs(probs, writing), pDigit, state.info.abstain, state.gateInfo?.threshold, prepared.refusal);
   }
   return { prepared, probs, pDigit, verdict, preprocessMs: t1 - t0, inferenceMs: performance.now() - t1 };
 }
@@ -347,18 +350,22 @@ function source() {
 async function predictCanvas() {
   const { rgba, width, height, jpeg, kind, drawnOn = null, said = null } = source();
   const invert = $("invert").value;
+  const writing = $("writing").value;
   let r;
   try {
-    r = await classify(rgba, width, height, invert, jpeg, { drawnOn, said });
+    r = await classify(rgba, width, height, invert, jpeg, { drawnOn, said, writing });
   } catch (e) {
     showProblem(e instanceof ImageError ? e.message : `prediction failed: ${e.message}`);
     return;
   }
   const { prepared, probs, verdict } = r;
   const label = probs ? probs.indexOf(Math.max(...probs)) : null;
+  // The setting changed the answer: the model alone reads another digit (Python's Prediction.by_writing).
+  const byWriting = writing !== "default" && verdict !== null && verdict.label !== label;
   state.timings.push({ preprocessMs: r.preprocessMs, inferenceMs: r.inferenceMs, runtime: state.runtime });
   state.last = {
     rgba, width, height, source: kind, jpeg: jpeg ?? null, invert, drawnOn, said, model: state.info.name, runtime: state.runtime,
+    writing, byWriting,
     image: prepared.image ? Array.from(prepared.image) : null,
     noInk: prepared.noInk, inverted: prepared.inverted, notes: prepared.notes,
     probs: probs ? Array.from(probs) : null, label, pDigit: r.pDigit,
@@ -366,7 +373,7 @@ async function predictCanvas() {
     verdict: verdict && { label: verdict.label, abstain: verdict.abstain, reason: verdict.reason, message: verdict.message },
     preprocessMs: r.preprocessMs, inferenceMs: r.inferenceMs,
   }; // prettier-ignore
-  render(prepared, probs, label, verdict, r);
+  render(prepared, probs, label, verdict, r, byWriting ? writing : null);
   state.predictions += 1;
   $("result").dataset.count = String(state.predictions);
 }
@@ -376,10 +383,11 @@ state.measure = async (n = 50) => {
   await state.ready;
   const { rgba, width, height, jpeg, drawnOn = null, said = null } = source();
   const invert = $("invert").value;
-  await classify(rgba, width, height, invert, jpeg, { drawnOn, said });
+  const writing = $("writing").value;
+  await classify(rgba, width, height, invert, jpeg, { drawnOn, said, writing });
   const runs = [];
   for (let i = 0; i < n; i++) {
-    const r = await classify(rgba, width, height, invert, jpeg, { drawnOn, said });
+    const r = await classify(rgba, width, height, invert, jpeg, { drawnOn, said, writing });
     runs.push({ preprocessMs: r.preprocessMs, inferenceMs: r.inferenceMs });
   }
   return runs;
@@ -413,6 +421,7 @@ function showProblem(text) {
   $("label").className = "";
   $("label").dataset.verdict = "problem";
   $("verdict").textContent = "";
+  $("byWriting").hidden = true;
   $("notes").textContent = text;
   $("notes").className = "error";
 }
@@ -420,7 +429,19 @@ function showProblem(text) {
 const CALIBRATED_NOTE = "Confidences are calibrated: of the answers shown at 90%, about 90% are right on held-out MNIST digits " +
   "(the model's scores divided by the temperature in its card), the scale the app and the rule use.";
 
-function render(prepared, probs, label, verdict, r) {
+/** The app's caption when the writing setting changed the answer: `writing` read it, the model alone reads `label`. */
+function showByWriting(writing, label) {
+  const el = $("byWriting");
+  el.hidden = writing === null;
+  el.replaceChildren();
+  if (writing === null) return;
+  const name = [...$("writing").options].find((o) => o.value === writing).text.toLowerCase(); // the app's label, lower case
+  const setting = Object.assign(document.createElement("em"), { textContent: "How you write 1 and 7" });
+  el.append(`Read as ${name} hands write: on its own the model reads a ${label} (the setting `, setting, ").");
+}
+
+/** The prediction; byWriting: the writing that changed the answer (null when it did not), noted as the app notes it. */
+function render(prepared, probs, label, verdict, r, byWriting = null) {
   const input = $("input28");
   if (prepared.image) paintGrey(input, { data: prepared.image, h: 28, w: 28 });
   else input.getContext("2d").clearRect(0, 0, input.width, input.height);
@@ -448,6 +469,7 @@ function render(prepared, probs, label, verdict, r) {
   $("label").className = refused ? "refused" : "";
   $("label").dataset.verdict = !probs ? "no-ink" : refused ? "abstain" : "digit";
   $("verdict").textContent = line;
+  showByWriting(refused ? null : byWriting, label); // the app says it with a digit, not with a refusal's best guess
   const result = $("result");
   result.replaceChildren();
   if (shownProbs) {

@@ -8,17 +8,20 @@
 // Reads FOLDER/job.json:
 //   {models: {name: "/abs/path/to/model folder"}, images: "images.f32", n: N,
 //    backend: "wasm" | "cpu", latency_runs: R,
-//    judge: null | {classifier: name, gate: name | null, rule: {temperature, threshold} | null, gate_threshold}}
+//    judge: null | {classifier: name, gate: name | null, rule: {temperature, threshold} | null, gate_threshold,
+//                   writing: "default" | "continental" (optional, default "default")}}
 // with the (N, 28, 28) float32 little-endian inputs in FOLDER/<images>.  Writes, per model, its output
 // (N, 10) or (N,) as float32 to FOLDER/<name>.f32, and FOLDER/result.json:
 //   {tfjs, backend, node, models: {name: {file, shape, load_ms, latency_ms}}, judgements: [...] | null}
 // latency_ms is the median of R single-image calls (input tensor, model, read back) after 5 warm-ups.
+// The judgements are the page's: judge(probs, ...), the model's probabilities read as the writer
+// writes 1 and 7 before the rule (abstain.js), each {label, abstain, reason, message}.
 // A failure exits 1 with one line on stderr.
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { judge } from "./abstain.js";
+import { judge, readAs } from "./abstain.js";
 
 const BATCH = 256;
 
@@ -106,13 +109,18 @@ for (const [name, dir] of Object.entries(job.models)) {
 }
 
 if (job.judge) {
-  const { classifier, gate, rule, gate_threshold: gateThreshold } = job.judge;
+  const { classifier, gate, rule, gate_threshold: gateThreshold, writing = "default" } = job.judge;
   if (!outputs[classifier]) fail(`judge: no model named ${classifier} in the job`);
+  try {
+    readAs(new Float32Array(10), writing);
+  } catch (e) {
+    fail(`judge: ${e.message}`);
+  }
   if (gate && !outputs[gate]) fail(`judge: no gate named ${gate} in the job`);
   result.judgements = [];
   for (let i = 0; i < n; i++) {
     const probs = outputs[classifier].subarray(i * 10, i * 10 + 10);
-    const { label, abstain, reason, message } = judge(probs, gate ? outputs[gate][i] : null, rule, gateThreshold);
+    const { label, abstain, reason, message } = judge(readAs(probs, writing), gate ? outputs[gate][i] : null, rule, gateThreshold);
     result.judgements.push({ label, abstain, reason, message });
   }
 }

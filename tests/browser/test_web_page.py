@@ -4,7 +4,8 @@ Starts `python web/serve.py --port 0`, opens the page in headless Chromium with 
 recorded and anything not on localhost aborted, draws digits with the mouse and uploads real
 MNIST test digits, and checks each result against Python on the very same canvas pixels:
 web/preprocess.js against digitlab.preprocess.prepare, the page's probabilities against
-onnxruntime and the Keras model on the page's 28x28 input.  Writes web_page.json (agreement
+onnxruntime and the Keras model on the page's 28x28 input.  A 1 with a long up-stroke, which the
+model reads as a 7, is read as a 1 once the page's "How you write 1 and 7" says continental, as the app reads it.  Writes web_page.json (agreement
 figures and per-image latency in the browser) and the screenshot web_page.png into a scratch
 folder, or into docs/ with DIGITLAB_REFRESH_DOCS=1 (_support.docs_out), and then also the figures into
 docs/results.json's web_page section, naming the file the page's model came from (so `results --stale`
@@ -268,6 +269,60 @@ def test_port_matches_python_beyond_the_canvas(web, mnist_test):
         diff = np.abs(np.asarray(js["image"], np.float32).reshape(28, 28) - py.image)
         FIGURES["pixels"].append((float(diff.max()), float(diff.mean())))
         assert diff.max() <= MAX_PIXEL_DIFF and diff.mean() <= MEAN_PIXEL_DIFF, f"{what}: max {diff.max():.2e}, mean {diff.mean():.2e}"
+
+
+def _flagged_one(keras, folder):
+    """A 1 with a long up-stroke on a coarse tablet (handwriting_test's "1 long flag"), as a PNG file, that Python reads
+    as a 7 and, written continental, as a 1 (neither refused, neither near the edge): (path, the two Predictions)."""
+    from digitlab import files
+    from digitlab.data import handwriting_test
+
+    for seed in range(200):
+        ink = handwriting_test.draw_style("1 long flag", np.random.default_rng(seed), "coarse tablet")
+        path = folder / f"one_long_flag_{seed}.png"
+        path.write_bytes(files.png_bytes(np.round(ink * 255).astype(np.uint8)))
+        mnist, continental = keras.predict_picture(path), keras.predict_picture(path, writing="continental")
+        if mnist.label != 7 or mnist.refused or continental.label != 1 or continental.refused:
+            continue
+        odds = float(np.log(mnist.raw_probabilities[1] / mnist.raw_probabilities[7]))  # 1 against 7, the model's own
+        if -1.3 < odds < -0.2:  # a 7 by a margin, a 1 by a margin once continental adds 1.5: no rounding decides it
+            return path, mnist, continental
+    pytest.fail("no seed of '1 long flag' that the model reads as 7 and continental as 1")
+
+
+def test_continental_writing_reads_a_flagged_1(web, references, tmp_path):
+    """The select "How you write 1 and 7": an uploaded 1 with a long up-stroke is a 7 to the model and to the page as
+    MNIST's writers write, and a 1 once it says Continental, with the app's note and the setting in the page's result."""
+    path, mnist, continental = _flagged_one(references[2], tmp_path)
+    assert web.locator("#writing").input_value() == "default"
+    try:
+        before = web.evaluate("window.digitlab.predictions")
+        web.set_input_files("#upload", str(path))
+        web.wait_for_function(f"window.digitlab.predictions > {before}", timeout=30_000)
+        seen = {}
+        for how in ("default", "continental", "default"):
+            web.select_option("#writing", how)  # a change predicts the picture again
+            last = _last(web, pixels=False)
+            seen[how] = last
+            assert (last["source"], last["writing"]) == ("picture", how)
+            assert last["label"] == 7, "the model's own reading (argmax of its probabilities) stays 7"
+            assert np.abs(np.asarray(last["probs"]) - mnist.raw_probabilities).max() <= 1e-3  # Python's picture, in the page
+            want = mnist if how == "default" else continental
+            shown = web.inner_text("#label")
+            assert last["verdict"]["label"] == want.label and not last["verdict"]["abstain"], (how, last["verdict"])
+            assert shown.startswith(str(want.label)), f"{how}: the page says {shown!r}"
+            assert np.abs(np.asarray(last["calibrated"]) - want.probabilities).max() <= 1e-3, how
+            assert last["byWriting"] == want.by_writing == (how == "continental")
+            note = web.locator("#byWriting")
+            if how == "continental":
+                assert note.is_visible() and note.inner_text() == (
+                    "Read as continental hands write: on its own the model reads a 7 (the setting How you write 1 and 7).")
+            else:
+                assert not note.is_visible()
+        assert seen["continental"]["verdict"]["reason"] != seen["default"]["verdict"]["reason"]
+    finally:
+        web.select_option("#writing", "default")  # the page is shared by this file's tests
+        _last(web, pixels=False)
 
 
 def test_unreadable_upload_is_explained(web, tmp_path):
