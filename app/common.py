@@ -362,6 +362,9 @@ def show_prediction(pred: classifiers.Prediction, no_ink: str = NO_INK) -> None:
     if pred.by_writing:
         st.caption(f"Read as {WRITING_LABELS[pred.writing].lower()} hands write: on its own the model reads a "
                    f"{int(np.argmax(pred.raw_probabilities))} (the sidebar's *How you write 1 and 7*).")
+    elif pred.writing == writing.DEFAULT and (other := writing.label(pred.raw_probabilities, writing.CONTINENTAL)) != pred.label:
+        st.caption(f"Continental hands would mean a {other} here (a 1 with a long up-stroke): if you write that way, say so in "
+                   "the sidebar's *How you write 1 and 7*.")
     show_probabilities(pred)
     st.caption(CALIBRATED_NOTE)
 

@@ -147,7 +147,7 @@ def test_home_dark_canvas(samples):
         assert shown_digit(at) == str(label)
 
 
-def test_home_reads_1_and_7_as_the_writer_says(committed_models):
+def test_home_reads_1_and_7_as_the_writer_says(committed_models, samples):
     """The sidebar's "How you write 1 and 7": a long-flag 1 that the default model reads as 7 is a 1 once the writer says
     "continental", Home says the setting made the difference, and the choice holds on the Numbers page too."""
     from support import long_flag_ones
@@ -158,14 +158,18 @@ def test_home_reads_1_and_7_as_the_writer_says(committed_models):
     at = new_app().run()
     assert at.radio(key="writing").value == "default"
     at.segmented_control(key="canvas_theme").set_value("Dark").run()
+    draw(at, samples[7], dark=True)  # an MNIST 7: a 7 however its writer writes, and no word of the setting
+    assert at.metric[0].value == "7" and "Continental hands" not in texts(at.caption)
     at.session_state[canvas_key(at)] = inspect_input.canvas_state(synthetic.canvas_picture(one, 280, background="black"))
     at.run()
     no_exception(at)
     assert at.metric[0].value.startswith("7") and "Read as continental" not in texts(at.caption)
+    assert "Continental hands would mean a 1 here" in texts(at.caption)  # the way to the setting, where it matters
     at.radio(key="writing").set_value("continental").run()
     no_exception(at)
     assert at.metric[0].value.startswith("1")
     assert "Read as continental hands write: on its own the model reads a 7" in texts(at.caption)
+    assert "Continental hands would mean" not in texts(at.caption)
     at.switch_page("pages/7_Numbers.py").run()
     no_exception(at)
     assert at.radio(key="writing").value == "continental"

@@ -362,6 +362,9 @@ async function predictCanvas() {
   const label = probs ? probs.indexOf(Math.max(...probs)) : null;
   // The setting changed the answer: the model alone reads another digit (Python's Prediction.by_writing).
   const byWriting = writing !== "default" && verdict !== null && verdict.label !== label;
+  // On the default setting, the digit a continental writer would be shown where it differs (the app's hint), else null.
+  const continental = verdict && writing === "default" ? argmax(readAs(probs, "continental")) : null;
+  const other = continental !== null && continental !== verdict.label ? continental : null;
   state.timings.push({ preprocessMs: r.preprocessMs, inferenceMs: r.inferenceMs, runtime: state.runtime });
   state.last = {
     rgba, width, height, source: kind, jpeg: jpeg ?? null, invert, drawnOn, said, model: state.info.name, runtime: state.runtime,
@@ -373,7 +376,7 @@ async function predictCanvas() {
     verdict: verdict && { label: verdict.label, abstain: verdict.abstain, reason: verdict.reason, message: verdict.message },
     preprocessMs: r.preprocessMs, inferenceMs: r.inferenceMs,
   }; // prettier-ignore
-  render(prepared, probs, label, verdict, r, byWriting ? writing : null);
+  render(prepared, probs, label, verdict, r, byWriting ? writing : null, other);
   state.predictions += 1;
   $("result").dataset.count = String(state.predictions);
 }
@@ -429,19 +432,32 @@ function showProblem(text) {
 const CALIBRATED_NOTE = "Confidences are calibrated: of the answers shown at 90%, about 90% are right on held-out MNIST digits " +
   "(the model's scores divided by the temperature in its card), the scale the app and the rule use.";
 
-/** The app's caption when the writing setting changed the answer: `writing` read it, the model alone reads `label`. */
-function showByWriting(writing, label) {
+/** The app's captions about the writing setting: `writing` changed the answer and the model alone reads `label`; or, on the
+ * default setting, continental hands would mean `other` (null: nothing to say). */
+function showByWriting(writing, label, other = null) {
   const el = $("byWriting");
-  el.hidden = writing === null;
+  el.hidden = writing === null && other === null;
   el.replaceChildren();
-  if (writing === null) return;
-  const name = [...$("writing").options].find((o) => o.value === writing).text.toLowerCase(); // the app's label, lower case
   const setting = Object.assign(document.createElement("em"), { textContent: "How you write 1 and 7" });
-  el.append(`Read as ${name} hands write: on its own the model reads a ${label} (the setting `, setting, ").");
+  if (writing !== null) {
+    const name = [...$("writing").options].find((o) => o.value === writing).text.toLowerCase(); // the app's label, lower case
+    el.append(`Read as ${name} hands write: on its own the model reads a ${label} (the setting `, setting, ").");
+  } else if (other !== null) {
+    el.append(`Continental hands would mean a ${other} here (a 1 with a long up-stroke): if you write that way, say so in the setting `,
+      setting, ".");
+  }
 }
 
-/** The prediction; byWriting: the writing that changed the answer (null when it did not), noted as the app notes it. */
-function render(prepared, probs, label, verdict, r, byWriting = null) {
+/** The first index of the largest value, like numpy's argmax. */
+function argmax(values) {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
+}
+
+/** The prediction; byWriting: the writing that changed the answer (null when it did not), noted as the app notes it;
+ * other: on the default setting, the digit continental hands would mean (null: the same). */
+function render(prepared, probs, label, verdict, r, byWriting = null, other = null) {
   const input = $("input28");
   if (prepared.image) paintGrey(input, { data: prepared.image, h: 28, w: 28 });
   else input.getContext("2d").clearRect(0, 0, input.width, input.height);
@@ -469,7 +485,7 @@ function render(prepared, probs, label, verdict, r, byWriting = null) {
   $("label").className = refused ? "refused" : "";
   $("label").dataset.verdict = !probs ? "no-ink" : refused ? "abstain" : "digit";
   $("verdict").textContent = line;
-  showByWriting(refused ? null : byWriting, label); // the app says it with a digit, not with a refusal's best guess
+  showByWriting(refused ? null : byWriting, label, refused ? null : other); // the app says it with a digit, not with a refusal's best guess
   const result = $("result");
   result.replaceChildren();
   if (shownProbs) {

@@ -141,6 +141,7 @@ def test_drawn_digits_match_python(web, references, docs_out):
         shown = web.inner_text("#label")
         assert last["label"] == label and shown.startswith(str(label)), f"drew a {label} with a {brush} px brush, the page says {shown}"
         assert web.locator("#result .bar").count() == 10
+        assert not web.locator("#byWriting").is_visible(), "a plain digit: no word of the writing setting"
         for note in py.notes:
             if m := re.match(r"stroke width ([\d.]+) px -> ([\d.]+) px", note):
                 strokes_changed.append((float(m.group(1)), float(m.group(2))))
@@ -317,8 +318,9 @@ def test_continental_writing_reads_a_flagged_1(web, references, tmp_path):
             if how == "continental":
                 assert note.is_visible() and note.inner_text() == (
                     "Read as continental hands write: on its own the model reads a 7 (the setting How you write 1 and 7).")
-            else:
-                assert not note.is_visible()
+            else:  # the app's hint: the way to the setting, where it would change the answer
+                assert note.is_visible() and note.inner_text() == ("Continental hands would mean a 1 here (a 1 with a long up-stroke): "
+                                                                   "if you write that way, say so in the setting How you write 1 and 7.")
         assert seen["continental"]["verdict"]["reason"] != seen["default"]["verdict"]["reason"]
     finally:
         web.select_option("#writing", "default")  # the page is shared by this file's tests
