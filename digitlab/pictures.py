@@ -57,6 +57,8 @@ PAPER_COVER = 0.25  # opaque pixels covering at least this much of a picture wit
 PAPER_INK = 0.01  # ...when at least this fraction of them is ink on it (a digit's ink is ~3-20 % of its paper)
 DRAWN_ON_TAG = "digitlab:drawn-on"  # a PNG text chunk: the file is a drawing on a plain canvas of this tone
 DRAWN_ON_TONES = {"white": 1.0, "black": 0.0}  # its values (the Collect page writes "white")
+INK_TAG = "digitlab:ink"  # a PNG text chunk: how the ink is, as the person who kept the picture set it by hand (Home's Ink)
+INK_SAID = {"dark": "yes", "light": "no"}  # its values -> preprocess.prepare's invert: dark ink on light paper, light on dark
 
 _STORED_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}  # Pillow keeps other modes in 4
 _REDUCIBLE = ("L", "RGB", "RGBA", "LA", "La", "RGBa", "I", "F", "CMYK", "YCbCr", "LAB", "HSV")  # modes Image.reduce takes
@@ -186,8 +188,8 @@ def _decoded(im: Image.Image, notes: list[str], region: Region | None = None, se
     """An opened PIL image -> (kind, pixels): "grey" (H, W) uint8, "rgb" (H, W, 3) uint8, "rgba" (H, W, 4)
     uint8, or "deep" (H, W) uint16 / int32 / float32 as stored.  Every Pillow call that reads the file is here.
     ``region``: only that part of the picture, read at a higher resolution (``_region_pixels``).
-    ``seen`` gets "size", the picture's (width, height) upright before any reduction, and "drawn_on", the file's
-    DRAWN_ON_TAG text (or None)."""
+    ``seen`` gets "size", the picture's (width, height) upright before any reduction, "drawn_on" and "ink", the file's
+    DRAWN_ON_TAG and INK_TAG texts (or None)."""
     if im.format is not None and im.format not in FORMATS + _JPEG:
         raise ImageError(f"{im.format} pictures are not read here ({FORMAT_NAMES})")
     w, h = im.size
@@ -214,6 +216,7 @@ def _decoded(im: Image.Image, notes: list[str], region: Region | None = None, se
     if seen is not None:
         seen["size"] = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
         seen["drawn_on"] = im.info.get(DRAWN_ON_TAG) if im.format == "PNG" else None
+        seen["ink"] = im.info.get(INK_TAG) if im.format == "PNG" else None
     method = _TRANSPOSE.get(orientation)
     if method is not None:
         out = out.transpose(method)
@@ -427,6 +430,8 @@ class Picture:
     drawn_on: float | None = None  # ink drawn on transparency (the canvas, a drawing saved with a transparent
     # background): the tone it was composited onto, 0 under light ink, 1 under dark.  Then the opaque pixels are the ink,
     # so the ink's polarity and the background's tone are known, and the picture is no photo (None: not known)
+    ink: str | None = None  # how the ink is as its file says (INK_TAG): preprocess.prepare's invert "yes" or "no", which
+    # "auto" follows instead of detecting it (None: the file says nothing)
 
     def region(self, box: tuple[int, int, int, int]) -> Picture | None:
         """The part (top, left, bottom, right) of the picture, in pixels at ``size``, read again as
@@ -445,7 +450,7 @@ class Picture:
         if alpha is not None and self._back is not None:
             grey = _composite(grey, alpha, self._back)
             preview = _composite_rgb(preview, alpha, self._back)
-        return Picture(grey.astype(np.float32), preview, notes, (grey.shape[1], grey.shape[0]), drawn_on=self.drawn_on)
+        return Picture(grey.astype(np.float32), preview, notes, (grey.shape[1], grey.shape[0]), drawn_on=self.drawn_on, ink=self.ink)
 
 
 def check_drawn_on(drawn_on: float | None) -> None:
@@ -460,11 +465,12 @@ def load(source, drawn_on: float | None = None) -> Picture:
     ``source``: a path, bytes, a binary file object, a PIL image or a numpy array
     (e.g. the canvas' RGBA ``image_data``).  ``drawn_on``: the caller knows the picture is a drawing on a plain canvas
     of that tone (1.0 white, 0.0 black), and ``Picture.drawn_on`` says so, as it says it of ink drawn on transparency.
-    A PNG file can say it too, in a DRAWN_ON_TAG text chunk (the Collect page's drawings): ``_file_says``.
+    A PNG file can say it too, in a DRAWN_ON_TAG text chunk (the Collect page's drawings): ``_file_says``.  It can also
+    say how its ink is (INK_TAG, Home's Keep when the Ink was set by hand): ``Picture.ink``.
     Raises ImageError with a reason (ValueError for a ``drawn_on`` that is no canvas tone).
     """
     check_drawn_on(drawn_on)
-    given = drawn_on
+    given, ink = drawn_on, None
     notes: list[str] = []
     if isinstance(source, np.ndarray):
         grey, alpha, preview = _array_to_arrays(source)
@@ -475,6 +481,8 @@ def load(source, drawn_on: float | None = None) -> Picture:
         size = seen["size"]
         if given is None and seen["drawn_on"] is not None:
             given = _file_says(seen["drawn_on"], alpha, preview, notes)
+        if seen["ink"] is not None:
+            ink = _ink_said(seen["ink"], notes)
     back = drawn_on = None
     if alpha is not None and alpha.min() < 0.98:
         back, drawn_on = _background(grey, alpha)
@@ -489,7 +497,16 @@ def load(source, drawn_on: float | None = None) -> Picture:
     else:
         def again(region: Region, region_notes: list[str]):
             return _pixels_to_arrays(*_read(source, region_notes, region))
-    return Picture(grey, preview, notes, size, again, back, drawn_on if given is None else float(given))
+    return Picture(grey, preview, notes, size, again, back, drawn_on if given is None else float(given), ink)
+
+
+def _ink_said(text: str, notes: list[str]) -> str | None:
+    """preprocess.prepare's invert for a file's INK_TAG ``text`` ("dark": "yes", "light": "no"), or None with a note for
+    any other text, which is not repeated (it may be anything, of any length)."""
+    said = INK_SAID.get(text)
+    if said is None:
+        notes.append(f"its file says how its ink is, but neither {' nor '.join(INK_SAID)}: the ink is detected")
+    return said
 
 
 def _file_says(text: str, alpha: np.ndarray | None, preview: np.ndarray, notes: list[str]) -> float | None:

@@ -38,6 +38,8 @@ from digitlab.pictures import (  # noqa: F401
     DRAWN_ON_TAG,
     DRAWN_ON_TONES,
     IMAGE_SUFFIXES,
+    INK_SAID,
+    INK_TAG,
     MAX_PIXELS,
     MIN_SIDE,
     NOTED_SHRINK,
@@ -149,6 +151,15 @@ def ink_polarity(grey: np.ndarray, invert: Invert, drawn_on: float | None = None
     if invert != "auto":
         return invert == "yes"
     return drawn_on == 1.0 if drawn_on is not None else ink_is_dark(grey)
+
+
+def file_ink(picture: Picture, invert: Invert) -> Invert:
+    """``invert`` as the caller gave it, unless it is "auto" and the picture's file says how its ink is
+    (``Picture.ink``: a picture kept on Home with its Ink set by hand), which a note then says."""
+    if invert != "auto" or picture.ink is None:
+        return invert
+    picture.notes.append(f"the ink as its file says: {'dark ink on light paper' if picture.ink == 'yes' else 'light ink on dark'}")
+    return picture.ink
 
 
 def is_photo(ink: np.ndarray) -> bool:
@@ -430,6 +441,7 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None, drawn_o
         raise ValueError(f"invert must be 'auto', 'yes' or 'no', not {invert!r}")
     picture = load(source, drawn_on)
     notes = picture.notes
+    invert = file_ink(picture, invert)
     grey, preview = work_size(picture.grey, picture.preview, notes)
     steps: list[tuple[str, np.ndarray]] = [("input", preview)]
     inverted = ink_polarity(grey, invert, picture.drawn_on)

@@ -269,6 +269,30 @@ def test_keep_an_uploaded_picture_as_it_was_uploaded(samples, tmp_path, monkeypa
     assert path.read_bytes() == data  # the file itself, not a copy of what Home read
 
 
+def test_keep_a_photo_whose_ink_was_set_by_hand(mnist_test, tmp_path, monkeypatch):
+    """A photo under a hard half shadow that the ink's detection reads the other way round: set to "dark ink on light" by
+    hand on Home and kept, its file says so, and the fine-tune reads it as Home showed it."""
+    from digitlab import pictures
+    from digitlab.data import photo_cases, user_digits
+
+    mine = tmp_path / "my_digits"
+    monkeypatch.setenv(user_digits.ENV_VAR, str(mine))
+    x, y = mnist_test
+    i = next(i for i in range(200) if not preprocess.prepare(photo_cases.make("half_shadow", x[i], i)).inverted
+             and not preprocess.prepare(photo_cases.make("half_shadow", x[i], i), invert="yes").no_ink)
+    photo = photo_cases.make("half_shadow", x[i], i)
+    at = _upload(_upload_mode(), "shadow.jpg", photo, "image/jpeg")
+    at.radio(key="upload_invert").set_value("yes").run()
+    no_exception(at)
+    [chooser] = [s for s in at.segmented_control if s.key.startswith("keep_label_")]
+    chooser.set_value(int(y[i])).run()
+    at.button(key="keep_save").click().run()
+    no_exception(at)
+    [path] = user_digits.samples(int(y[i]), mine)
+    assert pictures.load(path).ink == "yes"
+    np.testing.assert_allclose(preprocess.prepare(path).image, preprocess.prepare(photo, invert="yes").image, atol=1e-6)
+
+
 # ----------------------------------------------------------------------------- uploads
 
 

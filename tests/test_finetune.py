@@ -104,6 +104,38 @@ def test_a_collected_drawing_is_read_back_as_the_canvas_is_read(my_digits, mnist
     assert user_digits.counts()[5] == len(drawings), "nothing saved by a refused call"
 
 
+def test_a_picture_kept_with_its_ink_set_by_hand_is_read_back_with_that_ink(my_digits, mnist_test):
+    """Home's Keep passes the Ink the person set by hand.  Photos of MNIST digits under a hard half shadow that the
+    detection reads the other way round (as light ink on dark), kept with Ink "dark on light": the file says so
+    (``pictures.INK_TAG``) and the fine-tune's reading (``invert="auto"``) is the one Home showed.  A PNG keeps its bytes
+    with one chunk more; a JPEG becomes a PNG of its pixels; a picture the detection already reads right is stored as
+    it came."""
+    from digitlab import pictures
+    from digitlab.data import photo_cases
+
+    x, _ = mnist_test
+    photos = [photo_cases.make("half_shadow", x[i], i) for i in range(200)]
+    wrong = [p for p in photos if not preprocess.prepare(p).inverted and not preprocess.prepare(p, invert="yes").no_ink]
+    assert len(wrong) >= 2, "the case is there to be tested"
+    for jpeg in wrong[:3]:
+        shown = preprocess.prepare(jpeg, invert="yes")  # what Home showed with the Ink set by hand
+        path = user_digits.save(jpeg, 3, invert="yes")
+        assert Image.open(path).format == "PNG" and Image.open(path).info[pictures.INK_TAG] == "dark"
+        again = preprocess.prepare(path)  # the fine-tune's reading
+        assert again.inverted and "the ink as its file says: dark ink on light paper" in again.notes
+        np.testing.assert_allclose(again.image, shown.image, atol=1e-6)
+        data = files.png_bytes(np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB")))  # the same photo as a PNG file
+        path = user_digits.save(data, 3, invert="yes")
+        kept = path.read_bytes()
+        assert Image.open(path).info[pictures.INK_TAG] == "dark"
+        assert kept[:33] == data[:33] and kept[33 + 12 + len(pictures.INK_TAG) + 1 + len("dark"):] == data[33:]  # one chunk more
+        np.testing.assert_array_equal(preprocess.prepare(path).image, preprocess.prepare(data, invert="yes").image)
+    right = photos[0]  # read right by the detection: kept byte for byte
+    assert preprocess.prepare(right).inverted and user_digits.save(right, 7, invert="yes").read_bytes() == right
+    said = files.png_bytes(x[0], {pictures.INK_TAG: "sideways"})
+    assert "its file says how its ink is, but neither dark nor light: the ink is detected" in preprocess.prepare(said).notes
+
+
 def test_a_folder_that_cannot_be_written_is_said_and_nothing_is_lost(tmp_path, mnist_test):
     """A file where the digits folder (or a digit's folder) should be: the save says why, nothing is written and the
     file stays as it was (an app on a read-only disk says the same instead of a traceback)."""

@@ -471,6 +471,27 @@ def test_9_a_png_that_says_it_is_a_drawing_is_read_in_any_mode_whatever_it_says(
         assert not preprocess.prepare(png).no_ink
 
 
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "RGB", "RGBA", "I;16"])
+def test_9_a_png_that_says_how_its_ink_is_is_read_in_any_mode_whatever_it_says(mnist_test, mode):
+    """Keep's ink chunk (pictures.INK_TAG) in every PNG mode, saying dark, light, nothing, a megabyte's worth or anything
+    else: read without a crash; "dark" and "light" followed (light on a scan of dark ink finds no digit, and says so),
+    anything else detected; a note never repeats what it says; the caller's own Ink comes first."""
+    digit = scan(mnist_test[0][0], 80)  # dark ink on white paper
+    im = Image.fromarray(digit).convert(mode) if mode != "I;16" else Image.fromarray(digit.astype(np.uint16) * 257)
+    for text, followed in (("dark", "yes"), ("light", "no"), ("", None), ("x" * 1_000_000, None), ("Därk ☃", None)):
+        png = fuzz.png_with_chunk(encode(im), b"tEXt", pictures.INK_TAG.encode() + b"\0" + text.encode("utf-8"))
+        try:
+            loaded = pictures.load(png)
+        except preprocess.ImageError as e:  # Pillow refuses text chunks beyond its limit: a reason, not a crash
+            assert len(text) > 100_000 and "cannot decode" in str(e), e
+            continue
+        assert loaded.ink == followed, (text[:20], loaded.notes)
+        assert all(len(n) < 200 for n in loaded.notes), loaded.notes
+        read = preprocess.prepare(png)
+        assert read.inverted == (followed != "no") and read.no_ink == (followed == "no"), (text[:20], read.notes)
+        assert not preprocess.prepare(png, invert="yes").no_ink
+
+
 # ----------------------------------------------------------------------------- 10. formats
 
 

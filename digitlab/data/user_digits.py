@@ -4,7 +4,8 @@ The app's Collect page saves canvas drawings here; ``training/finetune_on_custom
 it.  Pictures are stored as they were drawn or scanned (any size, mode or format) and only
 go through ``digitlab.preprocess`` when they are read, so a later preprocessing version
 sees the originals; a drawing from the Collect page says in a PNG text chunk that it is one (``save``'s
-``drawn_on``), so it is read again as the canvas is read.  Writes are atomic and never replace an existing file; reading never
+``drawn_on``), so it is read again as the canvas is read, and a picture kept with its ink set by hand, which the
+ink's detection would read the other way round, says how its ink is (``save``'s ``invert``).  Writes are atomic and never replace an existing file; reading never
 stops at one bad picture: unreadable or blank pictures are skipped and listed with the
 reason, the rest go on.
 
@@ -98,12 +99,38 @@ def _png(picture, drawn_on: float | None = None) -> bytes:
     return png_bytes(a, text)
 
 
+def _with_ink(data: bytes, invert: str) -> bytes:
+    """A picture file that says how its ink is (``pictures.INK_TAG``; ``invert`` "yes": dark on light, "no": light on
+    dark): a PNG gets one text chunk more, after its header, and is otherwise the same bytes; any other file (or a PNG
+    that already says it) becomes a PNG of its pixels, upright, at full size."""
+    import struct
+    import zlib
+
+    from PIL import ImageOps
+
+    from digitlab.files import png_bytes
+
+    said = next(k for k, v in pictures.INK_SAID.items() if v == invert)
+    with Image.open(io.BytesIO(data)) as im:
+        if im.format == "PNG" and pictures.INK_TAG not in im.info and data[12:16] == b"IHDR":
+            body = b"tEXt" + pictures.INK_TAG.encode("latin-1") + b"\0" + said.encode("latin-1")
+            chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
+            return data[:33] + chunk + data[33:]  # the signature (8 bytes) and IHDR (25) first
+        upright = ImageOps.exif_transpose(im)
+        if upright.mode not in ("1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"):
+            upright = upright.convert("RGBA" if "A" in upright.mode else "RGB")
+        upright.info.pop(pictures.INK_TAG, None)
+        return png_bytes(upright, {pictures.INK_TAG: said})
+
+
 def save(picture, label, folder: Path | None = None, invert: preprocess.Invert = "auto", drawn_on: float | None = None) -> Path:
     """Store one picture of ``label`` as ``<folder>/<label>/<label>_<time>_<random>.png``; returns its path.
 
     ``drawn_on``: the picture is a drawing on a plain canvas of that tone (the Collect page's: 1.0), and the file says
     so in a PNG text chunk, so that it is read again (``read_folder``, an upload on Home) as the canvas is read, every
-    pixel off the canvas ink (``pictures.load``).
+    pixel off the canvas ink (``pictures.load``).  ``invert``: how the ink is, as the person set it ("auto": detected);
+    when the detection would read the stored picture the other way round, the file says how its ink is
+    (``pictures.INK_TAG``, ``_with_ink``), so the fine-tune reads it as it was read when it was kept.
 
     The picture is first sent through ``preprocess.prepare``, read back from the bytes to be stored: an unreadable
     picture or one with no ink raises CollectError and nothing is written.  The write is atomic (a temp file
@@ -116,6 +143,8 @@ def save(picture, label, folder: Path | None = None, invert: preprocess.Invert =
     data = _png(picture, drawn_on)
     try:
         prepared = preprocess.prepare(data, invert=invert)
+        if invert != "auto" and not prepared.no_ink and preprocess.prepare(data).inverted != prepared.inverted:
+            data = _with_ink(data, invert)
     except preprocess.ImageError as e:
         raise CollectError(f"not saved: {e}") from e
     if prepared.no_ink:

@@ -167,6 +167,7 @@ def ink_picture(source, invert: preprocess.Invert = "auto", drawn_on: float | No
     if invert not in ("auto", "yes", "no"):
         raise ValueError(f"invert must be 'auto', 'yes' or 'no', not {invert!r}")
     picture = preprocess.load(source, drawn_on)
+    invert = preprocess.file_ink(picture, invert)
     notes, preview, size = picture.notes, picture.preview, picture.size  # boxes are given in the picture's own pixels
     grey, _ = preprocess.work_size(picture.grey, None, notes, WORK_SIDE)
     inverted = preprocess.ink_polarity(grey, invert, picture.drawn_on)
