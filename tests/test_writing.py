@@ -13,8 +13,10 @@ from support import load_script, long_flag_ones
 
 from digitlab import preprocess
 from digitlab.data import handwriting_test as hw
+from digitlab.data import number_lines
 from digitlab.files import png_bytes
 from digitlab.serving import numbers, runtime, writing
+from digitlab.serving import reader as serving_reader
 
 predict_cli = load_script("evaluation/predict.py")
 
@@ -33,7 +35,7 @@ def mnist_probs(served, mnist_test):
 def test_continental_moves_only_the_odds_between_1_and_7(mnist_probs):
     p, _ = mnist_probs
     p = np.concatenate([p, np.zeros((1, 10), np.float32)])  # a picture without ink: all zero
-    assert writing.read_as(p, "default") is not None and np.array_equal(writing.read_as(p, "default"), p)
+    assert np.array_equal(writing.read_as(p, "default"), p)
     q = writing.read_as(p, "continental")
     assert q.dtype == np.float32 and q.shape == p.shape
     others = [d for d in range(10) if d not in (1, 7)]
@@ -47,6 +49,12 @@ def test_continental_moves_only_the_odds_between_1_and_7(mnist_probs):
     np.testing.assert_allclose(writing.read_as(p[0], "continental"), q[0])  # one picture's (10,) row alike
     with pytest.raises(ValueError, match="unknown writing 'swiss': one of default, continental"):
         writing.read_as(p, "swiss")
+    # in log space (the number reader's frames): the same reading, with nothing to underflow and nothing where 1 and 7 hold none
+    logs = np.log(np.maximum(p[:-1].astype(np.float64), 1e-300))
+    np.testing.assert_allclose(np.exp(writing.read_log(logs, "continental")), q[:-1], atol=1e-6)
+    logs[0, [1, 7]] = -np.inf
+    np.testing.assert_array_equal(writing.read_log(logs, "continental")[0], logs[0])
+    np.testing.assert_array_equal(writing.read_log(logs, "default"), logs)
 
 
 def test_a_long_flag_1_that_mnist_reads_as_7_is_a_1_to_a_continental_writer(served, mnist_test):
@@ -84,11 +92,8 @@ def test_the_predict_cli_reads_as_the_writer_says(served, tmp_path, capsys):
     assert e.value.code == 2 and "invalid choice: 'swiss'" in capsys.readouterr().err
 
 
-def test_a_number_is_read_with_the_writers_1s(served, mnist_test):
-    """A long-flag 1 beside an MNIST 4 on a wide dark canvas: the cuts read "74" by default and "14" for a continental writer."""
-    (one,) = long_flag_ones(served, n=1)
-    x, y = mnist_test
-    four = np.asarray(x[y == 4][0])
+def _beside_a_four(one: np.ndarray, four: np.ndarray) -> bytes:
+    """A long-flag 1 beside an MNIST 4 on a wide dark canvas, as a PNG."""
     h = 200
     line = np.zeros((280, 600), np.uint8)
     ys, xs = np.nonzero(one)
@@ -97,7 +102,29 @@ def test_a_number_is_read_with_the_writers_1s(served, mnist_test):
     line[40:40 + h, 40:40 + crop.shape[1]] = crop
     big = cv2.resize(four, (h, h), interpolation=cv2.INTER_CUBIC)
     line[40:40 + h, 360:360 + h] = np.maximum(line[40:40 + h, 360:360 + h], big)
-    default = numbers.read_number(png_bytes(line), served, invert="no", reader=None)
-    continental = numbers.read_number(png_bytes(line), served, invert="no", reader=None, writing="continental")
+    return png_bytes(line)
+
+
+def test_a_number_is_read_with_the_writers_1s(served, mnist_test):
+    """A long-flag 1 beside a 4: the cuts read "74" by default and "14" for a continental writer; the number reader reads
+    every frame as the writer writes too, so it does not overrule the cuts' 1 with its own MNIST 7."""
+    x, y = mnist_test
+    four = np.asarray(x[y == 4][0])
+    lines = [_beside_a_four(one, four) for one in long_flag_ones(served, n=8)]
+    first = lines[0]
+    default = numbers.read_number(first, served, invert="no", reader=None)
+    continental = numbers.read_number(first, served, invert="no", reader=None, writing="continental")
     assert (default.number, continental.number) == ("74", "14")
     assert [d.prediction.writing for d in continental.digits] == ["continental"] * 2
+    reader = serving_reader.default()
+    kept = 0
+    for line in lines:  # with the reader: its frames read as the writer says
+        cuts = numbers.read_number(line, served, invert="no", reader=None, writing="continental").number
+        clean = numbers.ink_picture(line, "no")[0]
+        fitted = number_lines.fit_line(clean)[0][None]
+        mnist_way, continental_way = reader.read(fitted)[0], reader.read(fitted, "continental")[0]
+        if mnist_way.text != cuts:  # the reader's MNIST reading finds the cuts' continental one less likely than it would
+            assert continental_way.log_likelihood(cuts) - continental_way.log_likelihood(mnist_way.text) > (
+                mnist_way.log_likelihood(cuts) - mnist_way.log_likelihood(mnist_way.text))
+        kept += numbers.read_number(line, served, invert="no", writing="continental").number == "14"
+    assert kept == len(lines), kept

@@ -440,8 +440,8 @@ def read_number(source, classifier, invert: preprocess.Invert = "auto", reader=C
     ``classifiers.Classifier``, an exported model).  reader: a ``serving.reader.Reader``, ``COMMITTED`` (the
     committed one; the cuts alone, with a warning, when it is missing) or None (the cuts alone).  ``drawn_on``: a
     drawing on a canvas of that tone (``preprocess.prepare``'s).  ``writing``: how the writer writes 1 and 7
-    (``serving.writing``), for the cuts' digits; the number reader reads the line as it learned it.  Raises
-    ImageError for what is not a readable picture."""
+    (``serving.writing``), for the cuts' digits and the number reader's every frame.  Raises ImageError for what is
+    not a readable picture."""
     clean, preview, inverted, notes, size, scale = ink_picture(source, invert, drawn_on)
     reading = _read_cuts(clean, preview, inverted, notes, size, scale, classifier, writing)
     if reader == COMMITTED:
@@ -455,7 +455,7 @@ def read_number(source, classifier, invert: preprocess.Invert = "auto", reader=C
         notes.append(f"the ink is more than {READER_TALL:g} digit heights tall (a steep or wavy line): read by the cuts alone")
         return reading
     line, x0, line_scale = number_lines.fit_line(clean)
-    (whole,) = reader.read(line[None])
+    (whole,) = reader.read(line[None], writing)
     if not whole.text or whole.text == reading.number:
         return reading
     ratio = whole.log_likelihood(whole.text) - whole.log_likelihood(reading.number)

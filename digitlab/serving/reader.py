@@ -34,6 +34,8 @@ from digitlab.data.number_lines import LINE_H, LINE_W
 from digitlab.models import artifacts
 from digitlab.paths import MODELS_DIR
 from digitlab.serving import abstain, backends, thresholded
+from digitlab.serving.writing import DEFAULT as DEFAULT_WRITING
+from digitlab.serving.writing import read_log
 
 READER_DIR = MODELS_DIR / "reader"
 READER_NAME = "number_reader"
@@ -80,11 +82,12 @@ def log_likelihood(log_probs: np.ndarray, text: str) -> float:
     return float(np.logaddexp.reduce(alpha[-2:]))
 
 
-def decode(logits: np.ndarray) -> list[LineReading]:
+def decode(logits: np.ndarray, writing: str = DEFAULT_WRITING) -> list[LineReading]:
     """(N, FRAMES, 11) logits -> N greedy CTC readings: the most probable class per frame, repeats merged, blanks
     dropped.  A digit is a run of frames with the same best class; its probabilities are those of its surest
-    frame without the blank, renormalised; its centre the middle of its run."""
-    log_p = abstain.log_softmax(np.asarray(logits, np.float64))
+    frame without the blank, renormalised; its centre the middle of its run.  ``writing``: every frame read as that
+    writer writes 1 and 7 (``serving.writing.read_log``), the readings' likelihoods too."""
+    log_p = read_log(abstain.log_softmax(np.asarray(logits, np.float64)), writing, 1 + 1, 7 + 1)  # column 0 is the blank
     p = np.exp(log_p)
     step = LINE_W / p.shape[1]
     out = []
@@ -135,8 +138,8 @@ class Reader(thresholded.Thresholded):
         """(N, LINE_H, LINE_W) or (LINE_H, LINE_W) float32 lines -> (N, FRAMES, CLASSES) logits."""
         return backends.batched(self._run, lines, (FRAMES, CLASSES), batch_size, sample_shape=(LINE_H, LINE_W))
 
-    def read(self, lines: np.ndarray) -> list[LineReading]:
-        return decode(self.logits(lines))
+    def read(self, lines: np.ndarray, writing: str = DEFAULT_WRITING) -> list[LineReading]:
+        return decode(self.logits(lines), writing)
 
 
 def check(model, name: str) -> None:
