@@ -452,19 +452,32 @@ def test_9_png_with_a_garbage_exif_chunk_is_read(mnist_test):
     assert corr(preprocess.prepare(fuzz.rotated_with_exif(Image.fromarray(scan(x[0])), 6, "PNG")).image, upright) > 0.95
 
 
+def _scan_in_mode(mnist_test, mode: str) -> Image.Image:
+    """An MNIST test digit scanned as dark ink on white paper (most of it exactly white), in the PNG ``mode``."""
+    digit = scan(mnist_test[0][0], 80)
+    return Image.fromarray(digit).convert(mode) if mode != "I;16" else Image.fromarray(digit.astype(np.uint16) * 257)
+
+
+def _tagged(im: Image.Image, tag: str, text: str) -> tuple[bytes, pictures.Picture | None]:
+    """``im`` as a PNG with a ``tag`` text chunk saying ``text``, and the picture read from it (None where Pillow refuses
+    a text chunk beyond its limit: a reason, not a crash)."""
+    png = fuzz.png_with_chunk(encode(im), b"tEXt", tag.encode() + b"\0" + text.encode("utf-8"))
+    try:
+        return png, pictures.load(png)
+    except preprocess.ImageError as e:
+        assert len(text) > 100_000 and "cannot decode" in str(e), e
+        return png, None
+
+
 @pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "RGB", "RGBA", "I;16"])
 def test_9_a_png_that_says_it_is_a_drawing_is_read_in_any_mode_whatever_it_says(mnist_test, mode):
     """The Collect page's text chunk (pictures.DRAWN_ON_TAG) in every PNG mode, saying a canvas tone, nothing, a
     megabyte's worth or anything else: read without a crash; followed only when it names a canvas tone the pixels
     agree with; a note never repeats what it says."""
-    digit = scan(mnist_test[0][0], 80)  # dark ink on white paper, most of it exactly white
-    im = Image.fromarray(digit).convert(mode) if mode != "I;16" else Image.fromarray(digit.astype(np.uint16) * 257)
+    im = _scan_in_mode(mnist_test, mode)  # dark ink on white paper, most of it exactly white
     for text, followed in (("white", 1.0), ("black", None), ("", None), ("x" * 1_000_000, None), ("Wh\u00e9 \u2603", None)):
-        png = fuzz.png_with_chunk(encode(im), b"tEXt", pictures.DRAWN_ON_TAG.encode() + b"\0" + text.encode("utf-8"))
-        try:
-            loaded = pictures.load(png)
-        except preprocess.ImageError as e:  # Pillow refuses text chunks beyond its limit: a reason, not a crash
-            assert len(text) > 100_000 and "cannot decode" in str(e), e
+        png, loaded = _tagged(im, pictures.DRAWN_ON_TAG, text)
+        if loaded is None:
             continue
         assert loaded.drawn_on == followed, (text[:20], loaded.notes)
         assert all(len(n) < 200 for n in loaded.notes), loaded.notes
@@ -476,14 +489,10 @@ def test_9_a_png_that_says_how_its_ink_is_is_read_in_any_mode_whatever_it_says(m
     """Keep's ink chunk (pictures.INK_TAG) in every PNG mode, saying dark, light, nothing, a megabyte's worth or anything
     else: read without a crash; "dark" and "light" followed (light on a scan of dark ink finds no digit, and says so),
     anything else detected; a note never repeats what it says; the caller's own Ink comes first."""
-    digit = scan(mnist_test[0][0], 80)  # dark ink on white paper
-    im = Image.fromarray(digit).convert(mode) if mode != "I;16" else Image.fromarray(digit.astype(np.uint16) * 257)
-    for text, followed in (("dark", "yes"), ("light", "no"), ("", None), ("x" * 1_000_000, None), ("Därk ☃", None)):
-        png = fuzz.png_with_chunk(encode(im), b"tEXt", pictures.INK_TAG.encode() + b"\0" + text.encode("utf-8"))
-        try:
-            loaded = pictures.load(png)
-        except preprocess.ImageError as e:  # Pillow refuses text chunks beyond its limit: a reason, not a crash
-            assert len(text) > 100_000 and "cannot decode" in str(e), e
+    im = _scan_in_mode(mnist_test, mode)  # dark ink on white paper
+    for text, followed in (("dark", "yes"), ("light", "no"), ("", None), ("x" * 1_000_000, None), ("D\u00e4rk \u2603", None)):
+        png, loaded = _tagged(im, pictures.INK_TAG, text)
+        if loaded is None:
             continue
         assert loaded.ink == followed, (text[:20], loaded.notes)
         assert all(len(n) < 200 for n in loaded.notes), loaded.notes
