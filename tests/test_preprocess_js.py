@@ -14,7 +14,8 @@ the branch it is there for.  The tunable constants are compared one by one.  One
 is kept as a case that must keep failing until it is fixed (AREA_ULP below).
 
 Uploads (FILES): picture files -- an 800x600 page half in shadow, larger ones whose reduction
-has edge blocks, generated photos with shadows, desk corners and a 3000x4000 phone photo -- decoded at
+has edge blocks, generated photos with shadows, desk corners and a 3000x4000 phone photo, PNGs that say
+they are Collect drawings or how their ink is (kept on Home with the Ink set by hand) -- decoded at
 their own size as a browser decodes them, through the port's ``prepareDecoded``, against ``prepare``
 reading the file's bytes, as the app and the CLI do.
 
@@ -23,6 +24,7 @@ Skips without `node`, unless DIGITLAB_REQUIRE_BROWSER=1 (CI), where that is a fa
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import re
@@ -382,6 +384,80 @@ def _collected(x: np.ndarray, said: str, tint: bool = False) -> bytes:
     return files.png_bytes(canvas, {pictures.DRAWN_ON_TAG: said})
 
 
+@functools.cache
+def _misread_photo() -> np.ndarray:
+    """The first half-shadowed photo of an MNIST test digit (digitlab.data.photo_cases, a JPEG) that the ink's detection
+    reads the other way round, as light ink on dark, where read as dark ink on light it has ink -- the JPEG and a PNG of
+    its pixels alike: those pixels, (H, W, 3) uint8 as Pillow decodes them."""
+    from PIL import Image
+
+    from digitlab.data import photo_cases
+
+    x = mnist.load().x_test
+    for i in range(200):
+        jpeg = photo_cases.make("half_shadow", x[i], i)
+        if preprocess.prepare(jpeg).inverted or preprocess.prepare(jpeg, invert="yes").no_ink:
+            continue
+        rgb = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))
+        png = files.png_bytes(rgb)
+        if not preprocess.prepare(png).inverted and not preprocess.prepare(png, invert="yes").no_ink:
+            return rgb
+    raise AssertionError("no half-shadowed photo among the first 200 that the detection reads the other way round")
+
+
+def _ink_said(said: str | None, picture: Callable[[], np.ndarray] = _misread_photo) -> Callable[[np.ndarray], bytes]:
+    """A PNG of ``picture``'s pixels whose INK_TAG says ``said`` (None: nothing), as Home's Keep writes it."""
+    from digitlab import pictures
+
+    return lambda x: files.png_bytes(picture(), None if said is None else {pictures.INK_TAG: said})
+
+
+def _kept_spliced(x: np.ndarray) -> bytes:
+    """The misread photo's PNG kept with its Ink set to dark by hand (user_digits._with_ink): the same bytes with one
+    tEXt chunk more, right after the header."""
+    from digitlab.data import user_digits
+
+    return user_digits._with_ink(_ink_said(None)(x), "yes")
+
+
+def _large_page() -> np.ndarray:
+    """A 1700x1275 page half in shadow, dark ink on light: read at 1/4 size, then shrunk to the work size (a note each)."""
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(shadowed_page(mnist.load().x_test[25], (1700, 1275), 700))).convert("RGB"))
+
+
+def _dark_on_white() -> np.ndarray:
+    """MNIST test digit 26, dark on a plain white 300x300 page."""
+    grey = np.full((300, 300), 255, np.uint8)
+    grey[50:250, 50:250] = 255 - cv2.resize(mnist.load().x_test[26], (200, 200), interpolation=cv2.INTER_LINEAR)
+    return grey
+
+
+def _as_its_file_says(ink: str) -> Callable[[preprocess.Prepared, bytes], bool]:
+    """Read with the ink its file says (``preprocess.file_ink``'s note), ``ink`` "dark" or "light", with ink found."""
+    note = f"the ink as its file says: {'dark ink on light paper' if ink == 'dark' else 'light ink on dark'}"
+    return lambda p, _: not p.no_ink and p.inverted == (ink == "dark") and note in p.notes
+
+
+def _misread_unless_said(p: preprocess.Prepared, data: bytes) -> bool:
+    """Read as dark ink on light as its file says, where the same pixels alone are read as light ink on dark."""
+    return _as_its_file_says("dark")(p, data) and not preprocess.prepare(files.png_bytes(_misread_photo())).inverted
+
+
+def _said_between_load_and_work_size(p: preprocess.Prepared, _: bytes) -> bool:
+    """The file's ink note comes after load's own (read at 1/4 size) and before the work size's (shrunk to 400 px)."""
+    at = {key: next((k for k, n in enumerate(p.notes) if n.startswith(key)), None) for key in ("read at", "the ink as", "shrunk from")}
+    return _as_its_file_says("dark")(p, _) and None not in at.values() and at["read at"] < at["the ink as"] < at["shrunk from"]
+
+
+def _said_light_no_retry(p: preprocess.Prepared, _: bytes) -> bool:
+    """Dark ink on white that says it is light ink: read as the file says, the page is one flat tone of "ink", and it is
+    not read the other way round as "auto" does when it finds no ink (the other polarity has the digit)."""
+    return (p.no_ink and not p.inverted and "the ink as its file says: light ink on dark" in p.notes
+            and not any(n.startswith("no ink found as") for n in p.notes) and not preprocess.prepare(_dark_on_white()).no_ink)
+
+
 def decoded(data: bytes) -> np.ndarray:
     """A picture file as a browser hands it to the page: (H, W, 4) uint8 RGBA at its own size, upright."""
     from PIL import Image, ImageOps
@@ -396,6 +472,7 @@ class FileCase:
     file: Callable[[np.ndarray], bytes]  # MNIST test images -> the file's bytes
     reaches: Callable[[preprocess.Prepared, bytes], bool]  # (Python's reading, the file) -> took its branch
     jpeg: bool = False  # decoded by the browser in full where Python decodes at libjpeg's draft scale: close, not equal
+    invert: str = "auto"  # the Ink as the person set it on the page (prepare's invert)
 
 
 def _read_at(factor: int) -> Callable[[preprocess.Prepared, bytes], bool]:
@@ -423,6 +500,19 @@ FILES = [
              lambda p, _: not p.no_ink and any("read as any picture" in n for n in p.notes)),
     FileCase("a PNG that says it is drawn on a grey canvas", lambda x: _collected(x, "grey"),
              lambda p, _: not p.no_ink and any("no canvas tone" in n for n in p.notes)),
+    FileCase("a photo kept with its Ink set by hand: its PNG says dark, the detection alone reads light", _ink_said("dark"),
+             _misread_unless_said),
+    FileCase("the same photo, its PNG saying light", _ink_said("light"), _as_its_file_says("light")),
+    FileCase("the same photo, its PNG saying sideways: the ink is detected", _ink_said("sideways"),
+             lambda p, _: not p.no_ink and not p.inverted and not any(n.startswith("the ink as") for n in p.notes)
+             and "its file says how its ink is, but neither dark nor light: the ink is detected" in p.notes),
+    FileCase("the same photo's PNG kept by user_digits (one chunk spliced in after the header)", _kept_spliced, _misread_unless_said),
+    FileCase("its PNG says dark, the Ink set to light on dark: as set", _ink_said("dark"),
+             lambda p, _: not p.no_ink and not p.inverted and not any(n.startswith("the ink as") for n in p.notes), invert="no"),
+    FileCase("1700x1275 page saying dark: its note between load's and the work size's", _ink_said("dark", _large_page),
+             _said_between_load_and_work_size),
+    FileCase("dark ink on white saying light: no ink, not read the other way round", _ink_said("light", _dark_on_white),
+             _said_light_no_retry),
 ]
 # A JPEG decoded in full and block-averaged against libjpeg's scaled IDCT: max 0.13, mean 0.005 measured on the
 # 800x600 one (a JPEG Python decodes as stored, or whose small digit is read again at full size, agrees to 2e-7).
@@ -444,7 +534,7 @@ def node_run(tmp_path_factory):
     pictures = [(c.name, c.picture(x), c.invert) for c in CASES] + [(name, make(), "auto") for name, make in REFUSED.items()]
     drawn = {c.name: {"drawnOn": c.drawn_on} for c in CASES if c.drawn_on is not None}
     uploads = {c.name: c.file(x) for c in FILES}
-    pictures += [(c.name, decoded(uploads[c.name]), "auto") for c in FILES]
+    pictures += [(c.name, decoded(uploads[c.name]), c.invert) for c in FILES]
     kinds = {c.name: {"decoded": True, "jpeg": c.jpeg} for c in FILES}
     folder = tmp_path_factory.mktemp("preprocess_js")
     manifest = []
@@ -566,8 +656,8 @@ def test_upload_matches_python_reading_the_file(node_run, case):
     the port's prepareDecoded gives the 28x28 input the app and the CLI give the same file
     (digitlab.preprocess.prepare on its bytes), through every step for a PNG; within a JPEG's decoding
     differences for a JPEG, with the same flags and the same ink box to a pixel or two."""
-    data, _, js = node_run[1][case.name]
-    py = preprocess.prepare(data)
+    data, invert, js = node_run[1][case.name]
+    py = preprocess.prepare(data, invert=invert)
     assert case.reaches(py, data), f"{case.name}: the picture no longer reaches its branch (notes {py.notes}, inverted {py.inverted}, bbox {py.bbox})"
     if not case.jpeg:
         _compare(js, py, case.name)

@@ -6,7 +6,7 @@
 // (built by web/build.py).  Everything is loaded from this server: no CDN, works offline.
 
 import { judge, readAs, runnerUp } from "./abstain.js";
-import { DRAWN_ON_TAG, ImageError, MAX_PIXELS, PREPROCESS_VERSION, pngText, prepare, prepareDecoded } from "./preprocess.js";
+import { DRAWN_ON_TAG, ImageError, INK_TAG, MAX_PIXELS, PREPROCESS_VERSION, pngText, prepare, prepareDecoded } from "./preprocess.js";
 
 const ORT_DIR = new URL("./node_modules/onnxruntime-web/dist/", import.meta.url).href;
 const TFJS_SCRIPTS = [
@@ -138,8 +138,10 @@ $("upload").addEventListener("change", async () => {
     return;
   }
   const jpeg = /^image\/(jpeg|pjpeg)$/.test(file.type) || /\.jpe?g$/i.test(file.name);
-  const said = jpeg ? null : (pngText(await file.arrayBuffer())[DRAWN_ON_TAG] ?? null); // a Collect drawing says so
-  picture = { ...pixelsOf(bitmap), jpeg, said, name: file.name };
+  const text = jpeg ? {} : pngText(await file.arrayBuffer());
+  const said = text[DRAWN_ON_TAG] ?? null; // a Collect drawing says so
+  const ink = text[INK_TAG] ?? null; // a picture kept on Home with its Ink set by hand says how its ink is
+  picture = { ...pixelsOf(bitmap), jpeg, said, ink, name: file.name };
   drawPicture(bitmap);
   bitmap.close();
   schedule();
@@ -298,11 +300,11 @@ state.ready = start();
 
 /** RGBA pixels (the canvas', or an uploaded picture's when `jpeg` is not undefined) -> prepared input,
  * probabilities, the gate's P(digit) and the verdict, with times.  drawnOn: the canvas' tone when it holds a drawing
- * on plain paper; said: an uploaded PNG's DRAWN_ON_TAG text; writing: how the writer writes 1 and 7 (abstain.js
+ * on plain paper; said, ink: an uploaded PNG's DRAWN_ON_TAG and INK_TAG texts; writing: how the writer writes 1 and 7 (abstain.js
  * WRITINGS), which the verdict reads the probabilities as (Python's `predictions(..., writing=)`). */
-async function classify(rgba, width, height, invert, jpeg, { drawnOn = null, said = null, writing = "default" } = {}) {
+async function classify(rgba, width, height, invert, jpeg, { drawnOn = null, said = null, ink = null, writing = "default" } = {}) {
   const t0 = performance.now();
-  const prepared = jpeg === undefined ? prepare(rgba, width, height, { invert, drawnOn }) : prepareDecoded(rgba, width, height, { invert, jpeg, said });
+  const prepared = jpeg === undefined ? prepare(rgba, width, height, { invert, drawnOn }) : prepareDecoded(rgba, width, height, { invert, jpeg, said, ink });
   const t1 = performance.now();
   let probs = null;
   let pDigit = null;
@@ -348,12 +350,12 @@ function source() {
 }
 
 async function predictCanvas() {
-  const { rgba, width, height, jpeg, kind, drawnOn = null, said = null } = source();
+  const { rgba, width, height, jpeg, kind, drawnOn = null, said = null, ink = null } = source();
   const invert = $("invert").value;
   const writing = $("writing").value;
   let r;
   try {
-    r = await classify(rgba, width, height, invert, jpeg, { drawnOn, said, writing });
+    r = await classify(rgba, width, height, invert, jpeg, { drawnOn, said, ink, writing });
   } catch (e) {
     showProblem(e instanceof ImageError ? e.message : `prediction failed: ${e.message}`);
     return;
@@ -367,7 +369,7 @@ async function predictCanvas() {
   const other = continental !== null && continental !== verdict.label ? continental : null;
   state.timings.push({ preprocessMs: r.preprocessMs, inferenceMs: r.inferenceMs, runtime: state.runtime });
   state.last = {
-    rgba, width, height, source: kind, jpeg: jpeg ?? null, invert, drawnOn, said, model: state.info.name, runtime: state.runtime,
+    rgba, width, height, source: kind, jpeg: jpeg ?? null, invert, drawnOn, said, ink, model: state.info.name, runtime: state.runtime,
     writing, byWriting,
     image: prepared.image ? Array.from(prepared.image) : null,
     noInk: prepared.noInk, inverted: prepared.inverted, notes: prepared.notes,
@@ -384,13 +386,13 @@ async function predictCanvas() {
 /** Run the current canvas `n` times (after one warm-up) and return every timing, for measurements. */
 state.measure = async (n = 50) => {
   await state.ready;
-  const { rgba, width, height, jpeg, drawnOn = null, said = null } = source();
+  const { rgba, width, height, jpeg, drawnOn = null, said = null, ink = null } = source();
   const invert = $("invert").value;
   const writing = $("writing").value;
-  await classify(rgba, width, height, invert, jpeg, { drawnOn, said, writing });
+  await classify(rgba, width, height, invert, jpeg, { drawnOn, said, ink, writing });
   const runs = [];
   for (let i = 0; i < n; i++) {
-    const r = await classify(rgba, width, height, invert, jpeg, { drawnOn, said, writing });
+    const r = await classify(rgba, width, height, invert, jpeg, { drawnOn, said, ink, writing });
     runs.push({ preprocessMs: r.preprocessMs, inferenceMs: r.inferenceMs });
   }
   return runs;

@@ -7,7 +7,7 @@
 // of width * height * 4 raw RGBA bytes in FOLDER, or null for an all-zero picture (a size check
 // needs no pixels); decoded: the bytes are a decoded picture file (an upload: prepareDecoded, with
 // jpeg saying whether the file was a JPEG, and file the name in FOLDER of the file itself, whose PNG text chunks the
-// port reads with pngText), otherwise canvas bytes (prepare, with drawnOn when given: a drawing on a
+// port reads with pngText: DRAWN_ON_TAG and INK_TAG), otherwise canvas bytes (prepare, with drawnOn when given: a drawing on a
 // canvas of that tone).  Writes FOLDER/prepared.json:
 //
 //   {constants: every exported value of preprocess.js that is not a function,
@@ -34,10 +34,11 @@ const pictures = JSON.parse(readFileSync(join(folder, "pictures.json"), "utf8"))
 
 const results = pictures.map(({ width, height, invert, rgba, decoded = false, jpeg = false, drawnOn = null, file = null }, i) => {
   const bytes = rgba === null ? new Uint8Array(width * height * 4) : new Uint8Array(readFileSync(join(folder, rgba)));
-  const said = file === null ? null : (preprocess.pngText(readFileSync(join(folder, file)))[preprocess.DRAWN_ON_TAG] ?? null);
+  const text = file === null ? {} : preprocess.pngText(readFileSync(join(folder, file)));
+  const [said, ink] = [text[preprocess.DRAWN_ON_TAG] ?? null, text[preprocess.INK_TAG] ?? null];
   let p;
   try {
-    p = decoded ? preprocess.prepareDecoded(bytes, width, height, { invert, jpeg, said }) : preprocess.prepare(bytes, width, height, { invert, drawnOn });
+    p = decoded ? preprocess.prepareDecoded(bytes, width, height, { invert, jpeg, said, ink }) : preprocess.prepare(bytes, width, height, { invert, drawnOn });
   } catch (e) {
     if (e instanceof preprocess.ImageError) return { error: e.message };
     throw e;

@@ -58,6 +58,8 @@ export const PAPER_COVER = 0.25;
 export const PAPER_INK = 0.01;
 export const DRAWN_ON_TAG = "digitlab:drawn-on";
 export const DRAWN_ON_TONES = { white: 1.0, black: 0.0 };
+export const INK_TAG = "digitlab:ink"; // a PNG text chunk: how the ink is, as the person who kept the picture set it by hand
+export const INK_SAID = { dark: "yes", light: "no" }; // its values -> prepare's invert: dark ink on light paper, light on dark
 export const NOTED_SHRINK = 4;
 export const NORMALISE_STROKE = true;
 export const STROKE_BAND = [1.53, 3.53];
@@ -510,8 +512,9 @@ function colourAt(colour, h, w) {
 
 /**
  * Canvas RGBA bytes -> a picture as digitlab.pictures.load reads a numpy array: {grey (transparency
- * composited), notes, size: [w, h], region(box) -> grey image of that part, cut, drawnOn}.  drawnOn given: the
- * caller knows the bytes are a drawing on a canvas of that tone (1 white, 0 black), as pictures.load's drawn_on.
+ * composited), notes, size: [w, h], region(box) -> grey image of that part, cut, drawnOn, ink: null (no file
+ * to say it)}.  drawnOn given: the caller knows the bytes are a drawing on a canvas of that tone (1 white, 0 black),
+ * as pictures.load's drawn_on.
  */
 export function loadRGBA(rgba, w, h, { drawnOn: given = null } = {}) {
   if (given !== null && given !== 0 && given !== 1) throw new Error(`drawnOn is the tone of the canvas drawn on: 1 (white) or 0 (black), not ${JSON.stringify(given)}`);
@@ -527,7 +530,7 @@ export function loadRGBA(rgba, w, h, { drawnOn: given = null } = {}) {
   const img = image(h, w, grey);
   img.colour = colourOf(rgba, w, h, alpha, back);
   const region = ([t, l, b, r]) => Object.assign(cut(img, t, l, b, r), { colour: cutColour(img.colour, t, l, b, r) });
-  return { grey: img, notes, size: [w, h], region, drawnOn };
+  return { grey: img, notes, size: [w, h], region, drawnOn, ink: null };
 }
 
 /**
@@ -608,7 +611,8 @@ function cutRGBA(rgba, w, t, l, b, r) {
 
 /**
  * The PNG file's text chunks (tEXt, and iTXt not compressed), {keyword: text}, as Pillow puts them in Image.info;
- * {} for any other file.  The page reads DRAWN_ON_TAG from them (an upload of a Collect drawing).
+ * {} for any other file.  The page reads DRAWN_ON_TAG (an upload of a Collect drawing) and INK_TAG (a picture kept on
+ * Home with its Ink set by hand) from them.
  */
 export function pngText(bytes) {
   const b = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
@@ -669,13 +673,34 @@ function fileSays(text, alpha, rgba, notes) {
 }
 
 /**
+ * digitlab.pictures._ink_said: prepare's invert for a file's INK_TAG text ("dark": "yes", "light": "no"), or null with
+ * a note for any other text, which is not repeated (it may be anything, of any length).
+ */
+function inkSaid(text, notes) {
+  if (Object.hasOwn(INK_SAID, text)) return INK_SAID[text];
+  notes.push(`its file says how its ink is, but neither ${Object.keys(INK_SAID).join(" nor ")}: the ink is detected`);
+  return null;
+}
+
+/**
+ * digitlab.preprocess.file_ink: invert as the caller gave it, unless it is "auto" and the picture's file says how its
+ * ink is (loaded.ink: a picture kept on Home with its Ink set by hand), which a note then says.
+ */
+function fileInk(loaded, invert) {
+  if (invert !== "auto" || loaded.ink === null) return invert;
+  loaded.notes.push(`the ink as its file says: ${loaded.ink === "yes" ? "dark ink on light paper" : "light ink on dark"}`);
+  return loaded.ink;
+}
+
+/**
  * A decoded picture file, upright at its own size (the browser's decoding of an upload), -> a picture
  * read the way digitlab.pictures.load reads the file: decoded shrunk by an integer factor when it is at
  * least twice the work size (a JPEG first at its draft scale), grey by _luma, transparency composited,
  * and region(box) reading a part again from the full-size pixels by pictures._region_pixels' rule.
- * jpeg: the file is a JPEG (Python decodes those at 1/2, 1/4 or 1/8 in libjpeg).
+ * jpeg: the file is a JPEG (Python decodes those at 1/2, 1/4 or 1/8 in libjpeg).  said, ink: the file's DRAWN_ON_TAG
+ * and INK_TAG texts (``pngText``), or null; the picture's ink is then the invert its INK_TAG says (``inkSaid``), or null.
  */
-export function loadDecoded(rgba, w, h, { jpeg = false, said = null } = {}) {
+export function loadDecoded(rgba, w, h, { jpeg = false, said = null, ink = null } = {}) {
   checkBytes(rgba, w, h);
   const longest = Math.max(w, h);
   if (longest > (WORK_SIDE / MIN_SIDE) * Math.min(w, h)) {
@@ -697,6 +722,7 @@ export function loadDecoded(rgba, w, h, { jpeg = false, said = null } = {}) {
   }
   const { grey, alpha } = toGrey(pixels.rgba, pixels.w, pixels.h, "file");
   const given = said === null ? null : fileSays(said, alpha, pixels.rgba, notes);
+  const inkIs = ink === null ? null : inkSaid(ink, notes);
   const { back, drawnOn: found } = background(grey, alpha) ?? { back: null, drawnOn: null };
   const drawnOn = given ?? found;
   if (back !== null) {
@@ -722,7 +748,7 @@ export function loadDecoded(rgba, w, h, { jpeg = false, said = null } = {}) {
     return Object.assign(image(part.h, part.w, g.grey), { colour: colourOf(part.rgba, part.w, part.h, g.alpha, back) });
   };
   const img = Object.assign(image(pixels.h, pixels.w, grey), { colour: colourOf(pixels.rgba, pixels.w, pixels.h, alpha, back) });
-  return { grey: img, notes, size: [w, h], region, drawnOn };
+  return { grey: img, notes, size: [w, h], region, drawnOn, ink: inkIs };
 }
 
 /** digitlab.preprocess.ink_polarity: invert "yes"/"no" as said; "auto": ink drawn on transparency by the tone it was
@@ -1178,16 +1204,18 @@ export function prepare(rgba, w, h, { invert = "auto", stroke = null, drawnOn = 
  * A decoded picture file (RGBA bytes upright at its own size, as the browser decodes an upload) ->
  * the same result as ``prepare``, read the way the app and the CLI read the file (``loadDecoded``):
  * an upload is prepared from its own pixels, never from its copy shrunk onto the canvas.  said: the file's
- * DRAWN_ON_TAG text (``pngText``), or null: a drawing saved by the Collect page is read as its canvas was.
+ * DRAWN_ON_TAG text (``pngText``), or null: a drawing saved by the Collect page is read as its canvas was.  ink: the
+ * file's INK_TAG text, or null: with invert "auto", a picture kept with its Ink set by hand is read with that ink.
  */
-export function prepareDecoded(rgba, w, h, { invert = "auto", stroke = null, jpeg = false, said = null } = {}) {
+export function prepareDecoded(rgba, w, h, { invert = "auto", stroke = null, jpeg = false, said = null, ink = null } = {}) {
   if (!["auto", "yes", "no"].includes(invert)) throw new Error(`invert must be 'auto', 'yes' or 'no', not ${JSON.stringify(invert)}`);
-  return preparePicture(loadDecoded(rgba, w, h, { jpeg, said }), { invert, stroke });
+  return preparePicture(loadDecoded(rgba, w, h, { jpeg, said, ink }), { invert, stroke });
 }
 
-function preparePicture(loaded, { invert, stroke }) {
+function preparePicture(loaded, { invert: asked, stroke }) {
   const [w, h] = loaded.size;
   const notes = loaded.notes;
+  const invert = fileInk(loaded, asked); // before the work size's notes, as in Python
   const grey = workSize(loaded.grey, notes);
   const steps = [["input", grey]];
   let inverted = inkPolarity(grey, invert, loaded.drawnOn);

@@ -233,6 +233,37 @@ def test_an_uploaded_collect_drawing_is_read_as_its_canvas_was(web, references, 
     assert diff.max() <= MAX_PIXEL_DIFF, diff.max()
 
 
+def test_an_uploaded_picture_kept_with_its_ink_set_by_hand_is_read_with_that_ink(web, mnist_test, tmp_path):
+    """A photo under a hard half shadow that the ink's detection reads the other way round (as light ink on dark),
+    kept on Home with its Ink set to dark ink on light: its PNG says so (pictures.INK_TAG); the page, on Detect, reads
+    that chunk (pngText) and prepares the upload as Python prepares the file, with the ink the file says."""
+    import io
+
+    from PIL import Image
+
+    from digitlab import files, pictures
+    from digitlab.data import photo_cases, user_digits
+
+    x, y = mnist_test
+    i = next(i for i in range(200) if not preprocess.prepare(photo_cases.make("half_shadow", x[i], i)).inverted
+             and not preprocess.prepare(photo_cases.make("half_shadow", x[i], i), invert="yes").no_ink)
+    png = files.png_bytes(np.asarray(Image.open(io.BytesIO(photo_cases.make("half_shadow", x[i], i))).convert("RGB")))
+    assert not preprocess.prepare(png).inverted, "the detection alone reads it as light ink on dark"
+    path = user_digits.save(png, int(y[i]), tmp_path / "my_digits", invert="yes")
+    assert Image.open(path).info[pictures.INK_TAG] == "dark"
+    assert web.input_value("#invert") == "auto"
+    before = web.evaluate("window.digitlab.predictions")
+    web.set_input_files("#upload", str(path))
+    web.wait_for_function(f"window.digitlab.predictions > {before}", timeout=30_000)
+    last = _last(web)
+    py = preprocess.prepare(path)  # the file as the app, the CLI and the fine-tune read it
+    assert last["ink"] == "dark" and py.inverted and "the ink as its file says: dark ink on light paper" in py.notes, (last["ink"], py.notes)
+    assert last["inverted"] and not last["noInk"]
+    assert _no_numbers(last["notes"]) == _no_numbers(py.notes), (last["notes"], py.notes)
+    diff = np.abs(np.asarray(last["image"], np.float32).reshape(28, 28) - py.image)
+    assert diff.max() <= MAX_PIXEL_DIFF and diff.mean() <= MEAN_PIXEL_DIFF, (diff.max(), diff.mean())
+
+
 def _pictures(x):
     """Pictures a canvas drawing does not produce, for the parts of the port it does not reach:
     white ink on a transparent canvas (alpha compositing) at five brush widths, phone photos (uneven
