@@ -18,8 +18,9 @@ and 7 and nothing else:
 
 b = 1.5 is the smallest of 0.5-3.0 that read every 1 and 7 style of the conventions benchmark at 97% or more for
 both committed models without pulling another style under 97%, by a rule written before anything was scored
-(runs/s29/RULE8.md, ``python runs/s29/continental.py --score``). What it costs a writer who turns it on but writes as
-MNIST's writers do: docs/results.md, "Writing conventions". web/abstain.js holds the same numbers (tests/test_tfjs.py).
+(runs/s29/RULE8.md, ``python runs/s29/continental.py --score``). What it reads on a fresh draw, and what it costs a
+writer who turns it on but writes as MNIST's writers do: docs/evaluation.md, "How you write 1 and 7". web/abstain.js
+holds the same numbers (tests/test_tfjs.py).
 """
 
 from __future__ import annotations
