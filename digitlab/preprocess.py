@@ -179,7 +179,8 @@ def is_photo(ink: np.ndarray) -> bool:
     return bool(np.count_nonzero(edge == middle) < DRAWN_BORDER * edge.size)
 
 
-def remove_background(ink: np.ndarray, photo: bool | None = None, level: float | None = None) -> tuple[np.ndarray, float]:
+def remove_background(ink: np.ndarray, photo: bool | None = None, level: float | None = None,
+                      floor: float | None = None) -> tuple[np.ndarray, float]:
     """Light-ink image -> (ink in [0, 1] with background 0, contrast of the ink above background).
 
     Photos (``is_photo``) first lose the light falling on the page: its brightness is estimated by a
@@ -190,7 +191,8 @@ def remove_background(ink: np.ndarray, photo: bool | None = None, level: float |
     robust sigmas) are subtracted and the ink is stretched so its bright end is 1.  An MNIST digit
     passes unchanged.  ``photo``: ``is_photo(ink)`` when the caller has it already.  ``level``: the background's
     tone when it is known (ink drawn on transparency, composited onto it): no photo, no level or noise estimated, so
-    strokes covering most of the picture are still the ink (the median would be ink).
+    strokes covering most of the picture are still the ink (the median would be ink).  ``floor``: with ``level``, the
+    noise floor above it (None: the level itself, a drawn background has no noise).
     """
     h, w = ink.shape
     if photo is None:
@@ -204,7 +206,7 @@ def remove_background(ink: np.ndarray, photo: bool | None = None, level: float |
         sample = ink[::2, ::2] if ink.size > 4096 else ink  # medians of a quarter of the pixels: same level, 4x faster
         level = float(np.median(sample))
         floor = level + 5 * 1.4826 * float(np.median(np.abs(sample - level)))  # 5 robust sigmas of noise
-    else:
+    elif floor is None:
         floor = level  # a drawn background is one exact tone: no noise
     above = ink[ink > floor]
     peak = float(np.percentile(above, 99.5)) if above.size else floor
@@ -312,17 +314,30 @@ def work_size(grey: np.ndarray, preview: np.ndarray | None, notes: list[str], si
     return cv2.resize(grey, size, interpolation=cv2.INTER_AREA), small
 
 
+def edge_background(ink: np.ndarray) -> tuple[float, float]:
+    """(the background's tone, its noise floor) from the picture's outermost pixels alone: their median, and 5 robust
+    sigmas above it.  A digit cut tight to its ink touches the edge in a few places; the rest of the edge is paper."""
+    edge = np.concatenate([ink[0], ink[-1], ink[1:-1, 0], ink[1:-1, -1]]).astype(np.float32)
+    level = float(np.median(edge))  # in float32, as remove_background's median (web/preprocess.js computes it alike)
+    return level, level + 5 * 1.4826 * float(np.median(np.abs(edge - level)))
+
+
 def clean_ink(grey: np.ndarray, inverted: bool, steps: list, specks: bool = True,
-              drawn_on: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+              drawn_on: float | None = None, edge: bool = False) -> tuple[np.ndarray, np.ndarray, float]:
     """Work image -> (ink light on dark, ink in [0, 1] on a background of 0, contrast); two steps recorded.
     ``specks``: drop blobs tiny next to the largest (one digit's dust); a number's reader keeps them
     (digitlab.serving.numbers: a dot can be part of a digit, or a digit of its own).  ``drawn_on``: the tone
-    ink drawn on transparency was composited onto (``Picture.drawn_on``): the background's tone, and no photo."""
+    ink drawn on transparency was composited onto (``Picture.drawn_on``): the background's tone, and no photo.
+    ``edge``: the background's tone and noise taken from the picture's edge (``edge_background``), no photo: a digit
+    cut tight to its ink, whose ink is the median."""
     ink = 1.0 - grey if inverted else grey
     steps.append(("grey, ink light" + (" (inverted)" if inverted else ""), ink.astype(np.float32)))
     level = None if drawn_on is None else (1.0 - drawn_on if inverted else drawn_on)
+    floor = None
+    if edge and level is None:
+        level, floor = edge_background(ink)
     photo = level is None and is_photo(ink)
-    clean, contrast = remove_background(ink, photo, level)
+    clean, contrast = remove_background(ink, photo, level, floor)
     if photo:
         clean = _drop_border(clean)
     if specks:
@@ -353,6 +368,21 @@ def other_polarity(grey: np.ndarray, inverted: bool, steps: list, notes: list[st
     dark, light = "dark ink on a light background", "light ink on a dark background"
     notes.append(f"no ink found as {dark if inverted else light}: read as {light if inverted else dark} instead")
     return not inverted, ink, clean, contrast
+
+
+def cut_tight(grey: np.ndarray, inverted: bool, steps: list, notes: list[str], specks: bool = True) -> tuple | None:
+    """No ink found against the picture's median: read it again with the background taken from its edge (``clean_ink``'s
+    ``edge``) -> (ink, clean, contrast) when that finds ink, its two steps replacing the first reading's and a note
+    said; None otherwise.  A digit cut tight to its ink (a postal code's digit size-normalised into a small square, a
+    form's field) covers half the picture or more, so the median is ink and nothing stands above the noise floor;
+    its edge is still mostly paper.  A flat picture, blank or covered in ink, has no ink either way."""
+    again: list = []
+    ink, clean, contrast = clean_ink(grey, inverted, again, specks, edge=True)
+    if not has_ink(clean, contrast):
+        return None
+    steps[-2:] = again
+    notes.append("its ink covers most of the picture (cut tight to the digit): the background taken from its edge")
+    return ink, clean, contrast
 
 
 def ink_pixels(clean: np.ndarray) -> int:
@@ -462,6 +492,10 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None, drawn_o
         other = other_polarity(grey, inverted, steps, notes, drawn_on=picture.drawn_on)
         if other is not None:
             inverted, ink, clean, contrast = other
+    if not has_ink(clean, contrast) and picture.drawn_on is None:  # the same ink, against the paper at the edge
+        tight = cut_tight(grey, inverted, steps, notes)
+        if tight is not None:
+            ink, clean, contrast = tight
     if not has_ink(clean, contrast):
         if float(np.median(ink)) > 0.5:  # a canvas covered in ink, or blank paper taken as ink
             notes.append("no digit found: the picture is one flat tone (covered in ink, or blank): draw one digit with space around it")

@@ -1,5 +1,6 @@
 """Photos that broke background removal: a hard half shadow, a desk corner in the frame,
-lined paper, faint pencil, a 3000x4000 phone photo with a small digit, a fat marker filling a tight crop (digitlab.data.photo_cases), made
+lined paper, faint pencil, a 3000x4000 phone photo with a small digit, a fat marker filling a tight crop, a scan size-normalised
+into a small square (digitlab.data.photo_cases), made
 from real MNIST test digits and read through the predict path.  The per-case figures on 200 digits
 each are `python evaluation/photo_cases.py`; here a generous bound on a few digits each."""
 
@@ -14,7 +15,7 @@ from digitlab import preprocess
 from digitlab.data import photo_cases
 from digitlab.serving import runtime
 
-N = {"plain": 12, "half_shadow": 24, "desk_corner": 24, "lined_paper": 12, "pencil": 12, "phone": 6, "marker": 24}
+N = {"plain": 12, "half_shadow": 24, "desk_corner": 24, "lined_paper": 12, "pencil": 12, "phone": 6, "marker": 24, "scan_tight": 24}
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +92,38 @@ def test_a_desk_corner_is_not_the_digit(mnist_test):
         top, left, h, w = p.bbox
         side = preprocess.WORK_SIDE
         assert not p.no_ink and h < side / 3 and w < side / 3, (i, p.bbox)  # the digit is 70-120 px of 480 (x 400/480)
+
+
+def test_a_digit_cut_tight_to_its_ink_is_read(served, mnist_test):
+    """Bold MNIST test digits whose ink covers 40% or more of a square cut tight to it (16-64 px, dark on light or light on
+    dark, with and without a scanner's noise): against the picture's median nothing stands above the noise (no ink), so
+    the background is taken from the edge (``preprocess.cut_tight``), with a note; every one is read.  A flat picture,
+    blank or covered in ink, stays no ink; a digit with a margin is read as before, without the note."""
+    x, y = mnist_test
+    note = "its ink covers most of the picture (cut tight to the digit): the background taken from its edge"
+    bold = [i for i in range(400) if (x[i] > 40).mean() > 0.19][:40]  # ink on a fifth of the 28x28: half of its ink box
+    pictures, labels, noted = [], [], 0
+    rng = np.random.default_rng(0)
+    for i in bold:
+        ys, xs = np.nonzero(x[i] > 40)
+        crop = x[i][ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+        side = int(rng.integers(16, 65))
+        s = side / max(crop.shape)
+        h, w = max(1, round(crop.shape[0] * s)), max(1, round(crop.shape[1] * s))
+        square = np.zeros((side, side), np.uint8)
+        square[(side - h) // 2:(side - h) // 2 + h, (side - w) // 2:(side - w) // 2 + w] = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
+        noisy = np.clip(square + rng.normal(0, 3, square.shape), 0, 255).astype(np.uint8)
+        for picture in (square, 255 - noisy):
+            p = preprocess.prepare(picture)
+            noted += note in p.notes
+            pictures.append(p)
+            labels.append(int(y[i]))
+    preds = served.predict_prepared(pictures)
+    assert noted >= 10, noted  # the case is there to be tested
+    assert np.mean([p.label == t for p, t in zip(preds, labels)]) >= 0.95, [(t, p.label, p.reason) for p, t in zip(preds, labels)]
+    for flat in (np.full((32, 32), 255, np.uint8), np.zeros((32, 32), np.uint8), np.full((40, 40), 90, np.uint8)):
+        assert preprocess.prepare(flat).no_ink
+    assert note not in preprocess.prepare(x[0]).notes
 
 
 def test_cases_are_reproducible(mnist_test):

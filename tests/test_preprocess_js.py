@@ -285,6 +285,21 @@ def _blank_paper(seed: int = 0) -> np.ndarray:
     return (light + rng.normal(0, 2.5, (300, 400))).clip(0, 255).astype(np.uint8)
 
 
+def _cut_tight(digit: np.ndarray, side: int = 40) -> np.ndarray:
+    """(side, side) uint8: an MNIST digit's ink box size-normalised into a square, its longer side end to end, light ink
+    on black: a bold digit's ink is then most of the picture."""
+    ys, xs = np.nonzero(digit > 40)
+    crop = digit[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    s = side / max(crop.shape)
+    h, w = max(1, round(crop.shape[0] * s)), max(1, round(crop.shape[1] * s))
+    square = np.zeros((side, side), np.uint8)
+    square[(side - h) // 2 : (side - h) // 2 + h, (side - w) // 2 : (side - w) // 2 + w] = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
+    return square
+
+
+TIGHT_NOTE = "its ink covers most of the picture (cut tight to the digit): the background taken from its edge"
+
+
 # cv2.resize(INTER_AREA) at a non-integer factor sums in float32 (all-white paper comes out 1.0000001),
 # resizeArea in preprocess.js in float64 (exactly 1.0).  After inversion the paper's median can land
 # one ulp below 0, every paper pixel is then "ink" at ~1e-7 for the crop's `clean > 0`, and the crop
@@ -306,6 +321,9 @@ CASES = [
     Case("photo with a desk corner: edge blobs dropped", lambda x: _case_photo("desk_corner", x[14], 2), _edge_dropped),
     Case("a marker filling a tight crop: read with the other polarity", lambda x: _case_photo("marker", x[1], 1),
          lambda p: p.inverted and not p.no_ink and any(n.startswith("no ink found as light ink") for n in p.notes)),
+    Case("a bold 0 cut tight to its ink, light on dark: the background from the edge", lambda x: _opaque(_cut_tight(x[25])),
+         lambda p: not p.no_ink and not p.inverted and TIGHT_NOTE in p.notes),
+    Case("the same dark on light", lambda x: _opaque(255 - _cut_tight(x[71])), lambda p: not p.no_ink and p.inverted and TIGHT_NOTE in p.notes),
     Case("specks", _specks, lambda p: not p.no_ink and _specks_dropped(p)),
     Case("thin pen: dilated", lambda x: synthetic.restroke(x[1], 0.04, seed=1), _dilated),
     Case("fat brush: eroded", lambda x: synthetic.restroke(x[0], 0.3, seed=0), _eroded),
@@ -491,6 +509,8 @@ FILES = [
     FileCase("800x600 JPEG half in shadow", lambda x: shadowed_page(x[21], fmt="JPEG"), _read_at(2), jpeg=True),
     FileCase("half-shadowed photo (JPEG)", _photo_case("half_shadow", 22, 5), lambda p, _: p.inverted and not p.no_ink, jpeg=True),
     FileCase("photo with a desk corner (JPEG)", _photo_case("desk_corner", 23, 3), lambda p, _: p.inverted and not p.no_ink, jpeg=True),
+    FileCase("a scan size-normalised into a small square (PNG): cut tight, the background from its edge", _photo_case("scan_tight", 95, 95),
+             lambda p, _: not p.no_ink and p.inverted and TIGHT_NOTE in p.notes),
     FileCase("3000x4000 phone photo, small digit read again (JPEG)", _photo_case("phone", 24, 1), lambda p, _: _read_again(p), jpeg=True),
     FileCase("1200x1200 PNG of a face: refused, read at a third of its size", lambda x: files.png_bytes(drawn_face(1200)),
              lambda p, data: p.refusal is not None and _read_at(3)(p, data)),

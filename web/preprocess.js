@@ -820,8 +820,9 @@ export function inkIsDark(grey) {
 }
 
 /** Light-ink image -> {clean: ink in [0, 1] with background 0, contrast}; `photo`: isPhoto(ink) when the caller has it;
- * `level`: the background's tone when known (ink drawn on transparency): no photo, no level or noise estimated. */
-export function removeBackground(ink, photo = null, level = null) {
+ * `level`: the background's tone when known (ink drawn on transparency): no photo, no level or noise estimated;
+ * `floor`: with `level`, the noise floor above it (null: the level itself). */
+export function removeBackground(ink, photo = null, level = null, floor = null) {
   if (photo === null) photo = level === null && isPhoto(ink);
   const { h, w } = ink;
   let data = ink.data;
@@ -833,7 +834,7 @@ export function removeBackground(ink, photo = null, level = null) {
     for (let i = 0; i < flat.length; i++) flat[i] = f32(f32(data[i] - opened[i]) / Math.max(f32(1 - opened[i]), f32(LIGHT_FLOOR)));
     data = flat;
   }
-  let floor = level; // a drawn background is one exact tone: no noise
+  if (level !== null && floor === null) floor = level; // a drawn background is one exact tone: no noise
   if (level === null) {
     let sample = data;
     if (data.length > 4096) {
@@ -997,12 +998,31 @@ function workSize(grey, notes) {
 }
 
 /** preprocess.clean_ink: work image -> {ink, clean, contrast}, two steps recorded; `drawnOn` as Python's drawn_on. */
-function cleaned(grey, inverted, steps, drawnOn = null) {
+/** preprocess.edge_background: {level, floor}, the background's tone and noise floor from the picture's outermost
+ * pixels alone (their median, and 5 robust sigmas above it), in float32 like removeBackground's median. */
+export function edgeBackground(ink) {
+  const { data, h, w } = ink;
+  const edge = new Float32Array(2 * w + 2 * (h - 2));
+  let n = 0;
+  for (let x = 0; x < w; x++) edge[n++] = data[x];
+  for (let x = 0; x < w; x++) edge[n++] = data[(h - 1) * w + x];
+  for (let y = 1; y < h - 1; y++) edge[n++] = data[y * w];
+  for (let y = 1; y < h - 1; y++) edge[n++] = data[y * w + w - 1];
+  const level = median(edge);
+  const dev = new Float32Array(edge.length);
+  for (let i = 0; i < dev.length; i++) dev[i] = Math.abs(edge[i] - level);
+  return { level, floor: level + 5 * 1.4826 * median(dev) };
+}
+
+/** preprocess.clean_ink; `edge`: the background's tone and noise from the picture's edge (edgeBackground), no photo. */
+function cleaned(grey, inverted, steps, drawnOn = null, edge = false) {
   const ink = inverted ? image(grey.h, grey.w, grey.data.map((v) => 1 - v)) : grey;
   steps.push(["grey, ink light" + (inverted ? " (inverted)" : ""), ink]);
-  const level = drawnOn === null ? null : inverted ? 1 - drawnOn : drawnOn;
+  let level = drawnOn === null ? null : inverted ? 1 - drawnOn : drawnOn;
+  let floor = null;
+  if (edge && level === null) ({ level, floor } = edgeBackground(ink));
   const photo = level === null && isPhoto(ink);
-  const bg = removeBackground(ink, photo, level);
+  const bg = removeBackground(ink, photo, level, floor);
   let clean = dropSpecks(photo ? dropBorder(bg.clean) : bg.clean);
   // Keep faint pixels only next to real ink: anti-aliased edges stay, paper grain far away goes.
   const r = Math.max(1, pyRound(Math.min(clean.h, clean.w) / 100));
@@ -1188,6 +1208,20 @@ function otherPolarity(grey, inverted, steps, notes, drawnOn = null) {
 }
 
 /**
+ * preprocess.cut_tight: no ink found against the picture's median, so it is read again with the background taken from
+ * its edge (a digit cut tight to its ink covers half the picture or more, so the median is ink); {ink, clean, contrast}
+ * replacing the last two steps when that finds ink, with a note, else null.
+ */
+function cutTight(grey, inverted, steps, notes) {
+  const again = [];
+  const tight = cleaned(grey, inverted, again, null, true);
+  if (!hasInk(tight.clean, tight.contrast)) return null;
+  steps.splice(steps.length - 2, 2, ...again);
+  notes.push("its ink covers most of the picture (cut tight to the digit): the background taken from its edge");
+  return tight;
+}
+
+/**
  * Canvas RGBA bytes of one digit -> {image: Float32Array(784) in [0, 1] light ink on black,
  * or null when noInk; noInk, inverted, steps: [[title, image]], notes, bbox}.
  * invert: "auto" | "yes" (dark ink on light) | "no" (light ink on dark); stroke: null = default;
@@ -1238,6 +1272,10 @@ function preparePicture(loaded, { invert: asked, stroke }) {
   if (invert === "auto" && !hasInk(clean, contrast)) { // (a region read again always has ink)
     const other = otherPolarity(grey, inverted, steps, notes, loaded.drawnOn);
     if (other !== null) ({ inverted, ink, clean, contrast } = other);
+  }
+  if (!hasInk(clean, contrast) && loaded.drawnOn === null) { // the same ink, against the paper at the edge
+    const tight = cutTight(grey, inverted, steps, notes);
+    if (tight !== null) ({ ink, clean, contrast } = tight);
   }
   if (!hasInk(clean, contrast)) {
     if (median(ink.data) > 0.5) notes.push("no digit found: the picture is one flat tone (covered in ink, or blank): draw one digit with space around it");

@@ -1,5 +1,5 @@
 """Generated photos of handwritten digits under the conditions that break background removal:
-MNIST test digits written on paper and photographed, as JPEG bytes, dark ink on light paper.
+MNIST test digits written on paper and photographed (or scanned), as JPEG (or PNG) bytes, dark ink on light paper.
 
     plain        even light falling off across the page (``synthetic.photo``'s conditions)
     half_shadow  a hard-edged shadow (a hand, a phone) over part of the page, often across the digit
@@ -8,6 +8,8 @@ MNIST test digits written on paper and photographed, as JPEG bytes, dark ink on 
     pencil       faint grey strokes with paper grain
     phone        a 3000x4000 phone photo with a small digit (~6% of the width), a dark corner and vignetting
     marker       a digit in a fat marker cropped tight: it fills the frame, strokes ~a fifth of its side
+    scan_tight   a scanned digit size-normalised into a small square (16-64 px), its longer side end to end, as postal
+                 digit sets keep them: an 8-bit grey PNG, not a JPEG
 
 Each case is a function of (digit, seed): the same inputs give the same bytes.  Used by
 ``evaluation/photo_cases.py`` (per-case accuracy through the predict path) and the tests.
@@ -20,7 +22,7 @@ import io
 import cv2
 import numpy as np
 
-CASES = ("plain", "half_shadow", "desk_corner", "lined_paper", "pencil", "phone", "marker")
+CASES = ("plain", "half_shadow", "desk_corner", "lined_paper", "pencil", "phone", "marker", "scan_tight")
 
 
 def _jpeg(grey: np.ndarray, rng: np.random.Generator, tint=(0.98, 0.95, 0.9), quality: int = 85) -> bytes:
@@ -152,11 +154,34 @@ def marker(digit: np.ndarray, seed: int) -> bytes:
     return _jpeg(grey, rng)
 
 
-MAKERS = {"plain": plain, "half_shadow": half_shadow, "desk_corner": desk_corner, "lined_paper": lined_paper, "pencil": pencil, "phone": phone, "marker": marker}
+def scan_tight(digit: np.ndarray, seed: int) -> bytes:
+    """A scanned digit size-normalised into a 16-64 px square, its ink's longer side end to end (a postal code's digit,
+    a form's field cut to its ink): dark ink on light paper with a scanner's slight noise, as an 8-bit grey PNG.  A bold
+    digit's ink then covers half the picture or more, where a photo's paper is most of it."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    side = int(rng.integers(16, 65))
+    ys, xs = np.nonzero(digit > 40)
+    crop = digit[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    scale = side / max(crop.shape)
+    h, w = max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))
+    shrink = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    ink = np.zeros((side, side), np.float32)
+    top, left = (side - h) // 2, (side - w) // 2
+    ink[top : top + h, left : left + w] = np.clip(cv2.resize(crop, (w, h), interpolation=shrink).astype(np.float32) / 255, 0, 1)
+    grey = rng.uniform(0.85, 0.97) * (1 - 0.85 * ink) + rng.normal(0, 0.01, ink.shape)
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(grey * 255, 0, 255).round().astype(np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+MAKERS = {"plain": plain, "half_shadow": half_shadow, "desk_corner": desk_corner, "lined_paper": lined_paper, "pencil": pencil, "phone": phone,
+          "marker": marker, "scan_tight": scan_tight}
 
 
 def make(case: str, digit: np.ndarray, seed: int) -> bytes:
-    """One photo of ``digit`` (28x28 uint8, 255 = ink) under ``case``, as JPEG bytes."""
+    """One photo of ``digit`` (28x28 uint8, 255 = ink) under ``case``, as JPEG bytes (``scan_tight``: PNG)."""
     if case not in MAKERS:
         raise ValueError(f"unknown photo case {case!r}; choose from {', '.join(CASES)}")
     return MAKERS[case](digit, seed)
