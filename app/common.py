@@ -114,7 +114,7 @@ def point_to_numbers(clf, digit: Digit) -> None:
         digit.several[clf.name] = numbers.several_digits(picture, clf, invert=digit.invert, drawn_on=digit.drawn_on)
     reading = digit.several[clf.name]
     if reading is not None:
-        st.info(f"{digit.what[0].upper()}{digit.what[1:]} holds **{len(reading.digits)} digits** side by side (read as **{reading.number}**), "
+        st.info(f"{sentence(digit.what)} holds **{len(reading.digits)} digits** side by side (read as **{reading.number}**), "
                 "and Home reads one digit at a time. The **Numbers** page reads a whole number, digit by digit.")
         st.page_link("pages/7_Numbers.py", label="Read it on the Numbers page", icon="🔢")
 

@@ -27,6 +27,7 @@ import sys
 
 from digitlab import cli
 from digitlab.paths import REPORTS_DIR
+from digitlab.serving import writing
 
 DEFAULT_OUT = REPORTS_DIR / "conventions"
 QUICK_PER_STYLE = 6  # drawings per style in --dry-run
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--target", type=float, default=0.97, help="the accuracy every style should reach, in (0, 1] (default 0.97)")
     p.add_argument("--misreads", type=int, default=MISREADS, help=f"misread drawings shown per style under the target in "
                    f"misreads_<model>.png (default {MISREADS}; 0: no pictures)")
-    p.add_argument("--writing", choices=("default", "continental"), default="default",
+    p.add_argument("--writing", choices=tuple(writing.WRITINGS), default=writing.DEFAULT,
                    help="read 1 and 7 as this writer writes them (digitlab.serving.writing; default: default). A continental "
                         "run's figures go to their own table of docs/results.json")
     cli.add_out(p, DEFAULT_OUT, "folder for conventions.json, conventions.md and misreads_<model>.png (--writing continental: "
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     galleries = {m.name: handwriting.conventions_misreads_png(report, m.name) for m in models} if a.misreads else {}
     report.pop("misread_inputs", None)  # the pictures go into the galleries, not the JSON
-    default_out = DEFAULT_OUT if a.writing == "default" else DEFAULT_OUT.with_name(f"conventions_{a.writing}")
+    default_out = DEFAULT_OUT if a.writing == writing.DEFAULT else DEFAULT_OUT.with_name(f"conventions_{a.writing}")
     out = cli.output_folder(default_out if a.out == DEFAULT_OUT else a.out, default_out, a.dry_run, "conventions")
     out.mkdir(parents=True, exist_ok=True)
     text = handwriting.conventions_markdown(report)

@@ -365,7 +365,8 @@ async function predictCanvas() {
   // The setting changed the answer: the model alone reads another digit (Python's Prediction.by_writing).
   const byWriting = writing !== "default" && verdict !== null && verdict.label !== label;
   // On the default setting, the digit a continental writer would be shown where it differs (the app's hint), else null.
-  const continental = verdict && writing === "default" ? argmax(readAs(probs, "continental")) : null;
+  const read = verdict && writing === "default" ? readAs(probs, "continental") : null;
+  const continental = read ? read.indexOf(Math.max(...read)) : null;
   const other = continental !== null && continental !== verdict.label ? continental : null;
   state.timings.push({ preprocessMs: r.preprocessMs, inferenceMs: r.inferenceMs, runtime: state.runtime });
   state.last = {
@@ -448,13 +449,6 @@ function showByWriting(writing, label, other = null) {
     el.append(`Continental hands would mean a ${other} here (a 1 with a long up-stroke): if you write that way, say so in the setting `,
       setting, ".");
   }
-}
-
-/** The first index of the largest value, like numpy's argmax. */
-function argmax(values) {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
-  return best;
 }
 
 /** The prediction; byWriting: the writing that changed the answer (null when it did not), noted as the app notes it;
