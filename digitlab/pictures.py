@@ -37,7 +37,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF")  # the only formats Pillow may decode (not EPS, AVIF, DDS, ...)
 FORMAT_NAMES = "PNG, JPEG, WebP, BMP, TIFF, GIF"
@@ -59,6 +59,8 @@ DRAWN_ON_TAG = "digitlab:drawn-on"  # a PNG text chunk: the file is a drawing on
 DRAWN_ON_TONES = {"white": 1.0, "black": 0.0}  # its values (the Collect page writes "white")
 INK_TAG = "digitlab:ink"  # a PNG text chunk: how the ink is, as the person who kept the picture set it by hand (Home's Ink)
 INK_SAID = {"dark": "yes", "light": "no"}  # its values -> preprocess.prepare's invert: dark ink on light paper, light on dark
+TEXT_CHUNK_LIMIT = PngImagePlugin.MAX_TEXT_CHUNK  # Pillow refuses a PNG with a compressed text unpacking to more bytes...
+TEXT_MEMORY_LIMIT = PngImagePlugin.MAX_TEXT_MEMORY  # ...or with more text in all (the web page's pngText does the same)
 
 _STORED_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}  # Pillow keeps other modes in 4
 _REDUCIBLE = ("L", "RGB", "RGBA", "LA", "La", "RGBa", "I", "F", "CMYK", "YCbCr", "LAB", "HSV")  # modes Image.reduce takes

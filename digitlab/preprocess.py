@@ -45,6 +45,8 @@ from digitlab.pictures import (  # noqa: F401
     NOTED_SHRINK,
     PAPER_COVER,
     PAPER_INK,
+    TEXT_CHUNK_LIMIT,
+    TEXT_MEMORY_LIMIT,
     ImageError,
     Picture,
     is_image_file,

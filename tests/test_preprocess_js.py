@@ -29,7 +29,9 @@ import io
 import json
 import re
 import shutil
+import struct
 import subprocess
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -452,6 +454,24 @@ def _dark_on_white() -> np.ndarray:
     return grey
 
 
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk: length, type, data, CRC."""
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _ink_chunk(kind: bytes, data: bytes, after_image: bool = False) -> Callable[[np.ndarray], bytes]:
+    """The misread photo's PNG with one more chunk: right after its header, or after its image data (before IEND)."""
+    def make(x: np.ndarray) -> bytes:
+        png = files.png_bytes(_misread_photo())
+        at = len(png) - 12 if after_image else 33  # IEND is the last 12 bytes; the header chunk ends at 33
+        return png[:at] + _chunk(kind, data) + png[at:]
+
+    return make
+
+
+_INK = b"digitlab:ink\0"
+
+
 def _as_its_file_says(ink: str) -> Callable[[preprocess.Prepared, bytes], bool]:
     """Read with the ink its file says (``preprocess.file_ink``'s note), ``ink`` "dark" or "light", with ink found."""
     note = f"the ink as its file says: {'dark ink on light paper' if ink == 'dark' else 'light ink on dark'}"
@@ -527,6 +547,15 @@ FILES = [
              lambda p, _: not p.no_ink and not p.inverted and not any(n.startswith("the ink as") for n in p.notes)
              and "its file says how its ink is, but neither dark nor light: the ink is detected" in p.notes),
     FileCase("the same photo's PNG kept by user_digits (one chunk spliced in after the header)", _kept_spliced, _misread_unless_said),
+    FileCase("its ink said in a compressed text chunk (zTXt), as a tool that compresses its texts re-saves it",
+             _ink_chunk(b"zTXt", _INK + b"\0" + zlib.compress(b"dark")), _misread_unless_said),
+    FileCase("its ink said in a compressed international text chunk (iTXt)", _ink_chunk(b"iTXt", _INK + b"\1\0en\0\0" + zlib.compress(b"dark")),
+             _misread_unless_said),
+    FileCase("its ink said after the image data", _ink_chunk(b"tEXt", _INK + b"dark", after_image=True), _misread_unless_said),
+    FileCase("its zTXt does not unpack: an empty text, the ink detected", _ink_chunk(b"zTXt", _INK + b"\0not zlib"),
+             lambda p, _: not p.no_ink and not p.inverted and "its file says how its ink is, but neither dark nor light: the ink is detected" in p.notes),
+    FileCase("its iTXt's text is not UTF-8: left out, the ink detected", _ink_chunk(b"iTXt", _INK + b"\0\0\0\0d\xffrk"),
+             lambda p, _: not p.no_ink and not p.inverted and not any("its file says" in n for n in p.notes)),
     FileCase("its PNG says dark, the Ink set to light on dark: as set", _ink_said("dark"),
              lambda p, _: not p.no_ink and not p.inverted and not any(n.startswith("the ink as") for n in p.notes), invert="no"),
     FileCase("1700x1275 page saying dark: its note between load's and the work size's", _ink_said("dark", _large_page),
@@ -537,6 +566,20 @@ FILES = [
 # A JPEG decoded in full and block-averaged against libjpeg's scaled IDCT: max 0.13, mean 0.005 measured on the
 # 800x600 one (a JPEG Python decodes as stored, or whose small digit is read again at full size, agrees to 2e-7).
 JPEG_MAX_DIFF, JPEG_MEAN_DIFF = 0.2, 0.01
+
+def _texts_past_memory(x: np.ndarray) -> bytes:
+    """The photo's PNG with compressed texts of TEXT_CHUNK_LIMIT bytes each, one more than TEXT_MEMORY_LIMIT holds."""
+    png = files.png_bytes(_misread_photo())
+    text = _chunk(b"zTXt", b"comment\0\0" + zlib.compress(b" " * preprocess.TEXT_CHUNK_LIMIT, 9))
+    return png[:33] + text * (preprocess.TEXT_MEMORY_LIMIT // preprocess.TEXT_CHUNK_LIMIT + 1) + png[33:]
+
+
+TEXT_REFUSED = {  # files Pillow refuses for their texts (the pixels are the photo's): the port refuses them as well
+    "a compressed text unpacking past TEXT_CHUNK_LIMIT": _ink_chunk(b"zTXt", _INK + b"\0" + zlib.compress(b"d" * (preprocess.TEXT_CHUNK_LIMIT + 1), 9)),
+    "a compressed iTXt unpacking past TEXT_CHUNK_LIMIT, after the image data":
+        _ink_chunk(b"iTXt", _INK + b"\1\0\0\0" + zlib.compress(b"d" * (preprocess.TEXT_CHUNK_LIMIT + 1), 9), after_image=True),
+    "compressed texts past TEXT_MEMORY_LIMIT in all": _texts_past_memory,
+}
 
 REFUSED = {  # pictures prepare must refuse, as (H, W, 4) uint8
     "a side under MIN_SIDE": lambda: np.full((preprocess.MIN_SIDE - 1, 40, 4), 255, np.uint8),
@@ -555,7 +598,9 @@ def node_run(tmp_path_factory):
     drawn = {c.name: {"drawnOn": c.drawn_on} for c in CASES if c.drawn_on is not None}
     uploads = {c.name: c.file(x) for c in FILES}
     pictures += [(c.name, decoded(uploads[c.name]), c.invert) for c in FILES]
-    kinds = {c.name: {"decoded": True, "jpeg": c.jpeg} for c in FILES}
+    uploads |= {name: make(x) for name, make in TEXT_REFUSED.items()}
+    pictures += [(name, decoded(files.png_bytes(_misread_photo())), "auto") for name in TEXT_REFUSED]
+    kinds = {c.name: {"decoded": True, "jpeg": c.jpeg} for c in FILES} | {name: {"decoded": True} for name in TEXT_REFUSED}
     folder = tmp_path_factory.mktemp("preprocess_js")
     manifest = []
     for i, (name, rgba, invert) in enumerate(pictures):
@@ -660,6 +705,27 @@ def test_port_matches_python(node_run, case):
     except AssertionError as e:
         pytest.xfail(f"{case.known}; {str(e).splitlines()[0]}")
     pytest.fail(f"{case.name}: the port now matches Python; drop the case's `known` note")
+
+
+@pytest.mark.parametrize("name", list(TEXT_REFUSED))
+def test_port_refuses_the_texts_pillow_refuses(node_run, name):
+    """A PNG whose compressed texts unpack past Pillow's limits is refused, by the app and the CLI (Pillow) and by the
+    page's pngText, with the same message."""
+    data, _, js = node_run[1][name]
+    with pytest.raises(preprocess.ImageError) as refused:
+        preprocess.prepare(data)
+    assert js.get("error") == str(refused.value)
+
+
+def test_the_port_tells_a_jpeg_by_its_bytes(node_run):
+    """isJpeg says JPEG for exactly the uploads Pillow opens as one (decoded at libjpeg's draft scale), whatever the name."""
+    from PIL import Image
+
+    from digitlab import pictures
+
+    told = {c.name: node_run[1][c.name][2]["jpeg"] for c in FILES}
+    assert told == {c.name: Image.open(io.BytesIO(node_run[1][c.name][0])).format in pictures._JPEG for c in FILES}
+    assert sum(told.values()) >= 4, "JPEG uploads among the files"
 
 
 @pytest.mark.parametrize("name", list(REFUSED))

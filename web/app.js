@@ -6,7 +6,7 @@
 // (built by web/build.py).  Everything is loaded from this server: no CDN, works offline.
 
 import { judge, readAs, runnerUp } from "./abstain.js";
-import { DRAWN_ON_TAG, ImageError, INK_TAG, MAX_PIXELS, PREPROCESS_VERSION, pngText, prepare, prepareDecoded } from "./preprocess.js";
+import { DRAWN_ON_TAG, ImageError, INK_TAG, isJpeg, MAX_PIXELS, PREPROCESS_VERSION, pngText, prepare, prepareDecoded } from "./preprocess.js";
 
 const ORT_DIR = new URL("./node_modules/onnxruntime-web/dist/", import.meta.url).href;
 const TFJS_SCRIPTS = [
@@ -137,8 +137,18 @@ $("upload").addEventListener("change", async () => {
     showProblem(`${file.name}: image is ${bitmap.width}x${bitmap.height} pixels; the limit is ${MAX_PIXELS / 1e6} megapixels`);
     return;
   }
-  const jpeg = /^image\/(jpeg|pjpeg)$/.test(file.type) || /\.jpe?g$/i.test(file.name);
-  const text = jpeg ? {} : pngText(await file.arrayBuffer());
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const jpeg = isJpeg(bytes); // by its bytes, as Pillow tells: a PNG named .jpg is a PNG
+  let text;
+  try {
+    text = await pngText(bytes);
+  } catch (e) {
+    if (!(e instanceof ImageError)) throw e;
+    picture = null;
+    bitmap.close();
+    showProblem(`${file.name}: ${e.message}`);
+    return;
+  }
   const said = text[DRAWN_ON_TAG] ?? null; // a Collect drawing says so
   const ink = text[INK_TAG] ?? null; // a picture kept on Home with its Ink set by hand says how its ink is
   picture = { ...pixelsOf(bitmap), jpeg, said, ink, name: file.name };

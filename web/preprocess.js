@@ -60,6 +60,8 @@ export const DRAWN_ON_TAG = "digitlab:drawn-on";
 export const DRAWN_ON_TONES = { white: 1.0, black: 0.0 };
 export const INK_TAG = "digitlab:ink"; // a PNG text chunk: how the ink is, as the person who kept the picture set it by hand
 export const INK_SAID = { dark: "yes", light: "no" }; // its values -> prepare's invert: dark ink on light paper, light on dark
+export const TEXT_CHUNK_LIMIT = 1_048_576; // Pillow's limits on a PNG's texts (PngImagePlugin.MAX_TEXT_CHUNK): one compressed text unpacked...
+export const TEXT_MEMORY_LIMIT = 67_108_864; // ...and every text together (MAX_TEXT_MEMORY); past either Pillow refuses the file
 export const NOTED_SHRINK = 4;
 export const NORMALISE_STROKE = true;
 export const STROKE_BAND = [1.53, 3.53];
@@ -610,37 +612,104 @@ function cutRGBA(rgba, w, t, l, b, r) {
 }
 
 /**
- * The PNG file's text chunks (tEXt, and iTXt not compressed), {keyword: text}, as Pillow puts them in Image.info;
- * {} for any other file.  The page reads DRAWN_ON_TAG (an upload of a Collect drawing) and INK_TAG (a picture kept on
- * Home with its Ink set by hand) from them.
+ * The PNG file's text chunks, {keyword: text}, as Pillow puts them in Image.info: tEXt, zTXt and iTXt (compressed or
+ * not), wherever they stand; {} for any other file.  The page reads DRAWN_ON_TAG (an upload of a Collect drawing) and
+ * INK_TAG (a picture kept on Home with its Ink set by hand) from them.  Async: a compressed text is unpacked by the
+ * platform's DecompressionStream.  Like Pillow (PngImagePlugin), it throws ImageError, with Python's message, when a
+ * compressed text unpacks to more than TEXT_CHUNK_LIMIT bytes or the texts together hold more than TEXT_MEMORY_LIMIT;
+ * a zTXt that does not unpack reads as "", an iTXt that does not (or whose UTF-8 is broken) is left out.  Not ported:
+ * Pillow refuses a file with an unknown compression method in a zTXt, which the page skips, and keeps what a
+ * compressed stream cut short unpacked to, where the page reads it as one that does not unpack.
  */
-export function pngText(bytes) {
+export async function pngText(bytes) {
   const b = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
   const signature = [137, 80, 78, 71, 13, 10, 26, 10];
   const out = {};
   if (b.length < 8 || signature.some((v, i) => b[i] !== v)) return out;
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const decoder = new TextDecoder("latin1"); // no spread of the bytes: a text chunk may be megabytes long
-  const latin1 = (s, e) => decoder.decode(b.subarray(s, e));
+  let memory = 0;
+  const keep = (key, text) => {
+    out[key] = text;
+    memory += text.length;
+    if (memory > TEXT_MEMORY_LIMIT) throw new ImageError(`cannot decode image: Too much memory used in text chunks: ${memory}>MAX_TEXT_MEMORY (ValueError)`);
+  };
   for (let at = 8; at + 12 <= b.length;) {
     const length = view.getUint32(at);
-    const type = latin1(at + 4, at + 8);
+    const type = latin1(b.subarray(at + 4, at + 8));
     const start = at + 8;
     const end = start + length;
     if (end + 4 > b.length || type === "IEND") break;
-    const nul = b.indexOf(0, start);
-    if ((type === "tEXt" || type === "iTXt") && nul > start && nul < end) {
-      const key = latin1(start, nul);
-      if (type === "tEXt") out[key] = latin1(nul + 1, end);
-      else if (b[nul + 1] === 0) { // iTXt, not compressed: language tag and translated keyword, then UTF-8 text
-        const lang = b.indexOf(0, nul + 3);
-        const translated = lang < 0 ? -1 : b.indexOf(0, lang + 1);
-        if (translated >= 0 && translated < end) out[key] = new TextDecoder().decode(b.subarray(translated + 1, end));
+    const found = b.indexOf(0, start);
+    const nul = found >= 0 && found < end ? found : end; // no NUL: all of it is the keyword, the text empty
+    const key = latin1(b.subarray(start, nul));
+    if (type === "tEXt" && key) keep(key, latin1(b.subarray(nul + 1, end)));
+    else if (type === "zTXt" && key && (nul + 1 >= end || b[nul + 1] === 0)) { // method 0: zlib
+      const text = nul + 2 >= end ? new Uint8Array(0) : await unpack(b.subarray(nul + 2, end));
+      keep(key, text === null ? "" : latin1(text));
+    } else if (type === "iTXt" && nul + 2 < end) { // flag, method, language tag, translated keyword, text
+      const [compressed, method] = [b[nul + 1], b[nul + 2]];
+      const lang = b.indexOf(0, nul + 3);
+      const translated = lang < 0 ? -1 : b.indexOf(0, lang + 1);
+      if (translated >= 0 && translated < end && (compressed === 0 || method === 0)) {
+        const raw = compressed === 0 ? b.subarray(translated + 1, end) : await unpack(b.subarray(translated + 1, end));
+        // broken UTF-8 in its language tag, translated keyword or text: left out, as Pillow leaves it
+        if (raw !== null && [b.subarray(nul + 3, lang), b.subarray(lang + 1, translated), raw].every(isUtf8)) keep(key, strictUtf8.decode(raw));
       }
     }
     at = end + 4;
   }
   return out;
+}
+
+/** Bytes as Latin-1 (TextDecoder's "latin1" is windows-1252), a block at a time: a text may be megabytes long. */
+function latin1(bytes) {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 32768) text += String.fromCharCode(...bytes.subarray(i, i + 32768));
+  return text;
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }); // as Python decodes: a BOM is kept
+
+function isUtf8(bytes) {
+  try {
+    strictUtf8.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A zlib stream unpacked (PngImagePlugin._safe_zlib_decompress): its bytes, null when it does not unpack, ImageError
+ * past TEXT_CHUNK_LIMIT. */
+async function unpack(data) {
+  const reader = new Blob([data]).stream().pipeThrough(new DecompressionStream("deflate")).getReader();
+  const parts = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      size += value.length;
+      if (size > TEXT_CHUNK_LIMIT) {
+        reader.cancel().catch(() => {});
+        throw new ImageError("cannot decode image: Decompressed data too large for PngImagePlugin.MAX_TEXT_CHUNK (ValueError)");
+      }
+    }
+  } catch (e) {
+    if (e instanceof ImageError) throw e;
+    return null; // not a zlib stream, or one cut short
+  }
+  const text = new Uint8Array(size);
+  parts.reduce((at, part) => (text.set(part, at), at + part.length), 0);
+  return text;
+}
+
+/** The file is a JPEG (its first bytes, as Pillow tells a format: not its name or type), so Python decodes it at
+ * libjpeg's draft scale (``loadDecoded``'s jpeg). */
+export function isJpeg(bytes) {
+  const b = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  return b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
 }
 
 /**

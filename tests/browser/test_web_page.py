@@ -236,8 +236,11 @@ def test_an_uploaded_collect_drawing_is_read_as_its_canvas_was(web, references, 
 def test_an_uploaded_picture_kept_with_its_ink_set_by_hand_is_read_with_that_ink(web, mnist_test, tmp_path):
     """A photo under a hard half shadow that the ink's detection reads the other way round (as light ink on dark),
     kept on Home with its Ink set to dark ink on light: its PNG says so (pictures.INK_TAG); the page, on Detect, reads
-    that chunk (pngText) and prepares the upload as Python prepares the file, with the ink the file says."""
+    that chunk (pngText) and prepares the upload as Python prepares the file, with the ink the file says.  The file is
+    uploaded under a .jpg name, its text compressed (zTXt) as a tool re-saving it may: the page tells a PNG by its
+    bytes, as Pillow does, and unpacks the text."""
     import io
+    import zlib
 
     from PIL import Image
 
@@ -251,6 +254,13 @@ def test_an_uploaded_picture_kept_with_its_ink_set_by_hand_is_read_with_that_ink
     assert not preprocess.prepare(png).inverted, "the detection alone reads it as light ink on dark"
     path = user_digits.save(png, int(y[i]), tmp_path / "my_digits", invert="yes")
     assert Image.open(path).info[pictures.INK_TAG] == "dark"
+    tag = b"tEXt" + pictures.INK_TAG.encode() + b"\0dark"
+    data = path.read_bytes()
+    at = data.index(tag) - 4  # the chunk's length, its type and text, its CRC
+    ztxt = b"zTXt" + pictures.INK_TAG.encode() + b"\0\0" + zlib.compress(b"dark")
+    path = tmp_path / "kept.jpg"  # not a JPEG: a PNG under a JPEG's name
+    path.write_bytes(data[:at] + len(ztxt[4:]).to_bytes(4, "big") + ztxt + zlib.crc32(ztxt).to_bytes(4, "big") + data[at + len(tag) + 8:])
+    assert Image.open(path).format == "PNG" and Image.open(path).info[pictures.INK_TAG] == "dark"
     assert web.input_value("#invert") == "auto"
     before = web.evaluate("window.digitlab.predictions")
     web.set_input_files("#upload", str(path))
