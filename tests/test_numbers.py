@@ -346,3 +346,33 @@ def test_two_marker_digits_cropped_tight_are_read_with_the_other_polarity(served
         reading = numbers.read_number(np.hstack([cv2.resize(g, (side, side)) for g in greys]), served)
         assert reading.number == "".join(str(int(y[i])) for i in pair), (reading.number, reading.notes)
         assert any(n.startswith("no ink found as light ink") for n in reading.notes), reading.notes
+
+
+def _cut_tight(x: np.ndarray, indices, height: int = 32) -> np.ndarray:
+    """MNIST test digits in a row, bold (ink dilated), 2 px apart, the line cut tight to its ink and scaled to ``height``
+    px: light ink on black, as a form's field or a number cropped by hand to its ink can come."""
+    parts = []
+    for i in indices:
+        d = cv2.dilate(x[i], np.ones((3, 3), np.uint8))
+        cols = np.flatnonzero(d.max(0) > 30)
+        parts += [d[:, cols[0]: cols[-1] + 1], np.zeros((28, 2), np.uint8)]
+    row = np.hstack(parts[:-1])
+    rows, cols = np.flatnonzero(row.max(1) > 30), np.flatnonzero(row.max(0) > 30)
+    row = row[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+    return cv2.resize(row, (round(row.shape[1] * height / row.shape[0]), height), interpolation=cv2.INTER_AREA)
+
+
+@pytest.mark.parametrize("indices", [(9, 10), (2, 3, 4), (11, 12, 13)])
+def test_a_number_cut_tight_to_its_ink_is_read(served, mnist_test, indices, monkeypatch):
+    """A bold number cut tight to its ink covers most of the picture, so its median is ink and nothing stands above the
+    noise floor: the Numbers path takes the background from the edge as the single-digit path does
+    (``preprocess.cut_tight``), in either polarity.  Without that fallback the same pictures have no ink."""
+    x, y = mnist_test
+    line = _cut_tight(x, indices)
+    assert np.median(line) > 64, "the picture's median is ink"
+    for picture in (line, 255 - line):
+        reading = numbers.read_number(picture, served)
+        assert reading.number == "".join(str(int(y[i])) for i in indices), (reading.number, reading.notes)
+        assert "its ink covers most of the picture (cut tight to the digit): the background taken from its edge" in reading.notes
+    monkeypatch.setattr(preprocess, "cut_tight", lambda *args, **kwargs: None)
+    assert numbers.read_number(line, served).number == ""

@@ -161,8 +161,8 @@ class NumberReading:
 def ink_picture(source, invert: preprocess.Invert = "auto", drawn_on: float | None = None) -> tuple[np.ndarray, np.ndarray, bool, list[str], tuple[int, int], float]:
     """A picture -> (clean ink (h, w) float32 in [0, 1] at work size, RGB preview, inverted, notes, original
     (width, height), work pixels per original pixel), through the single-digit path's own steps
-    (``preprocess.load``, ``work_size``, ``ink_polarity``, ``clean_ink``), specks kept: a dot can be part of
-    a digit.  ``drawn_on`` as ``preprocess.prepare``'s (a drawing on a canvas of that tone).  Raises ImageError for
+    (``preprocess.load``, ``work_size``, ``ink_polarity``, ``clean_ink``, and when they find no ink ``other_polarity``
+    and ``cut_tight``), specks kept: a dot can be part of a digit.  ``drawn_on`` as ``preprocess.prepare``'s (a drawing on a canvas of that tone).  Raises ImageError for
     what is not a readable picture."""
     if invert not in ("auto", "yes", "no"):
         raise ValueError(f"invert must be 'auto', 'yes' or 'no', not {invert!r}")
@@ -176,6 +176,10 @@ def ink_picture(source, invert: preprocess.Invert = "auto", drawn_on: float | No
         other = preprocess.other_polarity(grey, inverted, [], notes, specks=False, drawn_on=picture.drawn_on)
         if other is not None:
             inverted, _, clean, contrast = other
+    if not preprocess.has_ink(clean, contrast) and picture.drawn_on is None:  # a line cut tight: the paper at its edge
+        tight = preprocess.cut_tight(grey, inverted, [], notes, specks=False)
+        if tight is not None:
+            _, clean, contrast = tight
     if not preprocess.has_ink(clean, contrast):
         notes.append(f"no ink found (contrast {contrast:.2f}, {preprocess.ink_pixels(clean)} ink pixels)")
         clean = np.zeros_like(clean)
