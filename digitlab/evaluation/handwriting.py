@@ -36,6 +36,7 @@ from digitlab import preprocess
 from digitlab.data import handwriting_test as hw
 from digitlab.evaluation import metrics
 from digitlab.serving.numbers import COMMITTED
+from digitlab.serving.writing import DEFAULT as DEFAULT_WRITING
 
 CONVENTIONS = "conventions"
 MISREAD_KEPT = 40  # misread pictures listed per model and set, most confident first (the report's gallery)
@@ -339,7 +340,7 @@ NO_INK = "no ink"  # what a drawing the preprocessing found no ink in was "read 
 
 
 def conventions_per_style(classifiers: list, per_style: int, seed: int, target: float, chunk: int = CONVENTIONS_CHUNK,
-                          progress: Callable[[str], None] | None = None, keep: int = 0, writing: str = "default") -> dict:
+                          progress: Callable[[str], None] | None = None, keep: int = 0, writing: str = DEFAULT_WRITING) -> dict:
     """Every classifier on ``per_style`` drawings of every conventions style (``handwriting_test.conventions_stream``:
     the benchmark's drawings, ``chunk`` at a time, each chunk prepared once through ``prepare_set`` and read by every
     model) -> {"per_style", "seed", "target", "z", "styles": {style: label}, "samplings": [sampling], "results": {model:
@@ -449,7 +450,7 @@ def conventions_markdown(report: dict) -> str:
         f"# Writing conventions, style by style ({report.get('date', '')[:10]})", "",
         *([f"`{report['command']}`", ""] if report.get("command") else []),
         f"{report['per_style']} drawings of each style (seed {report['seed']}), read through the one preprocessing path"
-        + (f", 1 and 7 read as {report['writing']} hands write them (`serving.writing`)" if report.get("writing", "default") != "default" else "")
+        + (f", 1 and 7 read as {report['writing']} hands write them (`serving.writing`)" if report.get("writing", DEFAULT_WRITING) != DEFAULT_WRITING else "")
         + "; accuracy and its "
         f"95 % Wilson interval. Target {pct(target)}: **below** when the whole interval is under it, *unresolved* when the accuracy "
         "is under it but the interval reaches it (judged on the unrounded figures).", "",

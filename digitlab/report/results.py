@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from digitlab.paths import MODELS_DIR, ROOT, shown
+from digitlab.serving.writing import DEFAULT as DEFAULT_WRITING
 
 RESULTS_ENV = "DIGITLAB_RESULTS"
 RECORD_ENV = "DIGITLAB_RECORD"  # "replace": a run with other settings replaces the documented figures
@@ -504,7 +505,7 @@ def from_conventions(report: dict, source: str | None = None) -> list[Figure]:
     note), every style together, and how many styles are below the target or unresolved."""
     out = []
     day, cmd, target = _day(report.get("date")), report["command"], report["target"]
-    section = "conventions" if report.get("writing", "default") == "default" else f"conventions_{report['writing']}"
+    section = "conventions" if report.get("writing", DEFAULT_WRITING) == DEFAULT_WRITING else f"conventions_{report['writing']}"
     for model, r in report["results"].items():
         sha = (report.get("models", {}).get(model) or {}).get("sha256")
         common = dict(model=model, model_sha=sha, date=day, source=source,

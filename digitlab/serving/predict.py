@@ -53,6 +53,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from digitlab import cli
+from digitlab.serving.writing import DEFAULT as DEFAULT_WRITING
 
 BATCH = 16  # pictures prepared, then predicted in one forward pass: as fast per picture as 256 (ONNX Runtime,
 # mnist_advanced), and 1,000 pictures peak ~20 MB above one instead of ~210 MB (the activations of a batch)
@@ -187,7 +188,7 @@ def read_guarded(f: Path, reason: str | None, work) -> tuple[str, object]:
         return "internal", f"internal error, not a problem with this file: {type(e).__name__}: {e}"
 
 
-def number_lines(classifier, files: list[tuple[Path, str | None]], invert: str, fmt: str, writing: str = "default") -> Iterator[tuple[str, str]]:
+def number_lines(classifier, files: list[tuple[Path, str | None]], invert: str, fmt: str, writing: str = DEFAULT_WRITING) -> Iterator[tuple[str, str]]:
     """``predict_lines`` for --number: (line, outcome) for every file, each read as a number (one model pass
     per picture for all its candidate digits)."""
     from digitlab.serving import numbers
@@ -197,7 +198,7 @@ def number_lines(classifier, files: list[tuple[Path, str | None]], invert: str, 
         yield (format_number(f, r, fmt) if outcome == "ok" else format_error(f, r, fmt)), outcome
 
 
-def predict_lines(classifier, files: list[tuple[Path, str | None]], invert: str, fmt: str, writing: str = "default") -> Iterator[tuple[str, str]]:
+def predict_lines(classifier, files: list[tuple[Path, str | None]], invert: str, fmt: str, writing: str = DEFAULT_WRITING) -> Iterator[tuple[str, str]]:
     """(line, outcome) for every file, in order: outcome "ok", "error" (the file was refused, with its
     reason) or "internal" (preparing it raised something that is not a refusal: a bug, whose traceback
     goes to stderr; the line says so and the other files go on).  One forward pass per BATCH pictures.
@@ -223,7 +224,7 @@ def load_model(name_or_path: str | None):
 
 
 def run(paths: list[str], model: str | None = None, number: bool = False, fmt: str = "text", invert: str = "auto",
-        writing: str = "default") -> int:
+        writing: str = DEFAULT_WRITING) -> int:
     """The whole command: load the model, one line per file on stdout (flushed as it comes), and the exit
     code of the contract above (``cli.OK``, ``SOME_FAILED``, ``USAGE`` or ``INTERNAL``)."""
     from digitlab.models import artifacts
