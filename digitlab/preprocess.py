@@ -70,6 +70,8 @@ MIN_INK_FRACTION = 0.0002  # fewer ink pixels than this fraction of the picture 
 DRAWN_BORDER = 0.8  # is_photo: a border this share of which is one exact tone is a drawn background, not paper (a shadow, too, can make half of a generated picture's border one tone)
 BORDER_SPREAD = 0.1  # the border's interquartile tone range above which it is not one tone (a shadow across it; ink or a desk corner on a little of it does not count)
 POLARITY_STEP = 0.08  # a thin structure this much darker (lighter) than its surroundings counts as ink
+LINE_EDGE_HEIGHT = 1.5  # a number's line in a photo (clean_ink's line): a blob touching the edge at most this many times as
+LINE_EDGE_WIDTH = 3.0  # tall, and this many times as wide, as the tallest digit away from it is a digit cut close (kept)
 LIGHT_FLOOR = 0.05  # darkest light level a photo is divided by (a black desk is not paper to rescue)
 INK_LEVEL = 0.25  # a pixel this bright (after background removal) is ink for bounding box and specks;
 # every MNIST digit's box at this level is still exactly 20 px (measured on x_test)
@@ -218,9 +220,11 @@ def remove_background(ink: np.ndarray, photo: bool | None = None, level: float |
     return np.clip((ink - floor) / (peak - floor), 0, 1).astype(np.float32), contrast
 
 
-def _drop_border(ink: np.ndarray) -> np.ndarray:
+def _drop_border(ink: np.ndarray, line: bool = False) -> np.ndarray:
     """Zero ink blobs that touch the picture's edge (a desk or the page's edge in a corner, a shadow's
-    rim) when blobs away from the edge hold the digit; a digit cut by the frame keeps its ink."""
+    rim) when blobs away from the edge hold the digit; a digit cut by the frame keeps its ink.  ``line``: the
+    picture is a number's line, whose blobs away from the edge are other digits: a blob touching the edge is kept
+    when it is digit-sized next to them (LINE_EDGE_HEIGHT, LINE_EDGE_WIDTH): a first or last digit cut close."""
     mask = (ink > INK_LEVEL).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if n <= 2:
@@ -231,6 +235,11 @@ def _drop_border(ink: np.ndarray) -> np.ndarray:
     inner = area[~touching]
     if not touching.any() or inner.size == 0 or inner.max() < 0.02 * area.max():
         return ink
+    if line:
+        tallest = bh[~touching].max()
+        touching &= (bh > LINE_EDGE_HEIGHT * tallest) | (bw > LINE_EDGE_WIDTH * tallest)
+        if not touching.any():
+            return ink
     drop = cv2.dilate(np.isin(labels, np.flatnonzero(touching) + 1).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     return np.where(drop, 0, ink).astype(np.float32)
 
@@ -326,13 +335,14 @@ def edge_background(ink: np.ndarray) -> tuple[float, float]:
 
 
 def clean_ink(grey: np.ndarray, inverted: bool, steps: list, specks: bool = True,
-              drawn_on: float | None = None, edge: bool = False) -> tuple[np.ndarray, np.ndarray, float]:
+              drawn_on: float | None = None, edge: bool = False, line: bool = False) -> tuple[np.ndarray, np.ndarray, float]:
     """Work image -> (ink light on dark, ink in [0, 1] on a background of 0, contrast); two steps recorded.
     ``specks``: drop blobs tiny next to the largest (one digit's dust); a number's reader keeps them
     (digitlab.serving.numbers: a dot can be part of a digit, or a digit of its own).  ``drawn_on``: the tone
     ink drawn on transparency was composited onto (``Picture.drawn_on``): the background's tone, and no photo.
     ``edge``: the background's tone and noise taken from the picture's edge (``edge_background``), no photo: a digit
-    cut tight to its ink, whose ink is the median."""
+    cut tight to its ink, whose ink is the median.  ``line``: a number's line (``_drop_border``'s): in a photo, its
+    digits at the edge are kept."""
     ink = 1.0 - grey if inverted else grey
     steps.append(("grey, ink light" + (" (inverted)" if inverted else ""), ink.astype(np.float32)))
     level = None if drawn_on is None else (1.0 - drawn_on if inverted else drawn_on)
@@ -342,7 +352,7 @@ def clean_ink(grey: np.ndarray, inverted: bool, steps: list, specks: bool = True
     photo = level is None and is_photo(ink)
     clean, contrast = remove_background(ink, photo, level, floor)
     if photo:
-        clean = _drop_border(clean)
+        clean = _drop_border(clean, line)
     if specks:
         clean = _drop_specks(clean)
     # Keep faint pixels only next to real ink: anti-aliased edges stay, paper grain far away goes.
@@ -354,17 +364,17 @@ def clean_ink(grey: np.ndarray, inverted: bool, steps: list, specks: bool = True
 
 
 def other_polarity(grey: np.ndarray, inverted: bool, steps: list, notes: list[str], specks: bool = True,
-                   drawn_on: float | None = None) -> tuple | None:
+                   drawn_on: float | None = None, line: bool = False) -> tuple | None:
     """No ink with the polarity ``ink_is_dark`` chose: read the picture with the other one -> (inverted, ink, clean,
     contrast) when that finds ink, its two steps replacing the first reading's (the last two of ``steps``) and a
     note said; None otherwise.  A marker's strokes filling a tight crop are not thin next to the picture (the
     polarity rule's window is a twelfth of its side), so the paper between them can look like the ink; read
     that way the strokes are the background and nothing is left.  Blank and flat pictures find no ink
-    either way and keep the first reading.  ``specks`` and ``drawn_on`` as ``clean_ink``."""
+    either way and keep the first reading.  ``specks``, ``drawn_on`` and ``line`` as ``clean_ink``."""
     if float(np.ptp(grey)) < MIN_CONTRAST:
         return None
     again: list = []
-    ink, clean, contrast = clean_ink(grey, not inverted, again, specks, drawn_on)
+    ink, clean, contrast = clean_ink(grey, not inverted, again, specks, drawn_on, line=line)
     if not has_ink(clean, contrast):
         return None
     steps[-2:] = again

@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     report = handwriting.run(models, inputs, tta=a.tta, progress=log)
     if split is not None:
         report["real_numbers"] = {m.name: handwriting.real_numbers(split, m, a.seed, n if a.dry_run else None, log, number_reader) for m in models}
+        report["real_numbers_scanned"] = {m.name: handwriting.real_numbers(split, m, a.seed, n if a.dry_run else None, log, number_reader, scanned=True)
+                                          for m in models}
         report["real_strokes"] = {"file": str(real), "sha256": unipen.fingerprint(real), "split": split.describe()}
     default = artifacts.best_model().name if not a.model else None
     report = {

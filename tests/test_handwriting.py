@@ -171,6 +171,8 @@ def test_quick_run_reports_every_set_for_every_model(models, tmp_path, capsys, m
     if unipen.default_path() is not None:  # $DIGITLAB_UNIPEN (CI sets it): the real-strokes sets and numbers too
         sets += [handwriting.REAL_HELD_OUT, handwriting.REAL_HELD_OUT_JOINED, handwriting.REAL_WRITERS]
         assert {m: r["n"] for m, r in report["real_numbers"].items()} == {"mnist_cnn": 30, "mnist_baseline": 30}
+        assert {m: r["n"] for m, r in report["real_numbers_scanned"].items()} == {"mnist_cnn": 30, "mnist_baseline": 30}
+        assert "## Real numbers as scans of a form" in (tmp_path / "handwriting.md").read_text()
         for r in report["real_numbers"].values():  # misreads with a wrong count are counted among the misreads
             wrong = [m for m in r["misread"] if len(m["read"]) != len(m["number"])]
             assert len(wrong) <= r["wrong_count"] <= round(30 * (1 - r["whole_number"]))

@@ -376,3 +376,52 @@ def test_a_number_cut_tight_to_its_ink_is_read(served, mnist_test, indices, monk
         assert "its ink covers most of the picture (cut tight to the digit): the background taken from its edge" in reading.notes
     monkeypatch.setattr(preprocess, "cut_tight", lambda *args, **kwargs: None)
     assert numbers.read_number(line, served).number == ""
+
+
+def _scanned(x: np.ndarray, indices, margin: tuple[int, int], desk: bool = False) -> bytes:
+    """MNIST test digits in a row written dark on paper as a scan gives them (the paper's grain, JPEG), 84 px tall,
+    ``margin`` (top and bottom, left and right) px of paper around the number's ink; ``desk``: a dark desk in the
+    bottom-left corner, larger than a digit."""
+    parts = []
+    for i in indices:
+        d = x[i]
+        cols = np.flatnonzero(d.max(0) > 30)
+        parts += [d[:, cols[0]: cols[-1] + 1], np.zeros((28, 4), np.uint8)]
+    row = np.hstack(parts[:-1])
+    rows = np.flatnonzero(row.max(1) > 30)
+    row = cv2.resize(row[rows[0]: rows[-1] + 1], None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC).astype(np.float32)
+    (mt, ml) = margin
+    page = np.zeros((row.shape[0] + 2 * mt, row.shape[1] + 2 * ml), np.float32)
+    page[mt: mt + row.shape[0], ml: ml + row.shape[1]] = np.clip(row, 0, 255) / 255
+    grey = 235 - 190 * page + np.random.default_rng(0).normal(0, 4, page.shape)
+    if desk:
+        h, w = page.shape
+        grey[h - int(0.9 * h):, : int(0.35 * w)] = 60 + np.random.default_rng(1).normal(0, 4, (int(0.9 * h), int(0.35 * w)))
+    return _jpeg(np.repeat(np.clip(grey, 0, 255).astype(np.uint8)[..., None], 3, 2))
+
+
+@pytest.mark.parametrize("indices", [(0, 1, 2), (3, 4, 12), (5, 6, 7, 8)])
+def test_a_scanned_number_cut_close_keeps_its_first_and_last_digits(served, mnist_test, indices, monkeypatch):
+    """A number cut out of a scan close to its ink: a scan's paper is not one tone, so it is read as a photo, whose ink
+    touching the edge is a desk or a shadow's rim for one digit.  In a number, the first and last digits touch the
+    edge and are digit-sized next to the others: they are kept (``preprocess.LINE_EDGE_HEIGHT``, ``LINE_EDGE_WIDTH``);
+    with every blob at the edge dropped they are lost."""
+    x, y = mnist_test
+    truth = "".join(str(int(y[i])) for i in indices)
+    scan = _scanned(x, indices, (12, 0))
+    assert numbers.read_number(scan, served).number == truth
+    monkeypatch.setattr(preprocess, "LINE_EDGE_HEIGHT", 0.0)  # as the single-digit path: every blob at the edge dropped
+    assert len(numbers.read_number(scan, served).number) < len(truth)
+
+
+def test_a_desk_in_a_number_photo_is_still_dropped(served, mnist_test):
+    """A dark desk in a corner of a number's photo: dividing by the light leaves its rim, which touches the edge and is
+    taller than 1.5 digits, so it is dropped (kept, it is a blob of some 250 ink pixels), and the number is read."""
+    x, y = mnist_test
+    indices = (9, 10, 11)
+    photo = _scanned(x, indices, (40, 260), desk=True)
+    clean = numbers.ink_picture(photo)[0]
+    h, w = clean.shape
+    assert (clean[h - int(0.9 * h):, : int(0.35 * w)] > preprocess.INK_LEVEL).sum() < 20
+    reading = numbers.read_number(photo, served)
+    assert reading.number == "".join(str(int(y[i])) for i in indices), (reading.number, reading.notes)

@@ -52,7 +52,7 @@ MAX_PIXEL_DIFF, MEAN_PIXEL_DIFF = 1e-5, 1e-6
 CANVAS = 280  # the app's canvas side
 SPECKS = [(20, 255), (255, 20), (255, 255)]  # (row, col) of 3x3 dust dots, off the digit and the canvas' edge
 # Python constants the port has no use for: it never decodes files (the page hands over canvas bytes).
-NOT_PORTED = {"IMAGE_SUFFIXES"}
+NOT_PORTED = {"IMAGE_SUFFIXES", "LINE_EDGE_HEIGHT", "LINE_EDGE_WIDTH"}  # the last two: the Numbers path's, not on the page
 # The paper check's chroma distance: the port fills the convex hull and converts to CIELAB in its own code (OpenCV's
 # float conversion interpolates its gamma table), and shrinks the colours in float where Python shrinks uint8.
 PAPER_SHIFT_DIFF = 1.0

@@ -242,6 +242,30 @@ def test_digits_written_in_a_row_become_a_number(real_items):
     assert lefts == sorted(lefts) and lefts[0] == cols.min()  # written left to right
 
 
+def test_a_number_scanned_from_a_form_is_dark_ink_on_paper_read_as_a_photo(real_items):
+    """``scan_number``: a JPEG of dark ink on light paper that is no exact tone (so the preprocessing takes it for a photo),
+    its ink close to the edge, the same for the same seed; each digit alone is drawn where it is in the number."""
+    import io
+
+    from PIL import Image
+
+    run = next(r for r in unipen.runs_on_a_line(real_items) if len(r) >= 3)
+    data = unipen.scan_number(run, (0, 1))
+    assert data == unipen.scan_number(run, (0, 1)) and data != unipen.scan_number(run, (0, 2))
+    grey = np.asarray(Image.open(io.BytesIO(data)).convert("L")).astype(np.float32)
+    assert Image.open(io.BytesIO(data)).format == "JPEG" and 32 <= grey.shape[0] <= 160
+    ink = grey < 160
+    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+    margin = min(rows[0], cols[0], grey.shape[0] - 1 - rows[-1], grey.shape[1] - 1 - cols[-1])
+    assert ink.mean() < 0.3 and np.median(grey) > 200 and margin < 0.3 * grey.shape[0]
+    assert preprocess.is_photo(1 - grey / 255)  # the paper's noise: no exact tone
+    alone = [np.asarray(Image.open(io.BytesIO(unipen.scan_number(run, (0, 1), only=k))).convert("L")) < 160 for k in range(len(run))]
+    assert all(a.shape == ink.shape and a.any() for a in alone)
+    assert (np.logical_or.reduce(alone) == ink).mean() > 0.99  # together they are the number (up to the JPEG's noise)
+    lefts = [np.flatnonzero(a.any(0)).min() for a in alone]
+    assert lefts == sorted(lefts)
+
+
 def test_sideways_overlap_measures_digits_written_over_one_another(real_items):
     def item(x0, x1, index):
         return unipen.Item("syn", "w", 1, (np.array([[x0, 0.0], [x1, 100.0]]),), index)

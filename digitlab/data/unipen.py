@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import os
 import time
@@ -531,3 +532,30 @@ def render_number(run: list[Item], rng: np.random.Generator, width: int = 560, h
     b = max(3.0, min(rng.uniform(*BRUSH) if brush is None else brush, 0.2 * digit_h))
     shift = (np.array([width, height]) - size * scale) / 2
     return draw(np.zeros((height, width), np.uint8), [(s - lo) * scale + shift for s in drawn], b)
+
+
+def scan_number(run: list[Item], seed, only: int | None = None) -> bytes:
+    """A run of one writer's digits as a scan of a form gives it: JPEG bytes of dark ink on white paper, the pen 2-4% of
+    a digit's height, the number cut out with a margin of 2.5-27.5% of a digit's height around its ink, the line
+    32-160 px high, the scanner's blur and noise.  Every parameter comes from ``seed`` (anything
+    ``np.random.default_rng`` takes), so ``only`` (the digit ``run[only]`` alone, where it is in the number) is drawn
+    as it is in the whole number.  Unlike the canvas, the paper is no exact tone: the preprocessing reads it as a photo."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    digit_h = 400.0
+    strokes = [s for item in run for s in item.strokes]
+    lo, hi = _box(strokes)
+    scale = digit_h / max(float(np.median([np.ptp(np.concatenate(i.strokes)[:, 1]) for i in run])), 1e-6)
+    margin = int(rng.uniform(0.0, 0.25) * digit_h) + 10
+    size = ((hi - lo) * scale).astype(int) + 2 * margin
+    drawn = strokes if only is None else run[only].strokes
+    ink = draw(np.zeros((size[1], size[0]), np.uint8), [(s - lo) * scale + margin for s in drawn], rng.uniform(0.02, 0.04) * digit_h)
+    paper = 255 - ink.astype(np.float32) * rng.uniform(0.6, 0.9)
+    h = int(rng.uniform(32, 160))
+    w = max(8, round(paper.shape[1] * h / paper.shape[0]))
+    small = cv2.resize(cv2.GaussianBlur(paper, (0, 0), 0.6 * paper.shape[0] / h), (w, h), interpolation=cv2.INTER_AREA)
+    small = np.clip(small + rng.normal(0, 3, small.shape), 0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(small).save(buf, "JPEG", quality=85)
+    return buf.getvalue()

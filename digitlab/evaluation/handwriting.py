@@ -108,7 +108,7 @@ def real_sets(split, n: int, seed: int) -> Iterator[hw.PictureSet]:
 
 
 def real_numbers(split, classifier, seed: int, n: int | None = None, progress: Callable[[str], None] | None = None,
-                 reader=COMMITTED) -> dict:
+                 reader=COMMITTED, scanned: bool = False) -> dict:
     """Numbers of 2-6 digits one writer wrote in a row on one line (``unipen.runs_on_a_line``) of the held-out
     site and the validation writers, drawn on a 560x280 canvas where the writer put each stroke and read
     through ``numbers.read_number`` as the Numbers page and ``predict.py --number`` do: whole-number accuracy
@@ -117,7 +117,9 @@ def real_numbers(split, classifier, seed: int, n: int | None = None, progress: C
     ``read_number``'s, the committed one by default; None: the cuts alone), and why each misread number was misread (``causes``, the causes of
     ``evaluation.numbers.CAUSES``): its digit count is wrong; every wrong digit is also misread alone (its own
     strokes as drawn in the number, without its neighbours, read through the single-digit path); or a digit is
-    misread only inside the number."""
+    misread only inside the number.  ``scanned``: each number as a scan of a form gives it instead
+    (``unipen.scan_number``: dark ink on paper that is no exact tone, cut out close to its ink, JPEG), read with the ink
+    detected, as an upload is."""
     from collections import defaultdict
 
     from digitlab.data import unipen
@@ -131,11 +133,17 @@ def real_numbers(split, classifier, seed: int, n: int | None = None, progress: C
     rng = np.random.default_rng([seed + hw.SEED_OFFSET, 24])
     groups: dict[str, list[bool]] = defaultdict(list)
     misread, causes, by_reader = [], dict.fromkeys(CAUSES, 0), 0
-    for run in runs:
+
+    def picture(run, j: int, brush: float | None, only: int | None = None) -> bytes:
+        if scanned:
+            return unipen.scan_number(run, (seed + hw.SEED_OFFSET, 25, j), only)
+        return png_bytes(unipen.render_number(run, rng, brush=brush, only=only))
+
+    read_as = {"invert": "auto"} if scanned else {"invert": "no", "drawn_on": hw.DARK_CANVAS}
+    for j, run in enumerate(runs):
         truth = "".join(str(i.label) for i in run)
-        brush = float(rng.choice(hw.BRUSHES))  # the slider as people set it
-        reading = numbers.read_number(png_bytes(unipen.render_number(run, rng, brush=brush)), classifier, invert="no", reader=reader,
-                                      drawn_on=hw.DARK_CANVAS)
+        brush = None if scanned else float(rng.choice(hw.BRUSHES))  # the slider as people set it
+        reading = numbers.read_number(picture(run, j, brush), classifier, reader=reader, **read_as)
         read, by_reader = reading.number, by_reader + (reading.read_by == "reader")
         right = read == truth
         for key in ("all", f"site {run[0].source}", f"{len(run)} digits", unipen.overlap_group(run)):
@@ -146,14 +154,13 @@ def real_numbers(split, classifier, seed: int, n: int | None = None, progress: C
             cause = CAUSES[0]
         else:
             wrong = [k for k, (item, r) in enumerate(zip(run, read)) if str(item.label) != r]
-            alone = classifier.predict_prepared([preprocess.prepare(unipen.render_number(run, rng, brush=brush, only=k), invert="no",
-                                                                    drawn_on=hw.DARK_CANVAS) for k in wrong])
+            alone = classifier.predict_prepared([preprocess.prepare(picture(run, j, brush, k), **read_as) for k in wrong])
             cause = CAUSES[1] if all(p.label != run[k].label for p, k in zip(alone, wrong)) else CAUSES[2]
         causes[cause] += 1
         if len(misread) < 20:
             misread.append({"number": truth, "read": read, "site": run[0].source, "writer": run[0].writer, "cause": cause, "read_by": reading.read_by})
     if progress:
-        progress(f"{classifier.name}: {len(runs)} real numbers read")
+        progress(f"{classifier.name}: {len(runs)} real numbers read{' as scans' if scanned else ''}")
     return {"n": len(runs), "whole_number": float(np.mean(groups["all"])) if runs else 0.0,
             "groups": {k: {"n": len(v), "whole_number": float(np.mean(v))} for k, v in sorted(groups.items()) if k != "all"},
             "wrong_count": causes[CAUSES[0]],  # misreads with too many or too few digits: the segmentation, not the classifier
@@ -272,8 +279,12 @@ def markdown(report: dict, default: str | None = None) -> str:
         rows = [[f"{s}: site {site} ({r['n']})", *(pct(results[m][s]["styles"][site]["accuracy"]) for m in models)]
                 for s in real for site, r in results[models[0]][s]["styles"].items()]
         lines += ["## Real strokes, per site", "", table(["set: site (n)", *models], rows), ""]
-    if report.get("real_numbers"):
-        nums = report["real_numbers"]
+    for key, title in (("real_numbers", "## Real numbers (one writer's digits in a row, read through the Numbers path): whole number right"),
+                       ("real_numbers_scanned", "## Real numbers as scans of a form (the same numbers: dark ink on paper, cut out close, JPEG): "
+                                                "whole number right")):
+        nums = report.get(key)
+        if not nums:
+            continue
         keys = ["all", *next(iter(nums.values()))["groups"]]
         rows = [[f"{k} ({nums[models[0]]['n'] if k == 'all' else nums[models[0]]['groups'][k]['n']})",
                  *(pct(nums[m]["whole_number"] if k == "all" else nums[m]["groups"][k]["whole_number"]) for m in models)] for k in keys]
@@ -283,8 +294,7 @@ def markdown(report: dict, default: str | None = None) -> str:
         elif all("wrong_count" in nums[m] for m in models):  # a report written before causes were counted
             rows.append(["misread with the wrong count of digits", *(f"{nums[m]['wrong_count']} of {round(nums[m]['n'] * (1 - nums[m]['whole_number']))}"
                                                                     for m in models)])
-        lines += ["## Real numbers (one writer's digits in a row, read through the Numbers path): whole number right", "",
-                  table(["numbers (n)", *models], rows), ""]
+        lines += [title, "", table(["numbers (n)", *models], rows), ""]
     rows = [[f"{s}: {t} ({r['n']})", *(pct(results[m][s]["sampling"][t]["accuracy"]) for m in models)]
             for s in sets for t, r in results[models[0]][s].get("sampling", {}).items()]
     if rows:

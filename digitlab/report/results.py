@@ -34,7 +34,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from digitlab.paths import MODELS_DIR, ROOT, shown
-from digitlab.serving.writing import DEFAULT as DEFAULT_WRITING
 
 RESULTS_ENV = "DIGITLAB_RESULTS"
 RECORD_ENV = "DIGITLAB_RECORD"  # "replace": a run with other settings replaces the documented figures
@@ -125,6 +124,11 @@ SECTIONS: dict[str, Section] = {
         "cuts and the number reader, whose hash and margin each figure's note gives: where the two differ, the reader's "
         "number is taken when the reader finds the cuts' far less likely, [numbers.md](numbers.md#the-number-reader)); "
         "a number counts as right only when every digit is."),
+    "real_numbers_scanned": Section(
+        "Real handwritten numbers, scanned",
+        "The same numbers as a scan of a form gives them (`digitlab.data.unipen.scan_number`: dark ink, a pen 2-4% of a "
+        "digit's height, on paper that is no exact tone, cut out with 2.5-27.5% of a digit's height around the ink, "
+        "32-160 px high, blur, noise, JPEG), read through the Numbers path with the ink detected, as an upload is."),
     "writers": Section(
         "Real writers, several draws per digit",
         "Every digit of one part of the real-strokes file (the held-out site, the validation writers) drawn on the "
@@ -486,16 +490,18 @@ def from_handwriting(report: dict, source: str | None = None) -> list[Figure]:
             for digit in ("0", "1", "7"):
                 out.append(Figure("handwriting", model, conv["per_class"][digit], report["command"],
                                   row=f"conventions, its {digit}s", **common))
-        numbers = (report.get("real_numbers") or {}).get(model)
-        if numbers:
+        for key in ("real_numbers", "real_numbers_scanned"):
+            numbers = (report.get(key) or {}).get(model)
+            if not numbers:
+                continue
             reader = report.get("number_reader")
             read_with = f", read with the number reader {_reader(reader)}" if reader else ", read by the cuts alone"
             common_n = dict(common, note=f"{numbers['n']} numbers of 2-6 digits{read_with}")
             # two decimals: of 634 numbers one is 0.16 point, and 94.95% must not read as the 95% it misses
-            out.append(Figure("real_numbers", model, numbers["whole_number"], report["command"], row="all lengths",
+            out.append(Figure(key, model, numbers["whole_number"], report["command"], row="all lengths",
                               **dict(common_n, fmt="pct2")))
             for group, r in numbers["groups"].items():
-                out.append(Figure("real_numbers", model, r["whole_number"], report["command"], row=group,
+                out.append(Figure(key, model, r["whole_number"], report["command"], row=group,
                                   **dict(common_n, note=f"{r['n']} numbers{read_with}")))
     return out
 
@@ -505,7 +511,8 @@ def from_conventions(report: dict, source: str | None = None) -> list[Figure]:
     note), every style together, and how many styles are below the target or unresolved."""
     out = []
     day, cmd, target = _day(report.get("date")), report["command"], report["target"]
-    section = "conventions" if report.get("writing", DEFAULT_WRITING) == DEFAULT_WRITING else f"conventions_{report['writing']}"
+    writing = report.get("writing", "default")  # serving.writing.DEFAULT, by its value: report does not import serving
+    section = "conventions" if writing == "default" else f"conventions_{writing}"
     for model, r in report["results"].items():
         sha = (report.get("models", {}).get(model) or {}).get("sha256")
         common = dict(model=model, model_sha=sha, date=day, source=source,
@@ -873,7 +880,8 @@ README_SUMMARY = [
     "`mnist_advanced` reads {handwriting/real strokes: held-out site/mnist_advanced} of a whole held-out site's "
     "digits drawn on the canvas, {handwriting/real strokes: held-out site, pen-ups lost/mnist_advanced} with their "
     "pen-ups lost, {handwriting/real strokes: unseen writers/mnist_advanced} of the other sites' unseen writers, and "
-    "{real_numbers/all lengths/mnist_advanced} of their handwritten numbers whole ({more:real_numbers}). Each real "
+    "{real_numbers/all lengths/mnist_advanced} of their handwritten numbers whole ({more:real_numbers}), "
+    "{real_numbers_scanned/all lengths/mnist_advanced} of them as scans of a form ({more:real_numbers_scanned}). Each real "
     "digit drawn five times (`python evaluation/writers.py --renders 5`), the held-out site reads "
     "{writers/mnist_advanced/held-out site, 5 draws} ({more:writers}).",
     "- **Photos** (`python evaluation/photo_cases.py`): a 3000x4000 phone photo of a small digit "

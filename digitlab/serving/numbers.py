@@ -171,9 +171,9 @@ def ink_picture(source, invert: preprocess.Invert = "auto", drawn_on: float | No
     notes, preview, size = picture.notes, picture.preview, picture.size  # boxes are given in the picture's own pixels
     grey, _ = preprocess.work_size(picture.grey, None, notes, WORK_SIDE)
     inverted = preprocess.ink_polarity(grey, invert, picture.drawn_on)
-    _, clean, contrast = preprocess.clean_ink(grey, inverted, [], specks=False, drawn_on=picture.drawn_on)
+    _, clean, contrast = preprocess.clean_ink(grey, inverted, [], specks=False, drawn_on=picture.drawn_on, line=True)
     if invert == "auto" and not preprocess.has_ink(clean, contrast):
-        other = preprocess.other_polarity(grey, inverted, [], notes, specks=False, drawn_on=picture.drawn_on)
+        other = preprocess.other_polarity(grey, inverted, [], notes, specks=False, drawn_on=picture.drawn_on, line=True)
         if other is not None:
             inverted, _, clean, contrast = other
     if not preprocess.has_ink(clean, contrast) and picture.drawn_on is None:  # a line cut tight: the paper at its edge

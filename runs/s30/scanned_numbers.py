@@ -2,7 +2,7 @@
 form would give them, not as the canvas gives them: a pen 2-4% of a digit's height on white paper, the number cut
 out with a margin of 0-25% of its height, the line 32-160 px high, a scanner's blur and noise, saved as JPEG; read
 by mnist_advanced through the Numbers path (invert "auto", no canvas tone) beside the same numbers on the canvas.
-python runs/s30/scanned_numbers.py [--n 200]"""
+python runs/s30/scanned_numbers.py [--n 200] [--part val|held_out] [--show K]"""
 import argparse
 import io
 
@@ -17,10 +17,11 @@ from digitlab.serving import numbers, runtime
 
 p = argparse.ArgumentParser()
 p.add_argument("--n", type=int, default=200)
+p.add_argument("--part", choices=("val", "held_out"), default="val", help="held_out: the held-out site, printed apart (RULE9)")
 p.add_argument("--show", type=int, default=0, help="save this many misread scans to /tmp/scans")
 a = p.parse_args()
 split = unipen.split(unipen.load(unipen.default_path()))
-runs = unipen.runs_on_a_line(split.val)[: a.n]
+runs = unipen.runs_on_a_line(getattr(split, a.part))[: a.n]
 clf = runtime.load("mnist_advanced")
 rng = np.random.default_rng(5)
 
@@ -64,4 +65,4 @@ for k, run in enumerate(runs):
         pathlib.Path(f"/tmp/scans/{k:04d}_{truth}_{s.number or 'none'}.jpg").write_bytes(data)
         shown += 1
         print(k, truth, "canvas", c.number, "scan", s.number, s.read_by, s.notes[:3])
-print(f"{len(runs)} numbers of the validation writers: canvas {right['canvas'] / len(runs):.1%}, scan {right['scan'] / len(runs):.1%} ({no_ink} no ink)")
+print(f"{len(runs)} numbers of {'the validation writers' if a.part == 'val' else 'the held-out site'}: canvas {right['canvas'] / len(runs):.1%}, scan {right['scan'] / len(runs):.1%} ({no_ink} no ink)")
