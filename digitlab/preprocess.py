@@ -378,24 +378,35 @@ def other_polarity(grey: np.ndarray, inverted: bool, steps: list, notes: list[st
     if not has_ink(clean, contrast):
         return None
     steps[-2:] = again
-    dark, light = "dark ink on a light background", "light ink on a dark background"
-    notes.append(f"no ink found as {dark if inverted else light}: read as {light if inverted else dark} instead")
+    notes.append(_polarity_note(inverted))
     return not inverted, ink, clean, contrast
 
 
-def cut_tight(grey: np.ndarray, inverted: bool, steps: list, notes: list[str], specks: bool = True) -> tuple | None:
+def _polarity_note(inverted: bool) -> str:
+    """No ink found with ``inverted``, so the picture is read the other way round."""
+    dark, light = "dark ink on a light background", "light ink on a dark background"
+    return f"no ink found as {dark if inverted else light}: read as {light if inverted else dark} instead"
+
+
+def cut_tight(grey: np.ndarray, inverted: bool, steps: list, notes: list[str], specks: bool = True,
+              both: bool = False) -> tuple | None:
     """No ink found against the picture's median: read it again with the background taken from its edge (``clean_ink``'s
-    ``edge``) -> (ink, clean, contrast) when that finds ink, its two steps replacing the first reading's and a note
-    said; None otherwise.  A digit cut tight to its ink (a postal code's digit size-normalised into a small square, a
+    ``edge``) -> (inverted, ink, clean, contrast) when that finds ink, its two steps replacing the first reading's and a
+    note said; None otherwise.  A digit cut tight to its ink (a postal code's digit size-normalised into a small square, a
     form's field) covers half the picture or more, so the median is ink and nothing stands above the noise floor;
-    its edge is still mostly paper.  A flat picture, blank or covered in ink, has no ink either way."""
-    again: list = []
-    ink, clean, contrast = clean_ink(grey, inverted, again, specks, edge=True)
-    if not has_ink(clean, contrast):
-        return None
-    steps[-2:] = again
-    notes.append("its ink covers most of the picture (cut tight to the digit): the background taken from its edge")
-    return ink, clean, contrast
+    its edge is still mostly paper.  ``both`` (the ink "auto"): when that finds nothing, the other polarity too, with
+    ``other_polarity``'s note: a bold digit filling a scan cut close leaves thin paper between its strokes, which the
+    polarity rule can take for the ink.  A flat picture, blank or covered in ink, has no ink either way."""
+    for flip in (False, True) if both else (False,):
+        again: list = []
+        ink, clean, contrast = clean_ink(grey, inverted != flip, again, specks, edge=True)
+        if has_ink(clean, contrast):
+            steps[-2:] = again
+            if flip:
+                notes.append(_polarity_note(inverted))
+            notes.append("its ink covers most of the picture (cut tight to the digit): the background taken from its edge")
+            return inverted != flip, ink, clean, contrast
+    return None
 
 
 def ink_pixels(clean: np.ndarray) -> int:
@@ -506,9 +517,9 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None, drawn_o
         if other is not None:
             inverted, ink, clean, contrast = other
     if not has_ink(clean, contrast) and picture.drawn_on is None:  # the same ink, against the paper at the edge
-        tight = cut_tight(grey, inverted, steps, notes)
+        tight = cut_tight(grey, inverted, steps, notes, both=invert == "auto")
         if tight is not None:
-            ink, clean, contrast = tight
+            inverted, ink, clean, contrast = tight
     if not has_ink(clean, contrast):
         if float(np.median(ink)) > 0.5:  # a canvas covered in ink, or blank paper taken as ink
             notes.append("no digit found: the picture is one flat tone (covered in ink, or blank): draw one digit with space around it")

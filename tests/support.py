@@ -90,3 +90,21 @@ def long_flag_ones(classifier, n: int = 3, tries: int = 600, seed: int = 29, upl
             if len(found) == n:
                 break
     return found
+
+
+def scanned_close(digit: np.ndarray, side: int, seed: int) -> bytes:
+    """An MNIST digit (light on black) as a scan cut close to it, no margin: dark ink on paper with the scanner's grain
+    and blur, its longer side ``side`` px, JPEG.  The grain makes it a photo to the preprocessing; a bold digit leaves
+    thin paper between its strokes."""
+    import io
+
+    from PIL import Image
+
+    ys, xs = np.nonzero(digit > 30)
+    crop = digit[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1].astype(np.float32) / 255
+    s = side / max(crop.shape)
+    crop = cv2.resize(crop, (max(1, round(crop.shape[1] * s)), max(1, round(crop.shape[0] * s))), interpolation=cv2.INTER_CUBIC)
+    grey = 240 - 190 * np.clip(crop, 0, 1) + np.random.default_rng(seed).normal(0, 3, crop.shape)
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(cv2.GaussianBlur(grey.astype(np.float32), (0, 0), 0.7), 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=85)
+    return buf.getvalue()

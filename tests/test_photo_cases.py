@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from support import link_models
+from support import link_models, scanned_close
 
 from digitlab import preprocess
 from digitlab.data import photo_cases
@@ -131,3 +131,22 @@ def test_cases_are_reproducible(mnist_test):
     assert photo_cases.make("half_shadow", x[0], 5) == photo_cases.make("half_shadow", x[0], 5)
     with pytest.raises(ValueError, match="unknown photo case"):
         photo_cases.make("fog", x[0], 0)
+
+
+def test_a_bold_digit_scanned_close_is_read_when_its_paper_looks_like_the_ink(served, mnist_test, monkeypatch):
+    """MNIST test digits as a scan cut close to them (120 px, no margin, the paper's grain, JPEG): for a bold one the
+    polarity rule takes the thin paper between the strokes for the ink, and read the other way round as a photo it has
+    none either.  The cut-tight fallback then tries the other polarity too (for "auto"), with both notes, and the digit
+    is read.  With the fallback in the chosen polarity alone, every one of them has no ink."""
+    x, y = mnist_test
+    flip = "no ink found as light ink on a dark background: read as dark ink on a light background instead"
+    tight = "its ink covers most of the picture (cut tight to the digit): the background taken from its edge"
+    scans = {i: scanned_close(x[i], 120, i) for i in range(150)}
+    prepared = {i: preprocess.prepare(scan) for i, scan in scans.items()}
+    both = [i for i, p in prepared.items() if flip in p.notes and tight in p.notes]
+    assert len(both) >= 5, len(both)  # the case is there to be tested
+    preds = served.predict_prepared([prepared[i] for i in both])
+    assert sum(p.label == y[i] for p, i in zip(preds, both)) >= len(both) - 1, [(int(y[i]), p.label) for p, i in zip(preds, both)]
+    one_way = preprocess.cut_tight
+    monkeypatch.setattr(preprocess, "cut_tight", lambda *args, both=False, **kwargs: one_way(*args, **kwargs))
+    assert all(preprocess.prepare(scans[i]).no_ink for i in both)

@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 import pytest
 from browser._support import require  # the browser tests' skip-or-fail rule (tests/ is on pytest's pythonpath)
-from support import drawn_face, on_canvas
+from support import drawn_face, on_canvas, scanned_close
 
 from digitlab import files, preprocess
 from digitlab.data import mnist, nondigits, synthetic
@@ -326,6 +326,9 @@ CASES = [
     Case("a bold 0 cut tight to its ink, light on dark: the background from the edge", lambda x: _opaque(_cut_tight(x[25])),
          lambda p: not p.no_ink and not p.inverted and TIGHT_NOTE in p.notes),
     Case("the same dark on light", lambda x: _opaque(255 - _cut_tight(x[71])), lambda p: not p.no_ink and p.inverted and TIGHT_NOTE in p.notes),
+    Case("a bold 0 scanned close (a JPEG's pixels): its paper read as the ink, the edge's background in the other polarity",
+         lambda x: _opaque(cv2.imdecode(np.frombuffer(scanned_close(x[3], 120, 3), np.uint8), cv2.IMREAD_GRAYSCALE)),
+         lambda p: not p.no_ink and p.inverted and TIGHT_NOTE in p.notes and any(n.startswith("no ink found as light ink") for n in p.notes)),
     Case("specks", _specks, lambda p: not p.no_ink and _specks_dropped(p)),
     Case("thin pen: dilated", lambda x: synthetic.restroke(x[1], 0.04, seed=1), _dilated),
     Case("fat brush: eroded", lambda x: synthetic.restroke(x[0], 0.3, seed=0), _eroded),

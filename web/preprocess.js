@@ -1271,23 +1271,33 @@ function otherPolarity(grey, inverted, steps, notes, drawnOn = null) {
   const other = cleaned(grey, !inverted, again, drawnOn);
   if (!hasInk(other.clean, other.contrast)) return null;
   steps.splice(steps.length - 2, 2, ...again);
-  const [dark, light] = ["dark ink on a light background", "light ink on a dark background"];
-  notes.push(`no ink found as ${inverted ? dark : light}: read as ${inverted ? light : dark} instead`);
+  notes.push(polarityNote(inverted));
   return { inverted: !inverted, ...other };
+}
+
+/** preprocess._polarity_note: no ink found with `inverted`, so the picture is read the other way round. */
+function polarityNote(inverted) {
+  const [dark, light] = ["dark ink on a light background", "light ink on a dark background"];
+  return `no ink found as ${inverted ? dark : light}: read as ${inverted ? light : dark} instead`;
 }
 
 /**
  * preprocess.cut_tight: no ink found against the picture's median, so it is read again with the background taken from
- * its edge (a digit cut tight to its ink covers half the picture or more, so the median is ink); {ink, clean, contrast}
- * replacing the last two steps when that finds ink, with a note, else null.
+ * its edge (a digit cut tight to its ink covers half the picture or more, so the median is ink); {inverted, ink, clean,
+ * contrast} replacing the last two steps when that finds ink, with a note, else null.  both (the ink "auto"): when that
+ * finds nothing, the other polarity too, with otherPolarity's note (a bold digit filling a scan cut close).
  */
-function cutTight(grey, inverted, steps, notes) {
-  const again = [];
-  const tight = cleaned(grey, inverted, again, null, true);
-  if (!hasInk(tight.clean, tight.contrast)) return null;
-  steps.splice(steps.length - 2, 2, ...again);
-  notes.push("its ink covers most of the picture (cut tight to the digit): the background taken from its edge");
-  return tight;
+function cutTight(grey, inverted, steps, notes, both = false) {
+  for (const flip of both ? [false, true] : [false]) {
+    const again = [];
+    const tight = cleaned(grey, inverted !== flip, again, null, true);
+    if (!hasInk(tight.clean, tight.contrast)) continue;
+    steps.splice(steps.length - 2, 2, ...again);
+    if (flip) notes.push(polarityNote(inverted));
+    notes.push("its ink covers most of the picture (cut tight to the digit): the background taken from its edge");
+    return { inverted: inverted !== flip, ...tight };
+  }
+  return null;
 }
 
 /**
@@ -1343,8 +1353,8 @@ function preparePicture(loaded, { invert: asked, stroke }) {
     if (other !== null) ({ inverted, ink, clean, contrast } = other);
   }
   if (!hasInk(clean, contrast) && loaded.drawnOn === null) { // the same ink, against the paper at the edge
-    const tight = cutTight(grey, inverted, steps, notes);
-    if (tight !== null) ({ ink, clean, contrast } = tight);
+    const tight = cutTight(grey, inverted, steps, notes, invert === "auto");
+    if (tight !== null) ({ inverted, ink, clean, contrast } = tight);
   }
   if (!hasInk(clean, contrast)) {
     if (median(ink.data) > 0.5) notes.push("no digit found: the picture is one flat tone (covered in ink, or blank): draw one digit with space around it");

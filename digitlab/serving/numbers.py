@@ -177,9 +177,9 @@ def ink_picture(source, invert: preprocess.Invert = "auto", drawn_on: float | No
         if other is not None:
             inverted, _, clean, contrast = other
     if not preprocess.has_ink(clean, contrast) and picture.drawn_on is None:  # a line cut tight: the paper at its edge
-        tight = preprocess.cut_tight(grey, inverted, [], notes, specks=False)
+        tight = preprocess.cut_tight(grey, inverted, [], notes, specks=False, both=invert == "auto")
         if tight is not None:
-            _, clean, contrast = tight
+            inverted, _, clean, contrast = tight
     if not preprocess.has_ink(clean, contrast):
         notes.append(f"no ink found (contrast {contrast:.2f}, {preprocess.ink_pixels(clean)} ink pixels)")
         clean = np.zeros_like(clean)
