@@ -13,12 +13,7 @@ from PIL import Image
 from digitlab import data, preprocess
 from digitlab.serving import runtime
 
-p = argparse.ArgumentParser()
-p.add_argument("--n", type=int, default=500)
-a = p.parse_args()
-m = data.load()
-x, y = m.x_test[: a.n], m.y_test[: a.n]
-clf = runtime.load("mnist_advanced")
+ROWS = [(side, margin) for side in (80, 120, 200) for margin in (0.0, 0.02, 0.05)]
 
 
 def scan(d: np.ndarray, side: int, margin: float, rng) -> bytes:
@@ -35,12 +30,23 @@ def scan(d: np.ndarray, side: int, margin: float, rng) -> bytes:
     return buf.getvalue()
 
 
-drop = preprocess._drop_border
-print(f"{'scan cut close':26s} {'as committed':>13s} {'(no ink)':>9s} {'no edge drop':>13s} {'(no ink)':>9s}")
-for side in (80, 120, 200):
-    for margin in (0.0, 0.02, 0.05):
-        rng = np.random.default_rng(side * 100 + int(margin * 100))
-        files = [scan(d, side, margin, rng) for d in x]
+def scans(x: np.ndarray, side: int, margin: float) -> list[bytes]:
+    """The row's pictures: its own seed, as every run of this diagnostic draws them."""
+    rng = np.random.default_rng(side * 100 + int(margin * 100))
+    return [scan(d, side, margin, rng) for d in x]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--n", type=int, default=500)
+    a = p.parse_args()
+    m = data.load()
+    x, y = m.x_test[: a.n], m.y_test[: a.n]
+    clf = runtime.load("mnist_advanced")
+    drop = preprocess._drop_border
+    print(f"{'scan cut close':26s} {'as committed':>13s} {'(no ink)':>9s} {'no edge drop':>13s} {'(no ink)':>9s}")
+    for side, margin in ROWS:
+        files = scans(x, side, margin)
         row = []
         for fn in (drop, lambda ink, line=False: ink):
             preprocess._drop_border = fn
@@ -48,3 +54,7 @@ for side in (80, 120, 200):
             row += [np.mean([q.label == t for q, t in zip(preds, y)]), sum(q.no_ink for q in preds)]
         preprocess._drop_border = drop
         print(f"{side} px, margin {margin:<14.0%} {row[0]:13.1%} {row[1]:9d} {row[2]:13.1%} {row[3]:9d}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -2,18 +2,16 @@
 same seeds) are still misread by mnist_advanced: no ink, the paper read as the ink (the scans are dark ink on light,
 so "inverted" is right), or the ink's polarity right and the digit still misread (the photo steps).
 python runs/s30/tight_scans_causes.py"""
-import sys
-from pathlib import Path
+from tight_scans import scans
 
-import numpy as np
+from digitlab import data, preprocess
+from digitlab.serving import runtime
 
-sys.argv = sys.argv[:1] + ["--n", "300"]
-exec(Path(__file__).with_name("tight_scans.py").read_text().split("drop = preprocess._drop_border")[0])
-for side, margin in ((120, 0.0), (200, 0.0)):
-    rng = np.random.default_rng(side * 100 + int(margin * 100))
-    files = [scan(d, side, margin, rng) for d in x]  # noqa: F821 (tight_scans.py's)
-    ps = [preprocess.prepare(f) for f in files]  # noqa: F821
-    preds = clf.predict_prepared(ps)  # noqa: F821
-    wrong = [p for p, q, t in zip(ps, preds, y) if q.label != t]  # noqa: F821
+m = data.load()
+x, y = m.x_test[:300], m.y_test[:300]
+clf = runtime.load("mnist_advanced")
+for side in (120, 200):
+    ps = [preprocess.prepare(f) for f in scans(x, side, 0.0)]
+    wrong = [p for p, q, t in zip(ps, clf.predict_prepared(ps), y) if q.label != t]
     print(f"{side} px, no margin: {len(wrong)} of 300 misread: no ink {sum(p.no_ink for p in wrong)}, the paper read as the ink "
           f"{sum(not p.no_ink and not p.inverted for p in wrong)}, the polarity right {sum(not p.no_ink and p.inverted for p in wrong)}")
