@@ -409,6 +409,22 @@ def cut_tight(grey: np.ndarray, inverted: bool, steps: list, notes: list[str], s
     return None
 
 
+def find_ink(grey: np.ndarray, inverted: bool, invert: Invert, steps: list, notes: list[str], specks: bool = True,
+             drawn_on: float | None = None, line: bool = False) -> tuple | None:
+    """The first reading (``clean_ink`` with ``inverted``) found no ink: the fallbacks, in order -> (inverted, ink, clean,
+    contrast) of the first that finds ink, else None.  For ``invert`` "auto" the other polarity (``other_polarity``);
+    then, unless the picture is a drawing on a canvas of tone ``drawn_on``, the background from its edge
+    (``cut_tight``, both polarities for "auto").  The single-digit path and a number's (``serving.numbers``) share it;
+    ``specks`` and ``line`` as ``clean_ink``."""
+    if invert == "auto":
+        other = other_polarity(grey, inverted, steps, notes, specks, drawn_on, line)
+        if other is not None:
+            return other
+    if drawn_on is not None:
+        return None
+    return cut_tight(grey, inverted, steps, notes, specks, both=invert == "auto")
+
+
 def ink_pixels(clean: np.ndarray) -> int:
     return int((clean > 0.5).sum())
 
@@ -512,14 +528,10 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None, drawn_o
             zoomed, colour = True, region_steps[0][1]
         elif again is not None:
             notes.append("no ink in the region read again: the first reading kept")
-    if invert == "auto" and not has_ink(clean, contrast):  # (a region read again always has ink)
-        other = other_polarity(grey, inverted, steps, notes, drawn_on=picture.drawn_on)
-        if other is not None:
-            inverted, ink, clean, contrast = other
-    if not has_ink(clean, contrast) and picture.drawn_on is None:  # the same ink, against the paper at the edge
-        tight = cut_tight(grey, inverted, steps, notes, both=invert == "auto")
-        if tight is not None:
-            inverted, ink, clean, contrast = tight
+    if not has_ink(clean, contrast):  # (a region read again always has ink)
+        found = find_ink(grey, inverted, invert, steps, notes, drawn_on=picture.drawn_on)
+        if found is not None:
+            inverted, ink, clean, contrast = found
     if not has_ink(clean, contrast):
         if float(np.median(ink)) > 0.5:  # a canvas covered in ink, or blank paper taken as ink
             notes.append("no digit found: the picture is one flat tone (covered in ink, or blank): draw one digit with space around it")

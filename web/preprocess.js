@@ -1301,6 +1301,17 @@ function cutTight(grey, inverted, steps, notes, both = false) {
 }
 
 /**
+ * preprocess.find_ink: the first reading found no ink, so the fallbacks, in order: for "auto" the other polarity, then,
+ * unless the picture is a drawing on a canvas of tone drawnOn, the background from its edge (both polarities for
+ * "auto"); {inverted, ink, clean, contrast} of the first that finds ink, else null.
+ */
+function findInk(grey, inverted, invert, steps, notes, drawnOn = null) {
+  const other = invert === "auto" ? otherPolarity(grey, inverted, steps, notes, drawnOn) : null;
+  if (other !== null || drawnOn !== null) return other;
+  return cutTight(grey, inverted, steps, notes, invert === "auto");
+}
+
+/**
  * Canvas RGBA bytes of one digit -> {image: Float32Array(784) in [0, 1] light ink on black,
  * or null when noInk; noInk, inverted, steps: [[title, image]], notes, bbox}.
  * invert: "auto" | "yes" (dark ink on light) | "no" (light ink on dark); stroke: null = default;
@@ -1348,13 +1359,9 @@ function preparePicture(loaded, { invert: asked, stroke }) {
       notes.push("no ink in the region read again: the first reading kept");
     }
   }
-  if (invert === "auto" && !hasInk(clean, contrast)) { // (a region read again always has ink)
-    const other = otherPolarity(grey, inverted, steps, notes, loaded.drawnOn);
-    if (other !== null) ({ inverted, ink, clean, contrast } = other);
-  }
-  if (!hasInk(clean, contrast) && loaded.drawnOn === null) { // the same ink, against the paper at the edge
-    const tight = cutTight(grey, inverted, steps, notes, invert === "auto");
-    if (tight !== null) ({ inverted, ink, clean, contrast } = tight);
+  if (!hasInk(clean, contrast)) { // (a region read again always has ink)
+    const found = findInk(grey, inverted, invert, steps, notes, loaded.drawnOn);
+    if (found !== null) ({ inverted, ink, clean, contrast } = found);
   }
   if (!hasInk(clean, contrast)) {
     if (median(ink.data) > 0.5) notes.push("no digit found: the picture is one flat tone (covered in ink, or blank): draw one digit with space around it");

@@ -161,9 +161,9 @@ class NumberReading:
 def ink_picture(source, invert: preprocess.Invert = "auto", drawn_on: float | None = None) -> tuple[np.ndarray, np.ndarray, bool, list[str], tuple[int, int], float]:
     """A picture -> (clean ink (h, w) float32 in [0, 1] at work size, RGB preview, inverted, notes, original
     (width, height), work pixels per original pixel), through the single-digit path's own steps
-    (``preprocess.load``, ``work_size``, ``ink_polarity``, ``clean_ink``, and when they find no ink ``other_polarity``
-    and ``cut_tight``), specks kept: a dot can be part of a digit.  ``drawn_on`` as ``preprocess.prepare``'s (a drawing on a canvas of that tone).  Raises ImageError for
-    what is not a readable picture."""
+    (``preprocess.load``, ``work_size``, ``ink_polarity``, ``clean_ink``, and when it finds no ink ``find_ink``),
+    specks kept: a dot can be part of a digit.  ``drawn_on`` as ``preprocess.prepare``'s (a drawing on a canvas of that
+    tone).  Raises ImageError for what is not a readable picture."""
     if invert not in ("auto", "yes", "no"):
         raise ValueError(f"invert must be 'auto', 'yes' or 'no', not {invert!r}")
     picture = preprocess.load(source, drawn_on)
@@ -172,14 +172,10 @@ def ink_picture(source, invert: preprocess.Invert = "auto", drawn_on: float | No
     grey, _ = preprocess.work_size(picture.grey, None, notes, WORK_SIDE)
     inverted = preprocess.ink_polarity(grey, invert, picture.drawn_on)
     _, clean, contrast = preprocess.clean_ink(grey, inverted, [], specks=False, drawn_on=picture.drawn_on, line=True)
-    if invert == "auto" and not preprocess.has_ink(clean, contrast):
-        other = preprocess.other_polarity(grey, inverted, [], notes, specks=False, drawn_on=picture.drawn_on, line=True)
-        if other is not None:
-            inverted, _, clean, contrast = other
-    if not preprocess.has_ink(clean, contrast) and picture.drawn_on is None:  # a line cut tight: the paper at its edge
-        tight = preprocess.cut_tight(grey, inverted, [], notes, specks=False, both=invert == "auto")
-        if tight is not None:
-            inverted, _, clean, contrast = tight
+    if not preprocess.has_ink(clean, contrast):
+        found = preprocess.find_ink(grey, inverted, invert, [], notes, specks=False, drawn_on=picture.drawn_on, line=True)
+        if found is not None:
+            inverted, _, clean, contrast = found
     if not preprocess.has_ink(clean, contrast):
         notes.append(f"no ink found (contrast {contrast:.2f}, {preprocess.ink_pixels(clean)} ink pixels)")
         clean = np.zeros_like(clean)
