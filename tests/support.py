@@ -108,3 +108,15 @@ def scanned_close(digit: np.ndarray, side: int, seed: int) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(np.clip(cv2.GaussianBlur(grey.astype(np.float32), (0, 0), 0.7), 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=85)
     return buf.getvalue()
+
+
+def cut_tight_square(digit: np.ndarray, side: int) -> np.ndarray:
+    """(side, side) uint8: an MNIST digit's ink box size-normalised into a square, its longer side end to end, light ink
+    on black: a bold digit's ink is then most of the picture."""
+    ys, xs = np.nonzero(digit > 40)
+    crop = digit[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    s = side / max(crop.shape)
+    h, w = max(1, round(crop.shape[0] * s)), max(1, round(crop.shape[1] * s))
+    square = np.zeros((side, side), np.uint8)
+    square[(side - h) // 2 : (side - h) // 2 + h, (side - w) // 2 : (side - w) // 2 + w] = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
+    return square

@@ -12,8 +12,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +21,7 @@ from PIL import Image
 from digitlab import pictures, preprocess
 from digitlab.data import synthetic
 from digitlab.evaluation import inspect_input, metrics
+from digitlab.hardening import fuzz
 from digitlab.models import artifacts
 from digitlab.report import model_report, plots
 
@@ -317,23 +316,13 @@ def test_upload_real_digit_png(samples):
     assert "upload: four.png" in texts(at.caption)
 
 
-def _png_header_only(width: int, height: int) -> bytes:
-    """A PNG whose header claims width x height (8-bit grey) with almost no pixel data: a bomb's shape."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
-
-
 BAD_UPLOADS = {
     "not_an_image.png": (lambda s: b"hello, I am a text file\n" * 20, "not an image file"),
     "truncated.png": (lambda s: png(np.kron(s[1], np.ones((8, 8), np.uint8)))[:400], "cannot decode image"),
     "one_pixel.png": (lambda s: png(np.zeros((1, 1), np.uint8)), "too small to hold a digit"),
-    "huge_10000.png": (lambda s: _png_header_only(10000, 10000), "the limit is 40 megapixels"),
-    "bomb_60000.png": (lambda s: _png_header_only(60000, 60000), "decompression bomb"),
-    "big_7000.png": (lambda s: _png_header_only(7000, 7000), "limit is 40 megapixels"),
+    "huge_10000.png": (lambda s: fuzz.png_header_only(10000, 10000), "the limit is 40 megapixels"),
+    "bomb_60000.png": (lambda s: fuzz.png_header_only(60000, 60000), "decompression bomb"),
+    "big_7000.png": (lambda s: fuzz.png_header_only(7000, 7000), "limit is 40 megapixels"),
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from support import link_models, scanned_close
+from support import cut_tight_square, link_models, scanned_close
 
 from digitlab import preprocess
 from digitlab.data import photo_cases
@@ -105,13 +105,7 @@ def test_a_digit_cut_tight_to_its_ink_is_read(served, mnist_test):
     pictures, labels, noted = [], [], 0
     rng = np.random.default_rng(0)
     for i in bold:
-        ys, xs = np.nonzero(x[i] > 40)
-        crop = x[i][ys.min():ys.max() + 1, xs.min():xs.max() + 1]
-        side = int(rng.integers(16, 65))
-        s = side / max(crop.shape)
-        h, w = max(1, round(crop.shape[0] * s)), max(1, round(crop.shape[1] * s))
-        square = np.zeros((side, side), np.uint8)
-        square[(side - h) // 2:(side - h) // 2 + h, (side - w) // 2:(side - w) // 2 + w] = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
+        square = cut_tight_square(x[i], int(rng.integers(16, 65)))
         noisy = np.clip(square + rng.normal(0, 3, square.shape), 0, 255).astype(np.uint8)
         for picture in (square, 255 - noisy):
             p = preprocess.prepare(picture)

@@ -29,7 +29,6 @@ import io
 import json
 import re
 import shutil
-import struct
 import subprocess
 import zlib
 from collections.abc import Callable
@@ -39,10 +38,11 @@ import cv2
 import numpy as np
 import pytest
 from browser._support import require  # the browser tests' skip-or-fail rule (tests/ is on pytest's pythonpath)
-from support import drawn_face, on_canvas, scanned_close
+from support import cut_tight_square, drawn_face, on_canvas, scanned_close
 
 from digitlab import files, preprocess
 from digitlab.data import mnist, nondigits, synthetic
+from digitlab.hardening import fuzz
 from digitlab.paths import ROOT
 
 WEB = ROOT / "web"
@@ -287,18 +287,6 @@ def _blank_paper(seed: int = 0) -> np.ndarray:
     return (light + rng.normal(0, 2.5, (300, 400))).clip(0, 255).astype(np.uint8)
 
 
-def _cut_tight(digit: np.ndarray, side: int = 40) -> np.ndarray:
-    """(side, side) uint8: an MNIST digit's ink box size-normalised into a square, its longer side end to end, light ink
-    on black: a bold digit's ink is then most of the picture."""
-    ys, xs = np.nonzero(digit > 40)
-    crop = digit[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-    s = side / max(crop.shape)
-    h, w = max(1, round(crop.shape[0] * s)), max(1, round(crop.shape[1] * s))
-    square = np.zeros((side, side), np.uint8)
-    square[(side - h) // 2 : (side - h) // 2 + h, (side - w) // 2 : (side - w) // 2 + w] = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
-    return square
-
-
 TIGHT_NOTE = "its ink covers most of the picture (cut tight to the digit): the background taken from its edge"
 
 
@@ -323,9 +311,9 @@ CASES = [
     Case("photo with a desk corner: edge blobs dropped", lambda x: _case_photo("desk_corner", x[14], 2), _edge_dropped),
     Case("a marker filling a tight crop: read with the other polarity", lambda x: _case_photo("marker", x[1], 1),
          lambda p: p.inverted and not p.no_ink and any(n.startswith("no ink found as light ink") for n in p.notes)),
-    Case("a bold 0 cut tight to its ink, light on dark: the background from the edge", lambda x: _opaque(_cut_tight(x[25])),
+    Case("a bold 0 cut tight to its ink, light on dark: the background from the edge", lambda x: _opaque(cut_tight_square(x[25], 40)),
          lambda p: not p.no_ink and not p.inverted and TIGHT_NOTE in p.notes),
-    Case("the same dark on light", lambda x: _opaque(255 - _cut_tight(x[71])), lambda p: not p.no_ink and p.inverted and TIGHT_NOTE in p.notes),
+    Case("the same dark on light", lambda x: _opaque(255 - cut_tight_square(x[71], 40)), lambda p: not p.no_ink and p.inverted and TIGHT_NOTE in p.notes),
     Case("a bold 0 scanned close (a JPEG's pixels): its paper read as the ink, the edge's background in the other polarity",
          lambda x: _opaque(cv2.imdecode(np.frombuffer(scanned_close(x[3], 120, 3), np.uint8), cv2.IMREAD_GRAYSCALE)),
          lambda p: not p.no_ink and p.inverted and TIGHT_NOTE in p.notes and any(n.startswith("no ink found as light ink") for n in p.notes)),
@@ -457,19 +445,10 @@ def _dark_on_white() -> np.ndarray:
     return grey
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    """One PNG chunk: length, type, data, CRC."""
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
 def _ink_chunk(kind: bytes, data: bytes, after_image: bool = False) -> Callable[[np.ndarray], bytes]:
-    """The misread photo's PNG with one more chunk: right after its header, or after its image data (before IEND)."""
-    def make(x: np.ndarray) -> bytes:
-        png = files.png_bytes(_misread_photo())
-        at = len(png) - 12 if after_image else 33  # IEND is the last 12 bytes; the header chunk ends at 33
-        return png[:at] + _chunk(kind, data) + png[at:]
-
-    return make
+    """The misread photo's PNG with one more chunk (``fuzz.png_with_chunk``): before its image data, right after its
+    header, or after it (before IEND)."""
+    return lambda x: fuzz.png_with_chunk(files.png_bytes(_misread_photo()), kind, data, before=b"IEND" if after_image else b"IDAT")
 
 
 _INK = b"digitlab:ink\0"
@@ -570,11 +549,13 @@ FILES = [
 # 800x600 one (a JPEG Python decodes as stored, or whose small digit is read again at full size, agrees to 2e-7).
 JPEG_MAX_DIFF, JPEG_MEAN_DIFF = 0.2, 0.01
 
+
 def _texts_past_memory(x: np.ndarray) -> bytes:
-    """The photo's PNG with compressed texts of TEXT_CHUNK_LIMIT bytes each, one more than TEXT_MEMORY_LIMIT holds."""
-    png = files.png_bytes(_misread_photo())
-    text = _chunk(b"zTXt", b"comment\0\0" + zlib.compress(b" " * preprocess.TEXT_CHUNK_LIMIT, 9))
-    return png[:33] + text * (preprocess.TEXT_MEMORY_LIMIT // preprocess.TEXT_CHUNK_LIMIT + 1) + png[33:]
+    """The photo's PNG with compressed texts of TEXT_CHUNK_LIMIT bytes each, one more than TEXT_MEMORY_LIMIT holds,
+    after its header."""
+    header, *rest = fuzz.png_chunks(files.png_bytes(_misread_photo()))
+    text = (b"zTXt", b"comment\0\0" + zlib.compress(b" " * preprocess.TEXT_CHUNK_LIMIT, 9))
+    return fuzz.png_from_chunks([header] + [text] * (preprocess.TEXT_MEMORY_LIMIT // preprocess.TEXT_CHUNK_LIMIT + 1) + rest)
 
 
 TEXT_REFUSED = {  # files Pillow refuses for their texts (the pixels are the photo's): the port refuses them as well
