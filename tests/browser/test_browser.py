@@ -271,6 +271,8 @@ def test_how_you_write_1_and_7(page, app):
     page.get_by_text("Read as continental hands write").wait_for(timeout=30_000)
     assert prediction(page) == "1"
     page.locator('[data-testid="stSidebar"] label', has_text="As MNIST's writers").first.click()
+    # the rerun's own sign, not idleness alone (the script may not have started yet): the hint the default setting shows
+    page.get_by_text("Continental hands would mean a 1 here").wait_for(timeout=30_000)
     wait_idle(page)
     assert prediction(page) == "7"
     assert_no_errors(page)
