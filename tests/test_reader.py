@@ -191,7 +191,7 @@ def test_what_is_not_a_reader_is_refused(tmp_path, run_script):
     assert proc.returncode != 0 and "not a number reader" in proc.stderr and not (tmp_path / "out").exists()
 
 
-@pytest.mark.slow  # two script runs, about a minute on 2 cores
+@pytest.mark.slow  # script runs, about two minutes on 2 cores
 def test_train_reader_dry_run_writes_a_reader_with_its_margin(run_script, tmp_path, mnist_path):
     strokes = _small_file(tmp_path)
     run_script("training/train_reader.py", "--dry-run", "--real-strokes", strokes, "--out", tmp_path / "out", "--name", "probe_reader")
@@ -225,6 +225,25 @@ def test_train_reader_dry_run_writes_a_reader_with_its_margin(run_script, tmp_pa
     assert bad.returncode == 2 and "no such file" in bad.stderr
     bad = run_script("training/train_reader.py", "--real-strokes", strokes, "--tuning-writers", "0.7", check=False)
     assert bad.returncode == 2 and "--tuning-writers" in bad.stderr
+    # --combine: a second reader (another seed), and the two read as one: the mean of their logits, its own margin
+    run_script("training/train_reader.py", "--dry-run", "--real-strokes", strokes, "--out", tmp_path / "out", "--name", "second", "--seed", "1")
+    second = tmp_path / "out" / "second.keras"
+    run_script("training/train_reader.py", "--combine", path, second, "--dry-run", "--real-strokes", strokes, "--out", tmp_path / "out", "--name", "both")
+    both = tmp_path / "out" / "both.keras"
+    lines = np.random.default_rng(0).random((3, number_lines.LINE_H, number_lines.LINE_W)).astype(np.float32)
+    mean = (reader.Reader(path, "keras").logits(lines) + reader.Reader(second, "keras").logits(lines)) / 2
+    assert np.abs(mean).max() > 0.1 and np.allclose(reader.Reader(both, "keras").logits(lines), mean, atol=1e-5)
+    card = json.loads(both.with_suffix(".json").read_text())
+    assert [m["file"] for m in card["members"]] == ["probe_reader.keras", "second.keras"] and card["members"][1]["config"]["seed"] == 1
+    assert card["command"].startswith("python training/train_reader.py --combine") and 0 <= card["margin"] <= training.MARGINS[-1]
+    assert card["measured"]["tuning"]["all"]["n"] > 0 and card["params"] == 2 * json.loads(second.with_suffix(".json").read_text())["params"]
+    # refused, nothing written: one reader; a reader that trained on other tuning writers (the margin's numbers)
+    one = run_script("training/train_reader.py", "--combine", path, "--out", tmp_path / "none", check=False)
+    assert one.returncode == 2 and "at least two" in one.stderr and not (tmp_path / "none").exists()
+    other = json.loads(second.with_suffix(".json").read_text())
+    second.with_suffix(".json").write_text(json.dumps(dict(other, config=dict(other["config"], tuning_writers=0.3))))
+    mixed = run_script("training/train_reader.py", "--combine", path, second, "--real-strokes", strokes, "--out", tmp_path / "none", check=False)
+    assert mixed.returncode != 0 and "tuning writers" in mixed.stderr and not (tmp_path / "none").exists()
 
 
 @pytest.mark.parametrize("shape", ["hairline", "dot", "all ink", "tall sliver", "noise"])

@@ -1,5 +1,6 @@
 """python training/train_reader.py [--real-strokes PATH] [--epochs N] [--n-lines N] [--dry-run]   (--help shows the defaults)
    python training/train_reader.py --refit models/reader/number_reader.keras [--classifier NAME]
+   python training/train_reader.py --combine A.keras B.keras C.keras [--name NAME] [--out DIR]
 
 The number reader (digitlab.training.reader trains it, digitlab.serving.reader serves it): a network that reads
 every digit of a line of handwriting at once, with no cuts between digits, so that touching and overlapping
@@ -18,6 +19,9 @@ committed reader's recipe.  Then rebuild the serving files (python evaluation/se
 rewrites its card's margin (recording the command under "refit"): after the default classifier changed, or for a
 reader whose card holds the confidence threshold the margin replaced (the app then reads numbers by the cuts alone
 and says so). Then rebuild the serving files, since the card is part of what they record.
+
+--combine reads several trained readers as one: a reader whose logits are the mean of theirs per frame, its margin
+fitted on the tuning numbers as one reader's is (the readers must have kept the same tuning writers out of training).
 """
 
 import dataclasses
@@ -27,7 +31,7 @@ from pathlib import Path
 from digitlab import cli, data
 from digitlab.data import unipen
 from digitlab.models import artifacts
-from digitlab.training.reader import READER_DIR, ReaderConfig, refit, run
+from digitlab.training.reader import READER_DIR, ReaderConfig, combine, refit, run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"share of each site's training writers kept out of training to fit the margin on (default {d.tuning_writers})")
     p.add_argument("--refit", type=Path, default=None, metavar="READER",
                    help="fit this trained reader's margin again (against --classifier) instead of training one")
+    p.add_argument("--combine", type=Path, nargs="+", default=None, metavar="READER",
+                   help="read these trained readers (two or more) as one, the mean of their logits, instead of training one")
     p.add_argument("--classifier", default=d.classifier, help=f"model whose cuts the margin is fitted against (default {d.classifier})")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"batch size (default {d.batch_size})")
     p.add_argument("--learning-rate", type=float, default=d.learning_rate, help=f"starting learning rate, cosine decay to 0 (default {d.learning_rate})")
@@ -54,6 +60,19 @@ def main(argv: list[str] | None = None) -> int:
     for flag, value in (("--epochs", a.epochs), ("--n-lines", a.n_lines), ("--batch-size", a.batch_size)):
         if value < 1:
             p.error(f"{flag} must be at least 1")
+    if a.refit is not None and a.combine is not None:
+        p.error("--refit and --combine: give one")
+    if a.combine is not None:
+        if len(a.combine) < 2:
+            p.error("--combine needs at least two readers")
+        missing = [str(f) for f in a.combine if not f.is_file()]
+        if missing:
+            p.error(f"--combine: no such file: {missing[0]}")
+        try:
+            combine(a.combine, a.name, a.out, a.classifier, a.mnist, a.real_strokes, a.dry_run)
+        except (data.DataError, artifacts.ModelError) as e:
+            return cli.error(e, p=p)
+        return 0
     if a.refit is not None:
         if not a.refit.is_file():
             p.error(f"--refit: no such file: {a.refit}")

@@ -42,6 +42,24 @@ def check_weights(weights, n: int) -> list[float]:
     return weights
 
 
+def clone_onto(members: list, inputs) -> list:
+    """Each member's layers copied (named ``m<i>_<layer>``, its weights kept) onto the shared ``inputs`` tensor:
+    the members' output tensors, for a flat graph that loads in safe mode."""
+    import keras
+
+    outs = []
+    for i, member in enumerate(members):
+
+        def renamed(layer, i=i):
+            return layer.__class__.from_config({**layer.get_config(), "name": f"m{i}_{layer.name}"})
+
+        shared = [inputs] if isinstance(member.input, (list, tuple)) else inputs  # the structure the member was built with
+        clone = keras.models.clone_model(member, input_tensors=shared, clone_function=renamed)
+        clone.set_weights(member.get_weights())
+        outs.append(clone.outputs[0])
+    return outs
+
+
 def combine(members: list, name: str = "ensemble", weights: list[float] | None = None):
     """One flat functional model whose ``logits`` are the mean of the members' logits, or with ``weights``
     (one per member, > 0) their weighted mean sum(w_i logits_i) / sum(w): each member's logits scaled by its
@@ -57,18 +75,11 @@ def combine(members: list, name: str = "ensemble", weights: list[float] | None =
     if weights is not None:
         weights = check_weights(weights, len(members))
     inputs = keras.Input(INPUT_SHAPE, name="image")
-    outs = []
-    for i, member in enumerate(members):
-        sub = _logits_model(member)
+    subs = [_logits_model(member) for member in members]
+    for member, sub in zip(members, subs, strict=True):
         if tuple(sub.input_shape[1:]) != INPUT_SHAPE:
             raise EnsembleError(f"{member.name}: input {sub.input_shape[1:]} is not {INPUT_SHAPE}")
-
-        def renamed(layer, i=i):
-            return layer.__class__.from_config({**layer.get_config(), "name": f"m{i}_{layer.name}"})
-
-        clone = keras.models.clone_model(sub, input_tensors=[inputs], clone_function=renamed)
-        clone.set_weights(sub.get_weights())
-        outs.append(clone.outputs[0])
+    outs = clone_onto(subs, inputs)
     if weights is None:
         logits = layers.Average(name="logits")(outs)
     else:  # Rescaling and Add are plain Keras layers: the model still loads in safe mode and exports to every format

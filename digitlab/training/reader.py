@@ -261,3 +261,74 @@ def run(config: ReaderConfig, out: Path = READER_DIR, say=print) -> Path:
     path = artifacts.save_model(model, card, config.name, Path(out))
     say(f"saved {path} | {train_seconds:.0f} s training, {card['total_seconds']:.0f} s in all")
     return path
+
+
+MEMBER_KEYS = ("name", "config", "params", "train_seconds", "history", "command", "date", "data", MARGIN_KEY)
+
+
+def _same_tuning_writers(cards_: list[dict], paths: list[Path]) -> None:
+    """Raise ModelError unless every member kept the same writers out of training (the margin of their mean is
+    fitted on them, so none may have trained on them) from the same real-strokes file."""
+    def key(card):
+        return (card.get("config", {}).get("tuning_writers"), card.get("data", {}).get("tuning_seed"),
+                card.get("real_strokes", {}).get("sha256"))
+
+    first = key(cards_[0])
+    for path, card in zip(paths[1:], cards_[1:]):
+        if key(card) != first:
+            raise artifacts.ModelError(f"{path}: its tuning writers or real-strokes file differ from {paths[0]}'s "
+                                       f"({key(card)} against {first}); the readers' margin is fitted on writers none of them trained on")
+
+
+def combine(paths: list[Path], name: str = READER_NAME, out: Path = READER_DIR, classifier: str | None = None,
+            mnist_path: str | None = None, real_strokes: str | None = None, dry_run: bool = False, say=print) -> Path:
+    """Number readers trained apart, read as one: a flat Keras model (every member's layers, ``m<i>_``) whose logits
+    are the mean of the members' logits per frame, its margin fitted on the tuning numbers as ``run`` fits one reader's
+    (``fit``), saved with a card that keeps each member's.  The members must have kept the same tuning writers out of
+    training.  Raises ModelError (a member missing, not a reader, or trained on other tuning writers) or DataError."""
+    import keras
+    from keras import layers
+
+    from digitlab import data
+    from digitlab.models.ensemble import clone_onto
+
+    t0 = time.time()
+    command = cards.command_line()
+    if len(paths) < 2:
+        raise artifacts.ModelError(f"{len(paths)} reader given: a mean needs at least 2")
+    members = [keras_model(p) for p in paths]  # safe mode and shapes
+    member_cards = [artifacts.read_card(Path(p)) or {} for p in paths]
+    missing = [str(p) for p, c in zip(paths, member_cards) if "config" not in c]
+    if missing:
+        raise artifacts.ModelError(f"{missing[0]}: no reader card beside it (its config names the tuning writers the margin needs)")
+    _same_tuning_writers(member_cards, [Path(p) for p in paths])
+    known = {f.name for f in dataclasses.fields(ReaderConfig)}
+    config = dataclasses.replace(ReaderConfig(**{k: v for k, v in member_cards[0]["config"].items() if k in known}), name=name, dry_run=dry_run,
+                                 **({"classifier": classifier} if classifier else {}), **({"mnist_path": mnist_path} if mnist_path else {}),
+                                 **({"real_strokes": str(real_strokes)} if real_strokes else {}))
+    if not config.real_strokes or not Path(config.real_strokes).is_file():
+        raise data.DataError(f"real_strokes={config.real_strokes!r}: the real-strokes file is not there; give it with real_strokes")
+    inputs = keras.Input((number_lines.LINE_H, number_lines.LINE_W, 1), name="line")
+    model = keras.Model(inputs, layers.Average(name="logits")(clone_onto(members, inputs)), name=name)
+    mnist = data.load(config.mnist_path)
+    _, tuning_items = tuning_split(unipen.split(unipen.load(config.real_strokes)).train, config.tuning_writers)
+    summaries = [{"file": Path(p).name, **{k: c[k] for k in MEMBER_KEYS if k in c}} for p, c in zip(paths, member_cards)]
+    card = cards.build({
+        "name": name,
+        "kind": f"number reader: the mean of {len(paths)} readers' logits per frame (members); a line of ink (28x224, number_lines.to_line) "
+                "-> CTC logits (56 frames x 11); where its reading and the segmenter's differ, its reading wins when "
+                "log P(its) - log P(segmenter's) >= margin",
+        **fit(model, config, mnist, tuning_items, say),
+        "config": dataclasses.asdict(config),
+        "members": summaries,
+        "data": member_cards[0].get("data"),
+        "real_strokes": unipen.card(config.real_strokes),
+        "params": int(model.count_params()),
+        "train_seconds": round(sum(float(s.get("train_seconds") or 0) for s in summaries), 1),
+        "command": command,
+        "dry_run": dry_run,
+    })
+    card["total_seconds"] = round(time.time() - t0, 1)
+    path = artifacts.save_model(model, card, name, Path(out))
+    say(f"saved {path} | {len(paths)} readers, {card['params']:,} params")
+    return path
