@@ -18,8 +18,10 @@ import hashlib
 import json
 import os
 import re
+import struct
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -195,3 +197,34 @@ def png_bytes(picture, text: dict[str, str] | None = None) -> bytes:
     buf = io.BytesIO()
     im.save(buf, format="PNG", pnginfo=info)
     return buf.getvalue()
+
+
+# PNG chunks, for the files that say how their ink is (data.user_digits) and the fuzzer's odd PNGs (hardening.fuzz)
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk: its length, type, data and CRC."""
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """A PNG's chunks as (type, data); stops at the first chunk that does not fit."""
+    out, pos = [], 8
+    while pos + 8 <= len(data):
+        n = struct.unpack(">I", data[pos : pos + 4])[0]
+        kind = data[pos + 4 : pos + 8]
+        if pos + 12 + n > len(data):
+            break
+        out.append((kind, data[pos + 8 : pos + 8 + n]))
+        pos += 12 + n
+    return out
+
+
+def png_from_chunks(chunks: list[tuple[bytes, bytes]]) -> bytes:
+    """A PNG file of these (type, data) chunks."""
+    return b"\x89PNG\r\n\x1a\n" + b"".join(png_chunk(k, d) for k, d in chunks)
+
+
+def png_with_chunk(png: bytes, kind: bytes, data: bytes, before: bytes = b"IDAT") -> bytes:
+    """``png`` with one more chunk inserted before the first ``before`` chunk."""
+    chunks = png_chunks(png)
+    at = next((i for i, (k, _) in enumerate(chunks) if k == before), len(chunks) - 1)
+    return png_from_chunks(chunks[:at] + [(kind, data)] + chunks[at:])

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from PIL import GifImagePlugin, Image
 
-from digitlab import pictures, preprocess
+from digitlab import files, pictures, preprocess
 from digitlab.hardening import fuzz
 from digitlab.paths import ROOT
 
@@ -444,7 +444,7 @@ def test_8_ink_on_transparency_still_goes_on_the_opposite_colour(mnist_test):
 def test_9_png_with_a_garbage_exif_chunk_is_read(mnist_test):
     x, _ = mnist_test
     png = encode(scan(x[0]))
-    garbage = fuzz.png_with_chunk(png, b"eXIf", b"this is not a TIFF header" * 3)
+    garbage = files.png_with_chunk(png, b"eXIf", b"this is not a TIFF header" * 3)
     p = preprocess.prepare(garbage)
     assert np.array_equal(p.image, preprocess.prepare(png).image)
     assert "EXIF data unreadable: orientation ignored" in p.notes
@@ -461,7 +461,7 @@ def _scan_in_mode(mnist_test, mode: str) -> Image.Image:
 def _tagged(im: Image.Image, tag: str, text: str) -> tuple[bytes, pictures.Picture | None]:
     """``im`` as a PNG with a ``tag`` text chunk saying ``text``, and the picture read from it (None where Pillow refuses
     a text chunk beyond its limit: a reason, not a crash)."""
-    png = fuzz.png_with_chunk(encode(im), b"tEXt", tag.encode() + b"\0" + text.encode("utf-8"))
+    png = files.png_with_chunk(encode(im), b"tEXt", tag.encode() + b"\0" + text.encode("utf-8"))
     try:
         return png, pictures.load(png)
     except preprocess.ImageError as e:

@@ -42,7 +42,6 @@ from support import cut_tight_square, drawn_face, on_canvas, scanned_close
 
 from digitlab import files, preprocess
 from digitlab.data import mnist, nondigits, synthetic
-from digitlab.hardening import fuzz
 from digitlab.paths import ROOT
 
 WEB = ROOT / "web"
@@ -446,9 +445,9 @@ def _dark_on_white() -> np.ndarray:
 
 
 def _ink_chunk(kind: bytes, data: bytes, after_image: bool = False) -> Callable[[np.ndarray], bytes]:
-    """The misread photo's PNG with one more chunk (``fuzz.png_with_chunk``): before its image data, right after its
+    """The misread photo's PNG with one more chunk (``files.png_with_chunk``): before its image data, right after its
     header, or after it (before IEND)."""
-    return lambda x: fuzz.png_with_chunk(files.png_bytes(_misread_photo()), kind, data, before=b"IEND" if after_image else b"IDAT")
+    return lambda x: files.png_with_chunk(files.png_bytes(_misread_photo()), kind, data, before=b"IEND" if after_image else b"IDAT")
 
 
 _INK = b"digitlab:ink\0"
@@ -553,9 +552,9 @@ JPEG_MAX_DIFF, JPEG_MEAN_DIFF = 0.2, 0.01
 def _texts_past_memory(x: np.ndarray) -> bytes:
     """The photo's PNG with compressed texts of TEXT_CHUNK_LIMIT bytes each, one more than TEXT_MEMORY_LIMIT holds,
     after its header."""
-    header, *rest = fuzz.png_chunks(files.png_bytes(_misread_photo()))
+    header, *rest = files.png_chunks(files.png_bytes(_misread_photo()))
     text = (b"zTXt", b"comment\0\0" + zlib.compress(b" " * preprocess.TEXT_CHUNK_LIMIT, 9))
-    return fuzz.png_from_chunks([header] + [text] * (preprocess.TEXT_MEMORY_LIMIT // preprocess.TEXT_CHUNK_LIMIT + 1) + rest)
+    return files.png_from_chunks([header] + [text] * (preprocess.TEXT_MEMORY_LIMIT // preprocess.TEXT_CHUNK_LIMIT + 1) + rest)
 
 
 TEXT_REFUSED = {  # files Pillow refuses for their texts (the pixels are the photo's): the port refuses them as well

@@ -103,18 +103,14 @@ def _with_ink(data: bytes, invert: str) -> bytes:
     """A picture file that says how its ink is (``pictures.INK_TAG``; ``invert`` "yes": dark on light, "no": light on
     dark): a PNG gets one text chunk more, after its header, and is otherwise the same bytes; any other file (or a PNG
     that already says it) becomes a PNG of its pixels, upright, at full size."""
-    import struct
-    import zlib
-
     from PIL import ImageOps
 
-    from digitlab.files import png_bytes
+    from digitlab.files import png_bytes, png_chunk
 
     said = next(k for k, v in pictures.INK_SAID.items() if v == invert)
     with Image.open(io.BytesIO(data)) as im:
         if im.format == "PNG" and pictures.INK_TAG not in im.info and data[12:16] == b"IHDR":
-            body = b"tEXt" + pictures.INK_TAG.encode("latin-1") + b"\0" + said.encode("latin-1")
-            chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
+            chunk = png_chunk(b"tEXt", pictures.INK_TAG.encode("latin-1") + b"\0" + said.encode("latin-1"))
             return data[:33] + chunk + data[33:]  # the signature (8 bytes) and IHDR (25) first
         upright = ImageOps.exif_transpose(im)
         if upright.mode not in ("1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"):

@@ -65,6 +65,7 @@ import numpy as np
 from PIL import Image
 
 from digitlab import memory, pictures
+from digitlab.files import png_chunks, png_from_chunks, png_with_chunk
 from digitlab.paths import ROOT
 from digitlab.serving import predict
 
@@ -180,34 +181,6 @@ def animated_file(rng: np.random.Generator, digits: list[np.ndarray], fmt: str |
 
 
 # ----------------------------------------------------------------------------- byte-level builders
-
-
-def png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-
-def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
-    """A PNG's chunks as (type, data); stops at the first chunk that does not fit."""
-    out, pos = [], 8
-    while pos + 8 <= len(data):
-        n = struct.unpack(">I", data[pos : pos + 4])[0]
-        kind = data[pos + 4 : pos + 8]
-        if pos + 12 + n > len(data):
-            break
-        out.append((kind, data[pos + 8 : pos + 8 + n]))
-        pos += 12 + n
-    return out
-
-
-def png_from_chunks(chunks: list[tuple[bytes, bytes]]) -> bytes:
-    return b"\x89PNG\r\n\x1a\n" + b"".join(png_chunk(k, d) for k, d in chunks)
-
-
-def png_with_chunk(png: bytes, kind: bytes, data: bytes, before: bytes = b"IDAT") -> bytes:
-    """``png`` with one more chunk inserted before the first ``before`` chunk."""
-    chunks = png_chunks(png)
-    at = next((i for i, (k, _) in enumerate(chunks) if k == before), len(chunks) - 1)
-    return png_from_chunks(chunks[:at] + [(kind, data)] + chunks[at:])
 
 
 def png_header_only(width: int, height: int, colour: int = 0, depth: int = 8) -> bytes:

@@ -246,7 +246,6 @@ def test_an_uploaded_picture_kept_with_its_ink_set_by_hand_is_read_with_that_ink
 
     from digitlab import files, pictures
     from digitlab.data import photo_cases, user_digits
-    from digitlab.hardening import fuzz
 
     x, y = mnist_test
     i = next(i for i in range(200) if not preprocess.prepare(photo_cases.make("half_shadow", x[i], i)).inverted
@@ -256,11 +255,11 @@ def test_an_uploaded_picture_kept_with_its_ink_set_by_hand_is_read_with_that_ink
     path = user_digits.save(png, int(y[i]), tmp_path / "my_digits", invert="yes")
     assert Image.open(path).info[pictures.INK_TAG] == "dark"
     tag = (b"tEXt", pictures.INK_TAG.encode() + b"\0dark")
-    chunks = fuzz.png_chunks(path.read_bytes())
+    chunks = files.png_chunks(path.read_bytes())
     assert tag in chunks
     ztxt = (b"zTXt", pictures.INK_TAG.encode() + b"\0\0" + zlib.compress(b"dark"))  # the same text, compressed
     path = tmp_path / "kept.jpg"  # not a JPEG: a PNG under a JPEG's name
-    path.write_bytes(fuzz.png_from_chunks([ztxt if c == tag else c for c in chunks]))
+    path.write_bytes(files.png_from_chunks([ztxt if c == tag else c for c in chunks]))
     assert Image.open(path).format == "PNG" and Image.open(path).info[pictures.INK_TAG] == "dark"
     assert web.input_value("#invert") == "auto"
     before = web.evaluate("window.digitlab.predictions")
