@@ -60,6 +60,7 @@ MODEL_KEY = "model"  # name of the chosen model; survives page switches (not a w
 PICKER_KEY = "_model_picker"  # the sidebar widget; widget state is dropped on page switches
 DIGIT_KEY = "digit"  # the current input (a Digit), shared by every page
 WRITING_KEY = "writing"  # how the writer writes 1 and 7 (serving.writing), the sidebar's setting for every page
+WRITING_LOCALE_KEY = "writing_locale"  # the browser language the setting started from, when it started continental
 WRITING_LABELS = {writing.DEFAULT: "As MNIST's writers", writing.CONTINENTAL: "Continental"}
 
 
@@ -291,11 +292,20 @@ def sidebar(keras: bool = False) -> runtime.ServedModel | classifiers.Classifier
 
 
 def writing_choice() -> None:
-    """The sidebar's "How you write 1 and 7": every page's predictions read the odds between 1 and 7 this way."""
+    """The sidebar's "How you write 1 and 7": every page's predictions read the odds between 1 and 7 this way.  It
+    starts where the browser's language suggests (``writing.for_locale``: "de-DE" continental, "en-US" as MNIST's
+    writers) and says so when that is continental; the writer's choice then stands for the session."""
+    if WRITING_KEY not in st.session_state:
+        locale = st.context.locale
+        st.session_state[WRITING_KEY] = writing.for_locale(locale)
+        st.session_state[WRITING_LOCALE_KEY] = locale if st.session_state[WRITING_KEY] != writing.DEFAULT else None
     st.radio("How you write 1 and 7", list(writing.WRITINGS), format_func=WRITING_LABELS.get, key=WRITING_KEY,
              captions=[writing.ABOUT[w] for w in writing.WRITINGS], persist_state="session",
              help="The same shape is a 1 to a continental European and a 7 to MNIST's American writers. Continental moves "
                   "the odds between 1 and 7 only; every other digit is read as before.")
+    locale = st.session_state.get(WRITING_LOCALE_KEY)
+    if locale and st.session_state[WRITING_KEY] == writing.for_locale(locale):
+        st.caption(f"Set from your browser's language ({locale}); change it if you write otherwise.")
 
 
 def current_writing() -> str:

@@ -129,6 +129,34 @@ process.stdout.write(JSON.stringify(out));
 """
 
 
+_FOR_LOCALE = """
+import { readFileSync } from "node:fs";
+import { CONTINENTAL_LANGUAGES, CONTINENTAL_REGIONS, forLocale } from "./abstain.js";
+const tags = JSON.parse(readFileSync(0, "utf8"));
+process.stdout.write(JSON.stringify({ regions: [...CONTINENTAL_REGIONS], languages: [...CONTINENTAL_LANGUAGES],
+  read: tags.map((t) => forLocale(t)) }));
+"""
+LOCALES = ["de-DE", "de", "de_AT", "en-US", "en-GB", "en", "en-DE", "fr", "fr-CA", "fr-FR", "pt-BR", "pt-PT", "pt", "es-419",
+           "es-ES", "sr-Latn-RS", "zh-Hant-TW", "zh", "EN-us", "DE-de", "nb-NO", "x", "", None, "--", "de-\u00fc\u00fc", "de-\u00b2\u00b2\u00b2",
+           "\u212a", "it-CH-1996", "ru-RU-u-nu-latn"]
+
+
+def test_the_page_starts_the_writing_where_the_app_does():
+    """The page's forLocale (web/abstain.js) starts the writing setting where the app's ``writing.for_locale`` does, for
+    browser languages from "de-DE" to odd tags, with the same lists of continental regions and languages; a German
+    browser starts continental, an American one on the default."""
+    require(None if shutil.which("node") else "node is missing", "web/abstain.js in Node")
+    proc = subprocess.run(["node", "--input-type=module", "-e", _FOR_LOCALE], input=json.dumps(LOCALES), capture_output=True,
+                          text=True, timeout=60, cwd=ROOT / "web")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    node = json.loads(proc.stdout)
+    assert set(node["regions"]) == writing.CONTINENTAL_REGIONS and set(node["languages"]) == writing.CONTINENTAL_LANGUAGES
+    python = [writing.for_locale(t) for t in LOCALES]
+    assert node["read"] == python
+    assert python[:6] == ["continental", "continental", "continental", "default", "default", "default"]
+    assert set(python) == {"continental", "default"}
+
+
 def _read_as_in_node(rows: np.ndarray, writings: list[str]) -> dict:
     """web/abstain.js's readAs on (N, 10) float32 rows in Node, for each of ``writings``: {writing: (N, 10) float32 or
     {"error": message}}.  The float32 values go over JSON exactly (float64 holds them, and JSON round-trips float64)."""

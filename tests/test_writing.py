@@ -128,3 +128,16 @@ def test_a_number_is_read_with_the_writers_1s(served, mnist_test):
                 mnist_way.log_likelihood(cuts) - mnist_way.log_likelihood(mnist_way.text))
         kept += numbers.read_number(line, served, invert="no", writing="continental").number == "14"
     assert kept == len(lines), kept
+
+
+@pytest.mark.parametrize(("locale", "want"), [
+    ("de-DE", writing.CONTINENTAL), ("fr", writing.CONTINENTAL), ("de_AT", writing.CONTINENTAL), ("en-DE", writing.CONTINENTAL),
+    ("sr-Latn-RS", writing.CONTINENTAL), ("it-CH-1996", writing.CONTINENTAL), ("pt-PT", writing.CONTINENTAL),
+    ("en-US", writing.DEFAULT), ("en-GB", writing.DEFAULT), ("en", writing.DEFAULT), ("pt-BR", writing.DEFAULT),
+    ("fr-CA", writing.DEFAULT), ("es-419", writing.DEFAULT), ("zh-Hant-TW", writing.DEFAULT),
+    (None, writing.DEFAULT), ("", writing.DEFAULT), ("--", writing.DEFAULT), ("not a locale", writing.DEFAULT),
+])
+def test_the_setting_starts_where_the_browser_language_suggests(locale, want):
+    """``for_locale``: the region decides (an English speaker in Germany starts continental, a French Canadian does
+    not), the language only when no region is named; anything odd starts on the default."""
+    assert writing.for_locale(locale) == want

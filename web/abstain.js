@@ -17,6 +17,26 @@ export const CLOSE = 0.5;
 // log-odds of 1 against 7 added to the model's probabilities before the rule, and nothing else moved.
 export const WRITINGS = { default: 0, continental: 1.5 };
 
+// Where a browser's language starts the setting on "continental" (digitlab.serving.writing.CONTINENTAL_REGIONS and
+// CONTINENTAL_LANGUAGES, which tests/test_tfjs.py holds equal; the sources are named there).
+export const CONTINENTAL_REGIONS = new Set(["AT", "BA", "BE", "BG", "BY", "CH", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR",
+  "HR", "HU", "IS", "IT", "LI", "LT", "LU", "LV", "MC", "ME", "MD", "MK", "NL", "NO", "PL", "PT", "RO", "RS", "RU", "SE", "SI",
+  "SK", "UA"]);
+export const CONTINENTAL_LANGUAGES = new Set(["be", "bg", "bs", "cs", "da", "de", "el", "es", "et", "fi", "fr", "hr", "hu", "is",
+  "it", "lt", "lv", "mk", "nb", "nl", "nn", "no", "pl", "pt", "ro", "ru", "sk", "sl", "sr", "sv", "uk"]);
+
+/**
+ * The writing a browser's language suggests (Python's `writing.for_locale`): "continental" where the tag's region
+ * (two letters or three digits after the language) is continental, or, with no region, its language; else "default".
+ */
+export function forLocale(locale) {
+  const parts = String(locale ?? "").replaceAll("_", "-").split("-").filter((p) => p);
+  if (!parts.length) return "default";
+  const region = parts.slice(1).find((p) => (p.length === 2 && /^[A-Za-z]+$/.test(p)) || (p.length === 3 && /^[0-9]+$/.test(p)));
+  if (region !== undefined) return CONTINENTAL_REGIONS.has(region.toUpperCase()) ? "continental" : "default";
+  return CONTINENTAL_LANGUAGES.has(parts[0].toLowerCase()) ? "continental" : "default";
+}
+
 /** Python's f"{x:.1%}". */
 const pct = (x) => `${(100 * x).toFixed(1)}%`;
 

@@ -5,7 +5,7 @@
 // Layout and events only; the recipe lives in preprocess.js and abstain.js, the models in model/
 // (built by web/build.py).  Everything is loaded from this server: no CDN, works offline.
 
-import { judge, readAs, runnerUp } from "./abstain.js";
+import { forLocale, judge, readAs, runnerUp } from "./abstain.js";
 import { DRAWN_ON_TAG, ImageError, INK_TAG, isJpeg, MAX_PIXELS, PREPROCESS_VERSION, pngText, prepare, prepareDecoded } from "./preprocess.js";
 
 const ORT_DIR = new URL("./node_modules/onnxruntime-web/dist/", import.meta.url).href;
@@ -95,6 +95,7 @@ $("clear").addEventListener("click", () => {
 });
 $("brush").addEventListener("input", () => ($("brushValue").textContent = $("brush").value));
 $("invert").addEventListener("change", () => schedule());
+$("writing").value = forLocale(navigator.language); // where the browser's language suggests; the writer changes it
 $("writing").addEventListener("change", () => schedule());
 
 /** Draw a picture onto the canvas, fitted and centred; the margins take the picture's corner colour. */

@@ -15,6 +15,8 @@ and 7 and nothing else:
     read_log(l, writing, one, seven)  the same on log-probabilities, in float64, for any columns of 1 and 7 (the number
                          reader's frames, whose column 0 is CTC's blank)
     check(writing)       the name, or ValueError naming the choices
+    for_locale(locale)   the setting a browser's language suggests ("de-DE" -> "continental", "en-US" -> "default"):
+                         the app's and the web page's starting value, which the writer changes
 
 b = 1.5 is the smallest of 0.5-3.0 that read every 1 and 7 style of the conventions benchmark at 97% or more for
 both committed models without pulling another style under 97%, by a rule written before anything was scored
@@ -34,6 +36,33 @@ ABOUT = {  # what each setting means, as the app, the CLI's help and the web pag
     DEFAULT: "a 1 mostly a bare stroke, a 7 maybe uncrossed, as MNIST's American writers write",
     CONTINENTAL: "a 1 with a long up-stroke and a crossed 7, as continental Europe writes",
 }
+
+
+# Where school handwriting crosses the 7 and gives the 1 its long up-stroke: the countries whose primary-school rules
+# teach the crossed 7 (Wikipedia, "7": Russia, Ukraine, Bulgaria, Poland and the other Slavic countries, France, Italy,
+# Belgium, the Netherlands, Finland, Romania, Germany, Greece, Hungary) and the rest of continental Europe that writes
+# so (Spain, Portugal, Austria, Switzerland, Luxembourg, the Nordic and Baltic countries), as ISO 3166 regions, and
+# their languages for a locale that names no region.  Anywhere else (the United States, the United Kingdom, Ireland,
+# Canada, Australia, Asia, Latin America, ...) starts on the default, MNIST's writers' own.
+CONTINENTAL_REGIONS = frozenset(["AT", "BA", "BE", "BG", "BY", "CH", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU",
+                                 "IS", "IT", "LI", "LT", "LU", "LV", "MC", "ME", "MD", "MK", "NL", "NO", "PL", "PT", "RO", "RS",
+                                 "RU", "SE", "SI", "SK", "UA"])
+CONTINENTAL_LANGUAGES = frozenset(["be", "bg", "bs", "cs", "da", "de", "el", "es", "et", "fi", "fr", "hr", "hu", "is", "it",
+                                   "lt", "lv", "mk", "nb", "nl", "nn", "no", "pl", "pt", "ro", "ru", "sk", "sl", "sr", "sv",
+                                   "uk"])
+
+
+def for_locale(locale: str | None) -> str:
+    """The writing a browser's language suggests (a BCP 47 tag such as "de-DE", "pt_BR", "fr"): continental where the
+    tag's region is in ``CONTINENTAL_REGIONS``, or, with no region, its language in ``CONTINENTAL_LANGUAGES``;
+    otherwise (no locale, an odd one) the default.  A starting value only: the writer changes it."""
+    parts = [p for p in str(locale or "").replace("_", "-").split("-") if p]
+    if not parts:
+        return DEFAULT
+    region = next((p.upper() for p in parts[1:] if p.isascii() and ((len(p) == 2 and p.isalpha()) or (len(p) == 3 and p.isdigit()))), None)
+    if region is not None:
+        return CONTINENTAL if region in CONTINENTAL_REGIONS else DEFAULT
+    return CONTINENTAL if parts[0].lower() in CONTINENTAL_LANGUAGES else DEFAULT
 
 
 def check(writing: str) -> str:

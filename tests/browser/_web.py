@@ -45,12 +45,12 @@ def web_server() -> Iterator[str]:
         proc.wait(timeout=10)
 
 
-def open_page(browser, site: str, viewport=None):
-    """The page in a new browser context, ready with its model; every request recorded (page.requests),
-    anything off localhost aborted (page.blocked), page errors kept (page.errors).  Close page.context after."""
+def open_page(browser, site: str, viewport=None, locale: str = "en-US"):
+    """The page in a new browser context whose language is ``locale``, ready with its model; every request recorded
+    (page.requests), anything off localhost aborted (page.blocked), page errors kept (page.errors).  Close page.context after."""
     host = urlparse(site).netloc
     requests, blocked, errors = [], [], []
-    context = browser.new_context(viewport=viewport or {"width": 1200, "height": 1000})
+    context = browser.new_context(viewport=viewport or {"width": 1200, "height": 1000}, locale=locale)
 
     def gate(route):
         url = route.request.url

@@ -89,8 +89,9 @@ def app(browser, tmp_path_factory, committed_models, docs_out):
 
 @pytest.fixture
 def page(browser, app):
-    """A fresh browser context (its own Streamlit session) on the Home page."""
-    context = browser.new_context(viewport=VIEWPORT)
+    """A fresh browser context (its own Streamlit session) on the Home page, its language American English (the writing
+    setting starts from the browser's language: the tests do not depend on the machine's)."""
+    context = browser.new_context(viewport=VIEWPORT, locale="en-US")
     context.add_init_script(LATENCY_PROBE)
     pg = context.new_page()
     pg.goto(app.url)

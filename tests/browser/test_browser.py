@@ -278,6 +278,33 @@ def test_how_you_write_1_and_7(page, app):
     assert_no_errors(page)
 
 
+def test_a_german_browser_starts_continental(browser, app):
+    """A browser whose language is German starts "How you write 1 and 7" on Continental and says why: the long-flag 1
+    that an American browser's default reads as 7 (test_how_you_write_1_and_7) is a 1 at once.  Switching back stands."""
+    from support import long_flag_ones
+
+    from digitlab.files import png_bytes
+    from digitlab.serving import runtime
+
+    (one,) = long_flag_ones(runtime.load("mnist_advanced", app.models_dir), n=1, upload=True)
+    context = browser.new_context(viewport=VIEWPORT, locale="de-DE")
+    try:
+        page = context.new_page()
+        page.goto(app.url)
+        page.get_by_text("the prediction appears here").wait_for(timeout=60_000)
+        page.get_by_text("Set from your browser's language (de-DE)").wait_for(timeout=30_000)
+        upload_picture(page, "one.png", png_bytes(one))
+        page.get_by_text("Read as continental hands write").wait_for(timeout=30_000)
+        assert prediction(page) == "1"
+        page.locator('[data-testid="stSidebar"] label', has_text="As MNIST's writers").first.click()
+        page.get_by_text("Continental hands would mean a 1 here").wait_for(timeout=30_000)
+        wait_idle(page)
+        assert prediction(page) == "7" and page.get_by_text("Set from your browser's language").count() == 0
+        assert_no_errors(page)
+    finally:
+        context.close()
+
+
 def test_every_page(page, docs_out):
     assert draw(page, SEVEN) == "7"
     checks = {  # the last section of each page

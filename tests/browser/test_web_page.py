@@ -368,6 +368,24 @@ def test_continental_writing_reads_a_flagged_1(web, references, tmp_path):
         _last(web, pixels=False)
 
 
+def test_a_german_browser_starts_the_page_continental(browser, site, references, tmp_path):
+    """A browser whose language is German opens the page on "Continental" (abstain.js forLocale, as the app starts), so
+    the flagged 1 that an American browser's page reads as 7 (the test above) is a 1 from its first reading."""
+    from _web import open_page
+
+    path, _, continental = _flagged_one(references[2], tmp_path)
+    page = open_page(browser, site, locale="de-DE")
+    try:
+        assert page.evaluate("navigator.language") == "de-DE" and page.locator("#writing").input_value() == "continental"
+        before = page.evaluate("window.digitlab.predictions")
+        page.set_input_files("#upload", str(path))
+        page.wait_for_function(f"window.digitlab.predictions > {before}", timeout=30_000)
+        last = _last(page, pixels=False)
+        assert last["writing"] == "continental" and last["verdict"]["label"] == continental.label == 1
+    finally:
+        page.context.close()
+
+
 def test_unreadable_upload_is_explained(web, tmp_path):
     bad = tmp_path / "notes.png"
     bad.write_text("not a picture")
