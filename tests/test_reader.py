@@ -237,6 +237,7 @@ def test_train_reader_dry_run_writes_a_reader_with_its_margin(run_script, tmp_pa
     assert [m["file"] for m in card["members"]] == ["probe_reader.keras", "second.keras"] and card["members"][1]["config"]["seed"] == 1
     assert card["command"].startswith("python training/train_reader.py --combine") and 0 <= card["margin"] <= training.MARGINS[-1]
     assert card["measured"]["tuning"]["all"]["n"] > 0 and card["params"] == 2 * json.loads(second.with_suffix(".json").read_text())["params"]
+    assert set(card["data"]) <= set(training.SHARED_DATA) and card["data"]["tuning_seed"] == training.TUNING_SEED  # each member's lines: its card
     # refused, nothing written: one reader; a reader that trained on other tuning writers (the margin's numbers)
     one = run_script("training/train_reader.py", "--combine", path, "--out", tmp_path / "none", check=False)
     assert one.returncode == 2 and "at least two" in one.stderr and not (tmp_path / "none").exists()

@@ -266,15 +266,16 @@ def run(config: ReaderConfig, out: Path = READER_DIR, say=print) -> Path:
     return path
 
 
-MEMBER_KEYS = ("name", "config", "params", "train_seconds", "history", "command", "date", "data", MARGIN_KEY)
+MEMBER_KEYS = ("name", "config", "params", "train_seconds", "history", "command", "date", "data", MARGIN_KEY)  # what a mean keeps of each reader's card
+SHARED_DATA = ("mnist", "tuning_writers", "tuning_seed", "data_version")  # the "data" every member of a mean has in common
 
 
 def _same_tuning_writers(cards_: list[dict], paths: list[Path]) -> None:
     """Raise ModelError unless every member kept the same writers out of training (the margin of their mean is
     fitted on them, so none may have trained on them) from the same real-strokes file."""
     def key(card):
-        return (card.get("config", {}).get("tuning_writers"), card.get("data", {}).get("tuning_seed"),
-                card.get("real_strokes", {}).get("sha256"))
+        return ((card.get("config") or {}).get("tuning_writers"), (card.get("data") or {}).get("tuning_seed"),
+                (card.get("real_strokes") or {}).get("sha256"))
 
     first = key(cards_[0])
     for path, card in zip(paths[1:], cards_[1:]):
@@ -324,7 +325,7 @@ def combine(paths: list[Path], name: str = READER_NAME, out: Path = READER_DIR, 
         **fit(model, config, mnist, tuning_items, say),
         "config": dataclasses.asdict(config),
         "members": summaries,
-        "data": member_cards[0].get("data"),
+        "data": {k: v for k, v in (member_cards[0].get("data") or {}).items() if k in SHARED_DATA},  # each member's lines: its own card
         "real_strokes": unipen.card(config.real_strokes),
         "params": int(model.count_params()),
         "train_seconds": round(sum(float(s.get("train_seconds") or 0) for s in summaries), 1),
