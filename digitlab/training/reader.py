@@ -173,6 +173,28 @@ def fit(model, config: ReaderConfig, mnist, tuning_items: list, say=print) -> di
             "measured": {"tuning": table, "accuracy_by_margin": accuracy, "classifier": config.classifier}}
 
 
+def _card_config(card: dict, real_strokes: str | None = None, mnist_path: str | None = None, **changes) -> ReaderConfig:
+    """A trained reader's card -> its ``ReaderConfig`` (the keys it knows), with ``changes`` and, where given, other
+    files; DataError when the real-strokes file it names is not there (its tuning writers come from it)."""
+    from digitlab import data
+
+    known = {f.name for f in dataclasses.fields(ReaderConfig)}
+    config = dataclasses.replace(ReaderConfig(**{k: v for k, v in card["config"].items() if k in known}), **changes,
+                                 **({"real_strokes": str(real_strokes)} if real_strokes else {}),
+                                 **({"mnist_path": mnist_path} if mnist_path else {}))
+    if not config.real_strokes or not Path(config.real_strokes).is_file():
+        raise data.DataError(f"real_strokes={config.real_strokes!r}: the real-strokes file is not there; give it with real_strokes")
+    return config
+
+
+def _tuning_data(config: ReaderConfig) -> tuple:
+    """(MNIST, the tuning writers' items): what ``fit`` reads the tuning numbers from."""
+    from digitlab import data
+
+    _, tuning_items = tuning_split(unipen.split(unipen.load(config.real_strokes)).train, config.tuning_writers)
+    return data.load(config.mnist_path), tuning_items
+
+
 def refit(path: Path, classifier: str, real_strokes: str | None = None, mnist_path: str | None = None, say=print) -> dict:
     """Fit the margin of the trained reader at ``path`` again, against ``classifier``'s cuts (its card's config
     otherwise: the same tuning writers and numbers), and rewrite its card's margin fields, recording this command
@@ -180,21 +202,12 @@ def refit(path: Path, classifier: str, real_strokes: str | None = None, mnist_pa
     card fitted with the confidence threshold the margin replaced (its "threshold" fields are removed)."""
     from datetime import UTC, datetime
 
-    from digitlab import data
-
     card = artifacts.read_card(path)
     if not card or (card.get(MARGIN_KEY) is None and card.get("threshold") is None) or "config" not in card:
         raise artifacts.ModelError(f"{path}: not a number reader's card (no margin or config)")
-    known = {f.name for f in dataclasses.fields(ReaderConfig)}
-    config = dataclasses.replace(ReaderConfig(**{k: v for k, v in card["config"].items() if k in known}), classifier=classifier,
-                                 **({"real_strokes": str(real_strokes)} if real_strokes else {}),
-                                 **({"mnist_path": mnist_path} if mnist_path else {}))
-    if not config.real_strokes or not Path(config.real_strokes).is_file():
-        raise data.DataError(f"real_strokes={config.real_strokes!r}: the real-strokes file is not there; give it with real_strokes")
+    config = _card_config(card, real_strokes, mnist_path, classifier=classifier)
     model = keras_model(path)  # safe mode and the reader's shape checks, whatever rule its card holds
-    mnist = data.load(config.mnist_path)
-    _, tuning_items = tuning_split(unipen.split(unipen.load(config.real_strokes)).train, config.tuning_writers)
-    fields = fit(model, config, mnist, tuning_items, say)
+    fields = fit(model, config, *_tuning_data(config), say)
     fields["config"] = dict(card["config"], classifier=classifier)
     fields["refit"] = {"command": cards.command_line(), "classifier": classifier, "date": datetime.now(UTC).isoformat(timespec="seconds"),
                        "before": {**{k: card[k] for k in (MARGIN_KEY, "threshold") if k in card},
@@ -293,7 +306,6 @@ def combine(paths: list[Path], name: str = READER_NAME, out: Path = READER_DIR, 
     import keras
     from keras import layers
 
-    from digitlab import data
     from digitlab.models.ensemble import clone_onto
 
     t0 = time.time()
@@ -306,23 +318,17 @@ def combine(paths: list[Path], name: str = READER_NAME, out: Path = READER_DIR, 
     if missing:
         raise artifacts.ModelError(f"{missing[0]}: no reader card beside it (its config names the tuning writers the margin needs)")
     _same_tuning_writers(member_cards, [Path(p) for p in paths])
-    known = {f.name for f in dataclasses.fields(ReaderConfig)}
-    config = dataclasses.replace(ReaderConfig(**{k: v for k, v in member_cards[0]["config"].items() if k in known}), name=name, dry_run=dry_run,
-                                 **({"classifier": classifier} if classifier else {}), **({"mnist_path": mnist_path} if mnist_path else {}),
-                                 **({"real_strokes": str(real_strokes)} if real_strokes else {}))
-    if not config.real_strokes or not Path(config.real_strokes).is_file():
-        raise data.DataError(f"real_strokes={config.real_strokes!r}: the real-strokes file is not there; give it with real_strokes")
+    config = _card_config(member_cards[0], real_strokes, mnist_path, name=name, dry_run=dry_run,
+                          **({"classifier": classifier} if classifier else {}))
     inputs = keras.Input((number_lines.LINE_H, number_lines.LINE_W, 1), name="line")
     model = keras.Model(inputs, layers.Average(name="logits")(clone_onto(members, inputs)), name=name)
-    mnist = data.load(config.mnist_path)
-    _, tuning_items = tuning_split(unipen.split(unipen.load(config.real_strokes)).train, config.tuning_writers)
     summaries = [{"file": Path(p).name, **{k: c[k] for k in MEMBER_KEYS if k in c}} for p, c in zip(paths, member_cards)]
     card = cards.build({
         "name": name,
         "kind": f"number reader: the mean of {len(paths)} readers' logits per frame (members); a line of ink (28x224, number_lines.to_line) "
                 "-> CTC logits (56 frames x 11); where its reading and the segmenter's differ, its reading wins when "
                 "log P(its) - log P(segmenter's) >= margin",
-        **fit(model, config, mnist, tuning_items, say),
+        **fit(model, config, *_tuning_data(config), say),
         "config": dataclasses.asdict(config),
         "members": summaries,
         "data": {k: v for k, v in (member_cards[0].get("data") or {}).items() if k in SHARED_DATA},  # each member's lines: its own card
