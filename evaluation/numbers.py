@@ -80,9 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     out = cli.output_folder(a.out, DEFAULT_OUT, a.dry_run, "numbers")
     print(f"model: {classifier.name}; lengths {lengths}, {a.per_cell} per cell" + (f", {a.four} per cell of 4 digits" if a.four else ""), flush=True)
     t0 = time.perf_counter()
-    cases = list(number_cases.cases(d.x_test, d.y_test, [n for n in lengths if n != 4 or not a.four], per_cell=a.per_cell, seed=a.seed))
-    if a.four and 4 in lengths:
-        cases += list(number_cases.cases(d.x_test, d.y_test, [4], per_cell=a.four, seed=a.seed + 1))
+    cases = number_cases.benchmark(d.x_test, d.y_test, lengths, per_cell=a.per_cell, four=a.four, seed=a.seed)
     rows = numbers.read_cases(classifier, cases, reader=number_reader)
     summary = numbers.summarise(rows)
     summary["causes"] = numbers.misread_causes(rows, d.x_test, d.y_test, classifier)

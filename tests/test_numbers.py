@@ -66,6 +66,21 @@ def test_numbers_with_visible_gaps_are_found_and_read(served, test_digits, gap):
     assert right >= len(cases) - 1, f"{right} of {len(cases)} numbers read right"
 
 
+def test_the_benchmark_draws_its_four_digit_numbers_apart(test_digits):
+    """The benchmark's cases: every (length, gap, render) but 4 digits from the seed, then the 4-digit cells from
+    seed + 1 with their own count; the same call draws the same numbers, another seed others."""
+    x, y = test_digits
+    got = number_cases.benchmark(x, y, [2, 4], per_cell=1, four=2, seed=3)
+    n_cells = len(number_cases.GAPS) * len(number_cases.RENDERS)
+    assert [len(c.number) for _, c in got] == [2] * n_cells + [4] * 2 * n_cells
+    fours = list(number_cases.cases(x, y, [4], per_cell=2, seed=4))
+    assert [i for i, _ in got[n_cells:]] == [i for i, _ in fours]
+    assert [i for i, _ in number_cases.benchmark(x, y, [2, 4], per_cell=1, four=2, seed=3)] == [i for i, _ in got]
+    assert [i for i, _ in number_cases.benchmark(x, y, [2, 4], per_cell=1, four=2, seed=5)] != [i for i, _ in got]
+    no_four = number_cases.benchmark(x, y, [2, 4], per_cell=1, four=0, seed=3)
+    assert [len(c.number) for _, c in no_four] == [2] * n_cells + [4] * n_cells
+
+
 def test_touching_digits_are_split(served, test_digits):
     """Touching digits are one blob of ink; most pairs are still cut into two digits and read right."""
     x, y = test_digits

@@ -27,6 +27,9 @@ from digitlab.data import photo_cases
 GAPS = ("wide", "narrow", "touching", "overlap")
 VISIBLE = ("wide", "narrow")  # the gap classes with clear space between the digits
 RENDERS = ("canvas", "photo")
+BENCHMARK_LENGTHS = (2, 3, 4, 5, 6, 7, 8)  # the numbers dev benchmark's defaults (evaluation/numbers.py)
+BENCHMARK_PER_CELL = 40
+BENCHMARK_FOUR = 250  # numbers per (gap, render) of 4 digits, the target's length
 GAP_RANGE = {"wide": (0.25, 0.5), "narrow": (0.05, 0.15), "overlap": (0.02, 0.05)}  # fractions of the number's height
 
 
@@ -161,3 +164,15 @@ def cases(x: np.ndarray, y: np.ndarray, lengths, gaps=GAPS, renders=RENDERS, per
                     idx = rng.choice(len(x), int(length), replace=False)
                     yield [int(i) for i in idx], make([x[i] for i in idx], y[idx], gap, render, seed * 1_000_003 + k)
                     k += 1
+
+
+def benchmark(x: np.ndarray, y: np.ndarray, lengths=BENCHMARK_LENGTHS, per_cell: int = BENCHMARK_PER_CELL,
+              four: int = BENCHMARK_FOUR, seed: int = 0) -> list:
+    """The numbers dev benchmark's cases: ``per_cell`` numbers for every (length, gap, render) from ``seed``,
+    then, when ``four`` and 4 is among ``lengths``, ``four`` per (gap, render) of 4 digits from ``seed + 1``
+    instead of ``per_cell``.  With the defaults: 3,920 numbers, as ``evaluation/numbers.py`` reads them."""
+    lengths = list(lengths)
+    out = list(cases(x, y, [n for n in lengths if n != 4 or not four], per_cell=per_cell, seed=seed))
+    if four and 4 in lengths:
+        out += list(cases(x, y, [4], per_cell=four, seed=seed + 1))
+    return out

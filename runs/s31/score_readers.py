@@ -41,8 +41,7 @@ def score(name: str) -> dict:
     split = unipen.split(unipen.load(unipen.default_path()))
     _, tuning_items = training.tuning_split(split.train, training.ReaderConfig().tuning_writers)
     tuning = training.tuning_numbers(tuning_items, mnist.x_val, mnist.y_val, training.ReaderConfig().n_tuning_per_cell)
-    cases = list(number_cases.cases(mnist.x_test, mnist.y_test, [2, 3, 5, 6, 7, 8], per_cell=40, seed=0))
-    cases += list(number_cases.cases(mnist.x_test, mnist.y_test, [4], per_cell=250, seed=1))  # evaluation/numbers.py's defaults
+    cases = number_cases.benchmark(mnist.x_test, mnist.y_test)  # evaluation/numbers.py's default cases
     if a.quick:
         tuning, cases = tuning[:60], cases[:60]
     t0 = time.time()
