@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from support import MODELS, link_models
 
+from digitlab import files
 from digitlab.data import number_cases, number_lines, unipen
 from digitlab.evaluation import numbers as bench
 from digitlab.models import artifacts
@@ -200,12 +201,14 @@ def test_train_reader_dry_run_writes_a_reader_with_its_margin(run_script, tmp_pa
     assert card["command"].startswith("python training/train_reader.py --dry-run") and card["dry_run"] is True
     assert 0 <= card["margin"] <= training.MARGINS[-1] and "threshold" not in card and sum(card["data"]["lines_by_source"].values()) == card["data"]["lines"] > 0
     assert card["measured"]["tuning"]["all"]["n"] > 0 and card["real_strokes"]["file"] == strokes.name
+    assert card["measured"]["classifier_sha256"] == files.sha256(MODELS / "mnist_advanced.keras", 16)  # the cuts it was fitted against
     r = reader.Reader(path, "keras")
     assert r.margin == r.threshold == card["margin"] and r.logits(np.zeros((2, number_lines.LINE_H, number_lines.LINE_W))).shape == (2, reader.FRAMES, 11)
     # --refit: the margin fitted again against another classifier's cuts, the card saying so
     run_script("training/train_reader.py", "--refit", path, "--classifier", "mnist_cnn", "--real-strokes", strokes)
     refitted = json.loads(path.with_suffix(".json").read_text())
     assert refitted["refit"]["classifier"] == refitted["config"]["classifier"] == refitted["measured"]["classifier"] == "mnist_cnn"
+    assert refitted["measured"]["classifier_sha256"] == files.sha256(MODELS / "mnist_cnn.keras", 16)
     assert refitted["refit"]["before"] == {"margin": card["margin"], "classifier": "mnist_advanced"} and "earlier" not in refitted["refit"]
     assert refitted["refit"]["command"].startswith("python training/train_reader.py --refit")
     assert refitted["history"] == card["history"] and refitted["command"] == card["command"]  # the training's record kept
@@ -245,6 +248,31 @@ def test_train_reader_dry_run_writes_a_reader_with_its_margin(run_script, tmp_pa
     second.with_suffix(".json").write_text(json.dumps(dict(other, config=dict(other["config"], tuning_writers=0.3))))
     mixed = run_script("training/train_reader.py", "--combine", path, second, "--real-strokes", strokes, "--out", tmp_path / "none", check=False)
     assert mixed.returncode != 0 and "tuning writers" in mixed.stderr and not (tmp_path / "none").exists()
+
+
+def test_a_margin_fitted_against_another_classifier_is_said(tmp_path):
+    """The margin is fitted against one classifier file's cuts: when models/ holds another file of that classifier
+    (retrained, promoted), or the card does not say which, the staleness check says so with the refit command, as
+    evaluation/serving.py prints it; a fitting card, no card or no such classifier say nothing."""
+    models = tmp_path / "models"
+    (models / "reader").mkdir(parents=True)
+    path = models / "reader" / f"{reader.READER_NAME}.keras"
+    shutil.copy(MODELS / "reader" / path.name, path)
+    card = json.loads((MODELS / "reader" / f"{reader.READER_NAME}.json").read_text())
+    classifier = models / "mnist_advanced.keras"
+    assert reader.stale_margin(path, models) is None  # no such classifier: nothing to compare
+    classifier.write_bytes(b"a classifier's file")
+    fitted = files.sha256(classifier, 16)
+    path.with_suffix(".json").write_text(json.dumps(dict(card, config=dict(card["config"], classifier="mnist_advanced"),
+                                                         measured=dict(card["measured"], classifier_sha256=fitted))))
+    assert reader.stale_margin(path, models) is None and reader.stale_margin(path) is None  # models/: the reader's own folder's parent
+    classifier.write_bytes(b"the classifier retrained")
+    why = reader.stale_margin(path, models)
+    assert f"another mnist_advanced ({fitted}" in why and "--refit" in why and "--classifier mnist_advanced" in why
+    path.with_suffix(".json").write_text(json.dumps(dict(card, measured={k: v for k, v in card["measured"].items() if k != "classifier_sha256"})))
+    assert "does not say which mnist_advanced file" in reader.stale_margin(path, models)
+    path.with_suffix(".json").unlink()
+    assert reader.stale_margin(path, models) is None
 
 
 @pytest.mark.parametrize("shape", ["hairline", "dot", "all ink", "tall sliver", "noise"])

@@ -44,6 +44,7 @@ FRAMES = LINE_W // 4  # the network pools the line's width by 4
 CLASSES = 11  # CTC's blank (0), then digits 0-9
 INPUT_NAME, OUTPUT_NAME = "line", "logits"
 MARGIN_KEY = "margin"  # the card key of the combination rule's margin (nats); cards fitted before it hold "threshold"
+FITTED_AGAINST_KEY = "classifier_sha256"  # under the card's "measured": the file whose cuts the margin was fitted against
 
 
 @dataclass
@@ -172,3 +173,29 @@ def default(backend: str = "onnx") -> Reader | None:
     except (artifacts.ModelError, OSError) as e:
         warnings.warn(f"number reader unavailable, numbers are read by cutting them into digits alone: {e}", stacklevel=2)
         return None
+
+
+def stale_margin(path: Path = READER_PATH, models_dir: Path | None = None) -> str | None:
+    """Why the margin in the reader's card at ``path`` no longer fits the classifier it was fitted against, with the
+    command that fits it again, or None when it fits: the classifier's file in ``models_dir`` (default: the reader's
+    models folder) is not the one whose cuts the margin was fitted on, or the card does not say which file that was.
+    None too when there is no reader card or no such classifier (nothing to compare)."""
+    from digitlab import files
+    from digitlab.paths import shown
+
+    path = Path(path)
+    card = artifacts.read_card(path) if path.is_file() else None
+    if not card or card.get(MARGIN_KEY) is None:
+        return None
+    name = (card.get("config") or {}).get("classifier")
+    classifier = (Path(models_dir) if models_dir is not None else path.parent.parent) / f"{name}.keras"
+    if not name or not classifier.is_file():
+        return None
+    fitted = (card.get("measured") or {}).get(FITTED_AGAINST_KEY)
+    now = files.sha256(classifier, 16)
+    if fitted == now:
+        return None
+    why = (f"it was fitted against another {name} ({fitted}; today's is {now})" if fitted else
+           f"its card does not say which {name} file it was fitted against")
+    return (f"the number reader's margin may not fit {name}'s cuts: {why}. Fit it again: python training/train_reader.py "
+            f"--refit {shown(path)} --classifier {name}, then python evaluation/serving.py")
