@@ -45,9 +45,9 @@ def write_serving_files(models_dir: Path) -> list[Path]:
         if stale.name.split(".")[0] not in keep:
             stale.unlink()
             print(f"removed {stale.relative_to(models_dir)} (its model is gone)")
-    why = stale_margin(models_dir / "reader" / f"{READER_NAME}.keras", models_dir)
-    if why:
-        print(f"warning: {why}", file=sys.stderr)
+    stale = stale_margin(models_dir / "reader" / f"{READER_NAME}.keras", models_dir)
+    if stale:
+        print(f"warning: {stale[0]}. Fit it again: {stale[1]}, then python evaluation/serving.py", file=sys.stderr)
     return written
 
 

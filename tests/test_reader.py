@@ -267,10 +267,11 @@ def test_a_margin_fitted_against_another_classifier_is_said(tmp_path):
                                                          measured=dict(card["measured"], classifier_sha256=fitted))))
     assert reader.stale_margin(path, models) is None and reader.stale_margin(path) is None  # models/: the reader's own folder's parent
     classifier.write_bytes(b"the classifier retrained")
-    why = reader.stale_margin(path, models)
-    assert f"another mnist_advanced ({fitted}" in why and "--refit" in why and "--classifier mnist_advanced" in why
+    why, command = reader.stale_margin(path, models)
+    assert f"another mnist_advanced ({fitted}" in why and command.startswith("python training/train_reader.py --refit ")
+    assert command.endswith(f"{path} --classifier mnist_advanced")
     path.with_suffix(".json").write_text(json.dumps(dict(card, measured={k: v for k, v in card["measured"].items() if k != "classifier_sha256"})))
-    assert "does not say which mnist_advanced file" in reader.stale_margin(path, models)
+    assert "does not say which mnist_advanced file" in reader.stale_margin(path, models)[0]
     path.with_suffix(".json").unlink()
     assert reader.stale_margin(path, models) is None
 

@@ -175,13 +175,22 @@ def default(backend: str = "onnx") -> Reader | None:
         return None
 
 
-def stale_margin(path: Path = READER_PATH, models_dir: Path | None = None) -> str | None:
-    """Why the margin in the reader's card at ``path`` no longer fits the classifier it was fitted against, with the
-    command that fits it again, or None when it fits: the classifier's file in ``models_dir`` (default: the reader's
-    models folder) is not the one whose cuts the margin was fitted on, or the card does not say which file that was.
-    None too when there is no reader card or no such classifier (nothing to compare)."""
+def refit_command(path: Path, classifier: str) -> str:
+    """The command that fits the margin of the reader at ``path`` again against ``classifier``'s cuts (``path`` as the
+    folder holds it, a link not followed: relative to the repository when inside it)."""
+    from digitlab.paths import ROOT
+
+    path = Path(path).absolute()
+    shown = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+    return f"python training/train_reader.py --refit {shown} --classifier {classifier}"
+
+
+def stale_margin(path: Path = READER_PATH, models_dir: Path | None = None) -> tuple[str, str] | None:
+    """(why, the command that fits it again) when the margin in the reader's card at ``path`` no longer fits the
+    classifier it was fitted against, else None: the classifier's file in ``models_dir`` (default: the reader's models
+    folder) is not the one whose cuts the margin was fitted on, or the card does not say which file that was.  None
+    too when there is no reader card or no such classifier (nothing to compare)."""
     from digitlab import files
-    from digitlab.paths import shown
 
     path = Path(path)
     card = artifacts.read_card(path) if path.is_file() else None
@@ -197,5 +206,4 @@ def stale_margin(path: Path = READER_PATH, models_dir: Path | None = None) -> st
         return None
     why = (f"it was fitted against another {name} ({fitted}; today's is {now})" if fitted else
            f"its card does not say which {name} file it was fitted against")
-    return (f"the number reader's margin may not fit {name}'s cuts: {why}. Fit it again: python training/train_reader.py "
-            f"--refit {shown(path)} --classifier {name}, then python evaluation/serving.py")
+    return f"the number reader's margin may not fit {name}'s cuts: {why}", refit_command(path, name)
