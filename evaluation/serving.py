@@ -28,7 +28,7 @@ def write_serving_files(models_dir: Path) -> list[Path]:
     """Convert every model and the gate into ``models_dir/serving``; drop files of models that are gone."""
     from digitlab.serving import runtime
     from digitlab.serving.gate import GATE_NAME
-    from digitlab.serving.reader import READER_NAME, stale_margin
+    from digitlab.serving.reader import READER_NAME, margin_warning
 
     out_dir = models_dir / runtime.SERVING_SUBDIR
     sources = [(p, "classifier") for p in sorted(models_dir.glob("*.keras")) if not p.name.startswith(".")]
@@ -45,9 +45,8 @@ def write_serving_files(models_dir: Path) -> list[Path]:
         if stale.name.split(".")[0] not in keep:
             stale.unlink()
             print(f"removed {stale.relative_to(models_dir)} (its model is gone)")
-    stale = stale_margin(models_dir / "reader" / f"{READER_NAME}.keras", models_dir)
-    if stale:
-        print(f"warning: {stale[0]}. Fit it again: {stale[1]}, then python evaluation/serving.py", file=sys.stderr)
+    if warning := margin_warning(models_dir):
+        print(f"warning: {warning}", file=sys.stderr)
     return written
 
 

@@ -121,6 +121,15 @@ def test_promote_copies_model_card_and_side_files_and_records_where_from(run_scr
     assert entry.usable and entry.name == "cnn_copy"
     again = run_script("training/promote.py", elsewhere / "mnist_cnn.keras", "--name", "cnn_copy", "--out", out, check=False)
     assert again.returncode == 2 and "already exists" in again.stderr
+    # a number reader whose margin was fitted against another file of the classifier promoted over: said, with the refit
+    (out / "reader").mkdir()
+    reader_file = out / "reader" / "number_reader.keras"
+    reader_file.symlink_to(ROOT / "models" / "reader" / reader_file.name)
+    reader_card = json.loads((ROOT / "models" / "reader" / "number_reader.json").read_text())
+    reader_file.with_suffix(".json").write_text(json.dumps(dict(reader_card, config=dict(reader_card["config"], classifier="cnn_copy"),
+                                                                measured=dict(reader_card["measured"], classifier_sha256="sha256:0123456789abcdef"))))
+    over = run_script("training/promote.py", elsewhere / "mnist_cnn.keras", "--name", "cnn_copy", "--out", out, "--overwrite")
+    assert "the number reader's margin may not fit cnn_copy's cuts" in over.stderr and "--classifier cnn_copy" in over.stderr
 
 
 @pytest.mark.slow

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="the rebuild chain that made it (training/rebuild.py NAME): the card records its steps (default: none)")
     a = p.parse_args(argv)
     from digitlab.serving.gate import GATE_DIR, Gate
-    from digitlab.serving.reader import READER_DIR, Reader
+    from digitlab.serving.reader import READER_DIR, Reader, margin_warning
     from digitlab.training import rebuild
 
     out = (GATE_DIR if a.gate else READER_DIR if a.reader else a.out) if a.out == MODELS_DIR else a.out
@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     if path.parent.resolve() == MODELS_DIR.resolve():  # a committed model: figures measured on the file it replaced are stale
         print("to record its card's figures (accuracy, calibration) in docs/results.json and mark the replaced file's as "
               "earlier: python -m digitlab.report.results --from-cards")
+    models_dir = path.parent.parent if a.gate or a.reader else path.parent
+    if warning := margin_warning(models_dir):  # the reader's margin weighs the default classifier's cuts
+        print(f"warning: {warning}", file=sys.stderr)
     return cli.OK
 
 

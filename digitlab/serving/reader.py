@@ -207,3 +207,10 @@ def stale_margin(path: Path = READER_PATH, models_dir: Path | None = None) -> tu
     why = (f"it was fitted against another {name} ({fitted}; today's is {now})" if fitted else
            f"its card does not say which {name} file it was fitted against")
     return f"the number reader's margin may not fit {name}'s cuts: {why}", refit_command(path, name)
+
+
+def margin_warning(models_dir: Path) -> str | None:
+    """What to say, after a models folder changed, when its reader's margin was fitted against another file of its
+    classifier (``stale_margin``), with the commands that mend it; None when it fits."""
+    stale = stale_margin(Path(models_dir) / READER_DIR.name / f"{READER_NAME}.keras", models_dir)
+    return f"{stale[0]}. Fit it again: {stale[1]}, then python evaluation/serving.py" if stale else None
