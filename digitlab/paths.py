@@ -21,9 +21,10 @@ def user_models_dir() -> Path:
     return Path(env) if env else USER_MODELS_DIR
 
 
-def shown(path) -> str:
-    """A path as cards and messages show it: relative to the repository root when inside it, else absolute."""
-    path = Path(path).resolve()
+def shown(path, follow_links: bool = True) -> str:
+    """A path as cards and messages show it: relative to the repository root when inside it, else absolute;
+    ``follow_links=False``: as its folder holds it (a link named, not its target), as a command to run on it needs."""
+    path = Path(path).resolve() if follow_links else Path(os.path.abspath(path))
     try:
         return path.relative_to(ROOT).as_posix()
     except ValueError:

@@ -42,10 +42,15 @@ TARGET = 0.97
 
 
 def main(argv: list[str] | None = None) -> int:
+    from digitlab.data import number_cases
+
+    lengths_default = ",".join(map(str, number_cases.BENCHMARK_LENGTHS))
     p = cli.parser(__doc__)
-    p.add_argument("--per-cell", type=int, default=40, help="numbers per (length, gap class, render) (default 40)")
-    p.add_argument("--four", type=int, default=250, help="numbers per (gap class, render) of 4 digits, the target's length (default 250)")
-    p.add_argument("--lengths", default="2,3,4,5,6,7,8", help="numbers of these lengths (default 2,3,4,5,6,7,8)")
+    p.add_argument("--per-cell", type=int, default=number_cases.BENCHMARK_PER_CELL,
+                   help=f"numbers per (length, gap class, render) (default {number_cases.BENCHMARK_PER_CELL})")
+    p.add_argument("--four", type=int, default=number_cases.BENCHMARK_FOUR,
+                   help=f"numbers per (gap class, render) of 4 digits, the target's length (default {number_cases.BENCHMARK_FOUR})")
+    p.add_argument("--lengths", default=lengths_default, help=f"numbers of these lengths (default {lengths_default})")
     p.add_argument("--model", default=None, help="model name in models/ or a file (default: the best by its card)")
     p.add_argument("--no-reader", action="store_true", help="read by the cuts alone, without the number reader (not recorded in docs/results.json)")
     p.add_argument("--seed", type=int, default=0, help="seed of the digits drawn and of the layouts (default 0)")
@@ -65,7 +70,6 @@ def main(argv: list[str] | None = None) -> int:
         lengths, a.per_cell, a.four = [2, 4], 2, 0
 
     from digitlab import data, files
-    from digitlab.data import number_cases
     from digitlab.evaluation import numbers
     from digitlab.models import artifacts, cards
     from digitlab.report import results as recorded

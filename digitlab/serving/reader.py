@@ -178,11 +178,9 @@ def default(backend: str = "onnx") -> Reader | None:
 def refit_command(path: Path, classifier: str) -> str:
     """The command that fits the margin of the reader at ``path`` again against ``classifier``'s cuts (``path`` as the
     folder holds it, a link not followed: relative to the repository when inside it)."""
-    from digitlab.paths import ROOT
+    from digitlab.paths import shown
 
-    path = Path(path).absolute()
-    shown = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
-    return f"python training/train_reader.py --refit {shown} --classifier {classifier}"
+    return f"python training/train_reader.py --refit {shown(path, follow_links=False)} --classifier {classifier}"
 
 
 def stale_margin(path: Path = READER_PATH, models_dir: Path | None = None) -> tuple[str, str] | None:

@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlab import files
 from digitlab.data import number_cases, number_lines, unipen
 from digitlab.models import artifacts, cards
 from digitlab.serving.reader import CLASSES, FITTED_AGAINST_KEY, MARGIN_KEY, READER_DIR, READER_NAME, decode, keras_model
@@ -172,7 +171,7 @@ def fit(model, config: ReaderConfig, mnist, tuning_items: list, say=print) -> di
             "margin_fitted_on": f"{len(rows)} tuning numbers ({parts}) read by {config.classifier}'s cuts and by the reader: "
                                 "the middle of the margins with the best whole-number accuracy",
             "measured": {"tuning": table, "accuracy_by_margin": accuracy, "classifier": config.classifier,
-                         FITTED_AGAINST_KEY: files.sha256(classifier.entry.path, 16)}}
+                         FITTED_AGAINST_KEY: classifiers.files_measured([classifier])[classifier.name]["sha256"]}}
 
 
 def _card_config(card: dict, real_strokes: str | None = None, mnist_path: str | None = None, **changes) -> ReaderConfig:
