@@ -121,11 +121,12 @@ def atomic_write_json(path: Path, obj) -> None:
 
 
 def cache_params(settings) -> dict:
-    """A pool's settings (a dataclass) as part of its cache key: ``classes`` is left out while it holds its
-    default (every class), so pools cached before the field existed keep their key."""
+    """A pool's settings (a dataclass) as part of its cache key: ``classes`` and ``warp`` are left out while they
+    hold their defaults, so pools cached before the fields existed keep their key."""
     params = dataclasses.asdict(settings)
-    if params.get("classes") == type(settings).classes:
-        del params["classes"]
+    for later in ("classes", "warp"):
+        if later in params and params[later] == getattr(type(settings), later):
+            del params[later]
     return params
 
 

@@ -15,6 +15,8 @@ sideways; they stay in (label noise is reported, not hidden).
     edit          writing conventions added to real strokes, label-preserving: a slash or a dot in a 0,
                   a flag and a foot on a 1, a bar across a 7, an 8 as two circles (``EDITS``)
     coarsen       the pen-downs as a coarse device reports them: few points, straight lines between them
+    warp          the same writer's digit as another hand would shape it: slant, width, a small turn, each pen-down
+                  moved a little, a smooth bend (the pen's path changed, the pen-ups kept)
     pool          items -> prepared model inputs for training (``digitlab.training.recipe``), cached
     numbers       digits one writer wrote in a row on one line -> a real number, as one canvas picture
 
@@ -340,6 +342,7 @@ class Pool:
     seed: int = 0
     classes: str = "017"  # the digits a convention edit may be given (of EDITS' 0, 1, 7)
     coarse: float = 0.0  # share drawn from few points, as a coarse device reports them (``coarsen``)
+    warp: float = 0.0  # share whose pen's path is reshaped before it is drawn (``warp``)
 
 
 COARSE_STEP = (0.1, 0.45)  # coarsen: a point every this share of the digit's height
@@ -372,12 +375,50 @@ def coarsen(strokes, rng: np.random.Generator) -> list[np.ndarray]:
     return out
 
 
+# How far ``warp`` reshapes a digit: each drawn uniformly in +-the value (the shift and the bend: their sd and
+# amplitude), in shares of the digit's height.  The ranges of writer-style variation that online-handwriting
+# augmentation draws (slant, width, rotation, stroke placement, smooth distortion), fixed before any model read one.
+WARP_SLANT = 0.35  # x moved by this share of the height above the middle: a slant of up to about 19 degrees either way
+WARP_WIDTH = 0.2  # the width scaled by e^u, u within +-this
+WARP_TURN = 8.0  # degrees
+WARP_SHIFT = 0.04  # each pen-down of a digit of several moved by a Gaussian of this sd
+WARP_BEND = 0.04  # a smooth displacement of this amplitude, about one wave per height
+
+
+def warp(strokes, rng: np.random.Generator) -> list[np.ndarray]:
+    """The pen-downs reshaped as another hand would shape the same digit: slanted (``WARP_SLANT``), made wider
+    or narrower (``WARP_WIDTH``), turned a little (``WARP_TURN``), each pen-down of several moved on its own
+    (``WARP_SHIFT``), then bent by a smooth displacement (``WARP_BEND``).  Every pen-down keeps its points and its
+    order; the label stays right, since no change is large enough to make another digit."""
+    lo, hi = _box(strokes)
+    h = max(hi[1] - lo[1], 0.35 * (hi[0] - lo[0]), 1e-9)
+    mid = (lo + hi) / 2
+    slant = rng.uniform(-WARP_SLANT, WARP_SLANT)
+    width = np.exp(rng.uniform(-WARP_WIDTH, WARP_WIDTH))
+    turn = np.deg2rad(rng.uniform(-WARP_TURN, WARP_TURN))
+    c, s = np.cos(turn), np.sin(turn)
+    m = np.array([[c, -s], [s, c]]) @ np.array([[width, -slant], [0.0, 1.0]])  # y down: above the middle leans right
+    waves = [(rng.uniform(0, 2 * np.pi), rng.uniform(0.5, 1.5), rng.uniform(0, 2 * np.pi)) for _ in range(2)]
+    several = len(strokes) > 1
+    out = []
+    for stroke in strokes:
+        p = (np.asarray(stroke, np.float64) - mid) / h
+        if several:
+            p = p + rng.normal(0, WARP_SHIFT, 2)
+        p = p @ m.T
+        for axis, (angle, freq, phase) in enumerate(waves):  # one smooth wave for x, one for y
+            along = p @ np.array([np.cos(angle), np.sin(angle)])
+            p[:, axis] += WARP_BEND * np.sin(2 * np.pi * freq * along + phase)
+        out.append(p * h + mid)
+    return out
+
+
 def prepare_items(items: list[Item], renders: int, seed: int, conventions: float = 0.0, joined: float = 0.0,
-                  log=None, classes: str = "017", coarse: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                  log=None, classes: str = "017", coarse: float = 0.0, warped: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Items -> ((N * renders, 28, 28) uint8 model inputs x 255, labels) through ``preprocess.prepare`` as the
     app reads its canvas (``invert="no"``, a drawing on the black canvas: ``drawn_on=0.0``); a rendering with no ink
-    found is dropped.  ``coarse``: the share of renderings drawn from few points (``coarsen``), after any convention
-    edit."""
+    found is dropped.  ``warped``: the share of renderings whose pen's path is reshaped (``warp``), before any
+    convention edit; ``coarse``: the share drawn from few points (``coarsen``), after it."""
     from digitlab import preprocess
 
     rng = np.random.default_rng([seed, 4242])
@@ -386,6 +427,8 @@ def prepare_items(items: list[Item], renders: int, seed: int, conventions: float
     for item in items:
         for _ in range(renders):
             strokes = item.strokes
+            if warped and rng.uniform() < warped:  # no draw at 0: a pool without warped drawings draws what it drew before
+                strokes = warp(strokes, rng)
             if conventions and item.label in EDITS and str(item.label) in classes and rng.uniform() < conventions:
                 strokes, edited = edit(strokes, item.label, rng), edited + 1
             if coarse and rng.uniform() < coarse:  # no draw at 0: a pool without coarse drawings draws what it drew before
@@ -417,7 +460,7 @@ def pool(path: str | os.PathLike, p: Pool, dry_run: bool = False, cache_dir=None
         if dry_run:
             train = [train[i] for i in np.random.default_rng(p.seed).choice(len(train), size=min(200, len(train)), replace=False)]
         return prepare_items(train, 1 if dry_run else p.renders, p.seed, p.conventions, p.joined, log=log, classes=p.classes,
-                             coarse=p.coarse)
+                             coarse=p.coarse, warped=p.warp)
 
     return cached_arrays(None if cache_dir is None else Path(cache_dir) / f"unipen-{key}.npz", build)
 

@@ -114,11 +114,16 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
     g.add_argument("--real-coarse", type=float, default=d.real_coarse,
                    help="share of real digits drawn from few points, as a coarse device reports them: a point every 0.1-0.45 of "
                         f"the digit's height, at equal distances along the path or every k-th sample in time (default {d.real_coarse})")
+    g.add_argument("--real-warp", type=float, default=d.real_warp,
+                   help="share of real digits whose pen's path is reshaped as another hand would shape the same digit: slant, "
+                        f"width, a small turn, each pen-down moved a little, a smooth bend (default {d.real_warp})")
     a = p.parse_args(argv)
     if a.real_share is not None and a.real_strokes is None:
         p.error("--real-share needs --real-strokes")
     if a.real_coarse and a.real_strokes is None:
         p.error("--real-coarse needs --real-strokes")
+    if a.real_warp and a.real_strokes is None:
+        p.error("--real-warp needs --real-strokes")
     real_share = (REAL_SHARE if a.real_share is None else a.real_share) if a.real_strokes is not None else 0.0
     if a.real_strokes is not None and not a.real_strokes.is_file():
         p.error(f"--real-strokes {a.real_strokes}: no such file")
@@ -135,7 +140,7 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
     for flag, value in (("--redraw", a.redraw), ("--redraw-few-points", a.redraw_few_points), ("--redraw-conventions", a.redraw_conventions),
                         ("--redraw-elastic", a.redraw_elastic), ("--redraw-pen-path", a.redraw_pen_path), ("--conventions", a.conventions), ("--lowres", a.lowres),
                         ("--real-share", real_share), ("--real-conventions", a.real_conventions), ("--real-joined", a.real_joined),
-                        ("--real-coarse", a.real_coarse)):
+                        ("--real-coarse", a.real_coarse), ("--real-warp", a.real_warp)):
         if not 0 <= value <= 1:
             p.error(f"{flag} must be in [0, 1]")
     if not 0 < a.plateau_factor < 1:
@@ -170,7 +175,7 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
         distill=(DISTILL_WEIGHT if a.distill is None else a.distill) if a.distill_from is not None else 0.0,
         real_strokes=str(a.real_strokes) if a.real_strokes is not None else None, real_share=real_share,
         real_renders=a.real_renders, real_conventions=a.real_conventions, real_joined=a.real_joined,
-        real_coarse=a.real_coarse,
+        real_coarse=a.real_coarse, real_warp=a.real_warp,
     )
     return config, a.out, p
 

@@ -70,6 +70,7 @@ class TrainConfig:
     real_conventions: float = 0.15  # share of real 0s, 1s and 7s given a writing convention (slash or dot, flag and foot, bar)
     real_joined: float = 0.2  # share of real digits drawn with their pen-ups lost (one line through every stroke)
     real_coarse: float = 0.0  # share of real digits drawn from few points, as a coarse device reports them (unipen.coarsen)
+    real_warp: float = 0.0  # share of real digits whose pen's path is reshaped as another hand would shape it (unipen.warp)
     patience: int = 6  # EarlyStopping on val_accuracy
     max_iter: int = 200  # logistic regression solver iterations
     l2_c: float = 0.05  # logistic regression inverse regularisation strength
@@ -232,7 +233,8 @@ def real_pool(config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
     from digitlab.paths import RUNS_DIR
 
     p = unipen.Pool(renders=config.real_renders, conventions=config.real_conventions, joined=config.real_joined, seed=config.seed,
-                    classes="".join(c for c in config.conventions_classes if int(c) in unipen.EDITS), coarse=config.real_coarse)
+                    classes="".join(c for c in config.conventions_classes if int(c) in unipen.EDITS), coarse=config.real_coarse,
+                    warp=config.real_warp)
     return unipen.pool(config.real_strokes, p, dry_run=config.dry_run, cache_dir=RUNS_DIR / "cache", log=lambda m: print(m, flush=True))
 
 
