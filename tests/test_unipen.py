@@ -224,6 +224,44 @@ def test_a_coarse_share_of_zero_leaves_the_pool_as_it_was(tmp_path):
     assert not np.array_equal(coarse[0], before[0])
 
 
+def test_a_warped_digit_is_the_writers_path_slanted_narrowed_turned_and_bent_within_bounds(real_items):
+    """``warp`` keeps every pen-down and its points, in order, and moves them by at most what its bounds allow: the
+    digit's middle stays within a fifth of its height, its height within a third; a vertical stroke comes out leaning
+    by up to the slant and turn together (about 27 degrees), and over many draws both ways."""
+    rng = np.random.default_rng(0)
+    items = [i for i in real_items if i.source != unipen.HELD_OUT_SITE][:300]
+    for it in items:
+        out = unipen.warp(it.strokes, rng)
+        assert [len(s) for s in out] == [len(s) for s in it.strokes]
+        lo, hi = unipen._box(it.strokes)
+        lo2, hi2 = unipen._box(out)
+        h = max(hi[1] - lo[1], 0.35 * (hi[0] - lo[0]))
+        assert np.abs((lo2 + hi2) / 2 - (lo + hi) / 2).max() <= 0.2 * h
+        assert 0.66 * (hi[1] - lo[1]) <= hi2[1] - lo2[1] <= 1.5 * max(hi[1] - lo[1], 0.35 * (hi[0] - lo[0]))
+    bar = (np.stack([np.zeros(50), np.linspace(0, 100, 50)], 1),)
+    leans = []
+    for _ in range(200):
+        (s,) = unipen.warp(bar, rng)
+        dx, dy = s[-1] - s[0]
+        leans.append(np.degrees(np.arctan2(dx, dy)))
+    assert max(np.abs(leans)) <= 30 and min(leans) < -10 and max(leans) > 10
+    assert not all(np.allclose(a, b) for a, b in zip(unipen.warp(items[0].strokes, rng), items[0].strokes))
+
+
+def test_a_warp_share_of_zero_leaves_the_pool_as_it_was(tmp_path):
+    """``warped`` is drawn only when it is set: a pool without it holds the pictures it held before it existed (and
+    keeps its cache key); with it, others."""
+    from digitlab.files import cache_params
+
+    items = unipen.load(_small_file(tmp_path))
+    before = unipen.prepare_items(items, renders=2, seed=3, conventions=0.5, joined=0.5)
+    assert all(np.array_equal(a, b) for a, b in zip(before, unipen.prepare_items(items, renders=2, seed=3, conventions=0.5,
+                                                                                  joined=0.5, warped=0.0)))
+    warped = unipen.prepare_items(items, renders=2, seed=3, conventions=0.5, joined=0.5, warped=1.0)
+    assert not np.array_equal(warped[0], before[0])
+    assert "warp" not in cache_params(unipen.Pool()) and cache_params(unipen.Pool(warp=0.5))["warp"] == 0.5
+
+
 def test_digits_written_in_a_row_become_a_number(real_items):
     runs = unipen.runs_on_a_line(real_items)
     assert runs and all(2 <= len(r) <= 6 for r in runs)
@@ -298,6 +336,8 @@ def test_training_mixes_real_strokes_in_and_the_card_says_which(tmp_path, run_sc
     (["--real-share", "0.2"], "--real-share needs --real-strokes"),
     (["--real-coarse", "0.2"], "--real-coarse needs --real-strokes"),
     (["--real-strokes", "STROKES", "--real-coarse", "-0.1"], "--real-coarse must be in"),
+    (["--real-warp", "0.5"], "--real-warp needs --real-strokes"),
+    (["--real-strokes", "STROKES", "--real-warp", "1.5"], "--real-warp must be in"),
     (["--real-strokes", "missing.json.gz"], "no such file"),
     (["--real-strokes", "STROKES", "--real-share", "1.5"], "must be in"),
     (["--real-strokes", "STROKES", "--real-share", "0.6", "--redraw", "0.5"], "add up to more than 1"),
