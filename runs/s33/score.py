@@ -1,6 +1,6 @@
 """python runs/s33/score.py LOGITS.npz --committed          -> the committed file's logits, its pair's and its wide network's
 python runs/s33/score.py LOGITS.npz NAME=FILE.keras [...]   -> a new wide network's logits (added to LOGITS.npz)
-python runs/s33/score.py LOGITS.npz --score                 -> RULE12's table (runs/s33/RULE12.md)
+python runs/s33/score.py LOGITS.npz --score                 -> RULE12's table (runs/s33/RULE12.md), and RULE14's row
 
 Session 19's sets (runs/s19/score.py) drawn again under this tree's preprocessing into runs/s33/sets.npz. A candidate
 is the committed pair with the new network in place of the wide one: logits (2 pair + x) / 3, the pair's logits read
@@ -58,12 +58,14 @@ def score(path: Path) -> None:
     base = s19.row(lambda name: d[f"{name}|committed"], d, names, model="committed")
     again = s19.row(lambda name: (2 * d[f"{name}|pair"] + d[f"{name}|wide"]) / 3, d, names, model="(2 pair + wide) / 3, a check")
     rows = [base, again]
+    if "pair_w" in models and "rsw_w" in models:  # RULE14's candidate: every network trained with the warp
+        rows.append(s19.row(lambda name: (2 * d[f"{name}|pair_w"] + d[f"{name}|rsw_w"]) / 3, d, names, model="(2 pair_w + rsw_w) / 3, RULE14"))
     for m in models:
-        if m not in ("committed", "pair", "wide"):
+        if m.startswith("rsw"):
             rows.append(s19.row(lambda name, m=m: (2 * d[f"{name}|pair"] + d[f"{name}|{m}"]) / 3, d, names, model=f"(2 pair + {m}) / 3"))
     for m in [m for m in models if m not in ("committed", "pair")]:
         rows.append(s19.row(lambda name, m=m: d[f"{name}|{m}"], d, names, model=f"{m} alone (not a candidate)"))
-    s19.table(rows, fails, judged=lambda r: r["model"].startswith("(2 pair + rsw"))
+    s19.table(rows, fails, judged=lambda r: r["model"].startswith(("(2 pair + rsw", "(2 pair_w")))
 
 
 if __name__ == "__main__":
