@@ -5,6 +5,7 @@ digits, real MNIST test digits and the committed models through a scratch folder
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -149,6 +150,36 @@ def test_score_counts_pictures_without_ink_as_wrong():
     assert r["styles"] == {"a": {"n": 2, "accuracy": 1.0}, "b": {"n": 4, "accuracy": 0.25}} and "sampling" not in r
 
 
+def test_each_writer_weighs_the_same_in_the_writers_mean():
+    """A set where one writer wrote most digits: the plain accuracy is mostly his, the writers' mean gives each writer
+    one say; the writers read worst come first, the most misreads first."""
+    right = np.array([True] * 90 + [False] * 10 + [True] * 5 + [True] * 4 + [False])
+    writers = ["syn/a"] * 100 + ["apa/b"] * 5 + ["gmd/c"] * 5
+    w = handwriting.writer_figures(right, writers)
+    assert right.mean() == pytest.approx(99 / 110)
+    assert w["n"] == 3 and w["mean"] == pytest.approx((0.9 + 1.0 + 0.8) / 3) and w["largest_share"] == pytest.approx(100 / 110)
+    assert [r["writer"] for r in w["worst"]] == ["syn/a", "gmd/c", "apa/b"] and [r["wrong"] for r in w["worst"]] == [10, 1, 0]
+
+
+def test_the_real_sets_name_each_pictures_writer():
+    """Every real-strokes picture carries its writer ("site/writer"), so the benchmark can weigh writers alike: the
+    validation writers' set is mostly three prolific writers, the held-out site many writers of a few digits each."""
+    path = unipen.default_path()
+    if path is None:
+        pytest.skip(f"no real-strokes file: set ${unipen.ENV_VAR} to unipen_dev.json.gz")
+    split = unipen.split(unipen.load(path))
+    items = {handwriting.REAL_WRITERS: split.val, handwriting.REAL_HELD_OUT: split.held_out}
+    drawn = {s.name: s for s in handwriting.real_sets(dataclasses.replace(split, val=split.val[::30], held_out=split.held_out[::30]), 100, 0)}
+    for name, part in items.items():
+        assert drawn[name].writers == [f"{i.source}/{i.writer}" for i in part[::30]]
+    assert all(w.startswith(f"{unipen.HELD_OUT_SITE}/") for w in drawn[handwriting.REAL_HELD_OUT].writers)
+    shares = {}
+    for name, part in items.items():
+        counts = np.unique([f"{i.source}/{i.writer}" for i in part], return_counts=True)[1]
+        shares[name] = np.sort(counts)[-3:].sum() / len(part)
+    assert shares[handwriting.REAL_WRITERS] > 0.5 > 0.2 > shares[handwriting.REAL_HELD_OUT]
+
+
 def test_tta_variants_keep_mnist_readable(models, mnist_test):
     from digitlab.serving.classifiers import load_classifier
 
@@ -185,6 +216,12 @@ def test_quick_run_reports_every_set_for_every_model(models, tmp_path, capsys, m
             assert sum(g["n"] for g in overlap) == 30  # every number in exactly one overlap group
             assert sum(g["n"] * g["whole_number"] for g in overlap) == pytest.approx(30 * r["whole_number"])
         assert report["real_strokes"]["split"]["held_out_site"] == unipen.HELD_OUT_SITE
+        for table in report["results"].values():  # the real sets know their writers; the others do not
+            w = table[handwriting.REAL_WRITERS]["writers"]
+            assert 1 <= w["n"] <= 30 and 0 < w["largest_share"] <= 1 and 0 <= w["mean"] <= 1
+            assert sum(r["wrong"] for r in w["worst"]) <= 30 - round(30 * table[handwriting.REAL_WRITERS]["accuracy"])
+            assert "writers" not in table["conventions"]
+        assert "each writer weighing the same" in (tmp_path / "handwriting.md").read_text()
     assert report["quick"] and report["n"] == 30 and list(report["sets"]) == sets
     assert set(report["results"]) == {"mnist_cnn", "mnist_baseline"} and report["models"]["mnist_cnn"]["sha256"].startswith("sha256:")
     for table in report["results"].values():

@@ -50,7 +50,8 @@ class PictureSet:
     """Pictures of one benchmark set with their labels; ``styles`` names each picture's style and
     ``sampling`` how its strokes were sampled or saved (or ""); ``invert`` is how the app reads them
     (canvas drawings "no", uploads "auto"), and ``drawn_on`` what it tells the preprocessing of a canvas drawing:
-    the tone the strokes are drawn on (0.0, the dark canvas; None for uploads: found out from the picture)."""
+    the tone the strokes are drawn on (0.0, the dark canvas; None for uploads: found out from the picture).  ``writers``
+    names each picture's writer ("site/writer") where the set knows it (the real strokes), else it is empty."""
 
     name: str
     pictures: list
@@ -60,6 +61,7 @@ class PictureSet:
     sampling: list[str] = field(default_factory=list)
     about: str = ""
     drawn_on: float | None = None
+    writers: list[str] = field(default_factory=list)
 
 
 def _rng(seed: int, salt: int) -> np.random.Generator:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -47,7 +47,7 @@ TTA_VARIANTS = ("identity", "shift right", "shift left", "shift down", "shift up
 @dataclass
 class Inputs:
     """A prepared set: (N, 28, 28) float32 model inputs (zeros where ``inked`` is False), labels, and
-    each picture's style and sampling (``handwriting_test.PictureSet``; empty lists when the set has none)."""
+    each picture's style, sampling and writer (``handwriting_test.PictureSet``; empty lists when the set has none)."""
 
     name: str
     images: np.ndarray
@@ -56,6 +56,7 @@ class Inputs:
     styles: list[str]
     sampling: list[str]
     about: str
+    writers: list[str] = field(default_factory=list)
 
 
 def build_sets(n: int, seed: int, mnist_test: tuple[np.ndarray, np.ndarray]) -> Iterator[hw.PictureSet]:
@@ -83,7 +84,8 @@ def real_set(name: str, items: list, seed: int, salt: int, joined: bool, about: 
     rng = np.random.default_rng([seed + hw.SEED_OFFSET, salt])
     pictures = [unipen.render(i.strokes, rng, brush=float(rng.choice(hw.BRUSHES)), joined=joined and len(i.strokes) > 1) for i in items]
     return hw.PictureSet(name, pictures, np.asarray([i.label for i in items], np.int64), "no", [i.source for i in items],
-                         ["pen-ups lost" if joined else "pen-ups kept"] * len(items), about, hw.DARK_CANVAS)
+                         ["pen-ups lost" if joined else "pen-ups kept"] * len(items), about, hw.DARK_CANVAS,
+                         writers=[f"{i.source}/{i.writer}" for i in items])
 
 
 def real_sets(split, n: int, seed: int) -> Iterator[hw.PictureSet]:
@@ -175,13 +177,15 @@ def prepare_set(s: hw.PictureSet) -> Inputs:
         p = preprocess.prepare(picture, invert=s.invert, drawn_on=s.drawn_on)
         if not p.no_ink:
             images[i], inked[i] = p.image, True
-    return Inputs(s.name, images, inked, np.asarray(s.labels), list(s.styles), list(s.sampling), s.about)
+    return Inputs(s.name, images, inked, np.asarray(s.labels), list(s.styles), list(s.sampling), s.about, list(s.writers))
 
 
 def score(probs: np.ndarray, inputs: Inputs) -> dict:
     """(N, 10) probabilities on ``inputs`` -> accuracy (a picture without ink counts as wrong), per-class
     accuracy (recall), the confusion matrix of the inked pictures, most-confused pairs, the misread inked
-    pictures (at most MISREAD_KEPT, most confident first), accuracy per style and per sampling (in the set's order)."""
+    pictures (at most MISREAD_KEPT, most confident first), accuracy per style and per sampling (in the set's order), and
+    where the set knows its writers, ``writers``: the mean of the writers' own accuracies (each writer weighing the same,
+    however many digits he wrote), the largest writer's share of the set and the writers read worst (``writer_figures``)."""
     y = inputs.labels
     pred = np.where(inputs.inked, probs.argmax(1), -1)
     right = pred == y
@@ -202,7 +206,25 @@ def score(probs: np.ndarray, inputs: Inputs) -> dict:
         if tags:
             tags = np.asarray(tags)
             out[key] = {t: {"n": int((tags == t).sum()), "accuracy": float(right[tags == t].mean())} for t in dict.fromkeys(tags.tolist())}
+    if inputs.writers:
+        out["writers"] = writer_figures(right, inputs.writers)
     return out
+
+
+WORST_WRITERS = 5  # writers listed in a set's ``writer_figures``, the most misread first
+
+
+def writer_figures(right: np.ndarray, writers: list[str]) -> dict:
+    """Right/wrong per picture and each picture's writer -> {"n": writers, "mean": the mean of the writers' own
+    accuracies, "largest_share": the share of the pictures the largest writer wrote, "worst": the WORST_WRITERS
+    writers with the most misreads, each {"writer", "n", "wrong", "accuracy"}}.  A set where a few writers wrote most
+    digits reads mostly their habits; the mean gives every writer the same say."""
+    tags = np.asarray(writers)
+    rows = [{"writer": w, "n": int((tags == w).sum()), "wrong": int((~right[tags == w]).sum()),
+             "accuracy": float(right[tags == w].mean())} for w in dict.fromkeys(tags.tolist())]
+    worst = sorted(rows, key=lambda r: (-r["wrong"], r["accuracy"]))[:WORST_WRITERS]
+    return {"n": len(rows), "mean": float(np.mean([r["accuracy"] for r in rows])),
+            "largest_share": max(r["n"] for r in rows) / len(tags), "worst": worst}
 
 
 def _variants(x: np.ndarray) -> list[np.ndarray]:
@@ -279,6 +301,17 @@ def markdown(report: dict, default: str | None = None) -> str:
         rows = [[f"{s}: site {site} ({r['n']})", *(pct(results[m][s]["styles"][site]["accuracy"]) for m in models)]
                 for s in real for site, r in results[models[0]][s]["styles"].items()]
         lines += ["## Real strokes, per site", "", table(["set: site (n)", *models], rows), ""]
+    real = [s for s in sets if "writers" in results[models[0]][s]]
+    if real:
+        first = results[models[0]]
+        rows = [[f"{s} ({first[s]['writers']['n']} writers, the largest {pct(first[s]['writers']['largest_share'], 0)} of the digits)",
+                 *(f"{pct(results[m][s]['writers']['mean'])} (all digits {pct(results[m][s]['accuracy'])})" for m in models)] for s in real]
+        lines += ["## Real strokes, each writer weighing the same (the mean of the writers' own accuracies)", "",
+                  table(["set (writers)", *models], rows), ""]
+        for m in ([default] if default in results else models[:1]):
+            rows = [[s, ", ".join(f"{w['writer']} {w['wrong']} of {w['n']}" for w in results[m][s]["writers"]["worst"] if w["wrong"])]
+                    for s in real]
+            lines += [f"Misreads of `{m}` by writer (the most misread first):", "", table(["set", "writer: misread of written"], rows), ""]
     for key, title in (("real_numbers", "## Real numbers (one writer's digits in a row, read through the Numbers path): whole number right"),
                        ("real_numbers_scanned", "## Real numbers as scans of a form (the same numbers: dark ink on paper, cut out close, JPEG): "
                                                 "whole number right")):

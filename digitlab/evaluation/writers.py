@@ -63,10 +63,12 @@ def by_writer(items: list, classifier, seed: int = 0, renders: int = 1, progress
 
 
 def summary(rows: list[dict]) -> dict:
-    """All writers together: digits, right, accuracy, and the share of the misreads the worst writer holds."""
+    """All writers together: digits, right, accuracy, the mean of the writers' own accuracies (each writer weighing the
+    same), and the share of the misreads the worst writer holds."""
     digits, right = sum(r["digits"] for r in rows), sum(r["right"] for r in rows)
     wrong = digits - right
     return {"writers": len(rows), "digits": digits, "right": right, "accuracy": right / digits if digits else float("nan"),
+            "writer_mean": sum(r["accuracy"] for r in rows) / len(rows) if rows else float("nan"),
             "worst_share": (rows[0]["digits"] - rows[0]["right"]) / wrong if wrong else 0.0}
 
 
@@ -74,7 +76,8 @@ def markdown(rows: list[dict], top: int) -> str:
     """The ``top`` most misread writers as a Markdown table (writers read without a miss are only counted)."""
     s = summary(rows)
     missed = [r for r in rows if r["right"] < r["digits"]]
-    lines = [f"{s['writers']} writers, {s['digits']:,} drawings: {s['accuracy']:.2%} right; {len(missed)} writers have a misread, "
+    lines = [f"{s['writers']} writers, {s['digits']:,} drawings: {s['accuracy']:.2%} right ({s['writer_mean']:.2%} with each writer "
+             f"weighing the same); {len(missed)} writers have a misread, "
              f"the most misread holds {s['worst_share']:.0%} of the misreads", "",
              "| site | writer | drawings | right | misread as (true->read) | weakest digit | refused (abstain rule) |",
              "|---|---|---|---|---|---|---|"]

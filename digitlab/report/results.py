@@ -483,6 +483,11 @@ def from_handwriting(report: dict, source: str | None = None) -> list[Figure]:
             out.append(Figure("handwriting", model, r["accuracy"], report["command"], row=name, **common))
         out.append(Figure("handwriting", model, sum(r["accuracy"] for r in sets.values()) / len(sets), report["command"],
                           row="mean of the sets", **common))
+        for name, r in sets.items():  # every writer weighing the same: a set of few prolific writers reads mostly their habits
+            if "writers" in r:
+                out.append(Figure("handwriting", model, r["writers"]["mean"], report["command"], row=f"{name}, each writer weighing the same",
+                                  **dict(common, note=f"the mean of {r['writers']['n']} writers' own accuracies; the largest wrote "
+                                                      f"{r['writers']['largest_share']:.0%} of the set's {r['n']:,} digits")))
         conv = sets.get("conventions")
         if conv:
             out.append(Figure("handwriting", model, min(conv["per_class"].values()), report["command"],
