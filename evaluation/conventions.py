@@ -1,5 +1,5 @@
 """python evaluation/conventions.py [--model NAME_OR_FILE ...] [--per-style 300] [--seed 1] [--target 0.97] [--misreads 10] [--out evaluation/reports/conventions/] [--dry-run]
-                                  [--writing default|continental]
+                                  [--writing default|continental] [--style STYLE ...]
 
 The writing-conventions set of the real-handwriting dev benchmark, style by style and precisely enough to hold
 each style to a target: --per-style drawings of each of its 37 styles (digitlab/data/handwriting_test.py, drawn
@@ -17,6 +17,10 @@ figures go to docs/results.json.  Without --model, every usable model in models/
 --writing continental reads 1 and 7 as a writer who says "continental" on Home gets them (digitlab.serving.writing);
 its report goes to evaluation/reports/conventions_continental/ unless --out is given, and its figures to their own
 table.  The committed one: python evaluation/conventions.py --writing continental --per-style 1200 --seed 2.
+
+--style STYLE (again for more) draws those styles only, as a draw of their own (the drawings differ from the whole
+set's): to settle an unresolved style with many more drawings, e.g. --style "0 slashed" --per-style 4800 --seed 3
+--out runs/slashed.  Its report goes to --out and records no figure.
 
 --dry-run: 6 drawings per style, written into a new temporary folder unless --out is given: seconds, for tests.
 """
@@ -45,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--writing", choices=tuple(writing.WRITINGS), default=writing.DEFAULT,
                    help="read 1 and 7 as this writer writes them (digitlab.serving.writing; default: default). A continental "
                         "run's figures go to their own table of docs/results.json")
+    p.add_argument("--style", action="append", metavar="STYLE",
+                   help="draw only this style (again for more; e.g. --style '0 slashed'), a draw of its own: its report needs --out "
+                        "and records no figure")
     cli.add_out(p, DEFAULT_OUT, "folder for conventions.json, conventions.md and misreads_<model>.png (--writing continental: "
                 "conventions_continental/ beside it)")
     cli.add_dry_run(p, f"{QUICK_PER_STYLE} drawings per style, report into a temporary folder unless --out is given: seconds, for tests")
@@ -55,6 +62,15 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--target must be in (0, 1]")
     if a.misreads < 0:
         p.error("--misreads must be 0 or more")
+    if a.style:
+        from digitlab.data import handwriting_test
+
+        try:
+            handwriting_test.check_styles(a.style)
+        except ValueError as e:
+            p.error(f"--style: {e}")
+        if a.out == DEFAULT_OUT and not a.dry_run:
+            p.error("--style draws some styles only: give --out, so the committed report of every style stays as it is")
     per_style = min(a.per_style, QUICK_PER_STYLE) if a.dry_run else a.per_style
 
     from digitlab.evaluation import handwriting
@@ -74,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         "date": cards.provenance()["date"],
         "dry_run": a.dry_run,
         "models": classifiers.files_measured(models),
-        **handwriting.conventions_per_style(models, per_style, a.seed, a.target, progress=log, keep=a.misreads, writing=a.writing),
+        **handwriting.conventions_per_style(models, per_style, a.seed, a.target, progress=log, keep=a.misreads, writing=a.writing,
+                                            styles=a.style),
     }
     galleries = {m.name: handwriting.conventions_misreads_png(report, m.name) for m in models} if a.misreads else {}
     report.pop("misread_inputs", None)  # the pictures go into the galleries, not the JSON
@@ -89,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             atomic_write_bytes(out / f"misreads_{name}.png", png)
         else:
             (out / f"misreads_{name}.png").unlink(missing_ok=True)
-    if not a.dry_run:  # the committed models' figures go to docs/results.json (a smoke run's are no figures)
+    if not a.dry_run and not a.style:  # the committed models' figures go to docs/results.json (a smoke run's or some styles' are no figures)
         results.record_all(results.committed(results.from_conventions(report, source=shown(out / "conventions.json"))))
     print(text)
     print(f"\nwritten {out / 'conventions.json'}")

@@ -301,10 +301,11 @@ def draw_style(style: str, rng: np.random.Generator, sampling: str | None = None
     return ink.astype(np.float32) / 255
 
 
-def _conventions_drawings(n: int, seed: int) -> Iterator[tuple[str, str, np.ndarray]]:
-    """The conventions set's drawings one at a time, cycling through STYLES: (style, sampling, canvas picture)."""
+def _conventions_drawings(n: int, seed: int, styles: list[str] | None = None) -> Iterator[tuple[str, str, np.ndarray]]:
+    """The conventions set's drawings one at a time, cycling through STYLES (or ``styles`` of them only):
+    (style, sampling, canvas picture)."""
     rng = _rng(seed, 10)
-    names = list(STYLES)
+    names = list(STYLES) if styles is None else check_styles(styles)
     for i in range(n):
         style, sampling = names[i % len(names)], _sampling(rng)
         yield style, sampling, _as_canvas(draw_style(style, rng, sampling), rng)
@@ -322,13 +323,22 @@ def conventions(n: int = 2000, seed: int = 0) -> PictureSet:
     return _conventions_set(list(_conventions_drawings(n, seed)))
 
 
-def conventions_stream(per_style: int, seed: int = 0, chunk: int = 256) -> Iterator[PictureSet]:
-    """``per_style`` drawings of every style of STYLES, ``chunk`` pictures at a time: the pictures of
-    ``conventions(per_style * len(STYLES), seed)``, in its order, without holding them all (a canvas picture
-    is up to 313 kB: 300 of every style would hold about 3 GB)."""
+def check_styles(styles: list[str]) -> list[str]:
+    """``styles`` if each is a style of STYLES, named once; else ValueError naming the unknown ones and the styles."""
+    unknown = [s for s in styles if s not in STYLES]
+    if unknown or not styles or len(set(styles)) < len(styles):
+        why = f"no such style: {', '.join(map(repr, unknown))}" if unknown else "name each style once"
+        raise ValueError(f"{why} (the styles: {', '.join(STYLES)})")
+    return list(styles)
+
+
+def conventions_stream(per_style: int, seed: int = 0, chunk: int = 256, styles: list[str] | None = None) -> Iterator[PictureSet]:
+    """``per_style`` drawings of every style of STYLES (or of ``styles`` only: another draw than the whole set's),
+    ``chunk`` pictures at a time: the pictures of ``conventions(per_style * len(STYLES), seed)``, in its order,
+    without holding them all (a canvas picture is up to 313 kB: 300 of every style would hold about 3 GB)."""
     if chunk < 1:
         raise ValueError(f"chunk must be at least 1, not {chunk}")
-    drawings = _conventions_drawings(per_style * len(STYLES), seed)
+    drawings = _conventions_drawings(per_style * len(STYLES if styles is None else check_styles(styles)), seed, styles)
     while part := list(itertools.islice(drawings, chunk)):
         yield _conventions_set(part)
 

@@ -383,7 +383,8 @@ NO_INK = "no ink"  # what a drawing the preprocessing found no ink in was "read 
 
 
 def conventions_per_style(classifiers: list, per_style: int, seed: int, target: float, chunk: int = CONVENTIONS_CHUNK,
-                          progress: Callable[[str], None] | None = None, keep: int = 0, writing: str = DEFAULT_WRITING) -> dict:
+                          progress: Callable[[str], None] | None = None, keep: int = 0, writing: str = DEFAULT_WRITING,
+                          styles: list[str] | None = None) -> dict:
     """Every classifier on ``per_style`` drawings of every conventions style (``handwriting_test.conventions_stream``:
     the benchmark's drawings, ``chunk`` at a time, each chunk prepared once through ``prepare_set`` and read by every
     model) -> {"per_style", "seed", "target", "z", "styles": {style: label}, "samplings": [sampling], "results": {model:
@@ -393,6 +394,7 @@ def conventions_per_style(classifiers: list, per_style: int, seed: int, target: 
     verdict ``verdict``'s against ``target``.  The benchmark's 54 drawings per style move a style by 1.9 points each,
     and 51 of 54 (94.4 %) still has 97 % inside its interval; of 300, 285 (95 %) is below 97 % with confidence.
     ``writing``: the probabilities read as that writer writes 1 and 7 (``serving.writing``; the report says which).
+    ``styles``: those styles only (``handwriting_test.check_styles``), drawn as their own draw.
 
     With ``keep`` > 0 the report also holds, under the key "misread_inputs" (not JSON: ``misreads_png`` draws them),
     the first ``keep`` misread model inputs of every style and model: {model: {style: [(input, read as, confidence,
@@ -404,12 +406,12 @@ def conventions_per_style(classifiers: list, per_style: int, seed: int, target: 
     from digitlab.serving import writing as writing_
 
     writing_.check(writing)
-    names = list(hw.STYLES)
+    names = list(hw.STYLES) if styles is None else hw.check_styles(styles)
     drawn = Counter()  # (style, sampling) -> drawings; a style's totals are sums of these
     right = {clf.name: Counter() for clf in classifiers}  # (style, sampling) -> drawings read right
     read_as = {clf.name: {s: Counter() for s in names} for clf in classifiers}
     kept = {clf.name: {s: [] for s in names} for clf in classifiers}
-    for part in hw.conventions_stream(per_style, seed, chunk):
+    for part in hw.conventions_stream(per_style, seed, chunk, styles):
         inputs = prepare_set(part)  # (chunk, 28, 28) inputs; the canvas pictures go with ``part``
         keys = list(zip(inputs.styles, inputs.sampling))
         drawn.update(keys)
