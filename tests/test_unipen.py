@@ -324,9 +324,11 @@ def test_sideways_overlap_measures_digits_written_over_one_another(real_items):
 def test_training_mixes_real_strokes_in_and_the_card_says_which(tmp_path, run_script):
     strokes = _small_file(tmp_path)
     out = tmp_path / "out"
-    run_script("training/train_cnn.py", "--dry-run", "--out", out, "--real-strokes", strokes, "--real-share", "0.3", timeout=1200)
+    run_script("training/train_cnn.py", "--dry-run", "--out", out, "--real-strokes", strokes, "--real-share", "0.3", "--real-warp", "0.5",
+               timeout=1200)
     card = json.loads((out / "mnist_cnn.json").read_text())
     assert card["config"]["real_share"] == 0.3 and card["config"]["real_strokes"] == str(strokes)
+    assert card["config"]["real_warp"] == 0.5 and "--real-warp 0.5" in card["command"]
     assert card["real_strokes"]["sha256"] == unipen.fingerprint(strokes)
     assert card["real_strokes"]["split"]["held_out"]["sites"] == [unipen.HELD_OUT_SITE]
     assert card["real_strokes"]["split"]["train"]["sites"] == ["syn"]
