@@ -30,6 +30,7 @@ from __future__ import annotations
 import sys
 
 from digitlab import cli
+from digitlab.data import handwriting_test
 from digitlab.paths import REPORTS_DIR
 from digitlab.serving import writing
 
@@ -49,9 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--writing", choices=tuple(writing.WRITINGS), default=writing.DEFAULT,
                    help="read 1 and 7 as this writer writes them (digitlab.serving.writing; default: default). A continental "
                         "run's figures go to their own table of docs/results.json")
-    p.add_argument("--style", action="append", metavar="STYLE",
+    p.add_argument("--style", action="append", choices=tuple(handwriting_test.STYLES), metavar="STYLE",
                    help="draw only this style (again for more; e.g. --style '0 slashed'), a draw of its own: its report needs --out "
-                        "and records no figure")
+                        f"and records no figure. The styles: {', '.join(handwriting_test.STYLES)}")
     cli.add_out(p, DEFAULT_OUT, "folder for conventions.json, conventions.md and misreads_<model>.png (--writing continental: "
                 "conventions_continental/ beside it)")
     cli.add_dry_run(p, f"{QUICK_PER_STYLE} drawings per style, report into a temporary folder unless --out is given: seconds, for tests")
@@ -62,19 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--target must be in (0, 1]")
     if a.misreads < 0:
         p.error("--misreads must be 0 or more")
-    if a.style:
-        from digitlab.data import handwriting_test
-
-        try:
-            handwriting_test.check_styles(a.style)
-        except ValueError as e:
-            p.error(f"--style: {e}")
-        if a.out == DEFAULT_OUT and not a.dry_run:
-            p.error("--style draws some styles only: give --out, so the committed report of every style stays as it is")
+    if a.style and a.out == DEFAULT_OUT and not a.dry_run:
+        p.error("--style draws some styles only: give --out, so the committed report of every style stays as it is")
     per_style = min(a.per_style, QUICK_PER_STYLE) if a.dry_run else a.per_style
 
     from digitlab.evaluation import handwriting
-    from digitlab.files import atomic_write_bytes, atomic_write_json
     from digitlab.models import artifacts, cards
     from digitlab.paths import shown
     from digitlab.report import results
@@ -91,21 +84,13 @@ def main(argv: list[str] | None = None) -> int:
         "dry_run": a.dry_run,
         "models": classifiers.files_measured(models),
         **handwriting.conventions_per_style(models, per_style, a.seed, a.target, progress=log, keep=a.misreads, writing=a.writing,
-                                            styles=a.style),
+                                            styles=list(dict.fromkeys(a.style)) if a.style else None),
     }
     galleries = {m.name: handwriting.conventions_misreads_png(report, m.name) for m in models} if a.misreads else {}
     report.pop("misread_inputs", None)  # the pictures go into the galleries, not the JSON
     default_out = DEFAULT_OUT if a.writing == writing.DEFAULT else DEFAULT_OUT.with_name(f"conventions_{a.writing}")
     out = cli.output_folder(default_out if a.out == DEFAULT_OUT else a.out, default_out, a.dry_run, "conventions")
-    out.mkdir(parents=True, exist_ok=True)
-    text = handwriting.conventions_markdown(report)
-    atomic_write_json(out / "conventions.json", report)
-    atomic_write_bytes(out / "conventions.md", (text + "\n").encode())
-    for name, png in galleries.items():  # a model with no style under the target any more keeps no earlier gallery
-        if png is not None:
-            atomic_write_bytes(out / f"misreads_{name}.png", png)
-        else:
-            (out / f"misreads_{name}.png").unlink(missing_ok=True)
+    text = handwriting.save_conventions(out, report, galleries)
     if not a.dry_run and not a.style:  # the committed models' figures go to docs/results.json (a smoke run's or some styles' are no figures)
         results.record_all(results.committed(results.from_conventions(report, source=shown(out / "conventions.json"))))
     print(text)

@@ -211,8 +211,7 @@ def test_bad_flags_and_unknown_models_are_usage_errors(tmp_path, capsys):
         assert e.value.code == 2 and said in capsys.readouterr().err
     assert script.main(["--dry-run", "--model", "no_such_model", "--out", str(tmp_path)]) == 2
     assert "no_such_model" in capsys.readouterr().err and not list(tmp_path.iterdir())
-    for flags, said in ((["--style", "0 crossed"], "no such style: '0 crossed' (the styles: 0 oval, "),
-                        (["--style", "0 slashed", "--style", "0 slashed"], "name each style once"),
+    for flags, said in ((["--style", "0 crossed"], "invalid choice: '0 crossed' (choose from '0 oval', "),
                         (["--style", "0 slashed"], "give --out")):  # never over the committed report of every style
         with pytest.raises(SystemExit) as e:
             script.main([*flags, *(["--out", str(tmp_path)] if said != "give --out" else [])])
@@ -221,13 +220,13 @@ def test_bad_flags_and_unknown_models_are_usage_errors(tmp_path, capsys):
 
 
 def test_some_styles_are_a_draw_of_their_own_and_record_no_figure(committed_models, tmp_path, capsys, monkeypatch):
-    """--style draws only the styles named, as many as --per-style each, and its report says so; no figure goes to the
-    results file, whose conventions table holds the draw of every style."""
+    """--style draws only the styles named (a style named twice once), as many as --per-style each, and its report says
+    so; no figure goes to the results file, whose conventions table holds the draw of every style."""
     record = tmp_path / "results.json"
     monkeypatch.setenv("DIGITLAB_RESULTS", str(record))
     script = load_script("evaluation/conventions.py")
     out = tmp_path / "two"
-    assert script.main(["--model", "mnist_baseline", "--style", "0 slashed", "--style", "1 long flag", "--per-style", "8",
+    assert script.main(["--model", "mnist_baseline", "--style", "0 slashed", "--style", "1 long flag", "--style", "0 slashed", "--per-style", "8",
                         "--seed", "3", "--misreads", "0", "--out", str(out)]) == 0
     report = json.loads((out / "conventions.json").read_text())
     assert report["styles"] == {"0 slashed": 0, "1 long flag": 1} and report["per_style"] == 8 and report["seed"] == 3
@@ -237,3 +236,6 @@ def test_some_styles_are_a_draw_of_their_own_and_record_no_figure(committed_mode
     parts = list(hw.conventions_stream(5, seed=3, chunk=4, styles=["8 two circles apart"]))
     assert [len(p.pictures) for p in parts] == [4, 1] and {s for p in parts for s in p.styles} == {"8 two circles apart"}
     assert all((p.labels == 8).all() for p in parts)
+    for wrong, said in ((["0 crossed"], "no such style: '0 crossed'"), (["0 oval", "0 oval"], "name each style once")):
+        with pytest.raises(ValueError, match=said):
+            next(hw.conventions_stream(1, styles=wrong))

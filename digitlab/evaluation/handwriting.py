@@ -10,6 +10,7 @@
     conventions_per_style   the conventions set style by style, hundreds of drawings each (streamed): accuracy,
                             its 95 % Wilson interval and a verdict against a target (``evaluation/conventions.py``)
     conventions_markdown    that report as a Markdown table
+    save_conventions        that report, its table and its galleries into a folder
 
     real_sets      real pen strokes (``digitlab.data.unipen``) of writers no model trained on: the held-out
                    site with pen-ups kept and lost, the training sites' validation writers (per site)
@@ -443,6 +444,27 @@ def conventions_per_style(classifiers: list, per_style: int, seed: int, target: 
     if keep:
         report["misread_inputs"] = kept
     return report
+
+
+def save_conventions(out, report: dict, galleries: dict) -> str:
+    """``conventions_per_style``'s report (its pictures taken out) into the folder ``out``: conventions.json, conventions.md
+    and misreads_<model>.png of each of ``galleries`` ({model: ``conventions_misreads_png`` or None}: a model with no
+    style under the target any more keeps no earlier gallery).  Returns the Markdown."""
+    from pathlib import Path
+
+    from digitlab.files import atomic_write_bytes, atomic_write_json
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    text = conventions_markdown(report)
+    atomic_write_json(out / "conventions.json", report)
+    atomic_write_bytes(out / "conventions.md", (text + "\n").encode())
+    for name, png in galleries.items():
+        if png is not None:
+            atomic_write_bytes(out / f"misreads_{name}.png", png)
+        else:
+            (out / f"misreads_{name}.png").unlink(missing_ok=True)
+    return text
 
 
 def _per_style(counts: Counter) -> Counter:
