@@ -213,17 +213,6 @@ def test_a_coarse_device_keeps_the_ends_and_few_points(real_items):
     assert kept_count < 0.5 * raw_count
 
 
-def test_a_coarse_share_of_zero_leaves_the_pool_as_it_was(tmp_path):
-    """``coarse`` is drawn only when it is set: a pool without coarse drawings holds the pictures it held before the
-    share existed; with it, others."""
-    items = unipen.load(_small_file(tmp_path))
-    before = unipen.prepare_items(items, renders=2, seed=3, conventions=0.5, joined=0.5)
-    assert all(np.array_equal(a, b) for a, b in zip(before, unipen.prepare_items(items, renders=2, seed=3, conventions=0.5,
-                                                                                  joined=0.5, coarse=0.0)))
-    coarse = unipen.prepare_items(items, renders=2, seed=3, conventions=0.5, joined=0.5, coarse=1.0)
-    assert not np.array_equal(coarse[0], before[0])
-
-
 def test_a_warped_digit_is_the_writers_path_slanted_narrowed_turned_and_bent_within_bounds(real_items):
     """``warp`` keeps every pen-down and its points, in order, and moves them by at most what its bounds allow: the
     digit's middle stays within a fifth of its height, its height within a third; a vertical stroke comes out leaning
@@ -248,17 +237,18 @@ def test_a_warped_digit_is_the_writers_path_slanted_narrowed_turned_and_bent_wit
     assert not all(np.allclose(a, b) for a, b in zip(unipen.warp(items[0].strokes, rng), items[0].strokes))
 
 
-def test_a_warp_share_of_zero_leaves_the_pool_as_it_was(tmp_path):
-    """``warped`` is drawn only when it is set: a pool without it holds the pictures it held before it existed (and
-    keeps its cache key); with it, others."""
+@pytest.mark.parametrize("share", ["coarse", "warped"])
+def test_a_share_of_zero_leaves_the_pool_as_it_was(tmp_path, share):
+    """``coarse`` and ``warped`` are drawn only when they are set: a pool without them holds the pictures it held before
+    they existed (and keeps its cache key); with them, others."""
     from digitlab.files import cache_params
 
     items = unipen.load(_small_file(tmp_path))
     before = unipen.prepare_items(items, renders=2, seed=3, conventions=0.5, joined=0.5)
     assert all(np.array_equal(a, b) for a, b in zip(before, unipen.prepare_items(items, renders=2, seed=3, conventions=0.5,
-                                                                                  joined=0.5, warped=0.0)))
-    warped = unipen.prepare_items(items, renders=2, seed=3, conventions=0.5, joined=0.5, warped=1.0)
-    assert not np.array_equal(warped[0], before[0])
+                                                                                  joined=0.5, **{share: 0.0})))
+    changed = unipen.prepare_items(items, renders=2, seed=3, conventions=0.5, joined=0.5, **{share: 1.0})
+    assert not np.array_equal(changed[0], before[0])
     assert "warp" not in cache_params(unipen.Pool()) and cache_params(unipen.Pool(warp=0.5))["warp"] == 0.5
 
 
