@@ -389,7 +389,7 @@ def warp(strokes, rng: np.random.Generator) -> list[np.ndarray]:
     """The pen-downs reshaped as another hand would shape the same digit: slanted (``WARP_SLANT``), made wider
     or narrower (``WARP_WIDTH``), turned a little (``WARP_TURN``), each pen-down of several moved on its own
     (``WARP_SHIFT``), then bent by a smooth displacement (``WARP_BEND``).  Every pen-down keeps its points and its
-    order; the label stays right, since no change is large enough to make another digit."""
+    order.  The ranges keep a digit its own digit (checked by eye on 70 warped real digits, runs/s33/warp.png)."""
     lo, hi = _box(strokes)
     h = max(hi[1] - lo[1], 0.35 * (hi[0] - lo[0]), 1e-9)
     mid = (lo + hi) / 2
