@@ -302,10 +302,10 @@ def draw_style(style: str, rng: np.random.Generator, sampling: str | None = None
 
 
 def _conventions_drawings(n: int, seed: int, styles: list[str] | None = None) -> Iterator[tuple[str, str, np.ndarray]]:
-    """The conventions set's drawings one at a time, cycling through STYLES (or ``styles`` of them only):
-    (style, sampling, canvas picture)."""
+    """The conventions set's drawings one at a time, cycling through STYLES (or ``styles`` of them only, checked by the
+    caller): (style, sampling, canvas picture)."""
     rng = _rng(seed, 10)
-    names = list(STYLES) if styles is None else check_styles(styles)
+    names = list(STYLES) if styles is None else list(styles)
     for i in range(n):
         style, sampling = names[i % len(names)], _sampling(rng)
         yield style, sampling, _as_canvas(draw_style(style, rng, sampling), rng)
@@ -338,7 +338,8 @@ def conventions_stream(per_style: int, seed: int = 0, chunk: int = 256, styles: 
     without holding them all (a canvas picture is up to 313 kB: 300 of every style would hold about 3 GB)."""
     if chunk < 1:
         raise ValueError(f"chunk must be at least 1, not {chunk}")
-    drawings = _conventions_drawings(per_style * len(STYLES if styles is None else check_styles(styles)), seed, styles)
+    names = list(STYLES) if styles is None else check_styles(styles)
+    drawings = _conventions_drawings(per_style * len(names), seed, names)
     while part := list(itertools.islice(drawings, chunk)):
         yield _conventions_set(part)
 

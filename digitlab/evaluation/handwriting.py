@@ -309,10 +309,10 @@ def markdown(report: dict, default: str | None = None) -> str:
                  *(f"{pct(results[m][s]['writers']['mean'])} (all digits {pct(results[m][s]['accuracy'])})" for m in models)] for s in real]
         lines += ["## Real strokes, each writer weighing the same (the mean of the writers' own accuracies)", "",
                   table(["set (writers)", *models], rows), ""]
-        for m in ([default] if default in results else models[:1]):
-            rows = [[s, ", ".join(f"{w['writer']} {w['wrong']} of {w['n']}" for w in results[m][s]["writers"]["worst"] if w["wrong"])]
-                    for s in real]
-            lines += [f"Misreads of `{m}` by writer (the most misread first):", "", table(["set", "writer: misread of written"], rows), ""]
+        m = default if default in results else models[0]
+        rows = [[s, ", ".join(f"{w['writer']} {w['wrong']} of {w['n']}" for w in results[m][s]["writers"]["worst"] if w["wrong"])]
+                for s in real]
+        lines += [f"Misreads of `{m}` by writer (the most misread first):", "", table(["set", "writer: misread of written"], rows), ""]
     for key, title in (("real_numbers", "## Real numbers (one writer's digits in a row, read through the Numbers path): whole number right"),
                        ("real_numbers_scanned", "## Real numbers as scans of a form (the same numbers: dark ink on paper, cut out close, JPEG): "
                                                 "whole number right")):
