@@ -33,7 +33,8 @@ def picked(rows: list[dict], base: dict) -> dict:
     return max(ok, key=lambda r: r["real strokes: unseen writers"]) if ok else None
 
 
-def score(path: Path) -> None:
+def score(path: Path, fails=s24.fails) -> None:
+    """RULE5's table from the saved logits; ``fails``: the conditions judged (runs/s33/score_cnn.py passes RULE13's)."""
     d = dict(np.load(path, allow_pickle=True))
     names = sorted({k.split("|")[0] for k in d})
     models = list(dict.fromkeys(k.split("|")[1] for k in d if k.split("|")[1] not in ("y", "tags")))
@@ -45,7 +46,7 @@ def score(path: Path) -> None:
         for r in mixes:
             r["model"] += " (picked)" if r is choice else ""
         rows += mixes
-    s19.table(rows, s24.fails, judged=lambda r: "(picked)" in r["model"])
+    s19.table(rows, fails, judged=lambda r: "(picked)" in r["model"])
 
 
 if __name__ == "__main__":
