@@ -120,6 +120,37 @@ def test_a_zero_is_opened_slashed_or_dotted(train_digits):
     assert min(drawn.values()) >= 5, drawn
 
 
+def test_an_8_becomes_two_circles_one_over_the_other(train_digits):
+    """Real MNIST 8s as two circles: each edited skeleton is two closed loops (two holes), one over the other, within the
+    8's own box; given only when the classes ask for 8 (every committed recipe's classes leave it out)."""
+    import cv2
+
+    x, y = train_digits
+    sks = sa.skeletons(x[y == 8][:40])
+    rng = np.random.default_rng(0)
+    applied = 0
+    for sk in sks:
+        edited = sk.copy()
+        if sa.EDITS[8](edited, rng) is None:
+            continue
+        applied += 1
+        ys, xs = np.nonzero(sk)
+        h = ys.max() - ys.min()
+        _, hierarchy = cv2.findContours(edited, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
+        holes = [i for i, (_, _, _, parent) in enumerate(hierarchy[0]) if parent >= 0]
+        assert len(holes) == 2
+        ey, ex = np.nonzero(edited)
+        assert ys.min() - 0.25 * h <= ey.min() and ey.max() <= ys.max() + 0.25 * h  # about the 8's height (a fitted ellipse may round out past a half)
+        n, labels = cv2.connectedComponents((edited == 0).astype(np.uint8), connectivity=4)  # 8-connected lines hold it in
+        inner = [k for k in range(1, n) if not (labels[0] == k).any() and not (labels[-1] == k).any()
+                 and not (labels[:, 0] == k).any() and not (labels[:, -1] == k).any()]
+        centres = sorted(np.nonzero(labels == k)[0].mean() for k in inner)
+        assert len(centres) == 2 and centres[1] - centres[0] >= 0.3 * h  # one hole over the other
+    assert applied >= 28, applied  # spurs that draw an ellipse out, or a half that is a dot, are left alone (35 of 40 measured)
+    assert not any(sa.redraw_one(sk, 8, sa.Redraw(conventions=1.0), rng)[1] for sk in sks)
+    assert sum(sa.redraw_one(sk, 8, sa.Redraw(conventions=1.0, classes="8"), rng)[1] for sk in sks) >= 28
+
+
 def test_convention_edits_are_kept_off_the_classes_left_out(train_digits):
     """--conventions-classes reaches the re-drawn digits too: 0479 gives no 1 a flag or a foot, and still edits the rest."""
     x, y = train_digits

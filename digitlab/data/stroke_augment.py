@@ -8,7 +8,8 @@ its batches (``digitlab.training.recipe``):
 
     skeleton   hit-or-miss thinning (8 Golay kernels, OpenCV), many digits at once in one mosaic
     edit       writing conventions, label-preserving (``EDITS``): a crossbar on a 7, a flag and a foot
-               on a 1, the top of a 4 closed, a gap in the loop of a 9 or a 0, a slash or a dot in a 0
+               on a 1, the top of a 4 closed, a gap in the loop of a 9 or a 0, a slash or a dot in a 0, an 8
+               as two circles (only when asked: ``Redraw.classes``)
     pen path   for ``pen_path`` of the digits, the pen's moves between strokes drawn as lines (a tablet
                trajectory replayed as one line: a crossed 7's bar joined to the end of its stem)
     polyline   the skeleton's contours simplified by ``cv2.approxPolyDP``: a fine tolerance (smooth)
@@ -34,6 +35,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from digitlab.data import polylines
+
 UP = 2  # skeletons are taken at 2x (56 px), where an MNIST stroke is ~4-5 px wide
 SIDE = 84  # the re-drawn digit's canvas (prepare crops and scales it like any drawing)
 HEIGHT = 48.0  # the digit's height on it: a wide margin, so no brush reaches the edge (ink at the edge of a
@@ -49,10 +52,10 @@ class Redraw:
     elastic: float = 0.0  # amplitude of the smooth displacement, as a fraction of the digit height; 0 = off
     brush_min: float = 0.06  # brush width as a fraction of the digit height (MNIST's strokes: ~0.11)
     brush_max: float = 0.22
-    conventions: float = 0.0  # share of 0s, 1s, 4s, 7s and 9s given a writing-convention edit
+    conventions: float = 0.0  # share of the digits of ``classes`` given a writing-convention edit
     pen_path: float = 0.0  # share drawn as one pen path through few points: the moves between strokes drawn too
     seed: int = 0
-    classes: str = "01479"  # the digits a convention edit may be given (of EDITS' 0, 1, 4, 7, 9)
+    classes: str = "01479"  # the digits a convention edit may be given (of EDITS' 0, 1, 4, 7, 8, 9)
 
 
 # ----------------------------------------------------------------------------- skeleton (hit-or-miss thinning)
@@ -208,6 +211,21 @@ def _dot_0(sk, rng):
     return []
 
 
+def _two_circles_8(sk, rng):
+    """The 8 as two circles, one over the other, apart or just touching (school scripts that build the 8 from two round
+    loops): the skeleton cut at its waist, each half redrawn as the ellipse that fits its outer edge (a thinning leaves
+    spurs there), the halves 0-8% of the height apart (``polylines.two_circles``, the real strokes' cut too).  Drawn as one pen path, the pen's move from the top circle
+    to the bottom one is drawn as well (``_piece_moves``)."""
+    ys, xs, top, bottom, left, right = _box(sk)
+    loops = polylines.two_circles(np.stack([xs, ys], -1).astype(np.float64), rng, rounded=True)
+    if loops is None:
+        return None
+    sk[:] = 0
+    for loop in loops:
+        cv2.polylines(sk, [np.clip(np.round(loop), 0, sk.shape[0] - 1).astype(np.int32)], False, 255, 1)
+    return []
+
+
 def _one_of(*choices):
     """An edit that applies one of ``choices`` ((edit, weight), ...), drawn by weight."""
     edits, weights = zip(*choices)
@@ -223,10 +241,12 @@ def _one_of(*choices):
 # moves between strokes it implies [((x, y) from, (x, y) to)], drawn only for digits drawn as one pen path.
 # Where loops are left open: a 0 at the top, a 9 where its loop meets the stem (right; elsewhere an open
 # 9 reads 4 or 5).  An open 6 was tried and dropped: cut anywhere but its curl it reads L or b.
-EDITS = {0: _one_of((_gap(0.0, 0.25), 0.5), (_slash_0, 0.35), (_dot_0, 0.15)), 1: _flag_foot_1, 4: _close_4, 7: _crossbar_7, 9: _gap(0.0, 0.3, "right")}
-EDITS_VERSION = 5  # part of every cached pool's key: 2 turned a 1's flag away from its stem, let a 7's bar reach further left;
+EDITS = {0: _one_of((_gap(0.0, 0.25), 0.5), (_slash_0, 0.35), (_dot_0, 0.15)), 1: _flag_foot_1, 4: _close_4, 7: _crossbar_7,
+         8: _two_circles_8, 9: _gap(0.0, 0.3, "right")}
+EDITS_VERSION = 7  # part of every cached pool's key: 2 turned a 1's flag away from its stem, let a 7's bar reach further left;
 # 3 let a 1's flag reach 0.75 of the height (was 0.6), turned at most 65 degrees (was 70);
-# 4 a 0 is slashed or dotted as often as it is opened; 5 the pen's move to a 0's slash starts at the oval's top
+# 4 a 0 is slashed or dotted as often as it is opened; 5 the pen's move to a 0's slash starts at the oval's top;
+# 7 the 8 as two circles, given only when asked (the classes; 6 was a branch's, never kept)
 
 
 # ----------------------------------------------------------------------------- skeleton -> drawing
@@ -372,7 +392,7 @@ def paint_edit(digit: np.ndarray, sk: np.ndarray, edited: np.ndarray, rng: np.ra
 def edit_pool(x: np.ndarray, y: np.ndarray, size: int, seed: int, classes=tuple(EDITS), cache_dir=None,
               log=print) -> tuple[np.ndarray, np.ndarray]:
     """Writing-convention synthesis: ``size`` training digits of ``classes`` (of those ``EDITS`` knows:
-    0, 1, 4, 7, 9), each given an edit painted with MNIST's own pen (``paint_edit``: the digit keeps its
+    0, 1, 4, 7, 8, 9), each given an edit painted with MNIST's own pen (``paint_edit``: the digit keeps its
     scan look) and prepared: ((P, 28, 28) uint8 model inputs x 255, (P,) labels); cached like ``pool``.
     ``x`` (N, 28, 28) float [0, 1], as ``pool``'s."""
     _digits(x, y)

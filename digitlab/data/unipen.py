@@ -37,6 +37,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from digitlab.data import polylines
 from digitlab.data.mnist import DataError
 
 ENV_VAR = "DIGITLAB_UNIPEN"
@@ -245,39 +246,15 @@ def _dense(stroke: np.ndarray, step: float) -> np.ndarray:
     return np.stack([np.interp(t, at, stroke[:, 0]), np.interp(t, at, stroke[:, 1])], -1)
 
 
-def _outline(points: np.ndarray, rng: np.random.Generator, bins: int = 24) -> np.ndarray:
-    """The outer edge of one half of an 8 as a closed loop: around the half's centre, in each of ``bins`` directions
-    its farthest point, in order of direction (a tail or a crossing inside the half is left out), started at a random
-    direction and turned either way, as a pen draws a circle."""
-    c = points.mean(0)
-    d = points - c
-    angle = np.arctan2(d[:, 1], d[:, 0])
-    k = np.minimum(((angle + np.pi) / (2 * np.pi) * bins).astype(int), bins - 1)
-    r = np.hypot(d[:, 0], d[:, 1])
-    far = [int(np.flatnonzero(k == b)[np.argmax(r[k == b])]) for b in range(bins) if np.any(k == b)]
-    loop = points[far]
-    loop = np.roll(loop, -int(rng.integers(len(loop))), axis=0)
-    if rng.uniform() < 0.5:
-        loop = loop[::-1]
-    return np.concatenate([loop, loop[:1]])
-
-
 def _two_circles_8(strokes, rng):
     """The 8 drawn as two circles, one over the other, apart or just touching (school scripts that build the 8 from two
-    round loops; the conventions benchmark's "8 two circles apart"): the writer's own 8 cut at its waist (the
-    narrowest row of its middle), each half drawn as its outer edge (``_outline``) in one pen-down, the halves moved
-    apart by 0-8% of the height; the top circle first.  Unchanged when a half is too narrow to be a loop."""
+    round loops; the conventions benchmark's "8 two circles apart"): the writer's own 8 cut at its waist, each half
+    drawn as its outer edge in one pen-down, the halves moved apart by 0-8% of the height; the top circle first
+    (``polylines.two_circles``).  Unchanged when a half is too narrow to be a loop."""
     lo, hi = _box(strokes)
     h = max(hi[1] - lo[1], 1e-6)
-    allp = np.concatenate([_dense(np.asarray(s, float), 0.01 * h) for s in strokes])
-    rows = lo[1] + h * np.linspace(0.3, 0.7, 17)
-    width = [np.ptp(near[:, 0]) if len(near := allp[np.abs(allp[:, 1] - y) < 0.02 * h]) >= 2 else np.inf for y in rows]
-    waist = rows[int(np.argmin(width))]
-    gap = rng.uniform(0.0, 0.08) * h
-    halves = [allp[allp[:, 1] < waist], allp[allp[:, 1] >= waist]]
-    if min(len(half) for half in halves) < 12 or min(np.ptp(half[:, 0]) for half in halves) < 0.15 * h:
-        return strokes  # a half with no width holds no loop
-    return [_outline(half, rng) + np.array([0.0, shift]) for half, shift in zip(halves, (-gap / 2, gap / 2))]
+    loops = polylines.two_circles(np.concatenate([_dense(np.asarray(s, float), 0.01 * h) for s in strokes]), rng, box=(lo, hi))
+    return strokes if loops is None else loops
 
 
 EDITS = {0: (_slash_0, _dot_0), 1: (_flag_foot_1,), 7: (_cross_7,), 8: (_two_circles_8,)}

@@ -92,13 +92,13 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
                    help="share of every augmented batch re-sampled at 8x8 to 16x16 pixels and enlarged back: digits "
                         f"photographed or scanned with few pixels; 0 = off (default {d.lowres})")
     g.add_argument("--conventions", type=float, default=d.conventions,
-                   help="share of every augmented batch swapped for 0/1/4/7/9 given a writing-convention edit in MNIST's own pen "
+                   help="share of every augmented batch swapped for digits of --conventions-classes given a writing-convention edit in MNIST's own pen "
                         f"(writing-convention synthesis); 0 = off (default {d.conventions})")
     g.add_argument("--conventions-size", type=int, default=d.conventions_size, help=f"digits edited once per run (default {d.conventions_size})")
     g.add_argument("--conventions-classes", default=d.conventions_classes,
                    help="the digits any writing-convention edit is given, here and in --redraw-conventions and --real-conventions: "
                         f"0 (open top, slash or dot), 1 (flag and foot), 4 (closed top), 7 (crossbar), 9 (open loop), "
-                        f"8 (two circles: real strokes only) (default {d.conventions_classes})")
+                        f"8 (two circles) (default {d.conventions_classes})")
     g = p.add_argument_group("real pen strokes (digitlab/data/unipen.py; docs/training.md#real-pen-strokes)")
     g.add_argument("--real-strokes", type=Path, default=d.real_strokes, metavar="PATH",
                    help="UNIPEN-style real-strokes file (gzipped JSON) whose training writers are rendered like canvas drawings "
