@@ -31,20 +31,29 @@ def per_style(z: np.ndarray, d: dict) -> dict:
     return {t: float(right[tags == t].mean()) for t in dict.fromkeys(tags.tolist())}
 
 
-def fails(r: dict, base: dict) -> list[str]:
-    """RULE16's conditions that row ``r`` misses against the committed file's row ``base``."""
-    out = []
-    if r["mnist test"] < 0.996 - 1e-9 or r["mnist test"] < base["mnist test"] - 0.0005 - 1e-9 or r["mnist val"] < base["mnist val"] - 0.0005 - 1e-9:
-        out.append("1")
-    if r["real strokes: unseen writers"] < base["real strokes: unseen writers"] - 0.0006 - 1e-9:
-        out.append("2")
-    s, b = r["styles"], base["styles"]
-    if (s[SLASHED] < b[SLASHED] + 0.01 - 1e-9 or any(v < 0.97 for k, v in s.items() if k != LONG_FLAG)
-            or s[LONG_FLAG] < b[LONG_FLAG] - 2 / 300 - 1e-9 or r["conventions precise"] < base["conventions precise"] - 0.001 - 1e-9):
-        out.append("3")
-    if r["load_digits"] < base["load_digits"] - 0.002 - 1e-9:
-        out.append("4")
-    return out
+def fails_for(style: str, floor: float):
+    """RULE16's conditions for a model whose MNIST test floor is ``floor`` and whose precise draw must lift ``style``
+    (RULE17 asks them of mnist_cnn and the 8 as two circles apart)."""
+
+    def fails(r: dict, base: dict) -> list[str]:
+        """The conditions that row ``r`` misses against the committed file's row ``base``."""
+        out = []
+        if r["mnist test"] < floor - 1e-9 or r["mnist test"] < base["mnist test"] - 0.0005 - 1e-9 or r["mnist val"] < base["mnist val"] - 0.0005 - 1e-9:
+            out.append("1")
+        if r["real strokes: unseen writers"] < base["real strokes: unseen writers"] - 0.0006 - 1e-9:
+            out.append("2")
+        s, b = r["styles"], base["styles"]
+        if (s[style] < max(0.97, b[style] + 0.01) - 1e-9 or any(v < 0.97 for k, v in s.items() if k != LONG_FLAG)
+                or s[LONG_FLAG] < b[LONG_FLAG] - 2 / 300 - 1e-9 or r["conventions precise"] < base["conventions precise"] - 0.001 - 1e-9):
+            out.append("3")
+        if r["load_digits"] < base["load_digits"] - 0.002 - 1e-9:
+            out.append("4")
+        return out
+
+    return fails
+
+
+fails = fails_for(SLASHED, 0.996)
 
 
 def score() -> None:
