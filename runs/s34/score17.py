@@ -7,7 +7,6 @@ added to LOGITS.npz by the first form. Names: RULE17's mixes fte_a0.3, fte_a0.5,
 ftk; RULE18's pairs pair7_a0.3 and pair7_a0.5, each combined with the committed wide network as (2 pair + wide) / 3."""
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -71,8 +70,4 @@ def score(path: Path) -> None:
 
 
 if __name__ == "__main__":
-    out = Path(sys.argv[1])
-    if sys.argv[2:] == ["--score"]:
-        score(out)
-    else:
-        s19.save(out, {k: Path(v) for k, v in (a.split("=", 1) for a in sys.argv[2:])})
+    s19.main(score)  # LOGITS.npz --score, or LOGITS.npz NAME=FILE.keras ...
