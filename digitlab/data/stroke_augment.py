@@ -214,8 +214,8 @@ def _dot_0(sk, rng):
 def _two_circles_8(sk, rng):
     """The 8 as two circles, one over the other, apart or just touching (school scripts that build the 8 from two round
     loops): the skeleton cut at its waist, each half redrawn as the ellipse that fits its outer edge (a thinning leaves
-    spurs there), the halves 0-8% of the height apart (``polylines.two_circles``, the real strokes' cut too).  Drawn as one pen path, the pen's move from the top circle
-    to the bottom one is drawn as well (``_piece_moves``)."""
+    spurs there), the halves 0-8% of the height apart (``polylines.two_circles``, the real strokes' cut too).  Drawn
+    as one pen path, the pen's move from the top circle to the bottom one is drawn as well (``_piece_moves``)."""
     ys, xs, top, bottom, left, right = _box(sk)
     loops = polylines.two_circles(np.stack([xs, ys], -1).astype(np.float64), rng, rounded=True)
     if loops is None:

@@ -85,15 +85,16 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
     g.add_argument("--redraw-brush", type=float, nargs=2, metavar=("MIN", "MAX"), default=(d.redraw_brush_min, d.redraw_brush_max),
                    help=f"brush width range, fraction of the digit height (default {d.redraw_brush_min} {d.redraw_brush_max})")
     g.add_argument("--redraw-conventions", type=float, default=d.redraw_conventions,
-                   help=f"share of re-drawn 0/1/4/7/9 given a writing-convention edit: crossed 7, 1 with flag and foot, closed 4, open loops (default {d.redraw_conventions})")
+                   help="share of re-drawn digits of --conventions-classes given a writing-convention edit: crossed 7, 1 with flag "
+                        f"and foot, closed 4, open loops, slashed 0, 8 as two circles (default {d.redraw_conventions})")
     g.add_argument("--redraw-pen-path", type=float, default=d.redraw_pen_path,
                    help=f"share of them drawn as one pen path through few points, the moves between strokes drawn too (default {d.redraw_pen_path})")
     g.add_argument("--lowres", type=float, default=d.lowres,
                    help="share of every augmented batch re-sampled at 8x8 to 16x16 pixels and enlarged back: digits "
                         f"photographed or scanned with few pixels; 0 = off (default {d.lowres})")
     g.add_argument("--conventions", type=float, default=d.conventions,
-                   help="share of every augmented batch swapped for digits of --conventions-classes given a writing-convention edit in MNIST's own pen "
-                        f"(writing-convention synthesis); 0 = off (default {d.conventions})")
+                   help="share of every augmented batch swapped for digits of --conventions-classes given a writing-convention edit "
+                        f"in MNIST's own pen (writing-convention synthesis); 0 = off (default {d.conventions})")
     g.add_argument("--conventions-size", type=int, default=d.conventions_size, help=f"digits edited once per run (default {d.conventions_size})")
     g.add_argument("--conventions-classes", default=d.conventions_classes,
                    help="the digits any writing-convention edit is given, here and in --redraw-conventions and --real-conventions: "

@@ -57,10 +57,10 @@ class TrainConfig:
     redraw_elastic: float = 0.0  # smooth displacement of the strokes, fraction of the digit height; 0 = off
     redraw_brush_min: float = 0.06  # brush width range, fraction of the digit height (MNIST: ~0.11)
     redraw_brush_max: float = 0.22
-    redraw_conventions: float = 0.0  # share of re-drawn 0/1/4/7/9 given a writing-convention edit (crossed 7, ...)
+    redraw_conventions: float = 0.0  # share of re-drawn digits of conventions_classes given a writing-convention edit (crossed 7, ...)
     redraw_pen_path: float = 0.0  # share drawn as one pen path through few points (the moves between strokes drawn too)
     # Writing-convention synthesis (digitlab.data.stroke_augment.edit_pool): MNIST's own digits, edited
-    conventions: float = 0.0  # share of every augmented batch swapped for 0/1/4/7/9 given a convention edit in MNIST's pen; 0 = off
+    conventions: float = 0.0  # share of every augmented batch swapped for conventions_classes digits edited in MNIST's pen; 0 = off
     conventions_size: int = 6000  # training digits edited once per run (cached in runs/cache/)
     conventions_classes: str = "01479"  # the digits any convention edit is given (MNIST pen, re-drawn, real strokes)
     # Real pen strokes (digitlab.data.unipen): digits written on tablets by real people, rendered like the canvas
