@@ -205,6 +205,25 @@ def test_convention_pool_edits_real_digits_in_mnists_own_pen(train_digits, tmp_p
     assert (clf.predict_proba(px / 255.0).argmax(1) == py).mean() > 0.6  # still digits, though conventions MNIST lacks
 
 
+def test_an_8_painted_as_two_circles_in_mnists_own_pen(train_digits):
+    """The one edit that both erases and adds (the 8 redrawn as two circles) erases the old strokes first, then paints the
+    circles: two holes, MNIST's stroke width (painted the other way round, the erasing wiped the circles to crumbs)."""
+    import cv2
+
+    x, y = train_digits
+    px, py = sa.edit_pool(x, y, 30, seed=2, classes=[8], cache_dir=None, log=None)
+    assert len(px) == 30 and set(py) == {8}
+
+    def holes(im):
+        n, lab = cv2.connectedComponents((im < 128).astype(np.uint8), connectivity=4)
+        edge = set(lab[0]) | set(lab[-1]) | set(lab[:, 0]) | set(lab[:, -1])
+        return sum(k not in edge for k in range(1, n))
+
+    assert sum(holes(im) == 2 for im in px) >= 24  # 28 of 30 measured
+    widths = [preprocess.stroke_width(im / 255.0) for im in px]
+    assert abs(np.median(widths) - np.median([preprocess.stroke_width(im) for im in x[y == 8][:30]])) < 0.4
+
+
 def test_pools_refuse_mnists_raw_uint8_digits(train_digits, mnist_path, tmp_path):
     """MNIST as stored (uint8 0-255) thinned as if it were [0, 1] gives thick, blocky edits: both pools say so and
     write no cache."""

@@ -376,11 +376,19 @@ def pool(x: np.ndarray, y: np.ndarray, r: Redraw, cache_dir=None, log=print) -> 
 def paint_edit(digit: np.ndarray, sk: np.ndarray, edited: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """An edit made on the skeleton (``sk`` -> ``edited``, 56 px) painted onto the digit itself (28 px,
     float [0, 1]) with a pen like MNIST's: added strokes 3.5-5.5 px wide at 56 px (MNIST's ~2.3 px at 28),
-    soft-edged; erased skeleton erased with its stroke.  Returns the 28 px picture (not yet prepared)."""
+    soft-edged; erased skeleton erased with its stroke.  An edit that both adds and erases redraws the digit (an 8 as
+    two circles): its old strokes are erased first, then the whole edited skeleton is painted.  Returns the 28 px
+    picture (not yet prepared)."""
     big = cv2.resize(digit.astype(np.float32), (56, 56), interpolation=cv2.INTER_LINEAR)
     added = ((edited > 0) & (sk == 0)).astype(np.uint8)
     removed = ((sk > 0) & (edited == 0)).astype(np.uint8)
     w = int(rng.integers(4, 6))
+    if added.any() and removed.any():
+        ink = float(big.max())
+        big[cv2.dilate(removed, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (w + 5, w + 5))) > 0] = 0
+        pen = cv2.GaussianBlur(cv2.dilate((edited > 0).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (w, w))).astype(np.float32),
+                               (0, 0), 0.8)
+        return np.clip(cv2.resize(np.maximum(big, np.clip(pen * 1.2, 0, 1) * ink), (28, 28), interpolation=cv2.INTER_AREA), 0, 1)
     if added.any():
         pen = cv2.GaussianBlur(cv2.dilate(added, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (w, w))).astype(np.float32), (0, 0), 0.8)
         big = np.maximum(big, np.clip(pen * 1.2, 0, 1) * float(big.max()))
