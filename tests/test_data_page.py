@@ -1,6 +1,7 @@
 """The Data page (app/pages/8_Data.py) in AppTest and the library behind it (digitlab.data.overview,
 digitlab.training.preview) on real MNIST: class counts, samples, the training augmentation applied live with
-the recipe's own augmenter, and the user's digits read from a scratch folder, never from my_digits/."""
+the recipe's own augmenter, the digit re-drawn as canvas strokes by the committed chain's stroke recipe, and the
+user's digits read from a scratch folder, never from my_digits/."""
 
 from __future__ import annotations
 
@@ -86,6 +87,31 @@ def test_the_augmentation_is_the_recipes(raw):
         preview.augmented(np.zeros((1, 28, 28)), presets.CNN)
 
 
+def test_the_stroke_recipe_is_the_committed_chains(raw):
+    """chain_step reads the committed chain's own flags (the last step that re-draws), redrawn draws as its pool does:
+    every re-drawn 7 of the committed recipe is crossed (conventions 1.0), an 8 only with eights."""
+    from digitlab.training import rebuild
+
+    step, config = preview.chain_step("mnist_cnn")
+    args = list(step.args)
+    assert step in rebuild.CHAINS["mnist_cnn"] and config.redraw == float(args[args.index("--redraw") + 1]) > 0
+    assert (config.redraw_brush_min, config.redraw_brush_max) == tuple(float(a) for a in args[args.index("--redraw-brush") + 1:][:2])
+    assert config.seed == int(args[args.index("--seed") + 1]) and config.conventions_classes == "01479"
+    assert preview.chain_step("mnist_advanced")[0].makes == "rsw_s59cc.keras"  # the latest stroke recipe of the chain
+    assert preview.chain_step("mnist_robust") is None and preview.chain_step("no such model") is None
+    assert "`rscl64.keras` trains with 25% of its training digits re-drawn" in preview.redraw_words("mnist_cnn")
+    assert "re-draws no digit" in preview.redraw_words("mnist_robust")
+
+    seven, _ = overview.nth_of_class(raw, "train", 7, 0)
+    out, edited = preview.redrawn(seven, 7, config, 16, seed=0)
+    assert out.shape == (16, 28, 28) and out.dtype == np.float32 and out.min() >= 0 and out.max() <= 1
+    assert edited.sum() >= 12 and len({o.tobytes() for o in out}) == 16  # crossed, each drawing its own
+    assert np.array_equal(preview.redrawn(seven, 7, config, 16, seed=0)[0], out), "a seed gives the same drawings"
+    eight, _ = overview.nth_of_class(raw, "train", 8, 0)
+    assert not preview.redrawn(eight, 8, config, 8, seed=0)[1].any()
+    assert preview.redrawn(eight, 8, config, 8, seed=0, eights=True)[1].sum() >= 6
+
+
 def test_the_users_digits_overview(tmp_path, mnist_test):
     x, y = mnist_test
     folder = tmp_path / "mine"
@@ -123,6 +149,18 @@ def test_the_page_shows_counts_samples_and_no_digits_yet(raw, my_digits):
     assert "16 augmented copies (seed 0)" in captions(at) and any(c.endswith("(a 2)") for c in captions(at))
     at.button(key="augment_go").click().run()
     assert "16 augmented copies (seed 1)" in captions(at)
+    # the same digit re-drawn by the committed chain's stroke recipe, on request, without TensorFlow's augmenter
+    assert not any("re-drawings" in c for c in captions(at))
+    at.button(key="redraw_go").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    [redrawn] = [c for c in captions(at) if "re-drawings" in c]
+    assert redrawn.startswith("16 re-drawings (seed 0), 0 of them given a writing convention")  # a 2 has none
+    at.selectbox(key="augment_digit").set_value(8).run()
+    at.checkbox(key="redraw_eights").check().run()
+    [redrawn] = [c for c in captions(at) if "re-drawings" in c]
+    assert int(redrawn.split(", ")[1].split()[0]) >= 10, redrawn  # the 8 as two circles
+    at.selectbox(key="augment_recipe").set_value("mnist_robust").run()
+    assert "chain re-draws no digit" in texts(at.caption)
 
 
 def test_the_page_shows_the_users_digits(my_digits, mnist_test):

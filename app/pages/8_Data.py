@@ -1,5 +1,6 @@
 """What the models learn from: MNIST's digits per class in each split, samples of every class, the
-training augmentation applied live to one digit (the recipe's own augmenter), and your own collected digits.
+training augmentation applied live to one digit (the recipe's own augmenter), the same digit re-drawn as canvas strokes
+with its writing convention (the committed chain's stroke recipe), and your own collected digits.
 
 TensorFlow is loaded only when the live augmentation is asked for (the augmenter is Keras preprocessing layers)."""
 
@@ -14,6 +15,7 @@ from digitlab.training import preview
 SPLITS = {"train": "training", "val": "validation", "test": "test"}
 PER_CLASS = 12  # samples of each digit
 AUGMENTED = 16  # augmented copies shown
+REDRAWN = 16  # re-drawings shown
 NEWEST = 8  # the user's newest pictures shown per digit
 
 COUNT_CHART = {
@@ -46,14 +48,14 @@ def augmented_sheet(recipe: str, split: str, index: int, image, seed: int):
     return overview.contact_sheet(preview.augmented(image, preview.RECIPES[recipe], AUGMENTED, seed), AUGMENTED // 2)
 
 
-def next_augmentation() -> None:
+def next_draw(key: str) -> None:
     """Button callback: runs before the page, so the button's label already says what the next click does."""
-    seed = st.session_state.augment_seed
-    st.session_state.augment_seed = 0 if seed is None else seed + 1
+    seed = st.session_state[key]
+    st.session_state[key] = 0 if seed is None else seed + 1
 
 
 common.page("The data", "🗂️")
-for key, value in {"data_seed": 0, "augment_seed": None}.items():
+for key, value in {"data_seed": 0, "augment_seed": None, "redraw_seed": None}.items():
     st.session_state.setdefault(key, value)
 try:
     raw = mnist()
@@ -101,11 +103,24 @@ left, right = st.columns([1, 4])
 left.image(inspect_input.enlarge(image, 150), caption=f"{SPLITS[asplit]} digit #{index} (a {digit})")
 with right:
     st.button("Augment it (loads TensorFlow the first time: ~6 s and ~680 MB)" if st.session_state.augment_seed is None
-              else "Augment again", key="augment_go", on_click=next_augmentation)
+              else "Augment again", key="augment_go", on_click=next_draw, args=("augment_seed",))
     if st.session_state.augment_seed is not None:
         with st.spinner("Augmenting…"):
             picture = augmented_sheet(recipe, asplit, index, image, st.session_state.augment_seed)
         st.image(inspect_input.enlarge(picture, 720), caption=f"{AUGMENTED} augmented copies (seed {st.session_state.augment_seed})")
+
+st.subheader("Re-drawn as canvas strokes, live")
+st.caption(preview.redraw_words(recipe))
+if preview.chain_step(recipe):
+    c1, c2 = st.columns([1, 3], vertical_alignment="center")
+    seed = st.session_state.redraw_seed
+    c1.button("Re-draw it" if seed is None else "Re-draw again", key="redraw_go", on_click=next_draw, args=("redraw_seed",))
+    eights = c2.checkbox("Also the 8 as two circles", key="redraw_eights",
+                         help="--conventions-classes 014789: an option of every training script, off in the committed recipes")
+    if seed is not None:  # 16 drawings take ~20 ms: drawn on every run, nothing cached
+        pictures, edited = preview.redrawn(image, digit, preview.chain_step(recipe)[1], REDRAWN, seed, eights)
+        st.image(inspect_input.enlarge(overview.contact_sheet(pictures, REDRAWN // 2), 720),
+                 caption=f"{REDRAWN} re-drawings (seed {seed}), {edited.sum()} of them given a writing convention")
 
 st.subheader("Your own digits")
 mine = overview.user_overview(per_digit=NEWEST)

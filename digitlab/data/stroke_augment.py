@@ -373,6 +373,23 @@ def pool(x: np.ndarray, y: np.ndarray, r: Redraw, cache_dir=None, log=print) -> 
     return _cached("redraw", x, y, {**cache_params(r), "drawn_on": 0.0}, cache_dir, build)  # read as drawings since 2026-11-26
 
 
+def redraw_copies(digit: np.ndarray, label: int, r: Redraw, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` re-drawings of one digit ((28, 28) float in [0, 1], labelled ``label``) as ``pool`` draws its digits, each
+    prepared as the app reads its canvas: ((n, 28, 28) float32 in [0, 1], (n,) bool: given a writing-convention edit).
+    To see what a recipe trains on (the app's Data page); ``r.size`` is not used."""
+    from digitlab import preprocess
+
+    _digits(np.asarray(digit)[None], np.asarray([label]))
+    [sk] = skeletons(np.asarray(digit)[None])
+    rng = np.random.default_rng([seed, 1312])
+    out, edited = np.zeros((n, 28, 28), np.float32), np.zeros(n, bool)
+    for i in range(n):
+        drawing, edited[i] = redraw_one(sk, int(label), r, rng)
+        p = preprocess.prepare(drawing, invert="no", drawn_on=0.0)
+        out[i] = digit if p.no_ink else p.image
+    return out, edited
+
+
 def paint_edit(digit: np.ndarray, sk: np.ndarray, edited: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """An edit made on the skeleton (``sk`` -> ``edited``, 56 px) painted onto the digit itself (28 px,
     float [0, 1]) with a pen like MNIST's: added strokes 3.5-5.5 px wide at 56 px (MNIST's ~2.3 px at 28),

@@ -205,13 +205,19 @@ def redraw_pool(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> tuple[np.n
     from digitlab.data import stroke_augment
     from digitlab.paths import RUNS_DIR
 
-    r = stroke_augment.Redraw(
+    return stroke_augment.pool(x, y, redraw_settings(config), cache_dir=RUNS_DIR / "cache", log=lambda m: print(m, flush=True))
+
+
+def redraw_settings(config: TrainConfig):
+    """How ``config`` re-draws its digits as canvas strokes: a ``stroke_augment.Redraw`` (the pool's settings and its card)."""
+    from digitlab.data import stroke_augment
+
+    return stroke_augment.Redraw(
         size=min(config.redraw_size, 256) if config.dry_run else config.redraw_size, few_points=config.redraw_few_points,
         elastic=config.redraw_elastic, brush_min=config.redraw_brush_min, brush_max=config.redraw_brush_max,
         conventions=config.redraw_conventions, pen_path=config.redraw_pen_path, seed=config.seed,
         classes=config.conventions_classes,
     )
-    return stroke_augment.pool(x, y, r, cache_dir=RUNS_DIR / "cache", log=lambda m: print(m, flush=True))
 
 
 def convention_pool(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
