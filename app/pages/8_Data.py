@@ -110,7 +110,7 @@ with right:
         st.image(inspect_input.enlarge(picture, 720), caption=f"{AUGMENTED} augmented copies (seed {st.session_state.augment_seed})")
 
 st.subheader("Re-drawn as canvas strokes, live")
-st.caption(preview.redraw_words(recipe))
+st.caption(preview.redraw_words(recipe) + " The same digit as above.")
 if preview.chain_step(recipe):
     c1, c2 = st.columns([1, 3], vertical_alignment="center")
     seed = st.session_state.redraw_seed

@@ -56,7 +56,7 @@ def chain_step(name: str):
     as canvas strokes: the last training step with ``--redraw`` (the chain's latest stroke recipe), its re-drawing flags
     (``--redraw*``, ``--conventions-classes``, ``--seed``) read by the training scripts' own parser; None when no step of
     the chain re-draws (or no chain is named so)."""
-    from digitlab.training import cli, presets, rebuild
+    from digitlab.training import cli, rebuild
 
     for step in reversed(rebuild.CHAINS.get(name, [])):
         if "--redraw" not in step.args:
@@ -93,4 +93,4 @@ def redraw_words(name: str) -> str:
             f"{c.redraw_pen_path:.0%} of them as one pen path (the moves between strokes drawn too), {c.redraw_few_points:.0%} of "
             f"the rest from a few points; {share} re-drawn {', '.join(c.conventions_classes)} given a writing convention where "
             "one applies (`digitlab.data.stroke_augment`): MNIST's pen on paper drawn again the way the app's canvas draws, each "
-            "drawing read as the app reads its canvas. The same digit as above.")
+            "drawing read as the app reads its canvas.")
