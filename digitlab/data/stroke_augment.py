@@ -345,11 +345,18 @@ def _cached(kind: str, x: np.ndarray, y: np.ndarray, params: dict, cache_dir, bu
     return cached_arrays(None if cache_dir is None else cache_dir / f"{kind}-{key.hexdigest()[:16]}.npz", build)
 
 
+def _redrawn(sk: np.ndarray, label: int, r: Redraw, rng: np.random.Generator):
+    """One skeleton re-drawn (``redraw_one``) and prepared as the app reads its canvas (strokes on the black canvas):
+    (``preprocess.prepare``'s result, given a writing-convention edit?)."""
+    from digitlab import preprocess
+
+    drawing, edited = redraw_one(sk, label, r, rng)
+    return preprocess.prepare(drawing, invert="no", drawn_on=0.0), edited
+
+
 def pool(x: np.ndarray, y: np.ndarray, r: Redraw, cache_dir=None, log=print) -> tuple[np.ndarray, np.ndarray]:
     """``r.size`` training digits (a seeded sample of ``x`` (N, 28, 28) float [0, 1], ``y`` (N,)) re-drawn
     and prepared: ((P, 28, 28) uint8 model inputs x 255, (P,) labels); cached in ``cache_dir`` (``_cached``)."""
-    from digitlab import preprocess
-
     _digits(x, y)
 
     def build():
@@ -360,9 +367,8 @@ def pool(x: np.ndarray, y: np.ndarray, r: Redraw, cache_dir=None, log=print) -> 
         out = np.zeros((len(pick), 28, 28), np.uint8)
         edited = 0
         for i, (sk, label) in enumerate(zip(sks, y[pick])):
-            drawing, e = redraw_one(sk, int(label), r, rng)
+            p, e = _redrawn(sk, int(label), r, rng)
             edited += e
-            p = preprocess.prepare(drawing, invert="no", drawn_on=0.0)  # strokes on the black canvas, as the app reads its canvas
             out[i] = x[pick[i]] * 255 if p.no_ink else np.round(p.image * 255)  # no ink: keep the digit itself
         if log:
             log(f"stroke pool: {len(out)} digits re-drawn ({edited} with a writing-convention edit) in {time.time() - t0:.1f} s")
@@ -377,15 +383,12 @@ def redraw_copies(digit: np.ndarray, label: int, r: Redraw, n: int, seed: int = 
     """``n`` re-drawings of one digit ((28, 28) float in [0, 1], labelled ``label``) as ``pool`` draws its digits, each
     prepared as the app reads its canvas: ((n, 28, 28) float32 in [0, 1], (n,) bool: given a writing-convention edit).
     To see what a recipe trains on (the app's Data page); ``r.size`` is not used."""
-    from digitlab import preprocess
-
     _digits(np.asarray(digit)[None], np.asarray([label]))
     [sk] = skeletons(np.asarray(digit)[None])
     rng = np.random.default_rng([seed, 1312])
     out, edited = np.zeros((n, 28, 28), np.float32), np.zeros(n, bool)
     for i in range(n):
-        drawing, edited[i] = redraw_one(sk, int(label), r, rng)
-        p = preprocess.prepare(drawing, invert="no", drawn_on=0.0)
+        p, edited[i] = _redrawn(sk, int(label), r, rng)
         out[i] = digit if p.no_ink else p.image
     return out, edited
 
@@ -400,17 +403,22 @@ def paint_edit(digit: np.ndarray, sk: np.ndarray, edited: np.ndarray, rng: np.ra
     added = ((edited > 0) & (sk == 0)).astype(np.uint8)
     removed = ((sk > 0) & (edited == 0)).astype(np.uint8)
     w = int(rng.integers(4, 6))
+    ink = float(big.max())
+
+    def paint(big, mask):
+        pen = cv2.GaussianBlur(cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (w, w))).astype(np.float32), (0, 0), 0.8)
+        return np.maximum(big, np.clip(pen * 1.2, 0, 1) * ink)
+
+    def erase(big):
+        big[cv2.dilate(removed, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (w + 5, w + 5))) > 0] = 0
+        return big
+
     if added.any() and removed.any():
-        ink = float(big.max())
-        big[cv2.dilate(removed, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (w + 5, w + 5))) > 0] = 0
-        pen = cv2.GaussianBlur(cv2.dilate((edited > 0).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (w, w))).astype(np.float32),
-                               (0, 0), 0.8)
-        return np.clip(cv2.resize(np.maximum(big, np.clip(pen * 1.2, 0, 1) * ink), (28, 28), interpolation=cv2.INTER_AREA), 0, 1)
-    if added.any():
-        pen = cv2.GaussianBlur(cv2.dilate(added, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (w, w))).astype(np.float32), (0, 0), 0.8)
-        big = np.maximum(big, np.clip(pen * 1.2, 0, 1) * float(big.max()))
-    if removed.any():
-        big[cv2.dilate(removed, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (w + 5, w + 5))) > 0] = 0
+        big = paint(erase(big), (edited > 0).astype(np.uint8))
+    elif added.any():
+        big = paint(big, added)
+    elif removed.any():
+        big = erase(big)
     return np.clip(cv2.resize(big, (28, 28), interpolation=cv2.INTER_AREA), 0, 1)
 
 
