@@ -15,6 +15,7 @@ TensorFlow is imported by ``augmented`` only (the augmenter is Keras preprocessi
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -51,11 +52,12 @@ def augmented(image: np.ndarray, config, n: int = 16, seed: int = 0) -> np.ndarr
     return np.asarray(out)[..., 0]
 
 
+@functools.cache
 def chain_step(name: str):
     """(the step, its config) of the committed model ``name``'s chain (``rebuild.CHAINS``) that re-draws MNIST's digits
     as canvas strokes: the last training step with ``--redraw`` (the chain's latest stroke recipe), its re-drawing flags
     (``--redraw*``, ``--conventions-classes``, ``--seed``) read by the training scripts' own parser; None when no step of
-    the chain re-draws (or no chain is named so)."""
+    the chain re-draws (or no chain is named so).  The chains are constants and both are frozen: read once per name."""
     from digitlab.training import cli, rebuild
 
     for step in reversed(rebuild.CHAINS.get(name, [])):
