@@ -31,17 +31,22 @@ def _rows(d: dict, names: list[str], models: dict) -> list[dict]:
     return rows
 
 
-def _judge(rows: list[dict], fails, candidates: list[str], style: str) -> None:
+def _judge(rows: list[dict], fails, candidates: list[str], style: str, best=None) -> None:
+    """The table, then the pick: the first passing candidate, or with ``best`` (a row -> a sort key) the highest."""
     s19.table(rows, fails, judged=lambda r: r["model"] in candidates)
     print(f"\n| model | {style} | 1 long flag | styles under 97% |\n|---|---|---|---|")
     for r in rows:
         under = ", ".join(f"{k} {v:.1%}" for k, v in r["styles"].items() if v < 0.97) or "none"
         print(f"| {r['model']} | {r['styles'][style]:.1%} | {r['styles'][s16.LONG_FLAG]:.1%} | {under} |")
     passing = [c for c in candidates if any(r["model"] == c and not fails(r, rows[0]) for r in rows)]
+    if best is not None:
+        passing.sort(key=lambda c: best(next(r for r in rows if r["model"] == c)), reverse=True)
     print(f"\npicked: {passing[0] if passing else 'none (no candidate passes)'}\n")
 
 
-def score(path: Path) -> None:
+def load(path: Path) -> tuple[dict, list[str], set, object]:
+    """LOGITS.npz with the committed files' logits added (keys adv, wide, cnn) -> (d, the sets' names, the models
+    it holds, one: a model's key -> a function of a set's name giving its logits)."""
     d = dict(np.load(path, allow_pickle=True))
     adv = np.load(HERE.parent / "s33" / "logits.npz", allow_pickle=True)
     cnn = np.load(HERE.parent / "s33" / "logits_cnn.npz", allow_pickle=True)
@@ -57,6 +62,11 @@ def score(path: Path) -> None:
     def one(k):
         return lambda name: d[f"{name}|{k}"]
 
+    return d, names, have, one
+
+
+def score(path: Path) -> None:
+    d, names, have, one = load(path)
     print("## RULE17: mnist_cnn\n")
     models = {"committed mnist_cnn": one("cnn"), **{m: one(m) for m in MIXES if m in have}}
     if "ftk" in have:

@@ -1,0 +1,34 @@
+"""python runs/s35/score19.py LOGITS.npz NAME=FILE.keras [...]  -> every set's logits of each model (added to LOGITS.npz)
+python runs/s35/score19.py LOGITS.npz --score                   -> RULE19's table (mnist_cnn) and RULE20's (mnist_advanced)
+
+The same prepared pictures as RULE12-18 (runs/s33/sets.npz); the committed files' logits come from session 33's saved
+ones, as in runs/s34/score17.py, whose tables and conditions these are. Names: RULE19's networks c8_81 and c8_82;
+RULE20's quad_a0.5 and quad_a0.7, each combined with the committed wide network as (2 quad + wide) / 3."""
+
+import importlib.util
+from pathlib import Path
+
+HERE = Path(__file__).parent
+spec = importlib.util.spec_from_file_location("s34_score17", HERE.parent / "s34" / "score17.py")
+s17 = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(s17)
+s16, s19 = s17.s16, s17.s19
+NETS = ["c8_81", "c8_82"]  # RULE19's candidates
+QUADS = ["quad_a0.5", "quad_a0.7"]  # RULE20's, smaller A first
+
+
+def score(path: Path) -> None:
+    d, names, have, one = s17.load(path)
+    print("## RULE19: mnist_cnn\n")
+    fails = s16.fails_for(s17.EIGHT, 0.993)
+    rows = s17._rows(d, names, {"committed mnist_cnn": one("cnn"), **{m: one(m) for m in NETS if m in have}})
+    s17._judge(rows, fails, NETS, s17.EIGHT, best=lambda r: (r["styles"][s17.EIGHT], r["mnist val"], -NETS.index(r["model"])))
+    print("## RULE20: mnist_advanced\n")
+    models = {"committed mnist_advanced": one("adv")}
+    models.update({f"(2 {q} + wide) / 3": (lambda name, q=q: (2 * d[f"{name}|{q}"] + d[f"{name}|wide"]) / 3) for q in QUADS if q in have})
+    models.update({f"{q} alone (not a candidate)": one(q) for q in QUADS if q in have})
+    s17._judge(s17._rows(d, names, models), s16.fails, [f"(2 {q} + wide) / 3" for q in QUADS], s16.SLASHED)
+
+
+if __name__ == "__main__":
+    s19.main(score)  # LOGITS.npz --score, or LOGITS.npz NAME=FILE.keras ...
