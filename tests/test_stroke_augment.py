@@ -131,11 +131,15 @@ def test_an_8_becomes_two_circles_one_over_the_other(train_digits):
     applied = 0
     for sk in sks:
         edited = sk.copy()
-        if sa.EDITS[8](edited, rng) is None:
+        moves = sa.EDITS[8](edited, rng)
+        if moves is None:
             continue
         applied += 1
         ys, xs = np.nonzero(sk)
         h = ys.max() - ys.min()
+        # the pen's move: from the top circle's top, where it was begun and closed, to the top of the bottom one
+        [((fx, fy), (tx, ty))] = moves
+        assert edited[fy, fx] and edited[ty, tx] and fy == np.nonzero(edited)[0].min() and ty - fy >= 0.3 * h
         _, hierarchy = cv2.findContours(edited, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
         holes = [i for i, (_, _, _, parent) in enumerate(hierarchy[0]) if parent >= 0]
         assert len(holes) == 2

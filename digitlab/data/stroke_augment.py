@@ -215,15 +215,17 @@ def _two_circles_8(sk, rng):
     """The 8 as two circles, one over the other, apart or just touching (school scripts that build the 8 from two round
     loops): the skeleton cut at its waist, each half redrawn as the ellipse that fits its outer edge (a thinning leaves
     spurs there), the halves 0-8% of the height apart (``polylines.two_circles``, the real strokes' cut too).  Drawn
-    as one pen path, the pen's move from the top circle to the bottom one is drawn as well (``_piece_moves``)."""
+    as one pen path, the pen's move from the top circle to the bottom one is drawn as well: a circle is begun and closed
+    at its top (as the 0's oval, ``_slash_0``), so the move runs from the top circle's top, across it, to the bottom one's."""
     ys, xs, top, bottom, left, right = _box(sk)
     loops = polylines.two_circles(np.stack([xs, ys], -1).astype(np.float64), rng, rounded=True)
     if loops is None:
         return None
     sk[:] = 0
+    loops = [np.clip(np.round(loop), 0, sk.shape[0] - 1).astype(np.int32) for loop in loops]
     for loop in loops:
-        cv2.polylines(sk, [np.clip(np.round(loop), 0, sk.shape[0] - 1).astype(np.int32)], False, 255, 1)
-    return []
+        cv2.polylines(sk, [loop], False, 255, 1)
+    return [tuple(tuple(int(v) for v in loop[int(np.argmin(loop[:, 1]))]) for loop in loops)]
 
 
 def _one_of(*choices):
@@ -243,10 +245,11 @@ def _one_of(*choices):
 # 9 reads 4 or 5).  An open 6 was tried and dropped: cut anywhere but its curl it reads L or b.
 EDITS = {0: _one_of((_gap(0.0, 0.25), 0.5), (_slash_0, 0.35), (_dot_0, 0.15)), 1: _flag_foot_1, 4: _close_4, 7: _crossbar_7,
          8: _two_circles_8, 9: _gap(0.0, 0.3, "right")}
-EDITS_VERSION = 7  # part of every cached pool's key: 2 turned a 1's flag away from its stem, let a 7's bar reach further left;
+EDITS_VERSION = 8  # part of every cached pool's key: 2 turned a 1's flag away from its stem, let a 7's bar reach further left;
 # 3 let a 1's flag reach 0.75 of the height (was 0.6), turned at most 65 degrees (was 70);
 # 4 a 0 is slashed or dotted as often as it is opened; 5 the pen's move to a 0's slash starts at the oval's top;
-# 7 the 8 as two circles, given only when asked (the classes; 6 was a branch's, never kept)
+# 7 the 8 as two circles, given only when asked (the classes; 6 was a branch's, never kept); 8 the pen's move between
+# the 8's two circles starts at the top circle's top
 
 
 # ----------------------------------------------------------------------------- skeleton -> drawing
@@ -306,7 +309,9 @@ def redraw_one(sk: np.ndarray, label: int, r: Redraw, rng: np.random.Generator) 
         n, labels, stats, _ = cv2.connectedComponentsWithStats(sk, connectivity=8)
         sk[np.isin(labels, np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < 5))] = 0
     if rng.uniform() < r.pen_path:  # one pen path: the moves between strokes drawn too, few points
-        for a, b in (moves or []) + _piece_moves(sk):
+        for a, b in moves or []:  # the edit's own first: a move that joins two pieces leaves none between them
+            cv2.line(sk, a, b, 255, 1)
+        for a, b in _piece_moves(sk):
             cv2.line(sk, a, b, 255, 1)
         eps = rng.uniform(3.0, 7.0)
     else:

@@ -1,8 +1,8 @@
 """python runs/s35/score19.py LOGITS.npz NAME=FILE.keras [...]  -> every set's logits of each model (added to LOGITS.npz)
-python runs/s35/score19.py LOGITS.npz --score                   -> RULE19's table (mnist_cnn) and RULE20's (mnist_advanced)
+python runs/s35/score19.py LOGITS.npz --score                   -> RULE19's and RULE21's tables (mnist_cnn), RULE20's (mnist_advanced)
 
 The same prepared pictures as RULE12-18 (runs/s33/sets.npz); the committed files' logits come from session 33's saved
-ones, as in runs/s34/score17.py, whose tables and conditions these are. Names: RULE19's networks c8_81 and c8_82;
+ones, as in runs/s34/score17.py, whose tables and conditions these are. Names: RULE19's networks c8_81 and c8_82, RULE21's c8v8_81 and c8v8_82;
 RULE20's quad_a0.5 and quad_a0.7, each combined with the committed wide network as (2 quad + wide) / 3."""
 
 import importlib.util
@@ -14,6 +14,7 @@ s17 = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(s17)
 s16, s19 = s17.s16, s17.s19
 NETS = ["c8_81", "c8_82"]  # RULE19's candidates
+NETS8 = ["c8v8_81", "c8v8_82"]  # RULE21's
 QUADS = ["quad_a0.5", "quad_a0.7"]  # RULE20's, smaller A first
 
 
@@ -23,6 +24,10 @@ def score(path: Path) -> None:
     fails = s16.fails_for(s17.EIGHT, 0.993)
     rows = s17._rows(d, names, {"committed mnist_cnn": one("cnn"), **{m: one(m) for m in NETS if m in have}})
     s17._judge(rows, fails, NETS, s17.EIGHT, best=lambda r: (r["styles"][s17.EIGHT], r["mnist val"], -NETS.index(r["model"])))
+    if any(m in have for m in NETS8):
+        print("## RULE21: mnist_cnn, stroke edits v8\n")
+        rows = s17._rows(d, names, {"committed mnist_cnn": one("cnn"), **{m: one(m) for m in NETS8 if m in have}})
+        s17._judge(rows, fails, NETS8, s17.EIGHT, best=lambda r: (r["styles"][s17.EIGHT], r["mnist val"], -NETS8.index(r["model"])))
     print("## RULE20: mnist_advanced\n")
     models = {"committed mnist_advanced": one("adv")}
     models.update({f"(2 {q} + wide) / 3": (lambda name, q=q: (2 * d[f"{name}|{q}"] + d[f"{name}|wide"]) / 3) for q in QUADS if q in have})
