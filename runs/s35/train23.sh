@@ -1,5 +1,5 @@
 #!/bin/bash
-# RULE23's two fine-tunes at once, after RULE19's networks have trained (logs beside each model).
+# RULE23's two fine-tunes at once (logs beside each model).
 export DIGITLAB_MNIST=${DIGITLAB_MNIST:-/work/shared/data/mnist.npz} DIGITLAB_UNIPEN=${DIGITLAB_UNIPEN:-/work/shared/data/unipen_dev.json.gz}
 cd "$(dirname "$0")/../.."
 pair() {  # K SEED
