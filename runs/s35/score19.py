@@ -31,7 +31,8 @@ def score(path: Path) -> None:
             _cnn(d, names, one, nets, title)
     print("## RULE20: mnist_advanced\n")
     models = {"committed mnist_advanced": one("adv")}
-    models.update({f"(2 {q} + wide) / 3": (lambda name, q=q: (2 * d[f"{name}|{q}"] + d[f"{name}|wide"]) / 3) for q in QUADS if q in have})
+    models.update({f"(2 {q} + wide) / 3": (lambda name, q=q: (2 * d[f"{name}|{q}"] + d[f"{name}|wide"]) / 3)
+                   for q in QUADS if q in have})
     models.update({f"{q} alone (not a candidate)": one(q) for q in QUADS if q in have})
     s17._judge(s17._rows(d, names, models), s16.fails, [f"(2 {q} + wide) / 3" for q in QUADS], s16.SLASHED)
     _weighted(d, names, one, QUADS, "RULE22: mnist_advanced, the wide network at a larger weight")
@@ -55,10 +56,12 @@ def _weighted(d: dict, names: list[str], one, nets: list[str], title: str) -> No
     models = {"committed mnist_advanced": one("adv")}
     for w in WEIGHTS:
         for q in nets:
-            models[f"(2 {q} + {w:g} wide) / {2 + w:g}"] = lambda name, q=q, w=w: (2 * d[f"{name}|{q}"] + w * d[f"{name}|wide"]) / (2 + w)
+            models[f"(2 {q} + {w:g} wide) / {2 + w:g}"] = (lambda name, q=q, w=w:
+                                                          (2 * d[f"{name}|{q}"] + w * d[f"{name}|wide"]) / (2 + w))
     models.update({f"{q} alone (not a candidate)": one(q) for q in nets})
     order = [m for m in models if "wide" in m]  # the smaller W first, then the smaller A
-    s17._judge(s17._rows(d, names, models), s16.fails, order, s16.SLASHED, best=lambda r: (r["styles"][s16.SLASHED], -order.index(r["model"])))
+    s17._judge(s17._rows(d, names, models), s16.fails, order, s16.SLASHED,
+               best=lambda r: (r["styles"][s16.SLASHED], -order.index(r["model"])))
 
 
 if __name__ == "__main__":
