@@ -22,6 +22,10 @@ table.  The committed one: python evaluation/conventions.py --writing continenta
 set's): to settle an unresolved style with many more drawings, e.g. --style "0 slashed" --per-style 4800 --seed 3
 --out runs/slashed.  Its report goes to --out and records no figure.
 
+With two --model or more, each model after the first is compared with the first on the same drawings: per style,
+the drawings only one of the two reads right and the exact McNemar p-value (conventions.json: "paired"; the last
+table of conventions.md).
+
 --dry-run: 6 drawings per style, written into a new temporary folder unless --out is given: seconds, for tests.
 """
 

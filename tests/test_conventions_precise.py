@@ -104,6 +104,47 @@ def test_per_style_counts_every_drawing_once():
         handwriting.conventions_per_style([_AlwaysOne()], per_style=1, seed=0, target=1.5)
 
 
+class _AlwaysSeven(_AlwaysOne):
+    name = "always_seven"
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return np.tile(np.eye(10)[7], (len(x), 1))
+
+
+def test_models_after_the_first_are_compared_with_it_drawing_by_drawing():
+    r = handwriting.conventions_per_style([_AlwaysOne(), _AlwaysSeven()], per_style=4, seed=0, target=0.97, chunk=50)
+    ones = [s for s, label in r["styles"].items() if label == 1]
+    sevens = [s for s, label in r["styles"].items() if label == 7]
+    assert "paired" not in r["results"]["always_one"]  # the first is what the others are compared with
+    paired = r["results"]["always_seven"]["paired"]
+    assert paired["against"] == "always_one" and (paired["only_against"], paired["only_this"]) == (4 * len(ones), 4 * len(sevens))
+    for s, c in paired["styles"].items():  # every 1 only the first reads, every 7 only the second, the rest neither
+        assert (c["only_against"], c["only_this"]) == ((4, 0) if s in ones else (0, 4) if s in sevens else (0, 0))
+        assert c["p"] == (pytest.approx(2 / 16) if s in ones + sevens else 1.0)  # 4 of 4 one way: 2 x (1/2)^4
+    assert paired["p"] == pytest.approx(metrics.mcnemar(4 * len(ones), 4 * len(sevens)))
+    text = handwriting.conventions_markdown(r)
+    section = text[text.index("## Against always_one, drawing by drawing"):]
+    assert "| style | always_seven |" in section and "| 0 oval |" not in section  # a style neither reads is left out
+    assert f"| {ones[0]} | -4 / +0 (p 0.12) |" in section and f"| {sevens[0]} | -0 / +4 (p 0.12) |" in section
+    alone = handwriting.conventions_per_style([_AlwaysOne()], per_style=1, seed=0, target=0.97)
+    assert "Against" not in handwriting.conventions_markdown(alone)
+
+
+@pytest.mark.parametrize("b, c", [(11, 2), (6, 1), (0, 5), (30, 30), (1, 0)])
+def test_mcnemar_is_the_exact_binomial_test(b, c):
+    stats = pytest.importorskip("scipy.stats")
+    assert metrics.mcnemar(b, c) == pytest.approx(stats.binomtest(b, b + c, 0.5).pvalue, abs=1e-12)
+    assert metrics.mcnemar(b, c) == pytest.approx(metrics.mcnemar(c, b))  # two-sided: symmetric
+    from math import comb
+    assert metrics.mcnemar(b, c) == pytest.approx(min(1.0, 2 * sum(comb(b + c, i) for i in range(min(b, c) + 1)) / 2 ** (b + c)))
+
+
+def test_mcnemar_edges_and_refusals():
+    assert metrics.mcnemar(0, 0) == 1.0  # no drawing read differently: nothing tells them apart
+    with pytest.raises(ValueError):
+        metrics.mcnemar(-1, 3)
+
+
 @pytest.mark.slow
 def test_dry_run_reports_every_style_with_consistent_figures(committed_models, tmp_path, capsys):
     script = load_script("evaluation/conventions.py")
@@ -138,6 +179,17 @@ def test_dry_run_reports_every_style_with_consistent_figures(committed_models, t
     assert stored["1 bare stroke"]["mnist_baseline"]["value"] == m["styles"]["1 bare stroke"]["accuracy"]
     assert stored["styles below 97%"]["mnist_baseline"]["value"] == m["verdicts"]["below"]
     assert stored["every style"]["mnist_baseline"]["model_sha"] == report["models"]["mnist_baseline"]["sha256"]
+    # two real models on the same drawings: what each reads and the other does not accounts for their difference
+    assert script.main(["--dry-run", "--model", "mnist_baseline", "--model", "mnist_cnn", "--out", str(tmp_path / "two")]) == 0
+    two = json.loads((tmp_path / "two" / "conventions.json").read_text())["results"]
+    paired = two["mnist_cnn"]["paired"]
+    assert paired["against"] == "mnist_baseline" and paired["only_this"] > paired["only_against"]  # the CNN reads more of them
+    for s in hw.STYLES:
+        a, b, c = two["mnist_baseline"]["styles"][s], two["mnist_cnn"]["styles"][s], paired["styles"][s]
+        assert b["right"] - a["right"] == c["only_this"] - c["only_against"] and c["only_this"] + c["only_against"] <= a["n"]
+    assert paired["only_this"] - paired["only_against"] == two["mnist_cnn"]["right"] - two["mnist_baseline"]["right"]
+    assert "## Against mnist_baseline, drawing by drawing" in (tmp_path / "two" / "conventions.md").read_text()
+    capsys.readouterr()
     # without --out a dry run writes into a new temporary folder, never into evaluation/reports/
     assert script.main(["--dry-run", "--per-style", "1", "--model", "mnist_baseline"]) == 0
     out = Path(re.search(r"^written (.+)$", capsys.readouterr().out, re.M).group(1))

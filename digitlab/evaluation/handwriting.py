@@ -397,6 +397,11 @@ def conventions_per_style(classifiers: list, per_style: int, seed: int, target: 
     ``writing``: the probabilities read as that writer writes 1 and 7 (``serving.writing``; the report says which).
     ``styles``: those styles only (``handwriting_test.check_styles``), drawn as their own draw.
 
+    With two classifiers or more, each after the first also gets "paired": the same drawings read by it and by the
+    first, {"against": the first's name, "only_against", "only_this": drawings only that one reads right, "p": the exact
+    McNemar p-value (``metrics.mcnemar``), "styles": {style: the same three}}.  Two models' accuracies on one draw
+    differ by less than their intervals suggest: the drawings both read alike do not count.
+
     With ``keep`` > 0 the report also holds, under the key "misread_inputs" (not JSON: ``misreads_png`` draws them),
     the first ``keep`` misread model inputs of every style and model: {model: {style: [(input, read as, confidence,
     sampling)]}}."""
@@ -412,19 +417,26 @@ def conventions_per_style(classifiers: list, per_style: int, seed: int, target: 
     right = {clf.name: Counter() for clf in classifiers}  # (style, sampling) -> drawings read right
     read_as = {clf.name: {s: Counter() for s in names} for clf in classifiers}
     kept = {clf.name: {s: [] for s in names} for clf in classifiers}
+    first = classifiers[0].name if classifiers else None
+    only = {clf.name: (Counter(), Counter()) for clf in classifiers[1:]}  # style -> drawings only the first / only this reads right
     for part in hw.conventions_stream(per_style, seed, chunk, styles):
         inputs = prepare_set(part)  # (chunk, 28, 28) inputs; the canvas pictures go with ``part``
         keys = list(zip(inputs.styles, inputs.sampling))
         drawn.update(keys)
+        ok = {}
         for clf in classifiers:
             probs = writing_.read_as(clf.predict_proba(inputs.images), writing)
             pred = np.where(inputs.inked, probs.argmax(1), -1)
-            right[clf.name].update(keys[i] for i in np.flatnonzero(pred == inputs.labels))
+            ok[clf.name] = pred == inputs.labels
+            right[clf.name].update(keys[i] for i in np.flatnonzero(ok[clf.name]))
             for i in np.flatnonzero(pred != inputs.labels):
                 style = inputs.styles[i]
                 read_as[clf.name][style][NO_INK if pred[i] < 0 else str(pred[i])] += 1
                 if pred[i] >= 0 and len(kept[clf.name][style]) < keep:
                     kept[clf.name][style].append((inputs.images[i], int(pred[i]), float(probs[i].max()), inputs.sampling[i]))
+        for name, (only_first, only_this) in only.items():
+            only_first.update(inputs.styles[i] for i in np.flatnonzero(ok[first] & ~ok[name]))
+            only_this.update(inputs.styles[i] for i in np.flatnonzero(~ok[first] & ok[name]))
         if progress:
             progress(f"{drawn.total()} of {per_style * len(names)} drawings read")
     samplings = list(hw.SAMPLING)
@@ -439,6 +451,9 @@ def conventions_per_style(classifiers: list, per_style: int, seed: int, target: 
                          "sampling": {t: {"n": drawn[s, t], "right": counts[s, t]} for t in samplings if drawn[s, t]}}
         results[name] = {**_against_target(counts.total(), drawn.total(), target),  # every style together
                          "verdicts": {v: sum(r["verdict"] == v for r in styles.values()) for v in VERDICTS}, "styles": styles}
+        if name in only:
+            results[name]["paired"] = {"against": first, **_paired(*(c.total() for c in only[name])),
+                                       "styles": {s: _paired(only[name][0][s], only[name][1][s]) for s in names}}
     report = {"per_style": per_style, "seed": seed, "target": target, "z": Z95, "writing": writing, "styles": {s: hw.STYLES[s][0] for s in names},
               "samplings": samplings, "results": results}
     if keep:
@@ -465,6 +480,10 @@ def save_conventions(out, report: dict, galleries: dict) -> str:
         else:
             (out / f"misreads_{name}.png").unlink(missing_ok=True)
     return text
+
+
+def _paired(only_against: int, only_this: int) -> dict:
+    return {"only_against": only_against, "only_this": only_this, "p": metrics.mcnemar(only_against, only_this)}
 
 
 def _per_style(counts: Counter) -> Counter:
@@ -512,7 +531,7 @@ def conventions_markdown(report: dict) -> str:
     rows.append([f"**every style** ({len(report['styles']) * report['per_style']})", *(cell(results[m]) for m in models)])
     rows.append([f"**styles under {pct(target)}**", *(f"{results[m]['verdicts']['below']} below, {results[m]['verdicts']['unresolved']} unresolved"
                                                         f" of {len(report['styles'])}" for m in models)])
-    under = _conventions_under_markdown(report)
+    under = [*_conventions_under_markdown(report), *_conventions_paired_markdown(report)]
     return "\n".join([
         f"# Writing conventions, style by style ({report.get('date', '')[:10]})", "",
         *([f"`{report['command']}`", ""] if report.get("command") else []),
@@ -522,6 +541,30 @@ def conventions_markdown(report: dict) -> str:
         f"95 % Wilson interval. Target {pct(target)}: **below** when the whole interval is under it, *unresolved* when the accuracy "
         "is under it but the interval reaches it (judged on the unrounded figures).", "",
         table([f"style ({report['per_style']} each)", *models], rows), "", *under])
+
+
+def _conventions_paired_markdown(report: dict) -> list[str]:
+    """Lines of a section comparing every model after the first with the first on the same drawings: per style where
+    any two disagree, the drawings only the first reads right, only this one, and the exact McNemar p-value.  No lines
+    for one model, or a report that predates these counts."""
+    from digitlab.report.tables import markdown as table
+
+    others = {m: r["paired"] for m, r in report["results"].items() if "paired" in r}
+    if not others:
+        return []
+    first = next(iter(others.values()))["against"]
+
+    def cell(c: dict) -> str:
+        return f"-{c['only_against']} / +{c['only_this']} (p {c['p']:.2g})"
+
+    rows = [[s, *(cell(c["styles"][s]) for c in others.values())] for s in report["styles"]
+            if any(c["styles"][s]["only_against"] + c["styles"][s]["only_this"] for c in others.values())]
+    rows.append(["**every style**", *(cell(c) for c in others.values())])
+    return [f"## Against {first}, drawing by drawing", "",
+            f"The same drawings read by each model and by {first}: -k, the drawings only {first} reads right; +k, those only "
+            "the model reads right; p, the exact McNemar p-value of the two (small: one reads this style better, not by "
+            "the luck of the draw). The styles where none disagree are left out.", "",
+            table(["style", *others], rows), ""]
 
 
 def _conventions_under_markdown(report: dict) -> list[str]:

@@ -2,22 +2,17 @@
 
 For each candidate of RULE25 (runs/s36/logits.npz) and RULE20/22's (runs/s35/logits.npz), on the 10,000 MNIST test
 digits: the digits only the committed file reads right, those only the candidate reads right, and the exact two-sided
-McNemar p-value (a binomial test on those discordant digits): whether the two differ by more than the test split's noise."""
+McNemar p-value (``digitlab.evaluation.metrics.mcnemar``): whether the two differ by more than the test split's noise."""
 
 import importlib.util
-from math import comb
 from pathlib import Path
+
+from digitlab.evaluation.metrics import mcnemar
 
 HERE = Path(__file__).parent
 spec = importlib.util.spec_from_file_location("s36_score25", HERE / "score25.py")
 s25 = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(s25)
-
-
-def exact_mcnemar(b: int, c: int) -> float:
-    """Two-sided exact p-value of b against c discordant pairs (binomial, p = 1/2)."""
-    n, k = b + c, min(b, c)
-    return min(1.0, 2 * sum(comb(n, i) for i in range(k + 1)) / 2**n) if n else 1.0
 
 
 def main() -> None:
@@ -34,7 +29,7 @@ def main() -> None:
     for label, z in models.items():
         right = z("mnist test").argmax(1) == y
         b, c = int((base & ~right).sum()), int((~base & right).sum())
-        print(f"| {label} | {right.mean():.2%} | {b} | {c} | {exact_mcnemar(b, c):.2f} |")
+        print(f"| {label} | {right.mean():.2%} | {b} | {c} | {mcnemar(b, c):.2f} |")
 
 
 if __name__ == "__main__":
