@@ -150,6 +150,30 @@ def test_score_counts_pictures_without_ink_as_wrong():
     assert r["styles"] == {"a": {"n": 2, "accuracy": 1.0}, "b": {"n": 4, "accuracy": 0.25}} and "sampling" not in r
 
 
+class _Reads:
+    """A classifier that reads the pictures as the digits it is given, in order."""
+
+    def __init__(self, name: str, digits: list[int]):
+        self.name, self.digits = name, digits
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return np.eye(10)[self.digits[: len(x)]]
+
+
+def test_later_models_are_compared_with_the_first_picture_by_picture():
+    labels = np.array([0, 1, 2, 3, 4, 5])
+    inputs = handwriting.Inputs("t", np.zeros((6, 28, 28), np.float32), np.array([1, 1, 1, 1, 1, 0], bool), labels, [], [], "")
+    first = _Reads("first", [0, 1, 2, 9, 9, 5])  # right on 0-2; the last picture has no ink, so no one reads it right
+    second = _Reads("second", [0, 9, 9, 3, 4, 5])  # loses 1 and 2, wins 3 and 4
+    r = handwriting.run([first, second, _Reads("same", [0, 1, 2, 9, 9, 9])], [inputs])
+    assert r["paired"]["against"] == "first" and list(r["paired"]["models"]) == ["second", "same"]
+    assert r["paired"]["models"]["second"]["t"] == {"only_against": 2, "only_this": 2, "p": 1.0}
+    assert r["paired"]["models"]["same"]["t"] == {"only_against": 0, "only_this": 0, "p": 1.0}
+    assert "paired" not in handwriting.run([first], [inputs])
+    report = {"command": "c", "date": "", **r}
+    assert "| t | -2 / +2 (p 1) | -0 / +0 (p 1) |" in handwriting.markdown(report)
+
+
 def test_each_writer_weighs_the_same_in_the_writers_mean():
     """A set where one writer wrote most digits: the plain accuracy is mostly his, the writers' mean gives each writer
     one say; the writers read worst come first, the most misreads first."""
@@ -238,6 +262,12 @@ def test_quick_run_reports_every_set_for_every_model(models, tmp_path, capsys, m
     real_misread = [m for s in (handwriting.REAL_WRITERS, handwriting.REAL_HELD_OUT) for m in report["results"]["mnist_cnn"].get(s, {}).get("misread", [])]
     assert (tmp_path / "misreads.png").is_file() == bool(real_misread)  # the gallery of the first model given
     cnn_r, base_r = report["results"]["mnist_cnn"], report["results"]["mnist_baseline"]
+    paired = report["paired"]  # the second model against the first, picture by picture, on every set
+    assert paired["against"] == "mnist_cnn" and list(paired["models"]) == ["mnist_baseline"]
+    for name, c in paired["models"]["mnist_baseline"].items():
+        assert round(30 * base_r[name]["accuracy"]) - round(30 * cnn_r[name]["accuracy"]) == c["only_this"] - c["only_against"]
+        assert 0 <= c["p"] <= 1 and c["only_against"] + c["only_this"] <= 30
+    assert "## Against mnist_cnn, picture by picture" in (tmp_path / "handwriting.md").read_text()
     assert cnn_r["MNIST strokes"]["accuracy"] >= 0.8 and cnn_r["load_digits upload"]["accuracy"] >= 0.8
     assert handwriting.mean_accuracy(cnn_r) > handwriting.mean_accuracy(base_r)  # the CNN reads handwriting better than softmax regression
     text = (tmp_path / "handwriting.md").read_text()

@@ -181,6 +181,11 @@ def prepare_set(s: hw.PictureSet) -> Inputs:
     return Inputs(s.name, images, inked, np.asarray(s.labels), list(s.styles), list(s.sampling), s.about, list(s.writers))
 
 
+def read_right(probs: np.ndarray, inputs: Inputs) -> np.ndarray:
+    """(N,) bools: each picture read as its label (a picture without ink is wrong)."""
+    return np.where(inputs.inked, probs.argmax(1), -1) == inputs.labels
+
+
 def score(probs: np.ndarray, inputs: Inputs) -> dict:
     """(N, 10) probabilities on ``inputs`` -> accuracy (a picture without ink counts as wrong), per-class
     accuracy (recall), the confusion matrix of the inked pictures, most-confused pairs, the misread inked
@@ -189,7 +194,7 @@ def score(probs: np.ndarray, inputs: Inputs) -> dict:
     however many digits he wrote), the largest writer's share of the set and the writers read worst (``writer_figures``)."""
     y = inputs.labels
     pred = np.where(inputs.inked, probs.argmax(1), -1)
-    right = pred == y
+    right = read_right(probs, inputs)
     confusion = np.zeros((10, 10), np.int64)
     np.add.at(confusion, (y[inputs.inked], pred[inputs.inked]), 1)
     misread = np.flatnonzero(~right & inputs.inked)
@@ -254,16 +259,28 @@ def tta_proba(classifier, x: np.ndarray) -> np.ndarray:
 
 
 def run(classifiers: list, inputs: list[Inputs], tta: bool = False, progress: Callable[[str], None] | None = None) -> dict:
-    """Every classifier on every prepared set -> {"results": {model: {set: score}}, "tta": ... (when asked)}."""
-    results, with_tta = {}, {}
+    """Every classifier on every prepared set -> {"results": {model: {set: score}}, "tta": ... (when asked), and with
+    two classifiers or more "paired": {"against": the first's name, "models": {each later model: {set: {"only_against",
+    "only_this": pictures only that one reads right, "p": the exact McNemar p-value}}}}}: the same pictures read by
+    both, compared picture by picture (``metrics.mcnemar``)."""
+    results, with_tta, right = {}, {}, {}
     for clf in classifiers:
         t0 = time.time()
-        results[clf.name] = {s.name: score(clf.predict_proba(s.images), s) for s in inputs}
+        probs = {s.name: clf.predict_proba(s.images) for s in inputs}
+        results[clf.name] = {s.name: score(probs[s.name], s) for s in inputs}
+        right[clf.name] = {s.name: read_right(probs[s.name], s) for s in inputs}
         if tta:
             with_tta[clf.name] = {s.name: score(tta_proba(clf, s.images), s) for s in inputs}
         if progress:
             progress(f"{clf.name}: {time.time() - t0:.1f} s")
-    return {"results": results, **({"tta": with_tta, "tta_variants": list(TTA_VARIANTS)} if tta else {})}
+    out = {"results": results, **({"tta": with_tta, "tta_variants": list(TTA_VARIANTS)} if tta else {})}
+    if len(classifiers) > 1:
+        first = classifiers[0].name
+        out["paired"] = {"against": first, "models": {
+            clf.name: {s.name: _paired(int((right[first][s.name] & ~right[clf.name][s.name]).sum()),
+                                       int((~right[first][s.name] & right[clf.name][s.name]).sum())) for s in inputs}
+            for clf in classifiers[1:]}}
+    return out
 
 
 def mean_accuracy(table: dict) -> float:
@@ -288,6 +305,13 @@ def markdown(report: dict, default: str | None = None) -> str:
         rows = [[s, *(f"{pct(results[m][s]['accuracy'])} -> {pct(report['tta'][m][s]['accuracy'])}" for m in models)] for s in sets]
         rows.append(["**mean**", *(f"{pct(mean_accuracy(results[m]))} -> {pct(mean_accuracy(report['tta'][m]))}" for m in models)])
         lines += ["## Test-time augmentation (plain -> mean over " + ", ".join(report["tta_variants"]) + ")", "", table(["set", *models], rows), ""]
+    if report.get("paired"):
+        against, others = report["paired"]["against"], report["paired"]["models"]
+        rows = [[s, *(f"-{c[s]['only_against']} / +{c[s]['only_this']} (p {c[s]['p']:.2g})" for c in others.values())] for s in sets]
+        lines += [f"## Against {against}, picture by picture", "",
+                  f"-k: the pictures only {against} reads right; +k: those only the model reads right; p: the exact McNemar "
+                  "p-value of the two (small: one reads the set better, not by the luck of which pictures it holds).", "",
+                  table(["set", *others], rows), ""]
     lines += ["## Per-class accuracy", ""]
     for m in ([default] if default in results else []) + [m for m in models if m != default]:
         rows = [[s, *(pct(results[m][s]["per_class"].get(str(c)), 0) for c in range(10)),
