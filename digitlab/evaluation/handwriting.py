@@ -451,9 +451,9 @@ def conventions_per_style(classifiers: list, per_style: int, seed: int, target: 
         for clf in classifiers:
             probs = writing_.read_as(clf.predict_proba(inputs.images), writing)
             pred = np.where(inputs.inked, probs.argmax(1), -1)
-            ok[clf.name] = pred == inputs.labels
+            ok[clf.name] = read_right(probs, inputs)
             right[clf.name].update(keys[i] for i in np.flatnonzero(ok[clf.name]))
-            for i in np.flatnonzero(pred != inputs.labels):
+            for i in np.flatnonzero(~ok[clf.name]):
                 style = inputs.styles[i]
                 read_as[clf.name][style][NO_INK if pred[i] < 0 else str(pred[i])] += 1
                 if pred[i] >= 0 and len(kept[clf.name][style]) < keep:
