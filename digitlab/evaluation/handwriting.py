@@ -181,9 +181,9 @@ def prepare_set(s: hw.PictureSet) -> Inputs:
     return Inputs(s.name, images, inked, np.asarray(s.labels), list(s.styles), list(s.sampling), s.about, list(s.writers))
 
 
-def read_right(probs: np.ndarray, inputs: Inputs) -> np.ndarray:
-    """(N,) bools: each picture read as its label (a picture without ink is wrong)."""
-    return np.where(inputs.inked, probs.argmax(1), -1) == inputs.labels
+def predicted(probs: np.ndarray, inputs: Inputs) -> np.ndarray:
+    """(N,) the digit each picture is read as, -1 for a picture without ink (wrong whatever its label)."""
+    return np.where(inputs.inked, probs.argmax(1), -1)
 
 
 def score(probs: np.ndarray, inputs: Inputs) -> dict:
@@ -193,8 +193,8 @@ def score(probs: np.ndarray, inputs: Inputs) -> dict:
     where the set knows its writers, ``writers``: the mean of the writers' own accuracies (each writer weighing the same,
     however many digits he wrote), the largest writer's share of the set and the writers read worst (``writer_figures``)."""
     y = inputs.labels
-    pred = np.where(inputs.inked, probs.argmax(1), -1)
-    right = read_right(probs, inputs)
+    pred = predicted(probs, inputs)
+    right = pred == y
     confusion = np.zeros((10, 10), np.int64)
     np.add.at(confusion, (y[inputs.inked], pred[inputs.inked]), 1)
     misread = np.flatnonzero(~right & inputs.inked)
@@ -268,7 +268,7 @@ def run(classifiers: list, inputs: list[Inputs], tta: bool = False, progress: Ca
         t0 = time.time()
         probs = {s.name: clf.predict_proba(s.images) for s in inputs}
         results[clf.name] = {s.name: score(probs[s.name], s) for s in inputs}
-        right[clf.name] = {s.name: read_right(probs[s.name], s) for s in inputs}
+        right[clf.name] = {s.name: predicted(probs[s.name], s) == s.labels for s in inputs}
         if tta:
             with_tta[clf.name] = {s.name: score(tta_proba(clf, s.images), s) for s in inputs}
         if progress:
@@ -307,7 +307,7 @@ def markdown(report: dict, default: str | None = None) -> str:
         lines += ["## Test-time augmentation (plain -> mean over " + ", ".join(report["tta_variants"]) + ")", "", table(["set", *models], rows), ""]
     if report.get("paired"):
         against, others = report["paired"]["against"], report["paired"]["models"]
-        rows = [[s, *(f"-{c[s]['only_against']} / +{c[s]['only_this']} (p {c[s]['p']:.2g})" for c in others.values())] for s in sets]
+        rows = [[s, *(_paired_cell(c[s]) for c in others.values())] for s in sets]
         lines += [f"## Against {against}, picture by picture", "",
                   f"-k: the pictures only {against} reads right; +k: those only the model reads right; p: the exact McNemar "
                   "p-value of the two (small: one reads the set better, not by the luck of which pictures it holds).", "",
@@ -450,8 +450,8 @@ def conventions_per_style(classifiers: list, per_style: int, seed: int, target: 
         ok = {}
         for clf in classifiers:
             probs = writing_.read_as(clf.predict_proba(inputs.images), writing)
-            pred = np.where(inputs.inked, probs.argmax(1), -1)
-            ok[clf.name] = read_right(probs, inputs)
+            pred = predicted(probs, inputs)
+            ok[clf.name] = pred == inputs.labels
             right[clf.name].update(keys[i] for i in np.flatnonzero(ok[clf.name]))
             for i in np.flatnonzero(~ok[clf.name]):
                 style = inputs.styles[i]
@@ -508,6 +508,11 @@ def save_conventions(out, report: dict, galleries: dict) -> str:
 
 def _paired(only_against: int, only_this: int) -> dict:
     return {"only_against": only_against, "only_this": only_this, "p": metrics.mcnemar(only_against, only_this)}
+
+
+def _paired_cell(c: dict) -> str:
+    """A ``_paired`` comparison as a table cell: "-lost / +won (p ...)"."""
+    return f"-{c['only_against']} / +{c['only_this']} (p {c['p']:.2g})"
 
 
 def _per_style(counts: Counter) -> Counter:
@@ -577,13 +582,9 @@ def _conventions_paired_markdown(report: dict) -> list[str]:
     if not others:
         return []
     first = next(iter(others.values()))["against"]
-
-    def cell(c: dict) -> str:
-        return f"-{c['only_against']} / +{c['only_this']} (p {c['p']:.2g})"
-
-    rows = [[s, *(cell(c["styles"][s]) for c in others.values())] for s in report["styles"]
+    rows = [[s, *(_paired_cell(c["styles"][s]) for c in others.values())] for s in report["styles"]
             if any(c["styles"][s]["only_against"] + c["styles"][s]["only_this"] for c in others.values())]
-    rows.append(["**every style**", *(cell(c) for c in others.values())])
+    rows.append(["**every style**", *(_paired_cell(c) for c in others.values())])
     return [f"## Against {first}, drawing by drawing", "",
             f"The same drawings read by each model and by {first}: -k, the drawings only {first} reads right; +k, those only "
             "the model reads right; p, the exact McNemar p-value of the two (small: one reads this style better, not by "

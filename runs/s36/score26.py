@@ -20,9 +20,10 @@ EIGHTS = HERE / "eights_1200" / "conventions.json"
 
 def score(path: Path) -> None:
     d, names, have, one = s17.load(path)
-    eights = {m: r["styles"][s17.EIGHT] for m, r in json.loads(EIGHTS.read_text())["results"].items()}
+    drawn = json.loads(EIGHTS.read_text())
+    eights = {m: r["styles"][s17.EIGHT] for m, r in drawn["results"].items()}
     print(f"## RULE26: mnist_cnn, c8v8_81c and c8v8_82c mixed back; the 8 apart of {eights['mnist_cnn']['n']:,} drawings "
-          f"(seed {json.loads(EIGHTS.read_text())['seed']})\n")
+          f"(seed {drawn['seed']})\n")
     cands = [m for m in CANDIDATES if m in have]
     rows = s17._rows(d, names, {"committed mnist_cnn": one("cnn"), **{m: one(m) for m in cands}})
     for r in rows:

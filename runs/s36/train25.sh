@@ -8,7 +8,7 @@ R=runs/s36/chain
 REDRAW=(--clean-epochs 0 --redraw 0.15 --redraw-brush 0.06 0.14 --redraw-conventions 1.0 --redraw-pen-path 0.5 --epochs 6 --learning-rate 0.001
         --checkpoint last --lowres 0.2 --distill 0.8)
 REAL=(--real-strokes "$DIGITLAB_UNIPEN" --real-share 0.25)
-stage() {  # NAME FROM SEED0 ALPHA... EXTRA-FLAGS: each member of FROM trained further, mixed back at each ALPHA
+stage() {  # NAME FROM SEED0 EXTRA-FLAGS...: each member K of FROM trained 6 epochs further (seed SEED0 + K) into NAME_mK
   local name=$1 from=$2 seed=$3; shift 3
   for k in 0 1; do
     /usr/bin/time -v python training/train_advanced.py --init-from "$R/$from.keras" --init-member $k --distill-from "$R/$from.keras" "${REDRAW[@]}" \
