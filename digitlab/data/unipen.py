@@ -15,6 +15,8 @@ sideways; they stay in (label noise is reported, not hidden).
     edit          writing conventions added to real strokes, label-preserving: a slash or a dot in a 0,
                   a flag and a foot on a 1, a bar across a 7, an 8 as two circles (``EDITS``)
     coarsen       the pen-downs as a coarse device reports them: few points, straight lines between them
+    resample_path the pen's whole path, pen-ups lost, as K points at equal distances along it (the UCI pendigits
+                  protocol keeps each digit as 8 such points)
     warp          the same writer's digit as another hand would shape it: slant, width, a small turn, each pen-down
                   moved a little, a smooth bend (the pen's path changed, the pen-ups kept)
     pool          items -> prepared model inputs for training (``digitlab.training.recipe``), cached
@@ -320,9 +322,11 @@ class Pool:
     classes: str = "017"  # the digits a convention edit may be given (of EDITS' 0, 1, 7)
     coarse: float = 0.0  # share drawn from few points, as a coarse device reports them (``coarsen``)
     warp: float = 0.0  # share whose pen's path is reshaped before it is drawn (``warp``)
+    path: float = 0.0  # share drawn as the pen's whole path through PATH_POINTS points (``resample_path``)
 
 
 COARSE_STEP = (0.1, 0.45)  # coarsen: a point every this share of the digit's height
+PATH_POINTS = (8, 16)  # resample_path in training: this many points, drawn uniformly (pendigits keeps 8)
 
 
 def coarsen(strokes, rng: np.random.Generator) -> list[np.ndarray]:
@@ -350,6 +354,21 @@ def coarsen(strokes, rng: np.random.Generator) -> list[np.ndarray]:
             at = np.concatenate([[0.0], np.arange(rng.uniform(0, 1) * step, arc[-1], step), [arc[-1]]])
             out.append(np.stack([np.interp(at, arc, s[:, 0]), np.interp(at, arc, s[:, 1])], 1))
     return out
+
+
+def resample_path(strokes, k: int) -> list[np.ndarray]:
+    """The pen's whole path as one line through ``k`` points at equal distances along it, the first and the last
+    point of the writing among them: every pen-down in the order written, the moves between them drawn (pen-ups
+    lost), as the UCI pendigits set keeps a tablet's digit (8 points, spatially resampled).  Corners between two
+    points are cut and a small loop may close into a line; a digit with no length stays one point."""
+    if k < 2:
+        raise ValueError(f"resample_path: k must be at least 2, got {k}")
+    path = np.concatenate([np.asarray(s, np.float64).reshape(-1, 2) for s in strokes])
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(path, axis=0), axis=1))])
+    if arc[-1] <= 0:
+        return [path[:1]]
+    at = np.linspace(0.0, arc[-1], k)
+    return [np.stack([np.interp(at, arc, path[:, 0]), np.interp(at, arc, path[:, 1])], 1)]
 
 
 # How far ``warp`` reshapes a digit: each drawn uniformly in +-the value (the shift and the bend: their sd and
@@ -391,11 +410,13 @@ def warp(strokes, rng: np.random.Generator) -> list[np.ndarray]:
 
 
 def prepare_items(items: list[Item], renders: int, seed: int, conventions: float = 0.0, joined: float = 0.0,
-                  log=None, classes: str = "017", coarse: float = 0.0, warped: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                  log=None, classes: str = "017", coarse: float = 0.0, warped: float = 0.0,
+                  path: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Items -> ((N * renders, 28, 28) uint8 model inputs x 255, labels) through ``preprocess.prepare`` as the
     app reads its canvas (``invert="no"``, a drawing on the black canvas: ``drawn_on=0.0``); a rendering with no ink
     found is dropped.  ``warped``: the share of renderings whose pen's path is reshaped (``warp``), before any
-    convention edit; ``coarse``: the share drawn from few points (``coarsen``), after it."""
+    convention edit; ``coarse``: the share drawn from few points (``coarsen``), after it; ``path``: the share drawn
+    as the pen's whole path through ``PATH_POINTS`` points (``resample_path``), after that."""
     from digitlab import preprocess
 
     rng = np.random.default_rng([seed, 4242])
@@ -410,6 +431,8 @@ def prepare_items(items: list[Item], renders: int, seed: int, conventions: float
                 strokes, edited = edit(strokes, item.label, rng), edited + 1
             if coarse and rng.uniform() < coarse:  # no draw at 0: a pool without coarse drawings draws what it drew before
                 strokes = coarsen(strokes, rng)
+            if path and rng.uniform() < path:  # no draw at 0, as above
+                strokes = resample_path(strokes, int(rng.integers(PATH_POINTS[0], PATH_POINTS[1] + 1)))
             canvas = render(strokes, rng, joined=bool(joined and len(strokes) > 1 and rng.uniform() < joined))
             p = preprocess.prepare(canvas, invert="no", drawn_on=0.0)  # strokes on the black canvas, as the app reads its canvas
             if not p.no_ink:
@@ -437,7 +460,7 @@ def pool(path: str | os.PathLike, p: Pool, dry_run: bool = False, cache_dir=None
         if dry_run:
             train = [train[i] for i in np.random.default_rng(p.seed).choice(len(train), size=min(200, len(train)), replace=False)]
         return prepare_items(train, 1 if dry_run else p.renders, p.seed, p.conventions, p.joined, log=log, classes=p.classes,
-                             coarse=p.coarse, warped=p.warp)
+                             coarse=p.coarse, warped=p.warp, path=p.path)
 
     return cached_arrays(None if cache_dir is None else Path(cache_dir) / f"unipen-{key}.npz", build)
 

@@ -118,6 +118,9 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
     g.add_argument("--real-warp", type=float, default=d.real_warp,
                    help="share of real digits whose pen's path is reshaped as another hand would shape the same digit: slant, "
                         f"width, a small turn, each pen-down moved a little, a smooth bend (default {d.real_warp})")
+    g.add_argument("--real-path", type=float, default=d.real_path,
+                   help="share of real digits drawn as the pen's whole path (pen-ups lost) through 8-16 points at equal distances "
+                        f"along it, as the UCI pendigits set keeps a tablet's digit (default {d.real_path})")
     a = p.parse_args(argv)
     if a.real_share is not None and a.real_strokes is None:
         p.error("--real-share needs --real-strokes")
@@ -125,6 +128,8 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
         p.error("--real-coarse needs --real-strokes")
     if a.real_warp and a.real_strokes is None:
         p.error("--real-warp needs --real-strokes")
+    if a.real_path and a.real_strokes is None:
+        p.error("--real-path needs --real-strokes")
     real_share = (REAL_SHARE if a.real_share is None else a.real_share) if a.real_strokes is not None else 0.0
     if a.real_strokes is not None and not a.real_strokes.is_file():
         p.error(f"--real-strokes {a.real_strokes}: no such file")
@@ -141,7 +146,7 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
     for flag, value in (("--redraw", a.redraw), ("--redraw-few-points", a.redraw_few_points), ("--redraw-conventions", a.redraw_conventions),
                         ("--redraw-elastic", a.redraw_elastic), ("--redraw-pen-path", a.redraw_pen_path), ("--conventions", a.conventions), ("--lowres", a.lowres),
                         ("--real-share", real_share), ("--real-conventions", a.real_conventions), ("--real-joined", a.real_joined),
-                        ("--real-coarse", a.real_coarse), ("--real-warp", a.real_warp)):
+                        ("--real-coarse", a.real_coarse), ("--real-warp", a.real_warp), ("--real-path", a.real_path)):
         if not 0 <= value <= 1:
             p.error(f"{flag} must be in [0, 1]")
     if not 0 < a.plateau_factor < 1:
@@ -176,7 +181,7 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
         distill=(DISTILL_WEIGHT if a.distill is None else a.distill) if a.distill_from is not None else 0.0,
         real_strokes=str(a.real_strokes) if a.real_strokes is not None else None, real_share=real_share,
         real_renders=a.real_renders, real_conventions=a.real_conventions, real_joined=a.real_joined,
-        real_coarse=a.real_coarse, real_warp=a.real_warp,
+        real_coarse=a.real_coarse, real_warp=a.real_warp, real_path=a.real_path,
     )
     return config, a.out, p
 

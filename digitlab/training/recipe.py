@@ -71,6 +71,7 @@ class TrainConfig:
     real_joined: float = 0.2  # share of real digits drawn with their pen-ups lost (one line through every stroke)
     real_coarse: float = 0.0  # share of real digits drawn from few points, as a coarse device reports them (unipen.coarsen)
     real_warp: float = 0.0  # share of real digits whose pen's path is reshaped as another hand would shape it (unipen.warp)
+    real_path: float = 0.0  # share of real digits drawn as the pen's whole path through 8-16 points (unipen.resample_path)
     patience: int = 6  # EarlyStopping on val_accuracy
     max_iter: int = 200  # logistic regression solver iterations
     l2_c: float = 0.05  # logistic regression inverse regularisation strength
@@ -240,7 +241,7 @@ def real_pool(config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
 
     p = unipen.Pool(renders=config.real_renders, conventions=config.real_conventions, joined=config.real_joined, seed=config.seed,
                     classes="".join(c for c in config.conventions_classes if int(c) in unipen.EDITS), coarse=config.real_coarse,
-                    warp=config.real_warp)
+                    warp=config.real_warp, path=config.real_path)
     return unipen.pool(config.real_strokes, p, dry_run=config.dry_run, cache_dir=RUNS_DIR / "cache", log=lambda m: print(m, flush=True))
 
 
