@@ -121,10 +121,10 @@ def atomic_write_json(path: Path, obj) -> None:
 
 
 def cache_params(settings) -> dict:
-    """A pool's settings (a dataclass) as part of its cache key: ``classes`` and ``warp`` are left out while they
-    hold their defaults, so pools cached before the fields existed keep their key."""
+    """A pool's settings (a dataclass) as part of its cache key: ``classes``, ``warp`` and ``path`` are left out while
+    they hold their defaults, so pools cached before the fields existed keep their key."""
     params = dataclasses.asdict(settings)
-    for later in ("classes", "warp"):
+    for later in ("classes", "warp", "path"):
         if later in params and params[later] == getattr(type(settings), later):
             del params[later]
     return params

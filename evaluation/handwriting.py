@@ -12,6 +12,8 @@ The real-handwriting dev benchmark: digits that are not MNIST's, through the one
     held-out site             a whole site (digitlab.data.unipen.HELD_OUT_SITE) on the canvas, pen-ups kept
     held-out site, pen-ups    the same digits with the pen's moves between strokes drawn (pen-ups lost)
     unseen writers            the training sites' validation writers, per site
+    held-out site / unseen writers, 8 points
+                              the same digits as the pen's whole path through 8 points (the UCI pendigits protocol)
     real numbers              2-6 digits one writer wrote in a row, read through the Numbers path (--number)
 
 Pictures come from digitlab/data/handwriting_test.py, which training never uses (own code path,

@@ -202,6 +202,10 @@ def test_the_real_sets_name_each_pictures_writer():
         counts = np.unique([f"{i.source}/{i.writer}" for i in part], return_counts=True)[1]
         shares[name] = np.sort(counts)[-3:].sum() / len(part)
     assert shares[handwriting.REAL_WRITERS] > 0.5 > 0.2 > shares[handwriting.REAL_HELD_OUT]
+    # the same digits as 8 points along the pen's whole path, pen-ups lost (the UCI pendigits protocol)
+    for full, path in ((handwriting.REAL_WRITERS, handwriting.REAL_WRITERS_PATH), (handwriting.REAL_HELD_OUT, handwriting.REAL_HELD_OUT_PATH)):
+        assert drawn[path].writers == drawn[full].writers and np.array_equal(drawn[path].labels, drawn[full].labels)
+        assert set(drawn[path].sampling) == {"8 points, pen-ups lost"}
 
 
 def test_tta_variants_keep_mnist_readable(models, mnist_test):
@@ -224,7 +228,8 @@ def test_quick_run_reports_every_set_for_every_model(models, tmp_path, capsys, m
     report = json.loads((tmp_path / "handwriting.json").read_text())
     sets = ["load_digits upload", "load_digits canvas small", "load_digits canvas medium", "load_digits canvas large", "conventions", "MNIST strokes"]
     if unipen.default_path() is not None:  # $DIGITLAB_UNIPEN (CI sets it): the real-strokes sets and numbers too
-        sets += [handwriting.REAL_HELD_OUT, handwriting.REAL_HELD_OUT_JOINED, handwriting.REAL_WRITERS]
+        sets += [handwriting.REAL_HELD_OUT, handwriting.REAL_HELD_OUT_JOINED, handwriting.REAL_WRITERS, handwriting.REAL_HELD_OUT_PATH,
+                 handwriting.REAL_WRITERS_PATH]
         assert {m: r["n"] for m, r in report["real_numbers"].items()} == {"mnist_cnn": 30, "mnist_baseline": 30}
         assert {m: r["n"] for m, r in report["real_numbers_scanned"].items()} == {"mnist_cnn": 30, "mnist_baseline": 30}
         assert "## Real numbers as scans of a form" in (tmp_path / "handwriting.md").read_text()

@@ -213,6 +213,30 @@ def test_a_coarse_device_keeps_the_ends_and_few_points(real_items):
     assert kept_count < 0.5 * raw_count
 
 
+def test_a_pen_path_through_k_points_follows_the_writers_whole_path(real_items):
+    """``resample_path`` keeps a digit as the UCI pendigits set does: one line through exactly k points at equal
+    distances along the pen's whole path (the moves between pen-downs included), from the first point written to the
+    last, every point on that path."""
+    items = [i for i in real_items if i.source != unipen.HELD_OUT_SITE and len(i.strokes) > 1][:200]
+    assert len(items) == 200
+    for it in items:
+        path = np.concatenate([np.asarray(s, np.float64) for s in it.strokes])
+        arc = np.linalg.norm(np.diff(path, axis=0), axis=1).sum()
+        for k in (8, 16):
+            (out,) = unipen.resample_path(it.strokes, k)
+            assert out.shape == (k, 2)
+            assert np.allclose(out[0], path[0]) and np.allclose(out[-1], path[-1])
+            steps = np.linalg.norm(np.diff(out, axis=0), axis=1)
+            assert steps.max() <= arc / (k - 1) + 1e-6  # a chord is never longer than the arc it cuts
+            # every point on the path: within a hair of one of its segments
+            a, b = path[:-1], path[1:]
+            t = np.clip(((out[:, None] - a) * (b - a)).sum(2) / np.maximum(((b - a) ** 2).sum(1), 1e-12), 0, 1)
+            assert np.linalg.norm(a + t[..., None] * (b - a) - out[:, None], axis=2).min(1).max() < 1e-6
+    assert unipen.resample_path([[[3.0, 4.0]], [[3.0, 4.0]]], 8)[0].shape == (1, 2)  # no length: one point, a dot
+    with pytest.raises(ValueError, match="at least 2"):
+        unipen.resample_path(items[0].strokes, 1)
+
+
 def test_a_warped_digit_is_the_writers_path_slanted_narrowed_turned_and_bent_within_bounds(real_items):
     """``warp`` keeps every pen-down and its points, in order, and moves them by at most what its bounds allow: the
     digit's middle stays within a fifth of its height, its height within a third; a vertical stroke comes out leaning
@@ -237,9 +261,9 @@ def test_a_warped_digit_is_the_writers_path_slanted_narrowed_turned_and_bent_wit
     assert not all(np.allclose(a, b) for a, b in zip(unipen.warp(items[0].strokes, rng), items[0].strokes))
 
 
-@pytest.mark.parametrize("share", ["coarse", "warped"])
+@pytest.mark.parametrize("share", ["coarse", "warped", "path"])
 def test_a_share_of_zero_leaves_the_pool_as_it_was(tmp_path, share):
-    """``coarse`` and ``warped`` are drawn only when they are set: a pool without them holds the pictures it held before
+    """``coarse``, ``warped`` and ``path`` are drawn only when they are set: a pool without them holds the pictures it held before
     they existed (and keeps its cache key); with them, others."""
     from digitlab.files import cache_params
 
@@ -250,6 +274,7 @@ def test_a_share_of_zero_leaves_the_pool_as_it_was(tmp_path, share):
     changed = unipen.prepare_items(items, renders=2, seed=3, conventions=0.5, joined=0.5, **{share: 1.0})
     assert not np.array_equal(changed[0], before[0])
     assert "warp" not in cache_params(unipen.Pool()) and cache_params(unipen.Pool(warp=0.5))["warp"] == 0.5
+    assert "path" not in cache_params(unipen.Pool()) and cache_params(unipen.Pool(path=0.5))["path"] == 0.5
 
 
 def test_digits_written_in_a_row_become_a_number(real_items):
@@ -315,10 +340,11 @@ def test_training_mixes_real_strokes_in_and_the_card_says_which(tmp_path, run_sc
     strokes = _small_file(tmp_path)
     out = tmp_path / "out"
     run_script("training/train_cnn.py", "--dry-run", "--out", out, "--real-strokes", strokes, "--real-share", "0.3", "--real-warp", "0.5",
-               timeout=1200)
+               "--real-path", "0.25", timeout=1200)
     card = json.loads((out / "mnist_cnn.json").read_text())
     assert card["config"]["real_share"] == 0.3 and card["config"]["real_strokes"] == str(strokes)
     assert card["config"]["real_warp"] == 0.5 and "--real-warp 0.5" in card["command"]
+    assert card["config"]["real_path"] == 0.25 and "--real-path 0.25" in card["command"]
     assert card["real_strokes"]["sha256"] == unipen.fingerprint(strokes)
     assert card["real_strokes"]["split"]["held_out"]["sites"] == [unipen.HELD_OUT_SITE]
     assert card["real_strokes"]["split"]["train"]["sites"] == ["syn"]
@@ -330,6 +356,8 @@ def test_training_mixes_real_strokes_in_and_the_card_says_which(tmp_path, run_sc
     (["--real-strokes", "STROKES", "--real-coarse", "-0.1"], "--real-coarse must be in"),
     (["--real-warp", "0.5"], "--real-warp needs --real-strokes"),
     (["--real-strokes", "STROKES", "--real-warp", "1.5"], "--real-warp must be in"),
+    (["--real-path", "0.5"], "--real-path needs --real-strokes"),
+    (["--real-strokes", "STROKES", "--real-path", "1.5"], "--real-path must be in"),
     (["--real-strokes", "missing.json.gz"], "no such file"),
     (["--real-strokes", "STROKES", "--real-share", "1.5"], "must be in"),
     (["--real-strokes", "STROKES", "--real-share", "0.6", "--redraw", "0.5"], "add up to more than 1"),

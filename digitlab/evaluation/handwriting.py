@@ -75,18 +75,27 @@ def build_sets(n: int, seed: int, mnist_test: tuple[np.ndarray, np.ndarray]) -> 
 REAL_HELD_OUT = "real strokes: held-out site"
 REAL_HELD_OUT_JOINED = "real strokes: held-out site, pen-ups lost"
 REAL_WRITERS = "real strokes: unseen writers"
+PATH_POINTS = 8  # the pen-path sets: each digit as 8 points along the pen's whole path, as UCI pendigits keeps them
+REAL_HELD_OUT_PATH = f"real strokes: held-out site, {PATH_POINTS} points"
+REAL_WRITERS_PATH = f"real strokes: unseen writers, {PATH_POINTS} points"
 
 
-def real_set(name: str, items: list, seed: int, salt: int, joined: bool, about: str) -> hw.PictureSet:
+def real_set(name: str, items: list, seed: int, salt: int, joined: bool, about: str, points: int | None = None) -> hw.PictureSet:
     """Every item drawn once on the canvas as people draw: size and place as on the app's canvas, the brush as people
-    set the slider (``handwriting_test.BRUSHES``, like every canvas set of the benchmark), white on black."""
+    set the slider (``handwriting_test.BRUSHES``, like every canvas set of the benchmark), white on black.  ``points``:
+    the pen's whole path (pen-ups lost) through that many points at equal distances along it (``unipen.resample_path``,
+    the UCI pendigits protocol), else every sample (``joined``: the pen's moves between strokes drawn too)."""
     from digitlab.data import unipen
 
     rng = np.random.default_rng([seed + hw.SEED_OFFSET, salt])
-    pictures = [unipen.render(i.strokes, rng, brush=float(rng.choice(hw.BRUSHES)), joined=joined and len(i.strokes) > 1) for i in items]
+    if points:
+        pictures = [unipen.render(unipen.resample_path(i.strokes, points), rng, brush=float(rng.choice(hw.BRUSHES))) for i in items]
+        sampling = f"{points} points, pen-ups lost"
+    else:
+        pictures = [unipen.render(i.strokes, rng, brush=float(rng.choice(hw.BRUSHES)), joined=joined and len(i.strokes) > 1) for i in items]
+        sampling = "pen-ups lost" if joined else "pen-ups kept"
     return hw.PictureSet(name, pictures, np.asarray([i.label for i in items], np.int64), "no", [i.source for i in items],
-                         ["pen-ups lost" if joined else "pen-ups kept"] * len(items), about, hw.DARK_CANVAS,
-                         writers=[f"{i.source}/{i.writer}" for i in items])
+                         [sampling] * len(items), about, hw.DARK_CANVAS, writers=[f"{i.source}/{i.writer}" for i in items])
 
 
 def real_sets(split, n: int, seed: int) -> Iterator[hw.PictureSet]:
@@ -108,6 +117,10 @@ def real_sets(split, n: int, seed: int) -> Iterator[hw.PictureSet]:
     val = some(split.val, 32)
     yield real_set(REAL_WRITERS, val, seed, 23, False,
                     f"writers of the training sites kept apart ({len({(i.source, i.writer) for i in val})} writers), per site")
+    yield real_set(REAL_HELD_OUT_PATH, held, seed, 24, True, f"the held-out site's digits as the pen's whole path through {PATH_POINTS} "
+                   "points at equal distances along it, pen-ups lost (the UCI pendigits protocol)", points=PATH_POINTS)
+    yield real_set(REAL_WRITERS_PATH, val, seed, 25, True, f"the unseen writers' digits as {PATH_POINTS} points along the pen's whole "
+                   "path, the same way", points=PATH_POINTS)
 
 
 def real_numbers(split, classifier, seed: int, n: int | None = None, progress: Callable[[str], None] | None = None,
