@@ -872,7 +872,7 @@ README_SUMMARY = [
     "{drawn_digits/mnist_cnn/recipe + stroke} through the one preprocessing path; `mnist_advanced` "
     "{drawn_digits/mnist_advanced/naive} -> {drawn_digits/mnist_advanced/recipe + stroke} ({more:drawn_digits}).",
     "- **Real handwriting** (`python evaluation/handwriting.py`): `mnist_advanced` reads "
-    "{handwriting/mean of the sets/mnist_advanced} over the nine sets: `load_digits` by 43 writers as uploads "
+    "{handwriting/mean of the sets/mnist_advanced} over the eleven sets: `load_digits` by 43 writers as uploads "
     "{handwriting/load_digits upload/mnist_advanced}, 37 writing conventions "
     "{handwriting/conventions/mnist_advanced} ({more:handwriting}).",
     "- **Writing conventions, style by style** (`python evaluation/conventions.py`, 300 drawings of each of 37 styles): "
@@ -884,7 +884,9 @@ README_SUMMARY = [
     "- **Real pen strokes** (UNIPEN, writers no model trained on; `python evaluation/handwriting.py` with the file): "
     "`mnist_advanced` reads {handwriting/real strokes: held-out site/mnist_advanced} of a whole held-out site's "
     "digits drawn on the canvas, {handwriting/real strokes: held-out site, pen-ups lost/mnist_advanced} with their "
-    "pen-ups lost, {handwriting/real strokes: unseen writers/mnist_advanced} of the other sites' unseen writers "
+    "pen-ups lost, {handwriting/real strokes: held-out site, 8 points/mnist_advanced} as 8 points along the pen's path "
+    "(as the UCI pendigits set keeps a tablet's digit), {handwriting/real strokes: unseen writers/mnist_advanced} of the "
+    "other sites' unseen writers "
     "({handwriting/real strokes: unseen writers, each writer weighing the same/mnist_advanced} with each writer weighing the same: "
     "three writers wrote most of those digits), and "
     "{real_numbers/all lengths/mnist_advanced} of their handwritten numbers whole ({more:real_numbers}), "
