@@ -42,10 +42,12 @@ def sets() -> dict:
     return d
 
 
-def readings(d: dict) -> dict:
+def readings(d: dict, files: list[str] | None = None) -> dict:
+    """Each model file's reading (argmax) of every set, cached in PREDS: {"FILE|SET": (N,) ints}."""
     preds = dict(np.load(PREDS)) if PREDS.is_file() else {}
     names = sorted({k.split("|")[0] for k in d if k.endswith("|x")})
-    files = [f for committed, cands, _ in MODELS.values() for f in (committed, *cands.values())]
+    if files is None:
+        files = [f for committed, cands, _ in MODELS.values() for f in (committed, *cands.values())]
     for f in files:
         if not (ROOT / f).is_file() or all(f"{f}|{n}" in preds for n in names):
             continue
