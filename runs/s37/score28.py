@@ -5,8 +5,6 @@ The same sets and cached readings as RULE27's (runs/s37/score27.py: runs/s33/set
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).parent))
 import score27 as s27  # noqa: E402  (the sets and the cached readings)
 
