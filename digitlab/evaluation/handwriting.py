@@ -75,9 +75,9 @@ def build_sets(n: int, seed: int, mnist_test: tuple[np.ndarray, np.ndarray]) -> 
 REAL_HELD_OUT = "real strokes: held-out site"
 REAL_HELD_OUT_JOINED = "real strokes: held-out site, pen-ups lost"
 REAL_WRITERS = "real strokes: unseen writers"
-PATH_POINTS = 8  # the pen-path sets: each digit as 8 points along the pen's whole path, as UCI pendigits keeps them
-REAL_HELD_OUT_PATH = f"real strokes: held-out site, {PATH_POINTS} points"
-REAL_WRITERS_PATH = f"real strokes: unseen writers, {PATH_POINTS} points"
+PENDIGITS_POINTS = 8  # the pen-path sets: each digit as 8 points along the pen's whole path, as UCI pendigits keeps them
+REAL_HELD_OUT_PATH = f"real strokes: held-out site, {PENDIGITS_POINTS} points"
+REAL_WRITERS_PATH = f"real strokes: unseen writers, {PENDIGITS_POINTS} points"
 
 
 def real_set(name: str, items: list, seed: int, salt: int, joined: bool, about: str, points: int | None = None) -> hw.PictureSet:
@@ -117,10 +117,10 @@ def real_sets(split, n: int, seed: int) -> Iterator[hw.PictureSet]:
     val = some(split.val, 32)
     yield real_set(REAL_WRITERS, val, seed, 23, False,
                     f"writers of the training sites kept apart ({len({(i.source, i.writer) for i in val})} writers), per site")
-    yield real_set(REAL_HELD_OUT_PATH, held, seed, 24, True, f"the held-out site's digits as the pen's whole path through {PATH_POINTS} "
-                   "points at equal distances along it, pen-ups lost (the UCI pendigits protocol)", points=PATH_POINTS)
-    yield real_set(REAL_WRITERS_PATH, val, seed, 25, True, f"the unseen writers' digits as {PATH_POINTS} points along the pen's whole "
-                   "path, the same way", points=PATH_POINTS)
+    yield real_set(REAL_HELD_OUT_PATH, held, seed, 24, True, f"the held-out site's digits as the pen's whole path through {PENDIGITS_POINTS} "
+                   "points at equal distances along it, pen-ups lost (the UCI pendigits protocol)", points=PENDIGITS_POINTS)
+    yield real_set(REAL_WRITERS_PATH, val, seed, 25, True, f"the unseen writers' digits as {PENDIGITS_POINTS} points along the pen's whole "
+                   "path, the same way", points=PENDIGITS_POINTS)
 
 
 def real_numbers(split, classifier, seed: int, n: int | None = None, progress: Callable[[str], None] | None = None,

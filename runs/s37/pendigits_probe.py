@@ -1,6 +1,8 @@
 """Probe: real strokes replayed as a pen-up-less trajectory resampled to K points evenly spaced along it (the UCI
 pendigits protocol: 8 points), drawn with the canvas's brushes, read by the committed models.  Run:
-python runs/s37/pendigits_probe.py [--k 8 12 16] [--sets val held]"""
+python runs/s37/pendigits_probe.py [--k 8 12 16] [--sets val held]
+
+(First run with its own copy of the resampling, which became ``unipen.resample_path``; the same figures since.)"""
 import argparse
 
 import numpy as np
@@ -11,19 +13,11 @@ from digitlab.data import unipen
 from digitlab.serving import classifiers
 
 
-def resample(strokes, k):
-    path = np.concatenate([np.asarray(s, np.float64) for s in strokes])
-    seg = np.linalg.norm(np.diff(path, axis=0), axis=1)
-    s = np.concatenate([[0.0], np.cumsum(seg)])
-    at = np.linspace(0, s[-1], k)
-    return [np.stack([np.interp(at, s, path[:, 0]), np.interp(at, s, path[:, 1])], -1)]
-
-
 def pictures(items, k, seed):
     rng = np.random.default_rng([seed, k])
     imgs = np.zeros((len(items), 28, 28), np.float32)
     for j, it in enumerate(items):
-        canvas = unipen.render(resample(it.strokes, k), rng, brush=float(rng.choice(hw.BRUSHES)))
+        canvas = unipen.render(unipen.resample_path(it.strokes, k), rng, brush=float(rng.choice(hw.BRUSHES)))
         p = preprocess.prepare(canvas, invert="no", drawn_on=hw.DARK_CANVAS)
         imgs[j] = 0 if p.no_ink else p.image
     return imgs
