@@ -54,12 +54,14 @@ from digitlab.pictures import (  # noqa: F401
     load_picture,
 )
 
-PREPROCESS_VERSION = "1.5"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
+PREPROCESS_VERSION = "1.6"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
 # blobs dropped; 1.3: a small digit in a shrunk picture read again around its ink at a higher resolution, and ink
 # that fades below INK_LEVEL once fitted (scattered specks) is no ink; 1.4: a drawing reaching the edge is not a photo
 # (is_photo: most of the border one exact tone is a drawn background; its strokes apart touching the edge are kept);
 # 1.5: ink drawn on transparency (the canvas) is known to be the ink: its polarity, no photo, the background's tone
-# (a fat brush whose strokes cover most of the picture or of its border was read inverted, as a photo, or as no ink)
+# (a fat brush whose strokes cover most of the picture or of its border was read inverted, as a photo, or as no ink);
+# 1.6: a hairline (strokes thinner than a pixel once the crop is shrunk for stroke normalisation) is thickened first
+# (thicken_hairline): a 1-px pen on a 500-px picture was read as scattered specks
 SIZE = 28  # model input side
 BOX = 20  # the digit's longer side inside the 28x28 frame, as in MNIST
 CENTRE = 14.0  # MNIST's mean centre of mass (row, col) in pixel-index coordinates, measured on x_test
@@ -293,11 +295,34 @@ STROKE_TARGET = 2.29  # MNIST's median stroke width
 WORK_BOX = 80  # stroke normalisation works at 4x the final box, where 1 px of erosion is fine-grained
 
 
+HAIRLINE_NOTE = "strokes thinner than a pixel once shrunk (a hairline): thickened first"
+HAIRLINE = 1.0  # px at WORK_BOX scale: a stroke that would come out thinner once its crop is shrunk there fades into the
+# paper (area resampling averages it away) and is measured as no stroke: a 1-px pen on a 500-px picture, 2 px on 1,000
+
+
+def thicken_hairline(crop: np.ndarray) -> np.ndarray:
+    """A cropped digit whose strokes would come out thinner than HAIRLINE once the crop is shrunk to WORK_BOX, drawn
+    HAIRLINE wide there (grey-level dilation at the crop's own resolution, its ink brought to full strength: a hairline's
+    pixels are only partly covered by it); any other crop as it is.  A crop no larger than WORK_BOX is never shrunk, so
+    MNIST's digits and the app's canvas drawings (a 6-px brush at least on 280 px) pass through unchanged."""
+    shrink = WORK_BOX / max(crop.shape)
+    peak = float(crop.max())
+    if shrink >= 1 or peak <= 0:
+        return crop
+    full = np.minimum(crop / peak, 1.0).astype(np.float32)
+    width = stroke_width(full)
+    if width == 0 or width * shrink >= HAIRLINE:
+        return crop
+    r = int(np.ceil((HAIRLINE / shrink - width) / 2))
+    return cv2.dilate(full, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+
+
 def normalise_stroke(digit: np.ndarray) -> tuple[np.ndarray, float, float]:
     """Bring the stroke width of a cropped digit into MNIST's range by grey-level erosion or dilation.
 
-    Works on the crop scaled so its longer side is WORK_BOX (= 4 x BOX) px.  Widths inside
-    MNIST's 5-95 % band are left alone, so MNIST digits pass through unchanged.
+    Works on the crop scaled so its longer side is WORK_BOX (= 4 x BOX) px (a hairline must be thickened first to
+    survive that shrink: ``thicken_hairline``).  Widths inside MNIST's 5-95 % band are left alone, so MNIST digits
+    pass through unchanged.
     Returns (digit at WORK_BOX scale or the untouched input when in band, width before, width after),
     widths in final (20 px box) pixels.
     """
@@ -550,6 +575,11 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None, drawn_o
     crop = clean[top : top + bh, left : left + bw]
     steps.append(("cropped to ink", crop))
     if NORMALISE_STROKE if stroke is None else stroke:
+        thick = thicken_hairline(crop)
+        if thick is not crop:
+            notes.append(HAIRLINE_NOTE)
+            crop = thick
+            steps.append(("hairline thickened", crop))
         crop, before, after = normalise_stroke(crop)
         if after != before:
             notes.append(f"stroke width {before:.1f} px -> {after:.1f} px (MNIST: {STROKE_BAND[0]}-{STROKE_BAND[1]})")

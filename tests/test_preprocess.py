@@ -402,3 +402,52 @@ def test_faint_coverage_everywhere_is_not_a_drawing():
         assert a.no_ink == b.no_ink and (a.no_ink or np.array_equal(a.image, b.image))
         empty += a.no_ink
     assert empty >= 3, empty  # the grain alone is no ink
+
+
+def _hairline_page(digit: np.ndarray, side: int, pen: int) -> bytes:
+    """A real MNIST digit written with a ``pen``-px pen on a ``side``-px white page (its skeleton's polylines, dark
+    ink), as a PNG: a drawing made in a paint program at full size, or a tablet's trajectory plotted thin."""
+    from digitlab.data.handwriting_test import stroke_paths
+
+    page = np.full((side, side), 255, np.uint8)
+    scale = 0.8 * side / 28
+    for path in stroke_paths(digit, 0.3):
+        cv2.polylines(page, [np.round((path * scale + 0.1 * side) * 4).astype(np.int32)], False, 0, pen, cv2.LINE_AA, shift=2)
+    return cv2.imencode(".png", page)[1].tobytes()
+
+
+@pytest.mark.slow
+def test_a_hairline_survives_the_shrink(mnist_test, tmp_path_factory, committed_models, monkeypatch):
+    """A 1-px pen on a 1,000-px page, or a 2-px pen on a 2,000-px page, gives strokes a few thousandths of the page
+    wide.  Shrunk to the stroke normalisation's 80 px they fade into the paper, and many such pictures were read as
+    scattered specks (preprocessing 1.5).  ``thicken_hairline`` draws them a pixel wide there first."""
+    from support import link_models
+
+    from digitlab.serving.classifiers import load_classifier
+
+    clf = load_classifier(str(link_models(tmp_path_factory.mktemp("models"), ["mnist_cnn"], gate=False) / "mnist_cnn.keras"))
+    x, y = mnist_test[0][:100], mnist_test[1][:100]
+    lost = 0
+    for side, pen in ((1000, 1), (2000, 2)):
+        pages = [_hairline_page(d, side, pen) for d in x]
+        prepared = [P.prepare(page) for page in pages]
+        assert all(not p.no_ink and P.HAIRLINE_NOTE in p.notes for p in prepared)
+        read = clf.predict_proba(np.stack([p.image for p in prepared])).argmax(1)
+        assert (read == y).mean() >= 0.95, (side, pen, (read == y).mean())
+        with monkeypatch.context() as m:  # without it, pictures of real digits with no digit in them
+            m.setattr(P, "thicken_hairline", lambda crop: crop)
+            lost += sum(P.prepare(page).no_ink for page in pages)
+    assert lost >= 20
+
+
+def test_thick_strokes_and_small_crops_are_not_thickened(mnist_test):
+    """Only a crop that the stroke normalisation shrinks and whose strokes would come out under a pixel is touched:
+    MNIST's digits, the canvas's drawings and a 4-px pen on a 500-px page pass through as they are."""
+    x = mnist_test[0][:20]
+    for d in x:
+        crop = d.astype(np.float32) / 255
+        assert P.thicken_hairline(crop) is crop
+        canvas = cv2.resize(crop, (240, 240), interpolation=cv2.INTER_LINEAR)
+        assert P.thicken_hairline(canvas) is canvas
+        page = P.prepare(_hairline_page(d, 500, 4))
+        assert not page.no_ink and P.HAIRLINE_NOTE not in page.notes

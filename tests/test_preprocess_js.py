@@ -5,7 +5,7 @@
 The browser suite (tests/browser/test_web_page.py) compares the port on what a page produces; this
 file reaches every branch of the recipe without a browser, with one canvas picture per branch made
 from real MNIST test digits: no ink (blank, too faint, too small), a large picture shrunk first,
-uneven paper (top-hat), specks, thin pen and fat brush (dilation, erosion), both polarities found
+uneven paper (top-hat), specks, thin pen and fat brush (dilation, erosion), a hairline, both polarities found
 automatically or forced, transparency over either colour and paper cut out on transparency, a small
 digit in a large photo (the region around it read again), and the two size limits.  The same RGBA
 bytes go through `node web/prepare_cli.mjs` (once for all pictures) and through ``prepare``; every
@@ -83,6 +83,16 @@ def _on_coloured_paper(digit: np.ndarray) -> np.ndarray:
     ink = cv2.resize(digit, (CANVAS, CANVAS), interpolation=cv2.INTER_LINEAR).astype(np.float32)[..., None] / 255
     rgb = (1 - ink) * np.array([205, 228, 180], np.float32) + ink * np.array([30, 40, 120], np.float32)
     return np.dstack([rgb.round().astype(np.uint8), np.full((CANVAS, CANVAS), 255, np.uint8)])
+
+
+def _hairline(x: np.ndarray) -> np.ndarray:
+    """A real MNIST digit drawn with a 1-px pen on a 400x400 picture (the work size: nothing shrinks it first): its
+    Zhang-Suen skeleton, white on black.  Shrunk to the stroke normalisation's 80 px, it would fade into the paper."""
+    from digitlab.data.handwriting_test import zhang_suen
+
+    big = np.zeros((400, 400), np.uint8)
+    big[40:360, 40:360] = cv2.resize(x[16], (320, 320), interpolation=cv2.INTER_LINEAR)
+    return _opaque(zhang_suen(big > 127).astype(np.uint8) * 255)
 
 
 def _coloured_ink(alpha: np.ndarray, rgb: int) -> np.ndarray:
@@ -318,6 +328,8 @@ CASES = [
          lambda p: not p.no_ink and p.inverted and TIGHT_NOTE in p.notes and any(n.startswith("no ink found as light ink") for n in p.notes)),
     Case("specks", _specks, lambda p: not p.no_ink and _specks_dropped(p)),
     Case("thin pen: dilated", lambda x: synthetic.restroke(x[1], 0.04, seed=1), _dilated),
+    Case("a 1-px pen on a 400-px picture: the hairline thickened before it is shrunk", _hairline,
+         lambda p: not p.no_ink and preprocess.HAIRLINE_NOTE in p.notes and _dilated(p)),
     Case("fat brush: eroded", lambda x: synthetic.restroke(x[0], 0.3, seed=0), _eroded),
     Case("a fat brush covering most of the canvas: the opaque pixels are the ink", lambda x: synthetic.restroke(x[10], 0.3, seed=10),
          lambda p: not p.no_ink and not p.inverted and float(np.median(_step(p, "grey, ink light"))) > 0.5),

@@ -37,7 +37,7 @@
 //
 // Pure functions, no DOM: runs in the page and under node.
 
-export const PREPROCESS_VERSION = "1.5";
+export const PREPROCESS_VERSION = "1.6";
 export const BLANK_DRAWING = "no digit found: nothing is drawn (every pixel is the background's tone): draw one digit";
 export const SIZE = 28;
 export const BOX = 20;
@@ -1016,6 +1016,23 @@ export function strokeWidth(img) {
   return (2 * area) / Math.max(contourPerimeter(mask, img.h, img.w), 1);
 }
 
+/** px at WORK_BOX scale: a thinner stroke fades into the paper once its crop is shrunk there (digitlab.preprocess.HAIRLINE). */
+export const HAIRLINE = 1.0;
+export const HAIRLINE_NOTE = "strokes thinner than a pixel once shrunk (a hairline): thickened first";
+
+/** A crop whose strokes would come out thinner than HAIRLINE at WORK_BOX, its ink brought to full strength and dilated
+ * at its own resolution to HAIRLINE there; any other crop as it is (digitlab.preprocess.thicken_hairline). */
+export function thickenHairline(crop) {
+  const shrink = WORK_BOX / Math.max(crop.h, crop.w);
+  let peak = 0;
+  for (const v of crop.data) if (v > peak) peak = v;
+  if (shrink >= 1 || peak <= 0) return crop;
+  const full = image(crop.h, crop.w, Float32Array.from(crop.data, (v) => Math.min(v / peak, 1)));
+  const width = strokeWidth(full);
+  if (width === 0 || width * shrink >= HAIRLINE) return crop;
+  return ellipseMorph(full, Math.ceil((HAIRLINE / shrink - width) / 2), false);
+}
+
 /** Bring the stroke width into MNIST's range by grey-level erosion or dilation at 80 px. */
 export function normaliseStroke(digit) {
   const big = fitBox(digit, WORK_BOX);
@@ -1379,6 +1396,12 @@ function preparePicture(loaded, { invert: asked, stroke }) {
   let crop = cut(clean, top, left, top + bh, left + bw);
   steps.push(["cropped to ink", crop]);
   if (stroke === null ? NORMALISE_STROKE : stroke) {
+    const thick = thickenHairline(crop);
+    if (thick !== crop) {
+      notes.push(HAIRLINE_NOTE);
+      crop = thick;
+      steps.push(["hairline thickened", crop]);
+    }
     const ns = normaliseStroke(crop);
     crop = ns.digit;
     if (ns.after !== ns.before) {
