@@ -298,13 +298,16 @@ WORK_BOX = 80  # stroke normalisation works at 4x the final box, where 1 px of e
 HAIRLINE_NOTE = "strokes thinner than a pixel once shrunk (a hairline): thickened first"
 HAIRLINE = 1.0  # px at WORK_BOX scale: a stroke that would come out thinner once its crop is shrunk there fades into the
 # paper (area resampling averages it away) and is measured as no stroke: a 1-px pen on a 500-px picture, 2 px on 1,000
+HAIRLINE_REACH = 0.25  # and its longest piece of ink (8-connected, over INK_LEVEL at full strength) reaches this share of
+# the crop's longer side: a stroke, where a photo's paper grain or a JPEG's blocks are specks a few pixels across
 
 
 def thicken_hairline(crop: np.ndarray) -> np.ndarray:
     """A cropped digit whose strokes would come out thinner than HAIRLINE once the crop is shrunk to WORK_BOX, drawn
     HAIRLINE wide there (grey-level dilation at the crop's own resolution, its ink brought to full strength: a hairline's
     pixels are only partly covered by it); any other crop as it is.  A crop no larger than WORK_BOX is never shrunk, so
-    MNIST's digits and the app's canvas drawings (a 6-px brush at least on 280 px) pass through unchanged."""
+    MNIST's digits and the app's canvas drawings (a 6-px brush at least on 280 px) pass through unchanged; ink in
+    specks (``HAIRLINE_REACH``), such as blank paper photographed, is left to fade as it did."""
     shrink = WORK_BOX / max(crop.shape)
     peak = float(crop.max())
     if shrink >= 1 or peak <= 0:
@@ -312,6 +315,10 @@ def thicken_hairline(crop: np.ndarray) -> np.ndarray:
     full = np.minimum(crop / peak, 1.0).astype(np.float32)
     width = stroke_width(full)
     if width == 0 or width * shrink >= HAIRLINE:
+        return crop
+    n, _, stats, _ = cv2.connectedComponentsWithStats((full > INK_LEVEL).astype(np.uint8), connectivity=8)
+    reach = int(stats[1:, [cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT]].max()) if n > 1 else 0
+    if reach < HAIRLINE_REACH * max(crop.shape):
         return crop
     r = int(np.ceil((HAIRLINE / shrink - width) / 2))
     return cv2.dilate(full, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))

@@ -440,6 +440,19 @@ def test_a_hairline_survives_the_shrink(mnist_test, tmp_path_factory, committed_
     assert lost >= 20
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_blank_paper_photographed_is_not_a_hairline(seed):
+    """A phone's photo of blank paper, JPEG-compressed: its grain comes out of the background removal as specks a few
+    pixels across, thin and far apart.  They are not a hairline (``HAIRLINE_REACH``): never thickened, so they fade away
+    as before and the picture has no ink."""
+    rng = np.random.default_rng(seed)
+    light = np.linspace(198, 236, 640)[None, :] + np.linspace(-6, 6, 480)[:, None]
+    page = (light + rng.normal(0, 2.5, (480, 640))).clip(0, 255).astype(np.uint8)
+    for quality in (75, 92):
+        p = P.prepare(cv2.imencode(".jpg", page, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes())
+        assert p.no_ink and P.HAIRLINE_NOTE not in p.notes, (quality, p.notes)
+
+
 def test_thick_strokes_and_small_crops_are_not_thickened(mnist_test):
     """Only a crop that the stroke normalisation shrinks and whose strokes would come out under a pixel is touched:
     MNIST's digits, the canvas's drawings and a 4-px pen on a 500-px page pass through as they are."""

@@ -1019,9 +1019,35 @@ export function strokeWidth(img) {
 /** px at WORK_BOX scale: a thinner stroke fades into the paper once its crop is shrunk there (digitlab.preprocess.HAIRLINE). */
 export const HAIRLINE = 1.0;
 export const HAIRLINE_NOTE = "strokes thinner than a pixel once shrunk (a hairline): thickened first";
+/** The longest piece of a hairline's ink reaches this share of the crop's longer side (digitlab.preprocess.HAIRLINE_REACH). */
+export const HAIRLINE_REACH = 0.25;
+
+/** The longer side of the largest bounding box of the 8-connected pieces of ink (over INK_LEVEL), 0 without ink. */
+function longestPiece(img) {
+  const { labels, areas } = blobs(img);
+  const n = areas.length;
+  const x0 = new Int32Array(n).fill(img.w);
+  const y0 = new Int32Array(n).fill(img.h);
+  const x1 = new Int32Array(n).fill(-1);
+  const y1 = new Int32Array(n).fill(-1);
+  for (let i = 0; i < labels.length; i++) {
+    const id = labels[i];
+    if (!id) continue;
+    const y = Math.floor(i / img.w);
+    const x = i - y * img.w;
+    if (x < x0[id]) x0[id] = x;
+    if (x > x1[id]) x1[id] = x;
+    if (y < y0[id]) y0[id] = y;
+    if (y > y1[id]) y1[id] = y;
+  }
+  let reach = 0;
+  for (let id = 1; id < n; id++) reach = Math.max(reach, x1[id] - x0[id] + 1, y1[id] - y0[id] + 1);
+  return reach;
+}
 
 /** A crop whose strokes would come out thinner than HAIRLINE at WORK_BOX, its ink brought to full strength and dilated
- * at its own resolution to HAIRLINE there; any other crop as it is (digitlab.preprocess.thicken_hairline). */
+ * at its own resolution to HAIRLINE there; any other crop, and ink in specks (HAIRLINE_REACH), as it is
+ * (digitlab.preprocess.thicken_hairline). */
 export function thickenHairline(crop) {
   const shrink = WORK_BOX / Math.max(crop.h, crop.w);
   let peak = 0;
@@ -1030,6 +1056,7 @@ export function thickenHairline(crop) {
   const full = image(crop.h, crop.w, Float32Array.from(crop.data, (v) => Math.min(v / peak, 1)));
   const width = strokeWidth(full);
   if (width === 0 || width * shrink >= HAIRLINE) return crop;
+  if (longestPiece(full) < HAIRLINE_REACH * Math.max(crop.h, crop.w)) return crop;
   return ellipseMorph(full, Math.ceil((HAIRLINE / shrink - width) / 2), false);
 }
 
