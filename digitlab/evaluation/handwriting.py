@@ -88,12 +88,9 @@ def real_set(name: str, items: list, seed: int, salt: int, joined: bool, about: 
     from digitlab.data import unipen
 
     rng = np.random.default_rng([seed + hw.SEED_OFFSET, salt])
-    if points:
-        pictures = [unipen.render(unipen.resample_path(i.strokes, points), rng, brush=float(rng.choice(hw.BRUSHES))) for i in items]
-        sampling = f"{points} points, pen-ups lost"
-    else:
-        pictures = [unipen.render(i.strokes, rng, brush=float(rng.choice(hw.BRUSHES)), joined=joined and len(i.strokes) > 1) for i in items]
-        sampling = "pen-ups lost" if joined else "pen-ups kept"
+    paths = [unipen.resample_path(i.strokes, points) if points else i.strokes for i in items]  # a resampled path is one line
+    pictures = [unipen.render(p, rng, brush=float(rng.choice(hw.BRUSHES)), joined=joined and len(p) > 1) for p in paths]
+    sampling = f"{points} points, pen-ups lost" if points else "pen-ups lost" if joined else "pen-ups kept"
     return hw.PictureSet(name, pictures, np.asarray([i.label for i in items], np.int64), "no", [i.source for i in items],
                          [sampling] * len(items), about, hw.DARK_CANVAS, writers=[f"{i.source}/{i.writer}" for i in items])
 
