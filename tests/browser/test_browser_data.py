@@ -35,7 +35,9 @@ def test_the_data_page(browser, data_app, docs_out):
         page.goto(f"{data_app}/Data")
         page.get_by_text("Digits of each class").wait_for(timeout=90_000)
         page.get_by_text("12 random training digits of each class").wait_for(timeout=30_000)
-        assert page.locator('[data-testid="stDataFrame"]').count() == 2  # the class counts, your digits' counts
+        tables = page.locator('[data-testid="stDataFrame"]')
+        tables.nth(1).wait_for(timeout=30_000)  # the grid is lazily loaded: it can land after the text around it
+        assert tables.count() == 2  # the class counts, your digits' counts
         assert page.locator('[data-testid="stVegaLiteChart"]').count() == 1
         page.get_by_text("3 picture(s) in").wait_for(timeout=30_000)  # the scratch folder, not my_digits/
         assert page.get_by_text("still short").count() == 1

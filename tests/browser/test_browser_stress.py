@@ -64,7 +64,9 @@ def test_robustness_page_draws_the_curve_and_the_attacked_digit(page, stress_app
     box = chart.bounding_box()
     assert box and box["height"] > 150 and box["width"] > 300
     assert coloured_pixels(chart.screenshot()) > 400, "the accuracy-vs-severity curve is drawn, not an empty frame"
-    assert page.locator('[data-testid="stDataFrame"]').count() == 1
+    table = page.locator('[data-testid="stDataFrame"]')
+    table.first.wait_for(timeout=30_000)  # the grid is a lazily loaded component: it can land after the chart (CI, stop 62)
+    assert table.count() == 1
     assert page.get_by_text("ε 0.3 →").count() == 0, "no attack (and no TensorFlow) until asked for"
     page.get_by_text("Attack this digit").click()
     page.get_by_text("ε 0.3 →").first.wait_for(timeout=180_000)
