@@ -165,12 +165,10 @@ def _bezier(p0, p1, p2, n: int = 24) -> np.ndarray:
 
 def _dense(stroke: np.ndarray, step: float = 0.004) -> np.ndarray:
     """A polyline resampled every ``step`` (unit-box units) of its length."""
-    seg = np.linalg.norm(np.diff(stroke, axis=0), axis=1)
-    s = np.concatenate([[0.0], np.cumsum(seg)])
+    s = polylines.lengths(stroke)
     if s[-1] <= 0:
         return stroke[:1]
-    t = np.linspace(0, s[-1], max(2, int(s[-1] / step) + 1))
-    return np.stack([np.interp(t, s, stroke[:, 0]), np.interp(t, s, stroke[:, 1])], -1)
+    return polylines.at_lengths(stroke, s, np.linspace(0, s[-1], max(2, int(s[-1] / step) + 1)))
 
 
 # Each style: label and a function rng -> strokes in a unit box (x about 0..0.7, y 0..1 downwards),
@@ -245,8 +243,7 @@ def _mouse_points(stroke: np.ndarray, height: float, rng: np.random.Generator, s
     irregular steps for a mouse, sparse points (``SAMPLING``) for a coarse tablet; a pixel of jitter;
     straight lines between them."""
     dense = _dense(stroke) * height
-    seg = np.linalg.norm(np.diff(dense, axis=0), axis=1)
-    s = np.concatenate([[0.0], np.cumsum(seg)])
+    s = polylines.lengths(dense)
     spacing = SAMPLING[sampling][1]
     if spacing == "path":  # evenly spread along the whole path, no jitter of the hand: a resampled trajectory
         at = np.linspace(0, s[-1], int(rng.integers(PATH_POINTS[0], PATH_POINTS[1] + 1)))
@@ -258,7 +255,7 @@ def _mouse_points(stroke: np.ndarray, height: float, rng: np.random.Generator, s
         steps = rng.uniform(3, 24, size=int(s[-1] / 3) + 2)
         at = np.concatenate([[0.0], np.cumsum(steps)])
         at = np.concatenate([at[at < s[-1]], [s[-1]]])
-    pts = np.stack([np.interp(at, s, dense[:, 0]), np.interp(at, s, dense[:, 1])], -1)
+    pts = polylines.at_lengths(dense, s, at)
     return pts + rng.normal(0, 0.8, pts.shape)
 
 

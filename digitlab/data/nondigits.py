@@ -745,10 +745,9 @@ def handwritten_letter(ch: str, rng: np.random.Generator) -> np.ndarray:
         p = s - centre
         p[:, 0] = p[:, 0] * aspect - slant * p[:, 1]
         p = p @ rot.T * height
-        seg = np.linalg.norm(np.diff(p, axis=0), axis=1)
-        d = np.concatenate([[0.0], np.cumsum(seg)])
+        d = polylines.lengths(p)
         at = np.concatenate([np.arange(0, d[-1], rng.uniform(3, 20)), [d[-1]]])
-        pts.append(np.stack([np.interp(at, d, p[:, 0]), np.interp(at, d, p[:, 1])], -1) + rng.normal(0, 0.8, (len(at), 2)))
+        pts.append(polylines.at_lengths(p, d, at) + rng.normal(0, 0.8, (len(at), 2)))
     allp = np.concatenate(pts)
     lo, hi = allp.min(0) - brush / 2, allp.max(0) + brush / 2
     shift = np.array([rng.uniform(0, f) if f > 0 else f / 2 for f in CANVAS - (hi - lo)]) - lo

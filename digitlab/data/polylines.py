@@ -15,6 +15,17 @@ def arc(cx: float, cy: float, rx: float, ry: float, a0: float, a1: float, n: int
     return np.stack([cx + rx * np.cos(t), cy - ry * np.sin(t)], -1)
 
 
+def lengths(points: np.ndarray) -> np.ndarray:
+    """(K,) arc length along a polyline (K, 2) at each of its points: 0 at the first."""
+    return np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
+
+
+def at_lengths(points: np.ndarray, s: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """(len(at), 2) points at arc lengths ``at`` along the polyline ``points``, whose own arc lengths are ``s``
+    (``lengths``): straight between its points."""
+    return np.stack([np.interp(at, s, points[:, 0]), np.interp(at, s, points[:, 1])], -1)
+
+
 def line(*points) -> np.ndarray:
     """(k, 2) points through ``points``: straight between them."""
     return np.asarray(points, np.float64)

@@ -275,10 +275,8 @@ def _elastic(lines: list[np.ndarray], amplitude: float, rng: np.random.Generator
              for _ in range(4)]
     out = []
     for p in lines:
-        seg = np.linalg.norm(np.diff(p, axis=0), axis=1)
-        s = np.concatenate([[0.0], np.cumsum(seg)])
-        t = np.linspace(0, s[-1], max(2, int(s[-1] / 2) + 1))
-        q = np.stack([np.interp(t, s, p[:, 0]), np.interp(t, s, p[:, 1])], -1)
+        s = polylines.lengths(p)
+        q = polylines.at_lengths(p, s, np.linspace(0, s[-1], max(2, int(s[-1] / 2) + 1)))
         d = np.zeros_like(q)
         for k, (f, phase, a) in enumerate(waves):
             d[:, k % 2] += a * np.sin(q @ f + phase)

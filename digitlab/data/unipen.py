@@ -245,7 +245,7 @@ def _dense(stroke: np.ndarray, step: float) -> np.ndarray:
     seg = np.hypot(*np.diff(stroke, axis=0).T)
     at = np.concatenate([[0.0], np.cumsum(seg)])
     t = np.linspace(0.0, at[-1], max(2, int(np.ceil(at[-1] / step)) + 1))
-    return np.stack([np.interp(t, at, stroke[:, 0]), np.interp(t, at, stroke[:, 1])], -1)
+    return polylines.at_lengths(stroke, at, t)
 
 
 def _two_circles_8(strokes, rng):
@@ -341,8 +341,7 @@ def coarsen(strokes, rng: np.random.Generator) -> list[np.ndarray]:
     out = []
     for s in strokes:
         s = np.asarray(s, np.float64)
-        seg = np.linalg.norm(np.diff(s, axis=0), axis=1)
-        arc = np.concatenate([[0.0], np.cumsum(seg)])
+        arc = polylines.lengths(s)
         if len(s) < 3 or arc[-1] <= step:
             out.append(s[[0, -1]] if len(s) > 1 else s)
             continue
@@ -352,7 +351,7 @@ def coarsen(strokes, rng: np.random.Generator) -> list[np.ndarray]:
             out.append(s[idx])
         else:
             at = np.concatenate([[0.0], np.arange(rng.uniform(0, 1) * step, arc[-1], step), [arc[-1]]])
-            out.append(np.stack([np.interp(at, arc, s[:, 0]), np.interp(at, arc, s[:, 1])], 1))
+            out.append(polylines.at_lengths(s, arc, at))
     return out
 
 
@@ -364,11 +363,10 @@ def resample_path(strokes, k: int) -> list[np.ndarray]:
     if k < 2:
         raise ValueError(f"resample_path: k must be at least 2, got {k}")
     path = np.concatenate([np.asarray(s, np.float64).reshape(-1, 2) for s in strokes])
-    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(path, axis=0), axis=1))])
+    arc = polylines.lengths(path)
     if arc[-1] <= 0:
         return [path[:1]]
-    at = np.linspace(0.0, arc[-1], k)
-    return [np.stack([np.interp(at, arc, path[:, 0]), np.interp(at, arc, path[:, 1])], 1)]
+    return [polylines.at_lengths(path, arc, np.linspace(0.0, arc[-1], k))]
 
 
 # How far ``warp`` reshapes a digit: each drawn uniformly in +-the value (the shift and the bend: their sd and

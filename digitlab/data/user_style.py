@@ -27,6 +27,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from digitlab.data import polylines
+
 CANVAS = 280  # the app's canvas side
 
 
@@ -57,10 +59,8 @@ PEN = 14  # pen width in px for a 180 px tall digit
 
 def _resample(points: np.ndarray, step: float = 0.01) -> np.ndarray:
     """A polyline (K, 2) -> points every ``step`` along it, so a wobble bends it smoothly."""
-    seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
-    s = np.concatenate([[0.0], np.cumsum(seg)])
-    t = np.linspace(0, s[-1], max(2, int(s[-1] / step) + 1))
-    return np.stack([np.interp(t, s, points[:, 0]), np.interp(t, s, points[:, 1])], -1)
+    s = polylines.lengths(points)
+    return polylines.at_lengths(points, s, np.linspace(0, s[-1], max(2, int(s[-1] / step) + 1)))
 
 
 def draw(label: int, rng: np.random.Generator, side: int = CANVAS) -> np.ndarray:
