@@ -5,7 +5,7 @@ digitlab/training/ensemble.py), evaluates it on the validation and test splits, 
 <out>/<name>.keras with a card that embeds each member's card (recipe, seed, command, figures).
 Members are models trained by this project's scripts.  The committed mnist_advanced is two networks,
 each trained further from a member of the previous ensemble with the stroke recipe and mixed back with
-it by training/interpolate.py (the whole chain: docs/training.md#the-committed-models-command-by-command).
+it by training/interpolate.py (the whole chain: docs/training.md#the-committed-models-command-by-command-trainingrebuildpy).
 --weights gives each member its weight in the mean (sum of w x logits / sum of w); a member that is itself an
 ensemble enters with the mean of its members' logits:
 

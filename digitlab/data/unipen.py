@@ -94,7 +94,7 @@ def load(path: str | os.PathLike) -> list[Item]:
     path = Path(path)
     if not path.is_file():
         raise UnipenError(f"real-strokes file {path}: no such file (it is not part of the repository; "
-                          f"see docs/training.md#real-pen-strokes)")
+                          f"see docs/training.md#real-pen-strokes---real-strokes)")
     try:
         with path.open("rb") as f:
             head = f.read(2)

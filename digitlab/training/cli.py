@@ -100,7 +100,7 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
                    help="the digits any writing-convention edit is given, here and in --redraw-conventions and --real-conventions: "
                         f"0 (open top, slash or dot), 1 (flag and foot), 4 (closed top), 7 (crossbar), 9 (open loop), "
                         f"8 (two circles) (default {d.conventions_classes})")
-    g = p.add_argument_group("real pen strokes (digitlab/data/unipen.py; docs/training.md#real-pen-strokes)")
+    g = p.add_argument_group("real pen strokes (digitlab/data/unipen.py; docs/training.md#real-pen-strokes---real-strokes)")
     g.add_argument("--real-strokes", type=Path, default=d.real_strokes, metavar="PATH",
                    help="UNIPEN-style real-strokes file (gzipped JSON) whose training writers are rendered like canvas drawings "
                         "and mixed into training; its held-out site and validation writers never are (default: off)")

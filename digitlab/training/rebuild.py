@@ -72,7 +72,7 @@ ALPHA_ADVANCED = 0.3
 # Beside mnist_advanced's pair, a network trained on real pen strokes from its first epoch, 1.5 times as wide (the
 # preset's 36 epochs, session 16's recipe), then two more 12-epoch cosine cycles by the same recipe, weighted
 # WEIGHT_WIDE in the mean of the logits: (m0 + m1 + w x) / (2 + w). w was chosen of 0.25, 0.5, 0.75 and 1 by a rule
-# written before the last cycle trained (runs/s22/RULE2.md, docs/training.md).
+# written before the last cycle trained (runs/s22/RULE2.md, docs/experiments.md).
 WEIGHT_WIDE = 1.0
 _WIDE_DATA = ("--redraw", "0.15", *_REDRAW, "--lowres", "0.2", *_REAL)  # the wide network's data, in every cycle of it
 _WIDE = Step("training/train_advanced.py", ("--width", "96", "--seed", "59", *_WIDE_DATA, "--name", "rsw_s59", "--out", "{run}"),
@@ -98,7 +98,7 @@ CHAINS: dict[str, list[Step]] = {
     ],
     "mnist_cnn": [
         # twice as wide as the builder's default, real pen strokes and low-resolution copies from the first epoch
-        # (runs/s24/RULE3.md, docs/training.md)
+        # (runs/s24/RULE3.md, docs/experiments.md)
         Step("training/train_cnn.py", ("--out", "{run}", "--name", "rscl64", "--width", "64", "--seed", "76",
                                        *_stroke_recipe("--epochs", "15", "--ema", "0.999", "--redraw", "0.25", *_REDRAW),
                                        "--lowres", "0.2", *_REAL), "rscl64.keras"),
