@@ -13,15 +13,20 @@ one MNIST itself was built with (LeCun et al.):
     a small digit in a shrunk picture:     -> the region around it read again at a higher resolution,
                                               and the two steps above redone on it
     no ink with that polarity (auto):      -> the other one tried (``other_polarity``: a marker filling a
-                                              tight crop), kept when it finds ink
+                                              tight crop), then the background taken from the picture's edge
+                                              (``cut_tight``: a digit cut tight to its ink), kept when it finds ink
     the paper inside the strokes checked:  -> ``Prepared.refusal`` when it is not the paper around them (a face,
                                               an emoji: ``paper_shift``); every caller refuses such a picture
     crop to the ink's bounding box
+    a hairline thickened                   -> strokes that would fade in the next step's shrink (``thicken_hairline``)
+    stroke width into MNIST's 5-95 % band  -> grey-level erosion or dilation at 80 px (``normalise_stroke``)
     fit the longer side into 20 px, keeping the aspect ratio (area resampling)
     paste into 28x28 with the centre of mass at (14, 14)
+    ink that fades once fitted             -> no ink: scattered specks, not strokes
 
 Every step is recorded in ``Prepared.steps`` from this same code, so the app's
-inspector shows exactly what the model saw.  A blank or near-blank picture
+inspector shows exactly what the model saw.  docs/preprocessing.md is the long read:
+each step's constants and why, and what each PREPROCESS_VERSION changed, measured.  A blank or near-blank picture
 gives ``Prepared.no_ink = True`` and no image: never a made-up prediction.
 """
 
