@@ -4,7 +4,8 @@ The digit gate's benchmark (digitlab.evaluation.gate): the share refused of fres
 are not digits, per category (cartoon faces, emoji, letters, scribbles, shapes, text; --n each, seeds no
 training picture uses), of MNIST test (must stay <= 1 %) and of real drawn digits it never trained on
 (scikit-learn's digits as photos and canvas drawings, canvas digits in many writing conventions, and with a
-real-strokes file real pen strokes of the held-out site and of the validation writers; --real each).
+real-strokes file real pen strokes of the held-out site and of the validation writers, with their pen-ups kept,
+lost, and as the pen's path through 8 points; --real each).
 Measured by the gate alone and by each model's whole decision (gate OR the card's confidence threshold), as
 Home and the predict CLI decide; every picture goes through preprocess.prepare.  The gate is the committed
 one served through ONNX Runtime, as Home serves it (--gate FILE: a .keras gate through Keras instead, e.g. a

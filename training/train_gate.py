@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="real-strokes file (gzipped JSON, digitlab/data/unipen.py): its training writers' digits, drawn like "
                         "canvas drawings, are positives too; its held-out site and validation writers never are (default: off)")
     p.add_argument("--n-real", type=int, default=d.n_real, help=f"with --real-strokes: real digits among the positives (default {d.n_real})")
+    p.add_argument("--real-path", type=float, default=d.real_path, metavar="P",
+                   help=f"with --real-strokes: share of them drawn as the pen's whole path through 8-16 points, pen-ups lost, as a "
+                        f"tablet keeping 8 points hands them over (default {d.real_path})")
     p.add_argument("--reject-rate", type=float, default=d.reject_rate,
                    help=f"share of MNIST validation digits the gate may reject (default {d.reject_rate})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"seed of weights, shuffling and augmentation (default {d.seed})")
@@ -63,12 +66,16 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--n-drawn, --n-printed, --n-uploads, --n-digit-uploads, --n-touching, --n-conventions, --n-zeros and --n-real must not be negative")
     if a.real_strokes is not None and not a.real_strokes.is_file():
         p.error(f"--real-strokes: no such file: {a.real_strokes}")
+    if not 0 <= a.real_path <= 1:
+        p.error("--real-path must be in [0, 1]")
+    if a.real_path and a.real_strokes is None:
+        p.error("--real-path needs --real-strokes")
     if not 0 < a.reject_rate < 0.5:
         p.error("--reject-rate must be in (0, 0.5)")
     config = dataclasses.replace(
         d, epochs=a.epochs, width=a.width, batch_size=a.batch_size, learning_rate=a.learning_rate, n_negatives=a.n_negatives, n_drawn=a.n_drawn,
         n_printed=a.n_printed, n_uploads=a.n_uploads, n_digit_uploads=a.n_digit_uploads, n_touching=a.n_touching, n_conventions=a.n_conventions, n_zeros=a.n_zeros,
-        real_strokes=str(a.real_strokes) if a.real_strokes is not None else None, n_real=a.n_real, reject_rate=a.reject_rate, seed=a.seed, name=a.name, mnist_path=a.mnist, dry_run=a.dry_run,
+        real_strokes=str(a.real_strokes) if a.real_strokes is not None else None, n_real=a.n_real, real_path=a.real_path, reject_rate=a.reject_rate, seed=a.seed, name=a.name, mnist_path=a.mnist, dry_run=a.dry_run,
     )
     try:
         run(config, a.out)

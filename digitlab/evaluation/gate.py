@@ -8,7 +8,8 @@
                  writers as photos of paper and as canvas drawings, and canvas digits in the writing
                  conventions of that benchmark; with a real-strokes file, real pen strokes of writers no model
                  or gate trained on, drawn as the handwriting benchmark draws them: the held-out site and the
-                 training sites' validation writers
+                 training sites' validation writers with their pen-ups kept, the held-out site's with them lost,
+                 and both as the pen's whole path through 8 points (the UCI pendigits protocol)
     touching     MNIST *test* digits written two or three in a row, touching (``nondigits.touching_digits``, the
                  same seed): a number on the one-digit canvas is not one digit.  Reported beside the uploads, not
                  in "all non-digits", which stays the share of what people upload instead of a digit
@@ -26,13 +27,20 @@ from collections.abc import Callable
 
 import numpy as np
 
-from digitlab.evaluation.handwriting import REAL_HELD_OUT, REAL_WRITERS
+from digitlab.evaluation.handwriting import (
+    REAL_HELD_OUT,
+    REAL_HELD_OUT_JOINED,
+    REAL_HELD_OUT_PATH,
+    REAL_WRITERS,
+    REAL_WRITERS_PATH,
+)
 
 BENCHMARK_SEED = 4  # < nondigits.TRAIN_SEEDS_FROM; the pen generators' measurements use 1-3
 MNIST_TEST_BOUND = 0.01  # the share of MNIST test digits the rule may refuse
 MNIST = "MNIST test"
 REAL_SETS = ("load_digits upload", "load_digits canvas", "conventions")
-REAL_STROKES_SETS = (REAL_HELD_OUT, REAL_WRITERS)  # the handwriting benchmark's real sets with the pen-ups kept
+REAL_STROKES_SETS = (REAL_HELD_OUT, REAL_HELD_OUT_JOINED, REAL_WRITERS, REAL_HELD_OUT_PATH, REAL_WRITERS_PATH)  # the handwriting
+# benchmark's real sets, every one: the pen-ups kept (as the canvas records them), lost, and the pen's path through 8 points
 TOUCHING = "touching digits"
 
 Prepared = tuple[np.ndarray, np.ndarray, list[str], np.ndarray]  # images (N, 28, 28) float32, no_ink (N,) bool, details,
@@ -66,7 +74,7 @@ def benchmark_sets(mnist, n_per_category: int = 200, n_real: int = 1000, n_mnist
     # the handwriting benchmark's own pictures (its seed 0), not ours: these are digits, never a training picture
     real = list(zip(REAL_SETS, (handwriting_test.load_digits_uploads(n_real), handwriting_test.load_digits_canvas("medium", n_real),
                                 handwriting_test.conventions(n_real))))
-    if real_strokes is not None:  # the handwriting benchmark's real sets (its seed 0), the pen-ups-kept ones
+    if real_strokes is not None:  # the handwriting benchmark's real sets (its seed 0)
         from digitlab.data import unipen
         from digitlab.evaluation import handwriting
 

@@ -72,6 +72,8 @@ class GateConfig:
     #                      zeros left half of them refused, a slash through a ring being what touching digits look like
     real_strokes: str | None = None  # a real-strokes file (digitlab.data.unipen): its training writers' digits, drawn like
     n_real: int = 4000  # the canvas draws them, are positives too (this many; never its held-out site or validation writers)
+    real_path: float = 0.0  # share of them drawn as the pen's whole path through 8-16 points (``unipen.Pool.path``), as a
+    #                         tablet that keeps 8 points (the UCI pendigits protocol) hands a digit over
     picture_seed: int = 1000  # seeds picture_seed .. +7 make the training pictures (>= nondigits.TRAIN_SEEDS_FROM; measurements use fewer)
     epochs: int = 14
     batch_size: int = 128
@@ -265,7 +267,8 @@ def real_positives(config: GateConfig, cache_dir: Path | None, say=print) -> np.
     as real people write them); none without a file."""
     if not config.real_strokes or not config.n_real:
         return np.zeros((0, 28, 28), np.float32)
-    x, _ = unipen.pool(config.real_strokes, unipen.Pool(seed=config.picture_seed), dry_run=config.dry_run, cache_dir=cache_dir, log=say)
+    x, _ = unipen.pool(config.real_strokes, unipen.Pool(seed=config.picture_seed, path=config.real_path), dry_run=config.dry_run,
+                       cache_dir=cache_dir, log=say)
     pick = np.random.default_rng(config.picture_seed + 8).choice(len(x), size=min(config.n_real, len(x)), replace=False)
     return x[np.sort(pick)].astype(np.float32) / 255
 
