@@ -289,6 +289,8 @@ def test_train_gate_dry_run(run_script, tmp_path, mnist_path):
     assert bad.returncode == 2 and "--reject-rate" in bad.stderr
     missing = run_script("training/train_gate.py", "--real-strokes", tmp_path / "missing.json.gz", check=False)
     assert missing.returncode == 2 and "missing.json.gz" in missing.stderr
+    alone = run_script("training/train_gate.py", "--real-path", "0.5", check=False)
+    assert alone.returncode == 2 and "--real-path needs --real-strokes" in alone.stderr
 
 
 @pytest.mark.slow
@@ -296,8 +298,26 @@ def test_train_gate_takes_real_strokes_as_positives(run_script, tmp_path):
     from test_unipen import _small_file
 
     strokes = _small_file(tmp_path)
-    run_script("training/train_gate.py", "--dry-run", "--out", tmp_path, "--name", "probe_gate", "--real-strokes", strokes, "--n-real", "30")
+    run_script("training/train_gate.py", "--dry-run", "--out", tmp_path, "--name", "probe_gate", "--real-strokes", strokes, "--n-real", "30",
+               "--real-path", "0.5")
     card = json.loads((tmp_path / "probe_gate.json").read_text())
     # the small file's training writers (never its held-out site app or its validation writers), drawn like the canvas
-    assert 0 < card["data"]["real_strokes"] <= 30 and card["config"]["n_real"] == 30
+    assert 0 < card["data"]["real_strokes"] <= 30 and card["config"]["n_real"] == 30 and card["config"]["real_path"] == 0.5
     assert card["real_strokes"]["file"] == strokes.name and card["real_strokes"]["split"]["held_out_site"] == "app"
+
+
+@pytest.mark.slow
+def test_the_gate_s_real_positives_drawn_as_pen_paths_are_other_pictures(tmp_path):
+    """``--real-path``: the share of the gate's real positives drawn as the pen's whole path through 8-16 points; at 0
+    the pictures are the committed recipe's (the pool's own test holds that), at 1 every one is redrawn."""
+    import dataclasses
+
+    from test_unipen import _small_file
+
+    from digitlab.training import gate as gate_training
+
+    config = gate_training.GateConfig(real_strokes=str(_small_file(tmp_path)), n_real=30, dry_run=True)
+    kept = gate_training.real_positives(config, None)
+    paths = gate_training.real_positives(dataclasses.replace(config, real_path=1.0), None)
+    assert kept.shape == paths.shape and len(kept) > 0
+    assert all(not np.array_equal(a, b) for a, b in zip(kept, paths, strict=True))
