@@ -59,14 +59,16 @@ from digitlab.pictures import (  # noqa: F401
     load_picture,
 )
 
-PREPROCESS_VERSION = "1.6"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
+PREPROCESS_VERSION = "1.7"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
 # blobs dropped; 1.3: a small digit in a shrunk picture read again around its ink at a higher resolution, and ink
 # that fades below INK_LEVEL once fitted (scattered specks) is no ink; 1.4: a drawing reaching the edge is not a photo
 # (is_photo: most of the border one exact tone is a drawn background; its strokes apart touching the edge are kept);
 # 1.5: ink drawn on transparency (the canvas) is known to be the ink: its polarity, no photo, the background's tone
 # (a fat brush whose strokes cover most of the picture or of its border was read inverted, as a photo, or as no ink);
 # 1.6: a hairline (strokes thinner than a pixel once the crop is shrunk for stroke normalisation) is thickened first
-# (thicken_hairline): a 1-px pen on a 500-px picture was read as scattered specks
+# (thicken_hairline): a 1-px pen on a 500-px picture was read as scattered specks; 1.7: a photo read as light ink has
+# ink only if it stands MIN_CONTRAST above its background before the headroom is stretched (remove_background's
+# light_ink): blank paper as a low-quality JPEG was read as light ink, its block edges stretched into strokes
 SIZE = 28  # model input side
 BOX = 20  # the digit's longer side inside the 28x28 frame, as in MNIST
 CENTRE = 14.0  # MNIST's mean centre of mass (row, col) in pixel-index coordinates, measured on x_test
@@ -191,7 +193,7 @@ def is_photo(ink: np.ndarray) -> bool:
 
 
 def remove_background(ink: np.ndarray, photo: bool | None = None, level: float | None = None,
-                      floor: float | None = None) -> tuple[np.ndarray, float]:
+                      floor: float | None = None, light_ink: bool = False) -> tuple[np.ndarray, float]:
     """Light-ink image -> (ink in [0, 1] with background 0, contrast of the ink above background).
 
     Photos (``is_photo``) first lose the light falling on the page: its brightness is estimated by a
@@ -203,7 +205,11 @@ def remove_background(ink: np.ndarray, photo: bool | None = None, level: float |
     passes unchanged.  ``photo``: ``is_photo(ink)`` when the caller has it already.  ``level``: the background's
     tone when it is known (ink drawn on transparency, composited onto it): no photo, no level or noise estimated, so
     strokes covering most of the picture are still the ink (the median would be ink).  ``floor``: with ``level``, the
-    noise floor above it (None: the level itself, a drawn background has no noise).
+    noise floor above it (None: the level itself, a drawn background has no noise).  ``light_ink``: the picture is read as
+    light ink (not inverted).  Its division by 1 - the background's tone is no light divided out, only a stretch of the
+    headroom above the background (a light page taken for light ink was stretched 5-14 times, and a low-quality JPEG's
+    block edges came out as ink): the contrast returned is then the smaller of the stretched one and the same ink
+    pixels' contrast before the stretch (1.7).  The picture returned is the same either way.
     """
     h, w = ink.shape
     if photo is None:
@@ -212,16 +218,23 @@ def remove_background(ink: np.ndarray, photo: bool | None = None, level: float |
         k = max(15, min(h, w) // 4)
         opened = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
         # paper / light, in ink terms: (ink - opened) / (1 - opened), opened = 1 - the closing of the paper
+        unstretched = ink - opened if light_ink else None
         ink = (ink - opened) / np.maximum(1 - opened, LIGHT_FLOOR)
+    else:
+        unstretched = None
     if level is None:
         sample = ink[::2, ::2] if ink.size > 4096 else ink  # medians of a quarter of the pixels: same level, 4x faster
         level = float(np.median(sample))
         floor = level + 5 * 1.4826 * float(np.median(np.abs(sample - level)))  # 5 robust sigmas of noise
     elif floor is None:
         floor = level  # a drawn background is one exact tone: no noise
-    above = ink[ink > floor]
+    is_above = ink > floor
+    above = ink[is_above]
     peak = float(np.percentile(above, 99.5)) if above.size else floor
     contrast = peak - level
+    if unstretched is not None and above.size:
+        sample = unstretched[::2, ::2] if unstretched.size > 4096 else unstretched
+        contrast = min(contrast, float(np.percentile(unstretched[is_above], 99.5)) - float(np.median(sample)))
     if peak - floor <= 1e-6:
         return np.zeros_like(ink), contrast
     return np.clip((ink - floor) / (peak - floor), 0, 1).astype(np.float32), contrast
@@ -387,7 +400,7 @@ def clean_ink(grey: np.ndarray, inverted: bool, steps: list, specks: bool = True
     if edge and level is None:
         level, floor = edge_background(ink)
     photo = level is None and is_photo(ink)
-    clean, contrast = remove_background(ink, photo, level, floor)
+    clean, contrast = remove_background(ink, photo, level, floor, light_ink=not inverted)
     if photo:
         clean = _drop_border(clean, line)
     if specks:

@@ -440,17 +440,51 @@ def test_a_hairline_survives_the_shrink(mnist_test, tmp_path_factory, committed_
     assert lost >= 20
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_blank_paper_photographed_is_not_a_hairline(seed):
-    """A phone's photo of blank paper, JPEG-compressed: its grain comes out of the background removal as specks a few
-    pixels across, thin and far apart.  They are not a hairline (``HAIRLINE_REACH``): never thickened, so they fade away
-    as before and the picture has no ink."""
+def _blank_page_jpeg(seed: int, quality: int) -> bytes:
+    """A phone's photo of blank paper lit from one side (480x640), JPEG-compressed at ``quality``."""
     rng = np.random.default_rng(seed)
     light = np.linspace(198, 236, 640)[None, :] + np.linspace(-6, 6, 480)[:, None]
     page = (light + rng.normal(0, 2.5, (480, 640))).clip(0, 255).astype(np.uint8)
+    return cv2.imencode(".jpg", page, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_blank_paper_photographed_is_not_a_hairline(seed):
+    """A phone's photo of blank paper, JPEG-compressed: read as light ink, its grain came out of the background removal
+    as specks a few pixels across, thin and far apart (1.6; 1.7 finds no contrast there first).  They are not a hairline
+    (``HAIRLINE_REACH``): never thickened, so the picture has no ink."""
     for quality in (75, 92):
-        p = P.prepare(cv2.imencode(".jpg", page, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes())
+        p = P.prepare(_blank_page_jpeg(seed, quality))
         assert p.no_ink and P.HAIRLINE_NOTE not in p.notes, (quality, p.notes)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_blank_paper_as_a_low_quality_jpeg_is_no_ink(seed, monkeypatch):
+    """The same page saved at JPEG quality 10-60.  Neither extreme of a blank page stands out, so it can be taken for
+    light ink on a dark background; a photo read so is divided by 1 - its background's tone (0.1-0.2 here), which
+    stretched the JPEG's block edges, 1-2% of full scale, past MIN_CONTRAST.  Its ink must stand MIN_CONTRAST above the
+    background before that stretch too (1.7): no ink, "one flat tone".  Without that check most of these pages had ink."""
+    for quality in (10, 20, 30, 45, 60):
+        p = P.prepare(_blank_page_jpeg(seed, quality))
+        assert p.no_ink and "one flat tone" in p.notes[-1], (quality, p.notes)
+    stretched_only = P.remove_background
+    monkeypatch.setattr(P, "remove_background", lambda ink, photo=None, level=None, floor=None, light_ink=False:
+                        stretched_only(ink, photo, level, floor, light_ink=False))
+    assert sum(not P.prepare(_blank_page_jpeg(seed, q)).no_ink for q in (10, 20)) >= 1
+
+
+def test_light_ink_photos_keep_their_ink(mnist_test):
+    """The contrast before the stretch binds only where the stretch made the ink: photos of light ink on a dark board
+    (photo_cases' half-shadowed and desk-corner photos inverted: a bright patch on the board) are read as before."""
+    from digitlab.data import photo_cases
+
+    x = mnist_test[0]
+    for case in ("half_shadow", "desk_corner", "plain"):
+        for i in range(10):
+            grey = cv2.imdecode(np.frombuffer(photo_cases.make(case, x[i], i), np.uint8), cv2.IMREAD_GRAYSCALE)
+            p = P.prepare(255 - grey)
+            assert not p.no_ink and not p.inverted, (case, i, p.notes)
+            assert corr(p.image, P.prepare(x[i]).image) > 0.8, (case, i)
 
 
 def test_thick_strokes_and_small_crops_are_not_thickened(mnist_test):

@@ -296,6 +296,27 @@ def _blank_paper(seed: int = 0) -> np.ndarray:
     return (light + rng.normal(0, 2.5, (300, 400))).clip(0, 255).astype(np.uint8)
 
 
+def _peppered(grey: np.ndarray, n: int = 60, tone: int = 150) -> np.ndarray:
+    """``grey`` with ``n`` single dark pixels of ``tone`` scattered over it (a scanner's dust, a sensor's dead pixels)."""
+    rng = np.random.default_rng(1)
+    out = grey.copy()
+    out[rng.integers(5, grey.shape[0] - 5, n), rng.integers(5, grey.shape[1] - 5, n)] = tone
+    return out
+
+
+def _jpeg_pixels(grey: np.ndarray, quality: int | None = None) -> np.ndarray:
+    """``grey`` (a picture, or a JPEG's bytes when quality is None) -> the grey pixels OpenCV decodes from its JPEG."""
+    data = grey if quality is None else cv2.imencode(".jpg", grey, [cv2.IMWRITE_JPEG_QUALITY, quality])[1]
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+
+
+def _photo_jpeg(case: str, x: np.ndarray, i: int) -> bytes:
+    """digitlab.data.photo_cases' JPEG of MNIST test digit i under ``case``."""
+    from digitlab.data import photo_cases
+
+    return photo_cases.make(case, x[i], i)
+
+
 TIGHT_NOTE = "its ink covers most of the picture (cut tight to the digit): the background taken from its edge"
 
 
@@ -351,7 +372,13 @@ CASES = [
     Case("blank canvas", lambda x: _opaque(np.full((CANVAS, CANVAS), 255, np.uint8)), lambda p: p.no_ink and "flat tone" in p.notes[-1]),
     Case("blank canvas, told it is a drawing", lambda x: _opaque(np.full((CANVAS, CANVAS), 255, np.uint8)),
          lambda p: p.no_ink and p.notes[-1] == preprocess.BLANK_DRAWING, drawn_on=1.0),
-    Case("blank paper photographed: grain is specks, not strokes", lambda x: _opaque(_blank_paper()), lambda p: p.no_ink and "specks" in p.notes[-1]),
+    Case("blank paper photographed: no contrast", lambda x: _opaque(_blank_paper()), lambda p: p.no_ink and "one flat tone" in p.notes[-1]),
+    Case("paper with scattered dots (pepper noise): specks, not strokes", lambda x: _opaque(_peppered(_blank_paper())),
+         lambda p: p.no_ink and "specks" in p.notes[-1]),
+    Case("blank paper as a quality-20 JPEG, taken for light ink: no contrast before the stretch",
+         lambda x: _opaque(_jpeg_pixels(_blank_paper(1), 20)), lambda p: p.no_ink and not p.inverted and "one flat tone" in p.notes[-1]),
+    Case("a light marker on a dark board with a bright patch (a half-shadowed photo inverted): its ink kept",
+         lambda x: _opaque(255 - _jpeg_pixels(_photo_jpeg("half_shadow", x, 2))), lambda p: not p.no_ink and not p.inverted),
     # Pairs on either side of a threshold, so that moving it on one side only changes a result:
     # contrast 0.118 and 0.125 around MIN_CONTRAST, 9 and 16 ink pixels around MIN_INK_FRACTION (15.7 of 280x280).
     Case("too faint", lambda x: _faint(x, 31), _too_faint),

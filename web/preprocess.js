@@ -1,6 +1,6 @@
 // A JavaScript port of digitlab.preprocess.prepare for canvas pictures (RGBA bytes).
 //
-// Same recipe, same constants, same order as digitlab/preprocess.py (PREPROCESS_VERSION 1.5):
+// Same recipe, same constants, same order as digitlab/preprocess.py (the PREPROCESS_VERSION below):
 //
 //   RGBA -> grey (OpenCV's fixed-point RGBA2GRAY), transparency composited (paper cut out on
 //     transparency onto its own tone, strokes onto the opposite colour)
@@ -12,7 +12,8 @@
 //   drop specks (8-connected blobs tiny next to the largest), keep faint pixels only near ink
 //   a small digit in a picture shrunk at least twice: the region around its ink cut from the
 //     picture as handed over, shrunk to 400 px when larger, and the two steps above redone on it
-//   "no ink" when the contrast or the ink area is too small
+//   "no ink" when the contrast or the ink area is too small (a photo read as light ink: the contrast
+//     before its headroom was stretched too)
 //   crop to the ink, normalise the stroke width at 80 px (ellipse erosion / dilation),
 //   fit into 20x20 (area when shrinking, bilinear when enlarging), paste into 28x28
 //   with the centre of mass at (14, 14)
@@ -37,7 +38,7 @@
 //
 // Pure functions, no DOM: runs in the page and under node.
 
-export const PREPROCESS_VERSION = "1.6";
+export const PREPROCESS_VERSION = "1.7";
 export const BLANK_DRAWING = "no digit found: nothing is drawn (every pixel is the background's tone): draw one digit";
 export const SIZE = 28;
 export const BOX = 20;
@@ -888,30 +889,42 @@ export function inkIsDark(grey) {
   return f32(bg - lo) > f32(hi - bg);
 }
 
+/** The pixels medians are taken of: every other row and column of a picture over 4096 pixels (the same medians,
+ * 4x faster), as in Python; all of a smaller one. */
+function quarter(data, h, w) {
+  if (data.length <= 4096) return data;
+  const sample = new Float32Array(Math.ceil(h / 2) * Math.ceil(w / 2));
+  let n = 0;
+  for (let y = 0; y < h; y += 2) for (let x = 0; x < w; x += 2) sample[n++] = data[y * w + x];
+  return sample;
+}
+
 /** Light-ink image -> {clean: ink in [0, 1] with background 0, contrast}; `photo`: isPhoto(ink) when the caller has it;
  * `level`: the background's tone when known (ink drawn on transparency): no photo, no level or noise estimated;
- * `floor`: with `level`, the noise floor above it (null: the level itself). */
-export function removeBackground(ink, photo = null, level = null, floor = null) {
+ * `floor`: with `level`, the noise floor above it (null: the level itself); `lightInk`: the picture is read as light
+ * ink, so a photo's division only stretches the headroom above its background: the contrast is the smaller of the
+ * stretched one and the same pixels' before the stretch (1.7). */
+export function removeBackground(ink, photo = null, level = null, floor = null, lightInk = false) {
   if (photo === null) photo = level === null && isPhoto(ink);
   const { h, w } = ink;
   let data = ink.data;
+  let unstretched = null;
   if (photo) {
     // a photo: divide the paper by the light falling on it, (ink - opened) / (1 - opened)
     const k = Math.max(15, Math.floor(Math.min(h, w) / 4));
     const opened = rectMorph(rectMorph(ink, k, k, true), k, k, false).data;
     const flat = new Float32Array(h * w);
-    for (let i = 0; i < flat.length; i++) flat[i] = f32(f32(data[i] - opened[i]) / Math.max(f32(1 - opened[i]), f32(LIGHT_FLOOR)));
+    if (lightInk) unstretched = new Float32Array(h * w);
+    for (let i = 0; i < flat.length; i++) {
+      const d = f32(data[i] - opened[i]);
+      if (unstretched) unstretched[i] = d;
+      flat[i] = f32(d / Math.max(f32(1 - opened[i]), f32(LIGHT_FLOOR)));
+    }
     data = flat;
   }
   if (level !== null && floor === null) floor = level; // a drawn background is one exact tone: no noise
   if (level === null) {
-    let sample = data;
-    if (data.length > 4096) {
-      // medians of a quarter of the pixels (every other row and column), as in Python
-      sample = new Float32Array(Math.ceil(h / 2) * Math.ceil(w / 2));
-      let n = 0;
-      for (let y = 0; y < h; y += 2) for (let x = 0; x < w; x += 2) sample[n++] = data[y * w + x];
-    }
+    const sample = quarter(data, h, w);
     level = median(sample);
     const dev = new Float32Array(sample.length);
     for (let i = 0; i < dev.length; i++) dev[i] = Math.abs(sample[i] - level);
@@ -920,7 +933,11 @@ export function removeBackground(ink, photo = null, level = null, floor = null) 
   const floor32 = f32(floor);
   const above = data.filter((v) => v > floor32);
   const peak = above.length ? percentile(above, 99.5) : floor;
-  const contrast = peak - level;
+  let contrast = peak - level;
+  if (unstretched && above.length) {
+    const rawAbove = unstretched.filter((_, i) => data[i] > floor32);
+    contrast = Math.min(contrast, percentile(rawAbove, 99.5) - median(quarter(unstretched, h, w)));
+  }
   if (peak - floor <= 1e-6) return { clean: image(h, w), contrast };
   const span = f32(peak - floor);
   const clean = new Float32Array(h * w);
@@ -1135,7 +1152,7 @@ function cleaned(grey, inverted, steps, drawnOn = null, edge = false) {
   let floor = null;
   if (edge && level === null) ({ level, floor } = edgeBackground(ink));
   const photo = level === null && isPhoto(ink);
-  const bg = removeBackground(ink, photo, level, floor);
+  const bg = removeBackground(ink, photo, level, floor, !inverted);
   let clean = dropSpecks(photo ? dropBorder(bg.clean) : bg.clean);
   // Keep faint pixels only next to real ink: anti-aliased edges stay, paper grain far away goes.
   const r = Math.max(1, pyRound(Math.min(clean.h, clean.w) / 100));
