@@ -10,6 +10,8 @@ MNIST test digits written on paper and photographed (or scanned), as JPEG (or PN
     marker       a digit in a fat marker cropped tight: it fills the frame, strokes ~a fifth of its side
     scan_tight   a scanned digit size-normalised into a small square (16-64 px), its longer side end to end, as postal
                  digit sets keep them: an 8-bit grey PNG, not a JPEG
+    form_box     a form's printed box around the digit: one box, or one cell of a comb field of 3-4 boxes side by
+                 side; the digit fills 60-85% of its cell and may touch the lines
 
 Each case is a function of (digit, seed): the same inputs give the same bytes.  Used by
 ``evaluation/photo_cases.py`` (per-case accuracy through the predict path) and the tests.
@@ -22,7 +24,7 @@ import io
 import cv2
 import numpy as np
 
-CASES = ("plain", "half_shadow", "desk_corner", "lined_paper", "pencil", "phone", "marker", "scan_tight")
+CASES = ("plain", "half_shadow", "desk_corner", "lined_paper", "pencil", "phone", "marker", "scan_tight", "form_box")
 
 
 def _jpeg(grey: np.ndarray, rng: np.random.Generator, tint=(0.98, 0.95, 0.9), quality: int = 85) -> bytes:
@@ -176,8 +178,32 @@ def scan_tight(digit: np.ndarray, seed: int) -> bytes:
     return buf.getvalue()
 
 
+def form_box(digit: np.ndarray, seed: int) -> bytes:
+    """A form's field: printed lines 1-3 px wide, 45-85% dark, around a square cell 100-150 px wide; 40% of the time the
+    cell is one of a comb field of 3-4 cells sharing their sides (the others empty).  The digit is drawn at 60-85% of the
+    cell, anywhere inside it, so a large one touches or crosses the lines; even light, noise and a JPEG as ``plain``."""
+    rng = np.random.default_rng(seed)
+    cell = int(rng.integers(100, 151))
+    cells = int(rng.integers(3, 5)) if rng.random() < 0.4 else 1
+    mine = int(rng.integers(0, cells))
+    margin = int(rng.integers(30, 70))
+    h, w = cell + 2 * margin, cells * cell + 2 * margin
+    lines = np.zeros((h, w), np.float32)
+    dark, width = float(rng.uniform(0.45, 0.85)), int(rng.integers(1, 4))
+    cv2.rectangle(lines, (margin, margin), (margin + cells * cell, margin + cell), dark, width)
+    for k in range(1, cells):
+        cv2.line(lines, (margin + k * cell, margin), (margin + k * cell, margin + cell), dark, width)
+    size = int(cell * rng.uniform(0.6, 0.85))
+    ink = np.zeros((h, w), np.float32)
+    top = margin + int(rng.integers(0, cell - size + 1))
+    left = margin + mine * cell + int(rng.integers(0, cell - size + 1))
+    ink[top : top + size, left : left + size] = np.clip(cv2.resize(digit, (size, size), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255, 0, 1)
+    grey = _light(h, w, rng) * (1 - lines) * (1 - 0.75 * ink) + rng.normal(0, 0.02, ink.shape)
+    return _jpeg(grey, rng)
+
+
 MAKERS = {"plain": plain, "half_shadow": half_shadow, "desk_corner": desk_corner, "lined_paper": lined_paper, "pencil": pencil, "phone": phone,
-          "marker": marker, "scan_tight": scan_tight}
+          "marker": marker, "scan_tight": scan_tight, "form_box": form_box}
 
 
 def make(case: str, digit: np.ndarray, seed: int) -> bytes:
