@@ -9,7 +9,9 @@ one MNIST itself was built with (LeCun et al.):
     shrink to WORK_SIDE when larger
     polarity (auto / override)             -> light ink on dark (ink drawn on transparency: known, ``ink_polarity``)
     remove background level + noise floor  -> ink in [0, 1], background 0 (photos: their light divided out first;
-                                              ink drawn on transparency: its background's tone, never a photo)
+                                              ink drawn on transparency: its background's tone, never a photo;
+                                              read as light ink, the contrast before the headroom is stretched too)
+    a form's printed box                   -> not ink (``drop_frame``; not on a canvas drawing), then dust dropped
     a small digit in a shrunk picture:     -> the region around it read again at a higher resolution,
                                               and the two steps above redone on it
     no ink with that polarity (auto):      -> the other one tried (``other_polarity``: a marker filling a
@@ -59,7 +61,7 @@ from digitlab.pictures import (  # noqa: F401
     load_picture,
 )
 
-PREPROCESS_VERSION = "1.7"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
+PREPROCESS_VERSION = "1.8"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
 # blobs dropped; 1.3: a small digit in a shrunk picture read again around its ink at a higher resolution, and ink
 # that fades below INK_LEVEL once fitted (scattered specks) is no ink; 1.4: a drawing reaching the edge is not a photo
 # (is_photo: most of the border one exact tone is a drawn background; its strokes apart touching the edge are kept);
@@ -68,7 +70,9 @@ PREPROCESS_VERSION = "1.7"  # 1.1: stroke-width normalisation on by default; 1.2
 # 1.6: a hairline (strokes thinner than a pixel once the crop is shrunk for stroke normalisation) is thickened first
 # (thicken_hairline): a 1-px pen on a 500-px picture was read as scattered specks; 1.7: a photo read as light ink has
 # ink only if it stands MIN_CONTRAST above its background before the headroom is stretched (remove_background's
-# light_ink): blank paper as a low-quality JPEG was read as light ink, its block edges stretched into strokes
+# light_ink): blank paper as a low-quality JPEG was read as light ink, its block edges stretched into strokes; 1.8: a
+# form's printed box around the writing (a rectangle outline with writing inside, a comb field's separators) is not
+# ink (drop_frame), except on a canvas drawing
 SIZE = 28  # model input side
 BOX = 20  # the digit's longer side inside the 28x28 frame, as in MNIST
 CENTRE = 14.0  # MNIST's mean centre of mass (row, col) in pixel-index coordinates, measured on x_test
@@ -82,6 +86,9 @@ POLARITY_STEP = 0.08  # a thin structure this much darker (lighter) than its sur
 LINE_EDGE_HEIGHT = 1.5  # a number's line in a photo (clean_ink's line): a blob touching the edge at most this many times as
 LINE_EDGE_WIDTH = 3.0  # tall, and this many times as wide, as the tallest digit away from it is a digit cut close (kept)
 LIGHT_FLOOR = 0.05  # darkest light level a photo is divided by (a black desk is not paper to rescue)
+FRAME_BAND = 0.08  # drop_frame: a frame's side is this share of its box's shorter side deep (a printed line, tilted a little)
+FRAME_COVER = 0.95  # drop_frame: the share of each side's length (of a separator's) that holds ink
+FRAME_INSIDE = 0.3  # drop_frame: ink inside reaching this share of the frame's inner height: something is written in it
 INK_LEVEL = 0.25  # a pixel this bright (after background removal) is ink for bounding box and specks;
 # every MNIST digit's box at this level is still exactly 20 px (measured on x_test)
 SMALL_INK = 0.1  # an ink box whose longer side is under this fraction of WORK_SIDE (and at least MIN_SIDE px)...
@@ -264,6 +271,43 @@ def _drop_border(ink: np.ndarray, line: bool = False) -> np.ndarray:
     return np.where(drop, 0, ink).astype(np.float32)
 
 
+def drop_frame(ink: np.ndarray) -> np.ndarray:
+    """Zero a form's printed box around the writing.  A frame is an ink blob whose bounding box is outlined on all four
+    sides (the blob holds ink along at least FRAME_COVER of each side's band, FRAME_BAND of the box's shorter side
+    deep, with a line thinner than the band: a printed rectangle) and that has ink inside reaching FRAME_INSIDE of its
+    inner height (something is written in it).  It loses its pixels in those bands and its straight lines from side to
+    side inside them (a comb field's separators).  A square 0 or 8, with nothing tall inside or drawn with a fat pen,
+    is kept; the writing's own pixels in the bands go with the frame (a digit that touches its box loses a sliver
+    there).  Every blob is judged on the picture as it came, so the order is free."""
+    mask = (ink > INK_LEVEL).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    out = ink
+    for c in range(1, n):
+        left, top, w, h = (int(v) for v in stats[c, :4])
+        t = max(2, round(FRAME_BAND * min(w, h)))
+        if min(w, h) <= 4 * t:
+            continue
+        blob = labels[top : top + h, left : left + w] == c
+        bands = (blob[:t], blob[-t:], blob[:, :t].T, blob[:, -t:].T)  # each side's band, (depth t, the side's length)
+        inked = [band.any(0) for band in bands]
+        if min(float(i.mean()) for i in inked) < FRAME_COVER:
+            continue
+        if max(float(np.median(band.sum(0)[i])) for band, i in zip(bands, inked)) > t - 1:
+            continue  # a side wider than its band: a fat pen's square (its inner edge would count as ink inside)
+        rows = np.flatnonzero(mask[top + t : top + h - t, left + t : left + w - t].any(1))
+        if rows.size == 0 or rows[-1] - rows[0] + 1 < FRAME_INSIDE * (h - 2 * t):
+            continue
+        frame = np.zeros_like(blob)
+        frame[:t] = frame[-t:] = True
+        frame[:, :t] = frame[:, -t:] = True
+        frame[:, blob[t : h - t].mean(0) >= FRAME_COVER] = True  # lines from the top side to the bottom one
+        frame[blob[:, t : w - t].mean(1) >= FRAME_COVER] = True  # and from the left side to the right one
+        if out is ink:
+            out = ink.copy()
+        out[top : top + h, left : left + w][frame & blob] = 0
+    return out
+
+
 def _drop_specks(ink: np.ndarray) -> np.ndarray:
     """Zero connected blobs that are tiny next to the largest one (dust, sensor noise)."""
     mask = (ink > INK_LEVEL).astype(np.uint8)
@@ -403,6 +447,8 @@ def clean_ink(grey: np.ndarray, inverted: bool, steps: list, specks: bool = True
     clean, contrast = remove_background(ink, photo, level, floor, light_ink=not inverted)
     if photo:
         clean = _drop_border(clean, line)
+    if drawn_on is None:  # a drawing on a canvas has no printed box
+        clean = drop_frame(clean)
     if specks:
         clean = _drop_specks(clean)
     # Keep faint pixels only next to real ink: anti-aliased edges stay, paper grain far away goes.

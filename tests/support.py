@@ -120,3 +120,21 @@ def cut_tight_square(digit: np.ndarray, side: int) -> np.ndarray:
     square = np.zeros((side, side), np.uint8)
     square[(side - h) // 2 : (side - h) // 2 + h, (side - w) // 2 : (side - w) // 2 + w] = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
     return square
+
+
+def form_box_page(digit: np.ndarray | None, cells: int = 1, mine: int = 0, cell: int = 120, touch: bool = False) -> np.ndarray:
+    """A grey page with a printed box (or a comb field of ``cells`` boxes side by side) around ``digit`` (MNIST, 28x28,
+    drawn in box ``mine``; None: nothing written), dark ink on light paper.  ``touch``: the digit drawn as large as
+    the cell, so it crosses the lines."""
+    margin = 40
+    page = np.full((cell + 2 * margin, cells * cell + 2 * margin), 232, np.uint8)
+    cv2.rectangle(page, (margin, margin), (margin + cells * cell, margin + cell), 40, 2)
+    for k in range(1, cells):
+        cv2.line(page, (margin + k * cell, margin), (margin + k * cell, margin + cell), 40, 2)
+    if digit is not None:
+        size = cell + 10 if touch else int(cell * 0.75)
+        ink = cv2.resize(digit, (size, size), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
+        top, left = margin + (cell - size) // 2, margin + mine * cell + (cell - size) // 2
+        region = page[top : top + size, left : left + size].astype(np.float32)
+        page[top : top + size, left : left + size] = (region * (1 - 0.8 * np.clip(ink, 0, 1))).astype(np.uint8)
+    return page

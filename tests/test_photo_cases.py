@@ -1,6 +1,6 @@
 """Photos that broke background removal: a hard half shadow, a desk corner in the frame,
 lined paper, faint pencil, a 3000x4000 phone photo with a small digit, a fat marker filling a tight crop, a scan size-normalised
-into a small square (digitlab.data.photo_cases), made
+into a small square, a form's printed box (digitlab.data.photo_cases), made
 from real MNIST test digits and read through the predict path.  The per-case figures on 200 digits
 each are `python evaluation/photo_cases.py`; here a generous bound on a few digits each."""
 
@@ -15,7 +15,7 @@ from digitlab import preprocess
 from digitlab.data import photo_cases
 from digitlab.serving import runtime
 
-N = {"plain": 12, "half_shadow": 24, "desk_corner": 24, "lined_paper": 12, "pencil": 12, "phone": 6, "marker": 24, "scan_tight": 24}
+N = {"plain": 12, "half_shadow": 24, "desk_corner": 24, "lined_paper": 12, "pencil": 12, "phone": 6, "marker": 24, "scan_tight": 24, "form_box": 24}
 
 
 @pytest.fixture(scope="module")

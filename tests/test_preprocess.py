@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
-from support import fat_drawings, on_canvas
+from support import fat_drawings, form_box_page, on_canvas
 
 from digitlab import preprocess as P
 from digitlab.data import synthetic
@@ -498,3 +498,48 @@ def test_thick_strokes_and_small_crops_are_not_thickened(mnist_test):
         assert P.thicken_hairline(canvas) is canvas
         page = P.prepare(_hairline_page(d, 500, 4))
         assert not page.no_ink and P.HAIRLINE_NOTE not in page.notes
+
+
+# ----------------------------------------------------------------------------- a form's printed box (1.8)
+
+
+def test_a_forms_box_is_not_part_of_the_digit(mnist_test):
+    """A digit written in a form's box, alone or in one cell of a comb field: the box and the separators are dropped,
+    so the model input is the digit's own (its correlation with the digit prepared alone); 1.7 kept them."""
+    x, _ = mnist_test
+    for i in range(12):
+        alone = P.prepare(x[i]).image
+        for cells, mine in ((1, 0), (3, 1), (4, 0)):
+            p = P.prepare(form_box_page(x[i], cells, mine))
+            assert not p.no_ink and corr(p.image, alone) > 0.9, (i, cells, mine, corr(p.image, alone))
+
+
+def test_a_forms_box_without_the_step_spoils_the_digit(mnist_test, monkeypatch):
+    x, _ = mnist_test
+    monkeypatch.setattr(P, "drop_frame", lambda ink: ink)
+    spoiled = [corr(P.prepare(form_box_page(x[i], 3, 1)).image, P.prepare(x[i]).image) for i in range(12)]
+    assert np.median(spoiled) < 0.6, spoiled
+
+
+def test_a_digit_touching_its_box_is_still_read(mnist_test):
+    x, _ = mnist_test
+    scores = [corr(P.prepare(form_box_page(x[i], touch=True)).image, P.prepare(x[i]).image) for i in range(12)]
+    assert np.median(scores) > 0.85, scores
+
+
+def test_what_is_not_a_forms_box_is_kept(mnist_test):
+    """An empty comb field has nothing written in it (no ink).  A 0 or an 8 drawn square, with nothing tall inside, is
+    the digit, and so is an empty single box (a square 0 drawn with a thin pen, as far as pixels tell).  A drawing on
+    the app's canvas is never cut: a box drawn there around the digit stays ink."""
+    assert P.prepare(form_box_page(None, cells=4)).no_ink and not P.prepare(form_box_page(None)).no_ink
+    square = np.full((200, 200), 232, np.uint8)
+    cv2.rectangle(square, (60, 40), (140, 160), 40, 8)
+    eight = square.copy()
+    cv2.line(eight, (60, 100), (140, 100), 40, 8)
+    for picture in (square, eight):
+        p = P.prepare(picture)
+        assert not p.no_ink and p.image.max() > 0.9 and (p.image[4:24, 4:24] > 0.5).sum() > 40
+    x, _ = mnist_test
+    drawn = np.dstack([form_box_page(x[0])] * 3 + [np.full(form_box_page(x[0]).shape, 255, np.uint8)])
+    on_canvas_picture = P.prepare(drawn, drawn_on=1.0)
+    assert corr(on_canvas_picture.image, P.prepare(x[0]).image) < 0.6

@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 import pytest
 from browser._support import require  # the browser tests' skip-or-fail rule (tests/ is on pytest's pythonpath)
-from support import cut_tight_square, drawn_face, on_canvas, scanned_close
+from support import cut_tight_square, drawn_face, form_box_page, on_canvas, scanned_close
 
 from digitlab import files, preprocess
 from digitlab.data import mnist, nondigits, synthetic
@@ -304,6 +304,14 @@ def _peppered(grey: np.ndarray, n: int = 60, tone: int = 150) -> np.ndarray:
     return out
 
 
+def _fat_square() -> np.ndarray:
+    """A 0 drawn as a square with an 8 px pen on a 200 px page, a little askew (a symmetric one puts its centre of mass
+    on a half pixel, where float32 and float64 sums round the paste apart): its sides are wider than a frame's band."""
+    page = np.full((200, 200), 232, np.uint8)
+    cv2.polylines(page, [np.array([(60, 40), (141, 43), (139, 161), (58, 158)], np.int32)], True, 40, 8)
+    return page
+
+
 def _jpeg_pixels(grey: np.ndarray, quality: int | None = None) -> np.ndarray:
     """``grey`` (a picture, or a JPEG's bytes when quality is None) -> the grey pixels OpenCV decodes from its JPEG."""
     data = grey if quality is None else cv2.imencode(".jpg", grey, [cv2.IMWRITE_JPEG_QUALITY, quality])[1]
@@ -379,6 +387,16 @@ CASES = [
          lambda x: _opaque(_jpeg_pixels(_blank_paper(1), 20)), lambda p: p.no_ink and not p.inverted and "one flat tone" in p.notes[-1]),
     Case("a light marker on a dark board with a bright patch (a half-shadowed photo inverted): its ink kept",
          lambda x: _opaque(255 - _jpeg_pixels(_photo_jpeg("half_shadow", x, 2))), lambda p: not p.no_ink and not p.inverted),
+    # A form's printed box (1.8): dropped, so the ink box is the digit's, smaller than the printed one (100 px or more)
+    Case("a digit in a form's box: the box dropped", lambda x: _opaque(form_box_page(x[30])), lambda p: not p.no_ink and max(p.bbox[2:]) < 100),
+    Case("a digit in one cell of a comb field: the box and its separators dropped", lambda x: _opaque(form_box_page(x[31], 3, 1, cell=100)),
+         lambda p: not p.no_ink and max(p.bbox[2:]) < 90),
+    Case("a digit crossing its box: the box dropped, the digit less a sliver", lambda x: _opaque(form_box_page(x[32], touch=True)),
+         lambda p: not p.no_ink and max(p.bbox[2:]) < 118),
+    Case("a form's box photographed (its JPEG's pixels)", lambda x: _opaque(_jpeg_pixels(_photo_jpeg("form_box", x, 41))),
+         lambda p: not p.no_ink and max(p.bbox[2:]) < 95),
+    Case("an empty comb field: nothing written", lambda x: _opaque(form_box_page(None, 3, cell=100)), lambda p: p.no_ink),
+    Case("a square 0 drawn with a fat pen: no frame, the digit", lambda x: _opaque(_fat_square()), lambda p: not p.no_ink and max(p.bbox[2:]) > 100),
     # Pairs on either side of a threshold, so that moving it on one side only changes a result:
     # contrast 0.118 and 0.125 around MIN_CONTRAST, 9 and 16 ink pixels around MIN_INK_FRACTION (15.7 of 280x280).
     Case("too faint", lambda x: _faint(x, 31), _too_faint),
@@ -551,6 +569,8 @@ FILES = [
     FileCase("photo with a desk corner (JPEG)", _photo_case("desk_corner", 23, 3), lambda p, _: p.inverted and not p.no_ink, jpeg=True),
     FileCase("a scan size-normalised into a small square (PNG): cut tight, the background from its edge", _photo_case("scan_tight", 95, 95),
              lambda p, _: not p.no_ink and p.inverted and TIGHT_NOTE in p.notes),
+    FileCase("a comb field photographed, 560x185 (JPEG): shrunk, the box dropped", _photo_case("form_box", 43, 43),
+             lambda p, _: not p.no_ink and max(p.bbox[2:]) < 60, jpeg=True),
     FileCase("3000x4000 phone photo, small digit read again (JPEG)", _photo_case("phone", 24, 1), lambda p, _: _read_again(p), jpeg=True),
     FileCase("1200x1200 PNG of a face: refused, read at a third of its size", lambda x: files.png_bytes(drawn_face(1200)),
              lambda p, data: p.refusal is not None and _read_at(3)(p, data)),

@@ -9,6 +9,7 @@
 //     median-filtered border vs extremes) -> light ink on dark
 //   remove background: top-hat on uneven paper, median level + 5 robust sigmas, stretch (ink
 //     drawn on transparency: its background's tone, no photo)
+//   a form's printed box around the writing dropped (not on a canvas drawing)
 //   drop specks (8-connected blobs tiny next to the largest), keep faint pixels only near ink
 //   a small digit in a picture shrunk at least twice: the region around its ink cut from the
 //     picture as handed over, shrunk to 400 px when larger, and the two steps above redone on it
@@ -38,7 +39,7 @@
 //
 // Pure functions, no DOM: runs in the page and under node.
 
-export const PREPROCESS_VERSION = "1.7";
+export const PREPROCESS_VERSION = "1.8";
 export const BLANK_DRAWING = "no digit found: nothing is drawn (every pixel is the background's tone): draw one digit";
 export const SIZE = 28;
 export const BOX = 20;
@@ -52,6 +53,9 @@ export const DRAWN_BORDER = 0.8;
 export const BORDER_SPREAD = 0.1;
 export const POLARITY_STEP = 0.08;
 export const LIGHT_FLOOR = 0.05;
+export const FRAME_BAND = 0.08;
+export const FRAME_COVER = 0.95;
+export const FRAME_INSIDE = 0.3;
 export const INK_LEVEL = 0.25;
 export const SMALL_INK = 0.1;
 export const ZOOM_GAIN = 2;
@@ -951,6 +955,7 @@ function blobs(ink) {
   const labels = new Int32Array(h * w);
   const areas = [0];
   const touching = [false];
+  const boxes = [null]; // [left, top, right, bottom] of each blob, inclusive
   const stack = new Int32Array(h * w);
   for (let start = 0; start < data.length; start++) {
     if (!(data[start] > INK_LEVEL) || labels[start]) continue;
@@ -958,6 +963,7 @@ function blobs(ink) {
     let top = 0;
     let area = 0;
     let edge = false;
+    const box = [w, h, -1, -1];
     stack[top++] = start;
     labels[start] = id;
     while (top) {
@@ -966,6 +972,10 @@ function blobs(ink) {
       const y = Math.floor(i / w);
       const x = i - y * w;
       if (x === 0 || y === 0 || x === w - 1 || y === h - 1) edge = true;
+      if (x < box[0]) box[0] = x;
+      if (y < box[1]) box[1] = y;
+      if (x > box[2]) box[2] = x;
+      if (y > box[3]) box[3] = y;
       for (let dy = -1; dy <= 1; dy++) {
         const yy = y + dy;
         if (yy < 0 || yy >= h) continue;
@@ -982,8 +992,9 @@ function blobs(ink) {
     }
     areas.push(area);
     touching.push(edge);
+    boxes.push(box);
   }
-  return { labels, areas, touching };
+  return { labels, areas, touching, boxes };
 }
 
 /** Zero blobs that touch the picture's edge when blobs away from it hold the digit (photos only). */
@@ -997,6 +1008,62 @@ export function dropBorder(ink) {
   const drop = image(h, w, Float32Array.from(labels, (id) => (touching[id] ? 1 : 0)));
   const grown = rectMorph(drop, 3, 3, false);
   return image(h, w, data.map((v, i) => (grown.data[i] > 0 ? 0 : v)));
+}
+
+/** preprocess.drop_frame: zero a form's printed box around the writing (a blob outlined on all four sides of its
+ * bounding box, with ink inside reaching FRAME_INSIDE of its inner height): its pixels in the sides' bands and its
+ * straight lines from side to side inside them (a comb field's separators). */
+export function dropFrame(ink) {
+  const { data, h: H, w: W } = ink;
+  const { labels, boxes } = blobs(ink);
+  let out = null;
+  for (let c = 1; c < boxes.length; c++) {
+    const [left, top, right, bottom] = boxes[c];
+    const w = right - left + 1;
+    const h = bottom - top + 1;
+    const t = Math.max(2, pyRound(FRAME_BAND * Math.min(w, h)));
+    if (Math.min(w, h) <= 4 * t) continue;
+    const at = (y, x) => labels[(top + y) * W + left + x] === c;
+    // each side's band: per position along the side, the blob's pixels across the band
+    const colsTop = new Int32Array(w), colsBottom = new Int32Array(w), rowsLeft = new Int32Array(h), rowsRight = new Int32Array(h);
+    const colCount = new Int32Array(w), rowCount = new Int32Array(h);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        if (!at(y, x)) continue;
+        if (y < t) colsTop[x]++;
+        if (y >= h - t) colsBottom[x]++;
+        if (x < t) rowsLeft[y]++;
+        if (x >= w - t) rowsRight[y]++;
+        if (y >= t && y < h - t) colCount[x]++;
+        if (x >= t && x < w - t) rowCount[y]++;
+      }
+    }
+    const share = (a) => a.reduce((n, v) => n + (v > 0 ? 1 : 0), 0) / a.length;
+    if (Math.min(share(colsTop), share(colsBottom), share(rowsLeft), share(rowsRight)) < FRAME_COVER) continue;
+    // a side wider than its band: a fat pen's square (its inner edge would count as ink inside)
+    const depth = (a) => median(Float32Array.from(a.filter((v) => v > 0)));
+    if (Math.max(depth(colsTop), depth(colsBottom), depth(rowsLeft), depth(rowsRight)) > t - 1) continue;
+    let first = -1, last = -1;
+    for (let y = t; y < h - t; y++) {
+      for (let x = t; x < w - t; x++) {
+        if (data[(top + y) * W + left + x] > INK_LEVEL) {
+          if (first < 0) first = y;
+          last = y;
+          break;
+        }
+      }
+    }
+    if (first < 0 || last - first + 1 < FRAME_INSIDE * (h - 2 * t)) continue;
+    if (!out) out = Float32Array.from(data);
+    for (let y = 0; y < h; y++) {
+      const rowLine = rowCount[y] / (w - 2 * t) >= FRAME_COVER;
+      for (let x = 0; x < w; x++) {
+        const band = y < t || y >= h - t || x < t || x >= w - t || rowLine || colCount[x] / (h - 2 * t) >= FRAME_COVER;
+        if (band && at(y, x)) out[(top + y) * W + left + x] = 0;
+      }
+    }
+  }
+  return out ? image(H, W, out) : ink;
 }
 
 /** Zero 8-connected blobs that are tiny next to the largest one (dust, sensor noise). */
@@ -1153,7 +1220,9 @@ function cleaned(grey, inverted, steps, drawnOn = null, edge = false) {
   if (edge && level === null) ({ level, floor } = edgeBackground(ink));
   const photo = level === null && isPhoto(ink);
   const bg = removeBackground(ink, photo, level, floor, !inverted);
-  let clean = dropSpecks(photo ? dropBorder(bg.clean) : bg.clean);
+  let clean = photo ? dropBorder(bg.clean) : bg.clean;
+  if (drawnOn === null) clean = dropFrame(clean); // a drawing on a canvas has no printed box
+  clean = dropSpecks(clean);
   // Keep faint pixels only next to real ink: anti-aliased edges stay, paper grain far away goes.
   const r = Math.max(1, pyRound(Math.min(clean.h, clean.w) / 100));
   const inkMask = image(clean.h, clean.w);

@@ -137,7 +137,7 @@ SECTIONS: dict[str, Section] = {
         "each real digit once. Per writer: "
         "[evaluation.md](evaluation.md#writer-by-writer-evaluationwriterspy)."),
     "photo_cases": Section(
-        "Photos with a shadow, a desk corner, lines, pencil, a marker; a scan cut tight",
+        "Photos with a shadow, a desk corner, lines, pencil, a marker, a form's box; a scan cut tight",
         "MNIST test digits photographed (or scanned: `scan_tight`, size-normalised into a 16-64 px square as postal "
         "digit sets keep them) on generated paper (`digitlab/data/photo_cases.py`), read through the "
         "predict CLI's path by the default model."),
@@ -896,7 +896,8 @@ README_SUMMARY = [
     "- **Photos** (`python evaluation/photo_cases.py`): a 3000x4000 phone photo of a small digit "
     "{photo_cases/phone/accuracy}, a hard half shadow "
     "{photo_cases/half_shadow/accuracy}, a desk corner in the frame "
-    "{photo_cases/desk_corner/accuracy}, a fat marker filling a tight crop {photo_cases/marker/accuracy}; a scan "
+    "{photo_cases/desk_corner/accuracy}, a fat marker filling a tight crop {photo_cases/marker/accuracy}, a digit in a "
+    "form's printed box {photo_cases/form_box/accuracy}; a scan "
     "size-normalised into a 16-64 px square, as postal digits are kept, {photo_cases/scan_tight/accuracy} ({more:photo_cases}).",
     "- **Reading a number** (`python evaluation/numbers.py`): 4 digits with visible gaps: "
     "{numbers/4 digits, visible gaps/whole numbers right} of whole numbers right; touching digits "

@@ -63,6 +63,9 @@ def main() -> None:
     if a.against:
         old = np.load(a.against)
         for k, v in out.items():
+            if k not in old:
+                print(f"{k:22s} not in {a.against}")
+                continue
             diff = np.abs(old[k] - v).reshape(len(v), -1).max(1)
             print(f"{k:22s} changed {int((diff > 0).sum()):3d} of {len(v)} (no ink before {int((old[k] < 0).all((1, 2)).sum())}, after {int((v < 0).all((1, 2)).sum())})")
     digest = hashlib.sha256(b"".join(out[k].tobytes() for k in sorted(out))).hexdigest()[:16]
