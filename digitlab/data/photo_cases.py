@@ -12,6 +12,8 @@ MNIST test digits written on paper and photographed (or scanned), as JPEG (or PN
                  digit sets keep them: an 8-bit grey PNG, not a JPEG
     form_box     a form's printed box around the digit: one box, or one cell of a comb field of 3-4 boxes side by
                  side; the digit fills 60-85% of its cell and may touch the lines
+    form_line    a form's printed answer line under the digit, 1.5-4 times its size long, tilted up to 3 degrees; a
+                 third of the time the digit reaches down to it and touches it
 
 Each case is a function of (digit, seed): the same inputs give the same bytes.  Used by
 ``evaluation/photo_cases.py`` (per-case accuracy through the predict path) and the tests.
@@ -24,7 +26,7 @@ import io
 import cv2
 import numpy as np
 
-CASES = ("plain", "half_shadow", "desk_corner", "lined_paper", "pencil", "phone", "marker", "scan_tight", "form_box")
+CASES = ("plain", "half_shadow", "desk_corner", "lined_paper", "pencil", "phone", "marker", "scan_tight", "form_box", "form_line")
 
 
 def _jpeg(grey: np.ndarray, rng: np.random.Generator, tint=(0.98, 0.95, 0.9), quality: int = 85) -> bytes:
@@ -202,8 +204,29 @@ def form_box(digit: np.ndarray, seed: int) -> bytes:
     return _jpeg(grey, rng)
 
 
+def form_line(digit: np.ndarray, seed: int, touch: bool | None = None) -> bytes:
+    """A form's answer line: printed, 1-3 px wide, 45-85% dark, 1.5-4 times the digit's 28-px box long, tilted up to 3
+    degrees, under the digit: 4-15% of the box below its ink, or (``touch``; None: a third of the time, by the seed)
+    through the ink's lowest rows.  Even light, noise and a JPEG as ``plain``."""
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(90, 141))
+    length = int(size * rng.uniform(1.5, 4.0))
+    touches = bool(rng.random() < 1 / 3) if touch is None else touch
+    h, w = size + 120, length + 80
+    top, left = 40, 40 + int(rng.integers(0, length - size + 1))
+    ink = np.zeros((h, w), np.float32)
+    ink[top : top + size, left : left + size] = np.clip(cv2.resize(digit, (size, size), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255, 0, 1)
+    ys = np.flatnonzero(ink.max(1) > 0.3)
+    y = int(ys[-1] - size * rng.uniform(0.0, 0.04)) if touches else int(ys[-1] + size * rng.uniform(0.04, 0.15))
+    rise = int(round(length * np.tan(np.radians(rng.uniform(-3, 3)))))
+    lines = np.zeros((h, w), np.float32)
+    cv2.line(lines, (40, y - rise // 2), (40 + length, y + rise - rise // 2), float(rng.uniform(0.45, 0.85)), int(rng.integers(1, 4)))
+    grey = _light(h, w, rng) * (1 - lines) * (1 - 0.75 * ink) + rng.normal(0, 0.02, ink.shape)
+    return _jpeg(grey, rng)
+
+
 MAKERS = {"plain": plain, "half_shadow": half_shadow, "desk_corner": desk_corner, "lined_paper": lined_paper, "pencil": pencil, "phone": phone,
-          "marker": marker, "scan_tight": scan_tight, "form_box": form_box}
+          "marker": marker, "scan_tight": scan_tight, "form_box": form_box, "form_line": form_line}
 
 
 def make(case: str, digit: np.ndarray, seed: int) -> bytes:
