@@ -11,7 +11,8 @@ one MNIST itself was built with (LeCun et al.):
     remove background level + noise floor  -> ink in [0, 1], background 0 (photos: their light divided out first;
                                               ink drawn on transparency: its background's tone, never a photo;
                                               read as light ink, the contrast before the headroom is stretched too)
-    a form's printed box                   -> not ink (``drop_frame``; not on a canvas drawing), then dust dropped
+    a form's printed box                   -> not ink (``drop_frame``; not on a canvas drawing), then dust dropped,
+                                              then a form's printed line apart from the writing (``drop_rule_line``)
     a small digit in a shrunk picture:     -> the region around it read again at a higher resolution,
                                               and the two steps above redone on it
     no ink with that polarity (auto):      -> the other one tried (``other_polarity``: a marker filling a
@@ -61,7 +62,7 @@ from digitlab.pictures import (  # noqa: F401
     load_picture,
 )
 
-PREPROCESS_VERSION = "1.8"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
+PREPROCESS_VERSION = "1.9"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
 # blobs dropped; 1.3: a small digit in a shrunk picture read again around its ink at a higher resolution, and ink
 # that fades below INK_LEVEL once fitted (scattered specks) is no ink; 1.4: a drawing reaching the edge is not a photo
 # (is_photo: most of the border one exact tone is a drawn background; its strokes apart touching the edge are kept);
@@ -72,7 +73,8 @@ PREPROCESS_VERSION = "1.8"  # 1.1: stroke-width normalisation on by default; 1.2
 # ink only if it stands MIN_CONTRAST above its background before the headroom is stretched (remove_background's
 # light_ink): blank paper as a low-quality JPEG was read as light ink, its block edges stretched into strokes; 1.8: a
 # form's printed box around the writing (a rectangle outline with writing inside, a comb field's separators) is not
-# ink (drop_frame), except on a canvas drawing
+# ink (drop_frame), except on a canvas drawing; 1.9: nor is a form's printed line under or over the writing, apart
+# from it (drop_rule_line)
 SIZE = 28  # model input side
 BOX = 20  # the digit's longer side inside the 28x28 frame, as in MNIST
 CENTRE = 14.0  # MNIST's mean centre of mass (row, col) in pixel-index coordinates, measured on x_test
@@ -89,6 +91,10 @@ LIGHT_FLOOR = 0.05  # darkest light level a photo is divided by (a black desk is
 FRAME_BAND = 0.08  # drop_frame: a frame's side is this share of its box's shorter side deep (a printed line, tilted a little)
 FRAME_COVER = 0.95  # drop_frame: the share of each side's length (of a separator's) that holds ink
 FRAME_INSIDE = 0.3  # drop_frame: ink inside reaching this share of the frame's inner height: something is written in it
+RULE_TILT = 0.08  # drop_rule_line: a printed line's slope at most this (4.6 degrees: a photo taken a little askew)
+RULE_THICK = 0.05  # drop_rule_line: its median thickness at most this share of its length
+RULE_STRAIGHT = 1.5  # drop_rule_line: px its centre may stray from a straight line in any column
+RULE_LONGER = 2.0  # drop_rule_line: at least this many times as wide as all the other ink together
 INK_LEVEL = 0.25  # a pixel this bright (after background removal) is ink for bounding box and specks;
 # every MNIST digit's box at this level is still exactly 20 px (measured on x_test)
 SMALL_INK = 0.1  # an ink box whose longer side is under this fraction of WORK_SIDE (and at least MIN_SIDE px)...
@@ -308,6 +314,76 @@ def drop_frame(ink: np.ndarray) -> np.ndarray:
     return out
 
 
+def _line_fit(xs: np.ndarray, centres: np.ndarray) -> tuple[float, float, float]:
+    """Least squares of centres on xs (float64) -> (slope, the line's value at xs' mean, xs' mean)."""
+    mx, mc = float(xs.mean()), float(centres.mean())
+    dx = xs - mx
+    return float((dx * (centres - mc)).sum() / max(float((dx * dx).sum()), 1e-12)), mc, mx
+
+
+def _line_pieces(labels: np.ndarray, stats: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """The blobs that are straight thin flat pieces of a printed line -> [(label, columns, centre rows)]: slope at most
+    RULE_TILT, every column's centre within RULE_STRAIGHT px of their fitted line, median thickness at most RULE_THICK
+    of the piece's width (a pen's stroke is a tenth of its digit's height or more), at least 8 px wide."""
+    pieces = []
+    for c in range(1, len(stats)):
+        left, top, w, h = (int(v) for v in stats[c, :4])
+        if w < 8 or h > (RULE_TILT + RULE_THICK) * w:
+            continue
+        blob = labels[top : top + h, left : left + w] == c
+        counts = blob.sum(0)
+        if float(np.median(counts)) > RULE_THICK * w:
+            continue
+        has = counts > 0
+        xs = np.flatnonzero(has).astype(np.float64) + left
+        centres = (blob * np.arange(h)[:, None]).sum(0)[has] / counts[has] + top
+        slope, mc, mx = _line_fit(xs, centres)
+        if abs(slope) <= RULE_TILT and float(np.abs(centres - mc - slope * (xs - mx)).max()) <= RULE_STRAIGHT:
+            pieces.append((c, xs, centres))
+    return pieces
+
+
+def drop_rule_line(ink: np.ndarray) -> np.ndarray:
+    """Zero a form's printed line under (or over) the writing.  A thin printed line comes out of a shrink or a JPEG in
+    collinear pieces (``_line_pieces``); from the widest, the pieces whose every column centre lies within
+    RULE_STRAIGHT px of the group's fitted line join it (fitted again each time).  A group whose span is at least
+    RULE_LONGER times as wide as all the other ink together, that ink lying within its span and wholly above or below
+    it where it runs, is not ink.  A line the writing touches is one blob with it and is kept; so is a line with
+    nothing else written (a 1 lying down, a minus)."""
+    mask = ink > INK_LEVEL
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n <= 2:
+        return ink
+    pieces = sorted(_line_pieces(labels, stats), key=lambda p: -(p[1][-1] - p[1][0]))
+    out, used = ink, set()
+    for first in pieces:
+        if first[0] in used:
+            continue
+        group, xs, centres = [first[0]], first[1], first[2]
+        for c, pxs, pcentres in pieces:
+            if c in used or c in group:
+                continue
+            slope, mc, mx = _line_fit(xs, centres)
+            if float(np.abs(pcentres - mc - slope * (pxs - mx)).max()) <= RULE_STRAIGHT:
+                group.append(c)
+                xs, centres = np.concatenate([xs, pxs]), np.concatenate([centres, pcentres])
+        used.update(group)
+        slope, mc, mx = _line_fit(xs, centres)
+        left, right = int(xs.min()), int(xs.max())
+        ys, xo = np.nonzero(mask & ~np.isin(labels, group))
+        if ys.size == 0 or right - left + 1 < RULE_LONGER * (int(xo.max()) - int(xo.min()) + 1):
+            continue
+        if int(xo.min()) < left or int(xo.max()) > right:
+            continue  # ink beyond the line's ends: beside it, not over or under it
+        side = ys - (mc + slope * (xo - mx))  # rows from the line where it runs there
+        if not ((side < 0).all() or (side > 0).all()):
+            continue  # the other ink crosses the line
+        if out is ink:
+            out = ink.copy()
+        out[np.isin(labels, group)] = 0
+    return out
+
+
 def _drop_specks(ink: np.ndarray) -> np.ndarray:
     """Zero connected blobs that are tiny next to the largest one (dust, sensor noise)."""
     mask = (ink > INK_LEVEL).astype(np.uint8)
@@ -451,6 +527,8 @@ def clean_ink(grey: np.ndarray, inverted: bool, steps: list, specks: bool = True
         clean = drop_frame(clean)
     if specks:
         clean = _drop_specks(clean)
+    if drawn_on is None:  # nor a printed line
+        clean = drop_rule_line(clean)
     # Keep faint pixels only next to real ink: anti-aliased edges stay, paper grain far away goes.
     r = max(1, round(min(clean.shape) / 100))
     near_ink = cv2.dilate((clean > INK_LEVEL).astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8))

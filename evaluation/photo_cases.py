@@ -2,7 +2,7 @@
 
 Photos of handwritten digits under the conditions that break background removal (digitlab.data.photo_cases:
 a plain photo, a hard half shadow, a desk corner in the frame, lined paper, faint pencil, a 3000x4000
-phone photo with a small digit, a fat marker filling a tight crop, a form's printed box), made from the first N MNIST test digits, read through the predict
+phone photo with a small digit, a fat marker filling a tight crop, a form's printed box or line), made from the first N MNIST test digits, read through the predict
 CLI's own path (JPEG bytes -> digitlab.preprocess.prepare -> the served model).  Prints per-case
 accuracy (no-ink answers count as wrong) and writes evaluation/reports/photo_cases.json.
 Target: >= 95% on every case with the default model.

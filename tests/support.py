@@ -138,3 +138,20 @@ def form_box_page(digit: np.ndarray | None, cells: int = 1, mine: int = 0, cell:
         region = page[top : top + size, left : left + size].astype(np.float32)
         page[top : top + size, left : left + size] = (region * (1 - 0.8 * np.clip(ink, 0, 1))).astype(np.uint8)
     return page
+
+
+def form_line_page(digit: np.ndarray | None, gap: int = 12, length: int = 300, tilt: float = 0.0, width: int = 2) -> np.ndarray:
+    """A grey page with ``digit`` (MNIST, 28x28, drawn 100 px; None: nothing written) written above a printed line
+    ``length`` px long (``tilt``: its slope), ``gap`` px below the digit's ink (negative: through it), dark ink on light
+    paper."""
+    page = np.full((220, length + 60), 232, np.uint8)
+    left = 30 + (length - 100) // 2
+    bottom = 30
+    if digit is not None:
+        ink = cv2.resize(digit, (100, 100), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
+        region = page[30:130, left : left + 100].astype(np.float32)
+        page[30:130, left : left + 100] = (region * (1 - 0.8 * np.clip(ink, 0, 1))).astype(np.uint8)
+        bottom = 30 + int(np.flatnonzero(ink.max(1) > 0.3)[-1])
+    y, middle = bottom + gap, left + 50
+    cv2.line(page, (30, round(y + tilt * (30 - middle))), (30 + length, round(y + tilt * (30 + length - middle))), 40, width)
+    return page

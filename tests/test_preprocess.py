@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
-from support import fat_drawings, form_box_page, on_canvas
+from support import fat_drawings, form_box_page, form_line_page, on_canvas
 
 from digitlab import preprocess as P
 from digitlab.data import synthetic
@@ -543,3 +543,50 @@ def test_what_is_not_a_forms_box_is_kept(mnist_test):
     drawn = np.dstack([form_box_page(x[0])] * 3 + [np.full(form_box_page(x[0]).shape, 255, np.uint8)])
     on_canvas_picture = P.prepare(drawn, drawn_on=1.0)
     assert corr(on_canvas_picture.image, P.prepare(x[0]).image) < 0.6
+
+
+# ----------------------------------------------------------------------------- a form's printed line (1.9)
+
+
+def test_a_forms_line_under_the_digit_is_not_part_of_it(mnist_test):
+    """A digit written above a form's printed answer line, level or tilted 3 degrees, apart from it: the line is
+    dropped and the model input is the digit's own; without the step the digit is squashed above the line."""
+    x, _ = mnist_test
+    for i in range(12):
+        alone = P.prepare(x[i]).image
+        for tilt in (0.0, 0.05, -0.05):
+            p = P.prepare(form_line_page(x[i], tilt=tilt))
+            assert not p.no_ink and corr(p.image, alone) > 0.9, (i, tilt, corr(p.image, alone))
+
+
+def test_a_forms_line_in_pieces_is_one_line(mnist_test):
+    """A thin line broken by the paper or a JPEG into collinear pieces is judged as one line."""
+    x, _ = mnist_test
+    for i in range(6):
+        page = form_line_page(x[i], width=1)
+        page[:, 60:64] = 232  # two gaps in the line (the digit is further right)
+        page[:, 300:303] = 232
+        assert corr(P.prepare(page).image, P.prepare(x[i]).image) > 0.9, i
+
+
+def test_without_the_line_step_the_digit_is_squashed(mnist_test, monkeypatch):
+    x, _ = mnist_test
+    monkeypatch.setattr(P, "drop_rule_line", lambda ink: ink)
+    scores = [corr(P.prepare(form_line_page(x[i])).image, P.prepare(x[i]).image) for i in range(12)]
+    assert np.median(scores) < 0.6, scores
+
+
+def test_what_is_not_a_forms_line_is_kept(mnist_test):
+    """A line alone (a minus, a 1 lying down), a line through the digit (it touches: one blob with it), a line no
+    longer than twice the digit's width (a 5's or a 7's bar drawn apart is shorter), and a line drawn on the canvas
+    all stay ink."""
+    x, _ = mnist_test
+    alone = P.prepare(form_line_page(None))
+    assert not alone.no_ink
+    through = P.prepare(form_line_page(x[0], gap=-10))
+    assert corr(through.image, P.prepare(x[0]).image) < 0.8
+    short = P.prepare(form_line_page(x[1], length=60))
+    assert corr(short.image, P.prepare(x[1]).image) < 0.9
+    drawn = form_line_page(x[2])
+    on_canvas_picture = P.prepare(np.dstack([drawn] * 3 + [np.full(drawn.shape, 255, np.uint8)]), drawn_on=1.0)
+    assert corr(on_canvas_picture.image, P.prepare(x[2]).image) < 0.6

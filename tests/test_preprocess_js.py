@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 import pytest
 from browser._support import require  # the browser tests' skip-or-fail rule (tests/ is on pytest's pythonpath)
-from support import cut_tight_square, drawn_face, form_box_page, on_canvas, scanned_close
+from support import cut_tight_square, drawn_face, form_box_page, form_line_page, on_canvas, scanned_close
 
 from digitlab import files, preprocess
 from digitlab.data import mnist, nondigits, synthetic
@@ -304,6 +304,14 @@ def _peppered(grey: np.ndarray, n: int = 60, tone: int = 150) -> np.ndarray:
     return out
 
 
+def _line_in_pieces(digit: np.ndarray) -> np.ndarray:
+    """A 1-px form's line under ``digit`` with two gaps, as a thin line comes out of a JPEG."""
+    page = form_line_page(digit, width=1)
+    page[:, 60:64] = 232
+    page[:, 300:303] = 232
+    return page
+
+
 def _fat_square() -> np.ndarray:
     """A 0 drawn as a square with an 8 px pen on a 200 px page, a little askew (a symmetric one puts its centre of mass
     on a half pixel, where float32 and float64 sums round the paste apart): its sides are wider than a frame's band."""
@@ -397,6 +405,12 @@ CASES = [
          lambda p: not p.no_ink and max(p.bbox[2:]) < 95),
     Case("an empty comb field: nothing written", lambda x: _opaque(form_box_page(None, 3, cell=100)), lambda p: p.no_ink),
     Case("a square 0 drawn with a fat pen: no frame, the digit", lambda x: _opaque(_fat_square()), lambda p: not p.no_ink and max(p.bbox[2:]) > 100),
+    # A form's printed line (1.9): dropped when apart from the writing, so the ink box is the digit's (100 px at most)
+    Case("a digit above a form's line, tilted: the line dropped", lambda x: _opaque(form_line_page(x[33], tilt=0.05)),
+         lambda p: not p.no_ink and p.bbox[3] <= 100),
+    Case("a form's line in collinear pieces: dropped as one", lambda x: _opaque(_line_in_pieces(x[34])), lambda p: not p.no_ink and p.bbox[3] <= 100),
+    Case("a line through the digit: one blob with it, kept", lambda x: _opaque(form_line_page(x[35], gap=-10)), lambda p: not p.no_ink and p.bbox[3] > 250),
+    Case("a line alone (a minus): kept", lambda x: _opaque(form_line_page(None)), lambda p: not p.no_ink and p.bbox[3] > 250),
     # Pairs on either side of a threshold, so that moving it on one side only changes a result:
     # contrast 0.118 and 0.125 around MIN_CONTRAST, 9 and 16 ink pixels around MIN_INK_FRACTION (15.7 of 280x280).
     Case("too faint", lambda x: _faint(x, 31), _too_faint),
@@ -571,6 +585,8 @@ FILES = [
              lambda p, _: not p.no_ink and p.inverted and TIGHT_NOTE in p.notes),
     FileCase("a comb field photographed, 560x185 (JPEG): shrunk, the box dropped", _photo_case("form_box", 43, 43),
              lambda p, _: not p.no_ink and max(p.bbox[2:]) < 60, jpeg=True),
+    FileCase("a form's line photographed, 466x257 (JPEG): shrunk, the line dropped", _photo_case("form_line", 45, 45),
+             lambda p, _: not p.no_ink and p.bbox[3] < 90, jpeg=True),
     FileCase("3000x4000 phone photo, small digit read again (JPEG)", _photo_case("phone", 24, 1), lambda p, _: _read_again(p), jpeg=True),
     FileCase("1200x1200 PNG of a face: refused, read at a third of its size", lambda x: files.png_bytes(drawn_face(1200)),
              lambda p, data: p.refusal is not None and _read_at(3)(p, data)),

@@ -10,7 +10,8 @@
 //   remove background: top-hat on uneven paper, median level + 5 robust sigmas, stretch (ink
 //     drawn on transparency: its background's tone, no photo)
 //   a form's printed box around the writing dropped (not on a canvas drawing)
-//   drop specks (8-connected blobs tiny next to the largest), keep faint pixels only near ink
+//   drop specks (8-connected blobs tiny next to the largest), then a form's printed line apart from the
+//     writing (not on a canvas drawing); keep faint pixels only near ink
 //   a small digit in a picture shrunk at least twice: the region around its ink cut from the
 //     picture as handed over, shrunk to 400 px when larger, and the two steps above redone on it
 //   "no ink" when the contrast or the ink area is too small (a photo read as light ink: the contrast
@@ -39,7 +40,7 @@
 //
 // Pure functions, no DOM: runs in the page and under node.
 
-export const PREPROCESS_VERSION = "1.8";
+export const PREPROCESS_VERSION = "1.9";
 export const BLANK_DRAWING = "no digit found: nothing is drawn (every pixel is the background's tone): draw one digit";
 export const SIZE = 28;
 export const BOX = 20;
@@ -56,6 +57,10 @@ export const LIGHT_FLOOR = 0.05;
 export const FRAME_BAND = 0.08;
 export const FRAME_COVER = 0.95;
 export const FRAME_INSIDE = 0.3;
+export const RULE_TILT = 0.08;
+export const RULE_THICK = 0.05;
+export const RULE_STRAIGHT = 1.5;
+export const RULE_LONGER = 2.0;
 export const INK_LEVEL = 0.25;
 export const SMALL_INK = 0.1;
 export const ZOOM_GAIN = 2;
@@ -1066,6 +1071,91 @@ export function dropFrame(ink) {
   return out ? image(H, W, out) : ink;
 }
 
+/** preprocess._line_fit: least squares of centres on xs -> [slope, the line's value at xs' mean, xs' mean]. */
+function lineFit(xs, centres) {
+  const n = xs.length;
+  let mx = 0, mc = 0;
+  for (let i = 0; i < n; i++) (mx += xs[i]), (mc += centres[i]);
+  mx /= n;
+  mc /= n;
+  let sxy = 0, sxx = 0;
+  for (let i = 0; i < n; i++) {
+    const dx = xs[i] - mx;
+    sxy += dx * (centres[i] - mc);
+    sxx += dx * dx;
+  }
+  return [sxy / Math.max(sxx, 1e-12), mc, mx];
+}
+
+function lineStray(xs, centres, [slope, mc, mx]) {
+  let worst = 0;
+  for (let i = 0; i < xs.length; i++) worst = Math.max(worst, Math.abs(centres[i] - mc - slope * (xs[i] - mx)));
+  return worst;
+}
+
+/** preprocess.drop_rule_line: zero a form's printed line under (or over) the writing, apart from it; a thin line's
+ * collinear pieces judged as one. */
+export function dropRuleLine(ink) {
+  const { data, h: H, w: W } = ink;
+  const { labels, boxes } = blobs(ink);
+  if (boxes.length <= 2) return ink;
+  const pieces = [];
+  for (let c = 1; c < boxes.length; c++) {
+    const [left, top, right, bottom] = boxes[c];
+    const w = right - left + 1;
+    const h = bottom - top + 1;
+    if (w < 8 || h > (RULE_TILT + RULE_THICK) * w) continue;
+    const counts = new Int32Array(w);
+    const sums = new Float64Array(w);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        if (labels[(top + y) * W + left + x] === c) (counts[x]++, (sums[x] += y));
+      }
+    }
+    if (median(Float32Array.from(counts)) > RULE_THICK * w) continue;
+    const xs = [], centres = [];
+    for (let x = 0; x < w; x++) if (counts[x] > 0) (xs.push(x + left), centres.push(sums[x] / counts[x] + top));
+    const fit = lineFit(xs, centres);
+    if (Math.abs(fit[0]) <= RULE_TILT && lineStray(xs, centres, fit) <= RULE_STRAIGHT) pieces.push({ c, xs, centres });
+  }
+  pieces.sort((a, b) => b.xs[b.xs.length - 1] - b.xs[0] - (a.xs[a.xs.length - 1] - a.xs[0]));
+  let out = null;
+  const used = new Set();
+  for (const first of pieces) {
+    if (used.has(first.c)) continue;
+    const group = new Set([first.c]);
+    let xs = first.xs.slice(), centres = first.centres.slice();
+    for (const p of pieces) {
+      if (used.has(p.c) || group.has(p.c)) continue;
+      if (lineStray(p.xs, p.centres, lineFit(xs, centres)) <= RULE_STRAIGHT) {
+        group.add(p.c);
+        xs = xs.concat(p.xs);
+        centres = centres.concat(p.centres);
+      }
+    }
+    for (const c of group) used.add(c);
+    const [slope, mc, mx] = lineFit(xs, centres);
+    const left = Math.min(...xs), right = Math.max(...xs);
+    let minX = Infinity, maxX = -Infinity, above = 0, below = 0, others = 0;
+    for (let i = 0; i < labels.length; i++) {
+      if (!(data[i] > INK_LEVEL) || group.has(labels[i])) continue;
+      const y = Math.floor(i / W), x = i - y * W;
+      others++;
+      if (x < minX) minX = x;
+      if (x > maxX) maxX = x;
+      const side = y - (mc + slope * (x - mx));
+      if (side < 0) above++;
+      else if (side > 0) below++;
+    }
+    if (!others || right - left + 1 < RULE_LONGER * (maxX - minX + 1)) continue;
+    if (minX < left || maxX > right) continue; // ink beyond the line's ends: beside it
+    if (above !== others && below !== others) continue; // the other ink crosses the line
+    if (!out) out = Float32Array.from(data);
+    for (let i = 0; i < labels.length; i++) if (group.has(labels[i])) out[i] = 0;
+  }
+  return out ? image(H, W, out) : ink;
+}
+
 /** Zero 8-connected blobs that are tiny next to the largest one (dust, sensor noise). */
 export function dropSpecks(ink) {
   const { data, h, w } = ink;
@@ -1223,6 +1313,7 @@ function cleaned(grey, inverted, steps, drawnOn = null, edge = false) {
   let clean = photo ? dropBorder(bg.clean) : bg.clean;
   if (drawnOn === null) clean = dropFrame(clean); // a drawing on a canvas has no printed box
   clean = dropSpecks(clean);
+  if (drawnOn === null) clean = dropRuleLine(clean); // nor a printed line
   // Keep faint pixels only next to real ink: anti-aliased edges stay, paper grain far away goes.
   const r = Math.max(1, pyRound(Math.min(clean.h, clean.w) / 100));
   const inkMask = image(clean.h, clean.w);

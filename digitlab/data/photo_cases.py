@@ -206,8 +206,8 @@ def form_box(digit: np.ndarray, seed: int) -> bytes:
 
 def form_line(digit: np.ndarray, seed: int, touch: bool | None = None) -> bytes:
     """A form's answer line: printed, 1-3 px wide, 45-85% dark, 1.5-4 times the digit's 28-px box long, tilted up to 3
-    degrees, under the digit: 4-15% of the box below its ink, or (``touch``; None: a third of the time, by the seed)
-    through the ink's lowest rows.  Even light, noise and a JPEG as ``plain``."""
+    degrees, under the digit: 4-15% of the box below its ink all across the digit, or (``touch``; None: a third of the
+    time, by the seed) through the ink's lowest rows at the digit's middle.  Even light, noise and a JPEG as ``plain``."""
     rng = np.random.default_rng(seed)
     size = int(rng.integers(90, 141))
     length = int(size * rng.uniform(1.5, 4.0))
@@ -217,10 +217,14 @@ def form_line(digit: np.ndarray, seed: int, touch: bool | None = None) -> bytes:
     ink = np.zeros((h, w), np.float32)
     ink[top : top + size, left : left + size] = np.clip(cv2.resize(digit, (size, size), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255, 0, 1)
     ys = np.flatnonzero(ink.max(1) > 0.3)
-    y = int(ys[-1] - size * rng.uniform(0.0, 0.04)) if touches else int(ys[-1] + size * rng.uniform(0.04, 0.15))
-    rise = int(round(length * np.tan(np.radians(rng.uniform(-3, 3)))))
+    slope = float(np.tan(np.radians(rng.uniform(-3, 3))))
+    # the line's row under the digit's middle column: through the ink's lowest rows, or below them by 4-15% of the box
+    # and by the rise across the box, so that it stays below the ink over the digit's whole width
+    y = ys[-1] - size * rng.uniform(0.0, 0.04) if touches else ys[-1] + size * rng.uniform(0.04, 0.15) + abs(slope) * size / 2
+    middle = left + size / 2
     lines = np.zeros((h, w), np.float32)
-    cv2.line(lines, (40, y - rise // 2), (40 + length, y + rise - rise // 2), float(rng.uniform(0.45, 0.85)), int(rng.integers(1, 4)))
+    ends = [(x, int(round(y + slope * (x - middle)))) for x in (40, 40 + length)]
+    cv2.line(lines, ends[0], ends[1], float(rng.uniform(0.45, 0.85)), int(rng.integers(1, 4)))
     grey = _light(h, w, rng) * (1 - lines) * (1 - 0.75 * ink) + rng.normal(0, 0.02, ink.shape)
     return _jpeg(grey, rng)
 
