@@ -142,6 +142,20 @@ def test_upload_a_real_mnist_digit(page, mnist_test, docs_out):
     screenshot(page, docs_out / "upload.png")
 
 
+def test_upload_photos_of_digits_written_on_a_form(page, mnist_test):
+    """A phone's JPEG of a digit written in one cell of a form's comb field, and one written above a form's answer
+    line (digitlab.data.photo_cases form_box, form_line): Home reads the digit, not the box or the line."""
+    from digitlab.data import photo_cases
+
+    x, y = mnist_test
+    for name, data, label in (("comb field.jpg", photo_cases.form_box(x[43], 43), y[43]),
+                              ("answer line.jpg", photo_cases.form_line(x[45], 45, touch=False), y[45])):
+        upload_picture(page, name, data)
+        page.get_by_text(f"upload: {name}").wait_for(timeout=30_000)
+        assert prediction(page) == str(int(label)), name
+        assert_no_errors(page)
+
+
 # a 7 whose bar runs along the canvas's top edge, drawn with the slider's widest brush (40 px): a picture read as a
 # photo loses strokes at its border (the bar, leaving a "1"). Chromium's canvas reads right with and without drawn_on
 # (its 40 px bar stays inside the edge); the test holds the widest brush at the edge to the drawing path
