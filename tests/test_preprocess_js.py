@@ -326,13 +326,6 @@ def _jpeg_pixels(grey: np.ndarray, quality: int | None = None) -> np.ndarray:
     return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
 
 
-def _photo_jpeg(case: str, x: np.ndarray, i: int) -> bytes:
-    """digitlab.data.photo_cases' JPEG of MNIST test digit i under ``case``."""
-    from digitlab.data import photo_cases
-
-    return photo_cases.make(case, x[i], i)
-
-
 TIGHT_NOTE = "its ink covers most of the picture (cut tight to the digit): the background taken from its edge"
 
 
@@ -394,14 +387,14 @@ CASES = [
     Case("blank paper as a quality-20 JPEG, taken for light ink: no contrast before the stretch",
          lambda x: _opaque(_jpeg_pixels(_blank_paper(1), 20)), lambda p: p.no_ink and not p.inverted and "one flat tone" in p.notes[-1]),
     Case("a light marker on a dark board with a bright patch (a half-shadowed photo inverted): its ink kept",
-         lambda x: _opaque(255 - _jpeg_pixels(_photo_jpeg("half_shadow", x, 2))), lambda p: not p.no_ink and not p.inverted),
+         lambda x: _opaque(255 - _jpeg_pixels(_photo_case("half_shadow", 2, 2)(x))), lambda p: not p.no_ink and not p.inverted),
     # A form's printed box (1.8): dropped, so the ink box is the digit's, smaller than the printed one (100 px or more)
     Case("a digit in a form's box: the box dropped", lambda x: _opaque(form_box_page(x[30])), lambda p: not p.no_ink and max(p.bbox[2:]) < 100),
     Case("a digit in one cell of a comb field: the box and its separators dropped", lambda x: _opaque(form_box_page(x[31], 3, 1, cell=100)),
          lambda p: not p.no_ink and max(p.bbox[2:]) < 90),
     Case("a digit crossing its box: the box dropped, the digit less a sliver", lambda x: _opaque(form_box_page(x[32], touch=True)),
          lambda p: not p.no_ink and max(p.bbox[2:]) < 118),
-    Case("a form's box photographed (its JPEG's pixels)", lambda x: _opaque(_jpeg_pixels(_photo_jpeg("form_box", x, 41))),
+    Case("a form's box photographed (its JPEG's pixels)", lambda x: _case_photo("form_box", x[41], 41),
          lambda p: not p.no_ink and max(p.bbox[2:]) < 95),
     Case("an empty comb field: nothing written", lambda x: _opaque(form_box_page(None, 3, cell=100)), lambda p: p.no_ink),
     Case("a square 0 drawn with a fat pen: no frame, the digit", lambda x: _opaque(_fat_square()), lambda p: not p.no_ink and max(p.bbox[2:]) > 100),

@@ -1125,16 +1125,18 @@ export function dropRuleLine(ink) {
     if (used.has(first.c)) continue;
     const group = new Set([first.c]);
     let xs = first.xs.slice(), centres = first.centres.slice();
+    let fit = lineFit(xs, centres);
     for (const p of pieces) {
       if (used.has(p.c) || group.has(p.c)) continue;
-      if (lineStray(p.xs, p.centres, lineFit(xs, centres)) <= RULE_STRAIGHT) {
+      if (lineStray(p.xs, p.centres, fit) <= RULE_STRAIGHT) {
         group.add(p.c);
         xs = xs.concat(p.xs);
         centres = centres.concat(p.centres);
+        fit = lineFit(xs, centres);
       }
     }
     for (const c of group) used.add(c);
-    const [slope, mc, mx] = lineFit(xs, centres);
+    const [slope, mc, mx] = fit;
     const left = Math.min(...xs), right = Math.max(...xs);
     let minX = Infinity, maxX = -Infinity, above = 0, below = 0, others = 0;
     for (let i = 0; i < labels.length; i++) {
