@@ -36,6 +36,7 @@ gives ``Prepared.no_ink = True`` and no image: never a made-up prediction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 import cv2
@@ -62,7 +63,7 @@ from digitlab.pictures import (  # noqa: F401
     load_picture,
 )
 
-PREPROCESS_VERSION = "1.9"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
+PREPROCESS_VERSION = "1.10"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
 # blobs dropped; 1.3: a small digit in a shrunk picture read again around its ink at a higher resolution, and ink
 # that fades below INK_LEVEL once fitted (scattered specks) is no ink; 1.4: a drawing reaching the edge is not a photo
 # (is_photo: most of the border one exact tone is a drawn background; its strokes apart touching the edge are kept);
@@ -74,7 +75,8 @@ PREPROCESS_VERSION = "1.9"  # 1.1: stroke-width normalisation on by default; 1.2
 # light_ink): blank paper as a low-quality JPEG was read as light ink, its block edges stretched into strokes; 1.8: a
 # form's printed box around the writing (a rectangle outline with writing inside, a comb field's separators) is not
 # ink (drop_frame), except on a canvas drawing; 1.9: nor is a form's printed line under or over the writing, apart
-# from it (drop_rule_line)
+# from it (drop_rule_line); 1.10: a side's thickness is its line's run inward however tilted (_run_inward), so a fat
+# pen's square 0 drawn askew is not a form's box
 SIZE = 28  # model input side
 BOX = 20  # the digit's longer side inside the 28x28 frame, as in MNIST
 CENTRE = 14.0  # MNIST's mean centre of mass (row, col) in pixel-index coordinates, measured on x_test
@@ -285,7 +287,8 @@ def _drop_border(ink: np.ndarray, line: bool = False) -> np.ndarray:
 def drop_frame(ink: np.ndarray) -> np.ndarray:
     """Zero a form's printed box around the writing.  A frame is an ink blob whose bounding box is outlined on all four
     sides (the blob holds ink along at least FRAME_COVER of each side's band, FRAME_BAND of the box's shorter side
-    deep, with a line thinner than the band: a printed rectangle) and that has ink inside reaching FRAME_INSIDE of its
+    deep, each side's line, measured inward from its first ink pixel however tilted (``_run_inward``), thinner than the
+    band: a printed rectangle) and that has ink inside reaching FRAME_INSIDE of its
     inner height (something is written in it).  It loses its pixels in those bands and its straight lines from side to
     side inside them (a comb field's separators).  A square 0 or 8, with nothing tall inside or drawn with a fat pen,
     is kept; the writing's own pixels in the bands go with the frame (a digit that touches its box loses a sliver
@@ -299,11 +302,11 @@ def drop_frame(ink: np.ndarray) -> np.ndarray:
         if min(w, h) <= 4 * t:
             continue
         blob = labels[top : top + h, left : left + w] == c
-        bands = (blob[:t], blob[-t:], blob[:, :t].T, blob[:, -t:].T)  # each side's band, (depth t, the side's length)
-        inked = [band.any(0) for band in bands]
+        sides = (blob, blob[::-1], blob.T, blob[:, ::-1].T)  # each side's view inward, (depth, the side's length)
+        inked = [side[:t].any(0) for side in sides]  # where its band holds ink
         if min(float(i.mean()) for i in inked) < FRAME_COVER:
             continue
-        if max(float(np.median(band.sum(0)[i])) for band, i in zip(bands, inked)) > t - 1:
+        if max(float(np.median(_run_inward(side)[i])) for side, i in zip(sides, inked)) > t - 1:
             continue  # a side wider than its band: a fat pen's square (its inner edge would count as ink inside)
         rows = np.flatnonzero(mask[top + t : top + h - t, left + t : left + w - t].any(1))
         if rows.size == 0 or rows[-1] - rows[0] + 1 < FRAME_INSIDE * (h - 2 * t):
@@ -317,6 +320,15 @@ def drop_frame(ink: np.ndarray) -> np.ndarray:
             out = ink.copy()
         out[top : top + h, left : left + w][frame & blob] = 0
     return out
+
+
+def _run_inward(side: np.ndarray) -> np.ndarray:
+    """(depth, length) bool, row 0 at the outer edge -> per position along it, the length of the ink run from its
+    first ink pixel inward (0 where it has none): how thick the line drawn along that side is there, however tilted."""
+    first = side.argmax(0)
+    gap = (np.arange(side.shape[0])[:, None] >= first) & ~side  # paper after the first ink pixel
+    end = np.where(gap.any(0), gap.argmax(0), side.shape[0])
+    return np.where(side.any(0), end - first, 0)
 
 
 def _line_fit(xs: np.ndarray, centres: np.ndarray) -> tuple[float, float, float]:
@@ -517,9 +529,16 @@ def edge_background(ink: np.ndarray) -> tuple[float, float]:
     return level, level + 5 * 1.4826 * float(np.median(np.abs(edge - level)))
 
 
-def clean_ink(grey: np.ndarray, inverted: bool, steps: list, specks: bool = True,
-              drawn_on: float | None = None, edge: bool = False, line: bool = False) -> tuple[np.ndarray, np.ndarray, float]:
-    """Work image -> (ink light on dark, ink in [0, 1] on a background of 0, contrast); two steps recorded.
+EDGE_NOTE = "ink touching the picture's edge taken away (a desk, the page's edge or a shadow's rim)"
+FRAME_NOTE = "a printed box around the writing taken away (a form's box or comb field)"
+RULE_LINE_NOTE = "a printed line under or over the writing taken away (a form's answer line)"
+
+
+def clean_ink(grey: np.ndarray, inverted: bool, steps: list, specks: bool = True, drawn_on: float | None = None,
+              edge: bool = False, line: bool = False) -> tuple[np.ndarray, np.ndarray, float, list[str]]:
+    """Work image -> (ink light on dark, ink in [0, 1] on a background of 0, contrast, the notes of what was taken
+    away that is not the background: EDGE_NOTE, FRAME_NOTE, RULE_LINE_NOTE, for the caller to say when it keeps this
+    reading); two steps recorded.
     ``specks``: drop blobs tiny next to the largest (one digit's dust); a number's reader keeps them
     (digitlab.serving.numbers: a dot can be part of a digit, or a digit of its own).  ``drawn_on``: the tone
     ink drawn on transparency was composited onto (``Picture.drawn_on``): the background's tone, and no photo.
@@ -534,20 +553,22 @@ def clean_ink(grey: np.ndarray, inverted: bool, steps: list, specks: bool = True
         level, floor = edge_background(ink)
     photo = level is None and is_photo(ink)
     clean, contrast = remove_background(ink, photo, level, floor, light_ink=not inverted)
-    if photo:
-        clean = _drop_border(clean, line)
-    if drawn_on is None:  # a drawing on a canvas has no printed box
-        clean = drop_frame(clean)
-    if specks:
-        clean = _drop_specks(clean)
-    if drawn_on is None:  # nor a printed line
-        clean = drop_rule_line(clean)
+    dropped = []
+    for step, wanted, note in ((partial(_drop_border, line=line), photo, EDGE_NOTE),
+                               (drop_frame, drawn_on is None, FRAME_NOTE),  # a drawing on a canvas has no printed box
+                               (_drop_specks, specks, None),
+                               (drop_rule_line, drawn_on is None, RULE_LINE_NOTE)):  # nor a printed line
+        if wanted:
+            kept = step(clean)
+            if note and kept is not clean:
+                dropped.append(note)
+            clean = kept
     # Keep faint pixels only next to real ink: anti-aliased edges stay, paper grain far away goes.
     r = max(1, round(min(clean.shape) / 100))
     near_ink = cv2.dilate((clean > INK_LEVEL).astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8))
     clean = np.where(near_ink > 0, clean, 0).astype(np.float32)
     steps.append(("background removed", clean))
-    return ink, clean, contrast
+    return ink, clean, contrast, dropped
 
 
 def other_polarity(grey: np.ndarray, inverted: bool, steps: list, notes: list[str], specks: bool = True,
@@ -561,11 +582,11 @@ def other_polarity(grey: np.ndarray, inverted: bool, steps: list, notes: list[st
     if float(np.ptp(grey)) < MIN_CONTRAST:
         return None
     again: list = []
-    ink, clean, contrast = clean_ink(grey, not inverted, again, specks, drawn_on, line=line)
+    ink, clean, contrast, dropped = clean_ink(grey, not inverted, again, specks, drawn_on, line=line)
     if not has_ink(clean, contrast):
         return None
     steps[-2:] = again
-    notes.append(_polarity_note(inverted))
+    notes += [_polarity_note(inverted), *dropped]
     return not inverted, ink, clean, contrast
 
 
@@ -586,12 +607,13 @@ def cut_tight(grey: np.ndarray, inverted: bool, steps: list, notes: list[str], s
     polarity rule can take for the ink.  A flat picture, blank or covered in ink, has no ink either way."""
     for flip in (False, True) if both else (False,):
         again: list = []
-        ink, clean, contrast = clean_ink(grey, inverted != flip, again, specks, edge=True)
+        ink, clean, contrast, dropped = clean_ink(grey, inverted != flip, again, specks, edge=True)
         if has_ink(clean, contrast):
             steps[-2:] = again
             if flip:
                 notes.append(_polarity_note(inverted))
             notes.append("its ink covers most of the picture (cut tight to the digit): the background taken from its edge")
+            notes += dropped
             return inverted != flip, ink, clean, contrast
     return None
 
@@ -632,11 +654,12 @@ def _ink_box(clean: np.ndarray) -> tuple[int, int, int, int] | None:
 
 
 def _read_again(picture: Picture, box: tuple[int, int, int, int], work: tuple[int, int], inverted: bool,
-                notes: list[str]) -> tuple[list, np.ndarray, np.ndarray, float] | None:
+                notes: list[str]) -> tuple[list, np.ndarray, np.ndarray, float, list[str]] | None:
     """A small digit's surroundings read again from ``picture`` at a higher resolution: the ink ``box``
     (top, left, height, width in the work image of shape ``work``) grown by its longer side all round,
     read as sharp as pictures.Picture.region allows, shrunk to WORK_SIDE, and cleaned with the polarity
-    the whole picture gave.  -> (steps, ink, clean, contrast), or None when the region cannot be read."""
+    the whole picture gave.  -> (steps, ink, clean, contrast, what was taken away: ``clean_ink``'s notes), or None when
+    the region cannot be read."""
     top, left, bh, bw = box
     (h, w), (pw, ph), m = work, picture.size, max(bh, bw)
     r0, c0, r1, c1 = max(0, top - m), max(0, left - m), min(h, top + bh + m), min(w, left + bw + m)
@@ -647,8 +670,7 @@ def _read_again(picture: Picture, box: tuple[int, int, int, int], work: tuple[in
     notes.append(f"small ink ({bw}x{bh} px of {w}x{h}): the region around it read again at {gw}x{gh} from the {pw}x{ph} picture")
     grey, preview = work_size(region.grey, region.preview, notes)
     steps: list[tuple[str, np.ndarray]] = [("region around the ink, read again", preview)]
-    ink, clean, contrast = clean_ink(grey, inverted, steps, drawn_on=region.drawn_on)
-    return steps, ink, clean, contrast
+    return steps, *clean_ink(grey, inverted, steps, drawn_on=region.drawn_on)
 
 
 def paper_shift(colour: np.ndarray, clean: np.ndarray) -> float:
@@ -702,7 +724,7 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None, drawn_o
     grey, preview = work_size(picture.grey, picture.preview, notes)
     steps: list[tuple[str, np.ndarray]] = [("input", preview)]
     inverted = ink_polarity(grey, invert, picture.drawn_on)
-    ink, clean, contrast = clean_ink(grey, inverted, steps, drawn_on=picture.drawn_on)
+    ink, clean, contrast, dropped = clean_ink(grey, inverted, steps, drawn_on=picture.drawn_on)
     box, zoomed, colour = _ink_box(clean), False, preview
     # A digit a few percent of a large photo's width is ~20 px with ~1 px strokes once shrunk to WORK_SIDE:
     # its shape is lost before it is cropped.  The pixels are in the picture: read its surroundings again.
@@ -710,15 +732,19 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None, drawn_o
             and max(picture.size) >= ZOOM_GAIN * max(grey.shape)):
         again = _read_again(picture, box, grey.shape, inverted, notes)
         if again is not None and has_ink(again[2], again[3]):
-            region_steps, ink, clean, contrast = again
+            region_steps, ink, clean, contrast, dropped = again
             steps += region_steps
             zoomed, colour = True, region_steps[0][1]
         elif again is not None:
             notes.append("no ink in the region read again: the first reading kept")
-    if not has_ink(clean, contrast):  # (a region read again always has ink)
+    if has_ink(clean, contrast):  # (a region read again always has ink)
+        notes += dropped  # a fallback below says what its own reading took away
+    else:
         found = find_ink(grey, inverted, invert, steps, notes, drawn_on=picture.drawn_on)
         if found is not None:
             inverted, ink, clean, contrast = found
+        else:
+            notes += dropped  # what the reading kept took away, before its "no ink"
     if not has_ink(clean, contrast):
         if float(np.median(ink)) > 0.5:  # a canvas covered in ink, or blank paper taken as ink
             notes.append("no digit found: the picture is one flat tone (covered in ink, or blank): draw one digit with space around it")

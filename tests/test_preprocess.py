@@ -539,6 +539,13 @@ def test_what_is_not_a_forms_box_is_kept(mnist_test):
     for picture in (square, eight):
         p = P.prepare(picture)
         assert not p.no_ink and p.image.max() > 0.9 and (p.image[4:24, 4:24] > 0.5).sum() > 40
+    for pen, side, turn in ((10, 90, 0), (10, 90, 1), (8, 70, -1), (5, 70, 3)):  # anti-aliased, or askew: the band
+        # cuts a side's line, so its thickness is its run inward (1.10; 1.9 took each of these for a box and erased it)
+        square = np.full((260, 260), 232, np.uint8)
+        corners = cv2.boxPoints(((130, 130), (side, 1.3 * side), turn))
+        cv2.polylines(square, [np.round(corners).astype(np.int32)], True, 40, pen, lineType=cv2.LINE_AA)
+        p = P.prepare(square)
+        assert not p.no_ink and P.FRAME_NOTE not in p.notes and p.bbox[2] > 1.3 * side, (pen, side, turn, p.notes, p.bbox)
     x, _ = mnist_test
     drawn = np.dstack([form_box_page(x[0])] * 3 + [np.full(form_box_page(x[0]).shape, 255, np.uint8)])
     on_canvas_picture = P.prepare(drawn, drawn_on=1.0)

@@ -40,7 +40,7 @@
 //
 // Pure functions, no DOM: runs in the page and under node.
 
-export const PREPROCESS_VERSION = "1.9";
+export const PREPROCESS_VERSION = "1.10";
 export const BLANK_DRAWING = "no digit found: nothing is drawn (every pixel is the background's tone): draw one digit";
 export const SIZE = 28;
 export const BOX = 20;
@@ -1015,6 +1015,24 @@ export function dropBorder(ink) {
   return image(h, w, data.map((v, i) => (grown.data[i] > 0 ? 0 : v)));
 }
 
+/**
+ * preprocess._run_inward: a side `length` long seen inward (`on(i, d)`: the blob's pixel at position i along it, d px
+ * in from its outer edge, d < depth) -> per position whose first `band` px hold ink, the length of the ink run from its
+ * first ink pixel inward: how thick the line drawn along that side is there, however tilted.
+ */
+function runInward(length, depth, band, on) {
+  const runs = [];
+  for (let i = 0; i < length; i++) {
+    let d = 0;
+    while (d < depth && !on(i, d)) d++;
+    if (d >= band) continue;
+    const first = d;
+    while (d < depth && on(i, d)) d++;
+    runs.push(d - first);
+  }
+  return Float32Array.from(runs);
+}
+
 /** preprocess.drop_frame: zero a form's printed box around the writing (a blob outlined on all four sides of its
  * bounding box, with ink inside reaching FRAME_INSIDE of its inner height): its pixels in the sides' bands and its
  * straight lines from side to side inside them (a comb field's separators). */
@@ -1046,8 +1064,8 @@ export function dropFrame(ink) {
     const share = (a) => a.reduce((n, v) => n + (v > 0 ? 1 : 0), 0) / a.length;
     if (Math.min(share(colsTop), share(colsBottom), share(rowsLeft), share(rowsRight)) < FRAME_COVER) continue;
     // a side wider than its band: a fat pen's square (its inner edge would count as ink inside)
-    const depth = (a) => median(Float32Array.from(a.filter((v) => v > 0)));
-    if (Math.max(depth(colsTop), depth(colsBottom), depth(rowsLeft), depth(rowsRight)) > t - 1) continue;
+    const sides = [[w, h, (i, d) => at(d, i)], [w, h, (i, d) => at(h - 1 - d, i)], [h, w, (i, d) => at(i, d)], [h, w, (i, d) => at(i, w - 1 - d)]];
+    if (Math.max(...sides.map(([length, depth, on]) => median(runInward(length, depth, t, on)))) > t - 1) continue;
     let first = -1, last = -1;
     for (let y = t; y < h - t; y++) {
       for (let x = t; x < w - t; x++) {
@@ -1303,7 +1321,15 @@ export function edgeBackground(ink) {
   return { level, floor: level + 5 * 1.4826 * median(dev) };
 }
 
-/** preprocess.clean_ink; `edge`: the background's tone and noise from the picture's edge (edgeBackground), no photo. */
+export const EDGE_NOTE = "ink touching the picture's edge taken away (a desk, the page's edge or a shadow's rim)";
+export const FRAME_NOTE = "a printed box around the writing taken away (a form's box or comb field)";
+export const RULE_LINE_NOTE = "a printed line under or over the writing taken away (a form's answer line)";
+
+/**
+ * preprocess.clean_ink; `edge`: the background's tone and noise from the picture's edge (edgeBackground), no photo.
+ * -> {ink, clean, contrast, dropped: the notes of what was taken away that is not the background, said by the caller
+ * that keeps this reading}.
+ */
 function cleaned(grey, inverted, steps, drawnOn = null, edge = false) {
   const ink = inverted ? image(grey.h, grey.w, grey.data.map((v) => 1 - v)) : grey;
   steps.push(["grey, ink light" + (inverted ? " (inverted)" : ""), ink]);
@@ -1312,10 +1338,17 @@ function cleaned(grey, inverted, steps, drawnOn = null, edge = false) {
   if (edge && level === null) ({ level, floor } = edgeBackground(ink));
   const photo = level === null && isPhoto(ink);
   const bg = removeBackground(ink, photo, level, floor, !inverted);
-  let clean = photo ? dropBorder(bg.clean) : bg.clean;
-  if (drawnOn === null) clean = dropFrame(clean); // a drawing on a canvas has no printed box
-  clean = dropSpecks(clean);
-  if (drawnOn === null) clean = dropRuleLine(clean); // nor a printed line
+  let clean = bg.clean;
+  const dropped = [];
+  for (const [step, wanted, note] of [[dropBorder, photo, EDGE_NOTE],
+    [dropFrame, drawnOn === null, FRAME_NOTE], // a drawing on a canvas has no printed box
+    [dropSpecks, true, null],
+    [dropRuleLine, drawnOn === null, RULE_LINE_NOTE]]) { // nor a printed line
+    if (!wanted) continue;
+    const kept = step(clean);
+    if (note !== null && kept !== clean) dropped.push(note);
+    clean = kept;
+  }
   // Keep faint pixels only next to real ink: anti-aliased edges stay, paper grain far away goes.
   const r = Math.max(1, pyRound(Math.min(clean.h, clean.w) / 100));
   const inkMask = image(clean.h, clean.w);
@@ -1325,7 +1358,7 @@ function cleaned(grey, inverted, steps, drawnOn = null, edge = false) {
   for (let i = 0; i < kept.length; i++) kept[i] = near[i] > 0 ? clean.data[i] : 0;
   clean = image(clean.h, clean.w, kept);
   steps.push(["background removed", clean]);
-  return { ink, clean, contrast: bg.contrast };
+  return { ink, clean, contrast: bg.contrast, dropped };
 }
 
 /** sRGB 0-255 -> CIELAB (a*, b*), D65, as OpenCV's COLOR_RGB2LAB computes it on float input. */
@@ -1494,7 +1527,7 @@ function otherPolarity(grey, inverted, steps, notes, drawnOn = null) {
   const other = cleaned(grey, !inverted, again, drawnOn);
   if (!hasInk(other.clean, other.contrast)) return null;
   steps.splice(steps.length - 2, 2, ...again);
-  notes.push(polarityNote(inverted));
+  notes.push(polarityNote(inverted), ...other.dropped);
   return { inverted: !inverted, ...other };
 }
 
@@ -1517,7 +1550,7 @@ function cutTight(grey, inverted, steps, notes, both = false) {
     if (!hasInk(tight.clean, tight.contrast)) continue;
     steps.splice(steps.length - 2, 2, ...again);
     if (flip) notes.push(polarityNote(inverted));
-    notes.push("its ink covers most of the picture (cut tight to the digit): the background taken from its edge");
+    notes.push("its ink covers most of the picture (cut tight to the digit): the background taken from its edge", ...tight.dropped);
     return { inverted: inverted !== flip, ...tight };
   }
   return null;
@@ -1566,7 +1599,7 @@ function preparePicture(loaded, { invert: asked, stroke }) {
   const grey = workSize(loaded.grey, notes);
   const steps = [["input", grey]];
   let inverted = inkPolarity(grey, invert, loaded.drawnOn);
-  let { ink, clean, contrast } = cleaned(grey, inverted, steps, loaded.drawnOn);
+  let { ink, clean, contrast, dropped } = cleaned(grey, inverted, steps, loaded.drawnOn);
   const box = inkBox(clean);
   let zoomed = false;
   let colour = colourAt(loaded.grey.colour, grey.h, grey.w);
@@ -1576,15 +1609,18 @@ function preparePicture(loaded, { invert: asked, stroke }) {
     const again = readAgain(loaded, box, grey.h, grey.w, inverted, notes);
     if (again !== null && hasInk(again.clean, again.contrast)) {
       steps.push(...again.steps);
-      ({ ink, clean, contrast, colour } = again);
+      ({ ink, clean, contrast, colour, dropped } = again);
       zoomed = true;
     } else if (again !== null) {
       notes.push("no ink in the region read again: the first reading kept");
     }
   }
-  if (!hasInk(clean, contrast)) { // (a region read again always has ink)
+  if (hasInk(clean, contrast)) { // (a region read again always has ink)
+    notes.push(...dropped); // a fallback below says what its own reading took away
+  } else {
     const found = findInk(grey, inverted, invert, steps, notes, loaded.drawnOn);
     if (found !== null) ({ inverted, ink, clean, contrast } = found);
+    else notes.push(...dropped); // what the reading kept took away, before its "no ink"
   }
   if (!hasInk(clean, contrast)) {
     if (median(ink.data) > 0.5) notes.push("no digit found: the picture is one flat tone (covered in ink, or blank): draw one digit with space around it");

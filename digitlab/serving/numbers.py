@@ -171,11 +171,15 @@ def ink_picture(source, invert: preprocess.Invert = "auto", drawn_on: float | No
     notes, preview, size = picture.notes, picture.preview, picture.size  # boxes are given in the picture's own pixels
     grey, _ = preprocess.work_size(picture.grey, None, notes, WORK_SIDE)
     inverted = preprocess.ink_polarity(grey, invert, picture.drawn_on)
-    _, clean, contrast = preprocess.clean_ink(grey, inverted, [], specks=False, drawn_on=picture.drawn_on, line=True)
-    if not preprocess.has_ink(clean, contrast):
+    _, clean, contrast, dropped = preprocess.clean_ink(grey, inverted, [], specks=False, drawn_on=picture.drawn_on, line=True)
+    if preprocess.has_ink(clean, contrast):
+        notes += dropped
+    else:
         found = preprocess.find_ink(grey, inverted, invert, [], notes, specks=False, drawn_on=picture.drawn_on, line=True)
         if found is not None:
             inverted, _, clean, contrast = found
+        else:
+            notes += dropped
     if not preprocess.has_ink(clean, contrast):
         notes.append(f"no ink found (contrast {contrast:.2f}, {preprocess.ink_pixels(clean)} ink pixels)")
         clean = np.zeros_like(clean)

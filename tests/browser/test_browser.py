@@ -144,15 +144,18 @@ def test_upload_a_real_mnist_digit(page, mnist_test, docs_out):
 
 def test_upload_photos_of_digits_written_on_a_form(page, mnist_test):
     """A phone's JPEG of a digit written in one cell of a form's comb field, and one written above a form's answer
-    line (digitlab.data.photo_cases form_box, form_line): Home reads the digit, not the box or the line."""
+    line (digitlab.data.photo_cases form_box, form_line): Home reads the digit, not the box or the line, and says what
+    it took away."""
     from digitlab.data import photo_cases
+    from digitlab.preprocess import FRAME_NOTE, RULE_LINE_NOTE
 
     x, y = mnist_test
-    for name, data, label in (("comb field.jpg", photo_cases.form_box(x[43], 43), y[43]),
-                              ("answer line.jpg", photo_cases.form_line(x[45], 45, touch=False), y[45])):
+    for name, data, label, note in (("comb field.jpg", photo_cases.form_box(x[43], 43), y[43], FRAME_NOTE),
+                                    ("answer line.jpg", photo_cases.form_line(x[45], 45, touch=False), y[45], RULE_LINE_NOTE)):
         upload_picture(page, name, data)
         page.get_by_text(f"upload: {name}").wait_for(timeout=30_000)
         assert prediction(page) == str(int(label)), name
+        page.get_by_text(note).wait_for(timeout=10_000)
         assert_no_errors(page)
 
 
