@@ -13,6 +13,7 @@ one MNIST itself was built with (LeCun et al.):
                                               read as light ink, the contrast before the headroom is stretched too)
     a form's printed box                   -> not ink (``drop_frame``; not on a canvas drawing), then dust dropped,
                                               then a form's printed line apart from the writing (``drop_rule_line``)
+                                              or under it and touching it (``drop_line_under``); each said in a note
     a small digit in a shrunk picture:     -> the region around it read again at a higher resolution,
                                               and the two steps above redone on it
     no ink with that polarity (auto):      -> the other one tried (``other_polarity``: a marker filling a
@@ -63,7 +64,7 @@ from digitlab.pictures import (  # noqa: F401
     load_picture,
 )
 
-PREPROCESS_VERSION = "1.10"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
+PREPROCESS_VERSION = "1.11"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
 # blobs dropped; 1.3: a small digit in a shrunk picture read again around its ink at a higher resolution, and ink
 # that fades below INK_LEVEL once fitted (scattered specks) is no ink; 1.4: a drawing reaching the edge is not a photo
 # (is_photo: most of the border one exact tone is a drawn background; its strokes apart touching the edge are kept);
@@ -76,7 +77,8 @@ PREPROCESS_VERSION = "1.10"  # 1.1: stroke-width normalisation on by default; 1.
 # form's printed box around the writing (a rectangle outline with writing inside, a comb field's separators) is not
 # ink (drop_frame), except on a canvas drawing; 1.9: nor is a form's printed line under or over the writing, apart
 # from it (drop_rule_line); 1.10: a side's thickness is its line's run inward however tilted (_run_inward), so a fat
-# pen's square 0 drawn askew is not a form's box
+# pen's square 0 drawn askew is not a form's box; 1.11: nor is a form's line under the writing that the writing touches
+# (drop_line_under)
 SIZE = 28  # model input side
 BOX = 20  # the digit's longer side inside the 28x28 frame, as in MNIST
 CENTRE = 14.0  # MNIST's mean centre of mass (row, col) in pixel-index coordinates, measured on x_test
@@ -97,6 +99,7 @@ RULE_TILT = 0.08  # drop_rule_line: a printed line's slope at most this (4.6 deg
 RULE_THICK = 0.05  # drop_rule_line: its median thickness at most this share of its length
 RULE_STRAIGHT = 1.5  # drop_rule_line: px its centre may stray from a straight line in any column
 RULE_LONGER = 2.0  # drop_rule_line: at least this many times as wide as all the other ink together
+RULE_SLIVER = 0.1  # drop_line_under: the writing touching its line may reach below it by this share of its height
 INK_LEVEL = 0.25  # a pixel this bright (after background removal) is ink for bounding box and specks;
 # every MNIST digit's box at this level is still exactly 20 px (measured on x_test)
 SMALL_INK = 0.1  # an ink box whose longer side is under this fraction of WORK_SIDE (and at least MIN_SIDE px)...
@@ -409,6 +412,77 @@ def drop_rule_line(ink: np.ndarray) -> np.ndarray:
     return out
 
 
+def _line_showing(blob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A blob (h, w) bool -> (columns, centre rows, thicknesses) where a line along its bottom or top shows alone: from
+    each end inward, the columns holding one thin run of ink (at most RULE_THICK of the blob's width, at least 3 px);
+    at each end the innermost columns that stray more than RULE_STRAIGHT px from the line fitted through them all are
+    trimmed, one at a time, fitting again each time (where the writing joins the line).  Empty when none are left."""
+    h, w = blob.shape
+    runs = (blob & ~np.vstack([np.zeros((1, w), bool), blob[:-1]])).sum(0)  # runs of ink per column
+    length = blob.sum(0)
+    thin = (runs == 1) & (length <= max(3.0, RULE_THICK * w))
+    left = int(np.argmin(thin)) if not thin.all() else w  # thin columns from the left end...
+    right = w - (int(np.argmin(thin[::-1])) if not thin.all() else w)  # ...and from the right end
+    cols = np.r_[0:left, max(left, right):w]
+    centres = (np.argmax(blob, 0) + (length - 1) / 2)[cols].astype(np.float64)
+    a, b = left, w - max(left, right)  # how many columns each end holds
+    while a + b >= 2:
+        fit = _line_fit(cols.astype(np.float64), centres)
+        stray = np.abs(centres - fit[1] - fit[0] * (cols - fit[2]))
+        if stray.max() <= RULE_STRAIGHT:
+            break
+        inner = [i for i, n in ((a - 1, a), (a, b)) if n > 0]  # the innermost column of each end still holding any
+        drop = max(inner, key=lambda i: stray[i])
+        cols, centres = np.delete(cols, drop), np.delete(centres, drop)
+        a, b = (a - 1, b) if drop == a - 1 and a > 0 else (a, b - 1)
+    else:
+        return np.empty(0, int), np.empty(0), np.empty(0)
+    return cols, centres, length[cols].astype(np.float64)
+
+
+def drop_line_under(ink: np.ndarray) -> np.ndarray:
+    """Zero a form's printed line that the writing touches, under it.  For each blob, the columns where a line shows
+    alone (``_line_showing``) give its fit and median thickness; the writing is all the other ink, farther from that
+    line than half its thickness plus 1 px.  The line's band across the blob is not ink when the line is flat
+    (RULE_TILT) and thin (RULE_THICK of the blob's width), shows in at least as many columns as the writing is wide,
+    the blob is at least RULE_LONGER times as wide as the writing and at least as wide as it is tall, and the writing
+    lies above the line, reaching below it by at most RULE_SLIVER of its height.  A line under the writing only: a 7's
+    or a 5's bar is over its stroke.  The writing's pixels in the band go with the line (a sliver where it touches)."""
+    mask = ink > INK_LEVEL
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    out = ink
+    for c in range(1, n):
+        left, top, w, h = (int(v) for v in stats[c, :4])
+        if w < 8:
+            continue
+        blob = labels[top : top + h, left : left + w] == c
+        cols, centres, thick = _line_showing(blob)
+        if cols.size < 2:
+            continue
+        slope, mc, mx = _line_fit(cols.astype(np.float64), centres)
+        half = float(np.median(thick)) / 2 + 1
+        if abs(slope) > RULE_TILT or 2 * (half - 1) > RULE_THICK * w:
+            continue
+        ys, xs = np.nonzero(mask)
+        side = ys - (top + mc + slope * (xs - left - mx))  # rows from the line where it runs there
+        writing = np.abs(side) > half
+        if not writing.any():
+            continue  # a line alone (a minus)
+        wys, wxs, wside = ys[writing], xs[writing], side[writing]
+        width, height = int(np.ptp(wxs)) + 1, int(np.ptp(wys)) + 1
+        if cols.size < width or w < RULE_LONGER * width or w < height:
+            continue
+        if not (wside < 0).any() or wside.max() > RULE_SLIVER * height:
+            continue  # not above the line, or reaching too far below it
+        band = np.zeros_like(blob)
+        rows = np.arange(h)[:, None] - (mc + slope * (np.arange(w)[None, :] - mx))
+        band[np.abs(rows) <= half] = True
+        if out is ink:
+            out = ink.copy()
+        out[top : top + h, left : left + w][band & blob] = 0
+    return out
+
+
 def _drop_specks(ink: np.ndarray) -> np.ndarray:
     """Zero connected blobs that are tiny next to the largest one (dust, sensor noise)."""
     mask = (ink > INK_LEVEL).astype(np.uint8)
@@ -557,10 +631,11 @@ def clean_ink(grey: np.ndarray, inverted: bool, steps: list, specks: bool = True
     for step, wanted, note in ((partial(_drop_border, line=line), photo, EDGE_NOTE),
                                (drop_frame, drawn_on is None, FRAME_NOTE),  # a drawing on a canvas has no printed box
                                (_drop_specks, specks, None),
-                               (drop_rule_line, drawn_on is None, RULE_LINE_NOTE)):  # nor a printed line
+                               (drop_rule_line, drawn_on is None, RULE_LINE_NOTE),  # nor a printed line
+                               (drop_line_under, drawn_on is None, RULE_LINE_NOTE)):  # one the writing touches too
         if wanted:
             kept = step(clean)
-            if note and kept is not clean:
+            if note and kept is not clean and note not in dropped:
                 dropped.append(note)
             clean = kept
     # Keep faint pixels only next to real ink: anti-aliased edges stay, paper grain far away goes.

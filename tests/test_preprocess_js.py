@@ -410,6 +410,13 @@ CASES = [
     Case("a line through the digit: one blob with it, kept", lambda x: _opaque(form_line_page(x[35], gap=-10)),
          lambda p: not p.no_ink and p.bbox[3] > 250 and RULE_LINE_NOTE not in p.notes),
     Case("a line alone (a minus): kept", lambda x: _opaque(form_line_page(None)), lambda p: not p.no_ink and p.bbox[3] > 250),
+    # A form's line the digit touches (1.11): its band dropped, so the ink box is the digit's; struck through: kept
+    Case("a digit touching a form's line: the line dropped, and said", lambda x: _opaque(form_line_page(x[36], gap=-3)),
+         lambda p: not p.no_ink and p.bbox[3] <= 100 and RULE_LINE_NOTE in p.notes),
+    Case("a digit touching a form's line, tilted", lambda x: _opaque(form_line_page(x[37], gap=-3, tilt=-0.05)),
+         lambda p: not p.no_ink and p.bbox[3] <= 100 and RULE_LINE_NOTE in p.notes),
+    Case("a digit struck through near its bottom: kept", lambda x: _opaque(form_line_page(x[38], gap=-15)),
+         lambda p: not p.no_ink and p.bbox[3] > 250 and RULE_LINE_NOTE not in p.notes),
     # Pairs on either side of a threshold, so that moving it on one side only changes a result:
     # contrast 0.118 and 0.125 around MIN_CONTRAST, 9 and 16 ink pixels around MIN_INK_FRACTION (15.7 of 280x280).
     Case("too faint", lambda x: _faint(x, 31), _too_faint),
@@ -585,6 +592,8 @@ FILES = [
     FileCase("a comb field photographed, 560x185 (JPEG): shrunk, the box dropped", _photo_case("form_box", 43, 43),
              lambda p, _: not p.no_ink and max(p.bbox[2:]) < 60 and FRAME_NOTE in p.notes, jpeg=True),
     FileCase("a form's line photographed, 466x257 (JPEG): shrunk, the line dropped", _photo_case("form_line", 45, 45),
+             lambda p, _: not p.no_ink and p.bbox[3] < 90 and RULE_LINE_NOTE in p.notes, jpeg=True),
+    FileCase("a form's line touching the digit photographed (JPEG): the line dropped", _photo_case("form_line", 47, 46),
              lambda p, _: not p.no_ink and p.bbox[3] < 90 and RULE_LINE_NOTE in p.notes, jpeg=True),
     FileCase("3000x4000 phone photo, small digit read again (JPEG)", _photo_case("phone", 24, 1), lambda p, _: _read_again(p), jpeg=True),
     FileCase("1200x1200 PNG of a face: refused, read at a third of its size", lambda x: files.png_bytes(drawn_face(1200)),

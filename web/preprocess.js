@@ -40,7 +40,7 @@
 //
 // Pure functions, no DOM: runs in the page and under node.
 
-export const PREPROCESS_VERSION = "1.10";
+export const PREPROCESS_VERSION = "1.11";
 export const BLANK_DRAWING = "no digit found: nothing is drawn (every pixel is the background's tone): draw one digit";
 export const SIZE = 28;
 export const BOX = 20;
@@ -61,6 +61,7 @@ export const RULE_TILT = 0.08;
 export const RULE_THICK = 0.05;
 export const RULE_STRAIGHT = 1.5;
 export const RULE_LONGER = 2.0;
+export const RULE_SLIVER = 0.1;
 export const INK_LEVEL = 0.25;
 export const SMALL_INK = 0.1;
 export const ZOOM_GAIN = 2;
@@ -1176,6 +1177,96 @@ export function dropRuleLine(ink) {
   return out ? image(H, W, out) : ink;
 }
 
+/**
+ * preprocess._line_showing: a blob (at(y, x) over h x w) -> {cols, centres, thick} where a line along its bottom or
+ * top shows alone: from each end inward the columns holding one thin run of ink (at most RULE_THICK of its width, at
+ * least 3 px); at each end the innermost columns straying more than RULE_STRAIGHT px from the line fitted through them
+ * all are trimmed, one at a time, fitting again each time.  Empty arrays when none are left.
+ */
+function lineShowing(at, h, w) {
+  const runs = new Int32Array(w), length = new Int32Array(w), first = new Int32Array(w).fill(-1);
+  for (let x = 0; x < w; x++) {
+    for (let y = 0; y < h; y++) {
+      if (!at(y, x)) continue;
+      if (y === 0 || !at(y - 1, x)) runs[x]++;
+      if (first[x] < 0) first[x] = y;
+      length[x]++;
+    }
+  }
+  const thin = (x) => runs[x] === 1 && length[x] <= Math.max(3, RULE_THICK * w);
+  let left = 0;
+  while (left < w && thin(left)) left++;
+  let right = w;
+  while (right > 0 && thin(right - 1)) right--;
+  if (left === w) right = 0;
+  let cols = [];
+  for (let x = 0; x < left; x++) cols.push(x);
+  for (let x = Math.max(left, right); x < w; x++) cols.push(x);
+  let centres = cols.map((x) => first[x] + (length[x] - 1) / 2);
+  let [a, b] = [left, w - Math.max(left, right)];
+  for (;;) {
+    if (a + b < 2) return { cols: [], centres: [], thick: [] };
+    const [slope, mc, mx] = lineFit(cols, centres);
+    const stray = cols.map((x, i) => Math.abs(centres[i] - mc - slope * (x - mx)));
+    if (Math.max(...stray) <= RULE_STRAIGHT) break;
+    const inner = [];
+    if (a > 0) inner.push(a - 1);
+    if (b > 0) inner.push(a);
+    const drop = inner.length === 2 && stray[inner[1]] > stray[inner[0]] ? inner[1] : inner[0];
+    cols.splice(drop, 1);
+    centres.splice(drop, 1);
+    if (drop === a - 1 && a > 0) a--;
+    else b--;
+  }
+  return { cols, centres, thick: cols.map((x) => length[x]) };
+}
+
+/** preprocess.drop_line_under: zero a form's printed line that the writing touches, under it (the line's band across
+ * its blob), when the line is flat and thin, shows alone in at least as many columns as the writing is wide, the
+ * blob is RULE_LONGER times as wide as the writing and as wide as it is tall, and the writing lies above the line,
+ * reaching below it by at most RULE_SLIVER of its height. */
+export function dropLineUnder(ink) {
+  const { data, h: H, w: W } = ink;
+  const { labels, boxes } = blobs(ink);
+  let out = null;
+  for (let c = 1; c < boxes.length; c++) {
+    const [left, top, right, bottom] = boxes[c];
+    const w = right - left + 1;
+    const h = bottom - top + 1;
+    if (w < 8) continue;
+    const at = (y, x) => labels[(top + y) * W + left + x] === c;
+    const { cols, centres, thick } = lineShowing(at, h, w);
+    if (cols.length < 2) continue;
+    const [slope, mc, mx] = lineFit(cols, centres);
+    const half = median(Float32Array.from(thick)) / 2 + 1;
+    if (Math.abs(slope) > RULE_TILT || 2 * (half - 1) > RULE_THICK * w) continue;
+    let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity, above = false, deepest = -Infinity;
+    for (let i = 0; i < data.length; i++) {
+      if (!(data[i] > INK_LEVEL)) continue;
+      const y = Math.floor(i / W), x = i - y * W;
+      const side = y - (top + mc + slope * (x - left - mx));
+      if (Math.abs(side) <= half) continue; // the line's band: not the writing
+      minX = Math.min(minX, x);
+      maxX = Math.max(maxX, x);
+      minY = Math.min(minY, y);
+      maxY = Math.max(maxY, y);
+      if (side < 0) above = true;
+      deepest = Math.max(deepest, side);
+    }
+    if (minX === Infinity) continue; // a line alone (a minus)
+    const width = maxX - minX + 1, height = maxY - minY + 1;
+    if (cols.length < width || w < RULE_LONGER * width || w < height) continue;
+    if (!above || deepest > RULE_SLIVER * height) continue; // not above the line, or reaching too far below it
+    if (!out) out = Float32Array.from(data);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        if (at(y, x) && Math.abs(y - (mc + slope * (x - mx))) <= half) out[(top + y) * W + left + x] = 0;
+      }
+    }
+  }
+  return out ? image(H, W, out) : ink;
+}
+
 /** Zero 8-connected blobs that are tiny next to the largest one (dust, sensor noise). */
 export function dropSpecks(ink) {
   const { data, h, w } = ink;
@@ -1343,10 +1434,11 @@ function cleaned(grey, inverted, steps, drawnOn = null, edge = false) {
   for (const [step, wanted, note] of [[dropBorder, photo, EDGE_NOTE],
     [dropFrame, drawnOn === null, FRAME_NOTE], // a drawing on a canvas has no printed box
     [dropSpecks, true, null],
-    [dropRuleLine, drawnOn === null, RULE_LINE_NOTE]]) { // nor a printed line
+    [dropRuleLine, drawnOn === null, RULE_LINE_NOTE], // nor a printed line
+    [dropLineUnder, drawnOn === null, RULE_LINE_NOTE]]) { // one the writing touches too
     if (!wanted) continue;
     const kept = step(clean);
-    if (note !== null && kept !== clean) dropped.push(note);
+    if (note !== null && kept !== clean && !dropped.includes(note)) dropped.push(note);
     clean = kept;
   }
   // Keep faint pixels only next to real ink: anti-aliased edges stay, paper grain far away goes.

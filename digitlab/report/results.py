@@ -897,8 +897,8 @@ README_SUMMARY = [
     "{photo_cases/phone/accuracy}, a hard half shadow "
     "{photo_cases/half_shadow/accuracy}, a desk corner in the frame "
     "{photo_cases/desk_corner/accuracy}, a fat marker filling a tight crop {photo_cases/marker/accuracy}, a digit in a "
-    "form's printed box {photo_cases/form_box/accuracy}, above its printed line {photo_cases/form_line/accuracy} (a "
-    "third of them touching it, which the preprocessing does not part); a scan "
+    "form's printed box {photo_cases/form_box/accuracy}, on its printed line {photo_cases/form_line/accuracy} (a "
+    "third of them touching it); a scan "
     "size-normalised into a 16-64 px square, as postal digits are kept, {photo_cases/scan_tight/accuracy} ({more:photo_cases}).",
     "- **Reading a number** (`python evaluation/numbers.py`): 4 digits with visible gaps: "
     "{numbers/4 digits, visible gaps/whole numbers right} of whole numbers right; touching digits "

@@ -1,4 +1,4 @@
-"""python runs/s39/frame_checks.py [--step drop_frame | drop_rule_line]
+"""python runs/s39/frame_checks.py [--step drop_frame | drop_rule_line | drop_line_under]
 
 RULE35's condition 3 (and RULE36-38's): every MNIST test digit (10,000) prepared with one of preprocessing's form
 steps (drop_frame, 1.8; drop_rule_line, 1.9) and without it: how many 28x28 inputs differ.
@@ -15,7 +15,7 @@ from digitlab.data import mnist
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--step", default="drop_frame", choices=["drop_frame", "drop_rule_line"])
+    p.add_argument("--step", default="drop_frame", choices=["drop_frame", "drop_rule_line", "drop_line_under"])
     a = p.parse_args()
     x = mnist.load().x_test
     with_frame = np.stack([p.image if not p.no_ink else np.full((28, 28), -1, np.float32) for p in map(preprocess.prepare, x)])
