@@ -412,15 +412,22 @@ def drop_rule_line(ink: np.ndarray) -> np.ndarray:
     return out
 
 
+def thin_columns(blob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A blob (h, w) bool -> (which columns hold one thin run of ink: at most RULE_THICK of the blob's width, at least
+    3 px; each column's ink in px): where a printed line under or over the writing shows alone."""
+    w = blob.shape[1]
+    runs = (blob & ~np.vstack([np.zeros((1, w), bool), blob[:-1]])).sum(0)  # runs of ink per column
+    length = blob.sum(0)
+    return (runs == 1) & (length <= max(3.0, RULE_THICK * w)), length
+
+
 def _line_showing(blob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A blob (h, w) bool -> (columns, centre rows, thicknesses) where a line along its bottom or top shows alone: from
     each end inward, the columns holding one thin run of ink (at most RULE_THICK of the blob's width, at least 3 px);
     at each end the innermost columns that stray more than RULE_STRAIGHT px from the line fitted through them all are
     trimmed, one at a time, fitting again each time (where the writing joins the line).  Empty when none are left."""
     h, w = blob.shape
-    runs = (blob & ~np.vstack([np.zeros((1, w), bool), blob[:-1]])).sum(0)  # runs of ink per column
-    length = blob.sum(0)
-    thin = (runs == 1) & (length <= max(3.0, RULE_THICK * w))
+    thin, length = thin_columns(blob)
     left = int(np.argmin(thin)) if not thin.all() else w  # thin columns from the left end...
     right = w - (int(np.argmin(thin[::-1])) if not thin.all() else w)  # ...and from the right end
     cols = np.r_[0:left, max(left, right):w]
@@ -438,6 +445,22 @@ def _line_showing(blob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     else:
         return np.empty(0, int), np.empty(0), np.empty(0)
     return cols, centres, length[cols].astype(np.float64)
+
+
+def off_line(mask: np.ndarray, top: int, left: int, fit: tuple[float, float, float], half: float) -> tuple[np.ndarray, ...]:
+    """Every ink pixel of ``mask`` against a line fitted in a blob whose box starts at (``top``, ``left``) (``_line_fit``'s
+    ``fit``, in the box's coordinates) -> (their rows, their columns, their rows from the line where it runs there,
+    which lie farther from it than ``half``: the writing, not the line's band)."""
+    slope, mc, mx = fit
+    ys, xs = np.nonzero(mask)
+    side = ys - (top + mc + slope * (xs - left - mx))
+    return ys, xs, side, np.abs(side) > half
+
+
+def written_above(side: np.ndarray, height: int) -> bool:
+    """The writing's rows from its line (``off_line``'s) -> whether it lies above the line, reaching below it by at
+    most RULE_SLIVER of its ``height`` (a digit written on a form's line, touching or crossing it a little)."""
+    return bool((side < 0).any()) and float(side.max()) <= RULE_SLIVER * height
 
 
 def drop_line_under(ink: np.ndarray) -> np.ndarray:
@@ -459,27 +482,21 @@ def drop_line_under(ink: np.ndarray) -> np.ndarray:
         cols, centres, thick = _line_showing(blob)
         if cols.size < 2:
             continue
-        slope, mc, mx = _line_fit(cols.astype(np.float64), centres)
+        fit = _line_fit(cols.astype(np.float64), centres)
         half = float(np.median(thick)) / 2 + 1
-        if abs(slope) > RULE_TILT or 2 * (half - 1) > RULE_THICK * w:
+        if abs(fit[0]) > RULE_TILT or 2 * (half - 1) > RULE_THICK * w:
             continue
-        ys, xs = np.nonzero(mask)
-        side = ys - (top + mc + slope * (xs - left - mx))  # rows from the line where it runs there
-        writing = np.abs(side) > half
+        ys, xs, side, writing = off_line(mask, top, left, fit, half)
         if not writing.any():
             continue  # a line alone (a minus)
-        wys, wxs, wside = ys[writing], xs[writing], side[writing]
-        width, height = int(np.ptp(wxs)) + 1, int(np.ptp(wys)) + 1
-        if cols.size < width or w < RULE_LONGER * width or w < height:
+        width, height = int(np.ptp(xs[writing])) + 1, int(np.ptp(ys[writing])) + 1
+        if cols.size < width or w < RULE_LONGER * width or w < height or not written_above(side[writing], height):
             continue
-        if not (wside < 0).any() or wside.max() > RULE_SLIVER * height:
-            continue  # not above the line, or reaching too far below it
-        band = np.zeros_like(blob)
-        rows = np.arange(h)[:, None] - (mc + slope * (np.arange(w)[None, :] - mx))
-        band[np.abs(rows) <= half] = True
+        band = labels[ys, xs] == c
+        band &= ~writing
         if out is ink:
             out = ink.copy()
-        out[top : top + h, left : left + w][band & blob] = 0
+        out[ys[band], xs[band]] = 0
     return out
 
 

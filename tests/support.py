@@ -155,3 +155,18 @@ def form_line_page(digit: np.ndarray | None, gap: int = 12, length: int = 300, t
     y, middle = bottom + gap, left + 50
     cv2.line(page, (30, round(y + tilt * (30 - middle))), (30 + length, round(y + tilt * (30 + length - middle))), 40, width)
     return page
+
+
+def number_on_a_line_page(digits: list[np.ndarray], dips: list[int], size: int = 70) -> np.ndarray:
+    """A grey page with MNIST ``digits`` (28x28) written side by side, ``size`` px each, on a form's printed line
+    (2 px, across the page): each digit's lowest ink row ``dips`` px below the line (negative: above it), so that
+    most touch or cross it; dark ink on light paper."""
+    page = np.full((size + 80, size * len(digits) + 120), 232, np.uint8)
+    line = 30 + size
+    for k, (digit, dip) in enumerate(zip(digits, dips)):
+        ink = cv2.resize(digit, (size, size), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
+        top, left = line + dip - int(np.flatnonzero(ink.max(1) > 0.3)[-1]), 60 + k * size
+        region = page[top : top + size, left : left + size].astype(np.float32)
+        page[top : top + size, left : left + size] = (region * (1 - 0.8 * np.clip(ink, 0, 1))).astype(np.uint8)
+    cv2.line(page, (20, line), (page.shape[1] - 20, line), 40, 2)
+    return page

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
-from support import form_box_page, link_models
+from support import form_box_page, link_models, number_on_a_line_page
 
 from digitlab import files, preprocess
 from digitlab.data import number_cases, photo_cases, synthetic
@@ -79,6 +79,31 @@ def test_a_number_written_in_a_forms_comb_field_is_read(served, test_digits):
             page = np.minimum(page, form_box_page(x[i], 4, k, cell=90))
         right += numbers.read_number(page, served).number == "".join(str(int(y[i])) for i in idx)
     assert right >= 5, f"{right} of 6 numbers read whole"
+
+
+def test_a_number_written_on_a_forms_line_it_touches_is_read(served, test_digits, monkeypatch):
+    """Four digits on a form's printed line, most touching or crossing it: the line is one blob with them, and
+    ``drop_number_line`` takes its band away (with a note), so the cuts read the digits, not the line."""
+    x, y = test_digits
+    rng = np.random.default_rng(5)
+    pages = []
+    for _ in range(8):
+        idx = rng.choice(len(x), 4, replace=False)
+        pages.append((number_on_a_line_page([x[i] for i in idx], [3, -2, 4, 0]), "".join(str(int(y[i])) for i in idx)))
+    readings = [numbers.read_number(page, served) for page, _ in pages]
+    assert all(preprocess.RULE_LINE_NOTE in r.notes for r in readings)
+    right = sum(r.number == truth for r, (_, truth) in zip(readings, pages))
+    monkeypatch.setattr(numbers, "drop_number_line", lambda ink: ink)
+    without = sum(numbers.read_number(page, served).number == truth for page, truth in pages)
+    assert right >= 7 and right >= without + 2, (right, without)
+
+
+def test_numbers_without_a_line_keep_their_ink(test_digits):
+    """The benchmark's numbers, every gap class, drawn and photographed: no line, so the step leaves their ink as it is."""
+    x, y = test_digits
+    for _, case in number_cases.cases(x, y, lengths=(2, 4, 6), per_cell=2, seed=3):
+        clean = numbers.ink_picture(case.picture)[0]
+        assert numbers.drop_number_line(clean) is clean, (case.number, case.gap, case.render)
 
 
 def test_the_benchmark_draws_its_four_digit_numbers_apart(test_digits):

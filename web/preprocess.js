@@ -1260,7 +1260,7 @@ export function dropLineUnder(ink) {
     if (!out) out = Float32Array.from(data);
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
-        if (at(y, x) && Math.abs(y - (mc + slope * (x - mx))) <= half) out[(top + y) * W + left + x] = 0;
+        if (at(y, x) && Math.abs(top + y - (top + mc + slope * (x - mx))) <= half) out[(top + y) * W + left + x] = 0; // as off_line
       }
     }
   }

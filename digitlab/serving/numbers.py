@@ -1,6 +1,8 @@
 """Reading a number: the digits in a picture of a handwritten number, in order, each read like one digit.
 
     load_picture, polarity, background removal        the single-digit path's own functions (digitlab.preprocess)
+    drop a form's line the digits touch                a thin flat line showing alone between and beyond them
+                                                       (``drop_number_line``), said in a note
     ink mask -> connected components                   one piece per blob of ink
     drop noise (dots, ruled lines)                     by size against the line's height H
     cut wide pieces                                    candidate cuts where the outline dips deep from the top
@@ -53,6 +55,8 @@ NOISE_SIDE = 0.3
 NOISE_JOIN = 0.05  # ...unless its centre is within this x H of a digit's blob box: then it is a fragment of that digit's
 # stroke (a thin, faint stroke in a photo breaks into dots) and joins that blob
 LINE_LENGTH, LINE_THICKNESS = 3.0, 0.2  # a blob longer than 3 H and thinner than 0.2 H is a ruled line, not a digit
+LINE_SHOWS = 0.25  # drop_number_line: a form's line the digits touch shows alone in at least this share of its blob's width
+LINE_UNDER_LENGTH = 2.0  # drop_number_line: ...and its blob is at least this x H wide
 SPLIT_WIDTH = 0.6  # a piece wider than this x H, and than SPLIT_ASPECT x its own height, may hold touching
 SPLIT_ASPECT = 0.85  # digits: it gets candidate cuts (most single digits are narrower; a short piece is never cut)
 MIN_PART = 0.12  # a cut leaves at least this x H of the piece on either side (a "1" is ~0.1-0.2 H wide)
@@ -183,7 +187,57 @@ def ink_picture(source, invert: preprocess.Invert = "auto", drawn_on: float | No
     if not preprocess.has_ink(clean, contrast):
         notes.append(f"no ink found (contrast {contrast:.2f}, {preprocess.ink_pixels(clean)} ink pixels)")
         clean = np.zeros_like(clean)
+    elif picture.drawn_on is None:  # a drawing on a canvas has no printed line
+        kept = drop_number_line(clean)
+        if kept is not clean and preprocess.RULE_LINE_NOTE not in notes:
+            notes.append(preprocess.RULE_LINE_NOTE)
+        clean = kept
     return clean, preview, inverted, notes, size, clean.shape[1] / size[0]
+
+
+def drop_number_line(clean: np.ndarray) -> np.ndarray:
+    """Zero a form's printed line that a number's digits touch, under them.  In each blob the columns holding one thin
+    run of ink (``preprocess.thin_columns``) are the line's candidates; the one straying most from the line fitted
+    through them is dropped, fitting again each time, until none strays more than RULE_STRAIGHT px.  The writing is all
+    the ink farther from that line than half its median thickness plus 1 px; H is its height.  The line's band across
+    the blob, and every other blob lying wholly within it (pieces of the same line), are not ink when the line is flat
+    (RULE_TILT) and thinner than LINE_THICKNESS x H, shows alone in at least LINE_SHOWS of the blob's width, the blob is
+    at least LINE_UNDER_LENGTH x H wide, and the writing lies above the line, reaching below it by at most RULE_SLIVER
+    x H.  (The single-digit path's ``drop_line_under`` asks for a line twice as wide as all the writing, which a
+    number's line is not.)"""
+    mask = clean > preprocess.INK_LEVEL
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    out = clean
+    for c in range(1, n):
+        left, top, w, h = (int(v) for v in stats[c, :4])
+        if w < 8:
+            continue
+        blob = labels[top : top + h, left : left + w] == c
+        thin, length = preprocess.thin_columns(blob)
+        cols = np.flatnonzero(thin)
+        centres = (np.argmax(blob, 0) + (length - 1) / 2)[cols].astype(np.float64)
+        while cols.size >= 2:
+            slope, mc, mx = preprocess._line_fit(cols.astype(np.float64), centres)
+            stray = np.abs(centres - mc - slope * (cols - mx))
+            if stray.max() <= preprocess.RULE_STRAIGHT:
+                break
+            cols, centres = np.delete(cols, stray.argmax()), np.delete(centres, stray.argmax())
+        if cols.size < max(2, LINE_SHOWS * w):
+            continue
+        half = float(np.median(length[cols])) / 2 + 1
+        ys, xs, side, writing = preprocess.off_line(mask, top, left, (slope, mc, mx), half)
+        if not writing.any():
+            continue  # a line alone: _blobs drops it
+        height = int(np.ptp(ys[writing])) + 1
+        if (abs(slope) > preprocess.RULE_TILT or 2 * (half - 1) > LINE_THICKNESS * height or w < LINE_UNDER_LENGTH * height
+                or not preprocess.written_above(side[writing], height)):
+            continue
+        label = labels[ys, xs]
+        band = ~writing & ((label == c) | ~np.isin(label, label[writing]))  # the blob's band, and blobs wholly in it
+        if out is clean:
+            out = clean.copy()
+        out[ys[band], xs[band]] = 0
+    return out
 
 
 # ----------------------------------------------------------------------------- pieces
