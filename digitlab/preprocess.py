@@ -36,6 +36,7 @@ gives ``Prepared.no_ink = True`` and no image: never a made-up prediction.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Literal
@@ -287,6 +288,20 @@ def _drop_border(ink: np.ndarray, line: bool = False) -> np.ndarray:
     return np.where(drop, 0, ink).astype(np.float32)
 
 
+def ink_blobs(mask: np.ndarray, min_width: int = 1) -> tuple[np.ndarray, Iterator[tuple[int, int, int, int, int, np.ndarray]]]:
+    """An ink mask -> (its blobs' labels (8-connected), and for each blob at least ``min_width`` px wide: its label,
+    left, top, width, height and its pixels in its box (bool), one at a time)."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+
+    def each():
+        for c in range(1, n):
+            left, top, w, h = (int(v) for v in stats[c, :4])
+            if w >= min_width:
+                yield c, left, top, w, h, labels[top : top + h, left : left + w] == c
+
+    return labels, each()
+
+
 def drop_frame(ink: np.ndarray) -> np.ndarray:
     """Zero a form's printed box around the writing.  A frame is an ink blob whose bounding box is outlined on all four
     sides (the blob holds ink along at least FRAME_COVER of each side's band, FRAME_BAND of the box's shorter side
@@ -296,15 +311,13 @@ def drop_frame(ink: np.ndarray) -> np.ndarray:
     side inside them (a comb field's separators).  A square 0 or 8, with nothing tall inside or drawn with a fat pen,
     is kept; the writing's own pixels in the bands go with the frame (a digit that touches its box loses a sliver
     there).  Every blob is judged on the picture as it came, so the order is free."""
-    mask = (ink > INK_LEVEL).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    mask = ink > INK_LEVEL
+    _, blobs = ink_blobs(mask)
     out = ink
-    for c in range(1, n):
-        left, top, w, h = (int(v) for v in stats[c, :4])
+    for _, left, top, w, h, blob in blobs:
         t = max(2, round(FRAME_BAND * min(w, h)))
         if min(w, h) <= 4 * t:
             continue
-        blob = labels[top : top + h, left : left + w] == c
         sides = (blob, blob[::-1], blob.T, blob[:, ::-1].T)  # each side's view inward, (depth, the side's length)
         inked = [side[:t].any(0) for side in sides]  # where its band holds ink
         if min(float(i.mean()) for i in inked) < FRAME_COVER:
@@ -472,13 +485,11 @@ def drop_line_under(ink: np.ndarray) -> np.ndarray:
     lies above the line, reaching below it by at most RULE_SLIVER of its height.  A line under the writing only: a 7's
     or a 5's bar is over its stroke.  The writing's pixels in the band go with the line (a sliver where it touches)."""
     mask = ink > INK_LEVEL
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    labels, blobs = ink_blobs(mask, min_width=8)
     out = ink
-    for c in range(1, n):
-        left, top, w, h = (int(v) for v in stats[c, :4])
-        if w < 8:
-            continue
-        blob = labels[top : top + h, left : left + w] == c
+    for c, left, top, w, h, blob in blobs:
+        if h > (1 + RULE_THICK + RULE_TILT) * w + 3:
+            continue  # taller than the conditions below allow (the writing no taller than w, the band's rows): a digit
         cols, centres, thick = _line_showing(blob)
         if cols.size < 2:
             continue

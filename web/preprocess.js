@@ -1034,20 +1034,27 @@ function runInward(length, depth, band, on) {
   return Float32Array.from(runs);
 }
 
+/** preprocess.ink_blobs: each blob of `ink` at least `minWidth` px wide -> {c, left, top, w, h, at(y, x): whether the
+ * pixel at (y, x) of its box is the blob's}, one at a time. */
+function* inkBlobs(ink, minWidth = 1) {
+  const { labels, boxes } = blobs(ink);
+  for (let c = 1; c < boxes.length; c++) {
+    const [left, top, right, bottom] = boxes[c];
+    const w = right - left + 1;
+    if (w < minWidth) continue;
+    yield { c, left, top, w, h: bottom - top + 1, at: (y, x) => labels[(top + y) * ink.w + left + x] === c };
+  }
+}
+
 /** preprocess.drop_frame: zero a form's printed box around the writing (a blob outlined on all four sides of its
  * bounding box, with ink inside reaching FRAME_INSIDE of its inner height): its pixels in the sides' bands and its
  * straight lines from side to side inside them (a comb field's separators). */
 export function dropFrame(ink) {
   const { data, h: H, w: W } = ink;
-  const { labels, boxes } = blobs(ink);
   let out = null;
-  for (let c = 1; c < boxes.length; c++) {
-    const [left, top, right, bottom] = boxes[c];
-    const w = right - left + 1;
-    const h = bottom - top + 1;
+  for (const { left, top, w, h, at } of inkBlobs(ink)) {
     const t = Math.max(2, pyRound(FRAME_BAND * Math.min(w, h)));
     if (Math.min(w, h) <= 4 * t) continue;
-    const at = (y, x) => labels[(top + y) * W + left + x] === c;
     // each side's band: per position along the side, the blob's pixels across the band
     const colsTop = new Int32Array(w), colsBottom = new Int32Array(w), rowsLeft = new Int32Array(h), rowsRight = new Int32Array(h);
     const colCount = new Int32Array(w), rowCount = new Int32Array(h);
@@ -1227,14 +1234,9 @@ function lineShowing(at, h, w) {
  * reaching below it by at most RULE_SLIVER of its height. */
 export function dropLineUnder(ink) {
   const { data, h: H, w: W } = ink;
-  const { labels, boxes } = blobs(ink);
   let out = null;
-  for (let c = 1; c < boxes.length; c++) {
-    const [left, top, right, bottom] = boxes[c];
-    const w = right - left + 1;
-    const h = bottom - top + 1;
-    if (w < 8) continue;
-    const at = (y, x) => labels[(top + y) * W + left + x] === c;
+  for (const { left, top, w, h, at } of inkBlobs(ink, 8)) {
+    if (h > (1 + RULE_THICK + RULE_TILT) * w + 3) continue; // taller than the conditions below allow: a digit
     const { cols, centres, thick } = lineShowing(at, h, w);
     if (cols.length < 2) continue;
     const [slope, mc, mx] = lineFit(cols, centres);

@@ -206,13 +206,9 @@ def drop_number_line(clean: np.ndarray) -> np.ndarray:
     x H.  (The single-digit path's ``drop_line_under`` asks for a line twice as wide as all the writing, which a
     number's line is not.)"""
     mask = clean > preprocess.INK_LEVEL
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    labels, blobs = preprocess.ink_blobs(mask, min_width=8)
     out = clean
-    for c in range(1, n):
-        left, top, w, h = (int(v) for v in stats[c, :4])
-        if w < 8:
-            continue
-        blob = labels[top : top + h, left : left + w] == c
+    for c, left, top, w, _, blob in blobs:
         thin, length = preprocess.thin_columns(blob)
         cols = np.flatnonzero(thin)
         centres = (np.argmax(blob, 0) + (length - 1) / 2)[cols].astype(np.float64)
