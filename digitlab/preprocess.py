@@ -347,7 +347,7 @@ def _run_inward(side: np.ndarray) -> np.ndarray:
     return np.where(side.any(0), end - first, 0)
 
 
-def _line_fit(xs: np.ndarray, centres: np.ndarray) -> tuple[float, float, float]:
+def line_fit(xs: np.ndarray, centres: np.ndarray) -> tuple[float, float, float]:
     """Least squares of centres on xs (float64) -> (slope, the line's value at xs' mean, xs' mean)."""
     mx, mc = float(xs.mean()), float(centres.mean())
     dx = xs - mx
@@ -355,7 +355,7 @@ def _line_fit(xs: np.ndarray, centres: np.ndarray) -> tuple[float, float, float]
 
 
 def _line_stray(xs: np.ndarray, centres: np.ndarray, fit: tuple[float, float, float]) -> float:
-    """The farthest any centre lies from the fitted line ``fit`` (``_line_fit``'s), in px."""
+    """The farthest any centre lies from the fitted line ``fit`` (``line_fit``'s), in px."""
     slope, mc, mx = fit
     return float(np.abs(centres - mc - slope * (xs - mx)).max())
 
@@ -376,7 +376,7 @@ def _line_pieces(labels: np.ndarray, stats: np.ndarray) -> list[tuple[int, np.nd
         has = counts > 0
         xs = np.flatnonzero(has).astype(np.float64) + left
         centres = (blob * np.arange(h)[:, None]).sum(0)[has] / counts[has] + top
-        fit = _line_fit(xs, centres)
+        fit = line_fit(xs, centres)
         if abs(fit[0]) <= RULE_TILT and _line_stray(xs, centres, fit) <= RULE_STRAIGHT:
             pieces.append((c, xs, centres))
     return pieces
@@ -399,14 +399,14 @@ def drop_rule_line(ink: np.ndarray) -> np.ndarray:
         if first[0] in used:
             continue
         group, xs, centres = [first[0]], first[1], first[2]
-        fit = _line_fit(xs, centres)
+        fit = line_fit(xs, centres)
         for c, pxs, pcentres in pieces:
             if c in used or c in group:
                 continue
             if _line_stray(pxs, pcentres, fit) <= RULE_STRAIGHT:
                 group.append(c)
                 xs, centres = np.concatenate([xs, pxs]), np.concatenate([centres, pcentres])
-                fit = _line_fit(xs, centres)
+                fit = line_fit(xs, centres)
         used.update(group)
         slope, mc, mx = fit
         left, right = int(xs.min()), int(xs.max())
@@ -447,7 +447,7 @@ def _line_showing(blob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     centres = (np.argmax(blob, 0) + (length - 1) / 2)[cols].astype(np.float64)
     a, b = left, w - max(left, right)  # how many columns each end holds
     while a + b >= 2:
-        fit = _line_fit(cols.astype(np.float64), centres)
+        fit = line_fit(cols.astype(np.float64), centres)
         stray = np.abs(centres - fit[1] - fit[0] * (cols - fit[2]))
         if stray.max() <= RULE_STRAIGHT:
             break
@@ -461,7 +461,7 @@ def _line_showing(blob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def off_line(mask: np.ndarray, top: int, left: int, fit: tuple[float, float, float], half: float) -> tuple[np.ndarray, ...]:
-    """Every ink pixel of ``mask`` against a line fitted in a blob whose box starts at (``top``, ``left``) (``_line_fit``'s
+    """Every ink pixel of ``mask`` against a line fitted in a blob whose box starts at (``top``, ``left``) (``line_fit``'s
     ``fit``, in the box's coordinates) -> (their rows, their columns, their rows from the line where it runs there,
     which lie farther from it than ``half``: the writing, not the line's band)."""
     slope, mc, mx = fit
@@ -493,7 +493,7 @@ def drop_line_under(ink: np.ndarray) -> np.ndarray:
         cols, centres, thick = _line_showing(blob)
         if cols.size < 2:
             continue
-        fit = _line_fit(cols.astype(np.float64), centres)
+        fit = line_fit(cols.astype(np.float64), centres)
         half = float(np.median(thick)) / 2 + 1
         if abs(fit[0]) > RULE_TILT or 2 * (half - 1) > RULE_THICK * w:
             continue

@@ -1097,7 +1097,7 @@ export function dropFrame(ink) {
   return out ? image(H, W, out) : ink;
 }
 
-/** preprocess._line_fit: least squares of centres on xs -> [slope, the line's value at xs' mean, xs' mean]. */
+/** preprocess.line_fit: least squares of centres on xs -> [slope, the line's value at xs' mean, xs' mean]. */
 function lineFit(xs, centres) {
   const n = xs.length;
   let mx = 0, mc = 0;

@@ -213,11 +213,12 @@ def drop_number_line(clean: np.ndarray) -> np.ndarray:
         cols = np.flatnonzero(thin)
         centres = (np.argmax(blob, 0) + (length - 1) / 2)[cols].astype(np.float64)
         while cols.size >= 2:
-            slope, mc, mx = preprocess._line_fit(cols.astype(np.float64), centres)
+            slope, mc, mx = preprocess.line_fit(cols.astype(np.float64), centres)
             stray = np.abs(centres - mc - slope * (cols - mx))
             if stray.max() <= preprocess.RULE_STRAIGHT:
                 break
-            cols, centres = np.delete(cols, stray.argmax()), np.delete(centres, stray.argmax())
+            worst = int(stray.argmax())
+            cols, centres = np.delete(cols, worst), np.delete(centres, worst)
         if cols.size < max(2, LINE_SHOWS * w):
             continue
         half = float(np.median(length[cols])) / 2 + 1
