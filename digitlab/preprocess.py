@@ -425,13 +425,15 @@ def drop_rule_line(ink: np.ndarray) -> np.ndarray:
     return out
 
 
-def thin_columns(blob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def thin_columns(blob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A blob (h, w) bool -> (which columns hold one thin run of ink: at most RULE_THICK of the blob's width, at least
-    3 px; each column's ink in px): where a printed line under or over the writing shows alone."""
+    3 px; each column's ink in px; the centre row of each one-run column's run, float64): where a printed line under or
+    over the writing shows alone, and where it runs."""
     w = blob.shape[1]
     runs = (blob & ~np.vstack([np.zeros((1, w), bool), blob[:-1]])).sum(0)  # runs of ink per column
     length = blob.sum(0)
-    return (runs == 1) & (length <= max(3.0, RULE_THICK * w)), length
+    centre = (np.argmax(blob, 0) + (length - 1) / 2).astype(np.float64)
+    return (runs == 1) & (length <= max(3.0, RULE_THICK * w)), length, centre
 
 
 def _line_showing(blob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -440,11 +442,11 @@ def _line_showing(blob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     at each end the innermost columns that stray more than RULE_STRAIGHT px from the line fitted through them all are
     trimmed, one at a time, fitting again each time (where the writing joins the line).  Empty when none are left."""
     h, w = blob.shape
-    thin, length = thin_columns(blob)
+    thin, length, centre = thin_columns(blob)
     left = int(np.argmin(thin)) if not thin.all() else w  # thin columns from the left end...
     right = w - (int(np.argmin(thin[::-1])) if not thin.all() else w)  # ...and from the right end
     cols = np.r_[0:left, max(left, right):w]
-    centres = (np.argmax(blob, 0) + (length - 1) / 2)[cols].astype(np.float64)
+    centres = centre[cols]
     a, b = left, w - max(left, right)  # how many columns each end holds
     while a + b >= 2:
         fit = line_fit(cols.astype(np.float64), centres)

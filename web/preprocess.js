@@ -1206,10 +1206,10 @@ function lineShowing(at, h, w) {
   let right = w;
   while (right > 0 && thin(right - 1)) right--;
   if (left === w) right = 0;
-  let cols = [];
+  const cols = [];
   for (let x = 0; x < left; x++) cols.push(x);
   for (let x = Math.max(left, right); x < w; x++) cols.push(x);
-  let centres = cols.map((x) => first[x] + (length[x] - 1) / 2);
+  const centres = cols.map((x) => first[x] + (length[x] - 1) / 2);
   let [a, b] = [left, w - Math.max(left, right)];
   for (;;) {
     if (a + b < 2) return { cols: [], centres: [], thick: [] };

@@ -209,9 +209,9 @@ def drop_number_line(clean: np.ndarray) -> np.ndarray:
     labels, blobs = preprocess.ink_blobs(mask, min_width=8)
     out = clean
     for c, left, top, w, _, blob in blobs:
-        thin, length = preprocess.thin_columns(blob)
+        thin, length, centre = preprocess.thin_columns(blob)
         cols = np.flatnonzero(thin)
-        centres = (np.argmax(blob, 0) + (length - 1) / 2)[cols].astype(np.float64)
+        centres = centre[cols]
         while cols.size >= 2:
             slope, mc, mx = preprocess.line_fit(cols.astype(np.float64), centres)
             stray = np.abs(centres - mc - slope * (cols - mx))
