@@ -196,14 +196,14 @@ def predicted(probs: np.ndarray, inputs: Inputs) -> np.ndarray:
     return np.where(inputs.inked, probs.argmax(1), -1)
 
 
-def score(probs: np.ndarray, inputs: Inputs) -> dict:
-    """(N, 10) probabilities on ``inputs`` -> accuracy (a picture without ink counts as wrong), per-class
+def score(probs: np.ndarray, inputs: Inputs, pred: np.ndarray | None = None) -> dict:
+    """(N, 10) probabilities on ``inputs`` (and ``pred``, their ``predicted`` digits when the caller has them) -> accuracy (a picture without ink counts as wrong), per-class
     accuracy (recall), the confusion matrix of the inked pictures, most-confused pairs, the misread inked
     pictures (at most MISREAD_KEPT, most confident first), accuracy per style and per sampling (in the set's order), and
     where the set knows its writers, ``writers``: the mean of the writers' own accuracies (each writer weighing the same,
     however many digits he wrote), the largest writer's share of the set and the writers read worst (``writer_figures``)."""
     y = inputs.labels
-    pred = predicted(probs, inputs)
+    pred = predicted(probs, inputs) if pred is None else pred
     right = pred == y
     confusion = np.zeros((10, 10), np.int64)
     np.add.at(confusion, (y[inputs.inked], pred[inputs.inked]), 1)
@@ -277,8 +277,9 @@ def run(classifiers: list, inputs: list[Inputs], tta: bool = False, progress: Ca
     for clf in classifiers:
         t0 = time.time()
         probs = {s.name: clf.predict_proba(s.images) for s in inputs}
-        results[clf.name] = {s.name: score(probs[s.name], s) for s in inputs}
-        right[clf.name] = {s.name: predicted(probs[s.name], s) == s.labels for s in inputs}
+        pred = {s.name: predicted(probs[s.name], s) for s in inputs}
+        results[clf.name] = {s.name: score(probs[s.name], s, pred[s.name]) for s in inputs}
+        right[clf.name] = {s.name: pred[s.name] == s.labels for s in inputs}
         if tta:
             with_tta[clf.name] = {s.name: score(tta_proba(clf, s.images), s) for s in inputs}
         if progress:
