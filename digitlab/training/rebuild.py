@@ -87,6 +87,14 @@ def _wide_cycle(start: str, name: str, seed: int) -> Step:
                                                "--out", "{run}"), f"{name}.keras")
 
 
+def _cnn_member(name: str, seed: int, *extra: str) -> Step:
+    """One of mnist_cnn's two networks: the compact CNN at width 64, 15 epochs with weight EMA, re-drawn and real pen
+    strokes and low-resolution copies from its first epoch."""
+    return Step("training/train_cnn.py", ("--out", "{run}", "--name", name, "--width", "64", "--seed", str(seed),
+                                          *_stroke_recipe("--epochs", "15", "--ema", "0.999", "--redraw", "0.25", *_REDRAW),
+                                          "--lowres", "0.2", *_REAL, *extra), f"{name}.keras")
+
+
 CHAINS: dict[str, list[Step]] = {
     "mnist_baseline": [
         Step("training/train_baseline.py", ("--out", "{run}"), "mnist_baseline.keras"),
@@ -99,10 +107,13 @@ CHAINS: dict[str, list[Step]] = {
     "mnist_cnn": [
         # twice as wide as the builder's default, real pen strokes and low-resolution copies from the first epoch
         # (runs/s24/RULE3.md, docs/experiments.md)
-        Step("training/train_cnn.py", ("--out", "{run}", "--name", "rscl64", "--width", "64", "--seed", "76",
-                                       *_stroke_recipe("--epochs", "15", "--ema", "0.999", "--redraw", "0.25", *_REDRAW),
-                                       "--lowres", "0.2", *_REAL), "rscl64.keras"),
-        *_finish("mnist_cnn", "rscl64.keras"),
+        _cnn_member("rscl64", 76),
+        # a second network by the same recipe from another start, with 0, 1, 4, 7, 8 and 9 drawn in the writing
+        # conventions (the 8 as two circles too); the mean of the two networks' logits (runs/s41/RULE42.md)
+        _cnn_member("c8v8_82", 82, "--conventions-classes", "014789"),
+        Step("training/ensemble.py", ("{run}/rscl64.keras", "{run}/c8v8_82.keras", "--name", "mnist_cnn", "--out", "{run}/final"),
+             "final/mnist_cnn.keras"),
+        *_finish("mnist_cnn", "final/mnist_cnn.keras"),
     ],
     "mnist_advanced": [
         # the first ensemble: two 36-epoch runs of the preset, averaged
