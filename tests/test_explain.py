@@ -128,14 +128,14 @@ def test_no_conv_model_gets_a_clear_error(entries, digits):
 def test_sequential_model_saved_and_reloaded(tmp_path, entries, digits):
     """A reloaded Sequential's layer.output points at a stale node in Keras 3 (its gradient comes back None); explain rebuilds the graph.
 
-    mnist_cnn is a plain chain of layers, so the same layers with the same weights make a
+    mnist_robust is a plain chain of layers with convolutions, so the same layers with the same weights make a
     Sequential model computing the same function: its explanations must match exactly.
     """
     import keras
 
-    cnn = next((e.model for e in entries if e.name == "mnist_cnn"), None)
+    cnn = next((e.model for e in entries if e.name == "mnist_robust"), None)
     if cnn is None:
-        pytest.fail(f"mnist_cnn.keras is missing from {MODELS}")
+        pytest.fail(f"mnist_robust.keras is missing from {MODELS}")
     images, labels = digits
     seq = keras.Sequential([keras.Input((28, 28, 1))] + [type(layer).from_config(layer.get_config()) for layer in cnn.layers[1:]])
     for src, dst in zip(cnn.layers[1:], seq.layers):
@@ -147,7 +147,7 @@ def test_sequential_model_saved_and_reloaded(tmp_path, entries, digits):
     np.testing.assert_allclose(before, np.asarray(cnn(images[..., None], training=False)), atol=1e-5)
 
     assert [c.name for c in explain.conv_layers(model)] == [c.name for c in explain.conv_layers(cnn)]
-    assert explain.default_cam_layer(model) == explain.default_cam_layer(cnn) == "last_conv_relu"
+    assert explain.default_cam_layer(model) == explain.default_cam_layer(cnn) == explain.conv_layers(cnn)[-1].name
     for img, label in zip(images[:10], labels[:10]):
         for fn in (explain.grad_cam, explain.grad_cam_plus_plus, explain.saliency):
             np.testing.assert_allclose(fn(model, img, int(label)), fn(cnn, img, int(label)), atol=1e-4, err_msg=fn.__name__)

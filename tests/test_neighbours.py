@@ -52,7 +52,7 @@ def first_of_each(mnist_test):
 def test_the_penultimate_layer_of_every_committed_model(models, first_of_each):
     from digitlab.serving import classifiers
 
-    expected = {"mnist_cnn": (("logits",), 7 * 7 * 128), "mnist_robust": (("logits",), 1024),
+    expected = {"mnist_cnn": (("m0_logits", "m1_logits"), 2 * 7 * 7 * 128), "mnist_robust": (("logits",), 1024),
                 "mnist_advanced": (("m0_m0_logits", "m0_m1_logits", "m1_logits"), 672), "mnist_baseline": (("logits",), 784)}
     for name, (heads, dim) in expected.items():
         ex = nb.feature_extractor(models[name].model)
@@ -199,7 +199,7 @@ def test_the_map_of_the_test_set(cnn, folder, mnist_test, monkeypatch):
     _, y = mnist_test
     assert m.xy.shape == (10000, 2) and m.labels.tolist() == y.tolist()
     assert (m.predicted == m.labels).mean() > 0.99, "mnist_cnn reads 99.35% of the test digits"
-    assert m.components.shape == (2, 7 * 7 * 128) and 0 < m.explained.sum() < 1
+    assert m.components.shape == (2, 2 * 7 * 7 * 128) and 0 < m.explained.sum() < 1  # two networks, each its 7x7x128 map
     # the map keeps the classes apart: a digit's 10 nearest points on it mostly share its label
     assert cross_val_score(KNeighborsClassifier(10), m.xy, m.labels, cv=3).mean() > 0.6
     # an input lands where its own test digit is

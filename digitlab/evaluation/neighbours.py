@@ -10,7 +10,7 @@ feature space, and a 2-D map of the MNIST test set in that space.
     place(digit_map, feature)  one input on that map, through the same fitted projection
 
 "Penultimate features" are what the last Dense layer (the one that makes the class scores) reads: for
-``mnist_cnn`` the flattened last feature map (6272 numbers at its width of 64), for an ensemble built by
+one ``mnist_cnn`` network the flattened last feature map (6272 numbers at its width of 64), for an ensemble built by
 ``digitlab.models.ensemble`` each member's (the members' parts are scaled to unit length and
 concatenated, so a cosine similarity is the mean of the members' cosines), for a softmax regression
 the pixels themselves.  The layer is found by walking back from the model's output through layers
