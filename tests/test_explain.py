@@ -47,12 +47,16 @@ def _ink_ratio(heat: np.ndarray, image: np.ndarray, margin: int = 4) -> float:
 
 
 @pytest.mark.parametrize("method", [explain.grad_cam, explain.grad_cam_plus_plus])
-def test_cam_is_a_unit_map_that_concentrates_on_the_ink(conv_entries, digits, method):
+@pytest.mark.parametrize("choice", ["the app's default", "the last convolution"])
+def test_cam_is_a_unit_map_that_concentrates_on_the_ink(conv_entries, digits, method, choice):
+    """On real test digits, with the layer the Explain page opens on (every network of an ensemble) and with the last
+    convolution (an ensemble's last network alone)."""
     images, labels = digits
     for entry in conv_entries:
         ratios, empty = [], 0
+        layer = explain.default_cam_choice(entry.model) if choice == "the app's default" else None
         for img, label in zip(images, labels):
-            heat = method(entry.model, img, int(label))
+            heat = method(entry.model, img, int(label), layer)
             assert heat.shape == (28, 28) and heat.dtype == np.float32
             assert heat.min() >= 0 and heat.max() <= 1
             if heat.max() == 0:  # Grad-CAM's ReLU leaves nothing when all evidence is negative
@@ -212,3 +216,28 @@ def test_overlay_and_colorize(digits):
     assert hot[0] > hot[2], "hot areas are red in the jet colour map"
     assert cold[2] > cold[0], "cold areas are blue"
     assert explain.colorize(np.linspace(0, 1, 28 * 28).reshape(28, 28)).shape == (28, 28, 3)
+
+
+def test_every_network_of_an_ensemble(entries, digits):
+    """An ensemble's Grad-CAM reads each network's last feature map from one gradient of its whole score."""
+    from digitlab.models import ensemble
+
+    models = {e.name: e.model for e in entries}
+    assert explain.network_cam_layers(models["mnist_cnn"]) == ["m0_last_conv_relu", "m1_last_conv_relu"]
+    assert explain.network_cam_layers(models["mnist_advanced"]) == ["m0_m0_s2_out", "m0_m1_s2_out", "m1_s2_out"]
+    assert explain.default_cam_choice(models["mnist_cnn"]) == explain.EVERY_NETWORK
+    robust = models["mnist_robust"]
+    assert explain.network_cam_layers(robust) == [] and explain.default_cam_choice(robust) == explain.default_cam_layer(robust)
+    images, labels = digits
+    with pytest.raises(explain.ExplainError, match="one network"):
+        explain.grad_cam(robust, images[0], int(labels[0]), explain.EVERY_NETWORK)
+    # One network twice: each copy carries half the score, and their maps stacked are the network's own map.
+    twice = ensemble.combine([robust, robust], name="twice")
+    assert explain.network_cam_layers(twice) == ["m0_last_conv", "m1_last_conv"]
+    for img, label in zip(images[:10], labels[:10]):
+        np.testing.assert_allclose(explain.grad_cam(twice, img, int(label), explain.EVERY_NETWORK), explain.grad_cam(robust, img, int(label)), atol=1e-5)
+    # mnist_cnn's two networks are different networks: the whole model's map is not its last network's alone.
+    cnn = models["mnist_cnn"]
+    differ = [np.abs(explain.grad_cam(cnn, img, int(label), explain.EVERY_NETWORK) - explain.grad_cam(cnn, img, int(label))).max()
+              for img, label in zip(images[:10], labels[:10])]
+    assert max(differ) > 0.1, differ

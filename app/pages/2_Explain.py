@@ -39,15 +39,25 @@ choice = c1.selectbox(
 target = pred.label if choice == "predicted" else int(choice)
 layer = None
 if has_conv:
-    names = [f.name for f in layers]
-    default = explain.default_cam_layer(clf.model)
+    networks = explain.network_cam_layers(clf.model)
+    names = [explain.EVERY_NETWORK] * bool(networks) + [f.name for f in layers]
+    default = explain.default_cam_choice(clf.model)
+
+    def shown(n: str) -> str:
+        if n == explain.EVERY_NETWORK:
+            return f"every network: {len(networks)} last feature maps, one score"
+        return next(f"{n} · {f.kind} · {'×'.join(map(str, f.shape))}" for f in layers if f.name == n)
+
     layer = c2.selectbox(
         "Feature map for Grad-CAM",
         names,
         index=names.index(default),
-        format_func=lambda n: next(f"{n} · {f.kind} · {'×'.join(map(str, f.shape))}" for f in layers if f.name == n),
+        format_func=shown,
         key=f"cam_layer::{clf.name}",
-        help="Default: the last convolution, after its BatchNorm and activation (the last feature map before pooling).",
+        help=(f"**{clf.name}** averages {len(networks)} networks' logits. Default: every network's last feature map "
+              f"({', '.join(networks)}), weighted by one gradient of the whole model's score; a layer's name shows only "
+              "that network's share." if networks else
+              "Default: the last convolution, after its BatchNorm and activation (the last feature map before pooling)."),
     )
 else:
     c2.info(f"Grad-CAM and activation maps: {explain.NO_CONV}.")
@@ -60,7 +70,8 @@ if has_conv:
     cols[1].image(explain.overlay(image, cam, SIZE), caption=f"Grad-CAM for {target}")
     cols[2].image(explain.overlay(image, campp, SIZE), caption=f"Grad-CAM++ for {target}")
     if not cam.any():
-        st.caption(f"Grad-CAM is zero everywhere: nothing in `{layer}` speaks for {target}.")
+        where = "any network's last feature map" if layer == explain.EVERY_NETWORK else f"`{layer}`"
+        st.caption(f"Grad-CAM is zero everywhere: nothing in {where} speaks for {target}.")
 sal = common.explanation("saliency", key, image, target, None, clf.model)
 cols[3].image(explain.overlay(image, sal, SIZE, alpha=0.65), caption=f"gradient saliency for {target} (SmoothGrad)")
 

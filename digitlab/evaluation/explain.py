@@ -15,6 +15,14 @@ confidently predicted digit.  The margin is shift-invariant, does not saturate
 like the softmax probability, and asks the question users have: why this digit
 rather than the others.
 
+An ensemble built by ``digitlab.models.ensemble`` (``mnist_advanced``, ``mnist_cnn``) is one flat model whose
+networks' layers are named ``m0_...``, ``m1_...``: its last convolution is its *last network's*, which sees only
+that network's share of the score.  ``EVERY_NETWORK`` as the layer asks for the whole model: each network's own
+last feature map (``network_cam_layers``), all of them read from one gradient of the ensemble's score.  When the
+maps share a grid this is Grad-CAM on them stacked as one layer (the score is the sum of the networks' weighted
+logits, so each map's weights carry its network's weight); maps of different grids are each brought to 28x28
+first.  ``default_cam_choice`` is that for an ensemble, the last convolution for one network.
+
 Works for Functional models (inner tensors are reachable through
 ``layer.output``) and for Sequential models loaded from ``.keras`` files, whose
 ``layer.output`` points at a stale node in Keras 3 (the gradient comes back None): their layers are called
@@ -25,6 +33,7 @@ functions; gradient saliency works for any model.
 
 from __future__ import annotations
 
+import re
 import weakref
 from dataclasses import dataclass
 
@@ -36,6 +45,8 @@ _CONV_NAMES = ("Conv1D", "Conv2D", "Conv3D", "SeparableConv1D", "SeparableConv2D
 # Layers that keep the spatial grid of the convolution before them: Grad-CAM by default
 # looks at the last convolution's output *after* its BatchNorm / activation / residual add.
 _ELEMENTWISE = ("BatchNormalization", "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Add", "Dropout", "SpatialDropout2D", "LayerNormalization")
+EVERY_NETWORK = "(every network)"  # the layer choice for an ensemble's whole score: each network's last feature map
+_NETWORK = re.compile(r"(?:m\d+_)+")  # the name prefix of an ensemble network's layers (nested ensembles: m0_m1_...)
 NO_CONV = "this model has no convolutional layer, so there is no spatial feature map for Grad-CAM or activation maps; gradient saliency works for any model"
 
 
@@ -178,10 +189,17 @@ def default_cam_layer(model) -> str:
     For the models built here that is ``last_conv_relu`` (cnn) or ``s2_out`` (advanced):
     the last feature map before global pooling.  Raises ExplainError when there is no conv.
     """
-    feats = feature_layers(model)
+    name = _last_feature_map(feature_layers(model))
+    if name is None:
+        raise ExplainError(NO_CONV)
+    return name
+
+
+def _last_feature_map(feats: list[FeatureLayer]) -> str | None:
+    """The last convolution of ``feats`` (in graph order), moved past the elementwise layers after it; None without one."""
     idx = [i for i, f in enumerate(feats) if f.is_conv]
     if not idx:
-        raise ExplainError(NO_CONV)
+        return None
     i = idx[-1]
     hw = feats[i].shape[:2]
     while i + 1 < len(feats) and feats[i + 1].kind in _ELEMENTWISE and feats[i + 1].shape[:2] == hw:
@@ -189,28 +207,64 @@ def default_cam_layer(model) -> str:
     return feats[i].name
 
 
+def network_cam_layers(model) -> list[str]:
+    """Each network's last feature map (``default_cam_layer`` within its ``m<k>_`` layers) for an ensemble of two or
+    more convolutional networks built by ``digitlab.models.ensemble``; [] for a model of one network."""
+    feats = feature_layers(model)
+    networks: dict[str, list[FeatureLayer]] = {}
+    for f in feats:
+        m = _NETWORK.match(f.name)
+        networks.setdefault(m.group(0) if m else "", []).append(f)
+    if "" in networks or len(networks) < 2:
+        return []
+    found = [_last_feature_map(layers) for layers in networks.values()]
+    return [n for n in found if n is not None] if sum(n is not None for n in found) >= 2 else []
+
+
+def default_cam_choice(model) -> str:
+    """What Grad-CAM reads by default: ``EVERY_NETWORK`` for an ensemble of convolutional networks, else
+    ``default_cam_layer``."""
+    return EVERY_NETWORK if network_cam_layers(model) else default_cam_layer(model)
+
+
 # ----------------------------------------------------------------------------- explanations
 
 
-def _feature_grads(model, image: np.ndarray, class_index: int, layer: str | None):
-    """(A (h, w, k), dS/dA (h, w, k), logits (10,)) for the class score S (``class_score``) at ``layer``."""
+def _feature_grads(model, image: np.ndarray, class_index: int, layer: str | None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """[(A (h, w, k), dS/dA (h, w, k))] for the class score S (``class_score``) at ``layer``: one pair, or with
+    ``EVERY_NETWORK`` one per network of an ensemble (``network_cam_layers``), from one gradient of the score."""
     import tensorflow as tf
 
     _check_class(class_index)
     probe = _probe(model)
     if not any(f.is_conv for f in probe.layers):
         raise ExplainError(NO_CONV)
-    layer = layer or default_cam_layer(model)
-    if layer not in probe.names:
-        raise ExplainError(f"layer {layer!r} has no spatial output; choose one of {probe.names}")
+    if layer == EVERY_NETWORK:
+        names = network_cam_layers(model)
+        if not names:
+            raise ExplainError(f"{EVERY_NETWORK} is for an ensemble of convolutional networks; this model is one network")
+    else:
+        names = [layer or default_cam_layer(model)]
+        if names[0] not in probe.names:
+            raise ExplainError(f"layer {names[0]!r} has no spatial output; choose one of {probe.names}")
     with tf.GradientTape() as tape:
         feats, logits = probe.run(image)
-        a = feats[layer]
+        maps = [feats[n] for n in names]
         score = class_score(logits, int(class_index))
-    g = tape.gradient(score, a)
-    if g is None:
-        raise ExplainError(f"no gradient reaches layer {layer!r} from the class score")
-    return a.numpy()[0], g.numpy()[0], logits.numpy()[0]
+    grads = tape.gradient(score, maps)
+    for n, g in zip(names, grads, strict=True):
+        if g is None:
+            raise ExplainError(f"no gradient reaches layer {n!r} from the class score")
+    return [(a.numpy()[0], g.numpy()[0]) for a, g in zip(maps, grads, strict=True)]
+
+
+def _weighted_map(pairs: list[tuple[np.ndarray, np.ndarray]], weights) -> np.ndarray:
+    """sum_k w_k A_k over every (A, dS/dA) pair, ``weights(A, g)`` giving each pair's (k,) weights: one (h, w) map when
+    the pairs share a grid (Grad-CAM on the maps stacked as one layer), else each brought to 28x28 and added."""
+    maps = [a @ weights(a, g) for a, g in pairs]
+    if len({m.shape for m in maps}) > 1:
+        maps = [cv2.resize(m.astype(np.float32), (SIZE, SIZE), interpolation=cv2.INTER_LINEAR) for m in maps]
+    return np.sum(maps, axis=0)
 
 
 def _to_unit_map(cam: np.ndarray) -> np.ndarray:
@@ -226,11 +280,11 @@ def grad_cam(model, image: np.ndarray, class_index: int, layer: str | None = Non
     """Grad-CAM (Selvaraju et al. 2017) -> (28, 28) float32 in [0, 1].
 
     weights w_k = mean over (h, w) of dS/dA_k; map = ReLU(sum_k w_k A_k), upsampled to 28x28.
-    All zeros when nothing in the layer speaks *for* the class.
+    All zeros when nothing in the layer speaks *for* the class.  ``layer``: a layer's name, None for
+    ``default_cam_layer``, or ``EVERY_NETWORK`` (an ensemble's networks' last feature maps, summed).
     """
-    a, g, _ = _feature_grads(model, image, class_index, layer)
-    weights = g.mean(axis=(0, 1))  # (k,)
-    return _to_unit_map(a @ weights)
+    pairs = _feature_grads(model, image, class_index, layer)
+    return _to_unit_map(_weighted_map(pairs, lambda a, g: g.mean(axis=(0, 1))))  # w_k: (k,)
 
 
 def grad_cam_plus_plus(model, image: np.ndarray, class_index: int, layer: str | None = None) -> np.ndarray:
@@ -239,12 +293,13 @@ def grad_cam_plus_plus(model, image: np.ndarray, class_index: int, layer: str | 
     With S' = exp(S) the higher derivatives are powers of the first one, so
     alpha = g^2 / (2 g^2 + sum_ij(A) g^3) and w_k = sum_ij alpha * ReLU(g) (g = dS/dA).
     """
-    a, g, _ = _feature_grads(model, image, class_index, layer)
-    g2, g3 = g**2, g**3
-    denom = 2 * g2 + a.sum(axis=(0, 1), keepdims=True) * g3
-    alpha = np.where(denom != 0, g2 / np.where(denom != 0, denom, 1), 0)
-    weights = (alpha * np.maximum(g, 0)).sum(axis=(0, 1))  # (k,)
-    return _to_unit_map(a @ weights)
+    def weights(a: np.ndarray, g: np.ndarray) -> np.ndarray:  # (k,)
+        g2, g3 = g**2, g**3
+        denom = 2 * g2 + a.sum(axis=(0, 1), keepdims=True) * g3
+        alpha = np.where(denom != 0, g2 / np.where(denom != 0, denom, 1), 0)
+        return (alpha * np.maximum(g, 0)).sum(axis=(0, 1))
+
+    return _to_unit_map(_weighted_map(_feature_grads(model, image, class_index, layer), weights))
 
 
 def saliency(model, image: np.ndarray, class_index: int, samples: int = 0, noise: float = 0.15, seed: int = 0) -> np.ndarray:
