@@ -468,6 +468,16 @@ def test_explain_page_for_a_drawn_digit(samples, usable):
     assert sum(c.split(" · ")[0] in {str(d) for d in range(10)} for c in captions) == 10, "a Grad-CAM per digit"
     layers = [m.value for m in at.markdown if m.value.startswith("**") and "output" in m.value]
     assert any("last_conv" in v for v in layers), layers
+    # The default model averages networks: its Grad-CAM opens on all of them, and any one layer can still be chosen.
+    from digitlab.evaluation import explain
+
+    (cam,) = [s for s in at.selectbox if (s.key or "").startswith("cam_layer::")]
+    assert cam.value == explain.EVERY_NETWORK and len(cam.options) > 2, cam.options
+    cam.set_value(cam.options[-1]).run()  # the last feature map listed: one network's
+    no_exception(at)
+    (chosen,) = [s.value for s in at.selectbox if (s.key or "").startswith("cam_layer::")]
+    assert chosen != explain.EVERY_NETWORK and chosen.startswith("m1_"), chosen
+    assert "Grad-CAM for 8" in [c for img in at.image for c in img.captions]
     # Explain another class on request.
     at.selectbox(key="explain_class").set_value(3).run()
     no_exception(at)
