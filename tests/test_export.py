@@ -325,8 +325,8 @@ def test_check_only_runs_the_tfjs_model_in_node_against_keras(page_tfjs, capsys)
 
 
 def _swap_digits(folder: Path, a: int, b: int) -> None:
-    """Swap digits ``a`` and ``b`` in the last two weights of a TF.js model (the logits layer's kernel and
-    bias): what a model whose classes were mixed up would look like."""
+    """Swap digits ``a`` and ``b`` in every weight of a TF.js model whose last axis is the 10 classes (each network's
+    logits kernel and bias): what a model whose classes were mixed up would look like."""
     model = json.loads((folder / "model.json").read_text())
     [group] = model["weightsManifest"]
     [shard] = group["paths"]
@@ -336,8 +336,9 @@ def _swap_digits(folder: Path, a: int, b: int) -> None:
         n = int(np.prod(w["shape"], dtype=np.int64)) * 4
         spans.append((offset, w["shape"]))
         offset += n
-    for start, shape in spans[-2:]:
-        assert shape[-1] == 10, shape
+    logits = [(start, shape) for start, shape in spans if shape and shape[-1] == 10]
+    assert len(logits) >= 2, [shape for _, shape in spans]
+    for start, shape in logits:
         values = weights[start : start + int(np.prod(shape)) * 4].view("<f4").reshape(shape)
         values[..., [a, b]] = values[..., [b, a]]
     weights.tofile(folder / shard)

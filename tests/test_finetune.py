@@ -265,7 +265,10 @@ def test_script_dry_run_through_the_app_job_writes_model_and_card(run_script, tm
         with pytest.raises(jobs.JobError, match="already being fine-tuned"):
             jobs.start_job(folder, out, "mnist_cnn", name="mine")
         if Path("/proc").is_dir():  # Linux: the job runs with the server's settings (an explicit one in the environment wins)
-            environ = dict(kv.split("=", 1) for kv in Path(f"/proc/{job.proc.pid}/environ").read_text().split("\0") if "=" in kv)
+            environ, until = {}, time.time() + 30
+            while not environ and time.time() < until:  # empty until the child has exec'd (a busy machine can take a while)
+                environ = dict(kv.split("=", 1) for kv in Path(f"/proc/{job.proc.pid}/environ").read_text().split("\0") if "=" in kv)
+                time.sleep(0.05 * (not environ))
             assert environ.get("TF_ENABLE_ONEDNN_OPTS") == os.environ.get("TF_ENABLE_ONEDNN_OPTS", "0")
             assert environ.get("MALLOC_ARENA_MAX") == os.environ.get("MALLOC_ARENA_MAX", "2")
         # Nobody asks the job anything while it runs (a closed page): its watcher alone must reap the process.
