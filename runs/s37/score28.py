@@ -55,27 +55,35 @@ def main():
         base = s27.row(d, preds, committed)
         base["file"] = committed
         print(f"\n## {model} (RULE28: {style})\n")
-        print("| candidate | MNIST val | MNIST test | MNIST test paired (-lost / +won, p) | validation writers | "
-              f"{style} | 1 long flag | other styles < 97% | conventions | load_digits | held-out kept / lost / 8 points (apart) | fails |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-        rows, passing = [("committed", base, None)], []
+        rows = [("committed", base, None)]
         for label, f in cands.items():
             r = s27.row(d, preds, f)
             if r is None:
                 continue
             r["file"] = f
             rows.append((label, r, fails(d, preds, base, r, floor, style)))
-        for label, r, fl in rows:
-            a, st = r["acc"], r["styles"]
-            paired = "-" if fl is None else f"-{r['mnist_paired'][0]} / +{r['mnist_paired'][1]} (p {r['mnist_paired'][2]:.2g})"
-            others = ", ".join(f"{t} {v:.1%}" for t, v in st.items() if t not in (style, LONG) and v < 0.97) or "none"
-            held = " / ".join(f"{a[n]:.2%}" for n in s27.HELD)
-            verdict = "-" if fl is None else (", ".join(fl) or "passes")
-            print(f"| {label} | {a['mnist val']:.2%} | {a['mnist test']:.2%} | {paired} | {a[s27.WRITERS]:.2%} | {st[style]:.1%} | "
-                  f"{st[LONG]:.1%} | {others} | {a[s27.CONV]:.2%} | {r['load']:.2%} | {held} | {verdict} |")
-            if fl == []:
-                passing.append(((st[style], a["mnist val"], -alpha(label)), label, r["file"]))
+        passing = table(rows, style, lambda label, r, style=style: (r["styles"][style], r["acc"]["mnist val"], -alpha(label)))
         print(f"\npicked: {max(passing)[1] + ' (' + max(passing)[2] + ')' if passing else 'none (no candidate passes)'}")
+
+
+def table(rows: list, style: str, key) -> list:
+    """Print the rows [(label, row, fails: None for the committed file)] as RULE28's table -> the passing candidates as
+    [(key(label, row), label, file)]."""
+    print("| candidate | MNIST val | MNIST test | MNIST test paired (-lost / +won, p) | validation writers | "
+          f"{style} | 1 long flag | other styles < 97% | conventions | load_digits | held-out kept / lost / 8 points (apart) | fails |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    passing = []
+    for label, r, fl in rows:
+        a, st = r["acc"], r["styles"]
+        paired = "-" if fl is None else f"-{r['mnist_paired'][0]} / +{r['mnist_paired'][1]} (p {r['mnist_paired'][2]:.2g})"
+        others = ", ".join(f"{t} {v:.1%}" for t, v in st.items() if t not in (style, LONG) and v < 0.97) or "none"
+        held = " / ".join(f"{a[n]:.2%}" for n in s27.HELD)
+        verdict = "-" if fl is None else (", ".join(fl) or "passes")
+        print(f"| {label} | {a['mnist val']:.2%} | {a['mnist test']:.2%} | {paired} | {a[s27.WRITERS]:.2%} | {st[style]:.1%} | "
+              f"{st[LONG]:.1%} | {others} | {a[s27.CONV]:.2%} | {r['load']:.2%} | {held} | {verdict} |")
+        if fl == []:
+            passing.append((key(label, r), label, r["file"]))
+    return passing
 
 
 if __name__ == "__main__":
