@@ -271,6 +271,23 @@ def test_bad_flags_and_unknown_models_are_usage_errors(tmp_path, capsys):
     assert not list(tmp_path.iterdir())
 
 
+def test_two_models_of_one_name_are_a_clear_error_not_a_summed_report(committed_models, tmp_path, capsys):
+    """A candidate saved as runs/.../mnist_advanced.keras beside models/mnist_advanced.keras: every report keys a model's
+    figures by its name, so the two would be counted as one (a style's right drawings summed over both files)."""
+    import shutil
+
+    script = load_script("evaluation/conventions.py")
+    committed = next(e.path for e in committed_models if e.name == "mnist_baseline")
+    other = tmp_path / "candidate" / committed.name
+    other.parent.mkdir()
+    shutil.copy(committed, other)
+    shutil.copy(committed.with_suffix(".json"), other.with_suffix(".json"))
+    out = tmp_path / "out"
+    assert script.main(["--dry-run", "--model", str(other), "--model", str(committed), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "two models are named mnist_baseline" in err and "under another name" in err and not out.exists()
+
+
 def test_some_styles_are_a_draw_of_their_own_and_record_no_figure(committed_models, tmp_path, capsys, monkeypatch):
     """--style draws only the styles named (a style named twice once), as many as --per-style each, and its report says
     so; no figure goes to the results file, whose conventions table holds the draw of every style."""
