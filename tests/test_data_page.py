@@ -5,6 +5,7 @@ user's digits read from a scratch folder, never from my_digits/."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -96,10 +97,12 @@ def test_the_stroke_recipe_is_the_committed_chains(raw):
     args = list(step.args)
     assert step in rebuild.CHAINS["mnist_cnn"] and config.redraw == float(args[args.index("--redraw") + 1]) > 0
     assert (config.redraw_brush_min, config.redraw_brush_max) == tuple(float(a) for a in args[args.index("--redraw-brush") + 1:][:2])
-    # mnist_cnn's second network draws the 8 as two circles too (runs/s41/RULE42.md)
+    # mnist_cnn's second network draws the 8 as two circles too (runs/s41/RULE42.md), the chain's last stroke recipe
     assert config.seed == int(args[args.index("--seed") + 1]) and config.conventions_classes == "014789" and step.makes == "c8v8_82.keras"
+    # mnist_advanced's latest stroke recipe is the same compact network, its fourth (runs/s42/RULE43.md)
     advanced, adv_config = preview.chain_step("mnist_advanced")
-    assert advanced.makes == "rsw_s59cc.keras" and adv_config.conventions_classes == "01479"  # the latest stroke recipe of the chain
+    assert advanced == step and adv_config == config
+    no_eights = dataclasses.replace(config, conventions_classes="01479")  # the recipe of every other committed network
     assert preview.chain_step("mnist_robust") is None and preview.chain_step("no such model") is None
     assert "`c8v8_82.keras` trains with 25% of its training digits re-drawn" in preview.redraw_words("mnist_cnn")
     assert "re-draws no digit" in preview.redraw_words("mnist_robust")
@@ -111,8 +114,8 @@ def test_the_stroke_recipe_is_the_committed_chains(raw):
     assert np.array_equal(preview.redrawn(seven, 7, config, 16, seed=0)[0], out), "a seed gives the same drawings"
     eight, _ = overview.nth_of_class(raw, "train", 8, 0)
     assert preview.redrawn(eight, 8, config, 8, seed=0)[1].sum() >= 6
-    assert not preview.redrawn(eight, 8, adv_config, 8, seed=0)[1].any()
-    assert preview.redrawn(eight, 8, adv_config, 8, seed=0, eights=True)[1].sum() >= 6
+    assert not preview.redrawn(eight, 8, no_eights, 8, seed=0)[1].any()
+    assert preview.redrawn(eight, 8, no_eights, 8, seed=0, eights=True)[1].sum() >= 6
 
 
 def test_the_users_digits_overview(tmp_path, mnist_test):
@@ -159,9 +162,9 @@ def test_the_page_shows_counts_samples_and_no_digits_yet(raw, my_digits):
     [redrawn] = [c for c in captions(at) if "re-drawings" in c]
     assert redrawn.startswith("16 re-drawings (seed 0), 0 of them given a writing convention")  # a 2 has none
     at.selectbox(key="augment_digit").set_value(8).run()
-    at.checkbox(key="redraw_eights").check().run()
     [redrawn] = [c for c in captions(at) if "re-drawings" in c]
-    assert int(redrawn.split(", ")[1].split()[0]) >= 10, redrawn  # the 8 as two circles
+    assert int(redrawn.split(", ")[1].split()[0]) >= 10, redrawn  # the 8 as two circles: the chain's latest recipe draws them
+    assert not [c for c in at.checkbox if c.key == "redraw_eights"]  # so no box offers them
     at.selectbox(key="augment_recipe").set_value("mnist_robust").run()
     assert "chain re-draws no digit" in texts(at.caption)
 

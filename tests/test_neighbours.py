@@ -53,7 +53,7 @@ def test_the_penultimate_layer_of_every_committed_model(models, first_of_each):
     from digitlab.serving import classifiers
 
     expected = {"mnist_cnn": (("m0_logits", "m1_logits"), 2 * 7 * 7 * 128), "mnist_robust": (("logits",), 1024),
-                "mnist_advanced": (("m0_m0_logits", "m0_m1_logits", "m1_logits"), 672), "mnist_baseline": (("logits",), 784)}
+                "mnist_advanced": (("m0_m0_logits", "m0_m1_logits", "m1_logits", "m2_logits"), 672 + 7 * 7 * 128), "mnist_baseline": (("logits",), 784)}
     for name, (heads, dim) in expected.items():
         ex = nb.feature_extractor(models[name].model)
         assert (ex.heads, ex.dim) == (heads, dim), name

@@ -85,9 +85,10 @@ def test_a_dry_run_of_every_chain_runs_end_to_end(name, run_script, tmp_path):
     for made in networks(card):
         assert made.get("edits") == expected.get(name, edits), made.get("name")
     if name == "mnist_advanced":  # its fine-tunes on real strokes started from the stroke recipe's ensemble, whose edits they name;
-        pair, wide = card["members"]  # the network beside them learnt real strokes from random weights, then two more cycles
+        pair, wide, compact = card["members"]  # the wide network learnt real strokes from random weights, then two more cycles;
         assert [m["init"]["edits"] for m in pair["members"]] == [{"stroke_edits": stroke_augment.EDITS_VERSION}] * 2
         assert (wide["init"]["name"], wide["init"]["edits"]) == ("rsw_s59c", edits)
-        assert card["config"]["weights"] == [2.0, rebuild.WEIGHT_WIDE]
+        assert compact["name"] == "c8v8_82" and "init" not in compact  # the compact one from random weights, as in mnist_cnn
+        assert card["config"]["weights"] == [2.0, rebuild.WEIGHT_WIDE, rebuild.WEIGHT_COMPACT]
     after = {p.name: p.stat().st_mtime_ns for p in (ROOT / "models").rglob("*") if p.is_file()}
     assert after == before

@@ -74,7 +74,8 @@ def chain_step(name: str):
 def redrawn(image: np.ndarray, digit: int, config, n: int = 16, seed: int = 0, eights: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``n`` re-drawings of one prepared MNIST digit ((28, 28) float in [0, 1], a ``digit``) as ``config``'s stroke
     recipe draws its digits (``stroke_augment.redraw_copies``): ((n, 28, 28) float32, (n,) given a writing convention).
-    ``eights``: the 8 as two circles too (``--conventions-classes`` with 8: on in ``mnist_cnn``'s second network, off in the other committed recipes)."""
+    ``eights``: the 8 as two circles too (``--conventions-classes`` with 8: on in the compact network c8v8_82, ``mnist_cnn``'s
+    second and ``mnist_advanced``'s fourth, whose recipe is each chain's latest)."""
     from digitlab.data import stroke_augment
 
     r = recipe.redraw_settings(config)
