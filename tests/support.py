@@ -73,8 +73,8 @@ def on_canvas(rgba: np.ndarray, tone: float) -> np.ndarray:
 
 def long_flag_ones(classifier, n: int = 3, tries: int = 600, seed: int = 29, upload: bool = False) -> list[np.ndarray]:
     """``n`` of the conventions benchmark's long-flag 1s (white strokes on the dark canvas, (280, 280) uint8, sampled as a
-    coarse tablet samples them) that ``classifier`` reads as 7 by default and as 1 with the writing "continental": the
-    drawings the setting is for (``digitlab.serving.writing``).  Read as the dark canvas hands them over, or (``upload``)
+    coarse tablet samples them) that ``classifier`` reads as 7 by default, not as a close call with a runner-up, and as 1
+    with the writing "continental": the drawings the setting is for (``digitlab.serving.writing``).  Read as the dark canvas hands them over, or (``upload``)
     as Home reads them uploaded as PNG files, the ink detected.  Fewer when ``tries`` drawings hold fewer."""
     from digitlab import preprocess
     from digitlab.data import handwriting_test as hw
@@ -85,7 +85,7 @@ def long_flag_ones(classifier, n: int = 3, tries: int = 600, seed: int = 29, upl
         grey = (hw.draw_style("1 long flag", rng, "coarse tablet") * 255).round().astype(np.uint8)
         prepared = preprocess.prepare(png_bytes(grey)) if upload else preprocess.prepare(grey, invert="no", drawn_on=0.0)
         default, continental = (classifier.predict_prepared([prepared], w)[0] for w in ("default", "continental"))
-        if default.label == 7 and continental.label == 1 and not continental.abstain:
+        if default.label == 7 and not default.close and continental.label == 1 and not continental.abstain:
             found.append(grey)
             if len(found) == n:
                 break
