@@ -55,15 +55,23 @@ def main():
         base = s27.row(d, preds, committed)
         base["file"] = committed
         print(f"\n## {model} (RULE28: {style})\n")
-        rows = [("committed", base, None)]
-        for label, f in cands.items():
-            r = s27.row(d, preds, f)
-            if r is None:
-                continue
-            r["file"] = f
-            rows.append((label, r, fails(d, preds, base, r, floor, style)))
+        rows = judged(d, preds, base, cands, floor, style)
         passing = table(rows, style, lambda label, r, style=style: (r["styles"][style], r["acc"]["mnist val"], -alpha(label)))
         print(f"\npicked: {max(passing)[1] + ' (' + max(passing)[2] + ')' if passing else 'none (no candidate passes)'}")
+
+
+def judged(d, preds, base, cands: dict, floor, style, more=None) -> list:
+    """The committed row, then each candidate {label: file} that was read, with RULE28's failures (``fails``) and
+    ``more(row)``'s: [(label, row, fails: None for the committed file)], as ``table`` prints them."""
+    rows = [("committed", base, None)]
+    for label, f in cands.items():
+        r = s27.row(d, preds, f)
+        if r is None:
+            print(f"({label}: {f} not built)", file=sys.stderr)
+            continue
+        r["file"] = f
+        rows.append((label, r, fails(d, preds, base, r, floor, style) + (more(r) if more else [])))
+    return rows
 
 
 def table(rows: list, style: str, key) -> list:

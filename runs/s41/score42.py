@@ -24,14 +24,7 @@ def main() -> None:
     base = s27.row(d, preds, COMMITTED)
     base["file"] = COMMITTED
     print(f"## mnist_cnn (RULE42: {STYLE})\n")
-    rows = [("committed", base, None)]
-    for label, f in CANDIDATES.items():
-        r = s27.row(d, preds, f)
-        if r is None:
-            print(f"({label}: {f} not built)", file=sys.stderr)
-            continue
-        r["file"] = f
-        rows.append((label, r, s28.fails(d, preds, base, r, FLOOR, STYLE)))
+    rows = s28.judged(d, preds, base, CANDIDATES, FLOOR, STYLE)
     order = list(CANDIDATES)  # ties: the shorter chain, RULE42's order
     passing = s28.table(rows, STYLE, lambda label, r: (r["styles"][STYLE], r["acc"]["mnist val"], -order.index(label)))
     print(f"\npicked: {max(passing)[1] + ' (' + max(passing)[2] + ')' if passing else 'none (no candidate passes)'}")

@@ -31,17 +31,8 @@ def main() -> None:
     base = s27.row(d, preds, COMMITTED)
     base["file"] = COMMITTED
     print(f"## mnist_advanced (RULE43: {STYLE})\n")
-    rows = [("committed", base, None)]
-    for label, f in CANDIDATES.items():
-        r = s27.row(d, preds, f)
-        if r is None:
-            print(f"({label}: {f} not built)", file=sys.stderr)
-            continue
-        r["file"] = f
-        fl = s28.fails(d, preds, base, r, FLOOR, STYLE)
-        if r["acc"][s27.W8] < base["acc"][s27.W8] - 0.0006:
-            fl.append("5 8 points")
-        rows.append((label, r, fl))
+    rows = s28.judged(d, preds, base, CANDIDATES, FLOOR, STYLE,
+                      more=lambda r: ["5 8 points"] if r["acc"][s27.W8] < base["acc"][s27.W8] - 0.0006 else [])
     passing = s28.table(rows, STYLE, key)
     print("\n| candidate | validation writers, 8 points |\n|---|---|")
     for label, r, _ in rows:
