@@ -60,6 +60,16 @@ def main():
         print(f"\npicked: {max(passing)[1] + ' (' + max(passing)[2] + ')' if passing else 'none (no candidate passes)'}")
 
 
+def read(committed: str, cands: dict) -> tuple[dict, dict, dict]:
+    """One rule's sets, the readings of the committed file and of every candidate {label: file} that exists, and the
+    committed file's row: (d, preds, base)."""
+    d = s27.sets()
+    preds = s27.readings(d, [committed, *[f for f in cands.values() if (s27.ROOT / f).is_file()]])
+    base = s27.row(d, preds, committed)
+    base["file"] = committed
+    return d, preds, base
+
+
 def judged(d, preds, base, cands: dict, floor, style, more=None) -> list:
     """The committed row, then each candidate {label: file} that was read, with RULE28's failures (``fails``) and
     ``more(row)``'s: [(label, row, fails: None for the committed file)], as ``table`` prints them."""

@@ -18,11 +18,7 @@ CANDIDATES = {f"e{k}": f"runs/s41/ens/e{k}.keras" for k in range(1, 9)}  # in RU
 
 
 def main() -> None:
-    d = s27.sets()
-    files = [COMMITTED, *[f for f in CANDIDATES.values() if (s27.ROOT / f).is_file()]]
-    preds = s27.readings(d, files)
-    base = s27.row(d, preds, COMMITTED)
-    base["file"] = COMMITTED
+    d, preds, base = s28.read(COMMITTED, CANDIDATES)
     print(f"## mnist_cnn (RULE42: {STYLE})\n")
     rows = s28.judged(d, preds, base, CANDIDATES, FLOOR, STYLE)
     order = list(CANDIDATES)  # ties: the shorter chain, RULE42's order

@@ -25,11 +25,7 @@ def key(label: str, r: dict) -> tuple:
 
 
 def main() -> None:
-    d = s27.sets()
-    files = [COMMITTED, *[f for f in CANDIDATES.values() if (s27.ROOT / f).is_file()]]
-    preds = s27.readings(d, files)
-    base = s27.row(d, preds, COMMITTED)
-    base["file"] = COMMITTED
+    d, preds, base = s28.read(COMMITTED, CANDIDATES)
     print(f"## mnist_advanced (RULE43: {STYLE})\n")
     rows = s28.judged(d, preds, base, CANDIDATES, FLOOR, STYLE,
                       more=lambda r: ["5 8 points"] if r["acc"][s27.W8] < base["acc"][s27.W8] - 0.0006 else [])
