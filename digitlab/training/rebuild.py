@@ -95,8 +95,8 @@ def _cnn_member(name: str, seed: int, *extra: str) -> Step:
                                           "--lowres", "0.2", *_REAL, *extra), f"{name}.keras")
 
 
-# mnist_cnn's second network (c8v8_82, trained with 0, 1, 4, 7, 8 and 9 drawn in the writing conventions) as a fourth
-# network of mnist_advanced at weight WEIGHT_COMPACT: of 1 and 2 and six compact networks, the one rule 43 picked
+# mnist_cnn's second network (c8v8_82, trained with 0, 1, 4, 7, 8 and 9 drawn in the writing conventions) is also
+# mnist_advanced's fourth network, at weight WEIGHT_COMPACT: rule 43 picked it of six compact networks at weight 1 or 2
 # (runs/s42/RULE43.md, docs/experiments.md); it lifted the slashed 0 from 96.6% to 97.8% of 4,800 fresh drawings
 _COMPACT_PARTNER = _cnn_member("c8v8_82", 82, "--conventions-classes", "014789")
 WEIGHT_COMPACT = 1.0
