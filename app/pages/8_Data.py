@@ -111,16 +111,17 @@ with right:
 
 st.subheader("Re-drawn as canvas strokes, live")
 st.caption(preview.redraw_words(recipe) + " The same digit as above.")
-if preview.chain_step(recipe):
+if chain := preview.chain_step(recipe):
+    _, step_config = chain
     c1, c2 = st.columns([1, 3], vertical_alignment="center")
     seed = st.session_state.redraw_seed
     c1.button("Re-draw it" if seed is None else "Re-draw again", key="redraw_go", on_click=next_draw, args=("redraw_seed",))
-    draws_eights = "8" in preview.chain_step(recipe)[1].conventions_classes
-    eights = draws_eights or c2.checkbox("Also the 8 as two circles", key="redraw_eights",
-                                         help="--conventions-classes 014789: an option of every training script, on in the "
-                                         "compact network c8v8_82 (mnist_cnn's second, mnist_advanced's fourth)")
+    eights = "8" in step_config.conventions_classes or c2.checkbox(  # a recipe that draws 8s offers no box
+        "Also the 8 as two circles", key="redraw_eights",
+        help="--conventions-classes 014789: an option of every training script, on in the compact network c8v8_82 "
+        "(mnist_cnn's second, mnist_advanced's fourth)")
     if seed is not None:  # 16 drawings take ~20 ms: drawn on every run, nothing cached
-        pictures, edited = preview.redrawn(image, digit, preview.chain_step(recipe)[1], REDRAWN, seed, eights)
+        pictures, edited = preview.redrawn(image, digit, step_config, REDRAWN, seed, eights)
         st.image(inspect_input.enlarge(overview.contact_sheet(pictures, REDRAWN // 2), 720),
                  caption=f"{REDRAWN} re-drawings (seed {seed}), {edited.sum()} of them given a writing convention")
 
