@@ -286,6 +286,11 @@ def test_two_models_of_one_name_are_a_clear_error_not_a_summed_report(committed_
     assert script.main(["--dry-run", "--model", str(other), "--model", str(committed), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "two models are named mnist_baseline" in err and "under another name" in err and not out.exists()
+    from digitlab.models import artifacts  # the scripts that name their models through artifacts.select refuse them too
+
+    with pytest.raises(artifacts.ModelError, match="two models are named mnist_baseline"):
+        artifacts.select([str(other), str(committed)])
+    assert [e.name for e in artifacts.select([str(other)])] == ["mnist_baseline"]
 
 
 def test_some_styles_are_a_draw_of_their_own_and_record_no_figure(committed_models, tmp_path, capsys, monkeypatch):

@@ -969,8 +969,22 @@ def resolve(name_or_path: str | None, models_dir: Path = MODELS_DIR, judge=None)
 
 def select(names: list[str] | None, models_dir: Path = MODELS_DIR, judge=None) -> list[ModelEntry]:
     """Models named on a command line (names or files), or every usable model; raises ModelError
-    when a name is unknown or unusable, or when there is nothing to use."""
+    when a name is unknown or unusable, when two named share a name (``check_distinct``), or when there is nothing to use."""
     entries = [resolve(n, models_dir, judge) for n in names] if names else [e for e in list_models(models_dir, judge) if e.usable]
     if not entries:
         raise ModelError(f"no usable model in {models_dir}; train one with training/train_cnn.py")
+    if names:
+        check_distinct(names, [e.name for e in entries])
     return entries
+
+
+def check_distinct(given: list[str], names: list[str]) -> None:
+    """Raise ModelError when two of the models ``given`` on a command line load under one name (``names``, in the same
+    order): every report keys a model's figures by its name, so two files both called mnist_advanced.keras would be
+    counted as one."""
+    seen: dict[str, str] = {}
+    for arg, name in zip(given, names):
+        if name in seen:
+            raise ModelError(f"two models are named {name} ({seen[name]} and {arg}): a report keys each model's figures by "
+                             "its name, so copy one file (and its card) under another name")
+        seen[name] = arg

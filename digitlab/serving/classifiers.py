@@ -235,16 +235,11 @@ def load_classifier(name_or_path: str | None = None, models_dir: Path = MODELS_D
 def load_classifiers(names: list[str] | None, models_dir: Path = MODELS_DIR) -> list:
     """``load_classifier`` of each of ``names``, or (None or empty) a Classifier of every usable model in
     ``models_dir``: what the benchmarks measure.  Raises ModelError for a name it cannot load, and for two models of
-    one name (a report keys each model's figures by its name: two files both called mnist_advanced.keras)."""
+    one name (``artifacts.check_distinct``)."""
     if not names:
         return [Classifier(e) for e in artifacts.select(None, models_dir)]
     loaded = [load_classifier(n, models_dir) for n in names]
-    seen: dict[str, str] = {}
-    for given, clf in zip(names, loaded):
-        if clf.name in seen:
-            raise artifacts.ModelError(f"two models are named {clf.name} ({seen[clf.name]} and {given}): a report keys each "
-                                       f"model's figures by its name, so copy one file (and its card) under another name")
-        seen[clf.name] = given
+    artifacts.check_distinct(names, [c.name for c in loaded])
     return loaded
 
 
