@@ -10,7 +10,8 @@ One JSON line per model.  Run it after training or promoting a model so the app 
 model included); ``rss_before_mb`` is the process once the model is loaded, before any feature is computed.
 
 Longer than a thin script because besides building the bank and the map (digitlab.evaluation.neighbours) it
-measures them: build time, peak memory, disk, search time and the neighbours' agreement with the labels.
+measures them: build time, peak memory, disk, search time (the app's search through the bank's sketch and the exhaustive
+one, interleaved in one run), the neighbours' agreement with the labels and how many of the exhaustive search's it finds.
 """
 
 from __future__ import annotations
@@ -48,19 +49,29 @@ def measure(entry: artifacts.ModelEntry, size: int, folder: Path, agreement: int
     dmap = neighbours.digit_map(model, key, folder=folder)
     out.update(map_cached=cached, map_seconds=round(time.perf_counter() - t0, 2), peak_after_map_mb=round(peak_mb(), 1),
                map_explained=[round(float(v), 4) for v in dmap.explained])
+    out["sketch"] = bank.meta.get("sketch")
     extractor = neighbours.feature_extractor(model)
     n = max(agreement, 20)
     x, y = data.load().inputs("test", n=n, seed=1)
     feats, _ = extractor(x)
-    times = []
+    times = {False: [], True: []}  # the search the app runs, and every row read (the same without a sketch)
     for f in feats[:20]:
-        t0 = time.perf_counter()
-        neighbours.nearest(bank, f)
-        times.append((time.perf_counter() - t0) * 1000)
-    out["search_ms_p50"] = round(statistics.median(times), 1)
+        for exhaustive in (False, True):  # interleaved: both charged the same machine load
+            t0 = time.perf_counter()
+            neighbours.nearest(bank, f, exhaustive=exhaustive)
+            times[exhaustive].append((time.perf_counter() - t0) * 1000)
+    out["search_ms_p50"] = round(statistics.median(times[False]), 1)
+    out["exhaustive_search_ms_p50"] = round(statistics.median(times[True]), 1)
     if agreement:
-        votes = [neighbours.majority(neighbours.nearest(bank, f))[0] for f in feats[:agreement]]
+        found, votes = [], []
+        for f in feats[:agreement]:
+            near = neighbours.nearest(bank, f)
+            exact = {m.index for m in neighbours.nearest(bank, f, exhaustive=True)}
+            found.append(len(exact & {m.index for m in near}) / len(exact))
+            votes.append(neighbours.majority(near)[0])
         out["majority_is_label"] = round(float(np.mean(np.array(votes) == y[:agreement])), 4)
+        out["exhaustive_neighbours_found"] = round(float(np.mean(found)), 5)  # share of the exhaustive search's 12 returned
+        out["searches_as_exhaustive"] = round(float(np.mean(np.array(found) == 1.0)), 4)  # searches returning all 12
         out["agreement_digits"] = agreement
     out["peak_rss_mb"] = round(peak_mb(), 1)
     return out

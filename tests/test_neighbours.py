@@ -134,6 +134,29 @@ def test_real_test_digits_sit_among_training_digits_of_their_class(cnn, cnn_bank
     assert [int(cnn_bank.indices[i]) for i in brute] == [m.index for m in nb.nearest(cnn_bank, feats[3])]
 
 
+def test_the_sketch_hands_the_exact_search_its_neighbours(cnn, cnn_bank, folder):
+    """The bank's sketch ranks its rows, the full features rank its best CANDIDATES: for real test digits the search
+    returns the exhaustive search's neighbours with their exact distances, reading a quarter of the bank's rows."""
+    assert cnn_bank.sketch is not None and cnn_bank.meta["sketch"]["dim"] == nb.SKETCH_DIM
+    assert cnn_bank.sketch.axes.shape == (2 * 7 * 7 * 128, nb.SKETCH_DIM) and cnn_bank.sketch.rows.shape == (BANK, nb.SKETCH_DIM)
+    assert np.allclose(cnn_bank.sketch.axes.T @ cnn_bank.sketch.axes, np.eye(nb.SKETCH_DIM), atol=1e-4), "orthonormal axes"
+    x, _ = data.load().inputs("test", n=40, seed=5)
+    feats, _ = nb.feature_extractor(cnn[0])(x)
+    for f in feats:
+        assert len(cnn_bank.sketch.candidates(f, nb.CANDIDATES)) == nb.CANDIDATES < BANK
+        fast, exact = nb.nearest(cnn_bank, f), nb.nearest(cnn_bank, f, exhaustive=True)
+        assert [n.index for n in fast] == [n.index for n in exact]
+        assert np.allclose([n.distance for n in fast], [n.distance for n in exact], atol=1e-6)
+    # a damaged sketch is not trusted: the bank is built again
+    key = cnn[1]
+    sketch = folder / f"{key}-train-n{BANK}-s0-p{cnn_bank.meta['preprocess']}-v{nb.VERSION}.sketch.npz"
+    good = sketch.read_bytes()
+    sketch.write_bytes(good[:1000])
+    assert nb.training_bank(cnn[0], key, size=BANK, folder=folder, build=False) is None
+    sketch.write_bytes(good)
+    assert nb.training_bank(cnn[0], key, size=BANK, folder=folder, build=False) is not None
+
+
 def test_the_verdict_says_when_the_neighbours_disagree():
     pic = np.zeros((28, 28), np.uint8)
     near = [nb.Neighbour(7, 0.1 + i / 100, pic, i) for i in range(9)] + [nb.Neighbour(2, 0.3, pic, 9 + i) for i in range(3)]
@@ -157,10 +180,16 @@ def test_the_bank_is_cached_by_the_model_files_hash(cnn, cnn_bank, folder, model
         again = nb.training_bank(model, key, size=BANK, folder=folder)
     assert np.array_equal(again.features, cnn_bank.features) and np.array_equal(again.labels, cnn_bank.labels)
     assert nb.training_bank(model, "0" * 32, size=BANK, folder=folder, build=False) is None, "another file, another bank"
-    # a second model shares the digits' pictures and labels: they are not written again
+    # a second model shares the digits' pictures and labels: they are not written again; its bank cached by an older
+    # version of this code (never read again) is deleted
     base = models["mnist_baseline"]
-    other = nb.training_bank(base.model, files.sha256(base.path, 32).removeprefix("sha256:"), size=BANK, folder=folder)
+    base_key = files.sha256(base.path, 32).removeprefix("sha256:")
+    older = [folder / f"{base_key}-train-n{BANK}-s0-p{cnn_bank.meta['preprocess']}-v{nb.VERSION - 1}{end}" for end in (".features.npy", ".json")]
+    for f in older:
+        f.write_bytes(b"from an older version")
+    other = nb.training_bank(base.model, base_key, size=BANK, folder=folder)
     assert other.features.shape == (BANK, 784) and pictures.stat().st_mtime_ns == stamp
+    assert not any(f.exists() for f in older) and nb.training_bank(model, key, size=BANK, folder=folder, build=False) is not None
     assert np.array_equal(other.labels, cnn_bank.labels)
     # a damaged cache is not trusted, and is built again (replaced, not truncated in place: the cache is only ever
     # replaced, and a bank already open keeps reading its own file)
@@ -217,6 +246,12 @@ def test_the_map_of_the_test_set(cnn, folder, mnist_test, monkeypatch):
     again = nb.digit_map(model, key, folder=folder)
     assert np.array_equal(again.xy, m.xy) and again.meta["model_sha256"] == key
     assert nb.digit_map(model, "f" * 32, folder=folder, build=False) is None
+    # a damaged map file is not trusted (not a crash): it is built again
+    path = next(folder.glob(f"{key}-map-*.npz"))
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2])
+    assert nb.digit_map(model, key, folder=folder, build=False) is None
+    path.write_bytes(good)
 
 
 @pytest.mark.slow

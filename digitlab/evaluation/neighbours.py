@@ -5,7 +5,8 @@ feature space, and a 2-D map of the MNIST test set in that space.
     onnx_feature_extractor(f)  the same features from the model's served ONNX file, without TensorFlow (the app's)
     training_bank(model, key)  those features of BANK_SIZE training digits, computed once per model file
                                hash and kept on disk (float16 unit vectors, memory-mapped when read)
-    nearest(bank, feature, k)  the k training digits closest to one input (cosine distance), with pictures
+    nearest(bank, feature, k)  the k training digits closest to one input (cosine distance), with pictures: the
+                               bank's sketch picks CANDIDATES, their full features choose the k
     digit_map(model, key)      the MNIST test set's features projected to 2-D by PCA, once per model file hash
     place(digit_map, feature)  one input on that map, through the same fitted projection
 
@@ -18,11 +19,19 @@ without weights (softmax, averaging, dropout...) to the Dense layer(s); a model 
 any other way gets ``NeighbourError`` saying why.
 
 Memory: the host of the app has about 1 GB, most of it TensorFlow's once Explain is open.  Features
-are written chunk by chunk into a memory-mapped file and read back memory-mapped: the search reads
-the file in chunks (the pages stay in the page cache, which the kernel can drop), so a query holds
-one chunk of SEARCH_CHUNK rows at most (~49 MB for mnist_cnn's 6272 features).  BANK_SIZE = 20,000 of the 55,000 training digits (see
+are written chunk by chunk into a memory-mapped file and read back with plain reads (the pages stay in the
+page cache, which the kernel can drop): a search holds the bank's sketch (see Search) and the CANDIDATES rows it
+reads; an exhaustive one, a chunk of SEARCH_CHUNK rows at a time (~49 MB for 6272 features).  BANK_SIZE = 20,000 of the 55,000 training digits (see
 docs/app.md for the measured build time, disk size and how often the 12 neighbours' majority agrees
 with the label, against the whole training split).
+
+Search: an ensemble's features are wide (mnist_cnn's two compact networks 12,544, mnist_advanced's four networks
+6,944), and reading all 20,000 rows for each search took 0.4-1.5 s.  So a bank keeps a sketch beside its features:
+the rows projected on the bank's own top SKETCH_DIM principal axes (not centred: the projection that best keeps dot
+products, fitted on SKETCH_FIT_ROWS of its rows).  A search ranks the bank by the sketch, then reads the full features of
+its best CANDIDATES and ranks those exactly: the k returned and their distances are the full features' own.  On 300
+MNIST test digits the exact 12 nearest were all among the candidates for both ensembles (runs/s43/sketch_check.py);
+``evaluation/neighbours.py --agreement N`` counts how often the search returns the exhaustive search's 12.
 
 Time: preparing the 30,000 digits (bank and map) through digitlab.preprocess is most of a build (~3 ms
 a digit on 2 busy cores against ~0.1-1.5 ms for the features), and it is the same for every model: the
@@ -36,6 +45,7 @@ import io
 import json
 import os
 import time
+import zipfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,8 +66,14 @@ FORWARD = 64  # digits per forward pass while building: the server is at its ful
 OVERHEAD_S = 15  # seconds a build spends besides preparing digits and forward passes (loading MNIST, the PCA, writing
 # and syncing the files): mnist_baseline's, whose forward passes are nearly free, took 15 s on 2 busy cores
 SEARCH_CHUNK = 2048  # feature rows converted to float32 at a time while searching (~49 MB for 6272 features)
-VERSION = 2  # of what the cached files hold; a new version builds them again (2: features of the stored uint8 pictures,
-# so they do not depend on which model prepared the digits first)
+SKETCH_DIM = 256  # principal axes a bank's sketch keeps (banks with no more features than this are searched whole)
+SKETCH_FIT_ROWS = 5000  # bank rows the axes are fitted on (drawn with BANK_SEED): all 20,000 found the same neighbours
+SKETCH_ITERATIONS = 2  # subspace iterations fitting them: 4 found the same neighbours
+SKETCH_CHUNK_BYTES = 8 << 20  # float32 rows read at a time while fitting and projecting: the build's peak is the features'
+CANDIDATES = 500  # bank rows the sketch hands to the exact ranking (200 missed 1 of 3,600 neighbours, 500 none)
+VERSION = 3  # of what a bank's cached files hold; a new version builds them again (2: features of the stored uint8
+# pictures, so they do not depend on which model prepared the digits first; 3: with the sketch)
+MAP_VERSION = 2  # of the map's cached file (the bank's version 3 left it as it was)
 MAP_SIZE = 10_000  # the MNIST test split
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -264,16 +280,31 @@ class Bank:
     """Penultimate features of training digits for one model file, read from the cache.
 
     features: (N, D) float16 unit rows (memory-mapped); labels: (N,) int; pictures: (N, 28, 28) uint8 model
-    inputs (memory-mapped); indices: (N,) positions in digitlab's training split (``data.load().x_train``)."""
+    inputs (memory-mapped); indices: (N,) positions in digitlab's training split (``data.load().x_train``);
+    sketch: the rows on the bank's top principal axes, or None for a bank searched whole."""
 
     features: np.ndarray
     labels: np.ndarray
     pictures: np.ndarray
     indices: np.ndarray
     meta: dict
+    sketch: Sketch | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
+
+
+@dataclass(frozen=True)
+class Sketch:
+    """A bank's rows projected on its top principal axes: axes (D, K) float32 orthonormal columns, rows (N, K) float32."""
+
+    axes: np.ndarray
+    rows: np.ndarray
+
+    def candidates(self, feature: np.ndarray, n: int) -> np.ndarray:
+        """The ``n`` rows whose sketch is most similar to ``feature``'s (D,), in ascending order."""
+        approx = self.rows @ (feature @ self.axes)
+        return np.sort(np.argpartition(-approx, n - 1)[:n])
 
 
 def _digits_stem(size: int, seed: int) -> str:
@@ -286,6 +317,7 @@ def _bank_files(key: str, size: int, seed: int, folder: Path) -> dict[str, Path]
     return {
         "features": folder / f"{stem}.features.npy",
         "meta": folder / f"{stem}.json",  # written last: the bank is complete when it exists
+        "sketch": folder / f"{stem}.sketch.npz",  # when the meta names one
         "pictures": folder / f"{digits}.pictures.npy",  # the same digits for every model
         "labels": folder / f"{digits}.labels.npz",
     }
@@ -300,12 +332,22 @@ def _open_bank(files: dict[str, Path]) -> Bank | None:
         pictures = np.load(files["pictures"], mmap_mode="r")
         with np.load(files["labels"]) as f:
             labels, indices = f["labels"].astype(np.int64), f["indices"].astype(np.int64)
-    except (OSError, ValueError, KeyError, json.JSONDecodeError):
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):  # (a JSONDecodeError is a ValueError)
         return None  # a damaged cache is built again, never trusted
     n = meta.get("size")
     if features.shape != (n, meta.get("dim")) or pictures.shape != (n, 28, 28) or len(labels) != n:
         return None
-    return Bank(features, labels, pictures, indices, meta)
+    sketch = None
+    if meta.get("sketch"):
+        try:
+            with np.load(files["sketch"]) as f:
+                sketch = Sketch(f["axes"], f["rows"])
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            return None
+        k = meta["sketch"].get("dim")
+        if sketch.axes.shape != (meta["dim"], k) or sketch.rows.shape != (n, k):
+            return None
+    return Bank(features, labels, pictures, indices, meta, sketch)
 
 
 def _new_npy(target: Path, dtype, shape) -> tuple[Path, np.memmap]:
@@ -366,15 +408,55 @@ def training_bank(model, key: str, *, size: int = BANK_SIZE, seed: int = BANK_SE
         _commit(ftmp, feats, files["features"])
     finally:
         ftmp.unlink(missing_ok=True)
+    t1 = time.perf_counter()
+    sketch = _write_sketch(np.load(files["features"], mmap_mode="r"), files["sketch"], seed)
     atomic_write_json(files["meta"], {
         "model_sha256": key, "size": n, "seed": seed, "dim": extractor.dim, "heads": list(extractor.heads),
         "split": "train", "mnist": raw.fingerprint, "preprocess": preprocess.PREPROCESS_VERSION, "version": VERSION,
+        "sketch": sketch and {**sketch, "seconds": round(time.perf_counter() - t1, 2)},
         "build_seconds": round(time.perf_counter() - t0, 2),
     })
+    _remove_older_versions(files)
     bank = _open_bank(files)
     if bank is None:  # another process removed the files meanwhile
         raise NeighbourError(f"the features just written to {folder} cannot be read back")
     return bank
+
+
+def _write_sketch(features: np.ndarray, target: Path, seed: int) -> dict | None:
+    """The sketch of (N, D) bank rows (see the module docstring), written atomically to ``target``; what the bank's meta
+    says of it, or None for a bank small enough to search whole (no more than SKETCH_DIM features or CANDIDATES rows)."""
+    from digitlab.files import replace_durably, temp_file
+
+    n, d = features.shape
+    if d <= SKETCH_DIM or n <= CANDIDATES:
+        target.unlink(missing_ok=True)
+        return None
+    fit = np.sort(np.random.default_rng(seed).choice(n, min(n, SKETCH_FIT_ROWS), replace=False))
+    chunk = max(64, SKETCH_CHUNK_BYTES // (4 * d))
+    _, components, _ = top_axes(features, SKETCH_DIM, centre=False, rows=fit, iterations=SKETCH_ITERATIONS, chunk=chunk)
+    axes = np.ascontiguousarray(components.T)
+    rows = np.empty((n, SKETCH_DIM), np.float32)
+    for i, part in _rows(features, chunk):
+        rows[i : i + len(part)] = part.astype(np.float32) @ axes
+    tmp = temp_file(target, suffix=".tmp.npz")
+    try:
+        with open(tmp, "wb") as fh:  # straight to the file: a buffer in memory would add its size twice to the build's peak
+            np.savez(fh, axes=axes, rows=rows)
+        replace_durably(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return {"dim": SKETCH_DIM, "fit_rows": len(fit), "iterations": SKETCH_ITERATIONS, "candidates": CANDIDATES}
+
+
+def _remove_older_versions(files: dict[str, Path]) -> None:
+    """Delete the files of this model's bank cached by an older VERSION (hundreds of MB each, never read again)."""
+    stem = files["meta"].name.removesuffix(".json")
+    prefix = stem[: stem.rindex("-v") + 2]
+    for old in files["meta"].parent.glob(f"{prefix}*"):
+        version = old.name[len(prefix) :].split(".", 1)[0]
+        if version.isdigit() and int(version) < VERSION:
+            old.unlink(missing_ok=True)
 
 
 def _pictures_ok(files: dict[str, Path], n: int) -> bool:
@@ -382,7 +464,7 @@ def _pictures_ok(files: dict[str, Path], n: int) -> bool:
         with np.load(files["labels"]) as f:
             ok = len(f["labels"]) == n
         return ok and np.load(files["pictures"], mmap_mode="r").shape == (n, 28, 28)
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         return False
 
 
@@ -431,11 +513,29 @@ def build_estimate(model, key: str, folder: Path | None = None, sample: int = 25
     t0 = time.perf_counter()
     x = preprocess.prepare_batch(raw.x_test[8 : 8 + sample])  # prepared here, never read from a cache: the build prepares
     t1 = time.perf_counter()
-    extractor(x, FORWARD)
+    feats, _ = extractor(x, FORWARD)
     t2 = time.perf_counter()
     to_prepare = BANK_SIZE * (not _pictures_ok(files, BANK_SIZE)) * (not bank_done) + MAP_SIZE * (not _test_pictures_ok(folder)) * (not map_done)
     to_run = BANK_SIZE * (not bank_done) + MAP_SIZE * (not map_done)
-    return OVERHEAD_S + (to_prepare * (t1 - t0) + to_run * (t2 - t1)) / sample
+    return OVERHEAD_S + (to_prepare * (t1 - t0) + to_run * (t2 - t1)) / sample + (0.0 if bank_done else _sketch_estimate(feats))
+
+
+def _sketch_estimate(feats: np.ndarray) -> float:
+    """Seconds the bank's sketch would take now: its work is products of feature rows with SKETCH_DIM + 10 columns (each
+    subspace iteration reads the fitted rows twice; then one pass for the axes, one for the variance, one projecting the
+    whole bank), so it is timed on these rows (the best of three) and scaled; 0 for a bank searched whole."""
+    d = feats.shape[1]
+    if d <= SKETCH_DIM or BANK_SIZE <= CANDIDATES:
+        return 0.0
+    rows = np.tile(np.asarray(feats, np.float16), (max(1, 1024 // len(feats)), 1))  # ~1,000 rows: a product long enough to time
+    probe = np.random.default_rng(0).standard_normal((d, SKETCH_DIM + 10)).astype(np.float32)
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        rows.astype(np.float32) @ probe
+        best = min(best, time.perf_counter() - t0)
+    passes = min(BANK_SIZE, SKETCH_FIT_ROWS) * (2 * SKETCH_ITERATIONS + 2) + BANK_SIZE
+    return best * passes / len(rows)
 
 
 @dataclass(frozen=True)
@@ -457,31 +557,56 @@ def similarities(bank: Bank, feature: np.ndarray) -> np.ndarray:
     return out
 
 
-def _rows(features: np.ndarray):
-    """(start, float16 rows) a SEARCH_CHUNK at a time.  A memory-mapped bank is read with plain file reads: pages
+def _rows(features: np.ndarray, chunk: int = SEARCH_CHUNK):
+    """(start, float16 rows) a ``chunk`` at a time.  A memory-mapped bank is read with plain file reads: pages
     touched through the map count in the server's resident memory (125 MB for mnist_cnn's bank after one search),
     pages read stay in the kernel's page cache, outside it."""
     name, offset = getattr(features, "filename", None), getattr(features, "offset", None)
     n, d = features.shape
     if name is None or offset is None or not features.flags.c_contiguous:
-        for i in range(0, n, SEARCH_CHUNK):
-            yield i, np.asarray(features[i : i + SEARCH_CHUNK])
+        for i in range(0, n, chunk):
+            yield i, np.asarray(features[i : i + chunk])
         return
     size = features.dtype.itemsize * d
     with open(name, "rb") as fh:
         fh.seek(offset)
-        for i in range(0, n, SEARCH_CHUNK):
-            rows = min(SEARCH_CHUNK, n - i)
+        for i in range(0, n, chunk):
+            rows = min(chunk, n - i)
             yield i, np.frombuffer(fh.read(rows * size), features.dtype).reshape(rows, d)
 
 
-def nearest(bank: Bank, feature: np.ndarray, k: int = NEIGHBOURS) -> list[Neighbour]:
-    """The ``k`` bank digits closest to ``feature`` (one input's unit features), closest first."""
-    sims = similarities(bank, feature)
+def _read_rows(features: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """float16 rows ``idx`` (ascending) of the bank's features, read with plain file reads (see ``_rows``)."""
+    name, offset = getattr(features, "filename", None), getattr(features, "offset", None)
+    if name is None or offset is None or not features.flags.c_contiguous:
+        return np.asarray(features[idx])
+    size = features.dtype.itemsize * features.shape[1]
+    out = np.empty((len(idx), features.shape[1]), features.dtype)
+    fd = os.open(name, os.O_RDONLY)
+    try:
+        for j, i in enumerate(idx.tolist()):
+            out[j] = np.frombuffer(os.pread(fd, size, offset + i * size), features.dtype)
+    finally:
+        os.close(fd)
+    return out
+
+
+def nearest(bank: Bank, feature: np.ndarray, k: int = NEIGHBOURS, *, exhaustive: bool = False) -> list[Neighbour]:
+    """The ``k`` bank digits closest to ``feature`` (one input's unit features), closest first: among the CANDIDATES
+    its sketch ranks first, by their full features (``exhaustive`` or a bank without a sketch: among all rows)."""
+    f = np.asarray(feature, np.float32).reshape(-1)
+    if bank.sketch is None or exhaustive:
+        rows, sims = np.arange(len(bank)), similarities(bank, f)
+    else:
+        if f.shape[0] != bank.features.shape[1]:
+            raise NeighbourError(f"a feature vector of {f.shape[0]} numbers does not match the bank's {bank.features.shape[1]}")
+        rows = bank.sketch.candidates(f, min(CANDIDATES, len(bank)))
+        sims = _read_rows(bank.features, rows).astype(np.float32) @ f
     k = min(k, len(sims))
     top = np.argpartition(-sims, k - 1)[:k]
     top = top[np.argsort(-sims[top], kind="stable")]
-    return [Neighbour(int(bank.labels[i]), float(1.0 - sims[i]), np.array(bank.pictures[i]), int(bank.indices[i])) for i in top]
+    return [Neighbour(int(bank.labels[rows[i]]), float(1.0 - sims[i]), np.array(bank.pictures[rows[i]]), int(bank.indices[rows[i]]))
+            for i in top]
 
 
 def majority(neighbours: list[Neighbour]) -> tuple[int, int]:
@@ -526,7 +651,7 @@ class DigitMap:
 
 
 def _map_file(key: str, folder: Path) -> Path:
-    return folder / f"{key}-map-test-p{preprocess.PREPROCESS_VERSION}-v{VERSION}.npz"
+    return folder / f"{key}-map-test-p{preprocess.PREPROCESS_VERSION}-v{MAP_VERSION}.npz"
 
 
 def _open_map(path: Path) -> DigitMap | None:
@@ -536,52 +661,71 @@ def _open_map(path: Path) -> DigitMap | None:
         with np.load(path) as f:
             arrays = {k: f[k] for k in ("xy", "labels", "predicted", "mean", "components", "explained", "meta")}
         meta = json.loads(str(arrays.pop("meta")))
-    except (OSError, ValueError, KeyError, json.JSONDecodeError):
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):  # (a JSONDecodeError is a ValueError)
         return None
     return DigitMap(**arrays, meta=meta)
 
 
 def pca2(features: np.ndarray, seed: int = 0, iterations: int = 7, block: int = 12) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The top two principal axes of (N, D) rows (any float dtype, e.g. float16 or a memory map):
-    (mean (D,), components (2, D), explained variance ratio (2,)), all float32.
+    (mean (D,), components (2, D), explained variance ratio (2,)), all float32 (``top_axes``, centred).
+    ``tests/test_neighbours.py`` checks it finds scikit-learn's axes."""
+    return top_axes(features, 2, seed=seed, iterations=iterations, oversample=block - 2)
+
+
+def top_axes(features: np.ndarray, k: int, *, centre: bool = True, rows: np.ndarray | None = None, seed: int = 0,
+             iterations: int = 7, oversample: int = 10, chunk: int = SEARCH_CHUNK) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The top ``k`` principal axes of (N, D) rows (any float dtype, e.g. float16 or a memory map), or of the ``rows``
+    (ascending indices) among them: (mean (D,), zeros when not ``centre``d; components (k, D); explained variance
+    ratio (k,)), all float32.  ``chunk``: rows read at a time (each costs a few float32 copies of itself).
 
     The randomised subspace iteration scikit-learn's ``PCA(svd_solver="randomized")`` runs
     (Halko et al. 2011), but reading the rows a chunk at a time: scikit-learn's needed ~450 MB more
     for 10,000 x 3136 features (``mnist_cnn`` at width 32: a float32 copy, a centred copy and more), this
-    ~30 MB.  ``tests/test_neighbours.py`` checks it finds scikit-learn's axes.
+    ~30 MB.
     """
-    n, d = features.shape
+    d = features.shape[1]
+    n = features.shape[0] if rows is None else len(rows)
+    block = k + oversample
 
-    def chunks():  # float32 rows, a chunk at a time
-        for i in range(0, n, SEARCH_CHUNK):
-            yield i, features[i : i + SEARCH_CHUNK].astype(np.float32)
+    def chunks():  # float32 rows, a chunk at a time, read with plain file reads from a memory-mapped bank (``_rows``)
+        if rows is None:
+            for i, part in _rows(features, chunk):
+                yield i, part.astype(np.float32)
+        else:
+            for i in range(0, n, chunk):
+                yield i, _read_rows(features, rows[i : i + chunk]).astype(np.float32)
 
     mean64 = np.zeros(d)
-    for _, c in chunks():
-        mean64 += c.sum(axis=0, dtype=np.float64)
+    if centre:
+        for _, c in chunks():
+            mean64 += c.sum(axis=0, dtype=np.float64)
     mean = (mean64 / n).astype(np.float32)
     total = sum(float(np.square(c - mean).sum(dtype=np.float64)) for _, c in chunks())
+
+    def centred(c):
+        return c - mean if centre else c
 
     def times(q):  # X_c @ q: (n, k)
         out = np.empty((n, q.shape[1]), np.float32)
         for i, c in chunks():
-            out[i : i + len(c)] = (c - mean) @ q
+            out[i : i + len(c)] = centred(c) @ q
         return out
 
     def times_t(z):  # X_cᵀ @ z: (d, k)
         out = np.zeros((d, z.shape[1]), np.float32)
         for i, c in chunks():
-            out += (c - mean).T @ z[i : i + len(c)]
+            out += centred(c).T @ z[i : i + len(c)]
         return out
 
     q = _orth(np.random.default_rng(seed).standard_normal((d, block)).astype(np.float32))
     for _ in range(iterations):
         q = _orth(times_t(_orth(times(q))))
     _, s, vt = np.linalg.svd(times(q), full_matrices=False)
-    components = (q @ vt.T)[:, :2].T
+    components = (q @ vt.T)[:, :k].T
     # the sign of an axis is arbitrary: make each one's largest entry positive, so maps do not flip between builds
-    components *= np.sign(components[np.arange(2), np.abs(components).argmax(axis=1)])[:, None]
-    explained = s[:2] ** 2 / total if total > 0 else np.zeros(2)
+    components *= np.sign(components[np.arange(k), np.abs(components).argmax(axis=1)])[:, None]
+    explained = s[:k] ** 2 / total if total > 0 else np.zeros(k)
     return mean.astype(np.float32), components.astype(np.float32), explained.astype(np.float32)
 
 
@@ -627,7 +771,7 @@ def digit_map(model, key: str, *, folder: Path | None = None, progress: Progress
     xy = project(feats, mean, components)
     del feats
     meta = {"model_sha256": key, "size": n, "dim": extractor.dim, "heads": list(extractor.heads), "split": "test",
-            "mnist": raw.fingerprint, "preprocess": preprocess.PREPROCESS_VERSION, "version": VERSION,
+            "mnist": raw.fingerprint, "preprocess": preprocess.PREPROCESS_VERSION, "version": MAP_VERSION,
             "build_seconds": round(time.perf_counter() - t0, 2)}
     buf = io.BytesIO()
     np.savez(buf, xy=xy, labels=raw.y_test.astype(np.int64), predicted=predicted, mean=mean, components=components,
