@@ -68,9 +68,9 @@ OVERHEAD_S = 15  # seconds a build spends besides preparing digits and forward p
 SEARCH_CHUNK = 2048  # feature rows converted to float32 at a time while searching (~49 MB for 6272 features)
 SKETCH_DIM = 256  # principal axes a bank's sketch keeps (banks with no more features than this are searched whole)
 SKETCH_FIT_ROWS = 5000  # bank rows the axes are fitted on (drawn with BANK_SEED): all 20,000 found the same neighbours
-SKETCH_ITERATIONS = 2  # subspace iterations fitting them: 4 found the same neighbours
+SKETCH_ITERATIONS = 2  # subspace iterations fitting them: 4 found the same neighbours (both at CANDIDATES rows)
 SKETCH_CHUNK_BYTES = 8 << 20  # float32 rows read at a time while fitting and projecting: the build's peak is the features'
-CANDIDATES = 500  # bank rows the sketch hands to the exact ranking (200 missed 1 of 3,600 neighbours, 500 none)
+CANDIDATES = 500  # bank rows the sketch hands to the exact ranking (200 missed 2 of 3,600 neighbours, 500 none)
 VERSION = 3  # of what a bank's cached files hold; a new version builds them again (2: features of the stored uint8
 # pictures, so they do not depend on which model prepared the digits first; 3: with the sketch)
 MAP_VERSION = 2  # of the map's cached file (the bank's version 3 left it as it was)
