@@ -548,25 +548,37 @@ class Neighbour:
 
 def similarities(bank: Bank, feature: np.ndarray) -> np.ndarray:
     """(N,) cosine similarity of every bank digit to one unit feature vector (D,), read in chunks."""
-    f = np.asarray(feature, np.float32).reshape(-1)
-    if f.shape[0] != bank.features.shape[1]:
-        raise NeighbourError(f"a feature vector of {f.shape[0]} numbers does not match the bank's {bank.features.shape[1]}")
+    f = _query(bank, feature)
     out = np.empty(len(bank), np.float32)
     for i, rows in _rows(bank.features):
         out[i : i + len(rows)] = rows.astype(np.float32) @ f
     return out
 
 
+def _query(bank: Bank, feature: np.ndarray) -> np.ndarray:
+    """One input's features as a float32 vector the bank's rows can be compared with (NeighbourError otherwise)."""
+    f = np.asarray(feature, np.float32).reshape(-1)
+    if f.shape[0] != bank.features.shape[1]:
+        raise NeighbourError(f"a feature vector of {f.shape[0]} numbers does not match the bank's {bank.features.shape[1]}")
+    return f
+
+
+def _file(features: np.ndarray) -> tuple[str, int] | None:
+    """(file name, byte offset) of a C-ordered memory-mapped bank, read with plain file reads; None for other arrays."""
+    name, offset = getattr(features, "filename", None), getattr(features, "offset", None)
+    return None if name is None or offset is None or not features.flags.c_contiguous else (name, offset)
+
+
 def _rows(features: np.ndarray, chunk: int = SEARCH_CHUNK):
     """(start, float16 rows) a ``chunk`` at a time.  A memory-mapped bank is read with plain file reads: pages
     touched through the map count in the server's resident memory (125 MB for mnist_cnn's bank after one search),
     pages read stay in the kernel's page cache, outside it."""
-    name, offset = getattr(features, "filename", None), getattr(features, "offset", None)
     n, d = features.shape
-    if name is None or offset is None or not features.flags.c_contiguous:
+    if (found := _file(features)) is None:
         for i in range(0, n, chunk):
             yield i, np.asarray(features[i : i + chunk])
         return
+    name, offset = found
     size = features.dtype.itemsize * d
     with open(name, "rb") as fh:
         fh.seek(offset)
@@ -577,9 +589,9 @@ def _rows(features: np.ndarray, chunk: int = SEARCH_CHUNK):
 
 def _read_rows(features: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """float16 rows ``idx`` (ascending) of the bank's features, read with plain file reads (see ``_rows``)."""
-    name, offset = getattr(features, "filename", None), getattr(features, "offset", None)
-    if name is None or offset is None or not features.flags.c_contiguous:
+    if (found := _file(features)) is None:
         return np.asarray(features[idx])
+    name, offset = found
     size = features.dtype.itemsize * features.shape[1]
     out = np.empty((len(idx), features.shape[1]), features.dtype)
     fd = os.open(name, os.O_RDONLY)
@@ -594,12 +606,10 @@ def _read_rows(features: np.ndarray, idx: np.ndarray) -> np.ndarray:
 def nearest(bank: Bank, feature: np.ndarray, k: int = NEIGHBOURS, *, exhaustive: bool = False) -> list[Neighbour]:
     """The ``k`` bank digits closest to ``feature`` (one input's unit features), closest first: among the CANDIDATES
     its sketch ranks first, by their full features (``exhaustive`` or a bank without a sketch: among all rows)."""
-    f = np.asarray(feature, np.float32).reshape(-1)
+    f = _query(bank, feature)
     if bank.sketch is None or exhaustive:
         rows, sims = np.arange(len(bank)), similarities(bank, f)
     else:
-        if f.shape[0] != bank.features.shape[1]:
-            raise NeighbourError(f"a feature vector of {f.shape[0]} numbers does not match the bank's {bank.features.shape[1]}")
         rows = bank.sketch.candidates(f, min(CANDIDATES, len(bank)))
         sims = _read_rows(bank.features, rows).astype(np.float32) @ f
     k = min(k, len(sims))
