@@ -1,6 +1,6 @@
 """The Data page (app/pages/8_Data.py) in AppTest and the library behind it (digitlab.data.overview,
 digitlab.training.preview) on real MNIST: class counts, samples, the training augmentation applied live with
-the recipe's own augmenter, the digit re-drawn as canvas strokes by the committed chain's stroke recipe, and the
+the recipe's own augmenter, the digit re-drawn as canvas strokes by the committed recipe's stroke re-drawing, and the
 user's digits read from a scratch folder, never from my_digits/."""
 
 from __future__ import annotations
@@ -88,23 +88,21 @@ def test_the_augmentation_is_the_recipes(raw):
         preview.augmented(np.zeros((1, 28, 28)), presets.CNN)
 
 
-def test_the_stroke_recipe_is_the_committed_chains(raw):
-    """chain_step reads the committed chain's own flags (the last step that re-draws), redrawn draws as its pool does:
-    every re-drawn 7 of the committed recipe is crossed (conventions 1.0), an 8 only where the recipe or ``eights`` asks."""
-    from digitlab.training import rebuild
+def test_the_stroke_recipe_is_the_committed_models(raw):
+    """redraw_recipe reads the committed recipe's own values (its last network that re-draws), redrawn draws as its pool
+    does: every re-drawn 7 of the committed recipe is crossed (conventions 1.0), an 8 only where the recipe or ``eights`` asks."""
+    from digitlab.training import recipes
 
-    step, config = preview.chain_step("mnist_cnn")
-    args = list(step.args)
-    assert step in rebuild.CHAINS["mnist_cnn"] and config.redraw == float(args[args.index("--redraw") + 1]) > 0
-    assert (config.redraw_brush_min, config.redraw_brush_max) == tuple(float(a) for a in args[args.index("--redraw-brush") + 1:][:2])
-    # mnist_cnn's second network draws the 8 as two circles too (runs/s41/RULE42.md), the chain's last stroke recipe
-    assert config.seed == int(args[args.index("--seed") + 1]) and config.conventions_classes == "014789" and step.makes == "c8v8_82.keras"
-    # mnist_advanced's latest stroke recipe is the same compact network, its fourth (runs/s42/RULE43.md)
-    advanced, adv_config = preview.chain_step("mnist_advanced")
-    assert advanced == step and adv_config == config
+    network, config = preview.redraw_recipe("mnist_cnn")
+    file = recipes.load(recipes.RECIPES_DIR / f"{network}.toml")
+    assert network == recipes.model("mnist_cnn")["members"][-1].removesuffix(".toml") and config.redraw == file["redraw"] > 0
+    assert [config.redraw_brush_min, config.redraw_brush_max] == file["redraw_brush"]
+    # mnist_cnn's second network draws the 8 as two circles too; it is also mnist_advanced's last network
+    assert config.seed == file["seed"] and config.conventions_classes == "014789" and network == "cnn_b"
+    assert preview.redraw_recipe("mnist_advanced") == (network, config)
     no_eights = dataclasses.replace(config, conventions_classes="01479")  # the recipe of every other committed network
-    assert preview.chain_step("mnist_robust") is None and preview.chain_step("no such model") is None
-    assert "`c8v8_82.keras` trains with 25% of its training digits re-drawn" in preview.redraw_words("mnist_cnn")
+    assert preview.redraw_recipe("mnist_robust") is None and preview.redraw_recipe("no such model") is None
+    assert "`cnn_b` (training/configs/cnn_b.toml) trains with 25% of its training digits re-drawn" in preview.redraw_words("mnist_cnn")
     assert "re-draws no digit" in preview.redraw_words("mnist_robust")
 
     seven, _ = overview.nth_of_class(raw, "train", 7, 0)
@@ -155,7 +153,7 @@ def test_the_page_shows_counts_samples_and_no_digits_yet(raw, my_digits):
     assert "16 augmented copies (seed 0)" in captions(at) and any(c.endswith("(a 2)") for c in captions(at))
     at.button(key="augment_go").click().run()
     assert "16 augmented copies (seed 1)" in captions(at)
-    # the same digit re-drawn by the committed chain's stroke recipe, on request, without TensorFlow's augmenter
+    # the same digit re-drawn by the committed recipe's stroke re-drawing, on request, without TensorFlow's augmenter
     assert not any("re-drawings" in c for c in captions(at))
     at.button(key="redraw_go").click().run()
     assert not at.exception, [e.message for e in at.exception]
@@ -163,10 +161,10 @@ def test_the_page_shows_counts_samples_and_no_digits_yet(raw, my_digits):
     assert redrawn.startswith("16 re-drawings (seed 0), 0 of them given a writing convention")  # a 2 has none
     at.selectbox(key="augment_digit").set_value(8).run()
     [redrawn] = [c for c in captions(at) if "re-drawings" in c]
-    assert int(redrawn.split(", ")[1].split()[0]) >= 10, redrawn  # the 8 as two circles: the chain's latest recipe draws them
+    assert int(redrawn.split(", ")[1].split()[0]) >= 10, redrawn  # the 8 as two circles: the recipe's last network draws them
     assert not [c for c in at.checkbox if c.key == "redraw_eights"]  # so no box offers them
     at.selectbox(key="augment_recipe").set_value("mnist_robust").run()
-    assert "chain re-draws no digit" in texts(at.caption)
+    assert "re-draws no digit" in texts(at.caption)
 
 
 def test_the_page_shows_the_users_digits(my_digits, mnist_test):

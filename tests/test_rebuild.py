@@ -1,5 +1,6 @@
-"""training/rebuild.py: every committed model is one command; each chain's steps are real scripts with flags they
-accept; a dry run of every chain runs end to end and writes a card that names the chain, never into models/."""
+"""Recipes and training/rebuild.py: every committed model has a readable recipe and is a few commands; every
+recipe is accepted by its script; a dry run of the chains runs end to end, writes a card that names the recipe,
+never into models/; a training run never replaces a model it was not asked to."""
 
 from __future__ import annotations
 
@@ -12,83 +13,148 @@ import pytest
 
 from digitlab.data import unipen
 from digitlab.paths import ROOT
-from digitlab.training import rebuild
+from digitlab.training import rebuild, recipes
+
+NETWORK_SCRIPTS = {"training/train_baseline.py", "training/train_cnn.py", "training/train_advanced.py", "training/train_robust.py",
+                   "training/train_gate.py", "training/train_reader.py"}
 
 
-def test_every_committed_model_has_a_chain():
-    committed = {p.stem for p in (ROOT / "models").glob("*.keras")}
-    assert committed <= set(rebuild.CHAINS)
-    assert "gate" in rebuild.CHAINS
+def test_every_committed_model_has_a_recipe_of_a_few_commands():
+    committed = {p.stem for p in (ROOT / "models").glob("*.keras")} | {"gate", "reader"}
+    assert committed <= set(rebuild.MODELS)
+    for name in rebuild.MODELS:
+        r = recipes.model(name)
+        assert len(r["description"].split()) >= 20, f"{name}: say in a paragraph what the model is"
+        assert len(rebuild.steps(name)) <= 7, name  # networks + ensemble + calibrate + promote + serving
+        for path, net in r["networks"]:
+            assert net["script"] in NETWORK_SCRIPTS and not {"init_from", "distill_from"} & set(net), \
+                f"{path.name}: each network is one run from random weights"
 
 
-@pytest.mark.slow  # a --help process per step: ~30 s for mnist_advanced's 16
-@pytest.mark.parametrize("name", list(rebuild.CHAINS))
-def test_every_step_is_a_script_that_takes_its_flags(name):
-    """Each step's script exists and its --help lists every flag the chain passes (a renamed flag fails here,
-    not hours into a rebuild)."""
-    for step in rebuild.CHAINS[name]:
-        script = ROOT / step.script
-        assert script.is_file(), step.script
-        help_text = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120).stdout
-        for flag in [a for a in step.args if a.startswith("--")] + ([step.dry_flag] if step.dry_flag else []):
-            assert re.search(rf"{re.escape(flag)}\b", help_text), f"{step.script} has no {flag}"
+def test_the_real_strokes_ship_with_the_project():
+    """The recipes that learn from real pen strokes read the file in the repository: a clone rebuilds them alone."""
+    assert unipen.SHIPPED.is_file(), "data/unipen/unipen_dev.json.gz is part of the repository"
+    assert unipen.fingerprint(unipen.SHIPPED) == "sha256:" + unipen.SHIPPED_SHA256
+    assert "CC BY 4.0" in (unipen.SHIPPED.parent / "README.md").read_text()
+    users = [p.name for p in recipes.RECIPES_DIR.glob("*.toml") if "real_strokes" in recipes.load(p)]
+    assert {"cnn_a.toml", "cnn_b.toml", "reader.toml"} <= set(users)
+    for p in users:
+        assert recipes.load(recipes.RECIPES_DIR / p)["real_strokes"] == unipen.SHIPPED.relative_to(ROOT).as_posix()
 
 
-def test_the_plan_fills_every_placeholder_and_refuses_what_it_cannot_run(tmp_path):
-    steps = rebuild.plan("mnist_advanced", tmp_path / "run", tmp_path / "models", tmp_path / "strokes.json.gz")
+@pytest.mark.parametrize("path", sorted(p.name for p in recipes.RECIPES_DIR.glob("*.toml")))
+def test_every_network_recipe_is_accepted_by_its_script(path, tmp_path):
+    """Each recipe's keys are flags of its script, with values the script accepts (parsed as the script parses them)."""
+    recipe = recipes.load(recipes.RECIPES_DIR / path)
+    if "members" in recipe:
+        assert all((recipes.RECIPES_DIR / m).is_file() for m in recipe["members"])
+        return
+    argv = ["--config", str(recipes.RECIPES_DIR / path), "--out", str(tmp_path), "--dry-run"]
+    script = recipe["script"]
+    if script in ("training/train_baseline.py", "training/train_cnn.py", "training/train_advanced.py"):
+        from digitlab.training import cli, presets
+
+        preset = {"training/train_baseline.py": presets.BASELINE, "training/train_cnn.py": presets.CNN,
+                  "training/train_advanced.py": presets.ADVANCED}[script]
+        config, out, _, options = cli._parse(preset, None, argv)
+        assert config.name == recipe["name"] and out == tmp_path
+        assert options["recipe"] == {"file": f"training/configs/{path}", "description": " ".join(recipe["description"].split())}
+        for key, value in recipe.items():
+            if key in ("script", "description", "name", "width"):
+                continue
+            if key == "redraw_brush":
+                assert [config.redraw_brush_min, config.redraw_brush_max] == value
+            else:
+                assert getattr(config, key) == value, key
+        if "width" in recipe:
+            assert config.model_kwargs["width"] == recipe["width"]
+    else:  # scripts with a parser of their own: --help lists every key's flag
+        help_text = subprocess.run([sys.executable, str(ROOT / script), "--help"], capture_output=True, text=True, cwd=ROOT,
+                                   timeout=120).stdout
+        for key in set(recipe) - {"script", "description"}:
+            assert re.search(rf"--{key.replace('_', '-')}\b", help_text), f"{script} has no --{key}"
+
+
+def test_a_recipe_that_does_not_fit_is_refused_with_its_reason(tmp_path):
+    from digitlab.training import cli, presets
+
+    def refused(text: str, preset=presets.CNN) -> str:
+        path = tmp_path / "r.toml"
+        path.write_text(text)
+        with pytest.raises(SystemExit) as e:
+            cli._parse(preset, None, ["--config", str(path)])
+        assert e.value.code == 2
+        return str(e.value)
+
+    ok = 'script = "training/train_cnn.py"\ndescription = "a test"\n'
+    for text in (ok + "colour = 3\n", ok + "epochs = 'many'\n", ok + "schedule = 'weekly'\n", "script = 'x'\n", "epochs = [",
+                 ok.replace("train_cnn", "train_advanced"), ok + "redraw_brush = [0.1]\n"):
+        refused(text)
+    with pytest.raises(recipes.RecipeError, match="members"):
+        path = tmp_path / "m.toml"
+        path.write_text('description = "x"\nmembers = ["cnn_a.toml"]\n')
+        recipes.load(path)
+
+
+def test_the_plan_fills_every_placeholder(tmp_path):
+    steps = rebuild.plan("mnist_advanced", tmp_path / "run", tmp_path / "models")
     assert not any("{" in a for _, argv in steps for a in argv)
-    assert steps[-2][1][0] == "training/promote.py" and "--chain" in steps[-2][1]
-    with pytest.raises(rebuild.RebuildError, match="real pen strokes"):
-        rebuild.plan("mnist_cnn", tmp_path, tmp_path, None)
-    with pytest.raises(rebuild.RebuildError, match="no chain named"):
-        rebuild.plan("mnist_nothing", tmp_path, tmp_path, None)
+    trains = [argv for _, argv in steps if "--config" in argv]
+    assert [argv[argv.index("--config") + 1] for argv in trains] == [f"training/configs/{m}" for m in recipes.model("mnist_advanced")["members"]]
+    assert steps[-2][1][0] == "training/promote.py" and "--recipe" in steps[-2][1]
+    with pytest.raises(rebuild.RebuildError, match="no model named"):
+        rebuild.plan("mnist_nothing", tmp_path, tmp_path)
     assert rebuild.card("mnist_cnn")["command"] == "python training/rebuild.py mnist_cnn"
 
 
-def test_the_command_line_refuses_what_it_cannot_run(run_script, tmp_path, monkeypatch):
-    monkeypatch.delenv("DIGITLAB_UNIPEN", raising=False)
-    proc = run_script("training/rebuild.py", "mnist_cnn", "--dry-run", check=False)
-    assert proc.returncode == 2 and "real pen strokes" in proc.stderr
-    proc = run_script("training/rebuild.py", "mnist_cnn", "--real-strokes", tmp_path / "missing.gz", check=False)
-    assert proc.returncode == 2 and "no such file" in proc.stderr
+def test_the_command_line_lists_and_refuses(run_script):
     listed = run_script("training/rebuild.py", "--list").stdout
-    assert all(f"# {name}" in listed for name in rebuild.CHAINS)
+    assert all(f"# {name}" in listed for name in rebuild.MODELS)
+    proc = run_script("training/rebuild.py", "mnist_nothing", check=False)
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list(rebuild.CHAINS))
-def test_a_dry_run_of_every_chain_runs_end_to_end(name, run_script, tmp_path):
+@pytest.mark.parametrize("name", ["mnist_cnn", "mnist_baseline", "gate"])  # an ensemble, one network, a gate: every kind of chain
+def test_a_dry_run_of_a_chain_runs_end_to_end(name, run_script, tmp_path):
     """Every step in its smoke mode, each as its own process; the result lands in the scratch models folder with a
-    card that says how to make it again; the real models folder is untouched."""
-    from test_unipen import _small_file
-
+    card that says what it is and how to make it again; the real models folder is untouched."""
     before = {p.name: p.stat().st_mtime_ns for p in (ROOT / "models").rglob("*") if p.is_file()}
     models = tmp_path / "models"
-    run_script("training/rebuild.py", name, "--dry-run", "--run", tmp_path / "run", "--models", models,
-               "--real-strokes", _small_file(tmp_path), timeout=3000)
-    card_path = {"gate": models / "gate" / "not_a_digit.json", "reader": models / "reader" / "number_reader.json"}.get(name, models / f"{name}.json")
+    run_script("training/rebuild.py", name, "--dry-run", "--run", tmp_path / "run", "--models", models, timeout=1500)
+    card_path = {"gate": models / "gate" / "not_a_digit.json"}.get(name, models / f"{name}.json")
     card = json.loads(card_path.read_text())
-    assert card["rebuild"]["command"] == f"python training/rebuild.py {name}"
-    assert card["rebuild"]["steps"] == rebuild.card(name)["steps"]
+    assert card["rebuild"] == rebuild.card(name)
+    assert card["recipe"] == recipes.card(recipes.path_of(name), recipes.model(name))
     assert list(models.glob("serving/*.onnx")), "the serving step converted the result"
-    if name not in ("gate", "reader"):
+    if name != "gate":
         assert "calibration" in card
-    # the card says which writing-convention edits trained it, through every mix and ensemble of the chain
-    from digitlab.data import stroke_augment
-
-    edits = {"stroke_edits": stroke_augment.EDITS_VERSION, "real_strokes_edits": unipen.EDITS_VERSION}
-    expected = {"mnist_baseline": None, "mnist_robust": None, "reader": None, "gate": {"stroke_edits": stroke_augment.EDITS_VERSION},
-                "mnist_cnn": edits}
-    def networks(c):  # the trained networks of a card, through nested ensembles
-        return [n for m in c["members"] for n in networks(m)] if c.get("members") else [c]
-
-    for made in networks(card):
-        assert made.get("edits") == expected.get(name, edits), made.get("name")
-    if name == "mnist_advanced":  # its fine-tunes on real strokes started from the stroke recipe's ensemble, whose edits they name;
-        pair, wide, compact = card["members"]  # the wide network learnt real strokes from random weights, then two more cycles;
-        assert [m["init"]["edits"] for m in pair["members"]] == [{"stroke_edits": stroke_augment.EDITS_VERSION}] * 2
-        assert (wide["init"]["name"], wide["init"]["edits"]) == ("rsw_s59c", edits)
-        assert compact["name"] == "c8v8_82" and "init" not in compact  # the compact one from random weights, as in mnist_cnn
-        assert card["config"]["weights"] == [2.0, rebuild.WEIGHT_WIDE, rebuild.WEIGHT_COMPACT]
+    if name == "mnist_cnn":  # each network's own card names its recipe file
+        assert [m["recipe"]["file"] for m in card["members"]] == ["training/configs/cnn_a.toml", "training/configs/cnn_b.toml"]
+        assert all(m["real_strokes"]["sha256"] == "sha256:" + unipen.SHIPPED_SHA256 for m in card["members"])
     after = {p.name: p.stat().st_mtime_ns for p in (ROOT / "models").rglob("*") if p.is_file()}
     assert after == before
+
+
+@pytest.mark.slow
+def test_training_never_replaces_a_model_unless_asked(run_script, tmp_path):
+    """A taken name gets a fresh one, said in the output; --overwrite replaces; every run leaves a tracker record."""
+    first = run_script("training/train_cnn.py", "--out", tmp_path, "--name", "mine", "--dry-run")
+    assert (tmp_path / "mine.keras").is_file()
+    sha = (tmp_path / "mine.keras").read_bytes()
+    second = run_script("training/train_cnn.py", "--out", tmp_path, "--name", "mine", "--dry-run")
+    assert "mine.keras exists and is kept" in second.stdout and "mine_2.keras" in second.stdout
+    assert (tmp_path / "mine.keras").read_bytes() == sha and json.loads((tmp_path / "mine_2.json").read_text())["name"] == "mine_2"
+    run_script("training/train_cnn.py", "--out", tmp_path, "--name", "mine", "--dry-run", "--overwrite")
+    assert (tmp_path / "mine.keras").read_bytes() != sha and not (tmp_path / "mine_3.keras").exists()
+    # the experiment tracker: TensorBoard scalars and the run's hyperparameters, one folder per run
+    logs = sorted((ROOT / "runs" / "tensorboard").glob("mine-dry-*"))
+    assert len(logs) >= 3 and first.returncode == 0
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(logs[-1]))
+    acc.Reload()
+    assert "hparams" in acc.PluginTagToContent("hparams") or acc.PluginTagToContent("hparams")
+    train = EventAccumulator(str(logs[-1] / "train"))
+    train.Reload()
+    assert any("accuracy" in t for t in train.Tags()["scalars"] + train.Tags()["tensors"])

@@ -3,17 +3,15 @@
 Averages trained digit models into one model (the mean of their logits, then softmax; see
 digitlab/training/ensemble.py), evaluates it on the validation and test splits, and writes
 <out>/<name>.keras with a card that embeds each member's card (recipe, seed, command, figures).
-Members are models trained by this project's scripts.  The committed mnist_advanced is two networks,
-each trained further from a member of the previous ensemble with the stroke recipe and mixed back with
-it by training/interpolate.py (the whole chain: docs/training.md#the-committed-models-command-by-command-trainingrebuildpy).
---weights gives each member its weight in the mean (sum of w x logits / sum of w); a member that is itself an
-ensemble enters with the mean of its members' logits:
+Members are models trained by this project's scripts.  The committed ensembles are the mean of networks
+each trained once from random weights by its recipe (training/configs/*.toml; python training/rebuild.py
+mnist_cnn runs the whole of one).  --weights gives each member its weight in the mean (sum of w x logits /
+sum of w); a member that is itself an ensemble enters with the mean of its members' logits:
 
+  python training/ensemble.py runs/rebuild/cnn_a.keras runs/rebuild/cnn_b.keras --name mine --out runs/mine
   python training/ensemble.py pair.keras x.keras y.keras --weights 2 0.5 0.5   # (a + b + 0.5 x + 0.5 y) / 3
 
-  python training/interpolate.py runs/members/ke_m0.keras --alpha 0.6 --out runs/members
-  python training/interpolate.py runs/members/ke_m1.keras --alpha 0.6 --out runs/members
-  python training/ensemble.py runs/members/ke_m0_mixed.keras runs/members/ke_m1_mixed.keras
+A model of that name in --out is kept: the ensemble takes a free name (<name>_2) unless --overwrite.
 """
 
 import sys
@@ -23,6 +21,7 @@ from digitlab import cli, data
 from digitlab.models import cards
 from digitlab.models.ensemble import EnsembleError, check_weights
 from digitlab.paths import MODELS_DIR
+from digitlab.training.cli import add_overwrite
 from digitlab.training.ensemble import build
 
 
@@ -33,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="one weight per member, each above 0: the weighted mean of their logits (default: the plain mean)")
     p.add_argument("--name", type=cli.model_name, default="mnist_advanced", help="model file stem (default mnist_advanced)")
     p.add_argument("--out", type=Path, default=MODELS_DIR, help="folder for <name>.keras and its card (default models/)")
+    add_overwrite(p)
     cli.add_mnist(p)
     cli.add_dry_run(p, "evaluate on a small subset, in seconds (for tests)")
     a = p.parse_args(argv)
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     command = cards.command_line(argv, __file__)
     try:
         mnist = data.load(a.mnist, prepared=True, dry_run=a.dry_run)
-        build(a.members, a.name, a.out, mnist, command=command, dry_run=a.dry_run, weights=a.weights)
+        build(a.members, a.name, a.out, mnist, command=command, dry_run=a.dry_run, weights=a.weights, overwrite=a.overwrite)
     except (data.DataError, EnsembleError) as e:
         return cli.error(e)
     return 0

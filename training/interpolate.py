@@ -18,6 +18,7 @@ from pathlib import Path
 from digitlab import cli, data
 from digitlab.models import cards
 from digitlab.paths import MODELS_DIR
+from digitlab.training.cli import add_overwrite
 from digitlab.training.interpolate import InterpolateError, run
 
 
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--start", type=Path, default=None, help="the model the fine-tune started from (default: the path its card names)")
     p.add_argument("--name", type=cli.model_name, default=None, help="model file stem (default <fine-tune>_mixed)")
     cli.add_out(p, MODELS_DIR, "folder for <name>.keras and its card")
+    add_overwrite(p)
     cli.add_mnist(p)
     cli.add_dry_run(p, "evaluate on a small subset, in seconds (for tests); left at the default --out, writes to a temporary folder")
     a = p.parse_args(argv)
@@ -37,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     out = cli.output_folder(a.out, MODELS_DIR, a.dry_run, "interpolate")
     try:
         mnist = data.load(a.mnist, prepared=True, dry_run=a.dry_run)
-        run(a.finetuned, a.alpha, name, out, mnist, start=a.start, command=cards.command_line(argv, __file__), dry_run=a.dry_run)
+        run(a.finetuned, a.alpha, name, out, mnist, start=a.start, command=cards.command_line(argv, __file__), dry_run=a.dry_run,
+            overwrite=a.overwrite)
     except (data.DataError, InterpolateError) as e:
         return cli.error(e, p=p)
     return 0

@@ -24,20 +24,24 @@ def main(argv: list[str] | None = None) -> int:
     kind = p.add_mutually_exclusive_group()
     kind.add_argument("--gate", action="store_true", help="the file is the digit gate (checked as one; --out defaults to models/gate/)")
     kind.add_argument("--reader", action="store_true", help="the file is the number reader (checked as one; --out defaults to models/reader/)")
-    p.add_argument("--chain", default=None, metavar="NAME",
-                   help="the rebuild chain that made it (training/rebuild.py NAME): the card records its steps (default: none)")
+    p.add_argument("--recipe", default=None, metavar="NAME",
+                   help="the recipe that made it (training/configs/NAME.toml, training/rebuild.py NAME): the card records "
+                        "its description and the commands that make it again (default: none)")
     a = p.parse_args(argv)
     from digitlab.serving.gate import GATE_DIR, Gate
     from digitlab.serving.reader import READER_DIR, Reader, margin_warning
-    from digitlab.training import rebuild
+    from digitlab.training import rebuild, recipes
 
     out = (GATE_DIR if a.gate else READER_DIR if a.reader else a.out) if a.out == MODELS_DIR else a.out
     check = Gate if a.gate else (lambda path: Reader(path, "keras")) if a.reader else None
     try:
-        extra = {"rebuild": rebuild.card(a.chain)} if a.chain else None
+        extra = None
+        if a.recipe:
+            recipe = recipes.model(a.recipe)
+            extra = {"recipe": recipes.card(recipe["file"], recipe), "rebuild": rebuild.card(a.recipe)}
         path = artifacts.promote(a.model, out, a.name, a.overwrite, command=cards.command_line(argv, __file__), check=check,
                                  extra=extra)
-    except (artifacts.ModelError, rebuild.RebuildError) as e:
+    except (artifacts.ModelError, rebuild.RebuildError, recipes.RecipeError) as e:
         cli.fail(e, p=p)
     print(f"promoted {a.model} -> {path}")
     if path.parent.resolve() == MODELS_DIR.resolve():  # a committed model: figures measured on the file it replaced are stale

@@ -21,6 +21,9 @@ import sys
 from pathlib import Path
 
 from digitlab import cli, data
+from digitlab.paths import shown
+from digitlab.training import recipes
+from digitlab.training.cli import add_overwrite
 from digitlab.training.gate import GATE_DIR, GateConfig, run
 
 
@@ -57,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", type=cli.model_name, default=d.name, help=f"model file stem (default {d.name})")
     p.add_argument("--out", type=Path, default=GATE_DIR, help="folder for <name>.keras and its card (default models/gate/)")
     cli.add_mnist(p)
+    recipes.add_config(p)
+    add_overwrite(p)
     cli.add_dry_run(p, "tiny sets and two steps, in seconds (for tests)")
+    recipes.apply(p, argv, __file__)
     a = p.parse_args(argv)
     for flag, value in (("--epochs", a.epochs), ("--width", a.width), ("--batch-size", a.batch_size), ("--n-negatives", a.n_negatives)):
         if value < 1:
@@ -75,10 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     config = dataclasses.replace(
         d, epochs=a.epochs, width=a.width, batch_size=a.batch_size, learning_rate=a.learning_rate, n_negatives=a.n_negatives, n_drawn=a.n_drawn,
         n_printed=a.n_printed, n_uploads=a.n_uploads, n_digit_uploads=a.n_digit_uploads, n_touching=a.n_touching, n_conventions=a.n_conventions, n_zeros=a.n_zeros,
-        real_strokes=str(a.real_strokes) if a.real_strokes is not None else None, n_real=a.n_real, real_path=a.real_path, reject_rate=a.reject_rate, seed=a.seed, name=a.name, mnist_path=a.mnist, dry_run=a.dry_run,
+        real_strokes=shown(a.real_strokes) if a.real_strokes is not None else None, n_real=a.n_real, real_path=a.real_path, reject_rate=a.reject_rate, seed=a.seed, name=a.name, mnist_path=a.mnist, dry_run=a.dry_run,
     )
     try:
-        run(config, a.out)
+        run(config, a.out, overwrite=a.overwrite)
     except data.DataError as e:
         return cli.error(e)
     return 0

@@ -31,6 +31,9 @@ from pathlib import Path
 from digitlab import cli, data
 from digitlab.data import unipen
 from digitlab.models import artifacts
+from digitlab.paths import shown
+from digitlab.training import recipes
+from digitlab.training.cli import add_overwrite
 from digitlab.training.reader import READER_DIR, ReaderConfig, combine, refit, run
 
 
@@ -55,7 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", type=cli.model_name, default=d.name, help=f"model file stem (default {d.name})")
     p.add_argument("--out", type=Path, default=READER_DIR, help="folder for <name>.keras and its card (default models/reader/)")
     cli.add_mnist(p)
+    recipes.add_config(p)
+    add_overwrite(p)
     cli.add_dry_run(p, "a few lines and two steps, in seconds (for tests)")
+    recipes.apply(p, argv, __file__)
     a = p.parse_args(argv)
     for flag, value in (("--epochs", a.epochs), ("--n-lines", a.n_lines), ("--batch-size", a.batch_size)):
         if value < 1:
@@ -69,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         if missing:
             p.error(f"--combine: no such file: {missing[0]}")
         try:
-            combine(a.combine, a.name, a.out, a.classifier, a.mnist, a.real_strokes, a.dry_run)
+            combine(a.combine, a.name, a.out, a.classifier, a.mnist, a.real_strokes, a.dry_run, overwrite=a.overwrite)
         except (data.DataError, artifacts.ModelError) as e:
             return cli.error(e, p=p)
         return 0
@@ -89,11 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--tuning-writers must be in (0, 0.5)")
     if not a.learning_rate > 0:
         p.error("--learning-rate must be above 0")
-    config = dataclasses.replace(d, real_strokes=str(a.real_strokes), epochs=a.epochs, n_lines=a.n_lines, line_seed=a.line_seed,
+    config = dataclasses.replace(d, real_strokes=shown(a.real_strokes), epochs=a.epochs, n_lines=a.n_lines, line_seed=a.line_seed,
                                  tuning_writers=a.tuning_writers, classifier=a.classifier, batch_size=a.batch_size,
                                  learning_rate=a.learning_rate, seed=a.seed, name=a.name, mnist_path=a.mnist, dry_run=a.dry_run)
     try:
-        run(config, a.out)
+        run(config, a.out, overwrite=a.overwrite)
     except data.DataError as e:
         return cli.error(e, p=p)
     return 0

@@ -1,6 +1,6 @@
 """What the models learn from: MNIST's digits per class in each split, samples of every class, the
 training augmentation applied live to one digit (the recipe's own augmenter), the same digit re-drawn as canvas strokes
-with its writing convention (the committed chain's stroke recipe), and your own collected digits.
+with its writing convention (the committed recipe's stroke re-drawing), and your own collected digits.
 
 TensorFlow is loaded only when the live augmentation is asked for (the augmenter is Keras preprocessing layers)."""
 
@@ -111,15 +111,15 @@ with right:
 
 st.subheader("Re-drawn as canvas strokes, live")
 st.caption(preview.redraw_words(recipe) + " The same digit as above.")
-if chain := preview.chain_step(recipe):
-    _, step_config = chain
+if found := preview.redraw_recipe(recipe):
+    _, step_config = found
     c1, c2 = st.columns([1, 3], vertical_alignment="center")
     seed = st.session_state.redraw_seed
     c1.button("Re-draw it" if seed is None else "Re-draw again", key="redraw_go", on_click=next_draw, args=("redraw_seed",))
     eights = "8" in step_config.conventions_classes or c2.checkbox(  # a recipe that draws 8s offers no box
         "Also the 8 as two circles", key="redraw_eights",
-        help="--conventions-classes 014789: an option of every training script, on in the compact network c8v8_82 "
-        "(mnist_cnn's second, mnist_advanced's fourth)")
+        help="conventions_classes = \"014789\": an option of every training script, on in the compact network cnn_b "
+        "(mnist_cnn's second, mnist_advanced's third)")
     if seed is not None:  # 16 drawings take ~20 ms: drawn on every run, nothing cached
         pictures, edited = preview.redrawn(image, digit, step_config, REDRAWN, seed, eights)
         st.image(inspect_input.enlarge(overview.contact_sheet(pictures, REDRAWN // 2), 720),

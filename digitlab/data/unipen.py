@@ -1,7 +1,8 @@
 """Real pen strokes: UNIPEN's isolated digits, written on tablets by real people, rendered the way the
 app's canvas draws them and prepared through the one preprocessing path.
 
-The file (not committed; ``$DIGITLAB_UNIPEN`` or a path given by hand) is a gzipped JSON list of
+The file ships with the project (``data/unipen/unipen_dev.json.gz``, CC BY 4.0, its attribution in
+``data/unipen/README.md``; ``$DIGITLAB_UNIPEN`` or a path given by hand points at another) and is a gzipped JSON list of
 ``{"source": "syn", "file": "...", "label": 7, "strokes": [[[x, y], ...], ...]}``: one list of points per
 pen-down, tablet units, y down, not scaled or centred.  A ``source`` is a site (the institution that
 collected it), a ``file`` one writer's session.  Real data: some items are mis-segmented or written
@@ -41,6 +42,7 @@ import numpy as np
 
 from digitlab.data import polylines
 from digitlab.data.mnist import DataError
+from digitlab.paths import ROOT
 
 ENV_VAR = "DIGITLAB_UNIPEN"
 SITES = ("syn", "app", "apa", "art", "gmd", "imp")  # the sites of unipen_dev.json.gz
@@ -66,10 +68,17 @@ class Item:
     index: int  # position in the file: consecutive items of one writer were written in a row
 
 
+SHIPPED = ROOT / "data" / "unipen" / "unipen_dev.json.gz"
+SHIPPED_SHA256 = "b31ef5ac84e4e2c095fcc5a1e95e96534b7cf9c575ed3b3a0a273c4ae99468a5"
+
+
 def default_path() -> Path | None:
-    """``$DIGITLAB_UNIPEN`` when set, else None: the data is not part of the repository."""
+    """``$DIGITLAB_UNIPEN`` when set, else the file that ships with the project (None only when a checkout
+    lost it)."""
     value = os.environ.get(ENV_VAR)
-    return Path(value) if value else None
+    if value:
+        return Path(value)
+    return SHIPPED if SHIPPED.is_file() else None
 
 
 def _strokes(raw, where: str) -> tuple:
@@ -91,9 +100,9 @@ def _strokes(raw, where: str) -> tuple:
 
 def load(path: str | os.PathLike) -> list[Item]:
     """The real-strokes file (gzipped JSON, or plain JSON) -> its items, in file order, every field checked."""
-    path = Path(path)
+    path = resolve(path)
     if not path.is_file():
-        raise UnipenError(f"real-strokes file {path}: no such file (it is not part of the repository; "
+        raise UnipenError(f"real-strokes file {path}: no such file (the project's own is {SHIPPED.relative_to(ROOT)}; "
                           f"see docs/training.md#real-pen-strokes---real-strokes)")
     try:
         with path.open("rb") as f:
@@ -122,9 +131,15 @@ def load(path: str | os.PathLike) -> list[Item]:
     return items
 
 
+def resolve(path: str | os.PathLike) -> Path:
+    """A real-strokes path as cards and recipes write it: relative to the repository unless it is found as given."""
+    path = Path(path)
+    return ROOT / path if not path.is_absolute() and not path.exists() else path
+
+
 def fingerprint(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open(resolve(path), "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return "sha256:" + h.hexdigest()
@@ -383,7 +398,7 @@ def warp(strokes, rng: np.random.Generator) -> list[np.ndarray]:
     """The pen-downs reshaped as another hand would shape the same digit: slanted (``WARP_SLANT``), made wider
     or narrower (``WARP_WIDTH``), turned a little (``WARP_TURN``), each pen-down of several moved on its own
     (``WARP_SHIFT``), then bent by a smooth displacement (``WARP_BEND``).  Every pen-down keeps its points and its
-    order.  The ranges keep a digit its own digit (checked by eye on 70 warped real digits, runs/s33/warp.png)."""
+    order.  The ranges keep a digit its own digit (checked by eye on 70 warped real digits)."""
     lo, hi = _box(strokes)
     h = max(hi[1] - lo[1], 0.35 * (hi[0] - lo[0]), 1e-9)
     mid = (lo + hi) / 2

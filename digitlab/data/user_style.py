@@ -10,7 +10,7 @@ a felt pen of varying width, and with personal habits that MNIST writers rarely 
     2  Z-shaped 2 with a bar across the middle                    read 8 or 2
     3  flat-topped 3                                              read 3
     4  closed, triangular 4                                       read 4
-    5  round 5                                                    read 5
+    5  rounded 5                                                  read 5
     6  boxy 6 (straight sides, square loop)                       read 5
     7  crossed 7                                                  read 7
     8  "snowman" 8: two separate loops, the lower one larger      read 8

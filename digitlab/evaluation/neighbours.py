@@ -30,7 +30,7 @@ Search: an ensemble's features are wide (mnist_cnn's two compact networks 12,544
 the rows projected on the bank's own top SKETCH_DIM principal axes (not centred: the projection that best keeps dot
 products, fitted on SKETCH_FIT_ROWS of its rows).  A search ranks the bank by the sketch, then reads the full features of
 its best CANDIDATES and ranks those exactly: the k returned and their distances are the full features' own.  On 300
-MNIST test digits the exact 12 nearest were all among the candidates for both ensembles (runs/s43/sketch_check.py);
+MNIST test digits the exact 12 nearest were all among the candidates for both ensembles;
 ``evaluation/neighbours.py --agreement N`` counts how often the search returns the exhaustive search's 12.
 
 Time: preparing the 30,000 digits (bank and map) through digitlab.preprocess is most of a build (~3 ms

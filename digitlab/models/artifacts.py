@@ -146,11 +146,22 @@ def sanitise_name(name: str) -> str:
     return stem
 
 
-def save_model(model, card: dict | None, name: str, models_dir: Path = MODELS_DIR, extras: dict[str, bytes] | None = None) -> Path:
+def free_name(models_dir: Path, name: str, overwrite: bool = False) -> str:
+    """``name`` when ``models_dir`` has no model of that name (or ``overwrite``), else the first free ``name_2``,
+    ``name_3``...: a run that was not asked to replace a model never does."""
+    if overwrite or not (Path(models_dir) / f"{name}{MODEL_SUFFIX}").exists():
+        return name
+    stem = name[:60]
+    return next(f"{stem}_{k}" for k in range(2, 10_000) if not (Path(models_dir) / f"{stem}_{k}{MODEL_SUFFIX}").exists())
+
+
+def save_model(model, card: dict | None, name: str, models_dir: Path = MODELS_DIR, extras: dict[str, bytes] | None = None,
+               overwrite: bool = False) -> Path:
     """Write ``<models_dir>/<name>.keras`` (+ card and side files) atomically; returns the model path.
 
     extras maps a suffix from ``_SIDE_FILES`` (e.g. ".curves.png") to its bytes.
-    The model is written first and the card last, so a listed card always has its model.
+    The model is written first and the card last, so a listed card always has its model.  A model of that
+    name is replaced only when ``overwrite``: writers pick their name with ``free_name`` before they start.
     """
     if not NAME_RE.match(name):
         raise ModelError(f"invalid model name {name!r}: use letters, digits, '_', '.', '-'")
@@ -159,6 +170,8 @@ def save_model(model, card: dict | None, name: str, models_dir: Path = MODELS_DI
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
     target = models_dir / f"{name}{MODEL_SUFFIX}"
+    if target.exists() and not overwrite:
+        raise ModelError(f"{target} exists: not replaced (overwrite=True replaces it)")
     remove_stale_temps(models_dir, target.name)  # what a save killed before its rename left behind
     tmp = temp_file(target, suffix=f".tmp{MODEL_SUFFIX}")  # Keras insists on the .keras suffix
     try:

@@ -57,7 +57,8 @@ KEYS = {
     "distributed": "training.trainer.run with --distribute multiworker",
     "init": "training.trainer.run with --init-from: the trained model it started from (file, sha256, member, figures)",
     "distill": "training.trainer.run with --distill-from: the teacher whose probabilities softened the targets (file, sha256, figures, weight)",
-    "rebuild": "training/promote.py --chain (training/rebuild.py): the command that makes the model again and its steps",
+    "rebuild": "training/promote.py --recipe (training/rebuild.py): the command that makes the model again and its steps",
+    "recipe": "training.trainer.run with --config, training/promote.py --recipe: the recipe file and its one-paragraph description",
     "real_strokes": "training.trainer.run with --real-strokes, training.reader.run: the real-strokes file (name, sha256) and its writer split",
     "edits": "training.trainer.edits_used, training.gate.run: the versions of the writing-convention edits the augmentation drew "
              "(stroke_augment.EDITS_VERSION, unipen.EDITS_VERSION); kept by interpolate, ensemble and init/distill sources",

@@ -3,7 +3,7 @@
 One shape is a 1 to a continental European and a 7 to MNIST's American writers. Continental hands cross the 7 so
 that the 1 may have its long up-stroke; MNIST's writers seldom cross a 7 and seldom flag a 1, so every network
 trained on them reads a 1 with a long up-stroke as a 7 (docs/evaluation.md, "Writing conventions"). No constant
-lifts it for everyone: whatever reads it as a 1 reads some uncrossed 7s as 1 too (runs/s28/RULE6.md). Handwriting
+lifts it for everyone: whatever reads it as a 1 reads some uncrossed 7s as 1 too (docs/ablations.md). Handwriting
 recognisers settle this by the writer's locale; here the writer says it, and the reading moves the odds between 1
 and 7 and nothing else:
 
@@ -19,8 +19,8 @@ and 7 and nothing else:
                          the app's and the web page's starting value, which the writer changes
 
 b = 1.5 is the smallest of 0.5-3.0 that read every 1 and 7 style of the conventions benchmark at 97% or more for
-both committed models without pulling another style under 97%, by a rule written before anything was scored
-(runs/s29/RULE8.md, ``python runs/s29/continental.py --score``). What it reads on a fresh draw, and what it costs a
+both committed models without pulling another style under 97%, chosen before anything was scored
+(``python evaluation/conventions.py --writing continental`` measures it). What it reads on a fresh draw, and what it costs a
 writer who turns it on but writes as MNIST's writers do: docs/evaluation.md, "How you write 1 and 7". web/abstain.js
 holds the same numbers (tests/test_tfjs.py).
 """

@@ -16,9 +16,9 @@ from digitlab import cli, data
 from digitlab.data import user_digits
 from digitlab.files import atomic_write_json
 from digitlab.models import artifacts, cards
-from digitlab.paths import MODELS_DIR, USER_MODELS_ENV, user_models_dir
+from digitlab.paths import MODELS_DIR, USER_MODELS_ENV, shown, user_models_dir
 from digitlab.report import tables
-from digitlab.training import finetune
+from digitlab.training import finetune, recipes
 from digitlab.training.distributed import DistributedError
 from digitlab.training.finetune import FinetuneConfig
 from digitlab.training.recipe import TeacherError, TrainConfig
@@ -28,15 +28,22 @@ REAL_SHARE = 0.2  # --real-share's default: a fifth of every batch real pen stro
 SCHEDULES = ("cosine-restarts", "onecycle", "plateau", "constant")  # TrainConfig.schedule with "_" for "-" ("cosine_restarts" is accepted)
 
 
+# The script whose defaults each preset is, so a recipe file is given to the script it was written for.
+SCRIPTS = {"mnist_baseline": "training/train_baseline.py", "mnist_cnn": "training/train_cnn.py",
+           "mnist_advanced": "training/train_advanced.py", "mnist_robust": "training/train_robust.py"}
+
+
 def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = None) -> tuple[TrainConfig, Path]:
     """Flags common to every training script -> (config, --out); help strings show the script's defaults."""
     return _parse(defaults, doc, argv)[:2]
 
 
-def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tuple[TrainConfig, Path, argparse.ArgumentParser]:
-    """``parse_args`` and the parser, which names the flags in the run's error messages (``cli.in_flags``)."""
+def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tuple[TrainConfig, Path, argparse.ArgumentParser, dict]:
+    """``parse_args``, the parser, which names the flags in the run's error messages (``cli.in_flags``), and the run's
+    options: ``overwrite`` and ``recipe`` (what the card keeps of a ``--config`` file, or None)."""
     p = cli.parser(doc)
     d = defaults
+    recipes.add_config(p)
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"maximum epochs (default {d.epochs})")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"batch size (default {d.batch_size})")
     p.add_argument("--learning-rate", type=float, default=d.learning_rate, help=f"peak learning rate (default {d.learning_rate})")
@@ -48,6 +55,7 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
                    help=f"momentum of the moving average of the weights that is validated and saved; 0 = off (default {d.ema})")
     p.add_argument("--name", type=cli.model_name, default=d.name, help=f"model file stem (default {d.name})")
     cli.add_out(p, MODELS_DIR, "folder for <name>.keras and its card")
+    add_overwrite(p)
     cli.add_mnist(p)
     cli.add_dry_run(p)
     p.add_argument("--distribute", choices=("none", "multiworker"), default=d.distribute,
@@ -121,6 +129,7 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
     g.add_argument("--real-path", type=float, default=d.real_path,
                    help="share of real digits drawn as the pen's whole path (pen-ups lost) through 8-16 points at equal distances "
                         f"along it, as the UCI pendigits set keeps a tablet's digit (default {d.real_path})")
+    from_file = recipes.apply(p, argv, SCRIPTS.get(d.name, "training/train_cnn.py"))
     a = p.parse_args(argv)
     if a.real_share is not None and a.real_strokes is None:
         p.error("--real-share needs --real-strokes")
@@ -179,11 +188,17 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
         checkpoint=a.checkpoint, lowres=a.lowres,
         distill_from=str(a.distill_from) if a.distill_from is not None else None,
         distill=(DISTILL_WEIGHT if a.distill is None else a.distill) if a.distill_from is not None else 0.0,
-        real_strokes=str(a.real_strokes) if a.real_strokes is not None else None, real_share=real_share,
+        real_strokes=shown(a.real_strokes) if a.real_strokes is not None else None, real_share=real_share,
         real_renders=a.real_renders, real_conventions=a.real_conventions, real_joined=a.real_joined,
         real_coarse=a.real_coarse, real_warp=a.real_warp, real_path=a.real_path,
     )
-    return config, a.out, p
+    return config, a.out, p, {"overwrite": a.overwrite, "recipe": recipes.card(*from_file) if from_file else None}
+
+
+def add_overwrite(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a model of the same name in --out (default: never; a taken name gets a fresh one, "
+                        "<name>_2, said in the output; training/promote.py replaces a committed model)")
 
 
 def main(defaults: TrainConfig, doc: str | None = None, argv: list[str] | None = None, command: str | None = None) -> Path:
@@ -191,9 +206,9 @@ def main(defaults: TrainConfig, doc: str | None = None, argv: list[str] | None =
     itself (default: ``argv`` as given)."""
     from digitlab.training import trainer
 
-    config, out, p = _parse(defaults, doc, argv)
+    config, out, p, options = _parse(defaults, doc, argv)
     try:
-        return trainer.run(config, out, command=command or cards.command_line(argv))
+        return trainer.run(config, out, command=command or cards.command_line(argv), **options)
     except (data.DataError, DistributedError, trainer.InitError, TeacherError) as e:
         cli.fail(e, p=p)  # the library names TrainConfig's fields; the user reads the flags
 

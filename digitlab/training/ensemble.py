@@ -27,10 +27,14 @@ def member_summary(path: Path, card: dict | None) -> dict:
 
 
 def build(member_paths: list[Path], name: str, out: Path, mnist, command: str | None = None, dry_run: bool = False,
-          weights: list[float] | None = None) -> Path:
+          weights: list[float] | None = None, overwrite: bool = False) -> Path:
     """Combine the members (with ``weights``, one per member: their weighted mean; ``models.ensemble.combine``),
-    evaluate on ``mnist`` (``data.load(prepared=True)``), save into ``out``."""
+    evaluate on ``mnist`` (``data.load(prepared=True)``), save into ``out`` (replacing a model of that name only when
+    ``overwrite``: else under a free name, ``artifacts.free_name``)."""
     t0 = time.time()
+    if (free := artifacts.free_name(out, name, overwrite)) != name:
+        print(f"{Path(out) / name}.keras exists and is kept: this run saves {free}.keras (--overwrite replaces it)", flush=True)
+        name = free
     if weights is not None:
         weights = check_weights(weights, len(member_paths))
     members, member_cards = [], []
@@ -67,7 +71,7 @@ def build(member_paths: list[Path], name: str, out: Path, mnist, command: str | 
         print(f"member {s['file']}: val {s.get('metrics', {}).get('val_accuracy', float('nan')):.4f} | "
               f"test {s.get('metrics', {}).get('test_accuracy', float('nan')):.4f}", flush=True)
     report = {"val": metrics.jsonable(val), "test": metrics.jsonable(test), "members": summaries}
-    path = artifacts.save_model(model, card, name, Path(out), extras={".metrics.json": json.dumps(report, indent=1).encode()})
+    path = artifacts.save_model(model, card, name, Path(out), overwrite=overwrite, extras={".metrics.json": json.dumps(report, indent=1).encode()})
     print(f"saved {path} | val {val['accuracy']:.4f} | test {test['accuracy']:.4f} | weighted F1 {test['weighted_f1']:.4f} | "
           f"{card['params']:,} params", flush=True)
     return path

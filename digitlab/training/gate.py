@@ -164,11 +164,22 @@ def _dataset(x: np.ndarray, y: np.ndarray, config: GateConfig, training: bool):
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def run(config: GateConfig, out: Path = GATE_DIR, say=print) -> Path:
-    """Build the training set, train, fit the threshold on MNIST validation, measure, save model + card."""
+def _free(config, out: Path, overwrite: bool, say):
+    """``config`` with a name free in ``out`` (the same, unless a model holds it and ``overwrite`` is off)."""
+    name = artifacts.free_name(out, config.name, overwrite)
+    if name != config.name:
+        say(f"{Path(out) / config.name}.keras exists and is kept: this run saves {name}.keras (--overwrite replaces it)")
+    return dataclasses.replace(config, name=name)
+
+
+def run(config: GateConfig, out: Path = GATE_DIR, say=print, overwrite: bool = False) -> Path:
+    """Build the training set, train, fit the threshold on MNIST validation, measure, save model + card (a model of
+    the same name in ``out`` is replaced only when ``overwrite``: else the run takes a free name, ``artifacts.free_name``)."""
     import keras
 
     from digitlab import data
+
+    config = _free(config, out, overwrite, say)
 
     keras.utils.set_random_seed(config.seed)
     if config.dry_run:
@@ -238,7 +249,7 @@ def run(config: GateConfig, out: Path = GATE_DIR, say=print) -> Path:
         "command": command,
         "dry_run": config.dry_run,
     })
-    path = artifacts.save_model(model, card, config.name, Path(out))
+    path = artifacts.save_model(model, card, config.name, Path(out), overwrite=overwrite)
     gate = load(path)  # the gate as serving will load it
     quick = config.dry_run
     sets = nondigits.measurement_sets(mnist.x_test, mnist.y_test, n_non_digits=12 if quick else 400, n_digits=12 if quick else 1000)

@@ -64,9 +64,13 @@ def mix(finetuned, start, member: int | None, alpha: float, what: str, builder: 
 
 
 def run(finetuned: Path, alpha: float, name: str, out: Path, mnist, start: Path | None = None,
-        command: str | None = None, dry_run: bool = False) -> Path:
-    """Mix ``finetuned`` with its start, evaluate on ``mnist`` (``data.load(prepared=True)``), save into ``out``."""
+        command: str | None = None, dry_run: bool = False, overwrite: bool = False) -> Path:
+    """Mix ``finetuned`` with its start, evaluate on ``mnist`` (``data.load(prepared=True)``), save into ``out`` (replacing
+    a model of that name only when ``overwrite``: else under a free name, ``artifacts.free_name``)."""
     t0 = time.time()
+    if (free := artifacts.free_name(out, name, overwrite)) != name:
+        print(f"{Path(out) / name}.keras exists and is kept: this run saves {free}.keras (--overwrite replaces it)", flush=True)
+        name = free
     if not 0 < alpha < 1:
         raise InterpolateError(f"alpha={alpha}: give a weight between 0 (the start) and 1 (the fine-tune), both excluded")
     finetuned = Path(finetuned)
@@ -99,7 +103,7 @@ def run(finetuned: Path, alpha: float, name: str, out: Path, mnist, start: Path 
                                         "val_accuracy": (card.get("metrics") or {}).get("val_accuracy")}},
     })
     report = {"val": metrics.jsonable(val), "test": metrics.jsonable(test)}
-    path = artifacts.save_model(model, new, name, Path(out), extras={".metrics.json": json.dumps(report, indent=1).encode()})
+    path = artifacts.save_model(model, new, name, Path(out), overwrite=overwrite, extras={".metrics.json": json.dumps(report, indent=1).encode()})
     print(f"saved {path} | alpha {alpha} | val {val['accuracy']:.4f} | test {test['accuracy']:.4f} "
           f"(fine-tune: val {new['interpolation']['finetuned']['val_accuracy']} | test {new['interpolation']['finetuned']['test_accuracy']}; "
           f"start: test {new['interpolation']['start']['test_accuracy']})", flush=True)

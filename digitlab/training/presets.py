@@ -1,7 +1,7 @@
 """Each training script's defaults, one ``TrainConfig`` each; the scripts and the benchmark import them from
 here (so a comparison always races the recipe the script trains).  A committed model is more than one
 training: its whole chain (the flags each step adds to these defaults, then further training, mixing,
-ensembling, calibration) is in ``digitlab.training.rebuild.CHAINS`` and ``python training/rebuild.py NAME``
+ensembling, calibration) is its recipe in ``training/configs/`` and ``python training/rebuild.py NAME``
 runs it; ``--list`` prints it.  The mnist_cnn chain, for one, starts with 15 epochs and weight EMA on top of CNN.
 
     BASELINE   training/train_baseline.py   scikit-learn softmax regression, copied into Keras

@@ -4,10 +4,10 @@
     augmented(image, config, n, seed)   n draws of ``recipe.augmenter`` (the very function ``make_dataset``
                      maps over every training batch) on one prepared digit
     knobs(config)    the augmentation settings of a recipe, for a caption
-    chain_step(name) the step of the committed model's chain (training/rebuild.py) that re-draws MNIST's digits as
-                     canvas strokes, with its config
+    redraw_recipe(name)  the network of the committed model's recipe (training/configs/) that re-draws MNIST's
+                     digits as canvas strokes, with its config
     redrawn(image, digit, config, n, seed, eights)   n re-drawings of one digit as that step draws them
-    redraw_words(name)     how the committed chain re-draws its digits, for a caption
+    redraw_words(name)     how the committed model's recipe re-draws its digits, for a caption
 
 TensorFlow is imported by ``augmented`` only (the augmenter is Keras preprocessing layers).
 """
@@ -53,29 +53,29 @@ def augmented(image: np.ndarray, config, n: int = 16, seed: int = 0) -> np.ndarr
 
 
 @functools.cache
-def chain_step(name: str):
-    """(the step, its config) of the committed model ``name``'s chain (``rebuild.CHAINS``) that re-draws MNIST's digits
-    as canvas strokes: the last training step with ``--redraw`` (the chain's latest stroke recipe), its re-drawing flags
-    (``--redraw*``, ``--conventions-classes``, ``--seed``) read by the training scripts' own parser; None when no step of
-    the chain re-draws (or no chain is named so).  The chains are constants and both are frozen: read once per name."""
-    from digitlab.training import cli, rebuild
+def redraw_recipe(name: str):
+    """(network name, its config) of the committed model ``name``'s recipe (``training/configs/NAME.toml``) that
+    re-draws MNIST's digits as canvas strokes: its last network with ``redraw`` above 0, parsed by the training
+    scripts' own parser; None when no network of it re-draws (or no model has that recipe).  Read once per name."""
+    from digitlab.training import cli, recipes
 
-    for step in reversed(rebuild.CHAINS.get(name, [])):
-        if "--redraw" not in step.args:
+    try:
+        networks = recipes.model(name)["networks"]
+    except recipes.RecipeError:
+        return None
+    for path, net in reversed(networks):
+        if not net.get("redraw") or net["script"] not in cli.SCRIPTS.values():
             continue
-        flags = [i for i, a in enumerate(step.args) if a.startswith("--")] + [len(step.args)]
-        groups = [step.args[i:j] for i, j in zip(flags, flags[1:])]  # each flag with its values
-        kept = [a for g in groups if g[0].startswith("--redraw") or g[0] in ("--conventions-classes", "--seed") for a in g]
-        base = presets.ADVANCED if step.script.endswith("train_advanced.py") else presets.CNN
-        return step, cli.parse_args(base, None, kept)[0]
+        base = presets.ADVANCED if net["script"].endswith("train_advanced.py") else presets.CNN
+        return net["name"], cli.parse_args(base, None, ["--config", str(path)])[0]
     return None
 
 
 def redrawn(image: np.ndarray, digit: int, config, n: int = 16, seed: int = 0, eights: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``n`` re-drawings of one prepared MNIST digit ((28, 28) float in [0, 1], a ``digit``) as ``config``'s stroke
     recipe draws its digits (``stroke_augment.redraw_copies``): ((n, 28, 28) float32, (n,) given a writing convention).
-    ``eights``: the 8 as two circles too (``--conventions-classes`` with 8: on in the compact network c8v8_82, ``mnist_cnn``'s
-    second and ``mnist_advanced``'s fourth, whose recipe is each chain's latest)."""
+    ``eights``: the 8 as two circles too (``conventions_classes`` with 8: on in the compact network cnn_b, ``mnist_cnn``'s
+    second and ``mnist_advanced``'s third)."""
     from digitlab.data import stroke_augment
 
     r = recipe.redraw_settings(config)
@@ -85,13 +85,13 @@ def redrawn(image: np.ndarray, digit: int, config, n: int = 16, seed: int = 0, e
 
 
 def redraw_words(name: str) -> str:
-    """How the committed model ``name``'s chain re-draws its digits (``chain_step``), in words, for a caption."""
-    found = chain_step(name)
+    """How the committed model ``name``'s recipe re-draws its digits (``redraw_recipe``), in words, for a caption."""
+    found = redraw_recipe(name)
     if found is None:
-        return f"The committed `{name}` chain re-draws no digit as canvas strokes (`python training/rebuild.py --list`)."
-    step, c = found
+        return f"The committed `{name}` re-draws no digit as canvas strokes (its recipe: `python training/rebuild.py --list`)."
+    network, c = found
     share = "every" if c.redraw_conventions >= 1 else f"{c.redraw_conventions:.0%} of the"
-    return (f"The committed `{name}` chain's step that makes `{step.makes}` trains with {c.redraw:.0%} of its training digits "
+    return (f"The committed `{name}`'s network `{network}` (training/configs/{network}.toml) trains with {c.redraw:.0%} of its training digits "
             f"re-drawn as canvas strokes (one brush of {c.redraw_brush_min:.0%}-{c.redraw_brush_max:.0%} of the digit's height), "
             f"{c.redraw_pen_path:.0%} of them as one pen path (the moves between strokes drawn too), {c.redraw_few_points:.0%} of "
             f"the rest from a few points; {share} re-drawn {', '.join(c.conventions_classes)} given a writing convention where "

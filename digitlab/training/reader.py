@@ -183,7 +183,7 @@ def _card_config(card: dict, real_strokes: str | None = None, mnist_path: str | 
     config = dataclasses.replace(ReaderConfig(**{k: v for k, v in card["config"].items() if k in known}), **changes,
                                  **({"real_strokes": str(real_strokes)} if real_strokes else {}),
                                  **({"mnist_path": mnist_path} if mnist_path else {}))
-    if not config.real_strokes or not Path(config.real_strokes).is_file():
+    if not config.real_strokes or not unipen.resolve(config.real_strokes).is_file():
         raise data.DataError(f"real_strokes={config.real_strokes!r}: the real-strokes file is not there; give it with real_strokes")
     return config
 
@@ -217,11 +217,15 @@ def refit(path: Path, classifier: str, real_strokes: str | None = None, mnist_pa
     return artifacts.update_card(path, fields, remove=("threshold", "threshold_fitted_on"))
 
 
-def run(config: ReaderConfig, out: Path = READER_DIR, say=print) -> Path:
-    """Make the lines, train, fit the combination rule's margin on the tuning numbers, save model + card."""
+def run(config: ReaderConfig, out: Path = READER_DIR, say=print, overwrite: bool = False) -> Path:
+    """Make the lines, train, fit the combination rule's margin on the tuning numbers, save model + card (a model of
+    the same name in ``out`` is replaced only when ``overwrite``: else the run takes a free name)."""
     import keras
 
     from digitlab import data
+    from digitlab.training.gate import _free
+
+    config = _free(config, out, overwrite, say)
 
     if not config.real_strokes:
         raise data.DataError("the number reader needs the real-strokes file: give real_strokes (or set $DIGITLAB_UNIPEN)")
@@ -275,7 +279,7 @@ def run(config: ReaderConfig, out: Path = READER_DIR, say=print) -> Path:
         "dry_run": config.dry_run,
     })
     card["total_seconds"] = round(time.time() - t0, 1)
-    path = artifacts.save_model(model, card, config.name, Path(out))
+    path = artifacts.save_model(model, card, config.name, Path(out), overwrite=overwrite)
     say(f"saved {path} | {train_seconds:.0f} s training, {card['total_seconds']:.0f} s in all")
     return path
 
@@ -299,11 +303,15 @@ def _same_tuning_writers(cards_: list[dict], paths: list[Path]) -> None:
 
 
 def combine(paths: list[Path], name: str = READER_NAME, out: Path = READER_DIR, classifier: str | None = None,
-            mnist_path: str | None = None, real_strokes: str | None = None, dry_run: bool = False, say=print) -> Path:
+            mnist_path: str | None = None, real_strokes: str | None = None, dry_run: bool = False, say=print,
+            overwrite: bool = False) -> Path:
     """Number readers trained apart, read as one: a flat Keras model (every member's layers, ``m<i>_``) whose logits
     are the mean of the members' logits per frame, its margin fitted on the tuning numbers as ``run`` fits one reader's
     (``fit``), saved with a card that keeps each member's.  The members must have kept the same tuning writers out of
     training.  Raises ModelError (a member missing, not a reader, or trained on other tuning writers) or DataError."""
+    if (free := artifacts.free_name(out, name, overwrite)) != name:
+        say(f"{Path(out) / name}.keras exists and is kept: this run saves {free}.keras (--overwrite replaces it)")
+        name = free
     import keras
     from keras import layers
 
@@ -340,6 +348,6 @@ def combine(paths: list[Path], name: str = READER_NAME, out: Path = READER_DIR, 
         "dry_run": dry_run,
     })
     card["total_seconds"] = round(time.time() - t0, 1)
-    path = artifacts.save_model(model, card, name, Path(out))
+    path = artifacts.save_model(model, card, name, Path(out), overwrite=overwrite)
     say(f"saved {path} | {len(paths)} readers, {card['params']:,} params")
     return path

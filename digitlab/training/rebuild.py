@@ -1,17 +1,18 @@
-"""Every committed model as the chain of commands that makes it, from random weights to ``models/``.
+"""Every committed model as the few commands that make it from its recipe: ``python training/rebuild.py NAME``.
 
-    CHAINS      name -> the steps: each one a project script and its flags (train, train further, mix,
-                ensemble, calibrate), then the copy into the models folder and its serving file
-    plan        a chain with its placeholders filled: {run} (the chain's work folder), {real} (the
-                real-strokes file), {models} (where the result goes)
-    run         the steps one after another, each as its own process (as a person runs it); a step whose
-                output (or a later step's) is already in the work folder is kept, so an interrupted rebuild
-                goes on where it stopped; the first failing step stops the chain with its exit code
+A model's recipe is ``training/configs/NAME.toml`` (``digitlab.training.recipes``).  Its commands:
 
-``python training/rebuild.py NAME`` runs one chain; ``--dry-run`` runs every step in its smoke mode in a
-temporary folder (seconds per step: the tests and CI run every chain that way); ``--list`` prints them.
-The promoted card's ``promoted.command`` is the rebuild command and its ``rebuild`` key lists every
-step, so the card says how to make the model again.
+    train       one command per network: ``python training/train_X.py --config training/configs/NET.toml``,
+                each one run from random weights
+    ensemble    for a model of several networks: the (weighted) mean of their logits
+    calibrate   the temperature and the abstain threshold of a classifier, written into its card
+    promote     the copy into the models folder, with the recipe and these commands on its card, then the
+                serving files (ONNX) made again
+
+Every network's output lands in one work folder (``runs/rebuild/`` by default), so a network two models share
+(mnist_cnn's second network is also mnist_advanced's) is trained once; a step whose output is already there is
+kept, so an interrupted rebuild goes on where it stopped (and a killed training resumes its own epochs).
+``--dry-run`` runs every step in its smoke mode in a temporary folder: the tests run every chain that way.
 """
 
 from __future__ import annotations
@@ -25,166 +26,57 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digitlab.paths import MODELS_DIR, ROOT, shown
+from digitlab.training import recipes
+
+MODELS = ("mnist_baseline", "mnist_cnn", "mnist_advanced", "mnist_robust", "gate", "reader")  # training/configs/<name>.toml
+KIND = {"training/train_gate.py": "--gate", "training/train_reader.py": "--reader"}  # not classifiers: promoted as what they are
+SUBFOLDER = {"--gate": "gate", "--reader": "reader"}
 
 
 @dataclass(frozen=True)
 class Step:
     script: str  # repo-relative path of the script
-    args: tuple[str, ...]  # its flags, with {run}, {real} and {models} placeholders
+    args: tuple[str, ...]  # its flags, with {run} and {models} placeholders
     makes: str | None = None  # the file it writes, relative to {run}: present means done (None: always runs)
-    dry_flag: str = "--dry-run"  # the script's smoke mode ("": it has none, it runs as it is: a copy, a conversion)
-
-
-def _stroke_recipe(*extra: str) -> tuple[str, ...]:
-    return ("--clean-epochs", "0", *extra)
-
-
-_REDRAW = ("--redraw-brush", "0.06", "0.14", "--redraw-conventions", "1.0", "--redraw-pen-path", "0.5")
-_REAL = ("--real-strokes", "{real}", "--real-share", "0.25")
-
-
-def _advanced_member(k: int, start: str, name: str, real: bool) -> Step:
-    """A member ``k`` of the ensemble ``start`` trained 6 epochs further with the stroke recipe (and real strokes),
-    distilled from that ensemble."""
-    if real:
-        args = ("--out", "{run}", "--name", f"{name}{k}", "--clean-epochs", "0", "--redraw", "0.15", *_REDRAW,
-                "--seed", str(47 + k), "--epochs", "6", "--learning-rate", "0.001", "--checkpoint", "last", "--lowres", "0.2",
-                "--init-from", f"{{run}}/{start}", "--init-member", str(k), "--distill-from", f"{{run}}/{start}", "--distill", "0.8", *_REAL)
-    else:
-        args = ("--init-from", f"{{run}}/{start}", "--init-member", str(k), "--distill-from", f"{{run}}/{start}", "--distill", "0.8",
-                "--epochs", "6", "--learning-rate", "0.001", "--checkpoint", "last", "--lowres", "0.2", "--clean-epochs", "0",
-                "--redraw", "0.15", *_REDRAW, "--seed", str(47 + k), "--name", f"{name}{k}", "--out", "{run}")
-    return Step("training/train_advanced.py", args, f"{name}{k}.keras")
-
-
-def _finish(name: str, final: str, calibrate: bool = True) -> list[Step]:
-    """Calibrate the result in its folder, copy it into {models}, rebuild the serving copies there."""
-    steps = [Step("evaluation/calibrate.py", ("--model", f"{{run}}/{final}", "--write-card", "--out", "{run}/reports"))] if calibrate else []
-    return [*steps, Step("training/promote.py", (f"{{run}}/{final}", "--name", name, "--out", "{models}", "--overwrite", "--chain", name), dry_flag=""),
-            Step("evaluation/serving.py", ("--models-dir", "{models}"), dry_flag="")]
-
-
-# WiSE-FT weight of mnist_advanced's real-strokes fine-tunes, chosen by a rule written before the sweep: of 0.3, 0.5,
-# 0.7 and the fine-tune alone, the best on the real strokes' validation writers whose MNIST validation accuracy is
-# within 0.1 point of the start's (ties: the smaller weight), holding the MNIST test floor (docs/training.md)
-ALPHA_ADVANCED = 0.3
-
-# Beside mnist_advanced's pair, a network trained on real pen strokes from its first epoch, 1.5 times as wide (the
-# preset's 36 epochs, session 16's recipe), then two more 12-epoch cosine cycles by the same recipe, weighted
-# WEIGHT_WIDE in the mean of the logits: (m0 + m1 + w x) / (2 + w). w was chosen of 0.25, 0.5, 0.75 and 1 by a rule
-# written before the last cycle trained (runs/s22/RULE2.md, docs/experiments.md).
-WEIGHT_WIDE = 1.0
-_WIDE_DATA = ("--redraw", "0.15", *_REDRAW, "--lowres", "0.2", *_REAL)  # the wide network's data, in every cycle of it
-_WIDE = Step("training/train_advanced.py", ("--width", "96", "--seed", "59", *_WIDE_DATA, "--name", "rsw_s59", "--out", "{run}"),
-             "rsw_s59.keras")
-
-
-def _wide_cycle(start: str, name: str, seed: int) -> Step:
-    """The wide network trained one more 12-epoch cosine cycle by its own recipe, at a third of its peak learning rate,
-    keeping the last epoch's weights (runs/s22/RULE2.md)."""
-    return Step("training/train_advanced.py", ("--init-from", f"{{run}}/{start}", "--width", "96", "--seed", str(seed), "--epochs", "12",
-                                               "--learning-rate", "0.001", "--checkpoint", "last", *_WIDE_DATA, "--name", name,
-                                               "--out", "{run}"), f"{name}.keras")
-
-
-def _cnn_member(name: str, seed: int, *extra: str) -> Step:
-    """One of mnist_cnn's two networks: the compact CNN at width 64, 15 epochs with weight EMA, re-drawn and real pen
-    strokes and low-resolution copies from its first epoch."""
-    return Step("training/train_cnn.py", ("--out", "{run}", "--name", name, "--width", "64", "--seed", str(seed),
-                                          *_stroke_recipe("--epochs", "15", "--ema", "0.999", "--redraw", "0.25", *_REDRAW),
-                                          "--lowres", "0.2", *_REAL, *extra), f"{name}.keras")
-
-
-# mnist_cnn's second network (c8v8_82, trained with 0, 1, 4, 7, 8 and 9 drawn in the writing conventions) is also
-# mnist_advanced's fourth network, at weight WEIGHT_COMPACT: rule 43 picked it of six compact networks at weight 1 or 2
-# (runs/s42/RULE43.md, docs/experiments.md); it lifted the slashed 0 from 96.6% to 97.8% of 4,800 fresh drawings
-_COMPACT_PARTNER = _cnn_member("c8v8_82", 82, "--conventions-classes", "014789")
-WEIGHT_COMPACT = 1.0
-
-CHAINS: dict[str, list[Step]] = {
-    "mnist_baseline": [
-        Step("training/train_baseline.py", ("--out", "{run}"), "mnist_baseline.keras"),
-        *_finish("mnist_baseline", "mnist_baseline.keras"),
-    ],
-    "mnist_robust": [
-        Step("training/train_robust.py", ("--out", "{run}"), "mnist_robust.keras"),
-        *_finish("mnist_robust", "mnist_robust.keras"),
-    ],
-    "mnist_cnn": [
-        # twice as wide as the builder's default, real pen strokes and low-resolution copies from the first epoch
-        # (runs/s24/RULE3.md, docs/experiments.md)
-        _cnn_member("rscl64", 76),
-        # a second network by the same recipe from another start, with 0, 1, 4, 7, 8 and 9 drawn in the writing
-        # conventions (the 8 as two circles too); the mean of the two networks' logits (runs/s41/RULE42.md)
-        _COMPACT_PARTNER,
-        Step("training/ensemble.py", ("{run}/rscl64.keras", "{run}/c8v8_82.keras", "--name", "mnist_cnn", "--out", "{run}/final"),
-             "final/mnist_cnn.keras"),
-        *_finish("mnist_cnn", "final/mnist_cnn.keras"),
-    ],
-    "mnist_advanced": [
-        # the first ensemble: two 36-epoch runs of the preset, averaged
-        Step("training/train_advanced.py", ("--ema", "0", "--name", "advanced_s42_plain", "--out", "{run}"), "advanced_s42_plain.keras"),
-        Step("training/train_advanced.py", ("--name", "advanced_s42_ema", "--out", "{run}"), "advanced_s42_ema.keras"),
-        Step("training/ensemble.py", ("{run}/advanced_s42_plain.keras", "{run}/advanced_s42_ema.keras", "--name", "start", "--out", "{run}"),
-             "start.keras"),
-        # each network trained further with the stroke recipe, mixed back with its start, averaged
-        _advanced_member(0, "start.keras", "ke_m", real=False),
-        _advanced_member(1, "start.keras", "ke_m", real=False),
-        Step("training/interpolate.py", ("{run}/ke_m0.keras", "--alpha", "0.6", "--out", "{run}"), "ke_m0_mixed.keras"),
-        Step("training/interpolate.py", ("{run}/ke_m1.keras", "--alpha", "0.6", "--out", "{run}"), "ke_m1_mixed.keras"),
-        Step("training/ensemble.py", ("{run}/ke_m0_mixed.keras", "{run}/ke_m1_mixed.keras", "--name", "mnist_advanced", "--out", "{run}"),
-             "mnist_advanced.keras"),
-        # each network trained further with real pen strokes too, mixed back, averaged
-        _advanced_member(0, "mnist_advanced.keras", "rs_m", real=True),
-        _advanced_member(1, "mnist_advanced.keras", "rs_m", real=True),
-        Step("training/interpolate.py", ("{run}/rs_m0.keras", "--alpha", str(ALPHA_ADVANCED), "--out", "{run}"), "rs_m0_mixed.keras"),
-        Step("training/interpolate.py", ("{run}/rs_m1.keras", "--alpha", str(ALPHA_ADVANCED), "--out", "{run}"), "rs_m1_mixed.keras"),
-        Step("training/ensemble.py", ("{run}/rs_m0_mixed.keras", "{run}/rs_m1_mixed.keras", "--name", "pair", "--out", "{run}"), "pair.keras"),
-        # a network that learnt real strokes from its first epoch, trained two more cycles, weighted in beside the pair
-        _WIDE,
-        _wide_cycle("rsw_s59.keras", "rsw_s59c", 61),
-        _wide_cycle("rsw_s59c.keras", "rsw_s59cc", 62),
-        # a compact network from another start, the one mnist_cnn's chain trains second, weighted in beside them:
-        # (m0 + m1 + w x + v y) / (2 + w + v) (runs/s42/RULE43.md)
-        _COMPACT_PARTNER,
-        Step("training/ensemble.py", ("{run}/pair.keras", "{run}/rsw_s59cc.keras", f"{{run}}/{_COMPACT_PARTNER.makes}", "--weights", "2",
-                                      str(WEIGHT_WIDE), str(WEIGHT_COMPACT), "--name", "mnist_advanced", "--out", "{run}/final"),
-             "final/mnist_advanced.keras"),
-        *_finish("mnist_advanced", "final/mnist_advanced.keras"),
-    ],
-    "gate": [
-        Step("training/train_gate.py", ("--out", "{run}/gate"), "gate/not_a_digit.keras"),
-        Step("training/promote.py", ("{run}/gate/not_a_digit.keras", "--gate", "--out", "{models}/gate", "--overwrite", "--chain", "gate"), dry_flag=""),
-        Step("evaluation/serving.py", ("--models-dir", "{models}"), dry_flag=""),
-    ],
-    "reader": [
-        Step("training/train_reader.py", ("--real-strokes", "{real}", "--out", "{run}/reader"), "reader/number_reader.keras"),
-        Step("training/promote.py", ("{run}/reader/number_reader.keras", "--reader", "--out", "{models}/reader", "--overwrite", "--chain", "reader"),
-             dry_flag=""),
-        Step("evaluation/serving.py", ("--models-dir", "{models}"), dry_flag=""),
-    ],
-}
+    dry_flag: str = "--dry-run"  # the script's smoke mode ("": it has none)
 
 
 class RebuildError(ValueError):
-    """A chain that cannot run as asked (unknown name, a real-strokes file it needs and has not got)."""
+    """A model that has no recipe, or a recipe that cannot be made into commands."""
 
 
-def needs_real_strokes(name: str) -> bool:
-    return any("{real}" in a for s in CHAINS[name] for a in s.args)
+def steps(name: str) -> list[Step]:
+    """The commands that make model ``name`` from its recipe, placeholders unfilled."""
+    if name not in MODELS:
+        raise RebuildError(f"no model named {name!r} to rebuild; the committed models: {', '.join(MODELS)}")
+    try:
+        r = recipes.model(name)
+    except recipes.RecipeError as e:
+        raise RebuildError(str(e)) from e
+    train = [Step(net["script"], ("--config", shown(path), "--out", "{run}"), f"{net['name']}.keras") for path, net in r["networks"]]
+    out = list(train)
+    if "members" in r:
+        weights = ("--weights", *(f"{w:g}" for w in r["weights"])) if r.get("weights") else ()
+        final = f"final/{name}.keras"
+        out.append(Step("training/ensemble.py", (*(f"{{run}}/{s.makes}" for s in train), *weights, "--name", name,
+                                                 "--out", "{run}/final", "--overwrite"), final))
+    else:
+        final = train[0].makes
+    kind = KIND.get(r["networks"][0][1]["script"]) if "members" not in r else None
+    if kind is None:
+        out.append(Step("evaluation/calibrate.py", ("--model", f"{{run}}/{final}", "--write-card", "--out", "{run}/reports")))
+    target = "{models}" + (f"/{SUBFOLDER[kind]}" if kind else "")
+    out.append(Step("training/promote.py", (f"{{run}}/{final}", *((kind,) if kind else ("--name", name)), "--out", target,
+                                            "--overwrite", "--recipe", name), dry_flag=""))
+    out.append(Step("evaluation/serving.py", ("--models-dir", "{models}"), dry_flag=""))
+    return out
 
 
-def plan(name: str, run_dir: Path, models_dir: Path, real: Path | None, dry_run: bool = False) -> list[tuple[Step, list[str]]]:
-    """The chain's steps with their command lines (script first), placeholders filled."""
-    if name not in CHAINS:
-        raise RebuildError(f"no chain named {name!r}; the chains: {', '.join(CHAINS)}")
-    if needs_real_strokes(name) and real is None:
-        raise RebuildError(f"{name} is trained on real pen strokes too: give the real-strokes file (unipen_dev.json.gz)")
-    # as cards show paths (relative to the repository when inside it: the steps run from its root), so a card's
-    # command reads the same on every machine
-    values = {"run": shown(run_dir), "real": shown(real) if real is not None else "None", "models": shown(models_dir)}
+def plan(name: str, run_dir: Path, models_dir: Path, dry_run: bool = False) -> list[tuple[Step, list[str]]]:
+    """The steps with their command lines (script first), placeholders filled."""
+    values = {"run": shown(run_dir), "models": shown(models_dir)}  # as cards show paths: relative to the repository
     out = []
-    for step in CHAINS[name]:
+    for step in steps(name):
         args = [a.format(**values) for a in step.args]
         if dry_run and step.dry_flag:
             args.append(step.dry_flag)
@@ -197,31 +89,24 @@ def shown_command(argv: list[str]) -> str:
 
 
 def card(name: str) -> dict:
-    """What the promoted card keeps of its chain: the command that runs it again and every step, placeholders
-    unfilled ({run}: any work folder, {real}: the real-strokes file, {models}: the models folder)."""
-    if name not in CHAINS:
-        raise RebuildError(f"no chain named {name!r}; the chains: {', '.join(CHAINS)}")
-    return {"command": f"python training/rebuild.py {name}", "steps": [shown_command([s.script, *s.args]) for s in CHAINS[name]]}
+    """What the promoted card keeps: the command that makes the model again and its steps (``{run}``: the work
+    folder, ``{models}``: the models folder)."""
+    return {"command": f"python training/rebuild.py {name}", "steps": [shown_command([s.script, *s.args]) for s in steps(name)]}
 
 
-def run(name: str, run_dir: Path, models_dir: Path = MODELS_DIR, real: Path | None = None, dry_run: bool = False,
+def run(name: str, run_dir: Path, models_dir: Path = MODELS_DIR, dry_run: bool = False,
         log: Callable[[str], None] = print) -> list[dict]:
-    """Run the chain; returns one record per step (command, kept or ran, seconds).  Raises ``StepFailed``."""
-    steps = plan(name, run_dir, models_dir, real, dry_run)
+    """Run the steps; returns one record per step (command, kept or ran, seconds).  Raises ``StepFailed``."""
+    planned = plan(name, run_dir, models_dir, dry_run)
     run_dir.mkdir(parents=True, exist_ok=True)
-    # A step is done when its output, or a later step's, is in the work folder (what it made was used); a rebuild
-    # that was stopped goes on from the first step after the last output found.
-    made = [k for k, (step, _) in enumerate(steps) if step.makes and (run_dir / step.makes).is_file()]
-    done = -1 if dry_run or not made else made[-1]
     records = []
-    for k, (step, argv) in enumerate(steps, 1):
+    for k, (step, argv) in enumerate(planned, 1):
         command = shown_command(argv)
-        if k - 1 <= done:
-            why = f"{step.makes} already made" if step.makes and (run_dir / step.makes).is_file() else "a later step's output already made"
-            log(f"[{k}/{len(steps)}] kept ({why}): {command}")
+        if step.makes and not dry_run and (run_dir / step.makes).is_file():
+            log(f"[{k}/{len(planned)}] kept ({step.makes} already made): {command}")
             records.append({"command": command, "ran": False})
             continue
-        log(f"[{k}/{len(steps)}] {command}")
+        log(f"[{k}/{len(planned)}] {command}")
         t0 = time.time()
         proc = subprocess.run([sys.executable, str(ROOT / argv[0]), *argv[1:]], cwd=ROOT)
         if proc.returncode != 0:

@@ -48,7 +48,7 @@ from digitlab.evaluation import evaluate, metrics
 from digitlab.models import artifacts, cards
 from digitlab.paths import MODELS_DIR, RUNS_DIR
 from digitlab.report import plots
-from digitlab.training import recipe
+from digitlab.training import recipe, tracker
 from digitlab.training.distributed import DistributedError
 from digitlab.training.recipe import TrainConfig
 
@@ -411,6 +411,7 @@ def fit_keras(config: TrainConfig, d: data.Mnist, run_dir: Path, extra_callbacks
         keras.callbacks.CSVLogger(str(log_path), append=True),
         *recipe_callbacks,
         commit,  # the epoch is committed once all of the above wrote
+        *tracker.callbacks(config, run_dir, resuming=start is not None),  # the experiment tracker's record of the run
         *([_pause_mid_epoch()] if os.environ.get(files.PAUSE_ENV) else []),
         *extra_callbacks,
     ]
@@ -477,14 +478,23 @@ def _can_resume(run_dir: Path, config: TrainConfig) -> bool:
     return same and RunState(run_dir).latest() is not None
 
 
-def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=(), command: str | None = None) -> Path:
+def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=(), command: str | None = None, overwrite: bool = False,
+        recipe: dict | None = None) -> Path:
     """Train per ``config``, evaluate on validation and test, save model + card into ``out``.
 
     ``callbacks``: extra Keras callbacks for the fit (e.g. progress reporting in the app).
     ``command``: the command line recorded on the card (``cards.command_line()`` of the script).
+    ``overwrite``: replace a model of the same name in ``out``; without it a taken name becomes a free one
+    (``artifacts.free_name``), decided and said before training starts.
+    ``recipe``: what the card keeps of the recipe file the run came from (``recipes.card``).
     """
     import keras
 
+    name = artifacts.free_name(out, config.name, overwrite)
+    if name != config.name:
+        print(f"{Path(out) / (config.name + artifacts.MODEL_SUFFIX)} exists and is kept: this run saves {name}{artifacts.MODEL_SUFFIX} "
+              "(--overwrite replaces it)", flush=True)
+        config = dataclasses.replace(config, name=name)
 
     worker = None
     if config.distribute == "multiworker":
@@ -551,6 +561,7 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=(), command: str 
         "cpu_seconds": round(cpu_seconds, 1),
         "total_seconds": round(time.time() - t0, 1),
         "command": command,
+        **({"recipe": recipe} if recipe else {}),
         "dry_run": config.dry_run,
         **({"distributed": worker.card(model)} if worker else {}),
         **({"init": init} if init else {}),
@@ -565,7 +576,7 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=(), command: str 
     }
     if history and any(len(v) > 0 for v in history.values()):
         extras[".curves.png"] = plots.curves_png(history, f"{config.name} ({config.builder})")
-    path = artifacts.save_model(model, card, config.name, Path(out), extras=extras)
+    path = artifacts.save_model(model, card, config.name, Path(out), extras=extras, overwrite=overwrite)
     print(
         f"saved {path} | val {val['accuracy']:.4f} | test {test['accuracy']:.4f} | "
         f"weighted F1 {test['weighted_f1']:.4f} | {card['params']:,} params | {train_seconds:.0f}s",
