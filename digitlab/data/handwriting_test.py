@@ -26,7 +26,6 @@ or (280, 280) uint8 grey; uploads are encoded bytes.  Labels are int64.
 
 from __future__ import annotations
 
-import io
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,9 +33,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from digitlab.data import polylines
+from digitlab.data import CANVAS, photo_cases, polylines
 
-CANVAS = 280  # the app's canvas side
 SEED_OFFSET = 7_000_003  # every generator here seeds from seed + SEED_OFFSET: never a training seed
 BRUSHES = (8, 12, 15, 18, 20, 20, 20, 24, 28, 32, 36)  # px, the app's brush slider (6-40, default 20), as people set it
 CANVAS_SIZES = {"small": (0.22, 0.32), "medium": (0.45, 0.6), "large": (0.75, 0.92)}  # digit height / canvas side
@@ -90,7 +88,6 @@ def _upscale(digit: np.ndarray, side: int) -> np.ndarray:
 def load_digits_uploads(n: int | None = None, seed: int = 0) -> PictureSet:
     """The sklearn digits as uploaded photos of paper: dark ink on light, uneven paper; the digit
     18-45 % of the picture, off-centre; blur, sensor noise; PNG or JPEG bytes."""
-    from PIL import Image
 
     images, labels = sklearn_digits()
     n = len(labels) if n is None else min(n, len(labels))
@@ -111,11 +108,8 @@ def load_digits_uploads(n: int | None = None, seed: int = 0) -> PictureSet:
         grey = cv2.GaussianBlur(grey.astype(np.float32), (0, 0), rng.uniform(0.4, 2.0))
         grey = grey + rng.normal(0, rng.uniform(0.005, 0.04), grey.shape)
         tint = rng.uniform(0.9, 1.0, 3)
-        rgb = np.clip(grey[..., None] * tint * 255, 0, 255).astype(np.uint8)
-        buf = io.BytesIO()
         sampling.append("JPEG" if rng.uniform() < 0.6 else "PNG")
-        Image.fromarray(rgb).save(buf, format=sampling[-1], **({"quality": int(rng.integers(60, 95))} if sampling[-1] == "JPEG" else {}))
-        pictures.append(buf.getvalue())
+        pictures.append(photo_cases.encode(grey, tint, sampling[-1], int(rng.integers(60, 95)) if sampling[-1] == "JPEG" else 0))
     return PictureSet("load_digits upload", pictures, labels[:n], "auto", [], sampling,
                       "scikit-learn's 8x8 digits as photos: dark ink on light paper, off-centre, blur, noise, JPEG/PNG")
 

@@ -30,9 +30,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from digitlab.data import polylines
+from digitlab.data import CANVAS, polylines
 
-CANVAS = 280  # the app's drawing canvas side; pictures are drawn at this size
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/liberation"))
 # Letters that *are* digits in shape are not "non-digits": a model that reads O as 0 or l as 1 is right to.
 # O o (0), I l i (1), Z z (2), S s (5), B (8), b (6), g q (9), and Q: its tail through the ring is a slashed zero (Ø).

@@ -29,13 +29,20 @@ import numpy as np
 CASES = ("plain", "half_shadow", "desk_corner", "lined_paper", "pencil", "phone", "marker", "scan_tight", "form_box", "form_line")
 
 
-def _jpeg(grey: np.ndarray, rng: np.random.Generator, tint=(0.98, 0.95, 0.9), quality: int = 85) -> bytes:
+def encode(grey: np.ndarray, tint=(0.98, 0.95, 0.9), fmt: str = "JPEG", quality: int = 85) -> bytes:
+    """A grey photo ((H, W) float in [0, 1], paper light) as a file's bytes: each colour channel a little dimmer
+    (``tint``: paper is never neutral grey), in ``fmt`` (JPEG at ``quality``, or PNG).  Every photographed
+    benchmark picture is encoded here."""
     from PIL import Image
 
     rgb = np.clip(np.stack([grey * tint[0], grey * tint[1], grey * tint[2]], -1) * 255, 0, 255).astype(np.uint8)
     buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="JPEG", quality=quality)
+    Image.fromarray(rgb).save(buf, format=fmt, **({"quality": quality} if fmt == "JPEG" else {}))
     return buf.getvalue()
+
+
+def _jpeg(grey: np.ndarray, rng: np.random.Generator, tint=(0.98, 0.95, 0.9), quality: int = 85) -> bytes:
+    return encode(grey, tint, "JPEG", quality)
 
 
 def _ink_layer(digit: np.ndarray, side: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, tuple[int, int]]:

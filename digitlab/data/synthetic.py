@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-CANVAS = 280
+from digitlab.data import CANVAS
 
 
 def canvas_picture(digit: np.ndarray, side: int = CANVAS, background: str = "white", ink: str | None = None) -> np.ndarray:

@@ -40,7 +40,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from digitlab.data import polylines
+from digitlab.data import CANVAS, polylines
 from digitlab.data.mnist import DataError
 from digitlab.paths import ROOT
 
@@ -49,7 +49,6 @@ SITES = ("syn", "app", "apa", "art", "gmd", "imp")  # the sites of unipen_dev.js
 HELD_OUT_SITE = "app"  # never trained on, never tuned on: the project's own unseen-site figure (115 writers)
 VAL_WRITERS = 0.2  # share of each training site's writers kept for writer-disjoint validation
 SPLIT_SEED = 20261123  # fixed, independent of any training seed: every model sees the same split
-CANVAS = 280  # the app's canvas side (px)
 BRUSH = (6, 40)  # the app's brush slider range (px); Home's default is 20
 HEIGHT = (0.3, 0.88)  # digit height / canvas side, as people draw on it
 MAX_POINTS = 20_000  # points per item: more is not a handwritten digit (the file's largest has ~500)

@@ -27,9 +27,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from digitlab.data import polylines
-
-CANVAS = 280  # the app's canvas side
+from digitlab.data import CANVAS, polylines
 
 
 def _arc(cx: float, cy: float, rx: float, ry: float, a0: float, a1: float, n: int = 24) -> list[tuple[float, float]]:
