@@ -19,7 +19,7 @@ left out of the default formats (and naming it is an error saying so); --check-o
 Exit code 1, with a PARITY FAILED line per format, when an export is outside its tolerance
 (float formats, TF.js included: 100% argmax agreement and max |dp| <= 1e-4; dynamic-range: agreement
 >= 99.5% and accuracy at most 0.3 pp lower; int8: >= 99% and 0.5 pp; see
-digitlab.serving.export.TOLERANCES).  --check-only re-checks the files already in DIR without
+digitlab.serving.parity.TOLERANCES).  --check-only re-checks the files already in DIR without
 exporting.  --dry-run uses a small probe set and few timing runs (seconds; used by the tests).
 
 Longer than a thin script because every format is checked against the Keras model before it is kept, and the
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     command = cards.command_line(argv, __file__)
     from digitlab.report import results as recorded
     from digitlab.report import tables
-    from digitlab.serving import export
+    from digitlab.serving import export, parity
 
     if a.setup_tfjs:
         try:
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         entries = artifacts.select(a.model)
         n_mnist, n_drawn = DRY_PROBE if a.dry_run else PROBE
-        probe = export.probe_set(n_mnist, n_drawn, mnist_path=a.mnist)
+        probe = parity.probe_set(n_mnist, n_drawn, mnist_path=a.mnist)
         needs_rep = "tflite-int8" in formats and not a.check_only
         representative = export.representative_images(DRY_REPRESENTATIVE if a.dry_run else REPRESENTATIVE, mnist_path=a.mnist) if needs_rep else None
     except (artifacts.ModelError, data.DataError) as e:
@@ -105,12 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"exporting {entry.name} -> {out_dir}", file=sys.stderr)
             files = export.export(entry, formats, out_dir, representative)
-        report = export.check(entry, files, probe, DRY_LATENCY_RUNS if a.dry_run else LATENCY_RUNS)
-        export.write_report(report, files, out_dir, entry.card, command)
+        report = parity.check(entry, files, probe, DRY_LATENCY_RUNS if a.dry_run else LATENCY_RUNS)
+        parity.write_report(report, files, out_dir, entry.card, command)
         if not a.dry_run:  # a committed model's figures go to docs/results.json
             recorded.record_all(recorded.committed(recorded.from_export(dict(report, command=command))))
         print(f"\n## {entry.name} ({out_dir})\n\n{tables.export_parity(report)}")
-        failed += export.failures(report)
+        failed += parity.failures(report)
     print(json.dumps({"ok": not failed, "failures": failed}))
     for line in failed:
         print(f"PARITY FAILED: {line}", file=sys.stderr)

@@ -65,14 +65,14 @@ def test_a_bad_value_is_refused_on_write_and_the_card_is_left_as_it_was(tmp_path
 
 
 def test_the_export_report_writes_a_card_the_check_accepts(tmp_path, committed_models):
-    from digitlab.serving import export
+    from digitlab.serving import parity
 
     entry = committed_models[-1]
     report = {"model": entry.name, "probe": "p", "source_sha256": "sha256:0", "interface": "image -> probabilities",
               "date": "2026-01-01", "rows": [{"format": "onnx", "ok": True}]}
     onnx = tmp_path / f"{entry.name}.onnx"
     onnx.write_bytes(b"x")
-    export.write_report(report, {"onnx": onnx}, tmp_path, entry.card, "python evaluation/export.py")
+    parity.write_report(report, {"onnx": onnx}, tmp_path, entry.card, "python evaluation/export.py")
     card = json.loads((tmp_path / f"{entry.name}.json").read_text())
     assert cards.check(card)["export"]["files"] == {"onnx": onnx.name}
     assert {k: card[k] for k in entry.card} == entry.card, "the source card is kept as it is"

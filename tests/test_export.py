@@ -27,7 +27,7 @@ from support import load_script
 
 from digitlab import preprocess
 from digitlab.models import artifacts, builders
-from digitlab.serving import classifiers, export
+from digitlab.serving import classifiers, export, parity
 
 pytestmark = pytest.mark.slow  # a model trained, then exported to every format and checked
 
@@ -103,7 +103,7 @@ def test_export_script_writes_every_format_and_parity_passes(exported):
     for fmt in set(FLOAT_FORMATS) & set(written):
         assert rows[fmt]["agreement"] == 1.0 and rows[fmt]["max_abs_dp"] < 1e-4
     # int8 really is quantised: its probabilities differ from Keras's, its answers agree within tolerance
-    assert rows["tflite-int8"]["max_abs_dp"] > 1e-3 and rows["tflite-int8"]["agreement"] >= export.TOLERANCES["tflite-int8"].min_agreement
+    assert rows["tflite-int8"]["max_abs_dp"] > 1e-3 and rows["tflite-int8"]["agreement"] >= parity.TOLERANCES["tflite-int8"].min_agreement
     assert rows["keras"]["accuracy_mnist"] > 0.6  # a real (if small) classifier, so agreement means something
     assert "| tflite-int8 |" in proc.stdout and "| tflite-int8 |" in (out / "parity.md").read_text()
     card = json.loads((out / "tiny.json").read_text())
@@ -319,7 +319,7 @@ def test_check_only_runs_the_tfjs_model_in_node_against_keras(page_tfjs, capsys)
     """The export script's TF.js row without the converter: the committed page model in Node vs Keras."""
     code, row, output = _check_tfjs(page_tfjs, capsys)
     assert code == 0 and row["ok"], output
-    assert row["agreement"] == 1.0 and row["max_abs_dp"] <= export.TOLERANCES["tfjs"].max_abs_dp
+    assert row["agreement"] == 1.0 and row["max_abs_dp"] <= parity.TOLERANCES["tfjs"].max_abs_dp
     assert row["accuracy_mnist"] >= 0.97 and row["latency_ms"] > 0 and row["bytes"] > 100_000
     assert "wasm backend" in row["runtime"] and "| tfjs |" in output
 

@@ -31,11 +31,11 @@ from browser._support import require  # the browser tests' skip-or-fail rule (te
 from digitlab import files
 from digitlab.data import nondigits
 from digitlab.paths import ROOT
-from digitlab.serving import abstain, classifiers, export, web_manifest, writing
+from digitlab.serving import abstain, classifiers, export, parity, web_manifest, writing
 from digitlab.serving import gate as gate_module
 
 PAGE_MODEL = ROOT / "web" / "model"
-MAX_DP = 1e-4  # export.TOLERANCES["tfjs"]: float32 in another order; ~1e-6 measured
+MAX_DP = 1e-4  # parity.TOLERANCES["tfjs"]: float32 in another order; ~1e-6 measured
 N_MNIST, N_DRAWN, N_NON_DIGITS = 300, 200, 150  # per non-digit set (held-out, fresh)
 
 
@@ -57,7 +57,7 @@ def page() -> dict:
 @pytest.fixture(scope="module")
 def inputs(mnist_path) -> dict:
     """(N, 28, 28) model inputs and what each is: real MNIST test digits, redrawn ones, non-digits."""
-    probe = export.probe_set(N_MNIST, N_DRAWN, seed=1, mnist_path=mnist_path)
+    probe = parity.probe_set(N_MNIST, N_DRAWN, seed=1, mnist_path=mnist_path)
     others, kinds = [], []
     for name in ("held_out", "fresh"):
         pictures = nondigits.non_digit_pictures(N_NON_DIGITS, nondigits.MEASURE_SEEDS[name], nondigits.MEASURE_SPLITS[name])

@@ -78,7 +78,7 @@ KEYS = {
     "calibration": "evaluation/calibrate.py --write-card",
     "adversarial": "training/train_robust.py, evaluation/attack.py --write-card",
     "promoted": "models.artifacts.promote (training/promote.py)",
-    "export": "serving.export.write_report: the files exported beside a copy of the card (evaluation/export.py), never in models/",
+    "export": "serving.parity.write_report: the files exported beside a copy of the card (evaluation/export.py), never in models/",
 }
 # The "adversarial" section: attacks.headline's figures plus how they were measured.
 ADVERSARIAL_KEYS = {"n", "pgd_steps", "restarts", "clean_accuracy", "seconds", "command", "sanity"}  # sanity: attack.py's report, its checks' verdicts

@@ -51,7 +51,7 @@ def tune_trials(rows: list[dict]) -> str:
 
 
 def export_parity(report: dict) -> str:
-    """The parity table of one model's exports (``serving.export.check``)."""
+    """The parity table of one model's exports (``serving.parity.check``)."""
     rows = []
     for r in report["rows"]:
         keras = r["format"] == "keras"
