@@ -21,6 +21,7 @@ def member_summary(path: Path, card: dict | None) -> dict:
     """What the ensemble card keeps of a member: where it came from and how it was made."""
     card = card or {}
     keep = ("name", "builder", "config", "seed", "metrics", "params", "epochs_run", "train_seconds", "command", "date", "preprocess_version",
+            "recipe", "real_strokes",  # the recipe file it was trained from, the real pen strokes it learnt from
             "init", "distill", "interpolation", "edits",  # init, distill, interpolation: a member fine-tuned from a trained model, mixed back with it
             "members")  # a member that is itself an ensemble keeps its own members' cards
     return {"file": Path(path).name, **{k: card[k] for k in keep if k in card}}
