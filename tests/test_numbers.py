@@ -303,6 +303,48 @@ def number_folder(tmp_path_factory, test_digits):
     return folder, {"a_drawn.png": drawn, "b_photo.jpg": photo}
 
 
+def _ruled_page(rng) -> np.ndarray:
+    page = np.full((600, 1800), 245, np.uint8)
+    for y in range(int(rng.integers(10, 30)), 600, int(rng.integers(24, 40))):
+        cv2.line(page, (0, y), (1800, y), int(rng.integers(20, 80)), int(rng.integers(1, 3)))
+    return page
+
+
+def _lines_every(rng) -> np.ndarray:
+    page = np.full((600, 1800), 240, np.uint8)
+    page[:, :: int(rng.integers(5, 9))] = 30
+    return page
+
+
+def _salt_and_pepper(rng) -> np.ndarray:
+    page = np.full((600, 1800), 235, np.uint8)
+    dots = rng.random(page.shape) < rng.uniform(0.02, 0.05)
+    page[dots] = rng.choice([10, 250], int(dots.sum()))
+    return page
+
+
+@pytest.mark.parametrize("make", [_ruled_page, _lines_every, _salt_and_pepper])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_pictures_that_hold_no_number_are_refused_quickly(served, make, seed):
+    """A ruled page, a texture of lines, heavy noise: refused with the reason before any candidate is read (they cost
+    36-80 s and up to 1 GB each when every mark became candidates), while a real number of eight digits still reads."""
+    import time
+
+    picture = make(np.random.default_rng(seed))
+    t0 = time.perf_counter()
+    with pytest.raises(preprocess.ImageError, match="not a number"):
+        numbers.read_number(files.png_bytes(picture), served, reader=None)
+    assert time.perf_counter() - t0 < 10  # generous: about 0.1-0.6 s here
+
+
+def test_the_bounds_leave_a_long_number_alone(served, test_digits):
+    """Sixteen digits with gaps, on the canvas and as a photo: well inside the bounds, every digit found."""
+    x, y = test_digits
+    for _, case in number_cases.cases(x, y, [16], gaps=("wide",), per_cell=1, seed=5):
+        r = read(served, case)
+        assert len(r.digits) == 16 and sum(a == b for a, b in zip(r.number, case.number)) >= 15, (case.render, r.number, case.number)
+
+
 def test_cli_number_json_on_a_folder(run_script, number_folder):
     folder, truth = number_folder
     proc = run_script("evaluation/predict.py", folder, "--number", "--format", "json", check=False)

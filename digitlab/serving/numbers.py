@@ -46,6 +46,7 @@ import numpy as np
 
 from digitlab import preprocess
 from digitlab.data import number_lines
+from digitlab.pictures import ImageError
 from digitlab.serving.classifiers import Prediction
 from digitlab.serving.writing import DEFAULT as DEFAULT_WRITING
 
@@ -71,6 +72,10 @@ OVERLAP_COST = 3.0  # score lost by splitting two blobs that overlap across, per
 SIDE_COST = 2.0  # score lost by joining two tall blobs into one digit, per fraction of the narrower one NOT covered across:
 # one digit in two strokes overlaps itself; two digits side by side (an 8 and a 7 whose strokes just miss) barely do
 MAX_RUN = 6  # pieces one digit may be made of
+# What a handwritten number can hold.  A picture past these is noise, a texture or a page (vertical lines every 6 px
+# made 150 pieces, 885 candidates, 67 s and 1 GB): it is refused with the reason, before any candidate is read.
+MAX_PIECES = 60  # pieces after cutting: twenty digits of three pieces each
+MAX_DIGITS = 20  # digits read in a row
 SMALL = 0.55  # a piece shorter than this x H is a part of a digit (a flag, a bar), not a digit on its own...
 JOIN_GAP = 0.2  # ...and joins a neighbour at most this x H away; full-height pieces only when they overlap across
 TOUCH_GAP = 0.04  # or are at most this x H apart (a stroke broken where it turns down)
@@ -253,6 +258,8 @@ def _blobs(clean: np.ndarray, notes: list[str]) -> tuple[list[Piece], float]:
         return [], 0.0
     w, h, area = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_AREA]
     line = (w > LINE_LENGTH * np.maximum(h, 1)) & (h < LINE_THICKNESS * np.maximum(w, 1) / LINE_LENGTH)
+    if line.all() and line.sum() >= 2:
+        raise ImageError(f"{int(line.sum())} ruled lines and no writing between them: ruled paper is not a number")
     keep = ~line if (~line).any() else np.ones_like(line)
     big = line_height(h[keep])
     noise = (area < NOISE_AREA * big**2) & (w < NOISE_SIDE * big) & (h < NOISE_SIDE * big)
@@ -550,7 +557,9 @@ def _read_cuts(clean, preview, inverted, notes, size, scale, classifier, writing
     pieces, height = _blobs(clean, notes) if clean.any() else ([], 0.0)
     if not pieces:
         return NumberReading([], size, preview, inverted, notes)
+    _check_count(len(pieces), "separate marks of ink")  # before cutting: cutting each costs time too
     pieces = [p for blob in pieces for p in _cut(blob, clean, height)]
+    _check_count(len(pieces), "pieces of ink")
     pieces.sort(key=lambda p: p.centre)
     core = clean > preprocess.INK_LEVEL
     stroke = max(1.0, preprocess.stroke_width(core))
@@ -564,11 +573,13 @@ def _read_cuts(clean, preview, inverted, notes, size, scale, classifier, writing
         while j < len(pieces) and j - i < MAX_RUN and _joinable(pieces[i:j], pieces[j], height, stroke):
             j += 1
             spans.append((i, j))
-    crops = [_crop(pieces, list(range(i, j)), clean, core, owner) for i, j in spans]
-    prepared = [preprocess.prepare(c, invert="no") for c in crops]
-    predictions = classifier.predict_prepared(prepared, writing)  # one model pass and one gate pass for every candidate
     boxes = [_union(pieces[i:j]) for i, j in spans]
-    lengths = [ink_length(c > preprocess.INK_LEVEL, max(b[3] - b[1], TALL * height)) for c, b in zip(crops, boxes)]
+    prepared, lengths = [], []
+    for (i, j), b in zip(spans, boxes):  # one crop at a time: only its 28x28 input and its ink length are kept
+        crop = _crop(pieces, list(range(i, j)), clean, core, owner)
+        prepared.append(preprocess.prepare(crop, invert="no"))
+        lengths.append(ink_length(crop > preprocess.INK_LEVEL, max(b[3] - b[1], TALL * height)))
+    predictions = classifier.predict_prepared(prepared, writing)  # one model pass and one gate pass for every candidate
     widths = [body_width(*_ink(pieces[i:j]), stroke) for i, j in spans]
     scores = [(_score(p, b, w, n, height) if not p.no_ink else NO_INK_SCORE) - _join_cost(pieces[i:j], height)
               for p, b, w, n, (i, j) in zip(predictions, boxes, widths, lengths, spans)]
@@ -598,7 +609,16 @@ def _read_cuts(clean, preview, inverted, notes, size, scale, classifier, writing
     if faint := sum(predictions[k].no_ink for k in chosen):  # chosen only where no other split exists (NO_INK_SCORE)
         notes.append(f"{faint} piece(s) with too little ink to read left out")
     digits = [Digit(predictions[k], _to_original(boxes[k], scale, size)) for k in reversed(chosen) if not predictions[k].no_ink]
+    if len(digits) > MAX_DIGITS:
+        raise ImageError(f"read as {len(digits)} digits in a row: more than a handwritten number holds (at most {MAX_DIGITS}); "
+                         "ruled lines, a texture or a page of writing is not a number")
     return NumberReading(digits, size, preview, inverted, notes, height / scale, len(spans))
+
+
+def _check_count(n: int, what: str) -> None:
+    if n > MAX_PIECES:
+        raise ImageError(f"{n} {what}: more than a handwritten number holds (at most {MAX_PIECES}); noise, a texture, "
+                         "ruled lines or a page of writing is not a number")
 
 
 def _union(pieces: list[Piece]) -> Box:
@@ -657,3 +677,23 @@ def several_digits(source, classifier, invert: preprocess.Invert = "auto", drawn
     reading = read_number(source, classifier, invert, drawn_on=drawn_on)
     sure = len(reading.digits) - len(reading.unsure)
     return reading if len(reading.digits) >= 2 and sure >= 2 else None
+
+
+def held_number(source, classifier, invert: preprocess.Invert = "auto", drawn_on: float | None = None) -> NumberReading | None:
+    """The number a picture refused as one digit holds, for Home to point to the Numbers page: ``several_digits``'
+    reading, and only when the ink is at least two separate marks and at least two of its digits pass the
+    single-digit abstain rule (the digit gate included) on their own 28x28 inputs.  One mark of ink is no number: the
+    cuts slice a thick stroke into pieces that each pass for a 1, and the number reader, which vouches for its own
+    digits, reads a line as "00"; judged on their own inputs, the reader's pieces of a line are not digits either.
+    (Digits written joined in one stroke get no hint; the Numbers page still reads them.)"""
+    try:
+        if len(_blobs(ink_picture(source, invert, drawn_on)[0], [])[0]) < 2:
+            return None
+        reading = several_digits(source, classifier, invert, drawn_on)
+    except preprocess.ImageError:  # not readable as a number (too many marks, ruled lines): it holds none
+        return None
+    if reading is None:
+        return None
+    inputs = [d.prediction.prepared for d in reading.digits if d.prediction.prepared is not None]
+    judged = classifier.predict_prepared(inputs) if inputs else []
+    return reading if sum(not p.abstain for p in judged) >= 2 else None
