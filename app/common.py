@@ -1,5 +1,5 @@
-"""What every page shares: page setup, session state, the one cached model loader,
-the sidebar model picker, and a few render helpers.  Layout only: every number
+"""What every page shares: the set-up and the sidebar the entry point (Home.py) lays out once for every
+page, session state, the one cached model loader, and a few render helpers.  Layout only: every number
 comes from a ``digitlab`` call.
 """
 
@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import hashlib
 import os
+import runpy
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,7 @@ _keep_tensorflow_warm()
 memory.limit_malloc_arenas()  # before the pages that need TensorFlow start its threads (digitlab/memory.py)
 memory.prepare_tensorflow_for_the_server()  # before a page imports TensorFlow: no oneDNN kernels (digitlab/memory.py)
 
+HOME = "pages/0_Draw.py"  # the page at the app's root URL ("Home" in the navigation), for st.page_link
 MODEL_KEY = "model"  # name of the chosen model; survives page switches (not a widget key)
 PICKER_KEY = "_model_picker"  # the sidebar widget; widget state is dropped on page switches
 DIGIT_KEY = "digit"  # the current input (a Digit), shared by every page
@@ -117,7 +119,7 @@ def point_to_numbers(clf, digit: Digit) -> None:
     if reading is not None:
         st.info(f"{sentence(digit.what)} holds **{len(reading.digits)} digits** side by side (read as **{reading.number}**), "
                 "and Home reads one digit at a time. The **Numbers** page reads a whole number, digit by digit.")
-        st.page_link("pages/7_Numbers.py", label="Read it on the Numbers page", icon="🔢")
+        st.page_link("pages/7_Numbers.py", label="Read it on the Numbers page", icon=":material/pin:")
 
 
 def models_dir() -> Path:
@@ -181,15 +183,32 @@ def canvas(key: str, width: int, height: int, brush: int, ink: str = "#000000", 
                      drawing_mode="freedraw", update_streamlit=True, return_image_data=True, initial_drawing=initial, key=key)
 
 
-def page(title: str, icon: str = "✏️") -> None:
-    """Page config, the canvas fix (CANVAS_FIX), title and session-state defaults (set once per session)."""
-    st.set_page_config(page_title=f"digitlab · {title}", page_icon=icon, layout="wide")
+ROUTER = Path(__file__).with_name("Home.py")  # the entry point: st.navigation, page config, the shared sidebar
+
+
+def routed() -> None:
+    """The first call of every page: make sure the entry point runs it.  Streamlit runs a file of pages/ by itself,
+    without the entry point, as long as it reads pages/ the old way: until st.navigation is first called in the
+    server's process (the first run after a start, e.g. a link straight to /Explain) and on every run under
+    AppTest, which starts each run anew.  Then the entry point is run here instead, which runs this page with the
+    set-up and the sidebar every page has, and the direct run ends."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:  # st.navigation sets it to False
+        runpy.run_path(str(ROUTER))
+        st.stop()
+
+
+def setup(page) -> None:
+    """What the entry point does once for whichever page runs (``page``: the st.Page picked): the page config,
+    the canvas fix (CANVAS_FIX) and the session-state defaults (set once per session)."""
+    st.set_page_config(page_title=f"digitlab · {page.title}", page_icon=page.icon, layout="wide")
     st.html(CANVAS_FIX, unsafe_allow_javascript=True)
     defaults = {
         MODEL_KEY: None,
         DIGIT_KEY: None,
         "drawn": None,  # Digit from the canvas
-        "uploaded": None,  # (file id, invert, Digit) of the last good picture upload
+        "uploaded": {},  # (file id, invert) -> Digit: the pictures uploaded on Home, each prepared once
         "canvas_nonce": 0,  # part of the canvas key: Clear bumps it, which empties the canvas
         "canvas_json": None,  # the last strokes (Fabric.js JSON), redrawn when Home is opened again
         "canvas_restore": None,
@@ -198,7 +217,6 @@ def page(title: str, icon: str = "✏️") -> None:
     for key, value in defaults.items():
         if key not in st.session_state:
             st.session_state[key] = value
-    st.title(title)
 
 
 # ----------------------------------------------------------------------------- models
@@ -256,12 +274,11 @@ def _remember_pick() -> None:
     st.session_state[MODEL_KEY] = st.session_state[PICKER_KEY]
 
 
-def sidebar(keras: bool = False) -> runtime.ServedModel | classifiers.Classifier | None:
-    """Model picker: every usable model with its card's headline, unusable files with their reason.
-
-    Returns the chosen model (``classifier``: served by ONNX Runtime, or the Keras model when the page
-    needs gradients), or None when no model is usable.
-    """
+def sidebar() -> None:
+    """The sidebar every page shares, laid out once by the entry point: the model picker (every usable model
+    with its card's headline, unusable files with their reason) and how you write 1 and 7.  It loads no
+    model: a page that predicts asks for the chosen one (``require_model``), so the pages that only show
+    cards or data never load one."""
     entries = list_models()
     usable = [e for e in entries if e.usable]
     bad = [e for e in entries if not e.usable]
@@ -281,14 +298,12 @@ def sidebar(keras: bool = False) -> runtime.ServedModel | classifiers.Classifier
             for e in bad:
                 st.caption(f"⚠️ {e.reason}")
         writing_choice()
-    if not usable:
-        return None
-    chosen = next(e for e in usable if e.name == st.session_state[MODEL_KEY])
-    try:
-        return classifier(chosen, keras)
-    except artifacts.ModelError as e:  # a model listed before its check (pending) that the check refused
-        st.sidebar.error(str(e))
-        return None
+
+
+def chosen() -> artifacts.ModelEntry | None:
+    """The model picked in the sidebar (its listing entry), or None when no model is usable."""
+    usable = [e for e in list_models() if e.usable]
+    return next((e for e in usable if e.name == st.session_state.get(MODEL_KEY)), usable[0] if usable else None)
 
 
 def writing_choice() -> None:
@@ -312,12 +327,18 @@ def current_writing() -> str:
     return st.session_state.get(WRITING_KEY) or writing.DEFAULT
 
 
-def require_model(clf: classifiers.Classifier | None) -> classifiers.Classifier:
-    """Guard: stop the page with a clear message when there is no model."""
-    if clf is None:
+def require_model(keras: bool = False) -> runtime.ServedModel | classifiers.Classifier:
+    """Guard and loader: the model picked in the sidebar, served by ONNX Runtime, or (``keras``) the Keras model
+    itself for the pages that need gradients; the page stops with a clear message when there is none."""
+    entry = chosen()
+    if entry is None:
         st.warning("There is no usable model yet, so there is nothing to predict with. See the sidebar.")
         st.stop()
-    return clf
+    try:
+        return classifier(entry, keras)
+    except artifacts.ModelError as e:  # a model listed before its check (pending) that the check refused
+        st.error(f"**{entry.name}** cannot be used: {e}")
+        st.stop()
 
 
 def require_digit() -> Digit:
@@ -325,11 +346,11 @@ def require_digit() -> Digit:
     digit = st.session_state.get(DIGIT_KEY)
     if digit is None:
         st.info("No digit yet: draw one or upload a picture on the **Home** page, then come back.")
-        st.page_link("Home.py", label="Go to Home", icon="✏️")
+        st.page_link(HOME, label="Go to Home", icon=":material/edit:")
         st.stop()
     if digit.prepared.no_ink:
         st.info("The current picture has no ink: draw a digit on **Home** first.")
-        st.page_link("Home.py", label="Go to Home", icon="✏️")
+        st.page_link(HOME, label="Go to Home", icon=":material/edit:")
         st.stop()
     return digit
 

@@ -483,7 +483,7 @@ def test_explain_page_for_a_drawn_digit(samples, usable):
     no_exception(at)
     assert "Grad-CAM for 3" in [c for img in at.image for c in img.captions]
     # The digit survives the page switch: back on Home it is still predicted.
-    at.switch_page("Home.py").run()
+    at.switch_page("pages/0_Draw.py").run()
     no_exception(at)
     assert at.metric[0].value == "8"
 
@@ -632,3 +632,48 @@ def test_model_report_agrees_with_the_cards(usable):
         assert summary["test accuracy"] == f"{card['metrics']['test_accuracy']:.2%}"
         assert summary["file size"] == f"{entry.path.stat().st_size / 1e6:.2f} MB"
         assert json.loads(entry.path.with_name(entry.name + ".metrics.json").read_text())["test"]["confusion"] == cm.tolist()
+
+
+# ----------------------------------------------------------------------------- navigation: one entry point for every page
+
+PAGES = sorted(p.relative_to(APP).as_posix() for p in (APP / "pages").glob("*.py"))
+
+
+def test_the_entry_point_declares_the_config_and_the_sidebar_once():
+    """Home.py routes (st.navigation); no page sets the page config or lays out the sidebar itself."""
+    router = (APP / "Home.py").read_text()
+    assert "st.navigation(" in router and "common.setup(" in router and "common.sidebar()" in router
+    for page in PAGES:
+        source = (APP / page).read_text()
+        for call in ("set_page_config", "common.sidebar(", "st.sidebar", "common.setup("):
+            assert call not in source, f"{page} calls {call}: the entry point does, once for every page"
+        assert f'st.Page("{page}"' in router, f"{page} is not in the navigation"
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p != "pages/2_Explain.py"])  # Explain loads TensorFlow: below
+def test_every_page_has_the_shared_sidebar_and_keeps_it_on_a_rerun(page, usable):
+    at = new_app(page).run()
+    no_exception(at)
+    for _ in range(2):  # a rerun (a widget's change) runs the page through the entry point again
+        picker = at.sidebar.radio(key="_model_picker")
+        assert picker.options == [e.name for e in usable] and picker.value == usable[0].name
+        assert at.sidebar.radio(key="writing").value == "default"
+        assert len(at.title) == 1, [t.value for t in at.title]
+        at.run()
+        no_exception(at)
+
+
+def test_the_model_picked_holds_on_every_page(samples):
+    at = draw(new_app().run(), samples[3])
+    at.sidebar.radio(key="_model_picker").set_value("mnist_cnn").run()
+    assert "Model: **mnist_cnn**" in texts(at.caption) and at.metric[0].value == "3"
+    at.switch_page("pages/7_Numbers.py").run()
+    no_exception(at)
+    assert "Model: **mnist_cnn** · served by ONNX Runtime" in texts(at.caption)
+    at.switch_page("pages/4_Robustness.py").run()
+    no_exception(at)
+    assert "of **mnist_cnn**" in texts(at.caption)
+    at.switch_page("pages/0_Draw.py").run()
+    no_exception(at)
+    assert at.sidebar.radio(key="_model_picker").value == "mnist_cnn" and at.metric[0].value == "3"
+

@@ -3,8 +3,8 @@
 import common
 import streamlit as st
 
-common.page("Preprocessing inspector", "🔬")
-common.sidebar()
+common.routed()
+st.title("Preprocessing inspector")
 digit = common.require_digit()
 
 st.caption(

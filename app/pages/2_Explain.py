@@ -10,8 +10,9 @@ from digitlab.evaluation import explain, inspect_input
 
 SIZE = 210  # px for the main overlays
 
-common.page("Explain the prediction", "🔥")
-clf = common.require_model(common.sidebar(keras=True))
+common.routed()
+st.title("Explain the prediction")
+clf = common.require_model(keras=True)
 digit = common.require_digit()
 
 image = digit.prepared.image

@@ -9,8 +9,8 @@ from digitlab.report import model_report
 
 PER_ROW = 2  # two cards a row: wide enough for the curves and the confusion matrix to be read
 
-common.page("Models", "📊")
-common.sidebar()
+common.routed()
+st.title("Models")
 
 entries = common.list_models()
 usable = [e for e in entries if e.usable]

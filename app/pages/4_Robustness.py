@@ -50,8 +50,9 @@ def tiles(rows: list[dict], caption, clf) -> None:
         col.image(inspect_input.enlarge(r["image"], TILE), caption=f"{caption(r)} → {p.label} ({p.confidence:.0%})" + (", not sure" if p.refused else ""))
 
 
-common.page("Robustness", "🛡️")
-clf = common.require_model(common.sidebar())  # ONNX Runtime: corruptions need no gradients
+common.routed()
+st.title("Robustness")
+clf = common.require_model()  # ONNX Runtime: corruptions need no gradients
 key = common.model_key(clf)
 if "robustness_live" not in st.session_state:
     st.session_state.robustness_live = {}  # (model version, family, corruption, n) -> sweep result
@@ -124,7 +125,7 @@ if digit is not None and not digit.prepared.no_ink:
     image, origin = digit.prepared.image, f"the {digit.origin} on Home"
 else:
     st.info("No digit drawn or uploaded on **Home** yet, so this uses an MNIST test digit: pick one by its index, or draw your own on Home.")
-    st.page_link("Home.py", label="Draw on Home", icon="✏️")
+    st.page_link(common.HOME, label="Draw on Home", icon=":material/edit:")
     index = st.columns(4)[0].number_input("MNIST test digit (index)", 0, 9999, 0, key="rob_mnist_index")
     try:
         xs, ys = test_digits(None, (int(index),))

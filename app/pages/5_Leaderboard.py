@@ -25,8 +25,8 @@ def short_headers(headers) -> dict:
     """st.dataframe's column_config: a short label per long header, the full one as its help; the model column pinned."""
     return {h: st.column_config.TextColumn(SHORT.get(h, h), help=h, pinned=h == "model") for h in headers}
 
-common.page("Leaderboard", "🏆")
-common.sidebar()
+common.routed()
+st.title("Leaderboard")
 
 choice = st.segmented_control("Measured with", list(SETTINGS), format_func=SETTINGS.get, default="standard", required=True, key="lb_settings")
 settings = dataclasses.replace(leaderboard.Settings() if choice == "standard" else leaderboard.QUICK)

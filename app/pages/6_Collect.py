@@ -91,10 +91,10 @@ def browse(counts: dict[int, int]) -> None:
             st.button("Delete", key=f"collect_delete_{digit}_{path.name}", on_click=delete_sample, args=(path,))
 
 
-common.page("Collect your digits", "🧺")
+common.routed()
+st.title("Collect your digits")
 for key, value in {"collect_nonce": 0, "collect_message": None, "collect_job_seen": None}.items():
     st.session_state.setdefault(key, value)
-common.sidebar()
 
 left, right = st.columns([1, 1], gap="large")
 with left:

@@ -83,11 +83,12 @@ def draw_panel(clf) -> None:
     read(clf, st.session_state.numbers_drawn, "yes", "drawing", drawn_on=1.0)  # black strokes on the canvas's white
 
 
-common.page("Read a number", "🔢")
+common.routed()
+st.title("Read a number")
 for key, value in {"numbers_nonce": 0, "numbers_drawn": None}.items():
     if key not in st.session_state:
         st.session_state[key] = value
-clf = common.require_model(common.sidebar(keras=False))
+clf = common.require_model()
 source = st.segmented_control("Input", SOURCES, default="Draw", required=True, key="numbers_source", label_visibility="collapsed")
 if source == "Draw":
     draw_panel(clf)

@@ -1,7 +1,6 @@
-"""What the models learn from: MNIST's digits per class in each split, samples of every class, the
-training augmentation applied live to one digit (the recipe's own augmenter), the same digit re-drawn as canvas strokes
-with its writing convention (the committed recipe's stroke re-drawing), and your own collected digits.
-
+"""What the models learn from: MNIST's digits per class in each split, samples of every class, the training augmentation
+applied live to one digit (the recipe's own augmenter), the same digit re-drawn as canvas strokes with its writing
+convention (the committed recipe's stroke re-drawing), and your own collected digits.
 TensorFlow is loaded only when the live augmentation is asked for (the augmenter is Keras preprocessing layers)."""
 
 import common
@@ -54,7 +53,8 @@ def next_draw(key: str) -> None:
     st.session_state[key] = 0 if seed is None else seed + 1
 
 
-common.page("The data", "🗂️")
+common.routed()
+st.title("The data")
 for key, value in {"data_seed": 0, "augment_seed": None, "redraw_seed": None}.items():
     st.session_state.setdefault(key, value)
 try:
@@ -130,7 +130,7 @@ mine = overview.user_overview(per_digit=NEWEST)
 if mine.total == 0:
     st.info(f"No digits collected yet in `{paths.shown(mine.folder)}`: draw and save some on the **Collect** page, "
             "then fine-tune a model on them there.")
-    st.page_link("pages/6_Collect.py", label="Go to Collect", icon="🖊️")
+    st.page_link("pages/6_Collect.py", label="Go to Collect", icon=":material/inventory_2:")
     st.stop()
 short = mine.short()
 st.caption(f"{mine.total} picture(s) in `{paths.shown(mine.folder)}`, shown as the model sees them (newest first, up to {NEWEST} per digit).")

@@ -59,6 +59,8 @@ def test_robustness_page_draws_the_curve_and_the_attacked_digit(page, stress_app
     wait_idle(page, 180_000)
     assert_no_errors(page)
     assert page.get_by_text("No digit drawn or uploaded on Home yet").count() == 1, "an MNIST digit stands in for a drawing"
+    # The server's first run, opened at a page's own URL, still goes through the entry point: the shared sidebar.
+    assert page.locator('[data-testid="stSidebar"]').get_by_text("mnist_robust").count() == 1
     chart = page.locator('[data-testid="stVegaLiteChart"]').first
     chart.wait_for(timeout=30_000)
     box = chart.bounding_box()
