@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import hashlib
 import os
+import re
 import runpy
 import sys
 from dataclasses import dataclass, field
@@ -91,7 +92,7 @@ class Digit:
     def what(self) -> str:
         """The input as a message names it."""
         if self.origin.startswith("upload: "):
-            return f"the uploaded picture **{self.origin.removeprefix('upload: ')}**"
+            return f"the uploaded picture **{plain(self.origin.removeprefix('upload: '))}**"
         return {"drawing": "the drawing", "camera photo": "the photo"}.get(self.origin, self.origin)
 
     def no_ink_text(self) -> str:
@@ -100,6 +101,40 @@ class Digit:
             return NO_INK
         return (f"No ink found in {self.what}: it looks blank, or its strokes are too faint to tell from the paper. "
                 "Try a picture of one digit written darker, or set **Ink** to how it is written.")
+
+
+# Markdown that text from a file could start: emphasis, code, links and images ([ ]), HTML and autolinks (<),
+# tables, strike-through, LaTeX, entities.  Streamlit renders every caption, message, title and radio label
+# as Markdown, so a model file named "[click me](https://x).keras" would show a link, and a card value
+# "![t](https://example.com/x.png)" would make the browser fetch that picture.
+_MARKUP = re.compile(r"([\\`*\[\]<>|~$&])")
+_EDGE_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")  # one inside a word never emphasises
+# where a line starts: a heading, a quote, a list item ("- ", "1. ") or a rule ("---")
+_LINE_START = re.compile(r"^(\s*)(#{1,6}(?=\s|$)|>|[-+](?=\s|$)|-(?=\s*-\s*-)|\d{1,9}(?=[.)](?:\s|$)))")
+# GFM turns bare web and mail addresses into links after the Markdown is parsed (backslashes do not stop
+# it): a word joiner (U+2060, invisible) between "https" and "://", "www" and ".", "@" and the domain.
+_AUTOLINK = re.compile(r"(?i)(?<=http)(?=s?:)|(?<=www)(?=\.)|(?<=@)")
+_JOINER = "\u2060"
+
+
+def plain(text) -> str:
+    """``text`` from outside the code (a model's name, a card's value, a reason that quotes them, an uploaded
+    file's name) as Markdown that shows it letter for letter: no link, picture, emphasis or heading.  Every
+    page passes such text through here before Streamlit renders it (captions, messages, titles, labels)."""
+    text = " ".join(str(text).splitlines())
+    text = _MARKUP.sub(r"\\\1", text)
+    text = _EDGE_UNDERSCORE.sub(r"\\_", text)
+    text = _LINE_START.sub(lambda m: m.group(1) + (f"{m.group(2)}\\" if m.group(2)[0].isdigit() else f"\\{m.group(2)}"), text)
+    return _AUTOLINK.sub(_JOINER, text)
+
+
+def code(text) -> str:
+    """``text`` from outside the code as an inline code span (a path, a command): fenced by more backticks than
+    it holds, so no backtick in it can close the span; a code span shows its text as it is."""
+    text = " ".join(str(text).splitlines())
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def sentence(text: str) -> str:
@@ -285,18 +320,19 @@ def sidebar() -> None:
     with st.sidebar:
         st.header("Model")
         if not usable:
-            st.error(f"No usable model in `{models_dir()}`. Train one: `python training/train_cnn.py` (or add a .keras file on the Models page).")
+            st.error(f"No usable model in {code(models_dir())}. Train one: `python training/train_cnn.py` (or add a .keras file on the Models page).")
         else:
             names = [e.name for e in usable]
             if st.session_state[MODEL_KEY] not in names:
                 st.session_state[MODEL_KEY] = names[0]  # the best test accuracy on its card
             st.session_state[PICKER_KEY] = st.session_state[MODEL_KEY]
-            captions = [("yours · " if is_users(e) else "") + e.headline().removeprefix(e.name).strip(" ·") for e in usable]
-            st.radio("Model", names, key=PICKER_KEY, captions=captions, on_change=_remember_pick, label_visibility="collapsed")
+            captions = [plain(("yours · " if is_users(e) else "") + e.headline().removeprefix(e.name).strip(" ·")) for e in usable]
+            st.radio("Model", names, key=PICKER_KEY, format_func=plain, captions=captions, on_change=_remember_pick,
+                     label_visibility="collapsed")
         if bad:
             st.caption(f"{len(bad)} model file(s) cannot be used:")
             for e in bad:
-                st.caption(f"⚠️ {e.reason}")
+                st.caption(f"⚠️ {plain(e.reason)}")
         writing_choice()
 
 
@@ -320,7 +356,7 @@ def writing_choice() -> None:
                   "the odds between 1 and 7 only; every other digit is read as before.")
     locale = st.session_state.get(WRITING_LOCALE_KEY)
     if locale and st.session_state[WRITING_KEY] == writing.for_locale(locale):
-        st.caption(f"Set from your browser's language ({locale}); change it if you write otherwise.")
+        st.caption(f"Set from your browser's language ({plain(locale)}); change it if you write otherwise.")
 
 
 def current_writing() -> str:
@@ -337,7 +373,7 @@ def require_model(keras: bool = False) -> runtime.ServedModel | classifiers.Clas
     try:
         return classifier(entry, keras)
     except artifacts.ModelError as e:  # a model listed before its check (pending) that the check refused
-        st.error(f"**{entry.name}** cannot be used: {e}")
+        st.error(f"**{plain(entry.name)}** cannot be used: {plain(e)}")
         st.stop()
 
 
@@ -382,7 +418,7 @@ def show_prediction(pred: classifiers.Prediction, no_ink: str = NO_INK) -> None:
         st.info(no_ink)
         return
     if pred.refused:
-        st.warning(f"**Not sure this is a digit** ({pred.reason}). Best guess: {pred.label} ({pred.confidence:.1%}).")
+        st.warning(f"**Not sure this is a digit** ({plain(pred.reason)}). Best guess: {pred.label} ({pred.confidence:.1%}).")
         show_probabilities(pred)
         return
     if pred.close:
@@ -477,6 +513,6 @@ def install_uploaded_model() -> None:
     try:
         entry = artifacts.install_model_file(upload.getvalue(), upload.name, models_dir())
     except artifacts.ModelError as e:
-        st.session_state.model_upload_result = ("error", f"**{upload.name}** was refused, nothing was saved: {e}")
+        st.session_state.model_upload_result = ("error", f"**{plain(upload.name)}** was refused, nothing was saved: {plain(e)}")
     else:
-        st.session_state.model_upload_result = ("success", f"Added **{entry.name}** ({entry.layout} input, {entry.outputs}). It is now in the model picker.")
+        st.session_state.model_upload_result = ("success", f"Added **{plain(entry.name)}** ({entry.layout} input, {entry.outputs}). It is now in the model picker.")

@@ -41,14 +41,14 @@ def start_finetuning(folder: Path, out: Path) -> None:
     """Button callback: the settings are read from session state now, not from the last run."""
     base = next((e for e in common.list_models() if e.usable and e.name == st.session_state.collect_base), None)
     if base is None:
-        st.session_state.collect_message = ("error", f"Model {st.session_state.collect_base} is gone from the model list.")
+        st.session_state.collect_message = ("error", f"Model {common.plain(st.session_state.collect_base)} is gone from the model list.")
         return
     extra = ["--epochs", str(st.session_state.collect_epochs), "--replay", str(st.session_state.collect_replay),
              "--mnist-test", str(st.session_state.collect_mnist_test)]
     try:
         jobs.start_job(folder, out, str(base.path), extra=extra, owner=session(), owner_alive=session_alive())
     except jobs.JobError as e:
-        st.session_state.collect_message = ("warning", str(e))
+        st.session_state.collect_message = ("warning", common.plain(e))
 
 
 def stop_finetuning(out: Path) -> None:
@@ -79,7 +79,7 @@ def panel(counts: dict[int, int]) -> None:
             + ("Still short: " + ", ".join(f"{d} ({n})" for d, n in short.items()) + "." if any(short.values()) else "Nothing saved yet.")
         )
     st.button(
-        f"Fine-tune {base or 'a model'} on my digits", key="collect_finetune", type="primary",
+        f"Fine-tune {common.plain(base) if base else 'a model'} on my digits", key="collect_finetune", type="primary",
         disabled=bool(short) or running or base is None, on_click=start_finetuning, args=(folder, out),
     )
     st.caption(
@@ -112,9 +112,9 @@ def job_progress(out: Path) -> None:
             c2.button("Stop", key="collect_stop", on_click=stop_finetuning, args=(out,), width="stretch",
                       disabled=state["state"] == "stopping", help="End the fine-tuning now; no model is written")
         elif mine and state["state"] == "stopped":
-            st.warning(f"Fine-tuning was {state['message']}; no model was written.")
+            st.warning(f"Fine-tuning was {common.plain(state['message'])}; no model was written.")
         elif mine and state["state"] == "error":
-            st.error(f"Fine-tuning failed, no model was written: {state['message']}")
+            st.error(f"Fine-tuning failed, no model was written: {common.plain(state['message'])}")
         if state["state"] not in ("running", "stopping") and st.session_state.collect_job_seen != job.started:
             st.session_state.collect_job_seen = job.started
             st.rerun()  # the whole app: the sidebar lists the new model, the Fine-tune button comes back
@@ -132,16 +132,16 @@ def show_result(out: Path) -> None:
     card = artifacts.read_card(path) if path.is_file() else None
     if not card or "finetune" not in card:
         return
-    st.subheader(f"{card['name']}: fine-tuned from {card['base']['name']}")
+    st.subheader(f"{common.plain(card['name'])}: fine-tuned from {common.plain(card['base']['name'])}")
     st.table(tables.finetune_rows(card))
     temperature = (card.get("calibration") or {}).get("temperature")
     st.caption(f"{card['data']['user_pictures']} of your pictures ({card['data']['user_train']} to learn from, "
-               f"{card['data']['user_holdout']} held out) · {card['date'].replace('T', ' ')} · {card['total_seconds']:.0f} s"
+               f"{card['data']['user_holdout']} held out) · {common.plain(card['date'].replace('T', ' '))} · {card['total_seconds']:.0f} s"
                + (f" · calibrated: temperature {temperature:.2f}" if isinstance(temperature, (int, float)) else "")
                + f" · `{shown(path)}`")
     for s in card["data"]["skipped"]:
-        st.caption(f"⚠️ skipped {s['path']}: {s['reason']}")
+        st.caption(f"⚠️ skipped {common.plain(s['path'])}: {common.plain(s['reason'])}")
     if st.session_state[common.MODEL_KEY] != card["name"]:
-        st.button(f"Predict with {card['name']}", key="collect_use", on_click=use_model, args=(card["name"],))
+        st.button(f"Predict with {common.plain(card['name'])}", key="collect_use", on_click=use_model, args=(card["name"],))
     else:
-        st.caption(f"**{card['name']}** is the model in use (sidebar).")
+        st.caption(f"**{common.plain(card['name'])}** is the model in use (sidebar).")

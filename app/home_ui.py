@@ -28,7 +28,7 @@ def answer(clf, digit: common.Digit | None, prompt: str = DRAW_PROMPT) -> None:
         common.point_to_numbers(clf, digit)
     keep_ui.keep(digit, None if pred.no_ink else pred.label)
     strokes = inspect_input.stroke_count(st.session_state.canvas_json) if digit.origin == "drawing" else 0
-    st.caption(f"Model: **{clf.name}** · input from the {digit.origin}"
+    st.caption(f"Model: **{common.plain(clf.name)}** · input from the {common.plain(digit.origin)}"
                + (f" ({strokes} stroke{'s' if strokes != 1 else ''})" if strokes else ""))
 
 
@@ -82,12 +82,12 @@ def picture_panel(clf, source: str) -> None:
         if got is None:
             st.info(hint)
         else:
-            name, origin, caption = ((got.name, f"upload: {got.name}", got.name) if source == "Upload"
+            name, origin, caption = ((common.plain(got.name), f"upload: {got.name}", got.name) if source == "Upload"
                                      else ("the camera photo", "camera photo", "the photo, as taken"))
             digit = picture_digit(got.getvalue(), got.file_id, origin, invert)
             st.session_state.uploaded = {k: d for k, d in st.session_state.uploaded.items() if k[0] == got.file_id}
             if isinstance(digit, str):
-                st.error(f"Cannot use **{name}**: {digit}")
+                st.error(f"Cannot use **{name}**: {common.plain(digit)}")
             else:
                 st.session_state[common.DIGIT_KEY] = digit
                 show_picture(digit, caption)

@@ -29,7 +29,7 @@ def keep(digit: common.Digit, predicted: int | None) -> None:
             try:
                 path = user_digits.save(digit.picture, label, user_digits.default_dir(), invert=digit.invert, drawn_on=digit.drawn_on)
             except user_digits.CollectError as e:
-                st.error(common.sentence(str(e)))
+                st.error(common.plain(common.sentence(str(e))))
                 return
             kept.clear()  # only the input on show is remembered
             kept[digit.key] = f"{path.parent.name}/{path.name}"

@@ -81,7 +81,7 @@ def show(clf: classifiers.Classifier, image, pred: classifiers.Prediction) -> No
     try:
         features = extractor(file_key, onnx, clf.model)
     except neighbours.NeighbourError as e:
-        st.info(f"No neighbours or map for **{clf.name}**: {e}.")
+        st.info(f"No neighbours or map for **{common.plain(clf.name)}**: {common.plain(e)}.")
         return
     st.caption(
         f"The model's own view of a digit is what its last layer reads: {features.describe()}. Digits it sees as alike point the "
@@ -94,7 +94,7 @@ def show(clf: classifiers.Classifier, image, pred: classifiers.Prediction) -> No
         prompt = st.empty()  # the offer goes away once they are computed
         with prompt.container():
             st.info(
-                f"Not computed yet for **{clf.name}**: the features of {neighbours.BANK_SIZE:,} training digits and of the "
+                f"Not computed yet for **{common.plain(clf.name)}**: the features of {neighbours.BANK_SIZE:,} training digits and of the "
                 f"{neighbours.MAP_SIZE:,} test digits, once per model file (roughly {estimate(file_key, features):.0f} s on this machine now, "
                 "timed on a few digits; preparing the digits is most of a first build, and it is done once for every model), then kept in "
                 f"`{paths.shown(neighbours.cache_dir())}`."
@@ -112,7 +112,7 @@ def show(clf: classifiers.Classifier, image, pred: classifiers.Prediction) -> No
                 features, file_key, progress=lambda d, n: bar.progress(share + (1 - share) * d / n, text=f"Test digits for the map: {d / n:.0%}"))
         except (neighbours.NeighbourError, data.DataError, OSError) as e:
             bar.empty()
-            st.error(f"Could not compute them for **{clf.name}**: {e}")
+            st.error(f"Could not compute them for **{common.plain(clf.name)}**: {common.plain(e)}")
             return
         bar.empty()
 

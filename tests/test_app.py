@@ -677,3 +677,113 @@ def test_the_model_picked_holds_on_every_page(samples):
     no_exception(at)
     assert at.sidebar.radio(key="_model_picker").value == "mnist_cnn" and at.metric[0].value == "3"
 
+
+# ----------------------------------------------------------------------------- text from files is shown as text
+
+# What GitHub-flavoured Markdown, as Streamlit's front end renders it, turns into a link after parsing: bare web
+# addresses and mail addresses (mdast-util-gfm-autolink-literal's two patterns, which backslashes do not stop).
+GFM_AUTOLINK = re.compile(r"(https?://|www(?=\.))[-.\w]+|[-.\w+]+@[-\w]+(\.[-\w]+)+", re.IGNORECASE)
+MARKDOWN_FIELDS = {"body", "label", "help", "caption", "captions", "options", "content", "placeholder"}
+NOT_MARKDOWN = {"Html", "Selectbox", "MultiSelect", "Code", "Json"}  # shown as they are (st.html is the app's own)
+
+
+def markdown_texts(at) -> list[str]:
+    """Every string the page hands Streamlit to render as Markdown: bodies of text elements and messages, titles,
+    widget labels, radio options and captions, help, image captions, table cells."""
+    found = []
+
+    def strings(msg) -> None:
+        if type(msg).__name__ in NOT_MARKDOWN:
+            return
+        for f, v in msg.ListFields():
+            if f.message_type is not None:
+                for m in [v] if hasattr(v, "ListFields") else v:
+                    strings(m)
+            elif f.name in MARKDOWN_FIELDS and f.type == f.TYPE_STRING:
+                found.extend([v] if isinstance(v, str) else v)
+
+    for node in _walk(at._tree):
+        if getattr(node, "proto", None) is not None:
+            strings(node.proto)
+        if type(node).__name__ == "Table":
+            found += [str(c) for c in node.value.to_numpy().ravel()] + [str(c) for c in node.value.columns]
+    return found
+
+
+def rendered(markdown: str) -> tuple[list[str], str]:
+    """(the links and pictures ``markdown`` makes, the text it shows) as CommonMark with GFM's tables, strike-through
+    and bare-address links reads it (markdown-it-py, as Streamlit's remark does)."""
+    from markdown_it import MarkdownIt
+
+    links, shown = [], []
+
+    def walk(tokens) -> None:
+        for t in tokens:
+            if t.type in ("link_open", "image", "html_inline", "html_block"):
+                links.append(f"{t.type} {t.attrs or t.content}")
+            if t.type in ("text", "code_inline"):
+                shown.append(t.content)
+                if t.type == "text" and (m := GFM_AUTOLINK.search(t.content)):
+                    links.append(f"autolink {m.group()}")
+            walk(t.children or [])
+
+    walk(MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(markdown))
+    return links, "".join(shown).replace("\u2060", "")
+
+
+def hostile_models(folder: Path) -> dict[str, str]:
+    """Copies of mnist_baseline in ``folder`` whose names and card values are Markdown: {what: the text as on disk}."""
+    card = json.loads((MODELS / "mnist_baseline.json").read_text())
+    link, autolink = "[click me](x.html)", "www.example.com"
+    picture = "![t](https://example.com/x.png)"
+    cards = {
+        link: dict(card, name=link),
+        autolink: dict(card, name=autolink, date=picture, builder="![b](https://example.com/b.png) me@example.com",
+                       recipe={"file": "training/configs/[r](r.html).toml", "description": f"Made {picture} by [hand](https://example.com)."},
+                       rebuild={"command": "python training/rebuild.py www.example.com", "steps": []}),
+        "refused_card": dict(card, name="refused_card", metrics=dict(card["metrics"], test_accuracy=picture)),
+    }
+    for name, c in cards.items():
+        (folder / f"{name}.keras").symlink_to(MODELS / "mnist_baseline.keras")
+        (folder / f"{name}.json").write_text(json.dumps(c))
+    (folder / "![see](y.png) broken.keras").write_bytes(b"not a zip archive")
+    return {"link name": link, "autolink name": autolink, "card value": picture, "broken file": "![see](y.png) broken.keras"}
+
+
+def assert_shown_as_text(at, *expected: str) -> None:
+    texts_ = markdown_texts(at)
+    leaks = {t: links for t in texts_ if (links := rendered(t)[0])}
+    assert not leaks, f"Markdown from files became links or pictures: {leaks}"
+    shown = "\n".join(rendered(t)[1] for t in texts_)
+    for text in expected:
+        assert text in shown, f"{text!r} is not shown as it is"
+
+
+def test_text_from_files_is_shown_as_text(scratch_models, samples):
+    """Model names, card values and refusal reasons that are Markdown are shown letter for letter: no link, no
+    picture fetched, on Home (the sidebar, the answer) and on the Models page."""
+    made = hostile_models(scratch_models)
+    at = new_app().run()
+    no_exception(at)
+    assert_shown_as_text(at, made["link name"], made["autolink name"], made["broken file"], 'test_accuracy: "' + made["card value"])
+    at.sidebar.radio(key="_model_picker").set_value(made["link name"]).run()
+    draw(at, samples[2])
+    no_exception(at)
+    assert_shown_as_text(at, f"Model: {made['link name']} · input from the drawing")
+    at.switch_page("pages/3_Models.py").run()
+    no_exception(at)
+    assert_shown_as_text(at, made["link name"], made["card value"], "Made ![t](https://example.com/x.png) by [hand](https://example.com).")
+    assert "training/configs/[r](r.html).toml" in "\n".join(rendered(t)[1] for t in markdown_texts(at) if "Not in this checkout" in t)
+
+
+def test_the_escape_helper_keeps_ordinary_text_as_it_is():
+    import common
+
+    for text in ("mnist_advanced", "mnist_finetuned (yours)", "test 99.56% · 865,480 params", "2026-11-22 10:00:00",
+                 "broken.keras: not a Keras 3 .keras archive", "3.91 MB", "-1.5", "#3"):
+        assert common.plain(text) == text
+    for text in ("# heading", "1. first", "- item", "---", "> quote", "a *b* _c_ `d` ~e~ $f$ <g> a|b", "x\\y", "https://a.b www.c.d e@f.gh"):
+        links, shown = rendered(common.plain(text))
+        assert not links and shown == text, (text, common.plain(text), shown)
+    assert rendered(f"run {common.code('a ``b`` c')}")[1] == "run a ``b`` c"
+

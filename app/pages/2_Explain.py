@@ -21,13 +21,13 @@ key = common.model_key(clf)
 try:
     layers = explain.feature_layers(clf.model)
 except explain.ExplainError as e:  # e.g. a model that reuses a layer, so inner tensors are ambiguous
-    st.warning(f"Cannot explain **{clf.name}**: {e}")
+    st.warning(f"Cannot explain **{common.plain(clf.name)}**: {common.plain(e)}")
     st.stop()
 has_conv = any(f.is_conv for f in layers)
 
-verdict = f"is not sure this is a digit ({pred.reason}); its best guess is **{pred.label}**" if pred.refused else f"predicts **{pred.label}**"
+verdict = f"is not sure this is a digit ({common.plain(pred.reason)}); its best guess is **{pred.label}**" if pred.refused else f"predicts **{pred.label}**"
 st.caption(
-    f"Model **{clf.name}** {verdict} ({pred.confidence:.1%}) for the input from the {digit.origin}. "
+    f"Model **{common.plain(clf.name)}** {verdict} ({pred.confidence:.1%}) for the input from the {common.plain(digit.origin)}. "
     "Warm colours mark what raises the chosen digit's score against the other digits (its logit margin)."
 )
 c1, c2 = st.columns(2)
@@ -55,8 +55,8 @@ if has_conv:
         index=names.index(default),
         format_func=shown,
         key=f"cam_layer::{clf.name}",
-        help=(f"**{clf.name}** averages {len(networks)} networks' logits. Default: every network's last feature map "
-              f"({', '.join(networks)}), weighted by one gradient of the whole model's score; a layer's name shows only "
+        help=(f"**{common.plain(clf.name)}** averages {len(networks)} networks' logits. Default: every network's last feature map "
+              f"({common.plain(', '.join(networks))}), weighted by one gradient of the whole model's score; a layer's name shows only "
               "that network's share." if networks else
               "Default: the last convolution, after its BatchNorm and activation (the last feature map before pooling)."),
     )
@@ -71,7 +71,7 @@ if has_conv:
     cols[1].image(explain.overlay(image, cam, SIZE), caption=f"Grad-CAM for {target}")
     cols[2].image(explain.overlay(image, campp, SIZE), caption=f"Grad-CAM++ for {target}")
     if not cam.any():
-        where = "any network's last feature map" if layer == explain.EVERY_NETWORK else f"`{layer}`"
+        where = "any network's last feature map" if layer == explain.EVERY_NETWORK else common.code(layer)
         st.caption(f"Grad-CAM is zero everywhere: nothing in {where} speaks for {target}.")
 sal = common.explanation("saliency", key, image, target, None, clf.model)
 cols[3].image(explain.overlay(image, sal, SIZE, alpha=0.65), caption=f"gradient saliency for {target} (SmoothGrad)")
@@ -91,7 +91,7 @@ if has_conv:
         h, w, c = a.shape
         with grid[i % 2]:
             shown = min(c, 64)
-            st.markdown(f"**{a.name}** · {a.kind} · output {h}×{w}×{c}" + (f" (first {shown} channels)" if shown < c else ""))
+            st.markdown(f"**{common.plain(a.name)}** · {a.kind} · output {h}×{w}×{c}" + (f" (first {shown} channels)" if shown < c else ""))
             st.image(inspect_input.enlarge(explain.tile(a.maps, limit=64), 360))
 
 neighbours_ui.show(clf, image, pred)

@@ -15,17 +15,17 @@ st.title("Models")
 entries = common.list_models()
 usable = [e for e in entries if e.usable]
 if not usable:
-    st.info(f"No usable model in `{common.models_dir()}` yet. Train one with `python training/train_cnn.py`, or add a .keras file below.")
+    st.info(f"No usable model in {common.code(common.models_dir())} yet. Train one with `python training/train_cnn.py`, or add a .keras file below.")
 for start in range(0, len(usable), PER_ROW):
     row = usable[start : start + PER_ROW]
     for col, entry in zip(st.columns(len(row), border=True), row):
         with col:
-            st.subheader(entry.name)
+            st.subheader(common.plain(entry.name))
             if entry.card is None:
                 st.caption("No model card: added by hand, so only what the file itself tells.")
             rows = model_report.summary(entry)
             command = rows.pop("command")
-            st.table({"": list(rows), "value": list(rows.values())})
+            st.table({"": list(rows), "value": [common.plain(v) for v in rows.values()]})
             st.caption("made by")
             st.code(command, language="bash", wrap_lines=True)
             curves = model_report.curves_path(entry.path)
@@ -42,7 +42,7 @@ bad = [e for e in entries if not e.usable]
 if bad:
     st.subheader("Files that cannot be used")
     for e in bad:
-        st.warning(e.reason)
+        st.warning(common.plain(e.reason))
 
 st.subheader("Add a model")
 st.caption(

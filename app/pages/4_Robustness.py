@@ -65,7 +65,7 @@ table = robustness.SUITE if family == "suite" else robustness.MNIST_C
 name = c2.selectbox("Corruption", list(table), format_func=lambda n: f"{n} · {table[n].unit}", key=f"rob_corruption_{family}")
 corruption = table[name]
 st.caption(
-    f"Model **{clf.name}**. `{name}` at severities {', '.join(f'{lv:g}' for lv in corruption.levels)} ({corruption.unit}), "
+    f"Model **{common.plain(clf.name)}**. `{name}` at severities {', '.join(f'{lv:g}' for lv in corruption.levels)} ({corruption.unit}), "
     "applied to the 28×28 model input with a fixed seed (`digitlab.evaluation.robustness`, the code behind `evaluation/evaluate_robustness.py`)."
 )
 
@@ -112,7 +112,7 @@ else:
     right.dataframe(list(by_level.values()), hide_index=True, width="stretch")
     if report is not None and curves[0][0].startswith("report"):
         path = common.reports_dir() / clf.name / "robustness.json"
-        right.caption(f"The report is `{shown(path)}`, written by `python evaluation/evaluate_robustness.py` ({report['n']:,} test "
+        right.caption(f"The report is {common.code(shown(path))}, written by `python evaluation/evaluate_robustness.py` ({report['n']:,} test "
                       f"digits, seed {report.get('seed', 0)}" + (", re-prepared like pictures" if report.get("through_preprocess") else "") + ").")
     else:
         right.caption("No report for this model version: `python evaluation/evaluate_robustness.py` writes one (3,000 digits, every corruption).")
@@ -134,7 +134,7 @@ else:
         st.stop()
     image, origin = xs[0], f"MNIST test digit #{int(index)} (a {int(ys[0])})"
 
-st.caption(f"Input: {origin}. Each picture: severity → prediction (confidence) of **{clf.name}**.")
+st.caption(f"Input: {common.plain(origin)}. Each picture: severity → prediction (confidence) of **{common.plain(clf.name)}**.")
 tiles(digit_sweep(key, image, name, family, clf.predict_proba), lambda r: "clean" if r["level"] == 0 else f"{r['level']:g}", clf)
 if st.toggle("Show this digit under every corruption and level", key="rob_examples"):
     st.image(examples_png(image))

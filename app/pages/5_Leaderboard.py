@@ -39,12 +39,12 @@ board = st.container()
 
 rows, missing = leaderboard.cached_table(common.models_dir(), settings, cache)
 if not rows and not missing:
-    st.info(f"No usable model in `{common.models_dir()}`: nothing to compare. Train one with `python training/train_cnn.py`.")
+    st.info(f"No usable model in {common.code(common.models_dir())}: nothing to compare. Train one with `python training/train_cnn.py`.")
     st.stop()
 measure = refresh = False
 c1, c2 = st.columns(2)
 if missing:
-    c1.info(f"Not measured yet with these settings: {', '.join(e.name for e in missing)}.")
+    c1.info(f"Not measured yet with these settings: {common.plain(', '.join(e.name for e in missing))}.")
     measure = c1.button(f"Measure {len(missing)} model{'s' if len(missing) != 1 else ''}", type="primary", key="lb_measure")
 if rows:
     refresh = c2.button("Measure every model again", key="lb_refresh", help="Ignore the cache, e.g. after changing the evaluation code")
@@ -59,7 +59,7 @@ if measure or refresh:
     finally:
         bar.empty()
     if code != 0:
-        st.error(f"The measurement stopped: {errors.strip().splitlines()[-1] if errors.strip() else f'exit code {code}'}")
+        st.error(f"The measurement stopped: {common.plain(errors.strip().splitlines()[-1]) if errors.strip() else f'exit code {code}'}")
     else:
         st.rerun()  # show the full table and drop the buttons that no longer apply
 
@@ -73,7 +73,7 @@ with board:
         st.caption(
             "ECE: expected calibration error (15 bins) of the raw probabilities, then after the temperature in the model card. "
             "FGSM / PGD: accuracy when each pixel may move by ε against the model (gradients of its logits)."
-            + (f" Adversarially trained: {', '.join(trained)}." if trained else "")
+            + (f" Adversarially trained: {common.plain(', '.join(trained))}." if trained else "")
         )
         with st.expander("Accuracy on each MNIST-C-style corruption"):
             st.dataframe(leaderboard.corruption_table(rows), hide_index=True, width="stretch")

@@ -31,7 +31,7 @@ def save_drawing(picture: bytes | None, label: int | None) -> None:
     try:
         path = user_digits.save(picture, label, user_digits.default_dir(), invert="yes", drawn_on=1.0)  # dark ink on the white canvas
     except user_digits.CollectError as e:
-        st.session_state.collect_message = ("error", common.sentence(str(e)))
+        st.session_state.collect_message = ("error", common.plain(common.sentence(str(e))))
         return
     st.session_state.collect_message = ("success", f"Saved a **{label}** as `{path.parent.name}/{path.name}`.")
     clear_canvas()
@@ -46,9 +46,9 @@ def delete_sample(path: Path) -> None:
     try:
         user_digits.delete(path, user_digits.default_dir())
     except user_digits.CollectError as e:
-        st.session_state.collect_message = ("error", str(e))
+        st.session_state.collect_message = ("error", common.plain(e))
     else:
-        st.session_state.collect_message = ("success", f"Deleted `{path.parent.name}/{path.name}`.")
+        st.session_state.collect_message = ("success", f"Deleted {common.code(f'{path.parent.name}/{path.name}')}.")
 
 
 @st.fragment
@@ -71,7 +71,7 @@ def draw_panel() -> None:
 def show_counts() -> dict[int, int]:
     counts = user_digits.counts()
     st.table({"digit": ["pictures"], **{str(d): [counts[d]] for d in DIGITS}}, hide_index=True)
-    st.caption(f"{sum(counts.values())} pictures in `{user_digits.default_dir()}`.")
+    st.caption(f"{sum(counts.values())} pictures in {common.code(user_digits.default_dir())}.")
     return counts
 
 
@@ -87,7 +87,7 @@ def browse(counts: dict[int, int]) -> None:
     cols = st.columns(8)
     for i, path in enumerate(files[:SHOWN]):
         with cols[i % len(cols)]:
-            st.image(str(path), width=80, caption=path.name.split("_", 1)[-1].rsplit(".", 1)[0])
+            st.image(str(path), width=80, caption=common.plain(path.name.split("_", 1)[-1].rsplit(".", 1)[0]))
             st.button("Delete", key=f"collect_delete_{digit}_{path.name}", on_click=delete_sample, args=(path,))
 
 

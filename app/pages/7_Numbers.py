@@ -29,7 +29,7 @@ def show_reading(reading: numbers.NumberReading, origin: str) -> None:
         for note in reading.notes:
             st.caption(f"ℹ️ {note}")
         return
-    st.image(numbers.draw_boxes(reading), caption=f"{origin}: {len(reading.digits)} digit(s) found, numbered left to right")
+    st.image(numbers.draw_boxes(reading), caption=f"{common.plain(origin)}: {len(reading.digits)} digit(s) found, numbered left to right")
     unsure = reading.unsure
     st.metric("Number read", reading.number, f"{len(unsure)} digit(s) not sure" if unsure else "every digit sure",
               delta_color="off", delta_arrow="off")
@@ -60,7 +60,7 @@ def read(clf, picture, invert, origin: str, drawn_on: float | None = None) -> No
     try:
         reading = numbers.read_number(picture, clf, invert=invert, drawn_on=drawn_on, writing=common.current_writing())
     except preprocess.ImageError as e:
-        st.error(f"Cannot use **{origin}**: {e}")
+        st.error(f"Cannot use **{common.plain(origin)}**: {common.plain(e)}")
         return
     show_reading(reading, origin)
 
@@ -105,4 +105,4 @@ else:
         st.info("Allow the camera, hold the paper with the number flat and well lit, and take the photo.")
     else:
         read(clf, shot.getvalue(), "auto", "camera photo")
-st.caption(f"Model: **{clf.name}** · served by ONNX Runtime")
+st.caption(f"Model: **{common.plain(clf.name)}** · served by ONNX Runtime")

@@ -60,7 +60,7 @@ for key, value in {"data_seed": 0, "augment_seed": None, "redraw_seed": None}.it
 try:
     raw = mnist()
 except data.DataError as e:
-    st.error(f"MNIST cannot be loaded: {e}")
+    st.error(f"MNIST cannot be loaded: {common.plain(e)}")
     st.stop()
 
 counts = overview.class_counts(raw)
@@ -147,4 +147,4 @@ for i, d in enumerate(d for d in range(10) if mine.newest[d]):
 if mine.skipped:
     st.warning(f"{len(mine.skipped)} of the pictures shown cannot be used (fine-tuning skips them):")
     for name, reason in mine.skipped:
-        st.caption(f"⚠️ {name}: {reason}")
+        st.caption(f"⚠️ {common.plain(name)}: {common.plain(reason)}")
