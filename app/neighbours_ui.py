@@ -91,11 +91,16 @@ def show(clf: classifiers.Classifier, image, pred: classifiers.Prediction) -> No
     bank = neighbours.training_bank(features, file_key, build=False)
     dmap = neighbours.digit_map(features, file_key, build=False)
     if bank is None or dmap is None:
+        try:
+            seconds = estimate(file_key, features)  # times a few MNIST training digits
+        except data.DataError as e:
+            st.info(f"No neighbours or map without MNIST's training digits: {common.plain(e)}")
+            return
         prompt = st.empty()  # the offer goes away once they are computed
         with prompt.container():
             st.info(
                 f"Not computed yet for **{common.plain(clf.name)}**: the features of {neighbours.BANK_SIZE:,} training digits and of the "
-                f"{neighbours.MAP_SIZE:,} test digits, once per model file (roughly {estimate(file_key, features):.0f} s on this machine now, "
+                f"{neighbours.MAP_SIZE:,} test digits, once per model file (roughly {seconds:.0f} s on this machine now, "
                 "timed on a few digits; preparing the digits is most of a first build, and it is done once for every model), then kept in "
                 f"`{paths.shown(neighbours.cache_dir())}`."
             )

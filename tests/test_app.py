@@ -787,3 +787,66 @@ def test_the_escape_helper_keeps_ordinary_text_as_it_is():
         assert not links and shown == text, (text, common.plain(text), shown)
     assert rendered(f"run {common.code('a ``b`` c')}")[1] == "run a ``b`` c"
 
+
+# ----------------------------------------------------------------------------- offline: no MNIST anywhere
+
+
+@pytest.fixture
+def offline(tmp_path, monkeypatch):
+    """No MNIST: $DIGITLAB_MNIST names a missing file (so nothing is downloaded), the keras cache is an empty home's,
+    and no cache holds MNIST or what was measured on it."""
+    import streamlit as st
+
+    from digitlab.data import mnist
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("DIGITLAB_MNIST", str(tmp_path / "nowhere" / "mnist.npz"))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("KERAS_HOME", str(home / ".keras"))
+    monkeypatch.setattr(mnist, "KERAS_CACHE", home / ".keras" / "datasets" / "mnist.npz")
+    monkeypatch.setenv("DIGITLAB_FEATURES_CACHE", str(tmp_path / "features"))
+    monkeypatch.setenv("DIGITLAB_REPORTS_DIR", str(tmp_path / "reports"))
+    if hasattr(inspect_input.mnist_reference, "cache_clear"):
+        inspect_input.mnist_reference.cache_clear()
+    st.cache_data.clear()
+    yield
+    if hasattr(inspect_input.mnist_reference, "cache_clear"):
+        inspect_input.mnist_reference.cache_clear()
+    st.cache_data.clear()
+
+
+OFFLINE = {  # page -> what it says instead (None: it needs no MNIST)
+    "pages/0_Draw.py": "Cannot compare with MNIST",
+    "pages/1_Preprocessing.py": "Cannot compare with MNIST",
+    "pages/2_Explain.py": "No neighbours or map without MNIST",
+    "pages/3_Models.py": None,
+    "pages/4_Robustness.py": "Cannot measure live without MNIST",
+    "pages/5_Leaderboard.py": None,
+    "pages/6_Collect.py": None,
+    "pages/7_Numbers.py": None,
+    "pages/8_Data.py": "MNIST cannot be loaded",
+}
+
+
+@pytest.mark.parametrize("page", list(OFFLINE))
+def test_every_page_says_so_without_mnist(page, offline, samples):
+    import streamlit as st
+
+    from digitlab import data
+
+    with pytest.raises(data.DataError):
+        data.load()
+    if page == "pages/8_Data.py":
+        st.cache_resource.clear()  # the page keeps MNIST open once loaded
+    at = draw(new_app().run(), samples[4])
+    assert at.metric[0].value == "4", "reading a digit needs no MNIST"
+    if page == "pages/2_Explain.py":
+        at.sidebar.radio(key="_model_picker").set_value("mnist_baseline").run()  # the smallest: a quick Keras load
+    at.toggle(key="show_steps").set_value(True).run()
+    at.switch_page(page).run()
+    no_exception(at)
+    messages = texts(at.info) + texts(at.warning) + texts(at.error)
+    if OFFLINE[page] is not None:
+        assert OFFLINE[page] in messages and "does not exist" in messages, messages
+
