@@ -73,7 +73,7 @@ class Digit:
 
     prepared: preprocess.Prepared
     origin: str  # "drawing", "upload: <file name>" or "camera photo"
-    several: dict = field(default_factory=dict)  # model name -> its numbers.several_digits reading (or None), asked once
+    several: dict = field(default_factory=dict)  # model name -> its numbers.held_number reading (or None), asked once
     drawn_on: float | None = None  # a canvas drawing: its background's tone (preprocess.prepare's drawn_on)
     picture: object = None  # what was drawn or uploaded, as handed over (the canvas array, the file's bytes): to keep it
 
@@ -143,13 +143,14 @@ def sentence(text: str) -> str:
 
 
 def point_to_numbers(clf, digit: Digit) -> None:
-    """Under a refused prediction: when the picture holds several digits (the Numbers page's reader, asked
-    once per input and model), say so and link the Numbers page instead of leaving "not sure" alone."""
+    """Under a refused prediction: when the picture holds several digits, each a digit to the abstain rule (the
+    Numbers page's reader, asked once per input and model), say so and link the Numbers page instead of leaving
+    "not sure" alone.  A picture that is no digit at all (a line, a scribble) gets no such hint."""
     from digitlab.serving import numbers
 
     if clf.name not in digit.several:
         picture = digit.prepared.steps[0][1]  # the picture as read, before the one-digit steps
-        digit.several[clf.name] = numbers.several_digits(picture, clf, invert=digit.invert, drawn_on=digit.drawn_on)
+        digit.several[clf.name] = numbers.held_number(picture, clf, invert=digit.invert, drawn_on=digit.drawn_on)
     reading = digit.several[clf.name]
     if reading is not None:
         st.info(f"{sentence(digit.what)} holds **{len(reading.digits)} digits** side by side (read as **{reading.number}**), "

@@ -850,3 +850,25 @@ def test_every_page_says_so_without_mnist(page, offline, samples):
     if OFFLINE[page] is not None:
         assert OFFLINE[page] in messages and "does not exist" in messages, messages
 
+
+# ----------------------------------------------------------------------------- a line is not a digit, nor a number
+
+
+def test_a_line_is_not_sure_and_holds_no_number():
+    """One horizontal stroke: "not sure this is a digit", and no word of several digits, although the number
+    reader reads it as "00" (tests/test_app.py::test_several_digits_on_home_point_to_the_numbers_page keeps the hint
+    for a real number)."""
+    import cv2
+
+    at = new_app().run()
+    for y0, y1, brush in ((140, 150, 20), (100, 105, 12), (150, 150, 40)):
+        line = np.full((280, 280, 4), 255, np.uint8)
+        cv2.line(line, (40, y0), (240, y1), (0, 0, 0, 255), brush)
+        at.session_state[canvas_key(at)] = inspect_input.canvas_state(line)
+        at.run()
+        no_exception(at)
+        assert "Not sure this is a digit" in texts(at.warning)
+        assert "side by side" not in texts(at.info) and not [e for e in _walk(at.main) if getattr(e, "type", None) == "page_link"]
+
+
+
