@@ -16,7 +16,8 @@ FAMILIES = {"suite": "Severity suite", "mnist_c": "MNIST-C-style"}
 LIVE_SIZES = (100, 200, 500, 1000)  # MNIST test digits for a live measurement (~1 s per 1,000 digits and level)
 EPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)  # attack strengths shown on the current digit (pixels are in [0, 1])
 ATTACKS = {"fgsm": "FGSM (one signed-gradient step of ε)", "pgd": f"PGD-{attacks.PGD_STEPS} (random start, {attacks.PGD_STEPS} projected steps)"}
-TILE = 96  # px per perturbed digit
+TILE = 96  # px per perturbed digit, whatever its caption's length (an image as wide as its caption grew with it)
+ROW = max(len(EPS), 1 + max(len(c.levels) for c in [*robustness.SUITE.values(), *robustness.MNIST_C.values()]))  # tiles a row
 CURVE = {"height": 260, "mark": {"type": "line", "point": True, "tooltip": True}, "encoding": {
     "y": {"field": "accuracy", "type": "quantitative", "scale": {"domain": [0, 1]}, "axis": {"format": "%"}},
     "color": {"field": "source", "type": "nominal", "legend": {"orient": "bottom", "title": None}}}}
@@ -46,8 +47,8 @@ def tiles(rows: list[dict], caption, clf) -> None:
     """A row of perturbed (28, 28) digits, each captioned with its Prediction as on Home (calibrated, abstain rule)."""
     probs, images = [r["probabilities"] for r in rows], [r["image"] for r in rows]
     preds = classifiers.predictions(probs, clf.entry.card, images, clf.gate, writing=common.current_writing())
-    for col, r, p in zip(st.columns(len(rows)), rows, preds):
-        col.image(inspect_input.enlarge(r["image"], TILE), caption=f"{caption(r)} → {p.label} ({p.confidence:.0%})" + (", not sure" if p.refused else ""))
+    for col, r, p in zip(st.columns(max(ROW, len(rows))), rows, preds):
+        col.image(inspect_input.enlarge(r["image"], TILE), width=TILE, caption=f"{caption(r)} → {p.label} ({p.confidence:.0%})" + (", not sure" if p.refused else ""))
 
 
 common.routed()

@@ -74,7 +74,12 @@ def test_robustness_page_draws_the_curve_and_the_attacked_digit(page, stress_app
     page.get_by_text("ε 0.3 →").first.wait_for(timeout=180_000)
     wait_idle(page, 180_000)
     # The digit under the corruption (clean + 5 levels) and under FGSM and PGD (6 strengths each), as pictures.
-    assert page.locator('[data-testid="stImage"] img').count() == 6 + 2 * 6
+    tiles = page.locator('[data-testid="stImage"] img')
+    assert tiles.count() == 6 + 2 * 6
+    # Every tile at one size, whatever its caption: an image as wide as its caption grew with it (captions of
+    # different lengths made pictures of different sizes in one row).
+    widths = {round(tiles.nth(k).bounding_box()["width"]) for k in range(tiles.count())}
+    assert widths == {96}, widths
     assert page.get_by_text("ε 0.3 →").count() == 2
     screenshot(page, docs_out / "robustness.png", 180_000)
 
