@@ -68,11 +68,14 @@ def panel(counts: dict[int, int]) -> None:
     d = finetune.FinetuneConfig
     c1, c2, c3, c4 = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
     base = c1.selectbox("Start from", names, index=default, key="collect_base") if names else None
-    c2.number_input("Epochs (all layers)", 1, 50, d.epochs, key="collect_epochs")
+    epochs = c2.number_input("Epochs (all layers)", 1, 50, d.epochs, key="collect_epochs",
+                             help=f"after {d.head_epochs} epochs in which only the last layer learns")
     c3.number_input("MNIST replay per picture", 0.0, 10.0, d.replay, step=0.5, key="collect_replay",
                     help="MNIST train digits mixed in per picture of yours: more forgets MNIST less and takes longer; 0 turns it off")
     c4.number_input("MNIST test digits", 100, 10000, d.mnist_test, step=500, key="collect_mnist_test",
                     help="how many MNIST test digits measure what the model forgot")
+    st.caption(f"{d.head_epochs} epochs train the last layer only, then {epochs} train all layers: {d.head_epochs + epochs} epochs "
+               "in all, as the progress bar counts them.")
     if short:
         st.info(
             f"Fine-tuning needs {user_digits.needs()}. "

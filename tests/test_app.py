@@ -871,4 +871,23 @@ def test_a_line_is_not_sure_and_holds_no_number():
         assert "side by side" not in texts(at.info) and not [e for e in _walk(at.main) if getattr(e, "type", None) == "page_link"]
 
 
+# ----------------------------------------------------------------------------- Models: the recipe; Collect
 
+
+
+def test_collect_page_says_both_phases_and_opens_on_saved_digits(tmp_path, monkeypatch, mnist_test):
+    from digitlab.data import user_digits
+
+    mine = tmp_path / "my_digits"
+    monkeypatch.setenv(user_digits.ENV_VAR, str(mine))
+    x, y = mnist_test
+    for d in (3, 7, 7):
+        user_digits.save(png(255 - x[int(np.flatnonzero(y == d)[0])]), d, mine)
+    at = new_app("pages/6_Collect.py").run()
+    no_exception(at)
+    assert "3 epochs train the last layer only, then 12 train all layers: 15 epochs in all" in texts(at.caption)
+    at.number_input(key="collect_epochs").set_value(5).run()
+    assert "then 5 train all layers: 8 epochs in all" in texts(at.caption)
+    assert at.segmented_control(key="collect_browse").value == 3 and "1 picture(s) of 3" in texts(at.caption)
+    at.segmented_control(key="collect_browse").set_value(7).run()
+    assert "2 picture(s) of 7" in texts(at.caption)

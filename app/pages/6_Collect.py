@@ -75,8 +75,18 @@ def show_counts() -> dict[int, int]:
     return counts
 
 
+def picked_by_hand() -> None:
+    st.session_state.collect_browse_picked = True
+
+
 def browse(counts: dict[int, int]) -> None:
-    digit = st.segmented_control("Browse the pictures of", DIGITS, default=0, format_func=lambda d: f"{d} ({counts[d]})", key="collect_browse")
+    """The pictures of one digit, with Delete.  It opens on the first digit that has pictures, and follows the
+    saved pictures until a digit is picked by hand."""
+    if "collect_browse" not in st.session_state or not st.session_state.get("collect_browse_picked"):
+        st.session_state.collect_browse = next((d for d in DIGITS if counts[d]), 0)
+        st.session_state.collect_browse_picked = False
+    digit = st.segmented_control("Browse the pictures of", DIGITS, format_func=lambda d: f"{d} ({counts[d]})", key="collect_browse",
+                                 on_change=picked_by_hand)
     if digit is None:
         return
     files = user_digits.samples(digit)
