@@ -512,7 +512,8 @@ def test_models_page_shows_every_card(usable):
         assert rows["file size"] == f"{entry.path.stat().st_size / 1e6:.2f} MB"
         if entry.card:
             assert rows["test accuracy"] == f"{entry.card['metrics']['test_accuracy']:.2%}"
-            assert str(entry.card["command"]) in [c.value for c in at.code]  # whole, in a code block (not clipped in a cell)
+            made = model_report.how_made(entry)  # the recipe's rebuild command where the card has one, else its command
+            assert made.command in [c.value for c in at.code]  # whole, in a code block (not clipped in a cell)
         else:
             assert rows["test accuracy"] == model_report.MISSING
     captions = [c for img in at.image for c in img.captions]
@@ -873,6 +874,28 @@ def test_a_line_is_not_sure_and_holds_no_number():
 
 # ----------------------------------------------------------------------------- Models: the recipe; Collect
 
+
+def test_models_page_shows_the_recipe_and_what_a_clone_lacks(scratch_models):
+    """A card with a recipe shows its paragraph and the rebuild command; a command that names a training run's
+    files says they are not in this checkout."""
+    cnn = scratch_models / "mnist_cnn.json"
+    card = json.loads(cnn.read_text())
+    cnn.unlink()  # a link to the committed card: write a changed copy instead
+    card["recipe"] = {"file": "training/configs/mnist_cnn.toml", "description": "Two compact networks, averaged."}
+    card["rebuild"] = {"command": "python training/rebuild.py mnist_cnn", "steps": ["python training/train_cnn.py --out '{run}'"]}
+    cnn.write_text(json.dumps(card))
+    robust = json.loads((scratch_models / "mnist_robust.json").read_text())
+    assert robust["command"] == "python training/train_robust.py --out runs/robust3" and "recipe" not in robust
+    assert not (ROOT / "runs" / "robust3").exists()
+    at = new_app("pages/3_Models.py").run()
+    no_exception(at)
+    assert "Two compact networks, averaged." in [m.value for m in at.markdown]
+    code = [c.value for c in at.code]
+    assert "python training/rebuild.py mnist_cnn" in code and "python training/train_cnn.py --out '{run}'" in code
+    assert "python training/train_robust.py --out runs/robust3" in code
+    missing = [c.value for c in at.caption if c.value.startswith("Not in this checkout")]
+    assert len(missing) == 1 and "`runs/robust3`" in missing[0], missing
+    assert "Recipe: `training/configs/mnist_cnn.toml`" in texts(at.caption)
 
 
 def test_collect_page_says_both_phases_and_opens_on_saved_digits(tmp_path, monkeypatch, mnist_test):

@@ -9,6 +9,24 @@ from digitlab.report import model_report
 
 PER_ROW = 2  # two cards a row: wide enough for the curves and the confusion matrix to be read
 
+
+def made_by(made: model_report.HowMade) -> None:
+    """The recipe's paragraph and file, the command that makes the model (again), and the paths it names that a
+    clone does not have."""
+    if made.description:
+        st.markdown(common.plain(made.description))
+    if made.recipe_file:
+        st.caption(f"Recipe: {common.code(made.recipe_file)}")
+    st.caption("made again, step by step, by" if made.rebuild else "made by")
+    st.code(made.command, language="bash", wrap_lines=True)
+    if made.steps:
+        with st.expander(f"The {len(made.steps)} steps it runs"):
+            st.code("\n".join(made.steps), language="bash", wrap_lines=True)
+    if made.missing:
+        st.caption("Not in this checkout: " + ", ".join(common.code(p) for p in made.missing)
+                   + ("" if made.rebuild else " (the training run's own files: the command shows how the model was made, not one to run here)"))
+
+
 common.routed()
 st.title("Models")
 
@@ -24,10 +42,9 @@ for start in range(0, len(usable), PER_ROW):
             if entry.card is None:
                 st.caption("No model card: added by hand, so only what the file itself tells.")
             rows = model_report.summary(entry)
-            command = rows.pop("command")
+            rows.pop("command")  # shown below, whole
             st.table({"": list(rows), "value": [common.plain(v) for v in rows.values()]})
-            st.caption("made by")
-            st.code(command, language="bash", wrap_lines=True)
+            made_by(model_report.how_made(entry))
             curves = model_report.curves_path(entry.path)
             if curves is not None:
                 st.image(str(curves), caption="training curves (train solid, validation dashed)", width="stretch")

@@ -9,11 +9,14 @@ Models dropped in without a card still get their size and parameter count.
 from __future__ import annotations
 
 import json
+import shlex
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from digitlab.models.artifacts import ModelEntry
+from digitlab.paths import ROOT
 
 
 def read_metrics(model_path: Path) -> dict | None:
@@ -100,3 +103,62 @@ def _duration(seconds: float) -> str:
     if seconds < 90:
         return f"{seconds:.0f} s"
     return f"{seconds / 60:.1f} min"
+
+
+# ----------------------------------------------------------------------------- how a model is made
+
+PATH_SUFFIXES = (".keras", ".json", ".toml", ".npz", ".py", ".h5", ".gz", ".png")  # a word ending so names a file
+
+
+@dataclass(frozen=True)
+class HowMade:
+    """How a model is made, as the Models page shows it, from its card: the recipe (its file and one-paragraph
+    description) and the command that makes it again (``rebuild``, with its steps) where the card has them,
+    else the command that made it; and the paths these name that the checkout does not have (a command of an
+    old card names the training run's files under runs/, which a clone never has)."""
+
+    command: str  # the command to show: the card's rebuild command, else the command that made the model
+    rebuild: bool = False  # ``command`` makes the model again from the recipe (training/rebuild.py)
+    description: str | None = None  # the recipe's one paragraph
+    recipe_file: str | None = None  # the recipe, e.g. training/configs/mnist_cnn.toml
+    steps: list[str] = field(default_factory=list)  # the rebuild's steps ({run}: its work folder)
+    missing: list[str] = field(default_factory=list)  # paths named above that are not in the checkout
+
+
+def how_made(entry: ModelEntry, root: Path = ROOT) -> HowMade:
+    """``HowMade`` from ``entry``'s card; paths are checked against ``root`` (the repository)."""
+    card = entry.card or {}
+    recipe = card.get("recipe") if isinstance(card.get("recipe"), dict) else {}
+    rebuild = card.get("rebuild") if isinstance(card.get("rebuild"), dict) else {}
+    description = recipe.get("description") if isinstance(recipe.get("description"), str) else None
+    recipe_file = recipe.get("file") if isinstance(recipe.get("file"), str) else None
+    if isinstance(rebuild.get("command"), str):
+        command, again = rebuild["command"], True
+    else:
+        command, again = str(card.get("command") or MISSING), False
+    steps = [str(s) for s in rebuild.get("steps", []) if isinstance(s, str)] if isinstance(rebuild.get("steps"), list) else []
+    named = ([recipe_file] if recipe_file else []) + (named_paths(command) if command != MISSING else [])
+    missing = list(dict.fromkeys(p for p in named if not _in_checkout(p, root)))
+    return HowMade(command, again, description, recipe_file, steps, missing)
+
+
+def named_paths(command: str) -> list[str]:
+    """The words of a shell command that name files or folders (a slash in them, or a file's suffix), in order;
+    never an option's name, a placeholder ({run}) or an address."""
+    try:
+        words = shlex.split(command)
+    except ValueError:  # an unclosed quote
+        words = command.split()
+    found = []
+    for word in words[1:] if words and Path(words[0]).name.startswith("python") else words:
+        value = word.split("=", 1)[1] if word.startswith("-") and "=" in word else word
+        if value.startswith("-") or "{" in value or "://" in value:
+            continue
+        if "/" in value or value.endswith(PATH_SUFFIXES):
+            found.append(value)
+    return found
+
+
+def _in_checkout(path: str, root: Path) -> bool:
+    p = Path(path).expanduser()
+    return (p if p.is_absolute() else root / p).exists()
