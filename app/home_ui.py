@@ -1,8 +1,8 @@
-"""Home's parts beside its canvas: the answer column, the preprocessing toggle, and the picture uploaded or
-photographed.
+"""Home's parts beside its canvas: the answer column, the preprocessing toggle, and the pictures uploaded (one
+or several at once) or photographed.
 
 A component of app/pages/0_Draw.py (layout only): every picture goes through ``digitlab.preprocess.prepare``, the
-one path, and is read by the served model.
+one path, and is read by the served model with one ``predict_prepared`` call.
 """
 
 import common
@@ -13,6 +13,8 @@ from digitlab import preprocess
 from digitlab.evaluation import inspect_input
 
 CANVAS = 280  # px; 10x MNIST's 28
+THUMB = 56  # px: a picture in the list of several
+MAX_PICTURES = 20  # read at once: each is decoded and prepared on every new upload (~0.1 s each)
 DRAW_PROMPT = "Draw a digit on the canvas (or upload a picture): the prediction appears here as soon as a stroke ends."
 
 
@@ -61,7 +63,8 @@ def show_picture(digit: common.Digit | None, caption: str) -> None:
 
 
 PICTURE_PANELS = {  # widget, its label, what to do, the prediction column's prompt
-    "Upload": ("Picture of one digit", "Upload a photo or scan of one handwritten digit.", DRAW_PROMPT),
+    "Upload": ("Pictures of digits, one digit each", f"Upload a photo or scan of one handwritten digit, or up to {MAX_PICTURES} at once.",
+               DRAW_PROMPT),
     "Camera": ("Photo of one handwritten digit",
                "Allow the camera, hold the paper flat and well lit with the digit filling a good part of the frame, and take the photo.",
                "Take a photo of one handwritten digit: the prediction appears here."),
@@ -69,28 +72,69 @@ PICTURE_PANELS = {  # widget, its label, what to do, the prediction column's pro
 
 
 def picture_panel(clf, source: str) -> None:
-    """An uploaded picture or a photo from the laptop's or phone's camera: the same path for both."""
+    """Uploaded pictures or a photo from the laptop's or phone's camera: the same path for both.  One picture is
+    shown with its full answer; several are listed, each with its answer, and one of them is shown in full."""
     label, hint, prompt = PICTURE_PANELS[source]
     left, right = st.columns([1, 1], gap="large")
     with left:
         if source == "Upload":
-            got = st.file_uploader(label, type=common.UPLOAD_TYPES, key="upload", help="PNG, JPEG, WebP, BMP, TIFF or GIF")
+            got = st.file_uploader(label, type=common.UPLOAD_TYPES, key="upload", accept_multiple_files=True,
+                                   help=f"PNG, JPEG, WebP, BMP, TIFF or GIF; up to {MAX_PICTURES} at once, each read on its own")
         else:
-            got = st.camera_input(label, key="camera")
+            shot = st.camera_input(label, key="camera")
+            got = [] if shot is None else [shot]
         invert = common.ink_choice(f"{source.lower()}_invert")
         st.session_state[common.DIGIT_KEY] = None
-        if got is None:
+        files = got[:MAX_PICTURES]
+        if not files:
             st.info(hint)
-        else:
-            name, origin, caption = ((common.plain(got.name), f"upload: {got.name}", got.name) if source == "Upload"
-                                     else ("the camera photo", "camera photo", "the photo, as taken"))
-            digit = picture_digit(got.getvalue(), got.file_id, origin, invert)
-            st.session_state.uploaded = {k: d for k, d in st.session_state.uploaded.items() if k[0] == got.file_id}
+        if len(got) > MAX_PICTURES:
+            st.warning(f"{len(got)} pictures uploaded: Home reads {MAX_PICTURES} at once, so only the first {MAX_PICTURES} are read "
+                       "below. Remove some (✕ beside each file) to read the others.")
+        read = [(f, picture_digit(f.getvalue(), f.file_id, f"upload: {f.name}" if source == "Upload" else "camera photo", invert))
+                for f in files]
+        st.session_state.uploaded = {k: d for k, d in st.session_state.uploaded.items() if k[0] in {f.file_id for f in files}}
+        if len(read) == 1:
+            f, digit = read[0]
+            name = common.plain(f.name) if source == "Upload" else "the camera photo"
             if isinstance(digit, str):
                 st.error(f"Cannot use **{name}**: {common.plain(digit)}")
             else:
                 st.session_state[common.DIGIT_KEY] = digit
-                show_picture(digit, caption)
+                show_picture(digit, f.name if source == "Upload" else "the photo, as taken")
+        elif read:
+            st.session_state[common.DIGIT_KEY] = several(clf, read)
     with right:
         answer(clf, st.session_state[common.DIGIT_KEY], prompt)
     steps(st.session_state[common.DIGIT_KEY])
+
+
+def several(clf, read: list) -> common.Digit | None:
+    """A compact row per picture (thumbnail, file name, answer), every usable one read in one model call; the one
+    picked below them is the current digit, shown in full beside them and on every other page."""
+    usable = [(f, d) for f, d in read if not isinstance(d, str)]
+    preds = iter(clf.predict_prepared([d.prepared for _, d in usable], common.current_writing()) if usable else [])
+    st.caption(f"{len(read)} pictures, each read on its own as one digit:")
+    for i, (f, digit) in enumerate(read):
+        with st.container(key=f"upload_row_{i}"):
+            pic, words = st.columns([1, 6], vertical_alignment="center")
+            if isinstance(digit, str):
+                words.markdown(f"**{common.plain(f.name)}** · cannot use it: {common.plain(digit)}")
+                continue
+            pic.image(inspect_input.enlarge(digit.prepared.steps[0][1], THUMB), width=THUMB)
+            words.markdown(f"**{common.plain(f.name)}** · {verdict(next(preds))}")
+    if not usable:
+        return None
+    by_id = {f.file_id: (f.name, d) for f, d in usable}
+    shown = st.selectbox("Shown in full", list(by_id), format_func=lambda i: by_id[i][0], key="upload_shown",
+                         help="The picture whose answer, probabilities and steps are shown in full, and that the other pages explain")
+    return by_id[shown][1]
+
+
+def verdict(pred) -> str:
+    """One picture's answer in a few words: the digit and its confidence, or "not sure"."""
+    if pred.no_ink:
+        return "no ink found"
+    if pred.refused:
+        return f"not sure this is a digit (best guess {pred.label})"
+    return f"**{pred.label}** · {pred.confidence:.1%} confident"

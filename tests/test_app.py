@@ -872,6 +872,54 @@ def test_a_line_is_not_sure_and_holds_no_number():
         assert "side by side" not in texts(at.info) and not [e for e in _walk(at.main) if getattr(e, "type", None) == "page_link"]
 
 
+# ----------------------------------------------------------------------------- several pictures at once
+
+
+def on_paper(digit: np.ndarray, side: int = 200) -> bytes:
+    """An MNIST test digit scaled up and written dark on white paper, as a PNG."""
+    return png(255 - np.asarray(Image.fromarray(digit).resize((side, side), Image.BILINEAR)))
+
+
+def rows(at) -> list[str]:
+    """Each uploaded picture's row as shown: its file name and its answer."""
+    return [rendered(m.value)[1] for m in at.markdown if " · " in m.value and m.value.startswith("**")]
+
+
+def test_several_pictures_each_get_their_answer(samples):
+    at = _upload_mode()
+    assert at.file_uploader(key="upload").accept_multiple_files
+    files = [(f"digit {d}.png", on_paper(samples[d]), "image/png") for d in (3, 8, 1)]
+    at.file_uploader(key="upload").set_value([*files, ("notes.png", b"not a picture", "image/png")]).run()
+    no_exception(at)
+    shown = rows(at)
+    assert len(shown) == 4 and [r.split(" · ")[0] for r in shown] == ["digit 3.png", "digit 8.png", "digit 1.png", "notes.png"]
+    for row, d in zip(shown, (3, 8, 1)):
+        assert row.startswith(f"digit {d}.png · {d} · ") and row.endswith("% confident"), row
+    assert shown[3].startswith("notes.png · cannot use it: ") and "not an image file" in shown[3]
+    assert len(at.image) >= 3 and all(img.captions == [""] for img in at.image[:3]), "a thumbnail per readable picture"
+    # The first is shown in full; another can be picked, and it is the digit every other page explains.
+    assert at.metric[0].value == "3"
+    at.selectbox(key="upload_shown").select_index(1).run()
+    assert at.metric[0].value == "8" and "input from the upload: digit 8.png" in texts(at.caption)
+    at.switch_page("pages/1_Preprocessing.py").run()
+    assert "Input from the upload: digit 8.png" in texts(at.caption)
+
+
+def test_more_pictures_than_home_reads_at_once(samples):
+    import home_ui
+
+    n = home_ui.MAX_PICTURES + 3
+    files = [(f"{i:02d}.png", on_paper(samples[i % 10], 60), "image/png") for i in range(n)]
+    at = _upload_mode()
+    at.file_uploader(key="upload").set_value(files).run()
+    no_exception(at)
+    assert f"{n} pictures uploaded: Home reads {home_ui.MAX_PICTURES} at once" in texts(at.warning)
+    shown = rows(at)
+    assert [r.split(" · ")[0] for r in shown] == [f"{i:02d}.png" for i in range(home_ui.MAX_PICTURES)]
+    wrong = [(i, r) for i, r in enumerate(shown) if not r.startswith(f"{i:02d}.png · {i % 10} · ") and "not sure" not in r]
+    assert len(wrong) <= 1, wrong
+
+
 # ----------------------------------------------------------------------------- Models: the recipe; Collect
 
 

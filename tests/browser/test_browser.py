@@ -84,10 +84,21 @@ def mnist_png(mnist_test, index: int) -> tuple[bytes, int]:
 
 
 def upload_picture(page, name: str, data: bytes) -> None:
+    upload_pictures(page, [(name, data)])
+
+
+def upload_pictures(page, files: list[tuple[str, bytes]]) -> None:
+    """Upload ``files`` (name, bytes) on Home at once, instead of what was uploaded before: Home's uploader takes
+    several pictures and adds new ones to those it holds, so those are removed first (the ✕ on each file's chip)."""
     page.get_by_text("Upload", exact=True).click()
+    chips = page.locator('[data-testid="stFileChipDeleteBtn"] button, button[data-testid="stFileChipDeleteBtn"]')
+    while chips.count():
+        before = chips.count()
+        chips.first.click()
+        page.wait_for_function(f"() => document.querySelectorAll('[data-testid=stFileChipDeleteBtn]').length < {before}", timeout=20_000)
     uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
     uploader.wait_for(state="attached", timeout=20_000)
-    uploader.set_input_files(files=[{"name": name, "mimeType": "image/png", "buffer": data}])
+    uploader.set_input_files(files=[{"name": name, "mimeType": "image/png", "buffer": data} for name, data in files])
 
 
 # ----------------------------------------------------------------------------- tests
@@ -140,6 +151,34 @@ def test_upload_a_real_mnist_digit(page, mnist_test, docs_out):
     assert_no_errors(page)
     wait_idle(page)
     screenshot(page, docs_out / "upload.png")
+
+
+def on_paper(digit: np.ndarray, side: int = 240) -> bytes:
+    """An MNIST test digit scaled up and written dark on white paper, as a PNG (as PIL writes it)."""
+    buf = io.BytesIO()
+    Image.fromarray(255 - np.asarray(Image.fromarray(digit).resize((side, side), Image.BILINEAR))).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_upload_three_pictures_at_once(page, mnist_test):
+    """Three real MNIST test digits, written large on white, uploaded together: a row for each, with its thumbnail,
+    its file name and its answer; the first is shown in full beside them."""
+    x, y = mnist_test
+    chosen = [int(np.flatnonzero(y == d)[0]) for d in (2, 5, 9)]
+    upload_pictures(page, [(f"digit {int(y[i])}.png", on_paper(x[i])) for i in chosen])
+    rows = [page.locator(f".st-key-upload_row_{k}") for k in range(3)]
+    for row in rows:
+        row.get_by_text("confident").wait_for(timeout=60_000)
+    wait_idle(page)
+    assert_no_errors(page)
+    assert page.locator(".st-key-upload_row_3").count() == 0
+    for row, i in zip(rows, chosen):
+        text = row.inner_text()
+        assert text.startswith(f"digit {int(y[i])}.png · {int(y[i])} · ") and text.endswith("% confident"), text
+        box = row.locator('[data-testid="stImage"] img').bounding_box()
+        assert box and 40 <= box["width"] <= 70, "a thumbnail beside each answer"
+    assert prediction(page) == "2", "the first picture is shown in full"
+    assert page.get_by_text("input from the upload: digit 2.png").count() == 1
 
 
 def test_upload_photos_of_digits_written_on_a_form(page, mnist_test):
