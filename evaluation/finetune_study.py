@@ -11,7 +11,7 @@ the replay and seed), and measure before/after accuracy on
   * --fresh new drawings per class by the same hand, never seen (a larger, steadier check),
   * MNIST test (10,000 digits): how much it forgot.
 
---writer SITE/WRITER takes a real writer of the real-strokes file (--real-strokes, default $DIGITLAB_UNIPEN;
+--writer SITE/WRITER takes a real writer of the real-strokes file (--real-strokes, default $DIGITLAB_UNIPEN, else the project's data/unipen/ file;
 evaluation/writers.py lists them) as the user instead: that many of his own digits per class, drawn on the dark
 canvas and saved as the Collect page saves them, and his other digits (at most --fresh per class) as the fresh
 ones.  Its report goes to <out>/finetune_study_<site>-<writer>.json and records no figure.
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=_ints, default=[0], help="seeds (drawings, split, training), comma-separated (default 0)")
     p.add_argument("--fresh", type=int, default=50, help="new drawings per class for the steadier check (default 50)")
     p.add_argument("--writer", default=None, metavar="SITE/WRITER", help="a real writer of the real-strokes file as the user (default: the synthetic one)")
-    p.add_argument("--real-strokes", type=Path, default=None, metavar="PATH", help="real-strokes file for --writer (default $DIGITLAB_UNIPEN)")
+    p.add_argument("--real-strokes", type=Path, default=None, metavar="PATH", help="real-strokes file for --writer (default $DIGITLAB_UNIPEN, else data/unipen/unipen_dev.json.gz)")
     cli.add_out(p, REPORTS_DIR, "folder for finetune_study.json")
     cli.add_mnist(p)
     cli.add_dry_run(p, "one dry-run fine-tune with the first --per-class, --replay and --seeds; report into a temporary folder "

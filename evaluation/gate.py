@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_models(p, "model name in models/")
     p.add_argument("--real-strokes", type=Path, default=None, metavar="PATH",
                    help="real-strokes file (gzipped JSON, digitlab/data/unipen.py) for the real-strokes digit sets "
-                        "(default $DIGITLAB_UNIPEN; none: those sets are left out)")
+                        "(default $DIGITLAB_UNIPEN, else data/unipen/unipen_dev.json.gz)")
     p.add_argument("--out", type=Path, default=REPORTS_DIR / "gate", help="reports folder (default evaluation/reports/gate/)")
     cli.add_dry_run(p, "a few pictures per set: seconds, for tests")
     cli.add_mnist(p)

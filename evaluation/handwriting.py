@@ -8,7 +8,7 @@ The real-handwriting dev benchmark: digits that are not MNIST's, through the one
   conventions                 writing conventions MNIST rarely has, drawn as canvas strokes (crossed 7,
                               1 with flag and foot, closed 4, straight-stem 9, few-point digits, ...)
   MNIST strokes               MNIST test digits re-drawn as strokes: skeleton -> polyline -> one brush
-  real strokes (with --real-strokes or $DIGITLAB_UNIPEN): real pen strokes of writers no model trained on
+  real strokes (the project's data/unipen/ file, --real-strokes or $DIGITLAB_UNIPEN): real pen strokes of writers no model trained on
     held-out site             a whole site (digitlab.data.unipen.HELD_OUT_SITE) on the canvas, pen-ups kept
     held-out site, pen-ups    the same digits with the pen's moves between strokes drawn (pen-ups lost)
     unseen writers            the training sites' validation writers, per site

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--top", type=int, default=15, help="writers shown (default 15)")
     p.add_argument("--seed", type=int, default=0, help="seed of the drawings (default 0)")
     p.add_argument("--real-strokes", type=Path, default=None, metavar="PATH",
-                   help="real-strokes file (gzipped JSON, digitlab/data/unipen.py) (default $DIGITLAB_UNIPEN)")
+                   help="real-strokes file (gzipped JSON, digitlab/data/unipen.py) (default $DIGITLAB_UNIPEN, else data/unipen/unipen_dev.json.gz)")
     p.add_argument("--out", type=Path, default=None, help="the rows as JSON (default evaluation/reports/writers/<model>_<part>.json)")
     a = p.parse_args(argv)
     if a.renders < 1 or a.top < 1:

@@ -190,7 +190,7 @@ def test_the_real_sets_name_each_pictures_writer():
     validation writers' set is mostly three prolific writers, the held-out site many writers of a few digits each."""
     path = unipen.default_path()
     if path is None:
-        pytest.skip(f"no real-strokes file: set ${unipen.ENV_VAR} to unipen_dev.json.gz")
+        pytest.fail(f"no real-strokes file: {unipen.SHIPPED} ships with the project (or set ${unipen.ENV_VAR})")
     split = unipen.split(unipen.load(path))
     items = {handwriting.REAL_WRITERS: split.val, handwriting.REAL_HELD_OUT: split.held_out}
     drawn = {s.name: s for s in handwriting.real_sets(dataclasses.replace(split, val=split.val[::30], held_out=split.held_out[::30]), 100, 0)}

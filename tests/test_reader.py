@@ -101,7 +101,7 @@ def test_the_margin_takes_the_reader_only_where_it_finds_the_cuts_far_less_likel
 def test_the_tuning_writers_are_training_writers_the_reader_never_sees():
     path = _real_file()
     if path is None:
-        pytest.skip(f"no real-strokes file: set ${unipen.ENV_VAR} to unipen_dev.json.gz")
+        pytest.fail(f"no real-strokes file: {unipen.SHIPPED} ships with the project (or set ${unipen.ENV_VAR})")
     split = unipen.split(unipen.load(path))
     train, tuning = training.tuning_split(split.train, 0.15)
     writers = lambda items: {(i.source, i.writer) for i in items}  # noqa: E731
@@ -130,7 +130,7 @@ def test_real_writers_numbers_are_read_at_least_as_well_with_the_reader(committe
 
     path = _real_file()
     if path is None:
-        pytest.skip(f"no real-strokes file: set ${unipen.ENV_VAR} to unipen_dev.json.gz")
+        pytest.fail(f"no real-strokes file: {unipen.SHIPPED} ships with the project (or set ${unipen.ENV_VAR})")
     runs = unipen.runs_on_a_line(unipen.split(unipen.load(path)).val)[::4][:60]
     rng = np.random.default_rng([hw.SEED_OFFSET, 61])
     cuts = both = 0

@@ -1,9 +1,8 @@
 """Real pen strokes (digitlab.data.unipen): the file is checked item by item, splits never share a writer,
 strokes are drawn like the canvas draws them, and training mixes them in and says so on the card.
 
-Most tests read the real file (``$DIGITLAB_UNIPEN``, or ``../shared/data/unipen_dev.json.gz`` beside the
-repository when it is there; ``.ci/run`` points at it) and skip with a message without it; the format
-checks and the training smoke run use small files written here."""
+Most tests read the real file that ships with the project (``data/unipen/``, or ``$DIGITLAB_UNIPEN``) and fail
+without it; the format checks and the training smoke run use small files written here."""
 
 from __future__ import annotations
 
@@ -16,21 +15,18 @@ import pytest
 
 from digitlab import preprocess
 from digitlab.data import unipen
-from digitlab.paths import ROOT
 
 
 def _real_file() -> Path | None:
-    for p in (unipen.default_path(), ROOT.parent / "shared" / "data" / "unipen_dev.json.gz"):
-        if p is not None and p.is_file():
-            return p
-    return None
+    p = unipen.default_path()
+    return p if p is not None and p.is_file() else None
 
 
 @pytest.fixture(scope="module")
 def real_items():
     path = _real_file()
     if path is None:
-        pytest.skip(f"no real-strokes file: set ${unipen.ENV_VAR} to unipen_dev.json.gz")
+        pytest.fail(f"no real-strokes file: {unipen.SHIPPED} ships with the project (or set ${unipen.ENV_VAR})")
     return unipen.load(path)
 
 

@@ -1,5 +1,5 @@
 """Which real writers a model reads worst (evaluation/writers.py, digitlab.evaluation.writers): real pen strokes of
-the real file (skipped without it, like tests/test_unipen.py) read by a committed model."""
+the real file that ships with the project (failed without it, like tests/test_unipen.py) read by a committed model."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from digitlab.evaluation import writers
 def real_split():
     path = _real_file()
     if path is None:
-        pytest.skip(f"no real-strokes file: set ${unipen.ENV_VAR} to unipen_dev.json.gz")
+        pytest.fail(f"no real-strokes file: {unipen.SHIPPED} ships with the project (or set ${unipen.ENV_VAR})")
     return path, unipen.split(unipen.load(path))
 
 

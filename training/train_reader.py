@@ -9,10 +9,9 @@ segmenter and by the reader, and take the reader's number where they differ and 
 far less likely than its own (by the margin in its card, fitted on real writers the reader never trained on).
 
 Training lines: numbers composed from MNIST train digits, and digits of the real-strokes file's training writers,
-laid out on a line or as they wrote them in a row; the real-strokes file is required (default:
-$DIGITLAB_UNIPEN).  About 45 minutes on 2 cores.  Writes models/reader/number_reader.keras with its card (not
+laid out on a line or as they wrote them in a row (default: the project's data/unipen/ file, or $DIGITLAB_UNIPEN).  About 45 minutes on 2 cores.  Writes models/reader/number_reader.keras with its card (not
 listed as a classifier: list_models only reads models/*.keras): this command with no flags but the file is the
-committed reader's recipe.  Then rebuild the serving files (python evaluation/serving.py) and measure it
+committed reader's recipe (training/configs/reader.toml).  Then rebuild the serving files (python evaluation/serving.py) and measure it
 (python evaluation/handwriting.py --real-strokes PATH, python evaluation/numbers.py).
 
 --refit fits a trained reader's margin again against --classifier's cuts, on the same tuning numbers, and
