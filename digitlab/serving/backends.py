@@ -3,8 +3,8 @@
     batched(run, x)     (N, 28, 28) float32 -> run on slices of at most ``batch_size`` rows -> the rows joined
     keras(model, ...)   a Keras model's forward pass traced once into a ``tf.function`` (~1 ms per image;
                         ``model.predict`` costs ~60 ms, it builds a tf.data pipeline every call); imports TensorFlow
-    onnx(path)          an ONNX Runtime session on a file ``digitlab.serving.store`` keeps: "image" (N, 28, 28)
-                        -> its one output; no TensorFlow (a session of a small CNN: ~0.25 s, ~56 MB)
+    onnx(session)       an ONNX Runtime session (``session``) on a file ``digitlab.serving.store`` keeps and checks:
+                        "image" (N, 28, 28) -> its one output; no TensorFlow (a session of a small CNN: ~0.25 s, ~56 MB)
 
 A runner takes (n, 28, 28) float32 and returns n rows (``(n, 10)`` probabilities, or ``(n,)`` P(digit) for the
 gate; the number reader: (n, 28, 224) lines -> (n, 56, 11) logits); ``serving.classifiers.Classifier`` and ``serving.gate.Gate`` choose one and batch through ``batched``.
@@ -50,9 +50,9 @@ def keras(model, input_shape: tuple[int, ...], head: str | None = None, sample_s
     return lambda x: forward(tf.constant(x)).numpy()
 
 
-def onnx(path: Path, input_name: str = "image") -> Runner:
-    """An ONNX Runtime session on a serving file: its one input (``input_name``: "image" (n, 28, 28), the number
-    reader's "line" (n, 28, 224)), its first output."""
+def session(model: Path | bytes):
+    """An ONNX Runtime session on a serving file (its path, or the very bytes that were checked:
+    ``serving.store.check``), one thread between operators, no memory arena."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -60,5 +60,12 @@ def onnx(path: Path, input_name: str = "image") -> Runner:
     options.log_severity_level = 3
     options.enable_cpu_mem_arena = False  # the arena kept every batch's activations: +105 MB after 4 x 256 digits of
     # mnist_advanced (Robustness, Data), none without it, at the same speed
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return lambda x: session.run(None, {input_name: x})[0]
+    return ort.InferenceSession(model if isinstance(model, bytes) else str(model), options, providers=["CPUExecutionProvider"])
+
+
+def onnx(model, input_name: str = "image") -> Runner:
+    """A session (``session``, or one made here from a path or bytes) as a runner: its one input (``input_name``:
+    "image" (n, 28, 28), the number reader's "line" (n, 28, 224)), its first output.  Serving goes through
+    ``serving.store.runner``, which checks the file first and every answer after."""
+    s = session(model) if isinstance(model, (str, Path, bytes)) else model
+    return lambda x: s.run(None, {input_name: x})[0]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,7 +104,14 @@ def predictions(raw: np.ndarray, card: dict | None, images: np.ndarray | None = 
     the calibration and the abstain rule."""
     raw = np.asarray(raw, np.float32).reshape(-1, 10)
     read = writing_.read_as(raw, writing)
-    verdicts = abstain.judge(read, card, images, gate, None if prepared is None else [p.refusal for p in prepared])
+    refusals = None if prepared is None else [p.refusal for p in prepared]
+    try:
+        verdicts = abstain.judge(read, card, images, gate, refusals)
+    except artifacts.ModelError as e:  # the gate's file answered what no gate answers: these pictures are read without it
+        if gate is None:
+            raise
+        warnings.warn(f"digit gate unavailable for these pictures, only the confidence threshold applies: {e}", stacklevel=2)
+        verdicts = abstain.judge(read, card, images, None, refusals)
     inked = raw.sum(1) > 0
     shown = np.zeros_like(raw)
     if inked.any():
@@ -176,7 +184,7 @@ class Classifier(_Predicts):
             from digitlab.serving import store
 
             self.onnx = Path(onnx) if onnx is not None else store.served_file(entry.path, "classifier", entry.path.parent)
-            self._run = backends.onnx(self.onnx)  # the serving file answers probabilities whatever the model's head
+            self._run = store.runner(self.onnx, "classifier")  # probabilities whatever the model's head; checked, file and answers
             if entry.pending:  # listed before its conversion, which has just run: what the converter found
                 info = store.record(self.onnx)
                 entry.layout, entry.outputs, entry.pending = info.get("layout"), info.get("outputs"), False
@@ -311,8 +319,15 @@ def _check_output(name: str, shape) -> None:
 def _onnx_runner(path: Path):
     import onnxruntime as ort
 
+    from digitlab.serving import store
+
+    data = artifacts.read_model_file(path)  # a regular file within the size limit, read once: the bytes checked are run
     try:
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        store.check_graph(data)  # bounded before a session exists: no data in other files, no tensor of gigabytes
+    except artifacts.ModelError as e:
+        raise artifacts.ModelError(f"{path.name}: refused before loading: {e}") from e
+    try:
+        session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     except Exception as e:  # InvalidProtobuf, Fail, NotImplemented (unknown op) ...
         raise artifacts.ModelError(f"{path.name}: not a usable ONNX model ({_first_line(e)})") from e
     inputs, outputs = session.get_inputs(), session.get_outputs()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from digitlab import files
-from digitlab.models import artifacts, cards
+from digitlab.models import artifacts
 from digitlab.serving import backends
 
 
@@ -27,11 +27,10 @@ class Thresholded:
     def __init__(self, path: Path, backend: str):
         self.path, self.backend = Path(path), backend
         card_name = self.path.with_suffix(".json").name
-        self.card = artifacts.read_card(self.path) or {}
-        try:
-            cards.validate(self.card)
-        except cards.CardError as e:
-            raise artifacts.ModelError(f"{self.path.name}: its card {card_name} is refused: {e}") from e
+        card = artifacts.read_card(self.path)
+        if (refused := artifacts.card_refusal(self.path, card)) is not None:  # unreadable, or a value no code can use
+            raise artifacts.ModelError(refused)
+        self.card = card or {}
         if self.card.get(self.threshold_key) is None:
             raise artifacts.ModelError(f"{self.path.name}: its card {card_name} has no {self.threshold_key} {self.threshold_missing}")
         self.threshold = float(self.card[self.threshold_key])
@@ -40,7 +39,7 @@ class Thresholded:
             from digitlab.serving import store
 
             self.onnx = store.served_file(self.path, self.kind, self.path.parent.parent)
-            self._run = backends.onnx(self.onnx, self.input_name)
+            self._run = store.runner(self.onnx, self.kind)  # the file checked, and every answer
         elif backend == "keras":
             self.model = artifacts.load_model(self.path)
             self._run = self.keras_runner(self.model)
