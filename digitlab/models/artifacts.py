@@ -271,15 +271,52 @@ def promote(source: Path, models_dir: Path = MODELS_DIR, name: str | None = None
 # ----------------------------------------------------------------------------- reading
 
 
-def read_card(model_path: Path) -> dict | None:
-    card_path = Path(model_path).with_suffix(".json")
+def read_json(path: Path, limit: int = MAX_CARD_BYTES) -> tuple[object, str | None]:
+    """How a card or a side file is read, never raising: (its JSON value, None); (None, None) only when there is no
+    such file; (None, why) when one is there and cannot be read: not a regular file (a folder, a FIFO: never opened),
+    over ``limit`` bytes (a card is a few kB of JSON written by this code), not UTF-8 JSON, or JSON null."""
+    path = Path(path)
     try:
-        if not card_path.is_file() or card_path.stat().st_size > MAX_CARD_BYTES:
-            return None  # a card is a few kB of JSON written by this code; anything else is not one
-        card = json.loads(card_path.read_text())
-    except (OSError, ValueError, RecursionError):
-        return None
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None, None  # no file, or a link to none
+    except OSError as e:
+        return None, f"cannot be read ({e.strerror})"
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None, "is not a regular file (a folder, a FIFO or a device)"
+        if st.st_size > limit:
+            return None, f"is {_size(st.st_size)}, over the {_size(limit)} limit"
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as e:
+        return None, f"cannot be read ({e.strerror})"
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        return None, f"grew over the {_size(limit)} limit while read"
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return None, f"is not JSON ({str(e)[:100]})"
+    return (value, None) if value is not None else (None, "is JSON null, not an object")
+
+
+def read_card(model_path: Path) -> dict | None:
+    """The card beside ``model_path``, or None when there is none or it cannot be read (``card_problem`` says why)."""
+    card, _ = read_json(Path(model_path).with_suffix(".json"))
     return card if isinstance(card, dict) else None
+
+
+def card_problem(model_path: Path) -> str | None:
+    """Why the card beside ``model_path`` is there and cannot be read (a folder, over MAX_CARD_BYTES, not JSON, a JSON
+    list), or None: no card, or a readable one.  Such a card is not "no card": the model would lose its calibration and
+    abstain rule without a word."""
+    card, why = read_json(Path(model_path).with_suffix(".json"))
+    if why is None and card is not None and not isinstance(card, dict):
+        why = f"is a JSON {type(card).__name__}, not an object"
+    return why
 
 
 def _open_model_file(path: Path) -> tuple[int, os.stat_result]:
@@ -844,14 +881,17 @@ def _write_cached(sha: str, key: dict, verdict: dict) -> None:
 
 def card_refusal(path: Path, card: dict | None) -> str | None:
     """Why the model at ``path`` is refused for its card (``cards.validate``: a value some code reads has
-    the wrong type or range), or None.  A model is never used with a card the code cannot trust: a
-    temperature of "abc" would break every prediction, a test_accuracy of 7 would make it the default."""
+    the wrong type or range; or a card that is there and cannot be read, ``card_problem``), or None.  A
+    model is never used with a card the code cannot trust: a temperature of "abc" would break every
+    prediction, and a card over 4 MiB is not "no card" (its calibration and abstain rule would be lost)."""
+    card_name = Path(path).with_suffix(".json").name
     if card is None:
-        return None
+        why = card_problem(path)
+        return None if why is None else f"{Path(path).name}: its card {card_name} {why}"
     try:
         cards.validate(card)
     except cards.CardError as e:
-        return f"{Path(path).name}: its card {Path(path).with_suffix('.json').name} is refused: {e}"
+        return f"{Path(path).name}: its card {card_name} is refused: {e}"
     return None
 
 

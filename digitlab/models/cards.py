@@ -141,8 +141,9 @@ def _calibration(v) -> str | None:
     if not isinstance(v, dict):
         return f"{_shown(v)} is not an object"
     t = v.get("temperature")
-    if t is not None and not (_is_number(t) and t > 0):
-        return f".temperature: {_shown(t)} is not a positive finite number"
+    low, high = TEMPERATURE_RANGE
+    if t is not None and not (_is_number(t) and low <= t <= high):
+        return f".temperature: {_shown(t)} is not a number in [{low:g}, {high:g}]"
     rule = v.get("abstain")
     if rule is not None:
         if not isinstance(rule, dict):
@@ -153,14 +154,39 @@ def _calibration(v) -> str | None:
 
 
 def _members(v) -> str | None:
-    return None if isinstance(v, list) and all(isinstance(m, dict) for m in v) else f"{_shown(v)} is not a list of member cards"
+    """A list of member cards, each value of each one checked as a card's (``READ_CHECKS``: the Models page reads a
+    member's builder, interpolation and init); a member card may hold keys a card does not ("file")."""
+    if not isinstance(v, list) or not all(isinstance(m, dict) for m in v):
+        return f"{_shown(v)} is not a list of member cards"
+    for i, member in enumerate(v):
+        if (why := _values(member)) is not None:
+            return f"[{i}].{why.lstrip('.')}"
+    return None
 
 
-# key -> check of its value (None: fine; else why not).  A key absent or null is not checked.
+def _interpolation(v) -> str | None:
+    if not isinstance(v, dict):
+        return f"{_shown(v)} is not an object"
+    alpha = v.get("alpha")
+    return None if alpha is None or _fraction(alpha) is None else f".alpha: {_fraction(alpha)}"
+
+
+# key -> check of its value (None: fine; else why not).  A key absent or null is not checked.  Sections other code
+# indexes into (card["data"]["user_train"], card.get("measured").get(...)) must at least be objects.
 READ_CHECKS = {
     "name": _text,
     "builder": _text,
+    "command": _text,
+    "date": _text,
+    "kind": _text,
     "config": _section,
+    "data": _section,
+    "init": _section,
+    "distill": _section,
+    "measured": _section,  # the number reader's: which classifier file its margin was fitted against
+    "base": _section,
+    "finetune": _section,
+    "export": _section,
     "metrics": _metrics,
     "calibration": _calibration,
     "threshold": _fraction,  # the digit gate's
@@ -171,9 +197,20 @@ READ_CHECKS = {
     "train_seconds": _seconds,
     "total_seconds": _seconds,
     "members": _members,
-    "interpolation": _section,
+    "interpolation": _interpolation,
     "adversarial": _section,
 }
+# The temperatures calibration.fit_temperature searches: T = 5e-324 passes "positive and finite" and makes every
+# confidence NaN (not JSON), T = 1e308 every answer 10%.
+TEMPERATURE_RANGE = (0.05, 20.0)
+
+
+def _values(card: dict) -> str | None:
+    """Why a value of ``card`` that some code reads has the wrong type or range (``READ_CHECKS``), or None."""
+    for key, check_value in READ_CHECKS.items():
+        if card.get(key) is not None and (why := check_value(card[key])):
+            return f"{key}{why}" if why.startswith(".") or why.startswith("[") else f"{key}: {why}"
+    return None
 
 
 def _shown(v) -> str:
@@ -195,9 +232,8 @@ def validate(card) -> dict:
     odd = sorted(k for k in adversarial if k not in ADVERSARIAL_KEYS and not HEADLINE_KEY.match(k)) if isinstance(adversarial, dict) else []
     if odd:
         raise CardError(f"card section 'adversarial' has keys {odd} that no code writes")
-    for key, check_value in READ_CHECKS.items():
-        if card.get(key) is not None and (why := check_value(card[key])):
-            raise CardError(f"{key}{why}" if why.startswith(".") else f"{key}: {why}")
+    if (why := _values(card)) is not None:
+        raise CardError(why)
     return card
 
 

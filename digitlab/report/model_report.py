@@ -8,35 +8,60 @@ Models dropped in without a card still get their size and parameter count.
 
 from __future__ import annotations
 
-import json
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from digitlab.models import artifacts
 from digitlab.models.artifacts import ModelEntry
 from digitlab.paths import ROOT
 
 
 def read_metrics(model_path: Path) -> dict | None:
-    """``<name>.metrics.json`` beside the model, or None when missing or unreadable."""
-    p = _side(model_path, ".metrics.json")
-    try:
-        m = json.loads(p.read_text())
-    except (OSError, ValueError):
-        return None
+    """``<name>.metrics.json`` beside the model, or None when missing or unreadable (``artifacts.read_json``: bounded,
+    a folder or a FIFO never opened)."""
+    m, _ = artifacts.read_json(_side(model_path, ".metrics.json"))
     return m if isinstance(m, dict) else None
 
 
 def confusion(model_path: Path, split: str = "test") -> np.ndarray | None:
-    """(10, 10) int confusion matrix (rows true digit, columns prediction), or None."""
-    m = read_metrics(model_path) or {}
-    cm = (m.get(split) or {}).get("confusion")
+    """(10, 10) int64 confusion matrix (rows true digit, columns prediction), or None (none, or not usable:
+    ``confusion_checked`` says why)."""
+    return confusion_checked(model_path, split)[0]
+
+
+MAX_COUNT = 10**9  # a cell of a confusion matrix: MNIST's test split is 10,000 digits
+
+
+def confusion_checked(model_path: Path, split: str = "test") -> tuple[np.ndarray | None, str | None]:
+    """The Models page's confusion panel, never raising: ((10, 10) int64 counts, None); (None, None) when the model
+    has no metrics file or no matrix in it; (None, why) when ``<name>.metrics.json`` is there and its ``split``
+    section or matrix is not what training writes (the page shows why instead of the panel).  Each cell a whole
+    number in [0, MAX_COUNT]: a matrix of texts, ragged, 9x9, of 1e30 or of NaN is refused, not drawn."""
+    path = _side(model_path, ".metrics.json")
+    m, why = artifacts.read_json(path)
+    if why is not None:
+        return None, f"{path.name} {why}"
+    if m is None:
+        return None, None
+    if not isinstance(m, dict):
+        return None, f"{path.name} is a JSON {type(m).__name__}, not an object"
+    section = m.get(split)
+    if section is None:
+        return None, None
+    if not isinstance(section, dict):
+        return None, f"{path.name}: its {split!r} is a JSON {type(section).__name__}, not an object"
+    cm = section.get("confusion")
     if cm is None:
-        return None
-    cm = np.asarray(cm)
-    return cm.astype(np.int64) if cm.shape == (10, 10) else None
+        return None, None
+    rows_ok = isinstance(cm, list) and len(cm) == 10 and all(isinstance(r, list) and len(r) == 10 for r in cm)
+    if not rows_ok:
+        return None, f"{path.name}: its {split} confusion matrix is not 10 rows of 10 counts"
+    if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_COUNT for r in cm for v in r):
+        return None, f"{path.name}: its {split} confusion matrix holds values that are not counts in [0, {MAX_COUNT:,}]"
+    return np.asarray(cm, np.int64), None
 
 
 def curves_path(model_path: Path) -> Path | None:
