@@ -69,6 +69,17 @@ def test_the_temperatures_refused_are_the_ones_that_break_answers():
         assert np.isfinite(p).all() and p[0].argmax() == 3, t
 
 
+def test_the_default_is_the_best_model_the_project_measured_not_the_best_card_claim(tmp_path):
+    folder = link_models(tmp_path / "models", COMMITTED)
+    case = hostile_files.make_case("card_claims_best", folder, 0)
+    listed = runtime.list_models(folder)
+    usable = [e.name for e in listed if e.usable]
+    assert hostile_files.NAME in usable, "the model itself is fine: only its claim does not count"
+    assert usable[0] == "mnist_advanced", usable
+    assert runtime.load(None, folder).name == "mnist_advanced"
+    assert case.model.with_suffix(".json").is_file()
+
+
 @pytest.mark.parametrize("record", [[], "x", 3, {}, None])
 def test_a_serving_record_that_is_not_an_object_never_ends_a_listing_or_the_default(record, tmp_path):
     folder = link_models(tmp_path / "models", COMMITTED)

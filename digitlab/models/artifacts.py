@@ -978,24 +978,73 @@ def list_models(models_dir: Path = MODELS_DIR, judge=None) -> list[ModelEntry]:
     judge = judge or _judged
     entries = [judge(path) for path in sorted(Path(models_dir).glob(f"*{MODEL_SUFFIX}"))
                if not path.name.startswith(".")]  # hidden: temp files of an in-progress atomic save
-    # a model only listed from its card (``pending``) comes after every checked one: it is never the default
-    # while a checked model exists
-    return sorted(entries, key=lambda e: (not e.usable, e.pending, -card_accuracy(e), e.name))
+    measured = {id(e): measured_accuracy(e.path) if e.usable else None for e in entries}
+
+    def rank(e: ModelEntry):
+        # a model only listed from its card (``pending``) comes after every checked one, and one the project never
+        # measured after every measured one: neither is the default while the other kind exists
+        m = measured[id(e)]
+        return not e.usable, e.pending, m is None, -(m if m is not None else card_accuracy(e)), e.name
+
+    return sorted(entries, key=rank)
 
 
 def card_accuracy(e: ModelEntry) -> float:
-    """The test accuracy on an entry's card (-1 without one): how listings rank models."""
+    """The test accuracy on an entry's card (-1 without one): how listings rank the models the project has not
+    measured (``measured_accuracy``), among themselves."""
     metrics = (e.card or {}).get("metrics")
     acc = metrics.get("test_accuracy") if isinstance(metrics, dict) else None
     return float(acc) if isinstance(acc, (int, float)) and not isinstance(acc, bool) else -1.0
 
 
+MEASURED = ("models", "MNIST test acc.")  # the figure of docs/results.json that ranks models: section, key
+_MEASURED: dict[tuple, dict[str, float]] = {}
+
+
+def measured_accuracy(path: Path) -> float | None:
+    """The MNIST test accuracy the project measured on this very file: docs/results.json's "MNIST test acc." whose
+    model_sha is the file's sha256 (``digitlab.report.results``, the one owner of that file), or None.  What a card
+    claims never makes a model the default: a hand-written test_accuracy of 1.0 would make any dropped file the best."""
+    from digitlab.report import results
+
+    try:
+        st = results.RESULTS_FILE.stat()
+        key = (st.st_mtime_ns, st.st_size)
+        if key not in _MEASURED:
+            _MEASURED.clear()
+            _MEASURED[key] = _measured_figures(results.load(results.RESULTS_FILE))
+        table = _MEASURED[key]
+        return table.get(_file_sha(Path(path))[: len("sha256:") + 16]) if table else None
+    except (OSError, ValueError, ModelError, results.ResultsError):
+        return None
+
+
+def _measured_figures(data: dict) -> dict[str, float]:
+    """{"sha256:<16 hex>": the figure} of every model row holding the ranking figure (``MEASURED``) with a file sha256."""
+    section, key = MEASURED
+    out = {}
+    for row in (data.get("figures", {}).get(section) or {}).values():
+        entry = row.get(key) if isinstance(row, dict) else None
+        if isinstance(entry, dict) and isinstance(entry.get("model_sha"), str) and cards._fraction(entry.get("value")) is None:
+            out[entry["model_sha"]] = float(entry["value"])
+    return out
+
+
+def _file_sha(path: Path) -> str:
+    """"sha256:<hex>" of a model file, hashed once per file version (``_SHAS``, shared with the listing)."""
+    st = path.stat()
+    key = (str(path), st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+    if key not in _SHAS:
+        _SHAS[key] = model_file_sha256(path)
+    return _SHAS[key]
+
 
 def best_model(models_dir: Path = MODELS_DIR, judge=None) -> ModelEntry:
-    """The usable model with the best test accuracy on its card (``list_models``' first); a ``pending`` one
-    is checked now (``judge(path, now=True)``) and skipped when that refuses it."""
+    """The usable model the project measured best (``list_models``' first), fully checked now
+    (``judge(path, now=True)``: a listing judges a file from its record, a use from the file itself) and
+    skipped when that refuses it."""
     for e in (e for e in list_models(models_dir, judge) if e.usable):
-        if e.pending:
+        if judge is not None:
             e = judge(e.path, now=True)
         if e.usable:
             return e
