@@ -155,6 +155,20 @@ def free_name(models_dir: Path, name: str, overwrite: bool = False) -> str:
     return next(f"{stem}_{k}" for k in range(2, 10_000) if not (Path(models_dir) / f"{stem}_{k}{MODEL_SUFFIX}").exists())
 
 
+SIDE_STEMS = tuple(suffix[: -len(Path(suffix).suffix)] for suffix in _SIDE_FILES[1:])  # ".history", ".metrics", ".curves"
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a model in a folder of others, or None: a name ending in a side file's stem
+    (``x.metrics``) would take another model's side file (``x.metrics.json``, x's metrics) for its card."""
+    for stem in SIDE_STEMS:
+        if name.lower().endswith(stem) and len(name) > len(stem):
+            base = name[: -len(stem)]
+            return (f"a model named {name!r} would read {name}.json, model {base}'s {stem[1:]} file, as its card "
+                    f"(names may not end in {', '.join(SIDE_STEMS)})")
+    return None
+
+
 def save_model(model, card: dict | None, name: str, models_dir: Path = MODELS_DIR, extras: dict[str, bytes] | None = None,
                overwrite: bool = False) -> Path:
     """Write ``<models_dir>/<name>.keras`` (+ card and side files) atomically; returns the model path.
@@ -208,17 +222,52 @@ def install_model_file(data: bytes, filename: str, models_dir: Path = MODELS_DIR
     name = sanitise_name(filename)
     if not filename.lower().endswith(MODEL_SUFFIX):
         raise ModelError(f"{filename}: only Keras 3 '.keras' files are accepted")
+    if (clash := name_problem(name)) is not None:
+        raise ModelError(f"{filename}: {clash}; rename the file")
     if len(data) > MAX_MODEL_BYTES:
         raise ModelError(f"{filename}: {len(data) / 1e6:.1f} MB is over the {MAX_MODEL_BYTES / 1e6:.0f} MB limit")
     models_dir = Path(models_dir)
     target = models_dir / f"{name}{MODEL_SUFFIX}"
-    if target.exists() and not overwrite:
-        raise ModelError(f"a model named {name!r} already exists; rename the file or delete the old one")
+    taken = f"a model named {name!r} already exists; rename the file or delete the old one"
+    if os.path.lexists(target) and not overwrite:
+        raise ModelError(taken)  # early, before the validation: the write below checks again, in the same step
     verdict, _ = _verdict(bytes(data))
     if not verdict["usable"]:
         raise ModelError(f"{filename}: {verdict['reason']}")
-    atomic_write_bytes(target, data)
+    _install(bytes(data), target, overwrite, taken)
     return inspect(target)
+
+
+def _install(data: bytes, target: Path, overwrite: bool, taken: str) -> None:
+    """``data`` at ``target`` in one step: written to a temp file beside it, flushed, then renamed over it
+    (``overwrite``) or hard-linked to it, which fails when the name is taken meanwhile: of two uploads of one
+    name, one is installed and the other refused, never both "installed" with the last one kept."""
+    from digitlab.files import fsync_path, umask_mode
+
+    tmp = temp_file(target, suffix=f".tmp{MODEL_SUFFIX}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        fsync_path(tmp)
+        os.chmod(tmp, umask_mode())
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                raise ModelError(taken) from None
+            except OSError:  # a file system without hard links: create the name exclusively, then write it
+                try:
+                    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, umask_mode())
+                except FileExistsError:
+                    raise ModelError(taken) from None
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                fsync_path(target)
+        fsync_path(target.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def update_card(model_path: Path, updates: dict, remove: tuple[str, ...] = ()) -> dict:
@@ -902,6 +951,8 @@ def make_entry(path: Path, card: dict | None, usable: bool, reason: str | None =
     no listing, page or prediction reads its values."""
     path = Path(path)
     name = path.name[: -len(MODEL_SUFFIX)] if path.name.endswith(MODEL_SUFFIX) else path.stem
+    if (clash := name_problem(name)) is not None:
+        return ModelEntry(name, path, None, False, f"{path.name}: {clash}", layout, outputs)
     refused = card_refusal(path, card)
     if refused is not None:
         return ModelEntry(name, path, None, False, refused, layout, outputs)
