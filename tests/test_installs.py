@@ -1,11 +1,16 @@
 """Installing an uploaded model (artifacts.install_model_file, the Models page's uploader): two uploads of one name
-never both succeed, and a name never takes another model's side file for its card.
+never both succeed, a name never takes another model's side file for its card, and checking an upload never waits on
+the network.
 
     python -m pytest -q tests/test_installs.py
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -99,3 +104,41 @@ def test_a_model_file_named_like_a_side_file_is_listed_unusable_and_its_neighbou
     assert entries["mnist_baseline"].usable
     odd = entries["mnist_baseline.metrics"]
     assert not odd.usable and "mnist_baseline's metrics file" in odd.reason and odd.card is None
+
+
+_OFFLINE = r"""
+import json, socket, sys, time
+def stall(self, *a, **k):  # a network that drops packets: a connection never answers
+    time.sleep(600)
+socket.socket.connect = stall
+socket.socket.connect_ex = stall
+socket.create_connection = lambda *a, **k: stall(None)
+t0 = time.monotonic()
+from digitlab.models import adapter
+digits, source = adapter.probe_digits()
+print(json.dumps({"seconds": time.monotonic() - t0, "source": source, "shape": list(digits.shape),
+                  "tf": "tensorflow" in sys.modules}))
+"""
+
+
+def test_checking_an_upload_never_waits_on_the_network(tmp_path):
+    """Without $DIGITLAB_MNIST and without the keras cache's copy, the probe digits an upload is run on are drawn
+    at once: no download is tried (one that stalls would hold the upload for as long as the network does)."""
+    env = {k: v for k, v in os.environ.items() if k != "DIGITLAB_MNIST"}
+    env["HOME"] = str(tmp_path)  # no ~/.keras/datasets/mnist.npz
+    env["KERAS_HOME"] = str(tmp_path / ".keras")
+    try:
+        proc = subprocess.run([sys.executable, "-c", _OFFLINE], capture_output=True, text=True, timeout=60, env=env)
+    except subprocess.TimeoutExpired:
+        pytest.fail("checking an upload waited on the network for 60 s")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.splitlines()[-1])
+    assert out["shape"] == [10, 28, 28] and "drawn" in out["source"] and not out["tf"], out
+    assert out["seconds"] < 20, out
+
+
+def test_with_mnist_at_hand_the_probe_digits_are_mnists(tmp_path, mnist_path):
+    env = {**os.environ, "DIGITLAB_MNIST": str(mnist_path), "HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", _OFFLINE], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.splitlines()[-1])["source"] == "MNIST test digits"

@@ -14,6 +14,7 @@ Attacks, explanations, ensembles, fine-tuning, export and the classifiers all as
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import numpy as np
@@ -81,14 +82,19 @@ def _inbound_layers(layer) -> list:
 
 def probe_digits() -> tuple[np.ndarray, str]:
     """(10, 28, 28) float32 digits, one of each class, to run a model on before it is trusted, and
-    where they come from: the first of each class in the MNIST test split (the project's lookup), or,
-    where MNIST cannot be found, the digits 0-9 drawn in a Hershey font, both through the one
-    preprocessing path.  Never blank: a model can be finite on a blank input and NaN on any ink."""
+    where they come from: the first of each class in the MNIST test split when a copy is at hand
+    ($DIGITLAB_MNIST, or the keras cache's), or else the digits 0-9 drawn in a Hershey font, both
+    through the one preprocessing path.  Never a download: checking an upload must not wait on a
+    network (one that drops packets would hold it for minutes before the font digits were drawn).
+    Never blank: a model can be finite on a blank input and NaN on any ink."""
     global _PROBE
     if _PROBE is None:
         from digitlab import data, preprocess
+        from digitlab.data import mnist as mnist_file
 
         try:
+            if not (os.environ.get(data.ENV_VAR) or mnist_file.KERAS_CACHE.is_file()):
+                raise data.DataError("no copy of MNIST at hand, and none is downloaded here")
             mnist = data.load()
             idx = [int(np.flatnonzero(mnist.y_test == d)[0]) for d in range(10)]
             _PROBE = mnist.inputs("test", indices=idx)[0], "MNIST test digits"
