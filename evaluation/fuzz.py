@@ -1,4 +1,4 @@
-"""python evaluation/fuzz.py [--n 20000] [--seed 0] [--out evaluation/reports/fuzz.json] [--dry-run] [--models N]
+"""python evaluation/fuzz.py [--n 20000] [--seed 0] [--out evaluation/reports/fuzz.json] [--dry-run] [--models N] [--model-files N]
 
 Fuzz the picture path: generate hostile pictures from a seed (byte flips, truncations, bomb headers,
 deep and odd modes, animated and multi-page files, EXIF, odd names, special files, formats we do not
@@ -7,7 +7,11 @@ per-file code and the app's upload path with a real committed model loaded once,
 over the whole folder.  Reports crashes (anything but a clean refusal), hangs (no answer within
 --timeout: the worker is killed and the run goes on), wrong refusals (a valid picture refused), wrong
 acceptances, lines that are not JSON, and peak RSS per file.  --models N also fuzzes N hostile model
-files (digitlab.hardening.hostile_models) through artifacts.inspect and list_models.
+files (digitlab.hardening.hostile_models) through artifacts.inspect and list_models; --model-files N, N hostile files
+beside a model (digitlab.hardening.hostile_files: damaged or foreign serving files and records, cards whose values
+break the answers, side files of the wrong shape) through the listing, the model's load, the predict command's lines
+and the Models page's panels, each of which must refuse with a reason (or, for the digit gate and the number reader,
+read without them and say so), never crash, hang or serve the damage.
 
 The files of a run are remade from (--seed, index): --n 2000 is the start of the --n 20000 run with
 the same seed, and each problem in the report comes with the command that remakes its file (--only).
@@ -43,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=default_out, help=f"report JSON (default {shown(default_out)})")
     cli.add_dry_run(p, "a smoke run for tests: 200 pictures, the report in a temporary folder")
     p.add_argument("--models", type=int, default=0, metavar="N", help="also fuzz N hostile model files (default 0)")
+    p.add_argument("--model-files", type=int, default=0, metavar="N",
+                   help="also fuzz N hostile serving files, cards and side files beside a model (default 0)")
     p.add_argument("--model", default=None, help="the model that predicts (default: the best usable model in models/, as the CLI)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds one file may take before it counts as a hang (default 30)")
     p.add_argument("--only", type=int, default=None, metavar="I", help="remake and run file I of the run only")
@@ -53,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a kill ends the workers too (finally blocks run)
     n = a.n if a.n is not None else 200 if a.dry_run else 20000
-    if n < 1 or a.timeout <= 0 or a.models < 0 or a.workers < 1:
-        return cli.error("--n and --workers must be at least 1, --timeout positive, --models at least 0")
+    if n < 1 or a.timeout <= 0 or a.models < 0 or a.model_files < 0 or a.workers < 1:
+        return cli.error("--n and --workers must be at least 1, --timeout positive, --models and --model-files at least 0")
 
     from digitlab import data
     from digitlab.files import atomic_write_json
@@ -75,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
                                                 cli_run=not a.no_cli_run, only=a.only, log=log)
         if a.models:
             report["models"] = fuzz.fuzz_models(a.seed, a.models, folder / "models", a.model, a.timeout, a.mnist, log=log)
+        if a.model_files:
+            report["model_files"] = fuzz.fuzz_files(a.seed, a.model_files, folder / "model_files", a.timeout, a.mnist, a.workers, log=log)
     finally:
         if a.keep is None:
             shutil.rmtree(folder, ignore_errors=True)

@@ -1,6 +1,8 @@
 """The fuzz suite (evaluation/fuzz.py, digitlab/hardening/fuzz.py): CI's seeded slice of 2,000 hostile
-pictures, run for real, must show 0 crashes, 0 hangs, 0 wrong refusals and 0 lines that are not JSON;
-and the harness itself counts what it is there to count.
+pictures, run for real, must show 0 crashes, 0 hangs, 0 wrong refusals and 0 lines that are not JSON; one
+cycle of every kind of hostile file beside a model (digitlab/hardening/hostile_files.py: serving files and
+records, cards, side files) must show no crash, hang, wrong acceptance or wrong refusal either; and the
+harness itself counts what it is there to count.
 
     python -m pytest -q tests/test_fuzz.py
 """
@@ -97,3 +99,62 @@ def test_models_flag(run_script, tmp_path):
     m = json.loads(out.read_text())["models"]
     assert m["files"] == 6 and m["crashes"] == 0 and m["hangs"] == 0, json.dumps(m["problems"][:5], indent=1)
     assert isinstance(m["list_models"], dict) and m["list_models"]["entries"] >= 1
+
+
+def _clean(report: dict) -> dict:
+    return {k: report[k] for k in ("crashes", "hangs", "wrong_refusals", "wrong_acceptances", "non_json_lines", "harness_errors")}
+
+
+def test_one_cycle_of_every_hostile_file_beside_a_model(tmp_path):
+    """Every kind of damaged serving file and record, card and side file once (seed 2024), run by the harness's
+    worker processes through the listing, the load, the predict command's lines and the Models page's panels."""
+    report = fuzz.fuzz_files(SEED, len(fuzz.FILE_KINDS), tmp_path / "files", timeout=60, workers=2, log=lambda m: None)
+    assert _clean(report) == dict.fromkeys(_clean(report), 0), json.dumps(report["problems"][:5], indent=1)
+    assert report["items"] == len(fuzz.FILE_KINDS) and set(report["kinds"]) == set(fuzz.FILE_KINDS)
+    assert report["read"] >= 10 and report["refused"] >= 20  # both outcomes really happen
+    assert fuzz.verdict({"pictures": _NO_PICTURES, "model_files": report})
+
+
+_NO_PICTURES = {"crashes": 0, "hangs": 0, "wrong_refusals": 0, "non_json_lines": 0, "harness_errors": 0}
+
+
+def test_judging_a_file_case_counts_what_was_served_against_what_was_expected():
+    t = fuzz.Tally()
+    served = {"seconds": 0.1, "peak_mb": 90.0, "load": "served", "labels": [7, 2], "expected_labels": [7, 2], "outcomes": ["ok"],
+              "reasons": ["calibrated confidence 99%"], "warnings": [], "problems": []}
+    refused = {"seconds": 0.1, "peak_mb": 90.0, "load": "refused", "reason": "its serving file x.onnx is refused: ..."}
+    cases = [
+        ({**served, "kind": "good", "target": "classifier", "expect": "usable"}, None),
+        ({**refused, "kind": "good", "target": "classifier", "expect": "usable"}, "wrong refusal"),
+        ({**refused, "kind": "nan_output", "target": "classifier", "expect": "refuse"}, None),
+        ({**served, "kind": "nan_output", "target": "classifier", "expect": "refuse"}, "wrong acceptance"),
+        ({**served, "kind": "gate_nan", "target": "gate", "expect": "degrade"}, "wrong acceptance"),  # the gate was used
+        ({**served, "kind": "gate_nan", "target": "gate", "expect": "degrade",
+          "reasons": ["confidence 99% (...; digit gate unavailable)"] * 2, "warnings": ["digit gate unavailable for ..."]}, None),
+        ({**served, "kind": "card_claims_best", "target": "card", "expect": "not_default", "default": "model"}, "wrong acceptance"),
+        ({**served, "kind": "confusion_bad", "target": "side", "expect": "refuse", "panel": "shown"}, "wrong acceptance"),
+        ({**served, "kind": "confusion_bad", "target": "side", "expect": "refuse", "panel": "refused", "panel_reason": "x"}, None),
+        ({**served, "kind": "good", "target": "classifier", "expect": "usable", "outcomes": ["internal", "ok"]}, "crash"),
+        ({"crash": "AttributeError: 'list' object has no attribute 'get'"}, "crash"),
+        (None, "hang"),
+    ]
+    for i, (answer, problem) in enumerate(cases):
+        before = len(t.problems)
+        fuzz.judge_file(answer, {"i": i}, t, SEED)
+        found = t.problems[before]["what"] if len(t.problems) > before else None
+        assert found == problem, (i, answer, t.problems[before:])
+    assert (t.items, t.wrong_refusals, t.wrong_acceptances, t.crashes, t.hangs) == (12, 1, 4, 2, 1)
+
+
+@pytest.mark.slow
+def test_model_files_flag(run_script, tmp_path):
+    """--model-files N runs N cases beside the pictures and counts them into the verdict and the headline."""
+    out = tmp_path / "fuzz.json"
+    proc = run_script("evaluation/fuzz.py", "--n", "1", "--no-cli-run", "--workers", "2", "--model-files", str(2 * len(fuzz.FILE_KINDS)),
+                      "--out", out, "--seed", "7", timeout=900, check=False)
+    assert out.is_file() and proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    f = report["model_files"]
+    assert f["files"] == 2 * len(fuzz.FILE_KINDS) and _clean(f) == dict.fromkeys(_clean(f), 0), json.dumps(f["problems"][:5], indent=1)
+    headline = json.loads(proc.stdout.splitlines()[-1])
+    assert headline["ok"] and headline["model_files"]["crashes"] == 0 and headline["files"] == 1

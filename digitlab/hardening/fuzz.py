@@ -34,6 +34,14 @@ one line per entry, every line JSON, exit code 0 or 1, its own peak RSS.
 
 ``--models N`` does the same for N hostile ``.keras`` files from ``digitlab.hardening.hostile_models``
 (``artifacts.inspect`` per file with the same watchdog, then ``artifacts.list_models`` on the folder).
+
+``--model-files N`` (``fuzz_files``) runs N cases of ``digitlab.hardening.hostile_files``, the files beside a model:
+damaged, foreign or hostile serving files and records (the model's, the digit gate's, the number reader's), cards
+whose values break the answers, side files of the wrong shape.  Each case is its own models folder, run by worker
+processes (``files_worker``, same watchdog) through the listing, the model's load, the predict command's lines and
+the Models page's confusion panel and summary.  A *crash* is anything raised that is not a refusal, or an
+internal-error line; a *wrong acceptance* is damage served (or a bad card or side file used, the digit gate or the
+number reader used though damaged, a card's claim made the default); a *wrong refusal* is a control refused.
 """
 
 from __future__ import annotations
@@ -70,6 +78,15 @@ from digitlab.paths import ROOT
 from digitlab.serving import predict
 
 PREDICT_SCRIPT = ROOT / "evaluation" / "predict.py"  # the real command, run over a whole folder as a user runs it
+
+
+def _file_kinds() -> list[str]:
+    from digitlab.hardening import hostile_files
+
+    return list(hostile_files.KINDS)
+
+
+FILE_KINDS = _file_kinds()  # ``fuzz_files``' kinds, in turn: any len(FILE_KINDS) consecutive cases hold each once
 
 
 # ----------------------------------------------------------------------------- pictures of a digit
@@ -919,6 +936,11 @@ def check_line(line: str, path: Path) -> str | None:
         return "no 'path' or another path"
     if "error" in obj:
         return None if isinstance(obj["error"], str) and "label" not in obj else f"error line with keys {sorted(obj)}"
+    if "number" in obj:  # --number's line: the digits read in order
+        missing = {"number", "read_by", "digits"} - set(obj)
+        if missing:
+            return f"no {sorted(missing)}"
+        return None if isinstance(obj["digits"], list) and isinstance(obj["number"], str) else "digits not a list"
     missing = {"label", "confidence", "probabilities", "abstain", "reason"} - set(obj)
     if missing:
         return f"no {sorted(missing)}"
@@ -1007,6 +1029,105 @@ def _run_model(item: dict, state: dict) -> dict:
     return out
 
 
+def _run_file(item: dict, state: dict) -> dict:
+    """Make case ``item["i"]`` of ``hostile_files`` (its kind fixed by the index, its variant by (seed, index)) in its
+    own folder and run it through what the CLI and the app call: the listing, the model resolved and loaded, the
+    predict command's lines on MNIST pictures (for the number reader: a number), the Models page's confusion panel
+    and card summary.  Rebuilding a serving file (TensorFlow, ~15 s) is off here: what is run is what happens when a
+    damaged file cannot be rebuilt."""
+    import contextlib
+
+    from digitlab.hardening import hostile_files
+    from digitlab.models import artifacts
+    from digitlab.report import model_report
+    from digitlab.serving import gate, reader, runtime
+
+    kind = FILE_KINDS[(item["seed"] + item["i"]) % len(FILE_KINDS)]
+    k = hostile_files.KINDS[kind]
+    try:
+        case = hostile_files.make_case(kind, Path(item["folder"]) / f"{item['i']:06d}-{kind}", item["seed"] * 1_000_003 + item["i"])
+    except Exception as e:  # the fuzz suite's own bug: reported as such, never as the code under test's
+        return {"i": item["i"], "harness": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(limit=8)}
+    out: dict = {"i": item["i"], "kind": kind, "target": k.target, "expect": k.expect, "what": case.what}
+    t0 = time.perf_counter()
+    saved = (gate.GATE_PATH, reader.READER_PATH)
+    gate.GATE_PATH, reader.READER_PATH = case.gate or saved[0], case.reader or saved[1]
+    try:
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            entries = {e.name: e for e in runtime.list_models(case.folder)}
+            entry = entries[hostile_files.NAME]
+            out["listed"] = "unusable" if not entry.usable else "pending" if entry.pending else "usable"
+            if k.expect == "not_default":
+                out["default"] = runtime.load(None, case.folder).name
+            try:
+                clf = runtime.load(hostile_files.NAME, case.folder)
+            except artifacts.ModelError as e:
+                out["load"], out["reason"] = "refused", str(e)
+            else:
+                out["load"] = "served"
+                pictures = state["pictures"] if k.target != "reader" else state["number"]
+                run = predict.number_lines if k.target == "reader" else predict.predict_lines
+                lines = list(run(clf, pictures, "auto", "json"))
+                out["problems"] = [p for (line, _), (path, _) in zip(lines, pictures) if (p := check_line(line, path))]
+                out["outcomes"] = sorted({o for _, o in lines})
+                answers = [] if out["problems"] else [_strict_json(line) for line, _ in lines]
+                out["labels"] = [a.get("label") for a in answers]
+                out["reasons"] = [a.get("reason") or a.get("read_by") for a in answers]
+                with contextlib.suppress(StopIteration):
+                    out["read_by"] = next(a["read_by"] for a in answers if "read_by" in a)
+            if entry.usable:
+                matrix, why = model_report.confusion_checked(entry.path)
+                out["panel"] = "refused" if why else "shown" if matrix is not None else "none"
+                out["panel_reason"] = why
+                model_report.summary(entry)
+        out["warnings"] = [str(w.message)[:300] for w in said][:5]
+    except Exception as e:  # the listing, a load or a line raised something that is not a refusal
+        out["crash"] = f"{type(e).__name__}: {e}"
+        out["traceback"] = traceback.format_exc(limit=8)
+    finally:
+        gate.GATE_PATH, reader.READER_PATH = saved
+    out["seconds"] = round(time.perf_counter() - t0, 4)
+    out["peak_mb"] = _peak_mb()
+    return out
+
+
+def files_worker(model: str | None, mnist: str | None) -> None:
+    """``worker`` for ``fuzz_files``: no model is loaded up front (each case brings its own), two MNIST test digits
+    as PNG files and a number written with three; serving files are never rebuilt (``_run_file``)."""
+    from digitlab import files
+    from digitlab.models import artifacts
+    from digitlab.serving import store
+
+    def no_rebuild(path, kind, key, out_dir):
+        raise artifacts.ModelError(f"{Path(path).name}: rebuilding serving files is off in this run")
+
+    store._convert = no_rebuild
+    proto = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    digits, labels = mnist_digits(mnist, 100)
+    folder = Path(tempfile.mkdtemp(prefix="fuzz-files-"))
+    pictures = []
+    for i in range(2):
+        (folder / f"digit{i}.png").write_bytes(files.png_bytes(digits[i]))
+        pictures.append((folder / f"digit{i}.png", None))
+    page = np.zeros((60, 148), np.uint8)
+    for k in range(3):
+        page[16:44, 20 + 36 * k : 48 + 36 * k] = digits[k]
+    (folder / "number.png").write_bytes(files.png_bytes(page))
+    state = {"pictures": pictures, "labels": [int(v) for v in labels[:2]], "number": [(folder / "number.png", None)]}
+    proto.write(json.dumps({"ready": "files", "baseline_mb": _peak_mb()}) + "\n")
+    for request in sys.stdin:
+        item = json.loads(request)
+        try:
+            answer = _run_file(item, state)
+        except Exception as e:
+            answer = {"i": item["i"], "crash": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(limit=8)}
+        answer["expected_labels"] = state["labels"]
+        proto.write(json.dumps(answer) + "\n")
+
+
 def worker(model: str | None, mnist: str | None) -> None:
     """Serve requests (one JSON object a line on stdin) with the CLI's code and a model loaded once;
     answers go to the original stdout, anything a library prints goes to stderr."""
@@ -1029,8 +1150,8 @@ def worker(model: str | None, mnist: str | None) -> None:
 class Worker:
     """One worker process (``worker``): started, sent one request at a time, killed when it hangs."""
 
-    def __init__(self, model: str | None, mnist: str | None):
-        self.model, self.mnist = model, mnist
+    def __init__(self, model: str | None, mnist: str | None, entry: str = "worker"):
+        self.model, self.mnist, self.entry = model, mnist, entry
         self.proc: subprocess.Popen | None = None
         self.buffer = b""
         self.request: dict | None = None  # the request in flight
@@ -1039,7 +1160,7 @@ class Worker:
         self.starts = 0
 
     def spawn(self) -> None:
-        code = f"from digitlab.hardening import fuzz; fuzz.worker({self.model!r}, {self.mnist!r})"
+        code = f"from digitlab.hardening import fuzz; fuzz.{self.entry}({self.model!r}, {self.mnist!r})"
         self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
         self.buffer, self.request = b"", None
@@ -1083,11 +1204,11 @@ class Worker:
 
 
 def run_pool(requests: list[dict], answered: Callable[[dict, dict | None], None], workers: int, model: str | None,
-             mnist: str | None, timeout: float, startup_timeout: float = 600) -> dict:
-    """Send every request to one of ``workers`` worker processes and call ``answered(request, answer)``
-    for each, in the order answers come; ``answer`` is None when the worker gave none within ``timeout``
-    seconds (a hang: the worker is killed and a fresh one takes the next request)."""
-    pool = [Worker(model, mnist) for _ in range(max(1, min(workers, len(requests))))]
+             mnist: str | None, timeout: float, startup_timeout: float = 600, entry: str = "worker") -> dict:
+    """Send every request to one of ``workers`` worker processes (``entry``: ``worker``, or ``files_worker``) and call
+    ``answered(request, answer)`` for each, in the order answers come; ``answer`` is None when the worker gave none
+    within ``timeout`` seconds (a hang: the worker is killed and a fresh one takes the next request)."""
+    pool = [Worker(model, mnist, entry) for _ in range(max(1, min(workers, len(requests))))]
     todo = list(reversed(requests))
     try:
         for w in pool:
@@ -1416,6 +1537,99 @@ def fuzz_models(seed: int, n: int, folder: Path, model: str | None, timeout: flo
     return report
 
 
+def judge_file(answer: dict | None, request: dict, tally: Tally, seed: int) -> None:
+    """Count one case of ``fuzz_files``: a crash (anything raised that is not a refusal, a line that is not JSON or
+    is an internal error), a hang, a wrong acceptance (a damaged file served, a bad card or side file used, a dropped
+    model's claim made the default) or a wrong refusal (a control refused)."""
+    tally.items += 1
+    i = request["i"]
+    kind = (answer or {}).get("kind") or FILE_KINDS[(seed + i) % len(FILE_KINDS)]
+    detail = {"i": i, "what_file": (answer or {}).get("what"), "reproduce": f"python evaluation/fuzz.py --n 1 --model-files {i + 1} --seed {seed} --keep /tmp/fuzz-{seed}"}
+    if answer is None:
+        tally.hangs += 1
+        tally.problem(kind, "hang", detail)
+        return
+    if "harness" in answer:
+        tally.harness_errors += 1
+        tally.problem(kind, "harness error", {**detail, "error": answer["harness"], "traceback": answer.get("traceback")})
+        return
+    if "died" in answer or "crash" in answer:
+        tally.crashes += 1
+        tally.problem(kind, "crash", {**detail, "error": answer.get("crash") or f"worker died ({answer['died']})",
+                                      "traceback": answer.get("traceback")})
+        return
+    tally.seconds.append(answer["seconds"])
+    tally.peak(answer.get("peak_mb"), f"{i} {kind} ({answer.get('what')})")
+    if answer.get("problems"):
+        tally.non_json_lines += 1
+        tally.problem(kind, "non-JSON line", {**detail, "error": answer["problems"][0]})
+        return
+    if "internal" in answer.get("outcomes", []):
+        tally.crashes += 1
+        tally.problem(kind, "crash", {**detail, "error": "an internal-error line"})
+        return
+    served, expect, target = answer.get("load") == "served", answer["expect"], answer["target"]
+    unavailable = "digit gate unavailable" if target == "gate" else "number reader unavailable"
+    if target == "side":
+        wrong = (answer.get("panel") == "refused") if expect == "usable" else (answer.get("panel") != "refused" or not answer.get("panel_reason"))
+    elif expect == "usable":
+        wrong = not served or answer.get("labels") != answer.get("expected_labels")
+    elif expect == "refuse":
+        wrong = served or not answer.get("reason")
+    elif expect == "not_default":
+        wrong = answer.get("default") == "model" or not served
+    else:  # "degrade": read without the gate or the reader, and told so
+        told = all(unavailable in (r or "") for r in answer.get("reasons", [])) if target == "gate" else answer.get("read_by") == "cuts"
+        warned = any(unavailable in w for w in answer.get("warnings", []))
+        wrong = not served or not told or not warned
+    refused = not served if target != "side" else answer.get("panel") == "refused"
+    tally.count(kind, "refused" if refused else "used")
+    if refused:
+        tally.refused += 1
+    else:
+        tally.read += 1
+    if wrong and (expect == "usable"):
+        tally.wrong_refusals += 1
+        tally.problem(kind, "wrong refusal", {**detail, "error": answer.get("reason") or answer.get("panel_reason")})
+    elif wrong:
+        tally.wrong_acceptances += 1
+        tally.problem(kind, "wrong acceptance", {**detail, "error": json.dumps({k: answer.get(k) for k in
+                                                 ("listed", "load", "reason", "reasons", "read_by", "default", "panel", "warnings")})[:600]})
+
+
+def fuzz_files(seed: int, n: int, folder: Path, timeout: float, mnist: str | None = None, workers: int = 2,
+               log: Callable[[str], None] = print) -> dict:
+    """N cases of ``digitlab.hardening.hostile_files`` (damaged serving files and records, cards, side files; case
+    ``i`` of kind ``FILE_KINDS[(seed + i) % len]``), each in its own models folder under ``folder``, run by
+    ``files_worker`` processes with the same watchdog; serving files of the cases go to ``folder/serving_cache``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tally = Tally()
+    kinds = set()
+
+    def answered(request: dict, answer: dict | None) -> None:
+        judge_file(answer, request, tally, seed)
+        kinds.add((answer or {}).get("kind") or FILE_KINDS[(seed + request["i"]) % len(FILE_KINDS)])
+
+    previous = os.environ.get("DIGITLAB_SERVING_CACHE")
+    os.environ["DIGITLAB_SERVING_CACHE"] = str(folder / "serving_cache")  # the workers' (they inherit it), never runs/cache
+    try:
+        t0 = time.monotonic()
+        pool = run_pool([{"i": i, "seed": seed, "folder": str(folder)} for i in range(n)], answered, workers, None, mnist,
+                        timeout, entry="files_worker")
+    finally:
+        if previous is None:
+            os.environ.pop("DIGITLAB_SERVING_CACHE", None)
+        else:
+            os.environ["DIGITLAB_SERVING_CACHE"] = previous
+    from digitlab.hardening import hostile_files
+
+    report = {"files": n, "worker_seconds": round(time.monotonic() - t0, 1), **pool, **tally.summary(),
+              "kinds": {k: hostile_files.KINDS[k].expect for k in sorted(kinds)}}
+    log(f"files: {report['crashes']} crashes, {report['hangs']} hangs, {report['wrong_acceptances']} wrong acceptances, "
+        f"{report['wrong_refusals']} wrong refusals")
+    return report
+
+
 def verdict(report: dict) -> bool:
     """True when the run is clean: no crash, hang, wrong refusal or bad line anywhere."""
     p = report["pictures"]
@@ -1428,6 +1642,10 @@ def verdict(report: dict) -> bool:
     m = report.get("models")
     if m:
         ok = ok and not (m["crashes"] or m["hangs"] or m["wrong_refusals"])
+    f = report.get("model_files")
+    if f:
+        ok = ok and not (f["crashes"] or f["hangs"] or f["wrong_refusals"] or f["wrong_acceptances"] or f["non_json_lines"]
+                         or f["harness_errors"])
     return ok
 
 
@@ -1441,4 +1659,8 @@ def headline(report: dict) -> dict:
     if report.get("models"):
         m = report["models"]
         out["models"] = {k: m[k] for k in ("files", "crashes", "hangs", "wrong_refusals", "wrong_acceptances", "peak_rss_mb")}
+    if report.get("model_files"):
+        f = report["model_files"]
+        out["model_files"] = {k: f[k] for k in ("files", "crashes", "hangs", "wrong_refusals", "wrong_acceptances", "non_json_lines",
+                                          "harness_errors", "peak_rss_mb")}
     return out
