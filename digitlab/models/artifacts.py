@@ -1065,7 +1065,7 @@ def measured_accuracy(path: Path) -> float | None:
             _MEASURED.clear()
             _MEASURED[key] = _measured_figures(results.load(results.RESULTS_FILE))
         table = _MEASURED[key]
-        return table.get(_file_sha(Path(path))[: len("sha256:") + 16]) if table else None
+        return table.get(file_sha256(Path(path))[: len("sha256:") + 16]) if table else None
     except (OSError, ValueError, ModelError, results.ResultsError):
         return None
 
@@ -1081,8 +1081,9 @@ def _measured_figures(data: dict) -> dict[str, float]:
     return out
 
 
-def _file_sha(path: Path) -> str:
-    """"sha256:<hex>" of a model file, hashed once per file version (``_SHAS``, shared with the listing)."""
+def file_sha256(path: Path) -> str:
+    """"sha256:<hex>" of a model file (``model_file_sha256``: type and size checked first), hashed once per file
+    version per process (``_SHAS``, shared with the listing and with serving's keys)."""
     st = path.stat()
     key = (str(path), st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
     if key not in _SHAS:

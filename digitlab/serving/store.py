@@ -94,7 +94,6 @@ SPECS = {
     "reader": Spec("line", (28, 224), (56, 11), ("28x224x1",), ("logits",)),  # reader.FRAMES, reader.CLASSES
 }
 _LOCK = threading.Lock()  # one conversion at a time per process: each one starts TensorFlow
-_KEYS: dict[tuple[str, int, int], str] = {}
 
 
 def cache_dir() -> Path:
@@ -115,14 +114,10 @@ def folders(models_dir: Path = paths.MODELS_DIR) -> list[Path]:
 
 
 def file_key(path: Path) -> str:
-    """The first 32 hex digits of the file's SHA-256 (hashed once per file version: path, mtime, size).
-    Raises ModelError for what is not a model file by its type or size (a FIFO, a link to /dev/zero,
-    a sparse 8 GB file): ``artifacts.model_file_sha256`` checks both before it reads a byte."""
-    st = Path(path).stat()
-    k = (str(path), st.st_mtime_ns, st.st_size)
-    if k not in _KEYS:
-        _KEYS[k] = artifacts.model_file_sha256(path)[len("sha256:"):][:32]
-    return _KEYS[k]
+    """The first 32 hex digits of the file's SHA-256 (hashed once per file version, ``artifacts.file_sha256``: the
+    listing's ranking reads the same hash).  Raises ModelError for what is not a model file by its type or size (a
+    FIFO, a link to /dev/zero, a sparse 8 GB file): both are checked before a byte is read."""
+    return artifacts.file_sha256(Path(path))[len("sha256:"):][:32]
 
 
 class DamagedFile(ModelError):
