@@ -93,7 +93,8 @@ except artifacts.ModelError as e:
     out = {"outcome": "refused", "reason": str(e)}
 except BaseException as e:
     out = {"outcome": "crash", "reason": f"{type(e).__name__}: {e}"[:300]}
-out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from digitlab.memory import status_mb
+out["max_rss_mb"] = status_mb("VmHWM")  # this process's own peak (ru_maxrss keeps the parent's across exec)
 print(json.dumps(out))
 """
 
