@@ -1107,19 +1107,26 @@ def files_worker(model: str | None, mnist: str | None) -> None:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     digits, labels = mnist_digits(mnist, 100)
-    folder = Path(tempfile.mkdtemp(prefix="fuzz-files-"))
-    pictures = []
-    for i in range(2):
-        (folder / f"digit{i}.png").write_bytes(files.png_bytes(digits[i]))
-        pictures.append((folder / f"digit{i}.png", None))
-    page = np.zeros((60, 148), np.uint8)
-    for k in range(3):
-        page[16:44, 20 + 36 * k : 48 + 36 * k] = digits[k]
-    (folder / "number.png").write_bytes(files.png_bytes(page))
-    state = {"pictures": pictures, "labels": [int(v) for v in labels[:2]], "number": [(folder / "number.png", None)]}
+    state: dict = {"labels": [int(v) for v in labels[:2]]}
+
+    def pictures(run_folder: Path) -> None:  # in the run's folder (removed with it), made on the first request
+        folder = run_folder / f"pictures-{os.getpid()}"
+        folder.mkdir(parents=True, exist_ok=True)
+        state["pictures"] = []
+        for i in range(2):
+            (folder / f"digit{i}.png").write_bytes(files.png_bytes(digits[i]))
+            state["pictures"].append((folder / f"digit{i}.png", None))
+        page = np.zeros((60, 148), np.uint8)
+        for k in range(3):
+            page[16:44, 20 + 36 * k : 48 + 36 * k] = digits[k]
+        (folder / "number.png").write_bytes(files.png_bytes(page))
+        state["number"] = [(folder / "number.png", None)]
+
     proto.write(json.dumps({"ready": "files", "baseline_mb": _peak_mb()}) + "\n")
     for request in sys.stdin:
         item = json.loads(request)
+        if "pictures" not in state:
+            pictures(Path(item["folder"]))
         try:
             answer = _run_file(item, state)
         except Exception as e:
