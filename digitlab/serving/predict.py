@@ -5,7 +5,7 @@ Runtime, digitlab.serving.runtime: no TensorFlow) and pictures are predicted in 
 
 --format json prints one JSON object per line:
     {"path": str, "label": int or null, "confidence": float, "probabilities": [10 floats],
-     "runner_up": {"label": int, "confidence": float} or null, "abstain": bool, "reason": str}
+     "runner_up": {"label": int, "confidence": float} or null, "abstain": bool, "reason": str, "notes": [str, ...]}
 label is the model's answer (the most probable digit; null only when the picture has no ink),
 confidence its probability and runner_up the second most probable digit, all on one calibrated scale
 (softmax(logits / T), T from the model card; the model's own probabilities when the card has no
@@ -14,6 +14,9 @@ model card and the digit gate (digitlab.serving.abstain: temperature-scaled conf
 the card's threshold, or the model-independent "is this a digit?" gate in models/gate/ says no):
 abstain is true when the model should not be trusted to say which digit this is ("not sure this is a
 digit"), and also for no ink; label is kept even then, so consumers that ignore abstain still work.
+notes are the preprocessing's own words for what it did to the picture (``Prepared.notes``), every mark it left
+out of the digit among them ("an underline below the digit left out", "a printed box around the writing taken
+away", ...): a picture whose ink changed is never changed in silence.
 A model whose card has no calibration (e.g. one a user dropped in) is judged by the gate alone.
 --writing continental reads 1 and 7 as continental hands write them (a 1 with a long up-stroke, a crossed 7;
 digitlab.serving.writing): the odds between the two move, nothing else; each JSON line then also holds
@@ -142,6 +145,7 @@ def format_line(path: Path, pred, fmt: str) -> str:
             "runner_up": None if pred.runner_up is None else {"label": pred.runner_up[0], "confidence": round(pred.runner_up[1], 6)},
             "abstain": pred.abstain,
             "reason": pred.message,
+            "notes": [] if pred.prepared is None else list(pred.prepared.notes),
         }
         if pred.writing != "default":
             line |= {"writing": pred.writing, "by_writing": pred.by_writing}
@@ -198,11 +202,12 @@ def number_lines(classifier, files: list[tuple[Path, str | None]], invert: str, 
         yield (format_number(f, r, fmt) if outcome == "ok" else format_error(f, r, fmt)), outcome
 
 
-def predict_lines(classifier, files: list[tuple[Path, str | None]], invert: str, fmt: str, writing: str = DEFAULT_WRITING) -> Iterator[tuple[str, str]]:
-    """(line, outcome) for every file, in order: outcome "ok", "error" (the file was refused, with its
-    reason) or "internal" (preparing it raised something that is not a refusal: a bug, whose traceback
-    goes to stderr; the line says so and the other files go on).  One forward pass per BATCH pictures.
-    The fuzzing harness (digitlab.hardening.fuzz) runs this per file, so it checks exactly the command's code."""
+def predict_files(classifier, files: list[tuple[Path, str | None]], invert: str = "auto",
+                  writing: str = DEFAULT_WRITING) -> Iterator[tuple[Path, str, object]]:
+    """(file, outcome, the ``Prediction`` or a message) for every file, in order: outcome "ok", "error" (the file was
+    refused, with its reason) or "internal" (preparing it raised something that is not a refusal: a bug, whose
+    traceback goes to stderr; the other files go on).  One forward pass per BATCH pictures.  The command's lines
+    (``predict_lines``) and the real-paper benchmark (``digitlab.evaluation.paper``) both read pictures here."""
     from digitlab import preprocess
 
     def prepared(f: Path):  # the intermediate steps are for the app's inspector: a batch keeps only the 28x28 input
@@ -212,7 +217,15 @@ def predict_lines(classifier, files: list[tuple[Path, str | None]], invert: str,
         done = [(f, *read_guarded(f, reason, prepared)) for f, reason in files[start : start + BATCH]]  # (file, outcome, Prepared or message)
         answers = iter(classifier.predict_prepared([r for _, o, r in done if o == "ok"], writing))  # the card's abstain rule and the digit gate, one pass each
         for f, outcome, r in done:
-            yield (format_line(f, next(answers), fmt) if outcome == "ok" else format_error(f, r, fmt)), outcome
+            yield f, outcome, next(answers) if outcome == "ok" else r
+
+
+def predict_lines(classifier, files: list[tuple[Path, str | None]], invert: str, fmt: str, writing: str = DEFAULT_WRITING) -> Iterator[tuple[str, str]]:
+    """(line, outcome) for every file, in order (``predict_files``' outcomes: "ok", "error" or "internal", whose
+    line says so).  The fuzzing harness (digitlab.hardening.fuzz) runs this per file, so it checks exactly the
+    command's code."""
+    for f, outcome, r in predict_files(classifier, files, invert, writing):
+        yield (format_line(f, r, fmt) if outcome == "ok" else format_error(f, r, fmt)), outcome
 
 
 def load_model(name_or_path: str | None):
