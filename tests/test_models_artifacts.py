@@ -66,9 +66,19 @@ def test_interrupted_save_leaves_old_model_intact(tmp_path):
             raise KeyboardInterrupt  # the user pressed Ctrl-C mid-save
 
     with pytest.raises(KeyboardInterrupt):
-        artifacts.save_model(Exploding(), _card("m"), "m", tmp_path)
+        artifacts.save_model(Exploding(), _card("m"), "m", tmp_path, overwrite=True)
     assert (tmp_path / "m.keras").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.keras"]
+
+
+def test_a_model_is_replaced_only_when_asked(tmp_path):
+    artifacts.save_model(builders.build_baseline(), _card("m"), "m", tmp_path)
+    before = (tmp_path / "m.keras").read_bytes()
+    with pytest.raises(artifacts.ModelError, match="not replaced"):
+        artifacts.save_model(builders.build_baseline(), _card("m"), "m", tmp_path)
+    assert (tmp_path / "m.keras").read_bytes() == before
+    assert artifacts.free_name(tmp_path, "m") == "m_2" and artifacts.free_name(tmp_path, "m", overwrite=True) == "m"
+    assert artifacts.free_name(tmp_path, "other") == "other"
 
 
 def _lambda_model():

@@ -179,6 +179,8 @@ def save_model(model, card: dict | None, name: str, models_dir: Path = MODELS_DI
     """
     if not NAME_RE.match(name):
         raise ModelError(f"invalid model name {name!r}: use letters, digits, '_', '.', '-'")
+    if problem := name_problem(name):
+        raise ModelError(problem)
     if card is not None:
         cards.check(card)  # before anything is written
     models_dir = Path(models_dir)

@@ -490,6 +490,8 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=(), command: str 
     """
     import keras
 
+    if problem := artifacts.name_problem(config.name):  # before hours of training, not at the save
+        raise InitError(problem)
     name = artifacts.free_name(out, config.name, overwrite)
     if name != config.name:
         print(f"{Path(out) / (config.name + artifacts.MODEL_SUFFIX)} exists and is kept: this run saves {name}{artifacts.MODEL_SUFFIX} "
