@@ -19,6 +19,9 @@ one MNIST itself was built with (LeCun et al.):
     no ink with that polarity (auto):      -> the other one tried (``other_polarity``: a marker filling a
                                               tight crop), then the background taken from the picture's edge
                                               (``cut_tight``: a digit cut tight to its ink), kept when it finds ink
+    the marks around the digit             -> not ink: an underline (apart or touching), a full stop, a tick or cross beside
+                                              it, a ruling line at the edge, a neighbouring cell's ink (``isolate_digit``;
+                                              not on a canvas drawing), each said in a note
     the paper inside the strokes checked:  -> ``Prepared.refusal`` when it is not the paper around them (a face,
                                               an emoji: ``paper_shift``); every caller refuses such a picture
     crop to the ink's bounding box
@@ -36,6 +39,7 @@ gives ``Prepared.no_ink = True`` and no image: never a made-up prediction.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -65,7 +69,7 @@ from digitlab.pictures import (  # noqa: F401
     load_picture,
 )
 
-PREPROCESS_VERSION = "1.11"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
+PREPROCESS_VERSION = "1.12"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
 # blobs dropped; 1.3: a small digit in a shrunk picture read again around its ink at a higher resolution, and ink
 # that fades below INK_LEVEL once fitted (scattered specks) is no ink; 1.4: a drawing reaching the edge is not a photo
 # (is_photo: most of the border one exact tone is a drawn background; its strokes apart touching the edge are kept);
@@ -79,7 +83,8 @@ PREPROCESS_VERSION = "1.11"  # 1.1: stroke-width normalisation on by default; 1.
 # ink (drop_frame), except on a canvas drawing; 1.9: nor is a form's printed line under or over the writing, apart
 # from it (drop_rule_line); 1.10: a side's thickness is its line's run inward however tilted (_run_inward), so a fat
 # pen's square 0 drawn askew is not a form's box; 1.11: nor is a form's line under the writing that the writing touches
-# (drop_line_under)
+# (drop_line_under); 1.12: nor are the marks a writer leaves around a digit on paper: an underline, a full stop, a tick or
+# a small cross beside it, a ruling line at the picture's edge, a neighbouring cell's ink (isolate_digit)
 SIZE = 28  # model input side
 BOX = 20  # the digit's longer side inside the 28x28 frame, as in MNIST
 CENTRE = 14.0  # MNIST's mean centre of mass (row, col) in pixel-index coordinates, measured on x_test
@@ -633,6 +638,362 @@ def edge_background(ink: np.ndarray) -> tuple[float, float]:
     return level, level + 5 * 1.4826 * float(np.median(np.abs(edge - level)))
 
 
+# ----------------------------------------------------------------------------- the marks around a written digit
+#
+# A clerk's digit on a register's page comes with what a reader looks past: an underline, a full stop, a tick or a
+# small cross beside it, a piece of the page's ruling, the edge of the next cell.  ``isolate_digit`` finds them by the
+# geometry of the ink's blobs against the digit's own (position, size, shape, the gap between them).  Every threshold
+# below was chosen on the real-paper dev registers (``python evaluation/paper.py``: digitlab/data/parish.py, 2,341
+# crops of 17 registers) by looking at what each rule took away, and checked on MNIST's test digits, which carry no
+# marks: docs/preprocessing.md (preprocessing 1.12) gives both measurements.
+
+UNDERLINE_NOTE = "an underline below the digit left out"
+STOP_NOTE = "a full stop beside the digit left out"
+TICK_NOTE = "a tick or small cross beside the digit left out"
+RULING_NOTE = "a ruling line at the picture's edge left out"
+NEIGHBOUR_NOTE = "ink of a neighbouring cell at the picture's edge left out"
+MARK_NOTES = (RULING_NOTE, UNDERLINE_NOTE, STOP_NOTE, TICK_NOTE, NEIGHBOUR_NOTE)  # the order the notes are said in
+
+MARK_BLOBS = 12  # more blobs than this is no digit with a few marks (a word, a photo's texture): left as it is
+LINE_MIN = 8  # px: a blob shorter than this is no line
+FLAT_TILT = 20.0  # degrees: a flat line (an underline) slopes at most this much (the registers' underlines apart measured
+# 0-18.4; the lower half of an MNIST 6's loop, broken off its stroke, 24)
+FLAT_THIN = 0.25  # and is at most this thick for its length (the spread across its main axis; a digit's is 0.3 or more)
+RULING_TILT = 8.0  # degrees: a ruling line runs within this of the picture's rows or columns
+RULING_THIN = 0.08  # its thickness at most this share of its length (at least 2.5 px allowed: a scan's line)
+RULING_EDGE = 0.1  # and it lies within this share of the picture's side from the edge it runs along...
+RULING_SPAN = 0.9  # ...or spans this share of that side
+JOIN_GAP = 0.08  # a blob this close to the digit (share of its height) is a piece of it: faint ink breaks a stroke
+# into pieces 1-2 px apart, and a mark beside a digit stands 3 px or more off a 30 px digit
+HAT_GAP = 0.5  # and so is one above its middle and right of its centre within this share of its height: a 5's hat or an
+# 8's first stroke drawn apart (the registers' 5s have it 0.2-0.45 of the digit's height off, often cut by the crop)
+NEIGHBOUR_GAP = 0.5  # ink at the picture's top or bottom edge this share of the digit's height off it is the row above's
+# or below's (the registers' measured 0.5-1.2); nearer, it may be the digit's own, cut by the crop
+UNDER_WIDE = 0.3  # an underline apart: a flat line at least this share of the digit's width...
+UNDER_LOW = 0.25  # ...its centre below the digit's bottom less this share of its height, its top below the digit's middle
+STOP_SIDE = 0.3  # a full stop: no side over this share of the digit's height...
+STOP_RIGHT = 0.15  # ...its centre right of the digit's right edge less this share of the digit's width...
+STOP_LOW = 0.6  # ...and this share of the digit's height below its top, and more than STOP_GAP px off it
+STOP_GAP = 1.5
+TICK_TALL = 0.8  # a tick or small cross: at most this share of the digit's height, to its right (TICK_OVER of its own
+TICK_OVER = 0.25  # width may lie over the digit's box), its centre below TICK_HIGH of the digit's height from its top
+TICK_HIGH = 0.35  # (a 5's hat drawn apart sits at its top), and more than JOIN_GAP off it
+# An underline the digit touches (``underline_band``): a thin curve along the bottom of the digit's ink
+UNDER_TOL = 2.0  # px: the bottom run of each of its columns lies within this of one quadratic curve
+UNDER_SLOPE = 0.4  # the curve's slope at either end at most this (a hand's underline, not a 2's or a 3's stroke)
+UNDER_TALL = 0.6  # the writing left above it is at least this share of the whole ink's height...
+UNDER_LONG = 0.8  # ...the line at least this many times the writing's height long...
+UNDER_THIN = 0.11  # ...and at most this share of it thick: a pen's line under a 30 px digit measured 0.04-0.11; the base
+# of MNIST's 2s (a thicker pen for the size of its digits), which these rules must leave alone, 0.12 and more
+UNDER_PAST = 0.1  # it reaches past the writing on both sides by this share of the writing's width (2 px at least): a
+# 2's base starts where its stroke comes down; the writing may reach below it by RULE_SLIVER of its height
+
+
+@dataclass
+class _Blob:
+    """One 8-connected blob of ink: its pixels' (rows, cols), box (left, top, right, bottom, exclusive), its ink pixels
+    (over INK_LEVEL: the size and shape are the ink's, not the faint rim's), centre, and its main axis's length, the
+    spread across it and its angle from the rows in degrees (a line L long has variance L^2 / 12 along it)."""
+
+    label: int
+    first: int
+    rows: np.ndarray
+    cols: np.ndarray
+    left: int
+    top: int
+    right: int
+    bottom: int
+    ink: int
+    cx: float
+    cy: float
+    length: float
+    width: float
+    tilt: float
+
+    @property
+    def w(self) -> int:
+        return self.right - self.left
+
+    @property
+    def h(self) -> int:
+        return self.bottom - self.top
+
+    def flat(self) -> bool:
+        """A flat thin line: an underline's shape."""
+        return self.length >= LINE_MIN and self.width <= FLAT_THIN * self.length and self.tilt <= FLAT_TILT
+
+    def straight(self, h: int, w: int) -> bool:
+        """A straight thin line along the rows or the columns, at the edge of an (h, w) picture or across it: a ruling line
+        when it reaches past the digit or out of the picture (``ruling``)."""
+        if self.length < LINE_MIN or self.width > max(2.5, RULING_THIN * self.length):
+            return False
+        if self.tilt <= RULING_TILT:
+            return self.w >= RULING_SPAN * w or self.top < RULING_EDGE * h or self.bottom > (1 - RULING_EDGE) * h
+        if self.tilt >= 90 - RULING_TILT:
+            return self.h >= RULING_SPAN * h or self.left < RULING_EDGE * w or self.right > (1 - RULING_EDGE) * w
+        return False
+
+    def ruling(self, box: list[int], h: int, w: int) -> bool:
+        """A ``straight`` line in an (h, w) picture that reaches past the digit's box (left, top, right, bottom) on both sides
+        along it, or runs out of the picture at one end: the page's ruling (a 7's bar drawn apart ends over its stem)."""
+        left, top, right, bottom = box
+        if self.tilt <= RULING_TILT:
+            return (self.left < left and self.right > right) or self.left == 0 or self.right == w
+        return (self.top < top and self.bottom > bottom) or self.top == 0 or self.bottom == h
+
+    def neighbour(self, h: int, w: int, gap2: float, tall: int) -> bool:
+        """Ink of a neighbouring cell in an (h, w) picture: touching its left or right edge (the next column), or its top or
+        bottom edge and NEIGHBOUR_GAP of the digit's height (``tall``) or more off it (``gap2``, squared px: the row above or below)."""
+        return self.left == 0 or self.right == w or ((self.top == 0 or self.bottom == h) and gap2 >= _square(NEIGHBOUR_GAP * tall))
+
+
+def _blob(label: int, first: int, rows: np.ndarray, cols: np.ndarray, strong: np.ndarray) -> _Blob:
+    """A blob's measurements from its pixels (``strong``: which of them are over INK_LEVEL).  Sums of integers are exact
+    in float64 whatever their order, so web/preprocess.js measures the same."""
+    ys, xs = (rows[strong], cols[strong]) if strong.sum() >= 3 else (rows, cols)
+    n = float(xs.size)
+    sx, sy = float(xs.sum()), float(ys.sum())
+    a = (n * float((xs * xs).sum()) - sx * sx) / (n * n)  # variance along the rows, across them, and the covariance
+    c = (n * float((ys * ys).sum()) - sy * sy) / (n * n)
+    b = (n * float((xs * ys).sum()) - sx * sy) / (n * n)
+    mid, half = (a + c) / 2, math.sqrt((a - c) / 2 * ((a - c) / 2) + b * b)
+    angle = abs(0.5 * math.atan2(2 * b, a - c) * 180 / math.pi)  # of the main axis, from the rows: 0-90
+    return _Blob(label, first, rows, cols, int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1, int(strong.sum()),
+                 sx / n, sy / n, math.sqrt(12 * (mid + half)), math.sqrt(12 * max(mid - half, 0.0)), angle)
+
+
+def _blobs(clean: np.ndarray) -> tuple[np.ndarray, list[_Blob] | None]:
+    """Every pixel the background removal kept, as 8-connected blobs in the order of their first pixel (row by row);
+    None for the blobs when there are more than MARK_BLOBS."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats((clean > 0).astype(np.uint8), connectivity=8)
+    if n - 1 > MARK_BLOBS:
+        return labels, None
+    width = clean.shape[1]
+    out = []
+    for k in range(1, n):
+        left, top, w, h = (int(v) for v in stats[k, :4])
+        ys, xs = np.nonzero(labels[top : top + h, left : left + w] == k)  # row by row: the first is the blob's first
+        rows, cols = ys + top, xs + left
+        out.append(_blob(k, int(rows[0]) * width + int(cols[0]), rows, cols, clean[rows, cols] > INK_LEVEL))
+    out.sort(key=lambda b: b.first)
+    return labels, out
+
+
+def _square(x: float) -> float:
+    return x * x  # not x ** 2: a product rounds alike in every language (web/preprocess.js)
+
+
+def _outline(b: _Blob) -> np.ndarray:
+    """(N, 2) int64 (row, col) of a blob's pixels with a 4-neighbour outside it: the only ones a gap is measured from."""
+    top, left = int(b.rows.min()), int(b.cols.min())
+    m = np.zeros((int(b.rows.max()) - top + 3, int(b.cols.max()) - left + 3), bool)
+    m[b.rows - top + 1, b.cols - left + 1] = True
+    inner = m[1:-1, 1:-1] & m[:-2, 1:-1] & m[2:, 1:-1] & m[1:-1, :-2] & m[1:-1, 2:]
+    r, c = np.nonzero(m[1:-1, 1:-1] & ~inner)
+    return np.stack([r + top, c + left], 1).astype(np.int64)
+
+
+def _gap2(a: np.ndarray, body: np.ndarray, reach: float) -> float:
+    """The squared distance in px between the nearest pixels of outline ``a`` and ``body`` (``_outline``'s), exact in
+    integers, or infinity when none of body's lies within ``reach`` of a's box (farther than any rule asks)."""
+    lo, hi = a.min(0) - reach, a.max(0) + reach
+    near = body[((body >= lo) & (body <= hi)).all(1)]
+    if near.size == 0:
+        return float("inf")
+    return float(((a[:, None, :] - near[None, :, :]) ** 2).sum(-1).min())
+
+
+def _mark(b: _Blob, box: list[int], gap2: float) -> str | None:
+    """What blob ``b`` is beside the digit whose box is ``box`` (left, top, right, bottom), ``gap2`` (squared px) off it:
+    a mark's note, or None (a piece of the digit, or something else)."""
+    left, top, right, bottom = box
+    w, h = right - left, bottom - top
+    if b.flat() and b.w >= UNDER_WIDE * w and b.cy >= bottom - UNDER_LOW * h and b.top >= top + h / 2:
+        return UNDERLINE_NOTE
+    if (max(b.w, b.h) <= STOP_SIDE * h and b.cx >= right - STOP_RIGHT * w and b.cy >= top + STOP_LOW * h
+            and gap2 > STOP_GAP * STOP_GAP):
+        return STOP_NOTE
+    if b.left >= right - TICK_OVER * b.w and b.h <= TICK_TALL * h and b.cy >= top + TICK_HIGH * h and gap2 > _square(JOIN_GAP * h):
+        return TICK_NOTE
+    return None
+
+
+def mark_blobs(clean: np.ndarray) -> tuple[np.ndarray, dict[int, str], list[int]]:
+    """clean ink (H, W) float32 -> (its blobs' labels, {label: note} of the blobs that are marks, the labels of the
+    digit's blobs).  The digit grows from its tallest blob that is no line (then the one with most ink, then the first):
+    a blob that is no mark beside it (``_mark``) joins it when it lies mostly inside its box, within JOIN_GAP of its
+    height, or above its middle and right of its centre within HAT_GAP, and every other blob is judged again against the
+    digit so grown.  A straight line at the picture's edge or across it never joins it, and is a ruling line when it
+    reaches past it on both sides or out of the picture; a blob at the picture's edge that is neither mark nor digit is a
+    neighbouring cell's (``_Blob.neighbour``).  One blob, or more than MARK_BLOBS: nothing is a mark, and no digit is
+    named for more than MARK_BLOBS."""
+    labels, blobs = _blobs(clean)
+    if blobs is None or len(blobs) < 2:
+        return labels, {}, [b.label for b in blobs or []]
+    h, w = clean.shape
+    lines = {b.label for b in blobs if b.straight(h, w)}  # never part of the digit
+    seeds = [b for b in blobs if b.label not in lines and not b.flat()]
+    if not seeds:
+        return labels, {}, [b.label for b in blobs]
+    seed = max(seeds, key=lambda b: (b.h, b.ink))  # the tallest (a cross beside a 1 holds as much ink), the first of them
+    digit, box = [seed.label], [seed.left, seed.top, seed.right, seed.bottom]
+    outlines = {b.label: _outline(b) for b in blobs}
+    said: dict[int, str] = {}
+    grown = True
+    while grown:
+        grown = False
+        body = np.concatenate([outlines[d] for d in digit])
+        for b in blobs:
+            if b.label in digit:
+                continue
+            left, top, right, bottom = box
+            gap2 = _gap2(outlines[b.label], body, max(HAT_GAP, NEIGHBOUR_GAP) * (bottom - top) + STOP_GAP)
+            note = RULING_NOTE if b.label in lines and b.ruling(box, h, w) else _mark(b, box, gap2)
+            inside = max(0, min(b.right, right) - max(b.left, left)) * max(0, min(b.bottom, bottom) - max(b.top, top))
+            hat = b.cy < (top + bottom) / 2 and b.cx > (left + right) / 2 and gap2 <= _square(HAT_GAP * (bottom - top))
+            near = 2 * inside >= b.w * b.h or gap2 <= _square(JOIN_GAP * (bottom - top)) or hat
+            if note is None and near and b.label not in lines:
+                digit.append(b.label)
+                box = [min(left, b.left), min(top, b.top), max(right, b.right), max(bottom, b.bottom)]
+                said.pop(b.label, None)
+                grown = True
+                break
+            if note is None and b.neighbour(h, w, gap2, bottom - top):
+                note = NEIGHBOUR_NOTE
+            if note is None:
+                said.pop(b.label, None)
+            else:
+                said[b.label] = note
+    return labels, said, digit
+
+
+def quadratic_fit(xs: np.ndarray, ys: np.ndarray) -> tuple[float, float, float]:
+    """Least squares y = a x^2 + b x + c through integer xs and half-integer ys -> (a, b, c).  Its sums are exact in
+    float64, and the normal equations are solved by Cramer's rule in one order, so web/preprocess.js fits the same."""
+    x = xs.astype(np.float64)
+    y = ys.astype(np.float64)
+    s0, s1, s2, s3, s4 = float(x.size), float(x.sum()), float((x * x).sum()), float((x * x * x).sum()), float((x * x * x * x).sum())
+    t0, t1, t2 = float(y.sum()), float((x * y).sum()), float((x * x * y).sum())
+
+    def det(m):
+        return (m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) + m[2] * (m[3] * m[7] - m[4] * m[6]))
+
+    d = det([s4, s3, s2, s3, s2, s1, s2, s1, s0])
+    if d == 0:
+        return 0.0, 0.0, t0 / s0
+    return (det([t2, s3, s2, t1, s2, s1, t0, s1, s0]) / d, det([s4, t2, s2, s3, t1, s1, s2, t0, s0]) / d,
+            det([s4, s3, t2, s3, s2, t1, s2, s1, t0]) / d)
+
+
+def _curve(fit: tuple[float, float, float], x):
+    a, b, c = fit
+    return (a * x + b) * x + c
+
+
+def underline_band(ink: np.ndarray) -> np.ndarray | None:
+    """A digit's ink (H, W) bool -> the pixels of an underline it touches (bool, same shape), or None.  In each column the
+    lowest run of ink; the runs at most twice as thick as their median (the pen's line, where the writing does not join
+    it) are fitted by one quadratic curve, those farther than UNDER_TOL px dropped and the curve fitted again; the line is
+    the widest stretch of columns near it, gaps of a fifth of the width or twice the line's thickness allowed (where the
+    writing joins it), and its band the pixels within half its
+    median thickness plus 1 px of the curve.  It is an underline when the writing (the largest blob left above it) is at
+    least UNDER_TALL of the ink's height, the line at least UNDER_LONG of the writing's height long and at most
+    UNDER_THIN of it thick, its slope at either end at most UNDER_SLOPE, it reaches past the writing on both sides
+    (UNDER_PAST), the ink lies above it, reaching below it by at most RULE_SLIVER of the writing's height, and the writing
+    meets it in one place."""
+    rows_all, cols_all = np.nonzero(ink)
+    if cols_all.size < 10:
+        return None
+    top0, left0 = int(rows_all.min()), int(cols_all.min())
+    m = ink[top0 : rows_all.max() + 1, left0 : cols_all.max() + 1]
+    h, w = m.shape
+    if h < LINE_MIN or w < LINE_MIN:
+        return None
+    cols = np.flatnonzero(m.any(0))
+    rows = np.arange(h)[:, None]
+    bottom = h - 1 - np.argmax(m[::-1], axis=0)  # each column's lowest ink pixel...
+    above = np.where(~m & (rows <= bottom), rows, -1).max(0)  # ...and the last paper above its run
+    thick = bottom - above
+    centre = (bottom + above + 1) / 2
+    near = cols[thick[cols] <= max(3.0, 2.0 * float(np.median(thick[cols])))]
+    chosen = near
+    for _ in range(5):
+        if chosen.size < LINE_MIN:
+            return None
+        fit = quadratic_fit(chosen, centre[chosen])
+        closer = near[np.abs(centre[near] - _curve(fit, near.astype(np.float64))) <= UNDER_TOL]
+        if np.array_equal(closer, chosen):
+            break
+        chosen = closer
+    if chosen.size < LINE_MIN:
+        return None
+    breaks = np.flatnonzero(np.diff(chosen) > max(3.0, w / 5, 2 * float(np.median(thick[chosen]))))  # where a stroke joins
+    starts, ends = np.r_[0, breaks + 1], np.r_[breaks, chosen.size - 1]
+    k = int(np.argmax(chosen[ends] - chosen[starts]))
+    x0, x1 = int(chosen[starts[k]]), int(chosen[ends[k]])
+    line = chosen[starts[k] : ends[k] + 1]
+    span = x1 - x0 + 1
+    if span < LINE_MIN or 5 * line.size < 3 * span:
+        return None
+    fit = quadratic_fit(line, centre[line])
+    a, b, _ = fit
+    if max(abs(2 * a * x0 + b), abs(2 * a * x1 + b)) > UNDER_SLOPE:
+        return None
+    pen = float(np.median(thick[line]))
+    half = pen / 2 + 1
+    band = np.zeros_like(m)
+    band[:, x0 : x1 + 1] = np.abs(rows - _curve(fit, np.arange(x0, x1 + 1, dtype=np.float64))[None]) <= half
+    band &= m
+    n, parts, stats, _ = cv2.connectedComponentsWithStats((m & ~band).astype(np.uint8), connectivity=8)
+    if n < 2:
+        return None
+    firsts = np.full(n, parts.size)  # each part's first pixel, row by row: of two as large, the first is the writing
+    np.minimum.at(firsts, parts.ravel(), np.arange(parts.size))
+    largest = min(range(1, n), key=lambda k: (-int(stats[k, cv2.CC_STAT_AREA]), int(firsts[k])))
+    wl, wt, ww, wh = (int(v) for v in stats[largest, :4])
+    if wh < UNDER_TALL * h or span < UNDER_LONG * wh or pen > UNDER_THIN * wh:
+        return None
+    past = max(2.0, UNDER_PAST * ww)
+    if x0 > wl - past or x1 < wl + ww - 1 + past:
+        return None  # the line does not reach past the writing on both sides
+    ys, xs = np.nonzero(parts)
+    if float((ys - _curve(fit, xs.astype(np.float64))).max()) > RULE_SLIVER * wh + half:
+        return None  # ink reaches below the line: a stroke through the digit, not a line under it
+    writing = parts == largest
+    touch = np.flatnonzero((cv2.dilate(band.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & writing).any(0))
+    if touch.size and (np.diff(touch) > 2).any():
+        return None  # the writing meets the line in two places: the bottom of a loop (a 6's, an 8's), not a line under it
+    out = np.zeros_like(ink)
+    out[top0 : top0 + h, left0 : left0 + w] = band
+    return out
+
+
+def isolate_digit(clean: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Clean ink (H, W) float32 -> (the same without the marks around the digit, one note per kind left out).  The
+    marks apart from the digit first (``mark_blobs``); then an underline the digit touches, or that a cross drawn on it
+    joins (``underline_band`` on the ink the marks left, the line's faint rim with it), after which the blobs are
+    judged once more (the cross stands apart now).
+    A picture of one blob with no underline, MNIST's digits among them, comes back as it is."""
+    found: set[str] = set()
+    for again in (False, True):
+        labels, marks, digit = mark_blobs(clean)
+        if not digit:
+            break  # no ink, or too many blobs to judge
+        if marks:
+            clean = np.where(np.isin(labels, list(marks)), 0, clean).astype(np.float32)
+            found.update(marks.values())
+        if again:
+            break
+        strong = clean > INK_LEVEL
+        band = underline_band(strong)
+        if band is None:
+            break
+        rim = cv2.dilate(band.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~strong
+        clean = np.where(band | rim, 0, clean).astype(np.float32)
+        found.add(UNDERLINE_NOTE)
+    return clean, [n for n in MARK_NOTES if n in found]
+
+
 EDGE_NOTE = "ink touching the picture's edge taken away (a desk, the page's edge or a shadow's rim)"
 FRAME_NOTE = "a printed box around the writing taken away (a form's box or comb field)"
 RULE_LINE_NOTE = "a printed line under or over the writing taken away (a form's answer line)"
@@ -858,6 +1219,12 @@ def prepare(source, invert: Invert = "auto", stroke: bool | None = None, drawn_o
         else:
             notes.append(f"no ink found (contrast {contrast:.2f}, {ink_pixels(clean)} ink pixels)")
         return Prepared(None, True, inverted, steps, notes)
+    if picture.drawn_on is None:  # a drawing on a canvas holds what was drawn, not a page's marks
+        isolated, said = isolate_digit(clean)
+        if said:
+            clean = isolated
+            notes += said
+            steps.append(("marks around the digit left out", clean))
     top, left, bh, bw = _ink_box(clean)
     shift = paper_shift(colour, clean)
     refusal = None

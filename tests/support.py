@@ -170,3 +170,52 @@ def number_on_a_line_page(digits: list[np.ndarray], dips: list[int], size: int =
         page[top : top + size, left : left + size] = (region * (1 - 0.8 * np.clip(ink, 0, 1))).astype(np.uint8)
     cv2.line(page, (20, line), (page.shape[1] - 20, line), 40, 2)
     return page
+
+
+CLERK_MARKS = ("underline", "touching", "stop", "cross", "ruling", "neighbour")  # what a clerk's crop may carry (clerk_page)
+
+
+def clerk_page(digit: np.ndarray, marks: tuple[str, ...] = (), seed: int = 0, side: int = 40, pen: int = 2) -> np.ndarray:
+    """An MNIST digit (28x28) as a digit cut from a scanned register: dark ink ``side`` px tall on grey paper with grain,
+    (side + 24, side + 40) uint8 grey (small, as the crops are: no photo), with ``marks`` drawn beside it in the same ink
+    with a ``pen`` px pen: "underline" (apart, under the digit and past it on both sides), "touching" (an underline the
+    digit's lowest ink rests on), "stop" (a full stop at its foot, right), "cross" (a small x beside it, right), "ruling"
+    (a ruling line along the picture's right edge), "neighbour" (an arc of the next cell's ink at the left edge)."""
+    h, w = side + 24, side + 40
+    ink = np.zeros((h, w), np.float32)
+    d = cv2.resize(digit, (side, side), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255
+    top, left = 8, 10
+    ink[top : top + side, left : left + side] = d
+    rows, cols = np.flatnonzero(d.max(1) > 0.3), np.flatnonzero(d.max(0) > 0.3)
+    b, lo, r = top + int(rows[-1]), left + int(cols[0]), left + int(cols[-1])  # the digit's bottom, left and right
+    m = np.zeros((h, w), np.uint8)
+    for mark in marks:
+        if mark == "underline":
+            cv2.line(m, (lo - 6, b + 5), (r + 8, b + 4), 255, pen)
+        elif mark == "touching":
+            cv2.line(m, (lo - 8, b + 1), (r + 8, b), 255, pen)
+        elif mark == "stop":
+            cv2.circle(m, (r + 5, b - 2), 2, 255, -1)
+        elif mark == "cross":
+            cx, cy = r + 12, b - 6
+            cv2.line(m, (cx - 5, cy - 5), (cx + 5, cy + 5), 255, pen)
+            cv2.line(m, (cx - 5, cy + 5), (cx + 5, cy - 5), 255, pen)
+        elif mark == "ruling":
+            cv2.line(m, (w - 2, 0), (w - 2, h - 1), 255, pen)
+        elif mark == "neighbour":
+            cv2.ellipse(m, (-4, h // 2), (8, 12), 0, -60, 60, 255, pen)
+        else:
+            raise ValueError(f"no mark {mark!r}: {', '.join(CLERK_MARKS)}")
+    ink = np.maximum(ink, m.astype(np.float32) / 255)
+    paper = 205 + np.random.default_rng(seed).normal(0, 3, (h, w))
+    return np.clip(paper * (1 - 0.75 * ink), 0, 255).astype(np.uint8)
+
+
+def clerk_strokes(strokes: list[list[tuple[int, int]]], pen: int = 2, seed: int = 0) -> np.ndarray:
+    """Pen strokes (each a polyline of (x, y) points on a 64x80 page) in dark ink on grey paper with grain, as
+    ``clerk_page`` draws its digits: a digit whose parts are drawn apart (a 7's bar, a 5's hat) or meet (a 1's foot)."""
+    m = np.zeros((64, 80), np.uint8)
+    for s in strokes:
+        cv2.polylines(m, [np.array(s, np.int32)], False, 255, pen)
+    paper = 205 + np.random.default_rng(seed).normal(0, 3, m.shape)
+    return np.clip(paper * (1 - 0.75 * m.astype(np.float32) / 255), 0, 255).astype(np.uint8)

@@ -38,7 +38,16 @@ import cv2
 import numpy as np
 import pytest
 from browser._support import require  # the browser tests' skip-or-fail rule (tests/ is on pytest's pythonpath)
-from support import cut_tight_square, drawn_face, form_box_page, form_line_page, on_canvas, scanned_close
+from support import (
+    clerk_page,
+    clerk_strokes,
+    cut_tight_square,
+    drawn_face,
+    form_box_page,
+    form_line_page,
+    on_canvas,
+    scanned_close,
+)
 
 from digitlab import files, preprocess
 from digitlab.data import mnist, nondigits, synthetic
@@ -273,6 +282,11 @@ def _on_its_own_tone(py: preprocess.Prepared) -> bool:
     return _composited(py) and py.inverted and not py.no_ink and _step(py, "grey, ink light")[0, 0] < 0.5
 
 
+def _marks(py: preprocess.Prepared) -> list[str]:
+    """The marks around the digit the path left out, as its notes name them."""
+    return [n for n in py.notes if n in preprocess.MARK_NOTES]
+
+
 def _read_again(py: preprocess.Prepared) -> bool:
     return not py.no_ink and any(t.startswith("region around the ink") for t, _ in py.steps) and max(py.bbox[2:]) < preprocess.SMALL_INK * preprocess.WORK_SIDE
 
@@ -427,6 +441,20 @@ CASES = [
          lambda p: p.refusal is not None and p.paper_shift > 2 * preprocess.PAPER_SHIFT_LIMIT),
     Case("a 0 on coloured paper: paper inside and out", lambda x: _on_coloured_paper(x[10]),  # x_test[10] is a 0
          lambda p: p.refusal is None and not p.no_ink and p.inverted),
+    # The marks a clerk leaves around a digit on a register's page (1.12): each left out, and said
+    Case("a clerk's digit underlined: the underline left out", lambda x: _opaque(clerk_page(x[50], ("underline",))),
+         lambda p: _marks(p) == [preprocess.UNDERLINE_NOTE]),
+    Case("a digit resting on its underline (x_test[0], a 7): the line's band left out", lambda x: _opaque(clerk_page(x[0], ("touching",), pen=1)),
+         lambda p: _marks(p) == [preprocess.UNDERLINE_NOTE]),
+    Case("a full stop after the digit", lambda x: _opaque(clerk_page(x[51], ("stop",))), lambda p: _marks(p) == [preprocess.STOP_NOTE]),
+    Case("a small cross beside the digit, and an underline", lambda x: _opaque(clerk_page(x[52], ("cross", "underline"))),
+         lambda p: _marks(p) == [preprocess.UNDERLINE_NOTE, preprocess.TICK_NOTE]),
+    Case("a ruling line at the crop's edge", lambda x: _opaque(clerk_page(x[53], ("ruling",))), lambda p: _marks(p) == [preprocess.RULING_NOTE]),
+    Case("the next cell's ink at the crop's edge", lambda x: _opaque(clerk_page(x[54], ("neighbour",))),
+         lambda p: _marks(p) == [preprocess.NEIGHBOUR_NOTE]),
+    Case("a 5 whose hat is drawn apart: every stroke kept",
+         lambda x: _opaque(clerk_strokes([[(22, 12), (20, 30), (34, 28), (40, 40), (34, 52), (18, 50)], [(26, 9), (46, 6)]])),
+         lambda p: not p.no_ink and _marks(p) == [] and p.bbox[2] >= 45),
 ]
 
 

@@ -16,6 +16,8 @@
 //     picture as handed over, shrunk to 400 px when larger, and the two steps above redone on it
 //   "no ink" when the contrast or the ink area is too small (a photo read as light ink: the contrast
 //     before its headroom was stretched too)
+//   the marks around the digit left out (an underline, a full stop, a tick or small cross beside it, a ruling line or a
+//     neighbouring cell's ink at the edge; not on a canvas drawing)
 //   crop to the ink, normalise the stroke width at 80 px (ellipse erosion / dilation),
 //   fit into 20x20 (area when shrinking, bilinear when enlarging), paste into 28x28
 //   with the centre of mass at (14, 14)
@@ -40,7 +42,7 @@
 //
 // Pure functions, no DOM: runs in the page and under node.
 
-export const PREPROCESS_VERSION = "1.11";
+export const PREPROCESS_VERSION = "1.12";
 export const BLANK_DRAWING = "no digit found: nothing is drawn (every pixel is the background's tone): draw one digit";
 export const SIZE = 28;
 export const BOX = 20;
@@ -1414,6 +1416,343 @@ export function edgeBackground(ink) {
   return { level, floor: level + 5 * 1.4826 * median(dev) };
 }
 
+// ----------------------------------------------------------------------------- the marks around a written digit
+// preprocess.isolate_digit: an underline (apart or touching), a full stop, a tick or small cross beside the digit, a
+// ruling line at the picture's edge, a neighbouring cell's ink.  Integer sums and one order of operations, as in Python.
+
+export const UNDERLINE_NOTE = "an underline below the digit left out";
+export const STOP_NOTE = "a full stop beside the digit left out";
+export const TICK_NOTE = "a tick or small cross beside the digit left out";
+export const RULING_NOTE = "a ruling line at the picture's edge left out";
+export const NEIGHBOUR_NOTE = "ink of a neighbouring cell at the picture's edge left out";
+export const MARK_NOTES = [RULING_NOTE, UNDERLINE_NOTE, STOP_NOTE, TICK_NOTE, NEIGHBOUR_NOTE];
+export const MARK_BLOBS = 12;
+export const LINE_MIN = 8;
+export const FLAT_TILT = 20.0;
+export const FLAT_THIN = 0.25;
+export const RULING_TILT = 8.0;
+export const RULING_THIN = 0.08;
+export const RULING_EDGE = 0.1;
+export const RULING_SPAN = 0.9;
+export const JOIN_GAP = 0.08;
+export const HAT_GAP = 0.5;
+export const NEIGHBOUR_GAP = 0.5;
+export const UNDER_WIDE = 0.3;
+export const UNDER_LOW = 0.25;
+export const STOP_SIDE = 0.3;
+export const STOP_RIGHT = 0.15;
+export const STOP_LOW = 0.6;
+export const STOP_GAP = 1.5;
+export const TICK_TALL = 0.8;
+export const TICK_OVER = 0.25;
+export const TICK_HIGH = 0.35;
+export const UNDER_TOL = 2.0;
+export const UNDER_SLOPE = 0.4;
+export const UNDER_TALL = 0.6;
+export const UNDER_LONG = 0.8;
+export const UNDER_THIN = 0.11;
+export const UNDER_PAST = 0.1;
+
+/** 8-connected blobs of `on(i)` in an h x w picture, numbered in the order of their first pixel (row by row):
+ * {labels (0: none), pixels: [Int32Array of each blob's indices, row by row]} (index 0 unused). */
+function labelBlobs(on, h, w) {
+  const labels = new Int32Array(h * w);
+  const pixels = [null];
+  const stack = new Int32Array(h * w);
+  for (let start = 0; start < h * w; start++) {
+    if (labels[start] || !on(start)) continue;
+    const id = pixels.length;
+    const own = [];
+    let top = 0;
+    stack[top++] = start;
+    labels[start] = id;
+    while (top) {
+      const i = stack[--top];
+      own.push(i);
+      const y = Math.floor(i / w);
+      const x = i - y * w;
+      for (let dy = -1; dy <= 1; dy++) {
+        const yy = y + dy;
+        if (yy < 0 || yy >= h) continue;
+        for (let dx = -1; dx <= 1; dx++) {
+          const xx = x + dx;
+          if (xx < 0 || xx >= w) continue;
+          const j = yy * w + xx;
+          if (!labels[j] && on(j)) {
+            labels[j] = id;
+            stack[top++] = j;
+          }
+        }
+      }
+    }
+    pixels.push(Int32Array.from(own).sort());
+  }
+  return { labels, pixels };
+}
+
+/** np.median of integers (float64: the mean of the two middle ones for an even count). */
+function intMedian(values) {
+  const a = Float64Array.from(values).sort();
+  const n = a.length;
+  return n % 2 ? a[(n - 1) >> 1] : (a[n / 2 - 1] + a[n / 2]) / 2;
+}
+
+/** preprocess._blob: a blob's box (exclusive), ink pixels, centre, main axis's length, spread across it and tilt. */
+function measureBlob(label, idx, data, w) {
+  let strong = 0;
+  for (const i of idx) if (data[i] > INK_LEVEL) strong++;
+  const use = strong >= 3 ? idx.filter((i) => data[i] > INK_LEVEL) : idx;
+  let n = 0, sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0, left = Infinity, top = Infinity, right = -Infinity, bottom = -Infinity;
+  for (const i of use) {
+    const y = Math.floor(i / w), x = i - y * w;
+    n++; sx += x; sy += y; sxx += x * x; syy += y * y; sxy += x * y;
+    if (x < left) left = x;
+    if (x > right) right = x;
+    if (y < top) top = y;
+    if (y > bottom) bottom = y;
+  }
+  const a = (n * sxx - sx * sx) / (n * n);
+  const c = (n * syy - sy * sy) / (n * n);
+  const b = (n * sxy - sx * sy) / (n * n);
+  const mid = (a + c) / 2, half = Math.sqrt((a - c) / 2 * ((a - c) / 2) + b * b);
+  const tilt = Math.abs(0.5 * Math.atan2(2 * b, a - c) * 180 / Math.PI);
+  return {
+    label, first: idx[0], idx, left, top, right: right + 1, bottom: bottom + 1, w: right + 1 - left, h: bottom + 1 - top,
+    ink: strong, cx: sx / n, cy: sy / n, length: Math.sqrt(12 * (mid + half)), width: Math.sqrt(12 * Math.max(mid - half, 0)), tilt,
+  };
+}
+
+const sq = (x) => x * x; // preprocess._square
+
+const isFlat = (b) => b.length >= LINE_MIN && b.width <= FLAT_THIN * b.length && b.tilt <= FLAT_TILT;
+
+/** _Blob.straight: a straight thin line along the rows or the columns, at the picture's edge or across it. */
+function isStraight(b, h, w) {
+  if (b.length < LINE_MIN || b.width > Math.max(2.5, RULING_THIN * b.length)) return false;
+  if (b.tilt <= RULING_TILT) return b.w >= RULING_SPAN * w || b.top < RULING_EDGE * h || b.bottom > (1 - RULING_EDGE) * h;
+  if (b.tilt >= 90 - RULING_TILT) return b.h >= RULING_SPAN * h || b.left < RULING_EDGE * w || b.right > (1 - RULING_EDGE) * w;
+  return false;
+}
+
+/** _Blob.ruling: a straight line reaching past the digit's box on both sides along it, or out of the picture. */
+function isRuling(b, [left, top, right, bottom], h, w) {
+  if (b.tilt <= RULING_TILT) return (b.left < left && b.right > right) || b.left === 0 || b.right === w;
+  return (b.top < top && b.bottom > bottom) || b.top === 0 || b.bottom === h;
+}
+
+const isNeighbour = (b, h, w, gap2, tall) =>
+  b.left === 0 || b.right === w || ((b.top === 0 || b.bottom === h) && gap2 >= sq(NEIGHBOUR_GAP * tall));
+
+/** preprocess._outline: [row, col] pairs of a blob's pixels with a 4-neighbour outside it, in row-major order. */
+function outline(b, w) {
+  const own = new Set(b.idx);
+  const out = [];
+  for (const i of b.idx) {
+    const y = Math.floor(i / w), x = i - y * w;
+    const inside = (yy, xx) => xx >= 0 && xx < w && own.has(yy * w + xx);
+    if (!inside(y - 1, x) || !inside(y + 1, x) || !inside(y, x - 1) || !inside(y, x + 1)) out.push([y, x]);
+  }
+  return out;
+}
+
+/** preprocess._gap2: the squared distance between the nearest pixels of two outlines, or Infinity beyond `reach`. */
+function gap2(a, body, reach) {
+  let r0 = Infinity, c0 = Infinity, r1 = -Infinity, c1 = -Infinity;
+  for (const [r, c] of a) {
+    r0 = Math.min(r0, r); r1 = Math.max(r1, r); c0 = Math.min(c0, c); c1 = Math.max(c1, c);
+  }
+  const near = body.filter(([r, c]) => r >= r0 - reach && c >= c0 - reach && r <= r1 + reach && c <= c1 + reach);
+  if (!near.length) return Infinity;
+  let best = Infinity;
+  for (const [r, c] of a) for (const [rr, cc] of near) best = Math.min(best, (r - rr) * (r - rr) + (c - cc) * (c - cc));
+  return best;
+}
+
+/** preprocess._mark: what blob `b` is beside the digit whose box is [left, top, right, bottom], gap2 px^2 off it. */
+function markOf(b, box, g2) {
+  const [left, top, right, bottom] = box;
+  const w = right - left, h = bottom - top;
+  if (isFlat(b) && b.w >= UNDER_WIDE * w && b.cy >= bottom - UNDER_LOW * h && b.top >= top + h / 2) return UNDERLINE_NOTE;
+  if (Math.max(b.w, b.h) <= STOP_SIDE * h && b.cx >= right - STOP_RIGHT * w && b.cy >= top + STOP_LOW * h && g2 > STOP_GAP * STOP_GAP) return STOP_NOTE;
+  if (b.left >= right - TICK_OVER * b.w && b.h <= TICK_TALL * h && b.cy >= top + TICK_HIGH * h && g2 > sq(JOIN_GAP * h)) return TICK_NOTE;
+  return null;
+}
+
+/** preprocess.mark_blobs: {labels, marks: Map(label -> note), digit: [labels]} (digit empty: too many blobs or none). */
+export function markBlobs(clean) {
+  const { data, h, w } = clean;
+  const { labels, pixels } = labelBlobs((i) => data[i] > 0, h, w);
+  const everyOne = () => pixels.slice(1).map((_, k) => k + 1);
+  if (pixels.length - 1 > MARK_BLOBS) return { labels, marks: new Map(), digit: [] };
+  if (pixels.length - 1 < 2) return { labels, marks: new Map(), digit: everyOne() };
+  const all = pixels.slice(1).map((idx, k) => measureBlob(k + 1, idx, data, w));
+  const lines = new Set(all.filter((b) => isStraight(b, h, w)).map((b) => b.label)); // never part of the digit
+  const seeds = all.filter((b) => !lines.has(b.label) && !isFlat(b));
+  if (!seeds.length) return { labels, marks: new Map(), digit: everyOne() };
+  let seed = seeds[0]; // the tallest, then the heaviest, the first of them
+  for (const b of seeds) if (b.h > seed.h || (b.h === seed.h && b.ink > seed.ink)) seed = b;
+  const digit = [seed.label];
+  let box = [seed.left, seed.top, seed.right, seed.bottom];
+  const outlines = new Map(all.map((b) => [b.label, outline(b, w)]));
+  const said = new Map();
+  let grown = true;
+  while (grown) {
+    grown = false;
+    const body = digit.flatMap((d) => outlines.get(d));
+    for (const b of all) {
+      if (digit.includes(b.label)) continue;
+      const [left, top, right, bottom] = box;
+      const g2 = gap2(outlines.get(b.label), body, Math.max(HAT_GAP, NEIGHBOUR_GAP) * (bottom - top) + STOP_GAP);
+      let note = lines.has(b.label) && isRuling(b, box, h, w) ? RULING_NOTE : markOf(b, box, g2);
+      const inside = Math.max(0, Math.min(b.right, right) - Math.max(b.left, left)) * Math.max(0, Math.min(b.bottom, bottom) - Math.max(b.top, top));
+      const hat = b.cy < (top + bottom) / 2 && b.cx > (left + right) / 2 && g2 <= sq(HAT_GAP * (bottom - top));
+      const near = 2 * inside >= b.w * b.h || g2 <= sq(JOIN_GAP * (bottom - top)) || hat;
+      if (note === null && near && !lines.has(b.label)) {
+        digit.push(b.label);
+        box = [Math.min(left, b.left), Math.min(top, b.top), Math.max(right, b.right), Math.max(bottom, b.bottom)];
+        said.delete(b.label);
+        grown = true;
+        break;
+      }
+      if (note === null && isNeighbour(b, h, w, g2, bottom - top)) note = NEIGHBOUR_NOTE;
+      if (note === null) said.delete(b.label);
+      else said.set(b.label, note);
+    }
+  }
+  return { labels, marks: said, digit };
+}
+
+/** preprocess.quadratic_fit: least squares y = a x^2 + b x + c by Cramer's rule -> [a, b, c]. */
+export function quadraticFit(xs, ys) {
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, t0 = 0, t1 = 0, t2 = 0;
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i], y = ys[i];
+    s0 += 1; s1 += x; s2 += x * x; s3 += x * x * x; s4 += x * x * x * x; t0 += y; t1 += x * y; t2 += x * x * y;
+  }
+  const det = (m) => m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) + m[2] * (m[3] * m[7] - m[4] * m[6]);
+  const d = det([s4, s3, s2, s3, s2, s1, s2, s1, s0]);
+  if (d === 0) return [0, 0, t0 / s0];
+  return [det([t2, s3, s2, t1, s2, s1, t0, s1, s0]) / d, det([s4, t2, s2, s3, t1, s1, s2, t0, s0]) / d, det([s4, s3, t2, s3, s2, t1, s2, s1, t0]) / d];
+}
+
+const curve = ([a, b, c], x) => (a * x + b) * x + c;
+
+/** preprocess.underline_band: a digit's ink (Uint8Array mask, h x w) -> the mask of an underline it touches, or null. */
+export function underlineBand(ink, H, W) {
+  let t0 = Infinity, l0 = Infinity, b0 = -Infinity, r0 = -Infinity, count = 0;
+  for (let i = 0; i < H * W; i++) {
+    if (!ink[i]) continue;
+    const y = Math.floor(i / W), x = i - y * W;
+    count++;
+    t0 = Math.min(t0, y); b0 = Math.max(b0, y); l0 = Math.min(l0, x); r0 = Math.max(r0, x);
+  }
+  if (count < 10) return null;
+  const h = b0 - t0 + 1, w = r0 - l0 + 1;
+  if (h < LINE_MIN || w < LINE_MIN) return null;
+  const m = (y, x) => ink[(t0 + y) * W + l0 + x] === 1;
+  const thick = new Int32Array(w), centre = new Float64Array(w), cols = [];
+  for (let x = 0; x < w; x++) {
+    let bottom = -1;
+    for (let y = h - 1; y >= 0; y--) if (m(y, x)) { bottom = y; break; }
+    if (bottom < 0) continue;
+    let above = bottom;
+    while (above >= 0 && m(above, x)) above--;
+    cols.push(x);
+    thick[x] = bottom - above;
+    centre[x] = (bottom + above + 1) / 2;
+  }
+  const limit = Math.max(3.0, 2.0 * intMedian(cols.map((x) => thick[x])));
+  const near = cols.filter((x) => thick[x] <= limit);
+  let chosen = near;
+  let fit;
+  for (let round = 0; round < 5; round++) {
+    if (chosen.length < LINE_MIN) return null;
+    fit = quadraticFit(chosen, chosen.map((x) => centre[x]));
+    const closer = near.filter((x) => Math.abs(centre[x] - curve(fit, x)) <= UNDER_TOL);
+    const same = closer.length === chosen.length && closer.every((x, k) => x === chosen[k]);
+    chosen = closer;
+    if (same) break;
+  }
+  if (chosen.length < LINE_MIN) return null;
+  const gapMax = Math.max(3.0, w / 5, 2 * intMedian(chosen.map((x) => thick[x]))); // where a stroke joins
+  let bestStart = 0, bestEnd = 0, start = 0;
+  for (let k = 1; k <= chosen.length; k++) {
+    if (k === chosen.length || chosen[k] - chosen[k - 1] > gapMax) {
+      if (chosen[k - 1] - chosen[start] > chosen[bestEnd] - chosen[bestStart]) [bestStart, bestEnd] = [start, k - 1];
+      start = k;
+    }
+  }
+  const line = chosen.slice(bestStart, bestEnd + 1);
+  const x0 = line[0], x1 = line[line.length - 1], span = x1 - x0 + 1;
+  if (span < LINE_MIN || 5 * line.length < 3 * span) return null;
+  fit = quadraticFit(line, line.map((x) => centre[x]));
+  const [a, b] = fit;
+  if (Math.max(Math.abs(2 * a * x0 + b), Math.abs(2 * a * x1 + b)) > UNDER_SLOPE) return null;
+  const pen = intMedian(line.map((x) => thick[x]));
+  const half = pen / 2 + 1;
+  const band = new Uint8Array(h * w);
+  for (let x = x0; x <= x1; x++) {
+    const c = curve(fit, x);
+    for (let y = 0; y < h; y++) if (m(y, x) && Math.abs(y - c) <= half) band[y * w + x] = 1;
+  }
+  const parts = labelBlobs((i) => m(Math.floor(i / w), i % w) && !band[i], h, w);
+  if (parts.pixels.length < 2) return null;
+  let largest = 1;
+  for (let k = 2; k < parts.pixels.length; k++) if (parts.pixels[k].length > parts.pixels[largest].length) largest = k;
+  let wl = Infinity, wt = Infinity, wr = -Infinity, wb = -Infinity, deepest = -Infinity;
+  for (const i of parts.pixels[largest]) {
+    const y = Math.floor(i / w), x = i - y * w;
+    wl = Math.min(wl, x); wr = Math.max(wr, x); wt = Math.min(wt, y); wb = Math.max(wb, y);
+  }
+  const ww = wr - wl + 1, wh = wb - wt + 1;
+  if (wh < UNDER_TALL * h || span < UNDER_LONG * wh || pen > UNDER_THIN * wh) return null;
+  const past = Math.max(2.0, UNDER_PAST * ww);
+  if (x0 > wl - past || x1 < wl + ww - 1 + past) return null; // the line does not reach past the writing on both sides
+  for (let i = 0; i < h * w; i++) {
+    if (!parts.labels[i]) continue;
+    const y = Math.floor(i / w), x = i - y * w;
+    deepest = Math.max(deepest, y - curve(fit, x));
+  }
+  if (deepest > RULE_SLIVER * wh + half) return null; // ink reaches below the line: a stroke through the digit
+  const touching = new Uint8Array(w);
+  for (const i of parts.pixels[largest]) {
+    const y = Math.floor(i / w), x = i - y * w;
+    for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) {
+      const yy = y + dy, xx = x + dx;
+      if (yy >= 0 && yy < h && xx >= 0 && xx < w && band[yy * w + xx]) touching[x] = 1;
+    }
+  }
+  const touch = [];
+  for (let x = 0; x < w; x++) if (touching[x]) touch.push(x);
+  for (let k = 1; k < touch.length; k++) if (touch[k] - touch[k - 1] > 2) return null; // the bottom of a loop: two places
+  const out = new Uint8Array(H * W);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (band[y * w + x]) out[(t0 + y) * W + l0 + x] = 1;
+  return out;
+}
+
+/** preprocess.isolate_digit: {clean without the marks around the digit, notes: one per kind left out}. */
+export function isolateDigit(clean) {
+  const { h, w } = clean;
+  let data = clean.data;
+  const found = new Set();
+  for (const again of [false, true]) {
+    const { labels, marks, digit } = markBlobs(image(h, w, data));
+    if (!digit.length) break; // no ink, or too many blobs to judge
+    if (marks.size) {
+      data = data.map((v, i) => (marks.has(labels[i]) ? 0 : v));
+      for (const n of marks.values()) found.add(n);
+    }
+    if (again) break;
+    const strong = Uint8Array.from(data, (v) => (v > INK_LEVEL ? 1 : 0));
+    const band = underlineBand(strong, h, w);
+    if (band === null) break;
+    const grown = rectMorph(image(h, w, Float32Array.from(band)), 3, 3, false).data; // the band's faint rim goes with it
+    data = data.map((v, i) => (band[i] || (grown[i] > 0 && !(v > INK_LEVEL)) ? 0 : v));
+    found.add(UNDERLINE_NOTE);
+  }
+  return { clean: image(h, w, data), notes: MARK_NOTES.filter((n) => found.has(n)) };
+}
+
 export const EDGE_NOTE = "ink touching the picture's edge taken away (a desk, the page's edge or a shadow's rim)";
 export const FRAME_NOTE = "a printed box around the writing taken away (a form's box or comb field)";
 export const RULE_LINE_NOTE = "a printed line under or over the writing taken away (a form's answer line)";
@@ -1721,6 +2060,14 @@ function preparePicture(loaded, { invert: asked, stroke }) {
     else if (loaded.drawnOn !== null && ink.data.every((v) => v === 0)) notes.push(BLANK_DRAWING); // a drawing with not one pixel off its background
     else notes.push(`no ink found (contrast ${contrast.toFixed(2)}, ${inkPixels(clean)} ink pixels)`);
     return { image: null, noInk: true, inverted, steps, notes, bbox: null, paperShift: 0, refusal: null };
+  }
+  if (loaded.drawnOn === null) { // a drawing on a canvas holds what was drawn, not a page's marks
+    const isolated = isolateDigit(clean);
+    if (isolated.notes.length) {
+      clean = isolated.clean;
+      notes.push(...isolated.notes);
+      steps.push(["marks around the digit left out", clean]);
+    }
   }
   const [top, left, bh, bw] = inkBox(clean);
   const shift = paperShift(colour, clean);
