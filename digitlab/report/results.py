@@ -82,9 +82,9 @@ SECTIONS: dict[str, Section] = {
         "MNIST test split (10,000 digits) and validation split (5,000), read from each model's card "
         "(`models/<name>.json`, written by the training script and `training/promote.py`). The predict CLI gives "
         "the same accuracies on the test digits written as PNG files (`tests/test_committed_models.py`). How each "
-        "model was trained is on its card (`command`, `config`) and in [training.md](training.md). Train time is the "
-        "card's: the last training run of the model's chain (an ensemble's: the sum of its members' last runs), not "
-        "the whole chain, whose runs [training.md](training.md#the-committed-models-command-by-command-trainingrebuildpy) lists."),
+        "model was trained is on its card (`recipe`, `command`, `config`) and in its recipe "
+        "([training.md](training.md#recipes-the-committed-models-file-by-file-trainingconfigs-trainingrebuildpy)). "
+        "Train time is the card's: an ensemble's is the sum of its networks' training runs."),
     "drawn_digits": Section(
         "Digits that do not look like MNIST",
         "1,000 MNIST test digits per set, redrawn as solid canvas strokes (five brushes from a thin pen to a fat "
@@ -159,7 +159,7 @@ SECTIONS: dict[str, Section] = {
         "One 280x280 canvas drawing to 10 probabilities, preprocessing included, one picture at a time; the "
         "Classifier row is the path of the app and the CLI. The drawing is what Home's light canvas hands over (black on "
         "opaque white), read as Home reads it (`drawn_on`); until 2026-11-26 it was white strokes on transparency, read "
-        "as any picture, which cost 3.38 against 2.80 ms in one run (`python runs/s27/latency_formats.py`)."),
+        "as any picture, which cost 3.38 against 2.80 ms in one run."),
     "training_race": Section(
         "Training speed",
         "Test accuracy 99.0% first reached: `train_cnn.py`'s recipe against the keras-io `mnist_convnet` reference "
