@@ -8,6 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = Path(os.environ.get("DIGITLAB_MODELS_DIR", ROOT / "models"))
 REPORTS_DIR = ROOT / "evaluation" / "reports"
+RESULTS_FILE = ROOT / "docs" / "results.json"  # every measured figure (digitlab.report.results writes it)
 RUNS_DIR = ROOT / "runs"  # checkpoints and BackupAndRestore state; git-ignored
 USER_MODELS_ENV = "DIGITLAB_USER_MODELS"
 USER_MODELS_DIR = ROOT / "user_models"  # models a user makes (the app's fine-tuning); git-ignored

@@ -21,6 +21,9 @@ and says so). Then rebuild the serving files, since the card is part of what the
 
 --combine reads several trained readers as one: a reader whose logits are the mean of theirs per frame, its margin
 fitted on the tuning numbers as one reader's is (the readers must have kept the same tuning writers out of training).
+
+Longer than a thin script because it has three modes, each with its own checks of the flags: train a reader,
+fit a trained reader's margin again (--refit), and read several readers as one (--combine).
 """
 
 import dataclasses

@@ -49,7 +49,7 @@ from digitlab.cli import NAME_RE
 from digitlab.files import atomic_write_bytes, atomic_write_json, pause_point, remove_stale_temps, replace_durably, temp_file
 from digitlab.models import cards
 from digitlab.models.adapter import ModelError, check_classifier, check_signature  # noqa: F401  (ModelError: artifacts' errors)
-from digitlab.paths import MODELS_DIR, RUNS_DIR, shown
+from digitlab.paths import MODELS_DIR, RESULTS_FILE, RUNS_DIR, shown
 
 MODEL_SUFFIX = ".keras"
 MiB = 1 << 20
@@ -1051,24 +1051,25 @@ def card_accuracy(e: ModelEntry) -> float:
 
 
 MEASURED = ("models", "MNIST test acc.")  # the figure of docs/results.json that ranks models: section, key
+MAX_RESULTS_BYTES = 16 * MiB  # the results file is ~0.5 MB
 _MEASURED: dict[tuple, dict[str, float]] = {}
 
 
 def measured_accuracy(path: Path) -> float | None:
     """The MNIST test accuracy the project measured on this very file: docs/results.json's "MNIST test acc." whose
-    model_sha is the file's sha256 (``digitlab.report.results``, the one owner of that file), or None.  What a card
-    claims never makes a model the default: a hand-written test_accuracy of 1.0 would make any dropped file the best."""
-    from digitlab.report import results
-
+    model_sha is the file's sha256 (``digitlab.report.results`` writes that file; it is only read here, so the models
+    layer never imports the report layer), or None.  What a card claims never makes a model the default: a
+    hand-written test_accuracy of 1.0 would make any dropped file the best."""
     try:
-        st = results.RESULTS_FILE.stat()
+        st = RESULTS_FILE.stat()
         key = (st.st_mtime_ns, st.st_size)
         if key not in _MEASURED:
             _MEASURED.clear()
-            _MEASURED[key] = _measured_figures(results.load(results.RESULTS_FILE))
+            data = json.loads(RESULTS_FILE.read_bytes()) if st.st_size <= MAX_RESULTS_BYTES else {}
+            _MEASURED[key] = _measured_figures(data if isinstance(data, dict) else {})
         table = _MEASURED[key]
         return table.get(file_sha256(Path(path))[: len("sha256:") + 16]) if table else None
-    except (OSError, ValueError, ModelError, results.ResultsError):
+    except (OSError, ValueError, ModelError):
         return None
 
 
@@ -1076,7 +1077,9 @@ def _measured_figures(data: dict) -> dict[str, float]:
     """{"sha256:<16 hex>": the figure} of every model row holding the ranking figure (``MEASURED``) with a file sha256."""
     section, key = MEASURED
     out = {}
-    for row in (data.get("figures", {}).get(section) or {}).values():
+    figures = data.get("figures")
+    rows = figures.get(section) if isinstance(figures, dict) else None
+    for row in (rows.values() if isinstance(rows, dict) else ()):
         entry = row.get(key) if isinstance(row, dict) else None
         if isinstance(entry, dict) and isinstance(entry.get("model_sha"), str) and cards._fraction(entry.get("value")) is None:
             out[entry["model_sha"]] = float(entry["value"])

@@ -33,11 +33,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from digitlab import paths
 from digitlab.paths import MODELS_DIR, ROOT, shown
 
 RESULTS_ENV = "DIGITLAB_RESULTS"
 RECORD_ENV = "DIGITLAB_RECORD"  # "replace": a run with other settings replaces the documented figures
-RESULTS_FILE = ROOT / "docs" / "results.json"
+RESULTS_FILE = paths.RESULTS_FILE
 README = ROOT / "README.md"
 RESULTS_MD = ROOT / "docs" / "results.md"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
