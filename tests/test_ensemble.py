@@ -93,7 +93,7 @@ def test_models_page_summary_names_the_members(run_script, members, tmp_path):
 
     run_script("training/ensemble.py", *members, "--name", "pair", "--out", tmp_path, "--dry-run")
     (tmp_path / "pair.curves.png").write_bytes(b"left by an earlier model of this name")
-    run_script("training/ensemble.py", *members, "--name", "pair", "--out", tmp_path, "--dry-run")
+    run_script("training/ensemble.py", *members, "--name", "pair", "--out", tmp_path, "--dry-run", "--overwrite")
     [entry] = artifacts.list_models(tmp_path)
     assert model_report.summary(entry)["builder"] == "ensemble of 2: cnn, cnn"
     assert model_report.confusion(entry.path).sum() == 256  # the dry run's test digits

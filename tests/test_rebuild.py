@@ -58,7 +58,7 @@ def test_every_network_recipe_is_accepted_by_its_script(path, tmp_path):
                   "training/train_advanced.py": presets.ADVANCED}[script]
         config, out, _, options = cli._parse(preset, None, argv)
         assert config.name == recipe["name"] and out == tmp_path
-        assert options["recipe"] == {"file": f"training/configs/{path}", "description": " ".join(recipe["description"].split())}
+        assert options["recipe_card"] == {"file": f"training/configs/{path}", "description": " ".join(recipe["description"].split())}
         for key, value in recipe.items():
             if key in ("script", "description", "name", "width"):
                 continue
@@ -148,7 +148,7 @@ def test_training_never_replaces_a_model_unless_asked(run_script, tmp_path):
     run_script("training/train_cnn.py", "--out", tmp_path, "--name", "mine", "--dry-run", "--overwrite")
     assert (tmp_path / "mine.keras").read_bytes() != sha and not (tmp_path / "mine_3.keras").exists()
     # the experiment tracker: TensorBoard scalars and the run's hyperparameters, one folder per run
-    logs = sorted((ROOT / "runs" / "tensorboard").glob("mine-dry-*"))
+    logs = sorted((ROOT / "runs" / "tensorboard").glob("mine*-dry-*"), key=lambda p: p.stat().st_mtime)
     assert len(logs) >= 3 and first.returncode == 0
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

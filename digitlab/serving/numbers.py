@@ -258,8 +258,8 @@ def _blobs(clean: np.ndarray, notes: list[str]) -> tuple[list[Piece], float]:
         return [], 0.0
     w, h, area = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_AREA]
     line = (w > LINE_LENGTH * np.maximum(h, 1)) & (h < LINE_THICKNESS * np.maximum(w, 1) / LINE_LENGTH)
-    if line.all() and line.sum() >= 2:
-        raise ImageError(f"{int(line.sum())} ruled lines and no writing between them: ruled paper is not a number")
+    if line.all():
+        raise ImageError(f"{int(line.sum())} ruled line(s) and no writing: a line is not a number")
     keep = ~line if (~line).any() else np.ones_like(line)
     big = line_height(h[keep])
     noise = (area < NOISE_AREA * big**2) & (w < NOISE_SIDE * big) & (h < NOISE_SIDE * big)

@@ -25,6 +25,7 @@ from digitlab.models import artifacts, cards
 from digitlab.report import tables
 from digitlab.serving import classifiers
 from digitlab.serving.export import INPUT_NAME, OUTPUT_NAME, tfjs_run
+from digitlab.serving.export import source as resolve_source
 
 DRAWN_WIDTHS = (0.04, 0.07, 0.11, 0.2, 0.3)  # brush width / digit height, as evaluation/drawn_digits.py
 
@@ -130,7 +131,7 @@ def check(source, files: dict[str, Path | Exception], probe: Probe, latency_repe
     Keras reference row.
 
     ``files`` maps format -> path, or the exception raised while exporting it (a failed row)."""
-    model, layout, outputs, name = source(source)
+    model, layout, outputs, name = resolve_source(source)
     src_path = getattr(source, "path", None)
     keras_clf = classifiers.Classifier(artifacts.ModelEntry(name, Path(src_path or name), None, True, None, layout, outputs, model))
     reference = keras_clf.predict_proba(probe.x)

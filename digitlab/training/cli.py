@@ -40,7 +40,7 @@ def parse_args(defaults: TrainConfig, doc: str | None, argv: list[str] | None = 
 
 def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tuple[TrainConfig, Path, argparse.ArgumentParser, dict]:
     """``parse_args``, the parser, which names the flags in the run's error messages (``cli.in_flags``), and the run's
-    options: ``overwrite`` and ``recipe`` (what the card keeps of a ``--config`` file, or None)."""
+    options: ``overwrite`` and ``recipe_card`` (what the card keeps of a ``--config`` file, or None)."""
     p = cli.parser(doc)
     d = defaults
     recipes.add_config(p)
@@ -192,7 +192,7 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
         real_renders=a.real_renders, real_conventions=a.real_conventions, real_joined=a.real_joined,
         real_coarse=a.real_coarse, real_warp=a.real_warp, real_path=a.real_path,
     )
-    return config, a.out, p, {"overwrite": a.overwrite, "recipe": recipes.card(*from_file) if from_file else None}
+    return config, a.out, p, {"overwrite": a.overwrite, "recipe_card": recipes.card(*from_file) if from_file else None}
 
 
 def add_overwrite(p: argparse.ArgumentParser) -> None:

@@ -68,9 +68,6 @@ def run(finetuned: Path, alpha: float, name: str, out: Path, mnist, start: Path 
     """Mix ``finetuned`` with its start, evaluate on ``mnist`` (``data.load(prepared=True)``), save into ``out`` (replacing
     a model of that name only when ``overwrite``: else under a free name, ``artifacts.free_name``)."""
     t0 = time.time()
-    if (free := artifacts.free_name(out, name, overwrite)) != name:
-        print(f"{Path(out) / name}.keras exists and is kept: this run saves {free}.keras (--overwrite replaces it)", flush=True)
-        name = free
     if not 0 < alpha < 1:
         raise InterpolateError(f"alpha={alpha}: give a weight between 0 (the start) and 1 (the fine-tune), both excluded")
     finetuned = Path(finetuned)
@@ -79,6 +76,9 @@ def run(finetuned: Path, alpha: float, name: str, out: Path, mnist, start: Path 
     target = (Path(out) / f"{name}.keras").resolve()
     if target in {finetuned.resolve(), start_path.resolve()}:
         raise InterpolateError(f"{target} is one of the sources: write the mixture under another name=NAME or out=FOLDER")
+    if (free := artifacts.free_name(out, name, overwrite)) != name:
+        print(f"{Path(out) / name}.keras exists and is kept: this run saves {free}.keras (--overwrite replaces it)", flush=True)
+        name = free
     try:
         model = artifacts.load_model(finetuned)
         start_model = artifacts.load_model(start_path)

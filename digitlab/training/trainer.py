@@ -479,14 +479,14 @@ def _can_resume(run_dir: Path, config: TrainConfig) -> bool:
 
 
 def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=(), command: str | None = None, overwrite: bool = False,
-        recipe: dict | None = None) -> Path:
+        recipe_card: dict | None = None) -> Path:
     """Train per ``config``, evaluate on validation and test, save model + card into ``out``.
 
     ``callbacks``: extra Keras callbacks for the fit (e.g. progress reporting in the app).
     ``command``: the command line recorded on the card (``cards.command_line()`` of the script).
     ``overwrite``: replace a model of the same name in ``out``; without it a taken name becomes a free one
     (``artifacts.free_name``), decided and said before training starts.
-    ``recipe``: what the card keeps of the recipe file the run came from (``recipes.card``).
+    ``recipe_card``: what the card keeps of the recipe file the run came from (``recipes.card``).
     """
     import keras
 
@@ -563,7 +563,7 @@ def run(config: TrainConfig, out: Path = MODELS_DIR, callbacks=(), command: str 
         "cpu_seconds": round(cpu_seconds, 1),
         "total_seconds": round(time.time() - t0, 1),
         "command": command,
-        **({"recipe": recipe} if recipe else {}),
+        **({"recipe": recipe_card} if recipe_card else {}),
         "dry_run": config.dry_run,
         **({"distributed": worker.card(model)} if worker else {}),
         **({"init": init} if init else {}),
