@@ -159,7 +159,7 @@ def test_predict_cli_abstains_on_non_digits_and_not_on_mnist(run_script, tmp_pat
 
     model = Classifier(calibrated)  # the Keras model itself: the CLI serves it through ONNX Runtime
     for line in lines:
-        assert set(line) == {"path", "label", "confidence", "probabilities", "runner_up", "abstain", "reason"}, line
+        assert set(line) == {"path", "label", "confidence", "probabilities", "runner_up", "abstain", "reason", "notes"}, line
         assert isinstance(line["abstain"], bool) and line["reason"]
         prepared = preprocess.prepare(line["path"])  # the CLI's decision: the card's threshold and the digit gate
         raw = model.predict_proba(prepared.image[None])[0] if prepared.image is not None else np.zeros(10)
