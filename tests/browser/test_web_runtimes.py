@@ -81,7 +81,9 @@ def check(result: dict, python_rule, runtime: str, file=None, max_pixel_diff: fl
     clf, gate = python_rule
     assert result["runtime"] == runtime
     assert result["source"] == ("canvas" if file is None else "picture")
-    py = preprocess.prepare(result["rgba"] if file is None else file, invert=result["invert"])
+    # read as the page read it: a drawing on its plain canvas says so (drawn_on), which leaves a page's marks alone
+    py = preprocess.prepare(result["rgba"] if file is None else file, invert=result["invert"],
+                            drawn_on=result.get("drawnOn") if file is None else None)
     assert not result["noInk"] and not py.no_ink
     image = np.asarray(result["image"], np.float32).reshape(28, 28)
     assert np.abs(image - py.image).max() <= max_pixel_diff, f"page vs Python 28x28: max {np.abs(image - py.image).max():.3g}"
