@@ -208,7 +208,7 @@ def bad_files(tmp_path_factory, tiny) -> dict[str, tuple[Path, str]]:
     (d / "empty.onnx").write_bytes(b"")
     cases["empty"] = (d / "empty.onnx", "empty file")
     (d / "garbage.onnx").write_bytes(np.random.default_rng(0).bytes(4000))
-    cases["garbage onnx"] = (d / "garbage.onnx", "not a usable ONNX model")
+    cases["garbage onnx"] = (d / "garbage.onnx", "not an ONNX model")  # refused before any session is made
     (d / "model.tflite").write_bytes((ROOT / "README.md").read_bytes()[:5000])
     cases["text as tflite"] = (d / "model.tflite", "not a usable TFLite model")
     (d / "model.h5").write_bytes(b"this is not HDF5")
