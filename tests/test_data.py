@@ -122,6 +122,7 @@ def test_the_cache_is_memory_maps_written_once(mnist_path, mnist_arrays, tmp_pat
     assert other.fingerprint != reference.fingerprint and len(list(scratch_cache.iterdir())) == 3
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 def test_inputs_are_the_one_preprocessing_path_however_they_are_made(mnist_path, tmp_path, scratch_cache, mnist_file_with):
     """A few digits of a split not prepared yet are prepared on their own; the whole split is prepared into
     the cache once and read from it after: the same values either way, and as prepare_batch makes them."""

@@ -46,6 +46,7 @@ def _ink_ratio(heat: np.ndarray, image: np.ndarray, margin: int = 4) -> float:
     return float(heat[ink].mean() / max(heat[~near].mean(), 1e-6))
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 @pytest.mark.parametrize("method", [explain.grad_cam, explain.grad_cam_plus_plus])
 @pytest.mark.parametrize("choice", ["the app's default", "the last convolution"])
 def test_cam_is_a_unit_map_that_concentrates_on_the_ink(conv_entries, digits, method, choice):

@@ -134,6 +134,7 @@ def test_real_test_digits_sit_among_training_digits_of_their_class(cnn, cnn_bank
     assert [int(cnn_bank.indices[i]) for i in brute] == [m.index for m in nb.nearest(cnn_bank, feats[3])]
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 def test_the_sketch_hands_the_exact_search_its_neighbours(cnn, cnn_bank, folder):
     """The bank's sketch ranks its rows, the full features rank its best CANDIDATES: for real test digits the search
     returns the exhaustive search's neighbours with their exact distances, reading a quarter of the bank's rows."""

@@ -111,6 +111,7 @@ def test_the_tuning_writers_are_training_writers_the_reader_never_sees():
     assert training.tuning_split(split.train, 0.15)[1] == tuning  # the same every time
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 def test_touching_digits_the_cuts_misread_are_read_by_the_reader(committed, served, mnist_test):
     """Numbers of 3-5 real MNIST test digits whose strokes touch: the cuts alone misread many of them (about half in
     the benchmark); with the reader most are right."""
@@ -123,6 +124,7 @@ def test_touching_digits_the_cuts_misread_are_read_by_the_reader(committed, serv
     assert any(r.read_by == "reader" for r in both)
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 def test_real_writers_numbers_are_read_at_least_as_well_with_the_reader(committed, served):
     """Numbers the real-strokes file's validation writers wrote in a row, drawn as the benchmark draws them."""
     from digitlab.data import handwriting_test as hw

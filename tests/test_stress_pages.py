@@ -193,6 +193,7 @@ def test_predict_cli_abstains_on_non_digits_and_not_on_mnist(run_script, tmp_pat
 # ----------------------------------------------------------------------------- abstain: Home, then Robustness on the drawing
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 def test_home_not_sure_on_a_non_digit_then_robustness_on_the_drawing(committed_models, reports, mnist_test):
     from digitlab.serving.classifiers import Classifier
 

@@ -201,6 +201,7 @@ def test_node_reads_1_and_7_as_python_does(python_side):
     assert (p1[0], p7[0], p1[1], p7[1]) == (1, 0, 0, 1) and p1[2] == np.float32(1 / (1 + np.exp(-1.5)))
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 @pytest.mark.parametrize("backend", ["wasm", "cpu"])
 def test_page_tfjs_files_match_keras_in_node(page, inputs, python_side, backend):
     """The model and the gate, converted by the official converter, give Keras's outputs in Node
