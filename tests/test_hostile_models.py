@@ -18,7 +18,7 @@ import pytest
 from support import link_models
 
 from digitlab.hardening import hostile_models
-from digitlab.models import adapter, artifacts
+from digitlab.models import adapter, archive, artifacts
 from digitlab.paths import ROOT
 
 SEEDS = (0, 1, 2)  # every kind's variants are drawn from these
@@ -28,8 +28,8 @@ SEEDS = (0, 1, 2)  # every kind's variants are drawn from these
 def fresh_verdicts(tmp_path_factory, monkeypatch):
     """Every test validates for real: no verdict remembered from another test or run."""
     cache = tmp_path_factory.mktemp("verdicts")
-    monkeypatch.setattr(artifacts, "INSPECTION_CACHE", cache)
-    monkeypatch.setattr(artifacts, "_VERDICTS", {})
+    monkeypatch.setattr(archive, "INSPECTION_CACHE", cache)
+    monkeypatch.setattr(archive, "RECORDS", {})
     monkeypatch.setattr(artifacts, "_SHAS", {})
     return cache
 
@@ -208,13 +208,13 @@ def test_listing_validates_each_file_once_and_loads_no_model(tmp_path, monkeypat
     changed file is validated again, and no listing leaves a model loaded."""
     folder = link_models(tmp_path / "models", [e.name for e in committed_models], gate=False)
     loads = []
-    real_load = artifacts._keras_load
-    monkeypatch.setattr(artifacts, "_keras_load", lambda data, suffix: loads.append(len(data)) or real_load(data, suffix))
+    real_load = archive._keras_load
+    monkeypatch.setattr(archive, "_keras_load", lambda data, suffix: loads.append(len(data)) or real_load(data, suffix))
     first = artifacts.list_models(folder)
     assert len(loads) == 4 and all(e.usable and e._model is None for e in first)
     assert [e.name for e in first] == [e.name for e in committed_models]  # best test accuracy first, from the cards
     artifacts.list_models(folder)
-    monkeypatch.setattr(artifacts, "_VERDICTS", {})  # as a new process would start: only the disk cache
+    monkeypatch.setattr(archive, "RECORDS", {})  # as a new process would start: only the disk cache
     monkeypatch.setattr(artifacts, "_SHAS", {})
     again = artifacts.list_models(folder)
     assert len(loads) == 4 and [(e.name, e.layout, e.outputs, e.params) for e in again] == [
@@ -226,8 +226,8 @@ def test_listing_validates_each_file_once_and_loads_no_model(tmp_path, monkeypat
     artifacts.list_models(folder)
     assert len(loads) == 5
     # the rules changed: every verdict is made again
-    monkeypatch.setattr(artifacts, "VALIDATION_VERSION", artifacts.VALIDATION_VERSION + 1)
-    monkeypatch.setattr(artifacts, "_VERDICTS", {})
+    monkeypatch.setattr(archive, "VALIDATION_VERSION", archive.VALIDATION_VERSION + 1)
+    monkeypatch.setattr(archive, "RECORDS", {})
     artifacts.list_models(folder)
     assert len(loads) == 9
 
@@ -237,8 +237,8 @@ def test_a_listing_from_cached_verdicts_needs_no_tensorflow(tmp_path, committed_
     (the app's start-up never loads every model)."""
     folder = link_models(tmp_path / "models", [e.name for e in committed_models], gate=False)
     assert all(e.usable for e in artifacts.list_models(folder))  # fills the cache (fresh_verdicts)
-    code = ("import sys, json; from pathlib import Path; from digitlab.models import artifacts; "
-            f"artifacts.INSPECTION_CACHE = Path({str(fresh_verdicts)!r}); "
+    code = ("import sys, json; from pathlib import Path; from digitlab.models import archive, artifacts; "
+            f"archive.INSPECTION_CACHE = Path({str(fresh_verdicts)!r}); "
             f"es = artifacts.list_models(Path({str(folder)!r})); "
             "print(json.dumps([[e.name, e.usable] for e in es] + ['tensorflow' in sys.modules]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120, check=True).stdout
@@ -267,7 +267,7 @@ def test_uploads_are_validated_once_and_hostile_ones_write_nothing(hostile, tmp_
     good = hostile_models.make("softmax_layer", tmp_path / "upload.keras")
     entry = artifacts.install_model_file(good.read_bytes(), "my upload.keras", target)
     assert entry.usable and entry.name == "my_upload" and entry.outputs == "probabilities"
-    assert entry.sha256 in artifacts._VERDICTS  # listing the new model takes this verdict, not a second validation
+    assert entry.sha256 in archive.RECORDS  # listing the new model takes this verdict, not a second validation
 
 
 # ----------------------------------------------------------------------------- not a file: refused by type and size before hashing

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from support import MODELS
 
-from digitlab.models import artifacts
+from digitlab.models import archive, artifacts
 
 BASE = MODELS / "mnist_baseline.keras"
 SIDE_STEMS = (".metrics", ".history", ".curves")  # <name>.metrics.json, .history.json, .curves.png
@@ -29,13 +29,13 @@ def accepted(monkeypatch):
     after ``hold``: a hook the race test uses to stop both uploads between their checks and their writes."""
     hold = {"wait": lambda: None}
 
-    def verdict(data, suffix=artifacts.MODEL_SUFFIX):
+    def record(data, suffix=archive.MODEL_SUFFIX):
         hold["wait"]()
-        sha = artifacts._sha256(data)
+        sha = archive.bytes_sha256(data)
         return {"sha256": sha, "usable": True, "reason": None, "layout": "28x28x1", "outputs": "probabilities", "params": 7850,
                 "probe": "none"}, None
 
-    monkeypatch.setattr(artifacts, "_verdict", verdict)
+    monkeypatch.setattr(archive, "validation_record", record)
     return hold
 
 
@@ -73,14 +73,14 @@ def test_of_two_uploads_of_one_name_one_is_installed_and_the_other_refused(seed,
     installed = [o for o in outcomes.values() if isinstance(o, artifacts.ModelEntry)]
     assert len(installed) == 1 and len(refused) == 1 and "already exists" in str(refused[0]), outcomes
     written = installed[0].path.read_bytes()
-    assert written in (a, b) and artifacts._sha256(written) == installed[0].sha256, "the file is the one reported installed"
+    assert written in (a, b) and archive.bytes_sha256(written) == installed[0].sha256, "the file is the one reported installed"
     assert list(tmp_path.iterdir()) == [installed[0].path], "no temp file left"
 
 
 def test_overwrite_replaces_in_one_step(tmp_path, accepted):
     artifacts.install_model_file(BASE.read_bytes(), "m.keras", tmp_path)
     new = BASE.read_bytes() + b"\0"
-    assert artifacts.install_model_file(new, "m.keras", tmp_path, overwrite=True).sha256 == artifacts._sha256(new)
+    assert artifacts.install_model_file(new, "m.keras", tmp_path, overwrite=True).sha256 == archive.bytes_sha256(new)
     assert [p.name for p in tmp_path.iterdir()] == ["m.keras"]
 
 

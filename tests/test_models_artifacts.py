@@ -7,15 +7,15 @@ import keras
 import numpy as np
 import pytest
 
-from digitlab.models import artifacts, builders
+from digitlab.models import archive, artifacts, builders
 from digitlab.serving.classifiers import Classifier
 
 
 @pytest.fixture(autouse=True)
 def fresh_verdicts(tmp_path_factory, monkeypatch):
-    """Every test validates for real: no verdict cached by an earlier test or run (artifacts.INSPECTION_CACHE)."""
-    monkeypatch.setattr(artifacts, "INSPECTION_CACHE", tmp_path_factory.mktemp("verdicts"))
-    monkeypatch.setattr(artifacts, "_VERDICTS", {})
+    """Every test validates for real: no verdict cached by an earlier test or run (archive.INSPECTION_CACHE)."""
+    monkeypatch.setattr(archive, "INSPECTION_CACHE", tmp_path_factory.mktemp("verdicts"))
+    monkeypatch.setattr(archive, "RECORDS", {})
     monkeypatch.setattr(artifacts, "_SHAS", {})
 
 

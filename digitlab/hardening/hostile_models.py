@@ -646,7 +646,7 @@ _MEASURE = r"""
 import json, os, sys, threading, time
 from pathlib import Path
 from digitlab.memory import reset_peak, status_mb
-from digitlab.models import artifacts
+from digitlab.models import archive, artifacts
 
 def peak_mb():
     return status_mb("VmHWM")
@@ -662,7 +662,7 @@ def tmp_bytes(root):
                 pass
     return total
 
-artifacts.INSPECTION_CACHE = Path(os.environ["TMPDIR"]) / "verdicts"  # validate for real: no verdict cached before
+archive.INSPECTION_CACHE = Path(os.environ["TMPDIR"]) / "verdicts"  # validate for real: no verdict cached before
 artifacts.inspect(Path(sys.argv[2]))  # warm: TensorFlow, Keras and one real validation
 reset_peak()  # VmHWM from here on
 base = peak_mb()

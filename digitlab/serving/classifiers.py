@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlab import memory, preprocess
-from digitlab.models import adapter, artifacts, cards
+from digitlab.models import adapter, archive, artifacts, cards
 from digitlab.paths import MODELS_DIR
 from digitlab.serving import abstain, backends
 from digitlab.serving import writing as writing_
@@ -321,7 +321,7 @@ def _onnx_runner(path: Path):
 
     from digitlab.serving import store
 
-    data = artifacts.read_model_file(path)  # a regular file within the size limit, read once: the bytes checked are run
+    data = archive.read_model_file(path)  # a regular file within the size limit, read once: the bytes checked are run
     try:
         store.check_graph(data)  # bounded before a session exists: no data in other files, no tensor of gigabytes
     except artifacts.ModelError as e:

@@ -55,7 +55,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlab import files, memory, paths
-from digitlab.models import artifacts
+from digitlab.models import archive, artifacts
 from digitlab.models.artifacts import ModelEntry, ModelError
 from digitlab.serving import backends
 
@@ -616,7 +616,7 @@ def served_entry(path: Path, models_dir: Path = paths.MODELS_DIR, now: bool = Fa
     then its serving file (``check``: its record and bytes, and the verdict on its graph and answers, made
     once per file version; ``now``: in full, a session included): usable as recorded, or refused as
     remembered.  A file never converted (or whose serving file fails its checks) is converted ``now``
-    (resolving a model to use it), else given the checks that need no TensorFlow (``artifacts.quick_check``,
+    (resolving a model to use it), else given the checks that need no TensorFlow (``archive.quick_check``,
     milliseconds) and listed ``pending``: a listing of 44 new files is immediate instead of 44 TensorFlow
     starts; the conversion runs on first use (``served_file``) or in the background (``convert_in_background``)."""
     path = Path(path)
@@ -627,7 +627,7 @@ def served_entry(path: Path, models_dir: Path = paths.MODELS_DIR, now: bool = Fa
         info = record(served_file(path, "classifier", models_dir, convert=now, full=now))
     except NotConverted:
         try:
-            artifacts.quick_check(artifacts.read_model_file(path))
+            archive.quick_check(archive.read_model_file(path))
         except ModelError as e:
             reason = f"{path.name}: {e}"
             _refuse(path, file_key(path), reason)
