@@ -108,6 +108,10 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
                    help="the digits any writing-convention edit is given, here and in --redraw-conventions and --real-conventions: "
                         f"0 (open top, slash or dot), 1 (flag and foot), 4 (closed top), 7 (crossbar), 9 (open loop), "
                         f"8 (two circles) (default {d.conventions_classes})")
+    g.add_argument("--paper", type=float, default=d.paper,
+                   help="share of every augmented batch swapped for digits as older hands and other pens write them on paper: "
+                        f"a looped 2, a struck 0, a long crossed 7, a flagged 1, a thick pen, a scan stretched to its box; 0 = off (default {d.paper})")
+    g.add_argument("--paper-size", type=int, default=d.paper_size, help=f"digits given a paper style once per run (default {d.paper_size})")
     g = p.add_argument_group("real pen strokes (digitlab/data/unipen.py; docs/training.md#real-pen-strokes---real-strokes)")
     g.add_argument("--real-strokes", type=Path, default=d.real_strokes, metavar="PATH",
                    help="UNIPEN-style real-strokes file (gzipped JSON) whose training writers are rendered like canvas drawings "
@@ -145,7 +149,7 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
     if a.real_renders < 1:
         p.error("--real-renders must be at least 1")
     width = getattr(a, "width", None)  # None where the builder has no width (the baseline, the robust model)
-    for flag, value in (*((("--width", width),) if width is not None else ()), ("--epochs", a.epochs), ("--batch-size", a.batch_size), ("--conventions-size", a.conventions_size), ("--redraw-size", a.redraw_size), ("--plateau-patience", a.plateau_patience)):
+    for flag, value in (*((("--width", width),) if width is not None else ()), ("--epochs", a.epochs), ("--batch-size", a.batch_size), ("--conventions-size", a.conventions_size), ("--redraw-size", a.redraw_size), ("--paper-size", a.paper_size), ("--plateau-patience", a.plateau_patience)):
         if value < 1:
             p.error(f"{flag} must be at least 1")
     if not 0 <= a.ema < 1:
@@ -153,7 +157,7 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
     if a.clean_epochs < 0:
         p.error("--clean-epochs must be 0 or more")
     for flag, value in (("--redraw", a.redraw), ("--redraw-few-points", a.redraw_few_points), ("--redraw-conventions", a.redraw_conventions),
-                        ("--redraw-elastic", a.redraw_elastic), ("--redraw-pen-path", a.redraw_pen_path), ("--conventions", a.conventions), ("--lowres", a.lowres),
+                        ("--redraw-elastic", a.redraw_elastic), ("--redraw-pen-path", a.redraw_pen_path), ("--conventions", a.conventions), ("--lowres", a.lowres), ("--paper", a.paper),
                         ("--real-share", real_share), ("--real-conventions", a.real_conventions), ("--real-joined", a.real_joined),
                         ("--real-coarse", a.real_coarse), ("--real-warp", a.real_warp), ("--real-path", a.real_path)):
         if not 0 <= value <= 1:
@@ -172,8 +176,8 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
         p.error("--distill needs --distill-from and a weight in (0, 1]")
     if a.distill_from is not None and not a.distill_from.is_file():
         p.error(f"--distill-from {a.distill_from}: no such file")
-    if a.redraw + a.conventions + real_share > 1:
-        p.error("--redraw, --conventions and --real-share add up to more than 1")
+    if a.redraw + a.conventions + real_share + a.paper > 1:
+        p.error("--redraw, --conventions, --real-share and --paper add up to more than 1")
     if a.schedule == "plateau" and a.distribute == "multiworker":
         p.error("--schedule plateau needs model.fit's callbacks, which --distribute multiworker does not run")
     config = dataclasses.replace(
@@ -185,7 +189,7 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
         redraw_pen_path=a.redraw_pen_path, conventions=a.conventions, conventions_size=a.conventions_size,
         conventions_classes="".join(sorted(set(a.conventions_classes))),
         init_from=str(a.init_from) if a.init_from is not None else None, init_member=a.init_member,
-        checkpoint=a.checkpoint, lowres=a.lowres,
+        checkpoint=a.checkpoint, lowres=a.lowres, paper=a.paper, paper_size=a.paper_size,
         distill_from=str(a.distill_from) if a.distill_from is not None else None,
         distill=(DISTILL_WEIGHT if a.distill is None else a.distill) if a.distill_from is not None else 0.0,
         real_strokes=shown(a.real_strokes) if a.real_strokes is not None else None, real_share=real_share,

@@ -6,6 +6,7 @@
     redraw_pool          training digits re-drawn as canvas strokes, once per run (digitlab.data.stroke_augment)
     real_pool            real pen strokes of the training writers rendered like the canvas (digitlab.data.unipen)
     convention_pool      training digits given a writing-convention edit (a crossed 7...), once per run
+    paper_pool           training digits as older hands and other pens write them (a looped 2, a thick pen...), once per run
     mixer                a share of every batch swapped for digits of those pools, for ``tf.data.map``
     make_dataset         (x, y) arrays -> shuffled, augmented, batched ``tf.data`` pipeline
     training_data        the training pipeline plus the epoch callbacks the recipe needs
@@ -72,6 +73,9 @@ class TrainConfig:
     real_coarse: float = 0.0  # share of real digits drawn from few points, as a coarse device reports them (unipen.coarsen)
     real_warp: float = 0.0  # share of real digits whose pen's path is reshaped as another hand would shape it (unipen.warp)
     real_path: float = 0.0  # share of real digits drawn as the pen's whole path through 8-16 points (unipen.resample_path)
+    # Paper hands (digitlab.data.paper_hands): MNIST's digits as older and continental hands and other pens write them
+    paper: float = 0.0  # share of every augmented batch swapped for paper-hand digits of the same class; 0 = off
+    paper_size: int = 8000  # training digits given a paper style once per run (cached in runs/cache/)
     patience: int = 6  # EarlyStopping on val_accuracy
     max_iter: int = 200  # logistic regression solver iterations
     l2_c: float = 0.05  # logistic regression inverse regularisation strength
@@ -232,6 +236,16 @@ def convention_pool(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> tuple[
                                     cache_dir=RUNS_DIR / "cache", log=lambda m: print(m, flush=True))
 
 
+def paper_pool(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """``config.paper_size`` digits of (x, y) in a paper hand's style (``paper_hands.pool``: a looped 2, a struck 0,
+    a thick pen, a box-stretched scan...), prepared as scans: ((P, 28, 28) uint8, (P,) labels); cached like ``redraw_pool``."""
+    from digitlab.data import paper_hands
+    from digitlab.paths import RUNS_DIR
+
+    size = min(config.paper_size, 256) if config.dry_run else config.paper_size
+    return paper_hands.pool(x, y, size, config.seed, cache_dir=RUNS_DIR / "cache", log=lambda m: print(m, flush=True))
+
+
 def real_pool(config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
     """The real-strokes file's training writers (never its held-out site or validation writers: ``unipen.split``)
     rendered ``config.real_renders`` times each like canvas drawings and prepared: ((P, 28, 28) uint8, (P,)
@@ -282,8 +296,8 @@ def mixer(pools: list[tuple[np.ndarray, np.ndarray, float]], seed: int):
 
 def make_dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig, training: bool, augment=None):
     """Batches of ((B,28,28,1) float32, (B,10) one-hot or distilled targets: ``teacher_targets``); training
-    shuffles and augments: re-drawn digits (``config.redraw``), convention-edited digits (``config.conventions``)
-    and real pen strokes (``config.real_share``) mixed in, then the geometric
+    shuffles and augments: re-drawn digits (``config.redraw``), convention-edited digits (``config.conventions``),
+    real pen strokes (``config.real_share``) and paper hands (``config.paper``) mixed in, then the geometric
     and stroke augmentation, applied to all.
 
     ``augment``: an optional boolean ``tf.Variable`` read at every batch; augmentation happens
@@ -298,6 +312,8 @@ def make_dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig, training: bo
         pools.append((*convention_pool(x, y, config), config.conventions))
     if training and config.real_share > 0:
         pools.append((*real_pool(config), config.real_share))
+    if training and config.paper > 0:
+        pools.append((*paper_pool(x, y, config), config.paper))
     if pools:
         steps.append(mixer(pools, config.seed))
     if training and Augmentation.of(config).active:
