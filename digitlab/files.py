@@ -200,7 +200,7 @@ def png_bytes(picture, text: dict[str, str] | None = None) -> bytes:
     return buf.getvalue()
 
 
-# PNG chunks, for the files that say how their ink is (data.user_digits) and the fuzzer's odd PNGs (hardening.fuzz)
+# PNG chunks, for the files that say how their ink is (data.user_digits) and the fuzzer's odd PNGs (hardening.hostile_pictures)
 def png_chunk(kind: bytes, data: bytes) -> bytes:
     """One PNG chunk: its length, type, data and CRC."""
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)

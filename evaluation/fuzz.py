@@ -2,7 +2,7 @@
 
 Fuzz the picture path: generate hostile pictures from a seed (byte flips, truncations, bomb headers,
 deep and odd modes, animated and multi-page files, EXIF, odd names, special files, formats we do not
-read, ...; every kind is listed in digitlab/hardening/fuzz.py), run each through the predict CLI's
+read, ...; every kind is listed in digitlab/hardening/hostile_pictures.py), run each through the predict CLI's
 per-file code and the app's upload path with a real committed model loaded once, then run the real CLI
 over the whole folder.  Reports crashes (anything but a clean refusal), hangs (no answer within
 --timeout: the worker is killed and the run goes on), wrong refusals (a valid picture refused), wrong
@@ -64,11 +64,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from digitlab import data
     from digitlab.files import atomic_write_json
-    from digitlab.hardening import fuzz
+    from digitlab.hardening import fuzz, pool, tally
     from digitlab.report import results as recorded
 
     try:
-        fuzz.mnist_digits(a.mnist)  # the workers draw every picture from MNIST test digits: fail here, clearly
+        pool.mnist_digits(a.mnist)  # the workers draw every picture from MNIST test digits: fail here, clearly
     except data.DataError as e:
         return cli.error(e)
     out = cli.output_folder(a.out.parent, default_out.parent, a.dry_run, "fuzz") / a.out.name
@@ -87,11 +87,11 @@ def main(argv: list[str] | None = None) -> int:
         if a.keep is None:
             shutil.rmtree(folder, ignore_errors=True)
     report["seconds"] = round(time.monotonic() - t0, 1)
-    report["ok"] = fuzz.verdict(report)
+    report["ok"] = tally.passed(report)
     atomic_write_json(out, report)
     if not a.dry_run and a.only is None:  # docs/results.json
-        recorded.record_all(recorded.from_fuzz(report, fuzz.headline(report)))
-    print(json.dumps(fuzz.headline(report)))
+        recorded.record_all(recorded.from_fuzz(report, tally.headline(report)))
+    print(json.dumps(tally.headline(report)))
     print(f"report: {out}", file=sys.stderr)
     return cli.OK if report["ok"] else cli.SOME_FAILED
 

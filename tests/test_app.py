@@ -21,7 +21,7 @@ from PIL import Image
 from digitlab import pictures, preprocess
 from digitlab.data import synthetic
 from digitlab.evaluation import inspect_input, metrics
-from digitlab.hardening import fuzz
+from digitlab.hardening import hostile_pictures
 from digitlab.models import artifacts
 from digitlab.report import model_report, plots
 
@@ -320,9 +320,9 @@ BAD_UPLOADS = {
     "not_an_image.png": (lambda s: b"hello, I am a text file\n" * 20, "not an image file"),
     "truncated.png": (lambda s: png(np.kron(s[1], np.ones((8, 8), np.uint8)))[:400], "cannot decode image"),
     "one_pixel.png": (lambda s: png(np.zeros((1, 1), np.uint8)), "too small to hold a digit"),
-    "huge_10000.png": (lambda s: fuzz.png_header_only(10000, 10000), "the limit is 40 megapixels"),
-    "bomb_60000.png": (lambda s: fuzz.png_header_only(60000, 60000), "decompression bomb"),
-    "big_7000.png": (lambda s: fuzz.png_header_only(7000, 7000), "limit is 40 megapixels"),
+    "huge_10000.png": (lambda s: hostile_pictures.png_header_only(10000, 10000), "the limit is 40 megapixels"),
+    "bomb_60000.png": (lambda s: hostile_pictures.png_header_only(60000, 60000), "decompression bomb"),
+    "big_7000.png": (lambda s: hostile_pictures.png_header_only(7000, 7000), "limit is 40 megapixels"),
 }
 
 

@@ -2,7 +2,7 @@
 numbered 1-11 in the test names.
 
 Every input is made here from real MNIST test digits (nothing binary is committed), with the builders of
-digitlab.hardening.fuzz, and goes through what users hit: the decode path (``preprocess.prepare``,
+digitlab.hardening.hostile_pictures, and goes through what users hit: the decode path (``preprocess.prepare``,
 digitlab.pictures underneath), the predict CLI as a real process, and the app's upload (AppTest).
 
     python -m pytest -q tests/test_hostile_pictures.py
@@ -28,7 +28,7 @@ import pytest
 from PIL import GifImagePlugin, Image
 
 from digitlab import files, pictures, preprocess
-from digitlab.hardening import fuzz
+from digitlab.hardening import hostile_pictures
 from digitlab.paths import ROOT
 
 MODEL = "mnist_baseline"  # the committed model the CLI runs with here: every test is about pictures, not models
@@ -118,12 +118,12 @@ def hostile_run(tmp_path_factory, mnist_test):
     for i in range(20):
         (folder / f"good_{i:02d}_{y[i]}.png").write_bytes(encode(scan(x[i])))
     tiff = multipage_tiff(x[20:23])
-    (folder / f"tiff_second_ifd_empty_{y[20]}.tif").write_bytes(fuzz.tiff_second_ifd_empty(tiff))
-    (folder / f"tiff_width_as_byte_page2_{y[20]}.tif").write_bytes(fuzz.tiff_tag_type(tiff, 256, 1, ifd=1))
-    (folder / "tiff_width_as_byte_page1.tif").write_bytes(fuzz.tiff_tag_type(tiff, 256, 1, ifd=0))
+    (folder / f"tiff_second_ifd_empty_{y[20]}.tif").write_bytes(hostile_pictures.tiff_second_ifd_empty(tiff))
+    (folder / f"tiff_width_as_byte_page2_{y[20]}.tif").write_bytes(hostile_pictures.tiff_tag_type(tiff, 256, 1, ifd=1))
+    (folder / "tiff_width_as_byte_page1.tif").write_bytes(hostile_pictures.tiff_tag_type(tiff, 256, 1, ifd=0))
     gif = encode(Image.fromarray(scan(x[23])), "GIF", save_all=True, append_images=[Image.fromarray(scan(d)) for d in x[24:26]])
     (folder / "gif_bad_screen.gif").write_bytes(gif[:6] + b"\x00\x00\x00\x00" + gif[10:])  # a 0x0 logical screen
-    unreadable = fuzz._unreadable(folder / "unreadable.png")
+    unreadable = hostile_pictures._unreadable(folder / "unreadable.png")
     os.mkfifo(folder / "fifo.png")
     with socket.socket(socket.AF_UNIX) as s:
         s.bind(str(folder / "socket.png"))
@@ -147,21 +147,21 @@ def test_1_malformed_multiframe_files_are_read_or_refused_never_raise(mnist_test
     tiff = multipage_tiff(x[:3])
     first = preprocess.prepare(scan(x[0])).image
     # the two files that once crashed the reader
-    for data in (fuzz.tiff_second_ifd_empty(tiff), fuzz.tiff_tag_type(tiff, 256, 1, ifd=1)):
+    for data in (hostile_pictures.tiff_second_ifd_empty(tiff), hostile_pictures.tiff_tag_type(tiff, 256, 1, ifd=1)):
         p = preprocess.prepare(data)  # the first page is intact: it is read
         assert not p.no_ink and corr(p.image, first) > 0.95 and "animated image: using the first frame" in p.notes
     with pytest.raises(preprocess.ImageError, match="cannot decode image"):
-        preprocess.prepare(fuzz.tiff_tag_type(tiff, 256, 1, ifd=0))  # the first page itself is broken
+        preprocess.prepare(hostile_pictures.tiff_tag_type(tiff, 256, 1, ifd=0))  # the first page itself is broken
     refused = read = 0
     for i in range(300):  # seeded damage of the fuzz suite's multi-frame kinds
         rng = np.random.default_rng([121, i])
         digits = [x[(i + k) % 100] for k in range(int(rng.integers(2, 5)))]
         if i % 3 == 0:
-            data = fuzz.tiff_mutate_ifd(fuzz.animated_file(rng, digits, "TIFF")[0], rng)
+            data = hostile_pictures.tiff_mutate_ifd(hostile_pictures.animated_file(rng, digits, "TIFF")[0], rng)
         elif i % 3 == 1:
-            data = fuzz.gif_mutate(fuzz.animated_file(rng, digits, "GIF")[0], rng)
+            data = hostile_pictures.gif_mutate(hostile_pictures.animated_file(rng, digits, "GIF")[0], rng)
         else:
-            data = fuzz.flip_bytes(fuzz.animated_file(rng, digits)[0], rng)
+            data = hostile_pictures.flip_bytes(hostile_pictures.animated_file(rng, digits)[0], rng)
         try:
             preprocess.prepare(data)
             read += 1
@@ -196,7 +196,7 @@ def test_1_app_upload_of_a_malformed_tiff_shows_its_refusal(scratch_models, mnis
     from streamlit.testing.v1 import AppTest
 
     x, y = mnist_test
-    broken = fuzz.tiff_tag_type(multipage_tiff(x[:3]), 256, 1, ifd=0)
+    broken = hostile_pictures.tiff_tag_type(multipage_tiff(x[:3]), 256, 1, ifd=0)
     at = AppTest.from_file(str(ROOT / "app" / "Home.py"), default_timeout=300).run()
     at.segmented_control(key="input_mode").set_value("Upload").run()
     at.file_uploader(key="upload").upload("broken.tif", broken, "image/tiff")
@@ -236,7 +236,7 @@ def test_3_refused_files_leave_no_file_open(tmp_path, mnist_test):
     x, _ = mnist_test
     rng = np.random.default_rng(3)
     for i in range(200):
-        data, suffix, _ = fuzz.animated_file(rng, [x[i], x[i + 1]]) if i % 2 else fuzz.valid_file(rng, x[i])
+        data, suffix, _ = hostile_pictures.animated_file(rng, [x[i], x[i + 1]]) if i % 2 else hostile_pictures.valid_file(rng, x[i])
         (tmp_path / f"{i:03d}{suffix}").write_bytes(data[: len(data) // 2])
     before = _open_fds()
     kept = []
@@ -253,7 +253,7 @@ def test_3_cli_survives_a_folder_of_truncated_files_under_ulimit_256(tmp_path, m
     x, y = mnist_test
     rng = np.random.default_rng(33)
     for i in range(400):
-        data, suffix, _ = fuzz.valid_file(rng, x[i], ("PNG", "JPEG", "WEBP", "BMP")[i % 4])
+        data, suffix, _ = hostile_pictures.valid_file(rng, x[i], ("PNG", "JPEG", "WEBP", "BMP")[i % 4])
         (tmp_path / f"{i:03d}{suffix}").write_bytes(data[: len(data) // 5])  # cut inside the picture
     (tmp_path / f"zz_good_{y[0]}.png").write_bytes(encode(scan(x[0])))
     r = run_cli(tmp_path, nofile=256)
@@ -390,7 +390,7 @@ def test_7_float_and_integer_tiffs_read_like_8_bit(mnist_test, mode):
     x, _ = mnist_test
     grey = scan(x[0])
     ref = preprocess.prepare(encode(grey)).image
-    p = preprocess.prepare(encode(fuzz._as_mode(grey, mode, np.random.default_rng(0)), "TIFF"))
+    p = preprocess.prepare(encode(hostile_pictures._as_mode(grey, mode, np.random.default_rng(0)), "TIFF"))
     assert not p.no_ink and corr(p.image, ref) > 0.99
 
 
@@ -420,7 +420,7 @@ def test_8_paper_cut_out_on_transparency_reads_like_the_paper(mnist_test, classi
     x, y = mnist_test
     for k in (0, 17, 1):  # a 7, a 7, a 2
         paper = scan(x[k], 200)
-        cut = fuzz.cutout(paper, np.random.default_rng(k), hidden=hidden)
+        cut = hostile_pictures.cutout(paper, np.random.default_rng(k), hidden=hidden)
         opaque = preprocess.prepare(encode(paper))
         p = preprocess.prepare(encode(cut))
         assert "transparent background composited" in p.notes and not p.no_ink
@@ -433,7 +433,7 @@ def test_8_ink_on_transparency_still_goes_on_the_opposite_colour(mnist_test):
     x, _ = mnist_test
     ref = preprocess.prepare(x[0]).image
     for colour in (0, 255):
-        strokes = fuzz.ink_on_transparency(x[0], np.random.default_rng(0))
+        strokes = hostile_pictures.ink_on_transparency(x[0], np.random.default_rng(0))
         strokes[..., :3] = colour
         assert corr(preprocess.prepare(encode(strokes)).image, ref) > 0.95
 
@@ -449,7 +449,7 @@ def test_9_png_with_a_garbage_exif_chunk_is_read(mnist_test):
     assert np.array_equal(p.image, preprocess.prepare(png).image)
     assert "EXIF data unreadable: orientation ignored" in p.notes
     upright = preprocess.prepare(png).image  # a readable orientation in a PNG is still honoured
-    assert corr(preprocess.prepare(fuzz.rotated_with_exif(Image.fromarray(scan(x[0])), 6, "PNG")).image, upright) > 0.95
+    assert corr(preprocess.prepare(hostile_pictures.rotated_with_exif(Image.fromarray(scan(x[0])), 6, "PNG")).image, upright) > 0.95
 
 
 def _scan_in_mode(mnist_test, mode: str) -> Image.Image:
@@ -569,9 +569,9 @@ def test_11_decoding_memory_is_bounded_or_the_picture_refused(tmp_path, mnist_te
         "rgb_6000x4000.jpg": encode(cv2.cvtColor(cv2.resize(page, (6000, 4000)), cv2.COLOR_GRAY2RGB), "JPEG"),
         "one_bit_39mp.tif": encode(Image.fromarray(cv2.resize(page, (6200, 6200))).convert("1"), "TIFF", compression="group4"),
         "rgba_5000x5000.png": encode(cv2.cvtColor(cv2.resize(page, (5000, 5000)), cv2.COLOR_GRAY2RGBA), "PNG", compress_level=1),
-        "gif_screen_65504x360.gif": fuzz.gif_screen(65504, 360),
-        "gif_screen_6000x6000.gif": fuzz.gif_screen(6000, 6000),
-        "png_header_6000x6000_rgba.png": fuzz.png_header_only(6000, 6000, colour=6),
+        "gif_screen_65504x360.gif": hostile_pictures.gif_screen(65504, 360),
+        "gif_screen_6000x6000.gif": hostile_pictures.gif_screen(6000, 6000),
+        "png_header_6000x6000_rgba.png": hostile_pictures.png_header_only(6000, 6000, colour=6),
     }
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
@@ -597,7 +597,7 @@ def test_11_a_region_read_again_is_cut_from_the_upright_picture(tmp_path, orient
     """Picture.region: the same pixels as the upright picture's, whatever the EXIF orientation and whatever
     the source (bytes, a path, a file object read before, a PIL image)."""
     upright = np.random.default_rng(orientation).integers(0, 256, (90, 120), dtype=np.uint8)
-    data = fuzz.rotated_with_exif(Image.fromarray(upright), orientation, "PNG")
+    data = hostile_pictures.rotated_with_exif(Image.fromarray(upright), orientation, "PNG")
     path = tmp_path / "turned.png"
     path.write_bytes(data)
     want = upright[10:50, 30:100].astype(np.float32) / 255

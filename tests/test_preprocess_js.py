@@ -137,11 +137,11 @@ def _small_in_big(x: np.ndarray) -> np.ndarray:
 
 def _cut_out(x: np.ndarray) -> np.ndarray:
     """Paper with a dark digit cut out inside a transparent rounded margin that hides black (defect 8)."""
-    from digitlab.hardening import fuzz
+    from digitlab.hardening import hostile_pictures
 
     paper = np.full((200, 200), 235, np.uint8)
     paper[40:160, 40:160] = 235 - cv2.resize(x[16], (120, 120), interpolation=cv2.INTER_LINEAR).astype(np.int32) * 200 // 255
-    return fuzz.cutout(paper, np.random.default_rng(16), hidden=0)
+    return hostile_pictures.cutout(paper, np.random.default_rng(16), hidden=0)
 
 
 def _small(x: np.ndarray) -> np.ndarray:

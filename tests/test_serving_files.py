@@ -18,7 +18,7 @@ import pytest
 
 from digitlab import files
 from digitlab.hardening import hostile_files
-from digitlab.hardening.fuzz import check_line
+from digitlab.hardening.tally import check_line
 from digitlab.models import artifacts
 from digitlab.serving import gate, predict, reader, runtime, store
 
