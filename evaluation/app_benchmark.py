@@ -361,9 +361,10 @@ def main(argv: list[str] | None = None) -> int:
     for target, met in result["targets"].items():
         print(f"  {'met   ' if met else 'MISSED'}  {target}")
     files.atomic_write_json(a.out, result)
+    from digitlab.report import extractors
     from digitlab.report import results as recorded
 
-    recorded.record_all(recorded.from_app_benchmark(result))
+    recorded.record_all(extractors.from_app_benchmark(result))
     print(f"wrote {a.out} and the figures into {recorded.results_path()}")
     return cli.OK
 

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.files import atomic_write_bytes, atomic_write_json
     from digitlab.models import artifacts, cards
     from digitlab.paths import REPORTS_DIR
-    from digitlab.report import plots, tables
+    from digitlab.report import extractors, plots, tables
     from digitlab.report import results as recorded
     from digitlab.report.progress import console_progress
 
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                 "checks": {k: c["passed"] for k, c in check["checks"].items()}}
             card = artifacts.update_card(entry.path, {"adversarial": {**figures, "sanity": summary, "seconds": result["seconds"], "command": command}})
             if not a.dry_run:  # what goes into the card goes into docs/results.json too
-                recorded.record_all(recorded.committed(recorded.adversarial_figures(entry.name, card["adversarial"], recorded.model_sha(entry.path))))
+                recorded.record_all(extractors.committed(extractors.adversarial_figures(entry.name, card["adversarial"], extractors.model_sha(entry.path))))
         if check is not None:
             for name, c in check["checks"].items():
                 print(f"{entry.name} sanity {name}: {'passed' if c['passed'] else 'FAILED'} ({c['detail']})", file=sys.stderr)

@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.files import atomic_write_json
     from digitlab.models import artifacts, cards
     from digitlab.paths import REPORTS_DIR
+    from digitlab.report import extractors, tables
     from digitlab.report import results as recorded
-    from digitlab.report import tables
     from digitlab.serving.classifiers import load_classifier
     from digitlab.training import presets, race
 
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     out = a.out or (REPORTS_DIR / "benchmark.json")
     atomic_write_json(out, result)
     if not a.dry_run:  # docs/results.json
-        recorded.record_all(recorded.committed(recorded.from_benchmark(result, cards.command_line(argv, __file__), classifier.entry.path)))
+        recorded.record_all(extractors.committed(extractors.from_benchmark(result, cards.command_line(argv, __file__), classifier.entry.path)))
     print(tables.benchmark(result))
     print(f"\nwritten {out}")
     return 0

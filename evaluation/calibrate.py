@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.files import atomic_write_bytes, atomic_write_json
     from digitlab.models import artifacts, cards
     from digitlab.paths import REPORTS_DIR, shown
-    from digitlab.report import plots, tables
+    from digitlab.report import extractors, plots, tables
     from digitlab.report import results as recorded
     from digitlab.serving import classifiers
     from digitlab.serving.classifiers import Classifier
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         report = calibration.calibrate(clf.predict_proba, x_val, y_val, x_test, y_test, sets, a.reject_rate, the_gate)
         entry_card = {**calibration.card_entry(report), "non_digit_seeds": nondigits.MEASURE_SEEDS, "command": command}
         if write_card:  # what goes into the card goes into docs/results.json too
-            recorded.record_all(recorded.committed(recorded.calibration_figures(entry.name, entry_card, recorded.model_sha(entry.path))))
+            recorded.record_all(extractors.committed(extractors.calibration_figures(entry.name, entry_card, extractors.model_sha(entry.path))))
         reports[entry.name] = report
         folder = out / entry.name
         folder.mkdir(parents=True, exist_ok=True)

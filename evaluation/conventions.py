@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.evaluation import handwriting
     from digitlab.models import artifacts, cards
     from digitlab.paths import shown
-    from digitlab.report import results
+    from digitlab.report import extractors, results
     from digitlab.serving import classifiers
 
     try:
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     out = cli.output_folder(default_out if a.out == DEFAULT_OUT else a.out, default_out, a.dry_run, "conventions")
     text = handwriting.save_conventions(out, report, galleries)
     if not a.dry_run and not a.style:  # the committed models' figures go to docs/results.json (a smoke run's or some styles' are no figures)
-        results.record_all(results.committed(results.from_conventions(report, source=shown(out / "conventions.json"))))
+        results.record_all(extractors.committed(extractors.from_conventions(report, source=shown(out / "conventions.json"))))
     print(text)
     print(f"\nwritten {out / 'conventions.json'}")
     return cli.OK

@@ -77,8 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_json(out, {"n": int(len(y)), "dry_run": a.dry_run, "results": results})
     if not a.dry_run:  # the committed models' figures go to docs/results.json
         from digitlab.models.cards import command_line
+        from digitlab.report import extractors
         from digitlab.report import results as recorded
-        recorded.record_all(recorded.committed(recorded.from_drawn_digits(
+        recorded.record_all(extractors.committed(extractors.from_drawn_digits(
             {"results": results}, command_line(argv, __file__), {e.name: e.path for e in entries})))
     for model, table in results.items():
         print(f"\n{model} ({len(y)} digits per set)\n\n| set | " + " | ".join(ways) + " |\n| --- |" + " --- |" * len(ways))

@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.models import artifacts
     from digitlab.models.cards import command_line
     from digitlab.paths import REPORTS_DIR
+    from digitlab.report import extractors
     from digitlab.report import results as recorded
 
     command = command_line(argv, __file__)
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         out = reports / entry.name
         report = evaluate.evaluate_entry(entry, x, y, out, split=a.split)
         if a.split == "test" and not a.limit:  # the whole test split: the committed model's figures in docs/results.json
-            recorded.record_all(recorded.committed(recorded.from_evaluate(entry.name, report, command, entry.path)))
+            recorded.record_all(extractors.committed(extractors.from_evaluate(entry.name, report, command, entry.path)))
         print(json.dumps({"model": entry.name, "split": a.split, "n": report["n"], "accuracy": round(report["accuracy"], 4),
                           "weighted_f1": round(report["weighted_f1"], 4), "report": str(out)}))
         print(evaluate.format_report(report), file=sys.stderr)

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.files import atomic_write_bytes, atomic_write_json
     from digitlab.models import artifacts, cards
     from digitlab.paths import REPORTS_DIR
-    from digitlab.report import plots, tables
+    from digitlab.report import extractors, plots, tables
     from digitlab.report import results as recorded
     from digitlab.report.progress import console_progress
     from digitlab.serving.classifiers import Classifier
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_json(folder / "robustness.json", {"model": name, **r})
         if not a.dry_run:  # the committed model's figures go to docs/results.json
-            recorded.record_all(recorded.committed(recorded.from_robustness(name, r, cards.command_line(argv, __file__), paths[name])))
+            recorded.record_all(extractors.committed(extractors.from_robustness(name, r, cards.command_line(argv, __file__), paths[name])))
         atomic_write_bytes(folder / "robustness.md", (tables.corruption_sweep(r, name) + "\n").encode())
         atomic_write_bytes(folder / "robustness.png", plots.sweep_png(r, name))
         print(json.dumps({"model": name, "clean": round(r["clean"], 4), "mean_corruption_accuracy": round(r["mnist_c_mean"], 4),

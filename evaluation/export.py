@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.models import artifacts, cards
 
     command = cards.command_line(argv, __file__)
+    from digitlab.report import extractors, tables
     from digitlab.report import results as recorded
-    from digitlab.report import tables
     from digitlab.serving import export, parity
 
     if a.setup_tfjs:
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         report = parity.check(entry, files, probe, DRY_LATENCY_RUNS if a.dry_run else LATENCY_RUNS)
         parity.write_report(report, files, out_dir, entry.card, command)
         if not a.dry_run:  # a committed model's figures go to docs/results.json
-            recorded.record_all(recorded.committed(recorded.from_export(dict(report, command=command))))
+            recorded.record_all(extractors.committed(extractors.from_export(dict(report, command=command))))
         print(f"\n## {entry.name} ({out_dir})\n\n{tables.export_parity(report)}")
         failed += parity.failures(report)
     print(json.dumps({"ok": not failed, "failures": failed}))

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         return cli.error(f"{TIME} is missing: it measures the process's peak memory (Linux: apt-get install -y time)")
     from digitlab.data import user_style
     from digitlab.models import artifacts, cards
-    from digitlab.report import results
+    from digitlab.report import extractors, results, schema
 
     bases = a.base or ["mnist_advanced", "mnist_cnn"]
     try:
@@ -66,11 +66,11 @@ def main(argv: list[str] | None = None) -> int:
             except RuntimeError as e:
                 return cli.error(e, cli.SOME_FAILED)
             print(f"fine-tuning {base} on {n} pictures: peak RSS {r['peak_rss_mb']} MiB, {r['seconds']} s", flush=True)
-            figures.append(results.Figure("app", "server RSS", r["peak_rss_mb"], command, row=f"fine-tuning {base} in its own process, peak",
-                                          model=base, model_sha=results.model_sha(files[base]), fmt="MiB",
+            figures.append(schema.Figure("app", "server RSS", r["peak_rss_mb"], command, row=f"fine-tuning {base} in its own process, peak",
+                                          model=base, model_sha=extractors.model_sha(files[base]), fmt="MiB",
                                           note=f"{n} pictures ({a.per_class} per digit); load average at start {load}"))
     if not a.dry_run:
-        results.record_all(results.committed(figures))
+        results.record_all(extractors.committed(figures))
         print(f"recorded the committed models' figures in {results.results_path()}")
     return cli.OK
 

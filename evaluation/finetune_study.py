@@ -162,9 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     report = {"base": base.name, "command": command, "dry_run": a.dry_run, "user": a.writer or "digitlab.user_style", "rows": rows, "table": lines}
     atomic_write_json(out, report)
     if not a.dry_run and not a.writer and Path(a.out) == REPORTS_DIR:  # a committed base's figures go to docs/results.json (a dry run's are no figures)
-        from digitlab.report import results
+        from digitlab.report import extractors, results
 
-        results.record_all(results.committed(results.from_finetune_study(report, base.entry.path)))
+        results.record_all(extractors.committed(extractors.from_finetune_study(report, base.entry.path)))
     print(f"wrote {out}")
     return 0
 

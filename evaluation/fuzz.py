@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab import data
     from digitlab.files import atomic_write_json
     from digitlab.hardening import fuzz, pool, tally
+    from digitlab.report import extractors
     from digitlab.report import results as recorded
 
     try:
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     report["ok"] = tally.passed(report)
     atomic_write_json(out, report)
     if not a.dry_run and a.only is None:  # docs/results.json
-        recorded.record_all(recorded.from_fuzz(report, tally.headline(report)))
+        recorded.record_all(extractors.from_fuzz(report, tally.headline(report)))
     print(json.dumps(tally.headline(report)))
     print(f"report: {out}", file=sys.stderr)
     return cli.OK if report["ok"] else cli.SOME_FAILED

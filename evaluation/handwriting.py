@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.files import atomic_write_bytes, atomic_write_json
     from digitlab.models import artifacts, cards
     from digitlab.paths import shown
-    from digitlab.report import plots, results
+    from digitlab.report import extractors, plots, results
     from digitlab.serving import classifiers, reader
 
     try:
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.no_reader:
         print("--no-reader: a comparison, not recorded in docs/results.json", file=sys.stderr)
     elif not a.dry_run:  # the committed models' figures go to docs/results.json (a smoke run's are no figures)
-        results.record_all(results.committed(results.from_handwriting(report, source=shown(out / "handwriting.json"))))
+        results.record_all(extractors.committed(extractors.from_handwriting(report, source=shown(out / "handwriting.json"))))
     print(text)
     print(f"\nwritten {out / 'handwriting.json'}")
     return 0

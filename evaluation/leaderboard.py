@@ -59,9 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_bytes(out / f"{stem}.md", md.encode())
     atomic_write_json(out / f"{stem}.json", {"command": command, "settings": dataclasses.asdict(settings), "rows": rows})
     if not a.dry_run and a.out is None:  # the committed models' attack figures go to docs/results.json (a quick run's are no figures)
-        from digitlab.report import results
+        from digitlab.report import extractors, results
 
-        results.record_all(results.committed(results.from_leaderboard(rows, command, {e.name: e.path for e in entries})))
+        results.record_all(extractors.committed(extractors.from_leaderboard(rows, command, {e.name: e.path for e in entries})))
     if not a.progress_json:
         print(table)
     return 0

@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab import data, files
     from digitlab.evaluation import numbers
     from digitlab.models import artifacts, cards
+    from digitlab.report import extractors
     from digitlab.report import results as recorded
     from digitlab.serving import reader, runtime
 
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.no_reader:
         print("--no-reader: a comparison, not recorded in docs/results.json", flush=True)
     elif not a.dry_run:  # the committed model's figures go to docs/results.json
-        recorded.record_all(recorded.committed(recorded.from_numbers(report, classifier.entry.path)))
+        recorded.record_all(extractors.committed(extractors.from_numbers(report, classifier.entry.path)))
     files.atomic_write_bytes(out / "numbers.md", text.encode())
     print(text, flush=True)
     print(f"report: {out / 'numbers.json'} and numbers.md ({report['seconds']} s)")

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.files import atomic_write_bytes, atomic_write_json
     from digitlab.models import artifacts, cards
     from digitlab.paths import shown
-    from digitlab.report import results
+    from digitlab.report import extractors, results
     from digitlab.serving import classifiers
 
     try:
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_json(out / "paper.json", report)
     atomic_write_bytes(out / "paper.md", (text + "\n").encode())
     if not a.dry_run:  # the committed models' figures go to docs/results.json (a smoke run's are no figures)
-        results.record_all(results.committed(results.from_paper(report, source=shown(out / "paper.json"))))
+        results.record_all(extractors.committed(extractors.from_paper(report, source=shown(out / "paper.json"))))
     print(text)
     print(f"\nwritten {out / 'paper.json'}")
     return 0

@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"unknown case(s) {unknown}; choose from {', '.join(photo_cases.CASES)}")
     from digitlab import data, files, preprocess
     from digitlab.models import artifacts
+    from digitlab.report import extractors
     from digitlab.report import results as recorded
     from digitlab.serving import runtime
 
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
               "cases": measure(classifier, d.x_test[: a.n], d.y_test[: a.n], cases, a.seed),
               "command": "python evaluation/photo_cases.py " + " ".join(sys.argv[1:] if argv is None else argv)}
     files.atomic_write_json(a.out, report)
-    recorded.record_all(recorded.committed(recorded.from_photo_cases(report, classifier.entry.path)))  # docs/results.json
+    recorded.record_all(extractors.committed(extractors.from_photo_cases(report, classifier.entry.path)))  # docs/results.json
     return cli.OK
 
 

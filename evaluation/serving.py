@@ -100,10 +100,11 @@ def main(argv: list[str] | None = None) -> int:
         cli.fail(e)
     from digitlab.files import atomic_write_json
     from digitlab.models import cards
+    from digitlab.report import extractors
     from digitlab.report import results as recorded
 
     atomic_write_json(a.out, report)
-    recorded.record_all(recorded.committed(recorded.from_serving_parity(report, cards.command_line(argv, __file__), a.models_dir)))
+    recorded.record_all(extractors.committed(extractors.from_serving_parity(report, cards.command_line(argv, __file__), a.models_dir)))
     bad = [name for name, r in report.items() if r["max_abs_dp"] > MAX_DP or r["labels_differ"] or r["abstain_differ"]]
     for name in bad:
         print(f"PARITY FAILED {name}: {report[name]}", file=sys.stderr)

@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitlab.data import unipen
     from digitlab.models import artifacts, cards
     from digitlab.paths import REPORTS_DIR
+    from digitlab.report import extractors
     from digitlab.report import results as recorded
     from digitlab.serving import runtime
 
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     out = a.out or REPORTS_DIR / "writers" / f"{classifier.name}_{a.part}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     files.atomic_write_json(out, report)
-    recorded.record_all(recorded.committed(recorded.from_writers(report, classifier.entry.path)))  # docs/results.json
+    recorded.record_all(extractors.committed(extractors.from_writers(report, classifier.entry.path)))  # docs/results.json
     return cli.OK
 
 

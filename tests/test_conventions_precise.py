@@ -17,7 +17,7 @@ from support import load_script
 from digitlab.data import handwriting_test as hw
 from digitlab.evaluation import handwriting, metrics
 from digitlab.paths import ROOT
-from digitlab.report import results
+from digitlab.report import extractors, results
 
 
 @pytest.mark.parametrize("k, n", [(50, 54), (0, 54), (54, 54), (291, 300), (1, 1), (3, 7)])
@@ -172,7 +172,7 @@ def test_dry_run_reports_every_style_with_consistent_figures(committed_models, t
     assert len(re.findall(r"^\| mnist_baseline \| ", text, re.M)) == len(under)  # the styles under the target, read as what
     assert f"written {tmp_path / 'conventions.json'}" in capsys.readouterr().out
     # the figures docs/results.json gets from such a report (a dry run records none): every style, all, the verdict counts
-    figures = results.from_conventions(report)
+    figures = extractors.from_conventions(report)
     path = tmp_path / "results.json"
     assert results.record_all(figures, path) == len(figures) == len(hw.STYLES) + 3
     stored = results.load(path)["figures"]["conventions"]
@@ -212,8 +212,8 @@ def test_a_continental_run_reads_more_long_flag_1s_and_keeps_its_own_report_and_
             assert styles["continental"][s]["right"] <= styles["default"][s]["right"]
             assert set(styles["continental"][s]["read_as"]) - set(styles["default"][s]["read_as"]) <= {"1", "7"}
     assert "1 and 7 read as continental hands write them" in (tmp_path / "continental" / "conventions.md").read_text()
-    assert {f.section for f in results.from_conventions(reports["continental"])} == {"conventions_continental"}
-    assert {f.section for f in results.from_conventions(reports["default"])} == {"conventions"}
+    assert {f.section for f in extractors.from_conventions(reports["continental"])} == {"conventions_continental"}
+    assert {f.section for f in extractors.from_conventions(reports["default"])} == {"conventions"}
     capsys.readouterr()
     written = []
     monkeypatch.setattr(script.cli, "output_folder", lambda out, default, dry_run, name: written.append((out, default)) or tmp_path / "x")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from digitlab.paths import ROOT
-from digitlab.report import results
+from digitlab.report import extractors, prose, results, schema
 
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 PAGES = [ROOT / "README.md", *DOCS]
@@ -36,7 +36,7 @@ def _prose(path: Path) -> str:
 
 
 def _anchors(path: Path) -> set[str]:
-    return {results._slug(h.replace("`", "")) for h in re.findall(r"^#+ (.+)$", _prose(path), re.M)}
+    return {prose._slug(h.replace("`", "")) for h in re.findall(r"^#+ (.+)$", _prose(path), re.M)}
 
 
 def test_readme_and_results_page_agree_with_the_results_file():
@@ -50,7 +50,7 @@ def test_readme_is_a_front_door_of_at_most_300_lines():
 
 def test_readme_quotes_no_figure_outside_the_generated_block():
     text = (ROOT / "README.md").read_text()
-    outside = text[: text.index(results.BEGIN)] + text[text.index(results.END):]
+    outside = text[: text.index(prose.BEGIN)] + text[text.index(prose.END):]
     typed = re.findall(r"[^\s|]*\d+(?:\.\d+)?\s?%[^\s|]*", outside)
     assert typed == [], f"percentages typed into the README by hand (record them in docs/results.json): {typed}"
 
@@ -135,13 +135,13 @@ def test_every_figure_names_its_command_and_date_and_a_known_format():
     data = results.load(ROOT / "docs" / "results.json")
     assert data["figures"], "the results file holds no figure"
     for section, rows in data["figures"].items():
-        assert section in results.SECTIONS
+        assert section in schema.SECTIONS
         for row, keys in rows.items():
             for key, e in keys.items():
                 where = f"{section}/{row}/{key}"
                 assert e["command"].strip(), where
                 assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", e["date"]), where
-                assert e["fmt"] in results.FORMATS, where
+                assert e["fmt"] in schema.FORMATS, where
                 assert isinstance(e["value"], (str, bool)) or math.isfinite(e["value"]), where
 
 
@@ -210,7 +210,7 @@ def test_record_writes_one_figure_and_keeps_the_others(tmp_path):
     # the committed model's file is hashed, so the figure says which mnist_cnn it was
     from digitlab.files import sha256
     assert row["digits right"]["model_sha"] == sha256(ROOT / "models" / "mnist_cnn.keras", 16)
-    assert results.shown_value(row["whole numbers right"]) == "62.5%"
+    assert schema.shown_value(row["whole numbers right"]) == "62.5%"
 
 
 def test_a_run_with_other_settings_keeps_the_documented_figure_unless_told(tmp_path, monkeypatch, capsys):
@@ -242,9 +242,9 @@ def test_a_run_with_other_settings_keeps_the_documented_figure_unless_told(tmp_p
 ])
 def test_record_refuses_a_bad_figure_and_writes_nothing(tmp_path, bad, message):
     path = tmp_path / "results.json"
-    good = results.Figure("numbers", "digits right", 0.9, "python evaluation/numbers.py", row="a", fmt="pct1")
-    broken = results.Figure(**{**good.__dict__, **bad})
-    with pytest.raises(results.ResultsError, match=message):
+    good = schema.Figure("numbers", "digits right", 0.9, "python evaluation/numbers.py", row="a", fmt="pct1")
+    broken = schema.Figure(**{**good.__dict__, **bad})
+    with pytest.raises(schema.ResultsError, match=message):
         results.record_all([good, broken], path)
     assert not path.exists(), "one bad figure must write none"
 
@@ -252,7 +252,7 @@ def test_record_refuses_a_bad_figure_and_writes_nothing(tmp_path, bad, message):
 def test_a_damaged_results_file_is_a_clear_error_and_stays_as_it_was(tmp_path):
     path = tmp_path / "results.json"
     path.write_text('{"schema": 1, "figures": ')
-    with pytest.raises(results.ResultsError, match="cannot read the results file"):
+    with pytest.raises(schema.ResultsError, match="cannot read the results file"):
         results.record("numbers", "digits right", 0.9, command="python evaluation/numbers.py", path=path)
     assert path.read_text() == '{"schema": 1, "figures": '
 
@@ -293,7 +293,7 @@ def test_remeasure_runs_each_stale_command_as_a_project_script_and_refuses_any_o
 def test_the_browser_tests_that_refresh_the_docs_are_measuring_commands_with_their_setting():
     """The web page's figures are measured by its browser test under DIGITLAB_REFRESH_DOCS=1: --remeasure runs it
     with that setting and this interpreter; another setting, a value other than 1, or pytest outside tests/ is refused."""
-    argv, env = results.measuring_argv(results.WEB_PAGE_COMMAND)
+    argv, env = results.measuring_argv(extractors.WEB_PAGE_COMMAND)
     assert argv == [sys.executable, "-m", "pytest", "-q", "tests/browser/test_web_page.py"] and env == {"DIGITLAB_REFRESH_DOCS": "1"}
     assert results.measuring_argv("python evaluation/handwriting.py --n 5") == ([sys.executable, "evaluation/handwriting.py", "--n", "5"], {})
     for refused in ("DIGITLAB_REFRESH_DOCS=0 python -m pytest -q tests/browser", "PATH=/tmp python evaluation/handwriting.py",
@@ -318,7 +318,7 @@ def test_a_new_figure_makes_the_pages_stale_until_they_are_written_again(tmp_pat
     assert len(results.check(tmp_path)) == 2
     results.write(tmp_path)
     assert results.check(tmp_path) == []
-    shown = results.FORMATS[entry["fmt"]](entry["value"] + 1.0)
+    shown = schema.FORMATS[entry["fmt"]](entry["value"] + 1.0)
     assert shown in (tmp_path / "README.md").read_text()
     assert shown in (tmp_path / "docs" / "results.md").read_text()
     assert (ROOT / "README.md").read_text() != (tmp_path / "README.md").read_text()
@@ -327,8 +327,8 @@ def test_a_new_figure_makes_the_pages_stale_until_they_are_written_again(tmp_pat
 def test_the_readme_refuses_to_quote_a_figure_the_file_lacks(tmp_path):
     data = results.load(ROOT / "docs" / "results.json")
     del data["figures"]["photo_cases"]
-    with pytest.raises(results.ResultsError, match="photo_cases/phone/accuracy"):
-        results.render_readme_block(data)
+    with pytest.raises(schema.ResultsError, match="photo_cases/phone/accuracy"):
+        prose.render_readme_block(data)
 
 
 def test_a_measuring_command_records_its_figures_with_its_command_and_model(run_script, tmp_path):

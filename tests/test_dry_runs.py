@@ -89,13 +89,13 @@ def test_finetune_study_dry_run_writes_a_temporary_report(run_script, mnist_path
     assert row["mnist_before"] >= 0.95, row  # the committed mnist_cnn on 256 real MNIST test digits
     assert len(report["table"]) == 3 and report["table"][2].startswith("| 20 (")
     # what a full run records in docs/results.json (a dry run records nothing): six figures per row, on the base's file
-    from digitlab.report import results
+    from digitlab.report import extractors
 
-    figures = results.from_finetune_study(report, ROOT / "models" / "mnist_cnn.keras")
+    figures = extractors.from_finetune_study(report, ROOT / "models" / "mnist_cnn.keras")
     assert {(f.row, f.key): f.value for f in figures} == {("20 user digits, replay 1", f"{k} {w}"): row[f"{field}_{w}"]
                                                           for k, field in (("held-out", "holdout"), ("new drawings", "fresh"), ("MNIST test", "mnist"))
                                                           for w in ("before", "after")}
-    assert {f.model_sha for f in figures} == {results.model_sha("mnist_cnn")} and all(f.model == "mnist_cnn" for f in figures)
+    assert {f.model_sha for f in figures} == {extractors.model_sha("mnist_cnn")} and all(f.model == "mnist_cnn" for f in figures)
 
 
 @pytest.mark.slow

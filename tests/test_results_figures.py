@@ -14,7 +14,7 @@ import pytest
 from support import link_models
 
 from digitlab.paths import ROOT
-from digitlab.report import results
+from digitlab.report import extractors, results, schema
 from digitlab.serving import web_manifest
 
 COMMITTED = results.load(ROOT / "docs" / "results.json")["figures"]
@@ -26,7 +26,7 @@ def placed(figures) -> dict[tuple[str, str, str], object]:
 
 def test_attack_records_the_cards_adversarial_figures_as_the_results_file_holds_them():
     card = json.loads((ROOT / "models" / "mnist_robust.json").read_text())
-    got = placed(results.adversarial_figures("mnist_robust", card["adversarial"], results.model_sha("mnist_robust")))
+    got = placed(extractors.adversarial_figures("mnist_robust", card["adversarial"], extractors.model_sha("mnist_robust")))
     held = {("adversarial", row, key): e["value"] for row, keys in COMMITTED["adversarial"].items() for key, e in keys.items()}
     assert got == held
 
@@ -39,14 +39,14 @@ def test_export_records_each_format_group_on_the_sections_keys():
             {"format": "tflite-int8", "agreement": 0.993, "max_abs_dp": 0.05, "bytes": 31_000},
             {"format": "tfjs", "agreement": 1.0, "max_abs_dp": 1e-6, "bytes": 85_000},
             {"format": "savedmodel", "ok": False, "failures": ["ExportError: no"]}]  # failed: no figures
-    report = {"model": "mnist_baseline", "source_sha256": results.model_sha("mnist_baseline"), "n_probe": 1500,
+    report = {"model": "mnist_baseline", "source_sha256": extractors.model_sha("mnist_baseline"), "n_probe": 1500,
               "date": "2026-01-02T03:04:05+00:00", "rows": rows, "command": "python evaluation/export.py --model mnist_baseline"}
-    figures = results.from_export(report)
+    figures = extractors.from_export(report)
     got = placed(figures)
     assert set(k for _, _, k in got) == set(COMMITTED["export"]["mnist_baseline"])
     assert got["export", "mnist_baseline", "float formats: max abs dp"] == 9e-7  # the worst float format, keras left out
     assert got["export", "mnist_baseline", "int8: agreement"] == 0.993 and got["export", "mnist_baseline", "TF.js: size"] == 85_000
-    assert results.committed(figures) == figures, "the committed model's very file"
+    assert extractors.committed(figures) == figures, "the committed model's very file"
     assert all(f.date == "2026-01-02" for f in figures)
 
 
@@ -54,10 +54,10 @@ def test_fuzz_names_the_documented_runs_as_the_results_file_does():
     headline = {"files": 2000, "crashes": 0, "hangs": 0, "wrong_refusals": 1, "wrong_acceptances": 0, "non_json_lines": 0,
                 "peak_rss_mb": 170.2}
     report = {"command": "python evaluation/fuzz.py --n 2000 --seed 2024", "n": 2000, "seed": 2024}
-    got = placed(results.from_fuzz(report, headline))
+    got = placed(extractors.from_fuzz(report, headline))
     assert {(s, r, k) for s, r, k in got} == {("fuzz", "CI slice", k) for k in COMMITTED["fuzz"]["CI slice"]}
     assert got["fuzz", "CI slice", "wrong refusals"] == 1
-    other = placed(results.from_fuzz(dict(report, n=500, seed=3), headline))
+    other = placed(extractors.from_fuzz(dict(report, n=500, seed=3), headline))
     assert {r for _, r, _ in other} == {"500 files, seed 3"}
 
 
@@ -68,7 +68,7 @@ def test_app_benchmark_records_on_the_sections_rows():
               "predict_cli": {"median_s": 0.3, "peak_rss_mb": 95.0},
               "pages": [{"page": "Models", "server_peak_mb": 500.0}, {"page": "Robustness", "server_peak_mb": 900.0}],
               "all_pages": {"server_rss_mb": 800.0}}
-    figures = results.from_app_benchmark(result)
+    figures = extractors.from_app_benchmark(result)
     got = placed(figures)
     new_rows = {r for _, r, _ in got} - set(COMMITTED["app"])
     assert not new_rows, new_rows  # every row the command writes is one the results file holds: it replaces, never adds
@@ -89,12 +89,12 @@ def test_serving_parity_records_each_model_and_no_total_for_a_partial_folder(run
     row = figures["mnist_baseline"]
     assert set(row) == {"max abs dp", "labels that differ", "decisions that differ"}
     assert row["max abs dp"]["value"] <= 1e-5 and row["labels that differ"]["value"] == 0
-    assert row["max abs dp"]["model_sha"] == results.model_sha("mnist_baseline")  # the committed file, through its link
+    assert row["max abs dp"]["model_sha"] == extractors.model_sha("mnist_baseline")  # the committed file, through its link
     assert row["max abs dp"]["command"].startswith("python evaluation/serving.py --models-dir ")
 
 
 def test_web_build_records_the_committed_page_files_as_the_results_file_holds_them():
-    got = placed(results.committed(web_manifest.figures(ROOT / "web" / "model")))
+    got = placed(extractors.committed(web_manifest.figures(ROOT / "web" / "model")))
     held = {("web_files", row, key): e["value"] for row, keys in COMMITTED["web_files"].items() for key, e in keys.items()}
     assert got == held, "web/model/ changed: python web/build.py records its files again"
 
@@ -102,10 +102,10 @@ def test_web_build_records_the_committed_page_files_as_the_results_file_holds_th
 def test_web_bench_records_each_runtime_on_the_sections_rows():
     runtime = {"bytes_runtime_code": 14_000_000, "bytes_model_and_gate": 488_000, "page_ready_s": 1.2, "model_load_ms": 500.0,
                "inference_ms_median": 1.7, "preprocess_ms_median": 1.8, "canvas_to_verdict_ms_median": 1.9}
-    report = {"command": "python web/bench.py", "model": "mnist_cnn", "model_sha": results.model_sha("mnist_cnn"),
+    report = {"command": "python web/bench.py", "model": "mnist_cnn", "model_sha": extractors.model_sha("mnist_cnn"),
               "browser": {"chromium": "156"}, "machine": {"load_average_1m": 2.0},
               "runtimes": {"onnx": runtime, "tfjs": runtime}, "node_tfjs_model_only": {"wasm": {"latency_ms_median": 0.6}}}
-    got = placed(results.committed(results.from_web_bench(report)))
+    got = placed(extractors.committed(extractors.from_web_bench(report)))
     assert {(r, k) for _, r, k in got} <= {(r, k) for r, keys in COMMITTED["web_bench"].items() for k in keys}
     assert got["web_bench", "TF.js (wasm backend)", "model load"] == 500.0
 
@@ -114,7 +114,7 @@ def test_the_web_page_figures_are_the_browser_tests_report_as_the_results_file_h
     """docs/web_page.json (what `DIGITLAB_REFRESH_DOCS=1 python -m pytest -q tests/browser/test_web_page.py` wrote) read
     by from_web_page is the results file's web_page section, row for row, naming the file the page's model came from."""
     report = json.loads((ROOT / "docs" / "web_page.json").read_text())
-    got = placed(results.from_web_page(report))
+    got = placed(extractors.from_web_page(report))
     held = {("web_page", row, key): e["value"] for row, keys in COMMITTED["web_page"].items() for key, e in keys.items()}
     assert got == held, "docs/web_page.json changed: the browser test records its figures again under DIGITLAB_REFRESH_DOCS=1"
     shas = {e.get("model_sha") for keys in COMMITTED["web_page"].values() for e in keys.values()}
@@ -128,10 +128,10 @@ def test_replacing_a_section_drops_the_rows_no_longer_measured(tmp_path):
     shutil.copy(ROOT / "docs" / "results.json", path)
     report = json.loads((ROOT / "docs" / "web_page.json").read_text())
     report["js_vs_python_28x28"]["inputs"] += 1
-    figures = results.from_web_page(report)
+    figures = extractors.from_web_page(report)
     assert results.replace_section("web_page", figures, path) == len(figures)
     after = results.load(path)["figures"]
     assert set(after["web_page"]) == {f.row for f in figures} and len(after["web_page"]) == len(COMMITTED["web_page"])
     assert {s: v for s, v in after.items() if s != "web_page"} == {s: v for s, v in COMMITTED.items() if s != "web_page"}
-    with pytest.raises(results.ResultsError, match="another section"):
+    with pytest.raises(schema.ResultsError, match="another section"):
         results.replace_section("web_bench", figures, path)

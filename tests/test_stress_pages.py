@@ -321,12 +321,12 @@ def test_leaderboard_script_then_page(reports, committed_models, monkeypatch, tm
     assert "| mnist_robust |" in stdout and "PGD-10 ε=0.3" in stdout
     # what a full run records in docs/results.json: FGSM eps 0.1 and PGD-40 per model, marked with the file measured
     # (a quick run records nothing: its PGD-10 is not the stress table's PGD-40)
-    from digitlab.report import results
+    from digitlab.report import extractors
 
     robust_file = next(e.path for e in committed_models if e.name == "mnist_robust")
-    (fgsm,) = results.from_leaderboard(written["rows"], written["command"], {"mnist_robust": robust_file})
+    (fgsm,) = extractors.from_leaderboard(written["rows"], written["command"], {"mnist_robust": robust_file})
     assert (fgsm.section, fgsm.key, fgsm.row, fgsm.value) == ("stress", "FGSM eps 0.1", "mnist_robust", robust["fgsm_eps0.1"])
-    assert fgsm.model_sha == results.model_sha(robust_file) and fgsm.note == "50 MNIST test digits"
+    assert fgsm.model_sha == extractors.model_sha(robust_file) and fgsm.note == "50 MNIST test digits"
 
     # The page, on a folder with that model and one more, shows the cached row at once and measures the other.
     monkeypatch.setenv("DIGITLAB_MODELS_DIR", str(link_models(tmp_path / "models", ["mnist_robust", "mnist_baseline"], gate=False)))

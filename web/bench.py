@@ -197,9 +197,10 @@ def main(argv=None) -> int:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
         print(f"\nwrote {args.json}")
     if not args.dry_run:  # the committed page model's figures: docs/results.json
+        from digitlab.report import extractors
         from digitlab.report import results as recorded
 
-        recorded.record_all(recorded.committed(recorded.from_web_bench(figures)))
+        recorded.record_all(extractors.committed(extractors.from_web_bench(figures)))
     return 0
 
 

@@ -185,9 +185,10 @@ def main(argv=None) -> int:
     web_manifest.write(args.out / web_manifest.INDEX_FILE, "index", index)
     default = index["default"]
     if args.out.resolve() == (WEB / "model").resolve():  # the committed page files' sizes and parity: docs/results.json
+        from digitlab.report import extractors
         from digitlab.report import results as recorded
 
-        recorded.record_all(recorded.committed(web_manifest.figures(args.out)))
+        recorded.record_all(extractors.committed(web_manifest.figures(args.out)))
     print(f"{args.out / info['onnx']}: {onnx_bytes / 1024:.0f} kB, max |Keras - ONNX| {gaps['onnx']:.1e} on {len(images)} MNIST test digits; page default: {default}")
     if info["tfjs"]:
         size = sum(f.stat().st_size for f in (args.out / files_m["tfjs"]).iterdir())

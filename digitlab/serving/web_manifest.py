@@ -260,9 +260,9 @@ def index(folder: Path, added: str, make_default: bool = False) -> dict:
 
 def figures(folder: Path, date: str | None = None) -> list:
     """``web/build.py``'s page files in ``folder`` (web/model/), read through their manifests: size and parity per
-    model and runtime, and the digit gate's: ``digitlab.report.results.Figure``s for the results file."""
+    model and runtime, and the digit gate's: ``digitlab.report.schema.Figure``s for the results file."""
     from digitlab.paths import shown
-    from digitlab.report.results import Figure
+    from digitlab.report.schema import Figure
 
     def size(p: Path) -> int:
         return sum(f.stat().st_size for f in p.iterdir() if f.is_file()) if p.is_dir() else p.stat().st_size

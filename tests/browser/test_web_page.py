@@ -35,7 +35,7 @@ from _web import ellipse as _ellipse
 from _web import last as _last
 
 from digitlab import preprocess
-from digitlab.report import results
+from digitlab.report import extractors, results
 from digitlab.serving import web_manifest
 
 pytestmark = pytest.mark.slow  # a real browser against the in-browser page
@@ -402,7 +402,7 @@ def test_latency_and_figures(web, docs_out):
     median = float(np.median(per_image))
     model = json.loads((MODEL_DIR / "index.json").read_text())["default"]
     figures = {
-        "command": results.WEB_PAGE_COMMAND,
+        "command": extractors.WEB_PAGE_COMMAND,
         "model": model,
         "model_sha": json.loads((MODEL_DIR / f"{model}.json").read_text())["keras_sha256"][:23],  # the file the page's exports came from
         "date": datetime.now(UTC).date().isoformat(),
@@ -422,7 +422,7 @@ def test_latency_and_figures(web, docs_out):
     }
     (docs_out / "web_page.json").write_text(json.dumps(figures, indent=2) + "\n")
     if docs_out == DOCS:  # refreshing the docs (DIGITLAB_REFRESH_DOCS=1): the section the docs render, with the file's sha
-        results.replace_section("web_page", results.from_web_page(figures), results.RESULTS_FILE)  # not the tests' scratch file
+        results.replace_section("web_page", extractors.from_web_page(figures), results.RESULTS_FILE)  # not the tests' scratch file
     assert median < 1000, f"{median:.0f} ms per image in the browser"  # ~10-50 ms measured; 1 s means something broke
 
 
