@@ -14,6 +14,25 @@ from digitlab import data
 from digitlab.paths import ROOT
 
 
+# The files that take a minute or more on 2 cores (pytest --durations), longest first.  Under -n, pytest-xdist hands
+# whole files to the workers (--dist loadfile) in the order collected (--no-loadscope-reorder: pyproject.toml) and
+# queues one or two per worker: started first, no long file starts last while the other worker has nothing left.
+LONG_FILES = (
+    "tests/test_finetune.py", "tests/test_rebuild.py", "tests/test_app.py", "tests/test_export.py",
+    "tests/test_hostile_pictures.py", "tests/browser/test_browser.py", "tests/test_hostile_models.py",
+    "tests/test_attacks.py", "tests/test_unipen.py", "tests/test_calibration.py", "tests/test_preprocess.py",
+    "tests/test_kill_training.py", "tests/test_committed_models.py", "tests/test_reader.py", "tests/test_fuzz.py",
+    "tests/test_multiworker.py", "tests/test_dry_runs.py", "tests/test_scripts.py", "tests/test_train.py",
+    "tests/test_neighbours.py", "tests/test_preprocess_js.py", "tests/test_ensemble.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    """The long files first, each file's tests in their own order (a stable sort)."""
+    rank = {name: i for i, name in enumerate(LONG_FILES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _scratch_serving_cache(tmp_path_factory):
     """Models converted for serving during the tests (digitlab.serving.runtime) go to a scratch cache,
@@ -95,6 +114,43 @@ def run_script():
         )
         if check and proc.returncode != 0:
             raise AssertionError(f"{script} {' '.join(map(str, args))} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        return proc
+
+    return run
+
+
+@pytest.fixture
+def run_main(monkeypatch):
+    """Run a repo script in this process as ``python path/to/script.py ...`` runs it (its ``__main__`` block, from
+    ROOT, its folder first on the path), return a CompletedProcess with its exit code and what it printed.
+    For what a script decides from its flags and files (refusals and their messages): a process of its own costs
+    a start and TensorFlow's import, seconds each time.  Every script keeps real runs through ``run_script``."""
+    import contextlib
+    import io
+    import runpy
+    import subprocess
+
+    def run(script: str, *args: str, check: bool = True, env: dict | None = None):
+        path = ROOT / script
+        out, err = io.StringIO(), io.StringIO()
+        with monkeypatch.context() as m:
+            for key, value in (env or {}).items():
+                m.setenv(key, str(value))
+            m.chdir(ROOT)
+            m.syspath_prepend(str(path.parent))
+            m.setattr(sys, "argv", [str(path), *map(str, args)])
+            m.setattr(os, "_exit", sys.exit)  # a script that skips the interpreter's teardown: end this run, not the tests
+            code = 0
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    runpy.run_path(str(path), run_name="__main__")
+                except SystemExit as e:
+                    code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+                    if not isinstance(e.code, int | None):
+                        print(e.code, file=sys.stderr)
+        proc = subprocess.CompletedProcess([script, *map(str, args)], code, out.getvalue(), err.getvalue())
+        if check and code != 0:
+            raise AssertionError(f"{script} {' '.join(map(str, args))} exited {code}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
         return proc
 
     return run

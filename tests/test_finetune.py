@@ -239,16 +239,16 @@ def test_holdout_split_is_stratified():
 # ----------------------------------------------------------------------------- the script
 
 
-def test_script_errors_are_clear_and_write_nothing(run_script, tmp_path):
+def test_script_errors_are_clear_and_write_nothing(run_main, tmp_path):
     out = tmp_path / "models"
-    proc = run_script("training/finetune_on_custom.py", tmp_path / "missing", "--out", out, check=False)
+    proc = run_main("training/finetune_on_custom.py", tmp_path / "missing", "--out", out, check=False)
     assert proc.returncode == 2 and "no such folder" in proc.stderr  # configuration errors exit 2 (digitlab.cli)
     folder = user_folder(tmp_path / "digits", 2)
     for p in user_digits.samples(6, folder)[:1]:
         p.unlink()
-    proc = run_script("training/finetune_on_custom.py", folder, "--out", out, check=False)
+    proc = run_main("training/finetune_on_custom.py", folder, "--out", out, check=False)
     assert proc.returncode == 2 and "short of that -> 6: 1" in proc.stderr
-    proc = run_script("training/finetune_on_custom.py", folder, "--holdout", "1.5", check=False)
+    proc = run_main("training/finetune_on_custom.py", folder, "--holdout", "1.5", check=False)
     assert proc.returncode == 2 and "--holdout must be between 0 and 1" in proc.stderr
     assert not out.exists()
 

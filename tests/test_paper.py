@@ -33,9 +33,9 @@ def corr(a: np.ndarray, b: np.ndarray) -> float:
 @pytest.fixture(scope="module")
 def reader():
     """The predict command's own classifier (ONNX Runtime): marks must not change what it reads."""
-    from digitlab.serving import predict
+    from digitlab.serving import runtime
 
-    return predict.load_model("mnist_cnn")
+    return runtime.load("mnist_cnn")
 
 
 def reads(classifier, *prepared: P.Prepared) -> list[int]:
@@ -64,10 +64,10 @@ def test_the_benchmark_dry_run_reads_every_register_and_records_nothing(run_scri
     assert not results.exists(), "a dry run recorded figures"
 
 
-def test_missing_scans_are_a_configuration_error_naming_the_variable(run_script, tmp_path):
-    proc = run_script("evaluation/paper.py", "--dry-run", "--scans", tmp_path / "nowhere", check=False)
+def test_missing_scans_are_a_configuration_error_naming_the_variable(run_main, tmp_path):
+    proc = run_main("evaluation/paper.py", "--dry-run", "--scans", tmp_path / "nowhere", check=False)
     assert proc.returncode == 2 and parish.ENV_VAR in proc.stderr, proc.stderr
-    proc = run_script("evaluation/paper.py", "--dry-run", check=False, env={parish.ENV_VAR: str(tmp_path / "nowhere")})
+    proc = run_main("evaluation/paper.py", "--dry-run", check=False, env={parish.ENV_VAR: str(tmp_path / "nowhere")})
     assert proc.returncode == 2 and parish.ENV_VAR in proc.stderr and "nowhere" in proc.stderr, proc.stderr
 
 

@@ -49,10 +49,10 @@ def test_baseline_keras_copy_predicts_like_scikit_learn(run_script, tmp_path):
     assert card["metrics"]["test_accuracy"] > 0.75  # even 1,024 training digits give a real classifier
 
 
-def test_training_rejects_bad_flags(run_script, tmp_path):
-    proc = run_script("training/train_cnn.py", "--epochs", "0", "--out", tmp_path, check=False)
+def test_training_rejects_bad_flags(run_main, tmp_path):
+    proc = run_main("training/train_cnn.py", "--epochs", "0", "--out", tmp_path, check=False)
     assert proc.returncode == 2 and "--epochs must be at least 1" in proc.stderr
-    proc = run_script("training/train_cnn.py", "--dry-run", "--out", tmp_path, check=False, env={"DIGITLAB_MNIST": str(tmp_path / "none.npz")})
+    proc = run_main("training/train_cnn.py", "--dry-run", "--out", tmp_path, check=False, env={"DIGITLAB_MNIST": str(tmp_path / "none.npz")})
     assert proc.returncode != 0 and "DIGITLAB_MNIST" in proc.stderr + proc.stdout
     assert not list(tmp_path.glob("*.keras"))
 
@@ -111,14 +111,14 @@ def test_predict_cli_on_a_folder_with_a_broken_file(run_script, png_folder, comm
     assert acc > 0.85, acc  # the baseline on real digits, half of them inverted scans
 
 
-def test_predict_cli_text_and_errors(run_script, png_folder, tmp_path, committed):
+def test_predict_cli_text_and_errors(run_script, run_main, png_folder, tmp_path, committed):
     folder, _ = png_folder
     model = committed["mnist_baseline"]
     proc = run_script("evaluation/predict.py", folder / "0000_7.png", "--model", model.name)
     assert proc.stdout.split("\t")[1] == "7"
-    proc = run_script("evaluation/predict.py", folder / "0000_7.png", "--model", "no_such_model", check=False)
+    proc = run_main("evaluation/predict.py", folder / "0000_7.png", "--model", "no_such_model", check=False)
     assert proc.returncode == 2 and "no model 'no_such_model'" in proc.stderr
-    proc = run_script("evaluation/predict.py", tmp_path / "missing.png", "--model", model.name, "--format", "json", check=False)
+    proc = run_main("evaluation/predict.py", tmp_path / "missing.png", "--model", model.name, "--format", "json", check=False)
     assert proc.returncode == 1 and "no such file" in json.loads(proc.stdout)["error"]
 
 

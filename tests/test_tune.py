@@ -71,12 +71,12 @@ def test_dry_run_search_writes_the_trial_table_and_the_best_model(run_script, tm
     assert f"best: trial {best['trial']}" in proc.stdout
 
 
-def test_bad_flags_and_missing_data_are_refused(run_script, tmp_path):
-    proc = run_script("training/tune.py", "--max-trials", "0", "--out", tmp_path, check=False)
+def test_bad_flags_and_missing_data_are_refused(run_main, tmp_path):
+    proc = run_main("training/tune.py", "--max-trials", "0", "--out", tmp_path, check=False)
     assert proc.returncode == 2 and "--max-trials must be at least 1" in proc.stderr
-    proc = run_script("training/tune.py", "--tuner", "hyperband", "--epochs", "1", "--out", tmp_path, check=False)
+    proc = run_main("training/tune.py", "--tuner", "hyperband", "--epochs", "1", "--out", tmp_path, check=False)
     assert proc.returncode == 2 and "needs --epochs of at least 2" in proc.stderr
-    proc = run_script("training/tune.py", "--dry-run", "--out", tmp_path, "--reports", tmp_path, "--name", "tune_nodata", check=False,
-                      env={"DIGITLAB_MNIST": str(tmp_path / "none.npz")})
+    proc = run_main("training/tune.py", "--dry-run", "--out", tmp_path, "--reports", tmp_path, "--name", "tune_nodata", check=False,
+                    env={"DIGITLAB_MNIST": str(tmp_path / "none.npz")})
     assert proc.returncode == 2 and "DIGITLAB_MNIST" in proc.stderr  # MNIST missing: a configuration error (digitlab.cli)
     assert not list(tmp_path.iterdir())

@@ -358,18 +358,18 @@ def test_training_mixes_real_strokes_in_and_the_card_says_which(tmp_path, run_sc
     (["--real-strokes", "STROKES", "--real-share", "1.5"], "must be in"),
     (["--real-strokes", "STROKES", "--real-share", "0.6", "--redraw", "0.5"], "add up to more than 1"),
 ])
-def test_real_strokes_flags_are_checked_before_anything_runs(tmp_path, run_script, args, says):
+def test_real_strokes_flags_are_checked_before_anything_runs(tmp_path, run_main, args, says):
     strokes = _small_file(tmp_path)
     args = [str(strokes) if a == "STROKES" else a for a in args]
-    proc = run_script("training/train_cnn.py", "--dry-run", "--out", tmp_path / "o", *args, check=False)
+    proc = run_main("training/train_cnn.py", "--dry-run", "--out", tmp_path / "o", *args, check=False)
     assert proc.returncode == 2 and says in proc.stderr
     assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.slow
-def test_a_damaged_real_strokes_file_stops_training_with_the_reason(tmp_path, run_script):
+def test_a_damaged_real_strokes_file_stops_training_with_the_reason(tmp_path, run_main):
     bad = _write(tmp_path / "bad.json.gz", [{"source": "syn", "file": "w", "label": 12, "strokes": [[[0, 0]]]}])
-    proc = run_script("training/train_cnn.py", "--dry-run", "--out", tmp_path / "o", "--real-strokes", bad, check=False, timeout=1200)
+    proc = run_main("training/train_cnn.py", "--dry-run", "--out", tmp_path / "o", "--real-strokes", bad, check=False)
     assert proc.returncode == 2 and "label must be a digit" in proc.stderr
     assert not (tmp_path / "o" / "mnist_cnn.keras").exists()
 
