@@ -25,6 +25,22 @@ def members(tmp_path_factory, mnist_path):
     return paths
 
 
+@pytest.fixture(scope="module")
+def pair(members, tmp_path_factory):
+    """The script's dry run combining the two members, as a user runs it: (pair.keras, the finished process).
+    Its folder holds that one model; the tests read it and write elsewhere."""
+    import subprocess
+    import sys
+
+    from digitlab.paths import ROOT
+
+    out = tmp_path_factory.mktemp("pair")
+    proc = subprocess.run([sys.executable, str(ROOT / "training/ensemble.py"), *map(str, members), "--name", "pair", "--out", str(out), "--dry-run"],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out / "pair.keras", proc
+
+
 def test_ensemble_averages_member_logits_on_real_digits(members, mnist_test):
     import keras
 
@@ -43,29 +59,29 @@ def test_ensemble_averages_member_logits_on_real_digits(members, mnist_test):
     assert combined.count_params() == sum(m.count_params() for m in loaded)
 
 
-def test_ensemble_script_writes_a_model_whose_card_embeds_the_members(run_script, members, tmp_path):
-    proc = run_script("training/ensemble.py", *members, "--name", "pair", "--out", tmp_path, "--dry-run")
-    card = json.loads((tmp_path / "pair.json").read_text())
+def test_ensemble_script_writes_a_model_whose_card_embeds_the_members(pair, members):
+    path, proc = pair
+    card = json.loads(path.with_suffix(".json").read_text())
     assert card["builder"] == "ensemble" and card["dry_run"]
     assert [m["file"] for m in card["members"]] == [p.name for p in members]
     assert [m["seed"] for m in card["members"]] == [1, 2]
     assert all(m["config"]["builder"] == "cnn" and "command" in m for m in card["members"])
     assert 0 <= card["metrics"]["test_accuracy"] <= 1 and card["data"]["fingerprint"].startswith("sha256:")
     assert "saved" in proc.stdout
-    [entry] = artifacts.list_models(tmp_path)  # loads in safe mode and passes the classifier check
+    [entry] = artifacts.list_models(path.parent)  # loads in safe mode and passes the classifier check
     assert entry.usable, entry.reason
 
 
-def test_ensemble_script_refuses_bad_members(run_script, members, tmp_path):
-    proc = run_script("training/ensemble.py", members[0], "--out", tmp_path, check=False)
+def test_ensemble_script_refuses_bad_members(run_main, members, tmp_path):
+    proc = run_main("training/ensemble.py", members[0], "--out", tmp_path, check=False)
     assert proc.returncode == 2 and "at least two member" in proc.stderr
-    proc = run_script("training/ensemble.py", members[0], tmp_path / "nope.keras", "--out", tmp_path, check=False)
+    proc = run_main("training/ensemble.py", members[0], tmp_path / "nope.keras", "--out", tmp_path, check=False)
     assert proc.returncode == 2 and "no such member file" in proc.stderr
-    proc = run_script("training/ensemble.py", *members, "--name", members[0].stem, "--out", members[0].parent, check=False)
+    proc = run_main("training/ensemble.py", *members, "--name", members[0].stem, "--out", members[0].parent, check=False)
     assert proc.returncode == 2 and "is one of the members" in proc.stderr
     broken = tmp_path / "broken.keras"
     broken.write_bytes(b"not a keras file")
-    proc = run_script("training/ensemble.py", members[0], broken, "--out", tmp_path / "out", check=False)
+    proc = run_main("training/ensemble.py", members[0], broken, "--out", tmp_path / "out", check=False)
     assert proc.returncode == 2 and "broken.keras" in proc.stderr
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
@@ -88,29 +104,31 @@ def test_fine_tuning_warms_up_each_members_head(members):
     assert {v.path.split("/")[0] for v in combined.trainable_variables} == {"m0_logits", "m1_logits"}
 
 
-def test_models_page_summary_names_the_members(run_script, members, tmp_path):
+def test_models_page_summary_names_the_members(run_main, members, pair, tmp_path):
+    import shutil
+
     from digitlab.report import model_report
 
-    run_script("training/ensemble.py", *members, "--name", "pair", "--out", tmp_path, "--dry-run")
+    shutil.copytree(pair[0].parent, tmp_path, dirs_exist_ok=True)  # the script's model of that name, with its side files
     (tmp_path / "pair.curves.png").write_bytes(b"left by an earlier model of this name")
-    run_script("training/ensemble.py", *members, "--name", "pair", "--out", tmp_path, "--dry-run", "--overwrite")
+    run_main("training/ensemble.py", *members, "--name", "pair", "--out", tmp_path, "--dry-run", "--overwrite")
     [entry] = artifacts.list_models(tmp_path)
     assert model_report.summary(entry)["builder"] == "ensemble of 2: cnn, cnn"
     assert model_report.confusion(entry.path).sum() == 256  # the dry run's test digits
     assert model_report.curves_path(entry.path) is None  # the stale side file of the earlier model is gone
 
 
-def test_a_run_can_start_from_an_ensemble_member(run_script, members, tmp_path, mnist_path):
+def test_a_run_can_start_from_an_ensemble_member(members, pair, tmp_path, mnist_path):
     """``--init-from ENSEMBLE --init-member K`` copies member K's weights, layer by layer, into the new
     run's model; the card records where it started."""
     import dataclasses
 
     from digitlab.training import recipe, trainer
 
-    run_script("training/ensemble.py", *members, "--name", "pair", "--out", tmp_path, "--dry-run")
+    pair = pair[0]
     base = recipe.TrainConfig(builder="cnn", model_kwargs={"width": 8}, epochs=1, batch_size=64, mnist_path=str(mnist_path), dry_run=True)
     for member, source in ((1, members[1]), (None, members[0])):
-        config = dataclasses.replace(base, init_from=str(tmp_path / "pair.keras" if member is not None else source), init_member=member)
+        config = dataclasses.replace(base, init_from=str(pair if member is not None else source), init_member=member)
         model = builders.build("cnn", width=8)
         info = trainer.initial_weights(model, config)
         expected = artifacts.load_model(source)
@@ -120,16 +138,15 @@ def test_a_run_can_start_from_an_ensemble_member(run_script, members, tmp_path, 
         assert info["member"] == member and info["sha256"].startswith("sha256:")
     assert info["test_accuracy"] == json.loads(members[0].with_suffix(".json").read_text())["metrics"]["test_accuracy"]
 
-    path = trainer.run(dataclasses.replace(base, name="from_m1", init_from=str(tmp_path / "pair.keras"), init_member=1, checkpoint="last"), tmp_path)
+    path = trainer.run(dataclasses.replace(base, name="from_m1", init_from=str(pair), init_member=1, checkpoint="last"), tmp_path)
     card = json.loads(path.with_suffix(".json").read_text())
     assert card["init"]["file"] == "pair.keras" and card["init"]["member"] == 1 and card["config"]["checkpoint"] == "last"
 
 
-def test_init_from_refuses_what_does_not_fit(run_script, members, tmp_path, mnist_path):
+def test_init_from_refuses_what_does_not_fit(run_main, members, pair, tmp_path, mnist_path):
     from digitlab.training import recipe, trainer
 
-    run_script("training/ensemble.py", *members, "--name", "pair", "--out", tmp_path, "--dry-run")
-    pair = tmp_path / "pair.keras"
+    pair = pair[0]
     config = recipe.TrainConfig(builder="cnn", model_kwargs={"width": 8}, init_from=str(pair), init_member=2)
     with pytest.raises(trainer.InitError, match=r"no member 2 \(its members: 0, 1\)"):
         trainer.initial_weights(builders.build("cnn", width=8), config)
@@ -143,7 +160,7 @@ def test_init_from_refuses_what_does_not_fit(run_script, members, tmp_path, mnis
     for args, message in ((["--init-member", "0"], "--init-member needs --init-from"),
                           (["--init-from", tmp_path / "nope.keras"], "no such file"),
                           (["--init-from", pair, "--init-member", "5"], "no member 5")):
-        proc = run_script("training/train_cnn.py", "--dry-run", "--out", tmp_path / "out", "--mnist", mnist_path, *args, check=False)
+        proc = run_main("training/train_cnn.py", "--dry-run", "--out", tmp_path / "out", "--mnist", mnist_path, *args, check=False)
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.keras"))
 
@@ -183,7 +200,7 @@ def test_distillation_softens_the_targets_the_teacher_reads_right(members, mnist
     assert card["distill"]["sha256"].startswith("sha256:") and card["config"]["distill"] == 0.3
 
 
-def test_distill_from_refuses_what_cannot_teach(run_script, members, tmp_path, mnist_path):
+def test_distill_from_refuses_what_cannot_teach(run_main, members, tmp_path, mnist_path):
     from digitlab.training import cli as training_cli
     from digitlab.training import presets, recipe
 
@@ -199,31 +216,29 @@ def test_distill_from_refuses_what_cannot_teach(run_script, members, tmp_path, m
                           (["--distill-from", members[0], "--distill", "0"], "--distill needs --distill-from and a weight"),
                           (["--distill-from", tmp_path / "nope.keras"], "no such file"),
                           (["--distill-from", junk], "--distill-from")):
-        proc = run_script("training/train_cnn.py", "--dry-run", "--out", tmp_path / "out", "--mnist", mnist_path, *args, check=False)
+        proc = run_main("training/train_cnn.py", "--dry-run", "--out", tmp_path / "out", "--mnist", mnist_path, *args, check=False)
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
-    proc = run_script("training/train_baseline.py", "--dry-run", "--out", tmp_path / "out", "--mnist", mnist_path,
+    proc = run_main("training/train_baseline.py", "--dry-run", "--out", tmp_path / "out", "--mnist", mnist_path,
                       "--distill-from", members[0], check=False)  # scikit-learn's fit would ignore the targets
     assert proc.returncode == 2 and "needs a Keras builder" in proc.stderr, proc.stderr
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.keras"))
 
 
 @pytest.fixture(scope="module")
-def fine_tune(members, tmp_path_factory, mnist_path):
-    """A dry-run ensemble of the two members and a run trained further from its member 1 (``--init-from``)."""
+def fine_tune(pair, tmp_path_factory, mnist_path):
+    """The dry-run ensemble of the two members and a run trained further from its member 1 (``--init-from``)."""
     import dataclasses
 
-    from digitlab import data
-    from digitlab.training import ensemble as building
     from digitlab.training import recipe, trainer
 
     out = tmp_path_factory.mktemp("fine_tune")
-    pair = building.build(members, "pair", out, data.load(mnist_path, prepared=True, dry_run=True), dry_run=True)
+    pair = pair[0]
     base = recipe.TrainConfig(builder="cnn", model_kwargs={"width": 8}, epochs=1, batch_size=64, mnist_path=str(mnist_path), dry_run=True)
     tuned = trainer.run(dataclasses.replace(base, name="tuned", seed=3, learning_rate=0.01, init_from=str(pair), init_member=1), out)
     return pair, tuned
 
 
-def test_interpolation_mixes_a_fine_tune_with_the_member_it_started_from(run_script, fine_tune, members, mnist_test, tmp_path):
+def test_interpolation_mixes_a_fine_tune_with_the_member_it_started_from(run_script, run_main, fine_tune, members, mnist_test, tmp_path):
     """``training/interpolate.py``: every weight is (1 - alpha) x start + alpha x fine-tune, the start being the
     member the fine-tune's card names; the mixture is an ordinary listed model whose card records both sources."""
     import keras
@@ -247,7 +262,7 @@ def test_interpolation_mixes_a_fine_tune_with_the_member_it_started_from(run_scr
     assert 0 <= card["metrics"]["test_accuracy"] <= 1 and "training/interpolate.py" in card["command"]
     [entry] = artifacts.list_models(tmp_path)
     assert entry.usable, entry.reason
-    run_script("training/ensemble.py", tmp_path / "mixed.keras", members[0], "--name", "pair", "--out", tmp_path / "pair", "--dry-run")
+    run_main("training/ensemble.py", tmp_path / "mixed.keras", members[0], "--name", "pair", "--out", tmp_path / "pair", "--dry-run")
     summaries = json.loads((tmp_path / "pair" / "pair.json").read_text())["members"]
     assert summaries[0]["interpolation"] == card["interpolation"] and summaries[0]["init"] == card["init"]  # how the member was made
     assert "interpolation" not in summaries[1]
@@ -258,7 +273,7 @@ def test_interpolation_mixes_a_fine_tune_with_the_member_it_started_from(run_scr
     assert model_report.summary(pair)["builder"] == "ensemble of 2: cnn (trained further, mixed back at 0.25), cnn"
 
 
-def test_interpolation_refuses_what_it_cannot_mix(run_script, fine_tune, members, tmp_path, mnist_path):
+def test_interpolation_refuses_what_it_cannot_mix(run_main, fine_tune, members, tmp_path, mnist_path):
     from digitlab import files
 
     pair, tuned = fine_tune
@@ -269,12 +284,12 @@ def test_interpolation_refuses_what_it_cannot_mix(run_script, fine_tune, members
                           ([tuned, "--start", members[0]], "sha256 differs"),  # not the file it started from
                           ([tuned, "--start", tmp_path / "gone.keras"], "not found"),
                           ([tmp_path / "nope.keras"], "no such file")):
-        proc = run_script("training/interpolate.py", *args, "--out", out, "--mnist", mnist_path, "--dry-run", check=False)
+        proc = run_main("training/interpolate.py", *args, "--out", out, "--mnist", mnist_path, "--dry-run", check=False)
         assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
-    proc = run_script("training/interpolate.py", tuned, "--name", tuned.stem, "--out", tuned.parent, "--dry-run", check=False)
+    proc = run_main("training/interpolate.py", tuned, "--name", tuned.stem, "--out", tuned.parent, "--dry-run", check=False)
     assert proc.returncode == 2 and "is one of the sources" in proc.stderr
     before = files.sha256(pair)  # the start, found through the fine-tune's card, is a source too: never written over
-    proc = run_script("training/interpolate.py", tuned, "--name", pair.stem, "--out", pair.parent, "--dry-run", check=False)
+    proc = run_main("training/interpolate.py", tuned, "--name", pair.stem, "--out", pair.parent, "--dry-run", check=False)
     assert proc.returncode == 2 and "is one of the sources" in proc.stderr and files.sha256(pair) == before
     assert not out.exists() or not list(out.iterdir())
 
@@ -302,7 +317,7 @@ def test_weighted_ensemble_is_the_weighted_mean_of_member_logits_and_nests(membe
             ensemble.combine(loaded, weights=bad)
 
 
-def test_ensemble_script_writes_weights_into_the_card_and_the_model_loads_safely(run_script, members, tmp_path, mnist_test):
+def test_ensemble_script_writes_weights_into_the_card_and_the_model_loads_safely(run_script, run_main, members, tmp_path, mnist_test):
     run_script("training/ensemble.py", *members, "--weights", "1", "0.5", "--name", "leaning", "--out", tmp_path, "--dry-run")
     card = json.loads((tmp_path / "leaning.json").read_text())
     assert card["config"]["weights"] == [1.0, 0.5] and "weighted mean" in card["config"]["combine"]
@@ -313,10 +328,10 @@ def test_ensemble_script_writes_weights_into_the_card_and_the_model_loads_safely
     x = (mnist_test[0][:16] / 255.0).astype(np.float32)[..., None]
     np.testing.assert_allclose(np.asarray(model(x)), np.asarray(ensemble.combine(loaded, weights=[1, 0.5])(x)), rtol=1e-5, atol=1e-6)
     # the nested ensemble keeps the inner one's members in its card
-    run_script("training/ensemble.py", tmp_path / "leaning.keras", members[0], "--weights", "2", "1", "--name", "outer", "--out", tmp_path, "--dry-run")
+    run_main("training/ensemble.py", tmp_path / "leaning.keras", members[0], "--weights", "2", "1", "--name", "outer", "--out", tmp_path, "--dry-run")
     outer = json.loads((tmp_path / "outer.json").read_text())
     assert [m["file"] for m in outer["members"][0]["members"]] == [p.name for p in members]
     for args, why in ((("--weights", "1"), "1 weights for 2 members"), (("--weights", "1", "0"), "above 0")):
-        proc = run_script("training/ensemble.py", *members, *args, "--out", tmp_path / "refused", check=False)
+        proc = run_main("training/ensemble.py", *members, *args, "--out", tmp_path / "refused", check=False)
         assert proc.returncode == 2 and why in proc.stderr
     assert not (tmp_path / "refused").exists()

@@ -137,15 +137,16 @@ def test_a_dry_run_of_a_chain_runs_end_to_end(name, run_script, tmp_path):
 
 
 @pytest.mark.slow
-def test_training_never_replaces_a_model_unless_asked(run_script, tmp_path):
-    """A taken name gets a fresh one, said in the output; --overwrite replaces; every run leaves a tracker record."""
+def test_training_never_replaces_a_model_unless_asked(run_script, run_main, tmp_path):
+    """A taken name gets a fresh one, said in the output; --overwrite replaces; every run leaves a tracker record.
+    The first run is the script's own process, the next two run in this one (the naming is what they check)."""
     first = run_script("training/train_cnn.py", "--out", tmp_path, "--name", "mine", "--dry-run")
     assert (tmp_path / "mine.keras").is_file()
     sha = (tmp_path / "mine.keras").read_bytes()
-    second = run_script("training/train_cnn.py", "--out", tmp_path, "--name", "mine", "--dry-run")
+    second = run_main("training/train_cnn.py", "--out", tmp_path, "--name", "mine", "--dry-run")
     assert "mine.keras exists and is kept" in second.stdout and "mine_2.keras" in second.stdout
     assert (tmp_path / "mine.keras").read_bytes() == sha and json.loads((tmp_path / "mine_2.json").read_text())["name"] == "mine_2"
-    run_script("training/train_cnn.py", "--out", tmp_path, "--name", "mine", "--dry-run", "--overwrite")
+    run_main("training/train_cnn.py", "--out", tmp_path, "--name", "mine", "--dry-run", "--overwrite")
     assert (tmp_path / "mine.keras").read_bytes() != sha and not (tmp_path / "mine_3.keras").exists()
     # the experiment tracker: TensorBoard scalars and the run's hyperparameters, one folder per run
     logs = sorted((ROOT / "runs" / "tensorboard").glob("mine*-dry-*"), key=lambda p: p.stat().st_mtime)
