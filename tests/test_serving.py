@@ -156,9 +156,10 @@ def test_serving_script_writes_the_files_and_drops_stale_ones(run_script, tmp_pa
 
 
 @pytest.mark.slow
-def test_serving_script_says_when_the_readers_margin_was_fitted_against_another_classifier(run_script, tmp_path):
+def test_serving_script_says_when_the_readers_margin_was_fitted_against_another_classifier(run_main, tmp_path):
     """A promotion ends with this script: when the classifier the number reader's margin was fitted against is
-    another file now, it converts everything as usual and says so, with the command that fits the margin again."""
+    another file now, it converts everything as usual and says so, with the command that fits the margin again.
+    (Its two runs are in this process; test_serving_script_writes_the_files_and_drops_stale_ones runs its own.)"""
     from digitlab.serving import reader
 
     models = link_models(tmp_path / "models", ["mnist_baseline"], gate=False)
@@ -169,9 +170,9 @@ def test_serving_script_says_when_the_readers_margin_was_fitted_against_another_
     fitted = dict(card, config=dict(card["config"], classifier="mnist_baseline"),
                   measured=dict(card["measured"], classifier_sha256=files.sha256(models / "mnist_baseline.keras", 16)))
     keras_file.with_suffix(".json").write_text(json.dumps(fitted))
-    assert "margin" not in run_script("evaluation/serving.py", "--models-dir", models).stderr
+    assert "margin" not in run_main("evaluation/serving.py", "--models-dir", models).stderr
     keras_file.with_suffix(".json").write_text(json.dumps(dict(fitted, measured=dict(fitted["measured"], classifier_sha256="sha256:0123456789abcdef"))))
-    proc = run_script("evaluation/serving.py", "--models-dir", models)
+    proc = run_main("evaluation/serving.py", "--models-dir", models)
     assert "the number reader's margin may not fit mnist_baseline's cuts" in proc.stderr
     assert f"python training/train_reader.py --refit {keras_file} --classifier mnist_baseline" in proc.stderr
     assert len(list((models / "serving").glob("*.onnx"))) == 2  # the classifier's and the reader's, as always
