@@ -57,8 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     n_nd, n_dg = (min(a.non_digits, 20), min(a.digits, 20)) if a.dry_run else (a.non_digits, a.digits)
 
     from digitlab import data
-    from digitlab.data import nondigits
-    from digitlab.evaluation import calibration
+    from digitlab.evaluation import calibration, nondigit_sets
     from digitlab.files import atomic_write_bytes, atomic_write_json
     from digitlab.models import artifacts, cards
     from digitlab.paths import REPORTS_DIR, shown
@@ -77,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         the_gate = None if a.no_gate else load(a.gate or GATE_PATH)
     except (artifacts.ModelError, data.DataError) as e:
         return cli.error(e)
-    sets = nondigits.measurement_sets(mnist.x_test, mnist.y_test, n_nd, n_dg)
+    sets = nondigit_sets.measurement_sets(mnist.x_test, mnist.y_test, n_nd, n_dg)
     out = a.out or REPORTS_DIR
     command = cards.command_line(argv, __file__)
     gate_alone = None
@@ -90,13 +89,13 @@ def main(argv: list[str] | None = None) -> int:
     for entry in entries:
         clf = Classifier(entry)
         report = calibration.calibrate(clf.predict_proba, x_val, y_val, x_test, y_test, sets, a.reject_rate, the_gate)
-        entry_card = {**calibration.card_entry(report), "non_digit_seeds": nondigits.MEASURE_SEEDS, "command": command}
+        entry_card = {**calibration.card_entry(report), "non_digit_seeds": nondigit_sets.MEASURE_SEEDS, "command": command}
         if write_card:  # what goes into the card goes into docs/results.json too
             recorded.record_all(extractors.committed(extractors.calibration_figures(entry.name, entry_card, extractors.model_sha(entry.path))))
         reports[entry.name] = report
         folder = out / entry.name
         folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(folder / "calibration.json", {"model": entry.name, **report, "non_digit_seeds": nondigits.MEASURE_SEEDS,
+        atomic_write_json(folder / "calibration.json", {"model": entry.name, **report, "non_digit_seeds": nondigit_sets.MEASURE_SEEDS,
                                                                    "command": command})
         atomic_write_bytes(folder / "reliability.png", plots.reliability_png(report, entry.name))
         card = {**(entry.card or {}), "calibration": entry_card}

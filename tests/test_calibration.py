@@ -10,7 +10,7 @@ import pytest
 
 from digitlab import data, preprocess
 from digitlab.data import nondigits
-from digitlab.evaluation import calibration
+from digitlab.evaluation import calibration, nondigit_sets
 from digitlab.models import artifacts
 from digitlab.serving import gate
 from digitlab.serving.classifiers import Classifier, predictions
@@ -91,7 +91,7 @@ def test_rejection_summary_known_values():
     details = ["E", "A", "K", "star", "paper", "paper"]  # E and K are letters no training picture shows
     rejected = np.array([True, False, False, True, True, True])
     no_ink = np.array([False, False, False, False, True, False])
-    s = nondigits.rejection_summary(rejected, no_ink, kinds, details)
+    s = nondigit_sets.rejection_summary(rejected, no_ink, kinds, details)
     assert s["n"] == 6 and s["rejected"] == pytest.approx(4 / 6) and s["no_ink"] == pytest.approx(1 / 6)
     assert s["rejected_by_kind"] == {"letter": pytest.approx(1 / 3), "shape": 1.0, "noise": 1.0}
     assert s["unseen_letters_rejected"] == pytest.approx(0.5) and s["rejected_by_detail"]["A"] == 0.0
@@ -175,12 +175,12 @@ def test_gate_rejects_held_out_non_digits_and_accepts_mnist_test(committed_gate,
     drawn = nondigits.prepare_pictures(nondigits.drawn_digit_pictures(x[2000:2200], y[2000:2200], seed=11))
     assert committed_gate.rejects(drawn[0]).mean() <= 0.05  # measured 1.0 % of these canvas-style digits
     images, no_ink, kinds, details = nondigits.prepare_pictures(nondigits.non_digit_pictures(160, seed=11, split="heldout"))
-    s = nondigits.rejection_summary(no_ink | committed_gate.rejects(images), no_ink, kinds, details)
+    s = nondigit_sets.rejection_summary(no_ink | committed_gate.rejects(images), no_ink, kinds, details)
     assert s["rejected"] >= 0.70, s  # measured 77 %: generators the gate never saw
     assert s["rejected_by_kind"]["shape"] >= 0.35, s  # measured 48 %: hearts, smileys and check marks mostly pass
     assert min(s["rejected_by_kind"][k] for k in ("scribble", "letter", "noise")) >= 0.65, s  # measured 72 %, 90 %, 98 %
     images, no_ink, kinds, details = nondigits.prepare_pictures(nondigits.non_digit_pictures(160, seed=12, split="train"))
-    s = nondigits.rejection_summary(no_ink | committed_gate.rejects(images), no_ink, kinds, details)
+    s = nondigit_sets.rejection_summary(no_ink | committed_gate.rejects(images), no_ink, kinds, details)
     assert s["rejected"] >= 0.85, s  # measured 95 %: the training generators, another seed
 
 
@@ -270,7 +270,7 @@ def test_calibrate_script_quick_writes_the_card(run_script, tmp_path, cnn_entry,
 
 
 @pytest.mark.slow
-def test_train_gate_dry_run(run_script, tmp_path, mnist_path):
+def test_train_gate_dry_run(run_script, run_main, tmp_path, mnist_path):
     proc = run_script("training/train_gate.py", "--dry-run", "--out", tmp_path, "--name", "probe_gate")
     assert "saved" in proc.stdout
     card = json.loads((tmp_path / "probe_gate.json").read_text())
@@ -285,11 +285,11 @@ def test_train_gate_dry_run(run_script, tmp_path, mnist_path):
     assert p.shape == (8,) and ((p >= 0) & (p <= 1)).all()
     assert not artifacts.list_models(tmp_path)[0].usable  # a gate is never mistaken for a classifier
     assert card["data"]["real_strokes"] == 0 and "real_strokes" not in card  # no real-strokes file given: none
-    bad = run_script("training/train_gate.py", "--reject-rate", "2", check=False)
+    bad = run_main("training/train_gate.py", "--reject-rate", "2", check=False)
     assert bad.returncode == 2 and "--reject-rate" in bad.stderr
-    missing = run_script("training/train_gate.py", "--real-strokes", tmp_path / "missing.json.gz", check=False)
+    missing = run_main("training/train_gate.py", "--real-strokes", tmp_path / "missing.json.gz", check=False)
     assert missing.returncode == 2 and "missing.json.gz" in missing.stderr
-    alone = run_script("training/train_gate.py", "--real-path", "0.5", check=False)
+    alone = run_main("training/train_gate.py", "--real-path", "0.5", check=False)
     assert alone.returncode == 2 and "--real-path needs --real-strokes" in alone.stderr
 
 

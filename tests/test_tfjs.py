@@ -30,6 +30,7 @@ from browser._support import require  # the browser tests' skip-or-fail rule (te
 
 from digitlab import files
 from digitlab.data import nondigits
+from digitlab.evaluation import nondigit_sets
 from digitlab.paths import ROOT
 from digitlab.serving import abstain, classifiers, export, parity, web_manifest, writing
 from digitlab.serving import gate as gate_module
@@ -60,7 +61,7 @@ def inputs(mnist_path) -> dict:
     probe = parity.probe_set(N_MNIST, N_DRAWN, seed=1, mnist_path=mnist_path)
     others, kinds = [], []
     for name in ("held_out", "fresh"):
-        pictures = nondigits.non_digit_pictures(N_NON_DIGITS, nondigits.MEASURE_SEEDS[name], nondigits.MEASURE_SPLITS[name])
+        pictures = nondigits.non_digit_pictures(N_NON_DIGITS, nondigit_sets.MEASURE_SEEDS[name], nondigit_sets.MEASURE_SPLITS[name])
         x, no_ink, k, _ = nondigits.prepare_pictures(pictures)
         others.append(x[~no_ink])
         kinds += [f"non-digit {kind}" for kind in np.asarray(k)[~no_ink]]

@@ -139,14 +139,14 @@ def calibrate(predict: Predict, x_val: np.ndarray, y_val: np.ndarray, x_test: np
               sets: dict | None = None, reject_rate: float = REJECT_RATE, gate=None, n_bins: int = N_BINS) -> dict:
     """Fit the temperature and the confidence threshold on validation; measure the abstain rule.
 
-    sets: ``nondigits.measurement_sets(...)`` ({"non_digits": {name: prepared}, "digits": {name: prepared}}).
+    sets: ``nondigit_sets.measurement_sets(...)`` ({"non_digits": {name: prepared}, "digits": {name: prepared}}).
     gate: a ``digitlab.training.gate.Gate`` or None (confidence threshold alone).
     Returns the card's "calibration" entry plus reliability data: {"temperature", "ece_before", "ece_after",
     "nll_before", "nll_after", "reliability_before", "reliability_after", "abstain": {...}}.  "abstain" also
     holds the same figures for the confidence threshold alone at the same validation budget
     ("confidence_only"), which is what the gate adds.
     """
-    from digitlab.data import nondigits
+    from digitlab.evaluation import nondigit_sets
 
     sets = sets or {"non_digits": {}, "digits": {}}
     p_val, p_test = predict(x_val), predict(x_test)
@@ -168,8 +168,8 @@ def calibrate(predict: Predict, x_val: np.ndarray, y_val: np.ndarray, x_test: np
     wrong = q_test.argmax(1) != y_test
     accepted_wrong = (~test_rejected) & wrong
     digits = {name: float(rejected(im, ni, threshold).mean()) for name, (im, ni, _, _) in sets["digits"].items()}
-    non_digits = {name: nondigits.rejection_summary(rejected(im, ni, threshold), ni, k, d) for name, (im, ni, k, d) in sets["non_digits"].items()}
-    only = {name: nondigits.rejection_summary(rejected(im, ni, alone, False), ni, k, d) for name, (im, ni, k, d) in sets["non_digits"].items()}
+    non_digits = {name: nondigit_sets.rejection_summary(rejected(im, ni, threshold), ni, k, d) for name, (im, ni, k, d) in sets["non_digits"].items()}
+    only = {name: nondigit_sets.rejection_summary(rejected(im, ni, alone, False), ni, k, d) for name, (im, ni, k, d) in sets["non_digits"].items()}
     before, after = reliability(p_test, y_test, n_bins), reliability(q_test, y_test, n_bins)
     return {
         "temperature": t,

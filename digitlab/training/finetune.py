@@ -185,16 +185,15 @@ def _calibrate(clf, mnist: data.Mnist, config: FinetuneConfig) -> dict:
     MNIST validation digits, the digit gate when it is there), measured on the forgetting check's MNIST
     test digits and on fewer generated pictures (``config.non_digits``, ``config.drawn_digits``).
     The base model's entry is not reused: fine-tuning changes how sure the model is."""
-    from digitlab.data import nondigits
-    from digitlab.evaluation import calibration
+    from digitlab.evaluation import calibration, nondigit_sets
     from digitlab.serving import gate
 
     raw = data.load(config.mnist_path)  # the raw test digits, redrawn with a brush for the measuring set
-    sets = nondigits.measurement_sets(raw.x_test, raw.y_test, config.non_digits, config.drawn_digits)
+    sets = nondigit_sets.measurement_sets(raw.x_test, raw.y_test, config.non_digits, config.drawn_digits)
     del raw
     report = calibration.calibrate(lambda x: clf.predict_proba(x, batch_size=config.batch_size), mnist.x_val, mnist.y_val,
                                    mnist.x_test, mnist.y_test, sets, gate=gate.default())
-    return {**calibration.card_entry(report), "non_digit_seeds": nondigits.MEASURE_SEEDS, "command": cards.command_line()}
+    return {**calibration.card_entry(report), "non_digit_seeds": nondigit_sets.MEASURE_SEEDS, "command": cards.command_line()}
 
 
 def _without_training_state(model):

@@ -47,6 +47,7 @@ import numpy as np
 
 from digitlab import preprocess
 from digitlab.data import nondigits, stroke_augment, unipen
+from digitlab.evaluation import nondigit_sets
 from digitlab.models import artifacts, cards
 from digitlab.paths import RUNS_DIR
 from digitlab.serving.gate import GATE_DIR, GATE_NAME, Gate, load
@@ -252,7 +253,7 @@ def run(config: GateConfig, out: Path = GATE_DIR, say=print, overwrite: bool = F
     path = artifacts.save_model(model, card, config.name, Path(out), overwrite=overwrite)
     gate = load(path)  # the gate as serving will load it
     quick = config.dry_run
-    sets = nondigits.measurement_sets(mnist.x_test, mnist.y_test, n_non_digits=12 if quick else 400, n_digits=12 if quick else 1000)
+    sets = nondigit_sets.measurement_sets(mnist.x_test, mnist.y_test, n_non_digits=12 if quick else 400, n_digits=12 if quick else 1000)
     card["measured"] = measure(gate, d.x_val, d.x_test, sets)
     from digitlab.evaluation import gate as bench  # the benchmark's sets, smaller: python evaluation/gate.py has the full one
 
@@ -303,5 +304,5 @@ def measure(gate: Gate, x_val: np.ndarray, x_test: np.ndarray, sets: dict) -> di
     for name, (images, no_ink, _, _) in sets["digits"].items():
         out["digits_rejected"][name] = float((no_ink | gate.rejects(images)).mean())
     for name, (images, no_ink, kinds, details) in sets["non_digits"].items():
-        out["non_digits"][name] = nondigits.rejection_summary(no_ink | gate.rejects(images), no_ink, kinds, details)
+        out["non_digits"][name] = nondigit_sets.rejection_summary(no_ink | gate.rejects(images), no_ink, kinds, details)
     return out

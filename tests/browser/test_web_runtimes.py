@@ -147,10 +147,11 @@ def uploads(tmp_path_factory, mnist_test) -> list[tuple[str, object]]:
     from PIL import Image
 
     from digitlab.data import nondigits
+    from digitlab.evaluation import nondigit_sets
 
     folder = tmp_path_factory.mktemp("uploads")
     files = []
-    pictures = nondigits.non_digit_pictures(80, nondigits.MEASURE_SEEDS["held_out"], nondigits.MEASURE_SPLITS["held_out"])
+    pictures = nondigits.non_digit_pictures(80, nondigit_sets.MEASURE_SEEDS["held_out"], nondigit_sets.MEASURE_SPLITS["held_out"])
     for i, (kind, detail, picture) in enumerate(pictures):  # detail: the generator, in the file name
         if picture.shape[-1] == 4 or preprocess.prepare(picture).no_ink:
             continue  # transparent (see above), or a blank-ish texture: no ink, nothing to judge
