@@ -72,21 +72,21 @@ def main(argv: list[str] | None = None) -> int:
     command = cards.command_line(argv, __file__)
     from digitlab.report import extractors, tables
     from digitlab.report import results as recorded
-    from digitlab.serving import export, parity
+    from digitlab.serving import export, parity, tfjs_env
 
     if a.setup_tfjs:
         try:
-            converter = export.setup_tfjs()
+            converter = tfjs_env.setup_tfjs()
         except export.ExportError as e:
             return cli.error(e)
         print(f"TF.js converter ready: {converter}")
         return 0
     formats = a.formats or list(export.default_formats())
     if a.formats is None and "tfjs" not in formats:
-        print(f"note: tfjs left out: its converter is not set up (`{export.SETUP_TFJS}` makes it)", file=sys.stderr)
-    if "tfjs" in formats and not a.check_only and export.tfjs_converter() is None:
-        return cli.error(f"--formats tfjs: the TF.js converter is not set up (no {export.tfjs_venv()}): run `{export.SETUP_TFJS}` once")
-    if "tfjs" in formats and (why := export.tfjs_missing()) is not None:
+        print(f"note: tfjs left out: its converter is not set up (`{tfjs_env.SETUP_TFJS}` makes it)", file=sys.stderr)
+    if "tfjs" in formats and not a.check_only and tfjs_env.tfjs_converter() is None:
+        return cli.error(f"--formats tfjs: the TF.js converter is not set up (no {tfjs_env.tfjs_venv()}): run `{tfjs_env.SETUP_TFJS}` once")
+    if "tfjs" in formats and (why := tfjs_env.tfjs_missing()) is not None:
         return cli.error(f"--formats tfjs: the TF.js parity check runs in Node, but {why}")
     try:
         entries = artifacts.select(a.model)

@@ -27,7 +27,7 @@ from support import load_script
 
 from digitlab import preprocess
 from digitlab.models import artifacts, builders
-from digitlab.serving import classifiers, export, parity
+from digitlab.serving import classifiers, export, parity, tfjs_env
 
 pytestmark = pytest.mark.slow  # a model trained, then exported to every format and checked
 
@@ -94,7 +94,7 @@ def test_export_script_writes_every_format_and_parity_passes(exported):
     rows = {r["format"]: r for r in report["rows"]}
     written = export.default_formats()  # tfjs only where its converter's environment exists
     assert set(rows) == {"keras", *written} and report["ok"]
-    assert ("tfjs" in written) == (export.tfjs_converter() is not None)
+    assert ("tfjs" in written) == (tfjs_env.tfjs_converter() is not None)
     if "tfjs" not in written:
         assert "tfjs left out" in proc.stderr and "--setup-tfjs" in proc.stderr
     for fmt in written:
@@ -277,15 +277,15 @@ def test_a_foreign_onnx_with_another_layout_and_logits_is_read_right(tiny, tmp_p
 def _need_node() -> None:
     from browser._support import require  # the browser tests' skip-or-fail rule
 
-    require(export.tfjs_missing(), "TF.js parity in Node")
+    require(tfjs_env.tfjs_missing(), "TF.js parity in Node")
 
 
 def test_tfjs_export_runs_the_official_converter(exported):
     """Where the converter's environment exists (`python evaluation/export.py --setup-tfjs`), the export
     above converted the tiny model for real: a graph model with the one interface and digitlab's metadata,
     checked in Node.  CI has no such environment (a second TensorFlow): skipped there."""
-    if export.tfjs_converter() is None:
-        pytest.skip(f"the TF.js converter is not set up ({export.tfjs_venv()}): `{export.SETUP_TFJS}` makes it")
+    if tfjs_env.tfjs_converter() is None:
+        pytest.skip(f"the TF.js converter is not set up ({tfjs_env.tfjs_venv()}): `{tfjs_env.SETUP_TFJS}` makes it")
     out, _ = exported
     model = export.check_tfjs_folder(out / "tiny_tfjs")
     assert model["format"] == "graph-model" and model["convertedBy"] == "TensorFlow.js Converter v4.22.0"
@@ -380,11 +380,11 @@ def test_broken_tfjs_folders_give_clear_errors(page_tfjs, tmp_path):
 
 def test_tfjs_without_its_converter_is_a_clear_error(tiny, tmp_path, monkeypatch, capsys):
     """No converter environment: tfjs leaves the default formats, and naming it says how to set it up."""
-    monkeypatch.setenv(export.TFJS_VENV_VARIABLE, str(tmp_path / "no-venv"))
-    assert export.tfjs_converter() is None and "tfjs" not in export.default_formats()
+    monkeypatch.setenv(tfjs_env.TFJS_VENV_VARIABLE, str(tmp_path / "no-venv"))
+    assert tfjs_env.tfjs_converter() is None and "tfjs" not in export.default_formats()
     code = load_script("evaluation/export.py").main(["--model", str(tiny.path), "--formats", "tfjs", "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
-    assert code == 2 and err.startswith("error:") and export.SETUP_TFJS in err and str(tmp_path / "no-venv") in err, err
+    assert code == 2 and err.startswith("error:") and tfjs_env.SETUP_TFJS in err and str(tmp_path / "no-venv") in err, err
     with pytest.raises(export.ExportError, match="--setup-tfjs"):
         export.to_tfjs(tiny, tmp_path / "tiny_tfjs")
     assert not (tmp_path / "out").exists() and not (tmp_path / "tiny_tfjs").exists()

@@ -100,18 +100,18 @@ def main(argv=None) -> int:
     from digitlab import data, preprocess
     from digitlab.data import nondigits
     from digitlab.models import artifacts
-    from digitlab.serving import classifiers, export, web_manifest
+    from digitlab.serving import classifiers, export, tfjs_env, web_manifest
     from digitlab.serving import gate as gate_module
 
     runtimes = args.runtimes
     if runtimes is None:
-        runtimes = RUNTIMES if export.tfjs_converter() is not None else ("onnx",)
+        runtimes = RUNTIMES if tfjs_env.tfjs_converter() is not None else ("onnx",)
         if "tfjs" not in runtimes:
-            print(f"note: TF.js files not built: its converter is not set up (`{export.SETUP_TFJS}` makes it)", file=sys.stderr)
+            print(f"note: TF.js files not built: its converter is not set up (`{tfjs_env.SETUP_TFJS}` makes it)", file=sys.stderr)
     if "tfjs" in runtimes:
-        if export.tfjs_converter() is None:
-            cli.fail(f"--runtimes tfjs: the TF.js converter is not set up (no {export.tfjs_venv()}): run `{export.SETUP_TFJS}` once")
-        if (why := export.tfjs_missing()) is not None:
+        if tfjs_env.tfjs_converter() is None:
+            cli.fail(f"--runtimes tfjs: the TF.js converter is not set up (no {tfjs_env.tfjs_venv()}): run `{tfjs_env.SETUP_TFJS}` once")
+        if (why := tfjs_env.tfjs_missing()) is not None:
             cli.fail(f"--runtimes tfjs: the TF.js files are checked in Node, but {why}")
     try:
         entry = artifacts.resolve(args.model)

@@ -13,8 +13,8 @@ legacy HDF5 format (for tools that still want it); it keeps the model's own layo
 
 TF.js (``tfjs``, a ``tfjs_graph_model`` folder: model.json + weight shards) is made by the official
 converter (PyPI ``tensorflowjs``), whose own dependencies (tensorflow 2.19, jax, flax, ...) would
-replace this project's stack: it runs in its own virtual environment (``TFJS_VENV``, made by
-``setup_tfjs``: ``python evaluation/export.py --setup-tfjs``), on the SavedModel written here, and is
+replace this project's stack: it runs in its own virtual environment (``digitlab.serving.tfjs_env``, made by
+``python evaluation/export.py --setup-tfjs``), on the SavedModel written here, and is
 checked by running the converted model in Node with @tensorflow/tfjs (``tfjs_run``, web/tfjs_cli.mjs).
 The digit gate (``digitlab.serving.gate``) is exported the same way for the in-browser page
 (``gate_to_onnx``, ``gate_to_tfjs``): "image" (N, 28, 28) -> "p_digit" (N,).
@@ -26,7 +26,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,16 @@ from digitlab import data, preprocess
 from digitlab.files import atomic_write_bytes, umask_mode
 from digitlab.models import adapter, artifacts
 from digitlab.paths import ROOT
+from digitlab.serving.tfjs_env import (
+    TFJS_CLI,
+    TFJS_TIMEOUT_S,
+    WEB,
+    ExportError,
+    last_line,
+    required_converter,
+    tfjs_converter,
+    tfjs_missing,
+)
 
 EXPORTS_DIR = ROOT / "exports"  # git-ignored: every file in it is rebuilt from models/ by evaluation/export.py
 FORMATS = ("h5", "savedmodel", "tflite", "tflite-dynamic", "tflite-int8", "onnx", "tfjs")
@@ -238,86 +247,10 @@ def representative_images(n: int = 500, seed: int = 0, mnist_path=None) -> np.nd
 # ----------------------------------------------------------------------------- TensorFlow.js
 
 
-class ExportError(RuntimeError):
-    """An export tool is missing or failed (the TF.js converter, Node): the message says what to do."""
-
-
-TFJS_VENV_VARIABLE = "DIGITLAB_TFJS_VENV"  # another place for the converter's environment
-TFJS_VENV = ROOT / "runs" / "tfjs-venv"  # git-ignored: ~3 GB, rebuilt by `python evaluation/export.py --setup-tfjs`
-# The converter's own stack, checked together on Python 3.11 and installed only into TFJS_VENV: a
-# plain `pip install tensorflowjs` there resolves to tensorflow 2.19 (tensorflow-decision-forests pins
-# it), jax, flax and ydf 0.16, whose protobuf-6 code then stops the converter at import ("Detected
-# incompatible Protobuf Gencode/Runtime versions": tensorflow 2.19 keeps protobuf 5); ydf 0.11 is
-# built for protobuf 5.  The other pins only keep the environment the one that was checked.
-TFJS_REQUIREMENTS = (
-    "tensorflowjs==4.22.0", "tensorflow==2.19.0", "tensorflow-decision-forests==1.12.0", "ydf==0.11.0",
-    "tf-keras==2.19.0", "jax==0.10.2", "jaxlib==0.10.2", "flax==0.12.8",
-)
-SETUP_TFJS = "python evaluation/export.py --setup-tfjs"
-TFJS_TIMEOUT_S = 600  # one conversion: a TensorFlow start and the graph optimisation, ~5-15 s here
-WEB = ROOT / "web"
-TFJS_CLI = WEB / "tfjs_cli.mjs"  # runs a converted model in Node with @tensorflow/tfjs (web/package-lock.json)
-TFJS_PACKAGE = WEB / "node_modules" / "@tensorflow" / "tfjs" / "package.json"
-
-
-def tfjs_venv() -> Path:
-    """Where the converter's virtual environment is: $DIGITLAB_TFJS_VENV, else runs/tfjs-venv."""
-    return Path(os.environ.get(TFJS_VENV_VARIABLE) or TFJS_VENV)
-
-
-def _venv_bin(venv: Path, program: str) -> Path:
-    return venv / ("Scripts" if os.name == "nt" else "bin") / program
-
-
 def default_formats() -> tuple[str, ...]:
     """What ``evaluation/export.py`` writes when no format is named: FORMATS, less "tfjs" while its
     converter is not set up (``setup_tfjs``)."""
     return FORMATS if tfjs_converter() is not None else tuple(f for f in FORMATS if f != "tfjs")
-
-
-def tfjs_converter(venv: Path | None = None) -> Path | None:
-    """The ``tensorflowjs_converter`` of the converter's environment, or None when it is not set up."""
-    exe = _venv_bin(Path(venv) if venv else tfjs_venv(), "tensorflowjs_converter")
-    return exe if exe.is_file() else None
-
-
-def setup_tfjs(venv: Path | None = None, log=None) -> Path:
-    """Create the converter's own virtual environment (``python -m venv`` + pip from the package
-    registry, TFJS_REQUIREMENTS) at ``venv`` (default ``tfjs_venv()``) and check that its converter
-    runs; returns the converter.  Nothing is installed into the running environment.  Raises
-    ExportError with pip's last lines when the install fails."""
-    venv = Path(venv) if venv else tfjs_venv()
-    log = log or sys.stderr
-    steps = [[sys.executable, "-m", "venv", str(venv)],
-             [str(_venv_bin(venv, "python")), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *TFJS_REQUIREMENTS]]
-    for cmd in steps:
-        print("$ " + " ".join(cmd), file=log, flush=True)
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
-            raise ExportError(f"setting up the TF.js converter in {venv} failed ({' '.join(cmd[:4])}...):\n{tail}")
-    converter = tfjs_converter(venv)
-    if converter is None:
-        raise ExportError(f"{venv}: pip finished but there is no tensorflowjs_converter in it")
-    proc = subprocess.run([str(converter), "--version"], capture_output=True, text=True, timeout=TFJS_TIMEOUT_S)
-    if proc.returncode != 0:
-        raise ExportError(f"{converter} --version failed: {_last_line(proc)}")
-    print(proc.stdout.strip(), file=log)
-    return converter
-
-
-def _converter() -> Path:
-    """The converter, or ExportError saying how to set it up."""
-    converter = tfjs_converter()
-    if converter is None:
-        raise ExportError(f"the TF.js converter is not set up (no {tfjs_venv()}): run `{SETUP_TFJS}` once "
-                          f"(its own virtual environment, ~3 GB; or point ${TFJS_VENV_VARIABLE} at one)")
-    return converter
-
-
-def _last_line(proc: subprocess.CompletedProcess) -> str:
-    lines = [ln for ln in (proc.stderr or proc.stdout or "").strip().splitlines() if ln.strip()]
-    return lines[-1][:500] if lines else f"exit {proc.returncode}, no output"
 
 
 def tfjs_from_savedmodel(saved_model: Path, path, metadata: dict[str, str], output: str = OUTPUT_NAME, converter: Path | None = None) -> Path:
@@ -328,7 +261,7 @@ def tfjs_from_savedmodel(saved_model: Path, path, metadata: dict[str, str], outp
     model.json's userDefinedMetadata under "digitlab", and the outputs keep their signature names
     (``output``), so ``model.execute(x, "probabilities")`` works in TF.js.  Raises ExportError when the
     converter is not set up or fails, or when what it wrote is not the expected interface."""
-    converter = Path(converter) if converter else _converter()
+    converter = Path(converter) if converter else required_converter()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
@@ -343,7 +276,7 @@ def tfjs_from_savedmodel(saved_model: Path, path, metadata: dict[str, str], outp
         env.pop("PYTHONPATH", None)  # the converter's environment, not this one's packages
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TFJS_TIMEOUT_S, env=env)
         if proc.returncode != 0:
-            raise ExportError(f"tensorflowjs_converter failed on {saved_model}: {_last_line(proc)}")
+            raise ExportError(f"tensorflowjs_converter failed on {saved_model}: {last_line(proc)}")
         check_tfjs_folder(out, output)
         _replace_dir(out, path)
     finally:
@@ -398,15 +331,6 @@ class TfjsRun:
     runtime: str
 
 
-def tfjs_missing() -> str | None:
-    """Why TF.js models cannot run in Node here, or None."""
-    if shutil.which("node") is None:
-        return "`node` is not on PATH (apt-get install -y nodejs)"
-    if not TFJS_PACKAGE.is_file():
-        return f"@tensorflow/tfjs is not installed ({TFJS_PACKAGE.relative_to(ROOT)} missing): run `npm ci --prefix web`"
-    return None
-
-
 def tfjs_run(models: dict[str, Path], images: np.ndarray, backend: str = "wasm", latency_runs: int = 0,
              judge: dict | None = None) -> TfjsRun:
     """Run TF.js graph model folders in Node (web/tfjs_cli.mjs, @tensorflow/tfjs as pinned in
@@ -431,7 +355,7 @@ def tfjs_run(models: dict[str, Path], images: np.ndarray, backend: str = "wasm",
         (folder / "job.json").write_text(json.dumps(job))
         proc = subprocess.run(["node", str(TFJS_CLI), str(folder)], capture_output=True, text=True, timeout=TFJS_TIMEOUT_S, cwd=WEB)
         if proc.returncode != 0:
-            raise ExportError(f"TF.js in Node failed: {_last_line(proc)}")
+            raise ExportError(f"TF.js in Node failed: {last_line(proc)}")
         result = json.loads((folder / "result.json").read_text())
         outputs = {}
         for name, r in result["models"].items():
@@ -452,7 +376,7 @@ def _signature_output(model_dir: Path) -> str:
 
 def to_tfjs(model_or_entry, path) -> Path:
     """A ``tfjs_graph_model`` folder with the exported interface (via a temporary SavedModel)."""
-    converter = _converter()  # before any work
+    converter = required_converter()  # before any work
     model, layout, outputs, name = source(model_or_entry)
     with tempfile.TemporaryDirectory() as d:
         saved = to_savedmodel(_Resolved(model, layout, outputs, name), Path(d) / "saved_model")
@@ -513,7 +437,7 @@ def reader_to_onnx(reader, path) -> Path:
 
 def gate_to_tfjs(gate, path) -> Path:
     """The digit gate as a ``tfjs_graph_model`` folder: "image" (N, 28, 28) -> "p_digit" (N,)."""
-    converter = _converter()
+    converter = required_converter()
     with tempfile.TemporaryDirectory() as d:
         saved = _write_savedmodel(gate.model, gate_serving_function(gate.model), Path(d) / "saved_model")
         return tfjs_from_savedmodel(saved, path, _gate_metadata(gate), output=GATE_OUTPUT, converter=converter)
