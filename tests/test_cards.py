@@ -100,7 +100,7 @@ def test_command_line_is_the_full_command_from_the_repository_root():
 
 
 @pytest.mark.slow
-def test_promote_copies_model_card_and_side_files_and_records_where_from(run_script, tmp_path, committed_models):
+def test_promote_copies_model_card_and_side_files_and_records_where_from(run_script, run_main, tmp_path, committed_models):
     cnn = next(e for e in committed_models if e.name == "mnist_cnn")
     elsewhere = tmp_path / "runs" / "candidates"
     elsewhere.mkdir(parents=True)
@@ -119,7 +119,7 @@ def test_promote_copies_model_card_and_side_files_and_records_where_from(run_scr
         assert (out / f"cnn_copy{suffix}").read_bytes() == (elsewhere / f"mnist_cnn{suffix}").read_bytes()
     [entry] = artifacts.list_models(out)
     assert entry.usable and entry.name == "cnn_copy"
-    again = run_script("training/promote.py", elsewhere / "mnist_cnn.keras", "--name", "cnn_copy", "--out", out, check=False)
+    again = run_main("training/promote.py", elsewhere / "mnist_cnn.keras", "--name", "cnn_copy", "--out", out, check=False)
     assert again.returncode == 2 and "already exists" in again.stderr
     # a number reader whose margin was fitted against another file of the classifier promoted over: said, with the refit
     (out / "reader").mkdir()
@@ -133,7 +133,7 @@ def test_promote_copies_model_card_and_side_files_and_records_where_from(run_scr
 
 
 @pytest.mark.slow
-def test_promote_the_digit_gate_checks_it_as_a_gate(run_script, tmp_path):
+def test_promote_the_digit_gate_checks_it_as_a_gate(run_script, run_main, tmp_path):
     elsewhere = tmp_path / "gate_run"
     elsewhere.mkdir()
     for suffix in (".keras", ".json"):
@@ -144,9 +144,9 @@ def test_promote_the_digit_gate_checks_it_as_a_gate(run_script, tmp_path):
     assert card["threshold"] == json.loads((elsewhere / "not_a_digit.json").read_text())["threshold"]
     assert card["promoted"]["from"] == str((elsewhere / "not_a_digit.keras").resolve())
     # a classifier is not a gate, and the gate is not a classifier: both refused, nothing written
-    wrong = run_script("training/promote.py", ROOT / "models" / "mnist_cnn.keras", "--gate", "--out", tmp_path / "g2", check=False)
+    wrong = run_main("training/promote.py", ROOT / "models" / "mnist_cnn.keras", "--gate", "--out", tmp_path / "g2", check=False)
     assert wrong.returncode == 2 and "has no threshold" in wrong.stderr and not (tmp_path / "g2").exists()
-    wrong = run_script("training/promote.py", elsewhere / "not_a_digit.keras", "--out", tmp_path / "m2", check=False)
+    wrong = run_main("training/promote.py", elsewhere / "not_a_digit.keras", "--out", tmp_path / "m2", check=False)
     assert wrong.returncode == 2 and "unusable" in wrong.stderr and not (tmp_path / "m2").exists()
 
 

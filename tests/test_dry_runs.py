@@ -58,10 +58,10 @@ def test_drawn_digits_dry_run(run_script, tmp_path, mnist_path):
     assert "| set | naive | recipe | recipe + stroke |" in proc.stdout and f"written {tmp_path / 'drawn_digits.json'}" in proc.stdout
 
 
-def test_drawn_digits_bad_flags_are_usage_errors(run_script, tmp_path):
-    proc = run_script("evaluation/drawn_digits.py", "--n", "0", "--out", tmp_path, check=False)
+def test_drawn_digits_bad_flags_are_usage_errors(run_main, tmp_path):
+    proc = run_main("evaluation/drawn_digits.py", "--n", "0", "--out", tmp_path, check=False)
     assert proc.returncode == 2 and "--n must be at least 1" in proc.stderr
-    proc = run_script("evaluation/drawn_digits.py", "--dry-run", "--model", "no_such_model", "--out", tmp_path, check=False)
+    proc = run_main("evaluation/drawn_digits.py", "--dry-run", "--model", "no_such_model", "--out", tmp_path, check=False)
     assert proc.returncode == 2 and "no_such_model" in proc.stderr
     assert not list(tmp_path.iterdir())
 
@@ -127,18 +127,17 @@ def test_web_build_dry_run_never_touches_the_page_model(run_script, mnist_path):
     assert info["keras_sha256"] == "sha256:" + hashlib.sha256((ROOT / "models" / "mnist_cnn.keras").read_bytes()).hexdigest()
 
 
-@pytest.mark.slow
-def test_web_build_errors_are_usage_errors_and_write_nothing(run_script, tmp_path):
+def test_web_build_errors_are_usage_errors_and_write_nothing(run_main, tmp_path):
     out = tmp_path / "page"
-    proc = run_script("web/build.py", "--dry-run", "--model", "no_such_model", "--out", out, check=False)
+    proc = run_main("web/build.py", "--dry-run", "--model", "no_such_model", "--out", out, check=False)
     assert proc.returncode == 2 and "no_such_model" in proc.stderr
-    proc = run_script("web/build.py", "--dry-run", "--out", out, check=False, env={"DIGITLAB_MNIST": str(tmp_path / "none.npz")})
+    proc = run_main("web/build.py", "--dry-run", "--out", out, check=False, env={"DIGITLAB_MNIST": str(tmp_path / "none.npz")})
     assert proc.returncode == 2 and "MNIST is needed for the parity check" in proc.stderr
     assert not out.exists()
 
 
 @pytest.mark.slow
-def test_finetune_memory_measures_a_fine_tune_in_its_own_process(run_script, mnist_path, tmp_path):
+def test_finetune_memory_measures_a_fine_tune_in_its_own_process(run_script, run_main, mnist_path, tmp_path):
     """The fine-tune as the Collect page starts it, its peak memory read by /usr/bin/time; a dry run records nothing."""
     recorded = tmp_path / "results.json"
     proc = run_script("evaluation/finetune_memory.py", "--dry-run", "--base", "mnist_cnn", "--per-class", "2", "--mnist", mnist_path,
@@ -147,7 +146,7 @@ def test_finetune_memory_measures_a_fine_tune_in_its_own_process(run_script, mni
     assert m, proc.stdout
     assert 150 <= int(m.group(1)) <= 8000  # TensorFlow alone holds ~680 MB; far below the machine's 24 GiB
     assert not recorded.exists() and "recorded" not in proc.stdout
-    bad = run_script("evaluation/finetune_memory.py", "--dry-run", "--base", "no_such_model", check=False)
+    bad = run_main("evaluation/finetune_memory.py", "--dry-run", "--base", "no_such_model", check=False)
     assert bad.returncode == 2 and "no_such_model" in bad.stderr
-    short = run_script("evaluation/finetune_memory.py", "--per-class", "1", check=False)
+    short = run_main("evaluation/finetune_memory.py", "--per-class", "1", check=False)
     assert short.returncode == 2 and "--per-class must be at least 2" in short.stderr

@@ -49,7 +49,7 @@ def test_each_writer_gets_his_own_row_and_the_most_misread_comes_first(real_spli
     assert f"| {b[0]} | {b[1]} | 80 |" in table and f"| {a[1]} |" not in table
 
 
-def test_the_script_reads_a_part_and_refuses_what_it_cannot(real_split, run_script, scratch_models, tmp_path):
+def test_the_script_reads_a_part_and_refuses_what_it_cannot(real_split, run_script, run_main, scratch_models, tmp_path):
     path, _ = real_split
     out, results = tmp_path / "rows.json", tmp_path / "results.json"
     proc = run_script("evaluation/writers.py", "--part", "held-out", "--model", "mnist_cnn", "--top", "3", "--real-strokes", path, "--out", out,
@@ -61,9 +61,9 @@ def test_the_script_reads_a_part_and_refuses_what_it_cannot(real_split, run_scri
     [(key, figure)] = json.loads(results.read_text())["figures"]["writers"]["mnist_cnn"].items()
     assert key == "held-out site, 1 draw" and figure["value"] == report["summary"]["accuracy"] and "--part held-out" in figure["command"]
     assert "| site | writer |" in proc.stdout
-    bad = run_script("evaluation/writers.py", "--part", "test", check=False)
+    bad = run_main("evaluation/writers.py", "--part", "test", check=False)
     assert bad.returncode == 2 and "--part" in bad.stderr
-    none = run_script("evaluation/writers.py", "--real-strokes", tmp_path / "missing.json.gz", check=False)
+    none = run_main("evaluation/writers.py", "--real-strokes", tmp_path / "missing.json.gz", check=False)
     assert none.returncode == 2 and "missing.json.gz" in none.stderr
 
 
@@ -99,7 +99,7 @@ def test_a_real_writer_becomes_an_app_user_whose_other_digits_stay_out(real_spli
 
 
 @pytest.mark.slow
-def test_the_finetune_study_takes_a_real_writer_as_its_user(real_split, run_script, scratch_models, mnist_path, tmp_path):
+def test_the_finetune_study_takes_a_real_writer_as_its_user(real_split, run_script, run_main, scratch_models, mnist_path, tmp_path):
     _, split = real_split
     who = _most_prolific(split.val)
     name = f"{who.source}/{who.writer}"
@@ -109,5 +109,5 @@ def test_the_finetune_study_takes_a_real_writer_as_its_user(real_split, run_scri
     [row] = report["rows"]
     assert report["user"] == name and row["pictures"] == 20 and row["fresh_n"] >= 10
     assert set(row["fresh_per_class"]) == {str(d) for d in range(10)}  # before and after, digit by digit
-    bad = run_script("evaluation/finetune_study.py", "--dry-run", "--writer", "syn/nobody", "--out", tmp_path, check=False)
+    bad = run_main("evaluation/finetune_study.py", "--dry-run", "--writer", "syn/nobody", "--out", tmp_path, check=False)
     assert bad.returncode == 2 and "no writer 'syn/nobody'" in bad.stderr
