@@ -122,7 +122,7 @@ def several(clf, read: list) -> common.Digit | None:
                 words.markdown(f"**{common.plain(f.name)}** · cannot use it: {common.plain(digit)}")
                 continue
             pic.image(inspect_input.enlarge(digit.prepared.steps[0][1], THUMB), width=THUMB)
-            words.markdown(f"**{common.plain(f.name)}** · {verdict(next(preds))}")
+            words.markdown(f"**{common.plain(f.name)}** · {answer_words(next(preds))}")
     if not usable:
         return None
     by_id = {f.file_id: (f.name, d) for f, d in usable}
@@ -131,7 +131,7 @@ def several(clf, read: list) -> common.Digit | None:
     return by_id[shown][1]
 
 
-def verdict(pred) -> str:
+def answer_words(pred) -> str:
     """One picture's answer in a few words: the digit and its confidence, or "not sure"."""
     if pred.no_ink:
         return "no ink found"

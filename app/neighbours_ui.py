@@ -122,7 +122,7 @@ def show(clf: classifiers.Classifier, image, pred: classifiers.Prediction) -> No
         bar.empty()
 
     near, you = look_up(file_key, image, features, bank, dmap)
-    (st.success if neighbours.majority(near)[0] == pred.label else st.warning)(neighbours.verdict(near, pred.label))
+    (st.success if neighbours.majority(near)[0] == pred.label else st.warning)(neighbours.agreement_sentence(near, pred.label))
     cols = st.columns(len(near) + 1)
     cols[0].image(inspect_input.enlarge(image, 84), caption="yours")
     for col, n in zip(cols[1:], near):

@@ -260,7 +260,7 @@ def tour(page, pid: int, sampler: Sampler, leaderboard: str, finetune: bool, nei
 GIB_MB = 1024.0  # MiB, the hosted app's memory
 
 
-def verdicts(result: dict) -> dict[str, bool]:
+def targets_met(result: dict) -> dict[str, bool]:
     """Each target of the module docstring: met or not."""
     out = {
         "canvas usable <= 3 s": result["cold_start"]["canvas_usable_s"] <= 3,
@@ -357,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
             browser.close()
     result["command"] = " ".join(["python evaluation/app_benchmark.py", *(sys.argv[1:] if argv is None else argv)])
     result["machine"]["load_average_at_end"] = [round(v, 1) for v in os.getloadavg()]
-    result["targets"] = verdicts(result)
+    result["targets"] = targets_met(result)
     for target, met in result["targets"].items():
         print(f"  {'met   ' if met else 'MISSED'}  {target}")
     files.atomic_write_json(a.out, result)

@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         report["real_numbers_scanned"] = {m.name: handwriting.real_numbers(split, m, a.seed, n if a.dry_run else None, log, number_reader, scanned=True)
                                           for m in models}
         report["real_strokes"] = {"file": str(real), "sha256": unipen.fingerprint(real), "split": split.describe()}
-    default = artifacts.best_model().name if not a.model else None
+    default = artifacts.resolve(None).name if not a.model else None
     report = {
         "command": cards.command_line(argv, __file__),
         "date": cards.provenance()["date"],

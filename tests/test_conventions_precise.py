@@ -41,12 +41,12 @@ def test_wilson_interval_at_the_edges_and_its_refusals():
 
 
 def test_verdicts_against_a_target():
-    assert handwriting.verdict(291, 300, 0.97) == "meets"  # exactly at the target
-    assert handwriting.verdict(285, 300, 0.97) == "below"  # 95 %: interval up to 96.9 %
-    assert handwriting.verdict(51, 54, 0.97) == "unresolved"  # 94.4 %: interval up to 98.1 %
-    assert handwriting.verdict(53, 54, 0.97) == "meets" and handwriting.verdict(1, 1, 1.0) == "meets"
+    assert handwriting.target_outcome(291, 300, 0.97) == "meets"  # exactly at the target
+    assert handwriting.target_outcome(285, 300, 0.97) == "below"  # 95 %: interval up to 96.9 %
+    assert handwriting.target_outcome(51, 54, 0.97) == "unresolved"  # 94.4 %: interval up to 98.1 %
+    assert handwriting.target_outcome(53, 54, 0.97) == "meets" and handwriting.target_outcome(1, 1, 1.0) == "meets"
     for n in (6, 54, 300):  # as more are right: below, then unresolved, then meets, never back
-        seen = [handwriting.verdict(k, n, 0.97) for k in range(n + 1)]
+        seen = [handwriting.target_outcome(k, n, 0.97) for k in range(n + 1)]
         assert seen == sorted(seen, key=["below", "unresolved", "meets"].index) and seen[0] == "below" and seen[-1] == "meets"
         for k, v in enumerate(seen):
             assert (v == "below") == (metrics.wilson(k, n)[1] < 0.97 and k / n < 0.97)
@@ -159,7 +159,7 @@ def test_dry_run_reports_every_style_with_consistent_figures(committed_models, t
     assert m["right"] == sum(r["right"] for r in m["styles"].values()) and m["accuracy"] == pytest.approx(m["right"] / m["n"])
     for r in [m, *m["styles"].values()]:
         assert 0 <= r["right"] <= r["n"] and 0 <= r["low"] <= r["accuracy"] <= r["high"] <= 1
-        assert r["verdict"] == handwriting.verdict(r["right"], r["n"], 0.97)
+        assert r["verdict"] == handwriting.target_outcome(r["right"], r["n"], 0.97)
     assert m["styles"]["1 bare stroke"]["n"] == 6 and sum(m["verdicts"].values()) == len(hw.STYLES)
     assert 0.5 <= m["accuracy"] < 1  # softmax regression reads most drawings, not all
     assert "misread_inputs" not in report and report["samplings"] == list(hw.SAMPLING)

@@ -70,7 +70,7 @@ def _answer(outcome: str, label=7, app: str = "ok", problem=None) -> dict:
             "app": {"outcome": app, "error": "boom"}}
 
 
-def test_judging_counts_crashes_hangs_and_wrong_verdicts():
+def test_the_tally_counts_crashes_hangs_and_wrong_answers():
     t = tally.Tally()
     valid = hostile_pictures.Case(0, Path("v.png"), "valid_png", "valid", 7)
     refuse = hostile_pictures.Case(1, Path("r.png"), "refuse_garbage", "refuse")

@@ -25,7 +25,7 @@ SEEDS = (0, 1, 2)  # every kind's variants are drawn from these
 
 
 @pytest.fixture(autouse=True)
-def fresh_verdicts(tmp_path_factory, monkeypatch):
+def fresh_validation(tmp_path_factory, monkeypatch):
     """Every test validates for real: no verdict remembered from another test or run."""
     cache = tmp_path_factory.mktemp("verdicts")
     monkeypatch.setattr(archive, "INSPECTION_CACHE", cache)
@@ -202,7 +202,7 @@ def test_refusals_of_unknown_classes_and_modules_say_what_and_why(kind, names, t
         assert "Full object config" not in entry.reason and len(entry.reason) < 400, entry.reason
 
 
-def test_listing_validates_each_file_once_and_loads_no_model(tmp_path, monkeypatch, committed_models, fresh_verdicts):
+def test_listing_validates_each_file_once_and_loads_no_model(tmp_path, monkeypatch, committed_models, fresh_validation):
     """Models are listed from their cards and a verdict cached by the file's sha256: the first listing
     validates each file once, later listings (and a new process: the disk cache) validate none, a
     changed file is validated again, and no listing leaves a model loaded."""
@@ -219,7 +219,7 @@ def test_listing_validates_each_file_once_and_loads_no_model(tmp_path, monkeypat
     again = artifacts.list_models(folder)
     assert len(loads) == 4 and [(e.name, e.layout, e.outputs, e.params) for e in again] == [
         (e.name, e.layout, e.outputs, e.params) for e in first]
-    assert len(list(fresh_verdicts.glob("*.json"))) == 4
+    assert len(list(fresh_validation.glob("*.json"))) == 4
     # a file replaced by another model: validated again, alone
     (folder / "mnist_cnn.keras").unlink()
     (folder / "mnist_cnn.keras").write_bytes(hostile_models.make("softmax_layer", tmp_path / "other.keras").read_bytes())
@@ -232,13 +232,13 @@ def test_listing_validates_each_file_once_and_loads_no_model(tmp_path, monkeypat
     assert len(loads) == 9
 
 
-def test_a_listing_from_cached_verdicts_needs_no_tensorflow(tmp_path, committed_models, fresh_verdicts):
+def test_a_listing_from_cached_verdicts_needs_no_tensorflow(tmp_path, committed_models, fresh_validation):
     """A new process lists the committed models from the cached verdicts without importing TensorFlow
     (the app's start-up never loads every model)."""
     folder = link_models(tmp_path / "models", [e.name for e in committed_models], gate=False)
-    assert all(e.usable for e in artifacts.list_models(folder))  # fills the cache (fresh_verdicts)
+    assert all(e.usable for e in artifacts.list_models(folder))  # fills the cache (fresh_validation)
     code = ("import sys, json; from pathlib import Path; from digitlab.models import archive, artifacts; "
-            f"archive.INSPECTION_CACHE = Path({str(fresh_verdicts)!r}); "
+            f"archive.INSPECTION_CACHE = Path({str(fresh_validation)!r}); "
             f"es = artifacts.list_models(Path({str(folder)!r})); "
             "print(json.dumps([[e.name, e.usable] for e in es] + ['tensorflow' in sys.modules]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120, check=True).stdout

@@ -12,7 +12,7 @@ from digitlab.serving.classifiers import Classifier
 
 
 @pytest.fixture(autouse=True)
-def fresh_verdicts(tmp_path_factory, monkeypatch):
+def fresh_validation(tmp_path_factory, monkeypatch):
     """Every test validates for real: no verdict cached by an earlier test or run (archive.INSPECTION_CACHE)."""
     monkeypatch.setattr(archive, "INSPECTION_CACHE", tmp_path_factory.mktemp("verdicts"))
     monkeypatch.setattr(archive, "RECORDS", {})
@@ -111,7 +111,7 @@ def test_bad_files_are_listed_unusable_with_reasons_and_others_keep_working(tmp_
     with zipfile.ZipFile(tmp_path / "noconfig.keras", "w") as z:
         z.writestr("metadata.json", "{}")
     entries = {e.name: e for e in artifacts.list_models(tmp_path)}
-    assert entries["good"].usable and artifacts.best_model(tmp_path).name == "good"
+    assert entries["good"].usable and artifacts.resolve(None, tmp_path).name == "good"
     reasons = {n: e.reason for n, e in entries.items() if not e.usable}
     assert set(reasons) == {"garbage", "empty", "truncated", "lambda", "rgb32", "five", "noconfig"}
     assert "not a Keras 3 .keras archive" in reasons["garbage"]
@@ -155,7 +155,7 @@ def test_install_refuses_bad_uploads_and_writes_nothing(tmp_path):
 
 def test_resolve_errors_are_clear(tmp_path):
     with pytest.raises(artifacts.ModelError, match="no usable model"):
-        artifacts.best_model(tmp_path)
+        artifacts.resolve(None, tmp_path)
     with pytest.raises(artifacts.ModelError, match="no model 'nope'"):
         artifacts.resolve("nope", tmp_path)
 
@@ -179,4 +179,4 @@ def test_a_dangling_symlink_is_listed_as_unusable_and_the_others_still_work(tmp_
     entries = artifacts.list_models(tmp_path)
     assert [(e.name, e.usable) for e in entries] == [("mnist_cnn", True), ("gone", False)]
     assert "cannot be read" in entries[1].reason
-    assert artifacts.best_model(tmp_path).name == "mnist_cnn"
+    assert artifacts.resolve(None, tmp_path).name == "mnist_cnn"

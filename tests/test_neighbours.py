@@ -158,13 +158,13 @@ def test_the_sketch_hands_the_exact_search_its_neighbours(cnn, cnn_bank, folder)
     assert nb.training_bank(cnn[0], key, size=BANK, folder=folder, build=False) is not None
 
 
-def test_the_verdict_says_when_the_neighbours_disagree():
+def test_the_agreement_sentence_says_when_the_neighbours_disagree():
     pic = np.zeros((28, 28), np.uint8)
     near = [nb.Neighbour(7, 0.1 + i / 100, pic, i) for i in range(9)] + [nb.Neighbour(2, 0.3, pic, 9 + i) for i in range(3)]
     assert nb.majority(near) == (7, 9)
-    said = nb.verdict(near, 2)
+    said = nb.agreement_sentence(near, 2)
     assert said.startswith("9 of the 12 closest training digits are 7s (the rest: 3× 2), 3 are 2") and "sits among 7s" in said
-    assert "agree with the model's answer, 7" in nb.verdict(near, 7)
+    assert "agree with the model's answer, 7" in nb.agreement_sentence(near, 7)
 
 
 def test_the_bank_is_cached_by_the_model_files_hash(cnn, cnn_bank, folder, models, monkeypatch):

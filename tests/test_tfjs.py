@@ -72,11 +72,11 @@ def inputs(mnist_path) -> dict:
 
 @pytest.fixture(scope="module")
 def python_side(page, inputs) -> dict:
-    """Keras and the Keras gate on the inputs, and Python's verdicts (digitlab.serving.abstain.judge)."""
+    """Keras and the Keras gate on the inputs, and Python's verdicts (digitlab.serving.abstain.decide)."""
     clf = classifiers.load_classifier(page["info"]["name"])
     gate = gate_module.load()
     probs, p_digit = clf.predict_proba(inputs["x"]), gate.score(inputs["x"])
-    verdicts = abstain.judge(probs, clf.entry.card, inputs["x"], gate)
+    verdicts = abstain.decide(probs, clf.entry.card, inputs["x"], gate)
     return {"probs": probs, "p_digit": p_digit, "verdicts": verdicts, "card": clf.entry.card, "gate": gate}
 
 

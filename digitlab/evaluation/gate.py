@@ -17,7 +17,7 @@
 Every picture goes through ``preprocess.prepare`` as an upload or a drawing does: a picture with no ink, and one
 whose strokes enclose something other than the paper (``Prepared.refusal``: a face), count as refused, because
 every caller refuses them before any model runs; the report gives that check's share of each set on its own.  Each set is measured twice: by the gate alone,
-and by each model's whole decision, ``serving.abstain.judge`` (the gate OR the card's calibrated confidence
+and by each model's whole decision, ``serving.abstain.decide`` (the gate OR the card's calibrated confidence
 threshold), which is how Home and the predict CLI decide.  ``python evaluation/gate.py`` prints and writes it.
 """
 
@@ -94,14 +94,14 @@ def gate_rule(gate) -> Rejects:
 
 
 def model_rule(model, gate) -> Rejects:
-    """A model's whole decision, as Home and the predict CLI take it: ``abstain.judge`` with the model's card
+    """A model's whole decision, as Home and the predict CLI take it: ``abstain.decide`` with the model's card
     (temperature, confidence threshold) and ``gate``.  model: anything with ``predict_proba`` and ``entry``."""
     from digitlab.serving import abstain
 
     def rejects(images: np.ndarray) -> np.ndarray:
         if not len(images):
             return np.zeros(0, bool)
-        verdicts = abstain.judge(model.predict_proba(images), model.entry.card, images, gate)
+        verdicts = abstain.decide(model.predict_proba(images), model.entry.card, images, gate)
         return np.array([v.abstain for v in verdicts], bool)
 
     return rejects

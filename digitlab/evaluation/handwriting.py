@@ -397,22 +397,22 @@ def samples_png(inputs: list[Inputs], per_set: int = 16) -> bytes:
 # ----------------------------------------------------------------------------- the conventions set, style by style
 
 CONVENTIONS_CHUNK = 256  # drawings drawn and prepared at a time: at most 80 MB of canvas pictures, dropped once prepared
-VERDICTS = ("meets", "below", "unresolved")
+TARGET_OUTCOMES = ("meets", "below", "unresolved")
 Z95 = 1.96  # the normal quantile of a 95 % interval
 
 
-def verdict(right: int, n: int, target: float, z: float = Z95) -> str:
+def target_outcome(right: int, n: int, target: float, z: float = Z95) -> str:
     """``right`` of ``n`` against ``target``: "meets" (accuracy >= target), "below" (the Wilson interval's upper end is
     under the target: below it with confidence) or "unresolved" (under the target, but the interval reaches it: more
     drawings would tell)."""
     if right / n >= target:
-        return VERDICTS[0]
-    return VERDICTS[1] if metrics.wilson(right, n, z)[1] < target else VERDICTS[2]
+        return TARGET_OUTCOMES[0]
+    return TARGET_OUTCOMES[1] if metrics.wilson(right, n, z)[1] < target else TARGET_OUTCOMES[2]
 
 
 def _against_target(right: int, n: int, target: float) -> dict:
     low, high = metrics.wilson(right, n, Z95)
-    return {"n": n, "right": right, "accuracy": right / n, "low": low, "high": high, "verdict": verdict(right, n, target)}
+    return {"n": n, "right": right, "accuracy": right / n, "low": low, "high": high, "verdict": target_outcome(right, n, target)}
 
 
 NO_INK = "no ink"  # what a drawing the preprocessing found no ink in was "read as"
@@ -427,7 +427,7 @@ def conventions_per_style(classifiers: list, per_style: int, seed: int, target: 
     {"n", "right", "accuracy", "low", "high", "verdict", "verdicts": {verdict: styles}, "styles": {style: {"n", "right",
     "accuracy", "low", "high", "verdict", "read_as": {digit or "no ink": misreads}, "sampling": {sampling: {"n",
     "right"}}}}}}}.  A picture without ink counts as wrong, as in ``score``; (low, high) is the 95 % Wilson interval, the
-    verdict ``verdict``'s against ``target``.  The benchmark's 54 drawings per style move a style by 1.9 points each,
+    verdict ``target_outcome``'s against ``target``.  The benchmark's 54 drawings per style move a style by 1.9 points each,
     and 51 of 54 (94.4 %) still has 97 % inside its interval; of 300, 285 (95 %) is below 97 % with confidence.
     ``writing``: the probabilities read as that writer writes 1 and 7 (``serving.writing``; the report says which).
     ``styles``: those styles only (``handwriting_test.check_styles``), drawn as their own draw.
@@ -485,7 +485,7 @@ def conventions_per_style(classifiers: list, per_style: int, seed: int, target: 
                          "read_as": dict(read_as[name][s].most_common()),
                          "sampling": {t: {"n": drawn[s, t], "right": counts[s, t]} for t in samplings if drawn[s, t]}}
         results[name] = {**_against_target(counts.total(), drawn.total(), target),  # every style together
-                         "verdicts": {v: sum(r["verdict"] == v for r in styles.values()) for v in VERDICTS}, "styles": styles}
+                         "verdicts": {v: sum(r["verdict"] == v for r in styles.values()) for v in TARGET_OUTCOMES}, "styles": styles}
         if name in only:
             results[name]["paired"] = {"against": first, **_paired(*(c.total() for c in only[name])),
                                        "styles": {s: _paired(only[name][0][s], only[name][1][s]) for s in names}}

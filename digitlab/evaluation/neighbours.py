@@ -625,7 +625,7 @@ def majority(neighbours: list[Neighbour]) -> tuple[int, int]:
     return votes.most_common(1)[0]
 
 
-def verdict(neighbours: list[Neighbour], predicted: int) -> str:
+def agreement_sentence(neighbours: list[Neighbour], predicted: int) -> str:
     """One sentence comparing the neighbours' labels with the model's answer."""
     if not neighbours:
         return "No training digits to compare with."

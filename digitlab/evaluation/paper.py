@@ -28,10 +28,10 @@ def served(names: list[str] | None) -> list:
     """The classifiers the predict command would answer with (ONNX Runtime), one per name, or every usable model in
     models/; raises ModelError (no such model, or two models of one name)."""
     from digitlab.models import artifacts
-    from digitlab.serving import predict
+    from digitlab.serving import runtime
 
     names = names or [e.name for e in artifacts.select(None)]
-    loaded = [predict.load_model(n) for n in names]
+    loaded = [runtime.load(n) for n in names]
     artifacts.check_distinct(names, [c.name for c in loaded])
     return loaded
 

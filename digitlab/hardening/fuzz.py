@@ -18,7 +18,7 @@ seed and ``--only I`` remakes one file), every one made from a real MNIST test d
              cost a lot to decode: read or refused, both fine, but never a crash or a hang.
 
 Each file goes, in a worker process (``digitlab.hardening.pool``) holding a real committed model (loaded once,
-by the CLI's own ``load_model``: ONNX Runtime, as the CLI and the app serve it), through
+by the CLI's own ``runtime.load``: ONNX Runtime, as the CLI and the app serve it), through
 
     the CLI's path   ``digitlab.serving.predict.predict_lines`` on the file's path, as the CLI runs it:
                      decode -> prepare -> predict -> one JSON line, parsed strictly (NaN is not JSON)

@@ -1,7 +1,7 @@
 """Worker processes that run the code under test, one hostile input at a time, with a watchdog.
 
 Each worker holds what the predict CLI holds (a real committed model, loaded once by the CLI's own
-``load_model``: ONNX Runtime, as the CLI and the app serve it) and sends each input through
+``runtime.load``: ONNX Runtime, as the CLI and the app serve it) and sends each input through
 
     the CLI's path   ``digitlab.serving.predict.predict_lines`` on the file's path, as the CLI runs it:
                      decode -> prepare -> predict -> one JSON line, parsed strictly (NaN is not JSON)
@@ -35,7 +35,7 @@ from digitlab import memory
 from digitlab.hardening.hostile_pictures import generate
 from digitlab.hardening.tally import FILE_KINDS, check_line, strict_json
 from digitlab.paths import ROOT
-from digitlab.serving import predict
+from digitlab.serving import predict, runtime
 
 
 def _peak_mb() -> float | None:
@@ -142,7 +142,7 @@ def _run_file(item: dict, state: dict) -> dict:
     from digitlab.hardening import hostile_files
     from digitlab.models import artifacts
     from digitlab.report import model_report
-    from digitlab.serving import gate, reader, runtime
+    from digitlab.serving import gate, reader
 
     kind = FILE_KINDS[(item["seed"] + item["i"]) % len(FILE_KINDS)]
     k = hostile_files.KINDS[kind]
@@ -244,7 +244,7 @@ def worker(model: str | None, mnist: str | None) -> None:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     digits, labels = mnist_digits(mnist)
-    state = {"classifier": predict.load_model(model), "digits": digits, "labels": labels}
+    state = {"classifier": runtime.load(model), "digits": digits, "labels": labels}
     proto.write(json.dumps({"ready": state["classifier"].name, "baseline_mb": _peak_mb()}) + "\n")
     for request in sys.stdin:
         item = json.loads(request)

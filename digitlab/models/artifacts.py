@@ -12,6 +12,10 @@ Before Keras sees a file, ``digitlab.models.archive`` vets it (its size, the zip
 of one digit, safe mode, a forward pass on real digits) and keeps a validation record per sha256.
 ``inspect`` and ``list_models`` make entries from the cards and those records: an unchanged file is
 validated once, and a model is loaded only when something uses ``ModelEntry.model``.
+
+Getting a model (the README's "Getting a model"): ``resolve`` for one model's entry (by name, by path, or the
+best one), ``select`` for the models a command line names, ``list_models`` for a listing, ``load_model`` for a
+bare Keras model from a file path, every check included.
 """
 
 from __future__ import annotations
@@ -331,7 +335,8 @@ def card_problem(model_path: Path) -> str | None:
 
 
 def load_model(path: Path):
-    """``keras.saving.load_model`` with safe mode on, after every check above; every failure becomes
+    """Use for a bare ``keras.Model`` from a file path: ``keras.saving.load_model`` with safe mode on, after every
+    check of ``archive``; every failure becomes
     ModelError with a reason that starts with the file's name."""
     path = Path(path)
     return archive.load_checked(archive.read_model_file(path), MODEL_SUFFIX if path.suffix != ".h5" else ".h5", path.name)
@@ -406,7 +411,7 @@ def _load_entry(entry: ModelEntry):
     return archive.load_checked(data, suffix, path.name)
 
 
-def _judged(path: Path) -> ModelEntry:
+def _listed_entry(path: Path) -> ModelEntry:
     """A listed file judged by this module's validation: read and hashed only when its (device, inode,
     mtime, size) changed, validated only when its sha256 has no record yet (archive.INSPECTION_CACHE); no
     model is loaded.  Never raises."""
@@ -428,18 +433,19 @@ def _judged(path: Path) -> ModelEntry:
     return _entry(path, card, record)
 
 
-def list_models(models_dir: Path = MODELS_DIR, judge=None) -> list[ModelEntry]:
-    """Every ``*.keras`` in ``models_dir``, usable first (best test accuracy on the card first), then
+def list_models(models_dir: Path = MODELS_DIR, entry_for=None) -> list[ModelEntry]:
+    """Use for a listing with Keras's own checks (serving's picker is ``runtime.list_models``): every ``*.keras`` in
+    ``models_dir``, usable first (best test accuracy on the card first), then
     unusable, each with its reason; never raises for one bad entry (a dangling link, a FIFO, a folder
     named x.keras, a bad card are listed as unusable with the reason).
 
-    judge: how one file becomes an entry (path -> ModelEntry, never raising; ``judge(path, now=True)``
-    must judge it fully, for ``resolve`` and ``best_model``); default this module's validation, from the
-    cards and the cached records (``_judged``).  Serving passes its own (``serving.classifiers.judge``:
+    entry_for: how one file becomes an entry (path -> ModelEntry, never raising; ``entry_for(path, now=True)``
+    must check it fully, for ``resolve``); default this module's validation, from the
+    cards and the cached records (``_listed_entry``).  Serving passes its own (``serving.classifiers.entry_for``:
     the ONNX conversion records, and a ``pending`` entry for a file not converted yet), so one lister
     orders every listing."""
-    judge = judge or _judged
-    entries = [judge(path) for path in sorted(Path(models_dir).glob(f"*{MODEL_SUFFIX}"))
+    entry_for = entry_for or _listed_entry
+    entries = [entry_for(path) for path in sorted(Path(models_dir).glob(f"*{MODEL_SUFFIX}"))
                if not path.name.startswith(".")]  # hidden: temp files of an in-progress atomic save
     measured = {id(e): measured_accuracy(e.path) if e.usable else None for e in entries}
 
@@ -506,40 +512,40 @@ def file_sha256(path: Path) -> str:
     return _SHAS[key]
 
 
-def best_model(models_dir: Path = MODELS_DIR, judge=None) -> ModelEntry:
-    """The usable model the project measured best (``list_models``' first), fully checked now
-    (``judge(path, now=True)``: a listing judges a file from its record, a use from the file itself) and
+def _best_model(models_dir: Path, entry_for) -> ModelEntry:
+    """``resolve(None)``: the usable model the project measured best (``list_models``' first), fully checked now
+    (``entry_for(path, now=True)``: a listing judges a file from its record, a use from the file itself) and
     skipped when that refuses it."""
-    for e in (e for e in list_models(models_dir, judge) if e.usable):
-        if judge is not None:
-            e = judge(e.path, now=True)
+    for e in (e for e in list_models(models_dir, entry_for) if e.usable):
+        if entry_for is not None:
+            e = entry_for(e.path, now=True)
         if e.usable:
             return e
     raise ModelError(f"no usable model in {models_dir}; train one with training/train_cnn.py")
 
 
-def resolve(name_or_path: str | None, models_dir: Path = MODELS_DIR, judge=None) -> ModelEntry:
-    """A model by name in ``models_dir``, by file path, or (None) the best one; raises ModelError.
+def resolve(name_or_path: str | None, models_dir: Path = MODELS_DIR, entry_for=None) -> ModelEntry:
+    """Use to get one model's entry: by name in ``models_dir``, by file path, or (None) the best one; raises ModelError.
     A path that names something other than a folder is judged whatever it is (a FIFO or a link to a
-    device is refused by its type, unread); ``judge`` as in ``list_models``."""
+    device is refused by its type, unread); ``entry_for`` as in ``list_models``."""
     if name_or_path is None:
-        return best_model(models_dir, judge)
+        return _best_model(models_dir, entry_for)
     p = Path(name_or_path)
     if p.is_dir() or not os.path.lexists(p):
         p = Path(models_dir) / f"{name_or_path}{MODEL_SUFFIX}"
     if not os.path.lexists(p):
-        known = [e.name for e in list_models(models_dir, judge)]
+        known = [e.name for e in list_models(models_dir, entry_for)]
         raise ModelError(f"no model {name_or_path!r}: not a file, and not one of {known}")
-    entry = judge(p, now=True) if judge else inspect(p)
+    entry = entry_for(p, now=True) if entry_for else inspect(p)
     if not entry.usable:
         raise ModelError(f"model {entry.name} is unusable: {entry.reason}")
     return entry
 
 
-def select(names: list[str] | None, models_dir: Path = MODELS_DIR, judge=None) -> list[ModelEntry]:
-    """Models named on a command line (names or files), or every usable model; raises ModelError
+def select(names: list[str] | None, models_dir: Path = MODELS_DIR, entry_for=None) -> list[ModelEntry]:
+    """Use for the models a command line names (names or files), or every usable one; raises ModelError
     when a name is unknown or unusable, when two named share a name (``check_distinct``), or when there is nothing to use."""
-    entries = [resolve(n, models_dir, judge) for n in names] if names else [e for e in list_models(models_dir, judge) if e.usable]
+    entries = [resolve(n, models_dir, entry_for) for n in names] if names else [e for e in list_models(models_dir, entry_for) if e.usable]
     if not entries:
         raise ModelError(f"no usable model in {models_dir}; train one with training/train_cnn.py")
     if names:

@@ -70,7 +70,7 @@ def calibrated(probs: np.ndarray, card: dict | None) -> np.ndarray:
     return apply_temperature(probs, t) if t else np.asarray(probs, np.float32)
 
 
-def judge(probs: np.ndarray, card: dict | None, images: np.ndarray | None = None, gate=None,
+def decide(probs: np.ndarray, card: dict | None, images: np.ndarray | None = None, gate=None,
           refusals: Sequence[str | None] | None = None) -> list[Judgement]:
     """The rule itself: one ``Judgement`` per row of (N, 10) probabilities.
 

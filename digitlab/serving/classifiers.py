@@ -106,12 +106,12 @@ def predictions(raw: np.ndarray, card: dict | None, images: np.ndarray | None = 
     read = writing_.read_as(raw, writing)
     refusals = None if prepared is None else [p.refusal for p in prepared]
     try:
-        verdicts = abstain.judge(read, card, images, gate, refusals)
+        verdicts = abstain.decide(read, card, images, gate, refusals)
     except artifacts.ModelError as e:  # the gate's file answered what no gate answers: these pictures are read without it
         if gate is None:
             raise
         warnings.warn(f"digit gate unavailable for these pictures, only the confidence threshold applies: {e}", stacklevel=2)
-        verdicts = abstain.judge(read, card, images, None, refusals)
+        verdicts = abstain.decide(read, card, images, None, refusals)
     inked = raw.sum(1) > 0
     shown = np.zeros_like(raw)
     if inked.any():
@@ -214,34 +214,37 @@ def forward_ms(classifier, images: np.ndarray, repeats: int = 200, warmup: int =
     return float(np.median(samples))
 
 
-def judge(backend: str, models_dir: Path = MODELS_DIR, convert: bool = False):
-    """How a model file is judged usable for ``backend``, for ``artifacts.list_models``/``resolve``:
+def entry_for(backend: str, models_dir: Path = MODELS_DIR, convert: bool = False):
+    """How a model file becomes a ``ModelEntry`` for ``backend`` (a function of the path, or None for artifacts' own),
+    passed to ``artifacts.list_models``/``resolve`` as ``entry_for``:
     "keras" validates it (safe mode, the checks, a forward pass; cached by hash), "onnx" reads its card
     and conversion record (``serving.store.served_entry``: a file never converted is listed ``pending``,
     or converted now with ``convert``; always when resolved to be used)."""
     if backend == "onnx":
         from digitlab.serving import store
 
-        def judged(path: Path, now: bool = convert):
+        def served(path: Path, now: bool = convert):
             return store.served_entry(path, Path(models_dir), now)
 
-        return judged
+        return served
     return None  # artifacts' own validation
 
 
 def load_classifier(name_or_path: str | None = None, models_dir: Path = MODELS_DIR, backend: str = "keras") -> Classifier | ExportedClassifier:
-    """A model name in ``models_dir``, a file path, an export, or (None) the best model by its card, on ``backend``.
+    """Use for a model to compute with on a chosen ``backend`` ("keras": gradients, Explain, fine-tuning): a model name
+    in ``models_dir``, a file path, an export, or (None) the best model by its card.
 
     An exported ``.onnx`` or ``.tflite`` file or a SavedModel folder gives an ExportedClassifier; a
     ``.h5`` file goes through ``artifacts`` like a ``.keras`` one (Keras safe mode, same checks).
     Raises ModelError (``artifacts.resolve``'s: no such model, or unusable and why)."""
     if name_or_path is not None and exported_format(Path(name_or_path), models_dir) is not None:
         return ExportedClassifier(name_or_path)
-    return Classifier(artifacts.resolve(name_or_path, models_dir, judge(backend, models_dir)), backend)
+    return Classifier(artifacts.resolve(name_or_path, models_dir, entry_for(backend, models_dir)), backend)
 
 
 def load_classifiers(names: list[str] | None, models_dir: Path = MODELS_DIR) -> list:
-    """``load_classifier`` of each of ``names``, or (None or empty) a Classifier of every usable model in
+    """Use for the models a benchmark measures: ``load_classifier`` of each of ``names``, or (None or empty) a
+    Classifier of every usable model in
     ``models_dir``: what the benchmarks measure.  Raises ModelError for a name it cannot load, and for two models of
     one name (``artifacts.check_distinct``)."""
     if not names:

@@ -228,22 +228,15 @@ def predict_lines(classifier, files: list[tuple[Path, str | None]], invert: str,
         yield (format_line(f, r, fmt) if outcome == "ok" else format_error(f, r, fmt)), outcome
 
 
-def load_model(name_or_path: str | None):
-    """The classifier the predict command answers with (ONNX Runtime: no TensorFlow); raises ModelError.
-    The fuzzing harness's workers load it here too, so they run exactly what the command runs."""
-    from digitlab.serving.runtime import load
-
-    return load(name_or_path)
-
-
 def run(paths: list[str], model: str | None = None, number: bool = False, fmt: str = "text", invert: str = "auto",
         writing: str = DEFAULT_WRITING) -> int:
     """The whole command: load the model, one line per file on stdout (flushed as it comes), and the exit
     code of the contract above (``cli.OK``, ``SOME_FAILED``, ``USAGE`` or ``INTERNAL``)."""
     from digitlab.models import artifacts
+    from digitlab.serving import runtime
 
     try:
-        classifier = load_model(model)
+        classifier = runtime.load(model)
     except artifacts.ModelError as e:
         return cli.error(e)
     print(f"model: {classifier.name}", file=sys.stderr)

@@ -33,12 +33,13 @@ class ServedModel(classifiers.Classifier):
 
 
 def list_models(models_dir: Path = paths.MODELS_DIR, convert: bool = False, background: bool = False) -> list[ModelEntry]:
-    """Every ``*.keras`` in ``models_dir`` in ``artifacts.list_models``' order, judged by its card and its
+    """Use for the serving picker (the app's sidebar): every ``*.keras`` in ``models_dir`` in ``artifacts.list_models``'
+    order, judged by its card and its
     conversion record: no model is loaded.  A file never converted is listed ``pending`` (after the
     quick checks that need no TensorFlow) and converted on first use; ``convert``: convert every such
     file now instead; ``background``: convert them in a background thread (``store.convert_in_background``,
     a server's choice: a CLI would exit under it)."""
-    entries = artifacts.list_models(models_dir, classifiers.judge(BACKEND, models_dir, convert))
+    entries = artifacts.list_models(models_dir, classifiers.entry_for(BACKEND, models_dir, convert))
     if background:
         from digitlab.serving import store
 
@@ -47,7 +48,7 @@ def list_models(models_dir: Path = paths.MODELS_DIR, convert: bool = False, back
 
 
 def load(name_or_path: str | None = None, models_dir: Path = paths.MODELS_DIR) -> classifiers.Classifier | classifiers.ExportedClassifier:
-    """What the predict CLI serves: a model by name in ``models_dir``, a .keras file, an exported file
+    """Use to answer as the app and the predict command do (ONNX Runtime, no TensorFlow): a model by name in ``models_dir``, a .keras file, an exported file
     (.onnx/.tflite/SavedModel: ``classifiers.ExportedClassifier``), or (None) the best model by its card;
     a Classifier on the "onnx" backend.  Raises ModelError."""
     return classifiers.load_classifier(name_or_path, models_dir, BACKEND)

@@ -4,7 +4,7 @@ its hash, and checked before it is served.
     models/serving/<key>.onnx + <key>.json    for the committed models, gate and reader (python evaluation/serving.py)
     runs/cache/serving/<key>.onnx + .json     for anything else (a model dropped into models/, an upload)
     runs/cache/serving/<key>.refused.json     a file the converter refused, with the reason (not retried)
-    runs/cache/serving/checked/<sha256>.<kind>.json   a serving file judged once by its bytes (``verdict``)
+    runs/cache/serving/checked/<sha256>.<kind>.json   a serving file judged once by its bytes (``check_file``)
 
 ``served_file`` finds a file's ONNX by the first 32 hex digits of its SHA-256 (``file_key``: type and size are
 checked before a byte is hashed) in the folders this code writes (``folders``: never the serving/ a dropped models
@@ -30,7 +30,7 @@ What is checked before a serving file is served (every step bounded, each refusa
                   output shape, finite values; a classifier's rows probabilities, the gate's P(digit) in [0, 1].  Every
                   answer ``runner`` gives is checked the same way.
 
-The graph and the answers are judged once per file version (``verdict``, remembered by the file's sha256: ~0.3 s
+The graph and the answers are judged once per file version (``check_file``, remembered by the file's sha256: ~0.3 s
 for ``import onnx`` the first time); a listing checks the record and the bytes' sha256 and reads that verdict back.
 None of it needs TensorFlow or Keras.
 """
@@ -364,33 +364,33 @@ def answers_problem(kind: str, y: np.ndarray, n: int) -> str | None:
     return None
 
 
-_VERDICTS: dict[tuple[str, str], dict | str] = {}
+_CHECKED: dict[tuple[str, str], dict | str] = {}
 _FRESH: dict[tuple[str, str], object] = {}  # the session a verdict made in this process, until ``check`` takes it
 
 
-def verdict(data: bytes, digest: str, kind: str) -> dict:
+def check_file(data: bytes, digest: str, kind: str) -> dict:
     """A serving file's bytes judged as a file of ``kind``: ``check_graph``, then a session on them and its answers on
     the probe (``answers_problem``); remembered by the bytes' sha256, in this process and in ``cache_dir()/checked``
     (written only here), so a file version is judged once and a listing reads the verdict back.  Raises DamagedFile
     with the cause (no file name)."""
     key = (digest, kind)
-    if key not in _VERDICTS:
+    if key not in _CHECKED:
         saved_at = cache_dir() / CHECKED_SUBDIR / f"{digest}.{kind}.json"
         with contextlib.suppress(ValueError, RecursionError, DamagedFile):
             saved = json.loads(_read_small(saved_at, MAX_RECORD_BYTES))
             if isinstance(saved, dict) and saved.get("rules") == CHECK_VERSION and isinstance(saved.get("verdict"), (dict, str)):
-                _VERDICTS[key] = saved["verdict"]
-        if key not in _VERDICTS:
-            _VERDICTS[key] = _judge(data, kind, key)
+                _CHECKED[key] = saved["verdict"]
+        if key not in _CHECKED:
+            _CHECKED[key] = _check_file_now(data, kind, key)
             with contextlib.suppress(OSError):  # a read-only checkout: the verdict stays in memory
-                files.atomic_write_json(saved_at, {"rules": CHECK_VERSION, "verdict": _VERDICTS[key]})
-    judged = _VERDICTS[key]
+                files.atomic_write_json(saved_at, {"rules": CHECK_VERSION, "verdict": _CHECKED[key]})
+    judged = _CHECKED[key]
     if isinstance(judged, str):
         raise DamagedFile(judged)
     return judged
 
 
-def _judge(data: bytes, kind: str, key: tuple[str, str]) -> dict | str:
+def _check_file_now(data: bytes, kind: str, key: tuple[str, str]) -> dict | str:
     spec = SPECS[kind]
     try:
         judged = check_graph(data, {spec.input_name: spec.input_dims})
@@ -471,7 +471,7 @@ def _check(onnx: Path, kind: str, full: bool) -> Checked:
         raise DamagedFile(f"its serving file {onnx.name} is not the file its converter wrote (sha256 {digest[:16]}..., "
                           f"recorded {recorded[:16]}...): damaged or replaced")
     try:
-        judged = verdict(data, digest, kind)
+        judged = check_file(data, digest, kind)
     except DamagedFile as e:
         raise DamagedFile(f"its serving file {onnx.name} {e}") from e
     source = info["source"][: -len(artifacts.MODEL_SUFFIX)] if info["source"].endswith(artifacts.MODEL_SUFFIX) else info["source"]

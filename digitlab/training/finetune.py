@@ -376,7 +376,7 @@ def _card(config, dry, base, user, folder, train_idx, held_idx, mnist, before, a
 
 def _headline(after: dict, test: dict, n_test: int) -> dict:
     """The card's "metrics".  test_accuracy only when measured on the whole MNIST test split, as on
-    every other card: pickers and ``artifacts.best_model`` rank by it, and 100 % on 200 digits
+    every other card: pickers and ``artifacts.resolve(None)`` rank by it, and 100 % on 200 digits
     must not outrank 99.5 % on 10,000."""
     if n_test == data.EXPECTED["y_test"][0][0]:  # 10,000
         return {"test_accuracy": after["mnist_test"], "test_weighted_f1": test["weighted_f1"], "user_holdout_accuracy": after["user_holdout"]}

@@ -5,7 +5,7 @@ WebAssembly backend), both served from web/node_modules.  Under each runtime, di
 "hello" are drawn with the mouse and real pictures are uploaded (MNIST test digits; generated
 non-digits from digitlab.data.nondigits: scribbles, letters, textures, shapes), and each result is
 held against Python on the page's own 28x28 input: the probabilities against the Keras model, the
-verdict (digit, or "not sure this is a digit" and why) against digitlab.serving.abstain.judge with the
+verdict (digit, or "not sure this is a digit" and why) against digitlab.serving.abstain.decide with the
 Keras digit gate.  Nothing may be fetched from anywhere but the local server.
 
 Skips without Chromium, Playwright or web/node_modules (`npm ci --prefix web`), unless
@@ -91,7 +91,7 @@ def check(result: dict, python_rule, runtime: str, file=None, max_pixel_diff: fl
     keras = clf.predict_proba(image[None])[0]
     assert np.abs(probs - keras).max() <= MAX_PROB_DIFF, f"{runtime} vs Keras: {np.abs(probs - keras).max():.2e}"
     assert abs(result["pDigit"] - gate.score(image[None])[0]) <= MAX_PROB_DIFF
-    want = abstain.judge(keras[None], clf.entry.card, image[None], gate)[0]
+    want = abstain.decide(keras[None], clf.entry.card, image[None], gate)[0]
     got = result["verdict"]
     assert (got["label"], got["abstain"]) == (want.label, want.abstain), (runtime, got["message"], want.message)
     assert _masked(got["message"]) == _masked(want.message), (got["message"], want.message)
