@@ -8,7 +8,7 @@ from real MNIST test digits: no ink (blank, too faint, too small), a large pictu
 uneven paper (top-hat), specks, thin pen and fat brush (dilation, erosion), a hairline, both polarities found
 automatically or forced, transparency over either colour and paper cut out on transparency, a small
 digit in a large photo (the region around it read again), and the two size limits.  The same RGBA
-bytes go through `node web/prepare_cli.mjs` (once for all pictures) and through ``prepare``; every
+bytes go through `node web/prepare_cli.mjs` (one run for these) and through ``prepare``; every
 step image, the 28x28 result, the flags and the notes must agree, and each picture must still take
 the branch it is there for.  The tunable constants are compared one by one.  One known difference
 is kept as a case that must keep failing until it is fixed (AREA_ULP below).
@@ -17,7 +17,7 @@ Uploads (FILES): picture files -- an 800x600 page half in shadow, larger ones wh
 has edge blocks, generated photos with shadows, desk corners and a 3000x4000 phone photo, PNGs that say
 they are Collect drawings or how their ink is (kept on Home with the Ink set by hand) -- decoded at
 their own size as a browser decodes them, through the port's ``prepareDecoded``, against ``prepare``
-reading the file's bytes, as the app and the CLI do.
+reading the file's bytes, as the app and the CLI do (a node run of their own, in the full suite: -m slow).
 
 Skips without `node`, unless DIGITLAB_REQUIRE_BROWSER=1 (CI), where that is a failure.
 """
@@ -683,19 +683,33 @@ REFUSED = {  # pictures prepare must refuse, as (H, W, 4) uint8
 
 @pytest.fixture(scope="module")
 def node_run(tmp_path_factory):
-    """Every picture through web/preprocess.js in one `node web/prepare_cli.mjs` run:
+    """Every canvas picture (CASES, REFUSED) through web/preprocess.js in one `node web/prepare_cli.mjs` run:
     (the JS module's constants, {name: (RGBA picture, invert, result with its arrays loaded)})."""
-    node = shutil.which("node")
-    require(None if node else "`node` is not on PATH (apt-get install -y nodejs)", "web/preprocess.js parity tests")
     x = mnist.load().x_test
     pictures = [(c.name, c.picture(x), c.invert) for c in CASES] + [(name, make(), "auto") for name, make in REFUSED.items()]
     drawn = {c.name: {"drawnOn": c.drawn_on} for c in CASES if c.drawn_on is not None}
+    return _through_node(tmp_path_factory.mktemp("preprocess_js"), pictures, {}, {}, drawn)
+
+
+@pytest.fixture(scope="module")
+def node_uploads(tmp_path_factory):
+    """Every upload (FILES, TEXT_REFUSED) through the port's prepareDecoded in one node run, as ``node_run`` gives
+    them; apart from the canvas pictures because its phone photos and pages (~90 MB of pixels) take most of the
+    file's time: the fast tier keeps the canvas, the full suite both."""
+    x = mnist.load().x_test
     uploads = {c.name: c.file(x) for c in FILES}
-    pictures += [(c.name, decoded(uploads[c.name]), c.invert) for c in FILES]
+    pictures = [(c.name, decoded(uploads[c.name]), c.invert) for c in FILES]
     uploads |= {name: make(x) for name, make in TEXT_REFUSED.items()}
     pictures += [(name, decoded(files.png_bytes(_misread_photo())), "auto") for name in TEXT_REFUSED]
     kinds = {c.name: {"decoded": True, "jpeg": c.jpeg} for c in FILES} | {name: {"decoded": True} for name in TEXT_REFUSED}
-    folder = tmp_path_factory.mktemp("preprocess_js")
+    return _through_node(tmp_path_factory.mktemp("preprocess_js_uploads"), pictures, uploads, kinds, {})
+
+
+def _through_node(folder, pictures, uploads, kinds, drawn):
+    """``pictures`` [(name, (H, W, 4) uint8 RGBA, invert)] through `node web/prepare_cli.mjs` in ``folder``, with the
+    uploads' file bytes ({name: bytes}, which the port reads for their PNG texts) and the per-picture options."""
+    node = shutil.which("node")
+    require(None if node else "`node` is not on PATH (apt-get install -y nodejs)", "web/preprocess.js parity tests")
     manifest = []
     for i, (name, rgba, invert) in enumerate(pictures):
         entry = {"width": rgba.shape[1], "height": rgba.shape[0], "invert": invert, "rgba": None, **kinds.get(name, {}), **drawn.get(name, {})}
@@ -801,24 +815,26 @@ def test_port_matches_python(node_run, case):
     pytest.fail(f"{case.name}: the port now matches Python; drop the case's `known` note")
 
 
+@pytest.mark.slow  # the uploads' node run
 @pytest.mark.parametrize("name", list(TEXT_REFUSED))
-def test_port_refuses_the_texts_pillow_refuses(node_run, name):
+def test_port_refuses_the_texts_pillow_refuses(node_uploads, name):
     """A PNG whose compressed texts unpack past Pillow's limits is refused, by the app and the CLI (Pillow) and by the
     page's pngText, with the same message."""
-    data, _, js = node_run[1][name]
+    data, _, js = node_uploads[1][name]
     with pytest.raises(preprocess.ImageError) as refused:
         preprocess.prepare(data)
     assert js.get("error") == str(refused.value)
 
 
-def test_the_port_tells_a_jpeg_by_its_bytes(node_run):
+@pytest.mark.slow  # the uploads' node run
+def test_the_port_tells_a_jpeg_by_its_bytes(node_uploads):
     """isJpeg says JPEG for exactly the uploads Pillow opens as one (decoded at libjpeg's draft scale), whatever the name."""
     from PIL import Image
 
     from digitlab import pictures
 
-    told = {c.name: node_run[1][c.name][2]["jpeg"] for c in FILES}
-    assert told == {c.name: Image.open(io.BytesIO(node_run[1][c.name][0])).format in pictures._JPEG for c in FILES}
+    told = {c.name: node_uploads[1][c.name][2]["jpeg"] for c in FILES}
+    assert told == {c.name: Image.open(io.BytesIO(node_uploads[1][c.name][0])).format in pictures._JPEG for c in FILES}
     assert sum(told.values()) >= 4, "JPEG uploads among the files"
 
 
@@ -830,13 +846,14 @@ def test_port_refuses_what_python_refuses(node_run, name):
     assert js.get("error") == str(refused.value)
 
 
+@pytest.mark.slow  # the uploads' node run
 @pytest.mark.parametrize("case", FILES, ids=[c.name for c in FILES])
-def test_upload_matches_python_reading_the_file(node_run, case):
+def test_upload_matches_python_reading_the_file(node_uploads, case):
     """An uploaded file, decoded by the browser at its own size (here by Pillow in full, as a browser does):
     the port's prepareDecoded gives the 28x28 input the app and the CLI give the same file
     (digitlab.preprocess.prepare on its bytes), through every step for a PNG; within a JPEG's decoding
     differences for a JPEG, with the same flags and the same ink box to a pixel or two."""
-    data, invert, js = node_run[1][case.name]
+    data, invert, js = node_uploads[1][case.name]
     py = preprocess.prepare(data, invert=invert)
     assert case.reaches(py, data), f"{case.name}: the picture no longer reaches its branch (notes {py.notes}, inverted {py.inverted}, bbox {py.bbox})"
     if not case.jpeg:
