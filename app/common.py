@@ -272,8 +272,8 @@ def _served(path: str, key: str) -> runtime.ServedModel:
 
 @st.cache_resource(show_spinner="Loading the Keras model (for gradients)…", max_entries=4)
 def _keras(path: str, key: str) -> classifiers.Classifier:
-    """The Keras model, for the pages that need gradients (Explain, Robustness): TensorFlow is imported
-    the first time one of them is opened, not before."""
+    """The Keras model in the server, only for Explain's neighbours of a model with no served file: the maps and the
+    attacks compute in a child process (``digitlab.evaluation.gradients``), so TensorFlow stays out of the server."""
     entry = artifacts.inspect(Path(path))
     clf = classifiers.Classifier(entry)
     clf.predict_proba(np.zeros((1, 28, 28), np.float32))  # traces the tf.function now, not on the first stroke
@@ -475,24 +475,6 @@ def show_likeness(image) -> None:
 def model_key(clf) -> str:
     """Identifies a model file version in cache keys (keras models are not hashable by st.cache_data)."""
     return f"{clf.entry.path}:{runtime.file_key(clf.entry.path)}"
-
-
-@st.cache_data(max_entries=256, show_spinner=False)
-def explanation(method: str, key: str, image, class_index: int, layer: str | None, _model):
-    """Cached ``digitlab.explain`` heat map ((28, 28) in [0, 1]) for one model version, input, class and layer."""
-    from digitlab.evaluation import explain
-
-    if method == "saliency":
-        return explain.saliency(_model, image, class_index, samples=16)
-    fn = {"grad_cam": explain.grad_cam, "grad_cam_plus_plus": explain.grad_cam_plus_plus}[method]
-    return fn(_model, image, class_index, layer)
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def activation_maps(key: str, image, _model):
-    from digitlab.evaluation import explain
-
-    return explain.activation_maps(_model, image)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

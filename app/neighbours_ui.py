@@ -3,7 +3,8 @@ the model's own feature space, and a map of the test set there, with the input o
 
 A component of app/pages/2_Explain.py (layout only): the features, the bank of training digits and the map are
 ``digitlab.evaluation.neighbours``, computed once per model file and kept on disk.  The features come from the
-model's served ONNX file (no TensorFlow, several times faster to build), the Keras model only when it has none.
+model's served ONNX file (no TensorFlow, several times faster to build); the Keras model is loaded only for a model
+with no served file.
 """
 
 from pathlib import Path
@@ -18,10 +19,12 @@ from digitlab.serving import classifiers, runtime
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def extractor(key: str, onnx: str | None, _model) -> neighbours.Extractor:
-    """The model's penultimate features, from its ONNX file when there is one (one per model file version;
-    raises NeighbourError)."""
-    return neighbours.feature_extractor(_model) if onnx is None else neighbours.onnx_feature_extractor(Path(onnx))
+def extractor(key: str, onnx: str | None, _entry: artifacts.ModelEntry) -> neighbours.Extractor:
+    """The model's penultimate features, from its ONNX file when there is one, else from its Keras model (one per
+    model file version; raises NeighbourError)."""
+    if onnx is None:
+        return neighbours.feature_extractor(common.classifier(_entry, keras=True).model)
+    return neighbours.onnx_feature_extractor(Path(onnx))
 
 
 @st.cache_data(ttl=120, max_entries=8, show_spinner="Timing a few digits…")
@@ -71,15 +74,13 @@ def map_chart(dmap: neighbours.DigitMap, you: tuple[float, float], label: int) -
 
 
 def show(clf: classifiers.Classifier, image, pred: classifiers.Prediction) -> None:
-    """The section for the Keras classifier ``clf``, its (28, 28) input ``image`` and its decision ``pred``."""
+    """The section for the classifier ``clf`` (the served model Home uses), its (28, 28) input ``image`` and its
+    decision ``pred``."""
     st.subheader("What it thinks yours looks like")
     file_key = runtime.file_key(clf.entry.path)
+    onnx = str(clf.onnx) if clf.onnx is not None else None
     try:
-        onnx = str(common.classifier(clf.entry).onnx)  # the served model Home uses, loaded once for every page
-    except artifacts.ModelError:
-        onnx = None
-    try:
-        features = extractor(file_key, onnx, clf.model)
+        features = extractor(file_key, onnx, clf.entry)
     except neighbours.NeighbourError as e:
         st.info(f"No neighbours or map for **{common.plain(clf.name)}**: {common.plain(e)}.")
         return

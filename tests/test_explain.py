@@ -242,3 +242,53 @@ def test_every_network_of_an_ensemble(entries, digits):
     differ = [np.abs(explain.grad_cam(cnn, img, int(label), explain.EVERY_NETWORK) - explain.grad_cam(cnn, img, int(label))).max()
               for img, label in zip(images[:10], labels[:10])]
     assert max(differ) > 0.1, differ
+
+
+def _generated_digit(style: str, seed: int) -> np.ndarray:
+    """A drawing of ``style`` (digitlab.data.handwriting_test), prepared as Home prepares a canvas: (28, 28) float32."""
+    from digitlab.data import handwriting_test as hw
+
+    ink = (hw.draw_style(style, np.random.default_rng(seed), "mouse") * 255).round().astype(np.uint8)
+    return preprocess.prepare(ink, invert="no", drawn_on=0.0).image
+
+
+@pytest.mark.slow
+def test_the_maps_from_the_child_process_are_those_computed_here(entries):
+    """The app's Explain page asks ``gradients.explain_digit``, which computes in a child process that exits: what comes
+    back is what the explain functions give here, for every digit, and the activation maps of every convolution."""
+    from digitlab.evaluation import gradients
+
+    entry = next(e for e in entries if e.name == "mnist_cnn")
+    model = artifacts.load_model(entry.path)
+    image = _generated_digit("4 closed", 3)
+    got = gradients.explain_digit(entry.path, image)
+    layer = explain.default_cam_choice(model)
+    assert got.default == got.layer == layer and got.has_conv
+    assert [f.name for f in got.layers] == [f.name for f in explain.feature_layers(model)]
+    for d in (0, 4, 9):
+        np.testing.assert_allclose(got.grad_cam[d], explain.grad_cam(model, image, d, layer), atol=1e-4)
+        np.testing.assert_allclose(got.grad_cam_plus_plus[d], explain.grad_cam_plus_plus(model, image, d, layer), atol=1e-4)
+        np.testing.assert_allclose(got.saliency[d], explain.saliency(model, image, d, samples=gradients.SMOOTHGRAD_SAMPLES), atol=1e-4)
+    assert [a.name for a in got.activations] == [a.name for a in explain.activation_maps(model, image)]
+    other = next(f.name for f in got.layers if f.is_conv)
+    np.testing.assert_allclose(gradients.explain_digit(entry.path, image, other).grad_cam[4], explain.grad_cam(model, image, 4, other), atol=1e-4)
+
+
+@pytest.mark.slow
+def test_a_dense_model_gets_saliency_and_no_feature_map_from_the_child(entries):
+    from digitlab.evaluation import gradients
+
+    entry = next(e for e in entries if e.name == "mnist_baseline")
+    got = gradients.explain_digit(entry.path, _generated_digit("7 plain", 1))
+    assert not got.has_conv and got.grad_cam is None and got.activations == ()
+    assert got.saliency.shape == (10, 28, 28) and got.saliency.min() >= 0 and got.saliency.max() <= 1
+
+
+@pytest.mark.slow
+def test_an_unreadable_model_file_is_a_model_error_from_the_child(tmp_path):
+    from digitlab.evaluation import gradients
+
+    bad = tmp_path / "broken.keras"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(artifacts.ModelError):
+        gradients.explain_digit(bad, np.zeros((28, 28), np.float32))

@@ -102,3 +102,45 @@ for name, run in (("served", served.predict_proba), ("arena", lambda b: arena.ru
 print(json.dumps(out))""", {"MALLOC_ARENA_MAX": "2"})
     assert got["arena"] > 50, f"the default arena should keep the activations (the comparison is void otherwise): {got}"
     assert got["served"] < 15, f"MB kept after the batches: {got}"
+
+
+APP_TOUR = """import json, sys
+from digitlab.paths import ROOT
+sys.path.insert(0, str(ROOT / "app"))
+import numpy as np
+from streamlit.testing.v1 import AppTest
+from digitlab import memory
+from digitlab.data import handwriting_test as hw
+from digitlab.evaluation import inspect_input
+
+ink = hw.draw_style("4 closed", np.random.default_rng(3), "mouse")
+grey = (255 - ink * 255).round().astype(np.uint8)  # black ink on the light canvas, as the canvas hands it over
+at = AppTest.from_file(str(ROOT / "app" / "Home.py"), default_timeout=1200).run()
+def walk(block):
+    for child in getattr(block, "children", {}).values():
+        yield child
+        yield from walk(child)
+key = next(e.key for e in walk(at.main) if str(getattr(e, "key", "")).startswith("canvas-"))
+at.session_state[key] = inspect_input.canvas_state(np.dstack([grey] * 3 + [np.full_like(grey, 255)]))
+at.run()
+at.switch_page("pages/2_Explain.py").run()
+explain = [c for img in at.image for c in img.captions]
+at.switch_page("pages/4_Robustness.py").run()
+at.toggle(key="rob_attack").set_value(True).run()
+attacked = [c for img in at.image for c in img.captions if c.startswith("ε ")]
+print(json.dumps({"exceptions": [e.message for e in at.exception], "warnings": [w.value for w in at.warning],
+                  "explain": explain, "attacked": attacked, "tensorflow": "tensorflow" in sys.modules,
+                  "peak_mb": memory.status_mb("VmHWM")}))"""
+
+
+@pytest.mark.slow
+def test_explain_and_attacks_leave_tensorflow_to_a_child_process(scratch_models):
+    """Grad-CAM, saliency, activation maps and the attacks on a drawn digit, as the app's server computes them: in a
+    child process that exits, so the server never imports TensorFlow (which kept ~600 MB in it after Explain, for good)
+    and stays at the size the served models need."""
+    got = _fresh(APP_TOUR, {"DIGITLAB_MODELS_DIR": str(scratch_models)})
+    assert got["exceptions"] == [] and got["warnings"] == [], got
+    assert "Grad-CAM for 4" in got["explain"] and any(c.startswith("gradient saliency") for c in got["explain"]), got["explain"]
+    assert len(got["attacked"]) == 2 * 5, got["attacked"]  # five strengths past the clean picture, FGSM and PGD
+    assert got["tensorflow"] is False, "the server imported TensorFlow"
+    assert got["peak_mb"] < 500, got["peak_mb"]

@@ -1,29 +1,41 @@
 """Where does the model look?  Grad-CAM, Grad-CAM++, gradient saliency and activation maps
 for the digit drawn, uploaded or photographed on Home; and what it thinks yours looks like: the
-training digits nearest to it in the model's own feature space, and a map of the test set there."""
+training digits nearest to it in the model's own feature space, and a map of the test set there.
+
+The prediction comes from the served model (ONNX Runtime), as on Home; the maps need TensorFlow's gradients and
+are computed in a child process that exits once they are done (``digitlab.evaluation.gradients``), so the
+server does not keep TensorFlow's memory after this page."""
 
 import common
 import neighbours_ui
 import streamlit as st
 
-from digitlab.evaluation import explain, inspect_input
+from digitlab.evaluation import explain, gradients, inspect_input
+from digitlab.models import artifacts
 
 SIZE = 210  # px for the main overlays
 
+
+@st.cache_data(max_entries=64, show_spinner="Computing the maps in a separate process (it loads TensorFlow: ~10 s)…")
+def explained(key: str, path: str, image, layer: str | None) -> gradients.DigitExplanation:
+    """Every digit's maps for one model version, input and feature map (None: the model's default)."""
+    return gradients.explain_digit(path, image, layer)
+
+
 common.routed()
 st.title("Explain the prediction")
-clf = common.require_model(keras=True)
+clf = common.require_model()
 digit = common.require_digit()
 
 image = digit.prepared.image
 pred = clf.predict_prepared([digit.prepared], common.current_writing())[0]
 key = common.model_key(clf)
 try:
-    layers = explain.feature_layers(clf.model)
-except explain.ExplainError as e:  # e.g. a model that reuses a layer, so inner tensors are ambiguous
+    first = explained(key, str(clf.entry.path), image, None)
+except (explain.ExplainError, artifacts.ModelError, gradients.ChildError) as e:  # e.g. a model that reuses a layer
     st.warning(f"Cannot explain **{common.plain(clf.name)}**: {common.plain(e)}")
     st.stop()
-has_conv = any(f.is_conv for f in layers)
+layers, has_conv = first.layers, first.has_conv
 
 verdict = f"is not sure this is a digit ({common.plain(pred.reason)}); its best guess is **{pred.label}**" if pred.refused else f"predicts **{pred.label}**"
 st.caption(
@@ -40,9 +52,8 @@ choice = c1.selectbox(
 target = pred.label if choice == "predicted" else int(choice)
 layer = None
 if has_conv:
-    networks = explain.network_cam_layers(clf.model)
+    networks, default = first.networks, first.default
     names = [explain.EVERY_NETWORK] * bool(networks) + [f.name for f in layers]
-    default = explain.default_cam_choice(clf.model)
 
     def shown(n: str) -> str:
         if n == explain.EVERY_NETWORK:
@@ -63,31 +74,36 @@ if has_conv:
 else:
     c2.info(f"Grad-CAM and activation maps: {explain.NO_CONV}.")
 
+maps = first
+if has_conv and layer != first.layer:
+    try:
+        maps = explained(key, str(clf.entry.path), image, layer)
+    except (explain.ExplainError, gradients.ChildError) as e:
+        st.warning(f"Cannot read {common.code(layer)}: {common.plain(e)}")
+        st.stop()
 cols = st.columns(4)
 cols[0].image(inspect_input.enlarge(image, SIZE), caption="model input (28×28)")
 if has_conv:
-    cam = common.explanation("grad_cam", key, image, target, layer, clf.model)
-    campp = common.explanation("grad_cam_plus_plus", key, image, target, layer, clf.model)
+    cam, campp = maps.grad_cam[target], maps.grad_cam_plus_plus[target]
     cols[1].image(explain.overlay(image, cam, SIZE), caption=f"Grad-CAM for {target}")
     cols[2].image(explain.overlay(image, campp, SIZE), caption=f"Grad-CAM++ for {target}")
     if not cam.any():
         where = "any network's last feature map" if layer == explain.EVERY_NETWORK else common.code(layer)
         st.caption(f"Grad-CAM is zero everywhere: nothing in {where} speaks for {target}.")
-sal = common.explanation("saliency", key, image, target, None, clf.model)
+sal = maps.saliency[target]
 cols[3].image(explain.overlay(image, sal, SIZE, alpha=0.65), caption=f"gradient saliency for {target} (SmoothGrad)")
 
 if has_conv:
     st.subheader("Grad-CAM for every digit")
     row = st.columns(10)
     for d, col in enumerate(row):
-        heat = common.explanation("grad_cam", key, image, d, layer, clf.model)
+        heat = maps.grad_cam[d]
         col.image(explain.overlay(image, heat, 112), caption=f"{d} · {pred.probabilities[d]:.1%}")
 
     st.subheader("Activation maps of every convolution")
     st.caption("Each small square is one channel's output for this input, scaled to its own range (white is high). Up to 64 channels per layer.")
-    maps = common.activation_maps(key, image, clf.model)
     grid = st.columns(2)
-    for i, a in enumerate(maps):
+    for i, a in enumerate(maps.activations):
         h, w, c = a.shape
         with grid[i % 2]:
             shown = min(c, 64)

@@ -1,13 +1,15 @@
 """How the model copes with digits unlike its training data: accuracy against corruption severity (the report of
 evaluation/evaluate_robustness.py, or live), and the current digit under corruptions and FGSM / PGD attacks.
 Everything but the attacks is answered by the model served through ONNX Runtime, like Home: the page opens
-without TensorFlow.  The attacks need gradients: the Keras model is loaded when they are asked for."""
+without TensorFlow.  The attacks need gradients: they run, when asked for, in a child process that loads
+TensorFlow and exits once it has answered (``digitlab.evaluation.gradients``)."""
 
 import common
 import streamlit as st
 
 from digitlab import data
-from digitlab.evaluation import attacks, inspect_input, robustness
+from digitlab.evaluation import gradients, inspect_input, robustness
+from digitlab.models import artifacts
 from digitlab.paths import shown
 from digitlab.report import plots
 from digitlab.serving import classifiers
@@ -15,7 +17,7 @@ from digitlab.serving import classifiers
 FAMILIES = {"suite": "Severity suite", "mnist_c": "MNIST-C-style"}
 LIVE_SIZES = (100, 200, 500, 1000)  # MNIST test digits for a live measurement (~1 s per 1,000 digits and level)
 EPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)  # attack strengths shown on the current digit (pixels are in [0, 1])
-ATTACKS = {"fgsm": "FGSM (one signed-gradient step of ε)", "pgd": f"PGD-{attacks.PGD_STEPS} (random start, {attacks.PGD_STEPS} projected steps)"}
+ATTACKS = {"fgsm": "FGSM (one signed-gradient step of ε)", "pgd": "PGD (random start, then projected signed-gradient steps)"}
 TILE = 96  # px per perturbed digit, whatever its caption's length (an image as wide as its caption grew with it)
 ROW = max(len(EPS), 1 + max(len(c.levels) for c in [*robustness.SUITE.values(), *robustness.MNIST_C.values()]))  # tiles a row
 CURVE = {"height": 260, "mark": {"type": "line", "point": True, "tooltip": True}, "encoding": {
@@ -33,9 +35,10 @@ def digit_sweep(key: str, image, corruption: str, family: str, _predict):
     return robustness.sweep_one(image, _predict, corruption, family)
 
 
-@st.cache_data(show_spinner="Attacking the digit…", max_entries=128)
-def digit_attack(key: str, image, attack: str, _model):
-    return attacks.attack_one(_model, image, EPS, attack)
+@st.cache_data(show_spinner="Attacking the digit in a separate process (it loads TensorFlow: ~10 s)…", max_entries=128)
+def digit_attacks(key: str, path: str, image) -> dict[str, list[dict]]:
+    """Every attack of ATTACKS on the digit at every strength of EPS: {attack: rows}, from one child process."""
+    return gradients.attack_digit(path, image, EPS, tuple(ATTACKS))
 
 
 @st.cache_data(show_spinner="Drawing every corruption…", max_entries=32)
@@ -142,9 +145,13 @@ if st.toggle("Show this digit under every corruption and level", key="rob_exampl
 
 st.subheader("Your digit under attack")
 st.caption("Each pixel moves by at most ε (in [0, 1]) in the direction that most lowers the model's score for its answer (`digitlab.evaluation.attacks`).")
-# Gradients need the Keras model and TensorFlow (~700 MB in the server): loaded when asked for, not to show corruptions.
-if st.toggle("Attack this digit (loads TensorFlow the first time: ~10 s)", key="rob_attack"):
-    keras_clf = common.classifier(clf.entry, keras=True)
+# Gradients need the Keras model and TensorFlow (~600 MB): a child process loads them for each attack and exits.
+if st.toggle("Attack this digit (loads TensorFlow in a separate process: ~10 s)", key="rob_attack"):
+    try:
+        attacked = digit_attacks(key, str(clf.entry.path), image)
+    except (artifacts.ModelError, gradients.ChildError) as e:
+        st.warning(f"Cannot attack with **{common.plain(clf.name)}**: {common.plain(e)}")
+        st.stop()
     for attack, title in ATTACKS.items():
         st.markdown(f"**{title}**")
-        tiles(digit_attack(key, image, attack, keras_clf.model), lambda r: "clean" if r["eps"] == 0 else f"ε {r['eps']:g}", clf)
+        tiles(attacked[attack], lambda r: "clean" if r["eps"] == 0 else f"ε {r['eps']:g}", clf)
