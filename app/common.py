@@ -478,12 +478,13 @@ def model_key(clf) -> str:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def confusion_png(model_path: str, mtime_ns: int) -> bytes | None:
-    """The test confusion matrix from ``<name>.metrics.json`` as a PNG (cached per file version)."""
+def confusion_png(model_path: str, mtime_ns: int) -> tuple[bytes | None, str | None]:
+    """The test confusion matrix from ``<name>.metrics.json`` as a PNG (cached per file version), and None; (None, why)
+    when the file's matrix is refused (``model_report.confusion_checked``); (None, None) when there is none."""
     from digitlab.report import model_report, plots
 
-    cm = model_report.confusion(Path(model_path))
-    return None if cm is None else plots.confusion_png(cm, "test confusion matrix")
+    cm, why = model_report.confusion_checked(Path(model_path))
+    return (None if cm is None else plots.confusion_png(cm, "test confusion matrix")), why
 
 
 def install_uploaded_model() -> None:

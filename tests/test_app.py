@@ -525,6 +525,21 @@ def test_models_page_shows_every_card(usable):
     )
 
 
+@pytest.mark.parametrize("matrix", ["ragged", "texts", "nan"])
+def test_models_page_says_why_a_confusion_matrix_is_refused(matrix, scratch_models):
+    """A model whose metrics file holds a matrix training never writes gets the reason on its card, not a blank panel."""
+    bad = {"ragged": [[1] * 10] * 9 + [[1] * 9], "texts": [["1"] * 10] * 10, "nan": [[float("nan")] * 10] * 10}[matrix]
+    side = scratch_models / "mnist_cnn.metrics.json"
+    metrics_file = json.loads(side.read_text())
+    side.unlink()  # a link to the committed file: replaced by a scratch copy, models/ is never written
+    side.write_text(json.dumps({**metrics_file, "test": {**metrics_file["test"], "confusion": bad}}))
+    at = new_app("pages/3_Models.py").run()
+    no_exception(at)
+    warnings = texts(at.warning)
+    assert "No confusion matrix: " in warnings and "metrics.json" in warnings.split("No confusion matrix: ")[1], warnings
+    assert "test confusion matrix (rows: true digit)" in [c for img in at.image for c in img.captions], "the other models keep theirs"
+
+
 def test_models_page_upload(scratch_models, usable, tmp_path):
     import keras
 

@@ -48,7 +48,9 @@ for start in range(0, len(usable), PER_ROW):
             curves = model_report.curves_path(entry.path)
             if curves is not None:
                 st.image(str(curves), caption="training curves (train solid, validation dashed)", width="stretch")
-            png = common.confusion_png(str(entry.path), entry.path.stat().st_mtime_ns)
+            png, refused = common.confusion_png(str(entry.path), entry.path.stat().st_mtime_ns)
+            if refused:
+                st.warning(f"No confusion matrix: {common.plain(refused)}")
             if png is not None:
                 st.image(png, caption="test confusion matrix (rows: true digit)")
                 cm = model_report.confusion(entry.path)
