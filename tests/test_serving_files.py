@@ -218,3 +218,31 @@ def test_every_kind_is_made_the_same_from_the_same_seed(tmp_path, cache):
         b = hostile_files.make_case(kind, tmp_path / "b" / kind, 3)
         assert a.what == b.what, kind
 
+
+
+def test_a_nan_answer_is_an_internal_error_on_its_own_line_not_a_crash(tmp_path, monkeypatch):
+    """A model that answers NaN for one picture of a batch: that picture's line says internal error, the others are read."""
+    from digitlab import preprocess
+    from digitlab.data import handwriting_test as hw
+
+    clf = runtime.load("mnist_cnn")
+    styles = ["7 plain", "0 oval", "4 closed"]
+    files_ = []
+    for k, style in enumerate(styles):
+        ink = (hw.draw_style(style, np.random.default_rng(k), "mouse") * 255).round().astype(np.uint8)
+        path = tmp_path / f"{k}.png"
+        path.write_bytes(files.png_bytes(255 - ink))  # dark ink on light paper, as a scan
+        files_.append((path, None))
+    poisoned = preprocess.prepare(files_[1][0]).image
+    real = clf.predict_proba
+
+    def nan_for_one(x, batch_size=256):
+        p = np.array(real(x), np.float32)
+        p[np.isclose(x, poisoned).all(axis=(1, 2))] = np.nan
+        return p
+
+    monkeypatch.setattr(clf, "predict_proba", nan_for_one)
+    out = list(predict.predict_lines(clf, files_, "auto", "json"))
+    assert [o for _, o in out] == ["ok", "internal", "ok"], out
+    assert "internal error" in out[1][0] and "NaN" in out[1][0], out[1][0]
+    assert [json.loads(line)["label"] for line, _ in (out[0], out[2])] == [7, 4], out

@@ -215,9 +215,38 @@ def predict_files(classifier, files: list[tuple[Path, str | None]], invert: str 
 
     for start in range(0, len(files), BATCH):
         done = [(f, *read_guarded(f, reason, prepared)) for f, reason in files[start : start + BATCH]]  # (file, outcome, Prepared or message)
-        answers = iter(classifier.predict_prepared([r for _, o, r in done if o == "ok"], writing))  # the card's abstain rule and the digit gate, one pass each
+        answers = iter(answered(classifier, [r for _, o, r in done if o == "ok"], writing))
         for f, outcome, r in done:
-            yield f, outcome, next(answers) if outcome == "ok" else r
+            yield (f, *next(answers)) if outcome == "ok" else (f, outcome, r)
+
+
+def _finite(pred) -> bool:
+    import numpy as np
+
+    return bool(np.isfinite(pred.raw_probabilities).all() and np.isfinite(pred.probabilities).all())
+
+
+def answered(classifier, prepared: list, writing: str = DEFAULT_WRITING) -> list[tuple[str, object]]:
+    """("ok", Prediction) or ("internal", a message) for each prepared picture: one pass for the batch (the card's
+    abstain rule and the digit gate, one pass each); when that pass fails, or answers a probability that is not a number
+    (NaN) for some picture, each picture is answered alone, so only the pictures that fail get an internal-error line."""
+    try:
+        preds = classifier.predict_prepared(prepared, writing)
+    except Exception:
+        preds = None
+    if preds is not None and all(_finite(p) for p in preds):
+        return [("ok", p) for p in preds]
+    out = []
+    for one in prepared:
+        try:
+            (pred,) = classifier.predict_prepared([one], writing)
+            if not _finite(pred):
+                raise ValueError("the model answered probabilities that are not numbers (NaN) for this picture")
+            out.append(("ok", pred))
+        except Exception as e:
+            traceback.print_exc()
+            out.append(("internal", f"internal error, not a problem with this file: {type(e).__name__}: {e}"))
+    return out
 
 
 def predict_lines(classifier, files: list[tuple[Path, str | None]], invert: str, fmt: str, writing: str = DEFAULT_WRITING) -> Iterator[tuple[str, str]]:
