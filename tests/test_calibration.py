@@ -66,6 +66,21 @@ def test_temperature_is_recovered_and_keeps_the_argmax():
     assert np.allclose(calibration.apply_temperature(over, 1.0), over, atol=1e-6)
 
 
+def test_the_temperature_searched_is_the_range_a_card_may_hold(monkeypatch):
+    """fit_temperature searches the range the card check allows (cards.TEMPERATURE_RANGE), not a copy of it: a model that
+    wants T = 4 gets the range's edge when the range ends below 4."""
+    from digitlab.models import cards
+
+    rng = np.random.default_rng(2)
+    z = rng.normal(0, 3, (5_000, 10))
+    truth = np.exp(z / 4) / np.exp(z / 4).sum(1, keepdims=True)
+    y = np.array([rng.choice(10, p=p) for p in truth])
+    over = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    assert calibration.fit_temperature(over, y) == pytest.approx(4.0, rel=0.1)
+    monkeypatch.setattr(cards, "TEMPERATURE_RANGE", (0.5, 2.0))
+    assert calibration.fit_temperature(over, y) == pytest.approx(2.0, rel=1e-3)
+
+
 def test_joint_threshold_counts_what_the_gate_already_rejects():
     conf = np.arange(1, 101) / 100  # 0.01 ... 1.00, the k-th least confident is k/100
     # alone: 5 % of 100 digits may go -> the quantile, between the 5th and 6th

@@ -82,9 +82,12 @@ def nll(probs: np.ndarray, y: np.ndarray) -> float:
     return float(-np.log(np.maximum(p, 1e-300)).mean())
 
 
-def fit_temperature(probs: np.ndarray, y: np.ndarray, lo: float = 0.05, hi: float = 20.0) -> float:
+def fit_temperature(probs: np.ndarray, y: np.ndarray, lo: float | None = None, hi: float | None = None) -> float:
     """The temperature minimising the negative log-likelihood of ``y`` (golden-section search on 1/T,
-    where the NLL is convex)."""
+    where the NLL is convex), within [``lo``, ``hi``]: by default the range a card may hold (``cards.TEMPERATURE_RANGE``)."""
+    from digitlab.models import cards
+
+    lo, hi = lo if lo is not None else cards.TEMPERATURE_RANGE[0], hi if hi is not None else cards.TEMPERATURE_RANGE[1]
     logp = _log(probs)
     y = np.asarray(y)
 
