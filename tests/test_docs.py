@@ -344,3 +344,11 @@ def test_a_measuring_command_records_its_figures_with_its_command_and_model(run_
     assert entry["command"].startswith("python evaluation/photo_cases.py --n 2 --cases plain")
     assert entry["model"] == "mnist_cnn"
     assert entry["model_sha"] == sha256(ROOT / "models" / "mnist_cnn.keras", 16)
+
+
+def test_the_fuzzing_section_documents_every_option_of_the_fuzzer():
+    """Each flag evaluation/fuzz.py takes is explained in docs/evaluation.md's Fuzzing section (--model-files was not)."""
+    flags = re.findall(r'add_argument\(\s*"(--[a-z-]+)"', (ROOT / "evaluation" / "fuzz.py").read_text())
+    section = (ROOT / "docs" / "evaluation.md").read_text().split("## Fuzzing", 1)[1].split("\n## ", 1)[0]
+    assert "--model-files" in flags
+    assert [f for f in flags if f not in section] == []
