@@ -6,6 +6,8 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
 from digitlab.paths import ROOT
 
 PACKAGE = ROOT / "digitlab"
@@ -70,6 +72,27 @@ def test_no_import_cycle_inside_digitlab_lazy_imports_included():
     graph = import_graph()
     assert len(graph) > 30 and graph["digitlab.training.trainer"] >= {"digitlab.training.recipe", "digitlab.models.artifacts"}
     assert find_cycle(graph) is None, f"import cycle: {' -> '.join(find_cycle(graph))}"
+
+
+# Modules split by concept, lowest first: each may import those before it in its list, never one after it.
+LAYERS = {
+    "models": ["digitlab.models.archive", "digitlab.models.artifacts"],
+    "report": ["digitlab.report.schema", "digitlab.report.extractors", "digitlab.report.prose", "digitlab.report.results"],
+    "hardening": ["digitlab.hardening.hostile_pictures", "digitlab.hardening.tally", "digitlab.hardening.pool", "digitlab.hardening.fuzz"],
+    "serving": ["digitlab.serving.tfjs_env", "digitlab.serving.export"],
+    "not a digit": ["digitlab.data.nondigits", "digitlab.evaluation.nondigit_sets"],
+}
+
+
+@pytest.mark.parametrize("concept", LAYERS)
+def test_split_modules_import_one_way(concept):
+    """A module split by concept stays split: the lower modules never import the higher ones (the vetting of a file
+    never lists models; what a figure is never renders one; a generator never runs the harness)."""
+    graph = import_graph()
+    order = LAYERS[concept]
+    assert all(m in graph for m in order), f"a module of {concept} is gone: {order}"
+    upward = [(low, high) for i, low in enumerate(order) for high in order[i + 1:] if high in graph[low]]
+    assert not upward, f"{concept}: lower modules import higher ones: {upward}"
 
 
 def test_the_library_never_imports_streamlit():
