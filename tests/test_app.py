@@ -977,3 +977,22 @@ def test_collect_page_says_both_phases_and_opens_on_saved_digits(tmp_path, monke
     assert at.segmented_control(key="collect_browse").value == 3 and "1 picture(s) of 3" in texts(at.caption)
     at.segmented_control(key="collect_browse").set_value(7).run()
     assert "2 picture(s) of 7" in texts(at.caption)
+
+
+def test_made_by_points_at_the_recipe_a_clone_has(usable, tmp_path):
+    """Every committed model's "made by" command is one a clone can run: training/rebuild.py with its recipe in
+    training/configs/, even for a card written before recipes were files (mnist_robust's named runs/robust3); a model
+    with no recipe of its name keeps its card's own command."""
+    import dataclasses
+
+    from digitlab.training import recipes
+
+    for entry in usable:
+        made = model_report.how_made(entry)
+        assert made.command == f"python training/rebuild.py {entry.name}" and made.rebuild, (entry.name, made.command)
+        assert made.recipe_file == f"training/configs/{entry.name}.toml" and made.description and made.missing == [], made
+        assert (ROOT / made.recipe_file).is_file() and entry.name in recipes.models()
+    robust = next(e for e in usable if e.name == "mnist_robust")
+    stranger = dataclasses.replace(robust, name="someone_elses", card={**robust.card, "name": "someone_elses"})
+    made = model_report.how_made(stranger)
+    assert made.command == robust.card["command"] and not made.rebuild and made.recipe_file is None

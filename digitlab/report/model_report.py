@@ -162,9 +162,27 @@ def how_made(entry: ModelEntry, root: Path = ROOT) -> HowMade:
     else:
         command, again = str(card.get("command") or MISSING), False
     steps = [str(s) for s in rebuild.get("steps", []) if isinstance(s, str)] if isinstance(rebuild.get("steps"), list) else []
+    if not (again and recipe_file) and (recipe_now := _recipe_in_checkout(entry.name)) is not None:
+        # a card written before recipes were files: its command names the training run's folders, which a clone never
+        # has; the recipe of that name in training/configs/ and its rebuild command are what a clone can run
+        if not again:
+            command, again, steps = f"python training/rebuild.py {entry.name}", True, recipe_now["steps"]
+        recipe_file, description = recipe_file or recipe_now["file"], description or recipe_now["description"]
     named = ([recipe_file] if recipe_file else []) + (named_paths(command) if command != MISSING else [])
     missing = list(dict.fromkeys(p for p in named if not _in_checkout(p, root)))
     return HowMade(command, again, description, recipe_file, steps, missing)
+
+
+def _recipe_in_checkout(name: str) -> dict | None:
+    """The committed model ``name``'s recipe in training/configs/ as the Models page shows it ("file", "description",
+    the rebuild's "steps"), or None when the checkout has none."""
+    from digitlab.training import rebuild, recipes
+
+    try:
+        recipe, steps = recipes.model(name), rebuild.steps(name)
+    except (recipes.RecipeError, rebuild.RebuildError):
+        return None
+    return {**recipes.card(recipe["file"], recipe), "steps": [" ".join(["python", s.script, *s.args]) for s in steps]}
 
 
 def named_paths(command: str) -> list[str]:
