@@ -996,3 +996,16 @@ def test_made_by_points_at_the_recipe_a_clone_has(usable, tmp_path):
     stranger = dataclasses.replace(robust, name="someone_elses", card={**robust.card, "name": "someone_elses"})
     made = model_report.how_made(stranger)
     assert made.command == robust.card["command"] and not made.rebuild and made.recipe_file is None
+
+
+def test_the_numbers_page_says_when_the_number_reader_is_unavailable(tmp_path, monkeypatch):
+    """Without the number reader the page says so plainly, and that numbers are read by the cuts; with it, nothing."""
+    from digitlab.serving import reader
+
+    monkeypatch.setattr(reader, "READER_PATH", tmp_path / "no_reader" / "reader.keras")
+    at = new_app("pages/7_Numbers.py").run()
+    no_exception(at)
+    assert "The number reader is unavailable" in texts(at.warning) and "cutting it into digits" in texts(at.warning)
+    monkeypatch.undo()
+    at = new_app("pages/7_Numbers.py").run()
+    assert "The number reader is unavailable" not in texts(at.warning)

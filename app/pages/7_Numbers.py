@@ -6,15 +6,26 @@ Each digit is found, boxed and read through the same preprocessing and the same 
 digit on Home (digitlab.serving.numbers); the model is served by ONNX Runtime (no TensorFlow here).
 """
 
+import warnings
+
 import common
 import streamlit as st
 
 from digitlab import preprocess
 from digitlab.evaluation import inspect_input
-from digitlab.serving import numbers
+from digitlab.serving import numbers, reader
 
 CANVAS_W, CANVAS_H = 840, 240  # px: room for eight digits of ~100 px
 SOURCES = ["Draw", "Upload", "Camera"]
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def reader_unavailable(path: str) -> str | None:
+    """Why the committed number reader at ``path`` cannot read (numbers are then read by the cuts alone), or None."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        found = reader.default()
+    return None if found is not None else (str(caught[-1].message) if caught else "number reader unavailable")
 
 
 def clear_canvas() -> None:
@@ -89,6 +100,9 @@ for key, value in {"numbers_nonce": 0, "numbers_drawn": None}.items():
     if key not in st.session_state:
         st.session_state[key] = value
 clf = common.require_model()
+if (why := reader_unavailable(str(reader.READER_PATH))) is not None:
+    st.warning("**The number reader is unavailable**, so each number is read by cutting it into digits, one digit at a time "
+               f"(a digit that touches its neighbour may be read wrong). Why: {common.plain(why)}")
 source = st.segmented_control("Input", SOURCES, default="Draw", required=True, key="numbers_source", label_visibility="collapsed")
 if source == "Draw":
     draw_panel(clf)
