@@ -144,3 +144,21 @@ def test_explain_and_attacks_leave_tensorflow_to_a_child_process(scratch_models)
     assert len(got["attacked"]) == 2 * 5, got["attacked"]  # five strengths past the clean picture, FGSM and PGD
     assert got["tensorflow"] is False, "the server imported TensorFlow"
     assert got["peak_mb"] < 500, got["peak_mb"]
+
+
+LEADERBOARD_PAGE = """import json, sys
+from digitlab.paths import ROOT
+sys.path.insert(0, str(ROOT / "app"))
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file(str(ROOT / "app" / "Home.py"), default_timeout=300).run()
+at.switch_page("pages/5_Leaderboard.py").run()
+at.switch_page("pages/4_Robustness.py").run()
+print(json.dumps({"exceptions": [e.message for e in at.exception], "tensorflow": "tensorflow" in sys.modules}))"""
+
+
+@pytest.mark.slow
+def test_the_leaderboard_and_robustness_pages_import_no_tensorflow(scratch_models, tmp_path):
+    """The Leaderboard page reads its table's column names from digitlab.evaluation.attacks, which imported TensorFlow at
+    the top: opening the page grew the server by ~550 MB (317 -> 875 MB) without measuring anything."""
+    got = _fresh(LEADERBOARD_PAGE, {"DIGITLAB_MODELS_DIR": str(scratch_models), "DIGITLAB_REPORTS_DIR": str(tmp_path / "reports")})
+    assert got == {"exceptions": [], "tensorflow": False}

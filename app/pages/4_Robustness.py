@@ -8,7 +8,7 @@ import common
 import streamlit as st
 
 from digitlab import data
-from digitlab.evaluation import gradients, inspect_input, robustness
+from digitlab.evaluation import attacks, gradients, inspect_input, robustness
 from digitlab.models import artifacts
 from digitlab.paths import shown
 from digitlab.report import plots
@@ -17,7 +17,7 @@ from digitlab.serving import classifiers
 FAMILIES = {"suite": "Severity suite", "mnist_c": "MNIST-C-style"}
 LIVE_SIZES = (100, 200, 500, 1000)  # MNIST test digits for a live measurement (~1 s per 1,000 digits and level)
 EPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)  # attack strengths shown on the current digit (pixels are in [0, 1])
-ATTACKS = {"fgsm": "FGSM (one signed-gradient step of ε)", "pgd": "PGD (random start, then projected signed-gradient steps)"}
+ATTACKS = {"fgsm": "FGSM (one signed-gradient step of ε)", "pgd": f"PGD-{attacks.PGD_STEPS} (random start, {attacks.PGD_STEPS} projected steps)"}
 TILE = 96  # px per perturbed digit, whatever its caption's length (an image as wide as its caption grew with it)
 ROW = max(len(EPS), 1 + max(len(c.levels) for c in [*robustness.SUITE.values(), *robustness.MNIST_C.values()]))  # tiles a row
 CURVE = {"height": 260, "mark": {"type": "line", "point": True, "tooltip": True}, "encoding": {

@@ -25,12 +25,14 @@ from __future__ import annotations
 import weakref
 
 import numpy as np
-import tensorflow as tf
 
 from digitlab import memory
 from digitlab.models import adapter
 from digitlab.report.progress import Progress
 from digitlab.serving import abstain
+
+# TensorFlow is imported by the functions that run a model, not here: the leaderboard's table and the app's pages
+# read this module's names (headline_key, PGD_STEPS) in a server that never imports TensorFlow.
 
 EPS_GRID = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)  # default epsilons of accuracy-vs-eps curves
 PGD_STEPS = 40  # the PGD-40 of Madry et al.'s MNIST challenge
@@ -59,6 +61,8 @@ def perturb(logits_fn, x, y, eps, step_size, steps: int, random_start: bool = Tr
     (best other logit minus the true one, Carlini & Wagner: it never saturates, a check against gradient masking).
     Result: x_adv with |x_adv - x| <= eps and 0 <= x_adv <= 1.
     """
+    import tensorflow as tf
+
     x = tf.convert_to_tensor(x, tf.float32)
     y = tf.cast(y, tf.int64)
     eps = tf.cast(eps, tf.float32)
@@ -112,6 +116,8 @@ class Attacker:
     """
 
     def __init__(self, model):
+        import tensorflow as tf
+
         self.model = adapter.keras_model(model)
         self.logits_fn, self.input_shape, self.source = adapter.logits_function(self.model)
         fn = self.logits_fn
@@ -129,6 +135,8 @@ class Attacker:
 
     def logits(self, x: np.ndarray, batch_size: int = memory.FORWARD_BATCH) -> np.ndarray:
         """(N, 28, 28) inputs -> (N, 10) logits (or their stand-in, see ``source``)."""
+        import tensorflow as tf
+
         x = np.asarray(x, np.float32).reshape(-1, 28, 28)
         out = [self._logits(tf.constant(x[i : i + batch_size].reshape(-1, *self.input_shape))).numpy() for i in range(0, len(x), batch_size)]
         return np.concatenate(out) if out else np.zeros((0, 10), np.float32)
@@ -144,6 +152,8 @@ class Attacker:
         With ``restarts`` > 1, each restart (a new random start) only works on the digits
         that are still classified correctly.
         """
+        import tensorflow as tf
+
         x = np.asarray(x, np.float32).reshape(-1, 28, 28)
         y = self.predict(x) if y is None else np.asarray(y, np.int64).reshape(-1)
         if eps <= 0 or len(x) == 0:
