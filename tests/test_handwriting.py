@@ -244,6 +244,10 @@ def test_quick_run_reports_every_set_for_every_model(models, tmp_path, capsys, m
             overlap = [r["groups"][name] for _, name in unipen.OVERLAP_GROUPS if name in r["groups"]]
             assert sum(g["n"] for g in overlap) == 30  # every number in exactly one overlap group
             assert sum(g["n"] * g["whole_number"] for g in overlap) == pytest.approx(30 * r["whole_number"])
+            # as many digits read as written, per digit count: the numbers with a wrong count are the misreads of that cause
+            lengths = [g for name, g in r["groups"].items() if name.endswith(" digits")]
+            assert sum(g["n"] * (1 - g["count_right"]) for g in lengths) == pytest.approx(r["wrong_count"])
+            assert r["count_right"] == pytest.approx(1 - r["wrong_count"] / 30) and r["count_right"] >= r["whole_number"]
         assert report["real_strokes"]["split"]["held_out_site"] == unipen.HELD_OUT_SITE
         for table in report["results"].values():  # the real sets know their writers; the others do not
             w = table[handwriting.REAL_WRITERS]["writers"]

@@ -145,6 +145,7 @@ def real_numbers(split, classifier, seed: int, n: int | None = None, progress: C
         runs = [runs[i] for i in np.sort(np.random.default_rng([seed, 33]).choice(len(runs), size=n, replace=False))]
     rng = np.random.default_rng([seed + hw.SEED_OFFSET, 24])
     groups: dict[str, list[bool]] = defaultdict(list)
+    counted: dict[str, list[bool]] = defaultdict(list)  # per group: as many digits read as written
     misread, causes, by_reader = [], dict.fromkeys(CAUSES, 0), 0
 
     def picture(run, j: int, brush: float | None, only: int | None = None) -> bytes:
@@ -161,6 +162,7 @@ def real_numbers(split, classifier, seed: int, n: int | None = None, progress: C
         right = read == truth
         for key in ("all", f"site {run[0].source}", f"{len(run)} digits", unipen.overlap_group(run)):
             groups[key].append(right)
+            counted[key].append(len(read) == len(truth))
         if right:
             continue
         if len(read) != len(truth):
@@ -175,7 +177,9 @@ def real_numbers(split, classifier, seed: int, n: int | None = None, progress: C
     if progress:
         progress(f"{classifier.name}: {len(runs)} real numbers read{' as scans' if scanned else ''}")
     return {"n": len(runs), "whole_number": float(np.mean(groups["all"])) if runs else 0.0,
-            "groups": {k: {"n": len(v), "whole_number": float(np.mean(v))} for k, v in sorted(groups.items()) if k != "all"},
+            "count_right": float(np.mean(counted["all"])) if runs else 0.0,
+            "groups": {k: {"n": len(v), "whole_number": float(np.mean(v)), "count_right": float(np.mean(counted[k]))}
+                       for k, v in sorted(groups.items()) if k != "all"},
             "wrong_count": causes[CAUSES[0]],  # misreads with too many or too few digits: the segmentation, not the classifier
             "causes": causes, "misread": misread, "read_by_reader": by_reader}
 
@@ -348,15 +352,20 @@ def markdown(report: dict, default: str | None = None) -> str:
         rows = [[s, ", ".join(f"{w['writer']} {w['wrong']} of {w['n']}" for w in results[m][s]["writers"]["worst"] if w["wrong"])]
                 for s in real]
         lines += [f"Misreads of `{m}` by writer (the most misread first):", "", table(["set", "writer: misread of written"], rows), ""]
-    for key, title in (("real_numbers", "## Real numbers (one writer's digits in a row, read through the Numbers path): whole number right"),
+    for key, title in (("real_numbers", "## Real numbers (one writer's digits in a row, read through the Numbers path): whole number right (and as many digits read as written)"),
                        ("real_numbers_scanned", "## Real numbers as scans of a form (the same numbers: dark ink on paper, cut out close, JPEG): "
                                                 "whole number right")):
         nums = report.get(key)
         if not nums:
             continue
         keys = ["all", *next(iter(nums.values()))["groups"]]
-        rows = [[f"{k} ({nums[models[0]]['n'] if k == 'all' else nums[models[0]]['groups'][k]['n']})",
-                 *(pct(nums[m]["whole_number"] if k == "all" else nums[m]["groups"][k]["whole_number"]) for m in models)] for k in keys]
+
+        def cell(m: str, k: str, nums: dict = nums) -> str:
+            g = nums[m] if k == "all" else nums[m]["groups"][k]
+            return pct(g["whole_number"]) + (f" (count {pct(g['count_right'])})" if "count_right" in g else "")
+
+        rows = [[f"{k} ({nums[models[0]]['n'] if k == 'all' else nums[models[0]]['groups'][k]['n']})", *(cell(m, k) for m in models)]
+                for k in keys]
         if all("causes" in nums[m] for m in models):
             for cause in nums[models[0]]["causes"]:
                 rows.append([f"misread: {cause}", *(f"{nums[m]['causes'][cause]} of {sum(nums[m]['causes'].values())}" for m in models)])
