@@ -176,7 +176,7 @@ def test_onnx_reads_as_keras_does(models, mnist_test):
     assert [r.text for r in reader.decode(a)] == [r.text for r in reader.decode(b)]
 
 
-def test_what_is_not_a_reader_is_refused(tmp_path, run_script):
+def test_what_is_not_a_reader_is_refused(tmp_path, run_main):
     with pytest.raises(artifacts.ModelError, match="no number reader at"):
         reader.load(tmp_path / "missing.keras")
     for f in ("mnist_cnn.keras", "mnist_cnn.json"):  # a classifier with a margin on its card is still no reader
@@ -190,12 +190,14 @@ def test_what_is_not_a_reader_is_refused(tmp_path, run_script):
     (tmp_path / "mnist_cnn.json").write_text(json.dumps(dict(card, margin=3.0)))
     with pytest.raises(artifacts.ModelError, match="not a number reader"):
         reader.Reader(tmp_path / "mnist_cnn.keras", "keras")
-    proc = run_script("training/promote.py", tmp_path / "mnist_cnn.keras", "--reader", "--out", tmp_path / "out", check=False)
+    proc = run_main("training/promote.py", tmp_path / "mnist_cnn.keras", "--reader", "--out", tmp_path / "out", check=False)
     assert proc.returncode != 0 and "not a number reader" in proc.stderr and not (tmp_path / "out").exists()
 
 
 @pytest.mark.slow  # script runs, about two minutes on 2 cores
-def test_train_reader_dry_run_writes_a_reader_with_its_margin(run_script, tmp_path, mnist_path):
+def test_train_reader_dry_run_writes_a_reader_with_its_margin(run_script, run_main, tmp_path, mnist_path):
+    """The first dry run and --combine are the script's own processes; the refits, the second reader and the refusals
+    run in this process (what they check is the cards and the messages)."""
     strokes = _small_file(tmp_path)
     run_script("training/train_reader.py", "--dry-run", "--real-strokes", strokes, "--out", tmp_path / "out", "--name", "probe_reader")
     path = tmp_path / "out" / "probe_reader.keras"
@@ -207,7 +209,7 @@ def test_train_reader_dry_run_writes_a_reader_with_its_margin(run_script, tmp_pa
     r = reader.Reader(path, "keras")
     assert r.margin == r.threshold == card["margin"] and r.logits(np.zeros((2, number_lines.LINE_H, number_lines.LINE_W))).shape == (2, reader.FRAMES, 11)
     # --refit: the margin fitted again against another classifier's cuts, the card saying so
-    run_script("training/train_reader.py", "--refit", path, "--classifier", "mnist_cnn", "--real-strokes", strokes)
+    run_main("training/train_reader.py", "--refit", path, "--classifier", "mnist_cnn", "--real-strokes", strokes)
     refitted = json.loads(path.with_suffix(".json").read_text())
     assert refitted["refit"]["classifier"] == refitted["config"]["classifier"] == refitted["measured"]["classifier"] == "mnist_cnn"
     assert refitted["measured"]["classifier_sha256"] == files.sha256(MODELS / "mnist_cnn.keras", 16)
@@ -219,19 +221,19 @@ def test_train_reader_dry_run_writes_a_reader_with_its_margin(run_script, tmp_pa
     path.with_suffix(".json").write_text(json.dumps(dict(old, threshold=0.19, threshold_fitted_on="tuning numbers")))
     with pytest.raises(artifacts.ModelError, match="no margin .*--refit"):
         reader.Reader(path, "keras")
-    run_script("training/train_reader.py", "--refit", path, "--real-strokes", strokes)
+    run_main("training/train_reader.py", "--refit", path, "--real-strokes", strokes)
     again = json.loads(path.with_suffix(".json").read_text())
     assert "threshold" not in again and "threshold_fitted_on" not in again and again["margin"] >= 0
     assert again["refit"]["before"] == {"threshold": 0.19, "classifier": "mnist_cnn"} and again["refit"]["earlier"] == refitted["refit"]
     assert reader.Reader(path, "keras").margin == again["margin"]
-    not_reader = run_script("training/train_reader.py", "--refit", MODELS / "mnist_cnn.keras", check=False)
+    not_reader = run_main("training/train_reader.py", "--refit", MODELS / "mnist_cnn.keras", check=False)
     assert not_reader.returncode != 0 and "not a number reader" in not_reader.stderr
-    bad = run_script("training/train_reader.py", "--real-strokes", tmp_path / "missing.json.gz", check=False)
+    bad = run_main("training/train_reader.py", "--real-strokes", tmp_path / "missing.json.gz", check=False)
     assert bad.returncode == 2 and "no such file" in bad.stderr
-    bad = run_script("training/train_reader.py", "--real-strokes", strokes, "--tuning-writers", "0.7", check=False)
+    bad = run_main("training/train_reader.py", "--real-strokes", strokes, "--tuning-writers", "0.7", check=False)
     assert bad.returncode == 2 and "--tuning-writers" in bad.stderr
     # --combine: a second reader (another seed), and the two read as one: the mean of their logits, its own margin
-    run_script("training/train_reader.py", "--dry-run", "--real-strokes", strokes, "--out", tmp_path / "out", "--name", "second", "--seed", "1")
+    run_main("training/train_reader.py", "--dry-run", "--real-strokes", strokes, "--out", tmp_path / "out", "--name", "second", "--seed", "1")
     second = tmp_path / "out" / "second.keras"
     run_script("training/train_reader.py", "--combine", path, second, "--dry-run", "--real-strokes", strokes, "--out", tmp_path / "out", "--name", "both")
     both = tmp_path / "out" / "both.keras"
@@ -244,11 +246,11 @@ def test_train_reader_dry_run_writes_a_reader_with_its_margin(run_script, tmp_pa
     assert card["measured"]["tuning"]["all"]["n"] > 0 and card["params"] == 2 * json.loads(second.with_suffix(".json").read_text())["params"]
     assert set(card["data"]) <= set(training.SHARED_DATA) and card["data"]["tuning_seed"] == training.TUNING_SEED  # each member's lines: its card
     # refused, nothing written: one reader; a reader that trained on other tuning writers (the margin's numbers)
-    one = run_script("training/train_reader.py", "--combine", path, "--out", tmp_path / "none", check=False)
+    one = run_main("training/train_reader.py", "--combine", path, "--out", tmp_path / "none", check=False)
     assert one.returncode == 2 and "at least two" in one.stderr and not (tmp_path / "none").exists()
     other = json.loads(second.with_suffix(".json").read_text())
     second.with_suffix(".json").write_text(json.dumps(dict(other, config=dict(other["config"], tuning_writers=0.3))))
-    mixed = run_script("training/train_reader.py", "--combine", path, second, "--real-strokes", strokes, "--out", tmp_path / "none", check=False)
+    mixed = run_main("training/train_reader.py", "--combine", path, second, "--real-strokes", strokes, "--out", tmp_path / "none", check=False)
     assert mixed.returncode != 0 and "tuning writers" in mixed.stderr and not (tmp_path / "none").exists()
 
 
