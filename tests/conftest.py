@@ -13,7 +13,6 @@ from support import link_models
 from digitlab import data
 from digitlab.paths import ROOT
 
-
 # The files that take a minute or more on 2 cores (pytest --durations), longest first.  Under -n, pytest-xdist hands
 # whole files to the workers (--dist loadfile) in the order collected (--no-loadscope-reorder: pyproject.toml) and
 # queues one or two per worker: started first, no long file starts last while the other worker has nothing left.
