@@ -433,6 +433,28 @@ def test_several_digits_on_home_point_to_the_numbers_page(samples):
     assert "side by side" not in texts(at.info) and at.metric[0].value == "7"
 
 
+def _not_handwriting(kind: str) -> np.ndarray:
+    """A generated picture that is no handwriting: a checkerboard (grey), or coloured discs on grey paper (RGB)."""
+    import cv2
+
+    if kind == "checker":
+        return ((np.indices((240, 320)).sum(0) // 40) % 2 * 255).astype(np.uint8)
+    rng, blobs = np.random.default_rng(0), np.full((240, 320, 3), 200, np.uint8)
+    for _ in range(12):
+        centre, radius, colour = rng.integers(0, 320, 2), int(rng.integers(10, 50)), rng.integers(0, 255, 3)
+        cv2.circle(blobs, tuple(int(v) for v in centre), radius, tuple(int(v) for v in colour), -1)
+    return blobs
+
+
+@pytest.mark.parametrize("kind", ["checker", "blobs"])
+def test_a_picture_that_is_no_handwriting_is_refused_with_no_numbers_hint(kind):
+    """Refused as a digit, and not said to hold a number either (the checkerboard was "4 digits, read as 7111")."""
+    at = _upload(_upload_mode(), f"{kind}.png", png(_not_handwriting(kind)))
+    no_exception(at)
+    assert "Not sure this is a digit" in texts(at.warning) and not at.metric
+    assert "side by side" not in texts(at.info), texts(at.info)
+
+
 # ----------------------------------------------------------------------------- other pages
 
 

@@ -681,8 +681,10 @@ def several_digits(source, classifier, invert: preprocess.Invert = "auto", drawn
 
 def held_number(source, classifier, invert: preprocess.Invert = "auto", drawn_on: float | None = None) -> NumberReading | None:
     """The number a picture refused as one digit holds, for Home to point to the Numbers page: ``several_digits``'
-    reading, and only when the ink is at least two separate marks and at least two of its digits pass the
-    single-digit abstain rule (the digit gate included) on their own 28x28 inputs.  One mark of ink is no number: the
+    reading, and only when the ink is at least two separate marks and every one of its digits passes the
+    single-digit abstain rule (the digit gate included) on its own 28x28 input as the digit the number says.  A picture
+    that is no handwriting (a checkerboard, coloured blobs) gets no hint: some of its pieces are refused, or the reader
+    reads a number whose pieces, judged alone, are other digits.  One mark of ink is no number: the
     cuts slice a thick stroke into pieces that each pass for a 1, and the number reader, which vouches for its own
     digits, reads a line as "00"; judged on their own inputs, the reader's pieces of a line are not digits either.
     (Digits written joined in one stroke get no hint; the Numbers page still reads them.)"""
@@ -695,5 +697,7 @@ def held_number(source, classifier, invert: preprocess.Invert = "auto", drawn_on
     if reading is None:
         return None
     inputs = [d.prediction.prepared for d in reading.digits if d.prediction.prepared is not None]
-    judged = classifier.predict_prepared(inputs) if inputs else []
-    return reading if sum(not p.abstain for p in judged) >= 2 else None
+    if len(inputs) != len(reading.digits):
+        return None
+    judged = classifier.predict_prepared(inputs)
+    return reading if all(not p.abstain and p.label == d.label for p, d in zip(judged, reading.digits)) else None
