@@ -107,6 +107,28 @@ def test_the_plan_fills_every_placeholder(tmp_path):
     assert rebuild.card("mnist_cnn")["command"] == "python training/rebuild.py mnist_cnn"
 
 
+def test_an_ensemble_older_than_its_networks_is_made_again(tmp_path):
+    """A network trained again, or one the recipe gained, makes the ensemble stale: it is not kept."""
+    import os
+
+    [ens] = [s for s in rebuild.steps("mnist_cnn") if s.script == "training/ensemble.py"]
+    assert set(ens.reads) == {f"{recipes.load(recipes.RECIPES_DIR / m)['name']}.keras" for m in recipes.model("mnist_cnn")["members"]}
+    final = tmp_path / ens.makes
+    final.parent.mkdir()
+    for f in ens.reads:
+        (tmp_path / f).write_bytes(b"net")
+        os.utime(tmp_path / f, (1000, 1000))
+    assert not rebuild.up_to_date(tmp_path, ens)  # not made yet
+    final.write_bytes(b"ensemble")
+    os.utime(final, (2000, 2000))
+    assert rebuild.up_to_date(tmp_path, ens)
+    os.utime(tmp_path / ens.reads[-1], (3000, 3000))  # one network trained again after the ensemble
+    assert not rebuild.up_to_date(tmp_path, ens)
+    os.utime(tmp_path / ens.reads[-1], (1000, 1000))
+    (tmp_path / ens.reads[0]).unlink()  # a network the recipe lists is not there
+    assert not rebuild.up_to_date(tmp_path, ens)
+
+
 def test_the_command_line_lists_and_refuses(run_script):
     listed = run_script("training/rebuild.py", "--list").stdout
     assert all(f"# {name}" in listed for name in rebuild.MODELS)

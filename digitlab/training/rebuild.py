@@ -11,7 +11,9 @@ A model's recipe is ``training/configs/NAME.toml`` (``digitlab.training.recipes`
 
 Every network's output lands in one work folder (``runs/rebuild/`` by default), so a network two models share
 (mnist_cnn's second network is also mnist_advanced's) is trained once; a step whose output is already there is
-kept, so an interrupted rebuild goes on where it stopped (and a killed training resumes its own epochs).
+kept, so an interrupted rebuild goes on where it stopped (and a killed training resumes its own epochs).  An ensemble
+older than one of its networks, or missing one the recipe now lists, is made again; a network is kept while its file
+is there (delete it to train it again after changing its recipe).
 ``--dry-run`` runs every step in its smoke mode in a temporary folder: the tests run every chain that way.
 """
 
@@ -37,7 +39,8 @@ SUBFOLDER = {"--gate": "gate", "--reader": "reader"}
 class Step:
     script: str  # repo-relative path of the script
     args: tuple[str, ...]  # its flags, with {run} and {models} placeholders
-    makes: str | None = None  # the file it writes, relative to {run}: present means done (None: always runs)
+    makes: str | None = None  # the file it writes, relative to {run}: present means done (None: always runs)...
+    reads: tuple[str, ...] = ()  # ...unless one of these files it reads (relative to {run}) is newer: made again
     dry_flag: str = "--dry-run"  # the script's smoke mode ("": it has none)
 
 
@@ -59,7 +62,7 @@ def steps(name: str) -> list[Step]:
         weights = ("--weights", *(f"{w:g}" for w in r["weights"])) if r.get("weights") else ()
         final = f"final/{name}.keras"
         out.append(Step("training/ensemble.py", (*(f"{{run}}/{s.makes}" for s in train), *weights, "--name", name,
-                                                 "--out", "{run}/final", "--overwrite"), final))
+                                                 "--out", "{run}/final", "--overwrite"), final, tuple(s.makes for s in train)))
     else:
         final = train[0].makes
     kind = KIND.get(r["networks"][0][1]["script"]) if "members" not in r else None
@@ -94,6 +97,16 @@ def card(name: str) -> dict:
     return {"command": f"python training/rebuild.py {name}", "steps": [shown_command([s.script, *s.args]) for s in steps(name)]}
 
 
+def up_to_date(run_dir: Path, step: Step) -> bool:
+    """Whether ``step``'s output is in ``run_dir`` and newer than every file it reads there: an ensemble made before
+    one of its networks was trained again, or before a network joined the recipe, is made again."""
+    out = run_dir / step.makes
+    if not out.is_file():
+        return False
+    made = out.stat().st_mtime
+    return all((run_dir / f).is_file() and (run_dir / f).stat().st_mtime <= made for f in step.reads)
+
+
 def run(name: str, run_dir: Path, models_dir: Path = MODELS_DIR, dry_run: bool = False,
         log: Callable[[str], None] = print) -> list[dict]:
     """Run the steps; returns one record per step (command, kept or ran, seconds).  Raises ``StepFailed``."""
@@ -102,7 +115,7 @@ def run(name: str, run_dir: Path, models_dir: Path = MODELS_DIR, dry_run: bool =
     records = []
     for k, (step, argv) in enumerate(planned, 1):
         command = shown_command(argv)
-        if step.makes and not dry_run and (run_dir / step.makes).is_file():
+        if step.makes and not dry_run and up_to_date(run_dir, step):
             log(f"[{k}/{len(planned)}] kept ({step.makes} already made): {command}")
             records.append({"command": command, "ran": False})
             continue
