@@ -24,6 +24,7 @@ from digitlab.evaluation import inspect_input, metrics
 from digitlab.hardening import hostile_pictures
 from digitlab.models import artifacts
 from digitlab.report import model_report, plots
+from digitlab.training import rebuild
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app"
@@ -534,7 +535,7 @@ def test_models_page_shows_every_card(usable):
         assert rows["file size"] == f"{entry.path.stat().st_size / 1e6:.2f} MB"
         if entry.card:
             assert rows["test accuracy"] == f"{entry.card['metrics']['test_accuracy']:.2%}"
-            made = model_report.how_made(entry)  # the recipe's rebuild command where the card has one, else its command
+            made = model_report.how_made(entry, recipe_of=rebuild.in_checkout)  # the recipe's rebuild command where the card has one, else its command
             assert made.command in [c.value for c in at.code]  # whole, in a code block (not clipped in a cell)
         else:
             assert rows["test accuracy"] == model_report.MISSING
@@ -961,8 +962,8 @@ def test_more_pictures_than_home_reads_at_once(samples):
 
 
 def test_models_page_shows_the_recipe_and_what_a_clone_lacks(scratch_models):
-    """A card with a recipe shows its paragraph and the rebuild command; a command that names a training run's
-    files says they are not in this checkout."""
+    """A card with a recipe shows its paragraph and the rebuild command; a card written before recipes were files
+    (mnist_robust's names runs/robust3, which a clone lacks) shows its recipe's rebuild command instead."""
     cnn = scratch_models / "mnist_cnn.json"
     card = json.loads(cnn.read_text())
     cnn.unlink()  # a link to the committed card: write a changed copy instead
@@ -977,9 +978,8 @@ def test_models_page_shows_the_recipe_and_what_a_clone_lacks(scratch_models):
     assert "Two compact networks, averaged." in [m.value for m in at.markdown]
     code = [c.value for c in at.code]
     assert "python training/rebuild.py mnist_cnn" in code and "python training/train_cnn.py --out '{run}'" in code
-    assert "python training/train_robust.py --out runs/robust3" in code
-    missing = [c.value for c in at.caption if c.value.startswith("Not in this checkout")]
-    assert len(missing) == 1 and "`runs/robust3`" in missing[0], missing
+    assert "python training/rebuild.py mnist_robust" in code and not any("runs/robust3" in c for c in code)
+    assert not [c.value for c in at.caption if c.value.startswith("Not in this checkout")]
     assert "Recipe: `training/configs/mnist_cnn.toml`" in texts(at.caption)
 
 
@@ -1010,13 +1010,13 @@ def test_made_by_points_at_the_recipe_a_clone_has(usable, tmp_path):
     from digitlab.training import recipes
 
     for entry in usable:
-        made = model_report.how_made(entry)
+        made = model_report.how_made(entry, recipe_of=rebuild.in_checkout)
         assert made.command == f"python training/rebuild.py {entry.name}" and made.rebuild, (entry.name, made.command)
         assert made.recipe_file == f"training/configs/{entry.name}.toml" and made.description and made.missing == [], made
         assert (ROOT / made.recipe_file).is_file() and entry.name in recipes.models()
     robust = next(e for e in usable if e.name == "mnist_robust")
     stranger = dataclasses.replace(robust, name="someone_elses", card={**robust.card, "name": "someone_elses"})
-    made = model_report.how_made(stranger)
+    made = model_report.how_made(stranger, recipe_of=rebuild.in_checkout)
     assert made.command == robust.card["command"] and not made.rebuild and made.recipe_file is None
 
 

@@ -152,7 +152,7 @@ def test_a_dry_run_of_a_chain_runs_end_to_end(name, run_script, tmp_path):
     if name != "gate":
         assert "calibration" in card
     if name == "mnist_cnn":  # each network's own card names its recipe file
-        assert [m["recipe"]["file"] for m in card["members"]] == ["training/configs/cnn_a.toml", "training/configs/cnn_b.toml"]
+        assert [m["recipe"]["file"] for m in card["members"]] == [f"training/configs/{m}" for m in recipes.model("mnist_cnn")["members"]]
         assert all(m["real_strokes"]["sha256"] == "sha256:" + unipen.SHIPPED_SHA256 for m in card["members"])
     after = {p.name: p.stat().st_mtime_ns for p in (ROOT / "models").rglob("*") if p.is_file()}
     assert after == before
