@@ -61,14 +61,16 @@ class DigitExplanation:
 
 
 def in_child(fn, *args):
-    """``fn(*args)`` (a module-level function) in a fresh Python process that exits once it has answered; its
+    """``fn(*args)`` (one of ``CHILD_TASKS``) in a fresh Python process that exits once it has answered; its
     exception is raised here.  Raises ChildError when the child dies without an answer.
 
     A plain ``python -m`` child, not ``multiprocessing``'s spawn: under Streamlit ``__main__`` is the page script,
     which spawn would run again in the child."""
     with _ONE_AT_A_TIME, tempfile.TemporaryDirectory(prefix="digitlab_child_") as folder:
         task, answer = Path(folder) / "task.pickle", Path(folder) / "answer.pickle"
-        task.write_bytes(pickle.dumps((fn.__module__, fn.__qualname__, args)))
+        if CHILD_TASKS.get(fn.__name__) is not fn:
+            raise ValueError(f"{fn.__name__} is not one of the calls a child runs: {', '.join(CHILD_TASKS)}")
+        task.write_bytes(pickle.dumps((fn.__name__, args)))
         proc = subprocess.run([sys.executable, "-m", __name__, str(task), str(answer)], env=memory.environment(defaults=memory.SERVER_TF_ENV),
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace")
         if not answer.is_file():
@@ -82,12 +84,10 @@ def in_child(fn, *args):
 
 def _child(task: Path, answer: Path) -> None:
     """The child's side of ``in_child``: run the pickled call, pickle (True, its result) or (False, its exception)."""
-    import importlib
-
     memory.limit_malloc_arenas()  # before TensorFlow starts its threads
-    module, name, args = pickle.loads(task.read_bytes())
+    name, args = pickle.loads(task.read_bytes())
     try:
-        out = (True, getattr(importlib.import_module(module), name)(*args))
+        out = (True, CHILD_TASKS[name](*args))
     except Exception as e:  # handed to the parent, which raises it
         out = (False, e)
     try:
@@ -139,6 +139,9 @@ def _attack_digit(path: str, image: np.ndarray, eps_list: tuple[float, ...], nam
 
     model = _model(path)
     return {name: attacks.attack_one(model, image, eps_list, name) for name in names}
+
+
+CHILD_TASKS = {f.__name__: f for f in (_explain_digit, _attack_digit)}  # what a child may be asked to run, by name
 
 
 if __name__ == "__main__":  # through the module as imported, so what the child pickles names its classes there
