@@ -6,6 +6,7 @@ import streamlit as st
 from digitlab.evaluation import metrics
 from digitlab.models import artifacts
 from digitlab.report import model_report
+from digitlab.training import rebuild
 
 PER_ROW = 2  # two cards a row: wide enough for the curves and the confusion matrix to be read
 
@@ -44,7 +45,7 @@ for start in range(0, len(usable), PER_ROW):
             rows = model_report.summary(entry)
             rows.pop("command")  # shown below, whole
             st.table({"": list(rows), "value": [common.plain(v) for v in rows.values()]})
-            made_by(model_report.how_made(entry))
+            made_by(model_report.how_made(entry, recipe_of=rebuild.in_checkout))
             curves = model_report.curves_path(entry.path)
             if curves is not None:
                 st.image(str(curves), caption="training curves (train solid, validation dashed)", width="stretch")

@@ -150,8 +150,10 @@ class HowMade:
     missing: list[str] = field(default_factory=list)  # paths named above that are not in the checkout
 
 
-def how_made(entry: ModelEntry, root: Path = ROOT) -> HowMade:
-    """``HowMade`` from ``entry``'s card; paths are checked against ``root`` (the repository)."""
+def how_made(entry: ModelEntry, root: Path = ROOT, recipe_of=None) -> HowMade:
+    """``HowMade`` from ``entry``'s card; paths are checked against ``root`` (the repository).  ``recipe_of``: name ->
+    the checkout's recipe of that name as the Models page shows it, or None (``digitlab.training.rebuild.in_checkout``;
+    passed in, as reports sit below training): a card written before recipes were files is shown its recipe."""
     card = entry.card or {}
     recipe = card.get("recipe") if isinstance(card.get("recipe"), dict) else {}
     rebuild = card.get("rebuild") if isinstance(card.get("rebuild"), dict) else {}
@@ -162,7 +164,7 @@ def how_made(entry: ModelEntry, root: Path = ROOT) -> HowMade:
     else:
         command, again = str(card.get("command") or MISSING), False
     steps = [str(s) for s in rebuild.get("steps", []) if isinstance(s, str)] if isinstance(rebuild.get("steps"), list) else []
-    if not (again and recipe_file) and (recipe_now := _recipe_in_checkout(entry.name)) is not None:
+    if recipe_of is not None and not (again and recipe_file) and (recipe_now := recipe_of(entry.name)) is not None:
         # a card written before recipes were files: its command names the training run's folders, which a clone never
         # has; the recipe of that name in training/configs/ and its rebuild command are what a clone can run
         if not again:
@@ -171,18 +173,6 @@ def how_made(entry: ModelEntry, root: Path = ROOT) -> HowMade:
     named = ([recipe_file] if recipe_file else []) + (named_paths(command) if command != MISSING else [])
     missing = list(dict.fromkeys(p for p in named if not _in_checkout(p, root)))
     return HowMade(command, again, description, recipe_file, steps, missing)
-
-
-def _recipe_in_checkout(name: str) -> dict | None:
-    """The committed model ``name``'s recipe in training/configs/ as the Models page shows it ("file", "description",
-    the rebuild's "steps"), or None when the checkout has none."""
-    from digitlab.training import rebuild, recipes
-
-    try:
-        recipe, steps = recipes.model(name), rebuild.steps(name)
-    except (recipes.RecipeError, rebuild.RebuildError):
-        return None
-    return {**recipes.card(recipe["file"], recipe), "steps": [" ".join(["python", s.script, *s.args]) for s in steps]}
 
 
 def named_paths(command: str) -> list[str]:

@@ -97,6 +97,16 @@ def card(name: str) -> dict:
     return {"command": f"python training/rebuild.py {name}", "steps": [shown_command([s.script, *s.args]) for s in steps(name)]}
 
 
+def in_checkout(name: str) -> dict | None:
+    """The model ``name``'s recipe in training/configs/ as the Models page shows it ("file", "description", the
+    rebuild's "steps"), or None when the checkout has none (``model_report.how_made``'s ``recipe_of``)."""
+    try:
+        recipe, planned = recipes.model(name), steps(name)
+    except (recipes.RecipeError, RebuildError):
+        return None
+    return {**recipes.card(recipe["file"], recipe), "steps": [" ".join(["python", s.script, *s.args]) for s in planned]}
+
+
 def up_to_date(run_dir: Path, step: Step) -> bool:
     """Whether ``step``'s output is in ``run_dir`` and newer than every file it reads there: an ensemble made before
     one of its networks was trained again, or before a network joined the recipe, is made again."""
