@@ -101,19 +101,11 @@ if live_key in live:
 if not curves:
     st.info("No robustness report for this model yet, and MNIST is not available to measure live.")
 else:
-    points = {"severity": [], "accuracy": [], "source": []}  # one column per field, one row per point
-    for source, c in curves:
-        points["severity"] += c["levels"]
-        points["accuracy"] += c["accuracy"]
-        points["source"] += [source] * len(c["levels"])
+    points, rows = robustness.chart_rows(curves)
     spec = {**CURVE, "encoding": {**CURVE["encoding"], "x": {"field": "severity", "type": "quantitative", "title": f"{name}: {corruption.unit}"}}}
     left, right = st.columns([3, 2])
     left.vega_lite_chart(points, spec, width="stretch")
-    by_level = {}
-    for source, c in curves:
-        for lv, acc in zip(c["levels"], c["accuracy"]):
-            by_level.setdefault(lv, {"severity": "clean" if lv == 0 else f"{lv:g}"})[source] = f"{acc:.1%}"
-    right.dataframe(list(by_level.values()), hide_index=True, width="stretch")
+    right.dataframe(rows, hide_index=True, width="stretch")
     if report is not None and curves[0][0].startswith("report"):
         path = common.reports_dir() / clf.name / "robustness.json"
         right.caption(f"The report is {common.code(shown(path))}, written by `python evaluation/evaluate_robustness.py` ({report['n']:,} test "

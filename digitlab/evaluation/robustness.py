@@ -510,3 +510,17 @@ def read_report(reports_dir, name: str, model_path) -> dict | None:
 # ----------------------------------------------------------------------------- reporting
 
 
+
+
+def chart_rows(curves: list[tuple[str, dict]]) -> tuple[dict[str, list], list[dict]]:
+    """[(source, ``curve``)] -> (the points of an accuracy-vs-severity chart, one list per field ("severity", "accuracy",
+    "source"), the rows of its table: one per severity, "clean" for 0, each source's accuracy as a percentage)."""
+    points: dict[str, list] = {"severity": [], "accuracy": [], "source": []}
+    by_level: dict = {}
+    for source, c in curves:
+        points["severity"] += c["levels"]
+        points["accuracy"] += c["accuracy"]
+        points["source"] += [source] * len(c["levels"])
+        for lv, acc in zip(c["levels"], c["accuracy"]):
+            by_level.setdefault(lv, {"severity": "clean" if lv == 0 else f"{lv:g}"})[source] = f"{acc:.1%}"
+    return points, list(by_level.values())
