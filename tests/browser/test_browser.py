@@ -420,8 +420,9 @@ def numbers_png(mnist_test, labels) -> bytes:
 
 @pytest.mark.slow
 def test_home_texts_for_a_blank_upload_a_photo_and_a_number(page, mnist_test):
-    """A blank upload speaks of the uploaded picture; an 800x600 photo gets no memory note; a picture of
-    several digits is named as a number, with a link that opens the Numbers page."""
+    """A blank upload speaks of the uploaded picture; an 800x600 photo gets no memory note; a picture that is no
+    handwriting is refused and named no number; a picture of several digits is named as a number, with a link that
+    opens the Numbers page."""
     blank = io.BytesIO()
     Image.new("L", (400, 300), 250).save(blank, format="PNG")
     upload_picture(page, "blank page.png", blank.getvalue())
@@ -439,6 +440,15 @@ def test_home_texts_for_a_blank_upload_a_photo_and_a_number(page, mnist_test):
     assert prediction(page) == str(y[1])
     captions = " ".join(page.locator('[data-testid="stCaptionContainer"]').all_inner_texts())
     assert "memory" not in captions and "read at" not in captions, captions
+
+    # A picture that is no handwriting (diagonal bands of black and white) is refused, and not named a number either.
+    bands = io.BytesIO()
+    Image.fromarray(((np.indices((240, 320)).sum(0) // 40) % 2 * 255).astype(np.uint8)).save(bands, format="PNG")
+    upload_picture(page, "bands.png", bands.getvalue())
+    page.get_by_text("upload: bands.png").wait_for(timeout=30_000)
+    page.get_by_text("Not sure this is a digit").first.wait_for(timeout=30_000)
+    info = " ".join(page.locator('[data-testid="stAlertContentInfo"]').all_inner_texts())
+    assert "side by side" not in info and "Read it on the Numbers page" not in info, info
 
     upload_picture(page, "number.png", numbers_png(mnist_test, [3, 5, 7]))
     page.get_by_text("holds 3 digits side by side").wait_for(timeout=30_000)
