@@ -4,18 +4,9 @@ predict CLI and the app use, counted.
     python evaluation/fuzz.py --n 20000 --seed 0 --out report.json [--models 40]
 
 The pictures are ``digitlab.hardening.hostile_pictures`` (``generate(seed, i, folder)``: file ``i`` of a run, its
-kind fixed by ``i``, its variant by ``(seed, i)``, so a slice ``--n 2000`` is the start of the full run with the same
-seed and ``--only I`` remakes one file), every one made from a real MNIST test digit:
-
-    valid    pictures a user may have: every format, mode and depth we read (I;16, F in [0, 1] and [0, 255],
-             CMYK, LA, P with transparency, 1-bit), animated and multi-page files, EXIF orientations, broken
-             EXIF, cut-outs on transparency, large photos, odd names.  Refusing one is a *wrong refusal*.
-    refuse   formats we do not read (TGA, PCX, XBM, EPS, ...), special files (FIFO, socket, directory,
-             dangling or looping link, unreadable), headers claiming more than MAX_PIXELS, NaN pixels,
-             garbage.  Reading one is a *wrong acceptance*.
-    any      byte flips and truncations of valid files (half of them multi-frame), structured damage to
-             TIFF IFDs, PNG chunks, GIF and JPEG headers, splices, headers within the pixel limit that
-             cost a lot to decode: read or refused, both fine, but never a crash or a hang.
+kind fixed by ``i``, its variant by ``(seed, i)``), every one made from a real MNIST test digit; its docstring says
+what each kind holds: *valid* (refusing one is a wrong refusal), *refuse* (reading one is a wrong acceptance) and
+*any* (damaged files: read or refused, never a crash or a hang).
 
 Each file goes, in a worker process (``digitlab.hardening.pool``) holding a real committed model (loaded once,
 by the CLI's own ``runtime.load``: ONNX Runtime, as the CLI and the app serve it), through
