@@ -101,10 +101,10 @@ def in_checkout(name: str) -> dict | None:
     """The model ``name``'s recipe in training/configs/ as the Models page shows it ("file", "description", the
     rebuild's "steps"), or None when the checkout has none (``model_report.how_made``'s ``recipe_of``)."""
     try:
-        recipe, planned = recipes.model(name), steps(name)
+        recipe, made = recipes.model(name), card(name)
     except (recipes.RecipeError, RebuildError):
         return None
-    return {**recipes.card(recipe["file"], recipe), "steps": [" ".join(["python", s.script, *s.args]) for s in planned]}
+    return {**recipes.card(recipe["file"], recipe), "steps": made["steps"]}
 
 
 def up_to_date(run_dir: Path, step: Step) -> bool:

@@ -357,7 +357,7 @@ def edits_used(config: TrainConfig) -> dict:
         out["stroke_edits"] = stroke_augment.EDITS_VERSION
     if config.real_share > 0 and config.real_conventions > 0:
         out["real_strokes_edits"] = unipen.EDITS_VERSION
-    if getattr(config, "paper", 0) > 0:
+    if config.paper > 0:
         from digitlab.data import paper_hands
 
         out["paper_hands"] = paper_hands.VERSION
