@@ -97,7 +97,7 @@ def test_the_stroke_recipe_is_the_committed_models(raw):
     file = recipes.load(recipes.RECIPES_DIR / f"{network}.toml")
     assert network == recipes.model("mnist_cnn")["members"][-1].removesuffix(".toml") and config.redraw == file["redraw"] > 0
     assert [config.redraw_brush_min, config.redraw_brush_max] == file["redraw_brush"]
-    # mnist_cnn's second network draws the 8 as two circles too; it is also mnist_advanced's last network
+    # mnist_cnn's last network draws the 8 as two circles too; it is also mnist_advanced's last network
     assert config.seed == file["seed"] and config.conventions_classes == "014789" and network == "cnn_b"
     assert preview.redraw_recipe("mnist_advanced") == (network, config)
     no_eights = dataclasses.replace(config, conventions_classes="01479")  # the recipe of every other committed network

@@ -224,7 +224,7 @@ def test_every_network_of_an_ensemble(entries, digits):
     from digitlab.models import ensemble
 
     models = {e.name: e.model for e in entries}
-    assert explain.network_cam_layers(models["mnist_cnn"]) == ["m0_last_conv_relu", "m1_last_conv_relu"]
+    assert explain.network_cam_layers(models["mnist_cnn"]) == ["m0_last_conv_relu", "m1_last_conv_relu", "m2_last_conv_relu"]
     assert explain.network_cam_layers(models["mnist_advanced"]) == ["m0_m0_s2_out", "m0_m1_s2_out", "m1_s2_out", "m2_last_conv_relu"]
     assert explain.default_cam_choice(models["mnist_cnn"]) == explain.EVERY_NETWORK
     robust = models["mnist_robust"]
@@ -237,7 +237,7 @@ def test_every_network_of_an_ensemble(entries, digits):
     assert explain.network_cam_layers(twice) == ["m0_last_conv", "m1_last_conv"]
     for img, label in zip(images[:10], labels[:10]):
         np.testing.assert_allclose(explain.grad_cam(twice, img, int(label), explain.EVERY_NETWORK), explain.grad_cam(robust, img, int(label)), atol=1e-5)
-    # mnist_cnn's two networks are different networks: the whole model's map is not its last network's alone.
+    # mnist_cnn's networks are different networks: the whole model's map is not its last network's alone.
     cnn = models["mnist_cnn"]
     differ = [np.abs(explain.grad_cam(cnn, img, int(label), explain.EVERY_NETWORK) - explain.grad_cam(cnn, img, int(label))).max()
               for img, label in zip(images[:10], labels[:10])]

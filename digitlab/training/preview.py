@@ -75,7 +75,7 @@ def redrawn(image: np.ndarray, digit: int, config, n: int = 16, seed: int = 0, e
     """``n`` re-drawings of one prepared MNIST digit ((28, 28) float in [0, 1], a ``digit``) as ``config``'s stroke
     recipe draws its digits (``stroke_augment.redraw_copies``): ((n, 28, 28) float32, (n,) given a writing convention).
     ``eights``: the 8 as two circles too (``conventions_classes`` with 8: on in the compact network cnn_b, ``mnist_cnn``'s
-    second and ``mnist_advanced``'s third)."""
+    last network and ``mnist_advanced``'s)."""
     from digitlab.data import stroke_augment
 
     r = recipe.redraw_settings(config)
