@@ -1,4 +1,4 @@
-"""The fuzz suite (evaluation/fuzz.py, digitlab/hardening/fuzz.py): CI's seeded slice of 2,000 hostile
+"""The fuzz suite (evaluation/fuzz.py, digitlab/hardening/fuzz.py): CI's seeded slice of 600 hostile
 pictures, run for real, must show 0 crashes, 0 hangs, 0 wrong refusals and 0 lines that are not JSON; one
 cycle of every kind of hostile file beside a model (digitlab/hardening/hostile_files.py: serving files and
 records, cards, side files) must show no crash, hang, wrong acceptance or wrong refusal either; and the
@@ -20,9 +20,9 @@ SEED = 2024  # CI's slice; the full run in docs/evaluation.md#fuzzing uses seed 
 
 
 @pytest.mark.slow
-def test_ci_slice_of_2000_hostile_pictures(run_script, tmp_path):
+def test_ci_slice_of_600_hostile_pictures(run_script, tmp_path):
     out = tmp_path / "fuzz.json"
-    proc = run_script("evaluation/fuzz.py", "--n", "2000", "--seed", SEED, "--out", out,
+    proc = run_script("evaluation/fuzz.py", "--n", "600", "--seed", SEED, "--out", out,
                       timeout=900, check=False)
     assert out.is_file(), proc.stderr[-3000:]
     report = json.loads(out.read_text())
@@ -30,12 +30,12 @@ def test_ci_slice_of_2000_hostile_pictures(run_script, tmp_path):
     found = {k: p[k] for k in ("crashes", "hangs", "wrong_refusals", "wrong_acceptances", "non_json_lines", "harness_errors")}
     assert found == dict.fromkeys(found, 0), json.dumps(p["problems"][:10], indent=1)
     assert report["ok"] and proc.returncode == 0 and json.loads(proc.stdout.splitlines()[-1])["ok"]
-    assert p["files"] == 2000 and set(p["kinds"]) == set(hostile_pictures.KINDS)  # every kind was made and run
-    assert p["read"] > 600 and p["refused"] > 400  # both outcomes really happen
+    assert p["files"] == 600 and set(p["kinds"]) == set(hostile_pictures.KINDS)  # every kind was made and run
+    assert p["read"] > 180 and p["refused"] > 120  # both outcomes really happen (30% and 20% of the pictures)
     assert p["valid"]["right_label"] > 0.9  # valid pictures are real digits, read as such
     assert p["largest_rise_mb"] < 200, p["top_peaks"]  # decode budget 80 MB (digitlab.pictures); a generous bound
     cli, text = p["cli_json_run"], p["cli_text_run"]
-    assert cli["lines"] == cli["entries"] >= 2000 and cli["in_order"] and cli["exit_code"] == 1 and not cli["hung"], cli
+    assert cli["lines"] == cli["entries"] >= 600 and cli["in_order"] and cli["exit_code"] == 1 and not cli["hung"], cli
     assert text["lines"] == text["files"] > 0 and text["lines_with_control_bytes"] == 0 and text["valid_utf8"], text
 
 
