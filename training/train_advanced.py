@@ -3,10 +3,11 @@
 Depthwise-separable CNN with BatchNorm and residual stages, trained with AdamW,
 cosine decay with warm restarts, label smoothing, an exponential moving average of the
 weights (the saved model is the average) and augmentation (rotation, translation, zoom,
-stroke thickness). Writes models/mnist_advanced.keras with its card: one network.
+stroke thickness). Writes models/mnist_advanced.keras with its card: one network (a taken name gets a
+fresh one unless --overwrite).
 
-The committed mnist_advanced is two runs of this script averaged by training/ensemble.py
-(see its docstring and the README, "Committed models"); one run alone reaches ~99.5% test.
+The committed mnist_advanced averages runs of this script and of train_cnn.py, each from its recipe in
+training/configs/ (python training/rebuild.py mnist_advanced; docs/training.md, "Recipes").
 """
 
 
