@@ -58,8 +58,9 @@ def test_the_committed_model_list_names_models_git_tracks(committed_models):
 # use for real adversarial robustness (a 1024-unit dense layer, 3.3 M weights, 13 MB) and serving/ holds its
 # ONNX copy (13 MB more) so a host answers without TensorFlow: ROBUST_BUDGET_MB. Everything else (the other three
 # digit models, the digit gate, the number reader, each with its ONNX copy) shares OTHERS_BUDGET_MB: a model that
-# wants more must make room, not raise it silently.
-ROBUST_BUDGET_MB, OTHERS_BUDGET_MB = 28, 20
+# wants more must make room, not raise it silently. It was 20 MB while mnist_cnn was two networks; made from its
+# recipe, each network from random weights, it needs three to hold its 99.3% MNIST floor (two read 99.25%), 2.3 MB more.
+ROBUST_BUDGET_MB, OTHERS_BUDGET_MB = 28, 24
 MODELS_BUDGET_MB = ROBUST_BUDGET_MB + OTHERS_BUDGET_MB
 
 
