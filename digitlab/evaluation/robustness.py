@@ -510,8 +510,6 @@ def read_report(reports_dir, name: str, model_path) -> dict | None:
 # ----------------------------------------------------------------------------- reporting
 
 
-
-
 def chart_rows(curves: list[tuple[str, dict]]) -> tuple[dict[str, list], list[dict]]:
     """[(source, ``curve``)] -> (the points of an accuracy-vs-severity chart, one list per field ("severity", "accuracy",
     "source"), the rows of its table: one per severity, "clean" for 0, each source's accuracy as a percentage)."""
