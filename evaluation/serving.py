@@ -1,15 +1,14 @@
 """python evaluation/serving.py [--models-dir models] [--parity N]
 
-The TensorFlow-free serving files of the committed models (digitlab.serving.runtime): converts every
-model in models/, the digit gate and the number reader into models/serving/<sha256>.onnx (+ its record), once per file
-version, and removes records of files that are no longer there; run it after training or promoting a
-model (a clone then serves without converting anything).  --parity N also checks the serving contract
-on N MNIST test digits written as PNG files and read back through the one preprocessing path: labels,
-abstain decisions and max |dp| of ONNX Runtime against the Keras model (bound 1e-5), per model, and
-writes evaluation/reports/serving_parity.json and (the committed models) docs/results.json.  Exit 1 when a model is outside the bound.
+The TensorFlow-free serving files of the committed models (digitlab.serving.runtime): converts every model in
+models/, the digit gate and the number reader into models/serving/<sha256>.onnx (+ its record), once per file
+version, and removes the files of models that are gone (digitlab.serving.store.write_folder).  training/promote.py
+does this itself; run it after training a model straight into models/ (a clone then serves without converting).
 
-Longer than a thin script because it does two jobs the committed serving files depend on: converting (and
-pruning) them, and the parity check of ONNX Runtime against Keras on PNG files through the predict CLI's own path.
+--parity N also checks the serving contract on N MNIST test digits written as PNG files and read back through the
+one preprocessing path: labels, abstain decisions and max |dp| of ONNX Runtime against the Keras model (bound
+1e-5), per model, and writes evaluation/reports/serving_parity.json and (the committed models) docs/results.json.
+Exit 1 when a model is outside the bound.
 """
 
 from __future__ import annotations
@@ -22,32 +21,6 @@ from digitlab import cli
 from digitlab.paths import MODELS_DIR, REPORTS_DIR
 
 MAX_DP = 1e-5
-
-
-def write_serving_files(models_dir: Path) -> list[Path]:
-    """Convert every model and the gate into ``models_dir/serving``; drop files of models that are gone."""
-    from digitlab.serving import runtime
-    from digitlab.serving.gate import GATE_NAME
-    from digitlab.serving.reader import READER_NAME, margin_warning
-
-    out_dir = models_dir / runtime.SERVING_SUBDIR
-    sources = [(p, "classifier") for p in sorted(models_dir.glob("*.keras")) if not p.name.startswith(".")]
-    for path, kind in ((models_dir / "gate" / f"{GATE_NAME}.keras", "gate"), (models_dir / "reader" / f"{READER_NAME}.keras", "reader")):
-        if path.is_file():
-            sources.append((path, kind))
-    written, keep = [], set()
-    for path, kind in sources:
-        onnx = runtime.served_file(path, kind, models_dir, out_dir=out_dir)
-        keep.add(onnx.stem)
-        written.append(onnx)
-        print(f"{path.relative_to(models_dir)} -> {onnx.relative_to(models_dir)}  (probe max |dp| {runtime.record(onnx)['probe_max_abs_dp']:.2g})")
-    for stale in out_dir.glob("*"):
-        if stale.name.split(".")[0] not in keep:
-            stale.unlink()
-            print(f"removed {stale.relative_to(models_dir)} (its model is gone)")
-    if warning := margin_warning(models_dir):
-        print(f"warning: {warning}", file=sys.stderr)
-    return written
 
 
 def parity(models_dir: Path, n: int, mnist: str | None) -> dict:
@@ -90,9 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     from digitlab import data
     from digitlab.models import artifacts
+    from digitlab.serving import store
+    from digitlab.serving.reader import margin_warning
 
     try:
-        write_serving_files(a.models_dir)
+        store.write_folder(a.models_dir)
+        if warning := margin_warning(a.models_dir):
+            print(f"warning: {warning}", file=sys.stderr)
         if not a.parity:
             return cli.OK
         report = parity(a.models_dir, a.parity, a.mnist)

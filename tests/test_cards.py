@@ -109,7 +109,7 @@ def test_promote_copies_model_card_and_side_files_and_records_where_from(run_scr
     for suffix in (".keras", ".json", *sides):
         (elsewhere / f"mnist_cnn{suffix}").write_bytes((ROOT / "models" / f"mnist_cnn{suffix}").read_bytes())
     out = tmp_path / "models"
-    run_script("training/promote.py", elsewhere / "mnist_cnn.keras", "--name", "cnn_copy", "--out", out)
+    run_script("training/promote.py", elsewhere / "mnist_cnn.keras", "--name", "cnn_copy", "--out", out, "--no-serving")
     card = json.loads((out / "cnn_copy.json").read_text())
     assert card["name"] == "cnn_copy" and card["command"] == cnn.card["command"]
     assert card["promoted"]["from"] == str((elsewhere / "mnist_cnn.keras").resolve())
@@ -128,7 +128,7 @@ def test_promote_copies_model_card_and_side_files_and_records_where_from(run_scr
     reader_card = json.loads((ROOT / "models" / "reader" / "number_reader.json").read_text())
     reader_file.with_suffix(".json").write_text(json.dumps(dict(reader_card, config=dict(reader_card["config"], classifier="cnn_copy"),
                                                                 measured=dict(reader_card["measured"], classifier_sha256="sha256:0123456789abcdef"))))
-    over = run_script("training/promote.py", elsewhere / "mnist_cnn.keras", "--name", "cnn_copy", "--out", out, "--overwrite")
+    over = run_script("training/promote.py", elsewhere / "mnist_cnn.keras", "--name", "cnn_copy", "--out", out, "--overwrite", "--no-serving")
     assert "the number reader's margin may not fit cnn_copy's cuts" in over.stderr and "--classifier cnn_copy" in over.stderr
 
 
@@ -143,6 +143,11 @@ def test_promote_the_digit_gate_checks_it_as_a_gate(run_script, run_main, tmp_pa
     card = json.loads((out / "not_a_digit.json").read_text())
     assert card["threshold"] == json.loads((elsewhere / "not_a_digit.json").read_text())["threshold"]
     assert card["promoted"]["from"] == str((elsewhere / "not_a_digit.keras").resolve())
+    # and its serving copy is written beside it, under the file's hash: the folder serves without TensorFlow at once
+    from digitlab.serving import store
+
+    served = tmp_path / "serving" / f"{store.file_key(out / 'not_a_digit.keras')}.onnx"
+    assert served.is_file() and store.record(served)["kind"] == "gate"
     # a classifier is not a gate, and the gate is not a classifier: both refused, nothing written
     wrong = run_main("training/promote.py", ROOT / "models" / "mnist_cnn.keras", "--gate", "--out", tmp_path / "g2", check=False)
     assert wrong.returncode == 2 and "has no threshold" in wrong.stderr and not (tmp_path / "g2").exists()

@@ -4,7 +4,10 @@ Copy a model trained elsewhere (a training script run with --out runs/...) into 
 card and side files (history, metrics, curves).  The card keeps the command that trained the model
 and gains a "promoted" entry: where it was copied from, this command and the date, so every card
 says truthfully where its model was made and how it got here.  The model is checked (safe mode,
-28x28 -> 10 classes) before anything is written.
+28x28 -> 10 classes) before anything is written.  Then the folder's serving files are written
+(digitlab.serving.store.write_folder: the promoted file's ONNX copy, the replaced file's removed), so the
+app and the predict CLI serve it without TensorFlow at once; --no-serving leaves them to
+python evaluation/serving.py.
 """
 
 import sys
@@ -27,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--recipe", default=None, metavar="NAME",
                    help="the recipe that made it (training/configs/NAME.toml, training/rebuild.py NAME): the card records "
                         "its description and the commands that make it again (default: none)")
+    p.add_argument("--no-serving", action="store_true", help="do not write the serving (ONNX) files (python evaluation/serving.py does)")
     a = p.parse_args(argv)
     from digitlab.serving.gate import GATE_DIR, Gate
     from digitlab.serving.reader import READER_DIR, Reader, margin_warning
@@ -44,10 +48,19 @@ def main(argv: list[str] | None = None) -> int:
     except (artifacts.ModelError, rebuild.RebuildError, recipes.RecipeError) as e:
         cli.fail(e, p=p)
     print(f"promoted {a.model} -> {path}")
+    models_dir = path.parent.parent if a.gate or a.reader else path.parent
+    if not a.no_serving:
+        from digitlab.serving import store
+
+        try:
+            store.write_folder(models_dir)
+        except artifacts.ModelError as e:  # the model is promoted; its serving copy is what failed
+            print(f"promoted, but its serving files were not written: {e}\nrun python evaluation/serving.py --models-dir "
+                  f"{models_dir} once the cause is fixed", file=sys.stderr)
+            return cli.SOME_FAILED
     if path.parent.resolve() == MODELS_DIR.resolve():  # a committed model: figures measured on the file it replaced are stale
         print("to record its card's figures (accuracy, calibration) in docs/results.json and mark the replaced file's as "
               "earlier: python -m digitlab.report.results --from-cards")
-    models_dir = path.parent.parent if a.gate or a.reader else path.parent
     if warning := margin_warning(models_dir):  # the reader's margin weighs the default classifier's cuts
         print(f"warning: {warning}", file=sys.stderr)
     return cli.OK

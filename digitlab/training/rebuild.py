@@ -19,6 +19,7 @@ is there (delete it to train it again after changing its recipe).
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 import sys
@@ -71,7 +72,6 @@ def steps(name: str) -> list[Step]:
     target = "{models}" + (f"/{SUBFOLDER[kind]}" if kind else "")
     out.append(Step("training/promote.py", (f"{{run}}/{final}", *((kind,) if kind else ("--name", name)), "--out", target,
                                             "--overwrite", "--recipe", name), dry_flag=""))
-    out.append(Step("evaluation/serving.py", ("--models-dir", "{models}"), dry_flag=""))
     return out
 
 
@@ -108,13 +108,22 @@ def in_checkout(name: str) -> dict | None:
 
 
 def up_to_date(run_dir: Path, step: Step) -> bool:
-    """Whether ``step``'s output is in ``run_dir`` and newer than every file it reads there: an ensemble made before
-    one of its networks was trained again, or before a network joined the recipe, is made again."""
+    """Whether ``step``'s output is in ``run_dir`` and newer than every file it reads there, and (an ensemble) made of
+    exactly those files: an ensemble made before one of its networks was trained again, or before the recipe gained
+    or dropped a network, is made again."""
     out = run_dir / step.makes
     if not out.is_file():
         return False
     made = out.stat().st_mtime
-    return all((run_dir / f).is_file() and (run_dir / f).stat().st_mtime <= made for f in step.reads)
+    if not all((run_dir / f).is_file() and (run_dir / f).stat().st_mtime <= made for f in step.reads):
+        return False
+    if len(step.reads) > 1:  # an ensemble: its card lists the files it was made of
+        try:
+            members = json.loads(out.with_suffix(".json").read_text())["members"]
+            return [m["file"] for m in members] == [Path(f).name for f in step.reads]
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+    return True
 
 
 def run(name: str, run_dir: Path, models_dir: Path = MODELS_DIR, dry_run: bool = False,
