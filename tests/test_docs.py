@@ -86,12 +86,6 @@ def test_nothing_under_runs_is_tracked():
         assert listed == b""
 
 
-# Cards written by code before the recipes existed: their member commands name the scratch folders the networks were
-# trained in. A card is never edited by hand, so these go when their model is rebuilt from its recipe
-# (python training/rebuild.py mnist_cnn, mnist_advanced); the test below fails as soon as one no longer needs listing.
-AWAITING_REBUILD = {"models/mnist_advanced.json", "models/mnist_advanced.metrics.json"}
-
-
 def test_no_tracked_file_speaks_of_sessions_rounds_issues_or_note_ids():
     """Docstrings, comments, docs, cards and tests say what a thing is or why it is there, not which work session,
     round, tracker issue or decision note it came from: those mean nothing to a reader of the repository."""
@@ -106,9 +100,6 @@ def test_no_tracked_file_speaks_of_sessions_rounds_issues_or_note_ids():
         except UnicodeDecodeError:  # a binary file (a PNG, an ONNX model)
             continue
         rel = path.relative_to(ROOT).as_posix()
-        if rel in AWAITING_REBUILD:
-            assert DIARY.search(text), f"{rel} was rebuilt from its recipe: take it off AWAITING_REBUILD"
-            continue
         for n, line in enumerate(text.splitlines(), 1):
             if m := DIARY.search(line):
                 hits.append(f"{rel}:{n}: {m[0]!r} in {line.strip()[:100]}")

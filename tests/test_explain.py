@@ -225,7 +225,7 @@ def test_every_network_of_an_ensemble(entries, digits):
 
     models = {e.name: e.model for e in entries}
     assert explain.network_cam_layers(models["mnist_cnn"]) == ["m0_last_conv_relu", "m1_last_conv_relu", "m2_last_conv_relu"]
-    assert explain.network_cam_layers(models["mnist_advanced"]) == ["m0_m0_s2_out", "m0_m1_s2_out", "m1_s2_out", "m2_last_conv_relu"]
+    assert explain.network_cam_layers(models["mnist_advanced"]) == ["m0_s2_out", "m1_last_conv_relu", "m2_last_conv_relu"]
     assert explain.default_cam_choice(models["mnist_cnn"]) == explain.EVERY_NETWORK
     robust = models["mnist_robust"]
     assert explain.network_cam_layers(robust) == [] and explain.default_cam_choice(robust) == explain.default_cam_layer(robust)

@@ -123,7 +123,7 @@ def test_an_ensemble_older_than_its_networks_is_made_again(tmp_path):
     os.utime(final, (2000, 2000))
     assert not rebuild.up_to_date(tmp_path, ens)  # no card: what it was made of is unknown
     card = final.with_suffix(".json")
-    card.write_text(json.dumps({"members": [{"file": f} for f in (*ens.reads, "cnn_d.keras")]}))
+    card.write_text(json.dumps({"members": [{"file": f} for f in (*ens.reads, "cnn_x.keras")]}))
     assert not rebuild.up_to_date(tmp_path, ens)  # made with a network the recipe no longer lists
     card.write_text(json.dumps({"members": [{"file": f} for f in ens.reads]}))
     assert rebuild.up_to_date(tmp_path, ens)

@@ -5,10 +5,10 @@ Mixes a fine-tuned network with the network it was trained from, weight by weigh
 fine-tune is a run of a training script with --init-from; its card names the start (file, sha256,
 member of an ensemble), which is looked for where the run found it unless --start gives its path.
 The mixture is evaluated on the validation and test splits and written as <out>/<name>.keras with a
-card that keeps the fine-tune's recipe and records both sources and alpha.  No recipe in
-training/configs/ uses it (each network there is one run from random weights: docs/training.md, "Recipes"); the
-committed mnist_advanced file still comes from an older chain that did (its card lists the steps).  A fine-tune of
-one member of an ensemble, mixed back with it:
+card that keeps the fine-tune's recipe and records both sources and alpha.  No committed model uses it: each
+network of a recipe in training/configs/ is one run from random weights (docs/training.md, "Recipes"; what the
+mixes measured when an earlier mnist_advanced used them: docs/ablations.md).  A fine-tune of one member of an
+ensemble, mixed back with it:
 
   python training/train_advanced.py --init-from runs/mine/ensemble.keras --init-member 0 --epochs 6 --name tuned --out runs/mine
   python training/interpolate.py runs/mine/tuned.keras --alpha 0.6 --out runs/mine

@@ -6,9 +6,9 @@ weights (the saved model is the average) and augmentation (rotation, translation
 stroke thickness). Writes models/mnist_advanced.keras with its card: one network (a taken name gets a
 fresh one unless --overwrite).
 
-mnist_advanced's recipe averages runs of this script and of train_cnn.py, each from its file in
-training/configs/ (python training/rebuild.py mnist_advanced; docs/training.md, "Recipes").  The committed
-mnist_advanced file still comes from an older chain of fine-tunes and mixes (its card lists the steps).
+The committed mnist_advanced averages one run of this script (training/configs/advanced_a.toml: this preset
+exactly) with two runs of train_cnn.py, each from random weights (python training/rebuild.py mnist_advanced;
+docs/training.md, "Recipes").
 """
 
 

@@ -25,8 +25,8 @@ reads; an exhaustive one, a chunk of SEARCH_CHUNK rows at a time (~49 MB for 627
 docs/app.md for the measured build time, disk size and how often the 12 neighbours' majority agrees
 with the label, against the whole training split).
 
-Search: an ensemble's features are wide (mnist_cnn's three compact networks 18,816, mnist_advanced's four networks
-6,944), and reading all 20,000 rows for each search took 0.4-1.5 s.  So a bank keeps a sketch beside its features:
+Search: an ensemble's features are wide (mnist_cnn's three compact networks 18,816, mnist_advanced's three networks
+12,736), and reading all 20,000 rows for each search took 0.4-1.5 s.  So a bank keeps a sketch beside its features:
 the rows projected on the bank's own top SKETCH_DIM principal axes (not centred: the projection that best keeps dot
 products, fitted on SKETCH_FIT_ROWS of its rows).  A search ranks the bank by the sketch, then reads the full features of
 its best CANDIDATES and ranks those exactly: the k returned and their distances are the full features' own.  On 300
