@@ -14,6 +14,7 @@ sum of w); a member that is itself an ensemble enters with the mean of its membe
 A model of that name in --out is kept: the ensemble takes a free name (<name>_2) unless --overwrite.
 """
 
+import functools
 import sys
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"no such member file: {', '.join(missing)}")
     command = cards.command_line(argv, __file__)
     try:
-        mnist = data.load(a.mnist, prepared=True, dry_run=a.dry_run)
+        mnist = functools.partial(data.load, a.mnist, prepared=True, dry_run=a.dry_run)  # loaded once the members are
         build(a.members, a.name, a.out, mnist, command=command, dry_run=a.dry_run, weights=a.weights, overwrite=a.overwrite)
     except (data.DataError, EnsembleError) as e:
         return cli.error(e)

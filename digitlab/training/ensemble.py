@@ -30,8 +30,9 @@ def member_summary(path: Path, card: dict | None) -> dict:
 def build(member_paths: list[Path], name: str, out: Path, mnist, command: str | None = None, dry_run: bool = False,
           weights: list[float] | None = None, overwrite: bool = False) -> Path:
     """Combine the members (with ``weights``, one per member: their weighted mean; ``models.ensemble.combine``),
-    evaluate on ``mnist`` (``data.load(prepared=True)``), save into ``out`` (replacing a model of that name only when
-    ``overwrite``: else under a free name, ``artifacts.free_name``)."""
+    evaluate on ``mnist`` (``data.load(prepared=True)``, or a function returning it: called once the members are
+    loaded, so a member that cannot be used is refused before MNIST is prepared), save into ``out`` (replacing a
+    model of that name only when ``overwrite``: else under a free name, ``artifacts.free_name``)."""
     t0 = time.time()
     if (free := artifacts.free_name(out, name, overwrite)) != name:
         print(f"{Path(out) / name}.keras exists and is kept: this run saves {free}.keras (--overwrite replaces it)", flush=True)
@@ -49,6 +50,8 @@ def build(member_paths: list[Path], name: str, out: Path, mnist, command: str | 
     if len(fingerprints - {None}) > 1:
         raise EnsembleError("the members were trained on different data (their cards' fingerprints differ)")
     model = combine(members, name=name, weights=weights)
+    if callable(mnist):
+        mnist = mnist()
     val, test = evaluate_splits(name, Path(out) / f"{name}.keras", model, mnist)
     summaries = [member_summary(p, c) for p, c in zip(member_paths, member_cards, strict=True)]
     card = cards.build({
