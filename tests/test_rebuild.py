@@ -102,6 +102,10 @@ def test_the_plan_fills_every_placeholder(tmp_path):
     trains = [argv for _, argv in steps if "--config" in argv]
     assert [argv[argv.index("--config") + 1] for argv in trains] == [f"training/configs/{m}" for m in recipes.model("mnist_advanced")["members"]]
     assert steps[-1][1][0] == "training/promote.py" and "--recipe" in steps[-1][1]
+    for name, flag in (("gate", "--gate"), ("reader", "--reader")):  # promoted as what they are, into their own folder
+        [(_, train), (_, promote)] = rebuild.plan(name, tmp_path / "run", tmp_path / "models")
+        assert promote[0] == "training/promote.py" and flag in promote
+        assert promote[promote.index("--out") + 1] == f"{tmp_path / 'models'}/{name}"
     with pytest.raises(rebuild.RebuildError, match="no model named"):
         rebuild.plan("mnist_nothing", tmp_path, tmp_path)
     assert rebuild.card("mnist_cnn")["command"] == "python training/rebuild.py mnist_cnn"
@@ -142,7 +146,7 @@ def test_the_command_line_lists_and_refuses(run_script):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["mnist_cnn", "gate"])  # a classifier's chain (networks, ensemble, calibration) and a gate's: a one-network chain is its first steps
+@pytest.mark.parametrize("name", ["mnist_cnn"])  # a classifier's chain (networks, ensemble, calibration): a one-network chain is its first steps; the gate's and the reader's differ only in promote's flag (test_the_plan_fills_every_placeholder)
 def test_a_dry_run_of_a_chain_runs_end_to_end(name, run_script, tmp_path):
     """Every step in its smoke mode, each as its own process; the result lands in the scratch models folder with a
     card that says what it is and how to make it again; the real models folder is untouched."""
