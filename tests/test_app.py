@@ -511,6 +511,7 @@ def test_explain_page_for_a_drawn_digit(samples, usable):
     assert at.metric[0].value == "8"
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 def test_explain_page_with_the_dense_baseline(samples, usable):
     dense = [e for e in usable if e.name == "mnist_baseline"]
     if not dense:
@@ -868,7 +869,7 @@ OFFLINE = {  # page -> what it says instead (None: it needs no MNIST)
 }
 
 
-@pytest.mark.parametrize("page", list(OFFLINE))
+@pytest.mark.parametrize("page", [pytest.param(p, marks=pytest.mark.slow) if "Explain" in p else p for p in OFFLINE])  # Explain loads TensorFlow: over 10 s
 def test_every_page_says_so_without_mnist(page, offline, samples):
     import streamlit as st
 

@@ -33,6 +33,7 @@ def cnn():
     return _committed("mnist_cnn")
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 def test_fgsm_and_pgd_stay_in_the_ball_and_in_range_and_break_an_undefended_cnn(cnn, digits):
     x, y = digits
     a = attacks.attacker(cnn)
@@ -53,6 +54,7 @@ def test_fgsm_and_pgd_stay_in_the_ball_and_in_range_and_break_an_undefended_cnn(
     assert pgd_acc <= fgsm_acc and pgd_acc < 0.2, (fgsm_acc, pgd_acc)
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 def test_pgd_accuracy_falls_as_epsilon_grows(cnn, digits):
     x, y = digits
     curve = attacks.accuracy_vs_eps(cnn, x[:100], y[:100], eps_list=(0.0, 0.02, 0.05, 0.1), attack="pgd", steps=10)
@@ -61,6 +63,7 @@ def test_pgd_accuracy_falls_as_epsilon_grows(cnn, digits):
     assert all(b <= a + 0.02 for a, b in zip(acc, acc[1:])) and acc[-1] < acc[0] - 0.5, acc
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 def test_eps_zero_and_restarts_and_own_prediction(cnn, digits):
     x, y = digits
     assert np.array_equal(attacks.pgd(cnn, x[:20], y[:20], eps=0.0), x[:20])
@@ -131,6 +134,7 @@ def test_fallback_on_probabilities_still_attacks_an_unsaturated_model(digits):
     assert attacks.accuracy_under_attack(m, x, y, "fgsm", 0.1) < clean - 0.4
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 def test_attack_one_for_a_drawing(cnn, digits):
     x, _ = digits
     rows = attacks.attack_one(cnn, x[0], eps_list=(0.0, 0.1, 0.3), attack="fgsm")

@@ -41,6 +41,7 @@ def hostile(tmp_path_factory) -> list[Path]:
     return [p for seed in SEEDS for p in hostile_models.generate(seed, len(hostile_models.KINDS), folder)]
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 def test_generation_is_deterministic_and_small_on_disk(tmp_path):
     a = hostile_models.generate(5, len(hostile_models.KINDS), tmp_path / "a")
     b = hostile_models.generate(5, len(hostile_models.KINDS), tmp_path / "b")
@@ -55,6 +56,7 @@ def test_generation_is_deterministic_and_small_on_disk(tmp_path):
         hostile_models.kind_of(tmp_path / "mnist_cnn.keras")
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 def test_every_hostile_file_gets_its_verdict(hostile):
     """Refused with a reason that names the cause, or (the controls) usable with the right head."""
     wrong = []
@@ -71,6 +73,7 @@ def test_every_hostile_file_gets_its_verdict(hostile):
     assert not wrong, wrong
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 def test_listing_a_folder_of_hostile_files_never_raises_and_keeps_the_good_ones(hostile, tmp_path):
     folder = hostile[0].parent
     entries = artifacts.list_models(folder)
@@ -202,6 +205,7 @@ def test_refusals_of_unknown_classes_and_modules_say_what_and_why(kind, names, t
         assert "Full object config" not in entry.reason and len(entry.reason) < 400, entry.reason
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 def test_listing_validates_each_file_once_and_loads_no_model(tmp_path, monkeypatch, committed_models, fresh_validation):
     """Models are listed from their cards and a verdict cached by the file's sha256: the first listing
     validates each file once, later listings (and a new process: the disk cache) validate none, a
@@ -255,6 +259,7 @@ def test_a_file_replaced_after_listing_is_validated_again_when_loaded(tmp_path):
         entry.model  # noqa: B018  (the property loads)
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 def test_uploads_are_validated_once_and_hostile_ones_write_nothing(hostile, tmp_path):
     target = tmp_path / "models"
     for path in hostile:

@@ -248,6 +248,7 @@ def test_3_refused_files_leave_no_file_open(tmp_path, mnist_test):
     assert len(kept) > 150 and _open_fds() == before
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 def test_3_cli_survives_a_folder_of_truncated_files_under_ulimit_256(tmp_path, mnist_test):
     """macOS's default limit of 256 open files: a folder of 400 truncated files, then a good one."""
     x, y = mnist_test
@@ -552,6 +553,7 @@ for f in sys.argv[2:]:
 """
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="measures peak RSS through /proc")
 def test_11_decoding_memory_is_bounded_or_the_picture_refused(tmp_path, mnist_test):
     """Pictures under the 40-megapixel cap peaked at 0.66-1.27 GB, a 10 kB GIF with a 65504x360 screen at

@@ -103,6 +103,7 @@ def test_models_without_a_dense_head_are_refused_with_the_reason():
 # ----------------------------------------------------------------------------- neighbours
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 def test_real_test_digits_sit_among_training_digits_of_their_class(cnn, cnn_bank, mnist_test):
     """The first three MNIST test digits of each class: every one's neighbours' majority is its label, and
     nine in ten of all their neighbours share it (a few real digits are odd ones: test digit 8, a 5, has a
@@ -167,6 +168,7 @@ def test_the_agreement_sentence_says_when_the_neighbours_disagree():
     assert "agree with the model's answer, 7" in nb.agreement_sentence(near, 7)
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 def test_the_bank_is_cached_by_the_model_files_hash(cnn, cnn_bank, folder, models, monkeypatch):
     model, key = cnn
     pictures = folder / f"train-n{BANK}-s0-p{cnn_bank.meta['preprocess']}.pictures.npy"
@@ -206,6 +208,7 @@ def test_the_bank_is_cached_by_the_model_files_hash(cnn, cnn_bank, folder, model
 # ----------------------------------------------------------------------------- the map
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 def test_pca2_finds_scikit_learns_axes(cnn):
     from sklearn.decomposition import PCA
 

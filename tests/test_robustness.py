@@ -71,6 +71,7 @@ def test_geometry_conventions(digits):
     assert np.mean([preprocess.stroke_width(i) for i in robustness.corrupt(x, "thin", 0.5)]) < w - 0.3
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 def test_sweep_on_a_committed_model(digits):
     try:
         entry = artifacts.resolve("mnist_cnn")

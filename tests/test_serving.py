@@ -119,6 +119,7 @@ def test_a_dropped_in_model_is_listed_at_once_converted_on_first_use_and_a_refus
     assert runtime.load(None, models).name == "mine" and len(calls) == 2
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 def test_new_files_are_converted_in_the_background_within_the_size_budget(tmp_path, monkeypatch):
     models = tmp_path / "models"
     models.mkdir()

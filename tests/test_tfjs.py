@@ -84,6 +84,7 @@ def _rule(page) -> dict:
     return {"classifier": "model", "gate": "gate", "rule": page["info"]["abstain"], "gate_threshold": page["gate_info"]["threshold"]}
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 def test_page_rule_is_the_model_cards(page, python_side):
     """The rule the page applies is the one in the model card and the gate's card (rebuild when either changes)."""
     rebuild = "rebuild with `python web/build.py`"
@@ -224,6 +225,7 @@ def _numbers(text: str) -> list[float]:
     return [float(v) for v in re.findall(r"\d+\.\d+", text)]
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 @pytest.mark.parametrize("how", list(writing.WRITINGS))
 def test_node_verdicts_are_pythons(page, inputs, python_side, how):
     """web/abstain.js on TF.js outputs in Node says what digitlab.serving.abstain says on Keras outputs, the

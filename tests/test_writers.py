@@ -49,6 +49,7 @@ def test_each_writer_gets_his_own_row_and_the_most_misread_comes_first(real_spli
     assert f"| {b[0]} | {b[1]} | 80 |" in table and f"| {a[1]} |" not in table
 
 
+@pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
 def test_the_script_reads_a_part_and_refuses_what_it_cannot(real_split, run_script, run_main, scratch_models, tmp_path):
     path, _ = real_split
     out, results = tmp_path / "rows.json", tmp_path / "results.json"

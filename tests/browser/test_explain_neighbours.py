@@ -17,7 +17,7 @@ from PIL import Image
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real browser against a real app server
 
-MODEL = "mnist_cnn"  # its features take ~4x less time to compute than mnist_advanced's
+MODEL = "mnist_baseline"  # its features are the pixels: the page's work without a minute of forward passes
 
 
 def test_neighbours_and_map_of_an_uploaded_digit(page, mnist_test, docs_out):
