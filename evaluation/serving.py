@@ -2,7 +2,7 @@
 
 The TensorFlow-free serving files of the committed models (digitlab.serving.runtime): converts every model in
 models/, the digit gate and the number reader into models/serving/<sha256>.onnx (+ its record), once per file
-version, and removes the files of models that are gone (digitlab.serving.store.write_folder).  training/promote.py
+version, and removes the files of models that are gone (digitlab.serving.runtime.write_folder).  training/promote.py
 does this itself; run it after training a model straight into models/ (a clone then serves without converting).
 
 --parity N also checks the serving contract on N MNIST test digits written as PNG files and read back through the
@@ -63,11 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     from digitlab import data
     from digitlab.models import artifacts
-    from digitlab.serving import store
+    from digitlab.serving import runtime
     from digitlab.serving.reader import margin_warning
 
     try:
-        store.write_folder(a.models_dir)
+        runtime.write_folder(a.models_dir)
         if warning := margin_warning(a.models_dir):
             print(f"warning: {warning}", file=sys.stderr)
         if not a.parity:

@@ -5,7 +5,7 @@ card and side files (history, metrics, curves).  The card keeps the command that
 and gains a "promoted" entry: where it was copied from, this command and the date, so every card
 says truthfully where its model was made and how it got here.  The model is checked (safe mode,
 28x28 -> 10 classes) before anything is written.  Then the folder's serving files are written
-(digitlab.serving.store.write_folder: the promoted file's ONNX copy, the replaced file's removed), so the
+(digitlab.serving.runtime.write_folder: the promoted file's ONNX copy, the replaced file's removed), so the
 app and the predict CLI serve it without TensorFlow at once; --no-serving leaves them to
 python evaluation/serving.py.
 """
@@ -50,10 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"promoted {a.model} -> {path}")
     models_dir = path.parent.parent if a.gate or a.reader else path.parent
     if not a.no_serving:
-        from digitlab.serving import store
+        from digitlab.serving import runtime
 
         try:
-            store.write_folder(models_dir)
+            runtime.write_folder(models_dir)
         except artifacts.ModelError as e:  # the model is promoted; its serving copy is what failed
             print(f"promoted, but its serving files were not written: {e}\nrun python evaluation/serving.py --models-dir "
                   f"{models_dir} once the cause is fixed", file=sys.stderr)

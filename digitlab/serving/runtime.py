@@ -19,6 +19,8 @@ from digitlab import paths
 from digitlab.models import artifacts
 from digitlab.models.artifacts import ModelEntry
 from digitlab.serving import classifiers
+from digitlab.serving.gate import GATE_NAME
+from digitlab.serving.reader import READER_NAME
 from digitlab.serving.store import RECORD_KEYS, SERVING_SUBDIR, cache_dir, file_key, record, served_file  # noqa: F401  (where callers find them)
 
 BACKEND = "onnx"
@@ -52,3 +54,25 @@ def load(name_or_path: str | None = None, models_dir: Path = paths.MODELS_DIR) -
     (.onnx/.tflite/SavedModel: ``classifiers.ExportedClassifier``), or (None) the best model by its card;
     a Classifier on the "onnx" backend.  Raises ModelError."""
     return classifiers.load_classifier(name_or_path, models_dir, BACKEND)
+
+
+def write_folder(models_dir: Path = paths.MODELS_DIR, log=print) -> list[Path]:
+    """Convert every model of ``models_dir``, its digit gate and its number reader into ``models_dir/serving`` (a file
+    already converted is only checked) and drop the serving files of models no longer there: after training or
+    promoting, a clone of the folder serves without converting anything.  Returns the serving files."""
+    out_dir = models_dir / SERVING_SUBDIR
+    sources = [(p, "classifier") for p in sorted(models_dir.glob("*.keras")) if not p.name.startswith(".")]
+    for path, kind in ((models_dir / "gate" / f"{GATE_NAME}.keras", "gate"), (models_dir / "reader" / f"{READER_NAME}.keras", "reader")):
+        if path.is_file():
+            sources.append((path, kind))
+    written, keep = [], set()
+    for path, kind in sources:
+        onnx = served_file(path, kind, models_dir, out_dir=out_dir)
+        keep.add(onnx.stem)
+        written.append(onnx)
+        log(f"{path.relative_to(models_dir)} -> {onnx.relative_to(models_dir)}  (probe max |dp| {record(onnx)['probe_max_abs_dp']:.2g})")
+    for stale in out_dir.glob("*"):
+        if stale.name.split(".")[0] not in keep:
+            stale.unlink()
+            log(f"removed {stale.relative_to(models_dir)} (its model is gone)")
+    return written

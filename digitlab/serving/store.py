@@ -1,7 +1,7 @@
 """Serving files: every ``.keras`` model (and the digit gate, the number reader) converted once to ONNX, kept under
 its hash, and checked before it is served.
 
-    models/serving/<key>.onnx + <key>.json    for the committed models, gate and reader (``write_folder``)
+    models/serving/<key>.onnx + <key>.json    for the committed models, gate and reader (``runtime.write_folder``)
     runs/cache/serving/<key>.onnx + .json     for anything else (a model dropped into models/, an upload)
     runs/cache/serving/<key>.refused.json     a file the converter refused, with the reason (not retried)
     runs/cache/serving/checked/<sha256>.<kind>.json   a serving file judged once by its bytes (``check_file``)
@@ -545,31 +545,6 @@ def served_file(path: Path, kind: str = "classifier", models_dir: Path = paths.M
         if not problems:
             raise
         raise ModelError(f"{path.name}: {problems[0]}, and converting it again failed: {e}") from e
-
-
-def write_folder(models_dir: Path = paths.MODELS_DIR, log=print) -> list[Path]:
-    """Convert every model of ``models_dir``, its digit gate and its number reader into ``models_dir/serving`` (a file
-    already converted is only checked) and drop the serving files of models no longer there: after training or
-    promoting, a clone of the folder serves without converting anything.  Returns the serving files."""
-    from digitlab.serving.gate import GATE_NAME
-    from digitlab.serving.reader import READER_NAME
-
-    out_dir = models_dir / SERVING_SUBDIR
-    sources = [(p, "classifier") for p in sorted(models_dir.glob("*.keras")) if not p.name.startswith(".")]
-    for path, kind in ((models_dir / "gate" / f"{GATE_NAME}.keras", "gate"), (models_dir / "reader" / f"{READER_NAME}.keras", "reader")):
-        if path.is_file():
-            sources.append((path, kind))
-    written, keep = [], set()
-    for path, kind in sources:
-        onnx = served_file(path, kind, models_dir, out_dir=out_dir)
-        keep.add(onnx.stem)
-        written.append(onnx)
-        log(f"{path.relative_to(models_dir)} -> {onnx.relative_to(models_dir)}  (probe max |dp| {record(onnx)['probe_max_abs_dp']:.2g})")
-    for stale in out_dir.glob("*"):
-        if stale.name.split(".")[0] not in keep:
-            stale.unlink()
-            log(f"removed {stale.relative_to(models_dir)} (its model is gone)")
-    return written
 
 
 def _refused_file(key: str) -> Path:
