@@ -309,11 +309,12 @@ def test_train_gate_dry_run(run_script, run_main, tmp_path, mnist_path):
 
 
 @pytest.mark.slow
-def test_train_gate_takes_real_strokes_as_positives(run_script, tmp_path):
+def test_train_gate_takes_real_strokes_as_positives(run_main, tmp_path):
+    """In this process: the script's own start is test_train_gate_dry_run's."""
     from test_unipen import _small_file
 
     strokes = _small_file(tmp_path)
-    run_script("training/train_gate.py", "--dry-run", "--out", tmp_path, "--name", "probe_gate", "--real-strokes", strokes, "--n-real", "30",
+    run_main("training/train_gate.py", "--dry-run", "--out", tmp_path, "--name", "probe_gate", "--real-strokes", strokes, "--n-real", "30",
                "--real-path", "0.5")
     card = json.loads((tmp_path / "probe_gate.json").read_text())
     # the small file's training writers (never its held-out site app or its validation writers), drawn like the canvas

@@ -196,8 +196,8 @@ def test_what_is_not_a_reader_is_refused(tmp_path, run_main):
 
 @pytest.mark.slow  # script runs, about two minutes on 2 cores
 def test_train_reader_dry_run_writes_a_reader_with_its_margin(run_script, run_main, tmp_path, mnist_path):
-    """The first dry run and --combine are the script's own processes; the refits, the second reader and the refusals
-    run in this process (what they check is the cards and the messages)."""
+    """The first dry run is the script's own process; the refits, the second reader, --combine and the refusals run in
+    this process (what they check is the cards and the messages, not a start of their own)."""
     strokes = _small_file(tmp_path)
     run_script("training/train_reader.py", "--dry-run", "--real-strokes", strokes, "--out", tmp_path / "out", "--name", "probe_reader")
     path = tmp_path / "out" / "probe_reader.keras"
@@ -235,7 +235,7 @@ def test_train_reader_dry_run_writes_a_reader_with_its_margin(run_script, run_ma
     # --combine: a second reader (another seed), and the two read as one: the mean of their logits, its own margin
     run_main("training/train_reader.py", "--dry-run", "--real-strokes", strokes, "--out", tmp_path / "out", "--name", "second", "--seed", "1")
     second = tmp_path / "out" / "second.keras"
-    run_script("training/train_reader.py", "--combine", path, second, "--dry-run", "--real-strokes", strokes, "--out", tmp_path / "out", "--name", "both")
+    run_main("training/train_reader.py", "--combine", path, second, "--dry-run", "--real-strokes", strokes, "--out", tmp_path / "out", "--name", "both")
     both = tmp_path / "out" / "both.keras"
     lines = np.random.default_rng(0).random((3, number_lines.LINE_H, number_lines.LINE_W)).astype(np.float32)
     mean = (reader.Reader(path, "keras").logits(lines) + reader.Reader(second, "keras").logits(lines)) / 2
