@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"no such member file: {', '.join(missing)}")
     command = cards.command_line(argv, __file__)
     try:
-        mnist = functools.partial(data.load, a.mnist, prepared=True, dry_run=a.dry_run)  # loaded once the members are
-        build(a.members, a.name, a.out, mnist, command=command, dry_run=a.dry_run, weights=a.weights, overwrite=a.overwrite)
+        load_mnist = functools.partial(data.load, a.mnist, prepared=True, dry_run=a.dry_run)
+        build(a.members, a.name, a.out, load_mnist, command=command, dry_run=a.dry_run, weights=a.weights, overwrite=a.overwrite)
     except (data.DataError, EnsembleError) as e:
         return cli.error(e)
     return 0

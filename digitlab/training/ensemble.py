@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+from digitlab.data import Mnist
 from digitlab.evaluation import metrics
 from digitlab.evaluation.evaluate import evaluate_splits
 from digitlab.models import artifacts, cards
@@ -27,12 +29,12 @@ def member_summary(path: Path, card: dict | None) -> dict:
     return {"file": Path(path).name, **{k: card[k] for k in keep if k in card}}
 
 
-def build(member_paths: list[Path], name: str, out: Path, mnist, command: str | None = None, dry_run: bool = False,
-          weights: list[float] | None = None, overwrite: bool = False) -> Path:
+def build(member_paths: list[Path], name: str, out: Path, load_mnist: Callable[[], Mnist], command: str | None = None,
+          dry_run: bool = False, weights: list[float] | None = None, overwrite: bool = False) -> Path:
     """Combine the members (with ``weights``, one per member: their weighted mean; ``models.ensemble.combine``),
-    evaluate on ``mnist`` (``data.load(prepared=True)``, or a function returning it: called once the members are
-    loaded, so a member that cannot be used is refused before MNIST is prepared), save into ``out`` (replacing a
-    model of that name only when ``overwrite``: else under a free name, ``artifacts.free_name``)."""
+    evaluate on the MNIST ``load_mnist()`` returns (``data.load(prepared=True)``: called once the members are loaded,
+    so a member that cannot be used is refused before MNIST is prepared), save into ``out`` (replacing a model of that
+    name only when ``overwrite``: else under a free name, ``artifacts.free_name``)."""
     t0 = time.time()
     if (free := artifacts.free_name(out, name, overwrite)) != name:
         print(f"{Path(out) / name}.keras exists and is kept: this run saves {free}.keras (--overwrite replaces it)", flush=True)
@@ -50,8 +52,7 @@ def build(member_paths: list[Path], name: str, out: Path, mnist, command: str | 
     if len(fingerprints - {None}) > 1:
         raise EnsembleError("the members were trained on different data (their cards' fingerprints differ)")
     model = combine(members, name=name, weights=weights)
-    if callable(mnist):
-        mnist = mnist()
+    mnist = load_mnist()
     val, test = evaluate_splits(name, Path(out) / f"{name}.keras", model, mnist)
     summaries = [member_summary(p, c) for p, c in zip(member_paths, member_cards, strict=True)]
     card = cards.build({
