@@ -1,5 +1,5 @@
-"""The committed models meet their accuracies through the user's route: MNIST test digits saved
-as PNG files, read by evaluation/predict.py, scored against their file names."""
+"""The committed models meet their accuracy floors (their cards), and the default one through the user's route:
+MNIST test digits saved as PNG files, read by evaluation/predict.py, scored against their file names."""
 
 import json
 import os
