@@ -122,8 +122,9 @@ def run_script():
 def run_main(monkeypatch):
     """Run a repo script in this process as ``python path/to/script.py ...`` runs it (its ``__main__`` block, from
     ROOT, its folder first on the path), return a CompletedProcess with its exit code and what it printed.
-    For what a script decides from its flags and files (refusals and their messages): a process of its own costs
-    a start and TensorFlow's import, seconds each time.  Every script keeps real runs through ``run_script``."""
+    Scripts' smoke runs and refusals go through here: a process of its own costs a start and TensorFlow's import,
+    6-8 s of CPU each time.  ``run_script`` is kept for what only a process shows: the rebuild chain (each step its
+    own process, as a user runs it), kills and resumes, memory, the app's jobs, the predict CLI's exit codes."""
     import contextlib
     import io
     import runpy

@@ -166,8 +166,8 @@ def test_adversarial_training_step_trains_on_perturbed_inputs(digits):
 
 
 @pytest.mark.slow
-def test_train_robust_dry_run_writes_card_with_attack_figures(run_script, tmp_path):
-    out = run_script("training/train_robust.py", "--dry-run", "--out", tmp_path, "--epochs", "1", "--eval-n", "50", "--pgd-steps", "2").stdout
+def test_train_robust_dry_run_writes_card_with_attack_figures(run_main, tmp_path):
+    out = run_main("training/train_robust.py", "--dry-run", "--out", tmp_path, "--epochs", "1", "--eval-n", "50", "--pgd-steps", "2").stdout
     card = json.loads((tmp_path / "mnist_robust.json").read_text())
     assert "--pgd-steps 2" in card["command"] and "--eval-n 50" in card["command"]  # the script's own flags too
     assert card["builder"] == "madry" and card["config"]["adversarial"]["pgd_steps"] == 2
@@ -181,14 +181,14 @@ def test_train_robust_dry_run_writes_card_with_attack_figures(run_script, tmp_pa
 
 
 @pytest.mark.slow
-def test_attack_script_quick(run_script, tmp_path):
+def test_attack_script_quick(run_main, tmp_path):
     committed = _committed("mnist_baseline")
     models = tmp_path / "models"  # a scratch copy: --write-card writes into its card
     models.mkdir()
     for suffix in (".keras", ".json"):
         shutil.copyfile(committed.path.with_suffix(suffix), models / f"{committed.name}{suffix}")
     model = artifacts.inspect(models / f"{committed.name}.keras")
-    proc = run_script("evaluation/attack.py", "--dry-run", "--model", str(model.path), "--out", tmp_path, "--write-card")
+    proc = run_main("evaluation/attack.py", "--dry-run", "--model", str(model.path), "--out", tmp_path, "--write-card")
     line = json.loads(proc.stdout.splitlines()[-1])
     report = json.loads((tmp_path / model.name / "attack.json").read_text())
     assert line["model"] == model.name and report["n"] == 100
@@ -232,12 +232,12 @@ def test_sanity_report_names_the_signatures_of_gradient_masking(mnist_test):
 
 
 @pytest.mark.slow
-def test_the_robust_model_holds_under_the_quick_attack(run_script, tmp_path):
+def test_the_robust_model_holds_under_the_quick_attack(run_main, tmp_path):
     """The robust evaluation in --quick (100 test digits, PGD-10, the sanity report) on the committed mnist_robust:
     robust for real, with no sign of masked gradients.  On the full split with PGD-100 and 2 restarts it holds
     91.7% at eps 0.3 (docs/results.md); the bounds here leave room for 100 digits and a weaker attack."""
     model = _committed("mnist_robust")
-    proc = run_script("evaluation/attack.py", "--dry-run", "--model", str(model.path), "--out", tmp_path)
+    proc = run_main("evaluation/attack.py", "--dry-run", "--model", str(model.path), "--out", tmp_path)
     report = json.loads((tmp_path / model.name / "attack.json").read_text())
     head = report["headline"]
     assert report["n"] == 100 and head["clean_accuracy"] >= 0.95

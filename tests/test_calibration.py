@@ -261,10 +261,10 @@ def cnn_entry():
 
 
 @pytest.mark.slow
-def test_calibrate_script_quick_writes_the_card(run_script, tmp_path, cnn_entry, mnist_test, committed_gate):
+def test_calibrate_script_quick_writes_the_card(run_main, tmp_path, cnn_entry, mnist_test, committed_gate):
     shutil.copy(cnn_entry.path, tmp_path / "probe.keras")
     shutil.copy(cnn_entry.path.with_suffix(".json"), tmp_path / "probe.json")
-    proc = run_script("evaluation/calibrate.py", "--dry-run", "--write-card", "--model", tmp_path / "probe.keras", "--out", tmp_path / "reports")
+    proc = run_main("evaluation/calibrate.py", "--dry-run", "--write-card", "--model", tmp_path / "probe.keras", "--out", tmp_path / "reports")
     line = json.loads(proc.stdout.splitlines()[-1])
     card = json.loads((tmp_path / "probe.json").read_text())
     cal = card["calibration"]
@@ -285,8 +285,8 @@ def test_calibrate_script_quick_writes_the_card(run_script, tmp_path, cnn_entry,
 
 
 @pytest.mark.slow
-def test_train_gate_dry_run(run_script, run_main, tmp_path, mnist_path):
-    proc = run_script("training/train_gate.py", "--dry-run", "--out", tmp_path, "--name", "probe_gate")
+def test_train_gate_dry_run(run_main, tmp_path, mnist_path):
+    proc = run_main("training/train_gate.py", "--dry-run", "--out", tmp_path, "--name", "probe_gate")
     assert "saved" in proc.stdout
     card = json.loads((tmp_path / "probe_gate.json").read_text())
     assert card["dry_run"] and 0 <= card["threshold"] <= 1 and card["data"]["non_digits"] > 50

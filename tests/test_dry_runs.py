@@ -41,8 +41,8 @@ def written_to(stdout: str, pattern: str) -> Path:
 
 
 @pytest.mark.slow
-def test_drawn_digits_dry_run(run_script, tmp_path, mnist_path):
-    proc = run_script("evaluation/drawn_digits.py", "--dry-run", "--model", "mnist_cnn", "--model", "mnist_baseline",
+def test_drawn_digits_dry_run(run_main, tmp_path, mnist_path):
+    proc = run_main("evaluation/drawn_digits.py", "--dry-run", "--model", "mnist_cnn", "--model", "mnist_baseline",
                       "--mnist", mnist_path, "--out", tmp_path)
     report = json.loads((tmp_path / "drawn_digits.json").read_text())
     assert report["dry_run"] and report["n"] == 20
@@ -67,11 +67,10 @@ def test_drawn_digits_bad_flags_are_usage_errors(run_main, tmp_path):
 
 
 @pytest.mark.slow
-def test_finetune_study_dry_run_writes_a_temporary_report(run_script, mnist_path):
+def test_finetune_study_dry_run_writes_a_temporary_report(run_main, mnist_path):
     committed = REPORTS_DIR / "finetune_study.json"
     before = snapshot(committed)
-    proc = run_script("evaluation/finetune_study.py", "--dry-run", "--base", "mnist_cnn", "--replay", "1", "--mnist", mnist_path,
-                      timeout=600)
+    proc = run_main("evaluation/finetune_study.py", "--dry-run", "--base", "mnist_cnn", "--replay", "1", "--mnist", mnist_path)
     out = written_to(proc.stdout, r"^wrote (.+finetune_study\.json)$")
     try:
         report = json.loads(out.read_text())

@@ -209,11 +209,11 @@ def test_mnist_test_digits_are_kept(served, mnist_test):
 
 
 @pytest.mark.slow
-def test_benchmark_script_dry_run_writes_its_report(run_script, tmp_path):
+def test_benchmark_script_dry_run_writes_its_report(run_main, tmp_path):
     from test_unipen import _real_file
 
     real = _real_file()  # with the real-strokes file, real writers' canvas digits are digit sets too
-    proc = run_script("evaluation/gate.py", "--dry-run", "--out", tmp_path, *(("--real-strokes", real) if real else ()),
+    proc = run_main("evaluation/gate.py", "--dry-run", "--out", tmp_path, *(("--real-strokes", real) if real else ()),
                       env={} if real else {"DIGITLAB_UNIPEN": ""})
     report = json.loads((tmp_path / "benchmark.json").read_text())
     rules = report["rules"]

@@ -27,6 +27,13 @@ def cnn(models):
 
 
 @pytest.fixture(scope="module")
+def robust(models):
+    """A single network, mnist_cnn's read in a third of the time: for what is measured on all 10,000 test digits."""
+    e = models["mnist_robust"]
+    return e.model, files.sha256(e.path, 32).removeprefix("sha256:")
+
+
+@pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     return tmp_path_factory.mktemp("features")
 
@@ -223,16 +230,16 @@ def test_pca2_finds_scikit_learns_axes(cnn):
 
 
 @pytest.mark.slow
-def test_the_map_of_the_test_set(cnn, folder, mnist_test, monkeypatch):
+def test_the_map_of_the_test_set(robust, folder, mnist_test, monkeypatch):
     from sklearn.model_selection import cross_val_score
     from sklearn.neighbors import KNeighborsClassifier
 
-    model, key = cnn
+    model, key = robust
     m = nb.digit_map(model, key, folder=folder)
     _, y = mnist_test
     assert m.xy.shape == (10000, 2) and m.labels.tolist() == y.tolist()
-    assert (m.predicted == m.labels).mean() > 0.99, "mnist_cnn reads over 99.3% of the test digits"
-    assert m.components.shape == (2, 3 * 7 * 7 * 128) and 0 < m.explained.sum() < 1  # three networks, each its 7x7x128 map
+    assert (m.predicted == m.labels).mean() > 0.98, "mnist_robust reads 99.1% of the test digits"
+    assert m.components.shape == (2, 1024) and 0 < m.explained.sum() < 1  # its 1,024 features before the logits
     # the map keeps the classes apart: a digit's 10 nearest points on it mostly share its label
     assert cross_val_score(KNeighborsClassifier(10), m.xy, m.labels, cv=3).mean() > 0.6
     # an input lands where its own test digit is
@@ -337,15 +344,15 @@ def test_onnx_graphs_without_a_dense_head_are_refused_with_the_reason(tmp_path, 
 def test_a_second_model_reuses_the_prepared_digits_and_the_estimate_knows(models, folder, monkeypatch):
     """The 30,000 digits are prepared once for every model: the second model's bank and map run its features on
     the stored pictures without preparing a digit, and build_estimate says 0 once both are cached.  The module's
-    cache folder: mnist_cnn's map may be there already (the map test), as the app finds it after a first model."""
+    cache folder: mnist_robust's map may be there already (the map test), as the app finds it after a first model."""
     from digitlab.serving import runtime
 
     size = 300
-    keys = {n: files.sha256(models[n].path, 32).removeprefix("sha256:") for n in ("mnist_cnn", "mnist_baseline")}
+    keys = {n: files.sha256(models[n].path, 32).removeprefix("sha256:") for n in ("mnist_robust", "mnist_baseline")}
     extractors = {n: nb.onnx_feature_extractor(runtime.served_file(models[n].path, "classifier", models[n].path.parent)) for n in keys}
-    assert nb.build_estimate(extractors["mnist_cnn"], keys["mnist_cnn"], folder) > 0
-    nb.training_bank(extractors["mnist_cnn"], keys["mnist_cnn"], size=size, folder=folder)
-    first_map = nb.digit_map(extractors["mnist_cnn"], keys["mnist_cnn"], folder=folder)
+    assert nb.build_estimate(extractors["mnist_robust"], keys["mnist_robust"], folder) > 0
+    nb.training_bank(extractors["mnist_robust"], keys["mnist_robust"], size=size, folder=folder)
+    first_map = nb.digit_map(extractors["mnist_robust"], keys["mnist_robust"], folder=folder)
 
     def no_preparing(*_, **__):
         raise AssertionError("a digit was prepared again")
@@ -362,6 +369,6 @@ def test_a_second_model_reuses_the_prepared_digits_and_the_estimate_knows(models
     assert np.abs(x * 255 - bank.pictures[:20]).max() <= 0.5 + 1e-3
     # build_estimate counts the app's bank size: a bank of another size does not make it 0, a bank of that size does
     # (the app's size set to the test's: building 20,000 digits' features here would only take longer)
-    assert nb.build_estimate(extractors["mnist_cnn"], keys["mnist_cnn"], folder) > 0
+    assert nb.build_estimate(extractors["mnist_robust"], keys["mnist_robust"], folder) > 0
     monkeypatch.setattr(nb, "BANK_SIZE", size)
-    assert nb.build_estimate(extractors["mnist_cnn"], keys["mnist_cnn"], folder) == 0
+    assert nb.build_estimate(extractors["mnist_robust"], keys["mnist_robust"], folder) == 0

@@ -419,9 +419,9 @@ def test_draw_boxes_marks_every_digit(served, test_digits, width):
 
 
 @pytest.mark.slow
-def test_benchmark_dry_run_writes_its_report(run_script, tmp_path):
+def test_benchmark_dry_run_writes_its_report(run_main, tmp_path):
     """The dev benchmark end to end in --dry-run (its own folder given: written there, nowhere else)."""
-    run_script("evaluation/numbers.py", "--dry-run", "--out", tmp_path)
+    run_main("evaluation/numbers.py", "--dry-run", "--out", tmp_path)
     report = json.loads((tmp_path / "numbers.json").read_text())
     s = report["summary"]
     assert s["all"]["n"] == 2 * 2 * len(number_cases.GAPS) * len(number_cases.RENDERS)

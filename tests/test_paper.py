@@ -46,9 +46,9 @@ def reads(classifier, *prepared: P.Prepared) -> list[int]:
 
 
 @needs_scans
-def test_the_benchmark_dry_run_reads_every_register_and_records_nothing(run_script, tmp_path):
+def test_the_benchmark_dry_run_reads_every_register_and_records_nothing(run_main, tmp_path):
     results = tmp_path / "results.json"
-    proc = run_script("evaluation/paper.py", "--dry-run", "--model", "mnist_cnn", "--out", tmp_path / "out",
+    proc = run_main("evaluation/paper.py", "--dry-run", "--model", "mnist_cnn", "--out", tmp_path / "out",
                       env={"DIGITLAB_RESULTS": str(results)})
     report = json.loads((tmp_path / "out" / "paper.json").read_text())
     scans = parish.load(SCANS)

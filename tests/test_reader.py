@@ -195,11 +195,11 @@ def test_what_is_not_a_reader_is_refused(tmp_path, run_main):
 
 
 @pytest.mark.slow  # script runs, about two minutes on 2 cores
-def test_train_reader_dry_run_writes_a_reader_with_its_margin(run_script, run_main, tmp_path, mnist_path):
-    """The first dry run is the script's own process; the refits, the second reader, --combine and the refusals run in
-    this process (what they check is the cards and the messages, not a start of their own)."""
+def test_train_reader_dry_run_writes_a_reader_with_its_margin(run_main, tmp_path, mnist_path):
+    """A dry run, then the refits, the second reader, --combine and the refusals, all in this process (what they check
+    is the cards and the messages, not a start of their own)."""
     strokes = _small_file(tmp_path)
-    run_script("training/train_reader.py", "--dry-run", "--real-strokes", strokes, "--out", tmp_path / "out", "--name", "probe_reader")
+    run_main("training/train_reader.py", "--dry-run", "--real-strokes", strokes, "--out", tmp_path / "out", "--name", "probe_reader")
     path = tmp_path / "out" / "probe_reader.keras"
     card = json.loads(path.with_suffix(".json").read_text())
     assert card["command"].startswith("python training/train_reader.py --dry-run") and card["dry_run"] is True

@@ -79,10 +79,10 @@ def test_app_benchmark_records_on_the_sections_rows():
 
 
 @pytest.mark.slow
-def test_serving_parity_records_each_model_and_no_total_for_a_partial_folder(run_script, tmp_path, monkeypatch):
+def test_serving_parity_records_each_model_and_no_total_for_a_partial_folder(run_main, tmp_path, monkeypatch):
     scratch = tmp_path / "results.json"
     models = link_models(tmp_path / "models", ["mnist_baseline"])
-    run_script("evaluation/serving.py", "--models-dir", models, "--parity", "30", "--out", tmp_path / "parity.json",
+    run_main("evaluation/serving.py", "--models-dir", models, "--parity", "30", "--out", tmp_path / "parity.json",
                env={"DIGITLAB_RESULTS": str(scratch)})
     figures = results.load(scratch)["figures"]["serving"]
     assert set(figures) == {"mnist_baseline"}, "all committed models: only for models/ measured whole"

@@ -93,12 +93,12 @@ def test_sweep_on_a_committed_model(digits):
 
 
 @pytest.mark.slow
-def test_evaluate_robustness_quick(run_script, tmp_path):
+def test_evaluate_robustness_quick(run_main, tmp_path):
     try:
         model = artifacts.resolve("mnist_baseline")
     except artifacts.ModelError as e:
         pytest.fail(f"committed model missing: {e}")
-    proc = run_script("evaluation/evaluate_robustness.py", "--dry-run", "--model", model.name, "--out", tmp_path)
+    proc = run_main("evaluation/evaluate_robustness.py", "--dry-run", "--model", model.name, "--out", tmp_path)
     line = json.loads(proc.stdout.splitlines()[-1])
     r = json.loads((tmp_path / model.name / "robustness.json").read_text())
     assert line["model"] == model.name and r["n"] == 200

@@ -29,8 +29,8 @@ def test_training_script_help_shows_defaults(run_script, script):
     ("training/train_advanced.py", "mnist_advanced"),
 ])
 @pytest.mark.slow
-def test_keras_training_dry_run_writes_model_and_card(run_script, tmp_path, script, name):
-    run_script(script, "--dry-run", "--out", tmp_path, "--epochs", "2", "--seed", "3")
+def test_keras_training_dry_run_writes_model_and_card(run_main, tmp_path, script, name):
+    run_main(script, "--dry-run", "--out", tmp_path, "--epochs", "2", "--seed", "3")
     card = json.loads((tmp_path / f"{name}.json").read_text())
     assert set(card) >= CARD_FIELDS and card["dry_run"] and card["seed"] == 3
     assert card["config"]["epochs"] == 2 and card["data"]["fingerprint"].startswith("sha256:")
@@ -42,8 +42,8 @@ def test_keras_training_dry_run_writes_model_and_card(run_script, tmp_path, scri
 
 
 @pytest.mark.slow
-def test_baseline_keras_copy_predicts_like_scikit_learn(run_script, tmp_path):
-    out = run_script("training/train_baseline.py", "--dry-run", "--out", tmp_path).stdout
+def test_baseline_keras_copy_predicts_like_scikit_learn(run_main, tmp_path):
+    out = run_main("training/train_baseline.py", "--dry-run", "--out", tmp_path).stdout
     card = json.loads((tmp_path / "mnist_baseline.json").read_text())
     assert card["metrics"]["sklearn_agreement"] == 1.0, out
     assert card["metrics"]["test_accuracy"] > 0.75  # even 1,024 training digits give a real classifier
@@ -123,9 +123,9 @@ def test_predict_cli_text_and_errors(run_script, run_main, png_folder, tmp_path,
 
 
 @pytest.mark.slow
-def test_evaluate_writes_report(run_script, tmp_path, committed):
+def test_evaluate_writes_report(run_main, tmp_path, committed):
     model = committed["mnist_baseline"]
-    proc = run_script("evaluation/evaluate.py", "--model", model.name, "--limit", "500", "--out", tmp_path)
+    proc = run_main("evaluation/evaluate.py", "--model", model.name, "--limit", "500", "--out", tmp_path)
     summary = json.loads(proc.stdout.splitlines()[-1])
     report = json.loads((tmp_path / model.name / "metrics.json").read_text())
     assert summary["accuracy"] == round(report["accuracy"], 4) and report["n"] == 500
@@ -133,16 +133,16 @@ def test_evaluate_writes_report(run_script, tmp_path, committed):
     for png in ("confusion.png", "misclassified.png", "per_class_f1.png"):
         assert (tmp_path / model.name / png).stat().st_size > 1000
     # the smoke mode every script has: the first 256 digits, its report in a temporary folder
-    proc = run_script("evaluation/evaluate.py", "--model", model.name, "--dry-run")
+    proc = run_main("evaluation/evaluate.py", "--model", model.name, "--dry-run")
     summary = json.loads(proc.stdout.splitlines()[-1])
     assert summary["n"] == 256 and not Path(summary["report"]).is_relative_to(ROOT)
 
 
 @pytest.mark.slow
-def test_benchmark_quick(run_script, tmp_path, committed):
+def test_benchmark_quick(run_main, tmp_path, committed):
     model = committed["mnist_cnn"]
     out = tmp_path / "bench.json"
-    run_script("evaluation/benchmark.py", "--dry-run", "--model", model.name, "--out", out, timeout=600)
+    run_main("evaluation/benchmark.py", "--dry-run", "--model", model.name, "--out", out)
     r = json.loads(out.read_text())
     lat = r["latency"]
     assert lat["Classifier (tf.function)"]["p50_ms"] < lat["model.predict"]["p50_ms"]

@@ -144,13 +144,13 @@ def keras_softmax(z):
 
 
 @pytest.mark.slow
-def test_serving_script_writes_the_files_and_drops_stale_ones(run_script, tmp_path):
+def test_serving_script_writes_the_files_and_drops_stale_ones(run_main, tmp_path):
     models = link_models(tmp_path / "models", ["mnist_baseline"], gate=False)
     stale = models / "serving" / "0123456789abcdef0123456789abcdef.onnx"
     stale.parent.mkdir()
     stale.write_bytes(b"old")
     stale.with_suffix(".json").write_text("{}")
-    run_script("evaluation/serving.py", "--models-dir", models)
+    run_main("evaluation/serving.py", "--models-dir", models)
     key = runtime.file_key(models / "mnist_baseline.keras")
     assert sorted(f.name for f in (models / "serving").iterdir()) == [f"{key}.json", f"{key}.onnx"]
     assert runtime.record(models / "serving" / f"{key}.onnx")["source"] == "mnist_baseline.keras"

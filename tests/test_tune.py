@@ -41,9 +41,9 @@ def test_trial_subset_is_seeded_and_keeps_labels_with_images(mnist_test):
 
 
 @pytest.mark.slow
-def test_dry_run_search_writes_the_trial_table_and_the_best_model(run_script, tmp_path):
+def test_dry_run_search_writes_the_trial_table_and_the_best_model(run_main, tmp_path):
     out, reports = tmp_path / "models", tmp_path / "reports"
-    proc = run_script("training/tune.py", "--dry-run", "--out", out, "--reports", reports, "--name", "tune_probe", "--seed", "3")
+    proc = run_main("training/tune.py", "--dry-run", "--out", out, "--reports", reports, "--name", "tune_probe", "--seed", "3")
     table = json.loads((reports / "tune_probe-dry" / "trials.json").read_text())
     rows = table["trials"]
     assert table["space"] == tune.SPACE and len(rows) == tune.DRY_RUN_TRIALS

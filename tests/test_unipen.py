@@ -332,11 +332,11 @@ def test_sideways_overlap_measures_digits_written_over_one_another(real_items):
 
 
 @pytest.mark.slow
-def test_training_mixes_real_strokes_in_and_the_card_says_which(tmp_path, run_script):
+def test_training_mixes_real_strokes_in_and_the_card_says_which(run_main, tmp_path):
     strokes = _small_file(tmp_path)
     out = tmp_path / "out"
-    run_script("training/train_cnn.py", "--dry-run", "--out", out, "--real-strokes", strokes, "--real-share", "0.3", "--real-warp", "0.5",
-               "--real-path", "0.25", timeout=1200)
+    run_main("training/train_cnn.py", "--dry-run", "--out", out, "--real-strokes", strokes, "--real-share", "0.3", "--real-warp", "0.5",
+               "--real-path", "0.25")
     card = json.loads((out / "mnist_cnn.json").read_text())
     assert card["config"]["real_share"] == 0.3 and card["config"]["real_strokes"] == str(strokes)
     assert card["config"]["real_warp"] == 0.5 and "--real-warp 0.5" in card["command"]

@@ -50,10 +50,10 @@ def test_each_writer_gets_his_own_row_and_the_most_misread_comes_first(real_spli
 
 
 @pytest.mark.slow  # over 10 s on 2 cores: the full suite's, not the fast tier's
-def test_the_script_reads_a_part_and_refuses_what_it_cannot(real_split, run_script, run_main, scratch_models, tmp_path):
+def test_the_script_reads_a_part_and_refuses_what_it_cannot(real_split, run_main, scratch_models, tmp_path):
     path, _ = real_split
     out, results = tmp_path / "rows.json", tmp_path / "results.json"
-    proc = run_script("evaluation/writers.py", "--part", "held-out", "--model", "mnist_cnn", "--top", "3", "--real-strokes", path, "--out", out,
+    proc = run_main("evaluation/writers.py", "--part", "held-out", "--model", "mnist_cnn", "--top", "3", "--real-strokes", path, "--out", out,
                       env={"DIGITLAB_RESULTS": str(results)})
     report = json.loads(out.read_text())
     assert report["part"] == "held-out" and {r["site"] for r in report["writers"]} == {unipen.HELD_OUT_SITE}
@@ -100,12 +100,12 @@ def test_a_real_writer_becomes_an_app_user_whose_other_digits_stay_out(real_spli
 
 
 @pytest.mark.slow
-def test_the_finetune_study_takes_a_real_writer_as_its_user(real_split, run_script, run_main, scratch_models, mnist_path, tmp_path):
+def test_the_finetune_study_takes_a_real_writer_as_its_user(real_split, run_main, scratch_models, mnist_path, tmp_path):
     _, split = real_split
     who = _most_prolific(split.val)
     name = f"{who.source}/{who.writer}"
-    run_script("evaluation/finetune_study.py", "--dry-run", "--base", "mnist_cnn", "--per-class", "2", "--replay", "1",
-               "--writer", name, "--mnist", mnist_path, "--out", tmp_path, timeout=600)
+    run_main("evaluation/finetune_study.py", "--dry-run", "--base", "mnist_cnn", "--per-class", "2", "--replay", "1",
+               "--writer", name, "--mnist", mnist_path, "--out", tmp_path)
     report = json.loads((tmp_path / f"finetune_study_{who.source}-{who.writer}.json").read_text())
     [row] = report["rows"]
     assert report["user"] == name and row["pictures"] == 20 and row["fresh_n"] >= 10
