@@ -310,7 +310,7 @@ def test_train_gate_dry_run(run_main, tmp_path, mnist_path):
 
 @pytest.mark.slow
 def test_train_gate_takes_real_strokes_as_positives(run_main, tmp_path):
-    """In this process: the script's own start is test_train_gate_dry_run's."""
+    """A dry run given real strokes: they join the digits the gate accepts, and its card names the file."""
     from test_unipen import _small_file
 
     strokes = _small_file(tmp_path)

@@ -159,8 +159,7 @@ def test_serving_script_writes_the_files_and_drops_stale_ones(run_main, tmp_path
 @pytest.mark.slow
 def test_serving_script_says_when_the_readers_margin_was_fitted_against_another_classifier(run_main, tmp_path):
     """A promotion ends with this script: when the classifier the number reader's margin was fitted against is
-    another file now, it converts everything as usual and says so, with the command that fits the margin again.
-    (Its two runs are in this process; test_serving_script_writes_the_files_and_drops_stale_ones runs its own.)"""
+    another file now, it converts everything as usual and says so, with the command that fits the margin again."""
     from digitlab.serving import reader
 
     models = link_models(tmp_path / "models", ["mnist_baseline"], gate=False)
