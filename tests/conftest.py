@@ -17,13 +17,20 @@ from digitlab.paths import ROOT
 # whole files to the workers (--dist loadfile) in the order collected (--no-loadscope-reorder: pyproject.toml) and
 # queues one or two per worker: started first, no long file starts last while the other worker has nothing left.
 LONG_FILES = (
-    "tests/test_finetune.py", "tests/test_rebuild.py", "tests/test_app.py", "tests/test_export.py",
-    "tests/test_hostile_pictures.py", "tests/browser/test_browser.py", "tests/test_hostile_models.py",
-    "tests/test_attacks.py", "tests/test_unipen.py", "tests/test_calibration.py", "tests/test_preprocess.py",
-    "tests/test_kill_training.py", "tests/test_committed_models.py", "tests/test_reader.py", "tests/test_fuzz.py",
-    "tests/test_multiworker.py", "tests/test_dry_runs.py", "tests/test_scripts.py", "tests/test_train.py",
-    "tests/test_neighbours.py", "tests/test_preprocess_js.py", "tests/test_ensemble.py",
+    "tests/browser/test_browser.py", "tests/test_finetune.py", "tests/test_reader.py", "tests/test_ensemble.py",
+    "tests/test_neighbours.py", "tests/test_rebuild.py", "tests/test_kill_training.py", "tests/test_app.py",
+    "tests/test_explain.py", "tests/test_export.py", "tests/browser/test_browser_collect.py", "tests/test_stress_pages.py",
+    "tests/test_tfjs.py", "tests/browser/test_explain_neighbours.py", "tests/test_scripts.py",
+    "tests/browser/test_browser_stress.py", "tests/test_serving.py", "tests/test_attacks.py", "tests/test_calibration.py",
+    "tests/test_dry_runs.py",
 )
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n logical`` (or ``auto``): a worker per CPU for the fast tier, whose tests keep every CPU busy; one more for
+    the full suite, whose browser, app-server, job and child-process tests leave a CPU idle while they wait."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cpus if "not slow" in (config.getoption("markexpr") or "") else cpus + 1
 
 
 def pytest_collection_modifyitems(items):

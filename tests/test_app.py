@@ -269,6 +269,7 @@ def test_keep_an_uploaded_picture_as_it_was_uploaded(samples, tmp_path, monkeypa
     assert path.read_bytes() == data  # the file itself, not a copy of what Home read
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: the full suite's, not the fast tier's
 def test_keep_a_photo_whose_ink_was_set_by_hand(mnist_test, tmp_path, monkeypatch):
     """A photo under a hard half shadow that the ink's detection reads the other way round: set to "dark ink on light" by
     hand on Home and kept, its file says so, and the fine-tune reads it as Home showed it."""

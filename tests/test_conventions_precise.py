@@ -196,6 +196,7 @@ def test_dry_run_reports_every_style_with_consistent_figures(committed_models, t
     assert out.is_file() and not out.resolve().is_relative_to(ROOT) and json.loads(out.read_text())["per_style"] == 1
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: the full suite's, not the fast tier's
 def test_a_continental_run_reads_more_long_flag_1s_and_keeps_its_own_report_and_table(committed_models, tmp_path, capsys, monkeypatch):
     """--writing continental: the same drawings read with the writer's setting (serving.writing), its report said so,
     its figures in their own table, and without --out its own folder beside the default report's (never that one)."""

@@ -183,6 +183,7 @@ def test_the_cartoon_face_is_not_a_digit_through_the_predict_cli(trained_on_uplo
     assert line["abstain"] and "not sure this is a digit" in line["reason"], line
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: the full suite's, not the fast tier's
 def test_faces_emoji_and_letters_at_600_are_refused(served):
     # the benchmark (evaluation/reports/gate/benchmark.md) measures ~92 % of faces, ~98 % of emoji, ~98 % of letters
     for category, at_least in (("faces", 12), ("emoji", 15), ("letters", 13)):
@@ -230,6 +231,7 @@ def test_benchmark_script_dry_run_writes_its_report(run_main, tmp_path):
     assert (tmp_path / "benchmark.md").read_text().startswith("# The digit gate's benchmark")
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: the full suite's, not the fast tier's
 def test_the_paper_check_refuses_faces_and_keeps_digits_on_coloured_paper_and_in_shadow(mnist_test):
     """Preprocessing's own check, no model: faces from a test seed whose outline encloses skin are refused
     (the benchmark measures the check alone on faces; docs/gate.md); digits written on coloured paper in

@@ -70,6 +70,7 @@ print(json.dumps({"ok": ok, "before_kb": before, "after_kb": rss()}))""", {"MALL
     assert got["before_kb"] - got["after_kb"] > 100_000, got
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: the full suite's, not the fast tier's
 @pytest.mark.skipif(not GLIBC, reason="glibc only")
 def test_served_models_keep_no_activations_between_batches(committed_models):
     """The app's ONNX Runtime sessions answer batches without holding on to their activations afterwards: 4 batches

@@ -81,6 +81,7 @@ def test_a_number_written_in_a_forms_comb_field_is_read(served, test_digits):
     assert right >= 5, f"{right} of 6 numbers read whole"
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: the full suite's, not the fast tier's
 def test_a_number_written_on_a_forms_line_it_touches_is_read(served, test_digits, monkeypatch):
     """Four digits on a form's printed line, most touching or crossing it: the line is one blob with them, and
     ``drop_number_line`` takes its band away (with a note), so the cuts read the digits, not the line."""

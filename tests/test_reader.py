@@ -197,23 +197,25 @@ def test_what_is_not_a_reader_is_refused(tmp_path, run_main):
 @pytest.mark.slow  # script runs, about two minutes on 2 cores
 def test_train_reader_dry_run_writes_a_reader_with_its_margin(run_main, tmp_path, mnist_path):
     """A dry run, then the refits, the second reader, --combine and the refusals, all in this process (what they check
-    is the cards and the messages, not a start of their own)."""
+    is the cards and the messages, not a start of their own).  The cuts the margins are fitted against are the small
+    committed classifiers' (the logistic baseline, then mnist_robust): the fitting is checked, not the margin."""
     strokes = _small_file(tmp_path)
-    run_main("training/train_reader.py", "--dry-run", "--real-strokes", strokes, "--out", tmp_path / "out", "--name", "probe_reader")
+    run_main("training/train_reader.py", "--dry-run", "--real-strokes", strokes, "--out", tmp_path / "out", "--name", "probe_reader",
+             "--classifier", "mnist_baseline")
     path = tmp_path / "out" / "probe_reader.keras"
     card = json.loads(path.with_suffix(".json").read_text())
     assert card["command"].startswith("python training/train_reader.py --dry-run") and card["dry_run"] is True
     assert 0 <= card["margin"] <= training.MARGINS[-1] and "threshold" not in card and sum(card["data"]["lines_by_source"].values()) == card["data"]["lines"] > 0
     assert card["measured"]["tuning"]["all"]["n"] > 0 and card["real_strokes"]["file"] == strokes.name
-    assert card["measured"]["classifier_sha256"] == files.sha256(MODELS / "mnist_advanced.keras", 16)  # the cuts it was fitted against
+    assert card["measured"]["classifier_sha256"] == files.sha256(MODELS / "mnist_baseline.keras", 16)  # the cuts it was fitted against
     r = reader.Reader(path, "keras")
     assert r.margin == r.threshold == card["margin"] and r.logits(np.zeros((2, number_lines.LINE_H, number_lines.LINE_W))).shape == (2, reader.FRAMES, 11)
     # --refit: the margin fitted again against another classifier's cuts, the card saying so
-    run_main("training/train_reader.py", "--refit", path, "--classifier", "mnist_cnn", "--real-strokes", strokes)
+    run_main("training/train_reader.py", "--refit", path, "--classifier", "mnist_robust", "--real-strokes", strokes)
     refitted = json.loads(path.with_suffix(".json").read_text())
-    assert refitted["refit"]["classifier"] == refitted["config"]["classifier"] == refitted["measured"]["classifier"] == "mnist_cnn"
-    assert refitted["measured"]["classifier_sha256"] == files.sha256(MODELS / "mnist_cnn.keras", 16)
-    assert refitted["refit"]["before"] == {"margin": card["margin"], "classifier": "mnist_advanced"} and "earlier" not in refitted["refit"]
+    assert refitted["refit"]["classifier"] == refitted["config"]["classifier"] == refitted["measured"]["classifier"] == "mnist_robust"
+    assert refitted["measured"]["classifier_sha256"] == files.sha256(MODELS / "mnist_robust.keras", 16)
+    assert refitted["refit"]["before"] == {"margin": card["margin"], "classifier": "mnist_baseline"} and "earlier" not in refitted["refit"]
     assert refitted["refit"]["command"].startswith("python training/train_reader.py --refit")
     assert refitted["history"] == card["history"] and refitted["command"] == card["command"]  # the training's record kept
     # a reader whose card holds the confidence threshold the margin replaced: refused with the way out, which works
@@ -224,7 +226,7 @@ def test_train_reader_dry_run_writes_a_reader_with_its_margin(run_main, tmp_path
     run_main("training/train_reader.py", "--refit", path, "--real-strokes", strokes)
     again = json.loads(path.with_suffix(".json").read_text())
     assert "threshold" not in again and "threshold_fitted_on" not in again and again["margin"] >= 0
-    assert again["refit"]["before"] == {"threshold": 0.19, "classifier": "mnist_cnn"} and again["refit"]["earlier"] == refitted["refit"]
+    assert again["refit"]["before"] == {"threshold": 0.19, "classifier": "mnist_robust"} and again["refit"]["earlier"] == refitted["refit"]
     assert reader.Reader(path, "keras").margin == again["margin"]
     not_reader = run_main("training/train_reader.py", "--refit", MODELS / "mnist_cnn.keras", check=False)
     assert not_reader.returncode != 0 and "not a number reader" in not_reader.stderr
@@ -233,9 +235,11 @@ def test_train_reader_dry_run_writes_a_reader_with_its_margin(run_main, tmp_path
     bad = run_main("training/train_reader.py", "--real-strokes", strokes, "--tuning-writers", "0.7", check=False)
     assert bad.returncode == 2 and "--tuning-writers" in bad.stderr
     # --combine: a second reader (another seed), and the two read as one: the mean of their logits, its own margin
-    run_main("training/train_reader.py", "--dry-run", "--real-strokes", strokes, "--out", tmp_path / "out", "--name", "second", "--seed", "1")
+    run_main("training/train_reader.py", "--dry-run", "--real-strokes", strokes, "--out", tmp_path / "out", "--name", "second", "--seed", "1",
+             "--classifier", "mnist_baseline")
     second = tmp_path / "out" / "second.keras"
-    run_main("training/train_reader.py", "--combine", path, second, "--dry-run", "--real-strokes", strokes, "--out", tmp_path / "out", "--name", "both")
+    run_main("training/train_reader.py", "--combine", path, second, "--dry-run", "--real-strokes", strokes, "--out", tmp_path / "out", "--name", "both",
+             "--classifier", "mnist_baseline")
     both = tmp_path / "out" / "both.keras"
     lines = np.random.default_rng(0).random((3, number_lines.LINE_H, number_lines.LINE_W)).astype(np.float32)
     mean = (reader.Reader(path, "keras").logits(lines) + reader.Reader(second, "keras").logits(lines)) / 2

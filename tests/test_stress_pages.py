@@ -144,6 +144,7 @@ def require(names: list[str], committed_models) -> None:
 # ----------------------------------------------------------------------------- abstain: predict CLI
 
 
+@pytest.mark.slow  # over 5 s on 2 cores: the full suite's, not the fast tier's
 def test_predict_cli_abstains_on_non_digits_and_not_on_mnist(run_script, tmp_path, mnist_test, calibrated, capsys):
     folder = tmp_path / "pictures"
     folder.mkdir()

@@ -142,8 +142,17 @@ def fine_tune_quickly(page, settings=QUICK_JOB, base: str | None = None) -> None
         box.press("Enter")
         wait_idle(page)
     if base is not None:  # a Streamlit selectbox (a combo box): open its list, click the option
-        page.locator(".st-key-collect_base button[aria-label='Open']").click()
-        page.get_by_role("option", name=base, exact=True).click()
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout  # imported here: without it the module skips
+
+        option = page.get_by_role("option", name=base, exact=True)
+        for _ in range(5):  # a rerun still landing can close the list as it opens: open it again
+            page.locator(".st-key-collect_base button[aria-label='Open']").click()
+            try:
+                option.wait_for(timeout=5_000)
+                break
+            except PlaywrightTimeout:
+                wait_idle(page)
+        option.click()
         wait_idle(page)
         assert page.locator(".st-key-collect_base input").input_value() == base
     page.locator(".st-key-collect_finetune button").click()
