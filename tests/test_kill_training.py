@@ -46,22 +46,21 @@ FIELDS = {"builder": "cnn", "model_kwargs": {"width": 8}, "epochs": 2, "batch_si
 MNIST: str | None = None  # the MNIST file the fixture found, passed on to every run
 
 
-def start(runs: Path, out: Path, name: str, phase: str | None = None, marker: Path | None = None,
-          fields: dict | None = None) -> subprocess.Popen:
-    """One run of ``FIELDS`` (``fields`` changes some of them) in its own process."""
+def start(runs: Path, out: Path, name: str, phase: str | None = None, marker: Path | None = None) -> subprocess.Popen:
+    """One run of ``FIELDS`` in its own process."""
     env = {k: v for k, v in os.environ.items() if k != "DIGITLAB_PAUSE_AT"}
     env["DIGITLAB_MNIST"] = MNIST
     if phase:
         env["DIGITLAB_PAUSE_AT"] = f"{phase}={marker}"
-    return subprocess.Popen([sys.executable, __file__, str(runs), str(out), name, json.dumps(fields or {})], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, __file__, str(runs), str(out), name], cwd=ROOT, env=env,
                             text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def kill_at(runs: Path, out: Path, name: str, phase: str, tmp: Path, timeout: float = 180, fields: dict | None = None) -> str:
+def kill_at(runs: Path, out: Path, name: str, phase: str, tmp: Path, timeout: float = 180) -> str:
     """Run until ``phase``, SIGKILL there; returns the run's output.  Fails when the run ends without reaching it."""
     marker = tmp / f"reached-{phase}"
     marker.unlink(missing_ok=True)
-    proc = start(runs, out, name, phase, marker, fields)
+    proc = start(runs, out, name, phase, marker)
     t0 = time.time()
     while not marker.exists():
         if proc.poll() is not None:
@@ -248,12 +247,12 @@ def test_a_killed_digit_save_leaves_nothing_the_next_save_keeps(tmp_path, mnist_
     assert user_digits.samples(label, folder) == [saved]
 
 
-def main(runs_dir: str, out: str, name: str, fields: str = "{}") -> None:
+def main(runs_dir: str, out: str, name: str) -> None:
     from digitlab.training import recipe, trainer
 
     trainer.RUNS_DIR = Path(runs_dir)  # this test's folder, not the repository's runs/
-    trainer.run(recipe.TrainConfig(name=name, **{**FIELDS, **json.loads(fields)}), Path(out), command="tests/test_kill_training.py")
+    trainer.run(recipe.TrainConfig(name=name, **FIELDS), Path(out), command="tests/test_kill_training.py")
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:5])
+    main(*sys.argv[1:4])

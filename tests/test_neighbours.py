@@ -20,17 +20,20 @@ def models(committed_models):
     return {e.name: e for e in committed_models}
 
 
+def _model_and_key(entry) -> tuple:
+    """A committed model and the key its features are cached under (its file's hash)."""
+    return entry.model, files.sha256(entry.path, 32).removeprefix("sha256:")
+
+
 @pytest.fixture(scope="module")
 def cnn(models):
-    e = models["mnist_cnn"]
-    return e.model, files.sha256(e.path, 32).removeprefix("sha256:")
+    return _model_and_key(models["mnist_cnn"])
 
 
 @pytest.fixture(scope="module")
 def robust(models):
     """A single network, mnist_cnn's read in a third of the time: for what is measured on all 10,000 test digits."""
-    e = models["mnist_robust"]
-    return e.model, files.sha256(e.path, 32).removeprefix("sha256:")
+    return _model_and_key(models["mnist_robust"])
 
 
 @pytest.fixture(scope="module")
