@@ -70,14 +70,14 @@ def test_drawn_digits_bad_flags_are_usage_errors(run_main, tmp_path):
 def test_finetune_study_dry_run_writes_a_temporary_report(run_main, mnist_path):
     committed = REPORTS_DIR / "finetune_study.json"
     before = snapshot(committed)
-    proc = run_main("evaluation/finetune_study.py", "--dry-run", "--base", "mnist_cnn", "--replay", "1", "--mnist", mnist_path)
+    proc = run_main("evaluation/finetune_study.py", "--dry-run", "--base", "mnist_robust", "--replay", "1", "--mnist", mnist_path)
     out = written_to(proc.stdout, r"^wrote (.+finetune_study\.json)$")
     try:
         report = json.loads(out.read_text())
     finally:
         shutil.rmtree(out.parent)
     assert snapshot(committed) == before, "the dry run touched evaluation/reports/finetune_study.json"
-    assert report["dry_run"] and report["base"] == "mnist_cnn" and "--dry-run" in report["command"]
+    assert report["dry_run"] and report["base"] == "mnist_robust" and "--dry-run" in report["command"]
     [row] = report["rows"]  # the first --per-class, --replay and --seeds only
     assert (row["per_class"], row["replay"], row["seed"]) == (2, 1.0, 0)
     assert row["pictures"] == 20 and row["train"] + row["holdout"] == 20 and row["fresh_n"] == 20
@@ -85,16 +85,16 @@ def test_finetune_study_dry_run_writes_a_temporary_report(run_main, mnist_path):
     assert row["mnist_n"] == 256  # digitlab.training.finetune.DRY_RUN
     for key in ("holdout_before", "holdout_after", "fresh_before", "fresh_after", "mnist_after"):
         assert 0 <= row[key] <= 1, (key, row)
-    assert row["mnist_before"] >= 0.95, row  # the committed mnist_cnn on 256 real MNIST test digits
+    assert row["mnist_before"] >= 0.95, row  # the committed mnist_robust on 256 real MNIST test digits
     assert len(report["table"]) == 3 and report["table"][2].startswith("| 20 (")
     # what a full run records in docs/results.json (a dry run records nothing): six figures per row, on the base's file
     from digitlab.report import extractors
 
-    figures = extractors.from_finetune_study(report, ROOT / "models" / "mnist_cnn.keras")
+    figures = extractors.from_finetune_study(report, ROOT / "models" / "mnist_robust.keras")
     assert {(f.row, f.key): f.value for f in figures} == {("20 user digits, replay 1", f"{k} {w}"): row[f"{field}_{w}"]
                                                           for k, field in (("held-out", "holdout"), ("new drawings", "fresh"), ("MNIST test", "mnist"))
                                                           for w in ("before", "after")}
-    assert {f.model_sha for f in figures} == {extractors.model_sha("mnist_cnn")} and all(f.model == "mnist_cnn" for f in figures)
+    assert {f.model_sha for f in figures} == {extractors.model_sha("mnist_robust")} and all(f.model == "mnist_robust" for f in figures)
 
 
 @pytest.mark.slow
@@ -139,9 +139,9 @@ def test_web_build_errors_are_usage_errors_and_write_nothing(run_main, tmp_path)
 def test_finetune_memory_measures_a_fine_tune_in_its_own_process(run_script, run_main, mnist_path, tmp_path):
     """The fine-tune as the Collect page starts it, its peak memory read by /usr/bin/time; a dry run records nothing."""
     recorded = tmp_path / "results.json"
-    proc = run_script("evaluation/finetune_memory.py", "--dry-run", "--base", "mnist_cnn", "--per-class", "2", "--mnist", mnist_path,
+    proc = run_script("evaluation/finetune_memory.py", "--dry-run", "--base", "mnist_robust", "--per-class", "2", "--mnist", mnist_path,
                       timeout=600, env={"DIGITLAB_RESULTS": str(recorded)})
-    m = re.search(r"^fine-tuning mnist_cnn on 20 pictures: peak RSS (\d+) MiB, ([\d.]+) s$", proc.stdout, re.MULTILINE)
+    m = re.search(r"^fine-tuning mnist_robust on 20 pictures: peak RSS (\d+) MiB, ([\d.]+) s$", proc.stdout, re.MULTILINE)
     assert m, proc.stdout
     assert 150 <= int(m.group(1)) <= 8000  # TensorFlow alone holds ~680 MB; far below the machine's 24 GiB
     assert not recorded.exists() and "recorded" not in proc.stdout

@@ -385,12 +385,12 @@ def test_fine_tuned_models_go_to_the_user_folder_by_default(tmp_path, monkeypatc
 
 @pytest.mark.slow
 def test_finetuning_learns_the_users_style_without_forgetting_mnist(tmp_path):
-    """A short run from mnist_advanced on 3 drawings per digit: better on 100 new drawings by the
+    """A short run from mnist_robust on 3 drawings per digit: better on 100 new drawings by the
     same hand, and at most a little worse on MNIST test."""
     from digitlab.serving.classifiers import Classifier
 
-    # The base is mnist_advanced, the model evaluation/finetune_study.py fine-tunes by default.
-    base = artifacts.resolve("mnist_advanced", MODELS)
+    # One network: fine-tuning an ensemble runs the same code once per member (tests/test_ensemble.py).
+    base = artifacts.resolve("mnist_robust", MODELS)
     folder = user_folder(tmp_path / "digits", 3, seed=0)
     config = finetune.FinetuneConfig(
         base=str(base.path), name="quick", head_epochs=1, epochs=4, user_per_epoch=256, replay=1.0, mnist_test=1000, holdout=0.34, seed=0,
@@ -419,7 +419,7 @@ def test_finetuning_on_kept_misreads_of_a_few_digits(tmp_path):
     MNIST test at most a little worse (the missing digits are left to the MNIST replay)."""
     from digitlab.serving.classifiers import Classifier
 
-    base = artifacts.resolve("mnist_cnn", MODELS)
+    base = artifacts.resolve("mnist_robust", MODELS)  # one network, as above
     folder = tmp_path / "digits"
     pictures, labels = user_style.drawings(3, seed=0)
     for picture, label in zip(pictures, labels):

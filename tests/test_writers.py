@@ -104,7 +104,7 @@ def test_the_finetune_study_takes_a_real_writer_as_its_user(real_split, run_main
     _, split = real_split
     who = _most_prolific(split.val)
     name = f"{who.source}/{who.writer}"
-    run_main("evaluation/finetune_study.py", "--dry-run", "--base", "mnist_cnn", "--per-class", "2", "--replay", "1",
+    run_main("evaluation/finetune_study.py", "--dry-run", "--base", "mnist_robust", "--per-class", "2", "--replay", "1",
                "--writer", name, "--mnist", mnist_path, "--out", tmp_path)
     report = json.loads((tmp_path / f"finetune_study_{who.source}-{who.writer}.json").read_text())
     [row] = report["rows"]
