@@ -69,7 +69,7 @@ from digitlab.pictures import (  # noqa: F401
     load_picture,
 )
 
-PREPROCESS_VERSION = "1.12"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
+PREPROCESS_VERSION = "1.13"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
 # blobs dropped; 1.3: a small digit in a shrunk picture read again around its ink at a higher resolution, and ink
 # that fades below INK_LEVEL once fitted (scattered specks) is no ink; 1.4: a drawing reaching the edge is not a photo
 # (is_photo: most of the border one exact tone is a drawn background; its strokes apart touching the edge are kept);
@@ -84,7 +84,8 @@ PREPROCESS_VERSION = "1.12"  # 1.1: stroke-width normalisation on by default; 1.
 # from it (drop_rule_line); 1.10: a side's thickness is its line's run inward however tilted (_run_inward), so a fat
 # pen's square 0 drawn askew is not a form's box; 1.11: nor is a form's line under the writing that the writing touches
 # (drop_line_under); 1.12: nor are the marks a writer leaves around a digit on paper: an underline, a full stop, a tick or
-# a small cross beside it, a ruling line at the picture's edge, a neighbouring cell's ink (isolate_digit)
+# a small cross beside it, a ruling line at the picture's edge, a neighbouring cell's ink (isolate_digit); 1.13: a full
+# stop is judged against the digit's ink at its own height, not its box (_right_from): a slanted 1's top reached over it
 SIZE = 28  # model input side
 BOX = 20  # the digit's longer side inside the 28x28 frame, as in MNIST
 CENTRE = 14.0  # MNIST's mean centre of mass (row, col) in pixel-index coordinates, measured on x_test
@@ -672,7 +673,9 @@ NEIGHBOUR_GAP = 0.5  # ink at the picture's top or bottom edge this share of the
 UNDER_WIDE = 0.3  # an underline apart: a flat line at least this share of the digit's width...
 UNDER_LOW = 0.25  # ...its centre below the digit's bottom less this share of its height, its top below the digit's middle
 STOP_SIDE = 0.3  # a full stop: no side over this share of the digit's height...
-STOP_RIGHT = 0.15  # ...its centre right of the digit's right edge less this share of the digit's width...
+STOP_RIGHT = 0.15  # ...its centre right of the digit's right edge less this share of the digit's width (the edge of
+# the digit's ink in the rows from the stop's top down, when that is left of the box's: a slanted 1's top reaches over
+# the stop beside its foot), in the box's right half...
 STOP_LOW = 0.6  # ...and this share of the digit's height below its top, and more than STOP_GAP px off it
 STOP_GAP = 1.5
 TICK_TALL = 0.8  # a tick or small cross: at most this share of the digit's height, to its right (TICK_OVER of its own
@@ -803,15 +806,22 @@ def _gap2(a: np.ndarray, body: np.ndarray, reach: float) -> float:
     return float(((a[:, None, :] - near[None, :, :]) ** 2).sum(-1).min())
 
 
-def _mark(b: _Blob, box: list[int], gap2: float) -> str | None:
-    """What blob ``b`` is beside the digit whose box is ``box`` (left, top, right, bottom), ``gap2`` (squared px) off it:
-    a mark's note, or None (a piece of the digit, or something else)."""
+def _right_from(body: np.ndarray, top: int, right: int) -> int:
+    """The right edge (exclusive) of the digit's outline pixels ``body`` ((N, 2) row, col) in rows ``top`` and below;
+    ``right`` (its box's) when it has none there."""
+    cols = body[body[:, 0] >= top, 1]
+    return min(right, int(cols.max()) + 1) if cols.size else right
+
+
+def _mark(b: _Blob, box: list[int], gap2: float, body: np.ndarray) -> str | None:
+    """What blob ``b`` is beside the digit whose box is ``box`` (left, top, right, bottom) and outline ``body``, ``gap2``
+    (squared px) off it: a mark's note, or None (a piece of the digit, or something else)."""
     left, top, right, bottom = box
     w, h = right - left, bottom - top
     if b.flat() and b.w >= UNDER_WIDE * w and b.cy >= bottom - UNDER_LOW * h and b.top >= top + h / 2:
         return UNDERLINE_NOTE
-    if (max(b.w, b.h) <= STOP_SIDE * h and b.cx >= right - STOP_RIGHT * w and b.cy >= top + STOP_LOW * h
-            and gap2 > STOP_GAP * STOP_GAP):
+    if (max(b.w, b.h) <= STOP_SIDE * h and b.cx >= _right_from(body, b.top, right) - STOP_RIGHT * w and 2 * b.cx > left + right
+            and b.cy >= top + STOP_LOW * h and gap2 > STOP_GAP * STOP_GAP):
         return STOP_NOTE
     if b.left >= right - TICK_OVER * b.w and b.h <= TICK_TALL * h and b.cy >= top + TICK_HIGH * h and gap2 > _square(JOIN_GAP * h):
         return TICK_NOTE
@@ -848,7 +858,7 @@ def mark_blobs(clean: np.ndarray) -> tuple[np.ndarray, dict[int, str], list[int]
                 continue
             left, top, right, bottom = box
             gap2 = _gap2(outlines[b.label], body, max(HAT_GAP, NEIGHBOUR_GAP) * (bottom - top) + STOP_GAP)
-            note = RULING_NOTE if b.label in lines and b.ruling(box, h, w) else _mark(b, box, gap2)
+            note = RULING_NOTE if b.label in lines and b.ruling(box, h, w) else _mark(b, box, gap2, body)
             inside = max(0, min(b.right, right) - max(b.left, left)) * max(0, min(b.bottom, bottom) - max(b.top, top))
             hat = b.cy < (top + bottom) / 2 and b.cx > (left + right) / 2 and gap2 <= _square(HAT_GAP * (bottom - top))
             near = 2 * inside >= b.w * b.h or gap2 <= _square(JOIN_GAP * (bottom - top)) or hat

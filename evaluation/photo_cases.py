@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [c for c in cases if c not in photo_cases.CASES]
     if unknown or not cases:
         p.error(f"unknown case(s) {unknown}; choose from {', '.join(photo_cases.CASES)}")
+    if a.out.is_dir():  # checked before minutes of measuring, not when the report is written
+        p.error(f"--out {a.out} is a folder: give the report's file (e.g. {a.out / 'photo_cases.json'})")
     from digitlab import data, files, preprocess
     from digitlab.models import artifacts
     from digitlab.report import extractors

@@ -88,7 +88,8 @@ def test_a_folder_with_a_bad_label_or_a_missing_picture_is_refused(tmp_path):
 @needs_scans
 def test_real_crops_lose_their_marks_and_say_so():
     """Crops of the registers with a mark a reader looks past: the note names it (checked by eye on these pictures)."""
-    said = {"p00033.png": P.STOP_NOTE, "p00010.png": P.TICK_NOTE, "p02079.png": P.UNDERLINE_NOTE, "p01620.png": P.RULING_NOTE}
+    said = {"p00033.png": P.STOP_NOTE, "p00010.png": P.TICK_NOTE, "p02079.png": P.UNDERLINE_NOTE, "p01620.png": P.RULING_NOTE,
+            "p01827.png": P.STOP_NOTE}  # a slanted 1 whose top reaches over the full stop beside its foot
     for name, note in said.items():
         assert note in P.prepare(SCANS / name).notes, name
 
@@ -135,6 +136,17 @@ def test_the_step_is_shown_and_a_canvas_drawing_keeps_what_was_drawn(mnist_test)
     assert "marks around the digit left out" in steps and steps.index("marks around the digit left out") < steps.index("cropped to ink")
     drawn = P.prepare(np.dstack([page] * 3 + [np.full(page.shape, 255, np.uint8)]), drawn_on=1.0)
     assert not any(n in P.MARK_NOTES for n in drawn.notes)
+
+
+SLANTED_1 = [[(40, 8), (22, 54)]]  # a 1 leaning right, as the registers' clerks wrote it: its top is right of its foot
+
+
+def test_a_full_stop_under_a_slanted_digits_top_is_left_out(reader):
+    """A full stop beside a slanted 1's foot lies inside the digit's box (its top reaches over it): it is judged against
+    the digit's ink at its own height, left out and named, and the 1 is read as it is without it."""
+    plain, stopped = P.prepare(clerk_strokes(SLANTED_1)), P.prepare(clerk_strokes([*SLANTED_1, [(33, 51), (34, 51)]]))
+    assert P.STOP_NOTE in stopped.notes and not any(n in P.MARK_NOTES for n in plain.notes)
+    assert corr(plain.image, stopped.image) > 0.98 and reads(reader, plain, stopped) == [1, 1]
 
 
 # ----------------------------------------------------------------------------- a digit's own strokes

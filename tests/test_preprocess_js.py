@@ -452,6 +452,8 @@ CASES = [
     Case("a ruling line at the crop's edge", lambda x: _opaque(clerk_page(x[53], ("ruling",))), lambda p: _marks(p) == [preprocess.RULING_NOTE]),
     Case("the next cell's ink at the crop's edge", lambda x: _opaque(clerk_page(x[54], ("neighbour",))),
          lambda p: _marks(p) == [preprocess.NEIGHBOUR_NOTE]),
+    Case("a full stop at a slanted 1's foot, under its top (1.13)", lambda x: _opaque(clerk_strokes([[(40, 8), (22, 54)], [(33, 51), (34, 51)]])),
+         lambda p: _marks(p) == [preprocess.STOP_NOTE]),
     Case("a 5 whose hat is drawn apart: every stroke kept",
          lambda x: _opaque(clerk_strokes([[(22, 12), (20, 30), (34, 28), (40, 40), (34, 52), (18, 50)], [(26, 9), (46, 6)]])),
          lambda p: not p.no_ink and _marks(p) == [] and p.bbox[2] >= 45),

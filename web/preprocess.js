@@ -42,7 +42,7 @@
 //
 // Pure functions, no DOM: runs in the page and under node.
 
-export const PREPROCESS_VERSION = "1.12";
+export const PREPROCESS_VERSION = "1.13";
 export const BLANK_DRAWING = "no digit found: nothing is drawn (every pixel is the background's tone): draw one digit";
 export const SIZE = 28;
 export const BOX = 20;
@@ -1568,12 +1568,20 @@ function gap2(a, body, reach) {
   return best;
 }
 
-/** preprocess._mark: what blob `b` is beside the digit whose box is [left, top, right, bottom], gap2 px^2 off it. */
-function markOf(b, box, g2) {
+/** preprocess._right_from: the right edge (exclusive) of the digit's outline pixels in rows `top` and below, else `right`. */
+function rightFrom(body, top, right) {
+  let most = -1;
+  for (const [r, c] of body) if (r >= top && c > most) most = c;
+  return most < 0 ? right : Math.min(right, most + 1);
+}
+
+/** preprocess._mark: what blob `b` is beside the digit whose box is [left, top, right, bottom] and outline `body`, gap2 px^2 off it. */
+function markOf(b, box, g2, body) {
   const [left, top, right, bottom] = box;
   const w = right - left, h = bottom - top;
   if (isFlat(b) && b.w >= UNDER_WIDE * w && b.cy >= bottom - UNDER_LOW * h && b.top >= top + h / 2) return UNDERLINE_NOTE;
-  if (Math.max(b.w, b.h) <= STOP_SIDE * h && b.cx >= right - STOP_RIGHT * w && b.cy >= top + STOP_LOW * h && g2 > STOP_GAP * STOP_GAP) return STOP_NOTE;
+  if (Math.max(b.w, b.h) <= STOP_SIDE * h && b.cx >= rightFrom(body, b.top, right) - STOP_RIGHT * w && 2 * b.cx > left + right
+      && b.cy >= top + STOP_LOW * h && g2 > STOP_GAP * STOP_GAP) return STOP_NOTE;
   if (b.left >= right - TICK_OVER * b.w && b.h <= TICK_TALL * h && b.cy >= top + TICK_HIGH * h && g2 > sq(JOIN_GAP * h)) return TICK_NOTE;
   return null;
 }
@@ -1603,7 +1611,7 @@ export function markBlobs(clean) {
       if (digit.includes(b.label)) continue;
       const [left, top, right, bottom] = box;
       const g2 = gap2(outlines.get(b.label), body, Math.max(HAT_GAP, NEIGHBOUR_GAP) * (bottom - top) + STOP_GAP);
-      let note = lines.has(b.label) && isRuling(b, box, h, w) ? RULING_NOTE : markOf(b, box, g2);
+      let note = lines.has(b.label) && isRuling(b, box, h, w) ? RULING_NOTE : markOf(b, box, g2, body);
       const inside = Math.max(0, Math.min(b.right, right) - Math.max(b.left, left)) * Math.max(0, Math.min(b.bottom, bottom) - Math.max(b.top, top));
       const hat = b.cy < (top + bottom) / 2 && b.cx > (left + right) / 2 && g2 <= sq(HAT_GAP * (bottom - top));
       const near = 2 * inside >= b.w * b.h || g2 <= sq(JOIN_GAP * (bottom - top)) || hat;

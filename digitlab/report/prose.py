@@ -113,6 +113,10 @@ README_SUMMARY = [
     "form's printed box {photo_cases/form_box/accuracy}, on its printed line {photo_cases/form_line/accuracy} (a "
     "third of them touching it); a scan "
     "size-normalised into a 16-64 px square, as postal digits are kept, {photo_cases/scan_tight/accuracy} ({more:photo_cases}).",
+    "- **Real scanned paper** (`python evaluation/paper.py`, parish clerks' digits from 17 registers, with the marks "
+    "they wrote beside them; about 3% of the labels are wrong and stay in): `mnist_advanced` reads "
+    "{paper/every picture/mnist_advanced}: register K2721's 94 crops {paper/register K2721/mnist_advanced}, K2728's 184 "
+    "{paper/register K2728/mnist_advanced} ({more:paper}).",
     "- **Reading a number** (`python evaluation/numbers.py`): 4 digits with visible gaps: "
     "{numbers/4 digits, visible gaps/whole numbers right} of whole numbers right; touching digits "
     "{numbers/touching gaps/whole numbers right} ({more:numbers}).",
