@@ -71,6 +71,18 @@ def add_out(p: argparse.ArgumentParser, default: Path, what: str) -> None:
     p.add_argument("--out", type=Path, default=default, help=f"{what} (default {shown(default)}/)")
 
 
+def report_file(name: str):
+    """An argparse ``type`` for a ``--out`` that names a report's file: a folder given there is a usage error at once,
+    naming the file ``name`` in it that was probably meant (not a traceback when the report is written, after the run)."""
+    def check(value: str) -> Path:
+        path = Path(value)
+        if path.is_dir():
+            raise argparse.ArgumentTypeError(f"{value} is a folder: give the report's file (e.g. {path / name})")
+        return path
+
+    return check
+
+
 def output_folder(out: Path, default: Path, dry_run: bool, name: str) -> Path:
     """Where a script writes: ``out``; but a dry run left at the default folder writes into a new
     temporary folder instead, so a smoke run never overwrites a committed report or model."""

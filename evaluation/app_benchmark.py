@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="skip building Explain's neighbours and map (default: built once, timed, into a scratch cache)")
     p.add_argument("--no-finetune", dest="finetune", action="store_false",
                    help="skip the fine-tuning job on the Collect page (default: one run on generated digits, ~3 min)")
-    p.add_argument("--out", type=Path, default=REPORTS_DIR / "app_benchmark.json", help="where to write the figures")
+    p.add_argument("--out", type=cli.report_file("app_benchmark.json"), default=REPORTS_DIR / "app_benchmark.json", help="where to write the figures")
     a = p.parse_args(argv)
     if not Path(CHROMIUM).is_file():
         return cli.error(f"{CHROMIUM} is missing (apt-get install -y chromium)")

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--target", type=float, default=0.99, help="test accuracy to race to (default 0.99)")
     p.add_argument("--max-epochs", type=int, default=15, help="give up after this many epochs (default 15)")
     cli.add_dry_run(p, "tiny run for tests: 20 latency samples, race on 1,024 images to 0.5")
-    p.add_argument("--out", default=None, help="JSON output (default evaluation/reports/benchmark.json)")
+    p.add_argument("--out", type=cli.report_file("benchmark.json"), default=None, help="JSON output (default evaluation/reports/benchmark.json)")
     a = p.parse_args(argv)
 
 

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     p = cli.parser(__doc__)
     p.add_argument("--n", type=int, default=None, help="how many pictures (default 20000; 200 with --dry-run)")
     p.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
-    p.add_argument("--out", type=Path, default=default_out, help=f"report JSON (default {shown(default_out)})")
+    p.add_argument("--out", type=cli.report_file(default_out.name), default=default_out, help=f"report JSON (default {shown(default_out)})")
     cli.add_dry_run(p, "a smoke run for tests: 200 pictures, the report in a temporary folder")
     p.add_argument("--models", type=int, default=0, metavar="N", help="also fuzz N hostile model files (default 0)")
     p.add_argument("--model-files", type=int, default=0, metavar="N",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 from digitlab import cli
 from digitlab.paths import REPORTS_DIR
@@ -44,15 +43,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default=None, help="model name in models/ or a file (default: the best by its card)")
     p.add_argument("--cases", default=",".join(photo_cases.CASES), help=f"comma-separated (default {','.join(photo_cases.CASES)})")
     p.add_argument("--seed", type=int, default=0, help="seed of the photo conditions (default 0)")
-    p.add_argument("--out", type=Path, default=REPORTS_DIR / "photo_cases.json", help="report (default evaluation/reports/photo_cases.json)")
+    p.add_argument("--out", type=cli.report_file("photo_cases.json"), default=REPORTS_DIR / "photo_cases.json", help="report (default evaluation/reports/photo_cases.json)")
     cli.add_mnist(p)
     a = p.parse_args(argv)
     cases = [c.strip() for c in a.cases.split(",") if c.strip()]
     unknown = [c for c in cases if c not in photo_cases.CASES]
     if unknown or not cases:
         p.error(f"unknown case(s) {unknown}; choose from {', '.join(photo_cases.CASES)}")
-    if a.out.is_dir():  # checked before minutes of measuring, not when the report is written
-        p.error(f"--out {a.out} is a folder: give the report's file (e.g. {a.out / 'photo_cases.json'})")
     from digitlab import data, files, preprocess
     from digitlab.models import artifacts
     from digitlab.report import extractors

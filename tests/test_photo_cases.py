@@ -156,10 +156,3 @@ def test_a_bold_digit_scanned_close_is_read_when_its_paper_looks_like_the_ink(se
     one_way = preprocess.cut_tight
     monkeypatch.setattr(preprocess, "cut_tight", lambda *args, both=False, **kwargs: one_way(*args, **kwargs))
     assert all(preprocess.prepare(scans[i]).no_ink for i in both)
-
-
-def test_the_script_refuses_a_folder_for_its_report_before_measuring(run_main, tmp_path):
-    """--out names the report's file: a folder is refused at once with the file it could be, and nothing is written."""
-    proc = run_main("evaluation/photo_cases.py", "--out", tmp_path, check=False)
-    assert proc.returncode == 2 and "is a folder" in proc.stderr and str(tmp_path / "photo_cases.json") in proc.stderr
-    assert list(tmp_path.iterdir()) == []

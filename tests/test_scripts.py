@@ -168,3 +168,13 @@ def test_mnist_pngs_compare_tells_same_answers_from_changed_ones(run_script, tmp
     assert changed.returncode == 1 and json.loads(changed.stdout)["label_differs"] == 1
     drift = run_script("evaluation/mnist_pngs.py", "compare", before, same, "--max-dp", "1e-9", check=False)
     assert drift.returncode == 1 and json.loads(drift.stdout)["max_abs_dp"] > 1e-9
+
+
+@pytest.mark.parametrize("script, report", [("evaluation/photo_cases.py", "photo_cases.json"), ("evaluation/fuzz.py", "fuzz.json"),
+                                            ("evaluation/benchmark.py", "benchmark.json"), ("evaluation/app_benchmark.py", "app_benchmark.json")])
+def test_a_folder_given_for_a_report_file_is_refused_before_the_run(script, report, run_main, tmp_path):
+    """--out names the report's file (cli.report_file): a folder is refused at once with the file it could be, and
+    nothing is written (it used to be a traceback when the report was written, after minutes of measuring)."""
+    proc = run_main(script, "--out", tmp_path, check=False)
+    assert proc.returncode == 2 and "is a folder" in proc.stderr and str(tmp_path / report) in proc.stderr
+    assert list(tmp_path.iterdir()) == []
