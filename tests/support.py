@@ -211,6 +211,10 @@ def clerk_page(digit: np.ndarray, marks: tuple[str, ...] = (), seed: int = 0, si
     return np.clip(paper * (1 - 0.75 * ink), 0, 255).astype(np.uint8)
 
 
+SLANTED_1 = [[(40, 8), (22, 54)]]  # a 1 leaning right, as the registers' clerks wrote it: its top is right of its foot
+SLANTED_1_STOP = [*SLANTED_1, [(33, 51), (34, 51)]]  # and a full stop beside its foot, under its top: inside its box
+
+
 def clerk_strokes(strokes: list[list[tuple[int, int]]], pen: int = 2, seed: int = 0) -> np.ndarray:
     """Pen strokes (each a polyline of (x, y) points on a 64x80 page) in dark ink on grey paper with grain, as
     ``clerk_page`` draws its digits: a digit whose parts are drawn apart (a 7's bar, a 5's hat) or meet (a 1's foot)."""

@@ -14,7 +14,7 @@ import json
 
 import numpy as np
 import pytest
-from support import CLERK_MARKS, clerk_page, clerk_strokes
+from support import CLERK_MARKS, SLANTED_1, SLANTED_1_STOP, clerk_page, clerk_strokes
 
 from digitlab import preprocess as P
 from digitlab.data import parish
@@ -138,13 +138,10 @@ def test_the_step_is_shown_and_a_canvas_drawing_keeps_what_was_drawn(mnist_test)
     assert not any(n in P.MARK_NOTES for n in drawn.notes)
 
 
-SLANTED_1 = [[(40, 8), (22, 54)]]  # a 1 leaning right, as the registers' clerks wrote it: its top is right of its foot
-
-
 def test_a_full_stop_under_a_slanted_digits_top_is_left_out(reader):
     """A full stop beside a slanted 1's foot lies inside the digit's box (its top reaches over it): it is judged against
     the digit's ink at its own height, left out and named, and the 1 is read as it is without it."""
-    plain, stopped = P.prepare(clerk_strokes(SLANTED_1)), P.prepare(clerk_strokes([*SLANTED_1, [(33, 51), (34, 51)]]))
+    plain, stopped = P.prepare(clerk_strokes(SLANTED_1)), P.prepare(clerk_strokes(SLANTED_1_STOP))
     assert P.STOP_NOTE in stopped.notes and not any(n in P.MARK_NOTES for n in plain.notes)
     assert corr(plain.image, stopped.image) > 0.98 and reads(reader, plain, stopped) == [1, 1]
 

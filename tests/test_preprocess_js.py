@@ -39,6 +39,7 @@ import numpy as np
 import pytest
 from browser._support import require  # the browser tests' skip-or-fail rule (tests/ is on pytest's pythonpath)
 from support import (
+    SLANTED_1_STOP,
     clerk_page,
     clerk_strokes,
     cut_tight_square,
@@ -452,7 +453,7 @@ CASES = [
     Case("a ruling line at the crop's edge", lambda x: _opaque(clerk_page(x[53], ("ruling",))), lambda p: _marks(p) == [preprocess.RULING_NOTE]),
     Case("the next cell's ink at the crop's edge", lambda x: _opaque(clerk_page(x[54], ("neighbour",))),
          lambda p: _marks(p) == [preprocess.NEIGHBOUR_NOTE]),
-    Case("a full stop at a slanted 1's foot, under its top (1.13)", lambda x: _opaque(clerk_strokes([[(40, 8), (22, 54)], [(33, 51), (34, 51)]])),
+    Case("a full stop at a slanted 1's foot, under its top (1.13)", lambda x: _opaque(clerk_strokes(SLANTED_1_STOP)),
          lambda p: _marks(p) == [preprocess.STOP_NOTE]),
     Case("a 5 whose hat is drawn apart: every stroke kept",
          lambda x: _opaque(clerk_strokes([[(22, 12), (20, 30), (34, 28), (40, 40), (34, 52), (18, 50)], [(26, 9), (46, 6)]])),
