@@ -236,6 +236,8 @@ def onnx_feature_extractor(onnx_path: Path) -> Extractor:
     import onnx
     import onnxruntime as ort
 
+    from digitlab.serving import backends
+
     try:
         proto = onnx.load(str(onnx_path))
     except Exception as e:  # a damaged or foreign file: onnx raises its own DecodeError, OSError, ...
@@ -243,12 +245,8 @@ def onnx_feature_extractor(onnx_path: Path) -> Extractor:
     heads = _onnx_heads(proto.graph)
     output = proto.graph.output[0].name
     proto.graph.output.extend(onnx.helper.make_empty_tensor_value_info(h) for h in heads if h != output)
-    options = ort.SessionOptions()
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    options.enable_cpu_mem_arena = False  # as digitlab.serving.runtime's sessions: no activations kept between batches
     try:
-        session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(proto.SerializeToString(), backends.session_options(), providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises its own Fail / InvalidGraph for a graph it cannot run
         raise NeighbourError(f"ONNX Runtime cannot run {Path(onnx_path).name} with its features as outputs: {e}") from e
     del proto

@@ -330,7 +330,7 @@ def _onnx_runner(path: Path):
     except artifacts.ModelError as e:
         raise artifacts.ModelError(f"{path.name}: refused before loading: {e}") from e
     try:
-        session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(data, backends.session_options(), providers=["CPUExecutionProvider"])
     except Exception as e:  # InvalidProtobuf, Fail, NotImplemented (unknown op) ...
         raise artifacts.ModelError(f"{path.name}: not a usable ONNX model ({_first_line(e)})") from e
     inputs, outputs = session.get_inputs(), session.get_outputs()

@@ -60,7 +60,7 @@ def convert(kind: str, path: Path, out: Path) -> dict:
     """Write ``out`` from ``path``; returns what to record about it.  Raises ModelError for a refused model."""
     import onnxruntime as ort
 
-    from digitlab.serving import export
+    from digitlab.serving import backends, export
 
     t0 = time.perf_counter()
     if kind == "reader":
@@ -89,7 +89,7 @@ def convert(kind: str, path: Path, out: Path) -> dict:
             expected = Classifier(entry).predict_proba(probe).astype(np.float64)
             export.to_onnx(entry, out)
             layout, outputs = entry.layout, entry.outputs
-    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(out), backends.session_options(), providers=["CPUExecutionProvider"])
     got = np.asarray(session.run(None, {input_name: probe})[0], np.float64)
     dp = float(np.abs(got - expected).max())
     if not np.isfinite(got).all() or dp > bound:
