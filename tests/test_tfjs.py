@@ -207,8 +207,8 @@ def test_node_reads_1_and_7_as_python_does(python_side):
 @pytest.mark.parametrize("backend", ["wasm", "cpu"])
 def test_page_tfjs_files_match_keras_in_node(page, inputs, python_side, backend):
     """The model and the gate, converted by the official converter, give Keras's outputs in Node
-    (every input on wasm; every 8th on the pure-JavaScript cpu backend, ~25x slower)."""
-    take = slice(None) if backend == "wasm" else slice(None, None, 8)
+    (every input on wasm; every 16th on the pure-JavaScript cpu backend, ~25x slower)."""
+    take = slice(None) if backend == "wasm" else slice(None, None, 16)
     x, want, want_gate, group = inputs["x"][take], python_side["probs"][take], python_side["p_digit"][take], inputs["group"][take]
     run = export.tfjs_run({"model": page["model_dir"], "gate": page["gate_dir"]}, x, backend=backend)
     probs, p_digit = run.outputs["model"], run.outputs["gate"]
