@@ -286,7 +286,13 @@ def test_calibrate_script_quick_writes_the_card(run_main, tmp_path, cnn_entry, m
 
 @pytest.mark.slow
 def test_train_gate_dry_run(run_main, tmp_path, mnist_path):
-    proc = run_main("training/train_gate.py", "--dry-run", "--out", tmp_path, "--name", "probe_gate")
+    """A dry run given real strokes: they join the digits the gate accepts, and its card names the file; then the
+    flags it refuses."""
+    from test_unipen import _small_file
+
+    strokes = _small_file(tmp_path)
+    proc = run_main("training/train_gate.py", "--dry-run", "--out", tmp_path, "--name", "probe_gate", "--real-strokes", strokes,
+                    "--n-real", "30", "--real-path", "0.5")
     assert "saved" in proc.stdout
     card = json.loads((tmp_path / "probe_gate.json").read_text())
     assert card["dry_run"] and 0 <= card["threshold"] <= 1 and card["data"]["non_digits"] > 50
@@ -294,32 +300,20 @@ def test_train_gate_dry_run(run_main, tmp_path, mnist_path):
     assert card["data"]["uploads"] > 30 and card["data"]["digit_uploads"] > 15  # faces, emoji, ... and their digit counterparts
     assert card["data"]["touching"] > 20  # digits written in a row: a number is not one digit
     assert set(card["measured"]["benchmark"]["gate alone"]["non_digits"]) == {*nondigits.UPLOAD_CATEGORIES, "touching digits"}
+    # the small file's training writers (never its held-out site app or its validation writers), drawn like the canvas
+    assert 0 < card["data"]["real_strokes"] <= 30 and card["config"]["n_real"] == 30 and card["config"]["real_path"] == 0.5
+    assert card["real_strokes"]["file"] == strokes.name and card["real_strokes"]["split"]["held_out_site"] == "app"
     g = gate.load(tmp_path / "probe_gate.keras")
     mnist = data.load(mnist_path)
     p = g.score(preprocess.prepare_batch(mnist.x_test[:8]))
     assert p.shape == (8,) and ((p >= 0) & (p <= 1)).all()
     assert not artifacts.list_models(tmp_path)[0].usable  # a gate is never mistaken for a classifier
-    assert card["data"]["real_strokes"] == 0 and "real_strokes" not in card  # no real-strokes file given: none
     bad = run_main("training/train_gate.py", "--reject-rate", "2", check=False)
     assert bad.returncode == 2 and "--reject-rate" in bad.stderr
     missing = run_main("training/train_gate.py", "--real-strokes", tmp_path / "missing.json.gz", check=False)
     assert missing.returncode == 2 and "missing.json.gz" in missing.stderr
     alone = run_main("training/train_gate.py", "--real-path", "0.5", check=False)
     assert alone.returncode == 2 and "--real-path needs --real-strokes" in alone.stderr
-
-
-@pytest.mark.slow
-def test_train_gate_takes_real_strokes_as_positives(run_main, tmp_path):
-    """A dry run given real strokes: they join the digits the gate accepts, and its card names the file."""
-    from test_unipen import _small_file
-
-    strokes = _small_file(tmp_path)
-    run_main("training/train_gate.py", "--dry-run", "--out", tmp_path, "--name", "probe_gate", "--real-strokes", strokes, "--n-real", "30",
-               "--real-path", "0.5")
-    card = json.loads((tmp_path / "probe_gate.json").read_text())
-    # the small file's training writers (never its held-out site app or its validation writers), drawn like the canvas
-    assert 0 < card["data"]["real_strokes"] <= 30 and card["config"]["n_real"] == 30 and card["config"]["real_path"] == 0.5
-    assert card["real_strokes"]["file"] == strokes.name and card["real_strokes"]["split"]["held_out_site"] == "app"
 
 
 @pytest.mark.slow
