@@ -69,7 +69,7 @@ from digitlab.pictures import (  # noqa: F401
     load_picture,
 )
 
-PREPROCESS_VERSION = "1.13"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
+PREPROCESS_VERSION = "1.14"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
 # blobs dropped; 1.3: a small digit in a shrunk picture read again around its ink at a higher resolution, and ink
 # that fades below INK_LEVEL once fitted (scattered specks) is no ink; 1.4: a drawing reaching the edge is not a photo
 # (is_photo: most of the border one exact tone is a drawn background; its strokes apart touching the edge are kept);
@@ -85,7 +85,9 @@ PREPROCESS_VERSION = "1.13"  # 1.1: stroke-width normalisation on by default; 1.
 # pen's square 0 drawn askew is not a form's box; 1.11: nor is a form's line under the writing that the writing touches
 # (drop_line_under); 1.12: nor are the marks a writer leaves around a digit on paper: an underline, a full stop, a tick or
 # a small cross beside it, a ruling line at the picture's edge, a neighbouring cell's ink (isolate_digit); 1.13: a full
-# stop is judged against the digit's ink at its own height, not its box (_right_from): a slanted 1's top reached over it
+# stop is judged against the digit's ink at its own height, not its box (_right_from): a slanted 1's top reached over it;
+# 1.14: in a scan, not a photo, a faint stroke that runs on from ink above the noise floor is kept down to a lower floor
+# (remove_background's WEAK_SIGMAS): a fine pen's faint side of a 0, the light loops of an 8, broke up on grainy paper
 SIZE = 28  # model input side
 BOX = 20  # the digit's longer side inside the 28x28 frame, as in MNIST
 CENTRE = 14.0  # MNIST's mean centre of mass (row, col) in pixel-index coordinates, measured on x_test
@@ -99,6 +101,8 @@ POLARITY_STEP = 0.08  # a thin structure this much darker (lighter) than its sur
 LINE_EDGE_HEIGHT = 1.5  # a number's line in a photo (clean_ink's line): a blob touching the edge at most this many times as
 LINE_EDGE_WIDTH = 3.0  # tall, and this many times as wide, as the tallest digit away from it is a digit cut close (kept)
 LIGHT_FLOOR = 0.05  # darkest light level a photo is divided by (a black desk is not paper to rescue)
+NOISE_SIGMAS = 5.0  # remove_background: ink stands this many robust sigmas of the paper's noise above its level...
+WEAK_SIGMAS = 3.5  # ...or this many, where it runs on (8-connected) from such ink: a faint stroke of the same pen
 FRAME_BAND = 0.08  # drop_frame: a frame's side is this share of its box's shorter side deep (a printed line, tilted a little)
 FRAME_COVER = 0.95  # drop_frame: the share of each side's length (of a separator's) that holds ink
 FRAME_INSIDE = 0.3  # drop_frame: ink inside reaching this share of the frame's inner height: something is written in it
@@ -231,9 +235,12 @@ def remove_background(ink: np.ndarray, photo: bool | None = None, level: float |
     morphological closing of the paper far wider than any pen stroke (which keeps hard edges: a
     shadow's, a desk's) and the paper is divided by it, so strokes in a shadow keep their contrast
     and the shadow itself is gone (1.1 subtracted it instead: a half-shadowed page kept the
-    shadow's edge and faint strokes).  Then the background level (median) and a noise floor (5
-    robust sigmas) are subtracted and the ink is stretched so its bright end is 1.  An MNIST digit
-    passes unchanged.  ``photo``: ``is_photo(ink)`` when the caller has it already.  ``level``: the background's
+    shadow's edge and faint strokes).  Then the background level (median) and a noise floor (NOISE_SIGMAS
+    robust sigmas) are subtracted and the ink is stretched so its bright end is 1.  A scan that is not a photo (a
+    digit cut from a scanned page) keeps, besides, the pixels above a lower floor (WEAK_SIGMAS) that run on from that
+    ink, and is stretched from that floor (hysteresis, 1.14: a fine pen's faint strokes on grainy paper broke into
+    pieces).  Not a photo's: the paper between a marker's fat strokes, read with the wrong polarity, would join up into
+    "ink" instead of reading as none (``other_polarity``).  An MNIST digit passes unchanged.  ``photo``: ``is_photo(ink)`` when the caller has it already.  ``level``: the background's
     tone when it is known (ink drawn on transparency, composited onto it): no photo, no level or noise estimated, so
     strokes covering most of the picture are still the ink (the median would be ink).  ``floor``: with ``level``, the
     noise floor above it (None: the level itself, a drawn background has no noise).  ``light_ink``: the picture is read as
@@ -253,10 +260,12 @@ def remove_background(ink: np.ndarray, photo: bool | None = None, level: float |
         ink = (ink - opened) / np.maximum(1 - opened, LIGHT_FLOOR)
     else:
         unstretched = None
+    weak = None
     if level is None:
         sample = _quarter(ink)
         level = float(np.median(sample))
-        floor = level + 5 * 1.4826 * float(np.median(np.abs(sample - level)))  # 5 robust sigmas of noise
+        sigma = 1.4826 * float(np.median(np.abs(sample - level)))  # the paper's noise, robustly
+        floor, weak = level + NOISE_SIGMAS * sigma, None if photo else level + WEAK_SIGMAS * sigma
     elif floor is None:
         floor = level  # a drawn background is one exact tone: no noise
     is_above = ink > floor
@@ -267,7 +276,15 @@ def remove_background(ink: np.ndarray, photo: bool | None = None, level: float |
         contrast = min(contrast, float(np.percentile(unstretched[is_above], 99.5)) - float(np.median(_quarter(unstretched))))
     if peak - floor <= 1e-6:
         return np.zeros_like(ink), contrast
-    return np.clip((ink - floor) / (peak - floor), 0, 1).astype(np.float32), contrast
+    if weak is None or weak >= floor:  # a known background, or paper without noise (an MNIST digit): one floor
+        return np.clip((ink - floor) / (peak - floor), 0, 1).astype(np.float32), contrast
+    # Hysteresis: pixels above the weak floor are ink where they join ink above the floor, stretched from the weak floor.
+    # Alone, they are the paper's grain, and go.
+    n, labels = cv2.connectedComponents((ink > weak).astype(np.uint8), connectivity=8)
+    reaches = np.zeros(n, bool)
+    reaches[labels[is_above]] = True
+    reaches[0] = False
+    return np.where(reaches[labels], np.clip((ink - weak) / (peak - weak), 0, 1), 0).astype(np.float32), contrast
 
 
 def _drop_border(ink: np.ndarray, line: bool = False) -> np.ndarray:

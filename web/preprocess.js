@@ -42,7 +42,7 @@
 //
 // Pure functions, no DOM: runs in the page and under node.
 
-export const PREPROCESS_VERSION = "1.13";
+export const PREPROCESS_VERSION = "1.14";
 export const BLANK_DRAWING = "no digit found: nothing is drawn (every pixel is the background's tone): draw one digit";
 export const SIZE = 28;
 export const BOX = 20;
@@ -56,6 +56,8 @@ export const DRAWN_BORDER = 0.8;
 export const BORDER_SPREAD = 0.1;
 export const POLARITY_STEP = 0.08;
 export const LIGHT_FLOOR = 0.05;
+export const NOISE_SIGMAS = 5.0;
+export const WEAK_SIGMAS = 3.5;
 export const FRAME_BAND = 0.08;
 export const FRAME_COVER = 0.95;
 export const FRAME_INSIDE = 0.3;
@@ -935,12 +937,15 @@ export function removeBackground(ink, photo = null, level = null, floor = null, 
     data = flat;
   }
   if (level !== null && floor === null) floor = level; // a drawn background is one exact tone: no noise
+  let weak = null;
   if (level === null) {
     const sample = quarter(data, h, w);
     level = median(sample);
     const dev = new Float32Array(sample.length);
     for (let i = 0; i < dev.length; i++) dev[i] = Math.abs(sample[i] - level);
-    floor = level + 5 * 1.4826 * median(dev);
+    const sigma = 1.4826 * median(dev);
+    floor = level + NOISE_SIGMAS * sigma;
+    if (!photo) weak = level + WEAK_SIGMAS * sigma;
   }
   const floor32 = f32(floor);
   const above = data.filter((v) => v > floor32);
@@ -951,10 +956,53 @@ export function removeBackground(ink, photo = null, level = null, floor = null, 
     contrast = Math.min(contrast, percentile(rawAbove, 99.5) - median(quarter(unstretched, h, w)));
   }
   if (peak - floor <= 1e-6) return { clean: image(h, w), contrast };
-  const span = f32(peak - floor);
   const clean = new Float32Array(h * w);
-  for (let i = 0; i < clean.length; i++) clean[i] = Math.min(1, Math.max(0, f32(f32(data[i] - floor32) / span)));
+  if (weak === null || weak >= floor) {
+    // a known background, or paper without noise (an MNIST digit): one floor
+    const span = f32(peak - floor);
+    for (let i = 0; i < clean.length; i++) clean[i] = Math.min(1, Math.max(0, f32(f32(data[i] - floor32) / span)));
+    return { clean: image(h, w, clean), contrast };
+  }
+  // hysteresis: pixels above the weak floor are ink where they join (8-connected) ink above the floor
+  const weak32 = f32(weak);
+  const reach = runsOn(data, h, w, weak32, floor32);
+  const span = f32(peak - weak);
+  for (let i = 0; i < clean.length; i++) {
+    if (reach[i]) clean[i] = Math.min(1, Math.max(0, f32(f32(data[i] - weak32) / span)));
+  }
   return { clean: image(h, w, clean), contrast };
+}
+
+/** The pixels above ``low`` that are, or join through such pixels (8-connected), a pixel above ``high``: 1, else 0. */
+function runsOn(data, h, w, low, high) {
+  const reach = new Uint8Array(h * w);
+  const stack = new Int32Array(h * w);
+  let top = 0;
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] > high) {
+      reach[i] = 1;
+      stack[top++] = i;
+    }
+  }
+  while (top) {
+    const i = stack[--top];
+    const y = Math.floor(i / w);
+    const x = i - y * w;
+    for (let dy = -1; dy <= 1; dy++) {
+      const yy = y + dy;
+      if (yy < 0 || yy >= h) continue;
+      for (let dx = -1; dx <= 1; dx++) {
+        const xx = x + dx;
+        if (xx < 0 || xx >= w) continue;
+        const j = yy * w + xx;
+        if (!reach[j] && data[j] > low) {
+          reach[j] = 1;
+          stack[top++] = j;
+        }
+      }
+    }
+  }
+  return reach;
 }
 
 /** 8-connected blobs of pixels above INK_LEVEL: {labels, areas, touching (the blob meets the picture's edge)}, index 0 unused. */
