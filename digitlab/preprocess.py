@@ -240,14 +240,15 @@ def remove_background(ink: np.ndarray, photo: bool | None = None, level: float |
     digit cut from a scanned page) keeps, besides, the pixels above a lower floor (WEAK_SIGMAS) that run on from that
     ink, and is stretched from that floor (hysteresis, 1.14: a fine pen's faint strokes on grainy paper broke into
     pieces).  Not a photo's: the paper between a marker's fat strokes, read with the wrong polarity, would join up into
-    "ink" instead of reading as none (``other_polarity``).  An MNIST digit passes unchanged.  ``photo``: ``is_photo(ink)`` when the caller has it already.  ``level``: the background's
-    tone when it is known (ink drawn on transparency, composited onto it): no photo, no level or noise estimated, so
-    strokes covering most of the picture are still the ink (the median would be ink).  ``floor``: with ``level``, the
-    noise floor above it (None: the level itself, a drawn background has no noise).  ``light_ink``: the picture is read as
-    light ink (not inverted).  Its division by 1 - the background's tone is no light divided out, only a stretch of the
-    headroom above the background (a light page taken for light ink was stretched 5-14 times, and a low-quality JPEG's
-    block edges came out as ink): the contrast returned is then the smaller of the stretched one and the same ink
-    pixels' contrast before the stretch (1.7).  The picture returned is the same either way.
+    "ink" instead of reading as none (``other_polarity``).  An MNIST digit passes unchanged.
+    ``photo``: ``is_photo(ink)`` when the caller has it already.  ``level``: the background's tone when it is known (ink
+    drawn on transparency, composited onto it): no photo, no level or noise estimated, so strokes covering most of the
+    picture are still the ink (the median would be ink).  ``floor``: with ``level``, the noise floor above it (None: the
+    level itself, a drawn background has no noise).  ``light_ink``: the picture is read as light ink (not inverted).
+    Its division by 1 - the background's tone is no light divided out, only a stretch of the headroom above the
+    background (a light page taken for light ink was stretched 5-14 times, and a low-quality JPEG's block edges came out
+    as ink): the contrast returned is then the smaller of the stretched one and the same ink pixels' contrast before the
+    stretch (1.7).  The picture returned is the same either way.
     """
     h, w = ink.shape
     if photo is None:
