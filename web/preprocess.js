@@ -973,35 +973,14 @@ export function removeBackground(ink, photo = null, level = null, floor = null, 
   return { clean: image(h, w, clean), contrast };
 }
 
-/** The pixels above ``low`` that are, or join through such pixels (8-connected), a pixel above ``high``: 1, else 0. */
+/** The pixels above `low` in an 8-connected blob of such pixels that holds a pixel above `high`: 1, else 0 (Python's
+ * cv2.connectedComponents over `ink > weak`, kept where `ink > floor`). */
 function runsOn(data, h, w, low, high) {
+  const { labels, pixels } = labelBlobs((i) => data[i] > low, h, w);
+  const keep = new Uint8Array(pixels.length);
+  for (let i = 0; i < data.length; i++) if (data[i] > high) keep[labels[i]] = 1;
   const reach = new Uint8Array(h * w);
-  const stack = new Int32Array(h * w);
-  let top = 0;
-  for (let i = 0; i < data.length; i++) {
-    if (data[i] > high) {
-      reach[i] = 1;
-      stack[top++] = i;
-    }
-  }
-  while (top) {
-    const i = stack[--top];
-    const y = Math.floor(i / w);
-    const x = i - y * w;
-    for (let dy = -1; dy <= 1; dy++) {
-      const yy = y + dy;
-      if (yy < 0 || yy >= h) continue;
-      for (let dx = -1; dx <= 1; dx++) {
-        const xx = x + dx;
-        if (xx < 0 || xx >= w) continue;
-        const j = yy * w + xx;
-        if (!reach[j] && data[j] > low) {
-          reach[j] = 1;
-          stack[top++] = j;
-        }
-      }
-    }
-  }
+  for (let i = 0; i < reach.length; i++) reach[i] = labels[i] ? keep[labels[i]] : 0;
   return reach;
 }
 
