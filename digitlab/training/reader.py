@@ -130,11 +130,11 @@ def read_both(numbers_: list[tuple[str, str, bytes]], classifier, model, batch: 
     eager call of a recurrent network costs about as much for 64 lines as for one)."""
     from digitlab.serving import numbers
 
+    if not numbers_:
+        return []
     segmented = [numbers.read_number(picture, classifier, invert="auto", reader=None).number for _, _, picture in numbers_]
-    lines = np.stack([number_lines.to_line(numbers.ink_picture(picture, "auto")[0]) for _, _, picture in numbers_])[..., None] \
-        if numbers_ else np.zeros((0, number_lines.LINE_H, number_lines.LINE_W, 1), np.float32)
-    logits = [np.asarray(model(lines[i:i + batch], training=False)) for i in range(0, len(lines), batch)]
-    read = decode(np.concatenate(logits)) if logits else []
+    lines = np.stack([number_lines.to_line(numbers.ink_picture(picture, "auto")[0]) for _, _, picture in numbers_])[..., None]
+    read = decode(np.concatenate([np.asarray(model(lines[i:i + batch], training=False)) for i in range(0, len(lines), batch)]))
     return [{"part": part, "number": number, "segmenter": seg, "reader": r.text, "ratio": r.log_likelihood(r.text) - r.log_likelihood(seg)}
             for (part, number, _), seg, r in zip(numbers_, segmented, read)]
 
