@@ -104,7 +104,7 @@ FAINT_ZEROS = ("p00727.png", "p00919.png", "p00915.png", "p00895.png", "p01208.p
 @needs_scans
 def test_a_fine_pens_faint_strokes_are_kept_where_they_run_on_from_ink(reader, monkeypatch):
     """Pixels between the lower and the usual noise floor are ink where they join ink (hysteresis): the 0s keep their faint
-    side and read as 0.  With one floor (WEAK_SIGMAS at NOISE_SIGMAS) they break up and read as 6, 2 or 1."""
+    side and read as 0.  With one floor (WEAK_SIGMAS at NOISE_SIGMAS) they break up and read as 6, 2, 1 or 3."""
     kept = [P.prepare(SCANS / name) for name in FAINT_ZEROS]
     assert reads(reader, *kept) == [0] * len(FAINT_ZEROS)
     monkeypatch.setattr(P, "WEAK_SIGMAS", P.NOISE_SIGMAS)

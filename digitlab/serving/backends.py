@@ -58,7 +58,8 @@ def session_options():
     options = ort.SessionOptions()
     options.inter_op_num_threads = 1
     # A spinning thread pool burns a core between calls and fights every other process for it: reading 2,000 PNGs
-    # with mnist_advanced took 1.3x the wall time and 1.9x the CPU spinning, with the same answers.
+    # with mnist_advanced through the predict CLI took 1.3-1.4x the wall time and 1.6-1.8x the CPU spinning, with the
+    # same answers.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     options.enable_cpu_mem_arena = False  # the arena kept every batch's activations: +105 MB after 4 x 256 digits of
