@@ -69,7 +69,7 @@ from digitlab.pictures import (  # noqa: F401
     load_picture,
 )
 
-PREPROCESS_VERSION = "1.14"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
+PREPROCESS_VERSION = "1.15"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
 # blobs dropped; 1.3: a small digit in a shrunk picture read again around its ink at a higher resolution, and ink
 # that fades below INK_LEVEL once fitted (scattered specks) is no ink; 1.4: a drawing reaching the edge is not a photo
 # (is_photo: most of the border one exact tone is a drawn background; its strokes apart touching the edge are kept);
@@ -87,7 +87,9 @@ PREPROCESS_VERSION = "1.14"  # 1.1: stroke-width normalisation on by default; 1.
 # a small cross beside it, a ruling line at the picture's edge, a neighbouring cell's ink (isolate_digit); 1.13: a full
 # stop is judged against the digit's ink at its own height, not its box (_right_from): a slanted 1's top reached over it;
 # 1.14: in a scan, not a photo, a faint stroke that runs on from ink above the noise floor is kept down to a lower floor
-# (remove_background's WEAK_SIGMAS): a fine pen's faint side of a 0, the light loops of an 8, broke up on grainy paper
+# (remove_background's WEAK_SIGMAS): a fine pen's faint side of a 0, the light loops of an 8, broke up on grainy paper;
+# 1.15: faint ink that runs on (8-connected) from ink is kept however far it reaches from it (clean_ink's FAINT_RUN):
+# only ink within a pixel or two of full-strength ink was, and the faint side of a 0 went however well it joined
 SIZE = 28  # model input side
 BOX = 20  # the digit's longer side inside the 28x28 frame, as in MNIST
 CENTRE = 14.0  # MNIST's mean centre of mass (row, col) in pixel-index coordinates, measured on x_test
@@ -111,6 +113,7 @@ RULE_THICK = 0.05  # drop_rule_line: its median thickness at most this share of 
 RULE_STRAIGHT = 1.5  # drop_rule_line: px its centre may stray from a straight line in any column
 RULE_LONGER = 2.0  # drop_rule_line: at least this many times as wide as all the other ink together
 RULE_SLIVER = 0.1  # drop_line_under: the writing touching its line may reach below it by this share of its height
+FAINT_RUN = 0.1  # clean_ink: faint ink this bright is kept where it runs on (8-connected) from ink over INK_LEVEL
 INK_LEVEL = 0.25  # a pixel this bright (after background removal) is ink for bounding box and specks;
 # every MNIST digit's box at this level is still exactly 20 px (measured on x_test)
 SMALL_INK = 0.1  # an ink box whose longer side is under this fraction of WORK_SIDE (and at least MIN_SIDE px)...
@@ -1057,10 +1060,16 @@ def clean_ink(grey: np.ndarray, inverted: bool, steps: list, specks: bool = True
             if note and kept is not clean and note not in dropped:
                 dropped.append(note)
             clean = kept
-    # Keep faint pixels only next to real ink: anti-aliased edges stay, paper grain far away goes.
+    # Keep faint pixels only next to real ink (anti-aliased edges stay, paper grain far away goes) or where they run on
+    # from it at FAINT_RUN or more (a fine pen's faint stroke, however far it reaches from the stroke's darker part).
+    strong = clean > INK_LEVEL
     r = max(1, round(min(clean.shape) / 100))
-    near_ink = cv2.dilate((clean > INK_LEVEL).astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8))
-    clean = np.where(near_ink > 0, clean, 0).astype(np.float32)
+    near_ink = cv2.dilate(strong.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
+    n, labels = cv2.connectedComponents((clean > FAINT_RUN).astype(np.uint8), connectivity=8)
+    runs_on = np.zeros(n, bool)
+    runs_on[labels[strong]] = True
+    runs_on[0] = False
+    clean = np.where(near_ink | runs_on[labels], clean, 0).astype(np.float32)
     steps.append(("background removed", clean))
     return ink, clean, contrast, dropped
 

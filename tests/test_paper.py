@@ -111,6 +111,20 @@ def test_a_fine_pens_faint_strokes_are_kept_where_they_run_on_from_ink(reader, m
     assert reads(reader, *(P.prepare(SCANS / name) for name in FAINT_ZEROS)).count(0) <= 2
 
 
+# 0s whose faint side reaches farther from the stroke's darker part than the pixel or two kept as its anti-aliased edge
+# (looked at by eye: each is a whole oval on the page)
+FAR_FAINT_ZEROS = ("p00274.png", "p00367.png", "p00415.png", "p00428.png", "p00724.png", "p00918.png", "p01201.png")
+
+
+@needs_scans
+def test_faint_ink_is_kept_however_far_it_runs_on_from_ink(reader, monkeypatch):
+    """Faint ink (FAINT_RUN) joined to ink is kept however far it reaches: the 0s keep their faint side and read as 0.
+    Kept only next to ink, most of them lose it and read as 6, 9, 4 or 1."""
+    assert reads(reader, *(P.prepare(SCANS / name) for name in FAR_FAINT_ZEROS)) == [0] * len(FAR_FAINT_ZEROS)
+    monkeypatch.setattr(P, "FAINT_RUN", 2.0)  # nothing is that bright: only the near-ink rule keeps faint pixels
+    assert reads(reader, *(P.prepare(SCANS / name) for name in FAR_FAINT_ZEROS)).count(0) <= 4
+
+
 def test_grainy_paper_alone_is_still_no_ink():
     """The lower floor only extends ink: paper grain, however coarse, joins no ink and stays the background."""
     for seed, grain in enumerate((3, 6, 10)):

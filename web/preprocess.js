@@ -8,10 +8,11 @@
 //   polarity (auto: ink drawn on transparency by the tone it was composited onto, else the
 //     median-filtered border vs extremes) -> light ink on dark
 //   remove background: top-hat on uneven paper, median level + 5 robust sigmas, stretch (ink
-//     drawn on transparency: its background's tone, no photo)
+//     drawn on transparency: its background's tone, no photo); in a scan, faint ink down to 3.5 sigmas where it runs
+//     on from that ink
 //   a form's printed box around the writing dropped (not on a canvas drawing)
 //   drop specks (8-connected blobs tiny next to the largest), then a form's printed line apart from the
-//     writing (not on a canvas drawing); keep faint pixels only near ink
+//     writing (not on a canvas drawing); keep faint pixels only near ink or where they run on from it
 //   a small digit in a picture shrunk at least twice: the region around its ink cut from the
 //     picture as handed over, shrunk to 400 px when larger, and the two steps above redone on it
 //   "no ink" when the contrast or the ink area is too small (a photo read as light ink: the contrast
@@ -42,7 +43,7 @@
 //
 // Pure functions, no DOM: runs in the page and under node.
 
-export const PREPROCESS_VERSION = "1.14";
+export const PREPROCESS_VERSION = "1.15";
 export const BLANK_DRAWING = "no digit found: nothing is drawn (every pixel is the background's tone): draw one digit";
 export const SIZE = 28;
 export const BOX = 20;
@@ -66,6 +67,7 @@ export const RULE_THICK = 0.05;
 export const RULE_STRAIGHT = 1.5;
 export const RULE_LONGER = 2.0;
 export const RULE_SLIVER = 0.1;
+export const FAINT_RUN = 0.1;
 export const INK_LEVEL = 0.25;
 export const SMALL_INK = 0.1;
 export const ZOOM_GAIN = 2;
@@ -1817,13 +1819,15 @@ function cleaned(grey, inverted, steps, drawnOn = null, edge = false) {
     if (note !== null && kept !== clean && !dropped.includes(note)) dropped.push(note);
     clean = kept;
   }
-  // Keep faint pixels only next to real ink: anti-aliased edges stay, paper grain far away goes.
+  // Keep faint pixels only next to real ink (anti-aliased edges stay, paper grain far away goes) or where they run on
+  // from it at FAINT_RUN or more (a fine pen's faint stroke, however far it reaches from the stroke's darker part).
   const r = Math.max(1, pyRound(Math.min(clean.h, clean.w) / 100));
   const inkMask = image(clean.h, clean.w);
   for (let i = 0; i < inkMask.data.length; i++) inkMask.data[i] = clean.data[i] > INK_LEVEL ? 1 : 0;
   const near = rectMorph(inkMask, 2 * r + 1, 2 * r + 1, false).data;
+  const runs = runsOn(clean.data, clean.h, clean.w, f32(FAINT_RUN), INK_LEVEL);
   const kept = new Float32Array(near.length);
-  for (let i = 0; i < kept.length; i++) kept[i] = near[i] > 0 ? clean.data[i] : 0;
+  for (let i = 0; i < kept.length; i++) kept[i] = near[i] > 0 || runs[i] ? clean.data[i] : 0;
   clean = image(clean.h, clean.w, kept);
   steps.push(["background removed", clean]);
   return { ink, clean, contrast: bg.contrast, dropped };
