@@ -69,35 +69,6 @@ def test_a_stretched_digit_fills_its_box_and_a_thick_pen_is_thick(train_digits):
     assert ph.stretched(np.zeros((28, 28), np.float32), rng) is None
 
 
-def test_a_marked_digit_is_dark_ink_on_grainy_paper_and_a_full_stop_beside_it_is_left_out(train_digits):
-    x, y = train_digits
-    left_out, close = 0, 0
-    for i in range(20):
-        picture, mark = ph.marked(x[i], np.random.default_rng(i), "stop")
-        assert mark == "stop" and picture.ndim == 2
-        scan = np.round(picture * 255).astype(np.uint8)
-        assert np.median(scan) > np.percentile(scan, 1) + 40  # light paper, dark ink
-        assert np.std(scan[: scan.shape[0] // 8]) > 0  # the paper has grain
-        p = preprocess.prepare(scan)
-        left_out += preprocess.STOP_NOTE in p.notes
-        # with the stop gone, the model input is the digit's own, as MNIST's picture of it gives it
-        close += np.abs(p.image - preprocess.prepare(x[i], invert="no").image).mean() < 0.08
-    assert left_out >= 16 and close >= 16
-    with pytest.raises(ValueError, match="mark must be one of"):
-        ph.marked(x[0], np.random.default_rng(0), "smudge")
-
-
-def test_an_underline_touching_the_digit_stays_for_the_model_to_learn(train_digits):
-    x, y = train_digits
-    kept = 0
-    for i in range(20):
-        picture, _ = ph.marked(x[i], np.random.default_rng(100 + i), "underline")
-        p = preprocess.prepare(np.round(picture * 255).astype(np.uint8))
-        plain = preprocess.prepare(x[i], invert="no").image
-        kept += preprocess.UNDERLINE_NOTE not in p.notes and np.abs(p.image - plain).mean() > 0.08
-    assert kept >= 5  # what preprocessing cannot leave out is what the pool teaches
-
-
 def test_the_pool_keeps_labels_and_is_made_the_same_from_the_same_seed(train_digits, tmp_path):
     x, y = train_digits
     px, py = ph.pool(x, y, 40, seed=3, cache_dir=tmp_path, log=None)

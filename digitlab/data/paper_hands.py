@@ -11,14 +11,9 @@ once per run, into a pool the training pipeline mixes into its batches (``TrainC
     thick pen    any digit written with a pen whose stroke is a fifth to a third of the digit's height
     stretched    any digit whose ink was stretched to fill a square box, as an old scanner's size normalisation did,
                  kept at 16-32 px and, for half of them, thresholded to 1 bit
-    marked       (half of the pool) any digit in dark ink on grainy paper, cut out of a scan with a clerk's mark beside
-                 it: an underline under or touching its foot, a small cross or plus, a full stop, a ruling line at the
-                 crop's edge, a tick.  Preprocessing leaves out the marks it recognises (``preprocess.isolate_digit``);
-                 what it cannot, such as an underline that touches the digit, the model learns is not the digit
 
 The edits are painted with a pen like MNIST's (``stroke_augment.paint_edit``), so the digit keeps its scanned look;
-every picture then goes through ``preprocess.prepare`` as a scan, the path every picture of paper takes, so the model
-sees what that path leaves of a marked digit.  Which
+every picture then goes through ``preprocess.prepare`` as a scan, the path every picture of paper takes.  Which
 digits and styles were chosen, and what they did on the real-paper dev benchmark, is in docs/ablations.md.
 """
 
@@ -31,8 +26,8 @@ import numpy as np
 
 from digitlab.data import stroke_augment
 
-VERSION = 2  # part of every cached pool's key and of the card ("edits"): a change to any style raises it
-STYLES = ("looped 2", "struck 0", "crossed 7", "flagged 1", "thick pen", "stretched", "marked")
+VERSION = 1  # part of every cached pool's key and of the card ("edits"): a change to any style raises it
+STYLES = ("looped 2", "struck 0", "crossed 7", "flagged 1", "thick pen", "stretched")
 EDITED = {"looped 2": 2, "struck 0": 0, "crossed 7": 7, "flagged 1": 1}  # the styles that are one digit's edit
 SHARE_EDITED = 0.5  # of the pool's digits of 0, 1, 2 and 7: the share given their class's edit (the rest: pen or box)
 THICK = (0.2, 0.34)  # the thick pen's stroke, as a fraction of the digit's height
@@ -113,94 +108,9 @@ def stretched(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
     return np.pad(box, 1)
 
 
-MARKS = ("underline", "cross", "stop", "ruling", "tick")
-MARK_ODDS = (0.4, 0.2, 0.15, 0.15, 0.1)  # which mark a marked digit gets
-MARKED = 0.5  # share of the pool's digits written on grainy paper with a mark beside them
-UP_MARK = 3  # marks are drawn at 3x MNIST's frame, where its pen is ~6-7 px wide
-
-
-def _pen_width(big: np.ndarray) -> float:
-    """The digit's stroke width in px at ``UP_MARK`` scale: twice its ink area over its skeleton's length."""
-    mask = (big > 0.4).astype(np.uint8) * 255
-    length = max(1, int(np.count_nonzero(stroke_augment.thin(mask))))
-    return float(np.clip(np.count_nonzero(mask) / length, 2.0, 12.0))
-
-
-def _line(canvas: np.ndarray, points, pen: float) -> None:
-    """A polyline (float (x, y) points) in ink 1.0, anti-aliased, ``pen`` px wide, on ``canvas`` (float)."""
-    pts = np.round(np.asarray(points, np.float64) * 4).astype(np.int32).reshape(-1, 1, 2)
-    cv2.polylines(canvas, [pts], False, 1.0, max(1, round(pen)), cv2.LINE_AA, shift=2)
-
-
-def marked(digit: np.ndarray, rng: np.random.Generator, mark: str | None = None) -> tuple[np.ndarray, str] | None:
-    """The digit ((28, 28) float [0, 1]) written in dark ink on grainy paper, with one mark a clerk would put beside
-    it (``MARKS``: an underline under or touching its foot, straight or sagging; a small cross or plus beside it; a full
-    stop; a ruling line at the crop's edge; a tick), in a crop of a scan: (the picture, dark on light, float [0, 1],
-    the mark), or None for a digit with no ink.  ``mark``: that mark (None: drawn by ``MARK_ODDS``)."""
-    big = cv2.resize(digit.astype(np.float32), (28 * UP_MARK, 28 * UP_MARK), interpolation=cv2.INTER_LINEAR)
-    ys, xs = np.nonzero(big > 0.3)
-    if ys.size == 0:
-        return None
-    top, bottom, left, right = ys.min(), ys.max(), xs.min(), xs.max()
-    h = float(bottom - top + 1)
-    pen = _pen_width(big) * rng.uniform(0.6, 1.1)
-    # the crop: the digit with margins a person leaves when cutting it out, wider on the right where marks go
-    m = [round(rng.uniform(0.1, 0.5) * h) for _ in range(3)] + [round(rng.uniform(0.3, 0.8) * h)]  # top bottom left right
-    canvas = np.zeros((int(h + m[0] + m[1]), int(right - left + 1 + m[2] + m[3])), np.float32)
-    canvas[m[0] : m[0] + int(h), m[2] : m[2] + right - left + 1] = big[top : bottom + 1, left : right + 1]
-    top, bottom, left, right = m[0], m[0] + h - 1, m[2], m[2] + right - left
-    rows, cols = canvas.shape
-    if mark is not None and mark not in MARKS:
-        raise ValueError(f"mark must be one of {', '.join(MARKS)}, not {mark!r}")
-    mark = mark or MARKS[rng.choice(len(MARKS), p=MARK_ODDS)]
-    layer = np.zeros_like(canvas)
-    if mark == "underline":  # from before the digit to past it, from a little into its foot to a little below
-        y0 = bottom + rng.uniform(-0.06, 0.15) * h
-        x0, x1 = left - rng.uniform(0, 0.4) * h, right + rng.uniform(0, 0.6) * h
-        tilt, sag = rng.uniform(-0.08, 0.08), rng.uniform(-0.08, 0.08) * h * (rng.uniform() < 0.4)
-        t = np.linspace(0, 1, 12)
-        xl = x0 + t * (x1 - x0)
-        _line(layer, np.stack([xl, y0 + tilt * (xl - x0) + sag * 4 * t * (1 - t)], 1), pen)
-    elif mark in ("cross", "tick"):  # beside the digit's right at its middle to foot, touching it or a little off
-        s = rng.uniform(0.2, 0.4) * h
-        cx = right + rng.uniform(-0.05, 0.25) * h + s / 2
-        cy = top + rng.uniform(0.4, 0.85) * h
-        if mark == "tick":
-            _line(layer, [(cx - s / 2, cy), (cx - s / 6, cy + s / 2), (cx + s / 2, cy - s / 2)], pen)
-        else:
-            a = rng.uniform(0, np.pi / 2)  # a plus (0) to a saltire (pi / 4)
-            for b in (a, a + np.pi / 2):
-                d = np.array([np.cos(b), np.sin(b)]) * s / 2
-                _line(layer, [(cx - d[0], cy - d[1]), (cx + d[0], cy + d[1])], pen)
-    elif mark == "stop":  # a dot at the foot, right of the digit
-        r = pen * rng.uniform(0.6, 1.0)
-        cv2.circle(layer, (round((right + rng.uniform(0.05, 0.25) * h + r) * 4), round((bottom - rng.uniform(0, 0.1) * h) * 4)),
-                   max(1, round(r * 4)), 1.0, -1, cv2.LINE_AA, shift=2)
-    else:  # a printed ruling line along one edge of the crop, thin and a little tilted
-        thin_pen, tilt = max(1.0, pen * rng.uniform(0.3, 0.6)), rng.uniform(-0.02, 0.02)
-        side = rng.choice(4)
-        at = rng.uniform(0.5, 3) * thin_pen
-        if side < 2:
-            y = at if side == 0 else rows - 1 - at
-            _line(layer, [(0, y), (cols - 1, y + tilt * cols)], thin_pen)
-        else:
-            x = at if side == 2 else cols - 1 - at
-            _line(layer, [(x, 0), (x + tilt * rows, rows - 1)], thin_pen)
-    ink = np.maximum(canvas, layer)
-    # paper: a tone, the ink a share of it darker, and grain; then the scan's resolution
-    tone, depth = rng.uniform(0.7, 0.95), rng.uniform(0.35, 0.8)
-    grain = cv2.GaussianBlur(rng.normal(0, rng.uniform(0.005, 0.03), ink.shape).astype(np.float32), (0, 0), 0.8)
-    picture = np.clip(tone - depth * tone * ink + grain, 0, 1)
-    scale = rng.uniform(25, 60) / h
-    size = (max(8, round(cols * scale)), max(8, round(rows * scale)))
-    return cv2.resize(picture, size, interpolation=cv2.INTER_AREA), mark
-
-
 def paper_one(digit: np.ndarray, label: int, sk: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str] | None:
     """One training digit ((28, 28) float [0, 1], its (56, 56) skeleton) in one paper style: (the picture before
     preprocessing, the style), or None when the drawn style does not apply to this digit."""
-    if rng.uniform() < MARKED:
-        return marked(digit, rng)
     edit = next((s for s, c in EDITED.items() if c == label), None)
     if edit is not None and rng.uniform() < SHARE_EDITED:
         edited = sk.copy()
@@ -231,15 +141,12 @@ def pool(x: np.ndarray, y: np.ndarray, size: int, seed: int, cache_dir=None, log
             made = paper_one(x[i], int(y[i]), sk, rng)
             if made is None:
                 continue
-            if made[1] in MARKS:  # a crop of grainy paper, dark ink on light, read as a scan is read
-                p = preprocess.prepare(np.round(made[0] * 255).astype(np.uint8))
-            else:
-                p = preprocess.prepare(made[0], invert="no")
+            p = preprocess.prepare(made[0], invert="no")
             if p.no_ink:
                 continue
             out.append(np.round(p.image * 255).astype(np.uint8))
             labels.append(int(y[i]))
-            styles["marked" if made[1] in MARKS else made[1]] += 1
+            styles[made[1]] += 1
             if len(out) == size:
                 break
         if log:
@@ -248,5 +155,4 @@ def pool(x: np.ndarray, y: np.ndarray, size: int, seed: int, cache_dir=None, log
         return np.stack(out) if out else np.zeros((0, 28, 28), np.uint8), np.asarray(labels, np.int64)
 
     return stroke_augment._cached("paper", x, y, {"size": size, "seed": seed, "thick": THICK, "boxes": BOX_SIDES,
-                                                  "edited": SHARE_EDITED, "marked": MARKED, "marks": dict(zip(MARKS, MARK_ODDS)),
-                                                  "version": VERSION}, cache_dir, build)
+                                                  "edited": SHARE_EDITED, "version": VERSION}, cache_dir, build)

@@ -110,8 +110,7 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
                         f"8 (two circles) (default {d.conventions_classes})")
     g.add_argument("--paper", type=float, default=d.paper,
                    help="share of every augmented batch swapped for digits as older hands and other pens write them on paper: "
-                        f"a looped 2, a struck 0, a long crossed 7, a flagged 1, a thick pen, a scan stretched to its box, a digit cut from "
-                        f"grainy paper with a clerk's mark beside it; 0 = off (default {d.paper})")
+                        f"a looped 2, a struck 0, a long crossed 7, a flagged 1, a thick pen, a scan stretched to its box; 0 = off (default {d.paper})")
     g.add_argument("--paper-size", type=int, default=d.paper_size, help=f"digits given a paper style once per run (default {d.paper_size})")
     g = p.add_argument_group("real pen strokes (digitlab/data/unipen.py; docs/training.md#real-pen-strokes---real-strokes)")
     g.add_argument("--real-strokes", type=Path, default=d.real_strokes, metavar="PATH",
