@@ -69,7 +69,7 @@ from digitlab.pictures import (  # noqa: F401
     load_picture,
 )
 
-PREPROCESS_VERSION = "1.15"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
+PREPROCESS_VERSION = "1.16"  # 1.1: stroke-width normalisation on by default; 1.2: photos divided by their light, edge
 # blobs dropped; 1.3: a small digit in a shrunk picture read again around its ink at a higher resolution, and ink
 # that fades below INK_LEVEL once fitted (scattered specks) is no ink; 1.4: a drawing reaching the edge is not a photo
 # (is_photo: most of the border one exact tone is a drawn background; its strokes apart touching the edge are kept);
@@ -90,6 +90,8 @@ PREPROCESS_VERSION = "1.15"  # 1.1: stroke-width normalisation on by default; 1.
 # (remove_background's WEAK_SIGMAS): a fine pen's faint side of a 0, the light loops of an 8, broke up on grainy paper;
 # 1.15: faint ink that runs on (8-connected) from ink is kept however far it reaches from it (clean_ink's FAINT_RUN):
 # only ink within a pixel or two of full-strength ink was, and the faint side of a 0 went however well it joined
+# 1.16: an underline the digit touches that reaches far past it on both sides (UNDER_FAR) is an underline though it is
+# a little thicker than UNDER_THIN or curls at an end, not both: a clerk's curling line under a 3 made it a 2
 SIZE = 28  # model input side
 BOX = 20  # the digit's longer side inside the 28x28 frame, as in MNIST
 CENTRE = 14.0  # MNIST's mean centre of mass (row, col) in pixel-index coordinates, measured on x_test
@@ -711,6 +713,9 @@ UNDER_THIN = 0.11  # ...and at most this share of it thick: a pen's line under a
 # of MNIST's 2s (a thicker pen for the size of its digits), which these rules must leave alone, 0.12 and more
 UNDER_PAST = 0.1  # it reaches past the writing on both sides by this share of the writing's width (2 px at least): a
 # 2's base starts where its stroke comes down; the writing may reach below it by RULE_SLIVER of its height
+UNDER_FAR = 0.3  # a line reaching this share of the writing's width past it on both sides, far past any 2's base, may
+UNDER_FAR_THIN = 0.15  # be this thick (a fine pen's line in a 30 px crop measures 3 px) or curl this steeply at an end
+UNDER_FAR_SLOPE = 1.0  # (a hand's flourish), but not both: MNIST's 2s with a long base are both
 
 
 @dataclass
@@ -929,8 +934,9 @@ def underline_band(ink: np.ndarray) -> np.ndarray | None:
     writing joins it), and its band the pixels within half its
     median thickness plus 1 px of the curve.  It is an underline when the writing (the largest blob left above it) is at
     least UNDER_TALL of the ink's height, the line at least UNDER_LONG of the writing's height long and at most
-    UNDER_THIN of it thick, its slope at either end at most UNDER_SLOPE, it reaches past the writing on both sides
-    (UNDER_PAST), the ink lies above it, reaching below it by at most RULE_SLIVER of the writing's height, and the writing
+    UNDER_THIN of it thick, its slope at either end at most UNDER_SLOPE (a line reaching UNDER_FAR past the writing on
+    both sides may be up to UNDER_FAR_THIN thick or curl up to UNDER_FAR_SLOPE, not both), it reaches past the writing
+    on both sides (UNDER_PAST), the ink lies above it, reaching below it by at most RULE_SLIVER of the writing's height, and the writing
     meets it in one place."""
     rows_all, cols_all = np.nonzero(ink)
     if cols_all.size < 10:
@@ -968,7 +974,8 @@ def underline_band(ink: np.ndarray) -> np.ndarray | None:
         return None
     fit = quadratic_fit(line, centre[line])
     a, b, _ = fit
-    if max(abs(2 * a * x0 + b), abs(2 * a * x1 + b)) > UNDER_SLOPE:
+    slope = max(abs(2 * a * x0 + b), abs(2 * a * x1 + b))
+    if slope > UNDER_FAR_SLOPE:
         return None
     pen = float(np.median(thick[line]))
     half = pen / 2 + 1
@@ -982,7 +989,11 @@ def underline_band(ink: np.ndarray) -> np.ndarray | None:
     np.minimum.at(firsts, parts.ravel(), np.arange(parts.size))
     largest = min(range(1, n), key=lambda k: (-int(stats[k, cv2.CC_STAT_AREA]), int(firsts[k])))
     wl, wt, ww, wh = (int(v) for v in stats[largest, :4])
-    if wh < UNDER_TALL * h or span < UNDER_LONG * wh or pen > UNDER_THIN * wh:
+    steep, thick_line = slope > UNDER_SLOPE, pen > UNDER_THIN * wh
+    far = x0 <= wl - UNDER_FAR * ww and x1 >= wl + ww - 1 + UNDER_FAR * ww
+    if (steep or thick_line) and (steep and thick_line or not far):
+        return None  # a 2's base or a 3's stroke: a line reaching far past the writing may fail one of the two, not both
+    if wh < UNDER_TALL * h or span < UNDER_LONG * wh or pen > UNDER_FAR_THIN * wh:
         return None
     past = max(2.0, UNDER_PAST * ww)
     if x0 > wl - past or x1 < wl + ww - 1 + past:

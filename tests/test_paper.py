@@ -125,6 +125,36 @@ def test_faint_ink_is_kept_however_far_it_runs_on_from_ink(reader, monkeypatch):
     assert reads(reader, *(P.prepare(SCANS / name) for name in FAR_FAINT_ZEROS)).count(0) <= 4
 
 
+# a clerk's underline the digit touches, running far past it on both sides: a little thick for UNDER_THIN in a small
+# crop, or curling up at an end (looked at by eye: a 9, a 4 and four 3s, each with a line under it)
+FAR_UNDERLINES = {"p00001.png": 9, "p00064.png": 4, "p02074.png": 3, "p02142.png": 3, "p02257.png": 3, "p02275.png": 3}
+
+
+@needs_scans
+def test_an_underline_reaching_far_past_the_digit_is_left_out_though_thick_or_curling(reader, monkeypatch):
+    """A touching line reaching UNDER_FAR past the writing on both sides may break one of the thinness and slope
+    guards.  Without that allowance the lines stay, and most of the digits read as 2."""
+    kept = [P.prepare(SCANS / name) for name in FAR_UNDERLINES]
+    assert all(P.UNDERLINE_NOTE in p.notes for p in kept)
+    assert reads(reader, *kept) == list(FAR_UNDERLINES.values())
+    monkeypatch.setattr(P, "UNDER_FAR", 99.0)  # no line reaches that far
+    plain = [P.prepare(SCANS / name) for name in FAR_UNDERLINES]
+    assert not any(P.UNDERLINE_NOTE in p.notes for p in plain)
+    assert sum(a == b for a, b in zip(reads(reader, *plain), FAR_UNDERLINES.values())) <= 3
+
+
+def test_mnists_2s_with_a_long_base_keep_it(mnist_test, monkeypatch):
+    """MNIST 2s whose base runs far past the rest of the digit: thick for an underline and steep at its end, so the
+    allowance for a far-reaching line (one guard broken, not both) leaves the base alone.  Allowing both, one goes."""
+    x, y = mnist_test
+    long_bases = (43, 306, 326, 4367, 4387)
+    assert all(y[i] == 2 for i in long_bases)
+    assert not any(P.UNDERLINE_NOTE in P.prepare(x[i], invert="no").notes for i in long_bases)
+    monkeypatch.setattr(P, "UNDER_SLOPE", P.UNDER_FAR_SLOPE)
+    monkeypatch.setattr(P, "UNDER_THIN", P.UNDER_FAR_THIN)
+    assert any(P.UNDERLINE_NOTE in P.prepare(x[i], invert="no").notes for i in long_bases)
+
+
 def test_grainy_paper_alone_is_still_no_ink():
     """The lower floor only extends ink: paper grain, however coarse, joins no ink and stays the background."""
     for seed, grain in enumerate((3, 6, 10)):

@@ -43,7 +43,7 @@
 //
 // Pure functions, no DOM: runs in the page and under node.
 
-export const PREPROCESS_VERSION = "1.15";
+export const PREPROCESS_VERSION = "1.16";
 export const BLANK_DRAWING = "no digit found: nothing is drawn (every pixel is the background's tone): draw one digit";
 export const SIZE = 28;
 export const BOX = 20;
@@ -1481,6 +1481,9 @@ export const UNDER_TALL = 0.6;
 export const UNDER_LONG = 0.8;
 export const UNDER_THIN = 0.11;
 export const UNDER_PAST = 0.1;
+export const UNDER_FAR = 0.3;
+export const UNDER_FAR_THIN = 0.15;
+export const UNDER_FAR_SLOPE = 1.0;
 
 /** 8-connected blobs of `on(i)` in an h x w picture, numbered in the order of their first pixel (row by row):
  * {labels (0: none), pixels: [Int32Array of each blob's indices, row by row]} (index 0 unused). */
@@ -1724,7 +1727,8 @@ export function underlineBand(ink, H, W) {
   if (span < LINE_MIN || 5 * line.length < 3 * span) return null;
   fit = quadraticFit(line, line.map((x) => centre[x]));
   const [a, b] = fit;
-  if (Math.max(Math.abs(2 * a * x0 + b), Math.abs(2 * a * x1 + b)) > UNDER_SLOPE) return null;
+  const slope = Math.max(Math.abs(2 * a * x0 + b), Math.abs(2 * a * x1 + b));
+  if (slope > UNDER_FAR_SLOPE) return null;
   const pen = intMedian(line.map((x) => thick[x]));
   const half = pen / 2 + 1;
   const band = new Uint8Array(h * w);
@@ -1742,7 +1746,11 @@ export function underlineBand(ink, H, W) {
     wl = Math.min(wl, x); wr = Math.max(wr, x); wt = Math.min(wt, y); wb = Math.max(wb, y);
   }
   const ww = wr - wl + 1, wh = wb - wt + 1;
-  if (wh < UNDER_TALL * h || span < UNDER_LONG * wh || pen > UNDER_THIN * wh) return null;
+  const steep = slope > UNDER_SLOPE, thickLine = pen > UNDER_THIN * wh;
+  const far = x0 <= wl - UNDER_FAR * ww && x1 >= wl + ww - 1 + UNDER_FAR * ww;
+  // a 2's base or a 3's stroke: a line reaching far past the writing may fail one of the two, not both
+  if ((steep || thickLine) && ((steep && thickLine) || !far)) return null;
+  if (wh < UNDER_TALL * h || span < UNDER_LONG * wh || pen > UNDER_FAR_THIN * wh) return null;
   const past = Math.max(2.0, UNDER_PAST * ww);
   if (x0 > wl - past || x1 < wl + ww - 1 + past) return null; // the line does not reach past the writing on both sides
   for (let i = 0; i < h * w; i++) {
