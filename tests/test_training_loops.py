@@ -155,10 +155,11 @@ def test_histories_and_best_models_agree(both, name):
     # validation loss by 4.5e-4 (dry run) and 1.6e-3 (full batch).
     assert diff["loss"] < 1e-4 and diff["val_loss"] < 1e-4, diff
     assert diff["learning_rate"] < 1e-7, diff
-    # accuracies count digits (one digit is 1/1024 of train, 1/256 of validation): training digits agree exactly; of
-    # the validation digits, one whose two best classes lie closer than the losses' float noise (~1e-5) may fall
-    # either way (it did once the preprocessing left out marks around 30 of MNIST's digits), never a second one
-    assert diff["accuracy"] == 0 and diff["val_accuracy"] <= 1 / 256 + 1e-9, diff
+    # accuracies count digits (one digit is 1/1024 of train, 1/256 of validation): in each split one digit whose two
+    # best classes lie closer than the losses' float noise (~1e-5) may fall either way, never a second one.  Which
+    # digit sits on such a tie is the inputs' doing, not the loops': a validation digit did once the preprocessing left
+    # out marks around 30 of MNIST's digits, a training digit once it kept faint ink running on from a stroke (1.15)
+    assert diff["accuracy"] <= 1 / 1024 + 1e-9 and diff["val_accuracy"] <= 1 / 256 + 1e-9, diff
     # the returned model is the best epoch's (EMA) weights in both loops; measured max 8e-8
     probs = np.abs(np.subtract(keras_run["probs"], custom_run["probs"]))
     print(name, "max |softmax difference| on 256 test digits:", probs.max())
