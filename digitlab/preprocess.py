@@ -88,8 +88,8 @@ PREPROCESS_VERSION = "1.16"  # 1.1: stroke-width normalisation on by default; 1.
 # stop is judged against the digit's ink at its own height, not its box (_right_from): a slanted 1's top reached over it;
 # 1.14: in a scan, not a photo, a faint stroke that runs on from ink above the noise floor is kept down to a lower floor
 # (remove_background's WEAK_SIGMAS): a fine pen's faint side of a 0, the light loops of an 8, broke up on grainy paper;
-# 1.15: faint ink that runs on (8-connected) from ink is kept however far it reaches from it (clean_ink's FAINT_RUN):
-# only ink within a pixel or two of full-strength ink was, and the faint side of a 0 went however well it joined
+# 1.15: faint ink that runs on (8-connected) from ink is kept however far it reaches from it (clean_ink's FAINT_RUN),
+# except on a canvas drawing: only ink within a pixel or two of full-strength ink was, and the faint side of a 0 went
 # 1.16: an underline the digit touches that reaches far past it on both sides (UNDER_FAR) is an underline though it is
 # a little thicker than UNDER_THIN or curls at an end, not both: a clerk's curling line under a 3 made it a 2
 SIZE = 28  # model input side
@@ -1071,16 +1071,20 @@ def clean_ink(grey: np.ndarray, inverted: bool, steps: list, specks: bool = True
             if note and kept is not clean and note not in dropped:
                 dropped.append(note)
             clean = kept
-    # Keep faint pixels only next to real ink (anti-aliased edges stay, paper grain far away goes) or where they run on
-    # from it at FAINT_RUN or more (a fine pen's faint stroke, however far it reaches from the stroke's darker part).
+    # Keep faint pixels only next to real ink (anti-aliased edges stay, paper grain far away goes) or, in a picture that
+    # is not a canvas drawing, where they run on from it at FAINT_RUN or more (a fine pen's faint stroke, however far
+    # it reaches from the stroke's darker part; a canvas's brush draws every stroke at full strength).
     strong = clean > INK_LEVEL
     r = max(1, round(min(clean.shape) / 100))
-    near_ink = cv2.dilate(strong.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
-    n, labels = cv2.connectedComponents((clean > FAINT_RUN).astype(np.uint8), connectivity=8)
-    runs_on = np.zeros(n, bool)
-    runs_on[labels[strong]] = True
-    runs_on[0] = False
-    clean = np.where(near_ink | runs_on[labels], clean, 0).astype(np.float32)
+    kept = cv2.dilate(strong.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
+    faint = clean > FAINT_RUN
+    far = faint & ~kept
+    if drawn_on is None and far.any():  # (MNIST's faint pixels are its edges, next to ink: no labelling)
+        n, labels = cv2.connectedComponents(faint.astype(np.uint8), connectivity=8)
+        runs_on = np.zeros(n, bool)
+        runs_on[labels[strong]] = True
+        kept[far] = runs_on[labels[far]]
+    clean = np.where(kept, clean, 0).astype(np.float32)
     steps.append(("background removed", clean))
     return ink, clean, contrast, dropped
 

@@ -199,7 +199,7 @@ def test_home_preprocessing_toggle(samples):
     at = draw(new_app().run(), samples[2])
     at.toggle(key="show_steps").set_value(True).run()
     no_exception(at)
-    prepared = preprocess.prepare(synthetic.canvas_picture(samples[2]), invert="yes")
+    prepared = preprocess.prepare(synthetic.canvas_picture(samples[2]), invert="yes", drawn_on=1.0)  # as the light canvas
     captions = [c for img in at.image for c in img.captions]
     assert len(captions) == len(prepared.steps)
     assert captions[-1].startswith("28x28, centre of mass at centre")
@@ -471,7 +471,7 @@ def test_preprocessing_page_shows_every_step(samples):
     at = draw(new_app().run(), samples[1])
     at.switch_page("pages/1_Preprocessing.py").run()
     no_exception(at)
-    prepared = preprocess.prepare(synthetic.canvas_picture(samples[1]), invert="yes")
+    prepared = preprocess.prepare(synthetic.canvas_picture(samples[1]), invert="yes", drawn_on=1.0)  # as the light canvas
     assert [c for img in at.image for c in img.captions] == [
         f"{title} ({p.shape[1]}×{p.shape[0]})" for title, p in prepared.steps
     ]

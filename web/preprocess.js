@@ -1827,15 +1827,18 @@ function cleaned(grey, inverted, steps, drawnOn = null, edge = false) {
     if (note !== null && kept !== clean && !dropped.includes(note)) dropped.push(note);
     clean = kept;
   }
-  // Keep faint pixels only next to real ink (anti-aliased edges stay, paper grain far away goes) or where they run on
-  // from it at FAINT_RUN or more (a fine pen's faint stroke, however far it reaches from the stroke's darker part).
+  // Keep faint pixels only next to real ink (anti-aliased edges stay, paper grain far away goes) or, in a picture that
+  // is not a canvas drawing, where they run on from it at FAINT_RUN or more (a fine pen's faint stroke, however far it
+  // reaches from the stroke's darker part; a canvas's brush draws every stroke at full strength).
   const r = Math.max(1, pyRound(Math.min(clean.h, clean.w) / 100));
   const inkMask = image(clean.h, clean.w);
   for (let i = 0; i < inkMask.data.length; i++) inkMask.data[i] = clean.data[i] > INK_LEVEL ? 1 : 0;
   const near = rectMorph(inkMask, 2 * r + 1, 2 * r + 1, false).data;
-  const runs = runsOn(clean.data, clean.h, clean.w, f32(FAINT_RUN), INK_LEVEL);
+  const faint32 = f32(FAINT_RUN);
+  const far = drawnOn === null && clean.data.some((v, i) => v > faint32 && !(near[i] > 0));
+  const runs = far ? runsOn(clean.data, clean.h, clean.w, faint32, INK_LEVEL) : null;
   const kept = new Float32Array(near.length);
-  for (let i = 0; i < kept.length; i++) kept[i] = near[i] > 0 || runs[i] ? clean.data[i] : 0;
+  for (let i = 0; i < kept.length; i++) kept[i] = near[i] > 0 || (runs && runs[i]) ? clean.data[i] : 0;
   clean = image(clean.h, clean.w, kept);
   steps.push(["background removed", clean]);
   return { ink, clean, contrast: bg.contrast, dropped };
