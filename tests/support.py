@@ -223,3 +223,19 @@ def clerk_strokes(strokes: list[list[tuple[int, int]]], pen: int = 2, seed: int 
         cv2.polylines(m, [np.array(s, np.int32)], False, 255, pen)
     paper = 205 + np.random.default_rng(seed).normal(0, 3, m.shape)
     return np.clip(paper * (1 - 0.75 * m.astype(np.float32) / 255), 0, 255).astype(np.uint8)
+
+
+# ----------------------------------------------------------------------------- crops of the real-paper dev registers
+# (parish_dev: file names only, the pictures stay outside the repository) that the paper rules were chosen on
+
+# 0s of the registers written with a fine pen on grainy paper, whose faint side broke into pieces under one noise floor
+# (looked at by eye: each is a whole oval on the page)
+FAINT_ZEROS = ("p00727.png", "p00919.png", "p00915.png", "p00895.png", "p01208.png", "p01211.png", "p01154.png", "p01083.png")
+
+# 0s whose faint side reaches farther from the stroke's darker part than the pixel or two kept as its anti-aliased edge
+# (looked at by eye: each is a whole oval on the page)
+FAR_FAINT_ZEROS = ("p00274.png", "p00367.png", "p00415.png", "p00428.png", "p00724.png", "p00918.png", "p01201.png")
+
+# a clerk's underline the digit touches, running far past it on both sides: a little thick for UNDER_THIN in a small
+# crop, or curling up at an end (looked at by eye: a 9, a 4 and four 3s, each with a line under it)
+FAR_UNDERLINES = {"p00001.png": 9, "p00064.png": 4, "p02074.png": 3, "p02142.png": 3, "p02257.png": 3, "p02275.png": 3}

@@ -14,7 +14,16 @@ import json
 
 import numpy as np
 import pytest
-from support import CLERK_MARKS, SLANTED_1, SLANTED_1_STOP, clerk_page, clerk_strokes
+from support import (
+    CLERK_MARKS,
+    FAINT_ZEROS,
+    FAR_FAINT_ZEROS,
+    FAR_UNDERLINES,
+    SLANTED_1,
+    SLANTED_1_STOP,
+    clerk_page,
+    clerk_strokes,
+)
 
 from digitlab import preprocess as P
 from digitlab.data import parish
@@ -96,10 +105,6 @@ def test_real_crops_lose_their_marks_and_say_so():
 
 # ----------------------------------------------------------------------------- a fine pen's faint strokes
 
-# 0s of the registers written with a fine pen on grainy paper, whose faint side broke into pieces under one noise floor
-# (looked at by eye: each is a whole oval on the page)
-FAINT_ZEROS = ("p00727.png", "p00919.png", "p00915.png", "p00895.png", "p01208.png", "p01211.png", "p01154.png", "p01083.png")
-
 
 @needs_scans
 def test_a_fine_pens_faint_strokes_are_kept_where_they_run_on_from_ink(reader, monkeypatch):
@@ -111,11 +116,6 @@ def test_a_fine_pens_faint_strokes_are_kept_where_they_run_on_from_ink(reader, m
     assert reads(reader, *(P.prepare(SCANS / name) for name in FAINT_ZEROS)).count(0) <= 2
 
 
-# 0s whose faint side reaches farther from the stroke's darker part than the pixel or two kept as its anti-aliased edge
-# (looked at by eye: each is a whole oval on the page)
-FAR_FAINT_ZEROS = ("p00274.png", "p00367.png", "p00415.png", "p00428.png", "p00724.png", "p00918.png", "p01201.png")
-
-
 @needs_scans
 def test_faint_ink_is_kept_however_far_it_runs_on_from_ink(reader, monkeypatch):
     """Faint ink (FAINT_RUN) joined to ink is kept however far it reaches: the 0s keep their faint side and read as 0.
@@ -123,11 +123,6 @@ def test_faint_ink_is_kept_however_far_it_runs_on_from_ink(reader, monkeypatch):
     assert reads(reader, *(P.prepare(SCANS / name) for name in FAR_FAINT_ZEROS)) == [0] * len(FAR_FAINT_ZEROS)
     monkeypatch.setattr(P, "FAINT_RUN", 2.0)  # nothing is that bright: only the near-ink rule keeps faint pixels
     assert reads(reader, *(P.prepare(SCANS / name) for name in FAR_FAINT_ZEROS)).count(0) <= 4
-
-
-# a clerk's underline the digit touches, running far past it on both sides: a little thick for UNDER_THIN in a small
-# crop, or curling up at an end (looked at by eye: a 9, a 4 and four 3s, each with a line under it)
-FAR_UNDERLINES = {"p00001.png": 9, "p00064.png": 4, "p02074.png": 3, "p02142.png": 3, "p02257.png": 3, "p02275.png": 3}
 
 
 @needs_scans

@@ -39,6 +39,9 @@ import numpy as np
 import pytest
 from browser._support import require  # the browser tests' skip-or-fail rule (tests/ is on pytest's pythonpath)
 from support import (
+    FAINT_ZEROS,
+    FAR_FAINT_ZEROS,
+    FAR_UNDERLINES,
     SLANTED_1_STOP,
     clerk_page,
     clerk_strokes,
@@ -51,7 +54,7 @@ from support import (
 )
 
 from digitlab import files, preprocess
-from digitlab.data import mnist, nondigits, synthetic
+from digitlab.data import mnist, nondigits, parish, synthetic
 from digitlab.paths import ROOT
 from digitlab.preprocess import EDGE_NOTE, FRAME_NOTE, RULE_LINE_NOTE
 
@@ -847,6 +850,32 @@ def test_port_refuses_what_python_refuses(node_run, name):
     with pytest.raises(preprocess.ImageError) as refused:
         preprocess.prepare(rgba, invert=invert)
     assert js.get("error") == str(refused.value)
+
+
+@pytest.fixture(scope="module")
+def node_paper(tmp_path_factory):
+    """The real-paper crops the paper rules were chosen on (``support``: FAINT_ZEROS, FAR_FAINT_ZEROS, FAR_UNDERLINES)
+    and the first 40 of the registers, as uploads through the port in one node run, as ``node_uploads`` gives them."""
+    scans = parish.default_path()
+    require(None if scans is not None and scans.is_dir() else f"the real scans are not here: set ${parish.ENV_VAR}",
+            "web/preprocess.js parity on real paper")
+    names = sorted(p.name for p in scans.glob("*.png"))[:40]
+    names += [n for n in (*FAINT_ZEROS, *FAR_FAINT_ZEROS, *FAR_UNDERLINES) if n not in names]
+    uploads = {n: (scans / n).read_bytes() for n in names}
+    pictures = [(n, decoded(uploads[n]), "auto") for n in names]
+    kinds = {n: {"decoded": True, "jpeg": False} for n in names}
+    return _through_node(tmp_path_factory.mktemp("preprocess_js_paper"), pictures, uploads, kinds, {})
+
+
+def test_the_port_reads_real_paper_as_python_does(node_paper):
+    """Crops cut from the registers' scans, read as uploads: the port gives the notes, steps and 28x28 input that
+    digitlab.preprocess gives the same file, through the paper rules (a fine pen's faint strokes, faint ink running on
+    far from the stroke, the marks beside the digit, a far-reaching underline)."""
+    _, results = node_paper
+    for name, (data, invert, js) in results.items():
+        _compare(js, preprocess.prepare(data, invert=invert), name)
+    noted = [n for _, _, js in results.values() for n in js["notes"]]
+    assert preprocess.UNDERLINE_NOTE in noted and preprocess.STOP_NOTE in noted  # the marks' rules were reached
 
 
 @pytest.mark.slow  # the uploads' node run
