@@ -286,11 +286,19 @@ def remove_background(ink: np.ndarray, photo: bool | None = None, level: float |
         return np.clip((ink - floor) / (peak - floor), 0, 1).astype(np.float32), contrast
     # Hysteresis: pixels above the weak floor are ink where they join ink above the floor, stretched from the weak floor.
     # Alone, they are the paper's grain, and go.
-    n, labels = cv2.connectedComponents((ink > weak).astype(np.uint8), connectivity=8)
-    reaches = np.zeros(n, bool)
-    reaches[labels[is_above]] = True
-    reaches[0] = False
+    labels, reaches = blobs_reaching(ink > weak, is_above)
     return np.where(reaches[labels], np.clip((ink - weak) / (peak - weak), 0, 1), 0).astype(np.float32), contrast
+
+
+def blobs_reaching(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 8-connected blobs of the mask ``low`` and which of them hold a pixel of ``high`` (a mask within it):
+    (labels, reaches), ``reaches[labels]`` the pixels of such blobs; label 0 (outside ``low``) never reaches.  The
+    hysteresis of ``remove_background`` and ``clean_ink``'s faint ink running on from ink (web/preprocess.js: runsOn)."""
+    n, labels = cv2.connectedComponents(low.astype(np.uint8), connectivity=8)
+    reaches = np.zeros(n, bool)
+    reaches[labels[high]] = True
+    reaches[0] = False
+    return labels, reaches
 
 
 def _drop_border(ink: np.ndarray, line: bool = False) -> np.ndarray:
@@ -1080,10 +1088,8 @@ def clean_ink(grey: np.ndarray, inverted: bool, steps: list, specks: bool = True
     faint = clean > FAINT_RUN
     far = faint & ~kept
     if drawn_on is None and far.any():  # (MNIST's faint pixels are its edges, next to ink: no labelling)
-        n, labels = cv2.connectedComponents(faint.astype(np.uint8), connectivity=8)
-        runs_on = np.zeros(n, bool)
-        runs_on[labels[strong]] = True
-        kept[far] = runs_on[labels[far]]
+        labels, reaches = blobs_reaching(faint, strong)
+        kept[far] = reaches[labels[far]]  # only the far pixels looked up: a 280 px picture's whole gather cost 0.2 ms
     clean = np.where(kept, clean, 0).astype(np.float32)
     steps.append(("background removed", clean))
     return ink, clean, contrast, dropped
