@@ -3,6 +3,8 @@ other pens, and the ``--paper`` share that mixes them into batches."""
 
 from __future__ import annotations
 
+import re
+
 import cv2
 import numpy as np
 import pytest
@@ -86,6 +88,60 @@ def test_the_pool_keeps_labels_and_is_made_the_same_from_the_same_seed(train_dig
 def test_the_paper_share_is_a_checked_flag():
     config, _ = cli.parse_args(presets.CNN, None, ["--paper", "0.1", "--paper-size", "500"])
     assert (config.paper, config.paper_size) == (0.1, 500)
-    for bad in (["--paper", "1.5"], ["--paper", "-0.1"], ["--paper-size", "0"], ["--paper", "0.6", "--redraw", "0.6"]):
+    config, _ = cli.parse_args(presets.CNN, None, ["--paper", "0.2", "--paper-narrow", "0.5"])
+    assert config.paper_narrow == 0.5
+    for bad in (["--paper", "1.5"], ["--paper", "-0.1"], ["--paper-size", "0"], ["--paper", "0.6", "--redraw", "0.6"],
+                ["--paper", "0.2", "--paper-narrow", "1.5"], ["--paper-narrow", "0.5"]):
         with pytest.raises(SystemExit):
             cli.parse_args(presets.CNN, None, bad)
+
+
+def _row_span(ys, xs):
+    spans = [np.ptp(xs[ys == r]) for r in np.unique(ys)]
+    return float(np.mean(spans)) / np.ptp(ys)
+
+
+def _lean(ys, xs):
+    """How far the top quarter of the ink lies right of the bottom quarter, for the ink's height."""
+    top, bottom = ys < np.percentile(ys, 25), ys > np.percentile(ys, 75)
+    return (xs[top].mean() - xs[bottom].mean()) / np.ptp(ys)
+
+
+def test_a_narrow_fine_hand_is_narrower_leans_right_and_is_a_hairline(train_digits):
+    x, y = train_digits
+    digits, sks = _first(x, y, 0)  # 0s: wide enough that the squeeze shows
+    narrower = leaning = 0
+    for i, sk in enumerate(sks):
+        picture = ph.narrow_fine(sk, np.random.default_rng(i))
+        assert picture.shape == (56 * ph.FINE_SCALE,) * 2 and picture.dtype == np.float32
+        ink = picture > 0.2
+        ys, xs = np.nonzero(ink)
+        sy, sx = np.nonzero(sk)
+        # each row's span, for its height: a lean shifts rows, it does not widen them; the squeeze does narrow them
+        narrower += _row_span(ys, xs) < 0.85 * _row_span(sy, sx)
+        leaning += _lean(ys, xs) > _lean(sy, sx)
+        # a fine pen: the ink covers a thin line, a few pixels across at 168 px
+        assert preprocess.stroke_width(np.minimum(picture / picture.max(), 1)) <= 5
+    assert narrower >= 11 and leaning >= 6
+    assert ph.narrow_fine(np.zeros((56, 56), np.uint8), np.random.default_rng(0)) is None
+
+
+def test_the_scan_path_thickens_a_narrow_fine_hand_to_an_mnist_stroke(train_digits):
+    x, y = train_digits
+    _, sks = _first(x, y, 8)
+    widths = []
+    for i, sk in enumerate(sks):
+        p = preprocess.prepare(ph.narrow_fine(sk, np.random.default_rng(i)), invert="no")
+        widths.append(preprocess.stroke_width(p.image) if not p.no_ink else 0)
+    lo, hi = preprocess.STROKE_BAND
+    assert np.median(widths) >= lo - 0.3 and np.median(widths) <= hi
+
+
+def test_the_narrow_share_of_the_pool_is_what_was_asked_and_none_without_it(train_digits):
+    x, y = train_digits
+    said = {}
+    for narrow in (0.0, 0.5):
+        lines = []
+        ph.pool(x, y, 120, seed=4, cache_dir=None, log=lines.append, narrow=narrow)
+        said[narrow] = int(re.search(r"(\d+) narrow fine", lines[0]).group(1))
+    assert said[0.0] == 0 and 40 <= said[0.5] <= 80

@@ -11,6 +11,10 @@ once per run, into a pool the training pipeline mixes into its batches (``TrainC
     thick pen    any digit written with a pen whose stroke is a fifth to a third of the digit's height
     stretched    any digit whose ink was stretched to fill a square box, as an old scanner's size normalisation did,
                  kept at 16-32 px and, for half of them, thresholded to 1 bit
+    narrow fine  any digit written narrow and leant right with a fine pen whose ink comes and goes, as clerks wrote
+                 row numbers: its skeleton squeezed to 35-70% of its width, drawn 1-3 px wide on a 168 px picture (the
+                 scan path thickens such a hairline to MNIST's stroke, closing narrow loops as it does in real scans);
+                 given to a share of the pool (``narrow``), before any other style
 
 The edits are painted with a pen like MNIST's (``stroke_augment.paint_edit``), so the digit keeps its scanned look;
 every picture then goes through ``preprocess.prepare`` as a scan, the path every picture of paper takes.  Which
@@ -27,11 +31,15 @@ import numpy as np
 from digitlab.data import stroke_augment
 
 VERSION = 1  # part of every cached pool's key and of the card ("edits"): a change to any style raises it
-STYLES = ("looped 2", "struck 0", "crossed 7", "flagged 1", "thick pen", "stretched")
+STYLES = ("looped 2", "struck 0", "crossed 7", "flagged 1", "thick pen", "stretched", "narrow fine")
 EDITED = {"looped 2": 2, "struck 0": 0, "crossed 7": 7, "flagged 1": 1}  # the styles that are one digit's edit
 SHARE_EDITED = 0.5  # of the pool's digits of 0, 1, 2 and 7: the share given their class's edit (the rest: pen or box)
 THICK = (0.2, 0.34)  # the thick pen's stroke, as a fraction of the digit's height
 BOX_SIDES = (16, 20, 24, 32)  # the stretched digit's square box, in pixels
+NARROW = (0.35, 0.7)  # the narrow hand's width, as a fraction of the digit's own
+LEAN = (-0.05, 0.45)  # its slant: horizontal shift per pixel of height, top to the right
+FINE_SCALE = 3  # the fine pen's picture is this many times the skeleton's 56 px
+FINE_PEN = (1, 3)  # its stroke in px on that picture (a 1-3 px pen on a ~120 px digit: a hairline)
 
 
 def _loop_2(sk: np.ndarray, rng: np.random.Generator):
@@ -108,9 +116,36 @@ def stretched(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
     return np.pad(box, 1)
 
 
-def paper_one(digit: np.ndarray, label: int, sk: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str] | None:
+def narrow_fine(sk: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    """The digit's skeleton ((56, 56) uint8 0/255) written narrow, leant right and with a fine pen: squeezed to
+    ``NARROW`` of its width about its centre, sheared by ``LEAN``, drawn ``FINE_PEN`` px wide at ``FINE_SCALE`` x, its
+    ink as strong as 0.35-1.2 of full in smooth patches (a dip pen's pressure), on a little grain.  None for a
+    skeleton of a few pixels."""
+    ys, xs = np.nonzero(sk)
+    if ys.size < 10:
+        return None
+    cy, cx = ys.mean(), xs.mean()
+    squeeze, lean, s = rng.uniform(*NARROW), rng.uniform(*LEAN), FINE_SCALE
+    side = sk.shape[0] * s
+    m = np.float32([[squeeze * s, -lean * s, s * (cx - squeeze * cx + lean * cy)], [0, s, 0]])
+    line = cv2.warpAffine(sk.astype(np.float32) / 255, m, (side, side), flags=cv2.INTER_LINEAR) > 0.15
+    line = stroke_augment.thin(line.astype(np.uint8) * 255)
+    w = int(rng.integers(FINE_PEN[0], FINE_PEN[1] + 1))
+    pen = cv2.dilate(line, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (w, w))).astype(np.float32) / 255
+    field = cv2.GaussianBlur(rng.uniform(0, 1, (side, side)).astype(np.float32), (0, 0), 12)
+    field = (field - field.min()) / (float(np.ptp(field)) + 1e-6)
+    pen = cv2.GaussianBlur(pen, (0, 0), rng.uniform(0.5, 1.2)) * (rng.uniform(0.35, 0.7) + 0.5 * field)
+    return np.clip(pen + rng.normal(0, rng.uniform(0, 0.04), pen.shape), 0, 1).astype(np.float32)
+
+
+def paper_one(digit: np.ndarray, label: int, sk: np.ndarray, rng: np.random.Generator,
+              narrow: float = 0.0) -> tuple[np.ndarray, str] | None:
     """One training digit ((28, 28) float [0, 1], its (56, 56) skeleton) in one paper style: (the picture before
-    preprocessing, the style), or None when the drawn style does not apply to this digit."""
+    preprocessing, the style), or None when the drawn style does not apply to this digit.  ``narrow``: the chance it
+    is written narrow with a fine pen (no random number is drawn for it at 0, so a pool without it stays as it was)."""
+    if narrow > 0 and rng.uniform() < narrow:
+        picture = narrow_fine(sk, rng)
+        return None if picture is None else (picture, "narrow fine")
     edit = next((s for s, c in EDITED.items() if c == label), None)
     if edit is not None and rng.uniform() < SHARE_EDITED:
         edited = sk.copy()
@@ -123,9 +158,11 @@ def paper_one(digit: np.ndarray, label: int, sk: np.ndarray, rng: np.random.Gene
     return None if picture is None else (picture, "stretched")
 
 
-def pool(x: np.ndarray, y: np.ndarray, size: int, seed: int, cache_dir=None, log=print) -> tuple[np.ndarray, np.ndarray]:
+def pool(x: np.ndarray, y: np.ndarray, size: int, seed: int, cache_dir=None, log=print,
+         narrow: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """``size`` training digits (a seeded sample of ``x`` (N, 28, 28) float [0, 1], ``y`` (N,)) in paper styles
-    (``paper_one``) and prepared as scans: ((P, 28, 28) uint8 model inputs x 255, (P,) labels); cached in
+    (``paper_one``; ``narrow`` of them written narrow with a fine pen) and prepared as scans: ((P, 28, 28) uint8 model
+    inputs x 255, (P,) labels); cached in
     ``cache_dir`` like the other pools."""
     from digitlab import preprocess
 
@@ -138,7 +175,7 @@ def pool(x: np.ndarray, y: np.ndarray, size: int, seed: int, cache_dir=None, log
         sks = stroke_augment.skeletons(x[pick])
         out, labels, styles = [], [], dict.fromkeys(STYLES, 0)
         for i, sk in zip(pick, sks):
-            made = paper_one(x[i], int(y[i]), sk, rng)
+            made = paper_one(x[i], int(y[i]), sk, rng, narrow)
             if made is None:
                 continue
             p = preprocess.prepare(made[0], invert="no")
@@ -155,4 +192,5 @@ def pool(x: np.ndarray, y: np.ndarray, size: int, seed: int, cache_dir=None, log
         return np.stack(out) if out else np.zeros((0, 28, 28), np.uint8), np.asarray(labels, np.int64)
 
     return stroke_augment._cached("paper", x, y, {"size": size, "seed": seed, "thick": THICK, "boxes": BOX_SIDES,
-                                                  "edited": SHARE_EDITED, "version": VERSION}, cache_dir, build)
+                                                  "edited": SHARE_EDITED, "version": VERSION,
+                                                  **({"narrow": narrow} if narrow else {})}, cache_dir, build)

@@ -112,6 +112,9 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
                    help="share of every augmented batch swapped for digits as older hands and other pens write them on paper: "
                         f"a looped 2, a struck 0, a long crossed 7, a flagged 1, a thick pen, a scan stretched to its box; 0 = off (default {d.paper})")
     g.add_argument("--paper-size", type=int, default=d.paper_size, help=f"digits given a paper style once per run (default {d.paper_size})")
+    g.add_argument("--paper-narrow", type=float, default=d.paper_narrow,
+                   help="share of the paper digits written narrow and leant right with a fine pen, as clerks wrote row numbers, "
+                        f"before the other styles (default {d.paper_narrow})")
     g = p.add_argument_group("real pen strokes (digitlab/data/unipen.py; docs/training.md#real-pen-strokes---real-strokes)")
     g.add_argument("--real-strokes", type=Path, default=d.real_strokes, metavar="PATH",
                    help="UNIPEN-style real-strokes file (gzipped JSON) whose training writers are rendered like canvas drawings "
@@ -157,7 +160,7 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
     if a.clean_epochs < 0:
         p.error("--clean-epochs must be 0 or more")
     for flag, value in (("--redraw", a.redraw), ("--redraw-few-points", a.redraw_few_points), ("--redraw-conventions", a.redraw_conventions),
-                        ("--redraw-elastic", a.redraw_elastic), ("--redraw-pen-path", a.redraw_pen_path), ("--conventions", a.conventions), ("--lowres", a.lowres), ("--paper", a.paper),
+                        ("--redraw-elastic", a.redraw_elastic), ("--redraw-pen-path", a.redraw_pen_path), ("--conventions", a.conventions), ("--lowres", a.lowres), ("--paper", a.paper), ("--paper-narrow", a.paper_narrow),
                         ("--real-share", real_share), ("--real-conventions", a.real_conventions), ("--real-joined", a.real_joined),
                         ("--real-coarse", a.real_coarse), ("--real-warp", a.real_warp), ("--real-path", a.real_path)):
         if not 0 <= value <= 1:
@@ -178,6 +181,8 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
         p.error(f"--distill-from {a.distill_from}: no such file")
     if a.redraw + a.conventions + real_share + a.paper > 1:
         p.error("--redraw, --conventions, --real-share and --paper add up to more than 1")
+    if a.paper_narrow > 0 and a.paper == 0:
+        p.error("--paper-narrow is a share of the paper digits: give --paper too")
     if a.schedule == "plateau" and a.distribute == "multiworker":
         p.error("--schedule plateau needs model.fit's callbacks, which --distribute multiworker does not run")
     config = dataclasses.replace(
@@ -189,7 +194,7 @@ def _parse(defaults: TrainConfig, doc: str | None, argv: list[str] | None) -> tu
         redraw_pen_path=a.redraw_pen_path, conventions=a.conventions, conventions_size=a.conventions_size,
         conventions_classes="".join(sorted(set(a.conventions_classes))),
         init_from=str(a.init_from) if a.init_from is not None else None, init_member=a.init_member,
-        checkpoint=a.checkpoint, lowres=a.lowres, paper=a.paper, paper_size=a.paper_size,
+        checkpoint=a.checkpoint, lowres=a.lowres, paper=a.paper, paper_size=a.paper_size, paper_narrow=a.paper_narrow,
         distill_from=str(a.distill_from) if a.distill_from is not None else None,
         distill=(DISTILL_WEIGHT if a.distill is None else a.distill) if a.distill_from is not None else 0.0,
         real_strokes=shown(a.real_strokes) if a.real_strokes is not None else None, real_share=real_share,

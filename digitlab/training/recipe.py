@@ -76,6 +76,7 @@ class TrainConfig:
     # Paper hands (digitlab.data.paper_hands): MNIST's digits as older and continental hands and other pens write them
     paper: float = 0.0  # share of every augmented batch swapped for paper-hand digits of the same class; 0 = off
     paper_size: int = 8000  # training digits given a paper style once per run (cached in runs/cache/)
+    paper_narrow: float = 0.0  # share of those written narrow and leant right with a fine pen (a clerk's row numbers)
     patience: int = 6  # EarlyStopping on val_accuracy
     max_iter: int = 200  # logistic regression solver iterations
     l2_c: float = 0.05  # logistic regression inverse regularisation strength
@@ -243,7 +244,8 @@ def paper_pool(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> tuple[np.nd
     from digitlab.paths import RUNS_DIR
 
     size = min(config.paper_size, 256) if config.dry_run else config.paper_size
-    return paper_hands.pool(x, y, size, config.seed, cache_dir=RUNS_DIR / "cache", log=lambda m: print(m, flush=True))
+    return paper_hands.pool(x, y, size, config.seed, cache_dir=RUNS_DIR / "cache", log=lambda m: print(m, flush=True),
+                            narrow=config.paper_narrow)
 
 
 def real_pool(config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
