@@ -1,4 +1,4 @@
-"""python evaluation/paper.py [--model NAME_OR_FILE ...] [--scans FOLDER] [--out evaluation/reports/paper/] [--dry-run]
+"""python evaluation/paper.py [--model NAME_OR_FILE ...] [--scans FOLDER] [--tta] [--out evaluation/reports/paper/] [--dry-run]
 
 The real-paper dev benchmark: 2,341 handwritten digits cut from scans of 17 Danish church registers
 (digitlab/data/parish.py: paper tone and grain, and whatever the clerk wrote beside the digit), each read
@@ -6,7 +6,8 @@ exactly as `python evaluation/predict.py FOLDER` reads it (the one preprocessing
 ONNX Runtime).  Reports accuracy overall, per register and per class, and the most confused pairs, per model;
 lists every misread picture, the ones judged mislabelled apart (they stay in every figure).  Writes
 <out>/paper.json and paper.md, prints the Markdown, and records the headline figures in docs/results.json.
-Without --model, every usable model in models/.
+Without --model, every usable model in models/.  --tta also reads each model input with test-time augmentation
+(shifted, turned, scaled, thickened and thinned, the probabilities averaged) and compares it picture by picture.
 
 The pictures are not in the repository: --scans, else $DIGITLAB_PARISH, else ../shared/data/parish_dev beside
 the checkout; none of them found is a configuration error (exit 2).
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_models(p, "model name in models/, a .keras file or an exported model")
     p.add_argument("--scans", type=Path, default=None, metavar="FOLDER",
                    help="the parish_dev folder (default $DIGITLAB_PARISH, else ../shared/data/parish_dev)")
+    p.add_argument("--tta", action="store_true", help="also read every model input with test-time augmentation")
     cli.add_out(p, DEFAULT_OUT, "folder for paper.json and paper.md")
     cli.add_dry_run(p, f"the first {QUICK_PER_REGISTER} pictures of each register, report into a temporary folder unless --out is given")
     a = p.parse_args(argv)
@@ -60,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         "scans": {"folder": shown(scans.folder), "pictures": len(scans.files), "registers": len(set(scans.registers))},
         "preprocess_version": preprocess.PREPROCESS_VERSION,
         "models": classifiers.files_measured(models),
-        **paper.run(models, scans, log),
+        **paper.run(models, scans, log, tta=a.tta),
     }
     out = cli.output_folder(a.out, DEFAULT_OUT, a.dry_run, "paper")
     out.mkdir(parents=True, exist_ok=True)

@@ -57,7 +57,7 @@ def reads(classifier, *prepared: P.Prepared) -> list[int]:
 @needs_scans
 def test_the_benchmark_dry_run_reads_every_register_and_records_nothing(run_main, tmp_path):
     results = tmp_path / "results.json"
-    proc = run_main("evaluation/paper.py", "--dry-run", "--model", "mnist_cnn", "--out", tmp_path / "out",
+    proc = run_main("evaluation/paper.py", "--dry-run", "--model", "mnist_cnn", "--out", tmp_path / "out", "--tta",
                       env={"DIGITLAB_RESULTS": str(results)})
     report = json.loads((tmp_path / "out" / "paper.json").read_text())
     scans = parish.load(SCANS)
@@ -70,6 +70,10 @@ def test_the_benchmark_dry_run_reads_every_register_and_records_nothing(run_main
     assert 0.5 < r["accuracy"] <= 1 and len(r["misread"]) + len(r["misread_judged_mislabelled"]) == round(r["n"] * (1 - r["accuracy"]))
     assert all({"file", "label", "read", "notes"} <= set(m) for m in r["misread"])
     assert "## Per register" in proc.stdout and "## Per class" in proc.stdout
+    # test-time augmentation reads the same pictures: what it changes is the pictures only one reading gets right
+    t = report["tta"]["mnist_cnn"]
+    assert round((t["accuracy"] - r["accuracy"]) * r["n"]) == t["only_with"] - t["only_without"] and 0 < t["p"] <= 1
+    assert "## With test-time augmentation" in proc.stdout
     assert not results.exists(), "a dry run recorded figures"
 
 

@@ -36,20 +36,42 @@ def served(names: list[str] | None) -> list:
     return loaded
 
 
-def read(classifier, scans: Scans) -> list[dict]:
+def read(classifier, scans: Scans, images: list | None = None) -> list[dict]:
     """Every picture of ``scans`` through the predict command's path -> per picture {"read": the label answered
     (NO_READING without ink or when refused), "confidence", "abstain", "notes": what the preprocessing did, "error"
-    (only for a refused file)}."""
+    (only for a refused file)}.  ``images``: a list that is given each picture's model input (None without one)."""
     from digitlab.serving import predict
 
     rows = []
     for _, outcome, r in predict.predict_files(classifier, [(p, None) for p in scans.paths()]):
         if outcome != "ok":
             rows.append({"read": NO_READING, "confidence": 0.0, "abstain": True, "notes": [], "error": str(r)})
+            if images is not None:
+                images.append(None)
             continue
         rows.append({"read": NO_READING if r.label is None else int(r.label), "confidence": round(float(r.confidence), 4),
                      "abstain": bool(r.abstain), "notes": list(r.prepared.notes)})
+        if images is not None:
+            images.append(None if r.label is None else r.prepared.image)
     return rows
+
+
+def with_tta(classifier, images: list, rows: list[dict], scans: Scans) -> dict:
+    """The same pictures read with test-time augmentation (``handwriting.tta_proba``: the model input shifted, turned,
+    scaled, thickened and thinned, the probabilities averaged): its accuracy, and the pictures only one of the two
+    readings gets right with their exact McNemar p-value.  A picture without a model input stays wrong."""
+    from digitlab.evaluation.handwriting import TTA_VARIANTS, tta_proba
+
+    y = np.asarray(scans.labels)
+    plain = np.asarray([r["read"] for r in rows]) == y
+    inked = np.flatnonzero([im is not None for im in images])
+    pred = np.full(len(y), NO_READING)
+    if inked.size:
+        pred[inked] = tta_proba(classifier, np.stack([images[i] for i in inked])).argmax(1)
+    tta = pred == y
+    lost, won = int((plain & ~tta).sum()), int((tta & ~plain).sum())
+    return {"accuracy": float(tta.mean()) if len(y) else 0.0, "variants": list(TTA_VARIANTS),
+            "only_without": lost, "only_with": won, "p": metrics.mcnemar(lost, won)}
 
 
 def _share(right: np.ndarray, where: np.ndarray) -> dict:
@@ -89,20 +111,24 @@ def score(rows: list[dict], scans: Scans) -> dict:
     }
 
 
-def run(classifiers: list, scans: Scans, progress: Callable[[str], None] | None = None) -> dict:
+def run(classifiers: list, scans: Scans, progress: Callable[[str], None] | None = None, tta: bool = False) -> dict:
     """Every classifier on ``scans`` -> {"results": {model: ``score``}, "seconds": {model: the time to read them all},
-    "notes": {note: how many pictures the preprocessing said it of}, counted once (the path is the same for every model)}."""
-    results, seconds, notes = {}, {}, Counter()
+    "notes": {note: how many pictures the preprocessing said it of}, counted once (the path is the same for every model),
+    and with ``tta`` "tta": {model: ``with_tta``}}."""
+    results, seconds, notes, augmented = {}, {}, Counter(), {}
     for k, clf in enumerate(classifiers):
         t0 = time.perf_counter()
-        rows = read(clf, scans)
+        images: list | None = [] if tta else None
+        rows = read(clf, scans, images)
         seconds[clf.name] = round(time.perf_counter() - t0, 2)
         results[clf.name] = score(rows, scans)
+        if tta:
+            augmented[clf.name] = with_tta(clf, images, rows, scans)
         if k == 0:
             notes.update(note for r in rows for note in dict.fromkeys(_kind(n) for n in r["notes"]))
         if progress:
             progress(f"{clf.name}: {results[clf.name]['accuracy']:.1%} of {len(rows)} in {seconds[clf.name]:.1f} s")
-    return {"results": results, "seconds": seconds, "notes": dict(notes.most_common())}
+    return {"results": results, "seconds": seconds, "notes": dict(notes.most_common()), **({"tta": augmented} if tta else {})}
 
 
 def _kind(note: str) -> str:
@@ -131,6 +157,11 @@ def markdown(report: dict) -> str:
              "## Most confused (label -> read as)", ""]
     lines.append(table(["model", *(f"#{i + 1}" for i in range(TOP_PAIRS))],
                        [[m, *(f"{p['true']}->{p['pred']} ({p['count']})" for p in r["most_confused"])] for m, r in results.items()]))
+    if report.get("tta"):
+        lines += ["", "## With test-time augmentation (" + ", ".join(next(iter(report["tta"].values()))["variants"]) + ")", "",
+                  table(["model", "right", "with TTA", "right only without / only with", "McNemar p"],
+                        [[m, f"{results[m]['accuracy']:.1%}", f"{t['accuracy']:.1%}", f"{t['only_without']} / {t['only_with']}",
+                          f"{t['p']:.3g}"] for m, t in report["tta"].items()])]
     judged = first["misread_judged_mislabelled"]
     if judged:
         lines += ["", f"## Misread by {models[0]}, judged mislabelled (kept in every figure)", "",
