@@ -73,8 +73,21 @@ def test_the_benchmark_dry_run_reads_every_register_and_records_nothing(run_main
     # test-time augmentation reads the same pictures: what it changes is the pictures only one reading gets right
     t = report["tta"]["mnist_cnn"]
     assert round((t["accuracy"] - r["accuracy"]) * r["n"]) == t["only_with"] - t["only_without"] and 0 < t["p"] <= 1
-    assert "## With test-time augmentation" in proc.stdout
+    assert "## With test-time augmentation" in proc.stdout and "paired" not in report  # one model: nothing to pair
     assert not results.exists(), "a dry run recorded figures"
+
+
+@needs_scans
+def test_two_models_are_compared_picture_by_picture(run_main, tmp_path):
+    proc = run_main("evaluation/paper.py", "--dry-run", "--model", "mnist_cnn", "--model", "mnist_baseline", "--out", tmp_path)
+    report = json.loads((tmp_path / "paper.json").read_text())
+    cnn, baseline = (report["results"][m] for m in ("mnist_cnn", "mnist_baseline"))
+    c = report["paired"]["models"]["mnist_baseline"]
+    assert report["paired"]["against"] == "mnist_cnn" and list(report["paired"]["models"]) == ["mnist_baseline"]
+    # what the two read differently is the difference of their accuracies, and the baseline reads less of paper
+    assert c["only_this"] - c["only_against"] == round((baseline["accuracy"] - cnn["accuracy"]) * cnn["n"])
+    assert c["only_against"] > c["only_this"] and 0 < c["p"] <= 1
+    assert "## Against mnist_cnn, picture by picture" in proc.stdout
 
 
 def test_missing_scans_are_a_configuration_error_naming_the_variable(run_main, tmp_path):

@@ -114,21 +114,31 @@ def score(rows: list[dict], scans: Scans) -> dict:
 def run(classifiers: list, scans: Scans, progress: Callable[[str], None] | None = None, tta: bool = False) -> dict:
     """Every classifier on ``scans`` -> {"results": {model: ``score``}, "seconds": {model: the time to read them all},
     "notes": {note: how many pictures the preprocessing said it of}, counted once (the path is the same for every model),
-    and with ``tta`` "tta": {model: ``with_tta``}}."""
-    results, seconds, notes, augmented = {}, {}, Counter(), {}
+    with ``tta`` "tta": {model: ``with_tta``}, and with two classifiers or more "paired": {"against": the first's name,
+    "models": {each later model: {"only_against", "only_this": the pictures only one of the two reads right, "p": their
+    exact McNemar p-value}}}}."""
+    results, seconds, notes, augmented, right = {}, {}, Counter(), {}, {}
     for k, clf in enumerate(classifiers):
         t0 = time.perf_counter()
         images: list | None = [] if tta else None
         rows = read(clf, scans, images)
         seconds[clf.name] = round(time.perf_counter() - t0, 2)
         results[clf.name] = score(rows, scans)
+        right[clf.name] = np.asarray([r["read"] for r in rows]) == np.asarray(scans.labels)
         if tta:
             augmented[clf.name] = with_tta(clf, images, rows, scans)
         if k == 0:
             notes.update(note for r in rows for note in dict.fromkeys(_kind(n) for n in r["notes"]))
         if progress:
             progress(f"{clf.name}: {results[clf.name]['accuracy']:.1%} of {len(rows)} in {seconds[clf.name]:.1f} s")
-    return {"results": results, "seconds": seconds, "notes": dict(notes.most_common()), **({"tta": augmented} if tta else {})}
+    out = {"results": results, "seconds": seconds, "notes": dict(notes.most_common()), **({"tta": augmented} if tta else {})}
+    if len(classifiers) > 1:
+        first = classifiers[0].name
+        pairs = {c.name: (int((right[first] & ~right[c.name]).sum()), int((~right[first] & right[c.name]).sum()))
+                 for c in classifiers[1:]}
+        out["paired"] = {"against": first, "models": {m: {"only_against": a, "only_this": b, "p": metrics.mcnemar(a, b)}
+                                                      for m, (a, b) in pairs.items()}}
+    return out
 
 
 def _kind(note: str) -> str:
@@ -157,6 +167,11 @@ def markdown(report: dict) -> str:
              "## Most confused (label -> read as)", ""]
     lines.append(table(["model", *(f"#{i + 1}" for i in range(TOP_PAIRS))],
                        [[m, *(f"{p['true']}->{p['pred']} ({p['count']})" for p in r["most_confused"])] for m, r in results.items()]))
+    if report.get("paired"):
+        against = report["paired"]["against"]
+        lines += ["", f"## Against {against}, picture by picture", "",
+                  table(["model", f"right only by {against}", "right only by the model", "McNemar p"],
+                        [[m, c["only_against"], c["only_this"], f"{c['p']:.2g}"] for m, c in report["paired"]["models"].items()])]
     if report.get("tta"):
         lines += ["", "## With test-time augmentation (" + ", ".join(next(iter(report["tta"].values()))["variants"]) + ")", "",
                   table(["model", "right", "with TTA", "right only without / only with", "McNemar p"],
