@@ -118,8 +118,8 @@ if found := preview.redraw_recipe(recipe):
     c1.button("Re-draw it" if seed is None else "Re-draw again", key="redraw_go", on_click=next_draw, args=("redraw_seed",))
     eights = "8" in step_config.conventions_classes or c2.checkbox(  # a recipe that draws 8s offers no box
         "Also the 8 as two circles", key="redraw_eights",
-        help="conventions_classes = \"014789\": an option of every training script, on in the compact network cnn_b "
-        "(the last network of mnist_cnn and of mnist_advanced)")
+        help="conventions_classes = \"014789\": an option of every training script, on in the compact networks cnn_b "
+        "(the last network of mnist_cnn) and cnn_e (the last of mnist_advanced)")
     if seed is not None:  # 16 drawings take ~20 ms: drawn on every run, nothing cached
         pictures, edited = preview.redrawn(image, digit, step_config, REDRAWN, seed, eights)
         st.image(inspect_input.enlarge(overview.contact_sheet(pictures, REDRAWN // 2), 720),

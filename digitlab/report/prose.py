@@ -14,7 +14,7 @@ from digitlab.report.schema import SECTIONS, ResultsError, shown_value
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 MODEL_ABOUT = {  # the README's "what it is" column; a model not named here shows its card's builder
-    "mnist_advanced": "a depthwise-separable residual CNN trained on MNIST and two of mnist_cnn's compact CNNs trained with re-drawn and real pen strokes, each once from random weights; logits averaged",
+    "mnist_advanced": "a depthwise-separable residual CNN trained on MNIST and two compact CNNs trained with re-drawn and real pen strokes and paper hands, each once from random weights; logits averaged",
     "mnist_cnn": "three compact CNNs at twice the default width, each trained once from random weights with re-drawn and real pen strokes from its first epoch; logits averaged",
     "mnist_robust": "Madry et al.'s CNN, adversarially trained (PGD-7, eps 0.3)",
     "mnist_baseline": "softmax regression (scikit-learn, copied into Keras)",

@@ -74,8 +74,8 @@ def redraw_recipe(name: str):
 def redrawn(image: np.ndarray, digit: int, config, n: int = 16, seed: int = 0, eights: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``n`` re-drawings of one prepared MNIST digit ((28, 28) float in [0, 1], a ``digit``) as ``config``'s stroke
     recipe draws its digits (``stroke_augment.redraw_copies``): ((n, 28, 28) float32, (n,) given a writing convention).
-    ``eights``: the 8 as two circles too (``conventions_classes`` with 8: on in the compact network cnn_b, ``mnist_cnn``'s
-    last network and ``mnist_advanced``'s)."""
+    ``eights``: the 8 as two circles too (``conventions_classes`` with 8: on in the compact networks cnn_b, ``mnist_cnn``'s
+    last network, and cnn_e, ``mnist_advanced``'s)."""
     from digitlab.data import stroke_augment
 
     r = recipe.redraw_settings(config)

@@ -9,8 +9,8 @@ A model's recipe is ``training/configs/NAME.toml`` (``digitlab.training.recipes`
     promote     the copy into the models folder, with the recipe and these commands on its card, then the
                 serving files (ONNX) made again
 
-Every network's output lands in one work folder (``runs/rebuild/`` by default), so a network two models share
-(mnist_cnn's networks cnn_c and cnn_b are also mnist_advanced's) is trained once; a step whose output is already there is
+Every network's output lands in one work folder (``runs/rebuild/`` by default), so a network two models' recipes
+share is trained once; a step whose output is already there is
 kept, so an interrupted rebuild goes on where it stopped (and a killed training resumes its own epochs).  An ensemble
 older than one of its networks, or missing one the recipe now lists, is made again; a network is kept while its file
 is there (delete it to train it again after changing its recipe).
