@@ -97,9 +97,12 @@ def test_the_stroke_recipe_is_the_committed_models(raw):
     file = recipes.load(recipes.RECIPES_DIR / f"{network}.toml")
     assert network == recipes.model("mnist_cnn")["members"][-1].removesuffix(".toml") and config.redraw == file["redraw"] > 0
     assert [config.redraw_brush_min, config.redraw_brush_max] == file["redraw_brush"]
-    # mnist_cnn's last network draws the 8 as two circles too; it is also mnist_advanced's last network
+    # mnist_cnn's last network draws the 8 as two circles too; so does mnist_advanced's (the same strokes, with paper hands)
     assert config.seed == file["seed"] and config.conventions_classes == "014789" and network == "cnn_b"
-    assert preview.redraw_recipe("mnist_advanced") == (network, config)
+    advanced, its = preview.redraw_recipe("mnist_advanced")
+    assert advanced == recipes.model("mnist_advanced")["members"][-1].removesuffix(".toml") == "cnn_e" and its.paper > 0
+    strokes = ("redraw", "redraw_brush_min", "redraw_brush_max", "redraw_conventions", "redraw_pen_path", "conventions_classes")
+    assert [getattr(its, k) for k in strokes] == [getattr(config, k) for k in strokes]
     no_eights = dataclasses.replace(config, conventions_classes="01479")  # the recipe of every other committed network
     assert preview.redraw_recipe("mnist_robust") is None and preview.redraw_recipe("no such model") is None
     assert "`cnn_b` (training/configs/cnn_b.toml) trains with 25% of its training digits re-drawn" in preview.redraw_words("mnist_cnn")
