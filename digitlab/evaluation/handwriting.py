@@ -292,8 +292,7 @@ def run(classifiers: list, inputs: list[Inputs], tta: bool = False, progress: Ca
     if len(classifiers) > 1:
         first = classifiers[0].name
         out["paired"] = {"against": first, "models": {
-            clf.name: {s.name: _paired(int((right[first][s.name] & ~right[clf.name][s.name]).sum()),
-                                       int((~right[first][s.name] & right[clf.name][s.name]).sum())) for s in inputs}
+            clf.name: {s.name: metrics.paired(right[first][s.name], right[clf.name][s.name]) for s in inputs}
             for clf in classifiers[1:]}}
     return out
 
@@ -496,8 +495,8 @@ def conventions_per_style(classifiers: list, per_style: int, seed: int, target: 
         results[name] = {**_against_target(counts.total(), drawn.total(), target),  # every style together
                          "verdicts": {v: sum(r["verdict"] == v for r in styles.values()) for v in TARGET_OUTCOMES}, "styles": styles}
         if name in only:
-            results[name]["paired"] = {"against": first, **_paired(*(c.total() for c in only[name])),
-                                       "styles": {s: _paired(only[name][0][s], only[name][1][s]) for s in names}}
+            results[name]["paired"] = {"against": first, **metrics.paired_counts(*(c.total() for c in only[name])),
+                                       "styles": {s: metrics.paired_counts(only[name][0][s], only[name][1][s]) for s in names}}
     report = {"per_style": per_style, "seed": seed, "target": target, "z": Z95, "writing": writing, "styles": {s: hw.STYLES[s][0] for s in names},
               "samplings": samplings, "results": results}
     if keep:
@@ -526,12 +525,8 @@ def save_conventions(out, report: dict, galleries: dict) -> str:
     return text
 
 
-def _paired(only_against: int, only_this: int) -> dict:
-    return {"only_against": only_against, "only_this": only_this, "p": metrics.mcnemar(only_against, only_this)}
-
-
 def _paired_cell(c: dict) -> str:
-    """A ``_paired`` comparison as a table cell: "-lost / +won (p ...)"."""
+    """A ``metrics.paired`` comparison as a table cell: "-lost / +won (p ...)"."""
     return f"-{c['only_against']} / +{c['only_this']} (p {c['p']:.2g})"
 
 

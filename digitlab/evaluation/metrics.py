@@ -52,6 +52,17 @@ def mcnemar(only_first: int, only_second: int) -> float:
     return float(binomtest(only_first, only_first + only_second, 0.5).pvalue)
 
 
+def paired(against_right: np.ndarray, this_right: np.ndarray) -> dict:
+    """Two readings of the same items (boolean arrays, right or not) compared item by item: {"only_against",
+    "only_this": the items only the one or the other reads right, "p": their ``mcnemar`` p-value}."""
+    return paired_counts(int((against_right & ~this_right).sum()), int((~against_right & this_right).sum()))
+
+
+def paired_counts(only_against: int, only_this: int) -> dict:
+    """``paired`` from the two counts alone."""
+    return {"only_against": only_against, "only_this": only_this, "p": mcnemar(only_against, only_this)}
+
+
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """The Wilson score interval of a proportion, ``k`` successes in ``n`` trials: (low, high) in [0, 1], 95 % at
     z=1.96.  Unlike the normal approximation it stays inside [0, 1] and is not empty at k=0 or k=n, where

@@ -56,22 +56,21 @@ def read(classifier, scans: Scans, images: list | None = None) -> list[dict]:
     return rows
 
 
-def with_tta(classifier, images: list, rows: list[dict], scans: Scans) -> dict:
+def with_tta(classifier, images: list, plain: np.ndarray, labels: np.ndarray) -> dict:
     """The same pictures read with test-time augmentation (``handwriting.tta_proba``: the model input shifted, turned,
-    scaled, thickened and thinned, the probabilities averaged): its accuracy, and the pictures only one of the two
-    readings gets right with their exact McNemar p-value.  A picture without a model input stays wrong."""
+    scaled, thickened and thinned, the probabilities averaged) against the plain reading (``plain``: which pictures it
+    reads right): its accuracy, and the pictures only one of the two readings gets right with their exact McNemar
+    p-value.  A picture without a model input stays wrong."""
     from digitlab.evaluation.handwriting import TTA_VARIANTS, tta_proba
 
-    y = np.asarray(scans.labels)
-    plain = np.asarray([r["read"] for r in rows]) == y
     inked = np.flatnonzero([im is not None for im in images])
-    pred = np.full(len(y), NO_READING)
+    pred = np.full(len(labels), NO_READING)
     if inked.size:
         pred[inked] = tta_proba(classifier, np.stack([images[i] for i in inked])).argmax(1)
-    tta = pred == y
-    lost, won = int((plain & ~tta).sum()), int((tta & ~plain).sum())
-    return {"accuracy": float(tta.mean()) if len(y) else 0.0, "variants": list(TTA_VARIANTS),
-            "only_without": lost, "only_with": won, "p": metrics.mcnemar(lost, won)}
+    tta = pred == labels
+    c = metrics.paired(plain, tta)
+    return {"accuracy": float(tta.mean()) if len(labels) else 0.0, "variants": list(TTA_VARIANTS),
+            "only_without": c["only_against"], "only_with": c["only_this"], "p": c["p"]}
 
 
 def _share(right: np.ndarray, where: np.ndarray) -> dict:
@@ -118,15 +117,16 @@ def run(classifiers: list, scans: Scans, progress: Callable[[str], None] | None 
     "models": {each later model: {"only_against", "only_this": the pictures only one of the two reads right, "p": their
     exact McNemar p-value}}}}."""
     results, seconds, notes, augmented, right = {}, {}, Counter(), {}, {}
+    labels = np.asarray(scans.labels)
     for k, clf in enumerate(classifiers):
         t0 = time.perf_counter()
         images: list | None = [] if tta else None
         rows = read(clf, scans, images)
         seconds[clf.name] = round(time.perf_counter() - t0, 2)
         results[clf.name] = score(rows, scans)
-        right[clf.name] = np.asarray([r["read"] for r in rows]) == np.asarray(scans.labels)
+        right[clf.name] = np.asarray([r["read"] for r in rows]) == labels
         if tta:
-            augmented[clf.name] = with_tta(clf, images, rows, scans)
+            augmented[clf.name] = with_tta(clf, images, right[clf.name], labels)
         if k == 0:
             notes.update(note for r in rows for note in dict.fromkeys(_kind(n) for n in r["notes"]))
         if progress:
@@ -134,10 +134,7 @@ def run(classifiers: list, scans: Scans, progress: Callable[[str], None] | None 
     out = {"results": results, "seconds": seconds, "notes": dict(notes.most_common()), **({"tta": augmented} if tta else {})}
     if len(classifiers) > 1:
         first = classifiers[0].name
-        pairs = {c.name: (int((right[first] & ~right[c.name]).sum()), int((~right[first] & right[c.name]).sum()))
-                 for c in classifiers[1:]}
-        out["paired"] = {"against": first, "models": {m: {"only_against": a, "only_this": b, "p": metrics.mcnemar(a, b)}
-                                                      for m, (a, b) in pairs.items()}}
+        out["paired"] = {"against": first, "models": {c.name: metrics.paired(right[first], right[c.name]) for c in classifiers[1:]}}
     return out
 
 
